@@ -1,0 +1,71 @@
+// Downloads through @actions/tool-cache, each verified against its published SHA-256
+// before anything uses it. A mismatch deletes the file and installs nothing.
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { readFile, rm } from 'node:fs/promises'
+import * as tc from '@actions/tool-cache'
+
+export interface Artifact {
+  /** short name for logs: kubeadm, crictl, cni-plugins */
+  name: string
+  url: string
+  /** the published checksum file: a bare digest or `digest  filename` lines */
+  checksumUrl: string
+}
+
+export class ChecksumError extends Error {
+  constructor(
+    readonly artifact: Artifact,
+    readonly expected: string,
+    readonly actual: string
+  ) {
+    super(
+      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${artifact.checksumUrl} publishes ${expected}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
+    )
+    this.name = 'ChecksumError'
+  }
+}
+
+/** Finds the digest for `fileName` in a checksum file: bare hex, or sha256sum's lines. */
+export function parseChecksum(text: string, fileName: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+  for (const line of lines) {
+    const [digest, name] = line.split(/\s+/)
+    if (!/^[0-9a-fA-F]{64}$/.test(digest)) continue
+    if (name === undefined || name.replace(/^\*/, '').split('/').pop() === fileName) return digest.toLowerCase()
+  }
+  throw new Error(`no SHA-256 for ${fileName} in the checksum file (it begins ${JSON.stringify(text.slice(0, 80))})`)
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  return hash.digest('hex')
+}
+
+export async function downloadVerified(artifact: Artifact): Promise<string> {
+  const fileName = new URL(artifact.url).pathname.split('/').pop() ?? artifact.name
+  let expected: string
+  try {
+    const sumPath = await tc.downloadTool(artifact.checksumUrl)
+    try {
+      expected = parseChecksum(await readFile(sumPath, 'utf8'), fileName)
+    } finally {
+      await rm(sumPath, { force: true })
+    }
+  } catch (err) {
+    throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${(err as Error).message}`, { cause: err })
+  }
+  let path: string
+  try {
+    path = await tc.downloadTool(artifact.url)
+  } catch (err) {
+    throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${(err as Error).message}`, { cause: err })
+  }
+  const actual = await sha256File(path)
+  if (actual !== expected) {
+    await rm(path, { force: true })
+    throw new ChecksumError(artifact, expected, actual)
+  }
+  return path
+}

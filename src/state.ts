@@ -1,0 +1,27 @@
+// What steps learn as the plan runs and later steps read: one object, seeded with
+// predictions so that a dry run can render every file without a cluster.
+
+export interface RunState {
+  /** the resolved release, vX.Y.Z */
+  version: string
+  /** what kubeadm will ask for (control plane, etcd, coredns, pause), in kubeadm's order */
+  kubeadmImages: string[]
+  /** true once kubeadm itself answered; false while kubeadmImages is a prediction */
+  kubeadmImagesConfirmed: boolean
+  /** the images the CNI manifest runs */
+  cniImages: string[]
+  /** where the rendered CNI manifest was written */
+  cniManifestPath?: string
+  kubeconfig?: string
+  nodeName?: string
+  nodeIp?: string
+  nodePort?: number
+  nginxUrl?: string
+  /** epoch ms by which the cluster must be ready and the smoke test answered */
+  deadline?: number
+  /** how many images were already present, pulled, imported */
+  imageCounts?: { present: number; pulled: number; imported: number }
+}
+
+/** Placeholder shown by a dry run for a value only kubeadm can tell. */
+export const FROM_KUBEADM = '<asked of kubeadm at run time>'

@@ -1,0 +1,63 @@
+// The job summary: the cluster's facts, a per-phase timing table, and a Gantt chart of
+// the steps so that overlap (or its absence) is visible at a glance.
+import * as core from '@actions/core'
+import { phaseTimings, type StepTiming } from './plan.js'
+
+export function timingsJson(timings: readonly StepTiming[], total: number): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const p of phaseTimings(timings)) out[p.phase] = round(p.seconds)
+  out.total = round(total)
+  return out
+}
+
+const round = (n: number): number => Math.round(n * 10) / 10
+
+export function ganttChart(timings: readonly StepTiming[]): string {
+  const lines = ['gantt', '  dateFormat X', '  axisFormat %Ss', '  title Steps (seconds from start)']
+  let section = ''
+  for (const t of [...timings].sort((a, b) => a.start - b.start)) {
+    if (t.phase !== section) {
+      section = t.phase
+      lines.push(`  section ${t.phase}`)
+    }
+    const start = Math.floor(t.start)
+    const end = Math.max(start + 1, Math.ceil(t.end))
+    lines.push(`  ${t.id.replace(/[:#]/g, ' ')} : ${start}, ${end}`)
+  }
+  return lines.join('\n')
+}
+
+export function summaryAvailable(): boolean {
+  return Boolean(process.env.GITHUB_STEP_SUMMARY)
+}
+
+export async function writeRunSummary(facts: Array<[string, string]>, timings: readonly StepTiming[], total: number, notes: string[]): Promise<void> {
+  if (!summaryAvailable()) return
+  const s = core.summary.addHeading('kubeadm-single-node', 2)
+  s.addTable([[{ data: 'fact', header: true }, { data: 'value', header: true }], ...facts.map(([k, v]) => [k, v])])
+  s.addHeading('Timings', 3)
+  s.addTable([
+    [{ data: 'phase', header: true }, { data: 'started at (s)', header: true }, { data: 'seconds', header: true }],
+    ...phaseTimings(timings).map((p) => [p.phase, p.start.toFixed(1), p.seconds.toFixed(1)]),
+    ['total (wall)', '0.0', total.toFixed(1)]
+  ])
+  s.addRaw(`\n\`\`\`mermaid\n${ganttChart(timings)}\n\`\`\`\n`, true)
+  for (const n of notes) s.addRaw(`> ${n}\n`, true)
+  await s.write()
+}
+
+export async function writePlanSummary(planText: string): Promise<void> {
+  if (!summaryAvailable()) return
+  await core.summary
+    .addHeading('kubeadm-single-node: dry run', 2)
+    .addRaw('Nothing on this host was changed. The plan, in order:\n', true)
+    .addCodeBlock(planText, 'text')
+    .write()
+}
+
+export async function writeFailureSummary(message: string, extra: Array<[string, string]> = []): Promise<void> {
+  if (!summaryAvailable()) return
+  const s = core.summary.addHeading('kubeadm-single-node failed', 2).addCodeBlock(message, 'text')
+  for (const [title, body] of extra) s.addDetails(title, `\n\n\`\`\`text\n${body}\n\`\`\`\n`)
+  await s.write()
+}
