@@ -2569,11 +2569,11 @@ var require_connect = __commonJS({
         }
       };
     }
-    function buildConnector({ allowH2, maxCachedSessions, socketPath: socketPath2, timeout, session: customSession, ...opts }) {
+    function buildConnector({ allowH2, maxCachedSessions, socketPath, timeout, session: customSession, ...opts }) {
       if (maxCachedSessions != null && (!Number.isInteger(maxCachedSessions) || maxCachedSessions < 0)) {
         throw new InvalidArgumentError("maxCachedSessions must be a positive integer or zero");
       }
-      const options = { path: socketPath2, ...opts };
+      const options = { path: socketPath, ...opts };
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
@@ -7704,7 +7704,7 @@ var require_client = __commonJS({
         maxKeepAliveTimeout,
         keepAliveMaxTimeout,
         keepAliveTimeoutThreshold,
-        socketPath: socketPath2,
+        socketPath,
         pipelining,
         tls,
         strictContentLength,
@@ -7741,7 +7741,7 @@ var require_client = __commonJS({
         if (maxHeaderSize != null && !Number.isFinite(maxHeaderSize)) {
           throw new InvalidArgumentError("invalid maxHeaderSize");
         }
-        if (socketPath2 != null && typeof socketPath2 !== "string") {
+        if (socketPath != null && typeof socketPath !== "string") {
           throw new InvalidArgumentError("invalid socketPath");
         }
         if (connectTimeout != null && (!Number.isFinite(connectTimeout) || connectTimeout < 0)) {
@@ -7791,7 +7791,7 @@ var require_client = __commonJS({
             ...tls,
             maxCachedSessions,
             allowH2,
-            socketPath: socketPath2,
+            socketPath,
             timeout: connectTimeout,
             ...autoSelectFamily ? { autoSelectFamily, autoSelectFamilyAttemptTimeout } : void 0,
             ...connect2
@@ -8394,7 +8394,7 @@ var require_pool = __commonJS({
         connectTimeout,
         tls,
         maxCachedSessions,
-        socketPath: socketPath2,
+        socketPath,
         autoSelectFamily,
         autoSelectFamilyAttemptTimeout,
         allowH2,
@@ -8414,7 +8414,7 @@ var require_pool = __commonJS({
             ...tls,
             maxCachedSessions,
             allowH2,
-            socketPath: socketPath2,
+            socketPath,
             timeout: connectTimeout,
             ...autoSelectFamily ? { autoSelectFamily, autoSelectFamilyAttemptTimeout } : void 0,
             ...connect
@@ -31593,7 +31593,6 @@ var KUBEADM_IMAGE_TAGS = {
   34: { pause: "3.10.1", coredns: "v1.12.1", etcd: "3.6.4-0" },
   35: { pause: "3.10.1", coredns: "v1.13.1", etcd: "3.6.6-0" }
 };
-var CRI_SOCKET = "unix:///var/run/containerd/containerd.sock";
 var HOST_PACKAGES = [
   { pkg: "conntrack", bin: "conntrack" },
   { pkg: "socat", bin: "socat" },
@@ -31617,7 +31616,8 @@ var name = `(?:${domain}/)?${pathComponent}(?:/${pathComponent})*`;
 var REFERENCE = new RegExp(`^(${name})(?::(${tag}))?(?:@(${digest}))?$`);
 var REPOSITORY = new RegExp(`^${domain}(?:/${pathComponent})*$`);
 function isImageReference(value) {
-  return REFERENCE.test(value) && value.length <= 255;
+  if (!REFERENCE.test(value) || value.length > 255) return false;
+  return /^[a-z0-9._/-]+$/.test(parseImageRef(value).path);
 }
 function isImageRepository(value) {
   return REPOSITORY.test(value);
@@ -31841,12 +31841,13 @@ var HOST_PATHS = {
   stateDir: "/etc/kubeadm-single-node",
   containerdConfig: "/etc/containerd/config.toml",
   certsDir: "/etc/containerd/certs.d",
-  containerdSocket: "/run/containerd/containerd.sock",
+  containerdSocket: "/var/run/containerd/containerd.sock",
   dockerDaemonJson: "/etc/docker/daemon.json",
   systemdDir: "/etc/systemd/system",
   modulesLoad: "/etc/modules-load.d/kubeadm-single-node.conf",
   sysctlConf: "/etc/sysctl.d/99-kubeadm-single-node.conf",
-  adminConf: "/etc/kubernetes/admin.conf"
+  adminConf: "/etc/kubernetes/admin.conf",
+  crictlConfig: "/etc/crictl.yaml"
 };
 
 // src/plan.ts
@@ -32050,7 +32051,8 @@ async function probeHost(run2, paths) {
   return {
     arch: kubeArch(process.arch),
     root: isRoot(),
-    user: { name: u.username, uid: u.uid, gid: u.gid, home: u.homedir },
+    // HOME first: it is where the runner user's later steps look for ~/.kube
+    user: { name: u.username, uid: u.uid, gid: u.gid, home: process.env.HOME || u.homedir },
     containerd: containerdOut && containerdOut.exitCode === 0 ? parseContainerdVersion(containerdOut.stdout) : void 0,
     docker,
     missingPackages: missing.flatMap((p) => p ? [p] : []),
@@ -33089,7 +33091,6 @@ ${extra}` : ""}`);
 }
 
 // src/steps.ts
-var socketPath = (uri) => uri.replace(/^unix:\/\//, "");
 function artifacts(config, version, arch2) {
   const k8s = (name2) => {
     const url = `${config.kubernetesReleaseUrl}/${version}/bin/linux/${arch2}/${name2}`;
@@ -33148,6 +33149,7 @@ async function aptInstall(ctx, packages) {
 }
 function buildPlan({ config, facts, version, paths }) {
   const state = seedState(config, version);
+  const criSocket = `unix://${paths.containerdSocket}`;
   const notes = [];
   const steps = [];
   const add = (s) => void steps.push(s);
@@ -33226,8 +33228,8 @@ function buildPlan({ config, facts, version, paths }) {
           }
         }
       },
-      { kind: "write", path: "/etc/crictl.yaml", render: () => `runtime-endpoint: ${CRI_SOCKET}
-image-endpoint: ${CRI_SOCKET}
+      { kind: "write", path: paths.crictlConfig, render: () => `runtime-endpoint: ${criSocket}
+image-endpoint: ${criSocket}
 timeout: 10
 ` }
     ]
@@ -33274,7 +33276,7 @@ timeout: 10
         mode: 384,
         render: () => renderKubeadmConfig({
           kubernetesVersion: version,
-          criSocket: CRI_SOCKET,
+          criSocket,
           podSubnet: config.podNetworkCidr,
           serviceSubnet: config.serviceCidr,
           imageRepository: config.imageRepository,
@@ -33375,14 +33377,14 @@ timeout: 10
     ops: [
       {
         kind: "task",
-        title: `crictl info on ${CRI_SOCKET}`,
-        shows: [`$ sudo ${bin("crictl")} --runtime-endpoint ${CRI_SOCKET} info   (polled for up to 60s)`],
+        title: `crictl info on ${criSocket}`,
+        shows: [`$ sudo ${bin("crictl")} --runtime-endpoint ${criSocket} info   (polled for up to 60s)`],
         run: async (ctx) => {
           await waitUntil(
-            `containerd to serve CRI on ${CRI_SOCKET}`,
+            `containerd to serve CRI on ${criSocket}`,
             Date.now() + 6e4,
             async (observe) => {
-              const res = await ctx.host.run([bin("crictl"), "--runtime-endpoint", CRI_SOCKET, "info"], { privileged: true, allowFailure: true });
+              const res = await ctx.host.run([bin("crictl"), "--runtime-endpoint", criSocket, "info"], { privileged: true, allowFailure: true });
               if (res.exitCode === 0) return true;
               observe(lastLines(res.stderr.trim(), 3));
               return void 0;
@@ -33427,7 +33429,7 @@ ${await ctx.host.services.logs("containerd", 30)}` }
       ]
     });
   }
-  const store = { address: socketPath(CRI_SOCKET), hostsDir: paths.certsDir };
+  const store = { address: paths.containerdSocket, hostsDir: paths.certsDir };
   add({
     id: "images.preload",
     phase: "images",
@@ -33698,13 +33700,12 @@ function phaseLogger(steps) {
     }
   };
 }
-async function run() {
+async function run(paths = HOST_PATHS) {
   const t0 = performance.now();
   let saved;
   try {
     const config = parseInputs((name2) => getInput(name2));
     const exec2 = createRun();
-    const paths = HOST_PATHS;
     const { version, facts, plan } = await prepare(config, exec2, paths);
     info(`Kubernetes ${version} on ${facts.arch}, containerd ${facts.containerd?.version ?? "not installed"}, ${facts.cpus} CPUs, ${facts.selfHosted ? "self-hosted" : "hosted"} runner`);
     setOutput("kubernetes-version", version);

@@ -20355,7 +20355,7 @@ function cleanupCommands(s) {
   const bin = (n) => join3(p.binDir, n);
   const cmds = [];
   if (s.completed.includes("binaries.kubeadm")) {
-    cmds.push([bin("kubeadm"), "reset", "--force", "--cri-socket", "unix:///var/run/containerd/containerd.sock"]);
+    cmds.push([bin("kubeadm"), "reset", "--force", "--cri-socket", `unix://${p.containerdSocket}`]);
   }
   cmds.push(["rm", "-rf", "/etc/cni/net.d", p.stateDir, s.kubeconfig]);
   if (s.containerdConfigExisted) {
@@ -20368,7 +20368,7 @@ function cleanupCommands(s) {
   cmds.push(["systemctl", "disable", "--now", "kubelet"]);
   cmds.push(["rm", "-rf", join3(p.systemdDir, "kubelet.service"), join3(p.systemdDir, "kubelet.service.d")]);
   cmds.push(["systemctl", "daemon-reload"]);
-  cmds.push(["rm", "-f", bin("kubeadm"), bin("kubelet"), bin("kubectl"), bin("crictl"), "/etc/crictl.yaml", p.modulesLoad, p.sysctlConf]);
+  cmds.push(["rm", "-f", bin("kubeadm"), bin("kubelet"), bin("kubectl"), bin("crictl"), p.crictlConfig, p.modulesLoad, p.sysctlConf]);
   if (s.swapWasOn) cmds.push(["swapon", "-a"]);
   return cmds;
 }

@@ -23,7 +23,7 @@ export function cleanupCommands(s: SavedState): string[][] {
   cmds.push(['systemctl', 'disable', '--now', 'kubelet'])
   cmds.push(['rm', '-rf', join(p.systemdDir, 'kubelet.service'), join(p.systemdDir, 'kubelet.service.d')])
   cmds.push(['systemctl', 'daemon-reload'])
-  cmds.push(['rm', '-f', bin('kubeadm'), bin('kubelet'), bin('kubectl'), bin('crictl'), '/etc/crictl.yaml', p.modulesLoad, p.sysctlConf])
+  cmds.push(['rm', '-f', bin('kubeadm'), bin('kubelet'), bin('kubectl'), bin('crictl'), p.crictlConfig, p.modulesLoad, p.sysctlConf])
   if (s.swapWasOn) cmds.push(['swapon', '-a'])
   return cmds
 }

@@ -26,7 +26,10 @@ export interface ImageRef {
 }
 
 export function isImageReference(value: string): boolean {
-  return REFERENCE.test(value) && value.length <= 255
+  if (!REFERENCE.test(value) || value.length > 255) return false
+  // The grammar lets an uppercase first component through as a host; Docker's normalization
+  // then reads it as a path component, which must be lowercase (`UPPER/x` is refused by docker).
+  return /^[a-z0-9._/-]+$/.test(parseImageRef(value).path)
 }
 
 /** A repository prefix such as `registry.aliyuncs.com/google_containers` (no tag). */

@@ -5,7 +5,7 @@ import * as core from '@actions/core'
 import { createHost } from './host/host.js'
 import { createRun } from './host/exec.js'
 import { InputError, parseInputs } from './inputs.js'
-import { HOST_PATHS } from './paths.js'
+import { HOST_PATHS, type Paths } from './paths.js'
 import { PHASES, renderPlan, runPlan, StepError, writePlanTree, type Phase, type Step, type StepTiming } from './plan.js'
 import { prepare } from './prepare.js'
 import { saveRunState, type SavedState } from './saved-state.js'
@@ -43,13 +43,13 @@ function phaseLogger(steps: readonly Step[]) {
   }
 }
 
-export async function run(): Promise<void> {
+/** `paths` is where the host's files are; tests put them in a temporary tree. */
+export async function run(paths: Paths = HOST_PATHS): Promise<void> {
   const t0 = performance.now()
   let saved: SavedState | undefined
   try {
     const config = parseInputs((name) => core.getInput(name))
     const exec = createRun()
-    const paths = HOST_PATHS
     const { version, facts, plan } = await prepare(config, exec, paths)
     core.info(`Kubernetes ${version} on ${facts.arch}, containerd ${facts.containerd?.version ?? 'not installed'}, ${facts.cpus} CPUs, ${facts.selfHosted ? 'self-hosted' : 'hosted'} runner`)
     core.setOutput('kubernetes-version', version)

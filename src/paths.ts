@@ -15,6 +15,7 @@ export interface Paths {
   modulesLoad: string
   sysctlConf: string
   adminConf: string
+  crictlConfig: string
 }
 
 export const HOST_PATHS: Paths = {
@@ -28,5 +29,6 @@ export const HOST_PATHS: Paths = {
   systemdDir: '/etc/systemd/system',
   modulesLoad: '/etc/modules-load.d/kubeadm-single-node.conf',
   sysctlConf: '/etc/sysctl.d/99-kubeadm-single-node.conf',
-  adminConf: '/etc/kubernetes/admin.conf'
+  adminConf: '/etc/kubernetes/admin.conf',
+  crictlConfig: '/etc/crictl.yaml'
 }

@@ -65,7 +65,8 @@ export async function probeHost(run: Run, paths: Paths): Promise<HostFacts> {
   return {
     arch: kubeArch(process.arch),
     root: isRoot(),
-    user: { name: u.username, uid: u.uid, gid: u.gid, home: u.homedir },
+    // HOME first: it is where the runner user's later steps look for ~/.kube
+    user: { name: u.username, uid: u.uid, gid: u.gid, home: process.env.HOME || u.homedir },
     containerd: containerdOut && containerdOut.exitCode === 0 ? parseContainerdVersion(containerdOut.stdout) : undefined,
     docker,
     missingPackages: missing.flatMap((p) => (p ? [p] : [])),

@@ -194,7 +194,7 @@ export function buildPlan({ config, facts, version, paths }: PlanInput): Plan {
           }
         }
       },
-      { kind: 'write', path: '/etc/crictl.yaml', render: () => `runtime-endpoint: ${criSocket}\nimage-endpoint: ${criSocket}\ntimeout: 10\n` }
+      { kind: 'write', path: paths.crictlConfig, render: () => `runtime-endpoint: ${criSocket}\nimage-endpoint: ${criSocket}\ntimeout: 10\n` }
     ]
   })
   add({

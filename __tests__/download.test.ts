@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { mkdtemp, readFile, readdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { ChecksumError, downloadVerified, parseChecksum } from '../src/download.js'
+import { serve, type TestServer } from './helpers/http.js'
+
+const sha = (b: string): string => createHash('sha256').update(b).digest('hex')
+
+describe('verified downloads', () => {
+  let server: TestServer
+  let temp: string
+  before(async () => {
+    temp = await mkdtemp(join(tmpdir(), 'ksn-dl-'))
+    process.env.RUNNER_TEMP = temp
+    const body = 'the kubeadm binary'
+    server = await serve({
+      '/v1/kubeadm': { body },
+      '/v1/kubeadm.sha256': { body: `${sha(body)}\n` },
+      '/v1/cni.tgz': { body: 'plugins' },
+      '/v1/cni.tgz.sha256': { body: `${sha('plugins')}  cni.tgz\n` },
+      '/v1/evil': { body: 'tampered' },
+      '/v1/evil.sha256': { body: sha('original') }
+    })
+  })
+  after(() => server.close())
+
+  it('returns the file when it matches a bare digest', async () => {
+    const path = await downloadVerified({ name: 'kubeadm', url: `${server.url}/v1/kubeadm`, checksumUrl: `${server.url}/v1/kubeadm.sha256` })
+    assert.equal(await readFile(path, 'utf8'), 'the kubeadm binary')
+  })
+
+  it('accepts sha256sum lines naming the file', async () => {
+    const path = await downloadVerified({ name: 'cni', url: `${server.url}/v1/cni.tgz`, checksumUrl: `${server.url}/v1/cni.tgz.sha256` })
+    assert.equal(await readFile(path, 'utf8'), 'plugins')
+  })
+
+  it('deletes a file whose checksum does not match, and says so', async () => {
+    const before = new Set(await readdir(temp))
+    await assert.rejects(
+      downloadVerified({ name: 'evil', url: `${server.url}/v1/evil`, checksumUrl: `${server.url}/v1/evil.sha256` }),
+      (err: Error) => {
+        assert.ok(err instanceof ChecksumError)
+        assert.match(err.message, new RegExp(`has SHA-256 ${sha('tampered')}, but .* publishes ${sha('original')}`))
+        assert.match(err.message, /nothing was installed/)
+        return true
+      }
+    )
+    const left = (await readdir(temp)).filter((f) => !before.has(f))
+    assert.deepEqual(left, [], 'the tampered file must not stay behind')
+  })
+
+  it('fails clearly when the checksum is missing', async () => {
+    await assert.rejects(downloadVerified({ name: 'kubeadm', url: `${server.url}/v1/kubeadm`, checksumUrl: `${server.url}/v1/nothing.sha256` }), /Could not read the published checksum of kubeadm/)
+  })
+
+  it('parses checksum files', () => {
+    const d = 'a'.repeat(64)
+    assert.equal(parseChecksum(`${d}\n`, 'x'), d)
+    assert.equal(parseChecksum(`${'b'.repeat(64)}  other\n${d} *x\n`, 'x'), d)
+    assert.throws(() => parseChecksum('<html>', 'x'), /no SHA-256 for x/)
+    assert.throws(() => parseChecksum(`${d}  other`, 'x'), /no SHA-256 for x/)
+  })
+})

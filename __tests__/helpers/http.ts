@@ -1,0 +1,33 @@
+// A loopback HTTP server serving a route table, for version markers and downloads.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export type Route = { status?: number; body: string | Buffer } | ((req: IncomingMessage, res: ServerResponse) => void)
+
+export interface TestServer {
+  url: string
+  hits: string[]
+  close(): Promise<void>
+}
+
+export async function serve(routes: Record<string, Route>): Promise<TestServer> {
+  const hits: string[] = []
+  const server = createServer((req, res) => {
+    hits.push(req.url ?? '')
+    const route = routes[req.url ?? '']
+    if (!route) {
+      res.writeHead(404).end('not found')
+    } else if (typeof route === 'function') {
+      route(req, res)
+    } else {
+      res.writeHead(route.status ?? 200).end(route.body)
+    }
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hits,
+    close: () => new Promise((r) => server.close(() => r()))
+  }
+}

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { CommandError } from '../src/host/exec.js'
+import type { ImageStore } from '../src/runtime/driver.js'
+import { classifyPullError, preloadImages, PullError } from '../src/runtime/preload.js'
+
+/** A store whose pulls answer from a script per image: each entry is one attempt. */
+function scriptedStore(have: string[], script: Record<string, string[]>): ImageStore & { pulls: string[]; active: number; peak: number } {
+  const store = {
+    name: 'containerd' as const,
+    pulls: [] as string[],
+    active: 0,
+    peak: 0,
+    async list() {
+      return new Set(have)
+    },
+    async pull(ref: string) {
+      store.pulls.push(ref)
+      store.active++
+      store.peak = Math.max(store.peak, store.active)
+      await new Promise((r) => setTimeout(r, 5))
+      store.active--
+      const next = script[ref]?.shift() ?? 'ok'
+      if (next !== 'ok') throw new CommandError(['ctr', 'pull', ref], { exitCode: 1, stdout: '', stderr: next })
+    },
+    async importArchive() {
+      return ['docker.io/library/imported:1']
+    },
+    async tag() {}
+  }
+  return store
+}
+
+describe('preload', () => {
+  it('keeps what is present, pulls the rest concurrently', async () => {
+    const images = ['a:1', 'b:1', 'c:1', 'd:1', 'e:1'].map((i) => `docker.io/library/${i}`)
+    const store = scriptedStore([images[0]], {})
+    const res = await preloadImages(store, { images, concurrency: 3, backoffMs: 1 })
+    assert.deepEqual(res.present, [images[0]])
+    assert.deepEqual(res.pulled.sort(), images.slice(1).sort())
+    assert.equal(store.peak, 3)
+  })
+
+  it('retries server errors and succeeds', async () => {
+    const img = 'registry.k8s.io/pause:3.10.1'
+    const store = scriptedStore([], { [img]: ['unexpected status: 500 Internal Server Error', 'ok'] })
+    const res = await preloadImages(store, { images: [img], backoffMs: 1 })
+    assert.deepEqual(res.pulled, [img])
+    assert.equal(store.pulls.length, 2)
+  })
+
+  it('gives up on a rate limit at once, naming mirrors as the way out', async () => {
+    const img = 'docker.io/library/nginx:stable-alpine'
+    const store = scriptedStore([], { [img]: ['429 Too Many Requests: toomanyrequests: You have reached your pull rate limit'] })
+    await assert.rejects(preloadImages(store, { images: [img], backoffMs: 1, whereFor: () => ['https://registry-1.docker.io'] }), (err: Error) => {
+      assert.ok(err instanceof PullError)
+      assert.equal(err.failure, 'rate-limit')
+      assert.match(err.message, /HTTP 429 \(rate limit\) \(looked at https:\/\/registry-1\.docker\.io\)/)
+      assert.match(err.message, /registry-mirrors/)
+      return true
+    })
+    assert.equal(store.pulls.length, 1)
+  })
+
+  it('names the missing image and where it looked', async () => {
+    const img = 'mirror.example/google_containers/coredns:v1.12.1'
+    const store = scriptedStore([], { [img]: ['failed to resolve reference: not found'] })
+    await assert.rejects(preloadImages(store, { images: [img], whereFor: (r) => [`https://${r}`] }), /Image mirror\.example\/google_containers\/coredns:v1\.12\.1 was not found \(looked at https:\/\/mirror\.example\)/)
+  })
+
+  it('stops after the configured attempts for persistent server errors', async () => {
+    const img = 'ghcr.io/flannel-io/flannel:v0.28.4'
+    const store = scriptedStore([], { [img]: ['502 Bad Gateway', '502 Bad Gateway', '502 Bad Gateway', 'ok'] })
+    await assert.rejects(preloadImages(store, { images: [img], attempts: 3, backoffMs: 1 }), /failed 3 times with a server or network error/)
+    assert.equal(store.pulls.length, 3)
+  })
+
+  it('classifies pull errors', () => {
+    assert.equal(classifyPullError('toomanyrequests'), 'rate-limit')
+    assert.equal(classifyPullError('manifest unknown'), 'not-found')
+    assert.equal(classifyPullError('503 Service Unavailable'), 'retryable')
+    assert.equal(classifyPullError('read: connection reset by peer'), 'retryable')
+    assert.equal(classifyPullError('permission denied'), 'other')
+  })
+})

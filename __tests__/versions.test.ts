@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { parseVersionSpec } from '../src/inputs.js'
+import { kubeadmApiVersion, resolveVersion } from '../src/versions.js'
+import { serve, type TestServer } from './helpers/http.js'
+
+describe('version resolution against a release bucket', () => {
+  let server: TestServer
+  before(async () => {
+    server = await serve({
+      '/release/stable.txt': { body: 'v1.35.1\n' },
+      '/release/stable-1.34.txt': { body: 'v1.34.3' },
+      '/release/stable-1.33.txt': { body: '<html>captive portal</html>' },
+      '/release/stable-1.32.txt': { body: 'v1.31.9' },
+      '/release/stable-1.31.txt': { status: 500, body: 'oops' }
+    })
+  })
+  after(() => server.close())
+  const resolve = (spec: string) => resolveVersion(parseVersionSpec(spec), `${server.url}/release`)
+
+  it('resolves stable and a minor to what the markers say', async () => {
+    assert.equal(await resolve('stable'), 'v1.35.1')
+    assert.equal(await resolve('1.34'), 'v1.34.3')
+  })
+
+  it('does not ask the network for an exact version', async () => {
+    const before = server.hits.length
+    assert.equal(await resolve('1.34.2'), 'v1.34.2')
+    assert.equal(server.hits.length, before)
+    assert.equal(await resolveVersion(parseVersionSpec('v1.30.1'), 'http://127.0.0.1:1/unreachable'), 'v1.30.1')
+  })
+
+  it('explains a minor with no release (404)', async () => {
+    await assert.rejects(resolve('1.99'), (err: Error) => {
+      assert.match(err.message, /Could not resolve kubernetes-version '1\.99'/)
+      assert.match(err.message, /HTTP 404/)
+      assert.match(err.message, /has no release yet/)
+      return true
+    })
+  })
+
+  it('refuses a body that is not a version', async () => {
+    await assert.rejects(resolve('1.33'), /answered "<html>captive portal<\/html>", which is not a release/)
+  })
+
+  it('refuses a marker that names another minor', async () => {
+    await assert.rejects(resolve('1.32'), /names v1\.31\.9, another minor/)
+  })
+
+  it('reports server errors and an unreachable bucket with what to do', async () => {
+    await assert.rejects(resolve('1.31'), /HTTP 500.*give an exact version/s)
+    await assert.rejects(resolveVersion({ kind: 'stable' }, 'http://127.0.0.1:1'), /Could not resolve kubernetes-version 'stable'.*kubernetes-release-url/s)
+  })
+
+  it('picks the kubeadm API per version', () => {
+    assert.equal(kubeadmApiVersion('v1.30.14'), 'kubeadm.k8s.io/v1beta3')
+    assert.equal(kubeadmApiVersion('v1.31.0'), 'kubeadm.k8s.io/v1beta4')
+    assert.equal(kubeadmApiVersion('v1.36.0'), 'kubeadm.k8s.io/v1beta4')
+  })
+})
