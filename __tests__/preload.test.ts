@@ -83,3 +83,15 @@ describe('preload', () => {
     assert.equal(classifyPullError('permission denied'), 'other')
   })
 })
+
+describe('image archives', () => {
+  it('reads the names a docker-save or OCI archive declares', async () => {
+    const { namesInArchiveIndex } = await import('../src/runtime/driver.js')
+    assert.deepEqual(namesInArchiveIndex('manifest.json', JSON.stringify([{ RepoTags: ['nginx:stable-alpine', 'ghcr.io/flannel-io/flannel:v0.28.4'] }])), [
+      'docker.io/library/nginx:stable-alpine',
+      'ghcr.io/flannel-io/flannel:v0.28.4'
+    ])
+    const oci = { manifests: [{ annotations: { 'io.containerd.image.name': 'registry.k8s.io/pause:3.10.1', 'org.opencontainers.image.ref.name': '3.10.1' } }, { annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }
+    assert.deepEqual(namesInArchiveIndex('index.json', JSON.stringify(oci)), ['registry.k8s.io/pause:3.10.1'])
+  })
+})

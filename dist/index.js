@@ -32688,15 +32688,14 @@ function renderContainerdConfig(o) {
 function upstreamServer(registry) {
   return registry === "docker.io" ? "https://registry-1.docker.io" : `https://${registry}`;
 }
-function renderHostsToml(mirror) {
+function registryHosts(mirror) {
   const own = mirror.endpoints.find((e) => new URL(e).host === mirror.registry);
-  const host2 = {};
-  for (const endpoint of mirror.endpoints) {
-    if (endpoint === own) continue;
-    host2[endpoint] = { capabilities: ["pull", "resolve"] };
-  }
-  const doc = { server: own ?? upstreamServer(mirror.registry) };
-  if (Object.keys(host2).length > 0) doc.host = host2;
+  return { server: own ?? upstreamServer(mirror.registry), mirrors: mirror.endpoints.filter((e) => e !== own) };
+}
+function renderHostsToml(mirror) {
+  const { server, mirrors } = registryHosts(mirror);
+  const doc = { server };
+  if (mirrors.length > 0) doc.host = Object.fromEntries(mirrors.map((m) => [m, { capabilities: ["pull", "resolve"] }]));
   return stringify(doc);
 }
 
@@ -32875,7 +32874,7 @@ function kubeadmDropIn(kubeletPath) {
 
 // src/runtime/driver.ts
 function ctrArgv(o, ...args) {
-  return ["ctr", "--address", o.address, "--namespace", o.namespace ?? "k8s.io", ...args];
+  return [o.ctr ?? "ctr", "--address", o.address, "--namespace", o.namespace ?? "k8s.io", ...args];
 }
 function ctrPullArgv(o, ref, local) {
   return ctrArgv(o, "images", "pull", ...local ? ["--local"] : [], "--hosts-dir", o.hostsDir, ref);
@@ -32892,8 +32891,9 @@ function containerdStore(run2, o) {
       await run2(ctrPullArgv(o, ref, await supportsLocal(run2, base)), { privileged: true });
     },
     async importArchive(path6) {
-      const res = await run2([...base, "images", "import", path6], { privileged: true });
-      return parseImported(res.stdout + res.stderr);
+      const names = await archiveNames(run2, path6);
+      await run2([...base, "images", "import", path6], { privileged: true });
+      return confirmImported(this, path6, names);
     },
     async tag(source, target) {
       await run2([...base, "images", "tag", "--force", source, target], { privileged: true });
@@ -32912,12 +32912,26 @@ function supportsLocal(run2, base) {
   }
   return p;
 }
-function parseImported(output) {
-  const names = [];
-  for (const line of output.split("\n")) {
-    const m = /(?:unpacking|Loaded image:|imported)\s+(\S+)/i.exec(line);
-    if (m) names.push(m[1].replace(/\s*\(.*$/, ""));
+function namesInArchiveIndex(file, text) {
+  const json = JSON.parse(text);
+  const raw = file === "manifest.json" ? json.flatMap((m) => m.RepoTags ?? []) : (json.manifests ?? []).flatMap((m) => {
+    const a = m.annotations ?? {};
+    const name2 = a["io.containerd.image.name"] ?? a["org.opencontainers.image.ref.name"];
+    return name2 && name2.includes("/") ? [name2] : [];
+  });
+  return [...new Set(raw.map(normalizeImage))];
+}
+async function archiveNames(run2, path6) {
+  for (const file of ["manifest.json", "index.json"]) {
+    const res = await run2(["tar", "-xOf", path6, file], { privileged: true, allowFailure: true });
+    if (res.exitCode === 0 && res.stdout.trim() !== "") return namesInArchiveIndex(file, res.stdout);
   }
+  throw new Error(`${path6} is neither a docker-save nor an OCI image archive (no manifest.json or index.json in it)`);
+}
+async function confirmImported(store, path6, names) {
+  const have = await store.list();
+  const missing = names.filter((n) => !have.has(n));
+  if (missing.length > 0) throw new Error(`importing ${path6} did not bring ${missing.join(", ")}`);
   return names;
 }
 
@@ -33011,6 +33025,70 @@ async function preloadImages(store, o) {
   return { present, imported, pulled };
 }
 
+// src/cluster/wait.ts
+var DeadlineError = class extends Error {
+  constructor(what, seen) {
+    super(`Timed out waiting for ${what}.
+${seen}`);
+    this.name = "DeadlineError";
+  }
+};
+async function waitUntil(what, deadline, check, opts = {}) {
+  let delay = opts.firstDelayMs ?? 250;
+  let seen = "nothing yet";
+  const observe = (s) => {
+    seen = s;
+  };
+  for (; ; ) {
+    try {
+      const value = await check(observe);
+      if (value !== void 0) return value;
+    } catch (err) {
+      seen = err.message;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      const extra = opts.explain ? await opts.explain().catch(() => "") : "";
+      throw new DeadlineError(what, `Last seen: ${seen}${extra ? `
+${extra}` : ""}`);
+    }
+    await new Promise((r) => setTimeout(r, Math.min(delay, left)));
+    delay = Math.min(delay * 2, opts.maxDelayMs ?? 3e3);
+  }
+}
+
+// src/runtime/ready.ts
+function criPluginStatus(pluginList) {
+  for (const line of pluginList.split("\n")) {
+    const [type, id, , status] = line.trim().split(/\s+/);
+    if (type === "io.containerd.grpc.v1" && id === "cri") return status;
+  }
+  return void 0;
+}
+async function waitForContainerd(o) {
+  const ctr = [o.ctr ?? "ctr", "--address", o.address];
+  const explain2 = async () => `containerd's last log lines:
+${lastLines((await o.logs().catch(() => "")).trim(), 20) || "(none)"}`;
+  const version = await waitUntil(
+    `containerd to answer on ${o.address}`,
+    o.deadline,
+    async (observe) => {
+      const res = await o.run([...ctr, "version"], { privileged: true, allowFailure: true });
+      const m = /Server:[\s\S]*?Version:\s*(\S+)/.exec(res.stdout);
+      if (res.exitCode === 0 && m) return m[1];
+      observe(lastLines((res.stderr || res.stdout).trim(), 2));
+      return void 0;
+    },
+    { explain: explain2 }
+  );
+  const plugins = (await o.run([...ctr, "plugins", "ls"], { privileged: true })).stdout;
+  const status = criPluginStatus(plugins);
+  if (status === "ok") return version;
+  const why = status === void 0 ? 'the CRI plugin is not loaded (disabled_plugins lists "cri"?)' : `the CRI plugin did not load (status: ${status})`;
+  throw new Error(`containerd ${version} answers, but ${why}; kubeadm would fail with "unknown service runtime.v1.RuntimeService".
+${await explain2()}`);
+}
+
 // src/state.ts
 var FROM_KUBEADM = "<asked of kubeadm at run time>";
 
@@ -33058,38 +33136,6 @@ function lastEvents(events2, n) {
   return [...events2].sort((a, b) => time(a).localeCompare(time(b))).slice(-n).map((e) => `${e.metadata?.namespace} ${e.involvedObject?.kind}/${e.involvedObject?.name}: ${e.reason}: ${String(e.message ?? "").trim()}`);
 }
 
-// src/cluster/wait.ts
-var DeadlineError = class extends Error {
-  constructor(what, seen) {
-    super(`Timed out waiting for ${what}.
-${seen}`);
-    this.name = "DeadlineError";
-  }
-};
-async function waitUntil(what, deadline, check, opts = {}) {
-  let delay = opts.firstDelayMs ?? 250;
-  let seen = "nothing yet";
-  const observe = (s) => {
-    seen = s;
-  };
-  for (; ; ) {
-    try {
-      const value = await check(observe);
-      if (value !== void 0) return value;
-    } catch (err) {
-      seen = err.message;
-    }
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      const extra = opts.explain ? await opts.explain().catch(() => "") : "";
-      throw new DeadlineError(what, `Last seen: ${seen}${extra ? `
-${extra}` : ""}`);
-    }
-    await new Promise((r) => setTimeout(r, Math.min(delay, left)));
-    delay = Math.min(delay * 2, opts.maxDelayMs ?? 3e3);
-  }
-}
-
 // src/steps.ts
 function artifacts(config, version, arch2) {
   const k8s = (name2) => {
@@ -33120,8 +33166,8 @@ function seedState(config, version) {
   };
 }
 function pullEndpoints(config, registry) {
-  const mirror = config.registryMirrors.find((m) => m.registry === registry);
-  return [...mirror?.endpoints ?? [], upstreamServer(registry)];
+  const { server, mirrors } = registryHosts(config.registryMirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
+  return [...mirrors, server];
 }
 function hostProblems(facts, version) {
   const problems = [];
@@ -33372,26 +33418,26 @@ timeout: 10
   add({
     id: "runtime.cri",
     phase: "runtime",
-    title: "wait until the CRI socket answers",
+    title: "wait until containerd serves CRI",
     needs: ["runtime.containerd", "binaries.crictl"],
     ops: [
       {
         kind: "task",
-        title: `crictl info on ${criSocket}`,
-        shows: [`$ sudo ${bin("crictl")} --runtime-endpoint ${criSocket} info   (polled for up to 60s)`],
+        title: `containerd answers and its CRI plugin is loaded, then crictl info on ${criSocket}`,
+        shows: [
+          `$ sudo ctr --address ${paths.containerdSocket} version   (polled for up to 60s)`,
+          `$ sudo ctr --address ${paths.containerdSocket} plugins ls   (io.containerd.grpc.v1 cri must be ok)`,
+          `$ sudo ${bin("crictl")} --runtime-endpoint ${criSocket} info`
+        ],
         run: async (ctx) => {
-          await waitUntil(
-            `containerd to serve CRI on ${criSocket}`,
-            Date.now() + 6e4,
-            async (observe) => {
-              const res = await ctx.host.run([bin("crictl"), "--runtime-endpoint", criSocket, "info"], { privileged: true, allowFailure: true });
-              if (res.exitCode === 0) return true;
-              observe(lastLines(res.stderr.trim(), 3));
-              return void 0;
-            },
-            { explain: async () => `containerd's last log lines:
-${await ctx.host.services.logs("containerd", 30)}` }
-          );
+          const version2 = await waitForContainerd({
+            run: ctx.host.run,
+            address: paths.containerdSocket,
+            deadline: Date.now() + 6e4,
+            logs: () => ctx.host.services.logs("containerd", 30)
+          });
+          ctx.log(`containerd ${version2} serves CRI`);
+          await ctx.host.run([bin("crictl"), "--runtime-endpoint", criSocket, "info"], { privileged: true });
         }
       }
     ]

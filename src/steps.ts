@@ -13,7 +13,7 @@ import type { Op, Step, StepContext } from './plan.js'
 import type { Paths } from './paths.js'
 import type { HostFacts } from './probe.js'
 import { parseContainerdVersion } from './probe.js'
-import { renderContainerdConfig, renderHostsToml, upstreamServer } from './render/containerd.js'
+import { registryHosts, renderContainerdConfig, renderHostsToml } from './render/containerd.js'
 import { renderDaemonJson } from './render/docker.js'
 import { renderFlannelManifest } from './render/flannel.js'
 import { renderModulesLoad, renderSysctlConf } from './render/host.js'
@@ -22,6 +22,7 @@ import { renderSmokeManifest } from './render/smoke.js'
 import { kubeadmDropIn, kubeletUnit } from './render/systemd.js'
 import { containerdStore, ctrArgv, ctrPullArgv } from './runtime/driver.js'
 import { preloadImages } from './runtime/preload.js'
+import { waitForContainerd } from './runtime/ready.js'
 import { FROM_KUBEADM, type RunState } from './state.js'
 import { minorOf } from './versions.js'
 import { kubectl, lastEvents, nodeFacts, unreadyPods } from './cluster/kube.js'
@@ -76,8 +77,8 @@ export function seedState(config: Config, version: string): RunState {
 
 /** Where pulls for a registry go, mirrors first: for error messages. */
 export function pullEndpoints(config: Config, registry: string): string[] {
-  const mirror = config.registryMirrors.find((m) => m.registry === registry)
-  return [...(mirror?.endpoints ?? []), upstreamServer(registry)]
+  const { server, mirrors } = registryHosts(config.registryMirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] })
+  return [...mirrors, server]
 }
 
 /** Problems with this host that stop the plan before it changes anything. */
@@ -342,25 +343,26 @@ export function buildPlan({ config, facts, version, paths }: PlanInput): Plan {
   add({
     id: 'runtime.cri',
     phase: 'runtime',
-    title: 'wait until the CRI socket answers',
+    title: 'wait until containerd serves CRI',
     needs: ['runtime.containerd', 'binaries.crictl'],
     ops: [
       {
         kind: 'task',
-        title: `crictl info on ${criSocket}`,
-        shows: [`$ sudo ${bin('crictl')} --runtime-endpoint ${criSocket} info   (polled for up to 60s)`],
+        title: `containerd answers and its CRI plugin is loaded, then crictl info on ${criSocket}`,
+        shows: [
+          `$ sudo ctr --address ${paths.containerdSocket} version   (polled for up to 60s)`,
+          `$ sudo ctr --address ${paths.containerdSocket} plugins ls   (io.containerd.grpc.v1 cri must be ok)`,
+          `$ sudo ${bin('crictl')} --runtime-endpoint ${criSocket} info`
+        ],
         run: async (ctx) => {
-          await waitUntil(
-            `containerd to serve CRI on ${criSocket}`,
-            Date.now() + 60_000,
-            async (observe) => {
-              const res = await ctx.host.run([bin('crictl'), '--runtime-endpoint', criSocket, 'info'], { privileged: true, allowFailure: true })
-              if (res.exitCode === 0) return true
-              observe(lastLines(res.stderr.trim(), 3))
-              return undefined
-            },
-            { explain: async () => `containerd's last log lines:\n${await ctx.host.services.logs('containerd', 30)}` }
-          )
+          const version = await waitForContainerd({
+            run: ctx.host.run,
+            address: paths.containerdSocket,
+            deadline: Date.now() + 60_000,
+            logs: () => ctx.host.services.logs('containerd', 30)
+          })
+          ctx.log(`containerd ${version} serves CRI`)
+          await ctx.host.run([bin('crictl'), '--runtime-endpoint', criSocket, 'info'], { privileged: true })
         }
       }
     ]

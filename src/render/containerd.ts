@@ -61,18 +61,18 @@ export function upstreamServer(registry: string): string {
 }
 
 /**
- * certs.d/<registry>/hosts.toml: mirrors first, in order, then the registry itself. An
- * endpoint on the registry's own host (a plain-HTTP registry on loopback, say) becomes the
- * server instead of a mirror of itself.
+ * Where pulls of a registry go, in order: its mirrors, then the server. An endpoint on the
+ * registry's own host (a plain-HTTP registry on loopback, say) is the server, not a mirror.
  */
-export function renderHostsToml(mirror: RegistryMirror): string {
+export function registryHosts(mirror: RegistryMirror): { server: string; mirrors: string[] } {
   const own = mirror.endpoints.find((e) => new URL(e).host === mirror.registry)
-  const host: Record<string, unknown> = {}
-  for (const endpoint of mirror.endpoints) {
-    if (endpoint === own) continue
-    host[endpoint] = { capabilities: ['pull', 'resolve'] }
-  }
-  const doc: Record<string, unknown> = { server: own ?? upstreamServer(mirror.registry) }
-  if (Object.keys(host).length > 0) doc.host = host
+  return { server: own ?? upstreamServer(mirror.registry), mirrors: mirror.endpoints.filter((e) => e !== own) }
+}
+
+/** certs.d/<registry>/hosts.toml: mirrors first, in order, then the server. */
+export function renderHostsToml(mirror: RegistryMirror): string {
+  const { server, mirrors } = registryHosts(mirror)
+  const doc: Record<string, unknown> = { server }
+  if (mirrors.length > 0) doc.host = Object.fromEntries(mirrors.map((m) => [m, { capabilities: ['pull', 'resolve'] }]))
   return stringify(doc)
 }

@@ -2,6 +2,7 @@
 // containerd is driven with ctr in the k8s.io namespace (the one the CRI serves) and the
 // same registry hosts directory the CRI reads; Docker with its own CLI.
 import type { Run } from '../host/exec.js'
+import { normalizeImage } from '../image-ref.js'
 
 export interface ImageStore {
   readonly name: 'containerd' | 'docker'
@@ -13,6 +14,8 @@ export interface ImageStore {
 }
 
 export interface ContainerdStoreOptions {
+  /** the ctr binary; 'ctr' from PATH on a host */
+  ctr?: string
   /** the containerd socket path (no unix:// prefix) */
   address: string
   /** registry hosts directory, e.g. /etc/containerd/certs.d */
@@ -22,7 +25,7 @@ export interface ContainerdStoreOptions {
 }
 
 export function ctrArgv(o: ContainerdStoreOptions, ...args: string[]): string[] {
-  return ['ctr', '--address', o.address, '--namespace', o.namespace ?? 'k8s.io', ...args]
+  return [o.ctr ?? 'ctr', '--address', o.address, '--namespace', o.namespace ?? 'k8s.io', ...args]
 }
 
 /** The pull command; `local` keeps containerd 2.x on the client-side pull that reads --hosts-dir as 1.x does. */
@@ -42,8 +45,9 @@ export function containerdStore(run: Run, o: ContainerdStoreOptions): ImageStore
       await run(ctrPullArgv(o, ref, await supportsLocal(run, base)), { privileged: true })
     },
     async importArchive(path) {
-      const res = await run([...base, 'images', 'import', path], { privileged: true })
-      return parseImported(res.stdout + res.stderr)
+      const names = await archiveNames(run, path)
+      await run([...base, 'images', 'import', path], { privileged: true })
+      return confirmImported(this, path, names)
     },
     async tag(source, target) {
       await run([...base, 'images', 'tag', '--force', source, target], { privileged: true })
@@ -64,13 +68,36 @@ function supportsLocal(run: Run, base: string[]): Promise<boolean> {
   return p
 }
 
-/** ctr and docker both print one line per imported image naming it. */
-export function parseImported(output: string): string[] {
-  const names: string[] = []
-  for (const line of output.split('\n')) {
-    const m = /(?:unpacking|Loaded image:|imported)\s+(\S+)/i.exec(line)
-    if (m) names.push(m[1].replace(/\s*\(.*$/, ''))
+/**
+ * The names an image tarball declares: RepoTags in a docker-save manifest.json, or the
+ * name annotations of an OCI index.json. Read from the archive itself because ctr's import
+ * output is a progress display that differs between versions.
+ */
+export function namesInArchiveIndex(file: 'manifest.json' | 'index.json', text: string): string[] {
+  const json = JSON.parse(text)
+  const raw =
+    file === 'manifest.json'
+      ? (json as Array<{ RepoTags?: string[] }>).flatMap((m) => m.RepoTags ?? [])
+      : ((json.manifests ?? []) as Array<{ annotations?: Record<string, string> }>).flatMap((m) => {
+          const a = m.annotations ?? {}
+          const name = a['io.containerd.image.name'] ?? a['org.opencontainers.image.ref.name']
+          return name && name.includes('/') ? [name] : []
+        })
+  return [...new Set(raw.map(normalizeImage))]
+}
+
+export async function archiveNames(run: Run, path: string): Promise<string[]> {
+  for (const file of ['manifest.json', 'index.json'] as const) {
+    const res = await run(['tar', '-xOf', path, file], { privileged: true, allowFailure: true })
+    if (res.exitCode === 0 && res.stdout.trim() !== '') return namesInArchiveIndex(file, res.stdout)
   }
+  throw new Error(`${path} is neither a docker-save nor an OCI image archive (no manifest.json or index.json in it)`)
+}
+
+async function confirmImported(store: ImageStore, path: string, names: string[]): Promise<string[]> {
+  const have = await store.list()
+  const missing = names.filter((n) => !have.has(n))
+  if (missing.length > 0) throw new Error(`importing ${path} did not bring ${missing.join(', ')}`)
   return names
 }
 
@@ -94,8 +121,9 @@ export function dockerStore(run: Run, o: DockerStoreOptions = {}): ImageStore {
       await docker(['pull', ref])
     },
     async importArchive(path) {
-      const res = await docker(['load', '--input', path])
-      return parseImported(res.stdout).map(qualifyDockerName)
+      const names = await archiveNames(run, path)
+      await docker(['load', '--input', path])
+      return confirmImported(this, path, names)
     },
     async tag(source, target) {
       await docker(['tag', source, target])

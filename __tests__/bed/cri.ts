@@ -1,0 +1,26 @@
+// A CRI client for the bed: Debian packages no crictl, so the bed asks containerd's CRI
+// over gRPC itself, exactly as the kubelet and kubeadm's preflight do.
+import * as grpc from '@grpc/grpc-js'
+import * as loader from '@grpc/proto-loader'
+
+const definition = loader.loadSync('__tests__/fixtures/cri-subset.proto', { keepCase: false, longs: String, defaults: true })
+const proto = grpc.loadPackageDefinition(definition) as any
+
+export interface CriStatus {
+  runtimeName: string
+  runtimeApiVersion: string
+  conditions: Array<{ type: string; status: boolean }>
+}
+
+export async function criStatus(socket: string): Promise<CriStatus> {
+  const client = new proto.runtime.v1.RuntimeService(`unix://${socket}`, grpc.credentials.createInsecure())
+  const call = <T>(method: string, req: object): Promise<T> =>
+    new Promise((resolve, reject) => client[method](req, { deadline: Date.now() + 5000 }, (err: Error | null, res: T) => (err ? reject(err) : resolve(res))))
+  try {
+    const v = await call<{ runtimeName: string; runtimeApiVersion: string }>('version', { version: 'v1' })
+    const s = await call<{ status: { conditions: Array<{ type: string; status: boolean }> } }>('status', { verbose: false })
+    return { runtimeName: v.runtimeName, runtimeApiVersion: v.runtimeApiVersion, conditions: s.status.conditions }
+  } finally {
+    client.close()
+  }
+}
