@@ -21,7 +21,7 @@ import type { HostFacts } from '../src/probe.js'
 import { dockerStore } from '../src/runtime/driver.js'
 import { waitForContainerd } from '../src/runtime/ready.js'
 import { buildPlan, type Plan } from '../src/steps.js'
-import { criStatus } from './bed/cri.js'
+import { criImages, criStatus } from './bed/cri.js'
 import { Daemon, bedServices, waitFor } from './bed/daemons.js'
 import { BINS, bedUnavailable } from './bed/env.js'
 import { buildImage, dockerArchive, push } from './bed/images.js'
@@ -233,6 +233,11 @@ describe('real container plumbing', { skip }, () => {
         const have = await k8sImages(rt())
         for (const [name] of UPSTREAM_SET) assert.ok(have.includes(name), `${name} missing from k8s.io: ${have.join(', ')}`)
         assert.ok(have.includes('registry.k8s.io/coredns/coredns:v1.12.1'), 'nested coredns path on registry.k8s.io')
+        // what the kubelet will see through the CRI: every name, and the sandbox image pinned where the CRI pins
+        const cri = await criImages(rt().paths.containerdSocket)
+        const tags = cri.flatMap((i) => i.repoTags)
+        for (const [name] of UPSTREAM_SET) assert.ok(tags.includes(name), `CRI does not list ${name}: ${tags.join(', ')}`)
+        if (major === 2) assert.equal(cri.find((i) => i.repoTags.includes('registry.k8s.io/pause:3.10.1'))?.pinned, true)
       })
     })
   }

@@ -24,3 +24,21 @@ export async function criStatus(socket: string): Promise<CriStatus> {
     client.close()
   }
 }
+
+export interface CriImage {
+  repoTags: string[]
+  pinned: boolean
+}
+
+/** The images as the kubelet sees them through the CRI. */
+export async function criImages(socket: string): Promise<CriImage[]> {
+  const client = new proto.runtime.v1.ImageService(`unix://${socket}`, grpc.credentials.createInsecure())
+  try {
+    const res = await new Promise<{ images: CriImage[] }>((resolve, reject) =>
+      client.listImages({}, { deadline: Date.now() + 5000 }, (err: Error | null, r: { images: CriImage[] }) => (err ? reject(err) : resolve(r)))
+    )
+    return res.images
+  } finally {
+    client.close()
+  }
+}
