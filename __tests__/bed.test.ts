@@ -15,7 +15,7 @@ import { FLANNEL } from '../src/defaults.js'
 import { createRun } from '../src/host/exec.js'
 import { createHost } from '../src/host/host.js'
 import { predictKubeadmImages } from '../src/images.js'
-import type { Paths } from '../src/paths.js'
+import { pathsUnder, type Paths } from '../src/paths.js'
 import { runPlan, type Step } from '../src/plan.js'
 import type { HostFacts } from '../src/probe.js'
 import { dockerStore } from '../src/runtime/driver.js'
@@ -52,26 +52,13 @@ interface Runtime {
 async function containerdRuntime(dir: string, major: 1 | 2): Promise<Runtime> {
   const root = join(dir, `containerd${major}`)
   const h = (p: string): string => join(root, p)
-  const paths: Paths = {
-    binDir: h('bin'),
-    cniBinDir: h('opt/cni/bin'),
-    stateDir: h('etc/kubeadm-single-node'),
-    containerdConfig: h('etc/containerd/config.toml'),
-    certsDir: h('etc/containerd/certs.d'),
-    containerdSocket: h('run/containerd.sock'),
-    dockerDaemonJson: h('etc/docker/daemon.json'),
-    systemdDir: h('etc/systemd/system'),
-    modulesLoad: h('etc/modules-load.d/ksn.conf'),
-    sysctlConf: h('etc/sysctl.d/ksn.conf'),
-    adminConf: h('etc/kubernetes/admin.conf'),
-    crictlConfig: h('etc/crictl.yaml')
-  }
-  await mkdir(h('run'), { recursive: true })
+  const paths: Paths = pathsUnder(root)
+  await mkdir(join(paths.containerdSocket, '..'), { recursive: true })
   const bin = major === 1 ? BINS.containerd1 : BINS.containerd2
   // The action's config file, loaded as is; only the daemon's own dirs come from the bed.
   const daemon = new Daemon(
     `containerd${major}`,
-    () => [bin, '--config', paths.containerdConfig, '--root', h('var/lib/containerd'), '--state', h('run/containerd'), '--address', paths.containerdSocket],
+    () => [bin, '--config', paths.containerdConfig, '--root', h('var/lib/containerd'), '--state', h('run/containerd/state'), '--address', paths.containerdSocket],
     h('containerd.log')
   )
   return { major, ctr: major === 1 ? BINS.ctr1 : BINS.ctr2, paths, daemon }
@@ -252,7 +239,7 @@ describe('real container plumbing', { skip }, () => {
     const fresh = async (): Promise<void> => {
       // a fresh image store, so that every pull really goes to the registry
       await rt().daemon.stop()
-      await rm(join(rt().paths.containerdSocket, '..', '..', 'var'), { recursive: true, force: true })
+      await rm(join(dir, 'containerd2', 'var'), { recursive: true, force: true })
     }
 
     it('imports image archives first and pulls only what they did not bring', async () => {

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { ChecksumError, downloadVerified, parseChecksum } from '../src/download.js'
+import { cachedBinary, ChecksumError, downloadVerified, parseChecksum } from '../src/download.js'
 import { serve, type TestServer } from './helpers/http.js'
 
 const sha = (b: string): string => createHash('sha256').update(b).digest('hex')
@@ -54,6 +54,27 @@ describe('verified downloads', () => {
 
   it('fails clearly when the checksum is missing', async () => {
     await assert.rejects(downloadVerified({ name: 'kubeadm', url: `${server.url}/v1/kubeadm`, checksumUrl: `${server.url}/v1/nothing.sha256` }), /Could not read the published checksum of kubeadm/)
+  })
+
+  it('serves a verified binary from the tool cache the second time, without the network', async () => {
+    process.env.RUNNER_TOOL_CACHE = await mkdtemp(join(tmpdir(), 'ksn-tc-'))
+    const artifact = { name: 'kubeadm', url: `${server.url}/v1/kubeadm`, checksumUrl: `${server.url}/v1/kubeadm.sha256` }
+    const key = { tool: 'kubeadm', version: 'v1.34.2', arch: 'amd64' }
+    const first = await cachedBinary(artifact, key)
+    const hits = server.hits.length
+    const lines: string[] = []
+    const second = await cachedBinary(artifact, key, (l) => lines.push(l))
+    assert.equal(second, first)
+    assert.equal(server.hits.length, hits, 'no request the second time')
+    assert.deepEqual(lines, ['kubeadm v1.34.2 from the tool cache'])
+    assert.equal(await readFile(second, 'utf8'), 'the kubeadm binary')
+  })
+
+  it('never caches a file that failed verification', async () => {
+    process.env.RUNNER_TOOL_CACHE = await mkdtemp(join(tmpdir(), 'ksn-tc-'))
+    const bad = { name: 'evil', url: `${server.url}/v1/evil`, checksumUrl: `${server.url}/v1/evil.sha256` }
+    await assert.rejects(cachedBinary(bad, { tool: 'evil', version: '1.0.0', arch: 'amd64' }), ChecksumError)
+    assert.deepEqual(await readdir(process.env.RUNNER_TOOL_CACHE), [])
   })
 
   it('parses checksum files', () => {

@@ -105,6 +105,12 @@ describe('inputs', () => {
     })
   }
 
+  it('refuses credentials in URLs without repeating them', () => {
+    const [p] = problemsOf({ 'registry-mirrors': 'docker.io=https://user:s3cret@mirror.example' })
+    assert.match(p, /^Input 'registry-mirrors' has the value "https:\/\/\*\*\*:\*\*\*@mirror\.example\/"; accepted: a URL without credentials/)
+    assert.equal(p.includes('s3cret') || p.includes('user'), false)
+  })
+
   it('refuses overlapping pod and service networks, naming both', () => {
     const [p] = problemsOf({ 'pod-network-cidr': '10.96.0.0/16', 'service-cidr': '10.96.0.0/12' })
     assert.match(p, /'pod-network-cidr' \(10\.96\.0\.0\/16\) and 'service-cidr' \(10\.96\.0\.0\/12\) overlap/)

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, beforeEach, describe, it } from 'node:test'
@@ -14,7 +14,7 @@ import * as core from '@actions/core'
 import { parse as parseToml } from 'smol-toml'
 import { parseAllDocuments } from 'yaml'
 import { run } from '../src/main.js'
-import type { Paths } from '../src/paths.js'
+import { pathsUnder, type Paths } from '../src/paths.js'
 import { serve, type Route, type TestServer } from './helpers/http.js'
 import { inputEnv, parseCommandFile, sandbox, type Sandbox } from './helpers/runner.js'
 
@@ -70,22 +70,8 @@ describe('main step against a simulated host', () => {
 
   beforeEach(async () => {
     sb = await sandbox()
-    const h = (p: string): string => join(sb.dir, 'host', p)
-    paths = {
-      binDir: sb.shimDir,
-      cniBinDir: h('opt/cni/bin'),
-      stateDir: h('etc/kubeadm-single-node'),
-      containerdConfig: h('etc/containerd/config.toml'),
-      certsDir: h('etc/containerd/certs.d'),
-      containerdSocket: h('run/containerd/containerd.sock'),
-      dockerDaemonJson: h('etc/docker/daemon.json'),
-      systemdDir: h('etc/systemd/system'),
-      modulesLoad: h('etc/modules-load.d/ksn.conf'),
-      sysctlConf: h('etc/sysctl.d/99-ksn.conf'),
-      adminConf: h('etc/kubernetes/admin.conf'),
-      crictlConfig: h('etc/crictl.yaml')
-    }
-    await mkdir(paths.cniBinDir, { recursive: true })
+    // the host's layout under a temporary root; binaries are the recording shims
+    paths = { ...pathsUnder(join(sb.dir, 'host')), binDir: sb.shimDir }
     for (const k of Object.keys(process.env)) if (k.startsWith('INPUT_') || k.startsWith('STATE_')) delete process.env[k]
     Object.assign(process.env, sb.env, { SHIM_NODE_PORT: new URL(server.url).port })
     process.exitCode = undefined
@@ -134,7 +120,7 @@ describe('main step against a simulated host', () => {
     assert.equal(JSON.parse(cni[0].data['net-conf.json']).Network, '10.32.0.0/16')
     assert.equal(await placed(join(paths.binDir, 'kubelet')), '#!/bin/sh\necho fake kubelet\n', 'the verified download is what was installed')
     assert.match(await placed(join(paths.systemdDir, 'kubelet.service.d/10-kubeadm.conf')), /ExecStart=\n/)
-    assert.deepEqual((await readFile(join(paths.cniBinDir, 'portmap'), 'utf8')), 'p')
+    assert.equal(await placed(join(paths.cniBinDir, 'portmap')), 'p')
 
     // the order that matters
     const cmds = await commands()

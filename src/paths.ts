@@ -32,3 +32,8 @@ export const HOST_PATHS: Paths = {
   adminConf: '/etc/kubernetes/admin.conf',
   crictlConfig: '/etc/crictl.yaml'
 }
+
+/** The same layout under another root: the plan's directory tree, and tests' temporary hosts. */
+export function pathsUnder(root: string): Paths {
+  return Object.fromEntries(Object.entries(HOST_PATHS).map(([k, v]) => [k, `${root.replace(/\/+$/, '')}${v}`])) as unknown as Paths
+}

@@ -5,7 +5,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as tc from '@actions/tool-cache'
 import { CNI_PLUGINS_VERSION, CONTAINERD_2_REQUIRED_MINOR, FLANNEL, SMOKE, crictlVersion } from './defaults.js'
-import { downloadVerified, type Artifact } from './download.js'
+import { cachedBinary, cachedTarball, type Artifact, type ToolKey } from './download.js'
 import { displayArgv, lastLines } from './host/exec.js'
 import { imagesToPreload, parseKubeadmImageList, pauseImage, predictKubeadmImages } from './images.js'
 import type { Config } from './inputs.js'
@@ -93,9 +93,8 @@ export function hostProblems(facts: HostFacts, version: string): string[] {
   return problems
 }
 
-async function installDownloaded(ctx: StepContext, artifact: Artifact, dest: string): Promise<void> {
-  const file = await downloadVerified(artifact)
-  ctx.log(`verified ${artifact.name} against ${artifact.checksumUrl}`)
+async function installBinary(ctx: StepContext, artifact: Artifact, key: ToolKey, dest: string): Promise<void> {
+  const file = await cachedBinary(artifact, key, ctx.log)
   await ctx.host.run(['install', '-D', '-m', '0755', file, dest], { privileged: true })
 }
 
@@ -169,8 +168,8 @@ export function buildPlan({ config, facts, version, paths }: PlanInput): Plan {
         {
           kind: 'task',
           title: `download and verify ${name}`,
-          shows: [`GET ${arts[name].url}`, `verify SHA-256 against ${arts[name].checksumUrl}`, `$ sudo install -m 0755 <download> ${bin(name)}`],
-          run: (ctx) => installDownloaded(ctx, arts[name], bin(name))
+          shows: [`GET ${arts[name].url} (unless the tool cache has it)`, `verify SHA-256 against ${arts[name].checksumUrl}`, `$ sudo install -m 0755 <download> ${bin(name)}`],
+          run: (ctx) => installBinary(ctx, arts[name], { tool: name, version, arch: facts.arch }, bin(name))
         }
       ]
     })
@@ -184,15 +183,10 @@ export function buildPlan({ config, facts, version, paths }: PlanInput): Plan {
       {
         kind: 'task',
         title: 'download and verify crictl',
-        shows: [`GET ${arts.crictl.url}`, `verify SHA-256 against ${arts.crictl.checksumUrl}`, `extract crictl; $ sudo install -m 0755 crictl ${bin('crictl')}`],
+        shows: [`GET ${arts.crictl.url} (unless the tool cache has it)`, `verify SHA-256 against ${arts.crictl.checksumUrl}`, `extract; $ sudo install -m 0755 crictl ${bin('crictl')}`],
         run: async (ctx) => {
-          const file = await downloadVerified(arts.crictl)
-          const dir = await tc.extractTar(file)
-          try {
-            await ctx.host.run(['install', '-D', '-m', '0755', join(dir, 'crictl'), bin('crictl')], { privileged: true })
-          } finally {
-            await rm(dir, { recursive: true, force: true })
-          }
+          const dir = await cachedTarball(arts.crictl, { tool: 'crictl', version: crictlVersion(minorOf(version)), arch: facts.arch }, ctx.log)
+          await ctx.host.run(['install', '-D', '-m', '0755', join(dir, 'crictl'), bin('crictl')], { privileged: true })
         }
       },
       { kind: 'write', path: paths.crictlConfig, render: () => `runtime-endpoint: ${criSocket}\nimage-endpoint: ${criSocket}\ntimeout: 10\n` }
@@ -207,11 +201,11 @@ export function buildPlan({ config, facts, version, paths }: PlanInput): Plan {
       {
         kind: 'task',
         title: 'download and verify the CNI plugins',
-        shows: [`GET ${arts.cni.url}`, `verify SHA-256 against ${arts.cni.checksumUrl}`, `$ sudo tar -xzf <download> -C ${paths.cniBinDir}`],
+        shows: [`GET ${arts.cni.url} (unless the tool cache has it)`, `verify SHA-256 against ${arts.cni.checksumUrl}`, `extract; $ sudo cp -r <plugins>/. ${paths.cniBinDir}`],
         run: async (ctx) => {
-          const file = await downloadVerified(arts.cni)
+          const dir = await cachedTarball(arts.cni, { tool: 'cni-plugins', version: CNI_PLUGINS_VERSION, arch: facts.arch }, ctx.log)
           await ctx.host.run(['install', '-d', '-m', '0755', paths.cniBinDir], { privileged: true })
-          await ctx.host.run(['tar', '-xzf', file, '-C', paths.cniBinDir, '--no-same-owner'], { privileged: true })
+          await ctx.host.run(['cp', '-r', `${dir}/.`, paths.cniBinDir], { privileged: true })
         }
       }
     ]
