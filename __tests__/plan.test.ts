@@ -105,6 +105,29 @@ describe('the action plan', () => {
     orderSteps(steps)
   })
 
+  it('makes every step wait for the binaries it runs', () => {
+    const { steps } = build()
+    const s = byId(steps)
+    const upstream = (id: string, seen = new Set<string>()): Set<string> => {
+      for (const n of s.get(id)!.needs) if (!seen.has(n)) upstream(n, seen.add(n))
+      return seen
+    }
+    for (const id of ['network.cni', 'ready.cluster', 'smoke.deploy', 'smoke.check']) assert.ok(upstream(id).has('binaries.kubectl'), `${id} runs kubectl`)
+    for (const id of ['images.list', 'init.kubeadm']) assert.ok(upstream(id).has('binaries.kubeadm'), `${id} runs kubeadm`)
+    assert.ok(upstream('runtime.cri').has('binaries.crictl'))
+    assert.ok(upstream('init.kubeadm').has('binaries.kubelet-unit'))
+    assert.ok(upstream('network.cni').has('images.cni'))
+  })
+
+  it('learns the containerd major from the Docker install when it had none to probe', () => {
+    const plan = build({}, { ...hostedRunner, docker: false, containerd: undefined })
+    const op = byId(plan.steps).get('runtime.containerd')!.ops.find((o) => o.kind === 'write')!
+    assert.ok(op.kind === 'write')
+    assert.equal(plan.state.containerdMajor, undefined)
+    assert.match(op.render({ ...plan.state, containerdMajor: 1 }), /^version = 2$/m)
+    assert.match(op.render({ ...plan.state, containerdMajor: 2 }), /^version = 3$/m)
+  })
+
   it('installs Docker and missing packages only where they are missing', () => {
     const s = byId(build({}, { ...hostedRunner, docker: false, containerd: undefined, missingPackages: ['conntrack'], swapOn: false }).steps)
     assert.ok(s.has('runtime.docker'))

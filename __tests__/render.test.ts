@@ -111,17 +111,16 @@ describe('containerd config', () => {
 describe('daemon.json', () => {
   it('merges mirrors into what the host has and keeps its other keys', () => {
     const existing = { 'exec-opts': ['native.cgroupdriver=cgroupfs'], 'cgroup-parent': '/actions_job', 'registry-mirrors': ['https://a.example'] }
-    const out = JSON.parse(renderDaemonJson(existing, { dockerHubMirrors: ['https://mirror.gcr.io', 'https://a.example'], insecureRegistries: ['127.0.0.1:5000'] }))
+    const out = JSON.parse(renderDaemonJson(existing, { dockerHubMirrors: ['https://mirror.gcr.io', 'https://a.example'] }))
     assert.equal(out['cgroup-parent'], '/actions_job')
     assert.deepEqual(out['exec-opts'], ['native.cgroupdriver=cgroupfs'])
     assert.deepEqual(out['registry-mirrors'], ['https://a.example', 'https://mirror.gcr.io'])
-    assert.deepEqual(out['insecure-registries'], ['127.0.0.1:5000'])
   })
 
   it('replaces the cgroup driver only when asked', () => {
-    const out = JSON.parse(renderDaemonJson({ 'exec-opts': ['native.cgroupdriver=cgroupfs', 'x=y'] }, { dockerHubMirrors: [], insecureRegistries: [], cgroupDriver: 'systemd' }))
+    const out = JSON.parse(renderDaemonJson({ 'exec-opts': ['native.cgroupdriver=cgroupfs', 'x=y'] }, { dockerHubMirrors: [], cgroupDriver: 'systemd' }))
     assert.deepEqual(out['exec-opts'], ['x=y', 'native.cgroupdriver=systemd'])
-    assert.deepEqual(JSON.parse(renderDaemonJson(undefined, { dockerHubMirrors: [], insecureRegistries: [] })), {})
+    assert.deepEqual(JSON.parse(renderDaemonJson(undefined, { dockerHubMirrors: [] })), {})
   })
 })
 

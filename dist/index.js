@@ -32957,7 +32957,6 @@ function renderDaemonJson(existing, o) {
     out[key] = [.../* @__PURE__ */ new Set([...prev, ...add])];
   };
   union("registry-mirrors", o.dockerHubMirrors);
-  union("insecure-registries", o.insecureRegistries);
   if (o.cgroupDriver) {
     const opts = (Array.isArray(out["exec-opts"]) ? out["exec-opts"] : []).filter(
       (x) => !x.startsWith("native.cgroupdriver=")
@@ -33405,10 +33404,11 @@ function artifacts(config, version, arch3) {
 function flannelManifestSource(config) {
   return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/releases/download/${FLANNEL.version}/kube-flannel.yml`;
 }
-function seedState(config, version) {
+function seedState(config, version, containerdMajor) {
   const predicted = predictKubeadmImages(version, config.imageRepository);
   return {
     version,
+    containerdMajor,
     kubeadmImages: predicted ?? [`${config.imageRepository}/pause:${FROM_KUBEADM}`],
     kubeadmImagesConfirmed: false,
     cniImages: config.cni === "flannel" && !config.cniManifest ? [...FLANNEL.images] : []
@@ -33442,7 +33442,7 @@ async function aptInstall(ctx, packages) {
   await ctx.host.run(install, { privileged: true, env });
 }
 function buildPlan({ config, facts, version, paths }) {
-  const state = seedState(config, version);
+  const state = seedState(config, version, facts.containerd?.major);
   const criSocket = `unix://${paths.containerdSocket}`;
   const notes = [];
   const steps = [];
@@ -33456,7 +33456,6 @@ function buildPlan({ config, facts, version, paths }) {
   const arts = artifacts(config, version, facts.arch);
   const smokeTest = config.smokeTest && config.cni !== "none";
   if (config.smokeTest && !smokeTest) notes.push("smoke-test skipped: with cni 'none' no pod network exists for nginx until you install one.");
-  let containerdMajor = facts.containerd?.major;
   const hostSteps = [];
   if (facts.swapOn) {
     hostSteps.push("host.swap");
@@ -33611,7 +33610,7 @@ timeout: 10
             await aptInstall(ctx, ["docker.io"]);
             const v = parseContainerdVersion((await ctx.host.run(["containerd", "--version"])).stdout);
             if (!v) throw new Error("Docker was installed but `containerd --version` names no version");
-            containerdMajor = v.major;
+            ctx.state.containerdMajor = v.major;
             if (v.major < 2 && minorOf(version) >= CONTAINERD_2_REQUIRED_MINOR) {
               throw new Error(`The distribution's Docker brought containerd ${v.version}, but Kubernetes ${version} needs containerd 2.2+. Install Docker's containerd.io, or choose kubernetes-version 1.35.`);
             }
@@ -33629,7 +33628,7 @@ timeout: 10
     kind: "write",
     path: paths.containerdConfig,
     render: (s) => renderContainerdConfig({
-      major: containerdMajor ?? 2,
+      major: s.containerdMajor ?? 2,
       sandboxImage: pauseImage(s.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
       certsDir: paths.certsDir
     })
@@ -33641,7 +33640,7 @@ timeout: 10
   add({
     id: "runtime.containerd",
     phase: "runtime",
-    title: `configure containerd ${facts.containerd?.version ?? "(installed with Docker)"} for CRI: layout version ${(containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`,
+    title: `configure containerd ${facts.containerd?.version ?? "(installed with Docker)"} for CRI: layout version ${(state.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`,
     needs: runtimeNeeds,
     ops: runtimeOps
   });
@@ -33653,7 +33652,7 @@ timeout: 10
       title: "Docker's registry-mirrors (for the workflow's own docker pulls)",
       needs: installDocker ? ["runtime.docker"] : [],
       ops: [
-        { kind: "write", path: paths.dockerDaemonJson, render: () => renderDaemonJson(facts.daemonJson, { dockerHubMirrors, insecureRegistries: [] }) },
+        { kind: "write", path: paths.dockerDaemonJson, render: () => renderDaemonJson(facts.daemonJson, { dockerHubMirrors }) },
         { kind: "service", action: "restart", unit: "docker" }
       ]
     });
@@ -33732,7 +33731,7 @@ timeout: 10
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(ctrArgv(store, "images", "import", a))}`),
           `$ sudo ${displayArgv(ctrArgv(store, "images", "list", "--quiet"))}   (what is already there is kept)`,
           ...imagesToPreload({ kubeadm: state.kubeadmImages, cni: state.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: config.preloadImages }).map(
-            (i) => `$ sudo ${displayArgv(ctrPullArgv(store, i, (containerdMajor ?? 2) >= 2))}`
+            (i) => `$ sudo ${displayArgv(ctrPullArgv(store, i, (state.containerdMajor ?? 2) >= 2))}`
           )
         ],
         run: async (ctx) => {
@@ -33754,7 +33753,8 @@ timeout: 10
     id: "init.kubeconfig",
     phase: "init",
     title: `kubeconfig for ${facts.user.name} (mode 0600)`,
-    needs: ["init.kubeadm"],
+    // every later step talks to the cluster through kubectl
+    needs: ["init.kubeadm", "binaries.kubectl"],
     ops: [
       {
         kind: "task",

@@ -8,6 +8,8 @@ export interface RunState {
   kubeadmImages: string[]
   /** true once kubeadm itself answered; false while kubeadmImages is a prediction */
   kubeadmImagesConfirmed: boolean
+  /** containerd's major version: probed, or learned when the plan installs Docker */
+  containerdMajor?: number
   /** the images the CNI manifest runs */
   cniImages: string[]
   /** where the rendered CNI manifest was written */

@@ -65,10 +65,11 @@ export function flannelManifestSource(config: Config): string {
   return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/releases/download/${FLANNEL.version}/kube-flannel.yml`
 }
 
-export function seedState(config: Config, version: string): RunState {
+export function seedState(config: Config, version: string, containerdMajor?: number): RunState {
   const predicted = predictKubeadmImages(version, config.imageRepository)
   return {
     version,
+    containerdMajor,
     kubeadmImages: predicted ?? [`${config.imageRepository}/pause:${FROM_KUBEADM}`],
     kubeadmImagesConfirmed: false,
     cniImages: config.cni === 'flannel' && !config.cniManifest ? [...FLANNEL.images] : []
@@ -110,7 +111,7 @@ async function aptInstall(ctx: StepContext, packages: string[]): Promise<void> {
 }
 
 export function buildPlan({ config, facts, version, paths }: PlanInput): Plan {
-  const state = seedState(config, version)
+  const state = seedState(config, version, facts.containerd?.major)
   const criSocket = `unix://${paths.containerdSocket}`
   const notes: string[] = []
   const steps: Step[] = []
@@ -124,7 +125,6 @@ export function buildPlan({ config, facts, version, paths }: PlanInput): Plan {
   const arts = artifacts(config, version, facts.arch)
   const smokeTest = config.smokeTest && config.cni !== 'none'
   if (config.smokeTest && !smokeTest) notes.push("smoke-test skipped: with cni 'none' no pod network exists for nginx until you install one.")
-  let containerdMajor = facts.containerd?.major
 
   // host: the kernel and packages kubeadm's preflight checks
   const hostSteps: string[] = []
@@ -285,7 +285,7 @@ export function buildPlan({ config, facts, version, paths }: PlanInput): Plan {
             await aptInstall(ctx, ['docker.io'])
             const v = parseContainerdVersion((await ctx.host.run(['containerd', '--version'])).stdout)
             if (!v) throw new Error('Docker was installed but `containerd --version` names no version')
-            containerdMajor = v.major
+            ctx.state.containerdMajor = v.major
             if (v.major < 2 && minorOf(version) >= CONTAINERD_2_REQUIRED_MINOR) {
               throw new Error(`The distribution's Docker brought containerd ${v.version}, but Kubernetes ${version} needs containerd 2.2+. Install Docker's containerd.io, or choose kubernetes-version 1.35.`)
             }
@@ -305,7 +305,7 @@ export function buildPlan({ config, facts, version, paths }: PlanInput): Plan {
     path: paths.containerdConfig,
     render: (s) =>
       renderContainerdConfig({
-        major: containerdMajor ?? 2,
+        major: s.containerdMajor ?? 2,
         sandboxImage: pauseImage(s.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
         certsDir: paths.certsDir
       })
@@ -317,7 +317,7 @@ export function buildPlan({ config, facts, version, paths }: PlanInput): Plan {
   add({
     id: 'runtime.containerd',
     phase: 'runtime',
-    title: `configure containerd ${facts.containerd?.version ?? '(installed with Docker)'} for CRI: layout version ${(containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`,
+    title: `configure containerd ${facts.containerd?.version ?? '(installed with Docker)'} for CRI: layout version ${(state.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`,
     needs: runtimeNeeds,
     ops: runtimeOps
   })
@@ -329,7 +329,7 @@ export function buildPlan({ config, facts, version, paths }: PlanInput): Plan {
       title: "Docker's registry-mirrors (for the workflow's own docker pulls)",
       needs: installDocker ? ['runtime.docker'] : [],
       ops: [
-        { kind: 'write', path: paths.dockerDaemonJson, render: () => renderDaemonJson(facts.daemonJson, { dockerHubMirrors, insecureRegistries: [] }) },
+        { kind: 'write', path: paths.dockerDaemonJson, render: () => renderDaemonJson(facts.daemonJson, { dockerHubMirrors }) },
         { kind: 'service', action: 'restart', unit: 'docker' }
       ]
     })
@@ -410,7 +410,7 @@ export function buildPlan({ config, facts, version, paths }: PlanInput): Plan {
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(ctrArgv(store, 'images', 'import', a))}`),
           `$ sudo ${displayArgv(ctrArgv(store, 'images', 'list', '--quiet'))}   (what is already there is kept)`,
           ...imagesToPreload({ kubeadm: state.kubeadmImages, cni: state.cniImages, smoke: smokeTest ? config.smokeTestImage : undefined, extra: config.preloadImages }).map(
-            (i) => `$ sudo ${displayArgv(ctrPullArgv(store, i, (containerdMajor ?? 2) >= 2))}`
+            (i) => `$ sudo ${displayArgv(ctrPullArgv(store, i, (state.containerdMajor ?? 2) >= 2))}`
           )
         ],
         run: async (ctx) => {
@@ -434,7 +434,8 @@ export function buildPlan({ config, facts, version, paths }: PlanInput): Plan {
     id: 'init.kubeconfig',
     phase: 'init',
     title: `kubeconfig for ${facts.user.name} (mode 0600)`,
-    needs: ['init.kubeadm'],
+    // every later step talks to the cluster through kubectl
+    needs: ['init.kubeadm', 'binaries.kubectl'],
     ops: [
       {
         kind: 'task',

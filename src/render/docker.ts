@@ -4,8 +4,6 @@
 export interface DaemonJsonOptions {
   /** docker.io mirrors: Docker's registry-mirrors only ever mirror Docker Hub */
   dockerHubMirrors: string[]
-  /** registries reached over plain HTTP */
-  insecureRegistries: string[]
   cgroupDriver?: 'systemd'
 }
 
@@ -17,7 +15,6 @@ export function renderDaemonJson(existing: Record<string, unknown> | undefined, 
     out[key] = [...new Set([...prev, ...add])]
   }
   union('registry-mirrors', o.dockerHubMirrors)
-  union('insecure-registries', o.insecureRegistries)
   if (o.cgroupDriver) {
     const opts = (Array.isArray(out['exec-opts']) ? (out['exec-opts'] as string[]) : []).filter(
       (x) => !x.startsWith('native.cgroupdriver=')
