@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, beforeEach, describe, it } from 'node:test'
@@ -165,7 +165,20 @@ describe('main step against a simulated host', () => {
     assert.equal(state.failed.step, 'binaries.kubelet')
     assert.match(state.failed.message, /Checksum mismatch for kubelet/)
     assert.ok(state.completed.includes('host.kernel'))
-    assert.match(await readFile(sb.files.summary, 'utf8'), /kubeadm-single-node failed/)
+    const summary = await readFile(sb.files.summary, 'utf8')
+    assert.match(summary, /kubeadm-single-node failed/)
+    assert.match(summary, /<th>phase<\/th>/, 'a failure still reports what each phase took')
+    assert.equal(typeof JSON.parse(parseCommandFile(await readFile(sb.files.output, 'utf8')).timings).binaries, 'number')
+  })
+
+  it('refuses a host where an earlier cluster is still up, before changing anything', async () => {
+    await mkdir(join(paths.adminConf, '..'), { recursive: true })
+    await writeFile(paths.adminConf, 'apiVersion: v1\n')
+    inputs()
+    await run(paths)
+    assert.equal(process.exitCode, 1)
+    assert.deepEqual((await commands()).filter((c) => c !== 'containerd --version'), [])
+    assert.equal(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'], undefined)
   })
 
   it('times out with what was not ready and why', async () => {

@@ -194,6 +194,7 @@ describe('the action plan', () => {
     assert.deepEqual(hostProblems(hostedRunner, 'v1.34.2'), [])
     assert.match(hostProblems({ ...hostedRunner, cpus: 1 }, 'v1.34.2')[0], /at least 2 CPUs/)
     assert.match(hostProblems({ ...hostedRunner, containerd: { version: '1.7.27', major: 1 } }, 'v1.36.0')[0], /containerd 2\.2 or newer/)
+    assert.match(hostProblems({ ...hostedRunner, existingCluster: true }, 'v1.34.2')[0], /A cluster from an earlier run is still on this host.*kubeadm reset --force/)
   })
 
   it('writes the plan as a directory tree: files at their host paths, plan.txt, plan.json', async () => {

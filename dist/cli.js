@@ -31905,12 +31905,13 @@ async function onPath(bin) {
 }
 async function probeHost(run, paths) {
   const u = userInfo();
-  const [containerdOut, docker, missing, swaps, cfgExists, daemonJson] = await Promise.all([
+  const [containerdOut, docker, missing, swaps, cfgExists, existingCluster, daemonJson] = await Promise.all([
     run(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
     onPath("docker"),
     Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
     readFile("/proc/swaps", "utf8").catch(() => ""),
     exists2(paths.containerdConfig),
+    exists2(paths.adminConf),
     readFile(paths.dockerDaemonJson, "utf8").then(
       (t) => JSON.parse(t),
       () => void 0
@@ -31926,6 +31927,7 @@ async function probeHost(run, paths) {
     missingPackages: missing.flatMap((p) => p ? [p] : []),
     swapOn: swaps.trim().split("\n").length > 1,
     containerdConfigExists: cfgExists,
+    existingCluster,
     daemonJson,
     cpus: availableParallelism(),
     selfHosted: process.env.RUNNER_ENVIRONMENT === "self-hosted"
@@ -33199,6 +33201,19 @@ function pullEndpoints(config, registry) {
   const { server, mirrors } = registryHosts(config.registryMirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
   return [...mirrors, server];
 }
+function hostProblems(facts, version) {
+  const problems = [];
+  if (facts.existingCluster) {
+    problems.push("A cluster from an earlier run is still on this host (/etc/kubernetes/admin.conf exists). Run `sudo kubeadm reset --force` first, or give the earlier run cleanup: true.");
+  }
+  if (facts.cpus < 2) problems.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`);
+  if (facts.containerd && facts.containerd.major < 2 && minorOf(version) >= CONTAINERD_2_REQUIRED_MINOR) {
+    problems.push(
+      `Kubernetes ${version} supports containerd 2.2 or newer, but this host has containerd ${facts.containerd.version}. Upgrade containerd (Docker's containerd.io package) or choose kubernetes-version 1.35.`
+    );
+  }
+  return problems;
+}
 async function installBinary(ctx, artifact, key, dest) {
   const file = await cachedBinary(artifact, key, ctx.log);
   await ctx.host.run(["install", "-D", "-m", "0755", file, dest], { privileged: true });
@@ -33702,6 +33717,8 @@ ${USAGE}
     process.stdout.write(`# Kubernetes ${version} on ${facts.arch}; containerd ${facts.containerd?.version ?? "not installed"}; ${facts.cpus} CPUs
 `);
     for (const n of plan.notes) process.stdout.write(`# note: ${n}
+`);
+    for (const p of hostProblems(facts, version)) process.stdout.write(`# a real run would stop here: ${p}
 `);
     process.stdout.write(renderPlan(plan.steps, plan.state));
     if (out) {

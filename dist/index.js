@@ -32124,12 +32124,13 @@ async function onPath(bin) {
 }
 async function probeHost(run2, paths) {
   const u = userInfo();
-  const [containerdOut, docker, missing, swaps, cfgExists, daemonJson] = await Promise.all([
+  const [containerdOut, docker, missing, swaps, cfgExists, existingCluster, daemonJson] = await Promise.all([
     run2(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
     onPath("docker"),
     Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
     readFile2("/proc/swaps", "utf8").catch(() => ""),
     exists2(paths.containerdConfig),
+    exists2(paths.adminConf),
     readFile2(paths.dockerDaemonJson, "utf8").then(
       (t) => JSON.parse(t),
       () => void 0
@@ -32145,6 +32146,7 @@ async function probeHost(run2, paths) {
     missingPackages: missing.flatMap((p) => p ? [p] : []),
     swapOn: swaps.trim().split("\n").length > 1,
     containerdConfigExists: cfgExists,
+    existingCluster,
     daemonJson,
     cpus: availableParallelism(),
     selfHosted: process.env.RUNNER_ENVIRONMENT === "self-hosted"
@@ -33420,6 +33422,9 @@ function pullEndpoints(config, registry) {
 }
 function hostProblems(facts, version) {
   const problems = [];
+  if (facts.existingCluster) {
+    problems.push("A cluster from an earlier run is still on this host (/etc/kubernetes/admin.conf exists). Run `sudo kubeadm reset --force` first, or give the earlier run cleanup: true.");
+  }
   if (facts.cpus < 2) problems.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`);
   if (facts.containerd && facts.containerd.major < 2 && minorOf(version) >= CONTAINERD_2_REQUIRED_MINOR) {
     problems.push(
@@ -33924,21 +33929,24 @@ function ganttChart(timings) {
 function summaryAvailable() {
   return Boolean(process.env.GITHUB_STEP_SUMMARY);
 }
-async function writeRunSummary(facts, timings, total, notes) {
-  if (!summaryAvailable()) return;
-  const s = summary.addHeading("kubeadm-single-node", 2);
-  s.addTable([[{ data: "fact", header: true }, { data: "value", header: true }], ...facts.map(([k, v]) => [k, v])]);
-  s.addHeading("Timings", 3);
-  s.addTable([
+function addTimings(timings, total) {
+  summary.addHeading("Timings", 3);
+  summary.addTable([
     [{ data: "phase", header: true }, { data: "started at (s)", header: true }, { data: "seconds", header: true }],
     ...phaseTimings(timings).map((p) => [p.phase, p.start.toFixed(1), p.seconds.toFixed(1)]),
-    ["total (wall)", "0.0", total.toFixed(1)]
+    ...total === void 0 ? [] : [["total (wall)", "0.0", total.toFixed(1)]]
   ]);
-  s.addRaw(`
+  summary.addRaw(`
 \`\`\`mermaid
 ${ganttChart(timings)}
 \`\`\`
 `, true);
+}
+async function writeRunSummary(facts, timings, total, notes) {
+  if (!summaryAvailable()) return;
+  const s = summary.addHeading("kubeadm-single-node", 2);
+  s.addTable([[{ data: "fact", header: true }, { data: "value", header: true }], ...facts.map(([k, v]) => [k, v])]);
+  addTimings(timings, total);
   for (const n of notes) s.addRaw(`> ${n}
 `, true);
   await s.write();
@@ -33947,7 +33955,7 @@ async function writePlanSummary(planText) {
   if (!summaryAvailable()) return;
   await summary.addHeading("kubeadm-single-node: dry run", 2).addRaw("Nothing on this host was changed. The plan, in order:\n", true).addCodeBlock(planText, "text").write();
 }
-async function writeFailureSummary(message, extra = []) {
+async function writeFailureSummary(message, extra = [], timings = []) {
   if (!summaryAvailable()) return;
   const s = summary.addHeading("kubeadm-single-node failed", 2).addCodeBlock(message, "text");
   for (const [title, body] of extra) s.addDetails(title, `
@@ -33956,6 +33964,7 @@ async function writeFailureSummary(message, extra = []) {
 ${body}
 \`\`\`
 `);
+  if (timings.length > 0) addTimings(timings);
   await s.write();
 }
 
@@ -33992,6 +34001,7 @@ function phaseLogger(steps) {
 async function run(paths = HOST_PATHS) {
   const t0 = performance.now();
   let saved;
+  const timings = [];
   try {
     const config = parseInputs((name2) => getInput(name2));
     const exec2 = createRun();
@@ -33999,7 +34009,9 @@ async function run(paths = HOST_PATHS) {
     info(`Kubernetes ${version} on ${facts.arch}, containerd ${facts.containerd?.version ?? "not installed"}, ${facts.cpus} CPUs, ${facts.selfHosted ? "self-hosted" : "hosted"} runner`);
     setOutput("kubernetes-version", version);
     for (const n of plan.notes) warning(n);
+    const problems = hostProblems(facts, version);
     if (config.dryRun) {
+      for (const p of problems) warning(`A real run would stop here: ${p}`);
       const text = renderPlan(plan.steps, plan.state);
       startGroup("Plan (dry run: nothing on this host is changed)");
       info(text);
@@ -34012,7 +34024,6 @@ async function run(paths = HOST_PATHS) {
       await writePlanSummary(text);
       return;
     }
-    const problems = hostProblems(facts, version);
     if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:
 ${problems.map((p) => `  - ${p}`).join("\n")}`);
     saved = {
@@ -34030,10 +34041,10 @@ ${problems.map((p) => `  - ${p}`).join("\n")}`);
     const host2 = createHost(exec2);
     const logger = phaseLogger(plan.steps);
     const state = saved;
-    let timings;
     try {
-      timings = await runPlan(plan.steps, { host: host2, state: plan.state }, {
+      await runPlan(plan.steps, { host: host2, state: plan.state }, {
         onEnd: (step, t, lines, error2) => {
+          timings.push(t);
           if (!error2) state.completed.push(step.id);
           saveRunState(state);
           logger.onEnd(step, t, lines, error2);
@@ -34083,7 +34094,8 @@ Nothing on this host was changed.`);
       setFailed(saved ? `${message}
 The host is partly configured (steps done: ${saved.completed.join(", ") || "none"}); the post step shows diagnostics${saved.cleanup ? " and undoes the changes" : ""}.` : message);
     }
-    await writeFailureSummary(message).catch(() => {
+    if (timings.length > 0) setOutput("timings", JSON.stringify(timingsJson(timings, (performance.now() - t0) / 1e3)));
+    await writeFailureSummary(message, [], timings).catch(() => {
     });
   }
 }

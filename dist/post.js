@@ -20474,11 +20474,52 @@ function loadRunState() {
   }
 }
 
+// src/plan.ts
+var PHASES = ["host", "binaries", "runtime", "images", "init", "network", "ready", "smoke"];
+function phaseTimings(timings) {
+  const out = [];
+  for (const phase of PHASES) {
+    const ts = timings.filter((t) => t.phase === phase);
+    if (ts.length === 0) continue;
+    const start = Math.min(...ts.map((t) => t.start));
+    const end = Math.max(...ts.map((t) => t.end));
+    out.push({ phase, start, seconds: end - start });
+  }
+  return out;
+}
+
 // src/summary.ts
+function ganttChart(timings) {
+  const lines = ["gantt", "  dateFormat X", "  axisFormat %Ss", "  title Steps (seconds from start)"];
+  let section = "";
+  for (const t of [...timings].sort((a, b) => a.start - b.start)) {
+    if (t.phase !== section) {
+      section = t.phase;
+      lines.push(`  section ${t.phase}`);
+    }
+    const start = Math.floor(t.start);
+    const end = Math.max(start + 1, Math.ceil(t.end));
+    lines.push(`  ${t.id.replace(/[:#]/g, " ")} : ${start}, ${end}`);
+  }
+  return lines.join("\n");
+}
 function summaryAvailable() {
   return Boolean(process.env.GITHUB_STEP_SUMMARY);
 }
-async function writeFailureSummary(message, extra = []) {
+function addTimings(timings, total) {
+  summary.addHeading("Timings", 3);
+  summary.addTable([
+    [{ data: "phase", header: true }, { data: "started at (s)", header: true }, { data: "seconds", header: true }],
+    ...phaseTimings(timings).map((p) => [p.phase, p.start.toFixed(1), p.seconds.toFixed(1)]),
+    ...total === void 0 ? [] : [["total (wall)", "0.0", total.toFixed(1)]]
+  ]);
+  summary.addRaw(`
+\`\`\`mermaid
+${ganttChart(timings)}
+\`\`\`
+`, true);
+}
+async function writeFailureSummary(message, extra = [], timings = []) {
   if (!summaryAvailable()) return;
   const s = summary.addHeading("kubeadm-single-node failed", 2).addCodeBlock(message, "text");
   for (const [title, body] of extra) s.addDetails(title, `
@@ -20487,6 +20528,7 @@ async function writeFailureSummary(message, extra = []) {
 ${body}
 \`\`\`
 `);
+  if (timings.length > 0) addTimings(timings);
   await s.write();
 }
 

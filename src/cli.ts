@@ -6,6 +6,7 @@ import { createRun } from './host/exec.js'
 import { INPUT_NAMES, InputError, parseInputs } from './inputs.js'
 import { renderPlan, writePlanTree } from './plan.js'
 import { prepare } from './prepare.js'
+import { hostProblems } from './steps.js'
 
 const USAGE = `usage: kubeadm-single-node plan [--INPUT VALUE ...] [--out DIR]
 
@@ -40,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     const { version, facts, plan } = await prepare(config, createRun({ debug: () => {} }))
     process.stdout.write(`# Kubernetes ${version} on ${facts.arch}; containerd ${facts.containerd?.version ?? 'not installed'}; ${facts.cpus} CPUs\n`)
     for (const n of plan.notes) process.stdout.write(`# note: ${n}\n`)
+    for (const p of hostProblems(facts, version)) process.stdout.write(`# a real run would stop here: ${p}\n`)
     process.stdout.write(renderPlan(plan.steps, plan.state))
     if (out) {
       const files = await writePlanTree(plan.steps, plan.state, out)

@@ -47,6 +47,8 @@ function phaseLogger(steps: readonly Step[]) {
 export async function run(paths: Paths = HOST_PATHS): Promise<void> {
   const t0 = performance.now()
   let saved: SavedState | undefined
+  // filled as steps end, so that a failure still reports what each phase took
+  const timings: StepTiming[] = []
   try {
     const config = parseInputs((name) => core.getInput(name))
     const exec = createRun()
@@ -55,7 +57,9 @@ export async function run(paths: Paths = HOST_PATHS): Promise<void> {
     core.setOutput('kubernetes-version', version)
     for (const n of plan.notes) core.warning(n)
 
+    const problems = hostProblems(facts, version)
     if (config.dryRun) {
+      for (const p of problems) core.warning(`A real run would stop here: ${p}`)
       const text = renderPlan(plan.steps, plan.state)
       core.startGroup('Plan (dry run: nothing on this host is changed)')
       core.info(text)
@@ -69,7 +73,6 @@ export async function run(paths: Paths = HOST_PATHS): Promise<void> {
       return
     }
 
-    const problems = hostProblems(facts, version)
     if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
 
     saved = {
@@ -87,10 +90,10 @@ export async function run(paths: Paths = HOST_PATHS): Promise<void> {
     const host = createHost(exec)
     const logger = phaseLogger(plan.steps)
     const state = saved
-    let timings: StepTiming[]
     try {
-      timings = await runPlan(plan.steps, { host, state: plan.state }, {
+      await runPlan(plan.steps, { host, state: plan.state }, {
         onEnd: (step, t, lines, error) => {
+          timings.push(t)
           if (!error) state.completed.push(step.id)
           saveRunState(state)
           logger.onEnd(step, t, lines, error)
@@ -138,6 +141,7 @@ export async function run(paths: Paths = HOST_PATHS): Promise<void> {
     } else {
       core.setFailed(saved ? `${message}\nThe host is partly configured (steps done: ${saved.completed.join(', ') || 'none'}); the post step shows diagnostics${saved.cleanup ? ' and undoes the changes' : ''}.` : message)
     }
-    await writeFailureSummary(message).catch(() => {})
+    if (timings.length > 0) core.setOutput('timings', JSON.stringify(timingsJson(timings, (performance.now() - t0) / 1000)))
+    await writeFailureSummary(message, [], timings).catch(() => {})
   }
 }

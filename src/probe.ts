@@ -19,6 +19,8 @@ export interface HostFacts {
   missingPackages: string[]
   swapOn: boolean
   containerdConfigExists: boolean
+  /** /etc/kubernetes/admin.conf exists: a cluster from an earlier run is still here */
+  existingCluster: boolean
   daemonJson?: Record<string, unknown>
   cpus: number
   selfHosted: boolean
@@ -51,12 +53,13 @@ async function onPath(bin: string): Promise<boolean> {
 
 export async function probeHost(run: Run, paths: Paths): Promise<HostFacts> {
   const u = userInfo()
-  const [containerdOut, docker, missing, swaps, cfgExists, daemonJson] = await Promise.all([
+  const [containerdOut, docker, missing, swaps, cfgExists, existingCluster, daemonJson] = await Promise.all([
     run(['containerd', '--version'], { allowFailure: true }).catch(() => undefined),
     onPath('docker'),
     Promise.all(HOST_PACKAGES.map(async (p) => ((await onPath(p.bin)) ? undefined : p.pkg))),
     readFile('/proc/swaps', 'utf8').catch(() => ''),
     exists(paths.containerdConfig),
+    exists(paths.adminConf),
     readFile(paths.dockerDaemonJson, 'utf8').then(
       (t) => JSON.parse(t) as Record<string, unknown>,
       () => undefined
@@ -72,6 +75,7 @@ export async function probeHost(run: Run, paths: Paths): Promise<HostFacts> {
     missingPackages: missing.flatMap((p) => (p ? [p] : [])),
     swapOn: swaps.trim().split('\n').length > 1,
     containerdConfigExists: cfgExists,
+    existingCluster,
     daemonJson,
     cpus: availableParallelism(),
     selfHosted: process.env.RUNNER_ENVIRONMENT === 'self-hosted'

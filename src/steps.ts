@@ -85,6 +85,9 @@ export function pullEndpoints(config: Config, registry: string): string[] {
 /** Problems with this host that stop the plan before it changes anything. */
 export function hostProblems(facts: HostFacts, version: string): string[] {
   const problems: string[] = []
+  if (facts.existingCluster) {
+    problems.push('A cluster from an earlier run is still on this host (/etc/kubernetes/admin.conf exists). Run `sudo kubeadm reset --force` first, or give the earlier run cleanup: true.')
+  }
   if (facts.cpus < 2) problems.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`)
   if (facts.containerd && facts.containerd.major < 2 && minorOf(version) >= CONTAINERD_2_REQUIRED_MINOR) {
     problems.push(

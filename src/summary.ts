@@ -31,17 +31,21 @@ export function summaryAvailable(): boolean {
   return Boolean(process.env.GITHUB_STEP_SUMMARY)
 }
 
+function addTimings(timings: readonly StepTiming[], total?: number): void {
+  core.summary.addHeading('Timings', 3)
+  core.summary.addTable([
+    [{ data: 'phase', header: true }, { data: 'started at (s)', header: true }, { data: 'seconds', header: true }],
+    ...phaseTimings(timings).map((p) => [p.phase, p.start.toFixed(1), p.seconds.toFixed(1)]),
+    ...(total === undefined ? [] : [['total (wall)', '0.0', total.toFixed(1)]])
+  ])
+  core.summary.addRaw(`\n\`\`\`mermaid\n${ganttChart(timings)}\n\`\`\`\n`, true)
+}
+
 export async function writeRunSummary(facts: Array<[string, string]>, timings: readonly StepTiming[], total: number, notes: string[]): Promise<void> {
   if (!summaryAvailable()) return
   const s = core.summary.addHeading('kubeadm-single-node', 2)
   s.addTable([[{ data: 'fact', header: true }, { data: 'value', header: true }], ...facts.map(([k, v]) => [k, v])])
-  s.addHeading('Timings', 3)
-  s.addTable([
-    [{ data: 'phase', header: true }, { data: 'started at (s)', header: true }, { data: 'seconds', header: true }],
-    ...phaseTimings(timings).map((p) => [p.phase, p.start.toFixed(1), p.seconds.toFixed(1)]),
-    ['total (wall)', '0.0', total.toFixed(1)]
-  ])
-  s.addRaw(`\n\`\`\`mermaid\n${ganttChart(timings)}\n\`\`\`\n`, true)
+  addTimings(timings, total)
   for (const n of notes) s.addRaw(`> ${n}\n`, true)
   await s.write()
 }
@@ -55,9 +59,10 @@ export async function writePlanSummary(planText: string): Promise<void> {
     .write()
 }
 
-export async function writeFailureSummary(message: string, extra: Array<[string, string]> = []): Promise<void> {
+export async function writeFailureSummary(message: string, extra: Array<[string, string]> = [], timings: readonly StepTiming[] = []): Promise<void> {
   if (!summaryAvailable()) return
   const s = core.summary.addHeading('kubeadm-single-node failed', 2).addCodeBlock(message, 'text')
   for (const [title, body] of extra) s.addDetails(title, `\n\n\`\`\`text\n${body}\n\`\`\`\n`)
+  if (timings.length > 0) addTimings(timings)
   await s.write()
 }

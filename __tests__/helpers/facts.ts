@@ -11,6 +11,7 @@ export const hostedRunner: HostFacts = {
   missingPackages: [],
   swapOn: true,
   containerdConfigExists: true,
+  existingCluster: false,
   daemonJson: { 'exec-opts': ['native.cgroupdriver=cgroupfs'], 'cgroup-parent': '/actions_job' },
   cpus: 4,
   selfHosted: false
