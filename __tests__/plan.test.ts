@@ -190,6 +190,14 @@ describe('the action plan', () => {
     for (const step of plan.steps) for (const op of step.ops) if (op.kind === 'exec') assert.ok(op.argv.every((a) => typeof a === 'string'))
   })
 
+  it('plans a minor the image table does not know, leaving the names to kubeadm', () => {
+    const plan = buildPlan({ config: config(), facts: hostedRunner, version: 'v1.40.0', paths: HOST_PATHS })
+    const text = renderPlan(plan.steps, plan.state)
+    assert.match(text, /sandbox = "registry\.k8s\.io\/pause:<asked of kubeadm at run time>"/)
+    assert.match(text, /and each of kubeadm's own images, <asked of kubeadm at run time>/)
+    assert.match(text, /images pull --local --hosts-dir \/etc\/containerd\/certs\.d ghcr\.io\/flannel-io\/flannel:v0\.28\.4/)
+  })
+
   it('flags hosts that cannot run the cluster before changing anything', () => {
     assert.deepEqual(hostProblems(hostedRunner, 'v1.34.2'), [])
     assert.match(hostProblems({ ...hostedRunner, cpus: 1 }, 'v1.34.2')[0], /at least 2 CPUs/)

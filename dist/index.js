@@ -33411,7 +33411,8 @@ function seedState(config, version, containerdMajor) {
   return {
     version,
     containerdMajor,
-    kubeadmImages: predicted ?? [`${config.imageRepository}/pause:${FROM_KUBEADM}`],
+    // a minor the table lacks: kubeadm names its images at run time, the dry run says so
+    kubeadmImages: predicted ?? [],
     kubeadmImagesConfirmed: false,
     cniImages: config.cni === "flannel" && !config.cniManifest ? [...FLANNEL.images] : []
   };
@@ -33587,7 +33588,7 @@ timeout: 10
       {
         kind: "task",
         title: "kubeadm config images list",
-        shows: [`$ ${bin("kubeadm")} config images list --config ${kubeadmConfig}`, `predicted: ${state.kubeadmImages.join(" ")}`],
+        shows: [`$ ${bin("kubeadm")} config images list --config ${kubeadmConfig}`, `predicted: ${state.kubeadmImages.join(" ") || FROM_KUBEADM}`],
         run: async (ctx) => {
           const res = await ctx.host.run([bin("kubeadm"), "config", "images", "list", "--config", kubeadmConfig], { privileged: true });
           ctx.state.kubeadmImages = parseKubeadmImageList(res.stdout);
@@ -33737,7 +33738,8 @@ timeout: 10
           `$ sudo ${displayArgv(ctrArgv(store, "images", "list", "--quiet"))}   (what is already there is kept)`,
           ...imagesToPreload({ kubeadm: state.kubeadmImages, cni: state.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: config.preloadImages }).map(
             (i) => `$ sudo ${displayArgv(ctrPullArgv(store, i, (state.containerdMajor ?? 2) >= 2))}`
-          )
+          ),
+          ...state.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []
         ],
         run: async (ctx) => {
           const images = imagesToPreload({ kubeadm: ctx.state.kubeadmImages, cni: ctx.state.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: config.preloadImages });

@@ -70,7 +70,8 @@ export function seedState(config: Config, version: string, containerdMajor?: num
   return {
     version,
     containerdMajor,
-    kubeadmImages: predicted ?? [`${config.imageRepository}/pause:${FROM_KUBEADM}`],
+    // a minor the table lacks: kubeadm names its images at run time, the dry run says so
+    kubeadmImages: predicted ?? [],
     kubeadmImagesConfirmed: false,
     cniImages: config.cni === 'flannel' && !config.cniManifest ? [...FLANNEL.images] : []
   }
@@ -258,7 +259,7 @@ export function buildPlan({ config, facts, version, paths }: PlanInput): Plan {
       {
         kind: 'task',
         title: 'kubeadm config images list',
-        shows: [`$ ${bin('kubeadm')} config images list --config ${kubeadmConfig}`, `predicted: ${state.kubeadmImages.join(' ')}`],
+        shows: [`$ ${bin('kubeadm')} config images list --config ${kubeadmConfig}`, `predicted: ${state.kubeadmImages.join(' ') || FROM_KUBEADM}`],
         run: async (ctx) => {
           const res = await ctx.host.run([bin('kubeadm'), 'config', 'images', 'list', '--config', kubeadmConfig], { privileged: true })
           ctx.state.kubeadmImages = parseKubeadmImageList(res.stdout)
@@ -414,7 +415,8 @@ export function buildPlan({ config, facts, version, paths }: PlanInput): Plan {
           `$ sudo ${displayArgv(ctrArgv(store, 'images', 'list', '--quiet'))}   (what is already there is kept)`,
           ...imagesToPreload({ kubeadm: state.kubeadmImages, cni: state.cniImages, smoke: smokeTest ? config.smokeTestImage : undefined, extra: config.preloadImages }).map(
             (i) => `$ sudo ${displayArgv(ctrPullArgv(store, i, (state.containerdMajor ?? 2) >= 2))}`
-          )
+          ),
+          ...(state.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : [])
         ],
         run: async (ctx) => {
           const images = imagesToPreload({ kubeadm: ctx.state.kubeadmImages, cni: ctx.state.cniImages, smoke: smokeTest ? config.smokeTestImage : undefined, extra: config.preloadImages })
