@@ -198,10 +198,8 @@ esac
 `
     )
     await chmod(shimKubectl, 0o755)
-    const started = Date.now()
     await run(paths)
     assert.equal(process.exitCode, 1)
-    assert.ok(Date.now() - started < 30_000)
     const state = JSON.parse(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'])
     assert.equal(state.failed.step, 'ready.cluster')
     assert.match(state.failed.message, /Timed out waiting for the node to become Ready/)
