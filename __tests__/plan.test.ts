@@ -13,7 +13,7 @@ import type { RunState } from '../src/state.js'
 import { config, hostedRunner } from './helpers/facts.js'
 
 const noHost = {} as Host
-const state = (): RunState => ({ version: 'v1.34.2', kubeadmImages: [], kubeadmImagesConfirmed: false, cniImages: [] })
+const state = (): RunState => ({ version: 'v1.34.2', kubeadmImages: [], cniImages: [] })
 const task = (id: string, needs: string[], run: () => Promise<void>, phase: Step['phase'] = 'host'): Step => ({
   id,
   phase,
@@ -153,7 +153,7 @@ describe('the action plan', () => {
     const plan = build()
     const op = byId(plan.steps).get('runtime.containerd')!.ops.find((o) => o.kind === 'write')!
     assert.ok(op.kind === 'write')
-    const learned = { ...plan.state, kubeadmImages: ['registry.k8s.io/pause:9.9'], kubeadmImagesConfirmed: true }
+    const learned = { ...plan.state, kubeadmImages: ['registry.k8s.io/pause:9.9'] }
     assert.match(op.render(learned), /sandbox = "registry\.k8s\.io\/pause:9\.9"/)
   })
 

@@ -6,8 +6,6 @@ export interface RunState {
   version: string
   /** what kubeadm will ask for (control plane, etcd, coredns, pause), in kubeadm's order */
   kubeadmImages: string[]
-  /** true once kubeadm itself answered; false while kubeadmImages is a prediction */
-  kubeadmImagesConfirmed: boolean
   /** containerd's major version: probed, or learned when the plan installs Docker */
   containerdMajor?: number
   /** the images the CNI manifest runs */
