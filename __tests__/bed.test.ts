@@ -303,14 +303,18 @@ describe('real container plumbing', { skip }, () => {
 
     it("accepts the daemon.json the action renders, keeping the host's own keys", async () => {
       const mirror = `http://${registry.host}`
-      // the host's existing file: a key of its own (vfs: no overlay inside this VM's tmpfs)
+      // the host's existing file, with keys of its own (vfs: no overlay inside this VM's tmpfs)
+      const existing = { 'storage-driver': 'vfs', 'log-level': 'warn' }
+      await mkdir(join(paths.dockerDaemonJson, '..'), { recursive: true })
+      await writeFile(paths.dockerDaemonJson, JSON.stringify(existing))
       const plan = buildPlan({
         config: config({ 'kubernetes-version': VERSION, 'registry-mirrors': `docker.io=${mirror}` }),
-        facts: { ...factsFor(runtimes[0]), daemonJson: { 'storage-driver': 'vfs', 'log-level': 'warn' } },
+        facts: { ...factsFor(runtimes[0]), daemonJsonExists: true, daemonJson: existing },
         version: VERSION,
         paths
       })
       await runSteps(plan, ['runtime.docker-mirrors'], bedServices({ docker }), dir)
+      assert.deepEqual(JSON.parse(await readFile(`${paths.dockerDaemonJson}.kubeadm-single-node.bak`, 'utf8')), existing, 'the original is kept for cleanup')
       const env = { ...process.env, DOCKER_HOST: `unix://${join(dir, 'docker', 'docker.sock')}` }
       await waitFor('dockerd', async () => (await exec('docker', ['info', '--format', '{{.ServerVersion}}'], { env })).stdout.trim() !== '')
       const info = JSON.parse((await exec('docker', ['info', '--format', '{{json .}}'], { env })).stdout)

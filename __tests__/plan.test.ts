@@ -163,11 +163,28 @@ describe('the action plan', () => {
     assert.ok(paths.includes('/etc/containerd/certs.d/docker.io/hosts.toml'))
     assert.ok(paths.includes('/etc/containerd/certs.d/ghcr.io/hosts.toml'))
     const docker = s.get('runtime.docker-mirrors')!
-    const op = docker.ops[0]
+    const op = docker.ops.find((o) => o.kind === 'write')!
     assert.ok(op.kind === 'write')
     const json = JSON.parse(op.render({} as RunState))
     assert.deepEqual(json['registry-mirrors'], ['https://mirror.gcr.io'])
     assert.equal(json['cgroup-parent'], '/actions_job', "the runner's own daemon.json keys survive")
+  })
+
+  it("never overwrites the runner user's own kubeconfig", () => {
+    const plan = build({}, { ...hostedRunner, kubeconfigExists: true })
+    assert.equal(plan.kubeconfig, '/home/runner/.kube/kubeadm-single-node.config')
+    assert.match(plan.notes[0], /~\/\.kube\/config already exists and is left alone/)
+    assert.equal(build().kubeconfig, '/home/runner/.kube/config')
+    const apply = byId(plan.steps).get('network.cni')!.ops[0]
+    assert.deepEqual(apply.kind === 'exec' && apply.env, { KUBECONFIG: '/home/runner/.kube/kubeadm-single-node.config' })
+  })
+
+  it("backs up Docker's daemon.json once before merging mirrors into it", () => {
+    const s = byId(build({ 'registry-mirrors': 'docker.io=https://mirror.gcr.io' }).steps)
+    const op = s.get('runtime.docker-mirrors')!.ops[0]
+    assert.deepEqual(op.kind === 'exec' && op.argv, ['cp', '-n', '-p', '/etc/docker/daemon.json', '/etc/docker/daemon.json.kubeadm-single-node.bak'])
+    const fresh = byId(build({ 'registry-mirrors': 'docker.io=https://mirror.gcr.io' }, { ...hostedRunner, daemonJsonExists: false, daemonJson: undefined }).steps)
+    assert.equal(fresh.get('runtime.docker-mirrors')!.ops[0].kind, 'write')
   })
 
   it('backs up an existing containerd config once and never overwrites the backup', () => {
@@ -199,10 +216,13 @@ describe('the action plan', () => {
   })
 
   it('flags hosts that cannot run the cluster before changing anything', () => {
-    assert.deepEqual(hostProblems(hostedRunner, 'v1.34.2'), [])
-    assert.match(hostProblems({ ...hostedRunner, cpus: 1 }, 'v1.34.2')[0], /at least 2 CPUs/)
-    assert.match(hostProblems({ ...hostedRunner, containerd: { version: '1.7.27', major: 1 } }, 'v1.36.0')[0], /containerd 2\.2 or newer/)
-    assert.match(hostProblems({ ...hostedRunner, existingCluster: true }, 'v1.34.2')[0], /A cluster from an earlier run is still on this host.*kubeadm reset --force/)
+    assert.deepEqual(hostProblems(config(), hostedRunner, 'v1.34.2'), [])
+    assert.match(hostProblems(config(), { ...hostedRunner, cpus: 1 }, 'v1.34.2')[0], /at least 2 CPUs/)
+    assert.match(hostProblems(config(), { ...hostedRunner, containerd: { version: '1.7.27', major: 1 } }, 'v1.36.0')[0], /containerd 2\.2 or newer/)
+    assert.match(hostProblems(config(), { ...hostedRunner, existingCluster: true }, 'v1.34.2')[0], /A cluster from an earlier run is still on this host.*kubeadm reset --force/)
+    const broken = { ...hostedRunner, daemonJsonExists: true, daemonJson: undefined }
+    assert.match(hostProblems(config({ 'registry-mirrors': 'docker.io=https://mirror.gcr.io' }), broken, 'v1.34.2')[0], /daemon\.json is not valid JSON/)
+    assert.deepEqual(hostProblems(config(), broken, 'v1.34.2'), [], 'only a problem when there are docker.io mirrors to merge')
   })
 
   it('writes the plan as a directory tree: files at their host paths, plan.txt, plan.json', async () => {

@@ -7,12 +7,14 @@ import type { SavedState } from '../src/saved-state.js'
 
 const saved: SavedState = {
   changedHost: true,
-  completed: ['host.kernel', 'binaries.kubeadm'],
+  started: ['host.swap', 'host.kernel', 'binaries.kubeadm', 'binaries.kubelet', 'binaries.kubelet-unit', 'runtime.containerd', 'init.kubeadm', 'init.kubeconfig', 'network.cni'],
+  completed: ['host.swap', 'host.kernel', 'binaries.kubeadm', 'binaries.kubelet', 'binaries.kubelet-unit', 'runtime.containerd', 'init.kubeadm'],
   cleanup: true,
   paths: HOST_PATHS,
   kubeconfig: '/home/runner/.kube/config',
   swapWasOn: true,
   containerdConfigExisted: true,
+  daemonJsonExisted: true,
   mirrors: ['docker.io']
 }
 
@@ -46,9 +48,23 @@ describe('post step', () => {
   })
 
   it("removes a containerd config the action created, and skips reset when kubeadm never arrived", () => {
-    const cmds = cleanupCommands({ ...saved, completed: [], containerdConfigExisted: false, swapWasOn: false }).map((c) => c.join(' '))
+    const cmds = cleanupCommands({ ...saved, started: ['runtime.containerd'], completed: [], containerdConfigExisted: false, swapWasOn: false }).map((c) => c.join(' '))
     assert.ok(cmds.includes('rm -f /etc/containerd/config.toml'))
     assert.equal(cmds.some((c) => c.includes('kubeadm reset')), false)
     assert.equal(cmds.includes('swapon -a'), false)
+  })
+
+  it('undoes a step that failed half-way, and only what the action itself wrote', () => {
+    // runtime.containerd began (config written) but never completed
+    const half = cleanupCommands({ ...saved, started: ['runtime.containerd', 'runtime.docker-mirrors'], completed: [] }).map((c) => c.join(' '))
+    assert.ok(half.includes('mv -f /etc/containerd/config.toml.kubeadm-single-node.bak /etc/containerd/config.toml'))
+    assert.ok(half.includes('mv -f /etc/docker/daemon.json.kubeadm-single-node.bak /etc/docker/daemon.json'))
+    assert.ok(half.includes('systemctl restart docker'))
+    assert.equal(half.some((c) => c.includes('kubeadm reset') || c.includes('kubectl') || c.includes('/etc/cni')), false)
+    const full = cleanupCommands(saved).map((c) => c.join(' '))
+    assert.ok(full.includes('rm -rf /etc/cni/net.d/10-flannel.conflist /run/flannel'), 'flannel config only, never the whole of /etc/cni/net.d')
+    assert.equal(full.some((c) => c === 'rm -rf /etc/cni/net.d' || / \/etc\/cni\/net\.d( |$)/.test(c)), false)
+    assert.ok(full.includes('rm -f /home/runner/.kube/config'))
+    assert.equal(cleanupCommands({ ...saved, started: ['host.kernel'] }).some((c) => c.includes('/home/runner/.kube/config')), false)
   })
 })

@@ -62,13 +62,15 @@ describe('runner contract (Node 24, bundled action)', { skip }, () => {
     const sb = await sandbox()
     const saved = {
       changedHost: true,
-      completed: ['host.kernel', 'binaries.kubeadm'],
+      started: ['host.swap', 'host.kernel', 'binaries.kubeadm', 'runtime.containerd', 'runtime.cri', 'init.kubeadm'],
+      completed: ['host.swap', 'host.kernel', 'binaries.kubeadm', 'runtime.containerd'],
       failed: { step: 'runtime.cri', message: 'runtime: wait until the CRI socket answers failed: rpc error: unknown service runtime.v1.RuntimeService' },
       cleanup: true,
       paths: { ...HOST_PATHS, binDir: sb.shimDir },
       kubeconfig: join(sb.dir, 'home/.kube/config'),
       swapWasOn: true,
       containerdConfigExisted: true,
+      daemonJsonExisted: false,
       mirrors: []
     }
     const r = await runBundle('post', sb, { 'STATE_kubeadm-single-node': JSON.stringify(saved) })

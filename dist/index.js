@@ -31925,6 +31925,7 @@ function parseInputs(get) {
 var HOST_PATHS = {
   binDir: "/usr/local/bin",
   cniBinDir: "/opt/cni/bin",
+  cniConfDir: "/etc/cni/net.d",
   stateDir: "/etc/kubeadm-single-node",
   containerdConfig: "/etc/containerd/config.toml",
   certsDir: "/etc/containerd/certs.d",
@@ -32124,29 +32125,34 @@ async function onPath(bin) {
 }
 async function probeHost(run2, paths) {
   const u = userInfo();
-  const [containerdOut, docker, missing, swaps, cfgExists, existingCluster, daemonJson] = await Promise.all([
+  const home = process.env.HOME || u.homedir;
+  const [containerdOut, docker, missing, swaps, cfgExists, existingCluster, daemonJsonExists, daemonJson, kubeconfigExists] = await Promise.all([
     run2(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
     onPath("docker"),
     Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
     readFile2("/proc/swaps", "utf8").catch(() => ""),
     exists2(paths.containerdConfig),
     exists2(paths.adminConf),
+    exists2(paths.dockerDaemonJson),
     readFile2(paths.dockerDaemonJson, "utf8").then(
       (t) => JSON.parse(t),
       () => void 0
-    )
+    ),
+    exists2(join5(home, ".kube", "config"))
   ]);
   return {
     arch: kubeArch(process.arch),
     root: isRoot(),
     // HOME first: it is where the runner user's later steps look for ~/.kube
-    user: { name: u.username, uid: u.uid, gid: u.gid, home: process.env.HOME || u.homedir },
+    user: { name: u.username, uid: u.uid, gid: u.gid, home },
     containerd: containerdOut && containerdOut.exitCode === 0 ? parseContainerdVersion(containerdOut.stdout) : void 0,
     docker,
     missingPackages: missing.flatMap((p) => p ? [p] : []),
     swapOn: swaps.trim().split("\n").length > 1,
     containerdConfigExists: cfgExists,
     existingCluster,
+    daemonJsonExists,
+    kubeconfigExists,
     daemonJson,
     cpus: availableParallelism(),
     selfHosted: process.env.RUNNER_ENVIRONMENT === "self-hosted"
@@ -33089,11 +33095,12 @@ function artifacts(config, version, arch3) {
 // src/steps/context.ts
 function planContext(input, state) {
   const { config, facts, version, paths } = input;
-  const kubeconfig = join9(facts.user.home, ".kube", "config");
+  const kubeconfig = join9(facts.user.home, ".kube", facts.kubeconfigExists ? "kubeadm-single-node.config" : "config");
+  const notes = facts.kubeconfigExists ? [`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`] : [];
   return {
     ...input,
     state,
-    notes: [],
+    notes,
     criSocket: `unix://${paths.containerdSocket}`,
     bin: (name2) => join9(paths.binDir, name2),
     files: {
@@ -33799,6 +33806,8 @@ function runtimeSteps(p) {
       title: "Docker's registry-mirrors (for the workflow's own docker pulls)",
       needs: installDocker ? ["runtime.docker"] : [],
       ops: [
+        // kept once, as for containerd's config, for cleanup to put back
+        ...facts.daemonJsonExists ? [{ kind: "exec", argv: ["cp", "-n", "-p", paths.dockerDaemonJson, `${paths.dockerDaemonJson}.kubeadm-single-node.bak`], privileged: true }] : [],
         { kind: "write", path: paths.dockerDaemonJson, render: () => renderDaemonJson(facts.daemonJson, { dockerHubMirrors }) },
         { kind: "service", action: "restart", unit: "docker" }
       ]
@@ -33938,10 +33947,14 @@ function seedState(config, version, containerdMajor) {
     cniImages: config.cni === "flannel" && !config.cniManifest ? [...FLANNEL.images] : []
   };
 }
-function hostProblems(facts, version) {
+function hostProblems(config, facts, version) {
   const problems = [];
   if (facts.existingCluster) {
     problems.push("A cluster from an earlier run is still on this host (/etc/kubernetes/admin.conf exists). Run `sudo kubeadm reset --force` first, or give the earlier run cleanup: true.");
+  }
+  const dockerMirrors = config.registryMirrors.some((m) => m.registry === "docker.io");
+  if (dockerMirrors && facts.daemonJsonExists && facts.daemonJson === void 0) {
+    problems.push("Docker's daemon.json is not valid JSON, so the docker.io mirrors cannot be merged into it. Fix the file, or leave docker.io out of registry-mirrors.");
   }
   if (facts.cpus < 2) problems.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`);
   if (facts.containerd && facts.containerd.major < 2 && minorOf(version) >= CONTAINERD_2_REQUIRED_MINOR) {
@@ -33963,7 +33976,7 @@ function buildPlan(input) {
     ...clusterSteps(p, host2.map((s) => s.id)),
     ...smokeSteps(p)
   ];
-  return { steps, state: p.state, notes: p.notes };
+  return { steps, state: p.state, notes: p.notes, kubeconfig: p.files.kubeconfig };
 }
 
 // src/prepare.ts
@@ -34083,7 +34096,7 @@ async function run(paths = HOST_PATHS) {
     info(`Kubernetes ${version} on ${facts.arch}, containerd ${facts.containerd?.version ?? "not installed"}, ${facts.cpus} CPUs, ${facts.selfHosted ? "self-hosted" : "hosted"} runner`);
     setOutput("kubernetes-version", version);
     for (const n of plan.notes) warning(n);
-    const problems = hostProblems(facts, version);
+    const problems = hostProblems(config, facts, version);
     if (config.dryRun) {
       for (const p of problems) warning(`A real run would stop here: ${p}`);
       const text = renderPlan(plan.steps, plan.state);
@@ -34102,12 +34115,14 @@ async function run(paths = HOST_PATHS) {
 ${problems.map((p) => `  - ${p}`).join("\n")}`);
     saved = {
       changedHost: true,
+      started: [],
       completed: [],
       cleanup: config.cleanup === "true" || config.cleanup === "auto" && facts.selfHosted,
       paths,
-      kubeconfig: `${facts.user.home}/.kube/config`,
+      kubeconfig: plan.kubeconfig,
       swapWasOn: facts.swapOn,
       containerdConfigExisted: facts.containerdConfigExists,
+      daemonJsonExisted: facts.daemonJsonExists,
       mirrors: config.registryMirrors.map((m) => m.registry)
     };
     saveRunState(saved);
@@ -34117,6 +34132,10 @@ ${problems.map((p) => `  - ${p}`).join("\n")}`);
     const state = saved;
     try {
       await runPlan(plan.steps, { host: host2, state: plan.state }, {
+        onStart: (step) => {
+          state.started.push(step.id);
+          saveRunState(state);
+        },
         onEnd: (step, t, lines, error2) => {
           timings.push(t);
           if (!error2) state.completed.push(step.id);

@@ -20350,26 +20350,36 @@ function getState(name) {
 
 // src/cleanup.ts
 import { dirname as dirname3, join as join3 } from "node:path";
+var BACKUP = ".kubeadm-single-node.bak";
 function cleanupCommands(s) {
   const p = s.paths;
+  const did = (id) => s.started.includes(id);
   const bin = (n) => join3(p.binDir, n);
   const cmds = [];
-  if (s.completed.includes("binaries.kubeadm")) {
-    cmds.push([bin("kubeadm"), "reset", "--force", "--cri-socket", `unix://${p.containerdSocket}`]);
+  if (did("init.kubeadm")) cmds.push([bin("kubeadm"), "reset", "--force", "--cri-socket", `unix://${p.containerdSocket}`]);
+  if (did("network.cni")) {
+    cmds.push(["rm", "-rf", join3(p.cniConfDir, "10-flannel.conflist"), "/run/flannel"]);
+    cmds.push(["ip", "link", "delete", "cni0"], ["ip", "link", "delete", "flannel.1"]);
   }
-  cmds.push(["rm", "-rf", "/etc/cni/net.d", p.stateDir, s.kubeconfig]);
-  if (s.containerdConfigExisted) {
-    cmds.push(["mv", "-f", `${p.containerdConfig}.kubeadm-single-node.bak`, p.containerdConfig]);
-  } else {
-    cmds.push(["rm", "-f", p.containerdConfig]);
+  if (did("init.kubeconfig")) cmds.push(["rm", "-f", s.kubeconfig]);
+  cmds.push(["rm", "-rf", p.stateDir]);
+  const restore = (path4, existed) => existed ? ["mv", "-f", `${path4}${BACKUP}`, path4] : ["rm", "-f", path4];
+  if (did("runtime.docker-mirrors")) cmds.push(restore(p.dockerDaemonJson, s.daemonJsonExisted), ["systemctl", "restart", "docker"]);
+  if (did("runtime.containerd")) {
+    cmds.push(restore(p.containerdConfig, s.containerdConfigExisted));
+    for (const registry of s.mirrors) cmds.push(["rm", "-rf", dirname3(join3(p.certsDir, registry, "hosts.toml"))]);
+    cmds.push(["systemctl", "restart", "containerd"]);
   }
-  for (const registry of s.mirrors) cmds.push(["rm", "-rf", dirname3(join3(p.certsDir, registry, "hosts.toml"))]);
-  cmds.push(["systemctl", "restart", "containerd"]);
-  cmds.push(["systemctl", "disable", "--now", "kubelet"]);
-  cmds.push(["rm", "-rf", join3(p.systemdDir, "kubelet.service"), join3(p.systemdDir, "kubelet.service.d")]);
-  cmds.push(["systemctl", "daemon-reload"]);
-  cmds.push(["rm", "-f", bin("kubeadm"), bin("kubelet"), bin("kubectl"), bin("crictl"), p.crictlConfig, p.modulesLoad, p.sysctlConf]);
-  if (s.swapWasOn) cmds.push(["swapon", "-a"]);
+  if (did("binaries.kubelet-unit")) {
+    cmds.push(["systemctl", "disable", "--now", "kubelet"]);
+    cmds.push(["rm", "-rf", join3(p.systemdDir, "kubelet.service"), join3(p.systemdDir, "kubelet.service.d")]);
+    cmds.push(["systemctl", "daemon-reload"]);
+  }
+  const binaries = ["kubeadm", "kubelet", "kubectl", "crictl"].filter((b) => did(`binaries.${b}`)).map(bin);
+  if (did("binaries.crictl")) binaries.push(p.crictlConfig);
+  if (binaries.length > 0) cmds.push(["rm", "-f", ...binaries]);
+  if (did("host.kernel")) cmds.push(["rm", "-f", p.modulesLoad, p.sysctlConf]);
+  if (did("host.swap")) cmds.push(["swapon", "-a"]);
   return cmds;
 }
 async function cleanup(run, s, warn, info2) {

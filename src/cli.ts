@@ -41,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     const { version, facts, plan } = await prepare(config, createRun({ debug: () => {} }))
     process.stdout.write(`# Kubernetes ${version} on ${facts.arch}; containerd ${facts.containerd?.version ?? 'not installed'}; ${facts.cpus} CPUs\n`)
     for (const n of plan.notes) process.stdout.write(`# note: ${n}\n`)
-    for (const p of hostProblems(facts, version)) process.stdout.write(`# a real run would stop here: ${p}\n`)
+    for (const p of hostProblems(config, facts, version)) process.stdout.write(`# a real run would stop here: ${p}\n`)
     process.stdout.write(renderPlan(plan.steps, plan.state))
     if (out) {
       const files = await writePlanTree(plan.steps, plan.state, out)

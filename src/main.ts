@@ -57,7 +57,7 @@ export async function run(paths: Paths = HOST_PATHS): Promise<void> {
     core.setOutput('kubernetes-version', version)
     for (const n of plan.notes) core.warning(n)
 
-    const problems = hostProblems(facts, version)
+    const problems = hostProblems(config, facts, version)
     if (config.dryRun) {
       for (const p of problems) core.warning(`A real run would stop here: ${p}`)
       const text = renderPlan(plan.steps, plan.state)
@@ -77,12 +77,14 @@ export async function run(paths: Paths = HOST_PATHS): Promise<void> {
 
     saved = {
       changedHost: true,
+      started: [],
       completed: [],
       cleanup: config.cleanup === 'true' || (config.cleanup === 'auto' && facts.selfHosted),
       paths,
-      kubeconfig: `${facts.user.home}/.kube/config`,
+      kubeconfig: plan.kubeconfig,
       swapWasOn: facts.swapOn,
       containerdConfigExisted: facts.containerdConfigExists,
+      daemonJsonExisted: facts.daemonJsonExists,
       mirrors: config.registryMirrors.map((m) => m.registry)
     }
     saveRunState(saved)
@@ -92,6 +94,10 @@ export async function run(paths: Paths = HOST_PATHS): Promise<void> {
     const state = saved
     try {
       await runPlan(plan.steps, { host, state: plan.state }, {
+        onStart: (step) => {
+          state.started.push(step.id)
+          saveRunState(state)
+        },
         onEnd: (step, t, lines, error) => {
           timings.push(t)
           if (!error) state.completed.push(step.id)

@@ -4,6 +4,7 @@
 export interface Paths {
   binDir: string
   cniBinDir: string
+  cniConfDir: string
   /** the action's own files: kubeadm config, rendered CNI manifest, backups */
   stateDir: string
   containerdConfig: string
@@ -21,6 +22,7 @@ export interface Paths {
 export const HOST_PATHS: Paths = {
   binDir: '/usr/local/bin',
   cniBinDir: '/opt/cni/bin',
+  cniConfDir: '/etc/cni/net.d',
   stateDir: '/etc/kubeadm-single-node',
   containerdConfig: '/etc/containerd/config.toml',
   certsDir: '/etc/containerd/certs.d',

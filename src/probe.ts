@@ -21,7 +21,11 @@ export interface HostFacts {
   containerdConfigExists: boolean
   /** /etc/kubernetes/admin.conf exists: a cluster from an earlier run is still here */
   existingCluster: boolean
+  /** /etc/docker/daemon.json exists (parsed into daemonJson when it is valid JSON) */
+  daemonJsonExists: boolean
   daemonJson?: Record<string, unknown>
+  /** ~/.kube/config exists: the runner user's own, never overwritten */
+  kubeconfigExists: boolean
   cpus: number
   selfHosted: boolean
 }
@@ -53,29 +57,34 @@ async function onPath(bin: string): Promise<boolean> {
 
 export async function probeHost(run: Run, paths: Paths): Promise<HostFacts> {
   const u = userInfo()
-  const [containerdOut, docker, missing, swaps, cfgExists, existingCluster, daemonJson] = await Promise.all([
+  const home = process.env.HOME || u.homedir
+  const [containerdOut, docker, missing, swaps, cfgExists, existingCluster, daemonJsonExists, daemonJson, kubeconfigExists] = await Promise.all([
     run(['containerd', '--version'], { allowFailure: true }).catch(() => undefined),
     onPath('docker'),
     Promise.all(HOST_PACKAGES.map(async (p) => ((await onPath(p.bin)) ? undefined : p.pkg))),
     readFile('/proc/swaps', 'utf8').catch(() => ''),
     exists(paths.containerdConfig),
     exists(paths.adminConf),
+    exists(paths.dockerDaemonJson),
     readFile(paths.dockerDaemonJson, 'utf8').then(
       (t) => JSON.parse(t) as Record<string, unknown>,
       () => undefined
-    )
+    ),
+    exists(join(home, '.kube', 'config'))
   ])
   return {
     arch: kubeArch(process.arch),
     root: isRoot(),
     // HOME first: it is where the runner user's later steps look for ~/.kube
-    user: { name: u.username, uid: u.uid, gid: u.gid, home: process.env.HOME || u.homedir },
+    user: { name: u.username, uid: u.uid, gid: u.gid, home },
     containerd: containerdOut && containerdOut.exitCode === 0 ? parseContainerdVersion(containerdOut.stdout) : undefined,
     docker,
     missingPackages: missing.flatMap((p) => (p ? [p] : [])),
     swapOn: swaps.trim().split('\n').length > 1,
     containerdConfigExists: cfgExists,
     existingCluster,
+    daemonJsonExists,
+    kubeconfigExists,
     daemonJson,
     cpus: availableParallelism(),
     selfHosted: process.env.RUNNER_ENVIRONMENT === 'self-hosted'

@@ -6,6 +6,8 @@ import type { Paths } from './paths.js'
 export interface SavedState {
   /** false for dry runs and for runs stopped by bad input: nothing to diagnose or undo */
   changedHost: boolean
+  /** steps that began: what cleanup may have to undo, even where a step failed half-way */
+  started: string[]
   completed: string[]
   failed?: { step?: string; message: string }
   cleanup: boolean
@@ -13,6 +15,7 @@ export interface SavedState {
   kubeconfig: string
   swapWasOn: boolean
   containerdConfigExisted: boolean
+  daemonJsonExisted: boolean
   mirrors: string[]
 }
 

@@ -23,6 +23,8 @@ export type { PlanInput } from './steps/context.js'
 export interface Plan {
   steps: Step[]
   state: RunState
+  /** where the runner user's kubeconfig will be */
+  kubeconfig: string
   /** warnings worth a line in the log and the summary */
   notes: string[]
 }
@@ -39,10 +41,14 @@ export function seedState(config: Config, version: string, containerdMajor?: num
 }
 
 /** Problems with this host that stop the plan before it changes anything. */
-export function hostProblems(facts: HostFacts, version: string): string[] {
+export function hostProblems(config: Config, facts: HostFacts, version: string): string[] {
   const problems: string[] = []
   if (facts.existingCluster) {
     problems.push('A cluster from an earlier run is still on this host (/etc/kubernetes/admin.conf exists). Run `sudo kubeadm reset --force` first, or give the earlier run cleanup: true.')
+  }
+  const dockerMirrors = config.registryMirrors.some((m) => m.registry === 'docker.io')
+  if (dockerMirrors && facts.daemonJsonExists && facts.daemonJson === undefined) {
+    problems.push("Docker's daemon.json is not valid JSON, so the docker.io mirrors cannot be merged into it. Fix the file, or leave docker.io out of registry-mirrors.")
   }
   if (facts.cpus < 2) problems.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`)
   if (facts.containerd && facts.containerd.major < 2 && minorOf(version) >= CONTAINERD_2_REQUIRED_MINOR) {
@@ -65,5 +71,5 @@ export function buildPlan(input: PlanInput): Plan {
     ...clusterSteps(p, host.map((s) => s.id)),
     ...smokeSteps(p)
   ]
-  return { steps, state: p.state, notes: p.notes }
+  return { steps, state: p.state, notes: p.notes, kubeconfig: p.files.kubeconfig }
 }

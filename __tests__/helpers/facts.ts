@@ -12,6 +12,8 @@ export const hostedRunner: HostFacts = {
   swapOn: true,
   containerdConfigExists: true,
   existingCluster: false,
+  daemonJsonExists: true,
+  kubeconfigExists: false,
   daemonJson: { 'exec-opts': ['native.cgroupdriver=cgroupfs'], 'cgroup-parent': '/actions_job' },
   cpus: 4,
   selfHosted: false

@@ -31,11 +31,13 @@ export interface PlanContext extends PlanInput {
 
 export function planContext(input: PlanInput, state: RunState): PlanContext {
   const { config, facts, version, paths } = input
-  const kubeconfig = join(facts.user.home, '.kube', 'config')
+  // A kubeconfig the user already has (a self-hosted runner's) is never overwritten.
+  const kubeconfig = join(facts.user.home, '.kube', facts.kubeconfigExists ? 'kubeadm-single-node.config' : 'config')
+  const notes = facts.kubeconfigExists ? [`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`] : []
   return {
     ...input,
     state,
-    notes: [],
+    notes,
     criSocket: `unix://${paths.containerdSocket}`,
     bin: (name) => join(paths.binDir, name),
     files: {

@@ -79,6 +79,8 @@ export function runtimeSteps(p: PlanContext): Step[] {
       title: "Docker's registry-mirrors (for the workflow's own docker pulls)",
       needs: installDocker ? ['runtime.docker'] : [],
       ops: [
+        // kept once, as for containerd's config, for cleanup to put back
+        ...(facts.daemonJsonExists ? [{ kind: 'exec' as const, argv: ['cp', '-n', '-p', paths.dockerDaemonJson, `${paths.dockerDaemonJson}.kubeadm-single-node.bak`], privileged: true }] : []),
         { kind: 'write', path: paths.dockerDaemonJson, render: () => renderDaemonJson(facts.daemonJson, { dockerHubMirrors }) },
         { kind: 'service', action: 'restart', unit: 'docker' }
       ]
