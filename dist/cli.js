@@ -31879,6 +31879,9 @@ var HOST_PATHS = {
   adminConf: "/etc/kubernetes/admin.conf",
   crictlConfig: "/etc/crictl.yaml"
 };
+function backupOf(path5) {
+  return `${path5}.kubeadm-single-node.bak`;
+}
 
 // src/probe.ts
 import { access as access2, readFile } from "node:fs/promises";
@@ -33524,6 +33527,9 @@ ${await explain2()}`);
 }
 
 // src/steps/runtime.ts
+function keepOriginal(path5) {
+  return { kind: "exec", argv: ["cp", "-n", "-p", path5, backupOf(path5)], privileged: true };
+}
 function runtimeSteps(p) {
   const { config, facts, version, paths, state, bin, criSocket } = p;
   const steps = [];
@@ -33554,11 +33560,8 @@ function runtimeSteps(p) {
       ]
     });
   }
-  const backup = `${paths.containerdConfig}.kubeadm-single-node.bak`;
   const runtimeOps = [];
-  if (facts.containerdConfigExists) {
-    runtimeOps.push({ kind: "exec", argv: ["cp", "-n", "-p", paths.containerdConfig, backup], privileged: true });
-  }
+  if (facts.containerdConfigExists) runtimeOps.push(keepOriginal(paths.containerdConfig));
   runtimeOps.push({
     kind: "write",
     path: paths.containerdConfig,
@@ -33587,8 +33590,7 @@ function runtimeSteps(p) {
       title: "Docker's registry-mirrors (for the workflow's own docker pulls)",
       needs: installDocker ? ["runtime.docker"] : [],
       ops: [
-        // kept once, as for containerd's config, for cleanup to put back
-        ...facts.daemonJsonExists ? [{ kind: "exec", argv: ["cp", "-n", "-p", paths.dockerDaemonJson, `${paths.dockerDaemonJson}.kubeadm-single-node.bak`], privileged: true }] : [],
+        ...facts.daemonJsonExists ? [keepOriginal(paths.dockerDaemonJson)] : [],
         { kind: "write", path: paths.dockerDaemonJson, render: () => renderDaemonJson(facts.daemonJson, { dockerHubMirrors }) },
         { kind: "service", action: "restart", unit: "docker" }
       ]

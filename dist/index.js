@@ -31545,7 +31545,7 @@ function saveState(name2, value) {
 
 // src/host/host.ts
 import { randomUUID as randomUUID2 } from "node:crypto";
-import { mkdir as mkdir2, readFile, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
+import { mkdir as mkdir2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join as join3 } from "node:path";
 function systemd(run2) {
@@ -31571,15 +31571,6 @@ function createHost(run2, services = systemd(run2), scratch = process.env.RUNNER
         await run2(["install", "-D", "-m", mode.toString(8).padStart(4, "0"), tmp, path6], { privileged: true });
       } finally {
         await rm2(tmp, { force: true });
-      }
-    },
-    async readFile(path6) {
-      try {
-        return await readFile(path6, "utf8");
-      } catch (err) {
-        if (err.code === "ENOENT") return void 0;
-        const res = await run2(["cat", path6], { privileged: true, allowFailure: true });
-        return res.exitCode === 0 ? res.stdout : void 0;
       }
     }
   };
@@ -31937,6 +31928,9 @@ var HOST_PATHS = {
   adminConf: "/etc/kubernetes/admin.conf",
   crictlConfig: "/etc/crictl.yaml"
 };
+function backupOf(path6) {
+  return `${path6}.kubeadm-single-node.bak`;
+}
 
 // src/plan.ts
 import { mkdir as mkdir3, writeFile as writeFile3 } from "node:fs/promises";
@@ -32100,7 +32094,7 @@ async function writePlanTree(steps, state, root) {
 }
 
 // src/probe.ts
-import { access as access2, readFile as readFile2 } from "node:fs/promises";
+import { access as access2, readFile } from "node:fs/promises";
 import { availableParallelism, userInfo } from "node:os";
 import { delimiter as delimiter3, join as join5 } from "node:path";
 function kubeArch(nodeArch) {
@@ -32130,11 +32124,11 @@ async function probeHost(run2, paths) {
     run2(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
     onPath("docker"),
     Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
-    readFile2("/proc/swaps", "utf8").catch(() => ""),
+    readFile("/proc/swaps", "utf8").catch(() => ""),
     exists2(paths.containerdConfig),
     exists2(paths.adminConf),
     exists2(paths.dockerDaemonJson),
-    readFile2(paths.dockerDaemonJson, "utf8").then(
+    readFile(paths.dockerDaemonJson, "utf8").then(
       (t) => JSON.parse(t),
       () => void 0
     ),
@@ -32252,7 +32246,7 @@ import { join as join7 } from "node:path";
 // src/download.ts
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { readFile as readFile3, rm as rm3 } from "node:fs/promises";
+import { readFile as readFile2, rm as rm3 } from "node:fs/promises";
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
 import * as crypto2 from "crypto";
@@ -32670,7 +32664,7 @@ async function downloadVerified(artifact) {
   try {
     const sumPath = await downloadTool(artifact.checksumUrl);
     try {
-      expected = parseChecksum(await readFile3(sumPath, "utf8"), fileName);
+      expected = parseChecksum(await readFile2(sumPath, "utf8"), fileName);
     } finally {
       await rm3(sumPath, { force: true });
     }
@@ -33174,7 +33168,7 @@ function hostSteps(p) {
 }
 
 // src/steps/images.ts
-import { readFile as readFile4, rm as rm4 } from "node:fs/promises";
+import { readFile as readFile3, rm as rm4 } from "node:fs/promises";
 
 // node_modules/smol-toml/dist/stringify.js
 var BARE_KEY = /^[a-z0-9-_]+$/i;
@@ -33644,10 +33638,10 @@ function imageSteps(p) {
             let text;
             if (/^https?:/.test(source)) {
               const file = await downloadTool(source);
-              text = await readFile4(file, "utf8");
+              text = await readFile3(file, "utf8");
               await rm4(file, { force: true });
             } else {
-              text = await readFile4(source, "utf8");
+              text = await readFile3(source, "utf8");
             }
             const rendered = renderFlannelManifest(text, config.podNetworkCidr);
             ctx.state.cniImages = rendered.images;
@@ -33743,6 +33737,9 @@ ${await explain2()}`);
 }
 
 // src/steps/runtime.ts
+function keepOriginal(path6) {
+  return { kind: "exec", argv: ["cp", "-n", "-p", path6, backupOf(path6)], privileged: true };
+}
 function runtimeSteps(p) {
   const { config, facts, version, paths, state, bin, criSocket } = p;
   const steps = [];
@@ -33773,11 +33770,8 @@ function runtimeSteps(p) {
       ]
     });
   }
-  const backup = `${paths.containerdConfig}.kubeadm-single-node.bak`;
   const runtimeOps = [];
-  if (facts.containerdConfigExists) {
-    runtimeOps.push({ kind: "exec", argv: ["cp", "-n", "-p", paths.containerdConfig, backup], privileged: true });
-  }
+  if (facts.containerdConfigExists) runtimeOps.push(keepOriginal(paths.containerdConfig));
   runtimeOps.push({
     kind: "write",
     path: paths.containerdConfig,
@@ -33806,8 +33800,7 @@ function runtimeSteps(p) {
       title: "Docker's registry-mirrors (for the workflow's own docker pulls)",
       needs: installDocker ? ["runtime.docker"] : [],
       ops: [
-        // kept once, as for containerd's config, for cleanup to put back
-        ...facts.daemonJsonExists ? [{ kind: "exec", argv: ["cp", "-n", "-p", paths.dockerDaemonJson, `${paths.dockerDaemonJson}.kubeadm-single-node.bak`], privileged: true }] : [],
+        ...facts.daemonJsonExists ? [keepOriginal(paths.dockerDaemonJson)] : [],
         { kind: "write", path: paths.dockerDaemonJson, render: () => renderDaemonJson(facts.daemonJson, { dockerHubMirrors }) },
         { kind: "service", action: "restart", unit: "docker" }
       ]

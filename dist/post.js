@@ -20350,7 +20350,13 @@ function getState(name) {
 
 // src/cleanup.ts
 import { dirname as dirname3, join as join3 } from "node:path";
-var BACKUP = ".kubeadm-single-node.bak";
+
+// src/paths.ts
+function backupOf(path4) {
+  return `${path4}.kubeadm-single-node.bak`;
+}
+
+// src/cleanup.ts
 function cleanupCommands(s) {
   const p = s.paths;
   const did = (id) => s.started.includes(id);
@@ -20363,7 +20369,7 @@ function cleanupCommands(s) {
   }
   if (did("init.kubeconfig")) cmds.push(["rm", "-f", s.kubeconfig]);
   cmds.push(["rm", "-rf", p.stateDir]);
-  const restore = (path4, existed) => existed ? ["mv", "-f", `${path4}${BACKUP}`, path4] : ["rm", "-f", path4];
+  const restore = (path4, existed) => existed ? ["mv", "-f", backupOf(path4), path4] : ["rm", "-f", path4];
   if (did("runtime.docker-mirrors")) cmds.push(restore(p.dockerDaemonJson, s.daemonJsonExisted), ["systemctl", "restart", "docker"]);
   if (did("runtime.containerd")) {
     cmds.push(restore(p.containerdConfig, s.containerdConfigExisted));

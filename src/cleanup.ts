@@ -6,9 +6,8 @@
 // /opt/cni/bin (a host may have had them), and runtime sysctl values.
 import { dirname, join } from 'node:path'
 import type { Run } from './host/exec.js'
+import { backupOf } from './paths.js'
 import type { SavedState } from './saved-state.js'
-
-const BACKUP = '.kubeadm-single-node.bak'
 
 export function cleanupCommands(s: SavedState): string[][] {
   const p = s.paths
@@ -23,7 +22,7 @@ export function cleanupCommands(s: SavedState): string[][] {
   }
   if (did('init.kubeconfig')) cmds.push(['rm', '-f', s.kubeconfig])
   cmds.push(['rm', '-rf', p.stateDir])
-  const restore = (path: string, existed: boolean): string[] => (existed ? ['mv', '-f', `${path}${BACKUP}`, path] : ['rm', '-f', path])
+  const restore = (path: string, existed: boolean): string[] => (existed ? ['mv', '-f', backupOf(path), path] : ['rm', '-f', path])
   if (did('runtime.docker-mirrors')) cmds.push(restore(p.dockerDaemonJson, s.daemonJsonExisted), ['systemctl', 'restart', 'docker'])
   if (did('runtime.containerd')) {
     cmds.push(restore(p.containerdConfig, s.containerdConfigExisted))

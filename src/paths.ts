@@ -39,3 +39,8 @@ export const HOST_PATHS: Paths = {
 export function pathsUnder(root: string): Paths {
   return Object.fromEntries(Object.entries(HOST_PATHS).map(([k, v]) => [k, `${root.replace(/\/+$/, '')}${v}`])) as unknown as Paths
 }
+
+/** Where the action keeps a file's original before changing it, for cleanup to put back. */
+export function backupOf(path: string): string {
+  return `${path}.kubeadm-single-node.bak`
+}

@@ -2,7 +2,7 @@
 // files through `install` (with sudo when not root); tests pass their own paths and service
 // manager so that real daemons run the same code under a temporary root.
 import { randomUUID } from 'node:crypto'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Run } from './exec.js'
@@ -21,8 +21,6 @@ export interface Host {
   run: Run
   services: ServiceManager
   writeFile(path: string, content: string, mode?: number): Promise<void>
-  /** undefined when the file does not exist */
-  readFile(path: string): Promise<string | undefined>
 }
 
 export function systemd(run: Run): ServiceManager {
@@ -54,15 +52,6 @@ export function createHost(run: Run, services: ServiceManager = systemd(run), sc
         await run(['install', '-D', '-m', mode.toString(8).padStart(4, '0'), tmp, path], { privileged: true })
       } finally {
         await rm(tmp, { force: true })
-      }
-    },
-    async readFile(path) {
-      try {
-        return await readFile(path, 'utf8')
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-        const res = await run(['cat', path], { privileged: true, allowFailure: true })
-        return res.exitCode === 0 ? res.stdout : undefined
       }
     }
   }

@@ -11,7 +11,13 @@ import { renderDaemonJson } from '../render/docker.js'
 import { waitForContainerd } from '../runtime/ready.js'
 import { FROM_KUBEADM } from '../state.js'
 import { minorOf } from '../versions.js'
+import { backupOf } from '../paths.js'
 import type { PlanContext } from './context.js'
+
+/** Copies a file the step will change to its backup; -n: a re-run keeps the first, original copy. */
+function keepOriginal(path: string): Op {
+  return { kind: 'exec', argv: ['cp', '-n', '-p', path, backupOf(path)], privileged: true }
+}
 
 export function runtimeSteps(p: PlanContext): Step[] {
   const { config, facts, version, paths, state, bin, criSocket } = p
@@ -44,12 +50,8 @@ export function runtimeSteps(p: PlanContext): Step[] {
       ]
     })
   }
-  const backup = `${paths.containerdConfig}.kubeadm-single-node.bak`
   const runtimeOps: Op[] = []
-  if (facts.containerdConfigExists) {
-    // -n: a re-run on a self-hosted host keeps the first, original backup
-    runtimeOps.push({ kind: 'exec', argv: ['cp', '-n', '-p', paths.containerdConfig, backup], privileged: true })
-  }
+  if (facts.containerdConfigExists) runtimeOps.push(keepOriginal(paths.containerdConfig))
   runtimeOps.push({
     kind: 'write',
     path: paths.containerdConfig,
@@ -79,8 +81,7 @@ export function runtimeSteps(p: PlanContext): Step[] {
       title: "Docker's registry-mirrors (for the workflow's own docker pulls)",
       needs: installDocker ? ['runtime.docker'] : [],
       ops: [
-        // kept once, as for containerd's config, for cleanup to put back
-        ...(facts.daemonJsonExists ? [{ kind: 'exec' as const, argv: ['cp', '-n', '-p', paths.dockerDaemonJson, `${paths.dockerDaemonJson}.kubeadm-single-node.bak`], privileged: true }] : []),
+        ...(facts.daemonJsonExists ? [keepOriginal(paths.dockerDaemonJson)] : []),
         { kind: 'write', path: paths.dockerDaemonJson, render: () => renderDaemonJson(facts.daemonJson, { dockerHubMirrors }) },
         { kind: 'service', action: 'restart', unit: 'docker' }
       ]
