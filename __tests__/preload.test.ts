@@ -7,7 +7,6 @@ import { classifyPullError, preloadImages, PullError } from '../src/runtime/prel
 /** A store whose pulls answer from a script per image: each entry is one attempt. */
 function scriptedStore(have: string[], script: Record<string, string[]>): ImageStore & { pulls: string[]; active: number; peak: number } {
   const store = {
-    name: 'containerd' as const,
     pulls: [] as string[],
     active: 0,
     peak: 0,

@@ -33234,14 +33234,15 @@ function ctrPullArgv(o, ref, local) {
 }
 function containerdStore(run, o) {
   const base = ctrArgv(o);
+  let local;
+  const supportsLocal = () => local ??= run([...base, "images", "pull", "--help"], { privileged: true, allowFailure: true }).then((r) => /--local\b/.test(r.stdout + r.stderr));
   return {
-    name: "containerd",
     async list() {
       const res = await run([...base, "images", "list", "--quiet"], { privileged: true });
       return new Set(res.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== ""));
     },
     async pull(ref) {
-      await run(ctrPullArgv(o, ref, await supportsLocal(run, base)), { privileged: true });
+      await run(ctrPullArgv(o, ref, await supportsLocal()), { privileged: true });
     },
     async importArchive(path5) {
       const names = await archiveNames(run, path5);
@@ -33252,18 +33253,6 @@ function containerdStore(run, o) {
       await run([...base, "images", "tag", "--force", source, target], { privileged: true });
     }
   };
-}
-var localFlag = /* @__PURE__ */ new Map();
-function supportsLocal(run, base) {
-  const key = base.join(" ");
-  let p = localFlag.get(key);
-  if (!p) {
-    p = run([...base, "images", "pull", "--help"], { privileged: true, allowFailure: true }).then(
-      (r) => /--local\b/.test(r.stdout + r.stderr)
-    );
-    localFlag.set(key, p);
-  }
-  return p;
 }
 function namesInArchiveIndex(file, text) {
   const json = JSON.parse(text);
@@ -33444,6 +33433,7 @@ function imageSteps(p) {
     });
   }
   const store = { address: paths.containerdSocket, hostsDir: paths.certsDir };
+  const preloadSet = (s) => imagesToPreload({ kubeadm: s.kubeadmImages, cni: s.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: config.preloadImages });
   steps.push({
     id: "images.preload",
     phase: "images",
@@ -33456,14 +33446,11 @@ function imageSteps(p) {
         shows: [
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(ctrArgv(store, "images", "import", a))}`),
           `$ sudo ${displayArgv(ctrArgv(store, "images", "list", "--quiet"))}   (what is already there is kept)`,
-          ...imagesToPreload({ kubeadm: state.kubeadmImages, cni: state.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: config.preloadImages }).map(
-            (i) => `$ sudo ${displayArgv(ctrPullArgv(store, i, (state.containerdMajor ?? 2) >= 2))}`
-          ),
+          ...preloadSet(state).map((i) => `$ sudo ${displayArgv(ctrPullArgv(store, i, (state.containerdMajor ?? 2) >= 2))}`),
           ...state.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []
         ],
         run: async (ctx) => {
-          const images = imagesToPreload({ kubeadm: ctx.state.kubeadmImages, cni: ctx.state.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: config.preloadImages });
-          const res = await preloadImages(containerdStore(ctx.host.run, store), { images, archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log });
+          const res = await preloadImages(containerdStore(ctx.host.run, store), { images: preloadSet(ctx.state), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log });
           ctx.state.imageCounts = { present: res.present.length, pulled: res.pulled.length, imported: res.imported.length };
         }
       }

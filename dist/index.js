@@ -33444,14 +33444,15 @@ function ctrPullArgv(o, ref, local) {
 }
 function containerdStore(run2, o) {
   const base = ctrArgv(o);
+  let local;
+  const supportsLocal = () => local ??= run2([...base, "images", "pull", "--help"], { privileged: true, allowFailure: true }).then((r) => /--local\b/.test(r.stdout + r.stderr));
   return {
-    name: "containerd",
     async list() {
       const res = await run2([...base, "images", "list", "--quiet"], { privileged: true });
       return new Set(res.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== ""));
     },
     async pull(ref) {
-      await run2(ctrPullArgv(o, ref, await supportsLocal(run2, base)), { privileged: true });
+      await run2(ctrPullArgv(o, ref, await supportsLocal()), { privileged: true });
     },
     async importArchive(path6) {
       const names = await archiveNames(run2, path6);
@@ -33462,18 +33463,6 @@ function containerdStore(run2, o) {
       await run2([...base, "images", "tag", "--force", source, target], { privileged: true });
     }
   };
-}
-var localFlag = /* @__PURE__ */ new Map();
-function supportsLocal(run2, base) {
-  const key = base.join(" ");
-  let p = localFlag.get(key);
-  if (!p) {
-    p = run2([...base, "images", "pull", "--help"], { privileged: true, allowFailure: true }).then(
-      (r) => /--local\b/.test(r.stdout + r.stderr)
-    );
-    localFlag.set(key, p);
-  }
-  return p;
 }
 function namesInArchiveIndex(file, text) {
   const json = JSON.parse(text);
@@ -33654,6 +33643,7 @@ function imageSteps(p) {
     });
   }
   const store = { address: paths.containerdSocket, hostsDir: paths.certsDir };
+  const preloadSet = (s) => imagesToPreload({ kubeadm: s.kubeadmImages, cni: s.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: config.preloadImages });
   steps.push({
     id: "images.preload",
     phase: "images",
@@ -33666,14 +33656,11 @@ function imageSteps(p) {
         shows: [
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(ctrArgv(store, "images", "import", a))}`),
           `$ sudo ${displayArgv(ctrArgv(store, "images", "list", "--quiet"))}   (what is already there is kept)`,
-          ...imagesToPreload({ kubeadm: state.kubeadmImages, cni: state.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: config.preloadImages }).map(
-            (i) => `$ sudo ${displayArgv(ctrPullArgv(store, i, (state.containerdMajor ?? 2) >= 2))}`
-          ),
+          ...preloadSet(state).map((i) => `$ sudo ${displayArgv(ctrPullArgv(store, i, (state.containerdMajor ?? 2) >= 2))}`),
           ...state.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []
         ],
         run: async (ctx) => {
-          const images = imagesToPreload({ kubeadm: ctx.state.kubeadmImages, cni: ctx.state.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: config.preloadImages });
-          const res = await preloadImages(containerdStore(ctx.host.run, store), { images, archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log });
+          const res = await preloadImages(containerdStore(ctx.host.run, store), { images: preloadSet(ctx.state), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log });
           ctx.state.imageCounts = { present: res.present.length, pulled: res.pulled.length, imported: res.imported.length };
         }
       }

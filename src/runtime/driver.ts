@@ -5,7 +5,6 @@ import type { Run } from '../host/exec.js'
 import { normalizeImage } from '../image-ref.js'
 
 export interface ImageStore {
-  readonly name: 'containerd' | 'docker'
   list(): Promise<Set<string>>
   pull(ref: string): Promise<void>
   /** imports a docker-save or OCI tarball; returns the names it brought */
@@ -35,14 +34,17 @@ export function ctrPullArgv(o: ContainerdStoreOptions, ref: string, local: boole
 
 export function containerdStore(run: Run, o: ContainerdStoreOptions): ImageStore {
   const base = ctrArgv(o)
+  // asked once per store: ctr 1.x has no --local, and pulls locally anyway
+  let local: Promise<boolean> | undefined
+  const supportsLocal = (): Promise<boolean> =>
+    (local ??= run([...base, 'images', 'pull', '--help'], { privileged: true, allowFailure: true }).then((r) => /--local\b/.test(r.stdout + r.stderr)))
   return {
-    name: 'containerd',
     async list() {
       const res = await run([...base, 'images', 'list', '--quiet'], { privileged: true })
       return new Set(res.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== ''))
     },
     async pull(ref) {
-      await run(ctrPullArgv(o, ref, await supportsLocal(run, base)), { privileged: true })
+      await run(ctrPullArgv(o, ref, await supportsLocal()), { privileged: true })
     },
     async importArchive(path) {
       const names = await archiveNames(run, path)
@@ -53,19 +55,6 @@ export function containerdStore(run: Run, o: ContainerdStoreOptions): ImageStore
       await run([...base, 'images', 'tag', '--force', source, target], { privileged: true })
     }
   }
-}
-
-const localFlag = new Map<string, Promise<boolean>>()
-function supportsLocal(run: Run, base: string[]): Promise<boolean> {
-  const key = base.join(' ')
-  let p = localFlag.get(key)
-  if (!p) {
-    p = run([...base, 'images', 'pull', '--help'], { privileged: true, allowFailure: true }).then((r) =>
-      /--local\b/.test(r.stdout + r.stderr)
-    )
-    localFlag.set(key, p)
-  }
-  return p
 }
 
 /**
@@ -110,7 +99,6 @@ export function dockerStore(run: Run, o: DockerStoreOptions = {}): ImageStore {
   const env = o.dockerHost ? { DOCKER_HOST: o.dockerHost } : undefined
   const docker = (args: string[]) => run(['docker', ...args], { privileged: true, env })
   return {
-    name: 'docker',
     async list() {
       const res = await docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'])
       const names = res.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.endsWith(':<none>'))

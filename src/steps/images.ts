@@ -11,7 +11,7 @@ import { registryHosts } from '../render/containerd.js'
 import { renderFlannelManifest } from '../render/flannel.js'
 import { containerdStore, ctrArgv, ctrPullArgv } from '../runtime/driver.js'
 import { preloadImages } from '../runtime/preload.js'
-import { FROM_KUBEADM } from '../state.js'
+import { FROM_KUBEADM, type RunState } from '../state.js'
 import type { PlanContext } from './context.js'
 
 export function flannelManifestSource(config: Config): string {
@@ -82,6 +82,9 @@ export function imageSteps(p: PlanContext): Step[] {
     })
   }
   const store = { address: paths.containerdSocket, hostsDir: paths.certsDir }
+  // what the dry run predicts and what the run learns, from the same rule
+  const preloadSet = (s: RunState): string[] =>
+    imagesToPreload({ kubeadm: s.kubeadmImages, cni: s.cniImages, smoke: smokeTest ? config.smokeTestImage : undefined, extra: config.preloadImages })
   steps.push({
     id: 'images.preload',
     phase: 'images',
@@ -94,14 +97,11 @@ export function imageSteps(p: PlanContext): Step[] {
         shows: [
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(ctrArgv(store, 'images', 'import', a))}`),
           `$ sudo ${displayArgv(ctrArgv(store, 'images', 'list', '--quiet'))}   (what is already there is kept)`,
-          ...imagesToPreload({ kubeadm: state.kubeadmImages, cni: state.cniImages, smoke: smokeTest ? config.smokeTestImage : undefined, extra: config.preloadImages }).map(
-            (i) => `$ sudo ${displayArgv(ctrPullArgv(store, i, (state.containerdMajor ?? 2) >= 2))}`
-          ),
+          ...preloadSet(state).map((i) => `$ sudo ${displayArgv(ctrPullArgv(store, i, (state.containerdMajor ?? 2) >= 2))}`),
           ...(state.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : [])
         ],
         run: async (ctx) => {
-          const images = imagesToPreload({ kubeadm: ctx.state.kubeadmImages, cni: ctx.state.cniImages, smoke: smokeTest ? config.smokeTestImage : undefined, extra: config.preloadImages })
-          const res = await preloadImages(containerdStore(ctx.host.run, store), { images, archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log })
+          const res = await preloadImages(containerdStore(ctx.host.run, store), { images: preloadSet(ctx.state), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log })
           ctx.state.imageCounts = { present: res.present.length, pulled: res.pulled.length, imported: res.imported.length }
         }
       }
