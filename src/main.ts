@@ -68,7 +68,7 @@ export async function run(paths: Paths = HOST_PATHS): Promise<void> {
         const written = await writePlanTree(plan.steps, plan.state, config.planDir)
         core.info(`Wrote the plan and ${written.length} files under ${config.planDir}`)
       }
-      core.setOutput('timings', JSON.stringify({ total: Math.round((performance.now() - t0) / 100) / 10 }))
+      core.setOutput('timings', JSON.stringify(timingsJson([], (performance.now() - t0) / 1000)))
       await writePlanSummary(text)
       return
     }
