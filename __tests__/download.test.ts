@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { cachedBinary, ChecksumError, downloadVerified, parseChecksum } from '../src/download.js'
+import { cachedBinary, ChecksumError, downloadVerified, parseChecksum } from '../src/host/download.js'
 import { serve, type TestServer } from './helpers/http.js'
 
 const sha = (b: string): string => createHash('sha256').update(b).digest('hex')

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { isImageReference, normalizeImage, parseImageRef } from '../src/image-ref.js'
-import { corednsImage, imagesToPreload, parseKubeadmImageList, pauseImage, predictKubeadmImages } from '../src/images.js'
+import { isImageReference, normalizeImage, parseImageRef } from '../src/images/ref.js'
+import { corednsImage, imagesToPreload, parseKubeadmImageList, pauseImage, predictKubeadmImages } from '../src/images/kubeadm.js'
 
 describe('image lists', () => {
-  it('predicts kubeadm 1.34 on registry.k8s.io with the nested coredns path', () => {
+  it('predicts kubeadm v1.34.2 on registry.k8s.io with the nested coredns path', () => {
     assert.deepEqual(predictKubeadmImages('v1.34.2', 'registry.k8s.io'), [
       'registry.k8s.io/kube-apiserver:v1.34.2',
       'registry.k8s.io/kube-controller-manager:v1.34.2',
@@ -12,7 +12,7 @@ describe('image lists', () => {
       'registry.k8s.io/kube-proxy:v1.34.2',
       'registry.k8s.io/coredns/coredns:v1.12.1',
       'registry.k8s.io/pause:3.10.1',
-      'registry.k8s.io/etcd:3.6.4-0'
+      'registry.k8s.io/etcd:3.6.5-0'
     ])
   })
 

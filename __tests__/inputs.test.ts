@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { parse } from 'yaml'
-import { DEFAULTS } from '../src/defaults.js'
-import { INPUT_NAMES, InputError, parseDuration, parseInputs, parseVersionSpec, type Config } from '../src/inputs.js'
+import { DEFAULTS } from '../src/config/defaults.js'
+import { INPUT_NAMES, InputError, parseDuration, parseInputs, parseVersionSpec, type Config } from '../src/config/inputs.js'
 
 const parseWith = (inputs: Record<string, string>): Config => parseInputs((n) => inputs[n] ?? '')
 const problemsOf = (inputs: Record<string, string>): string[] => {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { kubeArch, parseContainerdVersion } from '../src/probe.js'
-import { criPluginStatus } from '../src/runtime/ready.js'
-import { ganttChart, timingsJson } from '../src/summary.js'
+import { kubeArch, parseContainerdVersion } from '../src/host/probe.js'
+import { criPluginStatus } from '../src/runtimes/containerd/ready.js'
+import type { StepTiming } from '../src/engine/step.js'
+import { ganttChart, timingsJson } from '../src/io/summary.js'
 
 describe('reading what host tools print', () => {
   it("reads containerd's version as Docker's, Debian's and upstream builds print it", () => {
@@ -29,10 +30,10 @@ describe('reading what host tools print', () => {
   })
 
   it('charts steps by phase and sums phases by wall time, not by adding steps', () => {
-    const timings = [
-      { id: 'binaries.kubeadm', phase: 'binaries' as const, start: 0, end: 3.2 },
-      { id: 'binaries.kubelet', phase: 'binaries' as const, start: 0, end: 4.1 },
-      { id: 'init.kubeadm', phase: 'init' as const, start: 10, end: 31.6 }
+    const timings: StepTiming[] = [
+      { id: 'binaries.kubeadm', phase: 'binaries', start: 0, end: 3.2 },
+      { id: 'binaries.kubelet', phase: 'binaries', start: 0, end: 4.1 },
+      { id: 'init.kubeadm', phase: 'init', start: 10, end: 31.6 }
     ]
     const chart = ganttChart(timings).split('\n')
     assert.equal(chart[0], 'gantt')

@@ -1,24 +1,28 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, stat, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { parse as parseToml } from 'smol-toml'
 import { parseAllDocuments } from 'yaml'
+import { planTreeProblem, renderPlan, writePlanTree } from '../src/engine/describe.js'
+import { execute, orderSteps, phaseTimings } from '../src/engine/execute.js'
+import type { Learned } from '../src/engine/learned.js'
+import { PHASES, STEP_IDS, StepError, type Step, type StepId } from '../src/engine/step.js'
 import type { Host } from '../src/host/host.js'
-import { HOST_PATHS } from '../src/paths.js'
-import { orderSteps, phaseTimings, renderPlan, runPlan, StepError, writePlanTree, type Step } from '../src/plan.js'
-import { buildPlan, hostProblems } from '../src/steps.js'
-import type { RunState } from '../src/state.js'
+import { HOST_PATHS } from '../src/host/paths.js'
+import { buildPlan } from '../src/phases/index.js'
+import { hostProblems } from '../src/phases/preflight.js'
 import { config, hostedRunner } from './helpers/facts.js'
 
 const noHost = {} as Host
-const state = (): RunState => ({ version: 'v1.34.2', kubeadmImages: [], cniImages: [] })
+const learned = (): Learned => ({ kubeadmImages: [], cniImages: [] })
+// the executor is generic: these tests give it made-up ids
 const task = (id: string, needs: string[], run: () => Promise<void>, phase: Step['phase'] = 'host'): Step => ({
-  id,
+  id: id as StepId,
   phase,
   title: id,
-  needs,
+  needs: needs as StepId[],
   ops: [{ kind: 'task', title: id, shows: [], run }]
 })
 
@@ -37,34 +41,35 @@ describe('plan executor', () => {
   it('runs independent steps at the same time and dependent ones after', async () => {
     const meet = barrier(3)
     const order: string[] = []
-    const timings = await runPlan(
+    const timings = await execute(
       [
         task('a', [], async () => { await meet(); order.push('a') }),
         task('b', [], async () => { await meet(); order.push('b') }),
         task('c', [], async () => { await meet(); order.push('c') }),
         task('d', ['a', 'b'], async () => void order.push('d'), 'init')
       ],
-      { host: noHost, state: state() }
+      { host: noHost, learned: learned() }
     )
     assert.equal(order.at(-1), 'd')
     assert.equal(timings.length, 4)
-    const d = timings.find((t) => t.id === 'd')!
-    for (const id of ['a', 'b']) assert.ok(timings.find((t) => t.id === id)!.end <= d.start)
+    const at = (id: string) => timings.find((t) => t.id === (id as StepId))!
+    const d = at('d')
+    for (const id of ['a', 'b']) assert.ok(at(id).end <= d.start)
     assert.deepEqual(phaseTimings(timings).map((p) => p.phase), ['host', 'init'])
   })
 
   it('starts nothing new after a failure and reports the failing step', async () => {
     const ran: string[] = []
     await assert.rejects(
-      runPlan(
+      execute(
         [
           task('boom', [], async () => { throw new Error('disk full') }),
           task('after', ['boom'], async () => void ran.push('after')),
           task('slow', [], async () => { await new Promise((r) => setTimeout(r, 50)); ran.push('slow') })
         ],
-        { host: noHost, state: state() }
+        { host: noHost, learned: learned() }
       ),
-      (err: Error) => {
+      (err: unknown) => {
         assert.ok(err instanceof StepError)
         assert.equal(err.step.id, 'boom')
         assert.match(err.message, /^host: boom failed: disk full$/)
@@ -77,97 +82,111 @@ describe('plan executor', () => {
   it('refuses unknown needs and cycles before running anything', async () => {
     let ran = false
     const mark = async (): Promise<void> => void (ran = true)
-    await assert.rejects(runPlan([task('a', ['nope'], mark)], { host: noHost, state: state() }), /needs unknown step nope/)
+    await assert.rejects(execute([task('a', ['nope'], mark)], { host: noHost, learned: learned() }), /needs unknown step nope/)
     assert.throws(() => orderSteps([task('a', ['b'], mark), task('b', ['a'], mark)]), /dependency cycle among: a, b/)
     assert.equal(ran, false)
   })
 })
 
 describe('the action plan', () => {
-  const build = (inputs: Record<string, string> = {}, facts = hostedRunner) =>
-    buildPlan({ config: config(inputs), facts, version: 'v1.34.2', paths: HOST_PATHS })
+  const build = (inputs: Record<string, string> = {}, facts = hostedRunner) => buildPlan({ config: config(inputs), facts, version: 'v1.34.2', paths: HOST_PATHS })
   const byId = (steps: Step[]) => new Map(steps.map((s) => [s.id, s]))
+  const writeOp = (step: Step, path: string) => {
+    const op = step.ops.find((o) => o.kind === 'write' && o.path === path)
+    assert.ok(op && op.kind === 'write', `${step.id} writes ${path}`)
+    return op
+  }
+  const everyPlan = () => [
+    build(),
+    build({ cni: 'none' }),
+    build({ 'registry-mirrors': 'docker.io=https://mirror.gcr.io' }, { ...hostedRunner, docker: false, containerd: undefined, missingPackages: ['conntrack'] })
+  ]
+
+  it('runs its phases forward: no step needs a step of a later phase', () => {
+    for (const plan of everyPlan()) {
+      const s = byId(plan.steps)
+      for (const step of plan.steps) {
+        assert.ok(STEP_IDS.includes(step.id))
+        assert.equal(step.phase, step.id.split('.')[0], `${step.id} is in the phase its id names`)
+        for (const n of step.needs) {
+          assert.ok(PHASES.indexOf(s.get(n)!.phase) <= PHASES.indexOf(step.phase), `${step.id} (${step.phase}) needs ${n} of a later phase`)
+        }
+      }
+      orderSteps(plan.steps)
+    }
+  })
 
   it('has init wait for host, runtime, images and kubelet, and lets downloads start at once', () => {
-    const { steps } = build()
-    const s = byId(steps)
-    for (const n of ['host.swap', 'host.kernel', 'runtime.cri', 'images.preload', 'binaries.kubelet-unit', 'binaries.cni', 'init.config']) {
+    const s = byId(build().steps)
+    for (const n of ['host.swap', 'host.kernel', 'runtime.ready', 'images.preload', 'binaries.kubelet-unit', 'binaries.cni-plugins', 'config.kubeadm'] as const) {
       assert.ok(s.get('init.kubeadm')!.needs.includes(n), `init.kubeadm needs ${n}`)
     }
-    for (const id of ['binaries.kubeadm', 'binaries.kubelet', 'binaries.kubectl', 'binaries.crictl', 'binaries.cni', 'host.kernel', 'images.cni']) {
+    for (const id of ['binaries.kubeadm', 'binaries.kubelet', 'binaries.kubectl', 'binaries.crictl', 'binaries.cni-plugins', 'host.kernel', 'config.kubeadm', 'config.cni'] as const) {
       assert.deepEqual(s.get(id)!.needs, [], `${id} starts at once`)
     }
     // the smoke Deployment is created as soon as the API answers, overlapping the CNI rollout
     assert.deepEqual(s.get('smoke.deploy')!.needs, ['init.kubeconfig'])
     assert.deepEqual(s.get('smoke.check')!.needs.sort(), ['ready.cluster', 'smoke.deploy'])
-    assert.equal(s.has('runtime.docker'), false, 'Docker is present on hosted runners: not reinstalled')
+    assert.equal(s.has('runtime.install'), false, 'Docker is present on hosted runners: not reinstalled')
     assert.equal(s.has('host.packages'), false)
-    orderSteps(steps)
   })
 
   it('makes every step wait for the binaries it runs', () => {
-    const { steps } = build()
-    const s = byId(steps)
-    const upstream = (id: string, seen = new Set<string>()): Set<string> => {
+    const s = byId(build().steps)
+    const upstream = (id: StepId, seen = new Set<StepId>()): Set<StepId> => {
       for (const n of s.get(id)!.needs) if (!seen.has(n)) upstream(n, seen.add(n))
       return seen
     }
-    for (const id of ['network.cni', 'ready.cluster', 'smoke.deploy', 'smoke.check']) assert.ok(upstream(id).has('binaries.kubectl'), `${id} runs kubectl`)
-    for (const id of ['images.list', 'init.kubeadm']) assert.ok(upstream(id).has('binaries.kubeadm'), `${id} runs kubeadm`)
-    assert.ok(upstream('runtime.cri').has('binaries.crictl'))
+    for (const id of ['network.cni', 'ready.cluster', 'smoke.deploy', 'smoke.check'] as const) assert.ok(upstream(id).has('binaries.kubectl'), `${id} runs kubectl`)
+    for (const id of ['config.images', 'init.kubeadm'] as const) assert.ok(upstream(id).has('binaries.kubeadm'), `${id} runs kubeadm`)
+    assert.ok(upstream('runtime.ready').has('binaries.crictl'))
     assert.ok(upstream('init.kubeadm').has('binaries.kubelet-unit'))
-    assert.ok(upstream('network.cni').has('images.cni'))
+    assert.ok(upstream('network.cni').has('config.cni'))
+  })
+
+  it('never runs two package installs at once, and refuses a host where it cannot act as root', async () => {
+    const plan = build({}, { ...hostedRunner, docker: false, containerd: undefined, missingPackages: ['conntrack'] })
+    const s = byId(plan.steps)
+    assert.ok(s.has('host.packages') && s.has('runtime.install'))
+    assert.match(hostProblems(config(), { ...hostedRunner, privilege: 'none' }, 'v1.34.2', HOST_PATHS)[0], /must act as root.*passwordless sudo/)
+    assert.deepEqual(hostProblems(config(), hostedRunner, 'v1.34.2', HOST_PATHS), [])
   })
 
   it('learns the containerd major from the Docker install when it had none to probe', () => {
     const plan = build({}, { ...hostedRunner, docker: false, containerd: undefined })
-    const op = byId(plan.steps).get('runtime.containerd')!.ops.find((o) => o.kind === 'write')!
-    assert.ok(op.kind === 'write')
-    assert.equal(plan.state.containerdMajor, undefined)
-    assert.match(op.render({ ...plan.state, containerdMajor: 1 }), /^version = 2$/m)
-    assert.match(op.render({ ...plan.state, containerdMajor: 2 }), /^version = 3$/m)
-  })
-
-  it('installs Docker and missing packages only where they are missing', () => {
-    const s = byId(build({}, { ...hostedRunner, docker: false, containerd: undefined, missingPackages: ['conntrack'], swapOn: false }).steps)
-    assert.ok(s.has('runtime.docker'))
-    assert.ok(s.get('runtime.containerd')!.needs.includes('runtime.docker'))
-    assert.ok(s.has('host.packages'))
-    assert.equal(s.has('host.swap'), false)
+    const op = writeOp(byId(plan.steps).get('runtime.configure')!, HOST_PATHS.containerdConfig)
+    assert.equal(plan.learned.containerdMajor, undefined)
+    assert.match(op.render({ ...plan.learned, containerdMajor: 1 }), /^version = 2$/m)
+    assert.match(op.render({ ...plan.learned, containerdMajor: 2 }), /^version = 3$/m)
+    assert.ok(byId(plan.steps).get('runtime.configure')!.needs.includes('runtime.install'))
   })
 
   it("renders containerd's config for the detected major, with kubeadm's pause image", () => {
     const render = (facts = hostedRunner, inputs = {}) => {
       const plan = build(inputs, facts)
-      const op = byId(plan.steps).get('runtime.containerd')!.ops.find((o) => o.kind === 'write' && o.path === HOST_PATHS.containerdConfig)
-      assert.ok(op && op.kind === 'write')
-      return parseToml(op.render(plan.state)) as any
+      return parseToml(writeOp(byId(plan.steps).get('runtime.configure')!, HOST_PATHS.containerdConfig).render(plan.learned)) as any
     }
     assert.equal(render().plugins['io.containerd.cri.v1.images'].pinned_images.sandbox, 'registry.k8s.io/pause:3.10.1')
-    assert.equal(render({ ...hostedRunner, containerd: { version: '1.7.27', major: 1 } }).version, 2)
+    assert.equal(render({ ...hostedRunner, containerd: { version: '1.7.28', major: 1 } }).version, 2)
     const mirror = render(hostedRunner, { 'image-repository': 'registry.aliyuncs.com/google_containers' })
     assert.equal(mirror.plugins['io.containerd.cri.v1.images'].pinned_images.sandbox, 'registry.aliyuncs.com/google_containers/pause:3.10.1')
   })
 
   it('renders what kubeadm later says, not the prediction', () => {
     const plan = build()
-    const op = byId(plan.steps).get('runtime.containerd')!.ops.find((o) => o.kind === 'write')!
-    assert.ok(op.kind === 'write')
-    const learned = { ...plan.state, kubeadmImages: ['registry.k8s.io/pause:9.9'] }
-    assert.match(op.render(learned), /sandbox = "registry\.k8s\.io\/pause:9\.9"/)
+    const op = writeOp(byId(plan.steps).get('runtime.configure')!, HOST_PATHS.containerdConfig)
+    assert.match(op.render({ ...plan.learned, kubeadmImages: ['registry.k8s.io/pause:9.9'] }), /sandbox = "registry\.k8s\.io\/pause:9\.9"/)
   })
 
-  it('writes a hosts.toml per mirrored registry and Docker mirrors for docker.io', () => {
+  it('writes a hosts.toml per mirrored registry, and Docker mirrors with a reload, never a restart', () => {
     const s = byId(build({ 'registry-mirrors': 'docker.io=https://mirror.gcr.io\nghcr.io=https://ghcr.m.daocloud.io' }).steps)
-    const paths = s.get('runtime.containerd')!.ops.flatMap((o) => (o.kind === 'write' ? [o.path] : []))
-    assert.ok(paths.includes('/etc/containerd/certs.d/docker.io/hosts.toml'))
-    assert.ok(paths.includes('/etc/containerd/certs.d/ghcr.io/hosts.toml'))
+    writeOp(s.get('runtime.configure')!, '/etc/containerd/certs.d/docker.io/hosts.toml')
+    writeOp(s.get('runtime.configure')!, '/etc/containerd/certs.d/ghcr.io/hosts.toml')
     const docker = s.get('runtime.docker-mirrors')!
-    const op = docker.ops.find((o) => o.kind === 'write')!
-    assert.ok(op.kind === 'write')
-    const json = JSON.parse(op.render({} as RunState))
+    const json = JSON.parse(writeOp(docker, HOST_PATHS.dockerDaemonJson).render({} as Learned))
     assert.deepEqual(json['registry-mirrors'], ['https://mirror.gcr.io'])
     assert.equal(json['cgroup-parent'], '/actions_job', "the runner's own daemon.json keys survive")
+    assert.deepEqual(docker.ops.filter((o) => o.kind === 'service'), [{ kind: 'service', action: 'reload', unit: 'docker' }])
   })
 
   it("never overwrites the runner user's own kubeconfig", () => {
@@ -175,67 +194,85 @@ describe('the action plan', () => {
     assert.equal(plan.kubeconfig, '/home/runner/.kube/kubeadm-single-node.config')
     assert.match(plan.notes[0], /~\/\.kube\/config already exists and is left alone/)
     assert.equal(build().kubeconfig, '/home/runner/.kube/config')
-    const apply = byId(plan.steps).get('network.cni')!.ops[0]
-    assert.deepEqual(apply.kind === 'exec' && apply.env, { KUBECONFIG: '/home/runner/.kube/kubeadm-single-node.config' })
-  })
-
-  it("backs up Docker's daemon.json once before merging mirrors into it", () => {
-    const s = byId(build({ 'registry-mirrors': 'docker.io=https://mirror.gcr.io' }).steps)
-    const op = s.get('runtime.docker-mirrors')!.ops[0]
-    assert.deepEqual(op.kind === 'exec' && op.argv, ['cp', '-n', '-p', '/etc/docker/daemon.json', '/etc/docker/daemon.json.kubeadm-single-node.bak'])
-    const fresh = byId(build({ 'registry-mirrors': 'docker.io=https://mirror.gcr.io' }, { ...hostedRunner, daemonJsonExists: false, daemonJson: undefined }).steps)
-    assert.equal(fresh.get('runtime.docker-mirrors')!.ops[0].kind, 'write')
-  })
-
-  it('backs up an existing containerd config once and never overwrites the backup', () => {
-    const op = byId(build().steps).get('runtime.containerd')!.ops[0]
-    assert.deepEqual(op.kind === 'exec' && op.argv, ['cp', '-n', '-p', '/etc/containerd/config.toml', '/etc/containerd/config.toml.kubeadm-single-node.bak'])
+    const text = renderPlan(plan.steps, plan.learned)
+    assert.match(text, /install -D -m 0600 -o 1001 -g 118 \/etc\/kubernetes\/admin\.conf \/home\/runner\/\.kube\/kubeadm-single-node\.config/)
   })
 
   it("with cni 'none' skips flannel and the smoke test, saying why", () => {
     const plan = build({ cni: 'none' })
     const s = byId(plan.steps)
-    assert.equal(s.has('images.cni') || s.has('network.cni') || s.has('smoke.check'), false)
-    assert.match(plan.notes[0], /smoke-test skipped/)
+    assert.equal(s.has('config.cni') || s.has('network.cni') || s.has('smoke.check'), false)
+    assert.match(plan.notes.join('\n'), /smoke-test skipped/)
     assert.equal(build({ 'smoke-test': 'false' }).steps.some((st) => st.phase === 'smoke'), false)
   })
 
+  it('keeps the smoke test working with the control-plane taint kept: nginx tolerates it', () => {
+    const manifest = (inputs: Record<string, string>) => {
+      const plan = build(inputs)
+      return parseAllDocuments(writeOp(byId(plan.steps).get('smoke.deploy')!, '/etc/kubeadm-single-node/smoke.yaml').render(plan.learned)).map((d) => d.toJS())[0]
+    }
+    assert.deepEqual(manifest({ untaint: 'false' }).spec.template.spec.tolerations, [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule', operator: 'Exists' }])
+    assert.equal(manifest({}).spec.template.spec.tolerations, undefined)
+  })
+
   it('passes shell metacharacters through as single argv elements', () => {
-    const plan = build({ 'preload-images': 'docker.io/library/busybox:1.36' , 'cni-manifest': '/tmp/a;b $(x).yml' })
-    const text = renderPlan(plan.steps, plan.state)
+    const plan = build({ 'preload-images': 'docker.io/library/busybox:1.36', 'cni-manifest': '/tmp/a;b $(x).yml' })
+    const text = renderPlan(plan.steps, plan.learned)
     assert.match(text, /read \/tmp\/a;b \$\(x\)\.yml/)
     for (const step of plan.steps) for (const op of step.ops) if (op.kind === 'exec') assert.ok(op.argv.every((a) => typeof a === 'string'))
   })
 
-  it('plans a minor the image table does not know, leaving the names to kubeadm', () => {
+  it('prints the commands the run builds: install -D for binaries, the plugin directory, the services', () => {
+    const text = renderPlan(build().steps, build().learned)
+    assert.match(text, /\$ sudo install -D -m 0755 '<download>' \/usr\/local\/bin\/kubeadm/)
+    assert.match(text, /\$ sudo install -d -m 0755 \/opt\/cni\/bin/)
+    assert.match(text, /\$ sudo systemctl restart containerd/)
+    assert.match(text, /\$ sudo \/usr\/local\/bin\/kubeadm init --config \/etc\/kubeadm-single-node\/kubeadm\.yaml --skip-token-print/)
+    assert.match(text, /cleanup: \$ sudo \/usr\/local\/bin\/kubeadm reset --force --cri-socket unix:\/\/\/var\/run\/containerd\/containerd\.sock/)
+  })
+
+  it('plans a version the image table does not know, leaving the names to kubeadm, and says so', () => {
     const plan = buildPlan({ config: config(), facts: hostedRunner, version: 'v1.40.0', paths: HOST_PATHS })
-    const text = renderPlan(plan.steps, plan.state)
+    const text = renderPlan(plan.steps, plan.learned)
     assert.match(text, /sandbox = "registry\.k8s\.io\/pause:<asked of kubeadm at run time>"/)
     assert.match(text, /and each of kubeadm's own images, <asked of kubeadm at run time>/)
     assert.match(text, /images pull --local --hosts-dir \/etc\/containerd\/certs\.d ghcr\.io\/flannel-io\/flannel:v0\.28\.4/)
+    assert.match(plan.notes.join('\n'), /no image list for v1\.40\.0/)
+    const later = buildPlan({ config: config(), facts: hostedRunner, version: 'v1.34.40', paths: HOST_PATHS })
+    assert.match(later.notes.join('\n'), /predicted from v1\.34\.12/)
   })
 
   it('flags hosts that cannot run the cluster before changing anything', () => {
-    assert.deepEqual(hostProblems(config(), hostedRunner, 'v1.34.2'), [])
-    assert.match(hostProblems(config(), { ...hostedRunner, cpus: 1 }, 'v1.34.2')[0], /at least 2 CPUs/)
-    assert.match(hostProblems(config(), { ...hostedRunner, containerd: { version: '1.7.27', major: 1 } }, 'v1.36.0')[0], /containerd 2\.2 or newer/)
-    assert.match(hostProblems(config(), { ...hostedRunner, existingCluster: true }, 'v1.34.2')[0], /A cluster from an earlier run is still on this host.*kubeadm reset --force/)
+    const problems = (facts: typeof hostedRunner, version = 'v1.34.2', inputs = {}) => hostProblems(config(inputs), facts, version, HOST_PATHS)
+    assert.match(problems({ ...hostedRunner, cpus: 1 })[0], /at least 2 CPUs/)
+    assert.match(problems({ ...hostedRunner, containerd: { version: '1.7.27', major: 1 } }, 'v1.36.0')[0], /supports containerd 2\.3\.0\+ or 2\.2\.0\+/)
+    assert.match(problems({ ...hostedRunner, containerd: { version: '2.0.5', major: 2 } }, 'v1.35.0')[0], /supports containerd 2\.2\.0\+, 2\.1\.5\+ or 1\.7\.28\+/)
+    assert.match(problems({ ...hostedRunner, existingCluster: true })[0], /A cluster from an earlier run is still on this host.*kubeadm reset --force/)
     const broken = { ...hostedRunner, daemonJsonExists: true, daemonJson: undefined }
-    assert.match(hostProblems(config({ 'registry-mirrors': 'docker.io=https://mirror.gcr.io' }), broken, 'v1.34.2')[0], /daemon\.json is not valid JSON/)
-    assert.deepEqual(hostProblems(config(), broken, 'v1.34.2'), [], 'only a problem when there are docker.io mirrors to merge')
+    assert.match(problems(broken, 'v1.34.2', { 'registry-mirrors': 'docker.io=https://mirror.gcr.io' })[0], /daemon\.json is not valid JSON/)
+    assert.deepEqual(problems(broken), [], 'only a problem when there are docker.io mirrors to merge')
   })
 
   it('writes the plan as a directory tree: files at their host paths, plan.txt, plan.json', async () => {
     const plan = build()
     const root = await mkdtemp(join(tmpdir(), 'ksn-plan-'))
-    const written = await writePlanTree(plan.steps, plan.state, root)
+    const written = await writePlanTree(plan.steps, plan.learned, root)
     assert.ok(written.includes('/etc/containerd/config.toml'))
     const kubeadm = parseAllDocuments(await readFile(join(root, 'etc/kubeadm-single-node/kubeadm.yaml'), 'utf8')).map((d) => d.toJS())
     assert.equal(kubeadm[1].kubernetesVersion, 'v1.34.2')
     assert.equal((await stat(join(root, 'etc/kubeadm-single-node/kubeadm.yaml'))).mode & 0o777, 0o600)
     const json = JSON.parse(await readFile(join(root, 'plan.json'), 'utf8'))
     assert.deepEqual(json.map((s: { id: string }) => s.id), orderSteps(plan.steps).map((s) => s.id))
-    const text = await readFile(join(root, 'plan.txt'), 'utf8')
-    assert.match(text, /kubeadm init --config \/etc\/kubeadm-single-node\/kubeadm\.yaml/)
+    assert.match(await readFile(join(root, 'plan.txt'), 'utf8'), /kubeadm init --config \/etc\/kubeadm-single-node\/kubeadm\.yaml/)
+  })
+
+  it('never writes the plan tree onto the live system', async () => {
+    const plan = build()
+    assert.match((await planTreeProblem('/', plan.steps))!, /live system's root/)
+    assert.match((await planTreeProblem('/etc/..', plan.steps))!, /live system's root/)
+    const dir = await mkdtemp(join(tmpdir(), 'ksn-plan-'))
+    await symlink('/etc', join(dir, 'etc'))
+    assert.match((await planTreeProblem(dir, plan.steps))!, /is the host's own \/etc\//)
+    assert.equal(await planTreeProblem(join(dir, 'fresh'), plan.steps), undefined)
   })
 })

@@ -1,70 +1,125 @@
+// The post step's two commands: diagnose (what explains a failure, from what exists) and
+// down (the ledger undone). Undo itself is proven step by step in undo.test.ts.
 import assert from 'node:assert/strict'
+import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { cleanupCommands } from '../src/cleanup.js'
-import { HINTS, hintsFor } from '../src/diagnostics.js'
-import { HOST_PATHS } from '../src/paths.js'
-import type { SavedState } from '../src/saved-state.js'
+import { allHints, diagnose, probes } from '../src/commands/diagnose.js'
+import { down } from '../src/commands/down.js'
+import type { CommandEnv } from '../src/commands/env.js'
+import { hintsFor } from '../src/engine/diagnostics.js'
+import { pathsUnder } from '../src/host/paths.js'
+import type { LedgerRecord, LedgerStore } from '../src/io/ledger-store.js'
+import type { Reporter } from '../src/io/reporter.js'
 
-const saved: SavedState = {
-  changedHost: true,
-  started: ['host.swap', 'host.kernel', 'binaries.kubeadm', 'binaries.kubelet', 'binaries.kubelet-unit', 'runtime.containerd', 'init.kubeadm', 'init.kubeconfig', 'network.cni'],
-  completed: ['host.swap', 'host.kernel', 'binaries.kubeadm', 'binaries.kubelet', 'binaries.kubelet-unit', 'runtime.containerd', 'init.kubeadm'],
-  cleanup: true,
-  paths: HOST_PATHS,
-  kubeconfig: '/home/runner/.kube/config',
-  swapWasOn: true,
-  containerdConfigExisted: true,
-  daemonJsonExisted: true,
-  mirrors: ['docker.io']
+function recorder() {
+  const lines: string[] = []
+  const ran: string[] = []
+  const io: Reporter = {
+    info: (m) => void lines.push(m),
+    warning: (m) => void lines.push(`warning: ${m}`),
+    block: (t, b) => void lines.push(`== ${t}`, ...b),
+    start: () => {},
+    stepEnded: () => {},
+    flush: () => {},
+    setOutput: () => {},
+    exportVariable: () => {},
+    addPath: () => {},
+    summary: async () => {}
+  }
+  let cleared = false
+  const store: LedgerStore = { save: () => {}, load: () => undefined, clear: () => void (cleared = true) }
+  const env = (root: string): CommandEnv => ({
+    paths: pathsUnder(root),
+    run: async (argv: readonly string[]) => {
+      ran.push(argv.join(' '))
+      return { exitCode: argv.includes('fail-me') ? 1 : 0, stdout: `output of ${argv[0]}`, stderr: '' }
+    },
+    services: { act: async () => {}, status: async () => ({ enabled: 'enabled', active: true }), disable: async (u) => void ran.push(`disable ${u}`), logs: async () => '' },
+    io,
+    store,
+    where: 'actions'
+  })
+  return { lines, ran, env, cleared: () => cleared }
 }
 
+const record = (root: string, extra: Partial<LedgerRecord> = {}): LedgerRecord => ({
+  changes: [],
+  completed: [],
+  cleanup: true,
+  kubeconfig: join(root, 'home/runner/.kube/config'),
+  paths: pathsUnder(root),
+  runtime: 'containerd',
+  cni: 'flannel',
+  ...extra
+})
+
 describe('post step', () => {
-  it('recognises each failure signature from runner-facts', () => {
+  it('recognises each failure signature, from the core, the runtime and the CNI', () => {
     const samples: Array<[string, RegExp]> = [
       ['rpc error: code = Unimplemented desc = unknown service runtime.v1.RuntimeService', /CRI plugin is disabled/],
       ['E1125 kubelet.go: "command failed" err="failed to run Kubelet: running with swap on is not supported, please disable swap"', /Swap is on/],
       ['failed to get sandbox image "registry.k8s.io/pause:3.10": failed to pull', /sandbox \(pause\) image/],
       ['E1125 main.go:278] Failed to check br_netfilter: stat /proc/sys/net/bridge/bridge-nf-call-iptables: no such file', /br_netfilter is not loaded/],
       ['plugin type="flannel" failed (add): failed to find plugin "flannel" in path [/opt/cni/bin]', /No CNI plugins/],
-      ['toomanyrequests: You have reached your pull rate limit', /rate limit|anonymous pull limit/],
+      ['toomanyrequests: You have reached your pull rate limit', /anonymous pull limit/],
       ['kube-system coredns-7c65d6cfc9-abc 0/1 ImagePullBackOff', /coredns cannot be pulled/]
     ]
-    for (const [text, hint] of samples) {
-      const hints = hintsFor(text)
-      assert.ok(hints.some((h) => hint.test(h)), `no hint for: ${text}`)
+    const hints = allHints('containerd', 'flannel')
+    for (const [text, hint] of samples) assert.ok(hintsFor(hints, text).some((h) => hint.test(h)), `no hint for: ${text}`)
+    assert.deepEqual(hintsFor(hints, 'everything is fine'), [])
+    assert.equal(hintsFor(allHints('containerd', 'none'), samples[3][0]).length, 0, "flannel's hints come with flannel")
+  })
+
+  it('diagnoses from what exists: no kubectl lines when kubectl never arrived', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ksn-post-'))
+    const r = recorder()
+    const rec = record(root, { failed: { step: 'binaries.kubectl', message: 'Checksum mismatch for kubectl' } })
+    await diagnose(rec, r.env(root))
+    assert.deepEqual(r.ran, ['journalctl -u containerd -n 80 --no-pager -o cat'], 'no kubelet, kubectl or crictl yet: only the runtime, which the host has, is asked')
+    assert.match(r.lines.join('\n'), /Failed step: binaries\.kubectl/)
+
+    const bin = (n: string) => join(rec.paths.binDir, n)
+    await mkdir(rec.paths.binDir, { recursive: true })
+    for (const n of ['kubelet', 'kubectl', 'crictl']) {
+      await writeFile(bin(n), '')
+      await chmod(bin(n), 0o755)
     }
-    assert.deepEqual(hintsFor('everything is fine'), [])
-    assert.ok(HINTS.length >= samples.length)
+    await mkdir(join(root, 'home/runner/.kube'), { recursive: true })
+    await writeFile(rec.kubeconfig, '')
+    const r2 = recorder()
+    await diagnose({ ...rec, failed: { step: 'runtime.ready', message: 'unknown service runtime.v1.RuntimeService' } }, r2.env(root))
+    for (const expected of [/^journalctl -u kubelet/, /^journalctl -u containerd/, /kubectl get pods -A -o wide$/, /crictl ps -a$/, /kubectl logs -n kube-flannel/]) {
+      assert.ok(r2.ran.some((c) => expected.test(c)), `expected a command matching ${expected}; ran:\n${r2.ran.join('\n')}`)
+    }
+    assert.match(r2.lines.join('\n'), /warning: containerd's CRI plugin is disabled/)
+    assert.equal(probes(rec).length, probes({ ...rec, cni: 'none' }).length + 1)
   })
 
-  it('undoes the host changes, restoring the backed-up containerd config', () => {
-    const cmds = cleanupCommands(saved).map((c) => c.join(' '))
-    assert.match(cmds[0], /^\/usr\/local\/bin\/kubeadm reset --force --cri-socket unix:\/\/\/var\/run\/containerd\/containerd\.sock$/)
-    assert.ok(cmds.includes('mv -f /etc/containerd/config.toml.kubeadm-single-node.bak /etc/containerd/config.toml'))
-    assert.ok(cmds.includes('rm -rf /etc/containerd/certs.d/docker.io'))
-    assert.ok(cmds.includes('systemctl restart containerd'))
-    assert.equal(cmds.at(-1), 'swapon -a')
-    assert.ok(cmds.indexOf('systemctl restart containerd') > cmds.findIndex((c) => c.startsWith('mv -f')))
-  })
+  it('undoes the ledger and only the ledger, newest first, saying what it leaves in place', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ksn-post-'))
+    const p = pathsUnder(root)
+    const r = recorder()
+    const rec = record(root, {
+      changes: [
+        { kind: 'swap-off', devices: [] },
+        { kind: 'packages-installed', packages: ['conntrack'] },
+        { kind: 'file', path: p.containerdConfig, backup: join(p.backupDir, '1-config.toml') },
+        { kind: 'unit-restarted', unit: 'containerd', wasActive: true },
+        { kind: 'command', what: 'kubeadm init', undo: [['kubeadm', 'reset', '--force']] }
+      ]
+    })
+    const res = await down(rec, r.env(root))
+    assert.equal(res.failed, 0)
+    assert.deepEqual(r.ran, ['kubeadm reset --force', `rm -f ${p.containerdConfig}`, `cp -a ${join(p.backupDir, '1-config.toml')} ${p.containerdConfig}`, `rm -f ${join(p.backupDir, '1-config.toml')}`, 'systemctl restart containerd'])
+    assert.match(r.lines.join('\n'), /left in place: packages installed: conntrack/)
+    assert.ok(r.cleared(), 'a complete undo clears the record')
 
-  it("removes a containerd config the action created, and skips reset when kubeadm never arrived", () => {
-    const cmds = cleanupCommands({ ...saved, started: ['runtime.containerd'], completed: [], containerdConfigExisted: false, swapWasOn: false }).map((c) => c.join(' '))
-    assert.ok(cmds.includes('rm -f /etc/containerd/config.toml'))
-    assert.equal(cmds.some((c) => c.includes('kubeadm reset')), false)
-    assert.equal(cmds.includes('swapon -a'), false)
-  })
-
-  it('undoes a step that failed half-way, and only what the action itself wrote', () => {
-    // runtime.containerd began (config written) but never completed
-    const half = cleanupCommands({ ...saved, started: ['runtime.containerd', 'runtime.docker-mirrors'], completed: [] }).map((c) => c.join(' '))
-    assert.ok(half.includes('mv -f /etc/containerd/config.toml.kubeadm-single-node.bak /etc/containerd/config.toml'))
-    assert.ok(half.includes('mv -f /etc/docker/daemon.json.kubeadm-single-node.bak /etc/docker/daemon.json'))
-    assert.ok(half.includes('systemctl restart docker'))
-    assert.equal(half.some((c) => c.includes('kubeadm reset') || c.includes('kubectl') || c.includes('/etc/cni')), false)
-    const full = cleanupCommands(saved).map((c) => c.join(' '))
-    assert.ok(full.includes('rm -rf /etc/cni/net.d/10-flannel.conflist /run/flannel'), 'flannel config only, never the whole of /etc/cni/net.d')
-    assert.equal(full.some((c) => c === 'rm -rf /etc/cni/net.d' || / \/etc\/cni\/net\.d( |$)/.test(c)), false)
-    assert.ok(full.includes('rm -f /home/runner/.kube/config'))
-    assert.equal(cleanupCommands({ ...saved, started: ['host.kernel'] }).some((c) => c.includes('/home/runner/.kube/config')), false)
+    const failing = recorder()
+    const res2 = await down(record(root, { changes: [{ kind: 'command', what: 'x', undo: [['fail-me']] }] }), failing.env(root))
+    assert.equal(res2.failed, 1)
+    assert.match(failing.lines.join('\n'), /warning: cleanup: `fail-me` exited 1/)
+    assert.equal(failing.cleared(), false, 'a record with something left to undo is kept')
   })
 })

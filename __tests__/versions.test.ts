@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { parseVersionSpec } from '../src/inputs.js'
-import { kubeadmApiVersion, resolveVersion } from '../src/versions.js'
+import { parseVersionSpec } from '../src/config/inputs.js'
+import { resolveVersion } from '../src/config/versions.js'
 import { serve, type TestServer } from './helpers/http.js'
 
 describe('version resolution against a release bucket', () => {
@@ -50,11 +50,5 @@ describe('version resolution against a release bucket', () => {
   it('reports server errors and an unreachable bucket with what to do', async () => {
     await assert.rejects(resolve('1.31'), /HTTP 500.*give an exact version/s)
     await assert.rejects(resolveVersion({ kind: 'stable' }, 'http://127.0.0.1:1'), /Could not resolve kubernetes-version 'stable'.*kubernetes-release-url/s)
-  })
-
-  it('picks the kubeadm API per version', () => {
-    assert.equal(kubeadmApiVersion('v1.30.14'), 'kubeadm.k8s.io/v1beta3')
-    assert.equal(kubeadmApiVersion('v1.31.0'), 'kubeadm.k8s.io/v1beta4')
-    assert.equal(kubeadmApiVersion('v1.36.0'), 'kubeadm.k8s.io/v1beta4')
   })
 })

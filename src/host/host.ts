@@ -1,58 +1,313 @@
-// What the plan does to a host: commands, files, services. The real host writes root-owned
-// files through `install` (with sudo when not root); tests pass their own paths and service
-// manager so that real daemons run the same code under a temporary root.
+// Every change the action makes to the host goes through here, and each records in the
+// ledger what was there before it acts. The undo of each kind of change is at the bottom of
+// this file, next to the doers. Root-owned files are put in place by install(1) (with sudo
+// when not root); existence and modes are read with Node, which needs no privilege for the
+// directories the action writes to.
 import { randomUUID } from 'node:crypto'
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { Run } from './exec.js'
+import { basename, dirname, join } from 'node:path'
+import { aptInstall } from './apt.js'
+import type { Run, RunOptions, RunResult } from './exec.js'
+import { describeChange, type Change, type Ledger } from './ledger.js'
+import { systemctlArgv, type ServiceAction, type ServiceManager } from './services.js'
 
-export interface ServiceManager {
-  /** systemctl daemon-reload, where there is such a thing */
-  reload(): Promise<void>
-  /** starts at boot; kubeadm init starts the kubelet itself */
-  enable(unit: string): Promise<void>
-  restart(unit: string): Promise<void>
-  /** the unit's last log lines, for errors and diagnostics */
-  logs(unit: string, lines: number): Promise<string>
+export interface FileOptions {
+  /** default 0644 */
+  mode?: number
+  owner?: { uid: number; gid: number }
+}
+
+const octal = (mode: number): string => mode.toString(8).padStart(4, '0')
+
+export function installArgv(src: string, dest: string, o: FileOptions = {}): string[] {
+  const owner = o.owner ? ['-o', String(o.owner.uid), '-g', String(o.owner.gid)] : []
+  return ['install', '-D', '-m', octal(o.mode ?? 0o644), ...owner, src, dest]
+}
+
+export function mkdirArgv(path: string, o: FileOptions = {}): string[] {
+  const owner = o.owner ? ['-o', String(o.owner.uid), '-g', String(o.owner.gid)] : []
+  return ['install', '-d', '-m', octal(o.mode ?? 0o755), ...owner, path]
+}
+
+export function sysctlApplyArgv(file: string): string[] {
+  return ['sysctl', '-p', file]
+}
+
+export function modprobeArgv(modules: readonly string[]): string[] {
+  return ['modprobe', '-a', ...modules]
 }
 
 export interface Host {
+  /** commands with no lasting effect on the host: queries, and kubectl against the cluster */
+  run: Run
+  services: {
+    act(action: ServiceAction, unit?: string): Promise<void>
+    logs(unit: string, lines: number): Promise<string>
+  }
+  writeFile(path: string, content: string, o?: FileOptions): Promise<void>
+  installFile(src: string, dest: string, o?: FileOptions): Promise<void>
+  ensureDir(path: string, o?: FileOptions): Promise<void>
+  /** turns every active swap device off; returns them */
+  swapOff(): Promise<string[]>
+  /** applies a sysctl.d file, recording the live values of `keys` first */
+  applySysctls(file: string, keys: readonly string[]): Promise<void>
+  loadModules(modules: readonly string[]): Promise<void>
+  /** apt-get install; never two at once (they would fight over dpkg's lock) */
+  installPackages(packages: readonly string[], log: (line: string) => void): Promise<void>
+  /** runs a command whose effect `undo` reverses (kubeadm init, undone by kubeadm reset) */
+  apply(what: string, argv: string[], undo: string[][], opts?: RunOptions): Promise<RunResult>
+  /** records commands cleanup must run at this point of the undo, for a change made otherwise */
+  undoWith(what: string, undo: string[][]): void
+  /** keeps a file beside the backups (root only) for an undo command to use; returns its path */
+  keep(name: string, content: string): Promise<string>
+  /** something the action starts (kubeadm, a CNI) will create this path: cleanup removes it if it is absent now */
+  willCreate(path: string, kind: 'file' | 'dir'): Promise<void>
+  /** likewise for a network interface */
+  willCreateInterface(name: string): Promise<void>
+}
+
+export interface HostOptions {
   run: Run
   services: ServiceManager
-  writeFile(path: string, content: string, mode?: number): Promise<void>
+  ledger: Ledger
+  /** where originals are kept */
+  backupDir: string
+  /** kernel views, read to record what was there */
+  procSwaps: string
+  sysModuleDir: string
+  sysClassNet: string
+  /** where files are staged before install(1) puts them in place */
+  scratch?: string
 }
 
-export function systemd(run: Run): ServiceManager {
-  return {
-    reload: async () => void (await run(['systemctl', 'daemon-reload'], { privileged: true })),
-    enable: async (unit) => void (await run(['systemctl', 'enable', unit], { privileged: true })),
-    restart: async (unit) => void (await run(['systemctl', 'restart', unit], { privileged: true })),
-    logs: async (unit, lines) =>
-      (
-        await run(['journalctl', '-u', unit, '-n', String(lines), '--no-pager', '-o', 'cat'], {
-          privileged: true,
-          allowFailure: true
-        })
-      ).stdout
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return false
+      throw new Error(`cannot tell whether ${path} exists: ${err.message}`, { cause: err })
+    }
+  )
+}
+
+export function createHost(o: HostOptions): Host {
+  const { run, ledger } = o
+  const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir())
+  const root = { privileged: true }
+  let backups = 0
+  let backupDirReady: Promise<void> | undefined
+  let aptQueue: Promise<unknown> = Promise.resolve()
+
+  /** Records the directories `install -D` or `install -d` will create, topmost first. */
+  async function claimMissingDirs(dir: string): Promise<void> {
+    const missing: string[] = []
+    for (let d = dir; d !== dirname(d) && !(await exists(d)); d = dirname(d)) missing.unshift(d)
+    for (const d of missing) if (ledger.claim(d)) ledger.record({ kind: 'dir', path: d })
   }
-}
 
-export function createHost(run: Run, services: ServiceManager = systemd(run), scratch = process.env.RUNNER_TEMP || tmpdir()): Host {
-  return {
-    run,
-    services,
-    async writeFile(path, content, mode = 0o644) {
-      // Written beside us first, then put in place by install(1): one path for root and for
-      // a sudo user, and the file never exists half-written at its destination.
-      await mkdir(scratch, { recursive: true })
-      const tmp = join(scratch, `ksn-${randomUUID()}`)
-      await writeFile(tmp, content, { mode: 0o600 })
-      try {
-        await run(['install', '-D', '-m', mode.toString(8).padStart(4, '0'), tmp, path], { privileged: true })
-      } finally {
-        await rm(tmp, { force: true })
-      }
+  const ensureBackupDir = (): Promise<void> =>
+    (backupDirReady ??= (async () => {
+      await claimMissingDirs(o.backupDir)
+      await run(mkdirArgv(o.backupDir, { mode: 0o700 }), root)
+    })())
+
+  /** Before a file is written: what was there, backed up whole, recorded once per path. */
+  async function claimFile(path: string): Promise<void> {
+    if (!ledger.claim(path)) return
+    await claimMissingDirs(dirname(path))
+    if (!(await exists(path))) {
+      ledger.record({ kind: 'file', path })
+      return
+    }
+    await ensureBackupDir()
+    const backup = join(o.backupDir, `${++backups}-${basename(path)}`)
+    await run(['cp', '-a', path, backup], root)
+    ledger.record({ kind: 'file', path, backup })
+  }
+
+  /** Written beside us first, then put in place by install(1): one path for root and for a
+   * sudo user, and the file never exists half-written at its destination. */
+  async function staged(content: string, place: (tmp: string) => Promise<void>): Promise<void> {
+    await mkdir(scratch, { recursive: true })
+    const tmp = join(scratch, `ksn-${randomUUID()}`)
+    await writeFile(tmp, content, { mode: 0o600 })
+    try {
+      await place(tmp)
+    } finally {
+      await rm(tmp, { force: true })
     }
   }
+
+  const installFile = async (src: string, dest: string, fo: FileOptions = {}): Promise<void> => {
+    await claimFile(dest)
+    await run(installArgv(src, dest, fo), root)
+  }
+
+  return {
+    run,
+    services: {
+      async act(action, unit = '') {
+        if (action === 'enable') {
+          const s = await o.services.status(unit)
+          ledger.record({ kind: 'unit-enabled', unit, was: s.enabled, wasActive: s.active })
+        } else if (action === 'restart') {
+          ledger.record({ kind: 'unit-restarted', unit, wasActive: (await o.services.status(unit)).active })
+        } else if (action === 'reload') {
+          ledger.record({ kind: 'unit-reloaded', unit })
+        } else {
+          ledger.record({ kind: 'units-reloaded' })
+        }
+        await o.services.act(action, unit)
+      },
+      logs: (unit, lines) => o.services.logs(unit, lines)
+    },
+    writeFile: (path, content, fo = {}) => staged(content, (tmp) => installFile(tmp, path, fo)),
+    installFile,
+    async ensureDir(path, fo = {}) {
+      if (await exists(path)) return
+      await claimMissingDirs(path)
+      await run(mkdirArgv(path, fo), root)
+    },
+    async swapOff() {
+      const devices = (await readFile(o.procSwaps, 'utf8').catch(() => ''))
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(/\s+/)[0])
+        .filter((d) => d)
+      if (devices.length === 0) return []
+      ledger.record({ kind: 'swap-off', devices })
+      await run(['swapoff', '-a'], root)
+      return devices
+    },
+    async applySysctls(file, keys) {
+      const values: Record<string, string> = {}
+      for (const key of keys) {
+        const r = await run(['sysctl', '-n', key], { allowFailure: true })
+        // a key that does not exist yet (bridge keys before br_netfilter) has nothing to restore
+        if (r.exitCode === 0) values[key] = r.stdout.trim()
+      }
+      ledger.record({ kind: 'sysctl', values })
+      await run(sysctlApplyArgv(file), root)
+    },
+    async loadModules(modules) {
+      const loaded = await Promise.all(modules.map((m) => exists(join(o.sysModuleDir, m))))
+      const added = modules.filter((_, i) => !loaded[i])
+      if (added.length > 0) ledger.record({ kind: 'modules-loaded', modules: added })
+      await run(modprobeArgv(modules), root)
+    },
+    installPackages(packages, log) {
+      const mine = aptQueue.then(async () => {
+        ledger.record({ kind: 'packages-installed', packages: [...packages] })
+        await aptInstall(run, packages, log)
+      })
+      aptQueue = mine.catch(() => {})
+      return mine
+    },
+    async apply(what, argv, undo, opts = {}) {
+      ledger.record({ kind: 'command', what, undo })
+      return run(argv, { privileged: true, ...opts })
+    },
+    undoWith(what, undo) {
+      ledger.record({ kind: 'command', what, undo })
+    },
+    async keep(name, content) {
+      await ensureBackupDir()
+      const path = join(o.backupDir, `${++backups}-${name}`)
+      // recorded before the undo that uses it, so it is removed after that undo has run
+      ledger.claim(path)
+      ledger.record({ kind: 'file', path })
+      await staged(content, async (tmp) => void (await run(installArgv(tmp, path, { mode: 0o600 }), root)))
+      return path
+    },
+    async willCreate(path, kind) {
+      if (!ledger.claim(path) || (await exists(path))) return
+      await claimMissingDirs(dirname(path))
+      ledger.record(kind === 'dir' ? { kind: 'dir', path } : { kind: 'file', path })
+    },
+    async willCreateInterface(name) {
+      if (await exists(join(o.sysClassNet, name))) return
+      ledger.record({ kind: 'interface', name })
+    }
+  }
+}
+
+export interface UndoReport {
+  /** the changes put back, one line each */
+  undone: string[]
+  /** units restarted or reloaded once their files were back */
+  restarted: string[]
+  /** what the ledger records but cleanup leaves, with why */
+  leftInPlace: string[]
+  /** undo commands that failed, with their errors */
+  failed: string[]
+}
+
+/**
+ * Puts back what the ledger records, newest first, and nothing else. Every command may fail
+ * on a half-done host: each failure is reported and the rest still runs. Units whose
+ * configuration changed are restarted (or reloaded) once, after their files are back.
+ */
+export async function undoChanges(changes: readonly Change[], o: { run: Run; services: ServiceManager; procSwaps: string; sysClassNet: string }): Promise<UndoReport> {
+  const { run, services } = o
+  const report: UndoReport = { undone: [], restarted: [], leftInPlace: [], failed: [] }
+  const exec = async (argv: string[]): Promise<boolean> => {
+    const r = await run(argv, { privileged: true, allowFailure: true }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }))
+    if (r.exitCode !== 0) report.failed.push(`\`${argv.join(' ')}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ')}`)
+    return r.exitCode === 0
+  }
+  let daemonReload = false
+  // after the files: unit -> what to do with it
+  const after = new Map<string, 'restart' | 'reload' | 'stop'>()
+  for (const c of [...changes].reverse()) {
+    let ok = true
+    switch (c.kind) {
+      case 'file':
+        ok = await exec(['rm', '-f', c.path])
+        if (ok && c.backup) ok = (await exec(['cp', '-a', c.backup, c.path])) && (await exec(['rm', '-f', c.backup]))
+        break
+      case 'dir':
+        ok = await exec(['rm', '-rf', c.path])
+        break
+      case 'unit-enabled':
+        if (c.was !== 'enabled') ok = await services.disable(c.unit, !c.wasActive).then(() => true, (err: Error) => (report.failed.push(err.message), false))
+        break
+      case 'unit-restarted':
+        after.set(c.unit, c.wasActive ? 'restart' : 'stop')
+        break
+      case 'unit-reloaded':
+        if (!after.has(c.unit)) after.set(c.unit, 'reload')
+        break
+      case 'units-reloaded':
+        daemonReload = true
+        break
+      case 'swap-off': {
+        // a device the failed swapoff left on is on already: swapon would refuse it
+        const on = await readFile(o.procSwaps, 'utf8').catch(() => '')
+        for (const d of c.devices) if (!on.split('\n').some((l) => l.split(/\s+/)[0] === d)) ok = (await exec(['swapon', d])) && ok
+        break
+      }
+      case 'sysctl':
+        for (const [k, v] of Object.entries(c.values)) ok = (await exec(['sysctl', '-w', `${k}=${v}`])) && ok
+        break
+      case 'interface':
+        // recorded before the CNI ran: it may never have made it
+        if (await exists(join(o.sysClassNet, c.name))) ok = await exec(['ip', 'link', 'delete', c.name])
+        break
+      case 'modules-loaded':
+      case 'packages-installed':
+        report.leftInPlace.push(describeChange(c))
+        continue
+      case 'command':
+        for (const argv of c.undo) ok = (await exec(argv)) && ok
+        break
+    }
+    if (ok) report.undone.push(describeChange(c))
+  }
+  if (daemonReload && (await exec(systemctlArgv('daemon-reload')))) report.restarted.push('systemd units reloaded')
+  for (const [unit, action] of after) {
+    const done = { restart: 'restarted', reload: 'reloaded', stop: 'stopped' }[action]
+    if (await exec(['systemctl', action, unit])) report.restarted.push(`${unit} ${done} with its original configuration`)
+  }
+  return report
 }

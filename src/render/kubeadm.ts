@@ -1,6 +1,6 @@
 // kubeadm's config file. Pure: values in, YAML out, rendered by a real serializer.
 import { stringify } from 'yaml'
-import { kubeadmApiVersion } from '../versions.js'
+import { kubeadmApiVersion } from '../config/kubernetes.js'
 
 export interface KubeadmConfigOptions {
   kubernetesVersion: string
@@ -9,7 +9,6 @@ export interface KubeadmConfigOptions {
   serviceSubnet: string
   imageRepository: string
   untaint: boolean
-  nodeName?: string
 }
 
 /** kubeadm's default control-plane taint, kept when untaint is false. */
@@ -23,7 +22,6 @@ export function renderKubeadmConfig(o: KubeadmConfigOptions): string {
     // An explicit empty list means "no taint"; omitting the field means kubeadm's default taint.
     taints: o.untaint ? [] : [CONTROL_PLANE_TAINT]
   }
-  if (o.nodeName) nodeRegistration.name = o.nodeName
   if (v1beta4) nodeRegistration.imagePullSerial = false
   const init = { apiVersion, kind: 'InitConfiguration', nodeRegistration }
   const cluster: Record<string, unknown> = {

@@ -2,7 +2,7 @@
 // manifest so that a re-run is idempotent.
 import { stringify } from 'yaml'
 
-export function renderSmokeManifest(name: string, namespace: string, image: string): string {
+export function renderSmokeManifest(name: string, namespace: string, image: string, tolerations: object[] = []): string {
   const labels = { app: name }
   const deployment = {
     apiVersion: 'apps/v1',
@@ -14,6 +14,7 @@ export function renderSmokeManifest(name: string, namespace: string, image: stri
       template: {
         metadata: { labels },
         spec: {
+          ...(tolerations.length > 0 ? { tolerations } : {}),
           containers: [
             {
               name: 'nginx',

@@ -1,4 +1,4 @@
-// systemd unit files: the kubelet unit and kubeadm's drop-in, after the templates in
+// systemd unit files: the kubelet unit and kubeadm's drop-in, as the templates in
 // kubernetes/release (cmd/krel/templates/latest), with the binary path the action installs to.
 
 /** Sections in order; a key given an array is written once per value (ExecStart= resets). */
@@ -29,7 +29,7 @@ export function kubeletUnit(kubeletPath: string): string {
         ['ExecStart', kubeletPath],
         ['Restart', 'always'],
         ['StartLimitInterval', '0'],
-        ['RestartSec', '2']
+        ['RestartSec', '10']
       ]
     ],
     ['Install', [['WantedBy', 'multi-user.target']]]

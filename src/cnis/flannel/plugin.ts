@@ -1,0 +1,93 @@
+// flannel: the pinned release manifest (or the one given), its net-conf Network set to the
+// pod CIDR, applied after kubeadm init. What flannel itself leaves on the host (its CNI
+// config, its plugin binary, its run directory and interfaces) is recorded before the apply,
+// so cleanup removes exactly what was not there before.
+import { readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import * as tc from '@actions/tool-cache'
+import type { Config } from '../../config/inputs.js'
+import { step } from '../../engine/step.js'
+import { displayArgv } from '../../host/exec.js'
+import type { CniPlugin } from '../types.js'
+import { renderFlannelManifest } from './manifest.js'
+
+export const FLANNEL = {
+  version: 'v0.28.4',
+  // The images the pinned manifest names; the run reads them from the manifest itself
+  // and these only predict them for the dry run.
+  images: ['ghcr.io/flannel-io/flannel:v0.28.4', 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1'],
+  namespace: 'kube-flannel',
+  interfaces: ['cni0', 'flannel.1']
+} as const
+
+export function flannelManifestSource(config: Config): string {
+  return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/releases/download/${FLANNEL.version}/kube-flannel.yml`
+}
+
+const isUrl = (s: string): boolean => /^https?:\/\//.test(s)
+
+export const flannel: CniPlugin = {
+  carriesPods: true,
+  readiness: { nodeReady: true, namespaces: ['kube-system', FLANNEL.namespace] },
+  describe: (config) => `flannel ${config.cniManifest ? '(given manifest)' : FLANNEL.version}, pods in ${config.podNetworkCidr}`,
+  predictedImages: (config) => (config.cniManifest ? [] : [...FLANNEL.images]),
+
+  configSteps(p) {
+    const { config, files, learned } = p
+    const source = flannelManifestSource(config)
+    return [
+      step('config.cni', `flannel manifest (${config.cniManifest ? 'given' : FLANNEL.version}), net-conf Network = ${config.podNetworkCidr}`, [], [
+        {
+          kind: 'task',
+          title: 'fetch and render the flannel manifest',
+          shows: [isUrl(source) ? `GET ${source}` : `read ${source}`, `set net-conf.json Network to ${config.podNetworkCidr}; write ${files.cniManifest}`, `images: ${learned.cniImages.join(' ') || '(read from the manifest)'}`],
+          run: async (ctx) => {
+            let text: string
+            if (isUrl(source)) {
+              const file = await tc.downloadTool(source)
+              text = await readFile(file, 'utf8')
+              await rm(file, { force: true })
+            } else {
+              text = await readFile(source, 'utf8')
+            }
+            const rendered = renderFlannelManifest(text, config.podNetworkCidr)
+            ctx.learned.cniImages = rendered.images
+            await ctx.host.writeFile(files.cniManifest, rendered.manifest)
+            ctx.log(`manifest images: ${rendered.images.join(', ')}`)
+          }
+        }
+      ])
+    ]
+  },
+
+  networkSteps(p) {
+    const { paths, bin, files, kubeEnv } = p
+    const apply = [bin('kubectl'), 'apply', '-f', files.cniManifest]
+    const leftovers = [join(paths.cniConfDir, '10-flannel.conflist'), join(paths.cniBinDir, 'flannel')]
+    return [
+      step('network.cni', 'apply flannel', ['init.kubeconfig', 'config.cni'], [
+        {
+          kind: 'task',
+          title: 'kubectl apply the flannel manifest',
+          shows: [`$ ${displayArgv(apply)}`, `(cleanup removes what flannel creates and was not there: ${[...leftovers, paths.flannelRunDir, ...FLANNEL.interfaces].join(', ')})`],
+          run: async (ctx) => {
+            for (const f of leftovers) await ctx.host.willCreate(f, 'file')
+            await ctx.host.willCreate(paths.flannelRunDir, 'dir')
+            for (const i of FLANNEL.interfaces) await ctx.host.willCreateInterface(i)
+            const res = await ctx.host.run(apply, { env: kubeEnv })
+            ctx.log(res.stdout.trim())
+          }
+        }
+      ])
+    ]
+  },
+
+  diagnostics: (_paths, kubectl, kubeconfig) => [
+    { title: 'flannel logs', argv: [kubectl, 'logs', '-n', FLANNEL.namespace, '-l', 'app=flannel', '--all-containers', '--tail', '40'], env: { KUBECONFIG: kubeconfig }, requires: [kubectl, kubeconfig] }
+  ],
+
+  hints: [
+    { pattern: /Failed to check br_netfilter/, hint: 'br_netfilter is not loaded: `sudo modprobe br_netfilter` (flannel crash-loops without it).' },
+    { pattern: /failed to find plugin/, hint: 'No CNI plugins in /opt/cni/bin: the CNI plugins download or extraction failed.' }
+  ]
+}

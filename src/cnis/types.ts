@@ -1,0 +1,24 @@
+// A CNI plug-in: everything the action does that depends on the pod network. One folder (or
+// file) per CNI, one line in ./index.ts.
+import type { Config } from '../config/inputs.js'
+import type { Hint, Probe } from '../engine/diagnostics.js'
+import type { Step } from '../engine/step.js'
+import type { Paths } from '../host/paths.js'
+import type { PlanContext } from '../phases/context.js'
+
+export interface CniPlugin {
+  /** the smoke test can run: the CNI gives pods a network */
+  carriesPods: boolean
+  /** what the ready phase waits for */
+  readiness: { nodeReady: boolean; namespaces: string[] }
+  /** one line for logs and the summary */
+  describe(config: Config): string
+  /** the images its manifest runs, predicted for the dry run (the run reads the manifest) */
+  predictedImages(config: Config): string[]
+  /** config phase: fetch and render the manifest, learn its images (`config.cni`) */
+  configSteps(p: PlanContext): Step[]
+  /** network phase: apply it (`network.cni`), recording what it will leave on the host */
+  networkSteps(p: PlanContext): Step[]
+  diagnostics(paths: Paths, kubectl: string, kubeconfig: string): Probe[]
+  hints: readonly Hint[]
+}

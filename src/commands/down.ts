@@ -1,0 +1,27 @@
+// down (the post step's cleanup): kubeadm reset and every other recorded change undone,
+// newest first, from the ledger and nothing else. What the ledger records but is left in
+// place on purpose (packages, kernel modules) is said, not undone.
+import { undoChanges } from '../host/host.js'
+import type { LedgerRecord } from '../io/ledger-store.js'
+import type { CommandEnv } from './env.js'
+
+export async function down(record: LedgerRecord, env: CommandEnv): Promise<{ failed: number }> {
+  const { io } = env
+  if (record.changes.length === 0) {
+    io.info('Nothing to undo: the ledger records no host change.')
+    env.store.clear()
+    return { failed: 0 }
+  }
+  const r = await undoChanges(record.changes, { run: env.run, services: env.services, procSwaps: env.paths.procSwaps, sysClassNet: env.paths.sysClassNet })
+  const lines = [
+    ...r.undone.map((l) => `undone: ${l}`),
+    ...r.restarted.map((l) => `then: ${l}`),
+    ...r.leftInPlace.map((l) => `left in place: ${l}`),
+    ...r.failed.map((l) => `FAILED: ${l}`)
+  ]
+  io.block(`Cleanup: ${r.undone.length} changes undone${r.failed.length ? `, ${r.failed.length} failed` : ''}`, lines)
+  for (const f of r.failed) io.warning(`cleanup: ${f}`)
+  await io.summary({ kind: 'cleanup', lines })
+  if (r.failed.length === 0) env.store.clear()
+  return { failed: r.failed.length }
+}

@@ -1,0 +1,33 @@
+// plan (the dry run): every command and file, in order, changing nothing on the host.
+import type { Config } from '../config/inputs.js'
+import { planTreeProblem, renderPlan, writePlanTree } from '../engine/describe.js'
+import { InputError } from '../config/inputs.js'
+import { hostProblems } from '../phases/preflight.js'
+import { timingsJson } from '../io/summary.js'
+import type { CommandEnv } from './env.js'
+import { headline, prepare } from './prepare.js'
+
+/** `out`: a directory for the plan tree (plan-dir, or the command line's --out). */
+export async function plan(config: Config, env: CommandEnv, out: string | undefined, input = 'plan-dir'): Promise<void> {
+  const t0 = performance.now()
+  const prepared = await prepare(config, env.run, env.paths)
+  const { version, facts, plan } = prepared
+  const { io } = env
+  io.info(headline(config, prepared))
+  io.setOutput('kubernetes-version', version)
+  for (const n of plan.notes) io.warning(n)
+  for (const p of hostProblems(config, facts, version, env.paths)) io.warning(`A real run would stop here: ${p}`)
+  if (out) {
+    // refused before anything is written: a plan tree on the live system would be a run
+    const why = await planTreeProblem(out, plan.steps)
+    if (why) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}; accepted: a directory for the plan's files apart from the live system, but ${why}.`])
+  }
+  const text = renderPlan(plan.steps, plan.learned)
+  io.block('Plan (dry run: nothing on this host is changed)', text.trimEnd().split('\n'))
+  if (out) {
+    const written = await writePlanTree(plan.steps, plan.learned, out)
+    io.info(`Wrote the plan and ${written.length} files under ${out}`)
+  }
+  io.setOutput('timings', JSON.stringify(timingsJson([], (performance.now() - t0) / 1000)))
+  await io.summary({ kind: 'plan', text })
+}

@@ -1,0 +1,25 @@
+// From a parsed config to a plan: resolve the version, read the host (read-only), build
+// the steps. Shared by every command, so the dry run and the run see the same plan.
+import type { Config } from '../config/inputs.js'
+import { fetchText, resolveVersion, type FetchText } from '../config/versions.js'
+import type { Run } from '../host/exec.js'
+import type { Paths } from '../host/paths.js'
+import { probeHost, type HostFacts } from '../host/probe.js'
+import { buildPlan, type Plan } from '../phases/index.js'
+import { RUNTIMES } from '../runtimes/index.js'
+
+export interface Prepared {
+  version: string
+  facts: HostFacts
+  plan: Plan
+}
+
+export async function prepare(config: Config, run: Run, paths: Paths, get: FetchText = fetchText): Promise<Prepared> {
+  const [version, facts] = await Promise.all([resolveVersion(config.kubernetesVersion, config.kubernetesReleaseUrl, get), probeHost(run, paths)])
+  return { version, facts, plan: buildPlan({ config, facts, version, paths }) }
+}
+
+/** The first line of every command's log: what is about to be built on what. */
+export function headline(config: Config, { version, facts }: Prepared): string {
+  return `Kubernetes ${version} on ${facts.arch}, ${RUNTIMES[config.containerRuntime].describe(facts)}, ${facts.cpus} CPUs, ${facts.selfHosted ? 'self-hosted' : 'hosted'} runner`
+}

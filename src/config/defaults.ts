@@ -1,0 +1,30 @@
+// Every default and pin that is not per Kubernetes minor lives here, so that a bump is one
+// edit. Per-minor facts are in kubernetes.ts; each runtime and CNI pins its own version in
+// its folder. action.yml repeats the input defaults for the runner's UI; a test keeps the two equal.
+
+export const DEFAULTS = {
+  kubernetesVersion: 'stable',
+  containerRuntime: 'containerd',
+  cni: 'flannel',
+  podNetworkCidr: '10.244.0.0/16',
+  serviceCidr: '10.96.0.0/12',
+  imageRepository: 'registry.k8s.io',
+  smokeTestImage: 'docker.io/library/nginx:stable-alpine',
+  timeout: '5m',
+  kubernetesReleaseUrl: 'https://dl.k8s.io/release',
+  githubUrl: 'https://github.com',
+  cleanup: 'auto'
+} as const
+
+/** containernetworking/plugins: bridge, host-local, portmap and loopback for any CNI. */
+export const CNI_PLUGINS_VERSION = 'v1.8.0'
+
+/** Host packages kubeadm's preflight wants; conntrack is mandatory below 1.32. */
+export const HOST_PACKAGES = [
+  { pkg: 'conntrack', bin: 'conntrack' },
+  { pkg: 'socat', bin: 'socat' },
+  { pkg: 'ebtables', bin: 'ebtables' },
+  { pkg: 'ethtool', bin: 'ethtool' }
+] as const
+
+export const SMOKE = { name: 'kubeadm-single-node-smoke', namespace: 'default' } as const

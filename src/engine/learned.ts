@@ -1,0 +1,23 @@
+// What steps learn as the plan runs and later steps read: one object, seeded with
+// predictions so that a dry run can render every file without a cluster.
+
+export interface Learned {
+  /** what kubeadm will ask for (control plane, etcd, coredns, pause), in kubeadm's order */
+  kubeadmImages: string[]
+  /** containerd's major version: probed, or learned when the plan installs a runtime */
+  containerdMajor?: number
+  /** the images the CNI manifest runs */
+  cniImages: string[]
+  kubeconfig?: string
+  nodeName?: string
+  nodeIp?: string
+  nodePort?: number
+  nginxUrl?: string
+  /** epoch ms by which the cluster must be ready and the smoke test answered; set when the waiting starts */
+  deadline?: number
+  /** how many images were already present, pulled, imported */
+  imageCounts?: { present: number; pulled: number; imported: number }
+}
+
+/** Placeholder shown by a dry run for a value only kubeadm can tell. */
+export const FROM_KUBEADM = '<asked of kubeadm at run time>'

@@ -1,0 +1,95 @@
+// What a plan is made of. Steps are data: an id, the phase it belongs to, the steps it
+// needs, and its operations. The executor runs them; the dry run describes them.
+import type { Host } from '../host/host.js'
+import type { ServiceAction } from '../host/services.js'
+import type { Learned } from './learned.js'
+
+/**
+ * The phases, in the order they run, like kubeadm's own init phases. A step may only need
+ * steps of its own phase or an earlier one (a test holds the plan to that).
+ */
+export const PHASES = ['host', 'binaries', 'config', 'runtime', 'images', 'init', 'network', 'ready', 'smoke'] as const
+export type Phase = (typeof PHASES)[number]
+
+/**
+ * Every step the action knows, by phase. Typed so that `needs`, the tests and the post
+ * step's report cannot name a step that does not exist.
+ */
+export const STEP_IDS = [
+  'host.swap',
+  'host.kernel',
+  'host.packages',
+  'binaries.kubeadm',
+  'binaries.kubelet',
+  'binaries.kubectl',
+  'binaries.crictl',
+  'binaries.cni-plugins',
+  'binaries.kubelet-unit',
+  'config.kubeadm',
+  'config.images',
+  'config.cni',
+  'runtime.install',
+  'runtime.configure',
+  'runtime.docker-mirrors',
+  'runtime.ready',
+  'images.preload',
+  'init.kubeadm',
+  'init.kubeconfig',
+  'network.cni',
+  'ready.cluster',
+  'smoke.deploy',
+  'smoke.check'
+] as const
+export type StepId = (typeof STEP_IDS)[number]
+
+export function phaseOf(id: StepId): Phase {
+  return id.slice(0, id.indexOf('.')) as Phase
+}
+
+export interface StepContext {
+  host: Host
+  learned: Learned
+  /** a line for this step's log group */
+  log: (line: string) => void
+}
+
+export type Op =
+  /** a command with no lasting effect on the host (queries, kubectl against the cluster) */
+  | { kind: 'exec'; argv: string[]; privileged?: boolean; env?: Record<string, string> }
+  /** a file, recorded in the ledger before it is written; rendered from what earlier steps learned */
+  | { kind: 'write'; path: string; mode?: number; render: (learned: Learned) => string }
+  /** a unit: recorded in the ledger, so that cleanup puts its state back */
+  | { kind: 'service'; action: ServiceAction; unit?: string }
+  /** work that reads results as it goes (downloads, waits); `shows` is what a dry run prints */
+  | { kind: 'task'; title: string; shows: string[]; run: (ctx: StepContext) => Promise<void> }
+
+export interface Step {
+  id: StepId
+  phase: Phase
+  title: string
+  needs: StepId[]
+  ops: Op[]
+}
+
+/** A step whose phase is read off its id, so the two cannot disagree. */
+export function step(id: StepId, title: string, needs: StepId[], ops: Op[]): Step {
+  return { id, phase: phaseOf(id), title, needs, ops }
+}
+
+export interface StepTiming {
+  id: StepId
+  phase: Phase
+  /** seconds since the plan started */
+  start: number
+  end: number
+}
+
+export class StepError extends Error {
+  constructor(
+    readonly step: Step,
+    cause: unknown
+  ) {
+    super(`${step.phase}: ${step.title} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+    this.name = 'StepError'
+  }
+}

@@ -1,0 +1,54 @@
+// The action's two steps: Actions IO (inputs, log groups, outputs, state, summary) around
+// the shared commands. One failure boundary each: main fails the step with the whole story;
+// post never fails the job, it warns.
+import * as core from '@actions/core'
+import { diagnose } from '../commands/diagnose.js'
+import { down } from '../commands/down.js'
+import type { CommandEnv } from '../commands/env.js'
+import { plan } from '../commands/plan.js'
+import { up } from '../commands/up.js'
+import { InputError, parseInputs } from '../config/inputs.js'
+import { createRun } from '../host/exec.js'
+import { HOST_PATHS, type Paths } from '../host/paths.js'
+import { systemd } from '../host/services.js'
+import { actionsStateStore } from '../io/ledger-store.js'
+import { actionsReporter } from '../io/reporter.js'
+
+function actionsEnv(paths: Paths): CommandEnv {
+  const run = createRun()
+  return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStateStore(), where: 'actions' }
+}
+
+/** `paths`: where the host's files are; tests put them in a temporary tree. */
+export async function actionMain(paths: Paths = HOST_PATHS): Promise<void> {
+  try {
+    const config = parseInputs((name) => core.getInput(name))
+    const env = actionsEnv(paths)
+    if (config.dryRun) {
+      await plan(config, env, config.planDir)
+    } else {
+      if (config.planDir) core.warning(`plan-dir (${config.planDir}) is only written with dry-run: true; this run changes the host and writes no plan tree.`)
+      await up(config, env)
+    }
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err)
+    core.setFailed(err instanceof InputError ? `${message}\nNothing on this host was changed.` : message)
+  }
+}
+
+export async function actionPost(): Promise<void> {
+  try {
+    const env = actionsEnv(HOST_PATHS)
+    const record = env.store.load()
+    if (!record) {
+      core.info('Nothing to diagnose or clean up: the main step changed nothing on this host.')
+      return
+    }
+    env.paths = record.paths
+    if (record.failed) await diagnose(record, env)
+    if (record.cleanup) await down(record, env)
+    else if (record.changes.length > 0) core.info(`Cleanup is off (cleanup: auto on a hosted runner, or false): the ${record.changes.length} host changes stay for the rest of the job.`)
+  } catch (err) {
+    core.warning(`The post step could not finish: ${(err as Error).message}`)
+  }
+}

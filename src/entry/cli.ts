@@ -1,0 +1,84 @@
+// The command line: the same commands outside GitHub Actions (a plain VM, another CI).
+//   node dist/cli.js plan --kubernetes-version v1.34.2 --out DIR
+//   node dist/cli.js up [--INPUT VALUE ...]   then   down   (or diagnose after a failure)
+// Every action input is a flag of the same name. The ledger that `up` writes and `down`
+// replays is a file (--ledger, default $XDG_STATE_HOME/kubeadm-single-node/ledger.json).
+import { parseArgs } from 'node:util'
+import { diagnose } from '../commands/diagnose.js'
+import { down } from '../commands/down.js'
+import type { CommandEnv } from '../commands/env.js'
+import { plan } from '../commands/plan.js'
+import { up } from '../commands/up.js'
+import { INPUT_NAMES, InputError, parseInputs } from '../config/inputs.js'
+import { createRun } from '../host/exec.js'
+import { HOST_PATHS } from '../host/paths.js'
+import { systemd } from '../host/services.js'
+import { defaultLedgerFile, fileStore } from '../io/ledger-store.js'
+import { terminalReporter } from '../io/reporter.js'
+
+const USAGE = `usage: kubeadm-single-node COMMAND [--INPUT VALUE ...]
+
+  plan [--out DIR]   print every command and file the action would run or write on this
+                     host, in order, changing nothing; with --out, also write each file at
+                     its host path under DIR, beside plan.txt and plan.json
+  up                 build the cluster on this host (root or passwordless sudo), recording
+                     every host change in the ledger
+  diagnose           logs, cluster state and hints after a failed up
+  down               undo every change the ledger records, newest first
+
+Any action input is a flag, e.g.
+  --kubernetes-version v1.34.2   (an exact version needs no network)
+  --image-repository registry.aliyuncs.com/google_containers
+  --registry-mirrors 'docker.io=https://mirror.gcr.io'
+Other flags: --ledger FILE (default ${defaultLedgerFile()}), --verbose, --help`
+
+export async function main(argv: string[]): Promise<number> {
+  const options = Object.fromEntries([...INPUT_NAMES, 'out', 'ledger'].map((n) => [n, { type: 'string' as const }]))
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' }, verbose: { type: 'boolean' } }, allowPositionals: true })
+  } catch (err) {
+    process.stderr.write(`error: ${(err as Error).message}\n${USAGE}\n`)
+    return 2
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>
+  const command = parsed.positionals[0]
+  if (values.help || !['plan', 'up', 'down', 'diagnose'].includes(command ?? '')) {
+    process.stdout.write(`${USAGE}\n`)
+    return values.help ? 0 : 2
+  }
+  const run = createRun({ debug: () => {} })
+  const env: CommandEnv = {
+    paths: HOST_PATHS,
+    run,
+    services: systemd(run),
+    io: terminalReporter(command === 'plan' ? process.stdout : process.stderr, values.verbose === true),
+    store: fileStore(typeof values.ledger === 'string' ? values.ledger : undefined),
+    where: 'terminal'
+  }
+  try {
+    if (command === 'down' || command === 'diagnose') {
+      const record = env.store.load()
+      if (!record) {
+        env.io.info('Nothing recorded: no `up` has changed this host (or `down` already undid it).')
+        return 0
+      }
+      env.paths = record.paths
+      if (command === 'diagnose') await diagnose(record, env)
+      else return (await down(record, env)).failed > 0 ? 1 : 0
+      return 0
+    }
+    const config = parseInputs((name) => {
+      const v = values[name]
+      return typeof v === 'string' ? v : ''
+    })
+    if (command === 'plan') await plan(config, env, typeof values.out === 'string' ? values.out : undefined, '--out')
+    else await up(config, env)
+    return 0
+  } catch (err) {
+    process.stderr.write(`error: ${(err as Error).message}\n`)
+    return err instanceof InputError ? 2 : 1
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2))

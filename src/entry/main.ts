@@ -1,0 +1,3 @@
+import { actionMain } from './action.js'
+
+await actionMain()

@@ -1,0 +1,3 @@
+import { actionPost } from './action.js'
+
+await actionPost()

@@ -1,0 +1,61 @@
+// Where the action reads and writes on the host. One object, passed down, so that tests
+// (and the plan's directory-tree output) can put the same files elsewhere.
+
+export interface Paths {
+  binDir: string
+  cniBinDir: string
+  cniConfDir: string
+  /** the action's own files: kubeadm config, rendered manifests */
+  stateDir: string
+  /** originals of the files the action changed, for cleanup to put back */
+  backupDir: string
+  containerdConfig: string
+  certsDir: string
+  /** CRI endpoint is unix://<this> */
+  containerdSocket: string
+  dockerDaemonJson: string
+  systemdDir: string
+  modulesLoad: string
+  sysctlConf: string
+  /** kubeadm's own directories: present means a cluster was (or is) here */
+  kubernetesDir: string
+  kubeletDir: string
+  etcdDir: string
+  adminConf: string
+  crictlConfig: string
+  /** read-only kernel views: active swap, loaded modules, network interfaces */
+  procSwaps: string
+  sysModuleDir: string
+  sysClassNet: string
+  /** state flannel keeps at run time */
+  flannelRunDir: string
+}
+
+export const HOST_PATHS: Paths = {
+  binDir: '/usr/local/bin',
+  cniBinDir: '/opt/cni/bin',
+  cniConfDir: '/etc/cni/net.d',
+  stateDir: '/etc/kubeadm-single-node',
+  backupDir: '/var/lib/kubeadm-single-node/backup',
+  containerdConfig: '/etc/containerd/config.toml',
+  certsDir: '/etc/containerd/certs.d',
+  containerdSocket: '/var/run/containerd/containerd.sock',
+  dockerDaemonJson: '/etc/docker/daemon.json',
+  systemdDir: '/etc/systemd/system',
+  modulesLoad: '/etc/modules-load.d/kubeadm-single-node.conf',
+  sysctlConf: '/etc/sysctl.d/99-kubeadm-single-node.conf',
+  kubernetesDir: '/etc/kubernetes',
+  kubeletDir: '/var/lib/kubelet',
+  etcdDir: '/var/lib/etcd',
+  adminConf: '/etc/kubernetes/admin.conf',
+  crictlConfig: '/etc/crictl.yaml',
+  procSwaps: '/proc/swaps',
+  sysModuleDir: '/sys/module',
+  sysClassNet: '/sys/class/net',
+  flannelRunDir: '/run/flannel'
+}
+
+/** The same layout under another root: the plan's directory tree, and tests' temporary hosts. */
+export function pathsUnder(root: string): Paths {
+  return Object.fromEntries(Object.entries(HOST_PATHS).map(([k, v]) => [k, `${root.replace(/\/+$/, '')}${v}`])) as unknown as Paths
+}

@@ -1,0 +1,96 @@
+// Read-only facts about the host, gathered before planning (and by the dry run): nothing
+// here changes the machine.
+import { access, readFile } from 'node:fs/promises'
+import { availableParallelism, userInfo } from 'node:os'
+import { delimiter, join } from 'node:path'
+import { HOST_PACKAGES } from '../config/defaults.js'
+import { isRoot, type Run } from './exec.js'
+import type { Paths } from './paths.js'
+
+export type Arch = 'amd64' | 'arm64'
+
+export interface HostFacts {
+  arch: Arch
+  /** how the action can act as root: it is root, or `sudo -n true` works, or neither */
+  privilege: 'root' | 'sudo' | 'none'
+  user: { name: string; uid: number; gid: number; home: string }
+  containerd?: { version: string; major: number }
+  docker: boolean
+  missingPackages: string[]
+  swapOn: boolean
+  /** /etc/kubernetes/admin.conf exists: a cluster from an earlier run is still here */
+  existingCluster: boolean
+  /** /etc/docker/daemon.json exists (parsed into daemonJson when it is valid JSON) */
+  daemonJsonExists: boolean
+  daemonJson?: Record<string, unknown>
+  /** ~/.kube/config exists: the runner user's own, never overwritten */
+  kubeconfigExists: boolean
+  cpus: number
+  selfHosted: boolean
+}
+
+export function kubeArch(nodeArch: string): Arch {
+  if (nodeArch === 'x64') return 'amd64'
+  if (nodeArch === 'arm64') return 'arm64'
+  throw new Error(`This runner's architecture (${nodeArch}) has no Kubernetes release binaries here; use an x64 or arm64 runner.`)
+}
+
+/** `containerd --version` prints e.g. "containerd containerd.io 2.2.1 abc..." or "... v1.6.20 ...". */
+export function parseContainerdVersion(out: string): { version: string; major: number } | undefined {
+  const m = /\bv?(\d+)\.(\d+)\.(\d+)/.exec(out)
+  return m ? { version: `${m[1]}.${m[2]}.${m[3]}`, major: Number(m[1]) } : undefined
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false
+  )
+}
+
+async function onPath(bin: string): Promise<boolean> {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin']
+  for (const d of dirs) if (d && (await exists(join(d, bin)))) return true
+  return false
+}
+
+async function privilege(run: Run): Promise<HostFacts['privilege']> {
+  if (isRoot()) return 'root'
+  const r = await run(['sudo', '-n', 'true'], { allowFailure: true }).catch(() => undefined)
+  return r?.exitCode === 0 ? 'sudo' : 'none'
+}
+
+export async function probeHost(run: Run, paths: Paths): Promise<HostFacts> {
+  const u = userInfo()
+  const home = process.env.HOME || u.homedir
+  const [priv, containerdOut, docker, missing, swaps, existingCluster, daemonJsonExists, daemonJson, kubeconfigExists] = await Promise.all([
+    privilege(run),
+    run(['containerd', '--version'], { allowFailure: true }).catch(() => undefined),
+    onPath('docker'),
+    Promise.all(HOST_PACKAGES.map(async (p) => ((await onPath(p.bin)) ? undefined : p.pkg))),
+    readFile(paths.procSwaps, 'utf8').catch(() => ''),
+    exists(paths.adminConf),
+    exists(paths.dockerDaemonJson),
+    readFile(paths.dockerDaemonJson, 'utf8').then(
+      (t) => JSON.parse(t) as Record<string, unknown>,
+      () => undefined
+    ),
+    exists(join(home, '.kube', 'config'))
+  ])
+  return {
+    arch: kubeArch(process.arch),
+    privilege: priv,
+    // HOME first: it is where the runner user's later steps look for ~/.kube
+    user: { name: u.username, uid: u.uid, gid: u.gid, home },
+    containerd: containerdOut && containerdOut.exitCode === 0 ? parseContainerdVersion(containerdOut.stdout) : undefined,
+    docker,
+    missingPackages: missing.flatMap((p) => (p ? [p] : [])),
+    swapOn: swaps.trim().split('\n').length > 1,
+    existingCluster,
+    daemonJsonExists,
+    kubeconfigExists,
+    daemonJson,
+    cpus: availableParallelism(),
+    selfHosted: process.env.RUNNER_ENVIRONMENT === 'self-hosted'
+  }
+}

@@ -1,0 +1,124 @@
+// Puts every image the cluster will ask for into the runtime before kubeadm init: what is
+// already there is kept, archives are imported, the rest is pulled concurrently. Pull
+// failures are sorted into the ones worth retrying (5xx, resets) and the ones that need
+// the user (rate limits, missing images), whose errors say what to do.
+import { CommandError } from '../host/exec.js'
+import { parseImageRef } from './ref.js'
+import type { ImageStore } from './store.js'
+
+export interface PreloadOptions {
+  /** images under the names the cluster will ask for */
+  images: readonly string[]
+  /** tarballs to import first */
+  archives?: readonly string[]
+  /** where pulls of a registry go, for error messages (mirrors first, then the registry) */
+  whereFor?: (registry: string) => string[]
+  /** concurrent pulls */
+  concurrency?: number
+  /** attempts per image for retryable failures */
+  attempts?: number
+  /** waits between attempts grow from this (ms) */
+  backoffMs?: number
+  log?: (line: string) => void
+}
+
+export interface PreloadResult {
+  present: string[]
+  imported: string[]
+  pulled: string[]
+}
+
+export type PullFailure = 'rate-limit' | 'not-found' | 'retryable' | 'other'
+
+export function classifyPullError(text: string): PullFailure {
+  if (/429|toomanyrequests|too many requests|rate limit/i.test(text)) return 'rate-limit'
+  if (/\b404\b|not found|manifest unknown|name unknown|no such image/i.test(text)) return 'not-found'
+  if (/\b50[0-4]\b|internal server error|bad gateway|service unavailable|gateway time|connection reset|timeout|EOF|connection refused/i.test(text)) {
+    return 'retryable'
+  }
+  return 'other'
+}
+
+export class PullError extends Error {
+  constructor(
+    readonly image: string,
+    readonly failure: PullFailure,
+    message: string,
+    cause: unknown
+  ) {
+    super(message, { cause })
+    this.name = 'PullError'
+  }
+}
+
+function explain(image: string, failure: PullFailure, where: string[], detail: string, attempts: number): string {
+  const at = where.length ? ` (looked at ${where.join(', ')})` : ''
+  switch (failure) {
+    case 'rate-limit':
+      return `Pulling ${image} was refused with HTTP 429 (rate limit)${at}. Docker Hub limits anonymous pulls: set registry-mirrors (for example 'docker.io=https://mirror.gcr.io'), or point smoke-test-image / preload-images at another registry.`
+    case 'not-found':
+      return `Image ${image} was not found${at}. If image-repository or registry-mirrors names a mirror, it lacks this image or names it differently; kubeadm asks for exactly this name.`
+    case 'retryable':
+      return `Pulling ${image} failed ${attempts} times with a server or network error${at}: ${detail}`
+    default:
+      return `Pulling ${image} failed${at}: ${detail}`
+  }
+}
+
+async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items]
+  const errors: unknown[] = []
+  const worker = async (): Promise<void> => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+      try {
+        await fn(item)
+      } catch (err) {
+        errors.push(err)
+        queue.length = 0 // stop handing out work; running pulls finish
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  if (errors.length > 0) throw errors[0]
+}
+
+export async function preloadImages(store: ImageStore, o: PreloadOptions): Promise<PreloadResult> {
+  const log = o.log ?? (() => {})
+  const attempts = o.attempts ?? 3
+  const backoff = o.backoffMs ?? 1000
+  const imported: string[] = []
+  for (const archive of o.archives ?? []) {
+    const names = await store.importArchive(archive).catch((err: unknown) => {
+      throw new Error(`Could not import image archive ${archive}: ${(err as Error).message}`, { cause: err })
+    })
+    log(`imported ${archive}: ${names.join(', ') || '(no names)'}`)
+    imported.push(...names)
+  }
+  const have = await store.list()
+  const present = o.images.filter((i) => have.has(i))
+  const missing = o.images.filter((i) => !have.has(i))
+  if (present.length) log(`already present: ${present.join(', ')}`)
+  const pulled: string[] = []
+  await pool(missing, o.concurrency ?? 4, async (image) => {
+    const started = performance.now()
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await store.pull(image)
+        pulled.push(image)
+        log(`pulled ${image} in ${((performance.now() - started) / 1000).toFixed(1)}s`)
+        return
+      } catch (err) {
+        const detail = err instanceof CommandError ? (err.result.stderr || err.result.stdout).trim().split('\n').slice(-3).join(' ') : String(err)
+        const failure = classifyPullError(detail)
+        if (failure === 'retryable' && attempt < attempts) {
+          log(`pull of ${image} failed (${detail}); attempt ${attempt + 1} of ${attempts}`)
+          await new Promise((r) => setTimeout(r, backoff * 2 ** (attempt - 1)))
+          continue
+        }
+        const where = o.whereFor?.(parseImageRef(image).registry) ?? []
+        throw new PullError(image, failure, explain(image, failure, where, detail, attempt), err)
+      }
+    }
+  })
+  return { present, imported, pulled }
+}

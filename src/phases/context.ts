@@ -1,0 +1,65 @@
+// What every phase's steps are built from: the inputs, the host's facts, the chosen runtime
+// and CNI, and the names derived from them once (binary paths, the action's own files, the
+// downloads).
+import { join } from 'node:path'
+import { CNIS, type CniPlugin } from '../cnis/index.js'
+import type { Config } from '../config/inputs.js'
+import type { Learned } from '../engine/learned.js'
+import type { Artifact } from '../host/download.js'
+import type { Paths } from '../host/paths.js'
+import type { HostFacts } from '../host/probe.js'
+import { RUNTIMES, type RuntimeDriver } from '../runtimes/index.js'
+import { artifacts, type ArtifactName } from './artifacts.js'
+
+export interface PlanInput {
+  config: Config
+  facts: HostFacts
+  /** resolved, vX.Y.Z */
+  version: string
+  paths: Paths
+}
+
+export interface PlanContext extends PlanInput {
+  /** seeded with predictions; the run fills in what it learns */
+  learned: Learned
+  /** warnings worth a line in the log and the summary */
+  notes: string[]
+  runtime: RuntimeDriver
+  cni: CniPlugin
+  criSocket: string
+  bin: (name: string) => string
+  files: { kubeadmConfig: string; cniManifest: string; smokeManifest: string; kubeconfig: string }
+  kubeEnv: Record<string, string>
+  arts: Record<ArtifactName, Artifact>
+  /** the smoke test runs: asked for, and a CNI to carry it */
+  smokeTest: boolean
+}
+
+export function planContext(input: PlanInput, learned: Learned): PlanContext {
+  const { config, facts, version, paths } = input
+  const runtime = RUNTIMES[config.containerRuntime]
+  const cni = CNIS[config.cni]
+  // A kubeconfig the user already has (a self-hosted runner's) is never overwritten.
+  const kubeconfig = join(facts.user.home, '.kube', facts.kubeconfigExists ? 'kubeadm-single-node.config' : 'config')
+  const notes = facts.kubeconfigExists ? [`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`] : []
+  const smokeTest = config.smokeTest && cni.carriesPods
+  if (config.smokeTest && !smokeTest) notes.push(`smoke-test skipped: with cni '${config.cni}' no pod network exists for nginx until you install one.`)
+  return {
+    ...input,
+    learned,
+    notes,
+    runtime,
+    cni,
+    criSocket: runtime.criSocket(paths),
+    bin: (name) => join(paths.binDir, name),
+    files: {
+      kubeadmConfig: join(paths.stateDir, 'kubeadm.yaml'),
+      cniManifest: join(paths.stateDir, 'cni.yaml'),
+      smokeManifest: join(paths.stateDir, 'smoke.yaml'),
+      kubeconfig
+    },
+    kubeEnv: { KUBECONFIG: kubeconfig },
+    arts: artifacts(config, version, facts.arch),
+    smokeTest
+  }
+}

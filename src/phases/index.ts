@@ -1,0 +1,61 @@
+// The action's plan: every host step, what it needs first, and what it does, one module
+// per phase, in the order the phases run. Pure: the same config and host facts always give
+// the same plan, which is what the dry run prints and what the run executes.
+import type { Config } from '../config/inputs.js'
+import type { Learned } from '../engine/learned.js'
+import type { Step } from '../engine/step.js'
+import type { HostFacts } from '../host/probe.js'
+import { imageTagsFor, minorRow } from '../config/kubernetes.js'
+import { minorOf } from '../config/versions.js'
+import { predictKubeadmImages } from '../images/kubeadm.js'
+import { binarySteps } from './binaries.js'
+import { configSteps } from './config.js'
+import { planContext, type PlanInput } from './context.js'
+import { hostSteps } from './host.js'
+import { imageSteps } from './images.js'
+import { initSteps } from './init.js'
+import { networkSteps } from './network.js'
+import { readySteps } from './ready.js'
+import { runtimeSteps } from './runtime.js'
+import { smokeSteps } from './smoke.js'
+
+export interface Plan {
+  steps: Step[]
+  /** what the steps will learn, seeded with predictions for the dry run */
+  learned: Learned
+  /** where the runner user's kubeconfig will be */
+  kubeconfig: string
+  /** warnings worth a line in the log and the summary */
+  notes: string[]
+}
+
+export function seedLearned(config: Config, version: string, facts: HostFacts): Learned {
+  return {
+    containerdMajor: facts.containerd?.major,
+    // a version the table lacks: kubeadm names its images at run time, the dry run says so
+    kubeadmImages: predictKubeadmImages(version, config.imageRepository) ?? [],
+    cniImages: []
+  }
+}
+
+export function buildPlan(input: PlanInput): Plan {
+  const learned = seedLearned(input.config, input.version, input.facts)
+  const p = planContext(input, learned)
+  learned.cniImages = p.cni.predictedImages(input.config)
+  const tags = imageTagsFor(input.version)
+  if (!tags) p.notes.push(`The version table has no image list for ${input.version}: the dry run cannot name kubeadm's images; the run asks kubeadm.`)
+  else if (!tags.checked) p.notes.push(`kubeadm's images for ${input.version} are predicted from v1.${minorOf(input.version)}.${minorRow(minorOf(input.version))!.knownThrough}, the newest patch the table was checked against; the run asks kubeadm itself.`)
+  const host = hostSteps(p)
+  const steps = [
+    ...host,
+    ...binarySteps(p),
+    ...configSteps(p),
+    ...runtimeSteps(p),
+    ...imageSteps(p),
+    ...initSteps(p, host.map((s) => s.id)),
+    ...networkSteps(p),
+    ...readySteps(p),
+    ...smokeSteps(p)
+  ]
+  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig }
+}

@@ -1,0 +1,50 @@
+// init: kubeadm init, then the runner user's kubeconfig.
+import { dirname } from 'node:path'
+import { step, type Step, type StepId } from '../engine/step.js'
+import { displayArgv } from '../host/exec.js'
+import { installArgv, mkdirArgv } from '../host/host.js'
+import type { PlanContext } from './context.js'
+
+export function kubeadmInitArgv(kubeadm: string, config: string): string[] {
+  return [kubeadm, 'init', '--config', config, '--skip-token-print']
+}
+
+export function kubeadmResetArgv(kubeadm: string, criSocket: string): string[] {
+  return [kubeadm, 'reset', '--force', '--cri-socket', criSocket]
+}
+
+/** `hostStepIds`: the host steps kubeadm init waits for. */
+export function initSteps(p: PlanContext, hostStepIds: StepId[]): Step[] {
+  const { facts, version, paths, bin, files, criSocket } = p
+  const init = kubeadmInitArgv(bin('kubeadm'), files.kubeadmConfig)
+  const reset = kubeadmResetArgv(bin('kubeadm'), criSocket)
+  const owner = { uid: facts.user.uid, gid: facts.user.gid }
+  const kubeDir = dirname(files.kubeconfig)
+  return [
+    step('init.kubeadm', `kubeadm init ${version}`, [...hostStepIds, 'binaries.kubelet-unit', 'binaries.cni-plugins', 'config.kubeadm', 'runtime.ready', 'images.preload'], [
+      {
+        kind: 'task',
+        title: 'kubeadm init',
+        shows: [`$ sudo ${displayArgv(init)}`, `(cleanup: $ sudo ${displayArgv(reset)}, and removes ${paths.kubernetesDir}, ${paths.kubeletDir}, ${paths.etcdDir} where they did not exist)`],
+        run: async (ctx) => {
+          for (const dir of [paths.kubernetesDir, paths.kubeletDir, paths.etcdDir]) await ctx.host.willCreate(dir, 'dir')
+          const res = await ctx.host.apply('kubeadm init (undone by kubeadm reset)', init, [reset])
+          ctx.log((res.stdout + res.stderr).trim().split('\n').slice(-15).join('\n'))
+        }
+      }
+    ]),
+    // every later step talks to the cluster through kubectl
+    step('init.kubeconfig', `kubeconfig for ${facts.user.name} (mode 0600)`, ['init.kubeadm', 'binaries.kubectl'], [
+      {
+        kind: 'task',
+        title: `copy ${paths.adminConf} to ${files.kubeconfig}`,
+        shows: [`$ sudo ${displayArgv(mkdirArgv(kubeDir, { mode: 0o700, owner }))}`, `$ sudo ${displayArgv(installArgv(paths.adminConf, files.kubeconfig, { mode: 0o600, owner }))}`],
+        run: async (ctx) => {
+          await ctx.host.ensureDir(kubeDir, { mode: 0o700, owner })
+          await ctx.host.installFile(paths.adminConf, files.kubeconfig, { mode: 0o600, owner })
+          ctx.learned.kubeconfig = files.kubeconfig
+        }
+      }
+    ])
+  ]
+}

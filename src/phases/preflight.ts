@@ -1,0 +1,23 @@
+// What stops a run before it changes anything: the host cannot act as root, cannot run the
+// cluster, or still has one.
+import type { Config } from '../config/inputs.js'
+import type { HostFacts } from '../host/probe.js'
+import type { Paths } from '../host/paths.js'
+import { RUNTIMES } from '../runtimes/index.js'
+
+export function hostProblems(config: Config, facts: HostFacts, version: string, paths: Paths): string[] {
+  const problems: string[] = []
+  if (facts.privilege === 'none') {
+    problems.push('The action must act as root: run it as root, or as a user with passwordless sudo (`sudo -n true` failed here). Hosted runners have it; on a self-hosted runner, add a sudoers entry for the runner user.')
+  }
+  if (facts.existingCluster) {
+    problems.push(`A cluster from an earlier run is still on this host (${paths.adminConf} exists). Run \`sudo kubeadm reset --force\` first, or give the earlier run cleanup: true.`)
+  }
+  const dockerMirrors = config.registryMirrors.some((m) => m.registry === 'docker.io')
+  if (dockerMirrors && facts.daemonJsonExists && facts.daemonJson === undefined) {
+    problems.push(`Docker's ${paths.dockerDaemonJson} is not valid JSON, so the docker.io mirrors cannot be merged into it. Fix the file, or leave docker.io out of registry-mirrors.`)
+  }
+  if (facts.cpus < 2) problems.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`)
+  problems.push(...RUNTIMES[config.containerRuntime].problems(facts, version))
+  return problems
+}

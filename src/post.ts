@@ -1,3 +1,0 @@
-import { runPost } from './post-run.js'
-
-await runPost()

@@ -1,0 +1,78 @@
+// containerd's config.toml and registry hosts files. Pure renderers over a TOML serializer.
+// containerd 2.x reads layout version 3 (CRI split into cri.v1.images and cri.v1.runtime);
+// 1.6/1.7 read version 2 (one grpc.v1.cri plugin). The layouts cannot be mixed in one file,
+// so the whole file is written for the detected major.
+import { stringify } from 'smol-toml'
+import type { RegistryMirror } from '../../config/inputs.js'
+
+export interface ContainerdConfigOptions {
+  /** containerd's major version as detected on the host */
+  major: number
+  /** exactly what `kubeadm config images list` names as pause */
+  sandboxImage: string
+  /** the registry hosts directory, e.g. /etc/containerd/certs.d */
+  certsDir: string
+  /** optional overrides so that a private daemon (tests, nested setups) keeps to its own dirs */
+  root?: string
+  state?: string
+  address?: string
+}
+
+export function renderContainerdConfig(o: ContainerdConfigOptions): string {
+  const top: Record<string, unknown> = {}
+  if (o.root) top.root = o.root
+  if (o.state) top.state = o.state
+  if (o.address) top.grpc = { address: o.address }
+  const runc = { runtime_type: 'io.containerd.runc.v2', options: { SystemdCgroup: true } }
+  if (o.major >= 2) {
+    return stringify({
+      version: 3,
+      ...top,
+      // Docker's containerd.io package ships disabled_plugins = ["cri"]; kubeadm needs it on.
+      disabled_plugins: [],
+      plugins: {
+        'io.containerd.cri.v1.images': {
+          pinned_images: { sandbox: o.sandboxImage },
+          registry: { config_path: o.certsDir }
+        },
+        'io.containerd.cri.v1.runtime': {
+          containerd: { default_runtime_name: 'runc', runtimes: { runc } }
+        }
+      }
+    })
+  }
+  return stringify({
+    version: 2,
+    ...top,
+    disabled_plugins: [],
+    plugins: {
+      'io.containerd.grpc.v1.cri': {
+        sandbox_image: o.sandboxImage,
+        containerd: { default_runtime_name: 'runc', runtimes: { runc } },
+        registry: { config_path: o.certsDir }
+      }
+    }
+  })
+}
+
+/** The upstream a registry name stands for when nothing else answers. */
+export function upstreamServer(registry: string): string {
+  return registry === 'docker.io' ? 'https://registry-1.docker.io' : `https://${registry}`
+}
+
+/**
+ * Where pulls of a registry go, in order: its mirrors, then the server. An endpoint on the
+ * registry's own host (a plain-HTTP registry on loopback, say) is the server, not a mirror.
+ */
+export function registryHosts(mirror: RegistryMirror): { server: string; mirrors: string[] } {
+  const own = mirror.endpoints.find((e) => new URL(e).host === mirror.registry)
+  return { server: own ?? upstreamServer(mirror.registry), mirrors: mirror.endpoints.filter((e) => e !== own) }
+}
+
+/** certs.d/<registry>/hosts.toml: mirrors first, in order, then the server. */
+export function renderHostsToml(mirror: RegistryMirror): string {
+  const { server, mirrors } = registryHosts(mirror)
+  const doc: Record<string, unknown> = { server }
+  if (mirrors.length > 0) doc.host = Object.fromEntries(mirrors.map((m) => [m, { capabilities: ['pull', 'resolve'] }]))
+  return stringify(doc)
+}

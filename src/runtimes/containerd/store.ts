@@ -1,0 +1,49 @@
+// containerd's image store, driven with ctr in the k8s.io namespace (the one the CRI serves)
+// and the same registry hosts directory the CRI reads.
+import type { Run } from '../../host/exec.js'
+import { archiveNames, confirmImported, type ImageStore } from '../../images/store.js'
+
+export interface ContainerdStoreOptions {
+  /** the ctr binary; 'ctr' from PATH on a host */
+  ctr?: string
+  /** the containerd socket path (no unix:// prefix) */
+  address: string
+  /** registry hosts directory, e.g. /etc/containerd/certs.d */
+  hostsDir: string
+  /** Kubernetes images live in k8s.io */
+  namespace?: string
+}
+
+export function ctrArgv(o: ContainerdStoreOptions, ...args: string[]): string[] {
+  return [o.ctr ?? 'ctr', '--address', o.address, '--namespace', o.namespace ?? 'k8s.io', ...args]
+}
+
+/** The pull command; `local` keeps containerd 2.x on the client-side pull that reads --hosts-dir as 1.x does. */
+export function ctrPullArgv(o: ContainerdStoreOptions, ref: string, local: boolean): string[] {
+  return ctrArgv(o, 'images', 'pull', ...(local ? ['--local'] : []), '--hosts-dir', o.hostsDir, ref)
+}
+
+export function containerdStore(run: Run, o: ContainerdStoreOptions): ImageStore {
+  const base = ctrArgv(o)
+  // asked once per store: ctr 1.x has no --local, and pulls locally anyway
+  let local: Promise<boolean> | undefined
+  const supportsLocal = (): Promise<boolean> =>
+    (local ??= run([...base, 'images', 'pull', '--help'], { privileged: true, allowFailure: true }).then((r) => /--local\b/.test(r.stdout + r.stderr)))
+  return {
+    async list() {
+      const res = await run([...base, 'images', 'list', '--quiet'], { privileged: true })
+      return new Set(res.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== ''))
+    },
+    async pull(ref) {
+      await run(ctrPullArgv(o, ref, await supportsLocal()), { privileged: true })
+    },
+    async importArchive(path) {
+      const names = await archiveNames(run, path)
+      await run([...base, 'images', 'import', path], { privileged: true })
+      return confirmImported(this, path, names)
+    },
+    async tag(source, target) {
+      await run([...base, 'images', 'tag', '--force', source, target], { privileged: true })
+    }
+  }
+}
