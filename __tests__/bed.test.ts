@@ -70,8 +70,12 @@ async function containerdRuntime(dir: string, major: 1 | 2): Promise<Runtime> {
   return { major, ctr: major === 1 ? BINS.ctr1 : BINS.ctr2, paths, daemon }
 }
 
+// Bookworm's 1.6.20 stands for a 1.6 release the version table supports for v1.34 (1.6.39+):
+// what the bed proves is that a real daemon of each major loads the layout the action writes
+// for it. The action's own containerd, for a host whose containerd is too old, is the undo
+// test's and the system machine's.
 function factsFor(rt: Runtime, extra: Partial<HostFacts> = {}): HostFacts {
-  return { ...hostedRunner, privilege: 'root', containerd: { version: rt.major === 1 ? '1.6.20' : '2.1.9', major: rt.major }, ...extra }
+  return { ...hostedRunner, privilege: 'root', containerd: { version: rt.major === 1 ? '1.6.39' : '2.1.9', major: rt.major }, ...extra }
 }
 
 /** Where the plan's steps act: the bed's services, the bed's paths, and a ledger of what they changed. */

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { parse } from 'yaml'
 import { DEFAULTS } from '../src/config/defaults.js'
-import { INPUT_NAMES, InputError, parseDuration, parseInputs, parseVersionSpec, type Config } from '../src/config/inputs.js'
+import { INPUT_NAMES, InputError, MAX_TIMEOUT_SECONDS, parseDuration, parseInputs, parseVersionSpec, VERSION_FORMS, type Config } from '../src/config/inputs.js'
 
 const parseWith = (inputs: Record<string, string>): Config => parseInputs((n) => inputs[n] ?? '')
 const problemsOf = (inputs: Record<string, string>): string[] => {
@@ -68,9 +68,21 @@ describe('inputs', () => {
       const [p] = problemsOf({ 'kubernetes-version': bad })
       assert.match(p, /^Input 'kubernetes-version' has the value /)
       assert.ok(p.includes(JSON.stringify(bad.trim())), p)
-      assert.match(p, /'stable', a minor such as '1\.34'/)
+      assert.ok(p.endsWith(`; accepted: ${VERSION_FORMS}.`), p)
     })
   }
+
+  it('accepts exactly the version forms its error text names', () => {
+    // every quoted example in the text parses; 'latest' is named as the alias it is
+    const named = [...VERSION_FORMS.matchAll(/'([^']+)'/g)].map((m) => m[1])
+    assert.deepEqual(named, ['stable', 'latest', '1.34', 'v1.34', 'v1.34.2', '1.34.2'])
+    for (const form of named) assert.doesNotThrow(() => parseVersionSpec(form), form)
+    assert.deepEqual(parseVersionSpec('latest'), { kind: 'stable' })
+    assert.match(VERSION_FORMS, /'latest' is an alias of it/)
+    assert.match(VERSION_FORMS, /a minor such as '1\.34' or 'v1\.34'/)
+    const described = String(parse(readFileSync('action.yml', 'utf8')).inputs['kubernetes-version'].description)
+    for (const form of named) assert.ok(described.includes(`'${form}'`), `action.yml does not name '${form}'`)
+  })
 
   const cases: Array<[string, string, RegExp]> = [
     ['container-runtime', 'cri-o', /accepted: 'containerd'/],
@@ -79,7 +91,7 @@ describe('inputs', () => {
     ['pod-network-cidr', '10.244.0.0/33', /IPv4 network in CIDR form/],
     ['pod-network-cidr', '300.1.0.0/16', /IPv4 network in CIDR form/],
     ['service-cidr', 'fd00::/108', /IPv4 network in CIDR form/],
-    ['service-cidr', '10.96.0.0/30', /prefix length from \/8 to \/28/],
+    ['service-cidr', '10.96.0.0/30', /prefix length from \/12 to \/28/],
     ['image-repository', 'registry.k8s.io:tag:x', /a registry with an optional path/],
     ['image-repository', 'Registry.K8s.io/UPPER', /a registry with an optional path/],
     ['registry-mirrors', 'docker.io', /REGISTRY=ENDPOINT/],
@@ -93,6 +105,11 @@ describe('inputs', () => {
     ['timeout', '-5m', /a positive duration/],
     ['timeout', 'five minutes', /a positive duration/],
     ['timeout', '5d', /a positive duration/],
+    ['timeout', '3601', /at most 1h \(3600 seconds\)/],
+    ['timeout', '61m', /at most 1h/],
+    ['timeout', '1h0m1s', /at most 1h/],
+    ['timeout', '2h', /at most 1h/],
+    ['timeout', '99999999999999999999', /at most 1h/],
     ['kubernetes-release-url', 'dl.k8s.io/release', /http:\/\/ or https:\/\/ URL/],
     ['cleanup', 'always', /'auto', 'true', 'false'/]
   ]
@@ -129,6 +146,8 @@ describe('inputs', () => {
     assert.equal(parseDuration('timeout', '5m'), 300)
     assert.equal(parseDuration('timeout', '1m30s'), 90)
     assert.equal(parseDuration('timeout', '1h'), 3600)
+    assert.equal(parseDuration('timeout', '3600'), MAX_TIMEOUT_SECONDS)
+    assert.equal(parseDuration('timeout', '59m60s'), 3600)
   })
 
   it('parses mirrors, lists and archives', () => {
@@ -148,5 +167,209 @@ describe('inputs', () => {
   it('accepts booleans in YAML 1.2 core form, as @actions/core does', () => {
     assert.equal(parseWith({ untaint: 'False' }).untaint, false)
     assert.equal(parseWith({ 'smoke-test': 'TRUE' }).smokeTest, true)
+  })
+})
+
+describe('inputs: networks, as kubeadm validates them', () => {
+  const only = (inputs: Record<string, string>): string => {
+    const problems = problemsOf(inputs)
+    assert.equal(problems.length, 1, problems.join('\n'))
+    return problems[0]
+  }
+
+  for (const bits of [25, 26, 27, 28]) {
+    it(`refuses a pod network smaller than a node's /24: /${bits}`, () => {
+      const value = `10.244.0.0/${bits}`
+      const p = only({ 'pod-network-cidr': value })
+      assert.ok(p.startsWith(`Input 'pod-network-cidr' has the value "${value}"; accepted: an IPv4 network in CIDR form, such as '10.244.0.0/16', with a prefix length from /8 to /24 (`), p)
+      assert.match(p, /kubeadm gives each node a \/24 of the pod network/)
+    })
+  }
+
+  it('takes a pod network from /8 to /24 and refuses a /7 (more than 16 bits wider than a node\'s /24)', () => {
+    assert.equal(parseWith({ 'pod-network-cidr': '10.244.0.0/24' }).podNetworkCidr, '10.244.0.0/24')
+    assert.equal(parseWith({ 'pod-network-cidr': '10.0.0.0/8', 'service-cidr': '192.168.0.0/16' }).podNetworkCidr, '10.0.0.0/8')
+    assert.match(only({ 'pod-network-cidr': '10.0.0.0/7', 'service-cidr': '192.168.0.0/16' }), /at most 16 bits wider/)
+  })
+
+  for (const bits of [8, 9, 10, 11]) {
+    it(`refuses a service network with more than 20 host bits: /${bits}`, () => {
+      const value = `172.16.0.0/${bits}`
+      const p = only({ 'service-cidr': value })
+      assert.ok(p.startsWith(`Input 'service-cidr' has the value "${value}"; accepted: an IPv4 network in CIDR form, such as '10.96.0.0/12', with a prefix length from /12 to /28 (`), p)
+      assert.match(p, /at most 20 host bits, 1,048,576 addresses/)
+    })
+  }
+
+  it('takes a service network from /12 to /28 and refuses a /29 (fewer than 10 addresses)', () => {
+    assert.equal(parseWith({ 'service-cidr': '172.16.0.0/12' }).serviceCidr, '172.16.0.0/12')
+    assert.equal(parseWith({ 'service-cidr': '10.96.0.0/28' }).serviceCidr, '10.96.0.0/28')
+    assert.match(only({ 'service-cidr': '10.96.0.0/29' }), /needs at least 10 addresses/)
+  })
+
+  it("gives each network its own default as the example, never the other's", () => {
+    const pod = only({ 'pod-network-cidr': 'nope' })
+    const svc = only({ 'service-cidr': 'nope' })
+    assert.match(pod, new RegExp(`such as '${DEFAULTS.podNetworkCidr}'`))
+    assert.ok(!pod.includes(DEFAULTS.serviceCidr), pod)
+    assert.match(svc, new RegExp(`such as '${DEFAULTS.serviceCidr}'`))
+    assert.ok(!svc.includes(DEFAULTS.podNetworkCidr), svc)
+  })
+
+  it('reads a network with host bits set as its network address, and says so in a note', () => {
+    const c = parseWith({ 'pod-network-cidr': '10.244.1.0/16', 'service-cidr': '10.96.5.7/12' })
+    assert.equal(c.podNetworkCidr, '10.244.0.0/16')
+    assert.equal(c.serviceCidr, '10.96.0.0/12')
+    assert.deepEqual(c.notes, [
+      `Input 'pod-network-cidr' has the value "10.244.1.0/16", which has host bits set; it is read as its network, 10.244.0.0/16.`,
+      `Input 'service-cidr' has the value "10.96.5.7/12", which has host bits set; it is read as its network, 10.96.0.0/12.`
+    ])
+  })
+
+  it('has no notes when nothing needed saying', () => {
+    assert.deepEqual(parseWith({}).notes, [])
+    assert.deepEqual(parseWith({ 'pod-network-cidr': '10.32.0.0/16' }).notes, [])
+  })
+
+  it('names both networks as given, their network and which is the default when they overlap', () => {
+    const p = only({ 'pod-network-cidr': '10.96.1.0/16' })
+    assert.equal(
+      p,
+      "Inputs 'pod-network-cidr' (10.96.1.0/16, network 10.96.0.0/16) and 'service-cidr' (10.96.0.0/12, the default) overlap: an address in both would be a pod's and a Service's; accepted: two disjoint IPv4 networks, such as the defaults 10.244.0.0/16 and 10.96.0.0/12."
+    )
+  })
+
+  it('suggests, on an overlap, a pair that is itself accepted', () => {
+    const p = only({ 'pod-network-cidr': '10.0.0.0/8', 'service-cidr': '10.96.0.0/12' })
+    const [, pod, svc] = /such as the defaults (\S+) and (\S+)\.$/.exec(p)!
+    const c = parseWith({ 'pod-network-cidr': pod, 'service-cidr': svc })
+    assert.deepEqual([c.podNetworkCidr, c.serviceCidr], [pod, svc])
+  })
+
+  it('finds no overlap between adjacent networks', () => {
+    const c = parseWith({ 'pod-network-cidr': '10.0.0.0/16', 'service-cidr': '10.1.0.0/16' })
+    assert.deepEqual([c.podNetworkCidr, c.serviceCidr], ['10.0.0.0/16', '10.1.0.0/16'])
+  })
+})
+
+describe('inputs: paths', () => {
+  it('keeps each image-archives line whole: commas and # are part of a path; only whole-line comments', () => {
+    const c = parseWith({ 'image-archives': 'a,b.tar\nimg#1.tar\n# a comment\n   # an indented comment\n\n/abs/x y.tar\r\n./-dash.tar' })
+    assert.deepEqual(c.imageArchives, ['a,b.tar', 'img#1.tar', '/abs/x y.tar', './-dash.tar'])
+  })
+
+  it('refuses an image-archives path beginning with -, which tar and ctr would read as an option', () => {
+    const problems = problemsOf({ 'image-archives': '/ok.tar\n-rf.tar\n--help' })
+    assert.equal(problems.length, 2, problems.join('\n'))
+    assert.ok(problems[0].startsWith(`Input 'image-archives' has the value "-rf.tar"; accepted: one path per line to an image tarball`), problems[0])
+    assert.match(problems[0], /not beginning with '-' \(tar and ctr would read it as an option\); write '\.\/-rf\.tar'/)
+    assert.match(problems[1], /has the value "--help"/)
+  })
+
+  it('refuses a NUL byte in a path, without writing the NUL into the message', () => {
+    const p = problemsOf({ 'image-archives': 'a\0b.tar' })[0]
+    assert.match(p, /^Input 'image-archives' has the value "a\\\\0b\.tar"; accepted: .* with no NUL byte\.$/)
+    assert.equal(p.includes('\0'), false)
+    assert.match(problemsOf({ 'cni-manifest': '/tmp/a\0.yml' })[0], /^Input 'cni-manifest' .* with no NUL byte/)
+  })
+
+  it("refuses a path beginning with '~', which no shell expands", () => {
+    assert.match(problemsOf({ 'image-archives': '~/images/a.tar' })[0], /^Input 'image-archives' has the value "~\/images\/a\.tar"; accepted: .*not beginning with '~'/)
+    assert.match(problemsOf({ 'cni-manifest': '~/flannel.yml' })[0], /^Input 'cni-manifest' .*not beginning with '~'/)
+  })
+
+  for (const bad of ['file:///tmp/kube-flannel.yml', 'ftp://example.com/kube-flannel.yml', 's3://bucket/kube-flannel.yml', 'localhost:8080/kube-flannel.yml', 'FILE:/etc/passwd']) {
+    it(`refuses cni-manifest ${JSON.stringify(bad)}: a scheme other than http(s) is not read as a path`, () => {
+      const problems = problemsOf({ 'cni-manifest': bad })
+      assert.equal(problems.length, 1)
+      assert.equal(problems[0], `Input 'cni-manifest' has the value ${JSON.stringify(bad)}; accepted: an http:// or https:// URL, or a local path, such as '/tmp/kube-flannel.yml'; a local file whose name has a ':' before any '/' is written './NAME'.`)
+    })
+  }
+
+  it('takes cni-manifest as an http(s) URL (scheme lowercased) or a local path', () => {
+    assert.equal(parseWith({ 'cni-manifest': 'https://example.com/kube-flannel.yml' }).cniManifest, 'https://example.com/kube-flannel.yml')
+    assert.equal(parseWith({ 'cni-manifest': 'HTTPS://example.com/kube-flannel.yml' }).cniManifest, 'https://example.com/kube-flannel.yml')
+    assert.equal(parseWith({ 'cni-manifest': 'Http://example.com/f.yml' }).cniManifest, 'http://example.com/f.yml')
+    assert.equal(parseWith({ 'cni-manifest': './a:b.yml' }).cniManifest, './a:b.yml')
+    assert.equal(parseWith({ 'cni-manifest': '/tmp/a;b $(x).yml' }).cniManifest, '/tmp/a;b $(x).yml')
+    assert.equal(parseWith({ 'cni-manifest': 'manifests/flannel,v2#1.yml' }).cniManifest, 'manifests/flannel,v2#1.yml')
+    const [p] = problemsOf({ 'cni-manifest': 'https://user:pw@example.com/f.yml' })
+    assert.match(p, /a URL without credentials/)
+    assert.equal(p.includes('pw'), false)
+  })
+
+  it('still splits preload-images on commas and newlines', () => {
+    assert.deepEqual(parseWith({ 'preload-images': 'busybox:1.36, alpine:3\nnginx:1.29 # web' }).preloadImages, [
+      'docker.io/library/busybox:1.36',
+      'docker.io/library/alpine:3',
+      'docker.io/library/nginx:1.29'
+    ])
+  })
+
+  it('reports every bad entry of a list', () => {
+    const problems = problemsOf({ 'preload-images': 'BAD ONE, nginx, BAD TWO', 'image-archives': '-a.tar\n~b.tar' })
+    assert.equal(problems.length, 4, problems.join('\n'))
+  })
+})
+
+describe('inputs: registry mirrors, as their consumers take them', () => {
+  it('reads registry names case-insensitively and Docker Hub by any of its names, merging their lines', () => {
+    const c = parseWith({
+      'registry-mirrors': [
+        'Docker.IO=https://a.example',
+        'index.docker.io=https://b.example',
+        'REGISTRY-1.docker.io=https://a.example https://c.example',
+        'GHCR.io=https://g.example',
+        'ghcr.io=https://g.example'
+      ].join('\n')
+    })
+    assert.deepEqual(c.registryMirrors, [
+      { registry: 'docker.io', endpoints: ['https://a.example', 'https://b.example', 'https://c.example'] },
+      { registry: 'ghcr.io', endpoints: ['https://g.example'] }
+    ])
+  })
+
+  it('keeps an endpoint as its origin: scheme and host lowercase, default port and trailing / dropped', () => {
+    const c = parseWith({ 'registry-mirrors': 'quay.io=HTTPS://Mirror.Example:443/ http://127.0.0.1:5000/ https://[::1]:8443' })
+    assert.deepEqual(c.registryMirrors[0].endpoints, ['https://mirror.example', 'http://127.0.0.1:5000', 'https://[::1]:8443'])
+  })
+
+  for (const bad of ['https://mirror.example/dockerhub', 'https://mirror.example/v2/', 'https://mirror.example/?x=1', 'https://mirror.example?', 'https://mirror.example/#top', 'https://mirror.example#frag']) {
+    it(`refuses the endpoint ${bad}: a path, query or fragment, saying why`, () => {
+      const problems = problemsOf({ 'registry-mirrors': `docker.io=${bad}` })
+      assert.equal(problems.length, 1, problems.join('\n'))
+      assert.ok(problems[0].startsWith(`Input 'registry-mirrors' has the value ${JSON.stringify(bad)}; accepted: an endpoint with no path, query or fragment, such as 'https://mirror.gcr.io'`), problems[0])
+      assert.match(problems[0], /Docker refuses a registry-mirrors URL with a query or fragment, and before Docker 25 with a path/)
+      assert.match(problems[0], /would leave dockerd unable to reload/)
+    })
+  }
+
+  it('refuses a path for any registry, not only Docker Hub', () => {
+    assert.match(problemsOf({ 'registry-mirrors': 'registry.k8s.io=https://m.example/k8s' })[0], /no path, query or fragment/)
+  })
+
+  it("takes '#' after a space as a comment, so a trailing note is no fragment", () => {
+    const c = parseWith({ 'registry-mirrors': '# Docker Hub\ndocker.io=https://mirror.gcr.io # Google\'s\n  # indented' })
+    assert.deepEqual(c.registryMirrors, [{ registry: 'docker.io', endpoints: ['https://mirror.gcr.io'] }])
+  })
+
+  it('reports every bad endpoint and line at once', () => {
+    const problems = problemsOf({ 'registry-mirrors': 'docker.io=https://a.example/x https://b.example/y\nnot a line\nquay.io=ftp://q.example' })
+    assert.equal(problems.length, 4, problems.join('\n'))
+  })
+})
+
+describe('action.yml says the rules', () => {
+  const described = (name: string): string => String(parse(readFileSync('action.yml', 'utf8')).inputs[name].description)
+  it('names the bounds and normalisations the parser applies', () => {
+    assert.match(described('pod-network-cidr'), /from \/8 to \/24/)
+    assert.match(described('service-cidr'), /from \/12 to \/28/)
+    assert.match(described('pod-network-cidr'), /10\.244\.1\.0\/16 is read as 10\.244\.0\.0\/16/)
+    assert.match(described('timeout'), /at most 1h/)
+    assert.match(described('registry-mirrors'), /index\.docker\.io and registry-1\.docker\.io mean docker\.io/)
+    assert.match(described('registry-mirrors'), /no path, query or fragment/)
+    assert.match(described('image-archives'), /one path per line, each kept whole/)
+    assert.match(described('image-archives'), /may not begin with '-'/)
+    assert.match(described('cni-manifest'), /other schemes \(file:\/\/, ftp:\/\/, \.\.\.\) are refused/)
   })
 })

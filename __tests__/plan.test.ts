@@ -152,13 +152,33 @@ describe('the action plan', () => {
     assert.deepEqual(hostProblems(config(), hostedRunner, 'v1.34.2', HOST_PATHS), [])
   })
 
-  it('learns the containerd major from the Docker install when it had none to probe', () => {
-    const plan = build({}, { ...hostedRunner, docker: false, containerd: undefined })
-    const op = writeOp(byId(plan.steps).get('runtime.configure')!, HOST_PATHS.containerdConfig)
-    assert.equal(plan.learned.containerdMajor, undefined)
-    assert.match(op.render({ ...plan.learned, containerdMajor: 1 }), /^version = 2$/m)
-    assert.match(op.render({ ...plan.learned, containerdMajor: 2 }), /^version = 3$/m)
-    assert.ok(byId(plan.steps).get('runtime.configure')!.needs.includes('runtime.install'))
+  it("runs the action's own containerd beside the host's where the host's cannot serve the version", () => {
+    const own = (facts: typeof hostedRunner, version = 'v1.34.2') => buildPlan({ config: config({ 'registry-mirrors': 'docker.io=https://mirror.gcr.io' }), facts, version, paths: HOST_PATHS })
+    // bookworm's containerd 1.6.20 is older than 1.34's 1.6.39+
+    const plan = own({ ...hostedRunner, containerd: { version: '1.6.20', major: 1 } })
+    const s = byId(plan.steps)
+    assert.ok(s.has('runtime.containerd') && !s.has('runtime.install'))
+    assert.match(plan.notes.join('\n'), /supports containerd 2\.1\.3\+, 2\.0\.6\+, 1\.7\.28\+ or 1\.6\.39\+.*this host has containerd 1\.6\.20: the action runs its own containerd 2\.2\.1/)
+    const cfg = parseToml(writeOp(s.get('runtime.configure')!, '/etc/kubeadm-single-node/containerd/config.toml').render(plan.learned)) as any
+    assert.equal(cfg.version, 3)
+    assert.equal(cfg.root, '/var/lib/kubeadm-single-node/containerd')
+    assert.equal(cfg.grpc.address, '/run/kubeadm-single-node/containerd/containerd.sock')
+    assert.equal(cfg.plugins['io.containerd.cri.v1.images'].registry.config_path, '/etc/kubeadm-single-node/containerd/certs.d')
+    writeOp(s.get('runtime.configure')!, '/etc/kubeadm-single-node/containerd/certs.d/docker.io/hosts.toml')
+    const text = renderPlan(plan.steps, plan.learned)
+    assert.doesNotMatch(text, /\/etc\/containerd\//, "the host's containerd config is not touched")
+    assert.match(text, /criSocket: unix:\/\/\/run\/kubeadm-single-node\/containerd\/containerd\.sock/)
+    assert.match(text, /runtime-endpoint: unix:\/\/\/run\/kubeadm-single-node\/containerd\/containerd\.sock/)
+    assert.match(text, /GET https:\/\/github\.com\/containerd\/containerd\/releases\/download\/v2\.2\.1\/containerd-2\.2\.1-linux-amd64\.tar\.gz/)
+    assert.match(text, /\$ sudo systemctl enable kubeadm-single-node-containerd/)
+    assert.match(text, /\/usr\/local\/lib\/kubeadm-single-node\/containerd\/bin\/ctr --address \/run\/kubeadm-single-node\/containerd\/containerd\.sock --namespace k8s\.io images pull --local/)
+    // a host without containerd gets Docker (for runc) and the action's own containerd
+    const bare = byId(own({ ...hostedRunner, docker: false, containerd: undefined }).steps)
+    assert.ok(bare.has('runtime.install') && bare.has('runtime.containerd'))
+    assert.deepEqual(bare.get('runtime.configure')!.needs, ['config.images', 'runtime.install', 'runtime.containerd'])
+    // a supported host containerd is used as it is
+    assert.equal(byId(build().steps).has('runtime.containerd'), false)
+    assert.equal(byId(own({ ...hostedRunner, containerd: { version: '1.7.28', major: 1 } }).steps).has('runtime.containerd'), false)
   })
 
   it("renders containerd's config for the detected major, with kubeadm's pause image", () => {
@@ -167,7 +187,7 @@ describe('the action plan', () => {
       return parseToml(writeOp(byId(plan.steps).get('runtime.configure')!, HOST_PATHS.containerdConfig).render(plan.learned)) as any
     }
     assert.equal(render().plugins['io.containerd.cri.v1.images'].pinned_images.sandbox, 'registry.k8s.io/pause:3.10.1')
-    assert.equal(render({ ...hostedRunner, containerd: { version: '1.7.28', major: 1 } }).version, 2)
+    assert.equal(render({ ...hostedRunner, containerd: { version: '1.7.28', major: 1 } }).version, 2, "1.7.28 serves 1.34: the host's is configured, in its own layout")
     const mirror = render(hostedRunner, { 'image-repository': 'registry.aliyuncs.com/google_containers' })
     assert.equal(mirror.plugins['io.containerd.cri.v1.images'].pinned_images.sandbox, 'registry.aliyuncs.com/google_containers/pause:3.10.1')
   })
@@ -245,8 +265,7 @@ describe('the action plan', () => {
   it('flags hosts that cannot run the cluster before changing anything', () => {
     const problems = (facts: typeof hostedRunner, version = 'v1.34.2', inputs = {}) => hostProblems(config(inputs), facts, version, HOST_PATHS)
     assert.match(problems({ ...hostedRunner, cpus: 1 })[0], /at least 2 CPUs/)
-    assert.match(problems({ ...hostedRunner, containerd: { version: '1.7.27', major: 1 } }, 'v1.36.0')[0], /supports containerd 2\.3\.0\+ or 2\.2\.0\+/)
-    assert.match(problems({ ...hostedRunner, containerd: { version: '2.0.5', major: 2 } }, 'v1.35.0')[0], /supports containerd 2\.2\.0\+, 2\.1\.5\+ or 1\.7\.28\+/)
+    assert.deepEqual(problems({ ...hostedRunner, containerd: { version: '1.7.27', major: 1 } }, 'v1.36.0'), [], 'an old containerd is no reason to stop: the action brings its own')
     assert.match(problems({ ...hostedRunner, existingCluster: true })[0], /A cluster from an earlier run is still on this host.*kubeadm reset --force/)
     const broken = { ...hostedRunner, daemonJsonExists: true, daemonJson: undefined }
     assert.match(problems(broken, 'v1.34.2', { 'registry-mirrors': 'docker.io=https://mirror.gcr.io' })[0], /daemon\.json is not valid JSON/)

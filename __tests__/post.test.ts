@@ -88,6 +88,8 @@ describe('post step', () => {
     }
     await mkdir(join(root, 'home/runner/.kube'), { recursive: true })
     await writeFile(rec.kubeconfig, '')
+    await mkdir(join(rec.paths.crictlConfig, '..'), { recursive: true })
+    await writeFile(rec.paths.crictlConfig, '')
     const r2 = recorder()
     await diagnose({ ...rec, failed: { step: 'runtime.ready', message: 'unknown service runtime.v1.RuntimeService' } }, r2.env(root))
     for (const expected of [/^journalctl -u kubelet/, /^journalctl -u containerd/, /kubectl get pods -A -o wide$/, /crictl ps -a$/, /kubectl logs -n kube-flannel/]) {

@@ -20,7 +20,7 @@ import { probeHost } from '../src/host/probe.js'
 import { systemd } from '../src/host/services.js'
 import { buildPlan, type Plan } from '../src/phases/index.js'
 import { serve, type TestServer } from './helpers/http.js'
-import { diffSnapshots, layRunner, releaseRoutes, shimDir, snapshot, type TreeOptions } from './helpers/host-tree.js'
+import { diffSnapshots, HOSTED_CONTAINERD, layRunner, releaseRoutes, shimDir, snapshot, type TreeOptions } from './helpers/host-tree.js'
 
 const savedEnv = { ...process.env }
 let server: TestServer
@@ -35,7 +35,7 @@ interface Sim {
   undo(changes: readonly Change[]): ReturnType<typeof undoChanges>
 }
 
-async function simulate(o: TreeOptions = {}): Promise<Sim> {
+async function simulate(o: TreeOptions & { containerd?: string } = {}): Promise<Sim> {
   const dir = await mkdtemp(join(tmpdir(), 'ksn-undo-'))
   const root = join(dir, 'host')
   const paths = await layRunner(root, o)
@@ -46,6 +46,7 @@ async function simulate(o: TreeOptions = {}): Promise<Sim> {
     SHIM_ROOT: root,
     SHIM_LOG: join(dir, 'shim.log'),
     SHIM_NODE_PORT: new URL(server.url).port,
+    SHIM_CONTAINERD_VERSION: o.containerd ?? HOSTED_CONTAINERD,
     HOME: join(root, 'home/runner'),
     RUNNER_TEMP: join(dir, 'temp'),
     RUNNER_TOOL_CACHE: join(tmpdir(), 'ksn-undo-toolcache')
@@ -106,9 +107,15 @@ describe('the ledger undoes every host change', () => {
   // commands each step runs, measured on a clean host, to fail it half-way below
   const commandsPerStep = new Map<string, number>()
 
-  for (const variant of [{ name: 'a hosted runner', userFiles: false }, { name: "a runner with the user's own files in every place the action writes", userFiles: true }]) {
+  const variants = [
+    { name: 'a hosted runner', userFiles: false },
+    { name: "a runner with the user's own files in every place the action writes", userFiles: true },
+    { name: "a self-hosted runner whose containerd is too old, beside which the action runs its own", userFiles: false, containerd: '1.6.20' }
+  ]
+  for (const variant of variants) {
     it(`each step, run then undone, leaves ${variant.name} exactly as it was; so does the whole run`, async () => {
-      const sim = await simulate({ userFiles: variant.userFiles })
+      const sim = await simulate(variant)
+      if (variant.containerd) assert.ok(sim.plan.steps.some((s) => s.id === 'runtime.containerd'), 'the plan brings its own containerd')
       const initial = await snapshot(sim.root)
       const whole = new Ledger()
       const counter = faulty(sim.run)
@@ -117,7 +124,7 @@ describe('the ledger undoes every host change', () => {
         const ledger = new Ledger()
         counter.arm(0)
         await execute([alone(step)], { host: sim.host(ledger, counter.run), learned: sim.plan.learned })
-        if (!variant.userFiles) commandsPerStep.set(step.id, counter.count())
+        if (!variant.userFiles) commandsPerStep.set(`${variant.containerd ?? HOSTED_CONTAINERD} ${step.id}`, counter.count())
         const report = await sim.undo(ledger.changes)
         assert.deepEqual(report.failed, [], `${step.id}: undo commands failed`)
         assert.deepEqual(diffSnapshots(before, await snapshot(sim.root)), [], `${step.id} was not undone exactly`)
@@ -138,30 +145,33 @@ describe('the ledger undoes every host change', () => {
     })
   }
 
-  it('a step that fails half-way, at any step of the run, is undone as far as it got', async () => {
-    assert.ok(commandsPerStep.size > 15, 'the clean run above measured every step')
-    const ids = orderSteps((await simulate()).plan.steps).map((s) => s.id)
-    const recovered: string[] = []
-    for (const [i, failing] of ids.entries()) {
-      const sim = await simulate()
-      const initial = await snapshot(sim.root)
-      const ledger = new Ledger()
-      const f = faulty(sim.run)
-      const host = sim.host(ledger, f.run)
-      const steps = orderSteps(sim.plan.steps)
-      for (const s of steps.slice(0, i)) await execute([alone(s)], { host, learned: sim.plan.learned })
-      f.arm(Math.max(1, Math.ceil(commandsPerStep.get(failing)! / 2)))
-      await execute([alone(steps[i])], { host, learned: sim.plan.learned }).then(
-        () => recovered.push(failing),
-        (err: Error) => assert.match(err.message, /injected failure/)
-      )
-      const report = await sim.undo(ledger.changes)
-      assert.deepEqual(report.failed, [], `${failing}: undo commands failed`)
-      assert.deepEqual(diffSnapshots(initial, await snapshot(sim.root)), [], `after ${failing} failed half-way, the host was not put back`)
-    }
-    // the waits poll until their deadline: one failed look is not a failure
-    assert.deepEqual(recovered, ['ready.cluster'])
-  })
+  for (const containerd of [HOSTED_CONTAINERD, '1.6.20']) {
+    it(`a step that fails half-way, at any step of the run, is undone as far as it got (host containerd ${containerd})`, async () => {
+      const ids = orderSteps((await simulate({ containerd })).plan.steps).map((s) => s.id)
+      const recovered: string[] = []
+      for (const [i, failing] of ids.entries()) {
+        const measured = commandsPerStep.get(`${containerd} ${failing}`)
+        assert.ok(measured !== undefined, `the clean run above measured ${failing}`)
+        const sim = await simulate({ containerd })
+        const initial = await snapshot(sim.root)
+        const ledger = new Ledger()
+        const f = faulty(sim.run)
+        const host = sim.host(ledger, f.run)
+        const steps = orderSteps(sim.plan.steps)
+        for (const s of steps.slice(0, i)) await execute([alone(s)], { host, learned: sim.plan.learned })
+        f.arm(Math.max(1, Math.ceil(measured / 2)))
+        await execute([alone(steps[i])], { host, learned: sim.plan.learned }).then(
+          () => recovered.push(failing),
+          (err: Error) => assert.match(err.message, /injected failure/)
+        )
+        const report = await sim.undo(ledger.changes)
+        assert.deepEqual(report.failed, [], `${failing}: undo commands failed`)
+        assert.deepEqual(diffSnapshots(initial, await snapshot(sim.root)), [], `after ${failing} failed half-way, the host was not put back`)
+      }
+      // the waits poll until their deadline: one failed look is not a failure
+      assert.deepEqual(recovered, ['ready.cluster'])
+    })
+  }
 
   it('records what was there before it acts, and saves the ledger before each change', async () => {
     const sim = await simulate({ userFiles: true })

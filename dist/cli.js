@@ -2160,9 +2160,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve3, reject2) => {
+          return new Promise((resolve4, reject2) => {
             this.close((err, data) => {
-              return err ? reject2(err) : resolve3(data);
+              return err ? reject2(err) : resolve4(data);
             });
           });
         }
@@ -2200,12 +2200,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve3, reject2) => {
+          return new Promise((resolve4, reject2) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject2(err2)
-              ) : resolve3(data);
+              ) : resolve4(data);
             });
           });
         }
@@ -4472,8 +4472,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve3, reject2) => {
-        res = resolve3;
+      const promise = new Promise((resolve4, reject2) => {
+        res = resolve4;
         rej = reject2;
       });
       return { promise, resolve: res, reject: rej };
@@ -5785,7 +5785,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants3 = require_constants2();
+    var constants4 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util2.addListener;
@@ -5860,7 +5860,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants3.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants4.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5955,11 +5955,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants3.ERROR.OK) {
+          if (ret !== constants4.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants3.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants4.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants3.ERROR.PAUSED) {
+            } else if (ret === constants4.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
@@ -5982,10 +5982,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants3.ERROR.OK) {
+        if (ret === constants4.ERROR.OK) {
           return null;
         }
-        if (ret === constants3.ERROR.PAUSED || ret === constants3.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants4.ERROR.PAUSED || ret === constants4.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -6002,7 +6002,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants3.ERROR[ret], data);
+        return new HTTPParserError(message, constants4.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6182,7 +6182,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants3.ERROR.PAUSED : 0;
+        return pause ? constants4.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6204,7 +6204,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request.onData(buf) === false) {
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6240,13 +6240,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util2.destroy(socket, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util2.destroy(socket, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util2.destroy(socket, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -6724,12 +6724,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve3, reject2) => {
+      const waitForDrain = () => new Promise((resolve4, reject2) => {
         assert(callback === null);
         if (socket[kError]) {
           reject2(socket[kError]);
         } else {
-          callback = resolve3;
+          callback = resolve4;
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
@@ -7399,12 +7399,12 @@ var require_client_h2 = __commonJS({
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve3, reject2) => {
+      const waitForDrain = () => new Promise((resolve4, reject2) => {
         assert(callback === null);
         if (socket[kError]) {
           reject2(socket[kError]);
         } else {
-          callback = resolve3;
+          callback = resolve4;
         }
       });
       h2stream.on("close", onDrain).on("drain", onDrain);
@@ -7883,16 +7883,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve3) => {
+        return new Promise((resolve4) => {
           if (this[kSize]) {
-            this[kClosedResolve] = resolve3;
+            this[kClosedResolve] = resolve4;
           } else {
-            resolve3(null);
+            resolve4(null);
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve3) => {
+        return new Promise((resolve4) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request = requests[i];
@@ -7903,7 +7903,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve3(null);
+            resolve4(null);
           };
           if (this[kHTTPContext]) {
             this[kHTTPContext].destroy(err, callback);
@@ -7954,7 +7954,7 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve3, reject2) => {
+        const socket = await new Promise((resolve4, reject2) => {
           client[kConnector]({
             host: host2,
             hostname,
@@ -7966,7 +7966,7 @@ var require_client = __commonJS({
             if (err) {
               reject2(err);
             } else {
-              resolve3(socket2);
+              resolve4(socket2);
             }
           });
         });
@@ -8302,8 +8302,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           await Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          await new Promise((resolve3) => {
-            this[kClosedResolve] = resolve3;
+          await new Promise((resolve4) => {
+            this[kClosedResolve] = resolve4;
           });
         }
       }
@@ -9572,7 +9572,7 @@ var require_readable = __commonJS({
         if (this._readableState.closeEmitted) {
           return null;
         }
-        return await new Promise((resolve3, reject2) => {
+        return await new Promise((resolve4, reject2) => {
           if (this[kContentLength] > limit) {
             this.destroy(new AbortError());
           }
@@ -9585,7 +9585,7 @@ var require_readable = __commonJS({
             if (signal?.aborted) {
               reject2(signal.reason ?? new AbortError());
             } else {
-              resolve3(null);
+              resolve4(null);
             }
           }).on("error", noop).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9604,7 +9604,7 @@ var require_readable = __commonJS({
     }
     async function consume(stream2, type) {
       assert(!stream2[kConsume]);
-      return new Promise((resolve3, reject2) => {
+      return new Promise((resolve4, reject2) => {
         if (isUnusable(stream2)) {
           const rState = stream2._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
@@ -9621,7 +9621,7 @@ var require_readable = __commonJS({
             stream2[kConsume] = {
               type,
               stream: stream2,
-              resolve: resolve3,
+              resolve: resolve4,
               reject: reject2,
               length: 0,
               body: []
@@ -9691,18 +9691,18 @@ var require_readable = __commonJS({
       return buffer;
     }
     function consumeEnd(consume2) {
-      const { type, body, resolve: resolve3, stream: stream2, length } = consume2;
+      const { type, body, resolve: resolve4, stream: stream2, length } = consume2;
       try {
         if (type === "text") {
-          resolve3(chunksDecode(body, length));
+          resolve4(chunksDecode(body, length));
         } else if (type === "json") {
-          resolve3(JSON.parse(chunksDecode(body, length)));
+          resolve4(JSON.parse(chunksDecode(body, length)));
         } else if (type === "arrayBuffer") {
-          resolve3(chunksConcat(body, length).buffer);
+          resolve4(chunksConcat(body, length).buffer);
         } else if (type === "blob") {
-          resolve3(new Blob(body, { type: stream2[kContentType] }));
+          resolve4(new Blob(body, { type: stream2[kContentType] }));
         } else if (type === "bytes") {
-          resolve3(chunksConcat(body, length));
+          resolve4(chunksConcat(body, length));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9959,9 +9959,9 @@ var require_api_request = __commonJS({
     };
     function request(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve3, reject2) => {
+        return new Promise((resolve4, reject2) => {
           request.call(this, opts, (err, data) => {
-            return err ? reject2(err) : resolve3(data);
+            return err ? reject2(err) : resolve4(data);
           });
         });
       }
@@ -10184,9 +10184,9 @@ var require_api_stream = __commonJS({
     };
     function stream2(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve3, reject2) => {
+        return new Promise((resolve4, reject2) => {
           stream2.call(this, opts, factory, (err, data) => {
-            return err ? reject2(err) : resolve3(data);
+            return err ? reject2(err) : resolve4(data);
           });
         });
       }
@@ -10471,9 +10471,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve3, reject2) => {
+        return new Promise((resolve4, reject2) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject2(err) : resolve3(data);
+            return err ? reject2(err) : resolve4(data);
           });
         });
       }
@@ -10565,9 +10565,9 @@ var require_api_connect = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve3, reject2) => {
+        return new Promise((resolve4, reject2) => {
           connect.call(this, opts, (err, data) => {
-            return err ? reject2(err) : resolve3(data);
+            return err ? reject2(err) : resolve4(data);
           });
         });
       }
@@ -14430,7 +14430,7 @@ var require_fetch = __commonJS({
       function dispatch({ body }) {
         const url = requestCurrentURL(request);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve3, reject2) => agent.dispatch(
+        return new Promise((resolve4, reject2) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
@@ -14506,7 +14506,7 @@ var require_fetch = __commonJS({
               }
               this.body = new Readable({ read: resume });
               const onError = this.onError.bind(this);
-              resolve3({
+              resolve4({
                 status,
                 statusText,
                 headersList,
@@ -14549,7 +14549,7 @@ var require_fetch = __commonJS({
               for (let i = 0; i < rawHeaders.length; i += 2) {
                 headersList.append(bufferToLowerCasedHeaderName(rawHeaders[i]), rawHeaders[i + 1].toString("latin1"), true);
               }
-              resolve3({
+              resolve4({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList,
@@ -18290,8 +18290,8 @@ var require_util8 = __commonJS({
       return true;
     }
     function delay(ms) {
-      return new Promise((resolve3) => {
-        setTimeout(resolve3, ms).unref();
+      return new Promise((resolve4) => {
+        setTimeout(resolve4, ms).unref();
       });
     }
     module.exports = {
@@ -20027,10 +20027,10 @@ var require_truncate = __commonJS({
   "node_modules/semver/functions/truncate.js"(exports, module) {
     "use strict";
     var parse3 = require_parse2();
-    var constants3 = require_constants6();
+    var constants4 = require_constants6();
     var SemVer = require_semver();
     var truncate = (version, truncation, options) => {
-      if (!constants3.RELEASE_TYPES.includes(truncation)) {
+      if (!constants4.RELEASE_TYPES.includes(truncation)) {
         return null;
       }
       const clonedVersion = cloneInputVersion(version, options);
@@ -21270,7 +21270,7 @@ var require_semver2 = __commonJS({
   "node_modules/semver/index.js"(exports, module) {
     "use strict";
     var internalRe = require_re();
-    var constants3 = require_constants6();
+    var constants4 = require_constants6();
     var SemVer = require_semver();
     var identifiers = require_identifiers();
     var parse3 = require_parse2();
@@ -21354,8 +21354,8 @@ var require_semver2 = __commonJS({
       re: internalRe.re,
       src: internalRe.src,
       tokens: internalRe.t,
-      SEMVER_SPEC_VERSION: constants3.SEMVER_SPEC_VERSION,
-      RELEASE_TYPES: constants3.RELEASE_TYPES,
+      SEMVER_SPEC_VERSION: constants4.SEMVER_SPEC_VERSION,
+      RELEASE_TYPES: constants4.RELEASE_TYPES,
       compareIdentifiers: identifiers.compareIdentifiers,
       rcompareIdentifiers: identifiers.rcompareIdentifiers
     };
@@ -29507,7 +29507,7 @@ var require_ipaddr = __commonJS({
 import { parseArgs } from "node:util";
 
 // src/commands/diagnose.ts
-import { access as access3 } from "node:fs/promises";
+import { access as access2 } from "node:fs/promises";
 import { join as join7 } from "node:path";
 
 // src/cnis/flannel/plugin.ts
@@ -29657,11 +29657,11 @@ var tunnel = __toESM(require_tunnel2(), 1);
 var import_undici = __toESM(require_undici(), 1);
 var __awaiter = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve3) {
-      resolve3(value);
+    return value instanceof P ? value : new P(function(resolve4) {
+      resolve4(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve3, reject2) {
+  return new (P || (P = Promise))(function(resolve4, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -29677,7 +29677,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -29750,26 +29750,26 @@ var HttpClientResponse = class {
   }
   readBody() {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve3) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve4) => __awaiter(this, void 0, void 0, function* () {
         let output = Buffer.alloc(0);
         this.message.on("data", (chunk) => {
           output = Buffer.concat([output, chunk]);
         });
         this.message.on("end", () => {
-          resolve3(output.toString());
+          resolve4(output.toString());
         });
       }));
     });
   }
   readBodyBuffer() {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve3) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve4) => __awaiter(this, void 0, void 0, function* () {
         const chunks = [];
         this.message.on("data", (chunk) => {
           chunks.push(chunk);
         });
         this.message.on("end", () => {
-          resolve3(Buffer.concat(chunks));
+          resolve4(Buffer.concat(chunks));
         });
       }));
     });
@@ -29972,14 +29972,14 @@ var HttpClient = class {
    */
   requestRaw(info2, data) {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve3, reject2) => {
+      return new Promise((resolve4, reject2) => {
         function callbackForResult(err, res) {
           if (err) {
             reject2(err);
           } else if (!res) {
             reject2(new Error("Unknown error"));
           } else {
-            resolve3(res);
+            resolve4(res);
           }
         }
         this.requestRawWithCallback(info2, data, callbackForResult);
@@ -30223,12 +30223,12 @@ var HttpClient = class {
     return __awaiter(this, void 0, void 0, function* () {
       retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
       const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-      return new Promise((resolve3) => setTimeout(() => resolve3(), ms));
+      return new Promise((resolve4) => setTimeout(() => resolve4(), ms));
     });
   }
   _processResponse(res, options) {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve3, reject2) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve4, reject2) => __awaiter(this, void 0, void 0, function* () {
         const statusCode = res.message.statusCode || 0;
         const response = {
           statusCode,
@@ -30236,7 +30236,7 @@ var HttpClient = class {
           headers: {}
         };
         if (statusCode === HttpCodes.NotFound) {
-          resolve3(response);
+          resolve4(response);
         }
         function dateTimeDeserializer(key, value) {
           if (typeof value === "string") {
@@ -30275,7 +30275,7 @@ var HttpClient = class {
           err.result = response.result;
           reject2(err);
         } else {
-          resolve3(response);
+          resolve4(response);
         }
       }));
     });
@@ -30288,11 +30288,11 @@ import { EOL as EOL2 } from "os";
 import { constants, promises } from "fs";
 var __awaiter2 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve3) {
-      resolve3(value);
+    return value instanceof P ? value : new P(function(resolve4) {
+      resolve4(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve3, reject2) {
+  return new (P || (P = Promise))(function(resolve4, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -30308,7 +30308,7 @@ var __awaiter2 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -30588,11 +30588,11 @@ import * as fs from "fs";
 import * as path from "path";
 var __awaiter3 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve3) {
-      resolve3(value);
+    return value instanceof P ? value : new P(function(resolve4) {
+      resolve4(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve3, reject2) {
+  return new (P || (P = Promise))(function(resolve4, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -30608,7 +30608,7 @@ var __awaiter3 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -30721,11 +30721,11 @@ function isUnixExecutable(stats) {
 // node_modules/@actions/io/lib/io.js
 var __awaiter4 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve3) {
-      resolve3(value);
+    return value instanceof P ? value : new P(function(resolve4) {
+      resolve4(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve3, reject2) {
+  return new (P || (P = Promise))(function(resolve4, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -30741,7 +30741,7 @@ var __awaiter4 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -30911,11 +30911,11 @@ function copyFile2(srcFile, destFile, force) {
 import { setTimeout as setTimeout2 } from "timers";
 var __awaiter5 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve3) {
-      resolve3(value);
+    return value instanceof P ? value : new P(function(resolve4) {
+      resolve4(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve3, reject2) {
+  return new (P || (P = Promise))(function(resolve4, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -30931,7 +30931,7 @@ var __awaiter5 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -31150,7 +31150,7 @@ var ToolRunner = class extends events.EventEmitter {
         this.toolPath = path3.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
       }
       this.toolPath = yield which(this.toolPath, true);
-      return new Promise((resolve3, reject2) => __awaiter5(this, void 0, void 0, function* () {
+      return new Promise((resolve4, reject2) => __awaiter5(this, void 0, void 0, function* () {
         this._debug(`exec tool: ${this.toolPath}`);
         this._debug("arguments:");
         for (const arg of this.args) {
@@ -31233,7 +31233,7 @@ var ToolRunner = class extends events.EventEmitter {
           if (error) {
             reject2(error);
           } else {
-            resolve3(exitCode);
+            resolve4(exitCode);
           }
         });
         if (this.options.input) {
@@ -31356,11 +31356,11 @@ var ExecState = class _ExecState extends events.EventEmitter {
 // node_modules/@actions/exec/lib/exec.js
 var __awaiter6 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve3) {
-      resolve3(value);
+    return value instanceof P ? value : new P(function(resolve4) {
+      resolve4(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve3, reject2) {
+  return new (P || (P = Promise))(function(resolve4, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -31376,7 +31376,7 @@ var __awaiter6 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -31464,11 +31464,11 @@ import { ok as ok2 } from "assert";
 // node_modules/@actions/tool-cache/lib/retry-helper.js
 var __awaiter7 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve3) {
-      resolve3(value);
+    return value instanceof P ? value : new P(function(resolve4) {
+      resolve4(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve3, reject2) {
+  return new (P || (P = Promise))(function(resolve4, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -31484,7 +31484,7 @@ var __awaiter7 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -31526,7 +31526,7 @@ var RetryHelper = class {
   }
   sleep(seconds) {
     return __awaiter7(this, void 0, void 0, function* () {
-      return new Promise((resolve3) => setTimeout(resolve3, seconds * 1e3));
+      return new Promise((resolve4) => setTimeout(resolve4, seconds * 1e3));
     });
   }
 };
@@ -31534,11 +31534,11 @@ var RetryHelper = class {
 // node_modules/@actions/tool-cache/lib/tool-cache.js
 var __awaiter8 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve3) {
-      resolve3(value);
+    return value instanceof P ? value : new P(function(resolve4) {
+      resolve4(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve3, reject2) {
+  return new (P || (P = Promise))(function(resolve4, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -31554,7 +31554,7 @@ var __awaiter8 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -32166,93 +32166,366 @@ async function aptInstall(run, packages, log) {
   await run(install, { privileged: true, env });
 }
 
-// src/host/probe.ts
-import { access as access2, readFile as readFile2 } from "node:fs/promises";
-import { availableParallelism, userInfo } from "node:os";
-import { delimiter as delimiter2, join as join5 } from "node:path";
-
-// src/config/defaults.ts
-var DEFAULTS = {
-  kubernetesVersion: "stable",
-  containerRuntime: "containerd",
-  cni: "flannel",
-  podNetworkCidr: "10.244.0.0/16",
-  serviceCidr: "10.96.0.0/12",
-  imageRepository: "registry.k8s.io",
-  smokeTestImage: "docker.io/library/nginx:stable-alpine",
-  timeout: "5m",
-  kubernetesReleaseUrl: "https://dl.k8s.io/release",
-  githubUrl: "https://github.com",
-  cleanup: "auto"
+// src/host/download.ts
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readFile as readFile2, rm as rm3 } from "node:fs/promises";
+var ChecksumError = class extends Error {
+  constructor(artifact, expected, actual) {
+    super(
+      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${artifact.checksumUrl} publishes ${expected}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
+    );
+    this.artifact = artifact;
+    this.expected = expected;
+    this.actual = actual;
+    this.name = "ChecksumError";
+  }
+  artifact;
+  expected;
+  actual;
 };
-var CNI_PLUGINS_VERSION = "v1.8.0";
-var HOST_PACKAGES = [
-  { pkg: "conntrack", bin: "conntrack" },
-  { pkg: "socat", bin: "socat" },
-  { pkg: "ebtables", bin: "ebtables" },
-  { pkg: "ethtool", bin: "ethtool" }
-];
-var SMOKE = { name: "kubeadm-single-node-smoke", namespace: "default" };
-
-// src/host/probe.ts
-function kubeArch(nodeArch) {
-  if (nodeArch === "x64") return "amd64";
-  if (nodeArch === "arm64") return "arm64";
-  throw new Error(`This runner's architecture (${nodeArch}) has no Kubernetes release binaries here; use an x64 or arm64 runner.`);
+function parseChecksum(text, fileName) {
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  for (const line of lines) {
+    const [digest2, name2] = line.split(/\s+/);
+    if (!/^[0-9a-fA-F]{64}$/.test(digest2)) continue;
+    if (name2 === void 0 || name2.replace(/^\*/, "").split("/").pop() === fileName) return digest2.toLowerCase();
+  }
+  throw new Error(`no SHA-256 for ${fileName} in the checksum file (it begins ${JSON.stringify(text.slice(0, 80))})`);
 }
-function parseContainerdVersion(out) {
-  const m = /\bv?(\d+)\.(\d+)\.(\d+)/.exec(out);
-  return m ? { version: `${m[1]}.${m[2]}.${m[3]}`, major: Number(m[1]) } : void 0;
+async function sha256File(path5) {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path5)) hash.update(chunk);
+  return hash.digest("hex");
+}
+async function downloadVerified(artifact) {
+  const fileName = new URL(artifact.url).pathname.split("/").pop() ?? artifact.name;
+  let expected;
+  try {
+    const sumPath = await downloadTool(artifact.checksumUrl);
+    try {
+      expected = parseChecksum(await readFile2(sumPath, "utf8"), fileName);
+    } finally {
+      await rm3(sumPath, { force: true });
+    }
+  } catch (err) {
+    throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${err.message}`, { cause: err });
+  }
+  let path5;
+  try {
+    path5 = await downloadTool(artifact.url);
+  } catch (err) {
+    throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${err.message}`, { cause: err });
+  }
+  const actual = await sha256File(path5);
+  if (actual !== expected) {
+    await rm3(path5, { force: true });
+    throw new ChecksumError(artifact, expected, actual);
+  }
+  return path5;
+}
+var cacheVersion = (v) => v.replace(/^v/, "");
+async function cachedBinary(artifact, key, log = () => {
+}) {
+  const hit = find(key.tool, cacheVersion(key.version), key.arch);
+  if (hit) {
+    log(`${key.tool} ${key.version} from the tool cache`);
+    return `${hit}/${key.tool}`;
+  }
+  const file = await downloadVerified(artifact);
+  log(`verified ${artifact.name} against ${artifact.checksumUrl}`);
+  const dir = await cacheFile(file, key.tool, key.tool, cacheVersion(key.version), key.arch);
+  await rm3(file, { force: true });
+  return `${dir}/${key.tool}`;
+}
+async function cachedTarball(artifact, key, log = () => {
+}) {
+  const hit = find(key.tool, cacheVersion(key.version), key.arch);
+  if (hit) {
+    log(`${key.tool} ${key.version} from the tool cache`);
+    return hit;
+  }
+  const file = await downloadVerified(artifact);
+  log(`verified ${artifact.name} against ${artifact.checksumUrl}`);
+  const extracted = await extractTar(file);
+  await rm3(file, { force: true });
+  const dir = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
+  await rm3(extracted, { recursive: true, force: true });
+  return dir;
+}
+
+// src/host/host.ts
+import { randomUUID as randomUUID2 } from "node:crypto";
+import { lstat as lstat2, mkdir as mkdir2, readFile as readFile3, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename as basename3, dirname as dirname4, join as join5 } from "node:path";
+
+// src/host/ledger.ts
+var Ledger = class {
+  /** `saved` is called with the whole ledger after every record, before the change is made. */
+  constructor(saved = () => {
+  }) {
+    this.saved = saved;
+  }
+  saved;
+  list = [];
+  touched = /* @__PURE__ */ new Set();
+  get changes() {
+    return this.list;
+  }
+  record(change) {
+    this.list.push(change);
+    this.saved(this.list);
+  }
+  /** True the first time a path is claimed: only the first change to a path records what was there. */
+  claim(path5) {
+    if (this.touched.has(path5)) return false;
+    this.touched.add(path5);
+    return true;
+  }
+};
+function describeChange(c) {
+  switch (c.kind) {
+    case "file":
+      return c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`;
+    case "dir":
+      return `${c.path}/ (created)`;
+    case "unit-enabled":
+      return `${c.unit} enabled (was ${c.was})`;
+    case "unit-restarted":
+      return `${c.unit} restarted`;
+    case "unit-reloaded":
+      return `${c.unit} reloaded`;
+    case "units-reloaded":
+      return "systemd units reloaded";
+    case "swap-off":
+      return `swap off (${c.devices.join(", ")})`;
+    case "sysctl":
+      return `sysctl ${Object.entries(c.values).map(([k, v]) => `${k} (was ${v})`).join(", ")}`;
+    case "modules-loaded":
+      return `kernel modules loaded: ${c.modules.join(", ")}`;
+    case "packages-installed":
+      return `packages installed: ${c.packages.join(", ")}`;
+    case "interface":
+      return `network interface ${c.name} (created)`;
+    case "command":
+      return c.what;
+  }
+}
+
+// src/host/host.ts
+var octal = (mode) => mode.toString(8).padStart(4, "0");
+function installArgv(src, dest, o = {}) {
+  const owner = o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
+  return ["install", "-D", "-m", octal(o.mode ?? 420), ...owner, src, dest];
+}
+function mkdirArgv(path5, o = {}) {
+  const owner = o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
+  return ["install", "-d", "-m", octal(o.mode ?? 493), ...owner, path5];
+}
+function sysctlApplyArgv(file) {
+  return ["sysctl", "-p", file];
+}
+function modprobeArgv(modules) {
+  return ["modprobe", "-a", ...modules];
 }
 async function exists2(path5) {
-  return access2(path5).then(
+  return lstat2(path5).then(
     () => true,
-    () => false
+    (err) => {
+      if (err.code === "ENOENT" || err.code === "ENOTDIR") return false;
+      throw new Error(`cannot tell whether ${path5} exists: ${err.message}`, { cause: err });
+    }
   );
 }
-async function onPath(bin) {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter2), "/usr/sbin", "/sbin"];
-  for (const d of dirs) if (d && await exists2(join5(d, bin))) return true;
-  return false;
-}
-async function privilege(run) {
-  if (isRoot()) return "root";
-  const r = await run(["sudo", "-n", "true"], { allowFailure: true }).catch(() => void 0);
-  return r?.exitCode === 0 ? "sudo" : "none";
-}
-async function probeHost(run, paths) {
-  const u = userInfo();
-  const home = process.env.HOME || u.homedir;
-  const [priv, containerdOut, docker, missing, swaps, existingCluster, daemonJsonExists, daemonJson, kubeconfigExists] = await Promise.all([
-    privilege(run),
-    run(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
-    onPath("docker"),
-    Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
-    readFile2(paths.procSwaps, "utf8").catch(() => ""),
-    exists2(paths.adminConf),
-    exists2(paths.dockerDaemonJson),
-    readFile2(paths.dockerDaemonJson, "utf8").then(
-      (t) => JSON.parse(t),
-      () => void 0
-    ),
-    exists2(join5(home, ".kube", "config"))
-  ]);
-  return {
-    arch: kubeArch(process.arch),
-    privilege: priv,
-    // HOME first: it is where the runner user's later steps look for ~/.kube
-    user: { name: u.username, uid: u.uid, gid: u.gid, home },
-    containerd: containerdOut && containerdOut.exitCode === 0 ? parseContainerdVersion(containerdOut.stdout) : void 0,
-    docker,
-    missingPackages: missing.flatMap((p) => p ? [p] : []),
-    swapOn: swaps.trim().split("\n").length > 1,
-    existingCluster,
-    daemonJsonExists,
-    kubeconfigExists,
-    daemonJson,
-    cpus: availableParallelism(),
-    selfHosted: process.env.RUNNER_ENVIRONMENT === "self-hosted"
+function createHost(o) {
+  const { run, ledger } = o;
+  const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir());
+  const root = { privileged: true };
+  let backups = 0;
+  let backupDirReady;
+  let aptQueue = Promise.resolve();
+  async function claimMissingDirs(dir) {
+    const missing = [];
+    for (let d = dir; d !== dirname4(d) && !await exists2(d); d = dirname4(d)) missing.unshift(d);
+    for (const d of missing) if (ledger.claim(d)) ledger.record({ kind: "dir", path: d });
+  }
+  const ensureBackupDir = () => backupDirReady ??= (async () => {
+    await claimMissingDirs(o.backupDir);
+    await run(mkdirArgv(o.backupDir, { mode: 448 }), root);
+  })();
+  async function claimFile(path5) {
+    if (!ledger.claim(path5)) return;
+    await claimMissingDirs(dirname4(path5));
+    if (!await exists2(path5)) {
+      ledger.record({ kind: "file", path: path5 });
+      return;
+    }
+    await ensureBackupDir();
+    const backup = join5(o.backupDir, `${++backups}-${basename3(path5)}`);
+    await run(["cp", "-a", path5, backup], root);
+    ledger.record({ kind: "file", path: path5, backup });
+  }
+  async function staged(content, place) {
+    await mkdir2(scratch, { recursive: true });
+    const tmp = join5(scratch, `ksn-${randomUUID2()}`);
+    await writeFile2(tmp, content, { mode: 384 });
+    try {
+      await place(tmp);
+    } finally {
+      await rm4(tmp, { force: true });
+    }
+  }
+  const installFile = async (src, dest, fo = {}) => {
+    await claimFile(dest);
+    await run(installArgv(src, dest, fo), root);
   };
+  return {
+    run,
+    services: {
+      async act(action, unit = "") {
+        if (action === "enable") {
+          const s = await o.services.status(unit);
+          ledger.record({ kind: "unit-enabled", unit, was: s.enabled, wasActive: s.active });
+        } else if (action === "restart") {
+          ledger.record({ kind: "unit-restarted", unit, wasActive: (await o.services.status(unit)).active });
+        } else if (action === "reload") {
+          ledger.record({ kind: "unit-reloaded", unit });
+        } else {
+          ledger.record({ kind: "units-reloaded" });
+        }
+        await o.services.act(action, unit);
+      },
+      logs: (unit, lines) => o.services.logs(unit, lines)
+    },
+    writeFile: (path5, content, fo = {}) => staged(content, (tmp) => installFile(tmp, path5, fo)),
+    installFile,
+    async ensureDir(path5, fo = {}) {
+      if (await exists2(path5)) return;
+      await claimMissingDirs(path5);
+      await run(mkdirArgv(path5, fo), root);
+    },
+    async swapOff() {
+      const devices = (await readFile3(o.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => l.split(/\s+/)[0]).filter((d) => d);
+      if (devices.length === 0) return [];
+      ledger.record({ kind: "swap-off", devices });
+      await run(["swapoff", "-a"], root);
+      return devices;
+    },
+    async applySysctls(file, keys) {
+      const values = {};
+      for (const key of keys) {
+        const r = await run(["sysctl", "-n", key], { allowFailure: true });
+        if (r.exitCode === 0) values[key] = r.stdout.trim();
+      }
+      ledger.record({ kind: "sysctl", values });
+      await run(sysctlApplyArgv(file), root);
+    },
+    async loadModules(modules) {
+      const loaded = await Promise.all(modules.map((m) => exists2(join5(o.sysModuleDir, m))));
+      const added = modules.filter((_, i) => !loaded[i]);
+      if (added.length > 0) ledger.record({ kind: "modules-loaded", modules: added });
+      await run(modprobeArgv(modules), root);
+    },
+    installPackages(packages, log) {
+      const mine = aptQueue.then(async () => {
+        ledger.record({ kind: "packages-installed", packages: [...packages] });
+        await aptInstall(run, packages, log);
+      });
+      aptQueue = mine.catch(() => {
+      });
+      return mine;
+    },
+    async apply(what, argv, undo, opts = {}) {
+      ledger.record({ kind: "command", what, undo });
+      return run(argv, { privileged: true, ...opts });
+    },
+    undoWith(what, undo) {
+      ledger.record({ kind: "command", what, undo });
+    },
+    async keep(name2, content) {
+      await ensureBackupDir();
+      const path5 = join5(o.backupDir, `${++backups}-${name2}`);
+      ledger.claim(path5);
+      ledger.record({ kind: "file", path: path5 });
+      await staged(content, async (tmp) => void await run(installArgv(tmp, path5, { mode: 384 }), root));
+      return path5;
+    },
+    async willCreate(path5, kind) {
+      if (!ledger.claim(path5) || await exists2(path5)) return;
+      await claimMissingDirs(dirname4(path5));
+      ledger.record(kind === "dir" ? { kind: "dir", path: path5 } : { kind: "file", path: path5 });
+    },
+    async willCreateInterface(name2) {
+      if (await exists2(join5(o.sysClassNet, name2))) return;
+      ledger.record({ kind: "interface", name: name2 });
+    }
+  };
+}
+async function undoChanges(changes, o) {
+  const { run, services } = o;
+  const report = { undone: [], restarted: [], leftInPlace: [], failed: [] };
+  const exec2 = async (argv) => {
+    const r = await run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (r.exitCode !== 0) report.failed.push(`\`${argv.join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
+    return r.exitCode === 0;
+  };
+  let daemonReload = false;
+  const stopped = /* @__PURE__ */ new Set();
+  const after = /* @__PURE__ */ new Map();
+  for (const c of [...changes].reverse()) {
+    let ok3 = true;
+    switch (c.kind) {
+      case "file":
+        ok3 = await exec2(["rm", "-f", c.path]);
+        if (ok3 && c.backup) ok3 = await exec2(["cp", "-a", c.backup, c.path]) && await exec2(["rm", "-f", c.backup]);
+        break;
+      case "dir":
+        ok3 = await exec2(["rm", "-rf", c.path]);
+        break;
+      case "unit-enabled":
+        if (c.was !== "enabled") {
+          ok3 = await services.disable(c.unit, !c.wasActive).then(() => true, (err) => (report.failed.push(err.message), false));
+          if (!c.wasActive) stopped.add(c.unit);
+        }
+        break;
+      case "unit-restarted":
+        after.set(c.unit, c.wasActive ? "restart" : "stop");
+        break;
+      case "unit-reloaded":
+        if (!after.has(c.unit)) after.set(c.unit, "reload");
+        break;
+      case "units-reloaded":
+        daemonReload = true;
+        break;
+      case "swap-off": {
+        const on = await readFile3(o.procSwaps, "utf8").catch(() => "");
+        for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await exec2(["swapon", d]) && ok3;
+        break;
+      }
+      case "sysctl":
+        for (const [k, v] of Object.entries(c.values)) ok3 = await exec2(["sysctl", "-w", `${k}=${v}`]) && ok3;
+        break;
+      case "interface":
+        if (await exists2(join5(o.sysClassNet, c.name))) ok3 = await exec2(["ip", "link", "delete", c.name]);
+        break;
+      case "modules-loaded":
+      case "packages-installed":
+        report.leftInPlace.push(describeChange(c));
+        continue;
+      case "command":
+        for (const argv of c.undo) ok3 = await exec2(argv) && ok3;
+        break;
+    }
+    if (ok3) report.undone.push(describeChange(c));
+  }
+  if (daemonReload && await exec2(systemctlArgv("daemon-reload"))) report.restarted.push("systemd units reloaded");
+  for (const [unit, action] of after) {
+    if (action === "stop" && stopped.has(unit)) continue;
+    const done = { restart: "restarted", reload: "reloaded", stop: "stopped" }[action];
+    if (await exec2(["systemctl", action, unit])) report.restarted.push(`${unit} ${done} with its original configuration`);
+  }
+  return report;
 }
 
 // src/images/ref.ts
@@ -32682,101 +32955,226 @@ function containerdStore(run, o) {
   };
 }
 
+// src/render/systemd.ts
+function renderUnit(unit) {
+  return unit.map(([section, entries]) => [`[${section}]`, ...entries.map(([k, v]) => `${k}=${v}`)].join("\n")).join("\n\n") + "\n";
+}
+function kubeletUnit(kubeletPath) {
+  return renderUnit([
+    [
+      "Unit",
+      [
+        ["Description", "kubelet: The Kubernetes Node Agent"],
+        ["Documentation", "https://kubernetes.io/docs/"],
+        ["Wants", "network-online.target"],
+        ["After", "network-online.target"]
+      ]
+    ],
+    [
+      "Service",
+      [
+        ["ExecStart", kubeletPath],
+        ["Restart", "always"],
+        ["StartLimitInterval", "0"],
+        ["RestartSec", "10"]
+      ]
+    ],
+    ["Install", [["WantedBy", "multi-user.target"]]]
+  ]);
+}
+function kubeadmDropIn(kubeletPath) {
+  return renderUnit([
+    [
+      "Service",
+      [
+        ["Environment", '"KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"'],
+        ["Environment", '"KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"'],
+        // written by kubeadm init at run time
+        ["EnvironmentFile", "-/var/lib/kubelet/kubeadm-flags.env"],
+        ["EnvironmentFile", "-/etc/default/kubelet"],
+        ["ExecStart", ""],
+        ["ExecStart", `${kubeletPath} $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS`]
+      ]
+    ]
+  ]);
+}
+
+// src/runtimes/containerd/unit.ts
+var PRIVATE_UNIT = "kubeadm-single-node-containerd";
+function privateContainerdUnit(binDir, config) {
+  return renderUnit([
+    [
+      "Unit",
+      [
+        ["Description", "containerd for the kubeadm-single-node cluster"],
+        ["Documentation", "https://containerd.io"],
+        ["After", "network.target dbus.service"]
+      ]
+    ],
+    [
+      "Service",
+      [
+        // the shims it starts are found on PATH: its own first, then the host's runc
+        ["Environment", `PATH=${binDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`],
+        ["ExecStartPre", "-/sbin/modprobe overlay"],
+        ["ExecStart", `${binDir}/containerd --config ${config}`],
+        ["Type", "notify"],
+        ["Delegate", "yes"],
+        ["KillMode", "process"],
+        ["Restart", "always"],
+        ["RestartSec", "5"],
+        ["LimitNPROC", "infinity"],
+        ["LimitCORE", "infinity"],
+        ["TasksMax", "infinity"],
+        ["OOMScoreAdjust", "-999"]
+      ]
+    ],
+    ["Install", [["WantedBy", "multi-user.target"]]]
+  ]);
+}
+
 // src/runtimes/containerd/driver.ts
-var storeOptions = (paths) => ({ address: paths.containerdSocket, hostsDir: paths.certsDir });
-function unsupported(version, containerd2) {
+var PRIVATE_CONTAINERD = { version: "2.2.1", binaries: ["containerd", "containerd-shim-runc-v2", "ctr"] };
+function containerdArtifact(githubUrl, arch3) {
+  const v = PRIVATE_CONTAINERD.version;
+  const url = `${githubUrl}/containerd/containerd/releases/download/v${v}/containerd-${v}-linux-${arch3}.tar.gz`;
+  return { name: "containerd", url, checksumUrl: `${url}.sha256sum` };
+}
+function unsupported(version, facts) {
+  if (!facts.containerd) return void 0;
   const minor = minorOf(version);
-  if (containerdSupported(minor, containerd2) !== false) return void 0;
-  return `Kubernetes ${version} supports containerd ${containerdRequirement(minor)} (containerd's RELEASES.md), but this host has containerd ${containerd2}. Upgrade containerd (Docker's containerd.io package), or choose a kubernetes-version that supports it.`;
+  if (containerdSupported(minor, facts.containerd.version) !== false) return void 0;
+  return `Kubernetes ${version} supports containerd ${containerdRequirement(minor)} (containerd's RELEASES.md), but this host has containerd ${facts.containerd.version}`;
+}
+function layout(own, paths) {
+  return own ? {
+    own,
+    ctr: join6(paths.privateContainerdPrefix, "bin", "ctr"),
+    socket: join6(paths.privateContainerdState, "containerd.sock"),
+    config: join6(paths.privateContainerdConfigDir, "config.toml"),
+    certsDir: join6(paths.privateContainerdConfigDir, "certs.d"),
+    unit: PRIVATE_UNIT
+  } : { own, ctr: "ctr", socket: paths.containerdSocket, config: paths.containerdConfig, certsDir: paths.certsDir, unit: "containerd" };
+}
+var storeOptions = (l) => ({ ctr: l.ctr, address: l.socket, hostsDir: l.certsDir });
+function installDockerStep() {
+  return step("runtime.install", "install Docker (no containerd on this host)", [], [
+    {
+      kind: "task",
+      title: "apt-get install docker.io",
+      shows: [`$ sudo ${aptInstallArgv(["docker.io"]).join(" ")}   (brings runc; apt-get update first if that fails; left installed by cleanup)`],
+      run: (ctx) => ctx.host.installPackages(["docker.io"], ctx.log)
+    }
+  ]);
+}
+function privateContainerdStep(p, l) {
+  const { config, facts, paths } = p;
+  const art = containerdArtifact(config.githubUrl, facts.arch);
+  const binDir = join6(paths.privateContainerdPrefix, "bin");
+  const exec2 = { mode: 493 };
+  return step("runtime.containerd", `containerd ${PRIVATE_CONTAINERD.version} of the action's own, beside the host's`, [], [
+    {
+      kind: "task",
+      title: "download and verify containerd",
+      shows: [
+        `GET ${art.url} (unless the tool cache has it)`,
+        `verify SHA-256 against ${art.checksumUrl}`,
+        `extract; for ${PRIVATE_CONTAINERD.binaries.join(", ")}: $ sudo ${displayArgv(installArgv("<extracted>/bin/NAME", join6(binDir, "NAME"), exec2))}`,
+        `(cleanup removes them, and ${paths.privateContainerdRoot} and ${paths.privateContainerdState})`
+      ],
+      run: async (ctx) => {
+        const dir = await cachedTarball(art, { tool: "containerd", version: PRIVATE_CONTAINERD.version, arch: facts.arch }, ctx.log);
+        await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join6(dir, "bin", b), join6(binDir, b), exec2)));
+        await ctx.host.willCreate(paths.privateContainerdRoot, "dir");
+        await ctx.host.willCreate(paths.privateContainerdState, "dir");
+      }
+    },
+    { kind: "write", path: join6(paths.systemdDir, `${l.unit}.service`), render: () => privateContainerdUnit(binDir, l.config) }
+  ]);
+}
+function configureStep(p, l, needs) {
+  const { config, facts, paths, learned } = p;
+  const ops = [
+    {
+      kind: "write",
+      path: l.config,
+      render: (lr) => renderContainerdConfig({
+        major: lr.containerdMajor ?? 2,
+        sandboxImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
+        certsDir: l.certsDir,
+        ...l.own ? { root: paths.privateContainerdRoot, state: paths.privateContainerdState, address: l.socket } : {}
+      })
+    },
+    ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join6(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
+  ];
+  if (l.own) ops.push({ kind: "service", action: "daemon-reload" }, { kind: "service", action: "enable", unit: l.unit });
+  ops.push({ kind: "service", action: "restart", unit: l.unit });
+  const what = l.own ? `containerd ${PRIVATE_CONTAINERD.version} (the action's own)` : `containerd ${facts.containerd?.version}`;
+  return step("runtime.configure", `configure ${what} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`, needs, ops);
+}
+function readyStep(p, l) {
+  const { bin, criSocket } = p;
+  const ctr = [l.ctr, "--address", l.socket];
+  return step("runtime.ready", "wait until containerd serves CRI", ["runtime.configure", "binaries.crictl"], [
+    {
+      kind: "task",
+      title: `containerd answers and its CRI plugin is loaded, then crictl info on ${criSocket}`,
+      shows: [
+        `$ sudo ${displayArgv([...ctr, "version"])}   (polled for up to 60s)`,
+        `$ sudo ${displayArgv([...ctr, "plugins", "ls"])}   (io.containerd.grpc.v1 cri must be ok)`,
+        `$ sudo ${displayArgv([bin("crictl"), "--runtime-endpoint", criSocket, "info"])}`
+      ],
+      run: async (ctx) => {
+        const version = await waitForContainerd({ run: ctx.host.run, ctr: l.ctr, address: l.socket, deadline: Date.now() + 6e4, logs: () => ctx.host.services.logs(l.unit, 30) });
+        ctx.log(`containerd ${version} serves CRI`);
+        await ctx.host.run([bin("crictl"), "--runtime-endpoint", criSocket, "info"], { privileged: true });
+      }
+    }
+  ]);
 }
 var containerd = {
-  criSocket: (paths) => `unix://${paths.containerdSocket}`,
-  problems(facts, version) {
-    const why = facts.containerd && unsupported(version, facts.containerd.version);
-    return why ? [why] : [];
-  },
-  describe: (facts) => `containerd ${facts.containerd?.version ?? "(installed with Docker)"}`,
-  steps(p) {
-    const { config, facts, version, paths, learned, bin, criSocket } = p;
-    const steps = [];
-    const installDocker = !facts.docker || !facts.containerd;
-    if (installDocker) {
-      steps.push(
-        step("runtime.install", `install Docker (${facts.docker ? "containerd" : "docker"} not found on this host)`, [], [
-          {
-            kind: "task",
-            title: "apt-get install docker.io",
-            shows: [`$ sudo ${aptInstallArgv(["docker.io"]).join(" ")}   (brings containerd; apt-get update first if that fails; left installed by cleanup)`],
-            run: async (ctx) => {
-              await ctx.host.installPackages(["docker.io"], ctx.log);
-              const v = parseContainerdVersion((await ctx.host.run(["containerd", "--version"])).stdout);
-              if (!v) throw new Error("Docker was installed but `containerd --version` names no version");
-              ctx.learned.containerdMajor = v.major;
-              const why = unsupported(version, v.version);
-              if (why) throw new Error(`The distribution's Docker brought containerd ${v.version}. ${why}`);
-            }
-          }
-        ])
-      );
-    }
-    steps.push(
-      step(
-        "runtime.configure",
-        `configure ${containerd.describe(facts)} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`,
-        ["config.images", ...installDocker ? ["runtime.install"] : []],
-        [
-          {
-            kind: "write",
-            path: paths.containerdConfig,
-            render: (l) => renderContainerdConfig({
-              major: l.containerdMajor ?? 2,
-              sandboxImage: pauseImage(l.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
-              certsDir: paths.certsDir
-            })
-          },
-          ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join6(paths.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) })),
-          { kind: "service", action: "restart", unit: "containerd" }
-        ]
-      )
-    );
-    steps.push(
-      step("runtime.ready", "wait until containerd serves CRI", ["runtime.configure", "binaries.crictl"], [
-        {
-          kind: "task",
-          title: `containerd answers and its CRI plugin is loaded, then crictl info on ${criSocket}`,
-          shows: [
-            `$ sudo ${displayArgv(["ctr", "--address", paths.containerdSocket, "version"])}   (polled for up to 60s)`,
-            `$ sudo ${displayArgv(["ctr", "--address", paths.containerdSocket, "plugins", "ls"])}   (io.containerd.grpc.v1 cri must be ok)`,
-            `$ sudo ${displayArgv([bin("crictl"), "--runtime-endpoint", criSocket, "info"])}`
-          ],
-          run: async (ctx) => {
-            const version2 = await waitForContainerd({
-              run: ctx.host.run,
-              address: paths.containerdSocket,
-              deadline: Date.now() + 6e4,
-              logs: () => ctx.host.services.logs("containerd", 30)
-            });
-            ctx.log(`containerd ${version2} serves CRI`);
-            await ctx.host.run([bin("crictl"), "--runtime-endpoint", criSocket, "info"], { privileged: true });
-          }
-        }
-      ])
-    );
-    return steps;
-  },
-  imageStore: (run, paths) => containerdStore(run, storeOptions(paths)),
-  imageCommands(paths, learned) {
-    const o = storeOptions(paths);
+  setup(facts, version, paths) {
+    const tooOld = unsupported(version, facts);
+    const own = !facts.containerd || tooOld !== void 0;
+    const l = layout(own, paths);
+    const notes = tooOld ? [`${tooOld}: the action runs its own containerd ${PRIVATE_CONTAINERD.version} for the cluster beside it (unit ${PRIVATE_UNIT}); Docker and the host's containerd are left alone.`] : [];
     return {
-      list: () => ctrArgv(o, "images", "list", "--quiet"),
-      // ctr 2.x takes --local to read the hosts directory as 1.x does
-      pull: (ref) => ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
-      importArchive: (path5) => ctrArgv(o, "images", "import", path5)
+      criSocket: `unix://${l.socket}`,
+      describe: own ? `containerd ${PRIVATE_CONTAINERD.version} (the action's own${facts.containerd ? `; the host's ${facts.containerd.version} is too old` : ""})` : `containerd ${facts.containerd.version}`,
+      problems: [],
+      notes,
+      containerdMajor: own ? Number(PRIVATE_CONTAINERD.version.split(".")[0]) : facts.containerd?.major,
+      steps(p) {
+        const steps = [];
+        const needs = ["config.images"];
+        if (!facts.containerd) {
+          steps.push(installDockerStep());
+          needs.push("runtime.install");
+        }
+        if (own) {
+          steps.push(privateContainerdStep(p, l));
+          needs.push("runtime.containerd");
+        }
+        steps.push(configureStep(p, l, needs), readyStep(p, l));
+        return steps;
+      },
+      imageStore: (run) => containerdStore(run, storeOptions(l)),
+      imageCommands(learned) {
+        const o = storeOptions(l);
+        return {
+          list: () => ctrArgv(o, "images", "list", "--quiet"),
+          // ctr 2.x takes --local to read the hosts directory as 1.x does
+          pull: (ref) => ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
+          importArchive: (path5) => ctrArgv(o, "images", "import", path5)
+        };
+      }
     };
   },
   diagnostics: (paths) => [
     { title: "containerd journal (last 80 lines)", argv: journalArgv("containerd", 80), privileged: true },
-    { title: "containers (crictl ps -a)", argv: [join6(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join6(paths.binDir, "crictl")] }
+    { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join6(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },
+    // crictl reads its endpoint from /etc/crictl.yaml, which names the one the cluster uses
+    { title: "containers (crictl ps -a)", argv: [join6(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join6(paths.binDir, "crictl"), paths.crictlConfig] }
   ],
   hints: [
     { pattern: /unknown service runtime\.v1\.RuntimeService/, hint: `containerd's CRI plugin is disabled (disabled_plugins = ["cri"]): the action writes a config with CRI on; check that nothing rewrote /etc/containerd/config.toml.` },
@@ -32813,7 +33211,7 @@ function probes(record) {
   ];
 }
 async function diagnose(record, env) {
-  const present = (p) => access3(p).then(() => true, () => false);
+  const present = (p) => access2(p).then(() => true, () => false);
   const all = probes(record);
   const usable = await Promise.all(all.map(async (p) => (await Promise.all((p.requires ?? []).map(present))).every(Boolean)));
   const diags = await Promise.all(
@@ -32841,275 +33239,6 @@ ${hints.map((h) => `- ${h}`).join("\n")}` : ""}`,
   return diags;
 }
 
-// src/host/host.ts
-import { randomUUID as randomUUID2 } from "node:crypto";
-import { lstat as lstat2, mkdir as mkdir2, readFile as readFile3, rm as rm3, writeFile as writeFile2 } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { basename as basename3, dirname as dirname4, join as join8 } from "node:path";
-
-// src/host/ledger.ts
-var Ledger = class {
-  /** `saved` is called with the whole ledger after every record, before the change is made. */
-  constructor(saved = () => {
-  }) {
-    this.saved = saved;
-  }
-  saved;
-  list = [];
-  touched = /* @__PURE__ */ new Set();
-  get changes() {
-    return this.list;
-  }
-  record(change) {
-    this.list.push(change);
-    this.saved(this.list);
-  }
-  /** True the first time a path is claimed: only the first change to a path records what was there. */
-  claim(path5) {
-    if (this.touched.has(path5)) return false;
-    this.touched.add(path5);
-    return true;
-  }
-};
-function describeChange(c) {
-  switch (c.kind) {
-    case "file":
-      return c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`;
-    case "dir":
-      return `${c.path}/ (created)`;
-    case "unit-enabled":
-      return `${c.unit} enabled (was ${c.was})`;
-    case "unit-restarted":
-      return `${c.unit} restarted`;
-    case "unit-reloaded":
-      return `${c.unit} reloaded`;
-    case "units-reloaded":
-      return "systemd units reloaded";
-    case "swap-off":
-      return `swap off (${c.devices.join(", ")})`;
-    case "sysctl":
-      return `sysctl ${Object.entries(c.values).map(([k, v]) => `${k} (was ${v})`).join(", ")}`;
-    case "modules-loaded":
-      return `kernel modules loaded: ${c.modules.join(", ")}`;
-    case "packages-installed":
-      return `packages installed: ${c.packages.join(", ")}`;
-    case "interface":
-      return `network interface ${c.name} (created)`;
-    case "command":
-      return c.what;
-  }
-}
-
-// src/host/host.ts
-var octal = (mode) => mode.toString(8).padStart(4, "0");
-function installArgv(src, dest, o = {}) {
-  const owner = o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
-  return ["install", "-D", "-m", octal(o.mode ?? 420), ...owner, src, dest];
-}
-function mkdirArgv(path5, o = {}) {
-  const owner = o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
-  return ["install", "-d", "-m", octal(o.mode ?? 493), ...owner, path5];
-}
-function sysctlApplyArgv(file) {
-  return ["sysctl", "-p", file];
-}
-function modprobeArgv(modules) {
-  return ["modprobe", "-a", ...modules];
-}
-async function exists3(path5) {
-  return lstat2(path5).then(
-    () => true,
-    (err) => {
-      if (err.code === "ENOENT" || err.code === "ENOTDIR") return false;
-      throw new Error(`cannot tell whether ${path5} exists: ${err.message}`, { cause: err });
-    }
-  );
-}
-function createHost(o) {
-  const { run, ledger } = o;
-  const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir());
-  const root = { privileged: true };
-  let backups = 0;
-  let backupDirReady;
-  let aptQueue = Promise.resolve();
-  async function claimMissingDirs(dir) {
-    const missing = [];
-    for (let d = dir; d !== dirname4(d) && !await exists3(d); d = dirname4(d)) missing.unshift(d);
-    for (const d of missing) if (ledger.claim(d)) ledger.record({ kind: "dir", path: d });
-  }
-  const ensureBackupDir = () => backupDirReady ??= (async () => {
-    await claimMissingDirs(o.backupDir);
-    await run(mkdirArgv(o.backupDir, { mode: 448 }), root);
-  })();
-  async function claimFile(path5) {
-    if (!ledger.claim(path5)) return;
-    await claimMissingDirs(dirname4(path5));
-    if (!await exists3(path5)) {
-      ledger.record({ kind: "file", path: path5 });
-      return;
-    }
-    await ensureBackupDir();
-    const backup = join8(o.backupDir, `${++backups}-${basename3(path5)}`);
-    await run(["cp", "-a", path5, backup], root);
-    ledger.record({ kind: "file", path: path5, backup });
-  }
-  async function staged(content, place) {
-    await mkdir2(scratch, { recursive: true });
-    const tmp = join8(scratch, `ksn-${randomUUID2()}`);
-    await writeFile2(tmp, content, { mode: 384 });
-    try {
-      await place(tmp);
-    } finally {
-      await rm3(tmp, { force: true });
-    }
-  }
-  const installFile = async (src, dest, fo = {}) => {
-    await claimFile(dest);
-    await run(installArgv(src, dest, fo), root);
-  };
-  return {
-    run,
-    services: {
-      async act(action, unit = "") {
-        if (action === "enable") {
-          const s = await o.services.status(unit);
-          ledger.record({ kind: "unit-enabled", unit, was: s.enabled, wasActive: s.active });
-        } else if (action === "restart") {
-          ledger.record({ kind: "unit-restarted", unit, wasActive: (await o.services.status(unit)).active });
-        } else if (action === "reload") {
-          ledger.record({ kind: "unit-reloaded", unit });
-        } else {
-          ledger.record({ kind: "units-reloaded" });
-        }
-        await o.services.act(action, unit);
-      },
-      logs: (unit, lines) => o.services.logs(unit, lines)
-    },
-    writeFile: (path5, content, fo = {}) => staged(content, (tmp) => installFile(tmp, path5, fo)),
-    installFile,
-    async ensureDir(path5, fo = {}) {
-      if (await exists3(path5)) return;
-      await claimMissingDirs(path5);
-      await run(mkdirArgv(path5, fo), root);
-    },
-    async swapOff() {
-      const devices = (await readFile3(o.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => l.split(/\s+/)[0]).filter((d) => d);
-      if (devices.length === 0) return [];
-      ledger.record({ kind: "swap-off", devices });
-      await run(["swapoff", "-a"], root);
-      return devices;
-    },
-    async applySysctls(file, keys) {
-      const values = {};
-      for (const key of keys) {
-        const r = await run(["sysctl", "-n", key], { allowFailure: true });
-        if (r.exitCode === 0) values[key] = r.stdout.trim();
-      }
-      ledger.record({ kind: "sysctl", values });
-      await run(sysctlApplyArgv(file), root);
-    },
-    async loadModules(modules) {
-      const loaded = await Promise.all(modules.map((m) => exists3(join8(o.sysModuleDir, m))));
-      const added = modules.filter((_, i) => !loaded[i]);
-      if (added.length > 0) ledger.record({ kind: "modules-loaded", modules: added });
-      await run(modprobeArgv(modules), root);
-    },
-    installPackages(packages, log) {
-      const mine = aptQueue.then(async () => {
-        ledger.record({ kind: "packages-installed", packages: [...packages] });
-        await aptInstall(run, packages, log);
-      });
-      aptQueue = mine.catch(() => {
-      });
-      return mine;
-    },
-    async apply(what, argv, undo, opts = {}) {
-      ledger.record({ kind: "command", what, undo });
-      return run(argv, { privileged: true, ...opts });
-    },
-    undoWith(what, undo) {
-      ledger.record({ kind: "command", what, undo });
-    },
-    async keep(name2, content) {
-      await ensureBackupDir();
-      const path5 = join8(o.backupDir, `${++backups}-${name2}`);
-      ledger.claim(path5);
-      ledger.record({ kind: "file", path: path5 });
-      await staged(content, async (tmp) => void await run(installArgv(tmp, path5, { mode: 384 }), root));
-      return path5;
-    },
-    async willCreate(path5, kind) {
-      if (!ledger.claim(path5) || await exists3(path5)) return;
-      await claimMissingDirs(dirname4(path5));
-      ledger.record(kind === "dir" ? { kind: "dir", path: path5 } : { kind: "file", path: path5 });
-    },
-    async willCreateInterface(name2) {
-      if (await exists3(join8(o.sysClassNet, name2))) return;
-      ledger.record({ kind: "interface", name: name2 });
-    }
-  };
-}
-async function undoChanges(changes, o) {
-  const { run, services } = o;
-  const report = { undone: [], restarted: [], leftInPlace: [], failed: [] };
-  const exec2 = async (argv) => {
-    const r = await run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
-    if (r.exitCode !== 0) report.failed.push(`\`${argv.join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
-    return r.exitCode === 0;
-  };
-  let daemonReload = false;
-  const after = /* @__PURE__ */ new Map();
-  for (const c of [...changes].reverse()) {
-    let ok3 = true;
-    switch (c.kind) {
-      case "file":
-        ok3 = await exec2(["rm", "-f", c.path]);
-        if (ok3 && c.backup) ok3 = await exec2(["cp", "-a", c.backup, c.path]) && await exec2(["rm", "-f", c.backup]);
-        break;
-      case "dir":
-        ok3 = await exec2(["rm", "-rf", c.path]);
-        break;
-      case "unit-enabled":
-        if (c.was !== "enabled") ok3 = await services.disable(c.unit, !c.wasActive).then(() => true, (err) => (report.failed.push(err.message), false));
-        break;
-      case "unit-restarted":
-        after.set(c.unit, c.wasActive ? "restart" : "stop");
-        break;
-      case "unit-reloaded":
-        if (!after.has(c.unit)) after.set(c.unit, "reload");
-        break;
-      case "units-reloaded":
-        daemonReload = true;
-        break;
-      case "swap-off": {
-        const on = await readFile3(o.procSwaps, "utf8").catch(() => "");
-        for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await exec2(["swapon", d]) && ok3;
-        break;
-      }
-      case "sysctl":
-        for (const [k, v] of Object.entries(c.values)) ok3 = await exec2(["sysctl", "-w", `${k}=${v}`]) && ok3;
-        break;
-      case "interface":
-        if (await exists3(join8(o.sysClassNet, c.name))) ok3 = await exec2(["ip", "link", "delete", c.name]);
-        break;
-      case "modules-loaded":
-      case "packages-installed":
-        report.leftInPlace.push(describeChange(c));
-        continue;
-      case "command":
-        for (const argv of c.undo) ok3 = await exec2(argv) && ok3;
-        break;
-    }
-    if (ok3) report.undone.push(describeChange(c));
-  }
-  if (daemonReload && await exec2(systemctlArgv("daemon-reload"))) report.restarted.push("systemd units reloaded");
-  for (const [unit, action] of after) {
-    const done = { restart: "restarted", reload: "reloaded", stop: "stopped" }[action];
-    if (await exec2(["systemctl", action, unit])) report.restarted.push(`${unit} ${done} with its original configuration`);
-  }
-  return report;
-}
-
 // src/commands/down.ts
 async function down(record, env) {
   const { io } = env;
@@ -33134,7 +33263,7 @@ async function down(record, env) {
 
 // src/engine/describe.ts
 import { mkdir as mkdir3, realpath, writeFile as writeFile3 } from "node:fs/promises";
-import { dirname as dirname5, join as join9, resolve as resolve2 } from "node:path";
+import { dirname as dirname5, join as join8, resolve as resolve2 } from "node:path";
 
 // src/engine/execute.ts
 function orderSteps(steps) {
@@ -33182,7 +33311,7 @@ async function execute(steps, base, hooks = {}) {
   const done = /* @__PURE__ */ new Set();
   const started = /* @__PURE__ */ new Set();
   let failure;
-  return new Promise((resolve3, reject2) => {
+  return new Promise((resolve4, reject2) => {
     let running = 0;
     const launch = () => {
       if (!failure) {
@@ -33196,7 +33325,7 @@ async function execute(steps, base, hooks = {}) {
       if (running === 0) {
         if (failure) reject2(failure);
         else if (done.size < steps.length) reject2(new Error("the plan stalled: some steps never became ready"));
-        else resolve3(timings);
+        else resolve4(timings);
       }
     };
     const run = async (step2) => {
@@ -33264,14 +33393,14 @@ function renderPlan(steps, learned) {
 async function realish(path5) {
   const abs = resolve2(path5);
   const parent = dirname5(abs);
-  return realpath(abs).catch(async () => parent === abs ? abs : join9(await realish(parent), abs.slice(parent.length + 1)));
+  return realpath(abs).catch(async () => parent === abs ? abs : join8(await realish(parent), abs.slice(parent.length + 1)));
 }
 async function planTreeProblem(root, steps) {
   if (await realish(root) === "/") return `it is the live system's root (${root}): the plan's files would overwrite the host's own`;
   for (const step2 of steps) {
     for (const op of step2.ops) {
       if (op.kind !== "write") continue;
-      if (await realish(join9(root, op.path)) === await realish(op.path)) return `${join9(root, op.path)} is the host's own ${op.path}`;
+      if (await realish(join8(root, op.path)) === await realish(op.path)) return `${join8(root, op.path)} is the host's own ${op.path}`;
     }
   }
   return void 0;
@@ -33281,14 +33410,14 @@ async function writePlanTree(steps, learned, root) {
   for (const step2 of orderSteps(steps)) {
     for (const op of step2.ops) {
       if (op.kind !== "write") continue;
-      const dest = join9(root, op.path);
+      const dest = join8(root, op.path);
       await mkdir3(dirname5(dest), { recursive: true });
       await writeFile3(dest, op.render(learned), { mode: op.mode ?? 420 });
       written.push(op.path);
     }
   }
   await mkdir3(root, { recursive: true });
-  await writeFile3(join9(root, "plan.txt"), renderPlan(steps, learned));
+  await writeFile3(join8(root, "plan.txt"), renderPlan(steps, learned));
   const json = orderSteps(steps).map((s) => ({
     id: s.id,
     phase: s.phase,
@@ -33298,7 +33427,7 @@ async function writePlanTree(steps, learned, root) {
       (op) => op.kind === "write" ? { kind: op.kind, path: op.path, mode: (op.mode ?? 420).toString(8) } : op.kind === "task" ? { kind: op.kind, title: op.title, shows: op.shows } : op
     )
   }));
-  await writeFile3(join9(root, "plan.json"), `${JSON.stringify(json, null, 2)}
+  await writeFile3(join8(root, "plan.json"), `${JSON.stringify(json, null, 2)}
 `);
   return written;
 }
@@ -33306,6 +33435,31 @@ async function writePlanTree(steps, learned, root) {
 // src/config/inputs.ts
 var import_ipaddr = __toESM(require_ipaddr(), 1);
 var import_semver3 = __toESM(require_semver2(), 1);
+
+// src/config/defaults.ts
+var DEFAULTS = {
+  kubernetesVersion: "stable",
+  containerRuntime: "containerd",
+  cni: "flannel",
+  podNetworkCidr: "10.244.0.0/16",
+  serviceCidr: "10.96.0.0/12",
+  imageRepository: "registry.k8s.io",
+  smokeTestImage: "docker.io/library/nginx:stable-alpine",
+  timeout: "5m",
+  kubernetesReleaseUrl: "https://dl.k8s.io/release",
+  githubUrl: "https://github.com",
+  cleanup: "auto"
+};
+var CNI_PLUGINS_VERSION = "v1.8.0";
+var HOST_PACKAGES = [
+  { pkg: "conntrack", bin: "conntrack" },
+  { pkg: "socat", bin: "socat" },
+  { pkg: "ebtables", bin: "ebtables" },
+  { pkg: "ethtool", bin: "ethtool" }
+];
+var SMOKE = { name: "kubeadm-single-node-smoke", namespace: "default" };
+
+// src/config/inputs.ts
 var INPUT_NAMES = [
   "kubernetes-version",
   "container-runtime",
@@ -33344,8 +33498,9 @@ function reject(input, value, accepted) {
   throw new Problem(`Input '${input}' has the value ${JSON.stringify(value)}; accepted: ${accepted}.`);
 }
 var VERSION_RE = /^v?(\d+)\.(\d+)(?:\.(\d+)(-[0-9A-Za-z.-]+)?)?$/;
+var VERSION_FORMS = `'stable' (the newest release; 'latest' is an alias of it), a minor such as '1.34' or 'v1.34' (its newest patch), or a release such as 'v1.34.2' or '1.34.2' (oldest 1.${OLDEST_MINOR})`;
 function parseVersionSpec(value, input = "kubernetes-version") {
-  const accepted = `'stable', a minor such as '1.34', or a release such as 'v1.34.2' or '1.34.2' (oldest 1.${OLDEST_MINOR})`;
+  const accepted = VERSION_FORMS;
   if (value === "stable" || value === "latest") return { kind: "stable" };
   const m = VERSION_RE.exec(value);
   if (!m || m[1] !== "1") reject(input, value, accepted);
@@ -33368,8 +33523,9 @@ function parseChoice(input, value, choices) {
   reject(input, value, choices.map((c) => `'${c}'`).join(", "));
 }
 var DURATION_RE = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+var MAX_TIMEOUT_SECONDS = 3600;
 function parseDuration(input, value) {
-  const accepted = "a positive duration such as '300', '300s', '5m' or '1m30s'";
+  const accepted = "a positive duration of at most 1h (3600 seconds), such as '300', '300s', '5m' or '1m30s'";
   let seconds;
   if (/^\d+$/.test(value)) {
     seconds = Number(value);
@@ -33378,23 +33534,50 @@ function parseDuration(input, value) {
     if (!m || value === "") reject(input, value, accepted);
     seconds = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
   }
-  if (!Number.isSafeInteger(seconds) || seconds <= 0) reject(input, value, accepted);
+  if (!Number.isSafeInteger(seconds) || seconds <= 0 || seconds > MAX_TIMEOUT_SECONDS) reject(input, value, accepted);
   return seconds;
 }
-function parseCidr(input, value) {
-  const accepted = "an IPv4 network in CIDR form, such as '10.244.0.0/16'";
+var CIDR_RULES = {
+  "pod-network-cidr": {
+    example: DEFAULTS.podNetworkCidr,
+    min: 8,
+    max: 24,
+    // ValidatePodSubnetNodeMask: the controller manager gives each node a /24 of the pod
+    // network (node-cidr-mask-size-ipv4, which this action leaves at its default), so the
+    // network must hold at least one /24, and the two masks may differ by at most 16 bits
+    // (PodSubnetNodeMaskMaxDiff).
+    rule: "kubeadm gives each node a /24 of the pod network, so the network must hold at least one /24 and be at most 16 bits wider than one"
+  },
+  "service-cidr": {
+    example: DEFAULTS.serviceCidr,
+    min: 12,
+    max: 28,
+    // ValidateServiceSubnetSize: at most MaximumBitsForServiceSubnet = 20 host bits; and
+    // ValidateIPNetFromString: at least MinimumAddressesInServiceSubnet = 10 addresses.
+    rule: "a service network may have at most 20 host bits, 1,048,576 addresses, kubeadm's and the API server's limit, and needs at least 10 addresses, kubeadm's minimum, as the cluster DNS Service takes the tenth"
+  }
+};
+function parseCidr(input, value, notes) {
+  const { example, min, max, rule } = CIDR_RULES[input];
+  const accepted = `an IPv4 network in CIDR form, such as '${example}', with a prefix length from /${min} to /${max} (${rule})`;
+  let addr;
+  let bits;
   try {
     if (!import_ipaddr.default.IPv4.isValidFourPartDecimal(value.split("/")[0] ?? "")) throw new Error("not IPv4");
-    const [addr, bits] = import_ipaddr.default.IPv4.parseCIDR(value);
-    if (bits < 8 || bits > 28) reject(input, value, `${accepted}, with a prefix length from /8 to /28`);
-    return [addr, bits];
-  } catch (err) {
-    if (err instanceof Problem) throw err;
+    [addr, bits] = import_ipaddr.default.IPv4.parseCIDR(value);
+  } catch {
     reject(input, value, accepted);
   }
+  if (bits < min || bits > max) reject(input, value, accepted);
+  const net = import_ipaddr.default.IPv4.networkAddressFromCIDR(value);
+  const network = `${net.toString()}/${bits}`;
+  if (net.toString() !== addr.toString()) {
+    notes.push(`Input '${input}' has the value ${JSON.stringify(value)}, which has host bits set; it is read as its network, ${network}.`);
+  }
+  return { given: value, network, addr: net, bits };
 }
 function cidrsOverlap(a, b) {
-  return a[0].match(b) || b[0].match(a);
+  return a.addr.match(b.addr, b.bits) || b.addr.match(a.addr, a.bits);
 }
 function parseUrl(input, value) {
   let url;
@@ -33415,21 +33598,50 @@ function parseUrl(input, value) {
 function parseList(value) {
   return value.split(/[\n,]/).map((s) => s.replace(/#.*$/, "").trim()).filter((s) => s !== "");
 }
+function parseLines(value) {
+  return value.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== "" && !s.startsWith("#"));
+}
 var REGISTRY_HOST_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?$/;
-function parseMirrors(input, value) {
+var DOCKER_HUB_ALIASES = ["index.docker.io", "registry-1.docker.io"];
+function normalizeRegistry(name2) {
+  const lower = name2.toLowerCase();
+  return DOCKER_HUB_ALIASES.includes(lower) ? "docker.io" : lower;
+}
+function parseMirrorEndpoint(input, value) {
+  parseUrl(input, value);
+  const url = new URL(value);
+  if (url.pathname !== "/" || value.includes("?") || value.includes("#")) {
+    reject(
+      input,
+      value,
+      "an endpoint with no path, query or fragment, such as 'https://mirror.gcr.io' (Docker refuses a registry-mirrors URL with a query or fragment, and before Docker 25 with a path, and a daemon.json it refuses would leave dockerd unable to reload)"
+    );
+  }
+  return url.origin;
+}
+function eachOf(field, entries, fn) {
+  const out = entries.map((e) => field(() => ({ ok: fn(e) })));
+  return out.every((r) => r !== void 0) ? out.map((r) => r.ok) : void 0;
+}
+function parseMirrors(input, value, field) {
   const accepted = "one line per registry, 'REGISTRY=ENDPOINT[ ENDPOINT...]', such as 'docker.io=https://mirror.gcr.io'";
-  const byRegistry = /* @__PURE__ */ new Map();
-  for (const line of value.split("\n").map((l) => l.replace(/#.*$/, "").trim())) {
-    if (line === "") continue;
+  const lines = value.split(/\r?\n/).map((l) => l.replace(/(?:^|\s)#.*$/, "").trim()).filter((l) => l !== "");
+  const parsed = eachOf(field, lines, (line) => {
     const eq = line.indexOf("=");
     if (eq <= 0) reject(input, line, accepted);
-    const registry = line.slice(0, eq).trim();
-    if (!REGISTRY_HOST_RE.test(registry)) reject(input, line, accepted);
-    const endpoints = line.slice(eq + 1).split(/[\s,]+/).filter((e) => e !== "").map((e) => parseUrl(input, e));
-    if (endpoints.length === 0) reject(input, line, accepted);
-    const existing = byRegistry.get(registry);
-    if (existing) existing.endpoints.push(...endpoints);
-    else byRegistry.set(registry, { registry, endpoints });
+    const given = line.slice(0, eq).trim();
+    if (!REGISTRY_HOST_RE.test(given)) reject(input, line, accepted);
+    const tokens = line.slice(eq + 1).split(/[\s,]+/).filter((e) => e !== "");
+    if (tokens.length === 0) reject(input, line, accepted);
+    const endpoints = eachOf(field, tokens, (e) => parseMirrorEndpoint(input, e));
+    return endpoints && { registry: normalizeRegistry(given), endpoints };
+  });
+  if (!parsed || parsed.some((m) => m === void 0)) return void 0;
+  const byRegistry = /* @__PURE__ */ new Map();
+  for (const { registry, endpoints } of parsed) {
+    const mirror = byRegistry.get(registry) ?? { registry, endpoints: [] };
+    for (const e of endpoints) if (!mirror.endpoints.includes(e)) mirror.endpoints.push(e);
+    byRegistry.set(registry, mirror);
   }
   return [...byRegistry.values()];
 }
@@ -33439,12 +33651,21 @@ function parseImage(input, value) {
   }
   return normalizeImage(value);
 }
-function parseArchivePath(input, value) {
-  if (!value.startsWith("/") && !value.startsWith("./") && !/^[\w.-]/.test(value)) {
-    reject(input, value, "paths to image tarballs (docker save or OCI archives)");
+function parsePath(input, value, what, option) {
+  if (value.includes("\0")) reject(input, value.replace(/\0/g, "\\0"), `${what} with no NUL byte`);
+  if (option && value.startsWith("-")) {
+    reject(input, value, `${what} not beginning with '-' (tar and ctr would read it as an option); write './${value}' for a file of that name`);
   }
-  if (value.includes("\0")) reject(input, value, "paths to image tarballs");
+  if (value.startsWith("~")) reject(input, value, `${what} not beginning with '~' (no shell expands it); write the full path, e.g. from \${{ runner.temp }}`);
   return value;
+}
+var SCHEME_RE = /^([A-Za-z][A-Za-z0-9+.-]*):/;
+function parseUrlOrPath(input, value) {
+  const accepted = "an http:// or https:// URL, or a local path, such as '/tmp/kube-flannel.yml'; a local file whose name has a ':' before any '/' is written './NAME'";
+  const scheme = SCHEME_RE.exec(value)?.[1].toLowerCase();
+  if (scheme === void 0) return parsePath(input, value, "a local path to the manifest", false);
+  if (scheme !== "http" && scheme !== "https") reject(input, value, accepted);
+  return parseUrl(input, `${scheme}${value.slice(scheme.length)}`);
 }
 function parseInputs(get) {
   const problems = [];
@@ -33452,7 +33673,8 @@ function parseInputs(get) {
     const v = get(name2).trim();
     return v === "" ? fallback : v;
   };
-  function field(fn) {
+  const notes = [];
+  const field = (fn) => {
     try {
       return fn();
     } catch (err) {
@@ -33462,21 +33684,20 @@ function parseInputs(get) {
       }
       throw err;
     }
-  }
+  };
   const kubernetesVersion = field(() => parseVersionSpec(read("kubernetes-version", DEFAULTS.kubernetesVersion)));
   const containerRuntime = field(
     () => parseChoice("container-runtime", read("container-runtime", DEFAULTS.containerRuntime), RUNTIME_NAMES)
   );
   const cni = field(() => parseChoice("cni", read("cni", DEFAULTS.cni), CNI_NAMES));
   const cniManifestRaw = read("cni-manifest");
-  const cniManifest = cniManifestRaw === "" ? void 0 : field(
-    () => /^https?:\/\//.test(cniManifestRaw) ? parseUrl("cni-manifest", cniManifestRaw) : parseArchivePath("cni-manifest", cniManifestRaw)
-  );
-  const podCidr = field(() => parseCidr("pod-network-cidr", read("pod-network-cidr", DEFAULTS.podNetworkCidr)));
-  const serviceCidr = field(() => parseCidr("service-cidr", read("service-cidr", DEFAULTS.serviceCidr)));
+  const cniManifest = cniManifestRaw === "" ? void 0 : field(() => parseUrlOrPath("cni-manifest", cniManifestRaw));
+  const podCidr = field(() => parseCidr("pod-network-cidr", read("pod-network-cidr", DEFAULTS.podNetworkCidr), notes));
+  const serviceCidr = field(() => parseCidr("service-cidr", read("service-cidr", DEFAULTS.serviceCidr), notes));
   if (podCidr && serviceCidr && cidrsOverlap(podCidr, serviceCidr)) {
+    const shown = (name2, c) => `${c.given}${c.network !== c.given ? `, network ${c.network}` : ""}${get(name2).trim() === "" ? ", the default" : ""}`;
     problems.push(
-      `Inputs 'pod-network-cidr' (${read("pod-network-cidr", DEFAULTS.podNetworkCidr)}) and 'service-cidr' (${read("service-cidr", DEFAULTS.serviceCidr)}) overlap; accepted: two disjoint IPv4 networks, such as the defaults ${DEFAULTS.podNetworkCidr} and ${DEFAULTS.serviceCidr}.`
+      `Inputs 'pod-network-cidr' (${shown("pod-network-cidr", podCidr)}) and 'service-cidr' (${shown("service-cidr", serviceCidr)}) overlap: an address in both would be a pod's and a Service's; accepted: two disjoint IPv4 networks, such as the defaults ${DEFAULTS.podNetworkCidr} and ${DEFAULTS.serviceCidr}.`
     );
   }
   const imageRepository = field(() => {
@@ -33486,9 +33707,13 @@ function parseInputs(get) {
     }
     return v;
   });
-  const registryMirrors = field(() => parseMirrors("registry-mirrors", read("registry-mirrors")));
-  const preloadImages2 = field(() => parseList(read("preload-images")).map((i) => parseImage("preload-images", i)));
-  const imageArchives = field(() => parseList(read("image-archives")).map((p) => parseArchivePath("image-archives", p)));
+  const registryMirrors = parseMirrors("registry-mirrors", read("registry-mirrors"), field);
+  const preloadImages2 = eachOf(field, parseList(read("preload-images")), (i) => parseImage("preload-images", i));
+  const imageArchives = eachOf(
+    field,
+    parseLines(read("image-archives")),
+    (p) => parsePath("image-archives", p, "one path per line to an image tarball (docker save or OCI archive)", true)
+  );
   const untaint = field(() => parseBool("untaint", read("untaint", "true")));
   const smokeTest = field(() => parseBool("smoke-test", read("smoke-test", "true")));
   const smokeTestImage = field(() => parseImage("smoke-test-image", read("smoke-test-image", DEFAULTS.smokeTestImage)));
@@ -33504,8 +33729,8 @@ function parseInputs(get) {
     containerRuntime,
     cni,
     cniManifest,
-    podNetworkCidr: read("pod-network-cidr", DEFAULTS.podNetworkCidr),
-    serviceCidr: read("service-cidr", DEFAULTS.serviceCidr),
+    podNetworkCidr: podCidr.network,
+    serviceCidr: serviceCidr.network,
     imageRepository,
     registryMirrors,
     preloadImages: preloadImages2,
@@ -33518,8 +33743,77 @@ function parseInputs(get) {
     githubUrl,
     cleanup,
     dryRun,
-    planDir: planDirRaw === "" ? void 0 : planDirRaw
+    planDir: planDirRaw === "" ? void 0 : planDirRaw,
+    notes
   };
+}
+
+// src/phases/input-files.ts
+import { constants as constants3 } from "node:fs";
+import * as fsp from "node:fs/promises";
+import { isAbsolute, resolve as resolve3 } from "node:path";
+var nodeProbe = { stat: fsp.stat, lstat: fsp.lstat, access: fsp.access };
+var ACCEPTED = "an existing regular file this process can read";
+function kindOf(s) {
+  if (s.isDirectory()) return "a directory";
+  if (s.isFIFO()) return "a named pipe";
+  if (s.isSocket()) return "a socket";
+  if (s.isCharacterDevice()) return "a character device";
+  if (s.isBlockDevice()) return "a block device";
+  return "not a regular file";
+}
+var errCode = (err) => err?.code;
+function who() {
+  const uid = process.getuid?.();
+  return uid === void 0 ? "this process" : `this process, uid ${uid},`;
+}
+async function fileProblem(path5, probe) {
+  let st;
+  try {
+    st = await probe.stat(path5);
+  } catch (err) {
+    switch (errCode(err)) {
+      case "ENOENT": {
+        const link = await probe.lstat(path5).then(
+          (l) => l.isSymbolicLink(),
+          () => false
+        );
+        return link ? "missing (a symbolic link whose target does not exist)" : "missing";
+      }
+      case "ENOTDIR":
+        return "missing (a part of the path before the file name is not a directory)";
+      case "EACCES":
+        return `not readable (${who()} may not search a directory on the way)`;
+      case "ELOOP":
+        return "missing (a loop of symbolic links)";
+      default:
+        return `not readable (${err.message})`;
+    }
+  }
+  if (!st.isFile()) return `not a file (${kindOf(st)})`;
+  try {
+    await probe.access(path5, constants3.R_OK);
+  } catch {
+    return `not readable (mode ${(st.mode & 511).toString(8).padStart(4, "0")}, owner uid ${st.uid}; ${who()} may not read it)`;
+  }
+  return void 0;
+}
+var isUrl2 = (s) => /^https?:\/\//.test(s);
+async function inputFileProblems(config, probe = nodeProbe) {
+  const named = config.imageArchives.map((p) => ["image-archives", p]);
+  if (config.cniManifest !== void 0 && !isUrl2(config.cniManifest)) named.push(["cni-manifest", config.cniManifest]);
+  const seen = /* @__PURE__ */ new Set();
+  const problems = [];
+  for (const [input, path5] of named) {
+    const key = `${input}\0${path5}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const what = await fileProblem(path5, probe);
+    if (what === void 0) continue;
+    const where = isAbsolute(path5) ? "" : ` (looked for at ${resolve3(path5)})`;
+    problems.push(`Input '${input}' has the path ${JSON.stringify(path5)}${where}, which is ${what}; accepted: ${ACCEPTED}.`);
+  }
+  return problems;
 }
 
 // src/phases/preflight.ts
@@ -33536,8 +33830,11 @@ function hostProblems(config, facts, version, paths) {
     problems.push(`Docker's ${paths.dockerDaemonJson} is not valid JSON, so the docker.io mirrors cannot be merged into it. Fix the file, or leave docker.io out of registry-mirrors.`);
   }
   if (facts.cpus < 2) problems.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`);
-  problems.push(...RUNTIMES[config.containerRuntime].problems(facts, version));
+  problems.push(...RUNTIMES[config.containerRuntime].setup(facts, version, paths).problems);
   return problems;
+}
+async function preflight(config, facts, version, paths) {
+  return [...await inputFileProblems(config), ...hostProblems(config, facts, version, paths)];
 }
 
 // src/io/summary.ts
@@ -33549,147 +33846,77 @@ function timingsJson(timings, total) {
 }
 var round = (n) => Math.round(n * 10) / 10;
 
+// src/host/probe.ts
+import { access as access4, readFile as readFile4 } from "node:fs/promises";
+import { availableParallelism, userInfo } from "node:os";
+import { delimiter as delimiter2, join as join9 } from "node:path";
+function kubeArch(nodeArch) {
+  if (nodeArch === "x64") return "amd64";
+  if (nodeArch === "arm64") return "arm64";
+  throw new Error(`This runner's architecture (${nodeArch}) has no Kubernetes release binaries here; use an x64 or arm64 runner.`);
+}
+function parseContainerdVersion(out) {
+  const m = /\bv?(\d+)\.(\d+)\.(\d+)/.exec(out);
+  return m ? { version: `${m[1]}.${m[2]}.${m[3]}`, major: Number(m[1]) } : void 0;
+}
+async function exists3(path5) {
+  return access4(path5).then(
+    () => true,
+    () => false
+  );
+}
+async function onPath(bin) {
+  const dirs = [...(process.env.PATH ?? "").split(delimiter2), "/usr/sbin", "/sbin"];
+  for (const d of dirs) if (d && await exists3(join9(d, bin))) return true;
+  return false;
+}
+async function privilege(run) {
+  if (isRoot()) return "root";
+  const r = await run(["sudo", "-n", "true"], { allowFailure: true }).catch(() => void 0);
+  return r?.exitCode === 0 ? "sudo" : "none";
+}
+async function probeHost(run, paths) {
+  const u = userInfo();
+  const home = process.env.HOME || u.homedir;
+  const [priv, containerdOut, docker, missing, swaps, existingCluster, daemonJsonExists, daemonJson, kubeconfigExists] = await Promise.all([
+    privilege(run),
+    run(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
+    onPath("docker"),
+    Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
+    readFile4(paths.procSwaps, "utf8").catch(() => ""),
+    exists3(paths.adminConf),
+    exists3(paths.dockerDaemonJson),
+    readFile4(paths.dockerDaemonJson, "utf8").then(
+      (t) => JSON.parse(t),
+      () => void 0
+    ),
+    exists3(join9(home, ".kube", "config"))
+  ]);
+  return {
+    arch: kubeArch(process.arch),
+    privilege: priv,
+    // HOME first: it is where the runner user's later steps look for ~/.kube
+    user: { name: u.username, uid: u.uid, gid: u.gid, home },
+    containerd: containerdOut && containerdOut.exitCode === 0 ? parseContainerdVersion(containerdOut.stdout) : void 0,
+    docker,
+    missingPackages: missing.flatMap((p) => p ? [p] : []),
+    swapOn: swaps.trim().split("\n").length > 1,
+    existingCluster,
+    daemonJsonExists,
+    kubeconfigExists,
+    daemonJson,
+    cpus: availableParallelism(),
+    selfHosted: process.env.RUNNER_ENVIRONMENT === "self-hosted"
+  };
+}
+
 // src/phases/binaries.ts
-import { readdir as readdir2, stat as stat2 } from "node:fs/promises";
+import { readdir as readdir2, stat as stat3 } from "node:fs/promises";
 import { join as join10 } from "node:path";
-
-// src/host/download.ts
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { readFile as readFile4, rm as rm4 } from "node:fs/promises";
-var ChecksumError = class extends Error {
-  constructor(artifact, expected, actual) {
-    super(
-      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${artifact.checksumUrl} publishes ${expected}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
-    );
-    this.artifact = artifact;
-    this.expected = expected;
-    this.actual = actual;
-    this.name = "ChecksumError";
-  }
-  artifact;
-  expected;
-  actual;
-};
-function parseChecksum(text, fileName) {
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
-  for (const line of lines) {
-    const [digest2, name2] = line.split(/\s+/);
-    if (!/^[0-9a-fA-F]{64}$/.test(digest2)) continue;
-    if (name2 === void 0 || name2.replace(/^\*/, "").split("/").pop() === fileName) return digest2.toLowerCase();
-  }
-  throw new Error(`no SHA-256 for ${fileName} in the checksum file (it begins ${JSON.stringify(text.slice(0, 80))})`);
-}
-async function sha256File(path5) {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path5)) hash.update(chunk);
-  return hash.digest("hex");
-}
-async function downloadVerified(artifact) {
-  const fileName = new URL(artifact.url).pathname.split("/").pop() ?? artifact.name;
-  let expected;
-  try {
-    const sumPath = await downloadTool(artifact.checksumUrl);
-    try {
-      expected = parseChecksum(await readFile4(sumPath, "utf8"), fileName);
-    } finally {
-      await rm4(sumPath, { force: true });
-    }
-  } catch (err) {
-    throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${err.message}`, { cause: err });
-  }
-  let path5;
-  try {
-    path5 = await downloadTool(artifact.url);
-  } catch (err) {
-    throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${err.message}`, { cause: err });
-  }
-  const actual = await sha256File(path5);
-  if (actual !== expected) {
-    await rm4(path5, { force: true });
-    throw new ChecksumError(artifact, expected, actual);
-  }
-  return path5;
-}
-var cacheVersion = (v) => v.replace(/^v/, "");
-async function cachedBinary(artifact, key, log = () => {
-}) {
-  const hit = find(key.tool, cacheVersion(key.version), key.arch);
-  if (hit) {
-    log(`${key.tool} ${key.version} from the tool cache`);
-    return `${hit}/${key.tool}`;
-  }
-  const file = await downloadVerified(artifact);
-  log(`verified ${artifact.name} against ${artifact.checksumUrl}`);
-  const dir = await cacheFile(file, key.tool, key.tool, cacheVersion(key.version), key.arch);
-  await rm4(file, { force: true });
-  return `${dir}/${key.tool}`;
-}
-async function cachedTarball(artifact, key, log = () => {
-}) {
-  const hit = find(key.tool, cacheVersion(key.version), key.arch);
-  if (hit) {
-    log(`${key.tool} ${key.version} from the tool cache`);
-    return hit;
-  }
-  const file = await downloadVerified(artifact);
-  log(`verified ${artifact.name} against ${artifact.checksumUrl}`);
-  const extracted = await extractTar(file);
-  await rm4(file, { force: true });
-  const dir = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
-  await rm4(extracted, { recursive: true, force: true });
-  return dir;
-}
-
-// src/render/systemd.ts
-function renderUnit(unit) {
-  return unit.map(([section, entries]) => [`[${section}]`, ...entries.map(([k, v]) => `${k}=${v}`)].join("\n")).join("\n\n") + "\n";
-}
-function kubeletUnit(kubeletPath) {
-  return renderUnit([
-    [
-      "Unit",
-      [
-        ["Description", "kubelet: The Kubernetes Node Agent"],
-        ["Documentation", "https://kubernetes.io/docs/"],
-        ["Wants", "network-online.target"],
-        ["After", "network-online.target"]
-      ]
-    ],
-    [
-      "Service",
-      [
-        ["ExecStart", kubeletPath],
-        ["Restart", "always"],
-        ["StartLimitInterval", "0"],
-        ["RestartSec", "10"]
-      ]
-    ],
-    ["Install", [["WantedBy", "multi-user.target"]]]
-  ]);
-}
-function kubeadmDropIn(kubeletPath) {
-  return renderUnit([
-    [
-      "Service",
-      [
-        ["Environment", '"KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"'],
-        ["Environment", '"KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"'],
-        // written by kubeadm init at run time
-        ["EnvironmentFile", "-/var/lib/kubelet/kubeadm-flags.env"],
-        ["EnvironmentFile", "-/etc/default/kubelet"],
-        ["ExecStart", ""],
-        ["ExecStart", `${kubeletPath} $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS`]
-      ]
-    ]
-  ]);
-}
-
-// src/phases/binaries.ts
 var EXEC = { mode: 493 };
 async function pluginFiles(dir) {
   const names = (await readdir2(dir)).sort();
-  const isPlugin = await Promise.all(names.map(async (n) => ((await stat2(join10(dir, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
+  const isPlugin = await Promise.all(names.map(async (n) => ((await stat3(join10(dir, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
   return names.filter((_, i) => isPlugin[i]);
 }
 function binarySteps(p) {
@@ -33848,10 +34075,11 @@ function artifacts(config, version, arch3) {
 // src/phases/context.ts
 function planContext(input, learned) {
   const { config, facts, version, paths } = input;
-  const runtime = RUNTIMES[config.containerRuntime];
+  const runtime = RUNTIMES[config.containerRuntime].setup(facts, version, paths);
   const cni = CNIS[config.cni];
   const kubeconfig = join11(facts.user.home, ".kube", facts.kubeconfigExists ? "kubeadm-single-node.config" : "config");
-  const notes = facts.kubeconfigExists ? [`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`] : [];
+  const notes = [...config.notes, ...runtime.notes];
+  if (facts.kubeconfigExists) notes.push(`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`);
   const smokeTest = config.smokeTest && cni.carriesPods;
   if (config.smokeTest && !smokeTest) notes.push(`smoke-test skipped: with cni '${config.cni}' no pod network exists for nginx until you install one.`);
   return {
@@ -33860,7 +34088,7 @@ function planContext(input, learned) {
     notes,
     runtime,
     cni,
-    criSocket: runtime.criSocket(paths),
+    criSocket: runtime.criSocket,
     bin: (name2) => join11(paths.binDir, name2),
     files: {
       kubeadmConfig: join11(paths.stateDir, "kubeadm.yaml"),
@@ -34020,9 +34248,9 @@ function pullEndpoints(config, registry) {
   return [...mirrors, server];
 }
 function imageSteps(p) {
-  const { config, paths, learned, smokeTest, runtime } = p;
+  const { config, learned, smokeTest, runtime } = p;
   const preloadSet = (l) => imagesToPreload({ kubeadm: l.kubeadmImages, cni: l.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: config.preloadImages });
-  const cmd = runtime.imageCommands(paths, learned);
+  const cmd = runtime.imageCommands(learned);
   const needs = p.cni.configSteps(p).map((s) => s.id);
   return [
     step("images.preload", "preload every image the cluster will ask for", ["runtime.ready", "config.images", ...needs], [
@@ -34036,7 +34264,7 @@ function imageSteps(p) {
           ...learned.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []
         ],
         run: async (ctx) => {
-          const store = runtime.imageStore(ctx.host.run, paths);
+          const store = runtime.imageStore(ctx.host.run);
           const res = await preloadImages(store, { images: preloadSet(ctx.learned), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log });
           ctx.learned.imageCounts = { present: res.present.length, pulled: res.pulled.length, imported: res.imported.length };
         }
@@ -34328,17 +34556,17 @@ function smokeSteps(p) {
 }
 
 // src/phases/index.ts
-function seedLearned(config, version, facts) {
+function seedLearned(config, version) {
   return {
-    containerdMajor: facts.containerd?.major,
     // a version the table lacks: kubeadm names its images at run time, the dry run says so
     kubeadmImages: predictKubeadmImages(version, config.imageRepository) ?? [],
     cniImages: []
   };
 }
 function buildPlan(input) {
-  const learned = seedLearned(input.config, input.version, input.facts);
+  const learned = seedLearned(input.config, input.version);
   const p = planContext(input, learned);
+  learned.containerdMajor = p.runtime.containerdMajor;
   learned.cniImages = p.cni.predictedImages(input.config);
   const tags2 = imageTagsFor(input.version);
   if (!tags2) p.notes.push(`The version table has no image list for ${input.version}: the dry run cannot name kubeadm's images; the run asks kubeadm.`);
@@ -34363,8 +34591,8 @@ async function prepare(config, run, paths, get = fetchText) {
   const [version, facts] = await Promise.all([resolveVersion(config.kubernetesVersion, config.kubernetesReleaseUrl, get), probeHost(run, paths)]);
   return { version, facts, plan: buildPlan({ config, facts, version, paths }) };
 }
-function headline(config, { version, facts }) {
-  return `Kubernetes ${version} on ${facts.arch}, ${RUNTIMES[config.containerRuntime].describe(facts)}, ${facts.cpus} CPUs, ${facts.selfHosted ? "self-hosted" : "hosted"} runner`;
+function headline(config, { version, facts }, paths) {
+  return `Kubernetes ${version} on ${facts.arch}, ${RUNTIMES[config.containerRuntime].setup(facts, version, paths).describe}, ${facts.cpus} CPUs, ${facts.selfHosted ? "self-hosted" : "hosted"} runner`;
 }
 
 // src/commands/plan.ts
@@ -34373,10 +34601,10 @@ async function plan(config, env, out, input = "plan-dir") {
   const prepared = await prepare(config, env.run, env.paths);
   const { version, facts, plan: plan2 } = prepared;
   const { io } = env;
-  io.info(headline(config, prepared));
+  io.info(headline(config, prepared, env.paths));
   io.setOutput("kubernetes-version", version);
   for (const n of plan2.notes) io.warning(n);
-  for (const p of hostProblems(config, facts, version, env.paths)) io.warning(`A real run would stop here: ${p}`);
+  for (const p of await preflight(config, facts, version, env.paths)) io.warning(`A real run would stop here: ${p}`);
   if (out) {
     const why = await planTreeProblem(out, plan2.steps);
     if (why) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}; accepted: a directory for the plan's files apart from the live system, but ${why}.`]);
@@ -34401,10 +34629,10 @@ async function up(config, env) {
   try {
     const prepared = await prepare(config, env.run, paths);
     const { version, facts, plan: plan2 } = prepared;
-    io.info(headline(config, prepared));
+    io.info(headline(config, prepared, env.paths));
     io.setOutput("kubernetes-version", version);
     for (const n of plan2.notes) io.warning(n);
-    const problems = hostProblems(config, facts, version, paths);
+    const problems = await preflight(config, facts, version, paths);
     if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:
 ${problems.map((p) => `  - ${p}`).join("\n")}`);
     const rec = {
@@ -34458,7 +34686,7 @@ ${problems.map((p) => `  - ${p}`).join("\n")}`);
       facts: [
         ["Kubernetes", version],
         ["node", `${l.nodeName} (${l.nodeIp})`],
-        ["runtime", RUNTIMES[config.containerRuntime].describe(facts)],
+        ["runtime", RUNTIMES[config.containerRuntime].setup(facts, version, paths).describe],
         ["CNI", CNIS[config.cni].describe(config)],
         ["images", l.imageCounts ? `${l.imageCounts.pulled} pulled, ${l.imageCounts.present} already present, ${l.imageCounts.imported} imported` : "-"],
         ["nginx", l.nginxUrl ?? "smoke test skipped"],
@@ -34496,6 +34724,10 @@ var HOST_PATHS = {
   containerdConfig: "/etc/containerd/config.toml",
   certsDir: "/etc/containerd/certs.d",
   containerdSocket: "/var/run/containerd/containerd.sock",
+  privateContainerdPrefix: "/usr/local/lib/kubeadm-single-node/containerd",
+  privateContainerdConfigDir: "/etc/kubeadm-single-node/containerd",
+  privateContainerdRoot: "/var/lib/kubeadm-single-node/containerd",
+  privateContainerdState: "/run/kubeadm-single-node/containerd",
   dockerDaemonJson: "/etc/docker/daemon.json",
   systemdDir: "/etc/systemd/system",
   modulesLoad: "/etc/modules-load.d/kubeadm-single-node.conf",

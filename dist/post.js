@@ -30650,6 +30650,15 @@ var __awaiter3 = function(thisArg, _arguments, P, generator) {
 };
 var { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, symlink, unlink } = fs2.promises;
 var IS_WINDOWS = process.platform === "win32";
+function readlink(fsPath) {
+  return __awaiter3(this, void 0, void 0, function* () {
+    const result = yield fs2.promises.readlink(fsPath);
+    if (IS_WINDOWS && !result.endsWith("\\")) {
+      return `${result}\\`;
+    }
+    return result;
+  });
+}
 var READONLY = fs2.constants.O_RDONLY;
 function exists(fsPath) {
   return __awaiter3(this, void 0, void 0, function* () {
@@ -30772,6 +30781,32 @@ var __awaiter4 = function(thisArg, _arguments, P, generator) {
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
+function cp(source_1, dest_1) {
+  return __awaiter4(this, arguments, void 0, function* (source, dest, options = {}) {
+    const { force, recursive, copySourceDirectory } = readCopyOptions(options);
+    const destStat = (yield exists(dest)) ? yield stat(dest) : null;
+    if (destStat && destStat.isFile() && !force) {
+      return;
+    }
+    const newDest = destStat && destStat.isDirectory() && copySourceDirectory ? path2.join(dest, path2.basename(source)) : dest;
+    if (!(yield exists(source))) {
+      throw new Error(`no such file or directory: ${source}`);
+    }
+    const sourceStat = yield stat(source);
+    if (sourceStat.isDirectory()) {
+      if (!recursive) {
+        throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
+      } else {
+        yield cpDirRecursive(source, newDest, 0, force);
+      }
+    } else {
+      if (path2.relative(source, newDest) === "") {
+        throw new Error(`'${newDest}' and '${source}' are the same file`);
+      }
+      yield copyFile2(source, newDest, force);
+    }
+  });
+}
 function rmRF(inputPath) {
   return __awaiter4(this, void 0, void 0, function* () {
     if (IS_WINDOWS) {
@@ -30859,6 +30894,51 @@ function findInPath(tool) {
       }
     }
     return matches;
+  });
+}
+function readCopyOptions(options) {
+  const force = options.force == null ? true : options.force;
+  const recursive = Boolean(options.recursive);
+  const copySourceDirectory = options.copySourceDirectory == null ? true : Boolean(options.copySourceDirectory);
+  return { force, recursive, copySourceDirectory };
+}
+function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
+  return __awaiter4(this, void 0, void 0, function* () {
+    if (currentDepth >= 255)
+      return;
+    currentDepth++;
+    yield mkdirP(destDir);
+    const files = yield readdir(sourceDir);
+    for (const fileName of files) {
+      const srcFile = `${sourceDir}/${fileName}`;
+      const destFile = `${destDir}/${fileName}`;
+      const srcFileStat = yield lstat(srcFile);
+      if (srcFileStat.isDirectory()) {
+        yield cpDirRecursive(srcFile, destFile, currentDepth, force);
+      } else {
+        yield copyFile2(srcFile, destFile, force);
+      }
+    }
+    yield chmod(destDir, (yield stat(sourceDir)).mode);
+  });
+}
+function copyFile2(srcFile, destFile, force) {
+  return __awaiter4(this, void 0, void 0, function* () {
+    if ((yield lstat(srcFile)).isSymbolicLink()) {
+      try {
+        yield lstat(destFile);
+        yield unlink(destFile);
+      } catch (e) {
+        if (e.code === "EPERM") {
+          yield chmod(destFile, "0666");
+          yield unlink(destFile);
+        }
+      }
+      const symlinkFull = yield readlink(srcFile);
+      yield symlink(symlinkFull, destFile, IS_WINDOWS ? "junction" : null);
+    } else if (!(yield exists(destFile)) || force) {
+      yield copyFile(srcFile, destFile);
+    }
   });
 }
 
@@ -31417,6 +31497,9 @@ function setOutput(name2, value) {
   process.stdout.write(os5.EOL);
   issueCommand("set-output", { name: name2 }, toCommandValue(value));
 }
+function isDebug() {
+  return process.env["RUNNER_DEBUG"] === "1";
+}
 function debug(message) {
   issueCommand("debug", {}, message);
 }
@@ -31445,7 +31528,7 @@ function getState(name2) {
 
 // src/commands/diagnose.ts
 import { access as access2 } from "node:fs/promises";
-import { join as join6 } from "node:path";
+import { join as join7 } from "node:path";
 
 // src/cnis/flannel/plugin.ts
 import { readFile, rm as rm2 } from "node:fs/promises";
@@ -31459,6 +31542,7 @@ import * as fs3 from "fs";
 var semver = __toESM(require_semver2(), 1);
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
+import * as os6 from "os";
 import * as path5 from "path";
 var semver2 = __toESM(require_semver2(), 1);
 import * as stream from "stream";
@@ -31636,6 +31720,173 @@ function downloadToolAttempt(url, dest, auth, headers) {
       }
     }
   });
+}
+function extractTar(file_1, dest_1) {
+  return __awaiter8(this, arguments, void 0, function* (file, dest, flags = "xz") {
+    if (!file) {
+      throw new Error("parameter 'file' is required");
+    }
+    dest = yield _createExtractFolder(dest);
+    debug("Checking tar --version");
+    let versionOutput = "";
+    yield exec("tar --version", [], {
+      ignoreReturnCode: true,
+      silent: true,
+      listeners: {
+        stdout: (data) => versionOutput += data.toString(),
+        stderr: (data) => versionOutput += data.toString()
+      }
+    });
+    debug(versionOutput.trim());
+    const isGnuTar = versionOutput.toUpperCase().includes("GNU TAR");
+    let args;
+    if (flags instanceof Array) {
+      args = flags;
+    } else {
+      args = [flags];
+    }
+    if (isDebug() && !flags.includes("v")) {
+      args.push("-v");
+    }
+    let destArg = dest;
+    let fileArg = file;
+    if (IS_WINDOWS3 && isGnuTar) {
+      args.push("--force-local");
+      destArg = dest.replace(/\\/g, "/");
+      fileArg = file.replace(/\\/g, "/");
+    }
+    if (isGnuTar) {
+      args.push("--warning=no-unknown-keyword");
+      args.push("--overwrite");
+    }
+    args.push("-C", destArg, "-f", fileArg);
+    yield exec(`tar`, args);
+    return dest;
+  });
+}
+function cacheDir(sourceDir, tool, version, arch3) {
+  return __awaiter8(this, void 0, void 0, function* () {
+    version = semver2.clean(version) || version;
+    arch3 = arch3 || os6.arch();
+    debug(`Caching tool ${tool} ${version} ${arch3}`);
+    debug(`source dir: ${sourceDir}`);
+    if (!fs3.statSync(sourceDir).isDirectory()) {
+      throw new Error("sourceDir is not a directory");
+    }
+    const destPath = yield _createToolPath(tool, version, arch3);
+    for (const itemName of fs3.readdirSync(sourceDir)) {
+      const s = path5.join(sourceDir, itemName);
+      yield cp(s, destPath, { recursive: true });
+    }
+    _completeToolPath(tool, version, arch3);
+    return destPath;
+  });
+}
+function find(toolName, versionSpec, arch3) {
+  if (!toolName) {
+    throw new Error("toolName parameter is required");
+  }
+  if (!versionSpec) {
+    throw new Error("versionSpec parameter is required");
+  }
+  arch3 = arch3 || os6.arch();
+  if (!isExplicitVersion(versionSpec)) {
+    const localVersions = findAllVersions(toolName, arch3);
+    const match = evaluateVersions(localVersions, versionSpec);
+    versionSpec = match;
+  }
+  let toolPath = "";
+  if (versionSpec) {
+    versionSpec = semver2.clean(versionSpec) || "";
+    const cachePath = path5.join(_getCacheDirectory(), toolName, versionSpec, arch3);
+    debug(`checking cache: ${cachePath}`);
+    if (fs3.existsSync(cachePath) && fs3.existsSync(`${cachePath}.complete`)) {
+      debug(`Found tool in cache ${toolName} ${versionSpec} ${arch3}`);
+      toolPath = cachePath;
+    } else {
+      debug("not found");
+    }
+  }
+  return toolPath;
+}
+function findAllVersions(toolName, arch3) {
+  const versions = [];
+  arch3 = arch3 || os6.arch();
+  const toolPath = path5.join(_getCacheDirectory(), toolName);
+  if (fs3.existsSync(toolPath)) {
+    const children = fs3.readdirSync(toolPath);
+    for (const child2 of children) {
+      if (isExplicitVersion(child2)) {
+        const fullPath = path5.join(toolPath, child2, arch3 || "");
+        if (fs3.existsSync(fullPath) && fs3.existsSync(`${fullPath}.complete`)) {
+          versions.push(child2);
+        }
+      }
+    }
+  }
+  return versions;
+}
+function _createExtractFolder(dest) {
+  return __awaiter8(this, void 0, void 0, function* () {
+    if (!dest) {
+      dest = path5.join(_getTempDirectory(), crypto2.randomUUID());
+    }
+    yield mkdirP(dest);
+    return dest;
+  });
+}
+function _createToolPath(tool, version, arch3) {
+  return __awaiter8(this, void 0, void 0, function* () {
+    const folderPath = path5.join(_getCacheDirectory(), tool, semver2.clean(version) || version, arch3 || "");
+    debug(`destination ${folderPath}`);
+    const markerPath = `${folderPath}.complete`;
+    yield rmRF(folderPath);
+    yield rmRF(markerPath);
+    yield mkdirP(folderPath);
+    return folderPath;
+  });
+}
+function _completeToolPath(tool, version, arch3) {
+  const folderPath = path5.join(_getCacheDirectory(), tool, semver2.clean(version) || version, arch3 || "");
+  const markerPath = `${folderPath}.complete`;
+  fs3.writeFileSync(markerPath, "");
+  debug("finished caching tool");
+}
+function isExplicitVersion(versionSpec) {
+  const c = semver2.clean(versionSpec) || "";
+  debug(`isExplicit: ${c}`);
+  const valid2 = semver2.valid(c) != null;
+  debug(`explicit? ${valid2}`);
+  return valid2;
+}
+function evaluateVersions(versions, versionSpec) {
+  let version = "";
+  debug(`evaluating ${versions.length} versions`);
+  versions = versions.sort((a, b) => {
+    if (semver2.gt(a, b)) {
+      return 1;
+    }
+    return -1;
+  });
+  for (let i = versions.length - 1; i >= 0; i--) {
+    const potential = versions[i];
+    const satisfied = semver2.satisfies(potential, versionSpec);
+    if (satisfied) {
+      version = potential;
+      break;
+    }
+  }
+  if (version) {
+    debug(`matched: ${version}`);
+  } else {
+    debug("match not found");
+  }
+  return version;
+}
+function _getCacheDirectory() {
+  const cacheDirectory = process.env["RUNNER_TOOL_CACHE"] || "";
+  ok2(cacheDirectory, "Expected RUNNER_TOOL_CACHE to be defined");
+  return cacheDirectory;
 }
 function _getTempDirectory() {
   const tempDirectory = process.env["RUNNER_TEMP"] || "";
@@ -31849,7 +32100,7 @@ function systemd(run) {
 }
 
 // src/runtimes/containerd/driver.ts
-import { join as join5 } from "node:path";
+import { join as join6 } from "node:path";
 
 // src/config/kubernetes.ts
 var import_semver = __toESM(require_semver2(), 1);
@@ -31905,10 +32156,194 @@ function aptInstallArgv(packages) {
   return ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
 }
 
-// src/host/probe.ts
-function parseContainerdVersion(out) {
-  const m = /\bv?(\d+)\.(\d+)\.(\d+)/.exec(out);
-  return m ? { version: `${m[1]}.${m[2]}.${m[3]}`, major: Number(m[1]) } : void 0;
+// src/host/download.ts
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readFile as readFile2, rm as rm3 } from "node:fs/promises";
+var ChecksumError = class extends Error {
+  constructor(artifact, expected, actual) {
+    super(
+      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${artifact.checksumUrl} publishes ${expected}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
+    );
+    this.artifact = artifact;
+    this.expected = expected;
+    this.actual = actual;
+    this.name = "ChecksumError";
+  }
+  artifact;
+  expected;
+  actual;
+};
+function parseChecksum(text, fileName) {
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  for (const line of lines) {
+    const [digest2, name2] = line.split(/\s+/);
+    if (!/^[0-9a-fA-F]{64}$/.test(digest2)) continue;
+    if (name2 === void 0 || name2.replace(/^\*/, "").split("/").pop() === fileName) return digest2.toLowerCase();
+  }
+  throw new Error(`no SHA-256 for ${fileName} in the checksum file (it begins ${JSON.stringify(text.slice(0, 80))})`);
+}
+async function sha256File(path6) {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path6)) hash.update(chunk);
+  return hash.digest("hex");
+}
+async function downloadVerified(artifact) {
+  const fileName = new URL(artifact.url).pathname.split("/").pop() ?? artifact.name;
+  let expected;
+  try {
+    const sumPath = await downloadTool(artifact.checksumUrl);
+    try {
+      expected = parseChecksum(await readFile2(sumPath, "utf8"), fileName);
+    } finally {
+      await rm3(sumPath, { force: true });
+    }
+  } catch (err) {
+    throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${err.message}`, { cause: err });
+  }
+  let path6;
+  try {
+    path6 = await downloadTool(artifact.url);
+  } catch (err) {
+    throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${err.message}`, { cause: err });
+  }
+  const actual = await sha256File(path6);
+  if (actual !== expected) {
+    await rm3(path6, { force: true });
+    throw new ChecksumError(artifact, expected, actual);
+  }
+  return path6;
+}
+var cacheVersion = (v) => v.replace(/^v/, "");
+async function cachedTarball(artifact, key, log = () => {
+}) {
+  const hit = find(key.tool, cacheVersion(key.version), key.arch);
+  if (hit) {
+    log(`${key.tool} ${key.version} from the tool cache`);
+    return hit;
+  }
+  const file = await downloadVerified(artifact);
+  log(`verified ${artifact.name} against ${artifact.checksumUrl}`);
+  const extracted = await extractTar(file);
+  await rm3(file, { force: true });
+  const dir = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
+  await rm3(extracted, { recursive: true, force: true });
+  return dir;
+}
+
+// src/host/host.ts
+import { lstat as lstat2, mkdir as mkdir2, readFile as readFile3, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
+import { basename as basename3, dirname as dirname4, join as join5 } from "node:path";
+
+// src/host/ledger.ts
+function describeChange(c) {
+  switch (c.kind) {
+    case "file":
+      return c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`;
+    case "dir":
+      return `${c.path}/ (created)`;
+    case "unit-enabled":
+      return `${c.unit} enabled (was ${c.was})`;
+    case "unit-restarted":
+      return `${c.unit} restarted`;
+    case "unit-reloaded":
+      return `${c.unit} reloaded`;
+    case "units-reloaded":
+      return "systemd units reloaded";
+    case "swap-off":
+      return `swap off (${c.devices.join(", ")})`;
+    case "sysctl":
+      return `sysctl ${Object.entries(c.values).map(([k, v]) => `${k} (was ${v})`).join(", ")}`;
+    case "modules-loaded":
+      return `kernel modules loaded: ${c.modules.join(", ")}`;
+    case "packages-installed":
+      return `packages installed: ${c.packages.join(", ")}`;
+    case "interface":
+      return `network interface ${c.name} (created)`;
+    case "command":
+      return c.what;
+  }
+}
+
+// src/host/host.ts
+var octal = (mode) => mode.toString(8).padStart(4, "0");
+function installArgv(src, dest, o = {}) {
+  const owner = o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
+  return ["install", "-D", "-m", octal(o.mode ?? 420), ...owner, src, dest];
+}
+async function exists2(path6) {
+  return lstat2(path6).then(
+    () => true,
+    (err) => {
+      if (err.code === "ENOENT" || err.code === "ENOTDIR") return false;
+      throw new Error(`cannot tell whether ${path6} exists: ${err.message}`, { cause: err });
+    }
+  );
+}
+async function undoChanges(changes, o) {
+  const { run, services } = o;
+  const report = { undone: [], restarted: [], leftInPlace: [], failed: [] };
+  const exec2 = async (argv) => {
+    const r = await run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (r.exitCode !== 0) report.failed.push(`\`${argv.join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
+    return r.exitCode === 0;
+  };
+  let daemonReload = false;
+  const stopped = /* @__PURE__ */ new Set();
+  const after = /* @__PURE__ */ new Map();
+  for (const c of [...changes].reverse()) {
+    let ok3 = true;
+    switch (c.kind) {
+      case "file":
+        ok3 = await exec2(["rm", "-f", c.path]);
+        if (ok3 && c.backup) ok3 = await exec2(["cp", "-a", c.backup, c.path]) && await exec2(["rm", "-f", c.backup]);
+        break;
+      case "dir":
+        ok3 = await exec2(["rm", "-rf", c.path]);
+        break;
+      case "unit-enabled":
+        if (c.was !== "enabled") {
+          ok3 = await services.disable(c.unit, !c.wasActive).then(() => true, (err) => (report.failed.push(err.message), false));
+          if (!c.wasActive) stopped.add(c.unit);
+        }
+        break;
+      case "unit-restarted":
+        after.set(c.unit, c.wasActive ? "restart" : "stop");
+        break;
+      case "unit-reloaded":
+        if (!after.has(c.unit)) after.set(c.unit, "reload");
+        break;
+      case "units-reloaded":
+        daemonReload = true;
+        break;
+      case "swap-off": {
+        const on = await readFile3(o.procSwaps, "utf8").catch(() => "");
+        for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await exec2(["swapon", d]) && ok3;
+        break;
+      }
+      case "sysctl":
+        for (const [k, v] of Object.entries(c.values)) ok3 = await exec2(["sysctl", "-w", `${k}=${v}`]) && ok3;
+        break;
+      case "interface":
+        if (await exists2(join5(o.sysClassNet, c.name))) ok3 = await exec2(["ip", "link", "delete", c.name]);
+        break;
+      case "modules-loaded":
+      case "packages-installed":
+        report.leftInPlace.push(describeChange(c));
+        continue;
+      case "command":
+        for (const argv of c.undo) ok3 = await exec2(argv) && ok3;
+        break;
+    }
+    if (ok3) report.undone.push(describeChange(c));
+  }
+  if (daemonReload && await exec2(systemctlArgv("daemon-reload"))) report.restarted.push("systemd units reloaded");
+  for (const [unit, action] of after) {
+    if (action === "stop" && stopped.has(unit)) continue;
+    const done = { restart: "restarted", reload: "reloaded", stop: "stopped" }[action];
+    if (await exec2(["systemctl", action, unit])) report.restarted.push(`${unit} ${done} with its original configuration`);
+  }
+  return report;
 }
 
 // src/images/ref.ts
@@ -32308,101 +32743,187 @@ function containerdStore(run, o) {
   };
 }
 
+// src/render/systemd.ts
+function renderUnit(unit) {
+  return unit.map(([section, entries]) => [`[${section}]`, ...entries.map(([k, v]) => `${k}=${v}`)].join("\n")).join("\n\n") + "\n";
+}
+
+// src/runtimes/containerd/unit.ts
+var PRIVATE_UNIT = "kubeadm-single-node-containerd";
+function privateContainerdUnit(binDir, config) {
+  return renderUnit([
+    [
+      "Unit",
+      [
+        ["Description", "containerd for the kubeadm-single-node cluster"],
+        ["Documentation", "https://containerd.io"],
+        ["After", "network.target dbus.service"]
+      ]
+    ],
+    [
+      "Service",
+      [
+        // the shims it starts are found on PATH: its own first, then the host's runc
+        ["Environment", `PATH=${binDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`],
+        ["ExecStartPre", "-/sbin/modprobe overlay"],
+        ["ExecStart", `${binDir}/containerd --config ${config}`],
+        ["Type", "notify"],
+        ["Delegate", "yes"],
+        ["KillMode", "process"],
+        ["Restart", "always"],
+        ["RestartSec", "5"],
+        ["LimitNPROC", "infinity"],
+        ["LimitCORE", "infinity"],
+        ["TasksMax", "infinity"],
+        ["OOMScoreAdjust", "-999"]
+      ]
+    ],
+    ["Install", [["WantedBy", "multi-user.target"]]]
+  ]);
+}
+
 // src/runtimes/containerd/driver.ts
-var storeOptions = (paths) => ({ address: paths.containerdSocket, hostsDir: paths.certsDir });
-function unsupported(version, containerd2) {
+var PRIVATE_CONTAINERD = { version: "2.2.1", binaries: ["containerd", "containerd-shim-runc-v2", "ctr"] };
+function containerdArtifact(githubUrl, arch3) {
+  const v = PRIVATE_CONTAINERD.version;
+  const url = `${githubUrl}/containerd/containerd/releases/download/v${v}/containerd-${v}-linux-${arch3}.tar.gz`;
+  return { name: "containerd", url, checksumUrl: `${url}.sha256sum` };
+}
+function unsupported(version, facts) {
+  if (!facts.containerd) return void 0;
   const minor = minorOf(version);
-  if (containerdSupported(minor, containerd2) !== false) return void 0;
-  return `Kubernetes ${version} supports containerd ${containerdRequirement(minor)} (containerd's RELEASES.md), but this host has containerd ${containerd2}. Upgrade containerd (Docker's containerd.io package), or choose a kubernetes-version that supports it.`;
+  if (containerdSupported(minor, facts.containerd.version) !== false) return void 0;
+  return `Kubernetes ${version} supports containerd ${containerdRequirement(minor)} (containerd's RELEASES.md), but this host has containerd ${facts.containerd.version}`;
+}
+function layout(own, paths) {
+  return own ? {
+    own,
+    ctr: join6(paths.privateContainerdPrefix, "bin", "ctr"),
+    socket: join6(paths.privateContainerdState, "containerd.sock"),
+    config: join6(paths.privateContainerdConfigDir, "config.toml"),
+    certsDir: join6(paths.privateContainerdConfigDir, "certs.d"),
+    unit: PRIVATE_UNIT
+  } : { own, ctr: "ctr", socket: paths.containerdSocket, config: paths.containerdConfig, certsDir: paths.certsDir, unit: "containerd" };
+}
+var storeOptions = (l) => ({ ctr: l.ctr, address: l.socket, hostsDir: l.certsDir });
+function installDockerStep() {
+  return step("runtime.install", "install Docker (no containerd on this host)", [], [
+    {
+      kind: "task",
+      title: "apt-get install docker.io",
+      shows: [`$ sudo ${aptInstallArgv(["docker.io"]).join(" ")}   (brings runc; apt-get update first if that fails; left installed by cleanup)`],
+      run: (ctx) => ctx.host.installPackages(["docker.io"], ctx.log)
+    }
+  ]);
+}
+function privateContainerdStep(p, l) {
+  const { config, facts, paths } = p;
+  const art = containerdArtifact(config.githubUrl, facts.arch);
+  const binDir = join6(paths.privateContainerdPrefix, "bin");
+  const exec2 = { mode: 493 };
+  return step("runtime.containerd", `containerd ${PRIVATE_CONTAINERD.version} of the action's own, beside the host's`, [], [
+    {
+      kind: "task",
+      title: "download and verify containerd",
+      shows: [
+        `GET ${art.url} (unless the tool cache has it)`,
+        `verify SHA-256 against ${art.checksumUrl}`,
+        `extract; for ${PRIVATE_CONTAINERD.binaries.join(", ")}: $ sudo ${displayArgv(installArgv("<extracted>/bin/NAME", join6(binDir, "NAME"), exec2))}`,
+        `(cleanup removes them, and ${paths.privateContainerdRoot} and ${paths.privateContainerdState})`
+      ],
+      run: async (ctx) => {
+        const dir = await cachedTarball(art, { tool: "containerd", version: PRIVATE_CONTAINERD.version, arch: facts.arch }, ctx.log);
+        await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join6(dir, "bin", b), join6(binDir, b), exec2)));
+        await ctx.host.willCreate(paths.privateContainerdRoot, "dir");
+        await ctx.host.willCreate(paths.privateContainerdState, "dir");
+      }
+    },
+    { kind: "write", path: join6(paths.systemdDir, `${l.unit}.service`), render: () => privateContainerdUnit(binDir, l.config) }
+  ]);
+}
+function configureStep(p, l, needs) {
+  const { config, facts, paths, learned } = p;
+  const ops = [
+    {
+      kind: "write",
+      path: l.config,
+      render: (lr) => renderContainerdConfig({
+        major: lr.containerdMajor ?? 2,
+        sandboxImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
+        certsDir: l.certsDir,
+        ...l.own ? { root: paths.privateContainerdRoot, state: paths.privateContainerdState, address: l.socket } : {}
+      })
+    },
+    ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join6(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
+  ];
+  if (l.own) ops.push({ kind: "service", action: "daemon-reload" }, { kind: "service", action: "enable", unit: l.unit });
+  ops.push({ kind: "service", action: "restart", unit: l.unit });
+  const what = l.own ? `containerd ${PRIVATE_CONTAINERD.version} (the action's own)` : `containerd ${facts.containerd?.version}`;
+  return step("runtime.configure", `configure ${what} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`, needs, ops);
+}
+function readyStep(p, l) {
+  const { bin, criSocket } = p;
+  const ctr = [l.ctr, "--address", l.socket];
+  return step("runtime.ready", "wait until containerd serves CRI", ["runtime.configure", "binaries.crictl"], [
+    {
+      kind: "task",
+      title: `containerd answers and its CRI plugin is loaded, then crictl info on ${criSocket}`,
+      shows: [
+        `$ sudo ${displayArgv([...ctr, "version"])}   (polled for up to 60s)`,
+        `$ sudo ${displayArgv([...ctr, "plugins", "ls"])}   (io.containerd.grpc.v1 cri must be ok)`,
+        `$ sudo ${displayArgv([bin("crictl"), "--runtime-endpoint", criSocket, "info"])}`
+      ],
+      run: async (ctx) => {
+        const version = await waitForContainerd({ run: ctx.host.run, ctr: l.ctr, address: l.socket, deadline: Date.now() + 6e4, logs: () => ctx.host.services.logs(l.unit, 30) });
+        ctx.log(`containerd ${version} serves CRI`);
+        await ctx.host.run([bin("crictl"), "--runtime-endpoint", criSocket, "info"], { privileged: true });
+      }
+    }
+  ]);
 }
 var containerd = {
-  criSocket: (paths) => `unix://${paths.containerdSocket}`,
-  problems(facts, version) {
-    const why = facts.containerd && unsupported(version, facts.containerd.version);
-    return why ? [why] : [];
-  },
-  describe: (facts) => `containerd ${facts.containerd?.version ?? "(installed with Docker)"}`,
-  steps(p) {
-    const { config, facts, version, paths, learned, bin, criSocket } = p;
-    const steps = [];
-    const installDocker = !facts.docker || !facts.containerd;
-    if (installDocker) {
-      steps.push(
-        step("runtime.install", `install Docker (${facts.docker ? "containerd" : "docker"} not found on this host)`, [], [
-          {
-            kind: "task",
-            title: "apt-get install docker.io",
-            shows: [`$ sudo ${aptInstallArgv(["docker.io"]).join(" ")}   (brings containerd; apt-get update first if that fails; left installed by cleanup)`],
-            run: async (ctx) => {
-              await ctx.host.installPackages(["docker.io"], ctx.log);
-              const v = parseContainerdVersion((await ctx.host.run(["containerd", "--version"])).stdout);
-              if (!v) throw new Error("Docker was installed but `containerd --version` names no version");
-              ctx.learned.containerdMajor = v.major;
-              const why = unsupported(version, v.version);
-              if (why) throw new Error(`The distribution's Docker brought containerd ${v.version}. ${why}`);
-            }
-          }
-        ])
-      );
-    }
-    steps.push(
-      step(
-        "runtime.configure",
-        `configure ${containerd.describe(facts)} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`,
-        ["config.images", ...installDocker ? ["runtime.install"] : []],
-        [
-          {
-            kind: "write",
-            path: paths.containerdConfig,
-            render: (l) => renderContainerdConfig({
-              major: l.containerdMajor ?? 2,
-              sandboxImage: pauseImage(l.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
-              certsDir: paths.certsDir
-            })
-          },
-          ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join5(paths.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) })),
-          { kind: "service", action: "restart", unit: "containerd" }
-        ]
-      )
-    );
-    steps.push(
-      step("runtime.ready", "wait until containerd serves CRI", ["runtime.configure", "binaries.crictl"], [
-        {
-          kind: "task",
-          title: `containerd answers and its CRI plugin is loaded, then crictl info on ${criSocket}`,
-          shows: [
-            `$ sudo ${displayArgv(["ctr", "--address", paths.containerdSocket, "version"])}   (polled for up to 60s)`,
-            `$ sudo ${displayArgv(["ctr", "--address", paths.containerdSocket, "plugins", "ls"])}   (io.containerd.grpc.v1 cri must be ok)`,
-            `$ sudo ${displayArgv([bin("crictl"), "--runtime-endpoint", criSocket, "info"])}`
-          ],
-          run: async (ctx) => {
-            const version2 = await waitForContainerd({
-              run: ctx.host.run,
-              address: paths.containerdSocket,
-              deadline: Date.now() + 6e4,
-              logs: () => ctx.host.services.logs("containerd", 30)
-            });
-            ctx.log(`containerd ${version2} serves CRI`);
-            await ctx.host.run([bin("crictl"), "--runtime-endpoint", criSocket, "info"], { privileged: true });
-          }
-        }
-      ])
-    );
-    return steps;
-  },
-  imageStore: (run, paths) => containerdStore(run, storeOptions(paths)),
-  imageCommands(paths, learned) {
-    const o = storeOptions(paths);
+  setup(facts, version, paths) {
+    const tooOld = unsupported(version, facts);
+    const own = !facts.containerd || tooOld !== void 0;
+    const l = layout(own, paths);
+    const notes = tooOld ? [`${tooOld}: the action runs its own containerd ${PRIVATE_CONTAINERD.version} for the cluster beside it (unit ${PRIVATE_UNIT}); Docker and the host's containerd are left alone.`] : [];
     return {
-      list: () => ctrArgv(o, "images", "list", "--quiet"),
-      // ctr 2.x takes --local to read the hosts directory as 1.x does
-      pull: (ref) => ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
-      importArchive: (path6) => ctrArgv(o, "images", "import", path6)
+      criSocket: `unix://${l.socket}`,
+      describe: own ? `containerd ${PRIVATE_CONTAINERD.version} (the action's own${facts.containerd ? `; the host's ${facts.containerd.version} is too old` : ""})` : `containerd ${facts.containerd.version}`,
+      problems: [],
+      notes,
+      containerdMajor: own ? Number(PRIVATE_CONTAINERD.version.split(".")[0]) : facts.containerd?.major,
+      steps(p) {
+        const steps = [];
+        const needs = ["config.images"];
+        if (!facts.containerd) {
+          steps.push(installDockerStep());
+          needs.push("runtime.install");
+        }
+        if (own) {
+          steps.push(privateContainerdStep(p, l));
+          needs.push("runtime.containerd");
+        }
+        steps.push(configureStep(p, l, needs), readyStep(p, l));
+        return steps;
+      },
+      imageStore: (run) => containerdStore(run, storeOptions(l)),
+      imageCommands(learned) {
+        const o = storeOptions(l);
+        return {
+          list: () => ctrArgv(o, "images", "list", "--quiet"),
+          // ctr 2.x takes --local to read the hosts directory as 1.x does
+          pull: (ref) => ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
+          importArchive: (path6) => ctrArgv(o, "images", "import", path6)
+        };
+      }
     };
   },
   diagnostics: (paths) => [
     { title: "containerd journal (last 80 lines)", argv: journalArgv("containerd", 80), privileged: true },
-    { title: "containers (crictl ps -a)", argv: [join5(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join5(paths.binDir, "crictl")] }
+    { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join6(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },
+    // crictl reads its endpoint from /etc/crictl.yaml, which names the one the cluster uses
+    { title: "containers (crictl ps -a)", argv: [join6(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join6(paths.binDir, "crictl"), paths.crictlConfig] }
   ],
   hints: [
     { pattern: /unknown service runtime\.v1\.RuntimeService/, hint: `containerd's CRI plugin is disabled (disabled_plugins = ["cri"]): the action writes a config with CRI on; check that nothing rewrote /etc/containerd/config.toml.` },
@@ -32426,11 +32947,11 @@ function allHints(runtime, cni) {
 }
 function probes(record) {
   const { paths, kubeconfig, runtime, cni } = record;
-  const kubectl2 = join6(paths.binDir, "kubectl");
+  const kubectl2 = join7(paths.binDir, "kubectl");
   const env = { KUBECONFIG: kubeconfig };
   const cluster = [kubectl2, kubeconfig];
   return [
-    { title: "kubelet journal (last 80 lines)", argv: journalArgv("kubelet", 80), privileged: true, requires: [join6(paths.binDir, "kubelet")] },
+    { title: "kubelet journal (last 80 lines)", argv: journalArgv("kubelet", 80), privileged: true, requires: [join7(paths.binDir, "kubelet")] },
     ...RUNTIMES[runtime].diagnostics(paths),
     { title: "pods in all namespaces", argv: [kubectl2, "get", "pods", "-A", "-o", "wide"], env, requires: cluster },
     { title: "events", argv: [kubectl2, "get", "events", "-A", "--sort-by=.lastTimestamp"], env, requires: cluster },
@@ -32465,111 +32986,6 @@ ${hints.map((h) => `- ${h}`).join("\n")}` : ""}`,
     details: diags.map((d) => [d.title, d.output.slice(-8e3)])
   });
   return diags;
-}
-
-// src/host/host.ts
-import { lstat as lstat2, mkdir as mkdir2, readFile as readFile2, rm as rm3, writeFile as writeFile2 } from "node:fs/promises";
-import { basename as basename3, dirname as dirname4, join as join7 } from "node:path";
-
-// src/host/ledger.ts
-function describeChange(c) {
-  switch (c.kind) {
-    case "file":
-      return c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`;
-    case "dir":
-      return `${c.path}/ (created)`;
-    case "unit-enabled":
-      return `${c.unit} enabled (was ${c.was})`;
-    case "unit-restarted":
-      return `${c.unit} restarted`;
-    case "unit-reloaded":
-      return `${c.unit} reloaded`;
-    case "units-reloaded":
-      return "systemd units reloaded";
-    case "swap-off":
-      return `swap off (${c.devices.join(", ")})`;
-    case "sysctl":
-      return `sysctl ${Object.entries(c.values).map(([k, v]) => `${k} (was ${v})`).join(", ")}`;
-    case "modules-loaded":
-      return `kernel modules loaded: ${c.modules.join(", ")}`;
-    case "packages-installed":
-      return `packages installed: ${c.packages.join(", ")}`;
-    case "interface":
-      return `network interface ${c.name} (created)`;
-    case "command":
-      return c.what;
-  }
-}
-
-// src/host/host.ts
-async function exists2(path6) {
-  return lstat2(path6).then(
-    () => true,
-    (err) => {
-      if (err.code === "ENOENT" || err.code === "ENOTDIR") return false;
-      throw new Error(`cannot tell whether ${path6} exists: ${err.message}`, { cause: err });
-    }
-  );
-}
-async function undoChanges(changes, o) {
-  const { run, services } = o;
-  const report = { undone: [], restarted: [], leftInPlace: [], failed: [] };
-  const exec2 = async (argv) => {
-    const r = await run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
-    if (r.exitCode !== 0) report.failed.push(`\`${argv.join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
-    return r.exitCode === 0;
-  };
-  let daemonReload = false;
-  const after = /* @__PURE__ */ new Map();
-  for (const c of [...changes].reverse()) {
-    let ok3 = true;
-    switch (c.kind) {
-      case "file":
-        ok3 = await exec2(["rm", "-f", c.path]);
-        if (ok3 && c.backup) ok3 = await exec2(["cp", "-a", c.backup, c.path]) && await exec2(["rm", "-f", c.backup]);
-        break;
-      case "dir":
-        ok3 = await exec2(["rm", "-rf", c.path]);
-        break;
-      case "unit-enabled":
-        if (c.was !== "enabled") ok3 = await services.disable(c.unit, !c.wasActive).then(() => true, (err) => (report.failed.push(err.message), false));
-        break;
-      case "unit-restarted":
-        after.set(c.unit, c.wasActive ? "restart" : "stop");
-        break;
-      case "unit-reloaded":
-        if (!after.has(c.unit)) after.set(c.unit, "reload");
-        break;
-      case "units-reloaded":
-        daemonReload = true;
-        break;
-      case "swap-off": {
-        const on = await readFile2(o.procSwaps, "utf8").catch(() => "");
-        for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await exec2(["swapon", d]) && ok3;
-        break;
-      }
-      case "sysctl":
-        for (const [k, v] of Object.entries(c.values)) ok3 = await exec2(["sysctl", "-w", `${k}=${v}`]) && ok3;
-        break;
-      case "interface":
-        if (await exists2(join7(o.sysClassNet, c.name))) ok3 = await exec2(["ip", "link", "delete", c.name]);
-        break;
-      case "modules-loaded":
-      case "packages-installed":
-        report.leftInPlace.push(describeChange(c));
-        continue;
-      case "command":
-        for (const argv of c.undo) ok3 = await exec2(argv) && ok3;
-        break;
-    }
-    if (ok3) report.undone.push(describeChange(c));
-  }
-  if (daemonReload && await exec2(systemctlArgv("daemon-reload"))) report.restarted.push("systemd units reloaded");
-  for (const [unit, action] of after) {
-    const done = { restart: "restarted", reload: "reloaded", stop: "stopped" }[action];
-    if (await exec2(["systemctl", action, unit])) report.restarted.push(`${unit} ${done} with its original configuration`);
-  }
-  return report;
 }
 
 // src/commands/down.ts
@@ -32610,6 +33026,44 @@ function phaseTimings(timings) {
 // src/config/inputs.ts
 var import_ipaddr = __toESM(require_ipaddr(), 1);
 var import_semver3 = __toESM(require_semver2(), 1);
+
+// src/config/defaults.ts
+var DEFAULTS = {
+  kubernetesVersion: "stable",
+  containerRuntime: "containerd",
+  cni: "flannel",
+  podNetworkCidr: "10.244.0.0/16",
+  serviceCidr: "10.96.0.0/12",
+  imageRepository: "registry.k8s.io",
+  smokeTestImage: "docker.io/library/nginx:stable-alpine",
+  timeout: "5m",
+  kubernetesReleaseUrl: "https://dl.k8s.io/release",
+  githubUrl: "https://github.com",
+  cleanup: "auto"
+};
+
+// src/config/inputs.ts
+var VERSION_FORMS = `'stable' (the newest release; 'latest' is an alias of it), a minor such as '1.34' or 'v1.34' (its newest patch), or a release such as 'v1.34.2' or '1.34.2' (oldest 1.${OLDEST_MINOR})`;
+var CIDR_RULES = {
+  "pod-network-cidr": {
+    example: DEFAULTS.podNetworkCidr,
+    min: 8,
+    max: 24,
+    // ValidatePodSubnetNodeMask: the controller manager gives each node a /24 of the pod
+    // network (node-cidr-mask-size-ipv4, which this action leaves at its default), so the
+    // network must hold at least one /24, and the two masks may differ by at most 16 bits
+    // (PodSubnetNodeMaskMaxDiff).
+    rule: "kubeadm gives each node a /24 of the pod network, so the network must hold at least one /24 and be at most 16 bits wider than one"
+  },
+  "service-cidr": {
+    example: DEFAULTS.serviceCidr,
+    min: 12,
+    max: 28,
+    // ValidateServiceSubnetSize: at most MaximumBitsForServiceSubnet = 20 host bits; and
+    // ValidateIPNetFromString: at least MinimumAddressesInServiceSubnet = 10 addresses.
+    rule: "a service network may have at most 20 host bits, 1,048,576 addresses, kubeadm's and the API server's limit, and needs at least 10 addresses, kubeadm's minimum, as the cluster DNS Service takes the tenth"
+  }
+};
 
 // src/io/summary.ts
 function ganttChart(timings) {
@@ -32686,6 +33140,10 @@ var HOST_PATHS = {
   containerdConfig: "/etc/containerd/config.toml",
   certsDir: "/etc/containerd/certs.d",
   containerdSocket: "/var/run/containerd/containerd.sock",
+  privateContainerdPrefix: "/usr/local/lib/kubeadm-single-node/containerd",
+  privateContainerdConfigDir: "/etc/kubeadm-single-node/containerd",
+  privateContainerdRoot: "/var/lib/kubeadm-single-node/containerd",
+  privateContainerdState: "/run/kubeadm-single-node/containerd",
   dockerDaemonJson: "/etc/docker/daemon.json",
   systemdDir: "/etc/systemd/system",
   modulesLoad: "/etc/modules-load.d/kubeadm-single-node.conf",

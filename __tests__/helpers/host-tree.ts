@@ -30,6 +30,9 @@ export interface TreeOptions {
   userFiles?: boolean
 }
 
+/** What `containerd --version` says on the simulated host (the shim reads it). */
+export const HOSTED_CONTAINERD = '2.2.1'
+
 /** A hosted runner's state, under `root`. */
 export async function layRunner(root: string, o: TreeOptions = {}): Promise<Paths> {
   const paths = pathsUnder(root)
@@ -147,6 +150,12 @@ export async function releaseRoutes(): Promise<Record<string, Route>> {
     '/gh/containernetworking/plugins/releases/download/v1.8.0/cni-plugins-linux-amd64-v1.8.0.tgz',
     await tgz(work, { bridge: plugin('bridge'), 'host-local': plugin('host-local'), loopback: plugin('loopback'), portmap: plugin('portmap'), 'README.md': { body: '# plugins', mode: 0o644 }, LICENSE: { body: 'Apache-2.0', mode: 0o644 } })
   )
+  // containerd's release layout: bin/ at the archive root
+  await mkdir(join(work, 'ctd/bin'), { recursive: true })
+  for (const b of ['containerd', 'containerd-shim-runc-v2', 'ctr']) await writeFile(join(work, 'ctd/bin', b), standIn(b), { mode: 0o755 })
+  execFileSync('tar', ['-czf', join(work, 'containerd.tgz'), '-C', join(work, 'ctd'), 'bin'])
+  file('/gh/containerd/containerd/releases/download/v2.2.1/containerd-2.2.1-linux-amd64.tar.gz', await readFile(join(work, 'containerd.tgz')))
+  routes['/gh/containerd/containerd/releases/download/v2.2.1/containerd-2.2.1-linux-amd64.tar.gz.sha256sum'] = routes['/gh/containerd/containerd/releases/download/v2.2.1/containerd-2.2.1-linux-amd64.tar.gz.sha256']
   routes['/gh/flannel-io/flannel/releases/download/v0.28.4/kube-flannel.yml'] = { body: FLANNEL_MANIFEST }
   routes['/'] = { body: '<h1>Welcome to nginx!</h1>' }
   return routes

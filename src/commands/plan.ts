@@ -2,7 +2,7 @@
 import type { Config } from '../config/inputs.js'
 import { planTreeProblem, renderPlan, writePlanTree } from '../engine/describe.js'
 import { InputError } from '../config/inputs.js'
-import { hostProblems } from '../phases/preflight.js'
+import { preflight } from '../phases/preflight.js'
 import { timingsJson } from '../io/summary.js'
 import type { CommandEnv } from './env.js'
 import { headline, prepare } from './prepare.js'
@@ -13,10 +13,10 @@ export async function plan(config: Config, env: CommandEnv, out: string | undefi
   const prepared = await prepare(config, env.run, env.paths)
   const { version, facts, plan } = prepared
   const { io } = env
-  io.info(headline(config, prepared))
+  io.info(headline(config, prepared, env.paths))
   io.setOutput('kubernetes-version', version)
   for (const n of plan.notes) io.warning(n)
-  for (const p of hostProblems(config, facts, version, env.paths)) io.warning(`A real run would stop here: ${p}`)
+  for (const p of await preflight(config, facts, version, env.paths)) io.warning(`A real run would stop here: ${p}`)
   if (out) {
     // refused before anything is written: a plan tree on the live system would be a run
     const why = await planTreeProblem(out, plan.steps)

@@ -20,6 +20,6 @@ export async function prepare(config: Config, run: Run, paths: Paths, get: Fetch
 }
 
 /** The first line of every command's log: what is about to be built on what. */
-export function headline(config: Config, { version, facts }: Prepared): string {
-  return `Kubernetes ${version} on ${facts.arch}, ${RUNTIMES[config.containerRuntime].describe(facts)}, ${facts.cpus} CPUs, ${facts.selfHosted ? 'self-hosted' : 'hosted'} runner`
+export function headline(config: Config, { version, facts }: Prepared, paths: Paths): string {
+  return `Kubernetes ${version} on ${facts.arch}, ${RUNTIMES[config.containerRuntime].setup(facts, version, paths).describe}, ${facts.cpus} CPUs, ${facts.selfHosted ? 'self-hosted' : 'hosted'} runner`
 }

@@ -43,6 +43,12 @@ export interface Config {
   cleanup: Cleanup
   dryRun: boolean
   planDir?: string
+  /**
+   * What parsing changed about an accepted value or wants said about it (a CIDR with host
+   * bits set, read as its network), one sentence each, in input order. Not problems: the
+   * run goes on. The caller prints each as a warning (and the dry run lists them).
+   */
+  notes: string[]
 }
 
 /** Every input the action declares, in action.yml's order. */
@@ -90,8 +96,11 @@ function reject(input: string, value: string, accepted: string): never {
 
 const VERSION_RE = /^v?(\d+)\.(\d+)(?:\.(\d+)(-[0-9A-Za-z.-]+)?)?$/
 
+/** The accepted forms of kubernetes-version, as the error and action.yml say them. */
+export const VERSION_FORMS = `'stable' (the newest release; 'latest' is an alias of it), a minor such as '1.34' or 'v1.34' (its newest patch), or a release such as 'v1.34.2' or '1.34.2' (oldest 1.${OLDEST_MINOR})`
+
 export function parseVersionSpec(value: string, input = 'kubernetes-version'): VersionSpec {
-  const accepted = `'stable', a minor such as '1.34', or a release such as 'v1.34.2' or '1.34.2' (oldest 1.${OLDEST_MINOR})`
+  const accepted = VERSION_FORMS
   if (value === 'stable' || value === 'latest') return { kind: 'stable' }
   const m = VERSION_RE.exec(value)
   if (!m || m[1] !== '1') reject(input, value, accepted)
@@ -119,9 +128,15 @@ function parseChoice<T extends string>(input: string, value: string, choices: re
 
 const DURATION_RE = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/
 
-/** "300", "300s", "5m", "1m30s", "1h": a positive number of seconds. */
+/**
+ * The longest timeout accepted. kubeadm itself waits 4 minutes for the control plane; an hour
+ * is far past any healthy run, and a job stuck longer would only burn runner minutes.
+ */
+export const MAX_TIMEOUT_SECONDS = 3600
+
+/** "300", "300s", "5m", "1m30s", "1h": a positive number of seconds, at most an hour. */
 export function parseDuration(input: string, value: string): number {
-  const accepted = "a positive duration such as '300', '300s', '5m' or '1m30s'"
+  const accepted = "a positive duration of at most 1h (3600 seconds), such as '300', '300s', '5m' or '1m30s'"
   let seconds: number
   if (/^\d+$/.test(value)) {
     seconds = Number(value)
@@ -130,25 +145,68 @@ export function parseDuration(input: string, value: string): number {
     if (!m || value === '') reject(input, value, accepted)
     seconds = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0)
   }
-  if (!Number.isSafeInteger(seconds) || seconds <= 0) reject(input, value, accepted)
+  if (!Number.isSafeInteger(seconds) || seconds <= 0 || seconds > MAX_TIMEOUT_SECONDS) reject(input, value, accepted)
   return seconds
 }
 
-function parseCidr(input: string, value: string): [ipaddr.IPv4, number] {
-  const accepted = "an IPv4 network in CIDR form, such as '10.244.0.0/16'"
-  try {
-    if (!ipaddr.IPv4.isValidFourPartDecimal(value.split('/')[0] ?? '')) throw new Error('not IPv4')
-    const [addr, bits] = ipaddr.IPv4.parseCIDR(value)
-    if (bits < 8 || bits > 28) reject(input, value, `${accepted}, with a prefix length from /8 to /28`)
-    return [addr, bits]
-  } catch (err) {
-    if (err instanceof Problem) throw err
-    reject(input, value, accepted)
+/**
+ * The prefix lengths kubeadm accepts for each network (its validation.go, ValidateNetworking;
+ * the API server checks the service network the same way), with the rule said in words.
+ */
+export const CIDR_RULES = {
+  'pod-network-cidr': {
+    example: DEFAULTS.podNetworkCidr,
+    min: 8,
+    max: 24,
+    // ValidatePodSubnetNodeMask: the controller manager gives each node a /24 of the pod
+    // network (node-cidr-mask-size-ipv4, which this action leaves at its default), so the
+    // network must hold at least one /24, and the two masks may differ by at most 16 bits
+    // (PodSubnetNodeMaskMaxDiff).
+    rule: 'kubeadm gives each node a /24 of the pod network, so the network must hold at least one /24 and be at most 16 bits wider than one'
+  },
+  'service-cidr': {
+    example: DEFAULTS.serviceCidr,
+    min: 12,
+    max: 28,
+    // ValidateServiceSubnetSize: at most MaximumBitsForServiceSubnet = 20 host bits; and
+    // ValidateIPNetFromString: at least MinimumAddressesInServiceSubnet = 10 addresses.
+    rule: "a service network may have at most 20 host bits, 1,048,576 addresses, kubeadm's and the API server's limit, and needs at least 10 addresses, kubeadm's minimum, as the cluster DNS Service takes the tenth"
   }
+} as const
+
+type CidrInput = keyof typeof CIDR_RULES
+
+interface Cidr {
+  /** the network as written, trimmed */
+  given: string
+  /** the network address and prefix, e.g. 10.244.0.0/16 */
+  network: string
+  addr: ipaddr.IPv4
+  bits: number
 }
 
-function cidrsOverlap(a: [ipaddr.IPv4, number], b: [ipaddr.IPv4, number]): boolean {
-  return a[0].match(b) || b[0].match(a)
+function parseCidr(input: CidrInput, value: string, notes: string[]): Cidr {
+  const { example, min, max, rule } = CIDR_RULES[input]
+  const accepted = `an IPv4 network in CIDR form, such as '${example}', with a prefix length from /${min} to /${max} (${rule})`
+  let addr: ipaddr.IPv4
+  let bits: number
+  try {
+    if (!ipaddr.IPv4.isValidFourPartDecimal(value.split('/')[0] ?? '')) throw new Error('not IPv4')
+    ;[addr, bits] = ipaddr.IPv4.parseCIDR(value)
+  } catch {
+    reject(input, value, accepted)
+  }
+  if (bits < min || bits > max) reject(input, value, accepted)
+  const net = ipaddr.IPv4.networkAddressFromCIDR(value)
+  const network = `${net.toString()}/${bits}`
+  if (net.toString() !== addr.toString()) {
+    notes.push(`Input '${input}' has the value ${JSON.stringify(value)}, which has host bits set; it is read as its network, ${network}.`)
+  }
+  return { given: value, network, addr: net, bits }
+}
+
+function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  return a.addr.match(b.addr, b.bits) || b.addr.match(a.addr, a.bits)
 }
 
 function parseUrl(input: string, value: string): string {
@@ -170,7 +228,10 @@ function parseUrl(input: string, value: string): string {
   return value.replace(/\/+$/, '')
 }
 
-/** Multiline or comma-separated lists; blank lines and #-comments are ignored. */
+/**
+ * Comma- or newline-separated lists (preload-images: image references hold no comma and no
+ * '#'); blank entries and #-comments are ignored.
+ */
 export function parseList(value: string): string[] {
   return value
     .split(/[\n,]/)
@@ -178,27 +239,82 @@ export function parseList(value: string): string[] {
     .filter((s) => s !== '')
 }
 
+/**
+ * One entry per line, each kept whole (a path may hold ',' or '#'). Lines are trimmed; blank
+ * lines and lines whose first character is '#' are ignored.
+ */
+export function parseLines(value: string): string[] {
+  return value
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '' && !s.startsWith('#'))
+}
+
 const REGISTRY_HOST_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?$/
 
-function parseMirrors(input: string, value: string): RegistryMirror[] {
+/** Names Docker Hub goes by; image references on any of them are docker.io's. */
+const DOCKER_HUB_ALIASES = ['index.docker.io', 'registry-1.docker.io']
+
+/** A registry's name as image references and containerd's certs.d see it: lowercase, Docker Hub as docker.io. */
+export function normalizeRegistry(name: string): string {
+  const lower = name.toLowerCase()
+  return DOCKER_HUB_ALIASES.includes(lower) ? 'docker.io' : lower
+}
+
+/**
+ * A mirror endpoint is a registry's root. Docker's daemon (moby's registry.ValidateMirror)
+ * refuses a registry-mirrors URL with a query or fragment, and releases before 25.0 one with a
+ * path too; a daemon.json it refuses leaves dockerd unable to reload. So neither is taken for
+ * any registry, and the endpoint is kept as its origin (scheme, host, port; no trailing '/').
+ */
+function parseMirrorEndpoint(input: string, value: string): string {
+  parseUrl(input, value)
+  const url = new URL(value)
+  if (url.pathname !== '/' || value.includes('?') || value.includes('#')) {
+    reject(
+      input,
+      value,
+      "an endpoint with no path, query or fragment, such as 'https://mirror.gcr.io' (Docker refuses a registry-mirrors URL with a query or fragment, and before Docker 25 with a path, and a daemon.json it refuses would leave dockerd unable to reload)"
+    )
+  }
+  return url.origin
+}
+
+/** Runs one parse, collecting its problem; undefined when it failed. */
+type Field = <T>(fn: () => T) => T | undefined
+
+/** Each entry is parsed on its own, so that every bad entry is reported; undefined if any was. */
+function eachOf<T>(field: Field, entries: string[], fn: (entry: string) => T): T[] | undefined {
+  const out = entries.map((e) => field(() => ({ ok: fn(e) })))
+  return out.every((r) => r !== undefined) ? out.map((r) => r!.ok) : undefined
+}
+
+function parseMirrors(input: string, value: string, field: Field): RegistryMirror[] | undefined {
   const accepted =
     "one line per registry, 'REGISTRY=ENDPOINT[ ENDPOINT...]', such as 'docker.io=https://mirror.gcr.io'"
-  const byRegistry = new Map<string, RegistryMirror>()
-  for (const line of value.split('\n').map((l) => l.replace(/#.*$/, '').trim())) {
-    if (line === '') continue
+  // A '#' at the start of a line or after a space starts a comment; one inside an endpoint is
+  // a URL fragment, and refused as such.
+  const lines = value
+    .split(/\r?\n/)
+    .map((l) => l.replace(/(?:^|\s)#.*$/, '').trim())
+    .filter((l) => l !== '')
+  const parsed = eachOf(field, lines, (line) => {
     const eq = line.indexOf('=')
     if (eq <= 0) reject(input, line, accepted)
-    const registry = line.slice(0, eq).trim()
-    if (!REGISTRY_HOST_RE.test(registry)) reject(input, line, accepted)
-    const endpoints = line
-      .slice(eq + 1)
-      .split(/[\s,]+/)
-      .filter((e) => e !== '')
-      .map((e) => parseUrl(input, e))
-    if (endpoints.length === 0) reject(input, line, accepted)
-    const existing = byRegistry.get(registry)
-    if (existing) existing.endpoints.push(...endpoints)
-    else byRegistry.set(registry, { registry, endpoints })
+    const given = line.slice(0, eq).trim()
+    if (!REGISTRY_HOST_RE.test(given)) reject(input, line, accepted)
+    const tokens = line.slice(eq + 1).split(/[\s,]+/).filter((e) => e !== '')
+    if (tokens.length === 0) reject(input, line, accepted)
+    const endpoints = eachOf(field, tokens, (e) => parseMirrorEndpoint(input, e))
+    return endpoints && { registry: normalizeRegistry(given), endpoints }
+  })
+  if (!parsed || parsed.some((m) => m === undefined)) return undefined
+  // entries that name the same registry (docker.io and index.docker.io, say) are one
+  const byRegistry = new Map<string, RegistryMirror>()
+  for (const { registry, endpoints } of parsed as RegistryMirror[]) {
+    const mirror = byRegistry.get(registry) ?? { registry, endpoints: [] }
+    for (const e of endpoints) if (!mirror.endpoints.includes(e)) mirror.endpoints.push(e)
+    byRegistry.set(registry, mirror)
   }
   return [...byRegistry.values()]
 }
@@ -210,17 +326,38 @@ function parseImage(input: string, value: string): string {
   return normalizeImage(value)
 }
 
-function parseArchivePath(input: string, value: string): string {
-  if (!value.startsWith('/') && !value.startsWith('./') && !/^[\w.-]/.test(value)) {
-    reject(input, value, 'paths to image tarballs (docker save or OCI archives)')
+/**
+ * A local path as given (relative paths are read from the working directory). No shell reads
+ * it, so '~' would not be expanded; a NUL byte cannot be in a path. `option`: the path is
+ * handed to tar and ctr as an argument, where a leading '-' would be read as an option.
+ */
+function parsePath(input: string, value: string, what: string, option: boolean): string {
+  if (value.includes('\0')) reject(input, value.replace(/\0/g, '\\0'), `${what} with no NUL byte`)
+  if (option && value.startsWith('-')) {
+    reject(input, value, `${what} not beginning with '-' (tar and ctr would read it as an option); write './${value}' for a file of that name`)
   }
-  if (value.includes('\0')) reject(input, value, 'paths to image tarballs')
+  if (value.startsWith('~')) reject(input, value, `${what} not beginning with '~' (no shell expands it); write the full path, e.g. from \${{ runner.temp }}`)
   return value
+}
+
+const SCHEME_RE = /^([A-Za-z][A-Za-z0-9+.-]*):/
+
+/** An http(s) URL, or else a local path; any other scheme is refused rather than read as a path. */
+function parseUrlOrPath(input: string, value: string): string {
+  const accepted = "an http:// or https:// URL, or a local path, such as '/tmp/kube-flannel.yml'; a local file whose name has a ':' before any '/' is written './NAME'"
+  const scheme = SCHEME_RE.exec(value)?.[1].toLowerCase()
+  if (scheme === undefined) return parsePath(input, value, 'a local path to the manifest', false)
+  if (scheme !== 'http' && scheme !== 'https') reject(input, value, accepted)
+  // the plug-ins tell URLs from paths by a lowercase 'http(s)://'
+  return parseUrl(input, `${scheme}${value.slice(scheme.length)}`)
 }
 
 /**
  * Parses and validates every input. Throws InputError listing each bad input with its value
- * and the accepted forms.
+ * and the accepted forms (every bad entry of a list, too). Values come back normalised (a CIDR
+ * as its network, a mirror's registry lowercase with Docker Hub as docker.io, its endpoints as
+ * origins); what the caller should tell the user about that is in `notes`. Reads no file:
+ * whether the paths exist is src/phases/input-files.ts's question.
  */
 export function parseInputs(get: InputGetter): Config {
   const problems: string[] = []
@@ -228,7 +365,8 @@ export function parseInputs(get: InputGetter): Config {
     const v = get(name).trim()
     return v === '' ? fallback : v
   }
-  function field<T>(fn: () => T): T | undefined {
+  const notes: string[] = []
+  const field: Field = <T>(fn: () => T): T | undefined => {
     try {
       return fn()
     } catch (err) {
@@ -246,14 +384,14 @@ export function parseInputs(get: InputGetter): Config {
   )
   const cni = field(() => parseChoice<Cni>('cni', read('cni', DEFAULTS.cni), CNI_NAMES))
   const cniManifestRaw = read('cni-manifest')
-  const cniManifest = cniManifestRaw === '' ? undefined : field(() =>
-    /^https?:\/\//.test(cniManifestRaw) ? parseUrl('cni-manifest', cniManifestRaw) : parseArchivePath('cni-manifest', cniManifestRaw)
-  )
-  const podCidr = field(() => parseCidr('pod-network-cidr', read('pod-network-cidr', DEFAULTS.podNetworkCidr)))
-  const serviceCidr = field(() => parseCidr('service-cidr', read('service-cidr', DEFAULTS.serviceCidr)))
+  const cniManifest = cniManifestRaw === '' ? undefined : field(() => parseUrlOrPath('cni-manifest', cniManifestRaw))
+  const podCidr = field(() => parseCidr('pod-network-cidr', read('pod-network-cidr', DEFAULTS.podNetworkCidr), notes))
+  const serviceCidr = field(() => parseCidr('service-cidr', read('service-cidr', DEFAULTS.serviceCidr), notes))
   if (podCidr && serviceCidr && cidrsOverlap(podCidr, serviceCidr)) {
+    const shown = (name: string, c: Cidr): string =>
+      `${c.given}${c.network !== c.given ? `, network ${c.network}` : ''}${get(name).trim() === '' ? ', the default' : ''}`
     problems.push(
-      `Inputs 'pod-network-cidr' (${read('pod-network-cidr', DEFAULTS.podNetworkCidr)}) and 'service-cidr' (${read('service-cidr', DEFAULTS.serviceCidr)}) overlap; accepted: two disjoint IPv4 networks, such as the defaults ${DEFAULTS.podNetworkCidr} and ${DEFAULTS.serviceCidr}.`
+      `Inputs 'pod-network-cidr' (${shown('pod-network-cidr', podCidr)}) and 'service-cidr' (${shown('service-cidr', serviceCidr)}) overlap: an address in both would be a pod's and a Service's; accepted: two disjoint IPv4 networks, such as the defaults ${DEFAULTS.podNetworkCidr} and ${DEFAULTS.serviceCidr}.`
     )
   }
   const imageRepository = field(() => {
@@ -263,9 +401,11 @@ export function parseInputs(get: InputGetter): Config {
     }
     return v
   })
-  const registryMirrors = field(() => parseMirrors('registry-mirrors', read('registry-mirrors')))
-  const preloadImages = field(() => parseList(read('preload-images')).map((i) => parseImage('preload-images', i)))
-  const imageArchives = field(() => parseList(read('image-archives')).map((p) => parseArchivePath('image-archives', p)))
+  const registryMirrors = parseMirrors('registry-mirrors', read('registry-mirrors'), field)
+  const preloadImages = eachOf(field, parseList(read('preload-images')), (i) => parseImage('preload-images', i))
+  const imageArchives = eachOf(field, parseLines(read('image-archives')), (p) =>
+    parsePath('image-archives', p, 'one path per line to an image tarball (docker save or OCI archive)', true)
+  )
   const untaint = field(() => parseBool('untaint', read('untaint', 'true')))
   const smokeTest = field(() => parseBool('smoke-test', read('smoke-test', 'true')))
   const smokeTestImage = field(() => parseImage('smoke-test-image', read('smoke-test-image', DEFAULTS.smokeTestImage)))
@@ -282,8 +422,8 @@ export function parseInputs(get: InputGetter): Config {
     containerRuntime: containerRuntime!,
     cni: cni!,
     cniManifest,
-    podNetworkCidr: read('pod-network-cidr', DEFAULTS.podNetworkCidr),
-    serviceCidr: read('service-cidr', DEFAULTS.serviceCidr),
+    podNetworkCidr: podCidr!.network,
+    serviceCidr: serviceCidr!.network,
     imageRepository: imageRepository!,
     registryMirrors: registryMirrors!,
     preloadImages: preloadImages!,
@@ -296,6 +436,7 @@ export function parseInputs(get: InputGetter): Config {
     githubUrl: githubUrl!,
     cleanup: cleanup!,
     dryRun: dryRun!,
-    planDir: planDirRaw === '' ? undefined : planDirRaw
+    planDir: planDirRaw === '' ? undefined : planDirRaw,
+    notes
   }
 }

@@ -29,6 +29,7 @@ export const STEP_IDS = [
   'config.images',
   'config.cni',
   'runtime.install',
+  'runtime.containerd',
   'runtime.configure',
   'runtime.docker-mirrors',
   'runtime.ready',

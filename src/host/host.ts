@@ -257,6 +257,8 @@ export async function undoChanges(changes: readonly Change[], o: { run: Run; ser
     return r.exitCode === 0
   }
   let daemonReload = false
+  // units cleanup already stopped with `disable --now`: their unit files may be gone by the end
+  const stopped = new Set<string>()
   // after the files: unit -> what to do with it
   const after = new Map<string, 'restart' | 'reload' | 'stop'>()
   for (const c of [...changes].reverse()) {
@@ -270,7 +272,10 @@ export async function undoChanges(changes: readonly Change[], o: { run: Run; ser
         ok = await exec(['rm', '-rf', c.path])
         break
       case 'unit-enabled':
-        if (c.was !== 'enabled') ok = await services.disable(c.unit, !c.wasActive).then(() => true, (err: Error) => (report.failed.push(err.message), false))
+        if (c.was !== 'enabled') {
+          ok = await services.disable(c.unit, !c.wasActive).then(() => true, (err: Error) => (report.failed.push(err.message), false))
+          if (!c.wasActive) stopped.add(c.unit)
+        }
         break
       case 'unit-restarted':
         after.set(c.unit, c.wasActive ? 'restart' : 'stop')
@@ -306,6 +311,7 @@ export async function undoChanges(changes: readonly Change[], o: { run: Run; ser
   }
   if (daemonReload && (await exec(systemctlArgv('daemon-reload')))) report.restarted.push('systemd units reloaded')
   for (const [unit, action] of after) {
+    if (action === 'stop' && stopped.has(unit)) continue
     const done = { restart: 'restarted', reload: 'reloaded', stop: 'stopped' }[action]
     if (await exec(['systemctl', action, unit])) report.restarted.push(`${unit} ${done} with its original configuration`)
   }

@@ -11,8 +11,14 @@ export interface Paths {
   backupDir: string
   containerdConfig: string
   certsDir: string
-  /** CRI endpoint is unix://<this> */
+  /** the host's containerd: the CRI endpoint is unix://<this> */
   containerdSocket: string
+  /** the action's own containerd, where the host's cannot serve the chosen Kubernetes:
+   * binaries under <prefix>/bin, config.toml and certs.d under <configDir>, its own root and state */
+  privateContainerdPrefix: string
+  privateContainerdConfigDir: string
+  privateContainerdRoot: string
+  privateContainerdState: string
   dockerDaemonJson: string
   systemdDir: string
   modulesLoad: string
@@ -40,6 +46,10 @@ export const HOST_PATHS: Paths = {
   containerdConfig: '/etc/containerd/config.toml',
   certsDir: '/etc/containerd/certs.d',
   containerdSocket: '/var/run/containerd/containerd.sock',
+  privateContainerdPrefix: '/usr/local/lib/kubeadm-single-node/containerd',
+  privateContainerdConfigDir: '/etc/kubeadm-single-node/containerd',
+  privateContainerdRoot: '/var/lib/kubeadm-single-node/containerd',
+  privateContainerdState: '/run/kubeadm-single-node/containerd',
   dockerDaemonJson: '/etc/docker/daemon.json',
   systemdDir: '/etc/systemd/system',
   modulesLoad: '/etc/modules-load.d/kubeadm-single-node.conf',

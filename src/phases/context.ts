@@ -8,7 +8,8 @@ import type { Learned } from '../engine/learned.js'
 import type { Artifact } from '../host/download.js'
 import type { Paths } from '../host/paths.js'
 import type { HostFacts } from '../host/probe.js'
-import { RUNTIMES, type RuntimeDriver } from '../runtimes/index.js'
+import { RUNTIMES } from '../runtimes/index.js'
+import type { RuntimeSetup } from '../runtimes/types.js'
 import { artifacts, type ArtifactName } from './artifacts.js'
 
 export interface PlanInput {
@@ -24,7 +25,7 @@ export interface PlanContext extends PlanInput {
   learned: Learned
   /** warnings worth a line in the log and the summary */
   notes: string[]
-  runtime: RuntimeDriver
+  runtime: RuntimeSetup
   cni: CniPlugin
   criSocket: string
   bin: (name: string) => string
@@ -37,11 +38,12 @@ export interface PlanContext extends PlanInput {
 
 export function planContext(input: PlanInput, learned: Learned): PlanContext {
   const { config, facts, version, paths } = input
-  const runtime = RUNTIMES[config.containerRuntime]
+  const runtime = RUNTIMES[config.containerRuntime].setup(facts, version, paths)
   const cni = CNIS[config.cni]
   // A kubeconfig the user already has (a self-hosted runner's) is never overwritten.
   const kubeconfig = join(facts.user.home, '.kube', facts.kubeconfigExists ? 'kubeadm-single-node.config' : 'config')
-  const notes = facts.kubeconfigExists ? [`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`] : []
+  const notes = [...config.notes, ...runtime.notes]
+  if (facts.kubeconfigExists) notes.push(`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`)
   const smokeTest = config.smokeTest && cni.carriesPods
   if (config.smokeTest && !smokeTest) notes.push(`smoke-test skipped: with cni '${config.cni}' no pod network exists for nginx until you install one.`)
   return {
@@ -50,7 +52,7 @@ export function planContext(input: PlanInput, learned: Learned): PlanContext {
     notes,
     runtime,
     cni,
-    criSocket: runtime.criSocket(paths),
+    criSocket: runtime.criSocket,
     bin: (name) => join(paths.binDir, name),
     files: {
       kubeadmConfig: join(paths.stateDir, 'kubeadm.yaml'),

@@ -16,11 +16,11 @@ export function pullEndpoints(config: Config, registry: string): string[] {
 }
 
 export function imageSteps(p: PlanContext): Step[] {
-  const { config, paths, learned, smokeTest, runtime } = p
+  const { config, learned, smokeTest, runtime } = p
   // what the dry run predicts and what the run learns, from the same rule
   const preloadSet = (l: Learned): string[] =>
     imagesToPreload({ kubeadm: l.kubeadmImages, cni: l.cniImages, smoke: smokeTest ? config.smokeTestImage : undefined, extra: config.preloadImages })
-  const cmd = runtime.imageCommands(paths, learned)
+  const cmd = runtime.imageCommands(learned)
   const needs = p.cni.configSteps(p).map((s) => s.id)
   return [
     step('images.preload', 'preload every image the cluster will ask for', ['runtime.ready', 'config.images', ...needs], [
@@ -34,7 +34,7 @@ export function imageSteps(p: PlanContext): Step[] {
           ...(learned.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : [])
         ],
         run: async (ctx) => {
-          const store = runtime.imageStore(ctx.host.run, paths)
+          const store = runtime.imageStore(ctx.host.run)
           const res = await preloadImages(store, { images: preloadSet(ctx.learned), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log })
           ctx.learned.imageCounts = { present: res.present.length, pulled: res.pulled.length, imported: res.imported.length }
         }

@@ -4,7 +4,6 @@
 import type { Config } from '../config/inputs.js'
 import type { Learned } from '../engine/learned.js'
 import type { Step } from '../engine/step.js'
-import type { HostFacts } from '../host/probe.js'
 import { imageTagsFor, minorRow } from '../config/kubernetes.js'
 import { minorOf } from '../config/versions.js'
 import { predictKubeadmImages } from '../images/kubeadm.js'
@@ -29,9 +28,8 @@ export interface Plan {
   notes: string[]
 }
 
-export function seedLearned(config: Config, version: string, facts: HostFacts): Learned {
+export function seedLearned(config: Config, version: string): Learned {
   return {
-    containerdMajor: facts.containerd?.major,
     // a version the table lacks: kubeadm names its images at run time, the dry run says so
     kubeadmImages: predictKubeadmImages(version, config.imageRepository) ?? [],
     cniImages: []
@@ -39,8 +37,9 @@ export function seedLearned(config: Config, version: string, facts: HostFacts): 
 }
 
 export function buildPlan(input: PlanInput): Plan {
-  const learned = seedLearned(input.config, input.version, input.facts)
+  const learned = seedLearned(input.config, input.version)
   const p = planContext(input, learned)
+  learned.containerdMajor = p.runtime.containerdMajor
   learned.cniImages = p.cni.predictedImages(input.config)
   const tags = imageTagsFor(input.version)
   if (!tags) p.notes.push(`The version table has no image list for ${input.version}: the dry run cannot name kubeadm's images; the run asks kubeadm.`)

@@ -10,18 +10,28 @@ import type { ImageStore } from '../images/store.js'
 import type { PlanContext } from '../phases/context.js'
 
 export interface RuntimeDriver {
-  /** the CRI endpoint kubeadm, the kubelet and crictl use */
-  criSocket(paths: Paths): string
-  /** what this host lacks for this Kubernetes version, found before anything changes */
-  problems(facts: HostFacts, version: string): string[]
-  /** one line for logs and the summary */
-  describe(facts: HostFacts): string
-  /** the runtime phase: install where missing, configure, restart, wait until CRI answers (`runtime.ready`) */
-  steps(p: PlanContext): Step[]
-  /** where preloaded images go: the store the CRI serves */
-  imageStore(run: Run, paths: Paths): ImageStore
-  /** the commands imageStore runs, for the dry run */
-  imageCommands(paths: Paths, learned: Learned): { list(): string[]; pull(ref: string): string[]; importArchive(path: string): string[] }
+  /** how the runtime will serve this host and version, decided before anything changes */
+  setup(facts: HostFacts, version: string, paths: Paths): RuntimeSetup
+  /** for the post step, which knows only the paths: probes say what they require */
   diagnostics(paths: Paths): Probe[]
   hints: readonly Hint[]
+}
+
+export interface RuntimeSetup {
+  /** the CRI endpoint kubeadm, the kubelet and crictl use */
+  criSocket: string
+  /** one line for logs and the summary */
+  describe: string
+  /** what stops the run before anything changes */
+  problems: string[]
+  /** warnings worth a line in the log and the summary */
+  notes: string[]
+  /** the containerd major the configuration is rendered for, where the runtime is containerd */
+  containerdMajor?: number
+  /** the runtime phase: install where needed, configure, restart, wait until CRI answers (`runtime.ready`) */
+  steps(p: PlanContext): Step[]
+  /** where preloaded images go: the store the CRI serves */
+  imageStore(run: Run): ImageStore
+  /** the commands imageStore runs, for the dry run */
+  imageCommands(learned: Learned): { list(): string[]; pull(ref: string): string[]; importArchive(path: string): string[] }
 }

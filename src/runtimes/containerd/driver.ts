@@ -1,125 +1,198 @@
-// containerd as the kubelet's runtime: Docker's own containerd on hosted runners (installed
-// with Docker where missing), its config written whole for CRI, restarted, then waited for
-// until its CRI plugin answers.
+// containerd as the kubelet's runtime, in one of two ways, decided before anything changes:
+// - the host's containerd (Docker's containerd.io on hosted runners), when it supports the
+//   chosen Kubernetes: its config written whole for CRI, restarted, waited for;
+// - the action's own containerd, from containerd's release (verified against its published
+//   checksum), when the host has none or one too old: its own binaries, config, root, state,
+//   socket and unit beside the host's, so Docker and the job's containers are never touched.
 import { join } from 'node:path'
 import { containerdRequirement, containerdSupported } from '../../config/kubernetes.js'
 import { minorOf } from '../../config/versions.js'
-import { FROM_KUBEADM } from '../../engine/learned.js'
-import { step, type Step } from '../../engine/step.js'
+import { FROM_KUBEADM, type Learned } from '../../engine/learned.js'
+import { step, type Op, type Step } from '../../engine/step.js'
 import { aptInstallArgv } from '../../host/apt.js'
+import { cachedTarball, type Artifact } from '../../host/download.js'
 import { displayArgv } from '../../host/exec.js'
+import { installArgv } from '../../host/host.js'
 import type { Paths } from '../../host/paths.js'
-import { parseContainerdVersion } from '../../host/probe.js'
+import type { HostFacts } from '../../host/probe.js'
 import { journalArgv } from '../../host/services.js'
 import { pauseImage } from '../../images/kubeadm.js'
-import type { RuntimeDriver } from '../types.js'
+import type { PlanContext } from '../../phases/context.js'
+import type { RuntimeDriver, RuntimeSetup } from '../types.js'
 import { renderContainerdConfig, renderHostsToml } from './config.js'
 import { waitForContainerd } from './ready.js'
 import { containerdStore, ctrArgv, ctrPullArgv, type ContainerdStoreOptions } from './store.js'
+import { PRIVATE_UNIT, privateContainerdUnit } from './unit.js'
 
-const storeOptions = (paths: Paths): ContainerdStoreOptions => ({ address: paths.containerdSocket, hostsDir: paths.certsDir })
+/** The containerd the action brings where the host's cannot serve: newer than every line the version table lists. */
+export const PRIVATE_CONTAINERD = { version: '2.2.1', binaries: ['containerd', 'containerd-shim-runc-v2', 'ctr'] } as const
 
-function unsupported(version: string, containerd: string): string | undefined {
+export function containerdArtifact(githubUrl: string, arch: string): Artifact {
+  const v = PRIVATE_CONTAINERD.version
+  const url = `${githubUrl}/containerd/containerd/releases/download/v${v}/containerd-${v}-linux-${arch}.tar.gz`
+  return { name: 'containerd', url, checksumUrl: `${url}.sha256sum` }
+}
+
+/** Why the host's containerd cannot serve this version, or undefined when it can (or there is none). */
+function unsupported(version: string, facts: HostFacts): string | undefined {
+  if (!facts.containerd) return undefined
   const minor = minorOf(version)
-  if (containerdSupported(minor, containerd) !== false) return undefined
-  return `Kubernetes ${version} supports containerd ${containerdRequirement(minor)} (containerd's RELEASES.md), but this host has containerd ${containerd}. Upgrade containerd (Docker's containerd.io package), or choose a kubernetes-version that supports it.`
+  if (containerdSupported(minor, facts.containerd.version) !== false) return undefined
+  return `Kubernetes ${version} supports containerd ${containerdRequirement(minor)} (containerd's RELEASES.md), but this host has containerd ${facts.containerd.version}`
+}
+
+interface Layout {
+  own: boolean
+  /** the ctr that speaks to it */
+  ctr: string
+  socket: string
+  config: string
+  certsDir: string
+  unit: string
+}
+
+function layout(own: boolean, paths: Paths): Layout {
+  return own
+    ? {
+        own,
+        ctr: join(paths.privateContainerdPrefix, 'bin', 'ctr'),
+        socket: join(paths.privateContainerdState, 'containerd.sock'),
+        config: join(paths.privateContainerdConfigDir, 'config.toml'),
+        certsDir: join(paths.privateContainerdConfigDir, 'certs.d'),
+        unit: PRIVATE_UNIT
+      }
+    : { own, ctr: 'ctr', socket: paths.containerdSocket, config: paths.containerdConfig, certsDir: paths.certsDir, unit: 'containerd' }
+}
+
+const storeOptions = (l: Layout): ContainerdStoreOptions => ({ ctr: l.ctr, address: l.socket, hostsDir: l.certsDir })
+
+/** A host without containerd gets Docker, as the original recipe has it: runc comes with it. */
+function installDockerStep(): Step {
+  return step('runtime.install', 'install Docker (no containerd on this host)', [], [
+    {
+      kind: 'task',
+      title: 'apt-get install docker.io',
+      shows: [`$ sudo ${aptInstallArgv(['docker.io']).join(' ')}   (brings runc; apt-get update first if that fails; left installed by cleanup)`],
+      run: (ctx) => ctx.host.installPackages(['docker.io'], ctx.log)
+    }
+  ])
+}
+
+function privateContainerdStep(p: PlanContext, l: Layout): Step {
+  const { config, facts, paths } = p
+  const art = containerdArtifact(config.githubUrl, facts.arch)
+  const binDir = join(paths.privateContainerdPrefix, 'bin')
+  const exec = { mode: 0o755 }
+  return step('runtime.containerd', `containerd ${PRIVATE_CONTAINERD.version} of the action's own, beside the host's`, [], [
+    {
+      kind: 'task',
+      title: 'download and verify containerd',
+      shows: [
+        `GET ${art.url} (unless the tool cache has it)`,
+        `verify SHA-256 against ${art.checksumUrl}`,
+        `extract; for ${PRIVATE_CONTAINERD.binaries.join(', ')}: $ sudo ${displayArgv(installArgv('<extracted>/bin/NAME', join(binDir, 'NAME'), exec))}`,
+        `(cleanup removes them, and ${paths.privateContainerdRoot} and ${paths.privateContainerdState})`
+      ],
+      run: async (ctx) => {
+        const dir = await cachedTarball(art, { tool: 'containerd', version: PRIVATE_CONTAINERD.version, arch: facts.arch }, ctx.log)
+        await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join(dir, 'bin', b), join(binDir, b), exec)))
+        await ctx.host.willCreate(paths.privateContainerdRoot, 'dir')
+        await ctx.host.willCreate(paths.privateContainerdState, 'dir')
+      }
+    },
+    { kind: 'write', path: join(paths.systemdDir, `${l.unit}.service`), render: () => privateContainerdUnit(binDir, l.config) }
+  ])
+}
+
+function configureStep(p: PlanContext, l: Layout, needs: Step['needs']): Step {
+  const { config, facts, paths, learned } = p
+  const ops: Op[] = [
+    {
+      kind: 'write',
+      path: l.config,
+      render: (lr: Learned) =>
+        renderContainerdConfig({
+          major: lr.containerdMajor ?? 2,
+          sandboxImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
+          certsDir: l.certsDir,
+          ...(l.own ? { root: paths.privateContainerdRoot, state: paths.privateContainerdState, address: l.socket } : {})
+        })
+    },
+    ...config.registryMirrors.map((mirror) => ({ kind: 'write' as const, path: join(l.certsDir, mirror.registry, 'hosts.toml'), render: () => renderHostsToml(mirror) }))
+  ]
+  if (l.own) ops.push({ kind: 'service', action: 'daemon-reload' }, { kind: 'service', action: 'enable', unit: l.unit })
+  ops.push({ kind: 'service', action: 'restart', unit: l.unit })
+  const what = l.own ? `containerd ${PRIVATE_CONTAINERD.version} (the action's own)` : `containerd ${facts.containerd?.version}`
+  return step('runtime.configure', `configure ${what} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`, needs, ops)
+}
+
+function readyStep(p: PlanContext, l: Layout): Step {
+  const { bin, criSocket } = p
+  const ctr = [l.ctr, '--address', l.socket]
+  return step('runtime.ready', 'wait until containerd serves CRI', ['runtime.configure', 'binaries.crictl'], [
+    {
+      kind: 'task',
+      title: `containerd answers and its CRI plugin is loaded, then crictl info on ${criSocket}`,
+      shows: [
+        `$ sudo ${displayArgv([...ctr, 'version'])}   (polled for up to 60s)`,
+        `$ sudo ${displayArgv([...ctr, 'plugins', 'ls'])}   (io.containerd.grpc.v1 cri must be ok)`,
+        `$ sudo ${displayArgv([bin('crictl'), '--runtime-endpoint', criSocket, 'info'])}`
+      ],
+      run: async (ctx) => {
+        const version = await waitForContainerd({ run: ctx.host.run, ctr: l.ctr, address: l.socket, deadline: Date.now() + 60_000, logs: () => ctx.host.services.logs(l.unit, 30) })
+        ctx.log(`containerd ${version} serves CRI`)
+        await ctx.host.run([bin('crictl'), '--runtime-endpoint', criSocket, 'info'], { privileged: true })
+      }
+    }
+  ])
 }
 
 export const containerd: RuntimeDriver = {
-  criSocket: (paths) => `unix://${paths.containerdSocket}`,
-
-  problems(facts, version) {
-    const why = facts.containerd && unsupported(version, facts.containerd.version)
-    return why ? [why] : []
-  },
-
-  describe: (facts) => `containerd ${facts.containerd?.version ?? '(installed with Docker)'}`,
-
-  steps(p): Step[] {
-    const { config, facts, version, paths, learned, bin, criSocket } = p
-    const steps: Step[] = []
-    const installDocker = !facts.docker || !facts.containerd
-    if (installDocker) {
-      steps.push(
-        step('runtime.install', `install Docker (${facts.docker ? 'containerd' : 'docker'} not found on this host)`, [], [
-          {
-            kind: 'task',
-            title: 'apt-get install docker.io',
-            shows: [`$ sudo ${aptInstallArgv(['docker.io']).join(' ')}   (brings containerd; apt-get update first if that fails; left installed by cleanup)`],
-            run: async (ctx) => {
-              await ctx.host.installPackages(['docker.io'], ctx.log)
-              const v = parseContainerdVersion((await ctx.host.run(['containerd', '--version'])).stdout)
-              if (!v) throw new Error('Docker was installed but `containerd --version` names no version')
-              ctx.learned.containerdMajor = v.major
-              const why = unsupported(version, v.version)
-              if (why) throw new Error(`The distribution's Docker brought containerd ${v.version}. ${why}`)
-            }
-          }
-        ])
-      )
-    }
-    steps.push(
-      step(
-        'runtime.configure',
-        `configure ${containerd.describe(facts)} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`,
-        ['config.images', ...(installDocker ? (['runtime.install'] as const) : [])],
-        [
-          {
-            kind: 'write',
-            path: paths.containerdConfig,
-            render: (l) =>
-              renderContainerdConfig({
-                major: l.containerdMajor ?? 2,
-                sandboxImage: pauseImage(l.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
-                certsDir: paths.certsDir
-              })
-          },
-          ...config.registryMirrors.map((mirror) => ({ kind: 'write' as const, path: join(paths.certsDir, mirror.registry, 'hosts.toml'), render: () => renderHostsToml(mirror) })),
-          { kind: 'service', action: 'restart', unit: 'containerd' }
-        ]
-      )
-    )
-    steps.push(
-      step('runtime.ready', 'wait until containerd serves CRI', ['runtime.configure', 'binaries.crictl'], [
-        {
-          kind: 'task',
-          title: `containerd answers and its CRI plugin is loaded, then crictl info on ${criSocket}`,
-          shows: [
-            `$ sudo ${displayArgv(['ctr', '--address', paths.containerdSocket, 'version'])}   (polled for up to 60s)`,
-            `$ sudo ${displayArgv(['ctr', '--address', paths.containerdSocket, 'plugins', 'ls'])}   (io.containerd.grpc.v1 cri must be ok)`,
-            `$ sudo ${displayArgv([bin('crictl'), '--runtime-endpoint', criSocket, 'info'])}`
-          ],
-          run: async (ctx) => {
-            const version = await waitForContainerd({
-              run: ctx.host.run,
-              address: paths.containerdSocket,
-              deadline: Date.now() + 60_000,
-              logs: () => ctx.host.services.logs('containerd', 30)
-            })
-            ctx.log(`containerd ${version} serves CRI`)
-            await ctx.host.run([bin('crictl'), '--runtime-endpoint', criSocket, 'info'], { privileged: true })
-          }
-        }
-      ])
-    )
-    return steps
-  },
-
-  imageStore: (run, paths) => containerdStore(run, storeOptions(paths)),
-
-  imageCommands(paths, learned) {
-    const o = storeOptions(paths)
+  setup(facts, version, paths): RuntimeSetup {
+    const tooOld = unsupported(version, facts)
+    const own = !facts.containerd || tooOld !== undefined
+    const l = layout(own, paths)
+    const notes = tooOld
+      ? [`${tooOld}: the action runs its own containerd ${PRIVATE_CONTAINERD.version} for the cluster beside it (unit ${PRIVATE_UNIT}); Docker and the host's containerd are left alone.`]
+      : []
     return {
-      list: () => ctrArgv(o, 'images', 'list', '--quiet'),
-      // ctr 2.x takes --local to read the hosts directory as 1.x does
-      pull: (ref) => ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
-      importArchive: (path) => ctrArgv(o, 'images', 'import', path)
+      criSocket: `unix://${l.socket}`,
+      describe: own ? `containerd ${PRIVATE_CONTAINERD.version} (the action's own${facts.containerd ? `; the host's ${facts.containerd.version} is too old` : ''})` : `containerd ${facts.containerd!.version}`,
+      problems: [],
+      notes,
+      containerdMajor: own ? Number(PRIVATE_CONTAINERD.version.split('.')[0]) : facts.containerd?.major,
+      steps(p) {
+        const steps: Step[] = []
+        const needs: Step['needs'] = ['config.images']
+        if (!facts.containerd) {
+          steps.push(installDockerStep())
+          needs.push('runtime.install')
+        }
+        if (own) {
+          steps.push(privateContainerdStep(p, l))
+          needs.push('runtime.containerd')
+        }
+        steps.push(configureStep(p, l, needs), readyStep(p, l))
+        return steps
+      },
+      imageStore: (run) => containerdStore(run, storeOptions(l)),
+      imageCommands(learned) {
+        const o = storeOptions(l)
+        return {
+          list: () => ctrArgv(o, 'images', 'list', '--quiet'),
+          // ctr 2.x takes --local to read the hosts directory as 1.x does
+          pull: (ref) => ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
+          importArchive: (path) => ctrArgv(o, 'images', 'import', path)
+        }
+      }
     }
   },
 
   diagnostics: (paths) => [
     { title: 'containerd journal (last 80 lines)', argv: journalArgv('containerd', 80), privileged: true },
-    { title: 'containers (crictl ps -a)', argv: [join(paths.binDir, 'crictl'), 'ps', '-a'], privileged: true, requires: [join(paths.binDir, 'crictl')] }
+    { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },
+    // crictl reads its endpoint from /etc/crictl.yaml, which names the one the cluster uses
+    { title: 'containers (crictl ps -a)', argv: [join(paths.binDir, 'crictl'), 'ps', '-a'], privileged: true, requires: [join(paths.binDir, 'crictl'), paths.crictlConfig] }
   ],
 
   hints: [

@@ -1,0 +1,91 @@
+// The files the inputs name: every image-archives path and a local cni-manifest must be a
+// readable regular file. Asked before anything changes (and in the dry run), so that a typo
+// stops the run up front instead of minutes later at the import or the manifest. Only looks:
+// stat and access, nothing opened, nothing written.
+import { constants, type Stats } from 'node:fs'
+import * as fsp from 'node:fs/promises'
+import { isAbsolute, resolve } from 'node:path'
+import type { Config } from '../config/inputs.js'
+
+/** The file-system calls this module makes; tests pass their own. */
+export interface FileProbe {
+  stat(path: string): Promise<Stats>
+  lstat(path: string): Promise<Stats>
+  access(path: string, mode: number): Promise<void>
+}
+
+const nodeProbe: FileProbe = { stat: fsp.stat, lstat: fsp.lstat, access: fsp.access }
+
+const ACCEPTED = 'an existing regular file this process can read'
+
+function kindOf(s: Stats): string {
+  if (s.isDirectory()) return 'a directory'
+  if (s.isFIFO()) return 'a named pipe'
+  if (s.isSocket()) return 'a socket'
+  if (s.isCharacterDevice()) return 'a character device'
+  if (s.isBlockDevice()) return 'a block device'
+  return 'not a regular file'
+}
+
+const errCode = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code
+
+function who(): string {
+  const uid = process.getuid?.()
+  return uid === undefined ? 'this process' : `this process, uid ${uid},`
+}
+
+/** What is wrong with one path, or undefined when it is a readable regular file. */
+async function fileProblem(path: string, probe: FileProbe): Promise<string | undefined> {
+  let st: Stats
+  try {
+    st = await probe.stat(path)
+  } catch (err) {
+    switch (errCode(err)) {
+      case 'ENOENT': {
+        const link = await probe.lstat(path).then(
+          (l) => l.isSymbolicLink(),
+          () => false
+        )
+        return link ? 'missing (a symbolic link whose target does not exist)' : 'missing'
+      }
+      case 'ENOTDIR':
+        return 'missing (a part of the path before the file name is not a directory)'
+      case 'EACCES':
+        return `not readable (${who()} may not search a directory on the way)`
+      case 'ELOOP':
+        return 'missing (a loop of symbolic links)'
+      default:
+        return `not readable (${(err as Error).message})`
+    }
+  }
+  if (!st.isFile()) return `not a file (${kindOf(st)})`
+  try {
+    await probe.access(path, constants.R_OK)
+  } catch {
+    return `not readable (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}, owner uid ${st.uid}; ${who()} may not read it)`
+  }
+  return undefined
+}
+
+const isUrl = (s: string): boolean => /^https?:\/\//.test(s)
+
+/**
+ * One problem per named file that is missing, not a regular file, or not readable, naming the
+ * input and the path (and, for a relative path, where it was looked for). Empty when all is well.
+ */
+export async function inputFileProblems(config: Config, probe: FileProbe = nodeProbe): Promise<string[]> {
+  const named: Array<[string, string]> = config.imageArchives.map((p) => ['image-archives', p])
+  if (config.cniManifest !== undefined && !isUrl(config.cniManifest)) named.push(['cni-manifest', config.cniManifest])
+  const seen = new Set<string>()
+  const problems: string[] = []
+  for (const [input, path] of named) {
+    const key = `${input}\0${path}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    const what = await fileProblem(path, probe)
+    if (what === undefined) continue
+    const where = isAbsolute(path) ? '' : ` (looked for at ${resolve(path)})`
+    problems.push(`Input '${input}' has the path ${JSON.stringify(path)}${where}, which is ${what}; accepted: ${ACCEPTED}.`)
+  }
+  return problems
+}
