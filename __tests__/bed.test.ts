@@ -36,7 +36,7 @@ import { config, hostedRunner } from './helpers/facts.js'
 
 const exec = promisify(execFile)
 const skip = bedUnavailable()
-if (skip) console.log(`# SKIP real-daemon test bed: ${skip}`)
+console.log(skip ? `# SKIP real-daemon test bed: ${skip}` : '# real-daemon test bed: runs (containerd 1.6 and 2.x, dockerd and a registry, each in its own temporary root)')
 
 const VERSION = 'v1.34.2'
 const run = createRun({ sudo: false, debug: () => {} })

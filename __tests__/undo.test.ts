@@ -185,8 +185,17 @@ describe('the ledger undoes every host change', () => {
     sim.plan.learned.kubeadmImages = ['registry.k8s.io/pause:3.10.1']
     await execute([alone(configure)], { host: sim.host(ledger), learned: sim.plan.learned })
     assert.deepEqual(seen, [`saved with config still ${JSON.stringify('# Docker\'s containerd.io default\ndisabled_plugins = ["cri"]\n')}`])
-    const kinds = ledger.changes.map((c) => (c.kind === 'file' ? `file ${c.path.slice(sim.root.length)}${c.backup ? ' (backed up)' : ''}` : c.kind))
-    assert.deepEqual(kinds, ['dir', 'dir', 'file /etc/containerd/config.toml (backed up)', 'file /etc/containerd/certs.d/docker.io/hosts.toml (backed up)', 'unit-restarted'])
+    const kinds = ledger.changes.map((c) => (c.kind === 'file' ? `file ${c.path.slice(sim.root.length)}${c.backup ? ' (backed up)' : ''}` : c.kind === 'dir' ? `dir ${c.path.slice(sim.root.length)}` : c.kind))
+    assert.deepEqual(kinds, [
+      'dir /var/lib/kubeadm-single-node',
+      'dir /var/lib/kubeadm-single-node/backup',
+      'file /etc/containerd/config.toml (backed up)',
+      'file /etc/containerd/certs.d/docker.io/hosts.toml (backed up)',
+      // the CRI plugin makes its CNI config directory when it starts
+      'dir /etc/cni',
+      'dir /etc/cni/net.d',
+      'unit-restarted'
+    ])
     assert.deepEqual(ledger.changes[0], { kind: 'dir', path: join(sim.root, 'var/lib/kubeadm-single-node') }, 'the backup directory is the action\'s own, and undone last')
   })
 })

@@ -49,6 +49,10 @@ describe('version resolution against a release bucket', () => {
 
   it('reports server errors and an unreachable bucket with what to do', async () => {
     await assert.rejects(resolve('1.31'), /HTTP 500.*give an exact version/s)
-    await assert.rejects(resolveVersion({ kind: 'stable' }, 'http://127.0.0.1:1'), /Could not resolve kubernetes-version 'stable'.*kubernetes-release-url/s)
+    const closed = await serve({})
+    await closed.close()
+    await assert.rejects(resolveVersion({ kind: 'stable' }, closed.url), /Could not resolve kubernetes-version 'stable' from http:\/\/127\.0\.0\.1:\d+\/stable\.txt: 127\.0\.0\.1 refused the connection\..*kubernetes-release-url/s)
+    // without network: the host that did not resolve, and the input that avoids the lookup
+    await assert.rejects(resolveVersion({ kind: 'stable' }, 'https://dl.example.invalid/release'), /dl\.example\.invalid did not resolve \((ENOTFOUND|EAI_AGAIN)\)\. Hint: give an exact version/)
   })
 })

@@ -11640,8 +11640,8 @@ var require_dump = __commonJS({
 var require_dns = __commonJS({
   "node_modules/undici/lib/interceptor/dns.js"(exports, module) {
     "use strict";
-    var { isIP } = __require("node:net");
-    var { lookup } = __require("node:dns");
+    var { isIP: isIP2 } = __require("node:net");
+    var { lookup: lookup2 } = __require("node:dns");
     var DecoratorHandler = require_decorator_handler();
     var { InvalidArgumentError, InformationalError } = require_errors();
     var maxInt = Math.pow(2, 31) - 1;
@@ -11731,7 +11731,7 @@ var require_dns = __commonJS({
         }
       }
       #defaultLookup(origin, opts, cb) {
-        lookup(
+        lookup2(
           origin.hostname,
           {
             all: true,
@@ -11895,7 +11895,7 @@ var require_dns = __commonJS({
       return (dispatch) => {
         return function dnsInterceptor(origDispatchOpts, handler) {
           const origin = origDispatchOpts.origin.constructor === URL ? origDispatchOpts.origin : new URL(origDispatchOpts.origin);
-          if (isIP(origin.hostname) !== 0) {
+          if (isIP2(origin.hostname) !== 0) {
             return dispatch(origDispatchOpts, handler);
           }
           instance.runLookup(origin, origDispatchOpts, (err, newOrigin) => {
@@ -32191,81 +32191,36 @@ function containerdRequirement(minor) {
 
 // src/config/versions.ts
 var import_semver2 = __toESM(require_semver2(), 1);
-var HttpError = class extends Error {
-  constructor(url, status) {
-    super(`GET ${url} answered HTTP ${status}`);
-    this.url = url;
-    this.status = status;
-    this.name = "HttpError";
-  }
-  url;
-  status;
-};
-var fetchText = async (url) => {
-  const res = await fetch(url, { redirect: "follow", signal: AbortSignal.timeout(3e4) });
-  if (!res.ok) throw new HttpError(url, res.status);
-  return res.text();
-};
-function minorOf(version) {
-  const v = import_semver2.default.parse(version);
-  if (!v) throw new Error(`"${version}" is not a version`);
-  return v.minor;
-}
-function describeSpec(spec) {
-  switch (spec.kind) {
-    case "stable":
-      return "stable";
-    case "minor":
-      return `1.${spec.minor}`;
-    case "exact":
-      return spec.version;
-  }
-}
-async function resolveVersion(spec, releaseUrl, get = fetchText) {
-  if (spec.kind === "exact") return spec.version;
-  const marker = spec.kind === "stable" ? "stable.txt" : `stable-1.${spec.minor}.txt`;
-  const url = `${releaseUrl}/${marker}`;
-  let body;
-  try {
-    body = await get(url);
-  } catch (err) {
-    const hint = err instanceof HttpError && err.status === 404 ? spec.kind === "minor" ? `Kubernetes 1.${spec.minor} has no release yet (or no longer a marker); pick a released minor or an exact version such as v1.34.2.` : "the release bucket has no stable marker; set kubernetes-release-url to a mirror of dl.k8s.io/release." : "give an exact version (for example v1.34.2) to skip the lookup, or set kubernetes-release-url to a reachable mirror.";
-    throw new Error(`Could not resolve kubernetes-version '${describeSpec(spec)}' from ${url}: ${err.message}. Hint: ${hint}`, { cause: err });
-  }
-  const text = body.trim();
-  const version = import_semver2.default.valid(text);
-  if (!version || !text.startsWith("v")) {
-    throw new Error(
-      `Could not resolve kubernetes-version '${describeSpec(spec)}': ${url} answered ${JSON.stringify(text.slice(0, 80))}, which is not a release such as v1.34.2. Is kubernetes-release-url a mirror of dl.k8s.io/release?`
-    );
-  }
-  if (spec.kind === "minor" && minorOf(version) !== spec.minor) {
-    throw new Error(`Could not resolve kubernetes-version '1.${spec.minor}': ${url} names ${text}, another minor.`);
-  }
-  return `v${version}`;
-}
-
-// src/engine/learned.ts
-var FROM_KUBEADM = "<asked of kubeadm at run time>";
-
-// src/host/apt.ts
-function aptInstallArgv(packages) {
-  return ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
-}
-async function aptInstall(run, packages, log) {
-  const env = { DEBIAN_FRONTEND: "noninteractive" };
-  const install = aptInstallArgv(packages);
-  const first = await run(install, { privileged: true, env, allowFailure: true });
-  if (first.exitCode === 0) return;
-  log(`apt-get install failed; refreshing the package lists: ${lastLines(first.stderr.trim(), 3)}`);
-  await run(["apt-get", "update"], { privileged: true, env });
-  await run(install, { privileged: true, env });
-}
 
 // src/host/download.ts
 import { createHash } from "node:crypto";
+import { lookup } from "node:dns/promises";
 import { createReadStream } from "node:fs";
+import { isIP } from "node:net";
 import { readFile as readFile2, rm as rm3 } from "node:fs/promises";
+var lookups = /* @__PURE__ */ new Map();
+function unresolvable(url) {
+  const host2 = new URL(url).hostname.replace(/^\[|\]$/g, "");
+  if (isIP(host2) || host2 === "localhost") return Promise.resolve(void 0);
+  let p = lookups.get(host2);
+  if (!p) {
+    p = lookup(host2).then(
+      () => void 0,
+      (err) => `${host2} did not resolve (${err.code ?? err.message}): this runner has no DNS answer for it`
+    );
+    lookups.set(host2, p);
+  }
+  return p;
+}
+function networkCause(err) {
+  const cause = err.cause;
+  const code = cause?.code;
+  const where = cause?.hostname ?? cause?.address;
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `${where ?? "the host"} did not resolve (${code})`;
+  if (code === "ECONNREFUSED") return `${where ?? "the host"} refused the connection`;
+  if (code === "ETIMEDOUT" || code === "UND_ERR_CONNECT_TIMEOUT" || err.name === "TimeoutError") return `no answer in time${where ? ` from ${where}` : ""}`;
+  return err.message + (cause?.message ? ` (${cause.message})` : "");
+}
 var ChecksumError = class extends Error {
   constructor(artifact, expected, actual) {
     super(
@@ -32296,6 +32251,8 @@ async function sha256File(path6) {
 }
 async function downloadVerified(artifact) {
   const fileName = new URL(artifact.url).pathname.split("/").pop() ?? artifact.name;
+  const dns = await unresolvable(artifact.checksumUrl);
+  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`);
   let expected;
   try {
     const sumPath = await downloadTool(artifact.checksumUrl);
@@ -32348,6 +32305,79 @@ async function cachedTarball(artifact, key, log = () => {
   const dir = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
   await rm3(extracted, { recursive: true, force: true });
   return dir;
+}
+
+// src/config/versions.ts
+var HttpError = class extends Error {
+  constructor(url, status) {
+    super(`GET ${url} answered HTTP ${status}`);
+    this.url = url;
+    this.status = status;
+    this.name = "HttpError";
+  }
+  url;
+  status;
+};
+var fetchText = async (url) => {
+  const res = await fetch(url, { redirect: "follow", signal: AbortSignal.timeout(3e4) });
+  if (!res.ok) throw new HttpError(url, res.status);
+  return res.text();
+};
+function minorOf(version) {
+  const v = import_semver2.default.parse(version);
+  if (!v) throw new Error(`"${version}" is not a version`);
+  return v.minor;
+}
+function describeSpec(spec) {
+  switch (spec.kind) {
+    case "stable":
+      return "stable";
+    case "minor":
+      return `1.${spec.minor}`;
+    case "exact":
+      return spec.version;
+  }
+}
+async function resolveVersion(spec, releaseUrl, get = fetchText) {
+  if (spec.kind === "exact") return spec.version;
+  const marker = spec.kind === "stable" ? "stable.txt" : `stable-1.${spec.minor}.txt`;
+  const url = `${releaseUrl}/${marker}`;
+  let body;
+  try {
+    body = await get(url);
+  } catch (err) {
+    const hint = err instanceof HttpError && err.status === 404 ? spec.kind === "minor" ? `Kubernetes 1.${spec.minor} has no release yet (or no longer a marker); pick a released minor or an exact version such as v1.34.2.` : "the release bucket has no stable marker; set kubernetes-release-url to a mirror of dl.k8s.io/release." : "give an exact version (for example v1.34.2) to skip the lookup, or set kubernetes-release-url to a reachable mirror.";
+    const why = err instanceof HttpError ? err.message : networkCause(err);
+    throw new Error(`Could not resolve kubernetes-version '${describeSpec(spec)}' from ${url}: ${why}. Hint: ${hint}`, { cause: err });
+  }
+  const text = body.trim();
+  const version = import_semver2.default.valid(text);
+  if (!version || !text.startsWith("v")) {
+    throw new Error(
+      `Could not resolve kubernetes-version '${describeSpec(spec)}': ${url} answered ${JSON.stringify(text.slice(0, 80))}, which is not a release such as v1.34.2. Is kubernetes-release-url a mirror of dl.k8s.io/release?`
+    );
+  }
+  if (spec.kind === "minor" && minorOf(version) !== spec.minor) {
+    throw new Error(`Could not resolve kubernetes-version '1.${spec.minor}': ${url} names ${text}, another minor.`);
+  }
+  return `v${version}`;
+}
+
+// src/engine/learned.ts
+var FROM_KUBEADM = "<asked of kubeadm at run time>";
+
+// src/host/apt.ts
+function aptInstallArgv(packages) {
+  return ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
+}
+async function aptInstall(run, packages, log) {
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  const install = aptInstallArgv(packages);
+  const first = await run(install, { privileged: true, env, allowFailure: true });
+  if (first.exitCode === 0) return;
+  log(`apt-get install failed; refreshing the package lists: ${lastLines(first.stderr.trim(), 3)}`);
+  await run(["apt-get", "update"], { privileged: true, env });
+  await run(install, { privileged: true, env });
 }
 
 // src/host/host.ts
@@ -32477,7 +32507,7 @@ function createHost(o) {
       const devices = (await readFile3(o.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => l.split(/\s+/)[0]).filter((d) => d);
       if (devices.length === 0) return [];
       ledger.record({ kind: "swap-off", devices });
-      await run(["swapoff", "-a"], root);
+      await run(["swapoff", ...devices], root);
       return devices;
     },
     async applySysctls(file, keys) {
@@ -33041,7 +33071,7 @@ var PRIVATE_CONTAINERD = { version: "2.2.1", binaries: ["containerd", "container
 function containerdArtifact(githubUrl, arch3) {
   const v = PRIVATE_CONTAINERD.version;
   const url = `${githubUrl}/containerd/containerd/releases/download/v${v}/containerd-${v}-linux-${arch3}.tar.gz`;
-  return { name: "containerd", url, checksumUrl: `${url}.sha256sum` };
+  return { name: "containerd", url, checksumUrl: `${url}.sha256sum`, input: "github-url" };
 }
 function unsupported(version, facts) {
   if (!facts.containerd) return void 0;
@@ -33111,7 +33141,16 @@ function configureStep(p, l, needs) {
     ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join6(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
   ];
   if (l.own) ops.push({ kind: "service", action: "daemon-reload" }, { kind: "service", action: "enable", unit: l.unit });
-  ops.push({ kind: "service", action: "restart", unit: l.unit });
+  ops.push(
+    {
+      // found by the system test: the CRI plugin makes its CNI config directory when it starts
+      kind: "task",
+      title: `containerd's CRI plugin will create ${paths.cniConfDir}`,
+      shows: [`(cleanup removes ${paths.cniConfDir} where it did not exist)`],
+      run: (ctx) => ctx.host.willCreate(paths.cniConfDir, "dir")
+    },
+    { kind: "service", action: "restart", unit: l.unit }
+  );
   const what = l.own ? `containerd ${PRIVATE_CONTAINERD.version} (the action's own)` : `containerd ${facts.containerd?.version}`;
   return step("runtime.configure", `configure ${what} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`, needs, ops);
 }
@@ -34023,7 +34062,7 @@ import { join as join10 } from "node:path";
 function artifacts(config, version, arch3) {
   const k8s = (name2) => {
     const url = `${config.kubernetesReleaseUrl}/${version}/bin/linux/${arch3}/${name2}`;
-    return { name: name2, url, checksumUrl: `${url}.sha256` };
+    return { name: name2, url, checksumUrl: `${url}.sha256`, input: "kubernetes-release-url" };
   };
   const crictl = crictlVersion(minorOf(version));
   const crictlUrl = `${config.githubUrl}/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-${arch3}.tar.gz`;
@@ -34032,8 +34071,8 @@ function artifacts(config, version, arch3) {
     kubeadm: k8s("kubeadm"),
     kubelet: k8s("kubelet"),
     kubectl: k8s("kubectl"),
-    crictl: { name: "crictl", url: crictlUrl, checksumUrl: `${crictlUrl}.sha256` },
-    "cni-plugins": { name: "cni-plugins", url: cniUrl, checksumUrl: `${cniUrl}.sha256` }
+    crictl: { name: "crictl", url: crictlUrl, checksumUrl: `${crictlUrl}.sha256`, input: "github-url" },
+    "cni-plugins": { name: "cni-plugins", url: cniUrl, checksumUrl: `${cniUrl}.sha256`, input: "github-url" }
   };
 }
 
@@ -34089,7 +34128,7 @@ function hostSteps(p) {
   if (facts.swapOn) {
     steps.push(
       step("host.swap", "turn swap off (the kubelet refuses to run with swap on)", [], [
-        { kind: "task", title: "swapoff -a", shows: ["$ sudo swapoff -a   (the active devices are recorded; cleanup turns them back on)"], run: async (ctx) => ctx.log(`swap off: ${(await ctx.host.swapOff()).join(", ")}`) }
+        { kind: "task", title: "swapoff", shows: [`$ sudo swapoff DEVICE...   (each device active in ${paths.procSwaps}, recorded first; cleanup turns them back on)`], run: async (ctx) => ctx.log(`swap off: ${(await ctx.host.swapOff()).join(", ")}`) }
       ])
     );
   }

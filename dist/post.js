@@ -11640,8 +11640,8 @@ var require_dump = __commonJS({
 var require_dns = __commonJS({
   "node_modules/undici/lib/interceptor/dns.js"(exports, module) {
     "use strict";
-    var { isIP } = __require("node:net");
-    var { lookup } = __require("node:dns");
+    var { isIP: isIP2 } = __require("node:net");
+    var { lookup: lookup2 } = __require("node:dns");
     var DecoratorHandler = require_decorator_handler();
     var { InvalidArgumentError, InformationalError } = require_errors();
     var maxInt = Math.pow(2, 31) - 1;
@@ -11731,7 +11731,7 @@ var require_dns = __commonJS({
         }
       }
       #defaultLookup(origin, opts, cb) {
-        lookup(
+        lookup2(
           origin.hostname,
           {
             all: true,
@@ -11895,7 +11895,7 @@ var require_dns = __commonJS({
       return (dispatch) => {
         return function dnsInterceptor(origDispatchOpts, handler) {
           const origin = origDispatchOpts.origin.constructor === URL ? origDispatchOpts.origin : new URL(origDispatchOpts.origin);
-          if (isIP(origin.hostname) !== 0) {
+          if (isIP2(origin.hostname) !== 0) {
             return dispatch(origDispatchOpts, handler);
           }
           instance.runLookup(origin, origDispatchOpts, (err, newOrigin) => {
@@ -32142,24 +32142,27 @@ function containerdRequirement(minor) {
 
 // src/config/versions.ts
 var import_semver2 = __toESM(require_semver2(), 1);
-function minorOf(version) {
-  const v = import_semver2.default.parse(version);
-  if (!v) throw new Error(`"${version}" is not a version`);
-  return v.minor;
-}
-
-// src/engine/learned.ts
-var FROM_KUBEADM = "<asked of kubeadm at run time>";
-
-// src/host/apt.ts
-function aptInstallArgv(packages) {
-  return ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
-}
 
 // src/host/download.ts
 import { createHash } from "node:crypto";
+import { lookup } from "node:dns/promises";
 import { createReadStream } from "node:fs";
+import { isIP } from "node:net";
 import { readFile as readFile2, rm as rm3 } from "node:fs/promises";
+var lookups = /* @__PURE__ */ new Map();
+function unresolvable(url) {
+  const host2 = new URL(url).hostname.replace(/^\[|\]$/g, "");
+  if (isIP(host2) || host2 === "localhost") return Promise.resolve(void 0);
+  let p = lookups.get(host2);
+  if (!p) {
+    p = lookup(host2).then(
+      () => void 0,
+      (err) => `${host2} did not resolve (${err.code ?? err.message}): this runner has no DNS answer for it`
+    );
+    lookups.set(host2, p);
+  }
+  return p;
+}
 var ChecksumError = class extends Error {
   constructor(artifact, expected, actual) {
     super(
@@ -32190,6 +32193,8 @@ async function sha256File(path6) {
 }
 async function downloadVerified(artifact) {
   const fileName = new URL(artifact.url).pathname.split("/").pop() ?? artifact.name;
+  const dns = await unresolvable(artifact.checksumUrl);
+  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`);
   let expected;
   try {
     const sumPath = await downloadTool(artifact.checksumUrl);
@@ -32229,6 +32234,21 @@ async function cachedTarball(artifact, key, log = () => {
   const dir = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
   await rm3(extracted, { recursive: true, force: true });
   return dir;
+}
+
+// src/config/versions.ts
+function minorOf(version) {
+  const v = import_semver2.default.parse(version);
+  if (!v) throw new Error(`"${version}" is not a version`);
+  return v.minor;
+}
+
+// src/engine/learned.ts
+var FROM_KUBEADM = "<asked of kubeadm at run time>";
+
+// src/host/apt.ts
+function aptInstallArgv(packages) {
+  return ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
 }
 
 // src/host/host.ts
@@ -32787,7 +32807,7 @@ var PRIVATE_CONTAINERD = { version: "2.2.1", binaries: ["containerd", "container
 function containerdArtifact(githubUrl, arch3) {
   const v = PRIVATE_CONTAINERD.version;
   const url = `${githubUrl}/containerd/containerd/releases/download/v${v}/containerd-${v}-linux-${arch3}.tar.gz`;
-  return { name: "containerd", url, checksumUrl: `${url}.sha256sum` };
+  return { name: "containerd", url, checksumUrl: `${url}.sha256sum`, input: "github-url" };
 }
 function unsupported(version, facts) {
   if (!facts.containerd) return void 0;
@@ -32857,7 +32877,16 @@ function configureStep(p, l, needs) {
     ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join6(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
   ];
   if (l.own) ops.push({ kind: "service", action: "daemon-reload" }, { kind: "service", action: "enable", unit: l.unit });
-  ops.push({ kind: "service", action: "restart", unit: l.unit });
+  ops.push(
+    {
+      // found by the system test: the CRI plugin makes its CNI config directory when it starts
+      kind: "task",
+      title: `containerd's CRI plugin will create ${paths.cniConfDir}`,
+      shows: [`(cleanup removes ${paths.cniConfDir} where it did not exist)`],
+      run: (ctx) => ctx.host.willCreate(paths.cniConfDir, "dir")
+    },
+    { kind: "service", action: "restart", unit: l.unit }
+  );
   const what = l.own ? `containerd ${PRIVATE_CONTAINERD.version} (the action's own)` : `containerd ${facts.containerd?.version}`;
   return step("runtime.configure", `configure ${what} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`, needs, ops);
 }

@@ -3,7 +3,7 @@
 import * as grpc from '@grpc/grpc-js'
 import * as loader from '@grpc/proto-loader'
 
-const definition = loader.loadSync('__tests__/fixtures/cri-subset.proto', { keepCase: false, longs: String, defaults: true })
+const definition = loader.loadSync('__tests__/fixtures/cri.proto', { keepCase: false, longs: String, defaults: true })
 const proto = grpc.loadPackageDefinition(definition) as any
 
 export interface CriStatus {

@@ -1,6 +1,7 @@
 // Resolves `kubernetes-version` to an exact release against the release bucket
 // (stable.txt, stable-1.X.txt). Never falls back silently to a hard-coded version.
 import semver from 'semver'
+import { networkCause } from '../host/download.js'
 import type { VersionSpec } from './inputs.js'
 
 /** GETs a URL and returns its body; throws HttpError for non-2xx answers. */
@@ -53,7 +54,8 @@ export async function resolveVersion(spec: VersionSpec, releaseUrl: string, get:
           ? `Kubernetes 1.${spec.minor} has no release yet (or no longer a marker); pick a released minor or an exact version such as v1.34.2.`
           : 'the release bucket has no stable marker; set kubernetes-release-url to a mirror of dl.k8s.io/release.'
         : 'give an exact version (for example v1.34.2) to skip the lookup, or set kubernetes-release-url to a reachable mirror.'
-    throw new Error(`Could not resolve kubernetes-version '${describeSpec(spec)}' from ${url}: ${(err as Error).message}. Hint: ${hint}`, { cause: err })
+    const why = err instanceof HttpError ? err.message : networkCause(err)
+    throw new Error(`Could not resolve kubernetes-version '${describeSpec(spec)}' from ${url}: ${why}. Hint: ${hint}`, { cause: err })
   }
   const text = body.trim()
   const version = semver.valid(text)

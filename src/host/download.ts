@@ -1,7 +1,9 @@
 // Downloads through @actions/tool-cache, each verified against its published SHA-256
 // before anything uses it. A mismatch deletes the file and installs nothing.
 import { createHash } from 'node:crypto'
+import { lookup } from 'node:dns/promises'
 import { createReadStream } from 'node:fs'
+import { isIP } from 'node:net'
 import { readFile, rm } from 'node:fs/promises'
 import * as tc from '@actions/tool-cache'
 
@@ -11,6 +13,40 @@ export interface Artifact {
   url: string
   /** the published checksum file: a bare digest or `digest  filename` lines */
   checksumUrl: string
+  /** the input whose URL it comes from, for errors that say what to change */
+  input: 'kubernetes-release-url' | 'github-url'
+}
+
+const lookups = new Map<string, Promise<string | undefined>>()
+
+/**
+ * Why `url`'s host cannot be reached by name, or undefined when it resolves (or is an IP).
+ * Asked once per host and run: without it, a runner without network spends half a minute in
+ * the tool cache's retries before it says "getaddrinfo ENOTFOUND".
+ */
+export function unresolvable(url: string): Promise<string | undefined> {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '')
+  if (isIP(host) || host === 'localhost') return Promise.resolve(undefined)
+  let p = lookups.get(host)
+  if (!p) {
+    p = lookup(host).then(
+      () => undefined,
+      (err: NodeJS.ErrnoException) => `${host} did not resolve (${err.code ?? err.message}): this runner has no DNS answer for it`
+    )
+    lookups.set(host, p)
+  }
+  return p
+}
+
+/** "fetch failed" says nothing: the network cause under it, in words. */
+export function networkCause(err: unknown): string {
+  const cause = (err as { cause?: NodeJS.ErrnoException }).cause
+  const code = cause?.code
+  const where = (cause as { hostname?: string; address?: string } | undefined)?.hostname ?? (cause as { address?: string } | undefined)?.address
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `${where ?? 'the host'} did not resolve (${code})`
+  if (code === 'ECONNREFUSED') return `${where ?? 'the host'} refused the connection`
+  if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || (err as Error).name === 'TimeoutError') return `no answer in time${where ? ` from ${where}` : ''}`
+  return (err as Error).message + (cause?.message ? ` (${cause.message})` : '')
 }
 
 export class ChecksumError extends Error {
@@ -45,6 +81,8 @@ export async function sha256File(path: string): Promise<string> {
 
 export async function downloadVerified(artifact: Artifact): Promise<string> {
   const fileName = new URL(artifact.url).pathname.split('/').pop() ?? artifact.name
+  const dns = await unresolvable(artifact.checksumUrl)
+  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`)
   let expected: string
   try {
     const sumPath = await tc.downloadTool(artifact.checksumUrl)

@@ -177,7 +177,8 @@ export function createHost(o: HostOptions): Host {
         .filter((d) => d)
       if (devices.length === 0) return []
       ledger.record({ kind: 'swap-off', devices })
-      await run(['swapoff', '-a'], root)
+      // exactly the devices recorded: what cleanup turns back on
+      await run(['swapoff', ...devices], root)
       return devices
     },
     async applySysctls(file, keys) {

@@ -11,7 +11,7 @@ export type ArtifactName = 'kubeadm' | 'kubelet' | 'kubectl' | 'crictl' | 'cni-p
 export function artifacts(config: Config, version: string, arch: string): Record<ArtifactName, Artifact> {
   const k8s = (name: string): Artifact => {
     const url = `${config.kubernetesReleaseUrl}/${version}/bin/linux/${arch}/${name}`
-    return { name, url, checksumUrl: `${url}.sha256` }
+    return { name, url, checksumUrl: `${url}.sha256`, input: 'kubernetes-release-url' }
   }
   const crictl = crictlVersion(minorOf(version))
   const crictlUrl = `${config.githubUrl}/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-${arch}.tar.gz`
@@ -20,7 +20,7 @@ export function artifacts(config: Config, version: string, arch: string): Record
     kubeadm: k8s('kubeadm'),
     kubelet: k8s('kubelet'),
     kubectl: k8s('kubectl'),
-    crictl: { name: 'crictl', url: crictlUrl, checksumUrl: `${crictlUrl}.sha256` },
-    'cni-plugins': { name: 'cni-plugins', url: cniUrl, checksumUrl: `${cniUrl}.sha256` }
+    crictl: { name: 'crictl', url: crictlUrl, checksumUrl: `${crictlUrl}.sha256`, input: 'github-url' },
+    'cni-plugins': { name: 'cni-plugins', url: cniUrl, checksumUrl: `${cniUrl}.sha256`, input: 'github-url' }
   }
 }

@@ -11,7 +11,7 @@ export function hostSteps(p: PlanContext): Step[] {
   if (facts.swapOn) {
     steps.push(
       step('host.swap', 'turn swap off (the kubelet refuses to run with swap on)', [], [
-        { kind: 'task', title: 'swapoff -a', shows: ['$ sudo swapoff -a   (the active devices are recorded; cleanup turns them back on)'], run: async (ctx) => ctx.log(`swap off: ${(await ctx.host.swapOff()).join(', ')}`) }
+        { kind: 'task', title: 'swapoff', shows: [`$ sudo swapoff DEVICE...   (each device active in ${paths.procSwaps}, recorded first; cleanup turns them back on)`], run: async (ctx) => ctx.log(`swap off: ${(await ctx.host.swapOff()).join(', ')}`) }
       ])
     )
   }

@@ -30,7 +30,7 @@ export const PRIVATE_CONTAINERD = { version: '2.2.1', binaries: ['containerd', '
 export function containerdArtifact(githubUrl: string, arch: string): Artifact {
   const v = PRIVATE_CONTAINERD.version
   const url = `${githubUrl}/containerd/containerd/releases/download/v${v}/containerd-${v}-linux-${arch}.tar.gz`
-  return { name: 'containerd', url, checksumUrl: `${url}.sha256sum` }
+  return { name: 'containerd', url, checksumUrl: `${url}.sha256sum`, input: 'github-url' }
 }
 
 /** Why the host's containerd cannot serve this version, or undefined when it can (or there is none). */
@@ -121,7 +121,16 @@ function configureStep(p: PlanContext, l: Layout, needs: Step['needs']): Step {
     ...config.registryMirrors.map((mirror) => ({ kind: 'write' as const, path: join(l.certsDir, mirror.registry, 'hosts.toml'), render: () => renderHostsToml(mirror) }))
   ]
   if (l.own) ops.push({ kind: 'service', action: 'daemon-reload' }, { kind: 'service', action: 'enable', unit: l.unit })
-  ops.push({ kind: 'service', action: 'restart', unit: l.unit })
+  ops.push(
+    {
+      // found by the system test: the CRI plugin makes its CNI config directory when it starts
+      kind: 'task',
+      title: `containerd's CRI plugin will create ${paths.cniConfDir}`,
+      shows: [`(cleanup removes ${paths.cniConfDir} where it did not exist)`],
+      run: (ctx) => ctx.host.willCreate(paths.cniConfDir, 'dir')
+    },
+    { kind: 'service', action: 'restart', unit: l.unit }
+  )
   const what = l.own ? `containerd ${PRIVATE_CONTAINERD.version} (the action's own)` : `containerd ${facts.containerd?.version}`
   return step('runtime.configure', `configure ${what} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`, needs, ops)
 }

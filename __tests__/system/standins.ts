@@ -1,0 +1,43 @@
+// Stand-ins for what cannot be downloaded here (kubeadm, kubelet, kubectl, crictl, flannel's
+// manifest): files under __tests__/system/standins/, each saying at its top that it is a
+// stand-in. kubeadm, kubelet and kubectl are bash; crictl is a real CRI client in plain Node.
+// All append their argv to /var/log/ksn-standins.log inside the machine.
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Machine } from './machine.js'
+
+export const STANDIN_DIR = join(import.meta.dirname, 'standins')
+export const FLANNEL_MANIFEST = join(STANDIN_DIR, 'kube-flannel.yml')
+export const STANDIN_LOG = '/var/log/ksn-standins.log'
+export const K8S_VERSION = 'v1.34.2'
+
+/** The images kubeadm v1.34.2 names (`kubeadm config images list`), as the kubeadm stand-in prints them. */
+export const KUBEADM_IMAGES = [
+  'registry.k8s.io/kube-apiserver:v1.34.2',
+  'registry.k8s.io/kube-controller-manager:v1.34.2',
+  'registry.k8s.io/kube-scheduler:v1.34.2',
+  'registry.k8s.io/kube-proxy:v1.34.2',
+  'registry.k8s.io/coredns/coredns:v1.12.1',
+  'registry.k8s.io/pause:3.10.1',
+  'registry.k8s.io/etcd:3.6.5-0'
+] as const
+
+export type StandinName = 'kubeadm' | 'kubelet' | 'kubectl' | 'crictl'
+
+/** The stand-ins' contents by binary name, for serving from the release mirror. */
+export async function standins(): Promise<Record<StandinName, string>> {
+  const read = (n: string): Promise<string> => readFile(join(STANDIN_DIR, n), 'utf8')
+  return { kubeadm: await read('kubeadm'), kubelet: await read('kubelet'), kubectl: await read('kubectl'), crictl: await read('crictl') }
+}
+
+/** Installs the stand-ins straight into the machine's /usr/local/bin (for tests that do not go through the action). */
+export async function installStandins(m: Machine, names: StandinName[] = ['kubeadm', 'kubelet', 'kubectl', 'crictl']): Promise<void> {
+  const s = await standins()
+  for (const n of names) await m.writeFile(`/usr/local/bin/${n}`, s[n], { mode: 0o755 })
+}
+
+/** The stand-ins' log, one call a line: "<time> <name> <argv>". */
+export async function standinCalls(m: Machine): Promise<string[]> {
+  const text = await m.readFile(STANDIN_LOG).catch(() => '')
+  return text.split('\n').filter(Boolean)
+}
