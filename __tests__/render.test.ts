@@ -195,6 +195,7 @@ describe('host files and units', () => {
     assert.match(unit, /^\[Unit\]\n/)
     assert.match(unit, /\n\[Service\]\nExecStart=\/usr\/local\/bin\/kubelet\n/)
     assert.match(unit, /\n\[Install\]\nWantedBy=multi-user.target\n$/)
+    assert.match(unit, /\nRestartSec=10\n/, 'restarts after 10 s, as the upstream unit does')
     const dropIn = kubeadmDropIn('/usr/local/bin/kubelet').split('\n')
     const execStarts = dropIn.filter((l) => l.startsWith('ExecStart='))
     assert.deepEqual(execStarts[0], 'ExecStart=')

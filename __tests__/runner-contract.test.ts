@@ -32,6 +32,14 @@ describe('runner contract (Node 24, bundled action)', { skip }, () => {
     assert.equal(r.state['kubeadm-single-node'], undefined, 'a dry run leaves nothing for post to undo')
   })
 
+  it('dry run: says where a real run would stop, such as an image archive that is not there', async () => {
+    const sb = await sandbox()
+    const missing = join(sb.dir, 'control-plane.tar')
+    const r = await runBundle('index', sb, inputEnv({ 'dry-run': 'true', 'kubernetes-version': 'v1.34.2', 'image-archives': missing }))
+    assert.equal(r.code, 0, r.stdout)
+    assert.match(r.stdout, new RegExp(`::warning::A real run would stop here: Input 'image-archives' has the path "${missing}", which is missing`))
+  })
+
   it('bad input: fails with an annotation naming the input before running anything', async () => {
     const sb = await sandbox()
     const r = await runBundle('index', sb, inputEnv({ 'pod-network-cidr': '10.96.0.0/16; reboot', timeout: '0', 'kubernetes-version': 'v1.34.2' }))
