@@ -209,6 +209,12 @@ describe('the action plan', () => {
     assert.deepEqual(docker.ops.filter((o) => o.kind === 'service'), [{ kind: 'service', action: 'reload', unit: 'docker' }])
   })
 
+  it("gives Docker's mirrors only to a host that has Docker", () => {
+    const mirrors = { 'registry-mirrors': 'docker.io=https://mirror.gcr.io' }
+    assert.equal(byId(build(mirrors, { ...hostedRunner, docker: false }).steps).has('runtime.docker-mirrors'), false, 'a kubeadm VM with containerd and no dockerd')
+    assert.ok(byId(build(mirrors, { ...hostedRunner, docker: false, containerd: undefined }).steps).get('runtime.docker-mirrors')!.needs.includes('runtime.install'))
+  })
+
   it("never overwrites the runner user's own kubeconfig", () => {
     const plan = build({}, { ...hostedRunner, kubeconfigExists: true })
     assert.equal(plan.kubeconfig, '/home/runner/.kube/kubeadm-single-node.config')

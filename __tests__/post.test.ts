@@ -7,11 +7,13 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { allHints, diagnose, probes } from '../src/commands/diagnose.js'
 import { down } from '../src/commands/down.js'
+import { up } from '../src/commands/up.js'
 import type { CommandEnv } from '../src/commands/env.js'
 import { hintsFor } from '../src/engine/diagnostics.js'
 import { pathsUnder } from '../src/host/paths.js'
 import type { LedgerRecord, LedgerStore } from '../src/io/ledger-store.js'
 import type { Reporter } from '../src/io/reporter.js'
+import { config } from './helpers/facts.js'
 
 function recorder() {
   const lines: string[] = []
@@ -29,7 +31,8 @@ function recorder() {
     summary: async () => {}
   }
   let cleared = false
-  const store: LedgerStore = { save: () => {}, load: () => undefined, clear: () => void (cleared = true) }
+  const saved: LedgerRecord[] = []
+  const store: LedgerStore = { save: (rec) => void saved.push(rec), load: () => undefined, clear: () => void (cleared = true) }
   const env = (root: string): CommandEnv => ({
     paths: pathsUnder(root),
     run: async (argv: readonly string[]) => {
@@ -41,7 +44,7 @@ function recorder() {
     store,
     where: 'actions'
   })
-  return { lines, ran, env, cleared: () => cleared }
+  return { lines, ran, env, saved, cleared: () => cleared }
 }
 
 const record = (root: string, extra: Partial<LedgerRecord> = {}): LedgerRecord => ({
@@ -53,6 +56,16 @@ const record = (root: string, extra: Partial<LedgerRecord> = {}): LedgerRecord =
   runtime: 'containerd',
   cni: 'flannel',
   ...extra
+})
+
+describe('up, with a ledger from an earlier run', () => {
+  it('refuses to start over changes nothing has undone yet, before changing anything', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ksn-post-'))
+    const r = recorder()
+    const env = { ...r.env(root), store: { save: () => assert.fail('nothing may be saved'), load: () => record(root, { changes: [{ kind: 'dir', path: join(root, 'x') }] }), clear: () => {} }, where: 'terminal' as const }
+    await assert.rejects(up(config({ 'kubernetes-version': 'v1.34.2' }), env), /An earlier run's 1 host changes are still recorded and not undone; nothing was changed\. Run `kubeadm-single-node down` first/)
+    assert.deepEqual(r.ran.filter((c) => !/^(containerd --version|sudo -n true)$/.test(c)), [], 'only the read-only probes ran')
+  })
 })
 
 describe('post step', () => {
@@ -114,14 +127,17 @@ describe('post step', () => {
     })
     const res = await down(rec, r.env(root))
     assert.equal(res.failed, 0)
-    assert.deepEqual(r.ran, ['kubeadm reset --force', `rm -f ${p.containerdConfig}`, `cp -a ${join(p.backupDir, '1-config.toml')} ${p.containerdConfig}`, `rm -f ${join(p.backupDir, '1-config.toml')}`, 'systemctl restart containerd'])
+    const tmp = `${p.containerdConfig}.kubeadm-single-node-restore`
+    assert.deepEqual(r.ran, ['kubeadm reset --force', `cp -a ${join(p.backupDir, '1-config.toml')} ${tmp}`, `mv -fT ${tmp} ${p.containerdConfig}`, `rm -f ${join(p.backupDir, '1-config.toml')}`, 'systemctl restart containerd'])
     assert.match(r.lines.join('\n'), /left in place: packages installed: conntrack/)
     assert.ok(r.cleared(), 'a complete undo clears the record')
 
     const failing = recorder()
-    const res2 = await down(record(root, { changes: [{ kind: 'command', what: 'x', undo: [['fail-me']] }] }), failing.env(root))
+    const stuck = { kind: 'command' as const, what: 'x', undo: [['fail-me']] }
+    const res2 = await down(record(root, { changes: [{ kind: 'dir', path: join(root, 'made') }, stuck] }), failing.env(root))
     assert.equal(res2.failed, 1)
     assert.match(failing.lines.join('\n'), /warning: cleanup: `fail-me` exited 1/)
     assert.equal(failing.cleared(), false, 'a record with something left to undo is kept')
+    assert.deepEqual(failing.saved.at(-1)?.changes, [stuck], 'only what failed is kept: a second cleanup never undoes a change twice')
   })
 })

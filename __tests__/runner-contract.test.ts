@@ -67,6 +67,16 @@ describe('runner contract (Node 24, bundled action)', { skip }, () => {
     assert.deepEqual(r.commands, [])
   })
 
+  it('post after a main step that never finished (cancelled, timed out) still shows diagnostics', async () => {
+    const sb = await sandbox()
+    const paths = await layRunner(sb.root)
+    const record: LedgerRecord = { changes: [], completed: ['host.kernel'], cleanup: false, kubeconfig: join(sb.root, 'home/runner/.kube/config'), paths, runtime: 'containerd', cni: 'flannel' }
+    const r = await runBundle('post', sb, { 'STATE_kubeadm-single-node': JSON.stringify(record) })
+    assert.equal(r.code, 0, r.stdout)
+    assert.match(r.stdout, /::group::Diagnostics/)
+    assert.match(r.stdout, /The main step did not finish: the job was cancelled or timed out while it ran/)
+  })
+
   it('post after a failure shows diagnostics and hints, undoes the ledger where asked, and never fails the job', async () => {
     const sb = await sandbox()
     const paths = await layRunner(sb.root)

@@ -12034,12 +12034,12 @@ var require_headers = __commonJS({
       append(name2, value, isLowerCase) {
         this[kHeadersSortedMap] = null;
         const lowercaseName = isLowerCase ? name2 : name2.toLowerCase();
-        const exists4 = this[kHeadersMap].get(lowercaseName);
-        if (exists4) {
+        const exists3 = this[kHeadersMap].get(lowercaseName);
+        if (exists3) {
           const delimiter3 = lowercaseName === "cookie" ? "; " : ", ";
           this[kHeadersMap].set(lowercaseName, {
-            name: exists4.name,
-            value: `${exists4.value}${delimiter3}${value}`
+            name: exists3.name,
+            value: `${exists3.value}${delimiter3}${value}`
           });
         } else {
           this[kHeadersMap].set(lowercaseName, { name: name2, value });
@@ -31844,50 +31844,6 @@ var StepError = class extends Error {
   step;
 };
 
-// src/host/exec.ts
-var CommandError = class extends Error {
-  constructor(argv, result) {
-    const tail = lastLines(result.stderr.trim() || result.stdout.trim(), 20);
-    super(`\`${displayArgv(argv)}\` exited with code ${result.exitCode}${tail ? `:
-${tail}` : ""}`);
-    this.argv = argv;
-    this.result = result;
-    this.name = "CommandError";
-  }
-  argv;
-  result;
-};
-function lastLines(text, n) {
-  return text.split("\n").slice(-n).join("\n");
-}
-function displayArgv(argv) {
-  return argv.map((a) => /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
-}
-function isRoot() {
-  return typeof process.getuid === "function" && process.getuid() === 0;
-}
-function createRun(options = {}) {
-  const sudo = options.sudo ?? !isRoot();
-  const debug2 = options.debug ?? debug;
-  return async (argv, opts = {}) => {
-    let full = [...argv];
-    if (opts.env && Object.keys(opts.env).length > 0) {
-      full = ["env", ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`), ...full];
-    }
-    if (opts.privileged && sudo) full = ["sudo", "-n", ...full];
-    debug2(`exec: ${displayArgv(full)}`);
-    const [cmd, ...args] = full;
-    const res = await getExecOutput(cmd, args, {
-      silent: true,
-      ignoreReturnCode: true,
-      input: opts.input === void 0 ? void 0 : Buffer.from(opts.input)
-    });
-    const result = { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
-    if (result.exitCode !== 0 && !opts.allowFailure) throw new CommandError(argv, result);
-    return result;
-  };
-}
-
 // src/cnis/flannel/manifest.ts
 var import_yaml = __toESM(require_dist(), 1);
 function renderFlannelManifest(source, podCidr) {
@@ -31962,26 +31918,15 @@ var flannel = {
     ];
   },
   networkSteps(p) {
-    const { paths, bin, files, kubeEnv } = p;
+    const { bin, files, kubeEnv } = p;
     const apply = [bin("kubectl"), "apply", "-f", files.cniManifest];
-    const leftovers = [join4(paths.cniConfDir, "10-flannel.conflist"), join4(paths.cniBinDir, "flannel")];
-    return [
-      step("network.cni", "apply flannel", ["init.kubeconfig", "config.cni"], [
-        {
-          kind: "task",
-          title: "kubectl apply the flannel manifest",
-          shows: [`$ ${displayArgv(apply)}`, `(cleanup removes what flannel creates and was not there: ${[...leftovers, paths.flannelRunDir, ...FLANNEL.interfaces].join(", ")})`],
-          run: async (ctx) => {
-            for (const f of leftovers) await ctx.host.willCreate(f, "file");
-            await ctx.host.willCreate(paths.flannelRunDir, "dir");
-            for (const i of FLANNEL.interfaces) await ctx.host.willCreateInterface(i);
-            const res = await ctx.host.run(apply, { env: kubeEnv });
-            ctx.log(res.stdout.trim());
-          }
-        }
-      ])
-    ];
+    return [step("network.cni", "apply flannel", ["init.kubeconfig", "config.cni"], [{ kind: "exec", argv: apply, env: kubeEnv }])];
   },
+  leftovers: (paths) => ({
+    files: [join4(paths.cniConfDir, "10-flannel.conflist"), join4(paths.cniBinDir, "flannel")],
+    dirs: [paths.flannelRunDir, paths.cniStateDir],
+    interfaces: [...FLANNEL.interfaces]
+  }),
   diagnostics: (_paths, kubectl2, kubeconfig) => [
     { title: "flannel logs", argv: [kubectl2, "logs", "-n", FLANNEL.namespace, "-l", "app=flannel", "--all-containers", "--tail", "40"], env: { KUBECONFIG: kubeconfig }, requires: [kubectl2, kubeconfig] }
   ],
@@ -31999,6 +31944,7 @@ var none = {
   predictedImages: () => [],
   configSteps: () => [],
   networkSteps: () => [],
+  leftovers: () => ({ files: [], dirs: [], interfaces: [] }),
   diagnostics: () => [],
   hints: []
 };
@@ -32270,6 +32216,50 @@ async function resolveVersion(spec, releaseUrl, get = fetchText) {
 // src/engine/learned.ts
 var FROM_KUBEADM = "<asked of kubeadm at run time>";
 
+// src/host/exec.ts
+var CommandError = class extends Error {
+  constructor(argv, result) {
+    const tail = lastLines(result.stderr.trim() || result.stdout.trim(), 20);
+    super(`\`${displayArgv(argv)}\` exited with code ${result.exitCode}${tail ? `:
+${tail}` : ""}`);
+    this.argv = argv;
+    this.result = result;
+    this.name = "CommandError";
+  }
+  argv;
+  result;
+};
+function lastLines(text, n) {
+  return text.split("\n").slice(-n).join("\n");
+}
+function displayArgv(argv) {
+  return argv.map((a) => /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+}
+function isRoot() {
+  return typeof process.getuid === "function" && process.getuid() === 0;
+}
+function createRun(options = {}) {
+  const sudo = options.sudo ?? !isRoot();
+  const debug2 = options.debug ?? debug;
+  return async (argv, opts = {}) => {
+    let full = [...argv];
+    if (opts.env && Object.keys(opts.env).length > 0) {
+      full = ["env", ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`), ...full];
+    }
+    if (opts.privileged && sudo) full = ["sudo", "-n", ...full];
+    debug2(`exec: ${displayArgv(full)}`);
+    const [cmd, ...args] = full;
+    const res = await getExecOutput(cmd, args, {
+      silent: true,
+      ignoreReturnCode: true,
+      input: opts.input === void 0 ? void 0 : Buffer.from(opts.input)
+    });
+    const result = { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
+    if (result.exitCode !== 0 && !opts.allowFailure) throw new CommandError(argv, result);
+    return result;
+  };
+}
+
 // src/host/apt.ts
 function aptInstallArgv(packages) {
   return ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
@@ -32359,17 +32349,23 @@ function sysctlApplyArgv(file) {
 function modprobeArgv(modules) {
   return ["modprobe", "-a", ...modules];
 }
-async function exists2(path5) {
-  return lstat2(path5).then(
-    () => true,
-    (err) => {
-      if (err.code === "ENOENT" || err.code === "ENOTDIR") return false;
-      throw new Error(`cannot tell whether ${path5} exists: ${err.message}`, { cause: err });
-    }
-  );
+async function existsAs(run, path5) {
+  try {
+    await lstat2(path5);
+    return true;
+  } catch (err) {
+    const code = err.code;
+    if (code === "ENOENT" || code === "ENOTDIR") return false;
+    if (code !== "EACCES") throw new Error(`cannot tell whether ${path5} exists: ${err.message}`, { cause: err });
+    return (await run(["stat", "-c", "%F", path5], { privileged: true, allowFailure: true })).exitCode === 0;
+  }
+}
+function unescapeMountPath(p) {
+  return p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
 }
 function createHost(o) {
   const { run, ledger } = o;
+  const exists3 = (path5) => existsAs(run, path5);
   const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir());
   const root = { privileged: true };
   let backups = 0;
@@ -32377,7 +32373,7 @@ function createHost(o) {
   let aptQueue = Promise.resolve();
   async function claimMissingDirs(dir) {
     const missing = [];
-    for (let d = dir; d !== dirname4(d) && !await exists2(d); d = dirname4(d)) missing.unshift(d);
+    for (let d = dir; d !== dirname4(d) && !await exists3(d); d = dirname4(d)) missing.unshift(d);
     for (const d of missing) if (ledger.claim(d)) ledger.record({ kind: "dir", path: d });
   }
   const ensureBackupDir = () => backupDirReady ??= (async () => {
@@ -32387,12 +32383,12 @@ function createHost(o) {
   async function claimFile(path5) {
     if (!ledger.claim(path5)) return;
     await claimMissingDirs(dirname4(path5));
-    if (!await exists2(path5)) {
+    if (!await exists3(path5)) {
       ledger.record({ kind: "file", path: path5 });
       return;
     }
     await ensureBackupDir();
-    const backup = join5(o.backupDir, `${++backups}-${basename3(path5)}`);
+    const backup = join5(o.backupDir, `${++backups}-${randomUUID2().slice(0, 8)}-${basename3(path5)}`);
     await run(["cp", "-a", path5, backup], root);
     ledger.record({ kind: "file", path: path5, backup });
   }
@@ -32431,12 +32427,12 @@ function createHost(o) {
     writeFile: (path5, content, fo = {}) => staged(content, (tmp) => installFile(tmp, path5, fo)),
     installFile,
     async ensureDir(path5, fo = {}) {
-      if (await exists2(path5)) return;
+      if (await exists3(path5)) return;
       await claimMissingDirs(path5);
       await run(mkdirArgv(path5, fo), root);
     },
     async swapOff() {
-      const devices = (await readFile3(o.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => l.split(/\s+/)[0]).filter((d) => d);
+      const devices = (await readFile3(o.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => unescapeMountPath(l.split(/\s+/)[0])).filter((d) => d);
       if (devices.length === 0) return [];
       ledger.record({ kind: "swap-off", devices });
       await run(["swapoff", ...devices], root);
@@ -32452,7 +32448,7 @@ function createHost(o) {
       await run(sysctlApplyArgv(file), root);
     },
     async loadModules(modules) {
-      const loaded = await Promise.all(modules.map((m) => exists2(join5(o.sysModuleDir, m))));
+      const loaded = await Promise.all(modules.map((m) => exists3(join5(o.sysModuleDir, m))));
       const added = modules.filter((_, i) => !loaded[i]);
       if (added.length > 0) ledger.record({ kind: "modules-loaded", modules: added });
       await run(modprobeArgv(modules), root);
@@ -32475,26 +32471,27 @@ function createHost(o) {
     },
     async keep(name2, content) {
       await ensureBackupDir();
-      const path5 = join5(o.backupDir, `${++backups}-${name2}`);
+      const path5 = join5(o.backupDir, `${++backups}-${randomUUID2().slice(0, 8)}-${name2}`);
       ledger.claim(path5);
       ledger.record({ kind: "file", path: path5 });
       await staged(content, async (tmp) => void await run(installArgv(tmp, path5, { mode: 384 }), root));
       return path5;
     },
     async willCreate(path5, kind) {
-      if (!ledger.claim(path5) || await exists2(path5)) return;
+      if (kind === "file") return claimFile(path5);
+      if (!ledger.claim(path5) || await exists3(path5)) return;
       await claimMissingDirs(dirname4(path5));
-      ledger.record(kind === "dir" ? { kind: "dir", path: path5 } : { kind: "file", path: path5 });
+      ledger.record({ kind: "dir", path: path5 });
     },
     async willCreateInterface(name2) {
-      if (await exists2(join5(o.sysClassNet, name2))) return;
+      if (!ledger.claim(`interface:${name2}`) || await exists3(join5(o.sysClassNet, name2))) return;
       ledger.record({ kind: "interface", name: name2 });
     }
   };
 }
 async function undoChanges(changes, o) {
   const { run, services } = o;
-  const report = { undone: [], restarted: [], leftInPlace: [], failed: [] };
+  const report = { undone: [], restarted: [], leftInPlace: [], failed: [], remaining: [] };
   const exec2 = async (argv) => {
     const r = await run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
     if (r.exitCode !== 0) report.failed.push(`\`${argv.join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
@@ -32507,8 +32504,12 @@ async function undoChanges(changes, o) {
     let ok3 = true;
     switch (c.kind) {
       case "file":
-        ok3 = await exec2(["rm", "-f", c.path]);
-        if (ok3 && c.backup) ok3 = await exec2(["cp", "-a", c.backup, c.path]) && await exec2(["rm", "-f", c.backup]);
+        if (c.backup) {
+          const tmp = `${c.path}.kubeadm-single-node-restore`;
+          ok3 = await exec2(["cp", "-a", c.backup, tmp]) && await exec2(["mv", "-fT", tmp, c.path]) && await exec2(["rm", "-f", c.backup]);
+        } else {
+          ok3 = await exec2(["rm", "-f", c.path]);
+        }
         break;
       case "dir":
         ok3 = await exec2(["rm", "-rf", c.path]);
@@ -32516,7 +32517,7 @@ async function undoChanges(changes, o) {
       case "unit-enabled":
         if (c.was !== "enabled") {
           ok3 = await services.disable(c.unit, !c.wasActive).then(() => true, (err) => (report.failed.push(err.message), false));
-          if (!c.wasActive) stopped.add(c.unit);
+          if (ok3 && !c.wasActive) stopped.add(c.unit);
         }
         break;
       case "unit-restarted":
@@ -32537,7 +32538,7 @@ async function undoChanges(changes, o) {
         for (const [k, v] of Object.entries(c.values)) ok3 = await exec2(["sysctl", "-w", `${k}=${v}`]) && ok3;
         break;
       case "interface":
-        if (await exists2(join5(o.sysClassNet, c.name))) ok3 = await exec2(["ip", "link", "delete", c.name]);
+        if (await existsAs(run, join5(o.sysClassNet, c.name))) ok3 = await exec2(["ip", "link", "delete", c.name]);
         break;
       case "modules-loaded":
       case "packages-installed":
@@ -32548,6 +32549,7 @@ async function undoChanges(changes, o) {
         break;
     }
     if (ok3) report.undone.push(describeChange(c));
+    else report.remaining.unshift(c);
   }
   if (daemonReload && await exec2(systemctlArgv("daemon-reload"))) report.restarted.push("systemd units reloaded");
   for (const [unit, action] of after) {
@@ -33296,7 +33298,8 @@ async function down(record, env) {
   io.block(`Cleanup: ${r.undone.length} changes undone${r.failed.length ? `, ${r.failed.length} failed` : ""}`, lines);
   for (const f of r.failed) io.warning(`cleanup: ${f}`);
   await io.summary({ kind: "cleanup", lines });
-  if (r.failed.length === 0) env.store.clear();
+  if (r.remaining.length === 0) env.store.clear();
+  else env.store.save({ ...record, changes: r.remaining });
   return { failed: r.failed.length };
 }
 
@@ -33898,7 +33901,7 @@ function parseContainerdVersion(out) {
   const m = /\bv?(\d+)\.(\d+)\.(\d+)/.exec(out);
   return m ? { version: `${m[1]}.${m[2]}.${m[3]}`, major: Number(m[1]) } : void 0;
 }
-async function exists3(path5) {
+async function exists2(path5) {
   return access4(path5).then(
     () => true,
     () => false
@@ -33906,7 +33909,7 @@ async function exists3(path5) {
 }
 async function onPath(bin) {
   const dirs = [...(process.env.PATH ?? "").split(delimiter2), "/usr/sbin", "/sbin"];
-  for (const d of dirs) if (d && await exists3(join9(d, bin))) return true;
+  for (const d of dirs) if (d && await exists2(join9(d, bin))) return true;
   return false;
 }
 async function privilege(run) {
@@ -33923,13 +33926,13 @@ async function probeHost(run, paths) {
     onPath("docker"),
     Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
     readFile4(paths.procSwaps, "utf8").catch(() => ""),
-    exists3(paths.adminConf),
-    exists3(paths.dockerDaemonJson),
+    exists2(paths.adminConf),
+    exists2(paths.dockerDaemonJson),
     readFile4(paths.dockerDaemonJson, "utf8").then(
       (t) => JSON.parse(t),
       () => void 0
     ),
-    exists3(join9(home, ".kube", "config"))
+    exists2(join9(home, ".kube", "config"))
   ]);
   return {
     arch: kubeArch(process.arch),
@@ -34321,7 +34324,8 @@ function kubeadmResetArgv(kubeadm, criSocket) {
   return [kubeadm, "reset", "--force", "--cri-socket", criSocket];
 }
 function initSteps(p, hostStepIds) {
-  const { facts, version, paths, bin, files, criSocket } = p;
+  const { facts, version, paths, bin, files, criSocket, cni } = p;
+  const left = cni.leftovers(paths);
   const init = kubeadmInitArgv(bin("kubeadm"), files.kubeadmConfig);
   const reset = kubeadmResetArgv(bin("kubeadm"), criSocket);
   const owner = { uid: facts.user.uid, gid: facts.user.gid };
@@ -34331,9 +34335,14 @@ function initSteps(p, hostStepIds) {
       {
         kind: "task",
         title: "kubeadm init",
-        shows: [`$ sudo ${displayArgv(init)}`, `(cleanup: $ sudo ${displayArgv(reset)}, and removes ${paths.kubernetesDir}, ${paths.kubeletDir}, ${paths.etcdDir} where they did not exist)`],
+        shows: [
+          `$ sudo ${displayArgv(init)}`,
+          `(cleanup: $ sudo ${displayArgv(reset)}; then removes, where they did not exist, ${[paths.kubernetesDir, paths.kubeletDir, paths.etcdDir, ...left.dirs, ...left.files, ...left.interfaces].join(", ")}, and puts back a CNI file it replaced)`
+        ],
         run: async (ctx) => {
-          for (const dir of [paths.kubernetesDir, paths.kubeletDir, paths.etcdDir]) await ctx.host.willCreate(dir, "dir");
+          for (const dir of [paths.kubernetesDir, paths.kubeletDir, paths.etcdDir, ...left.dirs]) await ctx.host.willCreate(dir, "dir");
+          for (const f of left.files) await ctx.host.willCreate(f, "file");
+          for (const i of left.interfaces) await ctx.host.willCreateInterface(i);
           const res = await ctx.host.apply("kubeadm init (undone by kubeadm reset)", init, [reset]);
           ctx.log((res.stdout + res.stderr).trim().split("\n").slice(-15).join("\n"));
         }
@@ -34484,8 +34493,8 @@ function runtimeSteps(p) {
   const { config, facts, paths } = p;
   const steps = p.runtime.steps(p);
   const dockerHubMirrors = config.registryMirrors.find((m) => m.registry === "docker.io")?.endpoints ?? [];
-  if (dockerHubMirrors.length > 0) {
-    const installed = steps.some((s) => s.id === "runtime.install");
+  const installed = steps.some((s) => s.id === "runtime.install");
+  if (dockerHubMirrors.length > 0 && (facts.docker || installed)) {
     steps.push(
       // registry-mirrors is a setting dockerd reloads on SIGHUP: a reload keeps the job's
       // service containers running, where a restart would stop them
@@ -34674,6 +34683,10 @@ async function up(config, env) {
     const problems = await preflight(config, facts, version, paths);
     if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:
 ${problems.map((p) => `  - ${p}`).join("\n")}`);
+    const earlier = store.load();
+    if (earlier && earlier.changes.length > 0) {
+      throw new Error(`An earlier run's ${earlier.changes.length} host changes are still recorded and not undone; nothing was changed. Run \`kubeadm-single-node down\` first (it undoes them), then up again.`);
+    }
     const rec = {
       changes: [],
       completed: [],
@@ -34719,6 +34732,8 @@ ${problems.map((p) => `  - ${p}`).join("\n")}`);
       timings: JSON.stringify(timingsJson(timings, seconds()))
     };
     for (const [k, v] of Object.entries(outputs)) io.setOutput(k, v);
+    rec.finished = true;
+    store.save(rec);
     io.info(`Cluster ready in ${seconds().toFixed(1)}s: node ${l.nodeName} (${l.nodeIp})${l.nginxUrl ? `, nginx at ${l.nginxUrl}` : ""}`);
     await io.summary({
       kind: "run",
@@ -34779,7 +34794,8 @@ var HOST_PATHS = {
   procSwaps: "/proc/swaps",
   sysModuleDir: "/sys/module",
   sysClassNet: "/sys/class/net",
-  flannelRunDir: "/run/flannel"
+  flannelRunDir: "/run/flannel",
+  cniStateDir: "/var/lib/cni"
 };
 
 // src/io/ledger-store.ts

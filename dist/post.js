@@ -12034,12 +12034,12 @@ var require_headers = __commonJS({
       append(name2, value, isLowerCase) {
         this[kHeadersSortedMap] = null;
         const lowercaseName = isLowerCase ? name2 : name2.toLowerCase();
-        const exists3 = this[kHeadersMap].get(lowercaseName);
-        if (exists3) {
+        const exists2 = this[kHeadersMap].get(lowercaseName);
+        if (exists2) {
           const delimiter3 = lowercaseName === "cookie" ? "; " : ", ";
           this[kHeadersMap].set(lowercaseName, {
-            name: exists3.name,
-            value: `${exists3.value}${delimiter3}${value}`
+            name: exists2.name,
+            value: `${exists2.value}${delimiter3}${value}`
           });
         } else {
           this[kHeadersMap].set(lowercaseName, { name: name2, value });
@@ -31907,50 +31907,6 @@ function step(id, title, needs, ops) {
   return { id, phase: phaseOf(id), title, needs, ops };
 }
 
-// src/host/exec.ts
-var CommandError = class extends Error {
-  constructor(argv, result) {
-    const tail = lastLines(result.stderr.trim() || result.stdout.trim(), 20);
-    super(`\`${displayArgv(argv)}\` exited with code ${result.exitCode}${tail ? `:
-${tail}` : ""}`);
-    this.argv = argv;
-    this.result = result;
-    this.name = "CommandError";
-  }
-  argv;
-  result;
-};
-function lastLines(text, n) {
-  return text.split("\n").slice(-n).join("\n");
-}
-function displayArgv(argv) {
-  return argv.map((a) => /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
-}
-function isRoot() {
-  return typeof process.getuid === "function" && process.getuid() === 0;
-}
-function createRun(options = {}) {
-  const sudo = options.sudo ?? !isRoot();
-  const debug2 = options.debug ?? debug;
-  return async (argv, opts = {}) => {
-    let full = [...argv];
-    if (opts.env && Object.keys(opts.env).length > 0) {
-      full = ["env", ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`), ...full];
-    }
-    if (opts.privileged && sudo) full = ["sudo", "-n", ...full];
-    debug2(`exec: ${displayArgv(full)}`);
-    const [cmd, ...args] = full;
-    const res = await getExecOutput(cmd, args, {
-      silent: true,
-      ignoreReturnCode: true,
-      input: opts.input === void 0 ? void 0 : Buffer.from(opts.input)
-    });
-    const result = { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
-    if (result.exitCode !== 0 && !opts.allowFailure) throw new CommandError(argv, result);
-    return result;
-  };
-}
-
 // src/cnis/flannel/manifest.ts
 var import_yaml = __toESM(require_dist(), 1);
 function renderFlannelManifest(source, podCidr) {
@@ -32025,26 +31981,15 @@ var flannel = {
     ];
   },
   networkSteps(p) {
-    const { paths, bin, files, kubeEnv } = p;
+    const { bin, files, kubeEnv } = p;
     const apply = [bin("kubectl"), "apply", "-f", files.cniManifest];
-    const leftovers = [join4(paths.cniConfDir, "10-flannel.conflist"), join4(paths.cniBinDir, "flannel")];
-    return [
-      step("network.cni", "apply flannel", ["init.kubeconfig", "config.cni"], [
-        {
-          kind: "task",
-          title: "kubectl apply the flannel manifest",
-          shows: [`$ ${displayArgv(apply)}`, `(cleanup removes what flannel creates and was not there: ${[...leftovers, paths.flannelRunDir, ...FLANNEL.interfaces].join(", ")})`],
-          run: async (ctx) => {
-            for (const f of leftovers) await ctx.host.willCreate(f, "file");
-            await ctx.host.willCreate(paths.flannelRunDir, "dir");
-            for (const i of FLANNEL.interfaces) await ctx.host.willCreateInterface(i);
-            const res = await ctx.host.run(apply, { env: kubeEnv });
-            ctx.log(res.stdout.trim());
-          }
-        }
-      ])
-    ];
+    return [step("network.cni", "apply flannel", ["init.kubeconfig", "config.cni"], [{ kind: "exec", argv: apply, env: kubeEnv }])];
   },
+  leftovers: (paths) => ({
+    files: [join4(paths.cniConfDir, "10-flannel.conflist"), join4(paths.cniBinDir, "flannel")],
+    dirs: [paths.flannelRunDir, paths.cniStateDir],
+    interfaces: [...FLANNEL.interfaces]
+  }),
   diagnostics: (_paths, kubectl2, kubeconfig) => [
     { title: "flannel logs", argv: [kubectl2, "logs", "-n", FLANNEL.namespace, "-l", "app=flannel", "--all-containers", "--tail", "40"], env: { KUBECONFIG: kubeconfig }, requires: [kubectl2, kubeconfig] }
   ],
@@ -32062,6 +32007,7 @@ var none = {
   predictedImages: () => [],
   configSteps: () => [],
   networkSteps: () => [],
+  leftovers: () => ({ files: [], dirs: [], interfaces: [] }),
   diagnostics: () => [],
   hints: []
 };
@@ -32246,6 +32192,50 @@ function minorOf(version) {
 // src/engine/learned.ts
 var FROM_KUBEADM = "<asked of kubeadm at run time>";
 
+// src/host/exec.ts
+var CommandError = class extends Error {
+  constructor(argv, result) {
+    const tail = lastLines(result.stderr.trim() || result.stdout.trim(), 20);
+    super(`\`${displayArgv(argv)}\` exited with code ${result.exitCode}${tail ? `:
+${tail}` : ""}`);
+    this.argv = argv;
+    this.result = result;
+    this.name = "CommandError";
+  }
+  argv;
+  result;
+};
+function lastLines(text, n) {
+  return text.split("\n").slice(-n).join("\n");
+}
+function displayArgv(argv) {
+  return argv.map((a) => /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+}
+function isRoot() {
+  return typeof process.getuid === "function" && process.getuid() === 0;
+}
+function createRun(options = {}) {
+  const sudo = options.sudo ?? !isRoot();
+  const debug2 = options.debug ?? debug;
+  return async (argv, opts = {}) => {
+    let full = [...argv];
+    if (opts.env && Object.keys(opts.env).length > 0) {
+      full = ["env", ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`), ...full];
+    }
+    if (opts.privileged && sudo) full = ["sudo", "-n", ...full];
+    debug2(`exec: ${displayArgv(full)}`);
+    const [cmd, ...args] = full;
+    const res = await getExecOutput(cmd, args, {
+      silent: true,
+      ignoreReturnCode: true,
+      input: opts.input === void 0 ? void 0 : Buffer.from(opts.input)
+    });
+    const result = { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
+    if (result.exitCode !== 0 && !opts.allowFailure) throw new CommandError(argv, result);
+    return result;
+  };
+}
+
 // src/host/apt.ts
 function aptInstallArgv(packages) {
   return ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
@@ -32291,18 +32281,20 @@ function installArgv(src, dest, o = {}) {
   const owner = o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
   return ["install", "-D", "-m", octal(o.mode ?? 420), ...owner, src, dest];
 }
-async function exists2(path6) {
-  return lstat2(path6).then(
-    () => true,
-    (err) => {
-      if (err.code === "ENOENT" || err.code === "ENOTDIR") return false;
-      throw new Error(`cannot tell whether ${path6} exists: ${err.message}`, { cause: err });
-    }
-  );
+async function existsAs(run, path6) {
+  try {
+    await lstat2(path6);
+    return true;
+  } catch (err) {
+    const code = err.code;
+    if (code === "ENOENT" || code === "ENOTDIR") return false;
+    if (code !== "EACCES") throw new Error(`cannot tell whether ${path6} exists: ${err.message}`, { cause: err });
+    return (await run(["stat", "-c", "%F", path6], { privileged: true, allowFailure: true })).exitCode === 0;
+  }
 }
 async function undoChanges(changes, o) {
   const { run, services } = o;
-  const report = { undone: [], restarted: [], leftInPlace: [], failed: [] };
+  const report = { undone: [], restarted: [], leftInPlace: [], failed: [], remaining: [] };
   const exec2 = async (argv) => {
     const r = await run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
     if (r.exitCode !== 0) report.failed.push(`\`${argv.join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
@@ -32315,8 +32307,12 @@ async function undoChanges(changes, o) {
     let ok3 = true;
     switch (c.kind) {
       case "file":
-        ok3 = await exec2(["rm", "-f", c.path]);
-        if (ok3 && c.backup) ok3 = await exec2(["cp", "-a", c.backup, c.path]) && await exec2(["rm", "-f", c.backup]);
+        if (c.backup) {
+          const tmp = `${c.path}.kubeadm-single-node-restore`;
+          ok3 = await exec2(["cp", "-a", c.backup, tmp]) && await exec2(["mv", "-fT", tmp, c.path]) && await exec2(["rm", "-f", c.backup]);
+        } else {
+          ok3 = await exec2(["rm", "-f", c.path]);
+        }
         break;
       case "dir":
         ok3 = await exec2(["rm", "-rf", c.path]);
@@ -32324,7 +32320,7 @@ async function undoChanges(changes, o) {
       case "unit-enabled":
         if (c.was !== "enabled") {
           ok3 = await services.disable(c.unit, !c.wasActive).then(() => true, (err) => (report.failed.push(err.message), false));
-          if (!c.wasActive) stopped.add(c.unit);
+          if (ok3 && !c.wasActive) stopped.add(c.unit);
         }
         break;
       case "unit-restarted":
@@ -32345,7 +32341,7 @@ async function undoChanges(changes, o) {
         for (const [k, v] of Object.entries(c.values)) ok3 = await exec2(["sysctl", "-w", `${k}=${v}`]) && ok3;
         break;
       case "interface":
-        if (await exists2(join5(o.sysClassNet, c.name))) ok3 = await exec2(["ip", "link", "delete", c.name]);
+        if (await existsAs(run, join5(o.sysClassNet, c.name))) ok3 = await exec2(["ip", "link", "delete", c.name]);
         break;
       case "modules-loaded":
       case "packages-installed":
@@ -32356,6 +32352,7 @@ async function undoChanges(changes, o) {
         break;
     }
     if (ok3) report.undone.push(describeChange(c));
+    else report.remaining.unshift(c);
   }
   if (daemonReload && await exec2(systemctlArgv("daemon-reload"))) report.restarted.push("systemd units reloaded");
   for (const [unit, action] of after) {
@@ -33035,7 +33032,8 @@ async function down(record, env) {
   io.block(`Cleanup: ${r.undone.length} changes undone${r.failed.length ? `, ${r.failed.length} failed` : ""}`, lines);
   for (const f of r.failed) io.warning(`cleanup: ${f}`);
   await io.summary({ kind: "cleanup", lines });
-  if (r.failed.length === 0) env.store.clear();
+  if (r.remaining.length === 0) env.store.clear();
+  else env.store.save({ ...record, changes: r.remaining });
   return { failed: r.failed.length };
 }
 
@@ -33185,7 +33183,8 @@ var HOST_PATHS = {
   procSwaps: "/proc/swaps",
   sysModuleDir: "/sys/module",
   sysClassNet: "/sys/class/net",
-  flannelRunDir: "/run/flannel"
+  flannelRunDir: "/run/flannel",
+  cniStateDir: "/var/lib/cni"
 };
 
 // src/io/ledger-store.ts
@@ -33268,6 +33267,7 @@ async function actionPost() {
       return;
     }
     env.paths = record.paths;
+    if (!record.failed && !record.finished) record.failed = { message: "The main step did not finish: the job was cancelled or timed out while it ran." };
     if (record.failed) await diagnose(record, env);
     if (record.cleanup) await down(record, env);
     else if (record.changes.length > 0) info(`Cleanup is off (cleanup: auto on a hosted runner, or false): the ${record.changes.length} host changes stay for the rest of the job.`);

@@ -9,6 +9,7 @@ export const none: CniPlugin = {
   predictedImages: () => [],
   configSteps: () => [],
   networkSteps: () => [],
+  leftovers: () => ({ files: [], dirs: [], interfaces: [] }),
   diagnostics: () => [],
   hints: []
 }

@@ -17,8 +17,13 @@ export interface CniPlugin {
   predictedImages(config: Config): string[]
   /** config phase: fetch and render the manifest, learn its images (`config.cni`) */
   configSteps(p: PlanContext): Step[]
-  /** network phase: apply it (`network.cni`), recording what it will leave on the host */
+  /** network phase: apply it (`network.cni`) */
   networkSteps(p: PlanContext): Step[]
+  /**
+   * What the CNI will leave on the host once it runs. Recorded before `kubeadm init`, so that
+   * cleanup removes it only after `kubeadm reset` has stopped the pods that use it.
+   */
+  leftovers(paths: Paths): { files: string[]; dirs: string[]; interfaces: string[] }
   diagnostics(paths: Paths, kubectl: string, kubeconfig: string): Probe[]
   hints: readonly Hint[]
 }

@@ -22,6 +22,8 @@ export async function down(record: LedgerRecord, env: CommandEnv): Promise<{ fai
   io.block(`Cleanup: ${r.undone.length} changes undone${r.failed.length ? `, ${r.failed.length} failed` : ''}`, lines)
   for (const f of r.failed) io.warning(`cleanup: ${f}`)
   await io.summary({ kind: 'cleanup', lines })
-  if (r.failed.length === 0) env.store.clear()
+  // what was undone is gone from the record: a second cleanup only retries what failed
+  if (r.remaining.length === 0) env.store.clear()
+  else env.store.save({ ...record, changes: r.remaining })
   return { failed: r.failed.length }
 }

@@ -30,6 +30,10 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
     const problems = await preflight(config, facts, version, paths)
     if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
 
+    const earlier = store.load()
+    if (earlier && earlier.changes.length > 0) {
+      throw new Error(`An earlier run's ${earlier.changes.length} host changes are still recorded and not undone; nothing was changed. Run \`kubeadm-single-node down\` first (it undoes them), then up again.`)
+    }
     const rec: LedgerRecord = {
       changes: [],
       completed: [],
@@ -76,6 +80,8 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
       timings: JSON.stringify(timingsJson(timings, seconds()))
     }
     for (const [k, v] of Object.entries(outputs)) io.setOutput(k, v)
+    rec.finished = true
+    store.save(rec)
     io.info(`Cluster ready in ${seconds().toFixed(1)}s: node ${l.nodeName} (${l.nodeIp})${l.nginxUrl ? `, nginx at ${l.nginxUrl}` : ''}`)
     await io.summary({
       kind: 'run',

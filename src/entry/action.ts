@@ -45,6 +45,8 @@ export async function actionPost(): Promise<void> {
       return
     }
     env.paths = record.paths
+    // no failure recorded and no finish either: the job was cancelled or timed out mid-way
+    if (!record.failed && !record.finished) record.failed = { message: 'The main step did not finish: the job was cancelled or timed out while it ran.' }
     if (record.failed) await diagnose(record, env)
     if (record.cleanup) await down(record, env)
     else if (record.changes.length > 0) core.info(`Cleanup is off (cleanup: auto on a hosted runner, or false): the ${record.changes.length} host changes stay for the rest of the job.`)

@@ -81,18 +81,31 @@ export interface HostOptions {
   scratch?: string
 }
 
-async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(
-    () => true,
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return false
-      throw new Error(`cannot tell whether ${path} exists: ${err.message}`, { cause: err })
-    }
-  )
+/**
+ * Whether a path exists (a dangling link counts). Read with Node, which needs no privilege
+ * for most of what the action touches; inside a directory only root may search (containerd
+ * makes /etc/cni/net.d 0700), asked as root.
+ */
+async function existsAs(run: Run, path: string): Promise<boolean> {
+  try {
+    await lstat(path)
+    return true
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false
+    if (code !== 'EACCES') throw new Error(`cannot tell whether ${path} exists: ${(err as Error).message}`, { cause: err })
+    return (await run(['stat', '-c', '%F', path], { privileged: true, allowFailure: true })).exitCode === 0
+  }
+}
+
+/** /proc/swaps writes a space in a path as \040, as fstab does. */
+export function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
 }
 
 export function createHost(o: HostOptions): Host {
   const { run, ledger } = o
+  const exists = (path: string): Promise<boolean> => existsAs(run, path)
   const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir())
   const root = { privileged: true }
   let backups = 0
@@ -121,7 +134,8 @@ export function createHost(o: HostOptions): Host {
       return
     }
     await ensureBackupDir()
-    const backup = join(o.backupDir, `${++backups}-${basename(path)}`)
+    // unique across runs: an earlier run's backup is never overwritten
+    const backup = join(o.backupDir, `${++backups}-${randomUUID().slice(0, 8)}-${basename(path)}`)
     await run(['cp', '-a', path, backup], root)
     ledger.record({ kind: 'file', path, backup })
   }
@@ -173,7 +187,7 @@ export function createHost(o: HostOptions): Host {
       const devices = (await readFile(o.procSwaps, 'utf8').catch(() => ''))
         .split('\n')
         .slice(1)
-        .map((l) => l.split(/\s+/)[0])
+        .map((l) => unescapeMountPath(l.split(/\s+/)[0]))
         .filter((d) => d)
       if (devices.length === 0) return []
       ledger.record({ kind: 'swap-off', devices })
@@ -214,7 +228,7 @@ export function createHost(o: HostOptions): Host {
     },
     async keep(name, content) {
       await ensureBackupDir()
-      const path = join(o.backupDir, `${++backups}-${name}`)
+      const path = join(o.backupDir, `${++backups}-${randomUUID().slice(0, 8)}-${name}`)
       // recorded before the undo that uses it, so it is removed after that undo has run
       ledger.claim(path)
       ledger.record({ kind: 'file', path })
@@ -222,12 +236,14 @@ export function createHost(o: HostOptions): Host {
       return path
     },
     async willCreate(path, kind) {
+      // a file that is there already will be overwritten: kept like any file the action writes
+      if (kind === 'file') return claimFile(path)
       if (!ledger.claim(path) || (await exists(path))) return
       await claimMissingDirs(dirname(path))
-      ledger.record(kind === 'dir' ? { kind: 'dir', path } : { kind: 'file', path })
+      ledger.record({ kind: 'dir', path })
     },
     async willCreateInterface(name) {
-      if (await exists(join(o.sysClassNet, name))) return
+      if (!ledger.claim(`interface:${name}`) || (await exists(join(o.sysClassNet, name)))) return
       ledger.record({ kind: 'interface', name })
     }
   }
@@ -242,6 +258,8 @@ export interface UndoReport {
   leftInPlace: string[]
   /** undo commands that failed, with their errors */
   failed: string[]
+  /** the changes whose undo failed, oldest first: what a later cleanup still has to undo */
+  remaining: Change[]
 }
 
 /**
@@ -251,7 +269,7 @@ export interface UndoReport {
  */
 export async function undoChanges(changes: readonly Change[], o: { run: Run; services: ServiceManager; procSwaps: string; sysClassNet: string }): Promise<UndoReport> {
   const { run, services } = o
-  const report: UndoReport = { undone: [], restarted: [], leftInPlace: [], failed: [] }
+  const report: UndoReport = { undone: [], restarted: [], leftInPlace: [], failed: [], remaining: [] }
   const exec = async (argv: string[]): Promise<boolean> => {
     const r = await run(argv, { privileged: true, allowFailure: true }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }))
     if (r.exitCode !== 0) report.failed.push(`\`${argv.join(' ')}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ')}`)
@@ -266,8 +284,14 @@ export async function undoChanges(changes: readonly Change[], o: { run: Run; ser
     let ok = true
     switch (c.kind) {
       case 'file':
-        ok = await exec(['rm', '-f', c.path])
-        if (ok && c.backup) ok = (await exec(['cp', '-a', c.backup, c.path])) && (await exec(['rm', '-f', c.backup]))
+        if (c.backup) {
+          // copied beside it, then renamed over it: the path is never without a file, and a
+          // missing backup (a cleanup run twice) leaves what is there alone
+          const tmp = `${c.path}.kubeadm-single-node-restore`
+          ok = (await exec(['cp', '-a', c.backup, tmp])) && (await exec(['mv', '-fT', tmp, c.path])) && (await exec(['rm', '-f', c.backup]))
+        } else {
+          ok = await exec(['rm', '-f', c.path])
+        }
         break
       case 'dir':
         ok = await exec(['rm', '-rf', c.path])
@@ -275,7 +299,7 @@ export async function undoChanges(changes: readonly Change[], o: { run: Run; ser
       case 'unit-enabled':
         if (c.was !== 'enabled') {
           ok = await services.disable(c.unit, !c.wasActive).then(() => true, (err: Error) => (report.failed.push(err.message), false))
-          if (!c.wasActive) stopped.add(c.unit)
+          if (ok && !c.wasActive) stopped.add(c.unit)
         }
         break
       case 'unit-restarted':
@@ -298,7 +322,7 @@ export async function undoChanges(changes: readonly Change[], o: { run: Run; ser
         break
       case 'interface':
         // recorded before the CNI ran: it may never have made it
-        if (await exists(join(o.sysClassNet, c.name))) ok = await exec(['ip', 'link', 'delete', c.name])
+        if (await existsAs(run, join(o.sysClassNet, c.name))) ok = await exec(['ip', 'link', 'delete', c.name])
         break
       case 'modules-loaded':
       case 'packages-installed':
@@ -309,6 +333,7 @@ export async function undoChanges(changes: readonly Change[], o: { run: Run; ser
         break
     }
     if (ok) report.undone.push(describeChange(c))
+    else report.remaining.unshift(c)
   }
   if (daemonReload && (await exec(systemctlArgv('daemon-reload')))) report.restarted.push('systemd units reloaded')
   for (const [unit, action] of after) {

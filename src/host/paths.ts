@@ -35,6 +35,8 @@ export interface Paths {
   sysClassNet: string
   /** state flannel keeps at run time */
   flannelRunDir: string
+  /** the CNI plugins' own state (host-local's IP allocations) */
+  cniStateDir: string
 }
 
 export const HOST_PATHS: Paths = {
@@ -62,7 +64,8 @@ export const HOST_PATHS: Paths = {
   procSwaps: '/proc/swaps',
   sysModuleDir: '/sys/module',
   sysClassNet: '/sys/class/net',
-  flannelRunDir: '/run/flannel'
+  flannelRunDir: '/run/flannel',
+  cniStateDir: '/var/lib/cni'
 }
 
 /** The same layout under another root: the plan's directory tree, and tests' temporary hosts. */

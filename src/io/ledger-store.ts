@@ -17,6 +17,8 @@ export interface LedgerRecord {
   /** steps that finished: what the post step diagnoses from */
   completed: StepId[]
   failed?: { step?: StepId; message: string }
+  /** the main step got to its end; a record without it or `failed` was cancelled or timed out */
+  finished?: boolean
   /** undo the changes in the post step */
   cleanup: boolean
   kubeconfig: string

@@ -15,7 +15,8 @@ export function kubeadmResetArgv(kubeadm: string, criSocket: string): string[] {
 
 /** `hostStepIds`: the host steps kubeadm init waits for. */
 export function initSteps(p: PlanContext, hostStepIds: StepId[]): Step[] {
-  const { facts, version, paths, bin, files, criSocket } = p
+  const { facts, version, paths, bin, files, criSocket, cni } = p
+  const left = cni.leftovers(paths)
   const init = kubeadmInitArgv(bin('kubeadm'), files.kubeadmConfig)
   const reset = kubeadmResetArgv(bin('kubeadm'), criSocket)
   const owner = { uid: facts.user.uid, gid: facts.user.gid }
@@ -25,9 +26,15 @@ export function initSteps(p: PlanContext, hostStepIds: StepId[]): Step[] {
       {
         kind: 'task',
         title: 'kubeadm init',
-        shows: [`$ sudo ${displayArgv(init)}`, `(cleanup: $ sudo ${displayArgv(reset)}, and removes ${paths.kubernetesDir}, ${paths.kubeletDir}, ${paths.etcdDir} where they did not exist)`],
+        shows: [
+          `$ sudo ${displayArgv(init)}`,
+          `(cleanup: $ sudo ${displayArgv(reset)}; then removes, where they did not exist, ${[paths.kubernetesDir, paths.kubeletDir, paths.etcdDir, ...left.dirs, ...left.files, ...left.interfaces].join(', ')}, and puts back a CNI file it replaced)`
+        ],
         run: async (ctx) => {
-          for (const dir of [paths.kubernetesDir, paths.kubeletDir, paths.etcdDir]) await ctx.host.willCreate(dir, 'dir')
+          // recorded before init, so undone after kubeadm reset has stopped the pods using them
+          for (const dir of [paths.kubernetesDir, paths.kubeletDir, paths.etcdDir, ...left.dirs]) await ctx.host.willCreate(dir, 'dir')
+          for (const f of left.files) await ctx.host.willCreate(f, 'file')
+          for (const i of left.interfaces) await ctx.host.willCreateInterface(i)
           const res = await ctx.host.apply('kubeadm init (undone by kubeadm reset)', init, [reset])
           ctx.log((res.stdout + res.stderr).trim().split('\n').slice(-15).join('\n'))
         }

@@ -12,8 +12,9 @@ export function runtimeSteps(p: PlanContext): Step[] {
   const { config, facts, paths } = p
   const steps = p.runtime.steps(p)
   const dockerHubMirrors = config.registryMirrors.find((m) => m.registry === 'docker.io')?.endpoints ?? []
-  if (dockerHubMirrors.length > 0) {
-    const installed = steps.some((s) => s.id === 'runtime.install')
+  const installed = steps.some((s) => s.id === 'runtime.install')
+  // a host with containerd and no Docker (a kubeadm VM) has no dockerd to give mirrors to
+  if (dockerHubMirrors.length > 0 && (facts.docker || installed)) {
     steps.push(
       // registry-mirrors is a setting dockerd reloads on SIGHUP: a reload keeps the job's
       // service containers running, where a restart would stop them

@@ -1,13 +1,13 @@
 // flannel: the pinned release manifest (or the one given), its net-conf Network set to the
 // pod CIDR, applied after kubeadm init. What flannel itself leaves on the host (its CNI
-// config, its plugin binary, its run directory and interfaces) is recorded before the apply,
-// so cleanup removes exactly what was not there before.
+// config, its plugin binary, its run directory, host-local's IP allocations, its interfaces)
+// is recorded before kubeadm init, so cleanup removes exactly what was not there before, and
+// only once kubeadm reset has stopped the pods.
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as tc from '@actions/tool-cache'
 import type { Config } from '../../config/inputs.js'
 import { step } from '../../engine/step.js'
-import { displayArgv } from '../../host/exec.js'
 import type { CniPlugin } from '../types.js'
 import { renderFlannelManifest } from './manifest.js'
 
@@ -61,26 +61,16 @@ export const flannel: CniPlugin = {
   },
 
   networkSteps(p) {
-    const { paths, bin, files, kubeEnv } = p
+    const { bin, files, kubeEnv } = p
     const apply = [bin('kubectl'), 'apply', '-f', files.cniManifest]
-    const leftovers = [join(paths.cniConfDir, '10-flannel.conflist'), join(paths.cniBinDir, 'flannel')]
-    return [
-      step('network.cni', 'apply flannel', ['init.kubeconfig', 'config.cni'], [
-        {
-          kind: 'task',
-          title: 'kubectl apply the flannel manifest',
-          shows: [`$ ${displayArgv(apply)}`, `(cleanup removes what flannel creates and was not there: ${[...leftovers, paths.flannelRunDir, ...FLANNEL.interfaces].join(', ')})`],
-          run: async (ctx) => {
-            for (const f of leftovers) await ctx.host.willCreate(f, 'file')
-            await ctx.host.willCreate(paths.flannelRunDir, 'dir')
-            for (const i of FLANNEL.interfaces) await ctx.host.willCreateInterface(i)
-            const res = await ctx.host.run(apply, { env: kubeEnv })
-            ctx.log(res.stdout.trim())
-          }
-        }
-      ])
-    ]
+    return [step('network.cni', 'apply flannel', ['init.kubeconfig', 'config.cni'], [{ kind: 'exec', argv: apply, env: kubeEnv }])]
   },
+
+  leftovers: (paths) => ({
+    files: [join(paths.cniConfDir, '10-flannel.conflist'), join(paths.cniBinDir, 'flannel')],
+    dirs: [paths.flannelRunDir, paths.cniStateDir],
+    interfaces: [...FLANNEL.interfaces]
+  }),
 
   diagnostics: (_paths, kubectl, kubeconfig) => [
     { title: 'flannel logs', argv: [kubectl, 'logs', '-n', FLANNEL.namespace, '-l', 'app=flannel', '--all-containers', '--tail', '40'], env: { KUBECONFIG: kubeconfig }, requires: [kubectl, kubeconfig] }
