@@ -1,5 +1,6 @@
 // dist/index.js and dist/post.js under Node 24, run exactly as a runner runs them.
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -38,6 +39,13 @@ describe('runner contract (Node 24, bundled action)', { skip }, () => {
     const r = await runBundle('index', sb, inputEnv({ 'dry-run': 'true', 'kubernetes-version': 'v1.34.2', 'image-archives': missing }))
     assert.equal(r.code, 0, r.stdout)
     assert.match(r.stdout, new RegExp(`::warning::A real run would stop here: Input 'image-archives' has the path "${missing}", which is missing`))
+  })
+
+  it('the command line refuses a plan tree on the live system, and writes nothing', async () => {
+    const r = spawnSync(NODE24, ['dist/cli.js', 'plan', '--kubernetes-version', 'v1.34.2', '--out', '/'], { encoding: 'utf8' })
+    assert.equal(r.status, 2, r.stderr)
+    assert.match(r.stderr, /error: Input '--out' has the value "\/", where it is the live system's root \(\/\): the plan's files would overwrite the host's own; accepted: a directory apart from the live system/)
+    assert.doesNotMatch(r.stdout, /write \//, 'refused before the plan was printed or written')
   })
 
   it('bad input: fails with an annotation naming the input before running anything', async () => {

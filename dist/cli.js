@@ -34655,7 +34655,7 @@ async function plan(config, env, out, input = "plan-dir") {
   for (const p of await preflight(config, facts, version, env.paths)) io.warning(`A real run would stop here: ${p}`);
   if (out) {
     const why = await planTreeProblem(out, plan2.steps);
-    if (why) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}; accepted: a directory for the plan's files apart from the live system, but ${why}.`]);
+    if (why) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}, where ${why}; accepted: a directory apart from the live system, such as /tmp/plan.`]);
   }
   const text = renderPlan(plan2.steps, plan2.learned);
   io.block("Plan (dry run: nothing on this host is changed)", text.trimEnd().split("\n"));

@@ -20,7 +20,7 @@ export async function plan(config: Config, env: CommandEnv, out: string | undefi
   if (out) {
     // refused before anything is written: a plan tree on the live system would be a run
     const why = await planTreeProblem(out, plan.steps)
-    if (why) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}; accepted: a directory for the plan's files apart from the live system, but ${why}.`])
+    if (why) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}, where ${why}; accepted: a directory apart from the live system, such as /tmp/plan.`])
   }
   const text = renderPlan(plan.steps, plan.learned)
   io.block('Plan (dry run: nothing on this host is changed)', text.trimEnd().split('\n'))
