@@ -148,8 +148,8 @@ describe('the action plan', () => {
     const plan = build({}, { ...hostedRunner, docker: false, containerd: undefined, missingPackages: ['conntrack'] })
     const s = byId(plan.steps)
     assert.ok(s.has('host.packages') && s.has('runtime.install'))
-    assert.match(hostProblems(config(), { ...hostedRunner, privilege: 'none' }, 'v1.34.2', HOST_PATHS)[0], /must act as root.*passwordless sudo/)
-    assert.deepEqual(hostProblems(config(), hostedRunner, 'v1.34.2', HOST_PATHS), [])
+    assert.match(hostProblems(config(), { ...hostedRunner, privilege: 'none' }, HOST_PATHS, plan.runtime)[0], /must act as root.*passwordless sudo/)
+    assert.deepEqual(hostProblems(config(), hostedRunner, HOST_PATHS, build().runtime), [])
   })
 
   it("runs the action's own containerd beside the host's where the host's cannot serve the version", () => {
@@ -269,7 +269,8 @@ describe('the action plan', () => {
   })
 
   it('flags hosts that cannot run the cluster before changing anything', () => {
-    const problems = (facts: typeof hostedRunner, version = 'v1.34.2', inputs = {}) => hostProblems(config(inputs), facts, version, HOST_PATHS)
+    const problems = (facts: typeof hostedRunner, version = 'v1.34.2', inputs = {}) =>
+      hostProblems(config(inputs), facts, HOST_PATHS, buildPlan({ config: config(inputs), facts, version, paths: HOST_PATHS }).runtime)
     assert.match(problems({ ...hostedRunner, cpus: 1 })[0], /at least 2 CPUs/)
     assert.deepEqual(problems({ ...hostedRunner, containerd: { version: '1.7.27', major: 1 } }, 'v1.36.0'), [], 'an old containerd is no reason to stop: the action brings its own')
     assert.match(problems({ ...hostedRunner, existingCluster: true })[0], /A cluster from an earlier run is still on this host.*kubeadm reset --force/)

@@ -33859,7 +33859,7 @@ async function inputFileProblems(config, probe = nodeProbe) {
 }
 
 // src/phases/preflight.ts
-function hostProblems(config, facts, version, paths) {
+function hostProblems(config, facts, paths, runtime) {
   const problems = [];
   if (facts.privilege === "none") {
     problems.push("The action must act as root: run it as root, or as a user with passwordless sudo (`sudo -n true` failed here). Hosted runners have it; on a self-hosted runner, add a sudoers entry for the runner user.");
@@ -33872,11 +33872,11 @@ function hostProblems(config, facts, version, paths) {
     problems.push(`Docker's ${paths.dockerDaemonJson} is not valid JSON, so the docker.io mirrors cannot be merged into it. Fix the file, or leave docker.io out of registry-mirrors.`);
   }
   if (facts.cpus < 2) problems.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`);
-  problems.push(...RUNTIMES[config.containerRuntime].setup(facts, version, paths).problems);
+  problems.push(...runtime.problems);
   return problems;
 }
-async function preflight(config, facts, version, paths) {
-  return [...await inputFileProblems(config), ...hostProblems(config, facts, version, paths)];
+async function preflight(config, facts, paths, runtime) {
+  return [...await inputFileProblems(config), ...hostProblems(config, facts, paths, runtime)];
 }
 
 // src/io/summary.ts
@@ -34631,7 +34631,7 @@ function buildPlan(input) {
     ...readySteps(p),
     ...smokeSteps(p)
   ];
-  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig };
+  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime };
 }
 
 // src/commands/prepare.ts
@@ -34639,8 +34639,8 @@ async function prepare(config, run, paths, get = fetchText) {
   const [version, facts] = await Promise.all([resolveVersion(config.kubernetesVersion, config.kubernetesReleaseUrl, get), probeHost(run, paths)]);
   return { version, facts, plan: buildPlan({ config, facts, version, paths }) };
 }
-function headline(config, { version, facts }, paths) {
-  return `Kubernetes ${version} on ${facts.arch}, ${RUNTIMES[config.containerRuntime].setup(facts, version, paths).describe}, ${facts.cpus} CPUs, ${facts.selfHosted ? "self-hosted" : "hosted"} runner`;
+function headline({ version, facts, plan: plan2 }) {
+  return `Kubernetes ${version} on ${facts.arch}, ${plan2.runtime.describe}, ${facts.cpus} CPUs, ${facts.selfHosted ? "self-hosted" : "hosted"} runner`;
 }
 
 // src/commands/plan.ts
@@ -34649,10 +34649,10 @@ async function plan(config, env, out, input = "plan-dir") {
   const prepared = await prepare(config, env.run, env.paths);
   const { version, facts, plan: plan2 } = prepared;
   const { io } = env;
-  io.info(headline(config, prepared, env.paths));
+  io.info(headline(prepared));
   io.setOutput("kubernetes-version", version);
   for (const n of plan2.notes) io.warning(n);
-  for (const p of await preflight(config, facts, version, env.paths)) io.warning(`A real run would stop here: ${p}`);
+  for (const p of await preflight(config, facts, env.paths, plan2.runtime)) io.warning(`A real run would stop here: ${p}`);
   if (out) {
     const why = await planTreeProblem(out, plan2.steps);
     if (why) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}, where ${why}; accepted: a directory apart from the live system, such as /tmp/plan.`]);
@@ -34677,10 +34677,10 @@ async function up(config, env) {
   try {
     const prepared = await prepare(config, env.run, paths);
     const { version, facts, plan: plan2 } = prepared;
-    io.info(headline(config, prepared, env.paths));
+    io.info(headline(prepared));
     io.setOutput("kubernetes-version", version);
     for (const n of plan2.notes) io.warning(n);
-    const problems = await preflight(config, facts, version, paths);
+    const problems = await preflight(config, facts, paths, plan2.runtime);
     if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:
 ${problems.map((p) => `  - ${p}`).join("\n")}`);
     const earlier = store.load();
@@ -34740,7 +34740,7 @@ ${problems.map((p) => `  - ${p}`).join("\n")}`);
       facts: [
         ["Kubernetes", version],
         ["node", `${l.nodeName} (${l.nodeIp})`],
-        ["runtime", RUNTIMES[config.containerRuntime].setup(facts, version, paths).describe],
+        ["runtime", plan2.runtime.describe],
         ["CNI", CNIS[config.cni].describe(config)],
         ["images", l.imageCounts ? `${l.imageCounts.pulled} pulled, ${l.imageCounts.present} already present, ${l.imageCounts.imported} imported` : "-"],
         ["nginx", l.nginxUrl ?? "smoke test skipped"],

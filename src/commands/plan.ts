@@ -13,10 +13,10 @@ export async function plan(config: Config, env: CommandEnv, out: string | undefi
   const prepared = await prepare(config, env.run, env.paths)
   const { version, facts, plan } = prepared
   const { io } = env
-  io.info(headline(config, prepared, env.paths))
+  io.info(headline(prepared))
   io.setOutput('kubernetes-version', version)
   for (const n of plan.notes) io.warning(n)
-  for (const p of await preflight(config, facts, version, env.paths)) io.warning(`A real run would stop here: ${p}`)
+  for (const p of await preflight(config, facts, env.paths, plan.runtime)) io.warning(`A real run would stop here: ${p}`)
   if (out) {
     // refused before anything is written: a plan tree on the live system would be a run
     const why = await planTreeProblem(out, plan.steps)

@@ -6,7 +6,6 @@ import type { Run } from '../host/exec.js'
 import type { Paths } from '../host/paths.js'
 import { probeHost, type HostFacts } from '../host/probe.js'
 import { buildPlan, type Plan } from '../phases/index.js'
-import { RUNTIMES } from '../runtimes/index.js'
 
 export interface Prepared {
   version: string
@@ -20,6 +19,6 @@ export async function prepare(config: Config, run: Run, paths: Paths, get: Fetch
 }
 
 /** The first line of every command's log: what is about to be built on what. */
-export function headline(config: Config, { version, facts }: Prepared, paths: Paths): string {
-  return `Kubernetes ${version} on ${facts.arch}, ${RUNTIMES[config.containerRuntime].setup(facts, version, paths).describe}, ${facts.cpus} CPUs, ${facts.selfHosted ? 'self-hosted' : 'hosted'} runner`
+export function headline({ version, facts, plan }: Prepared): string {
+  return `Kubernetes ${version} on ${facts.arch}, ${plan.runtime.describe}, ${facts.cpus} CPUs, ${facts.selfHosted ? 'self-hosted' : 'hosted'} runner`
 }

@@ -10,7 +10,6 @@ import type { LedgerRecord } from '../io/ledger-store.js'
 import { timingsJson } from '../io/summary.js'
 import { preflight } from '../phases/preflight.js'
 import { CNIS } from '../cnis/index.js'
-import { RUNTIMES } from '../runtimes/index.js'
 import type { CommandEnv } from './env.js'
 import { headline, prepare } from './prepare.js'
 
@@ -24,10 +23,10 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
   try {
     const prepared = await prepare(config, env.run, paths)
     const { version, facts, plan } = prepared
-    io.info(headline(config, prepared, env.paths))
+    io.info(headline(prepared))
     io.setOutput('kubernetes-version', version)
     for (const n of plan.notes) io.warning(n)
-    const problems = await preflight(config, facts, version, paths)
+    const problems = await preflight(config, facts, paths, plan.runtime)
     if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
 
     const earlier = store.load()
@@ -88,7 +87,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
       facts: [
         ['Kubernetes', version],
         ['node', `${l.nodeName} (${l.nodeIp})`],
-        ['runtime', RUNTIMES[config.containerRuntime].setup(facts, version, paths).describe],
+        ['runtime', plan.runtime.describe],
         ['CNI', CNIS[config.cni].describe(config)],
         ['images', l.imageCounts ? `${l.imageCounts.pulled} pulled, ${l.imageCounts.present} already present, ${l.imageCounts.imported} imported` : '-'],
         ['nginx', l.nginxUrl ?? 'smoke test skipped'],

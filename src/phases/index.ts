@@ -4,6 +4,7 @@
 import type { Config } from '../config/inputs.js'
 import type { Learned } from '../engine/learned.js'
 import type { Step } from '../engine/step.js'
+import type { RuntimeSetup } from '../runtimes/types.js'
 import { imageTagsFor, minorRow } from '../config/kubernetes.js'
 import { minorOf } from '../config/versions.js'
 import { predictKubeadmImages } from '../images/kubeadm.js'
@@ -26,6 +27,8 @@ export interface Plan {
   kubeconfig: string
   /** warnings worth a line in the log and the summary */
   notes: string[]
+  /** how the runtime serves this host and version */
+  runtime: RuntimeSetup
 }
 
 export function seedLearned(config: Config, version: string): Learned {
@@ -56,5 +59,5 @@ export function buildPlan(input: PlanInput): Plan {
     ...readySteps(p),
     ...smokeSteps(p)
   ]
-  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig }
+  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime }
 }

@@ -3,10 +3,10 @@
 import type { Config } from '../config/inputs.js'
 import type { HostFacts } from '../host/probe.js'
 import type { Paths } from '../host/paths.js'
-import { RUNTIMES } from '../runtimes/index.js'
+import type { RuntimeSetup } from '../runtimes/types.js'
 import { inputFileProblems } from './input-files.js'
 
-export function hostProblems(config: Config, facts: HostFacts, version: string, paths: Paths): string[] {
+export function hostProblems(config: Config, facts: HostFacts, paths: Paths, runtime: RuntimeSetup): string[] {
   const problems: string[] = []
   if (facts.privilege === 'none') {
     problems.push('The action must act as root: run it as root, or as a user with passwordless sudo (`sudo -n true` failed here). Hosted runners have it; on a self-hosted runner, add a sudoers entry for the runner user.')
@@ -19,11 +19,11 @@ export function hostProblems(config: Config, facts: HostFacts, version: string, 
     problems.push(`Docker's ${paths.dockerDaemonJson} is not valid JSON, so the docker.io mirrors cannot be merged into it. Fix the file, or leave docker.io out of registry-mirrors.`)
   }
   if (facts.cpus < 2) problems.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`)
-  problems.push(...RUNTIMES[config.containerRuntime].setup(facts, version, paths).problems)
+  problems.push(...runtime.problems)
   return problems
 }
 
 /** Everything that stops a run before it changes anything: the host's problems and the input files'. */
-export async function preflight(config: Config, facts: HostFacts, version: string, paths: Paths): Promise<string[]> {
-  return [...(await inputFileProblems(config)), ...hostProblems(config, facts, version, paths)]
+export async function preflight(config: Config, facts: HostFacts, paths: Paths, runtime: RuntimeSetup): Promise<string[]> {
+  return [...(await inputFileProblems(config)), ...hostProblems(config, facts, paths, runtime)]
 }
