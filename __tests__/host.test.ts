@@ -1,10 +1,10 @@
 // The Host's doers, one by one: what each records before it acts.
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import type { Run } from '../src/host/exec.js'
+import { createRun, type Run } from '../src/host/exec.js'
 import { createHost } from '../src/host/host.js'
 import { Ledger } from '../src/host/ledger.js'
 import { pathsUnder } from '../src/host/paths.js'
@@ -20,6 +20,19 @@ async function fixture(run: Run) {
 }
 
 describe('host changes', () => {
+  it('backs up the original once, even when two steps write the same path at the same time', async () => {
+    const { paths, ledger, host } = await fixture(createRun({ debug: () => {} }))
+    const file = join(paths.stateDir, 'shared.conf')
+    await mkdir(paths.stateDir, { recursive: true })
+    await writeFile(file, 'the original\n')
+    await Promise.all([host.writeFile(file, 'first\n'), host.writeFile(file, 'second\n')])
+    const records = ledger.changes.filter((c) => c.kind === 'file' && c.path === file)
+    assert.equal(records.length, 1)
+    const backup = records[0].kind === 'file' ? records[0].backup : undefined
+    assert.ok(backup)
+    assert.equal(await readFile(backup, 'utf8'), 'the original\n', 'the second writer waited for the first to keep the original')
+  })
+
   it('never runs two package installs at once: they would fight over the dpkg lock', async () => {
     let running = 0
     let most = 0

@@ -125,9 +125,23 @@ export function createHost(o: HostOptions): Host {
       await run(mkdirArgv(o.backupDir, { mode: 0o700 }), root)
     })())
 
+  // The first claim of a path records what was there; a later one, even from a step running
+  // at the same time, waits for that record before it may change the path.
+  const claims = new Map<string, Promise<void>>()
+  const once = (key: string, record: () => Promise<void>): Promise<void> => {
+    let p = claims.get(key)
+    if (!p) {
+      ledger.claim(key)
+      p = record()
+      claims.set(key, p)
+    }
+    return p
+  }
+
   /** Before a file is written: what was there, backed up whole, recorded once per path. */
-  async function claimFile(path: string): Promise<void> {
-    if (!ledger.claim(path)) return
+  const claimFile = (path: string): Promise<void> => once(path, () => recordFile(path))
+
+  async function recordFile(path: string): Promise<void> {
     await claimMissingDirs(dirname(path))
     if (!(await exists(path))) {
       ledger.record({ kind: 'file', path })
@@ -235,16 +249,19 @@ export function createHost(o: HostOptions): Host {
       await staged(content, async (tmp) => void (await run(installArgv(tmp, path, { mode: 0o600 }), root)))
       return path
     },
-    async willCreate(path, kind) {
+    willCreate(path, kind) {
       // a file that is there already will be overwritten: kept like any file the action writes
       if (kind === 'file') return claimFile(path)
-      if (!ledger.claim(path) || (await exists(path))) return
-      await claimMissingDirs(dirname(path))
-      ledger.record({ kind: 'dir', path })
+      return once(path, async () => {
+        if (await exists(path)) return
+        await claimMissingDirs(dirname(path))
+        ledger.record({ kind: 'dir', path })
+      })
     },
-    async willCreateInterface(name) {
-      if (!ledger.claim(`interface:${name}`) || (await exists(join(o.sysClassNet, name)))) return
-      ledger.record({ kind: 'interface', name })
+    willCreateInterface(name) {
+      return once(`interface:${name}`, async () => {
+        if (!(await exists(join(o.sysClassNet, name)))) ledger.record({ kind: 'interface', name })
+      })
     }
   }
 }
