@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { parse } from 'yaml'
 import { DEFAULTS } from '../src/config/defaults.js'
-import { INPUT_NAMES, InputError, MAX_TIMEOUT_SECONDS, parseDuration, parseInputs, parseVersionSpec, VERSION_FORMS, type Config } from '../src/config/inputs.js'
+import { INPUT_NAMES, InputError, MAX_TIMEOUT_SECONDS, MIRROR_PRESET_FORMS, parseDuration, parseInputs, parseVersionSpec, RETAG_FORM, VERSION_FORMS, type Config } from '../src/config/inputs.js'
+import { MIRROR_PRESET_NAMES, MIRROR_PRESETS } from '../src/config/presets.js'
 
 const parseWith = (inputs: Record<string, string>): Config => parseInputs((n) => inputs[n] ?? '')
 const problemsOf = (inputs: Record<string, string>): string[] => {
@@ -371,5 +372,154 @@ describe('action.yml says the rules', () => {
     assert.match(described('image-archives'), /one path per line, each kept whole/)
     assert.match(described('image-archives'), /may not begin with '-'/)
     assert.match(described('cni-manifest'), /other schemes \(file:\/\/, ftp:\/\/, \.\.\.\) are refused/)
+  })
+})
+
+describe('inputs: image-retags', () => {
+  const only = (inputs: Record<string, string>): string => {
+    const problems = problemsOf(inputs)
+    assert.equal(problems.length, 1, problems.join('\n'))
+    return problems[0]
+  }
+
+  it('is empty by default', () => {
+    assert.deepEqual(parseWith({}).imageRetags, [])
+  })
+
+  it('reads SOURCE=TARGET lines, normalised as preload-images reads an image, skipping blanks and comments', () => {
+    const c = parseWith({
+      'image-retags': [
+        '# coredns as the mirror names it',
+        '  docker.io/coredns/coredns:1.12.1 = registry.k8s.io/coredns/coredns:v1.12.1  ',
+        '',
+        'mirror.example/pause:3.10.1=registry.k8s.io/pause:3.10.1 # kubeadm\'s pause',
+        `busybox@sha256:${'b'.repeat(64)}=localhost:5000/tools/busybox`
+      ].join('\r\n')
+    })
+    assert.deepEqual(c.imageRetags, [
+      { source: 'docker.io/coredns/coredns:1.12.1', target: 'registry.k8s.io/coredns/coredns:v1.12.1' },
+      { source: 'mirror.example/pause:3.10.1', target: 'registry.k8s.io/pause:3.10.1' },
+      { source: `docker.io/library/busybox@sha256:${'b'.repeat(64)}`, target: 'localhost:5000/tools/busybox:latest' }
+    ])
+  })
+
+  for (const bad of ['docker.io/coredns/coredns:1.12.1', 'a:1=b:1=c:1', '=registry.k8s.io/pause:3.10.1', 'mirror.example/pause:3.10.1=', 'BAD IMAGE=nginx:1', 'nginx:1=nginx:$(reboot)']) {
+    it(`refuses the line ${JSON.stringify(bad)}, naming the input, repeating the line and giving the accepted form`, () => {
+      assert.equal(only({ 'image-retags': bad }), `Input 'image-retags' has the value ${JSON.stringify(bad)}; accepted: ${RETAG_FORM}.`)
+    })
+  }
+
+  it('refuses a TARGET with a digest, a TARGET that is its SOURCE, a TARGET made twice and a chain, saying why', () => {
+    const digest = `nginx:1=registry.k8s.io/pause@sha256:${'c'.repeat(64)}`
+    assert.match(only({ 'image-retags': digest }), /^Input 'image-retags' has the value ".*"; accepted: a TARGET with a tag, not a digest/)
+    assert.match(only({ 'image-retags': 'nginx=docker.io/library/nginx:latest' }), /^Input 'image-retags' has the value "nginx=docker\.io\/library\/nginx:latest"; accepted: a TARGET other than its SOURCE/)
+    const twice = only({ 'image-retags': 'a.example/pause:1=registry.k8s.io/pause:3.10.1\nb.example/pause:1=registry.k8s.io/pause:3.10.1' })
+    assert.match(twice, /^Input 'image-retags' has the value "b\.example\/pause:1=registry\.k8s\.io\/pause:3\.10\.1"; accepted: each TARGET on one line only \(registry\.k8s\.io\/pause:3\.10\.1 is also made by "a\.example/)
+    const chain = only({ 'image-retags': 'a.example/x:1=b.example/x:1\nb.example/x:1=c.example/x:1' })
+    assert.match(chain, /^Input 'image-retags' has the value "a\.example\/x:1=b\.example\/x:1"; accepted: a TARGET that is no other line's SOURCE/)
+  })
+
+  it('reports every bad line at once, beside other bad inputs', () => {
+    const problems = problemsOf({ 'image-retags': 'one\nnginx:1=nginx:2\ntwo=', cni: 'weave' })
+    assert.equal(problems.length, 3, problems.join('\n'))
+    assert.equal(problems.filter((p) => p.startsWith("Input 'image-retags'")).length, 2)
+  })
+
+  it('is described in action.yml with the form the parser accepts', () => {
+    const described = String(parse(readFileSync('action.yml', 'utf8')).inputs['image-retags'].description)
+    const example = /e\.g\. '([^']+)'/.exec(described)![1]
+    assert.equal(parseWith({ 'image-retags': example }).imageRetags.length, 1)
+    assert.ok(RETAG_FORM.includes(example), 'action.yml and the error give the same example')
+    assert.match(described, /TARGET is never pulled/)
+  })
+})
+
+describe('inputs: mirror-preset', () => {
+  const china = MIRROR_PRESETS.china.inputs
+  const presetInputs = Object.keys(china) as Array<keyof typeof china>
+  const FIELD = { 'image-repository': 'imageRepository', 'registry-mirrors': 'registryMirrors', 'kubernetes-release-url': 'kubernetesReleaseUrl', 'github-url': 'githubUrl' } as const
+
+  it('sets nothing by default', () => {
+    const c = parseWith({})
+    assert.equal(c.mirrorPreset, undefined)
+    assert.equal(c.imageRepository, DEFAULTS.imageRepository)
+    assert.equal(c.kubernetesReleaseUrl, DEFAULTS.kubernetesReleaseUrl)
+  })
+
+  it("applies each of the preset's values as if the input had been given it", () => {
+    const c = parseWith({ 'mirror-preset': 'china' })
+    assert.equal(c.mirrorPreset, 'china')
+    // the preset's text through the parser, input by input, is what the preset gives
+    const byHand = parseWith(china)
+    const unlabelled = (x: Config): Partial<Config> => {
+      const y: Partial<Config> = { ...x, notes: [] }
+      delete y.mirrorPreset
+      return y
+    }
+    assert.deepEqual(unlabelled(c), unlabelled(byHand))
+    assert.equal(c.imageRepository, 'registry.aliyuncs.com/google_containers')
+    assert.deepEqual(c.registryMirrors, [
+      { registry: 'docker.io', endpoints: ['https://docker.m.daocloud.io'] },
+      { registry: 'ghcr.io', endpoints: ['https://ghcr.m.daocloud.io'] },
+      { registry: 'quay.io', endpoints: ['https://quay.m.daocloud.io'] },
+      { registry: 'registry.k8s.io', endpoints: ['https://k8s.m.daocloud.io'] }
+    ])
+    assert.equal(c.kubernetesReleaseUrl, 'https://files.m.daocloud.io/dl.k8s.io/release')
+    assert.equal(c.githubUrl, 'https://files.m.daocloud.io/github.com')
+    // and nothing else
+    const rest = (x: Config) => ({ ...unlabelled(x), imageRepository: '', registryMirrors: [], kubernetesReleaseUrl: '', githubUrl: '' })
+    assert.deepEqual(rest(c), rest(parseWith({})))
+  })
+
+  it('sets exactly the inputs the tests name', () => {
+    assert.deepEqual([...presetInputs].sort(), Object.keys(FIELD).sort())
+  })
+
+  for (const input of Object.keys(FIELD) as Array<keyof typeof FIELD>) {
+    it(`lets an explicit ${input} win over the preset's`, () => {
+      const own = {
+        'image-repository': 'mirror.example/k8s',
+        'registry-mirrors': 'docker.io=https://mirror.gcr.io',
+        'kubernetes-release-url': 'https://release.example/release',
+        'github-url': 'https://gh.example'
+      }[input]
+      const c = parseWith({ 'mirror-preset': 'china', [input]: own })
+      const alone = parseWith({ [input]: own })
+      assert.deepEqual(c[FIELD[input]], alone[FIELD[input]], "the user's value, whole")
+      for (const other of presetInputs.filter((i) => i !== input)) {
+        assert.deepEqual(c[FIELD[other]], parseWith({ 'mirror-preset': 'china' })[FIELD[other]], `${other} still comes from the preset`)
+      }
+      assert.match(c.notes[0], new RegExp(`; your own ${input} is kept\\.$`))
+      assert.ok(!c.notes[0].includes(`it sets ${input} `) && !c.notes[0].includes(`; ${input} `), c.notes[0])
+    })
+  }
+
+  it('says in a note what it set, for the log and the dry run', () => {
+    assert.deepEqual(parseWith({ 'mirror-preset': 'china' }).notes, [
+      "Input 'mirror-preset' is 'china': it sets image-repository registry.aliyuncs.com/google_containers; registry-mirrors docker.io=https://docker.m.daocloud.io, ghcr.io=https://ghcr.m.daocloud.io, quay.io=https://quay.m.daocloud.io, registry.k8s.io=https://k8s.m.daocloud.io; kubernetes-release-url https://files.m.daocloud.io/dl.k8s.io/release; github-url https://files.m.daocloud.io/github.com."
+    ])
+    const all = { 'image-repository': 'registry.k8s.io', 'registry-mirrors': 'quay.io=https://q.example', 'kubernetes-release-url': 'https://dl.k8s.io/release', 'github-url': 'https://github.com' }
+    assert.deepEqual(Object.keys(all), presetInputs)
+    assert.equal(parseWith({ ...all, 'mirror-preset': 'china' }).notes[0], "Input 'mirror-preset' is 'china': it sets nothing; your own image-repository, registry-mirrors, kubernetes-release-url, github-url are kept.")
+  })
+
+  for (const bad of ['China', 'cn', 'eu', 'china,eu', 'none']) {
+    it(`refuses mirror-preset ${JSON.stringify(bad)}, listing the accepted values`, () => {
+      const problems = problemsOf({ 'mirror-preset': bad })
+      assert.deepEqual(problems, [`Input 'mirror-preset' has the value ${JSON.stringify(bad)}; accepted: ${MIRROR_PRESET_FORMS}.`])
+      assert.equal(MIRROR_PRESET_FORMS, "'' (no preset), 'china' (mirrors reachable from mainland China)")
+    })
+  }
+
+  it('still parses every other input when the preset is refused, reporting all problems at once', () => {
+    const problems = problemsOf({ 'mirror-preset': 'mars', 'image-repository': 'BAD REPO' })
+    assert.equal(problems.length, 2, problems.join('\n'))
+  })
+
+  it('keeps every accepted value in action.yml', () => {
+    const described = String(parse(readFileSync('action.yml', 'utf8')).inputs['mirror-preset'].description)
+    for (const n of MIRROR_PRESET_NAMES) assert.ok(described.includes(`'${n}'`), n)
+    for (const input of presetInputs) assert.ok(described.includes(input), input)
+    assert.match(described, /An input you set yourself wins/)
   })
 })

@@ -11,7 +11,10 @@ import type { Learned } from '../src/engine/learned.js'
 import { PHASES, STEP_IDS, StepError, type Step, type StepId } from '../src/engine/step.js'
 import type { Host } from '../src/host/host.js'
 import { HOST_PATHS } from '../src/host/paths.js'
-import { buildPlan } from '../src/phases/index.js'
+import type { ImageStore } from '../src/images/store.js'
+import { planContext } from '../src/phases/context.js'
+import { imageSteps, preloadSet } from '../src/phases/images.js'
+import { buildPlan, seedLearned } from '../src/phases/index.js'
 import { hostProblems } from '../src/phases/preflight.js'
 import { config, hostedRunner } from './helpers/facts.js'
 
@@ -300,5 +303,143 @@ describe('the action plan', () => {
     await symlink('/etc', join(dir, 'etc'))
     assert.match((await planTreeProblem(dir, plan.steps))!, /is the host's own \/etc\//)
     assert.equal(await planTreeProblem(join(dir, 'fresh'), plan.steps), undefined)
+  })
+})
+
+describe('image-retags in the plan', () => {
+  const COREDNS_MIRROR = 'docker.io/coredns/coredns:1.12.1'
+  const COREDNS = 'registry.k8s.io/coredns/coredns:v1.12.1'
+  const retags = { 'image-retags': `${COREDNS_MIRROR}=${COREDNS}\nmirror.example/flannel:v0.28.4=ghcr.io/flannel-io/flannel:v0.28.4` }
+  const build = (inputs: Record<string, string> = {}) => buildPlan({ config: config(inputs), facts: hostedRunner, version: 'v1.34.2', paths: HOST_PATHS })
+  const preloadStep = (plan: ReturnType<typeof build>) => plan.steps.find((s) => s.id === 'images.preload')!
+
+  it('preloads every SOURCE and no TARGET, whatever asked for the TARGET (kubeadm, the CNI, preload-images)', () => {
+    const plan = build({ ...retags, 'preload-images': COREDNS })
+    const set = preloadSet(config({ ...retags, 'preload-images': COREDNS }), plan.learned, true)
+    assert.ok(plan.learned.kubeadmImages.includes(COREDNS), "kubeadm asks for registry.k8s.io's coredns")
+    assert.ok(plan.learned.cniImages.includes('ghcr.io/flannel-io/flannel:v0.28.4'), 'and flannel for its image')
+    assert.ok(!set.includes(COREDNS) && !set.includes('ghcr.io/flannel-io/flannel:v0.28.4'), 'a TARGET is never pulled')
+    assert.ok(set.includes(COREDNS_MIRROR) && set.includes('mirror.example/flannel:v0.28.4'), 'every SOURCE is')
+    // everything else as without retags
+    const plain = preloadSet(config(), build().learned, true)
+    assert.deepEqual(set.filter((i) => !i.includes('coredns:1.12.1') && !i.startsWith('mirror.example/')), plain.filter((i) => i !== COREDNS && !i.startsWith('ghcr.io/flannel-io/flannel:')))
+    assert.equal(new Set(set).size, set.length, 'no image twice')
+  })
+
+  it('excludes a TARGET only kubeadm names at run time, from what kubeadm says then', () => {
+    const learned = { kubeadmImages: [`registry.k8s.io/pause:3.10.1`, COREDNS], cniImages: [] }
+    assert.deepEqual(preloadSet(config(retags), learned, false), ['registry.k8s.io/pause:3.10.1', COREDNS_MIRROR, 'mirror.example/flannel:v0.28.4'])
+  })
+
+  it('shows each tag command after the pulls, as the run builds it, and no pull of a TARGET', () => {
+    const plan = build(retags)
+    const op = preloadStep(plan).ops[0]
+    assert.ok(op.kind === 'task')
+    assert.match(op.title, /then retag$/)
+    const ctr = 'ctr --address /var/run/containerd/containerd.sock --namespace k8s.io'
+    const tags = op.shows.filter((l) => l.includes(' images tag '))
+    assert.deepEqual(tags, [
+      `$ sudo ${ctr} images tag --force ${COREDNS_MIRROR} ${COREDNS}   (image-retags: ${COREDNS} is not pulled)`,
+      `$ sudo ${ctr} images tag --force mirror.example/flannel:v0.28.4 ghcr.io/flannel-io/flannel:v0.28.4   (image-retags: ghcr.io/flannel-io/flannel:v0.28.4 is not pulled)`
+    ])
+    const lastPull = op.shows.findLastIndex((l) => l.includes(' images pull '))
+    assert.ok(lastPull >= 0 && lastPull < op.shows.indexOf(tags[0]), 'tags come after the pulls')
+    assert.ok(op.shows.some((l) => l.endsWith(` images pull --local --hosts-dir /etc/containerd/certs.d ${COREDNS_MIRROR}`)))
+    assert.ok(!op.shows.some((l) => l.includes(' images pull ') && (l.endsWith(COREDNS) || l.endsWith('ghcr.io/flannel-io/flannel:v0.28.4'))))
+    const text = renderPlan(plan.steps, plan.learned)
+    assert.ok(text.includes(tags[0]), 'the dry run prints them')
+    // no retags, no tag lines and the title as before
+    const plain = preloadStep(build()).ops[0]
+    assert.ok(plain.kind === 'task' && !plain.title.includes('retag') && !plain.shows.some((l) => l.includes(' images tag ')))
+  })
+
+  it("tags with the action's own containerd where it runs one", () => {
+    const plan = buildPlan({ config: config(retags), facts: { ...hostedRunner, containerd: { version: '1.6.20', major: 1 } }, version: 'v1.34.2', paths: HOST_PATHS })
+    const op = preloadStep(plan).ops[0]
+    assert.ok(op.kind === 'task')
+    assert.ok(op.shows.some((l) => l.startsWith('$ sudo /usr/local/lib/kubeadm-single-node/containerd/bin/ctr --address /run/kubeadm-single-node/containerd/containerd.sock --namespace k8s.io images tag --force ')))
+  })
+
+  /** The images.preload step, run against a store that records what happens in it. */
+  async function runPreload(inputs: Record<string, string>, store: ImageStore): Promise<string[]> {
+    const input = { config: config(inputs), facts: hostedRunner, version: 'v1.34.2', paths: HOST_PATHS }
+    const learned = seedLearned(input.config, input.version)
+    const p = planContext(input, learned)
+    learned.cniImages = p.cni.predictedImages(input.config)
+    const [st] = imageSteps({ ...p, runtime: { ...p.runtime, imageStore: () => store } })
+    const op = st.ops[0]
+    assert.ok(op.kind === 'task')
+    const log: string[] = []
+    await op.run({ host: {} as Host, learned, log: (l) => void log.push(l) })
+    return log
+  }
+
+  function recordingStore(have: string[] = []): ImageStore & { events: string[] } {
+    const present = new Set(have)
+    const store = {
+      events: [] as string[],
+      async list() {
+        return new Set(present)
+      },
+      async pull(ref: string) {
+        await new Promise((r) => setTimeout(r, 2))
+        present.add(ref)
+        store.events.push(`pull ${ref}`)
+      },
+      async importArchive(): Promise<string[]> {
+        return []
+      },
+      async tag(source: string, target: string) {
+        assert.ok(present.has(source), `${source} is in the store when it is tagged`)
+        present.add(target)
+        store.events.push(`tag ${source} ${target}`)
+      }
+    }
+    return store
+  }
+
+  it('tags each SOURCE as its TARGET after every pull, in the order given, and pulls no TARGET', async () => {
+    const store = recordingStore()
+    const log = await runPreload(retags, store)
+    const tags = store.events.filter((e) => e.startsWith('tag '))
+    assert.deepEqual(tags, [`tag ${COREDNS_MIRROR} ${COREDNS}`, 'tag mirror.example/flannel:v0.28.4 ghcr.io/flannel-io/flannel:v0.28.4'])
+    const firstTag = store.events.indexOf(tags[0])
+    assert.ok(store.events.slice(firstTag).every((e) => e.startsWith('tag ')), `no pull after a tag: ${store.events.join(', ')}`)
+    assert.ok(store.events.includes(`pull ${COREDNS_MIRROR}`))
+    assert.ok(!store.events.includes(`pull ${COREDNS}`) && !store.events.includes('pull ghcr.io/flannel-io/flannel:v0.28.4'))
+    assert.ok(store.events.includes('pull registry.k8s.io/kube-apiserver:v1.34.2'), 'the rest is pulled as ever')
+    assert.ok(log.includes(`tagged ${COREDNS_MIRROR} as ${COREDNS}`), log.join('\n'))
+  })
+
+  it('tags a SOURCE that was already in the store, and says which retag failed', async () => {
+    const store = recordingStore([COREDNS_MIRROR])
+    await runPreload({ 'image-retags': `${COREDNS_MIRROR}=${COREDNS}` }, store)
+    assert.ok(!store.events.includes(`pull ${COREDNS_MIRROR}`), 'present: kept, not pulled again')
+    assert.equal(store.events.at(-1), `tag ${COREDNS_MIRROR} ${COREDNS}`)
+    const failing = { ...recordingStore(), tag: async () => { throw new Error('ctr: image "x" not found') } }
+    await assert.rejects(runPreload({ 'image-retags': `${COREDNS_MIRROR}=${COREDNS}` }, failing), new RegExp(`^Error: Could not tag ${COREDNS_MIRROR.replace(/\./g, '\\.')} as .* \\(image-retags\\): ctr: image "x" not found$`))
+  })
+})
+
+describe('mirror-preset in the plan', () => {
+  it("shows the preset's effective values: downloads, hosts.toml per registry, kubeadm's images, and a note", () => {
+    const plan = buildPlan({ config: config({ 'mirror-preset': 'china' }), facts: hostedRunner, version: 'v1.34.2', paths: HOST_PATHS })
+    const text = renderPlan(plan.steps, plan.learned)
+    assert.match(text, /GET https:\/\/files\.m\.daocloud\.io\/dl\.k8s\.io\/release\/v1\.34\.2\/bin\/linux\/amd64\/kubeadm/)
+    assert.match(text, /https:\/\/files\.m\.daocloud\.io\/github\.com\/kubernetes-sigs\/cri-tools\/releases\/download\//)
+    assert.match(text, /https:\/\/files\.m\.daocloud\.io\/github\.com\/flannel-io\/flannel\/releases\/download\/v0\.28\.4\/kube-flannel\.yml/)
+    for (const [registry, host] of [['docker.io', 'docker'], ['ghcr.io', 'ghcr'], ['quay.io', 'quay'], ['registry.k8s.io', 'k8s']]) {
+      assert.ok(text.includes(`write /etc/containerd/certs.d/${registry}/hosts.toml`), registry)
+      assert.ok(text.includes(`[host."https://${host}.m.daocloud.io"]`), host)
+    }
+    assert.match(text, /images pull --local --hosts-dir \/etc\/containerd\/certs\.d registry\.aliyuncs\.com\/google_containers\/coredns:v1\.12\.1/)
+    assert.match(text, /sandbox = "registry\.aliyuncs\.com\/google_containers\/pause:3\.10\.1"/)
+    assert.match(plan.notes.join('\n'), /^Input 'mirror-preset' is 'china': it sets image-repository registry\.aliyuncs\.com\/google_containers; /m)
+    // an input set by hand wins in the plan too
+    const own = buildPlan({ config: config({ 'mirror-preset': 'china', 'github-url': 'https://gh.example' }), facts: hostedRunner, version: 'v1.34.2', paths: HOST_PATHS })
+    const ownText = renderPlan(own.steps, own.learned)
+    assert.match(ownText, /https:\/\/gh\.example\/kubernetes-sigs\/cri-tools\//)
+    assert.doesNotMatch(ownText, /files\.m\.daocloud\.io\/github\.com/)
+    assert.match(ownText, /files\.m\.daocloud\.io\/dl\.k8s\.io\/release/)
   })
 })

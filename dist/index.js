@@ -32448,8 +32448,18 @@ function createHost(o) {
     await claimMissingDirs(o.backupDir);
     await run(mkdirArgv(o.backupDir, { mode: 448 }), root);
   })();
-  async function claimFile(path6) {
-    if (!ledger.claim(path6)) return;
+  const claims = /* @__PURE__ */ new Map();
+  const once = (key, record) => {
+    let p = claims.get(key);
+    if (!p) {
+      ledger.claim(key);
+      p = record();
+      claims.set(key, p);
+    }
+    return p;
+  };
+  const claimFile = (path6) => once(path6, () => recordFile(path6));
+  async function recordFile(path6) {
     await claimMissingDirs(dirname4(path6));
     if (!await exists3(path6)) {
       ledger.record({ kind: "file", path: path6 });
@@ -32545,15 +32555,18 @@ function createHost(o) {
       await staged(content, async (tmp) => void await run(installArgv(tmp, path6, { mode: 384 }), root));
       return path6;
     },
-    async willCreate(path6, kind) {
+    willCreate(path6, kind) {
       if (kind === "file") return claimFile(path6);
-      if (!ledger.claim(path6) || await exists3(path6)) return;
-      await claimMissingDirs(dirname4(path6));
-      ledger.record({ kind: "dir", path: path6 });
+      return once(path6, async () => {
+        if (await exists3(path6)) return;
+        await claimMissingDirs(dirname4(path6));
+        ledger.record({ kind: "dir", path: path6 });
+      });
     },
-    async willCreateInterface(name2) {
-      if (!ledger.claim(`interface:${name2}`) || await exists3(join5(o.sysClassNet, name2))) return;
-      ledger.record({ kind: "interface", name: name2 });
+    willCreateInterface(name2) {
+      return once(`interface:${name2}`, async () => {
+        if (!await exists3(join5(o.sysClassNet, name2))) ledger.record({ kind: "interface", name: name2 });
+      });
     }
   };
 }
@@ -32962,21 +32975,31 @@ function ctrArgv(o, ...args) {
 function ctrPullArgv(o, ref, local) {
   return ctrArgv(o, "images", "pull", ...local ? ["--local"] : [], "--hosts-dir", o.hostsDir, ref);
 }
+function ctrImportArgv(o, path6, local) {
+  return ctrArgv(o, "images", "import", ...local ? ["--local"] : [], path6);
+}
 function containerdStore(run, o) {
   const base = ctrArgv(o);
-  let local;
-  const supportsLocal = () => local ??= run([...base, "images", "pull", "--help"], { privileged: true, allowFailure: true }).then((r) => /--local\b/.test(r.stdout + r.stderr));
+  const local = /* @__PURE__ */ new Map();
+  const supportsLocal = (command) => {
+    let p = local.get(command);
+    if (!p) {
+      p = run([...base, "images", command, "--help"], { privileged: true, allowFailure: true }).then((r) => /--local\b/.test(r.stdout + r.stderr));
+      local.set(command, p);
+    }
+    return p;
+  };
   return {
     async list() {
       const res = await run([...base, "images", "list", "--quiet"], { privileged: true });
       return new Set(res.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== ""));
     },
     async pull(ref) {
-      await run(ctrPullArgv(o, ref, await supportsLocal()), { privileged: true });
+      await run(ctrPullArgv(o, ref, await supportsLocal("pull")), { privileged: true });
     },
     async importArchive(path6) {
       const names = await archiveNames(run, path6);
-      await run([...base, "images", "import", path6], { privileged: true });
+      await run(ctrImportArgv(o, path6, await supportsLocal("import")), { privileged: true });
       return confirmImported(this, path6, names);
     },
     async tag(source, target) {
@@ -33204,7 +33227,8 @@ var containerd = {
           list: () => ctrArgv(o, "images", "list", "--quiet"),
           // ctr 2.x takes --local to read the hosts directory as 1.x does
           pull: (ref) => ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
-          importArchive: (path6) => ctrArgv(o, "images", "import", path6)
+          importArchive: (path6) => ctrImportArgv(o, path6, (learned.containerdMajor ?? 2) >= 2),
+          tag: (source, target) => ctrArgv(o, "images", "tag", "--force", source, target)
         };
       }
     };
@@ -33424,6 +33448,51 @@ var HOST_PACKAGES = [
 ];
 var SMOKE = { name: "kubeadm-single-node-smoke", namespace: "default" };
 
+// src/config/presets.ts
+var MIRROR_PRESETS = {
+  china: {
+    where: "mainland China",
+    inputs: {
+      // Alibaba Cloud's copy of the control-plane images, the repository the original recipe
+      // and most kubeadm guides for China use. Flat, as kubeadm reads any repository other
+      // than registry.k8s.io: it asks for R/coredns and R/pause (src/images/kubeadm.ts).
+      "image-repository": "registry.aliyuncs.com/google_containers",
+      // DaoCloud's public image mirror (github.com/DaoCloud/public-image-mirror, README, the
+      // table of registries that take a host replacement, "支持前缀替换的 Registry":
+      // docker.io -> docker.m.daocloud.io, ghcr.io -> ghcr.m.daocloud.io, quay.io ->
+      // quay.m.daocloud.io, registry.k8s.io -> k8s.m.daocloud.io; the same four as
+      // kubespray's docs/operations/mirror.md). The path under the host is the original's,
+      // so each is a registry root, as containerd's hosts.toml and Docker's registry-mirrors
+      // take one, and no image name changes. (DaoCloud prefers the m.daocloud.io/REGISTRY/
+      // prefix form, which would need a path in the endpoint: registry-mirrors refuses one.)
+      // It serves only images on its allow list (allows.txt there) and is rate-limited (the
+      // README's notice, issue #2328).
+      "registry-mirrors": [
+        "docker.io=https://docker.m.daocloud.io",
+        "ghcr.io=https://ghcr.m.daocloud.io",
+        "quay.io=https://quay.m.daocloud.io",
+        "registry.k8s.io=https://k8s.m.daocloud.io"
+      ].join("\n"),
+      // DaoCloud's file mirror (github.com/DaoCloud/public-binary-files-mirror, README: the
+      // original URL with https://files.m.daocloud.io/ put before its host; its kubespray
+      // example downloads kubeadm, kubelet and kubectl from
+      // {files_repo}/dl.k8s.io/release/VERSION/bin/linux/ARCH/, and its mirror.yaml lists
+      // dl.k8s.io among the hosts it serves). A CDN that fetches from the origin on the first
+      // request for a file and serves its cache after.
+      "kubernetes-release-url": "https://files.m.daocloud.io/dl.k8s.io/release",
+      // The same file mirror's GitHub form (same README: crictl, the CNI plugins and
+      // containerd from {files_repo}/github.com/OWNER/REPO/releases/download/...), which is
+      // the layout github-url takes.
+      "github-url": "https://files.m.daocloud.io/github.com"
+    }
+  }
+};
+var MIRROR_PRESET_NAMES = Object.keys(MIRROR_PRESETS);
+function presetValue(name2, input) {
+  if (name2 === void 0) return void 0;
+  return MIRROR_PRESETS[name2].inputs[input];
+}
+
 // src/config/inputs.ts
 var InputError = class extends Error {
   constructor(problems) {
@@ -33595,6 +33664,28 @@ function parseImage(input, value) {
   }
   return normalizeImage(value);
 }
+var RETAG_FORM = "one line per image, 'SOURCE=TARGET', both image references, such as 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1': SOURCE is pulled (or imported) with the other images, then tagged as TARGET, which is not pulled";
+function parseRetags(input, value, field) {
+  const lines = value.split(/\r?\n/).map((l) => l.replace(/#.*$/, "").trim()).filter((l) => l !== "");
+  const parsed = eachOf(field, lines, (line) => {
+    const parts = line.split("=");
+    if (parts.length !== 2) reject(input, line, RETAG_FORM);
+    const [source, target] = parts.map((p) => p.trim());
+    if (!isImageReference(source) || !isImageReference(target)) reject(input, line, RETAG_FORM);
+    if (target.includes("@")) reject(input, line, `a TARGET with a tag, not a digest (it is the name the cluster asks for); ${RETAG_FORM}`);
+    const retag = { source: normalizeImage(source), target: normalizeImage(target), line };
+    if (retag.source === retag.target) reject(input, line, `a TARGET other than its SOURCE; ${RETAG_FORM}`);
+    return retag;
+  });
+  if (!parsed) return void 0;
+  return eachOf(field, parsed, (r) => {
+    const first = parsed.find((o) => o.target === r.target);
+    if (first !== r) reject(input, r.line, `each TARGET on one line only (${r.target} is also made by ${JSON.stringify(first.line)})`);
+    const feeds = parsed.find((o) => o.source === r.target);
+    if (feeds) reject(input, r.line, `a TARGET that is no other line's SOURCE (${r.target} is the SOURCE of ${JSON.stringify(feeds.line)}); retag from the first SOURCE directly`);
+    return { source: r.source, target: r.target };
+  });
+}
 function parsePath(input, value, what, option) {
   if (value.includes("\0")) reject(input, value.replace(/\0/g, "\\0"), `${what} with no NUL byte`);
   if (option && value.startsWith("-")) {
@@ -33611,12 +33702,20 @@ function parseUrlOrPath(input, value) {
   if (scheme !== "http" && scheme !== "https") reject(input, value, accepted);
   return parseUrl(input, `${scheme}${value.slice(scheme.length)}`);
 }
+var MIRROR_PRESET_FORMS = `'' (no preset), ${MIRROR_PRESET_NAMES.map((n) => `'${n}' (mirrors reachable from ${MIRROR_PRESETS[n].where})`).join(", ")}`;
+function parseMirrorPreset(value) {
+  if (value === "") return void 0;
+  if (MIRROR_PRESET_NAMES.includes(value)) return value;
+  reject("mirror-preset", value, MIRROR_PRESET_FORMS);
+}
+function presetNote(name2, given) {
+  const entries = Object.entries(MIRROR_PRESETS[name2].inputs);
+  const set = entries.filter(([input]) => given(input) === "").map(([input, v]) => `${input} ${v.split("\n").join(", ")}`);
+  const kept = entries.filter(([input]) => given(input) !== "").map(([input]) => input);
+  return `Input 'mirror-preset' is '${name2}': it sets ${set.length ? set.join("; ") : "nothing"}${kept.length ? `; your own ${kept.join(", ")} ${kept.length === 1 ? "is" : "are"} kept` : ""}.`;
+}
 function parseInputs(get) {
   const problems = [];
-  const read = (name2, fallback = "") => {
-    const v = get(name2).trim();
-    return v === "" ? fallback : v;
-  };
   const notes = [];
   const field = (fn) => {
     try {
@@ -33629,6 +33728,13 @@ function parseInputs(get) {
       throw err;
     }
   };
+  const given = (name2) => get(name2).trim();
+  const mirrorPreset = field(() => parseMirrorPreset(given("mirror-preset")));
+  const read = (name2, fallback = "") => {
+    const v = given(name2);
+    return v !== "" ? v : presetValue(mirrorPreset, name2) ?? fallback;
+  };
+  if (mirrorPreset) notes.push(presetNote(mirrorPreset, given));
   const kubernetesVersion = field(() => parseVersionSpec(read("kubernetes-version", DEFAULTS.kubernetesVersion)));
   const containerRuntime = field(
     () => parseChoice("container-runtime", read("container-runtime", DEFAULTS.containerRuntime), RUNTIME_NAMES)
@@ -33658,6 +33764,7 @@ function parseInputs(get) {
     parseLines(read("image-archives")),
     (p) => parsePath("image-archives", p, "one path per line to an image tarball (docker save or OCI archive)", true)
   );
+  const imageRetags = parseRetags("image-retags", read("image-retags"), field);
   const untaint = field(() => parseBool("untaint", read("untaint", "true")));
   const smokeTest = field(() => parseBool("smoke-test", read("smoke-test", "true")));
   const smokeTestImage = field(() => parseImage("smoke-test-image", read("smoke-test-image", DEFAULTS.smokeTestImage)));
@@ -33675,10 +33782,12 @@ function parseInputs(get) {
     cniManifest,
     podNetworkCidr: podCidr.network,
     serviceCidr: serviceCidr.network,
+    mirrorPreset,
     imageRepository,
     registryMirrors,
     preloadImages: preloadImages2,
     imageArchives,
+    imageRetags,
     untaint,
     smokeTest,
     smokeTestImage,
@@ -34248,25 +34357,42 @@ function pullEndpoints(config, registry) {
   const { server, mirrors } = registryHosts(config.registryMirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
   return [...mirrors, server];
 }
+function preloadSet(config, learned, smokeTest) {
+  const targets = new Set(config.imageRetags.map((r) => r.target));
+  const sources = config.imageRetags.map((r) => r.source);
+  return imagesToPreload({ kubeadm: learned.kubeadmImages, cni: learned.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: [...config.preloadImages, ...sources] }).filter(
+    (i) => !targets.has(i)
+  );
+}
+async function retagImages(store, retags, log) {
+  for (const { source, target } of retags) {
+    await store.tag(source, target).catch((err) => {
+      throw new Error(`Could not tag ${source} as ${target} (image-retags): ${err.message}`, { cause: err });
+    });
+    log(`tagged ${source} as ${target}`);
+  }
+}
 function imageSteps(p) {
   const { config, learned, smokeTest, runtime } = p;
-  const preloadSet = (l) => imagesToPreload({ kubeadm: l.kubeadmImages, cni: l.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: config.preloadImages });
+  const images = (l) => preloadSet(config, l, smokeTest);
   const cmd = runtime.imageCommands(learned);
   const needs = p.cni.configSteps(p).map((s) => s.id);
   return [
     step("images.preload", "preload every image the cluster will ask for", ["runtime.ready", "config.images", ...needs], [
       {
         kind: "task",
-        title: "import archives, then pull what is missing (4 at a time)",
+        title: `import archives, then pull what is missing (4 at a time)${config.imageRetags.length ? ", then retag" : ""}`,
         shows: [
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
-          ...preloadSet(learned).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
-          ...learned.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []
+          ...images(learned).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
+          ...learned.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : [],
+          ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
         ],
         run: async (ctx) => {
           const store = runtime.imageStore(ctx.host.run);
-          const res = await preloadImages(store, { images: preloadSet(ctx.learned), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log });
+          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log });
+          await retagImages(store, config.imageRetags, ctx.log);
           ctx.learned.imageCounts = { present: res.present.length, pulled: res.pulled.length, imported: res.imported.length };
         }
       }

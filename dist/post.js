@@ -32737,21 +32737,31 @@ function ctrArgv(o, ...args) {
 function ctrPullArgv(o, ref, local) {
   return ctrArgv(o, "images", "pull", ...local ? ["--local"] : [], "--hosts-dir", o.hostsDir, ref);
 }
+function ctrImportArgv(o, path6, local) {
+  return ctrArgv(o, "images", "import", ...local ? ["--local"] : [], path6);
+}
 function containerdStore(run, o) {
   const base = ctrArgv(o);
-  let local;
-  const supportsLocal = () => local ??= run([...base, "images", "pull", "--help"], { privileged: true, allowFailure: true }).then((r) => /--local\b/.test(r.stdout + r.stderr));
+  const local = /* @__PURE__ */ new Map();
+  const supportsLocal = (command) => {
+    let p = local.get(command);
+    if (!p) {
+      p = run([...base, "images", command, "--help"], { privileged: true, allowFailure: true }).then((r) => /--local\b/.test(r.stdout + r.stderr));
+      local.set(command, p);
+    }
+    return p;
+  };
   return {
     async list() {
       const res = await run([...base, "images", "list", "--quiet"], { privileged: true });
       return new Set(res.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== ""));
     },
     async pull(ref) {
-      await run(ctrPullArgv(o, ref, await supportsLocal()), { privileged: true });
+      await run(ctrPullArgv(o, ref, await supportsLocal("pull")), { privileged: true });
     },
     async importArchive(path6) {
       const names = await archiveNames(run, path6);
-      await run([...base, "images", "import", path6], { privileged: true });
+      await run(ctrImportArgv(o, path6, await supportsLocal("import")), { privileged: true });
       return confirmImported(this, path6, names);
     },
     async tag(source, target) {
@@ -32940,7 +32950,8 @@ var containerd = {
           list: () => ctrArgv(o, "images", "list", "--quiet"),
           // ctr 2.x takes --local to read the hosts directory as 1.x does
           pull: (ref) => ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
-          importArchive: (path6) => ctrArgv(o, "images", "import", path6)
+          importArchive: (path6) => ctrImportArgv(o, path6, (learned.containerdMajor ?? 2) >= 2),
+          tag: (source, target) => ctrArgv(o, "images", "tag", "--force", source, target)
         };
       }
     };
@@ -33069,6 +33080,47 @@ var DEFAULTS = {
   cleanup: "auto"
 };
 
+// src/config/presets.ts
+var MIRROR_PRESETS = {
+  china: {
+    where: "mainland China",
+    inputs: {
+      // Alibaba Cloud's copy of the control-plane images, the repository the original recipe
+      // and most kubeadm guides for China use. Flat, as kubeadm reads any repository other
+      // than registry.k8s.io: it asks for R/coredns and R/pause (src/images/kubeadm.ts).
+      "image-repository": "registry.aliyuncs.com/google_containers",
+      // DaoCloud's public image mirror (github.com/DaoCloud/public-image-mirror, README, the
+      // table of registries that take a host replacement, "支持前缀替换的 Registry":
+      // docker.io -> docker.m.daocloud.io, ghcr.io -> ghcr.m.daocloud.io, quay.io ->
+      // quay.m.daocloud.io, registry.k8s.io -> k8s.m.daocloud.io; the same four as
+      // kubespray's docs/operations/mirror.md). The path under the host is the original's,
+      // so each is a registry root, as containerd's hosts.toml and Docker's registry-mirrors
+      // take one, and no image name changes. (DaoCloud prefers the m.daocloud.io/REGISTRY/
+      // prefix form, which would need a path in the endpoint: registry-mirrors refuses one.)
+      // It serves only images on its allow list (allows.txt there) and is rate-limited (the
+      // README's notice, issue #2328).
+      "registry-mirrors": [
+        "docker.io=https://docker.m.daocloud.io",
+        "ghcr.io=https://ghcr.m.daocloud.io",
+        "quay.io=https://quay.m.daocloud.io",
+        "registry.k8s.io=https://k8s.m.daocloud.io"
+      ].join("\n"),
+      // DaoCloud's file mirror (github.com/DaoCloud/public-binary-files-mirror, README: the
+      // original URL with https://files.m.daocloud.io/ put before its host; its kubespray
+      // example downloads kubeadm, kubelet and kubectl from
+      // {files_repo}/dl.k8s.io/release/VERSION/bin/linux/ARCH/, and its mirror.yaml lists
+      // dl.k8s.io among the hosts it serves). A CDN that fetches from the origin on the first
+      // request for a file and serves its cache after.
+      "kubernetes-release-url": "https://files.m.daocloud.io/dl.k8s.io/release",
+      // The same file mirror's GitHub form (same README: crictl, the CNI plugins and
+      // containerd from {files_repo}/github.com/OWNER/REPO/releases/download/...), which is
+      // the layout github-url takes.
+      "github-url": "https://files.m.daocloud.io/github.com"
+    }
+  }
+};
+var MIRROR_PRESET_NAMES = Object.keys(MIRROR_PRESETS);
+
 // src/config/inputs.ts
 var VERSION_FORMS = `'stable' (the newest release; 'latest' is an alias of it), a minor such as '1.34' or 'v1.34' (its newest patch), or a release such as 'v1.34.2' or '1.34.2' (oldest 1.${OLDEST_MINOR})`;
 var CIDR_RULES = {
@@ -33091,6 +33143,7 @@ var CIDR_RULES = {
     rule: "a service network may have at most 20 host bits, 1,048,576 addresses, kubeadm's and the API server's limit, and needs at least 10 addresses, kubeadm's minimum, as the cluster DNS Service takes the tenth"
   }
 };
+var MIRROR_PRESET_FORMS = `'' (no preset), ${MIRROR_PRESET_NAMES.map((n) => `'${n}' (mirrors reachable from ${MIRROR_PRESETS[n].where})`).join(", ")}`;
 
 // src/io/summary.ts
 function ganttChart(timings) {

@@ -8,6 +8,7 @@ import { isImageReference, isImageRepository, normalizeImage } from '../images/r
 import { RUNTIME_NAMES, type Runtime } from '../runtimes/index.js'
 import { DEFAULTS } from './defaults.js'
 import { OLDEST_MINOR } from './kubernetes.js'
+import { MIRROR_PRESET_NAMES, MIRROR_PRESETS, presetValue, type MirrorPresetName } from './presets.js'
 
 export type VersionSpec =
   | { kind: 'stable' }
@@ -21,6 +22,14 @@ export interface RegistryMirror {
   endpoints: string[]
 }
 
+/** An image the cluster asks for (target) made from one pulled under another name (source). */
+export interface ImageRetag {
+  /** pulled or imported with the other images, normalized */
+  source: string
+  /** tagged in the runtime's store after the preload, and so never pulled; normalized */
+  target: string
+}
+
 export type Cleanup = 'auto' | 'true' | 'false'
 
 export interface Config {
@@ -30,10 +39,13 @@ export interface Config {
   cniManifest?: string
   podNetworkCidr: string
   serviceCidr: string
+  /** the mirror-preset that filled the inputs left empty, if any */
+  mirrorPreset?: MirrorPresetName
   imageRepository: string
   registryMirrors: RegistryMirror[]
   preloadImages: string[]
   imageArchives: string[]
+  imageRetags: ImageRetag[]
   untaint: boolean
   smokeTest: boolean
   smokeTestImage: string
@@ -59,10 +71,12 @@ export const INPUT_NAMES = [
   'cni-manifest',
   'pod-network-cidr',
   'service-cidr',
+  'mirror-preset',
   'image-repository',
   'registry-mirrors',
   'preload-images',
   'image-archives',
+  'image-retags',
   'untaint',
   'smoke-test',
   'smoke-test-image',
@@ -73,6 +87,8 @@ export const INPUT_NAMES = [
   'dry-run',
   'plan-dir'
 ] as const
+
+export type InputName = (typeof INPUT_NAMES)[number]
 
 /** Reads one input's raw text; '' when unset. */
 export type InputGetter = (name: string) => string
@@ -284,7 +300,7 @@ function parseMirrorEndpoint(input: string, value: string): string {
 type Field = <T>(fn: () => T) => T | undefined
 
 /** Each entry is parsed on its own, so that every bad entry is reported; undefined if any was. */
-function eachOf<T>(field: Field, entries: string[], fn: (entry: string) => T): T[] | undefined {
+function eachOf<E, T>(field: Field, entries: readonly E[], fn: (entry: E) => T): T[] | undefined {
   const out = entries.map((e) => field(() => ({ ok: fn(e) })))
   return out.every((r) => r !== undefined) ? out.map((r) => r!.ok) : undefined
 }
@@ -326,6 +342,42 @@ function parseImage(input: string, value: string): string {
   return normalizeImage(value)
 }
 
+/** The accepted form of image-retags, as its errors and action.yml say it. */
+export const RETAG_FORM =
+  "one line per image, 'SOURCE=TARGET', both image references, such as 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1': SOURCE is pulled (or imported) with the other images, then tagged as TARGET, which is not pulled"
+
+/**
+ * image-retags: one `SOURCE=TARGET` line per image; '#' starts a comment (image references
+ * hold none). Both sides are read as preload-images reads an image. A TARGET is a name the
+ * cluster asks for, so it takes a tag, not a digest; each TARGET is made once, and is no
+ * other line's SOURCE (tags are applied in order, after every pull, so a chain would depend
+ * on the order of the lines).
+ */
+function parseRetags(input: string, value: string, field: Field): ImageRetag[] | undefined {
+  const lines = value
+    .split(/\r?\n/)
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter((l) => l !== '')
+  const parsed = eachOf(field, lines, (line) => {
+    const parts = line.split('=')
+    if (parts.length !== 2) reject(input, line, RETAG_FORM)
+    const [source, target] = parts.map((p) => p.trim())
+    if (!isImageReference(source) || !isImageReference(target)) reject(input, line, RETAG_FORM)
+    if (target.includes('@')) reject(input, line, `a TARGET with a tag, not a digest (it is the name the cluster asks for); ${RETAG_FORM}`)
+    const retag = { source: normalizeImage(source), target: normalizeImage(target), line }
+    if (retag.source === retag.target) reject(input, line, `a TARGET other than its SOURCE; ${RETAG_FORM}`)
+    return retag
+  })
+  if (!parsed) return undefined
+  return eachOf(field, parsed, (r) => {
+    const first = parsed.find((o) => o.target === r.target)!
+    if (first !== r) reject(input, r.line, `each TARGET on one line only (${r.target} is also made by ${JSON.stringify(first.line)})`)
+    const feeds = parsed.find((o) => o.source === r.target)
+    if (feeds) reject(input, r.line, `a TARGET that is no other line's SOURCE (${r.target} is the SOURCE of ${JSON.stringify(feeds.line)}); retag from the first SOURCE directly`)
+    return { source: r.source, target: r.target }
+  })
+}
+
 /**
  * A local path as given (relative paths are read from the working directory). No shell reads
  * it, so '~' would not be expanded; a NUL byte cannot be in a path. `option`: the path is
@@ -352,19 +404,33 @@ function parseUrlOrPath(input: string, value: string): string {
   return parseUrl(input, `${scheme}${value.slice(scheme.length)}`)
 }
 
+/** The accepted values of mirror-preset, as its error and action.yml say them. */
+export const MIRROR_PRESET_FORMS = `'' (no preset), ${MIRROR_PRESET_NAMES.map((n) => `'${n}' (mirrors reachable from ${MIRROR_PRESETS[n].where})`).join(', ')}`
+
+function parseMirrorPreset(value: string): MirrorPresetName | undefined {
+  if (value === '') return undefined
+  if ((MIRROR_PRESET_NAMES as string[]).includes(value)) return value as MirrorPresetName
+  reject('mirror-preset', value, MIRROR_PRESET_FORMS)
+}
+
+/** One sentence: what the preset set, and which of its inputs the user's own value kept. */
+function presetNote(name: MirrorPresetName, given: (input: InputName) => string): string {
+  const entries = Object.entries(MIRROR_PRESETS[name].inputs) as Array<[InputName, string]>
+  const set = entries.filter(([input]) => given(input) === '').map(([input, v]) => `${input} ${v.split('\n').join(', ')}`)
+  const kept = entries.filter(([input]) => given(input) !== '').map(([input]) => input)
+  return `Input 'mirror-preset' is '${name}': it sets ${set.length ? set.join('; ') : 'nothing'}${kept.length ? `; your own ${kept.join(', ')} ${kept.length === 1 ? 'is' : 'are'} kept` : ''}.`
+}
+
 /**
  * Parses and validates every input. Throws InputError listing each bad input with its value
  * and the accepted forms (every bad entry of a list, too). Values come back normalised (a CIDR
  * as its network, a mirror's registry lowercase with Docker Hub as docker.io, its endpoints as
- * origins); what the caller should tell the user about that is in `notes`. Reads no file:
+ * origins); what the caller should tell the user about that is in `notes`. A mirror-preset
+ * fills in only the inputs left empty, before their defaults. Reads no file:
  * whether the paths exist is src/phases/input-files.ts's question.
  */
 export function parseInputs(get: InputGetter): Config {
   const problems: string[] = []
-  const read = (name: string, fallback = ''): string => {
-    const v = get(name).trim()
-    return v === '' ? fallback : v
-  }
   const notes: string[] = []
   const field: Field = <T>(fn: () => T): T | undefined => {
     try {
@@ -377,6 +443,14 @@ export function parseInputs(get: InputGetter): Config {
       throw err
     }
   }
+  const given = (name: InputName): string => get(name).trim()
+  // First the preset, which fills in the inputs left empty: what the user set always wins.
+  const mirrorPreset = field(() => parseMirrorPreset(given('mirror-preset')))
+  const read = (name: InputName, fallback = ''): string => {
+    const v = given(name)
+    return v !== '' ? v : (presetValue(mirrorPreset, name) ?? fallback)
+  }
+  if (mirrorPreset) notes.push(presetNote(mirrorPreset, given))
 
   const kubernetesVersion = field(() => parseVersionSpec(read('kubernetes-version', DEFAULTS.kubernetesVersion)))
   const containerRuntime = field(() =>
@@ -406,6 +480,7 @@ export function parseInputs(get: InputGetter): Config {
   const imageArchives = eachOf(field, parseLines(read('image-archives')), (p) =>
     parsePath('image-archives', p, 'one path per line to an image tarball (docker save or OCI archive)', true)
   )
+  const imageRetags = parseRetags('image-retags', read('image-retags'), field)
   const untaint = field(() => parseBool('untaint', read('untaint', 'true')))
   const smokeTest = field(() => parseBool('smoke-test', read('smoke-test', 'true')))
   const smokeTestImage = field(() => parseImage('smoke-test-image', read('smoke-test-image', DEFAULTS.smokeTestImage)))
@@ -424,10 +499,12 @@ export function parseInputs(get: InputGetter): Config {
     cniManifest,
     podNetworkCidr: podCidr!.network,
     serviceCidr: serviceCidr!.network,
+    mirrorPreset,
     imageRepository: imageRepository!,
     registryMirrors: registryMirrors!,
     preloadImages: preloadImages!,
     imageArchives: imageArchives!,
+    imageRetags: imageRetags!,
     untaint: untaint!,
     smokeTest: smokeTest!,
     smokeTestImage: smokeTestImage!,

@@ -1,5 +1,6 @@
 // images: everything the cluster will ask for is in the runtime before kubeadm init:
-// archives imported, what is there kept, the rest pulled concurrently.
+// archives imported, what is there kept, the rest pulled concurrently, then each
+// image-retags SOURCE tagged as its TARGET (what a mirror names differently).
 import { step, type Step } from '../engine/step.js'
 import { FROM_KUBEADM, type Learned } from '../engine/learned.js'
 import { displayArgv } from '../host/exec.js'
@@ -7,6 +8,7 @@ import { imagesToPreload } from '../images/kubeadm.js'
 import { preloadImages } from '../images/preload.js'
 import { registryHosts } from '../runtimes/containerd/config.js'
 import type { Config } from '../config/inputs.js'
+import type { ImageStore } from '../images/store.js'
 import type { PlanContext } from './context.js'
 
 /** Where pulls for a registry go, mirrors first: for error messages. */
@@ -15,27 +17,50 @@ export function pullEndpoints(config: Config, registry: string): string[] {
   return [...mirrors, server]
 }
 
+/**
+ * What the preload puts in the store: every image the cluster will ask for and every
+ * image-retags SOURCE, but no TARGET: the retag after the preload makes those.
+ */
+export function preloadSet(config: Config, learned: Learned, smokeTest: boolean): string[] {
+  const targets = new Set(config.imageRetags.map((r) => r.target))
+  const sources = config.imageRetags.map((r) => r.source)
+  return imagesToPreload({ kubeadm: learned.kubeadmImages, cni: learned.cniImages, smoke: smokeTest ? config.smokeTestImage : undefined, extra: [...config.preloadImages, ...sources] }).filter(
+    (i) => !targets.has(i)
+  )
+}
+
+/** Tags each SOURCE as its TARGET, in the order given; the sources are in the store by now. */
+export async function retagImages(store: ImageStore, retags: Config['imageRetags'], log: (line: string) => void): Promise<void> {
+  for (const { source, target } of retags) {
+    await store.tag(source, target).catch((err: unknown) => {
+      throw new Error(`Could not tag ${source} as ${target} (image-retags): ${(err as Error).message}`, { cause: err })
+    })
+    log(`tagged ${source} as ${target}`)
+  }
+}
+
 export function imageSteps(p: PlanContext): Step[] {
   const { config, learned, smokeTest, runtime } = p
   // what the dry run predicts and what the run learns, from the same rule
-  const preloadSet = (l: Learned): string[] =>
-    imagesToPreload({ kubeadm: l.kubeadmImages, cni: l.cniImages, smoke: smokeTest ? config.smokeTestImage : undefined, extra: config.preloadImages })
+  const images = (l: Learned): string[] => preloadSet(config, l, smokeTest)
   const cmd = runtime.imageCommands(learned)
   const needs = p.cni.configSteps(p).map((s) => s.id)
   return [
     step('images.preload', 'preload every image the cluster will ask for', ['runtime.ready', 'config.images', ...needs], [
       {
         kind: 'task',
-        title: 'import archives, then pull what is missing (4 at a time)',
+        title: `import archives, then pull what is missing (4 at a time)${config.imageRetags.length ? ', then retag' : ''}`,
         shows: [
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
-          ...preloadSet(learned).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
-          ...(learned.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : [])
+          ...images(learned).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
+          ...(learned.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []),
+          ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
         ],
         run: async (ctx) => {
           const store = runtime.imageStore(ctx.host.run)
-          const res = await preloadImages(store, { images: preloadSet(ctx.learned), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log })
+          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log })
+          await retagImages(store, config.imageRetags, ctx.log)
           ctx.learned.imageCounts = { present: res.present.length, pulled: res.pulled.length, imported: res.imported.length }
         }
       }

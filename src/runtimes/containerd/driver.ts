@@ -21,7 +21,7 @@ import type { PlanContext } from '../../phases/context.js'
 import type { RuntimeDriver, RuntimeSetup } from '../types.js'
 import { renderContainerdConfig, renderHostsToml } from './config.js'
 import { waitForContainerd } from './ready.js'
-import { containerdStore, ctrArgv, ctrPullArgv, type ContainerdStoreOptions } from './store.js'
+import { containerdStore, ctrArgv, ctrImportArgv, ctrPullArgv, type ContainerdStoreOptions } from './store.js'
 import { PRIVATE_UNIT, privateContainerdUnit } from './unit.js'
 
 /** The containerd the action brings where the host's cannot serve: newer than every line the version table lists. */
@@ -191,7 +191,8 @@ export const containerd: RuntimeDriver = {
           list: () => ctrArgv(o, 'images', 'list', '--quiet'),
           // ctr 2.x takes --local to read the hosts directory as 1.x does
           pull: (ref) => ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
-          importArchive: (path) => ctrArgv(o, 'images', 'import', path)
+          importArchive: (path) => ctrImportArgv(o, path, (learned.containerdMajor ?? 2) >= 2),
+          tag: (source, target) => ctrArgv(o, 'images', 'tag', '--force', source, target)
         }
       }
     }

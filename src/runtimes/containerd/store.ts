@@ -23,23 +23,37 @@ export function ctrPullArgv(o: ContainerdStoreOptions, ref: string, local: boole
   return ctrArgv(o, 'images', 'pull', ...(local ? ['--local'] : []), '--hosts-dir', o.hostsDir, ref)
 }
 
+/**
+ * The import command; `local` imports in the client, as 1.x does: through containerd 2.x's
+ * transfer service the same archive took half as long again (bench/network.bench.ts).
+ */
+export function ctrImportArgv(o: ContainerdStoreOptions, path: string, local: boolean): string[] {
+  return ctrArgv(o, 'images', 'import', ...(local ? ['--local'] : []), path)
+}
+
 export function containerdStore(run: Run, o: ContainerdStoreOptions): ImageStore {
   const base = ctrArgv(o)
-  // asked once per store: ctr 1.x has no --local, and pulls locally anyway
-  let local: Promise<boolean> | undefined
-  const supportsLocal = (): Promise<boolean> =>
-    (local ??= run([...base, 'images', 'pull', '--help'], { privileged: true, allowFailure: true }).then((r) => /--local\b/.test(r.stdout + r.stderr)))
+  // asked once per store and command: ctr 1.x has no --local, and works locally anyway
+  const local = new Map<string, Promise<boolean>>()
+  const supportsLocal = (command: 'pull' | 'import'): Promise<boolean> => {
+    let p = local.get(command)
+    if (!p) {
+      p = run([...base, 'images', command, '--help'], { privileged: true, allowFailure: true }).then((r) => /--local\b/.test(r.stdout + r.stderr))
+      local.set(command, p)
+    }
+    return p
+  }
   return {
     async list() {
       const res = await run([...base, 'images', 'list', '--quiet'], { privileged: true })
       return new Set(res.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== ''))
     },
     async pull(ref) {
-      await run(ctrPullArgv(o, ref, await supportsLocal()), { privileged: true })
+      await run(ctrPullArgv(o, ref, await supportsLocal('pull')), { privileged: true })
     },
     async importArchive(path) {
       const names = await archiveNames(run, path)
-      await run([...base, 'images', 'import', path], { privileged: true })
+      await run(ctrImportArgv(o, path, await supportsLocal('import')), { privileged: true })
       return confirmImported(this, path, names)
     },
     async tag(source, target) {
