@@ -14,21 +14,10 @@ import { Daemon } from '../__tests__/bed/daemons.js'
 import { BINS, bedUnavailable } from '../__tests__/bed/env.js'
 import { buildImage, push } from '../__tests__/bed/images.js'
 import { startRegistry } from '../__tests__/bed/registry.js'
+import { IMAGE_SET } from './image-set.js'
 
 const MB = 1024 * 1024
-// Compressed layer sizes close to the real images' (amd64, late 2026), in MB.
-const SET: Array<[string, number[]]> = [
-  ['registry.k8s.io/kube-apiserver:v1.34.2', [0.8, 2, 30]],
-  ['registry.k8s.io/kube-controller-manager:v1.34.2', [0.8, 2, 25]],
-  ['registry.k8s.io/kube-scheduler:v1.34.2', [0.8, 2, 18]],
-  ['registry.k8s.io/kube-proxy:v1.34.2', [0.8, 12, 18]],
-  ['registry.k8s.io/coredns/coredns:v1.12.1', [0.8, 2, 19]],
-  ['registry.k8s.io/pause:3.10.1', [0.3]],
-  ['registry.k8s.io/etcd:3.6.4-0', [0.8, 2, 8, 12, 58]],
-  ['ghcr.io/flannel-io/flannel:v0.28.4', [3.5, 5, 9, 14, 16]],
-  ['ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1', [3.5, 2]],
-  ['docker.io/library/nginx:stable-alpine', [3.5, 18, 1, 1, 1, 1, 1]]
-]
+const SET = IMAGE_SET
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 
 const skip = bedUnavailable()
