@@ -393,6 +393,9 @@ describe('image-retags in the plan', () => {
         assert.ok(present.has(source), `${source} is in the store when it is tagged`)
         present.add(target)
         store.events.push(`tag ${source} ${target}`)
+      },
+      async exportArchive() {
+        throw new Error('the preload exports nothing')
       }
     }
     return store

@@ -25,7 +25,10 @@ function scriptedStore(have: string[], script: Record<string, string[]>): ImageS
     async importArchive() {
       return ['docker.io/library/imported:1']
     },
-    async tag() {}
+    async tag() {},
+    async exportArchive() {
+      throw new Error('the preload exports nothing')
+    }
   }
   return store
 }

@@ -1,5 +1,6 @@
 // From a parsed config to a plan: resolve the version, read the host (read-only), build
 // the steps. Shared by every command, so the dry run and the run see the same plan.
+import type { CacheBackend } from '../cache/backend.js'
 import type { Config } from '../config/inputs.js'
 import { fetchText, resolveVersion, type FetchText } from '../config/versions.js'
 import type { Run } from '../host/exec.js'
@@ -13,9 +14,9 @@ export interface Prepared {
   plan: Plan
 }
 
-export async function prepare(config: Config, run: Run, paths: Paths, get: FetchText = fetchText): Promise<Prepared> {
+export async function prepare(config: Config, run: Run, paths: Paths, get: FetchText = fetchText, cacheBackend?: CacheBackend): Promise<Prepared> {
   const [version, facts] = await Promise.all([resolveVersion(config.kubernetesVersion, config.kubernetesReleaseUrl, get), probeHost(run, paths)])
-  return { version, facts, plan: buildPlan({ config, facts, version, paths }) }
+  return { version, facts, plan: buildPlan({ config, facts, version, paths, cacheBackend }) }
 }
 
 /** The first line of every command's log: what is about to be built on what. */

@@ -52,6 +52,8 @@ export interface Config {
   timeoutSeconds: number
   kubernetesReleaseUrl: string
   githubUrl: string
+  /** keep the verified downloads and the images between runs (GitHub's cache; a directory for the command line) */
+  cache: boolean
   cleanup: Cleanup
   dryRun: boolean
   planDir?: string
@@ -83,6 +85,7 @@ export const INPUT_NAMES = [
   'timeout',
   'kubernetes-release-url',
   'github-url',
+  'cache',
   'cleanup',
   'dry-run',
   'plan-dir'
@@ -487,6 +490,7 @@ export function parseInputs(get: InputGetter): Config {
   const timeoutSeconds = field(() => parseDuration('timeout', read('timeout', DEFAULTS.timeout)))
   const kubernetesReleaseUrl = field(() => parseUrl('kubernetes-release-url', read('kubernetes-release-url', DEFAULTS.kubernetesReleaseUrl)))
   const githubUrl = field(() => parseUrl('github-url', read('github-url', DEFAULTS.githubUrl)))
+  const cache = field(() => parseBool('cache', read('cache', 'true')))
   const cleanup = field(() => parseChoice<Cleanup>('cleanup', read('cleanup', DEFAULTS.cleanup), ['auto', 'true', 'false']))
   const dryRun = field(() => parseBool('dry-run', read('dry-run', 'false')))
   const planDirRaw = read('plan-dir')
@@ -511,6 +515,7 @@ export function parseInputs(get: InputGetter): Config {
     timeoutSeconds: timeoutSeconds!,
     kubernetesReleaseUrl: kubernetesReleaseUrl!,
     githubUrl: githubUrl!,
+    cache: cache!,
     cleanup: cleanup!,
     dryRun: dryRun!,
     planDir: planDirRaw === '' ? undefined : planDirRaw,

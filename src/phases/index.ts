@@ -8,7 +8,9 @@ import type { RuntimeSetup } from '../runtimes/types.js'
 import { imageTagsFor, minorRow } from '../config/kubernetes.js'
 import { minorOf } from '../config/versions.js'
 import { predictKubeadmImages } from '../images/kubeadm.js'
+import type { CacheSession } from '../cache/session.js'
 import { binarySteps } from './binaries.js'
+import { cacheSteps } from './cache.js'
 import { configSteps } from './config.js'
 import { planContext, type PlanInput } from './context.js'
 import { hostSteps } from './host.js'
@@ -29,6 +31,8 @@ export interface Plan {
   notes: string[]
   /** how the runtime serves this host and version */
   runtime: RuntimeSetup
+  /** the run's cache entry, if the cache is on here */
+  cache?: CacheSession
 }
 
 export function seedLearned(config: Config, version: string): Learned {
@@ -49,6 +53,7 @@ export function buildPlan(input: PlanInput): Plan {
   else if (!tags.checked) p.notes.push(`kubeadm's images for ${input.version} are predicted from v1.${minorOf(input.version)}.${minorRow(minorOf(input.version))!.knownThrough}, the newest patch the table was checked against; the run asks kubeadm itself.`)
   const host = hostSteps(p)
   const steps = [
+    ...cacheSteps(p),
     ...host,
     ...binarySteps(p),
     ...configSteps(p),
@@ -59,5 +64,5 @@ export function buildPlan(input: PlanInput): Plan {
     ...readySteps(p),
     ...smokeSteps(p)
   ]
-  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime }
+  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime, cache: p.cache }
 }
