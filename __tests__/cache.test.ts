@@ -11,12 +11,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, afterEach, before, describe, it } from 'node:test'
 import * as core from '@actions/core'
-import { directoryCache, type CacheBackend } from '../src/cache/backend.js'
+import { actionsCache, directoryCache, type CacheBackend } from '../src/cache/backend.js'
 import { checkEntry, writeManifest } from '../src/cache/entry.js'
 import { cacheKey } from '../src/cache/key.js'
 import { CacheSession } from '../src/cache/session.js'
 import { actionMain, actionPost } from '../src/entry/action.js'
 import { downloadVerified, type Artifact } from '../src/host/download.js'
+import { startCacheService, type CacheService } from './helpers/cache-service.js'
 import { config } from './helpers/facts.js'
 import { serve, type Route, type TestServer } from './helpers/http.js'
 import { layRunner, releaseRoutes } from './helpers/host-tree.js'
@@ -193,6 +194,42 @@ describe('downloads kept in the cache', () => {
 })
 
 
+interface Job {
+  sb: Sandbox
+  out: Record<string, string>
+  summary: string
+  cmds: string[]
+  hits: string[]
+  installed: (p: string) => Promise<string>
+}
+
+const BIN = '/release/v1.34.2/bin/linux/amd64/'
+
+/** One job: main, then post (with the state main left), on a simulated runner of its own. */
+async function job(server: TestServer, backend: CacheBackend, extra: Record<string, string> = {}): Promise<Job> {
+  const sb = await sandbox()
+  const paths = await layRunner(sb.root)
+  for (const k of Object.keys(process.env)) if (k.startsWith('INPUT_') || k.startsWith('STATE_')) delete process.env[k]
+  Object.assign(process.env, sb.env, { HOME: join(sb.root, 'home/runner'), SHIM_NODE_PORT: new URL(server.url).port })
+  Object.assign(
+    process.env,
+    inputEnv({ 'kubernetes-version': 'v1.34.2', 'kubernetes-release-url': `${server.url}/release`, 'github-url': `${server.url}/gh`, 'pod-network-cidr': '10.32.0.0/16', ...extra })
+  )
+  process.exitCode = undefined
+  ;(core.summary as unknown as { _filePath?: string })._filePath = undefined
+  server.hits.length = 0
+  await actionMain(paths, backend)
+  const summary = await readFile(sb.files.summary, 'utf8')
+  assert.equal(process.exitCode, undefined, summary)
+  const hits = [...server.hits]
+  for (const [k, v] of Object.entries(parseCommandFile(await readFile(sb.files.state, 'utf8')))) process.env[`STATE_${k}`] = v
+  await actionPost(backend)
+  const cmds = (await readFile(sb.files.log, 'utf8')).split('\n').filter((l) => l !== '')
+  return { sb, out: parseCommandFile(await readFile(sb.files.output, 'utf8')), summary, cmds, hits, installed: (p) => readFile(join(paths.binDir, p), 'utf8') }
+}
+const pulls = (r: Job) => r.cmds.filter((c) => / images pull --local --hosts-dir /.test(c)).map((c) => c.split(' ').at(-1)!)
+const binaryHits = (r: Job) => r.hits.filter((h) => !h.endsWith('.sha256') && !h.endsWith('.sha256sum') && (h.startsWith(BIN) || h.endsWith('.tgz') || h.endsWith('.tar.gz')))
+
 describe('main and post, twice, on fresh runners sharing only the cache', () => {
   let server: TestServer
   let routes: Record<string, Route>
@@ -200,7 +237,6 @@ describe('main and post, twice, on fresh runners sharing only the cache', () => 
   let work: string
   let backend: CacheBackend
   const savedEnv = { ...process.env }
-  const BIN = '/release/v1.34.2/bin/linux/amd64/'
 
   before(async () => {
     routes = await releaseRoutes()
@@ -216,44 +252,10 @@ describe('main and post, twice, on fresh runners sharing only the cache', () => 
     process.env = savedEnv
     process.exitCode = undefined
   })
-
-  interface Run {
-    sb: Sandbox
-    out: Record<string, string>
-    summary: string
-    cmds: string[]
-    hits: string[]
-    installed: (p: string) => Promise<string>
-  }
-
-  /** One job: main, then post (with the state main left), on a runner of its own. */
-  async function job(extra: Record<string, string> = {}): Promise<Run> {
-    const sb = await sandbox()
-    const paths = await layRunner(sb.root)
-    for (const k of Object.keys(process.env)) if (k.startsWith('INPUT_') || k.startsWith('STATE_')) delete process.env[k]
-    Object.assign(process.env, sb.env, { HOME: join(sb.root, 'home/runner'), SHIM_NODE_PORT: new URL(server.url).port })
-    Object.assign(
-      process.env,
-      inputEnv({ 'kubernetes-version': 'v1.34.2', 'kubernetes-release-url': `${server.url}/release`, 'github-url': `${server.url}/gh`, 'pod-network-cidr': '10.32.0.0/16', ...extra })
-    )
-    process.exitCode = undefined
-    ;(core.summary as unknown as { _filePath?: string })._filePath = undefined
-    server.hits.length = 0
-    await actionMain(paths, backend)
-    const summary = await readFile(sb.files.summary, 'utf8')
-    assert.equal(process.exitCode, undefined, summary)
-    const hits = [...server.hits]
-    for (const [k, v] of Object.entries(parseCommandFile(await readFile(sb.files.state, 'utf8')))) process.env[`STATE_${k}`] = v
-    await actionPost(backend)
-    const cmds = (await readFile(sb.files.log, 'utf8')).split('\n').filter((l) => l !== '')
-    return { sb, out: parseCommandFile(await readFile(sb.files.output, 'utf8')), summary, cmds, hits, installed: (p) => readFile(join(paths.binDir, p), 'utf8') }
-  }
-  const pulls = (r: Run) => r.cmds.filter((c) => / images pull --local --hosts-dir /.test(c)).map((c) => c.split(' ').at(-1)!)
-  const binaryHits = (r: Run) => r.hits.filter((h) => !h.endsWith('.sha256') && !h.endsWith('.sha256sum') && (h.startsWith(BIN) || h.endsWith('.tgz') || h.endsWith('.tar.gz')))
   const keyOf = () => cacheKey(config({ 'kubernetes-version': 'v1.34.2', 'kubernetes-release-url': `${server.url}/release`, 'github-url': `${server.url}/gh` }), 'v1.34.2', 'amd64').key
 
   it('the first run downloads and pulls everything, and its post step saves the entry', async () => {
-    const r = await job()
+    const r = await job(server, backend)
     assert.equal(r.out['cache-hit'], 'false')
     assert.equal(pulls(r).length, 9)
     assert.deepEqual(binaryHits(r).sort(), [
@@ -280,7 +282,7 @@ describe('main and post, twice, on fresh runners sharing only the cache', () => 
 
   it('the second run restores it: no binary downloaded, no image pulled, and nothing saved again', async () => {
     const before = (await stat(join(entries, keyOf(), 'entry.json'))).mtimeMs
-    const r = await job()
+    const r = await job(server, backend)
     assert.equal(r.out['cache-hit'], 'true')
     assert.deepEqual(binaryHits(r), [], 'only the checksum files were fetched')
     assert.ok(r.hits.includes(`${BIN}kubelet.sha256`), 'each kept download is checked against the checksum published now')
@@ -293,7 +295,7 @@ describe('main and post, twice, on fresh runners sharing only the cache', () => 
   })
 
   it('another image set restores the same version partially, pulls only what is new, and saves its own entry', async () => {
-    const r = await job({ 'preload-images': 'docker.io/library/busybox:1.37' })
+    const r = await job(server, backend, { 'preload-images': 'docker.io/library/busybox:1.37' })
     assert.equal(r.out['cache-hit'], 'partial')
     assert.deepEqual(pulls(r), ['docker.io/library/busybox:1.37'])
     assert.deepEqual(binaryHits(r), [])
@@ -302,7 +304,7 @@ describe('main and post, twice, on fresh runners sharing only the cache', () => 
 
   it('a damaged entry is ignored with a warning, the run pulls everything and succeeds, and post saves a good one', async () => {
     await truncate(join(entries, keyOf(), 'images.tar'), 3)
-    const r = await job()
+    const r = await job(server, backend)
     assert.equal(r.out['cache-hit'], 'false')
     assert.equal(pulls(r).length, 9)
     assert.match(r.summary, /is damaged \(images\.tar is 3 bytes, not \d+\); it was ignored/)
@@ -313,7 +315,7 @@ describe('main and post, twice, on fresh runners sharing only the cache', () => 
     const kept = join(entries, keyOf(), 'downloads/kubelet/kubelet')
     const size = (await stat(kept)).size
     await writeFile(kept, Buffer.alloc(size, 0x41))
-    const r = await job()
+    const r = await job(server, backend)
     assert.equal(r.out['cache-hit'], 'true')
     assert.deepEqual(binaryHits(r), [`${BIN}kubelet`])
     assert.equal(await r.installed('kubelet'), (routes[`${BIN}kubelet`] as { body: string }).body)
@@ -322,10 +324,62 @@ describe('main and post, twice, on fresh runners sharing only the cache', () => 
 
   it('cache: false neither restores nor saves', async () => {
     const before = await readdir(entries)
-    const r = await job({ cache: 'false' })
+    const r = await job(server, backend, { cache: 'false' })
     assert.equal(r.out['cache-hit'], 'false')
     assert.equal(pulls(r).length, 9)
     assert.deepEqual(await readdir(entries), before)
     assert.ok(!r.cmds.some((c) => / images export /.test(c)))
+  })
+})
+
+describe('the same runs through @actions/cache, against a stand-in of the cache service (the protocol GitHub Enterprise Server speaks)', () => {
+  let server: TestServer
+  let service: CacheService
+  let temp: string
+  const savedEnv = { ...process.env }
+
+  before(async () => {
+    server = await serve(await releaseRoutes())
+    service = await startCacheService()
+    temp = await tmp('runner-temp')
+  })
+  after(async () => {
+    await server.close()
+    await service.close()
+    await rm(temp, { recursive: true, force: true })
+    process.env = savedEnv
+    process.exitCode = undefined
+  })
+
+  /** a runner's cache environment: the same RUNNER_TEMP path in every job, as on a real runner */
+  const actionsBackend = (): CacheBackend => {
+    delete process.env.ACTIONS_RESULTS_URL
+    delete process.env.ACTIONS_CACHE_SERVICE_V2
+    Object.assign(process.env, { ACTIONS_CACHE_URL: service.url, ACTIONS_RUNTIME_TOKEN: 'stand-in-token', GITHUB_SERVER_URL: 'https://ghes.example', RUNNER_TEMP: temp })
+    return actionsCache()
+  }
+
+  it('a second job restores what the first saved: nothing downloaded, nothing pulled', async () => {
+    const backend = actionsBackend()
+    assert.equal(backend.unavailable(), undefined)
+    const first = await job(server, backend)
+    assert.equal(first.out['cache-hit'], 'false')
+    assert.equal(service.keys().length, 1, 'the post step saved one entry through @actions/cache')
+    assert.match(service.keys()[0], /^kubeadm-single-node-1-linux-amd64-v1\.34\.2-containerd-[0-9a-f]{16}$/)
+    const second = await job(server, backend)
+    assert.equal(second.out['cache-hit'], 'true')
+    assert.deepEqual(binaryHits(second), [])
+    assert.deepEqual(pulls(second), [])
+    assert.equal(service.keys().length, 1, 'an exact hit is not saved again')
+  })
+
+  it('without the service, the cache is off with a note, and the run goes on', async () => {
+    delete process.env.ACTIONS_CACHE_URL
+    delete process.env.ACTIONS_RESULTS_URL
+    const backend = actionsCache()
+    assert.match(backend.unavailable() ?? '', /not available to this job/)
+    const r = await job(server, backend)
+    assert.equal(r.out['cache-hit'], 'false')
+    assert.match(r.summary, /cache: GitHub's cache service is not available to this job/)
   })
 })
