@@ -40239,6 +40239,23 @@ function explain(image, failure, where2, detail, attempts) {
       return `Pulling ${image} failed${at}: ${detail}`;
   }
 }
+var LARGEST_LAYER_MIB = {
+  etcd: 58,
+  "kube-apiserver": 30,
+  "kube-controller-manager": 25,
+  coredns: 19,
+  "kube-proxy": 18,
+  "kube-scheduler": 18,
+  nginx: 18,
+  flannel: 16,
+  "flannel-cni-plugin": 3.5,
+  pause: 0.3
+};
+var UNKNOWN_MIB = 15;
+function pullOrder(images) {
+  const weight = (i) => LARGEST_LAYER_MIB[parseImageRef(i).path.split("/").pop() ?? ""] ?? UNKNOWN_MIB;
+  return images.map((image, at) => ({ image, at, w: weight(image) })).sort((a, b) => b.w - a.w || a.at - b.at).map((x) => x.image);
+}
 async function pool(items, limit, fn) {
   const queue = [...items];
   const errors = [];
@@ -40273,7 +40290,7 @@ async function preloadImages(store, o) {
   const missing = o.images.filter((i) => !have.has(i));
   if (present.length) log2(`already present: ${present.join(", ")}`);
   const pulled = [];
-  await pool(missing, o.concurrency ?? 4, async (image) => {
+  await pool(pullOrder(missing), o.concurrency ?? 4, async (image) => {
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -40338,12 +40355,12 @@ function imageSteps(p) {
     step("images.preload", "preload every image the cluster will ask for", ["runtime.ready", "config.images", ...needs], [
       {
         kind: "task",
-        title: `import archives, then pull what is missing (4 at a time)${config.imageRetags.length ? ", then retag" : ""}`,
+        title: `import archives, then pull what is missing (4 at a time, the largest first)${config.imageRetags.length ? ", then retag" : ""}`,
         shows: [
           ...cached ? [`$ sudo ${displayArgv(cmd.importArchive(cached))}   (when the cache entry has images; a failure is a warning)`] : [],
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
-          ...images(learned).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
+          ...pullOrder(images(learned)).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
           ...learned.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : [],
           ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
         ],

@@ -6,7 +6,7 @@ import { step, type Step } from '../engine/step.js'
 import { FROM_KUBEADM, type Learned } from '../engine/learned.js'
 import { displayArgv } from '../host/exec.js'
 import { imagesToPreload } from '../images/kubeadm.js'
-import { preloadImages } from '../images/preload.js'
+import { preloadImages, pullOrder } from '../images/preload.js'
 import { registryHosts } from '../runtimes/containerd/config.js'
 import type { Config } from '../config/inputs.js'
 import type { ImageStore } from '../images/store.js'
@@ -67,12 +67,12 @@ export function imageSteps(p: PlanContext): Step[] {
     step('images.preload', 'preload every image the cluster will ask for', ['runtime.ready', 'config.images', ...needs], [
       {
         kind: 'task',
-        title: `import archives, then pull what is missing (4 at a time)${config.imageRetags.length ? ', then retag' : ''}`,
+        title: `import archives, then pull what is missing (4 at a time, the largest first)${config.imageRetags.length ? ', then retag' : ''}`,
         shows: [
           ...(cached ? [`$ sudo ${displayArgv(cmd.importArchive(cached))}   (when the cache entry has images; a failure is a warning)`] : []),
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
-          ...images(learned).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
+          ...pullOrder(images(learned)).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
           ...(learned.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []),
           ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
         ],
