@@ -9,7 +9,7 @@ import { imageTagsFor, minorRow } from '../config/kubernetes.js'
 import { minorOf } from '../config/versions.js'
 import { predictKubeadmImages } from '../images/kubeadm.js'
 import { binarySteps } from './binaries.js'
-import { configSteps } from './config.js'
+import { configSteps, kubeadmConfigInputProblems } from './config.js'
 import { planContext, type PlanInput } from './context.js'
 import { hostSteps } from './host.js'
 import { imageSteps } from './images.js'
@@ -29,6 +29,11 @@ export interface Plan {
   notes: string[]
   /** how the runtime serves this host and version */
   runtime: RuntimeSetup
+  /**
+   * Input problems only the resolved version and the runtime reveal (kubeadm-config against
+   * them and the other inputs): the caller stops with an InputError before anything changes.
+   */
+  inputProblems: string[]
 }
 
 export function seedLearned(config: Config, version: string): Learned {
@@ -59,5 +64,5 @@ export function buildPlan(input: PlanInput): Plan {
     ...readySteps(p),
     ...smokeSteps(p)
   ]
-  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime }
+  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime, inputProblems: kubeadmConfigInputProblems(p) }
 }
