@@ -1,14 +1,17 @@
 // kubeadm-config and feature-gates: reading them, merging them into the rendered kubeadm
 // configuration for both kubeadm API versions, and every way they are refused.
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { parseAllDocuments } from 'yaml'
+import { parse as parseYaml, parseAllDocuments } from 'yaml'
 import { looksLikePath, parseFeatureGates, parseKubeadmDocuments, type KubeadmPatch } from '../src/config/kubeadm-config.js'
 import { InputError } from '../src/config/inputs.js'
 import { kubeadmConfigProblems } from '../src/render/kubeadm-check.js'
 import { renderKubeadmConfig, type KubeadmConfigOptions } from '../src/render/kubeadm.js'
 import { mergePatch, sameJson, touches } from '../src/render/merge-patch.js'
-import { config } from './helpers/facts.js'
+import { HOST_PATHS } from '../src/host/paths.js'
+import { buildPlan } from '../src/phases/index.js'
+import { config, hostedRunner } from './helpers/facts.js'
 
 const docs = (text: string): any[] => parseAllDocuments(text).map((d) => d.toJS())
 const byKind = (text: string): Record<string, any> => Object.fromEntries(docs(text).map((d) => [d.kind, d]))
@@ -320,5 +323,21 @@ describe('kubeadm-config refused against the version and the inputs', () => {
   it('reports every problem at once', () => {
     const p = problemsFor('apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\nnetworking: {podSubnet: 10.1.0.0/16}\n---\nkind: KubeletConfiguration\ncgroupDriver: cgroupfs\n')
     assert.equal(p.length, 3, p.join('\n'))
+  })
+})
+
+describe("the README's example", () => {
+  it('is accepted for the release it names, and merges as the README says', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+    const section = readme.slice(readme.indexOf('## Passing kubeadm configuration'))
+    const block = /```yaml\n([\s\S]*?)```/.exec(section)![1]
+    const step = parseYaml(block)[0]
+    const plan = buildPlan({ config: config(step.with), facts: hostedRunner, version: step.with['kubernetes-version'], paths: HOST_PATHS })
+    assert.deepEqual(plan.inputProblems, [])
+    const write = plan.steps.find((x) => x.id === 'config.kubeadm')!.ops[0]
+    assert.ok(write.kind === 'write')
+    const k = byKind(write.render(plan.learned))
+    assert.deepEqual(k.ClusterConfiguration.apiServer.extraArgs, [{ name: 'audit-log-maxage', value: '7' }, { name: 'feature-gates', value: 'InPlacePodVerticalScaling=true' }])
+    assert.equal(k.KubeletConfiguration.maxPods, 50)
   })
 })

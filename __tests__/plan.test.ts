@@ -487,6 +487,29 @@ maxPods: 50
     assert.deepEqual(build({}).inputProblems, [])
   })
 
+  it('the dry run shows bootstrap tokens and the certificate key as ***; the file keeps them', async () => {
+    const token = 'abcdef.0123456789abcdef'
+    const key = 'e6a2eb8581237ab72a4f494f30285ec12a9694d750b9785706a83bfcbbbd2204'
+    const plan = build({ 'kubeadm-config': `kind: InitConfiguration\nbootstrapTokens:\n- token: ${token}\n  ttl: 1h\ncertificateKey: ${key}\n` })
+    assert.deepEqual(plan.inputProblems, [])
+    const text = renderPlan(plan.steps, plan.learned)
+    assert.ok(!text.includes(token) && !text.includes(key), 'no secret in the listing')
+    assert.match(text, /\| +- token: \*\*\*\n/)
+    assert.match(text, /\| certificateKey: \*\*\*\n/)
+    const root = await mkdtemp(join(tmpdir(), 'ksn-plan-'))
+    await writePlanTree(plan.steps, plan.learned, root)
+    assert.ok(!(await readFile(join(root, 'plan.txt'), 'utf8')).includes(token))
+    const [init] = parseAllDocuments(await readFile(join(root, 'etc/kubeadm-single-node/kubeadm.yaml'), 'utf8')).map((d) => d.toJS())
+    assert.equal(init.bootstrapTokens[0].token, token)
+    assert.equal(init.certificateKey, key)
+  })
+
+  it("notes that the dry run's image list does not follow kubeadm-config's coredns or etcd image", () => {
+    const plan = build({ 'kubeadm-config': 'kind: ClusterConfiguration\ndns: {imageTag: v1.12.2}\netcd: {local: {imageRepository: mirror.example/etcd}}\n' })
+    assert.ok(plan.notes.includes("kubeadm-config sets dns.imageTag, etcd.local.imageRepository: the dry run's list of kubeadm's images does not show that change; the run asks kubeadm, which does."), plan.notes.join('\n'))
+    assert.ok(!build({ 'kubeadm-config': KUBEADM_CONFIG }).notes.some((n) => n.startsWith('kubeadm-config sets')))
+  })
+
   it('a kubeadm-config file must be read before the plan is built', () => {
     assert.throws(() => build({ 'kubeadm-config': '/tmp/kubeadm.yaml' }), /kubeadm-config's file \/tmp\/kubeadm\.yaml was not read before the plan was built/)
   })

@@ -108,6 +108,18 @@ export function parseKubeadmDocuments(text: string, where: string): { patches: K
   return { patches, problems }
 }
 
+/**
+ * The secrets kubeadm-config may carry: bootstrap tokens and the key that encrypts the
+ * uploaded certificates (InitConfiguration bootstrapTokens[].token, certificateKey; kubeadm's
+ * v1beta4 doc.go). The dry run prints the merged file, so these are shown as ***.
+ */
+export function kubeadmSecrets(patches: readonly KubeadmPatch[]): string[] {
+  const init = patches.find((p) => p.kind === 'InitConfiguration')?.fields
+  if (!init) return []
+  const tokens = Array.isArray(init.bootstrapTokens) ? init.bootstrapTokens.map((t: unknown) => (isMap(t) ? t.token : undefined)) : []
+  return [...tokens, init.certificateKey].filter((s): s is string => typeof s === 'string' && s !== '')
+}
+
 /** One gate of feature-gates. */
 export interface FeatureGate {
   name: string

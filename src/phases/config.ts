@@ -4,9 +4,10 @@ import { step, type Step } from '../engine/step.js'
 import { FROM_KUBEADM } from '../engine/learned.js'
 import { displayArgv } from '../host/exec.js'
 import { parseKubeadmImageList } from '../images/kubeadm.js'
-import { featureGatesFlag } from '../config/kubeadm-config.js'
+import { featureGatesFlag, kubeadmSecrets } from '../config/kubeadm-config.js'
 import { renderKubeadmConfig, type KubeadmConfigOptions } from '../render/kubeadm.js'
 import { kubeadmConfigProblems } from '../render/kubeadm-check.js'
+import { touches } from '../render/merge-patch.js'
 import type { PlanContext } from './context.js'
 
 export function kubeadmImagesListArgv(kubeadm: string, config: string): string[] {
@@ -41,6 +42,20 @@ export function kubeadmConfigInputProblems(p: PlanContext): string[] {
   return kubeadmConfigProblems(kubeadmOptions(p), kubeadmConfigSource(p))
 }
 
+/** The image fields of ClusterConfiguration that change which images kubeadm names. */
+const IMAGE_FIELDS = [['dns', 'imageRepository'], ['dns', 'imageTag'], ['etcd', 'local', 'imageRepository'], ['etcd', 'local', 'imageTag']]
+
+/**
+ * A note when kubeadm-config changes coredns' or etcd's image: the dry run's image list is
+ * predicted from the version table without it (the run asks kubeadm, which reads it).
+ */
+export function kubeadmImageNote(p: PlanContext): string | undefined {
+  const cluster = p.config.kubeadmConfig?.patches?.find((x) => x.kind === 'ClusterConfiguration')
+  const changed = IMAGE_FIELDS.filter((f) => cluster && touches(cluster.fields, f)).map((f) => f.join('.'))
+  if (changed.length === 0) return undefined
+  return `kubeadm-config sets ${changed.join(', ')}: the dry run's list of kubeadm's images does not show that change; the run asks kubeadm, which does.`
+}
+
 function kubeadmStepTitle(p: PlanContext): string {
   const o = kubeadmOptions(p)
   const extra = [
@@ -60,7 +75,8 @@ export function configSteps(p: PlanContext): Step[] {
         kind: 'write',
         path: files.kubeadmConfig,
         mode: 0o600,
-        render: () => renderKubeadmConfig(options)
+        render: () => renderKubeadmConfig(options),
+        redact: kubeadmSecrets(options.patches ?? [])
       }
     ]),
     step('config.images', 'ask kubeadm which images it will use', ['binaries.kubeadm', 'config.kubeadm'], [

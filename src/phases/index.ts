@@ -9,7 +9,7 @@ import { imageTagsFor, minorRow } from '../config/kubernetes.js'
 import { minorOf } from '../config/versions.js'
 import { predictKubeadmImages } from '../images/kubeadm.js'
 import { binarySteps } from './binaries.js'
-import { configSteps, kubeadmConfigInputProblems } from './config.js'
+import { configSteps, kubeadmConfigInputProblems, kubeadmImageNote } from './config.js'
 import { planContext, type PlanInput } from './context.js'
 import { hostSteps } from './host.js'
 import { imageSteps } from './images.js'
@@ -52,6 +52,8 @@ export function buildPlan(input: PlanInput): Plan {
   const tags = imageTagsFor(input.version)
   if (!tags) p.notes.push(`The version table has no image list for ${input.version}: the dry run cannot name kubeadm's images; the run asks kubeadm.`)
   else if (!tags.checked) p.notes.push(`kubeadm's images for ${input.version} are predicted from v1.${minorOf(input.version)}.${minorRow(minorOf(input.version))!.knownThrough}, the newest patch the table was checked against; the run asks kubeadm itself.`)
+  const imageNote = kubeadmImageNote(p)
+  if (imageNote) p.notes.push(imageNote)
   const host = hostSteps(p)
   const steps = [
     ...host,
