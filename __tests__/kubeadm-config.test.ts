@@ -300,6 +300,13 @@ describe('kubeadm-config refused against the version and the inputs', () => {
     assert.match(one('kind: KubeletConfiguration\nstaticPodPath: /srv/manifests\n'), /^Input 'kubeadm-config' has document 1 \(KubeletConfiguration\) staticPodPath "\/srv\/manifests"; accepted: \/etc\/kubernetes\/manifests or none/)
   })
 
+  it("values kubeadm's own validation refuses", () => {
+    assert.equal(one('kind: ClusterConfiguration\nnetworking: {dnsDomain: Cluster_Local}\n'), `Input 'kubeadm-config' has document 1 (ClusterConfiguration) networking.dnsDomain "Cluster_Local", which kubeadm refuses; accepted: a DNS-1123 subdomain (lowercase letters, digits, '-' and '.'), such as 'cluster.local'.`)
+    assert.match(one('kind: ClusterConfiguration\ncertificatesDir: pki\n'), /certificatesDir "pki", which kubeadm refuses; accepted: an absolute path/)
+    assert.match(one('kind: InitConfiguration\nnodeRegistration: {name: Runner.VM}\n'), /nodeRegistration\.name "Runner\.VM", which kubeadm refuses/)
+    assert.deepEqual(problemsFor('kind: ClusterConfiguration\nnetworking: {dnsDomain: ci.local}\ncertificatesDir: /etc/kubernetes/pki\n---\nkind: InitConfiguration\nnodeRegistration: {name: runner-1}\n'), [])
+  })
+
   it('kubelet featureGates that are not a map of booleans', () => {
     assert.match(one('kind: KubeletConfiguration\nfeatureGates: {Foo: "yes"}\n'), /featureGates \{"Foo":"yes"\}; accepted: a map of gate names to true or false/)
     assert.match(one('kind: KubeletConfiguration\nfeatureGates: Foo=true\n'), /featureGates "Foo=true"/)

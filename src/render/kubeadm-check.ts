@@ -70,6 +70,23 @@ const EXTRA_ARGS: ReadonlyArray<{ kind: KubeadmKind; path: string[] }> = [
  */
 const STATIC_POD_PATH = '/etc/kubernetes/manifests'
 
+// A DNS-1123 subdomain, as k8s.io/apimachinery's IsDNS1123Subdomain checks it.
+const DNS1123_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+const isSubdomain = (v: unknown): boolean => typeof v === 'string' && v.length <= 253 && DNS1123_SUBDOMAIN_RE.test(v)
+
+/**
+ * Rules of kubeadm's own validation (cmd/kubeadm/app/apis/kubeadm/validation/validation.go)
+ * cheap to ask before anything changes, where kubeadm init would refuse the file only after
+ * the host is set up: ValidateNetworking (dnsDomain), ValidateClusterConfiguration
+ * (certificatesDir through ValidateAbsolutePath), ValidateNodeRegistrationOptions (name
+ * through ValidateNodeName).
+ */
+const KUBEADM_RULES: ReadonlyArray<{ kind: KubeadmKind; path: string[]; ok: (v: unknown) => boolean; accepted: string }> = [
+  { kind: 'ClusterConfiguration', path: ['networking', 'dnsDomain'], ok: isSubdomain, accepted: "a DNS-1123 subdomain (lowercase letters, digits, '-' and '.'), such as 'cluster.local'" },
+  { kind: 'ClusterConfiguration', path: ['certificatesDir'], ok: (v) => typeof v === 'string' && v.startsWith('/'), accepted: "an absolute path, such as '/etc/kubernetes/pki'" },
+  { kind: 'InitConfiguration', path: ['nodeRegistration', 'name'], ok: isSubdomain, accepted: 'a DNS-1123 subdomain, as a node name must be' }
+]
+
 const show = (v: unknown): string => (v === undefined ? 'nothing (removed)' : JSON.stringify(v))
 const dotted = (path: readonly string[]): string => path.join('.')
 
@@ -118,6 +135,10 @@ export function kubeadmConfigProblems(o: KubeadmConfigOptions, source = "'kubead
       problems.push(
         `Inputs ${source} and 'kubernetes-version' conflict: ${label(p)} sets ${dotted(f.path)}, which only ${f.api} has, but Kubernetes ${o.kubernetesVersion} is configured with ${api}, where kubeadm would ignore it; accepted: fields of ${api}${f.instead ? ` (there: ${f.instead})` : ''}.`
       )
+    }
+    for (const r of KUBEADM_RULES.filter((x) => x.kind === p.kind)) {
+      const v = valueAt(p.fields, r.path)
+      if (v !== undefined && v !== null && !r.ok(v)) problems.push(`Input ${source} has ${label(p)} ${dotted(r.path)} ${show(v)}, which kubeadm refuses; accepted: ${r.accepted}.`)
     }
     if (p.kind === 'KubeletConfiguration' && touches(p.fields, ['staticPodPath'])) {
       const now = valueAt(merged.get(p.kind), ['staticPodPath'])
