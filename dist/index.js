@@ -21379,7 +21379,7 @@ var require_identity = __commonJS({
     var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");
     var isAlias = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
     var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;
-    var isMap = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
+    var isMap2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
     var isPair = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;
     var isScalar = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
     var isSeq = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
@@ -21415,7 +21415,7 @@ var require_identity = __commonJS({
     exports2.isAlias = isAlias;
     exports2.isCollection = isCollection;
     exports2.isDocument = isDocument;
-    exports2.isMap = isMap;
+    exports2.isMap = isMap2;
     exports2.isNode = isNode;
     exports2.isPair = isPair;
     exports2.isScalar = isScalar;
@@ -25527,9 +25527,9 @@ var require_resolve_flow_collection = __commonJS({
     var blockMsg = "Block collections are not allowed within flow collections";
     var isBlock = (token) => token && (token.type === "block-map" || token.type === "block-seq");
     function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag2) {
-      const isMap = fc.start.source === "{";
-      const fcName = isMap ? "flow map" : "flow sequence";
-      const NodeClass = tag2?.nodeClass ?? (isMap ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
+      const isMap2 = fc.start.source === "{";
+      const fcName = isMap2 ? "flow map" : "flow sequence";
+      const NodeClass = tag2?.nodeClass ?? (isMap2 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
       const coll = new NodeClass(ctx.schema);
       coll.flow = true;
       const atRoot = ctx.atRoot;
@@ -25565,7 +25565,7 @@ var require_resolve_flow_collection = __commonJS({
             offset = props.end;
             continue;
           }
-          if (!isMap && ctx.options.strict && utilContainsNewline.containsNewline(key))
+          if (!isMap2 && ctx.options.strict && utilContainsNewline.containsNewline(key))
             onError(
               key,
               // checked by containsNewline()
@@ -25605,7 +25605,7 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap && !sep9 && !props.found) {
+        if (!isMap2 && !sep9 && !props.found) {
           const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep9, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
@@ -25628,7 +25628,7 @@ var require_resolve_flow_collection = __commonJS({
             startOnNewline: false
           });
           if (valueProps.found) {
-            if (!isMap && !props.found && ctx.options.strict) {
+            if (!isMap2 && !props.found && ctx.options.strict) {
               if (sep9)
                 for (const st of sep9) {
                   if (st === valueProps.found)
@@ -25660,7 +25660,7 @@ var require_resolve_flow_collection = __commonJS({
           const pair = new Pair.Pair(keyNode, valueNode);
           if (ctx.options.keepSourceTokens)
             pair.srcToken = collItem;
-          if (isMap) {
+          if (isMap2) {
             const map = coll;
             if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
               onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
@@ -25676,7 +25676,7 @@ var require_resolve_flow_collection = __commonJS({
           offset = valueNode ? valueNode.range[2] : valueProps.end;
         }
       }
-      const expectedEnd = isMap ? "}" : "]";
+      const expectedEnd = isMap2 ? "}" : "]";
       const [ce, ...ee] = fc.end;
       let cePos = offset;
       if (ce?.source === expectedEnd)
@@ -28563,7 +28563,7 @@ var require_public_api = __commonJS({
       const lineCounter$1 = options.lineCounter || prettyErrors && new lineCounter.LineCounter() || null;
       return { lineCounter: lineCounter$1, prettyErrors };
     }
-    function parseAllDocuments2(source, options = {}) {
+    function parseAllDocuments3(source, options = {}) {
       const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options);
       const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
       const composer$1 = new composer.Composer(options);
@@ -28638,7 +28638,7 @@ var require_public_api = __commonJS({
       return new Document.Document(value, _replacer, options).toString(options);
     }
     exports2.parse = parse4;
-    exports2.parseAllDocuments = parseAllDocuments2;
+    exports2.parseAllDocuments = parseAllDocuments3;
     exports2.parseDocument = parseDocument;
     exports2.stringify = stringify5;
   }
@@ -30544,12 +30544,12 @@ var require_parse_proxy_response = __commonJS({
             return;
           }
           const headerParts = buffered.slice(0, endOfHeaders).toString("ascii").split("\r\n");
-          const firstLine = headerParts.shift();
-          if (!firstLine) {
+          const firstLine2 = headerParts.shift();
+          if (!firstLine2) {
             socket.destroy();
             return reject2(new Error("No header received from proxy CONNECT response"));
           }
-          const firstLineParts = firstLine.split(" ");
+          const firstLineParts = firstLine2.split(" ");
           const statusCode = +firstLineParts[1];
           const statusText = firstLineParts.slice(2).join(" ");
           const headers = {};
@@ -30572,7 +30572,7 @@ var require_parse_proxy_response = __commonJS({
               headers[key] = value;
             }
           }
-          debug2("got proxy server response: %o %o", firstLine, headers);
+          debug2("got proxy server response: %o %o", firstLine2, headers);
           cleanup();
           resolve5({
             connect: {
@@ -39136,10 +39136,11 @@ function describeOp(op, learned) {
       return [`$ ${op.privileged ? "sudo " : ""}${op.env ? Object.entries(op.env).map(([k, v]) => `${k}=${v} `).join("") : ""}${displayArgv(op.argv)}`];
     case "write": {
       const content = op.render(learned);
+      const shown = (op.redact ?? []).filter((s) => s !== "").reduce((text, secret) => text.split(secret).join("***"), content);
       return [
         `write ${op.path} (mode ${(op.mode ?? 420).toString(8)}, ${Buffer.byteLength(content)} bytes; the original, if any, is kept for cleanup)`,
         `  $ sudo ${displayArgv(installArgv("<rendered>", op.path, { mode: op.mode }))}`,
-        ...content.trimEnd().split("\n").map((l) => `    | ${l}`)
+        ...shown.trimEnd().split("\n").map((l) => `    | ${l}`)
       ];
     }
     case "service":
@@ -39225,6 +39226,145 @@ var HOST_PACKAGES = [
   { pkg: "ethtool", bin: "ethtool" }
 ];
 var SMOKE = { name: "kubeadm-single-node-smoke", namespace: "default" };
+
+// src/config/kubeadm-config.ts
+var import_yaml2 = __toESM(require_dist(), 1);
+
+// src/render/merge-patch.ts
+var isMap = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+function mergePatch(target, patch) {
+  if (!isMap(patch)) return structuredClone(patch);
+  const out = isMap(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    else out[key] = mergePatch(out[key], value);
+  }
+  return out;
+}
+function valueAt(doc, path14) {
+  let at = doc;
+  for (const key of path14) {
+    if (!isMap(at) || !(key in at)) return void 0;
+    at = at[key];
+  }
+  return at;
+}
+function touches(patch, path14) {
+  let at = patch;
+  for (const key of path14) {
+    if (!isMap(at) || !(key in at)) return false;
+    at = at[key];
+    if (!isMap(at)) return true;
+  }
+  return true;
+}
+function sameJson(a, b) {
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  }
+  if (isMap(a) || isMap(b)) {
+    if (!isMap(a) || !isMap(b)) return false;
+    const ka = Object.keys(a);
+    return ka.length === Object.keys(b).length && ka.every((k) => k in b && sameJson(a[k], b[k]));
+  }
+  return a === b;
+}
+
+// src/config/kubeadm-config.ts
+var KUBEADM_KINDS = {
+  InitConfiguration: ["kubeadm.k8s.io/v1beta3", "kubeadm.k8s.io/v1beta4"],
+  ClusterConfiguration: ["kubeadm.k8s.io/v1beta3", "kubeadm.k8s.io/v1beta4"],
+  KubeletConfiguration: ["kubelet.config.k8s.io/v1beta1"],
+  KubeProxyConfiguration: ["kubeproxy.config.k8s.io/v1alpha1"]
+};
+var KUBEADM_KIND_NAMES = Object.keys(KUBEADM_KINDS);
+var KUBEADM_CONFIG_FORMS = `YAML documents of kind ${KUBEADM_KIND_NAMES.join(", ")} (apiVersion optional), merged into the action's kubeadm configuration (maps merge, lists and values replace, null removes), or the path of a file holding them`;
+function looksLikePath(value) {
+  return !value.includes("\n") && !value.startsWith("{") && !/:\s/.test(value) && !value.endsWith(":");
+}
+var firstLine = (message) => message.split("\n")[0].replace(/:$/, "");
+function parseKubeadmDocuments(text, where2) {
+  const problems = [];
+  const patches = [];
+  const bad = (what, accepted = KUBEADM_CONFIG_FORMS) => void problems.push(`${where2} ${what}; accepted: ${accepted}.`);
+  let n = 0;
+  for (const d of (0, import_yaml2.parseAllDocuments)(text)) {
+    if (d.errors.length > 0) {
+      bad(`is not valid YAML (${d.errors.map((e) => firstLine(e.message)).join("; ")})`);
+      continue;
+    }
+    const js = d.toJS();
+    if (js === null || js === void 0) continue;
+    const doc = ++n;
+    if (!isMap(js)) {
+      bad(`has document ${doc}, which is ${Array.isArray(js) ? "a list" : `the scalar ${JSON.stringify(js)}`}, not a map`);
+      continue;
+    }
+    const { kind, apiVersion, ...fields } = js;
+    if (typeof kind !== "string" || !(kind in KUBEADM_KINDS)) {
+      bad(
+        kind === void 0 ? `has document ${doc} without a kind` : `has document ${doc} of kind ${JSON.stringify(kind)}, which kubeadm init does not read or this action does not merge`,
+        `one of ${KUBEADM_KIND_NAMES.join(", ")} per document`
+      );
+      continue;
+    }
+    const k = kind;
+    const versions = KUBEADM_KINDS[k];
+    if (apiVersion !== void 0 && (typeof apiVersion !== "string" || !versions.includes(apiVersion))) {
+      bad(`has document ${doc} (${k}) with apiVersion ${JSON.stringify(apiVersion)}`, `${versions.join(" or ")}, or no apiVersion (the action's own then applies)`);
+      continue;
+    }
+    const twice = patches.find((p) => p.kind === k);
+    if (twice) {
+      bad(`has ${k} twice (documents ${twice.doc} and ${doc}); kubeadm refuses a kind given twice`, `one document per kind; put both documents' fields in one`);
+      continue;
+    }
+    patches.push({ kind: k, apiVersion, fields, doc });
+  }
+  const kubeadmApis = new Set(patches.filter((p) => p.apiVersion?.startsWith("kubeadm.k8s.io/")).map((p) => p.apiVersion));
+  if (kubeadmApis.size > 1) {
+    bad(`mixes ${[...kubeadmApis].join(" and ")}`, "one kubeadm.k8s.io version for InitConfiguration and ClusterConfiguration (the one the Kubernetes version reads), or none");
+  }
+  return { patches, problems };
+}
+function kubeadmSecrets(patches) {
+  const init = patches.find((p) => p.kind === "InitConfiguration")?.fields;
+  if (!init) return [];
+  const tokens = Array.isArray(init.bootstrapTokens) ? init.bootstrapTokens.map((t) => isMap(t) ? t.token : void 0) : [];
+  return [...tokens, init.certificateKey].filter((s) => typeof s === "string" && s !== "");
+}
+var FEATURE_GATES_FORM = "'Name=true' or 'Name=false' entries, comma- or newline-separated, such as 'InPlacePodVerticalScaling=true,UserNamespacesSupport=false': a CamelCase gate name and true or false";
+var KUBEADM_ONLY_GATES = ["PublicKeysECDSA", "RootlessControlPlane", "EtcdLearnerMode", "WaitForAllControlPlaneComponents", "ControlPlaneKubeletLocalMode", "NodeLocalCRISocket"];
+var GATE_NAME_RE = /^[A-Z][A-Za-z0-9]*$/;
+var BOOLS = { true: true, True: true, TRUE: true, false: false, False: false, FALSE: false };
+function parseFeatureGates(value, input = "feature-gates") {
+  const gates = [];
+  const problems = [];
+  const entries = value.split(/[\n,]/).map((s) => s.replace(/#.*$/, "").trim()).filter((s) => s !== "");
+  for (const entry of entries) {
+    const m = /^([^=\s]+)\s*=\s*(\S+)$/.exec(entry);
+    const enabled2 = m ? BOOLS[m[2]] : void 0;
+    if (!m || !GATE_NAME_RE.test(m[1]) || enabled2 === void 0) {
+      problems.push(`Input '${input}' has the entry ${JSON.stringify(entry)}; accepted: ${FEATURE_GATES_FORM}.`);
+      continue;
+    }
+    const name2 = m[1];
+    if (KUBEADM_ONLY_GATES.includes(name2)) {
+      problems.push(`Input '${input}' has the entry ${JSON.stringify(entry)}, a gate of kubeadm itself that the components would refuse as unrecognized; accepted: a Kubernetes component gate here, and kubeadm's own in kubeadm-config's ClusterConfiguration featureGates.`);
+      continue;
+    }
+    const earlier = gates.find((g) => g.name === name2);
+    if (earlier) {
+      problems.push(`Input '${input}' names ${name2} twice (${name2}=${earlier.enabled} and ${entry}); accepted: each gate once.`);
+      continue;
+    }
+    gates.push({ name: name2, enabled: enabled2 });
+  }
+  return { gates, problems };
+}
+function featureGatesFlag(gates) {
+  return gates.map((g) => `${g.name}=${g.enabled}`).join(",");
+}
 
 // src/config/presets.ts
 var MIRROR_PRESETS = {
@@ -39480,6 +39620,17 @@ function parseUrlOrPath(input, value) {
   if (scheme !== "http" && scheme !== "https") reject(input, value, accepted);
   return parseUrl(input, `${scheme}${value.slice(scheme.length)}`);
 }
+function parseKubeadmConfig(value, field, problems) {
+  const v = value.trim();
+  if (v === "") return void 0;
+  if (looksLikePath(v)) {
+    const path14 = field(() => parsePath("kubeadm-config", v, "a path to a YAML file (or YAML itself, over several lines)", false));
+    return path14 === void 0 ? void 0 : { path: path14 };
+  }
+  const read2 = parseKubeadmDocuments(value.trimEnd(), "Input 'kubeadm-config'");
+  problems.push(...read2.problems);
+  return { patches: read2.patches };
+}
 var MIRROR_PRESET_FORMS = `'' (no preset), ${MIRROR_PRESET_NAMES.map((n) => `'${n}' (mirrors reachable from ${MIRROR_PRESETS[n].where})`).join(", ")}`;
 function parseMirrorPreset(value) {
   if (value === "") return void 0;
@@ -39544,6 +39695,9 @@ function parseInputs(get) {
   );
   const imageRetags = parseRetags("image-retags", read2("image-retags"), field);
   const untaint = field(() => parseBool("untaint", read2("untaint", "true")));
+  const kubeadmConfig = parseKubeadmConfig(get("kubeadm-config"), field, problems);
+  const featureGates = parseFeatureGates(read2("feature-gates"));
+  problems.push(...featureGates.problems);
   const smokeTest = field(() => parseBool("smoke-test", read2("smoke-test", "true")));
   const smokeTestImage = field(() => parseImage("smoke-test-image", read2("smoke-test-image", DEFAULTS.smokeTestImage)));
   const timeoutSeconds = field(() => parseDuration("timeout", read2("timeout", DEFAULTS.timeout)));
@@ -39568,6 +39722,8 @@ function parseInputs(get) {
     imageArchives,
     imageRetags,
     untaint,
+    kubeadmConfig,
+    featureGates: featureGates.gates,
     smokeTest,
     smokeTestImage,
     timeoutSeconds,
@@ -39586,6 +39742,7 @@ import { constants as constants3 } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { isAbsolute, resolve as resolve3 } from "node:path";
 var nodeProbe = { stat: fsp.stat, lstat: fsp.lstat, access: fsp.access };
+var nodeRead = (path14) => fsp.readFile(path14, "utf8");
 var ACCEPTED = "an existing regular file this process can read";
 function kindOf(s) {
   if (s.isDirectory()) return "a directory";
@@ -39635,6 +39792,7 @@ var isUrl2 = (s) => /^https?:\/\//.test(s);
 async function inputFileProblems(config, probe = nodeProbe) {
   const named = config.imageArchives.map((p) => ["image-archives", p]);
   if (config.cniManifest !== void 0 && !isUrl2(config.cniManifest)) named.push(["cni-manifest", config.cniManifest]);
+  if (config.kubeadmConfig?.path !== void 0) named.push(["kubeadm-config", config.kubeadmConfig.path]);
   const seen = /* @__PURE__ */ new Set();
   const problems = [];
   for (const [input, path14] of named) {
@@ -39642,11 +39800,23 @@ async function inputFileProblems(config, probe = nodeProbe) {
     if (seen.has(key)) continue;
     seen.add(key);
     const what = await fileProblem(path14, probe);
-    if (what === void 0) continue;
-    const where2 = isAbsolute(path14) ? "" : ` (looked for at ${resolve3(path14)})`;
-    problems.push(`Input '${input}' has the path ${JSON.stringify(path14)}${where2}, which is ${what}; accepted: ${ACCEPTED}.`);
+    if (what !== void 0) problems.push(pathProblem(input, path14, what));
   }
   return problems;
+}
+function pathProblem(input, path14, what) {
+  const where2 = isAbsolute(path14) ? "" : ` (looked for at ${resolve3(path14)})`;
+  return `Input '${input}' has the path ${JSON.stringify(path14)}${where2}, which is ${what}; accepted: ${ACCEPTED}.`;
+}
+async function readKubeadmConfigFile(config, probe = nodeProbe, read2 = nodeRead) {
+  const given = config.kubeadmConfig;
+  if (given?.path === void 0 || given.patches !== void 0) return config;
+  const what = await fileProblem(given.path, probe);
+  if (what !== void 0) throw new InputError([pathProblem("kubeadm-config", given.path, what)]);
+  const text = await read2(given.path);
+  const { patches, problems } = parseKubeadmDocuments(text, `Input 'kubeadm-config' (the file ${JSON.stringify(given.path)})`);
+  if (problems.length > 0) throw new InputError(problems);
+  return { ...config, kubeadmConfig: { path: given.path, patches } };
 }
 
 // src/phases/preflight.ts
@@ -39737,7 +39907,7 @@ ${body2}
 }
 
 // src/host/probe.ts
-import { access as access3, readFile as readFile4 } from "node:fs/promises";
+import { access as access3, readFile as readFile5 } from "node:fs/promises";
 import { availableParallelism, userInfo } from "node:os";
 import { delimiter as delimiter3, join as join9 } from "node:path";
 function kubeArch(nodeArch) {
@@ -39773,10 +39943,10 @@ async function probeHost(run, paths) {
     run(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
     onPath("docker"),
     Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
-    readFile4(paths.procSwaps, "utf8").catch(() => ""),
+    readFile5(paths.procSwaps, "utf8").catch(() => ""),
     exists2(paths.adminConf),
     exists2(paths.dockerDaemonJson),
-    readFile4(paths.dockerDaemonJson, "utf8").then(
+    readFile5(paths.dockerDaemonJson, "utf8").then(
       (t) => JSON.parse(t),
       () => void 0
     ),
@@ -39876,7 +40046,7 @@ timeout: 10
 }
 
 // src/cache/entry.ts
-import { readFile as readFile5, readdir as readdir3, stat as stat4, writeFile as writeFile4 } from "node:fs/promises";
+import { readFile as readFile6, readdir as readdir3, stat as stat4, writeFile as writeFile4 } from "node:fs/promises";
 import { join as join11 } from "node:path";
 
 // src/cache/key.ts
@@ -39892,7 +40062,9 @@ function imageSet(config) {
     cniManifest: config.cniManifest ?? "",
     smokeTestImage: config.smokeTest ? config.smokeTestImage : "",
     kubernetesReleaseUrl: config.kubernetesReleaseUrl,
-    githubUrl: config.githubUrl
+    githubUrl: config.githubUrl,
+    // ClusterConfiguration may name other etcd and coredns images
+    kubeadmConfig: config.kubeadmConfig?.patches ?? config.kubeadmConfig?.path ?? ""
   };
 }
 function cacheKey(config, version3, arch3) {
@@ -39912,7 +40084,7 @@ function downloadPath(dir, name2, fileName) {
 async function checkEntry(dir) {
   let manifest;
   try {
-    manifest = JSON.parse(await readFile5(entryLayout(dir).manifest, "utf8"));
+    manifest = JSON.parse(await readFile6(entryLayout(dir).manifest, "utf8"));
   } catch (err) {
     return { ok: false, problem: `entry.json is missing or unreadable (${err.message})` };
   }
@@ -39954,9 +40126,12 @@ function cacheSteps(p) {
 }
 
 // src/render/kubeadm.ts
-var import_yaml2 = __toESM(require_dist(), 1);
+var import_yaml3 = __toESM(require_dist(), 1);
 var CONTROL_PLANE_TAINT = { key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" };
-function renderKubeadmConfig(o) {
+var KUBELET_API = "kubelet.config.k8s.io/v1beta1";
+var KUBE_PROXY_API = "kubeproxy.config.k8s.io/v1alpha1";
+var GATED_COMPONENTS = ["apiServer", "controllerManager", "scheduler"];
+function ownDocuments(o) {
   const apiVersion = kubeadmApiVersion(o.kubernetesVersion);
   const v1beta4 = apiVersion.endsWith("v1beta4");
   const nodeRegistration = {
@@ -39965,43 +40140,227 @@ function renderKubeadmConfig(o) {
     taints: o.untaint ? [] : [CONTROL_PLANE_TAINT]
   };
   if (v1beta4) nodeRegistration.imagePullSerial = false;
-  const init = { apiVersion, kind: "InitConfiguration", nodeRegistration };
-  const cluster = {
-    apiVersion,
-    kind: "ClusterConfiguration",
-    kubernetesVersion: o.kubernetesVersion,
-    imageRepository: o.imageRepository,
-    networking: { podSubnet: o.podSubnet, serviceSubnet: o.serviceSubnet }
+  return {
+    InitConfiguration: { apiVersion, kind: "InitConfiguration", nodeRegistration },
+    ClusterConfiguration: {
+      apiVersion,
+      kind: "ClusterConfiguration",
+      kubernetesVersion: o.kubernetesVersion,
+      imageRepository: o.imageRepository,
+      networking: { podSubnet: o.podSubnet, serviceSubnet: o.serviceSubnet }
+    },
+    KubeletConfiguration: { apiVersion: KUBELET_API, kind: "KubeletConfiguration", cgroupDriver: "systemd" }
   };
-  const kubelet = {
-    apiVersion: "kubelet.config.k8s.io/v1beta1",
-    kind: "KubeletConfiguration",
-    cgroupDriver: "systemd"
-  };
-  return [init, cluster, kubelet].map((doc) => (0, import_yaml2.stringify)(doc)).join("---\n");
+}
+function mergedDocuments(o) {
+  const docs = new Map(Object.entries(ownDocuments(o)));
+  for (const p of o.patches ?? []) {
+    const own = docs.get(p.kind) ?? { apiVersion: KUBE_PROXY_API, kind: p.kind };
+    const { apiVersion, kind } = own;
+    docs.set(p.kind, { ...mergePatch(own, p.fields), apiVersion, kind });
+  }
+  return docs;
+}
+function withFeatureGatesArg(args, flag, v1beta4) {
+  if (v1beta4) return [...Array.isArray(args) ? args : [], { name: "feature-gates", value: flag }];
+  return { ...isMap(args) ? args : {}, "feature-gates": flag };
+}
+function kubeadmDocuments(o) {
+  const docs = mergedDocuments(o);
+  const gates = o.featureGates ?? [];
+  if (gates.length > 0) {
+    const cluster = docs.get("ClusterConfiguration");
+    const v1beta4 = String(cluster.apiVersion).endsWith("v1beta4");
+    const flag = featureGatesFlag(gates);
+    for (const c of GATED_COMPONENTS) {
+      const component = isMap(cluster[c]) ? { ...cluster[c] } : {};
+      component.extraArgs = withFeatureGatesArg(component.extraArgs, flag, v1beta4);
+      cluster[c] = component;
+    }
+    const kubelet = docs.get("KubeletConfiguration");
+    kubelet.featureGates = { ...isMap(kubelet.featureGates) ? kubelet.featureGates : {}, ...Object.fromEntries(gates.map((g) => [g.name, g.enabled])) };
+  }
+  return [...docs.values()];
+}
+function renderKubeadmConfig(o) {
+  return kubeadmDocuments(o).map((doc) => (0, import_yaml3.stringify)(doc)).join("---\n");
+}
+
+// src/render/kubeadm-check.ts
+var noV = (v) => typeof v === "string" ? v.replace(/^v/, "") : v;
+var OWNED = [
+  { kind: "InitConfiguration", path: ["nodeRegistration", "criSocket"], input: "container-runtime", value: (o) => o.criSocket, why: "the runtime the action sets up answers there" },
+  { kind: "InitConfiguration", path: ["nodeRegistration", "taints"], input: "untaint", value: (o) => o.untaint ? [] : [CONTROL_PLANE_TAINT], why: "untaint decides the taints" },
+  { kind: "ClusterConfiguration", path: ["kubernetesVersion"], input: "kubernetes-version", value: (o) => o.kubernetesVersion, why: "the binaries and images are that release", same: (a, b) => noV(a) === noV(b) },
+  { kind: "ClusterConfiguration", path: ["imageRepository"], input: "image-repository", value: (o) => o.imageRepository, why: "kubeadm's images are preloaded from it" },
+  { kind: "ClusterConfiguration", path: ["networking", "podSubnet"], input: "pod-network-cidr", value: (o) => o.podSubnet, why: "it also configures the CNI" },
+  { kind: "ClusterConfiguration", path: ["networking", "serviceSubnet"], input: "service-cidr", value: (o) => o.serviceSubnet, why: "it was checked against the pod network" },
+  // the runtime is configured for the systemd cgroup driver (runc SystemdCgroup = true); a
+  // kubelet on cgroupfs would disagree with it and restart the static pods
+  { kind: "KubeletConfiguration", path: ["cgroupDriver"], input: "container-runtime", value: () => "systemd", why: "the runtime is set up with the systemd cgroup driver" },
+  { kind: "KubeletConfiguration", path: ["containerRuntimeEndpoint"], input: "container-runtime", value: (o) => o.criSocket, why: "the runtime the action sets up answers there", optional: true },
+  // kubeadm derives kube-proxy's clusterCIDR from podSubnet (v1beta4 doc.go: "enforcing
+  // consistency of values across components ... clusterCIDR on kube-proxy")
+  { kind: "KubeProxyConfiguration", path: ["clusterCIDR"], input: "pod-network-cidr", value: (o) => o.podSubnet, why: "it also configures the CNI", optional: true }
+];
+var V32 = "kubeadm.k8s.io/v1beta3";
+var V42 = "kubeadm.k8s.io/v1beta4";
+var ONLY_IN = [
+  { kind: "InitConfiguration", path: ["timeouts"], api: V42, instead: "apiServer.timeoutForControlPlane in ClusterConfiguration" },
+  { kind: "InitConfiguration", path: ["nodeRegistration", "imagePullSerial"], api: V42 },
+  { kind: "ClusterConfiguration", path: ["encryptionAlgorithm"], api: V42 },
+  { kind: "ClusterConfiguration", path: ["apiServer", "timeoutForControlPlane"], api: V32, instead: "timeouts.controlPlaneComponentHealthCheck in InitConfiguration" }
+];
+var EXTRA_ARGS = [
+  ...GATED_COMPONENTS.map((c) => ({ kind: "ClusterConfiguration", path: [c, "extraArgs"] })),
+  { kind: "ClusterConfiguration", path: ["etcd", "local", "extraArgs"] },
+  { kind: "InitConfiguration", path: ["nodeRegistration", "kubeletExtraArgs"] }
+];
+var STATIC_POD_PATH = "/etc/kubernetes/manifests";
+var DNS1123_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+var isSubdomain = (v) => typeof v === "string" && v.length <= 253 && DNS1123_SUBDOMAIN_RE.test(v);
+var KUBEADM_RULES = [
+  { kind: "ClusterConfiguration", path: ["networking", "dnsDomain"], ok: isSubdomain, accepted: "a DNS-1123 subdomain (lowercase letters, digits, '-' and '.'), such as 'cluster.local'" },
+  { kind: "ClusterConfiguration", path: ["certificatesDir"], ok: (v) => typeof v === "string" && v.startsWith("/"), accepted: "an absolute path, such as '/etc/kubernetes/pki'" },
+  { kind: "InitConfiguration", path: ["nodeRegistration", "name"], ok: isSubdomain, accepted: "a DNS-1123 subdomain, as a node name must be" }
+];
+var show = (v) => v === void 0 ? "nothing (removed)" : JSON.stringify(v);
+var dotted = (path14) => path14.join(".");
+function extraArgsShapeOk(args, api) {
+  if (api === V42) return Array.isArray(args) && args.every((a) => isMap(a) && typeof a.name === "string" && typeof a.value === "string" && Object.keys(a).length === 2);
+  return isMap(args) && Object.values(args).every((v) => typeof v === "string");
+}
+function hasFeatureGatesArg(args) {
+  if (Array.isArray(args)) return args.some((a) => isMap(a) && a.name === "feature-gates");
+  return isMap(args) && "feature-gates" in args;
+}
+function kubeadmConfigProblems(o, source = "'kubeadm-config'") {
+  const patches = o.patches ?? [];
+  const problems = [];
+  const api = kubeadmApiVersion(o.kubernetesVersion);
+  const label = (p) => `document ${p.doc} (${p.kind})`;
+  const merged = mergedDocuments(o);
+  const gates = o.featureGates ?? [];
+  for (const p of patches) {
+    if (p.apiVersion?.startsWith("kubeadm.k8s.io/") && p.apiVersion !== api) {
+      problems.push(
+        `Inputs ${source} and 'kubernetes-version' conflict: ${label(p)} has apiVersion ${p.apiVersion}, but Kubernetes ${o.kubernetesVersion} is configured with ${api}; accepted: apiVersion ${api}, or none (the action's own then applies).`
+      );
+    }
+    for (const f of OWNED.filter((x) => x.kind === p.kind)) {
+      if (!touches(p.fields, f.path)) continue;
+      const now = valueAt(merged.get(p.kind), f.path);
+      const want = f.value(o);
+      if ((f.same ?? sameJson)(now, want) || f.optional && now === void 0) continue;
+      problems.push(
+        `Inputs ${source} and '${f.input}' conflict: ${label(p)} makes ${dotted(f.path)} ${show(now)}, but '${f.input}' gives ${JSON.stringify(want)} (${f.why}); accepted: ${dotted(f.path)} left out of kubeadm-config or equal to that, with '${f.input}' set instead.`
+      );
+    }
+    for (const f of ONLY_IN.filter((x) => x.kind === p.kind && x.api !== api)) {
+      if (valueAt(p.fields, f.path) === void 0) continue;
+      problems.push(
+        `Inputs ${source} and 'kubernetes-version' conflict: ${label(p)} sets ${dotted(f.path)}, which only ${f.api} has, but Kubernetes ${o.kubernetesVersion} is configured with ${api}, where kubeadm would ignore it; accepted: fields of ${api}${f.instead ? ` (there: ${f.instead})` : ""}.`
+      );
+    }
+    for (const r of KUBEADM_RULES.filter((x) => x.kind === p.kind)) {
+      const v = valueAt(p.fields, r.path);
+      if (v !== void 0 && v !== null && !r.ok(v)) problems.push(`Input ${source} has ${label(p)} ${dotted(r.path)} ${show(v)}, which kubeadm refuses; accepted: ${r.accepted}.`);
+    }
+    if (p.kind === "KubeletConfiguration" && touches(p.fields, ["staticPodPath"])) {
+      const now = valueAt(merged.get(p.kind), ["staticPodPath"]);
+      if (now !== void 0 && now !== STATIC_POD_PATH) {
+        problems.push(
+          `Input ${source} has ${label(p)} staticPodPath ${show(now)}; accepted: ${STATIC_POD_PATH} or none, where kubeadm writes the control plane's static pods (a kubelet watching elsewhere never starts them).`
+        );
+      }
+    }
+  }
+  for (const f of EXTRA_ARGS) {
+    const p = patches.find((x) => x.kind === f.kind);
+    if (!p || !touches(p.fields, f.path)) continue;
+    const args = valueAt(merged.get(f.kind), f.path);
+    if (args === void 0 || extraArgsShapeOk(args, api)) continue;
+    const form = api === V42 ? `a list of {name, value} entries, both strings, such as '- {name: v, value: "4"}'` : `a map of flag names to string values, such as 'v: "4"'`;
+    problems.push(`Inputs ${source} and 'kubernetes-version' conflict: ${label(p)} gives ${dotted(f.path)} as ${show(args)}, but Kubernetes ${o.kubernetesVersion} is configured with ${api}; accepted: ${form}.`);
+  }
+  const kubeletPatch = patches.find((x) => x.kind === "KubeletConfiguration");
+  const kubeletGates = valueAt(merged.get("KubeletConfiguration"), ["featureGates"]);
+  if (kubeletPatch && kubeletGates !== void 0 && !(isMap(kubeletGates) && Object.values(kubeletGates).every((v) => typeof v === "boolean"))) {
+    problems.push(`Input ${source} has ${label(kubeletPatch)} featureGates ${show(kubeletGates)}; accepted: a map of gate names to true or false.`);
+  }
+  if (gates.length > 0) {
+    const gatesConflict = (where2, what) => void problems.push(`Inputs ${source} and 'feature-gates' conflict: ${where2} ${what}; accepted: each gate in one of them (feature-gates gives its gates to the API server, controller manager, scheduler and kubelet).`);
+    const cluster = patches.find((x) => x.kind === "ClusterConfiguration");
+    for (const c of GATED_COMPONENTS) {
+      if (cluster && hasFeatureGatesArg(valueAt(merged.get("ClusterConfiguration"), [c, "extraArgs"]))) gatesConflict(label(cluster), `gives ${c}.extraArgs a feature-gates flag of its own, which feature-gates' would replace or repeat`);
+    }
+    const init = patches.find((x) => x.kind === "InitConfiguration");
+    if (init && hasFeatureGatesArg(valueAt(merged.get("InitConfiguration"), ["nodeRegistration", "kubeletExtraArgs"]))) {
+      gatesConflict(label(init), "gives nodeRegistration.kubeletExtraArgs a feature-gates flag, which would override the kubelet configuration feature-gates writes");
+    }
+    if (kubeletPatch && isMap(kubeletGates)) {
+      for (const g of gates) {
+        const theirs = kubeletGates[g.name];
+        if (typeof theirs === "boolean" && theirs !== g.enabled) gatesConflict(label(kubeletPatch), `sets featureGates.${g.name} to ${theirs}, feature-gates to ${g.enabled}`);
+      }
+    }
+  }
+  return problems;
 }
 
 // src/phases/config.ts
 function kubeadmImagesListArgv(kubeadm, config) {
   return [kubeadm, "config", "images", "list", "--config", config];
 }
+function kubeadmOptions(p) {
+  const { config, version: version3, criSocket } = p;
+  const given = config.kubeadmConfig;
+  if (given && given.patches === void 0) throw new Error(`kubeadm-config's file ${given.path} was not read before the plan was built`);
+  return {
+    kubernetesVersion: version3,
+    criSocket,
+    podSubnet: config.podNetworkCidr,
+    serviceSubnet: config.serviceCidr,
+    imageRepository: config.imageRepository,
+    untaint: config.untaint,
+    featureGates: config.featureGates,
+    patches: given?.patches ?? []
+  };
+}
+function kubeadmConfigSource(p) {
+  const path14 = p.config.kubeadmConfig?.path;
+  return path14 === void 0 ? "'kubeadm-config'" : `'kubeadm-config' (the file ${JSON.stringify(path14)})`;
+}
+function kubeadmConfigInputProblems(p) {
+  return kubeadmConfigProblems(kubeadmOptions(p), kubeadmConfigSource(p));
+}
+var IMAGE_FIELDS = [["dns", "imageRepository"], ["dns", "imageTag"], ["etcd", "local", "imageRepository"], ["etcd", "local", "imageTag"]];
+function kubeadmImageNote(p) {
+  const cluster = p.config.kubeadmConfig?.patches?.find((x) => x.kind === "ClusterConfiguration");
+  const changed = IMAGE_FIELDS.filter((f) => cluster && touches(cluster.fields, f)).map((f) => f.join("."));
+  if (changed.length === 0) return void 0;
+  return `kubeadm-config sets ${changed.join(", ")}: the dry run's list of kubeadm's images does not show that change; the run asks kubeadm, which does.`;
+}
+function kubeadmStepTitle(p) {
+  const o = kubeadmOptions(p);
+  const extra = [
+    o.patches.length > 0 ? `${kubeadmConfigSource(p)} merged in (${o.patches.map((x) => x.kind).join(", ")})` : "",
+    o.featureGates.length > 0 ? `feature gates ${featureGatesFlag(o.featureGates)}` : ""
+  ].filter((x) => x !== "");
+  return `kubeadm configuration${extra.length > 0 ? `, ${extra.join("; ")}` : ""}`;
+}
 function configSteps(p) {
-  const { config, version: version3, bin, files, criSocket, learned } = p;
+  const { bin, files, learned } = p;
   const list = kubeadmImagesListArgv(bin("kubeadm"), files.kubeadmConfig);
+  const options = kubeadmOptions(p);
   return [
-    step("config.kubeadm", "kubeadm configuration", [], [
+    step("config.kubeadm", kubeadmStepTitle(p), [], [
       {
         kind: "write",
         path: files.kubeadmConfig,
         mode: 384,
-        render: () => renderKubeadmConfig({
-          kubernetesVersion: version3,
-          criSocket,
-          podSubnet: config.podNetworkCidr,
-          serviceSubnet: config.serviceCidr,
-          imageRepository: config.imageRepository,
-          untaint: config.untaint
-        })
+        render: () => renderKubeadmConfig(options),
+        redact: kubeadmSecrets(options.patches ?? [])
       }
     ]),
     step("config.images", "ask kubeadm which images it will use", ["binaries.kubeadm", "config.kubeadm"], [
@@ -40590,7 +40949,7 @@ function clearMirrorsOnUndo(path14, original) {
 }
 
 // src/render/smoke.ts
-var import_yaml3 = __toESM(require_dist(), 1);
+var import_yaml4 = __toESM(require_dist(), 1);
 function renderSmokeManifest(name2, namespace, image, tolerations = []) {
   const labels = { app: name2 };
   const deployment = {
@@ -40624,7 +40983,7 @@ function renderSmokeManifest(name2, namespace, image, tolerations = []) {
     metadata: { name: name2, namespace, labels },
     spec: { type: "NodePort", selector: labels, ports: [{ port: 80, targetPort: 80, protocol: "TCP" }] }
   };
-  return [deployment, service].map((d) => (0, import_yaml3.stringify)(d)).join("---\n");
+  return [deployment, service].map((d) => (0, import_yaml4.stringify)(d)).join("---\n");
 }
 
 // src/phases/smoke.ts
@@ -40688,6 +41047,8 @@ function buildPlan(input) {
   const tags3 = imageTagsFor(input.version);
   if (!tags3) p.notes.push(`The version table has no image list for ${input.version}: the dry run cannot name kubeadm's images; the run asks kubeadm.`);
   else if (!tags3.checked) p.notes.push(`kubeadm's images for ${input.version} are predicted from v1.${minorOf(input.version)}.${minorRow(minorOf(input.version)).knownThrough}, the newest patch the table was checked against; the run asks kubeadm itself.`);
+  const imageNote = kubeadmImageNote(p);
+  if (imageNote) p.notes.push(imageNote);
   const host2 = hostSteps(p);
   const steps = [
     ...cacheSteps(p),
@@ -40701,13 +41062,16 @@ function buildPlan(input) {
     ...readySteps(p),
     ...smokeSteps(p)
   ];
-  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime, cache: p.cache };
+  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime, cache: p.cache, inputProblems: kubeadmConfigInputProblems(p) };
 }
 
 // src/commands/prepare.ts
 async function prepare(config, run, paths, get = fetchText, cacheBackend) {
-  const [version3, facts] = await Promise.all([resolveVersion(config.kubernetesVersion, config.kubernetesReleaseUrl, get), probeHost(run, paths)]);
-  return { version: version3, facts, plan: buildPlan({ config, facts, version: version3, paths, cacheBackend }) };
+  const read2 = await readKubeadmConfigFile(config);
+  const [version3, facts] = await Promise.all([resolveVersion(read2.kubernetesVersion, read2.kubernetesReleaseUrl, get), probeHost(run, paths)]);
+  const plan2 = buildPlan({ config: read2, facts, version: version3, paths, cacheBackend });
+  if (plan2.inputProblems.length > 0) throw new InputError(plan2.inputProblems);
+  return { version: version3, facts, plan: plan2 };
 }
 function headline({ version: version3, facts, plan: plan2 }) {
   return `Kubernetes ${version3} on ${facts.arch}, ${plan2.runtime.describe}, ${facts.cpus} CPUs, ${facts.selfHosted ? "self-hosted" : "hosted"} runner`;
@@ -40844,7 +41208,7 @@ The host is partly configured: ${record.changes.length} changes recorded (steps 
     if (timings.length > 0) io.setOutput("timings", JSON.stringify(timingsJson(timings, seconds())));
     await io.summary({ kind: "failure", message: told, timings }).catch(() => {
     });
-    throw new Error(told, { cause: err });
+    throw record === void 0 && err instanceof InputError ? err : new Error(told, { cause: err });
   }
 }
 

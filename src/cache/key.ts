@@ -32,7 +32,9 @@ function imageSet(config: Config): Record<string, unknown> {
     cniManifest: config.cniManifest ?? '',
     smokeTestImage: config.smokeTest ? config.smokeTestImage : '',
     kubernetesReleaseUrl: config.kubernetesReleaseUrl,
-    githubUrl: config.githubUrl
+    githubUrl: config.githubUrl,
+    // ClusterConfiguration may name other etcd and coredns images
+    kubeadmConfig: config.kubeadmConfig?.patches ?? config.kubeadmConfig?.path ?? ''
   }
 }
 

@@ -1,12 +1,13 @@
 // From a parsed config to a plan: resolve the version, read the host (read-only), build
 // the steps. Shared by every command, so the dry run and the run see the same plan.
 import type { CacheBackend } from '../cache/backend.js'
-import type { Config } from '../config/inputs.js'
+import { InputError, type Config } from '../config/inputs.js'
 import { fetchText, resolveVersion, type FetchText } from '../config/versions.js'
 import type { Run } from '../host/exec.js'
 import type { Paths } from '../host/paths.js'
 import { probeHost, type HostFacts } from '../host/probe.js'
 import { buildPlan, type Plan } from '../phases/index.js'
+import { readKubeadmConfigFile } from '../phases/input-files.js'
 
 export interface Prepared {
   version: string
@@ -14,9 +15,13 @@ export interface Prepared {
   plan: Plan
 }
 
+/** Throws InputError where kubeadm-config's file cannot be read or does not fit the version and inputs. */
 export async function prepare(config: Config, run: Run, paths: Paths, get: FetchText = fetchText, cacheBackend?: CacheBackend): Promise<Prepared> {
-  const [version, facts] = await Promise.all([resolveVersion(config.kubernetesVersion, config.kubernetesReleaseUrl, get), probeHost(run, paths)])
-  return { version, facts, plan: buildPlan({ config, facts, version, paths, cacheBackend }) }
+  const read = await readKubeadmConfigFile(config)
+  const [version, facts] = await Promise.all([resolveVersion(read.kubernetesVersion, read.kubernetesReleaseUrl, get), probeHost(run, paths)])
+  const plan = buildPlan({ config: read, facts, version, paths, cacheBackend })
+  if (plan.inputProblems.length > 0) throw new InputError(plan.inputProblems)
+  return { version, facts, plan }
 }
 
 /** The first line of every command's log: what is about to be built on what. */

@@ -2,7 +2,7 @@
 // the host goes through the ledger, saved as it happens, so that whatever fails, `down`
 // (the post step) can put the host back.
 import { entryLayout } from '../cache/entry.js'
-import type { Config } from '../config/inputs.js'
+import { InputError, type Config } from '../config/inputs.js'
 import { execute } from '../engine/execute.js'
 import { StepError, type StepTiming } from '../engine/step.js'
 import { createHost } from '../host/host.js'
@@ -122,6 +122,8 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
     }
     if (timings.length > 0) io.setOutput('timings', JSON.stringify(timingsJson(timings, seconds())))
     await io.summary({ kind: 'failure', message: told, timings }).catch(() => {})
-    throw new Error(told, { cause: err })
+    // an input problem found while preparing (kubeadm-config against the resolved version)
+    // stays an InputError: nothing was changed, and the caller says so
+    throw record === undefined && err instanceof InputError ? err : new Error(told, { cause: err })
   }
 }
