@@ -49,17 +49,19 @@ export function imageSteps(p: PlanContext): Step[] {
     step('images.preload', 'preload every image the cluster will ask for', ['runtime.ready', 'config.images', ...needs], [
       {
         kind: 'task',
-        title: `import archives, then pull what is missing (4 at a time)${config.imageRetags.length ? ', then retag' : ''}`,
+        title: `import archives, then ${config.offline ? 'check that nothing is missing (offline)' : 'pull what is missing (4 at a time)'}${config.imageRetags.length ? ', then retag' : ''}`,
         shows: [
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
-          ...images(learned).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
-          ...(learned.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []),
+          ...(config.offline
+            ? [`offline: nothing is pulled; each of ${images(learned).join(' ') || "kubeadm's images"} must be present or imported, else the step stops`]
+            : images(learned).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`)),
+          ...(learned.kubeadmImages.length === 0 && !config.offline ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []),
           ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
         ],
         run: async (ctx) => {
           const store = runtime.imageStore(ctx.host.run)
-          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log })
+          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config, r), log: ctx.log })
           await retagImages(store, config.imageRetags, ctx.log)
           ctx.learned.imageCounts = { present: res.present.length, pulled: res.pulled.length, imported: res.imported.length }
         }
