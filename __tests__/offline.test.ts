@@ -127,7 +127,7 @@ describe('offline: every piece proven local before anything changes', () => {
     assert.match(find(/^Input 'github-url'/), /crictl, cni-plugins, containerd, the flannel manifest v0\.28\.4 would be downloaded/)
     for (const image of ALL_IMAGES.filter((i) => !/pause|nginx/.test(i))) assert.match(find(new RegExp(`^Image ${image.replace(/[.]/g, '\\.')} `)), /in none of the archives of input 'image-archives'/)
     assert.match(find(/^Image registry\.k8s\.io\/etcd/), /asked for by kubeadm/)
-    assert.match(find(/^Image ghcr\.io\/flannel-io\/flannel:/), /asked for by the CNI \(flannel\)/)
+    assert.match(find(/^Image ghcr\.io\/flannel-io\/flannel:/), /asked for by flannel's manifest/)
     assert.match(find(/apt-get/), /install conntrack, socat, docker\.io with apt-get.*no input provides packages/)
     assert.equal(problems.length, 2 + 8 + 1, problems.join('\n'))
   })

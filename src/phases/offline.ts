@@ -66,7 +66,7 @@ function askers(config: Config, plan: Plan, cniImages: readonly string[]): Map<s
     }
   }
   add(plan.learned.kubeadmImages, 'kubeadm')
-  add(cniImages, `the CNI (${config.cni})`)
+  add(cniImages, `${config.cni}'s manifest`)
   add([config.smokeTestImage], 'smoke-test-image')
   add(config.preloadImages, 'preload-images')
   for (const r of config.imageRetags) if (!who.has(r.source)) who.set(r.source, `image-retags, for ${r.target}`)
