@@ -206,6 +206,7 @@ describe('offline inputs', () => {
   it('takes a file:// URL of this machine for the two download inputs, and no other host', () => {
     assert.equal(config({ 'kubernetes-release-url': 'file:///srv/release/' }).kubernetesReleaseUrl, 'file:///srv/release')
     assert.equal(config({ 'github-url': 'file:///srv/gh' }).githubUrl, 'file:///srv/gh')
+    assert.throws(() => config({ 'github-url': 'file:///' }), /Input 'github-url' has the value "file:\/\/\/"/)
     assert.throws(() => config({ 'github-url': 'file://fileserver/share' }), /Input 'github-url' has the value "file:\/\/fileserver\/share"; accepted: .*a file:\/\/ URL of a directory on this machine/)
     assert.throws(() => config({ 'registry-mirrors': 'docker.io=file:///srv/registry' }), /Input 'registry-mirrors'/)
   })

@@ -241,7 +241,7 @@ function parseUrl(input: string, value: string, files = false): string {
   }
   if (files && url.protocol === 'file:') {
     // file://host/path would name another machine's share; only this machine's files are read
-    if (url.hostname !== '' || url.search || url.hash) reject(input, value, accepted)
+    if (url.hostname !== '' || url.search || url.hash || url.pathname === '/') reject(input, value, accepted)
     return value.replace(/\/+$/, '')
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
