@@ -4,8 +4,10 @@
 // the orchestration, ordering, outputs, summary and failure reporting. What it cannot:
 // that a real kubeadm init succeeds (that needs a hosted runner; see the e2e workflow).
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { access, chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import * as core from '@actions/core'
 import { parse as parseToml } from 'smol-toml'
@@ -13,7 +15,7 @@ import { parseAllDocuments } from 'yaml'
 import { actionMain } from '../src/entry/action.js'
 import type { Paths } from '../src/host/paths.js'
 import { serve, type Route, type TestServer } from './helpers/http.js'
-import { layRunner, releaseRoutes } from './helpers/host-tree.js'
+import { diffSnapshots, layRunner, releaseRoutes, snapshot } from './helpers/host-tree.js'
 import { inputEnv, parseCommandFile, sandbox, type Sandbox } from './helpers/runner.js'
 
 describe('main step against a simulated host', () => {
@@ -182,6 +184,65 @@ describe('main step against a simulated host', () => {
     assert.equal(process.exitCode, 1)
     assert.deepEqual((await commands()).filter((c) => c !== 'containerd --version' && c !== 'sudo -n true'), [])
     assert.equal(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'], undefined)
+  })
+
+  /** The release as files (what a file:// URL serves) and a docker-save archive declaring `images`, under the sandbox. */
+  const offlinePieces = async (images: string[]): Promise<{ release: string; gh: string; archive: string }> => {
+    const dir = join(sb.dir, 'offline')
+    for (const [path, route] of Object.entries(routes)) {
+      if (typeof route === 'function' || path === '/') continue
+      await mkdir(dirname(join(dir, path)), { recursive: true })
+      await writeFile(join(dir, path), route.body)
+    }
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify([{ Config: 'c.json', RepoTags: images, Layers: [] }]))
+    execFileSync('tar', ['-cf', join(dir, 'images.tar'), '-C', dir, 'manifest.json'])
+    // the host packages are installed already (this machine may lack them; apt-get is not offline)
+    for (const b of ['conntrack', 'socat', 'ebtables', 'ethtool']) await writeFile(join(sb.shimDir, b), '#!/bin/sh\n', { mode: 0o755 })
+    return { release: pathToFileURL(join(dir, 'release')).href, gh: pathToFileURL(join(dir, 'gh')).href, archive: join(dir, 'images.tar') }
+  }
+  const ALL_IMAGES = [
+    'registry.k8s.io/kube-apiserver:v1.34.2',
+    'registry.k8s.io/kube-controller-manager:v1.34.2',
+    'registry.k8s.io/kube-scheduler:v1.34.2',
+    'registry.k8s.io/kube-proxy:v1.34.2',
+    'registry.k8s.io/coredns/coredns:v1.12.1',
+    'registry.k8s.io/pause:3.10.1',
+    'registry.k8s.io/etcd:3.6.5-0',
+    'ghcr.io/flannel-io/flannel:v0.28.4',
+    'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1',
+    'docker.io/library/nginx:stable-alpine'
+  ]
+
+  it('offline: builds from image-archives and files on this machine, pulling and fetching nothing', async () => {
+    const p = await offlinePieces(ALL_IMAGES)
+    server.hits.length = 0
+    inputs({ offline: 'true', 'kubernetes-release-url': p.release, 'github-url': p.gh, 'image-archives': p.archive })
+    await actionMain(paths)
+    const summary = await readFile(sb.files.summary, 'utf8')
+    assert.equal(process.exitCode, undefined, summary)
+    const cmds = await commands()
+    assert.deepEqual(cmds.filter((c) => / images pull (?!--help)/.test(c) || /^apt-get/.test(c)), [], 'nothing pulled, nothing installed with apt-get')
+    assert.ok(cmds.some((c) => / images import --local .*images\.tar$/.test(c)), cmds.join('\n'))
+    // the only request to the loopback server is the smoke test's, to "nginx"
+    assert.deepEqual(server.hits.filter((h) => h !== '/'), [])
+    assert.equal(await placed(join(paths.binDir, 'kubelet')), (routes['/release/v1.34.2/bin/linux/amd64/kubelet'] as { body: string }).body)
+    assert.match(summary, /10 imported/)
+  })
+
+  it('offline: a missing piece stops the run before anything changes, every one named with its input', async () => {
+    const p = await offlinePieces(ALL_IMAGES.filter((i) => !/etcd|nginx/.test(i)))
+    const before = await snapshot(root)
+    inputs({ offline: 'true', 'kubernetes-release-url': p.release, 'github-url': 'https://github.com', 'image-archives': p.archive })
+    await actionMain(paths)
+    assert.equal(process.exitCode, 1)
+    const summary = await readFile(sb.files.summary, 'utf8')
+    assert.match(summary, /This host cannot run the cluster; nothing was changed/)
+    assert.match(summary, /Input 'github-url' has the value "https:\/\/github\.com", which is not on this machine, and 'offline' is true: crictl, cni-plugins, the flannel manifest v0\.28\.4 would be downloaded from it/)
+    assert.match(summary, /Image registry\.k8s\.io\/etcd:3\.6\.5-0 \(asked for by kubeadm\) is in none of the archives of input 'image-archives'/)
+    assert.match(summary, /Image docker\.io\/library\/nginx:stable-alpine \(asked for by smoke-test-image\)/)
+    assert.deepEqual((await commands()).filter((c) => c !== 'containerd --version' && c !== 'sudo -n true'), [])
+    assert.equal(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'], undefined, 'no ledger: nothing to undo')
+    assert.deepEqual(diffSnapshots(before, await snapshot(root)), [], 'the host tree is as it was')
   })
 
   it('times out with what was not ready and why', async () => {

@@ -1990,11 +1990,11 @@ var require_request = __commonJS({
           } else if (typeof val[i] === "object") {
             throw new InvalidArgumentError(`invalid ${key} header`);
           } else {
-            const str = `${val[i]}`;
-            if (!isValidHeaderValue(str)) {
+            const str2 = `${val[i]}`;
+            if (!isValidHeaderValue(str2)) {
               throw new InvalidArgumentError(`invalid ${key} header`);
             }
-            arr.push(str);
+            arr.push(str2);
           }
         }
         val = arr;
@@ -3567,25 +3567,25 @@ var require_data_url = __commonJS({
     function isHTTPWhiteSpace(char) {
       return char === 13 || char === 10 || char === 9 || char === 32;
     }
-    function removeHTTPWhitespace(str, leading = true, trailing = true) {
-      return removeChars(str, leading, trailing, isHTTPWhiteSpace);
+    function removeHTTPWhitespace(str2, leading = true, trailing = true) {
+      return removeChars(str2, leading, trailing, isHTTPWhiteSpace);
     }
     function isASCIIWhitespace(char) {
       return char === 13 || char === 10 || char === 9 || char === 12 || char === 32;
     }
-    function removeASCIIWhitespace(str, leading = true, trailing = true) {
-      return removeChars(str, leading, trailing, isASCIIWhitespace);
+    function removeASCIIWhitespace(str2, leading = true, trailing = true) {
+      return removeChars(str2, leading, trailing, isASCIIWhitespace);
     }
-    function removeChars(str, leading, trailing, predicate) {
+    function removeChars(str2, leading, trailing, predicate) {
       let lead = 0;
-      let trail = str.length - 1;
+      let trail = str2.length - 1;
       if (leading) {
-        while (lead < str.length && predicate(str.charCodeAt(lead))) lead++;
+        while (lead < str2.length && predicate(str2.charCodeAt(lead))) lead++;
       }
       if (trailing) {
-        while (trail > 0 && predicate(str.charCodeAt(trail))) trail--;
+        while (trail > 0 && predicate(str2.charCodeAt(trail))) trail--;
       }
-      return lead === 0 && trail === str.length - 1 ? str : str.slice(lead, trail + 1);
+      return lead === 0 && trail === str2.length - 1 ? str2 : str2.slice(lead, trail + 1);
     }
     function isomorphicDecode(input) {
       const length = input.length;
@@ -5504,7 +5504,7 @@ var require_body = __commonJS({
         const boundary = `----formdata-undici-0${`${random(1e11)}`.padStart(11, "0")}`;
         const prefix2 = `--${boundary}\r
 Content-Disposition: form-data`;
-        const escape2 = (str) => str.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
+        const escape2 = (str2) => str2.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
         const normalizeLinefeeds = (value) => value.replace(/\r?\n|\r/g, "\r\n");
         const blobParts = [];
         const rn = new Uint8Array([13, 10]);
@@ -8294,8 +8294,8 @@ var require_pool_base = __commonJS({
       }
       get [kSize]() {
         let ret = this[kQueued];
-        for (const { [kSize]: size } of this[kClients]) {
-          ret += size;
+        for (const { [kSize]: size2 } of this[kClients]) {
+          ret += size2;
         }
         return ret;
       }
@@ -9286,7 +9286,7 @@ var require_retry_handler = __commonJS({
             this.abort(contentLengthError);
             return false;
           }
-          const { start, size, end = size - 1 } = contentRange;
+          const { start, size: size2, end = size2 - 1 } = contentRange;
           if (this.start !== start || this.end != null && this.end !== end) {
             this.abort(
               new RequestRetryError("Content-Range mismatch", statusCode, {
@@ -9316,7 +9316,7 @@ var require_retry_handler = __commonJS({
               this.abort(contentLengthError);
               return false;
             }
-            const { start, size, end = size - 1 } = range3;
+            const { start, size: size2, end = size2 - 1 } = range3;
             assert(
               start != null && Number.isFinite(start),
               "content-range mismatch"
@@ -12122,17 +12122,17 @@ var require_headers = __commonJS({
       }
       // https://fetch.spec.whatwg.org/#convert-header-names-to-a-sorted-lowercase-set
       toSortedArray() {
-        const size = this[kHeadersMap].size;
-        const array = new Array(size);
-        if (size <= 32) {
-          if (size === 0) {
+        const size2 = this[kHeadersMap].size;
+        const array = new Array(size2);
+        if (size2 <= 32) {
+          if (size2 === 0) {
             return array;
           }
           const iterator = this[kHeadersMap][Symbol.iterator]();
           const firstValue = iterator.next().value;
           array[0] = [firstValue[0], firstValue[1].value];
           assert(firstValue[1].value !== null);
-          for (let i = 1, j = 0, right = 0, left = 0, pivot = 0, x, value; i < size; ++i) {
+          for (let i = 1, j = 0, right = 0, left = 0, pivot = 0, x, value; i < size2; ++i) {
             value = iterator.next().value;
             x = array[i] = [value[0], value[1].value];
             assert(x[1] !== null);
@@ -15110,7 +15110,7 @@ var require_util4 = __commonJS({
       return null;
     }
     function combineByteSequences(sequences) {
-      const size = sequences.reduce((a, b) => {
+      const size2 = sequences.reduce((a, b) => {
         return a + b.byteLength;
       }, 0);
       let offset = 0;
@@ -15118,7 +15118,7 @@ var require_util4 = __commonJS({
         a.set(b, offset);
         offset += b.byteLength;
         return a;
-      }, new Uint8Array(size));
+      }, new Uint8Array(size2));
     }
     module.exports = {
       staticPropertyDescriptors,
@@ -16487,9 +16487,9 @@ var require_cookies = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, "setCookie");
       webidl.brandCheck(headers, Headers2, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str = stringify5(cookie);
-      if (str) {
-        headers.append("Set-Cookie", str);
+      const str2 = stringify5(cookie);
+      if (str2) {
+        headers.append("Set-Cookie", str2);
       }
     }
     webidl.converters.DeleteCookieAttributes = webidl.dictionaryConverter([
@@ -18551,13 +18551,13 @@ ${value}`;
           }
         }
       }
-      setEventFieldSize(field, size) {
-        const eventSize = this.eventSize - this.eventFieldSizes[field] + size;
+      setEventFieldSize(field, size2) {
+        const eventSize = this.eventSize - this.eventFieldSizes[field] + size2;
         if (this.maxEventSize > 0 && eventSize > this.maxEventSize) {
           throw createMaxEventSizeExceededError();
         }
         this.eventSize = eventSize;
-        this.eventFieldSizes[field] = size;
+        this.eventFieldSizes[field] = size2;
       }
       /**
        * @param {EventSourceStreamEvent} event
@@ -21387,13 +21387,13 @@ var require_ms = __commonJS({
         "val is not a non-empty string or a valid number. val=" + JSON.stringify(val)
       );
     };
-    function parse3(str) {
-      str = String(str);
-      if (str.length > 100) {
+    function parse3(str2) {
+      str2 = String(str2);
+      if (str2.length > 100) {
         return;
       }
       var match3 = /^(-?(?:\d+)?\.?\d+) *(milliseconds?|msecs?|ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w|years?|yrs?|y)?$/i.exec(
-        str
+        str2
       );
       if (!match3) {
         return;
@@ -22109,7 +22109,7 @@ var require_node = __commonJS({
     var { formatters } = module.exports;
     formatters.o = function(v) {
       this.inspectOpts.colors = this.useColors;
-      return util4.inspect(v, this.inspectOpts).split("\n").map((str) => str.trim()).join(" ");
+      return util4.inspect(v, this.inspectOpts).split("\n").map((str2) => str2.trim()).join(" ");
     };
     formatters.O = function(v) {
       this.inspectOpts.colors = this.useColors;
@@ -22176,12 +22176,12 @@ var require_helpers = __commonJS({
     exports.toBuffer = toBuffer;
     async function json(stream2) {
       const buf = await toBuffer(stream2);
-      const str = buf.toString("utf8");
+      const str2 = buf.toString("utf8");
       try {
-        return JSON.parse(str);
+        return JSON.parse(str2);
       } catch (_err) {
         const err = _err;
-        err.message += ` (input: ${str})`;
+        err.message += ` (input: ${str2})`;
         throw err;
       }
     }
@@ -28008,13 +28008,13 @@ var require_Collection = __commonJS({
 var require_stringifyComment = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyComment.js"(exports) {
     "use strict";
-    var stringifyComment = (str) => str.replace(/^(?!$)(?: $)?/gm, "#");
+    var stringifyComment = (str2) => str2.replace(/^(?!$)(?: $)?/gm, "#");
     function indentComment(comment, indent) {
       if (/^\n+$/.test(comment))
         return comment.substring(1);
       return indent ? comment.replace(/^(?! *$)/gm, indent) : comment;
     }
-    var lineComment = (str, indent, comment) => str.endsWith("\n") ? indentComment(comment, indent) : comment.includes("\n") ? "\n" + indentComment(comment, indent) : (str.endsWith(" ") ? "" : " ") + comment;
+    var lineComment = (str2, indent, comment) => str2.endsWith("\n") ? indentComment(comment, indent) : comment.includes("\n") ? "\n" + indentComment(comment, indent) : (str2.endsWith(" ") ? "" : " ") + comment;
     exports.indentComment = indentComment;
     exports.lineComment = lineComment;
     exports.stringifyComment = stringifyComment;
@@ -28168,16 +28168,16 @@ var require_stringifyString = __commonJS({
       lineWidth: ctx.options.lineWidth,
       minContentWidth: ctx.options.minContentWidth
     });
-    var containsDocumentMarker = (str) => /^(%|---|\.\.\.)/m.test(str);
-    function lineLengthOverLimit(str, lineWidth, indentLength) {
+    var containsDocumentMarker = (str2) => /^(%|---|\.\.\.)/m.test(str2);
+    function lineLengthOverLimit(str2, lineWidth, indentLength) {
       if (!lineWidth || lineWidth < 0)
         return false;
       const limit = lineWidth - indentLength;
-      const strLen = str.length;
+      const strLen = str2.length;
       if (strLen <= limit)
         return false;
       for (let i = 0, start = 0; i < strLen; ++i) {
-        if (str[i] === "\n") {
+        if (str2[i] === "\n") {
           if (i - start > limit)
             return true;
           start = i + 1;
@@ -28194,11 +28194,11 @@ var require_stringifyString = __commonJS({
       const { implicitKey } = ctx;
       const minMultiLineLength = ctx.options.doubleQuotedMinMultiLineLength;
       const indent = ctx.indent || (containsDocumentMarker(value) ? "  " : "");
-      let str = "";
+      let str2 = "";
       let start = 0;
       for (let i = 0, ch = json[i]; ch; ch = json[++i]) {
         if (ch === " " && json[i + 1] === "\\" && json[i + 2] === "n") {
-          str += json.slice(start, i) + "\\ ";
+          str2 += json.slice(start, i) + "\\ ";
           i += 1;
           start = i;
           ch = "\\";
@@ -28207,38 +28207,38 @@ var require_stringifyString = __commonJS({
           switch (json[i + 1]) {
             case "u":
               {
-                str += json.slice(start, i);
+                str2 += json.slice(start, i);
                 const code = json.substr(i + 2, 4);
                 switch (code) {
                   case "0000":
-                    str += "\\0";
+                    str2 += "\\0";
                     break;
                   case "0007":
-                    str += "\\a";
+                    str2 += "\\a";
                     break;
                   case "000b":
-                    str += "\\v";
+                    str2 += "\\v";
                     break;
                   case "001b":
-                    str += "\\e";
+                    str2 += "\\e";
                     break;
                   case "0085":
-                    str += "\\N";
+                    str2 += "\\N";
                     break;
                   case "00a0":
-                    str += "\\_";
+                    str2 += "\\_";
                     break;
                   case "2028":
-                    str += "\\L";
+                    str2 += "\\L";
                     break;
                   case "2029":
-                    str += "\\P";
+                    str2 += "\\P";
                     break;
                   default:
                     if (code.substr(0, 2) === "00")
-                      str += "\\x" + code.substr(2);
+                      str2 += "\\x" + code.substr(2);
                     else
-                      str += json.substr(i, 6);
+                      str2 += json.substr(i, 6);
                 }
                 i += 5;
                 start = i + 1;
@@ -28248,14 +28248,14 @@ var require_stringifyString = __commonJS({
               if (implicitKey || json[i + 2] === '"' || json.length < minMultiLineLength) {
                 i += 1;
               } else {
-                str += json.slice(start, i) + "\n\n";
+                str2 += json.slice(start, i) + "\n\n";
                 while (json[i + 2] === "\\" && json[i + 3] === "n" && json[i + 4] !== '"') {
-                  str += "\n";
+                  str2 += "\n";
                   i += 2;
                 }
-                str += indent;
+                str2 += indent;
                 if (json[i + 2] === " ")
-                  str += "\\";
+                  str2 += "\\";
                 i += 1;
                 start = i + 1;
               }
@@ -28264,8 +28264,8 @@ var require_stringifyString = __commonJS({
               i += 1;
           }
       }
-      str = start ? str + json.slice(start) : json;
-      return implicitKey ? str : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
+      str2 = start ? str2 + json.slice(start) : json;
+      return implicitKey ? str2 : foldFlowLines.foldFlowLines(str2, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
     }
     function singleQuotedString(value, ctx) {
       if (ctx.options.singleQuote === false || ctx.implicitKey && value.includes("\n") || /[ \t]\n|\n[ \t]/.test(value))
@@ -28393,15 +28393,15 @@ ${indent}${start}${value}${end}`;
           return quotedString(value, ctx);
         }
       }
-      const str = value.replace(/\n+/g, `$&
+      const str2 = value.replace(/\n+/g, `$&
 ${indent}`);
       if (actualString) {
-        const test = (tag2) => tag2.default && tag2.tag !== "tag:yaml.org,2002:str" && tag2.test?.test(str);
+        const test = (tag2) => tag2.default && tag2.tag !== "tag:yaml.org,2002:str" && tag2.test?.test(str2);
         const { compat, tags: tags3 } = ctx.doc.schema;
         if (tags3.some(test) || compat?.some(test))
           return quotedString(value, ctx);
       }
-      return implicitKey ? str : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
+      return implicitKey ? str2 : foldFlowLines.foldFlowLines(str2, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
     }
     function stringifyString(item, ctx, onComment, onChompKeep) {
       const { implicitKey, inFlow } = ctx;
@@ -28553,11 +28553,11 @@ var require_stringify = __commonJS({
       const props = stringifyProps(node, tagObj, ctx);
       if (props.length > 0)
         ctx.indentAtStart = (ctx.indentAtStart ?? 0) + props.length + 1;
-      const str = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
+      const str2 = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
       if (!props)
-        return str;
-      return identity.isScalar(node) || str[0] === "{" || str[0] === "[" ? `${props} ${str}` : `${props}
-${ctx.indent}${str}`;
+        return str2;
+      return identity.isScalar(node) || str2[0] === "{" || str2[0] === "[" ? `${props} ${str2}` : `${props}
+${ctx.indent}${str2}`;
     }
     exports.createStringifyContext = createStringifyContext;
     exports.stringify = stringify5;
@@ -28592,8 +28592,8 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str = stringify5.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
-      if (!explicitKey && !ctx.inFlow && str.length > 1024) {
+      let str2 = stringify5.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      if (!explicitKey && !ctx.inFlow && str2.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
         explicitKey = true;
@@ -28602,27 +28602,27 @@ var require_stringifyPair = __commonJS({
         if (allNullValues || value == null) {
           if (keyCommentDone && onComment)
             onComment();
-          return str === "" ? "?" : explicitKey ? `? ${str}` : str;
+          return str2 === "" ? "?" : explicitKey ? `? ${str2}` : str2;
         }
       } else if (allNullValues && !simpleKeys || value == null && explicitKey) {
-        str = `? ${str}`;
+        str2 = `? ${str2}`;
         if (keyComment && !keyCommentDone) {
-          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
+          str2 += stringifyComment.lineComment(str2, ctx.indent, commentString(keyComment));
         } else if (chompKeep && onChompKeep)
           onChompKeep();
-        return str;
+        return str2;
       }
       if (keyCommentDone)
         keyComment = null;
       if (explicitKey) {
         if (keyComment)
-          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
-        str = `? ${str}
+          str2 += stringifyComment.lineComment(str2, ctx.indent, commentString(keyComment));
+        str2 = `? ${str2}
 ${indent}:`;
       } else {
-        str = `${str}:`;
+        str2 = `${str2}:`;
         if (keyComment)
-          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
+          str2 += stringifyComment.lineComment(str2, ctx.indent, commentString(keyComment));
       }
       let vsb, vcb, valueComment;
       if (identity.isNode(value)) {
@@ -28638,7 +28638,7 @@ ${indent}:`;
       }
       ctx.implicitKey = false;
       if (!explicitKey && !keyComment && identity.isScalar(value))
-        ctx.indentAtStart = str.length + 1;
+        ctx.indentAtStart = str2.length + 1;
       chompKeep = false;
       if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity.isSeq(value) && !value.flow && !value.tag && !value.anchor) {
         ctx.indent = ctx.indent.substring(2);
@@ -28682,16 +28682,16 @@ ${ctx.indent}`;
       } else if (valueStr === "" || valueStr[0] === "\n") {
         ws = "";
       }
-      str += ws + valueStr;
+      str2 += ws + valueStr;
       if (ctx.inFlow) {
         if (valueCommentDone && onComment)
           onComment();
       } else if (valueComment && !valueCommentDone) {
-        str += stringifyComment.lineComment(str, ctx.indent, commentString(valueComment));
+        str2 += stringifyComment.lineComment(str2, ctx.indent, commentString(valueComment));
       } else if (chompKeep && onChompKeep) {
         onChompKeep();
       }
-      return str;
+      return str2;
     }
     exports.stringifyPair = stringifyPair;
   }
@@ -28918,31 +28918,31 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str2 = stringify5.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str3 = stringify5.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
-          str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
+          str3 += stringifyComment.lineComment(str3, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
           chompKeep = false;
-        lines.push(blockItemPrefix + str2);
+        lines.push(blockItemPrefix + str3);
       }
-      let str;
+      let str2;
       if (lines.length === 0) {
-        str = flowChars.start + flowChars.end;
+        str2 = flowChars.start + flowChars.end;
       } else {
-        str = lines[0];
+        str2 = lines[0];
         for (let i = 1; i < lines.length; ++i) {
           const line = lines[i];
-          str += line ? `
+          str2 += line ? `
 ${indent}${line}` : "\n";
         }
       }
       if (comment) {
-        str += "\n" + stringifyComment.indentComment(commentString(comment), indent);
+        str2 += "\n" + stringifyComment.indentComment(commentString(comment), indent);
         if (onComment)
           onComment();
       } else if (chompKeep && onChompKeep)
         onChompKeep();
-      return str;
+      return str2;
     }
     function stringifyFlowCollection({ items }, ctx, { flowChars, itemIndent }) {
       const { indent, indentStep, flowCollectionPadding: fcPadding, options: { commentString } } = ctx;
@@ -28985,21 +28985,21 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           reqNewline = true;
-        let str = stringify5.stringify(item, itemCtx, () => comment = null);
-        reqNewline || (reqNewline = lines.length > linesAtValue || str.includes("\n"));
+        let str2 = stringify5.stringify(item, itemCtx, () => comment = null);
+        reqNewline || (reqNewline = lines.length > linesAtValue || str2.includes("\n"));
         if (i < items.length - 1) {
-          str += ",";
+          str2 += ",";
         } else if (ctx.options.trailingComma) {
           if (ctx.options.lineWidth > 0) {
-            reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) + (str.length + 2) > ctx.options.lineWidth);
+            reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) + (str2.length + 2) > ctx.options.lineWidth);
           }
           if (reqNewline) {
-            str += ",";
+            str2 += ",";
           }
         }
         if (comment)
-          str += stringifyComment.lineComment(str, itemIndent, commentString(comment));
-        lines.push(str);
+          str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment));
+        lines.push(str2);
         linesAtValue = lines.length;
       }
       const { start, end } = flowChars;
@@ -29011,11 +29011,11 @@ ${indent}${line}` : "\n";
           reqNewline = ctx.options.lineWidth > 0 && len > ctx.options.lineWidth;
         }
         if (reqNewline) {
-          let str = start;
+          let str2 = start;
           for (const line of lines)
-            str += line ? `
+            str2 += line ? `
 ${indentStep}${indent}${line}` : "\n";
-          return `${str}
+          return `${str2}
 ${indent}${end}`;
         } else {
           return `${start}${fcPadding}${lines.join(" ")}${fcPadding}${end}`;
@@ -29347,7 +29347,7 @@ var require_string = __commonJS({
       identify: (value) => typeof value === "string",
       default: true,
       tag: "tag:yaml.org,2002:str",
-      resolve: (str) => str,
+      resolve: (str2) => str2,
       stringify(item, ctx, onComment, onChompKeep) {
         ctx = Object.assign({ actualString: true }, ctx);
         return stringifyString.stringifyString(item, ctx, onComment, onChompKeep);
@@ -29385,7 +29385,7 @@ var require_bool = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:bool",
       test: /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/,
-      resolve: (str) => new Scalar.Scalar(str[0] === "t" || str[0] === "T"),
+      resolve: (str2) => new Scalar.Scalar(str2[0] === "t" || str2[0] === "T"),
       stringify({ source, value }, ctx) {
         if (source && boolTag.test.test(source)) {
           const sv = source[0] === "t" || source[0] === "T";
@@ -29437,7 +29437,7 @@ var require_float = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-      resolve: (str) => str.slice(-3).toLowerCase() === "nan" ? NaN : str[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+      resolve: (str2) => str2.slice(-3).toLowerCase() === "nan" ? NaN : str2[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
       stringify: stringifyNumber.stringifyNumber
     };
     var floatExp = {
@@ -29446,7 +29446,7 @@ var require_float = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "EXP",
       test: /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/,
-      resolve: (str) => parseFloat(str),
+      resolve: (str2) => parseFloat(str2),
       stringify(node) {
         const num = Number(node.value);
         return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node);
@@ -29457,11 +29457,11 @@ var require_float = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/,
-      resolve(str) {
-        const node = new Scalar.Scalar(parseFloat(str));
-        const dot = str.indexOf(".");
-        if (dot !== -1 && str[str.length - 1] === "0")
-          node.minFractionDigits = str.length - dot - 1;
+      resolve(str2) {
+        const node = new Scalar.Scalar(parseFloat(str2));
+        const dot = str2.indexOf(".");
+        if (dot !== -1 && str2[str2.length - 1] === "0")
+          node.minFractionDigits = str2.length - dot - 1;
         return node;
       },
       stringify: stringifyNumber.stringifyNumber
@@ -29478,7 +29478,7 @@ var require_int = __commonJS({
     "use strict";
     var stringifyNumber = require_stringifyNumber();
     var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
-    var intResolve = (str, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix);
+    var intResolve = (str2, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str2) : parseInt(str2.substring(offset), radix);
     function intStringify(node, radix, prefix2) {
       const { value } = node;
       if (intIdentify(value) && value >= 0)
@@ -29491,7 +29491,7 @@ var require_int = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "OCT",
       test: /^0o[0-7]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 2, 8, opt),
+      resolve: (str2, _onError, opt) => intResolve(str2, 2, 8, opt),
       stringify: (node) => intStringify(node, 8, "0o")
     };
     var int = {
@@ -29499,7 +29499,7 @@ var require_int = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:int",
       test: /^[-+]?[0-9]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 0, 10, opt),
+      resolve: (str2, _onError, opt) => intResolve(str2, 0, 10, opt),
       stringify: stringifyNumber.stringifyNumber
     };
     var intHex = {
@@ -29508,7 +29508,7 @@ var require_int = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "HEX",
       test: /^0x[0-9a-fA-F]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 2, 16, opt),
+      resolve: (str2, _onError, opt) => intResolve(str2, 2, 16, opt),
       stringify: (node) => intStringify(node, 16, "0x")
     };
     exports.int = int;
@@ -29561,7 +29561,7 @@ var require_schema2 = __commonJS({
         identify: (value) => typeof value === "string",
         default: true,
         tag: "tag:yaml.org,2002:str",
-        resolve: (str) => str,
+        resolve: (str2) => str2,
         stringify: stringifyJSON
       },
       {
@@ -29578,7 +29578,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:bool",
         test: /^true$|^false$/,
-        resolve: (str) => str === "true",
+        resolve: (str2) => str2 === "true",
         stringify: stringifyJSON
       },
       {
@@ -29586,7 +29586,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:int",
         test: /^-?(?:0|[1-9][0-9]*)$/,
-        resolve: (str, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str) : parseInt(str, 10),
+        resolve: (str2, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str2) : parseInt(str2, 10),
         stringify: ({ value }) => intIdentify(value) ? value.toString() : JSON.stringify(value)
       },
       {
@@ -29594,7 +29594,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:float",
         test: /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$/,
-        resolve: (str) => parseFloat(str),
+        resolve: (str2) => parseFloat(str2),
         stringify: stringifyJSON
       }
     ];
@@ -29602,9 +29602,9 @@ var require_schema2 = __commonJS({
       default: true,
       tag: "",
       test: /^/,
-      resolve(str, onError) {
-        onError(`Unresolved plain scalar ${JSON.stringify(str)}`);
-        return str;
+      resolve(str2, onError) {
+        onError(`Unresolved plain scalar ${JSON.stringify(str2)}`);
+        return str2;
       }
     };
     var schema = [map.map, seq.seq].concat(jsonScalars, jsonError);
@@ -29636,10 +29636,10 @@ var require_binary = __commonJS({
         if (typeof node_buffer.Buffer === "function") {
           return node_buffer.Buffer.from(src, "base64");
         } else if (typeof atob === "function") {
-          const str = atob(src.replace(/[\n\r]/g, ""));
-          const buffer2 = new Uint8Array(str.length);
-          for (let i = 0; i < str.length; ++i)
-            buffer2[i] = str.charCodeAt(i);
+          const str2 = atob(src.replace(/[\n\r]/g, ""));
+          const buffer2 = new Uint8Array(str2.length);
+          for (let i = 0; i < str2.length; ++i)
+            buffer2[i] = str2.charCodeAt(i);
           return buffer2;
         } else {
           onError("This environment does not support reading binary tags; either Buffer or atob is required");
@@ -29650,28 +29650,28 @@ var require_binary = __commonJS({
         if (!value)
           return "";
         const buf = value;
-        let str;
+        let str2;
         if (typeof node_buffer.Buffer === "function") {
-          str = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");
+          str2 = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");
         } else if (typeof btoa === "function") {
           let s = "";
           for (let i = 0; i < buf.length; ++i)
             s += String.fromCharCode(buf[i]);
-          str = btoa(s);
+          str2 = btoa(s);
         } else {
           throw new Error("This environment does not support writing binary tags; either Buffer or btoa is required");
         }
         type ?? (type = Scalar.Scalar.BLOCK_LITERAL);
         if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
           const lineWidth = Math.max(ctx.options.lineWidth - ctx.indent.length, ctx.options.minContentWidth);
-          const n = Math.ceil(str.length / lineWidth);
+          const n = Math.ceil(str2.length / lineWidth);
           const lines = new Array(n);
           for (let i = 0, o = 0; i < n; ++i, o += lineWidth) {
-            lines[i] = str.substr(o, lineWidth);
+            lines[i] = str2.substr(o, lineWidth);
           }
-          str = lines.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
+          str2 = lines.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
         }
-        return stringifyString.stringifyString({ comment, type, value: str }, ctx, onComment, onChompKeep);
+        return stringifyString.stringifyString({ comment, type, value: str2 }, ctx, onComment, onChompKeep);
       }
     };
     exports.binary = binary;
@@ -29877,7 +29877,7 @@ var require_float2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-      resolve: (str) => str.slice(-3).toLowerCase() === "nan" ? NaN : str[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+      resolve: (str2) => str2.slice(-3).toLowerCase() === "nan" ? NaN : str2[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
       stringify: stringifyNumber.stringifyNumber
     };
     var floatExp = {
@@ -29886,7 +29886,7 @@ var require_float2 = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "EXP",
       test: /^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$/,
-      resolve: (str) => parseFloat(str.replace(/_/g, "")),
+      resolve: (str2) => parseFloat(str2.replace(/_/g, "")),
       stringify(node) {
         const num = Number(node.value);
         return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node);
@@ -29897,11 +29897,11 @@ var require_float2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*$/,
-      resolve(str) {
-        const node = new Scalar.Scalar(parseFloat(str.replace(/_/g, "")));
-        const dot = str.indexOf(".");
+      resolve(str2) {
+        const node = new Scalar.Scalar(parseFloat(str2.replace(/_/g, "")));
+        const dot = str2.indexOf(".");
         if (dot !== -1) {
-          const f = str.substring(dot + 1).replace(/_/g, "");
+          const f = str2.substring(dot + 1).replace(/_/g, "");
           if (f[f.length - 1] === "0")
             node.minFractionDigits = f.length;
         }
@@ -29921,34 +29921,34 @@ var require_int2 = __commonJS({
     "use strict";
     var stringifyNumber = require_stringifyNumber();
     var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
-    function intResolve(str, offset, radix, { intAsBigInt }) {
-      const sign = str[0];
+    function intResolve(str2, offset, radix, { intAsBigInt }) {
+      const sign = str2[0];
       if (sign === "-" || sign === "+")
         offset += 1;
-      str = str.substring(offset).replace(/_/g, "");
+      str2 = str2.substring(offset).replace(/_/g, "");
       if (intAsBigInt) {
         switch (radix) {
           case 2:
-            str = `0b${str}`;
+            str2 = `0b${str2}`;
             break;
           case 8:
-            str = `0o${str}`;
+            str2 = `0o${str2}`;
             break;
           case 16:
-            str = `0x${str}`;
+            str2 = `0x${str2}`;
             break;
         }
-        const n2 = BigInt(str);
+        const n2 = BigInt(str2);
         return sign === "-" ? BigInt(-1) * n2 : n2;
       }
-      const n = parseInt(str, radix);
+      const n = parseInt(str2, radix);
       return sign === "-" ? -1 * n : n;
     }
     function intStringify(node, radix, prefix2) {
       const { value } = node;
       if (intIdentify(value)) {
-        const str = value.toString(radix);
-        return value < 0 ? "-" + prefix2 + str.substr(1) : prefix2 + str;
+        const str2 = value.toString(radix);
+        return value < 0 ? "-" + prefix2 + str2.substr(1) : prefix2 + str2;
       }
       return stringifyNumber.stringifyNumber(node);
     }
@@ -29958,7 +29958,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "BIN",
       test: /^[-+]?0b[0-1_]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 2, 2, opt),
+      resolve: (str2, _onError, opt) => intResolve(str2, 2, 2, opt),
       stringify: (node) => intStringify(node, 2, "0b")
     };
     var intOct = {
@@ -29967,7 +29967,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "OCT",
       test: /^[-+]?0[0-7_]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 1, 8, opt),
+      resolve: (str2, _onError, opt) => intResolve(str2, 1, 8, opt),
       stringify: (node) => intStringify(node, 8, "0")
     };
     var int = {
@@ -29975,7 +29975,7 @@ var require_int2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:int",
       test: /^[-+]?[0-9][0-9_]*$/,
-      resolve: (str, _onError, opt) => intResolve(str, 0, 10, opt),
+      resolve: (str2, _onError, opt) => intResolve(str2, 0, 10, opt),
       stringify: stringifyNumber.stringifyNumber
     };
     var intHex = {
@@ -29984,7 +29984,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "HEX",
       test: /^[-+]?0x[0-9a-fA-F_]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 2, 16, opt),
+      resolve: (str2, _onError, opt) => intResolve(str2, 2, 16, opt),
       stringify: (node) => intStringify(node, 16, "0x")
     };
     exports.int = int;
@@ -30088,9 +30088,9 @@ var require_timestamp = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/timestamp.js"(exports) {
     "use strict";
     var stringifyNumber = require_stringifyNumber();
-    function parseSexagesimal(str, asBigInt) {
-      const sign = str[0];
-      const parts = sign === "-" || sign === "+" ? str.substring(1) : str;
+    function parseSexagesimal(str2, asBigInt) {
+      const sign = str2[0];
+      const parts = sign === "-" || sign === "+" ? str2.substring(1) : str2;
       const num = (n) => asBigInt ? BigInt(n) : Number(n);
       const res = parts.replace(/_/g, "").split(":").reduce((res2, p) => res2 * num(60) + num(p), num(0));
       return sign === "-" ? num(-1) * res : res;
@@ -30127,7 +30127,7 @@ var require_timestamp = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "TIME",
       test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+$/,
-      resolve: (str, _onError, { intAsBigInt }) => parseSexagesimal(str, intAsBigInt),
+      resolve: (str2, _onError, { intAsBigInt }) => parseSexagesimal(str2, intAsBigInt),
       stringify: stringifySexagesimal
     };
     var floatTime = {
@@ -30136,7 +30136,7 @@ var require_timestamp = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "TIME",
       test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*$/,
-      resolve: (str) => parseSexagesimal(str, false),
+      resolve: (str2) => parseSexagesimal(str2, false),
       stringify: stringifySexagesimal
     };
     var timestamp = {
@@ -30147,8 +30147,8 @@ var require_timestamp = __commonJS({
       // may be omitted altogether, resulting in a date format. In such a case, the time part is
       // assumed to be 00:00:00Z (start of day, UTC).
       test: RegExp("^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:t|T|[ \\t]+)([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}(\\.[0-9]+)?)(?:[ \\t]*(Z|[-+][012]?[0-9](?::[0-9]{2})?))?)?$"),
-      resolve(str) {
-        const match3 = str.match(timestamp.test);
+      resolve(str2) {
+        const match3 = str2.match(timestamp.test);
         if (!match3)
           throw new Error("!!timestamp expects a date, starting with yyyy-mm-dd");
         const [, year, month, day, hour, minute, second] = match3.map(Number);
@@ -36716,8 +36716,8 @@ var ToolRunner = class extends events.EventEmitter {
     }
     return this.args;
   }
-  _endsWith(str, end) {
-    return str.endsWith(end);
+  _endsWith(str2, end) {
+    return str2.endsWith(end);
   }
   _isCmdFile() {
     const upperToolPath = this.toolPath.toUpperCase();
@@ -37159,21 +37159,21 @@ var MatchKind;
 var IS_WINDOWS4 = process.platform === "win32";
 
 // node_modules/@actions/glob/node_modules/balanced-match/dist/esm/index.js
-var range = (a, b, str) => {
+var range = (a, b, str2) => {
   let begs, beg, left, right = void 0, result;
-  let ai = str.indexOf(a);
-  let bi = str.indexOf(b, ai + 1);
+  let ai = str2.indexOf(a);
+  let bi = str2.indexOf(b, ai + 1);
   let i = ai;
   if (ai >= 0 && bi > 0) {
     if (a === b) {
       return [ai, bi];
     }
     begs = [];
-    left = str.length;
+    left = str2.length;
     while (i >= 0 && !result) {
       if (i === ai) {
         begs.push(i);
-        ai = str.indexOf(a, i + 1);
+        ai = str2.indexOf(a, i + 1);
       } else if (begs.length === 1) {
         const r = begs.pop();
         if (r !== void 0)
@@ -37184,7 +37184,7 @@ var range = (a, b, str) => {
           left = beg;
           right = bi;
         }
-        bi = str.indexOf(b, i + 1);
+        bi = str2.indexOf(b, i + 1);
       }
       i = ai < bi && ai >= 0 ? ai : bi;
     }
@@ -37217,86 +37217,86 @@ var EXPANSION_MAX_DEPTH = 1e3;
 var EXPANSION_MAX_REWRITES = 1e3;
 var EXPANSION_MAX_STEPS = 2e7;
 var CALL_STEPS = 16;
-function numeric(str) {
-  return !isNaN(str) ? parseInt(str, 10) : str.charCodeAt(0);
+function numeric(str2) {
+  return !isNaN(str2) ? parseInt(str2, 10) : str2.charCodeAt(0);
 }
-function escapeBraces(str) {
-  return str.replace(slashPattern, escSlash).replace(openPattern, escOpen).replace(closePattern, escClose).replace(commaPattern, escComma).replace(periodPattern, escPeriod);
+function escapeBraces(str2) {
+  return str2.replace(slashPattern, escSlash).replace(openPattern, escOpen).replace(closePattern, escClose).replace(commaPattern, escComma).replace(periodPattern, escPeriod);
 }
-function unescapeBraces(str) {
-  return str.replace(escSlashPattern, "\\").replace(escOpenPattern, "{").replace(escClosePattern, "}").replace(escCommaPattern, ",").replace(escPeriodPattern, ".");
+function unescapeBraces(str2) {
+  return str2.replace(escSlashPattern, "\\").replace(escOpenPattern, "{").replace(escClosePattern, "}").replace(escCommaPattern, ",").replace(escPeriodPattern, ".");
 }
 function pushAll(target, items) {
   for (let i = 0; i < items.length; i++) {
     target.push(items[i]);
   }
 }
-function balancedWithBudget(str, masked, budget) {
+function balancedWithBudget(str2, masked, budget) {
   if (budget.remaining < 0) {
     return void 0;
   }
   const r = range("{", "}", masked);
   const unmatched = r !== void 0 && masked.indexOf("{") < r[0];
-  budget.remaining -= r && !unmatched ? r[1] + 1 : str.length;
+  budget.remaining -= r && !unmatched ? r[1] + 1 : str2.length;
   if (!r || budget.remaining < 0) {
     return void 0;
   }
   return {
     end: r[1],
-    pre: str.slice(0, r[0]),
-    body: str.slice(r[0] + 1, r[1]),
-    post: str.slice(r[1] + 1),
+    pre: str2.slice(0, r[0]),
+    body: str2.slice(r[0] + 1, r[1]),
+    post: str2.slice(r[1] + 1),
     unmatched
   };
 }
 function maskUnmatchedOpens(masked, budget) {
   budget.remaining -= masked.length;
-  const open2 = [];
+  const open3 = [];
   for (let i = 0; i < masked.length; i++) {
     const c = masked.charCodeAt(i);
     if (c === 123) {
-      open2.push(i);
-    } else if (c === 125 && open2.length) {
-      open2.pop();
+      open3.push(i);
+    } else if (c === 125 && open3.length) {
+      open3.pop();
     }
   }
   let out = "";
   let last = 0;
-  for (let i = 0; i < open2.length; i++) {
-    const at = open2[i];
+  for (let i = 0; i < open3.length; i++) {
+    const at = open3[i];
     out += masked.slice(last, at) + "\0";
     last = at + 1;
   }
   return out + masked.slice(last);
 }
-function commaSetFollows(str, budget) {
-  budget.remaining -= str.length;
+function commaSetFollows(str2, budget) {
+  budget.remaining -= str2.length;
   if (budget.remaining < 0) {
     return false;
   }
   let close = false;
-  for (let i = str.length - 1; i >= 0; i--) {
-    const c = str.charCodeAt(i);
+  for (let i = str2.length - 1; i >= 0; i--) {
+    const c = str2.charCodeAt(i);
     if (c === 125) {
       close = true;
     } else if (c === 10 || c === 13 || c === 8232 || c === 8233) {
       close = false;
-    } else if (c === 44 && close && str.charCodeAt(i + 1) !== 44) {
+    } else if (c === 44 && close && str2.charCodeAt(i + 1) !== 44) {
       return true;
     }
   }
   return false;
 }
-function parseCommaParts(str, budget) {
+function parseCommaParts(str2, budget) {
   const parts = [];
   let carry = "";
   for (; ; ) {
-    const m = balancedWithBudget(str, str, budget);
+    const m = balancedWithBudget(str2, str2, budget);
     if (budget.remaining < 0) {
       return void 0;
     }
     if (!m) {
-      const tail = str.split(",");
+      const tail = str2.split(",");
       tail[0] = carry + tail[0];
       pushAll(parts, tail);
       return parts;
@@ -37311,14 +37311,14 @@ function parseCommaParts(str, budget) {
     }
     carry = p.pop();
     pushAll(parts, p);
-    str = post;
+    str2 = post;
   }
 }
 function bound(value, fallback) {
   return value === void 0 || isNaN(value) ? fallback : value;
 }
-function expand(str, options = {}) {
-  if (!str) {
+function expand(str2, options = {}) {
+  if (!str2) {
     return [];
   }
   const max = bound(options.max, EXPANSION_MAX);
@@ -37326,13 +37326,13 @@ function expand(str, options = {}) {
   const maxDepth = bound(options.maxDepth, EXPANSION_MAX_DEPTH);
   const maxRewrites = bound(options.maxRewrites, EXPANSION_MAX_REWRITES);
   const maxSteps = bound(options.maxSteps, EXPANSION_MAX_STEPS);
-  if (str.slice(0, 2) === "{}") {
-    str = "\\{\\}" + str.slice(2);
+  if (str2.slice(0, 2) === "{}") {
+    str2 = "\\{\\}" + str2.slice(2);
   }
-  return expand_(escapeBraces(str), max, maxLength, maxDepth, 0, maxRewrites, { remaining: maxSteps }, true).map(unescapeBraces);
+  return expand_(escapeBraces(str2), max, maxLength, maxDepth, 0, maxRewrites, { remaining: maxSteps }, true).map(unescapeBraces);
 }
-function embrace(str) {
-  return "{" + str + "}";
+function embrace(str2) {
+  return "{" + str2 + "}";
 }
 function isPadded(el) {
   return /^-?0\d/.test(el);
@@ -37419,20 +37419,20 @@ function expandSequence(body2, isAlphaSequence, max, maxLength, budget) {
   }
   return N;
 }
-function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTop) {
+function expand_(str2, max, maxLength, maxDepth, depth, maxRewrites, budget, isTop) {
   budget.remaining -= CALL_STEPS;
   if (depth > maxDepth) {
-    return [str];
+    return [str2];
   }
   let acc = [""];
   let rewrites = 0;
   let dropEmpties = false;
   let firstGroup = true;
-  let masked = str;
+  let masked = str2;
   for (; ; ) {
-    const m = balancedWithBudget(str, masked, budget);
+    const m = balancedWithBudget(str2, masked, budget);
     if (!m) {
-      return combine(acc, str, [""], max, maxLength, dropEmpties, budget);
+      return combine(acc, str2, [""], max, maxLength, dropEmpties, budget);
     }
     if (m.unmatched) {
       masked = maskUnmatchedOpens(masked, budget);
@@ -37444,7 +37444,7 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
       firstGroup = false;
       if (!m.post.length)
         break;
-      str = m.post;
+      str2 = m.post;
       masked = masked.slice(m.end + 1);
       continue;
     }
@@ -37455,7 +37455,7 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
     if (!isSequence && !isOptions) {
       if (rewrites < maxRewrites && commaSetFollows(m.post, budget)) {
         rewrites++;
-        str = m.pre + "{" + m.body + escClose + m.post;
+        str2 = m.pre + "{" + m.body + escClose + m.post;
         masked = masked.slice(0, m.end) + escClose + masked.slice(m.end + 1);
         isTop = true;
         continue;
@@ -37490,7 +37490,7 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
           acc = next2;
           if (!m.post.length)
             break;
-          str = m.post;
+          str2 = m.post;
           masked = masked.slice(m.end + 1);
           continue;
         }
@@ -37527,7 +37527,7 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
     acc = next;
     if (!m.post.length)
       break;
-    str = m.post;
+    str2 = m.post;
     masked = masked.slice(m.end + 1);
   }
   return acc;
@@ -37868,7 +37868,7 @@ var AST = class {
     }
     return c;
   }
-  static #parseAST(str, ast, pos, opt, extDepth) {
+  static #parseAST(str2, ast, pos, opt, extDepth) {
     const maxDepth = opt.maxExtglobRecursion ?? 2;
     let escaping = false;
     let inBrace = false;
@@ -37877,8 +37877,8 @@ var AST = class {
     if (ast.type === null) {
       let i2 = pos;
       let acc2 = "";
-      while (i2 < str.length) {
-        const c = str.charAt(i2++);
+      while (i2 < str2.length) {
+        const c = str2.charAt(i2++);
         if (escaping || c === "\\") {
           escaping = !escaping;
           acc2 += c;
@@ -37901,12 +37901,12 @@ var AST = class {
           acc2 += c;
           continue;
         }
-        const doRecurse = !opt.noext && isExtglobType(c) && str.charAt(i2) === "(" && extDepth <= maxDepth;
+        const doRecurse = !opt.noext && isExtglobType(c) && str2.charAt(i2) === "(" && extDepth <= maxDepth;
         if (doRecurse) {
           ast.push(acc2);
           acc2 = "";
           const ext2 = new _a(c, ast);
-          i2 = _a.#parseAST(str, ext2, i2, opt, extDepth + 1);
+          i2 = _a.#parseAST(str2, ext2, i2, opt, extDepth + 1);
           ast.push(ext2);
           continue;
         }
@@ -37919,8 +37919,8 @@ var AST = class {
     let part = new _a(null, ast);
     const parts = [];
     let acc = "";
-    while (i < str.length) {
-      const c = str.charAt(i++);
+    while (i < str2.length) {
+      const c = str2.charAt(i++);
       if (escaping || c === "\\") {
         escaping = !escaping;
         acc += c;
@@ -37943,7 +37943,7 @@ var AST = class {
         acc += c;
         continue;
       }
-      const doRecurse = !opt.noext && isExtglobType(c) && str.charAt(i) === "(" && /* c8 ignore start - the maxDepth is sufficient here */
+      const doRecurse = !opt.noext && isExtglobType(c) && str2.charAt(i) === "(" && /* c8 ignore start - the maxDepth is sufficient here */
       (extDepth <= maxDepth || ast && ast.#canAdoptType(c));
       if (doRecurse) {
         const depthAdd = ast && ast.#canAdoptType(c) ? 0 : 1;
@@ -37951,7 +37951,7 @@ var AST = class {
         acc = "";
         const ext2 = new _a(c, part);
         part.push(ext2);
-        i = _a.#parseAST(str, ext2, i, opt, extDepth + depthAdd);
+        i = _a.#parseAST(str2, ext2, i, opt, extDepth + depthAdd);
         continue;
       }
       if (c === "|") {
@@ -37974,7 +37974,7 @@ var AST = class {
     }
     ast.type = null;
     ast.#hasMagic = void 0;
-    ast.#parts = [str.substring(pos - 1)];
+    ast.#parts = [str2.substring(pos - 1)];
     return i;
   }
   #canAdoptWithSpace(child2) {
@@ -39047,10 +39047,10 @@ var Minimatch = class {
       }
       return filtered.join("/");
     }).join("|");
-    const [open2, close] = set.length > 1 ? ["(?:", ")"] : ["", ""];
-    re = "^" + open2 + re + close + "$";
+    const [open3, close] = set.length > 1 ? ["(?:", ")"] : ["", ""];
+    re = "^" + open3 + re + close + "$";
     if (this.partial) {
-      re = "^(?:\\/|" + open2 + re.slice(1, -1) + close + ")$";
+      re = "^(?:\\/|" + open3 + re.slice(1, -1) + close + ")$";
     }
     if (this.negate)
       re = "^(?!" + re + ").+$";
@@ -40021,12 +40021,12 @@ var SerializerImpl = class {
 function createSerializer(modelMappers = {}, isXML = false) {
   return new SerializerImpl(modelMappers, isXML);
 }
-function trimEnd(str, ch) {
-  let len = str.length;
-  while (len - 1 >= 0 && str[len - 1] === ch) {
+function trimEnd(str2, ch) {
+  let len = str2.length;
+  while (len - 1 >= 0 && str2[len - 1] === ch) {
     --len;
   }
-  return str.substr(0, len);
+  return str2.substr(0, len);
 }
 function bufferToBase64Url(buffer2) {
   if (!buffer2) {
@@ -40035,18 +40035,18 @@ function bufferToBase64Url(buffer2) {
   if (!(buffer2 instanceof Uint8Array)) {
     throw new Error(`Please provide an input of type Uint8Array for converting to Base64Url.`);
   }
-  const str = encodeByteArray(buffer2);
-  return trimEnd(str, "=").replace(/\+/g, "-").replace(/\//g, "_");
+  const str2 = encodeByteArray(buffer2);
+  return trimEnd(str2, "=").replace(/\+/g, "-").replace(/\//g, "_");
 }
-function base64UrlToByteArray(str) {
-  if (!str) {
+function base64UrlToByteArray(str2) {
+  if (!str2) {
     return void 0;
   }
-  if (str && typeof str.valueOf() !== "string") {
+  if (str2 && typeof str2.valueOf() !== "string") {
     throw new Error("Please provide an input of type string for converting to Uint8Array");
   }
-  str = str.replace(/-/g, "+").replace(/_/g, "/");
-  return decodeString(str);
+  str2 = str2.replace(/-/g, "+").replace(/_/g, "/");
+  return decodeString(str2);
 }
 function splitSerializeName(prop) {
   const classes = [];
@@ -40921,16 +40921,16 @@ var NativeCRC64 = (() => {
       if (endPtr - idx > 16 && heapOrArray.buffer && UTF8Decoder) {
         return UTF8Decoder.decode(heapOrArray.subarray(idx, endPtr));
       }
-      var str = "";
+      var str2 = "";
       while (idx < endPtr) {
         var u0 = heapOrArray[idx++];
         if (!(u0 & 128)) {
-          str += String.fromCharCode(u0);
+          str2 += String.fromCharCode(u0);
           continue;
         }
         var u1 = heapOrArray[idx++] & 63;
         if ((u0 & 224) == 192) {
-          str += String.fromCharCode((u0 & 31) << 6 | u1);
+          str2 += String.fromCharCode((u0 & 31) << 6 | u1);
           continue;
         }
         var u2 = heapOrArray[idx++] & 63;
@@ -40941,26 +40941,26 @@ var NativeCRC64 = (() => {
           u0 = (u0 & 7) << 18 | u1 << 12 | u2 << 6 | heapOrArray[idx++] & 63;
         }
         if (u0 < 65536) {
-          str += String.fromCharCode(u0);
+          str2 += String.fromCharCode(u0);
         } else {
           var ch = u0 - 65536;
-          str += String.fromCharCode(55296 | ch >> 10, 56320 | ch & 1023);
+          str2 += String.fromCharCode(55296 | ch >> 10, 56320 | ch & 1023);
         }
       }
-      return str;
+      return str2;
     }
     function UTF8ToString(ptr, maxBytesToRead) {
       return ptr ? UTF8ArrayToString(HEAPU8, ptr, maxBytesToRead) : "";
     }
-    function stringToUTF8Array(str, heap, outIdx, maxBytesToWrite) {
+    function stringToUTF8Array(str2, heap, outIdx, maxBytesToWrite) {
       if (!(maxBytesToWrite > 0))
         return 0;
       var startIdx = outIdx;
       var endIdx = outIdx + maxBytesToWrite - 1;
-      for (var i = 0; i < str.length; ++i) {
-        var u = str.charCodeAt(i);
+      for (var i = 0; i < str2.length; ++i) {
+        var u = str2.charCodeAt(i);
         if (u >= 55296 && u <= 57343) {
-          var u1 = str.charCodeAt(++i);
+          var u1 = str2.charCodeAt(++i);
           u = 65536 + ((u & 1023) << 10) | u1 & 1023;
         }
         if (u <= 127) {
@@ -40987,14 +40987,14 @@ var NativeCRC64 = (() => {
       heap[outIdx] = 0;
       return outIdx - startIdx;
     }
-    function stringToUTF8(str, outPtr, maxBytesToWrite) {
+    function stringToUTF8(str2, outPtr, maxBytesToWrite) {
       assert(typeof maxBytesToWrite == "number", "stringToUTF8(str, outPtr, maxBytesToWrite) is missing the third parameter that specifies the length of the output buffer!");
-      return stringToUTF8Array(str, HEAPU8, outPtr, maxBytesToWrite);
+      return stringToUTF8Array(str2, HEAPU8, outPtr, maxBytesToWrite);
     }
-    function lengthBytesUTF8(str) {
+    function lengthBytesUTF8(str2) {
       var len = 0;
-      for (var i = 0; i < str.length; ++i) {
-        var c = str.charCodeAt(i);
+      for (var i = 0; i < str2.length; ++i) {
+        var c = str2.charCodeAt(i);
         if (c <= 127) {
           len++;
         } else if (c <= 2047) {
@@ -41946,8 +41946,8 @@ var NativeCRC64 = (() => {
     var tempDouble;
     var tempI64;
     var ASM_CONSTS = {};
-    function array_bounds_check_error(idx, size) {
-      throw "Array index " + idx + " out of bounds: [0," + size + ")";
+    function array_bounds_check_error(idx, size2) {
+      throw "Array index " + idx + " out of bounds: [0," + size2 + ")";
     }
     function ExitStatus(status) {
       this.name = "ExitStatus";
@@ -42031,13 +42031,13 @@ var NativeCRC64 = (() => {
     function getHeapMax() {
       return 2147483648;
     }
-    function emscripten_realloc_buffer(size) {
+    function emscripten_realloc_buffer(size2) {
       try {
-        wasmMemory.grow(size - buffer2.byteLength + 65535 >>> 16);
+        wasmMemory.grow(size2 - buffer2.byteLength + 65535 >>> 16);
         updateGlobalBufferAndViews(wasmMemory.buffer);
         return 1;
       } catch (e) {
-        err("emscripten_realloc_buffer: Attempted to grow heap from " + buffer2.byteLength + " bytes to " + size + " bytes, but got error: " + e);
+        err("emscripten_realloc_buffer: Attempted to grow heap from " + buffer2.byteLength + " bytes to " + size2 + " bytes, but got error: " + e);
       }
     }
     function _emscripten_resize_heap(requestedSize) {
@@ -52793,8 +52793,35 @@ import { access as access3 } from "node:fs/promises";
 import { join as join9 } from "node:path";
 
 // src/cnis/flannel/plugin.ts
-import { readFile, rm as rm3 } from "node:fs/promises";
+import { readFile as readFile2, rm as rm4 } from "node:fs/promises";
+import { join as join6 } from "node:path";
+
+// src/engine/step.ts
+var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "ready", "smoke"];
+function phaseOf(id) {
+  return id.slice(0, id.indexOf("."));
+}
+function step(id, title, needs, ops) {
+  return { id, phase: phaseOf(id), title, needs, ops };
+}
+var StepError = class extends Error {
+  constructor(step2, cause) {
+    super(`${step2.phase}: ${step2.title} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.step = step2;
+    this.name = "StepError";
+  }
+  step;
+};
+
+// src/host/download.ts
+import { createHash, randomUUID as randomUUID4 } from "node:crypto";
+import { lookup } from "node:dns/promises";
+import { createReadStream } from "node:fs";
+import { isIP } from "node:net";
+import { copyFile as copyFile3, mkdir as mkdir3, readFile, rm as rm3 } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join as join5 } from "node:path";
+import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
 import * as crypto2 from "crypto";
@@ -53177,22 +53204,153 @@ function _getGlobal(key, defaultValue) {
   return value !== void 0 ? value : defaultValue;
 }
 
-// src/engine/step.ts
-var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "ready", "smoke"];
-function phaseOf(id) {
-  return id.slice(0, id.indexOf("."));
-}
-function step(id, title, needs, ops) {
-  return { id, phase: phaseOf(id), title, needs, ops };
-}
-var StepError = class extends Error {
-  constructor(step2, cause) {
-    super(`${step2.phase}: ${step2.title} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.step = step2;
-    this.name = "StepError";
+// src/host/download.ts
+function isLocalUrl(url2) {
+  let u;
+  try {
+    u = new URL(url2);
+  } catch {
+    return false;
   }
-  step;
+  if (u.protocol === "file:") return u.hostname === "" || u.hostname === "localhost";
+  if (u.protocol !== "http:" && u.protocol !== "https:") return false;
+  const host2 = u.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (host2 === "localhost" || host2.endsWith(".localhost")) return true;
+  if (isIP(host2) === 4) return host2.startsWith("127.");
+  return host2 === "::1" || host2 === "0:0:0:0:0:0:0:1";
+}
+async function fetchToFile(url2) {
+  if (!url2.startsWith("file:")) return downloadTool(url2);
+  const dir = process.env.RUNNER_TEMP || tmpdir();
+  await mkdir3(dir, { recursive: true });
+  const dest = join5(dir, randomUUID4());
+  await copyFile3(fileURLToPath2(url2), dest);
+  return dest;
+}
+var lookups = /* @__PURE__ */ new Map();
+function unresolvable(url2) {
+  const host2 = new URL(url2).hostname.replace(/^\[|\]$/g, "");
+  if (isIP(host2) || host2 === "localhost" || url2.startsWith("file:")) return Promise.resolve(void 0);
+  let p = lookups.get(host2);
+  if (!p) {
+    p = lookup(host2).then(
+      () => void 0,
+      (err) => `${host2} did not resolve (${err.code ?? err.message}): this runner has no DNS answer for it`
+    );
+    lookups.set(host2, p);
+  }
+  return p;
+}
+function networkCause(err) {
+  const cause = err.cause;
+  const code = cause?.code;
+  const where2 = cause?.hostname ?? cause?.address;
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `${where2 ?? "the host"} did not resolve (${code})`;
+  if (code === "ECONNREFUSED") return `${where2 ?? "the host"} refused the connection`;
+  if (code === "ETIMEDOUT" || code === "UND_ERR_CONNECT_TIMEOUT" || err.name === "TimeoutError") return `no answer in time${where2 ? ` from ${where2}` : ""}`;
+  return err.message + (cause?.message ? ` (${cause.message})` : "");
+}
+var ChecksumError = class extends Error {
+  constructor(artifact, expected, actual) {
+    super(
+      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${artifact.checksumUrl} publishes ${expected}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
+    );
+    this.artifact = artifact;
+    this.expected = expected;
+    this.actual = actual;
+    this.name = "ChecksumError";
+  }
+  artifact;
+  expected;
+  actual;
 };
+function parseChecksum(text, fileName) {
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  for (const line of lines) {
+    const [digest2, name2] = line.split(/\s+/);
+    if (!/^[0-9a-fA-F]{64}$/.test(digest2)) continue;
+    if (name2 === void 0 || name2.replace(/^\*/, "").split("/").pop() === fileName) return digest2.toLowerCase();
+  }
+  throw new Error(`no SHA-256 for ${fileName} in the checksum file (it begins ${JSON.stringify(text.slice(0, 80))})`);
+}
+async function sha256File(path6) {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path6)) hash.update(chunk);
+  return hash.digest("hex");
+}
+function fileNameOf(artifact) {
+  return new URL(artifact.url).pathname.split("/").pop() ?? artifact.name;
+}
+async function downloadVerified(artifact, cache, log2 = () => {
+}) {
+  const fileName = fileNameOf(artifact);
+  const dns = await unresolvable(artifact.checksumUrl);
+  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`);
+  let expected;
+  try {
+    const sumPath = await fetchToFile(artifact.checksumUrl);
+    try {
+      expected = parseChecksum(await readFile(sumPath, "utf8"), fileName);
+    } finally {
+      await rm3(sumPath, { force: true });
+    }
+  } catch (err) {
+    throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${err.message}`, { cause: err });
+  }
+  const kept = cache?.find(artifact, fileName);
+  if (kept) {
+    const actual2 = await sha256File(kept).catch((err) => err.message);
+    if (actual2 === expected) {
+      const copy = join5(process.env.RUNNER_TEMP || tmpdir(), `ksn-cached-${randomUUID4()}`);
+      await copyFile3(kept, copy);
+      cache.used(artifact);
+      log2(`${artifact.name} from the cache entry, verified against ${artifact.checksumUrl}`);
+      return copy;
+    }
+    cache.rejected(artifact, `its SHA-256 is ${actual2}, but ${artifact.checksumUrl} publishes ${expected}`);
+  }
+  let path6;
+  try {
+    path6 = await fetchToFile(artifact.url);
+  } catch (err) {
+    throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${err.message}`, { cause: err });
+  }
+  const actual = await sha256File(path6);
+  if (actual !== expected) {
+    await rm3(path6, { force: true });
+    throw new ChecksumError(artifact, expected, actual);
+  }
+  log2(`verified ${artifact.name} against ${artifact.checksumUrl}`);
+  await cache?.keep(artifact, fileName, path6);
+  return path6;
+}
+var cacheVersion = (v) => v.replace(/^v/, "");
+async function cachedBinary(artifact, key, log2 = () => {
+}, cache) {
+  const hit = find(key.tool, cacheVersion(key.version), key.arch);
+  if (hit) {
+    log2(`${key.tool} ${key.version} from the tool cache`);
+    return `${hit}/${key.tool}`;
+  }
+  const file = await downloadVerified(artifact, cache, log2);
+  const dir = await cacheFile(file, key.tool, key.tool, cacheVersion(key.version), key.arch);
+  await rm3(file, { force: true });
+  return `${dir}/${key.tool}`;
+}
+async function cachedTarball(artifact, key, log2 = () => {
+}, cache) {
+  const hit = find(key.tool, cacheVersion(key.version), key.arch);
+  if (hit) {
+    log2(`${key.tool} ${key.version} from the tool cache`);
+    return hit;
+  }
+  const file = await downloadVerified(artifact, cache, log2);
+  const extracted = await extractTar2(file);
+  await rm3(file, { force: true });
+  const dir = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
+  await rm3(extracted, { recursive: true, force: true });
+  return dir;
+}
 
 // src/cnis/flannel/manifest.ts
 var import_yaml = __toESM(require_dist4(), 1);
@@ -53234,12 +53392,26 @@ var FLANNEL = {
 function flannelManifestSource(config) {
   return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/releases/download/${FLANNEL.version}/kube-flannel.yml`;
 }
-var isUrl = (s) => /^https?:\/\//.test(s);
+var isUrl = (s) => /^(?:https?|file):\/\//.test(s);
 var flannel = {
   carriesPods: true,
   readiness: { nodeReady: true, namespaces: ["kube-system", FLANNEL.namespace] },
   describe: (config) => `flannel ${config.cniManifest ? "(given manifest)" : FLANNEL.version}, pods in ${config.podNetworkCidr}`,
   predictedImages: (config) => config.cniManifest ? [] : [...FLANNEL.images],
+  async offlineNeeds(config) {
+    const source = flannelManifestSource(config);
+    if (config.cniManifest === void 0) {
+      return { downloads: [{ what: `the flannel manifest ${FLANNEL.version}`, url: source, input: "github-url" }], images: [...FLANNEL.images] };
+    }
+    if (isUrl(source)) return { downloads: [{ what: "the flannel manifest", url: source, input: "cni-manifest" }], images: void 0 };
+    const text = await readFile2(source, "utf8").catch(() => void 0);
+    if (text === void 0) return { downloads: [], images: [] };
+    try {
+      return { downloads: [], images: renderFlannelManifest(text, config.podNetworkCidr).images };
+    } catch (err) {
+      throw new Error(`Input 'cni-manifest' has the path ${JSON.stringify(source)}, which is not a flannel manifest the run could use: ${err.message}`, { cause: err });
+    }
+  },
   configSteps(p) {
     const { config, files, learned } = p;
     const source = flannelManifestSource(config);
@@ -53252,11 +53424,11 @@ var flannel = {
           run: async (ctx) => {
             let text;
             if (isUrl(source)) {
-              const file = await downloadTool(source);
-              text = await readFile(file, "utf8");
-              await rm3(file, { force: true });
+              const file = await fetchToFile(source);
+              text = await readFile2(file, "utf8");
+              await rm4(file, { force: true });
             } else {
-              text = await readFile(source, "utf8");
+              text = await readFile2(source, "utf8");
             }
             const rendered = renderFlannelManifest(text, config.podNetworkCidr);
             ctx.learned.cniImages = rendered.images;
@@ -53273,7 +53445,7 @@ var flannel = {
     return [step("network.cni", "apply flannel", ["init.kubeconfig", "config.cni"], [{ kind: "exec", argv: apply, env: kubeEnv }])];
   },
   leftovers: (paths) => ({
-    files: [join5(paths.cniConfDir, "10-flannel.conflist"), join5(paths.cniBinDir, "flannel")],
+    files: [join6(paths.cniConfDir, "10-flannel.conflist"), join6(paths.cniBinDir, "flannel")],
     dirs: [paths.flannelRunDir, paths.cniStateDir],
     interfaces: [...FLANNEL.interfaces]
   }),
@@ -53292,6 +53464,7 @@ var none = {
   readiness: { nodeReady: false, namespaces: ["kube-system"] },
   describe: () => "none (install your own)",
   predictedImages: () => [],
+  offlineNeeds: async () => ({ downloads: [], images: [] }),
   configSteps: () => [],
   networkSteps: () => [],
   leftovers: () => ({ files: [], dirs: [], interfaces: [] }),
@@ -53391,141 +53564,8 @@ function containerdRequirement(minor) {
 
 // src/config/versions.ts
 var import_semver2 = __toESM(require_semver2(), 1);
-
-// src/host/download.ts
-import { createHash, randomUUID as randomUUID4 } from "node:crypto";
-import { lookup } from "node:dns/promises";
-import { createReadStream } from "node:fs";
-import { isIP } from "node:net";
-import { tmpdir } from "node:os";
-import { join as join6 } from "node:path";
-import { copyFile as copyFile3, readFile as readFile2, rm as rm4 } from "node:fs/promises";
-var lookups = /* @__PURE__ */ new Map();
-function unresolvable(url2) {
-  const host2 = new URL(url2).hostname.replace(/^\[|\]$/g, "");
-  if (isIP(host2) || host2 === "localhost") return Promise.resolve(void 0);
-  let p = lookups.get(host2);
-  if (!p) {
-    p = lookup(host2).then(
-      () => void 0,
-      (err) => `${host2} did not resolve (${err.code ?? err.message}): this runner has no DNS answer for it`
-    );
-    lookups.set(host2, p);
-  }
-  return p;
-}
-function networkCause(err) {
-  const cause = err.cause;
-  const code = cause?.code;
-  const where2 = cause?.hostname ?? cause?.address;
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `${where2 ?? "the host"} did not resolve (${code})`;
-  if (code === "ECONNREFUSED") return `${where2 ?? "the host"} refused the connection`;
-  if (code === "ETIMEDOUT" || code === "UND_ERR_CONNECT_TIMEOUT" || err.name === "TimeoutError") return `no answer in time${where2 ? ` from ${where2}` : ""}`;
-  return err.message + (cause?.message ? ` (${cause.message})` : "");
-}
-var ChecksumError = class extends Error {
-  constructor(artifact, expected, actual) {
-    super(
-      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${artifact.checksumUrl} publishes ${expected}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
-    );
-    this.artifact = artifact;
-    this.expected = expected;
-    this.actual = actual;
-    this.name = "ChecksumError";
-  }
-  artifact;
-  expected;
-  actual;
-};
-function parseChecksum(text, fileName) {
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
-  for (const line of lines) {
-    const [digest2, name2] = line.split(/\s+/);
-    if (!/^[0-9a-fA-F]{64}$/.test(digest2)) continue;
-    if (name2 === void 0 || name2.replace(/^\*/, "").split("/").pop() === fileName) return digest2.toLowerCase();
-  }
-  throw new Error(`no SHA-256 for ${fileName} in the checksum file (it begins ${JSON.stringify(text.slice(0, 80))})`);
-}
-async function sha256File(path6) {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path6)) hash.update(chunk);
-  return hash.digest("hex");
-}
-function fileNameOf(artifact) {
-  return new URL(artifact.url).pathname.split("/").pop() ?? artifact.name;
-}
-async function downloadVerified(artifact, cache, log2 = () => {
-}) {
-  const fileName = fileNameOf(artifact);
-  const dns = await unresolvable(artifact.checksumUrl);
-  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`);
-  let expected;
-  try {
-    const sumPath = await downloadTool(artifact.checksumUrl);
-    try {
-      expected = parseChecksum(await readFile2(sumPath, "utf8"), fileName);
-    } finally {
-      await rm4(sumPath, { force: true });
-    }
-  } catch (err) {
-    throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${err.message}`, { cause: err });
-  }
-  const kept = cache?.find(artifact, fileName);
-  if (kept) {
-    const actual2 = await sha256File(kept).catch((err) => err.message);
-    if (actual2 === expected) {
-      const copy = join6(process.env.RUNNER_TEMP || tmpdir(), `ksn-cached-${randomUUID4()}`);
-      await copyFile3(kept, copy);
-      cache.used(artifact);
-      log2(`${artifact.name} from the cache entry, verified against ${artifact.checksumUrl}`);
-      return copy;
-    }
-    cache.rejected(artifact, `its SHA-256 is ${actual2}, but ${artifact.checksumUrl} publishes ${expected}`);
-  }
-  let path6;
-  try {
-    path6 = await downloadTool(artifact.url);
-  } catch (err) {
-    throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${err.message}`, { cause: err });
-  }
-  const actual = await sha256File(path6);
-  if (actual !== expected) {
-    await rm4(path6, { force: true });
-    throw new ChecksumError(artifact, expected, actual);
-  }
-  log2(`verified ${artifact.name} against ${artifact.checksumUrl}`);
-  await cache?.keep(artifact, fileName, path6);
-  return path6;
-}
-var cacheVersion = (v) => v.replace(/^v/, "");
-async function cachedBinary(artifact, key, log2 = () => {
-}, cache) {
-  const hit = find(key.tool, cacheVersion(key.version), key.arch);
-  if (hit) {
-    log2(`${key.tool} ${key.version} from the tool cache`);
-    return `${hit}/${key.tool}`;
-  }
-  const file = await downloadVerified(artifact, cache, log2);
-  const dir = await cacheFile(file, key.tool, key.tool, cacheVersion(key.version), key.arch);
-  await rm4(file, { force: true });
-  return `${dir}/${key.tool}`;
-}
-async function cachedTarball(artifact, key, log2 = () => {
-}, cache) {
-  const hit = find(key.tool, cacheVersion(key.version), key.arch);
-  if (hit) {
-    log2(`${key.tool} ${key.version} from the tool cache`);
-    return hit;
-  }
-  const file = await downloadVerified(artifact, cache, log2);
-  const extracted = await extractTar2(file);
-  await rm4(file, { force: true });
-  const dir = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
-  await rm4(extracted, { recursive: true, force: true });
-  return dir;
-}
-
-// src/config/versions.ts
+import { readFile as readFile3 } from "node:fs/promises";
+import { fileURLToPath as fileURLToPath3 } from "node:url";
 var HttpError = class extends Error {
   constructor(url2, status) {
     super(`GET ${url2} answered HTTP ${status}`);
@@ -53537,6 +53577,12 @@ var HttpError = class extends Error {
   status;
 };
 var fetchText = async (url2) => {
+  if (url2.startsWith("file:")) {
+    return readFile3(fileURLToPath3(url2), "utf8").catch((err) => {
+      if (err.code === "ENOENT") throw new HttpError(url2, 404);
+      throw err;
+    });
+  }
   const res = await fetch(url2, { redirect: "follow", signal: AbortSignal.timeout(3e4) });
   if (!res.ok) throw new HttpError(url2, res.status);
   return res.text();
@@ -53644,7 +53690,7 @@ async function aptInstall(run, packages, log2) {
 
 // src/host/host.ts
 import { randomUUID as randomUUID5 } from "node:crypto";
-import { lstat as lstat2, mkdir as mkdir3, readFile as readFile3, rm as rm5, writeFile as writeFile2 } from "node:fs/promises";
+import { lstat as lstat2, mkdir as mkdir4, readFile as readFile4, rm as rm5, writeFile as writeFile2 } from "node:fs/promises";
 import { tmpdir as tmpdir2 } from "node:os";
 import { basename as basename3, dirname as dirname6, join as join7 } from "node:path";
 
@@ -53771,7 +53817,7 @@ function createHost(o) {
     ledger.record({ kind: "file", path: path6, backup });
   }
   async function staged(content, place) {
-    await mkdir3(scratch, { recursive: true });
+    await mkdir4(scratch, { recursive: true });
     const tmp = join7(scratch, `ksn-${randomUUID5()}`);
     await writeFile2(tmp, content, { mode: 384 });
     try {
@@ -53810,7 +53856,7 @@ function createHost(o) {
       await run(mkdirArgv(path6, fo), root);
     },
     async swapOff() {
-      const devices = (await readFile3(o.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => unescapeMountPath(l.split(/\s+/)[0])).filter((d) => d);
+      const devices = (await readFile4(o.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => unescapeMountPath(l.split(/\s+/)[0])).filter((d) => d);
       if (devices.length === 0) return [];
       ledger.record({ kind: "swap-off", devices });
       await run(["swapoff", ...devices], root);
@@ -53911,7 +53957,7 @@ async function undoChanges(changes, o) {
         daemonReload = true;
         break;
       case "swap-off": {
-        const on = await readFile3(o.procSwaps, "utf8").catch(() => "");
+        const on = await readFile4(o.procSwaps, "utf8").catch(() => "");
         for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await exec2(["swapon", d]) && ok3;
         break;
       }
@@ -54193,10 +54239,10 @@ function stringify2(obj, { maxDepth = 1e3, numbersAsFloat = false, strictTempora
   if (extendedTypeOf(obj) !== "object") {
     throw new TypeError("stringify can only be called with an object");
   }
-  let str = stringifyTable(0, obj, "", maxDepth, numbersAsFloat, strictTemporal);
-  if (str[str.length - 1] !== "\n")
-    return str + "\n";
-  return str;
+  let str2 = stringifyTable(0, obj, "", maxDepth, numbersAsFloat, strictTemporal);
+  if (str2[str2.length - 1] !== "\n")
+    return str2 + "\n";
+  return str2;
 }
 
 // src/runtimes/containerd/config.ts
@@ -54581,6 +54627,8 @@ var containerd = {
       describe: own ? `containerd ${PRIVATE_CONTAINERD.version} (the action's own${facts.containerd ? `; the host's ${facts.containerd.version} is too old` : ""})` : `containerd ${facts.containerd.version}`,
       problems: [],
       notes,
+      downloads: (config) => own ? [containerdArtifact(config.githubUrl, facts.arch)] : [],
+      packages: facts.containerd ? [] : ["docker.io"],
       containerdMajor: own ? Number(PRIVATE_CONTAINERD.version.split(".")[0]) : facts.containerd?.major,
       steps(p) {
         const steps = [];
@@ -54703,7 +54751,7 @@ async function down(record, env) {
 }
 
 // src/engine/describe.ts
-import { mkdir as mkdir4, realpath, writeFile as writeFile3 } from "node:fs/promises";
+import { mkdir as mkdir5, realpath, writeFile as writeFile3 } from "node:fs/promises";
 import { dirname as dirname7, join as join10, resolve as resolve2 } from "node:path";
 
 // src/engine/execute.ts
@@ -54853,12 +54901,12 @@ async function writePlanTree(steps, learned, root) {
     for (const op of step2.ops) {
       if (op.kind !== "write") continue;
       const dest = join10(root, op.path);
-      await mkdir4(dirname7(dest), { recursive: true });
+      await mkdir5(dirname7(dest), { recursive: true });
       await writeFile3(dest, op.render(learned), { mode: op.mode ?? 420 });
       written.push(op.path);
     }
   }
-  await mkdir4(root, { recursive: true });
+  await mkdir5(root, { recursive: true });
   await writeFile3(join10(root, "plan.txt"), renderPlan(steps, learned));
   const json = orderSteps(steps).map((s) => ({
     id: s.id,
@@ -55108,6 +55156,7 @@ var INPUT_NAMES = [
   "kubernetes-release-url",
   "github-url",
   "cache",
+  "offline",
   "cleanup",
   "dry-run",
   "plan-dir"
@@ -55210,15 +55259,20 @@ function parseCidr(input, value, notes) {
 function cidrsOverlap(a, b) {
   return a.addr.match(b.addr, b.bits) || b.addr.match(a.addr, a.bits);
 }
-function parseUrl(input, value) {
+function parseUrl(input, value, files = false) {
+  const accepted = files ? "an http:// or https:// URL such as 'https://dl.k8s.io/release', or a file:// URL of a directory on this machine such as 'file:///opt/k8s-release'" : "an http:// or https:// URL such as 'https://dl.k8s.io/release'";
   let url2;
   try {
     url2 = new URL(value);
   } catch {
-    reject(input, value, "an http:// or https:// URL such as 'https://dl.k8s.io/release'");
+    reject(input, value, accepted);
+  }
+  if (files && url2.protocol === "file:") {
+    if (url2.hostname !== "" || url2.search || url2.hash || url2.pathname === "/") reject(input, value, accepted);
+    return value.replace(/\/+$/, "");
   }
   if (url2.protocol !== "https:" && url2.protocol !== "http:") {
-    reject(input, value, "an http:// or https:// URL such as 'https://dl.k8s.io/release'");
+    reject(input, value, accepted);
   }
   if (url2.username || url2.password) {
     url2.username = url2.password = "***";
@@ -55401,8 +55455,14 @@ function parseInputs(get) {
   const smokeTest = field(() => parseBool("smoke-test", read2("smoke-test", "true")));
   const smokeTestImage = field(() => parseImage("smoke-test-image", read2("smoke-test-image", DEFAULTS.smokeTestImage)));
   const timeoutSeconds = field(() => parseDuration("timeout", read2("timeout", DEFAULTS.timeout)));
-  const kubernetesReleaseUrl = field(() => parseUrl("kubernetes-release-url", read2("kubernetes-release-url", DEFAULTS.kubernetesReleaseUrl)));
-  const githubUrl = field(() => parseUrl("github-url", read2("github-url", DEFAULTS.githubUrl)));
+  const kubernetesReleaseUrl = field(() => parseUrl("kubernetes-release-url", read2("kubernetes-release-url", DEFAULTS.kubernetesReleaseUrl), true));
+  const githubUrl = field(() => parseUrl("github-url", read2("github-url", DEFAULTS.githubUrl), true));
+  const offline = field(() => parseBool("offline", read2("offline", "false")));
+  if (offline && kubernetesVersion && kubernetesVersion.kind !== "exact") {
+    problems.push(
+      `Input 'kubernetes-version' has the value ${JSON.stringify(read2("kubernetes-version", DEFAULTS.kubernetesVersion))}, which is looked up over the network, and 'offline' is true; accepted with offline: an exact release such as 'v1.34.2'.`
+    );
+  }
   const cache = field(() => parseBool("cache", read2("cache", "true")));
   const cleanup = field(() => parseChoice("cleanup", read2("cleanup", DEFAULTS.cleanup), ["auto", "true", "false"]));
   const dryRun = field(() => parseBool("dry-run", read2("dry-run", "false")));
@@ -55430,6 +55490,7 @@ function parseInputs(get) {
     kubernetesReleaseUrl,
     githubUrl,
     cache,
+    offline,
     cleanup,
     dryRun,
     planDir: planDirRaw === "" ? void 0 : planDirRaw,
@@ -55519,178 +55580,153 @@ async function readKubeadmConfigFile(config, probe = nodeProbe, read2 = nodeRead
   return { ...config, kubeadmConfig: { path: given.path, patches } };
 }
 
-// src/phases/preflight.ts
-function hostProblems(config, facts, paths, runtime) {
-  const problems = [];
-  if (facts.privilege === "none") {
-    problems.push("The action must act as root: run it as root, or as a user with passwordless sudo (`sudo -n true` failed here). Hosted runners have it; on a self-hosted runner, add a sudoers entry for the runner user.");
-  }
-  if (facts.existingCluster) {
-    problems.push(`A cluster from an earlier run is still on this host (${paths.adminConf} exists). Run \`sudo kubeadm reset --force\` first, or give the earlier run cleanup: true.`);
-  }
-  const dockerMirrors = config.registryMirrors.some((m) => m.registry === "docker.io");
-  if (dockerMirrors && facts.daemonJsonExists && facts.daemonJson === void 0) {
-    problems.push(`Docker's ${paths.dockerDaemonJson} is not valid JSON, so the docker.io mirrors cannot be merged into it. Fix the file, or leave docker.io out of registry-mirrors.`);
-  }
-  if (facts.cpus < 2) problems.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`);
-  problems.push(...runtime.problems);
-  return problems;
-}
-async function preflight(config, facts, paths, runtime) {
-  return [...await inputFileProblems(config), ...hostProblems(config, facts, paths, runtime)];
-}
+// src/phases/offline.ts
+import { access as access5 } from "node:fs/promises";
+import { fileURLToPath as fileURLToPath4 } from "node:url";
 
-// src/io/summary.ts
-function timingsJson(timings, total) {
-  const out = {};
-  for (const p of phaseTimings(timings)) out[p.phase] = round(p.seconds);
-  out.total = round(total);
-  return out;
-}
-var round = (n) => Math.round(n * 10) / 10;
-
-// src/host/probe.ts
-import { access as access5, readFile as readFile5 } from "node:fs/promises";
-import { availableParallelism, userInfo } from "node:os";
-import { delimiter as delimiter3, join as join11 } from "node:path";
-function kubeArch(nodeArch) {
-  if (nodeArch === "x64") return "amd64";
-  if (nodeArch === "arm64") return "arm64";
-  throw new Error(`This runner's architecture (${nodeArch}) has no Kubernetes release binaries here; use an x64 or arm64 runner.`);
-}
-function parseContainerdVersion(out) {
-  const m = /\bv?(\d+)\.(\d+)\.(\d+)/.exec(out);
-  return m ? { version: `${m[1]}.${m[2]}.${m[3]}`, major: Number(m[1]) } : void 0;
-}
-async function exists3(path6) {
-  return access5(path6).then(
-    () => true,
-    () => false
-  );
-}
-async function onPath(bin) {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter3), "/usr/sbin", "/sbin"];
-  for (const d of dirs) if (d && await exists3(join11(d, bin))) return true;
-  return false;
-}
-async function privilege(run) {
-  if (isRoot()) return "root";
-  const r = await run(["sudo", "-n", "true"], { allowFailure: true }).catch(() => void 0);
-  return r?.exitCode === 0 ? "sudo" : "none";
-}
-async function probeHost(run, paths) {
-  const u = userInfo();
-  const home = process.env.HOME || u.homedir;
-  const [priv, containerdOut, docker, missing, swaps, existingCluster, daemonJsonExists, daemonJson, kubeconfigExists] = await Promise.all([
-    privilege(run),
-    run(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
-    onPath("docker"),
-    Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
-    readFile5(paths.procSwaps, "utf8").catch(() => ""),
-    exists3(paths.adminConf),
-    exists3(paths.dockerDaemonJson),
-    readFile5(paths.dockerDaemonJson, "utf8").then(
-      (t) => JSON.parse(t),
-      () => void 0
-    ),
-    exists3(join11(home, ".kube", "config"))
-  ]);
+// src/images/archive-index.ts
+import { open as open2 } from "node:fs/promises";
+import { createReadStream as createReadStream2 } from "node:fs";
+import { createGunzip } from "node:zlib";
+var BLOCK = 512;
+var INDEX_FILES = ["manifest.json", "index.json"];
+function fileSource(fh) {
+  let pos = 0;
   return {
-    arch: kubeArch(process.arch),
-    privilege: priv,
-    // HOME first: it is where the runner user's later steps look for ~/.kube
-    user: { name: u.username, uid: u.uid, gid: u.gid, home },
-    containerd: containerdOut && containerdOut.exitCode === 0 ? parseContainerdVersion(containerdOut.stdout) : void 0,
-    docker,
-    missingPackages: missing.flatMap((p) => p ? [p] : []),
-    swapOn: swaps.trim().split("\n").length > 1,
-    existingCluster,
-    daemonJsonExists,
-    kubeconfigExists,
-    daemonJson,
-    cpus: availableParallelism(),
-    selfHosted: process.env.RUNNER_ENVIRONMENT === "self-hosted"
+    async read(n) {
+      const buf = Buffer.alloc(n);
+      let got = 0;
+      while (got < n) {
+        const { bytesRead } = await fh.read(buf, got, n - got, pos + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      pos += got;
+      return buf.subarray(0, got);
+    },
+    async skip(n) {
+      pos += n;
+    },
+    close: () => fh.close()
   };
 }
-
-// src/phases/binaries.ts
-import { readdir as readdir3, stat as stat4 } from "node:fs/promises";
-import { join as join12 } from "node:path";
-var EXEC = { mode: 493 };
-async function pluginFiles(dir) {
-  const names = (await readdir3(dir)).sort();
-  const isPlugin = await Promise.all(names.map(async (n) => ((await stat4(join12(dir, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
-  return names.filter((_, i) => isPlugin[i]);
-}
-function binarySteps(p) {
-  const { facts, version: version3, paths, bin, arts, criSocket, cache } = p;
-  const after = cache ? ["cache.restore"] : [];
-  const steps = [];
-  const verify = (a) => [`GET ${a.url} (unless the tool cache${cache ? " or the cache entry" : ""} has it)`, `verify SHA-256 against ${a.checksumUrl}`];
-  for (const name2 of ["kubeadm", "kubelet", "kubectl"]) {
-    steps.push(
-      step(`binaries.${name2}`, `${name2} ${version3}`, after, [
-        {
-          kind: "task",
-          title: `download and verify ${name2}`,
-          shows: [...verify(arts[name2]), `$ sudo ${displayArgv(installArgv("<download>", bin(name2), EXEC))}`],
-          run: async (ctx) => ctx.host.installFile(await cachedBinary(arts[name2], { tool: name2, version: version3, arch: facts.arch }, ctx.log, cache), bin(name2), EXEC)
-        }
-      ])
-    );
-  }
-  const crictl = crictlVersion(minorOf(version3));
-  steps.push(
-    step("binaries.crictl", `crictl ${crictl}`, after, [
-      {
-        kind: "task",
-        title: "download and verify crictl",
-        shows: [...verify(arts.crictl), `extract; $ sudo ${displayArgv(installArgv("<extracted>/crictl", bin("crictl"), EXEC))}`],
-        run: async (ctx) => {
-          const dir = await cachedTarball(arts.crictl, { tool: "crictl", version: crictl, arch: facts.arch }, ctx.log, cache);
-          await ctx.host.installFile(join12(dir, "crictl"), bin("crictl"), EXEC);
-        }
-      },
-      { kind: "write", path: paths.crictlConfig, render: () => `runtime-endpoint: ${criSocket}
-image-endpoint: ${criSocket}
-timeout: 10
-` }
-    ])
-  );
-  steps.push(
-    step("binaries.cni-plugins", `CNI plugins ${CNI_PLUGINS_VERSION}`, after, [
-      {
-        kind: "task",
-        title: "download and verify the CNI plugins",
-        shows: [
-          ...verify(arts["cni-plugins"]),
-          `$ sudo ${displayArgv(mkdirArgv(paths.cniBinDir))}`,
-          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join12(paths.cniBinDir, "PLUGIN"), EXEC))}`
-        ],
-        run: async (ctx) => {
-          const dir = await cachedTarball(arts["cni-plugins"], { tool: "cni-plugins", version: CNI_PLUGINS_VERSION, arch: facts.arch }, ctx.log, cache);
-          await ctx.host.ensureDir(paths.cniBinDir);
-          const plugins = await pluginFiles(dir);
-          await Promise.all(plugins.map((n) => ctx.host.installFile(join12(dir, n), join12(paths.cniBinDir, n), EXEC)));
-          ctx.log(`${plugins.length} plugins in ${paths.cniBinDir}`);
-        }
+function streamSource(path6) {
+  const stream2 = createReadStream2(path6).pipe(createGunzip());
+  const it = stream2[Symbol.asyncIterator]();
+  let pending = Buffer.alloc(0);
+  let done = false;
+  const fill = async (n) => {
+    const parts = [pending];
+    let have = pending.length;
+    while (have < n && !done) {
+      const r = await it.next();
+      if (r.done) done = true;
+      else {
+        parts.push(r.value);
+        have += r.value.length;
       }
-    ])
-  );
-  steps.push(
-    step("binaries.kubelet-unit", "kubelet systemd unit and kubeadm drop-in", ["binaries.kubelet"], [
-      { kind: "write", path: join12(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
-      { kind: "write", path: join12(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
-      { kind: "service", action: "daemon-reload" },
-      { kind: "service", action: "enable", unit: "kubelet" }
-    ])
-  );
-  return steps;
+    }
+    pending = Buffer.concat(parts);
+  };
+  return {
+    async read(n) {
+      await fill(n);
+      const out = pending.subarray(0, n);
+      pending = pending.subarray(out.length);
+      return out;
+    },
+    async skip(n) {
+      while (n > 0) {
+        await fill(Math.min(n, 1 << 20));
+        if (pending.length === 0) return;
+        const k = Math.min(n, pending.length);
+        pending = pending.subarray(k);
+        n -= k;
+      }
+    },
+    async close() {
+      stream2.destroy();
+    }
+  };
+}
+var str = (b, start, len) => {
+  const f = b.subarray(start, start + len);
+  const nul = f.indexOf(0);
+  return f.subarray(0, nul === -1 ? f.length : nul).toString("utf8");
+};
+function size(b) {
+  const f = b.subarray(124, 136);
+  if (f[0] & 128) {
+    let n = 0;
+    for (let i = 1; i < f.length; i++) n = n * 256 + f[i];
+    return n;
+  }
+  const text = str(b, 124, 12).trim();
+  return text === "" ? 0 : parseInt(text, 8);
+}
+function paxPath(body2) {
+  for (const rec of body2.split("\n")) {
+    const m = /^\d+ path=(.*)$/s.exec(rec);
+    if (m) return m[1];
+  }
+  return void 0;
+}
+async function readArchiveIndex(path6) {
+  const fh = await open2(path6, "r");
+  const magic = (await fh.read(Buffer.alloc(2), 0, 2, 0)).buffer;
+  let src;
+  if (magic[0] === 31 && magic[1] === 139) {
+    await fh.close();
+    src = streamSource(path6);
+  } else src = fileSource(fh);
+  const found = {};
+  try {
+    let longName;
+    for (; ; ) {
+      const h = await src.read(BLOCK);
+      if (h.length < BLOCK || h.every((x) => x === 0)) break;
+      if (str(h, 257, 5) !== "ustar" && !/^[0-7 \0]+$/.test(h.subarray(124, 136).toString("latin1"))) {
+        throw new Error("not a tar archive");
+      }
+      const n = size(h);
+      const padded = Math.ceil(n / BLOCK) * BLOCK;
+      const type = String.fromCharCode(h[156] || 48);
+      if (type === "x" || type === "L") {
+        const body2 = (await src.read(padded)).subarray(0, n).toString("utf8");
+        longName = type === "L" ? body2.replace(/\0.*$/s, "") : paxPath(body2) ?? longName;
+        continue;
+      }
+      const prefix2 = str(h, 257, 6).startsWith("ustar") ? str(h, 345, 155) : "";
+      const name2 = (longName ?? (prefix2 ? `${prefix2}/${str(h, 0, 100)}` : str(h, 0, 100))).replace(/^\.\//, "");
+      longName = void 0;
+      const want = INDEX_FILES.find((f) => f === name2);
+      if (want && (type === "0" || type === "\0") && found[want] === void 0) {
+        found[want] = (await src.read(padded)).subarray(0, n).toString("utf8");
+        if (INDEX_FILES.every((f) => found[f] !== void 0)) break;
+      } else await src.skip(padded);
+    }
+  } finally {
+    await src.close();
+  }
+  return found;
+}
+async function archiveIndexNames(path6) {
+  let index;
+  try {
+    index = await readArchiveIndex(path6);
+  } catch (err) {
+    throw new Error(`${path6} could not be read as a tar archive (${err.message})`, { cause: err });
+  }
+  for (const f of INDEX_FILES) {
+    const text = index[f];
+    if (text !== void 0 && text.trim() !== "") return namesInArchiveIndex(f, text);
+  }
+  throw new Error(`${path6} is neither a docker-save nor an OCI image archive (no manifest.json or index.json in it)`);
 }
 
 // src/cache/entry.ts
-import { readFile as readFile6, readdir as readdir4, stat as stat5, writeFile as writeFile4 } from "node:fs/promises";
-import { join as join13 } from "node:path";
+import { readFile as readFile6, readdir as readdir3, stat as stat4, writeFile as writeFile4 } from "node:fs/promises";
+import { join as join11 } from "node:path";
 
 // src/cache/key.ts
 import { createHash as createHash2 } from "node:crypto";
@@ -55719,18 +55755,18 @@ function cacheKey(config, version3, arch3) {
 
 // src/cache/entry.ts
 function entryLayout(dir) {
-  return { manifest: join13(dir, "entry.json"), downloads: join13(dir, "downloads"), images: join13(dir, "images.tar") };
+  return { manifest: join11(dir, "entry.json"), downloads: join11(dir, "downloads"), images: join11(dir, "images.tar") };
 }
 function downloadPath(dir, name2, fileName) {
-  return join13(entryLayout(dir).downloads, name2, fileName);
+  return join11(entryLayout(dir).downloads, name2, fileName);
 }
 async function listFiles(dir) {
   const out = [];
   const walk = async (rel) => {
-    for (const e of await readdir4(join13(dir, rel), { withFileTypes: true })) {
+    for (const e of await readdir3(join11(dir, rel), { withFileTypes: true })) {
       const path6 = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) await walk(path6);
-      else if (e.isFile() && path6 !== "entry.json") out.push({ path: path6, bytes: (await stat5(join13(dir, path6))).size });
+      else if (e.isFile() && path6 !== "entry.json") out.push({ path: path6, bytes: (await stat4(join11(dir, path6))).size });
     }
   };
   await walk("");
@@ -55755,14 +55791,482 @@ async function checkEntry(dir) {
   let bytes = 0;
   for (const f of manifest.files) {
     if (typeof f.path !== "string" || f.path.split("/").includes("..")) return { ok: false, problem: `entry.json lists a bad path ${JSON.stringify(f.path)}` };
-    const size = await stat5(join13(dir, f.path)).then(
+    const size2 = await stat4(join11(dir, f.path)).then(
       (s) => s.size,
       () => void 0
     );
-    if (size !== f.bytes) return { ok: false, problem: `${f.path} is ${size === void 0 ? "missing" : `${size} bytes, not ${f.bytes}`}` };
-    bytes += size;
+    if (size2 !== f.bytes) return { ok: false, problem: `${f.path} is ${size2 === void 0 ? "missing" : `${size2} bytes, not ${f.bytes}`}` };
+    bytes += size2;
   }
   return { ok: true, manifest, bytes };
+}
+
+// src/images/preload.ts
+function classifyPullError(text) {
+  if (/429|toomanyrequests|too many requests|rate limit/i.test(text)) return "rate-limit";
+  if (/\b404\b|not found|manifest unknown|name unknown|no such image/i.test(text)) return "not-found";
+  if (/\b50[0-4]\b|internal server error|bad gateway|service unavailable|gateway time|connection reset|timeout|EOF|connection refused/i.test(text)) {
+    return "retryable";
+  }
+  return "other";
+}
+var PullError = class extends Error {
+  constructor(image, failure, message, cause) {
+    super(message, { cause });
+    this.image = image;
+    this.failure = failure;
+    this.name = "PullError";
+  }
+  image;
+  failure;
+};
+function explain(image, failure, where2, detail, attempts) {
+  const at = where2.length ? ` (looked at ${where2.join(", ")})` : "";
+  switch (failure) {
+    case "rate-limit":
+      return `Pulling ${image} was refused with HTTP 429 (rate limit)${at}. Docker Hub limits anonymous pulls: set registry-mirrors (for example 'docker.io=https://mirror.gcr.io'), or point smoke-test-image / preload-images at another registry.`;
+    case "not-found":
+      return `Image ${image} was not found${at}. If image-repository or registry-mirrors names a mirror, it lacks this image or names it differently; kubeadm asks for exactly this name.`;
+    case "retryable":
+      return `Pulling ${image} failed ${attempts} times with a server or network error${at}: ${detail}`;
+    default:
+      return `Pulling ${image} failed${at}: ${detail}`;
+  }
+}
+var LARGEST_LAYER_MIB = {
+  etcd: 58,
+  "kube-apiserver": 30,
+  "kube-controller-manager": 25,
+  coredns: 19,
+  "kube-proxy": 18,
+  "kube-scheduler": 18,
+  nginx: 18,
+  flannel: 16,
+  "flannel-cni-plugin": 3.5,
+  pause: 0.3
+};
+var UNKNOWN_MIB = 15;
+function pullOrder(images) {
+  const weight = (i) => LARGEST_LAYER_MIB[parseImageRef(i).path.split("/").pop() ?? ""] ?? UNKNOWN_MIB;
+  return images.map((image, at) => ({ image, at, w: weight(image) })).sort((a, b) => b.w - a.w || a.at - b.at).map((x) => x.image);
+}
+async function pool(items, limit, fn) {
+  const queue = [...items];
+  const errors = [];
+  const worker = async () => {
+    for (let item = queue.shift(); item !== void 0; item = queue.shift()) {
+      try {
+        await fn(item);
+      } catch (err) {
+        errors.push(err);
+        queue.length = 0;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (errors.length > 0) throw errors[0];
+}
+async function preloadImages(store, o) {
+  const log2 = o.log ?? (() => {
+  });
+  const attempts = o.attempts ?? 3;
+  const backoff = o.backoffMs ?? 1e3;
+  const imported = [];
+  for (const archive of o.archives ?? []) {
+    const names = await store.importArchive(archive).catch((err) => {
+      throw new Error(`Could not import image archive ${archive}: ${err.message}`, { cause: err });
+    });
+    log2(`imported ${archive}: ${names.join(", ") || "(no names)"}`);
+    imported.push(...names);
+  }
+  const have = await store.list();
+  const present = o.images.filter((i) => have.has(i));
+  const missing = o.images.filter((i) => !have.has(i));
+  if (present.length) log2(`already present: ${present.join(", ")}`);
+  if (o.pull === false && missing.length > 0) {
+    throw new Error(
+      `offline is true, and ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} neither in the runtime nor brought by any archive of input 'image-archives'; nothing was pulled. Add ${missing.length === 1 ? "it" : "them"} to an archive.`
+    );
+  }
+  const pulled = [];
+  await pool(pullOrder(missing), o.concurrency ?? 4, async (image) => {
+    const started = performance.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await store.pull(image);
+        pulled.push(image);
+        log2(`pulled ${image} in ${((performance.now() - started) / 1e3).toFixed(1)}s`);
+        return;
+      } catch (err) {
+        const detail = err instanceof CommandError ? (err.result.stderr || err.result.stdout).trim().split("\n").slice(-3).join(" ") : String(err);
+        const failure = classifyPullError(detail);
+        if (failure === "retryable" && attempt < attempts) {
+          log2(`pull of ${image} failed (${detail}); attempt ${attempt + 1} of ${attempts}`);
+          await new Promise((r) => setTimeout(r, backoff * 2 ** (attempt - 1)));
+          continue;
+        }
+        const where2 = o.whereFor?.(parseImageRef(image).registry) ?? [];
+        throw new PullError(image, failure, explain(image, failure, where2, detail, attempt), err);
+      }
+    }
+  });
+  return { present, imported, pulled };
+}
+
+// src/phases/images.ts
+function pullEndpoints(config, registry) {
+  const { server, mirrors } = registryHosts(config.registryMirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
+  return [...mirrors, server];
+}
+function preloadSet(config, learned, smokeTest) {
+  const targets = new Set(config.imageRetags.map((r) => r.target));
+  const sources = config.imageRetags.map((r) => r.source);
+  return imagesToPreload({ kubeadm: learned.kubeadmImages, cni: learned.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: [...config.preloadImages, ...sources] }).filter(
+    (i) => !targets.has(i)
+  );
+}
+async function retagImages(store, retags, log2) {
+  for (const { source, target } of retags) {
+    await store.tag(source, target).catch((err) => {
+      throw new Error(`Could not tag ${source} as ${target} (image-retags): ${err.message}`, { cause: err });
+    });
+    log2(`tagged ${source} as ${target}`);
+  }
+}
+async function importCached(store, archive, warn, log2) {
+  try {
+    const names = await store.importArchive(archive);
+    log2(`imported ${names.length} images from the cache entry`);
+    return names;
+  } catch (err) {
+    warn(`The cache entry's images could not be imported (${err.message.split("\n")[0]}); they are pulled instead.`);
+    return [];
+  }
+}
+function imageSteps(p) {
+  const { config, learned, smokeTest, runtime, cache } = p;
+  const images = (l) => preloadSet(config, l, smokeTest);
+  const cmd = runtime.imageCommands(learned);
+  const needs = p.cni.configSteps(p).map((s) => s.id);
+  if (cache) needs.push("cache.restore");
+  const cached = cache && entryLayout(cache.dir).images;
+  return [
+    step("images.preload", "preload every image the cluster will ask for", ["runtime.ready", "config.images", ...needs], [
+      {
+        kind: "task",
+        title: `import archives, then ${config.offline ? "check that nothing is missing (offline)" : "pull what is missing (4 at a time, the largest first)"}${config.imageRetags.length ? ", then retag" : ""}`,
+        shows: [
+          ...cached ? [`$ sudo ${displayArgv(cmd.importArchive(cached))}   (when the cache entry has images; a failure is a warning)`] : [],
+          ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
+          `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
+          ...config.offline ? [`offline: nothing is pulled; each of ${images(learned).join(" ") || "kubeadm's images"} must be present or imported, else the step stops`] : pullOrder(images(learned)).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
+          ...learned.kubeadmImages.length === 0 && !config.offline ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : [],
+          ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
+        ],
+        run: async (ctx) => {
+          const store = runtime.imageStore(ctx.host.run);
+          const archive = cache?.imageArchive();
+          const fromCache = archive ? await importCached(store, archive, (w) => cache.warnings.push(w), ctx.log) : [];
+          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config, r), log: ctx.log });
+          await retagImages(store, config.imageRetags, ctx.log);
+          ctx.learned.preloaded = images(ctx.learned);
+          const cachedSet = new Set(fromCache);
+          ctx.learned.imageCounts = {
+            present: res.present.filter((i) => !cachedSet.has(i)).length,
+            pulled: res.pulled.length,
+            imported: res.imported.length,
+            cached: res.present.filter((i) => cachedSet.has(i)).length
+          };
+        }
+      }
+    ])
+  ];
+}
+
+// src/phases/artifacts.ts
+function artifacts(config, version3, arch3) {
+  const k8s = (name2) => {
+    const url2 = `${config.kubernetesReleaseUrl}/${version3}/bin/linux/${arch3}/${name2}`;
+    return { name: name2, url: url2, checksumUrl: `${url2}.sha256`, input: "kubernetes-release-url" };
+  };
+  const crictl = crictlVersion(minorOf(version3));
+  const crictlUrl = `${config.githubUrl}/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-${arch3}.tar.gz`;
+  const cniUrl = `${config.githubUrl}/containernetworking/plugins/releases/download/${CNI_PLUGINS_VERSION}/cni-plugins-linux-${arch3}-${CNI_PLUGINS_VERSION}.tgz`;
+  return {
+    kubeadm: k8s("kubeadm"),
+    kubelet: k8s("kubelet"),
+    kubectl: k8s("kubectl"),
+    crictl: { name: "crictl", url: crictlUrl, checksumUrl: `${crictlUrl}.sha256`, input: "github-url" },
+    "cni-plugins": { name: "cni-plugins", url: cniUrl, checksumUrl: `${cniUrl}.sha256`, input: "github-url" }
+  };
+}
+
+// src/phases/offline.ts
+var LOCAL = "a file:// URL of a directory on this machine, or an http(s) URL on a loopback address (127.0.0.1, [::1], localhost)";
+async function missingAtUrl(url2) {
+  if (url2.startsWith("file:")) {
+    return access5(fileURLToPath4(url2)).then(
+      () => void 0,
+      (err) => err.code === "ENOENT" || err.code === "ENOTDIR" ? "no such file" : err.message
+    );
+  }
+  try {
+    const res = await fetch(url2, { method: "HEAD", redirect: "manual", signal: AbortSignal.timeout(5e3) });
+    return res.status >= 200 && res.status < 300 ? void 0 : `HTTP ${res.status}${res.status >= 300 && res.status < 400 ? ", a redirect" : ""}`;
+  } catch (err) {
+    const cause = err.cause;
+    return cause?.code === "ECONNREFUSED" ? "nothing listens there" : (cause?.message ?? err.message) || "no answer";
+  }
+}
+var defaultOfflineProbe = { archiveNames: archiveIndexNames, missing: missingAtUrl };
+function askers(config, plan2, cniImages) {
+  const who2 = /* @__PURE__ */ new Map();
+  const add = (images, by) => {
+    for (const i of images) {
+      const n = normalizeImage(i);
+      if (!who2.has(n)) who2.set(n, by);
+    }
+  };
+  add(plan2.learned.kubeadmImages, "kubeadm");
+  add(cniImages, `${config.cni}'s manifest`);
+  add([config.smokeTestImage], "smoke-test-image");
+  add(config.preloadImages, "preload-images");
+  for (const r of config.imageRetags) if (!who2.has(r.source)) who2.set(r.source, `image-retags, for ${r.target}`);
+  return who2;
+}
+async function offlineProblems(config, facts, version3, plan2, probe = defaultOfflineProbe) {
+  if (!config.offline) return [];
+  const problems = [];
+  const cni = CNIS[config.cni];
+  const cniNeeds = await cni.offlineNeeds(config);
+  const fromArtifact = (a) => ({ what: a.name, url: a.url, checksumUrl: a.checksumUrl, input: a.input });
+  const downloads = [...Object.values(artifacts(config, version3, facts.arch)).map(fromArtifact), ...plan2.runtime.downloads(config).map(fromArtifact), ...cniNeeds.downloads];
+  const remote = /* @__PURE__ */ new Map();
+  for (const d of downloads) {
+    if (isLocalUrl(d.url)) continue;
+    remote.set(d.input, [...remote.get(d.input) ?? [], d]);
+  }
+  for (const [input, ds] of remote) {
+    const value = input === "kubernetes-release-url" ? config.kubernetesReleaseUrl : input === "github-url" ? config.githubUrl : config.cniManifest ?? "";
+    problems.push(
+      `Input '${input}' has the value ${JSON.stringify(value)}, which is not on this machine, and 'offline' is true: ${ds.map((d) => d.what).join(", ")} would be downloaded from it (${ds[0].url}); accepted with offline: ${LOCAL}.`
+    );
+  }
+  const local = downloads.filter((d) => isLocalUrl(d.url));
+  const absent = await Promise.all(
+    local.flatMap((d) => [d.url, ...d.checksumUrl ? [d.checksumUrl] : []].map(async (url2) => ({ d, url: url2, why: await probe.missing(url2) })))
+  );
+  for (const { d, url: url2, why } of absent) {
+    if (why === void 0) continue;
+    const which2 = url2 === d.url ? d.what : `the published checksum of ${d.what}`;
+    problems.push(`${which2[0].toUpperCase()}${which2.slice(1)} is not at ${url2} (${why}); it comes from input '${d.input}', which must hold it with offline: true.`);
+  }
+  if (cniNeeds.images === void 0) {
+    problems.push(
+      `Input 'cni-manifest' is a URL (${config.cniManifest}), so the images its pods run cannot be checked against image-archives before anything changes, and 'offline' is true; accepted with offline: a local path to the manifest.`
+    );
+  }
+  if (plan2.learned.kubeadmImages.length === 0) {
+    problems.push(
+      `kubeadm's images for ${version3} are not in this action's version table, so they cannot be checked against image-archives before anything changes, and 'offline' is true; accepted with offline: a kubernetes-version the table lists (its newest patches are checked).`
+    );
+  }
+  const smokeTest = config.smokeTest && cni.carriesPods;
+  const wanted = preloadSet(config, { ...plan2.learned, cniImages: cniNeeds.images ?? [] }, smokeTest);
+  const have = /* @__PURE__ */ new Set();
+  for (const path6 of new Set(config.imageArchives)) {
+    try {
+      for (const n of await probe.archiveNames(path6)) have.add(n);
+    } catch (err) {
+      const code = err.cause?.code ?? err.code;
+      if (!["ENOENT", "ENOTDIR", "EACCES", "EISDIR", "ELOOP"].includes(code ?? "")) {
+        problems.push(`Input 'image-archives' has the path ${JSON.stringify(path6)}, which is not an image archive: ${err.message}.`);
+      }
+    }
+  }
+  const who2 = askers(config, plan2, cniNeeds.images ?? []);
+  for (const image of wanted) {
+    if (have.has(image)) continue;
+    problems.push(
+      `Image ${image} (asked for by ${who2.get(image) ?? "the cluster"}) is in none of the archives of input 'image-archives', and 'offline' is true, so it would not be pulled; add it to one (\`docker save\`, \`ctr images export\` or \`skopeo copy\` into a tarball), or name an image an archive brings.`
+    );
+  }
+  const packages = [...facts.missingPackages, ...plan2.runtime.packages];
+  if (packages.length > 0) {
+    problems.push(
+      `The host phase would install ${packages.join(", ")} with apt-get, and 'offline' is true: no input provides packages; install them on the runner's image first (\`apt-get install ${packages.join(" ")}\`, or the .deb files with \`dpkg -i\`).`
+    );
+  }
+  return problems;
+}
+
+// src/phases/preflight.ts
+function hostProblems(config, facts, paths, runtime) {
+  const problems = [];
+  if (facts.privilege === "none") {
+    problems.push("The action must act as root: run it as root, or as a user with passwordless sudo (`sudo -n true` failed here). Hosted runners have it; on a self-hosted runner, add a sudoers entry for the runner user.");
+  }
+  if (facts.existingCluster) {
+    problems.push(`A cluster from an earlier run is still on this host (${paths.adminConf} exists). Run \`sudo kubeadm reset --force\` first, or give the earlier run cleanup: true.`);
+  }
+  const dockerMirrors = config.registryMirrors.some((m) => m.registry === "docker.io");
+  if (dockerMirrors && facts.daemonJsonExists && facts.daemonJson === void 0) {
+    problems.push(`Docker's ${paths.dockerDaemonJson} is not valid JSON, so the docker.io mirrors cannot be merged into it. Fix the file, or leave docker.io out of registry-mirrors.`);
+  }
+  if (facts.cpus < 2) problems.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`);
+  problems.push(...runtime.problems);
+  return problems;
+}
+async function preflight(config, facts, paths, plan2, version3, offline) {
+  return [...await inputFileProblems(config), ...hostProblems(config, facts, paths, plan2.runtime), ...await offlineProblems(config, facts, version3, plan2, offline)];
+}
+
+// src/io/summary.ts
+function timingsJson(timings, total) {
+  const out = {};
+  for (const p of phaseTimings(timings)) out[p.phase] = round(p.seconds);
+  out.total = round(total);
+  return out;
+}
+var round = (n) => Math.round(n * 10) / 10;
+
+// src/host/probe.ts
+import { access as access6, readFile as readFile7 } from "node:fs/promises";
+import { availableParallelism, userInfo } from "node:os";
+import { delimiter as delimiter3, join as join12 } from "node:path";
+function kubeArch(nodeArch) {
+  if (nodeArch === "x64") return "amd64";
+  if (nodeArch === "arm64") return "arm64";
+  throw new Error(`This runner's architecture (${nodeArch}) has no Kubernetes release binaries here; use an x64 or arm64 runner.`);
+}
+function parseContainerdVersion(out) {
+  const m = /\bv?(\d+)\.(\d+)\.(\d+)/.exec(out);
+  return m ? { version: `${m[1]}.${m[2]}.${m[3]}`, major: Number(m[1]) } : void 0;
+}
+async function exists3(path6) {
+  return access6(path6).then(
+    () => true,
+    () => false
+  );
+}
+async function onPath(bin) {
+  const dirs = [...(process.env.PATH ?? "").split(delimiter3), "/usr/sbin", "/sbin"];
+  for (const d of dirs) if (d && await exists3(join12(d, bin))) return true;
+  return false;
+}
+async function privilege(run) {
+  if (isRoot()) return "root";
+  const r = await run(["sudo", "-n", "true"], { allowFailure: true }).catch(() => void 0);
+  return r?.exitCode === 0 ? "sudo" : "none";
+}
+async function probeHost(run, paths) {
+  const u = userInfo();
+  const home = process.env.HOME || u.homedir;
+  const [priv, containerdOut, docker, missing, swaps, existingCluster, daemonJsonExists, daemonJson, kubeconfigExists] = await Promise.all([
+    privilege(run),
+    run(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
+    onPath("docker"),
+    Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
+    readFile7(paths.procSwaps, "utf8").catch(() => ""),
+    exists3(paths.adminConf),
+    exists3(paths.dockerDaemonJson),
+    readFile7(paths.dockerDaemonJson, "utf8").then(
+      (t) => JSON.parse(t),
+      () => void 0
+    ),
+    exists3(join12(home, ".kube", "config"))
+  ]);
+  return {
+    arch: kubeArch(process.arch),
+    privilege: priv,
+    // HOME first: it is where the runner user's later steps look for ~/.kube
+    user: { name: u.username, uid: u.uid, gid: u.gid, home },
+    containerd: containerdOut && containerdOut.exitCode === 0 ? parseContainerdVersion(containerdOut.stdout) : void 0,
+    docker,
+    missingPackages: missing.flatMap((p) => p ? [p] : []),
+    swapOn: swaps.trim().split("\n").length > 1,
+    existingCluster,
+    daemonJsonExists,
+    kubeconfigExists,
+    daemonJson,
+    cpus: availableParallelism(),
+    selfHosted: process.env.RUNNER_ENVIRONMENT === "self-hosted"
+  };
+}
+
+// src/phases/binaries.ts
+import { readdir as readdir4, stat as stat5 } from "node:fs/promises";
+import { join as join13 } from "node:path";
+var EXEC = { mode: 493 };
+async function pluginFiles(dir) {
+  const names = (await readdir4(dir)).sort();
+  const isPlugin = await Promise.all(names.map(async (n) => ((await stat5(join13(dir, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
+  return names.filter((_, i) => isPlugin[i]);
+}
+function binarySteps(p) {
+  const { facts, version: version3, paths, bin, arts, criSocket, cache } = p;
+  const after = cache ? ["cache.restore"] : [];
+  const steps = [];
+  const verify = (a) => [`GET ${a.url} (unless the tool cache${cache ? " or the cache entry" : ""} has it)`, `verify SHA-256 against ${a.checksumUrl}`];
+  for (const name2 of ["kubeadm", "kubelet", "kubectl"]) {
+    steps.push(
+      step(`binaries.${name2}`, `${name2} ${version3}`, after, [
+        {
+          kind: "task",
+          title: `download and verify ${name2}`,
+          shows: [...verify(arts[name2]), `$ sudo ${displayArgv(installArgv("<download>", bin(name2), EXEC))}`],
+          run: async (ctx) => ctx.host.installFile(await cachedBinary(arts[name2], { tool: name2, version: version3, arch: facts.arch }, ctx.log, cache), bin(name2), EXEC)
+        }
+      ])
+    );
+  }
+  const crictl = crictlVersion(minorOf(version3));
+  steps.push(
+    step("binaries.crictl", `crictl ${crictl}`, after, [
+      {
+        kind: "task",
+        title: "download and verify crictl",
+        shows: [...verify(arts.crictl), `extract; $ sudo ${displayArgv(installArgv("<extracted>/crictl", bin("crictl"), EXEC))}`],
+        run: async (ctx) => {
+          const dir = await cachedTarball(arts.crictl, { tool: "crictl", version: crictl, arch: facts.arch }, ctx.log, cache);
+          await ctx.host.installFile(join13(dir, "crictl"), bin("crictl"), EXEC);
+        }
+      },
+      { kind: "write", path: paths.crictlConfig, render: () => `runtime-endpoint: ${criSocket}
+image-endpoint: ${criSocket}
+timeout: 10
+` }
+    ])
+  );
+  steps.push(
+    step("binaries.cni-plugins", `CNI plugins ${CNI_PLUGINS_VERSION}`, after, [
+      {
+        kind: "task",
+        title: "download and verify the CNI plugins",
+        shows: [
+          ...verify(arts["cni-plugins"]),
+          `$ sudo ${displayArgv(mkdirArgv(paths.cniBinDir))}`,
+          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join13(paths.cniBinDir, "PLUGIN"), EXEC))}`
+        ],
+        run: async (ctx) => {
+          const dir = await cachedTarball(arts["cni-plugins"], { tool: "cni-plugins", version: CNI_PLUGINS_VERSION, arch: facts.arch }, ctx.log, cache);
+          await ctx.host.ensureDir(paths.cniBinDir);
+          const plugins = await pluginFiles(dir);
+          await Promise.all(plugins.map((n) => ctx.host.installFile(join13(dir, n), join13(paths.cniBinDir, n), EXEC)));
+          ctx.log(`${plugins.length} plugins in ${paths.cniBinDir}`);
+        }
+      }
+    ])
+  );
+  steps.push(
+    step("binaries.kubelet-unit", "kubelet systemd unit and kubeadm drop-in", ["binaries.kubelet"], [
+      { kind: "write", path: join13(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
+      { kind: "write", path: join13(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
+      { kind: "service", action: "daemon-reload" },
+      { kind: "service", action: "enable", unit: "kubelet" }
+    ])
+  );
+  return steps;
 }
 
 // src/phases/cache.ts
@@ -56044,7 +56548,7 @@ function configSteps(p) {
 import { join as join14 } from "node:path";
 
 // src/cache/session.ts
-import { copyFile as copyFile4, mkdir as mkdir5, rm as rm6 } from "node:fs/promises";
+import { copyFile as copyFile4, mkdir as mkdir6, rm as rm6 } from "node:fs/promises";
 import { dirname as dirname8 } from "node:path";
 var mb = (bytes) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
 var CacheSession = class {
@@ -56064,7 +56568,7 @@ var CacheSession = class {
   /** The restore step: a missing entry is a miss, a broken one a warning; neither fails the run. */
   async restore(log2) {
     await rm6(this.dir, { recursive: true, force: true });
-    await mkdir5(this.dir, { recursive: true, mode: 448 });
+    await mkdir6(this.dir, { recursive: true, mode: 448 });
     let matched;
     try {
       matched = await this.backend.restore(this.dir, this.key.key, this.key.restoreKeys);
@@ -56087,7 +56591,7 @@ var CacheSession = class {
     this.warnings.push(`${why}; it was ignored, and everything is downloaded and pulled.`);
     this.restored = void 0;
     await rm6(this.dir, { recursive: true, force: true });
-    await mkdir5(this.dir, { recursive: true, mode: 448 });
+    await mkdir6(this.dir, { recursive: true, mode: 448 });
   }
   find(a, fileName) {
     const rel = `downloads/${a.name}/${fileName}`;
@@ -56102,7 +56606,7 @@ var CacheSession = class {
   async keep(a, fileName, path6) {
     if (this.restored?.exact) return;
     const to = downloadPath(this.dir, a.name, fileName);
-    await mkdir5(dirname8(to), { recursive: true });
+    await mkdir6(dirname8(to), { recursive: true });
     await copyFile4(path6, to);
   }
   /** the restored image archive, if the entry has one */
@@ -56122,24 +56626,6 @@ var CacheSession = class {
   }
 };
 
-// src/phases/artifacts.ts
-function artifacts(config, version3, arch3) {
-  const k8s = (name2) => {
-    const url2 = `${config.kubernetesReleaseUrl}/${version3}/bin/linux/${arch3}/${name2}`;
-    return { name: name2, url: url2, checksumUrl: `${url2}.sha256`, input: "kubernetes-release-url" };
-  };
-  const crictl = crictlVersion(minorOf(version3));
-  const crictlUrl = `${config.githubUrl}/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-${arch3}.tar.gz`;
-  const cniUrl = `${config.githubUrl}/containernetworking/plugins/releases/download/${CNI_PLUGINS_VERSION}/cni-plugins-linux-${arch3}-${CNI_PLUGINS_VERSION}.tgz`;
-  return {
-    kubeadm: k8s("kubeadm"),
-    kubelet: k8s("kubelet"),
-    kubectl: k8s("kubectl"),
-    crictl: { name: "crictl", url: crictlUrl, checksumUrl: `${crictlUrl}.sha256`, input: "github-url" },
-    "cni-plugins": { name: "cni-plugins", url: cniUrl, checksumUrl: `${cniUrl}.sha256`, input: "github-url" }
-  };
-}
-
 // src/phases/context.ts
 function planContext(input, learned) {
   const { config, facts, version: version3, paths } = input;
@@ -56150,7 +56636,7 @@ function planContext(input, learned) {
   if (facts.kubeconfigExists) notes.push(`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`);
   const smokeTest = config.smokeTest && cni.carriesPods;
   let cache;
-  if (config.cache && input.cacheBackend) {
+  if (config.cache && !config.offline && input.cacheBackend) {
     const why = input.cacheBackend.unavailable();
     if (why) notes.push(`cache: ${why}; everything is downloaded and pulled, and nothing is saved.`);
     else cache = new CacheSession(input.cacheBackend, input.cacheBackend.workDir, cacheKey(config, version3, facts.arch));
@@ -56225,183 +56711,6 @@ function hostSteps(p) {
     );
   }
   return steps;
-}
-
-// src/images/preload.ts
-function classifyPullError(text) {
-  if (/429|toomanyrequests|too many requests|rate limit/i.test(text)) return "rate-limit";
-  if (/\b404\b|not found|manifest unknown|name unknown|no such image/i.test(text)) return "not-found";
-  if (/\b50[0-4]\b|internal server error|bad gateway|service unavailable|gateway time|connection reset|timeout|EOF|connection refused/i.test(text)) {
-    return "retryable";
-  }
-  return "other";
-}
-var PullError = class extends Error {
-  constructor(image, failure, message, cause) {
-    super(message, { cause });
-    this.image = image;
-    this.failure = failure;
-    this.name = "PullError";
-  }
-  image;
-  failure;
-};
-function explain(image, failure, where2, detail, attempts) {
-  const at = where2.length ? ` (looked at ${where2.join(", ")})` : "";
-  switch (failure) {
-    case "rate-limit":
-      return `Pulling ${image} was refused with HTTP 429 (rate limit)${at}. Docker Hub limits anonymous pulls: set registry-mirrors (for example 'docker.io=https://mirror.gcr.io'), or point smoke-test-image / preload-images at another registry.`;
-    case "not-found":
-      return `Image ${image} was not found${at}. If image-repository or registry-mirrors names a mirror, it lacks this image or names it differently; kubeadm asks for exactly this name.`;
-    case "retryable":
-      return `Pulling ${image} failed ${attempts} times with a server or network error${at}: ${detail}`;
-    default:
-      return `Pulling ${image} failed${at}: ${detail}`;
-  }
-}
-var LARGEST_LAYER_MIB = {
-  etcd: 58,
-  "kube-apiserver": 30,
-  "kube-controller-manager": 25,
-  coredns: 19,
-  "kube-proxy": 18,
-  "kube-scheduler": 18,
-  nginx: 18,
-  flannel: 16,
-  "flannel-cni-plugin": 3.5,
-  pause: 0.3
-};
-var UNKNOWN_MIB = 15;
-function pullOrder(images) {
-  const weight = (i) => LARGEST_LAYER_MIB[parseImageRef(i).path.split("/").pop() ?? ""] ?? UNKNOWN_MIB;
-  return images.map((image, at) => ({ image, at, w: weight(image) })).sort((a, b) => b.w - a.w || a.at - b.at).map((x) => x.image);
-}
-async function pool(items, limit, fn) {
-  const queue = [...items];
-  const errors = [];
-  const worker = async () => {
-    for (let item = queue.shift(); item !== void 0; item = queue.shift()) {
-      try {
-        await fn(item);
-      } catch (err) {
-        errors.push(err);
-        queue.length = 0;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (errors.length > 0) throw errors[0];
-}
-async function preloadImages(store, o) {
-  const log2 = o.log ?? (() => {
-  });
-  const attempts = o.attempts ?? 3;
-  const backoff = o.backoffMs ?? 1e3;
-  const imported = [];
-  for (const archive of o.archives ?? []) {
-    const names = await store.importArchive(archive).catch((err) => {
-      throw new Error(`Could not import image archive ${archive}: ${err.message}`, { cause: err });
-    });
-    log2(`imported ${archive}: ${names.join(", ") || "(no names)"}`);
-    imported.push(...names);
-  }
-  const have = await store.list();
-  const present = o.images.filter((i) => have.has(i));
-  const missing = o.images.filter((i) => !have.has(i));
-  if (present.length) log2(`already present: ${present.join(", ")}`);
-  const pulled = [];
-  await pool(pullOrder(missing), o.concurrency ?? 4, async (image) => {
-    const started = performance.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await store.pull(image);
-        pulled.push(image);
-        log2(`pulled ${image} in ${((performance.now() - started) / 1e3).toFixed(1)}s`);
-        return;
-      } catch (err) {
-        const detail = err instanceof CommandError ? (err.result.stderr || err.result.stdout).trim().split("\n").slice(-3).join(" ") : String(err);
-        const failure = classifyPullError(detail);
-        if (failure === "retryable" && attempt < attempts) {
-          log2(`pull of ${image} failed (${detail}); attempt ${attempt + 1} of ${attempts}`);
-          await new Promise((r) => setTimeout(r, backoff * 2 ** (attempt - 1)));
-          continue;
-        }
-        const where2 = o.whereFor?.(parseImageRef(image).registry) ?? [];
-        throw new PullError(image, failure, explain(image, failure, where2, detail, attempt), err);
-      }
-    }
-  });
-  return { present, imported, pulled };
-}
-
-// src/phases/images.ts
-function pullEndpoints(config, registry) {
-  const { server, mirrors } = registryHosts(config.registryMirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
-  return [...mirrors, server];
-}
-function preloadSet(config, learned, smokeTest) {
-  const targets = new Set(config.imageRetags.map((r) => r.target));
-  const sources = config.imageRetags.map((r) => r.source);
-  return imagesToPreload({ kubeadm: learned.kubeadmImages, cni: learned.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: [...config.preloadImages, ...sources] }).filter(
-    (i) => !targets.has(i)
-  );
-}
-async function retagImages(store, retags, log2) {
-  for (const { source, target } of retags) {
-    await store.tag(source, target).catch((err) => {
-      throw new Error(`Could not tag ${source} as ${target} (image-retags): ${err.message}`, { cause: err });
-    });
-    log2(`tagged ${source} as ${target}`);
-  }
-}
-async function importCached(store, archive, warn, log2) {
-  try {
-    const names = await store.importArchive(archive);
-    log2(`imported ${names.length} images from the cache entry`);
-    return names;
-  } catch (err) {
-    warn(`The cache entry's images could not be imported (${err.message.split("\n")[0]}); they are pulled instead.`);
-    return [];
-  }
-}
-function imageSteps(p) {
-  const { config, learned, smokeTest, runtime, cache } = p;
-  const images = (l) => preloadSet(config, l, smokeTest);
-  const cmd = runtime.imageCommands(learned);
-  const needs = p.cni.configSteps(p).map((s) => s.id);
-  if (cache) needs.push("cache.restore");
-  const cached = cache && entryLayout(cache.dir).images;
-  return [
-    step("images.preload", "preload every image the cluster will ask for", ["runtime.ready", "config.images", ...needs], [
-      {
-        kind: "task",
-        title: `import archives, then pull what is missing (4 at a time, the largest first)${config.imageRetags.length ? ", then retag" : ""}`,
-        shows: [
-          ...cached ? [`$ sudo ${displayArgv(cmd.importArchive(cached))}   (when the cache entry has images; a failure is a warning)`] : [],
-          ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
-          `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
-          ...pullOrder(images(learned)).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
-          ...learned.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : [],
-          ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
-        ],
-        run: async (ctx) => {
-          const store = runtime.imageStore(ctx.host.run);
-          const archive = cache?.imageArchive();
-          const fromCache = archive ? await importCached(store, archive, (w) => cache.warnings.push(w), ctx.log) : [];
-          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log });
-          await retagImages(store, config.imageRetags, ctx.log);
-          ctx.learned.preloaded = images(ctx.learned);
-          const cachedSet = new Set(fromCache);
-          ctx.learned.imageCounts = {
-            present: res.present.filter((i) => !cachedSet.has(i)).length,
-            pulled: res.pulled.length,
-            imported: res.imported.length,
-            cached: res.present.filter((i) => cachedSet.has(i)).length
-          };
-        }
-      }
-    ])
-  ];
 }
 
 // src/phases/init.ts
@@ -56747,7 +57056,7 @@ async function plan(config, env, out, input = "plan-dir") {
   io.info(headline(prepared));
   io.setOutput("kubernetes-version", version3);
   for (const n of plan2.notes) io.warning(n);
-  for (const p of await preflight(config, facts, env.paths, plan2.runtime)) io.warning(`A real run would stop here: ${p}`);
+  for (const p of await preflight(config, facts, env.paths, plan2, version3)) io.warning(`A real run would stop here: ${p}`);
   if (out) {
     const why = await planTreeProblem(out, plan2.steps);
     if (why) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}, where ${why}; accepted: a directory apart from the live system, such as /tmp/plan.`]);
@@ -56807,7 +57116,7 @@ async function up(config, env) {
     io.info(headline(prepared));
     io.setOutput("kubernetes-version", version3);
     for (const n of plan2.notes) io.warning(n);
-    const problems = await preflight(config, facts, paths, plan2.runtime);
+    const problems = await preflight(config, facts, paths, plan2, version3);
     if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:
 ${problems.map((p) => `  - ${p}`).join("\n")}`);
     const earlier = store.load();

@@ -1990,11 +1990,11 @@ var require_request = __commonJS({
           } else if (typeof val[i] === "object") {
             throw new InvalidArgumentError(`invalid ${key} header`);
           } else {
-            const str = `${val[i]}`;
-            if (!isValidHeaderValue(str)) {
+            const str2 = `${val[i]}`;
+            if (!isValidHeaderValue(str2)) {
               throw new InvalidArgumentError(`invalid ${key} header`);
             }
-            arr.push(str);
+            arr.push(str2);
           }
         }
         val = arr;
@@ -3567,25 +3567,25 @@ var require_data_url = __commonJS({
     function isHTTPWhiteSpace(char) {
       return char === 13 || char === 10 || char === 9 || char === 32;
     }
-    function removeHTTPWhitespace(str, leading = true, trailing = true) {
-      return removeChars(str, leading, trailing, isHTTPWhiteSpace);
+    function removeHTTPWhitespace(str2, leading = true, trailing = true) {
+      return removeChars(str2, leading, trailing, isHTTPWhiteSpace);
     }
     function isASCIIWhitespace(char) {
       return char === 13 || char === 10 || char === 9 || char === 12 || char === 32;
     }
-    function removeASCIIWhitespace(str, leading = true, trailing = true) {
-      return removeChars(str, leading, trailing, isASCIIWhitespace);
+    function removeASCIIWhitespace(str2, leading = true, trailing = true) {
+      return removeChars(str2, leading, trailing, isASCIIWhitespace);
     }
-    function removeChars(str, leading, trailing, predicate) {
+    function removeChars(str2, leading, trailing, predicate) {
       let lead = 0;
-      let trail = str.length - 1;
+      let trail = str2.length - 1;
       if (leading) {
-        while (lead < str.length && predicate(str.charCodeAt(lead))) lead++;
+        while (lead < str2.length && predicate(str2.charCodeAt(lead))) lead++;
       }
       if (trailing) {
-        while (trail > 0 && predicate(str.charCodeAt(trail))) trail--;
+        while (trail > 0 && predicate(str2.charCodeAt(trail))) trail--;
       }
-      return lead === 0 && trail === str.length - 1 ? str : str.slice(lead, trail + 1);
+      return lead === 0 && trail === str2.length - 1 ? str2 : str2.slice(lead, trail + 1);
     }
     function isomorphicDecode(input) {
       const length = input.length;
@@ -5504,7 +5504,7 @@ var require_body = __commonJS({
         const boundary = `----formdata-undici-0${`${random(1e11)}`.padStart(11, "0")}`;
         const prefix2 = `--${boundary}\r
 Content-Disposition: form-data`;
-        const escape3 = (str) => str.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
+        const escape3 = (str2) => str2.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
         const normalizeLinefeeds = (value) => value.replace(/\r?\n|\r/g, "\r\n");
         const blobParts = [];
         const rn = new Uint8Array([13, 10]);
@@ -8294,8 +8294,8 @@ var require_pool_base = __commonJS({
       }
       get [kSize]() {
         let ret = this[kQueued];
-        for (const { [kSize]: size } of this[kClients]) {
-          ret += size;
+        for (const { [kSize]: size2 } of this[kClients]) {
+          ret += size2;
         }
         return ret;
       }
@@ -9286,7 +9286,7 @@ var require_retry_handler = __commonJS({
             this.abort(contentLengthError);
             return false;
           }
-          const { start, size, end = size - 1 } = contentRange;
+          const { start, size: size2, end = size2 - 1 } = contentRange;
           if (this.start !== start || this.end != null && this.end !== end) {
             this.abort(
               new RequestRetryError("Content-Range mismatch", statusCode, {
@@ -9316,7 +9316,7 @@ var require_retry_handler = __commonJS({
               this.abort(contentLengthError);
               return false;
             }
-            const { start, size, end = size - 1 } = range3;
+            const { start, size: size2, end = size2 - 1 } = range3;
             assert4(
               start != null && Number.isFinite(start),
               "content-range mismatch"
@@ -12122,17 +12122,17 @@ var require_headers = __commonJS({
       }
       // https://fetch.spec.whatwg.org/#convert-header-names-to-a-sorted-lowercase-set
       toSortedArray() {
-        const size = this[kHeadersMap].size;
-        const array = new Array(size);
-        if (size <= 32) {
-          if (size === 0) {
+        const size2 = this[kHeadersMap].size;
+        const array = new Array(size2);
+        if (size2 <= 32) {
+          if (size2 === 0) {
             return array;
           }
           const iterator = this[kHeadersMap][Symbol.iterator]();
           const firstValue = iterator.next().value;
           array[0] = [firstValue[0], firstValue[1].value];
           assert4(firstValue[1].value !== null);
-          for (let i = 1, j = 0, right = 0, left = 0, pivot = 0, x, value; i < size; ++i) {
+          for (let i = 1, j = 0, right = 0, left = 0, pivot = 0, x, value; i < size2; ++i) {
             value = iterator.next().value;
             x = array[i] = [value[0], value[1].value];
             assert4(x[1] !== null);
@@ -15110,7 +15110,7 @@ var require_util4 = __commonJS({
       return null;
     }
     function combineByteSequences(sequences) {
-      const size = sequences.reduce((a, b) => {
+      const size2 = sequences.reduce((a, b) => {
         return a + b.byteLength;
       }, 0);
       let offset = 0;
@@ -15118,7 +15118,7 @@ var require_util4 = __commonJS({
         a.set(b, offset);
         offset += b.byteLength;
         return a;
-      }, new Uint8Array(size));
+      }, new Uint8Array(size2));
     }
     module.exports = {
       staticPropertyDescriptors,
@@ -16487,9 +16487,9 @@ var require_cookies = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, "setCookie");
       webidl.brandCheck(headers, Headers2, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str = stringify5(cookie);
-      if (str) {
-        headers.append("Set-Cookie", str);
+      const str2 = stringify5(cookie);
+      if (str2) {
+        headers.append("Set-Cookie", str2);
       }
     }
     webidl.converters.DeleteCookieAttributes = webidl.dictionaryConverter([
@@ -18551,13 +18551,13 @@ ${value}`;
           }
         }
       }
-      setEventFieldSize(field, size) {
-        const eventSize = this.eventSize - this.eventFieldSizes[field] + size;
+      setEventFieldSize(field, size2) {
+        const eventSize = this.eventSize - this.eventFieldSizes[field] + size2;
         if (this.maxEventSize > 0 && eventSize > this.maxEventSize) {
           throw createMaxEventSizeExceededError();
         }
         this.eventSize = eventSize;
-        this.eventFieldSizes[field] = size;
+        this.eventFieldSizes[field] = size2;
       }
       /**
        * @param {EventSourceStreamEvent} event
@@ -22313,13 +22313,13 @@ var require_Collection = __commonJS({
 var require_stringifyComment = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyComment.js"(exports2) {
     "use strict";
-    var stringifyComment = (str) => str.replace(/^(?!$)(?: $)?/gm, "#");
+    var stringifyComment = (str2) => str2.replace(/^(?!$)(?: $)?/gm, "#");
     function indentComment(comment, indent) {
       if (/^\n+$/.test(comment))
         return comment.substring(1);
       return indent ? comment.replace(/^(?! *$)/gm, indent) : comment;
     }
-    var lineComment = (str, indent, comment) => str.endsWith("\n") ? indentComment(comment, indent) : comment.includes("\n") ? "\n" + indentComment(comment, indent) : (str.endsWith(" ") ? "" : " ") + comment;
+    var lineComment = (str2, indent, comment) => str2.endsWith("\n") ? indentComment(comment, indent) : comment.includes("\n") ? "\n" + indentComment(comment, indent) : (str2.endsWith(" ") ? "" : " ") + comment;
     exports2.indentComment = indentComment;
     exports2.lineComment = lineComment;
     exports2.stringifyComment = stringifyComment;
@@ -22473,16 +22473,16 @@ var require_stringifyString = __commonJS({
       lineWidth: ctx.options.lineWidth,
       minContentWidth: ctx.options.minContentWidth
     });
-    var containsDocumentMarker = (str) => /^(%|---|\.\.\.)/m.test(str);
-    function lineLengthOverLimit(str, lineWidth, indentLength) {
+    var containsDocumentMarker = (str2) => /^(%|---|\.\.\.)/m.test(str2);
+    function lineLengthOverLimit(str2, lineWidth, indentLength) {
       if (!lineWidth || lineWidth < 0)
         return false;
       const limit = lineWidth - indentLength;
-      const strLen = str.length;
+      const strLen = str2.length;
       if (strLen <= limit)
         return false;
       for (let i = 0, start = 0; i < strLen; ++i) {
-        if (str[i] === "\n") {
+        if (str2[i] === "\n") {
           if (i - start > limit)
             return true;
           start = i + 1;
@@ -22499,11 +22499,11 @@ var require_stringifyString = __commonJS({
       const { implicitKey } = ctx;
       const minMultiLineLength = ctx.options.doubleQuotedMinMultiLineLength;
       const indent = ctx.indent || (containsDocumentMarker(value) ? "  " : "");
-      let str = "";
+      let str2 = "";
       let start = 0;
       for (let i = 0, ch = json[i]; ch; ch = json[++i]) {
         if (ch === " " && json[i + 1] === "\\" && json[i + 2] === "n") {
-          str += json.slice(start, i) + "\\ ";
+          str2 += json.slice(start, i) + "\\ ";
           i += 1;
           start = i;
           ch = "\\";
@@ -22512,38 +22512,38 @@ var require_stringifyString = __commonJS({
           switch (json[i + 1]) {
             case "u":
               {
-                str += json.slice(start, i);
+                str2 += json.slice(start, i);
                 const code = json.substr(i + 2, 4);
                 switch (code) {
                   case "0000":
-                    str += "\\0";
+                    str2 += "\\0";
                     break;
                   case "0007":
-                    str += "\\a";
+                    str2 += "\\a";
                     break;
                   case "000b":
-                    str += "\\v";
+                    str2 += "\\v";
                     break;
                   case "001b":
-                    str += "\\e";
+                    str2 += "\\e";
                     break;
                   case "0085":
-                    str += "\\N";
+                    str2 += "\\N";
                     break;
                   case "00a0":
-                    str += "\\_";
+                    str2 += "\\_";
                     break;
                   case "2028":
-                    str += "\\L";
+                    str2 += "\\L";
                     break;
                   case "2029":
-                    str += "\\P";
+                    str2 += "\\P";
                     break;
                   default:
                     if (code.substr(0, 2) === "00")
-                      str += "\\x" + code.substr(2);
+                      str2 += "\\x" + code.substr(2);
                     else
-                      str += json.substr(i, 6);
+                      str2 += json.substr(i, 6);
                 }
                 i += 5;
                 start = i + 1;
@@ -22553,14 +22553,14 @@ var require_stringifyString = __commonJS({
               if (implicitKey || json[i + 2] === '"' || json.length < minMultiLineLength) {
                 i += 1;
               } else {
-                str += json.slice(start, i) + "\n\n";
+                str2 += json.slice(start, i) + "\n\n";
                 while (json[i + 2] === "\\" && json[i + 3] === "n" && json[i + 4] !== '"') {
-                  str += "\n";
+                  str2 += "\n";
                   i += 2;
                 }
-                str += indent;
+                str2 += indent;
                 if (json[i + 2] === " ")
-                  str += "\\";
+                  str2 += "\\";
                 i += 1;
                 start = i + 1;
               }
@@ -22569,8 +22569,8 @@ var require_stringifyString = __commonJS({
               i += 1;
           }
       }
-      str = start ? str + json.slice(start) : json;
-      return implicitKey ? str : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
+      str2 = start ? str2 + json.slice(start) : json;
+      return implicitKey ? str2 : foldFlowLines.foldFlowLines(str2, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
     }
     function singleQuotedString(value, ctx) {
       if (ctx.options.singleQuote === false || ctx.implicitKey && value.includes("\n") || /[ \t]\n|\n[ \t]/.test(value))
@@ -22698,15 +22698,15 @@ ${indent}${start}${value}${end}`;
           return quotedString(value, ctx);
         }
       }
-      const str = value.replace(/\n+/g, `$&
+      const str2 = value.replace(/\n+/g, `$&
 ${indent}`);
       if (actualString) {
-        const test = (tag2) => tag2.default && tag2.tag !== "tag:yaml.org,2002:str" && tag2.test?.test(str);
+        const test = (tag2) => tag2.default && tag2.tag !== "tag:yaml.org,2002:str" && tag2.test?.test(str2);
         const { compat, tags: tags3 } = ctx.doc.schema;
         if (tags3.some(test) || compat?.some(test))
           return quotedString(value, ctx);
       }
-      return implicitKey ? str : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
+      return implicitKey ? str2 : foldFlowLines.foldFlowLines(str2, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
     }
     function stringifyString(item, ctx, onComment, onChompKeep) {
       const { implicitKey, inFlow } = ctx;
@@ -22858,11 +22858,11 @@ var require_stringify = __commonJS({
       const props = stringifyProps(node, tagObj, ctx);
       if (props.length > 0)
         ctx.indentAtStart = (ctx.indentAtStart ?? 0) + props.length + 1;
-      const str = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
+      const str2 = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
       if (!props)
-        return str;
-      return identity.isScalar(node) || str[0] === "{" || str[0] === "[" ? `${props} ${str}` : `${props}
-${ctx.indent}${str}`;
+        return str2;
+      return identity.isScalar(node) || str2[0] === "{" || str2[0] === "[" ? `${props} ${str2}` : `${props}
+${ctx.indent}${str2}`;
     }
     exports2.createStringifyContext = createStringifyContext;
     exports2.stringify = stringify5;
@@ -22897,8 +22897,8 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str = stringify5.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
-      if (!explicitKey && !ctx.inFlow && str.length > 1024) {
+      let str2 = stringify5.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      if (!explicitKey && !ctx.inFlow && str2.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
         explicitKey = true;
@@ -22907,27 +22907,27 @@ var require_stringifyPair = __commonJS({
         if (allNullValues || value == null) {
           if (keyCommentDone && onComment)
             onComment();
-          return str === "" ? "?" : explicitKey ? `? ${str}` : str;
+          return str2 === "" ? "?" : explicitKey ? `? ${str2}` : str2;
         }
       } else if (allNullValues && !simpleKeys || value == null && explicitKey) {
-        str = `? ${str}`;
+        str2 = `? ${str2}`;
         if (keyComment && !keyCommentDone) {
-          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
+          str2 += stringifyComment.lineComment(str2, ctx.indent, commentString(keyComment));
         } else if (chompKeep && onChompKeep)
           onChompKeep();
-        return str;
+        return str2;
       }
       if (keyCommentDone)
         keyComment = null;
       if (explicitKey) {
         if (keyComment)
-          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
-        str = `? ${str}
+          str2 += stringifyComment.lineComment(str2, ctx.indent, commentString(keyComment));
+        str2 = `? ${str2}
 ${indent}:`;
       } else {
-        str = `${str}:`;
+        str2 = `${str2}:`;
         if (keyComment)
-          str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
+          str2 += stringifyComment.lineComment(str2, ctx.indent, commentString(keyComment));
       }
       let vsb, vcb, valueComment;
       if (identity.isNode(value)) {
@@ -22943,7 +22943,7 @@ ${indent}:`;
       }
       ctx.implicitKey = false;
       if (!explicitKey && !keyComment && identity.isScalar(value))
-        ctx.indentAtStart = str.length + 1;
+        ctx.indentAtStart = str2.length + 1;
       chompKeep = false;
       if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity.isSeq(value) && !value.flow && !value.tag && !value.anchor) {
         ctx.indent = ctx.indent.substring(2);
@@ -22987,16 +22987,16 @@ ${ctx.indent}`;
       } else if (valueStr === "" || valueStr[0] === "\n") {
         ws = "";
       }
-      str += ws + valueStr;
+      str2 += ws + valueStr;
       if (ctx.inFlow) {
         if (valueCommentDone && onComment)
           onComment();
       } else if (valueComment && !valueCommentDone) {
-        str += stringifyComment.lineComment(str, ctx.indent, commentString(valueComment));
+        str2 += stringifyComment.lineComment(str2, ctx.indent, commentString(valueComment));
       } else if (chompKeep && onChompKeep) {
         onChompKeep();
       }
-      return str;
+      return str2;
     }
     exports2.stringifyPair = stringifyPair;
   }
@@ -23223,31 +23223,31 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str2 = stringify5.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str3 = stringify5.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
-          str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
+          str3 += stringifyComment.lineComment(str3, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
           chompKeep = false;
-        lines.push(blockItemPrefix + str2);
+        lines.push(blockItemPrefix + str3);
       }
-      let str;
+      let str2;
       if (lines.length === 0) {
-        str = flowChars.start + flowChars.end;
+        str2 = flowChars.start + flowChars.end;
       } else {
-        str = lines[0];
+        str2 = lines[0];
         for (let i = 1; i < lines.length; ++i) {
           const line = lines[i];
-          str += line ? `
+          str2 += line ? `
 ${indent}${line}` : "\n";
         }
       }
       if (comment) {
-        str += "\n" + stringifyComment.indentComment(commentString(comment), indent);
+        str2 += "\n" + stringifyComment.indentComment(commentString(comment), indent);
         if (onComment)
           onComment();
       } else if (chompKeep && onChompKeep)
         onChompKeep();
-      return str;
+      return str2;
     }
     function stringifyFlowCollection({ items }, ctx, { flowChars, itemIndent }) {
       const { indent, indentStep, flowCollectionPadding: fcPadding, options: { commentString } } = ctx;
@@ -23290,21 +23290,21 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           reqNewline = true;
-        let str = stringify5.stringify(item, itemCtx, () => comment = null);
-        reqNewline || (reqNewline = lines.length > linesAtValue || str.includes("\n"));
+        let str2 = stringify5.stringify(item, itemCtx, () => comment = null);
+        reqNewline || (reqNewline = lines.length > linesAtValue || str2.includes("\n"));
         if (i < items.length - 1) {
-          str += ",";
+          str2 += ",";
         } else if (ctx.options.trailingComma) {
           if (ctx.options.lineWidth > 0) {
-            reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) + (str.length + 2) > ctx.options.lineWidth);
+            reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) + (str2.length + 2) > ctx.options.lineWidth);
           }
           if (reqNewline) {
-            str += ",";
+            str2 += ",";
           }
         }
         if (comment)
-          str += stringifyComment.lineComment(str, itemIndent, commentString(comment));
-        lines.push(str);
+          str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment));
+        lines.push(str2);
         linesAtValue = lines.length;
       }
       const { start, end } = flowChars;
@@ -23316,11 +23316,11 @@ ${indent}${line}` : "\n";
           reqNewline = ctx.options.lineWidth > 0 && len > ctx.options.lineWidth;
         }
         if (reqNewline) {
-          let str = start;
+          let str2 = start;
           for (const line of lines)
-            str += line ? `
+            str2 += line ? `
 ${indentStep}${indent}${line}` : "\n";
-          return `${str}
+          return `${str2}
 ${indent}${end}`;
         } else {
           return `${start}${fcPadding}${lines.join(" ")}${fcPadding}${end}`;
@@ -23652,7 +23652,7 @@ var require_string = __commonJS({
       identify: (value) => typeof value === "string",
       default: true,
       tag: "tag:yaml.org,2002:str",
-      resolve: (str) => str,
+      resolve: (str2) => str2,
       stringify(item, ctx, onComment, onChompKeep) {
         ctx = Object.assign({ actualString: true }, ctx);
         return stringifyString.stringifyString(item, ctx, onComment, onChompKeep);
@@ -23690,7 +23690,7 @@ var require_bool = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:bool",
       test: /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/,
-      resolve: (str) => new Scalar.Scalar(str[0] === "t" || str[0] === "T"),
+      resolve: (str2) => new Scalar.Scalar(str2[0] === "t" || str2[0] === "T"),
       stringify({ source, value }, ctx) {
         if (source && boolTag.test.test(source)) {
           const sv = source[0] === "t" || source[0] === "T";
@@ -23742,7 +23742,7 @@ var require_float = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-      resolve: (str) => str.slice(-3).toLowerCase() === "nan" ? NaN : str[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+      resolve: (str2) => str2.slice(-3).toLowerCase() === "nan" ? NaN : str2[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
       stringify: stringifyNumber.stringifyNumber
     };
     var floatExp = {
@@ -23751,7 +23751,7 @@ var require_float = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "EXP",
       test: /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/,
-      resolve: (str) => parseFloat(str),
+      resolve: (str2) => parseFloat(str2),
       stringify(node) {
         const num = Number(node.value);
         return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node);
@@ -23762,11 +23762,11 @@ var require_float = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/,
-      resolve(str) {
-        const node = new Scalar.Scalar(parseFloat(str));
-        const dot = str.indexOf(".");
-        if (dot !== -1 && str[str.length - 1] === "0")
-          node.minFractionDigits = str.length - dot - 1;
+      resolve(str2) {
+        const node = new Scalar.Scalar(parseFloat(str2));
+        const dot = str2.indexOf(".");
+        if (dot !== -1 && str2[str2.length - 1] === "0")
+          node.minFractionDigits = str2.length - dot - 1;
         return node;
       },
       stringify: stringifyNumber.stringifyNumber
@@ -23783,7 +23783,7 @@ var require_int = __commonJS({
     "use strict";
     var stringifyNumber = require_stringifyNumber();
     var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
-    var intResolve = (str, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix);
+    var intResolve = (str2, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str2) : parseInt(str2.substring(offset), radix);
     function intStringify(node, radix, prefix2) {
       const { value } = node;
       if (intIdentify(value) && value >= 0)
@@ -23796,7 +23796,7 @@ var require_int = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "OCT",
       test: /^0o[0-7]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 2, 8, opt),
+      resolve: (str2, _onError, opt) => intResolve(str2, 2, 8, opt),
       stringify: (node) => intStringify(node, 8, "0o")
     };
     var int = {
@@ -23804,7 +23804,7 @@ var require_int = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:int",
       test: /^[-+]?[0-9]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 0, 10, opt),
+      resolve: (str2, _onError, opt) => intResolve(str2, 0, 10, opt),
       stringify: stringifyNumber.stringifyNumber
     };
     var intHex = {
@@ -23813,7 +23813,7 @@ var require_int = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "HEX",
       test: /^0x[0-9a-fA-F]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 2, 16, opt),
+      resolve: (str2, _onError, opt) => intResolve(str2, 2, 16, opt),
       stringify: (node) => intStringify(node, 16, "0x")
     };
     exports2.int = int;
@@ -23866,7 +23866,7 @@ var require_schema2 = __commonJS({
         identify: (value) => typeof value === "string",
         default: true,
         tag: "tag:yaml.org,2002:str",
-        resolve: (str) => str,
+        resolve: (str2) => str2,
         stringify: stringifyJSON
       },
       {
@@ -23883,7 +23883,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:bool",
         test: /^true$|^false$/,
-        resolve: (str) => str === "true",
+        resolve: (str2) => str2 === "true",
         stringify: stringifyJSON
       },
       {
@@ -23891,7 +23891,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:int",
         test: /^-?(?:0|[1-9][0-9]*)$/,
-        resolve: (str, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str) : parseInt(str, 10),
+        resolve: (str2, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str2) : parseInt(str2, 10),
         stringify: ({ value }) => intIdentify(value) ? value.toString() : JSON.stringify(value)
       },
       {
@@ -23899,7 +23899,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:float",
         test: /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$/,
-        resolve: (str) => parseFloat(str),
+        resolve: (str2) => parseFloat(str2),
         stringify: stringifyJSON
       }
     ];
@@ -23907,9 +23907,9 @@ var require_schema2 = __commonJS({
       default: true,
       tag: "",
       test: /^/,
-      resolve(str, onError) {
-        onError(`Unresolved plain scalar ${JSON.stringify(str)}`);
-        return str;
+      resolve(str2, onError) {
+        onError(`Unresolved plain scalar ${JSON.stringify(str2)}`);
+        return str2;
       }
     };
     var schema = [map.map, seq.seq].concat(jsonScalars, jsonError);
@@ -23941,10 +23941,10 @@ var require_binary = __commonJS({
         if (typeof node_buffer.Buffer === "function") {
           return node_buffer.Buffer.from(src, "base64");
         } else if (typeof atob === "function") {
-          const str = atob(src.replace(/[\n\r]/g, ""));
-          const buffer3 = new Uint8Array(str.length);
-          for (let i = 0; i < str.length; ++i)
-            buffer3[i] = str.charCodeAt(i);
+          const str2 = atob(src.replace(/[\n\r]/g, ""));
+          const buffer3 = new Uint8Array(str2.length);
+          for (let i = 0; i < str2.length; ++i)
+            buffer3[i] = str2.charCodeAt(i);
           return buffer3;
         } else {
           onError("This environment does not support reading binary tags; either Buffer or atob is required");
@@ -23955,28 +23955,28 @@ var require_binary = __commonJS({
         if (!value)
           return "";
         const buf = value;
-        let str;
+        let str2;
         if (typeof node_buffer.Buffer === "function") {
-          str = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");
+          str2 = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");
         } else if (typeof btoa === "function") {
           let s = "";
           for (let i = 0; i < buf.length; ++i)
             s += String.fromCharCode(buf[i]);
-          str = btoa(s);
+          str2 = btoa(s);
         } else {
           throw new Error("This environment does not support writing binary tags; either Buffer or btoa is required");
         }
         type ?? (type = Scalar.Scalar.BLOCK_LITERAL);
         if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
           const lineWidth = Math.max(ctx.options.lineWidth - ctx.indent.length, ctx.options.minContentWidth);
-          const n = Math.ceil(str.length / lineWidth);
+          const n = Math.ceil(str2.length / lineWidth);
           const lines = new Array(n);
           for (let i = 0, o = 0; i < n; ++i, o += lineWidth) {
-            lines[i] = str.substr(o, lineWidth);
+            lines[i] = str2.substr(o, lineWidth);
           }
-          str = lines.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
+          str2 = lines.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
         }
-        return stringifyString.stringifyString({ comment, type, value: str }, ctx, onComment, onChompKeep);
+        return stringifyString.stringifyString({ comment, type, value: str2 }, ctx, onComment, onChompKeep);
       }
     };
     exports2.binary = binary;
@@ -24182,7 +24182,7 @@ var require_float2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-      resolve: (str) => str.slice(-3).toLowerCase() === "nan" ? NaN : str[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+      resolve: (str2) => str2.slice(-3).toLowerCase() === "nan" ? NaN : str2[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
       stringify: stringifyNumber.stringifyNumber
     };
     var floatExp = {
@@ -24191,7 +24191,7 @@ var require_float2 = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "EXP",
       test: /^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$/,
-      resolve: (str) => parseFloat(str.replace(/_/g, "")),
+      resolve: (str2) => parseFloat(str2.replace(/_/g, "")),
       stringify(node) {
         const num = Number(node.value);
         return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node);
@@ -24202,11 +24202,11 @@ var require_float2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*$/,
-      resolve(str) {
-        const node = new Scalar.Scalar(parseFloat(str.replace(/_/g, "")));
-        const dot = str.indexOf(".");
+      resolve(str2) {
+        const node = new Scalar.Scalar(parseFloat(str2.replace(/_/g, "")));
+        const dot = str2.indexOf(".");
         if (dot !== -1) {
-          const f = str.substring(dot + 1).replace(/_/g, "");
+          const f = str2.substring(dot + 1).replace(/_/g, "");
           if (f[f.length - 1] === "0")
             node.minFractionDigits = f.length;
         }
@@ -24226,34 +24226,34 @@ var require_int2 = __commonJS({
     "use strict";
     var stringifyNumber = require_stringifyNumber();
     var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
-    function intResolve(str, offset, radix, { intAsBigInt }) {
-      const sign = str[0];
+    function intResolve(str2, offset, radix, { intAsBigInt }) {
+      const sign = str2[0];
       if (sign === "-" || sign === "+")
         offset += 1;
-      str = str.substring(offset).replace(/_/g, "");
+      str2 = str2.substring(offset).replace(/_/g, "");
       if (intAsBigInt) {
         switch (radix) {
           case 2:
-            str = `0b${str}`;
+            str2 = `0b${str2}`;
             break;
           case 8:
-            str = `0o${str}`;
+            str2 = `0o${str2}`;
             break;
           case 16:
-            str = `0x${str}`;
+            str2 = `0x${str2}`;
             break;
         }
-        const n2 = BigInt(str);
+        const n2 = BigInt(str2);
         return sign === "-" ? BigInt(-1) * n2 : n2;
       }
-      const n = parseInt(str, radix);
+      const n = parseInt(str2, radix);
       return sign === "-" ? -1 * n : n;
     }
     function intStringify(node, radix, prefix2) {
       const { value } = node;
       if (intIdentify(value)) {
-        const str = value.toString(radix);
-        return value < 0 ? "-" + prefix2 + str.substr(1) : prefix2 + str;
+        const str2 = value.toString(radix);
+        return value < 0 ? "-" + prefix2 + str2.substr(1) : prefix2 + str2;
       }
       return stringifyNumber.stringifyNumber(node);
     }
@@ -24263,7 +24263,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "BIN",
       test: /^[-+]?0b[0-1_]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 2, 2, opt),
+      resolve: (str2, _onError, opt) => intResolve(str2, 2, 2, opt),
       stringify: (node) => intStringify(node, 2, "0b")
     };
     var intOct = {
@@ -24272,7 +24272,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "OCT",
       test: /^[-+]?0[0-7_]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 1, 8, opt),
+      resolve: (str2, _onError, opt) => intResolve(str2, 1, 8, opt),
       stringify: (node) => intStringify(node, 8, "0")
     };
     var int = {
@@ -24280,7 +24280,7 @@ var require_int2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:int",
       test: /^[-+]?[0-9][0-9_]*$/,
-      resolve: (str, _onError, opt) => intResolve(str, 0, 10, opt),
+      resolve: (str2, _onError, opt) => intResolve(str2, 0, 10, opt),
       stringify: stringifyNumber.stringifyNumber
     };
     var intHex = {
@@ -24289,7 +24289,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "HEX",
       test: /^[-+]?0x[0-9a-fA-F_]+$/,
-      resolve: (str, _onError, opt) => intResolve(str, 2, 16, opt),
+      resolve: (str2, _onError, opt) => intResolve(str2, 2, 16, opt),
       stringify: (node) => intStringify(node, 16, "0x")
     };
     exports2.int = int;
@@ -24393,9 +24393,9 @@ var require_timestamp = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/timestamp.js"(exports2) {
     "use strict";
     var stringifyNumber = require_stringifyNumber();
-    function parseSexagesimal(str, asBigInt) {
-      const sign = str[0];
-      const parts = sign === "-" || sign === "+" ? str.substring(1) : str;
+    function parseSexagesimal(str2, asBigInt) {
+      const sign = str2[0];
+      const parts = sign === "-" || sign === "+" ? str2.substring(1) : str2;
       const num = (n) => asBigInt ? BigInt(n) : Number(n);
       const res = parts.replace(/_/g, "").split(":").reduce((res2, p) => res2 * num(60) + num(p), num(0));
       return sign === "-" ? num(-1) * res : res;
@@ -24432,7 +24432,7 @@ var require_timestamp = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "TIME",
       test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+$/,
-      resolve: (str, _onError, { intAsBigInt }) => parseSexagesimal(str, intAsBigInt),
+      resolve: (str2, _onError, { intAsBigInt }) => parseSexagesimal(str2, intAsBigInt),
       stringify: stringifySexagesimal
     };
     var floatTime = {
@@ -24441,7 +24441,7 @@ var require_timestamp = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "TIME",
       test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*$/,
-      resolve: (str) => parseSexagesimal(str, false),
+      resolve: (str2) => parseSexagesimal(str2, false),
       stringify: stringifySexagesimal
     };
     var timestamp = {
@@ -24452,8 +24452,8 @@ var require_timestamp = __commonJS({
       // may be omitted altogether, resulting in a date format. In such a case, the time part is
       // assumed to be 00:00:00Z (start of day, UTC).
       test: RegExp("^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:t|T|[ \\t]+)([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}(\\.[0-9]+)?)(?:[ \\t]*(Z|[-+][012]?[0-9](?::[0-9]{2})?))?)?$"),
-      resolve(str) {
-        const match3 = str.match(timestamp.test);
+      resolve(str2) {
+        const match3 = str2.match(timestamp.test);
         if (!match3)
           throw new Error("!!timestamp expects a date, starting with yyyy-mm-dd");
         const [, year, month, day, hour, minute, second] = match3.map(Number);
@@ -29528,13 +29528,13 @@ var require_ms = __commonJS({
         "val is not a non-empty string or a valid number. val=" + JSON.stringify(val)
       );
     };
-    function parse4(str) {
-      str = String(str);
-      if (str.length > 100) {
+    function parse4(str2) {
+      str2 = String(str2);
+      if (str2.length > 100) {
         return;
       }
       var match3 = /^(-?(?:\d+)?\.?\d+) *(milliseconds?|msecs?|ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w|years?|yrs?|y)?$/i.exec(
-        str
+        str2
       );
       if (!match3) {
         return;
@@ -30250,7 +30250,7 @@ var require_node = __commonJS({
     var { formatters } = module.exports;
     formatters.o = function(v) {
       this.inspectOpts.colors = this.useColors;
-      return util6.inspect(v, this.inspectOpts).split("\n").map((str) => str.trim()).join(" ");
+      return util6.inspect(v, this.inspectOpts).split("\n").map((str2) => str2.trim()).join(" ");
     };
     formatters.O = function(v) {
       this.inspectOpts.colors = this.useColors;
@@ -30317,12 +30317,12 @@ var require_helpers = __commonJS({
     exports2.toBuffer = toBuffer;
     async function json(stream3) {
       const buf = await toBuffer(stream3);
-      const str = buf.toString("utf8");
+      const str2 = buf.toString("utf8");
       try {
-        return JSON.parse(str);
+        return JSON.parse(str2);
       } catch (_err) {
         const err = _err;
-        err.message += ` (input: ${str})`;
+        err.message += ` (input: ${str2})`;
         throw err;
       }
     }
@@ -36804,8 +36804,8 @@ var ToolRunner = class extends events.EventEmitter {
     }
     return this.args;
   }
-  _endsWith(str, end) {
-    return str.endsWith(end);
+  _endsWith(str2, end) {
+    return str2.endsWith(end);
   }
   _isCmdFile() {
     const upperToolPath = this.toolPath.toUpperCase();
@@ -37297,8 +37297,35 @@ function getState(name2) {
 }
 
 // src/cnis/flannel/plugin.ts
-import { readFile, rm as rm2 } from "node:fs/promises";
+import { readFile as readFile2, rm as rm3 } from "node:fs/promises";
+import { join as join5 } from "node:path";
+
+// src/engine/step.ts
+var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "ready", "smoke"];
+function phaseOf(id) {
+  return id.slice(0, id.indexOf("."));
+}
+function step(id, title, needs, ops) {
+  return { id, phase: phaseOf(id), title, needs, ops };
+}
+var StepError = class extends Error {
+  constructor(step2, cause) {
+    super(`${step2.phase}: ${step2.title} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.step = step2;
+    this.name = "StepError";
+  }
+  step;
+};
+
+// src/host/download.ts
+import { createHash, randomUUID as randomUUID3 } from "node:crypto";
+import { lookup } from "node:dns/promises";
+import { createReadStream } from "node:fs";
+import { isIP } from "node:net";
+import { copyFile as copyFile3, mkdir as mkdir2, readFile, rm as rm2 } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join as join4 } from "node:path";
+import { fileURLToPath } from "node:url";
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
 import * as crypto3 from "crypto";
@@ -37681,22 +37708,153 @@ function _getGlobal(key, defaultValue) {
   return value !== void 0 ? value : defaultValue;
 }
 
-// src/engine/step.ts
-var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "ready", "smoke"];
-function phaseOf(id) {
-  return id.slice(0, id.indexOf("."));
-}
-function step(id, title, needs, ops) {
-  return { id, phase: phaseOf(id), title, needs, ops };
-}
-var StepError = class extends Error {
-  constructor(step2, cause) {
-    super(`${step2.phase}: ${step2.title} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.step = step2;
-    this.name = "StepError";
+// src/host/download.ts
+function isLocalUrl(url2) {
+  let u;
+  try {
+    u = new URL(url2);
+  } catch {
+    return false;
   }
-  step;
+  if (u.protocol === "file:") return u.hostname === "" || u.hostname === "localhost";
+  if (u.protocol !== "http:" && u.protocol !== "https:") return false;
+  const host2 = u.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (host2 === "localhost" || host2.endsWith(".localhost")) return true;
+  if (isIP(host2) === 4) return host2.startsWith("127.");
+  return host2 === "::1" || host2 === "0:0:0:0:0:0:0:1";
+}
+async function fetchToFile(url2) {
+  if (!url2.startsWith("file:")) return downloadTool(url2);
+  const dir = process.env.RUNNER_TEMP || tmpdir();
+  await mkdir2(dir, { recursive: true });
+  const dest = join4(dir, randomUUID3());
+  await copyFile3(fileURLToPath(url2), dest);
+  return dest;
+}
+var lookups = /* @__PURE__ */ new Map();
+function unresolvable(url2) {
+  const host2 = new URL(url2).hostname.replace(/^\[|\]$/g, "");
+  if (isIP(host2) || host2 === "localhost" || url2.startsWith("file:")) return Promise.resolve(void 0);
+  let p = lookups.get(host2);
+  if (!p) {
+    p = lookup(host2).then(
+      () => void 0,
+      (err) => `${host2} did not resolve (${err.code ?? err.message}): this runner has no DNS answer for it`
+    );
+    lookups.set(host2, p);
+  }
+  return p;
+}
+function networkCause(err) {
+  const cause = err.cause;
+  const code = cause?.code;
+  const where2 = cause?.hostname ?? cause?.address;
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `${where2 ?? "the host"} did not resolve (${code})`;
+  if (code === "ECONNREFUSED") return `${where2 ?? "the host"} refused the connection`;
+  if (code === "ETIMEDOUT" || code === "UND_ERR_CONNECT_TIMEOUT" || err.name === "TimeoutError") return `no answer in time${where2 ? ` from ${where2}` : ""}`;
+  return err.message + (cause?.message ? ` (${cause.message})` : "");
+}
+var ChecksumError = class extends Error {
+  constructor(artifact, expected, actual) {
+    super(
+      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${artifact.checksumUrl} publishes ${expected}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
+    );
+    this.artifact = artifact;
+    this.expected = expected;
+    this.actual = actual;
+    this.name = "ChecksumError";
+  }
+  artifact;
+  expected;
+  actual;
 };
+function parseChecksum(text, fileName) {
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  for (const line of lines) {
+    const [digest2, name2] = line.split(/\s+/);
+    if (!/^[0-9a-fA-F]{64}$/.test(digest2)) continue;
+    if (name2 === void 0 || name2.replace(/^\*/, "").split("/").pop() === fileName) return digest2.toLowerCase();
+  }
+  throw new Error(`no SHA-256 for ${fileName} in the checksum file (it begins ${JSON.stringify(text.slice(0, 80))})`);
+}
+async function sha256File(path14) {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path14)) hash.update(chunk);
+  return hash.digest("hex");
+}
+function fileNameOf(artifact) {
+  return new URL(artifact.url).pathname.split("/").pop() ?? artifact.name;
+}
+async function downloadVerified(artifact, cache, log2 = () => {
+}) {
+  const fileName = fileNameOf(artifact);
+  const dns = await unresolvable(artifact.checksumUrl);
+  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`);
+  let expected;
+  try {
+    const sumPath = await fetchToFile(artifact.checksumUrl);
+    try {
+      expected = parseChecksum(await readFile(sumPath, "utf8"), fileName);
+    } finally {
+      await rm2(sumPath, { force: true });
+    }
+  } catch (err) {
+    throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${err.message}`, { cause: err });
+  }
+  const kept = cache?.find(artifact, fileName);
+  if (kept) {
+    const actual2 = await sha256File(kept).catch((err) => err.message);
+    if (actual2 === expected) {
+      const copy = join4(process.env.RUNNER_TEMP || tmpdir(), `ksn-cached-${randomUUID3()}`);
+      await copyFile3(kept, copy);
+      cache.used(artifact);
+      log2(`${artifact.name} from the cache entry, verified against ${artifact.checksumUrl}`);
+      return copy;
+    }
+    cache.rejected(artifact, `its SHA-256 is ${actual2}, but ${artifact.checksumUrl} publishes ${expected}`);
+  }
+  let path14;
+  try {
+    path14 = await fetchToFile(artifact.url);
+  } catch (err) {
+    throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${err.message}`, { cause: err });
+  }
+  const actual = await sha256File(path14);
+  if (actual !== expected) {
+    await rm2(path14, { force: true });
+    throw new ChecksumError(artifact, expected, actual);
+  }
+  log2(`verified ${artifact.name} against ${artifact.checksumUrl}`);
+  await cache?.keep(artifact, fileName, path14);
+  return path14;
+}
+var cacheVersion = (v) => v.replace(/^v/, "");
+async function cachedBinary(artifact, key, log2 = () => {
+}, cache) {
+  const hit = find(key.tool, cacheVersion(key.version), key.arch);
+  if (hit) {
+    log2(`${key.tool} ${key.version} from the tool cache`);
+    return `${hit}/${key.tool}`;
+  }
+  const file = await downloadVerified(artifact, cache, log2);
+  const dir = await cacheFile(file, key.tool, key.tool, cacheVersion(key.version), key.arch);
+  await rm2(file, { force: true });
+  return `${dir}/${key.tool}`;
+}
+async function cachedTarball(artifact, key, log2 = () => {
+}, cache) {
+  const hit = find(key.tool, cacheVersion(key.version), key.arch);
+  if (hit) {
+    log2(`${key.tool} ${key.version} from the tool cache`);
+    return hit;
+  }
+  const file = await downloadVerified(artifact, cache, log2);
+  const extracted = await extractTar(file);
+  await rm2(file, { force: true });
+  const dir = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
+  await rm2(extracted, { recursive: true, force: true });
+  return dir;
+}
 
 // src/cnis/flannel/manifest.ts
 var import_yaml = __toESM(require_dist(), 1);
@@ -37738,12 +37896,26 @@ var FLANNEL = {
 function flannelManifestSource(config) {
   return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/releases/download/${FLANNEL.version}/kube-flannel.yml`;
 }
-var isUrl = (s) => /^https?:\/\//.test(s);
+var isUrl = (s) => /^(?:https?|file):\/\//.test(s);
 var flannel = {
   carriesPods: true,
   readiness: { nodeReady: true, namespaces: ["kube-system", FLANNEL.namespace] },
   describe: (config) => `flannel ${config.cniManifest ? "(given manifest)" : FLANNEL.version}, pods in ${config.podNetworkCidr}`,
   predictedImages: (config) => config.cniManifest ? [] : [...FLANNEL.images],
+  async offlineNeeds(config) {
+    const source = flannelManifestSource(config);
+    if (config.cniManifest === void 0) {
+      return { downloads: [{ what: `the flannel manifest ${FLANNEL.version}`, url: source, input: "github-url" }], images: [...FLANNEL.images] };
+    }
+    if (isUrl(source)) return { downloads: [{ what: "the flannel manifest", url: source, input: "cni-manifest" }], images: void 0 };
+    const text = await readFile2(source, "utf8").catch(() => void 0);
+    if (text === void 0) return { downloads: [], images: [] };
+    try {
+      return { downloads: [], images: renderFlannelManifest(text, config.podNetworkCidr).images };
+    } catch (err) {
+      throw new Error(`Input 'cni-manifest' has the path ${JSON.stringify(source)}, which is not a flannel manifest the run could use: ${err.message}`, { cause: err });
+    }
+  },
   configSteps(p) {
     const { config, files, learned } = p;
     const source = flannelManifestSource(config);
@@ -37756,11 +37928,11 @@ var flannel = {
           run: async (ctx) => {
             let text;
             if (isUrl(source)) {
-              const file = await downloadTool(source);
-              text = await readFile(file, "utf8");
-              await rm2(file, { force: true });
+              const file = await fetchToFile(source);
+              text = await readFile2(file, "utf8");
+              await rm3(file, { force: true });
             } else {
-              text = await readFile(source, "utf8");
+              text = await readFile2(source, "utf8");
             }
             const rendered = renderFlannelManifest(text, config.podNetworkCidr);
             ctx.learned.cniImages = rendered.images;
@@ -37777,7 +37949,7 @@ var flannel = {
     return [step("network.cni", "apply flannel", ["init.kubeconfig", "config.cni"], [{ kind: "exec", argv: apply, env: kubeEnv }])];
   },
   leftovers: (paths) => ({
-    files: [join4(paths.cniConfDir, "10-flannel.conflist"), join4(paths.cniBinDir, "flannel")],
+    files: [join5(paths.cniConfDir, "10-flannel.conflist"), join5(paths.cniBinDir, "flannel")],
     dirs: [paths.flannelRunDir, paths.cniStateDir],
     interfaces: [...FLANNEL.interfaces]
   }),
@@ -37796,6 +37968,7 @@ var none = {
   readiness: { nodeReady: false, namespaces: ["kube-system"] },
   describe: () => "none (install your own)",
   predictedImages: () => [],
+  offlineNeeds: async () => ({ downloads: [], images: [] }),
   configSteps: () => [],
   networkSteps: () => [],
   leftovers: () => ({ files: [], dirs: [], interfaces: [] }),
@@ -37890,141 +38063,8 @@ function containerdRequirement(minor) {
 
 // src/config/versions.ts
 var import_semver2 = __toESM(require_semver2(), 1);
-
-// src/host/download.ts
-import { createHash, randomUUID as randomUUID3 } from "node:crypto";
-import { lookup } from "node:dns/promises";
-import { createReadStream } from "node:fs";
-import { isIP } from "node:net";
-import { tmpdir } from "node:os";
-import { join as join5 } from "node:path";
-import { copyFile as copyFile3, readFile as readFile2, rm as rm3 } from "node:fs/promises";
-var lookups = /* @__PURE__ */ new Map();
-function unresolvable(url2) {
-  const host2 = new URL(url2).hostname.replace(/^\[|\]$/g, "");
-  if (isIP(host2) || host2 === "localhost") return Promise.resolve(void 0);
-  let p = lookups.get(host2);
-  if (!p) {
-    p = lookup(host2).then(
-      () => void 0,
-      (err) => `${host2} did not resolve (${err.code ?? err.message}): this runner has no DNS answer for it`
-    );
-    lookups.set(host2, p);
-  }
-  return p;
-}
-function networkCause(err) {
-  const cause = err.cause;
-  const code = cause?.code;
-  const where2 = cause?.hostname ?? cause?.address;
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `${where2 ?? "the host"} did not resolve (${code})`;
-  if (code === "ECONNREFUSED") return `${where2 ?? "the host"} refused the connection`;
-  if (code === "ETIMEDOUT" || code === "UND_ERR_CONNECT_TIMEOUT" || err.name === "TimeoutError") return `no answer in time${where2 ? ` from ${where2}` : ""}`;
-  return err.message + (cause?.message ? ` (${cause.message})` : "");
-}
-var ChecksumError = class extends Error {
-  constructor(artifact, expected, actual) {
-    super(
-      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${artifact.checksumUrl} publishes ${expected}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
-    );
-    this.artifact = artifact;
-    this.expected = expected;
-    this.actual = actual;
-    this.name = "ChecksumError";
-  }
-  artifact;
-  expected;
-  actual;
-};
-function parseChecksum(text, fileName) {
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
-  for (const line of lines) {
-    const [digest2, name2] = line.split(/\s+/);
-    if (!/^[0-9a-fA-F]{64}$/.test(digest2)) continue;
-    if (name2 === void 0 || name2.replace(/^\*/, "").split("/").pop() === fileName) return digest2.toLowerCase();
-  }
-  throw new Error(`no SHA-256 for ${fileName} in the checksum file (it begins ${JSON.stringify(text.slice(0, 80))})`);
-}
-async function sha256File(path14) {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path14)) hash.update(chunk);
-  return hash.digest("hex");
-}
-function fileNameOf(artifact) {
-  return new URL(artifact.url).pathname.split("/").pop() ?? artifact.name;
-}
-async function downloadVerified(artifact, cache, log2 = () => {
-}) {
-  const fileName = fileNameOf(artifact);
-  const dns = await unresolvable(artifact.checksumUrl);
-  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`);
-  let expected;
-  try {
-    const sumPath = await downloadTool(artifact.checksumUrl);
-    try {
-      expected = parseChecksum(await readFile2(sumPath, "utf8"), fileName);
-    } finally {
-      await rm3(sumPath, { force: true });
-    }
-  } catch (err) {
-    throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${err.message}`, { cause: err });
-  }
-  const kept = cache?.find(artifact, fileName);
-  if (kept) {
-    const actual2 = await sha256File(kept).catch((err) => err.message);
-    if (actual2 === expected) {
-      const copy = join5(process.env.RUNNER_TEMP || tmpdir(), `ksn-cached-${randomUUID3()}`);
-      await copyFile3(kept, copy);
-      cache.used(artifact);
-      log2(`${artifact.name} from the cache entry, verified against ${artifact.checksumUrl}`);
-      return copy;
-    }
-    cache.rejected(artifact, `its SHA-256 is ${actual2}, but ${artifact.checksumUrl} publishes ${expected}`);
-  }
-  let path14;
-  try {
-    path14 = await downloadTool(artifact.url);
-  } catch (err) {
-    throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${err.message}`, { cause: err });
-  }
-  const actual = await sha256File(path14);
-  if (actual !== expected) {
-    await rm3(path14, { force: true });
-    throw new ChecksumError(artifact, expected, actual);
-  }
-  log2(`verified ${artifact.name} against ${artifact.checksumUrl}`);
-  await cache?.keep(artifact, fileName, path14);
-  return path14;
-}
-var cacheVersion = (v) => v.replace(/^v/, "");
-async function cachedBinary(artifact, key, log2 = () => {
-}, cache) {
-  const hit = find(key.tool, cacheVersion(key.version), key.arch);
-  if (hit) {
-    log2(`${key.tool} ${key.version} from the tool cache`);
-    return `${hit}/${key.tool}`;
-  }
-  const file = await downloadVerified(artifact, cache, log2);
-  const dir = await cacheFile(file, key.tool, key.tool, cacheVersion(key.version), key.arch);
-  await rm3(file, { force: true });
-  return `${dir}/${key.tool}`;
-}
-async function cachedTarball(artifact, key, log2 = () => {
-}, cache) {
-  const hit = find(key.tool, cacheVersion(key.version), key.arch);
-  if (hit) {
-    log2(`${key.tool} ${key.version} from the tool cache`);
-    return hit;
-  }
-  const file = await downloadVerified(artifact, cache, log2);
-  const extracted = await extractTar(file);
-  await rm3(file, { force: true });
-  const dir = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
-  await rm3(extracted, { recursive: true, force: true });
-  return dir;
-}
-
-// src/config/versions.ts
+import { readFile as readFile3 } from "node:fs/promises";
+import { fileURLToPath as fileURLToPath2 } from "node:url";
 var HttpError = class extends Error {
   constructor(url2, status) {
     super(`GET ${url2} answered HTTP ${status}`);
@@ -38036,6 +38076,12 @@ var HttpError = class extends Error {
   status;
 };
 var fetchText = async (url2) => {
+  if (url2.startsWith("file:")) {
+    return readFile3(fileURLToPath2(url2), "utf8").catch((err) => {
+      if (err.code === "ENOENT") throw new HttpError(url2, 404);
+      throw err;
+    });
+  }
   const res = await fetch(url2, { redirect: "follow", signal: AbortSignal.timeout(3e4) });
   if (!res.ok) throw new HttpError(url2, res.status);
   return res.text();
@@ -38143,7 +38189,7 @@ async function aptInstall(run, packages, log2) {
 
 // src/host/host.ts
 import { randomUUID as randomUUID4 } from "node:crypto";
-import { lstat as lstat2, mkdir as mkdir2, readFile as readFile3, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
+import { lstat as lstat2, mkdir as mkdir3, readFile as readFile4, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
 import { tmpdir as tmpdir2 } from "node:os";
 import { basename as basename3, dirname as dirname4, join as join6 } from "node:path";
 
@@ -38242,7 +38288,7 @@ function createHost(o) {
     ledger.record({ kind: "file", path: path14, backup });
   }
   async function staged(content, place) {
-    await mkdir2(scratch, { recursive: true });
+    await mkdir3(scratch, { recursive: true });
     const tmp = join6(scratch, `ksn-${randomUUID4()}`);
     await writeFile2(tmp, content, { mode: 384 });
     try {
@@ -38281,7 +38327,7 @@ function createHost(o) {
       await run(mkdirArgv(path14, fo), root);
     },
     async swapOff() {
-      const devices = (await readFile3(o.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => unescapeMountPath(l.split(/\s+/)[0])).filter((d) => d);
+      const devices = (await readFile4(o.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => unescapeMountPath(l.split(/\s+/)[0])).filter((d) => d);
       if (devices.length === 0) return [];
       ledger.record({ kind: "swap-off", devices });
       await run(["swapoff", ...devices], root);
@@ -38594,10 +38640,10 @@ function stringify2(obj, { maxDepth = 1e3, numbersAsFloat = false, strictTempora
   if (extendedTypeOf(obj) !== "object") {
     throw new TypeError("stringify can only be called with an object");
   }
-  let str = stringifyTable(0, obj, "", maxDepth, numbersAsFloat, strictTemporal);
-  if (str[str.length - 1] !== "\n")
-    return str + "\n";
-  return str;
+  let str2 = stringifyTable(0, obj, "", maxDepth, numbersAsFloat, strictTemporal);
+  if (str2[str2.length - 1] !== "\n")
+    return str2 + "\n";
+  return str2;
 }
 
 // src/runtimes/containerd/config.ts
@@ -38982,6 +39028,8 @@ var containerd = {
       describe: own ? `containerd ${PRIVATE_CONTAINERD.version} (the action's own${facts.containerd ? `; the host's ${facts.containerd.version} is too old` : ""})` : `containerd ${facts.containerd.version}`,
       problems: [],
       notes,
+      downloads: (config) => own ? [containerdArtifact(config.githubUrl, facts.arch)] : [],
+      packages: facts.containerd ? [] : ["docker.io"],
       containerdMajor: own ? Number(PRIVATE_CONTAINERD.version.split(".")[0]) : facts.containerd?.major,
       steps(p) {
         const steps = [];
@@ -39029,7 +39077,7 @@ var RUNTIMES = { containerd };
 var RUNTIME_NAMES = Object.keys(RUNTIMES);
 
 // src/engine/describe.ts
-import { mkdir as mkdir3, realpath, writeFile as writeFile3 } from "node:fs/promises";
+import { mkdir as mkdir4, realpath, writeFile as writeFile3 } from "node:fs/promises";
 import { dirname as dirname5, join as join8, resolve as resolve2 } from "node:path";
 
 // src/engine/execute.ts
@@ -39179,12 +39227,12 @@ async function writePlanTree(steps, learned, root) {
     for (const op of step2.ops) {
       if (op.kind !== "write") continue;
       const dest = join8(root, op.path);
-      await mkdir3(dirname5(dest), { recursive: true });
+      await mkdir4(dirname5(dest), { recursive: true });
       await writeFile3(dest, op.render(learned), { mode: op.mode ?? 420 });
       written.push(op.path);
     }
   }
-  await mkdir3(root, { recursive: true });
+  await mkdir4(root, { recursive: true });
   await writeFile3(join8(root, "plan.txt"), renderPlan(steps, learned));
   const json = orderSteps(steps).map((s) => ({
     id: s.id,
@@ -39510,15 +39558,20 @@ function parseCidr(input, value, notes) {
 function cidrsOverlap(a, b) {
   return a.addr.match(b.addr, b.bits) || b.addr.match(a.addr, a.bits);
 }
-function parseUrl(input, value) {
+function parseUrl(input, value, files = false) {
+  const accepted = files ? "an http:// or https:// URL such as 'https://dl.k8s.io/release', or a file:// URL of a directory on this machine such as 'file:///opt/k8s-release'" : "an http:// or https:// URL such as 'https://dl.k8s.io/release'";
   let url2;
   try {
     url2 = new URL(value);
   } catch {
-    reject(input, value, "an http:// or https:// URL such as 'https://dl.k8s.io/release'");
+    reject(input, value, accepted);
+  }
+  if (files && url2.protocol === "file:") {
+    if (url2.hostname !== "" || url2.search || url2.hash || url2.pathname === "/") reject(input, value, accepted);
+    return value.replace(/\/+$/, "");
   }
   if (url2.protocol !== "https:" && url2.protocol !== "http:") {
-    reject(input, value, "an http:// or https:// URL such as 'https://dl.k8s.io/release'");
+    reject(input, value, accepted);
   }
   if (url2.username || url2.password) {
     url2.username = url2.password = "***";
@@ -39701,8 +39754,14 @@ function parseInputs(get) {
   const smokeTest = field(() => parseBool("smoke-test", read2("smoke-test", "true")));
   const smokeTestImage = field(() => parseImage("smoke-test-image", read2("smoke-test-image", DEFAULTS.smokeTestImage)));
   const timeoutSeconds = field(() => parseDuration("timeout", read2("timeout", DEFAULTS.timeout)));
-  const kubernetesReleaseUrl = field(() => parseUrl("kubernetes-release-url", read2("kubernetes-release-url", DEFAULTS.kubernetesReleaseUrl)));
-  const githubUrl = field(() => parseUrl("github-url", read2("github-url", DEFAULTS.githubUrl)));
+  const kubernetesReleaseUrl = field(() => parseUrl("kubernetes-release-url", read2("kubernetes-release-url", DEFAULTS.kubernetesReleaseUrl), true));
+  const githubUrl = field(() => parseUrl("github-url", read2("github-url", DEFAULTS.githubUrl), true));
+  const offline = field(() => parseBool("offline", read2("offline", "false")));
+  if (offline && kubernetesVersion && kubernetesVersion.kind !== "exact") {
+    problems.push(
+      `Input 'kubernetes-version' has the value ${JSON.stringify(read2("kubernetes-version", DEFAULTS.kubernetesVersion))}, which is looked up over the network, and 'offline' is true; accepted with offline: an exact release such as 'v1.34.2'.`
+    );
+  }
   const cache = field(() => parseBool("cache", read2("cache", "true")));
   const cleanup = field(() => parseChoice("cleanup", read2("cleanup", DEFAULTS.cleanup), ["auto", "true", "false"]));
   const dryRun = field(() => parseBool("dry-run", read2("dry-run", "false")));
@@ -39730,6 +39789,7 @@ function parseInputs(get) {
     kubernetesReleaseUrl,
     githubUrl,
     cache,
+    offline,
     cleanup,
     dryRun,
     planDir: planDirRaw === "" ? void 0 : planDirRaw,
@@ -39819,6 +39879,508 @@ async function readKubeadmConfigFile(config, probe = nodeProbe, read2 = nodeRead
   return { ...config, kubeadmConfig: { path: given.path, patches } };
 }
 
+// src/phases/offline.ts
+import { access as access3 } from "node:fs/promises";
+import { fileURLToPath as fileURLToPath3 } from "node:url";
+
+// src/images/archive-index.ts
+import { open as open2 } from "node:fs/promises";
+import { createReadStream as createReadStream2 } from "node:fs";
+import { createGunzip } from "node:zlib";
+var BLOCK = 512;
+var INDEX_FILES = ["manifest.json", "index.json"];
+function fileSource(fh) {
+  let pos = 0;
+  return {
+    async read(n) {
+      const buf = Buffer.alloc(n);
+      let got = 0;
+      while (got < n) {
+        const { bytesRead } = await fh.read(buf, got, n - got, pos + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      pos += got;
+      return buf.subarray(0, got);
+    },
+    async skip(n) {
+      pos += n;
+    },
+    close: () => fh.close()
+  };
+}
+function streamSource(path14) {
+  const stream3 = createReadStream2(path14).pipe(createGunzip());
+  const it = stream3[Symbol.asyncIterator]();
+  let pending = Buffer.alloc(0);
+  let done = false;
+  const fill = async (n) => {
+    const parts = [pending];
+    let have = pending.length;
+    while (have < n && !done) {
+      const r = await it.next();
+      if (r.done) done = true;
+      else {
+        parts.push(r.value);
+        have += r.value.length;
+      }
+    }
+    pending = Buffer.concat(parts);
+  };
+  return {
+    async read(n) {
+      await fill(n);
+      const out = pending.subarray(0, n);
+      pending = pending.subarray(out.length);
+      return out;
+    },
+    async skip(n) {
+      while (n > 0) {
+        await fill(Math.min(n, 1 << 20));
+        if (pending.length === 0) return;
+        const k = Math.min(n, pending.length);
+        pending = pending.subarray(k);
+        n -= k;
+      }
+    },
+    async close() {
+      stream3.destroy();
+    }
+  };
+}
+var str = (b, start, len) => {
+  const f = b.subarray(start, start + len);
+  const nul = f.indexOf(0);
+  return f.subarray(0, nul === -1 ? f.length : nul).toString("utf8");
+};
+function size(b) {
+  const f = b.subarray(124, 136);
+  if (f[0] & 128) {
+    let n = 0;
+    for (let i = 1; i < f.length; i++) n = n * 256 + f[i];
+    return n;
+  }
+  const text = str(b, 124, 12).trim();
+  return text === "" ? 0 : parseInt(text, 8);
+}
+function paxPath(body2) {
+  for (const rec of body2.split("\n")) {
+    const m = /^\d+ path=(.*)$/s.exec(rec);
+    if (m) return m[1];
+  }
+  return void 0;
+}
+async function readArchiveIndex(path14) {
+  const fh = await open2(path14, "r");
+  const magic = (await fh.read(Buffer.alloc(2), 0, 2, 0)).buffer;
+  let src;
+  if (magic[0] === 31 && magic[1] === 139) {
+    await fh.close();
+    src = streamSource(path14);
+  } else src = fileSource(fh);
+  const found = {};
+  try {
+    let longName;
+    for (; ; ) {
+      const h = await src.read(BLOCK);
+      if (h.length < BLOCK || h.every((x) => x === 0)) break;
+      if (str(h, 257, 5) !== "ustar" && !/^[0-7 \0]+$/.test(h.subarray(124, 136).toString("latin1"))) {
+        throw new Error("not a tar archive");
+      }
+      const n = size(h);
+      const padded = Math.ceil(n / BLOCK) * BLOCK;
+      const type = String.fromCharCode(h[156] || 48);
+      if (type === "x" || type === "L") {
+        const body2 = (await src.read(padded)).subarray(0, n).toString("utf8");
+        longName = type === "L" ? body2.replace(/\0.*$/s, "") : paxPath(body2) ?? longName;
+        continue;
+      }
+      const prefix2 = str(h, 257, 6).startsWith("ustar") ? str(h, 345, 155) : "";
+      const name2 = (longName ?? (prefix2 ? `${prefix2}/${str(h, 0, 100)}` : str(h, 0, 100))).replace(/^\.\//, "");
+      longName = void 0;
+      const want = INDEX_FILES.find((f) => f === name2);
+      if (want && (type === "0" || type === "\0") && found[want] === void 0) {
+        found[want] = (await src.read(padded)).subarray(0, n).toString("utf8");
+        if (INDEX_FILES.every((f) => found[f] !== void 0)) break;
+      } else await src.skip(padded);
+    }
+  } finally {
+    await src.close();
+  }
+  return found;
+}
+async function archiveIndexNames(path14) {
+  let index;
+  try {
+    index = await readArchiveIndex(path14);
+  } catch (err) {
+    throw new Error(`${path14} could not be read as a tar archive (${err.message})`, { cause: err });
+  }
+  for (const f of INDEX_FILES) {
+    const text = index[f];
+    if (text !== void 0 && text.trim() !== "") return namesInArchiveIndex(f, text);
+  }
+  throw new Error(`${path14} is neither a docker-save nor an OCI image archive (no manifest.json or index.json in it)`);
+}
+
+// src/cache/entry.ts
+import { readFile as readFile6, readdir as readdir2, stat as stat3, writeFile as writeFile4 } from "node:fs/promises";
+import { join as join9 } from "node:path";
+
+// src/cache/key.ts
+import { createHash as createHash2 } from "node:crypto";
+var ENTRY_FORMAT = 1;
+function imageSet(config) {
+  return {
+    imageRepository: config.imageRepository,
+    registryMirrors: config.registryMirrors,
+    preloadImages: config.preloadImages,
+    imageRetags: config.imageRetags,
+    cni: config.cni,
+    cniManifest: config.cniManifest ?? "",
+    smokeTestImage: config.smokeTest ? config.smokeTestImage : "",
+    kubernetesReleaseUrl: config.kubernetesReleaseUrl,
+    githubUrl: config.githubUrl,
+    // ClusterConfiguration may name other etcd and coredns images
+    kubeadmConfig: config.kubeadmConfig?.patches ?? config.kubeadmConfig?.path ?? ""
+  };
+}
+function cacheKey(config, version3, arch3) {
+  const set = imageSet(config);
+  const hash = createHash2("sha256").update(JSON.stringify(set)).digest("hex").slice(0, 16);
+  const prefix2 = `kubeadm-single-node-${ENTRY_FORMAT}-linux-${arch3}-${version3}-${config.containerRuntime}-`;
+  return { key: `${prefix2}${hash}`, restoreKeys: [prefix2], covers: Object.keys(set) };
+}
+
+// src/cache/entry.ts
+function entryLayout(dir) {
+  return { manifest: join9(dir, "entry.json"), downloads: join9(dir, "downloads"), images: join9(dir, "images.tar") };
+}
+function downloadPath(dir, name2, fileName) {
+  return join9(entryLayout(dir).downloads, name2, fileName);
+}
+async function checkEntry(dir) {
+  let manifest;
+  try {
+    manifest = JSON.parse(await readFile6(entryLayout(dir).manifest, "utf8"));
+  } catch (err) {
+    return { ok: false, problem: `entry.json is missing or unreadable (${err.message})` };
+  }
+  if (manifest.format !== ENTRY_FORMAT || !Array.isArray(manifest.files) || !Array.isArray(manifest.images)) {
+    return { ok: false, problem: `entry.json is not format ${ENTRY_FORMAT}` };
+  }
+  let bytes = 0;
+  for (const f of manifest.files) {
+    if (typeof f.path !== "string" || f.path.split("/").includes("..")) return { ok: false, problem: `entry.json lists a bad path ${JSON.stringify(f.path)}` };
+    const size2 = await stat3(join9(dir, f.path)).then(
+      (s) => s.size,
+      () => void 0
+    );
+    if (size2 !== f.bytes) return { ok: false, problem: `${f.path} is ${size2 === void 0 ? "missing" : `${size2} bytes, not ${f.bytes}`}` };
+    bytes += size2;
+  }
+  return { ok: true, manifest, bytes };
+}
+
+// src/images/preload.ts
+function classifyPullError(text) {
+  if (/429|toomanyrequests|too many requests|rate limit/i.test(text)) return "rate-limit";
+  if (/\b404\b|not found|manifest unknown|name unknown|no such image/i.test(text)) return "not-found";
+  if (/\b50[0-4]\b|internal server error|bad gateway|service unavailable|gateway time|connection reset|timeout|EOF|connection refused/i.test(text)) {
+    return "retryable";
+  }
+  return "other";
+}
+var PullError = class extends Error {
+  constructor(image, failure, message, cause) {
+    super(message, { cause });
+    this.image = image;
+    this.failure = failure;
+    this.name = "PullError";
+  }
+  image;
+  failure;
+};
+function explain(image, failure, where2, detail, attempts) {
+  const at = where2.length ? ` (looked at ${where2.join(", ")})` : "";
+  switch (failure) {
+    case "rate-limit":
+      return `Pulling ${image} was refused with HTTP 429 (rate limit)${at}. Docker Hub limits anonymous pulls: set registry-mirrors (for example 'docker.io=https://mirror.gcr.io'), or point smoke-test-image / preload-images at another registry.`;
+    case "not-found":
+      return `Image ${image} was not found${at}. If image-repository or registry-mirrors names a mirror, it lacks this image or names it differently; kubeadm asks for exactly this name.`;
+    case "retryable":
+      return `Pulling ${image} failed ${attempts} times with a server or network error${at}: ${detail}`;
+    default:
+      return `Pulling ${image} failed${at}: ${detail}`;
+  }
+}
+var LARGEST_LAYER_MIB = {
+  etcd: 58,
+  "kube-apiserver": 30,
+  "kube-controller-manager": 25,
+  coredns: 19,
+  "kube-proxy": 18,
+  "kube-scheduler": 18,
+  nginx: 18,
+  flannel: 16,
+  "flannel-cni-plugin": 3.5,
+  pause: 0.3
+};
+var UNKNOWN_MIB = 15;
+function pullOrder(images) {
+  const weight = (i) => LARGEST_LAYER_MIB[parseImageRef(i).path.split("/").pop() ?? ""] ?? UNKNOWN_MIB;
+  return images.map((image, at) => ({ image, at, w: weight(image) })).sort((a, b) => b.w - a.w || a.at - b.at).map((x) => x.image);
+}
+async function pool(items, limit, fn) {
+  const queue = [...items];
+  const errors = [];
+  const worker = async () => {
+    for (let item = queue.shift(); item !== void 0; item = queue.shift()) {
+      try {
+        await fn(item);
+      } catch (err) {
+        errors.push(err);
+        queue.length = 0;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (errors.length > 0) throw errors[0];
+}
+async function preloadImages(store, o) {
+  const log2 = o.log ?? (() => {
+  });
+  const attempts = o.attempts ?? 3;
+  const backoff = o.backoffMs ?? 1e3;
+  const imported = [];
+  for (const archive of o.archives ?? []) {
+    const names = await store.importArchive(archive).catch((err) => {
+      throw new Error(`Could not import image archive ${archive}: ${err.message}`, { cause: err });
+    });
+    log2(`imported ${archive}: ${names.join(", ") || "(no names)"}`);
+    imported.push(...names);
+  }
+  const have = await store.list();
+  const present = o.images.filter((i) => have.has(i));
+  const missing = o.images.filter((i) => !have.has(i));
+  if (present.length) log2(`already present: ${present.join(", ")}`);
+  if (o.pull === false && missing.length > 0) {
+    throw new Error(
+      `offline is true, and ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} neither in the runtime nor brought by any archive of input 'image-archives'; nothing was pulled. Add ${missing.length === 1 ? "it" : "them"} to an archive.`
+    );
+  }
+  const pulled = [];
+  await pool(pullOrder(missing), o.concurrency ?? 4, async (image) => {
+    const started = performance.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await store.pull(image);
+        pulled.push(image);
+        log2(`pulled ${image} in ${((performance.now() - started) / 1e3).toFixed(1)}s`);
+        return;
+      } catch (err) {
+        const detail = err instanceof CommandError ? (err.result.stderr || err.result.stdout).trim().split("\n").slice(-3).join(" ") : String(err);
+        const failure = classifyPullError(detail);
+        if (failure === "retryable" && attempt < attempts) {
+          log2(`pull of ${image} failed (${detail}); attempt ${attempt + 1} of ${attempts}`);
+          await new Promise((r) => setTimeout(r, backoff * 2 ** (attempt - 1)));
+          continue;
+        }
+        const where2 = o.whereFor?.(parseImageRef(image).registry) ?? [];
+        throw new PullError(image, failure, explain(image, failure, where2, detail, attempt), err);
+      }
+    }
+  });
+  return { present, imported, pulled };
+}
+
+// src/phases/images.ts
+function pullEndpoints(config, registry) {
+  const { server, mirrors } = registryHosts(config.registryMirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
+  return [...mirrors, server];
+}
+function preloadSet(config, learned, smokeTest) {
+  const targets = new Set(config.imageRetags.map((r) => r.target));
+  const sources = config.imageRetags.map((r) => r.source);
+  return imagesToPreload({ kubeadm: learned.kubeadmImages, cni: learned.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: [...config.preloadImages, ...sources] }).filter(
+    (i) => !targets.has(i)
+  );
+}
+async function retagImages(store, retags, log2) {
+  for (const { source, target } of retags) {
+    await store.tag(source, target).catch((err) => {
+      throw new Error(`Could not tag ${source} as ${target} (image-retags): ${err.message}`, { cause: err });
+    });
+    log2(`tagged ${source} as ${target}`);
+  }
+}
+async function importCached(store, archive, warn, log2) {
+  try {
+    const names = await store.importArchive(archive);
+    log2(`imported ${names.length} images from the cache entry`);
+    return names;
+  } catch (err) {
+    warn(`The cache entry's images could not be imported (${err.message.split("\n")[0]}); they are pulled instead.`);
+    return [];
+  }
+}
+function imageSteps(p) {
+  const { config, learned, smokeTest, runtime, cache } = p;
+  const images = (l) => preloadSet(config, l, smokeTest);
+  const cmd = runtime.imageCommands(learned);
+  const needs = p.cni.configSteps(p).map((s) => s.id);
+  if (cache) needs.push("cache.restore");
+  const cached = cache && entryLayout(cache.dir).images;
+  return [
+    step("images.preload", "preload every image the cluster will ask for", ["runtime.ready", "config.images", ...needs], [
+      {
+        kind: "task",
+        title: `import archives, then ${config.offline ? "check that nothing is missing (offline)" : "pull what is missing (4 at a time, the largest first)"}${config.imageRetags.length ? ", then retag" : ""}`,
+        shows: [
+          ...cached ? [`$ sudo ${displayArgv(cmd.importArchive(cached))}   (when the cache entry has images; a failure is a warning)`] : [],
+          ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
+          `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
+          ...config.offline ? [`offline: nothing is pulled; each of ${images(learned).join(" ") || "kubeadm's images"} must be present or imported, else the step stops`] : pullOrder(images(learned)).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
+          ...learned.kubeadmImages.length === 0 && !config.offline ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : [],
+          ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
+        ],
+        run: async (ctx) => {
+          const store = runtime.imageStore(ctx.host.run);
+          const archive = cache?.imageArchive();
+          const fromCache = archive ? await importCached(store, archive, (w) => cache.warnings.push(w), ctx.log) : [];
+          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config, r), log: ctx.log });
+          await retagImages(store, config.imageRetags, ctx.log);
+          ctx.learned.preloaded = images(ctx.learned);
+          const cachedSet = new Set(fromCache);
+          ctx.learned.imageCounts = {
+            present: res.present.filter((i) => !cachedSet.has(i)).length,
+            pulled: res.pulled.length,
+            imported: res.imported.length,
+            cached: res.present.filter((i) => cachedSet.has(i)).length
+          };
+        }
+      }
+    ])
+  ];
+}
+
+// src/phases/artifacts.ts
+function artifacts(config, version3, arch3) {
+  const k8s = (name2) => {
+    const url2 = `${config.kubernetesReleaseUrl}/${version3}/bin/linux/${arch3}/${name2}`;
+    return { name: name2, url: url2, checksumUrl: `${url2}.sha256`, input: "kubernetes-release-url" };
+  };
+  const crictl = crictlVersion(minorOf(version3));
+  const crictlUrl = `${config.githubUrl}/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-${arch3}.tar.gz`;
+  const cniUrl = `${config.githubUrl}/containernetworking/plugins/releases/download/${CNI_PLUGINS_VERSION}/cni-plugins-linux-${arch3}-${CNI_PLUGINS_VERSION}.tgz`;
+  return {
+    kubeadm: k8s("kubeadm"),
+    kubelet: k8s("kubelet"),
+    kubectl: k8s("kubectl"),
+    crictl: { name: "crictl", url: crictlUrl, checksumUrl: `${crictlUrl}.sha256`, input: "github-url" },
+    "cni-plugins": { name: "cni-plugins", url: cniUrl, checksumUrl: `${cniUrl}.sha256`, input: "github-url" }
+  };
+}
+
+// src/phases/offline.ts
+var LOCAL = "a file:// URL of a directory on this machine, or an http(s) URL on a loopback address (127.0.0.1, [::1], localhost)";
+async function missingAtUrl(url2) {
+  if (url2.startsWith("file:")) {
+    return access3(fileURLToPath3(url2)).then(
+      () => void 0,
+      (err) => err.code === "ENOENT" || err.code === "ENOTDIR" ? "no such file" : err.message
+    );
+  }
+  try {
+    const res = await fetch(url2, { method: "HEAD", redirect: "manual", signal: AbortSignal.timeout(5e3) });
+    return res.status >= 200 && res.status < 300 ? void 0 : `HTTP ${res.status}${res.status >= 300 && res.status < 400 ? ", a redirect" : ""}`;
+  } catch (err) {
+    const cause = err.cause;
+    return cause?.code === "ECONNREFUSED" ? "nothing listens there" : (cause?.message ?? err.message) || "no answer";
+  }
+}
+var defaultOfflineProbe = { archiveNames: archiveIndexNames, missing: missingAtUrl };
+function askers(config, plan2, cniImages) {
+  const who2 = /* @__PURE__ */ new Map();
+  const add = (images, by) => {
+    for (const i of images) {
+      const n = normalizeImage(i);
+      if (!who2.has(n)) who2.set(n, by);
+    }
+  };
+  add(plan2.learned.kubeadmImages, "kubeadm");
+  add(cniImages, `${config.cni}'s manifest`);
+  add([config.smokeTestImage], "smoke-test-image");
+  add(config.preloadImages, "preload-images");
+  for (const r of config.imageRetags) if (!who2.has(r.source)) who2.set(r.source, `image-retags, for ${r.target}`);
+  return who2;
+}
+async function offlineProblems(config, facts, version3, plan2, probe = defaultOfflineProbe) {
+  if (!config.offline) return [];
+  const problems = [];
+  const cni = CNIS[config.cni];
+  const cniNeeds = await cni.offlineNeeds(config);
+  const fromArtifact = (a) => ({ what: a.name, url: a.url, checksumUrl: a.checksumUrl, input: a.input });
+  const downloads = [...Object.values(artifacts(config, version3, facts.arch)).map(fromArtifact), ...plan2.runtime.downloads(config).map(fromArtifact), ...cniNeeds.downloads];
+  const remote = /* @__PURE__ */ new Map();
+  for (const d of downloads) {
+    if (isLocalUrl(d.url)) continue;
+    remote.set(d.input, [...remote.get(d.input) ?? [], d]);
+  }
+  for (const [input, ds] of remote) {
+    const value = input === "kubernetes-release-url" ? config.kubernetesReleaseUrl : input === "github-url" ? config.githubUrl : config.cniManifest ?? "";
+    problems.push(
+      `Input '${input}' has the value ${JSON.stringify(value)}, which is not on this machine, and 'offline' is true: ${ds.map((d) => d.what).join(", ")} would be downloaded from it (${ds[0].url}); accepted with offline: ${LOCAL}.`
+    );
+  }
+  const local = downloads.filter((d) => isLocalUrl(d.url));
+  const absent = await Promise.all(
+    local.flatMap((d) => [d.url, ...d.checksumUrl ? [d.checksumUrl] : []].map(async (url2) => ({ d, url: url2, why: await probe.missing(url2) })))
+  );
+  for (const { d, url: url2, why } of absent) {
+    if (why === void 0) continue;
+    const which2 = url2 === d.url ? d.what : `the published checksum of ${d.what}`;
+    problems.push(`${which2[0].toUpperCase()}${which2.slice(1)} is not at ${url2} (${why}); it comes from input '${d.input}', which must hold it with offline: true.`);
+  }
+  if (cniNeeds.images === void 0) {
+    problems.push(
+      `Input 'cni-manifest' is a URL (${config.cniManifest}), so the images its pods run cannot be checked against image-archives before anything changes, and 'offline' is true; accepted with offline: a local path to the manifest.`
+    );
+  }
+  if (plan2.learned.kubeadmImages.length === 0) {
+    problems.push(
+      `kubeadm's images for ${version3} are not in this action's version table, so they cannot be checked against image-archives before anything changes, and 'offline' is true; accepted with offline: a kubernetes-version the table lists (its newest patches are checked).`
+    );
+  }
+  const smokeTest = config.smokeTest && cni.carriesPods;
+  const wanted = preloadSet(config, { ...plan2.learned, cniImages: cniNeeds.images ?? [] }, smokeTest);
+  const have = /* @__PURE__ */ new Set();
+  for (const path14 of new Set(config.imageArchives)) {
+    try {
+      for (const n of await probe.archiveNames(path14)) have.add(n);
+    } catch (err) {
+      const code = err.cause?.code ?? err.code;
+      if (!["ENOENT", "ENOTDIR", "EACCES", "EISDIR", "ELOOP"].includes(code ?? "")) {
+        problems.push(`Input 'image-archives' has the path ${JSON.stringify(path14)}, which is not an image archive: ${err.message}.`);
+      }
+    }
+  }
+  const who2 = askers(config, plan2, cniNeeds.images ?? []);
+  for (const image of wanted) {
+    if (have.has(image)) continue;
+    problems.push(
+      `Image ${image} (asked for by ${who2.get(image) ?? "the cluster"}) is in none of the archives of input 'image-archives', and 'offline' is true, so it would not be pulled; add it to one (\`docker save\`, \`ctr images export\` or \`skopeo copy\` into a tarball), or name an image an archive brings.`
+    );
+  }
+  const packages = [...facts.missingPackages, ...plan2.runtime.packages];
+  if (packages.length > 0) {
+    problems.push(
+      `The host phase would install ${packages.join(", ")} with apt-get, and 'offline' is true: no input provides packages; install them on the runner's image first (\`apt-get install ${packages.join(" ")}\`, or the .deb files with \`dpkg -i\`).`
+    );
+  }
+  return problems;
+}
+
 // src/phases/preflight.ts
 function hostProblems(config, facts, paths, runtime) {
   const problems = [];
@@ -39836,8 +40398,8 @@ function hostProblems(config, facts, paths, runtime) {
   problems.push(...runtime.problems);
   return problems;
 }
-async function preflight(config, facts, paths, runtime) {
-  return [...await inputFileProblems(config), ...hostProblems(config, facts, paths, runtime)];
+async function preflight(config, facts, paths, plan2, version3, offline) {
+  return [...await inputFileProblems(config), ...hostProblems(config, facts, paths, plan2.runtime), ...await offlineProblems(config, facts, version3, plan2, offline)];
 }
 
 // src/io/summary.ts
@@ -39907,9 +40469,9 @@ ${body2}
 }
 
 // src/host/probe.ts
-import { access as access3, readFile as readFile5 } from "node:fs/promises";
+import { access as access4, readFile as readFile7 } from "node:fs/promises";
 import { availableParallelism, userInfo } from "node:os";
-import { delimiter as delimiter3, join as join9 } from "node:path";
+import { delimiter as delimiter3, join as join10 } from "node:path";
 function kubeArch(nodeArch) {
   if (nodeArch === "x64") return "amd64";
   if (nodeArch === "arm64") return "arm64";
@@ -39920,14 +40482,14 @@ function parseContainerdVersion(out) {
   return m ? { version: `${m[1]}.${m[2]}.${m[3]}`, major: Number(m[1]) } : void 0;
 }
 async function exists2(path14) {
-  return access3(path14).then(
+  return access4(path14).then(
     () => true,
     () => false
   );
 }
 async function onPath(bin) {
   const dirs = [...(process.env.PATH ?? "").split(delimiter3), "/usr/sbin", "/sbin"];
-  for (const d of dirs) if (d && await exists2(join9(d, bin))) return true;
+  for (const d of dirs) if (d && await exists2(join10(d, bin))) return true;
   return false;
 }
 async function privilege(run) {
@@ -39943,14 +40505,14 @@ async function probeHost(run, paths) {
     run(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
     onPath("docker"),
     Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
-    readFile5(paths.procSwaps, "utf8").catch(() => ""),
+    readFile7(paths.procSwaps, "utf8").catch(() => ""),
     exists2(paths.adminConf),
     exists2(paths.dockerDaemonJson),
-    readFile5(paths.dockerDaemonJson, "utf8").then(
+    readFile7(paths.dockerDaemonJson, "utf8").then(
       (t) => JSON.parse(t),
       () => void 0
     ),
-    exists2(join9(home, ".kube", "config"))
+    exists2(join10(home, ".kube", "config"))
   ]);
   return {
     arch: kubeArch(process.arch),
@@ -39971,12 +40533,12 @@ async function probeHost(run, paths) {
 }
 
 // src/phases/binaries.ts
-import { readdir as readdir2, stat as stat3 } from "node:fs/promises";
-import { join as join10 } from "node:path";
+import { readdir as readdir3, stat as stat4 } from "node:fs/promises";
+import { join as join11 } from "node:path";
 var EXEC = { mode: 493 };
 async function pluginFiles(dir) {
-  const names = (await readdir2(dir)).sort();
-  const isPlugin = await Promise.all(names.map(async (n) => ((await stat3(join10(dir, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
+  const names = (await readdir3(dir)).sort();
+  const isPlugin = await Promise.all(names.map(async (n) => ((await stat4(join11(dir, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
   return names.filter((_, i) => isPlugin[i]);
 }
 function binarySteps(p) {
@@ -40005,7 +40567,7 @@ function binarySteps(p) {
         shows: [...verify(arts.crictl), `extract; $ sudo ${displayArgv(installArgv("<extracted>/crictl", bin("crictl"), EXEC))}`],
         run: async (ctx) => {
           const dir = await cachedTarball(arts.crictl, { tool: "crictl", version: crictl, arch: facts.arch }, ctx.log, cache);
-          await ctx.host.installFile(join10(dir, "crictl"), bin("crictl"), EXEC);
+          await ctx.host.installFile(join11(dir, "crictl"), bin("crictl"), EXEC);
         }
       },
       { kind: "write", path: paths.crictlConfig, render: () => `runtime-endpoint: ${criSocket}
@@ -40022,13 +40584,13 @@ timeout: 10
         shows: [
           ...verify(arts["cni-plugins"]),
           `$ sudo ${displayArgv(mkdirArgv(paths.cniBinDir))}`,
-          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join10(paths.cniBinDir, "PLUGIN"), EXEC))}`
+          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join11(paths.cniBinDir, "PLUGIN"), EXEC))}`
         ],
         run: async (ctx) => {
           const dir = await cachedTarball(arts["cni-plugins"], { tool: "cni-plugins", version: CNI_PLUGINS_VERSION, arch: facts.arch }, ctx.log, cache);
           await ctx.host.ensureDir(paths.cniBinDir);
           const plugins = await pluginFiles(dir);
-          await Promise.all(plugins.map((n) => ctx.host.installFile(join10(dir, n), join10(paths.cniBinDir, n), EXEC)));
+          await Promise.all(plugins.map((n) => ctx.host.installFile(join11(dir, n), join11(paths.cniBinDir, n), EXEC)));
           ctx.log(`${plugins.length} plugins in ${paths.cniBinDir}`);
         }
       }
@@ -40036,72 +40598,13 @@ timeout: 10
   );
   steps.push(
     step("binaries.kubelet-unit", "kubelet systemd unit and kubeadm drop-in", ["binaries.kubelet"], [
-      { kind: "write", path: join10(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
-      { kind: "write", path: join10(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
+      { kind: "write", path: join11(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
+      { kind: "write", path: join11(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
       { kind: "service", action: "daemon-reload" },
       { kind: "service", action: "enable", unit: "kubelet" }
     ])
   );
   return steps;
-}
-
-// src/cache/entry.ts
-import { readFile as readFile6, readdir as readdir3, stat as stat4, writeFile as writeFile4 } from "node:fs/promises";
-import { join as join11 } from "node:path";
-
-// src/cache/key.ts
-import { createHash as createHash2 } from "node:crypto";
-var ENTRY_FORMAT = 1;
-function imageSet(config) {
-  return {
-    imageRepository: config.imageRepository,
-    registryMirrors: config.registryMirrors,
-    preloadImages: config.preloadImages,
-    imageRetags: config.imageRetags,
-    cni: config.cni,
-    cniManifest: config.cniManifest ?? "",
-    smokeTestImage: config.smokeTest ? config.smokeTestImage : "",
-    kubernetesReleaseUrl: config.kubernetesReleaseUrl,
-    githubUrl: config.githubUrl,
-    // ClusterConfiguration may name other etcd and coredns images
-    kubeadmConfig: config.kubeadmConfig?.patches ?? config.kubeadmConfig?.path ?? ""
-  };
-}
-function cacheKey(config, version3, arch3) {
-  const set = imageSet(config);
-  const hash = createHash2("sha256").update(JSON.stringify(set)).digest("hex").slice(0, 16);
-  const prefix2 = `kubeadm-single-node-${ENTRY_FORMAT}-linux-${arch3}-${version3}-${config.containerRuntime}-`;
-  return { key: `${prefix2}${hash}`, restoreKeys: [prefix2], covers: Object.keys(set) };
-}
-
-// src/cache/entry.ts
-function entryLayout(dir) {
-  return { manifest: join11(dir, "entry.json"), downloads: join11(dir, "downloads"), images: join11(dir, "images.tar") };
-}
-function downloadPath(dir, name2, fileName) {
-  return join11(entryLayout(dir).downloads, name2, fileName);
-}
-async function checkEntry(dir) {
-  let manifest;
-  try {
-    manifest = JSON.parse(await readFile6(entryLayout(dir).manifest, "utf8"));
-  } catch (err) {
-    return { ok: false, problem: `entry.json is missing or unreadable (${err.message})` };
-  }
-  if (manifest.format !== ENTRY_FORMAT || !Array.isArray(manifest.files) || !Array.isArray(manifest.images)) {
-    return { ok: false, problem: `entry.json is not format ${ENTRY_FORMAT}` };
-  }
-  let bytes = 0;
-  for (const f of manifest.files) {
-    if (typeof f.path !== "string" || f.path.split("/").includes("..")) return { ok: false, problem: `entry.json lists a bad path ${JSON.stringify(f.path)}` };
-    const size = await stat4(join11(dir, f.path)).then(
-      (s) => s.size,
-      () => void 0
-    );
-    if (size !== f.bytes) return { ok: false, problem: `${f.path} is ${size === void 0 ? "missing" : `${size} bytes, not ${f.bytes}`}` };
-    bytes += size;
-  }
-  return { ok: true, manifest, bytes };
 }
 
 // src/phases/cache.ts
@@ -40383,7 +40886,7 @@ function configSteps(p) {
 import { join as join12 } from "node:path";
 
 // src/cache/session.ts
-import { copyFile as copyFile4, mkdir as mkdir4, rm as rm5 } from "node:fs/promises";
+import { copyFile as copyFile4, mkdir as mkdir5, rm as rm5 } from "node:fs/promises";
 import { dirname as dirname6 } from "node:path";
 var mb = (bytes) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
 var CacheSession = class {
@@ -40403,7 +40906,7 @@ var CacheSession = class {
   /** The restore step: a missing entry is a miss, a broken one a warning; neither fails the run. */
   async restore(log2) {
     await rm5(this.dir, { recursive: true, force: true });
-    await mkdir4(this.dir, { recursive: true, mode: 448 });
+    await mkdir5(this.dir, { recursive: true, mode: 448 });
     let matched;
     try {
       matched = await this.backend.restore(this.dir, this.key.key, this.key.restoreKeys);
@@ -40426,7 +40929,7 @@ var CacheSession = class {
     this.warnings.push(`${why}; it was ignored, and everything is downloaded and pulled.`);
     this.restored = void 0;
     await rm5(this.dir, { recursive: true, force: true });
-    await mkdir4(this.dir, { recursive: true, mode: 448 });
+    await mkdir5(this.dir, { recursive: true, mode: 448 });
   }
   find(a, fileName) {
     const rel = `downloads/${a.name}/${fileName}`;
@@ -40441,7 +40944,7 @@ var CacheSession = class {
   async keep(a, fileName, path14) {
     if (this.restored?.exact) return;
     const to = downloadPath(this.dir, a.name, fileName);
-    await mkdir4(dirname6(to), { recursive: true });
+    await mkdir5(dirname6(to), { recursive: true });
     await copyFile4(path14, to);
   }
   /** the restored image archive, if the entry has one */
@@ -40461,24 +40964,6 @@ var CacheSession = class {
   }
 };
 
-// src/phases/artifacts.ts
-function artifacts(config, version3, arch3) {
-  const k8s = (name2) => {
-    const url2 = `${config.kubernetesReleaseUrl}/${version3}/bin/linux/${arch3}/${name2}`;
-    return { name: name2, url: url2, checksumUrl: `${url2}.sha256`, input: "kubernetes-release-url" };
-  };
-  const crictl = crictlVersion(minorOf(version3));
-  const crictlUrl = `${config.githubUrl}/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-${arch3}.tar.gz`;
-  const cniUrl = `${config.githubUrl}/containernetworking/plugins/releases/download/${CNI_PLUGINS_VERSION}/cni-plugins-linux-${arch3}-${CNI_PLUGINS_VERSION}.tgz`;
-  return {
-    kubeadm: k8s("kubeadm"),
-    kubelet: k8s("kubelet"),
-    kubectl: k8s("kubectl"),
-    crictl: { name: "crictl", url: crictlUrl, checksumUrl: `${crictlUrl}.sha256`, input: "github-url" },
-    "cni-plugins": { name: "cni-plugins", url: cniUrl, checksumUrl: `${cniUrl}.sha256`, input: "github-url" }
-  };
-}
-
 // src/phases/context.ts
 function planContext(input, learned) {
   const { config, facts, version: version3, paths } = input;
@@ -40489,7 +40974,7 @@ function planContext(input, learned) {
   if (facts.kubeconfigExists) notes.push(`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`);
   const smokeTest = config.smokeTest && cni.carriesPods;
   let cache;
-  if (config.cache && input.cacheBackend) {
+  if (config.cache && !config.offline && input.cacheBackend) {
     const why = input.cacheBackend.unavailable();
     if (why) notes.push(`cache: ${why}; everything is downloaded and pulled, and nothing is saved.`);
     else cache = new CacheSession(input.cacheBackend, input.cacheBackend.workDir, cacheKey(config, version3, facts.arch));
@@ -40564,183 +41049,6 @@ function hostSteps(p) {
     );
   }
   return steps;
-}
-
-// src/images/preload.ts
-function classifyPullError(text) {
-  if (/429|toomanyrequests|too many requests|rate limit/i.test(text)) return "rate-limit";
-  if (/\b404\b|not found|manifest unknown|name unknown|no such image/i.test(text)) return "not-found";
-  if (/\b50[0-4]\b|internal server error|bad gateway|service unavailable|gateway time|connection reset|timeout|EOF|connection refused/i.test(text)) {
-    return "retryable";
-  }
-  return "other";
-}
-var PullError = class extends Error {
-  constructor(image, failure, message, cause) {
-    super(message, { cause });
-    this.image = image;
-    this.failure = failure;
-    this.name = "PullError";
-  }
-  image;
-  failure;
-};
-function explain(image, failure, where2, detail, attempts) {
-  const at = where2.length ? ` (looked at ${where2.join(", ")})` : "";
-  switch (failure) {
-    case "rate-limit":
-      return `Pulling ${image} was refused with HTTP 429 (rate limit)${at}. Docker Hub limits anonymous pulls: set registry-mirrors (for example 'docker.io=https://mirror.gcr.io'), or point smoke-test-image / preload-images at another registry.`;
-    case "not-found":
-      return `Image ${image} was not found${at}. If image-repository or registry-mirrors names a mirror, it lacks this image or names it differently; kubeadm asks for exactly this name.`;
-    case "retryable":
-      return `Pulling ${image} failed ${attempts} times with a server or network error${at}: ${detail}`;
-    default:
-      return `Pulling ${image} failed${at}: ${detail}`;
-  }
-}
-var LARGEST_LAYER_MIB = {
-  etcd: 58,
-  "kube-apiserver": 30,
-  "kube-controller-manager": 25,
-  coredns: 19,
-  "kube-proxy": 18,
-  "kube-scheduler": 18,
-  nginx: 18,
-  flannel: 16,
-  "flannel-cni-plugin": 3.5,
-  pause: 0.3
-};
-var UNKNOWN_MIB = 15;
-function pullOrder(images) {
-  const weight = (i) => LARGEST_LAYER_MIB[parseImageRef(i).path.split("/").pop() ?? ""] ?? UNKNOWN_MIB;
-  return images.map((image, at) => ({ image, at, w: weight(image) })).sort((a, b) => b.w - a.w || a.at - b.at).map((x) => x.image);
-}
-async function pool(items, limit, fn) {
-  const queue = [...items];
-  const errors = [];
-  const worker = async () => {
-    for (let item = queue.shift(); item !== void 0; item = queue.shift()) {
-      try {
-        await fn(item);
-      } catch (err) {
-        errors.push(err);
-        queue.length = 0;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (errors.length > 0) throw errors[0];
-}
-async function preloadImages(store, o) {
-  const log2 = o.log ?? (() => {
-  });
-  const attempts = o.attempts ?? 3;
-  const backoff = o.backoffMs ?? 1e3;
-  const imported = [];
-  for (const archive of o.archives ?? []) {
-    const names = await store.importArchive(archive).catch((err) => {
-      throw new Error(`Could not import image archive ${archive}: ${err.message}`, { cause: err });
-    });
-    log2(`imported ${archive}: ${names.join(", ") || "(no names)"}`);
-    imported.push(...names);
-  }
-  const have = await store.list();
-  const present = o.images.filter((i) => have.has(i));
-  const missing = o.images.filter((i) => !have.has(i));
-  if (present.length) log2(`already present: ${present.join(", ")}`);
-  const pulled = [];
-  await pool(pullOrder(missing), o.concurrency ?? 4, async (image) => {
-    const started = performance.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await store.pull(image);
-        pulled.push(image);
-        log2(`pulled ${image} in ${((performance.now() - started) / 1e3).toFixed(1)}s`);
-        return;
-      } catch (err) {
-        const detail = err instanceof CommandError ? (err.result.stderr || err.result.stdout).trim().split("\n").slice(-3).join(" ") : String(err);
-        const failure = classifyPullError(detail);
-        if (failure === "retryable" && attempt < attempts) {
-          log2(`pull of ${image} failed (${detail}); attempt ${attempt + 1} of ${attempts}`);
-          await new Promise((r) => setTimeout(r, backoff * 2 ** (attempt - 1)));
-          continue;
-        }
-        const where2 = o.whereFor?.(parseImageRef(image).registry) ?? [];
-        throw new PullError(image, failure, explain(image, failure, where2, detail, attempt), err);
-      }
-    }
-  });
-  return { present, imported, pulled };
-}
-
-// src/phases/images.ts
-function pullEndpoints(config, registry) {
-  const { server, mirrors } = registryHosts(config.registryMirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
-  return [...mirrors, server];
-}
-function preloadSet(config, learned, smokeTest) {
-  const targets = new Set(config.imageRetags.map((r) => r.target));
-  const sources = config.imageRetags.map((r) => r.source);
-  return imagesToPreload({ kubeadm: learned.kubeadmImages, cni: learned.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: [...config.preloadImages, ...sources] }).filter(
-    (i) => !targets.has(i)
-  );
-}
-async function retagImages(store, retags, log2) {
-  for (const { source, target } of retags) {
-    await store.tag(source, target).catch((err) => {
-      throw new Error(`Could not tag ${source} as ${target} (image-retags): ${err.message}`, { cause: err });
-    });
-    log2(`tagged ${source} as ${target}`);
-  }
-}
-async function importCached(store, archive, warn, log2) {
-  try {
-    const names = await store.importArchive(archive);
-    log2(`imported ${names.length} images from the cache entry`);
-    return names;
-  } catch (err) {
-    warn(`The cache entry's images could not be imported (${err.message.split("\n")[0]}); they are pulled instead.`);
-    return [];
-  }
-}
-function imageSteps(p) {
-  const { config, learned, smokeTest, runtime, cache } = p;
-  const images = (l) => preloadSet(config, l, smokeTest);
-  const cmd = runtime.imageCommands(learned);
-  const needs = p.cni.configSteps(p).map((s) => s.id);
-  if (cache) needs.push("cache.restore");
-  const cached = cache && entryLayout(cache.dir).images;
-  return [
-    step("images.preload", "preload every image the cluster will ask for", ["runtime.ready", "config.images", ...needs], [
-      {
-        kind: "task",
-        title: `import archives, then pull what is missing (4 at a time, the largest first)${config.imageRetags.length ? ", then retag" : ""}`,
-        shows: [
-          ...cached ? [`$ sudo ${displayArgv(cmd.importArchive(cached))}   (when the cache entry has images; a failure is a warning)`] : [],
-          ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
-          `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
-          ...pullOrder(images(learned)).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
-          ...learned.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : [],
-          ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
-        ],
-        run: async (ctx) => {
-          const store = runtime.imageStore(ctx.host.run);
-          const archive = cache?.imageArchive();
-          const fromCache = archive ? await importCached(store, archive, (w) => cache.warnings.push(w), ctx.log) : [];
-          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log });
-          await retagImages(store, config.imageRetags, ctx.log);
-          ctx.learned.preloaded = images(ctx.learned);
-          const cachedSet = new Set(fromCache);
-          ctx.learned.imageCounts = {
-            present: res.present.filter((i) => !cachedSet.has(i)).length,
-            pulled: res.pulled.length,
-            imported: res.imported.length,
-            cached: res.present.filter((i) => cachedSet.has(i)).length
-          };
-        }
-      }
-    ])
-  ];
 }
 
 // src/phases/init.ts
@@ -41086,7 +41394,7 @@ async function plan(config, env, out, input = "plan-dir") {
   io.info(headline(prepared));
   io.setOutput("kubernetes-version", version3);
   for (const n of plan2.notes) io.warning(n);
-  for (const p of await preflight(config, facts, env.paths, plan2.runtime)) io.warning(`A real run would stop here: ${p}`);
+  for (const p of await preflight(config, facts, env.paths, plan2, version3)) io.warning(`A real run would stop here: ${p}`);
   if (out) {
     const why = await planTreeProblem(out, plan2.steps);
     if (why) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}, where ${why}; accepted: a directory apart from the live system, such as /tmp/plan.`]);
@@ -41114,7 +41422,7 @@ async function up(config, env) {
     io.info(headline(prepared));
     io.setOutput("kubernetes-version", version3);
     for (const n of plan2.notes) io.warning(n);
-    const problems = await preflight(config, facts, paths, plan2.runtime);
+    const problems = await preflight(config, facts, paths, plan2, version3);
     if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:
 ${problems.map((p) => `  - ${p}`).join("\n")}`);
     const earlier = store.load();
@@ -41465,21 +41773,21 @@ import * as path9 from "path";
 import assert3 from "assert";
 
 // node_modules/@actions/glob/node_modules/balanced-match/dist/esm/index.js
-var range = (a, b, str) => {
+var range = (a, b, str2) => {
   let begs, beg, left, right = void 0, result;
-  let ai = str.indexOf(a);
-  let bi = str.indexOf(b, ai + 1);
+  let ai = str2.indexOf(a);
+  let bi = str2.indexOf(b, ai + 1);
   let i = ai;
   if (ai >= 0 && bi > 0) {
     if (a === b) {
       return [ai, bi];
     }
     begs = [];
-    left = str.length;
+    left = str2.length;
     while (i >= 0 && !result) {
       if (i === ai) {
         begs.push(i);
-        ai = str.indexOf(a, i + 1);
+        ai = str2.indexOf(a, i + 1);
       } else if (begs.length === 1) {
         const r = begs.pop();
         if (r !== void 0)
@@ -41490,7 +41798,7 @@ var range = (a, b, str) => {
           left = beg;
           right = bi;
         }
-        bi = str.indexOf(b, i + 1);
+        bi = str2.indexOf(b, i + 1);
       }
       i = ai < bi && ai >= 0 ? ai : bi;
     }
@@ -41523,86 +41831,86 @@ var EXPANSION_MAX_DEPTH = 1e3;
 var EXPANSION_MAX_REWRITES = 1e3;
 var EXPANSION_MAX_STEPS = 2e7;
 var CALL_STEPS = 16;
-function numeric(str) {
-  return !isNaN(str) ? parseInt(str, 10) : str.charCodeAt(0);
+function numeric(str2) {
+  return !isNaN(str2) ? parseInt(str2, 10) : str2.charCodeAt(0);
 }
-function escapeBraces(str) {
-  return str.replace(slashPattern, escSlash).replace(openPattern, escOpen).replace(closePattern, escClose).replace(commaPattern, escComma).replace(periodPattern, escPeriod);
+function escapeBraces(str2) {
+  return str2.replace(slashPattern, escSlash).replace(openPattern, escOpen).replace(closePattern, escClose).replace(commaPattern, escComma).replace(periodPattern, escPeriod);
 }
-function unescapeBraces(str) {
-  return str.replace(escSlashPattern, "\\").replace(escOpenPattern, "{").replace(escClosePattern, "}").replace(escCommaPattern, ",").replace(escPeriodPattern, ".");
+function unescapeBraces(str2) {
+  return str2.replace(escSlashPattern, "\\").replace(escOpenPattern, "{").replace(escClosePattern, "}").replace(escCommaPattern, ",").replace(escPeriodPattern, ".");
 }
 function pushAll(target, items) {
   for (let i = 0; i < items.length; i++) {
     target.push(items[i]);
   }
 }
-function balancedWithBudget(str, masked, budget) {
+function balancedWithBudget(str2, masked, budget) {
   if (budget.remaining < 0) {
     return void 0;
   }
   const r = range("{", "}", masked);
   const unmatched = r !== void 0 && masked.indexOf("{") < r[0];
-  budget.remaining -= r && !unmatched ? r[1] + 1 : str.length;
+  budget.remaining -= r && !unmatched ? r[1] + 1 : str2.length;
   if (!r || budget.remaining < 0) {
     return void 0;
   }
   return {
     end: r[1],
-    pre: str.slice(0, r[0]),
-    body: str.slice(r[0] + 1, r[1]),
-    post: str.slice(r[1] + 1),
+    pre: str2.slice(0, r[0]),
+    body: str2.slice(r[0] + 1, r[1]),
+    post: str2.slice(r[1] + 1),
     unmatched
   };
 }
 function maskUnmatchedOpens(masked, budget) {
   budget.remaining -= masked.length;
-  const open2 = [];
+  const open3 = [];
   for (let i = 0; i < masked.length; i++) {
     const c = masked.charCodeAt(i);
     if (c === 123) {
-      open2.push(i);
-    } else if (c === 125 && open2.length) {
-      open2.pop();
+      open3.push(i);
+    } else if (c === 125 && open3.length) {
+      open3.pop();
     }
   }
   let out = "";
   let last = 0;
-  for (let i = 0; i < open2.length; i++) {
-    const at = open2[i];
+  for (let i = 0; i < open3.length; i++) {
+    const at = open3[i];
     out += masked.slice(last, at) + "\0";
     last = at + 1;
   }
   return out + masked.slice(last);
 }
-function commaSetFollows(str, budget) {
-  budget.remaining -= str.length;
+function commaSetFollows(str2, budget) {
+  budget.remaining -= str2.length;
   if (budget.remaining < 0) {
     return false;
   }
   let close = false;
-  for (let i = str.length - 1; i >= 0; i--) {
-    const c = str.charCodeAt(i);
+  for (let i = str2.length - 1; i >= 0; i--) {
+    const c = str2.charCodeAt(i);
     if (c === 125) {
       close = true;
     } else if (c === 10 || c === 13 || c === 8232 || c === 8233) {
       close = false;
-    } else if (c === 44 && close && str.charCodeAt(i + 1) !== 44) {
+    } else if (c === 44 && close && str2.charCodeAt(i + 1) !== 44) {
       return true;
     }
   }
   return false;
 }
-function parseCommaParts(str, budget) {
+function parseCommaParts(str2, budget) {
   const parts = [];
   let carry = "";
   for (; ; ) {
-    const m = balancedWithBudget(str, str, budget);
+    const m = balancedWithBudget(str2, str2, budget);
     if (budget.remaining < 0) {
       return void 0;
     }
     if (!m) {
-      const tail = str.split(",");
+      const tail = str2.split(",");
       tail[0] = carry + tail[0];
       pushAll(parts, tail);
       return parts;
@@ -41617,14 +41925,14 @@ function parseCommaParts(str, budget) {
     }
     carry = p.pop();
     pushAll(parts, p);
-    str = post;
+    str2 = post;
   }
 }
 function bound(value, fallback) {
   return value === void 0 || isNaN(value) ? fallback : value;
 }
-function expand(str, options = {}) {
-  if (!str) {
+function expand(str2, options = {}) {
+  if (!str2) {
     return [];
   }
   const max = bound(options.max, EXPANSION_MAX);
@@ -41632,13 +41940,13 @@ function expand(str, options = {}) {
   const maxDepth = bound(options.maxDepth, EXPANSION_MAX_DEPTH);
   const maxRewrites = bound(options.maxRewrites, EXPANSION_MAX_REWRITES);
   const maxSteps = bound(options.maxSteps, EXPANSION_MAX_STEPS);
-  if (str.slice(0, 2) === "{}") {
-    str = "\\{\\}" + str.slice(2);
+  if (str2.slice(0, 2) === "{}") {
+    str2 = "\\{\\}" + str2.slice(2);
   }
-  return expand_(escapeBraces(str), max, maxLength, maxDepth, 0, maxRewrites, { remaining: maxSteps }, true).map(unescapeBraces);
+  return expand_(escapeBraces(str2), max, maxLength, maxDepth, 0, maxRewrites, { remaining: maxSteps }, true).map(unescapeBraces);
 }
-function embrace(str) {
-  return "{" + str + "}";
+function embrace(str2) {
+  return "{" + str2 + "}";
 }
 function isPadded(el) {
   return /^-?0\d/.test(el);
@@ -41725,20 +42033,20 @@ function expandSequence(body2, isAlphaSequence, max, maxLength, budget) {
   }
   return N;
 }
-function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTop) {
+function expand_(str2, max, maxLength, maxDepth, depth, maxRewrites, budget, isTop) {
   budget.remaining -= CALL_STEPS;
   if (depth > maxDepth) {
-    return [str];
+    return [str2];
   }
   let acc = [""];
   let rewrites = 0;
   let dropEmpties = false;
   let firstGroup = true;
-  let masked = str;
+  let masked = str2;
   for (; ; ) {
-    const m = balancedWithBudget(str, masked, budget);
+    const m = balancedWithBudget(str2, masked, budget);
     if (!m) {
-      return combine(acc, str, [""], max, maxLength, dropEmpties, budget);
+      return combine(acc, str2, [""], max, maxLength, dropEmpties, budget);
     }
     if (m.unmatched) {
       masked = maskUnmatchedOpens(masked, budget);
@@ -41750,7 +42058,7 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
       firstGroup = false;
       if (!m.post.length)
         break;
-      str = m.post;
+      str2 = m.post;
       masked = masked.slice(m.end + 1);
       continue;
     }
@@ -41761,7 +42069,7 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
     if (!isSequence && !isOptions) {
       if (rewrites < maxRewrites && commaSetFollows(m.post, budget)) {
         rewrites++;
-        str = m.pre + "{" + m.body + escClose + m.post;
+        str2 = m.pre + "{" + m.body + escClose + m.post;
         masked = masked.slice(0, m.end) + escClose + masked.slice(m.end + 1);
         isTop = true;
         continue;
@@ -41796,7 +42104,7 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
           acc = next2;
           if (!m.post.length)
             break;
-          str = m.post;
+          str2 = m.post;
           masked = masked.slice(m.end + 1);
           continue;
         }
@@ -41833,7 +42141,7 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
     acc = next;
     if (!m.post.length)
       break;
-    str = m.post;
+    str2 = m.post;
     masked = masked.slice(m.end + 1);
   }
   return acc;
@@ -42174,7 +42482,7 @@ var AST = class {
     }
     return c;
   }
-  static #parseAST(str, ast, pos, opt, extDepth) {
+  static #parseAST(str2, ast, pos, opt, extDepth) {
     const maxDepth = opt.maxExtglobRecursion ?? 2;
     let escaping = false;
     let inBrace = false;
@@ -42183,8 +42491,8 @@ var AST = class {
     if (ast.type === null) {
       let i2 = pos;
       let acc2 = "";
-      while (i2 < str.length) {
-        const c = str.charAt(i2++);
+      while (i2 < str2.length) {
+        const c = str2.charAt(i2++);
         if (escaping || c === "\\") {
           escaping = !escaping;
           acc2 += c;
@@ -42207,12 +42515,12 @@ var AST = class {
           acc2 += c;
           continue;
         }
-        const doRecurse = !opt.noext && isExtglobType(c) && str.charAt(i2) === "(" && extDepth <= maxDepth;
+        const doRecurse = !opt.noext && isExtglobType(c) && str2.charAt(i2) === "(" && extDepth <= maxDepth;
         if (doRecurse) {
           ast.push(acc2);
           acc2 = "";
           const ext2 = new _a(c, ast);
-          i2 = _a.#parseAST(str, ext2, i2, opt, extDepth + 1);
+          i2 = _a.#parseAST(str2, ext2, i2, opt, extDepth + 1);
           ast.push(ext2);
           continue;
         }
@@ -42225,8 +42533,8 @@ var AST = class {
     let part = new _a(null, ast);
     const parts = [];
     let acc = "";
-    while (i < str.length) {
-      const c = str.charAt(i++);
+    while (i < str2.length) {
+      const c = str2.charAt(i++);
       if (escaping || c === "\\") {
         escaping = !escaping;
         acc += c;
@@ -42249,7 +42557,7 @@ var AST = class {
         acc += c;
         continue;
       }
-      const doRecurse = !opt.noext && isExtglobType(c) && str.charAt(i) === "(" && /* c8 ignore start - the maxDepth is sufficient here */
+      const doRecurse = !opt.noext && isExtglobType(c) && str2.charAt(i) === "(" && /* c8 ignore start - the maxDepth is sufficient here */
       (extDepth <= maxDepth || ast && ast.#canAdoptType(c));
       if (doRecurse) {
         const depthAdd = ast && ast.#canAdoptType(c) ? 0 : 1;
@@ -42257,7 +42565,7 @@ var AST = class {
         acc = "";
         const ext2 = new _a(c, part);
         part.push(ext2);
-        i = _a.#parseAST(str, ext2, i, opt, extDepth + depthAdd);
+        i = _a.#parseAST(str2, ext2, i, opt, extDepth + depthAdd);
         continue;
       }
       if (c === "|") {
@@ -42280,7 +42588,7 @@ var AST = class {
     }
     ast.type = null;
     ast.#hasMagic = void 0;
-    ast.#parts = [str.substring(pos - 1)];
+    ast.#parts = [str2.substring(pos - 1)];
     return i;
   }
   #canAdoptWithSpace(child2) {
@@ -43353,10 +43661,10 @@ var Minimatch = class {
       }
       return filtered.join("/");
     }).join("|");
-    const [open2, close] = set.length > 1 ? ["(?:", ")"] : ["", ""];
-    re = "^" + open2 + re + close + "$";
+    const [open3, close] = set.length > 1 ? ["(?:", ")"] : ["", ""];
+    re = "^" + open3 + re + close + "$";
     if (this.partial) {
-      re = "^(?:\\/|" + open2 + re.slice(1, -1) + close + ")$";
+      re = "^(?:\\/|" + open3 + re.slice(1, -1) + close + ")$";
     }
     if (this.negate)
       re = "^(?!" + re + ").+$";
@@ -47202,12 +47510,12 @@ var SerializerImpl = class {
 function createSerializer(modelMappers = {}, isXML = false) {
   return new SerializerImpl(modelMappers, isXML);
 }
-function trimEnd(str, ch) {
-  let len = str.length;
-  while (len - 1 >= 0 && str[len - 1] === ch) {
+function trimEnd(str2, ch) {
+  let len = str2.length;
+  while (len - 1 >= 0 && str2[len - 1] === ch) {
     --len;
   }
-  return str.substr(0, len);
+  return str2.substr(0, len);
 }
 function bufferToBase64Url(buffer3) {
   if (!buffer3) {
@@ -47216,18 +47524,18 @@ function bufferToBase64Url(buffer3) {
   if (!(buffer3 instanceof Uint8Array)) {
     throw new Error(`Please provide an input of type Uint8Array for converting to Base64Url.`);
   }
-  const str = encodeByteArray(buffer3);
-  return trimEnd(str, "=").replace(/\+/g, "-").replace(/\//g, "_");
+  const str2 = encodeByteArray(buffer3);
+  return trimEnd(str2, "=").replace(/\+/g, "-").replace(/\//g, "_");
 }
-function base64UrlToByteArray(str) {
-  if (!str) {
+function base64UrlToByteArray(str2) {
+  if (!str2) {
     return void 0;
   }
-  if (str && typeof str.valueOf() !== "string") {
+  if (str2 && typeof str2.valueOf() !== "string") {
     throw new Error("Please provide an input of type string for converting to Uint8Array");
   }
-  str = str.replace(/-/g, "+").replace(/_/g, "/");
-  return decodeString(str);
+  str2 = str2.replace(/-/g, "+").replace(/_/g, "/");
+  return decodeString(str2);
 }
 function splitSerializeName(prop) {
   const classes = [];
@@ -49684,29 +49992,29 @@ var EntityDecoder = class {
    * @param {string} str
    * @returns {string}
    */
-  decode(str) {
-    if (typeof str !== "string" || str.length === 0) return str;
-    if (str.indexOf("&") === -1) return str;
-    const original = str;
+  decode(str2) {
+    if (typeof str2 !== "string" || str2.length === 0) return str2;
+    if (str2.indexOf("&") === -1) return str2;
+    const original = str2;
     const chunks = [];
-    const len = str.length;
+    const len = str2.length;
     let last = 0;
     let i = 0;
     const limitExpansions = this._maxTotalExpansions > 0;
     const limitLength = this._maxExpandedLength > 0;
     const checkLimits = limitExpansions || limitLength;
     while (i < len) {
-      if (str.charCodeAt(i) !== 38) {
+      if (str2.charCodeAt(i) !== 38) {
         i++;
         continue;
       }
       let j = i + 1;
-      while (j < len && str.charCodeAt(j) !== 59 && j - i <= 32) j++;
-      if (j >= len || str.charCodeAt(j) !== 59) {
+      while (j < len && str2.charCodeAt(j) !== 59 && j - i <= 32) j++;
+      if (j >= len || str2.charCodeAt(j) !== 59) {
         i++;
         continue;
       }
-      const token = str.slice(i + 1, j);
+      const token = str2.slice(i + 1, j);
       if (token.length === 0) {
         i++;
         continue;
@@ -49738,7 +50046,7 @@ var EntityDecoder = class {
         i++;
         continue;
       }
-      if (i > last) chunks.push(str.slice(last, i));
+      if (i > last) chunks.push(str2.slice(last, i));
       chunks.push(replacement);
       last = j + 1;
       i = last;
@@ -49764,8 +50072,8 @@ var EntityDecoder = class {
         }
       }
     }
-    if (last < len) chunks.push(str.slice(last));
-    const result = chunks.length === 0 ? str : chunks.join("");
+    if (last < len) chunks.push(str2.slice(last));
+    const result = chunks.length === 0 ? str2 : chunks.join("");
     return this._postCheck(result, original);
   }
   // -------------------------------------------------------------------------
@@ -50084,7 +50392,7 @@ var getRegexes = (xmlVersion = "1.0", asciiOnly = false) => {
   if (asciiOnly) return regexesAscii;
   return xmlVersion === "1.1" ? regexes11 : regexes10;
 };
-var qName = (str, { xmlVersion = "1.0", asciiOnly = false } = {}) => getRegexes(xmlVersion, asciiOnly).qName.test(str);
+var qName = (str2, { xmlVersion = "1.0", asciiOnly = false } = {}) => getRegexes(xmlVersion, asciiOnly).qName.test(str2);
 var PRODUCTIONS = ["name", "ncName", "qName", "nmToken", "nmTokens"];
 var createValidator = (production, { xmlVersion = "1.0", asciiOnly = false, maxCacheSize = 2048 } = {}) => {
   if (!PRODUCTIONS.includes(production)) {
@@ -50094,11 +50402,11 @@ var createValidator = (production, { xmlVersion = "1.0", asciiOnly = false, maxC
   }
   const regex = getRegexes(xmlVersion, asciiOnly)[production];
   let cache = /* @__PURE__ */ new Map();
-  const validator = (str) => {
-    const cached = cache.get(str);
+  const validator = (str2) => {
+    const cached = cache.get(str2);
     if (cached !== void 0) return cached;
-    const result = regex.test(str);
-    if (cache.size < maxCacheSize) cache.set(str, result);
+    const result = regex.test(str2);
+    if (cache.size < maxCacheSize) cache.set(str2, result);
     return result;
   };
   validator.reset = () => {
@@ -50553,13 +50861,13 @@ var CHAR_0 = 48;
 var CHAR_9 = 57;
 var CHAR_MINUS = 45;
 var MINUS_SET = /* @__PURE__ */ new Set([8722, 65293, 65123]);
-function anynum(str) {
-  if (typeof str !== "string") return str;
-  const len = str.length;
-  if (len === 0) return str;
+function anynum(str2) {
+  if (typeof str2 !== "string") return str2;
+  const len = str2.length;
+  if (len === 0) return str2;
   let firstHit = -1;
   for (let i = 0; i < len; i++) {
-    const cc = str.charCodeAt(i);
+    const cc = str2.charCodeAt(i);
     if (cc >= CHAR_0 && cc <= CHAR_9 || cc === CHAR_MINUS) continue;
     if (cc < TABLE_OFFSET) {
       if (MINUS_SET.has(cc)) {
@@ -50570,7 +50878,7 @@ function anynum(str) {
     }
     if (cc >= 55296 && cc <= 56319) {
       if (i + 1 < len) {
-        const low = str.charCodeAt(i + 1);
+        const low = str2.charCodeAt(i + 1);
         if (low >= 56320 && low <= 57343) {
           const cp2 = 65536 + (cc - 55296 << 10) + (low - 56320);
           if (HIGH_MAP.has(cp2)) {
@@ -50586,22 +50894,22 @@ function anynum(str) {
       break;
     }
   }
-  if (firstHit === -1) return str;
+  if (firstHit === -1) return str2;
   const chars = [];
-  if (firstHit > 0) chars.push(str.slice(0, firstHit));
+  if (firstHit > 0) chars.push(str2.slice(0, firstHit));
   for (let i = firstHit; i < len; i++) {
-    const cc = str.charCodeAt(i);
+    const cc = str2.charCodeAt(i);
     if (cc >= CHAR_0 && cc <= CHAR_9 || cc === CHAR_MINUS) {
-      chars.push(str[i]);
+      chars.push(str2[i]);
       continue;
     }
     if (cc < TABLE_OFFSET) {
-      chars.push(MINUS_SET.has(cc) ? "-" : str[i]);
+      chars.push(MINUS_SET.has(cc) ? "-" : str2[i]);
       continue;
     }
     if (cc >= 55296 && cc <= 56319) {
       if (i + 1 < len) {
-        const low = str.charCodeAt(i + 1);
+        const low = str2.charCodeAt(i + 1);
         if (low >= 56320 && low <= 57343) {
           const cp2 = 65536 + (cc - 55296 << 10) + (low - 56320);
           const d2 = HIGH_MAP.get(cp2);
@@ -50612,7 +50920,7 @@ function anynum(str) {
           }
         }
       }
-      chars.push(str[i]);
+      chars.push(str2[i]);
       continue;
     }
     if (MINUS_SET.has(cc)) {
@@ -50620,7 +50928,7 @@ function anynum(str) {
       continue;
     }
     const d = TABLE[cc - TABLE_OFFSET];
-    chars.push(d !== NOT_DIGIT ? String.fromCharCode(d + 48) : str[i]);
+    chars.push(d !== NOT_DIGIT ? String.fromCharCode(d + 48) : str2[i]);
   }
   return chars.join("");
 }
@@ -50643,12 +50951,12 @@ var consider = {
   // "null", "infinity" (Infinity type), "string" ("Infinity" (the string literal))
   unicode: false
 };
-function toNumber(str, options = {}) {
+function toNumber(str2, options = {}) {
   options = Object.assign({}, consider, options);
-  if (!str || typeof str !== "string") return str;
-  let trimmedStr = str.trim();
-  if (trimmedStr.length === 0) return str;
-  else if (options.skipLike !== void 0 && options.skipLike.test(trimmedStr)) return str;
+  if (!str2 || typeof str2 !== "string") return str2;
+  let trimmedStr = str2.trim();
+  if (trimmedStr.length === 0) return str2;
+  else if (options.skipLike !== void 0 && options.skipLike.test(trimmedStr)) return str2;
   else if (trimmedStr === "0") return 0;
   if (options.unicode) {
     trimmedStr = anynum_default(trimmedStr);
@@ -50662,10 +50970,10 @@ function toNumber(str, options = {}) {
     return parse_int(trimmedStr, 8);
   } else if (!isFinite(trimmedStr)) {
     const num = Number(trimmedStr);
-    if (Number.isNaN(num)) return str;
-    return handleInfinity(str, num, options);
+    if (Number.isNaN(num)) return str2;
+    return handleInfinity(str2, num, options);
   } else if (trimmedStr.includes("e") || trimmedStr.includes("E")) {
-    return resolveEnotation(str, trimmedStr, options);
+    return resolveEnotation(str2, trimmedStr, options);
   } else {
     const match3 = numRegex.exec(trimmedStr);
     if (match3) {
@@ -50677,35 +50985,35 @@ function toNumber(str, options = {}) {
         trimmedStr[leadingZeros.length + 1] === "."
       ) : trimmedStr[leadingZeros.length] === ".";
       if (!options.leadingZeros && (leadingZeros.length > 1 || leadingZeros.length === 1 && !decimalAdjacentToLeadingZeros)) {
-        return str;
+        return str2;
       } else {
         const num = Number(trimmedStr);
         const parsedStr = String(num);
         if (num === 0) return num;
         if (parsedStr.search(/[eE]/) !== -1) {
           if (options.eNotation) return num;
-          else return str;
+          else return str2;
         } else if (trimmedStr.indexOf(".") !== -1) {
           if (parsedStr === "0") return num;
           else if (parsedStr === numTrimmedByZeros) return num;
           else if (parsedStr === `${sign}${numTrimmedByZeros}`) return num;
-          else return str;
+          else return str2;
         }
         let n = leadingZeros ? numTrimmedByZeros : trimmedStr;
         if (leadingZeros) {
-          return n === parsedStr || sign + n === parsedStr ? num : str;
+          return n === parsedStr || sign + n === parsedStr ? num : str2;
         } else {
-          return n === parsedStr || n === sign + parsedStr ? num : str;
+          return n === parsedStr || n === sign + parsedStr ? num : str2;
         }
       }
     } else {
-      return str;
+      return str2;
     }
   }
 }
 var eNotationRegx = /^([-+])?(0*)(\d*(\.\d*)?[eE][-\+]?\d+)$/;
-function resolveEnotation(str, trimmedStr, options) {
-  if (!options.eNotation) return str;
+function resolveEnotation(str2, trimmedStr, options) {
+  if (!options.eNotation) return str2;
   const notation = trimmedStr.match(eNotationRegx);
   if (notation) {
     let sign = notation[1] || "";
@@ -50715,18 +51023,18 @@ function resolveEnotation(str, trimmedStr, options) {
       // 0E.
       trimmedStr[leadingZeros.length + 1] === eChar
     ) : trimmedStr[leadingZeros.length] === eChar;
-    if (leadingZeros.length > 1 && eAdjacentToLeadingZeros) return str;
+    if (leadingZeros.length > 1 && eAdjacentToLeadingZeros) return str2;
     else if (leadingZeros.length === 1 && (notation[3].startsWith(`.${eChar}`) || notation[3][0] === eChar)) {
       return Number(trimmedStr);
     } else if (leadingZeros.length > 0) {
       if (options.leadingZeros && !eAdjacentToLeadingZeros) {
         return Number(trimmedStr);
-      } else return str;
+      } else return str2;
     } else {
       return Number(trimmedStr);
     }
   } else {
-    return str;
+    return str2;
   }
 }
 function trimZeros(numStr) {
@@ -50742,14 +51050,14 @@ function trimZeros(numStr) {
   return numStr;
 }
 function parse_int(numStr, base) {
-  const str = numStr.trim();
-  if (base === 2 || base === 8) numStr = str.substring(2);
+  const str2 = numStr.trim();
+  if (base === 2 || base === 8) numStr = str2.substring(2);
   if (parseInt) return parseInt(numStr, base);
   else if (Number.parseInt) return Number.parseInt(numStr, base);
   else if (window && window.parseInt) return window.parseInt(numStr, base);
   else throw new Error("parseInt, Number.parseInt, window.parseInt are not supported");
 }
-function handleInfinity(str, num, options) {
+function handleInfinity(str2, num, options) {
   const isPositive = num === Infinity;
   switch (options.infinity.toLowerCase()) {
     case "null":
@@ -50761,7 +51069,7 @@ function handleInfinity(str, num, options) {
       return isPositive ? "Infinity" : "-Infinity";
     case "original":
     default:
-      return str;
+      return str2;
   }
 }
 
@@ -52889,12 +53197,12 @@ function tagExpWithClosingIndex(xmlData, i, closingChar = ">") {
     }
   }
 }
-function findClosingIndex(xmlData, str, i, errMsg) {
-  const closingIndex = xmlData.indexOf(str, i);
+function findClosingIndex(xmlData, str2, i, errMsg) {
+  const closingIndex = xmlData.indexOf(str2, i);
   if (closingIndex === -1) {
     throw new Error(errMsg);
   } else {
-    return closingIndex + str.length - 1;
+    return closingIndex + str2.length - 1;
   }
 }
 function findClosingChar(xmlData, char, i, errMsg) {
@@ -53982,16 +54290,16 @@ function stringifyXML(obj, opts = {}) {
   const xmlData = j2x.build(node);
   return `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>${xmlData}`.replace(/\n/g, "");
 }
-async function parseXML(str, opts = {}) {
-  if (!str) {
+async function parseXML(str2, opts = {}) {
+  if (!str2) {
     throw new Error("Document is empty");
   }
-  const validation = XMLValidator.validate(str);
+  const validation = XMLValidator.validate(str2);
   if (validation !== true) {
     throw validation;
   }
   const parser = new XMLParser(getParserOptions(opts));
-  const parsedXml = parser.parse(str);
+  const parsedXml = parser.parse(str2);
   if (parsedXml["?xml"]) {
     delete parsedXml["?xml"];
   }
@@ -54054,25 +54362,25 @@ var BuffersStream = class extends Readable2 {
    *
    * @param size - Optional. The size of data to be read
    */
-  _read(size) {
+  _read(size2) {
     if (this.pushedBytesLength >= this.byteLength) {
       this.push(null);
     }
-    if (!size) {
-      size = this.readableHighWaterMark;
+    if (!size2) {
+      size2 = this.readableHighWaterMark;
     }
     const outBuffers = [];
     let i = 0;
-    while (i < size && this.pushedBytesLength < this.byteLength) {
+    while (i < size2 && this.pushedBytesLength < this.byteLength) {
       const remainingDataInAllBuffers = this.byteLength - this.pushedBytesLength;
       const remainingCapacityInThisBuffer = this.buffers[this.bufferIndex].byteLength - this.byteOffsetInCurrentBuffer;
       const remaining = Math.min(remainingCapacityInThisBuffer, remainingDataInAllBuffers);
-      if (remaining > size - i) {
-        const end = this.byteOffsetInCurrentBuffer + size - i;
+      if (remaining > size2 - i) {
+        const end = this.byteOffsetInCurrentBuffer + size2 - i;
         outBuffers.push(this.buffers[this.bufferIndex].slice(this.byteOffsetInCurrentBuffer, end));
-        this.pushedBytesLength += size - i;
+        this.pushedBytesLength += size2 - i;
         this.byteOffsetInCurrentBuffer = end;
-        i = size;
+        i = size2;
         break;
       } else {
         const end = this.byteOffsetInCurrentBuffer + remaining;
@@ -54422,14 +54730,14 @@ var BufferScheduler = class {
 // node_modules/@azure/storage-common/dist/esm/crc64.js
 import { createRequire } from "node:module";
 import { dirname as dirname10 } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath as fileURLToPath4 } from "node:url";
 var __isNode__ = typeof process === "object" && typeof process.versions === "object" && typeof process.versions.node === "string";
 var require2;
 var __filename;
 var __dirname2;
 if (__isNode__) {
   require2 = createRequire(import.meta.url);
-  __filename = fileURLToPath(import.meta.url);
+  __filename = fileURLToPath4(import.meta.url);
   __dirname2 = dirname10(__filename);
 }
 var NativeCRC64 = (() => {
@@ -54762,16 +55070,16 @@ var NativeCRC64 = (() => {
       if (endPtr - idx > 16 && heapOrArray.buffer && UTF8Decoder) {
         return UTF8Decoder.decode(heapOrArray.subarray(idx, endPtr));
       }
-      var str = "";
+      var str2 = "";
       while (idx < endPtr) {
         var u0 = heapOrArray[idx++];
         if (!(u0 & 128)) {
-          str += String.fromCharCode(u0);
+          str2 += String.fromCharCode(u0);
           continue;
         }
         var u1 = heapOrArray[idx++] & 63;
         if ((u0 & 224) == 192) {
-          str += String.fromCharCode((u0 & 31) << 6 | u1);
+          str2 += String.fromCharCode((u0 & 31) << 6 | u1);
           continue;
         }
         var u2 = heapOrArray[idx++] & 63;
@@ -54782,26 +55090,26 @@ var NativeCRC64 = (() => {
           u0 = (u0 & 7) << 18 | u1 << 12 | u2 << 6 | heapOrArray[idx++] & 63;
         }
         if (u0 < 65536) {
-          str += String.fromCharCode(u0);
+          str2 += String.fromCharCode(u0);
         } else {
           var ch = u0 - 65536;
-          str += String.fromCharCode(55296 | ch >> 10, 56320 | ch & 1023);
+          str2 += String.fromCharCode(55296 | ch >> 10, 56320 | ch & 1023);
         }
       }
-      return str;
+      return str2;
     }
     function UTF8ToString(ptr, maxBytesToRead) {
       return ptr ? UTF8ArrayToString(HEAPU8, ptr, maxBytesToRead) : "";
     }
-    function stringToUTF8Array(str, heap, outIdx, maxBytesToWrite) {
+    function stringToUTF8Array(str2, heap, outIdx, maxBytesToWrite) {
       if (!(maxBytesToWrite > 0))
         return 0;
       var startIdx = outIdx;
       var endIdx = outIdx + maxBytesToWrite - 1;
-      for (var i = 0; i < str.length; ++i) {
-        var u = str.charCodeAt(i);
+      for (var i = 0; i < str2.length; ++i) {
+        var u = str2.charCodeAt(i);
         if (u >= 55296 && u <= 57343) {
-          var u1 = str.charCodeAt(++i);
+          var u1 = str2.charCodeAt(++i);
           u = 65536 + ((u & 1023) << 10) | u1 & 1023;
         }
         if (u <= 127) {
@@ -54828,14 +55136,14 @@ var NativeCRC64 = (() => {
       heap[outIdx] = 0;
       return outIdx - startIdx;
     }
-    function stringToUTF8(str, outPtr, maxBytesToWrite) {
+    function stringToUTF8(str2, outPtr, maxBytesToWrite) {
       assert4(typeof maxBytesToWrite == "number", "stringToUTF8(str, outPtr, maxBytesToWrite) is missing the third parameter that specifies the length of the output buffer!");
-      return stringToUTF8Array(str, HEAPU8, outPtr, maxBytesToWrite);
+      return stringToUTF8Array(str2, HEAPU8, outPtr, maxBytesToWrite);
     }
-    function lengthBytesUTF8(str) {
+    function lengthBytesUTF8(str2) {
       var len = 0;
-      for (var i = 0; i < str.length; ++i) {
-        var c = str.charCodeAt(i);
+      for (var i = 0; i < str2.length; ++i) {
+        var c = str2.charCodeAt(i);
         if (c <= 127) {
           len++;
         } else if (c <= 2047) {
@@ -55787,8 +56095,8 @@ var NativeCRC64 = (() => {
     var tempDouble;
     var tempI64;
     var ASM_CONSTS = {};
-    function array_bounds_check_error(idx, size) {
-      throw "Array index " + idx + " out of bounds: [0," + size + ")";
+    function array_bounds_check_error(idx, size2) {
+      throw "Array index " + idx + " out of bounds: [0," + size2 + ")";
     }
     function ExitStatus(status) {
       this.name = "ExitStatus";
@@ -55872,13 +56180,13 @@ var NativeCRC64 = (() => {
     function getHeapMax() {
       return 2147483648;
     }
-    function emscripten_realloc_buffer(size) {
+    function emscripten_realloc_buffer(size2) {
       try {
-        wasmMemory.grow(size - buffer3.byteLength + 65535 >>> 16);
+        wasmMemory.grow(size2 - buffer3.byteLength + 65535 >>> 16);
         updateGlobalBufferAndViews(wasmMemory.buffer);
         return 1;
       } catch (e) {
-        err("emscripten_realloc_buffer: Attempted to grow heap from " + buffer3.byteLength + " bytes to " + size + " bytes, but got error: " + e);
+        err("emscripten_realloc_buffer: Attempted to grow heap from " + buffer3.byteLength + " bytes to " + size2 + " bytes, but got error: " + e);
       }
     }
     function _emscripten_resize_heap(requestedSize) {
@@ -67470,7 +67778,7 @@ var metadata = {
     }
   }
 };
-var access4 = {
+var access5 = {
   parameterPath: ["options", "access"],
   mapper: {
     serializedName: "x-ms-blob-public-access",
@@ -69348,7 +69656,7 @@ var createOperationSpec = {
     requestId,
     accept1,
     metadata,
-    access4,
+    access5,
     defaultEncryptionScope,
     preventEncryptionScopeOverride
   ],
@@ -69495,7 +69803,7 @@ var setAccessPolicyOperationSpec = {
     accept,
     version,
     requestId,
-    access4,
+    access5,
     leaseId,
     ifModifiedSince,
     ifUnmodifiedSince
@@ -74413,11 +74721,11 @@ var AvroParser = class _AvroParser {
     return view.getFloat64(0, true);
   }
   static async readBytes(stream3, options = {}) {
-    const size = await _AvroParser.readLong(stream3, options);
-    if (size < 0) {
+    const size2 = await _AvroParser.readLong(stream3, options);
+    if (size2 < 0) {
       throw new Error("Bytes size was negative.");
     }
-    return stream3.read(size, { abortSignal: options.abortSignal });
+    return stream3.read(size2, { abortSignal: options.abortSignal });
   }
   static async readString(stream3, options = {}) {
     const u8arr = await _AvroParser.readBytes(stream3, options);
@@ -74779,20 +75087,20 @@ var AvroReadableFromStream = class extends AvroReadable {
   get position() {
     return this._position;
   }
-  async read(size, options = {}) {
+  async read(size2, options = {}) {
     if (options.abortSignal?.aborted) {
       throw ABORT_ERROR;
     }
-    if (size < 0) {
-      throw new Error(`size parameter should be positive: ${size}`);
+    if (size2 < 0) {
+      throw new Error(`size parameter should be positive: ${size2}`);
     }
-    if (size === 0) {
+    if (size2 === 0) {
       return new Uint8Array();
     }
     if (!this._readable.readable) {
       throw new Error("Stream no longer readable.");
     }
-    const chunk = this._readable.read(size);
+    const chunk = this._readable.read(size2);
     if (chunk) {
       this._position += chunk.length;
       return this.toUint8Array(chunk);
@@ -74808,7 +75116,7 @@ var AvroReadableFromStream = class extends AvroReadable {
           }
         };
         const readableCallback = () => {
-          const callbackChunk = this._readable.read(size);
+          const callbackChunk = this._readable.read(size2);
           if (callbackChunk) {
             this._position += callbackChunk.length;
             cleanUp();
@@ -77688,10 +77996,10 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
           data = data;
           buffer3 = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
         }
-        return this.uploadSeekableInternal((offset, size) => buffer3.slice(offset, offset + size), buffer3.byteLength, updatedOptions);
+        return this.uploadSeekableInternal((offset, size2) => buffer3.slice(offset, offset + size2), buffer3.byteLength, updatedOptions);
       } else {
         const browserBlob = new Blob([data]);
-        return this.uploadSeekableInternal((offset, size) => browserBlob.slice(offset, offset + size), browserBlob.size, updatedOptions);
+        return this.uploadSeekableInternal((offset, size2) => browserBlob.slice(offset, offset + size2), browserBlob.size, updatedOptions);
       }
     });
   }
@@ -77717,7 +78025,7 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
   async uploadBrowserData(browserData, options = {}) {
     return tracingClient.withSpan("BlockBlobClient-uploadBrowserData", options, async (updatedOptions) => {
       const browserBlob = new Blob([browserData]);
-      return this.uploadSeekableInternal((offset, size) => browserBlob.slice(offset, offset + size), browserBlob.size, updatedOptions);
+      return this.uploadSeekableInternal((offset, size2) => browserBlob.slice(offset, offset + size2), browserBlob.size, updatedOptions);
     });
   }
   /**
@@ -77735,7 +78043,7 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
    * @param options - Options to Upload to Block Blob operation.
    * @returns Response data for the Blob Upload operation.
    */
-  async uploadSeekableInternal(bodyFactory, size, options = {}) {
+  async uploadSeekableInternal(bodyFactory, size2, options = {}) {
     let blockSize = options.blockSize ?? 0;
     if (blockSize < 0 || blockSize > BLOCK_BLOB_MAX_STAGE_BLOCK_BYTES) {
       throw new RangeError(`blockSize option must be >= 0 and <= ${BLOCK_BLOB_MAX_STAGE_BLOCK_BYTES}`);
@@ -77745,11 +78053,11 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
       throw new RangeError(`maxSingleShotSize option must be >= 0 and <= ${BLOCK_BLOB_MAX_UPLOAD_BLOB_BYTES}`);
     }
     if (blockSize === 0) {
-      if (size > BLOCK_BLOB_MAX_STAGE_BLOCK_BYTES * BLOCK_BLOB_MAX_BLOCKS) {
-        throw new RangeError(`${size} is too larger to upload to a block blob.`);
+      if (size2 > BLOCK_BLOB_MAX_STAGE_BLOCK_BYTES * BLOCK_BLOB_MAX_BLOCKS) {
+        throw new RangeError(`${size2} is too larger to upload to a block blob.`);
       }
-      if (size > maxSingleShotSize) {
-        blockSize = Math.ceil(size / BLOCK_BLOB_MAX_BLOCKS);
+      if (size2 > maxSingleShotSize) {
+        blockSize = Math.ceil(size2 / BLOCK_BLOB_MAX_BLOCKS);
         if (blockSize < DEFAULT_BLOB_DOWNLOAD_BLOCK_BYTES) {
           blockSize = DEFAULT_BLOB_DOWNLOAD_BLOCK_BYTES;
         }
@@ -77762,10 +78070,10 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
       options.conditions = {};
     }
     return tracingClient.withSpan("BlockBlobClient-uploadSeekableInternal", options, async (updatedOptions) => {
-      if (size <= maxSingleShotSize) {
-        return assertResponse(await this.upload(bodyFactory(0, size), size, updatedOptions));
+      if (size2 <= maxSingleShotSize) {
+        return assertResponse(await this.upload(bodyFactory(0, size2), size2, updatedOptions));
       }
-      const numBlocks = Math.floor((size - 1) / blockSize) + 1;
+      const numBlocks = Math.floor((size2 - 1) / blockSize) + 1;
       if (numBlocks > BLOCK_BLOB_MAX_BLOCKS) {
         throw new RangeError(`The buffer's size is too big or the BlockSize is too small;the number of blocks must be <= ${BLOCK_BLOB_MAX_BLOCKS}`);
       }
@@ -77777,7 +78085,7 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
         batch.addOperation(async () => {
           const blockID = generateBlockID(blockIDPrefix, i);
           const start = blockSize * i;
-          const end = i === numBlocks - 1 ? size : start + blockSize;
+          const end = i === numBlocks - 1 ? size2 : start + blockSize;
           const contentLength2 = end - start;
           blockList.push(blockID);
           await this.stageBlock(blockID, bodyFactory(start, contentLength2), contentLength2, {
@@ -77813,14 +78121,14 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
    */
   async uploadFile(filePath, options = {}) {
     return tracingClient.withSpan("BlockBlobClient-uploadFile", options, async (updatedOptions) => {
-      const size = (await fsStat(filePath)).size;
+      const size2 = (await fsStat(filePath)).size;
       return this.uploadSeekableInternal((offset, count) => {
         return () => fsCreateReadStream(filePath, {
           autoClose: true,
           end: count ? offset + count - 1 : Infinity,
           start: offset
         });
-      }, size, {
+      }, size2, {
         ...options,
         tracingOptions: updatedOptions.tracingOptions
       });
@@ -77953,11 +78261,11 @@ var PageBlobClient = class _PageBlobClient extends BlobClient {
    * @param options - Options to the Page Blob Create operation.
    * @returns Response data for the Page Blob Create operation.
    */
-  async create(size, options = {}) {
+  async create(size2, options = {}) {
     options.conditions = options.conditions || {};
     ensureCpkIfSpecified(options.customerProvidedKey, this.isHttps);
     return tracingClient.withSpan("PageBlobClient-create", options, async (updatedOptions) => {
-      return assertResponse(await this.pageBlobContext.create(0, size, {
+      return assertResponse(await this.pageBlobContext.create(0, size2, {
         abortSignal: options.abortSignal,
         blobHttpHeaders: options.blobHTTPHeaders,
         blobSequenceNumber: options.blobSequenceNumber,
@@ -77987,11 +78295,11 @@ var PageBlobClient = class _PageBlobClient extends BlobClient {
    * @param size - size of the page blob.
    * @param options -
    */
-  async createIfNotExists(size, options = {}) {
+  async createIfNotExists(size2, options = {}) {
     return tracingClient.withSpan("PageBlobClient-createIfNotExists", options, async (updatedOptions) => {
       try {
         const conditions = { ifNoneMatch: ETagAny };
-        const res = assertResponse(await this.create(size, {
+        const res = assertResponse(await this.create(size2, {
           ...options,
           conditions,
           tracingOptions: updatedOptions.tracingOptions
@@ -78551,10 +78859,10 @@ var PageBlobClient = class _PageBlobClient extends BlobClient {
    * @param options - Options to the Page Blob Resize operation.
    * @returns Response data for the Page Blob Resize operation.
    */
-  async resize(size, options = {}) {
+  async resize(size2, options = {}) {
     options.conditions = options.conditions || {};
     return tracingClient.withSpan("PageBlobClient-resize", options, async (updatedOptions) => {
-      return assertResponse(await this.pageBlobContext.resize(size, {
+      return assertResponse(await this.pageBlobContext.resize(size2, {
         abortSignal: options.abortSignal,
         leaseAccessConditions: options.conditions,
         modifiedAccessConditions: {

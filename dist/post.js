@@ -37287,8 +37287,27 @@ import { access as access2 } from "node:fs/promises";
 import { join as join8 } from "node:path";
 
 // src/cnis/flannel/plugin.ts
-import { readFile, rm as rm2 } from "node:fs/promises";
+import { readFile as readFile2, rm as rm3 } from "node:fs/promises";
+import { join as join5 } from "node:path";
+
+// src/engine/step.ts
+var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "ready", "smoke"];
+function phaseOf(id) {
+  return id.slice(0, id.indexOf("."));
+}
+function step(id, title, needs, ops) {
+  return { id, phase: phaseOf(id), title, needs, ops };
+}
+
+// src/host/download.ts
+import { createHash, randomUUID as randomUUID3 } from "node:crypto";
+import { lookup } from "node:dns/promises";
+import { createReadStream } from "node:fs";
+import { isIP } from "node:net";
+import { copyFile as copyFile3, mkdir as mkdir2, readFile, rm as rm2 } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join as join4 } from "node:path";
+import { fileURLToPath } from "node:url";
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
 import * as crypto3 from "crypto";
@@ -37654,13 +37673,117 @@ function _getGlobal(key, defaultValue) {
   return value !== void 0 ? value : defaultValue;
 }
 
-// src/engine/step.ts
-var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "ready", "smoke"];
-function phaseOf(id) {
-  return id.slice(0, id.indexOf("."));
+// src/host/download.ts
+async function fetchToFile(url2) {
+  if (!url2.startsWith("file:")) return downloadTool(url2);
+  const dir = process.env.RUNNER_TEMP || tmpdir();
+  await mkdir2(dir, { recursive: true });
+  const dest = join4(dir, randomUUID3());
+  await copyFile3(fileURLToPath(url2), dest);
+  return dest;
 }
-function step(id, title, needs, ops) {
-  return { id, phase: phaseOf(id), title, needs, ops };
+var lookups = /* @__PURE__ */ new Map();
+function unresolvable(url2) {
+  const host2 = new URL(url2).hostname.replace(/^\[|\]$/g, "");
+  if (isIP(host2) || host2 === "localhost" || url2.startsWith("file:")) return Promise.resolve(void 0);
+  let p = lookups.get(host2);
+  if (!p) {
+    p = lookup(host2).then(
+      () => void 0,
+      (err) => `${host2} did not resolve (${err.code ?? err.message}): this runner has no DNS answer for it`
+    );
+    lookups.set(host2, p);
+  }
+  return p;
+}
+var ChecksumError = class extends Error {
+  constructor(artifact, expected, actual) {
+    super(
+      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${artifact.checksumUrl} publishes ${expected}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
+    );
+    this.artifact = artifact;
+    this.expected = expected;
+    this.actual = actual;
+    this.name = "ChecksumError";
+  }
+  artifact;
+  expected;
+  actual;
+};
+function parseChecksum(text, fileName) {
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  for (const line of lines) {
+    const [digest2, name2] = line.split(/\s+/);
+    if (!/^[0-9a-fA-F]{64}$/.test(digest2)) continue;
+    if (name2 === void 0 || name2.replace(/^\*/, "").split("/").pop() === fileName) return digest2.toLowerCase();
+  }
+  throw new Error(`no SHA-256 for ${fileName} in the checksum file (it begins ${JSON.stringify(text.slice(0, 80))})`);
+}
+async function sha256File(path14) {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path14)) hash.update(chunk);
+  return hash.digest("hex");
+}
+function fileNameOf(artifact) {
+  return new URL(artifact.url).pathname.split("/").pop() ?? artifact.name;
+}
+async function downloadVerified(artifact, cache, log2 = () => {
+}) {
+  const fileName = fileNameOf(artifact);
+  const dns = await unresolvable(artifact.checksumUrl);
+  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`);
+  let expected;
+  try {
+    const sumPath = await fetchToFile(artifact.checksumUrl);
+    try {
+      expected = parseChecksum(await readFile(sumPath, "utf8"), fileName);
+    } finally {
+      await rm2(sumPath, { force: true });
+    }
+  } catch (err) {
+    throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${err.message}`, { cause: err });
+  }
+  const kept = cache?.find(artifact, fileName);
+  if (kept) {
+    const actual2 = await sha256File(kept).catch((err) => err.message);
+    if (actual2 === expected) {
+      const copy = join4(process.env.RUNNER_TEMP || tmpdir(), `ksn-cached-${randomUUID3()}`);
+      await copyFile3(kept, copy);
+      cache.used(artifact);
+      log2(`${artifact.name} from the cache entry, verified against ${artifact.checksumUrl}`);
+      return copy;
+    }
+    cache.rejected(artifact, `its SHA-256 is ${actual2}, but ${artifact.checksumUrl} publishes ${expected}`);
+  }
+  let path14;
+  try {
+    path14 = await fetchToFile(artifact.url);
+  } catch (err) {
+    throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${err.message}`, { cause: err });
+  }
+  const actual = await sha256File(path14);
+  if (actual !== expected) {
+    await rm2(path14, { force: true });
+    throw new ChecksumError(artifact, expected, actual);
+  }
+  log2(`verified ${artifact.name} against ${artifact.checksumUrl}`);
+  await cache?.keep(artifact, fileName, path14);
+  return path14;
+}
+var cacheVersion = (v) => v.replace(/^v/, "");
+async function cachedTarball(artifact, key, log2 = () => {
+}, cache) {
+  const hit = find(key.tool, cacheVersion(key.version), key.arch);
+  if (hit) {
+    log2(`${key.tool} ${key.version} from the tool cache`);
+    return hit;
+  }
+  const file = await downloadVerified(artifact, cache, log2);
+  const extracted = await extractTar(file);
+  await rm2(file, { force: true });
+  const dir = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
+  await rm2(extracted, { recursive: true, force: true });
+  return dir;
 }
 
 // src/cnis/flannel/manifest.ts
@@ -37703,12 +37826,26 @@ var FLANNEL = {
 function flannelManifestSource(config) {
   return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/releases/download/${FLANNEL.version}/kube-flannel.yml`;
 }
-var isUrl = (s) => /^https?:\/\//.test(s);
+var isUrl = (s) => /^(?:https?|file):\/\//.test(s);
 var flannel = {
   carriesPods: true,
   readiness: { nodeReady: true, namespaces: ["kube-system", FLANNEL.namespace] },
   describe: (config) => `flannel ${config.cniManifest ? "(given manifest)" : FLANNEL.version}, pods in ${config.podNetworkCidr}`,
   predictedImages: (config) => config.cniManifest ? [] : [...FLANNEL.images],
+  async offlineNeeds(config) {
+    const source = flannelManifestSource(config);
+    if (config.cniManifest === void 0) {
+      return { downloads: [{ what: `the flannel manifest ${FLANNEL.version}`, url: source, input: "github-url" }], images: [...FLANNEL.images] };
+    }
+    if (isUrl(source)) return { downloads: [{ what: "the flannel manifest", url: source, input: "cni-manifest" }], images: void 0 };
+    const text = await readFile2(source, "utf8").catch(() => void 0);
+    if (text === void 0) return { downloads: [], images: [] };
+    try {
+      return { downloads: [], images: renderFlannelManifest(text, config.podNetworkCidr).images };
+    } catch (err) {
+      throw new Error(`Input 'cni-manifest' has the path ${JSON.stringify(source)}, which is not a flannel manifest the run could use: ${err.message}`, { cause: err });
+    }
+  },
   configSteps(p) {
     const { config, files, learned } = p;
     const source = flannelManifestSource(config);
@@ -37721,11 +37858,11 @@ var flannel = {
           run: async (ctx) => {
             let text;
             if (isUrl(source)) {
-              const file = await downloadTool(source);
-              text = await readFile(file, "utf8");
-              await rm2(file, { force: true });
+              const file = await fetchToFile(source);
+              text = await readFile2(file, "utf8");
+              await rm3(file, { force: true });
             } else {
-              text = await readFile(source, "utf8");
+              text = await readFile2(source, "utf8");
             }
             const rendered = renderFlannelManifest(text, config.podNetworkCidr);
             ctx.learned.cniImages = rendered.images;
@@ -37742,7 +37879,7 @@ var flannel = {
     return [step("network.cni", "apply flannel", ["init.kubeconfig", "config.cni"], [{ kind: "exec", argv: apply, env: kubeEnv }])];
   },
   leftovers: (paths) => ({
-    files: [join4(paths.cniConfDir, "10-flannel.conflist"), join4(paths.cniBinDir, "flannel")],
+    files: [join5(paths.cniConfDir, "10-flannel.conflist"), join5(paths.cniBinDir, "flannel")],
     dirs: [paths.flannelRunDir, paths.cniStateDir],
     interfaces: [...FLANNEL.interfaces]
   }),
@@ -37761,6 +37898,7 @@ var none = {
   readiness: { nodeReady: false, namespaces: ["kube-system"] },
   describe: () => "none (install your own)",
   predictedImages: () => [],
+  offlineNeeds: async () => ({ downloads: [], images: [] }),
   configSteps: () => [],
   networkSteps: () => [],
   leftovers: () => ({ files: [], dirs: [], interfaces: [] }),
@@ -37844,120 +37982,6 @@ function containerdRequirement(minor) {
 
 // src/config/versions.ts
 var import_semver2 = __toESM(require_semver2(), 1);
-
-// src/host/download.ts
-import { createHash, randomUUID as randomUUID3 } from "node:crypto";
-import { lookup } from "node:dns/promises";
-import { createReadStream } from "node:fs";
-import { isIP } from "node:net";
-import { tmpdir } from "node:os";
-import { join as join5 } from "node:path";
-import { copyFile as copyFile3, readFile as readFile2, rm as rm3 } from "node:fs/promises";
-var lookups = /* @__PURE__ */ new Map();
-function unresolvable(url2) {
-  const host2 = new URL(url2).hostname.replace(/^\[|\]$/g, "");
-  if (isIP(host2) || host2 === "localhost") return Promise.resolve(void 0);
-  let p = lookups.get(host2);
-  if (!p) {
-    p = lookup(host2).then(
-      () => void 0,
-      (err) => `${host2} did not resolve (${err.code ?? err.message}): this runner has no DNS answer for it`
-    );
-    lookups.set(host2, p);
-  }
-  return p;
-}
-var ChecksumError = class extends Error {
-  constructor(artifact, expected, actual) {
-    super(
-      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${artifact.checksumUrl} publishes ${expected}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
-    );
-    this.artifact = artifact;
-    this.expected = expected;
-    this.actual = actual;
-    this.name = "ChecksumError";
-  }
-  artifact;
-  expected;
-  actual;
-};
-function parseChecksum(text, fileName) {
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
-  for (const line of lines) {
-    const [digest2, name2] = line.split(/\s+/);
-    if (!/^[0-9a-fA-F]{64}$/.test(digest2)) continue;
-    if (name2 === void 0 || name2.replace(/^\*/, "").split("/").pop() === fileName) return digest2.toLowerCase();
-  }
-  throw new Error(`no SHA-256 for ${fileName} in the checksum file (it begins ${JSON.stringify(text.slice(0, 80))})`);
-}
-async function sha256File(path14) {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path14)) hash.update(chunk);
-  return hash.digest("hex");
-}
-function fileNameOf(artifact) {
-  return new URL(artifact.url).pathname.split("/").pop() ?? artifact.name;
-}
-async function downloadVerified(artifact, cache, log2 = () => {
-}) {
-  const fileName = fileNameOf(artifact);
-  const dns = await unresolvable(artifact.checksumUrl);
-  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`);
-  let expected;
-  try {
-    const sumPath = await downloadTool(artifact.checksumUrl);
-    try {
-      expected = parseChecksum(await readFile2(sumPath, "utf8"), fileName);
-    } finally {
-      await rm3(sumPath, { force: true });
-    }
-  } catch (err) {
-    throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${err.message}`, { cause: err });
-  }
-  const kept = cache?.find(artifact, fileName);
-  if (kept) {
-    const actual2 = await sha256File(kept).catch((err) => err.message);
-    if (actual2 === expected) {
-      const copy = join5(process.env.RUNNER_TEMP || tmpdir(), `ksn-cached-${randomUUID3()}`);
-      await copyFile3(kept, copy);
-      cache.used(artifact);
-      log2(`${artifact.name} from the cache entry, verified against ${artifact.checksumUrl}`);
-      return copy;
-    }
-    cache.rejected(artifact, `its SHA-256 is ${actual2}, but ${artifact.checksumUrl} publishes ${expected}`);
-  }
-  let path14;
-  try {
-    path14 = await downloadTool(artifact.url);
-  } catch (err) {
-    throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${err.message}`, { cause: err });
-  }
-  const actual = await sha256File(path14);
-  if (actual !== expected) {
-    await rm3(path14, { force: true });
-    throw new ChecksumError(artifact, expected, actual);
-  }
-  log2(`verified ${artifact.name} against ${artifact.checksumUrl}`);
-  await cache?.keep(artifact, fileName, path14);
-  return path14;
-}
-var cacheVersion = (v) => v.replace(/^v/, "");
-async function cachedTarball(artifact, key, log2 = () => {
-}, cache) {
-  const hit = find(key.tool, cacheVersion(key.version), key.arch);
-  if (hit) {
-    log2(`${key.tool} ${key.version} from the tool cache`);
-    return hit;
-  }
-  const file = await downloadVerified(artifact, cache, log2);
-  const extracted = await extractTar(file);
-  await rm3(file, { force: true });
-  const dir = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
-  await rm3(extracted, { recursive: true, force: true });
-  return dir;
-}
-
-// src/config/versions.ts
 function minorOf(version3) {
   const v = import_semver2.default.parse(version3);
   if (!v) throw new Error(`"${version3}" is not a version`);
@@ -38017,7 +38041,7 @@ function aptInstallArgv(packages) {
 }
 
 // src/host/host.ts
-import { lstat as lstat2, mkdir as mkdir2, readFile as readFile3, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
+import { lstat as lstat2, mkdir as mkdir3, readFile as readFile3, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
 import { basename as basename3, dirname as dirname4, join as join6 } from "node:path";
 
 // src/host/ledger.ts
@@ -38709,6 +38733,8 @@ var containerd = {
       describe: own ? `containerd ${PRIVATE_CONTAINERD.version} (the action's own${facts.containerd ? `; the host's ${facts.containerd.version} is too old` : ""})` : `containerd ${facts.containerd.version}`,
       problems: [],
       notes,
+      downloads: (config) => own ? [containerdArtifact(config.githubUrl, facts.arch)] : [],
+      packages: facts.containerd ? [] : ["docker.io"],
       containerdMajor: own ? Number(PRIVATE_CONTAINERD.version.split(".")[0]) : facts.containerd?.major,
       steps(p) {
         const steps = [];
@@ -38938,6 +38964,36 @@ var CIDR_RULES = {
 };
 var MIRROR_PRESET_FORMS = `'' (no preset), ${MIRROR_PRESET_NAMES.map((n) => `'${n}' (mirrors reachable from ${MIRROR_PRESETS[n].where})`).join(", ")}`;
 
+// src/cache/entry.ts
+import { readFile as readFile4, readdir as readdir2, stat as stat2, writeFile as writeFile3 } from "node:fs/promises";
+import { join as join9 } from "node:path";
+
+// src/cache/key.ts
+var ENTRY_FORMAT = 1;
+
+// src/cache/entry.ts
+function entryLayout(dir) {
+  return { manifest: join9(dir, "entry.json"), downloads: join9(dir, "downloads"), images: join9(dir, "images.tar") };
+}
+async function listFiles(dir) {
+  const out = [];
+  const walk = async (rel) => {
+    for (const e of await readdir2(join9(dir, rel), { withFileTypes: true })) {
+      const path14 = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(path14);
+      else if (e.isFile() && path14 !== "entry.json") out.push({ path: path14, bytes: (await stat2(join9(dir, path14))).size });
+    }
+  };
+  await walk("");
+  return out.sort((a, b) => a.path.localeCompare(b.path));
+}
+async function writeManifest(dir, key, images) {
+  const manifest = { format: ENTRY_FORMAT, key, images, files: await listFiles(dir) };
+  await writeFile3(entryLayout(dir).manifest, `${JSON.stringify(manifest, null, 2)}
+`, { mode: 384 });
+  return manifest;
+}
+
 // src/io/summary.ts
 function ganttChart(timings) {
   const lines = ["gantt", "  dateFormat X", "  axisFormat %Ss", "  title Steps (seconds from start)"];
@@ -38995,36 +39051,6 @@ ${body2}
       break;
   }
   await sum.write();
-}
-
-// src/cache/entry.ts
-import { readFile as readFile4, readdir as readdir2, stat as stat2, writeFile as writeFile3 } from "node:fs/promises";
-import { join as join9 } from "node:path";
-
-// src/cache/key.ts
-var ENTRY_FORMAT = 1;
-
-// src/cache/entry.ts
-function entryLayout(dir) {
-  return { manifest: join9(dir, "entry.json"), downloads: join9(dir, "downloads"), images: join9(dir, "images.tar") };
-}
-async function listFiles(dir) {
-  const out = [];
-  const walk = async (rel) => {
-    for (const e of await readdir2(join9(dir, rel), { withFileTypes: true })) {
-      const path14 = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) await walk(path14);
-      else if (e.isFile() && path14 !== "entry.json") out.push({ path: path14, bytes: (await stat2(join9(dir, path14))).size });
-    }
-  };
-  await walk("");
-  return out.sort((a, b) => a.path.localeCompare(b.path));
-}
-async function writeManifest(dir, key, images) {
-  const manifest = { format: ENTRY_FORMAT, key, images, files: await listFiles(dir) };
-  await writeFile3(entryLayout(dir).manifest, `${JSON.stringify(manifest, null, 2)}
-`, { mode: 384 });
-  return manifest;
 }
 
 // src/render/kubeadm.ts
@@ -52254,14 +52280,14 @@ var BufferScheduler = class {
 // node_modules/@azure/storage-common/dist/esm/crc64.js
 import { createRequire } from "node:module";
 import { dirname as dirname7 } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath as fileURLToPath2 } from "node:url";
 var __isNode__ = typeof process === "object" && typeof process.versions === "object" && typeof process.versions.node === "string";
 var require2;
 var __filename;
 var __dirname2;
 if (__isNode__) {
   require2 = createRequire(import.meta.url);
-  __filename = fileURLToPath(import.meta.url);
+  __filename = fileURLToPath2(import.meta.url);
   __dirname2 = dirname7(__filename);
 }
 var NativeCRC64 = (() => {

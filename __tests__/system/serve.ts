@@ -200,18 +200,26 @@ export interface PushOptions {
 export async function pushImage(m: Machine, name: string, opts: PushOptions = {}): Promise<{ ref: string; digest: string }> {
   const registry = opts.registry ?? '127.0.0.1:5000'
   const ref = `${registry}/${mirrorPath(name)}`
+  await buildImage(m, name, ref, opts)
+  const out = await m.run(['docker', 'push', ref])
+  const digest = /digest: (sha256:[0-9a-f]{64})/.exec(out)?.[1] ?? ''
+  if (!opts.keepLocal) await m.exec(['docker', 'rmi', ref])
+  return { ref, digest }
+}
+
+/**
+ * The same tiny runnable image, built in the machine's Docker and tagged `tag` (by default
+ * `name` itself: for `docker save`, which keeps the name an archive brings).
+ */
+export async function buildImage(m: Machine, name: string, tag = name, opts: Pick<PushOptions, 'port' | 'cmd'> = {}): Promise<void> {
   const isPause = /\/pause(:|@|$)/.test(mirrorPath(name)) || mirrorPath(name).startsWith('pause')
   const cmd = opts.cmd ?? (isPause ? ['/bin/busybox', 'sleep', '2147483647'] : ['/bin/busybox', 'httpd', '-f', '-p', String(opts.port ?? 80), '-h', '/www'])
   await ensureBaseImage(m)
   const ctx = `/tmp/ksn-build-${sha256hex(name).slice(0, 12)}`
   await m.writeFile(`${ctx}/index.html`, `${name}\n`)
   await m.writeFile(`${ctx}/Dockerfile`, `FROM local/busybox:1\nCOPY index.html /www/index.html\nLABEL ksn.image=${JSON.stringify(name)}\nSTOPSIGNAL SIGKILL\nCMD ${JSON.stringify(cmd)}\n`)
-  await m.run(['docker', 'build', '-q', '-t', ref, ctx], { env: { DOCKER_BUILDKIT: '0' } })
-  const out = await m.run(['docker', 'push', ref])
-  const digest = /digest: (sha256:[0-9a-f]{64})/.exec(out)?.[1] ?? ''
-  if (!opts.keepLocal) await m.exec(['docker', 'rmi', ref])
+  await m.run(['docker', 'build', '-q', '-t', tag, ctx], { env: { DOCKER_BUILDKIT: '0' } })
   await m.exec(['rm', '-rf', ctx])
-  return { ref, digest }
 }
 
 /** Copies a host file into the machine (e.g. the action's dist/ bundle). */

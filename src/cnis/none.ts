@@ -7,6 +7,7 @@ export const none: CniPlugin = {
   readiness: { nodeReady: false, namespaces: ['kube-system'] },
   describe: () => 'none (install your own)',
   predictedImages: () => [],
+  offlineNeeds: async () => ({ downloads: [], images: [] }),
   configSteps: () => [],
   networkSteps: () => [],
   leftovers: () => ({ files: [], dirs: [], interfaces: [] }),

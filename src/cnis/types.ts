@@ -6,6 +6,11 @@ import type { Step } from '../engine/step.js'
 import type { Paths } from '../host/paths.js'
 import type { PlanContext } from '../phases/context.js'
 
+export interface CniNeeds {
+  downloads: Array<{ what: string; url: string; input: 'github-url' | 'cni-manifest' }>
+  images: string[] | undefined
+}
+
 export interface CniPlugin {
   /** the smoke test can run: the CNI gives pods a network */
   carriesPods: boolean
@@ -15,6 +20,12 @@ export interface CniPlugin {
   describe(config: Config): string
   /** the images its manifest runs, predicted for the dry run (the run reads the manifest) */
   predictedImages(config: Config): string[]
+  /**
+   * For offline: true, read before anything changes: what it will download (each with the
+   * input whose value the URL comes from) and the images it will run, or undefined where
+   * they cannot be known without the download (a manifest given as a URL).
+   */
+  offlineNeeds(config: Config): Promise<CniNeeds>
   /** config phase: fetch and render the manifest, learn its images (`config.cni`) */
   configSteps(p: PlanContext): Step[]
   /** network phase: apply it (`network.cni`) */

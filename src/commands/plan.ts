@@ -16,7 +16,7 @@ export async function plan(config: Config, env: CommandEnv, out: string | undefi
   io.info(headline(prepared))
   io.setOutput('kubernetes-version', version)
   for (const n of plan.notes) io.warning(n)
-  for (const p of await preflight(config, facts, env.paths, plan.runtime)) io.warning(`A real run would stop here: ${p}`)
+  for (const p of await preflight(config, facts, env.paths, plan, version)) io.warning(`A real run would stop here: ${p}`)
   if (out) {
     // refused before anything is written: a plan tree on the live system would be a run
     const why = await planTreeProblem(out, plan.steps)

@@ -27,7 +27,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
     io.info(headline(prepared))
     io.setOutput('kubernetes-version', version)
     for (const n of plan.notes) io.warning(n)
-    const problems = await preflight(config, facts, paths, plan.runtime)
+    const problems = await preflight(config, facts, paths, plan, version)
     if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
 
     const earlier = store.load()

@@ -59,6 +59,8 @@ export interface Config {
   githubUrl: string
   /** keep the verified downloads and the images between runs (GitHub's cache; a directory for the command line) */
   cache: boolean
+  /** every piece must be on this machine already; proven before anything changes (src/phases/offline.ts) */
+  offline: boolean
   cleanup: Cleanup
   dryRun: boolean
   planDir?: string
@@ -93,6 +95,7 @@ export const INPUT_NAMES = [
   'kubernetes-release-url',
   'github-url',
   'cache',
+  'offline',
   'cleanup',
   'dry-run',
   'plan-dir'
@@ -235,15 +238,24 @@ function cidrsOverlap(a: Cidr, b: Cidr): boolean {
   return a.addr.match(b.addr, b.bits) || b.addr.match(a.addr, a.bits)
 }
 
-function parseUrl(input: string, value: string): string {
+/** `files`: a file:// URL of a directory on this machine is accepted too (the release downloads, copied there). */
+function parseUrl(input: string, value: string, files = false): string {
+  const accepted = files
+    ? "an http:// or https:// URL such as 'https://dl.k8s.io/release', or a file:// URL of a directory on this machine such as 'file:///opt/k8s-release'"
+    : "an http:// or https:// URL such as 'https://dl.k8s.io/release'"
   let url: URL
   try {
     url = new URL(value)
   } catch {
-    reject(input, value, "an http:// or https:// URL such as 'https://dl.k8s.io/release'")
+    reject(input, value, accepted)
+  }
+  if (files && url.protocol === 'file:') {
+    // file://host/path would name another machine's share; only this machine's files are read
+    if (url.hostname !== '' || url.search || url.hash || url.pathname === '/') reject(input, value, accepted)
+    return value.replace(/\/+$/, '')
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    reject(input, value, "an http:// or https:// URL such as 'https://dl.k8s.io/release'")
+    reject(input, value, accepted)
   }
   if (url.username || url.password) {
     // Neither containerd's hosts.toml nor the downloads use credentials in a URL; and the
@@ -516,8 +528,15 @@ export function parseInputs(get: InputGetter): Config {
   const smokeTest = field(() => parseBool('smoke-test', read('smoke-test', 'true')))
   const smokeTestImage = field(() => parseImage('smoke-test-image', read('smoke-test-image', DEFAULTS.smokeTestImage)))
   const timeoutSeconds = field(() => parseDuration('timeout', read('timeout', DEFAULTS.timeout)))
-  const kubernetesReleaseUrl = field(() => parseUrl('kubernetes-release-url', read('kubernetes-release-url', DEFAULTS.kubernetesReleaseUrl)))
-  const githubUrl = field(() => parseUrl('github-url', read('github-url', DEFAULTS.githubUrl)))
+  const kubernetesReleaseUrl = field(() => parseUrl('kubernetes-release-url', read('kubernetes-release-url', DEFAULTS.kubernetesReleaseUrl), true))
+  const githubUrl = field(() => parseUrl('github-url', read('github-url', DEFAULTS.githubUrl), true))
+  const offline = field(() => parseBool('offline', read('offline', 'false')))
+  if (offline && kubernetesVersion && kubernetesVersion.kind !== 'exact') {
+    // a 'stable' or minor version is a lookup over the network, before any check could run
+    problems.push(
+      `Input 'kubernetes-version' has the value ${JSON.stringify(read('kubernetes-version', DEFAULTS.kubernetesVersion))}, which is looked up over the network, and 'offline' is true; accepted with offline: an exact release such as 'v1.34.2'.`
+    )
+  }
   const cache = field(() => parseBool('cache', read('cache', 'true')))
   const cleanup = field(() => parseChoice<Cleanup>('cleanup', read('cleanup', DEFAULTS.cleanup), ['auto', 'true', 'false']))
   const dryRun = field(() => parseBool('dry-run', read('dry-run', 'false')))
@@ -546,6 +565,7 @@ export function parseInputs(get: InputGetter): Config {
     kubernetesReleaseUrl: kubernetesReleaseUrl!,
     githubUrl: githubUrl!,
     cache: cache!,
+    offline: offline!,
     cleanup: cleanup!,
     dryRun: dryRun!,
     planDir: planDirRaw === '' ? undefined : planDirRaw,

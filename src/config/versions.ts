@@ -1,5 +1,7 @@
 // Resolves `kubernetes-version` to an exact release against the release bucket
 // (stable.txt, stable-1.X.txt). Never falls back silently to a hard-coded version.
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import semver from 'semver'
 import { networkCause } from '../host/download.js'
 import type { VersionSpec } from './inputs.js'
@@ -18,6 +20,13 @@ export class HttpError extends Error {
 }
 
 export const fetchText: FetchText = async (url) => {
+  // kubernetes-release-url may be a copy of the bucket on this machine
+  if (url.startsWith('file:')) {
+    return readFile(fileURLToPath(url), 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new HttpError(url, 404)
+      throw err
+    })
+  }
   const res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(30_000) })
   if (!res.ok) throw new HttpError(url, res.status)
   return res.text()

@@ -1,12 +1,14 @@
-// Downloads through @actions/tool-cache, each verified against its published SHA-256
-// before anything uses it. A mismatch deletes the file and installs nothing.
+// Downloads through @actions/tool-cache (or copies from a file:// URL), each verified
+// against its published SHA-256 before anything uses it. A mismatch deletes the file and
+// installs nothing.
 import { createHash, randomUUID } from 'node:crypto'
 import { lookup } from 'node:dns/promises'
 import { createReadStream } from 'node:fs'
 import { isIP } from 'node:net'
+import { copyFile, mkdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { copyFile, readFile, rm } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import * as tc from '@actions/tool-cache'
 
 export interface Artifact {
@@ -34,6 +36,39 @@ export interface DownloadCache {
   keep(a: Artifact, fileName: string, path: string): Promise<void>
 }
 
+/**
+ * Whether a URL is served by this machine: a file:// URL, or http(s) to a loopback address
+ * (127.0.0.0/8, ::1, localhost). What `offline: true` accepts for every download.
+ */
+export function isLocalUrl(url: string): boolean {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    return false
+  }
+  if (u.protocol === 'file:') return u.hostname === '' || u.hostname === 'localhost'
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return false
+  const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  if (host === 'localhost' || host.endsWith('.localhost')) return true
+  if (isIP(host) === 4) return host.startsWith('127.')
+  return host === '::1' || host === '0:0:0:0:0:0:0:1'
+}
+
+/**
+ * Fetches a URL to a new file of its own (the caller removes it): a file:// URL is copied,
+ * so that the original is never moved into the tool cache or deleted; anything else goes
+ * through the tool cache's downloader (with its retries).
+ */
+export async function fetchToFile(url: string): Promise<string> {
+  if (!url.startsWith('file:')) return tc.downloadTool(url)
+  const dir = process.env.RUNNER_TEMP || tmpdir()
+  await mkdir(dir, { recursive: true })
+  const dest = join(dir, randomUUID())
+  await copyFile(fileURLToPath(url), dest)
+  return dest
+}
+
 const lookups = new Map<string, Promise<string | undefined>>()
 
 /**
@@ -43,7 +78,7 @@ const lookups = new Map<string, Promise<string | undefined>>()
  */
 export function unresolvable(url: string): Promise<string | undefined> {
   const host = new URL(url).hostname.replace(/^\[|\]$/g, '')
-  if (isIP(host) || host === 'localhost') return Promise.resolve(undefined)
+  if (isIP(host) || host === 'localhost' || url.startsWith('file:')) return Promise.resolve(undefined)
   let p = lookups.get(host)
   if (!p) {
     p = lookup(host).then(
@@ -111,7 +146,7 @@ export async function downloadVerified(artifact: Artifact, cache?: DownloadCache
   if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`)
   let expected: string
   try {
-    const sumPath = await tc.downloadTool(artifact.checksumUrl)
+    const sumPath = await fetchToFile(artifact.checksumUrl)
     try {
       expected = parseChecksum(await readFile(sumPath, 'utf8'), fileName)
     } finally {
@@ -135,7 +170,7 @@ export async function downloadVerified(artifact: Artifact, cache?: DownloadCache
   }
   let path: string
   try {
-    path = await tc.downloadTool(artifact.url)
+    path = await fetchToFile(artifact.url)
   } catch (err) {
     throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${(err as Error).message}`, { cause: err })
   }

@@ -13,6 +13,11 @@ export interface PreloadOptions {
   archives?: readonly string[]
   /** where pulls of a registry go, for error messages (mirrors first, then the registry) */
   whereFor?: (registry: string) => string[]
+  /**
+   * false (offline: true): nothing is pulled; an image neither present nor imported stops
+   * the preload, naming the archives' input, before any pull could try the network
+   */
+  pull?: boolean
   /** concurrent pulls */
   concurrency?: number
   /** attempts per image for retryable failures */
@@ -128,6 +133,11 @@ export async function preloadImages(store: ImageStore, o: PreloadOptions): Promi
   const present = o.images.filter((i) => have.has(i))
   const missing = o.images.filter((i) => !have.has(i))
   if (present.length) log(`already present: ${present.join(', ')}`)
+  if (o.pull === false && missing.length > 0) {
+    throw new Error(
+      `offline is true, and ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} neither in the runtime nor brought by any archive of input 'image-archives'; nothing was pulled. Add ${missing.length === 1 ? 'it' : 'them'} to an archive.`
+    )
+  }
   const pulled: string[] = []
   await pool(pullOrder(missing), o.concurrency ?? 4, async (image) => {
     const started = performance.now()

@@ -53,7 +53,8 @@ export function planContext(input: PlanInput, learned: Learned): PlanContext {
   if (facts.kubeconfigExists) notes.push(`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`)
   const smokeTest = config.smokeTest && cni.carriesPods
   let cache: CacheSession | undefined
-  if (config.cache && input.cacheBackend) {
+  // offline needs no network at all, and GitHub's cache service is one
+  if (config.cache && !config.offline && input.cacheBackend) {
     const why = input.cacheBackend.unavailable()
     if (why) notes.push(`cache: ${why}; everything is downloaded and pulled, and nothing is saved.`)
     else cache = new CacheSession(input.cacheBackend, input.cacheBackend.workDir, cacheKey(config, version, facts.arch))

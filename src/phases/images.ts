@@ -67,20 +67,22 @@ export function imageSteps(p: PlanContext): Step[] {
     step('images.preload', 'preload every image the cluster will ask for', ['runtime.ready', 'config.images', ...needs], [
       {
         kind: 'task',
-        title: `import archives, then pull what is missing (4 at a time, the largest first)${config.imageRetags.length ? ', then retag' : ''}`,
+        title: `import archives, then ${config.offline ? 'check that nothing is missing (offline)' : 'pull what is missing (4 at a time, the largest first)'}${config.imageRetags.length ? ', then retag' : ''}`,
         shows: [
           ...(cached ? [`$ sudo ${displayArgv(cmd.importArchive(cached))}   (when the cache entry has images; a failure is a warning)`] : []),
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
-          ...pullOrder(images(learned)).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
-          ...(learned.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []),
+          ...(config.offline
+            ? [`offline: nothing is pulled; each of ${images(learned).join(' ') || "kubeadm's images"} must be present or imported, else the step stops`]
+            : pullOrder(images(learned)).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`)),
+          ...(learned.kubeadmImages.length === 0 && !config.offline ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []),
           ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
         ],
         run: async (ctx) => {
           const store = runtime.imageStore(ctx.host.run)
           const archive = cache?.imageArchive()
           const fromCache = archive ? await importCached(store, archive, (w) => cache!.warnings.push(w), ctx.log) : []
-          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log })
+          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config, r), log: ctx.log })
           await retagImages(store, config.imageRetags, ctx.log)
           ctx.learned.preloaded = images(ctx.learned)
           const cachedSet = new Set(fromCache)

@@ -4,7 +4,9 @@ import type { Config } from '../config/inputs.js'
 import type { HostFacts } from '../host/probe.js'
 import type { Paths } from '../host/paths.js'
 import type { RuntimeSetup } from '../runtimes/types.js'
+import type { Plan } from './index.js'
 import { inputFileProblems } from './input-files.js'
+import { offlineProblems, type OfflineProbe } from './offline.js'
 
 export function hostProblems(config: Config, facts: HostFacts, paths: Paths, runtime: RuntimeSetup): string[] {
   const problems: string[] = []
@@ -23,7 +25,10 @@ export function hostProblems(config: Config, facts: HostFacts, paths: Paths, run
   return problems
 }
 
-/** Everything that stops a run before it changes anything: the host's problems and the input files'. */
-export async function preflight(config: Config, facts: HostFacts, paths: Paths, runtime: RuntimeSetup): Promise<string[]> {
-  return [...(await inputFileProblems(config)), ...hostProblems(config, facts, paths, runtime)]
+/**
+ * Everything that stops a run before it changes anything: the input files', the host's, and
+ * with offline: true every piece that is not on this machine.
+ */
+export async function preflight(config: Config, facts: HostFacts, paths: Paths, plan: Plan, version: string, offline?: OfflineProbe): Promise<string[]> {
+  return [...(await inputFileProblems(config)), ...hostProblems(config, facts, paths, plan.runtime), ...(await offlineProblems(config, facts, version, plan, offline))]
 }

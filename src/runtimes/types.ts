@@ -3,6 +3,8 @@
 import type { Learned } from '../engine/learned.js'
 import type { Hint, Probe } from '../engine/diagnostics.js'
 import type { Step } from '../engine/step.js'
+import type { Config } from '../config/inputs.js'
+import type { Artifact } from '../host/download.js'
 import type { Run } from '../host/exec.js'
 import type { Paths } from '../host/paths.js'
 import type { HostFacts } from '../host/probe.js'
@@ -26,6 +28,10 @@ export interface RuntimeSetup {
   problems: string[]
   /** warnings worth a line in the log and the summary */
   notes: string[]
+  /** what its steps download (offline: true proves each is on this machine first) */
+  downloads(config: Config): Artifact[]
+  /** the Debian packages its steps install with apt-get */
+  packages: string[]
   /** the containerd major the configuration is rendered for, where the runtime is containerd */
   containerdMajor?: number
   /** the runtime phase: install where needed, configure, restart, wait until CRI answers (`runtime.ready`) */

@@ -5,9 +5,9 @@
 // only once kubeadm reset has stopped the pods.
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import * as tc from '@actions/tool-cache'
 import type { Config } from '../../config/inputs.js'
 import { step } from '../../engine/step.js'
+import { fetchToFile } from '../../host/download.js'
 import type { CniPlugin } from '../types.js'
 import { renderFlannelManifest } from './manifest.js'
 
@@ -24,13 +24,30 @@ export function flannelManifestSource(config: Config): string {
   return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/releases/download/${FLANNEL.version}/kube-flannel.yml`
 }
 
-const isUrl = (s: string): boolean => /^https?:\/\//.test(s)
+// github-url may be a file:// URL (a copy of the release downloads on this machine)
+const isUrl = (s: string): boolean => /^(?:https?|file):\/\//.test(s)
 
 export const flannel: CniPlugin = {
   carriesPods: true,
   readiness: { nodeReady: true, namespaces: ['kube-system', FLANNEL.namespace] },
   describe: (config) => `flannel ${config.cniManifest ? '(given manifest)' : FLANNEL.version}, pods in ${config.podNetworkCidr}`,
   predictedImages: (config) => (config.cniManifest ? [] : [...FLANNEL.images]),
+
+  async offlineNeeds(config) {
+    const source = flannelManifestSource(config)
+    if (config.cniManifest === undefined) {
+      return { downloads: [{ what: `the flannel manifest ${FLANNEL.version}`, url: source, input: 'github-url' }], images: [...FLANNEL.images] }
+    }
+    if (isUrl(source)) return { downloads: [{ what: 'the flannel manifest', url: source, input: 'cni-manifest' }], images: undefined }
+    // a file that cannot be read is already a problem of its own (src/phases/input-files.ts)
+    const text = await readFile(source, 'utf8').catch(() => undefined)
+    if (text === undefined) return { downloads: [], images: [] }
+    try {
+      return { downloads: [], images: renderFlannelManifest(text, config.podNetworkCidr).images }
+    } catch (err) {
+      throw new Error(`Input 'cni-manifest' has the path ${JSON.stringify(source)}, which is not a flannel manifest the run could use: ${(err as Error).message}`, { cause: err })
+    }
+  },
 
   configSteps(p) {
     const { config, files, learned } = p
@@ -44,7 +61,7 @@ export const flannel: CniPlugin = {
           run: async (ctx) => {
             let text: string
             if (isUrl(source)) {
-              const file = await tc.downloadTool(source)
+              const file = await fetchToFile(source)
               text = await readFile(file, 'utf8')
               await rm(file, { force: true })
             } else {

@@ -169,6 +169,8 @@ export const containerd: RuntimeDriver = {
       describe: own ? `containerd ${PRIVATE_CONTAINERD.version} (the action's own${facts.containerd ? `; the host's ${facts.containerd.version} is too old` : ''})` : `containerd ${facts.containerd!.version}`,
       problems: [],
       notes,
+      downloads: (config) => (own ? [containerdArtifact(config.githubUrl, facts.arch)] : []),
+      packages: facts.containerd ? [] : ['docker.io'],
       containerdMajor: own ? Number(PRIVATE_CONTAINERD.version.split('.')[0]) : facts.containerd?.major,
       steps(p) {
         const steps: Step[] = []
