@@ -203,6 +203,9 @@ export function createHost(o: HostOptions): Host {
         .slice(1)
         .map((l) => unescapeMountPath(l.split(/\s+/)[0]))
         .filter((d) => d)
+        // one path twice: /proc/swaps is the kernel's, and lists a swapfile of another mount
+        // namespace under its own path; swapoff refuses a path given twice
+        .filter((d, i, all) => all.indexOf(d) === i)
       if (devices.length === 0) return []
       ledger.record({ kind: 'swap-off', devices })
       // exactly the devices recorded: what cleanup turns back on
