@@ -22,7 +22,8 @@ function actionsEnv(paths: Paths): CommandEnv {
 /** `paths`: where the host's files are; tests put them in a temporary tree. */
 export async function actionMain(paths: Paths = HOST_PATHS): Promise<void> {
   try {
-    const config = parseInputs((name) => core.getInput(name))
+    // registry-credentials' tokens are masked in every later log line from here on
+    const config = parseInputs((name) => core.getInput(name), { secret: (s) => core.setSecret(s) })
     const env = actionsEnv(paths)
     if (config.dryRun) {
       await plan(config, env, config.planDir)
