@@ -5,7 +5,9 @@ import { step, type Step } from '../engine/step.js'
 import { FROM_KUBEADM, type Learned } from '../engine/learned.js'
 import { displayArgv } from '../host/exec.js'
 import { imagesToPreload } from '../images/kubeadm.js'
+import { credentialsFor } from '../images/credentials.js'
 import { preloadImages } from '../images/preload.js'
+import { parseImageRef } from '../images/ref.js'
 import { registryHosts } from '../runtimes/containerd/config.js'
 import type { Config } from '../config/inputs.js'
 import type { ImageStore } from '../images/store.js'
@@ -15,6 +17,11 @@ import type { PlanContext } from './context.js'
 export function pullEndpoints(config: Config, registry: string): string[] {
   const { server, mirrors } = registryHosts(config.registryMirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] })
   return [...mirrors, server]
+}
+
+/** Whether registry-credentials apply to pulling this image (through its mirrors or from its registry). */
+export function usesCredentials(config: Config, image: string): boolean {
+  return credentialsFor(pullEndpoints(config, parseImageRef(image).registry), config.registryCredentials).length > 0
 }
 
 /**
@@ -53,13 +60,16 @@ export function imageSteps(p: PlanContext): Step[] {
         shows: [
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
-          ...images(learned).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
+          ...images(learned).map((i) => {
+            const creds = usesCredentials(config, i)
+            return `$ sudo ${displayArgv(cmd.pull(i, creds))}${creds ? '   (registry-credentials: through the CRI, which reads them from its config)' : ''}`
+          }),
           ...(learned.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []),
           ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
         ],
         run: async (ctx) => {
           const store = runtime.imageStore(ctx.host.run)
-          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log })
+          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), credentials: (i) => usesCredentials(config, i), log: ctx.log })
           await retagImages(store, config.imageRetags, ctx.log)
           ctx.learned.imageCounts = { present: res.present.length, pulled: res.pulled.length, imported: res.imported.length }
         }
