@@ -322,6 +322,21 @@ describe('main and post, twice, on fresh runners sharing only the cache', () => 
     assert.match(r.summary, /The cache entry's kubelet was not used: its SHA-256 is/)
   })
 
+  it('keeps an image pulled with registry-credentials out of the entry: any run of the repository could restore it', async () => {
+    const [root, w] = [await tmp('entries-creds'), await tmp('work-creds')]
+    try {
+      const r = await job(server, directoryCache(root, w), { 'registry-credentials': 'docker.io=ci-user:dckr_pat_secret' })
+      const entry = JSON.parse(await readFile(join(root, (await readdir(root))[0], 'entry.json'), 'utf8'))
+      assert.equal(entry.images.length, 9)
+      assert.ok(!entry.images.includes('docker.io/library/nginx:stable-alpine'), entry.images.join(', '))
+      const exported = r.cmds.find((c) => / images export /.test(c)) ?? ''
+      assert.ok(exported.includes('registry.k8s.io/etcd:3.6.5-0') && !exported.includes('docker.io/'), exported)
+    } finally {
+      await rm(root, { recursive: true, force: true })
+      await rm(w, { recursive: true, force: true })
+    }
+  })
+
   it('cache: false neither restores nor saves', async () => {
     const before = await readdir(entries)
     const r = await job(server, backend, { cache: 'false' })

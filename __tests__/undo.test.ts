@@ -62,6 +62,8 @@ async function simulate(o: TreeOptions & { containerd?: string } = {}): Promise<
         'kubernetes-release-url': `${server.url}/release`,
         'github-url': `${server.url}/gh`,
         'registry-mirrors': 'docker.io=https://mirror.gcr.io',
+        // a root-only config.toml with a token, and the runner user's Docker config.json
+        'registry-credentials': 'docker.io=octocat:dckr_pat_undo:x=y',
         untaint: 'false'
       })[n] ?? ''
   )
@@ -128,6 +130,7 @@ describe('the ledger undoes every host change', () => {
     it(`each step, run then undone, leaves ${variant.name} exactly as it was; so does the whole run`, async () => {
       const sim = await simulate(variant)
       if (variant.containerd) assert.ok(sim.plan.steps.some((s) => s.id === 'runtime.containerd'), 'the plan brings its own containerd')
+      assert.ok(sim.plan.steps.some((s) => s.id === 'runtime.docker-credentials'), "registry-credentials reach Docker's config.json too")
       const initial = await snapshot(sim.root)
       const whole = new Ledger()
       const counter = faulty(sim.run)

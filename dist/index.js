@@ -3661,7 +3661,7 @@ var require_data_url = __commonJS({
 var require_webidl = __commonJS({
   "node_modules/undici/lib/web/fetch/webidl.js"(exports2, module) {
     "use strict";
-    var { types: types2, inspect: inspect2 } = __require("node:util");
+    var { types: types2, inspect: inspect3 } = __require("node:util");
     var { markAsUncloneable } = __require("node:worker_threads");
     var { toUSVString } = require_util();
     var webidl = {};
@@ -3808,7 +3808,7 @@ var require_webidl = __commonJS({
         case "Symbol":
           return `Symbol(${V.description})`;
         case "Object":
-          return inspect2(V);
+          return inspect3(V);
         case "String":
           return `"${V}"`;
         default:
@@ -38388,6 +38388,38 @@ function createHost(o) {
   };
 }
 
+// src/images/credentials.ts
+function credentialHost(registry) {
+  return registry === "docker.io" ? "registry-1.docker.io" : registry;
+}
+function dockerConfigKey(registry) {
+  return registry === "docker.io" ? "https://index.docker.io/v1/" : registry;
+}
+function credentialsFor(endpoints, credentials) {
+  const hosts = new Set(endpoints.map((e) => new URL(e).host));
+  return credentials.filter((c) => hosts.has(credentialHost(c.registry)));
+}
+function criAuths(credentials) {
+  return credentials.map((c) => ({ host: credentialHost(c.registry), username: c.username, password: c.password }));
+}
+var shown = (s, reveal) => reveal ? s.reveal() : s.placeholder;
+function mergeDockerConfig(existing, credentials, reveal) {
+  const doc = { ...existing ?? {} };
+  const auths = { ...doc.auths ?? {} };
+  const helpers = doc.credHelpers ?? {};
+  const shadowed = [];
+  for (const c of credentials) {
+    const key = dockerConfigKey(c.registry);
+    auths[key] = { auth: shown(c.basic, reveal) };
+    const host2 = c.registry === "docker.io" ? "index.docker.io" : c.registry;
+    if (typeof helpers[host2] === "string" || typeof helpers[key] === "string") shadowed.push(`${c.registry} (credHelpers)`);
+    else if (typeof doc.credsStore === "string" && doc.credsStore !== "") shadowed.push(`${c.registry} (credsStore ${doc.credsStore})`);
+  }
+  doc.auths = auths;
+  return { text: `${JSON.stringify(doc, null, 2)}
+`, shadowed };
+}
+
 // src/images/ref.ts
 var alnum = "[a-z0-9]+";
 var separator = "(?:[._]|__|[-]+)";
@@ -38647,6 +38679,10 @@ function stringify2(obj, { maxDepth = 1e3, numbersAsFloat = false, strictTempora
 }
 
 // src/runtimes/containerd/config.ts
+function registryConfigs(o) {
+  if (!o.auths?.length) return {};
+  return { configs: Object.fromEntries(o.auths.map((a) => [a.host, { auth: { username: a.username, password: shown(a.password, o.reveal ?? false) } }])) };
+}
 function renderContainerdConfig(o) {
   const top = {};
   if (o.root) top.root = o.root;
@@ -38662,7 +38698,7 @@ function renderContainerdConfig(o) {
       plugins: {
         "io.containerd.cri.v1.images": {
           pinned_images: { sandbox: o.sandboxImage },
-          registry: { config_path: o.certsDir }
+          registry: { config_path: o.certsDir, ...registryConfigs(o) }
         },
         "io.containerd.cri.v1.runtime": {
           containerd: { default_runtime_name: "runc", runtimes: { runc } }
@@ -38678,7 +38714,7 @@ function renderContainerdConfig(o) {
       "io.containerd.grpc.v1.cri": {
         sandbox_image: o.sandboxImage,
         containerd: { default_runtime_name: "runc", runtimes: { runc } },
-        registry: { config_path: o.certsDir }
+        registry: { config_path: o.certsDir, ...registryConfigs(o) }
       }
     }
   });
@@ -38792,6 +38828,9 @@ function ctrArgv(o, ...args) {
 function ctrPullArgv(o, ref, local) {
   return ctrArgv(o, "images", "pull", ...local ? ["--local"] : [], "--hosts-dir", o.hostsDir, ref);
 }
+function criPullArgv(o, ref) {
+  return [o.crictl ?? "crictl", "--runtime-endpoint", `unix://${o.address}`, "--image-endpoint", `unix://${o.address}`, "pull", ref];
+}
 function ctrImportArgv(o, path14, local) {
   return ctrArgv(o, "images", "import", ...local ? ["--local"] : [], path14);
 }
@@ -38814,8 +38853,9 @@ function containerdStore(run, o) {
       const res = await run([...base, "images", "list", "--quiet"], { privileged: true });
       return new Set(res.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== ""));
     },
-    async pull(ref) {
-      await run(ctrPullArgv(o, ref, await supportsLocal("pull")), { privileged: true });
+    async pull(ref, credentials) {
+      if (credentials) await run(criPullArgv(o, ref), { privileged: true });
+      else await run(ctrPullArgv(o, ref, await supportsLocal("pull")), { privileged: true });
     },
     async importArchive(path14) {
       const names = await archiveNames(run, path14);
@@ -38932,7 +38972,7 @@ function layout(own, paths) {
     unit: PRIVATE_UNIT
   } : { own, ctr: "ctr", socket: paths.containerdSocket, config: paths.containerdConfig, certsDir: paths.certsDir, unit: "containerd" };
 }
-var storeOptions = (l) => ({ ctr: l.ctr, address: l.socket, hostsDir: l.certsDir });
+var storeOptions = (l, paths) => ({ ctr: l.ctr, address: l.socket, hostsDir: l.certsDir, crictl: join7(paths.binDir, "crictl") });
 function installDockerStep() {
   return step("runtime.install", "install Docker (no containerd on this host)", [], [
     {
@@ -38970,16 +39010,22 @@ function privateContainerdStep(p, l) {
 }
 function configureStep(p, l, needs) {
   const { config, facts, paths, learned } = p;
+  const auths = criAuths(config.registryCredentials);
+  const render = (lr, reveal) => renderContainerdConfig({
+    major: lr.containerdMajor ?? 2,
+    sandboxImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
+    certsDir: l.certsDir,
+    ...l.own ? { root: paths.privateContainerdRoot, state: paths.privateContainerdState, address: l.socket } : {},
+    auths,
+    reveal
+  });
   const ops = [
     {
       kind: "write",
       path: l.config,
-      render: (lr) => renderContainerdConfig({
-        major: lr.containerdMajor ?? 2,
-        sandboxImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
-        certsDir: l.certsDir,
-        ...l.own ? { root: paths.privateContainerdRoot, state: paths.privateContainerdState, address: l.socket } : {}
-      })
+      // with registry-credentials it holds tokens: root's alone
+      ...auths.length ? { mode: 384, reveal: (lr) => render(lr, true) } : {},
+      render: (lr) => render(lr, false)
     },
     ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join7(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
   ];
@@ -39045,13 +39091,13 @@ var containerd = {
         steps.push(configureStep(p, l, needs), readyStep(p, l));
         return steps;
       },
-      imageStore: (run) => containerdStore(run, storeOptions(l)),
+      imageStore: (run) => containerdStore(run, storeOptions(l, paths)),
       imageCommands(learned) {
-        const o = storeOptions(l);
+        const o = storeOptions(l, paths);
         return {
           list: () => ctrArgv(o, "images", "list", "--quiet"),
           // ctr 2.x takes --local to read the hosts directory as 1.x does
-          pull: (ref) => ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
+          pull: (ref, credentials) => credentials ? criPullArgv(o, ref) : ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
           importArchive: (path14) => ctrImportArgv(o, path14, (learned.containerdMajor ?? 2) >= 2),
           tag: (source, target) => ctrArgv(o, "images", "tag", "--force", source, target),
           exportArchive: (path14, refs) => ctrExportArgv(o, path14, refs, (learned.containerdMajor ?? 2) >= 2)
@@ -39068,6 +39114,9 @@ var containerd = {
   hints: [
     { pattern: /unknown service runtime\.v1\.RuntimeService/, hint: `containerd's CRI plugin is disabled (disabled_plugins = ["cri"]): the action writes a config with CRI on; check that nothing rewrote /etc/containerd/config.toml.` },
     { pattern: /failed to get sandbox image|pinned_images|sandbox image/i, hint: "The sandbox (pause) image is not the one kubeadm uses, or the mirror lacks it: image-repository's pause must match containerd's sandbox image." },
+    // registry.configs' removal has been put off since 2.0 (containerd PRs 9766, 12366, 12791);
+    // a containerd that drops a property refuses the CRI config naming it, as 2.0 did `mirrors`
+    { pattern: /`?configs`? is no longer supported|unknown.*registry\.configs/i, hint: "This containerd no longer reads the CRI's registry.configs auth that registry-credentials writes: remove registry-credentials, or pin a containerd that reads it, and give pods imagePullSecrets instead." },
     { pattern: /cgroup driver|misconfiguration: kubelet cgroup driver/i, hint: "Cgroup driver mismatch: containerd must run runc with SystemdCgroup = true, as the kubelet uses systemd." }
   ]
 };
@@ -39107,7 +39156,7 @@ async function runOp(op, ctx) {
     }
     case "write":
       ctx.log(`write ${op.path}`);
-      await host2.writeFile(op.path, op.render(ctx.learned), { mode: op.mode });
+      await host2.writeFile(op.path, (op.reveal ?? op.render)(ctx.learned), { mode: op.mode });
       return;
     case "service":
       ctx.log(`systemctl ${op.action}${op.unit ? ` ${op.unit}` : ""}`);
@@ -39184,11 +39233,11 @@ function describeOp(op, learned) {
       return [`$ ${op.privileged ? "sudo " : ""}${op.env ? Object.entries(op.env).map(([k, v]) => `${k}=${v} `).join("") : ""}${displayArgv(op.argv)}`];
     case "write": {
       const content = op.render(learned);
-      const shown = (op.redact ?? []).filter((s) => s !== "").reduce((text, secret) => text.split(secret).join("***"), content);
+      const shown2 = (op.redact ?? []).filter((s) => s !== "").reduce((text, secret) => text.split(secret).join("***"), content);
       return [
         `write ${op.path} (mode ${(op.mode ?? 420).toString(8)}, ${Buffer.byteLength(content)} bytes; the original, if any, is kept for cleanup)`,
         `  $ sudo ${displayArgv(installArgv("<rendered>", op.path, { mode: op.mode }))}`,
-        ...shown.trimEnd().split("\n").map((l) => `    | ${l}`)
+        ...shown2.trimEnd().split("\n").map((l) => `    | ${l}`)
       ];
     }
     case "service":
@@ -39459,6 +39508,29 @@ function presetValue(name2, input) {
   return MIRROR_PRESETS[name2].inputs[input];
 }
 
+// src/config/secret.ts
+import { inspect } from "node:util";
+var Secret = class {
+  constructor(value, placeholder) {
+    this.placeholder = placeholder;
+    this.#value = value;
+  }
+  placeholder;
+  #value;
+  reveal() {
+    return this.#value;
+  }
+  toString() {
+    return this.placeholder;
+  }
+  toJSON() {
+    return this.placeholder;
+  }
+  [inspect.custom]() {
+    return this.placeholder;
+  }
+};
+
 // src/config/inputs.ts
 var InputError = class extends Error {
   constructor(problems) {
@@ -39629,6 +39701,55 @@ function parseMirrors(input, value, field) {
   }
   return [...byRegistry.values()];
 }
+var CREDENTIALS_FORM = "one line per registry host, 'REGISTRY=USERNAME:TOKEN', such as 'docker.io=octocat:dckr_pat_\u2026' or 'registry.example.com:5000=ci:s3cret': the line is split at its first '=' and then at the first ':' after it, so a TOKEN may hold ':' and '=' (a USERNAME may not hold ':', by HTTP basic authentication's rule); neither may hold spaces; REGISTRY is a host[:port], not a URL; a line starting with '#' is a comment";
+function parseCredentials(input, value, field, secret) {
+  const lines = value.split(/\r?\n/).map((l, i) => ({ n: i + 1, text: l.trim() })).filter((l) => l.text !== "" && !l.text.startsWith("#"));
+  for (const { text } of lines) {
+    const eq = text.indexOf("=");
+    if (eq >= 0 && text.slice(eq + 1).trim() !== "") secret(text.slice(eq + 1).trim());
+    const colon = text.indexOf(":", eq + 1);
+    if (eq >= 0 && colon > eq) {
+      const token = text.slice(colon + 1).trim();
+      if (token !== "") {
+        secret(token);
+        secret(Buffer.from(`${text.slice(eq + 1, colon).trim()}:${token}`).toString("base64"));
+      }
+    }
+  }
+  const bad = (n, registry, why) => {
+    const which2 = registry && REGISTRY_HOST_RE.test(registry) ? ` (registry ${registry})` : "";
+    throw new Problem(`Input '${input}' line ${n}${which2} is not valid: ${why} (its value is not repeated here, as it may hold a secret); accepted: ${CREDENTIALS_FORM}.`);
+  };
+  const parsed = eachOf(field, lines, ({ n, text }) => {
+    const eq = text.indexOf("=");
+    if (eq < 0) bad(n, "", "it has no '='");
+    const given = text.slice(0, eq).trim();
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(given)) bad(n, "", "REGISTRY is a URL; write its host[:port] only");
+    if (!REGISTRY_HOST_RE.test(given)) bad(n, "", "REGISTRY is not a host[:port]");
+    const rest = text.slice(eq + 1).trim();
+    const colon = rest.indexOf(":");
+    if (colon < 0) bad(n, given, "it has no ':' between USERNAME and TOKEN");
+    const username = rest.slice(0, colon).trim();
+    const token = rest.slice(colon + 1).trim();
+    if (username === "") bad(n, given, "USERNAME is empty");
+    if (token === "") bad(n, given, "TOKEN is empty");
+    if (/[\s\x00-\x1f\x7f]/.test(username + token)) bad(n, given, "USERNAME or TOKEN holds a space or a control character");
+    const registry = normalizeRegistry(given);
+    return {
+      n,
+      registry,
+      username,
+      password: new Secret(token, `<registry-credentials: token for ${registry}>`),
+      basic: new Secret(Buffer.from(`${username}:${token}`).toString("base64"), `<registry-credentials: base64 of ${username}:TOKEN for ${registry}>`)
+    };
+  });
+  if (!parsed) return void 0;
+  return eachOf(field, parsed, ({ n, ...c }) => {
+    const first = parsed.find((o) => o.registry === c.registry);
+    if (first.n !== n) bad(n, c.registry, `line ${first.n} already names ${c.registry} (index.docker.io and registry-1.docker.io are docker.io)`);
+    return c;
+  });
+}
 function parseImage(input, value) {
   if (!isImageReference(value)) {
     reject(input, value, "an image reference such as 'nginx:1.29', 'docker.io/library/nginx:stable-alpine' or 'ghcr.io/org/app@sha256:\u2026'");
@@ -39696,7 +39817,7 @@ function presetNote(name2, given) {
   const kept = entries.filter(([input]) => given(input) !== "").map(([input]) => input);
   return `Input 'mirror-preset' is '${name2}': it sets ${set.length ? set.join("; ") : "nothing"}${kept.length ? `; your own ${kept.join(", ")} ${kept.length === 1 ? "is" : "are"} kept` : ""}.`;
 }
-function parseInputs(get) {
+function parseInputs(get, o = {}) {
   const problems = [];
   const notes = [];
   const field = (fn) => {
@@ -39711,6 +39832,8 @@ function parseInputs(get) {
     }
   };
   const given = (name2) => get(name2).trim();
+  const registryCredentials = parseCredentials("registry-credentials", given("registry-credentials"), field, o.secret ?? (() => {
+  }));
   const mirrorPreset = field(() => parseMirrorPreset(given("mirror-preset")));
   const read2 = (name2, fallback = "") => {
     const v = given(name2);
@@ -39727,9 +39850,9 @@ function parseInputs(get) {
   const podCidr = field(() => parseCidr("pod-network-cidr", read2("pod-network-cidr", DEFAULTS.podNetworkCidr), notes));
   const serviceCidr = field(() => parseCidr("service-cidr", read2("service-cidr", DEFAULTS.serviceCidr), notes));
   if (podCidr && serviceCidr && cidrsOverlap(podCidr, serviceCidr)) {
-    const shown = (name2, c) => `${c.given}${c.network !== c.given ? `, network ${c.network}` : ""}${get(name2).trim() === "" ? ", the default" : ""}`;
+    const shown2 = (name2, c) => `${c.given}${c.network !== c.given ? `, network ${c.network}` : ""}${get(name2).trim() === "" ? ", the default" : ""}`;
     problems.push(
-      `Inputs 'pod-network-cidr' (${shown("pod-network-cidr", podCidr)}) and 'service-cidr' (${shown("service-cidr", serviceCidr)}) overlap: an address in both would be a pod's and a Service's; accepted: two disjoint IPv4 networks, such as the defaults ${DEFAULTS.podNetworkCidr} and ${DEFAULTS.serviceCidr}.`
+      `Inputs 'pod-network-cidr' (${shown2("pod-network-cidr", podCidr)}) and 'service-cidr' (${shown2("service-cidr", serviceCidr)}) overlap: an address in both would be a pod's and a Service's; accepted: two disjoint IPv4 networks, such as the defaults ${DEFAULTS.podNetworkCidr} and ${DEFAULTS.serviceCidr}.`
     );
   }
   const imageRepository = field(() => {
@@ -39777,6 +39900,7 @@ function parseInputs(get) {
     mirrorPreset,
     imageRepository,
     registryMirrors,
+    registryCredentials,
     preloadImages: preloadImages2,
     imageArchives,
     imageRetags,
@@ -40085,6 +40209,7 @@ async function checkEntry(dir) {
 // src/images/preload.ts
 function classifyPullError(text) {
   if (/429|toomanyrequests|too many requests|rate limit/i.test(text)) return "rate-limit";
+  if (/\b401\b|unauthorized|failed to authorize|authorization failed|may require authorization|insufficient_scope/i.test(text)) return "unauthorized";
   if (/\b404\b|not found|manifest unknown|name unknown|no such image/i.test(text)) return "not-found";
   if (/\b50[0-4]\b|internal server error|bad gateway|service unavailable|gateway time|connection reset|timeout|EOF|connection refused/i.test(text)) {
     return "retryable";
@@ -40105,7 +40230,9 @@ function explain(image, failure, where2, detail, attempts) {
   const at = where2.length ? ` (looked at ${where2.join(", ")})` : "";
   switch (failure) {
     case "rate-limit":
-      return `Pulling ${image} was refused with HTTP 429 (rate limit)${at}. Docker Hub limits anonymous pulls: set registry-mirrors (for example 'docker.io=https://mirror.gcr.io'), or point smoke-test-image / preload-images at another registry.`;
+      return `Pulling ${image} was refused with HTTP 429 (rate limit)${at}. Docker Hub limits anonymous pulls: set registry-mirrors (for example 'docker.io=https://mirror.gcr.io'), log in with registry-credentials ('docker.io=USERNAME:TOKEN', a Docker Hub access token), or point smoke-test-image / preload-images at another registry.`;
+    case "unauthorized":
+      return `Pulling ${image} was refused for want of credentials${at}: ${detail}. Set registry-credentials for the host that refused it ('HOST=USERNAME:TOKEN'); credentials are sent only to the host a line names, so a mirror needs a line of its own.`;
     case "not-found":
       return `Image ${image} was not found${at}. If image-repository or registry-mirrors names a mirror, it lacks this image or names it differently; kubeadm asks for exactly this name.`;
     case "retryable":
@@ -40174,7 +40301,7 @@ async function preloadImages(store, o) {
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        await store.pull(image);
+        await store.pull(image, o.credentials?.(image) ?? false);
         pulled.push(image);
         log2(`pulled ${image} in ${((performance.now() - started) / 1e3).toFixed(1)}s`);
         return;
@@ -40198,6 +40325,9 @@ async function preloadImages(store, o) {
 function pullEndpoints(config, registry) {
   const { server, mirrors } = registryHosts(config.registryMirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
   return [...mirrors, server];
+}
+function usesCredentials(config, image) {
+  return credentialsFor(pullEndpoints(config, parseImageRef(image).registry), config.registryCredentials).length > 0;
 }
 function preloadSet(config, learned, smokeTest) {
   const targets = new Set(config.imageRetags.map((r) => r.target));
@@ -40240,7 +40370,10 @@ function imageSteps(p) {
           ...cached ? [`$ sudo ${displayArgv(cmd.importArchive(cached))}   (when the cache entry has images; a failure is a warning)`] : [],
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
-          ...config.offline ? [`offline: nothing is pulled; each of ${images(learned).join(" ") || "kubeadm's images"} must be present or imported, else the step stops`] : pullOrder(images(learned)).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
+          ...config.offline ? [`offline: nothing is pulled; each of ${images(learned).join(" ") || "kubeadm's images"} must be present or imported, else the step stops`] : pullOrder(images(learned)).map((i) => {
+            const creds = usesCredentials(config, i);
+            return `$ sudo ${displayArgv(cmd.pull(i, creds))}${creds ? "   (registry-credentials: through the CRI, which reads them from its config)" : ""}`;
+          }),
           ...learned.kubeadmImages.length === 0 && !config.offline ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : [],
           ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
         ],
@@ -40248,7 +40381,7 @@ function imageSteps(p) {
           const store = runtime.imageStore(ctx.host.run);
           const archive = cache?.imageArchive();
           const fromCache = archive ? await importCached(store, archive, (w) => cache.warnings.push(w), ctx.log) : [];
-          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config, r), log: ctx.log });
+          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config, r), credentials: (i) => usesCredentials(config, i), log: ctx.log });
           await retagImages(store, config.imageRetags, ctx.log);
           ctx.learned.preloaded = images(ctx.learned);
           const cachedSet = new Set(fromCache);
@@ -40527,6 +40660,7 @@ async function probeHost(run, paths) {
     daemonJsonExists,
     kubeconfigExists,
     daemonJson,
+    ...process.env.DOCKER_CONFIG ? { dockerConfigDir: process.env.DOCKER_CONFIG } : {},
     cpus: availableParallelism(),
     selfHosted: process.env.RUNNER_ENVIRONMENT === "self-hosted"
   };
@@ -41205,6 +41339,10 @@ function readySteps(p) {
   ];
 }
 
+// src/phases/runtime.ts
+import { readFile as readFile8 } from "node:fs/promises";
+import { dirname as dirname8, join as join13 } from "node:path";
+
 // src/render/docker.ts
 function renderDaemonJson(existing, o) {
   const out = { ...existing ?? {} };
@@ -41241,7 +41379,57 @@ function runtimeSteps(p) {
       ])
     );
   }
+  if (config.registryCredentials.length > 0 && (facts.docker || installed)) steps.push(dockerCredentialsStep(p, installed));
   return steps;
+}
+function dockerConfigPath(facts) {
+  return join13(facts.dockerConfigDir ?? join13(facts.user.home, ".docker"), "config.json");
+}
+function dockerCredentialsStep(p, installed) {
+  const { config, facts } = p;
+  const path14 = dockerConfigPath(facts);
+  const owner = { uid: facts.user.uid, gid: facts.user.gid };
+  const preview = mergeDockerConfig(void 0, config.registryCredentials, false).text;
+  return step("runtime.docker-credentials", `registry-credentials for Docker's client (the runner user's ${path14})`, installed ? ["runtime.install"] : [], [
+    {
+      kind: "task",
+      title: `add ${config.registryCredentials.map((c) => c.registry).join(", ")} to the auths of ${path14}`,
+      shows: [
+        `(the file's other keys and auths are kept; ${dirname8(path14)} is made 0700 for ${facts.user.name} where missing)`,
+        `$ sudo ${displayArgv(installArgv("<merged>", path14, { mode: 384, owner }))}`,
+        ...preview.trimEnd().split("\n").map((l) => `  | ${l}`),
+        `(cleanup puts the original ${path14} back, or removes it)`
+      ],
+      run: async (ctx) => {
+        const existing = await readDockerConfig(ctx.host.run, path14);
+        const { text, shadowed } = mergeDockerConfig(existing, config.registryCredentials, true);
+        if (shadowed.length) ctx.log(`warning: ${path14} names a credential helper for ${shadowed.join(", ")}: Docker asks the helper, not these auths`);
+        await ctx.host.ensureDir(dirname8(path14), { mode: 448, owner });
+        await ctx.host.writeFile(path14, text, { mode: 384, owner });
+      }
+    }
+  ]);
+}
+async function readDockerConfig(run, path14) {
+  let text;
+  try {
+    text = await readFile8(path14, "utf8");
+  } catch (err) {
+    const code = err.code;
+    if (code === "ENOENT") return void 0;
+    if (code !== "EACCES") throw err;
+    text = (await run(["cat", path14], { privileged: true })).stdout;
+  }
+  let doc;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    doc = void 0;
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    throw new Error(`${path14} is not a JSON object, so registry-credentials cannot be added to it without losing what it holds; fix or remove it`);
+  }
+  return doc;
 }
 function clearMirrorsOnUndo(path14, original) {
   const cleared = renderDaemonJson({ ...original ?? {}, "registry-mirrors": [] }, { dockerHubMirrors: [] });
@@ -41466,7 +41654,8 @@ ${problems.map((p) => `  - ${p}`).join("\n")}`);
     const l = plan2.learned;
     const { cache } = plan2;
     if (cache && l.preloaded) {
-      rec.cache = cache.record(l.preloaded, plan2.runtime.imageCommands(l).exportArchive(entryLayout(cache.dir).images, l.preloaded));
+      const shareable = l.preloaded.filter((i) => !usesCredentials(config, i));
+      rec.cache = cache.record(shareable, plan2.runtime.imageCommands(l).exportArchive(entryLayout(cache.dir).images, shareable));
     }
     io.exportVariable("KUBECONFIG", l.kubeconfig ?? plan2.kubeconfig);
     io.addPath(paths.binDir);
@@ -41573,7 +41762,7 @@ function parse2(raw) {
 
 // src/cache/backend.ts
 import { tmpdir as tmpdir3 } from "node:os";
-import { join as join17 } from "node:path";
+import { join as join18 } from "node:path";
 
 // node_modules/@actions/cache/lib/cache.js
 import * as path13 from "path";
@@ -41622,7 +41811,7 @@ import * as path10 from "path";
 import * as path6 from "path";
 import assert from "assert";
 var IS_WINDOWS4 = process.platform === "win32";
-function dirname9(p) {
+function dirname10(p) {
   p = safeTrimTrailingSeparator(p);
   if (IS_WINDOWS4 && /^\\\\[^\\]+(\\[^\\]+)?$/.test(p)) {
     return p;
@@ -41736,14 +41925,14 @@ function getSearchPaths(patterns) {
     }
     let foundAncestor = false;
     let tempKey = key;
-    let parent = dirname9(tempKey);
+    let parent = dirname10(tempKey);
     while (parent !== tempKey) {
       if (searchPathMap[parent]) {
         foundAncestor = true;
         break;
       }
       tempKey = parent;
-      parent = dirname9(tempKey);
+      parent = dirname10(tempKey);
     }
     if (!foundAncestor) {
       result.push(pattern.searchPath);
@@ -43754,12 +43943,12 @@ var Path = class {
         this.segments = itemPath.split(path8.sep);
       } else {
         let remaining = itemPath;
-        let dir = dirname9(remaining);
+        let dir = dirname10(remaining);
         while (dir !== remaining) {
           const basename6 = path8.basename(remaining);
           this.segments.unshift(basename6);
           remaining = dir;
-          dir = dirname9(remaining);
+          dir = dirname10(remaining);
         }
         this.segments.unshift(remaining);
       }
@@ -43771,7 +43960,7 @@ var Path = class {
         segment = normalizeSeparators2(itemPath[i]);
         if (i === 0 && hasRoot(segment)) {
           segment = safeTrimTrailingSeparator(segment);
-          assert2(segment === dirname9(segment), `Parameter 'itemPath' root segment contains information for multiple segments`);
+          assert2(segment === dirname10(segment), `Parameter 'itemPath' root segment contains information for multiple segments`);
           this.segments.push(segment);
         } else {
           assert2(!segment.includes(path8.sep), `Parameter 'itemPath' contains unexpected path separators`);
@@ -43862,7 +44051,7 @@ var Pattern = class _Pattern {
    */
   partialMatch(itemPath) {
     itemPath = safeTrimTrailingSeparator(itemPath);
-    if (dirname9(itemPath) === itemPath) {
+    if (dirname10(itemPath) === itemPath) {
       return this.rootRegExp.test(itemPath);
     }
     return this.minimatch.matchOne(itemPath.split(IS_WINDOWS7 ? /\\+/ : /\/+/), this.minimatch.set[0], true);
@@ -45064,8 +45253,8 @@ function isError(e) {
 }
 
 // node_modules/@typespec/ts-http-runtime/dist/esm/util/inspect.js
-import { inspect } from "node:util";
-var custom = inspect.custom;
+import { inspect as inspect2 } from "node:util";
+var custom = inspect2.custom;
 
 // node_modules/@typespec/ts-http-runtime/dist/esm/util/sanitizer.js
 var RedactedString = "REDACTED";
@@ -54729,7 +54918,7 @@ var BufferScheduler = class {
 
 // node_modules/@azure/storage-common/dist/esm/crc64.js
 import { createRequire } from "node:module";
-import { dirname as dirname10 } from "node:path";
+import { dirname as dirname11 } from "node:path";
 import { fileURLToPath as fileURLToPath4 } from "node:url";
 var __isNode__ = typeof process === "object" && typeof process.versions === "object" && typeof process.versions.node === "string";
 var require2;
@@ -54738,7 +54927,7 @@ var __dirname2;
 if (__isNode__) {
   require2 = createRequire(import.meta.url);
   __filename = fileURLToPath4(import.meta.url);
-  __dirname2 = dirname10(__filename);
+  __dirname2 = dirname11(__filename);
 }
 var NativeCRC64 = (() => {
   var _scriptDir = typeof document !== "undefined" && document.currentScript ? document.currentScript.src : void 0;
@@ -55286,15 +55475,15 @@ var NativeCRC64 = (() => {
               runDependencyWatcher = null;
               return;
             }
-            var shown = false;
+            var shown2 = false;
             for (var dep in runDependencyTracking) {
-              if (!shown) {
-                shown = true;
+              if (!shown2) {
+                shown2 = true;
                 err("still waiting on run dependencies:");
               }
               err("dependency: " + dep);
             }
-            if (shown) {
+            if (shown2) {
               err("(end of list)");
             }
           }, 1e4);
@@ -81404,7 +81593,7 @@ function saveCacheV2(paths_1, key_1, options_1) {
 function actionsCache() {
   return {
     describe: "GitHub's cache service",
-    workDir: join17(process.env.RUNNER_TEMP || tmpdir3(), "kubeadm-single-node-cache"),
+    workDir: join18(process.env.RUNNER_TEMP || tmpdir3(), "kubeadm-single-node-cache"),
     unavailable: () => isFeatureAvailable() ? void 0 : "GitHub's cache service is not available to this job (no ACTIONS_CACHE_URL or ACTIONS_RESULTS_URL)",
     restore: (dir, key, restoreKeys) => restoreCache([dir], key, restoreKeys),
     async save(dir, key) {
@@ -81465,7 +81654,7 @@ function actionsEnv(paths, cache) {
 }
 async function actionMain(paths = HOST_PATHS, cache = actionsCache()) {
   try {
-    const config = parseInputs((name2) => getInput(name2));
+    const config = parseInputs((name2) => getInput(name2), { secret: (s) => setSecret(s) });
     const env = actionsEnv(paths, cache);
     if (config.dryRun) {
       await plan(config, env, config.planDir);

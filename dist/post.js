@@ -3661,7 +3661,7 @@ var require_data_url = __commonJS({
 var require_webidl = __commonJS({
   "node_modules/undici/lib/web/fetch/webidl.js"(exports2, module) {
     "use strict";
-    var { types: types2, inspect: inspect2 } = __require("node:util");
+    var { types: types2, inspect: inspect3 } = __require("node:util");
     var { markAsUncloneable } = __require("node:worker_threads");
     var { toUSVString } = require_util();
     var webidl = {};
@@ -3808,7 +3808,7 @@ var require_webidl = __commonJS({
         case "Symbol":
           return `Symbol(${V.description})`;
         case "Object":
-          return inspect2(V);
+          return inspect3(V);
         case "String":
           return `"${V}"`;
         default:
@@ -38162,6 +38162,15 @@ async function undoChanges(changes, o) {
   return report;
 }
 
+// src/images/credentials.ts
+function credentialHost(registry) {
+  return registry === "docker.io" ? "registry-1.docker.io" : registry;
+}
+function criAuths(credentials) {
+  return credentials.map((c) => ({ host: credentialHost(c.registry), username: c.username, password: c.password }));
+}
+var shown = (s, reveal) => reveal ? s.reveal() : s.placeholder;
+
 // src/images/ref.ts
 var alnum = "[a-z0-9]+";
 var separator = "(?:[._]|__|[-]+)";
@@ -38391,6 +38400,10 @@ function stringify2(obj, { maxDepth = 1e3, numbersAsFloat = false, strictTempora
 }
 
 // src/runtimes/containerd/config.ts
+function registryConfigs(o) {
+  if (!o.auths?.length) return {};
+  return { configs: Object.fromEntries(o.auths.map((a) => [a.host, { auth: { username: a.username, password: shown(a.password, o.reveal ?? false) } }])) };
+}
 function renderContainerdConfig(o) {
   const top = {};
   if (o.root) top.root = o.root;
@@ -38406,7 +38419,7 @@ function renderContainerdConfig(o) {
       plugins: {
         "io.containerd.cri.v1.images": {
           pinned_images: { sandbox: o.sandboxImage },
-          registry: { config_path: o.certsDir }
+          registry: { config_path: o.certsDir, ...registryConfigs(o) }
         },
         "io.containerd.cri.v1.runtime": {
           containerd: { default_runtime_name: "runc", runtimes: { runc } }
@@ -38422,7 +38435,7 @@ function renderContainerdConfig(o) {
       "io.containerd.grpc.v1.cri": {
         sandbox_image: o.sandboxImage,
         containerd: { default_runtime_name: "runc", runtimes: { runc } },
-        registry: { config_path: o.certsDir }
+        registry: { config_path: o.certsDir, ...registryConfigs(o) }
       }
     }
   });
@@ -38536,6 +38549,9 @@ function ctrArgv(o, ...args) {
 function ctrPullArgv(o, ref, local) {
   return ctrArgv(o, "images", "pull", ...local ? ["--local"] : [], "--hosts-dir", o.hostsDir, ref);
 }
+function criPullArgv(o, ref) {
+  return [o.crictl ?? "crictl", "--runtime-endpoint", `unix://${o.address}`, "--image-endpoint", `unix://${o.address}`, "pull", ref];
+}
 function ctrImportArgv(o, path14, local) {
   return ctrArgv(o, "images", "import", ...local ? ["--local"] : [], path14);
 }
@@ -38558,8 +38574,9 @@ function containerdStore(run, o) {
       const res = await run([...base, "images", "list", "--quiet"], { privileged: true });
       return new Set(res.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== ""));
     },
-    async pull(ref) {
-      await run(ctrPullArgv(o, ref, await supportsLocal("pull")), { privileged: true });
+    async pull(ref, credentials) {
+      if (credentials) await run(criPullArgv(o, ref), { privileged: true });
+      else await run(ctrPullArgv(o, ref, await supportsLocal("pull")), { privileged: true });
     },
     async importArchive(path14) {
       const names = await archiveNames(run, path14);
@@ -38637,7 +38654,7 @@ function layout(own, paths) {
     unit: PRIVATE_UNIT
   } : { own, ctr: "ctr", socket: paths.containerdSocket, config: paths.containerdConfig, certsDir: paths.certsDir, unit: "containerd" };
 }
-var storeOptions = (l) => ({ ctr: l.ctr, address: l.socket, hostsDir: l.certsDir });
+var storeOptions = (l, paths) => ({ ctr: l.ctr, address: l.socket, hostsDir: l.certsDir, crictl: join7(paths.binDir, "crictl") });
 function installDockerStep() {
   return step("runtime.install", "install Docker (no containerd on this host)", [], [
     {
@@ -38675,16 +38692,22 @@ function privateContainerdStep(p, l) {
 }
 function configureStep(p, l, needs) {
   const { config, facts, paths, learned } = p;
+  const auths = criAuths(config.registryCredentials);
+  const render = (lr, reveal) => renderContainerdConfig({
+    major: lr.containerdMajor ?? 2,
+    sandboxImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
+    certsDir: l.certsDir,
+    ...l.own ? { root: paths.privateContainerdRoot, state: paths.privateContainerdState, address: l.socket } : {},
+    auths,
+    reveal
+  });
   const ops = [
     {
       kind: "write",
       path: l.config,
-      render: (lr) => renderContainerdConfig({
-        major: lr.containerdMajor ?? 2,
-        sandboxImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
-        certsDir: l.certsDir,
-        ...l.own ? { root: paths.privateContainerdRoot, state: paths.privateContainerdState, address: l.socket } : {}
-      })
+      // with registry-credentials it holds tokens: root's alone
+      ...auths.length ? { mode: 384, reveal: (lr) => render(lr, true) } : {},
+      render: (lr) => render(lr, false)
     },
     ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join7(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
   ];
@@ -38750,13 +38773,13 @@ var containerd = {
         steps.push(configureStep(p, l, needs), readyStep(p, l));
         return steps;
       },
-      imageStore: (run) => containerdStore(run, storeOptions(l)),
+      imageStore: (run) => containerdStore(run, storeOptions(l, paths)),
       imageCommands(learned) {
-        const o = storeOptions(l);
+        const o = storeOptions(l, paths);
         return {
           list: () => ctrArgv(o, "images", "list", "--quiet"),
           // ctr 2.x takes --local to read the hosts directory as 1.x does
-          pull: (ref) => ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
+          pull: (ref, credentials) => credentials ? criPullArgv(o, ref) : ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
           importArchive: (path14) => ctrImportArgv(o, path14, (learned.containerdMajor ?? 2) >= 2),
           tag: (source, target) => ctrArgv(o, "images", "tag", "--force", source, target),
           exportArchive: (path14, refs) => ctrExportArgv(o, path14, refs, (learned.containerdMajor ?? 2) >= 2)
@@ -38773,6 +38796,9 @@ var containerd = {
   hints: [
     { pattern: /unknown service runtime\.v1\.RuntimeService/, hint: `containerd's CRI plugin is disabled (disabled_plugins = ["cri"]): the action writes a config with CRI on; check that nothing rewrote /etc/containerd/config.toml.` },
     { pattern: /failed to get sandbox image|pinned_images|sandbox image/i, hint: "The sandbox (pause) image is not the one kubeadm uses, or the mirror lacks it: image-repository's pause must match containerd's sandbox image." },
+    // registry.configs' removal has been put off since 2.0 (containerd PRs 9766, 12366, 12791);
+    // a containerd that drops a property refuses the CRI config naming it, as 2.0 did `mirrors`
+    { pattern: /`?configs`? is no longer supported|unknown.*registry\.configs/i, hint: "This containerd no longer reads the CRI's registry.configs auth that registry-credentials writes: remove registry-credentials, or pin a containerd that reads it, and give pods imagePullSecrets instead." },
     { pattern: /cgroup driver|misconfiguration: kubelet cgroup driver/i, hint: "Cgroup driver mismatch: containerd must run runc with SystemdCgroup = true, as the kubelet uses systemd." }
   ]
 };
@@ -38939,6 +38965,29 @@ var MIRROR_PRESETS = {
   }
 };
 var MIRROR_PRESET_NAMES = Object.keys(MIRROR_PRESETS);
+
+// src/config/secret.ts
+import { inspect } from "node:util";
+var Secret = class {
+  constructor(value, placeholder) {
+    this.placeholder = placeholder;
+    this.#value = value;
+  }
+  placeholder;
+  #value;
+  reveal() {
+    return this.#value;
+  }
+  toString() {
+    return this.placeholder;
+  }
+  toJSON() {
+    return this.placeholder;
+  }
+  [inspect.custom]() {
+    return this.placeholder;
+  }
+};
 
 // src/config/inputs.ts
 var VERSION_FORMS = `'stable' (the newest release; 'latest' is an alias of it), a minor such as '1.34' or 'v1.34' (its newest patch), or a release such as 'v1.34.2' or '1.34.2' (oldest 1.${OLDEST_MINOR})`;
@@ -42614,8 +42663,8 @@ function isError(e) {
 }
 
 // node_modules/@typespec/ts-http-runtime/dist/esm/util/inspect.js
-import { inspect } from "node:util";
-var custom = inspect.custom;
+import { inspect as inspect2 } from "node:util";
+var custom = inspect2.custom;
 
 // node_modules/@typespec/ts-http-runtime/dist/esm/util/sanitizer.js
 var RedactedString = "REDACTED";
@@ -52836,15 +52885,15 @@ var NativeCRC64 = (() => {
               runDependencyWatcher = null;
               return;
             }
-            var shown = false;
+            var shown2 = false;
             for (var dep in runDependencyTracking) {
-              if (!shown) {
-                shown = true;
+              if (!shown2) {
+                shown2 = true;
                 err("still waiting on run dependencies:");
               }
               err("dependency: " + dep);
             }
-            if (shown) {
+            if (shown2) {
               err("(end of list)");
             }
           }, 1e4);

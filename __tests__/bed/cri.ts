@@ -42,3 +42,19 @@ export async function criImages(socket: string): Promise<CriImage[]> {
     client.close()
   }
 }
+
+/**
+ * Pulls as the kubelet does for a pod without imagePullSecrets: a CRI PullImage carrying no
+ * credentials, so containerd uses what its own config holds for the registry's host.
+ */
+export async function criPull(socket: string, image: string): Promise<string> {
+  const client = new proto.runtime.v1.ImageService(`unix://${socket}`, grpc.credentials.createInsecure())
+  try {
+    const res = await new Promise<{ imageRef: string }>((resolve, reject) =>
+      client.pullImage({ image: { image } }, { deadline: Date.now() + 60_000 }, (err: Error | null, r: { imageRef: string }) => (err ? reject(err) : resolve(r)))
+    )
+    return res.imageRef
+  } finally {
+    client.close()
+  }
+}

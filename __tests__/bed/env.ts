@@ -11,7 +11,9 @@ export const BINS = {
   ctr2: join(CONTAINERD2_DIR, 'usr/bin/ctr'),
   dockerd: '/usr/sbin/dockerd',
   registry: '/usr/bin/docker-registry',
-  skopeo: '/usr/bin/skopeo'
+  skopeo: '/usr/bin/skopeo',
+  /** bcrypt lines for the registry's basic auth (apache2-utils) */
+  htpasswd: '/usr/bin/htpasswd'
 }
 
 function onPath(bin: string): boolean {
@@ -24,7 +26,7 @@ export function bedUnavailable(): string | false {
   const missing = Object.entries(BINS).filter(([, p]) => !existsSync(p)).map(([k, p]) => `${k} (${p})`)
   for (const b of ['runc', 'docker']) if (!onPath(b)) missing.push(b)
   if (missing.length) {
-    return `the real-daemon test bed is missing ${missing.join(', ')}: install Debian's containerd runc docker.io docker-registry skopeo and run scripts/fetch-containerd2.sh ${CONTAINERD2_DIR} (.ci/run does both)`
+    return `the real-daemon test bed is missing ${missing.join(', ')}: install Debian's containerd runc docker.io docker-registry skopeo apache2-utils and run scripts/fetch-containerd2.sh ${CONTAINERD2_DIR} (.ci/run does both)`
   }
   return false
 }

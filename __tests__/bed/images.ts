@@ -64,8 +64,9 @@ export async function buildImage(dir: string, label: string, layerBytes: number[
   return layout
 }
 
-export async function push(layout: string, dest: string): Promise<void> {
-  await exec(BINS.skopeo, ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${dest}`])
+/** `creds`: USERNAME:PASSWORD for a registry that wants them (the bed's own test secret, so argv is fine). */
+export async function push(layout: string, dest: string, creds?: string): Promise<void> {
+  await exec(BINS.skopeo, ['copy', '--quiet', '--dest-tls-verify=false', ...(creds ? ['--dest-creds', creds] : []), `oci:${layout}:latest`, `docker://${dest}`])
 }
 
 /** A `docker save` tarball holding `layout` under `name`. */

@@ -21,17 +21,29 @@ export interface Registry {
   daemon: Daemon
 }
 
-export async function startRegistry(dir: string): Promise<Registry> {
+/**
+ * `htpasswd`: a file of bcrypt `user:hash` lines; the registry then refuses every request
+ * without one of those users' basic credentials (distribution's htpasswd auth), as a private
+ * registry or a logged-in-only mirror does.
+ */
+export async function startRegistry(dir: string, o: { name?: string; htpasswd?: string } = {}): Promise<Registry> {
   const port = await freePort()
-  const config = join(dir, 'registry.yml')
+  const name = o.name ?? 'registry'
+  const config = join(dir, `${name}.yml`)
   await writeFile(
     config,
-    stringify({ version: 0.1, log: { level: 'warn' }, storage: { filesystem: { rootdirectory: join(dir, 'registry') }, delete: { enabled: true } }, http: { addr: `127.0.0.1:${port}` } })
+    stringify({
+      version: 0.1,
+      log: { level: 'warn' },
+      storage: { filesystem: { rootdirectory: join(dir, name) }, delete: { enabled: true } },
+      http: { addr: `127.0.0.1:${port}` },
+      ...(o.htpasswd ? { auth: { htpasswd: { realm: 'ksn-bed', path: o.htpasswd } } } : {})
+    })
   )
-  const daemon = new Daemon('registry', () => [BINS.registry, 'serve', config], join(dir, 'registry.log'))
+  const daemon = new Daemon(name, () => [BINS.registry, 'serve', config], join(dir, `${name}.log`))
   daemon.start()
   const host = `127.0.0.1:${port}`
-  await waitFor('the registry', async () => (await fetch(`http://${host}/v2/`)).status === 200)
+  await waitFor('the registry', async () => (await fetch(`http://${host}/v2/`)).status === (o.htpasswd ? 401 : 200))
   return { host, daemon }
 }
 

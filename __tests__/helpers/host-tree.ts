@@ -66,6 +66,7 @@ export async function layRunner(root: string, o: TreeOptions = {}): Promise<Path
     await put(join(paths.cniBinDir, 'bridge'), 'an older bridge plugin', 0o700)
     await put(join(paths.certsDir, 'docker.io/hosts.toml'), 'server = "https://my.own.mirror"\n', 0o600)
     await put(join(root, 'home/runner/.kube/config'), 'the user\'s own kubeconfig\n', 0o600)
+    await put(join(root, 'home/runner/.docker/config.json'), '{"auths":{"ghcr.io":{"auth":"dXNlcjpvd24="}}}\n', 0o644)
     await put(paths.modulesLoad, 'overlay\n', 0o644)
     await put(join(paths.systemdDir, 'kubelet.service'), '[Service]\nExecStart=/usr/bin/kubelet --old\n')
     // the user's earlier symlink: cleanup must bring back a link, not a copy

@@ -9,6 +9,7 @@ import { createHost } from '../host/host.js'
 import { Ledger } from '../host/ledger.js'
 import type { LedgerRecord } from '../io/ledger-store.js'
 import { timingsJson } from '../io/summary.js'
+import { usesCredentials } from '../phases/images.js'
 import { preflight } from '../phases/preflight.js'
 import { CNIS } from '../cnis/index.js'
 import type { CommandEnv } from './env.js'
@@ -72,7 +73,10 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
     const l = plan.learned
     const { cache } = plan
     if (cache && l.preloaded) {
-      rec.cache = cache.record(l.preloaded, plan.runtime.imageCommands(l).exportArchive(entryLayout(cache.dir).images, l.preloaded))
+      // an image pulled with registry-credentials stays out: a cache entry is readable by any
+      // workflow run of the repository, pull requests from forks included
+      const shareable = l.preloaded.filter((i) => !usesCredentials(config, i))
+      rec.cache = cache.record(shareable, plan.runtime.imageCommands(l).exportArchive(entryLayout(cache.dir).images, shareable))
     }
     io.exportVariable('KUBECONFIG', l.kubeconfig ?? plan.kubeconfig)
     io.addPath(paths.binDir)

@@ -10,6 +10,7 @@ import { DEFAULTS } from './defaults.js'
 import { looksLikePath, parseFeatureGates, parseKubeadmDocuments, type FeatureGate, type KubeadmConfigInput } from './kubeadm-config.js'
 import { OLDEST_MINOR } from './kubernetes.js'
 import { MIRROR_PRESET_NAMES, MIRROR_PRESETS, presetValue, type MirrorPresetName } from './presets.js'
+import { Secret } from './secret.js'
 
 export type VersionSpec =
   | { kind: 'stable' }
@@ -21,6 +22,17 @@ export interface RegistryMirror {
   registry: string
   /** endpoints tried in order before the registry itself, e.g. https://mirror.gcr.io */
   endpoints: string[]
+}
+
+/** Credentials for one registry host (registry-credentials). */
+export interface RegistryCredential {
+  /** the host they are sent to, as image references and registry-mirrors name it: lowercase, Docker Hub as docker.io */
+  registry: string
+  username: string
+  /** the token or password; prints as a placeholder */
+  password: Secret
+  /** base64 of USERNAME:TOKEN, the form Docker's config.json holds; prints as a placeholder */
+  basic: Secret
 }
 
 /** An image the cluster asks for (target) made from one pulled under another name (source). */
@@ -44,6 +56,7 @@ export interface Config {
   mirrorPreset?: MirrorPresetName
   imageRepository: string
   registryMirrors: RegistryMirror[]
+  registryCredentials: RegistryCredential[]
   preloadImages: string[]
   imageArchives: string[]
   imageRetags: ImageRetag[]
@@ -83,6 +96,7 @@ export const INPUT_NAMES = [
   'mirror-preset',
   'image-repository',
   'registry-mirrors',
+  'registry-credentials',
   'preload-images',
   'image-archives',
   'image-retags',
@@ -357,6 +371,70 @@ function parseMirrors(input: string, value: string, field: Field): RegistryMirro
   return [...byRegistry.values()]
 }
 
+/** The accepted form of registry-credentials, as its errors and action.yml say it. */
+export const CREDENTIALS_FORM =
+  "one line per registry host, 'REGISTRY=USERNAME:TOKEN', such as 'docker.io=octocat:dckr_pat_…' or 'registry.example.com:5000=ci:s3cret': the line is split at its first '=' and then at the first ':' after it, so a TOKEN may hold ':' and '=' (a USERNAME may not hold ':', by HTTP basic authentication's rule); neither may hold spaces; REGISTRY is a host[:port], not a URL; a line starting with '#' is a comment"
+
+/**
+ * registry-credentials: one `REGISTRY=USERNAME:TOKEN` line per host. Every token (and its
+ * base64 `USERNAME:TOKEN`, the form that lands in files) is handed to `secret` the moment its
+ * line is read, before anything else is checked, so that the log masks it even when the
+ * run stops at a bad input; errors name a line by its number and registry, never its value.
+ */
+function parseCredentials(input: string, value: string, field: Field, secret: (s: string) => void): RegistryCredential[] | undefined {
+  const lines = value
+    .split(/\r?\n/)
+    .map((l, i) => ({ n: i + 1, text: l.trim() }))
+    .filter((l) => l.text !== '' && !l.text.startsWith('#'))
+  for (const { text } of lines) {
+    const eq = text.indexOf('=')
+    // all after the '=' may be secret, however malformed the line
+    if (eq >= 0 && text.slice(eq + 1).trim() !== '') secret(text.slice(eq + 1).trim())
+    const colon = text.indexOf(':', eq + 1)
+    if (eq >= 0 && colon > eq) {
+      const token = text.slice(colon + 1).trim()
+      if (token !== '') {
+        secret(token)
+        secret(Buffer.from(`${text.slice(eq + 1, colon).trim()}:${token}`).toString('base64'))
+      }
+    }
+  }
+  const bad = (n: number, registry: string, why: string): never => {
+    const which = registry && REGISTRY_HOST_RE.test(registry) ? ` (registry ${registry})` : ''
+    throw new Problem(`Input '${input}' line ${n}${which} is not valid: ${why} (its value is not repeated here, as it may hold a secret); accepted: ${CREDENTIALS_FORM}.`)
+  }
+  const parsed = eachOf(field, lines, ({ n, text }) => {
+    const eq = text.indexOf('=')
+    if (eq < 0) bad(n, '', "it has no '='")
+    const given = text.slice(0, eq).trim()
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(given)) bad(n, '', 'REGISTRY is a URL; write its host[:port] only')
+    if (!REGISTRY_HOST_RE.test(given)) bad(n, '', 'REGISTRY is not a host[:port]')
+    const rest = text.slice(eq + 1).trim()
+    const colon = rest.indexOf(':')
+    if (colon < 0) bad(n, given, "it has no ':' between USERNAME and TOKEN")
+    const username = rest.slice(0, colon).trim()
+    const token = rest.slice(colon + 1).trim()
+    if (username === '') bad(n, given, 'USERNAME is empty')
+    if (token === '') bad(n, given, 'TOKEN is empty')
+    // eslint-disable-next-line no-control-regex
+    if (/[\s\x00-\x1f\x7f]/.test(username + token)) bad(n, given, 'USERNAME or TOKEN holds a space or a control character')
+    const registry = normalizeRegistry(given)
+    return {
+      n,
+      registry,
+      username,
+      password: new Secret(token, `<registry-credentials: token for ${registry}>`),
+      basic: new Secret(Buffer.from(`${username}:${token}`).toString('base64'), `<registry-credentials: base64 of ${username}:TOKEN for ${registry}>`)
+    }
+  })
+  if (!parsed) return undefined
+  return eachOf(field, parsed, ({ n, ...c }) => {
+    const first = parsed.find((o) => o.registry === c.registry)!
+    if (first.n !== n) bad(n, c.registry, `line ${first.n} already names ${c.registry} (index.docker.io and registry-1.docker.io are docker.io)`)
+    return c
+  })
+}
+
 function parseImage(input: string, value: string): string {
   if (!isImageReference(value)) {
     reject(input, value, "an image reference such as 'nginx:1.29', 'docker.io/library/nginx:stable-alpine' or 'ghcr.io/org/app@sha256:…'")
@@ -465,11 +543,13 @@ function presetNote(name: MirrorPresetName, given: (input: InputName) => string)
  * Parses and validates every input. Throws InputError listing each bad input with its value
  * and the accepted forms (every bad entry of a list, too). Values come back normalised (a CIDR
  * as its network, a mirror's registry lowercase with Docker Hub as docker.io, its endpoints as
- * origins); what the caller should tell the user about that is in `notes`. A mirror-preset
+ * origins); what the caller should tell the user about that is in `notes`. `o.secret` is
+ * given every secret value (registry-credentials' tokens) before anything else is parsed: the
+ * action registers each with core.setSecret so the log masks it. A mirror-preset
  * fills in only the inputs left empty, before their defaults. Reads no file:
  * whether the paths exist is src/phases/input-files.ts's question.
  */
-export function parseInputs(get: InputGetter): Config {
+export function parseInputs(get: InputGetter, o: { secret?: (value: string) => void } = {}): Config {
   const problems: string[] = []
   const notes: string[] = []
   const field: Field = <T>(fn: () => T): T | undefined => {
@@ -484,6 +564,8 @@ export function parseInputs(get: InputGetter): Config {
     }
   }
   const given = (name: InputName): string => get(name).trim()
+  // First of all, so that its secrets are masked before any other input is even read.
+  const registryCredentials = parseCredentials('registry-credentials', given('registry-credentials'), field, o.secret ?? (() => {}))
   // First the preset, which fills in the inputs left empty: what the user set always wins.
   const mirrorPreset = field(() => parseMirrorPreset(given('mirror-preset')))
   const read = (name: InputName, fallback = ''): string => {
@@ -553,6 +635,7 @@ export function parseInputs(get: InputGetter): Config {
     mirrorPreset,
     imageRepository: imageRepository!,
     registryMirrors: registryMirrors!,
+    registryCredentials: registryCredentials!,
     preloadImages: preloadImages!,
     imageArchives: imageArchives!,
     imageRetags: imageRetags!,

@@ -30,7 +30,7 @@ export async function runOp(op: Op, ctx: StepContext): Promise<void> {
     }
     case 'write':
       ctx.log(`write ${op.path}`)
-      await host.writeFile(op.path, op.render(ctx.learned), { mode: op.mode })
+      await host.writeFile(op.path, (op.reveal ?? op.render)(ctx.learned), { mode: op.mode })
       return
     case 'service':
       ctx.log(`systemctl ${op.action}${op.unit ? ` ${op.unit}` : ''}`)

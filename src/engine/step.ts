@@ -33,6 +33,7 @@ export const STEP_IDS = [
   'runtime.containerd',
   'runtime.configure',
   'runtime.docker-mirrors',
+  'runtime.docker-credentials',
   'runtime.ready',
   'images.preload',
   'init.kubeadm',
@@ -59,7 +60,17 @@ export type Op =
   /** a command with no lasting effect on the host (queries, kubectl against the cluster) */
   | { kind: 'exec'; argv: string[]; privileged?: boolean; env?: Record<string, string> }
   /** a file, recorded in the ledger before it is written; rendered from what earlier steps learned */
-  | { kind: 'write'; path: string; mode?: number; render: (learned: Learned) => string; /** values the dry run's listing shows as *** (the file keeps them) */ redact?: readonly string[] }
+  | {
+      kind: 'write'
+      path: string
+      mode?: number
+      /** the file as the plan shows it: a secret in it as a placeholder */
+      render: (learned: Learned) => string
+      /** for a file holding secrets: the file as it is written, secrets and all; only the run calls it */
+      reveal?: (learned: Learned) => string
+      /** values the dry run's listing shows as *** (the file keeps them) */
+      redact?: readonly string[]
+    }
   /** a unit: recorded in the ledger, so that cleanup puts its state back */
   | { kind: 'service'; action: ServiceAction; unit?: string }
   /** work that reads results as it goes (downloads, waits); `shows` is what a dry run prints */

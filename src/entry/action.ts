@@ -24,7 +24,8 @@ function actionsEnv(paths: Paths, cache: CacheBackend): CommandEnv {
 /** `paths`: where the host's files are, and `cache` where entries live; tests put both in a temporary tree. */
 export async function actionMain(paths: Paths = HOST_PATHS, cache: CacheBackend = actionsCache()): Promise<void> {
   try {
-    const config = parseInputs((name) => core.getInput(name))
+    // registry-credentials' tokens are masked in every later log line from here on
+    const config = parseInputs((name) => core.getInput(name), { secret: (s) => core.setSecret(s) })
     const env = actionsEnv(paths, cache)
     if (config.dryRun) {
       await plan(config, env, config.planDir)

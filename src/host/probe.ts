@@ -23,6 +23,8 @@ export interface HostFacts {
   /** /etc/docker/daemon.json exists (parsed into daemonJson when it is valid JSON) */
   daemonJsonExists: boolean
   daemonJson?: Record<string, unknown>
+  /** DOCKER_CONFIG, where the runner user's Docker client reads its config.json instead of ~/.docker */
+  dockerConfigDir?: string
   /** ~/.kube/config exists: the runner user's own, never overwritten */
   kubeconfigExists: boolean
   cpus: number
@@ -90,6 +92,7 @@ export async function probeHost(run: Run, paths: Paths): Promise<HostFacts> {
     daemonJsonExists,
     kubeconfigExists,
     daemonJson,
+    ...(process.env.DOCKER_CONFIG ? { dockerConfigDir: process.env.DOCKER_CONFIG } : {}),
     cpus: availableParallelism(),
     selfHosted: process.env.RUNNER_ENVIRONMENT === 'self-hosted'
   }

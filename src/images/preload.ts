@@ -18,6 +18,8 @@ export interface PreloadOptions {
    * the preload, naming the archives' input, before any pull could try the network
    */
   pull?: boolean
+  /** whether registry-credentials apply to an image's pull (the store then pulls with them) */
+  credentials?: (image: string) => boolean
   /** concurrent pulls */
   concurrency?: number
   /** attempts per image for retryable failures */
@@ -33,10 +35,12 @@ export interface PreloadResult {
   pulled: string[]
 }
 
-export type PullFailure = 'rate-limit' | 'not-found' | 'retryable' | 'other'
+export type PullFailure = 'rate-limit' | 'unauthorized' | 'not-found' | 'retryable' | 'other'
 
 export function classifyPullError(text: string): PullFailure {
   if (/429|toomanyrequests|too many requests|rate limit/i.test(text)) return 'rate-limit'
+  // before not-found: Docker Hub answers a private repository with "does not exist or may require authorization"
+  if (/\b401\b|unauthorized|failed to authorize|authorization failed|may require authorization|insufficient_scope/i.test(text)) return 'unauthorized'
   if (/\b404\b|not found|manifest unknown|name unknown|no such image/i.test(text)) return 'not-found'
   if (/\b50[0-4]\b|internal server error|bad gateway|service unavailable|gateway time|connection reset|timeout|EOF|connection refused/i.test(text)) {
     return 'retryable'
@@ -60,7 +64,9 @@ function explain(image: string, failure: PullFailure, where: string[], detail: s
   const at = where.length ? ` (looked at ${where.join(', ')})` : ''
   switch (failure) {
     case 'rate-limit':
-      return `Pulling ${image} was refused with HTTP 429 (rate limit)${at}. Docker Hub limits anonymous pulls: set registry-mirrors (for example 'docker.io=https://mirror.gcr.io'), or point smoke-test-image / preload-images at another registry.`
+      return `Pulling ${image} was refused with HTTP 429 (rate limit)${at}. Docker Hub limits anonymous pulls: set registry-mirrors (for example 'docker.io=https://mirror.gcr.io'), log in with registry-credentials ('docker.io=USERNAME:TOKEN', a Docker Hub access token), or point smoke-test-image / preload-images at another registry.`
+    case 'unauthorized':
+      return `Pulling ${image} was refused for want of credentials${at}: ${detail}. Set registry-credentials for the host that refused it ('HOST=USERNAME:TOKEN'); credentials are sent only to the host a line names, so a mirror needs a line of its own.`
     case 'not-found':
       return `Image ${image} was not found${at}. If image-repository or registry-mirrors names a mirror, it lacks this image or names it differently; kubeadm asks for exactly this name.`
     case 'retryable':
@@ -143,7 +149,7 @@ export async function preloadImages(store: ImageStore, o: PreloadOptions): Promi
     const started = performance.now()
     for (let attempt = 1; ; attempt++) {
       try {
-        await store.pull(image)
+        await store.pull(image, o.credentials?.(image) ?? false)
         pulled.push(image)
         log(`pulled ${image} in ${((performance.now() - started) / 1000).toFixed(1)}s`)
         return

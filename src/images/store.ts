@@ -6,7 +6,11 @@ import { normalizeImage } from './ref.js'
 
 export interface ImageStore {
   list(): Promise<Set<string>>
-  pull(ref: string): Promise<void>
+  /**
+   * `credentials`: registry-credentials apply to this pull. The runtime must then find them
+   * in its own configuration (never on a command line, where /proc shows them to every user).
+   */
+  pull(ref: string, credentials?: boolean): Promise<void>
   /** imports a docker-save or OCI tarball; returns the names it brought */
   importArchive(path: string): Promise<string[]>
   tag(source: string, target: string): Promise<void>
@@ -62,6 +66,8 @@ export function dockerStore(run: Run, o: DockerStoreOptions = {}): ImageStore {
       // Docker shortens Docker Hub names; the plan speaks fully qualified ones.
       return new Set(names.flatMap((n) => [n, qualifyDockerName(n)]))
     },
+    // the daemon reads no credentials of its own: a docker pull with them would need the
+    // client's config.json, which the runtime step writes for the runner user
     async pull(ref) {
       await docker(['pull', ref])
     },

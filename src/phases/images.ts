@@ -6,7 +6,9 @@ import { step, type Step } from '../engine/step.js'
 import { FROM_KUBEADM, type Learned } from '../engine/learned.js'
 import { displayArgv } from '../host/exec.js'
 import { imagesToPreload } from '../images/kubeadm.js'
+import { credentialsFor } from '../images/credentials.js'
 import { preloadImages, pullOrder } from '../images/preload.js'
+import { parseImageRef } from '../images/ref.js'
 import { registryHosts } from '../runtimes/containerd/config.js'
 import type { Config } from '../config/inputs.js'
 import type { ImageStore } from '../images/store.js'
@@ -16,6 +18,11 @@ import type { PlanContext } from './context.js'
 export function pullEndpoints(config: Config, registry: string): string[] {
   const { server, mirrors } = registryHosts(config.registryMirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] })
   return [...mirrors, server]
+}
+
+/** Whether registry-credentials apply to pulling this image (through its mirrors or from its registry). */
+export function usesCredentials(config: Config, image: string): boolean {
+  return credentialsFor(pullEndpoints(config, parseImageRef(image).registry), config.registryCredentials).length > 0
 }
 
 /**
@@ -74,7 +81,10 @@ export function imageSteps(p: PlanContext): Step[] {
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
           ...(config.offline
             ? [`offline: nothing is pulled; each of ${images(learned).join(' ') || "kubeadm's images"} must be present or imported, else the step stops`]
-            : pullOrder(images(learned)).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`)),
+            : pullOrder(images(learned)).map((i) => {
+                const creds = usesCredentials(config, i)
+                return `$ sudo ${displayArgv(cmd.pull(i, creds))}${creds ? '   (registry-credentials: through the CRI, which reads them from its config)' : ''}`
+              })),
           ...(learned.kubeadmImages.length === 0 && !config.offline ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []),
           ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
         ],
@@ -82,7 +92,7 @@ export function imageSteps(p: PlanContext): Step[] {
           const store = runtime.imageStore(ctx.host.run)
           const archive = cache?.imageArchive()
           const fromCache = archive ? await importCached(store, archive, (w) => cache!.warnings.push(w), ctx.log) : []
-          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config, r), log: ctx.log })
+          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config, r), credentials: (i) => usesCredentials(config, i), log: ctx.log })
           await retagImages(store, config.imageRetags, ctx.log)
           ctx.learned.preloaded = images(ctx.learned)
           const cachedSet = new Set(fromCache)

@@ -1,10 +1,13 @@
 // runtime: the chosen runtime's driver owns this phase (install where missing, configure,
-// restart, wait until it serves CRI). Docker's own registry mirrors, for the workflow's
-// own docker pulls, are set whatever the runtime.
+// restart, wait until it serves CRI). Docker's own registry mirrors and the runner user's
+// registry credentials, for the workflow's own docker pulls, are set whatever the runtime.
+import { readFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { step, type Op, type Step } from '../engine/step.js'
-import { displayArgv } from '../host/exec.js'
+import { displayArgv, type Run } from '../host/exec.js'
 import { installArgv } from '../host/host.js'
 import { systemctlArgv } from '../host/services.js'
+import { mergeDockerConfig } from '../images/credentials.js'
 import { renderDaemonJson } from '../render/docker.js'
 import type { PlanContext } from './context.js'
 
@@ -25,7 +28,68 @@ export function runtimeSteps(p: PlanContext): Step[] {
       ])
     )
   }
+  if (config.registryCredentials.length > 0 && (facts.docker || installed)) steps.push(dockerCredentialsStep(p, installed))
   return steps
+}
+
+/** Where the runner user's Docker client reads its credentials: $DOCKER_CONFIG, else ~/.docker (docker/cli's config.Dir). */
+export function dockerConfigPath(facts: PlanContext['facts']): string {
+  return join(facts.dockerConfigDir ?? join(facts.user.home, '.docker'), 'config.json')
+}
+
+/**
+ * registry-credentials for the workflow's own `docker pull`s: added to the `auths` of the
+ * runner user's ~/.docker/config.json, as `docker login` would, keeping the rest of the file.
+ * The file is the user's (0600) in a directory of the user's (0700), so that a later
+ * `docker login` can still write there; cleanup puts the original back (or removes both).
+ */
+function dockerCredentialsStep(p: PlanContext, installed: boolean): Step {
+  const { config, facts } = p
+  const path = dockerConfigPath(facts)
+  const owner = { uid: facts.user.uid, gid: facts.user.gid }
+  const preview = mergeDockerConfig(undefined, config.registryCredentials, false).text
+  return step('runtime.docker-credentials', `registry-credentials for Docker's client (the runner user's ${path})`, installed ? ['runtime.install'] : [], [
+    {
+      kind: 'task',
+      title: `add ${config.registryCredentials.map((c) => c.registry).join(', ')} to the auths of ${path}`,
+      shows: [
+        `(the file's other keys and auths are kept; ${dirname(path)} is made 0700 for ${facts.user.name} where missing)`,
+        `$ sudo ${displayArgv(installArgv('<merged>', path, { mode: 0o600, owner }))}`,
+        ...preview.trimEnd().split('\n').map((l) => `  | ${l}`),
+        `(cleanup puts the original ${path} back, or removes it)`
+      ],
+      run: async (ctx) => {
+        const existing = await readDockerConfig(ctx.host.run, path)
+        const { text, shadowed } = mergeDockerConfig(existing, config.registryCredentials, true)
+        if (shadowed.length) ctx.log(`warning: ${path} names a credential helper for ${shadowed.join(', ')}: Docker asks the helper, not these auths`)
+        await ctx.host.ensureDir(dirname(path), { mode: 0o700, owner })
+        await ctx.host.writeFile(path, text, { mode: 0o600, owner })
+      }
+    }
+  ])
+}
+
+/** The user's own config.json, if any; one that is not a JSON object is refused rather than overwritten. */
+async function readDockerConfig(run: Run, path: string): Promise<Record<string, unknown> | undefined> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return undefined
+    if (code !== 'EACCES') throw err
+    text = (await run(['cat', path], { privileged: true })).stdout
+  }
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch {
+    doc = undefined
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new Error(`${path} is not a JSON object, so registry-credentials cannot be added to it without losing what it holds; fix or remove it`)
+  }
+  return doc as Record<string, unknown>
 }
 
 /**

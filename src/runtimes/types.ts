@@ -41,7 +41,7 @@ export interface RuntimeSetup {
   /** the commands imageStore runs, for the dry run */
   imageCommands(learned: Learned): {
     list(): string[]
-    pull(ref: string): string[]
+    pull(ref: string, credentials?: boolean): string[]
     importArchive(path: string): string[]
     tag(source: string, target: string): string[]
     exportArchive(path: string, refs: readonly string[]): string[]

@@ -4,6 +4,7 @@
 // so the whole file is written for the detected major.
 import { stringify } from 'smol-toml'
 import type { RegistryMirror } from '../../config/inputs.js'
+import { shown, type HostAuth } from '../../images/credentials.js'
 
 export interface ContainerdConfigOptions {
   /** containerd's major version as detected on the host */
@@ -16,6 +17,23 @@ export interface ContainerdConfigOptions {
   root?: string
   state?: string
   address?: string
+  /** registry-credentials, by the host they are sent to */
+  auths?: readonly HostAuth[]
+  /** the real tokens (the file containerd reads); otherwise placeholders (the plan) */
+  reveal?: boolean
+}
+
+/**
+ * The CRI's registry auth, `registry.configs."HOST".auth`, next to config_path: the CRI asks
+ * it for the host of each request a registry refused, mirrors included, when the kubelet
+ * sends no credentials of its own (containerd's docs/cri/registry.md; its CRI image service,
+ * registryHosts / PullImage, reads `Configs[host].Auth` with config_path set, in 1.6, 1.7 and
+ * 2.x). Deprecated upstream since 1.5 ("will not be removed until a suitable secret
+ * management alternative is available"); hosts.toml has no place for credentials.
+ */
+function registryConfigs(o: ContainerdConfigOptions): Record<string, unknown> {
+  if (!o.auths?.length) return {}
+  return { configs: Object.fromEntries(o.auths.map((a) => [a.host, { auth: { username: a.username, password: shown(a.password, o.reveal ?? false) } }])) }
 }
 
 export function renderContainerdConfig(o: ContainerdConfigOptions): string {
@@ -33,7 +51,7 @@ export function renderContainerdConfig(o: ContainerdConfigOptions): string {
       plugins: {
         'io.containerd.cri.v1.images': {
           pinned_images: { sandbox: o.sandboxImage },
-          registry: { config_path: o.certsDir }
+          registry: { config_path: o.certsDir, ...registryConfigs(o) }
         },
         'io.containerd.cri.v1.runtime': {
           containerd: { default_runtime_name: 'runc', runtimes: { runc } }
@@ -49,7 +67,7 @@ export function renderContainerdConfig(o: ContainerdConfigOptions): string {
       'io.containerd.grpc.v1.cri': {
         sandbox_image: o.sandboxImage,
         containerd: { default_runtime_name: 'runc', runtimes: { runc } },
-        registry: { config_path: o.certsDir }
+        registry: { config_path: o.certsDir, ...registryConfigs(o) }
       }
     }
   })

@@ -16,12 +16,13 @@ import { installArgv } from '../../host/host.js'
 import type { Paths } from '../../host/paths.js'
 import type { HostFacts } from '../../host/probe.js'
 import { journalArgv } from '../../host/services.js'
+import { criAuths } from '../../images/credentials.js'
 import { pauseImage } from '../../images/kubeadm.js'
 import type { PlanContext } from '../../phases/context.js'
 import type { RuntimeDriver, RuntimeSetup } from '../types.js'
 import { renderContainerdConfig, renderHostsToml } from './config.js'
 import { waitForContainerd } from './ready.js'
-import { containerdStore, ctrArgv, ctrImportArgv, ctrExportArgv, ctrPullArgv, type ContainerdStoreOptions } from './store.js'
+import { containerdStore, criPullArgv, ctrArgv, ctrExportArgv, ctrImportArgv, ctrPullArgv, type ContainerdStoreOptions } from './store.js'
 import { PRIVATE_UNIT, privateContainerdUnit } from './unit.js'
 
 /** The containerd the action brings where the host's cannot serve: newer than every line the version table lists. */
@@ -64,7 +65,7 @@ function layout(own: boolean, paths: Paths): Layout {
     : { own, ctr: 'ctr', socket: paths.containerdSocket, config: paths.containerdConfig, certsDir: paths.certsDir, unit: 'containerd' }
 }
 
-const storeOptions = (l: Layout): ContainerdStoreOptions => ({ ctr: l.ctr, address: l.socket, hostsDir: l.certsDir })
+const storeOptions = (l: Layout, paths: Paths): ContainerdStoreOptions => ({ ctr: l.ctr, address: l.socket, hostsDir: l.certsDir, crictl: join(paths.binDir, 'crictl') })
 
 /** A host without containerd gets Docker, as the original recipe has it: runc comes with it. */
 function installDockerStep(): Step {
@@ -106,17 +107,23 @@ function privateContainerdStep(p: PlanContext, l: Layout): Step {
 
 function configureStep(p: PlanContext, l: Layout, needs: Step['needs']): Step {
   const { config, facts, paths, learned } = p
+  const auths = criAuths(config.registryCredentials)
+  const render = (lr: Learned, reveal: boolean): string =>
+    renderContainerdConfig({
+      major: lr.containerdMajor ?? 2,
+      sandboxImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
+      certsDir: l.certsDir,
+      ...(l.own ? { root: paths.privateContainerdRoot, state: paths.privateContainerdState, address: l.socket } : {}),
+      auths,
+      reveal
+    })
   const ops: Op[] = [
     {
       kind: 'write',
       path: l.config,
-      render: (lr: Learned) =>
-        renderContainerdConfig({
-          major: lr.containerdMajor ?? 2,
-          sandboxImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
-          certsDir: l.certsDir,
-          ...(l.own ? { root: paths.privateContainerdRoot, state: paths.privateContainerdState, address: l.socket } : {})
-        })
+      // with registry-credentials it holds tokens: root's alone
+      ...(auths.length ? { mode: 0o600, reveal: (lr: Learned) => render(lr, true) } : {}),
+      render: (lr: Learned) => render(lr, false)
     },
     ...config.registryMirrors.map((mirror) => ({ kind: 'write' as const, path: join(l.certsDir, mirror.registry, 'hosts.toml'), render: () => renderHostsToml(mirror) }))
   ]
@@ -186,13 +193,13 @@ export const containerd: RuntimeDriver = {
         steps.push(configureStep(p, l, needs), readyStep(p, l))
         return steps
       },
-      imageStore: (run) => containerdStore(run, storeOptions(l)),
+      imageStore: (run) => containerdStore(run, storeOptions(l, paths)),
       imageCommands(learned) {
-        const o = storeOptions(l)
+        const o = storeOptions(l, paths)
         return {
           list: () => ctrArgv(o, 'images', 'list', '--quiet'),
           // ctr 2.x takes --local to read the hosts directory as 1.x does
-          pull: (ref) => ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
+          pull: (ref, credentials) => (credentials ? criPullArgv(o, ref) : ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2)),
           importArchive: (path) => ctrImportArgv(o, path, (learned.containerdMajor ?? 2) >= 2),
           tag: (source, target) => ctrArgv(o, 'images', 'tag', '--force', source, target),
           exportArchive: (path, refs) => ctrExportArgv(o, path, refs, (learned.containerdMajor ?? 2) >= 2)
@@ -211,6 +218,9 @@ export const containerd: RuntimeDriver = {
   hints: [
     { pattern: /unknown service runtime\.v1\.RuntimeService/, hint: "containerd's CRI plugin is disabled (disabled_plugins = [\"cri\"]): the action writes a config with CRI on; check that nothing rewrote /etc/containerd/config.toml." },
     { pattern: /failed to get sandbox image|pinned_images|sandbox image/i, hint: "The sandbox (pause) image is not the one kubeadm uses, or the mirror lacks it: image-repository's pause must match containerd's sandbox image." },
+    // registry.configs' removal has been put off since 2.0 (containerd PRs 9766, 12366, 12791);
+    // a containerd that drops a property refuses the CRI config naming it, as 2.0 did `mirrors`
+    { pattern: /`?configs`? is no longer supported|unknown.*registry\.configs/i, hint: "This containerd no longer reads the CRI's registry.configs auth that registry-credentials writes: remove registry-credentials, or pin a containerd that reads it, and give pods imagePullSecrets instead." },
     { pattern: /cgroup driver|misconfiguration: kubelet cgroup driver/i, hint: 'Cgroup driver mismatch: containerd must run runc with SystemdCgroup = true, as the kubelet uses systemd.' }
   ]
 }

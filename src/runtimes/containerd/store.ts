@@ -12,6 +12,8 @@ export interface ContainerdStoreOptions {
   hostsDir: string
   /** Kubernetes images live in k8s.io */
   namespace?: string
+  /** the crictl the action installs, for pulls that need registry-credentials */
+  crictl?: string
 }
 
 export function ctrArgv(o: ContainerdStoreOptions, ...args: string[]): string[] {
@@ -21,6 +23,19 @@ export function ctrArgv(o: ContainerdStoreOptions, ...args: string[]): string[] 
 /** The pull command; `local` keeps containerd 2.x on the client-side pull that reads --hosts-dir as 1.x does. */
 export function ctrPullArgv(o: ContainerdStoreOptions, ref: string, local: boolean): string[] {
   return ctrArgv(o, 'images', 'pull', ...(local ? ['--local'] : []), '--hosts-dir', o.hostsDir, ref)
+}
+
+/**
+ * The pull for an image registry-credentials apply to: through containerd's CRI, as the
+ * kubelet pulls, so containerd takes the credentials from its own config.toml (root's alone)
+ * and no token is on a command line. ctr has no other way: its --user puts the token in argv,
+ * which /proc shows every user on the runner, and without ':PASSWORD' it prompts on a
+ * terminal the action does not have (ctr's commands/resolver.go, passwordPrompt). crictl
+ * sends no credentials of its own (no --creds/--auth), so containerd uses its
+ * registry.configs; the CRI pulls into k8s.io with the hosts directory, as ctr does.
+ */
+export function criPullArgv(o: ContainerdStoreOptions, ref: string): string[] {
+  return [o.crictl ?? 'crictl', '--runtime-endpoint', `unix://${o.address}`, '--image-endpoint', `unix://${o.address}`, 'pull', ref]
 }
 
 /**
@@ -56,8 +71,9 @@ export function containerdStore(run: Run, o: ContainerdStoreOptions): ImageStore
       const res = await run([...base, 'images', 'list', '--quiet'], { privileged: true })
       return new Set(res.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== ''))
     },
-    async pull(ref) {
-      await run(ctrPullArgv(o, ref, await supportsLocal('pull')), { privileged: true })
+    async pull(ref, credentials) {
+      if (credentials) await run(criPullArgv(o, ref), { privileged: true })
+      else await run(ctrPullArgv(o, ref, await supportsLocal('pull')), { privileged: true })
     },
     async importArchive(path) {
       const names = await archiveNames(run, path)
