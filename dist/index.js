@@ -40208,7 +40208,7 @@ async function checkEntry(dir) {
 
 // src/images/preload.ts
 function classifyPullError(text) {
-  if (/429|toomanyrequests|too many requests|rate limit/i.test(text)) return "rate-limit";
+  if (/\b429\b|toomanyrequests|too many requests|rate limit/i.test(text)) return "rate-limit";
   if (/\b401\b|unauthorized|failed to authorize|authorization failed|may require authorization|insufficient_scope/i.test(text)) return "unauthorized";
   if (/\b404\b|not found|manifest unknown|name unknown|no such image/i.test(text)) return "not-found";
   if (/\b50[0-4]\b|internal server error|bad gateway|service unavailable|gateway time|connection reset|timeout|EOF|connection refused/i.test(text)) {

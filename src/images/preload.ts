@@ -38,7 +38,7 @@ export interface PreloadResult {
 export type PullFailure = 'rate-limit' | 'unauthorized' | 'not-found' | 'retryable' | 'other'
 
 export function classifyPullError(text: string): PullFailure {
-  if (/429|toomanyrequests|too many requests|rate limit/i.test(text)) return 'rate-limit'
+  if (/\b429\b|toomanyrequests|too many requests|rate limit/i.test(text)) return 'rate-limit'
   // before not-found: Docker Hub answers a private repository with "does not exist or may require authorization"
   if (/\b401\b|unauthorized|failed to authorize|authorization failed|may require authorization|insufficient_scope/i.test(text)) return 'unauthorized'
   if (/\b404\b|not found|manifest unknown|name unknown|no such image/i.test(text)) return 'not-found'
