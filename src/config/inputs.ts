@@ -32,6 +32,13 @@ export interface ImageRetag {
 
 export type Cleanup = 'auto' | 'true' | 'false'
 
+/** What a run does on a host where a cluster, or an earlier run's unfinished changes, already are. */
+export type OnExisting = 'fail' | 'reset' | 'reuse'
+export const ON_EXISTING = ['fail', 'reset', 'reuse'] as const satisfies readonly OnExisting[]
+/** The accepted values of on-existing, as its errors say them. */
+export const ON_EXISTING_FORMS =
+  "'fail' (stop before changing anything), 'reset' (undo the earlier run and kubeadm reset, then build a fresh cluster), 'reuse' (take the cluster as it is, if it answers)"
+
 export interface Config {
   kubernetesVersion: VersionSpec
   containerRuntime: Runtime
@@ -45,6 +52,8 @@ export interface Config {
   registryMirrors: RegistryMirror[]
   preloadImages: string[]
   imageArchives: string[]
+  /** images in the host's Docker, copied into the runtime's store (docker save, then import), normalized */
+  loadImages: string[]
   imageRetags: ImageRetag[]
   untaint: boolean
   smokeTest: boolean
@@ -53,6 +62,7 @@ export interface Config {
   kubernetesReleaseUrl: string
   githubUrl: string
   cleanup: Cleanup
+  onExisting: OnExisting
   dryRun: boolean
   planDir?: string
   /**
@@ -76,6 +86,7 @@ export const INPUT_NAMES = [
   'registry-mirrors',
   'preload-images',
   'image-archives',
+  'load-images',
   'image-retags',
   'untaint',
   'smoke-test',
@@ -84,6 +95,7 @@ export const INPUT_NAMES = [
   'kubernetes-release-url',
   'github-url',
   'cleanup',
+  'on-existing',
   'dry-run',
   'plan-dir'
 ] as const
@@ -342,6 +354,17 @@ function parseImage(input: string, value: string): string {
   return normalizeImage(value)
 }
 
+/**
+ * A load-images entry: an image in the host's Docker, by name and tag. `docker save` writes a
+ * digest reference's image without a name (its manifest.json has no RepoTags), so containerd
+ * would import it nameless, and no pod could ask for it.
+ */
+function parseLoadImage(input: string, value: string): string {
+  const accepted = "the name of an image in this host's Docker, with a tag or without one (':latest'), such as 'my-app:ci' or 'ghcr.io/org/app:1.2'; not a digest (docker save keeps names, not digests)"
+  if (!isImageReference(value) || value.includes('@')) reject(input, value, accepted)
+  return normalizeImage(value)
+}
+
 /** The accepted form of image-retags, as its errors and action.yml say it. */
 export const RETAG_FORM =
   "one line per image, 'SOURCE=TARGET', both image references, such as 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1': SOURCE is pulled (or imported) with the other images, then tagged as TARGET, which is not pulled"
@@ -480,6 +503,7 @@ export function parseInputs(get: InputGetter): Config {
   const imageArchives = eachOf(field, parseLines(read('image-archives')), (p) =>
     parsePath('image-archives', p, 'one path per line to an image tarball (docker save or OCI archive)', true)
   )
+  const loadImages = eachOf(field, parseList(read('load-images')), (i) => parseLoadImage('load-images', i))
   const imageRetags = parseRetags('image-retags', read('image-retags'), field)
   const untaint = field(() => parseBool('untaint', read('untaint', 'true')))
   const smokeTest = field(() => parseBool('smoke-test', read('smoke-test', 'true')))
@@ -488,6 +512,11 @@ export function parseInputs(get: InputGetter): Config {
   const kubernetesReleaseUrl = field(() => parseUrl('kubernetes-release-url', read('kubernetes-release-url', DEFAULTS.kubernetesReleaseUrl)))
   const githubUrl = field(() => parseUrl('github-url', read('github-url', DEFAULTS.githubUrl)))
   const cleanup = field(() => parseChoice<Cleanup>('cleanup', read('cleanup', DEFAULTS.cleanup), ['auto', 'true', 'false']))
+  const onExisting = field(() => {
+    const v = read('on-existing', DEFAULTS.onExisting)
+    if (!(ON_EXISTING as readonly string[]).includes(v)) reject('on-existing', v, ON_EXISTING_FORMS)
+    return v as OnExisting
+  })
   const dryRun = field(() => parseBool('dry-run', read('dry-run', 'false')))
   const planDirRaw = read('plan-dir')
 
@@ -504,6 +533,7 @@ export function parseInputs(get: InputGetter): Config {
     registryMirrors: registryMirrors!,
     preloadImages: preloadImages!,
     imageArchives: imageArchives!,
+    loadImages: loadImages!,
     imageRetags: imageRetags!,
     untaint: untaint!,
     smokeTest: smokeTest!,
@@ -512,6 +542,7 @@ export function parseInputs(get: InputGetter): Config {
     kubernetesReleaseUrl: kubernetesReleaseUrl!,
     githubUrl: githubUrl!,
     cleanup: cleanup!,
+    onExisting: onExisting!,
     dryRun: dryRun!,
     planDir: planDirRaw === '' ? undefined : planDirRaw,
     notes

@@ -33,6 +33,7 @@ export const STEP_IDS = [
   'runtime.configure',
   'runtime.docker-mirrors',
   'runtime.ready',
+  'images.load',
   'images.preload',
   'init.kubeadm',
   'init.kubeconfig',

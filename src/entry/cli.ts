@@ -48,12 +48,16 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2
   }
   const run = createRun({ debug: () => {} })
+  const ledgerFile = typeof values.ledger === 'string' ? values.ledger : defaultLedgerFile()
+  const ledger = fileStore(ledgerFile)
   const env: CommandEnv = {
     paths: HOST_PATHS,
     run,
     services: systemd(run),
     io: terminalReporter(command === 'plan' ? process.stdout : process.stderr, values.verbose === true),
-    store: fileStore(typeof values.ledger === 'string' ? values.ledger : undefined),
+    store: ledger,
+    hostLedger: ledger,
+    hostLedgerFile: ledgerFile,
     where: 'terminal'
   }
   try {

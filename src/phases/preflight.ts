@@ -1,7 +1,9 @@
 // What stops a run before it changes anything: the host cannot act as root, cannot run the
 // cluster, or still has one.
-import type { Config } from '../config/inputs.js'
+import { ON_EXISTING_FORMS, type Config } from '../config/inputs.js'
+import type { Run } from '../host/exec.js'
 import type { HostFacts } from '../host/probe.js'
+import { loadImageProblems } from '../images/docker.js'
 import type { Paths } from '../host/paths.js'
 import type { RuntimeSetup } from '../runtimes/types.js'
 import { inputFileProblems } from './input-files.js'
@@ -11,8 +13,10 @@ export function hostProblems(config: Config, facts: HostFacts, paths: Paths, run
   if (facts.privilege === 'none') {
     problems.push('The action must act as root: run it as root, or as a user with passwordless sudo (`sudo -n true` failed here). Hosted runners have it; on a self-hosted runner, add a sudoers entry for the runner user.')
   }
-  if (facts.existingCluster) {
-    problems.push(`A cluster from an earlier run is still on this host (${paths.adminConf} exists). Run \`sudo kubeadm reset --force\` first, or give the earlier run cleanup: true.`)
+  if (facts.existingCluster && config.onExisting === 'fail') {
+    problems.push(
+      `A cluster from an earlier run is still on this host (${paths.adminConf} exists), and input 'on-existing' is 'fail'; accepted: ${ON_EXISTING_FORMS}. Or remove it first: \`sudo kubeadm reset --force\`, or give the earlier run cleanup: true.`
+    )
   }
   const dockerMirrors = config.registryMirrors.some((m) => m.registry === 'docker.io')
   if (dockerMirrors && facts.daemonJsonExists && facts.daemonJson === undefined) {
@@ -23,7 +27,14 @@ export function hostProblems(config: Config, facts: HostFacts, paths: Paths, run
   return problems
 }
 
-/** Everything that stops a run before it changes anything: the host's problems and the input files'. */
-export async function preflight(config: Config, facts: HostFacts, paths: Paths, runtime: RuntimeSetup): Promise<string[]> {
-  return [...(await inputFileProblems(config)), ...hostProblems(config, facts, paths, runtime)]
+/**
+ * Everything that stops a run before it changes anything: the input files', the images
+ * load-images names (asked of Docker, read-only), and the host's problems.
+ */
+export async function preflight(config: Config, facts: HostFacts, paths: Paths, runtime: RuntimeSetup, run: Run): Promise<string[]> {
+  return [
+    ...(await inputFileProblems(config)),
+    ...(await loadImageProblems(config.loadImages, facts.docker, run, facts.privilege !== 'none')),
+    ...hostProblems(config, facts, paths, runtime)
+  ]
 }
