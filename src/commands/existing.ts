@@ -85,7 +85,7 @@ export function describeExisting(config: Config, ex: Existing, paths: Paths, led
       return ex.cluster
         ? [
             head,
-            `on-existing: reuse: $ sudo kubectl --kubeconfig ${paths.adminConf} get --raw /readyz; if it answers, its kubeconfig and the outputs are exported and nothing below runs (the earlier ledger becomes this run's).`,
+            `on-existing: reuse: $ sudo KUBECONFIG=${paths.adminConf} kubectl get --raw /readyz; if it answers, its kubeconfig and the outputs are exported and nothing below runs (the earlier ledger becomes this run's).`,
             `If it does not answer, the run stops; on-existing: reset builds afresh.`
           ]
         : [head, 'on-existing: reuse: no cluster to reuse, so as reset:', ...reset]
@@ -149,7 +149,8 @@ export function versionMismatch(spec: VersionSpec, running: string): string | un
 export async function reuseCluster(config: Config, kubeconfig: string, ex: Existing, env: CommandEnv, install: (src: string, dest: string) => Promise<void>): Promise<Reused> {
   const { paths, run, io } = env
   const kubectl = await tool(paths, 'kubectl')
-  const admin = (args: string[]) => run([kubectl, '--kubeconfig', paths.adminConf, ...args], { privileged: true, allowFailure: true })
+  // admin.conf is root's (0600): read through sudo, named by KUBECONFIG as every kubectl call here does
+  const admin = (args: string[]) => run([kubectl, ...args], { privileged: true, allowFailure: true, env: { KUBECONFIG: paths.adminConf } })
   const ready = await admin(['get', '--raw', '/readyz']).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }))
   if (ready.exitCode !== 0) {
     throw new Error(`on-existing: reuse: the cluster on this host (${paths.adminConf}) does not answer: \`kubectl get --raw /readyz\` exited ${ready.exitCode}: ${(ready.stderr || ready.stdout).trim().split('\n').slice(-3).join(' ')}. Nothing was changed. Set on-existing: reset to build a fresh cluster instead.`)
