@@ -65,6 +65,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
         plan.steps,
         { host, learned: plan.learned },
         {
+          onStart: (step) => io.stepStarted?.(step),
           onEnd: (step, t, lines, error) => {
             timings.push(t)
             if (!error) rec.completed.push(step.id)
