@@ -46,9 +46,9 @@ function whatIsThere(ex: Existing, paths: Paths, ledgerFile: string): string {
  */
 export function ledgerProblems(config: Config, ex: Existing, ledgerFile: string, where: CommandEnv['where']): string[] {
   if (!ex.earlier || config.onExisting !== 'fail') return []
-  const down = where === 'terminal' ? 'kubeadm-single-node down' : "node dist/cli.js down (from the action's folder, as the runner user)"
+  const down = where === 'terminal' ? 'with `kubeadm-single-node down`' : "with `node dist/cli.js down`, run from the action's folder as the runner's user"
   return [
-    `An earlier run's ${ex.earlier.changes.length} host changes are still recorded in ${ledgerFile} and not undone, and input 'on-existing' is 'fail'; accepted: ${ON_EXISTING_FORMS}. Or undo them first with \`${down}\`.`
+    `An earlier run's ${ex.earlier.changes.length} host changes are still recorded in ${ledgerFile} and not undone, and input 'on-existing' is 'fail'; accepted: ${ON_EXISTING_FORMS}. Or undo them first ${down}.`
   ]
 }
 
