@@ -182,6 +182,34 @@ describe('re-runs on a self-hosted runner (on-existing)', () => {
     assert.deepEqual(await changedSince(initial), [], 'the host is as it was before the first run')
   })
 
+  it('the dry run says what on-existing would do here, and where a real run would stop', async () => {
+    const kept = await firstJob()
+    const dry = async (inputs: Record<string, string>): Promise<string> => {
+      await job()
+      const out: string[] = []
+      const write = process.stdout.write.bind(process.stdout)
+      process.stdout.write = ((chunk: string | Uint8Array) => (out.push(String(chunk)), true)) as typeof process.stdout.write
+      try {
+        assert.equal((await main({ 'dry-run': 'true', ...inputs })).code, undefined)
+      } finally {
+        process.stdout.write = write
+      }
+      assert.deepEqual((await commands()).filter((c) => !/^(containerd --version|sudo -n true)$/.test(c)), [], 'a dry run changes nothing')
+      return out.join('')
+    }
+    const reset = await dry({ 'on-existing': 'reset' })
+    assert.match(reset, /::group::Already on this host \(on-existing\)\nThis host already has a cluster \(.*admin\.conf exists\) and an earlier run's \d+ host changes/)
+    assert.match(reset, /on-existing: reset: the earlier run's changes are undone, newest first, as its cleanup would:\n {2}undo: .*smoke\.yaml \(created\)\n/)
+    assert.match(reset, /undo: kubeadm init \(undone by kubeadm reset\)/)
+    assert.match(reset, /then the host is read again and the plan below/)
+    assert.doesNotMatch(reset, /A real run would stop here/)
+    const fail = await dry({})
+    assert.match(fail, /on-existing: fail: a real run stops here, changing nothing/)
+    assert.match(fail, /::warning::A real run would stop here: An earlier run's \d+ host changes are still recorded/)
+    assert.match(fail, /::warning::A real run would stop here: A cluster from an earlier run is still on this host/)
+    assert.deepEqual(await hostLedger(), kept)
+  })
+
   it('on-existing: reuse stops, changing nothing, when the cluster does not answer or runs another version', async () => {
     const kept = await firstJob()
     for (const [env, why] of [
