@@ -123,7 +123,7 @@ describe('re-runs on a self-hosted runner (on-existing)', () => {
     // a file the earlier run wrote, and one of the host's it replaced
     assert.ok(kept.changes.some((c) => c.kind === 'file' && c.path === paths.containerdConfig && c.backup))
     await job()
-    const second = await main({ 'on-existing': 'reset', cleanup: 'true' })
+    const second = await main({ 'on-existing': 'reset', cleanup: 'true', 'load-images': 'my-app:ci' })
     assert.equal(second.code, undefined, second.summary)
     const cmds = await commands()
     const at = (re: RegExp, from = 0): number => {
@@ -136,7 +136,11 @@ describe('re-runs on a self-hosted runner (on-existing)', () => {
     const reset = at(/^kubeadm reset --force --cri-socket unix:\/\//)
     const swapOn = at(/^swapon \/mnt\/swapfile$/, reset)
     const reread = at(/^containerd --version$/, swapOn)
-    at(/^kubeadm init --config /, at(/^swapoff \/mnt\/swapfile$/, reread))
+    const init = at(/^kubeadm init --config /, at(/^swapoff \/mnt\/swapfile$/, reread))
+    // load-images in the fresh build: asked of Docker in the preflight, loaded once containerd serves CRI, before init
+    const saved = at(/^docker save --output \S+\/ksn-load-\w+\/images\.tar docker\.io\/library\/my-app:ci$/, at(/^crictl --runtime-endpoint .* info$/, reread))
+    assert.ok(at(/^docker image inspect --format \{\{\.Id\}\} docker\.io\/library\/my-app:ci$/, reread) < saved)
+    assert.ok(at(/^ctr .* images import --local \S+\/images\.tar$/, saved) < init)
     assert.equal(second.outputs['node-name'], 'runnervm')
     assert.equal(second.outputs['nginx-url'], `http://127.0.0.1:${new URL(server.url).port}/`)
     // the host file now holds this run's ledger alone: the earlier one is undone
@@ -162,10 +166,13 @@ describe('re-runs on a self-hosted runner (on-existing)', () => {
     const initial = await snapshot(root)
     const kept = await firstJob()
     await job()
-    const second = await main({ 'on-existing': 'reuse', cleanup: 'false' })
+    const second = await main({ 'on-existing': 'reuse', cleanup: 'false', 'load-images': 'my-app:ci' })
     assert.equal(second.code, undefined, second.summary)
     const cmds = await commands()
     assert.equal(cmds.some((c) => /^kubeadm (init|reset)|images pull|^install /.test(c)), false, `nothing built:\n${cmds.join('\n')}`)
+    // but the images this job built reach the cluster it reuses
+    assert.ok(cmds.some((c) => /^docker save --output .* docker\.io\/library\/my-app:ci$/.test(c)), cmds.join('\n'))
+    assert.ok(cmds.some((c) => /^ctr .* --namespace k8s\.io images import --local \S+\/images\.tar$/.test(c)), cmds.join('\n'))
     assert.ok(cmds.includes('kubectl get --raw /readyz'))
     assert.equal(second.outputs.kubeconfig, join(home(), '.kube/config'), "the earlier run's copy")
     assert.equal(second.outputs['kubernetes-version'], 'v1.34.2')

@@ -153,6 +153,13 @@ async function reuse(config: Config, env: CommandEnv, prepared: Prepared, earlie
     await host.installFile(src, dest, { mode: 0o600, owner })
   })
   rec.kubeconfig = r.kubeconfig
+  // images this job built reach the cluster it reuses: the plan's own load step, alone
+  const load = plan.steps.find((s) => s.id === 'images.load')
+  if (load) {
+    io.start([load])
+    await execute([{ ...load, needs: [] }], { host, learned: plan.learned }, { onStart: (s) => io.stepStarted?.(s), onEnd: (s, t, lines, error) => io.stepEnded(s, t, lines, error) })
+    io.flush()
+  }
   rec.finished = true
   store.save(rec)
   io.exportVariable('KUBECONFIG', r.kubeconfig)
