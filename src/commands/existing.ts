@@ -85,7 +85,7 @@ export function describeExisting(config: Config, ex: Existing, paths: Paths, led
       return ex.cluster
         ? [
             head,
-            `on-existing: reuse: $ sudo KUBECONFIG=${paths.adminConf} kubectl get --raw /readyz; if it answers, its kubeconfig and the outputs are exported and nothing below runs (the earlier ledger becomes this run's).`,
+            `on-existing: reuse: $ sudo KUBECONFIG=${paths.adminConf} kubectl get --raw /readyz; if it answers, its kubeconfig and the outputs are exported and nothing below runs${config.loadImages.length ? ' but images.load' : ''} (the earlier ledger becomes this run's).`,
             `If it does not answer, the run stops; on-existing: reset builds afresh.`
           ]
         : [head, 'on-existing: reuse: no cluster to reuse, so as reset:', ...reset]

@@ -125,7 +125,8 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
 }
 
 /**
- * on-existing: reuse, with a cluster on the host: nothing is built. The earlier run's ledger
+ * on-existing: reuse, with a cluster on the host: nothing is built, but load-images are
+ * loaded (images the job built are why it wants the cluster). The earlier run's ledger
  * becomes this run's (so this job's cleanup, or a later reset, undoes the cluster), plus the
  * runner user's kubeconfig if it has to be copied again.
  */
