@@ -23,6 +23,15 @@ import { serve, type Route, type TestServer } from './helpers/http.js'
 import { layRunner, releaseRoutes } from './helpers/host-tree.js'
 import { inputEnv, parseCommandFile, sandbox, type Sandbox } from './helpers/runner.js'
 
+/**
+ * Puts the environment back key by key: assigning process.env a plain object would cut it off
+ * from the real environment, which os.homedir() (the ledger file's home) reads.
+ */
+function restoreEnv(saved: NodeJS.ProcessEnv): void {
+  for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k]
+  Object.assign(process.env, saved)
+}
+
 const tmp = (prefix: string): Promise<string> => mkdtemp(join(tmpdir(), `ksn-${prefix}-`))
 
 describe('cache key', () => {
@@ -249,7 +258,7 @@ describe('main and post, twice, on fresh runners sharing only the cache', () => 
     await server.close()
     await rm(entries, { recursive: true, force: true })
     await rm(work, { recursive: true, force: true })
-    process.env = savedEnv
+    restoreEnv(savedEnv)
     process.exitCode = undefined
   })
   const keyOf = () => cacheKey(config({ 'kubernetes-version': 'v1.34.2', 'kubernetes-release-url': `${server.url}/release`, 'github-url': `${server.url}/gh` }), 'v1.34.2', 'amd64').key
@@ -362,7 +371,7 @@ describe('the same runs through @actions/cache, against a stand-in of the cache 
     await server.close()
     await service.close()
     await rm(temp, { recursive: true, force: true })
-    process.env = savedEnv
+    restoreEnv(savedEnv)
     process.exitCode = undefined
   })
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { before, describe, it } from 'node:test'
+import { createRun } from '../src/host/exec.js'
 import { InputError } from '../src/config/inputs.js'
 import { ChecksumError, downloadVerified, isLocalUrl } from '../src/host/download.js'
 import { HOST_PATHS } from '../src/host/paths.js'
@@ -185,7 +186,7 @@ describe('offline: every piece proven local before anything changes', () => {
     const c = config({ 'kubernetes-version': V })
     assert.deepEqual(await check(c), [])
     const off = config({ 'kubernetes-version': V, offline: 'true' })
-    const all = await preflight(off, facts(), HOST_PATHS, planFor(off), V)
+    const all = await preflight(off, facts(), HOST_PATHS, planFor(off), V, createRun({ debug: () => {} }))
     assert.ok(all.some((p) => /^Image registry\.k8s\.io\/pause/.test(p)) && all.some((p) => /^Input 'github-url'/.test(p)), all.join('\n'))
   })
 })

@@ -276,7 +276,8 @@ describe('the action plan', () => {
       hostProblems(config(inputs), facts, HOST_PATHS, buildPlan({ config: config(inputs), facts, version, paths: HOST_PATHS }).runtime)
     assert.match(problems({ ...hostedRunner, cpus: 1 })[0], /at least 2 CPUs/)
     assert.deepEqual(problems({ ...hostedRunner, containerd: { version: '1.7.27', major: 1 } }, 'v1.36.0'), [], 'an old containerd is no reason to stop: the action brings its own')
-    assert.match(problems({ ...hostedRunner, existingCluster: true })[0], /A cluster from an earlier run is still on this host.*kubeadm reset --force/)
+    assert.match(problems({ ...hostedRunner, existingCluster: true })[0], /A cluster from an earlier run is still on this host .*input 'on-existing' is 'fail'; accepted: 'fail' .*'reset' .*'reuse' .*kubeadm reset --force/)
+    assert.deepEqual(problems({ ...hostedRunner, existingCluster: true }, 'v1.34.2', { 'on-existing': 'reset' }), [], 'reset and reuse deal with the cluster themselves')
     const broken = { ...hostedRunner, daemonJsonExists: true, daemonJson: undefined }
     assert.match(problems(broken, 'v1.34.2', { 'registry-mirrors': 'docker.io=https://mirror.gcr.io' })[0], /daemon\.json is not valid JSON/)
     assert.deepEqual(problems(broken), [], 'only a problem when there are docker.io mirrors to merge')

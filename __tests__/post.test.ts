@@ -42,6 +42,8 @@ function recorder() {
     services: { act: async () => {}, status: async () => ({ enabled: 'enabled', active: true }), disable: async (u) => void ran.push(`disable ${u}`), logs: async () => '' },
     io,
     store,
+    hostLedger: store,
+    hostLedgerFile: join(root, 'ledger.json'),
     where: 'actions'
   })
   return { lines, ran, env, saved, cleared: () => cleared }
@@ -62,8 +64,12 @@ describe('up, with a ledger from an earlier run', () => {
   it('refuses to start over changes nothing has undone yet, before changing anything', async () => {
     const root = await mkdtemp(join(tmpdir(), 'ksn-post-'))
     const r = recorder()
-    const env = { ...r.env(root), store: { save: () => assert.fail('nothing may be saved'), load: () => record(root, { changes: [{ kind: 'dir', path: join(root, 'x') }] }), clear: () => {} }, where: 'terminal' as const }
-    await assert.rejects(up(config({ 'kubernetes-version': 'v1.34.2' }), env), /An earlier run's 1 host changes are still recorded and not undone; nothing was changed\. Run `kubeadm-single-node down` first/)
+    const ledger = { save: () => assert.fail('nothing may be saved'), load: () => record(root, { changes: [{ kind: 'dir', path: join(root, 'x') }] }), clear: () => {} }
+    const env = { ...r.env(root), store: ledger, hostLedger: ledger, where: 'terminal' as const }
+    await assert.rejects(
+      up(config({ 'kubernetes-version': 'v1.34.2' }), env),
+      /nothing was changed:\n {2}- An earlier run's 1 host changes are still recorded in .*ledger\.json and not undone, and input 'on-existing' is 'fail'; accepted: 'fail' .*'reset' .*'reuse' .*Or undo them first with `kubeadm-single-node down`/
+    )
     assert.deepEqual(r.ran.filter((c) => !/^(containerd --version|sudo -n true)$/.test(c)), [], 'only the read-only probes ran')
   })
 })

@@ -8168,10 +8168,10 @@ var require_fixed_queue = __commonJS({
         this.head.push(data);
       }
       shift() {
-        const tail = this.tail;
-        const next = tail.shift();
-        if (tail.isEmpty() && tail.next !== null) {
-          this.tail = tail.next;
+        const tail2 = this.tail;
+        const next = tail2.shift();
+        if (tail2.isEmpty() && tail2.next !== null) {
+          this.tail = tail2.next;
         }
         return next;
       }
@@ -17350,7 +17350,7 @@ var require_permessage_deflate = __commonJS({
     var { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __require("node:zlib");
     var { isValidClientWindowBits } = require_util7();
     var { MessageSizeExceededError } = require_errors();
-    var tail = Buffer.from([0, 0, 255, 255]);
+    var tail2 = Buffer.from([0, 0, 255, 255]);
     var kBuffer = /* @__PURE__ */ Symbol("kBuffer");
     var kLength = /* @__PURE__ */ Symbol("kLength");
     var PerMessageDeflate = class {
@@ -17408,7 +17408,7 @@ var require_permessage_deflate = __commonJS({
         }
         this.#inflate.write(chunk);
         if (fin) {
-          this.#inflate.write(tail);
+          this.#inflate.write(tail2);
         }
         this.#inflate.flush(() => {
           if (!this.#inflate) {
@@ -26861,36 +26861,36 @@ var require_rpc_interceptor = __commonJS({
     function stackIntercept(kind, transport, method, options, input) {
       var _a2, _b, _c, _d;
       if (kind == "unary") {
-        let tail = (mtd, inp, opt) => transport.unary(mtd, inp, opt);
+        let tail2 = (mtd, inp, opt) => transport.unary(mtd, inp, opt);
         for (const curr of ((_a2 = options.interceptors) !== null && _a2 !== void 0 ? _a2 : []).filter((i) => i.interceptUnary).reverse()) {
-          const next = tail;
-          tail = (mtd, inp, opt) => curr.interceptUnary(next, mtd, inp, opt);
+          const next = tail2;
+          tail2 = (mtd, inp, opt) => curr.interceptUnary(next, mtd, inp, opt);
         }
-        return tail(method, input, options);
+        return tail2(method, input, options);
       }
       if (kind == "serverStreaming") {
-        let tail = (mtd, inp, opt) => transport.serverStreaming(mtd, inp, opt);
+        let tail2 = (mtd, inp, opt) => transport.serverStreaming(mtd, inp, opt);
         for (const curr of ((_b = options.interceptors) !== null && _b !== void 0 ? _b : []).filter((i) => i.interceptServerStreaming).reverse()) {
-          const next = tail;
-          tail = (mtd, inp, opt) => curr.interceptServerStreaming(next, mtd, inp, opt);
+          const next = tail2;
+          tail2 = (mtd, inp, opt) => curr.interceptServerStreaming(next, mtd, inp, opt);
         }
-        return tail(method, input, options);
+        return tail2(method, input, options);
       }
       if (kind == "clientStreaming") {
-        let tail = (mtd, opt) => transport.clientStreaming(mtd, opt);
+        let tail2 = (mtd, opt) => transport.clientStreaming(mtd, opt);
         for (const curr of ((_c = options.interceptors) !== null && _c !== void 0 ? _c : []).filter((i) => i.interceptClientStreaming).reverse()) {
-          const next = tail;
-          tail = (mtd, opt) => curr.interceptClientStreaming(next, mtd, opt);
+          const next = tail2;
+          tail2 = (mtd, opt) => curr.interceptClientStreaming(next, mtd, opt);
         }
-        return tail(method, options);
+        return tail2(method, options);
       }
       if (kind == "duplex") {
-        let tail = (mtd, opt) => transport.duplex(mtd, opt);
+        let tail2 = (mtd, opt) => transport.duplex(mtd, opt);
         for (const curr of ((_d = options.interceptors) !== null && _d !== void 0 ? _d : []).filter((i) => i.interceptDuplex).reverse()) {
-          const next = tail;
-          tail = (mtd, opt) => curr.interceptDuplex(next, mtd, opt);
+          const next = tail2;
+          tail2 = (mtd, opt) => curr.interceptDuplex(next, mtd, opt);
         }
-        return tail(method, options);
+        return tail2(method, options);
       }
       runtime_1.assertNever(kind);
     }
@@ -35204,7 +35204,7 @@ var require_ipaddr = __commonJS({
 
 // src/entry/cli.ts
 import { homedir as homedir2 } from "node:os";
-import { join as join17 } from "node:path";
+import { join as join19 } from "node:path";
 import { parseArgs } from "node:util";
 
 // src/cache/backend.ts
@@ -36494,32 +36494,32 @@ function mkdirP(fsPath) {
     yield mkdir(fsPath, { recursive: true });
   });
 }
-function which(tool, check) {
+function which(tool2, check) {
   return __awaiter4(this, void 0, void 0, function* () {
-    if (!tool) {
+    if (!tool2) {
       throw new Error("parameter 'tool' is required");
     }
     if (check) {
-      const result = yield which(tool, false);
+      const result = yield which(tool2, false);
       if (!result) {
         if (IS_WINDOWS) {
-          throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
+          throw new Error(`Unable to locate executable file: ${tool2}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
         } else {
-          throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
+          throw new Error(`Unable to locate executable file: ${tool2}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
         }
       }
       return result;
     }
-    const matches = yield findInPath(tool);
+    const matches = yield findInPath(tool2);
     if (matches && matches.length > 0) {
       return matches[0];
     }
     return "";
   });
 }
-function findInPath(tool) {
+function findInPath(tool2) {
   return __awaiter4(this, void 0, void 0, function* () {
-    if (!tool) {
+    if (!tool2) {
       throw new Error("parameter 'tool' is required");
     }
     const extensions = [];
@@ -36530,14 +36530,14 @@ function findInPath(tool) {
         }
       }
     }
-    if (isRooted(tool)) {
-      const filePath = yield tryGetExecutablePath(tool, extensions);
+    if (isRooted(tool2)) {
+      const filePath = yield tryGetExecutablePath(tool2, extensions);
       if (filePath) {
         return [filePath];
       }
       return [];
     }
-    if (tool.includes(path2.sep)) {
+    if (tool2.includes(path2.sep)) {
       return [];
     }
     const directories = [];
@@ -36550,7 +36550,7 @@ function findInPath(tool) {
     }
     const matches = [];
     for (const directory of directories) {
-      const filePath = yield tryGetExecutablePath(path2.join(directory, tool), extensions);
+      const filePath = yield tryGetExecutablePath(path2.join(directory, tool2), extensions);
       if (filePath) {
         matches.push(filePath);
       }
@@ -37296,9 +37296,9 @@ function parseCommaParts(str2, budget) {
       return void 0;
     }
     if (!m) {
-      const tail = str2.split(",");
-      tail[0] = carry + tail[0];
-      pushAll(parts, tail);
+      const tail2 = str2.split(",");
+      tail2[0] = carry + tail2[0];
+      pushAll(parts, tail2);
       return parts;
     }
     const { pre, body: body2, post } = m;
@@ -38838,7 +38838,7 @@ var Minimatch = class {
   #matchGlobstar(file, pattern, partial, fileIndex, patternIndex) {
     const firstgs = pattern.indexOf(GLOBSTAR, patternIndex);
     const lastgs = pattern.lastIndexOf(GLOBSTAR);
-    const [head, body2, tail] = partial ? [
+    const [head, body2, tail2] = partial ? [
       pattern.slice(patternIndex, firstgs),
       pattern.slice(firstgs + 1),
       []
@@ -38856,21 +38856,21 @@ var Minimatch = class {
       patternIndex += head.length;
     }
     let fileTailMatch = 0;
-    if (tail.length) {
-      if (tail.length + fileIndex > file.length)
+    if (tail2.length) {
+      if (tail2.length + fileIndex > file.length)
         return false;
-      let tailStart = file.length - tail.length;
-      if (this.#matchOne(file, tail, partial, tailStart, 0)) {
-        fileTailMatch = tail.length;
+      let tailStart = file.length - tail2.length;
+      if (this.#matchOne(file, tail2, partial, tailStart, 0)) {
+        fileTailMatch = tail2.length;
       } else {
-        if (file[file.length - 1] !== "" || fileIndex + tail.length === file.length) {
+        if (file[file.length - 1] !== "" || fileIndex + tail2.length === file.length) {
           return false;
         }
         tailStart--;
-        if (!this.#matchOne(file, tail, partial, tailStart, 0)) {
+        if (!this.#matchOne(file, tail2, partial, tailStart, 0)) {
           return false;
         }
-        fileTailMatch = tail.length + 1;
+        fileTailMatch = tail2.length + 1;
       }
     }
     if (!body2.length) {
@@ -53053,38 +53053,38 @@ function extractTar2(file_1, dest_1) {
     return dest;
   });
 }
-function cacheDir(sourceDir, tool, version3, arch3) {
+function cacheDir(sourceDir, tool2, version3, arch3) {
   return __awaiter8(this, void 0, void 0, function* () {
     version3 = semver3.clean(version3) || version3;
     arch3 = arch3 || os5.arch();
-    debug(`Caching tool ${tool} ${version3} ${arch3}`);
+    debug(`Caching tool ${tool2} ${version3} ${arch3}`);
     debug(`source dir: ${sourceDir}`);
     if (!fs3.statSync(sourceDir).isDirectory()) {
       throw new Error("sourceDir is not a directory");
     }
-    const destPath = yield _createToolPath(tool, version3, arch3);
+    const destPath = yield _createToolPath(tool2, version3, arch3);
     for (const itemName of fs3.readdirSync(sourceDir)) {
       const s = path5.join(sourceDir, itemName);
       yield cp(s, destPath, { recursive: true });
     }
-    _completeToolPath(tool, version3, arch3);
+    _completeToolPath(tool2, version3, arch3);
     return destPath;
   });
 }
-function cacheFile(sourceFile, targetFile, tool, version3, arch3) {
+function cacheFile(sourceFile, targetFile, tool2, version3, arch3) {
   return __awaiter8(this, void 0, void 0, function* () {
     version3 = semver3.clean(version3) || version3;
     arch3 = arch3 || os5.arch();
-    debug(`Caching tool ${tool} ${version3} ${arch3}`);
+    debug(`Caching tool ${tool2} ${version3} ${arch3}`);
     debug(`source file: ${sourceFile}`);
     if (!fs3.statSync(sourceFile).isFile()) {
       throw new Error("sourceFile is not a file");
     }
-    const destFolder = yield _createToolPath(tool, version3, arch3);
+    const destFolder = yield _createToolPath(tool2, version3, arch3);
     const destPath = path5.join(destFolder, targetFile);
     debug(`destination file ${destPath}`);
     yield cp(sourceFile, destPath);
-    _completeToolPath(tool, version3, arch3);
+    _completeToolPath(tool2, version3, arch3);
     return destFolder;
   });
 }
@@ -53141,9 +53141,9 @@ function _createExtractFolder(dest) {
     return dest;
   });
 }
-function _createToolPath(tool, version3, arch3) {
+function _createToolPath(tool2, version3, arch3) {
   return __awaiter8(this, void 0, void 0, function* () {
-    const folderPath = path5.join(_getCacheDirectory(), tool, semver3.clean(version3) || version3, arch3 || "");
+    const folderPath = path5.join(_getCacheDirectory(), tool2, semver3.clean(version3) || version3, arch3 || "");
     debug(`destination ${folderPath}`);
     const markerPath = `${folderPath}.complete`;
     yield rmRF(folderPath);
@@ -53152,8 +53152,8 @@ function _createToolPath(tool, version3, arch3) {
     return folderPath;
   });
 }
-function _completeToolPath(tool, version3, arch3) {
-  const folderPath = path5.join(_getCacheDirectory(), tool, semver3.clean(version3) || version3, arch3 || "");
+function _completeToolPath(tool2, version3, arch3) {
+  const folderPath = path5.join(_getCacheDirectory(), tool2, semver3.clean(version3) || version3, arch3 || "");
   const markerPath = `${folderPath}.complete`;
   fs3.writeFileSync(markerPath, "");
   debug("finished caching tool");
@@ -53633,9 +53633,9 @@ var FROM_KUBEADM = "<asked of kubeadm at run time>";
 // src/host/exec.ts
 var CommandError = class extends Error {
   constructor(argv, result) {
-    const tail = lastLines(result.stderr.trim() || result.stdout.trim(), 20);
-    super(`\`${displayArgv(argv)}\` exited with code ${result.exitCode}${tail ? `:
-${tail}` : ""}`);
+    const tail2 = lastLines(result.stderr.trim() || result.stdout.trim(), 20);
+    super(`\`${displayArgv(argv)}\` exited with code ${result.exitCode}${tail2 ? `:
+${tail2}` : ""}`);
     this.argv = argv;
     this.result = result;
     this.name = "CommandError";
@@ -54987,7 +54987,8 @@ var DEFAULTS = {
   timeout: "5m",
   kubernetesReleaseUrl: "https://dl.k8s.io/release",
   githubUrl: "https://github.com",
-  cleanup: "auto"
+  cleanup: "auto",
+  onExisting: "fail"
 };
 var CNI_PLUGINS_VERSION = "v1.8.0";
 var HOST_PACKAGES = [
@@ -55206,6 +55207,8 @@ var Secret = class {
 };
 
 // src/config/inputs.ts
+var ON_EXISTING = ["fail", "reset", "reuse"];
+var ON_EXISTING_FORMS = "'fail' (stop before changing anything), 'reset' (undo the earlier run and kubeadm reset, then build a fresh cluster), 'reuse' (take the cluster as it is, if it answers)";
 var INPUT_NAMES = [
   "kubernetes-version",
   "container-runtime",
@@ -55219,6 +55222,7 @@ var INPUT_NAMES = [
   "registry-credentials",
   "preload-images",
   "image-archives",
+  "load-images",
   "image-retags",
   "untaint",
   "kubeadm-config",
@@ -55231,6 +55235,7 @@ var INPUT_NAMES = [
   "cache",
   "offline",
   "cleanup",
+  "on-existing",
   "dry-run",
   "plan-dir"
 ];
@@ -55458,6 +55463,11 @@ function parseImage(input, value) {
   }
   return normalizeImage(value);
 }
+function parseLoadImage(input, value) {
+  const accepted = "the name of an image in this host's Docker, with a tag or without one (':latest'), such as 'my-app:ci' or 'ghcr.io/org/app:1.2'; not a digest (docker save keeps names, not digests)";
+  if (!isImageReference(value) || value.includes("@")) reject(input, value, accepted);
+  return normalizeImage(value);
+}
 var RETAG_FORM = "one line per image, 'SOURCE=TARGET', both image references, such as 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1': SOURCE is pulled (or imported) with the other images, then tagged as TARGET, which is not pulled";
 function parseRetags(input, value, field) {
   const lines = value.split(/\r?\n/).map((l) => l.replace(/#.*$/, "").trim()).filter((l) => l !== "");
@@ -55571,6 +55581,7 @@ function parseInputs(get, o = {}) {
     parseLines(read2("image-archives")),
     (p) => parsePath("image-archives", p, "one path per line to an image tarball (docker save or OCI archive)", true)
   );
+  const loadImages = eachOf(field, parseList(read2("load-images")), (i) => parseLoadImage("load-images", i));
   const imageRetags = parseRetags("image-retags", read2("image-retags"), field);
   const untaint = field(() => parseBool("untaint", read2("untaint", "true")));
   const kubeadmConfig = parseKubeadmConfig(get("kubeadm-config"), field, problems);
@@ -55589,6 +55600,11 @@ function parseInputs(get, o = {}) {
   }
   const cache = field(() => parseBool("cache", read2("cache", "true")));
   const cleanup = field(() => parseChoice("cleanup", read2("cleanup", DEFAULTS.cleanup), ["auto", "true", "false"]));
+  const onExisting = field(() => {
+    const v = read2("on-existing", DEFAULTS.onExisting);
+    if (!ON_EXISTING.includes(v)) reject("on-existing", v, ON_EXISTING_FORMS);
+    return v;
+  });
   const dryRun = field(() => parseBool("dry-run", read2("dry-run", "false")));
   const planDirRaw = read2("plan-dir");
   if (problems.length > 0) throw new InputError(problems);
@@ -55605,6 +55621,7 @@ function parseInputs(get, o = {}) {
     registryCredentials,
     preloadImages: preloadImages2,
     imageArchives,
+    loadImages,
     imageRetags,
     untaint,
     kubeadmConfig,
@@ -55617,10 +55634,41 @@ function parseInputs(get, o = {}) {
     cache,
     offline,
     cleanup,
+    onExisting,
     dryRun,
     planDir: planDirRaw === "" ? void 0 : planDirRaw,
     notes
   };
+}
+
+// src/images/docker.ts
+function dockerSaveArgv(out, images) {
+  return ["docker", "save", "--output", out, ...images];
+}
+function dockerInspectArgv(image) {
+  return ["docker", "image", "inspect", "--format", "{{.Id}}", image];
+}
+var VERSION_ARGV = ["docker", "version", "--format", "{{.Server.Version}}"];
+var tail = (r) => (r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ");
+async function dockerAccess(run, canSudo) {
+  const asUser = await run(VERSION_ARGV, { allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+  if (asUser.exitCode === 0) return { via: "user" };
+  if (canSudo && /permission denied/i.test(tail(asUser))) {
+    const asRoot = await run(VERSION_ARGV, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (asRoot.exitCode === 0) return { via: "root" };
+  }
+  return { problem: `\`docker version\` failed: ${tail(asUser) || `exit ${asUser.exitCode}`}` };
+}
+var ACCEPTED = "names of images in this host's Docker, each built or pulled by an earlier step (`docker image ls` lists them)";
+async function loadImageProblems(images, docker, run, canSudo) {
+  if (images.length === 0) return [];
+  if (!docker) return [`Input 'load-images' names ${images.join(", ")}, but this host has no docker command to save them from; accepted: ${ACCEPTED}.`];
+  const access8 = await dockerAccess(run, canSudo);
+  if ("problem" in access8) return [`Input 'load-images' names ${images.join(", ")}, but this host's Docker does not answer (${access8.problem}); accepted: ${ACCEPTED}.`];
+  const found = await Promise.all(images.map((i) => run(dockerInspectArgv(i), { privileged: access8.via === "root", allowFailure: true })));
+  return images.flatMap(
+    (image, n) => found[n].exitCode === 0 ? [] : [`Input 'load-images' names ${image}, which this host's Docker does not have (${tail(found[n]) || `docker image inspect exited ${found[n].exitCode}`}); accepted: ${ACCEPTED}.`]
+  );
 }
 
 // src/phases/input-files.ts
@@ -55629,7 +55677,7 @@ import * as fsp from "node:fs/promises";
 import { isAbsolute, resolve as resolve3 } from "node:path";
 var nodeProbe = { stat: fsp.stat, lstat: fsp.lstat, access: fsp.access };
 var nodeRead = (path6) => fsp.readFile(path6, "utf8");
-var ACCEPTED = "an existing regular file this process can read";
+var ACCEPTED2 = "an existing regular file this process can read";
 function kindOf(s) {
   if (s.isDirectory()) return "a directory";
   if (s.isFIFO()) return "a named pipe";
@@ -55692,7 +55740,7 @@ async function inputFileProblems(config, probe = nodeProbe) {
 }
 function pathProblem(input, path6, what) {
   const where2 = isAbsolute(path6) ? "" : ` (looked for at ${resolve3(path6)})`;
-  return `Input '${input}' has the path ${JSON.stringify(path6)}${where2}, which is ${what}; accepted: ${ACCEPTED}.`;
+  return `Input '${input}' has the path ${JSON.stringify(path6)}${where2}, which is ${what}; accepted: ${ACCEPTED2}.`;
 }
 async function readKubeadmConfigFile(config, probe = nodeProbe, read2 = nodeRead) {
   const given = config.kubeadmConfig;
@@ -55926,6 +55974,11 @@ async function checkEntry(dir) {
   return { ok: true, manifest, bytes };
 }
 
+// src/phases/images.ts
+import { mkdtemp, rm as rm6 } from "node:fs/promises";
+import { tmpdir as tmpdir3 } from "node:os";
+import { join as join12 } from "node:path";
+
 // src/images/preload.ts
 function classifyPullError(text) {
   if (/\b429\b|toomanyrequests|too many requests|rate limit/i.test(text)) return "rate-limit";
@@ -56074,6 +56127,39 @@ async function importCached(store, archive, warn, log2) {
     return [];
   }
 }
+function loadStep(p) {
+  const { config, runtime, facts, learned } = p;
+  const images = config.loadImages;
+  const cmd = runtime.imageCommands(learned);
+  const file = "<temporary directory>/images.tar";
+  return step("images.load", `load ${images.length} image${images.length === 1 ? "" : "s"} from Docker`, ["runtime.ready"], [
+    {
+      kind: "task",
+      title: "docker save, then import into the runtime",
+      shows: [
+        `$ ${displayArgv(dockerSaveArgv(file, images))}   (as this user; with sudo where only root may use Docker's socket)`,
+        `$ sudo ${displayArgv(cmd.importArchive(file))}`,
+        `$ sudo ${displayArgv(cmd.list())}   (each name must be there)`,
+        `then the temporary file is removed`
+      ],
+      run: async (ctx) => {
+        const access8 = await dockerAccess(ctx.host.run, facts.privilege !== "none");
+        if ("problem" in access8) throw new Error(`load-images: this host's Docker does not answer: ${access8.problem}`);
+        const dir = await mkdtemp(join12(process.env.RUNNER_TEMP || tmpdir3(), "ksn-load-"));
+        try {
+          const tar = join12(dir, "images.tar");
+          await ctx.host.run(dockerSaveArgv(tar, images), { privileged: access8.via === "root" });
+          const names = await runtime.imageStore(ctx.host.run).importArchive(tar);
+          const missing = images.filter((i) => !names.includes(i));
+          if (missing.length) throw new Error(`load-images: docker save wrote no name for ${missing.join(", ")} (it brought ${names.join(", ") || "none"})`);
+          ctx.log(`loaded from Docker: ${names.join(", ")}`);
+        } finally {
+          await rm6(dir, { recursive: true, force: true });
+        }
+      }
+    }
+  ]);
+}
 function imageSteps(p) {
   const { config, learned, smokeTest, runtime, cache } = p;
   const images = (l) => preloadSet(config, l, smokeTest);
@@ -56081,8 +56167,11 @@ function imageSteps(p) {
   const needs = p.cni.configSteps(p).map((s) => s.id);
   if (cache) needs.push("cache.restore");
   const cached = cache && entryLayout(cache.dir).images;
+  const load = config.loadImages.length > 0 ? [loadStep(p)] : [];
   return [
-    step("images.preload", "preload every image the cluster will ask for", ["runtime.ready", "config.images", ...needs], [
+    ...load,
+    // after the load: what it brought is present, and not pulled
+    step("images.preload", "preload every image the cluster will ask for", ["runtime.ready", "config.images", ...needs, ...load.map((s) => s.id)], [
       {
         kind: "task",
         title: `import archives, then ${config.offline ? "check that nothing is missing (offline)" : "pull what is missing (4 at a time, the largest first)"}${config.imageRetags.length ? ", then retag" : ""}`,
@@ -56240,8 +56329,10 @@ function hostProblems(config, facts, paths, runtime) {
   if (facts.privilege === "none") {
     problems.push("The action must act as root: run it as root, or as a user with passwordless sudo (`sudo -n true` failed here). Hosted runners have it; on a self-hosted runner, add a sudoers entry for the runner user.");
   }
-  if (facts.existingCluster) {
-    problems.push(`A cluster from an earlier run is still on this host (${paths.adminConf} exists). Run \`sudo kubeadm reset --force\` first, or give the earlier run cleanup: true.`);
+  if (facts.existingCluster && config.onExisting === "fail") {
+    problems.push(
+      `A cluster from an earlier run is still on this host (${paths.adminConf} exists), and input 'on-existing' is 'fail'; accepted: ${ON_EXISTING_FORMS}. Or remove it first: \`sudo kubeadm reset --force\`, or give the earlier run cleanup: true.`
+    );
   }
   const dockerMirrors = config.registryMirrors.some((m) => m.registry === "docker.io");
   if (dockerMirrors && facts.daemonJsonExists && facts.daemonJson === void 0) {
@@ -56251,8 +56342,13 @@ function hostProblems(config, facts, paths, runtime) {
   problems.push(...runtime.problems);
   return problems;
 }
-async function preflight(config, facts, paths, plan2, version3, offline) {
-  return [...await inputFileProblems(config), ...hostProblems(config, facts, paths, plan2.runtime), ...await offlineProblems(config, facts, version3, plan2, offline)];
+async function preflight(config, facts, paths, plan2, version3, run, offline) {
+  return [
+    ...await inputFileProblems(config),
+    ...await loadImageProblems(config.loadImages, facts.docker, run, facts.privilege !== "none"),
+    ...hostProblems(config, facts, paths, plan2.runtime),
+    ...await offlineProblems(config, facts, version3, plan2, offline)
+  ];
 }
 
 // src/io/summary.ts
@@ -56264,10 +56360,171 @@ function timingsJson(timings, total) {
 }
 var round = (n) => Math.round(n * 10) / 10;
 
+// src/commands/existing.ts
+import { access as access6 } from "node:fs/promises";
+import { join as join13 } from "node:path";
+
+// src/kube/kubectl.ts
+function kubectl(run, bin, kubeconfig) {
+  const env = { KUBECONFIG: kubeconfig };
+  return {
+    async json(args) {
+      const res = await run([bin, ...args, "-o", "json"], { env });
+      return JSON.parse(res.stdout);
+    }
+  };
+}
+function nodeFacts(node) {
+  const conds = node.status?.conditions ?? [];
+  const ready = conds.find((c) => c.type === "Ready");
+  const ip = (node.status?.addresses ?? []).find((a) => a.type === "InternalIP")?.address ?? "";
+  return {
+    name: node.metadata?.name ?? "",
+    ip,
+    ready: ready?.status === "True",
+    why: ready ? `${ready.reason ?? ""}: ${ready.message ?? ""}`.trim() : "no Ready condition yet"
+  };
+}
+function unreadyPods(pods, namespaces) {
+  const out = [];
+  for (const pod of pods) {
+    const ns = pod.metadata?.namespace;
+    if (namespaces && !namespaces.includes(ns)) continue;
+    if (pod.status?.phase === "Succeeded") continue;
+    const ready = (pod.status?.conditions ?? []).find((c) => c.type === "Ready")?.status === "True";
+    if (ready) continue;
+    const statuses = [...pod.status?.initContainerStatuses ?? [], ...pod.status?.containerStatuses ?? []];
+    const reasons = statuses.map((s) => s.state?.waiting?.reason ?? s.state?.terminated?.reason).filter((r) => r !== void 0);
+    const why = reasons.length ? reasons.join(", ") : pod.status?.reason ?? pod.status?.phase ?? "Unknown";
+    out.push(`${ns}/${pod.metadata?.name}: ${why}`);
+  }
+  return out;
+}
+function lastEvents(events2, n) {
+  const time = (e) => e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? "";
+  return [...events2].sort((a, b) => time(a).localeCompare(time(b))).slice(-n).map((e) => `${e.metadata?.namespace} ${e.involvedObject?.kind}/${e.involvedObject?.name}: ${e.reason}: ${String(e.message ?? "").trim()}`);
+}
+
+// src/commands/existing.ts
+function findExisting(facts, env) {
+  const earlier = env.hostLedger.load();
+  return { cluster: facts.existingCluster, earlier: earlier && earlier.changes.length > 0 ? earlier : void 0 };
+}
+var anything = (ex) => ex.cluster || ex.earlier !== void 0;
+function whatIsThere(ex, paths, ledgerFile) {
+  const parts = [];
+  if (ex.cluster) parts.push(`a cluster (${paths.adminConf} exists)`);
+  if (ex.earlier) parts.push(`an earlier run's ${ex.earlier.changes.length} host changes that no cleanup undid (recorded in ${ledgerFile})`);
+  return parts.join(" and ");
+}
+function ledgerProblems(config, ex, ledgerFile, where2) {
+  if (!ex.earlier || config.onExisting !== "fail") return [];
+  const down2 = where2 === "terminal" ? "with `kubeadm-single-node down`" : "with `node dist/cli.js down`, run from the action's folder as the runner's user";
+  return [
+    `An earlier run's ${ex.earlier.changes.length} host changes are still recorded in ${ledgerFile} and not undone, and input 'on-existing' is 'fail'; accepted: ${ON_EXISTING_FORMS}. Or undo them first ${down2}.`
+  ];
+}
+async function tool(paths, name2) {
+  const ours = join13(paths.binDir, name2);
+  return access6(ours).then(
+    () => ours,
+    () => name2
+  );
+}
+function kubeadmResetAnyArgv(kubeadm) {
+  return [kubeadm, "reset", "--force"];
+}
+function describeExisting(config, ex, paths, ledgerFile) {
+  if (!anything(ex)) return [];
+  const head = `This host already has ${whatIsThere(ex, paths, ledgerFile)}.`;
+  const undo = ex.earlier ? [...ex.earlier.changes].reverse().map((c) => `  undo: ${describeChange(c)}`) : [];
+  const reset = [
+    ...ex.earlier ? [`on-existing: ${config.onExisting}: the earlier run's changes are undone, newest first, as its cleanup would:`, ...undo] : [],
+    ...ex.cluster ? [`then, if ${paths.adminConf} is still there: $ sudo ${displayArgv(kubeadmResetAnyArgv(join13(paths.binDir, "kubeadm")))}`] : [],
+    "then the host is read again and the plan below (made from it as it is now) may differ."
+  ];
+  switch (config.onExisting) {
+    case "fail":
+      return [head, "on-existing: fail: a real run stops here, changing nothing."];
+    case "reset":
+      return [head, ...reset];
+    case "reuse":
+      return ex.cluster ? [
+        head,
+        `on-existing: reuse: $ sudo KUBECONFIG=${paths.adminConf} kubectl get --raw /readyz; if it answers, its kubeconfig and the outputs are exported and nothing below runs${config.loadImages.length ? " but images.load" : ""} (the earlier ledger becomes this run's).`,
+        `If it does not answer, the run stops; on-existing: reset builds afresh.`
+      ] : [head, "on-existing: reuse: no cluster to reuse, so as reset:", ...reset];
+  }
+}
+async function resetExisting(ex, env) {
+  const { io } = env;
+  if (ex.earlier) {
+    io.info(`on-existing: reset: undoing the earlier run's ${ex.earlier.changes.length} recorded host changes (${env.hostLedgerFile}).`);
+    const r = await down(ex.earlier, { ...env, paths: ex.earlier.paths, store: env.hostLedger });
+    if (r.failed > 0) {
+      throw new Error(`on-existing: reset could not undo ${r.failed} of the earlier run's changes (listed above); nothing of the new cluster was built. What is left stays recorded in ${env.hostLedgerFile}: fix it, then run again.`);
+    }
+  }
+  const paths = env.paths;
+  const stillThere = await access6(paths.adminConf).then(
+    () => true,
+    () => false
+  );
+  if (stillThere) {
+    const argv = kubeadmResetAnyArgv(await tool(paths, "kubeadm"));
+    io.info(`on-existing: reset: ${paths.adminConf} is still there (a cluster no ledger records): $ sudo ${displayArgv(argv)}`);
+    const res = await env.run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (res.exitCode !== 0) {
+      throw new Error(`on-existing: reset: \`${displayArgv(argv)}\` exited ${res.exitCode}: ${(res.stderr || res.stdout).trim().split("\n").slice(-3).join(" ")}. Nothing of the new cluster was built.`);
+    }
+  }
+}
+function versionMismatch(spec, running) {
+  if (spec.kind === "exact" && spec.version !== running) return `kubernetes-version asks for ${spec.version}`;
+  if (spec.kind === "minor" && minorOf(running) !== spec.minor) return `kubernetes-version asks for 1.${spec.minor}`;
+  return void 0;
+}
+async function reuseCluster(config, kubeconfig, ex, env, install) {
+  const { paths, run, io } = env;
+  const kubectl2 = await tool(paths, "kubectl");
+  const admin = (args) => run([kubectl2, ...args], { privileged: true, allowFailure: true, env: { KUBECONFIG: paths.adminConf } });
+  const ready = await admin(["get", "--raw", "/readyz"]).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+  if (ready.exitCode !== 0) {
+    throw new Error(`on-existing: reuse: the cluster on this host (${paths.adminConf}) does not answer: \`kubectl get --raw /readyz\` exited ${ready.exitCode}: ${(ready.stderr || ready.stdout).trim().split("\n").slice(-3).join(" ")}. Nothing was changed. Set on-existing: reset to build a fresh cluster instead.`);
+  }
+  const versionOut = await admin(["version", "-o", "json"]);
+  const version3 = String(JSON.parse(versionOut.stdout || "{}").serverVersion?.gitVersion ?? "");
+  const mismatch = version3 ? versionMismatch(config.kubernetesVersion, version3) : void 0;
+  if (mismatch) throw new Error(`on-existing: reuse: the cluster on this host runs ${version3}, but ${mismatch}. Nothing was changed. Set on-existing: reset to rebuild it at that version.`);
+  const nodes = JSON.parse((await admin(["get", "nodes", "-o", "json"])).stdout || '{"items":[]}').items ?? [];
+  const node = nodes[0] ? nodeFacts(nodes[0]) : { name: "", ip: "", ready: false, why: "no node" };
+  if (!node.ready) io.warning(`on-existing: reuse: the node ${node.name || "(none registered)"} is not Ready (${node.why}).`);
+  const earlierCopy = ex.earlier?.kubeconfig;
+  const haveEarlier = earlierCopy ? await access6(earlierCopy).then(
+    () => true,
+    () => false
+  ) : false;
+  const target = haveEarlier ? earlierCopy : kubeconfig;
+  if (!haveEarlier) await install(paths.adminConf, target);
+  const out = { version: version3, kubeconfig: target, nodeName: node.name, nodeIp: node.ip };
+  const svc = await admin(["get", "service", SMOKE.name, "-n", SMOKE.namespace, "-o", "json"]);
+  const port = svc.exitCode === 0 ? Number(JSON.parse(svc.stdout).spec?.ports?.[0]?.nodePort) : NaN;
+  if (Number.isInteger(port) && port > 0 && node.ip) {
+    const url2 = `http://${node.ip}:${port}/`;
+    const status = await fetch(url2, { signal: AbortSignal.timeout(Math.min(config.timeoutSeconds, 10) * 1e3) }).then(
+      (r) => r.status,
+      () => 0
+    );
+    if (status === 200) Object.assign(out, { nodePort: port, nginxUrl: url2 });
+    else io.warning(`on-existing: reuse: the smoke test's ${url2} did not answer 200 (${status || "no answer"}); node-port and nginx-url are left empty.`);
+  }
+  return out;
+}
+
 // src/host/probe.ts
-import { access as access6, readFile as readFile7 } from "node:fs/promises";
+import { access as access7, readFile as readFile7 } from "node:fs/promises";
 import { availableParallelism, userInfo } from "node:os";
-import { delimiter as delimiter3, join as join12 } from "node:path";
+import { delimiter as delimiter3, join as join14 } from "node:path";
 function kubeArch(nodeArch) {
   if (nodeArch === "x64") return "amd64";
   if (nodeArch === "arm64") return "arm64";
@@ -56278,14 +56535,14 @@ function parseContainerdVersion(out) {
   return m ? { version: `${m[1]}.${m[2]}.${m[3]}`, major: Number(m[1]) } : void 0;
 }
 async function exists3(path6) {
-  return access6(path6).then(
+  return access7(path6).then(
     () => true,
     () => false
   );
 }
 async function onPath(bin) {
   const dirs = [...(process.env.PATH ?? "").split(delimiter3), "/usr/sbin", "/sbin"];
-  for (const d of dirs) if (d && await exists3(join12(d, bin))) return true;
+  for (const d of dirs) if (d && await exists3(join14(d, bin))) return true;
   return false;
 }
 async function privilege(run) {
@@ -56308,7 +56565,7 @@ async function probeHost(run, paths) {
       (t) => JSON.parse(t),
       () => void 0
     ),
-    exists3(join12(home, ".kube", "config"))
+    exists3(join14(home, ".kube", "config"))
   ]);
   return {
     arch: kubeArch(process.arch),
@@ -56331,11 +56588,11 @@ async function probeHost(run, paths) {
 
 // src/phases/binaries.ts
 import { readdir as readdir4, stat as stat5 } from "node:fs/promises";
-import { join as join13 } from "node:path";
+import { join as join15 } from "node:path";
 var EXEC = { mode: 493 };
 async function pluginFiles(dir) {
   const names = (await readdir4(dir)).sort();
-  const isPlugin = await Promise.all(names.map(async (n) => ((await stat5(join13(dir, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
+  const isPlugin = await Promise.all(names.map(async (n) => ((await stat5(join15(dir, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
   return names.filter((_, i) => isPlugin[i]);
 }
 function binarySteps(p) {
@@ -56364,7 +56621,7 @@ function binarySteps(p) {
         shows: [...verify(arts.crictl), `extract; $ sudo ${displayArgv(installArgv("<extracted>/crictl", bin("crictl"), EXEC))}`],
         run: async (ctx) => {
           const dir = await cachedTarball(arts.crictl, { tool: "crictl", version: crictl, arch: facts.arch }, ctx.log, cache);
-          await ctx.host.installFile(join13(dir, "crictl"), bin("crictl"), EXEC);
+          await ctx.host.installFile(join15(dir, "crictl"), bin("crictl"), EXEC);
         }
       },
       { kind: "write", path: paths.crictlConfig, render: () => `runtime-endpoint: ${criSocket}
@@ -56381,13 +56638,13 @@ timeout: 10
         shows: [
           ...verify(arts["cni-plugins"]),
           `$ sudo ${displayArgv(mkdirArgv(paths.cniBinDir))}`,
-          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join13(paths.cniBinDir, "PLUGIN"), EXEC))}`
+          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join15(paths.cniBinDir, "PLUGIN"), EXEC))}`
         ],
         run: async (ctx) => {
           const dir = await cachedTarball(arts["cni-plugins"], { tool: "cni-plugins", version: CNI_PLUGINS_VERSION, arch: facts.arch }, ctx.log, cache);
           await ctx.host.ensureDir(paths.cniBinDir);
           const plugins = await pluginFiles(dir);
-          await Promise.all(plugins.map((n) => ctx.host.installFile(join13(dir, n), join13(paths.cniBinDir, n), EXEC)));
+          await Promise.all(plugins.map((n) => ctx.host.installFile(join15(dir, n), join15(paths.cniBinDir, n), EXEC)));
           ctx.log(`${plugins.length} plugins in ${paths.cniBinDir}`);
         }
       }
@@ -56395,8 +56652,8 @@ timeout: 10
   );
   steps.push(
     step("binaries.kubelet-unit", "kubelet systemd unit and kubeadm drop-in", ["binaries.kubelet"], [
-      { kind: "write", path: join13(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
-      { kind: "write", path: join13(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
+      { kind: "write", path: join15(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
+      { kind: "write", path: join15(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
       { kind: "service", action: "daemon-reload" },
       { kind: "service", action: "enable", unit: "kubelet" }
     ])
@@ -56680,10 +56937,10 @@ function configSteps(p) {
 }
 
 // src/phases/context.ts
-import { join as join14 } from "node:path";
+import { join as join16 } from "node:path";
 
 // src/cache/session.ts
-import { copyFile as copyFile4, mkdir as mkdir6, rm as rm6 } from "node:fs/promises";
+import { copyFile as copyFile4, mkdir as mkdir6, rm as rm7 } from "node:fs/promises";
 import { dirname as dirname8 } from "node:path";
 var mb = (bytes) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
 var CacheSession = class {
@@ -56702,7 +56959,7 @@ var CacheSession = class {
   warnings = [];
   /** The restore step: a missing entry is a miss, a broken one a warning; neither fails the run. */
   async restore(log2) {
-    await rm6(this.dir, { recursive: true, force: true });
+    await rm7(this.dir, { recursive: true, force: true });
     await mkdir6(this.dir, { recursive: true, mode: 448 });
     let matched;
     try {
@@ -56725,7 +56982,7 @@ var CacheSession = class {
   async ignore(why) {
     this.warnings.push(`${why}; it was ignored, and everything is downloaded and pulled.`);
     this.restored = void 0;
-    await rm6(this.dir, { recursive: true, force: true });
+    await rm7(this.dir, { recursive: true, force: true });
     await mkdir6(this.dir, { recursive: true, mode: 448 });
   }
   find(a, fileName) {
@@ -56766,7 +57023,7 @@ function planContext(input, learned) {
   const { config, facts, version: version3, paths } = input;
   const runtime = RUNTIMES[config.containerRuntime].setup(facts, version3, paths);
   const cni = CNIS[config.cni];
-  const kubeconfig = join14(facts.user.home, ".kube", facts.kubeconfigExists ? "kubeadm-single-node.config" : "config");
+  const kubeconfig = join16(facts.user.home, ".kube", facts.kubeconfigExists ? "kubeadm-single-node.config" : "config");
   const notes = [...config.notes, ...runtime.notes];
   if (facts.kubeconfigExists) notes.push(`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`);
   const smokeTest = config.smokeTest && cni.carriesPods;
@@ -56784,11 +57041,11 @@ function planContext(input, learned) {
     runtime,
     cni,
     criSocket: runtime.criSocket,
-    bin: (name2) => join14(paths.binDir, name2),
+    bin: (name2) => join16(paths.binDir, name2),
     files: {
-      kubeadmConfig: join14(paths.stateDir, "kubeadm.yaml"),
-      cniManifest: join14(paths.stateDir, "cni.yaml"),
-      smokeManifest: join14(paths.stateDir, "smoke.yaml"),
+      kubeadmConfig: join16(paths.stateDir, "kubeadm.yaml"),
+      cniManifest: join16(paths.stateDir, "cni.yaml"),
+      smokeManifest: join16(paths.stateDir, "smoke.yaml"),
       kubeconfig
     },
     kubeEnv: { KUBECONFIG: kubeconfig },
@@ -56902,47 +57159,6 @@ function networkSteps(p) {
   return p.cni.networkSteps(p);
 }
 
-// src/kube/kubectl.ts
-function kubectl(run, bin, kubeconfig) {
-  const env = { KUBECONFIG: kubeconfig };
-  return {
-    async json(args) {
-      const res = await run([bin, ...args, "-o", "json"], { env });
-      return JSON.parse(res.stdout);
-    }
-  };
-}
-function nodeFacts(node) {
-  const conds = node.status?.conditions ?? [];
-  const ready = conds.find((c) => c.type === "Ready");
-  const ip = (node.status?.addresses ?? []).find((a) => a.type === "InternalIP")?.address ?? "";
-  return {
-    name: node.metadata?.name ?? "",
-    ip,
-    ready: ready?.status === "True",
-    why: ready ? `${ready.reason ?? ""}: ${ready.message ?? ""}`.trim() : "no Ready condition yet"
-  };
-}
-function unreadyPods(pods, namespaces) {
-  const out = [];
-  for (const pod of pods) {
-    const ns = pod.metadata?.namespace;
-    if (namespaces && !namespaces.includes(ns)) continue;
-    if (pod.status?.phase === "Succeeded") continue;
-    const ready = (pod.status?.conditions ?? []).find((c) => c.type === "Ready")?.status === "True";
-    if (ready) continue;
-    const statuses = [...pod.status?.initContainerStatuses ?? [], ...pod.status?.containerStatuses ?? []];
-    const reasons = statuses.map((s) => s.state?.waiting?.reason ?? s.state?.terminated?.reason).filter((r) => r !== void 0);
-    const why = reasons.length ? reasons.join(", ") : pod.status?.reason ?? pod.status?.phase ?? "Unknown";
-    out.push(`${ns}/${pod.metadata?.name}: ${why}`);
-  }
-  return out;
-}
-function lastEvents(events2, n) {
-  const time = (e) => e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? "";
-  return [...events2].sort((a, b) => time(a).localeCompare(time(b))).slice(-n).map((e) => `${e.metadata?.namespace} ${e.involvedObject?.kind}/${e.involvedObject?.name}: ${e.reason}: ${String(e.message ?? "").trim()}`);
-}
-
 // src/phases/ready.ts
 function readinessDeadline(ctx, timeoutSeconds) {
   ctx.learned.deadline ??= Date.now() + timeoutSeconds * 1e3;
@@ -57004,7 +57220,7 @@ function readySteps(p) {
 
 // src/phases/runtime.ts
 import { readFile as readFile8 } from "node:fs/promises";
-import { dirname as dirname10, join as join15 } from "node:path";
+import { dirname as dirname10, join as join17 } from "node:path";
 
 // src/render/docker.ts
 function renderDaemonJson(existing, o) {
@@ -57046,7 +57262,7 @@ function runtimeSteps(p) {
   return steps;
 }
 function dockerConfigPath(facts) {
-  return join15(facts.dockerConfigDir ?? join15(facts.user.home, ".docker"), "config.json");
+  return join17(facts.dockerConfigDir ?? join17(facts.user.home, ".docker"), "config.json");
 }
 function dockerCredentialsStep(p, installed) {
   const { config, facts } = p;
@@ -57245,7 +57461,11 @@ async function plan(config, env, out, input = "plan-dir") {
   io.info(headline(prepared));
   io.setOutput("kubernetes-version", version3);
   for (const n of plan2.notes) io.warning(n);
-  for (const p of await preflight(config, facts, env.paths, plan2, version3)) io.warning(`A real run would stop here: ${p}`);
+  const existing = findExisting(facts, env);
+  const already = describeExisting(config, existing, env.paths, env.hostLedgerFile);
+  if (already.length) io.block("Already on this host (on-existing)", already);
+  const problems = [...ledgerProblems(config, existing, env.hostLedgerFile, env.where), ...await preflight(config, facts, env.paths, plan2, version3, env.run)];
+  for (const p of problems) io.warning(`A real run would stop here: ${p}`);
   if (out) {
     const why = await planTreeProblem(out, plan2.steps);
     if (why) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}, where ${why}; accepted: a directory apart from the live system, such as /tmp/plan.`]);
@@ -57261,7 +57481,7 @@ async function plan(config, env, out, input = "plan-dir") {
 }
 
 // src/commands/save-cache.ts
-import { rm as rm7 } from "node:fs/promises";
+import { rm as rm8 } from "node:fs/promises";
 async function saveCache3(record, env) {
   const c = record.cache;
   if (!c || !env.cache || !record.finished || record.failed) return;
@@ -57273,7 +57493,7 @@ async function saveCache3(record, env) {
   const lines = [];
   try {
     const archive = entryLayout(c.dir).images;
-    await rm7(archive, { force: true });
+    await rm8(archive, { force: true });
     if (c.images.length > 0) {
       await env.run(c.exportArgv, { privileged: true });
       const uid = process.getuid?.();
@@ -57293,6 +57513,7 @@ async function saveCache3(record, env) {
 }
 
 // src/commands/up.ts
+import { dirname as dirname11 } from "node:path";
 async function up(config, env) {
   const { io, paths, store } = env;
   const t0 = performance.now();
@@ -57300,18 +57521,25 @@ async function up(config, env) {
   const seconds = () => (performance.now() - t0) / 1e3;
   let record;
   try {
-    const prepared = await prepare(config, env.run, paths, void 0, env.cache);
-    const { version: version3, facts, plan: plan2 } = prepared;
+    let prepared = await prepare(config, env.run, paths, void 0, env.cache);
     io.info(headline(prepared));
+    const stopIfAny = async (p, extra) => {
+      const problems = [...extra, ...await preflight(config, p.facts, paths, p.plan, p.version, env.run)];
+      if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:
+${problems.map((l2) => `  - ${l2}`).join("\n")}`);
+    };
+    const existing = findExisting(prepared.facts, env);
+    await stopIfAny(prepared, ledgerProblems(config, existing, env.hostLedgerFile, env.where));
+    if (anything(existing)) {
+      if (config.onExisting === "reuse" && existing.cluster) return await reuse(config, env, prepared, existing.earlier, t0);
+      await resetExisting(existing, env);
+      prepared = await prepare(config, env.run, paths, void 0, env.cache);
+      io.info(`on-existing: reset done; ${headline(prepared)}`);
+      await stopIfAny(prepared, []);
+    }
+    const { version: version3, facts, plan: plan2 } = prepared;
     io.setOutput("kubernetes-version", version3);
     for (const n of plan2.notes) io.warning(n);
-    const problems = await preflight(config, facts, paths, plan2, version3);
-    if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:
-${problems.map((p) => `  - ${p}`).join("\n")}`);
-    const earlier = store.load();
-    if (earlier && earlier.changes.length > 0) {
-      throw new Error(`An earlier run's ${earlier.changes.length} host changes are still recorded and not undone; nothing was changed. Run \`kubeadm-single-node down\` first (it undoes them), then up again.`);
-    }
     const rec = {
       changes: [],
       completed: [],
@@ -57334,6 +57562,7 @@ ${problems.map((p) => `  - ${p}`).join("\n")}`);
         plan2.steps,
         { host: host2, learned: plan2.learned },
         {
+          onStart: (step2) => io.stepStarted?.(step2),
           onEnd: (step2, t, lines, error2) => {
             timings.push(t);
             if (!error2) rec.completed.push(step2.id);
@@ -57403,6 +57632,66 @@ The host is partly configured: ${record.changes.length} changes recorded (steps 
     throw record === void 0 && err instanceof InputError ? err : new Error(told, { cause: err });
   }
 }
+async function reuse(config, env, prepared, earlier, t0) {
+  const { io, paths, store } = env;
+  const { facts, plan: plan2 } = prepared;
+  const adopted = earlier?.changes ?? [];
+  const rec = {
+    changes: [...adopted],
+    completed: [],
+    cleanup: env.where === "actions" && (config.cleanup === "true" || config.cleanup === "auto" && facts.selfHosted),
+    kubeconfig: earlier?.kubeconfig ?? plan2.kubeconfig,
+    paths: earlier?.paths ?? paths,
+    runtime: earlier?.runtime ?? config.containerRuntime,
+    cni: earlier?.cni ?? config.cni
+  };
+  const ledger = new Ledger((changes) => {
+    rec.changes = [...adopted, ...changes];
+    store.save(rec);
+  });
+  const host2 = createHost({ run: env.run, services: env.services, ledger, ...paths });
+  const owner = { uid: facts.user.uid, gid: facts.user.gid };
+  const r = await reuseCluster(config, plan2.kubeconfig, { cluster: true, earlier }, env, async (src, dest) => {
+    await host2.ensureDir(dirname11(dest), { mode: 448, owner });
+    await host2.installFile(src, dest, { mode: 384, owner });
+  });
+  rec.kubeconfig = r.kubeconfig;
+  const load = plan2.steps.find((s) => s.id === "images.load");
+  if (load) {
+    io.start([load]);
+    await execute([{ ...load, needs: [] }], { host: host2, learned: plan2.learned }, { onStart: (s) => io.stepStarted?.(s), onEnd: (s, t, lines, error2) => io.stepEnded(s, t, lines, error2) });
+    io.flush();
+  }
+  rec.finished = true;
+  store.save(rec);
+  io.exportVariable("KUBECONFIG", r.kubeconfig);
+  io.addPath(paths.binDir);
+  const seconds = (performance.now() - t0) / 1e3;
+  const outputs = {
+    "kubernetes-version": r.version,
+    kubeconfig: r.kubeconfig,
+    "node-name": r.nodeName,
+    "node-ip": r.nodeIp,
+    "node-port": r.nodePort === void 0 ? "" : String(r.nodePort),
+    "nginx-url": r.nginxUrl ?? "",
+    timings: JSON.stringify(timingsJson([], seconds))
+  };
+  for (const [k, v] of Object.entries(outputs)) io.setOutput(k, v);
+  io.info(`on-existing: reuse: the cluster already here (${r.version}, node ${r.nodeName} ${r.nodeIp}) answers; nothing was built. ${rec.changes.length} host changes are in this run's ledger${adopted.length ? ` (${adopted.length} from the earlier run)` : ""}.`);
+  await io.summary({
+    kind: "run",
+    facts: [
+      ["Kubernetes", `${r.version} (reused: on-existing: reuse)`],
+      ["node", `${r.nodeName} (${r.nodeIp})`],
+      ["nginx", r.nginxUrl ?? "-"],
+      ["kubeconfig", r.kubeconfig],
+      ["host changes recorded", String(rec.changes.length)]
+    ],
+    timings: [],
+    total: seconds,
+    notes: []
+  });
+}
 
 // src/host/paths.ts
 var HOST_PATHS = {
@@ -57435,16 +57724,16 @@ var HOST_PATHS = {
 };
 
 // src/io/ledger-store.ts
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync as writeFileSync2 } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync as writeFileSync2 } from "node:fs";
 import { homedir } from "node:os";
-import { dirname as dirname11, join as join16 } from "node:path";
+import { dirname as dirname12, join as join18 } from "node:path";
 function defaultLedgerFile() {
-  return join16(process.env.XDG_STATE_HOME || join16(homedir(), ".local", "state"), "kubeadm-single-node", "ledger.json");
+  return join18(process.env.XDG_STATE_HOME || join18(homedir(), ".local", "state"), "kubeadm-single-node", "ledger.json");
 }
 function fileStore(path6 = defaultLedgerFile()) {
   return {
     save(r) {
-      mkdirSync(dirname11(path6), { recursive: true, mode: 448 });
+      mkdirSync(dirname12(path6), { recursive: true, mode: 448 });
       writeFileSync2(`${path6}.tmp`, JSON.stringify(r, null, 2), { mode: 384 });
       renameSync(`${path6}.tmp`, path6);
     },
@@ -57455,7 +57744,13 @@ function fileStore(path6 = defaultLedgerFile()) {
         return void 0;
       }
     },
-    clear: () => rmSync(path6, { force: true })
+    clear: () => {
+      rmSync(path6, { force: true });
+      try {
+        rmdirSync(dirname12(path6));
+      } catch {
+      }
+    }
   };
 }
 function parse2(raw) {
@@ -57470,9 +57765,15 @@ function parse2(raw) {
 
 // src/io/reporter.ts
 var took = (t) => `${(t.end - t.start).toFixed(1)}s`;
-function terminalReporter(out = process.stderr, verbose = false) {
+function terminalReporter(out = process.stderr, verbose = false, now = () => performance.now()) {
   const write = (l) => void out.write(`${l}
 `);
+  let t0 = now();
+  let total = 0;
+  let begun = 0;
+  const left = /* @__PURE__ */ new Map();
+  const phaseStart = /* @__PURE__ */ new Map();
+  const clock = () => `${((now() - t0) / 1e3).toFixed(1).padStart(6)}s`;
   return {
     info: write,
     warning: (m, title) => write(`warning${title ? ` (${title})` : ""}: ${m}`),
@@ -57480,10 +57781,23 @@ function terminalReporter(out = process.stderr, verbose = false) {
       write(`== ${title}`);
       for (const l of body2) write(l);
     },
-    start: (steps) => write(`${steps.length} steps`),
+    start(steps) {
+      t0 = now();
+      total = steps.length;
+      for (const s of steps) left.set(s.phase, (left.get(s.phase) ?? 0) + 1);
+      write(`${steps.length} steps in ${left.size} phases (${[...left.keys()].join(", ")}); independent steps run at the same time`);
+    },
+    stepStarted(step2) {
+      begun++;
+      if (!phaseStart.has(step2.phase)) phaseStart.set(step2.phase, now());
+      write(`${clock()}  \u2192 [${String(begun).padStart(String(total).length)}/${total}] ${step2.phase}: ${step2.title}`);
+    },
     stepEnded(step2, t, lines, error2) {
-      write(`${error2 ? "\u2717" : "\u2713"} [${step2.phase}] ${step2.id}: ${step2.title} (${took(t)})`);
-      if (error2 || verbose) for (const l of lines) write(`    ${l}`);
+      write(`${clock()}  ${error2 ? "\u2717" : "\u2713"} ${step2.phase}: ${step2.title} (${took(t)}${error2 ? ", FAILED" : ""})`);
+      if (error2 || verbose) for (const l of lines) write(`           ${l}`);
+      const n = (left.get(step2.phase) ?? 1) - 1;
+      left.set(step2.phase, n);
+      if (n === 0 && !error2) write(`${clock()}  \u2500\u2500 ${step2.phase} done in ${((now() - (phaseStart.get(step2.phase) ?? t0)) / 1e3).toFixed(1)}s`);
     },
     flush: () => {
     },
@@ -57497,21 +57811,36 @@ function terminalReporter(out = process.stderr, verbose = false) {
 }
 
 // src/entry/cli.ts
+function inputFlags() {
+  const lines = [];
+  let line = " ";
+  for (const f of INPUT_NAMES.map((n) => ` --${n}`)) {
+    if (line.length + f.length > 92) {
+      lines.push(line);
+      line = " ";
+    }
+    line += f;
+  }
+  return [...lines, line].join("\n");
+}
 var USAGE = `usage: kubeadm-single-node COMMAND [--INPUT VALUE ...]
 
   plan [--out DIR]   print every command and file the action would run or write on this
-                     host, in order, changing nothing; with --out, also write each file at
-                     its host path under DIR, beside plan.txt and plan.json
+                     host, in order, changing nothing; with --out (or --plan-dir), also write
+                     each file at its host path under DIR, beside plan.txt and plan.json
   up                 build the cluster on this host (root or passwordless sudo), recording
-                     every host change in the ledger
+                     every host change in the ledger; each step is shown as it starts and
+                     ends (--dry-run true: the same as plan)
   diagnose           logs, cluster state and hints after a failed up
   down               undo every change the ledger records, newest first
 
-Any action input is a flag, e.g.
-  --kubernetes-version v1.34.2   (an exact version needs no network)
-  --image-repository registry.aliyuncs.com/google_containers
-  --registry-mirrors 'docker.io=https://mirror.gcr.io'
-Other flags: --ledger FILE (default ${defaultLedgerFile()}), --verbose, --help`;
+Every action input is a flag of the same name, taking the same values (see the README's Inputs):
+${inputFlags()}
+e.g. --kubernetes-version v1.34.2   (an exact version needs no network)
+     --registry-mirrors 'docker.io=https://mirror.gcr.io'   (a flag holds several lines too)
+     --on-existing reset            (undo what an earlier up left, then build afresh)
+--cleanup true undoes a failed up at once (after diagnose); otherwise the changes stay for
+diagnose and down. Other flags: --ledger FILE (default ${defaultLedgerFile()}), --verbose (each step's detail), --help`;
 async function main(argv) {
   const options = Object.fromEntries([...INPUT_NAMES, "out", "ledger"].map((n) => [n, { type: "string" }]));
   let parsed;
@@ -57532,16 +57861,20 @@ ${USAGE}
   }
   const run = createRun({ debug: () => {
   } });
-  const cacheHome = join17(process.env.XDG_CACHE_HOME || join17(homedir2(), ".cache"), "kubeadm-single-node");
+  const cacheHome = join19(process.env.XDG_CACHE_HOME || join19(homedir2(), ".cache"), "kubeadm-single-node");
+  const ledgerFile = typeof values.ledger === "string" ? values.ledger : defaultLedgerFile();
+  const ledger = fileStore(ledgerFile);
   const env = {
     paths: HOST_PATHS,
     run,
     services: systemd(run),
-    io: terminalReporter(command === "plan" ? process.stdout : process.stderr, values.verbose === true),
-    store: fileStore(typeof values.ledger === "string" ? values.ledger : void 0),
+    io: terminalReporter(command === "plan" || values["dry-run"] === "true" ? process.stdout : process.stderr, values.verbose === true),
+    store: ledger,
+    hostLedger: ledger,
+    hostLedgerFile: ledgerFile,
     where: "terminal",
     // a machine that keeps its disk keeps entries in a directory: the second `up` pulls nothing
-    cache: directoryCache(join17(cacheHome, "entries"), join17(cacheHome, "entry"))
+    cache: directoryCache(join19(cacheHome, "entries"), join19(cacheHome, "entry"))
   };
   try {
     if (command === "down" || command === "diagnose") {
@@ -57559,15 +57892,36 @@ ${USAGE}
       const v = values[name2];
       return typeof v === "string" ? v : "";
     });
-    if (command === "plan") await plan(config, env, typeof values.out === "string" ? values.out : void 0, "--out");
-    else {
-      await up(config, env);
+    if (command === "plan" || config.dryRun) {
+      const out = typeof values.out === "string" ? values.out : config.planDir;
+      await plan(config, env, out, typeof values.out === "string" ? "--out" : "--plan-dir");
+    } else {
+      if (config.planDir) env.io.warning(`--plan-dir (${config.planDir}) is only written by plan (or --dry-run true); this up changes the host and writes no plan tree.`);
+      let recorded = false;
+      env.store = { ...ledger, save: (r) => (recorded = true, ledger.save(r)) };
+      try {
+        await up(config, env);
+      } catch (err) {
+        const record2 = config.cleanup === "true" && recorded ? env.store.load() : void 0;
+        if (record2) {
+          process.stderr.write(`error: ${err.message}
+--cleanup true: diagnosing, then undoing what this up changed.
+`);
+          env.paths = record2.paths;
+          await diagnose(record2, env);
+          await down(record2, env);
+          return 1;
+        }
+        throw err;
+      }
       const record = env.store.load();
       if (record) await saveCache3(record, env);
     }
     return 0;
   } catch (err) {
-    process.stderr.write(`error: ${err.message}
+    const message = err.message;
+    process.stderr.write(`error: ${err instanceof InputError ? `${message}
+Nothing on this host was changed.` : message}
 `);
     return err instanceof InputError ? 2 : 1;
   }

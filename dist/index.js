@@ -8168,10 +8168,10 @@ var require_fixed_queue = __commonJS({
         this.head.push(data);
       }
       shift() {
-        const tail = this.tail;
-        const next = tail.shift();
-        if (tail.isEmpty() && tail.next !== null) {
-          this.tail = tail.next;
+        const tail2 = this.tail;
+        const next = tail2.shift();
+        if (tail2.isEmpty() && tail2.next !== null) {
+          this.tail = tail2.next;
         }
         return next;
       }
@@ -17350,7 +17350,7 @@ var require_permessage_deflate = __commonJS({
     var { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __require("node:zlib");
     var { isValidClientWindowBits } = require_util7();
     var { MessageSizeExceededError } = require_errors();
-    var tail = Buffer.from([0, 0, 255, 255]);
+    var tail2 = Buffer.from([0, 0, 255, 255]);
     var kBuffer = /* @__PURE__ */ Symbol("kBuffer");
     var kLength = /* @__PURE__ */ Symbol("kLength");
     var PerMessageDeflate = class {
@@ -17408,7 +17408,7 @@ var require_permessage_deflate = __commonJS({
         }
         this.#inflate.write(chunk);
         if (fin) {
-          this.#inflate.write(tail);
+          this.#inflate.write(tail2);
         }
         this.#inflate.flush(() => {
           if (!this.#inflate) {
@@ -35002,36 +35002,36 @@ var require_rpc_interceptor = __commonJS({
     function stackIntercept(kind, transport, method, options, input) {
       var _a2, _b, _c, _d;
       if (kind == "unary") {
-        let tail = (mtd, inp, opt) => transport.unary(mtd, inp, opt);
+        let tail2 = (mtd, inp, opt) => transport.unary(mtd, inp, opt);
         for (const curr of ((_a2 = options.interceptors) !== null && _a2 !== void 0 ? _a2 : []).filter((i) => i.interceptUnary).reverse()) {
-          const next = tail;
-          tail = (mtd, inp, opt) => curr.interceptUnary(next, mtd, inp, opt);
+          const next = tail2;
+          tail2 = (mtd, inp, opt) => curr.interceptUnary(next, mtd, inp, opt);
         }
-        return tail(method, input, options);
+        return tail2(method, input, options);
       }
       if (kind == "serverStreaming") {
-        let tail = (mtd, inp, opt) => transport.serverStreaming(mtd, inp, opt);
+        let tail2 = (mtd, inp, opt) => transport.serverStreaming(mtd, inp, opt);
         for (const curr of ((_b = options.interceptors) !== null && _b !== void 0 ? _b : []).filter((i) => i.interceptServerStreaming).reverse()) {
-          const next = tail;
-          tail = (mtd, inp, opt) => curr.interceptServerStreaming(next, mtd, inp, opt);
+          const next = tail2;
+          tail2 = (mtd, inp, opt) => curr.interceptServerStreaming(next, mtd, inp, opt);
         }
-        return tail(method, input, options);
+        return tail2(method, input, options);
       }
       if (kind == "clientStreaming") {
-        let tail = (mtd, opt) => transport.clientStreaming(mtd, opt);
+        let tail2 = (mtd, opt) => transport.clientStreaming(mtd, opt);
         for (const curr of ((_c = options.interceptors) !== null && _c !== void 0 ? _c : []).filter((i) => i.interceptClientStreaming).reverse()) {
-          const next = tail;
-          tail = (mtd, opt) => curr.interceptClientStreaming(next, mtd, opt);
+          const next = tail2;
+          tail2 = (mtd, opt) => curr.interceptClientStreaming(next, mtd, opt);
         }
-        return tail(method, options);
+        return tail2(method, options);
       }
       if (kind == "duplex") {
-        let tail = (mtd, opt) => transport.duplex(mtd, opt);
+        let tail2 = (mtd, opt) => transport.duplex(mtd, opt);
         for (const curr of ((_d = options.interceptors) !== null && _d !== void 0 ? _d : []).filter((i) => i.interceptDuplex).reverse()) {
-          const next = tail;
-          tail = (mtd, opt) => curr.interceptDuplex(next, mtd, opt);
+          const next = tail2;
+          tail2 = (mtd, opt) => curr.interceptDuplex(next, mtd, opt);
         }
-        return tail(method, options);
+        return tail2(method, options);
       }
       runtime_1.assertNever(kind);
     }
@@ -36582,32 +36582,32 @@ function mkdirP(fsPath) {
     yield mkdir(fsPath, { recursive: true });
   });
 }
-function which(tool, check) {
+function which(tool2, check) {
   return __awaiter5(this, void 0, void 0, function* () {
-    if (!tool) {
+    if (!tool2) {
       throw new Error("parameter 'tool' is required");
     }
     if (check) {
-      const result = yield which(tool, false);
+      const result = yield which(tool2, false);
       if (!result) {
         if (IS_WINDOWS) {
-          throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
+          throw new Error(`Unable to locate executable file: ${tool2}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
         } else {
-          throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
+          throw new Error(`Unable to locate executable file: ${tool2}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
         }
       }
       return result;
     }
-    const matches = yield findInPath(tool);
+    const matches = yield findInPath(tool2);
     if (matches && matches.length > 0) {
       return matches[0];
     }
     return "";
   });
 }
-function findInPath(tool) {
+function findInPath(tool2) {
   return __awaiter5(this, void 0, void 0, function* () {
-    if (!tool) {
+    if (!tool2) {
       throw new Error("parameter 'tool' is required");
     }
     const extensions = [];
@@ -36618,14 +36618,14 @@ function findInPath(tool) {
         }
       }
     }
-    if (isRooted(tool)) {
-      const filePath = yield tryGetExecutablePath(tool, extensions);
+    if (isRooted(tool2)) {
+      const filePath = yield tryGetExecutablePath(tool2, extensions);
       if (filePath) {
         return [filePath];
       }
       return [];
     }
-    if (tool.includes(path2.sep)) {
+    if (tool2.includes(path2.sep)) {
       return [];
     }
     const directories = [];
@@ -36638,7 +36638,7 @@ function findInPath(tool) {
     }
     const matches = [];
     for (const directory of directories) {
-      const filePath = yield tryGetExecutablePath(path2.join(directory, tool), extensions);
+      const filePath = yield tryGetExecutablePath(path2.join(directory, tool2), extensions);
       if (filePath) {
         matches.push(filePath);
       }
@@ -37557,38 +37557,38 @@ function extractTar(file_1, dest_1) {
     return dest;
   });
 }
-function cacheDir(sourceDir, tool, version3, arch3) {
+function cacheDir(sourceDir, tool2, version3, arch3) {
   return __awaiter9(this, void 0, void 0, function* () {
     version3 = semver2.clean(version3) || version3;
     arch3 = arch3 || os6.arch();
-    debug(`Caching tool ${tool} ${version3} ${arch3}`);
+    debug(`Caching tool ${tool2} ${version3} ${arch3}`);
     debug(`source dir: ${sourceDir}`);
     if (!fs3.statSync(sourceDir).isDirectory()) {
       throw new Error("sourceDir is not a directory");
     }
-    const destPath = yield _createToolPath(tool, version3, arch3);
+    const destPath = yield _createToolPath(tool2, version3, arch3);
     for (const itemName of fs3.readdirSync(sourceDir)) {
       const s = path5.join(sourceDir, itemName);
       yield cp(s, destPath, { recursive: true });
     }
-    _completeToolPath(tool, version3, arch3);
+    _completeToolPath(tool2, version3, arch3);
     return destPath;
   });
 }
-function cacheFile(sourceFile, targetFile, tool, version3, arch3) {
+function cacheFile(sourceFile, targetFile, tool2, version3, arch3) {
   return __awaiter9(this, void 0, void 0, function* () {
     version3 = semver2.clean(version3) || version3;
     arch3 = arch3 || os6.arch();
-    debug(`Caching tool ${tool} ${version3} ${arch3}`);
+    debug(`Caching tool ${tool2} ${version3} ${arch3}`);
     debug(`source file: ${sourceFile}`);
     if (!fs3.statSync(sourceFile).isFile()) {
       throw new Error("sourceFile is not a file");
     }
-    const destFolder = yield _createToolPath(tool, version3, arch3);
+    const destFolder = yield _createToolPath(tool2, version3, arch3);
     const destPath = path5.join(destFolder, targetFile);
     debug(`destination file ${destPath}`);
     yield cp(sourceFile, destPath);
-    _completeToolPath(tool, version3, arch3);
+    _completeToolPath(tool2, version3, arch3);
     return destFolder;
   });
 }
@@ -37645,9 +37645,9 @@ function _createExtractFolder(dest) {
     return dest;
   });
 }
-function _createToolPath(tool, version3, arch3) {
+function _createToolPath(tool2, version3, arch3) {
   return __awaiter9(this, void 0, void 0, function* () {
-    const folderPath = path5.join(_getCacheDirectory(), tool, semver2.clean(version3) || version3, arch3 || "");
+    const folderPath = path5.join(_getCacheDirectory(), tool2, semver2.clean(version3) || version3, arch3 || "");
     debug(`destination ${folderPath}`);
     const markerPath = `${folderPath}.complete`;
     yield rmRF(folderPath);
@@ -37656,8 +37656,8 @@ function _createToolPath(tool, version3, arch3) {
     return folderPath;
   });
 }
-function _completeToolPath(tool, version3, arch3) {
-  const folderPath = path5.join(_getCacheDirectory(), tool, semver2.clean(version3) || version3, arch3 || "");
+function _completeToolPath(tool2, version3, arch3) {
+  const folderPath = path5.join(_getCacheDirectory(), tool2, semver2.clean(version3) || version3, arch3 || "");
   const markerPath = `${folderPath}.complete`;
   fs3.writeFileSync(markerPath, "");
   debug("finished caching tool");
@@ -38132,9 +38132,9 @@ var FROM_KUBEADM = "<asked of kubeadm at run time>";
 // src/host/exec.ts
 var CommandError = class extends Error {
   constructor(argv, result) {
-    const tail = lastLines(result.stderr.trim() || result.stdout.trim(), 20);
-    super(`\`${displayArgv(argv)}\` exited with code ${result.exitCode}${tail ? `:
-${tail}` : ""}`);
+    const tail2 = lastLines(result.stderr.trim() || result.stdout.trim(), 20);
+    super(`\`${displayArgv(argv)}\` exited with code ${result.exitCode}${tail2 ? `:
+${tail2}` : ""}`);
     this.argv = argv;
     this.result = result;
     this.name = "CommandError";
@@ -38217,6 +38217,34 @@ var Ledger = class {
     return true;
   }
 };
+function describeChange(c) {
+  switch (c.kind) {
+    case "file":
+      return c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`;
+    case "dir":
+      return `${c.path}/ (created)`;
+    case "unit-enabled":
+      return `${c.unit} enabled (was ${c.was})`;
+    case "unit-restarted":
+      return `${c.unit} restarted`;
+    case "unit-reloaded":
+      return `${c.unit} reloaded`;
+    case "units-reloaded":
+      return "systemd units reloaded";
+    case "swap-off":
+      return `swap off (${c.devices.join(", ")})`;
+    case "sysctl":
+      return `sysctl ${Object.entries(c.values).map(([k, v]) => `${k} (was ${v})`).join(", ")}`;
+    case "modules-loaded":
+      return `kernel modules loaded: ${c.modules.join(", ")}`;
+    case "packages-installed":
+      return `packages installed: ${c.packages.join(", ")}`;
+    case "interface":
+      return `network interface ${c.name} (created)`;
+    case "command":
+      return c.what;
+  }
+}
 
 // src/host/host.ts
 var octal = (mode) => mode.toString(8).padStart(4, "0");
@@ -38386,6 +38414,76 @@ function createHost(o) {
       });
     }
   };
+}
+async function undoChanges(changes, o) {
+  const { run, services } = o;
+  const report = { undone: [], restarted: [], leftInPlace: [], failed: [], remaining: [] };
+  const exec2 = async (argv) => {
+    const r = await run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (r.exitCode !== 0) report.failed.push(`\`${argv.join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
+    return r.exitCode === 0;
+  };
+  let daemonReload = false;
+  const stopped = /* @__PURE__ */ new Set();
+  const after = /* @__PURE__ */ new Map();
+  for (const c of [...changes].reverse()) {
+    let ok3 = true;
+    switch (c.kind) {
+      case "file":
+        if (c.backup) {
+          const tmp = `${c.path}.kubeadm-single-node-restore`;
+          ok3 = await exec2(["cp", "-a", c.backup, tmp]) && await exec2(["mv", "-fT", tmp, c.path]) && await exec2(["rm", "-f", c.backup]);
+        } else {
+          ok3 = await exec2(["rm", "-f", c.path]);
+        }
+        break;
+      case "dir":
+        ok3 = await exec2(["rm", "-rf", c.path]);
+        break;
+      case "unit-enabled":
+        if (c.was !== "enabled") {
+          ok3 = await services.disable(c.unit, !c.wasActive).then(() => true, (err) => (report.failed.push(err.message), false));
+          if (ok3 && !c.wasActive) stopped.add(c.unit);
+        }
+        break;
+      case "unit-restarted":
+        after.set(c.unit, c.wasActive ? "restart" : "stop");
+        break;
+      case "unit-reloaded":
+        if (!after.has(c.unit)) after.set(c.unit, "reload");
+        break;
+      case "units-reloaded":
+        daemonReload = true;
+        break;
+      case "swap-off": {
+        const on = await readFile4(o.procSwaps, "utf8").catch(() => "");
+        for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await exec2(["swapon", d]) && ok3;
+        break;
+      }
+      case "sysctl":
+        for (const [k, v] of Object.entries(c.values)) ok3 = await exec2(["sysctl", "-w", `${k}=${v}`]) && ok3;
+        break;
+      case "interface":
+        if (await existsAs(run, join6(o.sysClassNet, c.name))) ok3 = await exec2(["ip", "link", "delete", c.name]);
+        break;
+      case "modules-loaded":
+      case "packages-installed":
+        report.leftInPlace.push(describeChange(c));
+        continue;
+      case "command":
+        for (const argv of c.undo) ok3 = await exec2(argv) && ok3;
+        break;
+    }
+    if (ok3) report.undone.push(describeChange(c));
+    else report.remaining.unshift(c);
+  }
+  if (daemonReload && await exec2(systemctlArgv("daemon-reload"))) report.restarted.push("systemd units reloaded");
+  for (const [unit, action5] of after) {
+    if (action5 === "stop" && stopped.has(unit)) continue;
+    const done = { restart: "restarted", reload: "reloaded", stop: "stopped" }[action5];
+    if (await exec2(["systemctl", action5, unit])) report.restarted.push(`${unit} ${done} with its original configuration`);
+  }
+  return report;
 }
 
 // src/images/credentials.ts
@@ -39125,6 +39223,29 @@ var containerd = {
 var RUNTIMES = { containerd };
 var RUNTIME_NAMES = Object.keys(RUNTIMES);
 
+// src/commands/down.ts
+async function down(record, env) {
+  const { io } = env;
+  if (record.changes.length === 0) {
+    io.info("Nothing to undo: the ledger records no host change.");
+    env.store.clear();
+    return { failed: 0 };
+  }
+  const r = await undoChanges(record.changes, { run: env.run, services: env.services, procSwaps: env.paths.procSwaps, sysClassNet: env.paths.sysClassNet });
+  const lines = [
+    ...r.undone.map((l) => `undone: ${l}`),
+    ...r.restarted.map((l) => `then: ${l}`),
+    ...r.leftInPlace.map((l) => `left in place: ${l}`),
+    ...r.failed.map((l) => `FAILED: ${l}`)
+  ];
+  io.block(`Cleanup: ${r.undone.length} changes undone${r.failed.length ? `, ${r.failed.length} failed` : ""}`, lines);
+  for (const f of r.failed) io.warning(`cleanup: ${f}`);
+  await io.summary({ kind: "cleanup", lines });
+  if (r.remaining.length === 0) env.store.clear();
+  else env.store.save({ ...record, changes: r.remaining });
+  return { failed: r.failed.length };
+}
+
 // src/engine/describe.ts
 import { mkdir as mkdir4, realpath, writeFile as writeFile3 } from "node:fs/promises";
 import { dirname as dirname5, join as join8, resolve as resolve2 } from "node:path";
@@ -39313,7 +39434,8 @@ var DEFAULTS = {
   timeout: "5m",
   kubernetesReleaseUrl: "https://dl.k8s.io/release",
   githubUrl: "https://github.com",
-  cleanup: "auto"
+  cleanup: "auto",
+  onExisting: "fail"
 };
 var CNI_PLUGINS_VERSION = "v1.8.0";
 var HOST_PACKAGES = [
@@ -39532,6 +39654,8 @@ var Secret = class {
 };
 
 // src/config/inputs.ts
+var ON_EXISTING = ["fail", "reset", "reuse"];
+var ON_EXISTING_FORMS = "'fail' (stop before changing anything), 'reset' (undo the earlier run and kubeadm reset, then build a fresh cluster), 'reuse' (take the cluster as it is, if it answers)";
 var InputError = class extends Error {
   constructor(problems) {
     super(
@@ -39756,6 +39880,11 @@ function parseImage(input, value) {
   }
   return normalizeImage(value);
 }
+function parseLoadImage(input, value) {
+  const accepted = "the name of an image in this host's Docker, with a tag or without one (':latest'), such as 'my-app:ci' or 'ghcr.io/org/app:1.2'; not a digest (docker save keeps names, not digests)";
+  if (!isImageReference(value) || value.includes("@")) reject(input, value, accepted);
+  return normalizeImage(value);
+}
 var RETAG_FORM = "one line per image, 'SOURCE=TARGET', both image references, such as 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1': SOURCE is pulled (or imported) with the other images, then tagged as TARGET, which is not pulled";
 function parseRetags(input, value, field) {
   const lines = value.split(/\r?\n/).map((l) => l.replace(/#.*$/, "").trim()).filter((l) => l !== "");
@@ -39869,6 +39998,7 @@ function parseInputs(get, o = {}) {
     parseLines(read2("image-archives")),
     (p) => parsePath("image-archives", p, "one path per line to an image tarball (docker save or OCI archive)", true)
   );
+  const loadImages = eachOf(field, parseList(read2("load-images")), (i) => parseLoadImage("load-images", i));
   const imageRetags = parseRetags("image-retags", read2("image-retags"), field);
   const untaint = field(() => parseBool("untaint", read2("untaint", "true")));
   const kubeadmConfig = parseKubeadmConfig(get("kubeadm-config"), field, problems);
@@ -39887,6 +40017,11 @@ function parseInputs(get, o = {}) {
   }
   const cache = field(() => parseBool("cache", read2("cache", "true")));
   const cleanup = field(() => parseChoice("cleanup", read2("cleanup", DEFAULTS.cleanup), ["auto", "true", "false"]));
+  const onExisting = field(() => {
+    const v = read2("on-existing", DEFAULTS.onExisting);
+    if (!ON_EXISTING.includes(v)) reject("on-existing", v, ON_EXISTING_FORMS);
+    return v;
+  });
   const dryRun = field(() => parseBool("dry-run", read2("dry-run", "false")));
   const planDirRaw = read2("plan-dir");
   if (problems.length > 0) throw new InputError(problems);
@@ -39903,6 +40038,7 @@ function parseInputs(get, o = {}) {
     registryCredentials,
     preloadImages: preloadImages2,
     imageArchives,
+    loadImages,
     imageRetags,
     untaint,
     kubeadmConfig,
@@ -39915,10 +40051,41 @@ function parseInputs(get, o = {}) {
     cache,
     offline,
     cleanup,
+    onExisting,
     dryRun,
     planDir: planDirRaw === "" ? void 0 : planDirRaw,
     notes
   };
+}
+
+// src/images/docker.ts
+function dockerSaveArgv(out, images) {
+  return ["docker", "save", "--output", out, ...images];
+}
+function dockerInspectArgv(image) {
+  return ["docker", "image", "inspect", "--format", "{{.Id}}", image];
+}
+var VERSION_ARGV = ["docker", "version", "--format", "{{.Server.Version}}"];
+var tail = (r) => (r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ");
+async function dockerAccess(run, canSudo) {
+  const asUser = await run(VERSION_ARGV, { allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+  if (asUser.exitCode === 0) return { via: "user" };
+  if (canSudo && /permission denied/i.test(tail(asUser))) {
+    const asRoot = await run(VERSION_ARGV, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (asRoot.exitCode === 0) return { via: "root" };
+  }
+  return { problem: `\`docker version\` failed: ${tail(asUser) || `exit ${asUser.exitCode}`}` };
+}
+var ACCEPTED = "names of images in this host's Docker, each built or pulled by an earlier step (`docker image ls` lists them)";
+async function loadImageProblems(images, docker, run, canSudo) {
+  if (images.length === 0) return [];
+  if (!docker) return [`Input 'load-images' names ${images.join(", ")}, but this host has no docker command to save them from; accepted: ${ACCEPTED}.`];
+  const access7 = await dockerAccess(run, canSudo);
+  if ("problem" in access7) return [`Input 'load-images' names ${images.join(", ")}, but this host's Docker does not answer (${access7.problem}); accepted: ${ACCEPTED}.`];
+  const found = await Promise.all(images.map((i) => run(dockerInspectArgv(i), { privileged: access7.via === "root", allowFailure: true })));
+  return images.flatMap(
+    (image, n) => found[n].exitCode === 0 ? [] : [`Input 'load-images' names ${image}, which this host's Docker does not have (${tail(found[n]) || `docker image inspect exited ${found[n].exitCode}`}); accepted: ${ACCEPTED}.`]
+  );
 }
 
 // src/phases/input-files.ts
@@ -39927,7 +40094,7 @@ import * as fsp from "node:fs/promises";
 import { isAbsolute, resolve as resolve3 } from "node:path";
 var nodeProbe = { stat: fsp.stat, lstat: fsp.lstat, access: fsp.access };
 var nodeRead = (path14) => fsp.readFile(path14, "utf8");
-var ACCEPTED = "an existing regular file this process can read";
+var ACCEPTED2 = "an existing regular file this process can read";
 function kindOf(s) {
   if (s.isDirectory()) return "a directory";
   if (s.isFIFO()) return "a named pipe";
@@ -39990,7 +40157,7 @@ async function inputFileProblems(config, probe = nodeProbe) {
 }
 function pathProblem(input, path14, what) {
   const where2 = isAbsolute(path14) ? "" : ` (looked for at ${resolve3(path14)})`;
-  return `Input '${input}' has the path ${JSON.stringify(path14)}${where2}, which is ${what}; accepted: ${ACCEPTED}.`;
+  return `Input '${input}' has the path ${JSON.stringify(path14)}${where2}, which is ${what}; accepted: ${ACCEPTED2}.`;
 }
 async function readKubeadmConfigFile(config, probe = nodeProbe, read2 = nodeRead) {
   const given = config.kubeadmConfig;
@@ -40206,6 +40373,11 @@ async function checkEntry(dir) {
   return { ok: true, manifest, bytes };
 }
 
+// src/phases/images.ts
+import { mkdtemp, rm as rm5 } from "node:fs/promises";
+import { tmpdir as tmpdir3 } from "node:os";
+import { join as join10 } from "node:path";
+
 // src/images/preload.ts
 function classifyPullError(text) {
   if (/\b429\b|toomanyrequests|too many requests|rate limit/i.test(text)) return "rate-limit";
@@ -40354,6 +40526,39 @@ async function importCached(store, archive, warn, log2) {
     return [];
   }
 }
+function loadStep(p) {
+  const { config, runtime, facts, learned } = p;
+  const images = config.loadImages;
+  const cmd = runtime.imageCommands(learned);
+  const file = "<temporary directory>/images.tar";
+  return step("images.load", `load ${images.length} image${images.length === 1 ? "" : "s"} from Docker`, ["runtime.ready"], [
+    {
+      kind: "task",
+      title: "docker save, then import into the runtime",
+      shows: [
+        `$ ${displayArgv(dockerSaveArgv(file, images))}   (as this user; with sudo where only root may use Docker's socket)`,
+        `$ sudo ${displayArgv(cmd.importArchive(file))}`,
+        `$ sudo ${displayArgv(cmd.list())}   (each name must be there)`,
+        `then the temporary file is removed`
+      ],
+      run: async (ctx) => {
+        const access7 = await dockerAccess(ctx.host.run, facts.privilege !== "none");
+        if ("problem" in access7) throw new Error(`load-images: this host's Docker does not answer: ${access7.problem}`);
+        const dir = await mkdtemp(join10(process.env.RUNNER_TEMP || tmpdir3(), "ksn-load-"));
+        try {
+          const tar = join10(dir, "images.tar");
+          await ctx.host.run(dockerSaveArgv(tar, images), { privileged: access7.via === "root" });
+          const names = await runtime.imageStore(ctx.host.run).importArchive(tar);
+          const missing = images.filter((i) => !names.includes(i));
+          if (missing.length) throw new Error(`load-images: docker save wrote no name for ${missing.join(", ")} (it brought ${names.join(", ") || "none"})`);
+          ctx.log(`loaded from Docker: ${names.join(", ")}`);
+        } finally {
+          await rm5(dir, { recursive: true, force: true });
+        }
+      }
+    }
+  ]);
+}
 function imageSteps(p) {
   const { config, learned, smokeTest, runtime, cache } = p;
   const images = (l) => preloadSet(config, l, smokeTest);
@@ -40361,8 +40566,11 @@ function imageSteps(p) {
   const needs = p.cni.configSteps(p).map((s) => s.id);
   if (cache) needs.push("cache.restore");
   const cached = cache && entryLayout(cache.dir).images;
+  const load = config.loadImages.length > 0 ? [loadStep(p)] : [];
   return [
-    step("images.preload", "preload every image the cluster will ask for", ["runtime.ready", "config.images", ...needs], [
+    ...load,
+    // after the load: what it brought is present, and not pulled
+    step("images.preload", "preload every image the cluster will ask for", ["runtime.ready", "config.images", ...needs, ...load.map((s) => s.id)], [
       {
         kind: "task",
         title: `import archives, then ${config.offline ? "check that nothing is missing (offline)" : "pull what is missing (4 at a time, the largest first)"}${config.imageRetags.length ? ", then retag" : ""}`,
@@ -40520,8 +40728,10 @@ function hostProblems(config, facts, paths, runtime) {
   if (facts.privilege === "none") {
     problems.push("The action must act as root: run it as root, or as a user with passwordless sudo (`sudo -n true` failed here). Hosted runners have it; on a self-hosted runner, add a sudoers entry for the runner user.");
   }
-  if (facts.existingCluster) {
-    problems.push(`A cluster from an earlier run is still on this host (${paths.adminConf} exists). Run \`sudo kubeadm reset --force\` first, or give the earlier run cleanup: true.`);
+  if (facts.existingCluster && config.onExisting === "fail") {
+    problems.push(
+      `A cluster from an earlier run is still on this host (${paths.adminConf} exists), and input 'on-existing' is 'fail'; accepted: ${ON_EXISTING_FORMS}. Or remove it first: \`sudo kubeadm reset --force\`, or give the earlier run cleanup: true.`
+    );
   }
   const dockerMirrors = config.registryMirrors.some((m) => m.registry === "docker.io");
   if (dockerMirrors && facts.daemonJsonExists && facts.daemonJson === void 0) {
@@ -40531,8 +40741,13 @@ function hostProblems(config, facts, paths, runtime) {
   problems.push(...runtime.problems);
   return problems;
 }
-async function preflight(config, facts, paths, plan2, version3, offline) {
-  return [...await inputFileProblems(config), ...hostProblems(config, facts, paths, plan2.runtime), ...await offlineProblems(config, facts, version3, plan2, offline)];
+async function preflight(config, facts, paths, plan2, version3, run, offline) {
+  return [
+    ...await inputFileProblems(config),
+    ...await loadImageProblems(config.loadImages, facts.docker, run, facts.privilege !== "none"),
+    ...hostProblems(config, facts, paths, plan2.runtime),
+    ...await offlineProblems(config, facts, version3, plan2, offline)
+  ];
 }
 
 // src/io/summary.ts
@@ -40601,10 +40816,171 @@ ${body2}
   await sum.write();
 }
 
+// src/commands/existing.ts
+import { access as access4 } from "node:fs/promises";
+import { join as join11 } from "node:path";
+
+// src/kube/kubectl.ts
+function kubectl(run, bin, kubeconfig) {
+  const env = { KUBECONFIG: kubeconfig };
+  return {
+    async json(args) {
+      const res = await run([bin, ...args, "-o", "json"], { env });
+      return JSON.parse(res.stdout);
+    }
+  };
+}
+function nodeFacts(node) {
+  const conds = node.status?.conditions ?? [];
+  const ready = conds.find((c) => c.type === "Ready");
+  const ip = (node.status?.addresses ?? []).find((a) => a.type === "InternalIP")?.address ?? "";
+  return {
+    name: node.metadata?.name ?? "",
+    ip,
+    ready: ready?.status === "True",
+    why: ready ? `${ready.reason ?? ""}: ${ready.message ?? ""}`.trim() : "no Ready condition yet"
+  };
+}
+function unreadyPods(pods, namespaces) {
+  const out = [];
+  for (const pod of pods) {
+    const ns = pod.metadata?.namespace;
+    if (namespaces && !namespaces.includes(ns)) continue;
+    if (pod.status?.phase === "Succeeded") continue;
+    const ready = (pod.status?.conditions ?? []).find((c) => c.type === "Ready")?.status === "True";
+    if (ready) continue;
+    const statuses = [...pod.status?.initContainerStatuses ?? [], ...pod.status?.containerStatuses ?? []];
+    const reasons = statuses.map((s) => s.state?.waiting?.reason ?? s.state?.terminated?.reason).filter((r) => r !== void 0);
+    const why = reasons.length ? reasons.join(", ") : pod.status?.reason ?? pod.status?.phase ?? "Unknown";
+    out.push(`${ns}/${pod.metadata?.name}: ${why}`);
+  }
+  return out;
+}
+function lastEvents(events2, n) {
+  const time = (e) => e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? "";
+  return [...events2].sort((a, b) => time(a).localeCompare(time(b))).slice(-n).map((e) => `${e.metadata?.namespace} ${e.involvedObject?.kind}/${e.involvedObject?.name}: ${e.reason}: ${String(e.message ?? "").trim()}`);
+}
+
+// src/commands/existing.ts
+function findExisting(facts, env) {
+  const earlier = env.hostLedger.load();
+  return { cluster: facts.existingCluster, earlier: earlier && earlier.changes.length > 0 ? earlier : void 0 };
+}
+var anything = (ex) => ex.cluster || ex.earlier !== void 0;
+function whatIsThere(ex, paths, ledgerFile) {
+  const parts = [];
+  if (ex.cluster) parts.push(`a cluster (${paths.adminConf} exists)`);
+  if (ex.earlier) parts.push(`an earlier run's ${ex.earlier.changes.length} host changes that no cleanup undid (recorded in ${ledgerFile})`);
+  return parts.join(" and ");
+}
+function ledgerProblems(config, ex, ledgerFile, where2) {
+  if (!ex.earlier || config.onExisting !== "fail") return [];
+  const down2 = where2 === "terminal" ? "with `kubeadm-single-node down`" : "with `node dist/cli.js down`, run from the action's folder as the runner's user";
+  return [
+    `An earlier run's ${ex.earlier.changes.length} host changes are still recorded in ${ledgerFile} and not undone, and input 'on-existing' is 'fail'; accepted: ${ON_EXISTING_FORMS}. Or undo them first ${down2}.`
+  ];
+}
+async function tool(paths, name2) {
+  const ours = join11(paths.binDir, name2);
+  return access4(ours).then(
+    () => ours,
+    () => name2
+  );
+}
+function kubeadmResetAnyArgv(kubeadm) {
+  return [kubeadm, "reset", "--force"];
+}
+function describeExisting(config, ex, paths, ledgerFile) {
+  if (!anything(ex)) return [];
+  const head = `This host already has ${whatIsThere(ex, paths, ledgerFile)}.`;
+  const undo = ex.earlier ? [...ex.earlier.changes].reverse().map((c) => `  undo: ${describeChange(c)}`) : [];
+  const reset = [
+    ...ex.earlier ? [`on-existing: ${config.onExisting}: the earlier run's changes are undone, newest first, as its cleanup would:`, ...undo] : [],
+    ...ex.cluster ? [`then, if ${paths.adminConf} is still there: $ sudo ${displayArgv(kubeadmResetAnyArgv(join11(paths.binDir, "kubeadm")))}`] : [],
+    "then the host is read again and the plan below (made from it as it is now) may differ."
+  ];
+  switch (config.onExisting) {
+    case "fail":
+      return [head, "on-existing: fail: a real run stops here, changing nothing."];
+    case "reset":
+      return [head, ...reset];
+    case "reuse":
+      return ex.cluster ? [
+        head,
+        `on-existing: reuse: $ sudo KUBECONFIG=${paths.adminConf} kubectl get --raw /readyz; if it answers, its kubeconfig and the outputs are exported and nothing below runs${config.loadImages.length ? " but images.load" : ""} (the earlier ledger becomes this run's).`,
+        `If it does not answer, the run stops; on-existing: reset builds afresh.`
+      ] : [head, "on-existing: reuse: no cluster to reuse, so as reset:", ...reset];
+  }
+}
+async function resetExisting(ex, env) {
+  const { io } = env;
+  if (ex.earlier) {
+    io.info(`on-existing: reset: undoing the earlier run's ${ex.earlier.changes.length} recorded host changes (${env.hostLedgerFile}).`);
+    const r = await down(ex.earlier, { ...env, paths: ex.earlier.paths, store: env.hostLedger });
+    if (r.failed > 0) {
+      throw new Error(`on-existing: reset could not undo ${r.failed} of the earlier run's changes (listed above); nothing of the new cluster was built. What is left stays recorded in ${env.hostLedgerFile}: fix it, then run again.`);
+    }
+  }
+  const paths = env.paths;
+  const stillThere = await access4(paths.adminConf).then(
+    () => true,
+    () => false
+  );
+  if (stillThere) {
+    const argv = kubeadmResetAnyArgv(await tool(paths, "kubeadm"));
+    io.info(`on-existing: reset: ${paths.adminConf} is still there (a cluster no ledger records): $ sudo ${displayArgv(argv)}`);
+    const res = await env.run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (res.exitCode !== 0) {
+      throw new Error(`on-existing: reset: \`${displayArgv(argv)}\` exited ${res.exitCode}: ${(res.stderr || res.stdout).trim().split("\n").slice(-3).join(" ")}. Nothing of the new cluster was built.`);
+    }
+  }
+}
+function versionMismatch(spec, running) {
+  if (spec.kind === "exact" && spec.version !== running) return `kubernetes-version asks for ${spec.version}`;
+  if (spec.kind === "minor" && minorOf(running) !== spec.minor) return `kubernetes-version asks for 1.${spec.minor}`;
+  return void 0;
+}
+async function reuseCluster(config, kubeconfig, ex, env, install) {
+  const { paths, run, io } = env;
+  const kubectl2 = await tool(paths, "kubectl");
+  const admin = (args) => run([kubectl2, ...args], { privileged: true, allowFailure: true, env: { KUBECONFIG: paths.adminConf } });
+  const ready = await admin(["get", "--raw", "/readyz"]).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+  if (ready.exitCode !== 0) {
+    throw new Error(`on-existing: reuse: the cluster on this host (${paths.adminConf}) does not answer: \`kubectl get --raw /readyz\` exited ${ready.exitCode}: ${(ready.stderr || ready.stdout).trim().split("\n").slice(-3).join(" ")}. Nothing was changed. Set on-existing: reset to build a fresh cluster instead.`);
+  }
+  const versionOut = await admin(["version", "-o", "json"]);
+  const version3 = String(JSON.parse(versionOut.stdout || "{}").serverVersion?.gitVersion ?? "");
+  const mismatch = version3 ? versionMismatch(config.kubernetesVersion, version3) : void 0;
+  if (mismatch) throw new Error(`on-existing: reuse: the cluster on this host runs ${version3}, but ${mismatch}. Nothing was changed. Set on-existing: reset to rebuild it at that version.`);
+  const nodes = JSON.parse((await admin(["get", "nodes", "-o", "json"])).stdout || '{"items":[]}').items ?? [];
+  const node = nodes[0] ? nodeFacts(nodes[0]) : { name: "", ip: "", ready: false, why: "no node" };
+  if (!node.ready) io.warning(`on-existing: reuse: the node ${node.name || "(none registered)"} is not Ready (${node.why}).`);
+  const earlierCopy = ex.earlier?.kubeconfig;
+  const haveEarlier = earlierCopy ? await access4(earlierCopy).then(
+    () => true,
+    () => false
+  ) : false;
+  const target = haveEarlier ? earlierCopy : kubeconfig;
+  if (!haveEarlier) await install(paths.adminConf, target);
+  const out = { version: version3, kubeconfig: target, nodeName: node.name, nodeIp: node.ip };
+  const svc = await admin(["get", "service", SMOKE.name, "-n", SMOKE.namespace, "-o", "json"]);
+  const port = svc.exitCode === 0 ? Number(JSON.parse(svc.stdout).spec?.ports?.[0]?.nodePort) : NaN;
+  if (Number.isInteger(port) && port > 0 && node.ip) {
+    const url2 = `http://${node.ip}:${port}/`;
+    const status = await fetch(url2, { signal: AbortSignal.timeout(Math.min(config.timeoutSeconds, 10) * 1e3) }).then(
+      (r) => r.status,
+      () => 0
+    );
+    if (status === 200) Object.assign(out, { nodePort: port, nginxUrl: url2 });
+    else io.warning(`on-existing: reuse: the smoke test's ${url2} did not answer 200 (${status || "no answer"}); node-port and nginx-url are left empty.`);
+  }
+  return out;
+}
+
 // src/host/probe.ts
-import { access as access4, readFile as readFile7 } from "node:fs/promises";
+import { access as access5, readFile as readFile7 } from "node:fs/promises";
 import { availableParallelism, userInfo } from "node:os";
-import { delimiter as delimiter3, join as join10 } from "node:path";
+import { delimiter as delimiter3, join as join12 } from "node:path";
 function kubeArch(nodeArch) {
   if (nodeArch === "x64") return "amd64";
   if (nodeArch === "arm64") return "arm64";
@@ -40615,14 +40991,14 @@ function parseContainerdVersion(out) {
   return m ? { version: `${m[1]}.${m[2]}.${m[3]}`, major: Number(m[1]) } : void 0;
 }
 async function exists2(path14) {
-  return access4(path14).then(
+  return access5(path14).then(
     () => true,
     () => false
   );
 }
 async function onPath(bin) {
   const dirs = [...(process.env.PATH ?? "").split(delimiter3), "/usr/sbin", "/sbin"];
-  for (const d of dirs) if (d && await exists2(join10(d, bin))) return true;
+  for (const d of dirs) if (d && await exists2(join12(d, bin))) return true;
   return false;
 }
 async function privilege(run) {
@@ -40645,7 +41021,7 @@ async function probeHost(run, paths) {
       (t) => JSON.parse(t),
       () => void 0
     ),
-    exists2(join10(home, ".kube", "config"))
+    exists2(join12(home, ".kube", "config"))
   ]);
   return {
     arch: kubeArch(process.arch),
@@ -40668,11 +41044,11 @@ async function probeHost(run, paths) {
 
 // src/phases/binaries.ts
 import { readdir as readdir3, stat as stat4 } from "node:fs/promises";
-import { join as join11 } from "node:path";
+import { join as join13 } from "node:path";
 var EXEC = { mode: 493 };
 async function pluginFiles(dir) {
   const names = (await readdir3(dir)).sort();
-  const isPlugin = await Promise.all(names.map(async (n) => ((await stat4(join11(dir, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
+  const isPlugin = await Promise.all(names.map(async (n) => ((await stat4(join13(dir, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
   return names.filter((_, i) => isPlugin[i]);
 }
 function binarySteps(p) {
@@ -40701,7 +41077,7 @@ function binarySteps(p) {
         shows: [...verify(arts.crictl), `extract; $ sudo ${displayArgv(installArgv("<extracted>/crictl", bin("crictl"), EXEC))}`],
         run: async (ctx) => {
           const dir = await cachedTarball(arts.crictl, { tool: "crictl", version: crictl, arch: facts.arch }, ctx.log, cache);
-          await ctx.host.installFile(join11(dir, "crictl"), bin("crictl"), EXEC);
+          await ctx.host.installFile(join13(dir, "crictl"), bin("crictl"), EXEC);
         }
       },
       { kind: "write", path: paths.crictlConfig, render: () => `runtime-endpoint: ${criSocket}
@@ -40718,13 +41094,13 @@ timeout: 10
         shows: [
           ...verify(arts["cni-plugins"]),
           `$ sudo ${displayArgv(mkdirArgv(paths.cniBinDir))}`,
-          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join11(paths.cniBinDir, "PLUGIN"), EXEC))}`
+          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join13(paths.cniBinDir, "PLUGIN"), EXEC))}`
         ],
         run: async (ctx) => {
           const dir = await cachedTarball(arts["cni-plugins"], { tool: "cni-plugins", version: CNI_PLUGINS_VERSION, arch: facts.arch }, ctx.log, cache);
           await ctx.host.ensureDir(paths.cniBinDir);
           const plugins = await pluginFiles(dir);
-          await Promise.all(plugins.map((n) => ctx.host.installFile(join11(dir, n), join11(paths.cniBinDir, n), EXEC)));
+          await Promise.all(plugins.map((n) => ctx.host.installFile(join13(dir, n), join13(paths.cniBinDir, n), EXEC)));
           ctx.log(`${plugins.length} plugins in ${paths.cniBinDir}`);
         }
       }
@@ -40732,8 +41108,8 @@ timeout: 10
   );
   steps.push(
     step("binaries.kubelet-unit", "kubelet systemd unit and kubeadm drop-in", ["binaries.kubelet"], [
-      { kind: "write", path: join11(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
-      { kind: "write", path: join11(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
+      { kind: "write", path: join13(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
+      { kind: "write", path: join13(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
       { kind: "service", action: "daemon-reload" },
       { kind: "service", action: "enable", unit: "kubelet" }
     ])
@@ -41017,10 +41393,10 @@ function configSteps(p) {
 }
 
 // src/phases/context.ts
-import { join as join12 } from "node:path";
+import { join as join14 } from "node:path";
 
 // src/cache/session.ts
-import { copyFile as copyFile4, mkdir as mkdir5, rm as rm5 } from "node:fs/promises";
+import { copyFile as copyFile4, mkdir as mkdir5, rm as rm6 } from "node:fs/promises";
 import { dirname as dirname6 } from "node:path";
 var mb = (bytes) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
 var CacheSession = class {
@@ -41039,7 +41415,7 @@ var CacheSession = class {
   warnings = [];
   /** The restore step: a missing entry is a miss, a broken one a warning; neither fails the run. */
   async restore(log2) {
-    await rm5(this.dir, { recursive: true, force: true });
+    await rm6(this.dir, { recursive: true, force: true });
     await mkdir5(this.dir, { recursive: true, mode: 448 });
     let matched;
     try {
@@ -41062,7 +41438,7 @@ var CacheSession = class {
   async ignore(why) {
     this.warnings.push(`${why}; it was ignored, and everything is downloaded and pulled.`);
     this.restored = void 0;
-    await rm5(this.dir, { recursive: true, force: true });
+    await rm6(this.dir, { recursive: true, force: true });
     await mkdir5(this.dir, { recursive: true, mode: 448 });
   }
   find(a, fileName) {
@@ -41103,7 +41479,7 @@ function planContext(input, learned) {
   const { config, facts, version: version3, paths } = input;
   const runtime = RUNTIMES[config.containerRuntime].setup(facts, version3, paths);
   const cni = CNIS[config.cni];
-  const kubeconfig = join12(facts.user.home, ".kube", facts.kubeconfigExists ? "kubeadm-single-node.config" : "config");
+  const kubeconfig = join14(facts.user.home, ".kube", facts.kubeconfigExists ? "kubeadm-single-node.config" : "config");
   const notes = [...config.notes, ...runtime.notes];
   if (facts.kubeconfigExists) notes.push(`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`);
   const smokeTest = config.smokeTest && cni.carriesPods;
@@ -41121,11 +41497,11 @@ function planContext(input, learned) {
     runtime,
     cni,
     criSocket: runtime.criSocket,
-    bin: (name2) => join12(paths.binDir, name2),
+    bin: (name2) => join14(paths.binDir, name2),
     files: {
-      kubeadmConfig: join12(paths.stateDir, "kubeadm.yaml"),
-      cniManifest: join12(paths.stateDir, "cni.yaml"),
-      smokeManifest: join12(paths.stateDir, "smoke.yaml"),
+      kubeadmConfig: join14(paths.stateDir, "kubeadm.yaml"),
+      cniManifest: join14(paths.stateDir, "cni.yaml"),
+      smokeManifest: join14(paths.stateDir, "smoke.yaml"),
       kubeconfig
     },
     kubeEnv: { KUBECONFIG: kubeconfig },
@@ -41239,47 +41615,6 @@ function networkSteps(p) {
   return p.cni.networkSteps(p);
 }
 
-// src/kube/kubectl.ts
-function kubectl(run, bin, kubeconfig) {
-  const env = { KUBECONFIG: kubeconfig };
-  return {
-    async json(args) {
-      const res = await run([bin, ...args, "-o", "json"], { env });
-      return JSON.parse(res.stdout);
-    }
-  };
-}
-function nodeFacts(node) {
-  const conds = node.status?.conditions ?? [];
-  const ready = conds.find((c) => c.type === "Ready");
-  const ip = (node.status?.addresses ?? []).find((a) => a.type === "InternalIP")?.address ?? "";
-  return {
-    name: node.metadata?.name ?? "",
-    ip,
-    ready: ready?.status === "True",
-    why: ready ? `${ready.reason ?? ""}: ${ready.message ?? ""}`.trim() : "no Ready condition yet"
-  };
-}
-function unreadyPods(pods, namespaces) {
-  const out = [];
-  for (const pod of pods) {
-    const ns = pod.metadata?.namespace;
-    if (namespaces && !namespaces.includes(ns)) continue;
-    if (pod.status?.phase === "Succeeded") continue;
-    const ready = (pod.status?.conditions ?? []).find((c) => c.type === "Ready")?.status === "True";
-    if (ready) continue;
-    const statuses = [...pod.status?.initContainerStatuses ?? [], ...pod.status?.containerStatuses ?? []];
-    const reasons = statuses.map((s) => s.state?.waiting?.reason ?? s.state?.terminated?.reason).filter((r) => r !== void 0);
-    const why = reasons.length ? reasons.join(", ") : pod.status?.reason ?? pod.status?.phase ?? "Unknown";
-    out.push(`${ns}/${pod.metadata?.name}: ${why}`);
-  }
-  return out;
-}
-function lastEvents(events2, n) {
-  const time = (e) => e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? "";
-  return [...events2].sort((a, b) => time(a).localeCompare(time(b))).slice(-n).map((e) => `${e.metadata?.namespace} ${e.involvedObject?.kind}/${e.involvedObject?.name}: ${e.reason}: ${String(e.message ?? "").trim()}`);
-}
-
 // src/phases/ready.ts
 function readinessDeadline(ctx, timeoutSeconds) {
   ctx.learned.deadline ??= Date.now() + timeoutSeconds * 1e3;
@@ -41341,7 +41676,7 @@ function readySteps(p) {
 
 // src/phases/runtime.ts
 import { readFile as readFile8 } from "node:fs/promises";
-import { dirname as dirname8, join as join13 } from "node:path";
+import { dirname as dirname8, join as join15 } from "node:path";
 
 // src/render/docker.ts
 function renderDaemonJson(existing, o) {
@@ -41383,7 +41718,7 @@ function runtimeSteps(p) {
   return steps;
 }
 function dockerConfigPath(facts) {
-  return join13(facts.dockerConfigDir ?? join13(facts.user.home, ".docker"), "config.json");
+  return join15(facts.dockerConfigDir ?? join15(facts.user.home, ".docker"), "config.json");
 }
 function dockerCredentialsStep(p, installed) {
   const { config, facts } = p;
@@ -41582,7 +41917,11 @@ async function plan(config, env, out, input = "plan-dir") {
   io.info(headline(prepared));
   io.setOutput("kubernetes-version", version3);
   for (const n of plan2.notes) io.warning(n);
-  for (const p of await preflight(config, facts, env.paths, plan2, version3)) io.warning(`A real run would stop here: ${p}`);
+  const existing = findExisting(facts, env);
+  const already = describeExisting(config, existing, env.paths, env.hostLedgerFile);
+  if (already.length) io.block("Already on this host (on-existing)", already);
+  const problems = [...ledgerProblems(config, existing, env.hostLedgerFile, env.where), ...await preflight(config, facts, env.paths, plan2, version3, env.run)];
+  for (const p of problems) io.warning(`A real run would stop here: ${p}`);
   if (out) {
     const why = await planTreeProblem(out, plan2.steps);
     if (why) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}, where ${why}; accepted: a directory apart from the live system, such as /tmp/plan.`]);
@@ -41598,6 +41937,7 @@ async function plan(config, env, out, input = "plan-dir") {
 }
 
 // src/commands/up.ts
+import { dirname as dirname9 } from "node:path";
 async function up(config, env) {
   const { io, paths, store } = env;
   const t0 = performance.now();
@@ -41605,18 +41945,25 @@ async function up(config, env) {
   const seconds = () => (performance.now() - t0) / 1e3;
   let record;
   try {
-    const prepared = await prepare(config, env.run, paths, void 0, env.cache);
-    const { version: version3, facts, plan: plan2 } = prepared;
+    let prepared = await prepare(config, env.run, paths, void 0, env.cache);
     io.info(headline(prepared));
+    const stopIfAny = async (p, extra) => {
+      const problems = [...extra, ...await preflight(config, p.facts, paths, p.plan, p.version, env.run)];
+      if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:
+${problems.map((l2) => `  - ${l2}`).join("\n")}`);
+    };
+    const existing = findExisting(prepared.facts, env);
+    await stopIfAny(prepared, ledgerProblems(config, existing, env.hostLedgerFile, env.where));
+    if (anything(existing)) {
+      if (config.onExisting === "reuse" && existing.cluster) return await reuse(config, env, prepared, existing.earlier, t0);
+      await resetExisting(existing, env);
+      prepared = await prepare(config, env.run, paths, void 0, env.cache);
+      io.info(`on-existing: reset done; ${headline(prepared)}`);
+      await stopIfAny(prepared, []);
+    }
+    const { version: version3, facts, plan: plan2 } = prepared;
     io.setOutput("kubernetes-version", version3);
     for (const n of plan2.notes) io.warning(n);
-    const problems = await preflight(config, facts, paths, plan2, version3);
-    if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:
-${problems.map((p) => `  - ${p}`).join("\n")}`);
-    const earlier = store.load();
-    if (earlier && earlier.changes.length > 0) {
-      throw new Error(`An earlier run's ${earlier.changes.length} host changes are still recorded and not undone; nothing was changed. Run \`kubeadm-single-node down\` first (it undoes them), then up again.`);
-    }
     const rec = {
       changes: [],
       completed: [],
@@ -41639,6 +41986,7 @@ ${problems.map((p) => `  - ${p}`).join("\n")}`);
         plan2.steps,
         { host: host2, learned: plan2.learned },
         {
+          onStart: (step2) => io.stepStarted?.(step2),
           onEnd: (step2, t, lines, error2) => {
             timings.push(t);
             if (!error2) rec.completed.push(step2.id);
@@ -41708,6 +42056,66 @@ The host is partly configured: ${record.changes.length} changes recorded (steps 
     throw record === void 0 && err instanceof InputError ? err : new Error(told, { cause: err });
   }
 }
+async function reuse(config, env, prepared, earlier, t0) {
+  const { io, paths, store } = env;
+  const { facts, plan: plan2 } = prepared;
+  const adopted = earlier?.changes ?? [];
+  const rec = {
+    changes: [...adopted],
+    completed: [],
+    cleanup: env.where === "actions" && (config.cleanup === "true" || config.cleanup === "auto" && facts.selfHosted),
+    kubeconfig: earlier?.kubeconfig ?? plan2.kubeconfig,
+    paths: earlier?.paths ?? paths,
+    runtime: earlier?.runtime ?? config.containerRuntime,
+    cni: earlier?.cni ?? config.cni
+  };
+  const ledger = new Ledger((changes) => {
+    rec.changes = [...adopted, ...changes];
+    store.save(rec);
+  });
+  const host2 = createHost({ run: env.run, services: env.services, ledger, ...paths });
+  const owner = { uid: facts.user.uid, gid: facts.user.gid };
+  const r = await reuseCluster(config, plan2.kubeconfig, { cluster: true, earlier }, env, async (src, dest) => {
+    await host2.ensureDir(dirname9(dest), { mode: 448, owner });
+    await host2.installFile(src, dest, { mode: 384, owner });
+  });
+  rec.kubeconfig = r.kubeconfig;
+  const load = plan2.steps.find((s) => s.id === "images.load");
+  if (load) {
+    io.start([load]);
+    await execute([{ ...load, needs: [] }], { host: host2, learned: plan2.learned }, { onStart: (s) => io.stepStarted?.(s), onEnd: (s, t, lines, error2) => io.stepEnded(s, t, lines, error2) });
+    io.flush();
+  }
+  rec.finished = true;
+  store.save(rec);
+  io.exportVariable("KUBECONFIG", r.kubeconfig);
+  io.addPath(paths.binDir);
+  const seconds = (performance.now() - t0) / 1e3;
+  const outputs = {
+    "kubernetes-version": r.version,
+    kubeconfig: r.kubeconfig,
+    "node-name": r.nodeName,
+    "node-ip": r.nodeIp,
+    "node-port": r.nodePort === void 0 ? "" : String(r.nodePort),
+    "nginx-url": r.nginxUrl ?? "",
+    timings: JSON.stringify(timingsJson([], seconds))
+  };
+  for (const [k, v] of Object.entries(outputs)) io.setOutput(k, v);
+  io.info(`on-existing: reuse: the cluster already here (${r.version}, node ${r.nodeName} ${r.nodeIp}) answers; nothing was built. ${rec.changes.length} host changes are in this run's ledger${adopted.length ? ` (${adopted.length} from the earlier run)` : ""}.`);
+  await io.summary({
+    kind: "run",
+    facts: [
+      ["Kubernetes", `${r.version} (reused: on-existing: reuse)`],
+      ["node", `${r.nodeName} (${r.nodeIp})`],
+      ["nginx", r.nginxUrl ?? "-"],
+      ["kubeconfig", r.kubeconfig],
+      ["host changes recorded", String(rec.changes.length)]
+    ],
+    timings: [],
+    total: seconds,
+    notes: []
+  });
+}
 
 // src/host/paths.ts
 var HOST_PATHS = {
@@ -41740,6 +42148,9 @@ var HOST_PATHS = {
 };
 
 // src/io/ledger-store.ts
+import { mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync as writeFileSync2 } from "node:fs";
+import { homedir } from "node:os";
+import { dirname as dirname10, join as join16 } from "node:path";
 var KEY = "kubeadm-single-node";
 function actionsStateStore() {
   return {
@@ -41747,6 +42158,55 @@ function actionsStateStore() {
     load: () => parse2(getState(KEY)),
     // the post step is the last reader of the Actions state
     clear: () => {
+    }
+  };
+}
+function defaultLedgerFile() {
+  return join16(process.env.XDG_STATE_HOME || join16(homedir(), ".local", "state"), "kubeadm-single-node", "ledger.json");
+}
+function fileStore(path14 = defaultLedgerFile()) {
+  return {
+    save(r) {
+      mkdirSync(dirname10(path14), { recursive: true, mode: 448 });
+      writeFileSync2(`${path14}.tmp`, JSON.stringify(r, null, 2), { mode: 384 });
+      renameSync(`${path14}.tmp`, path14);
+    },
+    load: () => {
+      try {
+        return parse2(readFileSync(path14, "utf8"));
+      } catch {
+        return void 0;
+      }
+    },
+    clear: () => {
+      rmSync(path14, { force: true });
+      try {
+        rmdirSync(dirname10(path14));
+      } catch {
+      }
+    }
+  };
+}
+function actionsStore(file, warn) {
+  const state3 = actionsStateStore();
+  let warned = false;
+  const onHost = (what, fn) => {
+    try {
+      fn();
+    } catch (err) {
+      if (!warned) warn(`Could not ${what} the ledger's copy on this host (${err.message}): a later run on this machine will not know what this one changed.`);
+      warned = true;
+    }
+  };
+  return {
+    save(r) {
+      state3.save(r);
+      onHost("write", () => file.save(r));
+    },
+    load: () => state3.load(),
+    clear() {
+      state3.clear();
+      onHost("remove", () => file.clear());
     }
   };
 }
@@ -41761,8 +42221,8 @@ function parse2(raw) {
 }
 
 // src/cache/backend.ts
-import { tmpdir as tmpdir3 } from "node:os";
-import { join as join18 } from "node:path";
+import { tmpdir as tmpdir4 } from "node:os";
+import { join as join21 } from "node:path";
 
 // node_modules/@actions/cache/lib/cache.js
 import * as path13 from "path";
@@ -41811,7 +42271,7 @@ import * as path10 from "path";
 import * as path6 from "path";
 import assert from "assert";
 var IS_WINDOWS4 = process.platform === "win32";
-function dirname10(p) {
+function dirname12(p) {
   p = safeTrimTrailingSeparator(p);
   if (IS_WINDOWS4 && /^\\\\[^\\]+(\\[^\\]+)?$/.test(p)) {
     return p;
@@ -41925,14 +42385,14 @@ function getSearchPaths(patterns) {
     }
     let foundAncestor = false;
     let tempKey = key;
-    let parent = dirname10(tempKey);
+    let parent = dirname12(tempKey);
     while (parent !== tempKey) {
       if (searchPathMap[parent]) {
         foundAncestor = true;
         break;
       }
       tempKey = parent;
-      parent = dirname10(tempKey);
+      parent = dirname12(tempKey);
     }
     if (!foundAncestor) {
       result.push(pattern.searchPath);
@@ -42099,9 +42559,9 @@ function parseCommaParts(str2, budget) {
       return void 0;
     }
     if (!m) {
-      const tail = str2.split(",");
-      tail[0] = carry + tail[0];
-      pushAll(parts, tail);
+      const tail2 = str2.split(",");
+      tail2[0] = carry + tail2[0];
+      pushAll(parts, tail2);
       return parts;
     }
     const { pre, body: body2, post } = m;
@@ -43641,7 +44101,7 @@ var Minimatch = class {
   #matchGlobstar(file, pattern, partial, fileIndex, patternIndex) {
     const firstgs = pattern.indexOf(GLOBSTAR, patternIndex);
     const lastgs = pattern.lastIndexOf(GLOBSTAR);
-    const [head, body2, tail] = partial ? [
+    const [head, body2, tail2] = partial ? [
       pattern.slice(patternIndex, firstgs),
       pattern.slice(firstgs + 1),
       []
@@ -43659,21 +44119,21 @@ var Minimatch = class {
       patternIndex += head.length;
     }
     let fileTailMatch = 0;
-    if (tail.length) {
-      if (tail.length + fileIndex > file.length)
+    if (tail2.length) {
+      if (tail2.length + fileIndex > file.length)
         return false;
-      let tailStart = file.length - tail.length;
-      if (this.#matchOne(file, tail, partial, tailStart, 0)) {
-        fileTailMatch = tail.length;
+      let tailStart = file.length - tail2.length;
+      if (this.#matchOne(file, tail2, partial, tailStart, 0)) {
+        fileTailMatch = tail2.length;
       } else {
-        if (file[file.length - 1] !== "" || fileIndex + tail.length === file.length) {
+        if (file[file.length - 1] !== "" || fileIndex + tail2.length === file.length) {
           return false;
         }
         tailStart--;
-        if (!this.#matchOne(file, tail, partial, tailStart, 0)) {
+        if (!this.#matchOne(file, tail2, partial, tailStart, 0)) {
           return false;
         }
-        fileTailMatch = tail.length + 1;
+        fileTailMatch = tail2.length + 1;
       }
     }
     if (!body2.length) {
@@ -43943,12 +44403,12 @@ var Path = class {
         this.segments = itemPath.split(path8.sep);
       } else {
         let remaining = itemPath;
-        let dir = dirname10(remaining);
+        let dir = dirname12(remaining);
         while (dir !== remaining) {
           const basename6 = path8.basename(remaining);
           this.segments.unshift(basename6);
           remaining = dir;
-          dir = dirname10(remaining);
+          dir = dirname12(remaining);
         }
         this.segments.unshift(remaining);
       }
@@ -43960,7 +44420,7 @@ var Path = class {
         segment = normalizeSeparators2(itemPath[i]);
         if (i === 0 && hasRoot(segment)) {
           segment = safeTrimTrailingSeparator(segment);
-          assert2(segment === dirname10(segment), `Parameter 'itemPath' root segment contains information for multiple segments`);
+          assert2(segment === dirname12(segment), `Parameter 'itemPath' root segment contains information for multiple segments`);
           this.segments.push(segment);
         } else {
           assert2(!segment.includes(path8.sep), `Parameter 'itemPath' contains unexpected path separators`);
@@ -43990,7 +44450,7 @@ var Path = class {
 // node_modules/@actions/glob/lib/internal-pattern.js
 var IS_WINDOWS7 = process.platform === "win32";
 var Pattern = class _Pattern {
-  constructor(patternOrNegate, isImplicitPattern = false, segments, homedir2) {
+  constructor(patternOrNegate, isImplicitPattern = false, segments, homedir3) {
     this.negate = false;
     let pattern;
     if (typeof patternOrNegate === "string") {
@@ -44009,7 +44469,7 @@ var Pattern = class _Pattern {
       this.negate = !this.negate;
       pattern = pattern.substr(1).trim();
     }
-    pattern = _Pattern.fixupPattern(pattern, homedir2);
+    pattern = _Pattern.fixupPattern(pattern, homedir3);
     this.segments = new Path(pattern).segments;
     this.trailingSeparator = normalizeSeparators2(pattern).endsWith(path9.sep);
     pattern = safeTrimTrailingSeparator(pattern);
@@ -44051,7 +44511,7 @@ var Pattern = class _Pattern {
    */
   partialMatch(itemPath) {
     itemPath = safeTrimTrailingSeparator(itemPath);
-    if (dirname10(itemPath) === itemPath) {
+    if (dirname12(itemPath) === itemPath) {
       return this.rootRegExp.test(itemPath);
     }
     return this.minimatch.matchOne(itemPath.split(IS_WINDOWS7 ? /\\+/ : /\/+/), this.minimatch.set[0], true);
@@ -44065,7 +44525,7 @@ var Pattern = class _Pattern {
   /**
    * Normalizes slashes and ensures absolute root
    */
-  static fixupPattern(pattern, homedir2) {
+  static fixupPattern(pattern, homedir3) {
     assert3(pattern, "pattern cannot be empty");
     const literalSegments = new Path(pattern).segments.map((x) => _Pattern.getLiteral(x));
     assert3(literalSegments.every((x, i) => (x !== "." || i === 0) && x !== ".."), `Invalid pattern '${pattern}'. Relative pathing '.' and '..' is not allowed.`);
@@ -44074,10 +44534,10 @@ var Pattern = class _Pattern {
     if (pattern === "." || pattern.startsWith(`.${path9.sep}`)) {
       pattern = _Pattern.globEscape(process.cwd()) + pattern.substr(1);
     } else if (pattern === "~" || pattern.startsWith(`~${path9.sep}`)) {
-      homedir2 = homedir2 || os7.homedir();
-      assert3(homedir2, "Unable to determine HOME directory");
-      assert3(hasAbsoluteRoot(homedir2), `Expected HOME directory to be a rooted path. Actual '${homedir2}'`);
-      pattern = _Pattern.globEscape(homedir2) + pattern.substr(1);
+      homedir3 = homedir3 || os7.homedir();
+      assert3(homedir3, "Unable to determine HOME directory");
+      assert3(hasAbsoluteRoot(homedir3), `Expected HOME directory to be a rooted path. Actual '${homedir3}'`);
+      pattern = _Pattern.globEscape(homedir3) + pattern.substr(1);
     } else if (IS_WINDOWS7 && (pattern.match(/^[A-Z]:$/i) || pattern.match(/^[A-Z]:[^\\]/i))) {
       let root = ensureAbsoluteRoot("C:\\dummy-root", pattern.substr(0, 2));
       if (pattern.length > 2 && !root.endsWith("\\")) {
@@ -54918,7 +55378,7 @@ var BufferScheduler = class {
 
 // node_modules/@azure/storage-common/dist/esm/crc64.js
 import { createRequire } from "node:module";
-import { dirname as dirname11 } from "node:path";
+import { dirname as dirname13 } from "node:path";
 import { fileURLToPath as fileURLToPath4 } from "node:url";
 var __isNode__ = typeof process === "object" && typeof process.versions === "object" && typeof process.versions.node === "string";
 var require2;
@@ -54927,7 +55387,7 @@ var __dirname2;
 if (__isNode__) {
   require2 = createRequire(import.meta.url);
   __filename = fileURLToPath4(import.meta.url);
-  __dirname2 = dirname11(__filename);
+  __dirname2 = dirname13(__filename);
 }
 var NativeCRC64 = (() => {
   var _scriptDir = typeof document !== "undefined" && document.currentScript ? document.currentScript.src : void 0;
@@ -67967,7 +68427,7 @@ var metadata = {
     }
   }
 };
-var access5 = {
+var access6 = {
   parameterPath: ["options", "access"],
   mapper: {
     serializedName: "x-ms-blob-public-access",
@@ -69845,7 +70305,7 @@ var createOperationSpec = {
     requestId,
     accept1,
     metadata,
-    access5,
+    access6,
     defaultEncryptionScope,
     preventEncryptionScopeOverride
   ],
@@ -69992,7 +70452,7 @@ var setAccessPolicyOperationSpec = {
     accept,
     version,
     requestId,
-    access5,
+    access6,
     leaseId,
     ifModifiedSince,
     ifUnmodifiedSince
@@ -80937,7 +81397,7 @@ function internalCacheTwirpClient(options) {
 }
 
 // node_modules/@actions/cache/lib/internal/tar.js
-import { existsSync as existsSync4, writeFileSync as writeFileSync3 } from "fs";
+import { existsSync as existsSync4, writeFileSync as writeFileSync4 } from "fs";
 import * as path12 from "path";
 var __awaiter18 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
@@ -81146,7 +81606,7 @@ function extractTar2(archivePath, compressionMethod) {
 }
 function createTar(archiveFolder, sourceDirectories, compressionMethod) {
   return __awaiter18(this, void 0, void 0, function* () {
-    writeFileSync3(path12.join(archiveFolder, ManifestFilename), sourceDirectories.join("\n"));
+    writeFileSync4(path12.join(archiveFolder, ManifestFilename), sourceDirectories.join("\n"));
     const { commands } = yield getCommands(compressionMethod, "create");
     yield execCommands(commands, archiveFolder);
   });
@@ -81593,7 +82053,7 @@ function saveCacheV2(paths_1, key_1, options_1) {
 function actionsCache() {
   return {
     describe: "GitHub's cache service",
-    workDir: join18(process.env.RUNNER_TEMP || tmpdir3(), "kubeadm-single-node-cache"),
+    workDir: join21(process.env.RUNNER_TEMP || tmpdir4(), "kubeadm-single-node-cache"),
     unavailable: () => isFeatureAvailable() ? void 0 : "GitHub's cache service is not available to this job (no ACTIONS_CACHE_URL or ACTIONS_RESULTS_URL)",
     restore: (dir, key, restoreKeys) => restoreCache([dir], key, restoreKeys),
     async save(dir, key) {
@@ -81650,7 +82110,9 @@ function actionsReporter() {
 // src/entry/action.ts
 function actionsEnv(paths, cache) {
   const run = createRun();
-  return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStateStore(), where: "actions", cache };
+  const hostLedgerFile = defaultLedgerFile();
+  const hostLedger = fileStore(hostLedgerFile);
+  return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStore(hostLedger, (m) => warning(m)), hostLedger, hostLedgerFile, where: "actions", cache };
 }
 async function actionMain(paths = HOST_PATHS, cache = actionsCache()) {
   try {

@@ -38911,7 +38911,8 @@ var DEFAULTS = {
   timeout: "5m",
   kubernetesReleaseUrl: "https://dl.k8s.io/release",
   githubUrl: "https://github.com",
-  cleanup: "auto"
+  cleanup: "auto",
+  onExisting: "fail"
 };
 
 // src/config/kubeadm-config.ts
@@ -39150,6 +39151,9 @@ var HOST_PATHS = {
 };
 
 // src/io/ledger-store.ts
+import { mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync as writeFileSync2 } from "node:fs";
+import { homedir } from "node:os";
+import { dirname as dirname5, join as join10 } from "node:path";
 var KEY = "kubeadm-single-node";
 function actionsStateStore() {
   return {
@@ -39157,6 +39161,55 @@ function actionsStateStore() {
     load: () => parse2(getState(KEY)),
     // the post step is the last reader of the Actions state
     clear: () => {
+    }
+  };
+}
+function defaultLedgerFile() {
+  return join10(process.env.XDG_STATE_HOME || join10(homedir(), ".local", "state"), "kubeadm-single-node", "ledger.json");
+}
+function fileStore(path14 = defaultLedgerFile()) {
+  return {
+    save(r) {
+      mkdirSync(dirname5(path14), { recursive: true, mode: 448 });
+      writeFileSync2(`${path14}.tmp`, JSON.stringify(r, null, 2), { mode: 384 });
+      renameSync(`${path14}.tmp`, path14);
+    },
+    load: () => {
+      try {
+        return parse2(readFileSync(path14, "utf8"));
+      } catch {
+        return void 0;
+      }
+    },
+    clear: () => {
+      rmSync(path14, { force: true });
+      try {
+        rmdirSync(dirname5(path14));
+      } catch {
+      }
+    }
+  };
+}
+function actionsStore(file, warn) {
+  const state3 = actionsStateStore();
+  let warned = false;
+  const onHost = (what, fn) => {
+    try {
+      fn();
+    } catch (err) {
+      if (!warned) warn(`Could not ${what} the ledger's copy on this host (${err.message}): a later run on this machine will not know what this one changed.`);
+      warned = true;
+    }
+  };
+  return {
+    save(r) {
+      state3.save(r);
+      onHost("write", () => file.save(r));
+    },
+    load: () => state3.load(),
+    clear() {
+      state3.clear();
+      onHost("remove", () => file.clear());
     }
   };
 }
@@ -39172,7 +39225,7 @@ function parse2(raw) {
 
 // src/cache/backend.ts
 import { tmpdir as tmpdir2 } from "node:os";
-import { join as join14 } from "node:path";
+import { join as join15 } from "node:path";
 
 // node_modules/@actions/cache/lib/cache.js
 import * as path13 from "path";
@@ -39221,7 +39274,7 @@ import * as path10 from "path";
 import * as path6 from "path";
 import assert from "assert";
 var IS_WINDOWS4 = process.platform === "win32";
-function dirname6(p) {
+function dirname7(p) {
   p = safeTrimTrailingSeparator(p);
   if (IS_WINDOWS4 && /^\\\\[^\\]+(\\[^\\]+)?$/.test(p)) {
     return p;
@@ -39335,14 +39388,14 @@ function getSearchPaths(patterns) {
     }
     let foundAncestor = false;
     let tempKey = key;
-    let parent = dirname6(tempKey);
+    let parent = dirname7(tempKey);
     while (parent !== tempKey) {
       if (searchPathMap[parent]) {
         foundAncestor = true;
         break;
       }
       tempKey = parent;
-      parent = dirname6(tempKey);
+      parent = dirname7(tempKey);
     }
     if (!foundAncestor) {
       result.push(pattern.searchPath);
@@ -41353,12 +41406,12 @@ var Path = class {
         this.segments = itemPath.split(path8.sep);
       } else {
         let remaining = itemPath;
-        let dir = dirname6(remaining);
+        let dir = dirname7(remaining);
         while (dir !== remaining) {
           const basename6 = path8.basename(remaining);
           this.segments.unshift(basename6);
           remaining = dir;
-          dir = dirname6(remaining);
+          dir = dirname7(remaining);
         }
         this.segments.unshift(remaining);
       }
@@ -41370,7 +41423,7 @@ var Path = class {
         segment = normalizeSeparators2(itemPath[i]);
         if (i === 0 && hasRoot(segment)) {
           segment = safeTrimTrailingSeparator(segment);
-          assert2(segment === dirname6(segment), `Parameter 'itemPath' root segment contains information for multiple segments`);
+          assert2(segment === dirname7(segment), `Parameter 'itemPath' root segment contains information for multiple segments`);
           this.segments.push(segment);
         } else {
           assert2(!segment.includes(path8.sep), `Parameter 'itemPath' contains unexpected path separators`);
@@ -41400,7 +41453,7 @@ var Path = class {
 // node_modules/@actions/glob/lib/internal-pattern.js
 var IS_WINDOWS7 = process.platform === "win32";
 var Pattern = class _Pattern {
-  constructor(patternOrNegate, isImplicitPattern = false, segments, homedir2) {
+  constructor(patternOrNegate, isImplicitPattern = false, segments, homedir3) {
     this.negate = false;
     let pattern;
     if (typeof patternOrNegate === "string") {
@@ -41419,7 +41472,7 @@ var Pattern = class _Pattern {
       this.negate = !this.negate;
       pattern = pattern.substr(1).trim();
     }
-    pattern = _Pattern.fixupPattern(pattern, homedir2);
+    pattern = _Pattern.fixupPattern(pattern, homedir3);
     this.segments = new Path(pattern).segments;
     this.trailingSeparator = normalizeSeparators2(pattern).endsWith(path9.sep);
     pattern = safeTrimTrailingSeparator(pattern);
@@ -41461,7 +41514,7 @@ var Pattern = class _Pattern {
    */
   partialMatch(itemPath) {
     itemPath = safeTrimTrailingSeparator(itemPath);
-    if (dirname6(itemPath) === itemPath) {
+    if (dirname7(itemPath) === itemPath) {
       return this.rootRegExp.test(itemPath);
     }
     return this.minimatch.matchOne(itemPath.split(IS_WINDOWS7 ? /\\+/ : /\/+/), this.minimatch.set[0], true);
@@ -41475,7 +41528,7 @@ var Pattern = class _Pattern {
   /**
    * Normalizes slashes and ensures absolute root
    */
-  static fixupPattern(pattern, homedir2) {
+  static fixupPattern(pattern, homedir3) {
     assert3(pattern, "pattern cannot be empty");
     const literalSegments = new Path(pattern).segments.map((x) => _Pattern.getLiteral(x));
     assert3(literalSegments.every((x, i) => (x !== "." || i === 0) && x !== ".."), `Invalid pattern '${pattern}'. Relative pathing '.' and '..' is not allowed.`);
@@ -41484,10 +41537,10 @@ var Pattern = class _Pattern {
     if (pattern === "." || pattern.startsWith(`.${path9.sep}`)) {
       pattern = _Pattern.globEscape(process.cwd()) + pattern.substr(1);
     } else if (pattern === "~" || pattern.startsWith(`~${path9.sep}`)) {
-      homedir2 = homedir2 || os7.homedir();
-      assert3(homedir2, "Unable to determine HOME directory");
-      assert3(hasAbsoluteRoot(homedir2), `Expected HOME directory to be a rooted path. Actual '${homedir2}'`);
-      pattern = _Pattern.globEscape(homedir2) + pattern.substr(1);
+      homedir3 = homedir3 || os7.homedir();
+      assert3(homedir3, "Unable to determine HOME directory");
+      assert3(hasAbsoluteRoot(homedir3), `Expected HOME directory to be a rooted path. Actual '${homedir3}'`);
+      pattern = _Pattern.globEscape(homedir3) + pattern.substr(1);
     } else if (IS_WINDOWS7 && (pattern.match(/^[A-Z]:$/i) || pattern.match(/^[A-Z]:[^\\]/i))) {
       let root = ensureAbsoluteRoot("C:\\dummy-root", pattern.substr(0, 2));
       if (pattern.length > 2 && !root.endsWith("\\")) {
@@ -52328,7 +52381,7 @@ var BufferScheduler = class {
 
 // node_modules/@azure/storage-common/dist/esm/crc64.js
 import { createRequire } from "node:module";
-import { dirname as dirname7 } from "node:path";
+import { dirname as dirname8 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 var __isNode__ = typeof process === "object" && typeof process.versions === "object" && typeof process.versions.node === "string";
 var require2;
@@ -52337,7 +52390,7 @@ var __dirname2;
 if (__isNode__) {
   require2 = createRequire(import.meta.url);
   __filename = fileURLToPath2(import.meta.url);
-  __dirname2 = dirname7(__filename);
+  __dirname2 = dirname8(__filename);
 }
 var NativeCRC64 = (() => {
   var _scriptDir = typeof document !== "undefined" && document.currentScript ? document.currentScript.src : void 0;
@@ -78347,7 +78400,7 @@ function internalCacheTwirpClient(options) {
 }
 
 // node_modules/@actions/cache/lib/internal/tar.js
-import { existsSync as existsSync4, writeFileSync as writeFileSync3 } from "fs";
+import { existsSync as existsSync4, writeFileSync as writeFileSync4 } from "fs";
 import * as path12 from "path";
 var __awaiter18 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
@@ -78556,7 +78609,7 @@ function extractTar2(archivePath, compressionMethod) {
 }
 function createTar(archiveFolder, sourceDirectories, compressionMethod) {
   return __awaiter18(this, void 0, void 0, function* () {
-    writeFileSync3(path12.join(archiveFolder, ManifestFilename), sourceDirectories.join("\n"));
+    writeFileSync4(path12.join(archiveFolder, ManifestFilename), sourceDirectories.join("\n"));
     const { commands } = yield getCommands(compressionMethod, "create");
     yield execCommands(commands, archiveFolder);
   });
@@ -79003,7 +79056,7 @@ function saveCacheV2(paths_1, key_1, options_1) {
 function actionsCache() {
   return {
     describe: "GitHub's cache service",
-    workDir: join14(process.env.RUNNER_TEMP || tmpdir2(), "kubeadm-single-node-cache"),
+    workDir: join15(process.env.RUNNER_TEMP || tmpdir2(), "kubeadm-single-node-cache"),
     unavailable: () => isFeatureAvailable() ? void 0 : "GitHub's cache service is not available to this job (no ACTIONS_CACHE_URL or ACTIONS_RESULTS_URL)",
     restore: (dir, key, restoreKeys) => restoreCache([dir], key, restoreKeys),
     async save(dir, key) {
@@ -79092,7 +79145,9 @@ function actionsReporter() {
 // src/entry/action.ts
 function actionsEnv(paths, cache) {
   const run = createRun();
-  return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStateStore(), where: "actions", cache };
+  const hostLedgerFile = defaultLedgerFile();
+  const hostLedger = fileStore(hostLedgerFile);
+  return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStore(hostLedger, (m) => warning(m)), hostLedger, hostLedgerFile, where: "actions", cache };
 }
 async function actionPost(cache = actionsCache()) {
   try {

@@ -26,6 +26,8 @@ export async function criStatus(socket: string): Promise<CriStatus> {
 }
 
 export interface CriImage {
+  /** the image config's digest: Docker's image ID for an image saved from Docker */
+  id: string
   repoTags: string[]
   pinned: boolean
 }

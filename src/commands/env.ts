@@ -12,7 +12,12 @@ export interface CommandEnv {
   run: Run
   services: ServiceManager
   io: Reporter
+  /** this run's ledger */
   store: LedgerStore
+  /** the ledger kept on the host between runs: what an earlier run left (on-existing) */
+  hostLedger: LedgerStore
+  /** where hostLedger is, for messages */
+  hostLedgerFile: string
   /** where the action runs: decides what `cleanup: auto` means */
   where: 'actions' | 'terminal'
   /** where cache entries live between runs; none, no cache (the cache input turns it off too) */

@@ -5,6 +5,7 @@ import { InputError } from '../config/inputs.js'
 import { preflight } from '../phases/preflight.js'
 import { timingsJson } from '../io/summary.js'
 import type { CommandEnv } from './env.js'
+import { describeExisting, findExisting, ledgerProblems } from './existing.js'
 import { headline, prepare } from './prepare.js'
 
 /** `out`: a directory for the plan tree (plan-dir, or the command line's --out). */
@@ -16,7 +17,11 @@ export async function plan(config: Config, env: CommandEnv, out: string | undefi
   io.info(headline(prepared))
   io.setOutput('kubernetes-version', version)
   for (const n of plan.notes) io.warning(n)
-  for (const p of await preflight(config, facts, env.paths, plan, version)) io.warning(`A real run would stop here: ${p}`)
+  const existing = findExisting(facts, env)
+  const already = describeExisting(config, existing, env.paths, env.hostLedgerFile)
+  if (already.length) io.block('Already on this host (on-existing)', already)
+  const problems = [...ledgerProblems(config, existing, env.hostLedgerFile, env.where), ...(await preflight(config, facts, env.paths, plan, version, env.run))]
+  for (const p of problems) io.warning(`A real run would stop here: ${p}`)
   if (out) {
     // refused before anything is written: a plan tree on the live system would be a run
     const why = await planTreeProblem(out, plan.steps)

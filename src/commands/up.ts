@@ -1,6 +1,7 @@
 // up: inputs -> plan -> checks -> execute -> outputs and summary. Everything it changes on
 // the host goes through the ledger, saved as it happens, so that whatever fails, `down`
 // (the post step) can put the host back.
+import { dirname } from 'node:path'
 import { entryLayout } from '../cache/entry.js'
 import { InputError, type Config } from '../config/inputs.js'
 import { execute } from '../engine/execute.js'
@@ -13,7 +14,8 @@ import { usesCredentials } from '../phases/images.js'
 import { preflight } from '../phases/preflight.js'
 import { CNIS } from '../cnis/index.js'
 import type { CommandEnv } from './env.js'
-import { headline, prepare } from './prepare.js'
+import { anything, findExisting, ledgerProblems, resetExisting, reuseCluster } from './existing.js'
+import { headline, prepare, type Prepared } from './prepare.js'
 
 /** Throws an Error whose message is the whole story for the user: what failed, and what now. */
 export async function up(config: Config, env: CommandEnv): Promise<void> {
@@ -23,18 +25,26 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
   const seconds = (): number => (performance.now() - t0) / 1000
   let record: LedgerRecord | undefined
   try {
-    const prepared = await prepare(config, env.run, paths, undefined, env.cache)
-    const { version, facts, plan } = prepared
+    let prepared = await prepare(config, env.run, paths, undefined, env.cache)
     io.info(headline(prepared))
+    const stopIfAny = async (p: Prepared, extra: string[]): Promise<void> => {
+      const problems = [...extra, ...(await preflight(config, p.facts, paths, p.plan, p.version, env.run))]
+      if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:\n${problems.map((l) => `  - ${l}`).join('\n')}`)
+    }
+    const existing = findExisting(prepared.facts, env)
+    await stopIfAny(prepared, ledgerProblems(config, existing, env.hostLedgerFile, env.where))
+    if (anything(existing)) {
+      if (config.onExisting === 'reuse' && existing.cluster) return await reuse(config, env, prepared, existing.earlier, t0)
+      await resetExisting(existing, env)
+      // the host as the reset left it: what to install, restart or back up may have changed
+      prepared = await prepare(config, env.run, paths, undefined, env.cache)
+      io.info(`on-existing: reset done; ${headline(prepared)}`)
+      await stopIfAny(prepared, [])
+    }
+    const { version, facts, plan } = prepared
     io.setOutput('kubernetes-version', version)
     for (const n of plan.notes) io.warning(n)
-    const problems = await preflight(config, facts, paths, plan, version)
-    if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
 
-    const earlier = store.load()
-    if (earlier && earlier.changes.length > 0) {
-      throw new Error(`An earlier run's ${earlier.changes.length} host changes are still recorded and not undone; nothing was changed. Run \`kubeadm-single-node down\` first (it undoes them), then up again.`)
-    }
     const rec: LedgerRecord = {
       changes: [],
       completed: [],
@@ -57,6 +67,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
         plan.steps,
         { host, learned: plan.learned },
         {
+          onStart: (step) => io.stepStarted?.(step),
           onEnd: (step, t, lines, error) => {
             timings.push(t)
             if (!error) rec.completed.push(step.id)
@@ -130,4 +141,72 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
     // stays an InputError: nothing was changed, and the caller says so
     throw record === undefined && err instanceof InputError ? err : new Error(told, { cause: err })
   }
+}
+
+/**
+ * on-existing: reuse, with a cluster on the host: nothing is built, but load-images are
+ * loaded (images the job built are why it wants the cluster). The earlier run's ledger
+ * becomes this run's (so this job's cleanup, or a later reset, undoes the cluster), plus the
+ * runner user's kubeconfig if it has to be copied again.
+ */
+async function reuse(config: Config, env: CommandEnv, prepared: Prepared, earlier: LedgerRecord | undefined, t0: number): Promise<void> {
+  const { io, paths, store } = env
+  const { facts, plan } = prepared
+  const adopted = earlier?.changes ?? []
+  const rec: LedgerRecord = {
+    changes: [...adopted],
+    completed: [],
+    cleanup: env.where === 'actions' && (config.cleanup === 'true' || (config.cleanup === 'auto' && facts.selfHosted)),
+    kubeconfig: earlier?.kubeconfig ?? plan.kubeconfig,
+    paths: earlier?.paths ?? paths,
+    runtime: earlier?.runtime ?? config.containerRuntime,
+    cni: earlier?.cni ?? config.cni
+  }
+  const ledger = new Ledger((changes) => {
+    rec.changes = [...adopted, ...changes]
+    store.save(rec)
+  })
+  const host = createHost({ run: env.run, services: env.services, ledger, ...paths })
+  const owner = { uid: facts.user.uid, gid: facts.user.gid }
+  const r = await reuseCluster(config, plan.kubeconfig, { cluster: true, earlier }, env, async (src, dest) => {
+    await host.ensureDir(dirname(dest), { mode: 0o700, owner })
+    await host.installFile(src, dest, { mode: 0o600, owner })
+  })
+  rec.kubeconfig = r.kubeconfig
+  // images this job built reach the cluster it reuses: the plan's own load step, alone
+  const load = plan.steps.find((s) => s.id === 'images.load')
+  if (load) {
+    io.start([load])
+    await execute([{ ...load, needs: [] }], { host, learned: plan.learned }, { onStart: (s) => io.stepStarted?.(s), onEnd: (s, t, lines, error) => io.stepEnded(s, t, lines, error) })
+    io.flush()
+  }
+  rec.finished = true
+  store.save(rec)
+  io.exportVariable('KUBECONFIG', r.kubeconfig)
+  io.addPath(paths.binDir)
+  const seconds = (performance.now() - t0) / 1000
+  const outputs: Record<string, string> = {
+    'kubernetes-version': r.version,
+    kubeconfig: r.kubeconfig,
+    'node-name': r.nodeName,
+    'node-ip': r.nodeIp,
+    'node-port': r.nodePort === undefined ? '' : String(r.nodePort),
+    'nginx-url': r.nginxUrl ?? '',
+    timings: JSON.stringify(timingsJson([], seconds))
+  }
+  for (const [k, v] of Object.entries(outputs)) io.setOutput(k, v)
+  io.info(`on-existing: reuse: the cluster already here (${r.version}, node ${r.nodeName} ${r.nodeIp}) answers; nothing was built. ${rec.changes.length} host changes are in this run's ledger${adopted.length ? ` (${adopted.length} from the earlier run)` : ''}.`)
+  await io.summary({
+    kind: 'run',
+    facts: [
+      ['Kubernetes', `${r.version} (reused: on-existing: reuse)`],
+      ['node', `${r.nodeName} (${r.nodeIp})`],
+      ['nginx', r.nginxUrl ?? '-'],
+      ['kubeconfig', r.kubeconfig],
+      ['host changes recorded', String(rec.changes.length)]
+    ],
+    timings: [],
+    total: seconds,
+    notes: []
+  })
 }

@@ -13,7 +13,8 @@ export const DEFAULTS = {
   timeout: '5m',
   kubernetesReleaseUrl: 'https://dl.k8s.io/release',
   githubUrl: 'https://github.com',
-  cleanup: 'auto'
+  cleanup: 'auto',
+  onExisting: 'fail'
 } as const
 
 /** containernetworking/plugins: bridge, host-local, portmap and loopback for any CNI. */

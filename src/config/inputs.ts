@@ -45,6 +45,13 @@ export interface ImageRetag {
 
 export type Cleanup = 'auto' | 'true' | 'false'
 
+/** What a run does on a host where a cluster, or an earlier run's unfinished changes, already are. */
+export type OnExisting = 'fail' | 'reset' | 'reuse'
+export const ON_EXISTING = ['fail', 'reset', 'reuse'] as const satisfies readonly OnExisting[]
+/** The accepted values of on-existing, as its errors say them. */
+export const ON_EXISTING_FORMS =
+  "'fail' (stop before changing anything), 'reset' (undo the earlier run and kubeadm reset, then build a fresh cluster), 'reuse' (take the cluster as it is, if it answers)"
+
 export interface Config {
   kubernetesVersion: VersionSpec
   containerRuntime: Runtime
@@ -59,6 +66,8 @@ export interface Config {
   registryCredentials: RegistryCredential[]
   preloadImages: string[]
   imageArchives: string[]
+  /** images in the host's Docker, copied into the runtime's store (docker save, then import), normalized */
+  loadImages: string[]
   imageRetags: ImageRetag[]
   untaint: boolean
   /** YAML laid over the rendered kubeadm configuration (src/render/kubeadm.ts), if given */
@@ -75,6 +84,7 @@ export interface Config {
   /** every piece must be on this machine already; proven before anything changes (src/phases/offline.ts) */
   offline: boolean
   cleanup: Cleanup
+  onExisting: OnExisting
   dryRun: boolean
   planDir?: string
   /**
@@ -99,6 +109,7 @@ export const INPUT_NAMES = [
   'registry-credentials',
   'preload-images',
   'image-archives',
+  'load-images',
   'image-retags',
   'untaint',
   'kubeadm-config',
@@ -111,6 +122,7 @@ export const INPUT_NAMES = [
   'cache',
   'offline',
   'cleanup',
+  'on-existing',
   'dry-run',
   'plan-dir'
 ] as const
@@ -442,6 +454,17 @@ function parseImage(input: string, value: string): string {
   return normalizeImage(value)
 }
 
+/**
+ * A load-images entry: an image in the host's Docker, by name and tag. `docker save` writes a
+ * digest reference's image without a name (its manifest.json has no RepoTags), so containerd
+ * would import it nameless, and no pod could ask for it.
+ */
+function parseLoadImage(input: string, value: string): string {
+  const accepted = "the name of an image in this host's Docker, with a tag or without one (':latest'), such as 'my-app:ci' or 'ghcr.io/org/app:1.2'; not a digest (docker save keeps names, not digests)"
+  if (!isImageReference(value) || value.includes('@')) reject(input, value, accepted)
+  return normalizeImage(value)
+}
+
 /** The accepted form of image-retags, as its errors and action.yml say it. */
 export const RETAG_FORM =
   "one line per image, 'SOURCE=TARGET', both image references, such as 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1': SOURCE is pulled (or imported) with the other images, then tagged as TARGET, which is not pulled"
@@ -602,6 +625,7 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
   const imageArchives = eachOf(field, parseLines(read('image-archives')), (p) =>
     parsePath('image-archives', p, 'one path per line to an image tarball (docker save or OCI archive)', true)
   )
+  const loadImages = eachOf(field, parseList(read('load-images')), (i) => parseLoadImage('load-images', i))
   const imageRetags = parseRetags('image-retags', read('image-retags'), field)
   const untaint = field(() => parseBool('untaint', read('untaint', 'true')))
   const kubeadmConfig = parseKubeadmConfig(get('kubeadm-config'), field, problems)
@@ -621,6 +645,11 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
   }
   const cache = field(() => parseBool('cache', read('cache', 'true')))
   const cleanup = field(() => parseChoice<Cleanup>('cleanup', read('cleanup', DEFAULTS.cleanup), ['auto', 'true', 'false']))
+  const onExisting = field(() => {
+    const v = read('on-existing', DEFAULTS.onExisting)
+    if (!(ON_EXISTING as readonly string[]).includes(v)) reject('on-existing', v, ON_EXISTING_FORMS)
+    return v as OnExisting
+  })
   const dryRun = field(() => parseBool('dry-run', read('dry-run', 'false')))
   const planDirRaw = read('plan-dir')
 
@@ -638,6 +667,7 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     registryCredentials: registryCredentials!,
     preloadImages: preloadImages!,
     imageArchives: imageArchives!,
+    loadImages: loadImages!,
     imageRetags: imageRetags!,
     untaint: untaint!,
     kubeadmConfig,
@@ -650,6 +680,7 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     cache: cache!,
     offline: offline!,
     cleanup: cleanup!,
+    onExisting: onExisting!,
     dryRun: dryRun!,
     planDir: planDirRaw === '' ? undefined : planDirRaw,
     notes

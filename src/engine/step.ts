@@ -35,6 +35,7 @@ export const STEP_IDS = [
   'runtime.docker-mirrors',
   'runtime.docker-credentials',
   'runtime.ready',
+  'images.load',
   'images.preload',
   'init.kubeadm',
   'init.kubeconfig',

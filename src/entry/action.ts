@@ -11,14 +11,22 @@ import { InputError, parseInputs } from '../config/inputs.js'
 import { createRun } from '../host/exec.js'
 import { HOST_PATHS, type Paths } from '../host/paths.js'
 import { systemd } from '../host/services.js'
-import { actionsStateStore } from '../io/ledger-store.js'
+import { actionsStore, defaultLedgerFile, fileStore } from '../io/ledger-store.js'
 import { actionsCache, type CacheBackend } from '../cache/backend.js'
 import { saveCache } from '../commands/save-cache.js'
 import { actionsReporter } from '../io/reporter.js'
 
+/**
+ * The ledger goes to the Actions state (this job's post step) and to a file on the host,
+ * the one the command line uses, for a later run on a self-hosted runner (on-existing) or
+ * `down` by hand. Cleanup that undoes everything removes the file; one that is off or
+ * incomplete leaves it, with what is still to undo.
+ */
 function actionsEnv(paths: Paths, cache: CacheBackend): CommandEnv {
   const run = createRun()
-  return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStateStore(), where: 'actions', cache }
+  const hostLedgerFile = defaultLedgerFile()
+  const hostLedger = fileStore(hostLedgerFile)
+  return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStore(hostLedger, (m) => core.warning(m)), hostLedger, hostLedgerFile, where: 'actions', cache }
 }
 
 /** `paths`: where the host's files are, and `cache` where entries live; tests put both in a temporary tree. */

@@ -20,21 +20,38 @@ import { systemd } from '../host/services.js'
 import { defaultLedgerFile, fileStore } from '../io/ledger-store.js'
 import { terminalReporter } from '../io/reporter.js'
 
+/** Every input as its flag, wrapped for a terminal: the README's Inputs table says what each takes. */
+function inputFlags(): string {
+  const lines: string[] = []
+  let line = ' '
+  for (const f of INPUT_NAMES.map((n) => ` --${n}`)) {
+    if (line.length + f.length > 92) {
+      lines.push(line)
+      line = ' '
+    }
+    line += f
+  }
+  return [...lines, line].join('\n')
+}
+
 const USAGE = `usage: kubeadm-single-node COMMAND [--INPUT VALUE ...]
 
   plan [--out DIR]   print every command and file the action would run or write on this
-                     host, in order, changing nothing; with --out, also write each file at
-                     its host path under DIR, beside plan.txt and plan.json
+                     host, in order, changing nothing; with --out (or --plan-dir), also write
+                     each file at its host path under DIR, beside plan.txt and plan.json
   up                 build the cluster on this host (root or passwordless sudo), recording
-                     every host change in the ledger
+                     every host change in the ledger; each step is shown as it starts and
+                     ends (--dry-run true: the same as plan)
   diagnose           logs, cluster state and hints after a failed up
   down               undo every change the ledger records, newest first
 
-Any action input is a flag, e.g.
-  --kubernetes-version v1.34.2   (an exact version needs no network)
-  --image-repository registry.aliyuncs.com/google_containers
-  --registry-mirrors 'docker.io=https://mirror.gcr.io'
-Other flags: --ledger FILE (default ${defaultLedgerFile()}), --verbose, --help`
+Every action input is a flag of the same name, taking the same values (see the README's Inputs):
+${inputFlags()}
+e.g. --kubernetes-version v1.34.2   (an exact version needs no network)
+     --registry-mirrors 'docker.io=https://mirror.gcr.io'   (a flag holds several lines too)
+     --on-existing reset            (undo what an earlier up left, then build afresh)
+--cleanup true undoes a failed up at once (after diagnose); otherwise the changes stay for
+diagnose and down. Other flags: --ledger FILE (default ${defaultLedgerFile()}), --verbose (each step's detail), --help`
 
 export async function main(argv: string[]): Promise<number> {
   const options = Object.fromEntries([...INPUT_NAMES, 'out', 'ledger'].map((n) => [n, { type: 'string' as const }]))
@@ -53,12 +70,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   const run = createRun({ debug: () => {} })
   const cacheHome = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'kubeadm-single-node')
+  const ledgerFile = typeof values.ledger === 'string' ? values.ledger : defaultLedgerFile()
+  const ledger = fileStore(ledgerFile)
   const env: CommandEnv = {
     paths: HOST_PATHS,
     run,
     services: systemd(run),
-    io: terminalReporter(command === 'plan' ? process.stdout : process.stderr, values.verbose === true),
-    store: fileStore(typeof values.ledger === 'string' ? values.ledger : undefined),
+    io: terminalReporter(command === 'plan' || values['dry-run'] === 'true' ? process.stdout : process.stderr, values.verbose === true),
+    store: ledger,
+    hostLedger: ledger,
+    hostLedgerFile: ledgerFile,
     where: 'terminal',
     // a machine that keeps its disk keeps entries in a directory: the second `up` pulls nothing
     cache: directoryCache(join(cacheHome, 'entries'), join(cacheHome, 'entry'))
@@ -79,15 +100,36 @@ export async function main(argv: string[]): Promise<number> {
       const v = values[name]
       return typeof v === 'string' ? v : ''
     })
-    if (command === 'plan') await plan(config, env, typeof values.out === 'string' ? values.out : undefined, '--out')
-    else {
-      await up(config, env)
+    if (command === 'plan' || config.dryRun) {
+      const out = typeof values.out === 'string' ? values.out : config.planDir
+      await plan(config, env, out, typeof values.out === 'string' ? '--out' : '--plan-dir')
+    } else {
+      if (config.planDir) env.io.warning(`--plan-dir (${config.planDir}) is only written by plan (or --dry-run true); this up changes the host and writes no plan tree.`)
+      // whether this up recorded anything: a refusal leaves an earlier run's ledger alone
+      let recorded = false
+      env.store = { ...ledger, save: (r) => ((recorded = true), ledger.save(r)) }
+      try {
+        await up(config, env)
+      } catch (err) {
+        // --cleanup true: what the post step does after a failed main step, at once
+        const record = config.cleanup === 'true' && recorded ? env.store.load() : undefined
+        if (record) {
+          process.stderr.write(`error: ${(err as Error).message}\n--cleanup true: diagnosing, then undoing what this up changed.\n`)
+          env.paths = record.paths
+          await diagnose(record, env)
+          await down(record, env)
+          return 1
+        }
+        throw err
+      }
       const record = env.store.load()
       if (record) await saveCache(record, env)
     }
     return 0
   } catch (err) {
-    process.stderr.write(`error: ${(err as Error).message}\n`)
+    // the action's words, the action's way of saying that bad input changed nothing
+    const message = (err as Error).message
+    process.stderr.write(`error: ${err instanceof InputError ? `${message}\nNothing on this host was changed.` : message}\n`)
     return err instanceof InputError ? 2 : 1
   }
 }

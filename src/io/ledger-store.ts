@@ -1,7 +1,10 @@
 // Where the ledger and what the post step needs are kept between the step that changes the
 // host and the one that diagnoses or undoes it: the Actions state (main -> post), or a file
 // (the command line's up -> down). Saved whole after every change, before the change is made.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+// The action keeps it in both: the Actions state dies with the job, and on a self-hosted
+// runner a later run (on-existing: reset) or the command line's `down` needs what this run
+// left, so the host's file outlives the job until a cleanup undoes everything it records.
+import { mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import * as core from '@actions/core'
@@ -69,7 +72,45 @@ export function fileStore(path = defaultLedgerFile()): LedgerStore {
         return undefined
       }
     },
-    clear: () => rmSync(path, { force: true })
+    clear: () => {
+      rmSync(path, { force: true })
+      // the directory is ours too; left where something else put a file in it
+      try {
+        rmdirSync(dirname(path))
+      } catch {
+        /* not empty, or already gone */
+      }
+    }
+  }
+}
+
+/**
+ * The action's store: every save goes to the Actions state (for this job's post step) and to
+ * the host's file (for a later run on the same machine); a clear empties both. `load` reads
+ * only this job's state: the post step must never diagnose or undo another job's run. A file
+ * that cannot be written costs a warning, not the run.
+ */
+export function actionsStore(file: LedgerStore, warn: (message: string) => void): LedgerStore {
+  const state = actionsStateStore()
+  let warned = false
+  const onHost = (what: string, fn: () => void): void => {
+    try {
+      fn()
+    } catch (err) {
+      if (!warned) warn(`Could not ${what} the ledger's copy on this host (${(err as Error).message}): a later run on this machine will not know what this one changed.`)
+      warned = true
+    }
+  }
+  return {
+    save(r) {
+      state.save(r)
+      onHost('write', () => file.save(r))
+    },
+    load: () => state.load(),
+    clear() {
+      state.clear()
+      onHost('remove', () => file.clear())
+    }
   }
 }
 

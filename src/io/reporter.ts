@@ -13,6 +13,8 @@ export interface Reporter {
   block(title: string, lines: string[]): void
   /** the steps about to run, before the first one starts */
   start(steps: readonly Step[]): void
+  /** a step begins (steps overlap: several may be running) */
+  stepStarted?(step: Step): void
   stepEnded(step: Step, timing: StepTiming, lines: string[], error?: unknown): void
   /** the run is over: print what is still buffered */
   flush(): void
@@ -68,9 +70,19 @@ export function actionsReporter(): Reporter {
   }
 }
 
-/** A terminal: every step as it ends, its detail when it failed or when asked for. */
-export function terminalReporter(out: NodeJS.WritableStream = process.stderr, verbose = false): Reporter {
+/**
+ * A terminal: each step as it starts and as it ends, with the run's clock on the left and
+ * the step's own time, each phase's total once its last step ends; a step's detail when it
+ * failed or when asked for (--verbose). Steps overlap, so their lines interleave.
+ */
+export function terminalReporter(out: NodeJS.WritableStream = process.stderr, verbose = false, now: () => number = () => performance.now()): Reporter {
   const write = (l: string): void => void out.write(`${l}\n`)
+  let t0 = now()
+  let total = 0
+  let begun = 0
+  const left = new Map<Phase, number>()
+  const phaseStart = new Map<Phase, number>()
+  const clock = (): string => `${((now() - t0) / 1000).toFixed(1).padStart(6)}s`
   return {
     info: write,
     warning: (m, title) => write(`warning${title ? ` (${title})` : ''}: ${m}`),
@@ -78,10 +90,23 @@ export function terminalReporter(out: NodeJS.WritableStream = process.stderr, ve
       write(`== ${title}`)
       for (const l of body) write(l)
     },
-    start: (steps) => write(`${steps.length} steps`),
+    start(steps) {
+      t0 = now()
+      total = steps.length
+      for (const s of steps) left.set(s.phase, (left.get(s.phase) ?? 0) + 1)
+      write(`${steps.length} steps in ${left.size} phases (${[...left.keys()].join(', ')}); independent steps run at the same time`)
+    },
+    stepStarted(step) {
+      begun++
+      if (!phaseStart.has(step.phase)) phaseStart.set(step.phase, now())
+      write(`${clock()}  → [${String(begun).padStart(String(total).length)}/${total}] ${step.phase}: ${step.title}`)
+    },
     stepEnded(step, t, lines, error) {
-      write(`${error ? '✗' : '✓'} [${step.phase}] ${step.id}: ${step.title} (${took(t)})`)
-      if (error || verbose) for (const l of lines) write(`    ${l}`)
+      write(`${clock()}  ${error ? '✗' : '✓'} ${step.phase}: ${step.title} (${took(t)}${error ? ', FAILED' : ''})`)
+      if (error || verbose) for (const l of lines) write(`           ${l}`)
+      const n = (left.get(step.phase) ?? 1) - 1
+      left.set(step.phase, n)
+      if (n === 0 && !error) write(`${clock()}  ── ${step.phase} done in ${((now() - (phaseStart.get(step.phase) ?? t0)) / 1000).toFixed(1)}s`)
     },
     flush: () => {},
     setOutput: (n, v) => write(`${n}: ${v}`),

@@ -2,9 +2,13 @@
 // archives imported, what is there kept, the rest pulled concurrently, then each
 // image-retags SOURCE tagged as its TARGET (what a mirror names differently).
 import { entryLayout } from '../cache/entry.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { step, type Step } from '../engine/step.js'
 import { FROM_KUBEADM, type Learned } from '../engine/learned.js'
 import { displayArgv } from '../host/exec.js'
+import { dockerAccess, dockerSaveArgv } from '../images/docker.js'
 import { imagesToPreload } from '../images/kubeadm.js'
 import { credentialsFor } from '../images/credentials.js'
 import { preloadImages, pullOrder } from '../images/preload.js'
@@ -62,6 +66,45 @@ export async function importCached(store: ImageStore, archive: string, warn: (w:
   }
 }
 
+/**
+ * load-images: `docker save` of every named image into one temporary file, imported by the
+ * runtime's store, which confirms each name arrived. The file is the action's scratch, not
+ * a host change: it is gone when the step ends, whatever happened.
+ */
+function loadStep(p: PlanContext): Step {
+  const { config, runtime, facts, learned } = p
+  const images = config.loadImages
+  const cmd = runtime.imageCommands(learned)
+  const file = '<temporary directory>/images.tar'
+  return step('images.load', `load ${images.length} image${images.length === 1 ? '' : 's'} from Docker`, ['runtime.ready'], [
+    {
+      kind: 'task',
+      title: 'docker save, then import into the runtime',
+      shows: [
+        `$ ${displayArgv(dockerSaveArgv(file, images))}   (as this user; with sudo where only root may use Docker's socket)`,
+        `$ sudo ${displayArgv(cmd.importArchive(file))}`,
+        `$ sudo ${displayArgv(cmd.list())}   (each name must be there)`,
+        `then the temporary file is removed`
+      ],
+      run: async (ctx) => {
+        const access = await dockerAccess(ctx.host.run, facts.privilege !== 'none')
+        if ('problem' in access) throw new Error(`load-images: this host's Docker does not answer: ${access.problem}`)
+        const dir = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), 'ksn-load-'))
+        try {
+          const tar = join(dir, 'images.tar')
+          await ctx.host.run(dockerSaveArgv(tar, images), { privileged: access.via === 'root' })
+          const names = await runtime.imageStore(ctx.host.run).importArchive(tar)
+          const missing = images.filter((i) => !names.includes(i))
+          if (missing.length) throw new Error(`load-images: docker save wrote no name for ${missing.join(', ')} (it brought ${names.join(', ') || 'none'})`)
+          ctx.log(`loaded from Docker: ${names.join(', ')}`)
+        } finally {
+          await rm(dir, { recursive: true, force: true })
+        }
+      }
+    }
+  ])
+}
+
 export function imageSteps(p: PlanContext): Step[] {
   const { config, learned, smokeTest, runtime, cache } = p
   // what the dry run predicts and what the run learns, from the same rule
@@ -70,8 +113,11 @@ export function imageSteps(p: PlanContext): Step[] {
   const needs = p.cni.configSteps(p).map((s) => s.id)
   if (cache) needs.push('cache.restore')
   const cached = cache && entryLayout(cache.dir).images
+  const load = config.loadImages.length > 0 ? [loadStep(p)] : []
   return [
-    step('images.preload', 'preload every image the cluster will ask for', ['runtime.ready', 'config.images', ...needs], [
+    ...load,
+    // after the load: what it brought is present, and not pulled
+    step('images.preload', 'preload every image the cluster will ask for', ['runtime.ready', 'config.images', ...needs, ...load.map((s) => s.id)], [
       {
         kind: 'task',
         title: `import archives, then ${config.offline ? 'check that nothing is missing (offline)' : 'pull what is missing (4 at a time, the largest first)'}${config.imageRetags.length ? ', then retag' : ''}`,

@@ -1,7 +1,9 @@
 // What stops a run before it changes anything: the host cannot act as root, cannot run the
 // cluster, or still has one.
-import type { Config } from '../config/inputs.js'
+import { ON_EXISTING_FORMS, type Config } from '../config/inputs.js'
+import type { Run } from '../host/exec.js'
 import type { HostFacts } from '../host/probe.js'
+import { loadImageProblems } from '../images/docker.js'
 import type { Paths } from '../host/paths.js'
 import type { RuntimeSetup } from '../runtimes/types.js'
 import type { Plan } from './index.js'
@@ -13,8 +15,10 @@ export function hostProblems(config: Config, facts: HostFacts, paths: Paths, run
   if (facts.privilege === 'none') {
     problems.push('The action must act as root: run it as root, or as a user with passwordless sudo (`sudo -n true` failed here). Hosted runners have it; on a self-hosted runner, add a sudoers entry for the runner user.')
   }
-  if (facts.existingCluster) {
-    problems.push(`A cluster from an earlier run is still on this host (${paths.adminConf} exists). Run \`sudo kubeadm reset --force\` first, or give the earlier run cleanup: true.`)
+  if (facts.existingCluster && config.onExisting === 'fail') {
+    problems.push(
+      `A cluster from an earlier run is still on this host (${paths.adminConf} exists), and input 'on-existing' is 'fail'; accepted: ${ON_EXISTING_FORMS}. Or remove it first: \`sudo kubeadm reset --force\`, or give the earlier run cleanup: true.`
+    )
   }
   const dockerMirrors = config.registryMirrors.some((m) => m.registry === 'docker.io')
   if (dockerMirrors && facts.daemonJsonExists && facts.daemonJson === undefined) {
@@ -26,9 +30,15 @@ export function hostProblems(config: Config, facts: HostFacts, paths: Paths, run
 }
 
 /**
- * Everything that stops a run before it changes anything: the input files', the host's, and
- * with offline: true every piece that is not on this machine.
+ * Everything that stops a run before it changes anything: the input files', the images
+ * load-images names (asked of Docker, read-only), the host's, and with offline: true every
+ * piece that is not on this machine.
  */
-export async function preflight(config: Config, facts: HostFacts, paths: Paths, plan: Plan, version: string, offline?: OfflineProbe): Promise<string[]> {
-  return [...(await inputFileProblems(config)), ...hostProblems(config, facts, paths, plan.runtime), ...(await offlineProblems(config, facts, version, plan, offline))]
+export async function preflight(config: Config, facts: HostFacts, paths: Paths, plan: Plan, version: string, run: Run, offline?: OfflineProbe): Promise<string[]> {
+  return [
+    ...(await inputFileProblems(config)),
+    ...(await loadImageProblems(config.loadImages, facts.docker, run, facts.privilege !== 'none')),
+    ...hostProblems(config, facts, paths, plan.runtime),
+    ...(await offlineProblems(config, facts, version, plan, offline))
+  ]
 }

@@ -1,0 +1,127 @@
+// The command line as a person runs it: src/entry/cli.ts bundled the way scripts/bundle.mjs
+// bundles dist/cli.js (from the source under test, into a temporary folder), run as a
+// process with the recording shims first on PATH. And the terminal's progress lines.
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { access, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { before, describe, it } from 'node:test'
+import { build } from 'esbuild'
+import { INPUT_NAMES } from '../src/config/inputs.js'
+import { step } from '../src/engine/step.js'
+import type { LedgerRecord } from '../src/io/ledger-store.js'
+import { terminalReporter } from '../src/io/reporter.js'
+import { pathsUnder } from '../src/host/paths.js'
+import { HAVE_NODE24, NODE24, sandbox, type Sandbox } from './helpers/runner.js'
+
+const READ_ONLY = /^(containerd --version|sudo -n true|docker (version|image inspect) .*)$/
+
+describe('the command line, built', () => {
+  let cli: string
+  before(async () => {
+    const out = await mkdtemp(join(tmpdir(), 'ksn-cli-'))
+    await build({
+      entryPoints: { cli: 'src/entry/cli.ts' },
+      outdir: out,
+      bundle: true,
+      platform: 'node',
+      target: 'node24',
+      format: 'esm',
+      banner: { js: "import { createRequire as __ksnCreateRequire } from 'node:module'; const require = __ksnCreateRequire(import.meta.url);" },
+      logLevel: 'warning'
+    })
+    cli = join(out, 'cli.js')
+  })
+
+  const runCli = (sb: Sandbox, args: string[]): Promise<{ code: number; stdout: string; stderr: string; commands: string[] }> =>
+    new Promise((done) => {
+      execFile(HAVE_NODE24 ? NODE24 : process.execPath, [cli, ...args], { env: sb.env, cwd: sb.dir, timeout: 60_000 }, async (err, stdout, stderr) => {
+        const commands = (await readFile(sb.files.log, 'utf8')).split('\n').filter((l) => l !== '')
+        done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr, commands })
+      })
+    })
+
+  it('--help names every input as a flag', async () => {
+    const r = await runCli(await sandbox(), ['--help'])
+    assert.equal(r.code, 0)
+    for (const name of INPUT_NAMES) assert.match(r.stdout, new RegExp(` --${name}\\b`), name)
+  })
+
+  it('plan prints the whole plan, the new inputs included, writes the tree, and changes nothing', async () => {
+    const sb = await sandbox()
+    const out = join(sb.dir, 'plan')
+    const r = await runCli(sb, ['plan', '--kubernetes-version', 'v1.34.2', '--load-images', 'my-app:ci', '--on-existing', 'reset', '--out', out])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^Kubernetes v1\.34\.2 on amd64/m)
+    assert.match(r.stdout, /images\.load: load 1 image from Docker/)
+    assert.match(r.stdout, /\$ docker save --output '<temporary directory>\/images\.tar' docker\.io\/library\/my-app:ci/)
+    assert.match(r.stdout, /kubeadm init --config \/etc\/kubeadm-single-node\/kubeadm\.yaml/)
+    await access(join(out, 'plan.txt'))
+    await access(join(out, 'etc/containerd/config.toml'))
+    assert.deepEqual(r.commands.filter((c) => !READ_ONLY.test(c)), [], 'only read-only probes ran')
+  })
+
+  it('a bad input fails with the action\'s words, exit 2, before anything runs', async () => {
+    const sb = await sandbox()
+    const r = await runCli(sb, ['up', '--timeout', '2h', '--on-existing', 'replace'])
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /^error: 2 inputs are invalid:\n/)
+    assert.match(r.stderr, /Input 'timeout' has the value "2h"; accepted: a positive duration of at most 1h/)
+    assert.match(r.stderr, /Input 'on-existing' has the value "replace"; accepted: 'fail' \(stop before changing anything\), 'reset' .*, 'reuse' /)
+    assert.match(r.stderr, /Nothing on this host was changed\.\n$/)
+    assert.deepEqual(r.commands, [], 'not even a probe')
+  })
+
+  it('up refuses to build over what an earlier up recorded, and --cleanup true does not undo that earlier run', async () => {
+    const sb = await sandbox()
+    const ledger = join(sb.dir, 'ledger.json')
+    const earlier: LedgerRecord = { changes: [{ kind: 'file', path: join(sb.dir, 'made-by-up') }], completed: [], cleanup: false, kubeconfig: '', paths: pathsUnder(sb.root), runtime: 'containerd', cni: 'flannel' }
+    await writeFile(join(sb.dir, 'made-by-up'), 'x')
+    await writeFile(ledger, JSON.stringify(earlier))
+    const r = await runCli(sb, ['up', '--kubernetes-version', 'v1.34.2', '--ledger', ledger, '--cleanup', 'true'])
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /error: This host cannot run the cluster; nothing was changed:\n.*An earlier run's 1 host changes are still recorded in .*ledger\.json and not undone, and input 'on-existing' is 'fail'.*Or undo them first with `kubeadm-single-node down`/s)
+    assert.deepEqual(JSON.parse(await readFile(ledger, 'utf8')), earlier)
+    await access(join(sb.dir, 'made-by-up'))
+
+    // down undoes what up recorded, and then there is nothing left to undo
+    const d = await runCli(sb, ['down', '--ledger', ledger])
+    assert.equal(d.code, 0, d.stderr)
+    assert.match(d.stderr, /== Cleanup: 1 changes undone\nundone: .*made-by-up \(created\)/)
+    await assert.rejects(access(join(sb.dir, 'made-by-up')))
+    await assert.rejects(access(ledger))
+    assert.match((await runCli(sb, ['down', '--ledger', ledger])).stderr, /Nothing recorded/)
+  })
+})
+
+describe('the terminal reporter', () => {
+  it('shows each step as it starts and ends, with the run\'s clock, and each phase when it is done', () => {
+    const out = new PassThrough()
+    let t = 0
+    const io = terminalReporter(out, false, () => t)
+    const a = step('host.kernel', 'kernel modules and sysctls', [], [])
+    const b = step('binaries.kubeadm', 'kubeadm v1.34.2', [], [])
+    io.start([a, b])
+    io.stepStarted!(a)
+    io.stepStarted!(b)
+    t = 1200
+    io.stepEnded(a, { id: a.id, phase: a.phase, start: 0, end: 1.2 }, ['hidden unless --verbose'])
+    t = 3400
+    io.stepEnded(b, { id: b.id, phase: b.phase, start: 0, end: 3.4 }, ['checksum mismatch'], new Error('x'))
+    assert.equal(
+      String(out.read()),
+      [
+        '2 steps in 2 phases (host, binaries); independent steps run at the same time',
+        '   0.0s  → [1/2] host: kernel modules and sysctls',
+        '   0.0s  → [2/2] binaries: kubeadm v1.34.2',
+        '   1.2s  ✓ host: kernel modules and sysctls (1.2s)',
+        '   1.2s  ── host done in 1.2s',
+        '   3.4s  ✗ binaries: kubeadm v1.34.2 (3.4s, FAILED)',
+        '           checksum mismatch',
+        ''
+      ].join('\n')
+    )
+  })
+})

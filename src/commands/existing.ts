@@ -1,0 +1,190 @@
+// What a run does with what an earlier one left on the host: a cluster (kubeadm's admin.conf)
+// or host changes that no cleanup undid (the ledger kept on the host, see io/ledger-store.ts).
+// on-existing decides: fail (before anything changes), reset (undo, then build afresh) or
+// reuse (an answering cluster is taken as it is). Self-hosted runners are where this happens:
+// a hosted runner's machine never outlives its job.
+import { access } from 'node:fs/promises'
+import { join } from 'node:path'
+import { SMOKE } from '../config/defaults.js'
+import { ON_EXISTING_FORMS, type Config, type VersionSpec } from '../config/inputs.js'
+import { minorOf } from '../config/versions.js'
+import { displayArgv } from '../host/exec.js'
+import { describeChange } from '../host/ledger.js'
+import type { Paths } from '../host/paths.js'
+import type { HostFacts } from '../host/probe.js'
+import type { LedgerRecord } from '../io/ledger-store.js'
+import { nodeFacts } from '../kube/kubectl.js'
+import { down } from './down.js'
+import type { CommandEnv } from './env.js'
+
+export interface Existing {
+  /** admin.conf exists: kubeadm init ran here and no kubeadm reset since */
+  cluster: boolean
+  /** an earlier run's ledger, with changes still to undo */
+  earlier?: LedgerRecord
+}
+
+export function findExisting(facts: HostFacts, env: Pick<CommandEnv, 'hostLedger'>): Existing {
+  const earlier = env.hostLedger.load()
+  return { cluster: facts.existingCluster, earlier: earlier && earlier.changes.length > 0 ? earlier : undefined }
+}
+
+export const anything = (ex: Existing): boolean => ex.cluster || ex.earlier !== undefined
+
+/** What is there, in one sentence's worth of clauses. */
+function whatIsThere(ex: Existing, paths: Paths, ledgerFile: string): string {
+  const parts: string[] = []
+  if (ex.cluster) parts.push(`a cluster (${paths.adminConf} exists)`)
+  if (ex.earlier) parts.push(`an earlier run's ${ex.earlier.changes.length} host changes that no cleanup undid (recorded in ${ledgerFile})`)
+  return parts.join(' and ')
+}
+
+/**
+ * on-existing: fail, with an earlier run's changes recorded and not undone (a cluster itself
+ * is preflight's: src/phases/preflight.ts). Building over them would take the earlier run's
+ * files for the host's originals, and its cleanup would then put back the wrong ones.
+ */
+export function ledgerProblems(config: Config, ex: Existing, ledgerFile: string, where: CommandEnv['where']): string[] {
+  if (!ex.earlier || config.onExisting !== 'fail') return []
+  const down = where === 'terminal' ? 'with `kubeadm-single-node down`' : "with `node dist/cli.js down`, run from the action's folder as the runner's user"
+  return [
+    `An earlier run's ${ex.earlier.changes.length} host changes are still recorded in ${ledgerFile} and not undone, and input 'on-existing' is 'fail'; accepted: ${ON_EXISTING_FORMS}. Or undo them first ${down}.`
+  ]
+}
+
+/** The kubeadm or kubectl the earlier run installed, else the one on PATH. */
+async function tool(paths: Paths, name: string): Promise<string> {
+  const ours = join(paths.binDir, name)
+  return access(ours).then(
+    () => ours,
+    () => name
+  )
+}
+
+export function kubeadmResetAnyArgv(kubeadm: string): string[] {
+  // no --cri-socket: a cluster no ledger records may use any runtime; kubeadm finds it
+  return [kubeadm, 'reset', '--force']
+}
+
+/** What the dry run says on-existing would do here, before the plan of the fresh cluster. */
+export function describeExisting(config: Config, ex: Existing, paths: Paths, ledgerFile: string): string[] {
+  if (!anything(ex)) return []
+  const head = `This host already has ${whatIsThere(ex, paths, ledgerFile)}.`
+  const undo = ex.earlier ? [...ex.earlier.changes].reverse().map((c) => `  undo: ${describeChange(c)}`) : []
+  const reset = [
+    ...(ex.earlier ? [`on-existing: ${config.onExisting}: the earlier run's changes are undone, newest first, as its cleanup would:`, ...undo] : []),
+    ...(ex.cluster ? [`then, if ${paths.adminConf} is still there: $ sudo ${displayArgv(kubeadmResetAnyArgv(join(paths.binDir, 'kubeadm')))}`] : []),
+    'then the host is read again and the plan below (made from it as it is now) may differ.'
+  ]
+  switch (config.onExisting) {
+    case 'fail':
+      return [head, "on-existing: fail: a real run stops here, changing nothing."]
+    case 'reset':
+      return [head, ...reset]
+    case 'reuse':
+      return ex.cluster
+        ? [
+            head,
+            `on-existing: reuse: $ sudo KUBECONFIG=${paths.adminConf} kubectl get --raw /readyz; if it answers, its kubeconfig and the outputs are exported and nothing below runs${config.loadImages.length ? ' but images.load' : ''} (the earlier ledger becomes this run's).`,
+            `If it does not answer, the run stops; on-existing: reset builds afresh.`
+          ]
+        : [head, 'on-existing: reuse: no cluster to reuse, so as reset:', ...reset]
+  }
+}
+
+/**
+ * on-existing: reset. The earlier run's ledger is replayed as its cleanup would (kubeadm
+ * reset first, every file back), then a cluster no ledger recorded is reset by kubeadm. Any
+ * undo that fails stops the run: a fresh cluster over half an old one would record the old
+ * one's files as the host's originals.
+ */
+export async function resetExisting(ex: Existing, env: CommandEnv): Promise<void> {
+  const { io } = env
+  if (ex.earlier) {
+    io.info(`on-existing: reset: undoing the earlier run's ${ex.earlier.changes.length} recorded host changes (${env.hostLedgerFile}).`)
+    // the earlier record's own paths and store: what it undoes is taken out of the host's file
+    const r = await down(ex.earlier, { ...env, paths: ex.earlier.paths, store: env.hostLedger })
+    if (r.failed > 0) {
+      throw new Error(`on-existing: reset could not undo ${r.failed} of the earlier run's changes (listed above); nothing of the new cluster was built. What is left stays recorded in ${env.hostLedgerFile}: fix it, then run again.`)
+    }
+  }
+  const paths = env.paths
+  const stillThere = await access(paths.adminConf).then(
+    () => true,
+    () => false
+  )
+  if (stillThere) {
+    const argv = kubeadmResetAnyArgv(await tool(paths, 'kubeadm'))
+    io.info(`on-existing: reset: ${paths.adminConf} is still there (a cluster no ledger records): $ sudo ${displayArgv(argv)}`)
+    const res = await env.run(argv, { privileged: true, allowFailure: true }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }))
+    if (res.exitCode !== 0) {
+      throw new Error(`on-existing: reset: \`${displayArgv(argv)}\` exited ${res.exitCode}: ${(res.stderr || res.stdout).trim().split('\n').slice(-3).join(' ')}. Nothing of the new cluster was built.`)
+    }
+  }
+}
+
+export interface Reused {
+  version: string
+  kubeconfig: string
+  nodeName: string
+  nodeIp: string
+  nodePort?: number
+  nginxUrl?: string
+}
+
+/** Whether the cluster's version is the one asked for: exactly, by minor, or any for 'stable'. */
+export function versionMismatch(spec: VersionSpec, running: string): string | undefined {
+  if (spec.kind === 'exact' && spec.version !== running) return `kubernetes-version asks for ${spec.version}`
+  if (spec.kind === 'minor' && minorOf(running) !== spec.minor) return `kubernetes-version asks for 1.${spec.minor}`
+  return undefined
+}
+
+/**
+ * on-existing: reuse, with a cluster here. It must answer (`/readyz` through admin.conf) and
+ * run the version asked for; then the runner user gets its kubeconfig (the earlier run's copy
+ * where it is still there, else a new one, recorded like any file) and the outputs are read
+ * from the cluster. The smoke test's Service, where an earlier run made it, gives node-port
+ * and nginx-url if it answers 200.
+ */
+export async function reuseCluster(config: Config, kubeconfig: string, ex: Existing, env: CommandEnv, install: (src: string, dest: string) => Promise<void>): Promise<Reused> {
+  const { paths, run, io } = env
+  const kubectl = await tool(paths, 'kubectl')
+  // admin.conf is root's (0600): read through sudo, named by KUBECONFIG as every kubectl call here does
+  const admin = (args: string[]) => run([kubectl, ...args], { privileged: true, allowFailure: true, env: { KUBECONFIG: paths.adminConf } })
+  const ready = await admin(['get', '--raw', '/readyz']).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }))
+  if (ready.exitCode !== 0) {
+    throw new Error(`on-existing: reuse: the cluster on this host (${paths.adminConf}) does not answer: \`kubectl get --raw /readyz\` exited ${ready.exitCode}: ${(ready.stderr || ready.stdout).trim().split('\n').slice(-3).join(' ')}. Nothing was changed. Set on-existing: reset to build a fresh cluster instead.`)
+  }
+  const versionOut = await admin(['version', '-o', 'json'])
+  const version = String(JSON.parse(versionOut.stdout || '{}').serverVersion?.gitVersion ?? '')
+  const mismatch = version ? versionMismatch(config.kubernetesVersion, version) : undefined
+  if (mismatch) throw new Error(`on-existing: reuse: the cluster on this host runs ${version}, but ${mismatch}. Nothing was changed. Set on-existing: reset to rebuild it at that version.`)
+  const nodes = JSON.parse((await admin(['get', 'nodes', '-o', 'json'])).stdout || '{"items":[]}').items ?? []
+  const node = nodes[0] ? nodeFacts(nodes[0]) : { name: '', ip: '', ready: false, why: 'no node' }
+  if (!node.ready) io.warning(`on-existing: reuse: the node ${node.name || '(none registered)'} is not Ready (${node.why}).`)
+
+  // the earlier run's copy for the runner user, where it is still there; else a new one
+  const earlierCopy = ex.earlier?.kubeconfig
+  const haveEarlier = earlierCopy
+    ? await access(earlierCopy).then(
+        () => true,
+        () => false
+      )
+    : false
+  const target = haveEarlier ? earlierCopy! : kubeconfig
+  if (!haveEarlier) await install(paths.adminConf, target)
+
+  const out: Reused = { version, kubeconfig: target, nodeName: node.name, nodeIp: node.ip }
+  const svc = await admin(['get', 'service', SMOKE.name, '-n', SMOKE.namespace, '-o', 'json'])
+  const port = svc.exitCode === 0 ? Number(JSON.parse(svc.stdout).spec?.ports?.[0]?.nodePort) : NaN
+  if (Number.isInteger(port) && port > 0 && node.ip) {
+    const url = `http://${node.ip}:${port}/`
+    const status = await fetch(url, { signal: AbortSignal.timeout(Math.min(config.timeoutSeconds, 10) * 1000) }).then(
+      (r) => r.status,
+      () => 0
+    )
+    if (status === 200) Object.assign(out, { nodePort: port, nginxUrl: url })
+    else io.warning(`on-existing: reuse: the smoke test's ${url} did not answer 200 (${status || 'no answer'}); node-port and nginx-url are left empty.`)
+  }
+  return out
+}
