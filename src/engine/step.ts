@@ -30,6 +30,7 @@ export const STEP_IDS = [
   'config.cni',
   'runtime.install',
   'runtime.containerd',
+  'runtime.cri-dockerd',
   'runtime.configure',
   'runtime.docker-mirrors',
   'runtime.ready',

@@ -11,8 +11,10 @@ export interface Artifact {
   /** short name for logs: kubeadm, crictl, cni-plugins */
   name: string
   url: string
-  /** the published checksum file: a bare digest or `digest  filename` lines */
+  /** the published checksum file: a bare digest or `digest  filename` lines; with `sha256`, where that digest was taken from */
   checksumUrl: string
+  /** a digest pinned in the source, for a project that publishes no checksum file (cri-dockerd) */
+  sha256?: string
   /** the input whose URL it comes from, for errors that say what to change */
   input: 'kubernetes-release-url' | 'github-url'
 }
@@ -55,8 +57,9 @@ export class ChecksumError extends Error {
     readonly expected: string,
     readonly actual: string
   ) {
+    const source = artifact.sha256 ? `the action pins ${expected} (from ${artifact.checksumUrl})` : `${artifact.checksumUrl} publishes ${expected}`
     super(
-      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${artifact.checksumUrl} publishes ${expected}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
+      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${source}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
     )
     this.name = 'ChecksumError'
   }
@@ -79,21 +82,26 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest('hex')
 }
 
-export async function downloadVerified(artifact: Artifact): Promise<string> {
-  const fileName = new URL(artifact.url).pathname.split('/').pop() ?? artifact.name
-  const dns = await unresolvable(artifact.checksumUrl)
-  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`)
-  let expected: string
+/** The digest the download must have: pinned in the source, or read from the published checksum file. */
+async function expectedDigest(artifact: Artifact, fileName: string): Promise<string> {
+  if (artifact.sha256) return artifact.sha256.toLowerCase()
   try {
     const sumPath = await tc.downloadTool(artifact.checksumUrl)
     try {
-      expected = parseChecksum(await readFile(sumPath, 'utf8'), fileName)
+      return parseChecksum(await readFile(sumPath, 'utf8'), fileName)
     } finally {
       await rm(sumPath, { force: true })
     }
   } catch (err) {
     throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${(err as Error).message}`, { cause: err })
   }
+}
+
+export async function downloadVerified(artifact: Artifact): Promise<string> {
+  const fileName = new URL(artifact.url).pathname.split('/').pop() ?? artifact.name
+  const dns = await unresolvable(artifact.sha256 ? artifact.url : artifact.checksumUrl)
+  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`)
+  const expected = await expectedDigest(artifact, fileName)
   let path: string
   try {
     path = await tc.downloadTool(artifact.url)
@@ -129,7 +137,7 @@ export async function cachedBinary(artifact: Artifact, key: ToolKey, log: (l: st
     return `${hit}/${key.tool}`
   }
   const file = await downloadVerified(artifact)
-  log(`verified ${artifact.name} against ${artifact.checksumUrl}`)
+  log(`verified ${artifact.name} against ${artifact.sha256 ? `the pinned SHA-256 (from ${artifact.checksumUrl})` : artifact.checksumUrl}`)
   const dir = await tc.cacheFile(file, key.tool, key.tool, cacheVersion(key.version), key.arch)
   await rm(file, { force: true })
   return `${dir}/${key.tool}`
@@ -143,7 +151,7 @@ export async function cachedTarball(artifact: Artifact, key: ToolKey, log: (l: s
     return hit
   }
   const file = await downloadVerified(artifact)
-  log(`verified ${artifact.name} against ${artifact.checksumUrl}`)
+  log(`verified ${artifact.name} against ${artifact.sha256 ? `the pinned SHA-256 (from ${artifact.checksumUrl})` : artifact.checksumUrl}`)
   const extracted = await tc.extractTar(file)
   await rm(file, { force: true })
   const dir = await tc.cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch)

@@ -43,7 +43,7 @@ export function imageSteps(p: PlanContext): Step[] {
   const { config, learned, smokeTest, runtime } = p
   // what the dry run predicts and what the run learns, from the same rule
   const images = (l: Learned): string[] => preloadSet(config, l, smokeTest)
-  const cmd = runtime.imageCommands(learned)
+  const cmd = runtime.imageCommands(learned, config.registryMirrors)
   const needs = p.cni.configSteps(p).map((s) => s.id)
   return [
     step('images.preload', 'preload every image the cluster will ask for', ['runtime.ready', 'config.images', ...needs], [
@@ -58,7 +58,7 @@ export function imageSteps(p: PlanContext): Step[] {
           ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
         ],
         run: async (ctx) => {
-          const store = runtime.imageStore(ctx.host.run)
+          const store = runtime.imageStore(ctx.host.run, config.registryMirrors)
           const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log })
           await retagImages(store, config.imageRetags, ctx.log)
           ctx.learned.imageCounts = { present: res.present.length, pulled: res.pulled.length, imported: res.imported.length }
