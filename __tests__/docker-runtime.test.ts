@@ -100,6 +100,7 @@ describe("cri-dockerd's units", () => {
     assert.equal(value(unit, 'Socket', 'ListenStream'), '/run/cri-dockerd.sock')
     assert.equal(value(unit, 'Socket', 'SocketGroup'), 'docker')
     assert.equal(value(unit, 'Socket', 'SocketMode'), '0660')
+    assert.equal(value(unit, 'Socket', 'RemoveOnStop'), 'yes', 'stopped by cleanup, it leaves no file in /run')
     assert.equal(value(unit, 'Unit', 'PartOf'), 'cri-docker.service')
     assert.equal(value(unit, 'Install', 'WantedBy'), 'sockets.target')
   })

@@ -82,7 +82,9 @@ export function criDockerdSocketUnit(socketPath: string): string {
         ['ListenStream', socketPath],
         ['SocketMode', '0660'],
         ['SocketUser', 'root'],
-        ['SocketGroup', 'docker']
+        ['SocketGroup', 'docker'],
+        // systemd leaves a stopped socket's file behind by default: cleanup's stop removes it
+        ['RemoveOnStop', 'yes']
       ]
     ],
     ['Install', [['WantedBy', 'sockets.target']]]
