@@ -294,6 +294,11 @@ describe('container-runtime: docker in the plan', () => {
     assert.match(hint('Error response from daemon: client version 1.43 is too old. Minimum supported API version is 1.44')[0], /Docker 29 and later need cri-dockerd 0\.3\.24/)
     assert.match(hint('failed to start daemon: cgroup-parent for systemd cgroup should be a valid slice named as "xxx.slice"')[0], /slice/)
     assert.match(hint('Warning  ErrImageNeverPull  Container image "app:dev" is not present with pull policy of Never').join(' '), /docker image ls/)
+    assert.match(hint('misconfiguration: kubelet cgroup driver: "systemd" is different from docker cgroup driver: "cgroupfs"')[0], /native\.cgroupdriver=systemd/)
+    assert.match(hint('Timed out waiting for cri-dockerd to answer CRI on unix:///run/cri-dockerd.sock.')[0], /systemctl status cri-docker\.socket/)
+    // what the post step prints on every run raises no hint by itself
+    const journal = 'Started cri-docker.service - CRI Interface for Docker Application Container Engine.\nConnecting to docker on the Endpoint unix:///var/run/docker.sock'
+    assert.deepEqual(hint(`Server Version: 28.0.4\nCgroup Driver: systemd\nCgroup Version: 2\n${journal}`), [])
   })
 
   it('reads Docker behind cri-dockerd from crictl version', () => {

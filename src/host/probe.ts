@@ -38,7 +38,8 @@ export interface DockerEngine {
   cgroupDriver: string
 }
 
-const DOCKER_INFO_FORMAT = '{{.ServerVersion}} {{.CgroupDriver}}'
+/** What the probe asks Docker, shown by the dry run where the answer decides a step. */
+export const dockerInfoArgv = ['docker', 'info', '--format', '{{.ServerVersion}} {{.CgroupDriver}}']
 
 /** `docker info --format '{{.ServerVersion}} {{.CgroupDriver}}'`, e.g. "28.0.4 systemd". */
 export function parseDockerInfo(out: string): DockerEngine | undefined {
@@ -49,9 +50,8 @@ export function parseDockerInfo(out: string): DockerEngine | undefined {
 /** Asked as the user first (the runner user is in the docker group), then as root where that is allowed. */
 async function dockerEngine(run: Run, docker: boolean): Promise<DockerEngine | undefined> {
   if (!docker) return undefined
-  const argv = ['docker', 'info', '--format', DOCKER_INFO_FORMAT]
   for (const privileged of [false, true]) {
-    const r = await run(argv, { privileged, allowFailure: true }).catch(() => undefined)
+    const r = await run(dockerInfoArgv, { privileged, allowFailure: true }).catch(() => undefined)
     const engine = r?.exitCode === 0 ? parseDockerInfo(r.stdout) : undefined
     if (engine) return engine
   }

@@ -10,7 +10,7 @@ import { cachedTarball } from '../../host/download.js'
 import { displayArgv } from '../../host/exec.js'
 import { installArgv } from '../../host/host.js'
 import type { Paths } from '../../host/paths.js'
-import type { HostFacts } from '../../host/probe.js'
+import { dockerInfoArgv, type HostFacts } from '../../host/probe.js'
 import { journalArgv } from '../../host/services.js'
 import { pauseImage } from '../../images/kubeadm.js'
 import { dockerArgv } from '../../images/store.js'
@@ -93,7 +93,7 @@ function cgroupOps(p: PlanContext, why: string): Op[] {
     {
       kind: 'task',
       title: `${why}; the kubelet uses systemd`,
-      shows: [`$ ${displayArgv(['docker', 'info', '--format', '{{.CgroupDriver}}'])}   (read before the plan: ${facts.dockerEngine?.cgroupDriver ?? 'no answer'})`],
+      shows: [`$ ${displayArgv(dockerInfoArgv)}   (asked while the plan was made: ${facts.dockerEngine ? `${facts.dockerEngine.version} ${facts.dockerEngine.cgroupDriver}` : 'no answer'})`],
       run: async (ctx) => ctx.log(why)
     },
     { kind: 'write', path: paths.dockerDaemonJson, render: () => renderDaemonJson(facts.daemonJson, { dockerHubMirrors, cgroupDriver: 'systemd' }) },
@@ -177,8 +177,9 @@ export const docker: RuntimeDriver = {
   hints: [
     { pattern: /client version 1\.\d+ is too old/i, hint: `Docker refuses cri-dockerd's API version: Docker 29 and later need cri-dockerd 0.3.24 or newer; the action pins ${CRI_DOCKERD.version}. Use Docker ${CRI_DOCKERD.newestDockerMajor}, or container-runtime: containerd.` },
     { pattern: /cgroup-parent for systemd cgroup should be a valid slice/i, hint: "Docker's cgroup-parent is a path, which the systemd cgroup driver refuses: it must name a slice (xxx.slice)." },
-    { pattern: /misconfiguration: kubelet cgroup driver|cgroup driver/i, hint: "Cgroup driver mismatch: Docker must use the systemd cgroup driver (native.cgroupdriver=systemd in /etc/docker/daemon.json), as the kubelet does." },
-    { pattern: /cri-dockerd\.sock|cri-docker/i, hint: 'cri-dockerd did not answer: see the cri-docker journal above; `systemctl status cri-docker.socket cri-docker.service` shows whether systemd started them.' },
+    // docker info, printed by the post step, says "Cgroup Driver: ..." on every run: only the kubelet's complaint counts
+    { pattern: /kubelet cgroup driver: "?\w+"? is different/i, hint: "Cgroup driver mismatch: Docker must use the systemd cgroup driver (native.cgroupdriver=systemd in /etc/docker/daemon.json), as the kubelet does." },
+    { pattern: /waiting for cri-dockerd to answer CRI|dial unix \S*cri-dockerd\.sock/i, hint: 'cri-dockerd did not answer: see the cri-docker journal above; `systemctl status cri-docker.socket cri-docker.service` shows whether systemd started them.' },
     { pattern: /ErrImageNeverPull|image can't be pulled/i, hint: 'A pod with imagePullPolicy: Never found no image of that name in Docker: `docker image ls` on the runner shows what the kubelet can use; the name must match exactly, tag included.' }
   ]
 }
