@@ -144,7 +144,7 @@ describe('main step against a simulated host', () => {
     inputs()
     await actionMain(paths)
     assert.equal(process.exitCode, 1)
-    assert.deepEqual((await commands()).filter((c) => c !== 'containerd --version' && c !== 'sudo -n true'), [])
+    assert.deepEqual((await commands()).filter((c) => c !== 'containerd --version' && c !== 'sudo -n true' && !c.startsWith('docker info ')), [])
     assert.equal(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'], undefined)
   })
 
