@@ -213,6 +213,9 @@ describe('container-runtime: docker in the plan', () => {
       { kind: 'service', action: 'restart', unit: 'cri-docker.service' }
     ])
     assert.ok(s.get('runtime.ready')!.needs.includes('binaries.crictl'))
+    // the download starts at once; the service unit waits for the pause image kubeadm names
+    assert.deepEqual(s.get('runtime.cri-dockerd')!.needs, [])
+    assert.deepEqual(s.get('runtime.configure')!.needs, ['runtime.cri-dockerd', 'config.images'])
     assert.ok(s.get('images.preload')!.needs.includes('runtime.ready'))
     assert.match(plan.notes.join('\n'), /Docker 28\.0\.4 uses the cgroupfs cgroup driver: .*restarts Docker, which stops running containers/)
   })
@@ -239,11 +242,11 @@ describe('container-runtime: docker in the plan', () => {
 
   it("renders the service with the pause image kubeadm names at run time, not the prediction", () => {
     const plan = build()
-    const op = writeOf(byId(plan.steps).get('runtime.cri-dockerd')!, '/etc/systemd/system/cri-docker.service')
+    const op = writeOf(byId(plan.steps).get('runtime.configure')!, '/etc/systemd/system/cri-docker.service')
     assert.match(op.render(plan.learned), /--pod-infra-container-image registry\.k8s\.io\/pause:3\.10\.1 /)
     assert.match(op.render({ ...plan.learned, kubeadmImages: ['mirror.example/k8s/pause:9.9'] }), /--pod-infra-container-image mirror\.example\/k8s\/pause:9\.9 /)
     const mirrored = build({ 'image-repository': 'registry.aliyuncs.com/google_containers' })
-    assert.match(writeOf(byId(mirrored.steps).get('runtime.cri-dockerd')!, '/etc/systemd/system/cri-docker.service').render(mirrored.learned), /pause registry\.aliyuncs\.com\/google_containers\/pause:3\.10\.1|--pod-infra-container-image registry\.aliyuncs\.com\/google_containers\/pause:3\.10\.1/)
+    assert.match(writeOf(byId(mirrored.steps).get('runtime.configure')!, '/etc/systemd/system/cri-docker.service').render(mirrored.learned), /--pod-infra-container-image registry\.aliyuncs\.com\/google_containers\/pause:3\.10\.1 /)
   })
 
   it('shows the download, the pinned digest, the units and the docker commands of the preload in the dry run', () => {

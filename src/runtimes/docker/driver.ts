@@ -47,12 +47,12 @@ function problems(facts: HostFacts, changeCgroups: boolean, paths: Paths): strin
   return out
 }
 
-/** cri-dockerd's binary, from the release archive, and its two units. */
+/** cri-dockerd's binary, from the release archive, and its socket unit: no need to wait for kubeadm. */
 function criDockerdStep(p: PlanContext): Step {
   const { config, facts, paths, bin } = p
   const art = criDockerdArtifact(config.githubUrl, facts.arch)
   const exec = { mode: 0o755 }
-  return step('runtime.cri-dockerd', `cri-dockerd ${CRI_DOCKERD.version}: Docker's CRI`, ['config.images'], [
+  return step('runtime.cri-dockerd', `cri-dockerd ${CRI_DOCKERD.version}: Docker's CRI`, [], [
     {
       kind: 'task',
       title: 'download and verify cri-dockerd',
@@ -66,18 +66,7 @@ function criDockerdStep(p: PlanContext): Step {
         await ctx.host.installFile(join(dir, 'cri-dockerd', 'cri-dockerd'), bin('cri-dockerd'), exec)
       }
     },
-    { kind: 'write', path: join(paths.systemdDir, SOCKET_UNIT), render: () => criDockerdSocketUnit(paths.criDockerdSocket) },
-    {
-      kind: 'write',
-      path: join(paths.systemdDir, SERVICE_UNIT),
-      render: (lr: Learned) =>
-        criDockerdServiceUnit({
-          binary: bin('cri-dockerd'),
-          pauseImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
-          cniBinDir: paths.cniBinDir,
-          cniConfDir: paths.cniConfDir
-        })
-    }
+    { kind: 'write', path: join(paths.systemdDir, SOCKET_UNIT), render: () => criDockerdSocketUnit(paths.criDockerdSocket) }
   ])
 }
 
@@ -101,10 +90,27 @@ function cgroupOps(p: PlanContext, why: string): Op[] {
   ]
 }
 
+/** The service unit names the pause image kubeadm says it uses: written once kubeadm has said it. */
+function serviceUnitOp(p: PlanContext): Op {
+  const { config, paths, bin } = p
+  return {
+    kind: 'write',
+    path: join(paths.systemdDir, SERVICE_UNIT),
+    render: (lr: Learned) =>
+      criDockerdServiceUnit({
+        binary: bin('cri-dockerd'),
+        pauseImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
+        cniBinDir: paths.cniBinDir,
+        cniConfDir: paths.cniConfDir
+      })
+  }
+}
+
 function configureStep(p: PlanContext, why: string | undefined): Step {
   const { paths } = p
   const ops: Op[] = [
     ...(why ? cgroupOps(p, why) : []),
+    serviceUnitOp(p),
     {
       kind: 'task',
       title: `cri-dockerd will create ${paths.criDockerdRoot}, and its CNI setup ${paths.cniConfDir}`,
@@ -122,7 +128,7 @@ function configureStep(p: PlanContext, why: string | undefined): Step {
     { kind: 'service', action: 'restart', unit: SERVICE_UNIT }
   ]
   const title = why ? "set Docker's cgroup driver to systemd (a restart), then start cri-dockerd" : `start cri-dockerd (Docker already uses the systemd cgroup driver)`
-  return step('runtime.configure', title, ['runtime.cri-dockerd'], ops)
+  return step('runtime.configure', title, ['runtime.cri-dockerd', 'config.images'], ops)
 }
 
 function readyStep(p: PlanContext): Step {
