@@ -301,7 +301,7 @@ describe('real container plumbing', { skip }, () => {
         assert.equal(images.length, UPSTREAM_SET.length)
         // the command the post step runs, as the record carries it
         const archive = join(dir, `cache-${major}.tar`)
-        await withCtr(rt(), () => run(plan.runtime.imageCommands(plan.learned).exportArchive(archive, images), { privileged: true }))
+        await withCtr(rt(), () => run(plan.runtime.imageCommands(plan.learned, []).exportArchive(archive, images), { privileged: true }))
         const emptyStore = async (): Promise<void> => {
           await rt().daemon.stop()
           await rm(join(dir, `containerd${major}`, 'var'), { recursive: true, force: true })
@@ -310,7 +310,7 @@ describe('real container plumbing', { skip }, () => {
         }
         await emptyStore()
         const warnings: string[] = []
-        const names = await withCtr(rt(), () => importCached(plan.runtime.imageStore(run), archive, (w) => warnings.push(w), () => {}))
+        const names = await withCtr(rt(), () => importCached(plan.runtime.imageStore(run, []), archive, (w) => warnings.push(w), () => {}))
         assert.equal(warnings.length, 0, warnings.join('\n'))
         assert.deepEqual([...names].sort(), [...images].sort())
         const tags = (await criImages(rt().paths.containerdSocket)).flatMap((i) => i.repoTags)
@@ -329,7 +329,7 @@ describe('real container plumbing', { skip }, () => {
         const damaged = join(dir, `cache-${major}-damaged.tar`)
         await exec('tar', ['-cf', damaged, '-C', unpacked, '.'])
         await emptyStore()
-        const none = await withCtr(rt(), () => importCached(plan.runtime.imageStore(run), damaged, (w) => warnings.push(w), () => {}))
+        const none = await withCtr(rt(), () => importCached(plan.runtime.imageStore(run, []), damaged, (w) => warnings.push(w), () => {}))
         assert.deepEqual(none, [])
         assert.match(warnings.join('\n'), /The cache entry's images could not be imported \(.*\); they are pulled instead\./)
         assert.ok((await k8sImages(rt())).length < images.length, 'not every image came in from the damaged archive')

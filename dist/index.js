@@ -37756,8 +37756,9 @@ function networkCause(err) {
 }
 var ChecksumError = class extends Error {
   constructor(artifact, expected, actual) {
+    const source = artifact.sha256 ? `the action pins ${expected} (from ${artifact.checksumUrl})` : `${artifact.checksumUrl} publishes ${expected}`;
     super(
-      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${artifact.checksumUrl} publishes ${expected}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
+      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${source}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
     );
     this.artifact = artifact;
     this.expected = expected;
@@ -37785,22 +37786,28 @@ async function sha256File(path14) {
 function fileNameOf(artifact) {
   return new URL(artifact.url).pathname.split("/").pop() ?? artifact.name;
 }
-async function downloadVerified(artifact, cache, log2 = () => {
-}) {
-  const fileName = fileNameOf(artifact);
-  const dns = await unresolvable(artifact.checksumUrl);
-  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`);
-  let expected;
+function digestSource(artifact) {
+  return artifact.sha256 ? `the pinned SHA-256 (from ${artifact.checksumUrl})` : artifact.checksumUrl;
+}
+async function expectedDigest(artifact, fileName) {
+  if (artifact.sha256) return artifact.sha256.toLowerCase();
   try {
     const sumPath = await fetchToFile(artifact.checksumUrl);
     try {
-      expected = parseChecksum(await readFile(sumPath, "utf8"), fileName);
+      return parseChecksum(await readFile(sumPath, "utf8"), fileName);
     } finally {
       await rm2(sumPath, { force: true });
     }
   } catch (err) {
     throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${err.message}`, { cause: err });
   }
+}
+async function downloadVerified(artifact, cache, log2 = () => {
+}) {
+  const fileName = fileNameOf(artifact);
+  const dns = await unresolvable(artifact.sha256 ? artifact.url : artifact.checksumUrl);
+  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`);
+  const expected = await expectedDigest(artifact, fileName);
   const kept = cache?.find(artifact, fileName);
   if (kept) {
     const actual2 = await sha256File(kept).catch((err) => err.message);
@@ -37808,10 +37815,10 @@ async function downloadVerified(artifact, cache, log2 = () => {
       const copy = join4(process.env.RUNNER_TEMP || tmpdir(), `ksn-cached-${randomUUID3()}`);
       await copyFile3(kept, copy);
       cache.used(artifact);
-      log2(`${artifact.name} from the cache entry, verified against ${artifact.checksumUrl}`);
+      log2(`${artifact.name} from the cache entry, verified against ${digestSource(artifact)}`);
       return copy;
     }
-    cache.rejected(artifact, `its SHA-256 is ${actual2}, but ${artifact.checksumUrl} publishes ${expected}`);
+    cache.rejected(artifact, `its SHA-256 is ${actual2}, but ${digestSource(artifact)} says ${expected}`);
   }
   let path14;
   try {
@@ -37824,7 +37831,7 @@ async function downloadVerified(artifact, cache, log2 = () => {
     await rm2(path14, { force: true });
     throw new ChecksumError(artifact, expected, actual);
   }
-  log2(`verified ${artifact.name} against ${artifact.checksumUrl}`);
+  log2(`verified ${artifact.name} against ${digestSource(artifact)}`);
   await cache?.keep(artifact, fileName, path14);
   return path14;
 }
@@ -38918,6 +38925,45 @@ async function confirmImported(store, path14, names) {
   if (missing.length > 0) throw new Error(`importing ${path14} did not bring ${missing.join(", ")}`);
   return names;
 }
+var dockerArgv = {
+  list: () => ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
+  pull: (ref) => ["docker", "pull", ref],
+  load: (path14) => ["docker", "load", "--input", path14],
+  tag: (source, target) => ["docker", "tag", source, target],
+  save: (path14, refs) => ["docker", "save", "--output", path14, ...refs]
+};
+function dockerStore(run, o = {}) {
+  const env = o.dockerHost ? { DOCKER_HOST: o.dockerHost } : void 0;
+  const docker2 = (argv) => run(argv, { privileged: true, env });
+  return {
+    async list() {
+      const res = await docker2(dockerArgv.list());
+      const names = res.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.endsWith(":<none>"));
+      return new Set(names.flatMap((n) => [n, qualifyDockerName(n)]));
+    },
+    // the daemon reads no credentials of its own: a docker pull with them would need the
+    // client's config.json, which the runtime step writes for the runner user
+    async pull(ref) {
+      await docker2(dockerArgv.pull(ref));
+    },
+    async importArchive(path14) {
+      const names = await archiveNames(run, path14);
+      await docker2(dockerArgv.load(path14));
+      return confirmImported(this, path14, names);
+    },
+    async tag(source, target) {
+      await docker2(dockerArgv.tag(source, target));
+    },
+    async exportArchive(path14, refs) {
+      await docker2(dockerArgv.save(path14, refs));
+    }
+  };
+}
+function qualifyDockerName(name2) {
+  const first = name2.split("/")[0];
+  if (name2.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost")) return name2;
+  return name2.includes("/") ? `docker.io/${name2}` : `docker.io/library/${name2}`;
+}
 
 // src/runtimes/containerd/store.ts
 function ctrArgv(o, ...args) {
@@ -39219,8 +39265,443 @@ var containerd = {
   ]
 };
 
+// src/runtimes/docker/driver.ts
+import { join as join9 } from "node:path";
+
+// src/host/probe.ts
+import { access as access2, readFile as readFile5 } from "node:fs/promises";
+import { availableParallelism, userInfo } from "node:os";
+import { delimiter as delimiter3, join as join8 } from "node:path";
+
+// src/config/defaults.ts
+var DEFAULTS = {
+  kubernetesVersion: "stable",
+  containerRuntime: "containerd",
+  cni: "flannel",
+  podNetworkCidr: "10.244.0.0/16",
+  serviceCidr: "10.96.0.0/12",
+  imageRepository: "registry.k8s.io",
+  smokeTestImage: "docker.io/library/nginx:stable-alpine",
+  timeout: "5m",
+  kubernetesReleaseUrl: "https://dl.k8s.io/release",
+  githubUrl: "https://github.com",
+  cleanup: "auto",
+  onExisting: "fail"
+};
+var CNI_PLUGINS_VERSION = "v1.8.0";
+var HOST_PACKAGES = [
+  { pkg: "conntrack", bin: "conntrack" },
+  { pkg: "socat", bin: "socat" },
+  { pkg: "ebtables", bin: "ebtables" },
+  { pkg: "ethtool", bin: "ethtool" }
+];
+var SMOKE = { name: "kubeadm-single-node-smoke", namespace: "default" };
+
+// src/host/probe.ts
+var dockerInfoArgv = ["docker", "info", "--format", "{{.ServerVersion}} {{.CgroupDriver}}"];
+function parseDockerInfo(out) {
+  const m = /^(\d+)\.\d+\.\d+\S*\s+(\S+)\s*$/.exec(out.trim());
+  return m ? { version: out.trim().split(/\s+/)[0], major: Number(m[1]), cgroupDriver: m[2] } : void 0;
+}
+async function dockerEngine(run, docker2) {
+  if (!docker2) return void 0;
+  for (const privileged of [false, true]) {
+    const r = await run(dockerInfoArgv, { privileged, allowFailure: true }).catch(() => void 0);
+    const engine = r?.exitCode === 0 ? parseDockerInfo(r.stdout) : void 0;
+    if (engine) return engine;
+  }
+  return void 0;
+}
+function kubeArch(nodeArch) {
+  if (nodeArch === "x64") return "amd64";
+  if (nodeArch === "arm64") return "arm64";
+  throw new Error(`This runner's architecture (${nodeArch}) has no Kubernetes release binaries here; use an x64 or arm64 runner.`);
+}
+function parseContainerdVersion(out) {
+  const m = /\bv?(\d+)\.(\d+)\.(\d+)/.exec(out);
+  return m ? { version: `${m[1]}.${m[2]}.${m[3]}`, major: Number(m[1]) } : void 0;
+}
+async function exists2(path14) {
+  return access2(path14).then(
+    () => true,
+    () => false
+  );
+}
+async function onPath(bin) {
+  const dirs = [...(process.env.PATH ?? "").split(delimiter3), "/usr/sbin", "/sbin"];
+  for (const d of dirs) if (d && await exists2(join8(d, bin))) return true;
+  return false;
+}
+async function privilege(run) {
+  if (isRoot()) return "root";
+  const r = await run(["sudo", "-n", "true"], { allowFailure: true }).catch(() => void 0);
+  return r?.exitCode === 0 ? "sudo" : "none";
+}
+async function probeHost(run, paths) {
+  const u = userInfo();
+  const home = process.env.HOME || u.homedir;
+  const [priv, containerdOut, docker2, missing, swaps, existingCluster, daemonJsonExists, daemonJson, kubeconfigExists] = await Promise.all([
+    privilege(run),
+    run(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
+    onPath("docker"),
+    Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
+    readFile5(paths.procSwaps, "utf8").catch(() => ""),
+    exists2(paths.adminConf),
+    exists2(paths.dockerDaemonJson),
+    readFile5(paths.dockerDaemonJson, "utf8").then(
+      (t) => JSON.parse(t),
+      () => void 0
+    ),
+    exists2(join8(home, ".kube", "config"))
+  ]);
+  const engine = await dockerEngine(run, docker2);
+  return {
+    arch: kubeArch(process.arch),
+    privilege: priv,
+    // HOME first: it is where the runner user's later steps look for ~/.kube
+    user: { name: u.username, uid: u.uid, gid: u.gid, home },
+    containerd: containerdOut && containerdOut.exitCode === 0 ? parseContainerdVersion(containerdOut.stdout) : void 0,
+    docker: docker2,
+    dockerEngine: engine,
+    missingPackages: missing.flatMap((p) => p ? [p] : []),
+    swapOn: swaps.trim().split("\n").length > 1,
+    existingCluster,
+    daemonJsonExists,
+    kubeconfigExists,
+    daemonJson,
+    ...process.env.DOCKER_CONFIG ? { dockerConfigDir: process.env.DOCKER_CONFIG } : {},
+    cpus: availableParallelism(),
+    selfHosted: process.env.RUNNER_ENVIRONMENT === "self-hosted"
+  };
+}
+
+// src/render/docker.ts
+function systemdCgroupParent(parent) {
+  if (parent.endsWith(".slice") && parent.length > 6) return parent;
+  const name2 = parent.replace(/^\/+|\/+$/g, "").replace(/\//g, "-");
+  return `${name2 || "docker"}.slice`;
+}
+function renderDaemonJson(existing, o) {
+  const out = { ...existing ?? {} };
+  const union = (key, add) => {
+    if (add.length === 0) return;
+    const prev = Array.isArray(out[key]) ? out[key] : [];
+    out[key] = [.../* @__PURE__ */ new Set([...prev, ...add])];
+  };
+  union("registry-mirrors", o.dockerHubMirrors);
+  if (o.cgroupDriver) {
+    const opts = (Array.isArray(out["exec-opts"]) ? out["exec-opts"] : []).filter(
+      (x) => !x.startsWith("native.cgroupdriver=")
+    );
+    out["exec-opts"] = [...opts, `native.cgroupdriver=${o.cgroupDriver}`];
+    if (typeof out["cgroup-parent"] === "string" && out["cgroup-parent"] !== "") out["cgroup-parent"] = systemdCgroupParent(out["cgroup-parent"]);
+  }
+  return `${JSON.stringify(out, null, 2)}
+`;
+}
+
+// src/runtimes/docker/release.ts
+var CRI_DOCKERD = {
+  version: "0.3.21",
+  sha256: {
+    amd64: "6c35838bc4b1aef74f9113670e114ca729a5f295f9457b226791e18e86e91698",
+    arm64: "35de6b1e8eba11d8ba6d71fa7499cb3d610a1e7b866c9d43b7f87029e3a769cd"
+  },
+  /** where the digests come from, for logs and errors */
+  source: "https://github.com/kubernetes-sigs/kubespray/blob/118b2dce02d3e5730461c8ba8c91cd9dd5dc0b10/roles/kubespray_defaults/vars/main/checksums.yml",
+  /**
+   * Docker 29 refuses API versions below 1.44 (docs.docker.com/engine/release-notes/29/);
+   * cri-dockerd 0.3.21 asks for 1.43 ("client version 1.43 is too old", docker/for-win#14997).
+   */
+  newestDockerMajor: 28
+};
+function criDockerdArtifact(githubUrl, arch3) {
+  const v = CRI_DOCKERD.version;
+  const url2 = `${githubUrl}/Mirantis/cri-dockerd/releases/download/v${v}/cri-dockerd-${v}.${arch3}.tgz`;
+  return { name: "cri-dockerd", url: url2, checksumUrl: CRI_DOCKERD.source, sha256: CRI_DOCKERD.sha256[arch3], input: "github-url" };
+}
+
+// src/runtimes/docker/ready.ts
+function crictlVersionArgv(crictl, endpoint) {
+  return [crictl, "--runtime-endpoint", endpoint, "--timeout", "5s", "version"];
+}
+function parseCrictlVersion(out) {
+  const name2 = /^RuntimeName:\s*(\S+)/m.exec(out)?.[1];
+  const version3 = /^RuntimeVersion:\s*(\S+)/m.exec(out)?.[1];
+  return name2 && version3 ? { name: name2, version: version3 } : void 0;
+}
+async function waitForCriDockerd(o) {
+  return waitUntil(
+    `cri-dockerd to answer CRI on ${o.endpoint}`,
+    o.deadline,
+    async (observe) => {
+      const res = await o.run(crictlVersionArgv(o.crictl, o.endpoint), { privileged: true, allowFailure: true });
+      const v = res.exitCode === 0 ? parseCrictlVersion(res.stdout) : void 0;
+      if (v?.name === "docker") return v.version;
+      observe(v ? `a runtime named ${v.name}, not docker` : lastLines((res.stderr || res.stdout).trim(), 2));
+      return void 0;
+    },
+    { explain: async () => `cri-docker's last log lines:
+${lastLines((await o.logs().catch(() => "")).trim(), 20) || "(none)"}` }
+  );
+}
+
+// src/runtimes/docker/store.ts
+function pullSources(ref, mirrors) {
+  const r = parseImageRef(ref);
+  const endpoints = r.registry === "docker.io" ? [] : mirrors.find((m) => m.registry === r.registry)?.endpoints ?? [];
+  const suffix = r.digest ? void 0 : `:${r.tag ?? "latest"}`;
+  const viaMirrors = suffix === void 0 ? [] : endpoints.map((e) => new URL(e).host).filter((h) => h !== r.registry).map((h) => `${h}/${r.path}${suffix}`);
+  return [.../* @__PURE__ */ new Set([...viaMirrors, ref])];
+}
+function dockerRuntimeStore(run, o) {
+  const base = dockerStore(run, o);
+  const env = o.dockerHost ? { DOCKER_HOST: o.dockerHost } : void 0;
+  return {
+    ...base,
+    async pull(ref) {
+      const sources = pullSources(ref, o.mirrors);
+      const failures = [];
+      let last;
+      for (const source of sources) {
+        const res = await run(dockerArgv.pull(source), { privileged: true, env, allowFailure: true });
+        if (res.exitCode === 0) {
+          if (source !== ref) await run(dockerArgv.tag(source, ref), { privileged: true, env });
+          return;
+        }
+        last = res;
+        failures.push(`${source}: ${(res.stderr || res.stdout).trim().split("\n").slice(-1)[0]}`);
+      }
+      throw new CommandError(dockerArgv.pull(ref), { exitCode: last.exitCode, stdout: "", stderr: failures.join("\n") });
+    }
+  };
+}
+
+// src/runtimes/docker/units.ts
+var SERVICE_UNIT = "cri-docker.service";
+var SOCKET_UNIT = "cri-docker.socket";
+function criDockerdServiceUnit(o) {
+  const exec2 = [
+    o.binary,
+    "--container-runtime-endpoint fd://",
+    `--pod-infra-container-image ${o.pauseImage}`,
+    // upstream's unit leaves the plugin empty (no pod network); kubeadm's node needs CNI
+    "--network-plugin=cni",
+    `--cni-bin-dir ${o.cniBinDir}`,
+    `--cni-conf-dir ${o.cniConfDir}`
+  ].join(" ");
+  return renderUnit([
+    [
+      "Unit",
+      [
+        ["Description", "CRI Interface for Docker Application Container Engine"],
+        ["Documentation", "https://docs.mirantis.com"],
+        ["After", "network-online.target firewalld.service docker.service"],
+        // kubespray's unit (roles/container-engine/cri-dockerd) wants docker.service too
+        ["Wants", "network-online.target docker.service"],
+        ["Requires", SOCKET_UNIT]
+      ]
+    ],
+    [
+      "Service",
+      [
+        ["Type", "notify"],
+        ["ExecStart", exec2],
+        ["ExecReload", "/bin/kill -s HUP $MAINPID"],
+        ["TimeoutSec", "0"],
+        ["RestartSec", "2"],
+        ["Restart", "always"],
+        ["StartLimitBurst", "3"],
+        ["StartLimitInterval", "60s"],
+        ["LimitNOFILE", "infinity"],
+        ["LimitNPROC", "infinity"],
+        ["LimitCORE", "infinity"],
+        ["TasksMax", "infinity"],
+        ["Delegate", "yes"],
+        ["KillMode", "process"]
+      ]
+    ],
+    ["Install", [["WantedBy", "multi-user.target"]]]
+  ]);
+}
+function criDockerdSocketUnit(socketPath) {
+  return renderUnit([
+    [
+      "Unit",
+      [
+        ["Description", "CRI Docker Socket for the API"],
+        ["PartOf", SERVICE_UNIT]
+      ]
+    ],
+    [
+      "Socket",
+      [
+        ["ListenStream", socketPath],
+        ["SocketMode", "0660"],
+        ["SocketUser", "root"],
+        ["SocketGroup", "docker"],
+        // systemd leaves a stopped socket's file behind by default: cleanup's stop removes it
+        ["RemoveOnStop", "yes"]
+      ]
+    ],
+    ["Install", [["WantedBy", "sockets.target"]]]
+  ]);
+}
+
+// src/runtimes/docker/driver.ts
+function cgroupChange(facts) {
+  const engine = facts.dockerEngine;
+  if (!engine) return "`docker info` did not answer while the action looked at the host, so Docker's cgroup driver is unknown";
+  if (engine.cgroupDriver === "systemd") return void 0;
+  return `Docker ${engine.version} uses the ${engine.cgroupDriver} cgroup driver`;
+}
+function problems(facts, changeCgroups, paths) {
+  const out = [];
+  if (!facts.docker) {
+    out.push("container-runtime: docker needs Docker on the host, and `docker` is not on PATH here. Install Docker first (Debian and Ubuntu: apt-get install docker.io), or use container-runtime: containerd, which needs no Docker.");
+  }
+  const engine = facts.dockerEngine;
+  if (engine && engine.major > CRI_DOCKERD.newestDockerMajor) {
+    out.push(
+      `container-runtime: docker installs cri-dockerd ${CRI_DOCKERD.version}, which speaks Docker API 1.43; this host has Docker ${engine.version}, and Docker 29 and later refuse API versions below 1.44. Use Docker ${CRI_DOCKERD.newestDockerMajor} or older, or container-runtime: containerd.`
+    );
+  }
+  if (changeCgroups && facts.daemonJsonExists && facts.daemonJson === void 0) {
+    out.push(`container-runtime: docker must set Docker's cgroup driver to systemd in ${paths.dockerDaemonJson}, which is not valid JSON. Fix the file, or use container-runtime: containerd.`);
+  }
+  return out;
+}
+function criDockerdStep(p) {
+  const { config, facts, paths, bin } = p;
+  const art = criDockerdArtifact(config.githubUrl, facts.arch);
+  const exec2 = { mode: 493 };
+  return step("runtime.cri-dockerd", `cri-dockerd ${CRI_DOCKERD.version}: Docker's CRI`, p.cache ? ["cache.restore"] : [], [
+    {
+      kind: "task",
+      title: "download and verify cri-dockerd",
+      shows: [
+        `GET ${art.url} (unless the tool cache${p.cache ? " or the cache entry" : ""} has it)`,
+        `verify SHA-256 ${art.sha256} (pinned: cri-dockerd publishes no checksums; the digest kubespray records, ${art.checksumUrl})`,
+        `extract; $ sudo ${displayArgv(installArgv("<extracted>/cri-dockerd/cri-dockerd", bin("cri-dockerd"), exec2))}`
+      ],
+      run: async (ctx) => {
+        const dir = await cachedTarball(art, { tool: "cri-dockerd", version: CRI_DOCKERD.version, arch: facts.arch }, ctx.log, p.cache);
+        await ctx.host.installFile(join9(dir, "cri-dockerd", "cri-dockerd"), bin("cri-dockerd"), exec2);
+      }
+    },
+    { kind: "write", path: join9(paths.systemdDir, SOCKET_UNIT), render: () => criDockerdSocketUnit(paths.criDockerdSocket) }
+  ]);
+}
+function cgroupOps(p, why) {
+  const { config, facts, paths } = p;
+  const dockerHubMirrors = config.registryMirrors.find((m) => m.registry === "docker.io")?.endpoints ?? [];
+  return [
+    {
+      kind: "task",
+      title: `${why}; the kubelet uses systemd`,
+      shows: [`$ ${displayArgv(dockerInfoArgv)}   (asked while the plan was made: ${facts.dockerEngine ? `${facts.dockerEngine.version} ${facts.dockerEngine.cgroupDriver}` : "no answer"})`],
+      run: async (ctx) => ctx.log(why)
+    },
+    { kind: "write", path: paths.dockerDaemonJson, render: () => renderDaemonJson(facts.daemonJson, { dockerHubMirrors, cgroupDriver: "systemd" }) },
+    { kind: "service", action: "restart", unit: "docker" }
+  ];
+}
+function serviceUnitOp(p) {
+  const { config, paths, bin } = p;
+  return {
+    kind: "write",
+    path: join9(paths.systemdDir, SERVICE_UNIT),
+    render: (lr) => criDockerdServiceUnit({
+      binary: bin("cri-dockerd"),
+      pauseImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
+      cniBinDir: paths.cniBinDir,
+      cniConfDir: paths.cniConfDir
+    })
+  };
+}
+function configureStep2(p, why) {
+  const { paths } = p;
+  const ops = [
+    ...why ? cgroupOps(p, why) : [],
+    serviceUnitOp(p),
+    {
+      kind: "task",
+      title: `cri-dockerd will create ${paths.criDockerdRoot}, and its CNI setup ${paths.cniConfDir}`,
+      shows: [`(cleanup removes ${paths.criDockerdRoot} and ${paths.cniConfDir} where they did not exist)`],
+      run: async (ctx) => {
+        await ctx.host.willCreate(paths.criDockerdRoot, "dir");
+        await ctx.host.willCreate(paths.cniConfDir, "dir");
+      }
+    },
+    { kind: "service", action: "daemon-reload" },
+    { kind: "service", action: "enable", unit: SOCKET_UNIT },
+    { kind: "service", action: "enable", unit: SERVICE_UNIT },
+    // the socket first: the service takes it from systemd as fd://
+    { kind: "service", action: "restart", unit: SOCKET_UNIT },
+    { kind: "service", action: "restart", unit: SERVICE_UNIT }
+  ];
+  const title = why ? "set Docker's cgroup driver to systemd (a restart), then start cri-dockerd" : `start cri-dockerd (Docker already uses the systemd cgroup driver)`;
+  return step("runtime.configure", title, ["runtime.cri-dockerd", "config.images"], ops);
+}
+function readyStep2(p) {
+  const { bin, criSocket } = p;
+  return step("runtime.ready", "wait until cri-dockerd serves CRI", ["runtime.configure", "binaries.crictl"], [
+    {
+      kind: "task",
+      title: `cri-dockerd answers CRI on ${criSocket} with Docker behind it`,
+      shows: [`$ sudo ${displayArgv(crictlVersionArgv(bin("crictl"), criSocket))}   (polled for up to 60s: RuntimeName docker)`],
+      run: async (ctx) => {
+        const version3 = await waitForCriDockerd({ run: ctx.host.run, crictl: bin("crictl"), endpoint: criSocket, deadline: Date.now() + 6e4, logs: () => ctx.host.services.logs(SERVICE_UNIT, 30) });
+        ctx.log(`cri-dockerd serves CRI for Docker ${version3}`);
+      }
+    }
+  ]);
+}
+var docker = {
+  setup(facts, _version, paths) {
+    const why = facts.docker ? cgroupChange(facts) : void 0;
+    const notes = why ? [
+      `${why}: the action sets native.cgroupdriver=systemd in ${paths.dockerDaemonJson} and restarts Docker, which stops running containers (a job's services: containers among them); cleanup puts the file back and restarts Docker again.` + (typeof facts.daemonJson?.["cgroup-parent"] === "string" ? ` The host's cgroup-parent becomes a slice, as the systemd driver requires.` : "")
+    ] : [];
+    return {
+      criSocket: `unix://${paths.criDockerdSocket}`,
+      describe: `Docker${facts.dockerEngine ? ` ${facts.dockerEngine.version}` : ""} through cri-dockerd ${CRI_DOCKERD.version}`,
+      problems: problems(facts, why !== void 0, paths),
+      notes,
+      steps: (p) => [criDockerdStep(p), configureStep2(p, why), readyStep2(p)],
+      downloads: (config) => [criDockerdArtifact(config.githubUrl, facts.arch)],
+      // Docker must be there already: this runtime installs no package
+      packages: [],
+      // what the cluster runs is what `docker image ls` shows: a `docker build` image needs no registry
+      imageStore: (run, mirrors) => dockerRuntimeStore(run, { mirrors }),
+      imageCommands: (_learned, mirrors) => ({
+        list: () => dockerArgv.list(),
+        // through a mirror the first pull names the mirror, and its image is then tagged as `ref`
+        pull: (ref) => dockerArgv.pull(pullSources(ref, mirrors)[0]),
+        importArchive: (path14) => dockerArgv.load(path14),
+        tag: (source, target) => dockerArgv.tag(source, target),
+        exportArchive: (path14, refs) => dockerArgv.save(path14, refs)
+      })
+    };
+  },
+  diagnostics: (paths) => [
+    { title: "cri-docker journal (last 80 lines)", argv: journalArgv("cri-docker", 80), privileged: true, requires: [join9(paths.systemdDir, SERVICE_UNIT)] },
+    { title: "docker info", argv: ["docker", "info"], privileged: true },
+    { title: "docker journal (last 40 lines)", argv: journalArgv("docker", 40), privileged: true },
+    { title: "containers (crictl ps -a)", argv: [join9(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join9(paths.binDir, "crictl"), paths.crictlConfig] }
+  ],
+  hints: [
+    { pattern: /client version 1\.\d+ is too old/i, hint: `Docker refuses cri-dockerd's API version: Docker 29 and later need cri-dockerd 0.3.24 or newer; the action pins ${CRI_DOCKERD.version}. Use Docker ${CRI_DOCKERD.newestDockerMajor}, or container-runtime: containerd.` },
+    { pattern: /cgroup-parent for systemd cgroup should be a valid slice/i, hint: "Docker's cgroup-parent is a path, which the systemd cgroup driver refuses: it must name a slice (xxx.slice)." },
+    // docker info, printed by the post step, says "Cgroup Driver: ..." on every run: only the kubelet's complaint counts
+    { pattern: /kubelet cgroup driver: "?\w+"? is different/i, hint: "Cgroup driver mismatch: Docker must use the systemd cgroup driver (native.cgroupdriver=systemd in /etc/docker/daemon.json), as the kubelet does." },
+    { pattern: /waiting for cri-dockerd to answer CRI|dial unix \S*cri-dockerd\.sock/i, hint: "cri-dockerd did not answer: see the cri-docker journal above; `systemctl status cri-docker.socket cri-docker.service` shows whether systemd started them." },
+    { pattern: /ErrImageNeverPull|image can't be pulled/i, hint: "A pod with imagePullPolicy: Never found no image of that name in Docker: `docker image ls` on the runner shows what the kubelet can use; the name must match exactly, tag included." }
+  ]
+};
+
 // src/runtimes/index.ts
-var RUNTIMES = { containerd };
+var RUNTIMES = { containerd, docker };
 var RUNTIME_NAMES = Object.keys(RUNTIMES);
 
 // src/commands/down.ts
@@ -39248,7 +39729,7 @@ async function down(record, env) {
 
 // src/engine/describe.ts
 import { mkdir as mkdir4, realpath, writeFile as writeFile3 } from "node:fs/promises";
-import { dirname as dirname5, join as join8, resolve as resolve2 } from "node:path";
+import { dirname as dirname5, join as join10, resolve as resolve2 } from "node:path";
 
 // src/engine/execute.ts
 function orderSteps(steps) {
@@ -39379,14 +39860,14 @@ function renderPlan(steps, learned) {
 async function realish(path14) {
   const abs = resolve2(path14);
   const parent = dirname5(abs);
-  return realpath(abs).catch(async () => parent === abs ? abs : join8(await realish(parent), abs.slice(parent.length + 1)));
+  return realpath(abs).catch(async () => parent === abs ? abs : join10(await realish(parent), abs.slice(parent.length + 1)));
 }
 async function planTreeProblem(root, steps) {
   if (await realish(root) === "/") return `it is the live system's root (${root}): the plan's files would overwrite the host's own`;
   for (const step2 of steps) {
     for (const op of step2.ops) {
       if (op.kind !== "write") continue;
-      if (await realish(join8(root, op.path)) === await realish(op.path)) return `${join8(root, op.path)} is the host's own ${op.path}`;
+      if (await realish(join10(root, op.path)) === await realish(op.path)) return `${join10(root, op.path)} is the host's own ${op.path}`;
     }
   }
   return void 0;
@@ -39396,14 +39877,14 @@ async function writePlanTree(steps, learned, root) {
   for (const step2 of orderSteps(steps)) {
     for (const op of step2.ops) {
       if (op.kind !== "write") continue;
-      const dest = join8(root, op.path);
+      const dest = join10(root, op.path);
       await mkdir4(dirname5(dest), { recursive: true });
       await writeFile3(dest, op.render(learned), { mode: op.mode ?? 420 });
       written.push(op.path);
     }
   }
   await mkdir4(root, { recursive: true });
-  await writeFile3(join8(root, "plan.txt"), renderPlan(steps, learned));
+  await writeFile3(join10(root, "plan.txt"), renderPlan(steps, learned));
   const json = orderSteps(steps).map((s) => ({
     id: s.id,
     phase: s.phase,
@@ -39413,7 +39894,7 @@ async function writePlanTree(steps, learned, root) {
       (op) => op.kind === "write" ? { kind: op.kind, path: op.path, mode: (op.mode ?? 420).toString(8) } : op.kind === "task" ? { kind: op.kind, title: op.title, shows: op.shows } : op
     )
   }));
-  await writeFile3(join8(root, "plan.json"), `${JSON.stringify(json, null, 2)}
+  await writeFile3(join10(root, "plan.json"), `${JSON.stringify(json, null, 2)}
 `);
   return written;
 }
@@ -39421,30 +39902,6 @@ async function writePlanTree(steps, learned, root) {
 // src/config/inputs.ts
 var import_ipaddr = __toESM(require_ipaddr(), 1);
 var import_semver3 = __toESM(require_semver2(), 1);
-
-// src/config/defaults.ts
-var DEFAULTS = {
-  kubernetesVersion: "stable",
-  containerRuntime: "containerd",
-  cni: "flannel",
-  podNetworkCidr: "10.244.0.0/16",
-  serviceCidr: "10.96.0.0/12",
-  imageRepository: "registry.k8s.io",
-  smokeTestImage: "docker.io/library/nginx:stable-alpine",
-  timeout: "5m",
-  kubernetesReleaseUrl: "https://dl.k8s.io/release",
-  githubUrl: "https://github.com",
-  cleanup: "auto",
-  onExisting: "fail"
-};
-var CNI_PLUGINS_VERSION = "v1.8.0";
-var HOST_PACKAGES = [
-  { pkg: "conntrack", bin: "conntrack" },
-  { pkg: "socat", bin: "socat" },
-  { pkg: "ebtables", bin: "ebtables" },
-  { pkg: "ethtool", bin: "ethtool" }
-];
-var SMOKE = { name: "kubeadm-single-node-smoke", namespace: "default" };
 
 // src/config/kubeadm-config.ts
 var import_yaml2 = __toESM(require_dist(), 1);
@@ -39503,9 +39960,9 @@ function looksLikePath(value) {
 }
 var firstLine = (message) => message.split("\n")[0].replace(/:$/, "");
 function parseKubeadmDocuments(text, where2) {
-  const problems = [];
+  const problems2 = [];
   const patches = [];
-  const bad = (what, accepted = KUBEADM_CONFIG_FORMS) => void problems.push(`${where2} ${what}; accepted: ${accepted}.`);
+  const bad = (what, accepted = KUBEADM_CONFIG_FORMS) => void problems2.push(`${where2} ${what}; accepted: ${accepted}.`);
   let n = 0;
   for (const d of (0, import_yaml2.parseAllDocuments)(text)) {
     if (d.errors.length > 0) {
@@ -39544,7 +40001,7 @@ function parseKubeadmDocuments(text, where2) {
   if (kubeadmApis.size > 1) {
     bad(`mixes ${[...kubeadmApis].join(" and ")}`, "one kubeadm.k8s.io version for InitConfiguration and ClusterConfiguration (the one the Kubernetes version reads), or none");
   }
-  return { patches, problems };
+  return { patches, problems: problems2 };
 }
 function kubeadmSecrets(patches) {
   const init = patches.find((p) => p.kind === "InitConfiguration")?.fields;
@@ -39558,28 +40015,28 @@ var GATE_NAME_RE = /^[A-Z][A-Za-z0-9]*$/;
 var BOOLS = { true: true, True: true, TRUE: true, false: false, False: false, FALSE: false };
 function parseFeatureGates(value, input = "feature-gates") {
   const gates = [];
-  const problems = [];
+  const problems2 = [];
   const entries = value.split(/[\n,]/).map((s) => s.replace(/#.*$/, "").trim()).filter((s) => s !== "");
   for (const entry of entries) {
     const m = /^([^=\s]+)\s*=\s*(\S+)$/.exec(entry);
     const enabled2 = m ? BOOLS[m[2]] : void 0;
     if (!m || !GATE_NAME_RE.test(m[1]) || enabled2 === void 0) {
-      problems.push(`Input '${input}' has the entry ${JSON.stringify(entry)}; accepted: ${FEATURE_GATES_FORM}.`);
+      problems2.push(`Input '${input}' has the entry ${JSON.stringify(entry)}; accepted: ${FEATURE_GATES_FORM}.`);
       continue;
     }
     const name2 = m[1];
     if (KUBEADM_ONLY_GATES.includes(name2)) {
-      problems.push(`Input '${input}' has the entry ${JSON.stringify(entry)}, a gate of kubeadm itself that the components would refuse as unrecognized; accepted: a Kubernetes component gate here, and kubeadm's own in kubeadm-config's ClusterConfiguration featureGates.`);
+      problems2.push(`Input '${input}' has the entry ${JSON.stringify(entry)}, a gate of kubeadm itself that the components would refuse as unrecognized; accepted: a Kubernetes component gate here, and kubeadm's own in kubeadm-config's ClusterConfiguration featureGates.`);
       continue;
     }
     const earlier = gates.find((g) => g.name === name2);
     if (earlier) {
-      problems.push(`Input '${input}' names ${name2} twice (${name2}=${earlier.enabled} and ${entry}); accepted: each gate once.`);
+      problems2.push(`Input '${input}' names ${name2} twice (${name2}=${earlier.enabled} and ${entry}); accepted: each gate once.`);
       continue;
     }
     gates.push({ name: name2, enabled: enabled2 });
   }
-  return { gates, problems };
+  return { gates, problems: problems2 };
 }
 function featureGatesFlag(gates) {
   return gates.map((g) => `${g.name}=${g.enabled}`).join(",");
@@ -39657,12 +40114,12 @@ var Secret = class {
 var ON_EXISTING = ["fail", "reset", "reuse"];
 var ON_EXISTING_FORMS = "'fail' (stop before changing anything), 'reset' (undo the earlier run and kubeadm reset, then build a fresh cluster), 'reuse' (take the cluster as it is, if it answers)";
 var InputError = class extends Error {
-  constructor(problems) {
+  constructor(problems2) {
     super(
-      problems.length === 1 ? problems[0] : `${problems.length} inputs are invalid:
-${problems.map((p) => `  - ${p}`).join("\n")}`
+      problems2.length === 1 ? problems2[0] : `${problems2.length} inputs are invalid:
+${problems2.map((p) => `  - ${p}`).join("\n")}`
     );
-    this.problems = problems;
+    this.problems = problems2;
     this.name = "InputError";
   }
   problems;
@@ -39923,7 +40380,7 @@ function parseUrlOrPath(input, value) {
   if (scheme !== "http" && scheme !== "https") reject(input, value, accepted);
   return parseUrl(input, `${scheme}${value.slice(scheme.length)}`);
 }
-function parseKubeadmConfig(value, field, problems) {
+function parseKubeadmConfig(value, field, problems2) {
   const v = value.trim();
   if (v === "") return void 0;
   if (looksLikePath(v)) {
@@ -39931,7 +40388,7 @@ function parseKubeadmConfig(value, field, problems) {
     return path14 === void 0 ? void 0 : { path: path14 };
   }
   const read2 = parseKubeadmDocuments(value.trimEnd(), "Input 'kubeadm-config'");
-  problems.push(...read2.problems);
+  problems2.push(...read2.problems);
   return { patches: read2.patches };
 }
 var MIRROR_PRESET_FORMS = `'' (no preset), ${MIRROR_PRESET_NAMES.map((n) => `'${n}' (mirrors reachable from ${MIRROR_PRESETS[n].where})`).join(", ")}`;
@@ -39947,14 +40404,14 @@ function presetNote(name2, given) {
   return `Input 'mirror-preset' is '${name2}': it sets ${set.length ? set.join("; ") : "nothing"}${kept.length ? `; your own ${kept.join(", ")} ${kept.length === 1 ? "is" : "are"} kept` : ""}.`;
 }
 function parseInputs(get, o = {}) {
-  const problems = [];
+  const problems2 = [];
   const notes = [];
   const field = (fn) => {
     try {
       return fn();
     } catch (err) {
       if (err instanceof Problem) {
-        problems.push(err.message);
+        problems2.push(err.message);
         return void 0;
       }
       throw err;
@@ -39980,7 +40437,7 @@ function parseInputs(get, o = {}) {
   const serviceCidr = field(() => parseCidr("service-cidr", read2("service-cidr", DEFAULTS.serviceCidr), notes));
   if (podCidr && serviceCidr && cidrsOverlap(podCidr, serviceCidr)) {
     const shown2 = (name2, c) => `${c.given}${c.network !== c.given ? `, network ${c.network}` : ""}${get(name2).trim() === "" ? ", the default" : ""}`;
-    problems.push(
+    problems2.push(
       `Inputs 'pod-network-cidr' (${shown2("pod-network-cidr", podCidr)}) and 'service-cidr' (${shown2("service-cidr", serviceCidr)}) overlap: an address in both would be a pod's and a Service's; accepted: two disjoint IPv4 networks, such as the defaults ${DEFAULTS.podNetworkCidr} and ${DEFAULTS.serviceCidr}.`
     );
   }
@@ -40001,9 +40458,9 @@ function parseInputs(get, o = {}) {
   const loadImages = eachOf(field, parseList(read2("load-images")), (i) => parseLoadImage("load-images", i));
   const imageRetags = parseRetags("image-retags", read2("image-retags"), field);
   const untaint = field(() => parseBool("untaint", read2("untaint", "true")));
-  const kubeadmConfig = parseKubeadmConfig(get("kubeadm-config"), field, problems);
+  const kubeadmConfig = parseKubeadmConfig(get("kubeadm-config"), field, problems2);
   const featureGates = parseFeatureGates(read2("feature-gates"));
-  problems.push(...featureGates.problems);
+  problems2.push(...featureGates.problems);
   const smokeTest = field(() => parseBool("smoke-test", read2("smoke-test", "true")));
   const smokeTestImage = field(() => parseImage("smoke-test-image", read2("smoke-test-image", DEFAULTS.smokeTestImage)));
   const timeoutSeconds = field(() => parseDuration("timeout", read2("timeout", DEFAULTS.timeout)));
@@ -40011,7 +40468,7 @@ function parseInputs(get, o = {}) {
   const githubUrl = field(() => parseUrl("github-url", read2("github-url", DEFAULTS.githubUrl), true));
   const offline = field(() => parseBool("offline", read2("offline", "false")));
   if (offline && kubernetesVersion && kubernetesVersion.kind !== "exact") {
-    problems.push(
+    problems2.push(
       `Input 'kubernetes-version' has the value ${JSON.stringify(read2("kubernetes-version", DEFAULTS.kubernetesVersion))}, which is looked up over the network, and 'offline' is true; accepted with offline: an exact release such as 'v1.34.2'.`
     );
   }
@@ -40024,7 +40481,7 @@ function parseInputs(get, o = {}) {
   });
   const dryRun = field(() => parseBool("dry-run", read2("dry-run", "false")));
   const planDirRaw = read2("plan-dir");
-  if (problems.length > 0) throw new InputError(problems);
+  if (problems2.length > 0) throw new InputError(problems2);
   return {
     kubernetesVersion,
     containerRuntime,
@@ -40077,9 +40534,9 @@ async function dockerAccess(run, canSudo) {
   return { problem: `\`docker version\` failed: ${tail(asUser) || `exit ${asUser.exitCode}`}` };
 }
 var ACCEPTED = "names of images in this host's Docker, each built or pulled by an earlier step (`docker image ls` lists them)";
-async function loadImageProblems(images, docker, run, canSudo) {
+async function loadImageProblems(images, docker2, run, canSudo) {
   if (images.length === 0) return [];
-  if (!docker) return [`Input 'load-images' names ${images.join(", ")}, but this host has no docker command to save them from; accepted: ${ACCEPTED}.`];
+  if (!docker2) return [`Input 'load-images' names ${images.join(", ")}, but this host has no docker command to save them from; accepted: ${ACCEPTED}.`];
   const access7 = await dockerAccess(run, canSudo);
   if ("problem" in access7) return [`Input 'load-images' names ${images.join(", ")}, but this host's Docker does not answer (${access7.problem}); accepted: ${ACCEPTED}.`];
   const found = await Promise.all(images.map((i) => run(dockerInspectArgv(i), { privileged: access7.via === "root", allowFailure: true })));
@@ -40145,15 +40602,15 @@ async function inputFileProblems(config, probe = nodeProbe) {
   if (config.cniManifest !== void 0 && !isUrl2(config.cniManifest)) named.push(["cni-manifest", config.cniManifest]);
   if (config.kubeadmConfig?.path !== void 0) named.push(["kubeadm-config", config.kubeadmConfig.path]);
   const seen = /* @__PURE__ */ new Set();
-  const problems = [];
+  const problems2 = [];
   for (const [input, path14] of named) {
     const key = `${input}\0${path14}`;
     if (seen.has(key)) continue;
     seen.add(key);
     const what = await fileProblem(path14, probe);
-    if (what !== void 0) problems.push(pathProblem(input, path14, what));
+    if (what !== void 0) problems2.push(pathProblem(input, path14, what));
   }
-  return problems;
+  return problems2;
 }
 function pathProblem(input, path14, what) {
   const where2 = isAbsolute(path14) ? "" : ` (looked for at ${resolve3(path14)})`;
@@ -40165,13 +40622,13 @@ async function readKubeadmConfigFile(config, probe = nodeProbe, read2 = nodeRead
   const what = await fileProblem(given.path, probe);
   if (what !== void 0) throw new InputError([pathProblem("kubeadm-config", given.path, what)]);
   const text = await read2(given.path);
-  const { patches, problems } = parseKubeadmDocuments(text, `Input 'kubeadm-config' (the file ${JSON.stringify(given.path)})`);
-  if (problems.length > 0) throw new InputError(problems);
+  const { patches, problems: problems2 } = parseKubeadmDocuments(text, `Input 'kubeadm-config' (the file ${JSON.stringify(given.path)})`);
+  if (problems2.length > 0) throw new InputError(problems2);
   return { ...config, kubeadmConfig: { path: given.path, patches } };
 }
 
 // src/phases/offline.ts
-import { access as access3 } from "node:fs/promises";
+import { access as access4 } from "node:fs/promises";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 
 // src/images/archive-index.ts
@@ -40315,8 +40772,8 @@ async function archiveIndexNames(path14) {
 }
 
 // src/cache/entry.ts
-import { readFile as readFile6, readdir as readdir2, stat as stat3, writeFile as writeFile4 } from "node:fs/promises";
-import { join as join9 } from "node:path";
+import { readFile as readFile7, readdir as readdir2, stat as stat3, writeFile as writeFile4 } from "node:fs/promises";
+import { join as join11 } from "node:path";
 
 // src/cache/key.ts
 import { createHash as createHash2 } from "node:crypto";
@@ -40345,15 +40802,15 @@ function cacheKey(config, version3, arch3) {
 
 // src/cache/entry.ts
 function entryLayout(dir) {
-  return { manifest: join9(dir, "entry.json"), downloads: join9(dir, "downloads"), images: join9(dir, "images.tar") };
+  return { manifest: join11(dir, "entry.json"), downloads: join11(dir, "downloads"), images: join11(dir, "images.tar") };
 }
 function downloadPath(dir, name2, fileName) {
-  return join9(entryLayout(dir).downloads, name2, fileName);
+  return join11(entryLayout(dir).downloads, name2, fileName);
 }
 async function checkEntry(dir) {
   let manifest;
   try {
-    manifest = JSON.parse(await readFile6(entryLayout(dir).manifest, "utf8"));
+    manifest = JSON.parse(await readFile7(entryLayout(dir).manifest, "utf8"));
   } catch (err) {
     return { ok: false, problem: `entry.json is missing or unreadable (${err.message})` };
   }
@@ -40363,7 +40820,7 @@ async function checkEntry(dir) {
   let bytes = 0;
   for (const f of manifest.files) {
     if (typeof f.path !== "string" || f.path.split("/").includes("..")) return { ok: false, problem: `entry.json lists a bad path ${JSON.stringify(f.path)}` };
-    const size2 = await stat3(join9(dir, f.path)).then(
+    const size2 = await stat3(join11(dir, f.path)).then(
       (s) => s.size,
       () => void 0
     );
@@ -40376,7 +40833,7 @@ async function checkEntry(dir) {
 // src/phases/images.ts
 import { mkdtemp, rm as rm5 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
-import { join as join10 } from "node:path";
+import { join as join12 } from "node:path";
 
 // src/images/preload.ts
 function classifyPullError(text) {
@@ -40529,7 +40986,7 @@ async function importCached(store, archive, warn, log2) {
 function loadStep(p) {
   const { config, runtime, facts, learned } = p;
   const images = config.loadImages;
-  const cmd = runtime.imageCommands(learned);
+  const cmd = runtime.imageCommands(learned, config.registryMirrors);
   const file = "<temporary directory>/images.tar";
   return step("images.load", `load ${images.length} image${images.length === 1 ? "" : "s"} from Docker`, ["runtime.ready"], [
     {
@@ -40544,11 +41001,11 @@ function loadStep(p) {
       run: async (ctx) => {
         const access7 = await dockerAccess(ctx.host.run, facts.privilege !== "none");
         if ("problem" in access7) throw new Error(`load-images: this host's Docker does not answer: ${access7.problem}`);
-        const dir = await mkdtemp(join10(process.env.RUNNER_TEMP || tmpdir3(), "ksn-load-"));
+        const dir = await mkdtemp(join12(process.env.RUNNER_TEMP || tmpdir3(), "ksn-load-"));
         try {
-          const tar = join10(dir, "images.tar");
+          const tar = join12(dir, "images.tar");
           await ctx.host.run(dockerSaveArgv(tar, images), { privileged: access7.via === "root" });
-          const names = await runtime.imageStore(ctx.host.run).importArchive(tar);
+          const names = await runtime.imageStore(ctx.host.run, config.registryMirrors).importArchive(tar);
           const missing = images.filter((i) => !names.includes(i));
           if (missing.length) throw new Error(`load-images: docker save wrote no name for ${missing.join(", ")} (it brought ${names.join(", ") || "none"})`);
           ctx.log(`loaded from Docker: ${names.join(", ")}`);
@@ -40562,7 +41019,7 @@ function loadStep(p) {
 function imageSteps(p) {
   const { config, learned, smokeTest, runtime, cache } = p;
   const images = (l) => preloadSet(config, l, smokeTest);
-  const cmd = runtime.imageCommands(learned);
+  const cmd = runtime.imageCommands(learned, config.registryMirrors);
   const needs = p.cni.configSteps(p).map((s) => s.id);
   if (cache) needs.push("cache.restore");
   const cached = cache && entryLayout(cache.dir).images;
@@ -40586,7 +41043,7 @@ function imageSteps(p) {
           ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
         ],
         run: async (ctx) => {
-          const store = runtime.imageStore(ctx.host.run);
+          const store = runtime.imageStore(ctx.host.run, config.registryMirrors);
           const archive = cache?.imageArchive();
           const fromCache = archive ? await importCached(store, archive, (w) => cache.warnings.push(w), ctx.log) : [];
           const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config, r), credentials: (i) => usesCredentials(config, i), log: ctx.log });
@@ -40627,7 +41084,7 @@ function artifacts(config, version3, arch3) {
 var LOCAL = "a file:// URL of a directory on this machine, or an http(s) URL on a loopback address (127.0.0.1, [::1], localhost)";
 async function missingAtUrl(url2) {
   if (url2.startsWith("file:")) {
-    return access3(fileURLToPath3(url2)).then(
+    return access4(fileURLToPath3(url2)).then(
       () => void 0,
       (err) => err.code === "ENOENT" || err.code === "ENOTDIR" ? "no such file" : err.message
     );
@@ -40658,7 +41115,7 @@ function askers(config, plan2, cniImages) {
 }
 async function offlineProblems(config, facts, version3, plan2, probe = defaultOfflineProbe) {
   if (!config.offline) return [];
-  const problems = [];
+  const problems2 = [];
   const cni = CNIS[config.cni];
   const cniNeeds = await cni.offlineNeeds(config);
   const fromArtifact = (a) => ({ what: a.name, url: a.url, checksumUrl: a.checksumUrl, input: a.input });
@@ -40670,7 +41127,7 @@ async function offlineProblems(config, facts, version3, plan2, probe = defaultOf
   }
   for (const [input, ds] of remote) {
     const value = input === "kubernetes-release-url" ? config.kubernetesReleaseUrl : input === "github-url" ? config.githubUrl : config.cniManifest ?? "";
-    problems.push(
+    problems2.push(
       `Input '${input}' has the value ${JSON.stringify(value)}, which is not on this machine, and 'offline' is true: ${ds.map((d) => d.what).join(", ")} would be downloaded from it (${ds[0].url}); accepted with offline: ${LOCAL}.`
     );
   }
@@ -40681,15 +41138,15 @@ async function offlineProblems(config, facts, version3, plan2, probe = defaultOf
   for (const { d, url: url2, why } of absent) {
     if (why === void 0) continue;
     const which2 = url2 === d.url ? d.what : `the published checksum of ${d.what}`;
-    problems.push(`${which2[0].toUpperCase()}${which2.slice(1)} is not at ${url2} (${why}); it comes from input '${d.input}', which must hold it with offline: true.`);
+    problems2.push(`${which2[0].toUpperCase()}${which2.slice(1)} is not at ${url2} (${why}); it comes from input '${d.input}', which must hold it with offline: true.`);
   }
   if (cniNeeds.images === void 0) {
-    problems.push(
+    problems2.push(
       `Input 'cni-manifest' is a URL (${config.cniManifest}), so the images its pods run cannot be checked against image-archives before anything changes, and 'offline' is true; accepted with offline: a local path to the manifest.`
     );
   }
   if (plan2.learned.kubeadmImages.length === 0) {
-    problems.push(
+    problems2.push(
       `kubeadm's images for ${version3} are not in this action's version table, so they cannot be checked against image-archives before anything changes, and 'offline' is true; accepted with offline: a kubernetes-version the table lists (its newest patches are checked).`
     );
   }
@@ -40702,44 +41159,44 @@ async function offlineProblems(config, facts, version3, plan2, probe = defaultOf
     } catch (err) {
       const code = err.cause?.code ?? err.code;
       if (!["ENOENT", "ENOTDIR", "EACCES", "EISDIR", "ELOOP"].includes(code ?? "")) {
-        problems.push(`Input 'image-archives' has the path ${JSON.stringify(path14)}, which is not an image archive: ${err.message}.`);
+        problems2.push(`Input 'image-archives' has the path ${JSON.stringify(path14)}, which is not an image archive: ${err.message}.`);
       }
     }
   }
   const who2 = askers(config, plan2, cniNeeds.images ?? []);
   for (const image of wanted) {
     if (have.has(image)) continue;
-    problems.push(
+    problems2.push(
       `Image ${image} (asked for by ${who2.get(image) ?? "the cluster"}) is in none of the archives of input 'image-archives', and 'offline' is true, so it would not be pulled; add it to one (\`docker save\`, \`ctr images export\` or \`skopeo copy\` into a tarball), or name an image an archive brings.`
     );
   }
   const packages = [...facts.missingPackages, ...plan2.runtime.packages];
   if (packages.length > 0) {
-    problems.push(
+    problems2.push(
       `The host phase would install ${packages.join(", ")} with apt-get, and 'offline' is true: no input provides packages; install them on the runner's image first (\`apt-get install ${packages.join(" ")}\`, or the .deb files with \`dpkg -i\`).`
     );
   }
-  return problems;
+  return problems2;
 }
 
 // src/phases/preflight.ts
 function hostProblems(config, facts, paths, runtime) {
-  const problems = [];
+  const problems2 = [];
   if (facts.privilege === "none") {
-    problems.push("The action must act as root: run it as root, or as a user with passwordless sudo (`sudo -n true` failed here). Hosted runners have it; on a self-hosted runner, add a sudoers entry for the runner user.");
+    problems2.push("The action must act as root: run it as root, or as a user with passwordless sudo (`sudo -n true` failed here). Hosted runners have it; on a self-hosted runner, add a sudoers entry for the runner user.");
   }
   if (facts.existingCluster && config.onExisting === "fail") {
-    problems.push(
+    problems2.push(
       `A cluster from an earlier run is still on this host (${paths.adminConf} exists), and input 'on-existing' is 'fail'; accepted: ${ON_EXISTING_FORMS}. Or remove it first: \`sudo kubeadm reset --force\`, or give the earlier run cleanup: true.`
     );
   }
   const dockerMirrors = config.registryMirrors.some((m) => m.registry === "docker.io");
   if (dockerMirrors && facts.daemonJsonExists && facts.daemonJson === void 0) {
-    problems.push(`Docker's ${paths.dockerDaemonJson} is not valid JSON, so the docker.io mirrors cannot be merged into it. Fix the file, or leave docker.io out of registry-mirrors.`);
+    problems2.push(`Docker's ${paths.dockerDaemonJson} is not valid JSON, so the docker.io mirrors cannot be merged into it. Fix the file, or leave docker.io out of registry-mirrors.`);
   }
-  if (facts.cpus < 2) problems.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`);
-  problems.push(...runtime.problems);
-  return problems;
+  if (facts.cpus < 2) problems2.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`);
+  problems2.push(...runtime.problems);
+  return problems2;
 }
 async function preflight(config, facts, paths, plan2, version3, run, offline) {
   return [
@@ -40817,8 +41274,8 @@ ${body2}
 }
 
 // src/commands/existing.ts
-import { access as access4 } from "node:fs/promises";
-import { join as join11 } from "node:path";
+import { access as access5 } from "node:fs/promises";
+import { join as join13 } from "node:path";
 
 // src/kube/kubectl.ts
 function kubectl(run, bin, kubeconfig) {
@@ -40881,8 +41338,8 @@ function ledgerProblems(config, ex, ledgerFile, where2) {
   ];
 }
 async function tool(paths, name2) {
-  const ours = join11(paths.binDir, name2);
-  return access4(ours).then(
+  const ours = join13(paths.binDir, name2);
+  return access5(ours).then(
     () => ours,
     () => name2
   );
@@ -40896,7 +41353,7 @@ function describeExisting(config, ex, paths, ledgerFile) {
   const undo = ex.earlier ? [...ex.earlier.changes].reverse().map((c) => `  undo: ${describeChange(c)}`) : [];
   const reset = [
     ...ex.earlier ? [`on-existing: ${config.onExisting}: the earlier run's changes are undone, newest first, as its cleanup would:`, ...undo] : [],
-    ...ex.cluster ? [`then, if ${paths.adminConf} is still there: $ sudo ${displayArgv(kubeadmResetAnyArgv(join11(paths.binDir, "kubeadm")))}`] : [],
+    ...ex.cluster ? [`then, if ${paths.adminConf} is still there: $ sudo ${displayArgv(kubeadmResetAnyArgv(join13(paths.binDir, "kubeadm")))}`] : [],
     "then the host is read again and the plan below (made from it as it is now) may differ."
   ];
   switch (config.onExisting) {
@@ -40922,7 +41379,7 @@ async function resetExisting(ex, env) {
     }
   }
   const paths = env.paths;
-  const stillThere = await access4(paths.adminConf).then(
+  const stillThere = await access5(paths.adminConf).then(
     () => true,
     () => false
   );
@@ -40956,7 +41413,7 @@ async function reuseCluster(config, kubeconfig, ex, env, install) {
   const node = nodes[0] ? nodeFacts(nodes[0]) : { name: "", ip: "", ready: false, why: "no node" };
   if (!node.ready) io.warning(`on-existing: reuse: the node ${node.name || "(none registered)"} is not Ready (${node.why}).`);
   const earlierCopy = ex.earlier?.kubeconfig;
-  const haveEarlier = earlierCopy ? await access4(earlierCopy).then(
+  const haveEarlier = earlierCopy ? await access5(earlierCopy).then(
     () => true,
     () => false
   ) : false;
@@ -40977,78 +41434,13 @@ async function reuseCluster(config, kubeconfig, ex, env, install) {
   return out;
 }
 
-// src/host/probe.ts
-import { access as access5, readFile as readFile7 } from "node:fs/promises";
-import { availableParallelism, userInfo } from "node:os";
-import { delimiter as delimiter3, join as join12 } from "node:path";
-function kubeArch(nodeArch) {
-  if (nodeArch === "x64") return "amd64";
-  if (nodeArch === "arm64") return "arm64";
-  throw new Error(`This runner's architecture (${nodeArch}) has no Kubernetes release binaries here; use an x64 or arm64 runner.`);
-}
-function parseContainerdVersion(out) {
-  const m = /\bv?(\d+)\.(\d+)\.(\d+)/.exec(out);
-  return m ? { version: `${m[1]}.${m[2]}.${m[3]}`, major: Number(m[1]) } : void 0;
-}
-async function exists2(path14) {
-  return access5(path14).then(
-    () => true,
-    () => false
-  );
-}
-async function onPath(bin) {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter3), "/usr/sbin", "/sbin"];
-  for (const d of dirs) if (d && await exists2(join12(d, bin))) return true;
-  return false;
-}
-async function privilege(run) {
-  if (isRoot()) return "root";
-  const r = await run(["sudo", "-n", "true"], { allowFailure: true }).catch(() => void 0);
-  return r?.exitCode === 0 ? "sudo" : "none";
-}
-async function probeHost(run, paths) {
-  const u = userInfo();
-  const home = process.env.HOME || u.homedir;
-  const [priv, containerdOut, docker, missing, swaps, existingCluster, daemonJsonExists, daemonJson, kubeconfigExists] = await Promise.all([
-    privilege(run),
-    run(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
-    onPath("docker"),
-    Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
-    readFile7(paths.procSwaps, "utf8").catch(() => ""),
-    exists2(paths.adminConf),
-    exists2(paths.dockerDaemonJson),
-    readFile7(paths.dockerDaemonJson, "utf8").then(
-      (t) => JSON.parse(t),
-      () => void 0
-    ),
-    exists2(join12(home, ".kube", "config"))
-  ]);
-  return {
-    arch: kubeArch(process.arch),
-    privilege: priv,
-    // HOME first: it is where the runner user's later steps look for ~/.kube
-    user: { name: u.username, uid: u.uid, gid: u.gid, home },
-    containerd: containerdOut && containerdOut.exitCode === 0 ? parseContainerdVersion(containerdOut.stdout) : void 0,
-    docker,
-    missingPackages: missing.flatMap((p) => p ? [p] : []),
-    swapOn: swaps.trim().split("\n").length > 1,
-    existingCluster,
-    daemonJsonExists,
-    kubeconfigExists,
-    daemonJson,
-    ...process.env.DOCKER_CONFIG ? { dockerConfigDir: process.env.DOCKER_CONFIG } : {},
-    cpus: availableParallelism(),
-    selfHosted: process.env.RUNNER_ENVIRONMENT === "self-hosted"
-  };
-}
-
 // src/phases/binaries.ts
 import { readdir as readdir3, stat as stat4 } from "node:fs/promises";
-import { join as join13 } from "node:path";
+import { join as join14 } from "node:path";
 var EXEC = { mode: 493 };
 async function pluginFiles(dir) {
   const names = (await readdir3(dir)).sort();
-  const isPlugin = await Promise.all(names.map(async (n) => ((await stat4(join13(dir, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
+  const isPlugin = await Promise.all(names.map(async (n) => ((await stat4(join14(dir, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
   return names.filter((_, i) => isPlugin[i]);
 }
 function binarySteps(p) {
@@ -41077,7 +41469,7 @@ function binarySteps(p) {
         shows: [...verify(arts.crictl), `extract; $ sudo ${displayArgv(installArgv("<extracted>/crictl", bin("crictl"), EXEC))}`],
         run: async (ctx) => {
           const dir = await cachedTarball(arts.crictl, { tool: "crictl", version: crictl, arch: facts.arch }, ctx.log, cache);
-          await ctx.host.installFile(join13(dir, "crictl"), bin("crictl"), EXEC);
+          await ctx.host.installFile(join14(dir, "crictl"), bin("crictl"), EXEC);
         }
       },
       { kind: "write", path: paths.crictlConfig, render: () => `runtime-endpoint: ${criSocket}
@@ -41094,13 +41486,13 @@ timeout: 10
         shows: [
           ...verify(arts["cni-plugins"]),
           `$ sudo ${displayArgv(mkdirArgv(paths.cniBinDir))}`,
-          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join13(paths.cniBinDir, "PLUGIN"), EXEC))}`
+          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join14(paths.cniBinDir, "PLUGIN"), EXEC))}`
         ],
         run: async (ctx) => {
           const dir = await cachedTarball(arts["cni-plugins"], { tool: "cni-plugins", version: CNI_PLUGINS_VERSION, arch: facts.arch }, ctx.log, cache);
           await ctx.host.ensureDir(paths.cniBinDir);
           const plugins = await pluginFiles(dir);
-          await Promise.all(plugins.map((n) => ctx.host.installFile(join13(dir, n), join13(paths.cniBinDir, n), EXEC)));
+          await Promise.all(plugins.map((n) => ctx.host.installFile(join14(dir, n), join14(paths.cniBinDir, n), EXEC)));
           ctx.log(`${plugins.length} plugins in ${paths.cniBinDir}`);
         }
       }
@@ -41108,8 +41500,8 @@ timeout: 10
   );
   steps.push(
     step("binaries.kubelet-unit", "kubelet systemd unit and kubeadm drop-in", ["binaries.kubelet"], [
-      { kind: "write", path: join13(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
-      { kind: "write", path: join13(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
+      { kind: "write", path: join14(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
+      { kind: "write", path: join14(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
       { kind: "service", action: "daemon-reload" },
       { kind: "service", action: "enable", unit: "kubelet" }
     ])
@@ -41249,14 +41641,14 @@ function hasFeatureGatesArg(args) {
 }
 function kubeadmConfigProblems(o, source = "'kubeadm-config'") {
   const patches = o.patches ?? [];
-  const problems = [];
+  const problems2 = [];
   const api = kubeadmApiVersion(o.kubernetesVersion);
   const label = (p) => `document ${p.doc} (${p.kind})`;
   const merged = mergedDocuments(o);
   const gates = o.featureGates ?? [];
   for (const p of patches) {
     if (p.apiVersion?.startsWith("kubeadm.k8s.io/") && p.apiVersion !== api) {
-      problems.push(
+      problems2.push(
         `Inputs ${source} and 'kubernetes-version' conflict: ${label(p)} has apiVersion ${p.apiVersion}, but Kubernetes ${o.kubernetesVersion} is configured with ${api}; accepted: apiVersion ${api}, or none (the action's own then applies).`
       );
     }
@@ -41265,24 +41657,24 @@ function kubeadmConfigProblems(o, source = "'kubeadm-config'") {
       const now = valueAt(merged.get(p.kind), f.path);
       const want = f.value(o);
       if ((f.same ?? sameJson)(now, want) || f.optional && now === void 0) continue;
-      problems.push(
+      problems2.push(
         `Inputs ${source} and '${f.input}' conflict: ${label(p)} makes ${dotted(f.path)} ${show(now)}, but '${f.input}' gives ${JSON.stringify(want)} (${f.why}); accepted: ${dotted(f.path)} left out of kubeadm-config or equal to that, with '${f.input}' set instead.`
       );
     }
     for (const f of ONLY_IN.filter((x) => x.kind === p.kind && x.api !== api)) {
       if (valueAt(p.fields, f.path) === void 0) continue;
-      problems.push(
+      problems2.push(
         `Inputs ${source} and 'kubernetes-version' conflict: ${label(p)} sets ${dotted(f.path)}, which only ${f.api} has, but Kubernetes ${o.kubernetesVersion} is configured with ${api}, where kubeadm would ignore it; accepted: fields of ${api}${f.instead ? ` (there: ${f.instead})` : ""}.`
       );
     }
     for (const r of KUBEADM_RULES.filter((x) => x.kind === p.kind)) {
       const v = valueAt(p.fields, r.path);
-      if (v !== void 0 && v !== null && !r.ok(v)) problems.push(`Input ${source} has ${label(p)} ${dotted(r.path)} ${show(v)}, which kubeadm refuses; accepted: ${r.accepted}.`);
+      if (v !== void 0 && v !== null && !r.ok(v)) problems2.push(`Input ${source} has ${label(p)} ${dotted(r.path)} ${show(v)}, which kubeadm refuses; accepted: ${r.accepted}.`);
     }
     if (p.kind === "KubeletConfiguration" && touches(p.fields, ["staticPodPath"])) {
       const now = valueAt(merged.get(p.kind), ["staticPodPath"]);
       if (now !== void 0 && now !== STATIC_POD_PATH) {
-        problems.push(
+        problems2.push(
           `Input ${source} has ${label(p)} staticPodPath ${show(now)}; accepted: ${STATIC_POD_PATH} or none, where kubeadm writes the control plane's static pods (a kubelet watching elsewhere never starts them).`
         );
       }
@@ -41294,15 +41686,15 @@ function kubeadmConfigProblems(o, source = "'kubeadm-config'") {
     const args = valueAt(merged.get(f.kind), f.path);
     if (args === void 0 || extraArgsShapeOk(args, api)) continue;
     const form = api === V42 ? `a list of {name, value} entries, both strings, such as '- {name: v, value: "4"}'` : `a map of flag names to string values, such as 'v: "4"'`;
-    problems.push(`Inputs ${source} and 'kubernetes-version' conflict: ${label(p)} gives ${dotted(f.path)} as ${show(args)}, but Kubernetes ${o.kubernetesVersion} is configured with ${api}; accepted: ${form}.`);
+    problems2.push(`Inputs ${source} and 'kubernetes-version' conflict: ${label(p)} gives ${dotted(f.path)} as ${show(args)}, but Kubernetes ${o.kubernetesVersion} is configured with ${api}; accepted: ${form}.`);
   }
   const kubeletPatch = patches.find((x) => x.kind === "KubeletConfiguration");
   const kubeletGates = valueAt(merged.get("KubeletConfiguration"), ["featureGates"]);
   if (kubeletPatch && kubeletGates !== void 0 && !(isMap(kubeletGates) && Object.values(kubeletGates).every((v) => typeof v === "boolean"))) {
-    problems.push(`Input ${source} has ${label(kubeletPatch)} featureGates ${show(kubeletGates)}; accepted: a map of gate names to true or false.`);
+    problems2.push(`Input ${source} has ${label(kubeletPatch)} featureGates ${show(kubeletGates)}; accepted: a map of gate names to true or false.`);
   }
   if (gates.length > 0) {
-    const gatesConflict = (where2, what) => void problems.push(`Inputs ${source} and 'feature-gates' conflict: ${where2} ${what}; accepted: each gate in one of them (feature-gates gives its gates to the API server, controller manager, scheduler and kubelet).`);
+    const gatesConflict = (where2, what) => void problems2.push(`Inputs ${source} and 'feature-gates' conflict: ${where2} ${what}; accepted: each gate in one of them (feature-gates gives its gates to the API server, controller manager, scheduler and kubelet).`);
     const cluster = patches.find((x) => x.kind === "ClusterConfiguration");
     for (const c of GATED_COMPONENTS) {
       if (cluster && hasFeatureGatesArg(valueAt(merged.get("ClusterConfiguration"), [c, "extraArgs"]))) gatesConflict(label(cluster), `gives ${c}.extraArgs a feature-gates flag of its own, which feature-gates' would replace or repeat`);
@@ -41318,7 +41710,7 @@ function kubeadmConfigProblems(o, source = "'kubeadm-config'") {
       }
     }
   }
-  return problems;
+  return problems2;
 }
 
 // src/phases/config.ts
@@ -41393,7 +41785,7 @@ function configSteps(p) {
 }
 
 // src/phases/context.ts
-import { join as join14 } from "node:path";
+import { join as join15 } from "node:path";
 
 // src/cache/session.ts
 import { copyFile as copyFile4, mkdir as mkdir5, rm as rm6 } from "node:fs/promises";
@@ -41479,7 +41871,7 @@ function planContext(input, learned) {
   const { config, facts, version: version3, paths } = input;
   const runtime = RUNTIMES[config.containerRuntime].setup(facts, version3, paths);
   const cni = CNIS[config.cni];
-  const kubeconfig = join14(facts.user.home, ".kube", facts.kubeconfigExists ? "kubeadm-single-node.config" : "config");
+  const kubeconfig = join15(facts.user.home, ".kube", facts.kubeconfigExists ? "kubeadm-single-node.config" : "config");
   const notes = [...config.notes, ...runtime.notes];
   if (facts.kubeconfigExists) notes.push(`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`);
   const smokeTest = config.smokeTest && cni.carriesPods;
@@ -41497,11 +41889,11 @@ function planContext(input, learned) {
     runtime,
     cni,
     criSocket: runtime.criSocket,
-    bin: (name2) => join14(paths.binDir, name2),
+    bin: (name2) => join15(paths.binDir, name2),
     files: {
-      kubeadmConfig: join14(paths.stateDir, "kubeadm.yaml"),
-      cniManifest: join14(paths.stateDir, "cni.yaml"),
-      smokeManifest: join14(paths.stateDir, "smoke.yaml"),
+      kubeadmConfig: join15(paths.stateDir, "kubeadm.yaml"),
+      cniManifest: join15(paths.stateDir, "cni.yaml"),
+      smokeManifest: join15(paths.stateDir, "smoke.yaml"),
       kubeconfig
     },
     kubeEnv: { KUBECONFIG: kubeconfig },
@@ -41676,34 +42068,14 @@ function readySteps(p) {
 
 // src/phases/runtime.ts
 import { readFile as readFile8 } from "node:fs/promises";
-import { dirname as dirname8, join as join15 } from "node:path";
-
-// src/render/docker.ts
-function renderDaemonJson(existing, o) {
-  const out = { ...existing ?? {} };
-  const union = (key, add) => {
-    if (add.length === 0) return;
-    const prev = Array.isArray(out[key]) ? out[key] : [];
-    out[key] = [.../* @__PURE__ */ new Set([...prev, ...add])];
-  };
-  union("registry-mirrors", o.dockerHubMirrors);
-  if (o.cgroupDriver) {
-    const opts = (Array.isArray(out["exec-opts"]) ? out["exec-opts"] : []).filter(
-      (x) => !x.startsWith("native.cgroupdriver=")
-    );
-    out["exec-opts"] = [...opts, `native.cgroupdriver=${o.cgroupDriver}`];
-  }
-  return `${JSON.stringify(out, null, 2)}
-`;
-}
-
-// src/phases/runtime.ts
+import { dirname as dirname8, join as join16 } from "node:path";
 function runtimeSteps(p) {
   const { config, facts, paths } = p;
   const steps = p.runtime.steps(p);
   const dockerHubMirrors = config.registryMirrors.find((m) => m.registry === "docker.io")?.endpoints ?? [];
   const installed = steps.some((s) => s.id === "runtime.install");
-  if (dockerHubMirrors.length > 0 && (facts.docker || installed)) {
+  const driverWrites = steps.some((s) => s.ops.some((o) => o.kind === "write" && o.path === paths.dockerDaemonJson));
+  if (dockerHubMirrors.length > 0 && (facts.docker || installed) && !driverWrites) {
     steps.push(
       // registry-mirrors is a setting dockerd reloads on SIGHUP: a reload keeps the job's
       // service containers running, where a restart would stop them
@@ -41718,7 +42090,7 @@ function runtimeSteps(p) {
   return steps;
 }
 function dockerConfigPath(facts) {
-  return join15(facts.dockerConfigDir ?? join15(facts.user.home, ".docker"), "config.json");
+  return join16(facts.dockerConfigDir ?? join16(facts.user.home, ".docker"), "config.json");
 }
 function dockerCredentialsStep(p, installed) {
   const { config, facts } = p;
@@ -41920,8 +42292,8 @@ async function plan(config, env, out, input = "plan-dir") {
   const existing = findExisting(facts, env);
   const already = describeExisting(config, existing, env.paths, env.hostLedgerFile);
   if (already.length) io.block("Already on this host (on-existing)", already);
-  const problems = [...ledgerProblems(config, existing, env.hostLedgerFile, env.where), ...await preflight(config, facts, env.paths, plan2, version3, env.run)];
-  for (const p of problems) io.warning(`A real run would stop here: ${p}`);
+  const problems2 = [...ledgerProblems(config, existing, env.hostLedgerFile, env.where), ...await preflight(config, facts, env.paths, plan2, version3, env.run)];
+  for (const p of problems2) io.warning(`A real run would stop here: ${p}`);
   if (out) {
     const why = await planTreeProblem(out, plan2.steps);
     if (why) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}, where ${why}; accepted: a directory apart from the live system, such as /tmp/plan.`]);
@@ -41948,9 +42320,9 @@ async function up(config, env) {
     let prepared = await prepare(config, env.run, paths, void 0, env.cache);
     io.info(headline(prepared));
     const stopIfAny = async (p, extra) => {
-      const problems = [...extra, ...await preflight(config, p.facts, paths, p.plan, p.version, env.run)];
-      if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:
-${problems.map((l2) => `  - ${l2}`).join("\n")}`);
+      const problems2 = [...extra, ...await preflight(config, p.facts, paths, p.plan, p.version, env.run)];
+      if (problems2.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:
+${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
     };
     const existing = findExisting(prepared.facts, env);
     await stopIfAny(prepared, ledgerProblems(config, existing, env.hostLedgerFile, env.where));
@@ -42003,7 +42375,7 @@ ${problems.map((l2) => `  - ${l2}`).join("\n")}`);
     const { cache } = plan2;
     if (cache && l.preloaded) {
       const shareable = l.preloaded.filter((i) => !usesCredentials(config, i));
-      rec.cache = cache.record(shareable, plan2.runtime.imageCommands(l).exportArchive(entryLayout(cache.dir).images, shareable));
+      rec.cache = cache.record(shareable, plan2.runtime.imageCommands(l, config.registryMirrors).exportArchive(entryLayout(cache.dir).images, shareable));
     }
     io.exportVariable("KUBECONFIG", l.kubeconfig ?? plan2.kubeconfig);
     io.addPath(paths.binDir);
@@ -42132,6 +42504,8 @@ var HOST_PATHS = {
   privateContainerdRoot: "/var/lib/kubeadm-single-node/containerd",
   privateContainerdState: "/run/kubeadm-single-node/containerd",
   dockerDaemonJson: "/etc/docker/daemon.json",
+  criDockerdSocket: "/run/cri-dockerd.sock",
+  criDockerdRoot: "/var/lib/cri-dockerd",
   systemdDir: "/etc/systemd/system",
   modulesLoad: "/etc/modules-load.d/kubeadm-single-node.conf",
   sysctlConf: "/etc/sysctl.d/99-kubeadm-single-node.conf",
@@ -42150,7 +42524,7 @@ var HOST_PATHS = {
 // src/io/ledger-store.ts
 import { mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync as writeFileSync2 } from "node:fs";
 import { homedir } from "node:os";
-import { dirname as dirname10, join as join16 } from "node:path";
+import { dirname as dirname10, join as join17 } from "node:path";
 var KEY = "kubeadm-single-node";
 function actionsStateStore() {
   return {
@@ -42162,7 +42536,7 @@ function actionsStateStore() {
   };
 }
 function defaultLedgerFile() {
-  return join16(process.env.XDG_STATE_HOME || join16(homedir(), ".local", "state"), "kubeadm-single-node", "ledger.json");
+  return join17(process.env.XDG_STATE_HOME || join17(homedir(), ".local", "state"), "kubeadm-single-node", "ledger.json");
 }
 function fileStore(path14 = defaultLedgerFile()) {
   return {
@@ -42222,7 +42596,7 @@ function parse2(raw) {
 
 // src/cache/backend.ts
 import { tmpdir as tmpdir4 } from "node:os";
-import { join as join21 } from "node:path";
+import { join as join22 } from "node:path";
 
 // node_modules/@actions/cache/lib/cache.js
 import * as path13 from "path";
@@ -82053,7 +82427,7 @@ function saveCacheV2(paths_1, key_1, options_1) {
 function actionsCache() {
   return {
     describe: "GitHub's cache service",
-    workDir: join21(process.env.RUNNER_TEMP || tmpdir4(), "kubeadm-single-node-cache"),
+    workDir: join22(process.env.RUNNER_TEMP || tmpdir4(), "kubeadm-single-node-cache"),
     unavailable: () => isFeatureAvailable() ? void 0 : "GitHub's cache service is not available to this job (no ACTIONS_CACHE_URL or ACTIONS_RESULTS_URL)",
     restore: (dir, key, restoreKeys) => restoreCache([dir], key, restoreKeys),
     async save(dir, key) {

@@ -37284,7 +37284,7 @@ function getState(name2) {
 
 // src/commands/diagnose.ts
 import { access as access2 } from "node:fs/promises";
-import { join as join8 } from "node:path";
+import { join as join9 } from "node:path";
 
 // src/cnis/flannel/plugin.ts
 import { readFile as readFile2, rm as rm3 } from "node:fs/promises";
@@ -37698,8 +37698,9 @@ function unresolvable(url2) {
 }
 var ChecksumError = class extends Error {
   constructor(artifact, expected, actual) {
+    const source = artifact.sha256 ? `the action pins ${expected} (from ${artifact.checksumUrl})` : `${artifact.checksumUrl} publishes ${expected}`;
     super(
-      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${artifact.checksumUrl} publishes ${expected}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
+      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${source}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
     );
     this.artifact = artifact;
     this.expected = expected;
@@ -37727,22 +37728,28 @@ async function sha256File(path14) {
 function fileNameOf(artifact) {
   return new URL(artifact.url).pathname.split("/").pop() ?? artifact.name;
 }
-async function downloadVerified(artifact, cache, log2 = () => {
-}) {
-  const fileName = fileNameOf(artifact);
-  const dns = await unresolvable(artifact.checksumUrl);
-  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`);
-  let expected;
+function digestSource(artifact) {
+  return artifact.sha256 ? `the pinned SHA-256 (from ${artifact.checksumUrl})` : artifact.checksumUrl;
+}
+async function expectedDigest(artifact, fileName) {
+  if (artifact.sha256) return artifact.sha256.toLowerCase();
   try {
     const sumPath = await fetchToFile(artifact.checksumUrl);
     try {
-      expected = parseChecksum(await readFile(sumPath, "utf8"), fileName);
+      return parseChecksum(await readFile(sumPath, "utf8"), fileName);
     } finally {
       await rm2(sumPath, { force: true });
     }
   } catch (err) {
     throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${err.message}`, { cause: err });
   }
+}
+async function downloadVerified(artifact, cache, log2 = () => {
+}) {
+  const fileName = fileNameOf(artifact);
+  const dns = await unresolvable(artifact.sha256 ? artifact.url : artifact.checksumUrl);
+  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`);
+  const expected = await expectedDigest(artifact, fileName);
   const kept = cache?.find(artifact, fileName);
   if (kept) {
     const actual2 = await sha256File(kept).catch((err) => err.message);
@@ -37750,10 +37757,10 @@ async function downloadVerified(artifact, cache, log2 = () => {
       const copy = join4(process.env.RUNNER_TEMP || tmpdir(), `ksn-cached-${randomUUID3()}`);
       await copyFile3(kept, copy);
       cache.used(artifact);
-      log2(`${artifact.name} from the cache entry, verified against ${artifact.checksumUrl}`);
+      log2(`${artifact.name} from the cache entry, verified against ${digestSource(artifact)}`);
       return copy;
     }
-    cache.rejected(artifact, `its SHA-256 is ${actual2}, but ${artifact.checksumUrl} publishes ${expected}`);
+    cache.rejected(artifact, `its SHA-256 is ${actual2}, but ${digestSource(artifact)} says ${expected}`);
   }
   let path14;
   try {
@@ -37766,7 +37773,7 @@ async function downloadVerified(artifact, cache, log2 = () => {
     await rm2(path14, { force: true });
     throw new ChecksumError(artifact, expected, actual);
   }
-  log2(`verified ${artifact.name} against ${artifact.checksumUrl}`);
+  log2(`verified ${artifact.name} against ${digestSource(artifact)}`);
   await cache?.keep(artifact, fileName, path14);
   return path14;
 }
@@ -38541,6 +38548,45 @@ async function confirmImported(store, path14, names) {
   if (missing.length > 0) throw new Error(`importing ${path14} did not bring ${missing.join(", ")}`);
   return names;
 }
+var dockerArgv = {
+  list: () => ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
+  pull: (ref) => ["docker", "pull", ref],
+  load: (path14) => ["docker", "load", "--input", path14],
+  tag: (source, target) => ["docker", "tag", source, target],
+  save: (path14, refs) => ["docker", "save", "--output", path14, ...refs]
+};
+function dockerStore(run, o = {}) {
+  const env = o.dockerHost ? { DOCKER_HOST: o.dockerHost } : void 0;
+  const docker2 = (argv) => run(argv, { privileged: true, env });
+  return {
+    async list() {
+      const res = await docker2(dockerArgv.list());
+      const names = res.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.endsWith(":<none>"));
+      return new Set(names.flatMap((n) => [n, qualifyDockerName(n)]));
+    },
+    // the daemon reads no credentials of its own: a docker pull with them would need the
+    // client's config.json, which the runtime step writes for the runner user
+    async pull(ref) {
+      await docker2(dockerArgv.pull(ref));
+    },
+    async importArchive(path14) {
+      const names = await archiveNames(run, path14);
+      await docker2(dockerArgv.load(path14));
+      return confirmImported(this, path14, names);
+    },
+    async tag(source, target) {
+      await docker2(dockerArgv.tag(source, target));
+    },
+    async exportArchive(path14, refs) {
+      await docker2(dockerArgv.save(path14, refs));
+    }
+  };
+}
+function qualifyDockerName(name2) {
+  const first = name2.split("/")[0];
+  if (name2.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost")) return name2;
+  return name2.includes("/") ? `docker.io/${name2}` : `docker.io/library/${name2}`;
+}
 
 // src/runtimes/containerd/store.ts
 function ctrArgv(o, ...args) {
@@ -38803,8 +38849,355 @@ var containerd = {
   ]
 };
 
+// src/runtimes/docker/driver.ts
+import { join as join8 } from "node:path";
+
+// src/config/defaults.ts
+var DEFAULTS = {
+  kubernetesVersion: "stable",
+  containerRuntime: "containerd",
+  cni: "flannel",
+  podNetworkCidr: "10.244.0.0/16",
+  serviceCidr: "10.96.0.0/12",
+  imageRepository: "registry.k8s.io",
+  smokeTestImage: "docker.io/library/nginx:stable-alpine",
+  timeout: "5m",
+  kubernetesReleaseUrl: "https://dl.k8s.io/release",
+  githubUrl: "https://github.com",
+  cleanup: "auto",
+  onExisting: "fail"
+};
+
+// src/host/probe.ts
+var dockerInfoArgv = ["docker", "info", "--format", "{{.ServerVersion}} {{.CgroupDriver}}"];
+
+// src/render/docker.ts
+function systemdCgroupParent(parent) {
+  if (parent.endsWith(".slice") && parent.length > 6) return parent;
+  const name2 = parent.replace(/^\/+|\/+$/g, "").replace(/\//g, "-");
+  return `${name2 || "docker"}.slice`;
+}
+function renderDaemonJson(existing, o) {
+  const out = { ...existing ?? {} };
+  const union = (key, add) => {
+    if (add.length === 0) return;
+    const prev = Array.isArray(out[key]) ? out[key] : [];
+    out[key] = [.../* @__PURE__ */ new Set([...prev, ...add])];
+  };
+  union("registry-mirrors", o.dockerHubMirrors);
+  if (o.cgroupDriver) {
+    const opts = (Array.isArray(out["exec-opts"]) ? out["exec-opts"] : []).filter(
+      (x) => !x.startsWith("native.cgroupdriver=")
+    );
+    out["exec-opts"] = [...opts, `native.cgroupdriver=${o.cgroupDriver}`];
+    if (typeof out["cgroup-parent"] === "string" && out["cgroup-parent"] !== "") out["cgroup-parent"] = systemdCgroupParent(out["cgroup-parent"]);
+  }
+  return `${JSON.stringify(out, null, 2)}
+`;
+}
+
+// src/runtimes/docker/release.ts
+var CRI_DOCKERD = {
+  version: "0.3.21",
+  sha256: {
+    amd64: "6c35838bc4b1aef74f9113670e114ca729a5f295f9457b226791e18e86e91698",
+    arm64: "35de6b1e8eba11d8ba6d71fa7499cb3d610a1e7b866c9d43b7f87029e3a769cd"
+  },
+  /** where the digests come from, for logs and errors */
+  source: "https://github.com/kubernetes-sigs/kubespray/blob/118b2dce02d3e5730461c8ba8c91cd9dd5dc0b10/roles/kubespray_defaults/vars/main/checksums.yml",
+  /**
+   * Docker 29 refuses API versions below 1.44 (docs.docker.com/engine/release-notes/29/);
+   * cri-dockerd 0.3.21 asks for 1.43 ("client version 1.43 is too old", docker/for-win#14997).
+   */
+  newestDockerMajor: 28
+};
+function criDockerdArtifact(githubUrl, arch3) {
+  const v = CRI_DOCKERD.version;
+  const url2 = `${githubUrl}/Mirantis/cri-dockerd/releases/download/v${v}/cri-dockerd-${v}.${arch3}.tgz`;
+  return { name: "cri-dockerd", url: url2, checksumUrl: CRI_DOCKERD.source, sha256: CRI_DOCKERD.sha256[arch3], input: "github-url" };
+}
+
+// src/runtimes/docker/ready.ts
+function crictlVersionArgv(crictl, endpoint) {
+  return [crictl, "--runtime-endpoint", endpoint, "--timeout", "5s", "version"];
+}
+function parseCrictlVersion(out) {
+  const name2 = /^RuntimeName:\s*(\S+)/m.exec(out)?.[1];
+  const version3 = /^RuntimeVersion:\s*(\S+)/m.exec(out)?.[1];
+  return name2 && version3 ? { name: name2, version: version3 } : void 0;
+}
+async function waitForCriDockerd(o) {
+  return waitUntil(
+    `cri-dockerd to answer CRI on ${o.endpoint}`,
+    o.deadline,
+    async (observe) => {
+      const res = await o.run(crictlVersionArgv(o.crictl, o.endpoint), { privileged: true, allowFailure: true });
+      const v = res.exitCode === 0 ? parseCrictlVersion(res.stdout) : void 0;
+      if (v?.name === "docker") return v.version;
+      observe(v ? `a runtime named ${v.name}, not docker` : lastLines((res.stderr || res.stdout).trim(), 2));
+      return void 0;
+    },
+    { explain: async () => `cri-docker's last log lines:
+${lastLines((await o.logs().catch(() => "")).trim(), 20) || "(none)"}` }
+  );
+}
+
+// src/runtimes/docker/store.ts
+function pullSources(ref, mirrors) {
+  const r = parseImageRef(ref);
+  const endpoints = r.registry === "docker.io" ? [] : mirrors.find((m) => m.registry === r.registry)?.endpoints ?? [];
+  const suffix = r.digest ? void 0 : `:${r.tag ?? "latest"}`;
+  const viaMirrors = suffix === void 0 ? [] : endpoints.map((e) => new URL(e).host).filter((h) => h !== r.registry).map((h) => `${h}/${r.path}${suffix}`);
+  return [.../* @__PURE__ */ new Set([...viaMirrors, ref])];
+}
+function dockerRuntimeStore(run, o) {
+  const base = dockerStore(run, o);
+  const env = o.dockerHost ? { DOCKER_HOST: o.dockerHost } : void 0;
+  return {
+    ...base,
+    async pull(ref) {
+      const sources = pullSources(ref, o.mirrors);
+      const failures = [];
+      let last;
+      for (const source of sources) {
+        const res = await run(dockerArgv.pull(source), { privileged: true, env, allowFailure: true });
+        if (res.exitCode === 0) {
+          if (source !== ref) await run(dockerArgv.tag(source, ref), { privileged: true, env });
+          return;
+        }
+        last = res;
+        failures.push(`${source}: ${(res.stderr || res.stdout).trim().split("\n").slice(-1)[0]}`);
+      }
+      throw new CommandError(dockerArgv.pull(ref), { exitCode: last.exitCode, stdout: "", stderr: failures.join("\n") });
+    }
+  };
+}
+
+// src/runtimes/docker/units.ts
+var SERVICE_UNIT = "cri-docker.service";
+var SOCKET_UNIT = "cri-docker.socket";
+function criDockerdServiceUnit(o) {
+  const exec2 = [
+    o.binary,
+    "--container-runtime-endpoint fd://",
+    `--pod-infra-container-image ${o.pauseImage}`,
+    // upstream's unit leaves the plugin empty (no pod network); kubeadm's node needs CNI
+    "--network-plugin=cni",
+    `--cni-bin-dir ${o.cniBinDir}`,
+    `--cni-conf-dir ${o.cniConfDir}`
+  ].join(" ");
+  return renderUnit([
+    [
+      "Unit",
+      [
+        ["Description", "CRI Interface for Docker Application Container Engine"],
+        ["Documentation", "https://docs.mirantis.com"],
+        ["After", "network-online.target firewalld.service docker.service"],
+        // kubespray's unit (roles/container-engine/cri-dockerd) wants docker.service too
+        ["Wants", "network-online.target docker.service"],
+        ["Requires", SOCKET_UNIT]
+      ]
+    ],
+    [
+      "Service",
+      [
+        ["Type", "notify"],
+        ["ExecStart", exec2],
+        ["ExecReload", "/bin/kill -s HUP $MAINPID"],
+        ["TimeoutSec", "0"],
+        ["RestartSec", "2"],
+        ["Restart", "always"],
+        ["StartLimitBurst", "3"],
+        ["StartLimitInterval", "60s"],
+        ["LimitNOFILE", "infinity"],
+        ["LimitNPROC", "infinity"],
+        ["LimitCORE", "infinity"],
+        ["TasksMax", "infinity"],
+        ["Delegate", "yes"],
+        ["KillMode", "process"]
+      ]
+    ],
+    ["Install", [["WantedBy", "multi-user.target"]]]
+  ]);
+}
+function criDockerdSocketUnit(socketPath) {
+  return renderUnit([
+    [
+      "Unit",
+      [
+        ["Description", "CRI Docker Socket for the API"],
+        ["PartOf", SERVICE_UNIT]
+      ]
+    ],
+    [
+      "Socket",
+      [
+        ["ListenStream", socketPath],
+        ["SocketMode", "0660"],
+        ["SocketUser", "root"],
+        ["SocketGroup", "docker"],
+        // systemd leaves a stopped socket's file behind by default: cleanup's stop removes it
+        ["RemoveOnStop", "yes"]
+      ]
+    ],
+    ["Install", [["WantedBy", "sockets.target"]]]
+  ]);
+}
+
+// src/runtimes/docker/driver.ts
+function cgroupChange(facts) {
+  const engine = facts.dockerEngine;
+  if (!engine) return "`docker info` did not answer while the action looked at the host, so Docker's cgroup driver is unknown";
+  if (engine.cgroupDriver === "systemd") return void 0;
+  return `Docker ${engine.version} uses the ${engine.cgroupDriver} cgroup driver`;
+}
+function problems(facts, changeCgroups, paths) {
+  const out = [];
+  if (!facts.docker) {
+    out.push("container-runtime: docker needs Docker on the host, and `docker` is not on PATH here. Install Docker first (Debian and Ubuntu: apt-get install docker.io), or use container-runtime: containerd, which needs no Docker.");
+  }
+  const engine = facts.dockerEngine;
+  if (engine && engine.major > CRI_DOCKERD.newestDockerMajor) {
+    out.push(
+      `container-runtime: docker installs cri-dockerd ${CRI_DOCKERD.version}, which speaks Docker API 1.43; this host has Docker ${engine.version}, and Docker 29 and later refuse API versions below 1.44. Use Docker ${CRI_DOCKERD.newestDockerMajor} or older, or container-runtime: containerd.`
+    );
+  }
+  if (changeCgroups && facts.daemonJsonExists && facts.daemonJson === void 0) {
+    out.push(`container-runtime: docker must set Docker's cgroup driver to systemd in ${paths.dockerDaemonJson}, which is not valid JSON. Fix the file, or use container-runtime: containerd.`);
+  }
+  return out;
+}
+function criDockerdStep(p) {
+  const { config, facts, paths, bin } = p;
+  const art = criDockerdArtifact(config.githubUrl, facts.arch);
+  const exec2 = { mode: 493 };
+  return step("runtime.cri-dockerd", `cri-dockerd ${CRI_DOCKERD.version}: Docker's CRI`, p.cache ? ["cache.restore"] : [], [
+    {
+      kind: "task",
+      title: "download and verify cri-dockerd",
+      shows: [
+        `GET ${art.url} (unless the tool cache${p.cache ? " or the cache entry" : ""} has it)`,
+        `verify SHA-256 ${art.sha256} (pinned: cri-dockerd publishes no checksums; the digest kubespray records, ${art.checksumUrl})`,
+        `extract; $ sudo ${displayArgv(installArgv("<extracted>/cri-dockerd/cri-dockerd", bin("cri-dockerd"), exec2))}`
+      ],
+      run: async (ctx) => {
+        const dir = await cachedTarball(art, { tool: "cri-dockerd", version: CRI_DOCKERD.version, arch: facts.arch }, ctx.log, p.cache);
+        await ctx.host.installFile(join8(dir, "cri-dockerd", "cri-dockerd"), bin("cri-dockerd"), exec2);
+      }
+    },
+    { kind: "write", path: join8(paths.systemdDir, SOCKET_UNIT), render: () => criDockerdSocketUnit(paths.criDockerdSocket) }
+  ]);
+}
+function cgroupOps(p, why) {
+  const { config, facts, paths } = p;
+  const dockerHubMirrors = config.registryMirrors.find((m) => m.registry === "docker.io")?.endpoints ?? [];
+  return [
+    {
+      kind: "task",
+      title: `${why}; the kubelet uses systemd`,
+      shows: [`$ ${displayArgv(dockerInfoArgv)}   (asked while the plan was made: ${facts.dockerEngine ? `${facts.dockerEngine.version} ${facts.dockerEngine.cgroupDriver}` : "no answer"})`],
+      run: async (ctx) => ctx.log(why)
+    },
+    { kind: "write", path: paths.dockerDaemonJson, render: () => renderDaemonJson(facts.daemonJson, { dockerHubMirrors, cgroupDriver: "systemd" }) },
+    { kind: "service", action: "restart", unit: "docker" }
+  ];
+}
+function serviceUnitOp(p) {
+  const { config, paths, bin } = p;
+  return {
+    kind: "write",
+    path: join8(paths.systemdDir, SERVICE_UNIT),
+    render: (lr) => criDockerdServiceUnit({
+      binary: bin("cri-dockerd"),
+      pauseImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
+      cniBinDir: paths.cniBinDir,
+      cniConfDir: paths.cniConfDir
+    })
+  };
+}
+function configureStep2(p, why) {
+  const { paths } = p;
+  const ops = [
+    ...why ? cgroupOps(p, why) : [],
+    serviceUnitOp(p),
+    {
+      kind: "task",
+      title: `cri-dockerd will create ${paths.criDockerdRoot}, and its CNI setup ${paths.cniConfDir}`,
+      shows: [`(cleanup removes ${paths.criDockerdRoot} and ${paths.cniConfDir} where they did not exist)`],
+      run: async (ctx) => {
+        await ctx.host.willCreate(paths.criDockerdRoot, "dir");
+        await ctx.host.willCreate(paths.cniConfDir, "dir");
+      }
+    },
+    { kind: "service", action: "daemon-reload" },
+    { kind: "service", action: "enable", unit: SOCKET_UNIT },
+    { kind: "service", action: "enable", unit: SERVICE_UNIT },
+    // the socket first: the service takes it from systemd as fd://
+    { kind: "service", action: "restart", unit: SOCKET_UNIT },
+    { kind: "service", action: "restart", unit: SERVICE_UNIT }
+  ];
+  const title = why ? "set Docker's cgroup driver to systemd (a restart), then start cri-dockerd" : `start cri-dockerd (Docker already uses the systemd cgroup driver)`;
+  return step("runtime.configure", title, ["runtime.cri-dockerd", "config.images"], ops);
+}
+function readyStep2(p) {
+  const { bin, criSocket } = p;
+  return step("runtime.ready", "wait until cri-dockerd serves CRI", ["runtime.configure", "binaries.crictl"], [
+    {
+      kind: "task",
+      title: `cri-dockerd answers CRI on ${criSocket} with Docker behind it`,
+      shows: [`$ sudo ${displayArgv(crictlVersionArgv(bin("crictl"), criSocket))}   (polled for up to 60s: RuntimeName docker)`],
+      run: async (ctx) => {
+        const version3 = await waitForCriDockerd({ run: ctx.host.run, crictl: bin("crictl"), endpoint: criSocket, deadline: Date.now() + 6e4, logs: () => ctx.host.services.logs(SERVICE_UNIT, 30) });
+        ctx.log(`cri-dockerd serves CRI for Docker ${version3}`);
+      }
+    }
+  ]);
+}
+var docker = {
+  setup(facts, _version, paths) {
+    const why = facts.docker ? cgroupChange(facts) : void 0;
+    const notes = why ? [
+      `${why}: the action sets native.cgroupdriver=systemd in ${paths.dockerDaemonJson} and restarts Docker, which stops running containers (a job's services: containers among them); cleanup puts the file back and restarts Docker again.` + (typeof facts.daemonJson?.["cgroup-parent"] === "string" ? ` The host's cgroup-parent becomes a slice, as the systemd driver requires.` : "")
+    ] : [];
+    return {
+      criSocket: `unix://${paths.criDockerdSocket}`,
+      describe: `Docker${facts.dockerEngine ? ` ${facts.dockerEngine.version}` : ""} through cri-dockerd ${CRI_DOCKERD.version}`,
+      problems: problems(facts, why !== void 0, paths),
+      notes,
+      steps: (p) => [criDockerdStep(p), configureStep2(p, why), readyStep2(p)],
+      downloads: (config) => [criDockerdArtifact(config.githubUrl, facts.arch)],
+      // Docker must be there already: this runtime installs no package
+      packages: [],
+      // what the cluster runs is what `docker image ls` shows: a `docker build` image needs no registry
+      imageStore: (run, mirrors) => dockerRuntimeStore(run, { mirrors }),
+      imageCommands: (_learned, mirrors) => ({
+        list: () => dockerArgv.list(),
+        // through a mirror the first pull names the mirror, and its image is then tagged as `ref`
+        pull: (ref) => dockerArgv.pull(pullSources(ref, mirrors)[0]),
+        importArchive: (path14) => dockerArgv.load(path14),
+        tag: (source, target) => dockerArgv.tag(source, target),
+        exportArchive: (path14, refs) => dockerArgv.save(path14, refs)
+      })
+    };
+  },
+  diagnostics: (paths) => [
+    { title: "cri-docker journal (last 80 lines)", argv: journalArgv("cri-docker", 80), privileged: true, requires: [join8(paths.systemdDir, SERVICE_UNIT)] },
+    { title: "docker info", argv: ["docker", "info"], privileged: true },
+    { title: "docker journal (last 40 lines)", argv: journalArgv("docker", 40), privileged: true },
+    { title: "containers (crictl ps -a)", argv: [join8(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join8(paths.binDir, "crictl"), paths.crictlConfig] }
+  ],
+  hints: [
+    { pattern: /client version 1\.\d+ is too old/i, hint: `Docker refuses cri-dockerd's API version: Docker 29 and later need cri-dockerd 0.3.24 or newer; the action pins ${CRI_DOCKERD.version}. Use Docker ${CRI_DOCKERD.newestDockerMajor}, or container-runtime: containerd.` },
+    { pattern: /cgroup-parent for systemd cgroup should be a valid slice/i, hint: "Docker's cgroup-parent is a path, which the systemd cgroup driver refuses: it must name a slice (xxx.slice)." },
+    // docker info, printed by the post step, says "Cgroup Driver: ..." on every run: only the kubelet's complaint counts
+    { pattern: /kubelet cgroup driver: "?\w+"? is different/i, hint: "Cgroup driver mismatch: Docker must use the systemd cgroup driver (native.cgroupdriver=systemd in /etc/docker/daemon.json), as the kubelet does." },
+    { pattern: /waiting for cri-dockerd to answer CRI|dial unix \S*cri-dockerd\.sock/i, hint: "cri-dockerd did not answer: see the cri-docker journal above; `systemctl status cri-docker.socket cri-docker.service` shows whether systemd started them." },
+    { pattern: /ErrImageNeverPull|image can't be pulled/i, hint: "A pod with imagePullPolicy: Never found no image of that name in Docker: `docker image ls` on the runner shows what the kubelet can use; the name must match exactly, tag included." }
+  ]
+};
+
 // src/runtimes/index.ts
-var RUNTIMES = { containerd };
+var RUNTIMES = { containerd, docker };
 var RUNTIME_NAMES = Object.keys(RUNTIMES);
 
 // src/commands/diagnose.ts
@@ -38818,11 +39211,11 @@ function allHints(runtime, cni) {
 }
 function probes(record) {
   const { paths, kubeconfig, runtime, cni } = record;
-  const kubectl2 = join8(paths.binDir, "kubectl");
+  const kubectl2 = join9(paths.binDir, "kubectl");
   const env = { KUBECONFIG: kubeconfig };
   const cluster = [kubectl2, kubeconfig];
   return [
-    { title: "kubelet journal (last 80 lines)", argv: journalArgv("kubelet", 80), privileged: true, requires: [join8(paths.binDir, "kubelet")] },
+    { title: "kubelet journal (last 80 lines)", argv: journalArgv("kubelet", 80), privileged: true, requires: [join9(paths.binDir, "kubelet")] },
     ...RUNTIMES[runtime].diagnostics(paths),
     { title: "pods in all namespaces", argv: [kubectl2, "get", "pods", "-A", "-o", "wide"], env, requires: cluster },
     { title: "events", argv: [kubectl2, "get", "events", "-A", "--sort-by=.lastTimestamp"], env, requires: cluster },
@@ -38898,22 +39291,6 @@ function phaseTimings(timings) {
 // src/config/inputs.ts
 var import_ipaddr = __toESM(require_ipaddr(), 1);
 var import_semver3 = __toESM(require_semver2(), 1);
-
-// src/config/defaults.ts
-var DEFAULTS = {
-  kubernetesVersion: "stable",
-  containerRuntime: "containerd",
-  cni: "flannel",
-  podNetworkCidr: "10.244.0.0/16",
-  serviceCidr: "10.96.0.0/12",
-  imageRepository: "registry.k8s.io",
-  smokeTestImage: "docker.io/library/nginx:stable-alpine",
-  timeout: "5m",
-  kubernetesReleaseUrl: "https://dl.k8s.io/release",
-  githubUrl: "https://github.com",
-  cleanup: "auto",
-  onExisting: "fail"
-};
 
 // src/config/kubeadm-config.ts
 var import_yaml2 = __toESM(require_dist(), 1);
@@ -39016,22 +39393,22 @@ var MIRROR_PRESET_FORMS = `'' (no preset), ${MIRROR_PRESET_NAMES.map((n) => `'${
 
 // src/cache/entry.ts
 import { readFile as readFile4, readdir as readdir2, stat as stat2, writeFile as writeFile3 } from "node:fs/promises";
-import { join as join9 } from "node:path";
+import { join as join10 } from "node:path";
 
 // src/cache/key.ts
 var ENTRY_FORMAT = 1;
 
 // src/cache/entry.ts
 function entryLayout(dir) {
-  return { manifest: join9(dir, "entry.json"), downloads: join9(dir, "downloads"), images: join9(dir, "images.tar") };
+  return { manifest: join10(dir, "entry.json"), downloads: join10(dir, "downloads"), images: join10(dir, "images.tar") };
 }
 async function listFiles(dir) {
   const out = [];
   const walk = async (rel) => {
-    for (const e of await readdir2(join9(dir, rel), { withFileTypes: true })) {
+    for (const e of await readdir2(join10(dir, rel), { withFileTypes: true })) {
       const path14 = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) await walk(path14);
-      else if (e.isFile() && path14 !== "entry.json") out.push({ path: path14, bytes: (await stat2(join9(dir, path14))).size });
+      else if (e.isFile() && path14 !== "entry.json") out.push({ path: path14, bytes: (await stat2(join10(dir, path14))).size });
     }
   };
   await walk("");
@@ -39135,6 +39512,8 @@ var HOST_PATHS = {
   privateContainerdRoot: "/var/lib/kubeadm-single-node/containerd",
   privateContainerdState: "/run/kubeadm-single-node/containerd",
   dockerDaemonJson: "/etc/docker/daemon.json",
+  criDockerdSocket: "/run/cri-dockerd.sock",
+  criDockerdRoot: "/var/lib/cri-dockerd",
   systemdDir: "/etc/systemd/system",
   modulesLoad: "/etc/modules-load.d/kubeadm-single-node.conf",
   sysctlConf: "/etc/sysctl.d/99-kubeadm-single-node.conf",
@@ -39153,7 +39532,7 @@ var HOST_PATHS = {
 // src/io/ledger-store.ts
 import { mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync as writeFileSync2 } from "node:fs";
 import { homedir } from "node:os";
-import { dirname as dirname5, join as join10 } from "node:path";
+import { dirname as dirname5, join as join11 } from "node:path";
 var KEY = "kubeadm-single-node";
 function actionsStateStore() {
   return {
@@ -39165,7 +39544,7 @@ function actionsStateStore() {
   };
 }
 function defaultLedgerFile() {
-  return join10(process.env.XDG_STATE_HOME || join10(homedir(), ".local", "state"), "kubeadm-single-node", "ledger.json");
+  return join11(process.env.XDG_STATE_HOME || join11(homedir(), ".local", "state"), "kubeadm-single-node", "ledger.json");
 }
 function fileStore(path14 = defaultLedgerFile()) {
   return {
@@ -39225,7 +39604,7 @@ function parse2(raw) {
 
 // src/cache/backend.ts
 import { tmpdir as tmpdir2 } from "node:os";
-import { join as join15 } from "node:path";
+import { join as join16 } from "node:path";
 
 // node_modules/@actions/cache/lib/cache.js
 import * as path13 from "path";
@@ -79056,7 +79435,7 @@ function saveCacheV2(paths_1, key_1, options_1) {
 function actionsCache() {
   return {
     describe: "GitHub's cache service",
-    workDir: join15(process.env.RUNNER_TEMP || tmpdir2(), "kubeadm-single-node-cache"),
+    workDir: join16(process.env.RUNNER_TEMP || tmpdir2(), "kubeadm-single-node-cache"),
     unavailable: () => isFeatureAvailable() ? void 0 : "GitHub's cache service is not available to this job (no ACTIONS_CACHE_URL or ACTIONS_RESULTS_URL)",
     restore: (dir, key, restoreKeys) => restoreCache([dir], key, restoreKeys),
     async save(dir, key) {

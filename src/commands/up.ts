@@ -87,7 +87,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
       // an image pulled with registry-credentials stays out: a cache entry is readable by any
       // workflow run of the repository, pull requests from forks included
       const shareable = l.preloaded.filter((i) => !usesCredentials(config, i))
-      rec.cache = cache.record(shareable, plan.runtime.imageCommands(l).exportArchive(entryLayout(cache.dir).images, shareable))
+      rec.cache = cache.record(shareable, plan.runtime.imageCommands(l, config.registryMirrors).exportArchive(entryLayout(cache.dir).images, shareable))
     }
     io.exportVariable('KUBECONFIG', l.kubeconfig ?? plan.kubeconfig)
     io.addPath(paths.binDir)

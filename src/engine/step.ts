@@ -31,6 +31,7 @@ export const STEP_IDS = [
   'config.cni',
   'runtime.install',
   'runtime.containerd',
+  'runtime.cri-dockerd',
   'runtime.configure',
   'runtime.docker-mirrors',
   'runtime.docker-credentials',

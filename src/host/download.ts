@@ -15,8 +15,10 @@ export interface Artifact {
   /** short name for logs: kubeadm, crictl, cni-plugins */
   name: string
   url: string
-  /** the published checksum file: a bare digest or `digest  filename` lines */
+  /** the published checksum file: a bare digest or `digest  filename` lines; with `sha256`, where that digest was taken from */
   checksumUrl: string
+  /** a digest pinned in the source, for a project that publishes no checksum file (cri-dockerd) */
+  sha256?: string
   /** the input whose URL it comes from, for errors that say what to change */
   input: 'kubernetes-release-url' | 'github-url'
 }
@@ -107,8 +109,9 @@ export class ChecksumError extends Error {
     readonly expected: string,
     readonly actual: string
   ) {
+    const source = artifact.sha256 ? `the action pins ${expected} (from ${artifact.checksumUrl})` : `${artifact.checksumUrl} publishes ${expected}`
     super(
-      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${artifact.checksumUrl} publishes ${expected}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
+      `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${source}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
     )
     this.name = 'ChecksumError'
   }
@@ -136,25 +139,35 @@ export function fileNameOf(artifact: Artifact): string {
   return new URL(artifact.url).pathname.split('/').pop() ?? artifact.name
 }
 
-/**
- * A verified copy of the download, in a temporary file the caller removes: from `cache` when
- * it has one matching the published digest, else fetched (and then kept in `cache`).
- */
-export async function downloadVerified(artifact: Artifact, cache?: DownloadCache, log: (l: string) => void = () => {}): Promise<string> {
-  const fileName = fileNameOf(artifact)
-  const dns = await unresolvable(artifact.checksumUrl)
-  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`)
-  let expected: string
+/** Where the digest comes from, for logs: the pinned one, or the published checksum file. */
+function digestSource(artifact: Artifact): string {
+  return artifact.sha256 ? `the pinned SHA-256 (from ${artifact.checksumUrl})` : artifact.checksumUrl
+}
+
+/** The digest the download must have: pinned in the source, or read from the published checksum file. */
+async function expectedDigest(artifact: Artifact, fileName: string): Promise<string> {
+  if (artifact.sha256) return artifact.sha256.toLowerCase()
   try {
     const sumPath = await fetchToFile(artifact.checksumUrl)
     try {
-      expected = parseChecksum(await readFile(sumPath, 'utf8'), fileName)
+      return parseChecksum(await readFile(sumPath, 'utf8'), fileName)
     } finally {
       await rm(sumPath, { force: true })
     }
   } catch (err) {
     throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${(err as Error).message}`, { cause: err })
   }
+}
+
+/**
+ * A verified copy of the download, in a temporary file the caller removes: from `cache` when
+ * it has one matching the digest (published now, or pinned), else fetched (and then kept in `cache`).
+ */
+export async function downloadVerified(artifact: Artifact, cache?: DownloadCache, log: (l: string) => void = () => {}): Promise<string> {
+  const fileName = fileNameOf(artifact)
+  const dns = await unresolvable(artifact.sha256 ? artifact.url : artifact.checksumUrl)
+  if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`)
+  const expected = await expectedDigest(artifact, fileName)
   const kept = cache?.find(artifact, fileName)
   if (kept) {
     const actual = await sha256File(kept).catch((err: Error) => err.message)
@@ -163,10 +176,10 @@ export async function downloadVerified(artifact: Artifact, cache?: DownloadCache
       const copy = join(process.env.RUNNER_TEMP || tmpdir(), `ksn-cached-${randomUUID()}`)
       await copyFile(kept, copy)
       cache!.used(artifact)
-      log(`${artifact.name} from the cache entry, verified against ${artifact.checksumUrl}`)
+      log(`${artifact.name} from the cache entry, verified against ${digestSource(artifact)}`)
       return copy
     }
-    cache!.rejected(artifact, `its SHA-256 is ${actual}, but ${artifact.checksumUrl} publishes ${expected}`)
+    cache!.rejected(artifact, `its SHA-256 is ${actual}, but ${digestSource(artifact)} says ${expected}`)
   }
   let path: string
   try {
@@ -179,7 +192,7 @@ export async function downloadVerified(artifact: Artifact, cache?: DownloadCache
     await rm(path, { force: true })
     throw new ChecksumError(artifact, expected, actual)
   }
-  log(`verified ${artifact.name} against ${artifact.checksumUrl}`)
+  log(`verified ${artifact.name} against ${digestSource(artifact)}`)
   await cache?.keep(artifact, fileName, path)
   return path
 }

@@ -20,6 +20,9 @@ export interface Paths {
   privateContainerdRoot: string
   privateContainerdState: string
   dockerDaemonJson: string
+  /** cri-dockerd's socket (systemd's, passed to it as fd://) and its own state */
+  criDockerdSocket: string
+  criDockerdRoot: string
   systemdDir: string
   modulesLoad: string
   sysctlConf: string
@@ -53,6 +56,8 @@ export const HOST_PATHS: Paths = {
   privateContainerdRoot: '/var/lib/kubeadm-single-node/containerd',
   privateContainerdState: '/run/kubeadm-single-node/containerd',
   dockerDaemonJson: '/etc/docker/daemon.json',
+  criDockerdSocket: '/run/cri-dockerd.sock',
+  criDockerdRoot: '/var/lib/cri-dockerd',
   systemdDir: '/etc/systemd/system',
   modulesLoad: '/etc/modules-load.d/kubeadm-single-node.conf',
   sysctlConf: '/etc/sysctl.d/99-kubeadm-single-node.conf',

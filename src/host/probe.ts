@@ -16,6 +16,8 @@ export interface HostFacts {
   user: { name: string; uid: number; gid: number; home: string }
   containerd?: { version: string; major: number }
   docker: boolean
+  /** the running Docker engine, where `docker info` answers: its version and cgroup driver */
+  dockerEngine?: DockerEngine
   missingPackages: string[]
   swapOn: boolean
   /** /etc/kubernetes/admin.conf exists: a cluster from an earlier run is still here */
@@ -29,6 +31,33 @@ export interface HostFacts {
   kubeconfigExists: boolean
   cpus: number
   selfHosted: boolean
+}
+
+export interface DockerEngine {
+  version: string
+  major: number
+  /** systemd or cgroupfs */
+  cgroupDriver: string
+}
+
+/** What the probe asks Docker, shown by the dry run where the answer decides a step. */
+export const dockerInfoArgv = ['docker', 'info', '--format', '{{.ServerVersion}} {{.CgroupDriver}}']
+
+/** `docker info --format '{{.ServerVersion}} {{.CgroupDriver}}'`, e.g. "28.0.4 systemd". */
+export function parseDockerInfo(out: string): DockerEngine | undefined {
+  const m = /^(\d+)\.\d+\.\d+\S*\s+(\S+)\s*$/.exec(out.trim())
+  return m ? { version: out.trim().split(/\s+/)[0], major: Number(m[1]), cgroupDriver: m[2] } : undefined
+}
+
+/** Asked as the user first (the runner user is in the docker group), then as root where that is allowed. */
+async function dockerEngine(run: Run, docker: boolean): Promise<DockerEngine | undefined> {
+  if (!docker) return undefined
+  for (const privileged of [false, true]) {
+    const r = await run(dockerInfoArgv, { privileged, allowFailure: true }).catch(() => undefined)
+    const engine = r?.exitCode === 0 ? parseDockerInfo(r.stdout) : undefined
+    if (engine) return engine
+  }
+  return undefined
 }
 
 export function kubeArch(nodeArch: string): Arch {
@@ -79,6 +108,7 @@ export async function probeHost(run: Run, paths: Paths): Promise<HostFacts> {
     ),
     exists(join(home, '.kube', 'config'))
   ])
+  const engine = await dockerEngine(run, docker)
   return {
     arch: kubeArch(process.arch),
     privilege: priv,
@@ -86,6 +116,7 @@ export async function probeHost(run: Run, paths: Paths): Promise<HostFacts> {
     user: { name: u.username, uid: u.uid, gid: u.gid, home },
     containerd: containerdOut && containerdOut.exitCode === 0 ? parseContainerdVersion(containerdOut.stdout) : undefined,
     docker,
+    dockerEngine: engine,
     missingPackages: missing.flatMap((p) => (p ? [p] : [])),
     swapOn: swaps.trim().split('\n').length > 1,
     existingCluster,

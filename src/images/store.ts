@@ -1,6 +1,6 @@
 // An image store, as the action sees one: list, pull, import, tag, export. Each runtime driver
 // gives its own (containerd's in runtimes/containerd/store.ts); Docker's is here for the
-// test bed and for a runtime that keeps images in Docker.
+// test bed and for the docker runtime (runtimes/docker/store.ts adds mirrors to its pulls).
 import type { Run } from '../host/exec.js'
 import { normalizeImage } from './ref.js'
 
@@ -56,12 +56,21 @@ export interface DockerStoreOptions {
   dockerHost?: string
 }
 
+/** The docker commands the store runs, shared with the dry run. */
+export const dockerArgv = {
+  list: (): string[] => ['docker', 'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'],
+  pull: (ref: string): string[] => ['docker', 'pull', ref],
+  load: (path: string): string[] => ['docker', 'load', '--input', path],
+  tag: (source: string, target: string): string[] => ['docker', 'tag', source, target],
+  save: (path: string, refs: readonly string[]): string[] => ['docker', 'save', '--output', path, ...refs]
+}
+
 export function dockerStore(run: Run, o: DockerStoreOptions = {}): ImageStore {
   const env = o.dockerHost ? { DOCKER_HOST: o.dockerHost } : undefined
-  const docker = (args: string[]) => run(['docker', ...args], { privileged: true, env })
+  const docker = (argv: string[]) => run(argv, { privileged: true, env })
   return {
     async list() {
-      const res = await docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'])
+      const res = await docker(dockerArgv.list())
       const names = res.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.endsWith(':<none>'))
       // Docker shortens Docker Hub names; the plan speaks fully qualified ones.
       return new Set(names.flatMap((n) => [n, qualifyDockerName(n)]))
@@ -69,18 +78,18 @@ export function dockerStore(run: Run, o: DockerStoreOptions = {}): ImageStore {
     // the daemon reads no credentials of its own: a docker pull with them would need the
     // client's config.json, which the runtime step writes for the runner user
     async pull(ref) {
-      await docker(['pull', ref])
+      await docker(dockerArgv.pull(ref))
     },
     async importArchive(path) {
       const names = await archiveNames(run, path)
-      await docker(['load', '--input', path])
+      await docker(dockerArgv.load(path))
       return confirmImported(this, path, names)
     },
     async tag(source, target) {
-      await docker(['tag', source, target])
+      await docker(dockerArgv.tag(source, target))
     },
     async exportArchive(path, refs) {
-      await docker(['save', '--output', path, ...refs])
+      await docker(dockerArgv.save(path, refs))
     }
   }
 }

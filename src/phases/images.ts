@@ -74,7 +74,7 @@ export async function importCached(store: ImageStore, archive: string, warn: (w:
 function loadStep(p: PlanContext): Step {
   const { config, runtime, facts, learned } = p
   const images = config.loadImages
-  const cmd = runtime.imageCommands(learned)
+  const cmd = runtime.imageCommands(learned, config.registryMirrors)
   const file = '<temporary directory>/images.tar'
   return step('images.load', `load ${images.length} image${images.length === 1 ? '' : 's'} from Docker`, ['runtime.ready'], [
     {
@@ -93,7 +93,7 @@ function loadStep(p: PlanContext): Step {
         try {
           const tar = join(dir, 'images.tar')
           await ctx.host.run(dockerSaveArgv(tar, images), { privileged: access.via === 'root' })
-          const names = await runtime.imageStore(ctx.host.run).importArchive(tar)
+          const names = await runtime.imageStore(ctx.host.run, config.registryMirrors).importArchive(tar)
           const missing = images.filter((i) => !names.includes(i))
           if (missing.length) throw new Error(`load-images: docker save wrote no name for ${missing.join(', ')} (it brought ${names.join(', ') || 'none'})`)
           ctx.log(`loaded from Docker: ${names.join(', ')}`)
@@ -109,7 +109,7 @@ export function imageSteps(p: PlanContext): Step[] {
   const { config, learned, smokeTest, runtime, cache } = p
   // what the dry run predicts and what the run learns, from the same rule
   const images = (l: Learned): string[] => preloadSet(config, l, smokeTest)
-  const cmd = runtime.imageCommands(learned)
+  const cmd = runtime.imageCommands(learned, config.registryMirrors)
   const needs = p.cni.configSteps(p).map((s) => s.id)
   if (cache) needs.push('cache.restore')
   const cached = cache && entryLayout(cache.dir).images
@@ -135,7 +135,7 @@ export function imageSteps(p: PlanContext): Step[] {
           ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
         ],
         run: async (ctx) => {
-          const store = runtime.imageStore(ctx.host.run)
+          const store = runtime.imageStore(ctx.host.run, config.registryMirrors)
           const archive = cache?.imageArchive()
           const fromCache = archive ? await importCached(store, archive, (w) => cache!.warnings.push(w), ctx.log) : []
           const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config, r), credentials: (i) => usesCredentials(config, i), log: ctx.log })

@@ -16,8 +16,10 @@ export function runtimeSteps(p: PlanContext): Step[] {
   const steps = p.runtime.steps(p)
   const dockerHubMirrors = config.registryMirrors.find((m) => m.registry === 'docker.io')?.endpoints ?? []
   const installed = steps.some((s) => s.id === 'runtime.install')
+  // a driver that writes daemon.json itself (docker, for its cgroup driver) gives it the mirrors too
+  const driverWrites = steps.some((s) => s.ops.some((o) => o.kind === 'write' && o.path === paths.dockerDaemonJson))
   // a host with containerd and no Docker (a kubeadm VM) has no dockerd to give mirrors to
-  if (dockerHubMirrors.length > 0 && (facts.docker || installed)) {
+  if (dockerHubMirrors.length > 0 && (facts.docker || installed) && !driverWrites) {
     steps.push(
       // registry-mirrors is a setting dockerd reloads on SIGHUP: a reload keeps the job's
       // service containers running, where a restart would stop them

@@ -1,5 +1,6 @@
 // A container runtime driver: everything the action does that depends on which runtime the
 // kubelet talks to. One folder per runtime, one line in ./index.ts.
+import type { RegistryMirror } from '../config/inputs.js'
 import type { Learned } from '../engine/learned.js'
 import type { Hint, Probe } from '../engine/diagnostics.js'
 import type { Step } from '../engine/step.js'
@@ -36,10 +37,10 @@ export interface RuntimeSetup {
   containerdMajor?: number
   /** the runtime phase: install where needed, configure, restart, wait until CRI answers (`runtime.ready`) */
   steps(p: PlanContext): Step[]
-  /** where preloaded images go: the store the CRI serves */
-  imageStore(run: Run): ImageStore
+  /** where preloaded images go: the store the CRI serves; `mirrors` for a runtime that pulls through them by name */
+  imageStore(run: Run, mirrors: readonly RegistryMirror[]): ImageStore
   /** the commands imageStore runs, for the dry run */
-  imageCommands(learned: Learned): {
+  imageCommands(learned: Learned, mirrors: readonly RegistryMirror[]): {
     list(): string[]
     pull(ref: string, credentials?: boolean): string[]
     importArchive(path: string): string[]
