@@ -9,7 +9,7 @@ export const none: CniPlugin = {
   predictedImages: () => [],
   configSteps: () => [],
   networkSteps: () => [],
-  leftovers: () => ({ files: [], dirs: [], interfaces: [] }),
+  leftovers: () => ({ files: [], dirs: [], interfaces: [], mounts: [] }),
   diagnostics: () => [],
   hints: []
 }

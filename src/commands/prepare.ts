@@ -1,6 +1,7 @@
 // From a parsed config to a plan: resolve the version, read the host (read-only), build
 // the steps. Shared by every command, so the dry run and the run see the same plan.
 import type { Config } from '../config/inputs.js'
+import { resolveCniVersion } from '../config/releases.js'
 import { fetchText, resolveVersion, type FetchText } from '../config/versions.js'
 import type { Run } from '../host/exec.js'
 import type { Paths } from '../host/paths.js'
@@ -8,14 +9,16 @@ import { probeHost, type HostFacts } from '../host/probe.js'
 import { buildPlan, type Plan } from '../phases/index.js'
 
 export interface Prepared {
+  /** the config as planned: cni-version 'latest' resolved to a release */
+  config: Config
   version: string
   facts: HostFacts
   plan: Plan
 }
 
-export async function prepare(config: Config, run: Run, paths: Paths, get: FetchText = fetchText): Promise<Prepared> {
-  const [version, facts] = await Promise.all([resolveVersion(config.kubernetesVersion, config.kubernetesReleaseUrl, get), probeHost(run, paths)])
-  return { version, facts, plan: buildPlan({ config, facts, version, paths }) }
+export async function prepare(config: Config, run: Run, paths: Paths, get: FetchText = fetchText, resolveCni = resolveCniVersion): Promise<Prepared> {
+  const [version, facts, planned] = await Promise.all([resolveVersion(config.kubernetesVersion, config.kubernetesReleaseUrl, get), probeHost(run, paths), resolveCni(config)])
+  return { config: planned, version, facts, plan: buildPlan({ config: planned, facts, version, paths }) }
 }
 
 /** The first line of every command's log: what is about to be built on what. */

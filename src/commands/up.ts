@@ -88,7 +88,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
         ['Kubernetes', version],
         ['node', `${l.nodeName} (${l.nodeIp})`],
         ['runtime', plan.runtime.describe],
-        ['CNI', CNIS[config.cni].describe(config)],
+        ['CNI', CNIS[config.cni].describe(prepared.config)],
         ['images', l.imageCounts ? `${l.imageCounts.pulled} pulled, ${l.imageCounts.present} already present, ${l.imageCounts.imported} imported` : '-'],
         ['nginx', l.nginxUrl ?? 'smoke test skipped'],
         ['kubeconfig', l.kubeconfig ?? ''],

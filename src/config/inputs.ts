@@ -3,7 +3,7 @@
 // reports every bad input, and nothing here touches the host.
 import ipaddr from 'ipaddr.js'
 import semver from 'semver'
-import { CNI_NAMES, type Cni } from '../cnis/index.js'
+import { CNI_NAMES, CNIS, type Cni } from '../cnis/index.js'
 import { isImageReference, isImageRepository, normalizeImage } from '../images/ref.js'
 import { RUNTIME_NAMES, type Runtime } from '../runtimes/index.js'
 import { DEFAULTS } from './defaults.js'
@@ -32,11 +32,18 @@ export interface ImageRetag {
 
 export type Cleanup = 'auto' | 'true' | 'false'
 
+/**
+ * cni-version: the plug-in's pinned release, the newest one (looked up with GitHub's API
+ * before the plan is made, then held as `exact` with `latest` set), or a release named.
+ */
+export type CniVersionSpec = { kind: 'pinned' } | { kind: 'latest' } | { kind: 'exact'; version: string; latest?: boolean }
+
 export interface Config {
   kubernetesVersion: VersionSpec
   containerRuntime: Runtime
   cni: Cni
   cniManifest?: string
+  cniVersion: CniVersionSpec
   podNetworkCidr: string
   serviceCidr: string
   /** the mirror-preset that filled the inputs left empty, if any */
@@ -52,6 +59,8 @@ export interface Config {
   timeoutSeconds: number
   kubernetesReleaseUrl: string
   githubUrl: string
+  /** for GitHub's API (cni-version: latest); never printed */
+  githubToken: string
   cleanup: Cleanup
   dryRun: boolean
   planDir?: string
@@ -69,6 +78,7 @@ export const INPUT_NAMES = [
   'container-runtime',
   'cni',
   'cni-manifest',
+  'cni-version',
   'pod-network-cidr',
   'service-cidr',
   'mirror-preset',
@@ -83,6 +93,7 @@ export const INPUT_NAMES = [
   'timeout',
   'kubernetes-release-url',
   'github-url',
+  'github-token',
   'cleanup',
   'dry-run',
   'plan-dir'
@@ -404,6 +415,20 @@ function parseUrlOrPath(input: string, value: string): string {
   return parseUrl(input, `${scheme}${value.slice(scheme.length)}`)
 }
 
+/** The accepted forms of cni-version, as its errors and action.yml say them. */
+export const CNI_VERSION_FORMS = `'' (the release the CNI pins: ${Object.entries(CNIS)
+  .filter(([, p]) => p.release)
+  .map(([n, p]) => `${n} ${p.release!.pinned}`)
+  .join(', ')}), 'latest' (its newest release, looked up with GitHub's API and github-token), or a release such as 'v3.32.2'`
+
+function parseCniVersion(value: string): CniVersionSpec {
+  if (value === '') return { kind: 'pinned' }
+  if (value === 'latest') return { kind: 'latest' }
+  const m = /^v?(\d+\.\d+\.\d+)$/.exec(value)
+  if (!m || !semver.valid(m[1])) reject('cni-version', value, CNI_VERSION_FORMS)
+  return { kind: 'exact', version: `v${m[1]}` }
+}
+
 /** The accepted values of mirror-preset, as its error and action.yml say them. */
 export const MIRROR_PRESET_FORMS = `'' (no preset), ${MIRROR_PRESET_NAMES.map((n) => `'${n}' (mirrors reachable from ${MIRROR_PRESETS[n].where})`).join(', ')}`
 
@@ -459,6 +484,16 @@ export function parseInputs(get: InputGetter): Config {
   const cni = field(() => parseChoice<Cni>('cni', read('cni', DEFAULTS.cni), CNI_NAMES))
   const cniManifestRaw = read('cni-manifest')
   const cniManifest = cniManifestRaw === '' ? undefined : field(() => parseUrlOrPath('cni-manifest', cniManifestRaw))
+  const cniVersionRaw = read('cni-version')
+  const cniVersion = field(() => {
+    const spec = parseCniVersion(cniVersionRaw)
+    if (spec.kind === 'pinned' || cni === undefined) return spec
+    if (!CNIS[cni].release) reject('cni-version', cniVersionRaw, `'' with cni '${cni}', which installs no release`)
+    if (cniManifestRaw !== '') {
+      reject('cni-version', cniVersionRaw, "'' when cni-manifest is set (the manifest given replaces the release's; name its version in the manifest itself)")
+    }
+    return spec
+  })
   const podCidr = field(() => parseCidr('pod-network-cidr', read('pod-network-cidr', DEFAULTS.podNetworkCidr), notes))
   const serviceCidr = field(() => parseCidr('service-cidr', read('service-cidr', DEFAULTS.serviceCidr), notes))
   if (podCidr && serviceCidr && cidrsOverlap(podCidr, serviceCidr)) {
@@ -487,6 +522,13 @@ export function parseInputs(get: InputGetter): Config {
   const timeoutSeconds = field(() => parseDuration('timeout', read('timeout', DEFAULTS.timeout)))
   const kubernetesReleaseUrl = field(() => parseUrl('kubernetes-release-url', read('kubernetes-release-url', DEFAULTS.kubernetesReleaseUrl)))
   const githubUrl = field(() => parseUrl('github-url', read('github-url', DEFAULTS.githubUrl)))
+  // The token is never repeated in an error, only whether it is there.
+  const githubToken = read('github-token')
+  if (cniVersion?.kind === 'latest' && githubToken === '') {
+    problems.push(
+      "Input 'github-token' is empty, but cni-version 'latest' looks the release up with GitHub's API, which limits anonymous callers to 60 requests an hour per address (shared by every job on a hosted runner's address); accepted: a token, such as the default ${{ github.token }} (the job's own), or an exact cni-version such as 'v3.32.2', which needs no lookup."
+    )
+  }
   const cleanup = field(() => parseChoice<Cleanup>('cleanup', read('cleanup', DEFAULTS.cleanup), ['auto', 'true', 'false']))
   const dryRun = field(() => parseBool('dry-run', read('dry-run', 'false')))
   const planDirRaw = read('plan-dir')
@@ -497,6 +539,7 @@ export function parseInputs(get: InputGetter): Config {
     containerRuntime: containerRuntime!,
     cni: cni!,
     cniManifest,
+    cniVersion: cniVersion!,
     podNetworkCidr: podCidr!.network,
     serviceCidr: serviceCidr!.network,
     mirrorPreset,
@@ -511,6 +554,7 @@ export function parseInputs(get: InputGetter): Config {
     timeoutSeconds: timeoutSeconds!,
     kubernetesReleaseUrl: kubernetesReleaseUrl!,
     githubUrl: githubUrl!,
+    githubToken,
     cleanup: cleanup!,
     dryRun: dryRun!,
     planDir: planDirRaw === '' ? undefined : planDirRaw,

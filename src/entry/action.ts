@@ -22,6 +22,9 @@ function actionsEnv(paths: Paths): CommandEnv {
 /** `paths`: where the host's files are; tests put them in a temporary tree. */
 export async function actionMain(paths: Paths = HOST_PATHS): Promise<void> {
   try {
+    // masked before anything could print it: the log shows *** wherever it appears
+    const token = core.getInput('github-token')
+    if (token !== '') core.setSecret(token)
     const config = parseInputs((name) => core.getInput(name))
     const env = actionsEnv(paths)
     if (config.dryRun) {

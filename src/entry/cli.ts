@@ -30,10 +30,11 @@ Any action input is a flag, e.g.
   --kubernetes-version v1.34.2   (an exact version needs no network)
   --image-repository registry.aliyuncs.com/google_containers
   --registry-mirrors 'docker.io=https://mirror.gcr.io'
+--cni-version latest reads a GitHub token from $GITHUB_TOKEN (there is no --github-token).
 Other flags: --ledger FILE (default ${defaultLedgerFile()}), --verbose, --help`
 
 export async function main(argv: string[]): Promise<number> {
-  const options = Object.fromEntries([...INPUT_NAMES, 'out', 'ledger'].map((n) => [n, { type: 'string' as const }]))
+  const options = Object.fromEntries([...INPUT_NAMES.filter((n) => n !== 'github-token'), 'out', 'ledger'].map((n) => [n, { type: 'string' as const }]))
   let parsed
   try {
     parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' }, verbose: { type: 'boolean' } }, allowPositionals: true })
@@ -70,6 +71,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     const config = parseInputs((name) => {
       const v = values[name]
+      // a token on the command line would be in every process listing: taken from the environment
+      if (name === 'github-token') return process.env.GITHUB_TOKEN ?? ''
       return typeof v === 'string' ? v : ''
     })
     if (command === 'plan') await plan(config, env, typeof values.out === 'string' ? values.out : undefined, '--out')
