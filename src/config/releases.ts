@@ -59,7 +59,8 @@ export const latestRelease: LatestRelease = async (repo, api, token) => {
     releases = (await octokit.rest.repos.listReleases({ owner, repo: name, per_page: 100 })).data
   } catch (err) {
     const e = err as { status?: number; response?: { headers: Record<string, string | number | undefined> }; message: string }
-    if (!e.response) throw new Error(`GitHub's API at ${api.url} could not be reached: ${networkCause(err)}. Hint: ${fix}.`, { cause: err })
+    // Octokit wraps fetch's TypeError, whose own cause says what the network did
+    if (!e.response) throw new Error(`GitHub's API at ${api.url} could not be reached: ${networkCause((err as { cause?: unknown }).cause ?? err)}. Hint: ${fix}.`, { cause: err })
     const h = e.response.headers
     const who = api.sendToken ? "the token in input 'github-token'" : `anonymous requests from this address (a token is sent only to ${process.env.GITHUB_API_URL ?? 'the API of the server that issued it'})`
     if ((e.status === 403 || e.status === 429) && (String(h['x-ratelimit-remaining']) === '0' || h['retry-after'] !== undefined)) {
