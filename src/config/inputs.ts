@@ -526,7 +526,7 @@ export function parseInputs(get: InputGetter): Config {
   const githubToken = read('github-token')
   if (cniVersion?.kind === 'latest' && githubToken === '') {
     problems.push(
-      "Input 'github-token' is empty, but cni-version 'latest' looks the release up with GitHub's API, which limits anonymous callers to 60 requests an hour per address (shared by every job on a hosted runner's address); accepted: a token, such as the default ${{ github.token }} (the job's own), or an exact cni-version such as 'v3.32.2', which needs no lookup."
+      "Input 'github-token' is empty, but cni-version 'latest' looks the release up with GitHub's API, which limits anonymous callers to 60 requests an hour per address (shared by every job on a hosted runner's address); accepted: a token, such as the default ${{ github.token }} (the job's own; on the command line, $GITHUB_TOKEN), or an exact cni-version such as 'v3.32.2', which needs no lookup."
     )
   }
   const cleanup = field(() => parseChoice<Cleanup>('cleanup', read('cleanup', DEFAULTS.cleanup), ['auto', 'true', 'false']))
