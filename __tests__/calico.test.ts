@@ -105,6 +105,14 @@ describe('cni: calico in the dry run', () => {
     assert.match(ghes, /GET https:\/\/ghes\.example\/projectcalico\/calico\/raw\/v3\.32\.2\/manifests\/calico\.yaml/)
   })
 
+  it("takes flannel's named release from its release assets too", () => {
+    const p = buildPlan({ config: config({ 'cni-version': 'v0.27.4' }), facts: hostedRunner, version: 'v1.34.2', paths: HOST_PATHS })
+    const text = renderPlan(p.steps, p.learned)
+    assert.match(text, /GET https:\/\/github\.com\/flannel-io\/flannel\/releases\/download\/v0\.27\.4\/kube-flannel\.yml/)
+    assert.match(text, /flannel manifest \(v0\.27\.4 \(cni-version\)\)/)
+    assert.deepEqual(p.learned.cniImages, [], "its CNI plugin image has a tag of its own: read from the manifest")
+  })
+
   it('reads a given manifest instead', () => {
     const text = renderPlan(plan({ 'cni-manifest': '/tmp/my calico.yaml' }).steps, plan().learned)
     assert.match(text, /read \/tmp\/my calico\.yaml/)
