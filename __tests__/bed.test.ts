@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
@@ -26,6 +26,7 @@ import type { ServiceManager } from '../src/host/services.js'
 import { predictKubeadmImages } from '../src/images/kubeadm.js'
 import { dockerStore } from '../src/images/store.js'
 import { waitForContainerd } from '../src/runtimes/containerd/ready.js'
+import { importCached } from '../src/phases/images.js'
 import { buildPlan, type Plan } from '../src/phases/index.js'
 import { criImages, criStatus } from './bed/cri.js'
 import { Daemon, bedServices, waitFor, withBedSystemctl } from './bed/daemons.js'
@@ -285,6 +286,53 @@ describe('real container plumbing', { skip }, () => {
         const tags = cri.flatMap((i) => i.repoTags)
         for (const [name] of UPSTREAM_SET) assert.ok(tags.includes(name), `CRI does not list ${name}: ${tags.join(', ')}`)
         if (major === 2) assert.equal(cri.find((i) => i.repoTags.includes('registry.k8s.io/pause:3.10.1'))?.pinned, true)
+      })
+
+      it("the cache's export brings every image back into an empty store, each blob's digest checked; a damaged archive is refused, as a warning", async () => {
+        const mirror = `http://${registry.host}`
+        const plan = buildPlan({
+          config: config({ 'kubernetes-version': VERSION, 'registry-mirrors': `registry.k8s.io=${mirror}\nghcr.io=${mirror}\ndocker.io=${mirror}` }),
+          facts: factsFor(rt()),
+          version: VERSION,
+          paths: rt().paths
+        })
+        await configureThen(rt(), plan, ['images.preload'], bed())
+        const images = plan.learned.preloaded!
+        assert.equal(images.length, UPSTREAM_SET.length)
+        // the command the post step runs, as the record carries it
+        const archive = join(dir, `cache-${major}.tar`)
+        await withCtr(rt(), () => run(plan.runtime.imageCommands(plan.learned).exportArchive(archive, images), { privileged: true }))
+        const emptyStore = async (): Promise<void> => {
+          await rt().daemon.stop()
+          await rm(join(dir, `containerd${major}`, 'var'), { recursive: true, force: true })
+          await configureThen(rt(), plan, [], bed())
+          assert.deepEqual(await k8sImages(rt()), [])
+        }
+        await emptyStore()
+        const warnings: string[] = []
+        const names = await withCtr(rt(), () => importCached(plan.runtime.imageStore(run), archive, (w) => warnings.push(w), () => {}))
+        assert.equal(warnings.length, 0, warnings.join('\n'))
+        assert.deepEqual([...names].sort(), [...images].sort())
+        const tags = (await criImages(rt().paths.containerdSocket)).flatMap((i) => i.repoTags)
+        for (const image of images) assert.ok(tags.includes(image), `the CRI does not list ${image} after the import: ${tags.join(', ')}`)
+
+        // one byte of one layer changed: the blob no longer has its digest
+        const unpacked = join(dir, `cache-${major}`)
+        await mkdir(unpacked, { recursive: true })
+        await exec('tar', ['-xf', archive, '-C', unpacked])
+        const blobs = join(unpacked, 'blobs', 'sha256')
+        const sized = await Promise.all((await readdir(blobs)).map(async (n) => ({ n, size: (await stat(join(blobs, n))).size })))
+        const layer = join(blobs, sized.sort((a, b) => b.size - a.size)[0].n)
+        const bytes = await readFile(layer)
+        bytes[bytes.length >> 1] ^= 0xff
+        await writeFile(layer, bytes)
+        const damaged = join(dir, `cache-${major}-damaged.tar`)
+        await exec('tar', ['-cf', damaged, '-C', unpacked, '.'])
+        await emptyStore()
+        const none = await withCtr(rt(), () => importCached(plan.runtime.imageStore(run), damaged, (w) => warnings.push(w), () => {}))
+        assert.deepEqual(none, [])
+        assert.match(warnings.join('\n'), /The cache entry's images could not be imported \(.*\); they are pulled instead\./)
+        assert.ok((await k8sImages(rt())).length < images.length, 'not every image came in from the damaged archive')
       })
     })
   }

@@ -27,7 +27,7 @@ import { serve, type TestServer } from './helpers/http.js'
 const UPSTREAM = readFileSync('__tests__/fixtures/calico.yaml', 'utf8')
 const docs = (text: string): Array<Record<string, any>> => parseAllDocuments(text).map((d) => d.toJS()).filter((o) => o)
 const calicoNode = (objs: Array<Record<string, any>>): Record<string, any> =>
-  objs.find((o) => o.kind === 'DaemonSet').spec.template.spec.containers.find((c: { name: string }) => c.name === 'calico-node')
+  objs.find((o) => o.kind === 'DaemonSet')!.spec.template.spec.containers.find((c: { name: string }) => c.name === 'calico-node')
 const plan = (inputs: Record<string, string> = {}) => buildPlan({ config: config({ cni: 'calico', ...inputs }), facts: hostedRunner, version: 'v1.34.2', paths: HOST_PATHS })
 
 describe("calico's manifest, rendered", () => {

@@ -5,8 +5,8 @@ import * as fsp from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { parseInputs, type Config } from '../src/config/inputs.js'
-import { inputFileProblems, type FileProbe } from '../src/phases/input-files.js'
+import { InputError, parseInputs, type Config } from '../src/config/inputs.js'
+import { inputFileProblems, readKubeadmConfigFile, type FileProbe } from '../src/phases/input-files.js'
 
 const config = (inputs: Record<string, string>): Config => parseInputs((n) => inputs[n] ?? '')
 const ACCEPTED = '; accepted: an existing regular file this process can read.'
@@ -93,5 +93,31 @@ describe('inputFileProblems', () => {
     assert.equal(problems.length, 2, problems.join('\n'))
     assert.match(problems[0], /good\.tar", which is not readable \(mode 0\d{3}, owner uid \d+; this process, uid \d+, may not read it\);/)
     assert.match(problems[1], /^Input 'image-archives' has the path "\/locked\/x\.tar", which is not readable \(this process, uid \d+, may not search a directory on the way\);/)
+  })
+
+  it('reads a kubeadm-config file into documents, and checks its path with the others', async () => {
+    writeFileSync(at('kubeadm.yaml'), 'kind: KubeletConfiguration\nmaxPods: 50\n')
+    const c = config({ 'kubeadm-config': at('kubeadm.yaml') })
+    assert.deepEqual(c.kubeadmConfig, { path: at('kubeadm.yaml') })
+    assert.deepEqual(await inputFileProblems(c), [])
+    const read = await readKubeadmConfigFile(c)
+    assert.deepEqual(read.kubeadmConfig, { path: at('kubeadm.yaml'), patches: [{ kind: 'KubeletConfiguration', apiVersion: undefined, fields: { maxPods: 50 }, doc: 1 }] })
+    assert.equal(await readKubeadmConfigFile(read), read, 'read once')
+    const inline = config({ 'kubeadm-config': 'kind: KubeletConfiguration\nmaxPods: 1\n' })
+    assert.equal(await readKubeadmConfigFile(inline), inline, 'inline YAML needs no file')
+  })
+
+  it('refuses a kubeadm-config file that is missing or holds no kubeadm configuration, naming the file', async () => {
+    const missing = config({ 'kubeadm-config': at('nope.yaml') })
+    assert.match((await inputFileProblems(missing))[0], /^Input 'kubeadm-config' has the path ".*nope\.yaml", which is missing;/)
+    await assert.rejects(readKubeadmConfigFile(missing), (err: unknown) => err instanceof InputError && /^Input 'kubeadm-config' has the path ".*nope\.yaml", which is missing; accepted: an existing regular file/.test(err.message))
+    writeFileSync(at('join.yaml'), 'kind: JoinConfiguration\n---\nkind: ClusterConfiguration\nnetworking: [\n')
+    await assert.rejects(readKubeadmConfigFile(config({ 'kubeadm-config': at('join.yaml') })), (err: unknown) => {
+      assert.ok(err instanceof InputError)
+      assert.equal(err.problems.length, 2, err.message)
+      assert.match(err.problems[0], new RegExp(`^Input 'kubeadm-config' \\(the file ${JSON.stringify(at('join.yaml')).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\) has document 1 of kind "JoinConfiguration"`))
+      assert.match(err.problems[1], /\(the file .*join\.yaml"\) is not valid YAML/)
+      return true
+    })
   })
 })

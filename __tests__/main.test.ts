@@ -138,6 +138,42 @@ describe('main step against a simulated host', () => {
     assert.equal(typeof JSON.parse(parseCommandFile(await readFile(sb.files.output, 'utf8')).timings).binaries, 'number')
   })
 
+  /** Runs the main step with what it writes to stdout (the workflow commands) captured. */
+  const captured = async (): Promise<string> => {
+    const write = process.stdout.write.bind(process.stdout)
+    let out = ''
+    process.stdout.write = ((chunk: string | Uint8Array) => ((out += chunk.toString()), true)) as typeof process.stdout.write
+    try {
+      await actionMain(paths)
+    } finally {
+      process.stdout.write = write
+    }
+    return out
+  }
+
+  it('builds with a kubeadm-config file and feature-gates merged into the kubeadm configuration kubeadm init reads', async () => {
+    const file = join(root, 'kubeadm-patch.yaml')
+    await writeFile(file, 'kind: ClusterConfiguration\nnetworking:\n  dnsDomain: ci.local\n---\nkind: KubeletConfiguration\nmaxPods: 50\n')
+    inputs({ 'kubeadm-config': file, 'feature-gates': 'InPlacePodVerticalScaling=true' })
+    await actionMain(paths)
+    assert.equal(process.exitCode, undefined, await readFile(sb.files.summary, 'utf8'))
+    const [, cluster, kubelet] = parseAllDocuments(await placed(join(paths.stateDir, 'kubeadm.yaml'))).map((d) => d.toJS())
+    assert.deepEqual(cluster.networking, { podSubnet: '10.32.0.0/16', serviceSubnet: '10.96.0.0/12', dnsDomain: 'ci.local' })
+    assert.deepEqual(cluster.controllerManager.extraArgs, [{ name: 'feature-gates', value: 'InPlacePodVerticalScaling=true' }])
+    assert.deepEqual(kubelet, { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'systemd', maxPods: 50, featureGates: { InPlacePodVerticalScaling: true } })
+    assert.ok((await commands()).some((c) => c.endsWith(`kubeadm init --config ${join(paths.stateDir, 'kubeadm.yaml')} --skip-token-print`)))
+  })
+
+  it('refuses kubeadm-config that clashes with an input before changing anything, naming both inputs', async () => {
+    inputs({ 'kubeadm-config': 'kind: ClusterConfiguration\nnetworking:\n  podSubnet: 10.50.0.0/16\n' })
+    const out = await captured()
+    assert.equal(process.exitCode, 1)
+    assert.match(out, /::error::Inputs 'kubeadm-config' and 'pod-network-cidr' conflict: document 1 \(ClusterConfiguration\) makes networking\.podSubnet "10\.50\.0\.0\/16", but 'pod-network-cidr' gives "10\.32\.0\.0\/16"/)
+    assert.match(out, /Nothing on this host was changed/)
+    assert.deepEqual((await commands()).filter((c) => c !== 'containerd --version' && c !== 'sudo -n true'), [])
+    assert.equal(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'], undefined)
+  })
+
   it('refuses a host where an earlier cluster is still up, before changing anything', async () => {
     await mkdir(join(paths.adminConf, '..'), { recursive: true })
     await writeFile(paths.adminConf, 'apiVersion: v1\n')

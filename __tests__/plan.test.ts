@@ -393,6 +393,9 @@ describe('image-retags in the plan', () => {
         assert.ok(present.has(source), `${source} is in the store when it is tagged`)
         present.add(target)
         store.events.push(`tag ${source} ${target}`)
+      },
+      async exportArchive() {
+        throw new Error('the preload exports nothing')
       }
     }
     return store
@@ -441,5 +444,76 @@ describe('mirror-preset in the plan', () => {
     assert.match(ownText, /https:\/\/gh\.example\/kubernetes-sigs\/cri-tools\//)
     assert.doesNotMatch(ownText, /files\.m\.daocloud\.io\/github\.com/)
     assert.match(ownText, /files\.m\.daocloud\.io\/dl\.k8s\.io\/release/)
+  })
+})
+
+describe('kubeadm-config and feature-gates in the plan', () => {
+  const KUBEADM_CONFIG = `kind: ClusterConfiguration
+networking:
+  dnsDomain: ci.local
+apiServer:
+  extraArgs:
+    - name: audit-log-maxage
+      value: "7"
+---
+kind: KubeletConfiguration
+maxPods: 50
+`
+  const build = (inputs: Record<string, string>, version = 'v1.34.2') => buildPlan({ config: config(inputs), facts: hostedRunner, version, paths: HOST_PATHS })
+
+  it('the dry run shows the merged kubeadm configuration, in plan.txt and as the file', async () => {
+    const plan = build({ 'kubeadm-config': KUBEADM_CONFIG, 'feature-gates': 'InPlacePodVerticalScaling=true' })
+    assert.deepEqual(plan.inputProblems, [])
+    const root = await mkdtemp(join(tmpdir(), 'ksn-plan-'))
+    await writePlanTree(plan.steps, plan.learned, root)
+    const text = await readFile(join(root, 'plan.txt'), 'utf8')
+    assert.match(text, /config\.kubeadm: kubeadm configuration, 'kubeadm-config' merged in \(ClusterConfiguration, KubeletConfiguration\); feature gates InPlacePodVerticalScaling=true/)
+    const shown = text.split('\n').filter((l) => l.startsWith('          | ')).map((l) => l.slice(12))
+    for (const line of ['  dnsDomain: ci.local', '    - name: audit-log-maxage', '    - name: feature-gates', '      value: InPlacePodVerticalScaling=true', 'maxPods: 50', '  InPlacePodVerticalScaling: true', '  podSubnet: 10.244.0.0/16']) {
+      assert.ok(shown.includes(line), `plan.txt shows ${JSON.stringify(line)}`)
+    }
+    const [init, cluster, kubelet] = parseAllDocuments(await readFile(join(root, 'etc/kubeadm-single-node/kubeadm.yaml'), 'utf8')).map((d) => d.toJS())
+    assert.equal(init.nodeRegistration.criSocket, plan.runtime.criSocket)
+    assert.deepEqual(cluster.networking, { podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12', dnsDomain: 'ci.local' })
+    assert.deepEqual(cluster.apiServer.extraArgs, [{ name: 'audit-log-maxage', value: '7' }, { name: 'feature-gates', value: 'InPlacePodVerticalScaling=true' }])
+    assert.deepEqual(cluster.scheduler.extraArgs, [{ name: 'feature-gates', value: 'InPlacePodVerticalScaling=true' }])
+    assert.deepEqual(kubelet.featureGates, { InPlacePodVerticalScaling: true })
+    assert.equal(kubelet.maxPods, 50)
+  })
+
+  it('the plan carries the input problems only the resolved version and the runtime reveal', () => {
+    // v1beta4's list form under a release that reads v1beta3, and the socket of another runtime
+    const problems = build({ 'kubeadm-config': `${KUBEADM_CONFIG}---\nkind: InitConfiguration\nnodeRegistration: {criSocket: unix:///run/containerd/containerd.sock}\n` }, 'v1.30.9').inputProblems
+    assert.equal(problems.length, 2, problems.join('\n'))
+    assert.match(problems[0], /^Inputs 'kubeadm-config' and 'container-runtime' conflict: document 3 \(InitConfiguration\) makes nodeRegistration\.criSocket/)
+    assert.match(problems[1], /^Inputs 'kubeadm-config' and 'kubernetes-version' conflict: document 1 \(ClusterConfiguration\) gives apiServer\.extraArgs as .*kubeadm\.k8s\.io\/v1beta3/)
+    assert.deepEqual(build({}).inputProblems, [])
+  })
+
+  it('the dry run shows bootstrap tokens and the certificate key as ***; the file keeps them', async () => {
+    const token = 'abcdef.0123456789abcdef'
+    const key = 'e6a2eb8581237ab72a4f494f30285ec12a9694d750b9785706a83bfcbbbd2204'
+    const plan = build({ 'kubeadm-config': `kind: InitConfiguration\nbootstrapTokens:\n- token: ${token}\n  ttl: 1h\ncertificateKey: ${key}\n` })
+    assert.deepEqual(plan.inputProblems, [])
+    const text = renderPlan(plan.steps, plan.learned)
+    assert.ok(!text.includes(token) && !text.includes(key), 'no secret in the listing')
+    assert.match(text, /\| +- token: \*\*\*\n/)
+    assert.match(text, /\| certificateKey: \*\*\*\n/)
+    const root = await mkdtemp(join(tmpdir(), 'ksn-plan-'))
+    await writePlanTree(plan.steps, plan.learned, root)
+    assert.ok(!(await readFile(join(root, 'plan.txt'), 'utf8')).includes(token))
+    const [init] = parseAllDocuments(await readFile(join(root, 'etc/kubeadm-single-node/kubeadm.yaml'), 'utf8')).map((d) => d.toJS())
+    assert.equal(init.bootstrapTokens[0].token, token)
+    assert.equal(init.certificateKey, key)
+  })
+
+  it("notes that the dry run's image list does not follow kubeadm-config's coredns or etcd image", () => {
+    const plan = build({ 'kubeadm-config': 'kind: ClusterConfiguration\ndns: {imageTag: v1.12.2}\netcd: {local: {imageRepository: mirror.example/etcd}}\n' })
+    assert.ok(plan.notes.includes("kubeadm-config sets dns.imageTag, etcd.local.imageRepository: the dry run's list of kubeadm's images does not show that change; the run asks kubeadm, which does."), plan.notes.join('\n'))
+    assert.ok(!build({ 'kubeadm-config': KUBEADM_CONFIG }).notes.some((n) => n.startsWith('kubeadm-config sets')))
+  })
+
+  it('a kubeadm-config file must be read before the plan is built', () => {
+    assert.throws(() => build({ 'kubeadm-config': '/tmp/kubeadm.yaml' }), /kubeadm-config's file \/tmp\/kubeadm\.yaml was not read before the plan was built/)
   })
 })

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { CommandError } from '../src/host/exec.js'
 import type { ImageStore } from '../src/images/store.js'
-import { classifyPullError, preloadImages, PullError } from '../src/images/preload.js'
+import { classifyPullError, preloadImages, PullError, pullOrder } from '../src/images/preload.js'
 
 /** A store whose pulls answer from a script per image: each entry is one attempt. */
 function scriptedStore(have: string[], script: Record<string, string[]>): ImageStore & { pulls: string[]; active: number; peak: number } {
@@ -25,7 +25,10 @@ function scriptedStore(have: string[], script: Record<string, string[]>): ImageS
     async importArchive() {
       return ['docker.io/library/imported:1']
     },
-    async tag() {}
+    async tag() {},
+    async exportArchive() {
+      throw new Error('the preload exports nothing')
+    }
   }
   return store
 }
@@ -92,5 +95,34 @@ describe('image archives', () => {
     ])
     const oci = { manifests: [{ annotations: { 'io.containerd.image.name': 'registry.k8s.io/pause:3.10.1', 'org.opencontainers.image.ref.name': '3.10.1' } }, { annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }
     assert.deepEqual(namesInArchiveIndex('index.json', JSON.stringify(oci)), ['registry.k8s.io/pause:3.10.1'])
+  })
+})
+
+describe('pull order', () => {
+  it('starts the image with the largest layer first, so that it overlaps the rest; unknown images in between', () => {
+    const kubeadm = [
+      'registry.k8s.io/kube-apiserver:v1.34.2',
+      'registry.k8s.io/kube-controller-manager:v1.34.2',
+      'registry.k8s.io/kube-scheduler:v1.34.2',
+      'registry.k8s.io/kube-proxy:v1.34.2',
+      'registry.k8s.io/coredns/coredns:v1.12.1',
+      'registry.k8s.io/pause:3.10.1',
+      'registry.k8s.io/etcd:3.6.5-0'
+    ]
+    const all = [...kubeadm, 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1', 'ghcr.io/flannel-io/flannel:v0.28.4', 'docker.io/library/nginx:stable-alpine', 'docker.io/library/busybox:1.37']
+    const order = pullOrder(all)
+    assert.deepEqual(order.slice(0, 3), ['registry.k8s.io/etcd:3.6.5-0', 'registry.k8s.io/kube-apiserver:v1.34.2', 'registry.k8s.io/kube-controller-manager:v1.34.2'])
+    assert.deepEqual(order.slice(-2), ['ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1', 'registry.k8s.io/pause:3.10.1'])
+    assert.ok(order.indexOf('docker.io/library/busybox:1.37') > order.indexOf('ghcr.io/flannel-io/flannel:v0.28.4'))
+    assert.deepEqual([...order].sort(), [...all].sort(), 'every image, once')
+    // a flat mirror names them the same way
+    assert.equal(pullOrder(['m.example/google_containers/pause:3.10.1', 'm.example/google_containers/etcd:3.6.5-0'])[0], 'm.example/google_containers/etcd:3.6.5-0')
+  })
+
+  it('is the order the preload starts its pulls in', async () => {
+    const images = ['registry.k8s.io/pause:3.10.1', 'docker.io/library/nginx:stable-alpine', 'registry.k8s.io/etcd:3.6.5-0']
+    const store = scriptedStore([], {})
+    await preloadImages(store, { images, concurrency: 1, backoffMs: 1 })
+    assert.deepEqual(store.pulls, ['registry.k8s.io/etcd:3.6.5-0', 'docker.io/library/nginx:stable-alpine', 'registry.k8s.io/pause:3.10.1'])
   })
 })

@@ -117,7 +117,7 @@ describe('cni-version: latest through the Releases API', () => {
     routes[LIST] = api(200, [release('v3.33.1'), release('v3.32.2')]).route
     const env = { GITHUB_API_URL: server.url, GITHUB_SERVER_URL: server.url }
     const c = config({ cni: 'calico', 'cni-version': 'latest', 'github-token': 'ghs_t', 'github-url': `${server.url}/gh`, 'kubernetes-version': 'v1.34.2' })
-    const prepared = await prepare(c, createRun({ debug: () => {} }), pathsUnder('/nonexistent-root'), undefined, (cfg) => resolveCniVersion(cfg, env))
+    const prepared = await prepare(c, createRun({ debug: () => {} }), pathsUnder('/nonexistent-root'), undefined, undefined, (cfg) => resolveCniVersion(cfg, env))
     assert.deepEqual(prepared.config.cniVersion, { kind: 'exact', version: 'v3.33.1', latest: true })
     assert.ok(prepared.plan.notes.some((n) => n.startsWith(`Input 'cni-version' is 'latest': calico v3.33.1, the newest release of projectcalico/calico (asked at ${server.url})`)))
     const text = renderPlan(prepared.plan.steps, prepared.plan.learned)

@@ -10,7 +10,7 @@ import { headline, prepare } from './prepare.js'
 /** `out`: a directory for the plan tree (plan-dir, or the command line's --out). */
 export async function plan(config: Config, env: CommandEnv, out: string | undefined, input = 'plan-dir'): Promise<void> {
   const t0 = performance.now()
-  const prepared = await prepare(config, env.run, env.paths)
+  const prepared = await prepare(config, env.run, env.paths, undefined, env.cache)
   const { version, facts, plan } = prepared
   const { io } = env
   io.info(headline(prepared))

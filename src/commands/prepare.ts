@@ -1,12 +1,14 @@
 // From a parsed config to a plan: resolve the version, read the host (read-only), build
 // the steps. Shared by every command, so the dry run and the run see the same plan.
-import type { Config } from '../config/inputs.js'
+import type { CacheBackend } from '../cache/backend.js'
+import { InputError, type Config } from '../config/inputs.js'
 import { resolveCniVersion } from '../config/releases.js'
 import { fetchText, resolveVersion, type FetchText } from '../config/versions.js'
 import type { Run } from '../host/exec.js'
 import type { Paths } from '../host/paths.js'
 import { probeHost, type HostFacts } from '../host/probe.js'
 import { buildPlan, type Plan } from '../phases/index.js'
+import { readKubeadmConfigFile } from '../phases/input-files.js'
 
 export interface Prepared {
   /** the config as planned: cni-version 'latest' resolved to a release */
@@ -16,9 +18,16 @@ export interface Prepared {
   plan: Plan
 }
 
-export async function prepare(config: Config, run: Run, paths: Paths, get: FetchText = fetchText, resolveCni = resolveCniVersion): Promise<Prepared> {
-  const [version, facts, planned] = await Promise.all([resolveVersion(config.kubernetesVersion, config.kubernetesReleaseUrl, get), probeHost(run, paths), resolveCni(config)])
-  return { config: planned, version, facts, plan: buildPlan({ config: planned, facts, version, paths }) }
+/**
+ * Throws InputError where kubeadm-config's file cannot be read or does not fit the version and
+ * inputs. cni-version 'latest' is resolved here, beside the Kubernetes version.
+ */
+export async function prepare(config: Config, run: Run, paths: Paths, get: FetchText = fetchText, cacheBackend?: CacheBackend, resolveCni = resolveCniVersion): Promise<Prepared> {
+  const read = await readKubeadmConfigFile(config)
+  const [version, facts, planned] = await Promise.all([resolveVersion(read.kubernetesVersion, read.kubernetesReleaseUrl, get), probeHost(run, paths), resolveCni(read)])
+  const plan = buildPlan({ config: planned, facts, version, paths, cacheBackend })
+  if (plan.inputProblems.length > 0) throw new InputError(plan.inputProblems)
+  return { config: planned, version, facts, plan }
 }
 
 /** The first line of every command's log: what is about to be built on what. */

@@ -1,7 +1,8 @@
 // up: inputs -> plan -> checks -> execute -> outputs and summary. Everything it changes on
 // the host goes through the ledger, saved as it happens, so that whatever fails, `down`
 // (the post step) can put the host back.
-import type { Config } from '../config/inputs.js'
+import { entryLayout } from '../cache/entry.js'
+import { InputError, type Config } from '../config/inputs.js'
 import { execute } from '../engine/execute.js'
 import { StepError, type StepTiming } from '../engine/step.js'
 import { createHost } from '../host/host.js'
@@ -21,7 +22,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
   const seconds = (): number => (performance.now() - t0) / 1000
   let record: LedgerRecord | undefined
   try {
-    const prepared = await prepare(config, env.run, paths)
+    const prepared = await prepare(config, env.run, paths, undefined, env.cache)
     const { version, facts, plan } = prepared
     io.info(headline(prepared))
     io.setOutput('kubernetes-version', version)
@@ -65,9 +66,14 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
       )
     } finally {
       io.flush()
+      for (const w of plan.cache?.warnings ?? []) io.warning(w, 'cache')
     }
 
     const l = plan.learned
+    const { cache } = plan
+    if (cache && l.preloaded) {
+      rec.cache = cache.record(l.preloaded, plan.runtime.imageCommands(l).exportArchive(entryLayout(cache.dir).images, l.preloaded))
+    }
     io.exportVariable('KUBECONFIG', l.kubeconfig ?? plan.kubeconfig)
     io.addPath(paths.binDir)
     const outputs: Record<string, string> = {
@@ -76,7 +82,8 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
       'node-ip': l.nodeIp ?? '',
       'node-port': l.nodePort === undefined ? '' : String(l.nodePort),
       'nginx-url': l.nginxUrl ?? '',
-      timings: JSON.stringify(timingsJson(timings, seconds()))
+      timings: JSON.stringify(timingsJson(timings, seconds())),
+      'cache-hit': !cache?.restored ? 'false' : cache.restored.exact ? 'true' : 'partial'
     }
     for (const [k, v] of Object.entries(outputs)) io.setOutput(k, v)
     rec.finished = true
@@ -89,14 +96,20 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
         ['node', `${l.nodeName} (${l.nodeIp})`],
         ['runtime', plan.runtime.describe],
         ['CNI', CNIS[config.cni].describe(prepared.config)],
-        ['images', l.imageCounts ? `${l.imageCounts.pulled} pulled, ${l.imageCounts.present} already present, ${l.imageCounts.imported} imported` : '-'],
+        [
+          'images',
+          l.imageCounts
+            ? `${l.imageCounts.pulled} pulled, ${l.imageCounts.cached} from the cache, ${l.imageCounts.present} already present, ${l.imageCounts.imported} imported`
+            : '-'
+        ],
+        ['cache', cache ? cache.describe() : config.cache ? 'unavailable here' : 'off'],
         ['nginx', l.nginxUrl ?? 'smoke test skipped'],
         ['kubeconfig', l.kubeconfig ?? ''],
         ['host changes recorded', String(rec.changes.length)]
       ],
       timings,
       total: seconds(),
-      notes: plan.notes
+      notes: [...plan.notes, ...(cache?.warnings ?? [])]
     })
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err)
@@ -109,6 +122,8 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
     }
     if (timings.length > 0) io.setOutput('timings', JSON.stringify(timingsJson(timings, seconds())))
     await io.summary({ kind: 'failure', message: told, timings }).catch(() => {})
-    throw new Error(told, { cause: err })
+    // an input problem found while preparing (kubeadm-config against the resolved version)
+    // stays an InputError: nothing was changed, and the caller says so
+    throw record === undefined && err instanceof InputError ? err : new Error(told, { cause: err })
   }
 }

@@ -7,6 +7,7 @@ import { CNI_NAMES, CNIS, type Cni } from '../cnis/index.js'
 import { isImageReference, isImageRepository, normalizeImage } from '../images/ref.js'
 import { RUNTIME_NAMES, type Runtime } from '../runtimes/index.js'
 import { DEFAULTS } from './defaults.js'
+import { looksLikePath, parseFeatureGates, parseKubeadmDocuments, type FeatureGate, type KubeadmConfigInput } from './kubeadm-config.js'
 import { OLDEST_MINOR } from './kubernetes.js'
 import { MIRROR_PRESET_NAMES, MIRROR_PRESETS, presetValue, type MirrorPresetName } from './presets.js'
 
@@ -54,6 +55,10 @@ export interface Config {
   imageArchives: string[]
   imageRetags: ImageRetag[]
   untaint: boolean
+  /** YAML laid over the rendered kubeadm configuration (src/render/kubeadm.ts), if given */
+  kubeadmConfig?: KubeadmConfigInput
+  /** given to the API server, controller manager, scheduler and kubelet; empty when unset */
+  featureGates: FeatureGate[]
   smokeTest: boolean
   smokeTestImage: string
   timeoutSeconds: number
@@ -61,6 +66,8 @@ export interface Config {
   githubUrl: string
   /** for GitHub's API (cni-version: latest); never printed */
   githubToken: string
+  /** keep the verified downloads and the images between runs (GitHub's cache; a directory for the command line) */
+  cache: boolean
   cleanup: Cleanup
   dryRun: boolean
   planDir?: string
@@ -88,12 +95,15 @@ export const INPUT_NAMES = [
   'image-archives',
   'image-retags',
   'untaint',
+  'kubeadm-config',
+  'feature-gates',
   'smoke-test',
   'smoke-test-image',
   'timeout',
   'kubernetes-release-url',
   'github-url',
   'github-token',
+  'cache',
   'cleanup',
   'dry-run',
   'plan-dir'
@@ -429,6 +439,24 @@ function parseCniVersion(value: string): CniVersionSpec {
   return { kind: 'exact', version: `v${m[1]}` }
 }
 
+/**
+ * kubeadm-config: a path (one line, read before the plan is built: src/phases/input-files.ts)
+ * or inline YAML, whose documents are read here. Kept untrimmed at the start, where YAML
+ * indentation matters. Whether the documents fit the version and the other inputs is asked
+ * once both are known (src/render/kubeadm-check.ts).
+ */
+function parseKubeadmConfig(value: string, field: Field, problems: string[]): KubeadmConfigInput | undefined {
+  const v = value.trim()
+  if (v === '') return undefined
+  if (looksLikePath(v)) {
+    const path = field(() => parsePath('kubeadm-config', v, 'a path to a YAML file (or YAML itself, over several lines)', false))
+    return path === undefined ? undefined : { path }
+  }
+  const read = parseKubeadmDocuments(value.trimEnd(), "Input 'kubeadm-config'")
+  problems.push(...read.problems)
+  return { patches: read.patches }
+}
+
 /** The accepted values of mirror-preset, as its error and action.yml say them. */
 export const MIRROR_PRESET_FORMS = `'' (no preset), ${MIRROR_PRESET_NAMES.map((n) => `'${n}' (mirrors reachable from ${MIRROR_PRESETS[n].where})`).join(', ')}`
 
@@ -517,6 +545,9 @@ export function parseInputs(get: InputGetter): Config {
   )
   const imageRetags = parseRetags('image-retags', read('image-retags'), field)
   const untaint = field(() => parseBool('untaint', read('untaint', 'true')))
+  const kubeadmConfig = parseKubeadmConfig(get('kubeadm-config'), field, problems)
+  const featureGates = parseFeatureGates(read('feature-gates'))
+  problems.push(...featureGates.problems)
   const smokeTest = field(() => parseBool('smoke-test', read('smoke-test', 'true')))
   const smokeTestImage = field(() => parseImage('smoke-test-image', read('smoke-test-image', DEFAULTS.smokeTestImage)))
   const timeoutSeconds = field(() => parseDuration('timeout', read('timeout', DEFAULTS.timeout)))
@@ -529,6 +560,7 @@ export function parseInputs(get: InputGetter): Config {
       "Input 'github-token' is empty, but cni-version 'latest' looks the release up with GitHub's API, which limits anonymous callers to 60 requests an hour per address (shared by every job on a hosted runner's address); accepted: a token, such as the default ${{ github.token }} (the job's own; on the command line, $GITHUB_TOKEN), or an exact cni-version such as 'v3.32.2', which needs no lookup."
     )
   }
+  const cache = field(() => parseBool('cache', read('cache', 'true')))
   const cleanup = field(() => parseChoice<Cleanup>('cleanup', read('cleanup', DEFAULTS.cleanup), ['auto', 'true', 'false']))
   const dryRun = field(() => parseBool('dry-run', read('dry-run', 'false')))
   const planDirRaw = read('plan-dir')
@@ -549,12 +581,15 @@ export function parseInputs(get: InputGetter): Config {
     imageArchives: imageArchives!,
     imageRetags: imageRetags!,
     untaint: untaint!,
+    kubeadmConfig,
+    featureGates: featureGates.gates,
     smokeTest: smokeTest!,
     smokeTestImage: smokeTestImage!,
     timeoutSeconds: timeoutSeconds!,
     kubernetesReleaseUrl: kubernetesReleaseUrl!,
     githubUrl: githubUrl!,
     githubToken,
+    cache: cache!,
     cleanup: cleanup!,
     dryRun: dryRun!,
     planDir: planDirRaw === '' ? undefined : planDirRaw,

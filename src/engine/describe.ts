@@ -15,10 +15,11 @@ export function describeOp(op: Op, learned: Learned): string[] {
       return [`$ ${op.privileged ? 'sudo ' : ''}${op.env ? Object.entries(op.env).map(([k, v]) => `${k}=${v} `).join('') : ''}${displayArgv(op.argv)}`]
     case 'write': {
       const content = op.render(learned)
+      const shown = (op.redact ?? []).filter((s) => s !== '').reduce((text, secret) => text.split(secret).join('***'), content)
       return [
         `write ${op.path} (mode ${(op.mode ?? 0o644).toString(8)}, ${Buffer.byteLength(content)} bytes; the original, if any, is kept for cleanup)`,
         `  $ sudo ${displayArgv(installArgv('<rendered>', op.path, { mode: op.mode }))}`,
-        ...content.trimEnd().split('\n').map((l) => `    | ${l}`)
+        ...shown.trimEnd().split('\n').map((l) => `    | ${l}`)
       ]
     }
     case 'service':

@@ -15,8 +15,10 @@ export interface Learned {
   nginxUrl?: string
   /** epoch ms by which the cluster must be ready and the smoke test answered; set when the waiting starts */
   deadline?: number
-  /** how many images were already present, pulled, imported */
-  imageCounts?: { present: number; pulled: number; imported: number }
+  /** what the preload put in the store, under the names the cluster asks for */
+  preloaded?: string[]
+  /** how many images were already present, pulled, imported (image-archives), restored from the cache */
+  imageCounts?: { present: number; pulled: number; imported: number; cached: number }
 }
 
 /** Placeholder shown by a dry run for a value only kubeadm can tell. */

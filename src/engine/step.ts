@@ -8,7 +8,7 @@ import type { Learned } from './learned.js'
  * The phases, in the order they run, like kubeadm's own init phases. A step may only need
  * steps of its own phase or an earlier one (a test holds the plan to that).
  */
-export const PHASES = ['host', 'binaries', 'config', 'runtime', 'images', 'init', 'network', 'ready', 'smoke'] as const
+export const PHASES = ['cache', 'host', 'binaries', 'config', 'runtime', 'images', 'init', 'network', 'ready', 'smoke'] as const
 export type Phase = (typeof PHASES)[number]
 
 /**
@@ -16,6 +16,7 @@ export type Phase = (typeof PHASES)[number]
  * step's report cannot name a step that does not exist.
  */
 export const STEP_IDS = [
+  'cache.restore',
   'host.swap',
   'host.kernel',
   'host.packages',
@@ -58,7 +59,7 @@ export type Op =
   /** a command with no lasting effect on the host (queries, kubectl against the cluster) */
   | { kind: 'exec'; argv: string[]; privileged?: boolean; env?: Record<string, string> }
   /** a file, recorded in the ledger before it is written; rendered from what earlier steps learned */
-  | { kind: 'write'; path: string; mode?: number; render: (learned: Learned) => string }
+  | { kind: 'write'; path: string; mode?: number; render: (learned: Learned) => string; /** values the dry run's listing shows as *** (the file keeps them) */ redact?: readonly string[] }
   /** a unit: recorded in the ledger, so that cleanup puts its state back */
   | { kind: 'service'; action: ServiceAction; unit?: string }
   /** work that reads results as it goes (downloads, waits); `shows` is what a dry run prints */

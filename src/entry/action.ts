@@ -12,21 +12,23 @@ import { createRun } from '../host/exec.js'
 import { HOST_PATHS, type Paths } from '../host/paths.js'
 import { systemd } from '../host/services.js'
 import { actionsStateStore } from '../io/ledger-store.js'
+import { actionsCache, type CacheBackend } from '../cache/backend.js'
+import { saveCache } from '../commands/save-cache.js'
 import { actionsReporter } from '../io/reporter.js'
 
-function actionsEnv(paths: Paths): CommandEnv {
+function actionsEnv(paths: Paths, cache: CacheBackend): CommandEnv {
   const run = createRun()
-  return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStateStore(), where: 'actions' }
+  return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStateStore(), where: 'actions', cache }
 }
 
-/** `paths`: where the host's files are; tests put them in a temporary tree. */
-export async function actionMain(paths: Paths = HOST_PATHS): Promise<void> {
+/** `paths`: where the host's files are, and `cache` where entries live; tests put both in a temporary tree. */
+export async function actionMain(paths: Paths = HOST_PATHS, cache: CacheBackend = actionsCache()): Promise<void> {
   try {
     // masked before anything could print it: the log shows *** wherever it appears
     const token = core.getInput('github-token')
     if (token !== '') core.setSecret(token)
     const config = parseInputs((name) => core.getInput(name))
-    const env = actionsEnv(paths)
+    const env = actionsEnv(paths, cache)
     if (config.dryRun) {
       await plan(config, env, config.planDir)
     } else {
@@ -39,9 +41,9 @@ export async function actionMain(paths: Paths = HOST_PATHS): Promise<void> {
   }
 }
 
-export async function actionPost(): Promise<void> {
+export async function actionPost(cache: CacheBackend = actionsCache()): Promise<void> {
   try {
-    const env = actionsEnv(HOST_PATHS)
+    const env = actionsEnv(HOST_PATHS, cache)
     const record = env.store.load()
     if (!record) {
       core.info('Nothing to diagnose or clean up: the main step changed nothing on this host.')
@@ -51,6 +53,8 @@ export async function actionPost(): Promise<void> {
     // no failure recorded and no finish either: the job was cancelled or timed out mid-way
     if (!record.failed && !record.finished) record.failed = { message: 'The main step did not finish: the job was cancelled or timed out while it ran.' }
     if (record.failed) await diagnose(record, env)
+    // before cleanup: the export needs the runtime that holds the images
+    else await saveCache(record, env)
     if (record.cleanup) await down(record, env)
     else if (record.changes.length > 0) core.info(`Cleanup is off (cleanup: auto on a hosted runner, or false): the ${record.changes.length} host changes stay for the rest of the job.`)
   } catch (err) {

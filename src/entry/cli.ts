@@ -3,11 +3,15 @@
 //   node dist/cli.js up [--INPUT VALUE ...]   then   down   (or diagnose after a failure)
 // Every action input is a flag of the same name. The ledger that `up` writes and `down`
 // replays is a file (--ledger, default $XDG_STATE_HOME/kubeadm-single-node/ledger.json).
+import { homedir } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { directoryCache } from '../cache/backend.js'
 import { diagnose } from '../commands/diagnose.js'
 import { down } from '../commands/down.js'
 import type { CommandEnv } from '../commands/env.js'
 import { plan } from '../commands/plan.js'
+import { saveCache } from '../commands/save-cache.js'
 import { up } from '../commands/up.js'
 import { INPUT_NAMES, InputError, parseInputs } from '../config/inputs.js'
 import { createRun } from '../host/exec.js'
@@ -49,13 +53,16 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2
   }
   const run = createRun({ debug: () => {} })
+  const cacheHome = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'kubeadm-single-node')
   const env: CommandEnv = {
     paths: HOST_PATHS,
     run,
     services: systemd(run),
     io: terminalReporter(command === 'plan' ? process.stdout : process.stderr, values.verbose === true),
     store: fileStore(typeof values.ledger === 'string' ? values.ledger : undefined),
-    where: 'terminal'
+    where: 'terminal',
+    // a machine that keeps its disk keeps entries in a directory: the second `up` pulls nothing
+    cache: directoryCache(join(cacheHome, 'entries'), join(cacheHome, 'entry'))
   }
   try {
     if (command === 'down' || command === 'diagnose') {
@@ -76,7 +83,11 @@ export async function main(argv: string[]): Promise<number> {
       return typeof v === 'string' ? v : ''
     })
     if (command === 'plan') await plan(config, env, typeof values.out === 'string' ? values.out : undefined, '--out')
-    else await up(config, env)
+    else {
+      await up(config, env)
+      const record = env.store.load()
+      if (record) await saveCache(record, env)
+    }
     return 0
   } catch (err) {
     process.stderr.write(`error: ${(err as Error).message}\n`)

@@ -1,10 +1,12 @@
 // Downloads through @actions/tool-cache, each verified against its published SHA-256
 // before anything uses it. A mismatch deletes the file and installs nothing.
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { lookup } from 'node:dns/promises'
 import { createReadStream } from 'node:fs'
 import { isIP } from 'node:net'
-import { readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { copyFile, readFile, rm } from 'node:fs/promises'
 import * as tc from '@actions/tool-cache'
 
 export interface Artifact {
@@ -15,6 +17,21 @@ export interface Artifact {
   checksumUrl: string
   /** the input whose URL it comes from, for errors that say what to change */
   input: 'kubernetes-release-url' | 'github-url'
+}
+
+/**
+ * Downloads kept between runs (src/cache/). A kept copy is used only when it matches the
+ * digest published now, so a restored entry is never trusted on its own word.
+ */
+export interface DownloadCache {
+  /** a kept copy of this download, not yet verified */
+  find(a: Artifact, fileName: string): string | undefined
+  /** the kept copy matched and was used */
+  used(a: Artifact): void
+  /** the kept copy did not match */
+  rejected(a: Artifact, why: string): void
+  /** a verified download, to keep for the next run */
+  keep(a: Artifact, fileName: string, path: string): Promise<void>
 }
 
 const lookups = new Map<string, Promise<string | undefined>>()
@@ -79,8 +96,17 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest('hex')
 }
 
-export async function downloadVerified(artifact: Artifact): Promise<string> {
-  const fileName = new URL(artifact.url).pathname.split('/').pop() ?? artifact.name
+/** The published file name of a download, which its checksum file names. */
+export function fileNameOf(artifact: Artifact): string {
+  return new URL(artifact.url).pathname.split('/').pop() ?? artifact.name
+}
+
+/**
+ * A verified copy of the download, in a temporary file the caller removes: from `cache` when
+ * it has one matching the published digest, else fetched (and then kept in `cache`).
+ */
+export async function downloadVerified(artifact: Artifact, cache?: DownloadCache, log: (l: string) => void = () => {}): Promise<string> {
+  const fileName = fileNameOf(artifact)
   const dns = await unresolvable(artifact.checksumUrl)
   if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`)
   let expected: string
@@ -94,6 +120,19 @@ export async function downloadVerified(artifact: Artifact): Promise<string> {
   } catch (err) {
     throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${(err as Error).message}`, { cause: err })
   }
+  const kept = cache?.find(artifact, fileName)
+  if (kept) {
+    const actual = await sha256File(kept).catch((err: Error) => err.message)
+    if (actual === expected) {
+      // a copy, as a download would be: the callers remove it once it is in the tool cache
+      const copy = join(process.env.RUNNER_TEMP || tmpdir(), `ksn-cached-${randomUUID()}`)
+      await copyFile(kept, copy)
+      cache!.used(artifact)
+      log(`${artifact.name} from the cache entry, verified against ${artifact.checksumUrl}`)
+      return copy
+    }
+    cache!.rejected(artifact, `its SHA-256 is ${actual}, but ${artifact.checksumUrl} publishes ${expected}`)
+  }
   let path: string
   try {
     path = await tc.downloadTool(artifact.url)
@@ -105,6 +144,8 @@ export async function downloadVerified(artifact: Artifact): Promise<string> {
     await rm(path, { force: true })
     throw new ChecksumError(artifact, expected, actual)
   }
+  log(`verified ${artifact.name} against ${artifact.checksumUrl}`)
+  await cache?.keep(artifact, fileName, path)
   return path
 }
 
@@ -122,28 +163,26 @@ const cacheVersion = (v: string): string => v.replace(/^v/, '')
  * A verified single binary from the runner's tool cache, downloading (and verifying) it
  * first when absent. Only verified files enter the cache. Returns the binary's path.
  */
-export async function cachedBinary(artifact: Artifact, key: ToolKey, log: (l: string) => void = () => {}): Promise<string> {
+export async function cachedBinary(artifact: Artifact, key: ToolKey, log: (l: string) => void = () => {}, cache?: DownloadCache): Promise<string> {
   const hit = tc.find(key.tool, cacheVersion(key.version), key.arch)
   if (hit) {
     log(`${key.tool} ${key.version} from the tool cache`)
     return `${hit}/${key.tool}`
   }
-  const file = await downloadVerified(artifact)
-  log(`verified ${artifact.name} against ${artifact.checksumUrl}`)
+  const file = await downloadVerified(artifact, cache, log)
   const dir = await tc.cacheFile(file, key.tool, key.tool, cacheVersion(key.version), key.arch)
   await rm(file, { force: true })
   return `${dir}/${key.tool}`
 }
 
 /** A verified tarball, extracted, from the tool cache (or downloaded, verified, extracted and cached). Returns its directory. */
-export async function cachedTarball(artifact: Artifact, key: ToolKey, log: (l: string) => void = () => {}): Promise<string> {
+export async function cachedTarball(artifact: Artifact, key: ToolKey, log: (l: string) => void = () => {}, cache?: DownloadCache): Promise<string> {
   const hit = tc.find(key.tool, cacheVersion(key.version), key.arch)
   if (hit) {
     log(`${key.tool} ${key.version} from the tool cache`)
     return hit
   }
-  const file = await downloadVerified(artifact)
-  log(`verified ${artifact.name} against ${artifact.checksumUrl}`)
+  const file = await downloadVerified(artifact, cache, log)
   const extracted = await tc.extractTar(file)
   await rm(file, { force: true })
   const dir = await tc.cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch)

@@ -65,6 +65,36 @@ function explain(image: string, failure: PullFailure, where: string[], detail: s
   }
 }
 
+/**
+ * The largest compressed layer of the images a cluster pulls, in MiB (amd64, as their
+ * registries' manifests list them late in 2026; bench/image-set.ts has the whole layer lists).
+ * One layer is one connection, so the image with the largest layer sets the preload's floor:
+ * started first, it overlaps everything else (longest-processing-time-first scheduling).
+ */
+const LARGEST_LAYER_MIB: Record<string, number> = {
+  etcd: 58,
+  'kube-apiserver': 30,
+  'kube-controller-manager': 25,
+  coredns: 19,
+  'kube-proxy': 18,
+  'kube-scheduler': 18,
+  nginx: 18,
+  flannel: 16,
+  'flannel-cni-plugin': 3.5,
+  pause: 0.3
+}
+/** An image the table does not know: pulled after the known large ones, before the small ones. */
+const UNKNOWN_MIB = 15
+
+/** The pull order: the image with the largest layer first; ties keep the given order. */
+export function pullOrder(images: readonly string[]): string[] {
+  const weight = (i: string): number => LARGEST_LAYER_MIB[parseImageRef(i).path.split('/').pop() ?? ''] ?? UNKNOWN_MIB
+  return images
+    .map((image, at) => ({ image, at, w: weight(image) }))
+    .sort((a, b) => b.w - a.w || a.at - b.at)
+    .map((x) => x.image)
+}
+
 async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items]
   const errors: unknown[] = []
@@ -99,7 +129,7 @@ export async function preloadImages(store: ImageStore, o: PreloadOptions): Promi
   const missing = o.images.filter((i) => !have.has(i))
   if (present.length) log(`already present: ${present.join(', ')}`)
   const pulled: string[] = []
-  await pool(missing, o.concurrency ?? 4, async (image) => {
+  await pool(pullOrder(missing), o.concurrency ?? 4, async (image) => {
     const started = performance.now()
     for (let attempt = 1; ; attempt++) {
       try {

@@ -1,4 +1,4 @@
-// An image store, as the action sees one: list, pull, import, tag. Each runtime driver
+// An image store, as the action sees one: list, pull, import, tag, export. Each runtime driver
 // gives its own (containerd's in runtimes/containerd/store.ts); Docker's is here for the
 // test bed and for a runtime that keeps images in Docker.
 import type { Run } from '../host/exec.js'
@@ -10,6 +10,8 @@ export interface ImageStore {
   /** imports a docker-save or OCI tarball; returns the names it brought */
   importArchive(path: string): Promise<string[]>
   tag(source: string, target: string): Promise<void>
+  /** writes the named images, as the store holds them, to one archive that importArchive takes back */
+  exportArchive(path: string, refs: readonly string[]): Promise<void>
 }
 
 /**
@@ -70,6 +72,9 @@ export function dockerStore(run: Run, o: DockerStoreOptions = {}): ImageStore {
     },
     async tag(source, target) {
       await docker(['tag', source, target])
+    },
+    async exportArchive(path, refs) {
+      await docker(['save', '--output', path, ...refs])
     }
   }
 }

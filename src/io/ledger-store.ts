@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import * as core from '@actions/core'
+import type { CacheRecord } from '../cache/session.js'
 import type { Cni } from '../cnis/index.js'
 import type { StepId } from '../engine/step.js'
 import type { Change } from '../host/ledger.js'
@@ -26,6 +27,8 @@ export interface LedgerRecord {
   /** what diagnostics to collect */
   runtime: Runtime
   cni: Cni
+  /** set once the run succeeded with the cache on: what the post step saves */
+  cache?: CacheRecord
 }
 
 export interface LedgerStore {

@@ -22,30 +22,32 @@ export async function pluginFiles(dir: string): Promise<string[]> {
 }
 
 export function binarySteps(p: PlanContext): Step[] {
-  const { facts, version, paths, bin, arts, criSocket } = p
+  const { facts, version, paths, bin, arts, criSocket, cache } = p
+  // the downloads wait for the cache entry, which may hold them
+  const after: Step['needs'] = cache ? ['cache.restore'] : []
   const steps: Step[] = []
-  const verify = (a: (typeof arts)[keyof typeof arts]): string[] => [`GET ${a.url} (unless the tool cache has it)`, `verify SHA-256 against ${a.checksumUrl}`]
+  const verify = (a: (typeof arts)[keyof typeof arts]): string[] => [`GET ${a.url} (unless the tool cache${cache ? ' or the cache entry' : ''} has it)`, `verify SHA-256 against ${a.checksumUrl}`]
   for (const name of ['kubeadm', 'kubelet', 'kubectl'] as const) {
     steps.push(
-      step(`binaries.${name}`, `${name} ${version}`, [], [
+      step(`binaries.${name}`, `${name} ${version}`, after, [
         {
           kind: 'task',
           title: `download and verify ${name}`,
           shows: [...verify(arts[name]), `$ sudo ${displayArgv(installArgv('<download>', bin(name), EXEC))}`],
-          run: async (ctx) => ctx.host.installFile(await cachedBinary(arts[name], { tool: name, version, arch: facts.arch }, ctx.log), bin(name), EXEC)
+          run: async (ctx) => ctx.host.installFile(await cachedBinary(arts[name], { tool: name, version, arch: facts.arch }, ctx.log, cache), bin(name), EXEC)
         }
       ])
     )
   }
   const crictl = crictlVersion(minorOf(version))
   steps.push(
-    step('binaries.crictl', `crictl ${crictl}`, [], [
+    step('binaries.crictl', `crictl ${crictl}`, after, [
       {
         kind: 'task',
         title: 'download and verify crictl',
         shows: [...verify(arts.crictl), `extract; $ sudo ${displayArgv(installArgv('<extracted>/crictl', bin('crictl'), EXEC))}`],
         run: async (ctx) => {
-          const dir = await cachedTarball(arts.crictl, { tool: 'crictl', version: crictl, arch: facts.arch }, ctx.log)
+          const dir = await cachedTarball(arts.crictl, { tool: 'crictl', version: crictl, arch: facts.arch }, ctx.log, cache)
           await ctx.host.installFile(join(dir, 'crictl'), bin('crictl'), EXEC)
         }
       },
@@ -53,7 +55,7 @@ export function binarySteps(p: PlanContext): Step[] {
     ])
   )
   steps.push(
-    step('binaries.cni-plugins', `CNI plugins ${CNI_PLUGINS_VERSION}`, [], [
+    step('binaries.cni-plugins', `CNI plugins ${CNI_PLUGINS_VERSION}`, after, [
       {
         kind: 'task',
         title: 'download and verify the CNI plugins',
@@ -63,7 +65,7 @@ export function binarySteps(p: PlanContext): Step[] {
           `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv('<extracted>/PLUGIN', join(paths.cniBinDir, 'PLUGIN'), EXEC))}`
         ],
         run: async (ctx) => {
-          const dir = await cachedTarball(arts['cni-plugins'], { tool: 'cni-plugins', version: CNI_PLUGINS_VERSION, arch: facts.arch }, ctx.log)
+          const dir = await cachedTarball(arts['cni-plugins'], { tool: 'cni-plugins', version: CNI_PLUGINS_VERSION, arch: facts.arch }, ctx.log, cache)
           await ctx.host.ensureDir(paths.cniBinDir)
           const plugins = await pluginFiles(dir)
           await Promise.all(plugins.map((n) => ctx.host.installFile(join(dir, n), join(paths.cniBinDir, n), EXEC)))

@@ -4,31 +4,79 @@ import { step, type Step } from '../engine/step.js'
 import { FROM_KUBEADM } from '../engine/learned.js'
 import { displayArgv } from '../host/exec.js'
 import { parseKubeadmImageList } from '../images/kubeadm.js'
-import { renderKubeadmConfig } from '../render/kubeadm.js'
+import { featureGatesFlag, kubeadmSecrets } from '../config/kubeadm-config.js'
+import { renderKubeadmConfig, type KubeadmConfigOptions } from '../render/kubeadm.js'
+import { kubeadmConfigProblems } from '../render/kubeadm-check.js'
+import { touches } from '../render/merge-patch.js'
 import type { PlanContext } from './context.js'
 
 export function kubeadmImagesListArgv(kubeadm: string, config: string): string[] {
   return [kubeadm, 'config', 'images', 'list', '--config', config]
 }
 
+/** What the kubeadm configuration is rendered from: the inputs, the runtime's socket, kubeadm-config. */
+export function kubeadmOptions(p: PlanContext): KubeadmConfigOptions {
+  const { config, version, criSocket } = p
+  const given = config.kubeadmConfig
+  if (given && given.patches === undefined) throw new Error(`kubeadm-config's file ${given.path} was not read before the plan was built`)
+  return {
+    kubernetesVersion: version,
+    criSocket,
+    podSubnet: config.podNetworkCidr,
+    serviceSubnet: config.serviceCidr,
+    imageRepository: config.imageRepository,
+    untaint: config.untaint,
+    featureGates: config.featureGates,
+    patches: given?.patches ?? []
+  }
+}
+
+/** kubeadm-config as the messages name it: the input, and its file if it came from one. */
+function kubeadmConfigSource(p: PlanContext): string {
+  const path = p.config.kubeadmConfig?.path
+  return path === undefined ? "'kubeadm-config'" : `'kubeadm-config' (the file ${JSON.stringify(path)})`
+}
+
+/** Where kubeadm-config and feature-gates clash with the version or the other inputs; empty when they fit. */
+export function kubeadmConfigInputProblems(p: PlanContext): string[] {
+  return kubeadmConfigProblems(kubeadmOptions(p), kubeadmConfigSource(p))
+}
+
+/** The image fields of ClusterConfiguration that change which images kubeadm names. */
+const IMAGE_FIELDS = [['dns', 'imageRepository'], ['dns', 'imageTag'], ['etcd', 'local', 'imageRepository'], ['etcd', 'local', 'imageTag']]
+
+/**
+ * A note when kubeadm-config changes coredns' or etcd's image: the dry run's image list is
+ * predicted from the version table without it (the run asks kubeadm, which reads it).
+ */
+export function kubeadmImageNote(p: PlanContext): string | undefined {
+  const cluster = p.config.kubeadmConfig?.patches?.find((x) => x.kind === 'ClusterConfiguration')
+  const changed = IMAGE_FIELDS.filter((f) => cluster && touches(cluster.fields, f)).map((f) => f.join('.'))
+  if (changed.length === 0) return undefined
+  return `kubeadm-config sets ${changed.join(', ')}: the dry run's list of kubeadm's images does not show that change; the run asks kubeadm, which does.`
+}
+
+function kubeadmStepTitle(p: PlanContext): string {
+  const o = kubeadmOptions(p)
+  const extra = [
+    o.patches!.length > 0 ? `${kubeadmConfigSource(p)} merged in (${o.patches!.map((x) => x.kind).join(', ')})` : '',
+    o.featureGates!.length > 0 ? `feature gates ${featureGatesFlag(o.featureGates!)}` : ''
+  ].filter((x) => x !== '')
+  return `kubeadm configuration${extra.length > 0 ? `, ${extra.join('; ')}` : ''}`
+}
+
 export function configSteps(p: PlanContext): Step[] {
-  const { config, version, bin, files, criSocket, learned } = p
+  const { bin, files, learned } = p
   const list = kubeadmImagesListArgv(bin('kubeadm'), files.kubeadmConfig)
+  const options = kubeadmOptions(p)
   return [
-    step('config.kubeadm', 'kubeadm configuration', [], [
+    step('config.kubeadm', kubeadmStepTitle(p), [], [
       {
         kind: 'write',
         path: files.kubeadmConfig,
         mode: 0o600,
-        render: () =>
-          renderKubeadmConfig({
-            kubernetesVersion: version,
-            criSocket,
-            podSubnet: config.podNetworkCidr,
-            serviceSubnet: config.serviceCidr,
-            imageRepository: config.imageRepository,
-            untaint: config.untaint
-          })
+        render: () => renderKubeadmConfig(options),
+        redact: kubeadmSecrets(options.patches ?? [])
       }
     ]),
     step('config.images', 'ask kubeadm which images it will use', ['binaries.kubeadm', 'config.kubeadm'], [

@@ -2,6 +2,9 @@
 // and CNI, and the names derived from them once (binary paths, the action's own files, the
 // downloads).
 import { join } from 'node:path'
+import type { CacheBackend } from '../cache/backend.js'
+import { cacheKey } from '../cache/key.js'
+import { CacheSession } from '../cache/session.js'
 import { CNIS, type CniPlugin } from '../cnis/index.js'
 import type { Config } from '../config/inputs.js'
 import type { Learned } from '../engine/learned.js'
@@ -18,6 +21,8 @@ export interface PlanInput {
   /** resolved, vX.Y.Z */
   version: string
   paths: Paths
+  /** where cache entries live between runs; none, no cache */
+  cacheBackend?: CacheBackend
 }
 
 export interface PlanContext extends PlanInput {
@@ -34,6 +39,8 @@ export interface PlanContext extends PlanInput {
   arts: Record<ArtifactName, Artifact>
   /** the smoke test runs: asked for, and a CNI to carry it */
   smokeTest: boolean
+  /** the run's cache entry, when the cache input is on and entries can be kept here */
+  cache?: CacheSession
 }
 
 export function planContext(input: PlanInput, learned: Learned): PlanContext {
@@ -45,6 +52,12 @@ export function planContext(input: PlanInput, learned: Learned): PlanContext {
   const notes = [...config.notes, ...runtime.notes]
   if (facts.kubeconfigExists) notes.push(`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`)
   const smokeTest = config.smokeTest && cni.carriesPods
+  let cache: CacheSession | undefined
+  if (config.cache && input.cacheBackend) {
+    const why = input.cacheBackend.unavailable()
+    if (why) notes.push(`cache: ${why}; everything is downloaded and pulled, and nothing is saved.`)
+    else cache = new CacheSession(input.cacheBackend, input.cacheBackend.workDir, cacheKey(config, version, facts.arch))
+  }
   if (config.smokeTest && !smokeTest) notes.push(`smoke-test skipped: with cni '${config.cni}' no pod network exists for nginx until you install one.`)
   return {
     ...input,
@@ -62,6 +75,7 @@ export function planContext(input: PlanInput, learned: Learned): PlanContext {
     },
     kubeEnv: { KUBECONFIG: kubeconfig },
     arts: artifacts(config, version, facts.arch),
-    smokeTest
+    smokeTest,
+    cache
   }
 }

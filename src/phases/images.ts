@@ -1,11 +1,12 @@
 // images: everything the cluster will ask for is in the runtime before kubeadm init:
 // archives imported, what is there kept, the rest pulled concurrently, then each
 // image-retags SOURCE tagged as its TARGET (what a mirror names differently).
+import { entryLayout } from '../cache/entry.js'
 import { step, type Step } from '../engine/step.js'
 import { FROM_KUBEADM, type Learned } from '../engine/learned.js'
 import { displayArgv } from '../host/exec.js'
 import { imagesToPreload } from '../images/kubeadm.js'
-import { preloadImages } from '../images/preload.js'
+import { preloadImages, pullOrder } from '../images/preload.js'
 import { registryHosts } from '../runtimes/containerd/config.js'
 import type { Config } from '../config/inputs.js'
 import type { ImageStore } from '../images/store.js'
@@ -39,29 +40,56 @@ export async function retagImages(store: ImageStore, retags: Config['imageRetags
   }
 }
 
+/**
+ * Imports the cache entry's images. A damaged archive (the import checks every blob's digest)
+ * is a warning: the preload pulls what it did not bring.
+ */
+export async function importCached(store: ImageStore, archive: string, warn: (w: string) => void, log: (line: string) => void): Promise<string[]> {
+  try {
+    const names = await store.importArchive(archive)
+    log(`imported ${names.length} images from the cache entry`)
+    return names
+  } catch (err) {
+    warn(`The cache entry's images could not be imported (${(err as Error).message.split('\n')[0]}); they are pulled instead.`)
+    return []
+  }
+}
+
 export function imageSteps(p: PlanContext): Step[] {
-  const { config, learned, smokeTest, runtime } = p
+  const { config, learned, smokeTest, runtime, cache } = p
   // what the dry run predicts and what the run learns, from the same rule
   const images = (l: Learned): string[] => preloadSet(config, l, smokeTest)
   const cmd = runtime.imageCommands(learned)
   const needs = p.cni.configSteps(p).map((s) => s.id)
+  if (cache) needs.push('cache.restore')
+  const cached = cache && entryLayout(cache.dir).images
   return [
     step('images.preload', 'preload every image the cluster will ask for', ['runtime.ready', 'config.images', ...needs], [
       {
         kind: 'task',
-        title: `import archives, then pull what is missing (4 at a time)${config.imageRetags.length ? ', then retag' : ''}`,
+        title: `import archives, then pull what is missing (4 at a time, the largest first)${config.imageRetags.length ? ', then retag' : ''}`,
         shows: [
+          ...(cached ? [`$ sudo ${displayArgv(cmd.importArchive(cached))}   (when the cache entry has images; a failure is a warning)`] : []),
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
-          ...images(learned).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
+          ...pullOrder(images(learned)).map((i) => `$ sudo ${displayArgv(cmd.pull(i))}`),
           ...(learned.kubeadmImages.length === 0 ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []),
           ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
         ],
         run: async (ctx) => {
           const store = runtime.imageStore(ctx.host.run)
+          const archive = cache?.imageArchive()
+          const fromCache = archive ? await importCached(store, archive, (w) => cache!.warnings.push(w), ctx.log) : []
           const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, whereFor: (r) => pullEndpoints(config, r), log: ctx.log })
           await retagImages(store, config.imageRetags, ctx.log)
-          ctx.learned.imageCounts = { present: res.present.length, pulled: res.pulled.length, imported: res.imported.length }
+          ctx.learned.preloaded = images(ctx.learned)
+          const cachedSet = new Set(fromCache)
+          ctx.learned.imageCounts = {
+            present: res.present.filter((i) => !cachedSet.has(i)).length,
+            pulled: res.pulled.length,
+            imported: res.imported.length,
+            cached: res.present.filter((i) => cachedSet.has(i)).length
+          }
         }
       }
     ])

@@ -8,8 +8,10 @@ import type { RuntimeSetup } from '../runtimes/types.js'
 import { imageTagsFor, minorRow } from '../config/kubernetes.js'
 import { minorOf } from '../config/versions.js'
 import { predictKubeadmImages } from '../images/kubeadm.js'
+import type { CacheSession } from '../cache/session.js'
 import { binarySteps } from './binaries.js'
-import { configSteps } from './config.js'
+import { cacheSteps } from './cache.js'
+import { configSteps, kubeadmConfigInputProblems, kubeadmImageNote } from './config.js'
 import { planContext, type PlanInput } from './context.js'
 import { hostSteps } from './host.js'
 import { imageSteps } from './images.js'
@@ -29,6 +31,13 @@ export interface Plan {
   notes: string[]
   /** how the runtime serves this host and version */
   runtime: RuntimeSetup
+  /** the run's cache entry, if the cache is on here */
+  cache?: CacheSession
+  /**
+   * Input problems only the resolved version and the runtime reveal (kubeadm-config against
+   * them and the other inputs): the caller stops with an InputError before anything changes.
+   */
+  inputProblems: string[]
 }
 
 export function seedLearned(config: Config, version: string): Learned {
@@ -47,8 +56,11 @@ export function buildPlan(input: PlanInput): Plan {
   const tags = imageTagsFor(input.version)
   if (!tags) p.notes.push(`The version table has no image list for ${input.version}: the dry run cannot name kubeadm's images; the run asks kubeadm.`)
   else if (!tags.checked) p.notes.push(`kubeadm's images for ${input.version} are predicted from v1.${minorOf(input.version)}.${minorRow(minorOf(input.version))!.knownThrough}, the newest patch the table was checked against; the run asks kubeadm itself.`)
+  const imageNote = kubeadmImageNote(p)
+  if (imageNote) p.notes.push(imageNote)
   const host = hostSteps(p)
   const steps = [
+    ...cacheSteps(p),
     ...host,
     ...binarySteps(p),
     ...configSteps(p),
@@ -59,5 +71,5 @@ export function buildPlan(input: PlanInput): Plan {
     ...readySteps(p),
     ...smokeSteps(p)
   ]
-  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime }
+  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime, cache: p.cache, inputProblems: kubeadmConfigInputProblems(p) }
 }

@@ -1,11 +1,13 @@
-// The files the inputs name: every image-archives path and a local cni-manifest must be a
-// readable regular file. Asked before anything changes (and in the dry run), so that a typo
+// The files the inputs name: every image-archives path, a local cni-manifest and a
+// kubeadm-config file must be a readable regular file; kubeadm-config's is also read here,
+// before the plan is built from it. Asked before anything changes (and in the dry run), so that a typo
 // stops the run up front instead of minutes later at the import or the manifest. Only looks:
 // stat and access, nothing opened, nothing written.
 import { constants, type Stats } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { isAbsolute, resolve } from 'node:path'
-import type { Config } from '../config/inputs.js'
+import { parseKubeadmDocuments } from '../config/kubeadm-config.js'
+import { InputError, type Config } from '../config/inputs.js'
 
 /** The file-system calls this module makes; tests pass their own. */
 export interface FileProbe {
@@ -15,6 +17,11 @@ export interface FileProbe {
 }
 
 const nodeProbe: FileProbe = { stat: fsp.stat, lstat: fsp.lstat, access: fsp.access }
+
+/** Reads a file the inputs name; tests pass their own. */
+export type ReadText = (path: string) => Promise<string>
+
+const nodeRead: ReadText = (path) => fsp.readFile(path, 'utf8')
 
 const ACCEPTED = 'an existing regular file this process can read'
 
@@ -76,6 +83,7 @@ const isUrl = (s: string): boolean => /^https?:\/\//.test(s)
 export async function inputFileProblems(config: Config, probe: FileProbe = nodeProbe): Promise<string[]> {
   const named: Array<[string, string]> = config.imageArchives.map((p) => ['image-archives', p])
   if (config.cniManifest !== undefined && !isUrl(config.cniManifest)) named.push(['cni-manifest', config.cniManifest])
+  if (config.kubeadmConfig?.path !== undefined) named.push(['kubeadm-config', config.kubeadmConfig.path])
   const seen = new Set<string>()
   const problems: string[] = []
   for (const [input, path] of named) {
@@ -83,9 +91,28 @@ export async function inputFileProblems(config: Config, probe: FileProbe = nodeP
     if (seen.has(key)) continue
     seen.add(key)
     const what = await fileProblem(path, probe)
-    if (what === undefined) continue
-    const where = isAbsolute(path) ? '' : ` (looked for at ${resolve(path)})`
-    problems.push(`Input '${input}' has the path ${JSON.stringify(path)}${where}, which is ${what}; accepted: ${ACCEPTED}.`)
+    if (what !== undefined) problems.push(pathProblem(input, path, what))
   }
   return problems
+}
+
+function pathProblem(input: string, path: string, what: string): string {
+  const where = isAbsolute(path) ? '' : ` (looked for at ${resolve(path)})`
+  return `Input '${input}' has the path ${JSON.stringify(path)}${where}, which is ${what}; accepted: ${ACCEPTED}.`
+}
+
+/**
+ * The config with kubeadm-config's file read into documents (unchanged when the YAML was
+ * inline or not given). Throws InputError when the file cannot be read or its documents are
+ * not kubeadm configuration, as for an inline value.
+ */
+export async function readKubeadmConfigFile(config: Config, probe: FileProbe = nodeProbe, read: ReadText = nodeRead): Promise<Config> {
+  const given = config.kubeadmConfig
+  if (given?.path === undefined || given.patches !== undefined) return config
+  const what = await fileProblem(given.path, probe)
+  if (what !== undefined) throw new InputError([pathProblem('kubeadm-config', given.path, what)])
+  const text = await read(given.path)
+  const { patches, problems } = parseKubeadmDocuments(text, `Input 'kubeadm-config' (the file ${JSON.stringify(given.path)})`)
+  if (problems.length > 0) throw new InputError(problems)
+  return { ...config, kubeadmConfig: { path: given.path, patches } }
 }

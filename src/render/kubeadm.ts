@@ -1,6 +1,10 @@
-// kubeadm's config file. Pure: values in, YAML out, rendered by a real serializer.
+// kubeadm's config file. Pure: values in, YAML out, rendered by a real serializer. The
+// action's own documents come first; kubeadm-config's are laid over them as merge patches
+// (src/render/merge-patch.ts), then feature-gates is given to every component.
 import { stringify } from 'yaml'
+import { featureGatesFlag, type FeatureGate, type KubeadmKind, type KubeadmPatch } from '../config/kubeadm-config.js'
 import { kubeadmApiVersion } from '../config/kubernetes.js'
+import { isMap, mergePatch } from './merge-patch.js'
 
 export interface KubeadmConfigOptions {
   kubernetesVersion: string
@@ -9,32 +13,89 @@ export interface KubeadmConfigOptions {
   serviceSubnet: string
   imageRepository: string
   untaint: boolean
+  /** feature-gates: given to the API server, controller manager, scheduler and kubelet */
+  featureGates?: readonly FeatureGate[]
+  /** kubeadm-config's documents, at most one per kind */
+  patches?: readonly KubeadmPatch[]
 }
 
 /** kubeadm's default control-plane taint, kept when untaint is false. */
 export const CONTROL_PLANE_TAINT = { key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }
 
-export function renderKubeadmConfig(o: KubeadmConfigOptions): string {
+export const KUBELET_API = 'kubelet.config.k8s.io/v1beta1'
+export const KUBE_PROXY_API = 'kubeproxy.config.k8s.io/v1alpha1'
+
+/** The control-plane components that take --feature-gates through ClusterConfiguration extraArgs. */
+export const GATED_COMPONENTS = ['apiServer', 'controllerManager', 'scheduler'] as const
+
+type Doc = Record<string, unknown>
+
+/** The action's own documents, before kubeadm-config and feature-gates. */
+function ownDocuments(o: KubeadmConfigOptions): Record<'InitConfiguration' | 'ClusterConfiguration' | 'KubeletConfiguration', Doc> {
   const apiVersion = kubeadmApiVersion(o.kubernetesVersion)
   const v1beta4 = apiVersion.endsWith('v1beta4')
-  const nodeRegistration: Record<string, unknown> = {
+  const nodeRegistration: Doc = {
     criSocket: o.criSocket,
     // An explicit empty list means "no taint"; omitting the field means kubeadm's default taint.
     taints: o.untaint ? [] : [CONTROL_PLANE_TAINT]
   }
   if (v1beta4) nodeRegistration.imagePullSerial = false
-  const init = { apiVersion, kind: 'InitConfiguration', nodeRegistration }
-  const cluster: Record<string, unknown> = {
-    apiVersion,
-    kind: 'ClusterConfiguration',
-    kubernetesVersion: o.kubernetesVersion,
-    imageRepository: o.imageRepository,
-    networking: { podSubnet: o.podSubnet, serviceSubnet: o.serviceSubnet }
+  return {
+    InitConfiguration: { apiVersion, kind: 'InitConfiguration', nodeRegistration },
+    ClusterConfiguration: {
+      apiVersion,
+      kind: 'ClusterConfiguration',
+      kubernetesVersion: o.kubernetesVersion,
+      imageRepository: o.imageRepository,
+      networking: { podSubnet: o.podSubnet, serviceSubnet: o.serviceSubnet }
+    },
+    KubeletConfiguration: { apiVersion: KUBELET_API, kind: 'KubeletConfiguration', cgroupDriver: 'systemd' }
   }
-  const kubelet = {
-    apiVersion: 'kubelet.config.k8s.io/v1beta1',
-    kind: 'KubeletConfiguration',
-    cgroupDriver: 'systemd'
+}
+
+/**
+ * Each kind's document with kubeadm-config laid over it, before feature-gates. A kind the
+ * action does not render (KubeProxyConfiguration) is kubeadm-config's document alone.
+ */
+export function mergedDocuments(o: KubeadmConfigOptions): Map<KubeadmKind, Doc> {
+  const docs = new Map<KubeadmKind, Doc>(Object.entries(ownDocuments(o)) as Array<[KubeadmKind, Doc]>)
+  for (const p of o.patches ?? []) {
+    const own = docs.get(p.kind) ?? { apiVersion: KUBE_PROXY_API, kind: p.kind }
+    // kind and apiVersion stay the action's: a different apiVersion is refused, not merged
+    const { apiVersion, kind } = own
+    docs.set(p.kind, { ...(mergePatch(own, p.fields) as Doc), apiVersion, kind })
   }
-  return [init, cluster, kubelet].map((doc) => stringify(doc)).join('---\n')
+  return docs
+}
+
+/** The argument list, in the form the kubeadm API version takes, with --feature-gates added. */
+function withFeatureGatesArg(args: unknown, flag: string, v1beta4: boolean): unknown {
+  // v1beta4 made extraArgs a list of {name, value} (kubeadm's v1beta4 doc.go); v1beta3 has a map
+  if (v1beta4) return [...(Array.isArray(args) ? args : []), { name: 'feature-gates', value: flag }]
+  return { ...(isMap(args) ? args : {}), 'feature-gates': flag }
+}
+
+/** The documents kubeadm reads, in order: Init, Cluster, Kubelet, then KubeProxy if given. */
+export function kubeadmDocuments(o: KubeadmConfigOptions): Doc[] {
+  const docs = mergedDocuments(o)
+  const gates = o.featureGates ?? []
+  if (gates.length > 0) {
+    const cluster = docs.get('ClusterConfiguration')!
+    const v1beta4 = String(cluster.apiVersion).endsWith('v1beta4')
+    const flag = featureGatesFlag(gates)
+    for (const c of GATED_COMPONENTS) {
+      const component = isMap(cluster[c]) ? { ...cluster[c] } : {}
+      component.extraArgs = withFeatureGatesArg(component.extraArgs, flag, v1beta4)
+      cluster[c] = component
+    }
+    const kubelet = docs.get('KubeletConfiguration')!
+    kubelet.featureGates = { ...(isMap(kubelet.featureGates) ? kubelet.featureGates : {}), ...Object.fromEntries(gates.map((g) => [g.name, g.enabled])) }
+  }
+  return [...docs.values()]
+}
+
+export function renderKubeadmConfig(o: KubeadmConfigOptions): string {
+  return kubeadmDocuments(o)
+    .map((doc) => stringify(doc))
+    .join('---\n')
 }

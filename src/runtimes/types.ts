@@ -33,5 +33,11 @@ export interface RuntimeSetup {
   /** where preloaded images go: the store the CRI serves */
   imageStore(run: Run): ImageStore
   /** the commands imageStore runs, for the dry run */
-  imageCommands(learned: Learned): { list(): string[]; pull(ref: string): string[]; importArchive(path: string): string[]; tag(source: string, target: string): string[] }
+  imageCommands(learned: Learned): {
+    list(): string[]
+    pull(ref: string): string[]
+    importArchive(path: string): string[]
+    tag(source: string, target: string): string[]
+    exportArchive(path: string, refs: readonly string[]): string[]
+  }
 }

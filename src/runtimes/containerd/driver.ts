@@ -21,7 +21,7 @@ import type { PlanContext } from '../../phases/context.js'
 import type { RuntimeDriver, RuntimeSetup } from '../types.js'
 import { renderContainerdConfig, renderHostsToml } from './config.js'
 import { waitForContainerd } from './ready.js'
-import { containerdStore, ctrArgv, ctrImportArgv, ctrPullArgv, type ContainerdStoreOptions } from './store.js'
+import { containerdStore, ctrArgv, ctrImportArgv, ctrExportArgv, ctrPullArgv, type ContainerdStoreOptions } from './store.js'
 import { PRIVATE_UNIT, privateContainerdUnit } from './unit.js'
 
 /** The containerd the action brings where the host's cannot serve: newer than every line the version table lists. */
@@ -83,18 +83,18 @@ function privateContainerdStep(p: PlanContext, l: Layout): Step {
   const art = containerdArtifact(config.githubUrl, facts.arch)
   const binDir = join(paths.privateContainerdPrefix, 'bin')
   const exec = { mode: 0o755 }
-  return step('runtime.containerd', `containerd ${PRIVATE_CONTAINERD.version} of the action's own, beside the host's`, [], [
+  return step('runtime.containerd', `containerd ${PRIVATE_CONTAINERD.version} of the action's own, beside the host's`, p.cache ? ['cache.restore'] : [], [
     {
       kind: 'task',
       title: 'download and verify containerd',
       shows: [
-        `GET ${art.url} (unless the tool cache has it)`,
+        `GET ${art.url} (unless the tool cache${p.cache ? ' or the cache entry' : ''} has it)`,
         `verify SHA-256 against ${art.checksumUrl}`,
         `extract; for ${PRIVATE_CONTAINERD.binaries.join(', ')}: $ sudo ${displayArgv(installArgv('<extracted>/bin/NAME', join(binDir, 'NAME'), exec))}`,
         `(cleanup removes them, and ${paths.privateContainerdRoot} and ${paths.privateContainerdState})`
       ],
       run: async (ctx) => {
-        const dir = await cachedTarball(art, { tool: 'containerd', version: PRIVATE_CONTAINERD.version, arch: facts.arch }, ctx.log)
+        const dir = await cachedTarball(art, { tool: 'containerd', version: PRIVATE_CONTAINERD.version, arch: facts.arch }, ctx.log, p.cache)
         await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join(dir, 'bin', b), join(binDir, b), exec)))
         await ctx.host.willCreate(paths.privateContainerdRoot, 'dir')
         await ctx.host.willCreate(paths.privateContainerdState, 'dir')
@@ -192,7 +192,8 @@ export const containerd: RuntimeDriver = {
           // ctr 2.x takes --local to read the hosts directory as 1.x does
           pull: (ref) => ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
           importArchive: (path) => ctrImportArgv(o, path, (learned.containerdMajor ?? 2) >= 2),
-          tag: (source, target) => ctrArgv(o, 'images', 'tag', '--force', source, target)
+          tag: (source, target) => ctrArgv(o, 'images', 'tag', '--force', source, target),
+          exportArchive: (path, refs) => ctrExportArgv(o, path, refs, (learned.containerdMajor ?? 2) >= 2)
         }
       }
     }

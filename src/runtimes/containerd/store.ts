@@ -31,11 +31,19 @@ export function ctrImportArgv(o: ContainerdStoreOptions, path: string, local: bo
   return ctrArgv(o, 'images', 'import', ...(local ? ['--local'] : []), path)
 }
 
+/**
+ * The export the post step runs for the cache: the run's platform only (what was pulled), so
+ * that the archive holds every blob its index names and imports whole.
+ */
+export function ctrExportArgv(o: ContainerdStoreOptions, path: string, refs: readonly string[], local: boolean): string[] {
+  return ctrArgv(o, 'images', 'export', ...(local ? ['--local'] : []), path, ...refs)
+}
+
 export function containerdStore(run: Run, o: ContainerdStoreOptions): ImageStore {
   const base = ctrArgv(o)
   // asked once per store and command: ctr 1.x has no --local, and works locally anyway
   const local = new Map<string, Promise<boolean>>()
-  const supportsLocal = (command: 'pull' | 'import'): Promise<boolean> => {
+  const supportsLocal = (command: 'pull' | 'import' | 'export'): Promise<boolean> => {
     let p = local.get(command)
     if (!p) {
       p = run([...base, 'images', command, '--help'], { privileged: true, allowFailure: true }).then((r) => /--local\b/.test(r.stdout + r.stderr))
@@ -58,6 +66,9 @@ export function containerdStore(run: Run, o: ContainerdStoreOptions): ImageStore
     },
     async tag(source, target) {
       await run([...base, 'images', 'tag', '--force', source, target], { privileged: true })
+    },
+    async exportArchive(path, refs) {
+      await run(ctrExportArgv(o, path, refs, await supportsLocal('export')), { privileged: true })
     }
   }
 }

@@ -1,0 +1,385 @@
+// The cache between runs: its key, its entry on disk, what a restore trusts (nothing on its
+// own word: downloads against the checksums published now, images through the runtime's
+// digest-checked import), and the whole main and post steps run twice on fresh simulated
+// runners that share only the cache. GitHub's cache service itself is not here: these runs
+// keep entries in a directory (directoryCache), the backend the command line uses; the
+// @actions/cache backend is exercised only by the e2e workflow.
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, afterEach, before, describe, it } from 'node:test'
+import * as core from '@actions/core'
+import { actionsCache, directoryCache, type CacheBackend } from '../src/cache/backend.js'
+import { checkEntry, writeManifest } from '../src/cache/entry.js'
+import { cacheKey } from '../src/cache/key.js'
+import { CacheSession } from '../src/cache/session.js'
+import { actionMain, actionPost } from '../src/entry/action.js'
+import { downloadVerified, type Artifact } from '../src/host/download.js'
+import { startCacheService, type CacheService } from './helpers/cache-service.js'
+import { config } from './helpers/facts.js'
+import { serve, type Route, type TestServer } from './helpers/http.js'
+import { layRunner, releaseRoutes } from './helpers/host-tree.js'
+import { inputEnv, parseCommandFile, sandbox, type Sandbox } from './helpers/runner.js'
+
+const tmp = (prefix: string): Promise<string> => mkdtemp(join(tmpdir(), `ksn-${prefix}-`))
+
+describe('cache key', () => {
+  const key = (inputs: Record<string, string> = {}, version = 'v1.34.2', arch = 'amd64') => cacheKey(config(inputs), version, arch)
+
+  it('names version, architecture and runtime, and hashes the image set', () => {
+    const k = key()
+    assert.match(k.key, /^kubeadm-single-node-1-linux-amd64-v1\.34\.2-containerd-[0-9a-f]{16}$/)
+    assert.deepEqual(k.restoreKeys, ['kubeadm-single-node-1-linux-amd64-v1.34.2-containerd-'])
+    assert.ok(k.key.startsWith(k.restoreKeys[0]))
+    assert.equal(key().key, k.key, 'the same inputs give the same key')
+  })
+
+  it('changes with every input that changes what is downloaded or pulled, mirrors included', () => {
+    const base = key().key
+    for (const inputs of [
+      { 'registry-mirrors': 'docker.io=https://mirror.gcr.io' },
+      { 'image-repository': 'registry.aliyuncs.com/google_containers' },
+      { 'preload-images': 'busybox' },
+      { 'smoke-test-image': 'nginx:1' },
+      { cni: 'none' },
+      { 'github-url': 'https://gh.example' },
+      { 'mirror-preset': 'china' }
+    ] as Array<Record<string, string>>) {
+      assert.notEqual(key(inputs).key, base, JSON.stringify(inputs))
+    }
+    assert.notEqual(key({}, 'v1.34.3').key, base)
+    assert.notEqual(key({}, 'v1.34.2', 'arm64').key, base)
+  })
+
+  it('ignores what changes neither the files nor the images', () => {
+    const base = key().key
+    for (const inputs of [{ timeout: '9m' }, { cleanup: 'true' }, { untaint: 'false' }, { 'pod-network-cidr': '10.32.0.0/16' }] as Array<Record<string, string>>) assert.equal(key(inputs).key, base, JSON.stringify(inputs))
+  })
+})
+
+describe('cache entries on disk', () => {
+  const made: string[] = []
+  afterEach(async () => {
+    for (const d of made.splice(0)) await rm(d, { recursive: true, force: true })
+  })
+  const dirs = async () => {
+    const [root, work] = [await tmp('entries'), await tmp('work')]
+    made.push(root, work)
+    return { root, work }
+  }
+  const k = cacheKey(config(), 'v1.34.2', 'amd64')
+
+  it('a directory backend restores the exact entry, else the newest under a restore key', async () => {
+    const { root, work } = await dirs()
+    const backend = directoryCache(root, join(work, 'w'))
+    assert.equal(await backend.restore(join(work, 'a'), k.key, k.restoreKeys), undefined, 'nothing saved yet')
+    const src = join(work, 'src')
+    await writeFile(join(await ensureDir(src), 'x'), 'old')
+    await backend.save(src, `${k.restoreKeys[0]}older`)
+    await new Promise((r) => setTimeout(r, 20))
+    await writeFile(join(src, 'x'), 'new')
+    await backend.save(src, `${k.restoreKeys[0]}newer`)
+    assert.equal(await backend.restore(join(work, 'b'), k.key, k.restoreKeys), `${k.restoreKeys[0]}newer`)
+    assert.equal(await readFile(join(work, 'b', 'x'), 'utf8'), 'new')
+    await writeFile(join(src, 'x'), 'exact')
+    await backend.save(src, k.key)
+    assert.equal(await backend.restore(join(work, 'c'), k.key, k.restoreKeys), k.key)
+    assert.equal(await readFile(join(work, 'c', 'x'), 'utf8'), 'exact')
+    assert.deepEqual((await readdir(root)).filter((n) => n.endsWith('.partial')), [], 'no half-saved entry is left behind')
+  })
+
+  it('checks entry.json against the files: a truncated or missing file makes the entry damaged', async () => {
+    const { work } = await dirs()
+    await writeFile(join(await ensureDir(join(work, 'downloads', 'kubelet')), 'kubelet'), 'x'.repeat(1000))
+    await writeFile(join(work, 'images.tar'), 'y'.repeat(5000))
+    const m = await writeManifest(work, k.key, ['registry.k8s.io/pause:3.10.1'])
+    assert.deepEqual(m.files, [
+      { path: 'downloads/kubelet/kubelet', bytes: 1000 },
+      { path: 'images.tar', bytes: 5000 }
+    ])
+    const ok = await checkEntry(work)
+    assert.ok(ok.ok && ok.bytes === 6000)
+    await truncate(join(work, 'images.tar'), 100)
+    assert.deepEqual(await checkEntry(work), { ok: false, problem: 'images.tar is 100 bytes, not 5000' })
+    await rm(join(work, 'images.tar'))
+    assert.deepEqual(await checkEntry(work), { ok: false, problem: 'images.tar is missing' })
+    await writeFile(join(work, 'entry.json'), '{"format":1,"files":[{"path":"../../etc/passwd","bytes":1}],"images":[]}')
+    assert.match(JSON.stringify(await checkEntry(work)), /bad path/)
+  })
+
+  it('a session ignores a damaged entry with a warning and starts empty', async () => {
+    const { root, work } = await dirs()
+    const backend = directoryCache(root, join(work, 'w'))
+    const entry = join(work, 'entry')
+    await writeFile(join(await ensureDir(entry), 'images.tar'), 'z'.repeat(300))
+    await writeManifest(entry, k.key, ['docker.io/library/nginx:stable-alpine'])
+    await backend.save(entry, k.key)
+    await truncate(join(root, k.key, 'images.tar'), 10)
+    const session = new CacheSession(backend, join(work, 'restore'), k)
+    const log: string[] = []
+    await session.restore((l) => log.push(l))
+    assert.equal(session.restored, undefined)
+    assert.equal(session.imageArchive(), undefined)
+    assert.match(session.warnings.join('\n'), /is damaged \(images\.tar is 10 bytes, not 300\); it was ignored/)
+    assert.deepEqual(await readdir(join(work, 'restore')), [], 'the damaged files are gone before anything reads them')
+  })
+
+  it('a backend that fails is a warning, not a failure', async () => {
+    const { work } = await dirs()
+    const broken: CacheBackend = { describe: 'a broken service', workDir: join(work, 'r'), unavailable: () => undefined, restore: () => Promise.reject(new Error('503 from the cache service')), save: async () => {} }
+    const session = new CacheSession(broken, join(work, 'r'), k)
+    await session.restore(() => {})
+    assert.match(session.warnings[0], /could not be restored from a broken service \(503 from the cache service\); it was ignored/)
+  })
+})
+
+/** `dir`, made with its parents */
+async function ensureDir(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true })
+  return dir
+}
+
+describe('downloads kept in the cache', () => {
+  let server: TestServer
+  const body = Buffer.from('#!/bin/sh\necho kubelet\n')
+  before(async () => {
+    server = await serve({ '/v1/kubelet': { body }, '/v1/kubelet.sha256': { body: `${createHash('sha256').update(body).digest('hex')}\n` } })
+  })
+  after(() => server.close())
+  const art = (): Artifact => ({ name: 'kubelet', url: `${server.url}/v1/kubelet`, checksumUrl: `${server.url}/v1/kubelet.sha256`, input: 'kubernetes-release-url' })
+
+  it('a fresh download is verified, then kept; the next run takes the kept copy and fetches only the checksum', async () => {
+    const work = await tmp('dl')
+    const temp = process.env.RUNNER_TEMP
+    process.env.RUNNER_TEMP = await ensureDir(join(work, 'temp'))
+    try {
+      const k = cacheKey(config(), 'v1.34.2', 'amd64')
+      const backend = directoryCache(join(work, 'entries'), join(work, 'w'))
+      const first = new CacheSession(backend, join(work, 'one'), k)
+      await first.restore(() => {})
+      server.hits.length = 0
+      const p1 = await downloadVerified(art(), first)
+      assert.deepEqual(server.hits, ['/v1/kubelet.sha256', '/v1/kubelet'])
+      assert.deepEqual(await readFile(join(work, 'one', 'downloads', 'kubelet', 'kubelet')), body)
+      await rm(p1)
+      await writeManifest(first.dir, k.key, [])
+      await backend.save(first.dir, k.key)
+
+      const second = new CacheSession(backend, join(work, 'two'), k)
+      await second.restore(() => {})
+      server.hits.length = 0
+      const log: string[] = []
+      const p2 = await downloadVerified(art(), second, (l) => log.push(l))
+      assert.deepEqual(server.hits, ['/v1/kubelet.sha256'], 'the binary itself was not downloaded again')
+      assert.deepEqual(await readFile(p2), body)
+      assert.deepEqual(second.taken, ['kubelet'])
+      assert.match(log.join('\n'), /kubelet from the cache entry, verified against/)
+      await rm(p2)
+
+      // a kept copy that no longer matches what is published is not used
+      await writeFile(join(work, 'two', 'downloads', 'kubelet', 'kubelet'), Buffer.alloc(body.length, 0x41))
+      server.hits.length = 0
+      const p3 = await downloadVerified(art(), second)
+      assert.deepEqual(server.hits, ['/v1/kubelet.sha256', '/v1/kubelet'])
+      assert.deepEqual(await readFile(p3), body)
+      assert.match(second.warnings.join('\n'), /The cache entry's kubelet was not used: its SHA-256 is [0-9a-f]{64}, but .* publishes/)
+      await rm(p3)
+    } finally {
+      process.env.RUNNER_TEMP = temp
+      await rm(work, { recursive: true, force: true })
+    }
+  })
+})
+
+
+interface Job {
+  sb: Sandbox
+  out: Record<string, string>
+  summary: string
+  cmds: string[]
+  hits: string[]
+  installed: (p: string) => Promise<string>
+}
+
+const BIN = '/release/v1.34.2/bin/linux/amd64/'
+
+/** One job: main, then post (with the state main left), on a simulated runner of its own. */
+async function job(server: TestServer, backend: CacheBackend, extra: Record<string, string> = {}): Promise<Job> {
+  const sb = await sandbox()
+  const paths = await layRunner(sb.root)
+  for (const k of Object.keys(process.env)) if (k.startsWith('INPUT_') || k.startsWith('STATE_')) delete process.env[k]
+  Object.assign(process.env, sb.env, { HOME: join(sb.root, 'home/runner'), SHIM_NODE_PORT: new URL(server.url).port })
+  Object.assign(
+    process.env,
+    inputEnv({ 'kubernetes-version': 'v1.34.2', 'kubernetes-release-url': `${server.url}/release`, 'github-url': `${server.url}/gh`, 'pod-network-cidr': '10.32.0.0/16', ...extra })
+  )
+  process.exitCode = undefined
+  ;(core.summary as unknown as { _filePath?: string })._filePath = undefined
+  server.hits.length = 0
+  await actionMain(paths, backend)
+  const summary = await readFile(sb.files.summary, 'utf8')
+  assert.equal(process.exitCode, undefined, summary)
+  const hits = [...server.hits]
+  for (const [k, v] of Object.entries(parseCommandFile(await readFile(sb.files.state, 'utf8')))) process.env[`STATE_${k}`] = v
+  await actionPost(backend)
+  const cmds = (await readFile(sb.files.log, 'utf8')).split('\n').filter((l) => l !== '')
+  return { sb, out: parseCommandFile(await readFile(sb.files.output, 'utf8')), summary, cmds, hits, installed: (p) => readFile(join(paths.binDir, p), 'utf8') }
+}
+const pulls = (r: Job) => r.cmds.filter((c) => / images pull --local --hosts-dir /.test(c)).map((c) => c.split(' ').at(-1)!)
+const binaryHits = (r: Job) => r.hits.filter((h) => !h.endsWith('.sha256') && !h.endsWith('.sha256sum') && (h.startsWith(BIN) || h.endsWith('.tgz') || h.endsWith('.tar.gz')))
+
+describe('main and post, twice, on fresh runners sharing only the cache', () => {
+  let server: TestServer
+  let routes: Record<string, Route>
+  let entries: string
+  let work: string
+  let backend: CacheBackend
+  const savedEnv = { ...process.env }
+
+  before(async () => {
+    routes = await releaseRoutes()
+    server = await serve(routes)
+    entries = await tmp('entries')
+    work = await tmp('cache-work')
+    backend = directoryCache(entries, work)
+  })
+  after(async () => {
+    await server.close()
+    await rm(entries, { recursive: true, force: true })
+    await rm(work, { recursive: true, force: true })
+    process.env = savedEnv
+    process.exitCode = undefined
+  })
+  const keyOf = () => cacheKey(config({ 'kubernetes-version': 'v1.34.2', 'kubernetes-release-url': `${server.url}/release`, 'github-url': `${server.url}/gh` }), 'v1.34.2', 'amd64').key
+
+  it('the first run downloads and pulls everything, and its post step saves the entry', async () => {
+    const r = await job(server, backend)
+    assert.equal(r.out['cache-hit'], 'false')
+    assert.equal(pulls(r).length, 9)
+    assert.deepEqual(binaryHits(r).sort(), [
+      '/gh/containernetworking/plugins/releases/download/v1.8.0/cni-plugins-linux-amd64-v1.8.0.tgz',
+      '/gh/kubernetes-sigs/cri-tools/releases/download/v1.34.0/crictl-v1.34.0-linux-amd64.tar.gz',
+      `${BIN}kubeadm`,
+      `${BIN}kubectl`,
+      `${BIN}kubelet`
+    ])
+    assert.match(r.summary, /no usable entry for kubeadm-single-node-1-linux-amd64-v1\.34\.2-containerd-/)
+    assert.ok(r.cmds.some((c) => /^ctr .* images export --local .*\/images\.tar registry\.k8s\.io\/kube-apiserver:v1\.34\.2 /.test(c)), 'the post step exported the images')
+    assert.deepEqual(await readdir(entries), [keyOf()])
+    const entry = JSON.parse(await readFile(join(entries, keyOf(), 'entry.json'), 'utf8'))
+    assert.deepEqual(entry.files.map((f: { path: string }) => f.path), [
+      'downloads/cni-plugins/cni-plugins-linux-amd64-v1.8.0.tgz',
+      'downloads/crictl/crictl-v1.34.0-linux-amd64.tar.gz',
+      'downloads/kubeadm/kubeadm',
+      'downloads/kubectl/kubectl',
+      'downloads/kubelet/kubelet',
+      'images.tar'
+    ])
+    assert.equal(entry.images.length, 10, "kubeadm's seven, flannel's two and nginx")
+  })
+
+  it('the second run restores it: no binary downloaded, no image pulled, and nothing saved again', async () => {
+    const before = (await stat(join(entries, keyOf(), 'entry.json'))).mtimeMs
+    const r = await job(server, backend)
+    assert.equal(r.out['cache-hit'], 'true')
+    assert.deepEqual(binaryHits(r), [], 'only the checksum files were fetched')
+    assert.ok(r.hits.includes(`${BIN}kubelet.sha256`), 'each kept download is checked against the checksum published now')
+    assert.deepEqual(pulls(r), [])
+    assert.ok(r.cmds.some((c) => /^ctr .* images import --local .*\/images\.tar$/.test(c)))
+    assert.equal(await r.installed('kubelet'), (routes[`${BIN}kubelet`] as { body: string }).body)
+    assert.match(r.summary, /restored kubeadm-single-node-1-linux-amd64-v1\.34\.2-containerd-[0-9a-f]+ \([0-9.]+ MB\): cni-plugins, crictl, kubeadm, kubectl, kubelet, 10 images/)
+    assert.match(r.summary, /0 pulled, 10 from the cache, 0 already present/)
+    assert.equal((await stat(join(entries, keyOf(), 'entry.json'))).mtimeMs, before, 'an exact hit is not saved again')
+  })
+
+  it('another image set restores the same version partially, pulls only what is new, and saves its own entry', async () => {
+    const r = await job(server, backend, { 'preload-images': 'docker.io/library/busybox:1.37' })
+    assert.equal(r.out['cache-hit'], 'partial')
+    assert.deepEqual(pulls(r), ['docker.io/library/busybox:1.37'])
+    assert.deepEqual(binaryHits(r), [])
+    assert.equal((await readdir(entries)).length, 2)
+  })
+
+  it('a damaged entry is ignored with a warning, the run pulls everything and succeeds, and post saves a good one', async () => {
+    await truncate(join(entries, keyOf(), 'images.tar'), 3)
+    const r = await job(server, backend)
+    assert.equal(r.out['cache-hit'], 'false')
+    assert.equal(pulls(r).length, 9)
+    assert.match(r.summary, /is damaged \(images\.tar is 3 bytes, not \d+\); it was ignored/)
+    assert.ok((await checkEntry(join(entries, keyOf()))).ok, 'the post step replaced it')
+  })
+
+  it('a kept binary that does not match the published checksum is downloaded again, with a warning', async () => {
+    const kept = join(entries, keyOf(), 'downloads/kubelet/kubelet')
+    const size = (await stat(kept)).size
+    await writeFile(kept, Buffer.alloc(size, 0x41))
+    const r = await job(server, backend)
+    assert.equal(r.out['cache-hit'], 'true')
+    assert.deepEqual(binaryHits(r), [`${BIN}kubelet`])
+    assert.equal(await r.installed('kubelet'), (routes[`${BIN}kubelet`] as { body: string }).body)
+    assert.match(r.summary, /The cache entry's kubelet was not used: its SHA-256 is/)
+  })
+
+  it('cache: false neither restores nor saves', async () => {
+    const before = await readdir(entries)
+    const r = await job(server, backend, { cache: 'false' })
+    assert.equal(r.out['cache-hit'], 'false')
+    assert.equal(pulls(r).length, 9)
+    assert.deepEqual(await readdir(entries), before)
+    assert.ok(!r.cmds.some((c) => / images export /.test(c)))
+  })
+})
+
+describe('the same runs through @actions/cache, against a stand-in of the cache service (the protocol GitHub Enterprise Server speaks)', () => {
+  let server: TestServer
+  let service: CacheService
+  let temp: string
+  const savedEnv = { ...process.env }
+
+  before(async () => {
+    server = await serve(await releaseRoutes())
+    service = await startCacheService()
+    temp = await tmp('runner-temp')
+  })
+  after(async () => {
+    await server.close()
+    await service.close()
+    await rm(temp, { recursive: true, force: true })
+    process.env = savedEnv
+    process.exitCode = undefined
+  })
+
+  /** a runner's cache environment: the same RUNNER_TEMP path in every job, as on a real runner */
+  const actionsBackend = (): CacheBackend => {
+    delete process.env.ACTIONS_RESULTS_URL
+    delete process.env.ACTIONS_CACHE_SERVICE_V2
+    Object.assign(process.env, { ACTIONS_CACHE_URL: service.url, ACTIONS_RUNTIME_TOKEN: 'stand-in-token', GITHUB_SERVER_URL: 'https://ghes.example', RUNNER_TEMP: temp })
+    return actionsCache()
+  }
+
+  it('a second job restores what the first saved: nothing downloaded, nothing pulled', async () => {
+    const backend = actionsBackend()
+    assert.equal(backend.unavailable(), undefined)
+    const first = await job(server, backend)
+    assert.equal(first.out['cache-hit'], 'false')
+    assert.equal(service.keys().length, 1, 'the post step saved one entry through @actions/cache')
+    assert.match(service.keys()[0], /^kubeadm-single-node-1-linux-amd64-v1\.34\.2-containerd-[0-9a-f]{16}$/)
+    const second = await job(server, backend)
+    assert.equal(second.out['cache-hit'], 'true')
+    assert.deepEqual(binaryHits(second), [])
+    assert.deepEqual(pulls(second), [])
+    assert.equal(service.keys().length, 1, 'an exact hit is not saved again')
+  })
+
+  it('without the service, the cache is off with a note, and the run goes on', async () => {
+    delete process.env.ACTIONS_CACHE_URL
+    delete process.env.ACTIONS_RESULTS_URL
+    const backend = actionsCache()
+    assert.match(backend.unavailable() ?? '', /not available to this job/)
+    const r = await job(server, backend)
+    assert.equal(r.out['cache-hit'], 'false')
+    assert.match(r.summary, /cache: GitHub's cache service is not available to this job/)
+  })
+})

@@ -1,0 +1,38 @@
+// Saving the cache entry after a successful run: the post step's first task (the command
+// line's, at the end of `up`). Never fails the job: a cache that cannot be saved is a warning.
+import { rm } from 'node:fs/promises'
+import { entryLayout, writeManifest } from '../cache/entry.js'
+import { mb } from '../cache/session.js'
+import type { LedgerRecord } from '../io/ledger-store.js'
+import type { CommandEnv } from './env.js'
+
+export async function saveCache(record: LedgerRecord, env: CommandEnv): Promise<void> {
+  const c = record.cache
+  if (!c || !env.cache || !record.finished || record.failed) return
+  if (c.exact) {
+    env.io.info(`Cache: ${c.key} was restored whole; nothing new to save.`)
+    return
+  }
+  const t0 = performance.now()
+  const lines: string[] = []
+  try {
+    const archive = entryLayout(c.dir).images
+    await rm(archive, { force: true })
+    if (c.images.length > 0) {
+      await env.run(c.exportArgv, { privileged: true })
+      // written by root through the runtime; packed by this process's user
+      const uid = process.getuid?.()
+      if (uid !== undefined && uid !== 0) await env.run(['chown', `${uid}:${process.getgid?.() ?? uid}`, archive], { privileged: true })
+      lines.push(`exported ${c.images.length} images to ${archive}`)
+    }
+    const manifest = await writeManifest(c.dir, c.key, c.images)
+    const bytes = manifest.files.reduce((n, f) => n + f.bytes, 0)
+    lines.push(...manifest.files.map((f) => `${f.path}: ${mb(f.bytes)}`))
+    await env.cache.save(c.dir, c.key)
+    lines.push(`saved to ${env.cache.describe} in ${((performance.now() - t0) / 1000).toFixed(1)}s`)
+    env.io.block(`Cache: saved ${c.key} (${mb(bytes)})`, lines)
+  } catch (err) {
+    env.io.block('Cache: not saved', lines)
+    env.io.warning(`The cache entry ${c.key} was not saved: ${(err as Error).message.split('\n')[0]}. The next run downloads and pulls everything again.`)
+  }
+}
