@@ -47,8 +47,10 @@ describe('inputs', () => {
     assert.equal(fromYaml('kubernetes-release-url'), DEFAULTS.kubernetesReleaseUrl)
     assert.equal(fromYaml('github-url'), DEFAULTS.githubUrl)
     assert.equal(fromYaml('cleanup'), DEFAULTS.cleanup)
-    // action.yml's defaults, fed back as inputs, parse to the same config as no inputs at all
-    const all = Object.fromEntries(INPUT_NAMES.map((n) => [n, fromYaml(n)]))
+    // action.yml's defaults, fed back as inputs, parse to the same config as no inputs at all;
+    // but github-token's, an expression the runner replaces with the job's token
+    assert.equal(fromYaml('github-token'), '${{ github.token }}')
+    const all = Object.fromEntries(INPUT_NAMES.map((n) => [n, n === 'github-token' ? '' : fromYaml(n)]))
     assert.deepEqual(parseWith(all), parseWith({}))
     assert.equal(action.runs.using, 'node24')
     assert.equal(action.runs.main, 'dist/index.js')
@@ -87,7 +89,10 @@ describe('inputs', () => {
 
   const cases: Array<[string, string, RegExp]> = [
     ['container-runtime', 'cri-o', /accepted: 'containerd'/],
-    ['cni', 'calico', /accepted: 'flannel', 'none'/],
+    ['cni', 'weave', /accepted: 'flannel', 'calico', 'none'/],
+    ['cni-version', 'v3.32', /a release such as 'v3\.32\.2'/],
+    ['cni-version', 'stable', /'latest' \(its newest release/],
+    ['cni-version', 'v0.28.4;id', /accepted: '' \(the release the CNI pins: flannel v0\.28\.4, calico v3\.32\.2\)/],
     ['pod-network-cidr', '10.244.0.0', /IPv4 network in CIDR form/],
     ['pod-network-cidr', '10.244.0.0/33', /IPv4 network in CIDR form/],
     ['pod-network-cidr', '300.1.0.0/16', /IPv4 network in CIDR form/],
@@ -360,6 +365,37 @@ describe('inputs: registry mirrors, as their consumers take them', () => {
   })
 })
 
+describe('inputs: cni-version and github-token', () => {
+  it('takes the pinned release by default, latest, or a release with or without its v', () => {
+    assert.deepEqual(parseWith({}).cniVersion, { kind: 'pinned' })
+    assert.deepEqual(parseWith({ cni: 'calico', 'cni-version': 'latest', 'github-token': 't' }).cniVersion, { kind: 'latest' })
+    assert.deepEqual(parseWith({ cni: 'calico', 'cni-version': '3.31.4' }).cniVersion, { kind: 'exact', version: 'v3.31.4' })
+    assert.deepEqual(parseWith({ 'cni-version': 'v0.27.0' }).cniVersion, { kind: 'exact', version: 'v0.27.0' })
+  })
+
+  it("refuses a version with cni 'none', which installs no release", () => {
+    const [p] = problemsOf({ cni: 'none', 'cni-version': 'latest', 'github-token': 't' })
+    assert.equal(p, `Input 'cni-version' has the value "latest"; accepted: '' with cni 'none', which installs no release.`)
+  })
+
+  it('refuses a version beside cni-manifest, which replaces the release', () => {
+    const [p] = problemsOf({ cni: 'calico', 'cni-version': 'v3.32.2', 'cni-manifest': '/tmp/calico.yaml' })
+    assert.match(p, /^Input 'cni-version' has the value "v3\.32\.2"; accepted: '' when cni-manifest is set/)
+  })
+
+  it("refuses 'latest' with an empty github-token, naming the input and never a token", () => {
+    const [p] = problemsOf({ cni: 'calico', 'cni-version': 'latest', 'github-token': '  ' })
+    assert.match(p, /^Input 'github-token' is empty, but cni-version 'latest' looks the release up with GitHub's API/)
+    assert.match(p, /an exact cni-version such as 'v3\.32\.2', which needs no lookup/)
+  })
+
+  it('never repeats the token, in a config error or anywhere else', () => {
+    const problems = problemsOf({ cni: 'none', 'cni-version': 'latest', 'github-token': 'ghs_s3cret', timeout: 'x' })
+    assert.equal(problems.join('\n').includes('ghs_s3cret'), false)
+    assert.equal(parseWith({ 'github-token': 'ghs_s3cret' }).githubToken, 'ghs_s3cret')
+  })
+})
+
 describe('action.yml says the rules', () => {
   const described = (name: string): string => String(parse(readFileSync('action.yml', 'utf8')).inputs[name].description)
   it('names the bounds and normalisations the parser applies', () => {
@@ -372,6 +408,8 @@ describe('action.yml says the rules', () => {
     assert.match(described('image-archives'), /one path per line, each kept whole/)
     assert.match(described('image-archives'), /may not begin with '-'/)
     assert.match(described('cni-manifest'), /other schemes \(file:\/\/, ftp:\/\/, \.\.\.\) are refused/)
+    assert.match(described('cni-version'), /flannel v0\.28\.4, calico v3\.32\.2/)
+    assert.match(described('github-token'), /never printed/)
   })
 })
 

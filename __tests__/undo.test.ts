@@ -33,12 +33,13 @@ interface Sim {
   paths: Paths
   run: Run
   plan: Plan
+  cni: (typeof CNIS)['flannel' | 'calico']
   /** a host over `ledger`, running commands through `run` */
   host(ledger: Ledger, run?: Run): ReturnType<typeof createHost>
   undo(changes: readonly Change[]): ReturnType<typeof undoChanges>
 }
 
-async function simulate(o: TreeOptions & { containerd?: string } = {}): Promise<Sim> {
+async function simulate(o: TreeOptions & { containerd?: string; cni?: 'flannel' | 'calico' } = {}): Promise<Sim> {
   const dir = await mkdtemp(join(tmpdir(), 'ksn-undo-'))
   const root = join(dir, 'host')
   const paths = await layRunner(root, o)
@@ -64,7 +65,8 @@ async function simulate(o: TreeOptions & { containerd?: string } = {}): Promise<
         'registry-mirrors': 'docker.io=https://mirror.gcr.io',
         // a root-only config.toml with a token, and the runner user's Docker config.json
         'registry-credentials': 'docker.io=octocat:dckr_pat_undo:x=y',
-        untaint: 'false'
+        untaint: 'false',
+        cni: o.cni ?? 'flannel'
       })[n] ?? ''
   )
   const facts = await probeHost(run, paths)
@@ -75,8 +77,9 @@ async function simulate(o: TreeOptions & { containerd?: string } = {}): Promise<
     paths,
     run,
     plan,
+    cni: CNIS[o.cni ?? 'flannel'],
     host: (ledger, r = run) => createHost({ run: r, services: systemd(r), ledger, ...paths }),
-    undo: (changes) => undoChanges(changes, { run, services, procSwaps: paths.procSwaps, sysClassNet: paths.sysClassNet })
+    undo: (changes) => undoChanges(changes, { run, services, procSwaps: paths.procSwaps, sysClassNet: paths.sysClassNet, procMounts: paths.procMounts })
   }
 }
 
@@ -84,9 +87,12 @@ const alone = (s: Step): Step => ({ ...s, needs: [] })
 
 /** A snapshot difference under what the CNI says it leaves (or the directories holding it). */
 function fromCni(sim: Sim, line: string): boolean {
-  const left = CNIS.flannel.leftovers(sim.paths)
+  const left = sim.cni.leftovers(sim.paths)
   const rel = (p: string): string => relative(sim.root, p)
   const roots = [...left.files, ...left.dirs, ...left.interfaces.map((i) => join(sim.paths.sysClassNet, i)), dirname(sim.paths.cniConfDir), sim.paths.cniConfDir].map(rel)
+  // a CNI binary that replaced one the CNI plugins step installed; and a mount in the table
+  const changed = /^changed (\S+):/.exec(line)?.[1]
+  if (changed !== undefined) return roots.includes(changed) || changed === rel(sim.paths.procMounts)
   const path = /^added (\S+)/.exec(line)?.[1]
   return path !== undefined && roots.some((r) => path === r || path.startsWith(`${r}/`))
 }
@@ -124,7 +130,9 @@ describe('the ledger undoes every host change', () => {
   const variants = [
     { name: 'a hosted runner', userFiles: false },
     { name: "a runner with the user's own files in every place the action writes", userFiles: true },
-    { name: "a self-hosted runner whose containerd is too old, beside which the action runs its own", userFiles: false, containerd: '1.6.20' }
+    { name: "a self-hosted runner whose containerd is too old, beside which the action runs its own", userFiles: false, containerd: '1.6.20' },
+    { name: 'a hosted runner, with calico', userFiles: false, cni: 'calico' as const },
+    { name: "a runner with the user's own files, with calico", userFiles: true, cni: 'calico' as const }
   ]
   for (const variant of variants) {
     it(`each step, run then undone, leaves ${variant.name} exactly as it was; so does the whole run`, async () => {
@@ -139,14 +147,14 @@ describe('the ledger undoes every host change', () => {
         const ledger = new Ledger()
         counter.arm(0)
         await execute([alone(step)], { host: sim.host(ledger, counter.run), learned: sim.plan.learned })
-        if (!variant.userFiles) commandsPerStep.set(`${variant.containerd ?? HOSTED_CONTAINERD} ${step.id}`, counter.count())
+        if (!variant.userFiles && !variant.cni) commandsPerStep.set(`${variant.containerd ?? HOSTED_CONTAINERD} ${step.id}`, counter.count())
         const report = await sim.undo(ledger.changes)
         assert.deepEqual(report.failed, [], `${step.id}: undo commands failed`)
         // what the CNI leaves once it runs is recorded by init.kubeadm, before it (so that it
         // is undone after kubeadm reset): applied alone, the CNI's step leaves exactly that
         const diff = diffSnapshots(before, await snapshot(sim.root))
         assert.deepEqual(step.id === 'network.cni' ? diff.filter((l) => !fromCni(sim, l)) : diff, [], `${step.id} was not undone exactly`)
-        if (step.id === 'network.cni') assert.ok(diff.length > 0, 'the simulated flannel left its files, for init.kubeadm to record')
+        if (step.id === 'network.cni') assert.ok(diff.length > 0, `the simulated ${variant.cni ?? 'flannel'} left its files, for init.kubeadm to record`)
         // again for real, so the next step starts where the run would have it
         await execute([alone(step)], { host: sim.host(whole), learned: sim.plan.learned })
       }

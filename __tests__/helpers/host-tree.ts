@@ -3,6 +3,7 @@
 // install, cp and rm work on it; the Kubernetes binaries are stand-ins served by a loopback
 // release server. A snapshot of the tree is what "the host as it was" means in the tests.
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { chmod, copyFile, lstat, mkdir, mkdtemp, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -12,7 +13,7 @@ import type { Route } from './http.js'
 
 export const SHIMMED = [
   'sudo', 'containerd', 'kubeadm', 'kubectl', 'kubelet', 'ctr', 'crictl', 'journalctl', 'systemctl',
-  'modprobe', 'sysctl', 'swapoff', 'swapon', 'apt-get', 'docker', 'ip'
+  'modprobe', 'sysctl', 'swapoff', 'swapon', 'apt-get', 'docker', 'ip', 'umount'
 ]
 
 export async function shimDir(dir: string): Promise<string> {
@@ -48,6 +49,9 @@ export async function layRunner(root: string, o: TreeOptions = {}): Promise<Path
   // Docker's runtime: br_netfilter and overlay are loaded, containerd and docker run
   for (const m of ['overlay', 'br_netfilter']) await mkdir(join(paths.sysModuleDir, m), { recursive: true })
   await mkdir(join(paths.sysClassNet, 'eth0'), { recursive: true })
+  // systemd mounts the BPF filesystem at boot on the runner images
+  await mkdir(paths.bpfFsDir, { recursive: true })
+  await put(paths.procMounts, `sysfs ${join(root, 'sys')} sysfs rw,nosuid,nodev,noexec,relatime 0 0\nbpf ${paths.bpfFsDir} bpf rw,nosuid,nodev,noexec,relatime,mode=700 0 0\n`)
   const wants = join(paths.systemdDir, 'multi-user.target.wants')
   await mkdir(wants, { recursive: true })
   for (const unit of ['containerd', 'docker']) {
@@ -59,6 +63,7 @@ export async function layRunner(root: string, o: TreeOptions = {}): Promise<Path
   await put(paths.dockerDaemonJson, '{\n  "exec-opts": ["native.cgroupdriver=cgroupfs"],\n  "cgroup-parent": "/actions_job"\n}\n')
   await mkdir(paths.binDir, { recursive: true })
   await mkdir(join(root, 'var/lib'), { recursive: true })
+  await mkdir(join(root, 'var/log'), { recursive: true })
   await mkdir(join(root, 'home/runner'), { recursive: true })
   if (o.userFiles) {
     await put(join(paths.binDir, 'kubectl'), '#!/bin/sh\necho "the user\'s own kubectl"\n', 0o750)
@@ -130,6 +135,9 @@ spec:
       containers: [{name: kube-flannel, image: "ghcr.io/flannel-io/flannel:v0.28.4"}]
 `
 
+/** Calico's manifest, trimmed from upstream (see its header); its images are tagged `master`. */
+export const CALICO_MANIFEST = readFileSync('__tests__/fixtures/calico.yaml', 'utf8')
+
 /** What binary stand-in the release serves: a script that runs the shim under the binary's name. */
 export const standIn = (name: string): string => `#!/usr/bin/env bash\n# stand-in for ${name}: the test's shim answers\nexec "$SHIM_DIR/${name}" "$@"\n`
 
@@ -158,6 +166,7 @@ export async function releaseRoutes(): Promise<Record<string, Route>> {
   file('/gh/containerd/containerd/releases/download/v2.2.1/containerd-2.2.1-linux-amd64.tar.gz', await readFile(join(work, 'containerd.tgz')))
   routes['/gh/containerd/containerd/releases/download/v2.2.1/containerd-2.2.1-linux-amd64.tar.gz.sha256sum'] = routes['/gh/containerd/containerd/releases/download/v2.2.1/containerd-2.2.1-linux-amd64.tar.gz.sha256']
   routes['/gh/flannel-io/flannel/releases/download/v0.28.4/kube-flannel.yml'] = { body: FLANNEL_MANIFEST }
+  routes['/gh/projectcalico/calico/raw/v3.32.2/manifests/calico.yaml'] = { body: CALICO_MANIFEST }
   routes['/'] = { body: '<h1>Welcome to nginx!</h1>' }
   return routes
 }

@@ -1,5 +1,7 @@
 // The cache entry's name: what a restored entry must agree on to be worth anything. Pure.
 import { createHash } from 'node:crypto'
+import { CNIS } from '../cnis/index.js'
+import { cniReleaseOf } from '../cnis/release.js'
 import type { Config } from '../config/inputs.js'
 
 /** Bumped when the entry's layout changes, so that no run reads an entry it cannot use. */
@@ -30,6 +32,8 @@ function imageSet(config: Config): Record<string, unknown> {
     imageRetags: config.imageRetags,
     cni: config.cni,
     cniManifest: config.cniManifest ?? '',
+    // the release whose manifest names the CNI's images (cni-version, 'latest' resolved by now)
+    cniVersion: config.cniManifest === undefined && CNIS[config.cni].release ? cniReleaseOf(CNIS[config.cni], config) : '',
     smokeTestImage: config.smokeTest ? config.smokeTestImage : '',
     kubernetesReleaseUrl: config.kubernetesReleaseUrl,
     githubUrl: config.githubUrl,

@@ -10,7 +10,7 @@ export const none: CniPlugin = {
   offlineNeeds: async () => ({ downloads: [], images: [] }),
   configSteps: () => [],
   networkSteps: () => [],
-  leftovers: () => ({ files: [], dirs: [], interfaces: [] }),
+  leftovers: () => ({ files: [], dirs: [], interfaces: [], mounts: [] }),
   diagnostics: () => [],
   hints: []
 }

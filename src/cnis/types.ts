@@ -12,6 +12,11 @@ export interface CniNeeds {
 }
 
 export interface CniPlugin {
+  /**
+   * The upstream release the plug-in pins (the default of `cni-version`), and the GitHub
+   * repository whose releases `cni-version: latest` looks up. Absent: no release to choose.
+   */
+  release?: { repo: string; pinned: string }
   /** the smoke test can run: the CNI gives pods a network */
   carriesPods: boolean
   /** what the ready phase waits for */
@@ -34,7 +39,15 @@ export interface CniPlugin {
    * What the CNI will leave on the host once it runs. Recorded before `kubeadm init`, so that
    * cleanup removes it only after `kubeadm reset` has stopped the pods that use it.
    */
-  leftovers(paths: Paths): { files: string[]; dirs: string[]; interfaces: string[] }
+  leftovers(paths: Paths): CniLeftovers
   diagnostics(paths: Paths, kubectl: string, kubeconfig: string): Probe[]
   hints: readonly Hint[]
+}
+
+export interface CniLeftovers {
+  files: string[]
+  dirs: string[]
+  interfaces: string[]
+  /** filesystems its pods mount on the host and leave mounted: unmounted before `dirs` go */
+  mounts: string[]
 }

@@ -12,7 +12,7 @@ export async function down(record: LedgerRecord, env: CommandEnv): Promise<{ fai
     env.store.clear()
     return { failed: 0 }
   }
-  const r = await undoChanges(record.changes, { run: env.run, services: env.services, procSwaps: env.paths.procSwaps, sysClassNet: env.paths.sysClassNet })
+  const r = await undoChanges(record.changes, { run: env.run, services: env.services, procSwaps: env.paths.procSwaps, sysClassNet: env.paths.sysClassNet, procMounts: env.paths.procMounts })
   const lines = [
     ...r.undone.map((l) => `undone: ${l}`),
     ...r.restarted.map((l) => `then: ${l}`),

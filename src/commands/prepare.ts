@@ -2,6 +2,7 @@
 // the steps. Shared by every command, so the dry run and the run see the same plan.
 import type { CacheBackend } from '../cache/backend.js'
 import { InputError, type Config } from '../config/inputs.js'
+import { resolveCniVersion } from '../config/releases.js'
 import { fetchText, resolveVersion, type FetchText } from '../config/versions.js'
 import type { Run } from '../host/exec.js'
 import type { Paths } from '../host/paths.js'
@@ -10,18 +11,23 @@ import { buildPlan, type Plan } from '../phases/index.js'
 import { readKubeadmConfigFile } from '../phases/input-files.js'
 
 export interface Prepared {
+  /** the config as planned: cni-version 'latest' resolved to a release */
+  config: Config
   version: string
   facts: HostFacts
   plan: Plan
 }
 
-/** Throws InputError where kubeadm-config's file cannot be read or does not fit the version and inputs. */
-export async function prepare(config: Config, run: Run, paths: Paths, get: FetchText = fetchText, cacheBackend?: CacheBackend): Promise<Prepared> {
+/**
+ * Throws InputError where kubeadm-config's file cannot be read or does not fit the version and
+ * inputs. cni-version 'latest' is resolved here, beside the Kubernetes version.
+ */
+export async function prepare(config: Config, run: Run, paths: Paths, get: FetchText = fetchText, cacheBackend?: CacheBackend, resolveCni = resolveCniVersion): Promise<Prepared> {
   const read = await readKubeadmConfigFile(config)
-  const [version, facts] = await Promise.all([resolveVersion(read.kubernetesVersion, read.kubernetesReleaseUrl, get), probeHost(run, paths)])
-  const plan = buildPlan({ config: read, facts, version, paths, cacheBackend })
+  const [version, facts, planned] = await Promise.all([resolveVersion(read.kubernetesVersion, read.kubernetesReleaseUrl, get), probeHost(run, paths), resolveCni(read)])
+  const plan = buildPlan({ config: planned, facts, version, paths, cacheBackend })
   if (plan.inputProblems.length > 0) throw new InputError(plan.inputProblems)
-  return { version, facts, plan }
+  return { config: planned, version, facts, plan }
 }
 
 /** The first line of every command's log: what is about to be built on what. */

@@ -110,7 +110,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
         ['Kubernetes', version],
         ['node', `${l.nodeName} (${l.nodeIp})`],
         ['runtime', plan.runtime.describe],
-        ['CNI', CNIS[config.cni].describe(config)],
+        ['CNI', CNIS[config.cni].describe(prepared.config)],
         [
           'images',
           l.imageCounts

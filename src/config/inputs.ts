@@ -3,7 +3,7 @@
 // reports every bad input, and nothing here touches the host.
 import ipaddr from 'ipaddr.js'
 import semver from 'semver'
-import { CNI_NAMES, type Cni } from '../cnis/index.js'
+import { CNI_NAMES, CNIS, type Cni } from '../cnis/index.js'
 import { isImageReference, isImageRepository, normalizeImage } from '../images/ref.js'
 import { RUNTIME_NAMES, type Runtime } from '../runtimes/index.js'
 import { DEFAULTS } from './defaults.js'
@@ -51,12 +51,18 @@ export const ON_EXISTING = ['fail', 'reset', 'reuse'] as const satisfies readonl
 /** The accepted values of on-existing, as its errors say them. */
 export const ON_EXISTING_FORMS =
   "'fail' (stop before changing anything), 'reset' (undo the earlier run and kubeadm reset, then build a fresh cluster), 'reuse' (take the cluster as it is, if it answers)"
+/**
+ * cni-version: the plug-in's pinned release, the newest one (looked up with GitHub's API
+ * before the plan is made, then held as `exact` with `latest` set), or a release named.
+ */
+export type CniVersionSpec = { kind: 'pinned' } | { kind: 'latest' } | { kind: 'exact'; version: string; latest?: boolean }
 
 export interface Config {
   kubernetesVersion: VersionSpec
   containerRuntime: Runtime
   cni: Cni
   cniManifest?: string
+  cniVersion: CniVersionSpec
   podNetworkCidr: string
   serviceCidr: string
   /** the mirror-preset that filled the inputs left empty, if any */
@@ -79,6 +85,8 @@ export interface Config {
   timeoutSeconds: number
   kubernetesReleaseUrl: string
   githubUrl: string
+  /** for GitHub's API (cni-version: latest); never printed */
+  githubToken: string
   /** keep the verified downloads and the images between runs (GitHub's cache; a directory for the command line) */
   cache: boolean
   /** every piece must be on this machine already; proven before anything changes (src/phases/offline.ts) */
@@ -101,6 +109,7 @@ export const INPUT_NAMES = [
   'container-runtime',
   'cni',
   'cni-manifest',
+  'cni-version',
   'pod-network-cidr',
   'service-cidr',
   'mirror-preset',
@@ -119,6 +128,7 @@ export const INPUT_NAMES = [
   'timeout',
   'kubernetes-release-url',
   'github-url',
+  'github-token',
   'cache',
   'offline',
   'cleanup',
@@ -527,6 +537,20 @@ function parseUrlOrPath(input: string, value: string): string {
   return parseUrl(input, `${scheme}${value.slice(scheme.length)}`)
 }
 
+/** The accepted forms of cni-version, as its errors and action.yml say them. */
+export const CNI_VERSION_FORMS = `'' (the release the CNI pins: ${Object.entries(CNIS)
+  .filter(([, p]) => p.release)
+  .map(([n, p]) => `${n} ${p.release!.pinned}`)
+  .join(', ')}), 'latest' (its newest release, looked up with GitHub's API and github-token), or a release such as 'v3.32.2'`
+
+function parseCniVersion(value: string): CniVersionSpec {
+  if (value === '') return { kind: 'pinned' }
+  if (value === 'latest') return { kind: 'latest' }
+  const m = /^v?(\d+\.\d+\.\d+)$/.exec(value)
+  if (!m || !semver.valid(m[1])) reject('cni-version', value, CNI_VERSION_FORMS)
+  return { kind: 'exact', version: `v${m[1]}` }
+}
+
 /**
  * kubeadm-config: a path (one line, read before the plan is built: src/phases/input-files.ts)
  * or inline YAML, whose documents are read here. Kept untrimmed at the start, where YAML
@@ -604,6 +628,16 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
   const cni = field(() => parseChoice<Cni>('cni', read('cni', DEFAULTS.cni), CNI_NAMES))
   const cniManifestRaw = read('cni-manifest')
   const cniManifest = cniManifestRaw === '' ? undefined : field(() => parseUrlOrPath('cni-manifest', cniManifestRaw))
+  const cniVersionRaw = read('cni-version')
+  const cniVersion = field(() => {
+    const spec = parseCniVersion(cniVersionRaw)
+    if (spec.kind === 'pinned' || cni === undefined) return spec
+    if (!CNIS[cni].release) reject('cni-version', cniVersionRaw, `'' with cni '${cni}', which installs no release`)
+    if (cniManifestRaw !== '') {
+      reject('cni-version', cniVersionRaw, "'' when cni-manifest is set (the manifest given replaces the release's; name its version in the manifest itself)")
+    }
+    return spec
+  })
   const podCidr = field(() => parseCidr('pod-network-cidr', read('pod-network-cidr', DEFAULTS.podNetworkCidr), notes))
   const serviceCidr = field(() => parseCidr('service-cidr', read('service-cidr', DEFAULTS.serviceCidr), notes))
   if (podCidr && serviceCidr && cidrsOverlap(podCidr, serviceCidr)) {
@@ -643,6 +677,16 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
       `Input 'kubernetes-version' has the value ${JSON.stringify(read('kubernetes-version', DEFAULTS.kubernetesVersion))}, which is looked up over the network, and 'offline' is true; accepted with offline: an exact release such as 'v1.34.2'.`
     )
   }
+  if (offline && cniVersion?.kind === 'latest') {
+    problems.push("Input 'cni-version' has the value \"latest\", which is looked up with GitHub's API, and 'offline' is true; accepted with offline: the pinned release (leave it empty) or an exact one such as 'v0.28.4'.")
+  }
+  // The token is never repeated in an error, only whether it is there.
+  const githubToken = read('github-token')
+  if (cniVersion?.kind === 'latest' && githubToken === '') {
+    problems.push(
+      "Input 'github-token' is empty, but cni-version 'latest' looks the release up with GitHub's API, which limits anonymous callers to 60 requests an hour per address (shared by every job on a hosted runner's address); accepted: a token, such as the default ${{ github.token }} (the job's own; on the command line, $GITHUB_TOKEN), or an exact cni-version such as 'v3.32.2', which needs no lookup."
+    )
+  }
   const cache = field(() => parseBool('cache', read('cache', 'true')))
   const cleanup = field(() => parseChoice<Cleanup>('cleanup', read('cleanup', DEFAULTS.cleanup), ['auto', 'true', 'false']))
   const onExisting = field(() => {
@@ -659,6 +703,7 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     containerRuntime: containerRuntime!,
     cni: cni!,
     cniManifest,
+    cniVersion: cniVersion!,
     podNetworkCidr: podCidr!.network,
     serviceCidr: serviceCidr!.network,
     mirrorPreset,
@@ -677,6 +722,7 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     timeoutSeconds: timeoutSeconds!,
     kubernetesReleaseUrl: kubernetesReleaseUrl!,
     githubUrl: githubUrl!,
+    githubToken,
     cache: cache!,
     offline: offline!,
     cleanup: cleanup!,

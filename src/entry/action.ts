@@ -32,7 +32,9 @@ function actionsEnv(paths: Paths, cache: CacheBackend): CommandEnv {
 /** `paths`: where the host's files are, and `cache` where entries live; tests put both in a temporary tree. */
 export async function actionMain(paths: Paths = HOST_PATHS, cache: CacheBackend = actionsCache()): Promise<void> {
   try {
-    // registry-credentials' tokens are masked in every later log line from here on
+    // masked before anything could print them: the log shows *** wherever they appear
+    const token = core.getInput('github-token')
+    if (token !== '') core.setSecret(token)
     const config = parseInputs((name) => core.getInput(name), { secret: (s) => core.setSecret(s) })
     const env = actionsEnv(paths, cache)
     if (config.dryRun) {

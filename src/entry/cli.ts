@@ -24,7 +24,7 @@ import { terminalReporter } from '../io/reporter.js'
 function inputFlags(): string {
   const lines: string[] = []
   let line = ' '
-  for (const f of INPUT_NAMES.map((n) => ` --${n}`)) {
+  for (const f of INPUT_NAMES.filter((n) => n !== 'github-token').map((n) => ` --${n}`)) {
     if (line.length + f.length > 92) {
       lines.push(line)
       line = ' '
@@ -50,11 +50,12 @@ ${inputFlags()}
 e.g. --kubernetes-version v1.34.2   (an exact version needs no network)
      --registry-mirrors 'docker.io=https://mirror.gcr.io'   (a flag holds several lines too)
      --on-existing reset            (undo what an earlier up left, then build afresh)
+--cni-version latest reads a GitHub token from $GITHUB_TOKEN (there is no --github-token).
 --cleanup true undoes a failed up at once (after diagnose); otherwise the changes stay for
 diagnose and down. Other flags: --ledger FILE (default ${defaultLedgerFile()}), --verbose (each step's detail), --help`
 
 export async function main(argv: string[]): Promise<number> {
-  const options = Object.fromEntries([...INPUT_NAMES, 'out', 'ledger'].map((n) => [n, { type: 'string' as const }]))
+  const options = Object.fromEntries([...INPUT_NAMES.filter((n) => n !== 'github-token'), 'out', 'ledger'].map((n) => [n, { type: 'string' as const }]))
   let parsed
   try {
     parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' }, verbose: { type: 'boolean' } }, allowPositionals: true })
@@ -98,6 +99,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     const config = parseInputs((name) => {
       const v = values[name]
+      // a token on the command line would be in every process listing: taken from the environment
+      if (name === 'github-token') return process.env.GITHUB_TOKEN ?? ''
       return typeof v === 'string' ? v : ''
     })
     if (command === 'plan' || config.dryRun) {

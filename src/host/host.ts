@@ -65,6 +65,8 @@ export interface Host {
   willCreate(path: string, kind: 'file' | 'dir'): Promise<void>
   /** likewise for a network interface */
   willCreateInterface(name: string): Promise<void>
+  /** likewise for a filesystem mounted at `path`: cleanup unmounts it if nothing is mounted there now */
+  willMount(path: string): Promise<void>
 }
 
 export interface HostOptions {
@@ -77,6 +79,8 @@ export interface HostOptions {
   procSwaps: string
   sysModuleDir: string
   sysClassNet: string
+  /** the mount table; /proc/self/mounts where not given */
+  procMounts?: string
   /** where files are staged before install(1) puts them in place */
   scratch?: string
 }
@@ -102,6 +106,14 @@ async function existsAs(run: Run, path: string): Promise<boolean> {
 export function unescapeMountPath(p: string): string {
   return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
 }
+
+/** Whether the mount table (/proc/self/mounts: device, mount point, type, ...) has a mount at `path`. */
+export async function isMountPoint(table: string, path: string): Promise<boolean> {
+  const text = await readFile(table, 'utf8')
+  return text.split('\n').some((l) => l.split(' ')[1] !== undefined && unescapeMountPath(l.split(' ')[1]) === path)
+}
+
+const MOUNTS = '/proc/self/mounts'
 
 export function createHost(o: HostOptions): Host {
   const { run, ledger } = o
@@ -265,6 +277,11 @@ export function createHost(o: HostOptions): Host {
       return once(`interface:${name}`, async () => {
         if (!(await exists(join(o.sysClassNet, name)))) ledger.record({ kind: 'interface', name })
       })
+    },
+    willMount(path) {
+      return once(`mount:${path}`, async () => {
+        if (!(await isMountPoint(o.procMounts ?? MOUNTS, path))) ledger.record({ kind: 'mount', path })
+      })
     }
   }
 }
@@ -287,7 +304,7 @@ export interface UndoReport {
  * on a half-done host: each failure is reported and the rest still runs. Units whose
  * configuration changed are restarted (or reloaded) once, after their files are back.
  */
-export async function undoChanges(changes: readonly Change[], o: { run: Run; services: ServiceManager; procSwaps: string; sysClassNet: string }): Promise<UndoReport> {
+export async function undoChanges(changes: readonly Change[], o: { run: Run; services: ServiceManager; procSwaps: string; sysClassNet: string; procMounts?: string }): Promise<UndoReport> {
   const { run, services } = o
   const report: UndoReport = { undone: [], restarted: [], leftInPlace: [], failed: [], remaining: [] }
   const exec = async (argv: string[]): Promise<boolean> => {
@@ -314,7 +331,9 @@ export async function undoChanges(changes: readonly Change[], o: { run: Run; ser
         }
         break
       case 'dir':
-        ok = await exec(['rm', '-rf', c.path])
+        // never into another filesystem mounted below it (a CNI's cgroup2 mount whose
+        // unmount failed): rm would delete the host's empty cgroups there
+        ok = await exec(['rm', '-rf', '--one-file-system', c.path])
         break
       case 'unit-enabled':
         if (c.was !== 'enabled') {
@@ -343,6 +362,10 @@ export async function undoChanges(changes: readonly Change[], o: { run: Run; ser
       case 'interface':
         // recorded before the CNI ran: it may never have made it
         if (await existsAs(run, join(o.sysClassNet, c.name))) ok = await exec(['ip', 'link', 'delete', c.name])
+        break
+      case 'mount':
+        // recorded before the CNI ran: it may never have mounted it
+        if (await isMountPoint(o.procMounts ?? MOUNTS, c.path)) ok = await exec(['umount', c.path])
         break
       case 'modules-loaded':
       case 'packages-installed':

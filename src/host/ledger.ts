@@ -22,6 +22,8 @@ export type Change =
   | { kind: 'packages-installed'; packages: string[] }
   /** a network interface that did not exist (a CNI's bridge) */
   | { kind: 'interface'; name: string }
+  /** a mount point that was not one (a filesystem a CNI's pod mounts on the host and leaves) */
+  | { kind: 'mount'; path: string }
   /** a command whose effect only another command undoes (kubeadm init: kubeadm reset) */
   | { kind: 'command'; what: string; undo: string[][] }
 
@@ -74,6 +76,8 @@ export function describeChange(c: Change): string {
       return `packages installed: ${c.packages.join(', ')}`
     case 'interface':
       return `network interface ${c.name} (created)`
+    case 'mount':
+      return `${c.path} (mounted)`
     case 'command':
       return c.what
   }

@@ -40,6 +40,15 @@ export interface Paths {
   flannelRunDir: string
   /** the CNI plugins' own state (host-local's IP allocations) */
   cniStateDir: string
+  /** what calico-node keeps on the host: its state, its run directory, its CNI plugin's log, its policy sockets */
+  calicoLibDir: string
+  calicoRunDir: string
+  calicoLogDir: string
+  calicoPolicySyncDir: string
+  /** where the kernel's BPF filesystem is mounted */
+  bpfFsDir: string
+  /** read-only: the mount table */
+  procMounts: string
 }
 
 export const HOST_PATHS: Paths = {
@@ -70,7 +79,15 @@ export const HOST_PATHS: Paths = {
   sysModuleDir: '/sys/module',
   sysClassNet: '/sys/class/net',
   flannelRunDir: '/run/flannel',
-  cniStateDir: '/var/lib/cni'
+  cniStateDir: '/var/lib/cni',
+  // calico.yaml mounts /var/run/calico and /var/run/nodeagent; /var/run is a link to /run
+  // on the runners, and the mount table names the targets under /run
+  calicoLibDir: '/var/lib/calico',
+  calicoRunDir: '/run/calico',
+  calicoLogDir: '/var/log/calico',
+  calicoPolicySyncDir: '/run/nodeagent',
+  bpfFsDir: '/sys/fs/bpf',
+  procMounts: '/proc/self/mounts'
 }
 
 /** The same layout under another root: the plan's directory tree, and tests' temporary hosts. */

@@ -28,13 +28,15 @@ export function initSteps(p: PlanContext, hostStepIds: StepId[]): Step[] {
         title: 'kubeadm init',
         shows: [
           `$ sudo ${displayArgv(init)}`,
-          `(cleanup: $ sudo ${displayArgv(reset)}; then removes, where they did not exist, ${[paths.kubernetesDir, paths.kubeletDir, paths.etcdDir, ...left.dirs, ...left.files, ...left.interfaces].join(', ')}, and puts back a CNI file it replaced)`
+          `(cleanup: $ sudo ${displayArgv(reset)}; then removes, where they did not exist, ${[paths.kubernetesDir, paths.kubeletDir, paths.etcdDir, ...left.dirs, ...left.files, ...left.interfaces].join(', ')}, and puts back a CNI file it replaced${left.mounts.length ? `; first unmounts, where nothing was mounted, ${left.mounts.join(', ')}` : ''})`
         ],
         run: async (ctx) => {
           // recorded before init, so undone after kubeadm reset has stopped the pods using them
           for (const dir of [paths.kubernetesDir, paths.kubeletDir, paths.etcdDir, ...left.dirs]) await ctx.host.willCreate(dir, 'dir')
           for (const f of left.files) await ctx.host.willCreate(f, 'file')
           for (const i of left.interfaces) await ctx.host.willCreateInterface(i)
+          // after the directories they are in: undone (unmounted) before those are removed
+          for (const m of left.mounts) await ctx.host.willMount(m)
           const res = await ctx.host.apply('kubeadm init (undone by kubeadm reset)', init, [reset])
           ctx.log((res.stdout + res.stderr).trim().split('\n').slice(-15).join('\n'))
         }

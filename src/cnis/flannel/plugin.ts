@@ -3,11 +3,11 @@
 // config, its plugin binary, its run directory, host-local's IP allocations, its interfaces)
 // is recorded before kubeadm init, so cleanup removes exactly what was not there before, and
 // only once kubeadm reset has stopped the pods.
-import { readFile, rm } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Config } from '../../config/inputs.js'
 import { step } from '../../engine/step.js'
-import { fetchToFile } from '../../host/download.js'
+import { cniReleaseOf, describeRelease, isPinned, isUrl, readManifest } from '../release.js'
 import type { CniPlugin } from '../types.js'
 import { renderFlannelManifest } from './manifest.js'
 
@@ -21,22 +21,22 @@ export const FLANNEL = {
 } as const
 
 export function flannelManifestSource(config: Config): string {
-  return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/releases/download/${FLANNEL.version}/kube-flannel.yml`
+  return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/releases/download/${cniReleaseOf(flannel, config)}/kube-flannel.yml`
 }
 
-// github-url may be a file:// URL (a copy of the release downloads on this machine)
-const isUrl = (s: string): boolean => /^(?:https?|file):\/\//.test(s)
-
 export const flannel: CniPlugin = {
+  release: { repo: 'flannel-io/flannel', pinned: FLANNEL.version },
   carriesPods: true,
   readiness: { nodeReady: true, namespaces: ['kube-system', FLANNEL.namespace] },
-  describe: (config) => `flannel ${config.cniManifest ? '(given manifest)' : FLANNEL.version}, pods in ${config.podNetworkCidr}`,
-  predictedImages: (config) => (config.cniManifest ? [] : [...FLANNEL.images]),
+  describe: (config) => `flannel ${config.cniManifest ? '(given manifest)' : describeRelease(flannel, config)}, pods in ${config.podNetworkCidr}`,
+  // another release's images are read from its manifest: its CNI plugin image has its own tag
+  predictedImages: (config) => (isPinned(flannel, config) ? [...FLANNEL.images] : []),
 
   async offlineNeeds(config) {
     const source = flannelManifestSource(config)
     if (config.cniManifest === undefined) {
-      return { downloads: [{ what: `the flannel manifest ${FLANNEL.version}`, url: source, input: 'github-url' }], images: [...FLANNEL.images] }
+      // another release's images are known only from its manifest
+      return { downloads: [{ what: `the flannel manifest ${describeRelease(flannel, config)}`, url: source, input: 'github-url' }], images: isPinned(flannel, config) ? [...FLANNEL.images] : undefined }
     }
     if (isUrl(source)) return { downloads: [{ what: 'the flannel manifest', url: source, input: 'cni-manifest' }], images: undefined }
     // a file that cannot be read is already a problem of its own (src/phases/input-files.ts)
@@ -53,21 +53,13 @@ export const flannel: CniPlugin = {
     const { config, files, learned } = p
     const source = flannelManifestSource(config)
     return [
-      step('config.cni', `flannel manifest (${config.cniManifest ? 'given' : FLANNEL.version}), net-conf Network = ${config.podNetworkCidr}`, [], [
+      step('config.cni', `flannel manifest (${config.cniManifest ? 'given' : describeRelease(flannel, config)}), net-conf Network = ${config.podNetworkCidr}`, [], [
         {
           kind: 'task',
           title: 'fetch and render the flannel manifest',
           shows: [isUrl(source) ? `GET ${source}` : `read ${source}`, `set net-conf.json Network to ${config.podNetworkCidr}; write ${files.cniManifest}`, `images: ${learned.cniImages.join(' ') || '(read from the manifest)'}`],
           run: async (ctx) => {
-            let text: string
-            if (isUrl(source)) {
-              const file = await fetchToFile(source)
-              text = await readFile(file, 'utf8')
-              await rm(file, { force: true })
-            } else {
-              text = await readFile(source, 'utf8')
-            }
-            const rendered = renderFlannelManifest(text, config.podNetworkCidr)
+            const rendered = renderFlannelManifest(await readManifest(source), config.podNetworkCidr)
             ctx.learned.cniImages = rendered.images
             await ctx.host.writeFile(files.cniManifest, rendered.manifest)
             ctx.log(`manifest images: ${rendered.images.join(', ')}`)
@@ -86,7 +78,8 @@ export const flannel: CniPlugin = {
   leftovers: (paths) => ({
     files: [join(paths.cniConfDir, '10-flannel.conflist'), join(paths.cniBinDir, 'flannel')],
     dirs: [paths.flannelRunDir, paths.cniStateDir],
-    interfaces: [...FLANNEL.interfaces]
+    interfaces: [...FLANNEL.interfaces],
+    mounts: []
   }),
 
   diagnostics: (_paths, kubectl, kubeconfig) => [

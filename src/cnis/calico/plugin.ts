@@ -1,0 +1,141 @@
+// calico: Calico's manifest install (manifests/calico.yaml of the pinned release, or the one
+// given), its default IPv4 pool set to the pod CIDR, applied after kubeadm init; calico-node
+// and calico-kube-controllers run in kube-system. What calico-node leaves on the host is
+// recorded before kubeadm init, so cleanup removes exactly what was not there before, and
+// only once kubeadm reset has stopped the pods.
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Config } from '../../config/inputs.js'
+import { step } from '../../engine/step.js'
+import { cniReleaseOf, describeRelease, isPinned, isUrl, readManifest } from '../release.js'
+import type { CniPlugin } from '../types.js'
+import { renderCalicoManifest } from './manifest.js'
+
+export const CALICO = {
+  // projectcalico/calico's release of 24 Aug 2026 (release-notes/v3.32.2-release-notes.md)
+  version: 'v3.32.2',
+  // The images the pinned manifest names: calico.yaml takes them from quay.io since v3.30
+  // (projectcalico/calico#10025, "replace docker.io with quay.io"), tagged with the release.
+  // The run reads them from the manifest itself; these only predict them for the dry run.
+  images: (v: string): string[] => [`quay.io/calico/cni:${v}`, `quay.io/calico/node:${v}`, `quay.io/calico/kube-controllers:${v}`],
+  namespace: 'kube-system'
+} as const
+
+/**
+ * GitHub serves a file of a tag at github.com/OWNER/REPO/raw/TAG/PATH (a redirect to
+ * raw.githubusercontent.com): Calico's install docs fetch manifests/calico.yaml from the tag,
+ * it is no release asset. The same path under github-url works for GitHub Enterprise Server
+ * and for file mirrors that take github.com's layout.
+ */
+export function calicoManifestSource(config: Config): string {
+  return config.cniManifest ?? `${config.githubUrl}/projectcalico/calico/raw/${cniReleaseOf(calico, config)}/manifests/calico.yaml`
+}
+
+export const calico: CniPlugin = {
+  release: { repo: 'projectcalico/calico', pinned: CALICO.version },
+  carriesPods: true,
+  readiness: { nodeReady: true, namespaces: [CALICO.namespace] },
+  describe: (config) => `calico ${config.cniManifest ? '(given manifest)' : describeRelease(calico, config)}, IPv4 pool ${config.podNetworkCidr}`,
+  predictedImages: (config) => (isPinned(calico, config) ? CALICO.images(CALICO.version) : []),
+
+  async offlineNeeds(config) {
+    const source = calicoManifestSource(config)
+    if (config.cniManifest === undefined) {
+      // another release's images are known only from its manifest
+      return { downloads: [{ what: `the calico manifest ${describeRelease(calico, config)}`, url: source, input: 'github-url' }], images: isPinned(calico, config) ? CALICO.images(CALICO.version) : undefined }
+    }
+    if (isUrl(source)) return { downloads: [{ what: 'the calico manifest', url: source, input: 'cni-manifest' }], images: undefined }
+    // a file that cannot be read is already a problem of its own (src/phases/input-files.ts)
+    const text = await readFile(source, 'utf8').catch(() => undefined)
+    if (text === undefined) return { downloads: [], images: [] }
+    try {
+      return { downloads: [], images: renderCalicoManifest(text, config.podNetworkCidr).images }
+    } catch (err) {
+      throw new Error(`Input 'cni-manifest' has the path ${JSON.stringify(source)}, which is not a calico manifest the run could use: ${(err as Error).message}`, { cause: err })
+    }
+  },
+
+  configSteps(p) {
+    const { config, files, learned } = p
+    const source = calicoManifestSource(config)
+    return [
+      step('config.cni', `calico manifest (${config.cniManifest ? 'given' : describeRelease(calico, config)}), CALICO_IPV4POOL_CIDR = ${config.podNetworkCidr}`, [], [
+        {
+          kind: 'task',
+          title: 'fetch and render the calico manifest',
+          shows: [
+            isUrl(source) ? `GET ${source}` : `read ${source}`,
+            `set calico-node's CALICO_IPV4POOL_CIDR to ${config.podNetworkCidr}; write ${files.cniManifest}`,
+            `images: ${learned.cniImages.join(' ') || '(read from the manifest)'}`
+          ],
+          run: async (ctx) => {
+            const rendered = renderCalicoManifest(await readManifest(source), config.podNetworkCidr)
+            ctx.learned.cniImages = rendered.images
+            await ctx.host.writeFile(files.cniManifest, rendered.manifest)
+            ctx.log(`manifest images: ${rendered.images.join(', ')}`)
+          }
+        }
+      ])
+    ]
+  },
+
+  networkSteps(p) {
+    const { bin, files, kubeEnv } = p
+    const apply = [bin('kubectl'), 'apply', '-f', files.cniManifest]
+    return [step('network.cni', 'apply calico', ['init.kubeconfig', 'config.cni'], [{ kind: 'exec', argv: apply, env: kubeEnv }])]
+  },
+
+  leftovers: (paths) => ({
+    // install-cni writes the CNI config and, for the plugin, a kubeconfig with a service
+    // account token (cni-plugin/pkg/install/install.go); it copies every binary of the
+    // calico/cni image into /opt/cni/bin (cni-plugin/Makefile, fetch-cni-bins: flannel,
+    // loopback, host-local, portmap, tuning, bandwidth, beside install, calico and
+    // calico-ipam). Those the CNI plugins step installed are recorded there already.
+    files: [
+      join(paths.cniConfDir, '10-calico.conflist'),
+      join(paths.cniConfDir, 'calico-kubeconfig'),
+      ...['calico', 'calico-ipam', 'install', 'flannel', 'loopback', 'host-local', 'portmap', 'tuning', 'bandwidth'].map((b) => join(paths.cniBinDir, b))
+    ],
+    // the DaemonSet's hostPath volumes (DirectoryOrCreate, or created by the runtime when
+    // missing): var-lib-calico, var-run-calico, cni-log-dir, policysync, host-local-net-dir
+    dirs: [paths.calicoLibDir, paths.calicoRunDir, paths.calicoLogDir, paths.calicoPolicySyncDir, paths.cniStateDir],
+    // Felix makes vxlan.calico where a pool uses VXLAN (the manifest's pool uses IPIP). Not
+    // recorded: tunl0, the ipip module's fallback device, which the kernel makes with the
+    // module and does not let be deleted (modules are left loaded); and the pods' cali*
+    // veths, which go with their pods when kubeadm reset removes them.
+    interfaces: ['vxlan.calico'],
+    // The ebpf-bootstrap init container (calico-node -init -best-effort) mounts cgroup2 at
+    // /run/calico/cgroup, and the BPF filesystem where none is, with Bidirectional
+    // propagation "so that it outlives the init container" (calico.yaml): unmounted before
+    // /run/calico is removed, which would otherwise reach into the host's cgroup tree.
+    mounts: [join(paths.calicoRunDir, 'cgroup'), paths.bpfFsDir]
+  }),
+
+  diagnostics: (_paths, kubectl, kubeconfig) => [
+    {
+      title: 'calico-node logs',
+      argv: [kubectl, 'logs', '-n', CALICO.namespace, '-l', 'k8s-app=calico-node', '--all-containers', '--tail', '40'],
+      env: { KUBECONFIG: kubeconfig },
+      requires: [kubectl, kubeconfig]
+    },
+    {
+      title: 'calico-kube-controllers logs',
+      argv: [kubectl, 'logs', '-n', CALICO.namespace, '-l', 'k8s-app=calico-kube-controllers', '--tail', '20'],
+      env: { KUBECONFIG: kubeconfig },
+      requires: [kubectl, kubeconfig]
+    }
+  ],
+
+  hints: [
+    {
+      // the CNI plugin's own message (cni-plugin/pkg/plugin/plugin.go)
+      pattern: /stat \/var\/lib\/calico\/nodename: no such file or directory/,
+      hint: 'calico-node has not started on the node (it writes /var/lib/calico/nodename): see its logs and its pod, often an image still pulling from quay.io.'
+    },
+    {
+      pattern: /error getting ClusterInformation: connection is unauthorized/,
+      hint: "The Calico CNI plugin's token in /etc/cni/net.d/calico-kubeconfig is not this cluster's: one left by an earlier cluster on this host. Cleanup removes it; delete it and the calico-node pod to have a new one written."
+    },
+    { pattern: /failed to find plugin "calico"/, hint: "Calico's install-cni init container has not copied its plugins into /opt/cni/bin: see calico-node's logs (--all-containers)." }
+  ]
+}
