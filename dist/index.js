@@ -38069,8 +38069,10 @@ function getState(name2) {
 }
 
 // src/cnis/calico/plugin.ts
-import { readFile as readFile3 } from "node:fs/promises";
 import { join as join5 } from "node:path";
+
+// src/cnis/manifest-cni.ts
+import { readFile as readFile3 } from "node:fs/promises";
 
 // src/engine/step.ts
 var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "ready", "smoke"];
@@ -38665,6 +38667,59 @@ async function readManifest(source) {
   }
 }
 
+// src/cnis/manifest-cni.ts
+function manifestCni(m) {
+  return {
+    // another release's images are read from its manifest at run time
+    predictedImages: (config) => isPinned(m.plugin(), config) ? [...m.pinnedImages] : [],
+    async offlineNeeds(config) {
+      const source = m.source(config);
+      if (config.cniManifest === void 0) {
+        return {
+          downloads: [{ what: `the ${m.name} manifest ${describeRelease(m.plugin(), config)}`, url: source, input: "github-url" }],
+          images: isPinned(m.plugin(), config) ? [...m.pinnedImages] : void 0
+        };
+      }
+      if (isUrl(source)) return { downloads: [{ what: `the ${m.name} manifest`, url: source, input: "cni-manifest" }], images: void 0 };
+      const text = await readFile3(source, "utf8").catch(() => void 0);
+      if (text === void 0) return { downloads: [], images: [] };
+      try {
+        return { downloads: [], images: m.render(text, config.podNetworkCidr).images };
+      } catch (err) {
+        throw new Error(`Input 'cni-manifest' has the path ${JSON.stringify(source)}, which is not a ${m.name} manifest the run could use: ${err.message}`, { cause: err });
+      }
+    },
+    configSteps(p) {
+      const { config, files, learned } = p;
+      const source = m.source(config);
+      return [
+        step("config.cni", `${m.name} manifest (${config.cniManifest ? "given" : describeRelease(m.plugin(), config)}), ${m.sets.title} = ${config.podNetworkCidr}`, [], [
+          {
+            kind: "task",
+            title: `fetch and render the ${m.name} manifest`,
+            shows: [
+              isUrl(source) ? `GET ${source}` : `read ${source}`,
+              `set ${m.sets.full} to ${config.podNetworkCidr}; write ${files.cniManifest}`,
+              `images: ${learned.cniImages.join(" ") || "(read from the manifest)"}`
+            ],
+            run: async (ctx) => {
+              const rendered = m.render(await readManifest(source), config.podNetworkCidr);
+              ctx.learned.cniImages = rendered.images;
+              await ctx.host.writeFile(files.cniManifest, rendered.manifest);
+              ctx.log(`manifest images: ${rendered.images.join(", ")}`);
+            }
+          }
+        ])
+      ];
+    },
+    networkSteps(p) {
+      const { bin, files, kubeEnv } = p;
+      const apply = [bin("kubectl"), "apply", "-f", files.cniManifest];
+      return [step("network.cni", `apply ${m.name}`, ["init.kubeconfig", "config.cni"], [{ kind: "exec", argv: apply, env: kubeEnv }])];
+    }
+  };
+}
+
 // src/cnis/calico/manifest.ts
 var import_yaml = __toESM(require_dist(), 1);
 var POOL_CIDR = "CALICO_IPV4POOL_CIDR";
@@ -38712,49 +38767,14 @@ var calico = {
   carriesPods: true,
   readiness: { nodeReady: true, namespaces: [CALICO.namespace] },
   describe: (config) => `calico ${config.cniManifest ? "(given manifest)" : describeRelease(calico, config)}, IPv4 pool ${config.podNetworkCidr}`,
-  predictedImages: (config) => isPinned(calico, config) ? CALICO.images(CALICO.version) : [],
-  async offlineNeeds(config) {
-    const source = calicoManifestSource(config);
-    if (config.cniManifest === void 0) {
-      return { downloads: [{ what: `the calico manifest ${describeRelease(calico, config)}`, url: source, input: "github-url" }], images: isPinned(calico, config) ? CALICO.images(CALICO.version) : void 0 };
-    }
-    if (isUrl(source)) return { downloads: [{ what: "the calico manifest", url: source, input: "cni-manifest" }], images: void 0 };
-    const text = await readFile3(source, "utf8").catch(() => void 0);
-    if (text === void 0) return { downloads: [], images: [] };
-    try {
-      return { downloads: [], images: renderCalicoManifest(text, config.podNetworkCidr).images };
-    } catch (err) {
-      throw new Error(`Input 'cni-manifest' has the path ${JSON.stringify(source)}, which is not a calico manifest the run could use: ${err.message}`, { cause: err });
-    }
-  },
-  configSteps(p) {
-    const { config, files, learned } = p;
-    const source = calicoManifestSource(config);
-    return [
-      step("config.cni", `calico manifest (${config.cniManifest ? "given" : describeRelease(calico, config)}), CALICO_IPV4POOL_CIDR = ${config.podNetworkCidr}`, [], [
-        {
-          kind: "task",
-          title: "fetch and render the calico manifest",
-          shows: [
-            isUrl(source) ? `GET ${source}` : `read ${source}`,
-            `set calico-node's CALICO_IPV4POOL_CIDR to ${config.podNetworkCidr}; write ${files.cniManifest}`,
-            `images: ${learned.cniImages.join(" ") || "(read from the manifest)"}`
-          ],
-          run: async (ctx) => {
-            const rendered = renderCalicoManifest(await readManifest(source), config.podNetworkCidr);
-            ctx.learned.cniImages = rendered.images;
-            await ctx.host.writeFile(files.cniManifest, rendered.manifest);
-            ctx.log(`manifest images: ${rendered.images.join(", ")}`);
-          }
-        }
-      ])
-    ];
-  },
-  networkSteps(p) {
-    const { bin, files, kubeEnv } = p;
-    const apply = [bin("kubectl"), "apply", "-f", files.cniManifest];
-    return [step("network.cni", "apply calico", ["init.kubeconfig", "config.cni"], [{ kind: "exec", argv: apply, env: kubeEnv }])];
-  },
+  ...manifestCni({
+    name: "calico",
+    plugin: () => calico,
+    source: calicoManifestSource,
+    render: renderCalicoManifest,
+    pinnedImages: CALICO.images(CALICO.version),
+    sets: { title: "CALICO_IPV4POOL_CIDR", full: "calico-node's CALICO_IPV4POOL_CIDR" }
+  }),
   leftovers: (paths) => ({
     // install-cni writes the CNI config and, for the plugin, a kubeconfig with a service
     // account token (cni-plugin/pkg/install/install.go); it copies every binary of the
@@ -38809,7 +38829,6 @@ var calico = {
 };
 
 // src/cnis/flannel/plugin.ts
-import { readFile as readFile4 } from "node:fs/promises";
 import { join as join6 } from "node:path";
 
 // src/cnis/flannel/manifest.ts
@@ -38857,46 +38876,14 @@ var flannel = {
   carriesPods: true,
   readiness: { nodeReady: true, namespaces: ["kube-system", FLANNEL.namespace] },
   describe: (config) => `flannel ${config.cniManifest ? "(given manifest)" : describeRelease(flannel, config)}, pods in ${config.podNetworkCidr}`,
-  // another release's images are read from its manifest: its CNI plugin image has its own tag
-  predictedImages: (config) => isPinned(flannel, config) ? [...FLANNEL.images] : [],
-  async offlineNeeds(config) {
-    const source = flannelManifestSource(config);
-    if (config.cniManifest === void 0) {
-      return { downloads: [{ what: `the flannel manifest ${describeRelease(flannel, config)}`, url: source, input: "github-url" }], images: isPinned(flannel, config) ? [...FLANNEL.images] : void 0 };
-    }
-    if (isUrl(source)) return { downloads: [{ what: "the flannel manifest", url: source, input: "cni-manifest" }], images: void 0 };
-    const text = await readFile4(source, "utf8").catch(() => void 0);
-    if (text === void 0) return { downloads: [], images: [] };
-    try {
-      return { downloads: [], images: renderFlannelManifest(text, config.podNetworkCidr).images };
-    } catch (err) {
-      throw new Error(`Input 'cni-manifest' has the path ${JSON.stringify(source)}, which is not a flannel manifest the run could use: ${err.message}`, { cause: err });
-    }
-  },
-  configSteps(p) {
-    const { config, files, learned } = p;
-    const source = flannelManifestSource(config);
-    return [
-      step("config.cni", `flannel manifest (${config.cniManifest ? "given" : describeRelease(flannel, config)}), net-conf Network = ${config.podNetworkCidr}`, [], [
-        {
-          kind: "task",
-          title: "fetch and render the flannel manifest",
-          shows: [isUrl(source) ? `GET ${source}` : `read ${source}`, `set net-conf.json Network to ${config.podNetworkCidr}; write ${files.cniManifest}`, `images: ${learned.cniImages.join(" ") || "(read from the manifest)"}`],
-          run: async (ctx) => {
-            const rendered = renderFlannelManifest(await readManifest(source), config.podNetworkCidr);
-            ctx.learned.cniImages = rendered.images;
-            await ctx.host.writeFile(files.cniManifest, rendered.manifest);
-            ctx.log(`manifest images: ${rendered.images.join(", ")}`);
-          }
-        }
-      ])
-    ];
-  },
-  networkSteps(p) {
-    const { bin, files, kubeEnv } = p;
-    const apply = [bin("kubectl"), "apply", "-f", files.cniManifest];
-    return [step("network.cni", "apply flannel", ["init.kubeconfig", "config.cni"], [{ kind: "exec", argv: apply, env: kubeEnv }])];
-  },
+  ...manifestCni({
+    name: "flannel",
+    plugin: () => flannel,
+    source: flannelManifestSource,
+    render: renderFlannelManifest,
+    pinnedImages: FLANNEL.images,
+    sets: { title: "net-conf Network", full: "net-conf.json Network" }
+  }),
   leftovers: (paths) => ({
     files: [join6(paths.cniConfDir, "10-flannel.conflist"), join6(paths.cniBinDir, "flannel")],
     dirs: [paths.flannelRunDir, paths.cniStateDir],
@@ -39013,7 +39000,7 @@ function containerdRequirement(minor) {
 
 // src/config/versions.ts
 var import_semver2 = __toESM(require_semver2(), 1);
-import { readFile as readFile5 } from "node:fs/promises";
+import { readFile as readFile4 } from "node:fs/promises";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 var HttpError = class extends Error {
   constructor(url2, status) {
@@ -39027,7 +39014,7 @@ var HttpError = class extends Error {
 };
 var fetchText = async (url2) => {
   if (url2.startsWith("file:")) {
-    return readFile5(fileURLToPath2(url2), "utf8").catch((err) => {
+    return readFile4(fileURLToPath2(url2), "utf8").catch((err) => {
       if (err.code === "ENOENT") throw new HttpError(url2, 404);
       throw err;
     });
@@ -39139,7 +39126,7 @@ async function aptInstall(run, packages, log2) {
 
 // src/host/host.ts
 import { randomUUID as randomUUID4 } from "node:crypto";
-import { lstat as lstat2, mkdir as mkdir3, readFile as readFile6, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
+import { lstat as lstat2, mkdir as mkdir3, readFile as readFile5, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
 import { tmpdir as tmpdir2 } from "node:os";
 import { basename as basename3, dirname as dirname4, join as join7 } from "node:path";
 
@@ -39229,7 +39216,7 @@ function unescapeMountPath(p) {
   return p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
 }
 async function isMountPoint(table, path14) {
-  const text = await readFile6(table, "utf8");
+  const text = await readFile5(table, "utf8");
   return text.split("\n").some((l) => l.split(" ")[1] !== void 0 && unescapeMountPath(l.split(" ")[1]) === path14);
 }
 var MOUNTS = "/proc/self/mounts";
@@ -39312,7 +39299,7 @@ function createHost(o) {
       await run(mkdirArgv(path14, fo), root);
     },
     async swapOff() {
-      const devices = (await readFile6(o.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => unescapeMountPath(l.split(/\s+/)[0])).filter((d) => d).filter((d, i, all) => all.indexOf(d) === i);
+      const devices = (await readFile5(o.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => unescapeMountPath(l.split(/\s+/)[0])).filter((d) => d).filter((d, i, all) => all.indexOf(d) === i);
       if (devices.length === 0) return [];
       ledger.record({ kind: "swap-off", devices });
       await run(["swapoff", ...devices], root);
@@ -39418,7 +39405,7 @@ async function undoChanges(changes, o) {
         daemonReload = true;
         break;
       case "swap-off": {
-        const on = await readFile6(o.procSwaps, "utf8").catch(() => "");
+        const on = await readFile5(o.procSwaps, "utf8").catch(() => "");
         for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await exec2(["swapon", d]) && ok3;
         break;
       }
@@ -40227,7 +40214,7 @@ var containerd = {
 import { join as join10 } from "node:path";
 
 // src/host/probe.ts
-import { access as access2, readFile as readFile7 } from "node:fs/promises";
+import { access as access2, readFile as readFile6 } from "node:fs/promises";
 import { availableParallelism, userInfo } from "node:os";
 import { delimiter as delimiter3, join as join9 } from "node:path";
 
@@ -40303,10 +40290,10 @@ async function probeHost(run, paths) {
     run(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
     onPath("docker"),
     Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
-    readFile7(paths.procSwaps, "utf8").catch(() => ""),
+    readFile6(paths.procSwaps, "utf8").catch(() => ""),
     exists2(paths.adminConf),
     exists2(paths.dockerDaemonJson),
-    readFile7(paths.dockerDaemonJson, "utf8").then(
+    readFile6(paths.dockerDaemonJson, "utf8").then(
       (t) => JSON.parse(t),
       () => void 0
     ),
@@ -41759,7 +41746,7 @@ async function archiveIndexNames(path14) {
 }
 
 // src/cache/entry.ts
-import { readFile as readFile9, readdir as readdir2, stat as stat3, writeFile as writeFile4 } from "node:fs/promises";
+import { readFile as readFile8, readdir as readdir2, stat as stat3, writeFile as writeFile4 } from "node:fs/promises";
 import { join as join12 } from "node:path";
 
 // src/cache/key.ts
@@ -41799,7 +41786,7 @@ function downloadPath(dir, name2, fileName) {
 async function checkEntry(dir) {
   let manifest;
   try {
-    manifest = JSON.parse(await readFile9(entryLayout(dir).manifest, "utf8"));
+    manifest = JSON.parse(await readFile8(entryLayout(dir).manifest, "utf8"));
   } catch (err) {
     return { ok: false, problem: `entry.json is missing or unreadable (${err.message})` };
   }
@@ -47287,7 +47274,7 @@ function readySteps(p) {
 }
 
 // src/phases/runtime.ts
-import { readFile as readFile10 } from "node:fs/promises";
+import { readFile as readFile9 } from "node:fs/promises";
 import { dirname as dirname8, join as join17 } from "node:path";
 function runtimeSteps(p) {
   const { config, facts, paths } = p;
@@ -47340,7 +47327,7 @@ function dockerCredentialsStep(p, installed) {
 async function readDockerConfig(run, path14) {
   let text;
   try {
-    text = await readFile10(path14, "utf8");
+    text = await readFile9(path14, "utf8");
   } catch (err) {
     const code = err.code;
     if (code === "ENOENT") return void 0;

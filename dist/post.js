@@ -38059,8 +38059,10 @@ import { access as access2 } from "node:fs/promises";
 import { join as join10 } from "node:path";
 
 // src/cnis/calico/plugin.ts
-import { readFile as readFile3 } from "node:fs/promises";
 import { join as join5 } from "node:path";
+
+// src/cnis/manifest-cni.ts
+import { readFile as readFile3 } from "node:fs/promises";
 
 // src/engine/step.ts
 var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "ready", "smoke"];
@@ -38595,6 +38597,59 @@ async function readManifest(source) {
   }
 }
 
+// src/cnis/manifest-cni.ts
+function manifestCni(m) {
+  return {
+    // another release's images are read from its manifest at run time
+    predictedImages: (config) => isPinned(m.plugin(), config) ? [...m.pinnedImages] : [],
+    async offlineNeeds(config) {
+      const source = m.source(config);
+      if (config.cniManifest === void 0) {
+        return {
+          downloads: [{ what: `the ${m.name} manifest ${describeRelease(m.plugin(), config)}`, url: source, input: "github-url" }],
+          images: isPinned(m.plugin(), config) ? [...m.pinnedImages] : void 0
+        };
+      }
+      if (isUrl(source)) return { downloads: [{ what: `the ${m.name} manifest`, url: source, input: "cni-manifest" }], images: void 0 };
+      const text = await readFile3(source, "utf8").catch(() => void 0);
+      if (text === void 0) return { downloads: [], images: [] };
+      try {
+        return { downloads: [], images: m.render(text, config.podNetworkCidr).images };
+      } catch (err) {
+        throw new Error(`Input 'cni-manifest' has the path ${JSON.stringify(source)}, which is not a ${m.name} manifest the run could use: ${err.message}`, { cause: err });
+      }
+    },
+    configSteps(p) {
+      const { config, files, learned } = p;
+      const source = m.source(config);
+      return [
+        step("config.cni", `${m.name} manifest (${config.cniManifest ? "given" : describeRelease(m.plugin(), config)}), ${m.sets.title} = ${config.podNetworkCidr}`, [], [
+          {
+            kind: "task",
+            title: `fetch and render the ${m.name} manifest`,
+            shows: [
+              isUrl(source) ? `GET ${source}` : `read ${source}`,
+              `set ${m.sets.full} to ${config.podNetworkCidr}; write ${files.cniManifest}`,
+              `images: ${learned.cniImages.join(" ") || "(read from the manifest)"}`
+            ],
+            run: async (ctx) => {
+              const rendered = m.render(await readManifest(source), config.podNetworkCidr);
+              ctx.learned.cniImages = rendered.images;
+              await ctx.host.writeFile(files.cniManifest, rendered.manifest);
+              ctx.log(`manifest images: ${rendered.images.join(", ")}`);
+            }
+          }
+        ])
+      ];
+    },
+    networkSteps(p) {
+      const { bin, files, kubeEnv } = p;
+      const apply = [bin("kubectl"), "apply", "-f", files.cniManifest];
+      return [step("network.cni", `apply ${m.name}`, ["init.kubeconfig", "config.cni"], [{ kind: "exec", argv: apply, env: kubeEnv }])];
+    }
+  };
+}
+
 // src/cnis/calico/manifest.ts
 var import_yaml = __toESM(require_dist(), 1);
 var POOL_CIDR = "CALICO_IPV4POOL_CIDR";
@@ -38642,49 +38697,14 @@ var calico = {
   carriesPods: true,
   readiness: { nodeReady: true, namespaces: [CALICO.namespace] },
   describe: (config) => `calico ${config.cniManifest ? "(given manifest)" : describeRelease(calico, config)}, IPv4 pool ${config.podNetworkCidr}`,
-  predictedImages: (config) => isPinned(calico, config) ? CALICO.images(CALICO.version) : [],
-  async offlineNeeds(config) {
-    const source = calicoManifestSource(config);
-    if (config.cniManifest === void 0) {
-      return { downloads: [{ what: `the calico manifest ${describeRelease(calico, config)}`, url: source, input: "github-url" }], images: isPinned(calico, config) ? CALICO.images(CALICO.version) : void 0 };
-    }
-    if (isUrl(source)) return { downloads: [{ what: "the calico manifest", url: source, input: "cni-manifest" }], images: void 0 };
-    const text = await readFile3(source, "utf8").catch(() => void 0);
-    if (text === void 0) return { downloads: [], images: [] };
-    try {
-      return { downloads: [], images: renderCalicoManifest(text, config.podNetworkCidr).images };
-    } catch (err) {
-      throw new Error(`Input 'cni-manifest' has the path ${JSON.stringify(source)}, which is not a calico manifest the run could use: ${err.message}`, { cause: err });
-    }
-  },
-  configSteps(p) {
-    const { config, files, learned } = p;
-    const source = calicoManifestSource(config);
-    return [
-      step("config.cni", `calico manifest (${config.cniManifest ? "given" : describeRelease(calico, config)}), CALICO_IPV4POOL_CIDR = ${config.podNetworkCidr}`, [], [
-        {
-          kind: "task",
-          title: "fetch and render the calico manifest",
-          shows: [
-            isUrl(source) ? `GET ${source}` : `read ${source}`,
-            `set calico-node's CALICO_IPV4POOL_CIDR to ${config.podNetworkCidr}; write ${files.cniManifest}`,
-            `images: ${learned.cniImages.join(" ") || "(read from the manifest)"}`
-          ],
-          run: async (ctx) => {
-            const rendered = renderCalicoManifest(await readManifest(source), config.podNetworkCidr);
-            ctx.learned.cniImages = rendered.images;
-            await ctx.host.writeFile(files.cniManifest, rendered.manifest);
-            ctx.log(`manifest images: ${rendered.images.join(", ")}`);
-          }
-        }
-      ])
-    ];
-  },
-  networkSteps(p) {
-    const { bin, files, kubeEnv } = p;
-    const apply = [bin("kubectl"), "apply", "-f", files.cniManifest];
-    return [step("network.cni", "apply calico", ["init.kubeconfig", "config.cni"], [{ kind: "exec", argv: apply, env: kubeEnv }])];
-  },
+  ...manifestCni({
+    name: "calico",
+    plugin: () => calico,
+    source: calicoManifestSource,
+    render: renderCalicoManifest,
+    pinnedImages: CALICO.images(CALICO.version),
+    sets: { title: "CALICO_IPV4POOL_CIDR", full: "calico-node's CALICO_IPV4POOL_CIDR" }
+  }),
   leftovers: (paths) => ({
     // install-cni writes the CNI config and, for the plugin, a kubeconfig with a service
     // account token (cni-plugin/pkg/install/install.go); it copies every binary of the
@@ -38739,7 +38759,6 @@ var calico = {
 };
 
 // src/cnis/flannel/plugin.ts
-import { readFile as readFile4 } from "node:fs/promises";
 import { join as join6 } from "node:path";
 
 // src/cnis/flannel/manifest.ts
@@ -38787,46 +38806,14 @@ var flannel = {
   carriesPods: true,
   readiness: { nodeReady: true, namespaces: ["kube-system", FLANNEL.namespace] },
   describe: (config) => `flannel ${config.cniManifest ? "(given manifest)" : describeRelease(flannel, config)}, pods in ${config.podNetworkCidr}`,
-  // another release's images are read from its manifest: its CNI plugin image has its own tag
-  predictedImages: (config) => isPinned(flannel, config) ? [...FLANNEL.images] : [],
-  async offlineNeeds(config) {
-    const source = flannelManifestSource(config);
-    if (config.cniManifest === void 0) {
-      return { downloads: [{ what: `the flannel manifest ${describeRelease(flannel, config)}`, url: source, input: "github-url" }], images: isPinned(flannel, config) ? [...FLANNEL.images] : void 0 };
-    }
-    if (isUrl(source)) return { downloads: [{ what: "the flannel manifest", url: source, input: "cni-manifest" }], images: void 0 };
-    const text = await readFile4(source, "utf8").catch(() => void 0);
-    if (text === void 0) return { downloads: [], images: [] };
-    try {
-      return { downloads: [], images: renderFlannelManifest(text, config.podNetworkCidr).images };
-    } catch (err) {
-      throw new Error(`Input 'cni-manifest' has the path ${JSON.stringify(source)}, which is not a flannel manifest the run could use: ${err.message}`, { cause: err });
-    }
-  },
-  configSteps(p) {
-    const { config, files, learned } = p;
-    const source = flannelManifestSource(config);
-    return [
-      step("config.cni", `flannel manifest (${config.cniManifest ? "given" : describeRelease(flannel, config)}), net-conf Network = ${config.podNetworkCidr}`, [], [
-        {
-          kind: "task",
-          title: "fetch and render the flannel manifest",
-          shows: [isUrl(source) ? `GET ${source}` : `read ${source}`, `set net-conf.json Network to ${config.podNetworkCidr}; write ${files.cniManifest}`, `images: ${learned.cniImages.join(" ") || "(read from the manifest)"}`],
-          run: async (ctx) => {
-            const rendered = renderFlannelManifest(await readManifest(source), config.podNetworkCidr);
-            ctx.learned.cniImages = rendered.images;
-            await ctx.host.writeFile(files.cniManifest, rendered.manifest);
-            ctx.log(`manifest images: ${rendered.images.join(", ")}`);
-          }
-        }
-      ])
-    ];
-  },
-  networkSteps(p) {
-    const { bin, files, kubeEnv } = p;
-    const apply = [bin("kubectl"), "apply", "-f", files.cniManifest];
-    return [step("network.cni", "apply flannel", ["init.kubeconfig", "config.cni"], [{ kind: "exec", argv: apply, env: kubeEnv }])];
-  },
+  ...manifestCni({
+    name: "flannel",
+    plugin: () => flannel,
+    source: flannelManifestSource,
+    render: renderFlannelManifest,
+    pinnedImages: FLANNEL.images,
+    sets: { title: "net-conf Network", full: "net-conf.json Network" }
+  }),
   leftovers: (paths) => ({
     files: [join6(paths.cniConfDir, "10-flannel.conflist"), join6(paths.cniBinDir, "flannel")],
     dirs: [paths.flannelRunDir, paths.cniStateDir],
@@ -38991,7 +38978,7 @@ function aptInstallArgv(packages) {
 }
 
 // src/host/host.ts
-import { lstat as lstat2, mkdir as mkdir3, readFile as readFile5, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
+import { lstat as lstat2, mkdir as mkdir3, readFile as readFile4, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
 import { basename as basename3, dirname as dirname4, join as join7 } from "node:path";
 
 // src/host/ledger.ts
@@ -39047,7 +39034,7 @@ function unescapeMountPath(p) {
   return p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
 }
 async function isMountPoint(table, path14) {
-  const text = await readFile5(table, "utf8");
+  const text = await readFile4(table, "utf8");
   return text.split("\n").some((l) => l.split(" ")[1] !== void 0 && unescapeMountPath(l.split(" ")[1]) === path14);
 }
 var MOUNTS = "/proc/self/mounts";
@@ -39092,7 +39079,7 @@ async function undoChanges(changes, o) {
         daemonReload = true;
         break;
       case "swap-off": {
-        const on = await readFile5(o.procSwaps, "utf8").catch(() => "");
+        const on = await readFile4(o.procSwaps, "utf8").catch(() => "");
         for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await exec2(["swapon", d]) && ok3;
         break;
       }
@@ -40349,7 +40336,7 @@ var CNI_VERSION_FORMS = `'' (the release the CNI pins: ${Object.entries(CNIS).fi
 var MIRROR_PRESET_FORMS = `'' (no preset), ${MIRROR_PRESET_NAMES.map((n) => `'${n}' (mirrors reachable from ${MIRROR_PRESETS[n].where})`).join(", ")}`;
 
 // src/cache/entry.ts
-import { readFile as readFile6, readdir as readdir2, stat as stat2, writeFile as writeFile3 } from "node:fs/promises";
+import { readFile as readFile5, readdir as readdir2, stat as stat2, writeFile as writeFile3 } from "node:fs/promises";
 import { join as join11 } from "node:path";
 
 // src/cache/key.ts

@@ -3,11 +3,10 @@
 // and calico-kube-controllers run in kube-system. What calico-node leaves on the host is
 // recorded before kubeadm init, so cleanup removes exactly what was not there before, and
 // only once kubeadm reset has stopped the pods.
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Config } from '../../config/inputs.js'
-import { step } from '../../engine/step.js'
-import { cniReleaseOf, describeRelease, isPinned, isUrl, readManifest } from '../release.js'
+import { manifestCni } from '../manifest-cni.js'
+import { cniReleaseOf, describeRelease } from '../release.js'
 import type { CniPlugin } from '../types.js'
 import { renderCalicoManifest } from './manifest.js'
 
@@ -36,54 +35,14 @@ export const calico: CniPlugin = {
   carriesPods: true,
   readiness: { nodeReady: true, namespaces: [CALICO.namespace] },
   describe: (config) => `calico ${config.cniManifest ? '(given manifest)' : describeRelease(calico, config)}, IPv4 pool ${config.podNetworkCidr}`,
-  predictedImages: (config) => (isPinned(calico, config) ? CALICO.images(CALICO.version) : []),
-
-  async offlineNeeds(config) {
-    const source = calicoManifestSource(config)
-    if (config.cniManifest === undefined) {
-      // another release's images are known only from its manifest
-      return { downloads: [{ what: `the calico manifest ${describeRelease(calico, config)}`, url: source, input: 'github-url' }], images: isPinned(calico, config) ? CALICO.images(CALICO.version) : undefined }
-    }
-    if (isUrl(source)) return { downloads: [{ what: 'the calico manifest', url: source, input: 'cni-manifest' }], images: undefined }
-    // a file that cannot be read is already a problem of its own (src/phases/input-files.ts)
-    const text = await readFile(source, 'utf8').catch(() => undefined)
-    if (text === undefined) return { downloads: [], images: [] }
-    try {
-      return { downloads: [], images: renderCalicoManifest(text, config.podNetworkCidr).images }
-    } catch (err) {
-      throw new Error(`Input 'cni-manifest' has the path ${JSON.stringify(source)}, which is not a calico manifest the run could use: ${(err as Error).message}`, { cause: err })
-    }
-  },
-
-  configSteps(p) {
-    const { config, files, learned } = p
-    const source = calicoManifestSource(config)
-    return [
-      step('config.cni', `calico manifest (${config.cniManifest ? 'given' : describeRelease(calico, config)}), CALICO_IPV4POOL_CIDR = ${config.podNetworkCidr}`, [], [
-        {
-          kind: 'task',
-          title: 'fetch and render the calico manifest',
-          shows: [
-            isUrl(source) ? `GET ${source}` : `read ${source}`,
-            `set calico-node's CALICO_IPV4POOL_CIDR to ${config.podNetworkCidr}; write ${files.cniManifest}`,
-            `images: ${learned.cniImages.join(' ') || '(read from the manifest)'}`
-          ],
-          run: async (ctx) => {
-            const rendered = renderCalicoManifest(await readManifest(source), config.podNetworkCidr)
-            ctx.learned.cniImages = rendered.images
-            await ctx.host.writeFile(files.cniManifest, rendered.manifest)
-            ctx.log(`manifest images: ${rendered.images.join(', ')}`)
-          }
-        }
-      ])
-    ]
-  },
-
-  networkSteps(p) {
-    const { bin, files, kubeEnv } = p
-    const apply = [bin('kubectl'), 'apply', '-f', files.cniManifest]
-    return [step('network.cni', 'apply calico', ['init.kubeconfig', 'config.cni'], [{ kind: 'exec', argv: apply, env: kubeEnv }])]
-  },
+  ...manifestCni({
+    name: 'calico',
+    plugin: () => calico,
+    source: calicoManifestSource,
+    render: renderCalicoManifest,
+    pinnedImages: CALICO.images(CALICO.version),
+    sets: { title: 'CALICO_IPV4POOL_CIDR', full: "calico-node's CALICO_IPV4POOL_CIDR" }
+  }),
 
   leftovers: (paths) => ({
     // install-cni writes the CNI config and, for the plugin, a kubeconfig with a service

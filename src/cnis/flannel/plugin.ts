@@ -3,11 +3,10 @@
 // config, its plugin binary, its run directory, host-local's IP allocations, its interfaces)
 // is recorded before kubeadm init, so cleanup removes exactly what was not there before, and
 // only once kubeadm reset has stopped the pods.
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Config } from '../../config/inputs.js'
-import { step } from '../../engine/step.js'
-import { cniReleaseOf, describeRelease, isPinned, isUrl, readManifest } from '../release.js'
+import { manifestCni } from '../manifest-cni.js'
+import { cniReleaseOf, describeRelease } from '../release.js'
 import type { CniPlugin } from '../types.js'
 import { renderFlannelManifest } from './manifest.js'
 
@@ -29,51 +28,14 @@ export const flannel: CniPlugin = {
   carriesPods: true,
   readiness: { nodeReady: true, namespaces: ['kube-system', FLANNEL.namespace] },
   describe: (config) => `flannel ${config.cniManifest ? '(given manifest)' : describeRelease(flannel, config)}, pods in ${config.podNetworkCidr}`,
-  // another release's images are read from its manifest: its CNI plugin image has its own tag
-  predictedImages: (config) => (isPinned(flannel, config) ? [...FLANNEL.images] : []),
-
-  async offlineNeeds(config) {
-    const source = flannelManifestSource(config)
-    if (config.cniManifest === undefined) {
-      // another release's images are known only from its manifest
-      return { downloads: [{ what: `the flannel manifest ${describeRelease(flannel, config)}`, url: source, input: 'github-url' }], images: isPinned(flannel, config) ? [...FLANNEL.images] : undefined }
-    }
-    if (isUrl(source)) return { downloads: [{ what: 'the flannel manifest', url: source, input: 'cni-manifest' }], images: undefined }
-    // a file that cannot be read is already a problem of its own (src/phases/input-files.ts)
-    const text = await readFile(source, 'utf8').catch(() => undefined)
-    if (text === undefined) return { downloads: [], images: [] }
-    try {
-      return { downloads: [], images: renderFlannelManifest(text, config.podNetworkCidr).images }
-    } catch (err) {
-      throw new Error(`Input 'cni-manifest' has the path ${JSON.stringify(source)}, which is not a flannel manifest the run could use: ${(err as Error).message}`, { cause: err })
-    }
-  },
-
-  configSteps(p) {
-    const { config, files, learned } = p
-    const source = flannelManifestSource(config)
-    return [
-      step('config.cni', `flannel manifest (${config.cniManifest ? 'given' : describeRelease(flannel, config)}), net-conf Network = ${config.podNetworkCidr}`, [], [
-        {
-          kind: 'task',
-          title: 'fetch and render the flannel manifest',
-          shows: [isUrl(source) ? `GET ${source}` : `read ${source}`, `set net-conf.json Network to ${config.podNetworkCidr}; write ${files.cniManifest}`, `images: ${learned.cniImages.join(' ') || '(read from the manifest)'}`],
-          run: async (ctx) => {
-            const rendered = renderFlannelManifest(await readManifest(source), config.podNetworkCidr)
-            ctx.learned.cniImages = rendered.images
-            await ctx.host.writeFile(files.cniManifest, rendered.manifest)
-            ctx.log(`manifest images: ${rendered.images.join(', ')}`)
-          }
-        }
-      ])
-    ]
-  },
-
-  networkSteps(p) {
-    const { bin, files, kubeEnv } = p
-    const apply = [bin('kubectl'), 'apply', '-f', files.cniManifest]
-    return [step('network.cni', 'apply flannel', ['init.kubeconfig', 'config.cni'], [{ kind: 'exec', argv: apply, env: kubeEnv }])]
-  },
+  ...manifestCni({
+    name: 'flannel',
+    plugin: () => flannel,
+    source: flannelManifestSource,
+    render: renderFlannelManifest,
+    pinnedImages: FLANNEL.images,
+    sets: { title: 'net-conf Network', full: 'net-conf.json Network' }
+  }),
 
   leftovers: (paths) => ({
     files: [join(paths.cniConfDir, '10-flannel.conflist'), join(paths.cniBinDir, 'flannel')],
