@@ -16,7 +16,7 @@ import { checkEntry, writeManifest } from '../src/cache/entry.js'
 import { cacheKey } from '../src/cache/key.js'
 import { CacheSession } from '../src/cache/session.js'
 import { actionMain, actionPost } from '../src/entry/action.js'
-import { downloadVerified, type Artifact } from '../src/host/download.js'
+import { cachedBinary, downloadVerified, type Artifact } from '../src/host/download.js'
 import { startCacheService, type CacheService } from './helpers/cache-service.js'
 import { config } from './helpers/facts.js'
 import { serve, type Route, type TestServer } from './helpers/http.js'
@@ -30,6 +30,12 @@ import { inputEnv, parseCommandFile, sandbox, type Sandbox } from './helpers/run
 function restoreEnv(saved: NodeJS.ProcessEnv): void {
   for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k]
   Object.assign(process.env, saved)
+}
+
+/** Sets or, for undefined, removes a variable (process.env would store the word "undefined"). */
+function setEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name]
+  else process.env[name] = value
 }
 
 const tmp = (prefix: string): Promise<string> => mkdtemp(join(tmpdir(), `ksn-${prefix}-`))
@@ -196,7 +202,31 @@ describe('downloads kept in the cache', () => {
       assert.match(second.warnings.join('\n'), /The cache entry's kubelet was not used: its SHA-256 is [0-9a-f]{64}, but .* says/)
       await rm(p3)
     } finally {
-      process.env.RUNNER_TEMP = temp
+      setEnv('RUNNER_TEMP', temp)
+      await rm(work, { recursive: true, force: true })
+    }
+  })
+
+  it("a self-hosted runner's tool cache still fills the entry, so that a runner without one restores the file", async () => {
+    const work = await tmp('dl-tc')
+    const saved = { temp: process.env.RUNNER_TEMP, tools: process.env.RUNNER_TOOL_CACHE }
+    process.env.RUNNER_TEMP = await ensureDir(join(work, 'temp'))
+    process.env.RUNNER_TOOL_CACHE = await ensureDir(join(work, 'toolcache'))
+    try {
+      const k = cacheKey(config(), 'v1.34.2', 'amd64')
+      const key = { tool: 'kubelet', version: 'v1.34.2', arch: 'amd64' }
+      // the first job fills the runner's tool cache
+      await cachedBinary(art(), key)
+      const session = new CacheSession(directoryCache(join(work, 'entries'), join(work, 'w')), join(work, 'w'), k)
+      await session.restore(() => {})
+      server.hits.length = 0
+      const path = await cachedBinary(art(), key, () => {}, session)
+      assert.deepEqual(server.hits, [], 'the tool cache served it')
+      assert.deepEqual(await readFile(path), body)
+      assert.deepEqual(await readFile(join(work, 'w', 'downloads', 'kubelet', 'kubelet')), body, 'and the entry to be saved has it too')
+    } finally {
+      setEnv('RUNNER_TEMP', saved.temp)
+      setEnv('RUNNER_TOOL_CACHE', saved.tools)
       await rm(work, { recursive: true, force: true })
     }
   })

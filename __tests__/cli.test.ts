@@ -35,18 +35,30 @@ describe('the command line, built', () => {
     cli = join(out, 'cli.js')
   })
 
-  const runCli = (sb: Sandbox, args: string[]): Promise<{ code: number; stdout: string; stderr: string; commands: string[] }> =>
+  const runCli = (sb: Sandbox, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string; commands: string[] }> =>
     new Promise((done) => {
-      execFile(HAVE_NODE24 ? NODE24 : process.execPath, [cli, ...args], { env: sb.env, cwd: sb.dir, timeout: 60_000 }, async (err, stdout, stderr) => {
+      execFile(HAVE_NODE24 ? NODE24 : process.execPath, [cli, ...args], { env: { ...sb.env, ...env }, cwd: sb.dir, timeout: 60_000 }, async (err, stdout, stderr) => {
         const commands = (await readFile(sb.files.log, 'utf8')).split('\n').filter((l) => l !== '')
         done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr, commands })
       })
     })
 
-  it('--help names every input as a flag', async () => {
+  it('--help names every input as a flag, but the two secrets, which it names with their variables', async () => {
     const r = await runCli(await sandbox(), ['--help'])
     assert.equal(r.code, 0)
-    for (const name of INPUT_NAMES) assert.match(r.stdout, new RegExp(` --${name}\\b`), name)
+    const secrets: Record<string, string> = { 'github-token': 'GITHUB_TOKEN', 'registry-credentials': 'KUBEADM_SINGLE_NODE_REGISTRY_CREDENTIALS' }
+    for (const name of INPUT_NAMES) assert.match(r.stdout, secrets[name] ? new RegExp(`\\$${secrets[name]}\\b`) : new RegExp(` --${name}\\b`), name)
+  })
+
+  it('takes registry-credentials from the environment, never from a flag, which /proc would show every user', async () => {
+    const token = 'dckr_pat_cli_secret'
+    const flag = await runCli(await sandbox(), ['plan', '--kubernetes-version', 'v1.34.2', '--registry-credentials', `docker.io=ci:${token}`])
+    assert.equal(flag.code, 2)
+    assert.match(flag.stderr, /Unknown option '--registry-credentials'/)
+    const r = await runCli(await sandbox(), ['plan', '--kubernetes-version', 'v1.34.2'], { KUBEADM_SINGLE_NODE_REGISTRY_CREDENTIALS: `docker.io=ci:${token}` })
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /<registry-credentials: token for docker\.io>/)
+    assert.ok(!r.stdout.includes(token) && !r.stderr.includes(token), 'the token itself is never printed')
   })
 
   it('plan prints the whole plan, the new inputs included, writes the tree, and changes nothing', async () => {

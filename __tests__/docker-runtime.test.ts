@@ -225,6 +225,7 @@ describe('container-runtime: docker in the plan', () => {
     const s = byId(plan.steps)
     assert.equal(s.get('runtime.configure')!.ops.some((o) => (o.kind === 'write' && o.path === HOST_PATHS.dockerDaemonJson) || (o.kind === 'service' && o.unit === 'docker')), false)
     assert.deepEqual(s.get('runtime.docker-mirrors')!.ops.filter((o) => o.kind === 'service'), [{ kind: 'service', action: 'reload', unit: 'docker' }])
+    assert.ok(s.get('runtime.ready')!.needs.includes('runtime.docker-mirrors'), 'the preload pulls through dockerd only once it has the mirrors')
     assert.deepEqual(plan.notes.filter((n) => /cgroup/.test(n)), [])
   })
 

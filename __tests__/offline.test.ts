@@ -18,6 +18,7 @@ import { preloadImages } from '../src/images/preload.js'
 import type { ImageStore } from '../src/images/store.js'
 import { buildPlan } from '../src/phases/index.js'
 import { offlineProblems } from '../src/phases/offline.js'
+import { criDockerdArtifact } from '../src/runtimes/docker/release.js'
 import { preflight } from '../src/phases/preflight.js'
 import { config, hostedRunner } from './helpers/facts.js'
 import { FLANNEL_MANIFEST, releaseRoutes } from './helpers/host-tree.js'
@@ -152,6 +153,21 @@ describe('offline: every piece proven local before anything changes', () => {
       const c = local({ 'kubernetes-release-url': `${server.url}/release`, 'github-url': `${server.url}/gh`, 'image-archives': dockerSave('all3', ALL_IMAGES) })
       const problems = await check(c)
       assert.deepEqual(problems, [`Kubectl is not at ${server.url}/release/v1.34.2/bin/linux/amd64/kubectl (HTTP 404); it comes from input 'kubernetes-release-url', which must hold it with offline: true.`])
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("takes cri-dockerd from the local mirror and asks for no checksum file: its digest is pinned in the source", async () => {
+    const routes = await releaseRoutes()
+    const server = await serve(routes)
+    try {
+      const gh = `${server.url}/gh`
+      routes[new URL(criDockerdArtifact(gh, 'amd64').url).pathname] = { body: 'cri-dockerd archive' }
+      const c = local({ 'kubernetes-release-url': `${server.url}/release`, 'github-url': gh, 'image-archives': dockerSave('all4', ALL_IMAGES), 'container-runtime': 'docker' })
+      const f = facts({ dockerEngine: { version: '28.0.4', major: 28, cgroupDriver: 'systemd' } })
+      assert.deepEqual(await check(c, f), [])
+      assert.ok(!server.hits.some((h) => !h.startsWith('/release') && !h.startsWith('/gh')), `only the loopback mirror was asked: ${server.hits.join(', ')}`)
     } finally {
       await server.close()
     }

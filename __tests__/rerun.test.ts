@@ -221,11 +221,13 @@ describe('re-runs on a self-hosted runner (on-existing)', () => {
     const kept = await firstJob()
     for (const [env, why] of [
       [{ SHIM_APISERVER_DOWN: '1' }, /does not answer: `kubectl get --raw \/readyz` exited 1: The connection to the server 127\.0\.0\.1:6443 was refused.*Set on-existing: reset/],
-      [{ SHIM_SERVER_VERSION: 'v1.33.4' }, /runs v1\.33\.4, but kubernetes-version asks for v1\.34\.2\. Nothing was changed\. Set on-existing: reset/]
+      [{ SHIM_SERVER_VERSION: 'v1.33.4' }, /runs v1\.33\.4, but kubernetes-version asks for v1\.34\.2\. Nothing was changed\. Set on-existing: reset/],
+      // images for containerd's store would not reach a kubelet on Docker
+      [{ SHIM_NODE_RUNTIME: 'docker://28.0.4' }, /runs on docker, but container-runtime is 'containerd', so load-images would go where the kubelet does not look\. Nothing was changed/]
     ] as const) {
       await job()
       Object.assign(process.env, env)
-      const r = await main({ 'on-existing': 'reuse' })
+      const r = await main({ 'on-existing': 'reuse', ...('SHIM_NODE_RUNTIME' in env ? { 'load-images': 'my-app:ci' } : {}) })
       for (const k of Object.keys(env)) delete process.env[k]
       assert.equal(r.code, 1)
       assert.match(r.summary, why)

@@ -54114,6 +54114,7 @@ async function cachedBinary(artifact, key, log2 = () => {
   const hit = find(key.tool, cacheVersion(key.version), key.arch);
   if (hit) {
     log2(`${key.tool} ${key.version} from the tool cache`);
+    await cache?.keep(artifact, fileNameOf(artifact), `${hit}/${key.tool}`);
     return `${hit}/${key.tool}`;
   }
   const file = await downloadVerified(artifact, cache, log2);
@@ -56327,13 +56328,16 @@ function phaseTimings(timings) {
 }
 
 // src/engine/describe.ts
+function redacted(op, content, placeholder = "***") {
+  return (op.redact ?? []).filter((s) => s !== "").reduce((text, secret) => text.split(secret).join(placeholder), content);
+}
 function describeOp(op, learned) {
   switch (op.kind) {
     case "exec":
       return [`$ ${op.privileged ? "sudo " : ""}${op.env ? Object.entries(op.env).map(([k, v]) => `${k}=${v} `).join("") : ""}${displayArgv(op.argv)}`];
     case "write": {
       const content = op.render(learned);
-      const shown2 = (op.redact ?? []).filter((s) => s !== "").reduce((text, secret) => text.split(secret).join("***"), content);
+      const shown2 = redacted(op, content);
       return [
         `write ${op.path} (mode ${(op.mode ?? 420).toString(8)}, ${Buffer.byteLength(content)} bytes; the original, if any, is kept for cleanup)`,
         `  $ sudo ${displayArgv(installArgv("<rendered>", op.path, { mode: op.mode }))}`,
@@ -56377,7 +56381,7 @@ async function writePlanTree(steps, learned, root) {
       if (op.kind !== "write") continue;
       const dest = join13(root, op.path);
       await mkdir5(dirname7(dest), { recursive: true });
-      await writeFile3(dest, op.render(learned), { mode: op.mode ?? 420 });
+      await writeFile3(dest, redacted(op, op.render(learned), "REDACTED"), { mode: op.mode ?? 420 });
       written.push(op.path);
     }
   }
@@ -57007,6 +57011,7 @@ function parseInputs(get, o = {}) {
   const imageRetags = parseRetags("image-retags", read2("image-retags"), field);
   const untaint = field(() => parseBool("untaint", read2("untaint", "true")));
   const kubeadmConfig = parseKubeadmConfig(get("kubeadm-config"), field, problems2);
+  for (const s of kubeadmSecrets(kubeadmConfig?.patches ?? [])) o.secret?.(s);
   const featureGates = parseFeatureGates(read2("feature-gates"));
   problems2.push(...featureGates.problems);
   const smokeTest = field(() => parseBool("smoke-test", read2("smoke-test", "true")));
@@ -57020,8 +57025,15 @@ function parseInputs(get, o = {}) {
       `Input 'kubernetes-version' has the value ${JSON.stringify(read2("kubernetes-version", DEFAULTS.kubernetesVersion))}, which is looked up over the network, and 'offline' is true; accepted with offline: an exact release such as 'v1.34.2'.`
     );
   }
-  if (offline && cniVersion?.kind === "latest") {
-    problems2.push(`Input 'cni-version' has the value "latest", which is looked up with GitHub's API, and 'offline' is true; accepted with offline: the pinned release (leave it empty) or an exact one such as 'v0.28.4'.`);
+  if (offline && cniVersion && cniVersion.kind !== "pinned") {
+    problems2.push(
+      `Input 'cni-version' has the value ${JSON.stringify(cniVersionRaw)}, and 'offline' is true; accepted with offline: '' (the release the action pins, whose images are known before the run), or cni-manifest with a local copy of the manifest you want.`
+    );
+  }
+  if (registryCredentials?.length && containerRuntime === "docker") {
+    problems2.push(
+      "Inputs 'registry-credentials' and 'container-runtime' ('docker') do not go together yet: the credentials are written for containerd and for the runner user's Docker client, but with Docker as the runtime the pulls are root's and the kubelet's. Accepted: registry-credentials with container-runtime 'containerd', or `sudo docker login` before the action."
+    );
   }
   const githubToken = read2("github-token");
   if (cniVersion?.kind === "latest" && githubToken === "") {
@@ -57697,7 +57709,7 @@ async function offlineProblems(config, facts, version3, plan2, probe = defaultOf
   const problems2 = [];
   const cni = CNIS[config.cni];
   const cniNeeds = await cni.offlineNeeds(config);
-  const fromArtifact = (a) => ({ what: a.name, url: a.url, checksumUrl: a.checksumUrl, input: a.input });
+  const fromArtifact = (a) => ({ what: a.name, url: a.url, checksumUrl: a.sha256 ? void 0 : a.checksumUrl, input: a.input });
   const downloads = [...Object.values(artifacts(config, version3, facts.arch)).map(fromArtifact), ...plan2.runtime.downloads(config).map(fromArtifact), ...cniNeeds.downloads];
   const remote = /* @__PURE__ */ new Map();
   for (const d of downloads) {
@@ -57934,6 +57946,14 @@ async function reuseCluster(config, kubeconfig, ex, env, install) {
   const nodes = JSON.parse((await admin(["get", "nodes", "-o", "json"])).stdout || '{"items":[]}').items ?? [];
   const node = nodes[0] ? nodeFacts(nodes[0]) : { name: "", ip: "", ready: false, why: "no node" };
   if (!node.ready) io.warning(`on-existing: reuse: the node ${node.name || "(none registered)"} is not Ready (${node.why}).`);
+  const runtime = String(nodes[0]?.status?.nodeInfo?.containerRuntimeVersion ?? "").split("://")[0];
+  if (runtime && runtime !== config.containerRuntime) {
+    const what = `the cluster on this host runs on ${runtime}, but container-runtime is '${config.containerRuntime}'`;
+    if (config.loadImages.length > 0) {
+      throw new Error(`on-existing: reuse: ${what}, so load-images would go where the kubelet does not look. Nothing was changed. Set container-runtime: ${runtime}, or on-existing: reset to rebuild it.`);
+    }
+    io.warning(`on-existing: reuse: ${what}; the cluster is reused as it is.`);
+  }
   const earlierCopy = ex.earlier?.kubeconfig;
   const haveEarlier = earlierCopy ? await access7(earlierCopy).then(
     () => true,
@@ -62840,6 +62860,8 @@ function runtimeSteps(p) {
     );
   }
   if (config.registryCredentials.length > 0 && (facts.docker || installed)) steps.push(dockerCredentialsStep(p, installed));
+  const ready = steps.find((s) => s.id === "runtime.ready");
+  if (config.containerRuntime === "docker" && ready && steps.some((s) => s.id === "runtime.docker-mirrors")) ready.needs = [...ready.needs, "runtime.docker-mirrors"];
   return steps;
 }
 function dockerConfigPath(facts) {
@@ -63402,10 +63424,14 @@ function terminalReporter(out = process.stderr, verbose = false, now = () => per
 }
 
 // src/entry/cli.ts
+var FROM_ENV = {
+  "github-token": "GITHUB_TOKEN",
+  "registry-credentials": "KUBEADM_SINGLE_NODE_REGISTRY_CREDENTIALS"
+};
 function inputFlags() {
   const lines = [];
   let line = " ";
-  for (const f of INPUT_NAMES.filter((n) => n !== "github-token").map((n) => ` --${n}`)) {
+  for (const f of INPUT_NAMES.filter((n) => !FROM_ENV[n]).map((n) => ` --${n}`)) {
     if (line.length + f.length > 92) {
       lines.push(line);
       line = " ";
@@ -63430,11 +63456,13 @@ ${inputFlags()}
 e.g. --kubernetes-version v1.34.2   (an exact version needs no network)
      --registry-mirrors 'docker.io=https://mirror.gcr.io'   (a flag holds several lines too)
      --on-existing reset            (undo what an earlier up left, then build afresh)
---cni-version latest reads a GitHub token from $GITHUB_TOKEN (there is no --github-token).
+Secrets are never flags (a command line is readable by every user in /proc): --cni-version
+latest reads a GitHub token from $GITHUB_TOKEN, and registry-credentials are read from
+$KUBEADM_SINGLE_NODE_REGISTRY_CREDENTIALS (the input's lines).
 --cleanup true undoes a failed up at once (after diagnose); otherwise the changes stay for
 diagnose and down. Other flags: --ledger FILE (default ${defaultLedgerFile()}), --verbose (each step's detail), --help`;
 async function main(argv) {
-  const options = Object.fromEntries([...INPUT_NAMES.filter((n) => n !== "github-token"), "out", "ledger"].map((n) => [n, { type: "string" }]));
+  const options = Object.fromEntries([...INPUT_NAMES.filter((n) => !FROM_ENV[n]), "out", "ledger"].map((n) => [n, { type: "string" }]));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: { ...options, help: { type: "boolean" }, verbose: { type: "boolean" } }, allowPositionals: true });
@@ -63482,7 +63510,8 @@ ${USAGE}
     }
     const config = parseInputs((name2) => {
       const v = values[name2];
-      if (name2 === "github-token") return process.env.GITHUB_TOKEN ?? "";
+      const env2 = FROM_ENV[name2];
+      if (env2) return process.env[env2] ?? "";
       return typeof v === "string" ? v : "";
     });
     if (command === "plan" || config.dryRun) {

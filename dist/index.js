@@ -38618,6 +38618,7 @@ async function cachedBinary(artifact, key, log2 = () => {
   const hit = find(key.tool, cacheVersion(key.version), key.arch);
   if (hit) {
     log2(`${key.tool} ${key.version} from the tool cache`);
+    await cache?.keep(artifact, fileNameOf(artifact), `${hit}/${key.tool}`);
     return `${hit}/${key.tool}`;
   }
   const file = await downloadVerified(artifact, cache, log2);
@@ -40774,13 +40775,16 @@ function phaseTimings(timings) {
 }
 
 // src/engine/describe.ts
+function redacted(op, content, placeholder = "***") {
+  return (op.redact ?? []).filter((s) => s !== "").reduce((text, secret) => text.split(secret).join(placeholder), content);
+}
 function describeOp(op, learned) {
   switch (op.kind) {
     case "exec":
       return [`$ ${op.privileged ? "sudo " : ""}${op.env ? Object.entries(op.env).map(([k, v]) => `${k}=${v} `).join("") : ""}${displayArgv(op.argv)}`];
     case "write": {
       const content = op.render(learned);
-      const shown2 = (op.redact ?? []).filter((s) => s !== "").reduce((text, secret) => text.split(secret).join("***"), content);
+      const shown2 = redacted(op, content);
       return [
         `write ${op.path} (mode ${(op.mode ?? 420).toString(8)}, ${Buffer.byteLength(content)} bytes; the original, if any, is kept for cleanup)`,
         `  $ sudo ${displayArgv(installArgv("<rendered>", op.path, { mode: op.mode }))}`,
@@ -40824,7 +40828,7 @@ async function writePlanTree(steps, learned, root) {
       if (op.kind !== "write") continue;
       const dest = join11(root, op.path);
       await mkdir4(dirname5(dest), { recursive: true });
-      await writeFile3(dest, op.render(learned), { mode: op.mode ?? 420 });
+      await writeFile3(dest, redacted(op, op.render(learned), "REDACTED"), { mode: op.mode ?? 420 });
       written.push(op.path);
     }
   }
@@ -41422,6 +41426,7 @@ function parseInputs(get, o = {}) {
   const imageRetags = parseRetags("image-retags", read2("image-retags"), field);
   const untaint = field(() => parseBool("untaint", read2("untaint", "true")));
   const kubeadmConfig = parseKubeadmConfig(get("kubeadm-config"), field, problems2);
+  for (const s of kubeadmSecrets(kubeadmConfig?.patches ?? [])) o.secret?.(s);
   const featureGates = parseFeatureGates(read2("feature-gates"));
   problems2.push(...featureGates.problems);
   const smokeTest = field(() => parseBool("smoke-test", read2("smoke-test", "true")));
@@ -41435,8 +41440,15 @@ function parseInputs(get, o = {}) {
       `Input 'kubernetes-version' has the value ${JSON.stringify(read2("kubernetes-version", DEFAULTS.kubernetesVersion))}, which is looked up over the network, and 'offline' is true; accepted with offline: an exact release such as 'v1.34.2'.`
     );
   }
-  if (offline && cniVersion?.kind === "latest") {
-    problems2.push(`Input 'cni-version' has the value "latest", which is looked up with GitHub's API, and 'offline' is true; accepted with offline: the pinned release (leave it empty) or an exact one such as 'v0.28.4'.`);
+  if (offline && cniVersion && cniVersion.kind !== "pinned") {
+    problems2.push(
+      `Input 'cni-version' has the value ${JSON.stringify(cniVersionRaw)}, and 'offline' is true; accepted with offline: '' (the release the action pins, whose images are known before the run), or cni-manifest with a local copy of the manifest you want.`
+    );
+  }
+  if (registryCredentials?.length && containerRuntime === "docker") {
+    problems2.push(
+      "Inputs 'registry-credentials' and 'container-runtime' ('docker') do not go together yet: the credentials are written for containerd and for the runner user's Docker client, but with Docker as the runtime the pulls are root's and the kubelet's. Accepted: registry-credentials with container-runtime 'containerd', or `sudo docker login` before the action."
+    );
   }
   const githubToken = read2("github-token");
   if (cniVersion?.kind === "latest" && githubToken === "") {
@@ -42094,7 +42106,7 @@ async function offlineProblems(config, facts, version3, plan2, probe = defaultOf
   const problems2 = [];
   const cni = CNIS[config.cni];
   const cniNeeds = await cni.offlineNeeds(config);
-  const fromArtifact = (a) => ({ what: a.name, url: a.url, checksumUrl: a.checksumUrl, input: a.input });
+  const fromArtifact = (a) => ({ what: a.name, url: a.url, checksumUrl: a.sha256 ? void 0 : a.checksumUrl, input: a.input });
   const downloads = [...Object.values(artifacts(config, version3, facts.arch)).map(fromArtifact), ...plan2.runtime.downloads(config).map(fromArtifact), ...cniNeeds.downloads];
   const remote = /* @__PURE__ */ new Map();
   for (const d of downloads) {
@@ -42388,6 +42400,14 @@ async function reuseCluster(config, kubeconfig, ex, env, install) {
   const nodes = JSON.parse((await admin(["get", "nodes", "-o", "json"])).stdout || '{"items":[]}').items ?? [];
   const node = nodes[0] ? nodeFacts(nodes[0]) : { name: "", ip: "", ready: false, why: "no node" };
   if (!node.ready) io.warning(`on-existing: reuse: the node ${node.name || "(none registered)"} is not Ready (${node.why}).`);
+  const runtime = String(nodes[0]?.status?.nodeInfo?.containerRuntimeVersion ?? "").split("://")[0];
+  if (runtime && runtime !== config.containerRuntime) {
+    const what = `the cluster on this host runs on ${runtime}, but container-runtime is '${config.containerRuntime}'`;
+    if (config.loadImages.length > 0) {
+      throw new Error(`on-existing: reuse: ${what}, so load-images would go where the kubelet does not look. Nothing was changed. Set container-runtime: ${runtime}, or on-existing: reset to rebuild it.`);
+    }
+    io.warning(`on-existing: reuse: ${what}; the cluster is reused as it is.`);
+  }
   const earlierCopy = ex.earlier?.kubeconfig;
   const haveEarlier = earlierCopy ? await access5(earlierCopy).then(
     () => true,
@@ -47294,6 +47314,8 @@ function runtimeSteps(p) {
     );
   }
   if (config.registryCredentials.length > 0 && (facts.docker || installed)) steps.push(dockerCredentialsStep(p, installed));
+  const ready = steps.find((s) => s.id === "runtime.ready");
+  if (config.containerRuntime === "docker" && ready && steps.some((s) => s.id === "runtime.docker-mirrors")) ready.needs = [...ready.needs, "runtime.docker-mirrors"];
   return steps;
 }
 function dockerConfigPath(facts) {

@@ -162,6 +162,15 @@ export async function reuseCluster(config: Config, kubeconfig: string, ex: Exist
   const nodes = JSON.parse((await admin(['get', 'nodes', '-o', 'json'])).stdout || '{"items":[]}').items ?? []
   const node = nodes[0] ? nodeFacts(nodes[0]) : { name: '', ip: '', ready: false, why: 'no node' }
   if (!node.ready) io.warning(`on-existing: reuse: the node ${node.name || '(none registered)'} is not Ready (${node.why}).`)
+  // "containerd://2.2.1", "docker://28.0.4": the store the kubelet takes images from
+  const runtime = String(nodes[0]?.status?.nodeInfo?.containerRuntimeVersion ?? '').split('://')[0]
+  if (runtime && runtime !== config.containerRuntime) {
+    const what = `the cluster on this host runs on ${runtime}, but container-runtime is '${config.containerRuntime}'`
+    if (config.loadImages.length > 0) {
+      throw new Error(`on-existing: reuse: ${what}, so load-images would go where the kubelet does not look. Nothing was changed. Set container-runtime: ${runtime}, or on-existing: reset to rebuild it.`)
+    }
+    io.warning(`on-existing: reuse: ${what}; the cluster is reused as it is.`)
+  }
 
   // the earlier run's copy for the runner user, where it is still there; else a new one
   const earlierCopy = ex.earlier?.kubeconfig

@@ -7,7 +7,7 @@ import { CNI_NAMES, CNIS, type Cni } from '../cnis/index.js'
 import { isImageReference, isImageRepository, normalizeImage } from '../images/ref.js'
 import { RUNTIME_NAMES, type Runtime } from '../runtimes/index.js'
 import { DEFAULTS } from './defaults.js'
-import { looksLikePath, parseFeatureGates, parseKubeadmDocuments, type FeatureGate, type KubeadmConfigInput } from './kubeadm-config.js'
+import { kubeadmSecrets, looksLikePath, parseFeatureGates, parseKubeadmDocuments, type FeatureGate, type KubeadmConfigInput } from './kubeadm-config.js'
 import { OLDEST_MINOR } from './kubernetes.js'
 import { MIRROR_PRESET_NAMES, MIRROR_PRESETS, presetValue, type MirrorPresetName } from './presets.js'
 import { Secret } from './secret.js'
@@ -663,6 +663,8 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
   const imageRetags = parseRetags('image-retags', read('image-retags'), field)
   const untaint = field(() => parseBool('untaint', read('untaint', 'true')))
   const kubeadmConfig = parseKubeadmConfig(get('kubeadm-config'), field, problems)
+  // bootstrap tokens and a certificate key given inline are masked like registry-credentials
+  for (const s of kubeadmSecrets(kubeadmConfig?.patches ?? [])) o.secret?.(s)
   const featureGates = parseFeatureGates(read('feature-gates'))
   problems.push(...featureGates.problems)
   const smokeTest = field(() => parseBool('smoke-test', read('smoke-test', 'true')))
@@ -677,8 +679,19 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
       `Input 'kubernetes-version' has the value ${JSON.stringify(read('kubernetes-version', DEFAULTS.kubernetesVersion))}, which is looked up over the network, and 'offline' is true; accepted with offline: an exact release such as 'v1.34.2'.`
     )
   }
-  if (offline && cniVersion?.kind === 'latest') {
-    problems.push("Input 'cni-version' has the value \"latest\", which is looked up with GitHub's API, and 'offline' is true; accepted with offline: the pinned release (leave it empty) or an exact one such as 'v0.28.4'.")
+  if (offline && cniVersion && cniVersion.kind !== 'pinned') {
+    // 'latest' is a lookup over the network; another release's images are known only from its
+    // manifest, so the preflight could not check them against image-archives
+    problems.push(
+      `Input 'cni-version' has the value ${JSON.stringify(cniVersionRaw)}, and 'offline' is true; accepted with offline: '' (the release the action pins, whose images are known before the run), or cni-manifest with a local copy of the manifest you want.`
+    )
+  }
+  if (registryCredentials?.length && containerRuntime === 'docker') {
+    // the preload's docker pulls run as root, whose Docker client reads root's config.json,
+    // and the kubelet would need its own: neither is written yet
+    problems.push(
+      "Inputs 'registry-credentials' and 'container-runtime' ('docker') do not go together yet: the credentials are written for containerd and for the runner user's Docker client, but with Docker as the runtime the pulls are root's and the kubelet's. Accepted: registry-credentials with container-runtime 'containerd', or `sudo docker login` before the action."
+    )
   }
   // The token is never repeated in an error, only whether it is there.
   const githubToken = read('github-token')

@@ -9,13 +9,21 @@ import { orderSteps } from './execute.js'
 import type { Learned } from './learned.js'
 import type { Op, Step } from './step.js'
 
+/**
+ * A file as the dry run shows (***) and writes it (REDACTED: a word that keeps YAML valid,
+ * where *** would read as an alias): the values the op names as secret replaced.
+ */
+function redacted(op: Extract<Op, { kind: 'write' }>, content: string, placeholder = '***'): string {
+  return (op.redact ?? []).filter((s) => s !== '').reduce((text, secret) => text.split(secret).join(placeholder), content)
+}
+
 export function describeOp(op: Op, learned: Learned): string[] {
   switch (op.kind) {
     case 'exec':
       return [`$ ${op.privileged ? 'sudo ' : ''}${op.env ? Object.entries(op.env).map(([k, v]) => `${k}=${v} `).join('') : ''}${displayArgv(op.argv)}`]
     case 'write': {
       const content = op.render(learned)
-      const shown = (op.redact ?? []).filter((s) => s !== '').reduce((text, secret) => text.split(secret).join('***'), content)
+      const shown = redacted(op, content)
       return [
         `write ${op.path} (mode ${(op.mode ?? 0o644).toString(8)}, ${Buffer.byteLength(content)} bytes; the original, if any, is kept for cleanup)`,
         `  $ sudo ${displayArgv(installArgv('<rendered>', op.path, { mode: op.mode }))}`,
@@ -72,7 +80,8 @@ export async function writePlanTree(steps: readonly Step[], learned: Learned, ro
       if (op.kind !== 'write') continue
       const dest = join(root, op.path)
       await mkdir(dirname(dest), { recursive: true })
-      await writeFile(dest, op.render(learned), { mode: op.mode ?? 0o644 })
+      // a plan tree is for reading and diffing, and is often kept as a job's artifact
+      await writeFile(dest, redacted(op, op.render(learned), 'REDACTED'), { mode: op.mode ?? 0o644 })
       written.push(op.path)
     }
   }

@@ -13,7 +13,7 @@ import type { CommandEnv } from '../commands/env.js'
 import { plan } from '../commands/plan.js'
 import { saveCache } from '../commands/save-cache.js'
 import { up } from '../commands/up.js'
-import { INPUT_NAMES, InputError, parseInputs } from '../config/inputs.js'
+import { INPUT_NAMES, InputError, parseInputs, type InputName } from '../config/inputs.js'
 import { createRun } from '../host/exec.js'
 import { HOST_PATHS } from '../host/paths.js'
 import { systemd } from '../host/services.js'
@@ -21,10 +21,16 @@ import { defaultLedgerFile, fileStore } from '../io/ledger-store.js'
 import { terminalReporter } from '../io/reporter.js'
 
 /** Every input as its flag, wrapped for a terminal: the README's Inputs table says what each takes. */
+/** Inputs that hold secrets: read from the environment, never from a flag. */
+const FROM_ENV: Partial<Record<InputName, string>> = {
+  'github-token': 'GITHUB_TOKEN',
+  'registry-credentials': 'KUBEADM_SINGLE_NODE_REGISTRY_CREDENTIALS'
+}
+
 function inputFlags(): string {
   const lines: string[] = []
   let line = ' '
-  for (const f of INPUT_NAMES.filter((n) => n !== 'github-token').map((n) => ` --${n}`)) {
+  for (const f of INPUT_NAMES.filter((n) => !FROM_ENV[n]).map((n) => ` --${n}`)) {
     if (line.length + f.length > 92) {
       lines.push(line)
       line = ' '
@@ -50,12 +56,14 @@ ${inputFlags()}
 e.g. --kubernetes-version v1.34.2   (an exact version needs no network)
      --registry-mirrors 'docker.io=https://mirror.gcr.io'   (a flag holds several lines too)
      --on-existing reset            (undo what an earlier up left, then build afresh)
---cni-version latest reads a GitHub token from $GITHUB_TOKEN (there is no --github-token).
+Secrets are never flags (a command line is readable by every user in /proc): --cni-version
+latest reads a GitHub token from $GITHUB_TOKEN, and registry-credentials are read from
+$KUBEADM_SINGLE_NODE_REGISTRY_CREDENTIALS (the input's lines).
 --cleanup true undoes a failed up at once (after diagnose); otherwise the changes stay for
 diagnose and down. Other flags: --ledger FILE (default ${defaultLedgerFile()}), --verbose (each step's detail), --help`
 
 export async function main(argv: string[]): Promise<number> {
-  const options = Object.fromEntries([...INPUT_NAMES.filter((n) => n !== 'github-token'), 'out', 'ledger'].map((n) => [n, { type: 'string' as const }]))
+  const options = Object.fromEntries([...INPUT_NAMES.filter((n) => !FROM_ENV[n]), 'out', 'ledger'].map((n) => [n, { type: 'string' as const }]))
   let parsed
   try {
     parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' }, verbose: { type: 'boolean' } }, allowPositionals: true })
@@ -100,7 +108,8 @@ export async function main(argv: string[]): Promise<number> {
     const config = parseInputs((name) => {
       const v = values[name]
       // a token on the command line would be in every process listing: taken from the environment
-      if (name === 'github-token') return process.env.GITHUB_TOKEN ?? ''
+      const env = FROM_ENV[name as InputName]
+      if (env) return process.env[env] ?? ''
       return typeof v === 'string' ? v : ''
     })
     if (command === 'plan' || config.dryRun) {

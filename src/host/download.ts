@@ -215,6 +215,9 @@ export async function cachedBinary(artifact: Artifact, key: ToolKey, log: (l: st
   const hit = tc.find(key.tool, cacheVersion(key.version), key.arch)
   if (hit) {
     log(`${key.tool} ${key.version} from the tool cache`)
+    // a self-hosted runner's tool cache: the entry saved for other runners still gets the file
+    // (only verified files enter the tool cache, and a restore verifies it again)
+    await cache?.keep(artifact, fileNameOf(artifact), `${hit}/${key.tool}`)
     return `${hit}/${key.tool}`
   }
   const file = await downloadVerified(artifact, cache, log)

@@ -81,7 +81,8 @@ export async function offlineProblems(config: Config, facts: HostFacts, version:
   const cniNeeds = await cni.offlineNeeds(config)
 
   // downloads
-  const fromArtifact = (a: Artifact): Download => ({ what: a.name, url: a.url, checksumUrl: a.checksumUrl, input: a.input })
+  // a pinned digest (cri-dockerd's) is checked against the source: its checksumUrl only names where the digest came from
+  const fromArtifact = (a: Artifact): Download => ({ what: a.name, url: a.url, checksumUrl: a.sha256 ? undefined : a.checksumUrl, input: a.input })
   const downloads: Download[] = [...Object.values(artifacts(config, version, facts.arch)).map(fromArtifact), ...plan.runtime.downloads(config).map(fromArtifact), ...cniNeeds.downloads]
   const remote = new Map<string, Download[]>()
   for (const d of downloads) {
