@@ -2,18 +2,18 @@
 // the shared commands. One failure boundary each: main fails the step with the whole story;
 // post never fails the job, it warns.
 import * as core from '@actions/core'
+import { actionsCache, type CacheBackend } from '../cache/backend.js'
 import { diagnose } from '../commands/diagnose.js'
 import { down } from '../commands/down.js'
 import type { CommandEnv } from '../commands/env.js'
 import { plan } from '../commands/plan.js'
+import { saveCache } from '../commands/save-cache.js'
 import { up } from '../commands/up.js'
 import { InputError, parseInputs } from '../config/inputs.js'
 import { createRun } from '../host/exec.js'
 import { HOST_PATHS, type Paths } from '../host/paths.js'
 import { systemd } from '../host/services.js'
 import { actionsStore, defaultLedgerFile, fileStore } from '../io/ledger-store.js'
-import { actionsCache, type CacheBackend } from '../cache/backend.js'
-import { saveCache } from '../commands/save-cache.js'
 import { actionsReporter } from '../io/reporter.js'
 
 /**
