@@ -59,8 +59,13 @@ const FILES = '/srv/ksn-offline'
 const RELEASE_URL = `file://${FILES}/k8s/release`
 const GITHUB_URL = `file://${FILES}/github`
 const ARCHIVES = { controlPlane: `${FILES}/images/control-plane.tar`, apps: `${FILES}/images/apps.tar` }
-/** Where a run would go if it went anywhere: each name answers with eth0's gateway, behind the counting rule. */
+/**
+ * Where a run would go if it went anywhere: each name answers with eth0's gateway, behind the
+ * counting rule. The machine's own apt sources are added from its apt configuration at run time.
+ */
 const OUTSIDE = ['dl.k8s.io', 'cdn.dl.k8s.io', 'github.com', 'objects.githubusercontent.com', 'registry.k8s.io', 'ghcr.io', 'docker.io', 'registry-1.docker.io', 'index.docker.io']
+/** Prints the host names the machine's apt sources name (loopback ones and addresses left out). */
+const APT_HOSTS_SH = "grep -hoE 'https?://[A-Za-z0-9.-]+' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | sed -E 's#^https?://##' | grep -vE '^(localhost|[0-9.]+)$' | sort -u"
 const EGRESS_CHAIN = 'KSN_EGRESS'
 
 interface Run {
@@ -154,7 +159,7 @@ async function layArchives(m: Machine, version = VERSION): Promise<{ controlPlan
 
 /** Every name a run could reach points at the gateway; every TCP packet out of eth0 is rejected and counted. */
 async function cutOff(m: Machine): Promise<void> {
-  await m.sh(`printf '${RUNNER.gateway} %s\\n' ${OUTSIDE.join(' ')} >> /etc/hosts`)
+  await m.sh(`printf '${RUNNER.gateway} %s\\n' ${OUTSIDE.join(' ')} $(${APT_HOSTS_SH}) >> /etc/hosts`)
   await m.run(['iptables', '-N', EGRESS_CHAIN])
   // REJECT answers at once; where the kernel has no REJECT target, DROP counts the same
   const reject = await m.exec(['iptables', '-A', EGRESS_CHAIN, '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset'])
