@@ -55450,7 +55450,12 @@ function containerdStore(run, o) {
     },
     async importArchive(path6) {
       const names = await archiveNames(run, path6);
-      await run(ctrImportArgv(o, path6, await supportsLocal("import")), { privileged: true });
+      try {
+        await run(ctrImportArgv(o, path6, await supportsLocal("import")), { privileged: true });
+      } catch (err) {
+        await run([...base, "images", "rm", ...names], { privileged: true, allowFailure: true });
+        throw err;
+      }
       return confirmImported(this, path6, names);
     },
     async tag(source, target) {

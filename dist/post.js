@@ -79411,7 +79411,12 @@ function containerdStore(run, o) {
     },
     async importArchive(path14) {
       const names = await archiveNames(run, path14);
-      await run(ctrImportArgv(o, path14, await supportsLocal("import")), { privileged: true });
+      try {
+        await run(ctrImportArgv(o, path14, await supportsLocal("import")), { privileged: true });
+      } catch (err) {
+        await run([...base, "images", "rm", ...names], { privileged: true, allowFailure: true });
+        throw err;
+      }
       return confirmImported(this, path14, names);
     },
     async tag(source, target) {

@@ -77,7 +77,14 @@ export function containerdStore(run: Run, o: ContainerdStoreOptions): ImageStore
     },
     async importArchive(path) {
       const names = await archiveNames(run, path)
-      await run(ctrImportArgv(o, path, await supportsLocal('import')), { privileged: true })
+      try {
+        await run(ctrImportArgv(o, path, await supportsLocal('import')), { privileged: true })
+      } catch (err) {
+        // ctr registers each image as it goes: a blob that fails its digest leaves names whose
+        // content is incomplete, which a preload would take as present and never pull
+        await run([...base, 'images', 'rm', ...names], { privileged: true, allowFailure: true })
+        throw err
+      }
       return confirmImported(this, path, names)
     },
     async tag(source, target) {
