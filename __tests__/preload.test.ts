@@ -91,7 +91,7 @@ describe('preload', () => {
 
 describe('image archives', () => {
   it('reads the names a docker-save or OCI archive declares', async () => {
-    const { namesInArchiveIndex } = await import('../src/images/store.js')
+    const { namesInArchiveIndex } = await import('../src/images/archive-index.js')
     assert.deepEqual(namesInArchiveIndex('manifest.json', JSON.stringify([{ RepoTags: ['nginx:stable-alpine', 'ghcr.io/flannel-io/flannel:v0.28.4'] }])), [
       'docker.io/library/nginx:stable-alpine',
       'ghcr.io/flannel-io/flannel:v0.28.4'

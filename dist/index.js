@@ -79690,7 +79690,93 @@ ${lastLines((await o.logs().catch(() => "")).trim(), 20) || "(none)"}`;
 ${await explain2()}`);
 }
 
-// src/images/store.ts
+// src/images/archive-index.ts
+import { open as open2 } from "node:fs/promises";
+import { createReadStream as createReadStream3 } from "node:fs";
+import { createGunzip } from "node:zlib";
+var BLOCK = 512;
+var INDEX_FILES = ["manifest.json", "index.json"];
+function fileSource(fh) {
+  let pos = 0;
+  return {
+    async read(n) {
+      const buf = Buffer.alloc(n);
+      let got = 0;
+      while (got < n) {
+        const { bytesRead } = await fh.read(buf, got, n - got, pos + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      pos += got;
+      return buf.subarray(0, got);
+    },
+    async skip(n) {
+      pos += n;
+    },
+    close: () => fh.close()
+  };
+}
+function streamSource(path14) {
+  const stream3 = createReadStream3(path14).pipe(createGunzip());
+  const it = stream3[Symbol.asyncIterator]();
+  let pending = Buffer.alloc(0);
+  let done = false;
+  const fill = async (n) => {
+    const parts = [pending];
+    let have = pending.length;
+    while (have < n && !done) {
+      const r = await it.next();
+      if (r.done) done = true;
+      else {
+        parts.push(r.value);
+        have += r.value.length;
+      }
+    }
+    pending = Buffer.concat(parts);
+  };
+  return {
+    async read(n) {
+      await fill(n);
+      const out = pending.subarray(0, n);
+      pending = pending.subarray(out.length);
+      return out;
+    },
+    async skip(n) {
+      while (n > 0) {
+        await fill(Math.min(n, 1 << 20));
+        if (pending.length === 0) return;
+        const k = Math.min(n, pending.length);
+        pending = pending.subarray(k);
+        n -= k;
+      }
+    },
+    async close() {
+      stream3.destroy();
+    }
+  };
+}
+var str = (b, start, len) => {
+  const f = b.subarray(start, start + len);
+  const nul = f.indexOf(0);
+  return f.subarray(0, nul === -1 ? f.length : nul).toString("utf8");
+};
+function size(b) {
+  const f = b.subarray(124, 136);
+  if (f[0] & 128) {
+    let n = 0;
+    for (let i = 1; i < f.length; i++) n = n * 256 + f[i];
+    return n;
+  }
+  const text = str(b, 124, 12).trim();
+  return text === "" ? 0 : parseInt(text, 8);
+}
+function paxPath(body2) {
+  for (const rec of body2.split("\n")) {
+    const m = /^\d+ path=(.*)$/s.exec(rec);
+    if (m) return m[1];
+  }
+  return void 0;
+}
 function namesInArchiveIndex(file, text) {
   const json = JSON.parse(text);
   const raw = file === "manifest.json" ? json.flatMap((m) => m.RepoTags ?? []) : (json.manifests ?? []).flatMap((m) => {
@@ -79700,7 +79786,66 @@ function namesInArchiveIndex(file, text) {
   });
   return [...new Set(raw.map(normalizeImage))];
 }
+async function readArchiveIndex(path14) {
+  const fh = await open2(path14, "r");
+  const magic = (await fh.read(Buffer.alloc(2), 0, 2, 0)).buffer;
+  let src;
+  if (magic[0] === 31 && magic[1] === 139) {
+    await fh.close();
+    src = streamSource(path14);
+  } else src = fileSource(fh);
+  const found = {};
+  try {
+    let longName;
+    for (; ; ) {
+      const h = await src.read(BLOCK);
+      if (h.length < BLOCK || h.every((x) => x === 0)) break;
+      if (str(h, 257, 5) !== "ustar" && !/^[0-7 \0]+$/.test(h.subarray(124, 136).toString("latin1"))) {
+        throw new Error("not a tar archive");
+      }
+      const n = size(h);
+      const padded = Math.ceil(n / BLOCK) * BLOCK;
+      const type = String.fromCharCode(h[156] || 48);
+      if (type === "x" || type === "L") {
+        const body2 = (await src.read(padded)).subarray(0, n).toString("utf8");
+        longName = type === "L" ? body2.replace(/\0.*$/s, "") : paxPath(body2) ?? longName;
+        continue;
+      }
+      const prefix2 = str(h, 257, 6).startsWith("ustar") ? str(h, 345, 155) : "";
+      const name2 = (longName ?? (prefix2 ? `${prefix2}/${str(h, 0, 100)}` : str(h, 0, 100))).replace(/^\.\//, "");
+      longName = void 0;
+      const want = INDEX_FILES.find((f) => f === name2);
+      if (want && (type === "0" || type === "\0") && found[want] === void 0) {
+        found[want] = (await src.read(padded)).subarray(0, n).toString("utf8");
+        if (INDEX_FILES.every((f) => found[f] !== void 0)) break;
+      } else await src.skip(padded);
+    }
+  } finally {
+    await src.close();
+  }
+  return found;
+}
+async function archiveIndexNames(path14) {
+  let index;
+  try {
+    index = await readArchiveIndex(path14);
+  } catch (err) {
+    throw new Error(`${path14} could not be read as a tar archive (${err.message})`, { cause: err });
+  }
+  for (const f of INDEX_FILES) {
+    const text = index[f];
+    if (text !== void 0 && text.trim() !== "") return namesInArchiveIndex(f, text);
+  }
+  throw new Error(`${path14} is neither a docker-save nor an OCI image archive (no manifest.json or index.json in it)`);
+}
+
+// src/images/store.ts
 async function archiveNames(run, path14) {
+  try {
+    return await archiveIndexNames(path14);
+  } catch (err) {
+    if (err.cause?.code !== "EACCES") throw err;
+  }
   for (const file of ["manifest.json", "index.json"]) {
     const res = await run(["tar", "-xOf", path14, file], { privileged: true, allowFailure: true });
     if (res.exitCode === 0 && res.stdout.trim() !== "") return namesInArchiveIndex(file, res.stdout);
@@ -81463,146 +81608,6 @@ async function readKubeadmConfigFile(config, probe = nodeProbe, read2 = nodeRead
 // src/phases/offline.ts
 import { access as access5 } from "node:fs/promises";
 import { fileURLToPath as fileURLToPath4 } from "node:url";
-
-// src/images/archive-index.ts
-import { open as open2 } from "node:fs/promises";
-import { createReadStream as createReadStream3 } from "node:fs";
-import { createGunzip } from "node:zlib";
-var BLOCK = 512;
-var INDEX_FILES = ["manifest.json", "index.json"];
-function fileSource(fh) {
-  let pos = 0;
-  return {
-    async read(n) {
-      const buf = Buffer.alloc(n);
-      let got = 0;
-      while (got < n) {
-        const { bytesRead } = await fh.read(buf, got, n - got, pos + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      pos += got;
-      return buf.subarray(0, got);
-    },
-    async skip(n) {
-      pos += n;
-    },
-    close: () => fh.close()
-  };
-}
-function streamSource(path14) {
-  const stream3 = createReadStream3(path14).pipe(createGunzip());
-  const it = stream3[Symbol.asyncIterator]();
-  let pending = Buffer.alloc(0);
-  let done = false;
-  const fill = async (n) => {
-    const parts = [pending];
-    let have = pending.length;
-    while (have < n && !done) {
-      const r = await it.next();
-      if (r.done) done = true;
-      else {
-        parts.push(r.value);
-        have += r.value.length;
-      }
-    }
-    pending = Buffer.concat(parts);
-  };
-  return {
-    async read(n) {
-      await fill(n);
-      const out = pending.subarray(0, n);
-      pending = pending.subarray(out.length);
-      return out;
-    },
-    async skip(n) {
-      while (n > 0) {
-        await fill(Math.min(n, 1 << 20));
-        if (pending.length === 0) return;
-        const k = Math.min(n, pending.length);
-        pending = pending.subarray(k);
-        n -= k;
-      }
-    },
-    async close() {
-      stream3.destroy();
-    }
-  };
-}
-var str = (b, start, len) => {
-  const f = b.subarray(start, start + len);
-  const nul = f.indexOf(0);
-  return f.subarray(0, nul === -1 ? f.length : nul).toString("utf8");
-};
-function size(b) {
-  const f = b.subarray(124, 136);
-  if (f[0] & 128) {
-    let n = 0;
-    for (let i = 1; i < f.length; i++) n = n * 256 + f[i];
-    return n;
-  }
-  const text = str(b, 124, 12).trim();
-  return text === "" ? 0 : parseInt(text, 8);
-}
-function paxPath(body2) {
-  for (const rec of body2.split("\n")) {
-    const m = /^\d+ path=(.*)$/s.exec(rec);
-    if (m) return m[1];
-  }
-  return void 0;
-}
-async function readArchiveIndex(path14) {
-  const fh = await open2(path14, "r");
-  const magic = (await fh.read(Buffer.alloc(2), 0, 2, 0)).buffer;
-  let src;
-  if (magic[0] === 31 && magic[1] === 139) {
-    await fh.close();
-    src = streamSource(path14);
-  } else src = fileSource(fh);
-  const found = {};
-  try {
-    let longName;
-    for (; ; ) {
-      const h = await src.read(BLOCK);
-      if (h.length < BLOCK || h.every((x) => x === 0)) break;
-      if (str(h, 257, 5) !== "ustar" && !/^[0-7 \0]+$/.test(h.subarray(124, 136).toString("latin1"))) {
-        throw new Error("not a tar archive");
-      }
-      const n = size(h);
-      const padded = Math.ceil(n / BLOCK) * BLOCK;
-      const type = String.fromCharCode(h[156] || 48);
-      if (type === "x" || type === "L") {
-        const body2 = (await src.read(padded)).subarray(0, n).toString("utf8");
-        longName = type === "L" ? body2.replace(/\0.*$/s, "") : paxPath(body2) ?? longName;
-        continue;
-      }
-      const prefix2 = str(h, 257, 6).startsWith("ustar") ? str(h, 345, 155) : "";
-      const name2 = (longName ?? (prefix2 ? `${prefix2}/${str(h, 0, 100)}` : str(h, 0, 100))).replace(/^\.\//, "");
-      longName = void 0;
-      const want = INDEX_FILES.find((f) => f === name2);
-      if (want && (type === "0" || type === "\0") && found[want] === void 0) {
-        found[want] = (await src.read(padded)).subarray(0, n).toString("utf8");
-        if (INDEX_FILES.every((f) => found[f] !== void 0)) break;
-      } else await src.skip(padded);
-    }
-  } finally {
-    await src.close();
-  }
-  return found;
-}
-async function archiveIndexNames(path14) {
-  let index;
-  try {
-    index = await readArchiveIndex(path14);
-  } catch (err) {
-    throw new Error(`${path14} could not be read as a tar archive (${err.message})`, { cause: err });
-  }
-  for (const f of INDEX_FILES) {
-    const text = index[f];
-    if (text !== void 0 && text.trim() !== "") return namesInArchiveIndex(f, text);
-  }
-  throw new Error(`${path14} is neither a docker-save nor an OCI image archive (no manifest.json or index.json in it)`);
-}
 
 // src/cache/entry.ts
 import { readFile as readFile8, readdir as readdir2, stat as stat3, writeFile as writeFile4 } from "node:fs/promises";

@@ -6,7 +6,7 @@
 import { open, type FileHandle } from 'node:fs/promises'
 import { createReadStream } from 'node:fs'
 import { createGunzip } from 'node:zlib'
-import { namesInArchiveIndex } from './store.js'
+import { normalizeImage } from './ref.js'
 
 const BLOCK = 512
 const INDEX_FILES = ['manifest.json', 'index.json'] as const
@@ -108,6 +108,24 @@ function paxPath(body: string): string | undefined {
   return undefined
 }
 
+/**
+ * The names an image tarball declares: RepoTags in a docker-save manifest.json, or the
+ * name annotations of an OCI index.json. Read from the archive itself because ctr's import
+ * output is a progress display that differs between versions.
+ */
+export function namesInArchiveIndex(file: 'manifest.json' | 'index.json', text: string): string[] {
+  const json = JSON.parse(text)
+  const raw =
+    file === 'manifest.json'
+      ? (json as Array<{ RepoTags?: string[] }>).flatMap((m) => m.RepoTags ?? [])
+      : ((json.manifests ?? []) as Array<{ annotations?: Record<string, string> }>).flatMap((m) => {
+          const a = m.annotations ?? {}
+          const name = a['io.containerd.image.name'] ?? a['org.opencontainers.image.ref.name']
+          return name && name.includes('/') ? [name] : []
+        })
+  return [...new Set(raw.map(normalizeImage))]
+}
+
 /** The archive's index files by name (at its root, `./` or not), read without the rest. */
 export async function readArchiveIndex(path: string): Promise<Partial<Record<IndexFile, string>>> {
   const fh = await open(path, 'r')
@@ -150,9 +168,8 @@ export async function readArchiveIndex(path: string): Promise<Partial<Record<Ind
 }
 
 /**
- * The normalized names an image tarball declares, as the import will bring them (the same
- * reading as src/images/store.ts's archiveNames, which asks tar). Throws for a file that is
- * not an image archive.
+ * The normalized names an image tarball declares, as the import will bring them: what the
+ * offline check and every store's import read. Throws for a file that is not an image archive.
  */
 export async function archiveIndexNames(path: string): Promise<string[]> {
   let index: Partial<Record<IndexFile, string>>

@@ -2,7 +2,7 @@
 // gives its own (containerd's in runtimes/containerd/store.ts); Docker's is here for the
 // test bed and for the docker runtime (runtimes/docker/store.ts adds mirrors to its pulls).
 import type { Run } from '../host/exec.js'
-import { normalizeImage } from './ref.js'
+import { archiveIndexNames, namesInArchiveIndex } from './archive-index.js'
 
 export interface ImageStore {
   list(): Promise<Set<string>>
@@ -19,24 +19,15 @@ export interface ImageStore {
 }
 
 /**
- * The names an image tarball declares: RepoTags in a docker-save manifest.json, or the
- * name annotations of an OCI index.json. Read from the archive itself because ctr's import
- * output is a progress display that differs between versions.
+ * The names an archive brings, read from its headers in this process; through root's tar
+ * only where this user may not read the file (a tarball a root step wrote 0600).
  */
-export function namesInArchiveIndex(file: 'manifest.json' | 'index.json', text: string): string[] {
-  const json = JSON.parse(text)
-  const raw =
-    file === 'manifest.json'
-      ? (json as Array<{ RepoTags?: string[] }>).flatMap((m) => m.RepoTags ?? [])
-      : ((json.manifests ?? []) as Array<{ annotations?: Record<string, string> }>).flatMap((m) => {
-          const a = m.annotations ?? {}
-          const name = a['io.containerd.image.name'] ?? a['org.opencontainers.image.ref.name']
-          return name && name.includes('/') ? [name] : []
-        })
-  return [...new Set(raw.map(normalizeImage))]
-}
-
 export async function archiveNames(run: Run, path: string): Promise<string[]> {
+  try {
+    return await archiveIndexNames(path)
+  } catch (err) {
+    if (((err as Error).cause as NodeJS.ErrnoException | undefined)?.code !== 'EACCES') throw err
+  }
   for (const file of ['manifest.json', 'index.json'] as const) {
     const res = await run(['tar', '-xOf', path, file], { privileged: true, allowFailure: true })
     if (res.exitCode === 0 && res.stdout.trim() !== '') return namesInArchiveIndex(file, res.stdout)
