@@ -14,6 +14,7 @@ import { parse as parseToml } from 'smol-toml'
 import { parseAllDocuments } from 'yaml'
 import { actionMain } from '../src/entry/action.js'
 import type { Paths } from '../src/host/paths.js'
+import { ALL_IMAGES } from './helpers/facts.js'
 import { serve, type Route, type TestServer } from './helpers/http.js'
 import { diffSnapshots, layRunner, releaseRoutes, snapshot } from './helpers/host-tree.js'
 import { inputEnv, parseCommandFile, sandbox, type Sandbox } from './helpers/runner.js'
@@ -200,18 +201,6 @@ describe('main step against a simulated host', () => {
     for (const b of ['conntrack', 'socat', 'ebtables', 'ethtool']) await writeFile(join(sb.shimDir, b), '#!/bin/sh\n', { mode: 0o755 })
     return { release: pathToFileURL(join(dir, 'release')).href, gh: pathToFileURL(join(dir, 'gh')).href, archive: join(dir, 'images.tar') }
   }
-  const ALL_IMAGES = [
-    'registry.k8s.io/kube-apiserver:v1.34.2',
-    'registry.k8s.io/kube-controller-manager:v1.34.2',
-    'registry.k8s.io/kube-scheduler:v1.34.2',
-    'registry.k8s.io/kube-proxy:v1.34.2',
-    'registry.k8s.io/coredns/coredns:v1.12.1',
-    'registry.k8s.io/pause:3.10.1',
-    'registry.k8s.io/etcd:3.6.5-0',
-    'ghcr.io/flannel-io/flannel:v0.28.4',
-    'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1',
-    'docker.io/library/nginx:stable-alpine'
-  ]
 
   it('offline: builds from image-archives and files on this machine, pulling and fetching nothing', async () => {
     const p = await offlinePieces(ALL_IMAGES)

@@ -20,24 +20,11 @@ import { buildPlan } from '../src/phases/index.js'
 import { offlineProblems } from '../src/phases/offline.js'
 import { criDockerdArtifact } from '../src/runtimes/docker/release.js'
 import { preflight } from '../src/phases/preflight.js'
-import { config, hostedRunner } from './helpers/facts.js'
+import { ALL_IMAGES, config, hostedRunner } from './helpers/facts.js'
 import { FLANNEL_MANIFEST, releaseRoutes } from './helpers/host-tree.js'
 import { serve } from './helpers/http.js'
 
 const V = 'v1.34.2'
-/** Every image a default v1.34.2 plan with flannel and the smoke test asks for. */
-const ALL_IMAGES = [
-  'registry.k8s.io/kube-apiserver:v1.34.2',
-  'registry.k8s.io/kube-controller-manager:v1.34.2',
-  'registry.k8s.io/kube-scheduler:v1.34.2',
-  'registry.k8s.io/kube-proxy:v1.34.2',
-  'registry.k8s.io/coredns/coredns:v1.12.1',
-  'registry.k8s.io/pause:3.10.1',
-  'registry.k8s.io/etcd:3.6.5-0',
-  'ghcr.io/flannel-io/flannel:v0.28.4',
-  'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1',
-  'docker.io/library/nginx:stable-alpine'
-]
 
 let work: string
 let releaseDir: string

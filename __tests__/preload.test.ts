@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { CommandError } from '../src/host/exec.js'
 import type { ImageStore } from '../src/images/store.js'
+import { KUBEADM_IMAGES } from './helpers/facts.js'
 import { classifyPullError, preloadImages, PullError, pullOrder } from '../src/images/preload.js'
 
 /** A store whose pulls answer from a script per image: each entry is one attempt. */
@@ -103,15 +104,7 @@ describe('image archives', () => {
 
 describe('pull order', () => {
   it('starts the image with the largest layer first, so that it overlaps the rest; unknown images in between', () => {
-    const kubeadm = [
-      'registry.k8s.io/kube-apiserver:v1.34.2',
-      'registry.k8s.io/kube-controller-manager:v1.34.2',
-      'registry.k8s.io/kube-scheduler:v1.34.2',
-      'registry.k8s.io/kube-proxy:v1.34.2',
-      'registry.k8s.io/coredns/coredns:v1.12.1',
-      'registry.k8s.io/pause:3.10.1',
-      'registry.k8s.io/etcd:3.6.5-0'
-    ]
+    const kubeadm = [...KUBEADM_IMAGES]
     const all = [...kubeadm, 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1', 'ghcr.io/flannel-io/flannel:v0.28.4', 'docker.io/library/nginx:stable-alpine', 'docker.io/library/busybox:1.37']
     const order = pullOrder(all)
     assert.deepEqual(order.slice(0, 3), ['registry.k8s.io/etcd:3.6.5-0', 'registry.k8s.io/kube-apiserver:v1.34.2', 'registry.k8s.io/kube-controller-manager:v1.34.2'])

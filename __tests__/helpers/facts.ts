@@ -21,3 +21,17 @@ export const hostedRunner: HostFacts = {
 export function config(inputs: Record<string, string> = {}): Config {
   return parseInputs((n) => inputs[n] ?? '')
 }
+
+/** The images kubeadm v1.34.2 names (`kubeadm config images list`), in its order. */
+export const KUBEADM_IMAGES = [
+  'registry.k8s.io/kube-apiserver:v1.34.2',
+  'registry.k8s.io/kube-controller-manager:v1.34.2',
+  'registry.k8s.io/kube-scheduler:v1.34.2',
+  'registry.k8s.io/kube-proxy:v1.34.2',
+  'registry.k8s.io/coredns/coredns:v1.12.1',
+  'registry.k8s.io/pause:3.10.1',
+  'registry.k8s.io/etcd:3.6.5-0'
+] as const
+
+/** Every image a default v1.34.2 plan asks for: kubeadm's, flannel's two, the smoke test's nginx. */
+export const ALL_IMAGES: string[] = [...KUBEADM_IMAGES, 'ghcr.io/flannel-io/flannel:v0.28.4', 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1', 'docker.io/library/nginx:stable-alpine']

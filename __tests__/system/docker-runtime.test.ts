@@ -14,6 +14,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, before, describe, it as test } from 'node:test'
 import { CRI_DOCKERD } from '../../src/runtimes/docker/release.js'
+import { ALL_IMAGES } from '../helpers/facts.js'
 import { parseCommandFile } from '../helpers/runner.js'
 import {
   KUBEADM_IMAGES,
@@ -75,7 +76,7 @@ describe('container-runtime: docker, the bundled action in a booted machine', { 
       for (const f of ['index', 'post']) await copyIn(m, join(REPO, 'dist', `${f}.js`), `${ACTION}/dist/${f}.js`)
       release = await serveRelease(m, { version: VERSION })
       await startRegistry(m)
-      for (const image of [...KUBEADM_IMAGES, 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1', 'ghcr.io/flannel-io/flannel:v0.28.4', 'docker.io/library/nginx:stable-alpine']) await pushImage(m, image)
+      for (const image of ALL_IMAGES) await pushImage(m, image)
       // where the verified cri-dockerd archive would be unpacked: the stand-in
       const at = `${RUNNER.toolCache}/cri-dockerd/${CRI_DOCKERD.version}/amd64`
       await copyIn(m, join(STANDIN_DIR, 'cri-dockerd'), `${at}/cri-dockerd/cri-dockerd`, 0o755)

@@ -11,16 +11,8 @@ export const FLANNEL_MANIFEST = join(STANDIN_DIR, 'kube-flannel.yml')
 export const STANDIN_LOG = '/var/log/ksn-standins.log'
 export const K8S_VERSION = 'v1.34.2'
 
-/** The images kubeadm v1.34.2 names (`kubeadm config images list`), as the kubeadm stand-in prints them. */
-export const KUBEADM_IMAGES = [
-  'registry.k8s.io/kube-apiserver:v1.34.2',
-  'registry.k8s.io/kube-controller-manager:v1.34.2',
-  'registry.k8s.io/kube-scheduler:v1.34.2',
-  'registry.k8s.io/kube-proxy:v1.34.2',
-  'registry.k8s.io/coredns/coredns:v1.12.1',
-  'registry.k8s.io/pause:3.10.1',
-  'registry.k8s.io/etcd:3.6.5-0'
-] as const
+/** The images kubeadm v1.34.2 names, as the kubeadm stand-in prints them. */
+export { KUBEADM_IMAGES } from '../helpers/facts.js'
 
 export type StandinName = 'kubeadm' | 'kubelet' | 'kubectl' | 'crictl'
 
