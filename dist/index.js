@@ -79112,9 +79112,16 @@ function createHost(o) {
       await rm4(tmp, { force: true });
     }
   }
+  const turns = /* @__PURE__ */ new Map();
+  const inTurn = (key, fn) => {
+    const mine = (turns.get(key) ?? Promise.resolve()).then(fn, fn);
+    turns.set(key, mine.catch(() => {
+    }));
+    return mine;
+  };
   const installFile = async (src, dest, fo = {}) => {
     await claimFile(dest);
-    await run(installArgv(src, dest, fo), root);
+    await inTurn(dest, () => run(installArgv(src, dest, fo), root));
   };
   return {
     run,

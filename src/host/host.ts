@@ -179,9 +179,18 @@ export function createHost(o: HostOptions): Host {
     }
   }
 
+  // install(1) unlinks the destination and creates it anew: two at once on one path fail with
+  // "File exists", so the installs of a path take turns, in the order they were asked for
+  const turns = new Map<string, Promise<unknown>>()
+  const inTurn = (key: string, fn: () => Promise<unknown>): Promise<unknown> => {
+    const mine = (turns.get(key) ?? Promise.resolve()).then(fn, fn)
+    turns.set(key, mine.catch(() => {}))
+    return mine
+  }
+
   const installFile = async (src: string, dest: string, fo: FileOptions = {}): Promise<void> => {
     await claimFile(dest)
-    await run(installArgv(src, dest, fo), root)
+    await inTurn(dest, () => run(installArgv(src, dest, fo), root))
   }
 
   return {
