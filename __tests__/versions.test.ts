@@ -47,6 +47,31 @@ describe('version resolution against a release bucket', () => {
     await assert.rejects(resolve('1.32'), /names v1\.31\.9, another minor/)
   })
 
+  it("refuses a marker that names a pre-release or a minor older than the action's table, naming kubernetes-release-url", async () => {
+    const mirror = await serve({
+      '/old/stable.txt': { body: 'v1.20.0\n' },
+      '/pre/stable.txt': { body: 'v1.38.0-rc.1\n' },
+      '/pre/stable-1.38.txt': { body: 'v1.38.0-beta.0' },
+      '/ga/stable.txt': { body: 'v1.38.0' }
+    })
+    try {
+      await assert.rejects(resolveVersion({ kind: 'stable' }, `${mirror.url}/old`), (err: Error) => {
+        assert.match(err.message, /stable\.txt names v1\.20\.0, older than the oldest minor this action supports \(1\.28\)/)
+        assert.match(err.message, /Input 'kubernetes-release-url' \(http:\/\/127\.0\.0\.1:\d+\/old\)/)
+        assert.match(err.message, /accepted: a mirror whose stable\.txt names a GA release v1\.28\.0 or newer, or an exact kubernetes-version/)
+        return true
+      })
+      await assert.rejects(resolveVersion({ kind: 'stable' }, `${mirror.url}/pre`), /names v1\.38\.0-rc\.1, a pre-release, where a marker names only GA releases/)
+      await assert.rejects(resolveVersion({ kind: 'minor', minor: 38 }, `${mirror.url}/pre`), /stable-1\.38\.txt names v1\.38\.0-beta\.0, a pre-release/)
+      // a GA minor newer than the table is a release like any other: its rules are the plan's business
+      assert.equal(await resolveVersion({ kind: 'stable' }, `${mirror.url}/ga`), 'v1.38.0')
+      // only an exact version asks for a pre-release, and it is taken as given
+      assert.equal(await resolveVersion(parseVersionSpec('v1.38.0-rc.1'), `${mirror.url}/pre`), 'v1.38.0-rc.1')
+    } finally {
+      await mirror.close()
+    }
+  })
+
   it('reports server errors and an unreachable bucket with what to do', async () => {
     await assert.rejects(resolve('1.31'), /HTTP 500.*give an exact version/s)
     const closed = await serve({})

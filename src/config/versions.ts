@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import semver from 'semver'
 import { networkCause } from '../host/download.js'
 import type { VersionSpec } from './inputs.js'
+import { OLDEST_MINOR } from './kubernetes.js'
 
 /** GETs a URL and returns its body; throws HttpError for non-2xx answers. */
 export type FetchText = (url: string) => Promise<string>
@@ -73,8 +74,15 @@ export async function resolveVersion(spec: VersionSpec, releaseUrl: string, get:
       `Could not resolve kubernetes-version '${describeSpec(spec)}': ${url} answered ${JSON.stringify(text.slice(0, 80))}, which is not a release such as v1.34.2. Is kubernetes-release-url a mirror of dl.k8s.io/release?`
     )
   }
-  if (spec.kind === 'minor' && minorOf(version) !== spec.minor) {
-    throw new Error(`Could not resolve kubernetes-version '1.${spec.minor}': ${url} names ${text}, another minor.`)
-  }
+  // a marker is a mirror's word: what it names must be a release this action could have been
+  // asked for by name (only an exact kubernetes-version asks for a pre-release)
+  const wrong = (why: string): Error =>
+    new Error(
+      `Could not resolve kubernetes-version '${describeSpec(spec)}': ${url} names ${text}, ${why}. Input 'kubernetes-release-url' (${releaseUrl}) must serve the release bucket's markers as dl.k8s.io/release does; accepted: a mirror whose ${marker} names a GA release v1.${OLDEST_MINOR}.0 or newer, or an exact kubernetes-version such as v1.34.2 to skip the lookup.`
+    )
+  const v = semver.parse(version)!
+  if (v.prerelease.length > 0) throw wrong('a pre-release, where a marker names only GA releases')
+  if (v.major !== 1 || v.minor < OLDEST_MINOR) throw wrong(`older than the oldest minor this action supports (1.${OLDEST_MINOR})`)
+  if (spec.kind === 'minor' && v.minor !== spec.minor) throw wrong('another minor')
   return `v${version}`
 }
