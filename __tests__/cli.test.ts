@@ -75,6 +75,16 @@ describe('the command line, built', () => {
     assert.deepEqual(r.commands.filter((c) => !READ_ONLY.test(c)), [], 'only read-only probes ran')
   })
 
+  it("plan for a minor newer than the version table, on a host whose containerd is too old: the action's own containerd, and the rules it assumed", async () => {
+    const r = await runCli(await sandbox(), ['plan', '--kubernetes-version', 'v1.38.0'], { SHIM_CONTAINERD_VERSION: '1.6.20' })
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /Kubernetes v1\.38\.0 is newer than this action's version table \(newest 1\.37\), so the plan assumes 1\.37's rules: containerd 2\.3\.0\+ or 2\.2\.0\+ where containerd serves the CRI/)
+    assert.match(r.stdout, /this host has containerd 1\.6\.20: the action runs its own containerd 2\.2\.1/)
+    assert.match(r.stdout, /crictl v1\.38\.0 \(v1\.37\.0, then v1\.36\.0 while it is not published\)/)
+    assert.match(r.stdout, /\$ \/usr\/local\/bin\/kubeadm config print init-defaults/)
+    assert.deepEqual(r.commands.filter((c) => !READ_ONLY.test(c)), [], 'only read-only probes ran')
+  })
+
   it('a bad input fails with the action\'s words, exit 2, before anything runs', async () => {
     const sb = await sandbox()
     const r = await runCli(sb, ['up', '--timeout', '2h', '--on-existing', 'replace'])

@@ -1,6 +1,7 @@
 // registry-credentials: the input's form and errors, where each credential goes (containerd's
 // CRI auth by host, Docker's auths, the preload's route), and that the secret never reaches
 // a plan, a plan tree, a summary or a log line other than the runner's mask command.
+import type { Learned } from '../src/engine/learned.js'
 import assert from 'node:assert/strict'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -172,8 +173,8 @@ describe('registry-credentials: where they go', () => {
 })
 
 /** What config.images learns, as the dry run seeds it. */
-function seeded() {
-  return { kubeadmImages: ['registry.k8s.io/pause:3.10.1'], cniImages: [] }
+function seeded(): Learned {
+  return { kubeadmImages: ['registry.k8s.io/pause:3.10.1'], kubeadmApi: 'kubeadm.k8s.io/v1beta4', cniImages: [] }
 }
 
 describe('registry-credentials: the dry run', () => {

@@ -341,7 +341,7 @@ describe("the README's example", () => {
     const step = parseYaml(block)[0]
     const plan = buildPlan({ config: config(step.with), facts: hostedRunner, version: step.with['kubernetes-version'], paths: HOST_PATHS })
     assert.deepEqual(plan.inputProblems, [])
-    const write = plan.steps.find((x) => x.id === 'config.kubeadm')!.ops[0]
+    const write = plan.steps.find((x) => x.id === 'config.kubeadm')!.ops.find((o) => o.kind === 'write')!
     assert.ok(write.kind === 'write')
     const k = byKind(write.render(plan.learned))
     assert.deepEqual(k.ClusterConfiguration.apiServer.extraArgs, [{ name: 'audit-log-maxage', value: '7' }, { name: 'feature-gates', value: 'InPlacePodVerticalScaling=true' }])

@@ -2,7 +2,7 @@
 // minor supports, and which kubeadm API and crictl go with it.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { containerdRequirement, containerdSupported, crictlVersion, imageTagsFor, kubeadmApiVersion, KUBERNETES_MINORS } from '../src/config/kubernetes.js'
+import { containerdRequirement, containerdSupported, crictlCandidates, crictlVersion, imageTagsFor, kubeadmApiFromDefaults, kubeadmApiVersion, KUBERNETES_MINORS, NEWEST_MINOR, rulesFor } from '../src/config/kubernetes.js'
 
 describe('the Kubernetes version table', () => {
   it('has one row per minor, in order, each with images from patch 0 on', () => {
@@ -51,7 +51,7 @@ describe('the Kubernetes version table', () => {
     assert.equal(ok(36, '2.2.0'), true)
     assert.equal(ok(36, '2.1.9'), false)
     assert.equal(ok(36, '1.7.30'), false)
-    assert.equal(ok(40, '2.2.0'), undefined)
+    assert.equal(ok(27, '2.2.0'), undefined, 'a minor older than the table')
     assert.equal(containerdRequirement(35), '2.2.0+, 2.1.5+ or 1.7.28+')
   })
 
@@ -60,5 +60,31 @@ describe('the Kubernetes version table', () => {
     assert.equal(kubeadmApiVersion('v1.31.0'), 'kubeadm.k8s.io/v1beta4')
     assert.equal(kubeadmApiVersion('v1.40.0'), 'kubeadm.k8s.io/v1beta4')
     assert.equal(crictlVersion(40), 'v1.40.0')
+  })
+
+  it("holds a minor newer than the table to the newest row's rules, and says it assumed them", () => {
+    const next = NEWEST_MINOR + 1
+    assert.deepEqual(rulesFor(NEWEST_MINOR), { row: KUBERNETES_MINORS.at(-1), assumed: false })
+    assert.deepEqual(rulesFor(next), { row: KUBERNETES_MINORS.at(-1), assumed: true })
+    assert.equal(rulesFor(27), undefined)
+    // bookworm's containerd 1.6.20 served no row since 1.29: a new minor must not let it through
+    assert.equal(containerdSupported(next, '1.6.20'), false)
+    assert.equal(containerdSupported(next, '2.2.1'), true)
+    assert.equal(containerdRequirement(next), containerdRequirement(NEWEST_MINOR))
+  })
+
+  it("tries a new minor's own crictl first, then up to two older ones; a table minor's alone", () => {
+    assert.deepEqual(crictlCandidates(34), ['v1.34.0'])
+    assert.deepEqual(crictlCandidates(NEWEST_MINOR + 1), [`v1.${NEWEST_MINOR + 1}.0`, `v1.${NEWEST_MINOR}.0`, `v1.${NEWEST_MINOR - 1}.0`])
+  })
+
+  it('reads the configuration API from what kubeadm config print init-defaults prints', () => {
+    const printed = (api: string): string => `apiVersion: ${api}\nbootstrapTokens:\n- token: abcdef.0123456789abcdef\nkind: InitConfiguration\n---\napiVersion: ${api}\nkind: ClusterConfiguration\n`
+    assert.deepEqual(kubeadmApiFromDefaults(printed('kubeadm.k8s.io/v1beta3')), { api: 'kubeadm.k8s.io/v1beta3' })
+    assert.deepEqual(kubeadmApiFromDefaults(printed('kubeadm.k8s.io/v1beta4')), { api: 'kubeadm.k8s.io/v1beta4' })
+    const newer = kubeadmApiFromDefaults(printed('kubeadm.k8s.io/v1beta5'))
+    assert.equal(newer.api, 'kubeadm.k8s.io/v1beta4')
+    assert.match(newer.note!, /v1beta5, newer than this action knows/)
+    assert.throws(() => kubeadmApiFromDefaults('W1202 some warning\n'), /named no kubeadm\.k8s\.io apiVersion/)
   })
 })

@@ -154,6 +154,49 @@ describe('main step against a simulated host', () => {
     return out
   }
 
+  it("builds a minor newer than the version table on its release day: the newest row's containerd rule, kubeadm's own API and images, the older crictl", async () => {
+    // the host's containerd 1.6.20 meets no rule of 1.37, the newest row, so 1.38 gets the action's own
+    Object.assign(process.env, { SHIM_CONTAINERD_VERSION: '1.6.20', SHIM_KUBEADM_VERSION: 'v1.38.0' })
+    try {
+      inputs({ 'kubernetes-version': 'v1.38.0' })
+      await actionMain(paths)
+      const summary = await readFile(sb.files.summary, 'utf8')
+      assert.equal(process.exitCode, undefined, summary)
+      assert.match(summary, /Kubernetes v1\.38\.0 is newer than this action's version table \(newest 1\.37\), so the plan assumes 1\.37's rules: containerd 2\.3\.0\+ or 2\.2\.0\+/)
+      const hits = server.hits
+      assert.ok(hits.includes('/gh/kubernetes-sigs/cri-tools/releases/download/v1.38.0/crictl-v1.38.0-linux-amd64.tar.gz.sha256'), 'the minor\'s own crictl is asked for first')
+      assert.ok(hits.includes('/gh/kubernetes-sigs/cri-tools/releases/download/v1.37.0/crictl-v1.37.0-linux-amd64.tar.gz'), 'then the next older one')
+      assert.ok(hits.includes('/gh/containerd/containerd/releases/download/v2.2.1/containerd-2.2.1-linux-amd64.tar.gz'), "the action's own containerd")
+      const [init, cluster] = parseAllDocuments(await placed(join(paths.stateDir, 'kubeadm.yaml'))).map((d) => d.toJS())
+      assert.equal(init.apiVersion, 'kubeadm.k8s.io/v1beta4')
+      assert.equal(cluster.kubernetesVersion, 'v1.38.0')
+      const cmds = await commands()
+      assert.ok(cmds.some((c) => / images pull --local .*registry\.k8s\.io\/etcd:3\.7\.0-0$/.test(c)), 'the images kubeadm listed are pulled')
+      assert.ok(cmds.findIndex((c) => c.endsWith('kubeadm config print init-defaults')) >= 0)
+    } finally {
+      delete process.env.SHIM_CONTAINERD_VERSION
+      delete process.env.SHIM_KUBEADM_VERSION
+    }
+  })
+
+  it('writes the configuration in the newest API it knows when kubeadm defaults to a newer one, and says so', async () => {
+    Object.assign(process.env, { SHIM_KUBEADM_API: 'kubeadm.k8s.io/v1beta5' })
+    const write = process.stdout.write.bind(process.stdout)
+    let log = ''
+    process.stdout.write = ((chunk: string | Uint8Array) => ((log += String(chunk)), true)) as typeof process.stdout.write
+    try {
+      inputs()
+      await actionMain(paths)
+    } finally {
+      process.stdout.write = write
+      delete process.env.SHIM_KUBEADM_API
+    }
+    assert.equal(process.exitCode, undefined, await readFile(sb.files.summary, 'utf8'))
+    const [init] = parseAllDocuments(await placed(join(paths.stateDir, 'kubeadm.yaml'))).map((d) => d.toJS())
+    assert.equal(init.apiVersion, 'kubeadm.k8s.io/v1beta4')
+    assert.match(log, /::warning::kubeadm's default configuration API is kubeadm\.k8s\.io\/v1beta5, newer than this action knows: the configuration is written in kubeadm\.k8s\.io\/v1beta4, which kubeadm still reads\./)
+  })
+
   it('builds with a kubeadm-config file and feature-gates merged into the kubeadm configuration kubeadm init reads', async () => {
     const file = join(root, 'kubeadm-patch.yaml')
     await writeFile(file, 'kind: ClusterConfiguration\nnetworking:\n  dnsDomain: ci.local\n---\nkind: KubeletConfiguration\nmaxPods: 50\n')

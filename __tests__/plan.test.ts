@@ -19,7 +19,7 @@ import { hostProblems } from '../src/phases/preflight.js'
 import { config, hostedRunner } from './helpers/facts.js'
 
 const noHost = {} as Host
-const learned = (): Learned => ({ kubeadmImages: [], cniImages: [] })
+const learned = (): Learned => ({ kubeadmImages: [], kubeadmApi: 'kubeadm.k8s.io/v1beta4', cniImages: [] })
 // the executor is generic: these tests give it made-up ids
 const task = (id: string, needs: string[], run: () => Promise<void>, phase: Step['phase'] = 'host'): Step => ({
   id: id as StepId,
@@ -124,9 +124,11 @@ describe('the action plan', () => {
     for (const n of ['host.swap', 'host.kernel', 'runtime.ready', 'images.preload', 'binaries.kubelet-unit', 'binaries.cni-plugins', 'config.kubeadm'] as const) {
       assert.ok(s.get('init.kubeadm')!.needs.includes(n), `init.kubeadm needs ${n}`)
     }
-    for (const id of ['binaries.kubeadm', 'binaries.kubelet', 'binaries.kubectl', 'binaries.crictl', 'binaries.cni-plugins', 'host.kernel', 'config.kubeadm', 'config.cni'] as const) {
+    for (const id of ['binaries.kubeadm', 'binaries.kubelet', 'binaries.kubectl', 'binaries.crictl', 'binaries.cni-plugins', 'host.kernel', 'config.cni'] as const) {
       assert.deepEqual(s.get(id)!.needs, [], `${id} starts at once`)
     }
+    // kubeadm's configuration is written in the API kubeadm itself speaks
+    assert.deepEqual(s.get('config.kubeadm')!.needs, ['binaries.kubeadm'])
     // the smoke Deployment is created as soon as the API answers, overlapping the CNI rollout
     assert.deepEqual(s.get('smoke.deploy')!.needs, ['init.kubeconfig'])
     assert.deepEqual(s.get('smoke.check')!.needs.sort(), ['ready.cluster', 'smoke.deploy'])
@@ -266,7 +268,7 @@ describe('the action plan', () => {
     assert.match(text, /sandbox = "registry\.k8s\.io\/pause:<asked of kubeadm at run time>"/)
     assert.match(text, /and each of kubeadm's own images, <asked of kubeadm at run time>/)
     assert.match(text, /images pull --local --hosts-dir \/etc\/containerd\/certs\.d ghcr\.io\/flannel-io\/flannel:v0\.28\.4/)
-    assert.match(plan.notes.join('\n'), /no image list for v1\.40\.0/)
+    assert.match(plan.notes.join('\n'), /Kubernetes v1\.40\.0 is newer than this action's version table \(newest 1\.37\), so the plan assumes 1\.37's rules: .*kubeadm's images as kubeadm lists them, and crictl v1\.40\.0, or v1\.39\.0 or v1\.38\.0 while v1\.40\.0 is not published yet\./)
     const later = buildPlan({ config: config(), facts: hostedRunner, version: 'v1.34.40', paths: HOST_PATHS })
     assert.match(later.notes.join('\n'), /predicted from v1\.34\.12/)
   })
@@ -328,7 +330,7 @@ describe('image-retags in the plan', () => {
   })
 
   it('excludes a TARGET only kubeadm names at run time, from what kubeadm says then', () => {
-    const learned = { kubeadmImages: [`registry.k8s.io/pause:3.10.1`, COREDNS], cniImages: [] }
+    const learned: Learned = { kubeadmImages: [`registry.k8s.io/pause:3.10.1`, COREDNS], kubeadmApi: 'kubeadm.k8s.io/v1beta4', cniImages: [] }
     assert.deepEqual(preloadSet(config(retags), learned, false), ['registry.k8s.io/pause:3.10.1', COREDNS_MIRROR, 'mirror.example/flannel:v0.28.4'])
   })
 

@@ -143,7 +143,8 @@ export const standIn = (name: string): string => `#!/usr/bin/env bash\n# stand-i
 
 /**
  * Routes of a release mirror (under /release) and a GitHub mirror (under /gh) for v1.34.2
- * on amd64, each file with its published checksum; and nginx's page at /.
+ * (and v1.38.0, with crictl v1.37.0 only) on amd64, each file with its published checksum;
+ * and nginx's page at /.
  */
 export async function releaseRoutes(): Promise<Record<string, Route>> {
   const work = await mkdtemp(join(tmpdir(), 'ksn-release-'))
@@ -153,7 +154,11 @@ export async function releaseRoutes(): Promise<Record<string, Route>> {
     routes[`${path}.sha256`] = { body: bare ? `${sha(body)}\n` : `${sha(body)}  ${path.split('/').pop()}\n` }
   }
   for (const b of ['kubeadm', 'kubelet', 'kubectl']) file(`/release/v1.34.2/bin/linux/amd64/${b}`, standIn(b), true)
-  file('/gh/kubernetes-sigs/cri-tools/releases/download/v1.34.0/crictl-v1.34.0-linux-amd64.tar.gz', await tgz(work, { crictl: { body: standIn('crictl'), mode: 0o755 } }))
+  const crictl = await tgz(work, { crictl: { body: standIn('crictl'), mode: 0o755 } })
+  file('/gh/kubernetes-sigs/cri-tools/releases/download/v1.34.0/crictl-v1.34.0-linux-amd64.tar.gz', crictl)
+  // a minor released after the action's table, on a day cri-tools has not published its crictl yet
+  for (const b of ['kubeadm', 'kubelet', 'kubectl']) file(`/release/v1.38.0/bin/linux/amd64/${b}`, standIn(b), true)
+  file('/gh/kubernetes-sigs/cri-tools/releases/download/v1.37.0/crictl-v1.37.0-linux-amd64.tar.gz', crictl)
   const plugin = (n: string): { body: string; mode: number } => ({ body: `plugin ${n}`, mode: 0o755 })
   file(
     '/gh/containernetworking/plugins/releases/download/v1.8.0/cni-plugins-linux-amd64-v1.8.0.tgz',

@@ -65,7 +65,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
     try {
       await execute(
         plan.steps,
-        { host, learned: plan.learned },
+        { host, learned: plan.learned, warn: (m) => io.warning(m) },
         {
           onStart: (step) => io.stepStarted?.(step),
           onEnd: (step, t, lines, error) => {

@@ -12,6 +12,9 @@
 // - containerd: containerd's RELEASES.md, "Kubernetes Support": the oldest supported
 //   release of each containerd line. 1.28 and 1.29 are from the table before those rows
 //   were dropped; 1.37 has no row yet and takes 1.36's.
+// A minor newer than the table (a release that came out after this action did) takes the
+// newest row's rules (rulesFor), and the run asks its kubeadm for what kubeadm knows best:
+// its configuration API and its images. Nothing else about it is guessed.
 import semver from 'semver'
 
 export interface ImageTags {
@@ -50,9 +53,22 @@ export const KUBERNETES_MINORS: readonly KubernetesMinor[] = [
 ]
 
 export const OLDEST_MINOR = KUBERNETES_MINORS[0].minor
+const NEWEST = KUBERNETES_MINORS[KUBERNETES_MINORS.length - 1]
+export const NEWEST_MINOR = NEWEST.minor
 
 export function minorRow(minor: number): KubernetesMinor | undefined {
   return KUBERNETES_MINORS.find((r) => r.minor === minor)
+}
+
+/**
+ * The row whose rules a minor follows: its own, or for a minor newer than the table the
+ * newest row, with `assumed` set so that the plan can say so. A new minor's containerd
+ * requirement only ever grows, so the newest row's is the least it will need.
+ */
+export function rulesFor(minor: number): { row: KubernetesMinor; assumed: boolean } | undefined {
+  const row = minorRow(minor)
+  if (row) return { row, assumed: false }
+  return minor > NEWEST_MINOR ? { row: NEWEST, assumed: true } : undefined
 }
 
 /** kubeadm's pause, coredns and etcd tags for an exact release, or undefined where the table cannot know. */
@@ -66,26 +82,59 @@ export function imageTagsFor(version: string): (ImageTags & { checked: boolean }
   return { pause, coredns, etcd, checked: v.patch <= row.knownThrough }
 }
 
-export function kubeadmApiVersion(version: string): KubernetesMinor['kubeadmApi'] {
+export type KubeadmApi = KubernetesMinor['kubeadmApi']
+
+/** The kubeadm API the table predicts; the run asks kubeadm itself (kubeadmApiFromDefaults). */
+export function kubeadmApiVersion(version: string): KubeadmApi {
   const v = semver.parse(version)
   if (!v) throw new Error(`"${version}" is not a version`)
-  // a minor newer than the table speaks the newest API the table knows
-  return minorRow(v.minor)?.kubeadmApi ?? KUBERNETES_MINORS[KUBERNETES_MINORS.length - 1].kubeadmApi
+  return (rulesFor(v.minor)?.row ?? NEWEST).kubeadmApi
 }
 
-/** cri-tools releases per minor; a minor newer than the table gets its own v1.N.0. */
+const KUBEADM_APIS: readonly KubeadmApi[] = [V3, V4]
+
+/**
+ * The configuration API to write, from what `kubeadm config print init-defaults` prints: its
+ * own default when the action can render it. A newer one (a v1beta5) is not rendered, since
+ * the action does not know its fields: the newest the action knows is written instead, which
+ * kubeadm still reads for three releases after it deprecates it (the Kubernetes deprecation
+ * policy, rule 4b, that kubeadm's API follows: v1beta3 was read from 1.22 through 1.36).
+ * `note` says when that happened.
+ */
+export function kubeadmApiFromDefaults(printed: string): { api: KubeadmApi; note?: string } {
+  const found = /^apiVersion:\s*(kubeadm\.k8s\.io\/v\d+(?:(?:alpha|beta)\d+)?)\s*$/m.exec(printed)
+  if (!found) throw new Error(`kubeadm config print init-defaults named no kubeadm.k8s.io apiVersion (it printed ${JSON.stringify(printed.slice(0, 120))})`)
+  const printedApi = found[1]
+  if ((KUBEADM_APIS as readonly string[]).includes(printedApi)) return { api: printedApi as KubeadmApi }
+  // every kubeadm the action accepts (1.28 on) defaults to v1beta3 or newer: an unknown one is newer
+  const newest = KUBEADM_APIS[KUBEADM_APIS.length - 1]
+  return { api: newest, note: `kubeadm's default configuration API is ${printedApi}, newer than this action knows: the configuration is written in ${newest}, which kubeadm still reads.` }
+}
+
+/** cri-tools' release for a minor (its own v1.N.0, for a minor newer than the table too). */
 export function crictlVersion(minor: number): string {
   return minorRow(minor)?.crictl ?? `v1.${minor}.0`
 }
 
 /**
+ * The crictl releases to try, in order. A table minor's is published. A newer minor's own
+ * often comes out days after the minor itself, so the releases below it follow, down to two
+ * minors back (every crictl since v1.26 speaks the CRI v1 API that kubelets of these minors
+ * serve), and the run takes the first one published.
+ */
+export function crictlCandidates(minor: number): string[] {
+  if (minorRow(minor)) return [crictlVersion(minor)]
+  return [0, 1, 2].map((back) => minor - back).filter((m) => m >= OLDEST_MINOR).map(crictlVersion)
+}
+
+/**
  * Whether containerd `version` is supported for the minor: at least the listed release of
  * its own line, or a line newer than every listed one (containerd keeps CRI compatible
- * forward). A line between listed ones (2.0 where 2.1 and 1.7 are listed) is not.
- * `undefined` where the table has no row for the minor.
+ * forward). A line between listed ones (2.0 where 2.1 and 1.7 are listed) is not. A minor
+ * newer than the table is held to the newest row. `undefined` for a minor older than the table.
  */
 export function containerdSupported(minor: number, version: string): boolean | undefined {
-  const row = minorRow(minor)
+  const row = rulesFor(minor)?.row
   const v = semver.coerce(version)
   if (!row || !v) return undefined
   const line = (x: semver.SemVer): string => `${x.major}.${x.minor}.0`
@@ -97,7 +146,7 @@ export function containerdSupported(minor: number, version: string): boolean | u
 
 /** "2.2.0+, 2.1.5+ or 1.7.28+", for messages. */
 export function containerdRequirement(minor: number): string | undefined {
-  const row = minorRow(minor)
+  const row = rulesFor(minor)?.row
   if (!row) return undefined
   const plus = row.containerd.map((m) => `${m}+`)
   return plus.length > 1 ? `${plus.slice(0, -1).join(', ')} or ${plus[plus.length - 1]}` : plus[0]

@@ -1,9 +1,12 @@
 // What steps learn as the plan runs and later steps read: one object, seeded with
 // predictions so that a dry run can render every file without a cluster.
+import type { KubeadmApi } from '../config/kubernetes.js'
 
 export interface Learned {
   /** what kubeadm will ask for (control plane, etcd, coredns, pause), in kubeadm's order */
   kubeadmImages: string[]
+  /** the configuration API kubeadm's config is written in: predicted by the table, then asked of kubeadm */
+  kubeadmApi: KubeadmApi
   /** containerd's major version: probed, or learned when the plan installs a runtime */
   containerdMajor?: number
   /** the images the CNI manifest runs */

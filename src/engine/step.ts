@@ -56,6 +56,8 @@ export interface StepContext {
   learned: Learned
   /** a line for this step's log group */
   log: (line: string) => void
+  /** something the user should see even when the run succeeds (an annotation in Actions) */
+  warn?: (message: string) => void
 }
 
 export type Op =

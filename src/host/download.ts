@@ -103,6 +103,17 @@ export function networkCause(err: unknown): string {
   return (err as Error).message + (cause?.message ? ` (${cause.message})` : '')
 }
 
+/**
+ * Whether a download failed because the file (or its checksum file) is not there at all: an
+ * HTTP 404 from the tool cache's downloader, or a missing file behind a file:// URL.
+ */
+export function isNotPublished(err: unknown): boolean {
+  for (let e = err as { httpStatusCode?: number; code?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.httpStatusCode === 404 || e.code === 'ENOENT') return true
+  }
+  return false
+}
+
 export class ChecksumError extends Error {
   constructor(
     readonly artifact: Artifact,

@@ -2,25 +2,33 @@
 // mirror of its release paths) for crictl and the CNI plugins.
 import { CNI_PLUGINS_VERSION } from '../config/defaults.js'
 import type { Config } from '../config/inputs.js'
-import { crictlVersion } from '../config/kubernetes.js'
+import { crictlCandidates } from '../config/kubernetes.js'
 import { minorOf } from '../config/versions.js'
 import type { Artifact } from '../host/download.js'
 
 export type ArtifactName = 'kubeadm' | 'kubelet' | 'kubectl' | 'crictl' | 'cni-plugins'
+
+export function crictlArtifact(githubUrl: string, crictl: string, arch: string): Artifact {
+  const url = `${githubUrl}/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-${arch}.tar.gz`
+  return { name: 'crictl', url, checksumUrl: `${url}.sha256`, input: 'github-url' }
+}
+
+/** The crictl releases the run tries, in order (more than one only for a minor newer than the version table). */
+export function crictlReleases(config: Config, version: string, arch: string): Array<{ version: string; artifact: Artifact }> {
+  return crictlCandidates(minorOf(version)).map((v) => ({ version: v, artifact: crictlArtifact(config.githubUrl, v, arch) }))
+}
 
 export function artifacts(config: Config, version: string, arch: string): Record<ArtifactName, Artifact> {
   const k8s = (name: string): Artifact => {
     const url = `${config.kubernetesReleaseUrl}/${version}/bin/linux/${arch}/${name}`
     return { name, url, checksumUrl: `${url}.sha256`, input: 'kubernetes-release-url' }
   }
-  const crictl = crictlVersion(minorOf(version))
-  const crictlUrl = `${config.githubUrl}/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-${arch}.tar.gz`
   const cniUrl = `${config.githubUrl}/containernetworking/plugins/releases/download/${CNI_PLUGINS_VERSION}/cni-plugins-linux-${arch}-${CNI_PLUGINS_VERSION}.tgz`
   return {
     kubeadm: k8s('kubeadm'),
     kubelet: k8s('kubelet'),
     kubectl: k8s('kubectl'),
-    crictl: { name: 'crictl', url: crictlUrl, checksumUrl: `${crictlUrl}.sha256`, input: 'github-url' },
+    crictl: crictlReleases(config, version, arch)[0].artifact,
     'cni-plugins': { name: 'cni-plugins', url: cniUrl, checksumUrl: `${cniUrl}.sha256`, input: 'github-url' }
   }
 }

@@ -3,13 +3,12 @@
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CNI_PLUGINS_VERSION } from '../config/defaults.js'
-import { crictlVersion } from '../config/kubernetes.js'
-import { minorOf } from '../config/versions.js'
 import { step, type Step } from '../engine/step.js'
-import { cachedBinary, cachedTarball } from '../host/download.js'
+import { cachedBinary, cachedTarball, isNotPublished } from '../host/download.js'
 import { installArgv, mkdirArgv } from '../host/host.js'
 import { displayArgv } from '../host/exec.js'
 import { kubeadmDropIn, kubeletUnit } from '../render/systemd.js'
+import { crictlReleases } from './artifacts.js'
 import type { PlanContext } from './context.js'
 
 const EXEC = { mode: 0o755 }
@@ -22,7 +21,7 @@ export async function pluginFiles(dir: string): Promise<string[]> {
 }
 
 export function binarySteps(p: PlanContext): Step[] {
-  const { facts, version, paths, bin, arts, criSocket, cache } = p
+  const { config, facts, version, paths, bin, arts, criSocket, cache } = p
   // the downloads wait for the cache entry, which may hold them
   const after: Step['needs'] = cache ? ['cache.restore'] : []
   const steps: Step[] = []
@@ -39,16 +38,32 @@ export function binarySteps(p: PlanContext): Step[] {
       ])
     )
   }
-  const crictl = crictlVersion(minorOf(version))
+  const [crictl, ...older] = crictlReleases(config, version, facts.arch)
+  const olderNames = older.map((r) => r.version).join(', then ')
   steps.push(
-    step('binaries.crictl', `crictl ${crictl}`, after, [
+    step('binaries.crictl', `crictl ${crictl.version}${older.length > 0 ? ` (${olderNames} while it is not published)` : ''}`, after, [
       {
         kind: 'task',
         title: 'download and verify crictl',
-        shows: [...verify(arts.crictl), `extract; $ sudo ${displayArgv(installArgv('<extracted>/crictl', bin('crictl'), EXEC))}`],
+        shows: [
+          ...verify(arts.crictl),
+          ...(older.length > 0 ? [`if ${crictl.version} is not published yet: ${olderNames}, the first that is`] : []),
+          `extract; $ sudo ${displayArgv(installArgv('<extracted>/crictl', bin('crictl'), EXEC))}`
+        ],
         run: async (ctx) => {
-          const dir = await cachedTarball(arts.crictl, { tool: 'crictl', version: crictl, arch: facts.arch }, ctx.log, cache)
-          await ctx.host.installFile(join(dir, 'crictl'), bin('crictl'), EXEC)
+          let dir: string | undefined
+          for (const [i, r] of [crictl, ...older].entries()) {
+            try {
+              dir = await cachedTarball(r.artifact, { tool: 'crictl', version: r.version, arch: facts.arch }, ctx.log, cache)
+              if (i > 0) ctx.log(`crictl ${r.version}: ${crictl.version}, the release for Kubernetes ${version}, is not published yet`)
+              break
+            } catch (err) {
+              // a minor newer than cri-tools' releases: the next older crictl, said in the log
+              if (i === older.length || !isNotPublished(err)) throw err
+              ctx.log(`crictl ${r.version} is not published at ${r.artifact.url}; trying ${older[i].version}`)
+            }
+          }
+          await ctx.host.installFile(join(dir!, 'crictl'), bin('crictl'), EXEC)
         }
       },
       { kind: 'write', path: paths.crictlConfig, render: () => `runtime-endpoint: ${criSocket}\nimage-endpoint: ${criSocket}\ntimeout: 10\n` }

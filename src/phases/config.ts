@@ -5,6 +5,7 @@ import { FROM_KUBEADM } from '../engine/learned.js'
 import { displayArgv } from '../host/exec.js'
 import { parseKubeadmImageList } from '../images/kubeadm.js'
 import { featureGatesFlag, kubeadmSecrets } from '../config/kubeadm-config.js'
+import { kubeadmApiFromDefaults } from '../config/kubernetes.js'
 import { renderKubeadmConfig, type KubeadmConfigOptions } from '../render/kubeadm.js'
 import { kubeadmConfigProblems } from '../render/kubeadm-check.js'
 import { touches } from '../render/merge-patch.js'
@@ -12,6 +13,10 @@ import type { PlanContext } from './context.js'
 
 export function kubeadmImagesListArgv(kubeadm: string, config: string): string[] {
   return [kubeadm, 'config', 'images', 'list', '--config', config]
+}
+
+export function kubeadmDefaultsArgv(kubeadm: string): string[] {
+  return [kubeadm, 'config', 'print', 'init-defaults']
 }
 
 /** What the kubeadm configuration is rendered from: the inputs, the runtime's socket, kubeadm-config. */
@@ -68,14 +73,29 @@ function kubeadmStepTitle(p: PlanContext): string {
 export function configSteps(p: PlanContext): Step[] {
   const { bin, files, learned } = p
   const list = kubeadmImagesListArgv(bin('kubeadm'), files.kubeadmConfig)
+  const defaults = kubeadmDefaultsArgv(bin('kubeadm'))
   const options = kubeadmOptions(p)
   return [
-    step('config.kubeadm', kubeadmStepTitle(p), [], [
+    // the configuration API is kubeadm's own word, so a minor released after this action gets
+    // the API its kubeadm speaks, not the table's guess
+    step('config.kubeadm', kubeadmStepTitle(p), ['binaries.kubeadm'], [
+      {
+        kind: 'task',
+        title: "ask kubeadm for its configuration API",
+        shows: [`$ ${displayArgv(defaults)}`, `predicted: apiVersion ${learned.kubeadmApi}`],
+        run: async (ctx) => {
+          const res = await ctx.host.run(defaults)
+          const { api, note } = kubeadmApiFromDefaults(res.stdout)
+          if (note) (ctx.warn ?? ctx.log)(note)
+          if (api !== ctx.learned.kubeadmApi) ctx.log(`kubeadm speaks ${api}, not the ${ctx.learned.kubeadmApi} the version table predicted: the configuration is written in ${api}`)
+          ctx.learned.kubeadmApi = api
+        }
+      },
       {
         kind: 'write',
         path: files.kubeadmConfig,
         mode: 0o600,
-        render: () => renderKubeadmConfig(options),
+        render: (l) => renderKubeadmConfig({ ...options, apiVersion: l.kubeadmApi }),
         redact: kubeadmSecrets(options.patches ?? [])
       }
     ]),

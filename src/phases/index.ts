@@ -5,7 +5,7 @@ import type { Config } from '../config/inputs.js'
 import type { Learned } from '../engine/learned.js'
 import type { Step } from '../engine/step.js'
 import type { RuntimeSetup } from '../runtimes/types.js'
-import { imageTagsFor, minorRow } from '../config/kubernetes.js'
+import { containerdRequirement, crictlCandidates, imageTagsFor, kubeadmApiVersion, minorRow, rulesFor } from '../config/kubernetes.js'
 import { minorOf } from '../config/versions.js'
 import { predictKubeadmImages } from '../images/kubeadm.js'
 import type { CacheSession } from '../cache/session.js'
@@ -44,8 +44,27 @@ export function seedLearned(config: Config, version: string): Learned {
   return {
     // a version the table lacks: kubeadm names its images at run time, the dry run says so
     kubeadmImages: predictKubeadmImages(version, config.imageRepository) ?? [],
+    kubeadmApi: kubeadmApiVersion(version),
     cniImages: []
   }
+}
+
+/**
+ * For a minor newer than the version table (one released after this action was), the rules
+ * the plan assumed, in a sentence; undefined for a minor the table has.
+ */
+export function assumedRules(version: string): string | undefined {
+  const minor = minorOf(version)
+  const rules = rulesFor(minor)
+  if (!rules?.assumed) return undefined
+  const newest = `1.${rules.row.minor}`
+  const [own, ...fallbacks] = crictlCandidates(minor)
+  return (
+    `Kubernetes ${version} is newer than this action's version table (newest ${newest}), so the plan assumes ${newest}'s rules: ` +
+    `containerd ${containerdRequirement(minor)} where containerd serves the CRI (the host's only if it meets that, otherwise the action's own), ` +
+    `the kubeadm configuration API that kubeadm itself prints (${rules.row.kubeadmApi} predicted), kubeadm's images as kubeadm lists them, ` +
+    `and crictl ${own}, or ${fallbacks.join(' or ')} while ${own} is not published yet.`
+  )
 }
 
 export function buildPlan(input: PlanInput): Plan {
@@ -53,8 +72,10 @@ export function buildPlan(input: PlanInput): Plan {
   const p = planContext(input, learned)
   learned.containerdMajor = p.runtime.containerdMajor
   learned.cniImages = p.cni.predictedImages(input.config)
+  const assumed = assumedRules(input.version)
   const tags = imageTagsFor(input.version)
-  if (!tags) p.notes.push(`The version table has no image list for ${input.version}: the dry run cannot name kubeadm's images; the run asks kubeadm.`)
+  if (assumed) p.notes.push(assumed)
+  else if (!tags) p.notes.push(`The version table has no image list for ${input.version}: the dry run cannot name kubeadm's images; the run asks kubeadm.`)
   else if (!tags.checked) p.notes.push(`kubeadm's images for ${input.version} are predicted from v1.${minorOf(input.version)}.${minorRow(minorOf(input.version))!.knownThrough}, the newest patch the table was checked against; the run asks kubeadm itself.`)
   const imageNote = kubeadmImageNote(p)
   if (imageNote) p.notes.push(imageNote)

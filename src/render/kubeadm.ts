@@ -3,11 +3,13 @@
 // (src/render/merge-patch.ts), then feature-gates is given to every component.
 import { stringify } from 'yaml'
 import { featureGatesFlag, type FeatureGate, type KubeadmKind, type KubeadmPatch } from '../config/kubeadm-config.js'
-import { kubeadmApiVersion } from '../config/kubernetes.js'
+import { kubeadmApiVersion, type KubeadmApi } from '../config/kubernetes.js'
 import { isMap, mergePatch } from './merge-patch.js'
 
 export interface KubeadmConfigOptions {
   kubernetesVersion: string
+  /** the API kubeadm itself defaults to (`config print init-defaults`); the version table's where not given */
+  apiVersion?: KubeadmApi
   criSocket: string
   podSubnet: string
   serviceSubnet: string
@@ -32,7 +34,7 @@ type Doc = Record<string, unknown>
 
 /** The action's own documents, before kubeadm-config and feature-gates. */
 function ownDocuments(o: KubeadmConfigOptions): Record<'InitConfiguration' | 'ClusterConfiguration' | 'KubeletConfiguration', Doc> {
-  const apiVersion = kubeadmApiVersion(o.kubernetesVersion)
+  const apiVersion = o.apiVersion ?? kubeadmApiVersion(o.kubernetesVersion)
   const v1beta4 = apiVersion.endsWith('v1beta4')
   const nodeRegistration: Doc = {
     criSocket: o.criSocket,
