@@ -33,13 +33,13 @@ interface Sim {
   paths: Paths
   run: Run
   plan: Plan
-  cni: (typeof CNIS)['flannel' | 'calico']
+  cni: (typeof CNIS)['flannel' | 'calico' | 'bridge']
   /** a host over `ledger`, running commands through `run` */
   host(ledger: Ledger, run?: Run): ReturnType<typeof createHost>
   undo(changes: readonly Change[]): ReturnType<typeof undoChanges>
 }
 
-async function simulate(o: TreeOptions & { containerd?: string; cni?: 'flannel' | 'calico' } = {}): Promise<Sim> {
+async function simulate(o: TreeOptions & { containerd?: string; cni?: 'flannel' | 'calico' | 'bridge' } = {}): Promise<Sim> {
   const dir = await mkdtemp(join(tmpdir(), 'ksn-undo-'))
   const root = join(dir, 'host')
   const paths = await layRunner(root, o)
@@ -132,7 +132,8 @@ describe('the ledger undoes every host change', () => {
     { name: "a runner with the user's own files in every place the action writes", userFiles: true },
     { name: "a self-hosted runner whose containerd is too old, beside which the action runs its own", userFiles: false, containerd: '1.6.20' },
     { name: 'a hosted runner, with calico', userFiles: false, cni: 'calico' as const },
-    { name: "a runner with the user's own files, with calico", userFiles: true, cni: 'calico' as const }
+    { name: "a runner with the user's own files, with calico", userFiles: true, cni: 'calico' as const },
+    { name: "a runner with the user's own files, with the bridge CNI", userFiles: true, cni: 'bridge' as const }
   ]
   for (const variant of variants) {
     it(`each step, run then undone, leaves ${variant.name} exactly as it was; so does the whole run`, async () => {

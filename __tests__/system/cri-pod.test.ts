@@ -4,6 +4,7 @@
 // inside the machine. Records which settings this machine needs (see machine.ts, top).
 import assert from 'node:assert/strict'
 import { after, before, describe, it as test } from 'node:test'
+import { CONFLIST_NAME, LOOPBACK_NAME, renderBridgeConflist, renderLoopbackConf } from '../../src/cnis/bridge/conflist.js'
 import { criClient, criContainerdConfig, installRuncWithoutLimits, mirrorRegistries, type Cri } from './cri.js'
 import { KUBEADM_IMAGES, bootMachine, installStandins, pushImage, startRegistry, systemAvailable, type Machine } from './machine.js'
 
@@ -89,17 +90,9 @@ describe('CRI pods in the booted machine (containerd 1.6, SystemdCgroup = true)'
       await mirrorRegistries(m)
       await installRuncWithoutLimits(m)
       await m.sh('mkdir -p /opt/cni/bin /etc/cni/net.d && cp /usr/lib/cni/* /opt/cni/bin/')
-      await m.writeFile(
-        '/etc/cni/net.d/10-ksn.conflist',
-        JSON.stringify({
-          cniVersion: '0.4.0',
-          name: 'ksn',
-          plugins: [
-            { type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.244.0.0/24' }]], routes: [{ dst: '0.0.0.0/0' }] } },
-            { type: 'portmap', capabilities: { portMappings: true } }
-          ]
-        })
-      )
+      // the pod network is what `cni: bridge` writes (src/cnis/bridge/), for a /24 of the default pod CIDR
+      await m.writeFile(`/etc/cni/net.d/${CONFLIST_NAME}`, renderBridgeConflist('10.244.0.0/24'))
+      await m.writeFile(`/etc/cni/net.d/${LOOPBACK_NAME}`, renderLoopbackConf())
       cri = criClient(m)
       console.log(`ready in ${Date.now() - started} ms: ${JSON.stringify(m.timings)}`)
     },
@@ -130,7 +123,7 @@ describe('CRI pods in the booted machine (containerd 1.6, SystemdCgroup = true)'
     if (cpu) assert.match(cpu, /cpu\.weight: no such file or directory/)
   })
 
-  it('runs a host-network pod and a pod-network pod with restrict_oom_score_adj and the runc wrapper', async () => {
+  it("runs a host-network pod and a pod-network pod (an address from cni: bridge's network) with restrict_oom_score_adj and the runc wrapper", async () => {
     await useConfig(criContainerdConfig({ restrictOomScoreAdj: true, binaryName: '/usr/local/sbin/runc-without-limits' }))
     const status = await cri.runtime('Status', {})
     assert.deepEqual(
@@ -150,6 +143,8 @@ describe('CRI pods in the booted machine (containerd 1.6, SystemdCgroup = true)'
       assert.equal((await m.run(['curl', '-fsS', '--retry', '10', '--retry-connrefused', '--retry-delay', '1', host.url])).trim(), NGINX)
       assert.match(pod.url, /^http:\/\/10\.244\.0\.\d+:80\/$/)
       assert.equal((await m.run(['curl', '-fsS', '--retry', '10', '--retry-connrefused', '--retry-delay', '1', pod.url])).trim(), NGINX)
+      // the bridge is the pods' gateway (isGateway): it holds the range's first address
+      assert.match(await m.run(['ip', '-4', 'addr', 'show', 'dev', 'cni0']), /inet 10\.244\.0\.1\/24 /)
     } finally {
       await removePod(host.podId)
       await removePod(pod.podId)
