@@ -1,6 +1,6 @@
 // Which upstream release a CNI plug-in installs, and how its manifest is read. cni-version is
 // parsed in config/inputs.ts; `latest` is resolved before the plan is made
-// (config/releases.ts), so every plug-in sees a release here, never a question.
+// (cnis/latest.ts), so every plug-in sees a release here, never a question.
 import { readFile, rm } from 'node:fs/promises'
 import { fetchToFile } from '../host/download.js'
 import type { Config } from '../config/inputs.js'

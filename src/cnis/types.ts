@@ -4,7 +4,7 @@ import type { Config } from '../config/inputs.js'
 import type { Hint, Probe } from '../engine/diagnostics.js'
 import type { Step } from '../engine/step.js'
 import type { Paths } from '../host/paths.js'
-import type { PlanContext } from '../phases/context.js'
+import type { PluginContext } from '../engine/plugin-context.js'
 
 export interface CniNeeds {
   downloads: Array<{ what: string; url: string; input: 'github-url' | 'cni-manifest' }>
@@ -32,9 +32,9 @@ export interface CniPlugin {
    */
   offlineNeeds(config: Config): Promise<CniNeeds>
   /** config phase: fetch and render the manifest, learn its images (`config.cni`) */
-  configSteps(p: PlanContext): Step[]
+  configSteps(p: PluginContext): Step[]
   /** network phase: apply it (`network.cni`) */
-  networkSteps(p: PlanContext): Step[]
+  networkSteps(p: PluginContext): Step[]
   /**
    * What the CNI will leave on the host once it runs. Recorded before `kubeadm init`, so that
    * cleanup removes it only after `kubeadm reset` has stopped the pods that use it.

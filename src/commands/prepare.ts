@@ -2,7 +2,7 @@
 // the steps. Shared by every command, so the dry run and the run see the same plan.
 import type { CacheBackend } from '../cache/backend.js'
 import { InputError, type Config } from '../config/inputs.js'
-import { resolveCniVersion } from '../config/releases.js'
+import { resolveCniVersion } from '../cnis/latest.js'
 import { fetchText, resolveVersion, type FetchText } from '../config/versions.js'
 import type { Run } from '../host/exec.js'
 import type { Paths } from '../host/paths.js'

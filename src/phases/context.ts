@@ -8,6 +8,7 @@ import { CacheSession } from '../cache/session.js'
 import { CNIS, type CniPlugin } from '../cnis/index.js'
 import type { Config } from '../config/inputs.js'
 import type { Learned } from '../engine/learned.js'
+import type { PluginContext } from '../engine/plugin-context.js'
 import type { Artifact } from '../host/download.js'
 import type { Paths } from '../host/paths.js'
 import type { HostFacts } from '../host/probe.js'
@@ -25,17 +26,12 @@ export interface PlanInput {
   cacheBackend?: CacheBackend
 }
 
-export interface PlanContext extends PlanInput {
-  /** seeded with predictions; the run fills in what it learns */
-  learned: Learned
+/** The phases' context: what the plug-ins are handed, and the plug-ins themselves. */
+export interface PlanContext extends PlanInput, PluginContext {
   /** warnings worth a line in the log and the summary */
   notes: string[]
   runtime: RuntimeSetup
   cni: CniPlugin
-  criSocket: string
-  bin: (name: string) => string
-  files: { kubeadmConfig: string; cniManifest: string; smokeManifest: string; kubeconfig: string }
-  kubeEnv: Record<string, string>
   arts: Record<ArtifactName, Artifact>
   /** the smoke test runs: asked for, and a CNI to carry it */
   smokeTest: boolean

@@ -13,20 +13,14 @@ import { imagesToPreload } from '../images/kubeadm.js'
 import { credentialsFor } from '../images/credentials.js'
 import { preloadImages, pullOrder } from '../images/preload.js'
 import { parseImageRef } from '../images/ref.js'
-import { registryHosts } from '../runtimes/containerd/config.js'
+import { pullEndpoints } from '../images/mirrors.js'
 import type { Config } from '../config/inputs.js'
 import type { ImageStore } from '../images/store.js'
 import type { PlanContext } from './context.js'
 
-/** Where pulls for a registry go, mirrors first: for error messages. */
-export function pullEndpoints(config: Config, registry: string): string[] {
-  const { server, mirrors } = registryHosts(config.registryMirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] })
-  return [...mirrors, server]
-}
-
 /** Whether registry-credentials apply to pulling this image (through its mirrors or from its registry). */
 export function usesCredentials(config: Config, image: string): boolean {
-  return credentialsFor(pullEndpoints(config, parseImageRef(image).registry), config.registryCredentials).length > 0
+  return credentialsFor(pullEndpoints(config.registryMirrors, parseImageRef(image).registry), config.registryCredentials).length > 0
 }
 
 /**
@@ -138,7 +132,7 @@ export function imageSteps(p: PlanContext): Step[] {
           const store = runtime.imageStore(ctx.host.run, config.registryMirrors)
           const archive = cache?.imageArchive()
           const fromCache = archive ? await importCached(store, archive, (w) => cache!.warnings.push(w), ctx.log) : []
-          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config, r), credentials: (i) => usesCredentials(config, i), log: ctx.log })
+          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config.registryMirrors, r), credentials: (i) => usesCredentials(config, i), log: ctx.log })
           await retagImages(store, config.imageRetags, ctx.log)
           ctx.learned.preloaded = images(ctx.learned)
           const cachedSet = new Set(fromCache)

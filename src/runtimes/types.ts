@@ -10,7 +10,7 @@ import type { Run } from '../host/exec.js'
 import type { Paths } from '../host/paths.js'
 import type { HostFacts } from '../host/probe.js'
 import type { ImageStore } from '../images/store.js'
-import type { PlanContext } from '../phases/context.js'
+import type { PluginContext } from '../engine/plugin-context.js'
 
 export interface RuntimeDriver {
   /** how the runtime will serve this host and version, decided before anything changes */
@@ -36,7 +36,7 @@ export interface RuntimeSetup {
   /** the containerd major the configuration is rendered for, where the runtime is containerd */
   containerdMajor?: number
   /** the runtime phase: install where needed, configure, restart, wait until CRI answers (`runtime.ready`) */
-  steps(p: PlanContext): Step[]
+  steps(p: PluginContext): Step[]
   /** where preloaded images go: the store the CRI serves; `mirrors` for a runtime that pulls through them by name */
   imageStore(run: Run, mirrors: readonly RegistryMirror[]): ImageStore
   /** the commands imageStore runs, for the dry run */

@@ -5,6 +5,7 @@
 import { stringify } from 'smol-toml'
 import type { RegistryMirror } from '../../config/inputs.js'
 import { shown, type HostAuth } from '../../images/credentials.js'
+import { registryHosts } from '../../images/mirrors.js'
 
 export interface ContainerdConfigOptions {
   /** containerd's major version as detected on the host */
@@ -71,20 +72,6 @@ export function renderContainerdConfig(o: ContainerdConfigOptions): string {
       }
     }
   })
-}
-
-/** The upstream a registry name stands for when nothing else answers. */
-export function upstreamServer(registry: string): string {
-  return registry === 'docker.io' ? 'https://registry-1.docker.io' : `https://${registry}`
-}
-
-/**
- * Where pulls of a registry go, in order: its mirrors, then the server. An endpoint on the
- * registry's own host (a plain-HTTP registry on loopback, say) is the server, not a mirror.
- */
-export function registryHosts(mirror: RegistryMirror): { server: string; mirrors: string[] } {
-  const own = mirror.endpoints.find((e) => new URL(e).host === mirror.registry)
-  return { server: own ?? upstreamServer(mirror.registry), mirrors: mirror.endpoints.filter((e) => e !== own) }
 }
 
 /** certs.d/<registry>/hosts.toml: mirrors first, in order, then the server. */

@@ -18,7 +18,7 @@ import type { HostFacts } from '../../host/probe.js'
 import { journalArgv } from '../../host/services.js'
 import { criAuths } from '../../images/credentials.js'
 import { pauseImage } from '../../images/kubeadm.js'
-import type { PlanContext } from '../../phases/context.js'
+import type { PluginContext } from '../../engine/plugin-context.js'
 import type { RuntimeDriver, RuntimeSetup } from '../types.js'
 import { renderContainerdConfig, renderHostsToml } from './config.js'
 import { waitForContainerd } from './ready.js'
@@ -79,7 +79,7 @@ function installDockerStep(): Step {
   ])
 }
 
-function privateContainerdStep(p: PlanContext, l: Layout): Step {
+function privateContainerdStep(p: PluginContext, l: Layout): Step {
   const { config, facts, paths } = p
   const art = containerdArtifact(config.githubUrl, facts.arch)
   const binDir = join(paths.privateContainerdPrefix, 'bin')
@@ -105,7 +105,7 @@ function privateContainerdStep(p: PlanContext, l: Layout): Step {
   ])
 }
 
-function configureStep(p: PlanContext, l: Layout, needs: Step['needs']): Step {
+function configureStep(p: PluginContext, l: Layout, needs: Step['needs']): Step {
   const { config, facts, paths, learned } = p
   const auths = criAuths(config.registryCredentials)
   const render = (lr: Learned, reveal: boolean): string =>
@@ -142,7 +142,7 @@ function configureStep(p: PlanContext, l: Layout, needs: Step['needs']): Step {
   return step('runtime.configure', `configure ${what} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`, needs, ops)
 }
 
-function readyStep(p: PlanContext, l: Layout): Step {
+function readyStep(p: PluginContext, l: Layout): Step {
   const { bin, criSocket } = p
   const ctr = [l.ctr, '--address', l.socket]
   return step('runtime.ready', 'wait until containerd serves CRI', ['runtime.configure', 'binaries.crictl'], [

@@ -14,7 +14,7 @@ import { dockerInfoArgv, type HostFacts } from '../../host/probe.js'
 import { journalArgv } from '../../host/services.js'
 import { pauseImage } from '../../images/kubeadm.js'
 import { dockerArgv } from '../../images/store.js'
-import type { PlanContext } from '../../phases/context.js'
+import type { PluginContext } from '../../engine/plugin-context.js'
 import { renderDaemonJson } from '../../render/docker.js'
 import type { RuntimeDriver, RuntimeSetup } from '../types.js'
 import { CRI_DOCKERD, criDockerdArtifact } from './release.js'
@@ -48,7 +48,7 @@ function problems(facts: HostFacts, changeCgroups: boolean, paths: Paths): strin
 }
 
 /** cri-dockerd's binary, from the release archive, and its socket unit: no need to wait for kubeadm. */
-function criDockerdStep(p: PlanContext): Step {
+function criDockerdStep(p: PluginContext): Step {
   const { config, facts, paths, bin } = p
   const art = criDockerdArtifact(config.githubUrl, facts.arch)
   const exec = { mode: 0o755 }
@@ -75,7 +75,7 @@ function criDockerdStep(p: PlanContext): Step {
  * runtime phase would otherwise write), applied by a restart: the cgroup driver is not a
  * setting dockerd reloads. Cleanup puts the file back and restarts Docker again.
  */
-function cgroupOps(p: PlanContext, why: string): Op[] {
+function cgroupOps(p: PluginContext, why: string): Op[] {
   const { config, facts, paths } = p
   const dockerHubMirrors = config.registryMirrors.find((m) => m.registry === 'docker.io')?.endpoints ?? []
   return [
@@ -91,7 +91,7 @@ function cgroupOps(p: PlanContext, why: string): Op[] {
 }
 
 /** The service unit names the pause image kubeadm says it uses: written once kubeadm has said it. */
-function serviceUnitOp(p: PlanContext): Op {
+function serviceUnitOp(p: PluginContext): Op {
   const { config, paths, bin } = p
   return {
     kind: 'write',
@@ -106,7 +106,7 @@ function serviceUnitOp(p: PlanContext): Op {
   }
 }
 
-function configureStep(p: PlanContext, why: string | undefined): Step {
+function configureStep(p: PluginContext, why: string | undefined): Step {
   const { paths } = p
   const ops: Op[] = [
     ...(why ? cgroupOps(p, why) : []),
@@ -131,7 +131,7 @@ function configureStep(p: PlanContext, why: string | undefined): Step {
   return step('runtime.configure', title, ['runtime.cri-dockerd', 'config.images'], ops)
 }
 
-function readyStep(p: PlanContext): Step {
+function readyStep(p: PluginContext): Step {
   const { bin, criSocket } = p
   return step('runtime.ready', 'wait until cri-dockerd serves CRI', ['runtime.configure', 'binaries.crictl'], [
     {

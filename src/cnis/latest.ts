@@ -4,9 +4,9 @@
 import { getOctokit } from '@actions/github'
 import { GitHub } from '@actions/github/lib/utils'
 import semver from 'semver'
-import { CNIS } from '../cnis/index.js'
+import type { Config } from '../config/inputs.js'
 import { networkCause } from '../host/download.js'
-import type { Config } from './inputs.js'
+import { CNIS } from './index.js'
 
 export const PUBLIC_API = 'https://api.github.com'
 

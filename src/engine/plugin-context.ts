@@ -1,0 +1,25 @@
+// What a runtime driver or a CNI plug-in is handed to build its steps: the names the plan
+// derives once, and nothing of the phases themselves. Kept here, below the plug-ins, so that
+// they never import the phases that call them.
+import type { Config } from '../config/inputs.js'
+import type { DownloadCache } from '../host/download.js'
+import type { Paths } from '../host/paths.js'
+import type { HostFacts } from '../host/probe.js'
+import type { Learned } from './learned.js'
+
+export interface PluginContext {
+  config: Config
+  facts: HostFacts
+  /** resolved, vX.Y.Z */
+  version: string
+  paths: Paths
+  /** seeded with predictions; the run fills in what it learns */
+  learned: Learned
+  /** the CRI endpoint kubeadm, the kubelet and crictl use */
+  criSocket: string
+  bin: (name: string) => string
+  files: { kubeadmConfig: string; cniManifest: string; smokeManifest: string; kubeconfig: string }
+  kubeEnv: Record<string, string>
+  /** kept downloads, when the cache input is on and entries can be kept here */
+  cache?: DownloadCache
+}
