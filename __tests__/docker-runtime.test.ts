@@ -61,7 +61,7 @@ function parseUnit(text: string): Map<string, Array<[string, string]>> {
 const value = (unit: ReturnType<typeof parseUnit>, section: string, key: string): string | undefined => unit.get(section)?.find(([k]) => k === key)?.[1]
 
 /** The hosted runner as the Docker driver sees it: Docker 28.0.4, cgroupfs, the runner's daemon.json. */
-const withDocker = (engine: HostFacts['dockerEngine'] = { version: '28.0.4', major: 28, cgroupDriver: 'cgroupfs' }): HostFacts => ({ ...hostedRunner, dockerEngine: engine })
+const withDocker = (engine: HostFacts['dockerEngine'] = { version: '28.0.4', major: 28, cgroupDriver: 'cgroupfs', via: 'user' }): HostFacts => ({ ...hostedRunner, dockerEngine: engine })
 const build = (inputs: Record<string, string> = {}, facts = withDocker(), paths = HOST_PATHS) =>
   buildPlan({ config: config({ 'container-runtime': 'docker', ...inputs }), facts, version: VERSION, paths })
 const byId = (steps: Step[]) => new Map(steps.map((s) => [s.id, s]))
@@ -146,8 +146,8 @@ describe("Docker's daemon.json for the kubelet's cgroup driver", () => {
   })
 
   it("reads the engine's version and cgroup driver from docker info", () => {
-    assert.deepEqual(parseDockerInfo('28.0.4 systemd\n'), { version: '28.0.4', major: 28, cgroupDriver: 'systemd' })
-    assert.deepEqual(parseDockerInfo('20.10.24+dfsg1 cgroupfs'), { version: '20.10.24+dfsg1', major: 20, cgroupDriver: 'cgroupfs' })
+    assert.deepEqual(parseDockerInfo('28.0.4 systemd\n'), { version: '28.0.4', major: 28, cgroupDriver: 'systemd', via: 'user' })
+    assert.deepEqual(parseDockerInfo('20.10.24+dfsg1 cgroupfs', 'root'), { version: '20.10.24+dfsg1', major: 20, cgroupDriver: 'cgroupfs', via: 'root' })
     assert.equal(parseDockerInfo('Cannot connect to the Docker daemon'), undefined)
   })
 })
@@ -221,7 +221,7 @@ describe('container-runtime: docker in the plan', () => {
   })
 
   it('leaves a Docker already on the systemd driver alone: no daemon.json, no restart; mirrors by a reload', () => {
-    const plan = build({ 'registry-mirrors': 'docker.io=https://mirror.gcr.io' }, withDocker({ version: '28.0.4', major: 28, cgroupDriver: 'systemd' }))
+    const plan = build({ 'registry-mirrors': 'docker.io=https://mirror.gcr.io' }, withDocker({ version: '28.0.4', major: 28, cgroupDriver: 'systemd', via: 'user' }))
     const s = byId(plan.steps)
     assert.equal(s.get('runtime.configure')!.ops.some((o) => (o.kind === 'write' && o.path === HOST_PATHS.dockerDaemonJson) || (o.kind === 'service' && o.unit === 'docker')), false)
     assert.deepEqual(s.get('runtime.docker-mirrors')!.ops.filter((o) => o.kind === 'service'), [{ kind: 'service', action: 'reload', unit: 'docker' }])
@@ -278,10 +278,10 @@ describe('container-runtime: docker in the plan', () => {
 
   it('stops before any change where Docker is too new for the pinned cri-dockerd, or daemon.json cannot be merged', () => {
     const problems = (facts: HostFacts) => build({}, facts).runtime.problems
-    assert.match(problems(withDocker({ version: '29.1.2', major: 29, cgroupDriver: 'systemd' }))[0], /cri-dockerd 0\.3\.21, which speaks Docker API 1\.43; this host has Docker 29\.1\.2/)
+    assert.match(problems(withDocker({ version: '29.1.2', major: 29, cgroupDriver: 'systemd', via: 'user' }))[0], /cri-dockerd 0\.3\.21, which speaks Docker API 1\.43; this host has Docker 29\.1\.2/)
     assert.deepEqual(problems(withDocker()), [])
     assert.match(problems({ ...withDocker(), daemonJson: undefined })[0], /daemon\.json, which is not valid JSON/)
-    assert.deepEqual(problems({ ...withDocker({ version: '28.0.4', major: 28, cgroupDriver: 'systemd' }), daemonJson: undefined }), [], 'not a problem when the file is left alone')
+    assert.deepEqual(problems({ ...withDocker({ version: '28.0.4', major: 28, cgroupDriver: 'systemd', via: 'user' }), daemonJson: undefined }), [], 'not a problem when the file is left alone')
   })
 
   it('sets the cgroup driver where docker info did not answer, saying why', () => {

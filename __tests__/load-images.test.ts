@@ -18,6 +18,7 @@ import { createRun } from '../src/host/exec.js'
 import { createHost } from '../src/host/host.js'
 import { Ledger } from '../src/host/ledger.js'
 import { HOST_PATHS, pathsUnder, type Paths } from '../src/host/paths.js'
+import { probeDocker } from '../src/host/probe.js'
 import { loadImageProblems } from '../src/images/docker.js'
 import { buildPlan, type Plan } from '../src/phases/index.js'
 import { waitForContainerd } from '../src/runtimes/containerd/ready.js'
@@ -47,7 +48,7 @@ describe('load-images, without daemons', () => {
   })
 
   it('a host without Docker stops the run in the preflight, naming the input', async () => {
-    const problems = await loadImageProblems(['docker.io/library/my-app:ci'], false, run, true)
+    const problems = await loadImageProblems(['docker.io/library/my-app:ci'], { docker: false }, run)
     assert.match(problems[0], /^Input 'load-images' names docker\.io\/library\/my-app:ci, but this host has no docker command/)
   })
 })
@@ -94,8 +95,10 @@ describe('load-images against real Docker and containerd', { skip }, () => {
   })
 
   it('the preflight finds the images in Docker, and names one it lacks', async () => {
-    assert.deepEqual(await loadImageProblems(images, true, run, true), [])
-    const problems = await loadImageProblems([...images, 'ksn.test/not-built:1'], true, run, true)
+    const facts = { docker: true, ...(await probeDocker(run, true)) }
+    assert.equal(facts.dockerEngine?.via, 'user', 'the bed runs as root: Docker answers without sudo')
+    assert.deepEqual(await loadImageProblems(images, facts, run), [])
+    const problems = await loadImageProblems([...images, 'ksn.test/not-built:1'], facts, run)
     assert.equal(problems.length, 1)
     assert.match(problems[0], /^Input 'load-images' names ksn\.test\/not-built:1, which this host's Docker does not have \(.*No such image.*\); accepted: names of images in this host's Docker/)
   })
@@ -104,8 +107,8 @@ describe('load-images against real Docker and containerd', { skip }, () => {
     const saved = process.env.DOCKER_HOST
     process.env.DOCKER_HOST = `unix://${join(dir, 'no-such.sock')}`
     try {
-      const problems = await loadImageProblems(images, true, run, true)
-      assert.match(problems[0], /^Input 'load-images' names .*, but this host's Docker does not answer \(`docker version` failed: .*no-such\.sock/)
+      const problems = await loadImageProblems(images, { docker: true, ...(await probeDocker(run, true)) }, run)
+      assert.match(problems[0], /^Input 'load-images' names .*, but this host's Docker does not answer \(`docker info` failed: .*no-such\.sock/)
     } finally {
       process.env.DOCKER_HOST = saved
     }
@@ -126,7 +129,8 @@ describe('load-images against real Docker and containerd', { skip }, () => {
       try {
         const plan: Plan = buildPlan({
           config: config({ 'kubernetes-version': VERSION, 'load-images': images.join('\n'), cni: 'none', 'smoke-test': 'false' }),
-          facts: { ...hostedRunner, privilege: 'root', containerd: { version: major === 1 ? '1.6.39' : '2.1.9', major } },
+          // the probe's one question to Docker, which the load reads
+          facts: { ...hostedRunner, privilege: 'root', containerd: { version: major === 1 ? '1.6.39' : '2.1.9', major }, ...(await probeDocker(run, true)) },
           version: VERSION,
           paths
         })

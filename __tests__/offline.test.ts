@@ -152,7 +152,7 @@ describe('offline: every piece proven local before anything changes', () => {
       const gh = `${server.url}/gh`
       routes[new URL(criDockerdArtifact(gh, 'amd64').url).pathname] = { body: 'cri-dockerd archive' }
       const c = local({ 'kubernetes-release-url': `${server.url}/release`, 'github-url': gh, 'image-archives': dockerSave('all4', ALL_IMAGES), 'container-runtime': 'docker' })
-      const f = facts({ dockerEngine: { version: '28.0.4', major: 28, cgroupDriver: 'systemd' } })
+      const f = facts({ dockerEngine: { version: '28.0.4', major: 28, cgroupDriver: 'systemd', via: 'user' } })
       assert.deepEqual(await check(c, f), [])
       assert.ok(!server.hits.some((h) => !h.startsWith('/release') && !h.startsWith('/gh')), `only the loopback mirror was asked: ${server.hits.join(', ')}`)
     } finally {

@@ -16,8 +16,10 @@ export interface HostFacts {
   user: { name: string; uid: number; gid: number; home: string }
   containerd?: { version: string; major: number }
   docker: boolean
-  /** the running Docker engine, where `docker info` answers: its version and cgroup driver */
+  /** the running Docker engine, where `docker info` answers: its version, cgroup driver and who may ask it */
   dockerEngine?: DockerEngine
+  /** why a docker on PATH did not answer, where it did not */
+  dockerProblem?: string
   missingPackages: string[]
   swapOn: boolean
   /** /etc/kubernetes/admin.conf exists: a cluster from an earlier run is still here */
@@ -38,26 +40,37 @@ export interface DockerEngine {
   major: number
   /** systemd or cgroupfs */
   cgroupDriver: string
+  /** who the daemon answered: the user (the docker group, a rootless Docker), or only root through sudo */
+  via: 'user' | 'root'
 }
 
 /** What the probe asks Docker, shown by the dry run where the answer decides a step. */
 export const dockerInfoArgv = ['docker', 'info', '--format', '{{.ServerVersion}} {{.CgroupDriver}}']
 
 /** `docker info --format '{{.ServerVersion}} {{.CgroupDriver}}'`, e.g. "28.0.4 systemd". */
-export function parseDockerInfo(out: string): DockerEngine | undefined {
+export function parseDockerInfo(out: string, via: DockerEngine['via'] = 'user'): DockerEngine | undefined {
   const m = /^(\d+)\.\d+\.\d+\S*\s+(\S+)\s*$/.exec(out.trim())
-  return m ? { version: out.trim().split(/\s+/)[0], major: Number(m[1]), cgroupDriver: m[2] } : undefined
+  return m ? { version: out.trim().split(/\s+/)[0], major: Number(m[1]), cgroupDriver: m[2], via } : undefined
 }
 
-/** Asked as the user first (the runner user is in the docker group), then as root where that is allowed. */
-async function dockerEngine(run: Run, docker: boolean): Promise<DockerEngine | undefined> {
-  if (!docker) return undefined
-  for (const privileged of [false, true]) {
-    const r = await run(dockerInfoArgv, { privileged, allowFailure: true }).catch(() => undefined)
-    const engine = r?.exitCode === 0 ? parseDockerInfo(r.stdout) : undefined
-    if (engine) return engine
+/**
+ * The one probe of Docker, read by everything that needs it (the Docker runtime, load-images,
+ * the workflow's own mirrors and credentials). Asked as the user first: images a step built
+ * are in the user's daemon (a rootless Docker's only there); through sudo where only root may
+ * use the socket.
+ */
+export async function probeDocker(run: Run, canSudo: boolean): Promise<Pick<HostFacts, 'dockerEngine' | 'dockerProblem'>> {
+  const ask = (privileged: boolean) => run(dockerInfoArgv, { privileged, allowFailure: true }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }))
+  const asUser = await ask(false)
+  const mine = asUser.exitCode === 0 ? parseDockerInfo(asUser.stdout, 'user') : undefined
+  if (mine) return { dockerEngine: mine }
+  const said = (asUser.stderr || asUser.stdout).trim().split('\n').slice(-2).join(' ')
+  if (canSudo && /permission denied/i.test(said)) {
+    const asRoot = await ask(true)
+    const roots = asRoot.exitCode === 0 ? parseDockerInfo(asRoot.stdout, 'root') : undefined
+    if (roots) return { dockerEngine: roots }
   }
-  return undefined
+  return { dockerProblem: asUser.exitCode === 0 ? `\`docker info\` printed ${JSON.stringify(said)}, not a version and a cgroup driver` : `\`docker info\` failed: ${said || `exit ${asUser.exitCode}`}` }
 }
 
 export function kubeArch(nodeArch: string): Arch {
@@ -108,7 +121,7 @@ export async function probeHost(run: Run, paths: Paths): Promise<HostFacts> {
     ),
     exists(join(home, '.kube', 'config'))
   ])
-  const engine = await dockerEngine(run, docker)
+  const dockerFacts = docker ? await probeDocker(run, priv !== 'none') : {}
   return {
     arch: kubeArch(process.arch),
     privilege: priv,
@@ -116,7 +129,7 @@ export async function probeHost(run: Run, paths: Paths): Promise<HostFacts> {
     user: { name: u.username, uid: u.uid, gid: u.gid, home },
     containerd: containerdOut && containerdOut.exitCode === 0 ? parseContainerdVersion(containerdOut.stdout) : undefined,
     docker,
-    dockerEngine: engine,
+    ...dockerFacts,
     missingPackages: missing.flatMap((p) => (p ? [p] : [])),
     swapOn: swaps.trim().split('\n').length > 1,
     existingCluster,

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { step, type Step } from '../engine/step.js'
 import { FROM_KUBEADM, type Learned } from '../engine/learned.js'
 import { displayArgv } from '../host/exec.js'
-import { dockerAccess, dockerSaveArgv } from '../images/docker.js'
+import { dockerSaveArgv } from '../images/docker.js'
 import { imagesToPreload } from '../images/kubeadm.js'
 import { credentialsFor } from '../images/credentials.js'
 import { preloadImages, pullOrder } from '../images/preload.js'
@@ -81,12 +81,13 @@ function loadStep(p: PlanContext): Step {
         `then the temporary file is removed`
       ],
       run: async (ctx) => {
-        const access = await dockerAccess(ctx.host.run, facts.privilege !== 'none')
-        if ('problem' in access) throw new Error(`load-images: this host's Docker does not answer: ${access.problem}`)
+        // the probe asked Docker once, before the plan; preflight stopped the run where it did not answer
+        const engine = facts.dockerEngine
+        if (!engine) throw new Error(`load-images: this host's Docker does not answer: ${facts.dockerProblem ?? 'no answer to docker info'}`)
         const dir = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), 'ksn-load-'))
         try {
           const tar = join(dir, 'images.tar')
-          await ctx.host.run(dockerSaveArgv(tar, images), { privileged: access.via === 'root' })
+          await ctx.host.run(dockerSaveArgv(tar, images), { privileged: engine.via === 'root' })
           const names = await runtime.imageStore(ctx.host.run, config.registryMirrors).importArchive(tar)
           const missing = images.filter((i) => !names.includes(i))
           if (missing.length) throw new Error(`load-images: docker save wrote no name for ${missing.join(', ')} (it brought ${names.join(', ') || 'none'})`)

@@ -37,7 +37,7 @@ export function hostProblems(config: Config, facts: HostFacts, paths: Paths, run
 export async function preflight(config: Config, facts: HostFacts, paths: Paths, plan: Plan, version: string, run: Run, offline?: OfflineProbe): Promise<string[]> {
   return [
     ...(await inputFileProblems(config)),
-    ...(await loadImageProblems(config.loadImages, facts.docker, run, facts.privilege !== 'none')),
+    ...(await loadImageProblems(config.loadImages, facts, run)),
     ...hostProblems(config, facts, paths, plan.runtime),
     ...(await offlineProblems(config, facts, version, plan, offline))
   ]
