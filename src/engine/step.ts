@@ -12,40 +12,11 @@ export const PHASES = ['cache', 'host', 'binaries', 'config', 'runtime', 'images
 export type Phase = (typeof PHASES)[number]
 
 /**
- * Every step the action knows, by phase. Typed so that `needs`, the tests and the post
- * step's report cannot name a step that does not exist.
+ * A step's id names its phase first (`runtime.configure`), so that the two cannot disagree.
+ * The generic phases and each runtime or CNI name their own steps; building the plan checks
+ * that every `needs` names a step of the plan (orderSteps).
  */
-export const STEP_IDS = [
-  'cache.restore',
-  'host.swap',
-  'host.kernel',
-  'host.packages',
-  'binaries.kubeadm',
-  'binaries.kubelet',
-  'binaries.kubectl',
-  'binaries.crictl',
-  'binaries.cni-plugins',
-  'binaries.kubelet-unit',
-  'config.kubeadm',
-  'config.images',
-  'config.cni',
-  'runtime.install',
-  'runtime.containerd',
-  'runtime.cri-dockerd',
-  'runtime.configure',
-  'runtime.docker-mirrors',
-  'runtime.docker-credentials',
-  'runtime.ready',
-  'images.load',
-  'images.preload',
-  'init.kubeadm',
-  'init.kubeconfig',
-  'network.cni',
-  'ready.cluster',
-  'smoke.deploy',
-  'smoke.check'
-] as const
-export type StepId = (typeof STEP_IDS)[number]
+export type StepId = `${Phase}.${string}`
 
 export function phaseOf(id: StepId): Phase {
   return id.slice(0, id.indexOf('.')) as Phase
