@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { InputError, parseInputs, type Config } from '../src/config/inputs.js'
-import { inputFileProblems, readKubeadmConfigFile, type FileProbe } from '../src/phases/input-files.js'
+import { inputFileProblems, readKubeadmConfigFile, type FileProbe } from '../src/config/input-files.js'
 
 const config = (inputs: Record<string, string>): Config => parseInputs((n) => inputs[n] ?? '')
 const ACCEPTED = '; accepted: an existing regular file this process can read.'

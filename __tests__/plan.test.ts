@@ -15,7 +15,7 @@ import type { ImageStore } from '../src/images/store.js'
 import { planContext } from '../src/phases/context.js'
 import { imageSteps, preloadSet } from '../src/phases/images.js'
 import { buildPlan, seedLearned } from '../src/phases/index.js'
-import { hostProblems } from '../src/phases/preflight.js'
+import { hostProblems } from '../src/preflight/preflight.js'
 import { config, hostedRunner } from './helpers/facts.js'
 
 const noHost = {} as Host

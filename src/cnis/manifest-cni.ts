@@ -34,7 +34,7 @@ export function manifestCni(m: ManifestCni): Pick<CniPlugin, 'predictedImages' |
         }
       }
       if (isUrl(source)) return { downloads: [{ what: `the ${m.name} manifest`, url: source, input: 'cni-manifest' }], images: undefined }
-      // a file that cannot be read is already a problem of its own (src/phases/input-files.ts)
+      // a file that cannot be read is already a problem of its own (src/config/input-files.ts)
       const text = await readFile(source, 'utf8').catch(() => undefined)
       if (text === undefined) return { downloads: [], images: [] }
       try {

@@ -41,7 +41,7 @@ function whatIsThere(ex: Existing, paths: Paths, ledgerFile: string): string {
 
 /**
  * on-existing: fail, with an earlier run's changes recorded and not undone (a cluster itself
- * is preflight's: src/phases/preflight.ts). Building over them would take the earlier run's
+ * is preflight's: src/preflight/preflight.ts). Building over them would take the earlier run's
  * files for the host's originals, and its cleanup would then put back the wrong ones.
  */
 export function ledgerProblems(config: Config, ex: Existing, ledgerFile: string, where: CommandEnv['where']): string[] {

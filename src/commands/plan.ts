@@ -2,7 +2,7 @@
 import type { Config } from '../config/inputs.js'
 import { planTreeProblem, renderPlan, writePlanTree } from '../engine/describe.js'
 import { InputError } from '../config/inputs.js'
-import { preflight } from '../phases/preflight.js'
+import { preflight } from '../preflight/preflight.js'
 import { timingsJson } from '../io/summary.js'
 import type { CommandEnv } from './env.js'
 import { describeExisting, findExisting, ledgerProblems } from './existing.js'

@@ -8,7 +8,7 @@ import type { Run } from '../host/exec.js'
 import type { Paths } from '../host/paths.js'
 import { probeHost, type HostFacts } from '../host/probe.js'
 import { buildPlan, type Plan } from '../phases/index.js'
-import { readKubeadmConfigFile } from '../phases/input-files.js'
+import { readKubeadmConfigFile } from '../config/input-files.js'
 
 export interface Prepared {
   /** the config as planned: cni-version 'latest' resolved to a release */

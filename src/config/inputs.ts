@@ -89,7 +89,7 @@ export interface Config {
   githubToken: string
   /** keep the verified downloads and the images between runs (GitHub's cache; a directory for the command line) */
   cache: boolean
-  /** every piece must be on this machine already; proven before anything changes (src/phases/offline.ts) */
+  /** every piece must be on this machine already; proven before anything changes (src/preflight/offline.ts) */
   offline: boolean
   cleanup: Cleanup
   onExisting: OnExisting
@@ -552,7 +552,7 @@ function parseCniVersion(value: string): CniVersionSpec {
 }
 
 /**
- * kubeadm-config: a path (one line, read before the plan is built: src/phases/input-files.ts)
+ * kubeadm-config: a path (one line, read before the plan is built: src/config/input-files.ts)
  * or inline YAML, whose documents are read here. Kept untrimmed at the start, where YAML
  * indentation matters. Whether the documents fit the version and the other inputs is asked
  * once both are known (src/render/kubeadm-check.ts).
@@ -594,7 +594,7 @@ function presetNote(name: MirrorPresetName, given: (input: InputName) => string)
  * given every secret value (registry-credentials' tokens) before anything else is parsed: the
  * action registers each with core.setSecret so the log masks it. A mirror-preset
  * fills in only the inputs left empty, before their defaults. Reads no file:
- * whether the paths exist is src/phases/input-files.ts's question.
+ * whether the paths exist is src/config/input-files.ts's question.
  */
 export function parseInputs(get: InputGetter, o: { secret?: (value: string) => void } = {}): Config {
   const problems: string[] = []

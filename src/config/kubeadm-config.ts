@@ -39,7 +39,7 @@ export interface KubeadmPatch {
 export interface KubeadmConfigInput {
   /** the file named by the input; undefined when the YAML was given inline */
   path?: string
-  /** undefined only for a file not read yet (src/phases/input-files.ts reads it) */
+  /** undefined only for a file not read yet (src/config/input-files.ts reads it) */
   patches?: KubeadmPatch[]
 }
 

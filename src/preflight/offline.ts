@@ -16,9 +16,9 @@ import { isLocalUrl, type Artifact } from '../host/download.js'
 import type { HostFacts } from '../host/probe.js'
 import { archiveIndexNames } from '../images/archive-index.js'
 import { normalizeImage } from '../images/ref.js'
-import { preloadSet } from './images.js'
-import type { Plan } from './index.js'
-import { artifacts } from './artifacts.js'
+import { preloadSet } from '../phases/images.js'
+import type { Plan } from '../phases/index.js'
+import { artifacts } from '../phases/artifacts.js'
 
 const LOCAL = "a file:// URL of a directory on this machine, or an http(s) URL on a loopback address (127.0.0.1, [::1], localhost)"
 
@@ -123,7 +123,7 @@ export async function offlineProblems(config: Config, facts: HostFacts, version:
     try {
       for (const n of await probe.archiveNames(path)) have.add(n)
     } catch (err) {
-      // a path that is missing or unreadable is already a problem (src/phases/input-files.ts)
+      // a path that is missing or unreadable is already a problem (src/config/input-files.ts)
       const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? (err as NodeJS.ErrnoException).code
       if (!['ENOENT', 'ENOTDIR', 'EACCES', 'EISDIR', 'ELOOP'].includes(code ?? '')) {
         problems.push(`Input 'image-archives' has the path ${JSON.stringify(path)}, which is not an image archive: ${(err as Error).message}.`)

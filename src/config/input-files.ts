@@ -6,8 +6,8 @@
 import { constants, type Stats } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { isAbsolute, resolve } from 'node:path'
-import { parseKubeadmDocuments } from '../config/kubeadm-config.js'
-import { InputError, type Config } from '../config/inputs.js'
+import { parseKubeadmDocuments } from './kubeadm-config.js'
+import { InputError, type Config } from './inputs.js'
 
 /** The file-system calls this module makes; tests pass their own. */
 export interface FileProbe {

@@ -6,8 +6,8 @@ import type { HostFacts } from '../host/probe.js'
 import { loadImageProblems } from '../images/docker.js'
 import type { Paths } from '../host/paths.js'
 import type { RuntimeSetup } from '../runtimes/types.js'
-import type { Plan } from './index.js'
-import { inputFileProblems } from './input-files.js'
+import type { Plan } from '../phases/index.js'
+import { inputFileProblems } from '../config/input-files.js'
 import { offlineProblems, type OfflineProbe } from './offline.js'
 
 export function hostProblems(config: Config, facts: HostFacts, paths: Paths, runtime: RuntimeSetup): string[] {
