@@ -253,7 +253,7 @@ describe('container-runtime: docker in the plan', () => {
   it('shows the download, the pinned digest, the units and the docker commands of the preload in the dry run', () => {
     const plan = build({ 'image-archives': '/tmp/app.tar', 'image-retags': 'docker.io/library/nginx:stable-alpine=mirror.example/nginx:1', 'registry-mirrors': 'ghcr.io=https://ghcr.m.daocloud.io' })
     const text = renderPlan(plan.steps, plan.learned)
-    assert.match(text, /GET https:\/\/github\.com\/Mirantis\/cri-dockerd\/releases\/download\/v0\.3\.21\/cri-dockerd-0\.3\.21\.amd64\.tgz/)
+    assert.match(text, /GET https:\/\/github\.com\/Mirantis\/cri-dockerd\/releases\/download\/v0\.3\.26\/cri-dockerd-0\.3\.26\.amd64\.tgz/)
     assert.match(text, new RegExp(`verify SHA-256 ${CRI_DOCKERD.sha256.amd64} \\(pinned`))
     assert.match(text, /install -D -m 0755 '<extracted>\/cri-dockerd\/cri-dockerd' \/usr\/local\/bin\/cri-dockerd/)
     assert.match(text, /write \/etc\/systemd\/system\/cri-docker\.socket/)
@@ -276,9 +276,17 @@ describe('container-runtime: docker in the plan', () => {
     assert.match(problems[0], /container-runtime: docker needs Docker on the host.*docker\.io.*container-runtime: containerd/)
   })
 
-  it('stops before any change where Docker is too new for the pinned cri-dockerd, or daemon.json cannot be merged', () => {
+  it('accepts Docker 29 as ubuntu-26.04 ships it, and stops before any change where daemon.json cannot be merged', () => {
     const problems = (facts: HostFacts) => build({}, facts).runtime.problems
-    assert.match(problems(withDocker({ version: '29.1.2', major: 29, cgroupDriver: 'systemd' }))[0], /cri-dockerd 0\.3\.21, which speaks Docker API 1\.43; this host has Docker 29\.1\.2/)
+    // what `docker info` prints on ubuntu-26.04 (Docker 29.4.2 with the image's cgroupfs daemon.json):
+    // refused until cri-dockerd's API version (1.44) was read at its source
+    const docker29 = { ...hostedRunner, dockerEngine: parseDockerInfo('29.4.2 cgroupfs\n') }
+    assert.deepEqual(docker29.dockerEngine, { version: '29.4.2', major: 29, cgroupDriver: 'cgroupfs' })
+    const plan = build({}, docker29)
+    assert.deepEqual(plan.runtime.problems, [])
+    assert.deepEqual(hostProblems(config({ 'container-runtime': 'docker' }), docker29, HOST_PATHS, plan.runtime), [])
+    assert.match(plan.notes.join('\n'), /Docker 29\.4\.2 uses the cgroupfs cgroup driver/)
+    assert.deepEqual(problems(withDocker({ version: '30.0.0', major: 30, cgroupDriver: 'systemd' })), [], 'a newer Docker is not refused on a guess either')
     assert.deepEqual(problems(withDocker()), [])
     assert.match(problems({ ...withDocker(), daemonJson: undefined })[0], /daemon\.json, which is not valid JSON/)
     assert.deepEqual(problems({ ...withDocker({ version: '28.0.4', major: 28, cgroupDriver: 'systemd' }), daemonJson: undefined }), [], 'not a problem when the file is left alone')
@@ -295,7 +303,7 @@ describe('container-runtime: docker in the plan', () => {
     assert.deepEqual(probes.find((p) => p.title.startsWith('cri-docker journal'))!.argv, ['journalctl', '-u', 'cri-docker', '-n', '80', '--no-pager', '-o', 'cat'])
     assert.deepEqual(probes.find((p) => p.title === 'docker info')!.argv, ['docker', 'info'])
     const hint = (text: string) => docker.hints.filter((h) => h.pattern.test(text)).map((h) => h.hint)
-    assert.match(hint('Error response from daemon: client version 1.43 is too old. Minimum supported API version is 1.44')[0], /Docker 29 and later need cri-dockerd 0\.3\.24/)
+    assert.match(hint('Error response from daemon: client version 1.44 is too old. Minimum supported API version is 1.45')[0], /cri-dockerd 0\.3\.26 speaks \(1\.44,.*container-runtime: containerd/)
     assert.match(hint('failed to start daemon: cgroup-parent for systemd cgroup should be a valid slice named as "xxx.slice"')[0], /slice/)
     assert.match(hint('Warning  ErrImageNeverPull  Container image "app:dev" is not present with pull policy of Never').join(' '), /docker image ls/)
     assert.match(hint('misconfiguration: kubelet cgroup driver: "systemd" is different from docker cgroup driver: "cgroupfs"')[0], /native\.cgroupdriver=systemd/)
@@ -397,7 +405,7 @@ describe("cleanup undoes what container-runtime: docker changed", () => {
     try {
       const plan = build({ 'github-url': `${server.url}/gh` }, withDocker(), paths)
       const host = createHost({ run, services: recordingServices().services, ledger: new Ledger(), ...paths, scratch: join(dir, 'scratch') })
-      await assert.rejects(execute([{ ...byId(plan.steps).get('runtime.cri-dockerd')!, needs: [] }], { host, learned: plan.learned }), /Checksum mismatch for cri-dockerd: .* but the action pins 6c35838b/)
+      await assert.rejects(execute([{ ...byId(plan.steps).get('runtime.cri-dockerd')!, needs: [] }], { host, learned: plan.learned }), new RegExp(`Checksum mismatch for cri-dockerd: .* but the action pins ${CRI_DOCKERD.sha256.amd64}`))
       assert.equal(existsSync(join(paths.binDir, 'cri-dockerd')), false)
       assert.equal(existsSync(join(paths.systemdDir, 'cri-docker.service')), false)
     } finally {
