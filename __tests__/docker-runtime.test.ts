@@ -263,7 +263,7 @@ describe('container-runtime: docker in the plan', () => {
     assert.match(text, /\$ sudo docker load --input \/tmp\/app\.tar/)
     assert.match(text, /\$ sudo docker image ls --format '\{\{\.Repository\}\}:\{\{\.Tag\}\}'/)
     assert.match(text, /\$ sudo docker pull registry\.k8s\.io\/kube-apiserver:v1\.34\.2/)
-    assert.match(text, /\$ sudo docker pull ghcr\.m\.daocloud\.io\/flannel-io\/flannel:v0\.28\.4/, 'a mirrored registry is pulled from by name')
+    assert.match(text, /\$ sudo docker pull ghcr\.m\.daocloud\.io\/flannel-io\/flannel:v0\.28\.9/, 'a mirrored registry is pulled from by name')
     assert.match(text, /\$ sudo docker tag docker\.io\/library\/nginx:stable-alpine mirror\.example\/nginx:1/)
     assert.doesNotMatch(text, /\bctr\b/)
   })
@@ -320,7 +320,7 @@ describe('container-runtime: docker in the plan', () => {
 
   it('pulls through a mirror by name, then from the registry itself; never a digest through a mirror', () => {
     const mirrors = [{ registry: 'ghcr.io', endpoints: ['https://ghcr.m.daocloud.io', 'http://127.0.0.1:5000'] }, { registry: 'docker.io', endpoints: ['https://mirror.gcr.io'] }]
-    assert.deepEqual(pullSources('ghcr.io/flannel-io/flannel:v0.28.4', mirrors), ['ghcr.m.daocloud.io/flannel-io/flannel:v0.28.4', '127.0.0.1:5000/flannel-io/flannel:v0.28.4', 'ghcr.io/flannel-io/flannel:v0.28.4'])
+    assert.deepEqual(pullSources('ghcr.io/flannel-io/flannel:v0.28.9', mirrors), ['ghcr.m.daocloud.io/flannel-io/flannel:v0.28.9', '127.0.0.1:5000/flannel-io/flannel:v0.28.9', 'ghcr.io/flannel-io/flannel:v0.28.9'])
     assert.deepEqual(pullSources('docker.io/library/nginx:stable-alpine', mirrors), ['docker.io/library/nginx:stable-alpine'], "Docker Hub's mirrors are dockerd's own")
     const pinned = `ghcr.io/flannel-io/flannel@sha256:${'a'.repeat(64)}`
     assert.deepEqual(pullSources(pinned, mirrors), [pinned])
@@ -451,14 +451,14 @@ describe("Docker's image store, against a real dockerd and registry", { skip: sk
   })
 
   it("pulls another registry's image through its mirror and tags it with the name the cluster asks for", async () => {
-    await push(await buildImage(dir, 'flannel', [4096]), `${registry.host}/flannel-io/flannel:v0.28.4`)
+    await push(await buildImage(dir, 'flannel', [4096]), `${registry.host}/flannel-io/flannel:v0.28.9`)
     // the upstream is a closed port: only the mirror can answer
-    const ref = '127.0.0.1:1/flannel-io/flannel:v0.28.4'
+    const ref = '127.0.0.1:1/flannel-io/flannel:v0.28.9'
     await store([{ registry: '127.0.0.1:1', endpoints: [`http://${registry.host}`] }]).pull(ref)
     const have = await store().list()
     assert.ok(have.has(ref), [...have].join(', '))
     const id = async (name: string) => (await dockerCli(['image', 'inspect', '--format', '{{.Id}}', name])).stdout.trim()
-    assert.equal(await id(ref), await id(`${registry.host}/flannel-io/flannel:v0.28.4`), 'the same image under both names')
+    assert.equal(await id(ref), await id(`${registry.host}/flannel-io/flannel:v0.28.9`), 'the same image under both names')
   })
 
   it('says every source it tried when none has the image, as a pull error the preload classifies', async () => {

@@ -151,7 +151,7 @@ describe('container-runtime: docker, the bundled action in a booted machine', { 
   })
 
   it("put every image in Docker's store under the cluster's names, pulled through the mirror, and kept the docker build image", async () => {
-    for (const image of [...KUBEADM_IMAGES, 'ghcr.io/flannel-io/flannel:v0.28.4']) assert.ok(seen.images.split('\n').includes(image.replace(/^docker\.io\/library\//, '')), `${image} in\n${seen.images}`)
+    for (const image of [...KUBEADM_IMAGES, 'ghcr.io/flannel-io/flannel:v0.28.9']) assert.ok(seen.images.split('\n').includes(image.replace(/^docker\.io\/library\//, '')), `${image} in\n${seen.images}`)
     assert.match(main.out, /pulled registry\.k8s\.io\/kube-apiserver:v1\.34\.2/)
     assert.match(main.out, new RegExp(`already present: [^\\n]*${APP.replace(/\./g, '\\.')}`))
     assert.doesNotMatch(main.out, new RegExp(`pulled ${APP.replace(/\./g, '\\.')}`))
