@@ -135,7 +135,7 @@ spec:
       containers: [{name: kube-flannel, image: "ghcr.io/flannel-io/flannel:v0.28.9"}]
 `
 
-/** Calico's manifest, trimmed from upstream (see its header); its images are tagged `master`. */
+/** Calico's manifest at tag v3.32.1, trimmed (see its header): its images are tagged v3.32.1, not the pinned release's. */
 export const CALICO_MANIFEST = readFileSync('__tests__/fixtures/calico.yaml', 'utf8')
 
 /** What binary stand-in the release serves: a script that runs the shim under the binary's name. */
