@@ -19,7 +19,7 @@ export const CRI_DOCKERD = {
   /**
    * The Docker API version cri-dockerd asks for, at most: every 0.3.x from 0.3.16 on is built
    * with Docker's Go client v25 (go.mod: github.com/docker/docker v25.0.6 at v0.3.16, v25.0.8
-   * from v0.3.20 to v0.3.25; the v0.3.26 tag was not in the snapshot read, a later go.mod of
+   * from v0.3.17 to v0.3.25; the v0.3.26 tag was not in the snapshot read, a later go.mod of
    * the 0.3 line, commit 004641691795577e9f23a4f49c991e06e3e86a3e, names v25.0.14), whose api.DefaultVersion is
    * 1.44 (moby/moby v25.0.8, api/common.go), and it negotiates down to an older daemon's
    * (libdocker/kube_docker_client.go: NegotiateAPIVersion). Docker 29.0 refuses clients below
