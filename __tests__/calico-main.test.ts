@@ -24,7 +24,7 @@ describe('main step with calico, its newest release', () => {
       auth.push(req.headers.authorization)
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([{ tag_name: 'v3.33.1', draft: false, prerelease: false }, { tag_name: 'v3.32.2', draft: false, prerelease: false }]))
     }
-    // the tag's manifest; the fixture's images are tagged `master`
+    // the tag's manifest; the fixture's images are tagged v3.32.1 (see its header)
     routes['/gh/projectcalico/calico/raw/v3.33.1/manifests/calico.yaml'] = { body: CALICO_MANIFEST }
     server = await serve(routes)
   })
@@ -64,7 +64,7 @@ describe('main step with calico, its newest release', () => {
     assert.equal(node.env.find((e: { name: string }) => e.name === 'CALICO_IPV4POOL_CIDR').value, '10.32.0.0/16')
     const cmds = (await readFile(sb.files.log, 'utf8')).split('\n')
     const pulled = cmds.filter((c) => / images pull --local/.test(c)).map((c) => c.split(' ').at(-1))
-    for (const image of ['quay.io/calico/cni:master', 'quay.io/calico/node:master', 'quay.io/calico/kube-controllers:master']) assert.ok(pulled.includes(image), `${image} preloaded, as the manifest names it`)
+    for (const image of ['quay.io/calico/cni:v3.32.1', 'quay.io/calico/node:v3.32.1', 'quay.io/calico/kube-controllers:v3.32.1']) assert.ok(pulled.includes(image), `${image} preloaded, as the manifest names it`)
     const at = (re: RegExp): number => cmds.findIndex((c) => re.test(c))
     assert.ok(at(/^kubeadm init/) >= 0 && at(/^kubeadm init/) < at(/^kubectl apply -f .*cni\.yaml$/))
     // what calico-node left is in the ledger, for the post step to undo

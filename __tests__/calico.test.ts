@@ -46,11 +46,11 @@ describe("calico's manifest, rendered", () => {
   })
 
   it("learns every image the manifest's pods run, init containers too, each once", () => {
-    assert.deepEqual(renderCalicoManifest(UPSTREAM, '10.244.0.0/16').images, ['quay.io/calico/cni:master', 'quay.io/calico/node:master', 'quay.io/calico/kube-controllers:master'])
+    assert.deepEqual(renderCalicoManifest(UPSTREAM, '10.244.0.0/16').images, ['quay.io/calico/cni:v3.32.1', 'quay.io/calico/node:v3.32.1', 'quay.io/calico/kube-controllers:v3.32.1'])
   })
 
   it("predicts the pinned release's images as the manifest names them, with the release's tag", () => {
-    const upstream = renderCalicoManifest(UPSTREAM, '10.244.0.0/16').images.map((i) => i.replace(/:master$/, `:${CALICO.version}`))
+    const upstream = renderCalicoManifest(UPSTREAM, '10.244.0.0/16').images.map((i) => i.replace(/:v3\.32\.1$/, `:${CALICO.version}`))
     assert.deepEqual(calico.predictedImages(config({ cni: 'calico' })), upstream)
     assert.deepEqual(calico.predictedImages(config({ cni: 'calico', 'cni-version': 'v3.31.4' })), [], 'another release is read from its manifest')
     assert.deepEqual(calico.predictedImages(config({ cni: 'calico', 'cni-manifest': '/tmp/calico.yaml' })), [])
@@ -141,7 +141,7 @@ describe('cni: calico at run time', () => {
     const step = p.steps.find((s) => s.id === 'config.cni')!
     await execute([{ ...step, needs: [] }], { host, learned })
     assert.deepEqual(server.hits, ['/gh/projectcalico/calico/raw/v3.32.2/manifests/calico.yaml'])
-    assert.deepEqual(learned.cniImages, ['quay.io/calico/cni:master', 'quay.io/calico/node:master', 'quay.io/calico/kube-controllers:master'])
+    assert.deepEqual(learned.cniImages, ['quay.io/calico/cni:v3.32.1', 'quay.io/calico/node:v3.32.1', 'quay.io/calico/kube-controllers:v3.32.1'])
     const env = calicoNode(docs(written.get('/etc/kubeadm-single-node/cni.yaml')!)).env as Array<{ name: string; value?: string }>
     assert.equal(env.find((e) => e.name === 'CALICO_IPV4POOL_CIDR')?.value, '10.32.0.0/16')
   })

@@ -253,7 +253,7 @@ describe('container-runtime: docker in the plan', () => {
   it('shows the download, the pinned digest, the units and the docker commands of the preload in the dry run', () => {
     const plan = build({ 'image-archives': '/tmp/app.tar', 'image-retags': 'docker.io/library/nginx:stable-alpine=mirror.example/nginx:1', 'registry-mirrors': 'ghcr.io=https://ghcr.m.daocloud.io' })
     const text = renderPlan(plan.steps, plan.learned)
-    assert.match(text, /GET https:\/\/github\.com\/Mirantis\/cri-dockerd\/releases\/download\/v0\.3\.21\/cri-dockerd-0\.3\.21\.amd64\.tgz/)
+    assert.match(text, /GET https:\/\/github\.com\/Mirantis\/cri-dockerd\/releases\/download\/v0\.3\.26\/cri-dockerd-0\.3\.26\.amd64\.tgz/)
     assert.match(text, new RegExp(`verify SHA-256 ${CRI_DOCKERD.sha256.amd64} \\(pinned`))
     assert.match(text, /install -D -m 0755 '<extracted>\/cri-dockerd\/cri-dockerd' \/usr\/local\/bin\/cri-dockerd/)
     assert.match(text, /write \/etc\/systemd\/system\/cri-docker\.socket/)
@@ -263,7 +263,7 @@ describe('container-runtime: docker in the plan', () => {
     assert.match(text, /\$ sudo docker load --input \/tmp\/app\.tar/)
     assert.match(text, /\$ sudo docker image ls --format '\{\{\.Repository\}\}:\{\{\.Tag\}\}'/)
     assert.match(text, /\$ sudo docker pull registry\.k8s\.io\/kube-apiserver:v1\.34\.2/)
-    assert.match(text, /\$ sudo docker pull ghcr\.m\.daocloud\.io\/flannel-io\/flannel:v0\.28\.4/, 'a mirrored registry is pulled from by name')
+    assert.match(text, /\$ sudo docker pull ghcr\.m\.daocloud\.io\/flannel-io\/flannel:v0\.28\.9/, 'a mirrored registry is pulled from by name')
     assert.match(text, /\$ sudo docker tag docker\.io\/library\/nginx:stable-alpine mirror\.example\/nginx:1/)
     assert.doesNotMatch(text, /\bctr\b/)
   })
@@ -276,9 +276,17 @@ describe('container-runtime: docker in the plan', () => {
     assert.match(problems[0], /container-runtime: docker needs Docker on the host.*docker\.io.*container-runtime: containerd/)
   })
 
-  it('stops before any change where Docker is too new for the pinned cri-dockerd, or daemon.json cannot be merged', () => {
+  it('accepts Docker 29 as ubuntu-26.04 ships it, and stops before any change where daemon.json cannot be merged', () => {
     const problems = (facts: HostFacts) => build({}, facts).runtime.problems
-    assert.match(problems(withDocker({ version: '29.1.2', major: 29, cgroupDriver: 'systemd', via: 'user' }))[0], /cri-dockerd 0\.3\.21, which speaks Docker API 1\.43; this host has Docker 29\.1\.2/)
+    // what `docker info` prints on ubuntu-26.04 (Docker 29.4.2 with the image's cgroupfs daemon.json):
+    // refused until cri-dockerd's API version (1.44) was read at its source
+    const docker29 = { ...hostedRunner, dockerEngine: parseDockerInfo('29.4.2 cgroupfs\n') }
+    assert.deepEqual(docker29.dockerEngine, { version: '29.4.2', major: 29, cgroupDriver: 'cgroupfs', via: 'user' })
+    const plan = build({}, docker29)
+    assert.deepEqual(plan.runtime.problems, [])
+    assert.deepEqual(hostProblems(config({ 'container-runtime': 'docker' }), docker29, HOST_PATHS, plan.runtime), [])
+    assert.match(plan.notes.join('\n'), /Docker 29\.4\.2 uses the cgroupfs cgroup driver/)
+    assert.deepEqual(problems(withDocker({ version: '30.0.0', major: 30, cgroupDriver: 'systemd', via: 'user' })), [], 'a newer Docker is not refused on a guess either')
     assert.deepEqual(problems(withDocker()), [])
     assert.match(problems({ ...withDocker(), daemonJson: undefined })[0], /daemon\.json, which is not valid JSON/)
     assert.deepEqual(problems({ ...withDocker({ version: '28.0.4', major: 28, cgroupDriver: 'systemd', via: 'user' }), daemonJson: undefined }), [], 'not a problem when the file is left alone')
@@ -295,7 +303,7 @@ describe('container-runtime: docker in the plan', () => {
     assert.deepEqual(probes.find((p) => p.title.startsWith('cri-docker journal'))!.argv, ['journalctl', '-u', 'cri-docker', '-n', '80', '--no-pager', '-o', 'cat'])
     assert.deepEqual(probes.find((p) => p.title === 'docker info')!.argv, ['docker', 'info'])
     const hint = (text: string) => docker.hints.filter((h) => h.pattern.test(text)).map((h) => h.hint)
-    assert.match(hint('Error response from daemon: client version 1.43 is too old. Minimum supported API version is 1.44')[0], /Docker 29 and later need cri-dockerd 0\.3\.24/)
+    assert.match(hint('Error response from daemon: client version 1.44 is too old. Minimum supported API version is 1.45')[0], /cri-dockerd 0\.3\.26 speaks \(1\.44,.*container-runtime: containerd/)
     assert.match(hint('failed to start daemon: cgroup-parent for systemd cgroup should be a valid slice named as "xxx.slice"')[0], /slice/)
     assert.match(hint('Warning  ErrImageNeverPull  Container image "app:dev" is not present with pull policy of Never').join(' '), /docker image ls/)
     assert.match(hint('misconfiguration: kubelet cgroup driver: "systemd" is different from docker cgroup driver: "cgroupfs"')[0], /native\.cgroupdriver=systemd/)
@@ -312,7 +320,7 @@ describe('container-runtime: docker in the plan', () => {
 
   it('pulls through a mirror by name, then from the registry itself; never a digest through a mirror', () => {
     const mirrors = [{ registry: 'ghcr.io', endpoints: ['https://ghcr.m.daocloud.io', 'http://127.0.0.1:5000'] }, { registry: 'docker.io', endpoints: ['https://mirror.gcr.io'] }]
-    assert.deepEqual(pullSources('ghcr.io/flannel-io/flannel:v0.28.4', mirrors), ['ghcr.m.daocloud.io/flannel-io/flannel:v0.28.4', '127.0.0.1:5000/flannel-io/flannel:v0.28.4', 'ghcr.io/flannel-io/flannel:v0.28.4'])
+    assert.deepEqual(pullSources('ghcr.io/flannel-io/flannel:v0.28.9', mirrors), ['ghcr.m.daocloud.io/flannel-io/flannel:v0.28.9', '127.0.0.1:5000/flannel-io/flannel:v0.28.9', 'ghcr.io/flannel-io/flannel:v0.28.9'])
     assert.deepEqual(pullSources('docker.io/library/nginx:stable-alpine', mirrors), ['docker.io/library/nginx:stable-alpine'], "Docker Hub's mirrors are dockerd's own")
     const pinned = `ghcr.io/flannel-io/flannel@sha256:${'a'.repeat(64)}`
     assert.deepEqual(pullSources(pinned, mirrors), [pinned])
@@ -397,7 +405,7 @@ describe("cleanup undoes what container-runtime: docker changed", () => {
     try {
       const plan = build({ 'github-url': `${server.url}/gh` }, withDocker(), paths)
       const host = createHost({ run, services: recordingServices().services, ledger: new Ledger(), ...paths, scratch: join(dir, 'scratch') })
-      await assert.rejects(execute([{ ...byId(plan.steps).get('runtime.cri-dockerd')!, needs: [] }], { host, learned: plan.learned }), /Checksum mismatch for cri-dockerd: .* but the action pins 6c35838b/)
+      await assert.rejects(execute([{ ...byId(plan.steps).get('runtime.cri-dockerd')!, needs: [] }], { host, learned: plan.learned }), new RegExp(`Checksum mismatch for cri-dockerd: .* but the action pins ${CRI_DOCKERD.sha256.amd64}`))
       assert.equal(existsSync(join(paths.binDir, 'cri-dockerd')), false)
       assert.equal(existsSync(join(paths.systemdDir, 'cri-docker.service')), false)
     } finally {
@@ -443,14 +451,14 @@ describe("Docker's image store, against a real dockerd and registry", { skip: sk
   })
 
   it("pulls another registry's image through its mirror and tags it with the name the cluster asks for", async () => {
-    await push(await buildImage(dir, 'flannel', [4096]), `${registry.host}/flannel-io/flannel:v0.28.4`)
+    await push(await buildImage(dir, 'flannel', [4096]), `${registry.host}/flannel-io/flannel:v0.28.9`)
     // the upstream is a closed port: only the mirror can answer
-    const ref = '127.0.0.1:1/flannel-io/flannel:v0.28.4'
+    const ref = '127.0.0.1:1/flannel-io/flannel:v0.28.9'
     await store([{ registry: '127.0.0.1:1', endpoints: [`http://${registry.host}`] }]).pull(ref)
     const have = await store().list()
     assert.ok(have.has(ref), [...have].join(', '))
     const id = async (name: string) => (await dockerCli(['image', 'inspect', '--format', '{{.Id}}', name])).stdout.trim()
-    assert.equal(await id(ref), await id(`${registry.host}/flannel-io/flannel:v0.28.4`), 'the same image under both names')
+    assert.equal(await id(ref), await id(`${registry.host}/flannel-io/flannel:v0.28.9`), 'the same image under both names')
   })
 
   it('says every source it tried when none has the image, as a pull error the preload classifies', async () => {

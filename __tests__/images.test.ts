@@ -38,8 +38,8 @@ describe('image lists', () => {
 
   it('normalizes and de-duplicates the preload set', () => {
     assert.deepEqual(
-      imagesToPreload({ kubeadm: ['registry.k8s.io/pause:3.10.1'], cni: ['ghcr.io/flannel-io/flannel:v0.28.4'], smoke: 'nginx:stable-alpine', extra: ['docker.io/library/nginx:stable-alpine', 'busybox'] }),
-      ['registry.k8s.io/pause:3.10.1', 'ghcr.io/flannel-io/flannel:v0.28.4', 'docker.io/library/nginx:stable-alpine', 'docker.io/library/busybox:latest']
+      imagesToPreload({ kubeadm: ['registry.k8s.io/pause:3.10.1'], cni: ['ghcr.io/flannel-io/flannel:v0.28.9'], smoke: 'nginx:stable-alpine', extra: ['docker.io/library/nginx:stable-alpine', 'busybox'] }),
+      ['registry.k8s.io/pause:3.10.1', 'ghcr.io/flannel-io/flannel:v0.28.9', 'docker.io/library/nginx:stable-alpine', 'docker.io/library/busybox:latest']
     )
   })
 })

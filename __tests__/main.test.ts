@@ -107,8 +107,8 @@ describe('main step against a simulated host', () => {
     const pulled = cmds.filter((c) => / images pull --local/.test(c)).map((c) => c.split(' ').at(-1))
     assert.deepEqual(pulled.sort(), [
       'docker.io/library/nginx:stable-alpine',
-      'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1',
-      'ghcr.io/flannel-io/flannel:v0.28.4',
+      'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3',
+      'ghcr.io/flannel-io/flannel:v0.28.9',
       'registry.k8s.io/coredns/coredns:v1.12.1',
       'registry.k8s.io/etcd:3.6.5-0',
       'registry.k8s.io/kube-apiserver:v1.34.2',
@@ -269,7 +269,7 @@ describe('main step against a simulated host', () => {
     assert.equal(process.exitCode, 1)
     const summary = await readFile(sb.files.summary, 'utf8')
     assert.match(summary, /This host cannot run the cluster; nothing was changed/)
-    assert.match(summary, /Input 'github-url' has the value "https:\/\/github\.com", which is not on this machine, and 'offline' is true: crictl, cni-plugins, the flannel manifest v0\.28\.4 would be downloaded from it/)
+    assert.match(summary, /Input 'github-url' has the value "https:\/\/github\.com", which is not on this machine, and 'offline' is true: crictl, cni-plugins, the flannel manifest v0\.28\.9 would be downloaded from it/)
     assert.match(summary, /Image registry\.k8s\.io\/etcd:3\.6\.5-0 \(asked for by kubeadm\) is in none of the archives of input 'image-archives'/)
     assert.match(summary, /Image docker\.io\/library\/nginx:stable-alpine \(asked for by smoke-test-image\)/)
     assert.deepEqual((await commands()).filter((c) => c !== 'containerd --version' && c !== 'sudo -n true' && !c.startsWith('docker info ')), [])

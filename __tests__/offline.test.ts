@@ -83,7 +83,7 @@ describe('image archives read without extracting them', () => {
   })
 
   it('reads a gzip-compressed one, and one whose long member names need pax headers', async () => {
-    assert.deepEqual(await archiveIndexNames(dockerSave('gz', ['ghcr.io/flannel-io/flannel:v0.28.4'], { gzip: true, layerBytes: 100_000 })), ['ghcr.io/flannel-io/flannel:v0.28.4'])
+    assert.deepEqual(await archiveIndexNames(dockerSave('gz', ['ghcr.io/flannel-io/flannel:v0.28.9'], { gzip: true, layerBytes: 100_000 })), ['ghcr.io/flannel-io/flannel:v0.28.9'])
     assert.deepEqual(await archiveIndexNames(dockerSave('pax', ['registry.k8s.io/etcd:3.6.5-0'], { longPathFirst: true })), ['registry.k8s.io/etcd:3.6.5-0'])
   })
 
@@ -113,7 +113,7 @@ describe('offline: every piece proven local before anything changes', () => {
     const find = (re: RegExp): string => problems.find((p) => re.test(p)) ?? assert.fail(`no problem matching ${re}:\n${problems.join('\n')}`)
     assert.match(find(/^Input 'kubernetes-release-url'/), /"https:\/\/dl\.k8s\.io\/release", which is not on this machine.*kubeadm, kubelet, kubectl would be downloaded from it.*accepted with offline: a file:\/\/ URL/)
     // crictl, the plugins, the action's own containerd (no containerd here) and the manifest, from one input
-    assert.match(find(/^Input 'github-url'/), /crictl, cni-plugins, containerd, the flannel manifest v0\.28\.4 would be downloaded/)
+    assert.match(find(/^Input 'github-url'/), /crictl, cni-plugins, containerd, the flannel manifest v0\.28\.9 would be downloaded/)
     for (const image of ALL_IMAGES.filter((i) => !/pause|nginx/.test(i))) assert.match(find(new RegExp(`^Image ${image.replace(/[.]/g, '\\.')} `)), /in none of the archives of input 'image-archives'/)
     assert.match(find(/^Image registry\.k8s\.io\/etcd/), /asked for by kubeadm/)
     assert.match(find(/^Image ghcr\.io\/flannel-io\/flannel:/), /asked for by flannel's manifest/)
@@ -162,7 +162,7 @@ describe('offline: every piece proven local before anything changes', () => {
 
   it('counts an image-retags TARGET as provided by its SOURCE, and reads a local cni-manifest for its images', async () => {
     const manifest = join(work, 'flannel.yml')
-    await writeFile(manifest, FLANNEL_MANIFEST.replace('ghcr.io/flannel-io/flannel:v0.28.4', 'quay.io/example/flannel:v9'))
+    await writeFile(manifest, FLANNEL_MANIFEST.replace('ghcr.io/flannel-io/flannel:v0.28.9', 'quay.io/example/flannel:v9'))
     const archive = dockerSave('retag', [...ALL_IMAGES.filter((i) => !/coredns|flannel:/.test(i)), 'docker.io/coredns/coredns:1.12.1', 'quay.io/example/flannel:v9'])
     const c = local({ 'image-archives': archive, 'cni-manifest': manifest, 'image-retags': 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1' })
     assert.deepEqual(await check(c), [])

@@ -313,7 +313,7 @@ describe('the action plan', () => {
 describe('image-retags in the plan', () => {
   const COREDNS_MIRROR = 'docker.io/coredns/coredns:1.12.1'
   const COREDNS = 'registry.k8s.io/coredns/coredns:v1.12.1'
-  const retags = { 'image-retags': `${COREDNS_MIRROR}=${COREDNS}\nmirror.example/flannel:v0.28.4=ghcr.io/flannel-io/flannel:v0.28.4` }
+  const retags = { 'image-retags': `${COREDNS_MIRROR}=${COREDNS}\nmirror.example/flannel:v0.28.9=ghcr.io/flannel-io/flannel:v0.28.9` }
   const build = (inputs: Record<string, string> = {}) => buildPlan({ config: config(inputs), facts: hostedRunner, version: 'v1.34.2', paths: HOST_PATHS })
   const preloadStep = (plan: ReturnType<typeof build>) => plan.steps.find((s) => s.id === 'images.preload')!
 
@@ -321,9 +321,9 @@ describe('image-retags in the plan', () => {
     const plan = build({ ...retags, 'preload-images': COREDNS })
     const set = preloadSet(config({ ...retags, 'preload-images': COREDNS }), plan.learned, true)
     assert.ok(plan.learned.kubeadmImages.includes(COREDNS), "kubeadm asks for registry.k8s.io's coredns")
-    assert.ok(plan.learned.cniImages.includes('ghcr.io/flannel-io/flannel:v0.28.4'), 'and flannel for its image')
-    assert.ok(!set.includes(COREDNS) && !set.includes('ghcr.io/flannel-io/flannel:v0.28.4'), 'a TARGET is never pulled')
-    assert.ok(set.includes(COREDNS_MIRROR) && set.includes('mirror.example/flannel:v0.28.4'), 'every SOURCE is')
+    assert.ok(plan.learned.cniImages.includes('ghcr.io/flannel-io/flannel:v0.28.9'), 'and flannel for its image')
+    assert.ok(!set.includes(COREDNS) && !set.includes('ghcr.io/flannel-io/flannel:v0.28.9'), 'a TARGET is never pulled')
+    assert.ok(set.includes(COREDNS_MIRROR) && set.includes('mirror.example/flannel:v0.28.9'), 'every SOURCE is')
     // everything else as without retags
     const plain = preloadSet(config(), build().learned, true)
     assert.deepEqual(set.filter((i) => !i.includes('coredns:1.12.1') && !i.startsWith('mirror.example/')), plain.filter((i) => i !== COREDNS && !i.startsWith('ghcr.io/flannel-io/flannel:')))
@@ -332,7 +332,7 @@ describe('image-retags in the plan', () => {
 
   it('excludes a TARGET only kubeadm names at run time, from what kubeadm says then', () => {
     const learned: Learned = { kubeadmImages: [`registry.k8s.io/pause:3.10.1`, COREDNS], kubeadmApi: 'kubeadm.k8s.io/v1beta4', cniImages: [] }
-    assert.deepEqual(preloadSet(config(retags), learned, false), ['registry.k8s.io/pause:3.10.1', COREDNS_MIRROR, 'mirror.example/flannel:v0.28.4'])
+    assert.deepEqual(preloadSet(config(retags), learned, false), ['registry.k8s.io/pause:3.10.1', COREDNS_MIRROR, 'mirror.example/flannel:v0.28.9'])
   })
 
   it('shows each tag command after the pulls, as the run builds it, and no pull of a TARGET', () => {
@@ -344,12 +344,12 @@ describe('image-retags in the plan', () => {
     const tags = op.shows.filter((l) => l.includes(' images tag '))
     assert.deepEqual(tags, [
       `$ sudo ${ctr} images tag --force ${COREDNS_MIRROR} ${COREDNS}   (image-retags: ${COREDNS} is not pulled)`,
-      `$ sudo ${ctr} images tag --force mirror.example/flannel:v0.28.4 ghcr.io/flannel-io/flannel:v0.28.4   (image-retags: ghcr.io/flannel-io/flannel:v0.28.4 is not pulled)`
+      `$ sudo ${ctr} images tag --force mirror.example/flannel:v0.28.9 ghcr.io/flannel-io/flannel:v0.28.9   (image-retags: ghcr.io/flannel-io/flannel:v0.28.9 is not pulled)`
     ])
     const lastPull = op.shows.findLastIndex((l) => l.includes(' images pull '))
     assert.ok(lastPull >= 0 && lastPull < op.shows.indexOf(tags[0]), 'tags come after the pulls')
     assert.ok(op.shows.some((l) => l.endsWith(` images pull --local --hosts-dir /etc/containerd/certs.d ${COREDNS_MIRROR}`)))
-    assert.ok(!op.shows.some((l) => l.includes(' images pull ') && (l.endsWith(COREDNS) || l.endsWith('ghcr.io/flannel-io/flannel:v0.28.4'))))
+    assert.ok(!op.shows.some((l) => l.includes(' images pull ') && (l.endsWith(COREDNS) || l.endsWith('ghcr.io/flannel-io/flannel:v0.28.9'))))
     const text = renderPlan(plan.steps, plan.learned)
     assert.ok(text.includes(tags[0]), 'the dry run prints them')
     // no retags, no tag lines and the title as before
@@ -409,11 +409,11 @@ describe('image-retags in the plan', () => {
     const store = recordingStore()
     const log = await runPreload(retags, store)
     const tags = store.events.filter((e) => e.startsWith('tag '))
-    assert.deepEqual(tags, [`tag ${COREDNS_MIRROR} ${COREDNS}`, 'tag mirror.example/flannel:v0.28.4 ghcr.io/flannel-io/flannel:v0.28.4'])
+    assert.deepEqual(tags, [`tag ${COREDNS_MIRROR} ${COREDNS}`, 'tag mirror.example/flannel:v0.28.9 ghcr.io/flannel-io/flannel:v0.28.9'])
     const firstTag = store.events.indexOf(tags[0])
     assert.ok(store.events.slice(firstTag).every((e) => e.startsWith('tag ')), `no pull after a tag: ${store.events.join(', ')}`)
     assert.ok(store.events.includes(`pull ${COREDNS_MIRROR}`))
-    assert.ok(!store.events.includes(`pull ${COREDNS}`) && !store.events.includes('pull ghcr.io/flannel-io/flannel:v0.28.4'))
+    assert.ok(!store.events.includes(`pull ${COREDNS}`) && !store.events.includes('pull ghcr.io/flannel-io/flannel:v0.28.9'))
     assert.ok(store.events.includes('pull registry.k8s.io/kube-apiserver:v1.34.2'), 'the rest is pulled as ever')
     assert.ok(log.includes(`tagged ${COREDNS_MIRROR} as ${COREDNS}`), log.join('\n'))
   })
@@ -434,7 +434,7 @@ describe('mirror-preset in the plan', () => {
     const text = renderPlan(plan.steps, plan.learned)
     assert.match(text, /GET https:\/\/files\.m\.daocloud\.io\/dl\.k8s\.io\/release\/v1\.34\.2\/bin\/linux\/amd64\/kubeadm/)
     assert.match(text, /https:\/\/files\.m\.daocloud\.io\/github\.com\/kubernetes-sigs\/cri-tools\/releases\/download\//)
-    assert.match(text, /https:\/\/files\.m\.daocloud\.io\/github\.com\/flannel-io\/flannel\/releases\/download\/v0\.28\.4\/kube-flannel\.yml/)
+    assert.match(text, /https:\/\/files\.m\.daocloud\.io\/github\.com\/flannel-io\/flannel\/releases\/download\/v0\.28\.9\/kube-flannel\.yml/)
     for (const [registry, host] of [['docker.io', 'docker'], ['ghcr.io', 'ghcr'], ['quay.io', 'quay'], ['registry.k8s.io', 'k8s']]) {
       assert.ok(text.includes(`write /etc/containerd/certs.d/${registry}/hosts.toml`), registry)
       assert.ok(text.includes(`[host."https://${host}.m.daocloud.io"]`), host)

@@ -72,7 +72,7 @@ describe('preload', () => {
   })
 
   it('stops after the configured attempts for persistent server errors', async () => {
-    const img = 'ghcr.io/flannel-io/flannel:v0.28.4'
+    const img = 'ghcr.io/flannel-io/flannel:v0.28.9'
     const store = scriptedStore([], { [img]: ['502 Bad Gateway', '502 Bad Gateway', '502 Bad Gateway', 'ok'] })
     await assert.rejects(preloadImages(store, { images: [img], attempts: 3, backoffMs: 1 }), /failed 3 times with a server or network error/)
     assert.equal(store.pulls.length, 3)
@@ -93,9 +93,9 @@ describe('preload', () => {
 describe('image archives', () => {
   it('reads the names a docker-save or OCI archive declares', async () => {
     const { namesInArchiveIndex } = await import('../src/images/archive-index.js')
-    assert.deepEqual(namesInArchiveIndex('manifest.json', JSON.stringify([{ RepoTags: ['nginx:stable-alpine', 'ghcr.io/flannel-io/flannel:v0.28.4'] }])), [
+    assert.deepEqual(namesInArchiveIndex('manifest.json', JSON.stringify([{ RepoTags: ['nginx:stable-alpine', 'ghcr.io/flannel-io/flannel:v0.28.9'] }])), [
       'docker.io/library/nginx:stable-alpine',
-      'ghcr.io/flannel-io/flannel:v0.28.4'
+      'ghcr.io/flannel-io/flannel:v0.28.9'
     ])
     const oci = { manifests: [{ annotations: { 'io.containerd.image.name': 'registry.k8s.io/pause:3.10.1', 'org.opencontainers.image.ref.name': '3.10.1' } }, { annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }
     assert.deepEqual(namesInArchiveIndex('index.json', JSON.stringify(oci)), ['registry.k8s.io/pause:3.10.1'])
@@ -105,11 +105,11 @@ describe('image archives', () => {
 describe('pull order', () => {
   it('starts the image with the largest layer first, so that it overlaps the rest; unknown images in between', () => {
     const kubeadm = [...KUBEADM_IMAGES]
-    const all = [...kubeadm, 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1', 'ghcr.io/flannel-io/flannel:v0.28.4', 'docker.io/library/nginx:stable-alpine', 'docker.io/library/busybox:1.37']
+    const all = [...kubeadm, 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3', 'ghcr.io/flannel-io/flannel:v0.28.9', 'docker.io/library/nginx:stable-alpine', 'docker.io/library/busybox:1.37']
     const order = pullOrder(all)
     assert.deepEqual(order.slice(0, 3), ['registry.k8s.io/etcd:3.6.5-0', 'registry.k8s.io/kube-apiserver:v1.34.2', 'registry.k8s.io/kube-controller-manager:v1.34.2'])
-    assert.deepEqual(order.slice(-2), ['ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1', 'registry.k8s.io/pause:3.10.1'])
-    assert.ok(order.indexOf('docker.io/library/busybox:1.37') > order.indexOf('ghcr.io/flannel-io/flannel:v0.28.4'))
+    assert.deepEqual(order.slice(-2), ['ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3', 'registry.k8s.io/pause:3.10.1'])
+    assert.ok(order.indexOf('docker.io/library/busybox:1.37') > order.indexOf('ghcr.io/flannel-io/flannel:v0.28.9'))
     assert.deepEqual([...order].sort(), [...all].sort(), 'every image, once')
     // a flat mirror names them the same way
     assert.equal(pullOrder(['m.example/google_containers/pause:3.10.1', 'm.example/google_containers/etcd:3.6.5-0'])[0], 'm.example/google_containers/etcd:3.6.5-0')

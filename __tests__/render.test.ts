@@ -158,12 +158,12 @@ spec:
     spec:
       initContainers:
       - name: install-cni-plugin
-        image: ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1
+        image: ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3
       - name: install-cni
-        image: ghcr.io/flannel-io/flannel:v0.28.4
+        image: ghcr.io/flannel-io/flannel:v0.28.9
       containers:
       - name: kube-flannel
-        image: ghcr.io/flannel-io/flannel:v0.28.4
+        image: ghcr.io/flannel-io/flannel:v0.28.9
 `
   it('sets net-conf Network to the pod network and lists the images once each', () => {
     const r = renderFlannelManifest(source, '10.32.0.0/16')
@@ -173,8 +173,8 @@ spec:
     assert.equal(net.Network, '10.32.0.0/16')
     assert.equal(net.Backend.Type, 'vxlan')
     assert.equal(net.EnableNFTables, false)
-    assert.deepEqual(r.images, ['ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1', 'ghcr.io/flannel-io/flannel:v0.28.4'])
-    assert.equal(out[2].spec.template.spec.containers[0].image, 'ghcr.io/flannel-io/flannel:v0.28.4')
+    assert.deepEqual(r.images, ['ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3', 'ghcr.io/flannel-io/flannel:v0.28.9'])
+    assert.equal(out[2].spec.template.spec.containers[0].image, 'ghcr.io/flannel-io/flannel:v0.28.9')
   })
 
   it('refuses a manifest that is not flannel', () => {

@@ -34,4 +34,4 @@ export const KUBEADM_IMAGES = [
 ] as const
 
 /** Every image a default v1.34.2 plan asks for: kubeadm's, flannel's two, the smoke test's nginx. */
-export const ALL_IMAGES: string[] = [...KUBEADM_IMAGES, 'ghcr.io/flannel-io/flannel:v0.28.4', 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1', 'docker.io/library/nginx:stable-alpine']
+export const ALL_IMAGES: string[] = [...KUBEADM_IMAGES, 'ghcr.io/flannel-io/flannel:v0.28.9', 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3', 'docker.io/library/nginx:stable-alpine']

@@ -131,11 +131,11 @@ metadata: {name: kube-flannel-ds, namespace: kube-flannel}
 spec:
   template:
     spec:
-      initContainers: [{name: install-cni-plugin, image: "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1"}]
-      containers: [{name: kube-flannel, image: "ghcr.io/flannel-io/flannel:v0.28.4"}]
+      initContainers: [{name: install-cni-plugin, image: "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3"}]
+      containers: [{name: kube-flannel, image: "ghcr.io/flannel-io/flannel:v0.28.9"}]
 `
 
-/** Calico's manifest, trimmed from upstream (see its header); its images are tagged `master`. */
+/** Calico's manifest at tag v3.32.1, trimmed (see its header): its images are tagged v3.32.1, not the pinned release's. */
 export const CALICO_MANIFEST = readFileSync('__tests__/fixtures/calico.yaml', 'utf8')
 
 /** What binary stand-in the release serves: a script that runs the shim under the binary's name. */
@@ -170,7 +170,7 @@ export async function releaseRoutes(): Promise<Record<string, Route>> {
   execFileSync('tar', ['-czf', join(work, 'containerd.tgz'), '-C', join(work, 'ctd'), 'bin'])
   file('/gh/containerd/containerd/releases/download/v2.2.1/containerd-2.2.1-linux-amd64.tar.gz', await readFile(join(work, 'containerd.tgz')))
   routes['/gh/containerd/containerd/releases/download/v2.2.1/containerd-2.2.1-linux-amd64.tar.gz.sha256sum'] = routes['/gh/containerd/containerd/releases/download/v2.2.1/containerd-2.2.1-linux-amd64.tar.gz.sha256']
-  routes['/gh/flannel-io/flannel/releases/download/v0.28.4/kube-flannel.yml'] = { body: FLANNEL_MANIFEST }
+  routes['/gh/flannel-io/flannel/releases/download/v0.28.9/kube-flannel.yml'] = { body: FLANNEL_MANIFEST }
   routes['/gh/projectcalico/calico/raw/v3.32.2/manifests/calico.yaml'] = { body: CALICO_MANIFEST }
   routes['/'] = { body: '<h1>Welcome to nginx!</h1>' }
   return routes

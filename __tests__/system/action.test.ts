@@ -130,7 +130,7 @@ async function prepareMachine(m: Machine, version: string): Promise<Release> {
   await m.writeFile('/tmp/ksn-kubeadm.yaml', `kind: ClusterConfiguration\nkubernetesVersion: ${version}\n`)
   const kubeadmImages = (await m.run(['/tmp/ksn-kubeadm', 'config', 'images', 'list', '--config', '/tmp/ksn-kubeadm.yaml'])).trim().split('\n')
   await m.run(['rm', '-f', '/tmp/ksn-kubeadm', '/tmp/ksn-kubeadm.yaml', '/var/log/ksn-standins.log'])
-  for (const image of [...kubeadmImages, 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1', 'ghcr.io/flannel-io/flannel:v0.28.4', 'docker.io/library/nginx:stable-alpine']) await pushImage(m, image)
+  for (const image of [...kubeadmImages, 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3', 'ghcr.io/flannel-io/flannel:v0.28.9', 'docker.io/library/nginx:stable-alpine']) await pushImage(m, image)
   return release
 }
 

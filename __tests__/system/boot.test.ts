@@ -135,7 +135,7 @@ describe('a booted machine dressed as a GitHub hosted runner', () => {
       curl -fsS ${rel.githubUrl}/kubernetes-sigs/cri-tools/releases/download/v1.34.0/crictl-v1.34.0-linux-amd64.tar.gz.sha256 | sha256sum -c -
       curl -fsSO ${rel.githubUrl}/containernetworking/plugins/releases/download/v1.8.0/cni-plugins-linux-amd64-v1.8.0.tgz
       curl -fsS ${rel.githubUrl}/containernetworking/plugins/releases/download/v1.8.0/cni-plugins-linux-amd64-v1.8.0.tgz.sha256 | sha256sum -c -
-      curl -fsSO ${rel.githubUrl}/flannel-io/flannel/releases/download/v0.28.4/kube-flannel.yml`)
+      curl -fsSO ${rel.githubUrl}/flannel-io/flannel/releases/download/v0.28.9/kube-flannel.yml`)
     const listing = await m.sh(`cd /tmp && curl -fsS ${rel.githubUrl}/containernetworking/plugins/releases/download/v1.8.0/cni-plugins-linux-amd64-v1.8.0.tgz | tar -tzvf -`)
     for (const f of ['./bridge', './host-local', './loopback', './portmap', './README.md', './LICENSE']) assert.match(listing, new RegExp(` ${f.replace('.', '\\.')}$`, 'm'), f)
     assert.match(listing, /^-rwxr-xr-x root\/root .* \.\/bridge$/m)
@@ -166,7 +166,7 @@ describe('a booted machine dressed as a GitHub hosted runner', () => {
     const nginx = await pushImage(m, 'docker.io/library/nginx:stable-alpine')
     assert.equal(pause.ref, '127.0.0.1:5000/pause:3.10.1')
     assert.equal(mirrorPath('nginx:stable-alpine'), 'library/nginx:stable-alpine')
-    assert.equal(mirrorPath('ghcr.io/flannel-io/flannel:v0.28.4'), 'flannel-io/flannel:v0.28.4')
+    assert.equal(mirrorPath('ghcr.io/flannel-io/flannel:v0.28.9'), 'flannel-io/flannel:v0.28.9')
     const head = await m.run(['curl', '-fsSI', '-H', 'Accept: application/vnd.docker.distribution.manifest.v2+json', `${reg.url}/v2/pause/manifests/3.10.1`])
     assert.match(head, new RegExp(`^docker-content-digest: ${pause.digest}`, 'mi'))
     // pushed images are not left in the runner's Docker, and they run

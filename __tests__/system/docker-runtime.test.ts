@@ -125,7 +125,7 @@ describe('container-runtime: docker, the bundled action in a booted machine', { 
   it('runs the runtime and image phases for real, then stops at kubeadm init (a stand-in)', async () => {
     assert.equal(main.code, 1, main.out)
     assert.match(main.out, /::error::init: kubeadm init v1\.34\.2 failed/)
-    for (const title of ["cri-dockerd 0.3.21: Docker's CRI", "set Docker's cgroup driver to systemd (a restart), then start cri-dockerd", 'wait until cri-dockerd serves CRI']) assert.ok(main.out.includes(`✓ [runtime] ${title}`), title)
+    for (const title of ["cri-dockerd 0.3.26: Docker's CRI", "set Docker's cgroup driver to systemd (a restart), then start cri-dockerd", 'wait until cri-dockerd serves CRI']) assert.ok(main.out.includes(`✓ [runtime] ${title}`), title)
     assert.ok(main.out.includes('✓ [images] preload every image the cluster will ask for'))
     assert.match(main.out, /Docker 20\.10\.\S+ uses the cgroupfs cgroup driver/)
     assert.match(main.out, new RegExp(`cri-dockerd serves CRI for Docker ${seen.dockerBefore.split(' ')[1].replace(/[.+]/g, '\\$&')}`))
@@ -151,7 +151,7 @@ describe('container-runtime: docker, the bundled action in a booted machine', { 
   })
 
   it("put every image in Docker's store under the cluster's names, pulled through the mirror, and kept the docker build image", async () => {
-    for (const image of [...KUBEADM_IMAGES, 'ghcr.io/flannel-io/flannel:v0.28.4']) assert.ok(seen.images.split('\n').includes(image.replace(/^docker\.io\/library\//, '')), `${image} in\n${seen.images}`)
+    for (const image of [...KUBEADM_IMAGES, 'ghcr.io/flannel-io/flannel:v0.28.9']) assert.ok(seen.images.split('\n').includes(image.replace(/^docker\.io\/library\//, '')), `${image} in\n${seen.images}`)
     assert.match(main.out, /pulled registry\.k8s\.io\/kube-apiserver:v1\.34\.2/)
     assert.match(main.out, new RegExp(`already present: [^\\n]*${APP.replace(/\./g, '\\.')}`))
     assert.doesNotMatch(main.out, new RegExp(`pulled ${APP.replace(/\./g, '\\.')}`))

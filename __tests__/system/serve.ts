@@ -107,7 +107,7 @@ export async function packCrictl(crictl: string | Buffer): Promise<Buffer> {
 
 export const CRICTL_VERSION = 'v1.34.0'
 export const CNI_VERSION = 'v1.8.0'
-export const FLANNEL_VERSION = 'v0.28.4'
+export const FLANNEL_VERSION = 'v0.28.9'
 
 export interface Release {
   mirror: Mirror

@@ -15,7 +15,7 @@ export function cniReleaseOf(plugin: CniPlugin, config: Config): string {
   throw new Error("cni-version 'latest' was not resolved before the plan was made")
 }
 
-/** How the dry run and the summary name it: "v0.28.4", "v0.29.0 (latest)", "v0.27.0 (cni-version)". */
+/** How the dry run and the summary name it: "v0.28.9", "v0.29.0 (latest)", "v0.27.0 (cni-version)". */
 export function describeRelease(plugin: CniPlugin, config: Config): string {
   const v = cniReleaseOf(plugin, config)
   const spec = config.cniVersion

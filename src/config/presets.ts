@@ -30,7 +30,9 @@ export const MIRROR_PRESETS = {
       // so each is a registry root, as containerd's hosts.toml and Docker's registry-mirrors
       // take one, and no image name changes. (DaoCloud prefers the m.daocloud.io/REGISTRY/
       // prefix form, which would need a path in the endpoint: registry-mirrors refuses one.)
-      // It serves only images on its allow list (allows.txt there) and is rate-limited (the
+      // It serves only images on its allow list (allows.txt there; at commit
+      // 871a1e7221478447b426438e1fe962211a0ba6e8 it holds registry.k8s.io, ghcr.io/flannel-io/*
+      // (added 2026-01-09, commit 39e14c5e) and quay.io/calico/*) and is rate-limited (the
       // README's notice, issue #2328).
       'registry-mirrors': [
         'docker.io=https://docker.m.daocloud.io',
@@ -38,12 +40,14 @@ export const MIRROR_PRESETS = {
         'quay.io=https://quay.m.daocloud.io',
         'registry.k8s.io=https://k8s.m.daocloud.io'
       ].join('\n'),
-      // DaoCloud's file mirror (github.com/DaoCloud/public-binary-files-mirror, README: the
-      // original URL with https://files.m.daocloud.io/ put before its host; its kubespray
-      // example downloads kubeadm, kubelet and kubectl from
-      // {files_repo}/dl.k8s.io/release/VERSION/bin/linux/ARCH/, and its mirror.yaml lists
-      // dl.k8s.io among the hosts it serves). A CDN that fetches from the origin on the first
-      // request for a file and serves its cache after.
+      // DaoCloud's file mirror (github.com/DaoCloud/public-binary-files-mirror, README at
+      // commit 975d2638d1173949dba4fb94fdbd0b398720c54b, the repository's only file besides
+      // LICENSE since the clean-up of 2025-04-09 removed its mirror.yaml: the original URL
+      // with https://files.m.daocloud.io/ put before its host; its kubespray example,
+      // "使用场景2 - 安装 KubeSpray", downloads kubeadm, kubelet and kubectl from
+      // {files_repo}/dl.k8s.io/release/VERSION/bin/linux/ARCH/). It fetches a file from the
+      // origin on the first request (the README's 懒加载, lazy loading: the request waits
+      // until the file is cached) and keeps it 30 days.
       'kubernetes-release-url': 'https://files.m.daocloud.io/dl.k8s.io/release',
       // The same file mirror's GitHub form (same README: crictl, the CNI plugins and
       // containerd from {files_repo}/github.com/OWNER/REPO/releases/download/...), which is

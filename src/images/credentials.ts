@@ -6,9 +6,11 @@ import { Secret } from '../config/secret.js'
 
 /**
  * The host a registry's own pulls reach, which containerd asks credentials for (its CRI
- * looks up registry.configs by the host of the request that was refused). Docker Hub's
- * registry is registry-1.docker.io: containerd's docs/cri/registry.md ("Configure Docker Hub
- * Credentials") keys its example there.
+ * looks up registry.configs by the host it contacts: internal/cri/server/images/image_pull.go,
+ * `Registry.Configs[host]`). Docker Hub's registry is registry-1.docker.io: containerd's
+ * core/remotes/docker/config/hosts.go makes it docker.io's default host, and docs/hosts.md,
+ * "Simple (default) Host Config for Docker", names it as docker.io's host. (A "Configure Docker
+ * Hub Credentials" example keyed there was proposed in containerd PR #8614, never merged.)
  */
 export function credentialHost(registry: string): string {
   return registry === 'docker.io' ? 'registry-1.docker.io' : registry

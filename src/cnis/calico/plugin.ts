@@ -11,7 +11,14 @@ import type { CniPlugin } from '../types.js'
 import { renderCalicoManifest } from './manifest.js'
 
 export const CALICO = {
-  // projectcalico/calico's release of 24 Aug 2026 (release-notes/v3.32.2-release-notes.md)
+  // projectcalico/calico's release of 24 Aug 2026 (release-notes/v3.32.2-release-notes.md,
+  // stored at commit 0b3dace2988975172b81eb369f80884ebd160b0a). Its tag is newer than the copy
+  // of the repository read for this pin, whose newest release tag is v3.32.1 (commit
+  // 0ca9d1b93644778cafdf1812f3dda02ac0c361e8): there manifests/calico.yaml names exactly the
+  // images below, and the release commit ("build: v3.32.1 release", a30bd590) changed nothing
+  // in it but their tags. v3.33 is not taken: its manifest replaces calico/cni and
+  // calico/kube-controllers with quay.io/calico/calico (release-v3.33 branch), which needs
+  // this list and the leftovers below to change against a manifest read at its tag.
   version: 'v3.32.2',
   // The images the pinned manifest names: calico.yaml takes them from quay.io since v3.30
   // (projectcalico/calico#10025, "replace docker.io with quay.io"), tagged with the release.

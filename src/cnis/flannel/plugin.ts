@@ -11,10 +11,14 @@ import type { CniPlugin } from '../types.js'
 import { renderFlannelManifest } from './manifest.js'
 
 export const FLANNEL = {
-  version: 'v0.28.4',
-  // The images the pinned manifest names; the run reads them from the manifest itself
+  // flannel-io/flannel tag v0.28.9 (commit 5cd0d52648e891d73a6dcb9bb2c67d7c365cf7aa, 2026-08-07):
+  // its release workflow uploads kube-flannel.yml built from
+  // Documentation/kustomization/kube-flannel/ (Makefile, .github/workflows/release.yml)
+  version: 'v0.28.9',
+  // The images the pinned manifest names (Documentation/kustomization/kube-flannel/kube-flannel.yml
+  // and chart/kube-flannel/values.yaml at the tag); the run reads them from the manifest itself
   // and these only predict them for the dry run.
-  images: ['ghcr.io/flannel-io/flannel:v0.28.4', 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1'],
+  images: ['ghcr.io/flannel-io/flannel:v0.28.9', 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3'],
   namespace: 'kube-flannel',
   interfaces: ['cni0', 'flannel.1']
 } as const

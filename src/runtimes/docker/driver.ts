@@ -35,12 +35,8 @@ function problems(facts: HostFacts, changeCgroups: boolean, paths: Paths): strin
   if (!facts.docker) {
     out.push("container-runtime: docker needs Docker on the host, and `docker` is not on PATH here. Install Docker first (Debian and Ubuntu: apt-get install docker.io), or use container-runtime: containerd, which needs no Docker.")
   }
-  const engine = facts.dockerEngine
-  if (engine && engine.major > CRI_DOCKERD.newestDockerMajor) {
-    out.push(
-      `container-runtime: docker installs cri-dockerd ${CRI_DOCKERD.version}, which speaks Docker API 1.43; this host has Docker ${engine.version}, and Docker 29 and later refuse API versions below 1.44. Use Docker ${CRI_DOCKERD.newestDockerMajor} or older, or container-runtime: containerd.`
-    )
-  }
+  // no Docker version is refused: cri-dockerd asks for API 1.44 at most, which every Docker up
+  // to 29 accepts, and negotiates down to an older one (CRI_DOCKERD.dockerApiVersion says why)
   if (changeCgroups && facts.daemonJsonExists && facts.daemonJson === undefined) {
     out.push(`container-runtime: docker must set Docker's cgroup driver to systemd in ${paths.dockerDaemonJson}, which is not valid JSON. Fix the file, or use container-runtime: containerd.`)
   }
@@ -185,7 +181,7 @@ export const docker: RuntimeDriver = {
   ],
 
   hints: [
-    { pattern: /client version 1\.\d+ is too old/i, hint: `Docker refuses cri-dockerd's API version: Docker 29 and later need cri-dockerd 0.3.24 or newer; the action pins ${CRI_DOCKERD.version}. Use Docker ${CRI_DOCKERD.newestDockerMajor}, or container-runtime: containerd.` },
+    { pattern: /client version 1\.\d+ is too old/i, hint: `Docker refuses the API version cri-dockerd ${CRI_DOCKERD.version} speaks (${CRI_DOCKERD.dockerApiVersion}, from the Docker client it is built with): this Docker is newer than any the action was checked against. Use container-runtime: containerd, or a Docker whose minimum API version (docker version: "minimum version") is ${CRI_DOCKERD.dockerApiVersion} or lower.` },
     { pattern: /cgroup-parent for systemd cgroup should be a valid slice/i, hint: "Docker's cgroup-parent is a path, which the systemd cgroup driver refuses: it must name a slice (xxx.slice)." },
     // docker info, printed by the post step, says "Cgroup Driver: ..." on every run: only the kubelet's complaint counts
     { pattern: /kubelet cgroup driver: "?\w+"? is different/i, hint: "Cgroup driver mismatch: Docker must use the systemd cgroup driver (native.cgroupdriver=systemd in /etc/docker/daemon.json), as the kubelet does." },

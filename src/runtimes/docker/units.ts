@@ -1,6 +1,7 @@
 // cri-dockerd's systemd units: upstream's packaging/systemd/cri-docker.service and
-// cri-docker.socket (Mirantis/cri-dockerd), with the binary the action installs and the flags
-// a kubeadm node needs. The socket is systemd's (`fd://`): systemd listens on it before
+// cri-docker.socket (Mirantis/cri-dockerd, read at tag v0.3.25, the newest 0.3 tag in the
+// snapshot read; the action pins the 0.3.26 release), with the binary the action installs and
+// the flags a kubeadm node needs. The socket is systemd's (`fd://`): systemd listens on it before
 // cri-dockerd starts, so the kubelet and crictl never meet a missing socket.
 import { renderUnit } from '../../render/systemd.js'
 
@@ -10,7 +11,12 @@ export const SOCKET_UNIT = 'cri-docker.socket'
 export interface CriDockerdUnitOptions {
   /** the installed cri-dockerd */
   binary: string
-  /** exactly the pause image `kubeadm config images list` names: cri-dockerd's default is 3.9 */
+  /**
+   * exactly the pause image `kubeadm config images list` names, from the image repository the
+   * run uses: cri-dockerd's own default is registry.k8s.io/pause:3.10 since v0.3.17
+   * (cmd/cri/options/options.go, defaultPodSandboxImageVersion), which is neither kubeadm's
+   * 3.10.1 nor from a mirror
+   */
   pauseImage: string
   cniBinDir: string
   cniConfDir: string
@@ -21,7 +27,8 @@ export function criDockerdServiceUnit(o: CriDockerdUnitOptions): string {
     o.binary,
     '--container-runtime-endpoint fd://',
     `--pod-infra-container-image ${o.pauseImage}`,
-    // upstream's unit leaves the plugin empty (no pod network); kubeadm's node needs CNI
+    // cri-dockerd already defaults to cni (cmd/cri/options/options.go at v0.3.25:
+    // NetworkPluginName: "cni"); said here so the unit shows what the node relies on
     '--network-plugin=cni',
     `--cni-bin-dir ${o.cniBinDir}`,
     `--cni-conf-dir ${o.cniConfDir}`
@@ -62,9 +69,10 @@ export function criDockerdServiceUnit(o: CriDockerdUnitOptions): string {
 }
 
 /**
- * Upstream listens on %t/cri-docker.sock; the socket here is the one kubeadm knows as
- * cri-dockerd's (CRISocketDocker, unix:///var/run/cri-dockerd.sock, in kubeadm's
- * constants) and cri-dockerd's own default endpoint, under /run: systemd rewrites and warns
+ * Upstream listens on %t/cri-dockerd.sock (packaging/systemd/cri-docker.socket at v0.3.25),
+ * which is /run/cri-dockerd.sock for the system manager: the same socket kubeadm knows as
+ * cri-dockerd's (CRISocketDocker, unix:///var/run/cri-dockerd.sock, in kubeadm's constants) and
+ * cri-dockerd's own default endpoint, written under /run because systemd rewrites and warns
  * about a ListenStream below the legacy /var/run, which is a link to /run.
  */
 export function criDockerdSocketUnit(socketPath: string): string {
