@@ -268,7 +268,7 @@ describe('the action plan', () => {
     const text = renderPlan(plan.steps, plan.learned)
     assert.match(text, /sandbox = "registry\.k8s\.io\/pause:<asked of kubeadm at run time>"/)
     assert.match(text, /and each of kubeadm's own images, <asked of kubeadm at run time>/)
-    assert.match(text, /images pull --local --hosts-dir \/etc\/containerd\/certs\.d ghcr\.io\/flannel-io\/flannel:v0\.28\.4/)
+    assert.match(text, /images pull --local --hosts-dir \/etc\/containerd\/certs\.d ghcr\.io\/flannel-io\/flannel:v0\.28\.9/)
     assert.match(plan.notes.join('\n'), /Kubernetes v1\.40\.0 is newer than this action's version table \(newest 1\.37\), so the plan assumes 1\.37's rules: .*kubeadm's images as kubeadm lists them, and crictl v1\.40\.0, or v1\.39\.0 or v1\.38\.0 while v1\.40\.0 is not published yet\./)
     const later = buildPlan({ config: config(), facts: hostedRunner, version: 'v1.34.40', paths: HOST_PATHS })
     assert.match(later.notes.join('\n'), /predicted from v1\.34\.12/)
