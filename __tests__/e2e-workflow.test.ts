@@ -241,6 +241,56 @@ describe('e2e workflow: its scripts, run on what the action writes', { skip: HAV
     assert.ok(JSON.parse(timings.slice('timings='.length)).total >= 0)
     assert.ok(lines.includes('kubernetes-version=v1.34.2'))
   })
+  it('the offline job brings what the dry run names, and the offline plan then finds every piece but the packages', async () => {
+    // stand-ins for the network and the host: curl writes a file, docker save a docker-save
+    // archive whose manifest.json names the images, sudo runs what it is given but apt-get
+    const dir = await mkdtemp(join(tmpdir(), 'ksn-e2e-'))
+    const bin = join(dir, 'bin')
+    await mkdir(bin)
+    const log = join(dir, 'log')
+    const shim = async (name: string, body: string): Promise<void> => writeFile(join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 })
+    await shim('curl', 'echo "curl $3" >> "$SHIM_LOG"; [ "$1" = -fsSLo ] && printf "stand-in\\n" > "$2"')
+    await shim(
+      'docker',
+      [
+        'echo "docker $*" >> "$SHIM_LOG"',
+        '[ "$1" = save ] || exit 0',
+        'out=$3; shift 3; d=$(mktemp -d)',
+        'printf \'[{"Config":"c.json","RepoTags":[%s],"Layers":[]}]\' "$(printf \'"%s",\' "$@" | sed \'s/,$//\')" > "$d/manifest.json"',
+        'echo "{}" > "$d/c.json"; tar -C "$d" -cf "$out" manifest.json c.json; rm -r "$d"'
+      ].join('\n')
+    )
+    await shim('sudo', '[ "$1" = apt-get ] && { echo "sudo $*" >> "$SHIM_LOG"; exit 0; }; exec "$@"')
+    const job = workflow.jobs.offline
+    const bring = job.steps.find((s) => s.name === 'bring every piece onto the runner')!.run!
+    const k8s = join(dir, 'k8s')
+    await mkdir(join(dir, 'temp'))
+    const env = { PATH: `${bin}:${process.env.PATH}`, SHIM_LOG: log, K8S: k8s, V: job.env!.V, RUNNER_TEMP: join(dir, 'temp') }
+    const r = await runScript(bring, env)
+    assert.equal(r.code, 0, r.out)
+    const calls = (await readFile(log, 'utf8')).split('\n')
+    for (const b of ['kubeadm', 'kubelet', 'kubectl']) {
+      assert.ok(calls.includes(`curl https://dl.k8s.io/release/v1.34.2/bin/linux/amd64/${b}`), b)
+      assert.ok(calls.includes(`curl https://dl.k8s.io/release/v1.34.2/bin/linux/amd64/${b}.sha256`), `${b}.sha256`)
+    }
+    assert.ok(calls.some((c) => /^curl https:\/\/github\.com\/flannel-io\/flannel\/releases\/download\/v[\d.]+\/kube-flannel\.yml$/.test(c)))
+    assert.ok(calls.includes('docker pull mirror.gcr.io/library/nginx:stable-alpine'), 'Docker Hub through the mirror')
+    assert.ok(calls.some((c) => c.startsWith('docker save -o ') && c.includes(' registry.k8s.io/pause:')))
+
+    // what the job's offline step would be told, as a dry run with the same inputs
+    const off = job.steps.find((s) => s.with?.offline === 'true')!.with!
+    const exprs: Record<string, string> = { 'env.V': job.env!.V, 'env.K8S': k8s }
+    const flag = (v: string): string => v.replace(/\$\{\{ ([^}]+) \}\}/g, (_, e: string) => exprs[e.trim()] ?? '')
+    const args = ['plan', ...Object.entries(off).flatMap(([k, v]) => [`--${k}`, flag(v)])]
+    const plan = await new Promise<string>((done) => execFile(process.execPath, [resolve('dist/cli.js'), ...args], { env: { ...process.env, ...env } }, (_e, o, e) => done(o + e)))
+    const stops = plan.split('\n').filter((l) => l.includes('A real run would stop here'))
+    assert.ok(plan.includes('offline: nothing is pulled'), plan)
+    assert.deepEqual(
+      stops.filter((l) => !/install them on the runner's image first/.test(l)),
+      [],
+      'every file and image is there; only the packages, which the job apt-get installs, are left'
+    )
+  })
 })
 
 describe('e2e figures (the composite run after each build)', () => {
