@@ -22,7 +22,7 @@ import { ChecksumError, downloadVerified } from '../src/host/download.js'
 import { CommandError, createRun, type Run } from '../src/host/exec.js'
 import { createHost, undoChanges } from '../src/host/host.js'
 import { Ledger } from '../src/host/ledger.js'
-import { HOST_PATHS, type Paths } from '../src/host/paths.js'
+import { HOST_PATHS, onHost, type Paths } from '../src/host/paths.js'
 import { parseDockerInfo, type HostFacts } from '../src/host/probe.js'
 import type { ServiceManager } from '../src/host/services.js'
 import { preloadImages } from '../src/images/preload.js'
@@ -34,7 +34,7 @@ import { docker } from '../src/runtimes/docker/driver.js'
 import { parseCrictlVersion } from '../src/runtimes/docker/ready.js'
 import { CRI_DOCKERD, criDockerdArtifact } from '../src/runtimes/docker/release.js'
 import { dockerRuntimeStore, pullSources } from '../src/runtimes/docker/store.js'
-import { criDockerdServiceUnit, criDockerdSocketUnit } from '../src/runtimes/docker/units.js'
+import { CRI_DOCKERD_PATHS, criDockerdServiceUnit, criDockerdSocketUnit } from '../src/runtimes/docker/units.js'
 import { Daemon, waitFor } from './bed/daemons.js'
 import { BINS, bedUnavailable } from './bed/env.js'
 import { buildImage, dockerArchive, push } from './bed/images.js'
@@ -382,7 +382,7 @@ describe("cleanup undoes what container-runtime: docker changed", () => {
     }
     assert.match(await readFile(join(paths.binDir, 'cri-dockerd'), 'utf8'), /stand-in for cri-dockerd/)
     assert.match(await readFile(join(paths.systemdDir, 'cri-docker.service'), 'utf8'), new RegExp(`ExecStart=${join(paths.binDir, 'cri-dockerd')} --container-runtime-endpoint fd://`))
-    assert.match(await readFile(join(paths.systemdDir, 'cri-docker.socket'), 'utf8'), new RegExp(`ListenStream=${paths.criDockerdSocket}`))
+    assert.match(await readFile(join(paths.systemdDir, 'cri-docker.socket'), 'utf8'), new RegExp(`ListenStream=${onHost(paths, CRI_DOCKERD_PATHS.socket)}`))
     const written = JSON.parse(await readFile(paths.dockerDaemonJson, 'utf8'))
     assert.deepEqual(written['exec-opts'], ['native.cgroupdriver=systemd'])
     assert.deepEqual(rec.calls, ['restart docker', 'daemon-reload', 'enable cri-docker.socket', 'enable cri-docker.service', 'restart cri-docker.socket', 'restart cri-docker.service'])

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto'
 import { chmod, copyFile, lstat, mkdir, mkdtemp, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
-import { pathsUnder, type Paths } from '../../src/host/paths.js'
+import { BPF_FS_DIR } from '../../src/cnis/calico/plugin.js'
+import { onHost, pathsUnder, type Paths } from '../../src/host/paths.js'
 import type { Route } from './http.js'
 
 export const SHIMMED = [
@@ -50,8 +51,8 @@ export async function layRunner(root: string, o: TreeOptions = {}): Promise<Path
   for (const m of ['overlay', 'br_netfilter']) await mkdir(join(paths.sysModuleDir, m), { recursive: true })
   await mkdir(join(paths.sysClassNet, 'eth0'), { recursive: true })
   // systemd mounts the BPF filesystem at boot on the runner images
-  await mkdir(paths.bpfFsDir, { recursive: true })
-  await put(paths.procMounts, `sysfs ${join(root, 'sys')} sysfs rw,nosuid,nodev,noexec,relatime 0 0\nbpf ${paths.bpfFsDir} bpf rw,nosuid,nodev,noexec,relatime,mode=700 0 0\n`)
+  await mkdir(onHost(paths, BPF_FS_DIR), { recursive: true })
+  await put(paths.procMounts, `sysfs ${join(root, 'sys')} sysfs rw,nosuid,nodev,noexec,relatime 0 0\nbpf ${onHost(paths, BPF_FS_DIR)} bpf rw,nosuid,nodev,noexec,relatime,mode=700 0 0\n`)
   const wants = join(paths.systemdDir, 'multi-user.target.wants')
   await mkdir(wants, { recursive: true })
   for (const unit of ['containerd', 'docker']) {

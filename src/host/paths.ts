@@ -1,7 +1,11 @@
 // Where the action reads and writes on the host. One object, passed down, so that tests
-// (and the plan's directory-tree output) can put the same files elsewhere.
+// (and the plan's directory-tree output) can put the same files elsewhere. The paths every
+// run uses are here; a runtime or a CNI keeps its own in its folder, as host paths that
+// onHost() puts under the same root.
 
 export interface Paths {
+  /** '' on the host; the directory a test or the plan's tree puts the host under */
+  root: string
   binDir: string
   cniBinDir: string
   cniConfDir: string
@@ -20,9 +24,6 @@ export interface Paths {
   privateContainerdRoot: string
   privateContainerdState: string
   dockerDaemonJson: string
-  /** cri-dockerd's socket (systemd's, passed to it as fd://) and its own state */
-  criDockerdSocket: string
-  criDockerdRoot: string
   systemdDir: string
   modulesLoad: string
   sysctlConf: string
@@ -36,22 +37,14 @@ export interface Paths {
   procSwaps: string
   sysModuleDir: string
   sysClassNet: string
-  /** state flannel keeps at run time */
-  flannelRunDir: string
   /** the CNI plugins' own state (host-local's IP allocations) */
   cniStateDir: string
-  /** what calico-node keeps on the host: its state, its run directory, its CNI plugin's log, its policy sockets */
-  calicoLibDir: string
-  calicoRunDir: string
-  calicoLogDir: string
-  calicoPolicySyncDir: string
-  /** where the kernel's BPF filesystem is mounted */
-  bpfFsDir: string
   /** read-only: the mount table */
   procMounts: string
 }
 
 export const HOST_PATHS: Paths = {
+  root: '',
   binDir: '/usr/local/bin',
   cniBinDir: '/opt/cni/bin',
   cniConfDir: '/etc/cni/net.d',
@@ -65,8 +58,6 @@ export const HOST_PATHS: Paths = {
   privateContainerdRoot: '/var/lib/kubeadm-single-node/containerd',
   privateContainerdState: '/run/kubeadm-single-node/containerd',
   dockerDaemonJson: '/etc/docker/daemon.json',
-  criDockerdSocket: '/run/cri-dockerd.sock',
-  criDockerdRoot: '/var/lib/cri-dockerd',
   systemdDir: '/etc/systemd/system',
   modulesLoad: '/etc/modules-load.d/kubeadm-single-node.conf',
   sysctlConf: '/etc/sysctl.d/99-kubeadm-single-node.conf',
@@ -78,19 +69,17 @@ export const HOST_PATHS: Paths = {
   procSwaps: '/proc/swaps',
   sysModuleDir: '/sys/module',
   sysClassNet: '/sys/class/net',
-  flannelRunDir: '/run/flannel',
   cniStateDir: '/var/lib/cni',
-  // calico.yaml mounts /var/run/calico and /var/run/nodeagent; /var/run is a link to /run
-  // on the runners, and the mount table names the targets under /run
-  calicoLibDir: '/var/lib/calico',
-  calicoRunDir: '/run/calico',
-  calicoLogDir: '/var/log/calico',
-  calicoPolicySyncDir: '/run/nodeagent',
-  bpfFsDir: '/sys/fs/bpf',
   procMounts: '/proc/self/mounts'
 }
 
 /** The same layout under another root: the plan's directory tree, and tests' temporary hosts. */
 export function pathsUnder(root: string): Paths {
-  return Object.fromEntries(Object.entries(HOST_PATHS).map(([k, v]) => [k, `${root.replace(/\/+$/, '')}${v}`])) as unknown as Paths
+  const r = root.replace(/\/+$/, '')
+  return { ...(Object.fromEntries(Object.entries(HOST_PATHS).map(([k, v]) => [k, `${r}${v}`])) as unknown as Paths), root: r }
+}
+
+/** A host path (a runtime's or a CNI's own) where these paths put the host. */
+export function onHost(paths: Paths, path: string): string {
+  return `${paths.root}${path}`
 }

@@ -5,6 +5,7 @@
 // only once kubeadm reset has stopped the pods.
 import { join } from 'node:path'
 import type { Config } from '../../config/inputs.js'
+import { onHost } from '../../host/paths.js'
 import { manifestCni } from '../manifest-cni.js'
 import { cniReleaseOf, describeRelease } from '../release.js'
 import type { CniPlugin } from '../types.js'
@@ -26,6 +27,15 @@ export const CALICO = {
   images: (v: string): string[] => [`quay.io/calico/cni:${v}`, `quay.io/calico/node:${v}`, `quay.io/calico/kube-controllers:${v}`],
   namespace: 'kube-system'
 } as const
+
+/**
+ * What calico-node keeps on the host: its state, its run directory, its CNI plugin's log, its
+ * policy sockets. calico.yaml mounts /var/run/calico and /var/run/nodeagent; /var/run is a
+ * link to /run on the runners, and the mount table names the targets under /run.
+ */
+const CALICO_DIRS = { lib: '/var/lib/calico', run: '/run/calico', log: '/var/log/calico', policySync: '/run/nodeagent' } as const
+/** where the kernel's BPF filesystem is mounted */
+export const BPF_FS_DIR = '/sys/fs/bpf'
 
 /**
  * GitHub serves a file of a tag at github.com/OWNER/REPO/raw/TAG/PATH (a redirect to
@@ -64,7 +74,7 @@ export const calico: CniPlugin = {
     ],
     // the DaemonSet's hostPath volumes (DirectoryOrCreate, or created by the runtime when
     // missing): var-lib-calico, var-run-calico, cni-log-dir, policysync, host-local-net-dir
-    dirs: [paths.calicoLibDir, paths.calicoRunDir, paths.calicoLogDir, paths.calicoPolicySyncDir, paths.cniStateDir],
+    dirs: [...Object.values(CALICO_DIRS).map((d) => onHost(paths, d)), paths.cniStateDir],
     // Felix makes vxlan.calico where a pool uses VXLAN (the manifest's pool uses IPIP). Not
     // recorded: tunl0, the ipip module's fallback device, which the kernel makes with the
     // module and does not let be deleted (modules are left loaded); and the pods' cali*
@@ -74,7 +84,7 @@ export const calico: CniPlugin = {
     // /run/calico/cgroup, and the BPF filesystem where none is, with Bidirectional
     // propagation "so that it outlives the init container" (calico.yaml): unmounted before
     // /run/calico is removed, which would otherwise reach into the host's cgroup tree.
-    mounts: [join(paths.calicoRunDir, 'cgroup'), paths.bpfFsDir]
+    mounts: [onHost(paths, join(CALICO_DIRS.run, 'cgroup')), onHost(paths, BPF_FS_DIR)]
   }),
 
   diagnostics: (_paths, kubectl, kubeconfig) => [

@@ -5,6 +5,7 @@
 // only once kubeadm reset has stopped the pods.
 import { join } from 'node:path'
 import type { Config } from '../../config/inputs.js'
+import { onHost } from '../../host/paths.js'
 import { manifestCni } from '../manifest-cni.js'
 import { cniReleaseOf, describeRelease } from '../release.js'
 import type { CniPlugin } from '../types.js'
@@ -20,7 +21,9 @@ export const FLANNEL = {
   // and these only predict them for the dry run.
   images: ['ghcr.io/flannel-io/flannel:v0.28.9', 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3'],
   namespace: 'kube-flannel',
-  interfaces: ['cni0', 'flannel.1']
+  interfaces: ['cni0', 'flannel.1'],
+  /** state flannel keeps at run time */
+  runDir: '/run/flannel'
 } as const
 
 export function flannelManifestSource(config: Config): string {
@@ -43,7 +46,7 @@ export const flannel: CniPlugin = {
 
   leftovers: (paths) => ({
     files: [join(paths.cniConfDir, '10-flannel.conflist'), join(paths.cniBinDir, 'flannel')],
-    dirs: [paths.flannelRunDir, paths.cniStateDir],
+    dirs: [onHost(paths, FLANNEL.runDir), paths.cniStateDir],
     interfaces: [...FLANNEL.interfaces],
     mounts: []
   }),

@@ -9,7 +9,7 @@ import { step, type Op, type Step } from '../../engine/step.js'
 import { cachedTarball } from '../../host/download.js'
 import { displayArgv } from '../../host/exec.js'
 import { installArgv } from '../../host/host.js'
-import type { Paths } from '../../host/paths.js'
+import { onHost, type Paths } from '../../host/paths.js'
 import { dockerInfoArgv, type HostFacts } from '../../host/probe.js'
 import { journalArgv } from '../../host/services.js'
 import { pauseImage } from '../../images/kubeadm.js'
@@ -20,7 +20,7 @@ import type { RuntimeDriver, RuntimeSetup } from '../types.js'
 import { CRI_DOCKERD, criDockerdArtifact } from './release.js'
 import { crictlVersionArgv, waitForCriDockerd } from './ready.js'
 import { dockerRuntimeStore, pullSources } from './store.js'
-import { criDockerdServiceUnit, criDockerdSocketUnit, SERVICE_UNIT, SOCKET_UNIT } from './units.js'
+import { CRI_DOCKERD_PATHS, criDockerdServiceUnit, criDockerdSocketUnit, SERVICE_UNIT, SOCKET_UNIT } from './units.js'
 
 /** Why Docker's cgroup driver must change, or undefined when it already is the kubelet's. */
 function cgroupChange(facts: HostFacts): string | undefined {
@@ -62,7 +62,7 @@ function criDockerdStep(p: PluginContext): Step {
         await ctx.host.installFile(join(dir, 'cri-dockerd', 'cri-dockerd'), bin('cri-dockerd'), exec)
       }
     },
-    { kind: 'write', path: join(paths.systemdDir, SOCKET_UNIT), render: () => criDockerdSocketUnit(paths.criDockerdSocket) }
+    { kind: 'write', path: join(paths.systemdDir, SOCKET_UNIT), render: () => criDockerdSocketUnit(onHost(paths, CRI_DOCKERD_PATHS.socket)) }
   ])
 }
 
@@ -109,10 +109,10 @@ function configureStep(p: PluginContext, why: string | undefined): Step {
     serviceUnitOp(p),
     {
       kind: 'task',
-      title: `cri-dockerd will create ${paths.criDockerdRoot}, and its CNI setup ${paths.cniConfDir}`,
-      shows: [`(cleanup removes ${paths.criDockerdRoot} and ${paths.cniConfDir} where they did not exist)`],
+      title: `cri-dockerd will create ${onHost(paths, CRI_DOCKERD_PATHS.root)}, and its CNI setup ${paths.cniConfDir}`,
+      shows: [`(cleanup removes ${onHost(paths, CRI_DOCKERD_PATHS.root)} and ${paths.cniConfDir} where they did not exist)`],
       run: async (ctx) => {
-        await ctx.host.willCreate(paths.criDockerdRoot, 'dir')
+        await ctx.host.willCreate(onHost(paths, CRI_DOCKERD_PATHS.root), 'dir')
         await ctx.host.willCreate(paths.cniConfDir, 'dir')
       }
     },
@@ -152,7 +152,7 @@ export const docker: RuntimeDriver = {
         ]
       : []
     return {
-      criSocket: `unix://${paths.criDockerdSocket}`,
+      criSocket: `unix://${onHost(paths, CRI_DOCKERD_PATHS.socket)}`,
       describe: `Docker${facts.dockerEngine ? ` ${facts.dockerEngine.version}` : ''} through cri-dockerd ${CRI_DOCKERD.version}`,
       problems: problems(facts, why !== undefined, paths),
       notes,

@@ -7,6 +7,8 @@ import { renderUnit } from '../../render/systemd.js'
 
 export const SERVICE_UNIT = 'cri-docker.service'
 export const SOCKET_UNIT = 'cri-docker.socket'
+/** cri-dockerd's socket (systemd's, passed to it as fd://) and its own state, as host paths (onHost) */
+export const CRI_DOCKERD_PATHS = { socket: '/run/cri-dockerd.sock', root: '/var/lib/cri-dockerd' } as const
 
 export interface CriDockerdUnitOptions {
   /** the installed cri-dockerd */
