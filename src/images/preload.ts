@@ -2,6 +2,7 @@
 // already there is kept, archives are imported, the rest is pulled concurrently. Pull
 // failures are sorted into the ones worth retrying (5xx, resets) and the ones that need
 // the user (rate limits, missing images), whose errors say what to do.
+import type { RegistryCredential } from '../config/inputs.js'
 import { CommandError } from '../host/exec.js'
 import { parseImageRef } from './ref.js'
 import type { ImageStore } from './store.js'
@@ -18,8 +19,8 @@ export interface PreloadOptions {
    * the preload, naming the archives' input, before any pull could try the network
    */
   pull?: boolean
-  /** whether registry-credentials apply to an image's pull (the store then pulls with them) */
-  credentials?: (image: string) => boolean
+  /** the registry-credentials line an image's pull uses, if any (the store then pulls with it) */
+  credentials?: (image: string) => RegistryCredential | undefined
   /** concurrent pulls */
   concurrency?: number
   /** attempts per image for retryable failures */
@@ -149,7 +150,7 @@ export async function preloadImages(store: ImageStore, o: PreloadOptions): Promi
     const started = performance.now()
     for (let attempt = 1; ; attempt++) {
       try {
-        await store.pull(image, o.credentials?.(image) ?? false)
+        await store.pull(image, o.credentials?.(image))
         pulled.push(image)
         log(`pulled ${image} in ${((performance.now() - started) / 1000).toFixed(1)}s`)
         return

@@ -8,6 +8,7 @@ import { featureGatesFlag, kubeadmSecrets } from '../config/kubeadm-config.js'
 import { renderKubeadmConfig, type KubeadmConfigOptions } from '../render/kubeadm.js'
 import { kubeadmConfigProblems } from '../render/kubeadm-check.js'
 import { touches } from '../render/merge-patch.js'
+import { credentialProviderFiles, credentialProviderFlags, usesCredentialProvider } from '../runtimes/containerd/credentials.js'
 import type { PlanContext } from './context.js'
 
 export function kubeadmImagesListArgv(kubeadm: string, config: string): string[] {
@@ -27,7 +28,9 @@ export function kubeadmOptions(p: PlanContext): KubeadmConfigOptions {
     imageRepository: config.imageRepository,
     untaint: config.untaint,
     featureGates: config.featureGates,
-    patches: given?.patches ?? []
+    patches: given?.patches ?? [],
+    // registry-credentials on containerd 2.x: the kubelet's credential provider (runtimes/containerd/credentials.ts)
+    ...(usesCredentialProvider(config, p.runtime.containerdMajor) ? { kubeletArgs: credentialProviderFlags(credentialProviderFiles(p.paths)) } : {})
   }
 }
 

@@ -10,10 +10,12 @@ import { FROM_KUBEADM, type Learned } from '../engine/learned.js'
 import { displayArgv } from '../host/exec.js'
 import { dockerAccess, dockerSaveArgv } from '../images/docker.js'
 import { imagesToPreload } from '../images/kubeadm.js'
-import { credentialsFor } from '../images/credentials.js'
+import { credentialsFor, requestCredential } from '../images/credentials.js'
 import { preloadImages, pullOrder } from '../images/preload.js'
 import { parseImageRef } from '../images/ref.js'
 import { registryHosts } from '../runtimes/containerd/config.js'
+import { credentialsInRequest } from '../runtimes/containerd/credentials.js'
+import type { RegistryCredential } from '../config/inputs.js'
 import type { Config } from '../config/inputs.js'
 import type { ImageStore } from '../images/store.js'
 import type { PlanContext } from './context.js'
@@ -27,6 +29,17 @@ export function pullEndpoints(config: Config, registry: string): string[] {
 /** Whether registry-credentials apply to pulling this image (through its mirrors or from its registry). */
 export function usesCredentials(config: Config, image: string): boolean {
   return credentialsFor(pullEndpoints(config, parseImageRef(image).registry), config.registryCredentials).length > 0
+}
+
+/**
+ * The line an image's pull uses: on containerd 2.x the one naming its registry, sent with the
+ * request (images/credentials.ts, requestCredential); on 1.x any that applies, as a sign to
+ * pull through the CRI, which takes each host's from its config.
+ */
+export function pullCredential(config: Config, image: string, containerdMajor: number | undefined): RegistryCredential | undefined {
+  const registry = parseImageRef(image).registry
+  if (credentialsInRequest(containerdMajor)) return requestCredential(registry, config.registryCredentials)
+  return credentialsFor(pullEndpoints(config, registry), config.registryCredentials)[0]
 }
 
 /**
@@ -128,8 +141,11 @@ export function imageSteps(p: PlanContext): Step[] {
           ...(config.offline
             ? [`offline: nothing is pulled; each of ${images(learned).join(' ') || "kubeadm's images"} must be present or imported, else the step stops`]
             : pullOrder(images(learned)).map((i) => {
-                const creds = usesCredentials(config, i)
-                return `$ sudo ${displayArgv(cmd.pull(i, creds))}${creds ? '   (registry-credentials: through the CRI, which reads them from its config)' : ''}`
+                const cred = pullCredential(config, i, learned.containerdMajor)
+                const how = credentialsInRequest(learned.containerdMajor)
+                  ? `registry-credentials for ${cred?.registry}: through the CRI, base64 USERNAME:TOKEN on standard input, which the script gives crictl as CRICTL_AUTH`
+                  : 'registry-credentials: through the CRI, which reads them from its config'
+                return `$ sudo ${displayArgv(cmd.pull(i, cred))}${cred ? `   (${how})` : ''}`
               })),
           ...(learned.kubeadmImages.length === 0 && !config.offline ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []),
           ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
@@ -138,7 +154,7 @@ export function imageSteps(p: PlanContext): Step[] {
           const store = runtime.imageStore(ctx.host.run, config.registryMirrors)
           const archive = cache?.imageArchive()
           const fromCache = archive ? await importCached(store, archive, (w) => cache!.warnings.push(w), ctx.log) : []
-          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config, r), credentials: (i) => usesCredentials(config, i), log: ctx.log })
+          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config, r), credentials: (i) => pullCredential(config, i, ctx.learned.containerdMajor), log: ctx.log })
           await retagImages(store, config.imageRetags, ctx.log)
           ctx.learned.preloaded = images(ctx.learned)
           const cachedSet = new Set(fromCache)

@@ -1,6 +1,6 @@
 // A container runtime driver: everything the action does that depends on which runtime the
 // kubelet talks to. One folder per runtime, one line in ./index.ts.
-import type { RegistryMirror } from '../config/inputs.js'
+import type { RegistryCredential, RegistryMirror } from '../config/inputs.js'
 import type { Learned } from '../engine/learned.js'
 import type { Hint, Probe } from '../engine/diagnostics.js'
 import type { Step } from '../engine/step.js'
@@ -42,7 +42,7 @@ export interface RuntimeSetup {
   /** the commands imageStore runs, for the dry run */
   imageCommands(learned: Learned, mirrors: readonly RegistryMirror[]): {
     list(): string[]
-    pull(ref: string, credentials?: boolean): string[]
+    pull(ref: string, credential?: RegistryCredential): string[]
     importArchive(path: string): string[]
     tag(source: string, target: string): string[]
     exportArchive(path: string, refs: readonly string[]): string[]
