@@ -67,7 +67,7 @@ function explain(image: string, failure: PullFailure, where: string[], detail: s
     case 'rate-limit':
       return `Pulling ${image} was refused with HTTP 429 (rate limit)${at}. Docker Hub limits anonymous pulls: set registry-mirrors (for example 'docker.io=https://mirror.gcr.io'), log in with registry-credentials ('docker.io=USERNAME:TOKEN', a Docker Hub access token), or point smoke-test-image / preload-images at another registry.`
     case 'unauthorized':
-      return `Pulling ${image} was refused for want of credentials${at}: ${detail}. Set registry-credentials for the host that refused it ('HOST=USERNAME:TOKEN'); credentials are sent only to the host a line names, so a mirror needs a line of its own.`
+      return `Pulling ${image} was refused for want of credentials${at}: ${detail}. Set registry-credentials for the host that refused it ('HOST=USERNAME:TOKEN'): with containerd 1.x a line goes only to the host it names, so a mirror needs a line of its own; with containerd 2.x the line naming the image's registry goes with its pull.`
     case 'not-found':
       return `Image ${image} was not found${at}. If image-repository or registry-mirrors names a mirror, it lacks this image or names it differently; kubeadm asks for exactly this name.`
     case 'retryable':
