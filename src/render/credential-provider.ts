@@ -1,5 +1,7 @@
 // registry-credentials for the kubelet on containerd 2.x: a kubelet image credential provider
-// (KEP-2133, GA in Kubernetes 1.26; every minor this action supports has it). Pure renderers.
+// (KEP-2133, kubernetes/enhancements keps/sig-node/2133-kubelet-credential-providers). Its v1
+// APIs, used here, came with Kubernetes 1.26, older than every minor this action supports.
+// Pure renderers.
 //
 // Why a provider: containerd's CRI `registry.configs."HOST".auth` is deprecated and "will be
 // removed in containerd v2.4" (containerd pkg/deprecation/deprecation.go, CRIRegistryConfigs;
@@ -46,7 +48,8 @@ export interface CredentialProviderFiles {
 
 /**
  * The image name a registry's images carry, as the kubelet sees it: the kubelet normalizes an
- * image before it asks (Docker Hub's are docker.io/..., as registry-credentials names it), and
+ * image before it asks (kubernetes pkg/util/parsers ParseImageName, ParseNormalizedNamed:
+ * Docker Hub's are docker.io/library/..., as registry-credentials names the registry), and
  * matchImages keys match by host, port and path prefix (plugin.go isImageAllowed, URLsMatchStr).
  */
 export function matchImage(registry: string): string {
