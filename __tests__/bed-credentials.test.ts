@@ -1,6 +1,8 @@
 // registry-credentials against real parts: Debian's docker-registry refusing anonymous pulls
-// (htpasswd basic auth), real containerd 1.6 and 2.x loading the config.toml the action
-// renders, and a real dockerd reading the config.json the action writes. Each case is shown
+// (htpasswd basic auth), real containerd 1.6 and 2.1 loading the config.toml the action
+// renders (1.x: with registry.configs; 2.x: without, the login going with each PullImage from
+// the kubelet's credential provider, which is run here as the kubelet runs it: no kubelet can
+// run in this bed), and a real dockerd reading the config.json the action writes. Each case is shown
 // failing without the credentials first, so that a pull that succeeds means the credentials
 // were used. The preload pulls through the CRI with the crictl stand-in of the system tests
 // (__tests__/system/standins/crictl: a real CRI client; Debian packages no crictl): what it
@@ -12,6 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
+import { parse as parseYaml } from 'yaml'
 import { execute } from '../src/engine/execute.js'
 import type { Step, StepId } from '../src/engine/step.js'
 import { createRun } from '../src/host/exec.js'
@@ -20,6 +23,7 @@ import { Ledger } from '../src/host/ledger.js'
 import { pathsUnder, type Paths } from '../src/host/paths.js'
 import type { HostFacts } from '../src/host/probe.js'
 import { buildPlan, type Plan } from '../src/phases/index.js'
+import { credentialProviderFiles } from '../src/runtimes/containerd/credentials.js'
 import { waitForContainerd } from '../src/runtimes/containerd/ready.js'
 import { criPull } from './bed/cri.js'
 import { Daemon, bedServices, waitFor, withBedSystemctl } from './bed/daemons.js'
@@ -135,7 +139,8 @@ describe('registry-credentials against a registry that refuses anonymous pulls',
         assert.deepEqual((await images()).filter((i) => i.includes('/private/')), [])
       })
 
-      it("with credentials: containerd's config holds them for the host, root's alone, and the CRI pulls as the kubelet would", async () => {
+      if (major === 1)
+        it("with credentials: containerd's config holds them for the host, root's alone, and the CRI pulls as the kubelet would", async () => {
         await daemon.stop()
         await rm(join(root, 'var'), { recursive: true, force: true })
         await configureThen(planFor(true), [])
@@ -149,6 +154,44 @@ describe('registry-credentials against a registry that refuses anonymous pulls',
         assert.match(ref, /^sha256:/)
         assert.ok((await images()).includes(image('kubelet-pulled')))
       })
+
+      if (major === 2)
+        it('with credentials: config.toml holds none, and the provider, run as the kubelet runs it, answers a login the registry takes (a wrong one it refuses)', async () => {
+          await daemon.stop()
+          await rm(join(root, 'var'), { recursive: true, force: true })
+          await configureThen(planFor(true), [])
+          const text = await readFile(paths.containerdConfig, 'utf8')
+          assert.ok(!text.includes(TOKEN) && !text.includes('configs'), 'no registry.configs: it goes in containerd v2.4')
+          // nothing in containerd's own config: a PullImage with no login is refused
+          await assert.rejects(criPull(paths.containerdSocket, image('kubelet-pulled')), /401|unauthorized|authoriz/i)
+          const files = credentialProviderFiles(paths)
+          const cfg = parseYaml(await readFile(files.config, 'utf8'))
+          assert.equal(cfg.apiVersion, 'kubelet.config.k8s.io/v1')
+          const provider = cfg.providers[0]
+          assert.equal(join(files.binDir, provider.name), files.executable, 'the kubelet runs <bin dir>/<name>')
+          assert.deepEqual(provider.matchImages, [registry.host])
+          const st = await stat(files.response)
+          assert.deepEqual([st.mode & 0o777, st.uid], [0o600, 0], "the login is root's alone")
+          assert.equal((await stat(files.executable)).mode & 0o777, 0o755)
+          assert.ok(!(await readFile(files.executable, 'utf8')).includes(TOKEN), 'the script holds no secret')
+          // as the kubelet execs it (plugin.go ExecPlugin): the request on stdin, the response on stdout
+          const request = { apiVersion: provider.apiVersion, kind: 'CredentialProviderRequest', image: `${registry.host}/private/kubelet-pulled` }
+          const answer = await new Promise<string>((resolve, reject) => {
+            const child = execFile(files.executable, [], { env: { PATH: '/usr/bin:/bin' } }, (err, stdout) => (err ? reject(err) : resolve(stdout)))
+            child.stdin!.end(JSON.stringify(request))
+          })
+          const response = JSON.parse(answer)
+          assert.equal(response.apiVersion, provider.apiVersion, 'the kubelet refuses an answer in another apiVersion')
+          assert.equal(response.kind, 'CredentialProviderResponse')
+          assert.ok(['Image', 'Registry', 'Global'].includes(response.cacheKeyType))
+          // the kubelet's keyring matches the image against the auth keys: host and port
+          const login = response.auth[registry.host]
+          assert.ok(login, JSON.stringify(Object.keys(response.auth)))
+          // the kubelet sends it with the PullImage (username and password, no server address)
+          await assert.rejects(criPull(paths.containerdSocket, image('kubelet-pulled'), { ...login, password: `${login.password}x` }), /401|unauthorized|authoriz/i)
+          assert.match(await criPull(paths.containerdSocket, image('kubelet-pulled'), login), /^sha256:/)
+          assert.ok((await images()).includes(image('kubelet-pulled')))
+        })
 
       it("the action's preload pulls it through the CRI, with no token on any command line", async () => {
         await daemon.stop()
@@ -175,6 +218,11 @@ describe('registry-credentials against a registry that refuses anonymous pulls',
         assert.equal(plan.learned.imageCounts?.pulled, 1)
         assert.ok((await images()).includes(image('preloaded')))
         assert.ok(logged.some((l) => /crictl .*pull .*private\/preloaded:1/.test(l)), logged.join('\n'))
+        // 2.x: the login on crictl's standard input, into its CRICTL_AUTH; config.toml holds none
+        if (major === 2) {
+          assert.ok(logged.some((l) => /^exec: sh -c .*CRICTL_AUTH.*\/crictl --runtime-endpoint .* pull \S+\/private\/preloaded:1$/.test(l)), logged.join('\n'))
+          assert.ok(!(await readFile(paths.containerdConfig, 'utf8')).includes(TOKEN))
+        }
         for (const l of logged) {
           assert.ok(!l.includes(TOKEN) && !l.includes(Buffer.from(`${USER}:${TOKEN}`).toString('base64')), `a command line holds the token: ${l}`)
         }

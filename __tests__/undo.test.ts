@@ -218,6 +218,13 @@ describe('the ledger undoes every host change', () => {
       'dir /var/lib/kubeadm-single-node',
       'dir /var/lib/kubeadm-single-node/backup',
       'file /etc/containerd/config.toml (backed up)',
+      // registry-credentials with containerd 2.x: the kubelet's credential provider, each part recorded
+      'dir /etc/kubeadm-single-node',
+      'dir /etc/kubeadm-single-node/credential-provider',
+      'file /etc/kubeadm-single-node/credential-provider/response.json',
+      'dir /etc/kubeadm-single-node/credential-provider/bin',
+      'file /etc/kubeadm-single-node/credential-provider/bin/kubeadm-single-node-registry-credentials',
+      'file /etc/kubeadm-single-node/credential-provider/config.yaml',
       'file /etc/containerd/certs.d/docker.io/hosts.toml (backed up)',
       // the CRI plugin makes its CNI config directory when it starts
       'dir /etc/cni',

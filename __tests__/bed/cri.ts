@@ -46,14 +46,16 @@ export async function criImages(socket: string): Promise<CriImage[]> {
 }
 
 /**
- * Pulls as the kubelet does for a pod without imagePullSecrets: a CRI PullImage carrying no
- * credentials, so containerd uses what its own config holds for the registry's host.
+ * Pulls as the kubelet does. Without `auth`, as for a pod without imagePullSecrets and no
+ * credential provider: containerd uses what its own config holds for the registry's host.
+ * With it, as the kubelet sends what a credential provider answered: username and password
+ * and no server address (the kubelet's keyring sets none).
  */
-export async function criPull(socket: string, image: string): Promise<string> {
+export async function criPull(socket: string, image: string, auth?: { username: string; password: string }): Promise<string> {
   const client = new proto.runtime.v1.ImageService(`unix://${socket}`, grpc.credentials.createInsecure())
   try {
     const res = await new Promise<{ imageRef: string }>((resolve, reject) =>
-      client.pullImage({ image: { image } }, { deadline: Date.now() + 60_000 }, (err: Error | null, r: { imageRef: string }) => (err ? reject(err) : resolve(r)))
+      client.pullImage({ image: { image }, ...(auth ? { auth } : {}) }, { deadline: Date.now() + 60_000 }, (err: Error | null, r: { imageRef: string }) => (err ? reject(err) : resolve(r)))
     )
     return res.imageRef
   } finally {

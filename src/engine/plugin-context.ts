@@ -15,6 +15,8 @@ export interface PluginContext {
   paths: Paths
   /** seeded with predictions; the run fills in what it learns */
   learned: Learned
+  /** warnings worth a line in the log and the summary */
+  notes: string[]
   /** the CRI endpoint kubeadm, the kubelet and crictl use */
   criSocket: string
   bin: (name: string) => string

@@ -2,6 +2,7 @@
 // already there is kept, archives are imported, the rest is pulled concurrently. Pull
 // failures are sorted into the ones worth retrying (5xx, resets) and the ones that need
 // the user (rate limits, missing images), whose errors say what to do.
+import type { RegistryCredential } from '../config/inputs.js'
 import { CommandError } from '../host/exec.js'
 import { parseImageRef } from './ref.js'
 import type { ImageStore } from './store.js'
@@ -18,8 +19,8 @@ export interface PreloadOptions {
    * the preload, naming the archives' input, before any pull could try the network
    */
   pull?: boolean
-  /** whether registry-credentials apply to an image's pull (the store then pulls with them) */
-  credentials?: (image: string) => boolean
+  /** the registry-credentials line an image's pull uses, if any (the store then pulls with it) */
+  credentials?: (image: string) => RegistryCredential | undefined
   /** concurrent pulls */
   concurrency?: number
   /** attempts per image for retryable failures */
@@ -66,7 +67,7 @@ function explain(image: string, failure: PullFailure, where: string[], detail: s
     case 'rate-limit':
       return `Pulling ${image} was refused with HTTP 429 (rate limit)${at}. Docker Hub limits anonymous pulls: set registry-mirrors (for example 'docker.io=https://mirror.gcr.io'), log in with registry-credentials ('docker.io=USERNAME:TOKEN', a Docker Hub access token), or point smoke-test-image / preload-images at another registry.`
     case 'unauthorized':
-      return `Pulling ${image} was refused for want of credentials${at}: ${detail}. Set registry-credentials for the host that refused it ('HOST=USERNAME:TOKEN'); credentials are sent only to the host a line names, so a mirror needs a line of its own.`
+      return `Pulling ${image} was refused for want of credentials${at}: ${detail}. Set registry-credentials for the host that refused it ('HOST=USERNAME:TOKEN'): with containerd 1.x a line goes only to the host it names, so a mirror needs a line of its own; with containerd 2.x the line naming the image's registry goes with its pull.`
     case 'not-found':
       return `Image ${image} was not found${at}. If image-repository or registry-mirrors names a mirror, it lacks this image or names it differently; kubeadm asks for exactly this name.`
     case 'retryable':
@@ -149,7 +150,7 @@ export async function preloadImages(store: ImageStore, o: PreloadOptions): Promi
     const started = performance.now()
     for (let attempt = 1; ; attempt++) {
       try {
-        await store.pull(image, o.credentials?.(image) ?? false)
+        await store.pull(image, o.credentials?.(image))
         pulled.push(image)
         log(`pulled ${image} in ${((performance.now() - started) / 1000).toFixed(1)}s`)
         return

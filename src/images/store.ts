@@ -1,16 +1,18 @@
 // An image store, as the action sees one: list, pull, import, tag, export. Each runtime driver
 // gives its own (containerd's in runtimes/containerd/store.ts); Docker's is here for the
 // test bed and for the docker runtime (runtimes/docker/store.ts adds mirrors to its pulls).
+import type { RegistryCredential } from '../config/inputs.js'
 import type { Run } from '../host/exec.js'
 import { archiveIndexNames, namesInArchiveIndex } from './archive-index.js'
 
 export interface ImageStore {
   list(): Promise<Set<string>>
   /**
-   * `credentials`: registry-credentials apply to this pull. The runtime must then find them
-   * in its own configuration (never on a command line, where /proc shows them to every user).
+   * `credential`: the registry-credentials line this pull uses. The runtime must never put it
+   * on a command line, where /proc shows it to every user (containerd 1.x finds it in its own
+   * configuration; 2.x is given it on crictl's standard input).
    */
-  pull(ref: string, credentials?: boolean): Promise<void>
+  pull(ref: string, credential?: RegistryCredential): Promise<void>
   /** imports a docker-save or OCI tarball; returns the names it brought */
   importArchive(path: string): Promise<string[]>
   tag(source: string, target: string): Promise<void>

@@ -32,7 +32,8 @@ export function kubeadmOptions(p: PlanContext): KubeadmConfigOptions {
     imageRepository: config.imageRepository,
     untaint: config.untaint,
     featureGates: config.featureGates,
-    patches: given?.patches ?? []
+    patches: given?.patches ?? [],
+    kubeletArgs: p.runtime.kubeletArgs(config, p.paths)
   }
 }
 

@@ -10,18 +10,12 @@ import { FROM_KUBEADM, type Learned } from '../engine/learned.js'
 import { displayArgv } from '../host/exec.js'
 import { dockerSaveArgv } from '../images/docker.js'
 import { imagesToPreload } from '../images/kubeadm.js'
-import { credentialsFor } from '../images/credentials.js'
+import { pullCredential } from '../images/credentials.js'
 import { preloadImages, pullOrder } from '../images/preload.js'
-import { parseImageRef } from '../images/ref.js'
 import { pullEndpoints } from '../images/mirrors.js'
 import type { Config } from '../config/inputs.js'
 import type { ImageStore } from '../images/store.js'
 import type { PlanContext } from './context.js'
-
-/** Whether registry-credentials apply to pulling this image (through its mirrors or from its registry). */
-export function usesCredentials(config: Config, image: string): boolean {
-  return credentialsFor(pullEndpoints(config.registryMirrors, parseImageRef(image).registry), config.registryCredentials).length > 0
-}
 
 /**
  * What the preload puts in the store: every image the cluster will ask for and every
@@ -123,8 +117,12 @@ export function imageSteps(p: PlanContext): Step[] {
           ...(config.offline
             ? [`offline: nothing is pulled; each of ${images(learned).join(' ') || "kubeadm's images"} must be present or imported, else the step stops`]
             : pullOrder(images(learned)).map((i) => {
-                const creds = usesCredentials(config, i)
-                return `$ sudo ${displayArgv(cmd.pull(i, creds))}${creds ? '   (registry-credentials: through the CRI, which reads them from its config)' : ''}`
+                const inRequest = runtime.credentialsInRequest(learned)
+                const cred = pullCredential(config, i, inRequest)
+                const how = inRequest
+                  ? `registry-credentials for ${cred?.registry}: through the CRI, base64 USERNAME:TOKEN on standard input, which the script gives crictl as CRICTL_AUTH`
+                  : 'registry-credentials: through the CRI, which reads them from its config'
+                return `$ sudo ${displayArgv(cmd.pull(i, cred))}${cred ? `   (${how})` : ''}`
               })),
           ...(learned.kubeadmImages.length === 0 && !config.offline ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []),
           ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
@@ -133,7 +131,7 @@ export function imageSteps(p: PlanContext): Step[] {
           const store = runtime.imageStore(ctx.host.run, config.registryMirrors)
           const archive = cache?.imageArchive()
           const fromCache = archive ? await importCached(store, archive, (w) => cache!.warnings.push(w), ctx.log) : []
-          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config.registryMirrors, r), credentials: (i) => usesCredentials(config, i), log: ctx.log })
+          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config.registryMirrors, r), credentials: (i) => pullCredential(config, i, runtime.credentialsInRequest(ctx.learned)), log: ctx.log })
           await retagImages(store, config.imageRetags, ctx.log)
           ctx.learned.preloaded = images(ctx.learned)
           const cachedSet = new Set(fromCache)

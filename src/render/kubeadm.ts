@@ -19,6 +19,12 @@ export interface KubeadmConfigOptions {
   featureGates?: readonly FeatureGate[]
   /** kubeadm-config's documents, at most one per kind */
   patches?: readonly KubeadmPatch[]
+  /**
+   * kubelet flags that have no KubeletConfiguration field (the image credential provider's),
+   * given through InitConfiguration's nodeRegistration.kubeletExtraArgs: kubeadm writes them to
+   * the kubelet's kubeadm-flags.env, which its systemd drop-in passes on the command line
+   */
+  kubeletArgs?: ReadonlyArray<{ name: string; value: string }>
 }
 
 /** kubeadm's default control-plane taint, kept when untaint is false. */
@@ -77,9 +83,22 @@ function withFeatureGatesArg(args: unknown, flag: string, v1beta4: boolean): unk
   return { ...(isMap(args) ? args : {}), 'feature-gates': flag }
 }
 
+/** kubeletExtraArgs with these added, in the form the kubeadm API version takes (as withFeatureGatesArg). */
+function withKubeletArgs(args: unknown, added: ReadonlyArray<{ name: string; value: string }>, v1beta4: boolean): unknown {
+  if (v1beta4) return [...(Array.isArray(args) ? args : []), ...added.map((a) => ({ name: a.name, value: a.value }))]
+  return { ...(isMap(args) ? args : {}), ...Object.fromEntries(added.map((a) => [a.name, a.value])) }
+}
+
 /** The documents kubeadm reads, in order: Init, Cluster, Kubelet, then KubeProxy if given. */
 export function kubeadmDocuments(o: KubeadmConfigOptions): Doc[] {
   const docs = mergedDocuments(o)
+  // after kubeadm-config's merge patch, which replaces a list whole: its arguments stay, these are added
+  if (o.kubeletArgs?.length) {
+    const init = docs.get('InitConfiguration')!
+    const nodeRegistration = isMap(init.nodeRegistration) ? { ...init.nodeRegistration } : {}
+    nodeRegistration.kubeletExtraArgs = withKubeletArgs(nodeRegistration.kubeletExtraArgs, o.kubeletArgs, String(init.apiVersion).endsWith('v1beta4'))
+    init.nodeRegistration = nodeRegistration
+  }
   const gates = o.featureGates ?? []
   if (gates.length > 0) {
     const cluster = docs.get('ClusterConfiguration')!

@@ -1,6 +1,6 @@
 // A container runtime driver: everything the action does that depends on which runtime the
 // kubelet talks to. One folder per runtime, one line in ./index.ts.
-import type { RegistryMirror } from '../config/inputs.js'
+import type { RegistryCredential, RegistryMirror } from '../config/inputs.js'
 import type { Learned } from '../engine/learned.js'
 import type { Hint, Probe } from '../engine/diagnostics.js'
 import type { Step } from '../engine/step.js'
@@ -37,12 +37,16 @@ export interface RuntimeSetup {
   containerdMajor?: number
   /** the runtime phase: install where needed, configure, restart, wait until CRI answers (`runtime.ready`) */
   steps(p: PluginContext): Step[]
+  /** whether registry-credentials go with each pull request (the preload's, the kubelet's) rather than in the runtime's config */
+  credentialsInRequest(learned: Learned): boolean
+  /** flags the kubelet needs for this runtime, given through kubeadm's nodeRegistration.kubeletExtraArgs */
+  kubeletArgs(config: Config, paths: Paths): Array<{ name: string; value: string }>
   /** where preloaded images go: the store the CRI serves; `mirrors` for a runtime that pulls through them by name */
   imageStore(run: Run, mirrors: readonly RegistryMirror[]): ImageStore
   /** the commands imageStore runs, for the dry run */
   imageCommands(learned: Learned, mirrors: readonly RegistryMirror[]): {
     list(): string[]
-    pull(ref: string, credentials?: boolean): string[]
+    pull(ref: string, credential?: RegistryCredential): string[]
     importArchive(path: string): string[]
     tag(source: string, target: string): string[]
     exportArchive(path: string, refs: readonly string[]): string[]

@@ -18,22 +18,24 @@ export interface ContainerdConfigOptions {
   root?: string
   state?: string
   address?: string
-  /** registry-credentials, by the host they are sent to */
+  /** registry-credentials, by the host they are sent to: written for containerd 1.x only */
   auths?: readonly HostAuth[]
   /** the real tokens (the file containerd reads); otherwise placeholders (the plan) */
   reveal?: boolean
 }
 
 /**
- * The CRI's registry auth, `registry.configs."HOST".auth`, next to config_path: the CRI asks
- * it for the host of each request a registry refused, mirrors included, when the kubelet
- * sends no credentials of its own (containerd's docs/cri/registry.md; its CRI image service,
- * registryHosts / PullImage, reads `Configs[host].Auth` with config_path set, in 1.6, 1.7 and
- * 2.x). Deprecated upstream since 1.5 ("will not be removed until a suitable secret
- * management alternative is available"); hosts.toml has no place for credentials.
+ * containerd 1.x only: the CRI's registry auth, `registry.configs."HOST".auth`, next to
+ * config_path: the CRI asks it for the host of each request a registry refused, mirrors
+ * included, when the kubelet sends no credentials of its own (containerd's docs/cri/registry.md;
+ * its CRI image service, registryHosts / PullImage, reads `Configs[host].Auth` with
+ * config_path set). containerd 2.x deprecates it and removes it in v2.4 (pkg/deprecation's
+ * CRIRegistryConfigs: "will be removed in containerd v2.4"): there the credentials go with
+ * the pull itself, from a kubelet credential provider (src/render/credential-provider.ts) and
+ * the preload's crictl, and the file holds none.
  */
 function registryConfigs(o: ContainerdConfigOptions): Record<string, unknown> {
-  if (!o.auths?.length) return {}
+  if (!o.auths?.length || o.major >= 2) return {}
   return { configs: Object.fromEntries(o.auths.map((a) => [a.host, { auth: { username: a.username, password: shown(a.password, o.reveal ?? false) } }])) }
 }
 
@@ -52,7 +54,7 @@ export function renderContainerdConfig(o: ContainerdConfigOptions): string {
       plugins: {
         'io.containerd.cri.v1.images': {
           pinned_images: { sandbox: o.sandboxImage },
-          registry: { config_path: o.certsDir, ...registryConfigs(o) }
+          registry: { config_path: o.certsDir }
         },
         'io.containerd.cri.v1.runtime': {
           containerd: { default_runtime_name: 'runc', runtimes: { runc } }

@@ -16,12 +16,13 @@ import { installArgv } from '../../host/host.js'
 import type { Paths } from '../../host/paths.js'
 import type { HostFacts } from '../../host/probe.js'
 import { journalArgv } from '../../host/services.js'
-import { criAuths } from '../../images/credentials.js'
+import { criAuths, requestCredentialNotes } from '../../images/credentials.js'
 import { pauseImage } from '../../images/kubeadm.js'
 import type { PluginContext } from '../../engine/plugin-context.js'
 import type { RuntimeDriver, RuntimeSetup } from '../types.js'
 import { renderContainerdConfig, renderHostsToml } from './config.js'
 import { waitForContainerd } from './ready.js'
+import { credentialProviderFiles, credentialProviderFlags, credentialProviderOps, credentialsInRequest, usesCredentialProvider } from './credentials.js'
 import { containerdStore, criPullArgv, ctrArgv, ctrExportArgv, ctrImportArgv, ctrPullArgv, type ContainerdStoreOptions } from './store.js'
 import { PRIVATE_UNIT, privateContainerdUnit } from './unit.js'
 
@@ -65,7 +66,13 @@ function layout(own: boolean, paths: Paths): Layout {
     : { own, ctr: 'ctr', socket: paths.containerdSocket, config: paths.containerdConfig, certsDir: paths.certsDir, unit: 'containerd' }
 }
 
-const storeOptions = (l: Layout, paths: Paths): ContainerdStoreOptions => ({ ctr: l.ctr, address: l.socket, hostsDir: l.certsDir, crictl: join(paths.binDir, 'crictl') })
+const storeOptions = (l: Layout, paths: Paths, containerdMajor: number | undefined): ContainerdStoreOptions => ({
+  ctr: l.ctr,
+  address: l.socket,
+  hostsDir: l.certsDir,
+  crictl: join(paths.binDir, 'crictl'),
+  credentialsInRequest: credentialsInRequest(containerdMajor)
+})
 
 /** A host without containerd gets Docker, as the original recipe has it: runc comes with it. */
 function installDockerStep(): Step {
@@ -117,14 +124,18 @@ function configureStep(p: PluginContext, l: Layout, needs: Step['needs']): Step 
       auths,
       reveal
     })
+  // containerd 2.x: the credentials go with each pull (the kubelet's credential provider, the
+  // preload's crictl), and config.toml holds none; 1.x: config.toml holds them, root's alone
+  const inRequest = credentialsInRequest(learned.containerdMajor)
+  if (inRequest && config.registryCredentials.length > 0) p.notes.push(...requestCredentialNotes(config.registryCredentials, config.registryMirrors))
   const ops: Op[] = [
     {
       kind: 'write',
       path: l.config,
-      // with registry-credentials it holds tokens: root's alone
-      ...(auths.length ? { mode: 0o600, reveal: (lr: Learned) => render(lr, true) } : {}),
+      ...(auths.length && !inRequest ? { mode: 0o600, reveal: (lr: Learned) => render(lr, true) } : {}),
       render: (lr: Learned) => render(lr, false)
     },
+    ...(usesCredentialProvider(config, learned.containerdMajor) ? credentialProviderOps(config, paths) : []),
     ...config.registryMirrors.map((mirror) => ({ kind: 'write' as const, path: join(l.certsDir, mirror.registry, 'hosts.toml'), render: () => renderHostsToml(mirror) }))
   ]
   if (l.own) ops.push({ kind: 'service', action: 'daemon-reload' }, { kind: 'service', action: 'enable', unit: l.unit })
@@ -139,7 +150,8 @@ function configureStep(p: PluginContext, l: Layout, needs: Step['needs']): Step 
     { kind: 'service', action: 'restart', unit: l.unit }
   )
   const what = l.own ? `containerd ${PRIVATE_CONTAINERD.version} (the action's own)` : `containerd ${facts.containerd?.version}`
-  return step('runtime.configure', `configure ${what} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`, needs, ops)
+  const provider = usesCredentialProvider(config, learned.containerdMajor) ? '; registry-credentials through a kubelet credential provider' : ''
+  return step('runtime.configure', `configure ${what} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image${provider}`, needs, ops)
 }
 
 function readyStep(p: PluginContext, l: Layout): Step {
@@ -168,6 +180,7 @@ export const containerd: RuntimeDriver = {
     const tooOld = unsupported(version, facts)
     const own = !facts.containerd || tooOld !== undefined
     const l = layout(own, paths)
+    const major = own ? Number(PRIVATE_CONTAINERD.version.split('.')[0]) : facts.containerd?.major
     const notes = tooOld
       ? [`${tooOld}: the action runs its own containerd ${PRIVATE_CONTAINERD.version} for the cluster beside it (unit ${PRIVATE_UNIT}); Docker and the host's containerd are left alone.`]
       : []
@@ -178,7 +191,7 @@ export const containerd: RuntimeDriver = {
       notes,
       downloads: (config) => (own ? [containerdArtifact(config.githubUrl, facts.arch)] : []),
       packages: facts.containerd ? [] : ['docker.io'],
-      containerdMajor: own ? Number(PRIVATE_CONTAINERD.version.split('.')[0]) : facts.containerd?.major,
+      containerdMajor: major,
       steps(p) {
         const steps: Step[] = []
         const needs: Step['needs'] = ['config.images']
@@ -193,13 +206,16 @@ export const containerd: RuntimeDriver = {
         steps.push(configureStep(p, l, needs), readyStep(p, l))
         return steps
       },
-      imageStore: (run) => containerdStore(run, storeOptions(l, paths)),
+      credentialsInRequest: (learned) => credentialsInRequest(learned.containerdMajor),
+      // registry-credentials on containerd 2.x: the kubelet's credential provider (./credentials.ts)
+      kubeletArgs: (config, paths) => (usesCredentialProvider(config, major) ? credentialProviderFlags(credentialProviderFiles(paths)) : []),
+      imageStore: (run) => containerdStore(run, storeOptions(l, paths, major)),
       imageCommands(learned) {
-        const o = storeOptions(l, paths)
+        const o = storeOptions(l, paths, learned.containerdMajor)
         return {
           list: () => ctrArgv(o, 'images', 'list', '--quiet'),
           // ctr 2.x takes --local to read the hosts directory as 1.x does
-          pull: (ref, credentials) => (credentials ? criPullArgv(o, ref) : ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2)),
+          pull: (ref, credential) => (credential ? criPullArgv(o, ref, o.credentialsInRequest) : ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2)),
           importArchive: (path) => ctrImportArgv(o, path, (learned.containerdMajor ?? 2) >= 2),
           tag: (source, target) => ctrArgv(o, 'images', 'tag', '--force', source, target),
           exportArchive: (path, refs) => ctrExportArgv(o, path, refs, (learned.containerdMajor ?? 2) >= 2)
@@ -218,9 +234,10 @@ export const containerd: RuntimeDriver = {
   hints: [
     { pattern: /unknown service runtime\.v1\.RuntimeService/, hint: "containerd's CRI plugin is disabled (disabled_plugins = [\"cri\"]): the action writes a config with CRI on; check that nothing rewrote /etc/containerd/config.toml." },
     { pattern: /failed to get sandbox image|pinned_images|sandbox image/i, hint: "The sandbox (pause) image is not the one kubeadm uses, or the mirror lacks it: image-repository's pause must match containerd's sandbox image." },
-    // registry.configs' removal has been put off since 2.0 (containerd PRs 9766, 12366, 12791);
-    // a containerd that drops a property refuses the CRI config naming it, as 2.0 did `mirrors`
-    { pattern: /`?configs`? is no longer supported|unknown.*registry\.configs/i, hint: "This containerd no longer reads the CRI's registry.configs auth that registry-credentials writes: remove registry-credentials, or pin a containerd that reads it, and give pods imagePullSecrets instead." },
+    // only containerd 1.x is given registry.configs (2.x removes it in v2.4); a containerd that
+    // drops a property refuses the CRI config naming it, as 2.0 did `mirrors`
+    { pattern: /`?configs`? is no longer supported|unknown.*registry\.configs/i, hint: "This containerd no longer reads the CRI's registry.configs auth that registry-credentials writes for containerd 1.x: check that the detected containerd major matches the one running, or give pods imagePullSecrets instead." },
+    { pattern: /credential provider|image-credential-provider/i, hint: "The kubelet's image credential provider (registry-credentials with containerd 2.x) failed: its config and executable are under /etc/kubeadm-single-node/credential-provider; run the executable with a CredentialProviderRequest on stdin as root to see its answer." },
     { pattern: /cgroup driver|misconfiguration: kubelet cgroup driver/i, hint: 'Cgroup driver mismatch: containerd must run runc with SystemdCgroup = true, as the kubelet uses systemd.' }
   ]
 }

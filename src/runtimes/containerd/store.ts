@@ -1,5 +1,6 @@
 // containerd's image store, driven with ctr in the k8s.io namespace (the one the CRI serves)
 // and the same registry hosts directory the CRI reads.
+import type { RegistryCredential } from '../../config/inputs.js'
 import type { Run } from '../../host/exec.js'
 import { archiveNames, confirmImported, type ImageStore } from '../../images/store.js'
 
@@ -14,6 +15,11 @@ export interface ContainerdStoreOptions {
   namespace?: string
   /** the crictl the action installs, for pulls that need registry-credentials */
   crictl?: string
+  /**
+   * containerd 2.x: registry-credentials go with the pull request (crictl's CRICTL_AUTH), as
+   * the kubelet's do; 1.x: containerd takes them from its config.toml
+   */
+  credentialsInRequest?: boolean
 }
 
 export function ctrArgv(o: ContainerdStoreOptions, ...args: string[]): string[] {
@@ -27,16 +33,25 @@ export function ctrPullArgv(o: ContainerdStoreOptions, ref: string, local: boole
 
 /**
  * The pull for an image registry-credentials apply to: through containerd's CRI, as the
- * kubelet pulls, so containerd takes the credentials from its own config.toml (root's alone)
- * and no token is on a command line. ctr has no other way: its --user puts the token in argv,
- * which /proc shows every user on the runner, and without ':PASSWORD' it prompts on a
- * terminal the action does not have (ctr's commands/resolver.go, passwordPrompt). crictl
- * sends no credentials of its own (no --creds/--auth), so containerd uses its
- * registry.configs; the CRI pulls into k8s.io with the hosts directory, as ctr does.
+ * kubelet pulls, and never with the token on a command line. ctr has no other way: its --user
+ * puts the token in argv, which /proc shows every user on the runner, and without ':PASSWORD'
+ * it prompts on a terminal the action does not have (ctr's commands/resolver.go,
+ * passwordPrompt). The CRI pulls into k8s.io with the hosts directory, as ctr does.
+ * - containerd 1.x: crictl sends no credentials of its own, so containerd uses its
+ *   registry.configs.
+ * - containerd 2.x (no registry.configs): crictl sends them in the PullImage request, read from
+ *   its environment (cri-tools cmd/crictl/image.go: `--auth` takes CRICTL_AUTH, base64
+ *   USERNAME:PASSWORD, since v1.24). `sudo env CRICTL_AUTH=...` would show it in argv, so a
+ *   fixed sh script (no input in it) reads the value from its standard input into the
+ *   environment of root's crictl, whose /proc environ only root may read.
  */
-export function criPullArgv(o: ContainerdStoreOptions, ref: string): string[] {
-  return [o.crictl ?? 'crictl', '--runtime-endpoint', `unix://${o.address}`, '--image-endpoint', `unix://${o.address}`, 'pull', ref]
+export function criPullArgv(o: ContainerdStoreOptions, ref: string, withAuth = false): string[] {
+  const crictl = [o.crictl ?? 'crictl', '--runtime-endpoint', `unix://${o.address}`, '--image-endpoint', `unix://${o.address}`, 'pull', ref]
+  return withAuth ? ['sh', '-c', CRICTL_AUTH_FROM_STDIN, 'sh', ...crictl] : crictl
 }
+
+/** The one script criPullArgv runs: the first line of standard input becomes CRICTL_AUTH, then its arguments run. */
+export const CRICTL_AUTH_FROM_STDIN = 'IFS= read -r CRICTL_AUTH && export CRICTL_AUTH && exec "$@"'
 
 /**
  * The import command; `local` imports in the client, as 1.x does: through containerd 2.x's
@@ -71,8 +86,9 @@ export function containerdStore(run: Run, o: ContainerdStoreOptions): ImageStore
       const res = await run([...base, 'images', 'list', '--quiet'], { privileged: true })
       return new Set(res.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== ''))
     },
-    async pull(ref, credentials) {
-      if (credentials) await run(criPullArgv(o, ref), { privileged: true })
+    async pull(ref, credential?: RegistryCredential) {
+      if (credential && o.credentialsInRequest) await run(criPullArgv(o, ref, true), { privileged: true, input: `${credential.basic.reveal()}\n` })
+      else if (credential) await run(criPullArgv(o, ref), { privileged: true })
       else await run(ctrPullArgv(o, ref, await supportsLocal('pull')), { privileged: true })
     },
     async importArchive(path) {

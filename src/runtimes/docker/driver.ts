@@ -157,6 +157,9 @@ export const docker: RuntimeDriver = {
       problems: problems(facts, why !== undefined, paths),
       notes,
       steps: (p) => [criDockerdStep(p), configureStep(p, why), readyStep(p)],
+      // dockerd pulls with root's Docker credentials (registry-credentials is refused with this runtime)
+      credentialsInRequest: () => false,
+      kubeletArgs: () => [],
       downloads: (config) => [criDockerdArtifact(config.githubUrl, facts.arch)],
       // Docker must be there already: this runtime installs no package
       packages: [],
