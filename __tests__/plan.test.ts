@@ -131,7 +131,7 @@ describe('the action plan', () => {
     assert.deepEqual(s.get('smoke.deploy')!.needs, ['init.kubeconfig'])
     assert.deepEqual(s.get('smoke.check')!.needs.sort(), ['ready.cluster', 'smoke.deploy'])
     assert.equal(s.has('runtime.install'), false, 'Docker is present on hosted runners: not reinstalled')
-    assert.equal(s.has('host.packages'), false)
+    assert.ok(!s.get('init.kubeadm')!.needs.includes('host.packages'), 'nothing to install: init does not wait on apt')
   })
 
   it('makes every step wait for the binaries it runs', () => {
@@ -148,9 +148,9 @@ describe('the action plan', () => {
   })
 
   it('never runs two package installs at once, and refuses a host where it cannot act as root', async () => {
-    const plan = build({}, { ...hostedRunner, docker: false, containerd: undefined, missingPackages: ['conntrack'] })
+    const plan = buildPlan({ config: config(), facts: { ...hostedRunner, docker: false, containerd: undefined, missingPackages: ['conntrack'] }, version: 'v1.31.14', paths: HOST_PATHS })
     const s = byId(plan.steps)
-    assert.ok(s.has('host.packages') && s.has('runtime.install'))
+    assert.ok(s.get('host.packages')!.title === 'install conntrack' && s.has('runtime.install'))
     assert.match(hostProblems(config(), { ...hostedRunner, privilege: 'none' }, HOST_PATHS, plan.runtime)[0], /must act as root.*passwordless sudo/)
     assert.deepEqual(hostProblems(config(), hostedRunner, HOST_PATHS, build().runtime), [])
   })
@@ -304,6 +304,44 @@ describe('the action plan', () => {
     await symlink('/etc', join(dir, 'etc'))
     assert.match((await planTreeProblem(dir, plan.steps))!, /is the host's own \/etc\//)
     assert.equal(await planTreeProblem(join(dir, 'fresh'), plan.steps), undefined)
+  })
+})
+
+describe('host packages in the plan (apt off the critical path)', () => {
+  const at = (version: string, missingPackages: string[]) => buildPlan({ config: config(), facts: { ...hostedRunner, missingPackages }, version, paths: HOST_PATHS })
+  const packages = (plan: ReturnType<typeof at>) => plan.steps.find((s) => s.id === 'host.packages')!
+  const init = (plan: ReturnType<typeof at>) => plan.steps.find((s) => s.id === 'init.kubeadm')!
+
+  it("installs conntrack for 1.31, whose kubeadm preflight stops without it, and init waits for it", () => {
+    const plan = at('v1.31.14', ['conntrack'])
+    assert.equal(packages(plan).title, 'install conntrack')
+    assert.ok(init(plan).needs.includes('host.packages'))
+    const text = renderPlan(plan.steps, plan.learned)
+    assert.match(text, /conntrack: kubeadm's preflight stops below 1\.32 without it/)
+    assert.match(text, /\$ sudo DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y --no-install-recommends conntrack\n/)
+    assert.match(text, /only if that fails: \$ sudo DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get update, then the install once more/)
+  })
+
+  it('installs nothing for 1.34, even where conntrack is missing, and init does not wait on apt', () => {
+    for (const missing of [['conntrack'], []]) {
+      const plan = at('v1.34.2', missing)
+      assert.equal(packages(plan).title, 'no package to install')
+      assert.ok(!init(plan).needs.includes('host.packages'))
+      const text = renderPlan(plan.steps, plan.learned)
+      assert.doesNotMatch(text, /apt-get/)
+      assert.match(text, /kubeadm v1\.34\.2's preflight stops for no missing package, and no step of the run needs one/)
+    }
+  })
+
+  it('a 1.31 host that has conntrack installs nothing, and says conntrack is already there', () => {
+    const plan = at('v1.31.14', [])
+    assert.equal(packages(plan).title, 'no package to install')
+    assert.ok(!init(plan).needs.includes('host.packages'))
+    assert.match(renderPlan(plan.steps, plan.learned), /conntrack: kubeadm's preflight stops below 1\.32 without it .*; already installed/)
+  })
+
+  it('a minor newer than the table needs what the newest row needs: nothing', () => {
+    assert.equal(packages(at('v1.38.0', ['conntrack'])).title, 'no package to install')
   })
 })
 

@@ -3,7 +3,7 @@
 import { access, readFile } from 'node:fs/promises'
 import { availableParallelism, userInfo } from 'node:os'
 import { delimiter, join } from 'node:path'
-import { HOST_PACKAGES } from '../config/defaults.js'
+import { HOST_PACKAGES } from '../config/kubernetes.js'
 import { isRoot, type Run } from './exec.js'
 import type { Paths } from './paths.js'
 
@@ -18,6 +18,7 @@ export interface HostFacts {
   docker: boolean
   /** the running Docker engine, where `docker info` answers: its version and cgroup driver */
   dockerEngine?: DockerEngine
+  /** of the packages some minor needs (config/kubernetes.ts, HOST_PACKAGES), those whose command is not on PATH */
   missingPackages: string[]
   swapOn: boolean
   /** /etc/kubernetes/admin.conf exists: a cluster from an earlier run is still here */
@@ -98,7 +99,7 @@ export async function probeHost(run: Run, paths: Paths): Promise<HostFacts> {
     privilege(run),
     run(['containerd', '--version'], { allowFailure: true }).catch(() => undefined),
     onPath('docker'),
-    Promise.all(HOST_PACKAGES.map(async (p) => ((await onPath(p.bin)) ? undefined : p.pkg))),
+    Promise.all(HOST_PACKAGES.map(async (p) => ((await onPath(p.command)) ? undefined : p.pkg))),
     readFile(paths.procSwaps, 'utf8').catch(() => ''),
     exists(paths.adminConf),
     exists(paths.dockerDaemonJson),
