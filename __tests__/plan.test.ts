@@ -345,6 +345,60 @@ describe('host packages in the plan (apt off the critical path)', () => {
   })
 })
 
+describe("the pod and Service CIDRs against the node's network", () => {
+  // the runner the booted-machine tests model (system/machine.ts): eth0 10.1.0.4/20, default route via 10.1.0.1
+  const runner = {
+    addresses: [
+      { ifname: 'lo', address: '127.0.0.1', prefixlen: 8 },
+      { ifname: 'eth0', address: '10.1.0.4', prefixlen: 20 },
+      { ifname: 'docker0', address: '172.17.0.1', prefixlen: 16 }
+    ],
+    defaultRoute: { dev: 'eth0', gateway: '10.1.0.1' }
+  }
+  const plan = (inputs: Record<string, string>, network = runner) => buildPlan({ config: config(inputs), facts: { ...hostedRunner, network }, version: 'v1.34.2', paths: HOST_PATHS })
+
+  it('refuses a pod CIDR that holds the node address, naming the input and the address', () => {
+    const [p, ...more] = plan({ 'pod-network-cidr': '10.1.0.0/20' }).inputProblems
+    assert.deepEqual(more, [])
+    assert.match(p, /^Input 'pod-network-cidr' has the value "10\.1\.0\.0\/20", which overlaps this node's address 10\.1\.0\.4 \(on eth0\)/)
+    assert.match(p, /Accepted: an IPv4 network disjoint from 10\.1\.0\.0\/20/)
+  })
+
+  it("refuses a service CIDR inside the default route's network that holds no node address", () => {
+    const [p] = plan({ 'service-cidr': '10.1.8.0/24' }).inputProblems
+    assert.match(p, /^Input 'service-cidr' has the value "10\.1\.8\.0\/24", which overlaps the network of this node's default route, 10\.1\.0\.0\/20 \(via eth0, gateway 10\.1\.0\.1\)/)
+    assert.doesNotMatch(p, /address 10\.1\.0\.4/)
+  })
+
+  it('refuses each input that overlaps, both at once', () => {
+    const problems = plan({ 'pod-network-cidr': '10.1.8.0/24', 'service-cidr': '10.1.0.0/24' }, runner).inputProblems
+    assert.equal(problems.length, 2, problems.join('\n'))
+    assert.match(problems[0], /'pod-network-cidr'/)
+    assert.match(problems[1], /'service-cidr'.*10\.1\.0\.4/)
+  })
+
+  it('accepts disjoint CIDRs, and ignores loopback, link-local and the bridges that are not the node', () => {
+    assert.deepEqual(plan({}).inputProblems, [], 'the defaults, 10.244.0.0/16 and 10.96.0.0/12')
+    const leftover = {
+      addresses: [
+        ...runner.addresses,
+        { ifname: 'eth1', address: '169.254.10.2', prefixlen: 16 },
+        // an earlier run of this cluster: flannel's bridge and VXLAN device in the same pod CIDR
+        { ifname: 'cni0', address: '10.244.0.1', prefixlen: 24 },
+        { ifname: 'flannel.1', address: '10.244.0.0', prefixlen: 32 }
+      ],
+      defaultRoute: runner.defaultRoute
+    }
+    assert.deepEqual(plan({ 'pod-network-cidr': '172.16.0.0/12', 'service-cidr': '10.96.0.0/12' }, leftover).inputProblems, [], "docker0's 172.17.0.1 is Docker's")
+    assert.deepEqual(plan({}, leftover).inputProblems, [])
+    assert.deepEqual(plan({ 'pod-network-cidr': '169.254.0.0/16' }, leftover).inputProblems, [], 'link-local does not count')
+  })
+
+  it('holds nothing against the inputs where `ip` did not answer', () => {
+    assert.deepEqual(buildPlan({ config: config({ 'pod-network-cidr': '10.1.0.0/20' }), facts: hostedRunner, version: 'v1.34.2', paths: HOST_PATHS }).inputProblems, [])
+  })
+})
+
 describe('image-retags in the plan', () => {
   const COREDNS_MIRROR = 'docker.io/coredns/coredns:1.12.1'
   const COREDNS = 'registry.k8s.io/coredns/coredns:v1.12.1'

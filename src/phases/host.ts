@@ -4,6 +4,7 @@ import { step, type Step } from '../engine/step.js'
 import { modprobeArgv, sysctlApplyArgv } from '../host/host.js'
 import { aptInstallShows } from '../host/apt.js'
 import type { HostFacts } from '../host/probe.js'
+import { subnetProblems } from '../host/subnets.js'
 import { KERNEL_MODULES, SYSCTLS, renderModulesLoad, renderSysctlConf } from '../render/host.js'
 import type { PlanContext } from './context.js'
 
@@ -63,3 +64,11 @@ function packagesStep(p: PlanContext): Step {
   ])
 }
 
+/**
+ * Input problems the host reveals, found at plan time with everything else the caller
+ * refuses before the host changes: a pod or Service CIDR that overlaps the node's own
+ * addresses or its default route's network.
+ */
+export function hostInputProblems(p: PlanContext): string[] {
+  return subnetProblems({ 'pod-network-cidr': p.config.podNetworkCidr, 'service-cidr': p.config.serviceCidr }, p.facts.network)
+}
