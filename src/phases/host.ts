@@ -1,5 +1,5 @@
 // host: the kernel settings and the packages kubeadm's preflight checks.
-import { hostPackagesFor, type HostPackage } from '../config/kubernetes.js'
+import { HOST_PACKAGES, hostPackagesFor, type HostPackage } from '../config/kubernetes.js'
 import { step, type Step } from '../engine/step.js'
 import { modprobeArgv, sysctlApplyArgv } from '../host/host.js'
 import { aptInstallShows } from '../host/apt.js'
@@ -49,10 +49,12 @@ function packagesStep(p: PlanContext): Step {
   const { facts, version } = p
   const needs = hostPackagesFor(version)
   const install = packagesToInstall(version, facts)
+  const missing = (pkg: string): boolean => facts.missingPackages.includes(pkg)
   const why = [
     ...(needs.length === 0
       ? [`kubeadm ${version}'s preflight stops for no missing package, and no step of the run needs one`]
-      : needs.map((h) => `${h.pkg}: ${h.why}; ${facts.missingPackages.includes(h.pkg) ? 'not installed here' : 'already installed'}`)),
+      : needs.map((h) => `${h.pkg}: ${h.why}; ${missing(h.pkg) ? 'not installed here' : 'already installed'}`)),
+    ...HOST_PACKAGES.filter((h) => !needs.includes(h) && missing(h.pkg)).map((h) => `${h.pkg}: needed only through 1.${h.through}; not installed here, and left so`),
     'socat, ebtables, ethtool: never installed by this action; kubeadm at most warns without them (kubernetes PRs #127151, #129131), and no step of the run uses them'
   ]
   if (install.length === 0) {
