@@ -179,6 +179,8 @@ describe('the ledger undoes every host change', () => {
       for (const [i, failing] of ids.entries()) {
         const measured = commandsPerStep.get(`${containerd} ${failing}`)
         assert.ok(measured !== undefined, `the clean run above measured ${failing}`)
+        // a step that runs no command (host.packages with nothing to install) cannot fail half-way
+        if (measured === 0) continue
         const sim = await simulate({ containerd })
         const initial = await snapshot(sim.root)
         const ledger = new Ledger()
