@@ -16,7 +16,7 @@ import { terminalReporter } from '../src/io/reporter.js'
 import { pathsUnder } from '../src/host/paths.js'
 import { HAVE_NODE24, NODE24, sandbox, type Sandbox } from './helpers/runner.js'
 
-const READ_ONLY = /^(containerd --version|sudo -n true|docker (version|image inspect|info) .*)$/
+const READ_ONLY = /^(containerd --version|sudo -n true|docker (version|image inspect|info) .*|ip -j -4 (addr show|route show default))$/
 
 describe('the command line, built', () => {
   let cli: string

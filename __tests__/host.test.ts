@@ -50,6 +50,56 @@ describe('host changes', () => {
     assert.deepEqual(ledger.changes.map((c) => c.kind === 'packages-installed' && c.packages), [['conntrack'], ['docker.io']])
   })
 
+  /** apt-get as a fake: each install answers with the next exit code (0 once they run out); update with `update`. */
+  const apt = (installs: number[], update = 0) => {
+    const calls: Array<{ argv: string; env?: Record<string, string>; privileged?: boolean }> = []
+    const run: Run = async (argv, opts) => {
+      calls.push({ argv: argv.join(' '), env: opts?.env, privileged: opts?.privileged })
+      const code = argv[1] === 'update' ? update : (installs.shift() ?? 0)
+      const res = { exitCode: code, stdout: '', stderr: code ? `E: failed (${argv[1]})` : '' }
+      if (code !== 0 && !opts?.allowFailure) throw new Error(`${argv.join(' ')} exited ${code}`)
+      return res
+    }
+    return { run, calls }
+  }
+
+  it('runs apt-get update only after an install failed, then installs once more; as root, with needrestart suspended', async () => {
+    const ok = apt([])
+    await (await fixture(ok.run)).host.installPackages(['conntrack'], () => {})
+    assert.deepEqual(ok.calls.map((c) => c.argv), ['apt-get install -y --no-install-recommends conntrack'], 'no update when the install works')
+    assert.deepEqual(ok.calls[0].env, { DEBIAN_FRONTEND: 'noninteractive', NEEDRESTART_SUSPEND: '1' })
+    assert.equal(ok.calls[0].privileged, true)
+
+    const stale = apt([100])
+    const lines: string[] = []
+    await (await fixture(stale.run)).host.installPackages(['conntrack'], (l) => lines.push(l))
+    assert.deepEqual(stale.calls.map((c) => c.argv), ['apt-get install -y --no-install-recommends conntrack', 'apt-get update', 'apt-get install -y --no-install-recommends conntrack'])
+    assert.ok(stale.calls.every((c) => c.env?.NEEDRESTART_SUSPEND === '1' && c.env.DEBIAN_FRONTEND === 'noninteractive'))
+    assert.match(lines.join('\n'), /apt-get install failed; refreshing the package lists: E: failed \(install\)/)
+  })
+
+  it('installs once more even when apt-get update fails (a third-party list that cannot be fetched)', async () => {
+    const f = apt([100], 100)
+    const lines: string[] = []
+    const { host, ledger } = await fixture(f.run)
+    await host.installPackages(['conntrack'], (l) => lines.push(l))
+    assert.equal(f.calls.length, 3)
+    assert.match(lines.join('\n'), /apt-get update exited with code 100; installing anyway/)
+    assert.deepEqual(ledger.changes, [{ kind: 'packages-installed', packages: ['conntrack'] }])
+  })
+
+  it('fails on a package the run needs, and only warns on one nothing needs; neither is recorded as installed', async () => {
+    const needed = await fixture(apt([100, 100]).run)
+    await assert.rejects(needed.host.installPackages(['conntrack'], () => {}), /apt-get install -y --no-install-recommends conntrack` exited with code 100:\nE: failed \(install\)/)
+    assert.deepEqual(needed.ledger.changes, [], 'cleanup would say "packages installed" of packages that are not')
+
+    const optional = await fixture(apt([100, 100]).run)
+    const lines: string[] = []
+    await optional.host.installPackages(['socat'], (l) => lines.push(l), { optional: true })
+    assert.match(lines[lines.length - 1], /^warning: socat not installed, and nothing in this run needs it: `apt-get install -y --no-install-recommends socat` exited with code 100/)
+    assert.deepEqual(optional.ledger.changes, [])
+  })
+
   it('records only the modules it loads, the sysctl values that exist, and the swap that was on', async () => {
     const ran: string[] = []
     const run: Run = async (argv) => {

@@ -134,7 +134,7 @@ describe('the action plan', () => {
     assert.deepEqual(s.get('smoke.deploy')!.needs, ['init.kubeconfig'])
     assert.deepEqual(s.get('smoke.check')!.needs.sort(), ['ready.cluster', 'smoke.deploy'])
     assert.equal(s.has('runtime.install'), false, 'Docker is present on hosted runners: not reinstalled')
-    assert.equal(s.has('host.packages'), false)
+    assert.ok(!s.get('init.kubeadm')!.needs.includes('host.packages'), 'nothing to install: init does not wait on apt')
   })
 
   it('makes every step wait for the binaries it runs', () => {
@@ -151,9 +151,9 @@ describe('the action plan', () => {
   })
 
   it('never runs two package installs at once, and refuses a host where it cannot act as root', async () => {
-    const plan = build({}, { ...hostedRunner, docker: false, containerd: undefined, missingPackages: ['conntrack'] })
+    const plan = buildPlan({ config: config(), facts: { ...hostedRunner, docker: false, containerd: undefined, missingPackages: ['conntrack'] }, version: 'v1.31.14', paths: HOST_PATHS })
     const s = byId(plan.steps)
-    assert.ok(s.has('host.packages') && s.has('runtime.install'))
+    assert.ok(s.get('host.packages')!.title === 'install conntrack' && s.has('runtime.install'))
     assert.match(hostProblems(config(), { ...hostedRunner, privilege: 'none' }, HOST_PATHS, plan.runtime)[0], /must act as root.*passwordless sudo/)
     assert.deepEqual(hostProblems(config(), hostedRunner, HOST_PATHS, build().runtime), [])
   })
@@ -307,6 +307,100 @@ describe('the action plan', () => {
     await symlink('/etc', join(dir, 'etc'))
     assert.match((await planTreeProblem(dir, plan.steps))!, /is the host's own \/etc\//)
     assert.equal(await planTreeProblem(join(dir, 'fresh'), plan.steps), undefined)
+  })
+})
+
+describe('host packages in the plan (apt off the critical path)', () => {
+  const at = (version: string, missingPackages: string[]) => buildPlan({ config: config(), facts: { ...hostedRunner, missingPackages }, version, paths: HOST_PATHS })
+  const packages = (plan: ReturnType<typeof at>) => plan.steps.find((s) => s.id === 'host.packages')!
+  const init = (plan: ReturnType<typeof at>) => plan.steps.find((s) => s.id === 'init.kubeadm')!
+
+  it("installs conntrack for 1.31, whose kubeadm preflight stops without it, and init waits for it", () => {
+    const plan = at('v1.31.14', ['conntrack'])
+    assert.equal(packages(plan).title, 'install conntrack')
+    assert.ok(init(plan).needs.includes('host.packages'))
+    const text = renderPlan(plan.steps, plan.learned)
+    assert.match(text, /conntrack: kubeadm's preflight stops below 1\.32 without it/)
+    assert.match(text, /\$ sudo DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y --no-install-recommends conntrack\n/)
+    assert.match(text, /only if that fails: \$ sudo DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get update, then the install once more/)
+  })
+
+  it('installs nothing for 1.34, even where conntrack is missing, and init does not wait on apt', () => {
+    for (const missing of [['conntrack'], []]) {
+      const plan = at('v1.34.2', missing)
+      assert.equal(packages(plan).title, 'no package to install')
+      assert.ok(!init(plan).needs.includes('host.packages'))
+      const text = renderPlan(plan.steps, plan.learned)
+      assert.doesNotMatch(text, /apt-get/)
+      assert.match(text, /kubeadm v1\.34\.2's preflight stops for no missing package, and no step of the run needs one/)
+      if (missing.length) assert.match(text, /conntrack: needed only through 1\.31; not installed here, and left so/)
+      else assert.doesNotMatch(text, /conntrack/)
+    }
+  })
+
+  it('a 1.31 host that has conntrack installs nothing, and says conntrack is already there', () => {
+    const plan = at('v1.31.14', [])
+    assert.equal(packages(plan).title, 'no package to install')
+    assert.ok(!init(plan).needs.includes('host.packages'))
+    assert.match(renderPlan(plan.steps, plan.learned), /conntrack: kubeadm's preflight stops below 1\.32 without it .*; already installed/)
+  })
+
+  it('a minor newer than the table needs what the newest row needs: nothing', () => {
+    assert.equal(packages(at('v1.38.0', ['conntrack'])).title, 'no package to install')
+  })
+})
+
+describe("the pod and Service CIDRs against the node's network", () => {
+  // the runner the booted-machine tests model (system/machine.ts): eth0 10.1.0.4/20, default route via 10.1.0.1
+  const runner = {
+    addresses: [
+      { ifname: 'lo', address: '127.0.0.1', prefixlen: 8 },
+      { ifname: 'eth0', address: '10.1.0.4', prefixlen: 20 },
+      { ifname: 'docker0', address: '172.17.0.1', prefixlen: 16 }
+    ],
+    defaultRoute: { dev: 'eth0', gateway: '10.1.0.1' }
+  }
+  const plan = (inputs: Record<string, string>, network = runner) => buildPlan({ config: config(inputs), facts: { ...hostedRunner, network }, version: 'v1.34.2', paths: HOST_PATHS })
+
+  it('refuses a pod CIDR that holds the node address, naming the input and the address', () => {
+    const [p, ...more] = plan({ 'pod-network-cidr': '10.1.0.0/20' }).inputProblems
+    assert.deepEqual(more, [])
+    assert.match(p, /^Input 'pod-network-cidr' has the value "10\.1\.0\.0\/20", which overlaps this node's address 10\.1\.0\.4 \(on eth0\)/)
+    assert.match(p, /Accepted: an IPv4 network disjoint from 10\.1\.0\.0\/20/)
+  })
+
+  it("refuses a service CIDR inside the default route's network that holds no node address", () => {
+    const [p] = plan({ 'service-cidr': '10.1.8.0/24' }).inputProblems
+    assert.match(p, /^Input 'service-cidr' has the value "10\.1\.8\.0\/24", which overlaps the network of this node's default route, 10\.1\.0\.0\/20 \(via eth0, gateway 10\.1\.0\.1\)/)
+    assert.doesNotMatch(p, /address 10\.1\.0\.4/)
+  })
+
+  it('refuses each input that overlaps, both at once', () => {
+    const problems = plan({ 'pod-network-cidr': '10.1.8.0/24', 'service-cidr': '10.1.0.0/24' }, runner).inputProblems
+    assert.equal(problems.length, 2, problems.join('\n'))
+    assert.match(problems[0], /'pod-network-cidr'/)
+    assert.match(problems[1], /'service-cidr'.*10\.1\.0\.4/)
+  })
+
+  it('accepts disjoint CIDRs, and ignores loopback, link-local and the bridges that are not the node', () => {
+    assert.deepEqual(plan({}).inputProblems, [], 'the defaults, 10.244.0.0/16 and 10.96.0.0/12')
+    const leftover = {
+      addresses: [
+        ...runner.addresses,
+        { ifname: 'eth1', address: '169.254.10.2', prefixlen: 16 },
+        // an earlier run of this cluster: flannel's bridge and VXLAN device in the same pod CIDR
+        { ifname: 'cni0', address: '10.244.0.1', prefixlen: 24 },
+        { ifname: 'flannel.1', address: '10.244.0.0', prefixlen: 32 }
+      ],
+      defaultRoute: runner.defaultRoute
+    }
+    assert.deepEqual(plan({ 'pod-network-cidr': '172.16.0.0/12', 'service-cidr': '10.96.0.0/12' }, leftover).inputProblems, [], "docker0's 172.17.0.1 is Docker's")
+    assert.deepEqual(plan({}, leftover).inputProblems, [])
+    assert.deepEqual(plan({ 'pod-network-cidr': '169.254.0.0/16' }, leftover).inputProblems, [], 'link-local does not count')
+  })
+
+  it('holds nothing against the inputs where `ip` did not answer', () => {
+    assert.deepEqual(buildPlan({ config: config({ 'pod-network-cidr': '10.1.0.0/20' }), facts: hostedRunner, version: 'v1.34.2', paths: HOST_PATHS }).inputProblems, [])
   })
 })
 

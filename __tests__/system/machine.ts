@@ -188,7 +188,8 @@ export interface BootOptions {
   /** MiB of swap on /mnt/swapfile, on at boot (default 256); false for none */
   swapMiB?: number | false
   /**
-   * conntrack, socat, ebtables, ethtool (what the action apt-installs when missing):
+   * conntrack, socat, ebtables, ethtool (what kubeadm's preflight once looked for; the action
+   * apt-installs only conntrack, where missing, for Kubernetes below 1.32):
    * 'installed' (default, as facts.ts models a hosted runner), 'apt' (not installed, served by
    * an apt repository inside the machine, so `apt-get install` works), or 'missing' (not
    * installed and no reachable repository: apt-get fails as without network)

@@ -20,12 +20,4 @@ export const DEFAULTS = {
 /** containernetworking/plugins: bridge, host-local, portmap and loopback for any CNI. */
 export const CNI_PLUGINS_VERSION = 'v1.8.0'
 
-/** Host packages kubeadm's preflight wants; conntrack is mandatory below 1.32. */
-export const HOST_PACKAGES = [
-  { pkg: 'conntrack', bin: 'conntrack' },
-  { pkg: 'socat', bin: 'socat' },
-  { pkg: 'ebtables', bin: 'ebtables' },
-  { pkg: 'ethtool', bin: 'ethtool' }
-] as const
-
 export const SMOKE = { name: 'kubeadm-single-node-smoke', namespace: 'default' } as const

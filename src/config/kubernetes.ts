@@ -12,6 +12,17 @@
 // - containerd: containerd's RELEASES.md, "Kubernetes Support": the oldest supported
 //   release of each containerd line. 1.28 and 1.29 are from the table before those rows
 //   were dropped; 1.37 has no row yet and takes 1.36's.
+// - host packages (HOST_PACKAGES below, a rule by minor rather than a column): what
+//   kubeadm's preflight fails without (an error, not a warning), in
+//   cmd/kubeadm/app/preflight/checks_linux.go, addExecChecks. Through release-1.31 it holds
+//   `InPathCheck{executable: "conntrack", mandatory: true}`; from release-1.32 that check is
+//   made only for a Kubernetes version below 1.32 (kubernetes PR #126953: kube-proxy 1.32 no
+//   longer runs conntrack, PR #126952), and kubeadm 1.33 drops it (kubernetes/kubeadm#3105).
+//   socat and ebtables were only ever `mandatory: false` (warnings) there, and are removed
+//   from preflight by PR #127151, cherry-picked to release-1.31, -1.30, -1.29 and -1.28
+//   (PRs #127413, #127414, #127415, #127416). ethtool and tc are warnings only, removed in
+//   1.33 (PR #129131). No step of the run needs any of them: kube-proxy brings its own
+//   conntrack in its image. So conntrack below 1.32 is the only package a run installs.
 // A minor newer than the table (a release that came out after this action did) takes the
 // newest row's rules (rulesFor), and the run asks its kubeadm for what kubeadm knows best:
 // its configuration API and its images. Nothing else about it is guessed.
@@ -55,6 +66,29 @@ export const KUBERNETES_MINORS: readonly KubernetesMinor[] = [
 export const OLDEST_MINOR = KUBERNETES_MINORS[0].minor
 const NEWEST = KUBERNETES_MINORS[KUBERNETES_MINORS.length - 1]
 export const NEWEST_MINOR = NEWEST.minor
+
+export interface HostPackage {
+  /** the Debian/Ubuntu package */
+  pkg: string
+  /** the command kubeadm looks for in PATH (what the probe looks for) */
+  command: string
+  /** the newest minor that needs it */
+  through: number
+  /** for the dry run: what fails without it */
+  why: string
+}
+
+/** Every package a run may install, and the minors that need it (sources above). */
+export const HOST_PACKAGES: readonly HostPackage[] = [
+  { pkg: 'conntrack', command: 'conntrack', through: 31, why: "kubeadm's preflight stops below 1.32 without it ([ERROR FileExisting-conntrack])" }
+]
+
+/** The packages kubeadm `version` (vX.Y.Z) cannot do without; a minor newer than the table needs what the newest row needs. */
+export function hostPackagesFor(version: string): HostPackage[] {
+  const v = semver.parse(version)
+  if (!v) throw new Error(`"${version}" is not a version`)
+  return HOST_PACKAGES.filter((p) => v.minor <= p.through)
+}
 
 export function minorRow(minor: number): KubernetesMinor | undefined {
   return KUBERNETES_MINORS.find((r) => r.minor === minor)

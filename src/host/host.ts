@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto'
 import { lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
-import { aptInstall } from './apt.js'
+import { aptInstall, type AptOptions } from './apt.js'
 import type { Run, RunOptions, RunResult } from './exec.js'
 import { describeChange, type Change, type Ledger } from './ledger.js'
 import { systemctlArgv, type ServiceAction, type ServiceManager } from './services.js'
@@ -53,8 +53,8 @@ export interface Host {
   /** applies a sysctl.d file, recording the live values of `keys` first */
   applySysctls(file: string, keys: readonly string[]): Promise<void>
   loadModules(modules: readonly string[]): Promise<void>
-  /** apt-get install; never two at once (they would fight over dpkg's lock) */
-  installPackages(packages: readonly string[], log: (line: string) => void): Promise<void>
+  /** apt-get install; never two at once (they would fight over dpkg's lock). `optional`: a failure is a warning */
+  installPackages(packages: readonly string[], log: (line: string) => void, o?: AptOptions): Promise<void>
   /** runs a command whose effect `undo` reverses (kubeadm init, undone by kubeadm reset) */
   apply(what: string, argv: string[], undo: string[][], opts?: RunOptions): Promise<RunResult>
   /** records commands cleanup must run at this point of the undo, for a change made otherwise */
@@ -249,10 +249,11 @@ export function createHost(o: HostOptions): Host {
       if (added.length > 0) ledger.record({ kind: 'modules-loaded', modules: added })
       await run(modprobeArgv(modules), root)
     },
-    installPackages(packages, log) {
+    installPackages(packages, log, opts) {
       const mine = aptQueue.then(async () => {
-        ledger.record({ kind: 'packages-installed', packages: [...packages] })
-        await aptInstall(run, packages, log)
+        // recorded once installed, unlike every other change: cleanup never removes packages,
+        // and a record made before an install that then failed would say they were installed
+        if (await aptInstall(run, packages, log, opts)) ledger.record({ kind: 'packages-installed', packages: [...packages] })
       })
       aptQueue = mine.catch(() => {})
       return mine

@@ -18,7 +18,7 @@ export type Change =
   | { kind: 'sysctl'; values: Record<string, string> }
   /** left in place: unloading a module another user may rely on is not safe */
   | { kind: 'modules-loaded'; modules: string[] }
-  /** left in place: removing packages can take what the host relied on with them */
+  /** left in place: removing packages can take what the host relied on with them; recorded once installed */
   | { kind: 'packages-installed'; packages: string[] }
   /** a network interface that did not exist (a CNI's bridge) */
   | { kind: 'interface'; name: string }

@@ -3,7 +3,7 @@
 import { access, readFile } from 'node:fs/promises'
 import { availableParallelism, userInfo } from 'node:os'
 import { delimiter, join } from 'node:path'
-import { HOST_PACKAGES } from '../config/defaults.js'
+import { HOST_PACKAGES } from '../config/kubernetes.js'
 import { isRoot, type Run } from './exec.js'
 import type { Paths } from './paths.js'
 
@@ -20,7 +20,10 @@ export interface HostFacts {
   dockerEngine?: DockerEngine
   /** why a docker on PATH did not answer, where it did not */
   dockerProblem?: string
+  /** of the packages some minor needs (config/kubernetes.ts, HOST_PACKAGES), those whose command is not on PATH */
   missingPackages: string[]
+  /** the node's IPv4 addresses and default route (`ip -j`), where `ip` answered */
+  network?: HostNetwork
   swapOn: boolean
   /** /etc/kubernetes/admin.conf exists: a cluster from an earlier run is still here */
   existingCluster: boolean
@@ -42,6 +45,45 @@ export interface DockerEngine {
   cgroupDriver: string
   /** who the daemon answered: the user (the docker group, a rootless Docker), or only root through sudo */
   via: 'user' | 'root'
+}
+
+export interface HostNetwork {
+  /** every IPv4 address of every interface, loopback included (the check decides what counts) */
+  addresses: Array<{ ifname: string; address: string; prefixlen: number }>
+  /** the IPv4 default route: its interface, and its gateway where it has one */
+  defaultRoute?: { dev: string; gateway?: string }
+}
+
+/** Read as the user: both answer without privilege. IPv4 only, like the CIDR inputs. */
+export const ipAddrArgv = ['ip', '-j', '-4', 'addr', 'show']
+export const ipRouteArgv = ['ip', '-j', '-4', 'route', 'show', 'default']
+
+/** `ip -j addr show` (iproute2's JSON): each interface's `ifname` and `addr_info` entries. */
+export function parseIpAddr(json: string): HostNetwork['addresses'] {
+  const links = JSON.parse(json) as Array<{ ifname?: string; addr_info?: Array<{ family?: string; local?: string; prefixlen?: number }> }>
+  return links.flatMap((l) =>
+    (l.addr_info ?? []).flatMap((a) => (a.family === 'inet' && l.ifname && a.local && typeof a.prefixlen === 'number' ? [{ ifname: l.ifname, address: a.local, prefixlen: a.prefixlen }] : []))
+  )
+}
+
+/** `ip -j route show default`: the first default route (the kernel's choice at the lowest metric). */
+export function parseDefaultRoute(json: string): HostNetwork['defaultRoute'] {
+  const routes = JSON.parse(json) as Array<{ dst?: string; dev?: string; gateway?: string; metric?: number }>
+  const r = routes.filter((x) => x.dst === 'default' && x.dev).sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0]
+  return r ? { dev: r.dev!, ...(r.gateway ? { gateway: r.gateway } : {}) } : undefined
+}
+
+/** Undefined where `ip` is missing or says something else than JSON: the subnet check then has nothing to hold the inputs to. */
+async function hostNetwork(run: Run): Promise<HostNetwork | undefined> {
+  const ask = (argv: string[]) => run(argv, { allowFailure: true }).catch(() => undefined)
+  const [addr, route] = await Promise.all([ask(ipAddrArgv), ask(ipRouteArgv)])
+  if (addr?.exitCode !== 0) return undefined
+  try {
+    const defaultRoute = route?.exitCode === 0 ? parseDefaultRoute(route.stdout) : undefined
+    return { addresses: parseIpAddr(addr.stdout), ...(defaultRoute ? { defaultRoute } : {}) }
+  } catch {
+    return undefined
+  }
 }
 
 /** What the probe asks Docker, shown by the dry run where the answer decides a step. */
@@ -107,11 +149,12 @@ async function privilege(run: Run): Promise<HostFacts['privilege']> {
 export async function probeHost(run: Run, paths: Paths): Promise<HostFacts> {
   const u = userInfo()
   const home = process.env.HOME || u.homedir
+  const networkAsked = hostNetwork(run)
   const [priv, containerdOut, docker, missing, swaps, existingCluster, daemonJsonExists, daemonJson, kubeconfigExists] = await Promise.all([
     privilege(run),
     run(['containerd', '--version'], { allowFailure: true }).catch(() => undefined),
     onPath('docker'),
-    Promise.all(HOST_PACKAGES.map(async (p) => ((await onPath(p.bin)) ? undefined : p.pkg))),
+    Promise.all(HOST_PACKAGES.map(async (p) => ((await onPath(p.command)) ? undefined : p.pkg))),
     readFile(paths.procSwaps, 'utf8').catch(() => ''),
     exists(paths.adminConf),
     exists(paths.dockerDaemonJson),
@@ -121,7 +164,7 @@ export async function probeHost(run: Run, paths: Paths): Promise<HostFacts> {
     ),
     exists(join(home, '.kube', 'config'))
   ])
-  const dockerFacts = docker ? await probeDocker(run, priv !== 'none') : {}
+  const [dockerFacts, network] = await Promise.all([docker ? probeDocker(run, priv !== 'none') : {}, networkAsked])
   return {
     arch: kubeArch(process.arch),
     privilege: priv,
@@ -131,6 +174,7 @@ export async function probeHost(run: Run, paths: Paths): Promise<HostFacts> {
     docker,
     ...dockerFacts,
     missingPackages: missing.flatMap((p) => (p ? [p] : [])),
+    ...(network ? { network } : {}),
     swapOn: swaps.trim().split('\n').length > 1,
     existingCluster,
     daemonJsonExists,

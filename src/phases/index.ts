@@ -13,7 +13,7 @@ import { binarySteps } from './binaries.js'
 import { cacheSteps } from './cache.js'
 import { configSteps, kubeadmConfigInputProblems, kubeadmImageNote } from './config.js'
 import { planContext, type PlanInput } from './context.js'
-import { hostSteps } from './host.js'
+import { hostInputProblems, hostSteps } from './host.js'
 import { imageSteps } from './images.js'
 import { initSteps } from './init.js'
 import { networkSteps } from './network.js'
@@ -34,8 +34,9 @@ export interface Plan {
   /** the run's cache entry, if the cache is on here */
   cache?: CacheSession
   /**
-   * Input problems only the resolved version and the runtime reveal (kubeadm-config against
-   * them and the other inputs): the caller stops with an InputError before anything changes.
+   * Input problems only the resolved version, the runtime and the host reveal (kubeadm-config
+   * against them and the other inputs; the pod and Service CIDRs against the node's
+   * addresses): the caller stops with an InputError before anything changes.
    */
   inputProblems: string[]
 }
@@ -92,5 +93,5 @@ export function buildPlan(input: PlanInput): Plan {
     ...readySteps(p),
     ...smokeSteps(p)
   ]
-  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime, cache: p.cache, inputProblems: kubeadmConfigInputProblems(p) }
+  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime, cache: p.cache, inputProblems: [...kubeadmConfigInputProblems(p), ...hostInputProblems(p)] }
 }

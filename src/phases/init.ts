@@ -4,6 +4,7 @@ import { step, type Step, type StepId } from '../engine/step.js'
 import { displayArgv } from '../host/exec.js'
 import { installArgv, mkdirArgv } from '../host/host.js'
 import type { PlanContext } from './context.js'
+import { packagesToInstall } from './host.js'
 
 export function kubeadmInitArgv(kubeadm: string, config: string): string[] {
   return [kubeadm, 'init', '--config', config, '--skip-token-print']
@@ -21,8 +22,11 @@ export function initSteps(p: PlanContext, hostStepIds: StepId[]): Step[] {
   const reset = kubeadmResetArgv(bin('kubeadm'), criSocket)
   const owner = { uid: facts.user.uid, gid: facts.user.gid }
   const kubeDir = dirname(files.kubeconfig)
+  // apt is off the critical path: init waits for host.packages only where that installs
+  // what kubeadm's preflight stops without (conntrack below 1.32)
+  const hostNeeds = hostStepIds.filter((id) => id !== 'host.packages' || packagesToInstall(version, facts).length > 0)
   return [
-    step('init.kubeadm', `kubeadm init ${version}`, [...hostStepIds, 'binaries.kubelet-unit', 'binaries.cni-plugins', 'config.kubeadm', 'runtime.ready', 'images.preload'], [
+    step('init.kubeadm', `kubeadm init ${version}`, [...hostNeeds, 'binaries.kubelet-unit', 'binaries.cni-plugins', 'config.kubeadm', 'runtime.ready', 'images.preload'], [
       {
         kind: 'task',
         title: 'kubeadm init',

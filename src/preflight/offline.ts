@@ -16,6 +16,7 @@ import { isLocalUrl, type Artifact } from '../host/download.js'
 import type { HostFacts } from '../host/probe.js'
 import { archiveIndexNames } from '../images/archive-index.js'
 import { normalizeImage } from '../images/ref.js'
+import { packagesToInstall } from '../phases/host.js'
 import { preloadSet } from '../phases/images.js'
 import type { Plan } from '../phases/index.js'
 import { artifacts } from '../phases/artifacts.js'
@@ -139,7 +140,7 @@ export async function offlineProblems(config: Config, facts: HostFacts, version:
   }
 
   // packages
-  const packages = [...facts.missingPackages, ...plan.runtime.packages]
+  const packages = [...packagesToInstall(version, facts).map((h) => h.pkg), ...plan.runtime.packages]
   if (packages.length > 0) {
     problems.push(
       `The host phase would install ${packages.join(', ')} with apt-get, and 'offline' is true: no input provides packages; install them on the runner's image first (\`apt-get install ${packages.join(' ')}\`, or the .deb files with \`dpkg -i\`).`
