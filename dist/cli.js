@@ -973,7 +973,7 @@ var require_util = __commonJS({
     var net = __require("node:net");
     var { Blob: Blob2 } = __require("node:buffer");
     var nodeUtil = __require("node:util");
-    var { stringify: stringify6 } = __require("node:querystring");
+    var { stringify: stringify7 } = __require("node:querystring");
     var { EventEmitter: EE } = __require("node:events");
     var { InvalidArgumentError } = require_errors();
     var { headerNameLowerCasedRecord } = require_constants();
@@ -1033,7 +1033,7 @@ var require_util = __commonJS({
       if (url2.includes("?") || url2.includes("#")) {
         throw new Error('Query params cannot be passed when url already contains "?" or "#".');
       }
-      const stringified = stringify6(queryParams);
+      const stringified = stringify7(queryParams);
       if (stringified) {
         url2 += "?" + stringified;
       }
@@ -16240,7 +16240,7 @@ var require_util6 = __commonJS({
         throw new Error("Invalid cookie max-age");
       }
     }
-    function stringify6(cookie) {
+    function stringify7(cookie) {
       if (cookie.name.length === 0) {
         return null;
       }
@@ -16298,7 +16298,7 @@ var require_util6 = __commonJS({
       validateCookiePath,
       validateCookieValue,
       toIMFDate,
-      stringify: stringify6
+      stringify: stringify7
     };
   }
 });
@@ -16444,7 +16444,7 @@ var require_cookies = __commonJS({
   "node_modules/undici/lib/web/cookies/index.js"(exports, module) {
     "use strict";
     var { parseSetCookie } = require_parse();
-    var { stringify: stringify6 } = require_util6();
+    var { stringify: stringify7 } = require_util6();
     var { webidl } = require_webidl();
     var { Headers: Headers2 } = require_headers();
     function getCookies(headers) {
@@ -16487,7 +16487,7 @@ var require_cookies = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, "setCookie");
       webidl.brandCheck(headers, Headers2, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str2 = stringify6(cookie);
+      const str2 = stringify7(cookie);
       if (str2) {
         headers.append("Set-Cookie", str2);
       }
@@ -27061,6 +27061,817 @@ var require_commonjs2 = __commonJS({
   }
 });
 
+// node_modules/ipaddr.js/lib/ipaddr.js
+var require_ipaddr = __commonJS({
+  "node_modules/ipaddr.js/lib/ipaddr.js"(exports, module) {
+    (function(root) {
+      "use strict";
+      const ipv4Part = "(0?\\d+|0x[a-f0-9]+)";
+      const ipv4Regexes = {
+        fourOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}$`, "i"),
+        threeOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}$`, "i"),
+        twoOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}$`, "i"),
+        longValue: new RegExp(`^${ipv4Part}$`, "i")
+      };
+      const octalRegex = new RegExp(`^0[0-7]+$`, "i");
+      const hexRegex = new RegExp(`^0x[a-f0-9]+$`, "i");
+      const zoneIndex = "%[0-9a-z]{1,}";
+      const ipv6Part = "(?:[0-9a-f]+::?)+";
+      const ipv6Regexes = {
+        zoneIndex: new RegExp(zoneIndex, "i"),
+        "native": new RegExp(`^(::)?(${ipv6Part})?([0-9a-f]+)?(::)?(${zoneIndex})?$`, "i"),
+        deprecatedTransitional: new RegExp(`^(?:::)(${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}(${zoneIndex})?)$`, "i"),
+        transitional: new RegExp(`^((?:${ipv6Part})|(?:::)(?:${ipv6Part})?)${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}(${zoneIndex})?$`, "i")
+      };
+      function expandIPv6(string, parts) {
+        if (string.indexOf("::") !== string.lastIndexOf("::")) {
+          return null;
+        }
+        let colonCount = 0;
+        let lastColon = -1;
+        let zoneId = (string.match(ipv6Regexes.zoneIndex) || [])[0];
+        let replacement, replacementCount;
+        if (zoneId) {
+          zoneId = zoneId.substring(1);
+          string = string.replace(/%.+$/, "");
+        }
+        while ((lastColon = string.indexOf(":", lastColon + 1)) >= 0) {
+          colonCount++;
+        }
+        if (string.substr(0, 2) === "::") {
+          colonCount--;
+        }
+        if (string.substr(-2, 2) === "::") {
+          colonCount--;
+        }
+        if (colonCount >= parts) {
+          return null;
+        }
+        replacementCount = parts - colonCount;
+        replacement = ":";
+        while (replacementCount--) {
+          replacement += "0:";
+        }
+        string = string.replace("::", replacement);
+        if (string[0] === ":") {
+          string = string.slice(1);
+        }
+        if (string[string.length - 1] === ":") {
+          string = string.slice(0, -1);
+        }
+        parts = (function() {
+          const ref = string.split(":");
+          const results = [];
+          for (let i = 0; i < ref.length; i++) {
+            results.push(ref[i].length > 4 ? NaN : parseInt(ref[i], 16));
+          }
+          return results;
+        })();
+        return {
+          parts,
+          zoneId
+        };
+      }
+      function matchCIDR(first, second, partSize, cidrBits) {
+        if (first.length !== second.length) {
+          throw new Error("ipaddr: cannot match CIDR for objects with different lengths");
+        }
+        let part = 0;
+        let shift;
+        while (cidrBits > 0) {
+          shift = partSize - cidrBits;
+          if (shift < 0) {
+            shift = 0;
+          }
+          if (first[part] >> shift !== second[part] >> shift) {
+            return false;
+          }
+          cidrBits -= partSize;
+          part += 1;
+        }
+        return true;
+      }
+      function parseIntAuto(string) {
+        if (hexRegex.test(string)) {
+          return parseInt(string, 16);
+        }
+        if (string[0] === "0" && !isNaN(parseInt(string[1], 10))) {
+          if (octalRegex.test(string)) {
+            return parseInt(string, 8);
+          }
+          throw new Error(`ipaddr: cannot parse ${string} as octal`);
+        }
+        return parseInt(string, 10);
+      }
+      function padPart(part, length) {
+        while (part.length < length) {
+          part = `0${part}`;
+        }
+        return part;
+      }
+      const ipaddr4 = {};
+      ipaddr4.IPv4 = (function() {
+        function IPv4(octets) {
+          if (octets.length !== 4) {
+            throw new Error("ipaddr: ipv4 octet count should be 4");
+          }
+          let i, octet;
+          for (i = 0; i < octets.length; i++) {
+            octet = octets[i];
+            if (!(0 <= octet && octet <= 255)) {
+              throw new Error("ipaddr: ipv4 octet should fit in 8 bits");
+            }
+          }
+          this.octets = octets;
+        }
+        IPv4.prototype.SpecialRanges = {
+          unspecified: [[new IPv4([0, 0, 0, 0]), 8]],
+          broadcast: [[new IPv4([255, 255, 255, 255]), 32]],
+          // RFC3171
+          multicast: [[new IPv4([224, 0, 0, 0]), 4]],
+          // RFC3927
+          linkLocal: [[new IPv4([169, 254, 0, 0]), 16]],
+          // RFC5735
+          loopback: [[new IPv4([127, 0, 0, 0]), 8]],
+          // RFC6598
+          carrierGradeNat: [[new IPv4([100, 64, 0, 0]), 10]],
+          // RFC1918
+          "private": [
+            [new IPv4([10, 0, 0, 0]), 8],
+            [new IPv4([172, 16, 0, 0]), 12],
+            [new IPv4([192, 168, 0, 0]), 16]
+          ],
+          // Reserved and testing-only ranges; RFCs 5735, 5737, 2544, 1700
+          reserved: [
+            [new IPv4([192, 0, 0, 0]), 24],
+            [new IPv4([192, 0, 2, 0]), 24],
+            [new IPv4([192, 88, 99, 0]), 24],
+            [new IPv4([198, 18, 0, 0]), 15],
+            [new IPv4([198, 51, 100, 0]), 24],
+            [new IPv4([203, 0, 113, 0]), 24],
+            [new IPv4([240, 0, 0, 0]), 4]
+          ],
+          // RFC7534, RFC7535
+          as112: [
+            [new IPv4([192, 175, 48, 0]), 24],
+            [new IPv4([192, 31, 196, 0]), 24]
+          ],
+          // RFC7450
+          amt: [
+            [new IPv4([192, 52, 193, 0]), 24]
+          ]
+        };
+        IPv4.prototype.kind = function() {
+          return "ipv4";
+        };
+        IPv4.prototype.match = function(other, cidrRange) {
+          let ref;
+          if (cidrRange === void 0) {
+            ref = other;
+            other = ref[0];
+            cidrRange = ref[1];
+          }
+          if (other.kind() !== "ipv4") {
+            throw new Error("ipaddr: cannot match ipv4 address with non-ipv4 one");
+          }
+          return matchCIDR(this.octets, other.octets, 8, cidrRange);
+        };
+        IPv4.prototype.prefixLengthFromSubnetMask = function() {
+          let cidr = 0;
+          let stop = false;
+          const zerotable = {
+            0: 8,
+            128: 7,
+            192: 6,
+            224: 5,
+            240: 4,
+            248: 3,
+            252: 2,
+            254: 1,
+            255: 0
+          };
+          let i, octet, zeros;
+          for (i = 3; i >= 0; i -= 1) {
+            octet = this.octets[i];
+            if (octet in zerotable) {
+              zeros = zerotable[octet];
+              if (stop && zeros !== 0) {
+                return null;
+              }
+              if (zeros !== 8) {
+                stop = true;
+              }
+              cidr += zeros;
+            } else {
+              return null;
+            }
+          }
+          return 32 - cidr;
+        };
+        IPv4.prototype.range = function() {
+          return ipaddr4.subnetMatch(this, this.SpecialRanges);
+        };
+        IPv4.prototype.toByteArray = function() {
+          return this.octets.slice(0);
+        };
+        IPv4.prototype.toIPv4MappedAddress = function() {
+          return ipaddr4.IPv6.parse(`::ffff:${this.toString()}`);
+        };
+        IPv4.prototype.toNormalizedString = function() {
+          return this.toString();
+        };
+        IPv4.prototype.toString = function() {
+          return this.octets.join(".");
+        };
+        return IPv4;
+      })();
+      ipaddr4.IPv4.broadcastAddressFromCIDR = function(string) {
+        try {
+          const cidr = this.parseCIDR(string);
+          const ipInterfaceOctets = cidr[0].toByteArray();
+          const subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
+          const octets = [];
+          let i = 0;
+          while (i < 4) {
+            octets.push(parseInt(ipInterfaceOctets[i], 10) | parseInt(subnetMaskOctets[i], 10) ^ 255);
+            i++;
+          }
+          return new this(octets);
+        } catch (e) {
+          throw new Error("ipaddr: the address does not have IPv4 CIDR format", { cause: e });
+        }
+      };
+      ipaddr4.IPv4.isIPv4 = function(string) {
+        return this.parser(string) !== null;
+      };
+      ipaddr4.IPv4.isValid = function(string) {
+        try {
+          new this(this.parser(string));
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      ipaddr4.IPv4.isValidCIDR = function(string) {
+        try {
+          this.parseCIDR(string);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      ipaddr4.IPv4.isValidFourPartDecimal = function(string) {
+        if (ipaddr4.IPv4.isValid(string) && string.match(/^(0|[1-9]\d*)(\.(0|[1-9]\d*)){3}$/)) {
+          return true;
+        } else {
+          return false;
+        }
+      };
+      ipaddr4.IPv4.isValidCIDRFourPartDecimal = function(string) {
+        const match3 = string.match(/^(.+)\/(\d+)$/);
+        if (!ipaddr4.IPv4.isValidCIDR(string) || !match3) {
+          return false;
+        }
+        return ipaddr4.IPv4.isValidFourPartDecimal(match3[1]);
+      };
+      ipaddr4.IPv4.networkAddressFromCIDR = function(string) {
+        let cidr, i, ipInterfaceOctets, octets, subnetMaskOctets;
+        try {
+          cidr = this.parseCIDR(string);
+          ipInterfaceOctets = cidr[0].toByteArray();
+          subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
+          octets = [];
+          i = 0;
+          while (i < 4) {
+            octets.push(parseInt(ipInterfaceOctets[i], 10) & parseInt(subnetMaskOctets[i], 10));
+            i++;
+          }
+          return new this(octets);
+        } catch (e) {
+          throw new Error("ipaddr: the address does not have IPv4 CIDR format", { cause: e });
+        }
+      };
+      ipaddr4.IPv4.parse = function(string) {
+        const parts = this.parser(string);
+        if (parts === null) {
+          throw new Error("ipaddr: string is not formatted like an IPv4 Address");
+        }
+        return new this(parts);
+      };
+      ipaddr4.IPv4.parseCIDR = function(string) {
+        let match3;
+        if (match3 = string.match(/^(.+)\/(\d+)$/)) {
+          const maskLength = parseInt(match3[2]);
+          if (maskLength >= 0 && maskLength <= 32) {
+            const parsed = [this.parse(match3[1]), maskLength];
+            Object.defineProperty(parsed, "toString", {
+              value: function() {
+                return this.join("/");
+              }
+            });
+            return parsed;
+          }
+        }
+        throw new Error("ipaddr: string is not formatted like an IPv4 CIDR range");
+      };
+      ipaddr4.IPv4.parser = function(string) {
+        let match3, part, value;
+        if (match3 = string.match(ipv4Regexes.fourOctet)) {
+          return (function() {
+            const ref = match3.slice(1, 6);
+            const results = [];
+            for (let i = 0; i < ref.length; i++) {
+              part = ref[i];
+              results.push(parseIntAuto(part));
+            }
+            return results;
+          })();
+        } else if (match3 = string.match(ipv4Regexes.longValue)) {
+          value = parseIntAuto(match3[1]);
+          if (value > 4294967295 || value < 0) {
+            throw new Error("ipaddr: address outside defined range");
+          }
+          return (function() {
+            const results = [];
+            let shift;
+            for (shift = 0; shift <= 24; shift += 8) {
+              results.push(value >> shift & 255);
+            }
+            return results;
+          })().reverse();
+        } else if (match3 = string.match(ipv4Regexes.twoOctet)) {
+          return (function() {
+            const ref = match3.slice(1, 4);
+            const results = [];
+            value = parseIntAuto(ref[1]);
+            if (value > 16777215 || value < 0) {
+              throw new Error("ipaddr: address outside defined range");
+            }
+            results.push(parseIntAuto(ref[0]));
+            results.push(value >> 16 & 255);
+            results.push(value >> 8 & 255);
+            results.push(value & 255);
+            return results;
+          })();
+        } else if (match3 = string.match(ipv4Regexes.threeOctet)) {
+          return (function() {
+            const ref = match3.slice(1, 5);
+            const results = [];
+            value = parseIntAuto(ref[2]);
+            if (value > 65535 || value < 0) {
+              throw new Error("ipaddr: address outside defined range");
+            }
+            results.push(parseIntAuto(ref[0]));
+            results.push(parseIntAuto(ref[1]));
+            results.push(value >> 8 & 255);
+            results.push(value & 255);
+            return results;
+          })();
+        } else {
+          return null;
+        }
+      };
+      ipaddr4.IPv4.subnetMaskFromPrefixLength = function(prefix2) {
+        prefix2 = parseInt(prefix2);
+        if (Number.isNaN(prefix2) || prefix2 < 0 || prefix2 > 32) {
+          throw new Error("ipaddr: invalid IPv4 prefix length");
+        }
+        const octets = [0, 0, 0, 0];
+        let j = 0;
+        const filledOctetCount = Math.floor(prefix2 / 8);
+        while (j < filledOctetCount) {
+          octets[j] = 255;
+          j++;
+        }
+        if (filledOctetCount < 4) {
+          octets[filledOctetCount] = Math.pow(2, prefix2 % 8) - 1 << 8 - prefix2 % 8;
+        }
+        return new this(octets);
+      };
+      ipaddr4.IPv6 = (function() {
+        function IPv6(parts, zoneId) {
+          let i, part;
+          if (parts.length === 16) {
+            this.parts = [];
+            for (i = 0; i <= 14; i += 2) {
+              this.parts.push(parts[i] << 8 | parts[i + 1]);
+            }
+          } else if (parts.length === 8) {
+            this.parts = parts;
+          } else {
+            throw new Error("ipaddr: ipv6 part count should be 8 or 16");
+          }
+          for (i = 0; i < this.parts.length; i++) {
+            part = this.parts[i];
+            if (!(0 <= part && part <= 65535)) {
+              throw new Error("ipaddr: ipv6 part should fit in 16 bits");
+            }
+          }
+          if (zoneId) {
+            this.zoneId = zoneId;
+          }
+        }
+        IPv6.prototype.SpecialRanges = {
+          // RFC4291, here and after
+          unspecified: [new IPv6([0, 0, 0, 0, 0, 0, 0, 0]), 128],
+          linkLocal: [new IPv6([65152, 0, 0, 0, 0, 0, 0, 0]), 10],
+          multicast: [new IPv6([65280, 0, 0, 0, 0, 0, 0, 0]), 8],
+          loopback: [new IPv6([0, 0, 0, 0, 0, 0, 0, 1]), 128],
+          uniqueLocal: [new IPv6([64512, 0, 0, 0, 0, 0, 0, 0]), 7],
+          ipv4Mapped: [new IPv6([0, 0, 0, 0, 0, 65535, 0, 0]), 96],
+          // RFC3879
+          deprecatedSiteLocal: [new IPv6([65216, 0, 0, 0, 0, 0, 0, 0]), 10],
+          // RFC6666
+          discard: [new IPv6([256, 0, 0, 0, 0, 0, 0, 0]), 64],
+          // RFC6145
+          rfc6145: [new IPv6([0, 0, 0, 0, 65535, 0, 0, 0]), 96],
+          rfc6052: [
+            // RFC6052
+            [new IPv6([100, 65435, 0, 0, 0, 0, 0, 0]), 96],
+            // RFC8215
+            [new IPv6([100, 65435, 1, 0, 0, 0, 0, 0]), 48]
+          ],
+          // RFC3056
+          "6to4": [new IPv6([8194, 0, 0, 0, 0, 0, 0, 0]), 16],
+          // RFC6052, RFC6146
+          teredo: [new IPv6([8193, 0, 0, 0, 0, 0, 0, 0]), 32],
+          // RFC5180
+          benchmarking: [new IPv6([8193, 2, 0, 0, 0, 0, 0, 0]), 48],
+          // RFC7450
+          amt: [new IPv6([8193, 3, 0, 0, 0, 0, 0, 0]), 32],
+          as112v6: [
+            // RFC7535
+            [new IPv6([8193, 4, 274, 0, 0, 0, 0, 0]), 48],
+            // RFC7534
+            [new IPv6([9760, 79, 32768, 0, 0, 0, 0, 0]), 48]
+          ],
+          // RFC4843
+          deprecatedOrchid: [new IPv6([8193, 16, 0, 0, 0, 0, 0, 0]), 28],
+          // RFC7343
+          orchid2: [new IPv6([8193, 32, 0, 0, 0, 0, 0, 0]), 28],
+          // RFC9374
+          droneRemoteIdProtocolEntityTags: [new IPv6([8193, 48, 0, 0, 0, 0, 0, 0]), 28],
+          // RFC9602
+          segmentRouting: [new IPv6([24320, 0, 0, 0, 0, 0, 0, 0]), 16],
+          reserved: [
+            // RFC3849
+            [new IPv6([8193, 0, 0, 0, 0, 0, 0, 0]), 23],
+            // RFC2928
+            [new IPv6([8193, 3512, 0, 0, 0, 0, 0, 0]), 32],
+            // RFC9637
+            [new IPv6([16383, 0, 0, 0, 0, 0, 0, 0]), 20]
+          ]
+        };
+        IPv6.prototype.isIPv4MappedAddress = function() {
+          return this.range() === "ipv4Mapped";
+        };
+        IPv6.prototype.kind = function() {
+          return "ipv6";
+        };
+        IPv6.prototype.match = function(other, cidrRange) {
+          let ref;
+          if (cidrRange === void 0) {
+            ref = other;
+            other = ref[0];
+            cidrRange = ref[1];
+          }
+          if (other.kind() !== "ipv6") {
+            throw new Error("ipaddr: cannot match ipv6 address with non-ipv6 one");
+          }
+          return matchCIDR(this.parts, other.parts, 16, cidrRange);
+        };
+        IPv6.prototype.prefixLengthFromSubnetMask = function() {
+          let cidr = 0;
+          let stop = false;
+          const zerotable = {
+            0: 16,
+            32768: 15,
+            49152: 14,
+            57344: 13,
+            61440: 12,
+            63488: 11,
+            64512: 10,
+            65024: 9,
+            65280: 8,
+            65408: 7,
+            65472: 6,
+            65504: 5,
+            65520: 4,
+            65528: 3,
+            65532: 2,
+            65534: 1,
+            65535: 0
+          };
+          let part, zeros;
+          for (let i = 7; i >= 0; i -= 1) {
+            part = this.parts[i];
+            if (part in zerotable) {
+              zeros = zerotable[part];
+              if (stop && zeros !== 0) {
+                return null;
+              }
+              if (zeros !== 16) {
+                stop = true;
+              }
+              cidr += zeros;
+            } else {
+              return null;
+            }
+          }
+          return 128 - cidr;
+        };
+        IPv6.prototype.range = function() {
+          return ipaddr4.subnetMatch(this, this.SpecialRanges);
+        };
+        IPv6.prototype.toByteArray = function() {
+          let part;
+          const bytes = [];
+          const ref = this.parts;
+          for (let i = 0; i < ref.length; i++) {
+            part = ref[i];
+            bytes.push(part >> 8);
+            bytes.push(part & 255);
+          }
+          return bytes;
+        };
+        IPv6.prototype.toFixedLengthString = function() {
+          const addr = (function() {
+            const results = [];
+            for (let i = 0; i < this.parts.length; i++) {
+              results.push(padPart(this.parts[i].toString(16), 4));
+            }
+            return results;
+          }).call(this).join(":");
+          let suffix = "";
+          if (this.zoneId) {
+            suffix = `%${this.zoneId}`;
+          }
+          return addr + suffix;
+        };
+        IPv6.prototype.toIPv4Address = function() {
+          if (!this.isIPv4MappedAddress()) {
+            throw new Error("ipaddr: trying to convert a generic ipv6 address to ipv4");
+          }
+          const ref = this.parts.slice(-2);
+          const high = ref[0];
+          const low = ref[1];
+          return new ipaddr4.IPv4([high >> 8, high & 255, low >> 8, low & 255]);
+        };
+        IPv6.prototype.toNormalizedString = function() {
+          const addr = (function() {
+            const results = [];
+            for (let i = 0; i < this.parts.length; i++) {
+              results.push(this.parts[i].toString(16));
+            }
+            return results;
+          }).call(this).join(":");
+          let suffix = "";
+          if (this.zoneId) {
+            suffix = `%${this.zoneId}`;
+          }
+          return addr + suffix;
+        };
+        IPv6.prototype.toRFC5952String = function() {
+          const regex = /((^|:)(0(:|$)){2,})/g;
+          let suffix = "";
+          if (this.zoneId) {
+            suffix = `%${this.zoneId}`;
+          }
+          const normalized = this.toNormalizedString();
+          const string = normalized.slice(0, normalized.length - suffix.length);
+          let bestMatchIndex = 0;
+          let bestMatchLength = -1;
+          let bestMatchGroups = -1;
+          let match3;
+          while (match3 = regex.exec(string)) {
+            const groups = (match3[0].match(/0/g) || []).length;
+            if (groups > bestMatchGroups) {
+              bestMatchGroups = groups;
+              bestMatchIndex = match3.index;
+              bestMatchLength = match3[0].length;
+            }
+          }
+          if (bestMatchLength < 0) {
+            return string + suffix;
+          }
+          return `${string.substring(0, bestMatchIndex)}::${string.substring(bestMatchIndex + bestMatchLength)}${suffix}`;
+        };
+        IPv6.prototype.toString = function() {
+          return this.toRFC5952String();
+        };
+        return IPv6;
+      })();
+      ipaddr4.IPv6.broadcastAddressFromCIDR = function(string) {
+        try {
+          const cidr = this.parseCIDR(string);
+          const ipInterfaceOctets = cidr[0].toByteArray();
+          const subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
+          const octets = [];
+          let i = 0;
+          while (i < 16) {
+            octets.push(parseInt(ipInterfaceOctets[i], 10) | parseInt(subnetMaskOctets[i], 10) ^ 255);
+            i++;
+          }
+          return new this(octets);
+        } catch (e) {
+          throw new Error("ipaddr: the address does not have IPv6 CIDR format", { cause: e });
+        }
+      };
+      ipaddr4.IPv6.isIPv6 = function(string) {
+        return this.parser(string) !== null;
+      };
+      ipaddr4.IPv6.isValid = function(string) {
+        if (typeof string === "string" && string.indexOf(":") === -1) {
+          return false;
+        }
+        try {
+          const addr = this.parser(string);
+          new this(addr.parts, addr.zoneId);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      ipaddr4.IPv6.isValidCIDR = function(string) {
+        if (typeof string === "string" && string.indexOf(":") === -1) {
+          return false;
+        }
+        try {
+          this.parseCIDR(string);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      ipaddr4.IPv6.networkAddressFromCIDR = function(string) {
+        let cidr, i, ipInterfaceOctets, octets, subnetMaskOctets;
+        try {
+          cidr = this.parseCIDR(string);
+          ipInterfaceOctets = cidr[0].toByteArray();
+          subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
+          octets = [];
+          i = 0;
+          while (i < 16) {
+            octets.push(parseInt(ipInterfaceOctets[i], 10) & parseInt(subnetMaskOctets[i], 10));
+            i++;
+          }
+          return new this(octets);
+        } catch (e) {
+          throw new Error("ipaddr: the address does not have IPv6 CIDR format", { cause: e });
+        }
+      };
+      ipaddr4.IPv6.parse = function(string) {
+        const addr = this.parser(string);
+        if (addr === null) {
+          throw new Error("ipaddr: string is not formatted like an IPv6 Address");
+        }
+        return new this(addr.parts, addr.zoneId);
+      };
+      ipaddr4.IPv6.parseCIDR = function(string) {
+        let maskLength, match3, parsed;
+        if (match3 = string.match(/^(.+)\/(\d+)$/)) {
+          maskLength = parseInt(match3[2]);
+          if (maskLength >= 0 && maskLength <= 128) {
+            parsed = [this.parse(match3[1]), maskLength];
+            Object.defineProperty(parsed, "toString", {
+              value: function() {
+                return this.join("/");
+              }
+            });
+            return parsed;
+          }
+        }
+        throw new Error("ipaddr: string is not formatted like an IPv6 CIDR range");
+      };
+      ipaddr4.IPv6.parser = function(string) {
+        let addr, i, match3, octet, octets, zoneId;
+        if (match3 = string.match(ipv6Regexes.deprecatedTransitional)) {
+          return this.parser(`::ffff:${match3[1]}`);
+        }
+        if (ipv6Regexes.native.test(string)) {
+          return expandIPv6(string, 8);
+        }
+        if (match3 = string.match(ipv6Regexes.transitional)) {
+          zoneId = match3[6] || "";
+          addr = match3[1];
+          if (!match3[1].endsWith("::")) {
+            addr = addr.slice(0, -1);
+          }
+          addr = expandIPv6(addr + zoneId, 6);
+          if (addr && addr.parts) {
+            octets = [
+              parseInt(match3[2]),
+              parseInt(match3[3]),
+              parseInt(match3[4]),
+              parseInt(match3[5])
+            ];
+            for (i = 0; i < octets.length; i++) {
+              octet = octets[i];
+              if (!(0 <= octet && octet <= 255)) {
+                return null;
+              }
+            }
+            addr.parts.push(octets[0] << 8 | octets[1]);
+            addr.parts.push(octets[2] << 8 | octets[3]);
+            return {
+              parts: addr.parts,
+              zoneId: addr.zoneId
+            };
+          }
+        }
+        return null;
+      };
+      ipaddr4.IPv6.subnetMaskFromPrefixLength = function(prefix2) {
+        prefix2 = parseInt(prefix2);
+        if (Number.isNaN(prefix2) || prefix2 < 0 || prefix2 > 128) {
+          throw new Error("ipaddr: invalid IPv6 prefix length");
+        }
+        const octets = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let j = 0;
+        const filledOctetCount = Math.floor(prefix2 / 8);
+        while (j < filledOctetCount) {
+          octets[j] = 255;
+          j++;
+        }
+        if (filledOctetCount < 16) {
+          octets[filledOctetCount] = Math.pow(2, prefix2 % 8) - 1 << 8 - prefix2 % 8;
+        }
+        return new this(octets);
+      };
+      ipaddr4.fromByteArray = function(bytes) {
+        const length = bytes.length;
+        if (length === 4) {
+          return new ipaddr4.IPv4(bytes);
+        } else if (length === 16) {
+          return new ipaddr4.IPv6(bytes);
+        } else {
+          throw new Error("ipaddr: the binary input is neither an IPv6 nor IPv4 address");
+        }
+      };
+      ipaddr4.isValid = function(string) {
+        return ipaddr4.IPv6.isValid(string) || ipaddr4.IPv4.isValid(string);
+      };
+      ipaddr4.isValidCIDR = function(string) {
+        return ipaddr4.IPv6.isValidCIDR(string) || ipaddr4.IPv4.isValidCIDR(string);
+      };
+      ipaddr4.parse = function(string) {
+        if (ipaddr4.IPv6.isValid(string)) {
+          return ipaddr4.IPv6.parse(string);
+        } else if (ipaddr4.IPv4.isValid(string)) {
+          return ipaddr4.IPv4.parse(string);
+        } else {
+          throw new Error("ipaddr: the address has neither IPv6 nor IPv4 format");
+        }
+      };
+      ipaddr4.parseCIDR = function(string) {
+        try {
+          return ipaddr4.IPv6.parseCIDR(string);
+        } catch {
+          try {
+            return ipaddr4.IPv4.parseCIDR(string);
+          } catch (e) {
+            throw new Error("ipaddr: the address has neither IPv6 nor IPv4 CIDR format", { cause: e });
+          }
+        }
+      };
+      ipaddr4.process = function(string) {
+        const addr = this.parse(string);
+        if (addr.kind() === "ipv6" && addr.isIPv4MappedAddress()) {
+          return addr.toIPv4Address();
+        } else {
+          return addr;
+        }
+      };
+      ipaddr4.subnetMatch = function(address, rangeList, defaultName) {
+        let i, rangeName, rangeSubnets, subnet;
+        if (defaultName === void 0 || defaultName === null) {
+          defaultName = "unicast";
+        }
+        for (rangeName in rangeList) {
+          if (Object.prototype.hasOwnProperty.call(rangeList, rangeName)) {
+            rangeSubnets = rangeList[rangeName];
+            if (rangeSubnets[0] && !(rangeSubnets[0] instanceof Array)) {
+              rangeSubnets = [rangeSubnets];
+            }
+            for (i = 0; i < rangeSubnets.length; i++) {
+              subnet = rangeSubnets[i];
+              if (address.kind() === subnet[0].kind() && address.match.apply(address, subnet)) {
+                return rangeName;
+              }
+            }
+          }
+        }
+        return defaultName;
+      };
+      if (typeof module !== "undefined" && module.exports) {
+        module.exports = ipaddr4;
+      } else {
+        root.ipaddr = ipaddr4;
+      }
+    })(exports);
+  }
+});
+
 // node_modules/yaml/dist/nodes/identity.js
 var require_identity = __commonJS({
   "node_modules/yaml/dist/nodes/identity.js"(exports) {
@@ -28531,7 +29342,7 @@ var require_stringify = __commonJS({
         props.push(doc.directives.tagString(tag2));
       return props.join(" ");
     }
-    function stringify6(item, ctx, onComment, onChompKeep) {
+    function stringify7(item, ctx, onComment, onChompKeep) {
       if (identity.isPair(item))
         return item.toString(ctx, onComment, onChompKeep);
       if (identity.isAlias(item)) {
@@ -28560,7 +29371,7 @@ var require_stringify = __commonJS({
 ${ctx.indent}${str2}`;
     }
     exports.createStringifyContext = createStringifyContext;
-    exports.stringify = stringify6;
+    exports.stringify = stringify7;
   }
 });
 
@@ -28570,7 +29381,7 @@ var require_stringifyPair = __commonJS({
     "use strict";
     var identity = require_identity();
     var Scalar = require_Scalar();
-    var stringify6 = require_stringify();
+    var stringify7 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
       const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -28592,7 +29403,7 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str2 = stringify6.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      let str2 = stringify7.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
       if (!explicitKey && !ctx.inFlow && str2.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
@@ -28644,7 +29455,7 @@ ${indent}:`;
         ctx.indent = ctx.indent.substring(2);
       }
       let valueCommentDone = false;
-      const valueStr = stringify6.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
+      const valueStr = stringify7.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
       let ws = " ";
       if (keyComment || vsb || vcb) {
         ws = vsb ? "\n" : "";
@@ -28785,7 +29596,7 @@ var require_addPairToJSMap = __commonJS({
     "use strict";
     var log2 = require_log();
     var merge2 = require_merge();
-    var stringify6 = require_stringify();
+    var stringify7 = require_stringify();
     var identity = require_identity();
     var toJS = require_toJS();
     function addPairToJSMap(ctx, map, { key, value }) {
@@ -28821,7 +29632,7 @@ var require_addPairToJSMap = __commonJS({
       if (typeof jsKey !== "object")
         return String(jsKey);
       if (identity.isNode(key) && ctx?.doc) {
-        const strCtx = stringify6.createStringifyContext(ctx.doc, {});
+        const strCtx = stringify7.createStringifyContext(ctx.doc, {});
         strCtx.anchors = /* @__PURE__ */ new Set();
         for (const node of ctx.anchors.keys())
           strCtx.anchors.add(node.anchor);
@@ -28888,12 +29699,12 @@ var require_stringifyCollection = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
     "use strict";
     var identity = require_identity();
-    var stringify6 = require_stringify();
+    var stringify7 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyCollection(collection, ctx, options) {
       const flow = ctx.inFlow ?? collection.flow;
-      const stringify7 = flow ? stringifyFlowCollection : stringifyBlockCollection;
-      return stringify7(collection, ctx, options);
+      const stringify8 = flow ? stringifyFlowCollection : stringifyBlockCollection;
+      return stringify8(collection, ctx, options);
     }
     function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
       const { indent, options: { commentString } } = ctx;
@@ -28918,7 +29729,7 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str3 = stringify6.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str3 = stringify7.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
           str3 += stringifyComment.lineComment(str3, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
@@ -28985,7 +29796,7 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           reqNewline = true;
-        let str2 = stringify6.stringify(item, itemCtx, () => comment = null);
+        let str2 = stringify7.stringify(item, itemCtx, () => comment = null);
         reqNewline || (reqNewline = lines.length > linesAtValue || str2.includes("\n"));
         if (i < items.length - 1) {
           str2 += ",";
@@ -30346,7 +31157,7 @@ var require_stringifyDocument = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
     "use strict";
     var identity = require_identity();
-    var stringify6 = require_stringify();
+    var stringify7 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options) {
       const lines = [];
@@ -30361,7 +31172,7 @@ var require_stringifyDocument = __commonJS({
       }
       if (hasDirectives)
         lines.push("---");
-      const ctx = stringify6.createStringifyContext(doc, options);
+      const ctx = stringify7.createStringifyContext(doc, options);
       const { commentString } = ctx.options;
       if (doc.commentBefore) {
         if (lines.length !== 1)
@@ -30383,7 +31194,7 @@ var require_stringifyDocument = __commonJS({
           contentComment = doc.contents.comment;
         }
         const onChompKeep = contentComment ? void 0 : () => chompKeep = true;
-        let body2 = stringify6.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
+        let body2 = stringify7.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
         if (contentComment)
           body2 += stringifyComment.lineComment(body2, "", commentString(contentComment));
         if ((body2[0] === "|" || body2[0] === ">") && lines[lines.length - 1] === "---") {
@@ -30391,7 +31202,7 @@ var require_stringifyDocument = __commonJS({
         } else
           lines.push(body2);
       } else {
-        lines.push(stringify6.stringify(doc.contents, ctx));
+        lines.push(stringify7.stringify(doc.contents, ctx));
       }
       if (doc.directives?.docEnd) {
         if (doc.comment) {
@@ -32527,7 +33338,7 @@ var require_cst_scalar = __commonJS({
 var require_cst_stringify = __commonJS({
   "node_modules/yaml/dist/parse/cst-stringify.js"(exports) {
     "use strict";
-    var stringify6 = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
+    var stringify7 = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
     function stringifyToken(token) {
       switch (token.type) {
         case "block-scalar": {
@@ -32580,7 +33391,7 @@ var require_cst_stringify = __commonJS({
         res += stringifyToken(value);
       return res;
     }
-    exports.stringify = stringify6;
+    exports.stringify = stringify7;
   }
 });
 
@@ -34310,7 +35121,7 @@ var require_public_api = __commonJS({
       }
       return doc.toJS(Object.assign({ reviver: _reviver }, options));
     }
-    function stringify6(value, replacer, options) {
+    function stringify7(value, replacer, options) {
       let _replacer = null;
       if (typeof replacer === "function" || Array.isArray(replacer)) {
         _replacer = replacer;
@@ -34335,7 +35146,7 @@ var require_public_api = __commonJS({
     exports.parse = parse5;
     exports.parseAllDocuments = parseAllDocuments4;
     exports.parseDocument = parseDocument;
-    exports.stringify = stringify6;
+    exports.stringify = stringify7;
   }
 });
 
@@ -34388,817 +35199,6 @@ var require_dist4 = __commonJS({
     exports.stringify = publicApi.stringify;
     exports.visit = visit.visit;
     exports.visitAsync = visit.visitAsync;
-  }
-});
-
-// node_modules/ipaddr.js/lib/ipaddr.js
-var require_ipaddr = __commonJS({
-  "node_modules/ipaddr.js/lib/ipaddr.js"(exports, module) {
-    (function(root) {
-      "use strict";
-      const ipv4Part = "(0?\\d+|0x[a-f0-9]+)";
-      const ipv4Regexes = {
-        fourOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}$`, "i"),
-        threeOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}$`, "i"),
-        twoOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}$`, "i"),
-        longValue: new RegExp(`^${ipv4Part}$`, "i")
-      };
-      const octalRegex = new RegExp(`^0[0-7]+$`, "i");
-      const hexRegex = new RegExp(`^0x[a-f0-9]+$`, "i");
-      const zoneIndex = "%[0-9a-z]{1,}";
-      const ipv6Part = "(?:[0-9a-f]+::?)+";
-      const ipv6Regexes = {
-        zoneIndex: new RegExp(zoneIndex, "i"),
-        "native": new RegExp(`^(::)?(${ipv6Part})?([0-9a-f]+)?(::)?(${zoneIndex})?$`, "i"),
-        deprecatedTransitional: new RegExp(`^(?:::)(${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}(${zoneIndex})?)$`, "i"),
-        transitional: new RegExp(`^((?:${ipv6Part})|(?:::)(?:${ipv6Part})?)${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}(${zoneIndex})?$`, "i")
-      };
-      function expandIPv6(string, parts) {
-        if (string.indexOf("::") !== string.lastIndexOf("::")) {
-          return null;
-        }
-        let colonCount = 0;
-        let lastColon = -1;
-        let zoneId = (string.match(ipv6Regexes.zoneIndex) || [])[0];
-        let replacement, replacementCount;
-        if (zoneId) {
-          zoneId = zoneId.substring(1);
-          string = string.replace(/%.+$/, "");
-        }
-        while ((lastColon = string.indexOf(":", lastColon + 1)) >= 0) {
-          colonCount++;
-        }
-        if (string.substr(0, 2) === "::") {
-          colonCount--;
-        }
-        if (string.substr(-2, 2) === "::") {
-          colonCount--;
-        }
-        if (colonCount >= parts) {
-          return null;
-        }
-        replacementCount = parts - colonCount;
-        replacement = ":";
-        while (replacementCount--) {
-          replacement += "0:";
-        }
-        string = string.replace("::", replacement);
-        if (string[0] === ":") {
-          string = string.slice(1);
-        }
-        if (string[string.length - 1] === ":") {
-          string = string.slice(0, -1);
-        }
-        parts = (function() {
-          const ref = string.split(":");
-          const results = [];
-          for (let i = 0; i < ref.length; i++) {
-            results.push(ref[i].length > 4 ? NaN : parseInt(ref[i], 16));
-          }
-          return results;
-        })();
-        return {
-          parts,
-          zoneId
-        };
-      }
-      function matchCIDR(first, second, partSize, cidrBits) {
-        if (first.length !== second.length) {
-          throw new Error("ipaddr: cannot match CIDR for objects with different lengths");
-        }
-        let part = 0;
-        let shift;
-        while (cidrBits > 0) {
-          shift = partSize - cidrBits;
-          if (shift < 0) {
-            shift = 0;
-          }
-          if (first[part] >> shift !== second[part] >> shift) {
-            return false;
-          }
-          cidrBits -= partSize;
-          part += 1;
-        }
-        return true;
-      }
-      function parseIntAuto(string) {
-        if (hexRegex.test(string)) {
-          return parseInt(string, 16);
-        }
-        if (string[0] === "0" && !isNaN(parseInt(string[1], 10))) {
-          if (octalRegex.test(string)) {
-            return parseInt(string, 8);
-          }
-          throw new Error(`ipaddr: cannot parse ${string} as octal`);
-        }
-        return parseInt(string, 10);
-      }
-      function padPart(part, length) {
-        while (part.length < length) {
-          part = `0${part}`;
-        }
-        return part;
-      }
-      const ipaddr2 = {};
-      ipaddr2.IPv4 = (function() {
-        function IPv4(octets) {
-          if (octets.length !== 4) {
-            throw new Error("ipaddr: ipv4 octet count should be 4");
-          }
-          let i, octet;
-          for (i = 0; i < octets.length; i++) {
-            octet = octets[i];
-            if (!(0 <= octet && octet <= 255)) {
-              throw new Error("ipaddr: ipv4 octet should fit in 8 bits");
-            }
-          }
-          this.octets = octets;
-        }
-        IPv4.prototype.SpecialRanges = {
-          unspecified: [[new IPv4([0, 0, 0, 0]), 8]],
-          broadcast: [[new IPv4([255, 255, 255, 255]), 32]],
-          // RFC3171
-          multicast: [[new IPv4([224, 0, 0, 0]), 4]],
-          // RFC3927
-          linkLocal: [[new IPv4([169, 254, 0, 0]), 16]],
-          // RFC5735
-          loopback: [[new IPv4([127, 0, 0, 0]), 8]],
-          // RFC6598
-          carrierGradeNat: [[new IPv4([100, 64, 0, 0]), 10]],
-          // RFC1918
-          "private": [
-            [new IPv4([10, 0, 0, 0]), 8],
-            [new IPv4([172, 16, 0, 0]), 12],
-            [new IPv4([192, 168, 0, 0]), 16]
-          ],
-          // Reserved and testing-only ranges; RFCs 5735, 5737, 2544, 1700
-          reserved: [
-            [new IPv4([192, 0, 0, 0]), 24],
-            [new IPv4([192, 0, 2, 0]), 24],
-            [new IPv4([192, 88, 99, 0]), 24],
-            [new IPv4([198, 18, 0, 0]), 15],
-            [new IPv4([198, 51, 100, 0]), 24],
-            [new IPv4([203, 0, 113, 0]), 24],
-            [new IPv4([240, 0, 0, 0]), 4]
-          ],
-          // RFC7534, RFC7535
-          as112: [
-            [new IPv4([192, 175, 48, 0]), 24],
-            [new IPv4([192, 31, 196, 0]), 24]
-          ],
-          // RFC7450
-          amt: [
-            [new IPv4([192, 52, 193, 0]), 24]
-          ]
-        };
-        IPv4.prototype.kind = function() {
-          return "ipv4";
-        };
-        IPv4.prototype.match = function(other, cidrRange) {
-          let ref;
-          if (cidrRange === void 0) {
-            ref = other;
-            other = ref[0];
-            cidrRange = ref[1];
-          }
-          if (other.kind() !== "ipv4") {
-            throw new Error("ipaddr: cannot match ipv4 address with non-ipv4 one");
-          }
-          return matchCIDR(this.octets, other.octets, 8, cidrRange);
-        };
-        IPv4.prototype.prefixLengthFromSubnetMask = function() {
-          let cidr = 0;
-          let stop = false;
-          const zerotable = {
-            0: 8,
-            128: 7,
-            192: 6,
-            224: 5,
-            240: 4,
-            248: 3,
-            252: 2,
-            254: 1,
-            255: 0
-          };
-          let i, octet, zeros;
-          for (i = 3; i >= 0; i -= 1) {
-            octet = this.octets[i];
-            if (octet in zerotable) {
-              zeros = zerotable[octet];
-              if (stop && zeros !== 0) {
-                return null;
-              }
-              if (zeros !== 8) {
-                stop = true;
-              }
-              cidr += zeros;
-            } else {
-              return null;
-            }
-          }
-          return 32 - cidr;
-        };
-        IPv4.prototype.range = function() {
-          return ipaddr2.subnetMatch(this, this.SpecialRanges);
-        };
-        IPv4.prototype.toByteArray = function() {
-          return this.octets.slice(0);
-        };
-        IPv4.prototype.toIPv4MappedAddress = function() {
-          return ipaddr2.IPv6.parse(`::ffff:${this.toString()}`);
-        };
-        IPv4.prototype.toNormalizedString = function() {
-          return this.toString();
-        };
-        IPv4.prototype.toString = function() {
-          return this.octets.join(".");
-        };
-        return IPv4;
-      })();
-      ipaddr2.IPv4.broadcastAddressFromCIDR = function(string) {
-        try {
-          const cidr = this.parseCIDR(string);
-          const ipInterfaceOctets = cidr[0].toByteArray();
-          const subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
-          const octets = [];
-          let i = 0;
-          while (i < 4) {
-            octets.push(parseInt(ipInterfaceOctets[i], 10) | parseInt(subnetMaskOctets[i], 10) ^ 255);
-            i++;
-          }
-          return new this(octets);
-        } catch (e) {
-          throw new Error("ipaddr: the address does not have IPv4 CIDR format", { cause: e });
-        }
-      };
-      ipaddr2.IPv4.isIPv4 = function(string) {
-        return this.parser(string) !== null;
-      };
-      ipaddr2.IPv4.isValid = function(string) {
-        try {
-          new this(this.parser(string));
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      ipaddr2.IPv4.isValidCIDR = function(string) {
-        try {
-          this.parseCIDR(string);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      ipaddr2.IPv4.isValidFourPartDecimal = function(string) {
-        if (ipaddr2.IPv4.isValid(string) && string.match(/^(0|[1-9]\d*)(\.(0|[1-9]\d*)){3}$/)) {
-          return true;
-        } else {
-          return false;
-        }
-      };
-      ipaddr2.IPv4.isValidCIDRFourPartDecimal = function(string) {
-        const match3 = string.match(/^(.+)\/(\d+)$/);
-        if (!ipaddr2.IPv4.isValidCIDR(string) || !match3) {
-          return false;
-        }
-        return ipaddr2.IPv4.isValidFourPartDecimal(match3[1]);
-      };
-      ipaddr2.IPv4.networkAddressFromCIDR = function(string) {
-        let cidr, i, ipInterfaceOctets, octets, subnetMaskOctets;
-        try {
-          cidr = this.parseCIDR(string);
-          ipInterfaceOctets = cidr[0].toByteArray();
-          subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
-          octets = [];
-          i = 0;
-          while (i < 4) {
-            octets.push(parseInt(ipInterfaceOctets[i], 10) & parseInt(subnetMaskOctets[i], 10));
-            i++;
-          }
-          return new this(octets);
-        } catch (e) {
-          throw new Error("ipaddr: the address does not have IPv4 CIDR format", { cause: e });
-        }
-      };
-      ipaddr2.IPv4.parse = function(string) {
-        const parts = this.parser(string);
-        if (parts === null) {
-          throw new Error("ipaddr: string is not formatted like an IPv4 Address");
-        }
-        return new this(parts);
-      };
-      ipaddr2.IPv4.parseCIDR = function(string) {
-        let match3;
-        if (match3 = string.match(/^(.+)\/(\d+)$/)) {
-          const maskLength = parseInt(match3[2]);
-          if (maskLength >= 0 && maskLength <= 32) {
-            const parsed = [this.parse(match3[1]), maskLength];
-            Object.defineProperty(parsed, "toString", {
-              value: function() {
-                return this.join("/");
-              }
-            });
-            return parsed;
-          }
-        }
-        throw new Error("ipaddr: string is not formatted like an IPv4 CIDR range");
-      };
-      ipaddr2.IPv4.parser = function(string) {
-        let match3, part, value;
-        if (match3 = string.match(ipv4Regexes.fourOctet)) {
-          return (function() {
-            const ref = match3.slice(1, 6);
-            const results = [];
-            for (let i = 0; i < ref.length; i++) {
-              part = ref[i];
-              results.push(parseIntAuto(part));
-            }
-            return results;
-          })();
-        } else if (match3 = string.match(ipv4Regexes.longValue)) {
-          value = parseIntAuto(match3[1]);
-          if (value > 4294967295 || value < 0) {
-            throw new Error("ipaddr: address outside defined range");
-          }
-          return (function() {
-            const results = [];
-            let shift;
-            for (shift = 0; shift <= 24; shift += 8) {
-              results.push(value >> shift & 255);
-            }
-            return results;
-          })().reverse();
-        } else if (match3 = string.match(ipv4Regexes.twoOctet)) {
-          return (function() {
-            const ref = match3.slice(1, 4);
-            const results = [];
-            value = parseIntAuto(ref[1]);
-            if (value > 16777215 || value < 0) {
-              throw new Error("ipaddr: address outside defined range");
-            }
-            results.push(parseIntAuto(ref[0]));
-            results.push(value >> 16 & 255);
-            results.push(value >> 8 & 255);
-            results.push(value & 255);
-            return results;
-          })();
-        } else if (match3 = string.match(ipv4Regexes.threeOctet)) {
-          return (function() {
-            const ref = match3.slice(1, 5);
-            const results = [];
-            value = parseIntAuto(ref[2]);
-            if (value > 65535 || value < 0) {
-              throw new Error("ipaddr: address outside defined range");
-            }
-            results.push(parseIntAuto(ref[0]));
-            results.push(parseIntAuto(ref[1]));
-            results.push(value >> 8 & 255);
-            results.push(value & 255);
-            return results;
-          })();
-        } else {
-          return null;
-        }
-      };
-      ipaddr2.IPv4.subnetMaskFromPrefixLength = function(prefix2) {
-        prefix2 = parseInt(prefix2);
-        if (Number.isNaN(prefix2) || prefix2 < 0 || prefix2 > 32) {
-          throw new Error("ipaddr: invalid IPv4 prefix length");
-        }
-        const octets = [0, 0, 0, 0];
-        let j = 0;
-        const filledOctetCount = Math.floor(prefix2 / 8);
-        while (j < filledOctetCount) {
-          octets[j] = 255;
-          j++;
-        }
-        if (filledOctetCount < 4) {
-          octets[filledOctetCount] = Math.pow(2, prefix2 % 8) - 1 << 8 - prefix2 % 8;
-        }
-        return new this(octets);
-      };
-      ipaddr2.IPv6 = (function() {
-        function IPv6(parts, zoneId) {
-          let i, part;
-          if (parts.length === 16) {
-            this.parts = [];
-            for (i = 0; i <= 14; i += 2) {
-              this.parts.push(parts[i] << 8 | parts[i + 1]);
-            }
-          } else if (parts.length === 8) {
-            this.parts = parts;
-          } else {
-            throw new Error("ipaddr: ipv6 part count should be 8 or 16");
-          }
-          for (i = 0; i < this.parts.length; i++) {
-            part = this.parts[i];
-            if (!(0 <= part && part <= 65535)) {
-              throw new Error("ipaddr: ipv6 part should fit in 16 bits");
-            }
-          }
-          if (zoneId) {
-            this.zoneId = zoneId;
-          }
-        }
-        IPv6.prototype.SpecialRanges = {
-          // RFC4291, here and after
-          unspecified: [new IPv6([0, 0, 0, 0, 0, 0, 0, 0]), 128],
-          linkLocal: [new IPv6([65152, 0, 0, 0, 0, 0, 0, 0]), 10],
-          multicast: [new IPv6([65280, 0, 0, 0, 0, 0, 0, 0]), 8],
-          loopback: [new IPv6([0, 0, 0, 0, 0, 0, 0, 1]), 128],
-          uniqueLocal: [new IPv6([64512, 0, 0, 0, 0, 0, 0, 0]), 7],
-          ipv4Mapped: [new IPv6([0, 0, 0, 0, 0, 65535, 0, 0]), 96],
-          // RFC3879
-          deprecatedSiteLocal: [new IPv6([65216, 0, 0, 0, 0, 0, 0, 0]), 10],
-          // RFC6666
-          discard: [new IPv6([256, 0, 0, 0, 0, 0, 0, 0]), 64],
-          // RFC6145
-          rfc6145: [new IPv6([0, 0, 0, 0, 65535, 0, 0, 0]), 96],
-          rfc6052: [
-            // RFC6052
-            [new IPv6([100, 65435, 0, 0, 0, 0, 0, 0]), 96],
-            // RFC8215
-            [new IPv6([100, 65435, 1, 0, 0, 0, 0, 0]), 48]
-          ],
-          // RFC3056
-          "6to4": [new IPv6([8194, 0, 0, 0, 0, 0, 0, 0]), 16],
-          // RFC6052, RFC6146
-          teredo: [new IPv6([8193, 0, 0, 0, 0, 0, 0, 0]), 32],
-          // RFC5180
-          benchmarking: [new IPv6([8193, 2, 0, 0, 0, 0, 0, 0]), 48],
-          // RFC7450
-          amt: [new IPv6([8193, 3, 0, 0, 0, 0, 0, 0]), 32],
-          as112v6: [
-            // RFC7535
-            [new IPv6([8193, 4, 274, 0, 0, 0, 0, 0]), 48],
-            // RFC7534
-            [new IPv6([9760, 79, 32768, 0, 0, 0, 0, 0]), 48]
-          ],
-          // RFC4843
-          deprecatedOrchid: [new IPv6([8193, 16, 0, 0, 0, 0, 0, 0]), 28],
-          // RFC7343
-          orchid2: [new IPv6([8193, 32, 0, 0, 0, 0, 0, 0]), 28],
-          // RFC9374
-          droneRemoteIdProtocolEntityTags: [new IPv6([8193, 48, 0, 0, 0, 0, 0, 0]), 28],
-          // RFC9602
-          segmentRouting: [new IPv6([24320, 0, 0, 0, 0, 0, 0, 0]), 16],
-          reserved: [
-            // RFC3849
-            [new IPv6([8193, 0, 0, 0, 0, 0, 0, 0]), 23],
-            // RFC2928
-            [new IPv6([8193, 3512, 0, 0, 0, 0, 0, 0]), 32],
-            // RFC9637
-            [new IPv6([16383, 0, 0, 0, 0, 0, 0, 0]), 20]
-          ]
-        };
-        IPv6.prototype.isIPv4MappedAddress = function() {
-          return this.range() === "ipv4Mapped";
-        };
-        IPv6.prototype.kind = function() {
-          return "ipv6";
-        };
-        IPv6.prototype.match = function(other, cidrRange) {
-          let ref;
-          if (cidrRange === void 0) {
-            ref = other;
-            other = ref[0];
-            cidrRange = ref[1];
-          }
-          if (other.kind() !== "ipv6") {
-            throw new Error("ipaddr: cannot match ipv6 address with non-ipv6 one");
-          }
-          return matchCIDR(this.parts, other.parts, 16, cidrRange);
-        };
-        IPv6.prototype.prefixLengthFromSubnetMask = function() {
-          let cidr = 0;
-          let stop = false;
-          const zerotable = {
-            0: 16,
-            32768: 15,
-            49152: 14,
-            57344: 13,
-            61440: 12,
-            63488: 11,
-            64512: 10,
-            65024: 9,
-            65280: 8,
-            65408: 7,
-            65472: 6,
-            65504: 5,
-            65520: 4,
-            65528: 3,
-            65532: 2,
-            65534: 1,
-            65535: 0
-          };
-          let part, zeros;
-          for (let i = 7; i >= 0; i -= 1) {
-            part = this.parts[i];
-            if (part in zerotable) {
-              zeros = zerotable[part];
-              if (stop && zeros !== 0) {
-                return null;
-              }
-              if (zeros !== 16) {
-                stop = true;
-              }
-              cidr += zeros;
-            } else {
-              return null;
-            }
-          }
-          return 128 - cidr;
-        };
-        IPv6.prototype.range = function() {
-          return ipaddr2.subnetMatch(this, this.SpecialRanges);
-        };
-        IPv6.prototype.toByteArray = function() {
-          let part;
-          const bytes = [];
-          const ref = this.parts;
-          for (let i = 0; i < ref.length; i++) {
-            part = ref[i];
-            bytes.push(part >> 8);
-            bytes.push(part & 255);
-          }
-          return bytes;
-        };
-        IPv6.prototype.toFixedLengthString = function() {
-          const addr = (function() {
-            const results = [];
-            for (let i = 0; i < this.parts.length; i++) {
-              results.push(padPart(this.parts[i].toString(16), 4));
-            }
-            return results;
-          }).call(this).join(":");
-          let suffix = "";
-          if (this.zoneId) {
-            suffix = `%${this.zoneId}`;
-          }
-          return addr + suffix;
-        };
-        IPv6.prototype.toIPv4Address = function() {
-          if (!this.isIPv4MappedAddress()) {
-            throw new Error("ipaddr: trying to convert a generic ipv6 address to ipv4");
-          }
-          const ref = this.parts.slice(-2);
-          const high = ref[0];
-          const low = ref[1];
-          return new ipaddr2.IPv4([high >> 8, high & 255, low >> 8, low & 255]);
-        };
-        IPv6.prototype.toNormalizedString = function() {
-          const addr = (function() {
-            const results = [];
-            for (let i = 0; i < this.parts.length; i++) {
-              results.push(this.parts[i].toString(16));
-            }
-            return results;
-          }).call(this).join(":");
-          let suffix = "";
-          if (this.zoneId) {
-            suffix = `%${this.zoneId}`;
-          }
-          return addr + suffix;
-        };
-        IPv6.prototype.toRFC5952String = function() {
-          const regex = /((^|:)(0(:|$)){2,})/g;
-          let suffix = "";
-          if (this.zoneId) {
-            suffix = `%${this.zoneId}`;
-          }
-          const normalized = this.toNormalizedString();
-          const string = normalized.slice(0, normalized.length - suffix.length);
-          let bestMatchIndex = 0;
-          let bestMatchLength = -1;
-          let bestMatchGroups = -1;
-          let match3;
-          while (match3 = regex.exec(string)) {
-            const groups = (match3[0].match(/0/g) || []).length;
-            if (groups > bestMatchGroups) {
-              bestMatchGroups = groups;
-              bestMatchIndex = match3.index;
-              bestMatchLength = match3[0].length;
-            }
-          }
-          if (bestMatchLength < 0) {
-            return string + suffix;
-          }
-          return `${string.substring(0, bestMatchIndex)}::${string.substring(bestMatchIndex + bestMatchLength)}${suffix}`;
-        };
-        IPv6.prototype.toString = function() {
-          return this.toRFC5952String();
-        };
-        return IPv6;
-      })();
-      ipaddr2.IPv6.broadcastAddressFromCIDR = function(string) {
-        try {
-          const cidr = this.parseCIDR(string);
-          const ipInterfaceOctets = cidr[0].toByteArray();
-          const subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
-          const octets = [];
-          let i = 0;
-          while (i < 16) {
-            octets.push(parseInt(ipInterfaceOctets[i], 10) | parseInt(subnetMaskOctets[i], 10) ^ 255);
-            i++;
-          }
-          return new this(octets);
-        } catch (e) {
-          throw new Error("ipaddr: the address does not have IPv6 CIDR format", { cause: e });
-        }
-      };
-      ipaddr2.IPv6.isIPv6 = function(string) {
-        return this.parser(string) !== null;
-      };
-      ipaddr2.IPv6.isValid = function(string) {
-        if (typeof string === "string" && string.indexOf(":") === -1) {
-          return false;
-        }
-        try {
-          const addr = this.parser(string);
-          new this(addr.parts, addr.zoneId);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      ipaddr2.IPv6.isValidCIDR = function(string) {
-        if (typeof string === "string" && string.indexOf(":") === -1) {
-          return false;
-        }
-        try {
-          this.parseCIDR(string);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      ipaddr2.IPv6.networkAddressFromCIDR = function(string) {
-        let cidr, i, ipInterfaceOctets, octets, subnetMaskOctets;
-        try {
-          cidr = this.parseCIDR(string);
-          ipInterfaceOctets = cidr[0].toByteArray();
-          subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
-          octets = [];
-          i = 0;
-          while (i < 16) {
-            octets.push(parseInt(ipInterfaceOctets[i], 10) & parseInt(subnetMaskOctets[i], 10));
-            i++;
-          }
-          return new this(octets);
-        } catch (e) {
-          throw new Error("ipaddr: the address does not have IPv6 CIDR format", { cause: e });
-        }
-      };
-      ipaddr2.IPv6.parse = function(string) {
-        const addr = this.parser(string);
-        if (addr === null) {
-          throw new Error("ipaddr: string is not formatted like an IPv6 Address");
-        }
-        return new this(addr.parts, addr.zoneId);
-      };
-      ipaddr2.IPv6.parseCIDR = function(string) {
-        let maskLength, match3, parsed;
-        if (match3 = string.match(/^(.+)\/(\d+)$/)) {
-          maskLength = parseInt(match3[2]);
-          if (maskLength >= 0 && maskLength <= 128) {
-            parsed = [this.parse(match3[1]), maskLength];
-            Object.defineProperty(parsed, "toString", {
-              value: function() {
-                return this.join("/");
-              }
-            });
-            return parsed;
-          }
-        }
-        throw new Error("ipaddr: string is not formatted like an IPv6 CIDR range");
-      };
-      ipaddr2.IPv6.parser = function(string) {
-        let addr, i, match3, octet, octets, zoneId;
-        if (match3 = string.match(ipv6Regexes.deprecatedTransitional)) {
-          return this.parser(`::ffff:${match3[1]}`);
-        }
-        if (ipv6Regexes.native.test(string)) {
-          return expandIPv6(string, 8);
-        }
-        if (match3 = string.match(ipv6Regexes.transitional)) {
-          zoneId = match3[6] || "";
-          addr = match3[1];
-          if (!match3[1].endsWith("::")) {
-            addr = addr.slice(0, -1);
-          }
-          addr = expandIPv6(addr + zoneId, 6);
-          if (addr && addr.parts) {
-            octets = [
-              parseInt(match3[2]),
-              parseInt(match3[3]),
-              parseInt(match3[4]),
-              parseInt(match3[5])
-            ];
-            for (i = 0; i < octets.length; i++) {
-              octet = octets[i];
-              if (!(0 <= octet && octet <= 255)) {
-                return null;
-              }
-            }
-            addr.parts.push(octets[0] << 8 | octets[1]);
-            addr.parts.push(octets[2] << 8 | octets[3]);
-            return {
-              parts: addr.parts,
-              zoneId: addr.zoneId
-            };
-          }
-        }
-        return null;
-      };
-      ipaddr2.IPv6.subnetMaskFromPrefixLength = function(prefix2) {
-        prefix2 = parseInt(prefix2);
-        if (Number.isNaN(prefix2) || prefix2 < 0 || prefix2 > 128) {
-          throw new Error("ipaddr: invalid IPv6 prefix length");
-        }
-        const octets = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        let j = 0;
-        const filledOctetCount = Math.floor(prefix2 / 8);
-        while (j < filledOctetCount) {
-          octets[j] = 255;
-          j++;
-        }
-        if (filledOctetCount < 16) {
-          octets[filledOctetCount] = Math.pow(2, prefix2 % 8) - 1 << 8 - prefix2 % 8;
-        }
-        return new this(octets);
-      };
-      ipaddr2.fromByteArray = function(bytes) {
-        const length = bytes.length;
-        if (length === 4) {
-          return new ipaddr2.IPv4(bytes);
-        } else if (length === 16) {
-          return new ipaddr2.IPv6(bytes);
-        } else {
-          throw new Error("ipaddr: the binary input is neither an IPv6 nor IPv4 address");
-        }
-      };
-      ipaddr2.isValid = function(string) {
-        return ipaddr2.IPv6.isValid(string) || ipaddr2.IPv4.isValid(string);
-      };
-      ipaddr2.isValidCIDR = function(string) {
-        return ipaddr2.IPv6.isValidCIDR(string) || ipaddr2.IPv4.isValidCIDR(string);
-      };
-      ipaddr2.parse = function(string) {
-        if (ipaddr2.IPv6.isValid(string)) {
-          return ipaddr2.IPv6.parse(string);
-        } else if (ipaddr2.IPv4.isValid(string)) {
-          return ipaddr2.IPv4.parse(string);
-        } else {
-          throw new Error("ipaddr: the address has neither IPv6 nor IPv4 format");
-        }
-      };
-      ipaddr2.parseCIDR = function(string) {
-        try {
-          return ipaddr2.IPv6.parseCIDR(string);
-        } catch {
-          try {
-            return ipaddr2.IPv4.parseCIDR(string);
-          } catch (e) {
-            throw new Error("ipaddr: the address has neither IPv6 nor IPv4 CIDR format", { cause: e });
-          }
-        }
-      };
-      ipaddr2.process = function(string) {
-        const addr = this.parse(string);
-        if (addr.kind() === "ipv6" && addr.isIPv4MappedAddress()) {
-          return addr.toIPv4Address();
-        } else {
-          return addr;
-        }
-      };
-      ipaddr2.subnetMatch = function(address, rangeList, defaultName) {
-        let i, rangeName, rangeSubnets, subnet;
-        if (defaultName === void 0 || defaultName === null) {
-          defaultName = "unicast";
-        }
-        for (rangeName in rangeList) {
-          if (Object.prototype.hasOwnProperty.call(rangeList, rangeName)) {
-            rangeSubnets = rangeList[rangeName];
-            if (rangeSubnets[0] && !(rangeSubnets[0] instanceof Array)) {
-              rangeSubnets = [rangeSubnets];
-            }
-            for (i = 0; i < rangeSubnets.length; i++) {
-              subnet = rangeSubnets[i];
-              if (address.kind() === subnet[0].kind() && address.match.apply(address, subnet)) {
-                return rangeName;
-              }
-            }
-          }
-        }
-        return defaultName;
-      };
-      if (typeof module !== "undefined" && module.exports) {
-        module.exports = ipaddr2;
-      } else {
-        root.ipaddr = ipaddr2;
-      }
-    })(exports);
   }
 });
 
@@ -35976,7 +35976,7 @@ var require_lib = __commonJS({
 
 // src/entry/cli.ts
 import { homedir as homedir2 } from "node:os";
-import { join as join21 } from "node:path";
+import { join as join23 } from "node:path";
 import { parseArgs } from "node:util";
 
 // src/cache/backend.ts
@@ -53562,13 +53562,10 @@ function directoryCache(root, workDir) {
 
 // src/commands/diagnose.ts
 import { access as access4 } from "node:fs/promises";
-import { join as join12 } from "node:path";
+import { join as join14 } from "node:path";
 
-// src/cnis/calico/plugin.ts
-import { join as join6 } from "node:path";
-
-// src/cnis/manifest-cni.ts
-import { readFile as readFile3 } from "node:fs/promises";
+// src/cnis/bridge/plugin.ts
+import { join as join4 } from "node:path";
 
 // src/engine/step.ts
 var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "ready", "smoke"];
@@ -53587,6 +53584,111 @@ var StepError = class extends Error {
   step;
 };
 
+// src/cnis/bridge/conflist.ts
+var import_ipaddr = __toESM(require_ipaddr(), 1);
+var BRIDGE_NETWORK = "kubeadm-single-node";
+var BRIDGE_INTERFACE = "cni0";
+var CONFLIST_NAME = "10-kubeadm-single-node-bridge.conflist";
+var LOOPBACK_NAME = "99-loopback.conf";
+var CNI_SPEC = "1.0.0";
+function renderBridgeConflist(podCidr) {
+  const [address] = import_ipaddr.default.parseCIDR(podCidr);
+  const everywhere = address.kind() === "ipv6" ? "::/0" : "0.0.0.0/0";
+  const conf = {
+    cniVersion: CNI_SPEC,
+    name: BRIDGE_NETWORK,
+    plugins: [
+      {
+        type: "bridge",
+        bridge: BRIDGE_INTERFACE,
+        // the bridge is the pods' gateway and masquerades what leaves the node
+        isGateway: true,
+        ipMasq: true,
+        // a pod reaching itself through its Service's address comes back over the bridge
+        hairpinMode: true,
+        ipam: { type: "host-local", ranges: [[{ subnet: podCidr }]], routes: [{ dst: everywhere }] }
+      },
+      { type: "portmap", capabilities: { portMappings: true } }
+    ]
+  };
+  return `${JSON.stringify(conf, null, 2)}
+`;
+}
+function renderLoopbackConf() {
+  return `${JSON.stringify({ cniVersion: CNI_SPEC, name: "lo", type: "loopback" }, null, 2)}
+`;
+}
+
+// src/cnis/bridge/plugin.ts
+var bridge = {
+  carriesPods: true,
+  readiness: { nodeReady: true, namespaces: ["kube-system"] },
+  describe: (config) => `bridge (the CNI reference plugins, no DaemonSet), pods in ${config.podNetworkCidr}`,
+  predictedImages: () => [],
+  offlineNeeds: async () => ({ downloads: [], images: [] }),
+  // written before the runtime starts, so that its CRI finds the network when it loads
+  configSteps: ({ config, paths }) => [
+    step("config.cni", `bridge network for ${config.podNetworkCidr} (${BRIDGE_INTERFACE}, host-local, portmap)`, [], [
+      { kind: "write", path: join4(paths.cniConfDir, CONFLIST_NAME), render: () => renderBridgeConflist(config.podNetworkCidr) },
+      { kind: "write", path: join4(paths.cniConfDir, LOOPBACK_NAME), render: renderLoopbackConf }
+    ])
+  ],
+  networkSteps: () => [],
+  // the bridge itself and host-local's allocations appear with the first pod
+  leftovers: (paths) => ({ files: [], dirs: [paths.cniStateDir, join4(paths.cniStateDir, "networks", BRIDGE_NETWORK)], interfaces: [BRIDGE_INTERFACE], mounts: [] }),
+  diagnostics: (paths) => [
+    { title: "bridge CNI configuration", argv: ["cat", join4(paths.cniConfDir, CONFLIST_NAME)], requires: [join4(paths.cniConfDir, CONFLIST_NAME)] },
+    { title: `${BRIDGE_INTERFACE} addresses`, argv: ["ip", "addr", "show", "dev", BRIDGE_INTERFACE], requires: [join4(paths.sysClassNet, BRIDGE_INTERFACE)] }
+  ],
+  hints: [
+    { pattern: /failed to find plugin "(bridge|host-local|portmap|loopback)"/, hint: "No CNI plugins in /opt/cni/bin: the CNI plugins download or extraction failed." },
+    {
+      pattern: /"cni0" already has an IP address different from/,
+      hint: `${BRIDGE_INTERFACE} is left over from another pod network (flannel's, on another subnet): \`sudo ip link delete ${BRIDGE_INTERFACE}\`, then run again.`
+    }
+  ]
+};
+
+// src/cnis/calico/plugin.ts
+import { join as join7 } from "node:path";
+
+// src/host/paths.ts
+var HOST_PATHS = {
+  root: "",
+  binDir: "/usr/local/bin",
+  cniBinDir: "/opt/cni/bin",
+  cniConfDir: "/etc/cni/net.d",
+  stateDir: "/etc/kubeadm-single-node",
+  backupDir: "/var/lib/kubeadm-single-node/backup",
+  containerdConfig: "/etc/containerd/config.toml",
+  certsDir: "/etc/containerd/certs.d",
+  containerdSocket: "/var/run/containerd/containerd.sock",
+  privateContainerdPrefix: "/usr/local/lib/kubeadm-single-node/containerd",
+  privateContainerdConfigDir: "/etc/kubeadm-single-node/containerd",
+  privateContainerdRoot: "/var/lib/kubeadm-single-node/containerd",
+  privateContainerdState: "/run/kubeadm-single-node/containerd",
+  dockerDaemonJson: "/etc/docker/daemon.json",
+  systemdDir: "/etc/systemd/system",
+  modulesLoad: "/etc/modules-load.d/kubeadm-single-node.conf",
+  sysctlConf: "/etc/sysctl.d/99-kubeadm-single-node.conf",
+  kubernetesDir: "/etc/kubernetes",
+  kubeletDir: "/var/lib/kubelet",
+  etcdDir: "/var/lib/etcd",
+  adminConf: "/etc/kubernetes/admin.conf",
+  crictlConfig: "/etc/crictl.yaml",
+  procSwaps: "/proc/swaps",
+  sysModuleDir: "/sys/module",
+  sysClassNet: "/sys/class/net",
+  cniStateDir: "/var/lib/cni",
+  procMounts: "/proc/self/mounts"
+};
+function onHost(paths, path6) {
+  return `${paths.root}${path6}`;
+}
+
+// src/cnis/manifest-cni.ts
+import { readFile as readFile3 } from "node:fs/promises";
+
 // src/cnis/release.ts
 import { readFile as readFile2, rm as rm4 } from "node:fs/promises";
 
@@ -53597,7 +53699,7 @@ import { createReadStream } from "node:fs";
 import { isIP } from "node:net";
 import { copyFile as copyFile3, mkdir as mkdir3, readFile, rm as rm3 } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join as join5 } from "node:path";
+import { join as join6 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
@@ -54000,7 +54102,7 @@ async function fetchToFile(url2) {
   if (!url2.startsWith("file:")) return downloadTool(url2);
   const dir = process.env.RUNNER_TEMP || tmpdir();
   await mkdir3(dir, { recursive: true });
-  const dest = join5(dir, randomUUID4());
+  const dest = join6(dir, randomUUID4());
   await copyFile3(fileURLToPath2(url2), dest);
   return dest;
 }
@@ -54026,6 +54128,12 @@ function networkCause(err) {
   if (code === "ECONNREFUSED") return `${where2 ?? "the host"} refused the connection`;
   if (code === "ETIMEDOUT" || code === "UND_ERR_CONNECT_TIMEOUT" || err.name === "TimeoutError") return `no answer in time${where2 ? ` from ${where2}` : ""}`;
   return err.message + (cause?.message ? ` (${cause.message})` : "");
+}
+function isNotPublished(err) {
+  for (let e = err; e; e = e.cause) {
+    if (e.httpStatusCode === 404 || e.code === "ENOENT") return true;
+  }
+  return false;
 }
 var ChecksumError = class extends Error {
   constructor(artifact, expected, actual) {
@@ -54085,7 +54193,7 @@ async function downloadVerified(artifact, cache, log2 = () => {
   if (kept) {
     const actual2 = await sha256File(kept).catch((err) => err.message);
     if (actual2 === expected) {
-      const copy = join5(process.env.RUNNER_TEMP || tmpdir(), `ksn-cached-${randomUUID4()}`);
+      const copy = join6(process.env.RUNNER_TEMP || tmpdir(), `ksn-cached-${randomUUID4()}`);
       await copyFile3(kept, copy);
       cache.used(artifact);
       log2(`${artifact.name} from the cache entry, verified against ${digestSource(artifact)}`);
@@ -54248,7 +54356,14 @@ function renderCalicoManifest(source, podCidr) {
 
 // src/cnis/calico/plugin.ts
 var CALICO = {
-  // projectcalico/calico's release of 24 Aug 2026 (release-notes/v3.32.2-release-notes.md)
+  // projectcalico/calico's release of 24 Aug 2026 (release-notes/v3.32.2-release-notes.md,
+  // stored at commit 0b3dace2988975172b81eb369f80884ebd160b0a). Its tag is newer than the copy
+  // of the repository read for this pin, whose newest release tag is v3.32.1 (commit
+  // 0ca9d1b93644778cafdf1812f3dda02ac0c361e8): there manifests/calico.yaml names exactly the
+  // images below, and the release commit ("build: v3.32.1 release", a30bd590) changed nothing
+  // in it but their tags. v3.33 is not taken: its manifest replaces calico/cni and
+  // calico/kube-controllers with quay.io/calico/calico (release-v3.33 branch), which needs
+  // this list and the leftovers below to change against a manifest read at its tag.
   version: "v3.32.2",
   // The images the pinned manifest names: calico.yaml takes them from quay.io since v3.30
   // (projectcalico/calico#10025, "replace docker.io with quay.io"), tagged with the release.
@@ -54256,6 +54371,8 @@ var CALICO = {
   images: (v) => [`quay.io/calico/cni:${v}`, `quay.io/calico/node:${v}`, `quay.io/calico/kube-controllers:${v}`],
   namespace: "kube-system"
 };
+var CALICO_DIRS = { lib: "/var/lib/calico", run: "/run/calico", log: "/var/log/calico", policySync: "/run/nodeagent" };
+var BPF_FS_DIR = "/sys/fs/bpf";
 function calicoManifestSource(config) {
   return config.cniManifest ?? `${config.githubUrl}/projectcalico/calico/raw/${cniReleaseOf(calico, config)}/manifests/calico.yaml`;
 }
@@ -54279,13 +54396,13 @@ var calico = {
     // loopback, host-local, portmap, tuning, bandwidth, beside install, calico and
     // calico-ipam). Those the CNI plugins step installed are recorded there already.
     files: [
-      join6(paths.cniConfDir, "10-calico.conflist"),
-      join6(paths.cniConfDir, "calico-kubeconfig"),
-      ...["calico", "calico-ipam", "install", "flannel", "loopback", "host-local", "portmap", "tuning", "bandwidth"].map((b) => join6(paths.cniBinDir, b))
+      join7(paths.cniConfDir, "10-calico.conflist"),
+      join7(paths.cniConfDir, "calico-kubeconfig"),
+      ...["calico", "calico-ipam", "install", "flannel", "loopback", "host-local", "portmap", "tuning", "bandwidth"].map((b) => join7(paths.cniBinDir, b))
     ],
     // the DaemonSet's hostPath volumes (DirectoryOrCreate, or created by the runtime when
     // missing): var-lib-calico, var-run-calico, cni-log-dir, policysync, host-local-net-dir
-    dirs: [paths.calicoLibDir, paths.calicoRunDir, paths.calicoLogDir, paths.calicoPolicySyncDir, paths.cniStateDir],
+    dirs: [...Object.values(CALICO_DIRS).map((d) => onHost(paths, d)), paths.cniStateDir],
     // Felix makes vxlan.calico where a pool uses VXLAN (the manifest's pool uses IPIP). Not
     // recorded: tunl0, the ipip module's fallback device, which the kernel makes with the
     // module and does not let be deleted (modules are left loaded); and the pods' cali*
@@ -54295,7 +54412,7 @@ var calico = {
     // /run/calico/cgroup, and the BPF filesystem where none is, with Bidirectional
     // propagation "so that it outlives the init container" (calico.yaml): unmounted before
     // /run/calico is removed, which would otherwise reach into the host's cgroup tree.
-    mounts: [join6(paths.calicoRunDir, "cgroup"), paths.bpfFsDir]
+    mounts: [onHost(paths, join7(CALICO_DIRS.run, "cgroup")), onHost(paths, BPF_FS_DIR)]
   }),
   diagnostics: (_paths, kubectl2, kubeconfig) => [
     {
@@ -54326,7 +54443,7 @@ var calico = {
 };
 
 // src/cnis/flannel/plugin.ts
-import { join as join7 } from "node:path";
+import { join as join8 } from "node:path";
 
 // src/cnis/flannel/manifest.ts
 var import_yaml2 = __toESM(require_dist4(), 1);
@@ -54358,12 +54475,18 @@ function renderFlannelManifest(source, podCidr) {
 
 // src/cnis/flannel/plugin.ts
 var FLANNEL = {
-  version: "v0.28.4",
-  // The images the pinned manifest names; the run reads them from the manifest itself
+  // flannel-io/flannel tag v0.28.9 (commit 5cd0d52648e891d73a6dcb9bb2c67d7c365cf7aa, 2026-08-07):
+  // its release workflow uploads kube-flannel.yml built from
+  // Documentation/kustomization/kube-flannel/ (Makefile, .github/workflows/release.yml)
+  version: "v0.28.9",
+  // The images the pinned manifest names (Documentation/kustomization/kube-flannel/kube-flannel.yml
+  // and chart/kube-flannel/values.yaml at the tag); the run reads them from the manifest itself
   // and these only predict them for the dry run.
-  images: ["ghcr.io/flannel-io/flannel:v0.28.4", "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1"],
+  images: ["ghcr.io/flannel-io/flannel:v0.28.9", "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3"],
   namespace: "kube-flannel",
-  interfaces: ["cni0", "flannel.1"]
+  interfaces: ["cni0", "flannel.1"],
+  /** state flannel keeps at run time */
+  runDir: "/run/flannel"
 };
 function flannelManifestSource(config) {
   return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/releases/download/${cniReleaseOf(flannel, config)}/kube-flannel.yml`;
@@ -54382,8 +54505,8 @@ var flannel = {
     sets: { title: "net-conf Network", full: "net-conf.json Network" }
   }),
   leftovers: (paths) => ({
-    files: [join7(paths.cniConfDir, "10-flannel.conflist"), join7(paths.cniBinDir, "flannel")],
-    dirs: [paths.flannelRunDir, paths.cniStateDir],
+    files: [join8(paths.cniConfDir, "10-flannel.conflist"), join8(paths.cniBinDir, "flannel")],
+    dirs: [onHost(paths, FLANNEL.runDir), paths.cniStateDir],
     interfaces: [...FLANNEL.interfaces],
     mounts: []
   }),
@@ -54411,7 +54534,7 @@ var none = {
 };
 
 // src/cnis/index.ts
-var CNIS = { flannel, calico, none };
+var CNIS = { flannel, calico, bridge, none };
 var CNI_NAMES = Object.keys(CNIS);
 
 // src/engine/diagnostics.ts
@@ -54444,7 +54567,7 @@ function systemd(run) {
 }
 
 // src/runtimes/containerd/driver.ts
-import { join as join9 } from "node:path";
+import { join as join11 } from "node:path";
 
 // src/config/kubernetes.ts
 var import_semver = __toESM(require_semver2(), 1);
@@ -54464,8 +54587,23 @@ var KUBERNETES_MINORS = [
   { minor: 37, kubeadmApi: V4, crictl: "v1.37.0", containerd: ["2.3.0", "2.2.0"], knownThrough: 1, images: [tags2(0, "3.10.2", "v1.14.6", "3.7.0-0")] }
 ];
 var OLDEST_MINOR = KUBERNETES_MINORS[0].minor;
+var NEWEST = KUBERNETES_MINORS[KUBERNETES_MINORS.length - 1];
+var NEWEST_MINOR = NEWEST.minor;
+var HOST_PACKAGES = [
+  { pkg: "conntrack", command: "conntrack", through: 31, why: "kubeadm's preflight stops below 1.32 without it ([ERROR FileExisting-conntrack])" }
+];
+function hostPackagesFor(version3) {
+  const v = import_semver.default.parse(version3);
+  if (!v) throw new Error(`"${version3}" is not a version`);
+  return HOST_PACKAGES.filter((p) => v.minor <= p.through);
+}
 function minorRow(minor) {
   return KUBERNETES_MINORS.find((r) => r.minor === minor);
+}
+function rulesFor(minor) {
+  const row = minorRow(minor);
+  if (row) return { row, assumed: false };
+  return minor > NEWEST_MINOR ? { row: NEWEST, assumed: true } : void 0;
 }
 function imageTagsFor(version3) {
   const v = import_semver.default.parse(version3);
@@ -54478,13 +54616,26 @@ function imageTagsFor(version3) {
 function kubeadmApiVersion(version3) {
   const v = import_semver.default.parse(version3);
   if (!v) throw new Error(`"${version3}" is not a version`);
-  return minorRow(v.minor)?.kubeadmApi ?? KUBERNETES_MINORS[KUBERNETES_MINORS.length - 1].kubeadmApi;
+  return (rulesFor(v.minor)?.row ?? NEWEST).kubeadmApi;
+}
+var KUBEADM_APIS = [V3, V4];
+function kubeadmApiFromDefaults(printed) {
+  const found = /^apiVersion:\s*(kubeadm\.k8s\.io\/v\d+(?:(?:alpha|beta)\d+)?)\s*$/m.exec(printed);
+  if (!found) throw new Error(`kubeadm config print init-defaults named no kubeadm.k8s.io apiVersion (it printed ${JSON.stringify(printed.slice(0, 120))})`);
+  const printedApi = found[1];
+  if (KUBEADM_APIS.includes(printedApi)) return { api: printedApi };
+  const newest = KUBEADM_APIS[KUBEADM_APIS.length - 1];
+  return { api: newest, note: `kubeadm's default configuration API is ${printedApi}, newer than this action knows: the configuration is written in ${newest}, which kubeadm still reads.` };
 }
 function crictlVersion(minor) {
   return minorRow(minor)?.crictl ?? `v1.${minor}.0`;
 }
+function crictlCandidates(minor) {
+  if (minorRow(minor)) return [crictlVersion(minor)];
+  return [0, 1, 2].map((back) => minor - back).filter((m) => m >= OLDEST_MINOR).map(crictlVersion);
+}
 function containerdSupported(minor, version3) {
-  const row = minorRow(minor);
+  const row = rulesFor(minor)?.row;
   const v = import_semver.default.coerce(version3);
   if (!row || !v) return void 0;
   const line = (x) => `${x.major}.${x.minor}.0`;
@@ -54494,7 +54645,7 @@ function containerdSupported(minor, version3) {
   return listed.every((m) => import_semver.default.gt(line(v), line(m)));
 }
 function containerdRequirement(minor) {
-  const row = minorRow(minor);
+  const row = rulesFor(minor)?.row;
   if (!row) return void 0;
   const plus = row.containerd.map((m) => `${m}+`);
   return plus.length > 1 ? `${plus.slice(0, -1).join(", ")} or ${plus[plus.length - 1]}` : plus[0];
@@ -54559,9 +54710,13 @@ async function resolveVersion(spec, releaseUrl, get = fetchText) {
       `Could not resolve kubernetes-version '${describeSpec(spec)}': ${url2} answered ${JSON.stringify(text.slice(0, 80))}, which is not a release such as v1.34.2. Is kubernetes-release-url a mirror of dl.k8s.io/release?`
     );
   }
-  if (spec.kind === "minor" && minorOf(version3) !== spec.minor) {
-    throw new Error(`Could not resolve kubernetes-version '1.${spec.minor}': ${url2} names ${text}, another minor.`);
-  }
+  const wrong = (why) => new Error(
+    `Could not resolve kubernetes-version '${describeSpec(spec)}': ${url2} names ${text}, ${why}. Input 'kubernetes-release-url' (${releaseUrl}) must serve the release bucket's markers as dl.k8s.io/release does; accepted: a mirror whose ${marker2} names a GA release v1.${OLDEST_MINOR}.0 or newer, or an exact kubernetes-version such as v1.34.2 to skip the lookup.`
+  );
+  const v = import_semver2.default.parse(version3);
+  if (v.prerelease.length > 0) throw wrong("a pre-release, where a marker names only GA releases");
+  if (v.major !== 1 || v.minor < OLDEST_MINOR) throw wrong(`older than the oldest minor this action supports (1.${OLDEST_MINOR})`);
+  if (spec.kind === "minor" && v.minor !== spec.minor) throw wrong("another minor");
   return `v${version3}`;
 }
 
@@ -54613,24 +54768,36 @@ function createRun(options = {}) {
 }
 
 // src/host/apt.ts
+var APT_ENV = { DEBIAN_FRONTEND: "noninteractive", NEEDRESTART_SUSPEND: "1" };
 function aptInstallArgv(packages) {
   return ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
 }
-async function aptInstall(run, packages, log2) {
-  const env = { DEBIAN_FRONTEND: "noninteractive" };
+var aptUpdateArgv = ["apt-get", "update"];
+function aptInstallShows(packages) {
+  const env = Object.entries(APT_ENV).map(([k, v]) => `${k}=${v}`).join(" ");
+  return [`$ sudo ${env} ${aptInstallArgv(packages).join(" ")}`, `  (only if that fails: $ sudo ${env} ${aptUpdateArgv.join(" ")}, then the install once more)`];
+}
+async function aptInstall(run, packages, log2, o = {}) {
+  const env = { ...APT_ENV };
   const install = aptInstallArgv(packages);
   const first = await run(install, { privileged: true, env, allowFailure: true });
-  if (first.exitCode === 0) return;
+  if (first.exitCode === 0) return true;
   log2(`apt-get install failed; refreshing the package lists: ${lastLines(first.stderr.trim(), 3)}`);
-  await run(["apt-get", "update"], { privileged: true, env });
-  await run(install, { privileged: true, env });
+  const update = await run(aptUpdateArgv, { privileged: true, env, allowFailure: true });
+  if (update.exitCode !== 0) log2(`apt-get update exited with code ${update.exitCode}; installing anyway: ${lastLines(update.stderr.trim(), 3)}`);
+  const second = await run(install, { privileged: true, env, allowFailure: true });
+  if (second.exitCode === 0) return true;
+  const err = new CommandError(install, second);
+  if (!o.optional) throw err;
+  log2(`warning: ${packages.join(", ")} not installed, and nothing in this run needs ${packages.length > 1 ? "them" : "it"}: ${err.message}`);
+  return false;
 }
 
 // src/host/host.ts
 import { randomUUID as randomUUID5 } from "node:crypto";
 import { lstat as lstat2, mkdir as mkdir4, readFile as readFile5, rm as rm5, writeFile as writeFile2 } from "node:fs/promises";
 import { tmpdir as tmpdir2 } from "node:os";
-import { basename as basename3, dirname as dirname6, join as join8 } from "node:path";
+import { basename as basename3, dirname as dirname6, join as join9 } from "node:path";
 
 // src/host/ledger.ts
 var Ledger = class {
@@ -54757,13 +54924,13 @@ function createHost(o) {
       return;
     }
     await ensureBackupDir();
-    const backup = join8(o.backupDir, `${++backups}-${randomUUID5().slice(0, 8)}-${basename3(path6)}`);
+    const backup = join9(o.backupDir, `${++backups}-${randomUUID5().slice(0, 8)}-${basename3(path6)}`);
     await run(["cp", "-a", path6, backup], root);
     ledger.record({ kind: "file", path: path6, backup });
   }
   async function staged(content, place) {
     await mkdir4(scratch, { recursive: true });
-    const tmp = join8(scratch, `ksn-${randomUUID5()}`);
+    const tmp = join9(scratch, `ksn-${randomUUID5()}`);
     await writeFile2(tmp, content, { mode: 384 });
     try {
       await place(tmp);
@@ -54824,15 +54991,14 @@ function createHost(o) {
       await run(sysctlApplyArgv(file), root);
     },
     async loadModules(modules) {
-      const loaded = await Promise.all(modules.map((m) => exists4(join8(o.sysModuleDir, m))));
+      const loaded = await Promise.all(modules.map((m) => exists4(join9(o.sysModuleDir, m))));
       const added = modules.filter((_, i) => !loaded[i]);
       if (added.length > 0) ledger.record({ kind: "modules-loaded", modules: added });
       await run(modprobeArgv(modules), root);
     },
-    installPackages(packages, log2) {
+    installPackages(packages, log2, opts) {
       const mine = aptQueue.then(async () => {
-        ledger.record({ kind: "packages-installed", packages: [...packages] });
-        await aptInstall(run, packages, log2);
+        if (await aptInstall(run, packages, log2, opts)) ledger.record({ kind: "packages-installed", packages: [...packages] });
       });
       aptQueue = mine.catch(() => {
       });
@@ -54847,7 +55013,7 @@ function createHost(o) {
     },
     async keep(name2, content) {
       await ensureBackupDir();
-      const path6 = join8(o.backupDir, `${++backups}-${randomUUID5().slice(0, 8)}-${name2}`);
+      const path6 = join9(o.backupDir, `${++backups}-${randomUUID5().slice(0, 8)}-${name2}`);
       ledger.claim(path6);
       ledger.record({ kind: "file", path: path6 });
       await staged(content, async (tmp) => void await run(installArgv(tmp, path6, { mode: 384 }), root));
@@ -54863,7 +55029,7 @@ function createHost(o) {
     },
     willCreateInterface(name2) {
       return once(`interface:${name2}`, async () => {
-        if (!await exists4(join8(o.sysClassNet, name2))) ledger.record({ kind: "interface", name: name2 });
+        if (!await exists4(join9(o.sysClassNet, name2))) ledger.record({ kind: "interface", name: name2 });
       });
     },
     willMount(path6) {
@@ -54922,7 +55088,7 @@ async function undoChanges(changes, o) {
         for (const [k, v] of Object.entries(c.values)) ok3 = await exec2(["sysctl", "-w", `${k}=${v}`]) && ok3;
         break;
       case "interface":
-        if (await existsAs(run, join8(o.sysClassNet, c.name))) ok3 = await exec2(["ip", "link", "delete", c.name]);
+        if (await existsAs(run, join9(o.sysClassNet, c.name))) ok3 = await exec2(["ip", "link", "delete", c.name]);
         break;
       case "mount":
         if (await isMountPoint(o.procMounts ?? MOUNTS, c.path)) ok3 = await exec2(["umount", c.path]);
@@ -54947,36 +55113,17 @@ async function undoChanges(changes, o) {
   return report;
 }
 
-// src/images/credentials.ts
-function credentialHost(registry) {
-  return registry === "docker.io" ? "registry-1.docker.io" : registry;
+// src/images/mirrors.ts
+function upstreamServer(registry) {
+  return registry === "docker.io" ? "https://registry-1.docker.io" : `https://${registry}`;
 }
-function dockerConfigKey(registry) {
-  return registry === "docker.io" ? "https://index.docker.io/v1/" : registry;
+function registryHosts(mirror) {
+  const own = mirror.endpoints.find((e) => new URL(e).host === mirror.registry);
+  return { server: own ?? upstreamServer(mirror.registry), mirrors: mirror.endpoints.filter((e) => e !== own) };
 }
-function credentialsFor(endpoints, credentials) {
-  const hosts = new Set(endpoints.map((e) => new URL(e).host));
-  return credentials.filter((c) => hosts.has(credentialHost(c.registry)));
-}
-function criAuths(credentials) {
-  return credentials.map((c) => ({ host: credentialHost(c.registry), username: c.username, password: c.password }));
-}
-var shown = (s, reveal) => reveal ? s.reveal() : s.placeholder;
-function mergeDockerConfig(existing, credentials, reveal) {
-  const doc = { ...existing ?? {} };
-  const auths = { ...doc.auths ?? {} };
-  const helpers = doc.credHelpers ?? {};
-  const shadowed = [];
-  for (const c of credentials) {
-    const key = dockerConfigKey(c.registry);
-    auths[key] = { auth: shown(c.basic, reveal) };
-    const host2 = c.registry === "docker.io" ? "index.docker.io" : c.registry;
-    if (typeof helpers[host2] === "string" || typeof helpers[key] === "string") shadowed.push(`${c.registry} (credHelpers)`);
-    else if (typeof doc.credsStore === "string" && doc.credsStore !== "") shadowed.push(`${c.registry} (credsStore ${doc.credsStore})`);
-  }
-  doc.auths = auths;
-  return { text: `${JSON.stringify(doc, null, 2)}
-`, shadowed };
+function pullEndpoints(mirrors, registry) {
+  const { server, mirrors: ordered } = registryHosts(mirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
+  return [...ordered, server];
 }
 
 // src/images/ref.ts
@@ -55021,6 +55168,70 @@ function formatImageRef(ref) {
   if (ref.tag) out += `:${ref.tag}`;
   if (ref.digest) out += `@${ref.digest}`;
   return out;
+}
+
+// src/images/credentials.ts
+function credentialHost(registry) {
+  return registry === "docker.io" ? "registry-1.docker.io" : registry;
+}
+function dockerConfigKey(registry) {
+  return registry === "docker.io" ? "https://index.docker.io/v1/" : registry;
+}
+function credentialsFor(endpoints, credentials) {
+  const hosts = new Set(endpoints.map((e) => new URL(e).host));
+  return credentials.filter((c) => hosts.has(credentialHost(c.registry)));
+}
+function requestCredential(registry, credentials) {
+  return credentials.find((c) => c.registry === registry);
+}
+function requestCredentialNotes(credentials, mirrors) {
+  const notes = [];
+  const mirrorHosts = (m) => m.endpoints.map((e) => new URL(e).host).filter((h) => h !== m.registry);
+  for (const c of credentials) {
+    const of = mirrors.filter((m) => mirrorHosts(m).includes(c.registry)).map((m) => m.registry);
+    if (of.length > 0) {
+      notes.push(
+        `registry-credentials line for ${c.registry}: with containerd 2.x it goes with pulls of images named ${c.registry}/..., not to ${c.registry} as a mirror of ${of.join(", ")}: containerd 2.x keeps no login per host (registry.configs is removed in v2.4, hosts.toml holds none), so pulls through that mirror carry ${of.map((r) => requestCredential(r, credentials) ? `${r}'s line` : "no login").join(", ")}.`
+      );
+    }
+  }
+  for (const m of mirrors) {
+    const hosts = mirrorHosts(m);
+    if (hosts.length > 0 && requestCredential(m.registry, credentials)) {
+      notes.push(
+        `registry-credentials for ${m.registry}: with containerd 2.x the kubelet and the preload send them with each pull of ${m.registry}'s images, and containerd offers them to any host of that pull that asks for a login, its registry-mirrors ${hosts.join(", ")} included.`
+      );
+    }
+  }
+  return notes;
+}
+function criAuths(credentials) {
+  return credentials.map((c) => ({ host: credentialHost(c.registry), username: c.username, password: c.password }));
+}
+var shown = (s, reveal) => reveal ? s.reveal() : s.placeholder;
+function mergeDockerConfig(existing, credentials, reveal) {
+  const doc = { ...existing ?? {} };
+  const auths = { ...doc.auths ?? {} };
+  const helpers = doc.credHelpers ?? {};
+  const shadowed = [];
+  for (const c of credentials) {
+    const key = dockerConfigKey(c.registry);
+    auths[key] = { auth: shown(c.basic, reveal) };
+    const host2 = c.registry === "docker.io" ? "index.docker.io" : c.registry;
+    if (typeof helpers[host2] === "string" || typeof helpers[key] === "string") shadowed.push(`${c.registry} (credHelpers)`);
+    else if (typeof doc.credsStore === "string" && doc.credsStore !== "") shadowed.push(`${c.registry} (credsStore ${doc.credsStore})`);
+  }
+  doc.auths = auths;
+  return { text: `${JSON.stringify(doc, null, 2)}
+`, shadowed };
+}
+function usesCredentials(config, image) {
+  return credentialsFor(pullEndpoints(config.registryMirrors, parseImageRef(image).registry), config.registryCredentials).length > 0;
+}
+function pullCredential(config, image, inRequest) {
+  const registry = parseImageRef(image).registry;
+  if (inRequest) return requestCredential(registry, config.registryCredentials);
+  return credentialsFor(pullEndpoints(config.registryMirrors, registry), config.registryCredentials)[0];
 }
 
 // src/images/kubeadm.ts
@@ -55239,7 +55450,7 @@ function stringify3(obj, { maxDepth = 1e3, numbersAsFloat = false, strictTempora
 
 // src/runtimes/containerd/config.ts
 function registryConfigs(o) {
-  if (!o.auths?.length) return {};
+  if (!o.auths?.length || o.major >= 2) return {};
   return { configs: Object.fromEntries(o.auths.map((a) => [a.host, { auth: { username: a.username, password: shown(a.password, o.reveal ?? false) } }])) };
 }
 function renderContainerdConfig(o) {
@@ -55257,7 +55468,7 @@ function renderContainerdConfig(o) {
       plugins: {
         "io.containerd.cri.v1.images": {
           pinned_images: { sandbox: o.sandboxImage },
-          registry: { config_path: o.certsDir, ...registryConfigs(o) }
+          registry: { config_path: o.certsDir }
         },
         "io.containerd.cri.v1.runtime": {
           containerd: { default_runtime_name: "runc", runtimes: { runc } }
@@ -55277,13 +55488,6 @@ function renderContainerdConfig(o) {
       }
     }
   });
-}
-function upstreamServer(registry) {
-  return registry === "docker.io" ? "https://registry-1.docker.io" : `https://${registry}`;
-}
-function registryHosts(mirror) {
-  const own = mirror.endpoints.find((e) => new URL(e).host === mirror.registry);
-  return { server: own ?? upstreamServer(mirror.registry), mirrors: mirror.endpoints.filter((e) => e !== own) };
 }
 function renderHostsToml(mirror) {
   const { server, mirrors } = registryHosts(mirror);
@@ -55354,6 +55558,77 @@ ${lastLines((await o.logs().catch(() => "")).trim(), 20) || "(none)"}`;
   const why = status === void 0 ? 'the CRI plugin is not loaded (disabled_plugins lists "cri"?)' : `the CRI plugin did not load (status: ${status})`;
   throw new Error(`containerd ${version3} answers, but ${why}; kubeadm would fail with "unknown service runtime.v1.RuntimeService".
 ${await explain2()}`);
+}
+
+// src/runtimes/containerd/credentials.ts
+import { join as join10 } from "node:path";
+
+// src/render/credential-provider.ts
+var import_yaml3 = __toESM(require_dist4(), 1);
+var CREDENTIAL_PROVIDER_NAME = "kubeadm-single-node-registry-credentials";
+var CREDENTIAL_PROVIDER_CONFIG_API = "kubelet.config.k8s.io/v1";
+var CREDENTIAL_PROVIDER_API = "credentialprovider.kubelet.k8s.io/v1";
+var CREDENTIAL_CACHE_DURATION = "1h";
+function matchImage(registry) {
+  return registry;
+}
+function renderCredentialProviderConfig(registries) {
+  return (0, import_yaml3.stringify)({
+    apiVersion: CREDENTIAL_PROVIDER_CONFIG_API,
+    kind: "CredentialProviderConfig",
+    providers: [
+      {
+        name: CREDENTIAL_PROVIDER_NAME,
+        apiVersion: CREDENTIAL_PROVIDER_API,
+        matchImages: [...new Set(registries.map(matchImage))],
+        defaultCacheDuration: CREDENTIAL_CACHE_DURATION
+      }
+    ]
+  });
+}
+function renderCredentialProviderResponse(credentials, reveal) {
+  const auth2 = Object.fromEntries(credentials.map((c) => [matchImage(c.registry), { username: c.username, password: shown(c.password, reveal) }]));
+  return `${JSON.stringify({ apiVersion: CREDENTIAL_PROVIDER_API, kind: "CredentialProviderResponse", cacheKeyType: "Global", auth: auth2 }, null, 2)}
+`;
+}
+var shQuote = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+function renderCredentialProviderScript(responsePath) {
+  return [
+    "#!/bin/sh",
+    `# ${CREDENTIAL_PROVIDER_NAME}: a kubelet image credential provider written by kubeadm-single-node.`,
+    "# It answers every request with the registry-credentials response in the file below (root",
+    "# only); which registry's login an image gets, the kubelet decides from the answer's keys.",
+    "set -eu",
+    "cat >/dev/null",
+    `exec cat ${shQuote(responsePath)}`,
+    ""
+  ].join("\n");
+}
+
+// src/runtimes/containerd/credentials.ts
+var credentialsInRequest = (containerdMajor) => (containerdMajor ?? 2) >= 2;
+function usesCredentialProvider(config, containerdMajor) {
+  return config.containerRuntime === "containerd" && config.registryCredentials.length > 0 && credentialsInRequest(containerdMajor);
+}
+function credentialProviderFiles(paths) {
+  const dir = join10(paths.stateDir, "credential-provider");
+  const binDir = join10(dir, "bin");
+  return { config: join10(dir, "config.yaml"), binDir, executable: join10(binDir, CREDENTIAL_PROVIDER_NAME), response: join10(dir, "response.json") };
+}
+function credentialProviderFlags(files) {
+  return [
+    { name: "image-credential-provider-config", value: files.config },
+    { name: "image-credential-provider-bin-dir", value: files.binDir }
+  ];
+}
+function credentialProviderOps(config, paths) {
+  const files = credentialProviderFiles(paths);
+  const credentials = config.registryCredentials;
+  return [
+    { kind: "write", path: files.response, mode: 384, render: () => renderCredentialProviderResponse(credentials, false), reveal: () => renderCredentialProviderResponse(credentials, true) },
+    { kind: "write", path: files.executable, mode: 493, render: () => renderCredentialProviderScript(files.response) },
+    { kind: "write", path: files.config, render: () => renderCredentialProviderConfig(credentials.map((c) => c.registry)) }
+  ];
 }
 
 // src/images/archive-index.ts
@@ -55571,9 +55846,11 @@ function ctrArgv(o, ...args) {
 function ctrPullArgv(o, ref, local) {
   return ctrArgv(o, "images", "pull", ...local ? ["--local"] : [], "--hosts-dir", o.hostsDir, ref);
 }
-function criPullArgv(o, ref) {
-  return [o.crictl ?? "crictl", "--runtime-endpoint", `unix://${o.address}`, "--image-endpoint", `unix://${o.address}`, "pull", ref];
+function criPullArgv(o, ref, withAuth = false) {
+  const crictl = [o.crictl ?? "crictl", "--runtime-endpoint", `unix://${o.address}`, "--image-endpoint", `unix://${o.address}`, "pull", ref];
+  return withAuth ? ["sh", "-c", CRICTL_AUTH_FROM_STDIN, "sh", ...crictl] : crictl;
 }
+var CRICTL_AUTH_FROM_STDIN = 'IFS= read -r CRICTL_AUTH && export CRICTL_AUTH && exec "$@"';
 function ctrImportArgv(o, path6, local) {
   return ctrArgv(o, "images", "import", ...local ? ["--local"] : [], path6);
 }
@@ -55596,8 +55873,10 @@ function containerdStore(run, o) {
       const res = await run([...base, "images", "list", "--quiet"], { privileged: true });
       return new Set(res.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== ""));
     },
-    async pull(ref, credentials) {
-      if (credentials) await run(criPullArgv(o, ref), { privileged: true });
+    async pull(ref, credential) {
+      if (credential && o.credentialsInRequest) await run(criPullArgv(o, ref, true), { privileged: true, input: `${credential.basic.reveal()}
+` });
+      else if (credential) await run(criPullArgv(o, ref), { privileged: true });
       else await run(ctrPullArgv(o, ref, await supportsLocal("pull")), { privileged: true });
     },
     async importArchive(path6) {
@@ -55713,14 +55992,20 @@ function unsupported(version3, facts) {
 function layout(own, paths) {
   return own ? {
     own,
-    ctr: join9(paths.privateContainerdPrefix, "bin", "ctr"),
-    socket: join9(paths.privateContainerdState, "containerd.sock"),
-    config: join9(paths.privateContainerdConfigDir, "config.toml"),
-    certsDir: join9(paths.privateContainerdConfigDir, "certs.d"),
+    ctr: join11(paths.privateContainerdPrefix, "bin", "ctr"),
+    socket: join11(paths.privateContainerdState, "containerd.sock"),
+    config: join11(paths.privateContainerdConfigDir, "config.toml"),
+    certsDir: join11(paths.privateContainerdConfigDir, "certs.d"),
     unit: PRIVATE_UNIT
   } : { own, ctr: "ctr", socket: paths.containerdSocket, config: paths.containerdConfig, certsDir: paths.certsDir, unit: "containerd" };
 }
-var storeOptions = (l, paths) => ({ ctr: l.ctr, address: l.socket, hostsDir: l.certsDir, crictl: join9(paths.binDir, "crictl") });
+var storeOptions = (l, paths, containerdMajor) => ({
+  ctr: l.ctr,
+  address: l.socket,
+  hostsDir: l.certsDir,
+  crictl: join11(paths.binDir, "crictl"),
+  credentialsInRequest: credentialsInRequest(containerdMajor)
+});
 function installDockerStep() {
   return step("runtime.install", "install Docker (no containerd on this host)", [], [
     {
@@ -55734,7 +56019,7 @@ function installDockerStep() {
 function privateContainerdStep(p, l) {
   const { config, facts, paths } = p;
   const art = containerdArtifact(config.githubUrl, facts.arch);
-  const binDir = join9(paths.privateContainerdPrefix, "bin");
+  const binDir = join11(paths.privateContainerdPrefix, "bin");
   const exec2 = { mode: 493 };
   return step("runtime.containerd", `containerd ${PRIVATE_CONTAINERD.version} of the action's own, beside the host's`, p.cache ? ["cache.restore"] : [], [
     {
@@ -55743,17 +56028,17 @@ function privateContainerdStep(p, l) {
       shows: [
         `GET ${art.url} (unless the tool cache${p.cache ? " or the cache entry" : ""} has it)`,
         `verify SHA-256 against ${art.checksumUrl}`,
-        `extract; for ${PRIVATE_CONTAINERD.binaries.join(", ")}: $ sudo ${displayArgv(installArgv("<extracted>/bin/NAME", join9(binDir, "NAME"), exec2))}`,
+        `extract; for ${PRIVATE_CONTAINERD.binaries.join(", ")}: $ sudo ${displayArgv(installArgv("<extracted>/bin/NAME", join11(binDir, "NAME"), exec2))}`,
         `(cleanup removes them, and ${paths.privateContainerdRoot} and ${paths.privateContainerdState})`
       ],
       run: async (ctx) => {
         const dir = await cachedTarball(art, { tool: "containerd", version: PRIVATE_CONTAINERD.version, arch: facts.arch }, ctx.log, p.cache);
-        await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join9(dir, "bin", b), join9(binDir, b), exec2)));
+        await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join11(dir, "bin", b), join11(binDir, b), exec2)));
         await ctx.host.willCreate(paths.privateContainerdRoot, "dir");
         await ctx.host.willCreate(paths.privateContainerdState, "dir");
       }
     },
-    { kind: "write", path: join9(paths.systemdDir, `${l.unit}.service`), render: () => privateContainerdUnit(binDir, l.config) }
+    { kind: "write", path: join11(paths.systemdDir, `${l.unit}.service`), render: () => privateContainerdUnit(binDir, l.config) }
   ]);
 }
 function configureStep(p, l, needs) {
@@ -55767,15 +56052,17 @@ function configureStep(p, l, needs) {
     auths,
     reveal
   });
+  const inRequest = credentialsInRequest(learned.containerdMajor);
+  if (inRequest && config.registryCredentials.length > 0) p.notes.push(...requestCredentialNotes(config.registryCredentials, config.registryMirrors));
   const ops = [
     {
       kind: "write",
       path: l.config,
-      // with registry-credentials it holds tokens: root's alone
-      ...auths.length ? { mode: 384, reveal: (lr) => render(lr, true) } : {},
+      ...auths.length && !inRequest ? { mode: 384, reveal: (lr) => render(lr, true) } : {},
       render: (lr) => render(lr, false)
     },
-    ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join9(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
+    ...usesCredentialProvider(config, learned.containerdMajor) ? credentialProviderOps(config, paths) : [],
+    ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join11(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
   ];
   if (l.own) ops.push({ kind: "service", action: "daemon-reload" }, { kind: "service", action: "enable", unit: l.unit });
   ops.push(
@@ -55789,7 +56076,8 @@ function configureStep(p, l, needs) {
     { kind: "service", action: "restart", unit: l.unit }
   );
   const what = l.own ? `containerd ${PRIVATE_CONTAINERD.version} (the action's own)` : `containerd ${facts.containerd?.version}`;
-  return step("runtime.configure", `configure ${what} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`, needs, ops);
+  const provider = usesCredentialProvider(config, learned.containerdMajor) ? "; registry-credentials through a kubelet credential provider" : "";
+  return step("runtime.configure", `configure ${what} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image${provider}`, needs, ops);
 }
 function readyStep(p, l) {
   const { bin, criSocket } = p;
@@ -55816,6 +56104,7 @@ var containerd = {
     const tooOld = unsupported(version3, facts);
     const own = !facts.containerd || tooOld !== void 0;
     const l = layout(own, paths);
+    const major = own ? Number(PRIVATE_CONTAINERD.version.split(".")[0]) : facts.containerd?.major;
     const notes = tooOld ? [`${tooOld}: the action runs its own containerd ${PRIVATE_CONTAINERD.version} for the cluster beside it (unit ${PRIVATE_UNIT}); Docker and the host's containerd are left alone.`] : [];
     return {
       criSocket: `unix://${l.socket}`,
@@ -55824,7 +56113,7 @@ var containerd = {
       notes,
       downloads: (config) => own ? [containerdArtifact(config.githubUrl, facts.arch)] : [],
       packages: facts.containerd ? [] : ["docker.io"],
-      containerdMajor: own ? Number(PRIVATE_CONTAINERD.version.split(".")[0]) : facts.containerd?.major,
+      containerdMajor: major,
       steps(p) {
         const steps = [];
         const needs = ["config.images"];
@@ -55839,13 +56128,16 @@ var containerd = {
         steps.push(configureStep(p, l, needs), readyStep(p, l));
         return steps;
       },
-      imageStore: (run) => containerdStore(run, storeOptions(l, paths)),
+      credentialsInRequest: (learned) => credentialsInRequest(learned.containerdMajor),
+      // registry-credentials on containerd 2.x: the kubelet's credential provider (./credentials.ts)
+      kubeletArgs: (config, paths2) => usesCredentialProvider(config, major) ? credentialProviderFlags(credentialProviderFiles(paths2)) : [],
+      imageStore: (run) => containerdStore(run, storeOptions(l, paths, major)),
       imageCommands(learned) {
-        const o = storeOptions(l, paths);
+        const o = storeOptions(l, paths, learned.containerdMajor);
         return {
           list: () => ctrArgv(o, "images", "list", "--quiet"),
           // ctr 2.x takes --local to read the hosts directory as 1.x does
-          pull: (ref, credentials) => credentials ? criPullArgv(o, ref) : ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
+          pull: (ref, credential) => credential ? criPullArgv(o, ref, o.credentialsInRequest) : ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
           importArchive: (path6) => ctrImportArgv(o, path6, (learned.containerdMajor ?? 2) >= 2),
           tag: (source, target) => ctrArgv(o, "images", "tag", "--force", source, target),
           exportArchive: (path6, refs) => ctrExportArgv(o, path6, refs, (learned.containerdMajor ?? 2) >= 2)
@@ -55855,66 +56147,69 @@ var containerd = {
   },
   diagnostics: (paths) => [
     { title: "containerd journal (last 80 lines)", argv: journalArgv("containerd", 80), privileged: true },
-    { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join9(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },
+    { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join11(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },
     // crictl reads its endpoint from /etc/crictl.yaml, which names the one the cluster uses
-    { title: "containers (crictl ps -a)", argv: [join9(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join9(paths.binDir, "crictl"), paths.crictlConfig] }
+    { title: "containers (crictl ps -a)", argv: [join11(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join11(paths.binDir, "crictl"), paths.crictlConfig] }
   ],
   hints: [
     { pattern: /unknown service runtime\.v1\.RuntimeService/, hint: `containerd's CRI plugin is disabled (disabled_plugins = ["cri"]): the action writes a config with CRI on; check that nothing rewrote /etc/containerd/config.toml.` },
     { pattern: /failed to get sandbox image|pinned_images|sandbox image/i, hint: "The sandbox (pause) image is not the one kubeadm uses, or the mirror lacks it: image-repository's pause must match containerd's sandbox image." },
-    // registry.configs' removal has been put off since 2.0 (containerd PRs 9766, 12366, 12791);
-    // a containerd that drops a property refuses the CRI config naming it, as 2.0 did `mirrors`
-    { pattern: /`?configs`? is no longer supported|unknown.*registry\.configs/i, hint: "This containerd no longer reads the CRI's registry.configs auth that registry-credentials writes: remove registry-credentials, or pin a containerd that reads it, and give pods imagePullSecrets instead." },
+    // only containerd 1.x is given registry.configs (2.x removes it in v2.4); a containerd that
+    // drops a property refuses the CRI config naming it, as 2.0 did `mirrors`
+    { pattern: /`?configs`? is no longer supported|unknown.*registry\.configs/i, hint: "This containerd no longer reads the CRI's registry.configs auth that registry-credentials writes for containerd 1.x: check that the detected containerd major matches the one running, or give pods imagePullSecrets instead." },
+    { pattern: /credential provider|image-credential-provider/i, hint: "The kubelet's image credential provider (registry-credentials with containerd 2.x) failed: its config and executable are under /etc/kubeadm-single-node/credential-provider; run the executable with a CredentialProviderRequest on stdin as root to see its answer." },
     { pattern: /cgroup driver|misconfiguration: kubelet cgroup driver/i, hint: "Cgroup driver mismatch: containerd must run runc with SystemdCgroup = true, as the kubelet uses systemd." }
   ]
 };
 
 // src/runtimes/docker/driver.ts
-import { join as join11 } from "node:path";
+import { join as join13 } from "node:path";
 
 // src/host/probe.ts
 import { access as access3, readFile as readFile6 } from "node:fs/promises";
 import { availableParallelism, userInfo } from "node:os";
-import { delimiter as delimiter3, join as join10 } from "node:path";
-
-// src/config/defaults.ts
-var DEFAULTS = {
-  kubernetesVersion: "stable",
-  containerRuntime: "containerd",
-  cni: "flannel",
-  podNetworkCidr: "10.244.0.0/16",
-  serviceCidr: "10.96.0.0/12",
-  imageRepository: "registry.k8s.io",
-  smokeTestImage: "docker.io/library/nginx:stable-alpine",
-  timeout: "5m",
-  kubernetesReleaseUrl: "https://dl.k8s.io/release",
-  githubUrl: "https://github.com",
-  cleanup: "auto",
-  onExisting: "fail"
-};
-var CNI_PLUGINS_VERSION = "v1.8.0";
-var HOST_PACKAGES = [
-  { pkg: "conntrack", bin: "conntrack" },
-  { pkg: "socat", bin: "socat" },
-  { pkg: "ebtables", bin: "ebtables" },
-  { pkg: "ethtool", bin: "ethtool" }
-];
-var SMOKE = { name: "kubeadm-single-node-smoke", namespace: "default" };
-
-// src/host/probe.ts
-var dockerInfoArgv = ["docker", "info", "--format", "{{.ServerVersion}} {{.CgroupDriver}}"];
-function parseDockerInfo(out) {
-  const m = /^(\d+)\.\d+\.\d+\S*\s+(\S+)\s*$/.exec(out.trim());
-  return m ? { version: out.trim().split(/\s+/)[0], major: Number(m[1]), cgroupDriver: m[2] } : void 0;
+import { delimiter as delimiter3, join as join12 } from "node:path";
+var ipAddrArgv = ["ip", "-j", "-4", "addr", "show"];
+var ipRouteArgv = ["ip", "-j", "-4", "route", "show", "default"];
+function parseIpAddr(json) {
+  const links = JSON.parse(json);
+  return links.flatMap(
+    (l) => (l.addr_info ?? []).flatMap((a) => a.family === "inet" && l.ifname && a.local && typeof a.prefixlen === "number" ? [{ ifname: l.ifname, address: a.local, prefixlen: a.prefixlen }] : [])
+  );
 }
-async function dockerEngine(run, docker2) {
-  if (!docker2) return void 0;
-  for (const privileged of [false, true]) {
-    const r = await run(dockerInfoArgv, { privileged, allowFailure: true }).catch(() => void 0);
-    const engine = r?.exitCode === 0 ? parseDockerInfo(r.stdout) : void 0;
-    if (engine) return engine;
+function parseDefaultRoute(json) {
+  const routes = JSON.parse(json);
+  const r = routes.filter((x) => x.dst === "default" && x.dev).sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
+  return r ? { dev: r.dev, ...r.gateway ? { gateway: r.gateway } : {} } : void 0;
+}
+async function hostNetwork(run) {
+  const ask = (argv) => run(argv, { allowFailure: true }).catch(() => void 0);
+  const [addr, route] = await Promise.all([ask(ipAddrArgv), ask(ipRouteArgv)]);
+  if (addr?.exitCode !== 0) return void 0;
+  try {
+    const defaultRoute = route?.exitCode === 0 ? parseDefaultRoute(route.stdout) : void 0;
+    return { addresses: parseIpAddr(addr.stdout), ...defaultRoute ? { defaultRoute } : {} };
+  } catch {
+    return void 0;
   }
-  return void 0;
+}
+var dockerInfoArgv = ["docker", "info", "--format", "{{.ServerVersion}} {{.CgroupDriver}}"];
+function parseDockerInfo(out, via = "user") {
+  const m = /^(\d+)\.\d+\.\d+\S*\s+(\S+)\s*$/.exec(out.trim());
+  return m ? { version: out.trim().split(/\s+/)[0], major: Number(m[1]), cgroupDriver: m[2], via } : void 0;
+}
+async function probeDocker(run, canSudo) {
+  const ask = (privileged) => run(dockerInfoArgv, { privileged, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+  const asUser = await ask(false);
+  const mine = asUser.exitCode === 0 ? parseDockerInfo(asUser.stdout, "user") : void 0;
+  if (mine) return { dockerEngine: mine };
+  const said = (asUser.stderr || asUser.stdout).trim().split("\n").slice(-2).join(" ");
+  if (canSudo && /permission denied/i.test(said)) {
+    const asRoot = await ask(true);
+    const roots = asRoot.exitCode === 0 ? parseDockerInfo(asRoot.stdout, "root") : void 0;
+    if (roots) return { dockerEngine: roots };
+  }
+  return { dockerProblem: asUser.exitCode === 0 ? `\`docker info\` printed ${JSON.stringify(said)}, not a version and a cgroup driver` : `\`docker info\` failed: ${said || `exit ${asUser.exitCode}`}` };
 }
 function kubeArch(nodeArch) {
   if (nodeArch === "x64") return "amd64";
@@ -55933,7 +56228,7 @@ async function exists3(path6) {
 }
 async function onPath(bin) {
   const dirs = [...(process.env.PATH ?? "").split(delimiter3), "/usr/sbin", "/sbin"];
-  for (const d of dirs) if (d && await exists3(join10(d, bin))) return true;
+  for (const d of dirs) if (d && await exists3(join12(d, bin))) return true;
   return false;
 }
 async function privilege(run) {
@@ -55944,11 +56239,12 @@ async function privilege(run) {
 async function probeHost(run, paths) {
   const u = userInfo();
   const home = process.env.HOME || u.homedir;
+  const networkAsked = hostNetwork(run);
   const [priv, containerdOut, docker2, missing, swaps, existingCluster, daemonJsonExists, daemonJson, kubeconfigExists] = await Promise.all([
     privilege(run),
     run(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
     onPath("docker"),
-    Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.bin) ? void 0 : p.pkg)),
+    Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.command) ? void 0 : p.pkg)),
     readFile6(paths.procSwaps, "utf8").catch(() => ""),
     exists3(paths.adminConf),
     exists3(paths.dockerDaemonJson),
@@ -55956,9 +56252,9 @@ async function probeHost(run, paths) {
       (t) => JSON.parse(t),
       () => void 0
     ),
-    exists3(join10(home, ".kube", "config"))
+    exists3(join12(home, ".kube", "config"))
   ]);
-  const engine = await dockerEngine(run, docker2);
+  const [dockerFacts, network] = await Promise.all([docker2 ? probeDocker(run, priv !== "none") : {}, networkAsked]);
   return {
     arch: kubeArch(process.arch),
     privilege: priv,
@@ -55966,8 +56262,9 @@ async function probeHost(run, paths) {
     user: { name: u.username, uid: u.uid, gid: u.gid, home },
     containerd: containerdOut && containerdOut.exitCode === 0 ? parseContainerdVersion(containerdOut.stdout) : void 0,
     docker: docker2,
-    dockerEngine: engine,
+    ...dockerFacts,
     missingPackages: missing.flatMap((p) => p ? [p] : []),
+    ...network ? { network } : {},
     swapOn: swaps.trim().split("\n").length > 1,
     existingCluster,
     daemonJsonExists,
@@ -56006,18 +56303,26 @@ function renderDaemonJson(existing, o) {
 
 // src/runtimes/docker/release.ts
 var CRI_DOCKERD = {
-  version: "0.3.21",
+  version: "0.3.26",
   sha256: {
-    amd64: "6c35838bc4b1aef74f9113670e114ca729a5f295f9457b226791e18e86e91698",
-    arm64: "35de6b1e8eba11d8ba6d71fa7499cb3d610a1e7b866c9d43b7f87029e3a769cd"
+    amd64: "87f31c964d974cdce9c883c79b69e355c3c323e51d3a7d36cda140e6df7b8d5a",
+    arm64: "d33e46e0d7ce28b22fdf7fa6327961cf0220ec3814fd7cc482f8cb77e7fd986a"
   },
   /** where the digests come from, for logs and errors */
-  source: "https://github.com/kubernetes-sigs/kubespray/blob/118b2dce02d3e5730461c8ba8c91cd9dd5dc0b10/roles/kubespray_defaults/vars/main/checksums.yml",
+  source: "https://github.com/kubernetes-sigs/kubespray/blob/8d69fb8f9a75a5fd2e184339175eb0bf0835cd12/roles/kubespray_defaults/vars/main/checksums.yml",
   /**
-   * Docker 29 refuses API versions below 1.44 (docs.docker.com/engine/release-notes/29/);
-   * cri-dockerd 0.3.21 asks for 1.43 ("client version 1.43 is too old", docker/for-win#14997).
+   * The Docker API version cri-dockerd asks for, at most: every 0.3.x from 0.3.16 on is built
+   * with Docker's Go client v25 (go.mod: github.com/docker/docker v25.0.6 at v0.3.16, v25.0.8
+   * from v0.3.17 to v0.3.25; the v0.3.26 tag was not in the snapshot read, a later go.mod of
+   * the 0.3 line, commit 004641691795577e9f23a4f49c991e06e3e86a3e, names v25.0.14), whose api.DefaultVersion is
+   * 1.44 (moby/moby v25.0.8, api/common.go), and it negotiates down to an older daemon's
+   * (libdocker/kube_docker_client.go: NegotiateAPIVersion). Docker 29.0 refuses clients below
+   * 1.44 (moby/moby docker-v29.0.0, daemon/config/config.go: defaultMinAPIVersion = "1.44";
+   * docs.docker.com/engine/release-notes/29/), and 29.3 lowered that to 1.40
+   * (docker-v29.3.0, the same constant): 1.44 is accepted by every Docker 29, so no Docker
+   * version is refused.
    */
-  newestDockerMajor: 28
+  dockerApiVersion: "1.44"
 };
 function criDockerdArtifact(githubUrl, arch3) {
   const v = CRI_DOCKERD.version;
@@ -56084,12 +56389,14 @@ function dockerRuntimeStore(run, o) {
 // src/runtimes/docker/units.ts
 var SERVICE_UNIT = "cri-docker.service";
 var SOCKET_UNIT = "cri-docker.socket";
+var CRI_DOCKERD_PATHS = { socket: "/run/cri-dockerd.sock", root: "/var/lib/cri-dockerd" };
 function criDockerdServiceUnit(o) {
   const exec2 = [
     o.binary,
     "--container-runtime-endpoint fd://",
     `--pod-infra-container-image ${o.pauseImage}`,
-    // upstream's unit leaves the plugin empty (no pod network); kubeadm's node needs CNI
+    // cri-dockerd already defaults to cni (cmd/cri/options/options.go at v0.3.25:
+    // NetworkPluginName: "cni"); said here so the unit shows what the node relies on
     "--network-plugin=cni",
     `--cni-bin-dir ${o.cniBinDir}`,
     `--cni-conf-dir ${o.cniConfDir}`
@@ -56164,12 +56471,6 @@ function problems(facts, changeCgroups, paths) {
   if (!facts.docker) {
     out.push("container-runtime: docker needs Docker on the host, and `docker` is not on PATH here. Install Docker first (Debian and Ubuntu: apt-get install docker.io), or use container-runtime: containerd, which needs no Docker.");
   }
-  const engine = facts.dockerEngine;
-  if (engine && engine.major > CRI_DOCKERD.newestDockerMajor) {
-    out.push(
-      `container-runtime: docker installs cri-dockerd ${CRI_DOCKERD.version}, which speaks Docker API 1.43; this host has Docker ${engine.version}, and Docker 29 and later refuse API versions below 1.44. Use Docker ${CRI_DOCKERD.newestDockerMajor} or older, or container-runtime: containerd.`
-    );
-  }
   if (changeCgroups && facts.daemonJsonExists && facts.daemonJson === void 0) {
     out.push(`container-runtime: docker must set Docker's cgroup driver to systemd in ${paths.dockerDaemonJson}, which is not valid JSON. Fix the file, or use container-runtime: containerd.`);
   }
@@ -56190,10 +56491,10 @@ function criDockerdStep(p) {
       ],
       run: async (ctx) => {
         const dir = await cachedTarball(art, { tool: "cri-dockerd", version: CRI_DOCKERD.version, arch: facts.arch }, ctx.log, p.cache);
-        await ctx.host.installFile(join11(dir, "cri-dockerd", "cri-dockerd"), bin("cri-dockerd"), exec2);
+        await ctx.host.installFile(join13(dir, "cri-dockerd", "cri-dockerd"), bin("cri-dockerd"), exec2);
       }
     },
-    { kind: "write", path: join11(paths.systemdDir, SOCKET_UNIT), render: () => criDockerdSocketUnit(paths.criDockerdSocket) }
+    { kind: "write", path: join13(paths.systemdDir, SOCKET_UNIT), render: () => criDockerdSocketUnit(onHost(paths, CRI_DOCKERD_PATHS.socket)) }
   ]);
 }
 function cgroupOps(p, why) {
@@ -56214,7 +56515,7 @@ function serviceUnitOp(p) {
   const { config, paths, bin } = p;
   return {
     kind: "write",
-    path: join11(paths.systemdDir, SERVICE_UNIT),
+    path: join13(paths.systemdDir, SERVICE_UNIT),
     render: (lr) => criDockerdServiceUnit({
       binary: bin("cri-dockerd"),
       pauseImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
@@ -56230,10 +56531,10 @@ function configureStep2(p, why) {
     serviceUnitOp(p),
     {
       kind: "task",
-      title: `cri-dockerd will create ${paths.criDockerdRoot}, and its CNI setup ${paths.cniConfDir}`,
-      shows: [`(cleanup removes ${paths.criDockerdRoot} and ${paths.cniConfDir} where they did not exist)`],
+      title: `cri-dockerd will create ${onHost(paths, CRI_DOCKERD_PATHS.root)}, and its CNI setup ${paths.cniConfDir}`,
+      shows: [`(cleanup removes ${onHost(paths, CRI_DOCKERD_PATHS.root)} and ${paths.cniConfDir} where they did not exist)`],
       run: async (ctx) => {
-        await ctx.host.willCreate(paths.criDockerdRoot, "dir");
+        await ctx.host.willCreate(onHost(paths, CRI_DOCKERD_PATHS.root), "dir");
         await ctx.host.willCreate(paths.cniConfDir, "dir");
       }
     },
@@ -56268,11 +56569,14 @@ var docker = {
       `${why}: the action sets native.cgroupdriver=systemd in ${paths.dockerDaemonJson} and restarts Docker, which stops running containers (a job's services: containers among them); cleanup puts the file back and restarts Docker again.` + (typeof facts.daemonJson?.["cgroup-parent"] === "string" ? ` The host's cgroup-parent becomes a slice, as the systemd driver requires.` : "")
     ] : [];
     return {
-      criSocket: `unix://${paths.criDockerdSocket}`,
+      criSocket: `unix://${onHost(paths, CRI_DOCKERD_PATHS.socket)}`,
       describe: `Docker${facts.dockerEngine ? ` ${facts.dockerEngine.version}` : ""} through cri-dockerd ${CRI_DOCKERD.version}`,
       problems: problems(facts, why !== void 0, paths),
       notes,
       steps: (p) => [criDockerdStep(p), configureStep2(p, why), readyStep2(p)],
+      // dockerd pulls with root's Docker credentials (registry-credentials is refused with this runtime)
+      credentialsInRequest: () => false,
+      kubeletArgs: () => [],
       downloads: (config) => [criDockerdArtifact(config.githubUrl, facts.arch)],
       // Docker must be there already: this runtime installs no package
       packages: [],
@@ -56289,13 +56593,13 @@ var docker = {
     };
   },
   diagnostics: (paths) => [
-    { title: "cri-docker journal (last 80 lines)", argv: journalArgv("cri-docker", 80), privileged: true, requires: [join11(paths.systemdDir, SERVICE_UNIT)] },
+    { title: "cri-docker journal (last 80 lines)", argv: journalArgv("cri-docker", 80), privileged: true, requires: [join13(paths.systemdDir, SERVICE_UNIT)] },
     { title: "docker info", argv: ["docker", "info"], privileged: true },
     { title: "docker journal (last 40 lines)", argv: journalArgv("docker", 40), privileged: true },
-    { title: "containers (crictl ps -a)", argv: [join11(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join11(paths.binDir, "crictl"), paths.crictlConfig] }
+    { title: "containers (crictl ps -a)", argv: [join13(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join13(paths.binDir, "crictl"), paths.crictlConfig] }
   ],
   hints: [
-    { pattern: /client version 1\.\d+ is too old/i, hint: `Docker refuses cri-dockerd's API version: Docker 29 and later need cri-dockerd 0.3.24 or newer; the action pins ${CRI_DOCKERD.version}. Use Docker ${CRI_DOCKERD.newestDockerMajor}, or container-runtime: containerd.` },
+    { pattern: /client version 1\.\d+ is too old/i, hint: `Docker refuses the API version cri-dockerd ${CRI_DOCKERD.version} speaks (${CRI_DOCKERD.dockerApiVersion}, from the Docker client it is built with): this Docker is newer than any the action was checked against. Use container-runtime: containerd, or a Docker whose minimum API version (docker version: "minimum version") is ${CRI_DOCKERD.dockerApiVersion} or lower.` },
     { pattern: /cgroup-parent for systemd cgroup should be a valid slice/i, hint: "Docker's cgroup-parent is a path, which the systemd cgroup driver refuses: it must name a slice (xxx.slice)." },
     // docker info, printed by the post step, says "Cgroup Driver: ..." on every run: only the kubelet's complaint counts
     { pattern: /kubelet cgroup driver: "?\w+"? is different/i, hint: "Cgroup driver mismatch: Docker must use the systemd cgroup driver (native.cgroupdriver=systemd in /etc/docker/daemon.json), as the kubelet does." },
@@ -56319,11 +56623,11 @@ function allHints(runtime, cni) {
 }
 function probes(record) {
   const { paths, kubeconfig, runtime, cni } = record;
-  const kubectl2 = join12(paths.binDir, "kubectl");
+  const kubectl2 = join14(paths.binDir, "kubectl");
   const env = { KUBECONFIG: kubeconfig };
   const cluster = [kubectl2, kubeconfig];
   return [
-    { title: "kubelet journal (last 80 lines)", argv: journalArgv("kubelet", 80), privileged: true, requires: [join12(paths.binDir, "kubelet")] },
+    { title: "kubelet journal (last 80 lines)", argv: journalArgv("kubelet", 80), privileged: true, requires: [join14(paths.binDir, "kubelet")] },
     ...RUNTIMES[runtime].diagnostics(paths),
     { title: "pods in all namespaces", argv: [kubectl2, "get", "pods", "-A", "-o", "wide"], env, requires: cluster },
     { title: "events", argv: [kubectl2, "get", "events", "-A", "--sort-by=.lastTimestamp"], env, requires: cluster },
@@ -56385,7 +56689,7 @@ async function down(record, env) {
 
 // src/engine/describe.ts
 import { mkdir as mkdir5, realpath, writeFile as writeFile3 } from "node:fs/promises";
-import { dirname as dirname7, join as join13, resolve as resolve2 } from "node:path";
+import { dirname as dirname7, join as join15, resolve as resolve2 } from "node:path";
 
 // src/engine/execute.ts
 function orderSteps(steps) {
@@ -56519,14 +56823,14 @@ function renderPlan(steps, learned) {
 async function realish(path6) {
   const abs = resolve2(path6);
   const parent = dirname7(abs);
-  return realpath(abs).catch(async () => parent === abs ? abs : join13(await realish(parent), abs.slice(parent.length + 1)));
+  return realpath(abs).catch(async () => parent === abs ? abs : join15(await realish(parent), abs.slice(parent.length + 1)));
 }
 async function planTreeProblem(root, steps) {
   if (await realish(root) === "/") return `it is the live system's root (${root}): the plan's files would overwrite the host's own`;
   for (const step2 of steps) {
     for (const op of step2.ops) {
       if (op.kind !== "write") continue;
-      if (await realish(join13(root, op.path)) === await realish(op.path)) return `${join13(root, op.path)} is the host's own ${op.path}`;
+      if (await realish(join15(root, op.path)) === await realish(op.path)) return `${join15(root, op.path)} is the host's own ${op.path}`;
     }
   }
   return void 0;
@@ -56536,14 +56840,14 @@ async function writePlanTree(steps, learned, root) {
   for (const step2 of orderSteps(steps)) {
     for (const op of step2.ops) {
       if (op.kind !== "write") continue;
-      const dest = join13(root, op.path);
+      const dest = join15(root, op.path);
       await mkdir5(dirname7(dest), { recursive: true });
       await writeFile3(dest, redacted(op, op.render(learned), "REDACTED"), { mode: op.mode ?? 420 });
       written.push(op.path);
     }
   }
   await mkdir5(root, { recursive: true });
-  await writeFile3(join13(root, "plan.txt"), renderPlan(steps, learned));
+  await writeFile3(join15(root, "plan.txt"), renderPlan(steps, learned));
   const json = orderSteps(steps).map((s) => ({
     id: s.id,
     phase: s.phase,
@@ -56553,17 +56857,35 @@ async function writePlanTree(steps, learned, root) {
       (op) => op.kind === "write" ? { kind: op.kind, path: op.path, mode: (op.mode ?? 420).toString(8) } : op.kind === "task" ? { kind: op.kind, title: op.title, shows: op.shows } : op
     )
   }));
-  await writeFile3(join13(root, "plan.json"), `${JSON.stringify(json, null, 2)}
+  await writeFile3(join15(root, "plan.json"), `${JSON.stringify(json, null, 2)}
 `);
   return written;
 }
 
 // src/config/inputs.ts
-var import_ipaddr = __toESM(require_ipaddr(), 1);
+var import_ipaddr2 = __toESM(require_ipaddr(), 1);
 var import_semver3 = __toESM(require_semver2(), 1);
 
+// src/config/defaults.ts
+var DEFAULTS = {
+  kubernetesVersion: "stable",
+  containerRuntime: "containerd",
+  cni: "flannel",
+  podNetworkCidr: "10.244.0.0/16",
+  serviceCidr: "10.96.0.0/12",
+  imageRepository: "registry.k8s.io",
+  smokeTestImage: "docker.io/library/nginx:stable-alpine",
+  timeout: "5m",
+  kubernetesReleaseUrl: "https://dl.k8s.io/release",
+  githubUrl: "https://github.com",
+  cleanup: "auto",
+  onExisting: "fail"
+};
+var CNI_PLUGINS_VERSION = "v1.8.0";
+var SMOKE = { name: "kubeadm-single-node-smoke", namespace: "default" };
+
 // src/config/kubeadm-config.ts
-var import_yaml3 = __toESM(require_dist4(), 1);
+var import_yaml4 = __toESM(require_dist4(), 1);
 
 // src/render/merge-patch.ts
 var isMap = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -56623,7 +56945,7 @@ function parseKubeadmDocuments(text, where2) {
   const patches = [];
   const bad = (what, accepted = KUBEADM_CONFIG_FORMS) => void problems2.push(`${where2} ${what}; accepted: ${accepted}.`);
   let n = 0;
-  for (const d of (0, import_yaml3.parseAllDocuments)(text)) {
+  for (const d of (0, import_yaml4.parseAllDocuments)(text)) {
     if (d.errors.length > 0) {
       bad(`is not valid YAML (${d.errors.map((e) => firstLine(e.message)).join("; ")})`);
       continue;
@@ -56718,7 +57040,9 @@ var MIRROR_PRESETS = {
       // so each is a registry root, as containerd's hosts.toml and Docker's registry-mirrors
       // take one, and no image name changes. (DaoCloud prefers the m.daocloud.io/REGISTRY/
       // prefix form, which would need a path in the endpoint: registry-mirrors refuses one.)
-      // It serves only images on its allow list (allows.txt there) and is rate-limited (the
+      // It serves only images on its allow list (allows.txt there; at commit
+      // 871a1e7221478447b426438e1fe962211a0ba6e8 it holds registry.k8s.io, ghcr.io/flannel-io/*
+      // (added 2026-01-09, commit 39e14c5e) and quay.io/calico/*) and is rate-limited (the
       // README's notice, issue #2328).
       "registry-mirrors": [
         "docker.io=https://docker.m.daocloud.io",
@@ -56726,12 +57050,14 @@ var MIRROR_PRESETS = {
         "quay.io=https://quay.m.daocloud.io",
         "registry.k8s.io=https://k8s.m.daocloud.io"
       ].join("\n"),
-      // DaoCloud's file mirror (github.com/DaoCloud/public-binary-files-mirror, README: the
-      // original URL with https://files.m.daocloud.io/ put before its host; its kubespray
-      // example downloads kubeadm, kubelet and kubectl from
-      // {files_repo}/dl.k8s.io/release/VERSION/bin/linux/ARCH/, and its mirror.yaml lists
-      // dl.k8s.io among the hosts it serves). A CDN that fetches from the origin on the first
-      // request for a file and serves its cache after.
+      // DaoCloud's file mirror (github.com/DaoCloud/public-binary-files-mirror, README at
+      // commit 975d2638d1173949dba4fb94fdbd0b398720c54b, the repository's only file besides
+      // LICENSE since the clean-up of 2025-04-09 removed its mirror.yaml: the original URL
+      // with https://files.m.daocloud.io/ put before its host; its kubespray example,
+      // "使用场景2 - 安装 KubeSpray", downloads kubeadm, kubelet and kubectl from
+      // {files_repo}/dl.k8s.io/release/VERSION/bin/linux/ARCH/). It fetches a file from the
+      // origin on the first request (the README's 懒加载, lazy loading: the request waits
+      // until the file is cached) and keeps it 30 days.
       "kubernetes-release-url": "https://files.m.daocloud.io/dl.k8s.io/release",
       // The same file mirror's GitHub form (same README: crictl, the CNI plugins and
       // containerd from {files_repo}/github.com/OWNER/REPO/releases/download/...), which is
@@ -56886,13 +57212,13 @@ function parseCidr(input, value, notes) {
   let addr;
   let bits;
   try {
-    if (!import_ipaddr.default.IPv4.isValidFourPartDecimal(value.split("/")[0] ?? "")) throw new Error("not IPv4");
-    [addr, bits] = import_ipaddr.default.IPv4.parseCIDR(value);
+    if (!import_ipaddr2.default.IPv4.isValidFourPartDecimal(value.split("/")[0] ?? "")) throw new Error("not IPv4");
+    [addr, bits] = import_ipaddr2.default.IPv4.parseCIDR(value);
   } catch {
     reject(input, value, accepted);
   }
   if (bits < min || bits > max) reject(input, value, accepted);
-  const net = import_ipaddr.default.IPv4.networkAddressFromCIDR(value);
+  const net = import_ipaddr2.default.IPv4.networkAddressFromCIDR(value);
   const network = `${net.toString()}/${bits}`;
   if (net.toString() !== addr.toString()) {
     notes.push(`Input '${input}' has the value ${JSON.stringify(value)}, which has host bits set; it is read as its network, ${network}.`);
@@ -57250,30 +57576,20 @@ function dockerSaveArgv(out, images) {
 function dockerInspectArgv(image) {
   return ["docker", "image", "inspect", "--format", "{{.Id}}", image];
 }
-var VERSION_ARGV = ["docker", "version", "--format", "{{.Server.Version}}"];
 var tail = (r) => (r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ");
-async function dockerAccess(run, canSudo) {
-  const asUser = await run(VERSION_ARGV, { allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
-  if (asUser.exitCode === 0) return { via: "user" };
-  if (canSudo && /permission denied/i.test(tail(asUser))) {
-    const asRoot = await run(VERSION_ARGV, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
-    if (asRoot.exitCode === 0) return { via: "root" };
-  }
-  return { problem: `\`docker version\` failed: ${tail(asUser) || `exit ${asUser.exitCode}`}` };
-}
 var ACCEPTED = "names of images in this host's Docker, each built or pulled by an earlier step (`docker image ls` lists them)";
-async function loadImageProblems(images, docker2, run, canSudo) {
+async function loadImageProblems(images, facts, run) {
   if (images.length === 0) return [];
-  if (!docker2) return [`Input 'load-images' names ${images.join(", ")}, but this host has no docker command to save them from; accepted: ${ACCEPTED}.`];
-  const access8 = await dockerAccess(run, canSudo);
-  if ("problem" in access8) return [`Input 'load-images' names ${images.join(", ")}, but this host's Docker does not answer (${access8.problem}); accepted: ${ACCEPTED}.`];
-  const found = await Promise.all(images.map((i) => run(dockerInspectArgv(i), { privileged: access8.via === "root", allowFailure: true })));
+  if (!facts.docker) return [`Input 'load-images' names ${images.join(", ")}, but this host has no docker command to save them from; accepted: ${ACCEPTED}.`];
+  const engine = facts.dockerEngine;
+  if (!engine) return [`Input 'load-images' names ${images.join(", ")}, but this host's Docker does not answer (${facts.dockerProblem ?? "docker info printed nothing it could read"}); accepted: ${ACCEPTED}.`];
+  const found = await Promise.all(images.map((i) => run(dockerInspectArgv(i), { privileged: engine.via === "root", allowFailure: true })));
   return images.flatMap(
     (image, n) => found[n].exitCode === 0 ? [] : [`Input 'load-images' names ${image}, which this host's Docker does not have (${tail(found[n]) || `docker image inspect exited ${found[n].exitCode}`}); accepted: ${ACCEPTED}.`]
   );
 }
 
-// src/phases/input-files.ts
+// src/config/input-files.ts
 import { constants as constants3 } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { isAbsolute, resolve as resolve3 } from "node:path";
@@ -57355,13 +57671,117 @@ async function readKubeadmConfigFile(config, probe = nodeProbe, read2 = nodeRead
   return { ...config, kubeadmConfig: { path: given.path, patches } };
 }
 
-// src/phases/offline.ts
+// src/preflight/offline.ts
 import { access as access6 } from "node:fs/promises";
 import { fileURLToPath as fileURLToPath4 } from "node:url";
 
+// src/host/subnets.ts
+var import_ipaddr3 = __toESM(require_ipaddr(), 1);
+var NOT_THE_NODES = ["docker0", "cni0", "flannel.1", "vxlan.calico", "kube-ipvs0"];
+function counts(address) {
+  const range3 = import_ipaddr3.default.IPv4.parse(address).range();
+  return range3 !== "loopback" && range3 !== "linkLocal";
+}
+function networkOf(address, prefixlen) {
+  return `${import_ipaddr3.default.IPv4.networkAddressFromCIDR(`${address}/${prefixlen}`).toString()}/${prefixlen}`;
+}
+function overlap(a, b) {
+  return a[0].match(b[0], b[1]) || b[0].match(a[0], a[1]);
+}
+function subnetProblems(cidrs, network) {
+  if (!network) return [];
+  const own = network.addresses.filter((a) => !NOT_THE_NODES.includes(a.ifname) && counts(a.address));
+  const route = network.defaultRoute;
+  const routeNets = route ? own.filter((a) => a.ifname === route.dev).map((a) => networkOf(a.address, a.prefixlen)) : [];
+  if (route?.gateway && import_ipaddr3.default.IPv4.isValidFourPartDecimal(route.gateway) && !routeNets.some((n) => import_ipaddr3.default.IPv4.parse(route.gateway).match(import_ipaddr3.default.IPv4.parseCIDR(n)))) {
+    routeNets.push(`${route.gateway}/32`);
+  }
+  const problems2 = [];
+  for (const [input, value] of Object.entries(cidrs)) {
+    const cidr = import_ipaddr3.default.IPv4.parseCIDR(value);
+    const hits = [
+      ...own.filter((a) => import_ipaddr3.default.IPv4.parse(a.address).match(cidr)).map((a) => `this node's address ${a.address} (on ${a.ifname})`),
+      ...routeNets.filter((n) => overlap(cidr, import_ipaddr3.default.IPv4.parseCIDR(n))).map((n) => `the network of this node's default route, ${n} (via ${route.dev}${route.gateway ? `, gateway ${route.gateway}` : ""})`)
+    ];
+    if (hits.length === 0) continue;
+    const taken = [.../* @__PURE__ */ new Set([...own.map((a) => networkOf(a.address, a.prefixlen)), ...routeNets])];
+    problems2.push(
+      `Input '${input}' has the value ${JSON.stringify(value)}, which overlaps ${hits.join(" and ")}: the cluster's routes for it would compete with the node's own. Accepted: an IPv4 network disjoint from ${taken.join(", ")} (${NOT_THE_NODES.join(", ")}, loopback and link-local addresses do not count).`
+    );
+  }
+  return problems2;
+}
+
+// src/render/host.ts
+var KERNEL_MODULES = ["overlay", "br_netfilter"];
+var SYSCTLS = {
+  "net.ipv4.ip_forward": "1",
+  "net.bridge.bridge-nf-call-iptables": "1",
+  "net.bridge.bridge-nf-call-ip6tables": "1"
+};
+function renderModulesLoad() {
+  return `${KERNEL_MODULES.join("\n")}
+`;
+}
+function renderSysctlConf() {
+  return Object.entries(SYSCTLS).map(([k, v]) => `${k} = ${v}`).join("\n").concat("\n");
+}
+
+// src/phases/host.ts
+function hostSteps(p) {
+  const { facts, paths } = p;
+  const steps = [];
+  if (facts.swapOn) {
+    steps.push(
+      step("host.swap", "turn swap off (the kubelet refuses to run with swap on)", [], [
+        { kind: "task", title: "swapoff", shows: [`$ sudo swapoff DEVICE...   (each device active in ${paths.procSwaps}, recorded first; cleanup turns them back on)`], run: async (ctx) => ctx.log(`swap off: ${(await ctx.host.swapOff()).join(", ")}`) }
+      ])
+    );
+  }
+  steps.push(
+    step("host.kernel", "load overlay and br_netfilter, enable forwarding and bridge netfilter", [], [
+      { kind: "write", path: paths.modulesLoad, render: renderModulesLoad },
+      { kind: "task", title: "load the kernel modules", shows: [`$ sudo ${modprobeArgv(KERNEL_MODULES).join(" ")}`], run: (ctx) => ctx.host.loadModules(KERNEL_MODULES) },
+      { kind: "write", path: paths.sysctlConf, render: renderSysctlConf },
+      {
+        kind: "task",
+        title: "apply the sysctls",
+        shows: [`$ sudo ${sysctlApplyArgv(paths.sysctlConf).join(" ")}   (the live values are recorded first; cleanup restores them)`],
+        run: (ctx) => ctx.host.applySysctls(paths.sysctlConf, Object.keys(SYSCTLS))
+      }
+    ])
+  );
+  steps.push(packagesStep(p));
+  return steps;
+}
+function packagesToInstall(version3, facts) {
+  return hostPackagesFor(version3).filter((h) => facts.missingPackages.includes(h.pkg));
+}
+function packagesStep(p) {
+  const { facts, version: version3 } = p;
+  const needs = hostPackagesFor(version3);
+  const install = packagesToInstall(version3, facts);
+  const missing = (pkg) => facts.missingPackages.includes(pkg);
+  const why = [
+    ...needs.length === 0 ? [`kubeadm ${version3}'s preflight stops for no missing package, and no step of the run needs one`] : needs.map((h) => `${h.pkg}: ${h.why}; ${missing(h.pkg) ? "not installed here" : "already installed"}`),
+    ...HOST_PACKAGES.filter((h) => !needs.includes(h) && missing(h.pkg)).map((h) => `${h.pkg}: needed only through 1.${h.through}; not installed here, and left so`),
+    "socat, ebtables, ethtool: never installed by this action; kubeadm at most warns without them (kubernetes PRs #127151, #129131), and no step of the run uses them"
+  ];
+  if (install.length === 0) {
+    return step("host.packages", "no package to install", [], [{ kind: "task", title: "nothing to install", shows: why, run: async (ctx) => ctx.log(why.join("\n")) }]);
+  }
+  const pkgs = install.map((h) => h.pkg);
+  return step("host.packages", `install ${pkgs.join(", ")}`, [], [
+    { kind: "task", title: `apt-get install ${pkgs.join(" ")}`, shows: [...why, ...aptInstallShows(pkgs), "(left installed by cleanup)"], run: (ctx) => ctx.host.installPackages(pkgs, ctx.log) }
+  ]);
+}
+function hostInputProblems(p) {
+  return subnetProblems({ "pod-network-cidr": p.config.podNetworkCidr, "service-cidr": p.config.serviceCidr }, p.facts.network);
+}
+
 // src/cache/entry.ts
 import { readFile as readFile8, readdir as readdir3, stat as stat4, writeFile as writeFile4 } from "node:fs/promises";
-import { join as join14 } from "node:path";
+import { join as join16 } from "node:path";
 
 // src/cache/key.ts
 import { createHash as createHash2 } from "node:crypto";
@@ -57392,18 +57812,18 @@ function cacheKey(config, version3, arch3) {
 
 // src/cache/entry.ts
 function entryLayout(dir) {
-  return { manifest: join14(dir, "entry.json"), downloads: join14(dir, "downloads"), images: join14(dir, "images.tar") };
+  return { manifest: join16(dir, "entry.json"), downloads: join16(dir, "downloads"), images: join16(dir, "images.tar") };
 }
 function downloadPath(dir, name2, fileName) {
-  return join14(entryLayout(dir).downloads, name2, fileName);
+  return join16(entryLayout(dir).downloads, name2, fileName);
 }
 async function listFiles(dir) {
   const out = [];
   const walk = async (rel) => {
-    for (const e of await readdir3(join14(dir, rel), { withFileTypes: true })) {
+    for (const e of await readdir3(join16(dir, rel), { withFileTypes: true })) {
       const path6 = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) await walk(path6);
-      else if (e.isFile() && path6 !== "entry.json") out.push({ path: path6, bytes: (await stat4(join14(dir, path6))).size });
+      else if (e.isFile() && path6 !== "entry.json") out.push({ path: path6, bytes: (await stat4(join16(dir, path6))).size });
     }
   };
   await walk("");
@@ -57428,7 +57848,7 @@ async function checkEntry(dir) {
   let bytes = 0;
   for (const f of manifest.files) {
     if (typeof f.path !== "string" || f.path.split("/").includes("..")) return { ok: false, problem: `entry.json lists a bad path ${JSON.stringify(f.path)}` };
-    const size2 = await stat4(join14(dir, f.path)).then(
+    const size2 = await stat4(join16(dir, f.path)).then(
       (s) => s.size,
       () => void 0
     );
@@ -57441,7 +57861,7 @@ async function checkEntry(dir) {
 // src/phases/images.ts
 import { mkdtemp, rm as rm6 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
-import { join as join15 } from "node:path";
+import { join as join17 } from "node:path";
 
 // src/images/preload.ts
 function classifyPullError(text) {
@@ -57469,7 +57889,7 @@ function explain(image, failure, where2, detail, attempts) {
     case "rate-limit":
       return `Pulling ${image} was refused with HTTP 429 (rate limit)${at}. Docker Hub limits anonymous pulls: set registry-mirrors (for example 'docker.io=https://mirror.gcr.io'), log in with registry-credentials ('docker.io=USERNAME:TOKEN', a Docker Hub access token), or point smoke-test-image / preload-images at another registry.`;
     case "unauthorized":
-      return `Pulling ${image} was refused for want of credentials${at}: ${detail}. Set registry-credentials for the host that refused it ('HOST=USERNAME:TOKEN'); credentials are sent only to the host a line names, so a mirror needs a line of its own.`;
+      return `Pulling ${image} was refused for want of credentials${at}: ${detail}. Set registry-credentials for the host that refused it ('HOST=USERNAME:TOKEN'): with containerd 1.x a line goes only to the host it names, so a mirror needs a line of its own; with containerd 2.x the line naming the image's registry goes with its pull.`;
     case "not-found":
       return `Image ${image} was not found${at}. If image-repository or registry-mirrors names a mirror, it lacks this image or names it differently; kubeadm asks for exactly this name.`;
     case "retryable":
@@ -57538,7 +57958,7 @@ async function preloadImages(store, o) {
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        await store.pull(image, o.credentials?.(image) ?? false);
+        await store.pull(image, o.credentials?.(image));
         pulled.push(image);
         log2(`pulled ${image} in ${((performance.now() - started) / 1e3).toFixed(1)}s`);
         return;
@@ -57559,13 +57979,6 @@ async function preloadImages(store, o) {
 }
 
 // src/phases/images.ts
-function pullEndpoints(config, registry) {
-  const { server, mirrors } = registryHosts(config.registryMirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
-  return [...mirrors, server];
-}
-function usesCredentials(config, image) {
-  return credentialsFor(pullEndpoints(config, parseImageRef(image).registry), config.registryCredentials).length > 0;
-}
 function preloadSet(config, learned, smokeTest) {
   const targets = new Set(config.imageRetags.map((r) => r.target));
   const sources = config.imageRetags.map((r) => r.source);
@@ -57607,12 +58020,12 @@ function loadStep(p) {
         `then the temporary file is removed`
       ],
       run: async (ctx) => {
-        const access8 = await dockerAccess(ctx.host.run, facts.privilege !== "none");
-        if ("problem" in access8) throw new Error(`load-images: this host's Docker does not answer: ${access8.problem}`);
-        const dir = await mkdtemp(join15(process.env.RUNNER_TEMP || tmpdir3(), "ksn-load-"));
+        const engine = facts.dockerEngine;
+        if (!engine) throw new Error(`load-images: this host's Docker does not answer: ${facts.dockerProblem ?? "no answer to docker info"}`);
+        const dir = await mkdtemp(join17(process.env.RUNNER_TEMP || tmpdir3(), "ksn-load-"));
         try {
-          const tar = join15(dir, "images.tar");
-          await ctx.host.run(dockerSaveArgv(tar, images), { privileged: access8.via === "root" });
+          const tar = join17(dir, "images.tar");
+          await ctx.host.run(dockerSaveArgv(tar, images), { privileged: engine.via === "root" });
           const names = await runtime.imageStore(ctx.host.run, config.registryMirrors).importArchive(tar);
           const missing = images.filter((i) => !names.includes(i));
           if (missing.length) throw new Error(`load-images: docker save wrote no name for ${missing.join(", ")} (it brought ${names.join(", ") || "none"})`);
@@ -57644,8 +58057,10 @@ function imageSteps(p) {
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
           ...config.offline ? [`offline: nothing is pulled; each of ${images(learned).join(" ") || "kubeadm's images"} must be present or imported, else the step stops`] : pullOrder(images(learned)).map((i) => {
-            const creds = usesCredentials(config, i);
-            return `$ sudo ${displayArgv(cmd.pull(i, creds))}${creds ? "   (registry-credentials: through the CRI, which reads them from its config)" : ""}`;
+            const inRequest = runtime.credentialsInRequest(learned);
+            const cred = pullCredential(config, i, inRequest);
+            const how = inRequest ? `registry-credentials for ${cred?.registry}: through the CRI, base64 USERNAME:TOKEN on standard input, which the script gives crictl as CRICTL_AUTH` : "registry-credentials: through the CRI, which reads them from its config";
+            return `$ sudo ${displayArgv(cmd.pull(i, cred))}${cred ? `   (${how})` : ""}`;
           }),
           ...learned.kubeadmImages.length === 0 && !config.offline ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : [],
           ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
@@ -57654,7 +58069,7 @@ function imageSteps(p) {
           const store = runtime.imageStore(ctx.host.run, config.registryMirrors);
           const archive = cache?.imageArchive();
           const fromCache = archive ? await importCached(store, archive, (w) => cache.warnings.push(w), ctx.log) : [];
-          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config, r), credentials: (i) => usesCredentials(config, i), log: ctx.log });
+          const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config.registryMirrors, r), credentials: (i) => pullCredential(config, i, runtime.credentialsInRequest(ctx.learned)), log: ctx.log });
           await retagImages(store, config.imageRetags, ctx.log);
           ctx.learned.preloaded = images(ctx.learned);
           const cachedSet = new Set(fromCache);
@@ -57671,24 +58086,29 @@ function imageSteps(p) {
 }
 
 // src/phases/artifacts.ts
+function crictlArtifact(githubUrl, crictl, arch3) {
+  const url2 = `${githubUrl}/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-${arch3}.tar.gz`;
+  return { name: "crictl", url: url2, checksumUrl: `${url2}.sha256`, input: "github-url" };
+}
+function crictlReleases(config, version3, arch3) {
+  return crictlCandidates(minorOf(version3)).map((v) => ({ version: v, artifact: crictlArtifact(config.githubUrl, v, arch3) }));
+}
 function artifacts(config, version3, arch3) {
   const k8s = (name2) => {
     const url2 = `${config.kubernetesReleaseUrl}/${version3}/bin/linux/${arch3}/${name2}`;
     return { name: name2, url: url2, checksumUrl: `${url2}.sha256`, input: "kubernetes-release-url" };
   };
-  const crictl = crictlVersion(minorOf(version3));
-  const crictlUrl = `${config.githubUrl}/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-${arch3}.tar.gz`;
   const cniUrl = `${config.githubUrl}/containernetworking/plugins/releases/download/${CNI_PLUGINS_VERSION}/cni-plugins-linux-${arch3}-${CNI_PLUGINS_VERSION}.tgz`;
   return {
     kubeadm: k8s("kubeadm"),
     kubelet: k8s("kubelet"),
     kubectl: k8s("kubectl"),
-    crictl: { name: "crictl", url: crictlUrl, checksumUrl: `${crictlUrl}.sha256`, input: "github-url" },
+    crictl: crictlReleases(config, version3, arch3)[0].artifact,
     "cni-plugins": { name: "cni-plugins", url: cniUrl, checksumUrl: `${cniUrl}.sha256`, input: "github-url" }
   };
 }
 
-// src/phases/offline.ts
+// src/preflight/offline.ts
 var LOCAL = "a file:// URL of a directory on this machine, or an http(s) URL on a loopback address (127.0.0.1, [::1], localhost)";
 async function missingAtUrl(url2) {
   if (url2.startsWith("file:")) {
@@ -57778,7 +58198,7 @@ async function offlineProblems(config, facts, version3, plan2, probe = defaultOf
       `Image ${image} (asked for by ${who2.get(image) ?? "the cluster"}) is in none of the archives of input 'image-archives', and 'offline' is true, so it would not be pulled; add it to one (\`docker save\`, \`ctr images export\` or \`skopeo copy\` into a tarball), or name an image an archive brings.`
     );
   }
-  const packages = [...facts.missingPackages, ...plan2.runtime.packages];
+  const packages = [...packagesToInstall(version3, facts).map((h) => h.pkg), ...plan2.runtime.packages];
   if (packages.length > 0) {
     problems2.push(
       `The host phase would install ${packages.join(", ")} with apt-get, and 'offline' is true: no input provides packages; install them on the runner's image first (\`apt-get install ${packages.join(" ")}\`, or the .deb files with \`dpkg -i\`).`
@@ -57787,7 +58207,7 @@ async function offlineProblems(config, facts, version3, plan2, probe = defaultOf
   return problems2;
 }
 
-// src/phases/preflight.ts
+// src/preflight/preflight.ts
 function hostProblems(config, facts, paths, runtime) {
   const problems2 = [];
   if (facts.privilege === "none") {
@@ -57809,7 +58229,7 @@ function hostProblems(config, facts, paths, runtime) {
 async function preflight(config, facts, paths, plan2, version3, run, offline) {
   return [
     ...await inputFileProblems(config),
-    ...await loadImageProblems(config.loadImages, facts.docker, run, facts.privilege !== "none"),
+    ...await loadImageProblems(config.loadImages, facts, run),
     ...hostProblems(config, facts, paths, plan2.runtime),
     ...await offlineProblems(config, facts, version3, plan2, offline)
   ];
@@ -57826,7 +58246,7 @@ var round = (n) => Math.round(n * 10) / 10;
 
 // src/commands/existing.ts
 import { access as access7 } from "node:fs/promises";
-import { join as join16 } from "node:path";
+import { join as join18 } from "node:path";
 
 // src/kube/kubectl.ts
 function kubectl(run, bin, kubeconfig) {
@@ -57889,7 +58309,7 @@ function ledgerProblems(config, ex, ledgerFile, where2) {
   ];
 }
 async function tool(paths, name2) {
-  const ours = join16(paths.binDir, name2);
+  const ours = join18(paths.binDir, name2);
   return access7(ours).then(
     () => ours,
     () => name2
@@ -57904,7 +58324,7 @@ function describeExisting(config, ex, paths, ledgerFile) {
   const undo = ex.earlier ? [...ex.earlier.changes].reverse().map((c) => `  undo: ${describeChange(c)}`) : [];
   const reset = [
     ...ex.earlier ? [`on-existing: ${config.onExisting}: the earlier run's changes are undone, newest first, as its cleanup would:`, ...undo] : [],
-    ...ex.cluster ? [`then, if ${paths.adminConf} is still there: $ sudo ${displayArgv(kubeadmResetAnyArgv(join16(paths.binDir, "kubeadm")))}`] : [],
+    ...ex.cluster ? [`then, if ${paths.adminConf} is still there: $ sudo ${displayArgv(kubeadmResetAnyArgv(join18(paths.binDir, "kubeadm")))}`] : [],
     "then the host is read again and the plan below (made from it as it is now) may differ."
   ];
   switch (config.onExisting) {
@@ -62158,7 +62578,7 @@ function getOctokit(token, options, ...additionalPlugins) {
   return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 
-// src/config/releases.ts
+// src/cnis/latest.ts
 var import_semver4 = __toESM(require_semver2(), 1);
 var PUBLIC_API = "https://api.github.com";
 var origin = (u) => {
@@ -62225,15 +62645,15 @@ async function resolveCniVersion(config, env = process.env, lookup2 = latestRele
 
 // src/phases/binaries.ts
 import { readdir as readdir4, stat as stat5 } from "node:fs/promises";
-import { join as join17 } from "node:path";
+import { join as join19 } from "node:path";
 var EXEC = { mode: 493 };
 async function pluginFiles(dir) {
   const names = (await readdir4(dir)).sort();
-  const isPlugin = await Promise.all(names.map(async (n) => ((await stat5(join17(dir, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
+  const isPlugin = await Promise.all(names.map(async (n) => ((await stat5(join19(dir, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
   return names.filter((_, i) => isPlugin[i]);
 }
 function binarySteps(p) {
-  const { facts, version: version3, paths, bin, arts, criSocket, cache } = p;
+  const { config, facts, version: version3, paths, bin, arts, criSocket, cache } = p;
   const after = cache ? ["cache.restore"] : [];
   const steps = [];
   const verify = (a) => [`GET ${a.url} (unless the tool cache${cache ? " or the cache entry" : ""} has it)`, `verify SHA-256 against ${a.checksumUrl}`];
@@ -62249,16 +62669,31 @@ function binarySteps(p) {
       ])
     );
   }
-  const crictl = crictlVersion(minorOf(version3));
+  const [crictl, ...older] = crictlReleases(config, version3, facts.arch);
+  const olderNames = older.map((r) => r.version).join(", then ");
   steps.push(
-    step("binaries.crictl", `crictl ${crictl}`, after, [
+    step("binaries.crictl", `crictl ${crictl.version}${older.length > 0 ? ` (${olderNames} while it is not published)` : ""}`, after, [
       {
         kind: "task",
         title: "download and verify crictl",
-        shows: [...verify(arts.crictl), `extract; $ sudo ${displayArgv(installArgv("<extracted>/crictl", bin("crictl"), EXEC))}`],
+        shows: [
+          ...verify(arts.crictl),
+          ...older.length > 0 ? [`if ${crictl.version} is not published yet: ${olderNames}, the first that is`] : [],
+          `extract; $ sudo ${displayArgv(installArgv("<extracted>/crictl", bin("crictl"), EXEC))}`
+        ],
         run: async (ctx) => {
-          const dir = await cachedTarball(arts.crictl, { tool: "crictl", version: crictl, arch: facts.arch }, ctx.log, cache);
-          await ctx.host.installFile(join17(dir, "crictl"), bin("crictl"), EXEC);
+          let dir;
+          for (const [i, r] of [crictl, ...older].entries()) {
+            try {
+              dir = await cachedTarball(r.artifact, { tool: "crictl", version: r.version, arch: facts.arch }, ctx.log, cache);
+              if (i > 0) ctx.log(`crictl ${r.version}: ${crictl.version}, the release for Kubernetes ${version3}, is not published yet`);
+              break;
+            } catch (err) {
+              if (i === older.length || !isNotPublished(err)) throw err;
+              ctx.log(`crictl ${r.version} is not published at ${r.artifact.url}; trying ${older[i].version}`);
+            }
+          }
+          await ctx.host.installFile(join19(dir, "crictl"), bin("crictl"), EXEC);
         }
       },
       { kind: "write", path: paths.crictlConfig, render: () => `runtime-endpoint: ${criSocket}
@@ -62275,13 +62710,13 @@ timeout: 10
         shows: [
           ...verify(arts["cni-plugins"]),
           `$ sudo ${displayArgv(mkdirArgv(paths.cniBinDir))}`,
-          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join17(paths.cniBinDir, "PLUGIN"), EXEC))}`
+          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join19(paths.cniBinDir, "PLUGIN"), EXEC))}`
         ],
         run: async (ctx) => {
           const dir = await cachedTarball(arts["cni-plugins"], { tool: "cni-plugins", version: CNI_PLUGINS_VERSION, arch: facts.arch }, ctx.log, cache);
           await ctx.host.ensureDir(paths.cniBinDir);
           const plugins = await pluginFiles(dir);
-          await Promise.all(plugins.map((n) => ctx.host.installFile(join17(dir, n), join17(paths.cniBinDir, n), EXEC)));
+          await Promise.all(plugins.map((n) => ctx.host.installFile(join19(dir, n), join19(paths.cniBinDir, n), EXEC)));
           ctx.log(`${plugins.length} plugins in ${paths.cniBinDir}`);
         }
       }
@@ -62289,8 +62724,8 @@ timeout: 10
   );
   steps.push(
     step("binaries.kubelet-unit", "kubelet systemd unit and kubeadm drop-in", ["binaries.kubelet"], [
-      { kind: "write", path: join17(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
-      { kind: "write", path: join17(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
+      { kind: "write", path: join19(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
+      { kind: "write", path: join19(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
       { kind: "service", action: "daemon-reload" },
       { kind: "service", action: "enable", unit: "kubelet" }
     ])
@@ -62320,13 +62755,13 @@ function cacheSteps(p) {
 }
 
 // src/render/kubeadm.ts
-var import_yaml4 = __toESM(require_dist4(), 1);
+var import_yaml5 = __toESM(require_dist4(), 1);
 var CONTROL_PLANE_TAINT = { key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" };
 var KUBELET_API = "kubelet.config.k8s.io/v1beta1";
 var KUBE_PROXY_API = "kubeproxy.config.k8s.io/v1alpha1";
 var GATED_COMPONENTS = ["apiServer", "controllerManager", "scheduler"];
 function ownDocuments(o) {
-  const apiVersion = kubeadmApiVersion(o.kubernetesVersion);
+  const apiVersion = o.apiVersion ?? kubeadmApiVersion(o.kubernetesVersion);
   const v1beta4 = apiVersion.endsWith("v1beta4");
   const nodeRegistration = {
     criSocket: o.criSocket,
@@ -62359,8 +62794,18 @@ function withFeatureGatesArg(args, flag, v1beta4) {
   if (v1beta4) return [...Array.isArray(args) ? args : [], { name: "feature-gates", value: flag }];
   return { ...isMap(args) ? args : {}, "feature-gates": flag };
 }
+function withKubeletArgs(args, added, v1beta4) {
+  if (v1beta4) return [...Array.isArray(args) ? args : [], ...added.map((a) => ({ name: a.name, value: a.value }))];
+  return { ...isMap(args) ? args : {}, ...Object.fromEntries(added.map((a) => [a.name, a.value])) };
+}
 function kubeadmDocuments(o) {
   const docs = mergedDocuments(o);
+  if (o.kubeletArgs?.length) {
+    const init = docs.get("InitConfiguration");
+    const nodeRegistration = isMap(init.nodeRegistration) ? { ...init.nodeRegistration } : {};
+    nodeRegistration.kubeletExtraArgs = withKubeletArgs(nodeRegistration.kubeletExtraArgs, o.kubeletArgs, String(init.apiVersion).endsWith("v1beta4"));
+    init.nodeRegistration = nodeRegistration;
+  }
   const gates = o.featureGates ?? [];
   if (gates.length > 0) {
     const cluster = docs.get("ClusterConfiguration");
@@ -62377,7 +62822,7 @@ function kubeadmDocuments(o) {
   return [...docs.values()];
 }
 function renderKubeadmConfig(o) {
-  return kubeadmDocuments(o).map((doc) => (0, import_yaml4.stringify)(doc)).join("---\n");
+  return kubeadmDocuments(o).map((doc) => (0, import_yaml5.stringify)(doc)).join("---\n");
 }
 
 // src/render/kubeadm-check.ts
@@ -62506,6 +62951,9 @@ function kubeadmConfigProblems(o, source = "'kubeadm-config'") {
 function kubeadmImagesListArgv(kubeadm, config) {
   return [kubeadm, "config", "images", "list", "--config", config];
 }
+function kubeadmDefaultsArgv(kubeadm) {
+  return [kubeadm, "config", "print", "init-defaults"];
+}
 function kubeadmOptions(p) {
   const { config, version: version3, criSocket } = p;
   const given = config.kubeadmConfig;
@@ -62518,7 +62966,8 @@ function kubeadmOptions(p) {
     imageRepository: config.imageRepository,
     untaint: config.untaint,
     featureGates: config.featureGates,
-    patches: given?.patches ?? []
+    patches: given?.patches ?? [],
+    kubeletArgs: p.runtime.kubeletArgs(config, p.paths)
   };
 }
 function kubeadmConfigSource(p) {
@@ -62546,14 +62995,29 @@ function kubeadmStepTitle(p) {
 function configSteps(p) {
   const { bin, files, learned } = p;
   const list = kubeadmImagesListArgv(bin("kubeadm"), files.kubeadmConfig);
+  const defaults3 = kubeadmDefaultsArgv(bin("kubeadm"));
   const options = kubeadmOptions(p);
   return [
-    step("config.kubeadm", kubeadmStepTitle(p), [], [
+    // the configuration API is kubeadm's own word, so a minor released after this action gets
+    // the API its kubeadm speaks, not the table's guess
+    step("config.kubeadm", kubeadmStepTitle(p), ["binaries.kubeadm"], [
+      {
+        kind: "task",
+        title: "ask kubeadm for its configuration API",
+        shows: [`$ ${displayArgv(defaults3)}`, `predicted: apiVersion ${learned.kubeadmApi}`],
+        run: async (ctx) => {
+          const res = await ctx.host.run(defaults3);
+          const { api, note } = kubeadmApiFromDefaults(res.stdout);
+          if (note) (ctx.warn ?? ctx.log)(note);
+          if (api !== ctx.learned.kubeadmApi) ctx.log(`kubeadm speaks ${api}, not the ${ctx.learned.kubeadmApi} the version table predicted: the configuration is written in ${api}`);
+          ctx.learned.kubeadmApi = api;
+        }
+      },
       {
         kind: "write",
         path: files.kubeadmConfig,
         mode: 384,
-        render: () => renderKubeadmConfig(options),
+        render: (l) => renderKubeadmConfig({ ...options, apiVersion: l.kubeadmApi }),
         redact: kubeadmSecrets(options.patches ?? [])
       }
     ]),
@@ -62574,7 +63038,7 @@ function configSteps(p) {
 }
 
 // src/phases/context.ts
-import { join as join18 } from "node:path";
+import { join as join20 } from "node:path";
 
 // src/cache/session.ts
 import { copyFile as copyFile4, mkdir as mkdir6, rm as rm7 } from "node:fs/promises";
@@ -62660,7 +63124,7 @@ function planContext(input, learned) {
   const { config, facts, version: version3, paths } = input;
   const runtime = RUNTIMES[config.containerRuntime].setup(facts, version3, paths);
   const cni = CNIS[config.cni];
-  const kubeconfig = join18(facts.user.home, ".kube", facts.kubeconfigExists ? "kubeadm-single-node.config" : "config");
+  const kubeconfig = join20(facts.user.home, ".kube", facts.kubeconfigExists ? "kubeadm-single-node.config" : "config");
   const notes = [...config.notes, ...runtime.notes];
   if (facts.kubeconfigExists) notes.push(`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`);
   const smokeTest = config.smokeTest && cni.carriesPods;
@@ -62678,11 +63142,11 @@ function planContext(input, learned) {
     runtime,
     cni,
     criSocket: runtime.criSocket,
-    bin: (name2) => join18(paths.binDir, name2),
+    bin: (name2) => join20(paths.binDir, name2),
     files: {
-      kubeadmConfig: join18(paths.stateDir, "kubeadm.yaml"),
-      cniManifest: join18(paths.stateDir, "cni.yaml"),
-      smokeManifest: join18(paths.stateDir, "smoke.yaml"),
+      kubeadmConfig: join20(paths.stateDir, "kubeadm.yaml"),
+      cniManifest: join20(paths.stateDir, "cni.yaml"),
+      smokeManifest: join20(paths.stateDir, "smoke.yaml"),
       kubeconfig
     },
     kubeEnv: { KUBECONFIG: kubeconfig },
@@ -62690,56 +63154,6 @@ function planContext(input, learned) {
     smokeTest,
     cache
   };
-}
-
-// src/render/host.ts
-var KERNEL_MODULES = ["overlay", "br_netfilter"];
-var SYSCTLS = {
-  "net.ipv4.ip_forward": "1",
-  "net.bridge.bridge-nf-call-iptables": "1",
-  "net.bridge.bridge-nf-call-ip6tables": "1"
-};
-function renderModulesLoad() {
-  return `${KERNEL_MODULES.join("\n")}
-`;
-}
-function renderSysctlConf() {
-  return Object.entries(SYSCTLS).map(([k, v]) => `${k} = ${v}`).join("\n").concat("\n");
-}
-
-// src/phases/host.ts
-function hostSteps(p) {
-  const { facts, paths } = p;
-  const steps = [];
-  if (facts.swapOn) {
-    steps.push(
-      step("host.swap", "turn swap off (the kubelet refuses to run with swap on)", [], [
-        { kind: "task", title: "swapoff", shows: [`$ sudo swapoff DEVICE...   (each device active in ${paths.procSwaps}, recorded first; cleanup turns them back on)`], run: async (ctx) => ctx.log(`swap off: ${(await ctx.host.swapOff()).join(", ")}`) }
-      ])
-    );
-  }
-  steps.push(
-    step("host.kernel", "load overlay and br_netfilter, enable forwarding and bridge netfilter", [], [
-      { kind: "write", path: paths.modulesLoad, render: renderModulesLoad },
-      { kind: "task", title: "load the kernel modules", shows: [`$ sudo ${modprobeArgv(KERNEL_MODULES).join(" ")}`], run: (ctx) => ctx.host.loadModules(KERNEL_MODULES) },
-      { kind: "write", path: paths.sysctlConf, render: renderSysctlConf },
-      {
-        kind: "task",
-        title: "apply the sysctls",
-        shows: [`$ sudo ${sysctlApplyArgv(paths.sysctlConf).join(" ")}   (the live values are recorded first; cleanup restores them)`],
-        run: (ctx) => ctx.host.applySysctls(paths.sysctlConf, Object.keys(SYSCTLS))
-      }
-    ])
-  );
-  if (facts.missingPackages.length > 0) {
-    const pkgs = facts.missingPackages;
-    steps.push(
-      step("host.packages", `install ${pkgs.join(", ")}`, [], [
-        { kind: "task", title: `apt-get install ${pkgs.join(" ")}`, shows: [`$ sudo ${aptInstallArgv(pkgs).join(" ")}   (apt-get update first if that fails)`], run: (ctx) => ctx.host.installPackages(pkgs, ctx.log) }
-      ])
-    );
-  }
-  return steps;
 }
 
 // src/phases/init.ts
@@ -62757,8 +63171,9 @@ function initSteps(p, hostStepIds) {
   const reset = kubeadmResetArgv(bin("kubeadm"), criSocket);
   const owner = { uid: facts.user.uid, gid: facts.user.gid };
   const kubeDir = dirname9(files.kubeconfig);
+  const hostNeeds = hostStepIds.filter((id) => id !== "host.packages" || packagesToInstall(version3, facts).length > 0);
   return [
-    step("init.kubeadm", `kubeadm init ${version3}`, [...hostStepIds, "binaries.kubelet-unit", "binaries.cni-plugins", "config.kubeadm", "runtime.ready", "images.preload"], [
+    step("init.kubeadm", `kubeadm init ${version3}`, [...hostNeeds, "binaries.kubelet-unit", "binaries.cni-plugins", "config.kubeadm", "runtime.ready", "images.preload"], [
       {
         kind: "task",
         title: "kubeadm init",
@@ -62858,7 +63273,7 @@ function readySteps(p) {
 
 // src/phases/runtime.ts
 import { readFile as readFile9 } from "node:fs/promises";
-import { dirname as dirname10, join as join19 } from "node:path";
+import { dirname as dirname10, join as join21 } from "node:path";
 function runtimeSteps(p) {
   const { config, facts, paths } = p;
   const steps = p.runtime.steps(p);
@@ -62882,7 +63297,7 @@ function runtimeSteps(p) {
   return steps;
 }
 function dockerConfigPath(facts) {
-  return join19(facts.dockerConfigDir ?? join19(facts.user.home, ".docker"), "config.json");
+  return join21(facts.dockerConfigDir ?? join21(facts.user.home, ".docker"), "config.json");
 }
 function dockerCredentialsStep(p, installed) {
   const { config, facts } = p;
@@ -62944,7 +63359,7 @@ function clearMirrorsOnUndo(path6, original) {
 }
 
 // src/render/smoke.ts
-var import_yaml5 = __toESM(require_dist4(), 1);
+var import_yaml6 = __toESM(require_dist4(), 1);
 function renderSmokeManifest(name2, namespace, image, tolerations = []) {
   const labels = { app: name2 };
   const deployment = {
@@ -62978,7 +63393,7 @@ function renderSmokeManifest(name2, namespace, image, tolerations = []) {
     metadata: { name: name2, namespace, labels },
     spec: { type: "NodePort", selector: labels, ports: [{ port: 80, targetPort: 80, protocol: "TCP" }] }
   };
-  return [deployment, service].map((d) => (0, import_yaml5.stringify)(d)).join("---\n");
+  return [deployment, service].map((d) => (0, import_yaml6.stringify)(d)).join("---\n");
 }
 
 // src/phases/smoke.ts
@@ -63031,16 +63446,27 @@ function seedLearned(config, version3) {
   return {
     // a version the table lacks: kubeadm names its images at run time, the dry run says so
     kubeadmImages: predictKubeadmImages(version3, config.imageRepository) ?? [],
+    kubeadmApi: kubeadmApiVersion(version3),
     cniImages: []
   };
+}
+function assumedRules(version3) {
+  const minor = minorOf(version3);
+  const rules = rulesFor(minor);
+  if (!rules?.assumed) return void 0;
+  const newest = `1.${rules.row.minor}`;
+  const [own, ...fallbacks] = crictlCandidates(minor);
+  return `Kubernetes ${version3} is newer than this action's version table (newest ${newest}), so the plan assumes ${newest}'s rules: containerd ${containerdRequirement(minor)} where containerd serves the CRI (the host's only if it meets that, otherwise the action's own), the kubeadm configuration API that kubeadm itself prints (${rules.row.kubeadmApi} predicted), kubeadm's images as kubeadm lists them, and crictl ${own}, or ${fallbacks.join(" or ")} while ${own} is not published yet.`;
 }
 function buildPlan(input) {
   const learned = seedLearned(input.config, input.version);
   const p = planContext(input, learned);
   learned.containerdMajor = p.runtime.containerdMajor;
   learned.cniImages = p.cni.predictedImages(input.config);
+  const assumed = assumedRules(input.version);
   const tags3 = imageTagsFor(input.version);
-  if (!tags3) p.notes.push(`The version table has no image list for ${input.version}: the dry run cannot name kubeadm's images; the run asks kubeadm.`);
+  if (assumed) p.notes.push(assumed);
+  else if (!tags3) p.notes.push(`The version table has no image list for ${input.version}: the dry run cannot name kubeadm's images; the run asks kubeadm.`);
   else if (!tags3.checked) p.notes.push(`kubeadm's images for ${input.version} are predicted from v1.${minorOf(input.version)}.${minorRow(minorOf(input.version)).knownThrough}, the newest patch the table was checked against; the run asks kubeadm itself.`);
   const imageNote = kubeadmImageNote(p);
   if (imageNote) p.notes.push(imageNote);
@@ -63057,7 +63483,7 @@ function buildPlan(input) {
     ...readySteps(p),
     ...smokeSteps(p)
   ];
-  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime, cache: p.cache, inputProblems: kubeadmConfigInputProblems(p) };
+  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime, cache: p.cache, inputProblems: [...kubeadmConfigInputProblems(p), ...hostInputProblems(p)] };
 }
 
 // src/commands/prepare.ts
@@ -63180,7 +63606,7 @@ ${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
     try {
       await execute(
         plan2.steps,
-        { host: host2, learned: plan2.learned },
+        { host: host2, learned: plan2.learned, warn: (m) => io.warning(m) },
         {
           onStart: (step2) => io.stepStarted?.(step2),
           onEnd: (step2, t, lines, error2) => {
@@ -63313,52 +63739,12 @@ async function reuse(config, env, prepared, earlier, t0) {
   });
 }
 
-// src/host/paths.ts
-var HOST_PATHS = {
-  binDir: "/usr/local/bin",
-  cniBinDir: "/opt/cni/bin",
-  cniConfDir: "/etc/cni/net.d",
-  stateDir: "/etc/kubeadm-single-node",
-  backupDir: "/var/lib/kubeadm-single-node/backup",
-  containerdConfig: "/etc/containerd/config.toml",
-  certsDir: "/etc/containerd/certs.d",
-  containerdSocket: "/var/run/containerd/containerd.sock",
-  privateContainerdPrefix: "/usr/local/lib/kubeadm-single-node/containerd",
-  privateContainerdConfigDir: "/etc/kubeadm-single-node/containerd",
-  privateContainerdRoot: "/var/lib/kubeadm-single-node/containerd",
-  privateContainerdState: "/run/kubeadm-single-node/containerd",
-  dockerDaemonJson: "/etc/docker/daemon.json",
-  criDockerdSocket: "/run/cri-dockerd.sock",
-  criDockerdRoot: "/var/lib/cri-dockerd",
-  systemdDir: "/etc/systemd/system",
-  modulesLoad: "/etc/modules-load.d/kubeadm-single-node.conf",
-  sysctlConf: "/etc/sysctl.d/99-kubeadm-single-node.conf",
-  kubernetesDir: "/etc/kubernetes",
-  kubeletDir: "/var/lib/kubelet",
-  etcdDir: "/var/lib/etcd",
-  adminConf: "/etc/kubernetes/admin.conf",
-  crictlConfig: "/etc/crictl.yaml",
-  procSwaps: "/proc/swaps",
-  sysModuleDir: "/sys/module",
-  sysClassNet: "/sys/class/net",
-  flannelRunDir: "/run/flannel",
-  cniStateDir: "/var/lib/cni",
-  // calico.yaml mounts /var/run/calico and /var/run/nodeagent; /var/run is a link to /run
-  // on the runners, and the mount table names the targets under /run
-  calicoLibDir: "/var/lib/calico",
-  calicoRunDir: "/run/calico",
-  calicoLogDir: "/var/log/calico",
-  calicoPolicySyncDir: "/run/nodeagent",
-  bpfFsDir: "/sys/fs/bpf",
-  procMounts: "/proc/self/mounts"
-};
-
 // src/io/ledger-store.ts
 import { mkdirSync, readFileSync as readFileSync2, renameSync, rmdirSync, rmSync, writeFileSync as writeFileSync2 } from "node:fs";
 import { homedir } from "node:os";
-import { dirname as dirname12, join as join20 } from "node:path";
+import { dirname as dirname12, join as join22 } from "node:path";
 function defaultLedgerFile() {
-  return join20(process.env.XDG_STATE_HOME || join20(homedir(), ".local", "state"), "kubeadm-single-node", "ledger.json");
+  return join22(process.env.XDG_STATE_HOME || join22(homedir(), ".local", "state"), "kubeadm-single-node", "ledger.json");
 }
 function fileStore(path6 = defaultLedgerFile()) {
   return {
@@ -63498,7 +63884,7 @@ ${USAGE}
   }
   const run = createRun({ debug: () => {
   } });
-  const cacheHome = join21(process.env.XDG_CACHE_HOME || join21(homedir2(), ".cache"), "kubeadm-single-node");
+  const cacheHome = join23(process.env.XDG_CACHE_HOME || join23(homedir2(), ".cache"), "kubeadm-single-node");
   const ledgerFile = typeof values.ledger === "string" ? values.ledger : defaultLedgerFile();
   const ledger = fileStore(ledgerFile);
   const env = {
@@ -63511,7 +63897,7 @@ ${USAGE}
     hostLedgerFile: ledgerFile,
     where: "terminal",
     // a machine that keeps its disk keeps entries in a directory: the second `up` pulls nothing
-    cache: directoryCache(join21(cacheHome, "entries"), join21(cacheHome, "entry"))
+    cache: directoryCache(join23(cacheHome, "entries"), join23(cacheHome, "entry"))
   };
   try {
     if (command === "down" || command === "diagnose") {

@@ -973,7 +973,7 @@ var require_util = __commonJS({
     var net = __require("node:net");
     var { Blob: Blob2 } = __require("node:buffer");
     var nodeUtil = __require("node:util");
-    var { stringify: stringify6 } = __require("node:querystring");
+    var { stringify: stringify7 } = __require("node:querystring");
     var { EventEmitter: EE } = __require("node:events");
     var { InvalidArgumentError } = require_errors();
     var { headerNameLowerCasedRecord } = require_constants();
@@ -1033,7 +1033,7 @@ var require_util = __commonJS({
       if (url2.includes("?") || url2.includes("#")) {
         throw new Error('Query params cannot be passed when url already contains "?" or "#".');
       }
-      const stringified = stringify6(queryParams);
+      const stringified = stringify7(queryParams);
       if (stringified) {
         url2 += "?" + stringified;
       }
@@ -16240,7 +16240,7 @@ var require_util6 = __commonJS({
         throw new Error("Invalid cookie max-age");
       }
     }
-    function stringify6(cookie) {
+    function stringify7(cookie) {
       if (cookie.name.length === 0) {
         return null;
       }
@@ -16298,7 +16298,7 @@ var require_util6 = __commonJS({
       validateCookiePath,
       validateCookieValue,
       toIMFDate,
-      stringify: stringify6
+      stringify: stringify7
     };
   }
 });
@@ -16444,7 +16444,7 @@ var require_cookies = __commonJS({
   "node_modules/undici/lib/web/cookies/index.js"(exports2, module) {
     "use strict";
     var { parseSetCookie } = require_parse();
-    var { stringify: stringify6 } = require_util6();
+    var { stringify: stringify7 } = require_util6();
     var { webidl } = require_webidl();
     var { Headers: Headers2 } = require_headers();
     function getCookies(headers) {
@@ -16487,7 +16487,7 @@ var require_cookies = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, "setCookie");
       webidl.brandCheck(headers, Headers2, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str2 = stringify6(cookie);
+      const str2 = stringify7(cookie);
       if (str2) {
         headers.append("Set-Cookie", str2);
       }
@@ -27061,6 +27061,817 @@ var require_commonjs2 = __commonJS({
   }
 });
 
+// node_modules/ipaddr.js/lib/ipaddr.js
+var require_ipaddr = __commonJS({
+  "node_modules/ipaddr.js/lib/ipaddr.js"(exports2, module) {
+    (function(root) {
+      "use strict";
+      const ipv4Part = "(0?\\d+|0x[a-f0-9]+)";
+      const ipv4Regexes = {
+        fourOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}$`, "i"),
+        threeOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}$`, "i"),
+        twoOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}$`, "i"),
+        longValue: new RegExp(`^${ipv4Part}$`, "i")
+      };
+      const octalRegex = new RegExp(`^0[0-7]+$`, "i");
+      const hexRegex2 = new RegExp(`^0x[a-f0-9]+$`, "i");
+      const zoneIndex = "%[0-9a-z]{1,}";
+      const ipv6Part = "(?:[0-9a-f]+::?)+";
+      const ipv6Regexes = {
+        zoneIndex: new RegExp(zoneIndex, "i"),
+        "native": new RegExp(`^(::)?(${ipv6Part})?([0-9a-f]+)?(::)?(${zoneIndex})?$`, "i"),
+        deprecatedTransitional: new RegExp(`^(?:::)(${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}(${zoneIndex})?)$`, "i"),
+        transitional: new RegExp(`^((?:${ipv6Part})|(?:::)(?:${ipv6Part})?)${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}(${zoneIndex})?$`, "i")
+      };
+      function expandIPv6(string, parts) {
+        if (string.indexOf("::") !== string.lastIndexOf("::")) {
+          return null;
+        }
+        let colonCount = 0;
+        let lastColon = -1;
+        let zoneId = (string.match(ipv6Regexes.zoneIndex) || [])[0];
+        let replacement, replacementCount;
+        if (zoneId) {
+          zoneId = zoneId.substring(1);
+          string = string.replace(/%.+$/, "");
+        }
+        while ((lastColon = string.indexOf(":", lastColon + 1)) >= 0) {
+          colonCount++;
+        }
+        if (string.substr(0, 2) === "::") {
+          colonCount--;
+        }
+        if (string.substr(-2, 2) === "::") {
+          colonCount--;
+        }
+        if (colonCount >= parts) {
+          return null;
+        }
+        replacementCount = parts - colonCount;
+        replacement = ":";
+        while (replacementCount--) {
+          replacement += "0:";
+        }
+        string = string.replace("::", replacement);
+        if (string[0] === ":") {
+          string = string.slice(1);
+        }
+        if (string[string.length - 1] === ":") {
+          string = string.slice(0, -1);
+        }
+        parts = (function() {
+          const ref = string.split(":");
+          const results = [];
+          for (let i = 0; i < ref.length; i++) {
+            results.push(ref[i].length > 4 ? NaN : parseInt(ref[i], 16));
+          }
+          return results;
+        })();
+        return {
+          parts,
+          zoneId
+        };
+      }
+      function matchCIDR(first, second, partSize, cidrBits) {
+        if (first.length !== second.length) {
+          throw new Error("ipaddr: cannot match CIDR for objects with different lengths");
+        }
+        let part = 0;
+        let shift;
+        while (cidrBits > 0) {
+          shift = partSize - cidrBits;
+          if (shift < 0) {
+            shift = 0;
+          }
+          if (first[part] >> shift !== second[part] >> shift) {
+            return false;
+          }
+          cidrBits -= partSize;
+          part += 1;
+        }
+        return true;
+      }
+      function parseIntAuto(string) {
+        if (hexRegex2.test(string)) {
+          return parseInt(string, 16);
+        }
+        if (string[0] === "0" && !isNaN(parseInt(string[1], 10))) {
+          if (octalRegex.test(string)) {
+            return parseInt(string, 8);
+          }
+          throw new Error(`ipaddr: cannot parse ${string} as octal`);
+        }
+        return parseInt(string, 10);
+      }
+      function padPart(part, length) {
+        while (part.length < length) {
+          part = `0${part}`;
+        }
+        return part;
+      }
+      const ipaddr4 = {};
+      ipaddr4.IPv4 = (function() {
+        function IPv4(octets) {
+          if (octets.length !== 4) {
+            throw new Error("ipaddr: ipv4 octet count should be 4");
+          }
+          let i, octet;
+          for (i = 0; i < octets.length; i++) {
+            octet = octets[i];
+            if (!(0 <= octet && octet <= 255)) {
+              throw new Error("ipaddr: ipv4 octet should fit in 8 bits");
+            }
+          }
+          this.octets = octets;
+        }
+        IPv4.prototype.SpecialRanges = {
+          unspecified: [[new IPv4([0, 0, 0, 0]), 8]],
+          broadcast: [[new IPv4([255, 255, 255, 255]), 32]],
+          // RFC3171
+          multicast: [[new IPv4([224, 0, 0, 0]), 4]],
+          // RFC3927
+          linkLocal: [[new IPv4([169, 254, 0, 0]), 16]],
+          // RFC5735
+          loopback: [[new IPv4([127, 0, 0, 0]), 8]],
+          // RFC6598
+          carrierGradeNat: [[new IPv4([100, 64, 0, 0]), 10]],
+          // RFC1918
+          "private": [
+            [new IPv4([10, 0, 0, 0]), 8],
+            [new IPv4([172, 16, 0, 0]), 12],
+            [new IPv4([192, 168, 0, 0]), 16]
+          ],
+          // Reserved and testing-only ranges; RFCs 5735, 5737, 2544, 1700
+          reserved: [
+            [new IPv4([192, 0, 0, 0]), 24],
+            [new IPv4([192, 0, 2, 0]), 24],
+            [new IPv4([192, 88, 99, 0]), 24],
+            [new IPv4([198, 18, 0, 0]), 15],
+            [new IPv4([198, 51, 100, 0]), 24],
+            [new IPv4([203, 0, 113, 0]), 24],
+            [new IPv4([240, 0, 0, 0]), 4]
+          ],
+          // RFC7534, RFC7535
+          as112: [
+            [new IPv4([192, 175, 48, 0]), 24],
+            [new IPv4([192, 31, 196, 0]), 24]
+          ],
+          // RFC7450
+          amt: [
+            [new IPv4([192, 52, 193, 0]), 24]
+          ]
+        };
+        IPv4.prototype.kind = function() {
+          return "ipv4";
+        };
+        IPv4.prototype.match = function(other, cidrRange) {
+          let ref;
+          if (cidrRange === void 0) {
+            ref = other;
+            other = ref[0];
+            cidrRange = ref[1];
+          }
+          if (other.kind() !== "ipv4") {
+            throw new Error("ipaddr: cannot match ipv4 address with non-ipv4 one");
+          }
+          return matchCIDR(this.octets, other.octets, 8, cidrRange);
+        };
+        IPv4.prototype.prefixLengthFromSubnetMask = function() {
+          let cidr = 0;
+          let stop = false;
+          const zerotable = {
+            0: 8,
+            128: 7,
+            192: 6,
+            224: 5,
+            240: 4,
+            248: 3,
+            252: 2,
+            254: 1,
+            255: 0
+          };
+          let i, octet, zeros;
+          for (i = 3; i >= 0; i -= 1) {
+            octet = this.octets[i];
+            if (octet in zerotable) {
+              zeros = zerotable[octet];
+              if (stop && zeros !== 0) {
+                return null;
+              }
+              if (zeros !== 8) {
+                stop = true;
+              }
+              cidr += zeros;
+            } else {
+              return null;
+            }
+          }
+          return 32 - cidr;
+        };
+        IPv4.prototype.range = function() {
+          return ipaddr4.subnetMatch(this, this.SpecialRanges);
+        };
+        IPv4.prototype.toByteArray = function() {
+          return this.octets.slice(0);
+        };
+        IPv4.prototype.toIPv4MappedAddress = function() {
+          return ipaddr4.IPv6.parse(`::ffff:${this.toString()}`);
+        };
+        IPv4.prototype.toNormalizedString = function() {
+          return this.toString();
+        };
+        IPv4.prototype.toString = function() {
+          return this.octets.join(".");
+        };
+        return IPv4;
+      })();
+      ipaddr4.IPv4.broadcastAddressFromCIDR = function(string) {
+        try {
+          const cidr = this.parseCIDR(string);
+          const ipInterfaceOctets = cidr[0].toByteArray();
+          const subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
+          const octets = [];
+          let i = 0;
+          while (i < 4) {
+            octets.push(parseInt(ipInterfaceOctets[i], 10) | parseInt(subnetMaskOctets[i], 10) ^ 255);
+            i++;
+          }
+          return new this(octets);
+        } catch (e) {
+          throw new Error("ipaddr: the address does not have IPv4 CIDR format", { cause: e });
+        }
+      };
+      ipaddr4.IPv4.isIPv4 = function(string) {
+        return this.parser(string) !== null;
+      };
+      ipaddr4.IPv4.isValid = function(string) {
+        try {
+          new this(this.parser(string));
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      ipaddr4.IPv4.isValidCIDR = function(string) {
+        try {
+          this.parseCIDR(string);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      ipaddr4.IPv4.isValidFourPartDecimal = function(string) {
+        if (ipaddr4.IPv4.isValid(string) && string.match(/^(0|[1-9]\d*)(\.(0|[1-9]\d*)){3}$/)) {
+          return true;
+        } else {
+          return false;
+        }
+      };
+      ipaddr4.IPv4.isValidCIDRFourPartDecimal = function(string) {
+        const match3 = string.match(/^(.+)\/(\d+)$/);
+        if (!ipaddr4.IPv4.isValidCIDR(string) || !match3) {
+          return false;
+        }
+        return ipaddr4.IPv4.isValidFourPartDecimal(match3[1]);
+      };
+      ipaddr4.IPv4.networkAddressFromCIDR = function(string) {
+        let cidr, i, ipInterfaceOctets, octets, subnetMaskOctets;
+        try {
+          cidr = this.parseCIDR(string);
+          ipInterfaceOctets = cidr[0].toByteArray();
+          subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
+          octets = [];
+          i = 0;
+          while (i < 4) {
+            octets.push(parseInt(ipInterfaceOctets[i], 10) & parseInt(subnetMaskOctets[i], 10));
+            i++;
+          }
+          return new this(octets);
+        } catch (e) {
+          throw new Error("ipaddr: the address does not have IPv4 CIDR format", { cause: e });
+        }
+      };
+      ipaddr4.IPv4.parse = function(string) {
+        const parts = this.parser(string);
+        if (parts === null) {
+          throw new Error("ipaddr: string is not formatted like an IPv4 Address");
+        }
+        return new this(parts);
+      };
+      ipaddr4.IPv4.parseCIDR = function(string) {
+        let match3;
+        if (match3 = string.match(/^(.+)\/(\d+)$/)) {
+          const maskLength = parseInt(match3[2]);
+          if (maskLength >= 0 && maskLength <= 32) {
+            const parsed = [this.parse(match3[1]), maskLength];
+            Object.defineProperty(parsed, "toString", {
+              value: function() {
+                return this.join("/");
+              }
+            });
+            return parsed;
+          }
+        }
+        throw new Error("ipaddr: string is not formatted like an IPv4 CIDR range");
+      };
+      ipaddr4.IPv4.parser = function(string) {
+        let match3, part, value;
+        if (match3 = string.match(ipv4Regexes.fourOctet)) {
+          return (function() {
+            const ref = match3.slice(1, 6);
+            const results = [];
+            for (let i = 0; i < ref.length; i++) {
+              part = ref[i];
+              results.push(parseIntAuto(part));
+            }
+            return results;
+          })();
+        } else if (match3 = string.match(ipv4Regexes.longValue)) {
+          value = parseIntAuto(match3[1]);
+          if (value > 4294967295 || value < 0) {
+            throw new Error("ipaddr: address outside defined range");
+          }
+          return (function() {
+            const results = [];
+            let shift;
+            for (shift = 0; shift <= 24; shift += 8) {
+              results.push(value >> shift & 255);
+            }
+            return results;
+          })().reverse();
+        } else if (match3 = string.match(ipv4Regexes.twoOctet)) {
+          return (function() {
+            const ref = match3.slice(1, 4);
+            const results = [];
+            value = parseIntAuto(ref[1]);
+            if (value > 16777215 || value < 0) {
+              throw new Error("ipaddr: address outside defined range");
+            }
+            results.push(parseIntAuto(ref[0]));
+            results.push(value >> 16 & 255);
+            results.push(value >> 8 & 255);
+            results.push(value & 255);
+            return results;
+          })();
+        } else if (match3 = string.match(ipv4Regexes.threeOctet)) {
+          return (function() {
+            const ref = match3.slice(1, 5);
+            const results = [];
+            value = parseIntAuto(ref[2]);
+            if (value > 65535 || value < 0) {
+              throw new Error("ipaddr: address outside defined range");
+            }
+            results.push(parseIntAuto(ref[0]));
+            results.push(parseIntAuto(ref[1]));
+            results.push(value >> 8 & 255);
+            results.push(value & 255);
+            return results;
+          })();
+        } else {
+          return null;
+        }
+      };
+      ipaddr4.IPv4.subnetMaskFromPrefixLength = function(prefix2) {
+        prefix2 = parseInt(prefix2);
+        if (Number.isNaN(prefix2) || prefix2 < 0 || prefix2 > 32) {
+          throw new Error("ipaddr: invalid IPv4 prefix length");
+        }
+        const octets = [0, 0, 0, 0];
+        let j = 0;
+        const filledOctetCount = Math.floor(prefix2 / 8);
+        while (j < filledOctetCount) {
+          octets[j] = 255;
+          j++;
+        }
+        if (filledOctetCount < 4) {
+          octets[filledOctetCount] = Math.pow(2, prefix2 % 8) - 1 << 8 - prefix2 % 8;
+        }
+        return new this(octets);
+      };
+      ipaddr4.IPv6 = (function() {
+        function IPv6(parts, zoneId) {
+          let i, part;
+          if (parts.length === 16) {
+            this.parts = [];
+            for (i = 0; i <= 14; i += 2) {
+              this.parts.push(parts[i] << 8 | parts[i + 1]);
+            }
+          } else if (parts.length === 8) {
+            this.parts = parts;
+          } else {
+            throw new Error("ipaddr: ipv6 part count should be 8 or 16");
+          }
+          for (i = 0; i < this.parts.length; i++) {
+            part = this.parts[i];
+            if (!(0 <= part && part <= 65535)) {
+              throw new Error("ipaddr: ipv6 part should fit in 16 bits");
+            }
+          }
+          if (zoneId) {
+            this.zoneId = zoneId;
+          }
+        }
+        IPv6.prototype.SpecialRanges = {
+          // RFC4291, here and after
+          unspecified: [new IPv6([0, 0, 0, 0, 0, 0, 0, 0]), 128],
+          linkLocal: [new IPv6([65152, 0, 0, 0, 0, 0, 0, 0]), 10],
+          multicast: [new IPv6([65280, 0, 0, 0, 0, 0, 0, 0]), 8],
+          loopback: [new IPv6([0, 0, 0, 0, 0, 0, 0, 1]), 128],
+          uniqueLocal: [new IPv6([64512, 0, 0, 0, 0, 0, 0, 0]), 7],
+          ipv4Mapped: [new IPv6([0, 0, 0, 0, 0, 65535, 0, 0]), 96],
+          // RFC3879
+          deprecatedSiteLocal: [new IPv6([65216, 0, 0, 0, 0, 0, 0, 0]), 10],
+          // RFC6666
+          discard: [new IPv6([256, 0, 0, 0, 0, 0, 0, 0]), 64],
+          // RFC6145
+          rfc6145: [new IPv6([0, 0, 0, 0, 65535, 0, 0, 0]), 96],
+          rfc6052: [
+            // RFC6052
+            [new IPv6([100, 65435, 0, 0, 0, 0, 0, 0]), 96],
+            // RFC8215
+            [new IPv6([100, 65435, 1, 0, 0, 0, 0, 0]), 48]
+          ],
+          // RFC3056
+          "6to4": [new IPv6([8194, 0, 0, 0, 0, 0, 0, 0]), 16],
+          // RFC6052, RFC6146
+          teredo: [new IPv6([8193, 0, 0, 0, 0, 0, 0, 0]), 32],
+          // RFC5180
+          benchmarking: [new IPv6([8193, 2, 0, 0, 0, 0, 0, 0]), 48],
+          // RFC7450
+          amt: [new IPv6([8193, 3, 0, 0, 0, 0, 0, 0]), 32],
+          as112v6: [
+            // RFC7535
+            [new IPv6([8193, 4, 274, 0, 0, 0, 0, 0]), 48],
+            // RFC7534
+            [new IPv6([9760, 79, 32768, 0, 0, 0, 0, 0]), 48]
+          ],
+          // RFC4843
+          deprecatedOrchid: [new IPv6([8193, 16, 0, 0, 0, 0, 0, 0]), 28],
+          // RFC7343
+          orchid2: [new IPv6([8193, 32, 0, 0, 0, 0, 0, 0]), 28],
+          // RFC9374
+          droneRemoteIdProtocolEntityTags: [new IPv6([8193, 48, 0, 0, 0, 0, 0, 0]), 28],
+          // RFC9602
+          segmentRouting: [new IPv6([24320, 0, 0, 0, 0, 0, 0, 0]), 16],
+          reserved: [
+            // RFC3849
+            [new IPv6([8193, 0, 0, 0, 0, 0, 0, 0]), 23],
+            // RFC2928
+            [new IPv6([8193, 3512, 0, 0, 0, 0, 0, 0]), 32],
+            // RFC9637
+            [new IPv6([16383, 0, 0, 0, 0, 0, 0, 0]), 20]
+          ]
+        };
+        IPv6.prototype.isIPv4MappedAddress = function() {
+          return this.range() === "ipv4Mapped";
+        };
+        IPv6.prototype.kind = function() {
+          return "ipv6";
+        };
+        IPv6.prototype.match = function(other, cidrRange) {
+          let ref;
+          if (cidrRange === void 0) {
+            ref = other;
+            other = ref[0];
+            cidrRange = ref[1];
+          }
+          if (other.kind() !== "ipv6") {
+            throw new Error("ipaddr: cannot match ipv6 address with non-ipv6 one");
+          }
+          return matchCIDR(this.parts, other.parts, 16, cidrRange);
+        };
+        IPv6.prototype.prefixLengthFromSubnetMask = function() {
+          let cidr = 0;
+          let stop = false;
+          const zerotable = {
+            0: 16,
+            32768: 15,
+            49152: 14,
+            57344: 13,
+            61440: 12,
+            63488: 11,
+            64512: 10,
+            65024: 9,
+            65280: 8,
+            65408: 7,
+            65472: 6,
+            65504: 5,
+            65520: 4,
+            65528: 3,
+            65532: 2,
+            65534: 1,
+            65535: 0
+          };
+          let part, zeros;
+          for (let i = 7; i >= 0; i -= 1) {
+            part = this.parts[i];
+            if (part in zerotable) {
+              zeros = zerotable[part];
+              if (stop && zeros !== 0) {
+                return null;
+              }
+              if (zeros !== 16) {
+                stop = true;
+              }
+              cidr += zeros;
+            } else {
+              return null;
+            }
+          }
+          return 128 - cidr;
+        };
+        IPv6.prototype.range = function() {
+          return ipaddr4.subnetMatch(this, this.SpecialRanges);
+        };
+        IPv6.prototype.toByteArray = function() {
+          let part;
+          const bytes = [];
+          const ref = this.parts;
+          for (let i = 0; i < ref.length; i++) {
+            part = ref[i];
+            bytes.push(part >> 8);
+            bytes.push(part & 255);
+          }
+          return bytes;
+        };
+        IPv6.prototype.toFixedLengthString = function() {
+          const addr = (function() {
+            const results = [];
+            for (let i = 0; i < this.parts.length; i++) {
+              results.push(padPart(this.parts[i].toString(16), 4));
+            }
+            return results;
+          }).call(this).join(":");
+          let suffix = "";
+          if (this.zoneId) {
+            suffix = `%${this.zoneId}`;
+          }
+          return addr + suffix;
+        };
+        IPv6.prototype.toIPv4Address = function() {
+          if (!this.isIPv4MappedAddress()) {
+            throw new Error("ipaddr: trying to convert a generic ipv6 address to ipv4");
+          }
+          const ref = this.parts.slice(-2);
+          const high = ref[0];
+          const low = ref[1];
+          return new ipaddr4.IPv4([high >> 8, high & 255, low >> 8, low & 255]);
+        };
+        IPv6.prototype.toNormalizedString = function() {
+          const addr = (function() {
+            const results = [];
+            for (let i = 0; i < this.parts.length; i++) {
+              results.push(this.parts[i].toString(16));
+            }
+            return results;
+          }).call(this).join(":");
+          let suffix = "";
+          if (this.zoneId) {
+            suffix = `%${this.zoneId}`;
+          }
+          return addr + suffix;
+        };
+        IPv6.prototype.toRFC5952String = function() {
+          const regex = /((^|:)(0(:|$)){2,})/g;
+          let suffix = "";
+          if (this.zoneId) {
+            suffix = `%${this.zoneId}`;
+          }
+          const normalized = this.toNormalizedString();
+          const string = normalized.slice(0, normalized.length - suffix.length);
+          let bestMatchIndex = 0;
+          let bestMatchLength = -1;
+          let bestMatchGroups = -1;
+          let match3;
+          while (match3 = regex.exec(string)) {
+            const groups = (match3[0].match(/0/g) || []).length;
+            if (groups > bestMatchGroups) {
+              bestMatchGroups = groups;
+              bestMatchIndex = match3.index;
+              bestMatchLength = match3[0].length;
+            }
+          }
+          if (bestMatchLength < 0) {
+            return string + suffix;
+          }
+          return `${string.substring(0, bestMatchIndex)}::${string.substring(bestMatchIndex + bestMatchLength)}${suffix}`;
+        };
+        IPv6.prototype.toString = function() {
+          return this.toRFC5952String();
+        };
+        return IPv6;
+      })();
+      ipaddr4.IPv6.broadcastAddressFromCIDR = function(string) {
+        try {
+          const cidr = this.parseCIDR(string);
+          const ipInterfaceOctets = cidr[0].toByteArray();
+          const subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
+          const octets = [];
+          let i = 0;
+          while (i < 16) {
+            octets.push(parseInt(ipInterfaceOctets[i], 10) | parseInt(subnetMaskOctets[i], 10) ^ 255);
+            i++;
+          }
+          return new this(octets);
+        } catch (e) {
+          throw new Error("ipaddr: the address does not have IPv6 CIDR format", { cause: e });
+        }
+      };
+      ipaddr4.IPv6.isIPv6 = function(string) {
+        return this.parser(string) !== null;
+      };
+      ipaddr4.IPv6.isValid = function(string) {
+        if (typeof string === "string" && string.indexOf(":") === -1) {
+          return false;
+        }
+        try {
+          const addr = this.parser(string);
+          new this(addr.parts, addr.zoneId);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      ipaddr4.IPv6.isValidCIDR = function(string) {
+        if (typeof string === "string" && string.indexOf(":") === -1) {
+          return false;
+        }
+        try {
+          this.parseCIDR(string);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      ipaddr4.IPv6.networkAddressFromCIDR = function(string) {
+        let cidr, i, ipInterfaceOctets, octets, subnetMaskOctets;
+        try {
+          cidr = this.parseCIDR(string);
+          ipInterfaceOctets = cidr[0].toByteArray();
+          subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
+          octets = [];
+          i = 0;
+          while (i < 16) {
+            octets.push(parseInt(ipInterfaceOctets[i], 10) & parseInt(subnetMaskOctets[i], 10));
+            i++;
+          }
+          return new this(octets);
+        } catch (e) {
+          throw new Error("ipaddr: the address does not have IPv6 CIDR format", { cause: e });
+        }
+      };
+      ipaddr4.IPv6.parse = function(string) {
+        const addr = this.parser(string);
+        if (addr === null) {
+          throw new Error("ipaddr: string is not formatted like an IPv6 Address");
+        }
+        return new this(addr.parts, addr.zoneId);
+      };
+      ipaddr4.IPv6.parseCIDR = function(string) {
+        let maskLength, match3, parsed;
+        if (match3 = string.match(/^(.+)\/(\d+)$/)) {
+          maskLength = parseInt(match3[2]);
+          if (maskLength >= 0 && maskLength <= 128) {
+            parsed = [this.parse(match3[1]), maskLength];
+            Object.defineProperty(parsed, "toString", {
+              value: function() {
+                return this.join("/");
+              }
+            });
+            return parsed;
+          }
+        }
+        throw new Error("ipaddr: string is not formatted like an IPv6 CIDR range");
+      };
+      ipaddr4.IPv6.parser = function(string) {
+        let addr, i, match3, octet, octets, zoneId;
+        if (match3 = string.match(ipv6Regexes.deprecatedTransitional)) {
+          return this.parser(`::ffff:${match3[1]}`);
+        }
+        if (ipv6Regexes.native.test(string)) {
+          return expandIPv6(string, 8);
+        }
+        if (match3 = string.match(ipv6Regexes.transitional)) {
+          zoneId = match3[6] || "";
+          addr = match3[1];
+          if (!match3[1].endsWith("::")) {
+            addr = addr.slice(0, -1);
+          }
+          addr = expandIPv6(addr + zoneId, 6);
+          if (addr && addr.parts) {
+            octets = [
+              parseInt(match3[2]),
+              parseInt(match3[3]),
+              parseInt(match3[4]),
+              parseInt(match3[5])
+            ];
+            for (i = 0; i < octets.length; i++) {
+              octet = octets[i];
+              if (!(0 <= octet && octet <= 255)) {
+                return null;
+              }
+            }
+            addr.parts.push(octets[0] << 8 | octets[1]);
+            addr.parts.push(octets[2] << 8 | octets[3]);
+            return {
+              parts: addr.parts,
+              zoneId: addr.zoneId
+            };
+          }
+        }
+        return null;
+      };
+      ipaddr4.IPv6.subnetMaskFromPrefixLength = function(prefix2) {
+        prefix2 = parseInt(prefix2);
+        if (Number.isNaN(prefix2) || prefix2 < 0 || prefix2 > 128) {
+          throw new Error("ipaddr: invalid IPv6 prefix length");
+        }
+        const octets = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let j = 0;
+        const filledOctetCount = Math.floor(prefix2 / 8);
+        while (j < filledOctetCount) {
+          octets[j] = 255;
+          j++;
+        }
+        if (filledOctetCount < 16) {
+          octets[filledOctetCount] = Math.pow(2, prefix2 % 8) - 1 << 8 - prefix2 % 8;
+        }
+        return new this(octets);
+      };
+      ipaddr4.fromByteArray = function(bytes) {
+        const length = bytes.length;
+        if (length === 4) {
+          return new ipaddr4.IPv4(bytes);
+        } else if (length === 16) {
+          return new ipaddr4.IPv6(bytes);
+        } else {
+          throw new Error("ipaddr: the binary input is neither an IPv6 nor IPv4 address");
+        }
+      };
+      ipaddr4.isValid = function(string) {
+        return ipaddr4.IPv6.isValid(string) || ipaddr4.IPv4.isValid(string);
+      };
+      ipaddr4.isValidCIDR = function(string) {
+        return ipaddr4.IPv6.isValidCIDR(string) || ipaddr4.IPv4.isValidCIDR(string);
+      };
+      ipaddr4.parse = function(string) {
+        if (ipaddr4.IPv6.isValid(string)) {
+          return ipaddr4.IPv6.parse(string);
+        } else if (ipaddr4.IPv4.isValid(string)) {
+          return ipaddr4.IPv4.parse(string);
+        } else {
+          throw new Error("ipaddr: the address has neither IPv6 nor IPv4 format");
+        }
+      };
+      ipaddr4.parseCIDR = function(string) {
+        try {
+          return ipaddr4.IPv6.parseCIDR(string);
+        } catch {
+          try {
+            return ipaddr4.IPv4.parseCIDR(string);
+          } catch (e) {
+            throw new Error("ipaddr: the address has neither IPv6 nor IPv4 CIDR format", { cause: e });
+          }
+        }
+      };
+      ipaddr4.process = function(string) {
+        const addr = this.parse(string);
+        if (addr.kind() === "ipv6" && addr.isIPv4MappedAddress()) {
+          return addr.toIPv4Address();
+        } else {
+          return addr;
+        }
+      };
+      ipaddr4.subnetMatch = function(address, rangeList, defaultName) {
+        let i, rangeName, rangeSubnets, subnet;
+        if (defaultName === void 0 || defaultName === null) {
+          defaultName = "unicast";
+        }
+        for (rangeName in rangeList) {
+          if (Object.prototype.hasOwnProperty.call(rangeList, rangeName)) {
+            rangeSubnets = rangeList[rangeName];
+            if (rangeSubnets[0] && !(rangeSubnets[0] instanceof Array)) {
+              rangeSubnets = [rangeSubnets];
+            }
+            for (i = 0; i < rangeSubnets.length; i++) {
+              subnet = rangeSubnets[i];
+              if (address.kind() === subnet[0].kind() && address.match.apply(address, subnet)) {
+                return rangeName;
+              }
+            }
+          }
+        }
+        return defaultName;
+      };
+      if (typeof module !== "undefined" && module.exports) {
+        module.exports = ipaddr4;
+      } else {
+        root.ipaddr = ipaddr4;
+      }
+    })(exports2);
+  }
+});
+
 // node_modules/yaml/dist/nodes/identity.js
 var require_identity = __commonJS({
   "node_modules/yaml/dist/nodes/identity.js"(exports2) {
@@ -28531,7 +29342,7 @@ var require_stringify = __commonJS({
         props.push(doc.directives.tagString(tag2));
       return props.join(" ");
     }
-    function stringify6(item, ctx, onComment, onChompKeep) {
+    function stringify7(item, ctx, onComment, onChompKeep) {
       if (identity.isPair(item))
         return item.toString(ctx, onComment, onChompKeep);
       if (identity.isAlias(item)) {
@@ -28560,7 +29371,7 @@ var require_stringify = __commonJS({
 ${ctx.indent}${str2}`;
     }
     exports2.createStringifyContext = createStringifyContext;
-    exports2.stringify = stringify6;
+    exports2.stringify = stringify7;
   }
 });
 
@@ -28570,7 +29381,7 @@ var require_stringifyPair = __commonJS({
     "use strict";
     var identity = require_identity();
     var Scalar = require_Scalar();
-    var stringify6 = require_stringify();
+    var stringify7 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
       const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -28592,7 +29403,7 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str2 = stringify6.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      let str2 = stringify7.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
       if (!explicitKey && !ctx.inFlow && str2.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
@@ -28644,7 +29455,7 @@ ${indent}:`;
         ctx.indent = ctx.indent.substring(2);
       }
       let valueCommentDone = false;
-      const valueStr = stringify6.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
+      const valueStr = stringify7.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
       let ws = " ";
       if (keyComment || vsb || vcb) {
         ws = vsb ? "\n" : "";
@@ -28785,7 +29596,7 @@ var require_addPairToJSMap = __commonJS({
     "use strict";
     var log2 = require_log();
     var merge2 = require_merge();
-    var stringify6 = require_stringify();
+    var stringify7 = require_stringify();
     var identity = require_identity();
     var toJS = require_toJS();
     function addPairToJSMap(ctx, map, { key, value }) {
@@ -28821,7 +29632,7 @@ var require_addPairToJSMap = __commonJS({
       if (typeof jsKey !== "object")
         return String(jsKey);
       if (identity.isNode(key) && ctx?.doc) {
-        const strCtx = stringify6.createStringifyContext(ctx.doc, {});
+        const strCtx = stringify7.createStringifyContext(ctx.doc, {});
         strCtx.anchors = /* @__PURE__ */ new Set();
         for (const node of ctx.anchors.keys())
           strCtx.anchors.add(node.anchor);
@@ -28888,12 +29699,12 @@ var require_stringifyCollection = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyCollection.js"(exports2) {
     "use strict";
     var identity = require_identity();
-    var stringify6 = require_stringify();
+    var stringify7 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyCollection(collection, ctx, options) {
       const flow = ctx.inFlow ?? collection.flow;
-      const stringify7 = flow ? stringifyFlowCollection : stringifyBlockCollection;
-      return stringify7(collection, ctx, options);
+      const stringify8 = flow ? stringifyFlowCollection : stringifyBlockCollection;
+      return stringify8(collection, ctx, options);
     }
     function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
       const { indent, options: { commentString } } = ctx;
@@ -28918,7 +29729,7 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str3 = stringify6.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str3 = stringify7.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
           str3 += stringifyComment.lineComment(str3, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
@@ -28985,7 +29796,7 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           reqNewline = true;
-        let str2 = stringify6.stringify(item, itemCtx, () => comment = null);
+        let str2 = stringify7.stringify(item, itemCtx, () => comment = null);
         reqNewline || (reqNewline = lines.length > linesAtValue || str2.includes("\n"));
         if (i < items.length - 1) {
           str2 += ",";
@@ -30346,7 +31157,7 @@ var require_stringifyDocument = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyDocument.js"(exports2) {
     "use strict";
     var identity = require_identity();
-    var stringify6 = require_stringify();
+    var stringify7 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options) {
       const lines = [];
@@ -30361,7 +31172,7 @@ var require_stringifyDocument = __commonJS({
       }
       if (hasDirectives)
         lines.push("---");
-      const ctx = stringify6.createStringifyContext(doc, options);
+      const ctx = stringify7.createStringifyContext(doc, options);
       const { commentString } = ctx.options;
       if (doc.commentBefore) {
         if (lines.length !== 1)
@@ -30383,7 +31194,7 @@ var require_stringifyDocument = __commonJS({
           contentComment = doc.contents.comment;
         }
         const onChompKeep = contentComment ? void 0 : () => chompKeep = true;
-        let body2 = stringify6.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
+        let body2 = stringify7.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
         if (contentComment)
           body2 += stringifyComment.lineComment(body2, "", commentString(contentComment));
         if ((body2[0] === "|" || body2[0] === ">") && lines[lines.length - 1] === "---") {
@@ -30391,7 +31202,7 @@ var require_stringifyDocument = __commonJS({
         } else
           lines.push(body2);
       } else {
-        lines.push(stringify6.stringify(doc.contents, ctx));
+        lines.push(stringify7.stringify(doc.contents, ctx));
       }
       if (doc.directives?.docEnd) {
         if (doc.comment) {
@@ -32527,7 +33338,7 @@ var require_cst_scalar = __commonJS({
 var require_cst_stringify = __commonJS({
   "node_modules/yaml/dist/parse/cst-stringify.js"(exports2) {
     "use strict";
-    var stringify6 = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
+    var stringify7 = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
     function stringifyToken(token) {
       switch (token.type) {
         case "block-scalar": {
@@ -32580,7 +33391,7 @@ var require_cst_stringify = __commonJS({
         res += stringifyToken(value);
       return res;
     }
-    exports2.stringify = stringify6;
+    exports2.stringify = stringify7;
   }
 });
 
@@ -34310,7 +35121,7 @@ var require_public_api = __commonJS({
       }
       return doc.toJS(Object.assign({ reviver: _reviver }, options));
     }
-    function stringify6(value, replacer, options) {
+    function stringify7(value, replacer, options) {
       let _replacer = null;
       if (typeof replacer === "function" || Array.isArray(replacer)) {
         _replacer = replacer;
@@ -34335,7 +35146,7 @@ var require_public_api = __commonJS({
     exports2.parse = parse6;
     exports2.parseAllDocuments = parseAllDocuments4;
     exports2.parseDocument = parseDocument;
-    exports2.stringify = stringify6;
+    exports2.stringify = stringify7;
   }
 });
 
@@ -34388,817 +35199,6 @@ var require_dist4 = __commonJS({
     exports2.stringify = publicApi.stringify;
     exports2.visit = visit.visit;
     exports2.visitAsync = visit.visitAsync;
-  }
-});
-
-// node_modules/ipaddr.js/lib/ipaddr.js
-var require_ipaddr = __commonJS({
-  "node_modules/ipaddr.js/lib/ipaddr.js"(exports2, module) {
-    (function(root) {
-      "use strict";
-      const ipv4Part = "(0?\\d+|0x[a-f0-9]+)";
-      const ipv4Regexes = {
-        fourOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}$`, "i"),
-        threeOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}$`, "i"),
-        twoOctet: new RegExp(`^${ipv4Part}\\.${ipv4Part}$`, "i"),
-        longValue: new RegExp(`^${ipv4Part}$`, "i")
-      };
-      const octalRegex = new RegExp(`^0[0-7]+$`, "i");
-      const hexRegex2 = new RegExp(`^0x[a-f0-9]+$`, "i");
-      const zoneIndex = "%[0-9a-z]{1,}";
-      const ipv6Part = "(?:[0-9a-f]+::?)+";
-      const ipv6Regexes = {
-        zoneIndex: new RegExp(zoneIndex, "i"),
-        "native": new RegExp(`^(::)?(${ipv6Part})?([0-9a-f]+)?(::)?(${zoneIndex})?$`, "i"),
-        deprecatedTransitional: new RegExp(`^(?:::)(${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}(${zoneIndex})?)$`, "i"),
-        transitional: new RegExp(`^((?:${ipv6Part})|(?:::)(?:${ipv6Part})?)${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}\\.${ipv4Part}(${zoneIndex})?$`, "i")
-      };
-      function expandIPv6(string, parts) {
-        if (string.indexOf("::") !== string.lastIndexOf("::")) {
-          return null;
-        }
-        let colonCount = 0;
-        let lastColon = -1;
-        let zoneId = (string.match(ipv6Regexes.zoneIndex) || [])[0];
-        let replacement, replacementCount;
-        if (zoneId) {
-          zoneId = zoneId.substring(1);
-          string = string.replace(/%.+$/, "");
-        }
-        while ((lastColon = string.indexOf(":", lastColon + 1)) >= 0) {
-          colonCount++;
-        }
-        if (string.substr(0, 2) === "::") {
-          colonCount--;
-        }
-        if (string.substr(-2, 2) === "::") {
-          colonCount--;
-        }
-        if (colonCount >= parts) {
-          return null;
-        }
-        replacementCount = parts - colonCount;
-        replacement = ":";
-        while (replacementCount--) {
-          replacement += "0:";
-        }
-        string = string.replace("::", replacement);
-        if (string[0] === ":") {
-          string = string.slice(1);
-        }
-        if (string[string.length - 1] === ":") {
-          string = string.slice(0, -1);
-        }
-        parts = (function() {
-          const ref = string.split(":");
-          const results = [];
-          for (let i = 0; i < ref.length; i++) {
-            results.push(ref[i].length > 4 ? NaN : parseInt(ref[i], 16));
-          }
-          return results;
-        })();
-        return {
-          parts,
-          zoneId
-        };
-      }
-      function matchCIDR(first, second, partSize, cidrBits) {
-        if (first.length !== second.length) {
-          throw new Error("ipaddr: cannot match CIDR for objects with different lengths");
-        }
-        let part = 0;
-        let shift;
-        while (cidrBits > 0) {
-          shift = partSize - cidrBits;
-          if (shift < 0) {
-            shift = 0;
-          }
-          if (first[part] >> shift !== second[part] >> shift) {
-            return false;
-          }
-          cidrBits -= partSize;
-          part += 1;
-        }
-        return true;
-      }
-      function parseIntAuto(string) {
-        if (hexRegex2.test(string)) {
-          return parseInt(string, 16);
-        }
-        if (string[0] === "0" && !isNaN(parseInt(string[1], 10))) {
-          if (octalRegex.test(string)) {
-            return parseInt(string, 8);
-          }
-          throw new Error(`ipaddr: cannot parse ${string} as octal`);
-        }
-        return parseInt(string, 10);
-      }
-      function padPart(part, length) {
-        while (part.length < length) {
-          part = `0${part}`;
-        }
-        return part;
-      }
-      const ipaddr2 = {};
-      ipaddr2.IPv4 = (function() {
-        function IPv4(octets) {
-          if (octets.length !== 4) {
-            throw new Error("ipaddr: ipv4 octet count should be 4");
-          }
-          let i, octet;
-          for (i = 0; i < octets.length; i++) {
-            octet = octets[i];
-            if (!(0 <= octet && octet <= 255)) {
-              throw new Error("ipaddr: ipv4 octet should fit in 8 bits");
-            }
-          }
-          this.octets = octets;
-        }
-        IPv4.prototype.SpecialRanges = {
-          unspecified: [[new IPv4([0, 0, 0, 0]), 8]],
-          broadcast: [[new IPv4([255, 255, 255, 255]), 32]],
-          // RFC3171
-          multicast: [[new IPv4([224, 0, 0, 0]), 4]],
-          // RFC3927
-          linkLocal: [[new IPv4([169, 254, 0, 0]), 16]],
-          // RFC5735
-          loopback: [[new IPv4([127, 0, 0, 0]), 8]],
-          // RFC6598
-          carrierGradeNat: [[new IPv4([100, 64, 0, 0]), 10]],
-          // RFC1918
-          "private": [
-            [new IPv4([10, 0, 0, 0]), 8],
-            [new IPv4([172, 16, 0, 0]), 12],
-            [new IPv4([192, 168, 0, 0]), 16]
-          ],
-          // Reserved and testing-only ranges; RFCs 5735, 5737, 2544, 1700
-          reserved: [
-            [new IPv4([192, 0, 0, 0]), 24],
-            [new IPv4([192, 0, 2, 0]), 24],
-            [new IPv4([192, 88, 99, 0]), 24],
-            [new IPv4([198, 18, 0, 0]), 15],
-            [new IPv4([198, 51, 100, 0]), 24],
-            [new IPv4([203, 0, 113, 0]), 24],
-            [new IPv4([240, 0, 0, 0]), 4]
-          ],
-          // RFC7534, RFC7535
-          as112: [
-            [new IPv4([192, 175, 48, 0]), 24],
-            [new IPv4([192, 31, 196, 0]), 24]
-          ],
-          // RFC7450
-          amt: [
-            [new IPv4([192, 52, 193, 0]), 24]
-          ]
-        };
-        IPv4.prototype.kind = function() {
-          return "ipv4";
-        };
-        IPv4.prototype.match = function(other, cidrRange) {
-          let ref;
-          if (cidrRange === void 0) {
-            ref = other;
-            other = ref[0];
-            cidrRange = ref[1];
-          }
-          if (other.kind() !== "ipv4") {
-            throw new Error("ipaddr: cannot match ipv4 address with non-ipv4 one");
-          }
-          return matchCIDR(this.octets, other.octets, 8, cidrRange);
-        };
-        IPv4.prototype.prefixLengthFromSubnetMask = function() {
-          let cidr = 0;
-          let stop = false;
-          const zerotable = {
-            0: 8,
-            128: 7,
-            192: 6,
-            224: 5,
-            240: 4,
-            248: 3,
-            252: 2,
-            254: 1,
-            255: 0
-          };
-          let i, octet, zeros;
-          for (i = 3; i >= 0; i -= 1) {
-            octet = this.octets[i];
-            if (octet in zerotable) {
-              zeros = zerotable[octet];
-              if (stop && zeros !== 0) {
-                return null;
-              }
-              if (zeros !== 8) {
-                stop = true;
-              }
-              cidr += zeros;
-            } else {
-              return null;
-            }
-          }
-          return 32 - cidr;
-        };
-        IPv4.prototype.range = function() {
-          return ipaddr2.subnetMatch(this, this.SpecialRanges);
-        };
-        IPv4.prototype.toByteArray = function() {
-          return this.octets.slice(0);
-        };
-        IPv4.prototype.toIPv4MappedAddress = function() {
-          return ipaddr2.IPv6.parse(`::ffff:${this.toString()}`);
-        };
-        IPv4.prototype.toNormalizedString = function() {
-          return this.toString();
-        };
-        IPv4.prototype.toString = function() {
-          return this.octets.join(".");
-        };
-        return IPv4;
-      })();
-      ipaddr2.IPv4.broadcastAddressFromCIDR = function(string) {
-        try {
-          const cidr = this.parseCIDR(string);
-          const ipInterfaceOctets = cidr[0].toByteArray();
-          const subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
-          const octets = [];
-          let i = 0;
-          while (i < 4) {
-            octets.push(parseInt(ipInterfaceOctets[i], 10) | parseInt(subnetMaskOctets[i], 10) ^ 255);
-            i++;
-          }
-          return new this(octets);
-        } catch (e) {
-          throw new Error("ipaddr: the address does not have IPv4 CIDR format", { cause: e });
-        }
-      };
-      ipaddr2.IPv4.isIPv4 = function(string) {
-        return this.parser(string) !== null;
-      };
-      ipaddr2.IPv4.isValid = function(string) {
-        try {
-          new this(this.parser(string));
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      ipaddr2.IPv4.isValidCIDR = function(string) {
-        try {
-          this.parseCIDR(string);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      ipaddr2.IPv4.isValidFourPartDecimal = function(string) {
-        if (ipaddr2.IPv4.isValid(string) && string.match(/^(0|[1-9]\d*)(\.(0|[1-9]\d*)){3}$/)) {
-          return true;
-        } else {
-          return false;
-        }
-      };
-      ipaddr2.IPv4.isValidCIDRFourPartDecimal = function(string) {
-        const match3 = string.match(/^(.+)\/(\d+)$/);
-        if (!ipaddr2.IPv4.isValidCIDR(string) || !match3) {
-          return false;
-        }
-        return ipaddr2.IPv4.isValidFourPartDecimal(match3[1]);
-      };
-      ipaddr2.IPv4.networkAddressFromCIDR = function(string) {
-        let cidr, i, ipInterfaceOctets, octets, subnetMaskOctets;
-        try {
-          cidr = this.parseCIDR(string);
-          ipInterfaceOctets = cidr[0].toByteArray();
-          subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
-          octets = [];
-          i = 0;
-          while (i < 4) {
-            octets.push(parseInt(ipInterfaceOctets[i], 10) & parseInt(subnetMaskOctets[i], 10));
-            i++;
-          }
-          return new this(octets);
-        } catch (e) {
-          throw new Error("ipaddr: the address does not have IPv4 CIDR format", { cause: e });
-        }
-      };
-      ipaddr2.IPv4.parse = function(string) {
-        const parts = this.parser(string);
-        if (parts === null) {
-          throw new Error("ipaddr: string is not formatted like an IPv4 Address");
-        }
-        return new this(parts);
-      };
-      ipaddr2.IPv4.parseCIDR = function(string) {
-        let match3;
-        if (match3 = string.match(/^(.+)\/(\d+)$/)) {
-          const maskLength = parseInt(match3[2]);
-          if (maskLength >= 0 && maskLength <= 32) {
-            const parsed = [this.parse(match3[1]), maskLength];
-            Object.defineProperty(parsed, "toString", {
-              value: function() {
-                return this.join("/");
-              }
-            });
-            return parsed;
-          }
-        }
-        throw new Error("ipaddr: string is not formatted like an IPv4 CIDR range");
-      };
-      ipaddr2.IPv4.parser = function(string) {
-        let match3, part, value;
-        if (match3 = string.match(ipv4Regexes.fourOctet)) {
-          return (function() {
-            const ref = match3.slice(1, 6);
-            const results = [];
-            for (let i = 0; i < ref.length; i++) {
-              part = ref[i];
-              results.push(parseIntAuto(part));
-            }
-            return results;
-          })();
-        } else if (match3 = string.match(ipv4Regexes.longValue)) {
-          value = parseIntAuto(match3[1]);
-          if (value > 4294967295 || value < 0) {
-            throw new Error("ipaddr: address outside defined range");
-          }
-          return (function() {
-            const results = [];
-            let shift;
-            for (shift = 0; shift <= 24; shift += 8) {
-              results.push(value >> shift & 255);
-            }
-            return results;
-          })().reverse();
-        } else if (match3 = string.match(ipv4Regexes.twoOctet)) {
-          return (function() {
-            const ref = match3.slice(1, 4);
-            const results = [];
-            value = parseIntAuto(ref[1]);
-            if (value > 16777215 || value < 0) {
-              throw new Error("ipaddr: address outside defined range");
-            }
-            results.push(parseIntAuto(ref[0]));
-            results.push(value >> 16 & 255);
-            results.push(value >> 8 & 255);
-            results.push(value & 255);
-            return results;
-          })();
-        } else if (match3 = string.match(ipv4Regexes.threeOctet)) {
-          return (function() {
-            const ref = match3.slice(1, 5);
-            const results = [];
-            value = parseIntAuto(ref[2]);
-            if (value > 65535 || value < 0) {
-              throw new Error("ipaddr: address outside defined range");
-            }
-            results.push(parseIntAuto(ref[0]));
-            results.push(parseIntAuto(ref[1]));
-            results.push(value >> 8 & 255);
-            results.push(value & 255);
-            return results;
-          })();
-        } else {
-          return null;
-        }
-      };
-      ipaddr2.IPv4.subnetMaskFromPrefixLength = function(prefix2) {
-        prefix2 = parseInt(prefix2);
-        if (Number.isNaN(prefix2) || prefix2 < 0 || prefix2 > 32) {
-          throw new Error("ipaddr: invalid IPv4 prefix length");
-        }
-        const octets = [0, 0, 0, 0];
-        let j = 0;
-        const filledOctetCount = Math.floor(prefix2 / 8);
-        while (j < filledOctetCount) {
-          octets[j] = 255;
-          j++;
-        }
-        if (filledOctetCount < 4) {
-          octets[filledOctetCount] = Math.pow(2, prefix2 % 8) - 1 << 8 - prefix2 % 8;
-        }
-        return new this(octets);
-      };
-      ipaddr2.IPv6 = (function() {
-        function IPv6(parts, zoneId) {
-          let i, part;
-          if (parts.length === 16) {
-            this.parts = [];
-            for (i = 0; i <= 14; i += 2) {
-              this.parts.push(parts[i] << 8 | parts[i + 1]);
-            }
-          } else if (parts.length === 8) {
-            this.parts = parts;
-          } else {
-            throw new Error("ipaddr: ipv6 part count should be 8 or 16");
-          }
-          for (i = 0; i < this.parts.length; i++) {
-            part = this.parts[i];
-            if (!(0 <= part && part <= 65535)) {
-              throw new Error("ipaddr: ipv6 part should fit in 16 bits");
-            }
-          }
-          if (zoneId) {
-            this.zoneId = zoneId;
-          }
-        }
-        IPv6.prototype.SpecialRanges = {
-          // RFC4291, here and after
-          unspecified: [new IPv6([0, 0, 0, 0, 0, 0, 0, 0]), 128],
-          linkLocal: [new IPv6([65152, 0, 0, 0, 0, 0, 0, 0]), 10],
-          multicast: [new IPv6([65280, 0, 0, 0, 0, 0, 0, 0]), 8],
-          loopback: [new IPv6([0, 0, 0, 0, 0, 0, 0, 1]), 128],
-          uniqueLocal: [new IPv6([64512, 0, 0, 0, 0, 0, 0, 0]), 7],
-          ipv4Mapped: [new IPv6([0, 0, 0, 0, 0, 65535, 0, 0]), 96],
-          // RFC3879
-          deprecatedSiteLocal: [new IPv6([65216, 0, 0, 0, 0, 0, 0, 0]), 10],
-          // RFC6666
-          discard: [new IPv6([256, 0, 0, 0, 0, 0, 0, 0]), 64],
-          // RFC6145
-          rfc6145: [new IPv6([0, 0, 0, 0, 65535, 0, 0, 0]), 96],
-          rfc6052: [
-            // RFC6052
-            [new IPv6([100, 65435, 0, 0, 0, 0, 0, 0]), 96],
-            // RFC8215
-            [new IPv6([100, 65435, 1, 0, 0, 0, 0, 0]), 48]
-          ],
-          // RFC3056
-          "6to4": [new IPv6([8194, 0, 0, 0, 0, 0, 0, 0]), 16],
-          // RFC6052, RFC6146
-          teredo: [new IPv6([8193, 0, 0, 0, 0, 0, 0, 0]), 32],
-          // RFC5180
-          benchmarking: [new IPv6([8193, 2, 0, 0, 0, 0, 0, 0]), 48],
-          // RFC7450
-          amt: [new IPv6([8193, 3, 0, 0, 0, 0, 0, 0]), 32],
-          as112v6: [
-            // RFC7535
-            [new IPv6([8193, 4, 274, 0, 0, 0, 0, 0]), 48],
-            // RFC7534
-            [new IPv6([9760, 79, 32768, 0, 0, 0, 0, 0]), 48]
-          ],
-          // RFC4843
-          deprecatedOrchid: [new IPv6([8193, 16, 0, 0, 0, 0, 0, 0]), 28],
-          // RFC7343
-          orchid2: [new IPv6([8193, 32, 0, 0, 0, 0, 0, 0]), 28],
-          // RFC9374
-          droneRemoteIdProtocolEntityTags: [new IPv6([8193, 48, 0, 0, 0, 0, 0, 0]), 28],
-          // RFC9602
-          segmentRouting: [new IPv6([24320, 0, 0, 0, 0, 0, 0, 0]), 16],
-          reserved: [
-            // RFC3849
-            [new IPv6([8193, 0, 0, 0, 0, 0, 0, 0]), 23],
-            // RFC2928
-            [new IPv6([8193, 3512, 0, 0, 0, 0, 0, 0]), 32],
-            // RFC9637
-            [new IPv6([16383, 0, 0, 0, 0, 0, 0, 0]), 20]
-          ]
-        };
-        IPv6.prototype.isIPv4MappedAddress = function() {
-          return this.range() === "ipv4Mapped";
-        };
-        IPv6.prototype.kind = function() {
-          return "ipv6";
-        };
-        IPv6.prototype.match = function(other, cidrRange) {
-          let ref;
-          if (cidrRange === void 0) {
-            ref = other;
-            other = ref[0];
-            cidrRange = ref[1];
-          }
-          if (other.kind() !== "ipv6") {
-            throw new Error("ipaddr: cannot match ipv6 address with non-ipv6 one");
-          }
-          return matchCIDR(this.parts, other.parts, 16, cidrRange);
-        };
-        IPv6.prototype.prefixLengthFromSubnetMask = function() {
-          let cidr = 0;
-          let stop = false;
-          const zerotable = {
-            0: 16,
-            32768: 15,
-            49152: 14,
-            57344: 13,
-            61440: 12,
-            63488: 11,
-            64512: 10,
-            65024: 9,
-            65280: 8,
-            65408: 7,
-            65472: 6,
-            65504: 5,
-            65520: 4,
-            65528: 3,
-            65532: 2,
-            65534: 1,
-            65535: 0
-          };
-          let part, zeros;
-          for (let i = 7; i >= 0; i -= 1) {
-            part = this.parts[i];
-            if (part in zerotable) {
-              zeros = zerotable[part];
-              if (stop && zeros !== 0) {
-                return null;
-              }
-              if (zeros !== 16) {
-                stop = true;
-              }
-              cidr += zeros;
-            } else {
-              return null;
-            }
-          }
-          return 128 - cidr;
-        };
-        IPv6.prototype.range = function() {
-          return ipaddr2.subnetMatch(this, this.SpecialRanges);
-        };
-        IPv6.prototype.toByteArray = function() {
-          let part;
-          const bytes = [];
-          const ref = this.parts;
-          for (let i = 0; i < ref.length; i++) {
-            part = ref[i];
-            bytes.push(part >> 8);
-            bytes.push(part & 255);
-          }
-          return bytes;
-        };
-        IPv6.prototype.toFixedLengthString = function() {
-          const addr = (function() {
-            const results = [];
-            for (let i = 0; i < this.parts.length; i++) {
-              results.push(padPart(this.parts[i].toString(16), 4));
-            }
-            return results;
-          }).call(this).join(":");
-          let suffix = "";
-          if (this.zoneId) {
-            suffix = `%${this.zoneId}`;
-          }
-          return addr + suffix;
-        };
-        IPv6.prototype.toIPv4Address = function() {
-          if (!this.isIPv4MappedAddress()) {
-            throw new Error("ipaddr: trying to convert a generic ipv6 address to ipv4");
-          }
-          const ref = this.parts.slice(-2);
-          const high = ref[0];
-          const low = ref[1];
-          return new ipaddr2.IPv4([high >> 8, high & 255, low >> 8, low & 255]);
-        };
-        IPv6.prototype.toNormalizedString = function() {
-          const addr = (function() {
-            const results = [];
-            for (let i = 0; i < this.parts.length; i++) {
-              results.push(this.parts[i].toString(16));
-            }
-            return results;
-          }).call(this).join(":");
-          let suffix = "";
-          if (this.zoneId) {
-            suffix = `%${this.zoneId}`;
-          }
-          return addr + suffix;
-        };
-        IPv6.prototype.toRFC5952String = function() {
-          const regex = /((^|:)(0(:|$)){2,})/g;
-          let suffix = "";
-          if (this.zoneId) {
-            suffix = `%${this.zoneId}`;
-          }
-          const normalized = this.toNormalizedString();
-          const string = normalized.slice(0, normalized.length - suffix.length);
-          let bestMatchIndex = 0;
-          let bestMatchLength = -1;
-          let bestMatchGroups = -1;
-          let match3;
-          while (match3 = regex.exec(string)) {
-            const groups = (match3[0].match(/0/g) || []).length;
-            if (groups > bestMatchGroups) {
-              bestMatchGroups = groups;
-              bestMatchIndex = match3.index;
-              bestMatchLength = match3[0].length;
-            }
-          }
-          if (bestMatchLength < 0) {
-            return string + suffix;
-          }
-          return `${string.substring(0, bestMatchIndex)}::${string.substring(bestMatchIndex + bestMatchLength)}${suffix}`;
-        };
-        IPv6.prototype.toString = function() {
-          return this.toRFC5952String();
-        };
-        return IPv6;
-      })();
-      ipaddr2.IPv6.broadcastAddressFromCIDR = function(string) {
-        try {
-          const cidr = this.parseCIDR(string);
-          const ipInterfaceOctets = cidr[0].toByteArray();
-          const subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
-          const octets = [];
-          let i = 0;
-          while (i < 16) {
-            octets.push(parseInt(ipInterfaceOctets[i], 10) | parseInt(subnetMaskOctets[i], 10) ^ 255);
-            i++;
-          }
-          return new this(octets);
-        } catch (e) {
-          throw new Error("ipaddr: the address does not have IPv6 CIDR format", { cause: e });
-        }
-      };
-      ipaddr2.IPv6.isIPv6 = function(string) {
-        return this.parser(string) !== null;
-      };
-      ipaddr2.IPv6.isValid = function(string) {
-        if (typeof string === "string" && string.indexOf(":") === -1) {
-          return false;
-        }
-        try {
-          const addr = this.parser(string);
-          new this(addr.parts, addr.zoneId);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      ipaddr2.IPv6.isValidCIDR = function(string) {
-        if (typeof string === "string" && string.indexOf(":") === -1) {
-          return false;
-        }
-        try {
-          this.parseCIDR(string);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      ipaddr2.IPv6.networkAddressFromCIDR = function(string) {
-        let cidr, i, ipInterfaceOctets, octets, subnetMaskOctets;
-        try {
-          cidr = this.parseCIDR(string);
-          ipInterfaceOctets = cidr[0].toByteArray();
-          subnetMaskOctets = this.subnetMaskFromPrefixLength(cidr[1]).toByteArray();
-          octets = [];
-          i = 0;
-          while (i < 16) {
-            octets.push(parseInt(ipInterfaceOctets[i], 10) & parseInt(subnetMaskOctets[i], 10));
-            i++;
-          }
-          return new this(octets);
-        } catch (e) {
-          throw new Error("ipaddr: the address does not have IPv6 CIDR format", { cause: e });
-        }
-      };
-      ipaddr2.IPv6.parse = function(string) {
-        const addr = this.parser(string);
-        if (addr === null) {
-          throw new Error("ipaddr: string is not formatted like an IPv6 Address");
-        }
-        return new this(addr.parts, addr.zoneId);
-      };
-      ipaddr2.IPv6.parseCIDR = function(string) {
-        let maskLength, match3, parsed;
-        if (match3 = string.match(/^(.+)\/(\d+)$/)) {
-          maskLength = parseInt(match3[2]);
-          if (maskLength >= 0 && maskLength <= 128) {
-            parsed = [this.parse(match3[1]), maskLength];
-            Object.defineProperty(parsed, "toString", {
-              value: function() {
-                return this.join("/");
-              }
-            });
-            return parsed;
-          }
-        }
-        throw new Error("ipaddr: string is not formatted like an IPv6 CIDR range");
-      };
-      ipaddr2.IPv6.parser = function(string) {
-        let addr, i, match3, octet, octets, zoneId;
-        if (match3 = string.match(ipv6Regexes.deprecatedTransitional)) {
-          return this.parser(`::ffff:${match3[1]}`);
-        }
-        if (ipv6Regexes.native.test(string)) {
-          return expandIPv6(string, 8);
-        }
-        if (match3 = string.match(ipv6Regexes.transitional)) {
-          zoneId = match3[6] || "";
-          addr = match3[1];
-          if (!match3[1].endsWith("::")) {
-            addr = addr.slice(0, -1);
-          }
-          addr = expandIPv6(addr + zoneId, 6);
-          if (addr && addr.parts) {
-            octets = [
-              parseInt(match3[2]),
-              parseInt(match3[3]),
-              parseInt(match3[4]),
-              parseInt(match3[5])
-            ];
-            for (i = 0; i < octets.length; i++) {
-              octet = octets[i];
-              if (!(0 <= octet && octet <= 255)) {
-                return null;
-              }
-            }
-            addr.parts.push(octets[0] << 8 | octets[1]);
-            addr.parts.push(octets[2] << 8 | octets[3]);
-            return {
-              parts: addr.parts,
-              zoneId: addr.zoneId
-            };
-          }
-        }
-        return null;
-      };
-      ipaddr2.IPv6.subnetMaskFromPrefixLength = function(prefix2) {
-        prefix2 = parseInt(prefix2);
-        if (Number.isNaN(prefix2) || prefix2 < 0 || prefix2 > 128) {
-          throw new Error("ipaddr: invalid IPv6 prefix length");
-        }
-        const octets = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        let j = 0;
-        const filledOctetCount = Math.floor(prefix2 / 8);
-        while (j < filledOctetCount) {
-          octets[j] = 255;
-          j++;
-        }
-        if (filledOctetCount < 16) {
-          octets[filledOctetCount] = Math.pow(2, prefix2 % 8) - 1 << 8 - prefix2 % 8;
-        }
-        return new this(octets);
-      };
-      ipaddr2.fromByteArray = function(bytes) {
-        const length = bytes.length;
-        if (length === 4) {
-          return new ipaddr2.IPv4(bytes);
-        } else if (length === 16) {
-          return new ipaddr2.IPv6(bytes);
-        } else {
-          throw new Error("ipaddr: the binary input is neither an IPv6 nor IPv4 address");
-        }
-      };
-      ipaddr2.isValid = function(string) {
-        return ipaddr2.IPv6.isValid(string) || ipaddr2.IPv4.isValid(string);
-      };
-      ipaddr2.isValidCIDR = function(string) {
-        return ipaddr2.IPv6.isValidCIDR(string) || ipaddr2.IPv4.isValidCIDR(string);
-      };
-      ipaddr2.parse = function(string) {
-        if (ipaddr2.IPv6.isValid(string)) {
-          return ipaddr2.IPv6.parse(string);
-        } else if (ipaddr2.IPv4.isValid(string)) {
-          return ipaddr2.IPv4.parse(string);
-        } else {
-          throw new Error("ipaddr: the address has neither IPv6 nor IPv4 format");
-        }
-      };
-      ipaddr2.parseCIDR = function(string) {
-        try {
-          return ipaddr2.IPv6.parseCIDR(string);
-        } catch {
-          try {
-            return ipaddr2.IPv4.parseCIDR(string);
-          } catch (e) {
-            throw new Error("ipaddr: the address has neither IPv6 nor IPv4 CIDR format", { cause: e });
-          }
-        }
-      };
-      ipaddr2.process = function(string) {
-        const addr = this.parse(string);
-        if (addr.kind() === "ipv6" && addr.isIPv4MappedAddress()) {
-          return addr.toIPv4Address();
-        } else {
-          return addr;
-        }
-      };
-      ipaddr2.subnetMatch = function(address, rangeList, defaultName) {
-        let i, rangeName, rangeSubnets, subnet;
-        if (defaultName === void 0 || defaultName === null) {
-          defaultName = "unicast";
-        }
-        for (rangeName in rangeList) {
-          if (Object.prototype.hasOwnProperty.call(rangeList, rangeName)) {
-            rangeSubnets = rangeList[rangeName];
-            if (rangeSubnets[0] && !(rangeSubnets[0] instanceof Array)) {
-              rangeSubnets = [rangeSubnets];
-            }
-            for (i = 0; i < rangeSubnets.length; i++) {
-              subnet = rangeSubnets[i];
-              if (address.kind() === subnet[0].kind() && address.match.apply(address, subnet)) {
-                return rangeName;
-              }
-            }
-          }
-        }
-        return defaultName;
-      };
-      if (typeof module !== "undefined" && module.exports) {
-        module.exports = ipaddr2;
-      } else {
-        root.ipaddr = ipaddr2;
-      }
-    })(exports2);
   }
 });
 
@@ -77898,13 +77898,10 @@ function actionsCache() {
 
 // src/commands/diagnose.ts
 import { access as access3 } from "node:fs/promises";
-import { join as join15 } from "node:path";
+import { join as join17 } from "node:path";
 
-// src/cnis/calico/plugin.ts
-import { join as join10 } from "node:path";
-
-// src/cnis/manifest-cni.ts
-import { readFile as readFile3 } from "node:fs/promises";
+// src/cnis/bridge/plugin.ts
+import { join as join8 } from "node:path";
 
 // src/engine/step.ts
 var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "ready", "smoke"];
@@ -77914,6 +77911,111 @@ function phaseOf(id) {
 function step(id, title, needs, ops) {
   return { id, phase: phaseOf(id), title, needs, ops };
 }
+
+// src/cnis/bridge/conflist.ts
+var import_ipaddr = __toESM(require_ipaddr(), 1);
+var BRIDGE_NETWORK = "kubeadm-single-node";
+var BRIDGE_INTERFACE = "cni0";
+var CONFLIST_NAME = "10-kubeadm-single-node-bridge.conflist";
+var LOOPBACK_NAME = "99-loopback.conf";
+var CNI_SPEC = "1.0.0";
+function renderBridgeConflist(podCidr) {
+  const [address] = import_ipaddr.default.parseCIDR(podCidr);
+  const everywhere = address.kind() === "ipv6" ? "::/0" : "0.0.0.0/0";
+  const conf = {
+    cniVersion: CNI_SPEC,
+    name: BRIDGE_NETWORK,
+    plugins: [
+      {
+        type: "bridge",
+        bridge: BRIDGE_INTERFACE,
+        // the bridge is the pods' gateway and masquerades what leaves the node
+        isGateway: true,
+        ipMasq: true,
+        // a pod reaching itself through its Service's address comes back over the bridge
+        hairpinMode: true,
+        ipam: { type: "host-local", ranges: [[{ subnet: podCidr }]], routes: [{ dst: everywhere }] }
+      },
+      { type: "portmap", capabilities: { portMappings: true } }
+    ]
+  };
+  return `${JSON.stringify(conf, null, 2)}
+`;
+}
+function renderLoopbackConf() {
+  return `${JSON.stringify({ cniVersion: CNI_SPEC, name: "lo", type: "loopback" }, null, 2)}
+`;
+}
+
+// src/cnis/bridge/plugin.ts
+var bridge = {
+  carriesPods: true,
+  readiness: { nodeReady: true, namespaces: ["kube-system"] },
+  describe: (config) => `bridge (the CNI reference plugins, no DaemonSet), pods in ${config.podNetworkCidr}`,
+  predictedImages: () => [],
+  offlineNeeds: async () => ({ downloads: [], images: [] }),
+  // written before the runtime starts, so that its CRI finds the network when it loads
+  configSteps: ({ config, paths }) => [
+    step("config.cni", `bridge network for ${config.podNetworkCidr} (${BRIDGE_INTERFACE}, host-local, portmap)`, [], [
+      { kind: "write", path: join8(paths.cniConfDir, CONFLIST_NAME), render: () => renderBridgeConflist(config.podNetworkCidr) },
+      { kind: "write", path: join8(paths.cniConfDir, LOOPBACK_NAME), render: renderLoopbackConf }
+    ])
+  ],
+  networkSteps: () => [],
+  // the bridge itself and host-local's allocations appear with the first pod
+  leftovers: (paths) => ({ files: [], dirs: [paths.cniStateDir, join8(paths.cniStateDir, "networks", BRIDGE_NETWORK)], interfaces: [BRIDGE_INTERFACE], mounts: [] }),
+  diagnostics: (paths) => [
+    { title: "bridge CNI configuration", argv: ["cat", join8(paths.cniConfDir, CONFLIST_NAME)], requires: [join8(paths.cniConfDir, CONFLIST_NAME)] },
+    { title: `${BRIDGE_INTERFACE} addresses`, argv: ["ip", "addr", "show", "dev", BRIDGE_INTERFACE], requires: [join8(paths.sysClassNet, BRIDGE_INTERFACE)] }
+  ],
+  hints: [
+    { pattern: /failed to find plugin "(bridge|host-local|portmap|loopback)"/, hint: "No CNI plugins in /opt/cni/bin: the CNI plugins download or extraction failed." },
+    {
+      pattern: /"cni0" already has an IP address different from/,
+      hint: `${BRIDGE_INTERFACE} is left over from another pod network (flannel's, on another subnet): \`sudo ip link delete ${BRIDGE_INTERFACE}\`, then run again.`
+    }
+  ]
+};
+
+// src/cnis/calico/plugin.ts
+import { join as join11 } from "node:path";
+
+// src/host/paths.ts
+var HOST_PATHS = {
+  root: "",
+  binDir: "/usr/local/bin",
+  cniBinDir: "/opt/cni/bin",
+  cniConfDir: "/etc/cni/net.d",
+  stateDir: "/etc/kubeadm-single-node",
+  backupDir: "/var/lib/kubeadm-single-node/backup",
+  containerdConfig: "/etc/containerd/config.toml",
+  certsDir: "/etc/containerd/certs.d",
+  containerdSocket: "/var/run/containerd/containerd.sock",
+  privateContainerdPrefix: "/usr/local/lib/kubeadm-single-node/containerd",
+  privateContainerdConfigDir: "/etc/kubeadm-single-node/containerd",
+  privateContainerdRoot: "/var/lib/kubeadm-single-node/containerd",
+  privateContainerdState: "/run/kubeadm-single-node/containerd",
+  dockerDaemonJson: "/etc/docker/daemon.json",
+  systemdDir: "/etc/systemd/system",
+  modulesLoad: "/etc/modules-load.d/kubeadm-single-node.conf",
+  sysctlConf: "/etc/sysctl.d/99-kubeadm-single-node.conf",
+  kubernetesDir: "/etc/kubernetes",
+  kubeletDir: "/var/lib/kubelet",
+  etcdDir: "/var/lib/etcd",
+  adminConf: "/etc/kubernetes/admin.conf",
+  crictlConfig: "/etc/crictl.yaml",
+  procSwaps: "/proc/swaps",
+  sysModuleDir: "/sys/module",
+  sysClassNet: "/sys/class/net",
+  cniStateDir: "/var/lib/cni",
+  procMounts: "/proc/self/mounts"
+};
+function onHost(paths, path14) {
+  return `${paths.root}${path14}`;
+}
+
+// src/cnis/manifest-cni.ts
+import { readFile as readFile3 } from "node:fs/promises";
 
 // src/cnis/release.ts
 import { readFile as readFile2, rm as rm3 } from "node:fs/promises";
@@ -77925,7 +78027,7 @@ import { createReadStream as createReadStream2 } from "node:fs";
 import { isIP } from "node:net";
 import { copyFile as copyFile3, mkdir as mkdir2, readFile, rm as rm2 } from "node:fs/promises";
 import { tmpdir as tmpdir2 } from "node:os";
-import { join as join9 } from "node:path";
+import { join as join10 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
@@ -78297,7 +78399,7 @@ async function fetchToFile(url2) {
   if (!url2.startsWith("file:")) return downloadTool(url2);
   const dir = process.env.RUNNER_TEMP || tmpdir2();
   await mkdir2(dir, { recursive: true });
-  const dest = join9(dir, randomUUID6());
+  const dest = join10(dir, randomUUID6());
   await copyFile3(fileURLToPath2(url2), dest);
   return dest;
 }
@@ -78373,7 +78475,7 @@ async function downloadVerified(artifact, cache, log2 = () => {
   if (kept) {
     const actual2 = await sha256File(kept).catch((err) => err.message);
     if (actual2 === expected) {
-      const copy = join9(process.env.RUNNER_TEMP || tmpdir2(), `ksn-cached-${randomUUID6()}`);
+      const copy = join10(process.env.RUNNER_TEMP || tmpdir2(), `ksn-cached-${randomUUID6()}`);
       await copyFile3(kept, copy);
       cache.used(artifact);
       log2(`${artifact.name} from the cache entry, verified against ${digestSource(artifact)}`);
@@ -78523,7 +78625,14 @@ function renderCalicoManifest(source, podCidr) {
 
 // src/cnis/calico/plugin.ts
 var CALICO = {
-  // projectcalico/calico's release of 24 Aug 2026 (release-notes/v3.32.2-release-notes.md)
+  // projectcalico/calico's release of 24 Aug 2026 (release-notes/v3.32.2-release-notes.md,
+  // stored at commit 0b3dace2988975172b81eb369f80884ebd160b0a). Its tag is newer than the copy
+  // of the repository read for this pin, whose newest release tag is v3.32.1 (commit
+  // 0ca9d1b93644778cafdf1812f3dda02ac0c361e8): there manifests/calico.yaml names exactly the
+  // images below, and the release commit ("build: v3.32.1 release", a30bd590) changed nothing
+  // in it but their tags. v3.33 is not taken: its manifest replaces calico/cni and
+  // calico/kube-controllers with quay.io/calico/calico (release-v3.33 branch), which needs
+  // this list and the leftovers below to change against a manifest read at its tag.
   version: "v3.32.2",
   // The images the pinned manifest names: calico.yaml takes them from quay.io since v3.30
   // (projectcalico/calico#10025, "replace docker.io with quay.io"), tagged with the release.
@@ -78531,6 +78640,8 @@ var CALICO = {
   images: (v) => [`quay.io/calico/cni:${v}`, `quay.io/calico/node:${v}`, `quay.io/calico/kube-controllers:${v}`],
   namespace: "kube-system"
 };
+var CALICO_DIRS = { lib: "/var/lib/calico", run: "/run/calico", log: "/var/log/calico", policySync: "/run/nodeagent" };
+var BPF_FS_DIR = "/sys/fs/bpf";
 function calicoManifestSource(config) {
   return config.cniManifest ?? `${config.githubUrl}/projectcalico/calico/raw/${cniReleaseOf(calico, config)}/manifests/calico.yaml`;
 }
@@ -78554,13 +78665,13 @@ var calico = {
     // loopback, host-local, portmap, tuning, bandwidth, beside install, calico and
     // calico-ipam). Those the CNI plugins step installed are recorded there already.
     files: [
-      join10(paths.cniConfDir, "10-calico.conflist"),
-      join10(paths.cniConfDir, "calico-kubeconfig"),
-      ...["calico", "calico-ipam", "install", "flannel", "loopback", "host-local", "portmap", "tuning", "bandwidth"].map((b) => join10(paths.cniBinDir, b))
+      join11(paths.cniConfDir, "10-calico.conflist"),
+      join11(paths.cniConfDir, "calico-kubeconfig"),
+      ...["calico", "calico-ipam", "install", "flannel", "loopback", "host-local", "portmap", "tuning", "bandwidth"].map((b) => join11(paths.cniBinDir, b))
     ],
     // the DaemonSet's hostPath volumes (DirectoryOrCreate, or created by the runtime when
     // missing): var-lib-calico, var-run-calico, cni-log-dir, policysync, host-local-net-dir
-    dirs: [paths.calicoLibDir, paths.calicoRunDir, paths.calicoLogDir, paths.calicoPolicySyncDir, paths.cniStateDir],
+    dirs: [...Object.values(CALICO_DIRS).map((d) => onHost(paths, d)), paths.cniStateDir],
     // Felix makes vxlan.calico where a pool uses VXLAN (the manifest's pool uses IPIP). Not
     // recorded: tunl0, the ipip module's fallback device, which the kernel makes with the
     // module and does not let be deleted (modules are left loaded); and the pods' cali*
@@ -78570,7 +78681,7 @@ var calico = {
     // /run/calico/cgroup, and the BPF filesystem where none is, with Bidirectional
     // propagation "so that it outlives the init container" (calico.yaml): unmounted before
     // /run/calico is removed, which would otherwise reach into the host's cgroup tree.
-    mounts: [join10(paths.calicoRunDir, "cgroup"), paths.bpfFsDir]
+    mounts: [onHost(paths, join11(CALICO_DIRS.run, "cgroup")), onHost(paths, BPF_FS_DIR)]
   }),
   diagnostics: (_paths, kubectl2, kubeconfig) => [
     {
@@ -78601,7 +78712,7 @@ var calico = {
 };
 
 // src/cnis/flannel/plugin.ts
-import { join as join11 } from "node:path";
+import { join as join12 } from "node:path";
 
 // src/cnis/flannel/manifest.ts
 var import_yaml2 = __toESM(require_dist4(), 1);
@@ -78633,12 +78744,18 @@ function renderFlannelManifest(source, podCidr) {
 
 // src/cnis/flannel/plugin.ts
 var FLANNEL = {
-  version: "v0.28.4",
-  // The images the pinned manifest names; the run reads them from the manifest itself
+  // flannel-io/flannel tag v0.28.9 (commit 5cd0d52648e891d73a6dcb9bb2c67d7c365cf7aa, 2026-08-07):
+  // its release workflow uploads kube-flannel.yml built from
+  // Documentation/kustomization/kube-flannel/ (Makefile, .github/workflows/release.yml)
+  version: "v0.28.9",
+  // The images the pinned manifest names (Documentation/kustomization/kube-flannel/kube-flannel.yml
+  // and chart/kube-flannel/values.yaml at the tag); the run reads them from the manifest itself
   // and these only predict them for the dry run.
-  images: ["ghcr.io/flannel-io/flannel:v0.28.4", "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1"],
+  images: ["ghcr.io/flannel-io/flannel:v0.28.9", "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3"],
   namespace: "kube-flannel",
-  interfaces: ["cni0", "flannel.1"]
+  interfaces: ["cni0", "flannel.1"],
+  /** state flannel keeps at run time */
+  runDir: "/run/flannel"
 };
 function flannelManifestSource(config) {
   return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/releases/download/${cniReleaseOf(flannel, config)}/kube-flannel.yml`;
@@ -78657,8 +78774,8 @@ var flannel = {
     sets: { title: "net-conf Network", full: "net-conf.json Network" }
   }),
   leftovers: (paths) => ({
-    files: [join11(paths.cniConfDir, "10-flannel.conflist"), join11(paths.cniBinDir, "flannel")],
-    dirs: [paths.flannelRunDir, paths.cniStateDir],
+    files: [join12(paths.cniConfDir, "10-flannel.conflist"), join12(paths.cniBinDir, "flannel")],
+    dirs: [onHost(paths, FLANNEL.runDir), paths.cniStateDir],
     interfaces: [...FLANNEL.interfaces],
     mounts: []
   }),
@@ -78686,7 +78803,7 @@ var none = {
 };
 
 // src/cnis/index.ts
-var CNIS = { flannel, calico, none };
+var CNIS = { flannel, calico, bridge, none };
 var CNI_NAMES = Object.keys(CNIS);
 
 // src/engine/diagnostics.ts
@@ -78719,7 +78836,7 @@ function systemd(run) {
 }
 
 // src/runtimes/containerd/driver.ts
-import { join as join13 } from "node:path";
+import { join as join15 } from "node:path";
 
 // src/config/kubernetes.ts
 var import_semver = __toESM(require_semver2(), 1);
@@ -78739,11 +78856,18 @@ var KUBERNETES_MINORS = [
   { minor: 37, kubeadmApi: V4, crictl: "v1.37.0", containerd: ["2.3.0", "2.2.0"], knownThrough: 1, images: [tags2(0, "3.10.2", "v1.14.6", "3.7.0-0")] }
 ];
 var OLDEST_MINOR = KUBERNETES_MINORS[0].minor;
+var NEWEST = KUBERNETES_MINORS[KUBERNETES_MINORS.length - 1];
+var NEWEST_MINOR = NEWEST.minor;
 function minorRow(minor) {
   return KUBERNETES_MINORS.find((r) => r.minor === minor);
 }
-function containerdSupported(minor, version3) {
+function rulesFor(minor) {
   const row = minorRow(minor);
+  if (row) return { row, assumed: false };
+  return minor > NEWEST_MINOR ? { row: NEWEST, assumed: true } : void 0;
+}
+function containerdSupported(minor, version3) {
+  const row = rulesFor(minor)?.row;
   const v = import_semver.default.coerce(version3);
   if (!row || !v) return void 0;
   const line = (x) => `${x.major}.${x.minor}.0`;
@@ -78753,7 +78877,7 @@ function containerdSupported(minor, version3) {
   return listed.every((m) => import_semver.default.gt(line(v), line(m)));
 }
 function containerdRequirement(minor) {
-  const row = minorRow(minor);
+  const row = rulesFor(minor)?.row;
   if (!row) return void 0;
   const plus = row.containerd.map((m) => `${m}+`);
   return plus.length > 1 ? `${plus.slice(0, -1).join(", ")} or ${plus[plus.length - 1]}` : plus[0];
@@ -78821,7 +78945,7 @@ function aptInstallArgv(packages) {
 
 // src/host/host.ts
 import { lstat as lstat2, mkdir as mkdir3, readFile as readFile4, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
-import { basename as basename5, dirname as dirname7, join as join12 } from "node:path";
+import { basename as basename5, dirname as dirname7, join as join13 } from "node:path";
 
 // src/host/ledger.ts
 function describeChange(c) {
@@ -78929,7 +79053,7 @@ async function undoChanges(changes, o) {
         for (const [k, v] of Object.entries(c.values)) ok3 = await exec2(["sysctl", "-w", `${k}=${v}`]) && ok3;
         break;
       case "interface":
-        if (await existsAs(run, join12(o.sysClassNet, c.name))) ok3 = await exec2(["ip", "link", "delete", c.name]);
+        if (await existsAs(run, join13(o.sysClassNet, c.name))) ok3 = await exec2(["ip", "link", "delete", c.name]);
         break;
       case "mount":
         if (await isMountPoint(o.procMounts ?? MOUNTS, c.path)) ok3 = await exec2(["umount", c.path]);
@@ -78954,14 +79078,14 @@ async function undoChanges(changes, o) {
   return report;
 }
 
-// src/images/credentials.ts
-function credentialHost(registry) {
-  return registry === "docker.io" ? "registry-1.docker.io" : registry;
+// src/images/mirrors.ts
+function upstreamServer(registry) {
+  return registry === "docker.io" ? "https://registry-1.docker.io" : `https://${registry}`;
 }
-function criAuths(credentials) {
-  return credentials.map((c) => ({ host: credentialHost(c.registry), username: c.username, password: c.password }));
+function registryHosts(mirror) {
+  const own = mirror.endpoints.find((e) => new URL(e).host === mirror.registry);
+  return { server: own ?? upstreamServer(mirror.registry), mirrors: mirror.endpoints.filter((e) => e !== own) };
 }
-var shown = (s, reveal) => reveal ? s.reveal() : s.placeholder;
 
 // src/images/ref.ts
 var alnum = "[a-z0-9]+";
@@ -78999,6 +79123,39 @@ function formatImageRef(ref) {
   if (ref.digest) out += `@${ref.digest}`;
   return out;
 }
+
+// src/images/credentials.ts
+function credentialHost(registry) {
+  return registry === "docker.io" ? "registry-1.docker.io" : registry;
+}
+function requestCredential(registry, credentials) {
+  return credentials.find((c) => c.registry === registry);
+}
+function requestCredentialNotes(credentials, mirrors) {
+  const notes = [];
+  const mirrorHosts = (m) => m.endpoints.map((e) => new URL(e).host).filter((h) => h !== m.registry);
+  for (const c of credentials) {
+    const of = mirrors.filter((m) => mirrorHosts(m).includes(c.registry)).map((m) => m.registry);
+    if (of.length > 0) {
+      notes.push(
+        `registry-credentials line for ${c.registry}: with containerd 2.x it goes with pulls of images named ${c.registry}/..., not to ${c.registry} as a mirror of ${of.join(", ")}: containerd 2.x keeps no login per host (registry.configs is removed in v2.4, hosts.toml holds none), so pulls through that mirror carry ${of.map((r) => requestCredential(r, credentials) ? `${r}'s line` : "no login").join(", ")}.`
+      );
+    }
+  }
+  for (const m of mirrors) {
+    const hosts = mirrorHosts(m);
+    if (hosts.length > 0 && requestCredential(m.registry, credentials)) {
+      notes.push(
+        `registry-credentials for ${m.registry}: with containerd 2.x the kubelet and the preload send them with each pull of ${m.registry}'s images, and containerd offers them to any host of that pull that asks for a login, its registry-mirrors ${hosts.join(", ")} included.`
+      );
+    }
+  }
+  return notes;
+}
+function criAuths(credentials) {
+  return credentials.map((c) => ({ host: credentialHost(c.registry), username: c.username, password: c.password }));
+}
+var shown = (s, reveal) => reveal ? s.reveal() : s.placeholder;
 
 // src/images/kubeadm.ts
 function pauseImage(kubeadmImages) {
@@ -79193,7 +79350,7 @@ function stringify3(obj, { maxDepth = 1e3, numbersAsFloat = false, strictTempora
 
 // src/runtimes/containerd/config.ts
 function registryConfigs(o) {
-  if (!o.auths?.length) return {};
+  if (!o.auths?.length || o.major >= 2) return {};
   return { configs: Object.fromEntries(o.auths.map((a) => [a.host, { auth: { username: a.username, password: shown(a.password, o.reveal ?? false) } }])) };
 }
 function renderContainerdConfig(o) {
@@ -79211,7 +79368,7 @@ function renderContainerdConfig(o) {
       plugins: {
         "io.containerd.cri.v1.images": {
           pinned_images: { sandbox: o.sandboxImage },
-          registry: { config_path: o.certsDir, ...registryConfigs(o) }
+          registry: { config_path: o.certsDir }
         },
         "io.containerd.cri.v1.runtime": {
           containerd: { default_runtime_name: "runc", runtimes: { runc } }
@@ -79231,13 +79388,6 @@ function renderContainerdConfig(o) {
       }
     }
   });
-}
-function upstreamServer(registry) {
-  return registry === "docker.io" ? "https://registry-1.docker.io" : `https://${registry}`;
-}
-function registryHosts(mirror) {
-  const own = mirror.endpoints.find((e) => new URL(e).host === mirror.registry);
-  return { server: own ?? upstreamServer(mirror.registry), mirrors: mirror.endpoints.filter((e) => e !== own) };
 }
 function renderHostsToml(mirror) {
   const { server, mirrors } = registryHosts(mirror);
@@ -79308,6 +79458,77 @@ ${lastLines((await o.logs().catch(() => "")).trim(), 20) || "(none)"}`;
   const why = status === void 0 ? 'the CRI plugin is not loaded (disabled_plugins lists "cri"?)' : `the CRI plugin did not load (status: ${status})`;
   throw new Error(`containerd ${version3} answers, but ${why}; kubeadm would fail with "unknown service runtime.v1.RuntimeService".
 ${await explain()}`);
+}
+
+// src/runtimes/containerd/credentials.ts
+import { join as join14 } from "node:path";
+
+// src/render/credential-provider.ts
+var import_yaml3 = __toESM(require_dist4(), 1);
+var CREDENTIAL_PROVIDER_NAME = "kubeadm-single-node-registry-credentials";
+var CREDENTIAL_PROVIDER_CONFIG_API = "kubelet.config.k8s.io/v1";
+var CREDENTIAL_PROVIDER_API = "credentialprovider.kubelet.k8s.io/v1";
+var CREDENTIAL_CACHE_DURATION = "1h";
+function matchImage(registry) {
+  return registry;
+}
+function renderCredentialProviderConfig(registries) {
+  return (0, import_yaml3.stringify)({
+    apiVersion: CREDENTIAL_PROVIDER_CONFIG_API,
+    kind: "CredentialProviderConfig",
+    providers: [
+      {
+        name: CREDENTIAL_PROVIDER_NAME,
+        apiVersion: CREDENTIAL_PROVIDER_API,
+        matchImages: [...new Set(registries.map(matchImage))],
+        defaultCacheDuration: CREDENTIAL_CACHE_DURATION
+      }
+    ]
+  });
+}
+function renderCredentialProviderResponse(credentials, reveal) {
+  const auth2 = Object.fromEntries(credentials.map((c) => [matchImage(c.registry), { username: c.username, password: shown(c.password, reveal) }]));
+  return `${JSON.stringify({ apiVersion: CREDENTIAL_PROVIDER_API, kind: "CredentialProviderResponse", cacheKeyType: "Global", auth: auth2 }, null, 2)}
+`;
+}
+var shQuote = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+function renderCredentialProviderScript(responsePath) {
+  return [
+    "#!/bin/sh",
+    `# ${CREDENTIAL_PROVIDER_NAME}: a kubelet image credential provider written by kubeadm-single-node.`,
+    "# It answers every request with the registry-credentials response in the file below (root",
+    "# only); which registry's login an image gets, the kubelet decides from the answer's keys.",
+    "set -eu",
+    "cat >/dev/null",
+    `exec cat ${shQuote(responsePath)}`,
+    ""
+  ].join("\n");
+}
+
+// src/runtimes/containerd/credentials.ts
+var credentialsInRequest = (containerdMajor) => (containerdMajor ?? 2) >= 2;
+function usesCredentialProvider(config, containerdMajor) {
+  return config.containerRuntime === "containerd" && config.registryCredentials.length > 0 && credentialsInRequest(containerdMajor);
+}
+function credentialProviderFiles(paths) {
+  const dir = join14(paths.stateDir, "credential-provider");
+  const binDir = join14(dir, "bin");
+  return { config: join14(dir, "config.yaml"), binDir, executable: join14(binDir, CREDENTIAL_PROVIDER_NAME), response: join14(dir, "response.json") };
+}
+function credentialProviderFlags(files) {
+  return [
+    { name: "image-credential-provider-config", value: files.config },
+    { name: "image-credential-provider-bin-dir", value: files.binDir }
+  ];
+}
+function credentialProviderOps(config, paths) {
+  const files = credentialProviderFiles(paths);
+  const credentials = config.registryCredentials;
+  return [
+    { kind: "write", path: files.response, mode: 384, render: () => renderCredentialProviderResponse(credentials, false), reveal: () => renderCredentialProviderResponse(credentials, true) },
+    { kind: "write", path: files.executable, mode: 493, render: () => renderCredentialProviderScript(files.response) },
+    { kind: "write", path: files.config, render: () => renderCredentialProviderConfig(credentials.map((c) => c.registry)) }
+  ];
 }
 
 // src/images/archive-index.ts
@@ -79525,9 +79746,11 @@ function ctrArgv(o, ...args) {
 function ctrPullArgv(o, ref, local) {
   return ctrArgv(o, "images", "pull", ...local ? ["--local"] : [], "--hosts-dir", o.hostsDir, ref);
 }
-function criPullArgv(o, ref) {
-  return [o.crictl ?? "crictl", "--runtime-endpoint", `unix://${o.address}`, "--image-endpoint", `unix://${o.address}`, "pull", ref];
+function criPullArgv(o, ref, withAuth = false) {
+  const crictl = [o.crictl ?? "crictl", "--runtime-endpoint", `unix://${o.address}`, "--image-endpoint", `unix://${o.address}`, "pull", ref];
+  return withAuth ? ["sh", "-c", CRICTL_AUTH_FROM_STDIN, "sh", ...crictl] : crictl;
 }
+var CRICTL_AUTH_FROM_STDIN = 'IFS= read -r CRICTL_AUTH && export CRICTL_AUTH && exec "$@"';
 function ctrImportArgv(o, path14, local) {
   return ctrArgv(o, "images", "import", ...local ? ["--local"] : [], path14);
 }
@@ -79550,8 +79773,10 @@ function containerdStore(run, o) {
       const res = await run([...base, "images", "list", "--quiet"], { privileged: true });
       return new Set(res.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== ""));
     },
-    async pull(ref, credentials) {
-      if (credentials) await run(criPullArgv(o, ref), { privileged: true });
+    async pull(ref, credential) {
+      if (credential && o.credentialsInRequest) await run(criPullArgv(o, ref, true), { privileged: true, input: `${credential.basic.reveal()}
+` });
+      else if (credential) await run(criPullArgv(o, ref), { privileged: true });
       else await run(ctrPullArgv(o, ref, await supportsLocal("pull")), { privileged: true });
     },
     async importArchive(path14) {
@@ -79628,14 +79853,20 @@ function unsupported(version3, facts) {
 function layout(own, paths) {
   return own ? {
     own,
-    ctr: join13(paths.privateContainerdPrefix, "bin", "ctr"),
-    socket: join13(paths.privateContainerdState, "containerd.sock"),
-    config: join13(paths.privateContainerdConfigDir, "config.toml"),
-    certsDir: join13(paths.privateContainerdConfigDir, "certs.d"),
+    ctr: join15(paths.privateContainerdPrefix, "bin", "ctr"),
+    socket: join15(paths.privateContainerdState, "containerd.sock"),
+    config: join15(paths.privateContainerdConfigDir, "config.toml"),
+    certsDir: join15(paths.privateContainerdConfigDir, "certs.d"),
     unit: PRIVATE_UNIT
   } : { own, ctr: "ctr", socket: paths.containerdSocket, config: paths.containerdConfig, certsDir: paths.certsDir, unit: "containerd" };
 }
-var storeOptions = (l, paths) => ({ ctr: l.ctr, address: l.socket, hostsDir: l.certsDir, crictl: join13(paths.binDir, "crictl") });
+var storeOptions = (l, paths, containerdMajor) => ({
+  ctr: l.ctr,
+  address: l.socket,
+  hostsDir: l.certsDir,
+  crictl: join15(paths.binDir, "crictl"),
+  credentialsInRequest: credentialsInRequest(containerdMajor)
+});
 function installDockerStep() {
   return step("runtime.install", "install Docker (no containerd on this host)", [], [
     {
@@ -79649,7 +79880,7 @@ function installDockerStep() {
 function privateContainerdStep(p, l) {
   const { config, facts, paths } = p;
   const art = containerdArtifact(config.githubUrl, facts.arch);
-  const binDir = join13(paths.privateContainerdPrefix, "bin");
+  const binDir = join15(paths.privateContainerdPrefix, "bin");
   const exec2 = { mode: 493 };
   return step("runtime.containerd", `containerd ${PRIVATE_CONTAINERD.version} of the action's own, beside the host's`, p.cache ? ["cache.restore"] : [], [
     {
@@ -79658,17 +79889,17 @@ function privateContainerdStep(p, l) {
       shows: [
         `GET ${art.url} (unless the tool cache${p.cache ? " or the cache entry" : ""} has it)`,
         `verify SHA-256 against ${art.checksumUrl}`,
-        `extract; for ${PRIVATE_CONTAINERD.binaries.join(", ")}: $ sudo ${displayArgv(installArgv("<extracted>/bin/NAME", join13(binDir, "NAME"), exec2))}`,
+        `extract; for ${PRIVATE_CONTAINERD.binaries.join(", ")}: $ sudo ${displayArgv(installArgv("<extracted>/bin/NAME", join15(binDir, "NAME"), exec2))}`,
         `(cleanup removes them, and ${paths.privateContainerdRoot} and ${paths.privateContainerdState})`
       ],
       run: async (ctx) => {
         const dir = await cachedTarball(art, { tool: "containerd", version: PRIVATE_CONTAINERD.version, arch: facts.arch }, ctx.log, p.cache);
-        await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join13(dir, "bin", b), join13(binDir, b), exec2)));
+        await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join15(dir, "bin", b), join15(binDir, b), exec2)));
         await ctx.host.willCreate(paths.privateContainerdRoot, "dir");
         await ctx.host.willCreate(paths.privateContainerdState, "dir");
       }
     },
-    { kind: "write", path: join13(paths.systemdDir, `${l.unit}.service`), render: () => privateContainerdUnit(binDir, l.config) }
+    { kind: "write", path: join15(paths.systemdDir, `${l.unit}.service`), render: () => privateContainerdUnit(binDir, l.config) }
   ]);
 }
 function configureStep(p, l, needs) {
@@ -79682,15 +79913,17 @@ function configureStep(p, l, needs) {
     auths,
     reveal
   });
+  const inRequest = credentialsInRequest(learned.containerdMajor);
+  if (inRequest && config.registryCredentials.length > 0) p.notes.push(...requestCredentialNotes(config.registryCredentials, config.registryMirrors));
   const ops = [
     {
       kind: "write",
       path: l.config,
-      // with registry-credentials it holds tokens: root's alone
-      ...auths.length ? { mode: 384, reveal: (lr) => render(lr, true) } : {},
+      ...auths.length && !inRequest ? { mode: 384, reveal: (lr) => render(lr, true) } : {},
       render: (lr) => render(lr, false)
     },
-    ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join13(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
+    ...usesCredentialProvider(config, learned.containerdMajor) ? credentialProviderOps(config, paths) : [],
+    ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join15(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
   ];
   if (l.own) ops.push({ kind: "service", action: "daemon-reload" }, { kind: "service", action: "enable", unit: l.unit });
   ops.push(
@@ -79704,7 +79937,8 @@ function configureStep(p, l, needs) {
     { kind: "service", action: "restart", unit: l.unit }
   );
   const what = l.own ? `containerd ${PRIVATE_CONTAINERD.version} (the action's own)` : `containerd ${facts.containerd?.version}`;
-  return step("runtime.configure", `configure ${what} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image`, needs, ops);
+  const provider = usesCredentialProvider(config, learned.containerdMajor) ? "; registry-credentials through a kubelet credential provider" : "";
+  return step("runtime.configure", `configure ${what} for CRI: layout version ${(learned.containerdMajor ?? 2) >= 2 ? 3 : 2}, systemd cgroups, kubeadm's sandbox image${provider}`, needs, ops);
 }
 function readyStep(p, l) {
   const { bin, criSocket } = p;
@@ -79731,6 +79965,7 @@ var containerd = {
     const tooOld = unsupported(version3, facts);
     const own = !facts.containerd || tooOld !== void 0;
     const l = layout(own, paths);
+    const major = own ? Number(PRIVATE_CONTAINERD.version.split(".")[0]) : facts.containerd?.major;
     const notes = tooOld ? [`${tooOld}: the action runs its own containerd ${PRIVATE_CONTAINERD.version} for the cluster beside it (unit ${PRIVATE_UNIT}); Docker and the host's containerd are left alone.`] : [];
     return {
       criSocket: `unix://${l.socket}`,
@@ -79739,7 +79974,7 @@ var containerd = {
       notes,
       downloads: (config) => own ? [containerdArtifact(config.githubUrl, facts.arch)] : [],
       packages: facts.containerd ? [] : ["docker.io"],
-      containerdMajor: own ? Number(PRIVATE_CONTAINERD.version.split(".")[0]) : facts.containerd?.major,
+      containerdMajor: major,
       steps(p) {
         const steps = [];
         const needs = ["config.images"];
@@ -79754,13 +79989,16 @@ var containerd = {
         steps.push(configureStep(p, l, needs), readyStep(p, l));
         return steps;
       },
-      imageStore: (run) => containerdStore(run, storeOptions(l, paths)),
+      credentialsInRequest: (learned) => credentialsInRequest(learned.containerdMajor),
+      // registry-credentials on containerd 2.x: the kubelet's credential provider (./credentials.ts)
+      kubeletArgs: (config, paths2) => usesCredentialProvider(config, major) ? credentialProviderFlags(credentialProviderFiles(paths2)) : [],
+      imageStore: (run) => containerdStore(run, storeOptions(l, paths, major)),
       imageCommands(learned) {
-        const o = storeOptions(l, paths);
+        const o = storeOptions(l, paths, learned.containerdMajor);
         return {
           list: () => ctrArgv(o, "images", "list", "--quiet"),
           // ctr 2.x takes --local to read the hosts directory as 1.x does
-          pull: (ref, credentials) => credentials ? criPullArgv(o, ref) : ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
+          pull: (ref, credential) => credential ? criPullArgv(o, ref, o.credentialsInRequest) : ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
           importArchive: (path14) => ctrImportArgv(o, path14, (learned.containerdMajor ?? 2) >= 2),
           tag: (source, target) => ctrArgv(o, "images", "tag", "--force", source, target),
           exportArchive: (path14, refs) => ctrExportArgv(o, path14, refs, (learned.containerdMajor ?? 2) >= 2)
@@ -79770,38 +80008,23 @@ var containerd = {
   },
   diagnostics: (paths) => [
     { title: "containerd journal (last 80 lines)", argv: journalArgv("containerd", 80), privileged: true },
-    { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join13(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },
+    { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join15(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },
     // crictl reads its endpoint from /etc/crictl.yaml, which names the one the cluster uses
-    { title: "containers (crictl ps -a)", argv: [join13(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join13(paths.binDir, "crictl"), paths.crictlConfig] }
+    { title: "containers (crictl ps -a)", argv: [join15(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join15(paths.binDir, "crictl"), paths.crictlConfig] }
   ],
   hints: [
     { pattern: /unknown service runtime\.v1\.RuntimeService/, hint: `containerd's CRI plugin is disabled (disabled_plugins = ["cri"]): the action writes a config with CRI on; check that nothing rewrote /etc/containerd/config.toml.` },
     { pattern: /failed to get sandbox image|pinned_images|sandbox image/i, hint: "The sandbox (pause) image is not the one kubeadm uses, or the mirror lacks it: image-repository's pause must match containerd's sandbox image." },
-    // registry.configs' removal has been put off since 2.0 (containerd PRs 9766, 12366, 12791);
-    // a containerd that drops a property refuses the CRI config naming it, as 2.0 did `mirrors`
-    { pattern: /`?configs`? is no longer supported|unknown.*registry\.configs/i, hint: "This containerd no longer reads the CRI's registry.configs auth that registry-credentials writes: remove registry-credentials, or pin a containerd that reads it, and give pods imagePullSecrets instead." },
+    // only containerd 1.x is given registry.configs (2.x removes it in v2.4); a containerd that
+    // drops a property refuses the CRI config naming it, as 2.0 did `mirrors`
+    { pattern: /`?configs`? is no longer supported|unknown.*registry\.configs/i, hint: "This containerd no longer reads the CRI's registry.configs auth that registry-credentials writes for containerd 1.x: check that the detected containerd major matches the one running, or give pods imagePullSecrets instead." },
+    { pattern: /credential provider|image-credential-provider/i, hint: "The kubelet's image credential provider (registry-credentials with containerd 2.x) failed: its config and executable are under /etc/kubeadm-single-node/credential-provider; run the executable with a CredentialProviderRequest on stdin as root to see its answer." },
     { pattern: /cgroup driver|misconfiguration: kubelet cgroup driver/i, hint: "Cgroup driver mismatch: containerd must run runc with SystemdCgroup = true, as the kubelet uses systemd." }
   ]
 };
 
 // src/runtimes/docker/driver.ts
-import { join as join14 } from "node:path";
-
-// src/config/defaults.ts
-var DEFAULTS = {
-  kubernetesVersion: "stable",
-  containerRuntime: "containerd",
-  cni: "flannel",
-  podNetworkCidr: "10.244.0.0/16",
-  serviceCidr: "10.96.0.0/12",
-  imageRepository: "registry.k8s.io",
-  smokeTestImage: "docker.io/library/nginx:stable-alpine",
-  timeout: "5m",
-  kubernetesReleaseUrl: "https://dl.k8s.io/release",
-  githubUrl: "https://github.com",
-  cleanup: "auto",
-  onExisting: "fail"
-};
+import { join as join16 } from "node:path";
 
 // src/host/probe.ts
 var dockerInfoArgv = ["docker", "info", "--format", "{{.ServerVersion}} {{.CgroupDriver}}"];
@@ -79833,18 +80056,26 @@ function renderDaemonJson(existing, o) {
 
 // src/runtimes/docker/release.ts
 var CRI_DOCKERD = {
-  version: "0.3.21",
+  version: "0.3.26",
   sha256: {
-    amd64: "6c35838bc4b1aef74f9113670e114ca729a5f295f9457b226791e18e86e91698",
-    arm64: "35de6b1e8eba11d8ba6d71fa7499cb3d610a1e7b866c9d43b7f87029e3a769cd"
+    amd64: "87f31c964d974cdce9c883c79b69e355c3c323e51d3a7d36cda140e6df7b8d5a",
+    arm64: "d33e46e0d7ce28b22fdf7fa6327961cf0220ec3814fd7cc482f8cb77e7fd986a"
   },
   /** where the digests come from, for logs and errors */
-  source: "https://github.com/kubernetes-sigs/kubespray/blob/118b2dce02d3e5730461c8ba8c91cd9dd5dc0b10/roles/kubespray_defaults/vars/main/checksums.yml",
+  source: "https://github.com/kubernetes-sigs/kubespray/blob/8d69fb8f9a75a5fd2e184339175eb0bf0835cd12/roles/kubespray_defaults/vars/main/checksums.yml",
   /**
-   * Docker 29 refuses API versions below 1.44 (docs.docker.com/engine/release-notes/29/);
-   * cri-dockerd 0.3.21 asks for 1.43 ("client version 1.43 is too old", docker/for-win#14997).
+   * The Docker API version cri-dockerd asks for, at most: every 0.3.x from 0.3.16 on is built
+   * with Docker's Go client v25 (go.mod: github.com/docker/docker v25.0.6 at v0.3.16, v25.0.8
+   * from v0.3.17 to v0.3.25; the v0.3.26 tag was not in the snapshot read, a later go.mod of
+   * the 0.3 line, commit 004641691795577e9f23a4f49c991e06e3e86a3e, names v25.0.14), whose api.DefaultVersion is
+   * 1.44 (moby/moby v25.0.8, api/common.go), and it negotiates down to an older daemon's
+   * (libdocker/kube_docker_client.go: NegotiateAPIVersion). Docker 29.0 refuses clients below
+   * 1.44 (moby/moby docker-v29.0.0, daemon/config/config.go: defaultMinAPIVersion = "1.44";
+   * docs.docker.com/engine/release-notes/29/), and 29.3 lowered that to 1.40
+   * (docker-v29.3.0, the same constant): 1.44 is accepted by every Docker 29, so no Docker
+   * version is refused.
    */
-  newestDockerMajor: 28
+  dockerApiVersion: "1.44"
 };
 function criDockerdArtifact(githubUrl, arch3) {
   const v = CRI_DOCKERD.version;
@@ -79911,12 +80142,14 @@ function dockerRuntimeStore(run, o) {
 // src/runtimes/docker/units.ts
 var SERVICE_UNIT = "cri-docker.service";
 var SOCKET_UNIT = "cri-docker.socket";
+var CRI_DOCKERD_PATHS = { socket: "/run/cri-dockerd.sock", root: "/var/lib/cri-dockerd" };
 function criDockerdServiceUnit(o) {
   const exec2 = [
     o.binary,
     "--container-runtime-endpoint fd://",
     `--pod-infra-container-image ${o.pauseImage}`,
-    // upstream's unit leaves the plugin empty (no pod network); kubeadm's node needs CNI
+    // cri-dockerd already defaults to cni (cmd/cri/options/options.go at v0.3.25:
+    // NetworkPluginName: "cni"); said here so the unit shows what the node relies on
     "--network-plugin=cni",
     `--cni-bin-dir ${o.cniBinDir}`,
     `--cni-conf-dir ${o.cniConfDir}`
@@ -79991,12 +80224,6 @@ function problems(facts, changeCgroups, paths) {
   if (!facts.docker) {
     out.push("container-runtime: docker needs Docker on the host, and `docker` is not on PATH here. Install Docker first (Debian and Ubuntu: apt-get install docker.io), or use container-runtime: containerd, which needs no Docker.");
   }
-  const engine = facts.dockerEngine;
-  if (engine && engine.major > CRI_DOCKERD.newestDockerMajor) {
-    out.push(
-      `container-runtime: docker installs cri-dockerd ${CRI_DOCKERD.version}, which speaks Docker API 1.43; this host has Docker ${engine.version}, and Docker 29 and later refuse API versions below 1.44. Use Docker ${CRI_DOCKERD.newestDockerMajor} or older, or container-runtime: containerd.`
-    );
-  }
   if (changeCgroups && facts.daemonJsonExists && facts.daemonJson === void 0) {
     out.push(`container-runtime: docker must set Docker's cgroup driver to systemd in ${paths.dockerDaemonJson}, which is not valid JSON. Fix the file, or use container-runtime: containerd.`);
   }
@@ -80017,10 +80244,10 @@ function criDockerdStep(p) {
       ],
       run: async (ctx) => {
         const dir = await cachedTarball(art, { tool: "cri-dockerd", version: CRI_DOCKERD.version, arch: facts.arch }, ctx.log, p.cache);
-        await ctx.host.installFile(join14(dir, "cri-dockerd", "cri-dockerd"), bin("cri-dockerd"), exec2);
+        await ctx.host.installFile(join16(dir, "cri-dockerd", "cri-dockerd"), bin("cri-dockerd"), exec2);
       }
     },
-    { kind: "write", path: join14(paths.systemdDir, SOCKET_UNIT), render: () => criDockerdSocketUnit(paths.criDockerdSocket) }
+    { kind: "write", path: join16(paths.systemdDir, SOCKET_UNIT), render: () => criDockerdSocketUnit(onHost(paths, CRI_DOCKERD_PATHS.socket)) }
   ]);
 }
 function cgroupOps(p, why) {
@@ -80041,7 +80268,7 @@ function serviceUnitOp(p) {
   const { config, paths, bin } = p;
   return {
     kind: "write",
-    path: join14(paths.systemdDir, SERVICE_UNIT),
+    path: join16(paths.systemdDir, SERVICE_UNIT),
     render: (lr) => criDockerdServiceUnit({
       binary: bin("cri-dockerd"),
       pauseImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
@@ -80057,10 +80284,10 @@ function configureStep2(p, why) {
     serviceUnitOp(p),
     {
       kind: "task",
-      title: `cri-dockerd will create ${paths.criDockerdRoot}, and its CNI setup ${paths.cniConfDir}`,
-      shows: [`(cleanup removes ${paths.criDockerdRoot} and ${paths.cniConfDir} where they did not exist)`],
+      title: `cri-dockerd will create ${onHost(paths, CRI_DOCKERD_PATHS.root)}, and its CNI setup ${paths.cniConfDir}`,
+      shows: [`(cleanup removes ${onHost(paths, CRI_DOCKERD_PATHS.root)} and ${paths.cniConfDir} where they did not exist)`],
       run: async (ctx) => {
-        await ctx.host.willCreate(paths.criDockerdRoot, "dir");
+        await ctx.host.willCreate(onHost(paths, CRI_DOCKERD_PATHS.root), "dir");
         await ctx.host.willCreate(paths.cniConfDir, "dir");
       }
     },
@@ -80095,11 +80322,14 @@ var docker = {
       `${why}: the action sets native.cgroupdriver=systemd in ${paths.dockerDaemonJson} and restarts Docker, which stops running containers (a job's services: containers among them); cleanup puts the file back and restarts Docker again.` + (typeof facts.daemonJson?.["cgroup-parent"] === "string" ? ` The host's cgroup-parent becomes a slice, as the systemd driver requires.` : "")
     ] : [];
     return {
-      criSocket: `unix://${paths.criDockerdSocket}`,
+      criSocket: `unix://${onHost(paths, CRI_DOCKERD_PATHS.socket)}`,
       describe: `Docker${facts.dockerEngine ? ` ${facts.dockerEngine.version}` : ""} through cri-dockerd ${CRI_DOCKERD.version}`,
       problems: problems(facts, why !== void 0, paths),
       notes,
       steps: (p) => [criDockerdStep(p), configureStep2(p, why), readyStep2(p)],
+      // dockerd pulls with root's Docker credentials (registry-credentials is refused with this runtime)
+      credentialsInRequest: () => false,
+      kubeletArgs: () => [],
       downloads: (config) => [criDockerdArtifact(config.githubUrl, facts.arch)],
       // Docker must be there already: this runtime installs no package
       packages: [],
@@ -80116,13 +80346,13 @@ var docker = {
     };
   },
   diagnostics: (paths) => [
-    { title: "cri-docker journal (last 80 lines)", argv: journalArgv("cri-docker", 80), privileged: true, requires: [join14(paths.systemdDir, SERVICE_UNIT)] },
+    { title: "cri-docker journal (last 80 lines)", argv: journalArgv("cri-docker", 80), privileged: true, requires: [join16(paths.systemdDir, SERVICE_UNIT)] },
     { title: "docker info", argv: ["docker", "info"], privileged: true },
     { title: "docker journal (last 40 lines)", argv: journalArgv("docker", 40), privileged: true },
-    { title: "containers (crictl ps -a)", argv: [join14(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join14(paths.binDir, "crictl"), paths.crictlConfig] }
+    { title: "containers (crictl ps -a)", argv: [join16(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join16(paths.binDir, "crictl"), paths.crictlConfig] }
   ],
   hints: [
-    { pattern: /client version 1\.\d+ is too old/i, hint: `Docker refuses cri-dockerd's API version: Docker 29 and later need cri-dockerd 0.3.24 or newer; the action pins ${CRI_DOCKERD.version}. Use Docker ${CRI_DOCKERD.newestDockerMajor}, or container-runtime: containerd.` },
+    { pattern: /client version 1\.\d+ is too old/i, hint: `Docker refuses the API version cri-dockerd ${CRI_DOCKERD.version} speaks (${CRI_DOCKERD.dockerApiVersion}, from the Docker client it is built with): this Docker is newer than any the action was checked against. Use container-runtime: containerd, or a Docker whose minimum API version (docker version: "minimum version") is ${CRI_DOCKERD.dockerApiVersion} or lower.` },
     { pattern: /cgroup-parent for systemd cgroup should be a valid slice/i, hint: "Docker's cgroup-parent is a path, which the systemd cgroup driver refuses: it must name a slice (xxx.slice)." },
     // docker info, printed by the post step, says "Cgroup Driver: ..." on every run: only the kubelet's complaint counts
     { pattern: /kubelet cgroup driver: "?\w+"? is different/i, hint: "Cgroup driver mismatch: Docker must use the systemd cgroup driver (native.cgroupdriver=systemd in /etc/docker/daemon.json), as the kubelet does." },
@@ -80146,11 +80376,11 @@ function allHints(runtime, cni) {
 }
 function probes(record) {
   const { paths, kubeconfig, runtime, cni } = record;
-  const kubectl2 = join15(paths.binDir, "kubectl");
+  const kubectl2 = join17(paths.binDir, "kubectl");
   const env = { KUBECONFIG: kubeconfig };
   const cluster = [kubectl2, kubeconfig];
   return [
-    { title: "kubelet journal (last 80 lines)", argv: journalArgv("kubelet", 80), privileged: true, requires: [join15(paths.binDir, "kubelet")] },
+    { title: "kubelet journal (last 80 lines)", argv: journalArgv("kubelet", 80), privileged: true, requires: [join17(paths.binDir, "kubelet")] },
     ...RUNTIMES[runtime].diagnostics(paths),
     { title: "pods in all namespaces", argv: [kubectl2, "get", "pods", "-A", "-o", "wide"], env, requires: cluster },
     { title: "events", argv: [kubectl2, "get", "events", "-A", "--sort-by=.lastTimestamp"], env, requires: cluster },
@@ -80224,11 +80454,27 @@ function phaseTimings(timings) {
 }
 
 // src/config/inputs.ts
-var import_ipaddr = __toESM(require_ipaddr(), 1);
+var import_ipaddr2 = __toESM(require_ipaddr(), 1);
 var import_semver3 = __toESM(require_semver2(), 1);
 
+// src/config/defaults.ts
+var DEFAULTS = {
+  kubernetesVersion: "stable",
+  containerRuntime: "containerd",
+  cni: "flannel",
+  podNetworkCidr: "10.244.0.0/16",
+  serviceCidr: "10.96.0.0/12",
+  imageRepository: "registry.k8s.io",
+  smokeTestImage: "docker.io/library/nginx:stable-alpine",
+  timeout: "5m",
+  kubernetesReleaseUrl: "https://dl.k8s.io/release",
+  githubUrl: "https://github.com",
+  cleanup: "auto",
+  onExisting: "fail"
+};
+
 // src/config/kubeadm-config.ts
-var import_yaml3 = __toESM(require_dist4(), 1);
+var import_yaml4 = __toESM(require_dist4(), 1);
 var KUBEADM_KINDS = {
   InitConfiguration: ["kubeadm.k8s.io/v1beta3", "kubeadm.k8s.io/v1beta4"],
   ClusterConfiguration: ["kubeadm.k8s.io/v1beta3", "kubeadm.k8s.io/v1beta4"],
@@ -80255,7 +80501,9 @@ var MIRROR_PRESETS = {
       // so each is a registry root, as containerd's hosts.toml and Docker's registry-mirrors
       // take one, and no image name changes. (DaoCloud prefers the m.daocloud.io/REGISTRY/
       // prefix form, which would need a path in the endpoint: registry-mirrors refuses one.)
-      // It serves only images on its allow list (allows.txt there) and is rate-limited (the
+      // It serves only images on its allow list (allows.txt there; at commit
+      // 871a1e7221478447b426438e1fe962211a0ba6e8 it holds registry.k8s.io, ghcr.io/flannel-io/*
+      // (added 2026-01-09, commit 39e14c5e) and quay.io/calico/*) and is rate-limited (the
       // README's notice, issue #2328).
       "registry-mirrors": [
         "docker.io=https://docker.m.daocloud.io",
@@ -80263,12 +80511,14 @@ var MIRROR_PRESETS = {
         "quay.io=https://quay.m.daocloud.io",
         "registry.k8s.io=https://k8s.m.daocloud.io"
       ].join("\n"),
-      // DaoCloud's file mirror (github.com/DaoCloud/public-binary-files-mirror, README: the
-      // original URL with https://files.m.daocloud.io/ put before its host; its kubespray
-      // example downloads kubeadm, kubelet and kubectl from
-      // {files_repo}/dl.k8s.io/release/VERSION/bin/linux/ARCH/, and its mirror.yaml lists
-      // dl.k8s.io among the hosts it serves). A CDN that fetches from the origin on the first
-      // request for a file and serves its cache after.
+      // DaoCloud's file mirror (github.com/DaoCloud/public-binary-files-mirror, README at
+      // commit 975d2638d1173949dba4fb94fdbd0b398720c54b, the repository's only file besides
+      // LICENSE since the clean-up of 2025-04-09 removed its mirror.yaml: the original URL
+      // with https://files.m.daocloud.io/ put before its host; its kubespray example,
+      // "使用场景2 - 安装 KubeSpray", downloads kubeadm, kubelet and kubectl from
+      // {files_repo}/dl.k8s.io/release/VERSION/bin/linux/ARCH/). It fetches a file from the
+      // origin on the first request (the README's 懒加载, lazy loading: the request waits
+      // until the file is cached) and keeps it 30 days.
       "kubernetes-release-url": "https://files.m.daocloud.io/dl.k8s.io/release",
       // The same file mirror's GitHub form (same README: crictl, the CNI plugins and
       // containerd from {files_repo}/github.com/OWNER/REPO/releases/download/...), which is
@@ -80327,24 +80577,27 @@ var CIDR_RULES = {
 var CNI_VERSION_FORMS = `'' (the release the CNI pins: ${Object.entries(CNIS).filter(([, p]) => p.release).map(([n, p]) => `${n} ${p.release.pinned}`).join(", ")}), 'latest' (its newest release, looked up with GitHub's API and github-token), or a release such as 'v3.32.2'`;
 var MIRROR_PRESET_FORMS = `'' (no preset), ${MIRROR_PRESET_NAMES.map((n) => `'${n}' (mirrors reachable from ${MIRROR_PRESETS[n].where})`).join(", ")}`;
 
+// src/host/subnets.ts
+var import_ipaddr3 = __toESM(require_ipaddr(), 1);
+
 // src/cache/entry.ts
 import { readFile as readFile5, readdir as readdir2, stat as stat2, writeFile as writeFile3 } from "node:fs/promises";
-import { join as join16 } from "node:path";
+import { join as join18 } from "node:path";
 
 // src/cache/key.ts
 var ENTRY_FORMAT = 1;
 
 // src/cache/entry.ts
 function entryLayout(dir) {
-  return { manifest: join16(dir, "entry.json"), downloads: join16(dir, "downloads"), images: join16(dir, "images.tar") };
+  return { manifest: join18(dir, "entry.json"), downloads: join18(dir, "downloads"), images: join18(dir, "images.tar") };
 }
 async function listFiles(dir) {
   const out = [];
   const walk = async (rel) => {
-    for (const e of await readdir2(join16(dir, rel), { withFileTypes: true })) {
+    for (const e of await readdir2(join18(dir, rel), { withFileTypes: true })) {
       const path14 = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) await walk(path14);
-      else if (e.isFile() && path14 !== "entry.json") out.push({ path: path14, bytes: (await stat2(join16(dir, path14))).size });
+      else if (e.isFile() && path14 !== "entry.json") out.push({ path: path14, bytes: (await stat2(join18(dir, path14))).size });
     }
   };
   await walk("");
@@ -84544,11 +84797,11 @@ var GitHub = Octokit.plugin(restEndpointMethods, paginateRest).defaults(defaults
 // node_modules/@actions/github/lib/github.js
 var context4 = new Context();
 
-// src/config/releases.ts
+// src/cnis/latest.ts
 var import_semver4 = __toESM(require_semver2(), 1);
 
 // src/render/kubeadm.ts
-var import_yaml4 = __toESM(require_dist4(), 1);
+var import_yaml5 = __toESM(require_dist4(), 1);
 var GATED_COMPONENTS = ["apiServer", "controllerManager", "scheduler"];
 
 // src/render/kubeadm-check.ts
@@ -84562,7 +84815,7 @@ var EXTRA_ARGS = [
 var mb = (bytes) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
 
 // src/render/smoke.ts
-var import_yaml5 = __toESM(require_dist4(), 1);
+var import_yaml6 = __toESM(require_dist4(), 1);
 
 // src/commands/save-cache.ts
 import { rm as rm5 } from "node:fs/promises";
@@ -84596,50 +84849,10 @@ async function saveCache3(record, env) {
   }
 }
 
-// src/host/paths.ts
-var HOST_PATHS = {
-  binDir: "/usr/local/bin",
-  cniBinDir: "/opt/cni/bin",
-  cniConfDir: "/etc/cni/net.d",
-  stateDir: "/etc/kubeadm-single-node",
-  backupDir: "/var/lib/kubeadm-single-node/backup",
-  containerdConfig: "/etc/containerd/config.toml",
-  certsDir: "/etc/containerd/certs.d",
-  containerdSocket: "/var/run/containerd/containerd.sock",
-  privateContainerdPrefix: "/usr/local/lib/kubeadm-single-node/containerd",
-  privateContainerdConfigDir: "/etc/kubeadm-single-node/containerd",
-  privateContainerdRoot: "/var/lib/kubeadm-single-node/containerd",
-  privateContainerdState: "/run/kubeadm-single-node/containerd",
-  dockerDaemonJson: "/etc/docker/daemon.json",
-  criDockerdSocket: "/run/cri-dockerd.sock",
-  criDockerdRoot: "/var/lib/cri-dockerd",
-  systemdDir: "/etc/systemd/system",
-  modulesLoad: "/etc/modules-load.d/kubeadm-single-node.conf",
-  sysctlConf: "/etc/sysctl.d/99-kubeadm-single-node.conf",
-  kubernetesDir: "/etc/kubernetes",
-  kubeletDir: "/var/lib/kubelet",
-  etcdDir: "/var/lib/etcd",
-  adminConf: "/etc/kubernetes/admin.conf",
-  crictlConfig: "/etc/crictl.yaml",
-  procSwaps: "/proc/swaps",
-  sysModuleDir: "/sys/module",
-  sysClassNet: "/sys/class/net",
-  flannelRunDir: "/run/flannel",
-  cniStateDir: "/var/lib/cni",
-  // calico.yaml mounts /var/run/calico and /var/run/nodeagent; /var/run is a link to /run
-  // on the runners, and the mount table names the targets under /run
-  calicoLibDir: "/var/lib/calico",
-  calicoRunDir: "/run/calico",
-  calicoLogDir: "/var/log/calico",
-  calicoPolicySyncDir: "/run/nodeagent",
-  bpfFsDir: "/sys/fs/bpf",
-  procMounts: "/proc/self/mounts"
-};
-
 // src/io/ledger-store.ts
 import { mkdirSync, readFileSync as readFileSync2, renameSync, rmdirSync, rmSync, writeFileSync as writeFileSync4 } from "node:fs";
 import { homedir as homedir2 } from "node:os";
-import { dirname as dirname8, join as join17 } from "node:path";
+import { dirname as dirname8, join as join19 } from "node:path";
 var KEY = "kubeadm-single-node";
 function actionsStateStore() {
   return {
@@ -84651,7 +84864,7 @@ function actionsStateStore() {
   };
 }
 function defaultLedgerFile() {
-  return join17(process.env.XDG_STATE_HOME || join17(homedir2(), ".local", "state"), "kubeadm-single-node", "ledger.json");
+  return join19(process.env.XDG_STATE_HOME || join19(homedir2(), ".local", "state"), "kubeadm-single-node", "ledger.json");
 }
 function fileStore(path14 = defaultLedgerFile()) {
   return {
@@ -84679,7 +84892,7 @@ function fileStore(path14 = defaultLedgerFile()) {
 function actionsStore(file, warn) {
   const state3 = actionsStateStore();
   let warned = false;
-  const onHost = (what, fn) => {
+  const onHost2 = (what, fn) => {
     try {
       fn();
     } catch (err) {
@@ -84690,12 +84903,12 @@ function actionsStore(file, warn) {
   return {
     save(r) {
       state3.save(r);
-      onHost("write", () => file.save(r));
+      onHost2("write", () => file.save(r));
     },
     load: () => state3.load(),
     clear() {
       state3.clear();
-      onHost("remove", () => file.clear());
+      onHost2("remove", () => file.clear());
     }
   };
 }
