@@ -38,6 +38,9 @@ export async function planDirProblem(out: string): Promise<string | undefined> {
 export async function plan(config: Config, env: CommandEnv, out: string | undefined, input = 'plan-dir'): Promise<void> {
   const t0 = performance.now()
   if (out !== undefined) {
+    // the live system's root first: for a user who cannot write there, that is the news
+    const root = await planTreeProblem(out, [])
+    if (root) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}, where ${root}; accepted: a directory apart from the live system, such as /tmp/plan.`])
     const why = await planDirProblem(out)
     if (why) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}, ${why}; accepted: a directory this user can write in, or a path where one can be made, such as /tmp/plan.`])
   }
