@@ -1,14 +1,14 @@
 // Where each verified download comes from: the release bucket for Kubernetes, GitHub (or a
 // mirror of its release paths) for crictl and the CNI plugins.
 import { CNI_PLUGINS_VERSION } from '../config/defaults.js'
-import type { Config } from '../config/inputs.js'
+import type { SourcesInputs } from '../config/inputs.js'
 import { crictlVersion } from '../config/kubernetes.js'
 import { minorOf } from '../config/versions.js'
 import type { Artifact } from '../host/download.js'
 
 export type ArtifactName = 'kubeadm' | 'kubelet' | 'kubectl' | 'crictl' | 'cni-plugins'
 
-export function artifacts(config: Config, version: string, arch: string): Record<ArtifactName, Artifact> {
+export function artifacts(config: SourcesInputs, version: string, arch: string): Record<ArtifactName, Artifact> {
   const k8s = (name: string): Artifact => {
     const url = `${config.kubernetesReleaseUrl}/${version}/bin/linux/${arch}/${name}`
     return { name, url, checksumUrl: `${url}.sha256`, input: 'kubernetes-release-url' }

@@ -14,18 +14,18 @@ import { credentialsFor } from '../images/credentials.js'
 import { preloadImages, pullOrder } from '../images/preload.js'
 import { parseImageRef } from '../images/ref.js'
 import { registryHosts } from '../runtimes/containerd/config.js'
-import type { Config } from '../config/inputs.js'
+import type { Config, ImagesInputs, SmokeInputs } from '../config/inputs.js'
 import type { ImageStore } from '../images/store.js'
 import type { PlanContext } from './context.js'
 
 /** Where pulls for a registry go, mirrors first: for error messages. */
-export function pullEndpoints(config: Config, registry: string): string[] {
+export function pullEndpoints(config: ImagesInputs, registry: string): string[] {
   const { server, mirrors } = registryHosts(config.registryMirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] })
   return [...mirrors, server]
 }
 
 /** Whether registry-credentials apply to pulling this image (through its mirrors or from its registry). */
-export function usesCredentials(config: Config, image: string): boolean {
+export function usesCredentials(config: ImagesInputs, image: string): boolean {
   return credentialsFor(pullEndpoints(config, parseImageRef(image).registry), config.registryCredentials).length > 0
 }
 
@@ -33,7 +33,7 @@ export function usesCredentials(config: Config, image: string): boolean {
  * What the preload puts in the store: every image the cluster will ask for and every
  * image-retags SOURCE, but no TARGET: the retag after the preload makes those.
  */
-export function preloadSet(config: Config, learned: Learned, smokeTest: boolean): string[] {
+export function preloadSet(config: ImagesInputs & SmokeInputs, learned: Learned, smokeTest: boolean): string[] {
   const targets = new Set(config.imageRetags.map((r) => r.target))
   const sources = config.imageRetags.map((r) => r.source)
   return imagesToPreload({ kubeadm: learned.kubeadmImages, cni: learned.cniImages, smoke: smokeTest ? config.smokeTestImage : undefined, extra: [...config.preloadImages, ...sources] }).filter(
