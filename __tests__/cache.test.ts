@@ -72,6 +72,12 @@ describe('cache key', () => {
     const base = key().key
     for (const inputs of [{ timeout: '9m' }, { cleanup: 'true' }, { untaint: 'false' }, { 'pod-network-cidr': '10.32.0.0/16' }] as Array<Record<string, string>>) assert.equal(key(inputs).key, base, JSON.stringify(inputs))
   })
+
+  it("does not depend on the order of registry-mirrors' lines, only on what they say", () => {
+    const a = key({ 'registry-mirrors': 'docker.io=https://mirror.gcr.io\nquay.io=https://q.example\nghcr.io=https://g.example' }).key
+    assert.equal(key({ 'registry-mirrors': 'quay.io=https://q.example\nghcr.io=https://g.example\ndocker.io=https://mirror.gcr.io' }).key, a)
+    assert.notEqual(key({ 'registry-mirrors': 'docker.io=https://mirror.gcr.io\nquay.io=https://other.example\nghcr.io=https://g.example' }).key, a)
+  })
 })
 
 describe('cache entries on disk', () => {

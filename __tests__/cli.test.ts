@@ -3,7 +3,7 @@
 // process with the recording shims first on PATH. And the terminal's progress lines.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { access, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { access, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -43,8 +43,8 @@ describe('the command line, built', () => {
       })
     })
 
-  it('--help names every input as a flag, but the two secrets, which it names with their variables', async () => {
-    const r = await runCli(await sandbox(), ['--help'])
+  it('up --help names every input as a flag, but the two secrets, which it names with their variables', async () => {
+    const r = await runCli(await sandbox(), ['up', '--help'])
     assert.equal(r.code, 0)
     const secrets: Record<string, string> = { 'github-token': 'GITHUB_TOKEN', 'registry-credentials': 'KUBEADM_SINGLE_NODE_REGISTRY_CREDENTIALS' }
     for (const name of INPUT_NAMES) assert.match(r.stdout, secrets[name] ? new RegExp(`\\$${secrets[name]}\\b`) : new RegExp(` --${name}\\b`), name)
@@ -54,11 +54,49 @@ describe('the command line, built', () => {
     const token = 'dckr_pat_cli_secret'
     const flag = await runCli(await sandbox(), ['plan', '--kubernetes-version', 'v1.34.2', '--registry-credentials', `docker.io=ci:${token}`])
     assert.equal(flag.code, 2)
-    assert.match(flag.stderr, /Unknown option '--registry-credentials'/)
+    assert.match(flag.stderr, /^error: --registry-credentials is never a flag, .*: set \$KUBEADM_SINGLE_NODE_REGISTRY_CREDENTIALS instead/)
+    assert.ok(!flag.stderr.includes(token), 'the refused value is not repeated')
+    const bad = await runCli(await sandbox(), ['plan', '--kubernetes-version', 'v1.34.2'], { KUBEADM_SINGLE_NODE_REGISTRY_CREDENTIALS: 'docker.io' })
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /Input 'registry-credentials' \(\$KUBEADM_SINGLE_NODE_REGISTRY_CREDENTIALS\) line 1/)
     const r = await runCli(await sandbox(), ['plan', '--kubernetes-version', 'v1.34.2'], { KUBEADM_SINGLE_NODE_REGISTRY_CREDENTIALS: `docker.io=ci:${token}` })
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /<registry-credentials: token for docker\.io>/)
     assert.ok(!r.stdout.includes(token) && !r.stderr.includes(token), 'the token itself is never printed')
+  })
+
+  it('refuses misuse with exit code 2, naming it, before anything runs', async () => {
+    const sb = await sandbox()
+    for (const [args, message] of [
+      [['upp'], /^error: unknown command "upp"; the commands are plan, up, down, diagnose\n/],
+      [['down', '--kubernetes-version', 'v1.34.2'], /^error: down does not take --kubernetes-version/],
+      [['up', '--out', 'plan'], /^error: up does not take --out/],
+      [['up', '--kubernetes-version', 'v1.34.2', '--plan-dir', 'plan'], /^error: up takes --plan-dir only with --dry-run true/],
+      [['plan', '--cni', 'calico', '--cni', 'flannel'], /^error: --cni is given twice/],
+      [['plan', 'now'], /^error: plan takes no argument "now"/],
+      [['plan', '--timeout', '-5m'], /^error: --timeout is followed by "-5m", which starts with '-': if that is its value, write --timeout=-5m/],
+      [['plan', '--timeout=-5m', '--kubernetes-version', 'v1.34.2'], /^error: Input 'timeout' has the value "-5m"; accepted: a positive duration/]
+    ] as Array<[string[], RegExp]>) {
+      const r = await runCli(sb, args)
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+      assert.match(r.stderr, message)
+      assert.equal(r.stdout, '', 'no plan, no help')
+    }
+    assert.deepEqual(await readFile(sb.files.log, 'utf8'), '', 'not even a probe ran')
+  })
+
+  it("refuses a plan directory that is a file, naming --out, before the plan is printed; says 'this host'", async () => {
+    const sb = await sandbox()
+    const file = join(sb.dir, 'a-file')
+    await writeFile(file, 'x')
+    const r = await runCli(sb, ['plan', '--kubernetes-version', 'v1.34.2', '--out', file])
+    assert.equal(r.code, 2, r.stderr)
+    assert.match(r.stderr, /^error: Input '--out' has the value ".*a-file", which is not a directory; accepted: a directory this user can write in/)
+    assert.equal(r.stdout, '')
+    const under = await runCli(sb, ['plan', '--kubernetes-version', 'v1.34.2', '--out', join(file, 'plan')])
+    assert.match(under.stderr, /^error: Input '--out' has the value ".*a-file\/plan", whose .*a-file is not a directory, so it cannot be made/)
+    const ok = await runCli(sb, ['plan', '--kubernetes-version', 'v1.34.2'])
+    assert.match(ok.stdout, /^Kubernetes v1\.34\.2 on amd64, .*, this host$/m)
   })
 
   it('plan prints the whole plan, the new inputs included, writes the tree, and changes nothing', async () => {
@@ -115,6 +153,44 @@ describe('the command line, built', () => {
     await assert.rejects(access(join(sb.dir, 'made-by-up')))
     await assert.rejects(access(ledger))
     assert.match((await runCli(sb, ['down', '--ledger', ledger])).stderr, /Nothing recorded/)
+  })
+
+  it('down --dry-run true prints the undo it would run, and changes nothing: not the host, not the ledger', async () => {
+    const sb = await sandbox()
+    const ledger = join(sb.dir, 'ledger.json')
+    const made = join(sb.dir, 'made-by-up')
+    const dir = join(sb.dir, 'dir-by-up')
+    const earlier: LedgerRecord = {
+      changes: [
+        { kind: 'dir', path: dir },
+        { kind: 'file', path: made },
+        { kind: 'unit-enabled', unit: 'kubelet', was: 'disabled', wasActive: false }
+      ],
+      completed: [],
+      cleanup: false,
+      kubeconfig: '',
+      paths: pathsUnder(sb.root),
+      runtime: 'containerd',
+      cni: 'flannel'
+    }
+    await writeFile(made, 'x')
+    await mkdir(dir)
+    await writeFile(ledger, JSON.stringify(earlier))
+    for (const flag of [['--dry-run', 'true'], ['--dry-run=True']]) {
+      const r = await runCli(sb, ['down', '--ledger', ledger, ...flag])
+      assert.equal(r.code, 0, r.stderr)
+      assert.match(r.stdout, /== Cleanup \(dry run: nothing on this host is changed\): 3 changes would be undone/)
+      assert.match(r.stdout, new RegExp(`\\$ systemctl disable --now kubelet   \\(as root\\)\\n\\$ rm -f ${made}   \\(as root\\)\\n\\$ rm -rf --one-file-system ${dir}   \\(as root\\)`))
+      assert.match(r.stdout, /would undo: .*made-by-up \(created\)/)
+      assert.deepEqual(r.commands, [], 'nothing ran')
+      await access(made)
+      await access(dir)
+      assert.deepEqual(JSON.parse(await readFile(ledger, 'utf8')), earlier, 'the ledger is as it was')
+    }
+    const bad = await runCli(sb, ['down', '--ledger', ledger, '--dry-run', 'yes'])
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /^error: Flag '--dry-run' has the value "yes"; accepted: 'true' or 'false'/)
+    await access(made)
   })
 })
 

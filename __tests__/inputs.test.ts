@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { parse } from 'yaml'
 import { DEFAULTS } from '../src/config/defaults.js'
-import { INPUT_NAMES, InputError, MAX_TIMEOUT_SECONDS, MIRROR_PRESET_FORMS, parseDuration, parseInputs, parseVersionSpec, RETAG_FORM, VERSION_FORMS, type Config } from '../src/config/inputs.js'
+import { InputError, MAX_TIMEOUT_SECONDS, MIRROR_PRESET_FORMS, parseDuration, parseInputs, parseVersionSpec, RETAG_FORM, VERSION_FORMS, type Config } from '../src/config/inputs.js'
+import { INPUTS } from '../src/config/input-table.js'
 import { MIRROR_PRESET_NAMES, MIRROR_PRESETS } from '../src/config/presets.js'
 
 const parseWith = (inputs: Record<string, string>): Config => parseInputs((n) => inputs[n] ?? '')
@@ -34,27 +35,13 @@ describe('inputs', () => {
     assert.deepEqual(c.registryMirrors, [])
   })
 
-  it('keeps action.yml in step with the parser: same inputs, same defaults', () => {
+  it("keeps action.yml's runtime: node24, with a post step", () => {
+    // its inputs are written from the input table and checked in input-docs.test.ts
     const action = parse(readFileSync('action.yml', 'utf8'))
-    assert.deepEqual(Object.keys(action.inputs), [...INPUT_NAMES])
-    const fromYaml = (n: string): string => String(action.inputs[n].default)
-    assert.equal(fromYaml('kubernetes-version'), DEFAULTS.kubernetesVersion)
-    assert.equal(fromYaml('pod-network-cidr'), DEFAULTS.podNetworkCidr)
-    assert.equal(fromYaml('service-cidr'), DEFAULTS.serviceCidr)
-    assert.equal(fromYaml('image-repository'), DEFAULTS.imageRepository)
-    assert.equal(fromYaml('smoke-test-image'), DEFAULTS.smokeTestImage)
-    assert.equal(fromYaml('timeout'), DEFAULTS.timeout)
-    assert.equal(fromYaml('kubernetes-release-url'), DEFAULTS.kubernetesReleaseUrl)
-    assert.equal(fromYaml('github-url'), DEFAULTS.githubUrl)
-    assert.equal(fromYaml('cleanup'), DEFAULTS.cleanup)
-    // action.yml's defaults, fed back as inputs, parse to the same config as no inputs at all;
-    // but github-token's, an expression the runner replaces with the job's token
-    assert.equal(fromYaml('github-token'), '${{ github.token }}')
-    const all = Object.fromEntries(INPUT_NAMES.map((n) => [n, n === 'github-token' ? '' : fromYaml(n)]))
-    assert.deepEqual(parseWith(all), parseWith({}))
     assert.equal(action.runs.using, 'node24')
     assert.equal(action.runs.main, 'dist/index.js')
     assert.equal(action.runs.post, 'dist/post.js')
+    assert.equal(DEFAULTS.kubernetesVersion, String(action.inputs['kubernetes-version'].default))
   })
 
   it('accepts every documented version form', () => {
@@ -559,5 +546,50 @@ describe('inputs: mirror-preset', () => {
     for (const n of MIRROR_PRESET_NAMES) assert.ok(described.includes(`'${n}'`), n)
     for (const input of presetInputs) assert.ok(described.includes(input), input)
     assert.match(described, /An input you set yourself wins/)
+  })
+})
+
+describe('inputs: one reading of booleans, and contradictions refused up front', () => {
+  const booleans = INPUTS.filter((s) => s.kind === 'boolean').map((s) => s.name)
+
+  it('has the boolean inputs it should', () => {
+    assert.deepEqual(booleans, ['untaint', 'smoke-test', 'cache', 'offline', 'dry-run'])
+  })
+
+  for (const name of [...booleans, 'cleanup']) {
+    it(`reads ${name} in every YAML 1.2 boolean form, as @actions/core's getBooleanInput does, and nothing else`, () => {
+      const field = INPUTS.find((s) => s.name === name)!.field
+      const extra: Record<string, string> = name === 'offline' ? { 'kubernetes-version': 'v1.34.2' } : {}
+      for (const v of ['true', 'True', 'TRUE']) {
+        const c = parseWith({ ...extra, [name]: v })
+        assert.equal(String((c as unknown as Record<string, unknown>)[field]), 'true', v)
+      }
+      for (const v of ['false', 'False', 'FALSE']) assert.equal(String((parseWith({ [name]: v }) as unknown as Record<string, unknown>)[field]), 'false', v)
+      for (const v of ['yes', 'tRUE', '1', 'on']) {
+        const [p] = problemsOf({ [name]: v })
+        assert.match(p, new RegExp(`^Input '${name}' has the value "${v}"; accepted: .*'true'.*'false'.*'True', 'TRUE', 'False', 'FALSE'`))
+      }
+    })
+  }
+
+  it("refuses cni 'none' with cni-manifest, naming both", () => {
+    const problems = problemsOf({ cni: 'none', 'cni-manifest': 'https://example.com/kube-flannel.yml' })
+    assert.deepEqual(problems.length, 1, problems.join('\n'))
+    assert.match(problems[0], /^Inputs 'cni' \('none'\) and 'cni-manifest' \("https:\/\/example\.com\/kube-flannel\.yml"\) do not go together: .*accepted: cni-manifest with a CNI installed from a manifest \('flannel', 'calico'\)/)
+  })
+
+  it("refuses container-runtime 'docker' with load-images, naming both", () => {
+    const problems = problemsOf({ 'container-runtime': 'docker', 'load-images': 'my-app:ci' })
+    assert.deepEqual(problems.length, 1, problems.join('\n'))
+    assert.match(problems[0], /^Inputs 'load-images' and 'container-runtime' \('docker'\) do not go together: .*the same Docker/)
+    assert.deepEqual(parseWith({ 'container-runtime': 'docker' }).loadImages, [])
+  })
+
+  it('refuses cache true with offline true, and smoke-test true with cni none, naming both; their defaults follow', () => {
+    assert.match(problemsOf({ cache: 'true', offline: 'true', 'kubernetes-version': 'v1.34.2' }).join('\n'), /^Inputs 'cache' \('true'\) and 'offline' \('true'\) do not go together/)
+    assert.match(problemsOf({ 'smoke-test': 'TRUE', cni: 'none' }).join('\n'), /^Inputs 'smoke-test' \('TRUE'\) and 'cni' \('none'\) do not go together/)
+    assert.equal(parseWith({ offline: 'true', 'kubernetes-version': 'v1.34.2' }).cache, false)
+    assert.equal(parseWith({ cni: 'none' }).smokeTest, false)
+    assert.equal(parseWith({ cni: 'none', 'smoke-test': 'false' }).smokeTest, false)
   })
 })

@@ -5,6 +5,7 @@ import { cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { parse as parseToml } from 'smol-toml'
+import { parse as parseYaml } from 'yaml'
 import type { LedgerRecord } from '../src/io/ledger-store.js'
 import { diffSnapshots, layRunner, snapshot } from './helpers/host-tree.js'
 import { HAVE_NODE24, NODE24, inputEnv, runBundle, sandbox } from './helpers/runner.js'
@@ -31,6 +32,41 @@ describe('runner contract (Node 24, bundled action)', { skip }, () => {
     assert.ok('https://mirror.gcr.io' in hosts.host)
     assert.ok((await stat(join(planDir, 'plan.txt'))).size > 0)
     assert.equal(r.state['kubeadm-single-node'], undefined, 'a dry run leaves nothing for post to undo')
+  })
+
+  it("mirror-preset: china, with every other input at action.yml's default as a runner passes it, puts all four of its settings in the plan", async () => {
+    const sb = await sandbox()
+    const planDir = join(sb.dir, 'plan')
+    const env = inputEnv({ 'dry-run': 'true', 'kubernetes-version': 'v1.34.2', 'mirror-preset': 'china', 'plan-dir': planDir })
+    assert.equal(Object.keys(env).length, Object.keys(parseYaml(await readFile('action.yml', 'utf8')).inputs).length, 'every declared input is passed')
+    assert.equal(env['INPUT_IMAGE-REPOSITORY'], '', "action.yml's default, filled in")
+    const r = await runBundle('index', sb, env)
+    assert.equal(r.code, 0, r.stdout)
+    // image-repository
+    assert.match(r.stdout, /images pull --local --hosts-dir \/etc\/containerd\/certs\.d registry\.aliyuncs\.com\/google_containers\/coredns:v1\.12\.1/)
+    assert.match(await readFile(join(planDir, 'etc/kubeadm-single-node/kubeadm.yaml'), 'utf8'), /imageRepository: registry\.aliyuncs\.com\/google_containers/)
+    // registry-mirrors
+    for (const [registry, host] of [['docker.io', 'docker'], ['ghcr.io', 'ghcr'], ['quay.io', 'quay'], ['registry.k8s.io', 'k8s']]) {
+      const hosts = parseToml(await readFile(join(planDir, `etc/containerd/certs.d/${registry}/hosts.toml`), 'utf8')) as any
+      assert.ok(`https://${host}.m.daocloud.io` in hosts.host, registry)
+    }
+    // kubernetes-release-url and github-url
+    assert.match(r.stdout, /GET https:\/\/files\.m\.daocloud\.io\/dl\.k8s\.io\/release\/v1\.34\.2\/bin\/linux\/amd64\/kubeadm/)
+    assert.match(r.stdout, /https:\/\/files\.m\.daocloud\.io\/github\.com\/kubernetes-sigs\/cri-tools\/releases\/download\//)
+    assert.doesNotMatch(r.stdout, /GET https:\/\/dl\.k8s\.io|GET https:\/\/github\.com/, 'no upstream default is left')
+    assert.match(r.stdout, /::warning::Input 'mirror-preset' is 'china': it sets image-repository registry\.aliyuncs\.com\/google_containers; registry-mirrors .*; kubernetes-release-url .*; github-url https:\/\/files\.m\.daocloud\.io\/github\.com\./)
+    assert.deepEqual(r.commands.filter((c) => !READ_ONLY.test(c)), [])
+  })
+
+  it('a plan-dir that is a file is refused naming the input, before the plan is printed', async () => {
+    const sb = await sandbox()
+    const file = join(sb.dir, 'plan')
+    await writeFile(file, 'x')
+    const r = await runBundle('index', sb, inputEnv({ 'dry-run': 'true', 'kubernetes-version': 'v1.34.2', 'plan-dir': file }))
+    assert.equal(r.code, 1)
+    assert.match(r.stdout, /::error::Input 'plan-dir' has the value ".*plan", which is not a directory; accepted: a directory this user can write in/)
+    assert.doesNotMatch(r.stdout, /::group::Plan/)
+    assert.deepEqual(r.commands, [], 'not even a probe')
   })
 
   it('dry run: says where a real run would stop, such as an image archive that is not there', async () => {

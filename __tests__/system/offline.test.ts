@@ -25,7 +25,7 @@ import { crictlVersion } from '../../src/config/kubernetes.js'
 import { FLANNEL } from '../../src/cnis/flannel/plugin.js'
 import { HOST_PATHS } from '../../src/host/paths.js'
 import { PRIVATE_CONTAINERD } from '../../src/runtimes/containerd/driver.js'
-import { parseCommandFile } from '../helpers/runner.js'
+import { inputEnv, parseCommandFile } from '../helpers/runner.js'
 import {
   bootMachine,
   buildImage,
@@ -80,12 +80,7 @@ async function runStep(m: Machine, entry: 'index' | 'post', env: Record<string, 
 }
 
 const inputs = (extra: Record<string, string>, version = VERSION): Record<string, string> =>
-  Object.fromEntries(
-    Object.entries({ 'kubernetes-version': version, offline: 'true', 'kubernetes-release-url': RELEASE_URL, 'github-url': GITHUB_URL, 'image-archives': `${ARCHIVES.controlPlane}\n${ARCHIVES.apps}`, cleanup: 'true', timeout: '1m', ...extra }).map(([k, v]) => [
-      `INPUT_${k.toUpperCase()}`,
-      v
-    ])
-  )
+  inputEnv({ 'kubernetes-version': version, offline: 'true', 'kubernetes-release-url': RELEASE_URL, 'github-url': GITHUB_URL, 'image-archives': `${ARCHIVES.controlPlane}\n${ARCHIVES.apps}`, cleanup: 'true', timeout: '1m', ...extra })
 
 /** main, then post with what main saved, as the runner hands it over. */
 async function mainThenPost(m: Machine, env: Record<string, string>, whileUp: () => Promise<void> = async () => {}): Promise<{ main: Run; post: Run; egress: number; calls: string[] }> {

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, before, describe, it as test } from 'node:test'
-import { parseCommandFile } from '../helpers/runner.js'
+import { inputEnv, parseCommandFile } from '../helpers/runner.js'
 import { bootMachine, copyIn, diffSnapshots, packCrictl, pushImage, REPO, RUNNER, RUNNER_FILES, runnerEnv, serveRelease, snapshot, standins, startRegistry, systemAvailable, type Machine, type Release, type Snapshot } from './machine.js'
 
 const skip = systemAvailable()
@@ -36,16 +36,14 @@ async function runStep(m: Machine, entry: 'index' | 'post', env: Record<string, 
 /** One job: main, then post with the state main saved, each job with fresh Actions files. */
 async function job(m: Machine, release: Release, extra: Record<string, string>): Promise<{ main: Run; post: Run; during: Snapshot }> {
   await m.resetRunnerFiles()
-  const inputs = Object.fromEntries(
-    Object.entries({
-      'kubernetes-version': VERSION,
-      'kubernetes-release-url': release.kubernetesReleaseUrl,
-      'github-url': release.githubUrl,
-      'registry-mirrors': ['registry.k8s.io', 'ghcr.io', 'docker.io'].map((r) => `${r}=${MIRROR}`).join('\n'),
-      timeout: '1m',
-      ...extra
-    }).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])
-  )
+  const inputs = inputEnv({
+    'kubernetes-version': VERSION,
+    'kubernetes-release-url': release.kubernetesReleaseUrl,
+    'github-url': release.githubUrl,
+    'registry-mirrors': ['registry.k8s.io', 'ghcr.io', 'docker.io'].map((r) => `${r}=${MIRROR}`).join('\n'),
+    timeout: '1m',
+    ...extra
+  })
   const main = await runStep(m, 'index', inputs)
   for (const l of main.out.split('\n')) if (/^[✓✗] \[|on-existing/.test(l)) console.log(`# ${l}`)
   const during = await snapshot(m)

@@ -27,7 +27,9 @@ export interface CacheKey {
 function imageSet(config: Config): Record<string, unknown> {
   return {
     imageRepository: config.imageRepository,
-    registryMirrors: config.registryMirrors,
+    // one entry per registry, whatever the order of registry-mirrors' lines; the order of a
+    // registry's endpoints is kept, as it says which is tried first
+    registryMirrors: [...config.registryMirrors].sort((a, b) => (a.registry < b.registry ? -1 : a.registry > b.registry ? 1 : 0)),
     preloadImages: config.preloadImages,
     imageRetags: config.imageRetags,
     cni: config.cni,

@@ -3,11 +3,11 @@
 // (cnis/latest.ts), so every plug-in sees a release here, never a question.
 import { readFile, rm } from 'node:fs/promises'
 import { fetchToFile } from '../host/download.js'
-import type { Config } from '../config/inputs.js'
+import type { NetworkInputs } from '../config/inputs.js'
 import type { CniPlugin } from './types.js'
 
 /** The release `plugin` installs under `config`: its pin, or the one cni-version names. */
-export function cniReleaseOf(plugin: CniPlugin, config: Config): string {
+export function cniReleaseOf(plugin: CniPlugin, config: NetworkInputs): string {
   if (!plugin.release) throw new Error(`cni '${config.cni}' installs no release`)
   const spec = config.cniVersion
   if (spec.kind === 'pinned') return plugin.release.pinned
@@ -16,14 +16,14 @@ export function cniReleaseOf(plugin: CniPlugin, config: Config): string {
 }
 
 /** How the dry run and the summary name it: "v0.28.9", "v0.29.0 (latest)", "v0.27.0 (cni-version)". */
-export function describeRelease(plugin: CniPlugin, config: Config): string {
+export function describeRelease(plugin: CniPlugin, config: NetworkInputs): string {
   const v = cniReleaseOf(plugin, config)
   const spec = config.cniVersion
   return spec.kind === 'exact' ? `${v} (${spec.latest ? 'latest' : 'cni-version'})` : v
 }
 
 /** The pinned release predicts its images for the dry run; any other is only read at run time. */
-export function isPinned(plugin: CniPlugin, config: Config): boolean {
+export function isPinned(plugin: CniPlugin, config: NetworkInputs): boolean {
   return config.cniManifest === undefined && cniReleaseOf(plugin, config) === plugin.release?.pinned
 }
 

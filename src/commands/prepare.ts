@@ -30,7 +30,12 @@ export async function prepare(config: Config, run: Run, paths: Paths, get: Fetch
   return { config: planned, version, facts, plan }
 }
 
-/** The first line of every command's log: what is about to be built on what. */
-export function headline({ version, facts, plan }: Prepared): string {
-  return `Kubernetes ${version} on ${facts.arch}, ${plan.runtime.describe}, ${facts.cpus} CPUs, ${facts.selfHosted ? 'self-hosted' : 'hosted'} runner`
+/**
+ * The first line of every command's log: what is about to be built on what. The command line
+ * runs on a host that may be no runner at all (RUNNER_ENVIRONMENT is a runner's), so there it
+ * says "host".
+ */
+export function headline({ version, facts, plan }: Prepared, where: 'actions' | 'terminal' = 'actions'): string {
+  const machine = where === 'terminal' ? 'this host' : `${facts.selfHosted ? 'self-hosted' : 'hosted'} runner`
+  return `Kubernetes ${version} on ${facts.arch}, ${plan.runtime.describe}, ${facts.cpus} CPUs, ${machine}`
 }

@@ -26,7 +26,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
   let record: LedgerRecord | undefined
   try {
     let prepared = await prepare(config, env.run, paths, undefined, env.cache)
-    io.info(headline(prepared))
+    io.info(headline(prepared, env.where))
     const stopIfAny = async (p: Prepared, extra: string[]): Promise<void> => {
       const problems = [...extra, ...(await preflight(config, p.facts, paths, p.plan, p.version, env.run))]
       if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:\n${problems.map((l) => `  - ${l}`).join('\n')}`)
@@ -38,7 +38,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
       await resetExisting(existing, env)
       // the host as the reset left it: what to install, restart or back up may have changed
       prepared = await prepare(config, env.run, paths, undefined, env.cache)
-      io.info(`on-existing: reset done; ${headline(prepared)}`)
+      io.info(`on-existing: reset done; ${headline(prepared, env.where)}`)
       await stopIfAny(prepared, [])
     }
     const { version, facts, plan } = prepared

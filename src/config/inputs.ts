@@ -1,16 +1,38 @@
-// Every input is parsed and validated here, once, into one typed Config. Deeper modules
-// receive values and never read inputs. All problems are collected so that one run
-// reports every bad input, and nothing here touches the host.
+// Every input is parsed and validated here, once, into one typed Config made of sections
+// (ClusterInputs, NetworkInputs, ...). The inputs themselves, their defaults and accepted
+// forms are declared in input-table.ts. Deeper modules receive values and never read inputs.
+// All problems are collected so that one run reports every bad input, and nothing here
+// touches the host.
 import ipaddr from 'ipaddr.js'
 import semver from 'semver'
-import { CNI_NAMES, CNIS, type Cni } from '../cnis/index.js'
+import { CNIS, type Cni } from '../cnis/index.js'
 import { isImageReference, isImageRepository, normalizeImage } from '../images/ref.js'
-import { RUNTIME_NAMES, type Runtime } from '../runtimes/index.js'
+import type { Runtime } from '../runtimes/index.js'
 import { DEFAULTS } from './defaults.js'
+import {
+  BOOLEAN_FALSE,
+  BOOLEAN_FORMS,
+  BOOLEAN_TRUE,
+  CLEANUP_FORMS,
+  CNI_VERSION_FORMS,
+  CREDENTIALS_FORM,
+  DURATION_FORMS,
+  IMAGE_FORMS,
+  inputSpec,
+  MIRROR_PRESET_FORMS,
+  ON_EXISTING_FORMS,
+  ON_EXISTING_VALUES,
+  RETAG_FORM,
+  VERSION_FORMS,
+  type InputName
+} from './input-table.js'
 import { kubeadmSecrets, looksLikePath, parseFeatureGates, parseKubeadmDocuments, type FeatureGate, type KubeadmConfigInput } from './kubeadm-config.js'
 import { OLDEST_MINOR } from './kubernetes.js'
 import { MIRROR_PRESET_NAMES, MIRROR_PRESETS, presetValue, type MirrorPresetName } from './presets.js'
 import { Secret } from './secret.js'
+
+// The table's names and the forms its errors print, for the modules and tests that read them here
+export { CNI_VERSION_FORMS, CREDENTIALS_FORM, INPUT_NAMES, MIRROR_PRESET_FORMS, ON_EXISTING_FORMS, RETAG_FORM, VERSION_FORMS, type InputName } from './input-table.js'
 
 export type VersionSpec =
   | { kind: 'stable' }
@@ -46,25 +68,40 @@ export interface ImageRetag {
 export type Cleanup = 'auto' | 'true' | 'false'
 
 /** What a run does on a host where a cluster, or an earlier run's unfinished changes, already are. */
-export type OnExisting = 'fail' | 'reset' | 'reuse'
-export const ON_EXISTING = ['fail', 'reset', 'reuse'] as const satisfies readonly OnExisting[]
-/** The accepted values of on-existing, as its errors say them. */
-export const ON_EXISTING_FORMS =
-  "'fail' (stop before changing anything), 'reset' (undo the earlier run and kubeadm reset, then build a fresh cluster), 'reuse' (take the cluster as it is, if it answers)"
+export type OnExisting = (typeof ON_EXISTING_VALUES)[number]
+export const ON_EXISTING = ON_EXISTING_VALUES
 /**
  * cni-version: the plug-in's pinned release, the newest one (looked up with GitHub's API
  * before the plan is made, then held as `exact` with `latest` set), or a release named.
  */
 export type CniVersionSpec = { kind: 'pinned' } | { kind: 'latest' } | { kind: 'exact'; version: string; latest?: boolean }
 
-export interface Config {
+// The configuration in sections, one per part of the run that reads it; each input's section
+// is in src/config/input-table.ts. A consumer takes the sections it reads (a `Config` fits
+// any of them).
+
+/** What cluster kubeadm builds: the version, the runtime, and kubeadm's own settings. */
+export interface ClusterInputs {
   kubernetesVersion: VersionSpec
   containerRuntime: Runtime
+  untaint: boolean
+  /** YAML laid over the rendered kubeadm configuration (src/render/kubeadm.ts), if given */
+  kubeadmConfig?: KubeadmConfigInput
+  /** given to the API server, controller manager, scheduler and kubelet; empty when unset */
+  featureGates: FeatureGate[]
+}
+
+/** The pod network: the CNI and the two address ranges. */
+export interface NetworkInputs {
   cni: Cni
   cniManifest?: string
   cniVersion: CniVersionSpec
   podNetworkCidr: string
   serviceCidr: string
+}
+
+/** Which images the cluster gets, from where, and with whose credentials. */
+export interface ImagesInputs {
   /** the mirror-preset that filled the inputs left empty, if any */
   mirrorPreset?: MirrorPresetName
   imageRepository: string
@@ -75,14 +112,10 @@ export interface Config {
   /** images in the host's Docker, copied into the runtime's store (docker save, then import), normalized */
   loadImages: string[]
   imageRetags: ImageRetag[]
-  untaint: boolean
-  /** YAML laid over the rendered kubeadm configuration (src/render/kubeadm.ts), if given */
-  kubeadmConfig?: KubeadmConfigInput
-  /** given to the API server, controller manager, scheduler and kubelet; empty when unset */
-  featureGates: FeatureGate[]
-  smokeTest: boolean
-  smokeTestImage: string
-  timeoutSeconds: number
+}
+
+/** Where the downloads come from, and whether the network or the cache may be used. */
+export interface SourcesInputs {
   kubernetesReleaseUrl: string
   githubUrl: string
   /** for GitHub's API (cni-version: latest); never printed */
@@ -91,53 +124,45 @@ export interface Config {
   cache: boolean
   /** every piece must be on this machine already; proven before anything changes (src/preflight/offline.ts) */
   offline: boolean
+}
+
+/** The proof at the end: nginx behind a NodePort, and the deadline for it. */
+export interface SmokeInputs {
+  smokeTest: boolean
+  smokeTestImage: string
+  timeoutSeconds: number
+}
+
+/** How this run behaves on the host: cleanup, an existing cluster, the dry run. */
+export interface RunInputs {
   cleanup: Cleanup
   onExisting: OnExisting
   dryRun: boolean
   planDir?: string
-  /**
-   * What parsing changed about an accepted value or wants said about it (a CIDR with host
-   * bits set, read as its network), one sentence each, in input order. Not problems: the
-   * run goes on. The caller prints each as a warning (and the dry run lists them).
-   */
-  notes: string[]
 }
 
-/** Every input the action declares, in action.yml's order. */
-export const INPUT_NAMES = [
-  'kubernetes-version',
-  'container-runtime',
-  'cni',
-  'cni-manifest',
-  'cni-version',
-  'pod-network-cidr',
-  'service-cidr',
-  'mirror-preset',
-  'image-repository',
-  'registry-mirrors',
-  'registry-credentials',
-  'preload-images',
-  'image-archives',
-  'load-images',
-  'image-retags',
-  'untaint',
-  'kubeadm-config',
-  'feature-gates',
-  'smoke-test',
-  'smoke-test-image',
-  'timeout',
-  'kubernetes-release-url',
-  'github-url',
-  'github-token',
-  'cache',
-  'offline',
-  'cleanup',
-  'on-existing',
-  'dry-run',
-  'plan-dir'
-] as const
+export interface Sections {
+  cluster: ClusterInputs
+  network: NetworkInputs
+  images: ImagesInputs
+  sources: SourcesInputs
+  smoke: SmokeInputs
+  run: RunInputs
+}
 
-export type InputName = (typeof INPUT_NAMES)[number]
+export type Config = ClusterInputs &
+  NetworkInputs &
+  ImagesInputs &
+  SourcesInputs &
+  SmokeInputs &
+  RunInputs & {
+    /**
+     * What parsing changed about an accepted value or wants said about it (a CIDR with host
+     * bits set, read as its network), one sentence each, in input order. Not problems: the
+     * run goes on. The caller prints each as a warning (and the dry run lists them).
+     */
+    notes: string[]
+  }
 
 /** Reads one input's raw text; '' when unset. */
 export type InputGetter = (name: string) => string
@@ -161,9 +186,6 @@ function reject(input: string, value: string, accepted: string): never {
 
 const VERSION_RE = /^v?(\d+)\.(\d+)(?:\.(\d+)(-[0-9A-Za-z.-]+)?)?$/
 
-/** The accepted forms of kubernetes-version, as the error and action.yml say them. */
-export const VERSION_FORMS = `'stable' (the newest release; 'latest' is an alias of it), a minor such as '1.34' or 'v1.34' (its newest patch), or a release such as 'v1.34.2' or '1.34.2' (oldest 1.${OLDEST_MINOR})`
-
 export function parseVersionSpec(value: string, input = 'kubernetes-version'): VersionSpec {
   const accepted = VERSION_FORMS
   if (value === 'stable' || value === 'latest') return { kind: 'stable' }
@@ -177,13 +199,19 @@ export function parseVersionSpec(value: string, input = 'kubernetes-version'): V
   return { kind: 'exact', version }
 }
 
-const BOOL_TRUE = ['true', 'True', 'TRUE']
-const BOOL_FALSE = ['false', 'False', 'FALSE']
+/** A boolean as the YAML 1.2 core schema writes one, as @actions/core's getBooleanInput reads it; the same for every boolean input. */
+export function parseBool(input: string, value: string): boolean {
+  if ((BOOLEAN_TRUE as readonly string[]).includes(value)) return true
+  if ((BOOLEAN_FALSE as readonly string[]).includes(value)) return false
+  reject(input, value, BOOLEAN_FORMS)
+}
 
-function parseBool(input: string, value: string): boolean {
-  if (BOOL_TRUE.includes(value)) return true
-  if (BOOL_FALSE.includes(value)) return false
-  reject(input, value, "'true' or 'false'")
+/** cleanup: 'auto', or a boolean in any of the forms every boolean input takes. */
+function parseCleanup(value: string): Cleanup {
+  if (value === 'auto') return 'auto'
+  if ((BOOLEAN_TRUE as readonly string[]).includes(value)) return 'true'
+  if ((BOOLEAN_FALSE as readonly string[]).includes(value)) return 'false'
+  reject('cleanup', value, CLEANUP_FORMS)
 }
 
 function parseChoice<T extends string>(input: string, value: string, choices: readonly T[]): T {
@@ -201,7 +229,7 @@ export const MAX_TIMEOUT_SECONDS = 3600
 
 /** "300", "300s", "5m", "1m30s", "1h": a positive number of seconds, at most an hour. */
 export function parseDuration(input: string, value: string): number {
-  const accepted = "a positive duration of at most 1h (3600 seconds), such as '300', '300s', '5m' or '1m30s'"
+  const accepted = DURATION_FORMS
   let seconds: number
   if (/^\d+$/.test(value)) {
     seconds = Number(value)
@@ -393,10 +421,6 @@ function parseMirrors(input: string, value: string, field: Field): RegistryMirro
   return [...byRegistry.values()]
 }
 
-/** The accepted form of registry-credentials, as its errors and action.yml say it. */
-export const CREDENTIALS_FORM =
-  "one line per registry host, 'REGISTRY=USERNAME:TOKEN', such as 'docker.io=octocat:dckr_pat_…' or 'registry.example.com:5000=ci:s3cret': the line is split at its first '=' and then at the first ':' after it, so a TOKEN may hold ':' and '=' (a USERNAME may not hold ':', by HTTP basic authentication's rule); neither may hold spaces; REGISTRY is a host[:port], not a URL; a line starting with '#' is a comment"
-
 /**
  * registry-credentials: one `REGISTRY=USERNAME:TOKEN` line per host. Every token (and its
  * base64 `USERNAME:TOKEN`, the form that lands in files) is handed to `secret` the moment its
@@ -459,7 +483,7 @@ function parseCredentials(input: string, value: string, field: Field, secret: (s
 
 function parseImage(input: string, value: string): string {
   if (!isImageReference(value)) {
-    reject(input, value, "an image reference such as 'nginx:1.29', 'docker.io/library/nginx:stable-alpine' or 'ghcr.io/org/app@sha256:…'")
+    reject(input, value, IMAGE_FORMS)
   }
   return normalizeImage(value)
 }
@@ -474,10 +498,6 @@ function parseLoadImage(input: string, value: string): string {
   if (!isImageReference(value) || value.includes('@')) reject(input, value, accepted)
   return normalizeImage(value)
 }
-
-/** The accepted form of image-retags, as its errors and action.yml say it. */
-export const RETAG_FORM =
-  "one line per image, 'SOURCE=TARGET', both image references, such as 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1': SOURCE is pulled (or imported) with the other images, then tagged as TARGET, which is not pulled"
 
 /**
  * image-retags: one `SOURCE=TARGET` line per image; '#' starts a comment (image references
@@ -537,12 +557,6 @@ function parseUrlOrPath(input: string, value: string): string {
   return parseUrl(input, `${scheme}${value.slice(scheme.length)}`)
 }
 
-/** The accepted forms of cni-version, as its errors and action.yml say them. */
-export const CNI_VERSION_FORMS = `'' (the release the CNI pins: ${Object.entries(CNIS)
-  .filter(([, p]) => p.release)
-  .map(([n, p]) => `${n} ${p.release!.pinned}`)
-  .join(', ')}), 'latest' (its newest release, looked up with GitHub's API and github-token), or a release such as 'v3.32.2'`
-
 function parseCniVersion(value: string): CniVersionSpec {
   if (value === '') return { kind: 'pinned' }
   if (value === 'latest') return { kind: 'latest' }
@@ -568,9 +582,6 @@ function parseKubeadmConfig(value: string, field: Field, problems: string[]): Ku
   problems.push(...read.problems)
   return { patches: read.patches }
 }
-
-/** The accepted values of mirror-preset, as its error and action.yml say them. */
-export const MIRROR_PRESET_FORMS = `'' (no preset), ${MIRROR_PRESET_NAMES.map((n) => `'${n}' (mirrors reachable from ${MIRROR_PRESETS[n].where})`).join(', ')}`
 
 function parseMirrorPreset(value: string): MirrorPresetName | undefined {
   if (value === '') return undefined
@@ -615,19 +626,26 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
   const registryCredentials = parseCredentials('registry-credentials', given('registry-credentials'), field, o.secret ?? (() => {}))
   // First the preset, which fills in the inputs left empty: what the user set always wins.
   const mirrorPreset = field(() => parseMirrorPreset(given('mirror-preset')))
-  const read = (name: InputName, fallback = ''): string => {
+  // The user's value, else the preset's, else the table's default; `fallback` is what the code
+  // picks for an input whose table default is '' because it depends on another input.
+  const read = (name: InputName, fallback = inputSpec(name).default): string => {
     const v = given(name)
     return v !== '' ? v : (presetValue(mirrorPreset, name) ?? fallback)
   }
+  const choice = <T extends string>(name: InputName): T | undefined => field(() => parseChoice<T>(name, read(name), inputSpec(name).values as readonly T[]))
   if (mirrorPreset) notes.push(presetNote(mirrorPreset, given))
 
-  const kubernetesVersion = field(() => parseVersionSpec(read('kubernetes-version', DEFAULTS.kubernetesVersion)))
-  const containerRuntime = field(() =>
-    parseChoice<Runtime>('container-runtime', read('container-runtime', DEFAULTS.containerRuntime), RUNTIME_NAMES)
-  )
-  const cni = field(() => parseChoice<Cni>('cni', read('cni', DEFAULTS.cni), CNI_NAMES))
+  const kubernetesVersion = field(() => parseVersionSpec(read('kubernetes-version')))
+  const containerRuntime = choice<Runtime>('container-runtime')
+  const cni = choice<Cni>('cni')
   const cniManifestRaw = read('cni-manifest')
   const cniManifest = cniManifestRaw === '' ? undefined : field(() => parseUrlOrPath('cni-manifest', cniManifestRaw))
+  if (cni !== undefined && cniManifestRaw !== '' && !CNIS[cni].release) {
+    // the manifest would be read, checked, and never applied
+    problems.push(
+      `Inputs 'cni' ('${cni}') and 'cni-manifest' (${JSON.stringify(cniManifestRaw)}) do not go together: with cni '${cni}' the action applies no manifest; accepted: cni-manifest with a CNI installed from a manifest (${Object.entries(CNIS).filter(([, p]) => p.release).map(([n]) => `'${n}'`).join(', ')}), or cni '${cni}' and no cni-manifest (apply your own manifest after the action).`
+    )
+  }
   const cniVersionRaw = read('cni-version')
   const cniVersion = field(() => {
     const spec = parseCniVersion(cniVersionRaw)
@@ -638,8 +656,8 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     }
     return spec
   })
-  const podCidr = field(() => parseCidr('pod-network-cidr', read('pod-network-cidr', DEFAULTS.podNetworkCidr), notes))
-  const serviceCidr = field(() => parseCidr('service-cidr', read('service-cidr', DEFAULTS.serviceCidr), notes))
+  const podCidr = field(() => parseCidr('pod-network-cidr', read('pod-network-cidr'), notes))
+  const serviceCidr = field(() => parseCidr('service-cidr', read('service-cidr'), notes))
   if (podCidr && serviceCidr && cidrsOverlap(podCidr, serviceCidr)) {
     const shown = (name: string, c: Cidr): string =>
       `${c.given}${c.network !== c.given ? `, network ${c.network}` : ''}${get(name).trim() === '' ? ', the default' : ''}`
@@ -660,23 +678,39 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     parsePath('image-archives', p, 'one path per line to an image tarball (docker save or OCI archive)', true)
   )
   const loadImages = eachOf(field, parseList(read('load-images')), (i) => parseLoadImage('load-images', i))
+  if (loadImages?.length && containerRuntime === 'docker') {
+    // docker save, then docker load into the same Docker: a copy of each image onto itself
+    problems.push(
+      "Inputs 'load-images' and 'container-runtime' ('docker') do not go together: load-images copies images from this host's Docker into the runtime's store, and with Docker as the runtime that store is the same Docker, where the kubelet already finds them; accepted: load-images with container-runtime 'containerd', or container-runtime 'docker' and no load-images (pods use Docker's images by name)."
+    )
+  }
   const imageRetags = parseRetags('image-retags', read('image-retags'), field)
-  const untaint = field(() => parseBool('untaint', read('untaint', 'true')))
+  const untaint = field(() => parseBool('untaint', read('untaint')))
   const kubeadmConfig = parseKubeadmConfig(get('kubeadm-config'), field, problems)
   // bootstrap tokens and a certificate key given inline are masked like registry-credentials
   for (const s of kubeadmSecrets(kubeadmConfig?.patches ?? [])) o.secret?.(s)
   const featureGates = parseFeatureGates(read('feature-gates'))
   problems.push(...featureGates.problems)
-  const smokeTest = field(() => parseBool('smoke-test', read('smoke-test', 'true')))
-  const smokeTestImage = field(() => parseImage('smoke-test-image', read('smoke-test-image', DEFAULTS.smokeTestImage)))
-  const timeoutSeconds = field(() => parseDuration('timeout', read('timeout', DEFAULTS.timeout)))
+  // smoke-test's default depends on the CNI: a CNI that gives pods no network has nothing to test
+  const carriesPods = cni === undefined || CNIS[cni].carriesPods
+  const smokeTest = field(() => parseBool('smoke-test', read('smoke-test', String(carriesPods))))
+  if (smokeTest === false && !carriesPods && given('smoke-test') === '') {
+    notes.push(`smoke-test skipped: with cni '${cni}' no pod network exists for nginx until you install one.`)
+  }
+  if (smokeTest && !carriesPods) {
+    problems.push(
+      `Inputs 'smoke-test' ('${given('smoke-test')}') and 'cni' ('${cni}') do not go together: with cni '${cni}' no pod network exists for the smoke test's pod; accepted: smoke-test left out or 'false' with cni '${cni}', or a CNI that carries pods.`
+    )
+  }
+  const smokeTestImage = field(() => parseImage('smoke-test-image', read('smoke-test-image')))
+  const timeoutSeconds = field(() => parseDuration('timeout', read('timeout')))
   const kubernetesReleaseUrl = field(() => parseUrl('kubernetes-release-url', read('kubernetes-release-url', DEFAULTS.kubernetesReleaseUrl), true))
   const githubUrl = field(() => parseUrl('github-url', read('github-url', DEFAULTS.githubUrl), true))
-  const offline = field(() => parseBool('offline', read('offline', 'false')))
+  const offline = field(() => parseBool('offline', read('offline')))
   if (offline && kubernetesVersion && kubernetesVersion.kind !== 'exact') {
     // a 'stable' or minor version is a lookup over the network, before any check could run
     problems.push(
-      `Input 'kubernetes-version' has the value ${JSON.stringify(read('kubernetes-version', DEFAULTS.kubernetesVersion))}, which is looked up over the network, and 'offline' is true; accepted with offline: an exact release such as 'v1.34.2'.`
+      `Input 'kubernetes-version' has the value ${JSON.stringify(read('kubernetes-version'))}, which is looked up over the network, and 'offline' is true; accepted with offline: an exact release such as 'v1.34.2'.`
     )
   }
   if (offline && cniVersion && cniVersion.kind !== 'pinned') {
@@ -694,20 +728,27 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     )
   }
   // The token is never repeated in an error, only whether it is there.
-  const githubToken = read('github-token')
+  // action.yml's default is an expression only a runner fills in (the job's token); none here is none
+  const githubToken = read('github-token', '')
   if (cniVersion?.kind === 'latest' && githubToken === '') {
     problems.push(
       "Input 'github-token' is empty, but cni-version 'latest' looks the release up with GitHub's API, which limits anonymous callers to 60 requests an hour per address (shared by every job on a hosted runner's address); accepted: a token, such as the default ${{ github.token }} (the job's own; on the command line, $GITHUB_TOKEN), or an exact cni-version such as 'v3.32.2', which needs no lookup."
     )
   }
-  const cache = field(() => parseBool('cache', read('cache', 'true')))
-  const cleanup = field(() => parseChoice<Cleanup>('cleanup', read('cleanup', DEFAULTS.cleanup), ['auto', 'true', 'false']))
+  // cache's default depends on offline: GitHub's cache is a service on the network
+  const cache = field(() => parseBool('cache', read('cache', String(offline !== true))))
+  if (cache && offline) {
+    problems.push(
+      `Inputs 'cache' ('${given('cache')}') and 'offline' ('${given('offline')}') do not go together: the cache is restored from and saved to a service on the network, and offline fetches nothing; accepted: cache left out or 'false' with offline 'true'.`
+    )
+  }
+  const cleanup = field(() => parseCleanup(read('cleanup')))
   const onExisting = field(() => {
-    const v = read('on-existing', DEFAULTS.onExisting)
+    const v = read('on-existing')
     if (!(ON_EXISTING as readonly string[]).includes(v)) reject('on-existing', v, ON_EXISTING_FORMS)
     return v as OnExisting
   })
-  const dryRun = field(() => parseBool('dry-run', read('dry-run', 'false')))
+  const dryRun = field(() => parseBool('dry-run', read('dry-run')))
   const planDirRaw = read('plan-dir')
 
   if (problems.length > 0) throw new InputError(problems)

@@ -1,7 +1,7 @@
 // Where each verified download comes from: the release bucket for Kubernetes, GitHub (or a
 // mirror of its release paths) for crictl and the CNI plugins.
 import { CNI_PLUGINS_VERSION } from '../config/defaults.js'
-import type { Config } from '../config/inputs.js'
+import type { SourcesInputs } from '../config/inputs.js'
 import { crictlCandidates } from '../config/kubernetes.js'
 import { minorOf } from '../config/versions.js'
 import type { Artifact } from '../host/download.js'
@@ -14,11 +14,11 @@ export function crictlArtifact(githubUrl: string, crictl: string, arch: string):
 }
 
 /** The crictl releases the run tries, in order (more than one only for a minor newer than the version table). */
-export function crictlReleases(config: Config, version: string, arch: string): Array<{ version: string; artifact: Artifact }> {
+export function crictlReleases(config: SourcesInputs, version: string, arch: string): Array<{ version: string; artifact: Artifact }> {
   return crictlCandidates(minorOf(version)).map((v) => ({ version: v, artifact: crictlArtifact(config.githubUrl, v, arch) }))
 }
 
-export function artifacts(config: Config, version: string, arch: string): Record<ArtifactName, Artifact> {
+export function artifacts(config: SourcesInputs, version: string, arch: string): Record<ArtifactName, Artifact> {
   const k8s = (name: string): Artifact => {
     const url = `${config.kubernetesReleaseUrl}/${version}/bin/linux/${arch}/${name}`
     return { name, url, checksumUrl: `${url}.sha256`, input: 'kubernetes-release-url' }

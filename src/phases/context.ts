@@ -47,6 +47,7 @@ export function planContext(input: PlanInput, learned: Learned): PlanContext {
   const kubeconfig = join(facts.user.home, '.kube', facts.kubeconfigExists ? 'kubeadm-single-node.config' : 'config')
   const notes = [...config.notes, ...runtime.notes]
   if (facts.kubeconfigExists) notes.push(`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`)
+  // parseInputs turns smoke-test off by default for a CNI that carries no pods, and refuses it on
   const smokeTest = config.smokeTest && cni.carriesPods
   let cache: CacheSession | undefined
   // offline needs no network at all, and GitHub's cache service is one
@@ -55,7 +56,6 @@ export function planContext(input: PlanInput, learned: Learned): PlanContext {
     if (why) notes.push(`cache: ${why}; everything is downloaded and pulled, and nothing is saved.`)
     else cache = new CacheSession(input.cacheBackend, input.cacheBackend.workDir, cacheKey(config, version, facts.arch))
   }
-  if (config.smokeTest && !smokeTest) notes.push(`smoke-test skipped: with cni '${config.cni}' no pod network exists for nginx until you install one.`)
   return {
     ...input,
     learned,

@@ -13,7 +13,7 @@ import { imagesToPreload } from '../images/kubeadm.js'
 import { pullCredential } from '../images/credentials.js'
 import { preloadImages, pullOrder } from '../images/preload.js'
 import { pullEndpoints } from '../images/mirrors.js'
-import type { Config } from '../config/inputs.js'
+import type { Config, ImagesInputs, SmokeInputs } from '../config/inputs.js'
 import type { ImageStore } from '../images/store.js'
 import type { PlanContext } from './context.js'
 
@@ -21,7 +21,7 @@ import type { PlanContext } from './context.js'
  * What the preload puts in the store: every image the cluster will ask for and every
  * image-retags SOURCE, but no TARGET: the retag after the preload makes those.
  */
-export function preloadSet(config: Config, learned: Learned, smokeTest: boolean): string[] {
+export function preloadSet(config: ImagesInputs & SmokeInputs, learned: Learned, smokeTest: boolean): string[] {
   const targets = new Set(config.imageRetags.map((r) => r.target))
   const sources = config.imageRetags.map((r) => r.source)
   return imagesToPreload({ kubeadm: learned.kubeadmImages, cni: learned.cniImages, smoke: smokeTest ? config.smokeTestImage : undefined, extra: [...config.preloadImages, ...sources] }).filter(

@@ -13,7 +13,7 @@ import { offlineProblems, type OfflineProbe } from './offline.js'
 export function hostProblems(config: Config, facts: HostFacts, paths: Paths, runtime: RuntimeSetup): string[] {
   const problems: string[] = []
   if (facts.privilege === 'none') {
-    problems.push('The action must act as root: run it as root, or as a user with passwordless sudo (`sudo -n true` failed here). Hosted runners have it; on a self-hosted runner, add a sudoers entry for the runner user.')
+    problems.push('The action must act as root: run it as root, or as a user with passwordless sudo (`sudo -n true` failed here): give the user that runs it a sudoers entry (GitHub-hosted runners have one).')
   }
   if (facts.existingCluster && config.onExisting === 'fail') {
     problems.push(
@@ -24,7 +24,7 @@ export function hostProblems(config: Config, facts: HostFacts, paths: Paths, run
   if (dockerMirrors && facts.daemonJsonExists && facts.daemonJson === undefined) {
     problems.push(`Docker's ${paths.dockerDaemonJson} is not valid JSON, so the docker.io mirrors cannot be merged into it. Fix the file, or leave docker.io out of registry-mirrors.`)
   }
-  if (facts.cpus < 2) problems.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`)
+  if (facts.cpus < 2) problems.push(`kubeadm needs at least 2 CPUs; this host has ${facts.cpus}.`)
   problems.push(...runtime.problems)
   return problems
 }
