@@ -4,9 +4,9 @@
 // the kubelet's credential provider, which is run here as the kubelet runs it: no kubelet can
 // run in this bed), and a real dockerd reading the config.json the action writes. Each case is shown
 // failing without the credentials first, so that a pull that succeeds means the credentials
-// were used. The preload pulls through the CRI with the crictl stand-in of the system tests
-// (__tests__/system/standins/crictl: a real CRI client; Debian packages no crictl): what it
-// shows is containerd taking the credentials from its config, with none on the command line.
+// were used. The preload pulls through the CRI with cri-tools' real crictl (found as the system
+// tests find it, __tests__/system/cri-tools.ts; Debian packages no crictl): what it shows is
+// containerd taking the credentials from its config, with none on the command line.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
@@ -28,6 +28,7 @@ import { waitForContainerd } from '../src/runtimes/containerd/ready.js'
 import { criPull } from './bed/cri.js'
 import { Daemon, bedServices, waitFor, withBedSystemctl } from './bed/daemons.js'
 import { BINS, bedUnavailable } from './bed/env.js'
+import { criTools, crictlMissing } from './system/cri-tools.js'
 import { buildImage, push } from './bed/images.js'
 import { startRegistry, type Registry } from './bed/registry.js'
 import { config, hostedRunner } from './helpers/facts.js'
@@ -76,7 +77,7 @@ describe('registry-credentials against a registry that refuses anonymous pulls',
   })
 
   for (const major of [1, 2] as const) {
-    describe(`containerd ${major}.x`, () => {
+    describe(`containerd ${major}.x`, { skip: crictlMissing() }, () => {
       let root: string
       let paths: Paths
       let daemon: Daemon
@@ -94,9 +95,9 @@ describe('registry-credentials against a registry that refuses anonymous pulls',
           () => [bin, '--config', paths.containerdConfig, '--root', join(root, 'var/lib/containerd'), '--state', join(root, 'run/containerd/state'), '--address', paths.containerdSocket],
           join(root, 'containerd.log')
         )
-        // the crictl the action installs, played by the system tests' CRI client
+        // the crictl the action installs: the real one, where this host has it
         await mkdir(paths.binDir, { recursive: true })
-        await copyFile('__tests__/system/standins/crictl', join(paths.binDir, 'crictl'))
+        await copyFile(criTools().crictl!, join(paths.binDir, 'crictl'))
         await exec('chmod', ['0755', join(paths.binDir, 'crictl')])
       })
       after(() => daemon?.stop())

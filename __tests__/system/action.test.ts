@@ -1,9 +1,11 @@
 // The bundled action, main and post, run as a runner runs them, in a booted systemd machine
 // dressed as a hosted runner: Docker under systemd with a job's service container, Docker's
 // stock containerd config (CRI off), swap on, everything downloaded from a release mirror and
-// every image pulled through a registry mirror inside the machine. kubeadm, kubelet, kubectl
-// and crictl are stand-ins (standins/): no control plane can run here, so `kubeadm init` fails
-// the way kubeadm fails when no kubelet comes up, and everything before it is real.
+// every image pulled through a registry mirror inside the machine. kubeadm, kubelet and
+// kubectl are stand-ins (standins/): no control plane can run here, so `kubeadm init` fails
+// the way kubeadm fails when no kubelet comes up, and everything before it is real, crictl
+// included (cri-tools' own, v1.36.0, served under the file name of the crictl each version
+// downloads: serve.ts says why).
 //
 // Two hosts:
 // - containerd 1.6.20 (Debian bookworm's, as Docker's) with Kubernetes v1.28.15, which it
@@ -12,74 +14,18 @@
 //   own containerd beside it (Debian sid's containerd 2.1.9 binaries, packed under the
 //   pinned release's file name, stand for containerd's release tarball).
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it as test } from 'node:test'
-import { PRIVATE_CONTAINERD } from '../../src/runtimes/containerd/driver.js'
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml'
-import { inputEnv, parseCommandFile } from '../helpers/runner.js'
 import { criClient, installRuncWithoutLimits, RUNC_WITHOUT_LIMITS } from './cri.js'
-import {
-  bootMachine,
-  copyIn,
-  diffSnapshots,
-  packCrictl,
-  pushImage,
-  REPO,
-  RUNNER,
-  RUNNER_FILES,
-  runnerEnv,
-  serveRelease,
-  snapshot,
-  standins,
-  startRegistry,
-  systemAvailable,
-  type Machine,
-  type Release,
-  type Snapshot
-} from './machine.js'
+import { crictlMissing } from './cri-tools.js'
+import { bootMachine, diffSnapshots, RUNNER, RUNNER_FILES, snapshot, systemAvailable, type Machine, type Release, type Snapshot } from './machine.js'
+import { CONTAINERD2, inputs, prepareMachine, runStep, type Run } from './run-action.js'
 
-const CONTAINERD2 = '/opt/ksn-containerd2/usr/bin'
-const skip = systemAvailable() ?? (existsSync(join(CONTAINERD2, 'containerd')) ? undefined : `no containerd 2.x at ${CONTAINERD2} (scripts/fetch-containerd2.sh puts it there)`)
+const skip = systemAvailable() ?? crictlMissing() ?? (existsSync(join(CONTAINERD2, 'containerd')) ? undefined : `no containerd 2.x at ${CONTAINERD2} (scripts/fetch-containerd2.sh puts it there)`)
 if (skip) console.log(`# SKIP the action in a booted machine: ${skip}`)
 const it = (name: string, fn: () => Promise<void>): void => void test(name, { skip }, fn)
-
-const ACTION = '/home/runner/work/_actions/org/kubeadm-single-node/v1'
-const MIRROR = 'http://127.0.0.1:5000'
-
-interface Run {
-  code: number
-  out: string
-  outputs: Record<string, string>
-  state: Record<string, string>
-  summary: string
-}
-
-/** dist/index.js or dist/post.js as the runner starts them: the runner user, INPUT_* and STATE_* variables, the command files. */
-async function runStep(m: Machine, entry: 'index' | 'post', env: Record<string, string>): Promise<Run> {
-  const r = await m.exec(['node', `${ACTION}/dist/${entry}.js`], { user: 'runner', env: runnerEnv(env), timeoutMs: 300_000 })
-  const file = (f: string) => m.readFile(f).catch(() => '')
-  return {
-    code: r.code,
-    out: r.stdout + r.stderr,
-    outputs: parseCommandFile(await file(RUNNER_FILES.output)),
-    state: parseCommandFile(await file(RUNNER_FILES.state)),
-    summary: await file(RUNNER_FILES.summary)
-  }
-}
-
-const inputs = (release: Release, extra: Record<string, string> = {}): Record<string, string> =>
-  inputEnv({
-    'kubernetes-release-url': release.kubernetesReleaseUrl,
-    'github-url': release.githubUrl,
-    'registry-mirrors': ['registry.k8s.io', 'ghcr.io', 'docker.io'].map((r) => `${r}=${MIRROR}`).join('\n'),
-    cleanup: 'true',
-    timeout: '1m',
-    ...extra
-  })
 
 /** main, then post with the state main saved, as the runner hands it over. */
 async function mainThenPost(
@@ -101,35 +47,6 @@ async function mainThenPost(
   await m.writeFile(RUNNER_FILES.state, '', { uid: RUNNER.uid, gid: RUNNER.gid })
   const post = await runStep(m, 'post', { ...env, ...state })
   return { main, post, during, mainPid, verify }
-}
-
-/** The release mirror, the registry and its images, for `version`. */
-async function prepareMachine(m: Machine, version: string): Promise<Release> {
-  for (const f of ['index', 'post']) await copyIn(m, join(REPO, 'dist', `${f}.js`), `${ACTION}/dist/${f}.js`)
-  const release = await serveRelease(m, { version })
-  const s = await standins()
-  const minor = version.split('.')[1]
-  const crictl = `github/kubernetes-sigs/cri-tools/releases/download/v1.${minor}.0/crictl-v1.${minor}.0-linux-amd64.tar.gz`
-  await release.mirror.addWithSha256(crictl, await packCrictl(s.crictl), 'sha256sum')
-  // containerd's release layout, bin/ at the root, with the sid binaries standing for it
-  const work = await mkdtemp(join(tmpdir(), 'ksn-system-ctd-'))
-  execFileSync('mkdir', ['-p', join(work, 'bin')])
-  for (const b of PRIVATE_CONTAINERD.binaries) execFileSync('cp', [join(CONTAINERD2, b), join(work, 'bin', b)])
-  execFileSync('tar', ['-czf', join(work, 'ctd.tgz'), '-C', work, 'bin'])
-  const v = PRIVATE_CONTAINERD.version
-  const tarball = `github/containerd/containerd/releases/download/v${v}/containerd-${v}-linux-amd64.tar.gz`
-  const digest = await release.mirror.addWithSha256(tarball, await readFile(join(work, 'ctd.tgz')), 'sha256sum')
-  // containerd publishes <file>.sha256sum
-  await release.mirror.add(`${tarball}.sha256sum`, `${digest}  containerd-${v}-linux-amd64.tar.gz\n`)
-  execFileSync('rm', ['-rf', work])
-  await startRegistry(m)
-  // what kubeadm (the stand-in, asked as the action asks it), flannel and the smoke test will want
-  await m.writeFile('/tmp/ksn-kubeadm', s.kubeadm, { mode: 0o755 })
-  await m.writeFile('/tmp/ksn-kubeadm.yaml', `kind: ClusterConfiguration\nkubernetesVersion: ${version}\n`)
-  const kubeadmImages = (await m.run(['/tmp/ksn-kubeadm', 'config', 'images', 'list', '--config', '/tmp/ksn-kubeadm.yaml'])).trim().split('\n')
-  await m.run(['rm', '-f', '/tmp/ksn-kubeadm', '/tmp/ksn-kubeadm.yaml', '/var/log/ksn-standins.log'])
-  for (const image of [...kubeadmImages, 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3', 'ghcr.io/flannel-io/flannel:v0.28.9', 'docker.io/library/nginx:stable-alpine']) await pushImage(m, image)
-  return release
 }
 
 /**

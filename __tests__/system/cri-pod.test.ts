@@ -6,7 +6,8 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it as test } from 'node:test'
 import { CONFLIST_NAME, LOOPBACK_NAME, renderBridgeConflist, renderLoopbackConf } from '../../src/cnis/bridge/conflist.js'
 import { criClient, criContainerdConfig, installRuncWithoutLimits, mirrorRegistries, type Cri } from './cri.js'
-import { KUBEADM_IMAGES, bootMachine, installStandins, pushImage, startRegistry, systemAvailable, type Machine } from './machine.js'
+import { crictlMissing } from './cri-tools.js'
+import { KUBEADM_IMAGES, bootMachine, installCrictl, installStandins, pushImage, startRegistry, systemAvailable, type Machine } from './machine.js'
 
 const skip = systemAvailable()
 if (skip) console.log(`# SKIP booted machine (CRI pods): ${skip}`)
@@ -15,6 +16,7 @@ const NGINX = 'docker.io/library/nginx:stable-alpine'
 
 // every test is skipped (and counted so) when the machine cannot be booted here
 const it = (name: string, fn: () => Promise<void>): void => void test(name, { skip }, fn)
+const withCrictl = (name: string, fn: () => Promise<void>): void => void test(name, { skip: skip ?? crictlMissing() }, fn)
 
 describe('CRI pods in the booted machine (containerd 1.6, SystemdCgroup = true)', () => {
   let m: Machine
@@ -151,8 +153,9 @@ describe('CRI pods in the booted machine (containerd 1.6, SystemdCgroup = true)'
     }
   })
 
-  it('lets the kubeadm stand-in get past preflight (images pulled through the mirror) to wait-control-plane', async () => {
+  withCrictl('lets the kubeadm stand-in get past preflight (images pulled through the mirror) to wait-control-plane', async () => {
     await installStandins(m)
+    await installCrictl(m)
     await m.writeFile('/tmp/kubeadm.yaml', 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.34.2\n')
     await m.run(['swapoff', '-a'])
     await m.run(['sysctl', '-w', 'net.ipv4.ip_forward=1'])

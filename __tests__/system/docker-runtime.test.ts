@@ -7,8 +7,8 @@
 // enabling and starting the action's cri-docker.socket and cri-docker.service (socket
 // activation, fd://, Type=notify), the real dockerd restarted on the daemon.json the action
 // writes (systemd cgroup driver, cgroup-parent as a slice), images pulled by Docker through the
-// registry mirror and tagged, a `docker build` image found in place, and cleanup. kubeadm,
-// kubelet and crictl are the usual stand-ins: `kubeadm init` fails as it does without a
+// registry mirror and tagged, a `docker build` image found in place, and cleanup. kubeadm
+// and kubelet are the usual stand-ins, crictl the real one: `kubeadm init` fails as it does without a
 // control plane, and post undoes everything.
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
@@ -16,6 +16,7 @@ import { after, before, describe, it as test } from 'node:test'
 import { CRI_DOCKERD } from '../../src/runtimes/docker/release.js'
 import { ALL_IMAGES } from '../helpers/facts.js'
 import { inputEnv, parseCommandFile } from '../helpers/runner.js'
+import { crictlMissing } from './cri-tools.js'
 import {
   KUBEADM_IMAGES,
   REPO,
@@ -38,7 +39,7 @@ import {
   type Snapshot
 } from './machine.js'
 
-const skip = systemAvailable()
+const skip = systemAvailable() ?? crictlMissing()
 if (skip) console.log(`# SKIP container-runtime docker in a booted machine: ${skip}`)
 const it = (name: string, fn: () => Promise<void>): void => void test(name, { skip }, fn)
 

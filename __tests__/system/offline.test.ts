@@ -3,8 +3,8 @@
 // inside it, and the names a run would reach (dl.k8s.io, github.com, the registries) point at
 // eth0's gateway, where a counting REJECT rule catches every TCP connection that tries to
 // leave. The downloads are files (file:// URLs), the images docker-save archives built in the
-// machine, the packages installed. kubeadm, kubelet, kubectl and crictl are the stand-ins
-// (standins/), so the run goes as far as `kubeadm init` and fails there with kubeadm's words.
+// machine, the packages installed. kubeadm, kubelet and kubectl are the stand-ins
+// (standins/), crictl the real one (serve.ts), so the run goes as far as `kubeadm init` and fails there with kubeadm's words.
 //
 // - A missing piece (two images, and github-url left at GitHub) stops the run before anything
 //   changes, each piece named with its input; the host is as it was.
@@ -26,6 +26,7 @@ import { FLANNEL } from '../../src/cnis/flannel/plugin.js'
 import { HOST_PATHS } from '../../src/host/paths.js'
 import { PRIVATE_CONTAINERD } from '../../src/runtimes/containerd/driver.js'
 import { inputEnv, parseCommandFile } from '../helpers/runner.js'
+import { crictlMissing } from './cri-tools.js'
 import {
   bootMachine,
   buildImage,
@@ -47,7 +48,7 @@ import {
   type Snapshot
 } from './machine.js'
 
-const skip = systemAvailable()
+const skip = systemAvailable() ?? crictlMissing()
 if (skip) console.log(`# SKIP offline in a booted machine: ${skip}`)
 const it = (name: string, fn: () => Promise<void>): void => void test(name, { skip }, fn)
 
@@ -116,7 +117,7 @@ async function layDownloads(m: Machine, version = VERSION): Promise<void> {
   const s = await standins()
   for (const b of ['kubeadm', 'kubelet', 'kubectl'] as const) await put(`k8s/release/${version}/bin/linux/amd64/${b}`, s[b], 'bare')
   const crictl = crictlVersion(Number(version.split('.')[1]))
-  await put(`github/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-amd64.tar.gz`, await packCrictl(s.crictl), 'sha256sum')
+  await put(`github/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-amd64.tar.gz`, await packCrictl(), 'sha256sum')
   await put(`github/containernetworking/plugins/releases/download/${CNI_PLUGINS_VERSION}/cni-plugins-linux-amd64-${CNI_PLUGINS_VERSION}.tgz`, await packCniPlugins(m), 'sha256sum')
   await put(`github/flannel-io/flannel/releases/download/${FLANNEL.version}/kube-flannel.yml`, await readFile(FLANNEL_MANIFEST))
   if (existsSync(join(CONTAINERD2, 'containerd'))) {

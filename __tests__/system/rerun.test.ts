@@ -11,9 +11,10 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, before, describe, it as test } from 'node:test'
 import { inputEnv, parseCommandFile } from '../helpers/runner.js'
-import { bootMachine, copyIn, diffSnapshots, packCrictl, pushImage, REPO, RUNNER, RUNNER_FILES, runnerEnv, serveRelease, snapshot, standins, startRegistry, systemAvailable, type Machine, type Release, type Snapshot } from './machine.js'
+import { crictlMissing } from './cri-tools.js'
+import { bootMachine, copyIn, diffSnapshots, pushImage, REPO, RUNNER, RUNNER_FILES, runnerEnv, serveRelease, snapshot, standins, startRegistry, systemAvailable, type Machine, type Release, type Snapshot } from './machine.js'
 
-const skip = systemAvailable()
+const skip = systemAvailable() ?? crictlMissing()
 if (skip) console.log(`# SKIP re-runs in a booted machine: ${skip}`)
 const it = (name: string, fn: () => Promise<void>): void => void test(name, { skip }, fn)
 
@@ -68,7 +69,6 @@ describe('re-runs on one self-hosted machine (on-existing)', { timeout: 1_500_00
       for (const f of ['index', 'post']) await copyIn(m, join(REPO, 'dist', `${f}.js`), `${ACTION}/dist/${f}.js`)
       release = await serveRelease(m, { version: VERSION })
       const s = await standins()
-      await release.mirror.addWithSha256('github/kubernetes-sigs/cri-tools/releases/download/v1.28.0/crictl-v1.28.0-linux-amd64.tar.gz', await packCrictl(s.crictl), 'sha256sum')
       await startRegistry(m)
       await m.writeFile('/tmp/ksn-kubeadm', s.kubeadm, { mode: 0o755 })
       await m.writeFile('/tmp/ksn-kubeadm.yaml', `kind: ClusterConfiguration\nkubernetesVersion: ${VERSION}\n`)

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { ensureBaseImage, waitHttp, type Machine } from './machine.js'
+import { crictlVersion } from '../../src/config/kubernetes.js'
+import { CRI_TOOLS_VERSION, crictlBinary } from './cri-tools.js'
 import { FLANNEL_MANIFEST, K8S_VERSION, standins } from './standins.js'
 
 const execFileP = promisify(execFile)
@@ -100,12 +102,28 @@ export async function packCniPlugins(m: Machine): Promise<Buffer> {
   return tarGz(files, { dotSlash: true })
 }
 
-/** A crictl release tarball (crictl-v1.34.0-linux-amd64.tar.gz) holding `crictl` at its root. */
-export async function packCrictl(crictl: string | Buffer): Promise<Buffer> {
+/**
+ * A crictl release tarball (crictl-v1.36.0-linux-amd64.tar.gz) holding `crictl` at its root,
+ * by default the real crictl (cri-tools.ts).
+ */
+export async function packCrictl(crictl: string | Buffer = crictlBinary()): Promise<Buffer> {
   return tarGz({ crictl: { content: Buffer.from(crictl), mode: 0o755 } }, { dotSlash: false })
 }
 
-export const CRICTL_VERSION = 'v1.34.0'
+/**
+ * The crictl a run of Kubernetes `version` downloads: v1.N.0 for 1.N (src/config/kubernetes.ts),
+ * served as the real crictl. The only real one here is v1.36.0 (cri-tools.ts): for 1.36 it is
+ * served under its own release name; for the other minors the tests run (1.28, 1.34) the same
+ * v1.36.0 binary is served under v1.N.0's file name, with a .sha256 of those very bytes. That
+ * is a newer crictl than a runner would get, but the real client: its flags, crictl.yaml and
+ * output, against the real containerd, where a stand-in would only echo what we believed.
+ * cri-tools' README: crictl speaks the CRI v1 API, which every runtime the action sets up serves.
+ */
+export function crictlTarballPath(version: string): string {
+  const v = crictlVersion(Number(version.split('.')[1]))
+  return `github/kubernetes-sigs/cri-tools/releases/download/${v}/crictl-${v}-linux-amd64.tar.gz`
+}
+export { CRI_TOOLS_VERSION }
 export const CNI_VERSION = 'v1.8.0'
 export const FLANNEL_VERSION = 'v0.28.9'
 
@@ -121,9 +139,9 @@ export interface Release {
 
 /**
  * The downloads of a run, laid out as the action fetches them: kubeadm, kubelet, kubectl
- * (stand-ins) under the release URL with bare-hex .sha256 files; crictl (stand-in), the CNI
- * plugins (real, Debian's) and the flannel manifest under GitHub's release paths, the tarballs
- * with `hex  filename` .sha256 files.
+ * (stand-ins) under the release URL with bare-hex .sha256 files; crictl (the real one, see
+ * crictlTarballPath), the CNI plugins (real, Debian's) and the flannel manifest under GitHub's
+ * release paths, the tarballs with `hex  filename` .sha256 files.
  */
 export async function serveRelease(m: Machine, opts: { version?: string } = {}): Promise<Release> {
   const version = opts.version ?? K8S_VERSION
@@ -134,8 +152,8 @@ export async function serveRelease(m: Machine, opts: { version?: string } = {}):
     const p = `k8s/release/${version}/bin/linux/amd64/${name}`
     files[p] = await mirror.addWithSha256(p, s[name], 'bare')
   }
-  const crictlPath = `github/kubernetes-sigs/cri-tools/releases/download/${CRICTL_VERSION}/crictl-${CRICTL_VERSION}-linux-amd64.tar.gz`
-  files[crictlPath] = await mirror.addWithSha256(crictlPath, await packCrictl(s.crictl), 'sha256sum')
+  const crictlPath = crictlTarballPath(version)
+  files[crictlPath] = await mirror.addWithSha256(crictlPath, await packCrictl(), 'sha256sum')
   const cniPath = `github/containernetworking/plugins/releases/download/${CNI_VERSION}/cni-plugins-linux-amd64-${CNI_VERSION}.tgz`
   files[cniPath] = await mirror.addWithSha256(cniPath, await packCniPlugins(m), 'sha256sum')
   const flannelPath = `github/flannel-io/flannel/releases/download/${FLANNEL_VERSION}/kube-flannel.yml`
