@@ -2,7 +2,7 @@
 // input table, and every misuse is an error that names it.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { INPUTS, type AnyInputSpec } from '../src/config/input-table.js'
+import { INPUTS, type AnyInputSpec } from '../src/inputs/table.js'
 import { commandHelp, inCommandLineWords, inputGetter, parseArgv, programHelp, UsageError, type Parsed } from '../src/entry/args.js'
 
 const specs = INPUTS as readonly AnyInputSpec[]
@@ -69,7 +69,7 @@ describe('command-line flags', () => {
     assert.equal(ok(['up', '--preload-images=']).values.get('preload-images'), '')
     refused(['up', '--timeout', '-5m'], /^--timeout is followed by "-5m", which starts with '-': if that is its value, write --timeout=-5m; otherwise give --timeout its value \(DURATION\)$/)
     refused(['up', '--cni', '--timeout', '5m'], /^--cni is followed by "--timeout"/)
-    refused(['up', '--cni'], /^--cni needs a value \(flannel\|calico\|none\)/)
+    refused(['up', '--cni'], /^--cni needs a value \(flannel\|calico\|bridge\|none\)/)
     refused(['up', '--verbose=yes'], /^--verbose takes no value/)
     assert.equal(ok(['up', '--verbose']).values.get('verbose'), 'true')
   })

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { parse } from 'yaml'
-import { actionDescription, renderActionInputs, renderReadmeInputs, withActionInputs, withReadmeInputs } from '../src/config/input-docs.js'
-import { INPUT_NAMES, INPUTS, type AnyInputSpec } from '../src/config/input-table.js'
-import { parseInputs, type Config } from '../src/config/inputs.js'
+import { actionDescription, renderActionInputs, renderReadmeInputs, withActionInputs, withReadmeInputs } from '../src/inputs/docs.js'
+import { INPUT_NAMES, INPUTS, type AnyInputSpec } from '../src/inputs/table.js'
+import { parseInputs, type Config } from '../src/inputs/parse.js'
 
 const actionYml = readFileSync('action.yml', 'utf8')
 const action = parse(actionYml)

@@ -5,7 +5,7 @@ import * as fsp from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { InputError, parseInputs, type Config } from '../src/config/inputs.js'
+import { InputError, parseInputs, type Config } from '../src/inputs/parse.js'
 import { inputFileProblems, readKubeadmConfigFile, type FileProbe } from '../src/config/input-files.js'
 
 const config = (inputs: Record<string, string>): Config => parseInputs((n) => inputs[n] ?? '')

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { parse } from 'yaml'
 import { DEFAULTS } from '../src/config/defaults.js'
-import { InputError, MAX_TIMEOUT_SECONDS, MIRROR_PRESET_FORMS, parseDuration, parseInputs, parseVersionSpec, RETAG_FORM, VERSION_FORMS, type Config } from '../src/config/inputs.js'
-import { INPUTS } from '../src/config/input-table.js'
+import { InputError, MAX_TIMEOUT_SECONDS, MIRROR_PRESET_FORMS, parseDuration, parseInputs, parseVersionSpec, RETAG_FORM, VERSION_FORMS, type Config } from '../src/inputs/parse.js'
+import { INPUTS } from '../src/inputs/table.js'
 import { MIRROR_PRESET_NAMES, MIRROR_PRESETS } from '../src/config/presets.js'
 
 const parseWith = (inputs: Record<string, string>): Config => parseInputs((n) => inputs[n] ?? '')
@@ -76,7 +76,7 @@ describe('inputs', () => {
 
   const cases: Array<[string, string, RegExp]> = [
     ['container-runtime', 'cri-o', /accepted: 'containerd'/],
-    ['cni', 'weave', /accepted: 'flannel', 'calico', 'none'/],
+    ['cni', 'weave', /accepted: 'flannel', 'calico', 'bridge', 'none'/],
     ['cni-version', 'v3.32', /a release such as 'v3\.32\.2'/],
     ['cni-version', 'stable', /'latest' \(its newest release/],
     ['cni-version', 'v0.28.9;id', /accepted: '' \(the release the CNI pins: flannel v0\.28\.9, calico v3\.32\.2\)/],

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { INPUT_NAMES, parseInputs } from '../src/config/inputs.js'
+import { INPUT_NAMES, parseInputs } from '../src/inputs/parse.js'
 import { MIRROR_PRESET_NAMES, MIRROR_PRESETS, presetValue } from '../src/config/presets.js'
 
 const readme = readFileSync('README.md', 'utf8')

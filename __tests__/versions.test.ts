@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { parseVersionSpec } from '../src/config/inputs.js'
+import { parseVersionSpec } from '../src/inputs/parse.js'
 import { resolveVersion } from '../src/config/versions.js'
 import { serve, type TestServer } from './helpers/http.js'
 

@@ -2164,9 +2164,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve4, reject2) => {
+          return new Promise((resolve5, reject2) => {
             this.close((err, data) => {
-              return err ? reject2(err) : resolve4(data);
+              return err ? reject2(err) : resolve5(data);
             });
           });
         }
@@ -2204,12 +2204,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve4, reject2) => {
+          return new Promise((resolve5, reject2) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject2(err2)
-              ) : resolve4(data);
+              ) : resolve5(data);
             });
           });
         }
@@ -2753,18 +2753,18 @@ var require_constants2 = __commonJS({
       TYPE2[TYPE2["REQUEST"] = 1] = "REQUEST";
       TYPE2[TYPE2["RESPONSE"] = 2] = "RESPONSE";
     })(TYPE = exports.TYPE || (exports.TYPE = {}));
-    var FLAGS;
-    (function(FLAGS2) {
-      FLAGS2[FLAGS2["CONNECTION_KEEP_ALIVE"] = 1] = "CONNECTION_KEEP_ALIVE";
-      FLAGS2[FLAGS2["CONNECTION_CLOSE"] = 2] = "CONNECTION_CLOSE";
-      FLAGS2[FLAGS2["CONNECTION_UPGRADE"] = 4] = "CONNECTION_UPGRADE";
-      FLAGS2[FLAGS2["CHUNKED"] = 8] = "CHUNKED";
-      FLAGS2[FLAGS2["UPGRADE"] = 16] = "UPGRADE";
-      FLAGS2[FLAGS2["CONTENT_LENGTH"] = 32] = "CONTENT_LENGTH";
-      FLAGS2[FLAGS2["SKIPBODY"] = 64] = "SKIPBODY";
-      FLAGS2[FLAGS2["TRAILING"] = 128] = "TRAILING";
-      FLAGS2[FLAGS2["TRANSFER_ENCODING"] = 512] = "TRANSFER_ENCODING";
-    })(FLAGS = exports.FLAGS || (exports.FLAGS = {}));
+    var FLAGS2;
+    (function(FLAGS3) {
+      FLAGS3[FLAGS3["CONNECTION_KEEP_ALIVE"] = 1] = "CONNECTION_KEEP_ALIVE";
+      FLAGS3[FLAGS3["CONNECTION_CLOSE"] = 2] = "CONNECTION_CLOSE";
+      FLAGS3[FLAGS3["CONNECTION_UPGRADE"] = 4] = "CONNECTION_UPGRADE";
+      FLAGS3[FLAGS3["CHUNKED"] = 8] = "CHUNKED";
+      FLAGS3[FLAGS3["UPGRADE"] = 16] = "UPGRADE";
+      FLAGS3[FLAGS3["CONTENT_LENGTH"] = 32] = "CONTENT_LENGTH";
+      FLAGS3[FLAGS3["SKIPBODY"] = 64] = "SKIPBODY";
+      FLAGS3[FLAGS3["TRAILING"] = 128] = "TRAILING";
+      FLAGS3[FLAGS3["TRANSFER_ENCODING"] = 512] = "TRANSFER_ENCODING";
+    })(FLAGS2 = exports.FLAGS || (exports.FLAGS = {}));
     var LENIENT_FLAGS;
     (function(LENIENT_FLAGS2) {
       LENIENT_FLAGS2[LENIENT_FLAGS2["HEADERS"] = 1] = "HEADERS";
@@ -4476,8 +4476,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve4, reject2) => {
-        res = resolve4;
+      const promise = new Promise((resolve5, reject2) => {
+        res = resolve5;
         rej = reject2;
       });
       return { promise, resolve: res, reject: rej };
@@ -5789,7 +5789,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants4 = require_constants2();
+    var constants5 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util4.addListener;
@@ -5864,7 +5864,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants4.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants5.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5959,11 +5959,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants4.ERROR.OK) {
+          if (ret !== constants5.ERROR.OK) {
             const body2 = data.subarray(offset);
-            if (ret === constants4.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants5.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body2);
-            } else if (ret === constants4.ERROR.PAUSED) {
+            } else if (ret === constants5.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body2);
             } else {
@@ -5986,10 +5986,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants4.ERROR.OK) {
+        if (ret === constants5.ERROR.OK) {
           return null;
         }
-        if (ret === constants4.ERROR.PAUSED || ret === constants4.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants5.ERROR.PAUSED || ret === constants5.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -6006,7 +6006,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants4.ERROR[ret], data);
+        return new HTTPParserError(message, constants5.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6186,7 +6186,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants4.ERROR.PAUSED : 0;
+        return pause ? constants5.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6208,7 +6208,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onData(buf) === false) {
-          return constants4.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6244,13 +6244,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util4.destroy(socket, new InformationalError("reset"));
-          return constants4.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util4.destroy(socket, new InformationalError("reset"));
-          return constants4.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util4.destroy(socket, new InformationalError("reset"));
-          return constants4.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -6728,12 +6728,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve4, reject2) => {
+      const waitForDrain = () => new Promise((resolve5, reject2) => {
         assert(callback === null);
         if (socket[kError]) {
           reject2(socket[kError]);
         } else {
-          callback = resolve4;
+          callback = resolve5;
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
@@ -7403,12 +7403,12 @@ var require_client_h2 = __commonJS({
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve4, reject2) => {
+      const waitForDrain = () => new Promise((resolve5, reject2) => {
         assert(callback === null);
         if (socket[kError]) {
           reject2(socket[kError]);
         } else {
-          callback = resolve4;
+          callback = resolve5;
         }
       });
       h2stream.on("close", onDrain).on("drain", onDrain);
@@ -7887,16 +7887,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve4) => {
+        return new Promise((resolve5) => {
           if (this[kSize]) {
-            this[kClosedResolve] = resolve4;
+            this[kClosedResolve] = resolve5;
           } else {
-            resolve4(null);
+            resolve5(null);
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve4) => {
+        return new Promise((resolve5) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request2 = requests[i];
@@ -7907,7 +7907,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve4(null);
+            resolve5(null);
           };
           if (this[kHTTPContext]) {
             this[kHTTPContext].destroy(err, callback);
@@ -7958,7 +7958,7 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve4, reject2) => {
+        const socket = await new Promise((resolve5, reject2) => {
           client[kConnector]({
             host: host2,
             hostname,
@@ -7970,7 +7970,7 @@ var require_client = __commonJS({
             if (err) {
               reject2(err);
             } else {
-              resolve4(socket2);
+              resolve5(socket2);
             }
           });
         });
@@ -8306,8 +8306,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           await Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          await new Promise((resolve4) => {
-            this[kClosedResolve] = resolve4;
+          await new Promise((resolve5) => {
+            this[kClosedResolve] = resolve5;
           });
         }
       }
@@ -9576,7 +9576,7 @@ var require_readable = __commonJS({
         if (this._readableState.closeEmitted) {
           return null;
         }
-        return await new Promise((resolve4, reject2) => {
+        return await new Promise((resolve5, reject2) => {
           if (this[kContentLength] > limit) {
             this.destroy(new AbortError3());
           }
@@ -9589,7 +9589,7 @@ var require_readable = __commonJS({
             if (signal?.aborted) {
               reject2(signal.reason ?? new AbortError3());
             } else {
-              resolve4(null);
+              resolve5(null);
             }
           }).on("error", noop3).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9608,7 +9608,7 @@ var require_readable = __commonJS({
     }
     async function consume(stream2, type) {
       assert(!stream2[kConsume]);
-      return new Promise((resolve4, reject2) => {
+      return new Promise((resolve5, reject2) => {
         if (isUnusable(stream2)) {
           const rState = stream2._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
@@ -9625,7 +9625,7 @@ var require_readable = __commonJS({
             stream2[kConsume] = {
               type,
               stream: stream2,
-              resolve: resolve4,
+              resolve: resolve5,
               reject: reject2,
               length: 0,
               body: []
@@ -9695,18 +9695,18 @@ var require_readable = __commonJS({
       return buffer2;
     }
     function consumeEnd(consume2) {
-      const { type, body: body2, resolve: resolve4, stream: stream2, length } = consume2;
+      const { type, body: body2, resolve: resolve5, stream: stream2, length } = consume2;
       try {
         if (type === "text") {
-          resolve4(chunksDecode(body2, length));
+          resolve5(chunksDecode(body2, length));
         } else if (type === "json") {
-          resolve4(JSON.parse(chunksDecode(body2, length)));
+          resolve5(JSON.parse(chunksDecode(body2, length)));
         } else if (type === "arrayBuffer") {
-          resolve4(chunksConcat(body2, length).buffer);
+          resolve5(chunksConcat(body2, length).buffer);
         } else if (type === "blob") {
-          resolve4(new Blob(body2, { type: stream2[kContentType] }));
+          resolve5(new Blob(body2, { type: stream2[kContentType] }));
         } else if (type === "bytes") {
-          resolve4(chunksConcat(body2, length));
+          resolve5(chunksConcat(body2, length));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9963,9 +9963,9 @@ var require_api_request = __commonJS({
     };
     function request2(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve4, reject2) => {
+        return new Promise((resolve5, reject2) => {
           request2.call(this, opts, (err, data) => {
-            return err ? reject2(err) : resolve4(data);
+            return err ? reject2(err) : resolve5(data);
           });
         });
       }
@@ -10188,9 +10188,9 @@ var require_api_stream = __commonJS({
     };
     function stream2(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve4, reject2) => {
+        return new Promise((resolve5, reject2) => {
           stream2.call(this, opts, factory, (err, data) => {
-            return err ? reject2(err) : resolve4(data);
+            return err ? reject2(err) : resolve5(data);
           });
         });
       }
@@ -10475,9 +10475,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve4, reject2) => {
+        return new Promise((resolve5, reject2) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject2(err) : resolve4(data);
+            return err ? reject2(err) : resolve5(data);
           });
         });
       }
@@ -10569,9 +10569,9 @@ var require_api_connect = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve4, reject2) => {
+        return new Promise((resolve5, reject2) => {
           connect.call(this, opts, (err, data) => {
-            return err ? reject2(err) : resolve4(data);
+            return err ? reject2(err) : resolve5(data);
           });
         });
       }
@@ -14434,7 +14434,7 @@ var require_fetch = __commonJS({
       function dispatch({ body: body2 }) {
         const url2 = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve4, reject2) => agent.dispatch(
+        return new Promise((resolve5, reject2) => agent.dispatch(
           {
             path: url2.pathname + url2.search,
             origin: url2.origin,
@@ -14510,7 +14510,7 @@ var require_fetch = __commonJS({
               }
               this.body = new Readable({ read: resume });
               const onError = this.onError.bind(this);
-              resolve4({
+              resolve5({
                 status,
                 statusText,
                 headersList,
@@ -14553,7 +14553,7 @@ var require_fetch = __commonJS({
               for (let i = 0; i < rawHeaders.length; i += 2) {
                 headersList.append(bufferToLowerCasedHeaderName(rawHeaders[i]), rawHeaders[i + 1].toString("latin1"), true);
               }
-              resolve4({
+              resolve5({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList,
@@ -18294,8 +18294,8 @@ var require_util8 = __commonJS({
       return true;
     }
     function delay4(ms) {
-      return new Promise((resolve4) => {
-        setTimeout(resolve4, ms).unref();
+      return new Promise((resolve5) => {
+        setTimeout(resolve5, ms).unref();
       });
     }
     module.exports = {
@@ -20031,10 +20031,10 @@ var require_truncate = __commonJS({
   "node_modules/semver/functions/truncate.js"(exports, module) {
     "use strict";
     var parse5 = require_parse2();
-    var constants4 = require_constants6();
+    var constants5 = require_constants6();
     var SemVer = require_semver();
     var truncate = (version3, truncation, options) => {
-      if (!constants4.RELEASE_TYPES.includes(truncation)) {
+      if (!constants5.RELEASE_TYPES.includes(truncation)) {
         return null;
       }
       const clonedVersion = cloneInputVersion(version3, options);
@@ -21274,7 +21274,7 @@ var require_semver2 = __commonJS({
   "node_modules/semver/index.js"(exports, module) {
     "use strict";
     var internalRe = require_re();
-    var constants4 = require_constants6();
+    var constants5 = require_constants6();
     var SemVer = require_semver();
     var identifiers = require_identifiers();
     var parse5 = require_parse2();
@@ -21358,8 +21358,8 @@ var require_semver2 = __commonJS({
       re: internalRe.re,
       src: internalRe.src,
       tokens: internalRe.t,
-      SEMVER_SPEC_VERSION: constants4.SEMVER_SPEC_VERSION,
-      RELEASE_TYPES: constants4.RELEASE_TYPES,
+      SEMVER_SPEC_VERSION: constants5.SEMVER_SPEC_VERSION,
+      RELEASE_TYPES: constants5.RELEASE_TYPES,
       compareIdentifiers: identifiers.compareIdentifiers,
       rcompareIdentifiers: identifiers.rcompareIdentifiers
     };
@@ -22189,8 +22189,8 @@ var require_helpers = __commonJS({
     function req(url2, opts = {}) {
       const href = typeof url2 === "string" ? url2 : url2.href;
       const req2 = (href.startsWith("https:") ? https2 : http2).request(url2, opts);
-      const promise = new Promise((resolve4, reject2) => {
-        req2.once("response", resolve4).once("error", reject2).end();
+      const promise = new Promise((resolve5, reject2) => {
+        req2.once("response", resolve5).once("error", reject2).end();
       });
       req2.then = promise.then.bind(promise);
       return req2;
@@ -22367,7 +22367,7 @@ var require_parse_proxy_response = __commonJS({
     var debug_1 = __importDefault(require_src());
     var debug2 = (0, debug_1.default)("https-proxy-agent:parse-proxy-response");
     function parseProxyResponse(socket) {
-      return new Promise((resolve4, reject2) => {
+      return new Promise((resolve5, reject2) => {
         let buffersLength = 0;
         const buffers = [];
         function read2() {
@@ -22433,7 +22433,7 @@ var require_parse_proxy_response = __commonJS({
           }
           debug2("got proxy server response: %o %o", firstLine2, headers);
           cleanup();
-          resolve4({
+          resolve5({
             connect: {
               statusCode,
               statusText,
@@ -26093,8 +26093,8 @@ var require_deferred = __commonJS({
        */
       constructor(preventUnhandledRejectionWarning = true) {
         this._state = DeferredState.PENDING;
-        this._promise = new Promise((resolve4, reject2) => {
-          this._resolve = resolve4;
+        this._promise = new Promise((resolve5, reject2) => {
+          this._resolve = resolve5;
           this._reject = reject2;
         });
         if (preventUnhandledRejectionWarning) {
@@ -26309,11 +26309,11 @@ var require_unary_call = __commonJS({
     "use strict";
     var __awaiter10 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve4) {
-          resolve4(value);
+        return value instanceof P ? value : new P(function(resolve5) {
+          resolve5(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve4, reject2) {
+      return new (P || (P = Promise))(function(resolve5, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -26329,7 +26329,7 @@ var require_unary_call = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26378,11 +26378,11 @@ var require_server_streaming_call = __commonJS({
     "use strict";
     var __awaiter10 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve4) {
-          resolve4(value);
+        return value instanceof P ? value : new P(function(resolve5) {
+          resolve5(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve4, reject2) {
+      return new (P || (P = Promise))(function(resolve5, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -26398,7 +26398,7 @@ var require_server_streaming_call = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26448,11 +26448,11 @@ var require_client_streaming_call = __commonJS({
     "use strict";
     var __awaiter10 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve4) {
-          resolve4(value);
+        return value instanceof P ? value : new P(function(resolve5) {
+          resolve5(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve4, reject2) {
+      return new (P || (P = Promise))(function(resolve5, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -26468,7 +26468,7 @@ var require_client_streaming_call = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26517,11 +26517,11 @@ var require_duplex_streaming_call = __commonJS({
     "use strict";
     var __awaiter10 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve4) {
-          resolve4(value);
+        return value instanceof P ? value : new P(function(resolve5) {
+          resolve5(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve4, reject2) {
+      return new (P || (P = Promise))(function(resolve5, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -26537,7 +26537,7 @@ var require_duplex_streaming_call = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26585,11 +26585,11 @@ var require_test_transport = __commonJS({
     "use strict";
     var __awaiter10 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve4) {
-          resolve4(value);
+        return value instanceof P ? value : new P(function(resolve5) {
+          resolve5(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve4, reject2) {
+      return new (P || (P = Promise))(function(resolve5, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -26605,7 +26605,7 @@ var require_test_transport = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26802,11 +26802,11 @@ var require_test_transport = __commonJS({
       responseTrailer: "test"
     };
     function delay4(ms, abort) {
-      return (v) => new Promise((resolve4, reject2) => {
+      return (v) => new Promise((resolve5, reject2) => {
         if (abort === null || abort === void 0 ? void 0 : abort.aborted) {
           reject2(new rpc_error_1.RpcError("user cancel", "CANCELLED"));
         } else {
-          const id = setTimeout(() => resolve4(v), ms);
+          const id = setTimeout(() => resolve5(v), ms);
           if (abort) {
             abort.addEventListener("abort", (ev) => {
               clearTimeout(id);
@@ -35326,11 +35326,11 @@ var require_lib = __commonJS({
     })();
     var __awaiter10 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve4) {
-          resolve4(value);
+        return value instanceof P ? value : new P(function(resolve5) {
+          resolve5(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve4, reject2) {
+      return new (P || (P = Promise))(function(resolve5, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -35346,7 +35346,7 @@ var require_lib = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -35433,26 +35433,26 @@ var require_lib = __commonJS({
       }
       readBody() {
         return __awaiter10(this, void 0, void 0, function* () {
-          return new Promise((resolve4) => __awaiter10(this, void 0, void 0, function* () {
+          return new Promise((resolve5) => __awaiter10(this, void 0, void 0, function* () {
             let output = Buffer.alloc(0);
             this.message.on("data", (chunk) => {
               output = Buffer.concat([output, chunk]);
             });
             this.message.on("end", () => {
-              resolve4(output.toString());
+              resolve5(output.toString());
             });
           }));
         });
       }
       readBodyBuffer() {
         return __awaiter10(this, void 0, void 0, function* () {
-          return new Promise((resolve4) => __awaiter10(this, void 0, void 0, function* () {
+          return new Promise((resolve5) => __awaiter10(this, void 0, void 0, function* () {
             const chunks = [];
             this.message.on("data", (chunk) => {
               chunks.push(chunk);
             });
             this.message.on("end", () => {
-              resolve4(Buffer.concat(chunks));
+              resolve5(Buffer.concat(chunks));
             });
           }));
         });
@@ -35660,14 +35660,14 @@ var require_lib = __commonJS({
        */
       requestRaw(info2, data) {
         return __awaiter10(this, void 0, void 0, function* () {
-          return new Promise((resolve4, reject2) => {
+          return new Promise((resolve5, reject2) => {
             function callbackForResult(err, res) {
               if (err) {
                 reject2(err);
               } else if (!res) {
                 reject2(new Error("Unknown error"));
               } else {
-                resolve4(res);
+                resolve5(res);
               }
             }
             this.requestRawWithCallback(info2, data, callbackForResult);
@@ -35911,12 +35911,12 @@ var require_lib = __commonJS({
         return __awaiter10(this, void 0, void 0, function* () {
           retryNumber = Math.min(ExponentialBackoffCeiling2, retryNumber);
           const ms = ExponentialBackoffTimeSlice2 * Math.pow(2, retryNumber);
-          return new Promise((resolve4) => setTimeout(() => resolve4(), ms));
+          return new Promise((resolve5) => setTimeout(() => resolve5(), ms));
         });
       }
       _processResponse(res, options) {
         return __awaiter10(this, void 0, void 0, function* () {
-          return new Promise((resolve4, reject2) => __awaiter10(this, void 0, void 0, function* () {
+          return new Promise((resolve5, reject2) => __awaiter10(this, void 0, void 0, function* () {
             const statusCode = res.message.statusCode || 0;
             const response = {
               statusCode,
@@ -35924,7 +35924,7 @@ var require_lib = __commonJS({
               headers: {}
             };
             if (statusCode === HttpCodes2.NotFound) {
-              resolve4(response);
+              resolve5(response);
             }
             function dateTimeDeserializer(key, value) {
               if (typeof value === "string") {
@@ -35963,7 +35963,7 @@ var require_lib = __commonJS({
               err.result = response.result;
               reject2(err);
             } else {
-              resolve4(response);
+              resolve5(response);
             }
           }));
         });
@@ -35977,7 +35977,6 @@ var require_lib = __commonJS({
 // src/entry/cli.ts
 import { homedir as homedir2 } from "node:os";
 import { join as join23 } from "node:path";
-import { parseArgs } from "node:util";
 
 // src/cache/backend.ts
 import { cp as cp2, mkdir as mkdir2, readdir as readdir2, rename as rename2, rm as rm2, stat as stat2 } from "node:fs/promises";
@@ -36126,11 +36125,11 @@ var tunnel = __toESM(require_tunnel2(), 1);
 var import_undici = __toESM(require_undici(), 1);
 var __awaiter = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve4) {
-      resolve4(value);
+    return value instanceof P ? value : new P(function(resolve5) {
+      resolve5(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve4, reject2) {
+  return new (P || (P = Promise))(function(resolve5, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -36146,7 +36145,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -36219,26 +36218,26 @@ var HttpClientResponse = class {
   }
   readBody() {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve4) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve5) => __awaiter(this, void 0, void 0, function* () {
         let output = Buffer.alloc(0);
         this.message.on("data", (chunk) => {
           output = Buffer.concat([output, chunk]);
         });
         this.message.on("end", () => {
-          resolve4(output.toString());
+          resolve5(output.toString());
         });
       }));
     });
   }
   readBodyBuffer() {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve4) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve5) => __awaiter(this, void 0, void 0, function* () {
         const chunks = [];
         this.message.on("data", (chunk) => {
           chunks.push(chunk);
         });
         this.message.on("end", () => {
-          resolve4(Buffer.concat(chunks));
+          resolve5(Buffer.concat(chunks));
         });
       }));
     });
@@ -36441,14 +36440,14 @@ var HttpClient = class {
    */
   requestRaw(info2, data) {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve4, reject2) => {
+      return new Promise((resolve5, reject2) => {
         function callbackForResult(err, res) {
           if (err) {
             reject2(err);
           } else if (!res) {
             reject2(new Error("Unknown error"));
           } else {
-            resolve4(res);
+            resolve5(res);
           }
         }
         this.requestRawWithCallback(info2, data, callbackForResult);
@@ -36692,12 +36691,12 @@ var HttpClient = class {
     return __awaiter(this, void 0, void 0, function* () {
       retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
       const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-      return new Promise((resolve4) => setTimeout(() => resolve4(), ms));
+      return new Promise((resolve5) => setTimeout(() => resolve5(), ms));
     });
   }
   _processResponse(res, options) {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve4, reject2) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve5, reject2) => __awaiter(this, void 0, void 0, function* () {
         const statusCode = res.message.statusCode || 0;
         const response = {
           statusCode,
@@ -36705,7 +36704,7 @@ var HttpClient = class {
           headers: {}
         };
         if (statusCode === HttpCodes.NotFound) {
-          resolve4(response);
+          resolve5(response);
         }
         function dateTimeDeserializer(key, value) {
           if (typeof value === "string") {
@@ -36744,7 +36743,7 @@ var HttpClient = class {
           err.result = response.result;
           reject2(err);
         } else {
-          resolve4(response);
+          resolve5(response);
         }
       }));
     });
@@ -36757,11 +36756,11 @@ import { EOL as EOL2 } from "os";
 import { constants, promises } from "fs";
 var __awaiter2 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve4) {
-      resolve4(value);
+    return value instanceof P ? value : new P(function(resolve5) {
+      resolve5(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve4, reject2) {
+  return new (P || (P = Promise))(function(resolve5, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -36777,7 +36776,7 @@ var __awaiter2 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -37057,11 +37056,11 @@ import * as fs from "fs";
 import * as path from "path";
 var __awaiter3 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve4) {
-      resolve4(value);
+    return value instanceof P ? value : new P(function(resolve5) {
+      resolve5(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve4, reject2) {
+  return new (P || (P = Promise))(function(resolve5, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -37077,7 +37076,7 @@ var __awaiter3 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -37190,11 +37189,11 @@ function isUnixExecutable(stats) {
 // node_modules/@actions/io/lib/io.js
 var __awaiter4 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve4) {
-      resolve4(value);
+    return value instanceof P ? value : new P(function(resolve5) {
+      resolve5(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve4, reject2) {
+  return new (P || (P = Promise))(function(resolve5, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -37210,7 +37209,7 @@ var __awaiter4 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -37380,11 +37379,11 @@ function copyFile2(srcFile, destFile, force) {
 import { setTimeout as setTimeout2 } from "timers";
 var __awaiter5 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve4) {
-      resolve4(value);
+    return value instanceof P ? value : new P(function(resolve5) {
+      resolve5(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve4, reject2) {
+  return new (P || (P = Promise))(function(resolve5, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -37400,7 +37399,7 @@ var __awaiter5 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -37619,7 +37618,7 @@ var ToolRunner = class extends events.EventEmitter {
         this.toolPath = path3.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
       }
       this.toolPath = yield which(this.toolPath, true);
-      return new Promise((resolve4, reject2) => __awaiter5(this, void 0, void 0, function* () {
+      return new Promise((resolve5, reject2) => __awaiter5(this, void 0, void 0, function* () {
         this._debug(`exec tool: ${this.toolPath}`);
         this._debug("arguments:");
         for (const arg of this.args) {
@@ -37702,7 +37701,7 @@ var ToolRunner = class extends events.EventEmitter {
           if (error2) {
             reject2(error2);
           } else {
-            resolve4(exitCode);
+            resolve5(exitCode);
           }
         });
         if (this.options.input) {
@@ -37825,11 +37824,11 @@ var ExecState = class _ExecState extends events.EventEmitter {
 // node_modules/@actions/exec/lib/exec.js
 var __awaiter6 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve4) {
-      resolve4(value);
+    return value instanceof P ? value : new P(function(resolve5) {
+      resolve5(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve4, reject2) {
+  return new (P || (P = Promise))(function(resolve5, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -37845,7 +37844,7 @@ var __awaiter6 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -41370,8 +41369,8 @@ var NativeCRC64 = (() => {
     NativeCRC642 = NativeCRC642 || {};
     var Module = typeof NativeCRC642 != "undefined" ? NativeCRC642 : {};
     var readyPromiseResolve, readyPromiseReject;
-    Module["ready"] = new Promise(function(resolve4, reject2) {
-      readyPromiseResolve = resolve4;
+    Module["ready"] = new Promise(function(resolve5, reject2) {
+      readyPromiseResolve = resolve5;
       readyPromiseReject = reject2;
     });
     ["_malloc", "_free", "_emscripten_bind_VoidPtr___destroy___0", "_emscripten_bind_Crc64Hash_Crc64Hash_0", "_emscripten_bind_Crc64Hash_OnAppend_2", "_emscripten_bind_Crc64Hash_OnFinal_3", "_emscripten_bind_Crc64Hash___destroy___0", "_fflush", "onRuntimeInitialized"].forEach((prop) => {
@@ -53720,11 +53719,11 @@ import { ok as ok2 } from "assert";
 // node_modules/@actions/tool-cache/lib/retry-helper.js
 var __awaiter7 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve4) {
-      resolve4(value);
+    return value instanceof P ? value : new P(function(resolve5) {
+      resolve5(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve4, reject2) {
+  return new (P || (P = Promise))(function(resolve5, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -53740,7 +53739,7 @@ var __awaiter7 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -53782,7 +53781,7 @@ var RetryHelper = class {
   }
   sleep(seconds) {
     return __awaiter7(this, void 0, void 0, function* () {
-      return new Promise((resolve4) => setTimeout(resolve4, seconds * 1e3));
+      return new Promise((resolve5) => setTimeout(resolve5, seconds * 1e3));
     });
   }
 };
@@ -53790,11 +53789,11 @@ var RetryHelper = class {
 // node_modules/@actions/tool-cache/lib/tool-cache.js
 var __awaiter8 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve4) {
-      resolve4(value);
+    return value instanceof P ? value : new P(function(resolve5) {
+      resolve5(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve4, reject2) {
+  return new (P || (P = Promise))(function(resolve5, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -53810,7 +53809,7 @@ var __awaiter8 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -54534,8 +54533,9 @@ var none = {
 };
 
 // src/cnis/index.ts
-var CNIS = { flannel, calico, bridge, none };
-var CNI_NAMES = Object.keys(CNIS);
+var REGISTRY = { flannel, calico, bridge, none };
+var CNI_NAMES = Object.keys(REGISTRY);
+var CNIS = REGISTRY;
 
 // src/engine/diagnostics.ts
 function hintsFor(hints, text) {
@@ -56609,8 +56609,9 @@ var docker = {
 };
 
 // src/runtimes/index.ts
-var RUNTIMES = { containerd, docker };
-var RUNTIME_NAMES = Object.keys(RUNTIMES);
+var REGISTRY2 = { containerd, docker };
+var RUNTIME_NAMES = Object.keys(REGISTRY2);
+var RUNTIMES = REGISTRY2;
 
 // src/commands/diagnose.ts
 var CORE_HINTS = [
@@ -56665,14 +56666,31 @@ ${hints.map((h) => `- ${h}`).join("\n")}` : ""}`,
 }
 
 // src/commands/down.ts
-async function down(record, env) {
+function recordingRun(commands) {
+  return async (argv, o = {}) => {
+    commands.push(`$ ${displayArgv(argv)}${o.privileged ? "   (as root)" : ""}`);
+    return { exitCode: 0, stdout: "", stderr: "" };
+  };
+}
+async function down(record, env, o = {}) {
   const { io } = env;
   if (record.changes.length === 0) {
     io.info("Nothing to undo: the ledger records no host change.");
-    env.store.clear();
+    if (!o.dryRun) env.store.clear();
     return { failed: 0 };
   }
-  const r = await undoChanges(record.changes, { run: env.run, services: env.services, procSwaps: env.paths.procSwaps, sysClassNet: env.paths.sysClassNet, procMounts: env.paths.procMounts });
+  const commands = [];
+  const run = o.dryRun ? recordingRun(commands) : env.run;
+  const services = o.dryRun ? systemd(run) : env.services;
+  const r = await undoChanges(record.changes, { run, services, procSwaps: env.paths.procSwaps, sysClassNet: env.paths.sysClassNet, procMounts: env.paths.procMounts });
+  if (o.dryRun) {
+    io.block(`Cleanup (dry run: nothing on this host is changed): ${r.undone.length} changes would be undone`, [
+      ...commands,
+      ...r.undone.map((l) => `would undo: ${l}`),
+      ...r.leftInPlace.map((l) => `left in place: ${l}`)
+    ]);
+    return { failed: 0 };
+  }
   const lines = [
     ...r.undone.map((l) => `undone: ${l}`),
     ...r.restarted.map((l) => `then: ${l}`),
@@ -56686,6 +56704,11 @@ async function down(record, env) {
   else env.store.save({ ...record, changes: r.remaining });
   return { failed: r.failed.length };
 }
+
+// src/commands/plan.ts
+import { constants as constants4 } from "node:fs";
+import { access as access8, stat as stat6 } from "node:fs/promises";
+import { dirname as dirname11, resolve as resolve4 } from "node:path";
 
 // src/engine/describe.ts
 import { mkdir as mkdir5, realpath, writeFile as writeFile3 } from "node:fs/promises";
@@ -56737,7 +56760,7 @@ async function execute(steps, base, hooks = {}) {
   const done = /* @__PURE__ */ new Set();
   const started = /* @__PURE__ */ new Set();
   let failure;
-  return new Promise((resolve4, reject2) => {
+  return new Promise((resolve5, reject2) => {
     let running = 0;
     const launch = () => {
       if (!failure) {
@@ -56751,7 +56774,7 @@ async function execute(steps, base, hooks = {}) {
       if (running === 0) {
         if (failure) reject2(failure);
         else if (done.size < steps.length) reject2(new Error("the plan stalled: some steps never became ready"));
-        else resolve4(timings);
+        else resolve5(timings);
       }
     };
     const run = async (step2) => {
@@ -56863,8 +56886,18 @@ async function writePlanTree(steps, learned, root) {
 }
 
 // src/config/inputs.ts
-var import_ipaddr2 = __toESM(require_ipaddr(), 1);
-var import_semver3 = __toESM(require_semver2(), 1);
+var ON_EXISTING_VALUES = ["fail", "reset", "reuse"];
+var InputError = class extends Error {
+  constructor(problems2) {
+    super(
+      problems2.length === 1 ? problems2[0] : `${problems2.length} inputs are invalid:
+${problems2.map((p) => `  - ${p}`).join("\n")}`
+    );
+    this.problems = problems2;
+    this.name = "InputError";
+  }
+  problems;
+};
 
 // src/config/defaults.ts
 var DEFAULTS = {
@@ -56883,6 +56916,403 @@ var DEFAULTS = {
 };
 var CNI_PLUGINS_VERSION = "v1.8.0";
 var SMOKE = { name: "kubeadm-single-node-smoke", namespace: "default" };
+
+// src/config/presets.ts
+var MIRROR_PRESETS = {
+  china: {
+    where: "mainland China",
+    inputs: {
+      // Alibaba Cloud's copy of the control-plane images, the repository the original recipe
+      // and most kubeadm guides for China use. Flat, as kubeadm reads any repository other
+      // than registry.k8s.io: it asks for R/coredns and R/pause (src/images/kubeadm.ts).
+      "image-repository": "registry.aliyuncs.com/google_containers",
+      // DaoCloud's public image mirror (github.com/DaoCloud/public-image-mirror, README, the
+      // table of registries that take a host replacement, "支持前缀替换的 Registry":
+      // docker.io -> docker.m.daocloud.io, ghcr.io -> ghcr.m.daocloud.io, quay.io ->
+      // quay.m.daocloud.io, registry.k8s.io -> k8s.m.daocloud.io; the same four as
+      // kubespray's docs/operations/mirror.md). The path under the host is the original's,
+      // so each is a registry root, as containerd's hosts.toml and Docker's registry-mirrors
+      // take one, and no image name changes. (DaoCloud prefers the m.daocloud.io/REGISTRY/
+      // prefix form, which would need a path in the endpoint: registry-mirrors refuses one.)
+      // It serves only images on its allow list (allows.txt there; at commit
+      // 871a1e7221478447b426438e1fe962211a0ba6e8 it holds registry.k8s.io, ghcr.io/flannel-io/*
+      // (added 2026-01-09, commit 39e14c5e) and quay.io/calico/*) and is rate-limited (the
+      // README's notice, issue #2328).
+      "registry-mirrors": [
+        "docker.io=https://docker.m.daocloud.io",
+        "ghcr.io=https://ghcr.m.daocloud.io",
+        "quay.io=https://quay.m.daocloud.io",
+        "registry.k8s.io=https://k8s.m.daocloud.io"
+      ].join("\n"),
+      // DaoCloud's file mirror (github.com/DaoCloud/public-binary-files-mirror, README at
+      // commit 975d2638d1173949dba4fb94fdbd0b398720c54b, the repository's only file besides
+      // LICENSE since the clean-up of 2025-04-09 removed its mirror.yaml: the original URL
+      // with https://files.m.daocloud.io/ put before its host; its kubespray example,
+      // "使用场景2 - 安装 KubeSpray", downloads kubeadm, kubelet and kubectl from
+      // {files_repo}/dl.k8s.io/release/VERSION/bin/linux/ARCH/). It fetches a file from the
+      // origin on the first request (the README's 懒加载, lazy loading: the request waits
+      // until the file is cached) and keeps it 30 days.
+      "kubernetes-release-url": "https://files.m.daocloud.io/dl.k8s.io/release",
+      // The same file mirror's GitHub form (same README: crictl, the CNI plugins and
+      // containerd from {files_repo}/github.com/OWNER/REPO/releases/download/...), which is
+      // the layout github-url takes.
+      "github-url": "https://files.m.daocloud.io/github.com"
+    }
+  }
+};
+var MIRROR_PRESET_NAMES = Object.keys(MIRROR_PRESETS);
+function presetValue(name2, input) {
+  if (name2 === void 0) return void 0;
+  return MIRROR_PRESETS[name2].inputs[input];
+}
+
+// src/inputs/table.ts
+var quoted = (values) => values.map((v) => `'${v}'`).join(", ");
+var BOOLEAN_TRUE = ["true", "True", "TRUE"];
+var BOOLEAN_FALSE = ["false", "False", "FALSE"];
+var BOOLEAN_FORMS = "'true' or 'false' (also 'True', 'TRUE', 'False', 'FALSE', as YAML 1.2 writes booleans)";
+var VERSION_FORMS = `'stable' (the newest release; 'latest' is an alias of it), a minor such as '1.34' or 'v1.34' (its newest patch), or a release such as 'v1.34.2' or '1.34.2' (oldest 1.${OLDEST_MINOR})`;
+var CNI_VERSION_FORMS = `'' (the release the CNI pins: ${Object.entries(CNIS).filter(([, p]) => p.release).map(([n, p]) => `${n} ${p.release.pinned}`).join(", ")}), 'latest' (its newest release, looked up with GitHub's API and github-token), or a release such as 'v3.32.2'`;
+var MIRROR_PRESET_FORMS = `'' (no preset), ${MIRROR_PRESET_NAMES.map((n) => `'${n}' (mirrors reachable from ${MIRROR_PRESETS[n].where})`).join(", ")}`;
+var ON_EXISTING_FORMS = "'fail' (stop before changing anything), 'reset' (undo the earlier run and kubeadm reset, then build a fresh cluster), 'reuse' (take the cluster as it is, if it answers)";
+var CLEANUP_VALUES = ["auto", "true", "false"];
+var CLEANUP_FORMS = `${quoted(CLEANUP_VALUES)} (also 'True', 'TRUE', 'False', 'FALSE', as YAML 1.2 writes booleans)`;
+var CREDENTIALS_FORM = "one line per registry host, 'REGISTRY=USERNAME:TOKEN', such as 'docker.io=octocat:dckr_pat_\u2026' or 'registry.example.com:5000=ci:s3cret': the line is split at its first '=' and then at the first ':' after it, so a TOKEN may hold ':' and '=' (a USERNAME may not hold ':', by HTTP basic authentication's rule); neither may hold spaces; REGISTRY is a host[:port], not a URL; a line starting with '#' is a comment";
+var RETAG_FORM = "one line per image, 'SOURCE=TARGET', both image references, such as 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1': SOURCE is pulled (or imported) with the other images, then tagged as TARGET, which is not pulled";
+var DURATION_FORMS = "a positive duration of at most 1h (3600 seconds), such as '300', '300s', '5m' or '1m30s'";
+var IMAGE_FORMS = "an image reference such as 'nginx:1.29', 'docker.io/library/nginx:stable-alpine' or 'ghcr.io/org/app@sha256:\u2026'";
+var INPUTS = [
+  {
+    name: "kubernetes-version",
+    field: "kubernetesVersion",
+    section: "cluster",
+    kind: "version",
+    forms: VERSION_FORMS,
+    default: DEFAULTS.kubernetesVersion,
+    description: "'stable' (the newest release; 'latest' is an alias of it, never a pre-release), a minor such as '1.34' or 'v1.34' (its newest patch), or an exact release such as 'v1.34.2' or '1.34.2'. An exact release needs no version lookup.",
+    summary: `\`stable\` (alias \`latest\`), a minor (\`1.34\`, \`v1.34\`: its newest patch), or a release (\`v1.34.2\`, \`1.34.2\`); oldest 1.${OLDEST_MINOR}`
+  },
+  {
+    name: "container-runtime",
+    field: "containerRuntime",
+    section: "cluster",
+    kind: "enum",
+    values: RUNTIME_NAMES,
+    default: DEFAULTS.containerRuntime,
+    description: "The CRI runtime kubeadm uses. 'containerd' (Docker's own containerd on hosted runners, configured to serve CRI), or 'docker': the host's Docker through cri-dockerd (a pinned release), so images built with `docker build` in an earlier step run in pods without a registry. 'docker' needs Docker already on the host, and restarts it where its cgroup driver is not systemd.",
+    summary: "`containerd`; `docker`: the host's Docker through cri-dockerd, images from `docker build` usable in pods (see [Docker as the runtime](#docker-as-the-runtime))"
+  },
+  {
+    name: "cni",
+    field: "cni",
+    section: "network",
+    kind: "enum",
+    values: CNI_NAMES,
+    default: DEFAULTS.cni,
+    description: "'flannel' (pinned release, default), 'calico' (Calico's manifest install, pinned release, pool = pod-network-cidr), 'bridge' (the CNI reference plugins configured by the action: no DaemonSet, no image) or 'none' to install your own network (the node stays NotReady until you do; the smoke test is skipped).",
+    summary: "`flannel`, `calico` (see [Calico](#calico)), `bridge` (the CNI reference plugins, no DaemonSet and no image: the quickest way to a Ready node; see [The bridge CNI](#the-bridge-cni)), `none` (node stays NotReady; smoke test skipped)"
+  },
+  {
+    name: "cni-manifest",
+    field: "cniManifest",
+    section: "network",
+    kind: "url-or-path",
+    default: "",
+    description: "An http(s) URL or a local path to use instead of the chosen CNI's pinned manifest (kube-flannel.yml, or Calico's calico.yaml), for offline runners or a patched manifest; other schemes (file://, ftp://, ...) are refused, and a local file must exist and be readable before anything changes. Flannel's net-conf Network, or calico-node's CALICO_IPV4POOL_CIDR, is set to pod-network-cidr.",
+    summary: "an http(s) URL or a local path replacing the CNI's pinned manifest (`kube-flannel.yml` v0.28.9, Calico's `calico.yaml` v3.32.2); a local file must exist before anything changes"
+  },
+  {
+    name: "cni-version",
+    field: "cniVersion",
+    section: "network",
+    kind: "cni-version",
+    forms: CNI_VERSION_FORMS,
+    default: "",
+    description: "The CNI's release: '' for the one the action pins and is tested with (flannel v0.28.9, calico v3.32.2), 'latest' for its newest release (the highest version among its GitHub releases, drafts and pre-releases left out, looked up with GitHub's API and github-token), or a release such as 'v3.32.2'. Not with cni 'none' or with cni-manifest. Any release but the pinned one has its images read from its manifest, and the dry run cannot name them.",
+    summary: "empty: the release the action pins and is tested with (flannel v0.28.9, calico v3.32.2); `latest`: the highest release on GitHub (drafts and pre-releases left out), looked up with `github-token`; or a release such as `v3.32.2`. Not with `cni: none` or `cni-manifest`. Only the pinned release's images are named in the dry run; another's are read from its manifest"
+  },
+  {
+    name: "pod-network-cidr",
+    field: "podNetworkCidr",
+    section: "network",
+    kind: "cidr",
+    default: DEFAULTS.podNetworkCidr,
+    description: "The pod network (kubeadm podSubnet and flannel's Network), IPv4 CIDR from /8 to /24: kubeadm gives the node a /24 of it. Host bits are cleared (10.244.1.0/16 is read as 10.244.0.0/16, with a warning).",
+    summary: "IPv4 CIDR, /8 to /24 (kubeadm gives each node a /24 of it); host bits are cleared, with a warning; refused where it holds one of the node's addresses or overlaps its default route's network (see below the table)"
+  },
+  {
+    name: "service-cidr",
+    field: "serviceCidr",
+    section: "network",
+    kind: "cidr",
+    default: DEFAULTS.serviceCidr,
+    description: "The Service network (kubeadm serviceSubnet), IPv4 CIDR from /12 to /28 (kubeadm allows at most 20 host bits and needs 10 addresses), disjoint from pod-network-cidr. Host bits are cleared, with a warning.",
+    summary: "IPv4 CIDR, /12 to /28 (kubeadm's limit of 20 host bits), disjoint from the pod network, and from the node as `pod-network-cidr` is"
+  },
+  {
+    name: "mirror-preset",
+    field: "mirrorPreset",
+    section: "images",
+    kind: "enum",
+    values: MIRROR_PRESET_NAMES,
+    forms: MIRROR_PRESET_FORMS,
+    default: "",
+    description: "'' (no preset) or 'china': one switch for mirrors reachable from mainland China. It sets image-repository (registry.aliyuncs.com/google_containers), registry-mirrors (DaoCloud's docker.io, ghcr.io, quay.io and registry.k8s.io mirrors), kubernetes-release-url and github-url (DaoCloud's file mirror); the README's Restricted networks section lists every value. An input you set yourself wins over the preset's value for it (registry-mirrors as a whole). DaoCloud's mirrors serve only the images on their allow list, and are rate-limited.",
+    summary: "`china`: sets `image-repository`, `registry-mirrors`, `kubernetes-release-url` and `github-url` to mirrors reachable from mainland China (see [Restricted networks](#restricted-networks)); an input you set yourself wins"
+  },
+  {
+    name: "image-repository",
+    field: "imageRepository",
+    section: "images",
+    kind: "image-repository",
+    default: "",
+    empty: `\`${DEFAULTS.imageRepository}\`, or \`mirror-preset\`'s`,
+    description: "Where kubeadm takes its control-plane images, e.g. 'registry.aliyuncs.com/google_containers'. Any repository other than registry.k8s.io is read flat (R/coredns, R/pause), by kubeadm's rules.",
+    summary: "a registry and path without tag; anything but `registry.k8s.io` is read flat (`R/coredns`, `R/pause`) as kubeadm does"
+  },
+  {
+    name: "registry-mirrors",
+    field: "registryMirrors",
+    section: "images",
+    kind: "lines",
+    default: "",
+    empty: "none, or `mirror-preset`'s",
+    description: "One line per registry: 'REGISTRY=ENDPOINT [ENDPOINT...]', e.g. 'docker.io=https://mirror.gcr.io'; '#' after a space starts a comment. Registry names are case-insensitive, and index.docker.io and registry-1.docker.io mean docker.io (lines for one registry are merged). An endpoint is an http(s) registry root: no path, query or fragment, since Docker refuses such a mirror URL in daemon.json. Written as containerd hosts.toml files, so image names never change; docker.io mirrors also go to Docker's registry-mirrors.",
+    summary: "lines of `REGISTRY=ENDPOINT [ENDPOINT...]`; `index.docker.io` and `registry-1.docker.io` mean `docker.io`; endpoints without path, query or fragment"
+  },
+  {
+    name: "registry-credentials",
+    field: "registryCredentials",
+    section: "images",
+    kind: "secret-lines",
+    forms: CREDENTIALS_FORM,
+    env: "KUBEADM_SINGLE_NODE_REGISTRY_CREDENTIALS",
+    default: "",
+    description: "Credentials for pulling, one line per registry host: 'REGISTRY=USERNAME:TOKEN', e.g. 'docker.io=${{ vars.DOCKERHUB_USER }}:${{ secrets.DOCKERHUB_TOKEN }}' (a Docker Hub token lifts the anonymous rate limit) or a private registry's or mirror's host[:port]. Split at the first '=' and the first ':' after it, so a TOKEN may hold ':' and '='; a line starting with '#' is a comment. Each token, and its base64 USERNAME:TOKEN, is masked in the log and never shown in the plan or the summary. Sent only to the host a line names: a registry-mirrors endpoint gets credentials only from a line naming its own host. Written to containerd's CRI registry auth (config.toml, 0600) and, where Docker is present, the runner user's ~/.docker/config.json (0600, put back by cleanup); the preload pulls such images through the CRI so no token is ever on a command line.",
+    summary: "lines of `REGISTRY=USERNAME:TOKEN` (split at the first `=`, then the first `:`, so a token may hold `:` and `=`); masked in the log, placeholders in the plan; the command line reads it from `$KUBEADM_SINGLE_NODE_REGISTRY_CREDENTIALS`; see [Private registries and rate limits](#private-registries-and-rate-limits)"
+  },
+  {
+    name: "preload-images",
+    field: "preloadImages",
+    section: "images",
+    kind: "list",
+    default: "",
+    description: "Extra images to pull before kubeadm init, one per line or comma-separated.",
+    summary: "image references, one per line or comma-separated"
+  },
+  {
+    name: "image-archives",
+    field: "imageArchives",
+    section: "images",
+    kind: "paths",
+    default: "",
+    description: "Image tarballs (docker save or OCI) to import into containerd's k8s.io namespace before anything is pulled, one path per line, each kept whole (commas and '#' are part of the name; a line starting with '#' is a comment). A path may not begin with '-' (write ./-name.tar) or '~' (not expanded); each must be a readable file before anything changes. What they bring is not pulled again.",
+    summary: "one path per line to `docker save` or OCI tarballs (commas and `#` are part of the name); each must exist before anything changes"
+  },
+  {
+    name: "load-images",
+    field: "loadImages",
+    section: "images",
+    kind: "list",
+    default: "",
+    description: "Images in this host's Docker (built or pulled by an earlier step), copied into containerd's k8s.io namespace before kubeadm init, as 'kind load docker-image' does: docker save to a temporary file, then ctr images import. One name per line (or comma-separated), with a tag or without one (':latest'), not a digest. Each must be in Docker before anything changes, or the step stops naming it. Not pulled again; a pod asking for a ':latest' name pulls by default (imagePullPolicy Always), so give such images a tag of their own.",
+    summary: "names of images in this host's Docker (one per line), copied into containerd before `kubeadm init` (see [Images built in the job](#images-built-in-the-job)); each must be in Docker before anything changes"
+  },
+  {
+    name: "image-retags",
+    field: "imageRetags",
+    section: "images",
+    kind: "lines",
+    forms: RETAG_FORM,
+    default: "",
+    description: "One line per image: 'SOURCE=TARGET', both image references, e.g. 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1'; '#' starts a comment. For a mirror that names an image differently: each SOURCE is pulled (or imported) with the other images, then tagged as TARGET in the runtime's store (ctr images tag --force) before kubeadm init, so TARGET is never pulled. A TARGET takes a tag, not a digest, is made by one line only and is no other line's SOURCE.",
+    summary: "lines of `SOURCE=TARGET`, both image references: SOURCE is pulled (or imported) with the rest, then tagged as TARGET, which is not pulled; a TARGET has a tag, not a digest, is made by one line and is no line's SOURCE"
+  },
+  {
+    name: "untaint",
+    field: "untaint",
+    section: "cluster",
+    kind: "boolean",
+    forms: BOOLEAN_FORMS,
+    default: "true",
+    description: "'true' leaves no control-plane taint, so workloads schedule on the node.",
+    summary: "`true`, `false`"
+  },
+  {
+    name: "kubeadm-config",
+    field: "kubeadmConfig",
+    section: "cluster",
+    kind: "yaml-or-path",
+    default: "",
+    description: "kubeadm configuration merged into the action's own, inline or as the path of a file (a path is one line without ': '; a relative one is read from the working directory). YAML documents of kind InitConfiguration, ClusterConfiguration, KubeletConfiguration or KubeProxyConfiguration, one per kind, apiVersion optional (if given, the one the Kubernetes version reads: kubeadm.k8s.io/v1beta3 before 1.31, v1beta4 from 1.31). Merged as a JSON merge patch (RFC 7386), as kind's kubeadmConfigPatches are: maps merge, lists and values replace, null removes. A field an input sets (podSubnet, serviceSubnet, imageRepository, kubernetesVersion, criSocket, taints, the kubelet's cgroupDriver and containerRuntimeEndpoint) may only repeat that input's value; set the input instead. Checked before anything changes; the dry run shows the merged file.",
+    summary: "YAML documents (InitConfiguration, ClusterConfiguration, KubeletConfiguration, KubeProxyConfiguration; one per kind, apiVersion optional) merged into the action's kubeadm configuration, or the path of a file holding them; see [Passing kubeadm configuration](#passing-kubeadm-configuration)"
+  },
+  {
+    name: "feature-gates",
+    field: "featureGates",
+    section: "cluster",
+    kind: "list",
+    default: "",
+    description: "Kubernetes feature gates, 'Name=true' or 'Name=false', comma- or newline-separated, e.g. 'InPlacePodVerticalScaling=true,UserNamespacesSupport=false' (as minikube's --feature-gates): given to the API server, controller manager and scheduler (--feature-gates in extraArgs) and to the kubelet (KubeletConfiguration featureGates). kubeadm's own gates go in kubeadm-config's ClusterConfiguration featureGates. A gate the release does not know stops the component that reads it.",
+    summary: "`Name=true`/`Name=false` entries, comma- or newline-separated (CamelCase names): given to the API server, controller manager, scheduler and kubelet"
+  },
+  {
+    name: "smoke-test",
+    field: "smokeTest",
+    section: "smoke",
+    kind: "boolean",
+    forms: BOOLEAN_FORMS,
+    default: "",
+    empty: "`true`, or `false` with `cni: none` (no pod network for it)",
+    description: "'true' deploys smoke-test-image behind a NodePort Service and waits for HTTP 200 from it.",
+    summary: "`true`, `false`"
+  },
+  {
+    name: "smoke-test-image",
+    field: "smokeTestImage",
+    section: "smoke",
+    kind: "image",
+    forms: IMAGE_FORMS,
+    default: DEFAULTS.smokeTestImage,
+    description: "The smoke test's image. Docker Hub rate-limits anonymous pulls: use a mirror or another registry if that bites.",
+    summary: "an image reference"
+  },
+  {
+    name: "timeout",
+    field: "timeoutSeconds",
+    section: "smoke",
+    kind: "duration",
+    forms: DURATION_FORMS,
+    default: DEFAULTS.timeout,
+    description: "One deadline for the cluster to become ready and the smoke test to answer, counted from kubeadm init: '300', '300s', '5m', '1m30s'; at most 1h (kubeadm's own control-plane wait is 4m).",
+    summary: "`300`, `300s`, `5m`, `1m30s`, at most `1h` (counted from when the waiting starts, after `kubeadm init`)"
+  },
+  {
+    name: "kubernetes-release-url",
+    field: "kubernetesReleaseUrl",
+    section: "sources",
+    kind: "url",
+    default: "",
+    empty: `\`${DEFAULTS.kubernetesReleaseUrl}\`, or \`mirror-preset\`'s`,
+    description: "Where the Kubernetes binaries and version markers come from: a mirror of dl.k8s.io/release, as an http(s) URL or a file:// URL of a directory on this machine laid out the same way.",
+    summary: "http(s) URL of a mirror of the release bucket, or a `file://` URL of a directory on the runner laid out the same way"
+  },
+  {
+    name: "github-url",
+    field: "githubUrl",
+    section: "sources",
+    kind: "url",
+    default: "",
+    empty: `\`${DEFAULTS.githubUrl}\`, or \`mirror-preset\`'s`,
+    description: "Where crictl, the CNI plugins and the CNI's manifest are downloaded from (GitHub, a GitHub Enterprise Server, or a mirror of GitHub's paths: flannel's is a release asset, Calico's is read at OWNER/REPO/raw/TAG/PATH), as an http(s) URL or a file:// URL of a directory on this machine laid out the same way.",
+    summary: "http(s) URL of GitHub, a GitHub Enterprise Server, or a mirror of GitHub's release downloads and `raw` paths, or a `file://` URL of a directory on the runner laid out the same way"
+  },
+  {
+    name: "github-token",
+    field: "githubToken",
+    section: "sources",
+    kind: "secret",
+    env: "GITHUB_TOKEN",
+    default: "${{ github.token }}",
+    description: "A token for GitHub's API, used only by cni-version 'latest' (one call, listing the CNI's releases) and never printed. The default is the job's own token; it is sent only to the API of the server that issued it (GITHUB_API_URL), and releases on github.com are asked anonymously from a GitHub Enterprise Server's job.",
+    summary: "a token for GitHub's API, used only by `cni-version: latest`, masked in the log; sent only to the API of the server that issued it (`GITHUB_API_URL`), so a GitHub Enterprise Server's job asks github.com anonymously. The command line reads `$GITHUB_TOKEN`"
+  },
+  {
+    name: "cache",
+    field: "cache",
+    section: "sources",
+    kind: "boolean",
+    forms: BOOLEAN_FORMS,
+    default: "",
+    empty: "`true`, or `false` with `offline: true` (the cache is a network service)",
+    description: "'true' keeps the verified Kubernetes binaries and the cluster's images in GitHub's cache after a successful run and restores them at the start of the next, keyed by Kubernetes version, architecture, runtime and the image set (mirror inputs included). Restored binaries are checked against their published checksums, and images on import against the digests the entry's own archive lists; a damaged entry is ignored with a warning. Images pulled with registry-credentials are never kept. 'false' downloads and pulls every time.",
+    summary: "`true`, `false`: keep the verified downloads and the cluster's images between runs (see [Caching between runs](#caching-between-runs))"
+  },
+  {
+    name: "offline",
+    field: "offline",
+    section: "sources",
+    kind: "boolean",
+    forms: BOOLEAN_FORMS,
+    default: "false",
+    description: "'true': nothing is fetched over the network. Before anything changes, the action proves that every image the cluster will ask for is in image-archives, that every download (kubernetes-release-url, github-url, cni-manifest) is a file:// URL or on a loopback address and is there, that kubernetes-version is an exact release, and that no package would need apt-get; it lists every missing piece at once, each with the input that provides it. Images are never pulled.",
+    summary: "`true`: nothing is fetched over the network; every missing piece is named before anything changes (see [Air-gapped](#air-gapped-offline)); `false`"
+  },
+  {
+    name: "cleanup",
+    field: "cleanup",
+    section: "run",
+    kind: "enum",
+    values: CLEANUP_VALUES,
+    forms: CLEANUP_FORMS,
+    default: DEFAULTS.cleanup,
+    description: "'auto' undoes every host change the action recorded (kubeadm reset, files put back, units, swap, sysctls) in the post step on self-hosted runners only; 'true' always; 'false' never.",
+    summary: "`auto` (self-hosted only), `true`, `false`: undo every recorded host change in the post step"
+  },
+  {
+    name: "on-existing",
+    field: "onExisting",
+    section: "run",
+    kind: "enum",
+    values: ON_EXISTING_VALUES,
+    forms: ON_EXISTING_FORMS,
+    default: DEFAULTS.onExisting,
+    description: "What a run does where this host already has a cluster (/etc/kubernetes/admin.conf) or an earlier run's host changes that no cleanup undid (the ledger the action keeps in ~/.local/state/kubeadm-single-node/ledger.json, for self-hosted runners). 'fail' stops before anything changes, saying what is there. 'reset' undoes the earlier run's recorded changes (kubeadm reset first, files put back), runs kubeadm reset on a cluster no ledger records, then builds a fresh cluster. 'reuse' checks that the cluster answers, exports its kubeconfig and the outputs and builds nothing but load-images (the earlier ledger becomes this run's: cleanup undoes it); with no cluster to reuse it does what reset does.",
+    summary: "`fail`, `reset`, `reuse`: what a run does where a cluster or an earlier run's unfinished changes already are (see [Re-runs on self-hosted runners](#re-runs-on-self-hosted-runners))"
+  },
+  {
+    name: "dry-run",
+    field: "dryRun",
+    section: "run",
+    kind: "boolean",
+    forms: BOOLEAN_FORMS,
+    default: "false",
+    description: "'true' prints every command and file the action would run or write, in order, and changes nothing.",
+    summary: "`true`, `false`"
+  },
+  {
+    name: "plan-dir",
+    field: "planDir",
+    section: "run",
+    kind: "path",
+    default: "",
+    description: "With dry-run, also write each file at its host path under this directory, beside plan.txt and plan.json.",
+    summary: "with `dry-run`, a directory for the plan tree"
+  }
+];
+var INPUT_NAMES = INPUTS.map((i) => i.name);
+var BY_NAME = new Map(INPUTS.map((i) => [i.name, i]));
+function inputSpec(name2) {
+  return BY_NAME.get(name2);
+}
+function plainText(markdown) {
+  return markdown.replace(/\[([^\]]+)\]\([^)]+\)/g, "$1").replace(/`([^`]*)`/g, "$1").replace(/<br>/g, ", ");
+}
+
+// src/images/docker.ts
+function dockerSaveArgv(out, images) {
+  return ["docker", "save", "--output", out, ...images];
+}
+function dockerInspectArgv(image) {
+  return ["docker", "image", "inspect", "--format", "{{.Id}}", image];
+}
+var tail = (r) => (r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ");
+var ACCEPTED = "names of images in this host's Docker, each built or pulled by an earlier step (`docker image ls` lists them)";
+async function loadImageProblems(images, facts, run) {
+  if (images.length === 0) return [];
+  if (!facts.docker) return [`Input 'load-images' names ${images.join(", ")}, but this host has no docker command to save them from; accepted: ${ACCEPTED}.`];
+  const engine = facts.dockerEngine;
+  if (!engine) return [`Input 'load-images' names ${images.join(", ")}, but this host's Docker does not answer (${facts.dockerProblem ?? "docker info printed nothing it could read"}); accepted: ${ACCEPTED}.`];
+  const found = await Promise.all(images.map((i) => run(dockerInspectArgv(i), { privileged: engine.via === "root", allowFailure: true })));
+  return images.flatMap(
+    (image, n) => found[n].exitCode === 0 ? [] : [`Input 'load-images' names ${image}, which this host's Docker does not have (${tail(found[n]) || `docker image inspect exited ${found[n].exitCode}`}); accepted: ${ACCEPTED}.`]
+  );
+}
+
+// src/config/input-files.ts
+import { constants as constants3 } from "node:fs";
+import * as fsp from "node:fs/promises";
+import { isAbsolute, resolve as resolve3 } from "node:path";
 
 // src/config/kubeadm-config.ts
 var import_yaml4 = __toESM(require_dist4(), 1);
@@ -57023,576 +57453,7 @@ function featureGatesFlag(gates) {
   return gates.map((g) => `${g.name}=${g.enabled}`).join(",");
 }
 
-// src/config/presets.ts
-var MIRROR_PRESETS = {
-  china: {
-    where: "mainland China",
-    inputs: {
-      // Alibaba Cloud's copy of the control-plane images, the repository the original recipe
-      // and most kubeadm guides for China use. Flat, as kubeadm reads any repository other
-      // than registry.k8s.io: it asks for R/coredns and R/pause (src/images/kubeadm.ts).
-      "image-repository": "registry.aliyuncs.com/google_containers",
-      // DaoCloud's public image mirror (github.com/DaoCloud/public-image-mirror, README, the
-      // table of registries that take a host replacement, "支持前缀替换的 Registry":
-      // docker.io -> docker.m.daocloud.io, ghcr.io -> ghcr.m.daocloud.io, quay.io ->
-      // quay.m.daocloud.io, registry.k8s.io -> k8s.m.daocloud.io; the same four as
-      // kubespray's docs/operations/mirror.md). The path under the host is the original's,
-      // so each is a registry root, as containerd's hosts.toml and Docker's registry-mirrors
-      // take one, and no image name changes. (DaoCloud prefers the m.daocloud.io/REGISTRY/
-      // prefix form, which would need a path in the endpoint: registry-mirrors refuses one.)
-      // It serves only images on its allow list (allows.txt there; at commit
-      // 871a1e7221478447b426438e1fe962211a0ba6e8 it holds registry.k8s.io, ghcr.io/flannel-io/*
-      // (added 2026-01-09, commit 39e14c5e) and quay.io/calico/*) and is rate-limited (the
-      // README's notice, issue #2328).
-      "registry-mirrors": [
-        "docker.io=https://docker.m.daocloud.io",
-        "ghcr.io=https://ghcr.m.daocloud.io",
-        "quay.io=https://quay.m.daocloud.io",
-        "registry.k8s.io=https://k8s.m.daocloud.io"
-      ].join("\n"),
-      // DaoCloud's file mirror (github.com/DaoCloud/public-binary-files-mirror, README at
-      // commit 975d2638d1173949dba4fb94fdbd0b398720c54b, the repository's only file besides
-      // LICENSE since the clean-up of 2025-04-09 removed its mirror.yaml: the original URL
-      // with https://files.m.daocloud.io/ put before its host; its kubespray example,
-      // "使用场景2 - 安装 KubeSpray", downloads kubeadm, kubelet and kubectl from
-      // {files_repo}/dl.k8s.io/release/VERSION/bin/linux/ARCH/). It fetches a file from the
-      // origin on the first request (the README's 懒加载, lazy loading: the request waits
-      // until the file is cached) and keeps it 30 days.
-      "kubernetes-release-url": "https://files.m.daocloud.io/dl.k8s.io/release",
-      // The same file mirror's GitHub form (same README: crictl, the CNI plugins and
-      // containerd from {files_repo}/github.com/OWNER/REPO/releases/download/...), which is
-      // the layout github-url takes.
-      "github-url": "https://files.m.daocloud.io/github.com"
-    }
-  }
-};
-var MIRROR_PRESET_NAMES = Object.keys(MIRROR_PRESETS);
-function presetValue(name2, input) {
-  if (name2 === void 0) return void 0;
-  return MIRROR_PRESETS[name2].inputs[input];
-}
-
-// src/config/secret.ts
-import { inspect as inspect2 } from "node:util";
-var Secret = class {
-  constructor(value, placeholder) {
-    this.placeholder = placeholder;
-    this.#value = value;
-  }
-  placeholder;
-  #value;
-  reveal() {
-    return this.#value;
-  }
-  toString() {
-    return this.placeholder;
-  }
-  toJSON() {
-    return this.placeholder;
-  }
-  [inspect2.custom]() {
-    return this.placeholder;
-  }
-};
-
-// src/config/inputs.ts
-var ON_EXISTING = ["fail", "reset", "reuse"];
-var ON_EXISTING_FORMS = "'fail' (stop before changing anything), 'reset' (undo the earlier run and kubeadm reset, then build a fresh cluster), 'reuse' (take the cluster as it is, if it answers)";
-var INPUT_NAMES = [
-  "kubernetes-version",
-  "container-runtime",
-  "cni",
-  "cni-manifest",
-  "cni-version",
-  "pod-network-cidr",
-  "service-cidr",
-  "mirror-preset",
-  "image-repository",
-  "registry-mirrors",
-  "registry-credentials",
-  "preload-images",
-  "image-archives",
-  "load-images",
-  "image-retags",
-  "untaint",
-  "kubeadm-config",
-  "feature-gates",
-  "smoke-test",
-  "smoke-test-image",
-  "timeout",
-  "kubernetes-release-url",
-  "github-url",
-  "github-token",
-  "cache",
-  "offline",
-  "cleanup",
-  "on-existing",
-  "dry-run",
-  "plan-dir"
-];
-var InputError = class extends Error {
-  constructor(problems2) {
-    super(
-      problems2.length === 1 ? problems2[0] : `${problems2.length} inputs are invalid:
-${problems2.map((p) => `  - ${p}`).join("\n")}`
-    );
-    this.problems = problems2;
-    this.name = "InputError";
-  }
-  problems;
-};
-var Problem = class extends Error {
-};
-function reject(input, value, accepted) {
-  throw new Problem(`Input '${input}' has the value ${JSON.stringify(value)}; accepted: ${accepted}.`);
-}
-var VERSION_RE = /^v?(\d+)\.(\d+)(?:\.(\d+)(-[0-9A-Za-z.-]+)?)?$/;
-var VERSION_FORMS = `'stable' (the newest release; 'latest' is an alias of it), a minor such as '1.34' or 'v1.34' (its newest patch), or a release such as 'v1.34.2' or '1.34.2' (oldest 1.${OLDEST_MINOR})`;
-function parseVersionSpec(value, input = "kubernetes-version") {
-  const accepted = VERSION_FORMS;
-  if (value === "stable" || value === "latest") return { kind: "stable" };
-  const m = VERSION_RE.exec(value);
-  if (!m || m[1] !== "1") reject(input, value, accepted);
-  const minor = Number(m[2]);
-  if (minor < OLDEST_MINOR) reject(input, value, accepted);
-  if (m[3] === void 0) return { kind: "minor", minor };
-  const version3 = `v${m[1]}.${m[2]}.${m[3]}${m[4] ?? ""}`;
-  if (!import_semver3.default.valid(version3)) reject(input, value, accepted);
-  return { kind: "exact", version: version3 };
-}
-var BOOL_TRUE = ["true", "True", "TRUE"];
-var BOOL_FALSE = ["false", "False", "FALSE"];
-function parseBool(input, value) {
-  if (BOOL_TRUE.includes(value)) return true;
-  if (BOOL_FALSE.includes(value)) return false;
-  reject(input, value, "'true' or 'false'");
-}
-function parseChoice(input, value, choices) {
-  if (choices.includes(value)) return value;
-  reject(input, value, choices.map((c) => `'${c}'`).join(", "));
-}
-var DURATION_RE = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
-var MAX_TIMEOUT_SECONDS = 3600;
-function parseDuration(input, value) {
-  const accepted = "a positive duration of at most 1h (3600 seconds), such as '300', '300s', '5m' or '1m30s'";
-  let seconds;
-  if (/^\d+$/.test(value)) {
-    seconds = Number(value);
-  } else {
-    const m = DURATION_RE.exec(value);
-    if (!m || value === "") reject(input, value, accepted);
-    seconds = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
-  }
-  if (!Number.isSafeInteger(seconds) || seconds <= 0 || seconds > MAX_TIMEOUT_SECONDS) reject(input, value, accepted);
-  return seconds;
-}
-var CIDR_RULES = {
-  "pod-network-cidr": {
-    example: DEFAULTS.podNetworkCidr,
-    min: 8,
-    max: 24,
-    // ValidatePodSubnetNodeMask: the controller manager gives each node a /24 of the pod
-    // network (node-cidr-mask-size-ipv4, which this action leaves at its default), so the
-    // network must hold at least one /24, and the two masks may differ by at most 16 bits
-    // (PodSubnetNodeMaskMaxDiff).
-    rule: "kubeadm gives each node a /24 of the pod network, so the network must hold at least one /24 and be at most 16 bits wider than one"
-  },
-  "service-cidr": {
-    example: DEFAULTS.serviceCidr,
-    min: 12,
-    max: 28,
-    // ValidateServiceSubnetSize: at most MaximumBitsForServiceSubnet = 20 host bits; and
-    // ValidateIPNetFromString: at least MinimumAddressesInServiceSubnet = 10 addresses.
-    rule: "a service network may have at most 20 host bits, 1,048,576 addresses, kubeadm's and the API server's limit, and needs at least 10 addresses, kubeadm's minimum, as the cluster DNS Service takes the tenth"
-  }
-};
-function parseCidr(input, value, notes) {
-  const { example, min, max, rule } = CIDR_RULES[input];
-  const accepted = `an IPv4 network in CIDR form, such as '${example}', with a prefix length from /${min} to /${max} (${rule})`;
-  let addr;
-  let bits;
-  try {
-    if (!import_ipaddr2.default.IPv4.isValidFourPartDecimal(value.split("/")[0] ?? "")) throw new Error("not IPv4");
-    [addr, bits] = import_ipaddr2.default.IPv4.parseCIDR(value);
-  } catch {
-    reject(input, value, accepted);
-  }
-  if (bits < min || bits > max) reject(input, value, accepted);
-  const net = import_ipaddr2.default.IPv4.networkAddressFromCIDR(value);
-  const network = `${net.toString()}/${bits}`;
-  if (net.toString() !== addr.toString()) {
-    notes.push(`Input '${input}' has the value ${JSON.stringify(value)}, which has host bits set; it is read as its network, ${network}.`);
-  }
-  return { given: value, network, addr: net, bits };
-}
-function cidrsOverlap(a, b) {
-  return a.addr.match(b.addr, b.bits) || b.addr.match(a.addr, a.bits);
-}
-function parseUrl(input, value, files = false) {
-  const accepted = files ? "an http:// or https:// URL such as 'https://dl.k8s.io/release', or a file:// URL of a directory on this machine such as 'file:///opt/k8s-release'" : "an http:// or https:// URL such as 'https://dl.k8s.io/release'";
-  let url2;
-  try {
-    url2 = new URL(value);
-  } catch {
-    reject(input, value, accepted);
-  }
-  if (files && url2.protocol === "file:") {
-    if (url2.hostname !== "" || url2.search || url2.hash || url2.pathname === "/") reject(input, value, accepted);
-    return value.replace(/\/+$/, "");
-  }
-  if (url2.protocol !== "https:" && url2.protocol !== "http:") {
-    reject(input, value, accepted);
-  }
-  if (url2.username || url2.password) {
-    url2.username = url2.password = "***";
-    reject(input, url2.href, "a URL without credentials (mirrors are pulled anonymously)");
-  }
-  return value.replace(/\/+$/, "");
-}
-function parseList(value) {
-  return value.split(/[\n,]/).map((s) => s.replace(/#.*$/, "").trim()).filter((s) => s !== "");
-}
-function parseLines(value) {
-  return value.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== "" && !s.startsWith("#"));
-}
-var REGISTRY_HOST_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?$/;
-var DOCKER_HUB_ALIASES = ["index.docker.io", "registry-1.docker.io"];
-function normalizeRegistry(name2) {
-  const lower = name2.toLowerCase();
-  return DOCKER_HUB_ALIASES.includes(lower) ? "docker.io" : lower;
-}
-function parseMirrorEndpoint(input, value) {
-  parseUrl(input, value);
-  const url2 = new URL(value);
-  if (url2.pathname !== "/" || value.includes("?") || value.includes("#")) {
-    reject(
-      input,
-      value,
-      "an endpoint with no path, query or fragment, such as 'https://mirror.gcr.io' (Docker refuses a registry-mirrors URL with a query or fragment, and before Docker 25 with a path, and a daemon.json it refuses would leave dockerd unable to reload)"
-    );
-  }
-  return url2.origin;
-}
-function eachOf(field, entries, fn) {
-  const out = entries.map((e) => field(() => ({ ok: fn(e) })));
-  return out.every((r) => r !== void 0) ? out.map((r) => r.ok) : void 0;
-}
-function parseMirrors(input, value, field) {
-  const accepted = "one line per registry, 'REGISTRY=ENDPOINT[ ENDPOINT...]', such as 'docker.io=https://mirror.gcr.io'";
-  const lines = value.split(/\r?\n/).map((l) => l.replace(/(?:^|\s)#.*$/, "").trim()).filter((l) => l !== "");
-  const parsed = eachOf(field, lines, (line) => {
-    const eq = line.indexOf("=");
-    if (eq <= 0) reject(input, line, accepted);
-    const given = line.slice(0, eq).trim();
-    if (!REGISTRY_HOST_RE.test(given)) reject(input, line, accepted);
-    const tokens = line.slice(eq + 1).split(/[\s,]+/).filter((e) => e !== "");
-    if (tokens.length === 0) reject(input, line, accepted);
-    const endpoints = eachOf(field, tokens, (e) => parseMirrorEndpoint(input, e));
-    return endpoints && { registry: normalizeRegistry(given), endpoints };
-  });
-  if (!parsed || parsed.some((m) => m === void 0)) return void 0;
-  const byRegistry = /* @__PURE__ */ new Map();
-  for (const { registry, endpoints } of parsed) {
-    const mirror = byRegistry.get(registry) ?? { registry, endpoints: [] };
-    for (const e of endpoints) if (!mirror.endpoints.includes(e)) mirror.endpoints.push(e);
-    byRegistry.set(registry, mirror);
-  }
-  return [...byRegistry.values()];
-}
-var CREDENTIALS_FORM = "one line per registry host, 'REGISTRY=USERNAME:TOKEN', such as 'docker.io=octocat:dckr_pat_\u2026' or 'registry.example.com:5000=ci:s3cret': the line is split at its first '=' and then at the first ':' after it, so a TOKEN may hold ':' and '=' (a USERNAME may not hold ':', by HTTP basic authentication's rule); neither may hold spaces; REGISTRY is a host[:port], not a URL; a line starting with '#' is a comment";
-function parseCredentials(input, value, field, secret) {
-  const lines = value.split(/\r?\n/).map((l, i) => ({ n: i + 1, text: l.trim() })).filter((l) => l.text !== "" && !l.text.startsWith("#"));
-  for (const { text } of lines) {
-    const eq = text.indexOf("=");
-    if (eq >= 0 && text.slice(eq + 1).trim() !== "") secret(text.slice(eq + 1).trim());
-    const colon = text.indexOf(":", eq + 1);
-    if (eq >= 0 && colon > eq) {
-      const token = text.slice(colon + 1).trim();
-      if (token !== "") {
-        secret(token);
-        secret(Buffer.from(`${text.slice(eq + 1, colon).trim()}:${token}`).toString("base64"));
-      }
-    }
-  }
-  const bad = (n, registry, why) => {
-    const which2 = registry && REGISTRY_HOST_RE.test(registry) ? ` (registry ${registry})` : "";
-    throw new Problem(`Input '${input}' line ${n}${which2} is not valid: ${why} (its value is not repeated here, as it may hold a secret); accepted: ${CREDENTIALS_FORM}.`);
-  };
-  const parsed = eachOf(field, lines, ({ n, text }) => {
-    const eq = text.indexOf("=");
-    if (eq < 0) bad(n, "", "it has no '='");
-    const given = text.slice(0, eq).trim();
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(given)) bad(n, "", "REGISTRY is a URL; write its host[:port] only");
-    if (!REGISTRY_HOST_RE.test(given)) bad(n, "", "REGISTRY is not a host[:port]");
-    const rest = text.slice(eq + 1).trim();
-    const colon = rest.indexOf(":");
-    if (colon < 0) bad(n, given, "it has no ':' between USERNAME and TOKEN");
-    const username = rest.slice(0, colon).trim();
-    const token = rest.slice(colon + 1).trim();
-    if (username === "") bad(n, given, "USERNAME is empty");
-    if (token === "") bad(n, given, "TOKEN is empty");
-    if (/[\s\x00-\x1f\x7f]/.test(username + token)) bad(n, given, "USERNAME or TOKEN holds a space or a control character");
-    const registry = normalizeRegistry(given);
-    return {
-      n,
-      registry,
-      username,
-      password: new Secret(token, `<registry-credentials: token for ${registry}>`),
-      basic: new Secret(Buffer.from(`${username}:${token}`).toString("base64"), `<registry-credentials: base64 of ${username}:TOKEN for ${registry}>`)
-    };
-  });
-  if (!parsed) return void 0;
-  return eachOf(field, parsed, ({ n, ...c }) => {
-    const first = parsed.find((o) => o.registry === c.registry);
-    if (first.n !== n) bad(n, c.registry, `line ${first.n} already names ${c.registry} (index.docker.io and registry-1.docker.io are docker.io)`);
-    return c;
-  });
-}
-function parseImage(input, value) {
-  if (!isImageReference(value)) {
-    reject(input, value, "an image reference such as 'nginx:1.29', 'docker.io/library/nginx:stable-alpine' or 'ghcr.io/org/app@sha256:\u2026'");
-  }
-  return normalizeImage(value);
-}
-function parseLoadImage(input, value) {
-  const accepted = "the name of an image in this host's Docker, with a tag or without one (':latest'), such as 'my-app:ci' or 'ghcr.io/org/app:1.2'; not a digest (docker save keeps names, not digests)";
-  if (!isImageReference(value) || value.includes("@")) reject(input, value, accepted);
-  return normalizeImage(value);
-}
-var RETAG_FORM = "one line per image, 'SOURCE=TARGET', both image references, such as 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1': SOURCE is pulled (or imported) with the other images, then tagged as TARGET, which is not pulled";
-function parseRetags(input, value, field) {
-  const lines = value.split(/\r?\n/).map((l) => l.replace(/#.*$/, "").trim()).filter((l) => l !== "");
-  const parsed = eachOf(field, lines, (line) => {
-    const parts = line.split("=");
-    if (parts.length !== 2) reject(input, line, RETAG_FORM);
-    const [source, target] = parts.map((p) => p.trim());
-    if (!isImageReference(source) || !isImageReference(target)) reject(input, line, RETAG_FORM);
-    if (target.includes("@")) reject(input, line, `a TARGET with a tag, not a digest (it is the name the cluster asks for); ${RETAG_FORM}`);
-    const retag = { source: normalizeImage(source), target: normalizeImage(target), line };
-    if (retag.source === retag.target) reject(input, line, `a TARGET other than its SOURCE; ${RETAG_FORM}`);
-    return retag;
-  });
-  if (!parsed) return void 0;
-  return eachOf(field, parsed, (r) => {
-    const first = parsed.find((o) => o.target === r.target);
-    if (first !== r) reject(input, r.line, `each TARGET on one line only (${r.target} is also made by ${JSON.stringify(first.line)})`);
-    const feeds = parsed.find((o) => o.source === r.target);
-    if (feeds) reject(input, r.line, `a TARGET that is no other line's SOURCE (${r.target} is the SOURCE of ${JSON.stringify(feeds.line)}); retag from the first SOURCE directly`);
-    return { source: r.source, target: r.target };
-  });
-}
-function parsePath(input, value, what, option) {
-  if (value.includes("\0")) reject(input, value.replace(/\0/g, "\\0"), `${what} with no NUL byte`);
-  if (option && value.startsWith("-")) {
-    reject(input, value, `${what} not beginning with '-' (tar and ctr would read it as an option); write './${value}' for a file of that name`);
-  }
-  if (value.startsWith("~")) reject(input, value, `${what} not beginning with '~' (no shell expands it); write the full path, e.g. from \${{ runner.temp }}`);
-  return value;
-}
-var SCHEME_RE = /^([A-Za-z][A-Za-z0-9+.-]*):/;
-function parseUrlOrPath(input, value) {
-  const accepted = "an http:// or https:// URL, or a local path, such as '/tmp/kube-flannel.yml'; a local file whose name has a ':' before any '/' is written './NAME'";
-  const scheme = SCHEME_RE.exec(value)?.[1].toLowerCase();
-  if (scheme === void 0) return parsePath(input, value, "a local path to the manifest", false);
-  if (scheme !== "http" && scheme !== "https") reject(input, value, accepted);
-  return parseUrl(input, `${scheme}${value.slice(scheme.length)}`);
-}
-var CNI_VERSION_FORMS = `'' (the release the CNI pins: ${Object.entries(CNIS).filter(([, p]) => p.release).map(([n, p]) => `${n} ${p.release.pinned}`).join(", ")}), 'latest' (its newest release, looked up with GitHub's API and github-token), or a release such as 'v3.32.2'`;
-function parseCniVersion(value) {
-  if (value === "") return { kind: "pinned" };
-  if (value === "latest") return { kind: "latest" };
-  const m = /^v?(\d+\.\d+\.\d+)$/.exec(value);
-  if (!m || !import_semver3.default.valid(m[1])) reject("cni-version", value, CNI_VERSION_FORMS);
-  return { kind: "exact", version: `v${m[1]}` };
-}
-function parseKubeadmConfig(value, field, problems2) {
-  const v = value.trim();
-  if (v === "") return void 0;
-  if (looksLikePath(v)) {
-    const path6 = field(() => parsePath("kubeadm-config", v, "a path to a YAML file (or YAML itself, over several lines)", false));
-    return path6 === void 0 ? void 0 : { path: path6 };
-  }
-  const read2 = parseKubeadmDocuments(value.trimEnd(), "Input 'kubeadm-config'");
-  problems2.push(...read2.problems);
-  return { patches: read2.patches };
-}
-var MIRROR_PRESET_FORMS = `'' (no preset), ${MIRROR_PRESET_NAMES.map((n) => `'${n}' (mirrors reachable from ${MIRROR_PRESETS[n].where})`).join(", ")}`;
-function parseMirrorPreset(value) {
-  if (value === "") return void 0;
-  if (MIRROR_PRESET_NAMES.includes(value)) return value;
-  reject("mirror-preset", value, MIRROR_PRESET_FORMS);
-}
-function presetNote(name2, given) {
-  const entries = Object.entries(MIRROR_PRESETS[name2].inputs);
-  const set = entries.filter(([input]) => given(input) === "").map(([input, v]) => `${input} ${v.split("\n").join(", ")}`);
-  const kept = entries.filter(([input]) => given(input) !== "").map(([input]) => input);
-  return `Input 'mirror-preset' is '${name2}': it sets ${set.length ? set.join("; ") : "nothing"}${kept.length ? `; your own ${kept.join(", ")} ${kept.length === 1 ? "is" : "are"} kept` : ""}.`;
-}
-function parseInputs(get, o = {}) {
-  const problems2 = [];
-  const notes = [];
-  const field = (fn) => {
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof Problem) {
-        problems2.push(err.message);
-        return void 0;
-      }
-      throw err;
-    }
-  };
-  const given = (name2) => get(name2).trim();
-  const registryCredentials = parseCredentials("registry-credentials", given("registry-credentials"), field, o.secret ?? (() => {
-  }));
-  const mirrorPreset = field(() => parseMirrorPreset(given("mirror-preset")));
-  const read2 = (name2, fallback = "") => {
-    const v = given(name2);
-    return v !== "" ? v : presetValue(mirrorPreset, name2) ?? fallback;
-  };
-  if (mirrorPreset) notes.push(presetNote(mirrorPreset, given));
-  const kubernetesVersion = field(() => parseVersionSpec(read2("kubernetes-version", DEFAULTS.kubernetesVersion)));
-  const containerRuntime = field(
-    () => parseChoice("container-runtime", read2("container-runtime", DEFAULTS.containerRuntime), RUNTIME_NAMES)
-  );
-  const cni = field(() => parseChoice("cni", read2("cni", DEFAULTS.cni), CNI_NAMES));
-  const cniManifestRaw = read2("cni-manifest");
-  const cniManifest = cniManifestRaw === "" ? void 0 : field(() => parseUrlOrPath("cni-manifest", cniManifestRaw));
-  const cniVersionRaw = read2("cni-version");
-  const cniVersion = field(() => {
-    const spec = parseCniVersion(cniVersionRaw);
-    if (spec.kind === "pinned" || cni === void 0) return spec;
-    if (!CNIS[cni].release) reject("cni-version", cniVersionRaw, `'' with cni '${cni}', which installs no release`);
-    if (cniManifestRaw !== "") {
-      reject("cni-version", cniVersionRaw, "'' when cni-manifest is set (the manifest given replaces the release's; name its version in the manifest itself)");
-    }
-    return spec;
-  });
-  const podCidr = field(() => parseCidr("pod-network-cidr", read2("pod-network-cidr", DEFAULTS.podNetworkCidr), notes));
-  const serviceCidr = field(() => parseCidr("service-cidr", read2("service-cidr", DEFAULTS.serviceCidr), notes));
-  if (podCidr && serviceCidr && cidrsOverlap(podCidr, serviceCidr)) {
-    const shown2 = (name2, c) => `${c.given}${c.network !== c.given ? `, network ${c.network}` : ""}${get(name2).trim() === "" ? ", the default" : ""}`;
-    problems2.push(
-      `Inputs 'pod-network-cidr' (${shown2("pod-network-cidr", podCidr)}) and 'service-cidr' (${shown2("service-cidr", serviceCidr)}) overlap: an address in both would be a pod's and a Service's; accepted: two disjoint IPv4 networks, such as the defaults ${DEFAULTS.podNetworkCidr} and ${DEFAULTS.serviceCidr}.`
-    );
-  }
-  const imageRepository = field(() => {
-    const v = read2("image-repository", DEFAULTS.imageRepository).replace(/\/+$/, "");
-    if (!isImageRepository(v)) {
-      reject("image-repository", v, "a registry with an optional path and no tag, such as 'registry.k8s.io' or 'registry.aliyuncs.com/google_containers'");
-    }
-    return v;
-  });
-  const registryMirrors = parseMirrors("registry-mirrors", read2("registry-mirrors"), field);
-  const preloadImages2 = eachOf(field, parseList(read2("preload-images")), (i) => parseImage("preload-images", i));
-  const imageArchives = eachOf(
-    field,
-    parseLines(read2("image-archives")),
-    (p) => parsePath("image-archives", p, "one path per line to an image tarball (docker save or OCI archive)", true)
-  );
-  const loadImages = eachOf(field, parseList(read2("load-images")), (i) => parseLoadImage("load-images", i));
-  const imageRetags = parseRetags("image-retags", read2("image-retags"), field);
-  const untaint = field(() => parseBool("untaint", read2("untaint", "true")));
-  const kubeadmConfig = parseKubeadmConfig(get("kubeadm-config"), field, problems2);
-  for (const s of kubeadmSecrets(kubeadmConfig?.patches ?? [])) o.secret?.(s);
-  const featureGates = parseFeatureGates(read2("feature-gates"));
-  problems2.push(...featureGates.problems);
-  const smokeTest = field(() => parseBool("smoke-test", read2("smoke-test", "true")));
-  const smokeTestImage = field(() => parseImage("smoke-test-image", read2("smoke-test-image", DEFAULTS.smokeTestImage)));
-  const timeoutSeconds = field(() => parseDuration("timeout", read2("timeout", DEFAULTS.timeout)));
-  const kubernetesReleaseUrl = field(() => parseUrl("kubernetes-release-url", read2("kubernetes-release-url", DEFAULTS.kubernetesReleaseUrl), true));
-  const githubUrl = field(() => parseUrl("github-url", read2("github-url", DEFAULTS.githubUrl), true));
-  const offline = field(() => parseBool("offline", read2("offline", "false")));
-  if (offline && kubernetesVersion && kubernetesVersion.kind !== "exact") {
-    problems2.push(
-      `Input 'kubernetes-version' has the value ${JSON.stringify(read2("kubernetes-version", DEFAULTS.kubernetesVersion))}, which is looked up over the network, and 'offline' is true; accepted with offline: an exact release such as 'v1.34.2'.`
-    );
-  }
-  if (offline && cniVersion && cniVersion.kind !== "pinned") {
-    problems2.push(
-      `Input 'cni-version' has the value ${JSON.stringify(cniVersionRaw)}, and 'offline' is true; accepted with offline: '' (the release the action pins, whose images are known before the run), or cni-manifest with a local copy of the manifest you want.`
-    );
-  }
-  if (registryCredentials?.length && containerRuntime === "docker") {
-    problems2.push(
-      "Inputs 'registry-credentials' and 'container-runtime' ('docker') do not go together yet: the credentials are written for containerd and for the runner user's Docker client, but with Docker as the runtime the pulls are root's and the kubelet's. Accepted: registry-credentials with container-runtime 'containerd', or `sudo docker login` before the action."
-    );
-  }
-  const githubToken = read2("github-token");
-  if (cniVersion?.kind === "latest" && githubToken === "") {
-    problems2.push(
-      "Input 'github-token' is empty, but cni-version 'latest' looks the release up with GitHub's API, which limits anonymous callers to 60 requests an hour per address (shared by every job on a hosted runner's address); accepted: a token, such as the default ${{ github.token }} (the job's own; on the command line, $GITHUB_TOKEN), or an exact cni-version such as 'v3.32.2', which needs no lookup."
-    );
-  }
-  const cache = field(() => parseBool("cache", read2("cache", "true")));
-  const cleanup = field(() => parseChoice("cleanup", read2("cleanup", DEFAULTS.cleanup), ["auto", "true", "false"]));
-  const onExisting = field(() => {
-    const v = read2("on-existing", DEFAULTS.onExisting);
-    if (!ON_EXISTING.includes(v)) reject("on-existing", v, ON_EXISTING_FORMS);
-    return v;
-  });
-  const dryRun = field(() => parseBool("dry-run", read2("dry-run", "false")));
-  const planDirRaw = read2("plan-dir");
-  if (problems2.length > 0) throw new InputError(problems2);
-  return {
-    kubernetesVersion,
-    containerRuntime,
-    cni,
-    cniManifest,
-    cniVersion,
-    podNetworkCidr: podCidr.network,
-    serviceCidr: serviceCidr.network,
-    mirrorPreset,
-    imageRepository,
-    registryMirrors,
-    registryCredentials,
-    preloadImages: preloadImages2,
-    imageArchives,
-    loadImages,
-    imageRetags,
-    untaint,
-    kubeadmConfig,
-    featureGates: featureGates.gates,
-    smokeTest,
-    smokeTestImage,
-    timeoutSeconds,
-    kubernetesReleaseUrl,
-    githubUrl,
-    githubToken,
-    cache,
-    offline,
-    cleanup,
-    onExisting,
-    dryRun,
-    planDir: planDirRaw === "" ? void 0 : planDirRaw,
-    notes
-  };
-}
-
-// src/images/docker.ts
-function dockerSaveArgv(out, images) {
-  return ["docker", "save", "--output", out, ...images];
-}
-function dockerInspectArgv(image) {
-  return ["docker", "image", "inspect", "--format", "{{.Id}}", image];
-}
-var tail = (r) => (r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ");
-var ACCEPTED = "names of images in this host's Docker, each built or pulled by an earlier step (`docker image ls` lists them)";
-async function loadImageProblems(images, facts, run) {
-  if (images.length === 0) return [];
-  if (!facts.docker) return [`Input 'load-images' names ${images.join(", ")}, but this host has no docker command to save them from; accepted: ${ACCEPTED}.`];
-  const engine = facts.dockerEngine;
-  if (!engine) return [`Input 'load-images' names ${images.join(", ")}, but this host's Docker does not answer (${facts.dockerProblem ?? "docker info printed nothing it could read"}); accepted: ${ACCEPTED}.`];
-  const found = await Promise.all(images.map((i) => run(dockerInspectArgv(i), { privileged: engine.via === "root", allowFailure: true })));
-  return images.flatMap(
-    (image, n) => found[n].exitCode === 0 ? [] : [`Input 'load-images' names ${image}, which this host's Docker does not have (${tail(found[n]) || `docker image inspect exited ${found[n].exitCode}`}); accepted: ${ACCEPTED}.`]
-  );
-}
-
 // src/config/input-files.ts
-import { constants as constants3 } from "node:fs";
-import * as fsp from "node:fs/promises";
-import { isAbsolute, resolve as resolve3 } from "node:path";
 var nodeProbe = { stat: fsp.stat, lstat: fsp.lstat, access: fsp.access };
 var nodeRead = (path6) => fsp.readFile(path6, "utf8");
 var ACCEPTED2 = "an existing regular file this process can read";
@@ -57676,14 +57537,14 @@ import { access as access6 } from "node:fs/promises";
 import { fileURLToPath as fileURLToPath4 } from "node:url";
 
 // src/host/subnets.ts
-var import_ipaddr3 = __toESM(require_ipaddr(), 1);
+var import_ipaddr2 = __toESM(require_ipaddr(), 1);
 var NOT_THE_NODES = ["docker0", "cni0", "flannel.1", "vxlan.calico", "kube-ipvs0"];
 function counts(address) {
-  const range3 = import_ipaddr3.default.IPv4.parse(address).range();
+  const range3 = import_ipaddr2.default.IPv4.parse(address).range();
   return range3 !== "loopback" && range3 !== "linkLocal";
 }
 function networkOf(address, prefixlen) {
-  return `${import_ipaddr3.default.IPv4.networkAddressFromCIDR(`${address}/${prefixlen}`).toString()}/${prefixlen}`;
+  return `${import_ipaddr2.default.IPv4.networkAddressFromCIDR(`${address}/${prefixlen}`).toString()}/${prefixlen}`;
 }
 function overlap(a, b) {
   return a[0].match(b[0], b[1]) || b[0].match(a[0], a[1]);
@@ -57693,15 +57554,15 @@ function subnetProblems(cidrs, network) {
   const own = network.addresses.filter((a) => !NOT_THE_NODES.includes(a.ifname) && counts(a.address));
   const route = network.defaultRoute;
   const routeNets = route ? own.filter((a) => a.ifname === route.dev).map((a) => networkOf(a.address, a.prefixlen)) : [];
-  if (route?.gateway && import_ipaddr3.default.IPv4.isValidFourPartDecimal(route.gateway) && !routeNets.some((n) => import_ipaddr3.default.IPv4.parse(route.gateway).match(import_ipaddr3.default.IPv4.parseCIDR(n)))) {
+  if (route?.gateway && import_ipaddr2.default.IPv4.isValidFourPartDecimal(route.gateway) && !routeNets.some((n) => import_ipaddr2.default.IPv4.parse(route.gateway).match(import_ipaddr2.default.IPv4.parseCIDR(n)))) {
     routeNets.push(`${route.gateway}/32`);
   }
   const problems2 = [];
   for (const [input, value] of Object.entries(cidrs)) {
-    const cidr = import_ipaddr3.default.IPv4.parseCIDR(value);
+    const cidr = import_ipaddr2.default.IPv4.parseCIDR(value);
     const hits = [
-      ...own.filter((a) => import_ipaddr3.default.IPv4.parse(a.address).match(cidr)).map((a) => `this node's address ${a.address} (on ${a.ifname})`),
-      ...routeNets.filter((n) => overlap(cidr, import_ipaddr3.default.IPv4.parseCIDR(n))).map((n) => `the network of this node's default route, ${n} (via ${route.dev}${route.gateway ? `, gateway ${route.gateway}` : ""})`)
+      ...own.filter((a) => import_ipaddr2.default.IPv4.parse(a.address).match(cidr)).map((a) => `this node's address ${a.address} (on ${a.ifname})`),
+      ...routeNets.filter((n) => overlap(cidr, import_ipaddr2.default.IPv4.parseCIDR(n))).map((n) => `the network of this node's default route, ${n} (via ${route.dev}${route.gateway ? `, gateway ${route.gateway}` : ""})`)
     ];
     if (hits.length === 0) continue;
     const taken = [.../* @__PURE__ */ new Set([...own.map((a) => networkOf(a.address, a.prefixlen)), ...routeNets])];
@@ -57789,7 +57650,9 @@ var ENTRY_FORMAT = 1;
 function imageSet(config) {
   return {
     imageRepository: config.imageRepository,
-    registryMirrors: config.registryMirrors,
+    // one entry per registry, whatever the order of registry-mirrors' lines; the order of a
+    // registry's endpoints is kept, as it says which is tried first
+    registryMirrors: [...config.registryMirrors].sort((a, b) => a.registry < b.registry ? -1 : a.registry > b.registry ? 1 : 0),
     preloadImages: config.preloadImages,
     imageRetags: config.imageRetags,
     cni: config.cni,
@@ -58211,7 +58074,7 @@ async function offlineProblems(config, facts, version3, plan2, probe = defaultOf
 function hostProblems(config, facts, paths, runtime) {
   const problems2 = [];
   if (facts.privilege === "none") {
-    problems2.push("The action must act as root: run it as root, or as a user with passwordless sudo (`sudo -n true` failed here). Hosted runners have it; on a self-hosted runner, add a sudoers entry for the runner user.");
+    problems2.push("The action must act as root: run it as root, or as a user with passwordless sudo (`sudo -n true` failed here): give the user that runs it a sudoers entry (GitHub-hosted runners have one).");
   }
   if (facts.existingCluster && config.onExisting === "fail") {
     problems2.push(
@@ -58222,7 +58085,7 @@ function hostProblems(config, facts, paths, runtime) {
   if (dockerMirrors && facts.daemonJsonExists && facts.daemonJson === void 0) {
     problems2.push(`Docker's ${paths.dockerDaemonJson} is not valid JSON, so the docker.io mirrors cannot be merged into it. Fix the file, or leave docker.io out of registry-mirrors.`);
   }
-  if (facts.cpus < 2) problems2.push(`kubeadm needs at least 2 CPUs; this runner has ${facts.cpus}.`);
+  if (facts.cpus < 2) problems2.push(`kubeadm needs at least 2 CPUs; this host has ${facts.cpus}.`);
   problems2.push(...runtime.problems);
   return problems2;
 }
@@ -58469,11 +58332,11 @@ var httpClient = __toESM(require_lib(), 1);
 var import_undici2 = __toESM(require_undici(), 1);
 var __awaiter9 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve4) {
-      resolve4(value);
+    return value instanceof P ? value : new P(function(resolve5) {
+      resolve5(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve4, reject2) {
+  return new (P || (P = Promise))(function(resolve5, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -58489,7 +58352,7 @@ var __awaiter9 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -58843,7 +58706,7 @@ function getValues(context5, operator, key, modifier) {
   }
   return result;
 }
-function parseUrl2(template) {
+function parseUrl(template) {
   return {
     expand: expand2.bind(null, template)
   };
@@ -58900,7 +58763,7 @@ function parse2(options) {
     "mediaType"
   ]);
   const urlVariableNames = extractUrlVariableNames(url2);
-  url2 = parseUrl2(url2).expand(parameters);
+  url2 = parseUrl(url2).expand(parameters);
   if (!/^http/.test(url2)) {
     url2 = options.baseUrl + url2;
   }
@@ -62579,7 +62442,7 @@ function getOctokit(token, options, ...additionalPlugins) {
 }
 
 // src/cnis/latest.ts
-var import_semver4 = __toESM(require_semver2(), 1);
+var import_semver3 = __toESM(require_semver2(), 1);
 var PUBLIC_API = "https://api.github.com";
 var origin = (u) => {
   try {
@@ -62620,9 +62483,9 @@ var latestRelease = async (repo, api, token) => {
     if (e.status === 404) throw new Error(`GitHub's API at ${api.url} has no repository ${repo} (HTTP 404 from ${where2}). Hint: ${fix}.`, { cause: err });
     throw new Error(`GitHub's API answered HTTP ${e.status} from ${where2}: ${e.message}. Hint: ${fix}.`, { cause: err });
   }
-  const tags3 = releases.filter((r) => !r.draft && !r.prerelease && typeof r.tag_name === "string" && import_semver4.default.valid(r.tag_name) && import_semver4.default.prerelease(r.tag_name) === null).map((r) => r.tag_name);
+  const tags3 = releases.filter((r) => !r.draft && !r.prerelease && typeof r.tag_name === "string" && import_semver3.default.valid(r.tag_name) && import_semver3.default.prerelease(r.tag_name) === null).map((r) => r.tag_name);
   if (tags3.length === 0) throw new Error(`${where2} lists no release with a version tag such as v1.2.3. Hint: ${fix}.`);
-  return tags3.sort(import_semver4.default.rcompare)[0];
+  return tags3.sort(import_semver3.default.rcompare)[0];
 };
 async function resolveCniVersion(config, env = process.env, lookup2 = latestRelease) {
   if (config.cniVersion.kind !== "latest") return config;
@@ -63134,7 +62997,6 @@ function planContext(input, learned) {
     if (why) notes.push(`cache: ${why}; everything is downloaded and pulled, and nothing is saved.`);
     else cache = new CacheSession(input.cacheBackend, input.cacheBackend.workDir, cacheKey(config, version3, facts.arch));
   }
-  if (config.smokeTest && !smokeTest) notes.push(`smoke-test skipped: with cni '${config.cni}' no pod network exists for nginx until you install one.`);
   return {
     ...input,
     learned,
@@ -63494,17 +63356,40 @@ async function prepare(config, run, paths, get = fetchText, cacheBackend, resolv
   if (plan2.inputProblems.length > 0) throw new InputError(plan2.inputProblems);
   return { config: planned, version: version3, facts, plan: plan2 };
 }
-function headline({ version: version3, facts, plan: plan2 }) {
-  return `Kubernetes ${version3} on ${facts.arch}, ${plan2.runtime.describe}, ${facts.cpus} CPUs, ${facts.selfHosted ? "self-hosted" : "hosted"} runner`;
+function headline({ version: version3, facts, plan: plan2 }, where2 = "actions") {
+  const machine = where2 === "terminal" ? "this host" : `${facts.selfHosted ? "self-hosted" : "hosted"} runner`;
+  return `Kubernetes ${version3} on ${facts.arch}, ${plan2.runtime.describe}, ${facts.cpus} CPUs, ${machine}`;
 }
 
 // src/commands/plan.ts
+async function planDirProblem(out) {
+  const writable = (p) => access8(p, constants4.W_OK | constants4.X_OK).then(() => true, () => false);
+  let at = resolve4(out);
+  for (; ; ) {
+    const st = await stat6(at).catch((err) => err.code === "ENOENT" || err.code === "ENOTDIR" ? void 0 : err);
+    if (st instanceof Error) return `where ${at} cannot be read (${st.code ?? st.message})`;
+    if (st) {
+      const own = at === resolve4(out);
+      if (!st.isDirectory()) return own ? "which is not a directory" : `whose ${at} is not a directory, so it cannot be made`;
+      if (!await writable(at)) return own ? "a directory this user cannot write in" : `which does not exist, and this user cannot make it in ${at}`;
+      return void 0;
+    }
+    if (dirname11(at) === at) return void 0;
+    at = dirname11(at);
+  }
+}
 async function plan(config, env, out, input = "plan-dir") {
   const t0 = performance.now();
+  if (out !== void 0) {
+    const root = await planTreeProblem(out, []);
+    if (root) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}, where ${root}; accepted: a directory apart from the live system, such as /tmp/plan.`]);
+    const why = await planDirProblem(out);
+    if (why) throw new InputError([`Input '${input}' has the value ${JSON.stringify(out)}, ${why}; accepted: a directory this user can write in, or a path where one can be made, such as /tmp/plan.`]);
+  }
   const prepared = await prepare(config, env.run, env.paths, void 0, env.cache);
   const { version: version3, facts, plan: plan2 } = prepared;
   const { io } = env;
-  io.info(headline(prepared));
+  io.info(headline(prepared, env.where));
   io.setOutput("kubernetes-version", version3);
   for (const n of plan2.notes) io.warning(n);
   const existing = findExisting(facts, env);
@@ -63559,7 +63444,7 @@ async function saveCache3(record, env) {
 }
 
 // src/commands/up.ts
-import { dirname as dirname11 } from "node:path";
+import { dirname as dirname12 } from "node:path";
 async function up(config, env) {
   const { io, paths, store } = env;
   const t0 = performance.now();
@@ -63568,7 +63453,7 @@ async function up(config, env) {
   let record;
   try {
     let prepared = await prepare(config, env.run, paths, void 0, env.cache);
-    io.info(headline(prepared));
+    io.info(headline(prepared, env.where));
     const stopIfAny = async (p, extra) => {
       const problems2 = [...extra, ...await preflight(config, p.facts, paths, p.plan, p.version, env.run)];
       if (problems2.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:
@@ -63580,7 +63465,7 @@ ${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
       if (config.onExisting === "reuse" && existing.cluster) return await reuse(config, env, prepared, existing.earlier, t0);
       await resetExisting(existing, env);
       prepared = await prepare(config, env.run, paths, void 0, env.cache);
-      io.info(`on-existing: reset done; ${headline(prepared)}`);
+      io.info(`on-existing: reset done; ${headline(prepared, env.where)}`);
       await stopIfAny(prepared, []);
     }
     const { version: version3, facts, plan: plan2 } = prepared;
@@ -63698,7 +63583,7 @@ async function reuse(config, env, prepared, earlier, t0) {
   const host2 = createHost({ run: env.run, services: env.services, ledger, ...paths });
   const owner = { uid: facts.user.uid, gid: facts.user.gid };
   const r = await reuseCluster(config, plan2.kubeconfig, { cluster: true, earlier }, env, async (src, dest) => {
-    await host2.ensureDir(dirname11(dest), { mode: 448, owner });
+    await host2.ensureDir(dirname12(dest), { mode: 448, owner });
     await host2.installFile(src, dest, { mode: 384, owner });
   });
   rec.kubeconfig = r.kubeconfig;
@@ -63739,17 +63624,495 @@ async function reuse(config, env, prepared, earlier, t0) {
   });
 }
 
+// src/inputs/parse.ts
+var import_ipaddr3 = __toESM(require_ipaddr(), 1);
+var import_semver4 = __toESM(require_semver2(), 1);
+
+// src/config/secret.ts
+import { inspect as inspect2 } from "node:util";
+var Secret = class {
+  constructor(value, placeholder) {
+    this.placeholder = placeholder;
+    this.#value = value;
+  }
+  placeholder;
+  #value;
+  reveal() {
+    return this.#value;
+  }
+  toString() {
+    return this.placeholder;
+  }
+  toJSON() {
+    return this.placeholder;
+  }
+  [inspect2.custom]() {
+    return this.placeholder;
+  }
+};
+
+// src/inputs/parse.ts
+var Problem = class extends Error {
+};
+function reject(input, value, accepted) {
+  throw new Problem(`Input '${input}' has the value ${JSON.stringify(value)}; accepted: ${accepted}.`);
+}
+var VERSION_RE = /^v?(\d+)\.(\d+)(?:\.(\d+)(-[0-9A-Za-z.-]+)?)?$/;
+function parseVersionSpec(value, input = "kubernetes-version") {
+  const accepted = VERSION_FORMS;
+  if (value === "stable" || value === "latest") return { kind: "stable" };
+  const m = VERSION_RE.exec(value);
+  if (!m || m[1] !== "1") reject(input, value, accepted);
+  const minor = Number(m[2]);
+  if (minor < OLDEST_MINOR) reject(input, value, accepted);
+  if (m[3] === void 0) return { kind: "minor", minor };
+  const version3 = `v${m[1]}.${m[2]}.${m[3]}${m[4] ?? ""}`;
+  if (!import_semver4.default.valid(version3)) reject(input, value, accepted);
+  return { kind: "exact", version: version3 };
+}
+function parseBool(input, value) {
+  if (BOOLEAN_TRUE.includes(value)) return true;
+  if (BOOLEAN_FALSE.includes(value)) return false;
+  reject(input, value, BOOLEAN_FORMS);
+}
+function parseCleanup(value) {
+  if (value === "auto") return "auto";
+  if (BOOLEAN_TRUE.includes(value)) return "true";
+  if (BOOLEAN_FALSE.includes(value)) return "false";
+  reject("cleanup", value, CLEANUP_FORMS);
+}
+function parseChoice(input, value, choices) {
+  if (choices.includes(value)) return value;
+  reject(input, value, choices.map((c) => `'${c}'`).join(", "));
+}
+var DURATION_RE = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+var MAX_TIMEOUT_SECONDS = 3600;
+function parseDuration(input, value) {
+  const accepted = DURATION_FORMS;
+  let seconds;
+  if (/^\d+$/.test(value)) {
+    seconds = Number(value);
+  } else {
+    const m = DURATION_RE.exec(value);
+    if (!m || value === "") reject(input, value, accepted);
+    seconds = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+  }
+  if (!Number.isSafeInteger(seconds) || seconds <= 0 || seconds > MAX_TIMEOUT_SECONDS) reject(input, value, accepted);
+  return seconds;
+}
+var CIDR_RULES = {
+  "pod-network-cidr": {
+    example: DEFAULTS.podNetworkCidr,
+    min: 8,
+    max: 24,
+    // ValidatePodSubnetNodeMask: the controller manager gives each node a /24 of the pod
+    // network (node-cidr-mask-size-ipv4, which this action leaves at its default), so the
+    // network must hold at least one /24, and the two masks may differ by at most 16 bits
+    // (PodSubnetNodeMaskMaxDiff).
+    rule: "kubeadm gives each node a /24 of the pod network, so the network must hold at least one /24 and be at most 16 bits wider than one"
+  },
+  "service-cidr": {
+    example: DEFAULTS.serviceCidr,
+    min: 12,
+    max: 28,
+    // ValidateServiceSubnetSize: at most MaximumBitsForServiceSubnet = 20 host bits; and
+    // ValidateIPNetFromString: at least MinimumAddressesInServiceSubnet = 10 addresses.
+    rule: "a service network may have at most 20 host bits, 1,048,576 addresses, kubeadm's and the API server's limit, and needs at least 10 addresses, kubeadm's minimum, as the cluster DNS Service takes the tenth"
+  }
+};
+function parseCidr(input, value, notes) {
+  const { example, min, max, rule } = CIDR_RULES[input];
+  const accepted = `an IPv4 network in CIDR form, such as '${example}', with a prefix length from /${min} to /${max} (${rule})`;
+  let addr;
+  let bits;
+  try {
+    if (!import_ipaddr3.default.IPv4.isValidFourPartDecimal(value.split("/")[0] ?? "")) throw new Error("not IPv4");
+    [addr, bits] = import_ipaddr3.default.IPv4.parseCIDR(value);
+  } catch {
+    reject(input, value, accepted);
+  }
+  if (bits < min || bits > max) reject(input, value, accepted);
+  const net = import_ipaddr3.default.IPv4.networkAddressFromCIDR(value);
+  const network = `${net.toString()}/${bits}`;
+  if (net.toString() !== addr.toString()) {
+    notes.push(`Input '${input}' has the value ${JSON.stringify(value)}, which has host bits set; it is read as its network, ${network}.`);
+  }
+  return { given: value, network, addr: net, bits };
+}
+function cidrsOverlap(a, b) {
+  return a.addr.match(b.addr, b.bits) || b.addr.match(a.addr, a.bits);
+}
+function parseUrl2(input, value, files = false) {
+  const accepted = files ? "an http:// or https:// URL such as 'https://dl.k8s.io/release', or a file:// URL of a directory on this machine such as 'file:///opt/k8s-release'" : "an http:// or https:// URL such as 'https://dl.k8s.io/release'";
+  let url2;
+  try {
+    url2 = new URL(value);
+  } catch {
+    reject(input, value, accepted);
+  }
+  if (files && url2.protocol === "file:") {
+    if (url2.hostname !== "" || url2.search || url2.hash || url2.pathname === "/") reject(input, value, accepted);
+    return value.replace(/\/+$/, "");
+  }
+  if (url2.protocol !== "https:" && url2.protocol !== "http:") {
+    reject(input, value, accepted);
+  }
+  if (url2.username || url2.password) {
+    url2.username = url2.password = "***";
+    reject(input, url2.href, "a URL without credentials (mirrors are pulled anonymously)");
+  }
+  return value.replace(/\/+$/, "");
+}
+function parseList(value) {
+  return value.split(/[\n,]/).map((s) => s.replace(/#.*$/, "").trim()).filter((s) => s !== "");
+}
+function parseLines(value) {
+  return value.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== "" && !s.startsWith("#"));
+}
+var REGISTRY_HOST_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?$/;
+var DOCKER_HUB_ALIASES = ["index.docker.io", "registry-1.docker.io"];
+function normalizeRegistry(name2) {
+  const lower = name2.toLowerCase();
+  return DOCKER_HUB_ALIASES.includes(lower) ? "docker.io" : lower;
+}
+function parseMirrorEndpoint(input, value) {
+  parseUrl2(input, value);
+  const url2 = new URL(value);
+  if (url2.pathname !== "/" || value.includes("?") || value.includes("#")) {
+    reject(
+      input,
+      value,
+      "an endpoint with no path, query or fragment, such as 'https://mirror.gcr.io' (Docker refuses a registry-mirrors URL with a query or fragment, and before Docker 25 with a path, and a daemon.json it refuses would leave dockerd unable to reload)"
+    );
+  }
+  return url2.origin;
+}
+function eachOf(field, entries, fn) {
+  const out = entries.map((e) => field(() => ({ ok: fn(e) })));
+  return out.every((r) => r !== void 0) ? out.map((r) => r.ok) : void 0;
+}
+function parseMirrors(input, value, field) {
+  const accepted = "one line per registry, 'REGISTRY=ENDPOINT[ ENDPOINT...]', such as 'docker.io=https://mirror.gcr.io'";
+  const lines = value.split(/\r?\n/).map((l) => l.replace(/(?:^|\s)#.*$/, "").trim()).filter((l) => l !== "");
+  const parsed = eachOf(field, lines, (line) => {
+    const eq = line.indexOf("=");
+    if (eq <= 0) reject(input, line, accepted);
+    const given = line.slice(0, eq).trim();
+    if (!REGISTRY_HOST_RE.test(given)) reject(input, line, accepted);
+    const tokens = line.slice(eq + 1).split(/[\s,]+/).filter((e) => e !== "");
+    if (tokens.length === 0) reject(input, line, accepted);
+    const endpoints = eachOf(field, tokens, (e) => parseMirrorEndpoint(input, e));
+    return endpoints && { registry: normalizeRegistry(given), endpoints };
+  });
+  if (!parsed || parsed.some((m) => m === void 0)) return void 0;
+  const byRegistry = /* @__PURE__ */ new Map();
+  for (const { registry, endpoints } of parsed) {
+    const mirror = byRegistry.get(registry) ?? { registry, endpoints: [] };
+    for (const e of endpoints) if (!mirror.endpoints.includes(e)) mirror.endpoints.push(e);
+    byRegistry.set(registry, mirror);
+  }
+  return [...byRegistry.values()];
+}
+function parseCredentials(input, value, field, secret) {
+  const lines = value.split(/\r?\n/).map((l, i) => ({ n: i + 1, text: l.trim() })).filter((l) => l.text !== "" && !l.text.startsWith("#"));
+  for (const { text } of lines) {
+    const eq = text.indexOf("=");
+    if (eq >= 0 && text.slice(eq + 1).trim() !== "") secret(text.slice(eq + 1).trim());
+    const colon = text.indexOf(":", eq + 1);
+    if (eq >= 0 && colon > eq) {
+      const token = text.slice(colon + 1).trim();
+      if (token !== "") {
+        secret(token);
+        secret(Buffer.from(`${text.slice(eq + 1, colon).trim()}:${token}`).toString("base64"));
+      }
+    }
+  }
+  const bad = (n, registry, why) => {
+    const which2 = registry && REGISTRY_HOST_RE.test(registry) ? ` (registry ${registry})` : "";
+    throw new Problem(`Input '${input}' line ${n}${which2} is not valid: ${why} (its value is not repeated here, as it may hold a secret); accepted: ${CREDENTIALS_FORM}.`);
+  };
+  const parsed = eachOf(field, lines, ({ n, text }) => {
+    const eq = text.indexOf("=");
+    if (eq < 0) bad(n, "", "it has no '='");
+    const given = text.slice(0, eq).trim();
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(given)) bad(n, "", "REGISTRY is a URL; write its host[:port] only");
+    if (!REGISTRY_HOST_RE.test(given)) bad(n, "", "REGISTRY is not a host[:port]");
+    const rest = text.slice(eq + 1).trim();
+    const colon = rest.indexOf(":");
+    if (colon < 0) bad(n, given, "it has no ':' between USERNAME and TOKEN");
+    const username = rest.slice(0, colon).trim();
+    const token = rest.slice(colon + 1).trim();
+    if (username === "") bad(n, given, "USERNAME is empty");
+    if (token === "") bad(n, given, "TOKEN is empty");
+    if (/[\s\x00-\x1f\x7f]/.test(username + token)) bad(n, given, "USERNAME or TOKEN holds a space or a control character");
+    const registry = normalizeRegistry(given);
+    return {
+      n,
+      registry,
+      username,
+      password: new Secret(token, `<registry-credentials: token for ${registry}>`),
+      basic: new Secret(Buffer.from(`${username}:${token}`).toString("base64"), `<registry-credentials: base64 of ${username}:TOKEN for ${registry}>`)
+    };
+  });
+  if (!parsed) return void 0;
+  return eachOf(field, parsed, ({ n, ...c }) => {
+    const first = parsed.find((o) => o.registry === c.registry);
+    if (first.n !== n) bad(n, c.registry, `line ${first.n} already names ${c.registry} (index.docker.io and registry-1.docker.io are docker.io)`);
+    return c;
+  });
+}
+function parseImage(input, value) {
+  if (!isImageReference(value)) {
+    reject(input, value, IMAGE_FORMS);
+  }
+  return normalizeImage(value);
+}
+function parseLoadImage(input, value) {
+  const accepted = "the name of an image in this host's Docker, with a tag or without one (':latest'), such as 'my-app:ci' or 'ghcr.io/org/app:1.2'; not a digest (docker save keeps names, not digests)";
+  if (!isImageReference(value) || value.includes("@")) reject(input, value, accepted);
+  return normalizeImage(value);
+}
+function parseRetags(input, value, field) {
+  const lines = value.split(/\r?\n/).map((l) => l.replace(/#.*$/, "").trim()).filter((l) => l !== "");
+  const parsed = eachOf(field, lines, (line) => {
+    const parts = line.split("=");
+    if (parts.length !== 2) reject(input, line, RETAG_FORM);
+    const [source, target] = parts.map((p) => p.trim());
+    if (!isImageReference(source) || !isImageReference(target)) reject(input, line, RETAG_FORM);
+    if (target.includes("@")) reject(input, line, `a TARGET with a tag, not a digest (it is the name the cluster asks for); ${RETAG_FORM}`);
+    const retag = { source: normalizeImage(source), target: normalizeImage(target), line };
+    if (retag.source === retag.target) reject(input, line, `a TARGET other than its SOURCE; ${RETAG_FORM}`);
+    return retag;
+  });
+  if (!parsed) return void 0;
+  return eachOf(field, parsed, (r) => {
+    const first = parsed.find((o) => o.target === r.target);
+    if (first !== r) reject(input, r.line, `each TARGET on one line only (${r.target} is also made by ${JSON.stringify(first.line)})`);
+    const feeds = parsed.find((o) => o.source === r.target);
+    if (feeds) reject(input, r.line, `a TARGET that is no other line's SOURCE (${r.target} is the SOURCE of ${JSON.stringify(feeds.line)}); retag from the first SOURCE directly`);
+    return { source: r.source, target: r.target };
+  });
+}
+function parsePath(input, value, what, option) {
+  if (value.includes("\0")) reject(input, value.replace(/\0/g, "\\0"), `${what} with no NUL byte`);
+  if (option && value.startsWith("-")) {
+    reject(input, value, `${what} not beginning with '-' (tar and ctr would read it as an option); write './${value}' for a file of that name`);
+  }
+  if (value.startsWith("~")) reject(input, value, `${what} not beginning with '~' (no shell expands it); write the full path, e.g. from \${{ runner.temp }}`);
+  return value;
+}
+var SCHEME_RE = /^([A-Za-z][A-Za-z0-9+.-]*):/;
+function parseUrlOrPath(input, value) {
+  const accepted = "an http:// or https:// URL, or a local path, such as '/tmp/kube-flannel.yml'; a local file whose name has a ':' before any '/' is written './NAME'";
+  const scheme = SCHEME_RE.exec(value)?.[1].toLowerCase();
+  if (scheme === void 0) return parsePath(input, value, "a local path to the manifest", false);
+  if (scheme !== "http" && scheme !== "https") reject(input, value, accepted);
+  return parseUrl2(input, `${scheme}${value.slice(scheme.length)}`);
+}
+function parseCniVersion(value) {
+  if (value === "") return { kind: "pinned" };
+  if (value === "latest") return { kind: "latest" };
+  const m = /^v?(\d+\.\d+\.\d+)$/.exec(value);
+  if (!m || !import_semver4.default.valid(m[1])) reject("cni-version", value, CNI_VERSION_FORMS);
+  return { kind: "exact", version: `v${m[1]}` };
+}
+function parseKubeadmConfig(value, field, problems2) {
+  const v = value.trim();
+  if (v === "") return void 0;
+  if (looksLikePath(v)) {
+    const path6 = field(() => parsePath("kubeadm-config", v, "a path to a YAML file (or YAML itself, over several lines)", false));
+    return path6 === void 0 ? void 0 : { path: path6 };
+  }
+  const read2 = parseKubeadmDocuments(value.trimEnd(), "Input 'kubeadm-config'");
+  problems2.push(...read2.problems);
+  return { patches: read2.patches };
+}
+function parseMirrorPreset(value) {
+  if (value === "") return void 0;
+  if (MIRROR_PRESET_NAMES.includes(value)) return value;
+  reject("mirror-preset", value, MIRROR_PRESET_FORMS);
+}
+function presetNote(name2, given) {
+  const entries = Object.entries(MIRROR_PRESETS[name2].inputs);
+  const set = entries.filter(([input]) => given(input) === "").map(([input, v]) => `${input} ${v.split("\n").join(", ")}`);
+  const kept = entries.filter(([input]) => given(input) !== "").map(([input]) => input);
+  return `Input 'mirror-preset' is '${name2}': it sets ${set.length ? set.join("; ") : "nothing"}${kept.length ? `; your own ${kept.join(", ")} ${kept.length === 1 ? "is" : "are"} kept` : ""}.`;
+}
+function parseInputs(get, o = {}) {
+  const problems2 = [];
+  const notes = [];
+  const field = (fn) => {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof Problem) {
+        problems2.push(err.message);
+        return void 0;
+      }
+      throw err;
+    }
+  };
+  const given = (name2) => get(name2).trim();
+  const registryCredentials = parseCredentials("registry-credentials", given("registry-credentials"), field, o.secret ?? (() => {
+  }));
+  const mirrorPreset = field(() => parseMirrorPreset(given("mirror-preset")));
+  const read2 = (name2, fallback = inputSpec(name2).default) => {
+    const v = given(name2);
+    return v !== "" ? v : presetValue(mirrorPreset, name2) ?? fallback;
+  };
+  const choice = (name2) => field(() => parseChoice(name2, read2(name2), inputSpec(name2).values));
+  if (mirrorPreset) notes.push(presetNote(mirrorPreset, given));
+  const kubernetesVersion = field(() => parseVersionSpec(read2("kubernetes-version")));
+  const containerRuntime = choice("container-runtime");
+  const cni = choice("cni");
+  const cniManifestRaw = read2("cni-manifest");
+  const cniManifest = cniManifestRaw === "" ? void 0 : field(() => parseUrlOrPath("cni-manifest", cniManifestRaw));
+  if (cni !== void 0 && cniManifestRaw !== "" && !CNIS[cni].release) {
+    problems2.push(
+      `Inputs 'cni' ('${cni}') and 'cni-manifest' (${JSON.stringify(cniManifestRaw)}) do not go together: with cni '${cni}' the action applies no manifest; accepted: cni-manifest with a CNI installed from a manifest (${Object.entries(CNIS).filter(([, p]) => p.release).map(([n]) => `'${n}'`).join(", ")}), or cni '${cni}' and no cni-manifest (apply your own manifest after the action).`
+    );
+  }
+  const cniVersionRaw = read2("cni-version");
+  const cniVersion = field(() => {
+    const spec = parseCniVersion(cniVersionRaw);
+    if (spec.kind === "pinned" || cni === void 0) return spec;
+    if (!CNIS[cni].release) reject("cni-version", cniVersionRaw, `'' with cni '${cni}', which installs no release`);
+    if (cniManifestRaw !== "") {
+      reject("cni-version", cniVersionRaw, "'' when cni-manifest is set (the manifest given replaces the release's; name its version in the manifest itself)");
+    }
+    return spec;
+  });
+  const podCidr = field(() => parseCidr("pod-network-cidr", read2("pod-network-cidr"), notes));
+  const serviceCidr = field(() => parseCidr("service-cidr", read2("service-cidr"), notes));
+  if (podCidr && serviceCidr && cidrsOverlap(podCidr, serviceCidr)) {
+    const shown2 = (name2, c) => `${c.given}${c.network !== c.given ? `, network ${c.network}` : ""}${get(name2).trim() === "" ? ", the default" : ""}`;
+    problems2.push(
+      `Inputs 'pod-network-cidr' (${shown2("pod-network-cidr", podCidr)}) and 'service-cidr' (${shown2("service-cidr", serviceCidr)}) overlap: an address in both would be a pod's and a Service's; accepted: two disjoint IPv4 networks, such as the defaults ${DEFAULTS.podNetworkCidr} and ${DEFAULTS.serviceCidr}.`
+    );
+  }
+  const imageRepository = field(() => {
+    const v = read2("image-repository", DEFAULTS.imageRepository).replace(/\/+$/, "");
+    if (!isImageRepository(v)) {
+      reject("image-repository", v, "a registry with an optional path and no tag, such as 'registry.k8s.io' or 'registry.aliyuncs.com/google_containers'");
+    }
+    return v;
+  });
+  const registryMirrors = parseMirrors("registry-mirrors", read2("registry-mirrors"), field);
+  const preloadImages2 = eachOf(field, parseList(read2("preload-images")), (i) => parseImage("preload-images", i));
+  const imageArchives = eachOf(
+    field,
+    parseLines(read2("image-archives")),
+    (p) => parsePath("image-archives", p, "one path per line to an image tarball (docker save or OCI archive)", true)
+  );
+  const loadImages = eachOf(field, parseList(read2("load-images")), (i) => parseLoadImage("load-images", i));
+  if (loadImages?.length && containerRuntime === "docker") {
+    problems2.push(
+      "Inputs 'load-images' and 'container-runtime' ('docker') do not go together: load-images copies images from this host's Docker into the runtime's store, and with Docker as the runtime that store is the same Docker, where the kubelet already finds them; accepted: load-images with container-runtime 'containerd', or container-runtime 'docker' and no load-images (pods use Docker's images by name)."
+    );
+  }
+  const imageRetags = parseRetags("image-retags", read2("image-retags"), field);
+  const untaint = field(() => parseBool("untaint", read2("untaint")));
+  const kubeadmConfig = parseKubeadmConfig(get("kubeadm-config"), field, problems2);
+  for (const s of kubeadmSecrets(kubeadmConfig?.patches ?? [])) o.secret?.(s);
+  const featureGates = parseFeatureGates(read2("feature-gates"));
+  problems2.push(...featureGates.problems);
+  const carriesPods = cni === void 0 || CNIS[cni].carriesPods;
+  const smokeTest = field(() => parseBool("smoke-test", read2("smoke-test", String(carriesPods))));
+  if (smokeTest === false && !carriesPods && given("smoke-test") === "") {
+    notes.push(`smoke-test skipped: with cni '${cni}' no pod network exists for nginx until you install one.`);
+  }
+  if (smokeTest && !carriesPods) {
+    problems2.push(
+      `Inputs 'smoke-test' ('${given("smoke-test")}') and 'cni' ('${cni}') do not go together: with cni '${cni}' no pod network exists for the smoke test's pod; accepted: smoke-test left out or 'false' with cni '${cni}', or a CNI that carries pods.`
+    );
+  }
+  const smokeTestImage = field(() => parseImage("smoke-test-image", read2("smoke-test-image")));
+  const timeoutSeconds = field(() => parseDuration("timeout", read2("timeout")));
+  const kubernetesReleaseUrl = field(() => parseUrl2("kubernetes-release-url", read2("kubernetes-release-url", DEFAULTS.kubernetesReleaseUrl), true));
+  const githubUrl = field(() => parseUrl2("github-url", read2("github-url", DEFAULTS.githubUrl), true));
+  const offline = field(() => parseBool("offline", read2("offline")));
+  if (offline && kubernetesVersion && kubernetesVersion.kind !== "exact") {
+    problems2.push(
+      `Input 'kubernetes-version' has the value ${JSON.stringify(read2("kubernetes-version"))}, which is looked up over the network, and 'offline' is true; accepted with offline: an exact release such as 'v1.34.2'.`
+    );
+  }
+  if (offline && cniVersion && cniVersion.kind !== "pinned") {
+    problems2.push(
+      `Input 'cni-version' has the value ${JSON.stringify(cniVersionRaw)}, and 'offline' is true; accepted with offline: '' (the release the action pins, whose images are known before the run), or cni-manifest with a local copy of the manifest you want.`
+    );
+  }
+  if (registryCredentials?.length && containerRuntime === "docker") {
+    problems2.push(
+      "Inputs 'registry-credentials' and 'container-runtime' ('docker') do not go together yet: the credentials are written for containerd and for the runner user's Docker client, but with Docker as the runtime the pulls are root's and the kubelet's. Accepted: registry-credentials with container-runtime 'containerd', or `sudo docker login` before the action."
+    );
+  }
+  const githubToken = read2("github-token", "");
+  if (cniVersion?.kind === "latest" && githubToken === "") {
+    problems2.push(
+      "Input 'github-token' is empty, but cni-version 'latest' looks the release up with GitHub's API, which limits anonymous callers to 60 requests an hour per address (shared by every job on a hosted runner's address); accepted: a token, such as the default ${{ github.token }} (the job's own; on the command line, $GITHUB_TOKEN), or an exact cni-version such as 'v3.32.2', which needs no lookup."
+    );
+  }
+  const cache = field(() => parseBool("cache", read2("cache", String(offline !== true))));
+  if (cache && offline) {
+    problems2.push(
+      `Inputs 'cache' ('${given("cache")}') and 'offline' ('${given("offline")}') do not go together: the cache is restored from and saved to a service on the network, and offline fetches nothing; accepted: cache left out or 'false' with offline 'true'.`
+    );
+  }
+  const cleanup = field(() => parseCleanup(read2("cleanup")));
+  const onExisting = field(() => {
+    const v = read2("on-existing");
+    if (!ON_EXISTING_VALUES.includes(v)) reject("on-existing", v, ON_EXISTING_FORMS);
+    return v;
+  });
+  const dryRun = field(() => parseBool("dry-run", read2("dry-run")));
+  const planDirRaw = read2("plan-dir");
+  if (problems2.length > 0) throw new InputError(problems2);
+  return {
+    kubernetesVersion,
+    containerRuntime,
+    cni,
+    cniManifest,
+    cniVersion,
+    podNetworkCidr: podCidr.network,
+    serviceCidr: serviceCidr.network,
+    mirrorPreset,
+    imageRepository,
+    registryMirrors,
+    registryCredentials,
+    preloadImages: preloadImages2,
+    imageArchives,
+    loadImages,
+    imageRetags,
+    untaint,
+    kubeadmConfig,
+    featureGates: featureGates.gates,
+    smokeTest,
+    smokeTestImage,
+    timeoutSeconds,
+    kubernetesReleaseUrl,
+    githubUrl,
+    githubToken,
+    cache,
+    offline,
+    cleanup,
+    onExisting,
+    dryRun,
+    planDir: planDirRaw === "" ? void 0 : planDirRaw,
+    notes
+  };
+}
+
 // src/io/ledger-store.ts
 import { mkdirSync, readFileSync as readFileSync2, renameSync, rmdirSync, rmSync, writeFileSync as writeFileSync2 } from "node:fs";
 import { homedir } from "node:os";
-import { dirname as dirname12, join as join22 } from "node:path";
+import { dirname as dirname13, join as join22 } from "node:path";
 function defaultLedgerFile() {
   return join22(process.env.XDG_STATE_HOME || join22(homedir(), ".local", "state"), "kubeadm-single-node", "ledger.json");
 }
 function fileStore(path6 = defaultLedgerFile()) {
   return {
     save(r) {
-      mkdirSync(dirname12(path6), { recursive: true, mode: 448 });
+      mkdirSync(dirname13(path6), { recursive: true, mode: 448 });
       writeFileSync2(`${path6}.tmp`, JSON.stringify(r, null, 2), { mode: 384 });
       renameSync(`${path6}.tmp`, path6);
     },
@@ -63763,7 +64126,7 @@ function fileStore(path6 = defaultLedgerFile()) {
     clear: () => {
       rmSync(path6, { force: true });
       try {
-        rmdirSync(dirname12(path6));
+        rmdirSync(dirname13(path6));
       } catch {
       }
     }
@@ -63826,72 +64189,233 @@ function terminalReporter(out = process.stderr, verbose = false, now = () => per
   };
 }
 
-// src/entry/cli.ts
-var FROM_ENV = {
-  "github-token": "GITHUB_TOKEN",
-  "registry-credentials": "KUBEADM_SINGLE_NODE_REGISTRY_CREDENTIALS"
-};
-function inputFlags() {
-  const lines = [];
-  let line = " ";
-  for (const f of INPUT_NAMES.filter((n) => !FROM_ENV[n]).map((n) => ` --${n}`)) {
-    if (line.length + f.length > 92) {
-      lines.push(line);
-      line = " ";
-    }
-    line += f;
+// src/entry/args.ts
+var COMMANDS = ["plan", "up", "down", "diagnose"];
+var PROGRAM = "kubeadm-single-node";
+var UsageError2 = class extends Error {
+  constructor(message, command) {
+    super(message);
+    this.command = command;
+    this.name = "UsageError";
   }
-  return [...lines, line].join("\n");
+  command;
+};
+var VALUE_OF = {
+  boolean: "true|false",
+  enum: "",
+  version: "VERSION",
+  cidr: "CIDR",
+  duration: "DURATION",
+  url: "URL",
+  "url-or-path": "URL|PATH",
+  image: "IMAGE",
+  "image-repository": "REPOSITORY",
+  list: "LIST",
+  lines: "LINES",
+  paths: "PATHS",
+  path: "DIR",
+  "yaml-or-path": "YAML|PATH",
+  "cni-version": "VERSION",
+  secret: "",
+  "secret-lines": ""
+};
+var specs = INPUTS;
+function inputFlag(spec) {
+  const def = spec.default !== "" ? `default ${spec.default}` : spec.empty ? `empty: ${plainText(spec.empty)}` : "";
+  return {
+    name: spec.name,
+    value: spec.kind === "enum" ? (spec.values ?? []).join("|") : VALUE_OF[spec.kind],
+    help: `${plainText(spec.summary)}${def ? ` (${def})` : ""}`,
+    input: spec.name
+  };
 }
-var USAGE = `usage: kubeadm-single-node COMMAND [--INPUT VALUE ...]
+var INPUT_FLAGS = specs.filter((s) => !s.env).map(inputFlag);
+var LEDGER = { name: "ledger", value: "FILE", help: `the ledger of host changes (default ${defaultLedgerFile()})` };
+var FLAGS = {
+  // plan is the dry run itself, and writes its tree with --out
+  plan: [
+    ...INPUT_FLAGS.filter((f) => f.input !== "dry-run" && f.input !== "plan-dir"),
+    { name: "out", value: "DIR", help: "also write each file at its host path under DIR, beside plan.txt and plan.json" },
+    { ...LEDGER, help: "the ledger an earlier up left, said in the plan (on-existing)" }
+  ],
+  up: [...INPUT_FLAGS, LEDGER, { name: "verbose", help: "each step's detail (a failed step always shows it)" }],
+  down: [LEDGER, { name: "dry-run", value: "true|false", help: "print the undo it would run, and change nothing" }],
+  diagnose: [LEDGER]
+};
+var SUMMARY = {
+  plan: "print every command and file the action would run or write on this host, in order, changing nothing",
+  up: "build the cluster on this host (root or passwordless sudo), recording every host change in the ledger; each step is shown as it starts and ends (--dry-run true: the same as plan, with --plan-dir as its --out)",
+  down: "undo every change the ledger records, newest first",
+  diagnose: "logs, cluster state and hints after a failed up"
+};
+function helpFor(command) {
+  return `'${PROGRAM} ${command} --help' lists the flags ${command} takes`;
+}
+function elsewhere(name2, command) {
+  const secret = specs.find((s) => s.name === name2 && s.env);
+  if (secret) return `--${name2} is never a flag, as a command line is readable by every user of the machine in /proc: set $${secret.env} instead`;
+  const hints = {
+    "plan-dir": "plan writes its tree with --out DIR",
+    "dry-run": command === "plan" ? "plan never changes the host" : "",
+    out: command === "up" ? "up writes no plan tree: 'plan --out DIR' does (or 'up --dry-run true --plan-dir DIR')" : ""
+  };
+  const others = COMMANDS.filter((c) => c !== command && FLAGS[c].some((f) => f.name === name2));
+  const where2 = hints[name2] || (others.length ? `it is a flag of ${others.join(" and ")}` : "");
+  return `${command} does not take --${name2}${where2 ? ` (${where2})` : ""}; ${helpFor(command)}`;
+}
+function parseArgv(argv) {
+  const isHelp = (a) => a === "--help" || a === "-h";
+  const [first, ...rest] = argv;
+  if (first === void 0) throw new UsageError2(`no command given; the commands are ${COMMANDS.join(", ")}`);
+  if (isHelp(first)) return { help: "program" };
+  if (first.startsWith("-")) throw new UsageError2(`the command comes first (${PROGRAM} COMMAND [--FLAG VALUE ...]), not ${JSON.stringify(first)}; the commands are ${COMMANDS.join(", ")}`);
+  if (!COMMANDS.includes(first)) throw new UsageError2(`unknown command ${JSON.stringify(first)}; the commands are ${COMMANDS.join(", ")}`);
+  const command = first;
+  if (rest.some(isHelp)) return { help: command };
+  const flags = new Map(FLAGS[command].map((f) => [f.name, f]));
+  const values = /* @__PURE__ */ new Map();
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    if (!arg.startsWith("--") || arg === "--") {
+      throw new UsageError2(
+        `${command} takes no argument ${JSON.stringify(arg)}: every value follows its flag (a value of several words or lines is one quoted argument); ${helpFor(command)}`,
+        command
+      );
+    }
+    const eq = arg.indexOf("=");
+    const name2 = arg.slice(2, eq < 0 ? void 0 : eq);
+    const flag = flags.get(name2);
+    if (!flag) {
+      const known = specs.some((s) => s.name === name2) || COMMANDS.some((c) => FLAGS[c].some((f) => f.name === name2));
+      throw new UsageError2(known ? elsewhere(name2, command) : `unknown flag --${name2} for ${command}; ${helpFor(command)}`, command);
+    }
+    if (values.has(name2)) throw new UsageError2(`--${name2} is given twice; give it once (a list of several lines is one argument)`, command);
+    let value;
+    if (flag.value === void 0) {
+      if (eq >= 0) throw new UsageError2(`--${name2} takes no value; write --${name2} alone`, command);
+      value = "true";
+    } else if (eq >= 0) {
+      value = arg.slice(eq + 1);
+    } else {
+      const next = rest[i + 1];
+      if (next === void 0) throw new UsageError2(`--${name2} needs a value (${flag.value}); ${helpFor(command)}`, command);
+      if (next.startsWith("-")) {
+        throw new UsageError2(`--${name2} is followed by ${JSON.stringify(next)}, which starts with '-': if that is its value, write --${name2}=${next}; otherwise give --${name2} its value (${flag.value})`, command);
+      }
+      value = next;
+      i++;
+    }
+    values.set(name2, value);
+  }
+  return { command, values };
+}
+function wrap(text, indent, width = 100) {
+  const lines = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter((w) => w !== "")) {
+    if (line !== "" && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  if (line !== "") lines.push(line);
+  return lines.map((l) => `${" ".repeat(indent)}${l}`);
+}
+var flagLine = (f) => `  --${f.name}${f.value ? ` ${f.value}` : ""}`;
+function commandHelp(command) {
+  const flags = FLAGS[command];
+  const inputs = flags.filter((f) => f.input);
+  const others = flags.filter((f) => !f.input);
+  const out = [`usage: ${PROGRAM} ${command}${inputs.length ? " [--INPUT VALUE ...]" : ""}${others.map((f) => ` [--${f.name}${f.value ? ` ${f.value}` : ""}]`).join("")}`, "", ...wrap(SUMMARY[command], 0)];
+  if (inputs.length) {
+    out.push("", "Inputs: each flag takes the values the action's input of the same name takes (the README's Inputs).");
+    for (const f of inputs) out.push(flagLine(f), ...wrap(f.help, 6));
+    out.push("", "Secrets are never flags, as a command line is readable by every user of the machine in /proc:");
+    for (const s of specs.filter((s2) => s2.env)) out.push(`  $${s.env}`, ...wrap(`the input ${s.name}: ${plainText(s.summary)}`, 6));
+  }
+  out.push("", "Flags:");
+  for (const f of others) out.push(flagLine(f), ...wrap(f.help, 6));
+  out.push("  --help", "      this help");
+  return out.join("\n");
+}
+function programHelp() {
+  const out = [`usage: ${PROGRAM} COMMAND [--FLAG VALUE ...]`, "", "Commands:"];
+  for (const c of COMMANDS) out.push(`  ${c}`, ...wrap(SUMMARY[c], 6));
+  out.push(
+    "",
+    ...wrap(
+      `'${PROGRAM} COMMAND --help' lists the flags a command takes: plan and up take every action input as a flag of the same name (--kubernetes-version v1.34.2, --registry-mirrors 'docker.io=https://mirror.gcr.io'), but the secrets, read from ${specs.filter((s) => s.env).map((s) => `$${s.env} (${s.name})`).join(" and ")}.`,
+      0
+    ),
+    "",
+    "Exit codes: 0 done, 1 failed (the message says what is left on the host), 2 bad input or usage."
+  );
+  return out.join("\n");
+}
+function inputGetter(values, env) {
+  return (name2) => {
+    const spec = specs.find((s) => s.name === name2);
+    if (spec?.env) return env[spec.env] ?? "";
+    return values.get(name2) ?? "";
+  };
+}
+function inCommandLineWords(problem) {
+  let out = problem;
+  for (const s of specs.filter((s2) => s2.env)) out = out.replaceAll(`Input '${s.name}'`, `Input '${s.name}' ($${s.env})`);
+  return out;
+}
 
-  plan [--out DIR]   print every command and file the action would run or write on this
-                     host, in order, changing nothing; with --out (or --plan-dir), also write
-                     each file at its host path under DIR, beside plan.txt and plan.json
-  up                 build the cluster on this host (root or passwordless sudo), recording
-                     every host change in the ledger; each step is shown as it starts and
-                     ends (--dry-run true: the same as plan)
-  diagnose           logs, cluster state and hints after a failed up
-  down               undo every change the ledger records, newest first
-
-Every action input is a flag of the same name, taking the same values (see the README's Inputs):
-${inputFlags()}
-e.g. --kubernetes-version v1.34.2   (an exact version needs no network)
-     --registry-mirrors 'docker.io=https://mirror.gcr.io'   (a flag holds several lines too)
-     --on-existing reset            (undo what an earlier up left, then build afresh)
-Secrets are never flags (a command line is readable by every user in /proc): --cni-version
-latest reads a GitHub token from $GITHUB_TOKEN, and registry-credentials are read from
-$KUBEADM_SINGLE_NODE_REGISTRY_CREDENTIALS (the input's lines).
---cleanup true undoes a failed up at once (after diagnose); otherwise the changes stay for
-diagnose and down. Other flags: --ledger FILE (default ${defaultLedgerFile()}), --verbose (each step's detail), --help`;
+// src/entry/cli.ts
+function usageError(err) {
+  process.stderr.write(`error: ${err.message}
+${err.command ? "" : `'${PROGRAM} --help' lists the commands.
+`}`);
+  return 2;
+}
 async function main(argv) {
-  const options = Object.fromEntries([...INPUT_NAMES.filter((n) => !FROM_ENV[n]), "out", "ledger"].map((n) => [n, { type: "string" }]));
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: "boolean" }, verbose: { type: "boolean" } }, allowPositionals: true });
+    const r = parseArgv(argv);
+    if ("help" in r) {
+      process.stdout.write(`${r.help === "program" ? programHelp() : commandHelp(r.help)}
+`);
+      return 0;
+    }
+    parsed = r;
   } catch (err) {
-    process.stderr.write(`error: ${err.message}
-${USAGE}
-`);
-    return 2;
+    if (err instanceof UsageError2) return usageError(err);
+    throw err;
   }
-  const values = parsed.values;
-  const command = parsed.positionals[0];
-  if (values.help || !["plan", "up", "down", "diagnose"].includes(command ?? "")) {
-    process.stdout.write(`${USAGE}
-`);
-    return values.help ? 0 : 2;
+  const { command, values } = parsed;
+  const flagBool = (name2) => {
+    const v = values.get(name2);
+    if (v === void 0) return false;
+    try {
+      return parseBool(`--${name2}`, v);
+    } catch (err) {
+      throw new UsageError2(err.message.replace(/^Input '--/, "Flag '--"), command);
+    }
+  };
+  let dryRun;
+  try {
+    dryRun = flagBool("dry-run");
+    if (command === "up" && values.has("plan-dir") && !dryRun) {
+      throw new UsageError2("up takes --plan-dir only with --dry-run true (it then plans instead of building); 'plan --out DIR' writes a plan tree too", command);
+    }
+  } catch (err) {
+    if (err instanceof UsageError2) return usageError(err);
+    throw err;
   }
   const run = createRun({ debug: () => {
   } });
   const cacheHome = join23(process.env.XDG_CACHE_HOME || join23(homedir2(), ".cache"), "kubeadm-single-node");
-  const ledgerFile = typeof values.ledger === "string" ? values.ledger : defaultLedgerFile();
+  const ledgerFile = values.get("ledger") ?? defaultLedgerFile();
   const ledger = fileStore(ledgerFile);
   const env = {
     paths: HOST_PATHS,
     run,
     services: systemd(run),
-    io: terminalReporter(command === "plan" || values["dry-run"] === "true" ? process.stdout : process.stderr, values.verbose === true),
+    io: terminalReporter(command === "plan" || dryRun ? process.stdout : process.stderr, values.has("verbose")),
     store: ledger,
     hostLedger: ledger,
     hostLedgerFile: ledgerFile,
@@ -63908,20 +64432,14 @@ ${USAGE}
       }
       env.paths = record.paths;
       if (command === "diagnose") await diagnose(record, env);
-      else return (await down(record, env)).failed > 0 ? 1 : 0;
+      else return (await down(record, env, { dryRun })).failed > 0 ? 1 : 0;
       return 0;
     }
-    const config = parseInputs((name2) => {
-      const v = values[name2];
-      const env2 = FROM_ENV[name2];
-      if (env2) return process.env[env2] ?? "";
-      return typeof v === "string" ? v : "";
-    });
+    const config = parseInputs(inputGetter(values, process.env));
     if (command === "plan" || config.dryRun) {
-      const out = typeof values.out === "string" ? values.out : config.planDir;
-      await plan(config, env, out, typeof values.out === "string" ? "--out" : "--plan-dir");
+      const out = command === "plan" ? values.get("out") : config.planDir;
+      await plan(config, env, out, command === "plan" ? "--out" : "--plan-dir");
     } else {
-      if (config.planDir) env.io.warning(`--plan-dir (${config.planDir}) is only written by plan (or --dry-run true); this up changes the host and writes no plan tree.`);
       let recorded = false;
       env.store = { ...ledger, save: (r) => (recorded = true, ledger.save(r)) };
       try {
@@ -63944,11 +64462,15 @@ ${USAGE}
     }
     return 0;
   } catch (err) {
-    const message = err.message;
-    process.stderr.write(`error: ${err instanceof InputError ? `${message}
-Nothing on this host was changed.` : message}
+    if (err instanceof InputError) {
+      process.stderr.write(`error: ${inCommandLineWords(err.message)}
+Nothing on this host was changed.
 `);
-    return err instanceof InputError ? 2 : 1;
+      return 2;
+    }
+    process.stderr.write(`error: ${err.message}
+`);
+    return 1;
   }
 }
 process.exitCode = await main(process.argv.slice(2));

@@ -2,7 +2,7 @@
 // src/config/input-table.ts, the one place inputs are declared. __tests__/input-docs.test.ts
 // fails when either file differs from what this writes.
 import { readFileSync, writeFileSync } from 'node:fs'
-import { withActionInputs, withReadmeInputs } from '../src/config/input-docs.js'
+import { withActionInputs, withReadmeInputs } from '../src/inputs/docs.js'
 
 for (const [file, rewrite] of [
   ['action.yml', withActionInputs],

@@ -1,5 +1,5 @@
 import type { Config } from '../../src/config/inputs.js'
-import { parseInputs } from '../../src/config/inputs.js'
+import { parseInputs } from '../../src/inputs/parse.js'
 import type { HostFacts } from '../../src/host/probe.js'
 
 export const hostedRunner: HostFacts = {

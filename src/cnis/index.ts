@@ -6,7 +6,9 @@ import { flannel } from './flannel/plugin.js'
 import { none } from './none.js'
 import type { CniPlugin } from './types.js'
 
-export const CNIS = { flannel, calico, bridge, none } satisfies Record<string, CniPlugin>
-export type Cni = keyof typeof CNIS
-export const CNI_NAMES = Object.keys(CNIS) as Cni[]
+const REGISTRY = { flannel, calico, bridge, none } satisfies Record<string, CniPlugin>
+export type Cni = keyof typeof REGISTRY
+export const CNI_NAMES = Object.keys(REGISTRY) as Cni[]
+/** By name: the configuration holds a name from CNI_NAMES (the inputs refuse any other). */
+export const CNIS: Readonly<Record<string, CniPlugin>> = REGISTRY
 export type { CniPlugin } from './types.js'

@@ -3,11 +3,11 @@
 // the core, the runtime and the CNI recognise.
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CNIS, type Cni } from '../cnis/index.js'
+import { CNIS } from '../cnis/index.js'
 import { hintsFor, type Hint, type Probe } from '../engine/diagnostics.js'
 import { journalArgv } from '../host/services.js'
 import type { LedgerRecord } from '../io/ledger-store.js'
-import { RUNTIMES, type Runtime } from '../runtimes/index.js'
+import { RUNTIMES } from '../runtimes/index.js'
 import type { CommandEnv } from './env.js'
 
 export const CORE_HINTS: readonly Hint[] = [
@@ -16,7 +16,7 @@ export const CORE_HINTS: readonly Hint[] = [
   { pattern: /coredns.*(ImagePullBackOff|ErrImagePull|not found)/, hint: 'coredns cannot be pulled: with a custom image-repository kubeadm asks for REPO/coredns:TAG (flat); a pure mirror of registry.k8s.io keeps coredns/coredns. Use registry-mirrors for such a mirror instead.' }
 ]
 
-export function allHints(runtime: Runtime, cni: Cni): Hint[] {
+export function allHints(runtime: string, cni: string): Hint[] {
   return [...CORE_HINTS, ...RUNTIMES[runtime].hints, ...CNIS[cni].hints]
 }
 

@@ -2,7 +2,7 @@
 // (src/config/input-table.ts), and the help that says them. Pure: argv in, a parsed command or
 // a UsageError out. Each command takes only the flags it uses; an unknown, repeated or unused
 // flag, a missing value or a stray argument is an error that names it (exit code 2).
-import { INPUTS, plainText, type AnyInputSpec, type InputKind, type InputName } from '../config/input-table.js'
+import { INPUTS, plainText, type AnyInputSpec, type InputKind, type InputName } from '../inputs/table.js'
 import { defaultLedgerFile } from '../io/ledger-store.js'
 
 export const COMMANDS = ['plan', 'up', 'down', 'diagnose'] as const

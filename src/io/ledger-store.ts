@@ -9,11 +9,9 @@ import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import * as core from '@actions/core'
 import type { CacheRecord } from '../cache/session.js'
-import type { Cni } from '../cnis/index.js'
 import type { StepId } from '../engine/step.js'
 import type { Change } from '../host/ledger.js'
 import type { Paths } from '../host/paths.js'
-import type { Runtime } from '../runtimes/index.js'
 
 export interface LedgerRecord {
   /** every host change, oldest first, with what was there before */
@@ -28,8 +26,9 @@ export interface LedgerRecord {
   kubeconfig: string
   paths: Paths
   /** what diagnostics to collect */
-  runtime: Runtime
-  cni: Cni
+  /** names in the runtime and CNI registries (src/runtimes/index.ts, src/cnis/index.ts) */
+  runtime: string
+  cni: string
   /** set once the run succeeded with the cache on: what the post step saves */
   cache?: CacheRecord
 }

@@ -1,6 +1,7 @@
 // What stops a run before it changes anything: the host cannot act as root, cannot run the
 // cluster, or still has one.
-import { ON_EXISTING_FORMS, type Config } from '../config/inputs.js'
+import type { Config } from '../config/inputs.js'
+import { ON_EXISTING_FORMS } from '../inputs/table.js'
 import type { Run } from '../host/exec.js'
 import type { HostFacts } from '../host/probe.js'
 import { loadImageProblems } from '../images/docker.js'

@@ -4,7 +4,9 @@ import { containerd } from './containerd/driver.js'
 import { docker } from './docker/driver.js'
 import type { RuntimeDriver } from './types.js'
 
-export const RUNTIMES = { containerd, docker } satisfies Record<string, RuntimeDriver>
-export type Runtime = keyof typeof RUNTIMES
-export const RUNTIME_NAMES = Object.keys(RUNTIMES) as Runtime[]
+const REGISTRY = { containerd, docker } satisfies Record<string, RuntimeDriver>
+export type Runtime = keyof typeof REGISTRY
+export const RUNTIME_NAMES = Object.keys(REGISTRY) as Runtime[]
+/** By name: the configuration holds a name from RUNTIME_NAMES (the inputs refuse any other). */
+export const RUNTIMES: Readonly<Record<string, RuntimeDriver>> = REGISTRY
 export type { RuntimeDriver } from './types.js'

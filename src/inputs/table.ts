@@ -11,10 +11,10 @@
 // parser picks it.
 import { CNI_NAMES, CNIS } from '../cnis/index.js'
 import { RUNTIME_NAMES } from '../runtimes/index.js'
-import { DEFAULTS } from './defaults.js'
-import type { Sections } from './inputs.js'
-import { OLDEST_MINOR } from './kubernetes.js'
-import { MIRROR_PRESET_NAMES, MIRROR_PRESETS } from './presets.js'
+import { DEFAULTS } from '../config/defaults.js'
+import { ON_EXISTING_VALUES, type Sections } from '../config/inputs.js'
+import { OLDEST_MINOR } from '../config/kubernetes.js'
+import { MIRROR_PRESET_NAMES, MIRROR_PRESETS } from '../config/presets.js'
 
 /** The part of the configuration an input feeds; each consumer is handed the sections it reads. */
 export type Section = keyof Sections
@@ -80,7 +80,7 @@ export const CNI_VERSION_FORMS = `'' (the release the CNI pins: ${Object.entries
 /** The accepted values of mirror-preset, as its error and action.yml say them. */
 export const MIRROR_PRESET_FORMS = `'' (no preset), ${MIRROR_PRESET_NAMES.map((n) => `'${n}' (mirrors reachable from ${MIRROR_PRESETS[n].where})`).join(', ')}`
 
-export const ON_EXISTING_VALUES = ['fail', 'reset', 'reuse'] as const
+export { ON_EXISTING_VALUES }
 /** The accepted values of on-existing, as its errors say them. */
 export const ON_EXISTING_FORMS =
   "'fail' (stop before changing anything), 'reset' (undo the earlier run and kubeadm reset, then build a fresh cluster), 'reuse' (take the cluster as it is, if it answers)"
@@ -124,7 +124,7 @@ export const INPUTS = [
     values: RUNTIME_NAMES,
     default: DEFAULTS.containerRuntime,
     description:
-      "The CRI runtime kubeadm uses. 'containerd' (Docker's own containerd on hosted runners, configured to serve CRI), or 'docker': the host's Docker through cri-dockerd (a pinned release), so images built with `docker build` in an earlier step run in pods without a registry. 'docker' needs Docker 28 or older already on the host, and restarts it where its cgroup driver is not systemd.",
+      "The CRI runtime kubeadm uses. 'containerd' (Docker's own containerd on hosted runners, configured to serve CRI), or 'docker': the host's Docker through cri-dockerd (a pinned release), so images built with `docker build` in an earlier step run in pods without a registry. 'docker' needs Docker already on the host, and restarts it where its cgroup driver is not systemd.",
     summary:
       "`containerd`; `docker`: the host's Docker through cri-dockerd, images from `docker build` usable in pods (see [Docker as the runtime](#docker-as-the-runtime))"
   },
@@ -136,9 +136,9 @@ export const INPUTS = [
     values: CNI_NAMES,
     default: DEFAULTS.cni,
     description:
-      "'flannel' (pinned release, default), 'calico' (Calico's manifest install, pinned release, pool = pod-network-cidr) or 'none' to install your own network (the node stays NotReady until you do; the smoke test is skipped).",
+      "'flannel' (pinned release, default), 'calico' (Calico's manifest install, pinned release, pool = pod-network-cidr), 'bridge' (the CNI reference plugins configured by the action: no DaemonSet, no image) or 'none' to install your own network (the node stays NotReady until you do; the smoke test is skipped).",
     summary:
-      "`flannel`, `calico` (see [Calico](#calico)), `none` (node stays NotReady; smoke test skipped)"
+      "`flannel`, `calico` (see [Calico](#calico)), `bridge` (the CNI reference plugins, no DaemonSet and no image: the quickest way to a Ready node; see [The bridge CNI](#the-bridge-cni)), `none` (node stays NotReady; smoke test skipped)"
   },
   {
     name: 'cni-manifest',
@@ -149,7 +149,7 @@ export const INPUTS = [
     description:
       "An http(s) URL or a local path to use instead of the chosen CNI's pinned manifest (kube-flannel.yml, or Calico's calico.yaml), for offline runners or a patched manifest; other schemes (file://, ftp://, ...) are refused, and a local file must exist and be readable before anything changes. Flannel's net-conf Network, or calico-node's CALICO_IPV4POOL_CIDR, is set to pod-network-cidr.",
     summary:
-      "an http(s) URL or a local path replacing the CNI's pinned manifest (`kube-flannel.yml` v0.28.4, Calico's `calico.yaml` v3.32.2); a local file must exist before anything changes"
+      "an http(s) URL or a local path replacing the CNI's pinned manifest (`kube-flannel.yml` v0.28.9, Calico's `calico.yaml` v3.32.2); a local file must exist before anything changes"
   },
   {
     name: 'cni-version',
@@ -159,9 +159,9 @@ export const INPUTS = [
     forms: CNI_VERSION_FORMS,
     default: '',
     description:
-      "The CNI's release: '' for the one the action pins and is tested with (flannel v0.28.4, calico v3.32.2), 'latest' for its newest release (the highest version among its GitHub releases, drafts and pre-releases left out, looked up with GitHub's API and github-token), or a release such as 'v3.32.2'. Not with cni 'none' or with cni-manifest. Any release but the pinned one has its images read from its manifest, and the dry run cannot name them.",
+      "The CNI's release: '' for the one the action pins and is tested with (flannel v0.28.9, calico v3.32.2), 'latest' for its newest release (the highest version among its GitHub releases, drafts and pre-releases left out, looked up with GitHub's API and github-token), or a release such as 'v3.32.2'. Not with cni 'none' or with cni-manifest. Any release but the pinned one has its images read from its manifest, and the dry run cannot name them.",
     summary:
-      "empty: the release the action pins and is tested with (flannel v0.28.4, calico v3.32.2); `latest`: the highest release on GitHub (drafts and pre-releases left out), looked up with `github-token`; or a release such as `v3.32.2`. Not with `cni: none` or `cni-manifest`. Only the pinned release's images are named in the dry run; another's are read from its manifest"
+      "empty: the release the action pins and is tested with (flannel v0.28.9, calico v3.32.2); `latest`: the highest release on GitHub (drafts and pre-releases left out), looked up with `github-token`; or a release such as `v3.32.2`. Not with `cni: none` or `cni-manifest`. Only the pinned release's images are named in the dry run; another's are read from its manifest"
   },
   {
     name: 'pod-network-cidr',
@@ -172,7 +172,7 @@ export const INPUTS = [
     description:
       "The pod network (kubeadm podSubnet and flannel's Network), IPv4 CIDR from /8 to /24: kubeadm gives the node a /24 of it. Host bits are cleared (10.244.1.0/16 is read as 10.244.0.0/16, with a warning).",
     summary:
-      "IPv4 CIDR, /8 to /24 (kubeadm gives each node a /24 of it); host bits are cleared, with a warning"
+      "IPv4 CIDR, /8 to /24 (kubeadm gives each node a /24 of it); host bits are cleared, with a warning; refused where it holds one of the node's addresses or overlaps its default route's network (see below the table)"
   },
   {
     name: 'service-cidr',
@@ -183,7 +183,7 @@ export const INPUTS = [
     description:
       "The Service network (kubeadm serviceSubnet), IPv4 CIDR from /12 to /28 (kubeadm allows at most 20 host bits and needs 10 addresses), disjoint from pod-network-cidr. Host bits are cleared, with a warning.",
     summary:
-      "IPv4 CIDR, /12 to /28 (kubeadm's limit of 20 host bits), disjoint from the pod network"
+      "IPv4 CIDR, /12 to /28 (kubeadm's limit of 20 host bits), disjoint from the pod network, and from the node as `pod-network-cidr` is"
   },
   {
     name: 'mirror-preset',

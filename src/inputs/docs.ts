@@ -1,7 +1,7 @@
 // action.yml's inputs and the README's Inputs table, written from the input table
 // (src/config/input-table.ts) by `npm run inputs`, and compared with it by
 // __tests__/input-docs.test.ts. Pure: text in, text out.
-import { INPUTS, plainText, type AnyInputSpec } from './input-table.js'
+import { INPUTS, plainText, type AnyInputSpec } from './table.js'
 
 /** action.yml's description of an input: the table's, and for a default the code picks, what it picks. */
 export function actionDescription(spec: AnyInputSpec): string {
