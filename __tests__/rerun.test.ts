@@ -16,7 +16,6 @@ import { serve, type TestServer } from './helpers/http.js'
 import { diffSnapshots, layRunner, releaseRoutes, snapshot } from './helpers/host-tree.js'
 import { inputEnv, parseCommandFile, sandbox, type Sandbox } from './helpers/runner.js'
 
-const STATE_KEY = 'kubeadm-single-node'
 
 describe('re-runs on a self-hosted runner (on-existing)', () => {
   let server: TestServer
@@ -66,8 +65,8 @@ describe('re-runs on a self-hosted runner (on-existing)', () => {
 
   /** The post step, reading the state main saved, as the runner hands it over. */
   async function post(): Promise<void> {
-    const state = parseCommandFile(await readFile(sb.files.state, 'utf8'))
-    if (state[STATE_KEY] !== undefined) process.env[`STATE_${STATE_KEY}`] = state[STATE_KEY]
+    // every key: the record's head, and each change under its own
+    for (const [k, v] of Object.entries(parseCommandFile(await readFile(sb.files.state, 'utf8')))) process.env[`STATE_${k}`] = v
     await actionPost()
   }
 

@@ -203,8 +203,7 @@ describe('the ledger undoes every host change', () => {
   it('records what was there before it acts, and saves the ledger before each change', async () => {
     const sim = await simulate({ userFiles: true })
     const seen: string[] = []
-    const ledger = new Ledger((changes) => {
-      const c = changes[changes.length - 1]
+    const ledger = new Ledger((c) => {
       // saved before the change: a created file is not there yet, a changed one still has its original
       if (c.kind === 'file' && c.path === sim.paths.containerdConfig) seen.push(`saved with config still ${JSON.stringify(readFileSync(c.path, 'utf8'))}`)
     })

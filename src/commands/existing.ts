@@ -24,8 +24,8 @@ export interface Existing {
   earlier?: LedgerRecord
 }
 
-export function findExisting(facts: HostFacts, env: Pick<CommandEnv, 'hostLedger'>): Existing {
-  const earlier = env.hostLedger.load()
+export async function findExisting(facts: HostFacts, env: Pick<CommandEnv, 'hostLedger'>): Promise<Existing> {
+  const earlier = await env.hostLedger.load()
   return { cluster: facts.existingCluster, earlier: earlier && earlier.changes.length > 0 ? earlier : undefined }
 }
 

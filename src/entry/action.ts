@@ -52,7 +52,7 @@ export async function actionMain(paths: Paths = HOST_PATHS, cache: CacheBackend 
 export async function actionPost(cache: CacheBackend = actionsCache()): Promise<void> {
   try {
     const env = actionsEnv(HOST_PATHS, cache)
-    const record = env.store.load()
+    const record = await env.store.load()
     if (!record) {
       core.info('Nothing to diagnose or clean up: the main step changed nothing on this host.')
       return

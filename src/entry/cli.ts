@@ -95,7 +95,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     if (command === 'down' || command === 'diagnose') {
-      const record = env.store.load()
+      const record = await env.store.load()
       if (!record) {
         env.io.info('Nothing recorded: no `up` has changed this host (or `down` already undid it).')
         return 0
@@ -119,12 +119,12 @@ export async function main(argv: string[]): Promise<number> {
       if (config.planDir) env.io.warning(`--plan-dir (${config.planDir}) is only written by plan (or --dry-run true); this up changes the host and writes no plan tree.`)
       // whether this up recorded anything: a refusal leaves an earlier run's ledger alone
       let recorded = false
-      env.store = { ...ledger, save: (r) => ((recorded = true), ledger.save(r)) }
+      env.store = { ...ledger, saveHead: (h) => ((recorded = true), ledger.saveHead(h)) }
       try {
         await up(config, env)
       } catch (err) {
         // --cleanup true: what the post step does after a failed main step, at once
-        const record = config.cleanup === 'true' && recorded ? env.store.load() : undefined
+        const record = config.cleanup === 'true' && recorded ? await env.store.load() : undefined
         if (record) {
           process.stderr.write(`error: ${(err as Error).message}\n--cleanup true: diagnosing, then undoing what this up changed.\n`)
           env.paths = record.paths
@@ -134,7 +134,7 @@ export async function main(argv: string[]): Promise<number> {
         }
         throw err
       }
-      const record = env.store.load()
+      const record = await env.store.load()
       if (record) await saveCache(record, env)
     }
     return 0
