@@ -16,7 +16,8 @@ import type { Step } from '../src/engine/step.js'
 import { createRun, type Run } from '../src/host/exec.js'
 import { createHost, undoChanges } from '../src/host/host.js'
 import { Ledger, type Change } from '../src/host/ledger.js'
-import type { Paths } from '../src/host/paths.js'
+import { parseChange } from '../src/host/changes/index.js'
+import { writeRoots, type Paths } from '../src/host/paths.js'
 import { probeHost } from '../src/host/probe.js'
 import { systemd } from '../src/host/services.js'
 import { buildPlan, type Plan } from '../src/phases/index.js'
@@ -159,6 +160,9 @@ describe('the ledger undoes every host change', () => {
         await execute([alone(step)], { host: sim.host(whole), learned: sim.plan.learned })
       }
       assert.ok(whole.changes.length > 40, `the whole run recorded ${whole.changes.length} changes`)
+      // read back as a later run reads the host's ledger: each record in its kind's schema, every path under the roots
+      const roots = writeRoots(sim.paths, join(sim.root, 'home/runner'))
+      assert.deepEqual(whole.changes.map((c, i) => parseChange(JSON.parse(JSON.stringify(c)), i, roots)), whole.changes)
       const report = await sim.undo(whole.changes)
       assert.deepEqual(report.failed, [])
       assert.deepEqual(diffSnapshots(initial, await snapshot(sim.root)), [], 'the whole run was not undone exactly')

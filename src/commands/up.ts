@@ -161,8 +161,8 @@ async function reuse(config: Config, env: CommandEnv, prepared: Prepared, earlie
     changes: [...adopted],
     completed: [],
     cleanup: env.where === 'actions' && (config.cleanup === 'true' || (config.cleanup === 'auto' && facts.selfHosted)),
-    kubeconfig: earlier?.kubeconfig ?? plan.kubeconfig,
-    paths: earlier?.paths ?? paths,
+    kubeconfig: plan.kubeconfig,
+    paths,
     runtime: earlier?.runtime ?? config.containerRuntime,
     cni: earlier?.cni ?? config.cni
   }
@@ -178,7 +178,7 @@ async function reuse(config: Config, env: CommandEnv, prepared: Prepared, earlie
   })
   const host = createHost({ run: env.run, services: env.services, ledger, ...paths })
   const owner = { uid: facts.user.uid, gid: facts.user.gid }
-  const r = await reuseCluster(config, plan.kubeconfig, { cluster: true, earlier }, env, async (src, dest) => {
+  const r = await reuseCluster(config, plan.kubeconfig, env, async (src, dest) => {
     await host.ensureDir(dirname(dest), { mode: 0o700, owner })
     await host.installFile(src, dest, { mode: 0o600, owner })
   })

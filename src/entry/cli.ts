@@ -2,7 +2,7 @@
 //   node dist/cli.js plan --kubernetes-version v1.34.2 --out DIR
 //   node dist/cli.js up [--INPUT VALUE ...]   then   down   (or diagnose after a failure)
 // Every action input is a flag of the same name. The ledger that `up` writes and `down`
-// replays is a file (--ledger, default $XDG_STATE_HOME/kubeadm-single-node/ledger.json).
+// replays is the host's root-owned file (--ledger, default /var/lib/kubeadm-single-node/ledger.json).
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -17,7 +17,10 @@ import { INPUT_NAMES, InputError, parseInputs, type InputName } from '../config/
 import { createRun } from '../host/exec.js'
 import { HOST_PATHS } from '../host/paths.js'
 import { systemd } from '../host/services.js'
-import { defaultLedgerFile, fileStore } from '../io/ledger-store.js'
+import { CNIS } from '../cnis/index.js'
+import { oldLedgerNotice } from '../commands/existing.js'
+import { hostLedgerStore } from '../io/host-ledger.js'
+import { RUNTIME_NAMES } from '../runtimes/index.js'
 import { terminalReporter } from '../io/reporter.js'
 
 /** Every input as its flag, wrapped for a terminal: the README's Inputs table says what each takes. */
@@ -60,7 +63,7 @@ Secrets are never flags (a command line is readable by every user in /proc): --c
 latest reads a GitHub token from $GITHUB_TOKEN, and registry-credentials are read from
 $KUBEADM_SINGLE_NODE_REGISTRY_CREDENTIALS (the input's lines).
 --cleanup true undoes a failed up at once (after diagnose); otherwise the changes stay for
-diagnose and down. Other flags: --ledger FILE (default ${defaultLedgerFile()}), --verbose (each step's detail), --help`
+diagnose and down. Other flags: --ledger FILE (default ${HOST_PATHS.ledgerFile}, root's), --verbose (each step's detail), --help`
 
 export async function main(argv: string[]): Promise<number> {
   const options = Object.fromEntries([...INPUT_NAMES.filter((n) => !FROM_ENV[n]), 'out', 'ledger'].map((n) => [n, { type: 'string' as const }]))
@@ -79,8 +82,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const run = createRun({ debug: () => {} })
   const cacheHome = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'kubeadm-single-node')
-  const ledgerFile = typeof values.ledger === 'string' ? values.ledger : defaultLedgerFile()
-  const ledger = fileStore(ledgerFile)
+  const ledgerFile = typeof values.ledger === 'string' ? values.ledger : HOST_PATHS.ledgerFile
+  const ledger = hostLedgerStore({ file: ledgerFile, run, paths: HOST_PATHS, home: process.env.HOME || homedir(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS) } })
   const env: CommandEnv = {
     paths: HOST_PATHS,
     run,
@@ -95,6 +98,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     if (command === 'down' || command === 'diagnose') {
+      const old = oldLedgerNotice()
+      if (old) env.io.warning(old)
+      // a ledger that cannot be read or trusted throws, naming it: exit 1, never "nothing recorded"
       const record = await env.store.load()
       if (!record) {
         env.io.info('Nothing recorded: no `up` has changed this host (or `down` already undid it).')

@@ -1,5 +1,7 @@
 // Where the action reads and writes on the host. One object, passed down, so that tests
-// (and the plan's directory-tree output) can put the same files elsewhere.
+// (and the plan's directory-tree output) can put the same files elsewhere. writeRoots, at
+// the end, is the one list of the places the action writes to.
+import { dirname, join } from 'node:path'
 
 export interface Paths {
   binDir: string
@@ -9,6 +11,8 @@ export interface Paths {
   stateDir: string
   /** originals of the files the action changed, for cleanup to put back */
   backupDir: string
+  /** the host's ledger, kept between runs: root's, in a 0700 directory of root's */
+  ledgerFile: string
   containerdConfig: string
   certsDir: string
   /** the host's containerd: the CRI endpoint is unix://<this> */
@@ -57,6 +61,7 @@ export const HOST_PATHS: Paths = {
   cniConfDir: '/etc/cni/net.d',
   stateDir: '/etc/kubeadm-single-node',
   backupDir: '/var/lib/kubeadm-single-node/backup',
+  ledgerFile: '/var/lib/kubeadm-single-node/ledger.json',
   containerdConfig: '/etc/containerd/config.toml',
   certsDir: '/etc/containerd/certs.d',
   containerdSocket: '/var/run/containerd/containerd.sock',
@@ -93,4 +98,43 @@ export const HOST_PATHS: Paths = {
 /** The same layout under another root: the plan's directory tree, and tests' temporary hosts. */
 export function pathsUnder(root: string): Paths {
   return Object.fromEntries(Object.entries(HOST_PATHS).map(([k, v]) => [k, `${root.replace(/\/+$/, '')}${v}`])) as unknown as Paths
+}
+
+/**
+ * Every place on the host the action writes to (and so may undo in): a ledger that names a
+ * path outside these is refused before anything in it runs. A directory here may itself be
+ * one the action made (claimed missing, undone by removing it): /opt/cni for /opt/cni/bin.
+ * `home`: the runner user's, whose ~/.kube and Docker config directory the action writes.
+ */
+export function writeRoots(p: Paths, home: string, dockerConfig = process.env.DOCKER_CONFIG): string[] {
+  const roots = [
+    p.binDir,
+    dirname(p.privateContainerdPrefix),
+    dirname(p.cniBinDir),
+    dirname(p.cniConfDir),
+    p.stateDir,
+    dirname(p.backupDir),
+    dirname(p.privateContainerdState),
+    dirname(p.containerdConfig),
+    p.certsDir,
+    dirname(p.dockerDaemonJson),
+    p.criDockerdRoot,
+    p.systemdDir,
+    dirname(p.modulesLoad),
+    dirname(p.sysctlConf),
+    p.kubernetesDir,
+    p.kubeletDir,
+    p.etcdDir,
+    p.crictlConfig,
+    p.flannelRunDir,
+    p.cniStateDir,
+    p.calicoLibDir,
+    p.calicoRunDir,
+    p.calicoLogDir,
+    p.calicoPolicySyncDir,
+    join(home, '.kube'),
+    join(home, '.docker'),
+    ...(dockerConfig ? [dockerConfig] : [])
+  ]
+  return [...new Set(roots)]
 }

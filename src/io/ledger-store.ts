@@ -1,13 +1,11 @@
 // Where the ledger and what the post step needs are kept between the step that changes the
-// host and the one that diagnoses or undoes it: the Actions state (main -> post), or a file
-// (the command line's up -> down). Each change is saved as it happens, on its own, before
-// it is made; the rest of the record (the head) is saved at the points it changes. The
-// action keeps it in both: the Actions state dies with the job, and on a self-hosted runner
-// a later run (on-existing: reset) or the command line's `down` needs what this run left,
-// so the host's file outlives the job until a cleanup undoes everything it records.
-import { mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
-import { homedir } from 'node:os'
-import { dirname, join } from 'node:path'
+// host and the one that diagnoses or undoes it: the Actions state (main -> post), or the
+// host's root-owned file (host-ledger.ts: the command line's up -> down, and later runs).
+// Each change is saved as it happens, on its own, before it is made; the rest of the record
+// (the head) is saved at the points it changes. The action keeps it in both: the Actions
+// state dies with the job, and on a self-hosted runner a later run (on-existing: reset) or
+// the command line's `down` needs what this run left, so the host's file outlives the job
+// until a cleanup undoes everything it records.
 import * as core from '@actions/core'
 import type { CacheRecord } from '../cache/session.js'
 import type { Cni } from '../cnis/index.js'
@@ -94,55 +92,6 @@ export function actionsStateStore(): LedgerStore {
     },
     // the post step is the last reader of the Actions state
     clear: async () => {}
-  }
-}
-
-/** The command line's record: $XDG_STATE_HOME/kubeadm-single-node/ledger.json by default. */
-export function defaultLedgerFile(): string {
-  return join(process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'kubeadm-single-node', 'ledger.json')
-}
-
-/** One file holding the whole record, rewritten (a temporary, renamed into place) at every save. */
-export function fileStore(path = defaultLedgerFile()): LedgerStore {
-  let current: LedgerRecord | undefined
-  const write = (r: LedgerRecord): void => {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
-    // renamed into place: a crash leaves the previous record or this one, never half of one
-    writeFileSync(`${path}.tmp`, JSON.stringify(r, null, 2), { mode: 0o600 })
-    renameSync(`${path}.tmp`, path)
-  }
-  return {
-    async saveHead(head) {
-      current = { ...head, changes: current?.changes ?? [] }
-      write(current)
-    },
-    async saveChange(i, c) {
-      if (!current) throw new Error(`the ledger's change ${i} came before its record`)
-      current.changes = [...current.changes.slice(0, i), c]
-      write(current)
-    },
-    async save(r) {
-      current = { ...r, changes: [...r.changes] }
-      write(current)
-    },
-    async load() {
-      try {
-        const r = JSON.parse(readFileSync(path, 'utf8')) as LedgerRecord
-        return Array.isArray(r.changes) ? r : undefined
-      } catch {
-        return undefined
-      }
-    },
-    async clear() {
-      current = undefined
-      rmSync(path, { force: true })
-      // the directory is ours too; left where something else put a file in it
-      try {
-        rmdirSync(dirname(path))
-      } catch {
-        /* not empty, or already gone */
-      }
-    }
   }
 }
 

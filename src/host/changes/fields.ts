@@ -26,7 +26,9 @@ export class Fields {
     private readonly o: Record<string, unknown>,
     /** names the change in messages: "change 3 (file)" */
     private readonly where: string,
-    private readonly roots: readonly string[]
+    private readonly roots: readonly string[],
+    /** every path read, for the caller's check of symbolic links on the way */
+    private readonly named: string[] = []
   ) {}
 
   refuse(key: string, what: string): never {
@@ -67,6 +69,7 @@ export class Fields {
     if (typeof v !== 'string' || !underRoots(v, this.roots)) {
       this.refuse(key, `names ${JSON.stringify(v)}, which is not a normal absolute path under the places the action writes to (${this.roots.join(', ')})`)
     }
+    this.named.push(v)
     return v
   }
 

@@ -65,13 +65,13 @@ export function describeChange(c: Change): string {
  * one of KINDS, and that kind's schema must accept every field. `roots`: where a path it
  * names may lie. Throws LedgerSchemaError naming the change and the field.
  */
-export function parseChange(raw: unknown, index: number, roots: readonly string[]): Change {
+export function parseChange(raw: unknown, index: number, roots: readonly string[], named?: string[]): Change {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new LedgerSchemaError(`change ${index} is ${JSON.stringify(raw)}, not a record`)
   const kind = (raw as { kind?: unknown }).kind
   if (typeof kind !== 'string' || !Object.hasOwn(KINDS, kind)) {
     throw new LedgerSchemaError(`change ${index} has kind ${JSON.stringify(kind)}, which is not one the action records (${Object.keys(KINDS).join(', ')})`)
   }
-  return KINDS[kind as ChangeKindName].parse(new Fields(raw as Record<string, unknown>, `change ${index} (${kind})`, roots))
+  return KINDS[kind as ChangeKindName].parse(new Fields(raw as Record<string, unknown>, `change ${index} (${kind})`, roots, named))
 }
 
 export interface UndoReport {
@@ -136,3 +136,4 @@ export async function undoChanges(changes: readonly Change[], o: UndoOptions): P
 }
 
 export { existsAs, isMountPoint, LedgerSchemaError }
+export { underRoots } from './fields.js'
