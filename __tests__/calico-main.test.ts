@@ -12,7 +12,7 @@ import { parseAllDocuments } from 'yaml'
 import { actionMain } from '../src/entry/action.js'
 import { serve, type TestServer } from './helpers/http.js'
 import { CALICO_MANIFEST, layRunner, releaseRoutes } from './helpers/host-tree.js'
-import { inputEnv, parseCommandFile, sandbox } from './helpers/runner.js'
+import { inputEnv, sandbox, stateRecord } from './helpers/runner.js'
 
 describe('main step with calico, its newest release', () => {
   let server: TestServer
@@ -68,7 +68,7 @@ describe('main step with calico, its newest release', () => {
     const at = (re: RegExp): number => cmds.findIndex((c) => re.test(c))
     assert.ok(at(/^kubeadm init/) >= 0 && at(/^kubeadm init/) < at(/^kubectl apply -f .*cni\.yaml$/))
     // what calico-node left is in the ledger, for the post step to undo
-    const rec = JSON.parse(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'])
+    const rec = stateRecord(await readFile(sb.files.state, 'utf8'))
     assert.equal(rec.cni, 'calico')
     assert.ok(rec.changes.some((c: { kind: string; path?: string }) => c.kind === 'mount' && c.path === join(sb.root, 'run/calico/cgroup')))
     assert.ok(rec.changes.some((c: { kind: string; path?: string }) => c.kind === 'dir' && c.path === join(sb.root, 'var/lib/calico')))

@@ -13,7 +13,7 @@ import { INPUT_NAMES } from '../src/inputs/parse.js'
 import { step } from '../src/engine/step.js'
 import type { LedgerRecord } from '../src/io/ledger-store.js'
 import { terminalReporter } from '../src/io/reporter.js'
-import { pathsUnder } from '../src/host/paths.js'
+import { HOST_PATHS } from '../src/host/paths.js'
 import { HAVE_NODE24, NODE24, sandbox, type Sandbox } from './helpers/runner.js'
 
 const READ_ONLY = /^(containerd --version|sudo -n true|docker (version|image inspect|info) .*|ip -j -4 (addr show|route show default))$/
@@ -134,32 +134,32 @@ describe('the command line, built', () => {
     assert.deepEqual(r.commands, [], 'not even a probe')
   })
 
+  // the command line's ledger is the host's (HOST_PATHS): a test cannot let it undo real paths,
+  // so its earlier run recorded what cleanup leaves in place (a package), and no command runs
   it('up refuses to build over what an earlier up recorded, and --cleanup true does not undo that earlier run', async () => {
     const sb = await sandbox()
     const ledger = join(sb.dir, 'ledger.json')
-    const earlier: LedgerRecord = { changes: [{ kind: 'file', path: join(sb.dir, 'made-by-up') }], completed: [], cleanup: false, kubeconfig: '', paths: pathsUnder(sb.root), runtime: 'containerd', cni: 'flannel' }
-    await writeFile(join(sb.dir, 'made-by-up'), 'x')
-    await writeFile(ledger, JSON.stringify(earlier))
+    const earlier: LedgerRecord = { changes: [{ kind: 'packages-installed', packages: ['conntrack'] }], completed: [], cleanup: false, kubeconfig: join(sb.env.HOME, '.kube/config'), paths: HOST_PATHS, runtime: 'containerd', cni: 'flannel' }
+    await writeFile(ledger, JSON.stringify(earlier), { mode: 0o600 })
     const r = await runCli(sb, ['up', '--kubernetes-version', 'v1.34.2', '--ledger', ledger, '--cleanup', 'true'])
     assert.equal(r.code, 1)
     assert.match(r.stderr, /error: This host cannot run the cluster; nothing was changed:\n.*An earlier run's 1 host changes are still recorded in .*ledger\.json and not undone, and input 'on-existing' is 'fail'.*Or undo them first with `kubeadm-single-node down`/s)
     assert.deepEqual(JSON.parse(await readFile(ledger, 'utf8')), earlier)
-    await access(join(sb.dir, 'made-by-up'))
 
-    // down undoes what up recorded, and then there is nothing left to undo
+    // down replays what up recorded, and then there is nothing left to undo
     const d = await runCli(sb, ['down', '--ledger', ledger])
     assert.equal(d.code, 0, d.stderr)
-    assert.match(d.stderr, /== Cleanup: 1 changes undone\nundone: .*made-by-up \(created\)/)
-    await assert.rejects(access(join(sb.dir, 'made-by-up')))
+    assert.match(d.stderr, /== Cleanup: 0 changes undone\nleft in place: packages installed: conntrack/)
     await assert.rejects(access(ledger))
     assert.match((await runCli(sb, ['down', '--ledger', ledger])).stderr, /Nothing recorded/)
   })
 
-  it('down --dry-run true prints the undo it would run, and changes nothing: not the host, not the ledger', async () => {
+  it('down --dry-run true prints the undo it would run, and changes nothing: not the host, not the ledger', { skip: process.getuid?.() === 0 ? false : "needs root: the ledger is root's" }, async () => {
     const sb = await sandbox()
     const ledger = join(sb.dir, 'ledger.json')
-    const made = join(sb.dir, 'made-by-up')
-    const dir = join(sb.dir, 'dir-by-up')
+    // paths under the roots the action writes to, as a trusted ledger's are; a dry run only reads them
+    const made = join(HOST_PATHS.stateDir, 'ksn-dry-run-test', 'made-by-up')
+    const dir = join(HOST_PATHS.stateDir, 'ksn-dry-run-test')
     const earlier: LedgerRecord = {
       changes: [
         { kind: 'dir', path: dir },
@@ -168,14 +168,12 @@ describe('the command line, built', () => {
       ],
       completed: [],
       cleanup: false,
-      kubeconfig: '',
-      paths: pathsUnder(sb.root),
+      kubeconfig: join(sb.env.HOME, '.kube/config'),
+      paths: HOST_PATHS,
       runtime: 'containerd',
       cni: 'flannel'
     }
-    await writeFile(made, 'x')
-    await mkdir(dir)
-    await writeFile(ledger, JSON.stringify(earlier))
+    await writeFile(ledger, JSON.stringify(earlier), { mode: 0o600 })
     for (const flag of [['--dry-run', 'true'], ['--dry-run=True']]) {
       const r = await runCli(sb, ['down', '--ledger', ledger, ...flag])
       assert.equal(r.code, 0, r.stderr)
@@ -183,14 +181,38 @@ describe('the command line, built', () => {
       assert.match(r.stdout, new RegExp(`\\$ systemctl disable --now kubelet   \\(as root\\)\\n\\$ rm -f ${made}   \\(as root\\)\\n\\$ rm -rf --one-file-system ${dir}   \\(as root\\)`))
       assert.match(r.stdout, /would undo: .*made-by-up \(created\)/)
       assert.deepEqual(r.commands, [], 'nothing ran')
-      await access(made)
-      await access(dir)
       assert.deepEqual(JSON.parse(await readFile(ledger, 'utf8')), earlier, 'the ledger is as it was')
     }
     const bad = await runCli(sb, ['down', '--ledger', ledger, '--dry-run', 'yes'])
     assert.equal(bad.code, 2)
     assert.match(bad.stderr, /^error: Flag '--dry-run' has the value "yes"; accepted: 'true' or 'false'/)
-    await access(made)
+  })
+
+  it('down over a damaged or crafted ledger exits 1 naming it and runs nothing; one in the old place is said and ignored', { skip: process.getuid?.() === 0 ? false : "needs root: the ledger is root's" }, async () => {
+    const sb = await sandbox()
+    const ledger = join(sb.dir, 'ledger.json')
+    for (const [content, why] of [
+      ['{"changes": [', /is not JSON \(.*\): it is damaged/],
+      [JSON.stringify({ changes: [{ kind: 'command', what: 'x', undo: [['rm', '-rf', '/etc']] }], completed: [], cleanup: true, kubeconfig: join(sb.env.HOME, '.kube/config'), paths: HOST_PATHS, runtime: 'containerd', cni: 'flannel' }), /change 0 has kind "command", which is not one the action records/]
+    ] as const) {
+      await writeFile(ledger, content, { mode: 0o600 })
+      const d = await runCli(sb, ['down', '--ledger', ledger])
+      assert.equal(d.code, 1, d.stderr)
+      assert.match(d.stderr, new RegExp(`^error: The ledger ${ledger} `, 'm'))
+      assert.match(d.stderr, why)
+      assert.match(d.stderr, /Nothing in it was run\. Inspect it as root \(sudo cat .*\); .*remove it as root \(sudo rm .*\), then run again\./)
+      assert.doesNotMatch(d.stderr, /Nothing recorded/)
+      assert.deepEqual(d.commands, [])
+    }
+    // earlier versions kept it in the home: found, said, never replayed
+    const old = join(sb.env.HOME, '.local/state/kubeadm-single-node/ledger.json')
+    await mkdir(join(old, '..'), { recursive: true })
+    await writeFile(old, JSON.stringify({ changes: [{ kind: 'dir', path: '/etc' }], completed: [], cleanup: true, kubeconfig: '', paths: HOST_PATHS, runtime: 'containerd', cni: 'flannel' }))
+    const d = await runCli(sb, ['down', '--ledger', join(sb.dir, 'none.json')])
+    assert.equal(d.code, 0, d.stderr)
+    assert.match(d.stderr, new RegExp(`Found ${old}, a ledger where earlier versions of this action kept it, in a user's home\\. It is ignored: .* Remove it \\(rm ${old}\\)`))
+    assert.match(d.stderr, /Nothing recorded/)
+    assert.deepEqual(d.commands, [])
   })
 })
 

@@ -17,7 +17,7 @@ import type { Paths } from '../src/host/paths.js'
 import { ALL_IMAGES } from './helpers/facts.js'
 import { serve, type Route, type TestServer } from './helpers/http.js'
 import { diffSnapshots, layRunner, releaseRoutes, snapshot } from './helpers/host-tree.js'
-import { inputEnv, parseCommandFile, sandbox, type Sandbox } from './helpers/runner.js'
+import { inputEnv, parseCommandFile, sandbox, stateRecord, type Sandbox } from './helpers/runner.js'
 
 describe('main step against a simulated host', () => {
   let server: TestServer
@@ -52,7 +52,7 @@ describe('main step against a simulated host', () => {
     Object.assign(process.env, inputEnv({ 'kubernetes-version': 'v1.34.2', 'kubernetes-release-url': `${server.url}/release`, 'github-url': `${server.url}/gh`, 'pod-network-cidr': '10.32.0.0/16', ...extra }))
   const commands = async () => (await readFile(sb.files.log, 'utf8')).split('\n').filter((l) => l !== '')
   const placed = (p: string) => readFile(p, 'utf8')
-  const record = async () => JSON.parse(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'])
+  const record = async () => stateRecord(await readFile(sb.files.state, 'utf8'))
   const exists = (p: string) => access(p).then(() => true, () => false)
 
   it('builds the cluster: files, order, outputs, summary', async () => {

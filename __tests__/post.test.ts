@@ -32,7 +32,13 @@ function recorder() {
   }
   let cleared = false
   const saved: LedgerRecord[] = []
-  const store: LedgerStore = { save: (rec) => void saved.push(rec), load: () => undefined, clear: () => void (cleared = true) }
+  const store: LedgerStore = {
+    saveHead: async () => {},
+    saveChange: async () => {},
+    save: async (rec) => void saved.push(rec),
+    load: async () => undefined,
+    clear: async () => void (cleared = true)
+  }
   const env = (root: string): CommandEnv => ({
     paths: pathsUnder(root),
     run: async (argv: readonly string[]) => {
@@ -64,7 +70,8 @@ describe('up, with a ledger from an earlier run', () => {
   it('refuses to start over changes nothing has undone yet, before changing anything', async () => {
     const root = await mkdtemp(join(tmpdir(), 'ksn-post-'))
     const r = recorder()
-    const ledger = { save: () => assert.fail('nothing may be saved'), load: () => record(root, { changes: [{ kind: 'dir', path: join(root, 'x') }] }), clear: () => {} }
+    const nothing = async (): Promise<never> => assert.fail('nothing may be saved')
+    const ledger: LedgerStore = { saveHead: nothing, saveChange: nothing, save: nothing, load: async () => record(root, { changes: [{ kind: 'dir', path: join(root, 'x') }] }), clear: async () => {} }
     const env = { ...r.env(root), store: ledger, hostLedger: ledger, where: 'terminal' as const }
     await assert.rejects(
       up(config({ 'kubernetes-version': 'v1.34.2' }), env),
@@ -128,21 +135,22 @@ describe('post step', () => {
         { kind: 'packages-installed', packages: ['conntrack'] },
         { kind: 'file', path: p.containerdConfig, backup: join(p.backupDir, '1-config.toml') },
         { kind: 'unit-restarted', unit: 'containerd', wasActive: true },
-        { kind: 'command', what: 'kubeadm init', undo: [['kubeadm', 'reset', '--force']] }
+        { kind: 'kubeadm-init', kubeadm: join(p.binDir, 'kubeadm'), config: join(p.stateDir, 'kubeadm.yaml'), criSocket: 'unix:///run/containerd/containerd.sock', certificatesDir: join(p.kubernetesDir, 'pki') }
       ]
     })
     const res = await down(rec, r.env(root))
     assert.equal(res.failed, 0)
     const tmp = `${p.containerdConfig}.kubeadm-single-node-restore`
-    assert.deepEqual(r.ran, ['kubeadm reset --force', `cp -a ${join(p.backupDir, '1-config.toml')} ${tmp}`, `mv -fT ${tmp} ${p.containerdConfig}`, `rm -f ${join(p.backupDir, '1-config.toml')}`, 'systemctl restart containerd'])
+    // kubeadm reset from the recorded configuration: the cluster's ConfigMap is never read (--kubeconfig /dev/null)
+    assert.deepEqual(r.ran, [`${join(p.binDir, 'kubeadm')} reset --force --cri-socket unix:///run/containerd/containerd.sock --cert-dir ${join(p.kubernetesDir, 'pki')} --kubeconfig /dev/null`, `cp -a ${join(p.backupDir, '1-config.toml')} ${tmp}`, `mv -fT ${tmp} ${p.containerdConfig}`, `rm -f ${join(p.backupDir, '1-config.toml')}`, 'systemctl restart containerd'])
     assert.match(r.lines.join('\n'), /left in place: packages installed: conntrack/)
     assert.ok(r.cleared(), 'a complete undo clears the record')
 
     const failing = recorder()
-    const stuck = { kind: 'command' as const, what: 'x', undo: [['fail-me']] }
+    const stuck = { kind: 'dir' as const, path: 'fail-me' }
     const res2 = await down(record(root, { changes: [{ kind: 'dir', path: join(root, 'made') }, stuck] }), failing.env(root))
     assert.equal(res2.failed, 1)
-    assert.match(failing.lines.join('\n'), /warning: cleanup: `fail-me` exited 1/)
+    assert.match(failing.lines.join('\n'), /warning: cleanup: `rm -rf --one-file-system fail-me` exited 1/)
     assert.equal(failing.cleared(), false, 'a record with something left to undo is kept')
     assert.deepEqual(failing.saved.at(-1)?.changes, [stuck], 'only what failed is kept: a second cleanup never undoes a change twice')
   })

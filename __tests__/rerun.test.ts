@@ -1,7 +1,8 @@
 // Re-runs on a self-hosted runner: the main and post steps, in process, twice on one
 // simulated host (the tree of helpers/host-tree.ts, whose kubeadm and kubectl are shims).
 // The first run leaves its cluster (cleanup: false), as a self-hosted job that wants it
-// later would; its ledger outlives the job in the host's file. Then on-existing decides:
+// later would; its ledger outlives the job in the host's root-owned file (paths.ledgerFile,
+// /var/lib/kubeadm-single-node/ledger.json on a real host). Then on-existing decides:
 // fail refuses before changing anything, reset replays the earlier ledger and builds
 // afresh, reuse builds nothing. After the last cleanup the host must be as it was at first.
 import assert from 'node:assert/strict'
@@ -16,7 +17,6 @@ import { serve, type TestServer } from './helpers/http.js'
 import { diffSnapshots, layRunner, releaseRoutes, snapshot } from './helpers/host-tree.js'
 import { inputEnv, parseCommandFile, sandbox, type Sandbox } from './helpers/runner.js'
 
-const STATE_KEY = 'kubeadm-single-node'
 
 describe('re-runs on a self-hosted runner (on-existing)', () => {
   let server: TestServer
@@ -41,7 +41,7 @@ describe('re-runs on a self-hosted runner (on-existing)', () => {
   })
 
   const home = (): string => join(root, 'home/runner')
-  const ledgerFile = (): string => join(home(), '.local/state/kubeadm-single-node/ledger.json')
+  const ledgerFile = (): string => paths.ledgerFile
   const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false)
   const commands = async (): Promise<string[]> => (await readFile(sb.files.log, 'utf8')).split('\n').filter((l) => l !== '')
 
@@ -66,16 +66,15 @@ describe('re-runs on a self-hosted runner (on-existing)', () => {
 
   /** The post step, reading the state main saved, as the runner hands it over. */
   async function post(): Promise<void> {
-    const state = parseCommandFile(await readFile(sb.files.state, 'utf8'))
-    if (state[STATE_KEY] !== undefined) process.env[`STATE_${STATE_KEY}`] = state[STATE_KEY]
+    // every key: the record's head, and each change under its own
+    for (const [k, v] of Object.entries(parseCommandFile(await readFile(sb.files.state, 'utf8')))) process.env[`STATE_${k}`] = v
     await actionPost()
   }
 
   const hostLedger = async (): Promise<LedgerRecord> => JSON.parse(await readFile(ledgerFile(), 'utf8'))
 
-  /** The tree against the first snapshot; the XDG state directories the ledger file needed may stay. */
-  const changedSince = async (initial: Map<string, string>): Promise<string[]> =>
-    diffSnapshots(initial, await snapshot(root)).filter((l) => !/^added home\/runner\/\.local(\/state)? /.test(l))
+  /** The tree against the first snapshot. */
+  const changedSince = async (initial: Map<string, string>): Promise<string[]> => diffSnapshots(initial, await snapshot(root))
 
   /** The first job: a cluster left on the host on purpose, its ledger kept there by the post step. */
   async function firstJob(): Promise<LedgerRecord> {
@@ -174,19 +173,36 @@ describe('re-runs on a self-hosted runner (on-existing)', () => {
     assert.ok(cmds.some((c) => /^docker save --output .* docker\.io\/library\/my-app:ci$/.test(c)), cmds.join('\n'))
     assert.ok(cmds.some((c) => /^ctr .* --namespace k8s\.io images import --local \S+\/images\.tar$/.test(c)), cmds.join('\n'))
     assert.ok(cmds.includes('kubectl get --raw /readyz'))
-    assert.equal(second.outputs.kubeconfig, join(home(), '.kube/config'), "the earlier run's copy")
+    // a fresh copy of the cluster's own admin.conf, beside the earlier run's ~/.kube/config (never overwritten), never a path from the ledger
+    assert.equal(second.outputs.kubeconfig, join(home(), '.kube/kubeadm-single-node.config'))
+    assert.equal(await readFile(second.outputs.kubeconfig, 'utf8'), await readFile(paths.adminConf, 'utf8'))
     assert.equal(second.outputs['kubernetes-version'], 'v1.34.2')
     assert.equal(second.outputs['node-ip'], '127.0.0.1')
     assert.equal(second.outputs['nginx-url'], `http://127.0.0.1:${new URL(server.url).port}/`)
-    assert.match(await readFile(sb.files.env, 'utf8'), /^KUBECONFIG<<.*\n.*\.kube\/config\n/m)
+    assert.match(await readFile(sb.files.env, 'utf8'), /^KUBECONFIG<<.*\n.*\.kube\/kubeadm-single-node\.config\n/m)
     await post()
-    assert.deepEqual((await hostLedger()).changes, kept.changes, 'the adopted ledger stays on the host with cleanup: false')
+    assert.deepEqual((await hostLedger()).changes.slice(0, kept.changes.length), kept.changes, 'the adopted ledger stays on the host with cleanup: false, the new copy after it')
     // the last job reuses and cleans up: everything, the first run's cluster included
     await job()
     assert.equal((await main({ 'on-existing': 'reuse', cleanup: 'true' })).code, undefined)
     await post()
     assert.equal(await exists(ledgerFile()), false)
     assert.deepEqual(await changedSince(initial), [], 'the host is as it was before the first run')
+  })
+
+  it("a crafted ledger in the host's place stops every on-existing, naming it, and nothing in it runs", async () => {
+    // what a job could leave if it could write there: root's rm -rf of /etc
+    const crafted = { changes: [{ kind: 'dir', path: '/etc' }], completed: [], cleanup: false, kubeconfig: join(home(), '.kube/config'), paths, runtime: 'containerd', cni: 'flannel' }
+    await mkdir(join(ledgerFile(), '..'), { recursive: true, mode: 0o700 })
+    await writeFile(ledgerFile(), JSON.stringify(crafted), { mode: 0o600 })
+    for (const onExisting of ['fail', 'reset', 'reuse']) {
+      await job()
+      const r = await main({ 'on-existing': onExisting, cleanup: 'true' })
+      assert.equal(r.code, 1)
+      assert.match(r.summary, /The ledger \S*ledger\.json does not hold a record this action writes: change 0 \(dir\)/)
+      assert.deepEqual((await commands()).filter((c) => !/^(containerd --version|sudo -n true|docker info .*)$/.test(c)), [], 'only the read-only probes ran')
+      assert.deepEqual(JSON.parse(await readFile(ledgerFile(), 'utf8')), crafted, 'left for the user to inspect')
+    }
   })
 
   it('the dry run says what on-existing would do here, and where a real run would stop', async () => {

@@ -10,13 +10,15 @@ import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { CNIS } from '../src/cnis/index.js'
+import { RUNTIMES } from '../src/runtimes/index.js'
 import { parseInputs } from '../src/inputs/parse.js'
 import { orderSteps, execute } from '../src/engine/execute.js'
 import type { Step } from '../src/engine/step.js'
 import { createRun, type Run } from '../src/host/exec.js'
 import { createHost, undoChanges } from '../src/host/host.js'
 import { Ledger, type Change } from '../src/host/ledger.js'
-import type { Paths } from '../src/host/paths.js'
+import { parseChange } from '../src/host/changes/index.js'
+import { writeRoots, type Paths } from '../src/host/paths.js'
 import { probeHost } from '../src/host/probe.js'
 import { systemd } from '../src/host/services.js'
 import { buildPlan, type Plan } from '../src/phases/index.js'
@@ -160,6 +162,10 @@ describe('the ledger undoes every host change', () => {
         await execute([alone(step)], { host: sim.host(whole), learned: sim.plan.learned })
       }
       assert.ok(whole.changes.length > 40, `the whole run recorded ${whole.changes.length} changes`)
+      // read back as a later run reads the host's ledger: each record in its kind's schema, every path under the roots
+      const plugins = [...Object.values(RUNTIMES), ...Object.values(CNIS)].flatMap((x) => x.hostRoots(sim.paths))
+      const roots = writeRoots(sim.paths, join(sim.root, 'home/runner'), plugins)
+      assert.deepEqual(whole.changes.map((c, i) => parseChange(JSON.parse(JSON.stringify(c)), i, roots)), whole.changes)
       const report = await sim.undo(whole.changes)
       assert.deepEqual(report.failed, [])
       assert.deepEqual(diffSnapshots(initial, await snapshot(sim.root)), [], 'the whole run was not undone exactly')
@@ -206,8 +212,7 @@ describe('the ledger undoes every host change', () => {
   it('records what was there before it acts, and saves the ledger before each change', async () => {
     const sim = await simulate({ userFiles: true })
     const seen: string[] = []
-    const ledger = new Ledger((changes) => {
-      const c = changes[changes.length - 1]
+    const ledger = new Ledger((c) => {
       // saved before the change: a created file is not there yet, a changed one still has its original
       if (c.kind === 'file' && c.path === sim.paths.containerdConfig) seen.push(`saved with config still ${JSON.stringify(readFileSync(c.path, 'utf8'))}`)
     })

@@ -63,6 +63,9 @@ export async function layRunner(root: string, o: TreeOptions = {}): Promise<Path
   await put(paths.containerdConfig, '# Docker\'s containerd.io default\ndisabled_plugins = ["cri"]\n')
   await put(paths.dockerDaemonJson, '{\n  "exec-opts": ["native.cgroupdriver=cgroupfs"],\n  "cgroup-parent": "/actions_job"\n}\n')
   await mkdir(paths.binDir, { recursive: true })
+  // a runner has both (its tool cache is /opt/hostedtoolcache): the action makes only what is below them
+  await mkdir(join(root, 'opt'), { recursive: true })
+  await mkdir(join(root, 'usr/local/lib'), { recursive: true })
   await mkdir(join(root, 'var/lib'), { recursive: true })
   await mkdir(join(root, 'var/log'), { recursive: true })
   await mkdir(join(root, 'home/runner'), { recursive: true })

@@ -113,3 +113,18 @@ export async function runBundle(entry: 'index' | 'post', sb: Sandbox, extraEnv: 
     commands: (await readFile(sb.files.log, 'utf8')).split('\n').filter((l) => l !== '')
   }
 }
+
+/**
+ * The record the main step left in the Actions state (GITHUB_STATE's text), put together as
+ * the post step reads it: the head under `kubeadm-single-node`, each change under
+ * `kubeadm-single-node-change-<i>` up to the first missing or empty one.
+ */
+export function stateRecord(text: string): any {
+  const state = parseCommandFile(text)
+  const head = state['kubeadm-single-node']
+  if (head === undefined) return undefined
+  const r = JSON.parse(head)
+  r.changes ??= []
+  for (let i = r.changes.length; state[`kubeadm-single-node-change-${i}`]; i++) r.changes.push(JSON.parse(state[`kubeadm-single-node-change-${i}`]))
+  return r
+}

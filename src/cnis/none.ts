@@ -11,6 +11,7 @@ export const none: CniPlugin = {
   configSteps: () => [],
   networkSteps: () => [],
   leftovers: () => ({ files: [], dirs: [], interfaces: [], mounts: [] }),
+  hostRoots: () => [],
   diagnostics: () => [],
   hints: []
 }

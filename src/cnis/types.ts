@@ -40,6 +40,8 @@ export interface CniPlugin {
    * cleanup removes it only after `kubeadm reset` has stopped the pods that use it.
    */
   leftovers(paths: Paths): CniLeftovers
+  /** the host directories of its own its pods may leave files in, beside the ones every run uses (host/paths.ts, writeRoots) */
+  hostRoots(paths: Paths): string[]
   diagnostics(paths: Paths, kubectl: string, kubeconfig: string): Probe[]
   hints: readonly Hint[]
 }

@@ -4,7 +4,7 @@
 // runs against a stand-in that only records each command: it is printed, and nothing on the
 // host or in the ledger changes.
 import { displayArgv, type Run } from '../host/exec.js'
-import { undoChanges } from '../host/host.js'
+import { undoChanges } from '../host/changes/index.js'
 import { systemd } from '../host/services.js'
 import type { LedgerRecord } from '../io/ledger-store.js'
 import type { CommandEnv } from './env.js'
@@ -21,7 +21,7 @@ export async function down(record: LedgerRecord, env: CommandEnv, o: { dryRun?: 
   const { io } = env
   if (record.changes.length === 0) {
     io.info('Nothing to undo: the ledger records no host change.')
-    if (!o.dryRun) env.store.clear()
+    if (!o.dryRun) await env.store.clear()
     return { failed: 0 }
   }
   const commands: string[] = []
@@ -46,7 +46,7 @@ export async function down(record: LedgerRecord, env: CommandEnv, o: { dryRun?: 
   for (const f of r.failed) io.warning(`cleanup: ${f}`)
   await io.summary({ kind: 'cleanup', lines })
   // what was undone is gone from the record: a second cleanup only retries what failed
-  if (r.remaining.length === 0) env.store.clear()
-  else env.store.save({ ...record, changes: r.remaining })
+  if (r.remaining.length === 0) await env.store.clear()
+  else await env.store.save({ ...record, changes: r.remaining })
   return { failed: r.failed.length }
 }

@@ -1,8 +1,10 @@
 // What a run does with what an earlier one left on the host: a cluster (kubeadm's admin.conf)
-// or host changes that no cleanup undid (the ledger kept on the host, see io/ledger-store.ts).
+// or host changes that no cleanup undid (the ledger kept on the host, see io/host-ledger.ts).
+// A ledger that cannot be read or trusted stops every run, whatever on-existing says.
 // on-existing decides: fail (before anything changes), reset (undo, then build afresh) or
 // reuse (an answering cluster is taken as it is). Self-hosted runners are where this happens:
 // a hosted runner's machine never outlives its job.
+import { existsSync } from 'node:fs'
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SMOKE } from '../config/defaults.js'
@@ -13,6 +15,7 @@ import { displayArgv } from '../host/exec.js'
 import { describeChange } from '../host/ledger.js'
 import type { Paths } from '../host/paths.js'
 import type { HostFacts } from '../host/probe.js'
+import { LedgerTrustError, oldLedgerFile } from '../io/host-ledger.js'
 import type { LedgerRecord } from '../io/ledger-store.js'
 import { nodeFacts } from '../kube/kubectl.js'
 import { down } from './down.js'
@@ -23,11 +26,27 @@ export interface Existing {
   cluster: boolean
   /** an earlier run's ledger, with changes still to undo */
   earlier?: LedgerRecord
+  /** the host's ledger is there but cannot be read, parsed or trusted: why, and what to do */
+  untrusted?: string
 }
 
-export function findExisting(facts: HostFacts, env: Pick<CommandEnv, 'hostLedger'>): Existing {
-  const earlier = env.hostLedger.load()
-  return { cluster: facts.existingCluster, earlier: earlier && earlier.changes.length > 0 ? earlier : undefined }
+/** Where earlier versions kept the ledger (a user's home): found there, it is said and ignored. */
+export function oldLedgerNotice(): string | undefined {
+  const old = oldLedgerFile()
+  if (!existsSync(old)) return undefined
+  return `Found ${old}, a ledger where earlier versions of this action kept it, in a user's home. It is ignored: a file that any job of that user can write is never replayed as root. Remove it (rm ${old}); what it records, if anything, was not undone.`
+}
+
+export async function findExisting(facts: HostFacts, env: Pick<CommandEnv, 'hostLedger' | 'hostLedgerFile' | 'io'>): Promise<Existing> {
+  const old = oldLedgerNotice()
+  if (old) env.io.warning(old)
+  try {
+    const earlier = await env.hostLedger.load()
+    return { cluster: facts.existingCluster, earlier: earlier && earlier.changes.length > 0 ? earlier : undefined }
+  } catch (err) {
+    const why = err instanceof LedgerTrustError ? err : new LedgerTrustError(env.hostLedgerFile, `cannot be read (${(err as Error).message})`)
+    return { cluster: facts.existingCluster, untrusted: why.message }
+  }
 }
 
 export const anything = (ex: Existing): boolean => ex.cluster || ex.earlier !== undefined
@@ -46,6 +65,8 @@ function whatIsThere(ex: Existing, paths: Paths, ledgerFile: string): string {
  * files for the host's originals, and its cleanup would then put back the wrong ones.
  */
 export function ledgerProblems(config: Config, ex: Existing, ledgerFile: string, where: CommandEnv['where']): string[] {
+  // never "nothing recorded": whatever on-existing says, a run over it could not undo it
+  if (ex.untrusted) return [ex.untrusted]
   if (!ex.earlier || config.onExisting !== 'fail') return []
   const down = where === 'terminal' ? 'with `kubeadm-single-node down`' : "with `node dist/cli.js down`, run from the action's folder as the runner's user"
   return [
@@ -142,12 +163,12 @@ export function versionMismatch(spec: VersionSpec, running: string): string | un
 
 /**
  * on-existing: reuse, with a cluster here. It must answer (`/readyz` through admin.conf) and
- * run the version asked for; then the runner user gets its kubeconfig (the earlier run's copy
- * where it is still there, else a new one, recorded like any file) and the outputs are read
+ * run the version asked for; then the runner user gets a fresh copy of its admin.conf (at the
+ * plan's kubeconfig, recorded like any file the action writes) and the outputs are read
  * from the cluster. The smoke test's Service, where an earlier run made it, gives node-port
  * and nginx-url if it answers 200.
  */
-export async function reuseCluster(config: Config, kubeconfig: string, ex: Existing, env: CommandEnv, install: (src: string, dest: string) => Promise<void>): Promise<Reused> {
+export async function reuseCluster(config: Config, kubeconfig: string, env: CommandEnv, install: (src: string, dest: string) => Promise<void>): Promise<Reused> {
   const { paths, run, io } = env
   const kubectl = await tool(paths, 'kubectl')
   // admin.conf is root's (0600): read through sudo, named by KUBECONFIG as every kubectl call here does
@@ -173,18 +194,11 @@ export async function reuseCluster(config: Config, kubeconfig: string, ex: Exist
     io.warning(`on-existing: reuse: ${what}; the cluster is reused as it is.`)
   }
 
-  // the earlier run's copy for the runner user, where it is still there; else a new one
-  const earlierCopy = ex.earlier?.kubeconfig
-  const haveEarlier = earlierCopy
-    ? await access(earlierCopy).then(
-        () => true,
-        () => false
-      )
-    : false
-  const target = haveEarlier ? earlierCopy! : kubeconfig
-  if (!haveEarlier) await install(paths.adminConf, target)
+  // the cluster's own admin.conf, copied for the runner user as init.kubeconfig does; never a
+  // path read from the ledger, which could point KUBECONFIG at any server
+  await install(paths.adminConf, kubeconfig)
 
-  const out: Reused = { version, kubeconfig: target, nodeName: node.name, nodeIp: node.ip }
+  const out: Reused = { version, kubeconfig, nodeName: node.name, nodeIp: node.ip }
   const svc = await admin(['get', 'service', SMOKE.name, '-n', SMOKE.namespace, '-o', 'json'])
   const port = svc.exitCode === 0 ? Number(JSON.parse(svc.stdout).spec?.ports?.[0]?.nodePort) : NaN
   if (Number.isInteger(port) && port > 0 && node.ip) {

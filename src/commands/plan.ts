@@ -50,7 +50,7 @@ export async function plan(config: Config, env: CommandEnv, out: string | undefi
   io.info(headline(prepared, env.where))
   io.setOutput('kubernetes-version', version)
   for (const n of plan.notes) io.warning(n)
-  const existing = findExisting(facts, env)
+  const existing = await findExisting(facts, env)
   const already = describeExisting(config, existing, env.paths, env.hostLedgerFile)
   if (already.length) io.block('Already on this host (on-existing)', already)
   const problems = [...ledgerProblems(config, existing, env.hostLedgerFile, env.where), ...(await preflight(config, facts, env.paths, plan, version, env.run))]

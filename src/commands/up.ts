@@ -8,7 +8,7 @@ import { execute } from '../engine/execute.js'
 import { StepError, type StepTiming } from '../engine/step.js'
 import { createHost } from '../host/host.js'
 import { Ledger } from '../host/ledger.js'
-import type { LedgerRecord } from '../io/ledger-store.js'
+import { headOf, type LedgerRecord } from '../io/ledger-store.js'
 import { timingsJson } from '../io/summary.js'
 import { usesCredentials } from '../images/credentials.js'
 import { preflight } from '../preflight/preflight.js'
@@ -31,7 +31,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
       const problems = [...extra, ...(await preflight(config, p.facts, paths, p.plan, p.version, env.run))]
       if (problems.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:\n${problems.map((l) => `  - ${l}`).join('\n')}`)
     }
-    const existing = findExisting(prepared.facts, env)
+    const existing = await findExisting(prepared.facts, env)
     await stopIfAny(prepared, ledgerProblems(config, existing, env.hostLedgerFile, env.where))
     if (anything(existing)) {
       if (config.onExisting === 'reuse' && existing.cluster) return await reuse(config, env, prepared, existing.earlier, t0)
@@ -55,11 +55,14 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
       cni: config.cni
     }
     record = rec
-    store.save(rec)
-    const ledger = new Ledger((changes) => {
-      rec.changes = [...changes]
-      store.save(rec)
+    await store.saveHead(headOf(rec))
+    // each change on its own, as it happens; the head where it changes, one save at a time
+    const ledger = new Ledger((change, i) => {
+      rec.changes[i] = change
+      return store.saveChange(i, change)
     })
+    let heads: Promise<void> = Promise.resolve()
+    const saveHead = (): Promise<void> => (heads = heads.then(() => store.saveHead(headOf(rec))))
     const host = createHost({ run: env.run, services: env.services, ledger, ...paths })
     io.start(plan.steps)
     try {
@@ -71,7 +74,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
           onEnd: (step, t, lines, error) => {
             timings.push(t)
             if (!error) rec.completed.push(step.id)
-            store.save(rec)
+            void saveHead().catch(() => {})
             io.stepEnded(step, t, lines, error)
           }
         }
@@ -79,6 +82,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
     } finally {
       io.flush()
       for (const w of plan.cache?.warnings ?? []) io.warning(w, 'cache')
+      await heads
     }
 
     const l = plan.learned
@@ -102,7 +106,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
     }
     for (const [k, v] of Object.entries(outputs)) io.setOutput(k, v)
     rec.finished = true
-    store.save(rec)
+    await saveHead()
     io.info(`Cluster ready in ${seconds().toFixed(1)}s: node ${l.nodeName} (${l.nodeIp})${l.nginxUrl ? `, nginx at ${l.nginxUrl}` : ''}`)
     await io.summary({
       kind: 'run',
@@ -131,7 +135,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
     let told = message
     if (record) {
       record.failed = { step: err instanceof StepError ? err.step.id : undefined, message }
-      store.save(record)
+      await store.saveHead(headOf(record))
       const next = env.where === 'terminal' ? 'run `kubeadm-single-node diagnose` for logs and `kubeadm-single-node down` to undo them' : `the post step shows diagnostics${record.cleanup ? ' and undoes them' : " (set cleanup: true to have it undo them)"}`
       told = `${message}\nThe host is partly configured: ${record.changes.length} changes recorded (steps done: ${record.completed.join(', ') || 'none'}); ${next}.`
     }
@@ -157,18 +161,24 @@ async function reuse(config: Config, env: CommandEnv, prepared: Prepared, earlie
     changes: [...adopted],
     completed: [],
     cleanup: env.where === 'actions' && (config.cleanup === 'true' || (config.cleanup === 'auto' && facts.selfHosted)),
-    kubeconfig: earlier?.kubeconfig ?? plan.kubeconfig,
-    paths: earlier?.paths ?? paths,
+    kubeconfig: plan.kubeconfig,
+    paths,
     runtime: earlier?.runtime ?? config.containerRuntime,
     cni: earlier?.cni ?? config.cni
   }
-  const ledger = new Ledger((changes) => {
-    rec.changes = [...adopted, ...changes]
-    store.save(rec)
+  // the adopted record is saved whole once this run changes something, or at its end
+  let saved = false
+  const ledger = new Ledger(async (change, i) => {
+    if (!saved) {
+      saved = true
+      await store.save(rec)
+    }
+    rec.changes[adopted.length + i] = change
+    await store.saveChange(adopted.length + i, change)
   })
   const host = createHost({ run: env.run, services: env.services, ledger, ...paths })
   const owner = { uid: facts.user.uid, gid: facts.user.gid }
-  const r = await reuseCluster(config, plan.kubeconfig, { cluster: true, earlier }, env, async (src, dest) => {
+  const r = await reuseCluster(config, plan.kubeconfig, env, async (src, dest) => {
     await host.ensureDir(dirname(dest), { mode: 0o700, owner })
     await host.installFile(src, dest, { mode: 0o600, owner })
   })
@@ -181,7 +191,7 @@ async function reuse(config: Config, env: CommandEnv, prepared: Prepared, earlie
     io.flush()
   }
   rec.finished = true
-  store.save(rec)
+  await (saved ? store.saveHead(headOf(rec)) : store.save(rec))
   io.exportVariable('KUBECONFIG', r.kubeconfig)
   io.addPath(paths.binDir)
   const seconds = (performance.now() - t0) / 1000

@@ -1,6 +1,7 @@
 // The action's two steps: Actions IO (inputs, log groups, outputs, state, summary) around
 // the shared commands. One failure boundary each: main fails the step with the whole story;
 // post never fails the job, it warns.
+import { homedir } from 'node:os'
 import * as core from '@actions/core'
 import { actionsCache, type CacheBackend } from '../cache/backend.js'
 import { diagnose } from '../commands/diagnose.js'
@@ -13,19 +14,22 @@ import { InputError, parseInputs } from '../inputs/parse.js'
 import { createRun } from '../host/exec.js'
 import { HOST_PATHS, type Paths } from '../host/paths.js'
 import { systemd } from '../host/services.js'
-import { actionsStore, defaultLedgerFile, fileStore } from '../io/ledger-store.js'
+import { CNIS } from '../cnis/index.js'
+import { hostLedgerStore } from '../io/host-ledger.js'
+import { actionsStateStore, actionsStore } from '../io/ledger-store.js'
+import { RUNTIME_NAMES } from '../runtimes/index.js'
 import { actionsReporter } from '../io/reporter.js'
 
 /**
- * The ledger goes to the Actions state (this job's post step) and to a file on the host,
- * the one the command line uses, for a later run on a self-hosted runner (on-existing) or
- * `down` by hand. Cleanup that undoes everything removes the file; one that is off or
- * incomplete leaves it, with what is still to undo.
+ * The ledger goes to the Actions state (this job's post step) and to the host's root-owned
+ * file (paths.ledgerFile), the one the command line uses, for a later run on a self-hosted
+ * runner (on-existing) or `down` by hand. Cleanup that undoes everything removes the file;
+ * one that is off or incomplete leaves it, with what is still to undo.
  */
 function actionsEnv(paths: Paths, cache: CacheBackend): CommandEnv {
   const run = createRun()
-  const hostLedgerFile = defaultLedgerFile()
-  const hostLedger = fileStore(hostLedgerFile)
+  const hostLedgerFile = paths.ledgerFile
+  const hostLedger = hostLedgerStore({ file: hostLedgerFile, run, paths, home: process.env.HOME || homedir(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS) } })
   return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStore(hostLedger, (m) => core.warning(m)), hostLedger, hostLedgerFile, where: 'actions', cache }
 }
 
@@ -51,13 +55,13 @@ export async function actionMain(paths: Paths = HOST_PATHS, cache: CacheBackend 
 
 export async function actionPost(cache: CacheBackend = actionsCache()): Promise<void> {
   try {
-    const env = actionsEnv(HOST_PATHS, cache)
-    const record = env.store.load()
+    // this job's own record, from the Actions state; its paths say where the host's copy is
+    const record = await actionsStateStore().load()
     if (!record) {
       core.info('Nothing to diagnose or clean up: the main step changed nothing on this host.')
       return
     }
-    env.paths = record.paths
+    const env = actionsEnv(record.paths, cache)
     // no failure recorded and no finish either: the job was cancelled or timed out mid-way
     if (!record.failed && !record.finished) record.failed = { message: 'The main step did not finish: the job was cancelled or timed out while it ran.' }
     if (record.failed) await diagnose(record, env)

@@ -3,7 +3,7 @@
 // a UsageError out. Each command takes only the flags it uses; an unknown, repeated or unused
 // flag, a missing value or a stray argument is an error that names it (exit code 2).
 import { INPUTS, plainText, type AnyInputSpec, type InputKind, type InputName } from '../inputs/table.js'
-import { defaultLedgerFile } from '../io/ledger-store.js'
+import { HOST_PATHS } from '../host/paths.js'
 
 export const COMMANDS = ['plan', 'up', 'down', 'diagnose'] as const
 export type Command = (typeof COMMANDS)[number]
@@ -65,7 +65,7 @@ function inputFlag(spec: AnyInputSpec): Flag {
 
 /** Inputs that are flags: every one but the secrets, which are read from the environment. */
 const INPUT_FLAGS = specs.filter((s) => !s.env).map(inputFlag)
-const LEDGER: Flag = { name: 'ledger', value: 'FILE', help: `the ledger of host changes (default ${defaultLedgerFile()})` }
+const LEDGER: Flag = { name: 'ledger', value: 'FILE', help: `the ledger of host changes (default ${HOST_PATHS.ledgerFile}, root's)` }
 
 const FLAGS: Record<Command, Flag[]> = {
   // plan is the dry run itself, and writes its tree with --out

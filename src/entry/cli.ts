@@ -2,8 +2,8 @@
 //   node dist/cli.js plan --kubernetes-version v1.34.2 --out DIR
 //   node dist/cli.js up [--INPUT VALUE ...]   then   down   (or diagnose after a failure)
 // Each command takes only the flags it uses (src/entry/args.ts, from the input table). The
-// ledger that `up` writes and `down` replays is a file (--ledger, default
-// $XDG_STATE_HOME/kubeadm-single-node/ledger.json).
+// ledger that `up` writes and `down` replays is the host's root-owned file (--ledger, default
+// /var/lib/kubeadm-single-node/ledger.json).
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { directoryCache } from '../cache/backend.js'
@@ -17,7 +17,10 @@ import { InputError, parseBool, parseInputs } from '../inputs/parse.js'
 import { createRun } from '../host/exec.js'
 import { HOST_PATHS } from '../host/paths.js'
 import { systemd } from '../host/services.js'
-import { defaultLedgerFile, fileStore } from '../io/ledger-store.js'
+import { CNIS } from '../cnis/index.js'
+import { oldLedgerNotice } from '../commands/existing.js'
+import { hostLedgerStore } from '../io/host-ledger.js'
+import { RUNTIME_NAMES } from '../runtimes/index.js'
 import { terminalReporter } from '../io/reporter.js'
 import { commandHelp, inCommandLineWords, inputGetter, parseArgv, programHelp, PROGRAM, UsageError, type Parsed } from './args.js'
 
@@ -62,8 +65,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const run = createRun({ debug: () => {} })
   const cacheHome = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'kubeadm-single-node')
-  const ledgerFile = values.get('ledger') ?? defaultLedgerFile()
-  const ledger = fileStore(ledgerFile)
+  const ledgerFile = values.get('ledger') ?? HOST_PATHS.ledgerFile
+  const ledger = hostLedgerStore({ file: ledgerFile, run, paths: HOST_PATHS, home: process.env.HOME || homedir(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS) } })
   const env: CommandEnv = {
     paths: HOST_PATHS,
     run,
@@ -78,7 +81,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     if (command === 'down' || command === 'diagnose') {
-      const record = env.store.load()
+      const old = oldLedgerNotice()
+      if (old) env.io.warning(old)
+      // a ledger that cannot be read or trusted throws, naming it: exit 1, never "nothing recorded"
+      const record = await env.store.load()
       if (!record) {
         env.io.info('Nothing recorded: no `up` has changed this host (or `down` already undid it).')
         return 0
@@ -95,12 +101,12 @@ export async function main(argv: string[]): Promise<number> {
     } else {
       // whether this up recorded anything: a refusal leaves an earlier run's ledger alone
       let recorded = false
-      env.store = { ...ledger, save: (r) => ((recorded = true), ledger.save(r)) }
+      env.store = { ...ledger, saveHead: (h) => ((recorded = true), ledger.saveHead(h)) }
       try {
         await up(config, env)
       } catch (err) {
         // --cleanup true: what the post step does after a failed main step, at once
-        const record = config.cleanup === 'true' && recorded ? env.store.load() : undefined
+        const record = config.cleanup === 'true' && recorded ? await env.store.load() : undefined
         if (record) {
           process.stderr.write(`error: ${(err as Error).message}\n--cleanup true: diagnosing, then undoing what this up changed.\n`)
           env.paths = record.paths
@@ -110,7 +116,7 @@ export async function main(argv: string[]): Promise<number> {
         }
         throw err
       }
-      const record = env.store.load()
+      const record = await env.store.load()
       if (record) await saveCache(record, env)
     }
     return 0

@@ -2,6 +2,8 @@
 // (and the plan's directory-tree output) can put the same files elsewhere. The paths every
 // run uses are here; a runtime or a CNI keeps its own in its folder, as host paths that
 // onHost() puts under the same root.
+// writeRoots, at the end, is the one list of the places the action writes to.
+import { dirname, join } from 'node:path'
 
 export interface Paths {
   /** '' on the host; the directory a test or the plan's tree puts the host under */
@@ -13,6 +15,8 @@ export interface Paths {
   stateDir: string
   /** originals of the files the action changed, for cleanup to put back */
   backupDir: string
+  /** the host's ledger, kept between runs: root's, in a 0700 directory of root's */
+  ledgerFile: string
   containerdConfig: string
   certsDir: string
   /** the host's containerd: the CRI endpoint is unix://<this> */
@@ -50,6 +54,7 @@ export const HOST_PATHS: Paths = {
   cniConfDir: '/etc/cni/net.d',
   stateDir: '/etc/kubeadm-single-node',
   backupDir: '/var/lib/kubeadm-single-node/backup',
+  ledgerFile: '/var/lib/kubeadm-single-node/ledger.json',
   containerdConfig: '/etc/containerd/config.toml',
   certsDir: '/etc/containerd/certs.d',
   containerdSocket: '/var/run/containerd/containerd.sock',
@@ -82,4 +87,39 @@ export function pathsUnder(root: string): Paths {
 /** A host path (a runtime's or a CNI's own) where these paths put the host. */
 export function onHost(paths: Paths, path: string): string {
   return `${paths.root}${path}`
+}
+
+/**
+ * Every place on the host the action writes to (and so may undo in): a ledger that names a
+ * path outside these is refused before anything in it runs. A directory here may itself be
+ * one the action made (claimed missing, undone by removing it): /opt/cni for /opt/cni/bin.
+ * `home`: the runner user's, whose ~/.kube and Docker config directory the action writes.
+ */
+export function writeRoots(p: Paths, home: string, plugins: readonly string[], dockerConfig = process.env.DOCKER_CONFIG): string[] {
+  const roots = [
+    p.binDir,
+    dirname(p.privateContainerdPrefix),
+    dirname(p.cniBinDir),
+    dirname(p.cniConfDir),
+    p.stateDir,
+    dirname(p.backupDir),
+    dirname(p.privateContainerdState),
+    dirname(p.containerdConfig),
+    p.certsDir,
+    dirname(p.dockerDaemonJson),
+    p.systemdDir,
+    dirname(p.modulesLoad),
+    dirname(p.sysctlConf),
+    p.kubernetesDir,
+    p.kubeletDir,
+    p.etcdDir,
+    p.crictlConfig,
+    p.cniStateDir,
+    join(home, '.kube'),
+    join(home, '.docker'),
+    // what the runtimes and CNIs keep of their own (their hostRoots)
+    ...plugins,
+    ...(dockerConfig ? [dockerConfig] : [])
+  ]
+  return [...new Set(roots)]
 }

@@ -1,12 +1,11 @@
 // Where the ledger and what the post step needs are kept between the step that changes the
-// host and the one that diagnoses or undoes it: the Actions state (main -> post), or a file
-// (the command line's up -> down). Saved whole after every change, before the change is made.
-// The action keeps it in both: the Actions state dies with the job, and on a self-hosted
-// runner a later run (on-existing: reset) or the command line's `down` needs what this run
-// left, so the host's file outlives the job until a cleanup undoes everything it records.
-import { mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
-import { homedir } from 'node:os'
-import { dirname, join } from 'node:path'
+// host and the one that diagnoses or undoes it: the Actions state (main -> post), or the
+// host's root-owned file (host-ledger.ts: the command line's up -> down, and later runs).
+// Each change is saved as it happens, on its own, before it is made; the rest of the record
+// (the head) is saved at the points it changes. The action keeps it in both: the Actions
+// state dies with the job, and on a self-hosted runner a later run (on-existing: reset) or
+// the command line's `down` needs what this run left, so the host's file outlives the job
+// until a cleanup undoes everything it records.
 import * as core from '@actions/core'
 import type { CacheRecord } from '../cache/session.js'
 import type { StepId } from '../engine/step.js'
@@ -33,53 +32,65 @@ export interface LedgerRecord {
   cache?: CacheRecord
 }
 
+/** The record but its changes: saved where it changes (a step done, the run's end). */
+export type RecordHead = Omit<LedgerRecord, 'changes'>
+
+export const headOf = (r: LedgerRecord): RecordHead => Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'changes')) as RecordHead
+
 export interface LedgerStore {
-  save(r: LedgerRecord): void
-  load(): LedgerRecord | undefined
+  saveHead(head: RecordHead): Promise<void>
+  /** change number `index`, before it is made: appended, never the whole record again */
+  saveChange(index: number, change: Change): Promise<void>
+  /** the whole record anew: a cleanup that leaves some changes, a ledger a run adopts */
+  save(r: LedgerRecord): Promise<void>
+  load(): Promise<LedgerRecord | undefined>
   /** after a complete undo: nothing is left to undo */
-  clear(): void
+  clear(): Promise<void>
 }
 
 const KEY = 'kubeadm-single-node'
+const changeKey = (i: number): string => `${KEY}-change-${i}`
 
+/**
+ * The Actions state: the head under one key, change i under its own key. The runner appends
+ * every saveState to the job's state file and keeps the last value of each key, so a change
+ * costs its own bytes once, and the state grows linearly with the run. Load reads changes
+ * 0, 1, ... up to the first key that is missing or empty; a shorter record saved later
+ * empties the keys past its end.
+ */
 export function actionsStateStore(): LedgerStore {
-  return {
-    save: (r) => core.saveState(KEY, JSON.stringify(r)),
-    load: () => parse(core.getState(KEY)),
-    // the post step is the last reader of the Actions state
-    clear: () => {}
+  // keys 0..written-1 may hold a change: what a shorter record must empty
+  let written = 0
+  const put = (i: number, c: Change): void => {
+    core.saveState(changeKey(i), JSON.stringify(c))
+    written = Math.max(written, i + 1)
   }
-}
-
-/** The command line's record: $XDG_STATE_HOME/kubeadm-single-node/ledger.json by default. */
-export function defaultLedgerFile(): string {
-  return join(process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'kubeadm-single-node', 'ledger.json')
-}
-
-export function fileStore(path = defaultLedgerFile()): LedgerStore {
   return {
-    save(r) {
-      mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
-      // renamed into place: a crash leaves the previous record or this one, never half of one
-      writeFileSync(`${path}.tmp`, JSON.stringify(r, null, 2), { mode: 0o600 })
-      renameSync(`${path}.tmp`, path)
+    saveHead: async (head) => core.saveState(KEY, JSON.stringify(head)),
+    saveChange: async (i, c) => put(i, c),
+    async save(r) {
+      core.saveState(KEY, JSON.stringify(headOf(r)))
+      r.changes.forEach((c, i) => put(i, c))
+      // past its end: what this store wrote, and what the runner handed this step
+      let end = written
+      while (core.getState(changeKey(end)) !== '') end++
+      for (let i = r.changes.length; i < end; i++) core.saveState(changeKey(i), '')
+      written = r.changes.length
     },
-    load: () => {
-      try {
-        return parse(readFileSync(path, 'utf8'))
-      } catch {
-        return undefined
+    async load() {
+      const head = core.getState(KEY)
+      if (!head) return undefined
+      const r = JSON.parse(head) as LedgerRecord
+      // a record saved whole under the head (by an earlier version of the action, or a test)
+      if (!Array.isArray(r.changes)) {
+        r.changes = []
+        for (let raw = core.getState(changeKey(0)); raw !== ''; raw = core.getState(changeKey(r.changes.length))) r.changes.push(JSON.parse(raw) as Change)
       }
+      written = Math.max(written, r.changes.length)
+      return r
     },
-    clear: () => {
-      rmSync(path, { force: true })
-      // the directory is ours too; left where something else put a file in it
-      try {
-        rmdirSync(dirname(path))
-      } catch {
-        /* not empty, or already gone */
-      }
-    }
+    // the post step is the last reader of the Actions state
+    clear: async () => {}
   }
 }
 
@@ -92,33 +103,31 @@ export function fileStore(path = defaultLedgerFile()): LedgerStore {
 export function actionsStore(file: LedgerStore, warn: (message: string) => void): LedgerStore {
   const state = actionsStateStore()
   let warned = false
-  const onHost = (what: string, fn: () => void): void => {
+  const onHost = async (what: string, fn: () => Promise<void>): Promise<void> => {
     try {
-      fn()
+      await fn()
     } catch (err) {
       if (!warned) warn(`Could not ${what} the ledger's copy on this host (${(err as Error).message}): a later run on this machine will not know what this one changed.`)
       warned = true
     }
   }
   return {
-    save(r) {
-      state.save(r)
-      onHost('write', () => file.save(r))
+    async saveHead(head) {
+      await state.saveHead(head)
+      await onHost('write', () => file.saveHead(head))
+    },
+    async saveChange(i, c) {
+      await state.saveChange(i, c)
+      await onHost('write', () => file.saveChange(i, c))
+    },
+    async save(r) {
+      await state.save(r)
+      await onHost('write', () => file.save(r))
     },
     load: () => state.load(),
-    clear() {
-      state.clear()
-      onHost('remove', () => file.clear())
+    async clear() {
+      await state.clear()
+      await onHost('remove', () => file.clear())
     }
-  }
-}
-
-function parse(raw: string): LedgerRecord | undefined {
-  if (!raw) return undefined
-  try {
-    const r = JSON.parse(raw) as LedgerRecord
-    return Array.isArray(r.changes) ? r : undefined
-  } catch {
-    return undefined
   }
 }

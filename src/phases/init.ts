@@ -1,25 +1,32 @@
 // init: kubeadm init, then the runner user's kubeconfig.
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
 import { step, type Step, type StepId } from '../engine/step.js'
 import { displayArgv } from '../host/exec.js'
+import { kubeadmInitArgv, kubeadmResetArgv, type KubeadmInit } from '../host/changes/kubeadm-init.js'
 import { installArgv, mkdirArgv } from '../host/host.js'
+import { mergedDocuments } from '../render/kubeadm.js'
+import { kubeadmOptions } from './config.js'
 import type { PlanContext } from './context.js'
 import { packagesToInstall } from './host.js'
 
-export function kubeadmInitArgv(kubeadm: string, config: string): string[] {
-  return [kubeadm, 'init', '--config', config, '--skip-token-print']
-}
+export { kubeadmInitArgv, kubeadmResetArgv }
 
-export function kubeadmResetArgv(kubeadm: string, criSocket: string): string[] {
-  return [kubeadm, 'reset', '--force', '--cri-socket', criSocket]
-}
 
 /** `hostStepIds`: the host steps kubeadm init waits for. */
 export function initSteps(p: PlanContext, hostStepIds: StepId[]): Step[] {
   const { facts, version, paths, bin, files, criSocket, cni } = p
   const left = cni.leftovers(paths)
   const init = kubeadmInitArgv(bin('kubeadm'), files.kubeadmConfig)
-  const reset = kubeadmResetArgv(bin('kubeadm'), criSocket)
+  // what cleanup's kubeadm reset is built from: the configuration as rendered, never the cluster's ConfigMap
+  const certificatesDir = mergedDocuments(kubeadmOptions(p)).get('ClusterConfiguration')?.certificatesDir
+  const recorded: KubeadmInit = {
+    kubeadm: bin('kubeadm'),
+    config: files.kubeadmConfig,
+    criSocket,
+    // unset: kubeadm's default, /etc/kubernetes/pki (DefaultCertificatesDir in cmd/kubeadm/app/apis/kubeadm/v1beta4/defaults.go)
+    certificatesDir: typeof certificatesDir === 'string' ? certificatesDir : join(paths.kubernetesDir, 'pki')
+  }
+  const reset = kubeadmResetArgv(recorded)
   const owner = { uid: facts.user.uid, gid: facts.user.gid }
   const kubeDir = dirname(files.kubeconfig)
   // apt is off the critical path: init waits for host.packages only where that installs
@@ -41,7 +48,7 @@ export function initSteps(p: PlanContext, hostStepIds: StepId[]): Step[] {
           for (const i of left.interfaces) await ctx.host.willCreateInterface(i)
           // after the directories they are in: undone (unmounted) before those are removed
           for (const m of left.mounts) await ctx.host.willMount(m)
-          const res = await ctx.host.apply('kubeadm init (undone by kubeadm reset)', init, [reset])
+          const res = await ctx.host.kubeadmInit(recorded)
           ctx.log((res.stdout + res.stderr).trim().split('\n').slice(-15).join('\n'))
         }
       }

@@ -110,8 +110,7 @@ function clearMirrorsOnUndo(path: string, original: Record<string, unknown> | un
     title: "keep a daemon.json that clears the mirrors, for cleanup's reload",
     shows: [`(cleanup: $ sudo ${displayArgv(installArgv('<the host\'s daemon.json with "registry-mirrors": []>', path))}; $ sudo ${displayArgv(systemctlArgv('reload', 'docker'))}; then the original back)`],
     run: async (ctx) => {
-      const kept = await ctx.host.keep('daemon.json.cleared', cleared)
-      ctx.host.undoWith("Docker's mirrors cleared by a reload", [installArgv(kept, path), systemctlArgv('reload', 'docker')])
+      await ctx.host.reloadOnUndo('docker', path, 'daemon.json.cleared', cleared)
     }
   }
 }

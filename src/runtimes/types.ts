@@ -15,6 +15,8 @@ import type { PluginContext } from '../engine/plugin-context.js'
 export interface RuntimeDriver {
   /** how the runtime will serve this host and version, decided before anything changes */
   setup(facts: HostFacts, version: string, paths: Paths): RuntimeSetup
+  /** the host directories of its own it may write to, beside the ones every run uses (host/paths.ts, writeRoots) */
+  hostRoots(paths: Paths): string[]
   /** for the post step, which knows only the paths: probes say what they require */
   diagnostics(paths: Paths): Probe[]
   hints: readonly Hint[]

@@ -26,6 +26,8 @@ export const bridge: CniPlugin = {
   // the bridge itself and host-local's allocations appear with the first pod
   leftovers: (paths) => ({ files: [], dirs: [paths.cniStateDir, join(paths.cniStateDir, 'networks', BRIDGE_NETWORK)], interfaces: [BRIDGE_INTERFACE], mounts: [] }),
 
+  // its files and host-local's allocations are under the CNI directories every run writes to
+  hostRoots: () => [],
   diagnostics: (paths) => [
     { title: 'bridge CNI configuration', argv: ['cat', join(paths.cniConfDir, CONFLIST_NAME)], requires: [join(paths.cniConfDir, CONFLIST_NAME)] },
     { title: `${BRIDGE_INTERFACE} addresses`, argv: ['ip', 'addr', 'show', 'dev', BRIDGE_INTERFACE], requires: [join(paths.sysClassNet, BRIDGE_INTERFACE)] }

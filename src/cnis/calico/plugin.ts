@@ -87,6 +87,7 @@ export const calico: CniPlugin = {
     mounts: [onHost(paths, join(CALICO_DIRS.run, 'cgroup')), onHost(paths, BPF_FS_DIR)]
   }),
 
+  hostRoots: (paths) => Object.values(CALICO_DIRS).map((d) => onHost(paths, d)),
   diagnostics: (_paths, kubectl, kubeconfig) => [
     {
       title: 'calico-node logs',

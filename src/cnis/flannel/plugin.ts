@@ -51,6 +51,7 @@ export const flannel: CniPlugin = {
     mounts: []
   }),
 
+  hostRoots: (paths) => [onHost(paths, FLANNEL.runDir)],
   diagnostics: (_paths, kubectl, kubeconfig) => [
     { title: 'flannel logs', argv: [kubectl, 'logs', '-n', FLANNEL.namespace, '-l', 'app=flannel', '--all-containers', '--tail', '40'], env: { KUBECONFIG: kubeconfig }, requires: [kubectl, kubeconfig] }
   ],

@@ -224,6 +224,7 @@ export const containerd: RuntimeDriver = {
     }
   },
 
+  hostRoots: () => [],
   diagnostics: (paths) => [
     { title: 'containerd journal (last 80 lines)', argv: journalArgv('containerd', 80), privileged: true },
     { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },

@@ -176,6 +176,7 @@ export const docker: RuntimeDriver = {
     }
   },
 
+  hostRoots: (paths) => [onHost(paths, CRI_DOCKERD_PATHS.root)],
   diagnostics: (paths) => [
     { title: 'cri-docker journal (last 80 lines)', argv: journalArgv('cri-docker', 80), privileged: true, requires: [join(paths.systemdDir, SERVICE_UNIT)] },
     { title: 'docker info', argv: ['docker', 'info'], privileged: true },

@@ -1,0 +1,45 @@
+// A directory that did not exist: made by the action (install -d, or install -D for a
+// file's parents) or by what it starts (kubeadm, a CNI, a runtime). The undo removes it with
+// everything in it.
+import type { Fields } from './fields.js'
+import { ownerArgs, octal, type ChangeKind, type DoContext, type FileOptions } from './kind.js'
+import { dirname } from 'node:path'
+
+export interface DirChange {
+  kind: 'dir'
+  path: string
+}
+
+export function mkdirArgv(path: string, o: FileOptions = {}): string[] {
+  return ['install', '-d', '-m', octal(o.mode ?? 0o755), ...ownerArgs(o), path]
+}
+
+/** Records the directories that do not exist yet on the way to `dir`, topmost first. */
+export async function claimMissingDirs(ctx: Pick<DoContext, 'exists' | 'claim' | 'record'>, dir: string): Promise<void> {
+  const missing: string[] = []
+  for (let d = dir; d !== dirname(d) && !(await ctx.exists(d)); d = dirname(d)) missing.unshift(d)
+  for (const d of missing) if (ctx.claim(d)) await ctx.record({ kind: 'dir', path: d } satisfies DirChange)
+}
+
+export async function ensureDir(ctx: DoContext, path: string, o: FileOptions = {}): Promise<void> {
+  if (await ctx.exists(path)) return
+  await ctx.claimMissingDirs(path)
+  await ctx.run(mkdirArgv(path, o), ctx.root)
+}
+
+/** Something the action starts will make this directory: cleanup removes it if it is absent now. */
+export function willCreateDir(ctx: DoContext, path: string): Promise<void> {
+  return ctx.once(path, async () => {
+    if (await ctx.exists(path)) return
+    await ctx.claimMissingDirs(dirname(path))
+    await ctx.record({ kind: 'dir', path } satisfies DirChange)
+  })
+}
+
+export const dir: ChangeKind<DirChange> = {
+  describe: (c) => `${c.path}/ (created)`,
+  // never into another filesystem mounted below it (a CNI's cgroup2 mount whose unmount
+  // failed): rm would delete the host's empty cgroups there
+  undo: async (c, u) => ((await u.exec(['rm', '-rf', '--one-file-system', c.path])) ? 'undone' : 'failed'),
+  parse: (f: Fields) => f.done({ kind: 'dir', path: f.path('path') })
+}
