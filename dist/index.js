@@ -19652,7 +19652,7 @@ var require_parse2 = __commonJS({
   "node_modules/semver/functions/parse.js"(exports2, module) {
     "use strict";
     var SemVer = require_semver();
-    var parse6 = (version3, options, throwErrors = false) => {
+    var parse5 = (version3, options, throwErrors = false) => {
       if (version3 instanceof SemVer) {
         return version3;
       }
@@ -19665,7 +19665,7 @@ var require_parse2 = __commonJS({
         throw er;
       }
     };
-    module.exports = parse6;
+    module.exports = parse5;
   }
 });
 
@@ -19673,9 +19673,9 @@ var require_parse2 = __commonJS({
 var require_valid = __commonJS({
   "node_modules/semver/functions/valid.js"(exports2, module) {
     "use strict";
-    var parse6 = require_parse2();
+    var parse5 = require_parse2();
     var valid2 = (version3, options) => {
-      const v = parse6(version3, options);
+      const v = parse5(version3, options);
       return v ? v.version : null;
     };
     module.exports = valid2;
@@ -19686,9 +19686,9 @@ var require_valid = __commonJS({
 var require_clean = __commonJS({
   "node_modules/semver/functions/clean.js"(exports2, module) {
     "use strict";
-    var parse6 = require_parse2();
+    var parse5 = require_parse2();
     var clean3 = (version3, options) => {
-      const s = parse6(version3.trim().replace(/^[=v]+/, ""), options);
+      const s = parse5(version3.trim().replace(/^[=v]+/, ""), options);
       return s ? s.version : null;
     };
     module.exports = clean3;
@@ -19723,10 +19723,10 @@ var require_inc = __commonJS({
 var require_diff = __commonJS({
   "node_modules/semver/functions/diff.js"(exports2, module) {
     "use strict";
-    var parse6 = require_parse2();
+    var parse5 = require_parse2();
     var diff = (version1, version22) => {
-      const v1 = parse6(version1, null, true);
-      const v2 = parse6(version22, null, true);
+      const v1 = parse5(version1, null, true);
+      const v2 = parse5(version22, null, true);
       const comparison = v1.compare(v2);
       if (comparison === 0) {
         return null;
@@ -19797,9 +19797,9 @@ var require_patch = __commonJS({
 var require_prerelease = __commonJS({
   "node_modules/semver/functions/prerelease.js"(exports2, module) {
     "use strict";
-    var parse6 = require_parse2();
+    var parse5 = require_parse2();
     var prerelease = (version3, options) => {
-      const parsed = parse6(version3, options);
+      const parsed = parse5(version3, options);
       return parsed && parsed.prerelease.length ? parsed.prerelease : null;
     };
     module.exports = prerelease;
@@ -19985,7 +19985,7 @@ var require_coerce = __commonJS({
   "node_modules/semver/functions/coerce.js"(exports2, module) {
     "use strict";
     var SemVer = require_semver();
-    var parse6 = require_parse2();
+    var parse5 = require_parse2();
     var { safeRe: re, t } = require_re();
     var coerce = (version3, options) => {
       if (version3 instanceof SemVer) {
@@ -20020,7 +20020,7 @@ var require_coerce = __commonJS({
       const patch = match3[4] || "0";
       const prerelease = options.includePrerelease && match3[5] ? `-${match3[5]}` : "";
       const build = options.includePrerelease && match3[6] ? `+${match3[6]}` : "";
-      return parse6(`${major}.${minor}.${patch}${prerelease}${build}`, options);
+      return parse5(`${major}.${minor}.${patch}${prerelease}${build}`, options);
     };
     module.exports = coerce;
   }
@@ -20030,7 +20030,7 @@ var require_coerce = __commonJS({
 var require_truncate = __commonJS({
   "node_modules/semver/functions/truncate.js"(exports2, module) {
     "use strict";
-    var parse6 = require_parse2();
+    var parse5 = require_parse2();
     var constants6 = require_constants6();
     var SemVer = require_semver();
     var truncate = (version3, truncation, options) => {
@@ -20042,7 +20042,7 @@ var require_truncate = __commonJS({
     };
     var cloneInputVersion = (version3, options) => {
       const versionStringToParse = version3 instanceof SemVer ? version3.version : version3;
-      return parse6(versionStringToParse, options);
+      return parse5(versionStringToParse, options);
     };
     var doTruncation = (version3, truncation) => {
       if (isPrerelease(truncation)) {
@@ -21277,7 +21277,7 @@ var require_semver2 = __commonJS({
     var constants6 = require_constants6();
     var SemVer = require_semver();
     var identifiers = require_identifiers();
-    var parse6 = require_parse2();
+    var parse5 = require_parse2();
     var valid2 = require_valid();
     var clean3 = require_clean();
     var inc = require_inc();
@@ -21316,7 +21316,7 @@ var require_semver2 = __commonJS({
     var simplifyRange = require_simplify();
     var subset = require_subset();
     module.exports = {
-      parse: parse6,
+      parse: parse5,
       valid: valid2,
       clean: clean3,
       inc,
@@ -21379,7 +21379,7 @@ var require_ms = __commonJS({
       options = options || {};
       var type = typeof val;
       if (type === "string" && val.length > 0) {
-        return parse6(val);
+        return parse5(val);
       } else if (type === "number" && isFinite(val)) {
         return options.long ? fmtLong(val) : fmtShort(val);
       }
@@ -21387,7 +21387,7 @@ var require_ms = __commonJS({
         "val is not a non-empty string or a valid number. val=" + JSON.stringify(val)
       );
     };
-    function parse6(str2) {
+    function parse5(str2) {
       str2 = String(str2);
       if (str2.length > 100) {
         return;
@@ -31163,9 +31163,9 @@ var require_stringifyDocument = __commonJS({
       const lines = [];
       let hasDirectives = options.directives === true;
       if (options.directives !== false && doc.directives) {
-        const dir = doc.directives.toString(doc);
-        if (dir) {
-          lines.push(dir);
+        const dir2 = doc.directives.toString(doc);
+        if (dir2) {
+          lines.push(dir2);
           hasDirectives = true;
         } else if (doc.directives.docStart)
           hasDirectives = true;
@@ -35102,7 +35102,7 @@ var require_public_api = __commonJS({
       }
       return doc;
     }
-    function parse6(src, reviver, options) {
+    function parse5(src, reviver, options) {
       let _reviver = void 0;
       if (typeof reviver === "function") {
         _reviver = reviver;
@@ -35143,7 +35143,7 @@ var require_public_api = __commonJS({
         return value.toString(options);
       return new Document.Document(value, _replacer, options).toString(options);
     }
-    exports2.parse = parse6;
+    exports2.parse = parse5;
     exports2.parseAllDocuments = parseAllDocuments4;
     exports2.parseDocument = parseDocument;
     exports2.stringify = stringify7;
@@ -35973,6 +35973,9 @@ var require_lib = __commonJS({
     var lowercaseKeys3 = (obj) => Object.keys(obj).reduce((c, k) => (c[k.toLowerCase()] = obj[k], c), {});
   }
 });
+
+// src/entry/action.ts
+import { homedir as homedir3 } from "node:os";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -39915,19 +39918,19 @@ var Minimatch = class {
   // Partial means, if you run out of file before you run
   // out of pattern, then that's fine, as long as all
   // the parts match.
-  matchOne(file, pattern, partial = false) {
+  matchOne(file2, pattern, partial = false) {
     let fileStartIndex = 0;
     let patternStartIndex = 0;
     if (this.isWindows) {
-      const fileDrive = typeof file[0] === "string" && /^[a-z]:$/i.test(file[0]);
-      const fileUNC = !fileDrive && file[0] === "" && file[1] === "" && file[2] === "?" && /^[a-z]:$/i.test(file[3]);
+      const fileDrive = typeof file2[0] === "string" && /^[a-z]:$/i.test(file2[0]);
+      const fileUNC = !fileDrive && file2[0] === "" && file2[1] === "" && file2[2] === "?" && /^[a-z]:$/i.test(file2[3]);
       const patternDrive = typeof pattern[0] === "string" && /^[a-z]:$/i.test(pattern[0]);
       const patternUNC = !patternDrive && pattern[0] === "" && pattern[1] === "" && pattern[2] === "?" && typeof pattern[3] === "string" && /^[a-z]:$/i.test(pattern[3]);
       const fdi = fileUNC ? 3 : fileDrive ? 0 : void 0;
       const pdi = patternUNC ? 3 : patternDrive ? 0 : void 0;
       if (typeof fdi === "number" && typeof pdi === "number") {
         const [fd, pd] = [
-          file[fdi],
+          file2[fdi],
           pattern[pdi]
         ];
         if (fd.toLowerCase() === pd.toLowerCase()) {
@@ -39939,14 +39942,14 @@ var Minimatch = class {
     }
     const { optimizationLevel = 1 } = this.options;
     if (optimizationLevel >= 2) {
-      file = this.levelTwoFileOptimize(file);
+      file2 = this.levelTwoFileOptimize(file2);
     }
     if (pattern.includes(GLOBSTAR)) {
-      return this.#matchGlobstar(file, pattern, partial, fileStartIndex, patternStartIndex);
+      return this.#matchGlobstar(file2, pattern, partial, fileStartIndex, patternStartIndex);
     }
-    return this.#matchOne(file, pattern, partial, fileStartIndex, patternStartIndex);
+    return this.#matchOne(file2, pattern, partial, fileStartIndex, patternStartIndex);
   }
-  #matchGlobstar(file, pattern, partial, fileIndex, patternIndex) {
+  #matchGlobstar(file2, pattern, partial, fileIndex, patternIndex) {
     const firstgs = pattern.indexOf(GLOBSTAR, patternIndex);
     const lastgs = pattern.lastIndexOf(GLOBSTAR);
     const [head, body2, tail2] = partial ? [
@@ -39959,7 +39962,7 @@ var Minimatch = class {
       pattern.slice(lastgs + 1)
     ];
     if (head.length) {
-      const fileHead = file.slice(fileIndex, fileIndex + head.length);
+      const fileHead = file2.slice(fileIndex, fileIndex + head.length);
       if (!this.#matchOne(fileHead, head, partial, 0, 0)) {
         return false;
       }
@@ -39968,17 +39971,17 @@ var Minimatch = class {
     }
     let fileTailMatch = 0;
     if (tail2.length) {
-      if (tail2.length + fileIndex > file.length)
+      if (tail2.length + fileIndex > file2.length)
         return false;
-      let tailStart = file.length - tail2.length;
-      if (this.#matchOne(file, tail2, partial, tailStart, 0)) {
+      let tailStart = file2.length - tail2.length;
+      if (this.#matchOne(file2, tail2, partial, tailStart, 0)) {
         fileTailMatch = tail2.length;
       } else {
-        if (file[file.length - 1] !== "" || fileIndex + tail2.length === file.length) {
+        if (file2[file2.length - 1] !== "" || fileIndex + tail2.length === file2.length) {
           return false;
         }
         tailStart--;
-        if (!this.#matchOne(file, tail2, partial, tailStart, 0)) {
+        if (!this.#matchOne(file2, tail2, partial, tailStart, 0)) {
           return false;
         }
         fileTailMatch = tail2.length + 1;
@@ -39986,8 +39989,8 @@ var Minimatch = class {
     }
     if (!body2.length) {
       let sawSome = !!fileTailMatch;
-      for (let i2 = fileIndex; i2 < file.length - fileTailMatch; i2++) {
-        const f = String(file[i2]);
+      for (let i2 = fileIndex; i2 < file2.length - fileTailMatch; i2++) {
+        const f = String(file2[i2]);
         sawSome = true;
         if (f === "." || f === ".." || !this.options.dot && f.startsWith(".")) {
           return false;
@@ -40010,20 +40013,20 @@ var Minimatch = class {
       }
     }
     let i = bodySegments.length - 1;
-    const fileLength = file.length - fileTailMatch;
+    const fileLength = file2.length - fileTailMatch;
     for (const b of bodySegments) {
       b[1] = fileLength - (nonGsPartsSums[i--] + b[0].length);
     }
-    return !!this.#matchGlobStarBodySections(file, bodySegments, fileIndex, 0, partial, 0, !!fileTailMatch);
+    return !!this.#matchGlobStarBodySections(file2, bodySegments, fileIndex, 0, partial, 0, !!fileTailMatch);
   }
   // return false for "nope, not matching"
   // return null for "not matching, cannot keep trying"
-  #matchGlobStarBodySections(file, bodySegments, fileIndex, bodyIndex, partial, globStarDepth, sawTail) {
+  #matchGlobStarBodySections(file2, bodySegments, fileIndex, bodyIndex, partial, globStarDepth, sawTail) {
     const bs = bodySegments[bodyIndex];
     if (!bs) {
-      for (let i = fileIndex; i < file.length; i++) {
+      for (let i = fileIndex; i < file2.length; i++) {
         sawTail = true;
-        const f = file[i];
+        const f = file2[i];
         if (f === "." || f === ".." || !this.options.dot && f.startsWith(".")) {
           return false;
         }
@@ -40032,14 +40035,14 @@ var Minimatch = class {
     }
     const [body2, after] = bs;
     while (fileIndex <= after) {
-      const m = this.#matchOne(file.slice(0, fileIndex + body2.length), body2, partial, fileIndex, 0);
+      const m = this.#matchOne(file2.slice(0, fileIndex + body2.length), body2, partial, fileIndex, 0);
       if (m && globStarDepth < this.maxGlobstarRecursion) {
-        const sub = this.#matchGlobStarBodySections(file, bodySegments, fileIndex + body2.length, bodyIndex + 1, partial, globStarDepth + 1, sawTail);
+        const sub = this.#matchGlobStarBodySections(file2, bodySegments, fileIndex + body2.length, bodyIndex + 1, partial, globStarDepth + 1, sawTail);
         if (sub !== false) {
           return sub;
         }
       }
-      const f = file[fileIndex];
+      const f = file2[fileIndex];
       if (f === "." || f === ".." || !this.options.dot && f.startsWith(".")) {
         return false;
       }
@@ -40047,15 +40050,15 @@ var Minimatch = class {
     }
     return partial || null;
   }
-  #matchOne(file, pattern, partial, fileIndex, patternIndex) {
+  #matchOne(file2, pattern, partial, fileIndex, patternIndex) {
     let fi;
     let pi;
     let pl;
     let fl;
-    for (fi = fileIndex, pi = patternIndex, fl = file.length, pl = pattern.length; fi < fl && pi < pl; fi++, pi++) {
+    for (fi = fileIndex, pi = patternIndex, fl = file2.length, pl = pattern.length; fi < fl && pi < pl; fi++, pi++) {
       this.debug("matchOne loop");
       let p = pattern[pi];
-      let f = file[fi];
+      let f = file2[fi];
       this.debug(pattern, p, f);
       if (p === false || p === GLOBSTAR) {
         return false;
@@ -40076,7 +40079,7 @@ var Minimatch = class {
     } else if (fi === fl) {
       return partial;
     } else if (pi === pl) {
-      return fi === fl - 1 && file[fi] === "";
+      return fi === fl - 1 && file2[fi] === "";
     } else {
       throw new Error("wtf?");
     }
@@ -40207,11 +40210,11 @@ var Minimatch = class {
       }
     }
     for (const pattern of set) {
-      let file = ff;
+      let file2 = ff;
       if (options.matchBase && pattern.length === 1) {
-        file = [filename];
+        file2 = [filename];
       }
-      const hit = this.matchOne(file, pattern, partial);
+      const hit = this.matchOne(file2, pattern, partial);
       if (hit) {
         if (options.flipNegate) {
           return true;
@@ -40251,12 +40254,12 @@ var Path = class {
         this.segments = itemPath.split(path7.sep);
       } else {
         let remaining = itemPath;
-        let dir = dirname4(remaining);
-        while (dir !== remaining) {
+        let dir2 = dirname4(remaining);
+        while (dir2 !== remaining) {
           const basename6 = path7.basename(remaining);
           this.segments.unshift(basename6);
-          remaining = dir;
-          dir = dirname4(remaining);
+          remaining = dir2;
+          dir2 = dirname4(remaining);
         }
         this.segments.unshift(remaining);
       }
@@ -40298,7 +40301,7 @@ var Path = class {
 // node_modules/@actions/glob/lib/internal-pattern.js
 var IS_WINDOWS6 = process.platform === "win32";
 var Pattern = class _Pattern {
-  constructor(patternOrNegate, isImplicitPattern = false, segments, homedir3) {
+  constructor(patternOrNegate, isImplicitPattern = false, segments, homedir4) {
     this.negate = false;
     let pattern;
     if (typeof patternOrNegate === "string") {
@@ -40317,7 +40320,7 @@ var Pattern = class _Pattern {
       this.negate = !this.negate;
       pattern = pattern.substr(1).trim();
     }
-    pattern = _Pattern.fixupPattern(pattern, homedir3);
+    pattern = _Pattern.fixupPattern(pattern, homedir4);
     this.segments = new Path(pattern).segments;
     this.trailingSeparator = normalizeSeparators2(pattern).endsWith(path8.sep);
     pattern = safeTrimTrailingSeparator(pattern);
@@ -40373,7 +40376,7 @@ var Pattern = class _Pattern {
   /**
    * Normalizes slashes and ensures absolute root
    */
-  static fixupPattern(pattern, homedir3) {
+  static fixupPattern(pattern, homedir4) {
     assert3(pattern, "pattern cannot be empty");
     const literalSegments = new Path(pattern).segments.map((x) => _Pattern.getLiteral(x));
     assert3(literalSegments.every((x, i) => (x !== "." || i === 0) && x !== ".."), `Invalid pattern '${pattern}'. Relative pathing '.' and '..' is not allowed.`);
@@ -40382,10 +40385,10 @@ var Pattern = class _Pattern {
     if (pattern === "." || pattern.startsWith(`.${path8.sep}`)) {
       pattern = _Pattern.globEscape(process.cwd()) + pattern.substr(1);
     } else if (pattern === "~" || pattern.startsWith(`~${path8.sep}`)) {
-      homedir3 = homedir3 || os6.homedir();
-      assert3(homedir3, "Unable to determine HOME directory");
-      assert3(hasAbsoluteRoot(homedir3), `Expected HOME directory to be a rooted path. Actual '${homedir3}'`);
-      pattern = _Pattern.globEscape(homedir3) + pattern.substr(1);
+      homedir4 = homedir4 || os6.homedir();
+      assert3(homedir4, "Unable to determine HOME directory");
+      assert3(hasAbsoluteRoot(homedir4), `Expected HOME directory to be a rooted path. Actual '${homedir4}'`);
+      pattern = _Pattern.globEscape(homedir4) + pattern.substr(1);
     } else if (IS_WINDOWS6 && (pattern.match(/^[A-Z]:$/i) || pattern.match(/^[A-Z]:[^\\]/i))) {
       let root = ensureAbsoluteRoot("C:\\dummy-root", pattern.substr(0, 2));
       if (pattern.length > 2 && !root.endsWith("\\")) {
@@ -40854,8 +40857,8 @@ function resolvePaths(patterns) {
       for (var _e = true, _f = __asyncValues2(globber.globGenerator()), _g; _g = yield _f.next(), _a2 = _g.done, !_a2; _e = true) {
         _c = _g.value;
         _e = false;
-        const file = _c;
-        const relativeFile = path10.relative(workspace, file).replace(new RegExp(`\\${path10.sep}`, "g"), "/");
+        const file2 = _c;
+        const relativeFile = path10.relative(workspace, file2).replace(new RegExp(`\\${path10.sep}`, "g"), "/");
         debug(`Matched: ${relativeFile}`);
         if (relativeFile === "") {
           paths.push(".");
@@ -52526,7 +52529,7 @@ var NativeCRC64 = (() => {
       }
       return bytes;
     }
-    function getBinary(file) {
+    function getBinary(file2) {
       if (typeof Buffer == "function") {
         return Buffer.from(binaryInString, "base64");
       } else {
@@ -72749,9 +72752,9 @@ async function streamToBuffer(stream3, buffer3, offset, end, encoding) {
     });
   });
 }
-async function readStreamToLocalFile(rs, file) {
+async function readStreamToLocalFile(rs, file2) {
   return new Promise((resolve6, reject2) => {
-    const ws = fs5.createWriteStream(file);
+    const ws = fs5.createWriteStream(file2);
     rs.on("error", (err) => {
       reject2(err);
     });
@@ -77903,9 +77906,9 @@ function actionsCache() {
     describe: "GitHub's cache service",
     workDir: join7(process.env.RUNNER_TEMP || tmpdir(), "kubeadm-single-node-cache"),
     unavailable: () => isFeatureAvailable() ? void 0 : "GitHub's cache service is not available to this job (no ACTIONS_CACHE_URL or ACTIONS_RESULTS_URL)",
-    restore: (dir, key, restoreKeys) => restoreCache([dir], key, restoreKeys),
-    async save(dir, key) {
-      await saveCache2([dir], key);
+    restore: (dir2, key, restoreKeys) => restoreCache([dir2], key, restoreKeys),
+    async save(dir2, key) {
+      await saveCache2([dir2], key);
     }
   };
 }
@@ -77982,6 +77985,8 @@ var bridge = {
   networkSteps: () => [],
   // the bridge itself and host-local's allocations appear with the first pod
   leftovers: (paths) => ({ files: [], dirs: [paths.cniStateDir, join8(paths.cniStateDir, "networks", BRIDGE_NETWORK)], interfaces: [BRIDGE_INTERFACE], mounts: [] }),
+  // its files and host-local's allocations are under the CNI directories every run writes to
+  hostRoots: () => [],
   diagnostics: (paths) => [
     { title: "bridge CNI configuration", argv: ["cat", join8(paths.cniConfDir, CONFLIST_NAME)], requires: [join8(paths.cniConfDir, CONFLIST_NAME)] },
     { title: `${BRIDGE_INTERFACE} addresses`, argv: ["ip", "addr", "show", "dev", BRIDGE_INTERFACE], requires: [join8(paths.sysClassNet, BRIDGE_INTERFACE)] }
@@ -77996,9 +78001,10 @@ var bridge = {
 };
 
 // src/cnis/calico/plugin.ts
-import { join as join11 } from "node:path";
+import { join as join12 } from "node:path";
 
 // src/host/paths.ts
+import { dirname as dirname6, join as join9 } from "node:path";
 var HOST_PATHS = {
   root: "",
   binDir: "/usr/local/bin",
@@ -78006,6 +78012,7 @@ var HOST_PATHS = {
   cniConfDir: "/etc/cni/net.d",
   stateDir: "/etc/kubeadm-single-node",
   backupDir: "/var/lib/kubeadm-single-node/backup",
+  ledgerFile: "/var/lib/kubeadm-single-node/ledger.json",
   containerdConfig: "/etc/containerd/config.toml",
   certsDir: "/etc/containerd/certs.d",
   containerdSocket: "/var/run/containerd/containerd.sock",
@@ -78031,6 +78038,34 @@ var HOST_PATHS = {
 function onHost(paths, path14) {
   return `${paths.root}${path14}`;
 }
+function writeRoots(p, home, plugins, dockerConfig = process.env.DOCKER_CONFIG) {
+  const roots = [
+    p.binDir,
+    dirname6(p.privateContainerdPrefix),
+    dirname6(p.cniBinDir),
+    dirname6(p.cniConfDir),
+    p.stateDir,
+    dirname6(p.backupDir),
+    dirname6(p.privateContainerdState),
+    dirname6(p.containerdConfig),
+    p.certsDir,
+    dirname6(p.dockerDaemonJson),
+    p.systemdDir,
+    dirname6(p.modulesLoad),
+    dirname6(p.sysctlConf),
+    p.kubernetesDir,
+    p.kubeletDir,
+    p.etcdDir,
+    p.crictlConfig,
+    p.cniStateDir,
+    join9(home, ".kube"),
+    join9(home, ".docker"),
+    // what the runtimes and CNIs keep of their own (their hostRoots)
+    ...plugins,
+    ...dockerConfig ? [dockerConfig] : []
+  ];
+  return [...new Set(roots)];
+}
 
 // src/cnis/manifest-cni.ts
 import { readFile as readFile3 } from "node:fs/promises";
@@ -78045,7 +78080,7 @@ import { createReadStream as createReadStream2 } from "node:fs";
 import { isIP } from "node:net";
 import { copyFile as copyFile3, mkdir as mkdir2, readFile, rm as rm2 } from "node:fs/promises";
 import { tmpdir as tmpdir2 } from "node:os";
-import { join as join10 } from "node:path";
+import { join as join11 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
@@ -78236,8 +78271,8 @@ function downloadToolAttempt(url2, dest, auth2, headers) {
   });
 }
 function extractTar2(file_1, dest_1) {
-  return __awaiter19(this, arguments, void 0, function* (file, dest, flags = "xz") {
-    if (!file) {
+  return __awaiter19(this, arguments, void 0, function* (file2, dest, flags = "xz") {
+    if (!file2) {
       throw new Error("parameter 'file' is required");
     }
     dest = yield _createExtractFolder(dest);
@@ -78263,11 +78298,11 @@ function extractTar2(file_1, dest_1) {
       args.push("-v");
     }
     let destArg = dest;
-    let fileArg = file;
+    let fileArg = file2;
     if (IS_WINDOWS9 && isGnuTar) {
       args.push("--force-local");
       destArg = dest.replace(/\\/g, "/");
-      fileArg = file.replace(/\\/g, "/");
+      fileArg = file2.replace(/\\/g, "/");
     }
     if (isGnuTar) {
       args.push("--warning=no-unknown-keyword");
@@ -78446,9 +78481,9 @@ function isLocalUrl(url2) {
 }
 async function fetchToFile(url2) {
   if (!url2.startsWith("file:")) return downloadTool(url2);
-  const dir = process.env.RUNNER_TEMP || tmpdir2();
-  await mkdir2(dir, { recursive: true });
-  const dest = join10(dir, randomUUID6());
+  const dir2 = process.env.RUNNER_TEMP || tmpdir2();
+  await mkdir2(dir2, { recursive: true });
+  const dest = join11(dir2, randomUUID6());
   await copyFile3(fileURLToPath2(url2), dest);
   return dest;
 }
@@ -78539,7 +78574,7 @@ async function downloadVerified(artifact, cache, log2 = () => {
   if (kept) {
     const actual2 = await sha256File(kept).catch((err) => err.message);
     if (actual2 === expected) {
-      const copy = join10(process.env.RUNNER_TEMP || tmpdir2(), `ksn-cached-${randomUUID6()}`);
+      const copy = join11(process.env.RUNNER_TEMP || tmpdir2(), `ksn-cached-${randomUUID6()}`);
       await copyFile3(kept, copy);
       cache.used(artifact);
       log2(`${artifact.name} from the cache entry, verified against ${digestSource(artifact)}`);
@@ -78571,10 +78606,10 @@ async function cachedBinary(artifact, key, log2 = () => {
     await cache?.keep(artifact, fileNameOf(artifact), `${hit}/${key.tool}`);
     return `${hit}/${key.tool}`;
   }
-  const file = await downloadVerified(artifact, cache, log2);
-  const dir = await cacheFile(file, key.tool, key.tool, cacheVersion(key.version), key.arch);
-  await rm2(file, { force: true });
-  return `${dir}/${key.tool}`;
+  const file2 = await downloadVerified(artifact, cache, log2);
+  const dir2 = await cacheFile(file2, key.tool, key.tool, cacheVersion(key.version), key.arch);
+  await rm2(file2, { force: true });
+  return `${dir2}/${key.tool}`;
 }
 async function cachedTarball(artifact, key, log2 = () => {
 }, cache) {
@@ -78583,12 +78618,12 @@ async function cachedTarball(artifact, key, log2 = () => {
     log2(`${key.tool} ${key.version} from the tool cache`);
     return hit;
   }
-  const file = await downloadVerified(artifact, cache, log2);
-  const extracted = await extractTar2(file);
-  await rm2(file, { force: true });
-  const dir = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
+  const file2 = await downloadVerified(artifact, cache, log2);
+  const extracted = await extractTar2(file2);
+  await rm2(file2, { force: true });
+  const dir2 = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
   await rm2(extracted, { recursive: true, force: true });
-  return dir;
+  return dir2;
 }
 
 // src/cnis/release.ts
@@ -78610,11 +78645,11 @@ function isPinned(plugin, config) {
 var isUrl = (s) => /^(?:https?|file):\/\//.test(s);
 async function readManifest(source) {
   if (!isUrl(source)) return readFile2(source, "utf8");
-  const file = await fetchToFile(source);
+  const file2 = await fetchToFile(source);
   try {
-    return await readFile2(file, "utf8");
+    return await readFile2(file2, "utf8");
   } finally {
-    await rm3(file, { force: true });
+    await rm3(file2, { force: true });
   }
 }
 
@@ -78742,9 +78777,9 @@ var calico = {
     // loopback, host-local, portmap, tuning, bandwidth, beside install, calico and
     // calico-ipam). Those the CNI plugins step installed are recorded there already.
     files: [
-      join11(paths.cniConfDir, "10-calico.conflist"),
-      join11(paths.cniConfDir, "calico-kubeconfig"),
-      ...["calico", "calico-ipam", "install", "flannel", "loopback", "host-local", "portmap", "tuning", "bandwidth"].map((b) => join11(paths.cniBinDir, b))
+      join12(paths.cniConfDir, "10-calico.conflist"),
+      join12(paths.cniConfDir, "calico-kubeconfig"),
+      ...["calico", "calico-ipam", "install", "flannel", "loopback", "host-local", "portmap", "tuning", "bandwidth"].map((b) => join12(paths.cniBinDir, b))
     ],
     // the DaemonSet's hostPath volumes (DirectoryOrCreate, or created by the runtime when
     // missing): var-lib-calico, var-run-calico, cni-log-dir, policysync, host-local-net-dir
@@ -78758,8 +78793,9 @@ var calico = {
     // /run/calico/cgroup, and the BPF filesystem where none is, with Bidirectional
     // propagation "so that it outlives the init container" (calico.yaml): unmounted before
     // /run/calico is removed, which would otherwise reach into the host's cgroup tree.
-    mounts: [onHost(paths, join11(CALICO_DIRS.run, "cgroup")), onHost(paths, BPF_FS_DIR)]
+    mounts: [onHost(paths, join12(CALICO_DIRS.run, "cgroup")), onHost(paths, BPF_FS_DIR)]
   }),
+  hostRoots: (paths) => Object.values(CALICO_DIRS).map((d) => onHost(paths, d)),
   diagnostics: (_paths, kubectl2, kubeconfig) => [
     {
       title: "calico-node logs",
@@ -78789,7 +78825,7 @@ var calico = {
 };
 
 // src/cnis/flannel/plugin.ts
-import { join as join12 } from "node:path";
+import { join as join13 } from "node:path";
 
 // src/cnis/flannel/manifest.ts
 var import_yaml2 = __toESM(require_dist4(), 1);
@@ -78851,11 +78887,12 @@ var flannel = {
     sets: { title: "net-conf Network", full: "net-conf.json Network" }
   }),
   leftovers: (paths) => ({
-    files: [join12(paths.cniConfDir, "10-flannel.conflist"), join12(paths.cniBinDir, "flannel")],
+    files: [join13(paths.cniConfDir, "10-flannel.conflist"), join13(paths.cniBinDir, "flannel")],
     dirs: [onHost(paths, FLANNEL.runDir), paths.cniStateDir],
     interfaces: [...FLANNEL.interfaces],
     mounts: []
   }),
+  hostRoots: (paths) => [onHost(paths, FLANNEL.runDir)],
   diagnostics: (_paths, kubectl2, kubeconfig) => [
     { title: "flannel logs", argv: [kubectl2, "logs", "-n", FLANNEL.namespace, "-l", "app=flannel", "--all-containers", "--tail", "40"], env: { KUBECONFIG: kubeconfig }, requires: [kubectl2, kubeconfig] }
   ],
@@ -78875,6 +78912,7 @@ var none = {
   configSteps: () => [],
   networkSteps: () => [],
   leftovers: () => ({ files: [], dirs: [], interfaces: [], mounts: [] }),
+  hostRoots: () => [],
   diagnostics: () => [],
   hints: []
 };
@@ -78909,7 +78947,7 @@ function systemd(run) {
 }
 
 // src/runtimes/containerd/driver.ts
-import { join as join15 } from "node:path";
+import { join as join18 } from "node:path";
 
 // src/config/kubernetes.ts
 var import_semver = __toESM(require_semver2(), 1);
@@ -79137,81 +79175,12 @@ async function aptInstall(run, packages, log2, o = {}) {
 
 // src/host/host.ts
 import { randomUUID as randomUUID7 } from "node:crypto";
-import { lstat as lstat2, mkdir as mkdir3, readFile as readFile5, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
+import { mkdir as mkdir3, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
-import { basename as basename5, dirname as dirname7, join as join13 } from "node:path";
+import { join as join16 } from "node:path";
 
-// src/host/ledger.ts
-var Ledger = class {
-  /** `saved` is called with the whole ledger after every record, before the change is made. */
-  constructor(saved = () => {
-  }) {
-    this.saved = saved;
-  }
-  saved;
-  list = [];
-  touched = /* @__PURE__ */ new Set();
-  get changes() {
-    return this.list;
-  }
-  record(change) {
-    this.list.push(change);
-    this.saved(this.list);
-  }
-  /** True the first time a path is claimed: only the first change to a path records what was there. */
-  claim(path14) {
-    if (this.touched.has(path14)) return false;
-    this.touched.add(path14);
-    return true;
-  }
-};
-function describeChange(c) {
-  switch (c.kind) {
-    case "file":
-      return c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`;
-    case "dir":
-      return `${c.path}/ (created)`;
-    case "unit-enabled":
-      return `${c.unit} enabled (was ${c.was})`;
-    case "unit-restarted":
-      return `${c.unit} restarted`;
-    case "unit-reloaded":
-      return `${c.unit} reloaded`;
-    case "units-reloaded":
-      return "systemd units reloaded";
-    case "swap-off":
-      return `swap off (${c.devices.join(", ")})`;
-    case "sysctl":
-      return `sysctl ${Object.entries(c.values).map(([k, v]) => `${k} (was ${v})`).join(", ")}`;
-    case "modules-loaded":
-      return `kernel modules loaded: ${c.modules.join(", ")}`;
-    case "packages-installed":
-      return `packages installed: ${c.packages.join(", ")}`;
-    case "interface":
-      return `network interface ${c.name} (created)`;
-    case "mount":
-      return `${c.path} (mounted)`;
-    case "command":
-      return c.what;
-  }
-}
-
-// src/host/host.ts
-var octal = (mode) => mode.toString(8).padStart(4, "0");
-function installArgv(src, dest, o = {}) {
-  const owner = o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
-  return ["install", "-D", "-m", octal(o.mode ?? 420), ...owner, src, dest];
-}
-function mkdirArgv(path14, o = {}) {
-  const owner = o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
-  return ["install", "-d", "-m", octal(o.mode ?? 493), ...owner, path14];
-}
-function sysctlApplyArgv(file) {
-  return ["sysctl", "-p", file];
-}
-function modprobeArgv(modules) {
-  return ["modprobe", "-a", ...modules];
-}
+// src/host/changes/exists.ts
+import { lstat as lstat2 } from "node:fs/promises";
 async function existsAs(run, path14) {
   try {
     await lstat2(path14);
@@ -79223,6 +79192,141 @@ async function existsAs(run, path14) {
     return (await run(["stat", "-c", "%F", path14], { privileged: true, allowFailure: true })).exitCode === 0;
   }
 }
+
+// src/host/changes/kind.ts
+var octal = (mode) => mode.toString(8).padStart(4, "0");
+var ownerArgs = (o) => o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
+
+// src/host/changes/dir.ts
+import { dirname as dirname8 } from "node:path";
+function mkdirArgv(path14, o = {}) {
+  return ["install", "-d", "-m", octal(o.mode ?? 493), ...ownerArgs(o), path14];
+}
+async function claimMissingDirs(ctx, dir2) {
+  const missing = [];
+  for (let d = dir2; d !== dirname8(d) && !await ctx.exists(d); d = dirname8(d)) missing.unshift(d);
+  for (const d of missing) if (ctx.claim(d)) await ctx.record({ kind: "dir", path: d });
+}
+async function ensureDir(ctx, path14, o = {}) {
+  if (await ctx.exists(path14)) return;
+  await ctx.claimMissingDirs(path14);
+  await ctx.run(mkdirArgv(path14, o), ctx.root);
+}
+function willCreateDir(ctx, path14) {
+  return ctx.once(path14, async () => {
+    if (await ctx.exists(path14)) return;
+    await ctx.claimMissingDirs(dirname8(path14));
+    await ctx.record({ kind: "dir", path: path14 });
+  });
+}
+var dir = {
+  describe: (c) => `${c.path}/ (created)`,
+  // never into another filesystem mounted below it (a CNI's cgroup2 mount whose unmount
+  // failed): rm would delete the host's empty cgroups there
+  undo: async (c, u) => await u.exec(["rm", "-rf", "--one-file-system", c.path]) ? "undone" : "failed",
+  parse: (f) => f.done({ kind: "dir", path: f.path("path") })
+};
+
+// src/host/changes/file.ts
+import { basename as basename5, dirname as dirname9 } from "node:path";
+function installArgv(src, dest, o = {}) {
+  return ["install", "-D", "-m", octal(o.mode ?? 420), ...ownerArgs(o), src, dest];
+}
+function claimFile(ctx, path14) {
+  return ctx.once(path14, async () => {
+    await ctx.claimMissingDirs(dirname9(path14));
+    if (!await ctx.exists(path14)) return ctx.record({ kind: "file", path: path14 });
+    const backup = await ctx.backupPath(basename5(path14));
+    await ctx.run(["cp", "-a", path14, backup], ctx.root);
+    await ctx.record({ kind: "file", path: path14, backup });
+  });
+}
+async function keepFile(ctx, name2, content) {
+  const path14 = await ctx.backupPath(name2);
+  ctx.claim(path14);
+  await ctx.record({ kind: "file", path: path14 });
+  await ctx.staged(content, async (tmp) => void await ctx.run(installArgv(tmp, path14, { mode: 384 }), ctx.root));
+  return path14;
+}
+var file = {
+  describe: (c) => c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`,
+  async undo(c, u) {
+    if (!c.backup) return await u.exec(["rm", "-f", c.path]) ? "undone" : "failed";
+    const tmp = `${c.path}.kubeadm-single-node-restore`;
+    const ok3 = await u.exec(["cp", "-a", c.backup, tmp]) && await u.exec(["mv", "-fT", tmp, c.path]) && await u.exec(["rm", "-f", c.backup]);
+    return ok3 ? "undone" : "failed";
+  },
+  parse: (f) => {
+    const path14 = f.path("path");
+    const backup = f.optionalPath("backup");
+    return f.done(backup === void 0 ? { kind: "file", path: path14 } : { kind: "file", path: path14, backup });
+  }
+};
+
+// src/host/changes/interface.ts
+import { join as join14 } from "node:path";
+function willCreateInterface(ctx, name2) {
+  return ctx.once(`interface:${name2}`, async () => {
+    if (!await ctx.exists(join14(ctx.sysClassNet, name2))) await ctx.record({ kind: "interface", name: name2 });
+  });
+}
+var networkInterface = {
+  describe: (c) => `network interface ${c.name} (created)`,
+  async undo(c, u) {
+    if (!await u.exists(join14(u.sysClassNet, c.name))) return "undone";
+    return await u.exec(["ip", "link", "delete", c.name]) ? "undone" : "failed";
+  },
+  // the kernel's rule for an interface name (dev_valid_name): at most 15 bytes, no '/', ':'
+  // or space; and never one of the host's own (lo is the one every host has)
+  parse: (f) => f.done({ kind: "interface", name: f.string("name", /^(?!lo$)(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/, "a network interface name the action's CNI makes, such as cni0 or flannel.1") })
+};
+
+// src/host/changes/kubeadm-init.ts
+function kubeadmInitArgv(kubeadm, config) {
+  return [kubeadm, "init", "--config", config, "--skip-token-print"];
+}
+function kubeadmResetArgv(r) {
+  return [r.kubeadm, "reset", "--force", "--cri-socket", r.criSocket, "--cert-dir", r.certificatesDir, "--kubeconfig", "/dev/null"];
+}
+async function kubeadmInit(ctx, r, opts = {}) {
+  await ctx.record({ kind: "kubeadm-init", ...r });
+  return ctx.run(kubeadmInitArgv(r.kubeadm, r.config), { ...ctx.root, ...opts });
+}
+var kubeadmInitKind = {
+  describe: () => "kubeadm init (undone by kubeadm reset)",
+  undo: async (c, u) => await u.exec(kubeadmResetArgv(c)) ? "undone" : "failed",
+  parse: (f) => {
+    const c = {
+      kind: "kubeadm-init",
+      kubeadm: f.path("kubeadm"),
+      config: f.path("config"),
+      criSocket: f.string("criSocket", /^unix:\/\/\/(?!.*\/\.\.?(\/|$))[A-Za-z0-9_./-]{1,200}$/, "a unix:/// socket path"),
+      certificatesDir: f.path("certificatesDir")
+    };
+    if (!c.kubeadm.endsWith("/kubeadm")) f.refuse("kubeadm", `names ${JSON.stringify(c.kubeadm)}, which is not a kubeadm binary`);
+    return f.done(c);
+  }
+};
+
+// src/host/changes/module.ts
+import { join as join15 } from "node:path";
+function modprobeArgv(modules) {
+  return ["modprobe", "-a", ...modules];
+}
+async function loadModules(ctx, modules) {
+  const loaded = await Promise.all(modules.map((m) => ctx.exists(join15(ctx.sysModuleDir, m))));
+  const added = modules.filter((_, i) => !loaded[i]);
+  if (added.length > 0) await ctx.record({ kind: "modules-loaded", modules: added });
+  await ctx.run(modprobeArgv(modules), ctx.root);
+}
+var kernelModule = {
+  describe: (c) => `kernel modules loaded: ${c.modules.join(", ")}`,
+  undo: async () => "left",
+  parse: (f) => f.done({ kind: "modules-loaded", modules: f.strings("modules", /^[A-Za-z0-9_-]{1,64}$/, "kernel module names") })
+};
+
+// src/host/changes/mount.ts
+import { readFile as readFile5 } from "node:fs/promises";
 function unescapeMountPath(p) {
   return p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
 }
@@ -79230,56 +79334,348 @@ async function isMountPoint(table, path14) {
   const text = await readFile5(table, "utf8");
   return text.split("\n").some((l) => l.split(" ")[1] !== void 0 && unescapeMountPath(l.split(" ")[1]) === path14);
 }
-var MOUNTS = "/proc/self/mounts";
+function willMount(ctx, path14) {
+  return ctx.once(`mount:${path14}`, async () => {
+    if (!await isMountPoint(ctx.procMounts, path14)) await ctx.record({ kind: "mount", path: path14 });
+  });
+}
+var mount = {
+  describe: (c) => `${c.path} (mounted)`,
+  async undo(c, u) {
+    if (!await isMountPoint(u.procMounts, c.path)) return "undone";
+    return await u.exec(["umount", c.path]) ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "mount", path: f.path("path") })
+};
+
+// src/host/changes/package.ts
+function packageInstaller(ctx) {
+  let queue = Promise.resolve();
+  return (packages, log2, o) => {
+    const mine = queue.then(async () => {
+      if (await aptInstall(ctx.run, packages, log2, o)) await ctx.record({ kind: "packages-installed", packages: [...packages] });
+    });
+    queue = mine.catch(() => {
+    });
+    return mine;
+  };
+}
+var installedPackage = {
+  describe: (c) => `packages installed: ${c.packages.join(", ")}`,
+  undo: async () => "left",
+  // Debian's package names (policy 5.6.1), with an optional architecture
+  parse: (f) => f.done({ kind: "packages-installed", packages: f.strings("packages", /^[a-z0-9][a-z0-9+.-]{1,100}(:[a-z0-9]+)?$/, "Debian package names") })
+};
+
+// src/host/changes/reload.ts
+async function reloadOnUndo(ctx, unit, path14, name2, content) {
+  const kept = await keepFile(ctx, name2, content);
+  await ctx.record({ kind: "reload-with", unit, path: path14, kept });
+}
+var reloadWith = {
+  describe: (c) => `${c.unit} reloaded with ${c.kept} at ${c.path}`,
+  async undo(c, u) {
+    const ok3 = await u.exec(installArgv(c.kept, c.path)) && await u.exec(["systemctl", "reload", c.unit]);
+    return ok3 ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "reload-with", unit: f.unit("unit"), path: f.path("path"), kept: f.path("kept") })
+};
+
+// src/host/changes/swap.ts
+import { readFile as readFile6 } from "node:fs/promises";
+async function swapOff(ctx) {
+  const devices = (await readFile6(ctx.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => unescapeMountPath(l.split(/\s+/)[0])).filter((d) => d).filter((d, i, all) => all.indexOf(d) === i);
+  if (devices.length === 0) return [];
+  await ctx.record({ kind: "swap-off", devices });
+  await ctx.run(["swapoff", ...devices], ctx.root);
+  return devices;
+}
+var swap = {
+  describe: (c) => `swap off (${c.devices.join(", ")})`,
+  async undo(c, u) {
+    const on = await readFile6(u.procSwaps, "utf8").catch(() => "");
+    let ok3 = true;
+    for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await u.exec(["swapon", d]) && ok3;
+    return ok3 ? "undone" : "failed";
+  },
+  // a swap device or file may be anywhere on the host: an absolute, normal path, no option
+  parse: (f) => f.done({ kind: "swap-off", devices: f.strings("devices", /^\/(?!.*(^|\/)\.\.?(\/|$))[^\0\n]*$/, "absolute paths of swap devices or files") })
+};
+
+// src/host/changes/sysctl.ts
+function sysctlApplyArgv(file2) {
+  return ["sysctl", "-p", file2];
+}
+async function applySysctls(ctx, file2, keys) {
+  const values = {};
+  for (const key of keys) {
+    const r = await ctx.run(["sysctl", "-n", key], { allowFailure: true });
+    if (r.exitCode === 0) values[key] = r.stdout.trim();
+  }
+  await ctx.record({ kind: "sysctl", values });
+  await ctx.run(sysctlApplyArgv(file2), ctx.root);
+}
+var KEY = /^net\.(ipv4\.ip_forward|bridge\.bridge-nf-call-ip6?tables)$/;
+var VALUE = /^-?[0-9]{1,20}$/;
+var sysctl = {
+  describe: (c) => `sysctl ${Object.entries(c.values).map(([k, v]) => `${k} (was ${v})`).join(", ")}`,
+  async undo(c, u) {
+    let ok3 = true;
+    for (const [k, v] of Object.entries(c.values)) ok3 = await u.exec(["sysctl", "-w", `${k}=${v}`]) && ok3;
+    return ok3 ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "sysctl", values: f.map("values", KEY, VALUE, "the keys the action sets (net.ipv4.ip_forward, net.bridge.bridge-nf-call-iptables, -ip6tables), each with a number") })
+};
+
+// src/host/changes/unit.ts
+async function actOnUnit(ctx, action5, unit = "") {
+  if (action5 === "enable") {
+    const s = await ctx.services.status(unit);
+    await ctx.record({ kind: "unit-enabled", unit, was: s.enabled, wasActive: s.active });
+  } else if (action5 === "restart") {
+    await ctx.record({ kind: "unit-restarted", unit, wasActive: (await ctx.services.status(unit)).active });
+  } else if (action5 === "reload") {
+    await ctx.record({ kind: "unit-reloaded", unit });
+  } else {
+    await ctx.record({ kind: "units-reloaded" });
+  }
+  await ctx.services.act(action5, unit);
+}
+var ENABLED_STATE = /^[a-z-]{1,40}$/;
+var unitEnabled = {
+  describe: (c) => `${c.unit} enabled (was ${c.was})`,
+  async undo(c, u) {
+    if (c.was === "enabled") return "undone";
+    try {
+      await u.services.disable(c.unit, !c.wasActive);
+    } catch (err) {
+      u.fail(err.message);
+      return "failed";
+    }
+    if (!c.wasActive) u.later.stopped.add(c.unit);
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "unit-enabled", unit: f.unit("unit"), was: f.string("was", ENABLED_STATE, "what systemctl is-enabled prints, such as 'disabled'"), wasActive: f.bool("wasActive") })
+};
+var unitRestarted = {
+  describe: (c) => `${c.unit} restarted`,
+  async undo(c, u) {
+    u.later.units.set(c.unit, c.wasActive ? "restart" : "stop");
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "unit-restarted", unit: f.unit("unit"), wasActive: f.bool("wasActive") })
+};
+var unitReloaded = {
+  describe: (c) => `${c.unit} reloaded`,
+  async undo(c, u) {
+    if (!u.later.units.has(c.unit)) u.later.units.set(c.unit, "reload");
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "unit-reloaded", unit: f.unit("unit") })
+};
+var unitsReloaded = {
+  describe: () => "systemd units reloaded",
+  async undo(_c, u) {
+    u.later.daemonReload = true;
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "units-reloaded" })
+};
+
+// src/host/changes/fields.ts
+import { posix } from "node:path";
+var LedgerSchemaError = class extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "LedgerSchemaError";
+  }
+};
+function underRoots(path14, roots) {
+  if (!path14.startsWith("/") || posix.normalize(path14) !== path14 || path14.length > 1 && path14.endsWith("/")) return false;
+  return roots.some((r) => path14 === r || path14.startsWith(`${r}/`));
+}
+var UNIT = /^[A-Za-z0-9:_.\\@-]{1,200}$/;
+var Fields = class {
+  constructor(o, where2, roots, named = []) {
+    this.o = o;
+    this.where = where2;
+    this.roots = roots;
+    this.named = named;
+  }
+  o;
+  where;
+  roots;
+  named;
+  seen = /* @__PURE__ */ new Set(["kind"]);
+  refuse(key, what) {
+    throw new LedgerSchemaError(`${this.where}: field '${key}' ${what}`);
+  }
+  get(key) {
+    this.seen.add(key);
+    return this.o[key];
+  }
+  string(key, re, accepted) {
+    const v = this.get(key);
+    if (typeof v !== "string" || !re.test(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
+    return v;
+  }
+  unit(key) {
+    return this.string(key, UNIT, "a systemd unit name");
+  }
+  bool(key) {
+    const v = this.get(key);
+    if (typeof v !== "boolean") this.refuse(key, `is ${JSON.stringify(v)}; accepted: true or false`);
+    return v;
+  }
+  path(key) {
+    const v = this.get(key);
+    return this.checkPath(key, v);
+  }
+  optionalPath(key) {
+    return this.o[key] === void 0 ? (this.seen.add(key), void 0) : this.path(key);
+  }
+  checkPath(key, v) {
+    if (typeof v !== "string" || !underRoots(v, this.roots)) {
+      this.refuse(key, `names ${JSON.stringify(v)}, which is not a normal absolute path under the places the action writes to (${this.roots.join(", ")})`);
+    }
+    this.named.push(v);
+    return v;
+  }
+  strings(key, re, accepted) {
+    const v = this.get(key);
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && re.test(x))) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of ${accepted}`);
+    return v;
+  }
+  paths(key) {
+    const v = this.get(key);
+    if (!Array.isArray(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of paths`);
+    return v.map((x) => this.checkPath(key, x));
+  }
+  /** an object of string values, each key and value matching */
+  map(key, keyRe, valueRe, accepted) {
+    const v = this.get(key);
+    const ok3 = typeof v === "object" && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, x]) => keyRe.test(k) && typeof x === "string" && valueRe.test(x));
+    if (!ok3) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
+    return { ...v };
+  }
+  /** The record, once every field was read: a field the kind does not know is refused. */
+  done(c) {
+    const extra = Object.keys(this.o).filter((k) => !this.seen.has(k));
+    if (extra.length > 0) throw new LedgerSchemaError(`${this.where}: unknown field${extra.length > 1 ? "s" : ""} ${extra.map((k) => `'${k}'`).join(", ")}`);
+    return c;
+  }
+};
+
+// src/host/changes/index.ts
+var KINDS = {
+  file,
+  dir,
+  "unit-enabled": unitEnabled,
+  "unit-restarted": unitRestarted,
+  "unit-reloaded": unitReloaded,
+  "units-reloaded": unitsReloaded,
+  "swap-off": swap,
+  sysctl,
+  "modules-loaded": kernelModule,
+  "packages-installed": installedPackage,
+  interface: networkInterface,
+  mount,
+  "kubeadm-init": kubeadmInitKind,
+  "reload-with": reloadWith
+};
+var kindOf = (c) => KINDS[c.kind];
+function describeChange(c) {
+  return kindOf(c).describe(c);
+}
+function parseChange(raw, index, roots, named) {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new LedgerSchemaError(`change ${index} is ${JSON.stringify(raw)}, not a record`);
+  const kind = raw.kind;
+  if (typeof kind !== "string" || !Object.hasOwn(KINDS, kind)) {
+    throw new LedgerSchemaError(`change ${index} has kind ${JSON.stringify(kind)}, which is not one the action records (${Object.keys(KINDS).join(", ")})`);
+  }
+  return KINDS[kind].parse(new Fields(raw, `change ${index} (${kind})`, roots, named));
+}
+async function undoChanges(changes, o) {
+  const report = { undone: [], restarted: [], leftInPlace: [], failed: [], remaining: [] };
+  const exec2 = async (argv) => {
+    const r = await o.run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (r.exitCode !== 0) report.failed.push(`\`${argv.join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
+    return r.exitCode === 0;
+  };
+  const u = {
+    run: o.run,
+    services: o.services,
+    exec: exec2,
+    fail: (m) => void report.failed.push(m),
+    exists: (path14) => existsAs(o.run, path14),
+    procSwaps: o.procSwaps,
+    sysClassNet: o.sysClassNet,
+    procMounts: o.procMounts ?? "/proc/self/mounts",
+    later: { daemonReload: false, units: /* @__PURE__ */ new Map(), stopped: /* @__PURE__ */ new Set() }
+  };
+  for (const c of [...changes].reverse()) {
+    const outcome = await kindOf(c).undo(c, u);
+    if (outcome === "left") report.leftInPlace.push(describeChange(c));
+    else if (outcome === "undone") report.undone.push(describeChange(c));
+    else report.remaining.unshift(c);
+  }
+  if (u.later.daemonReload && await exec2(["systemctl", "daemon-reload"])) report.restarted.push("systemd units reloaded");
+  for (const [unit, action5] of u.later.units) {
+    if (action5 === "stop" && u.later.stopped.has(unit)) continue;
+    const done = { restart: "restarted", reload: "reloaded", stop: "stopped" }[action5];
+    if (await exec2(["systemctl", action5, unit])) report.restarted.push(`${unit} ${done} with its original configuration`);
+  }
+  return report;
+}
+
+// src/host/host.ts
 function createHost(o) {
   const { run, ledger } = o;
-  const exists3 = (path14) => existsAs(run, path14);
   const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir3());
-  const root = { privileged: true };
   let backups = 0;
   let backupDirReady;
-  let aptQueue = Promise.resolve();
-  async function claimMissingDirs(dir) {
-    const missing = [];
-    for (let d = dir; d !== dirname7(d) && !await exists3(d); d = dirname7(d)) missing.unshift(d);
-    for (const d of missing) if (ledger.claim(d)) ledger.record({ kind: "dir", path: d });
-  }
-  const ensureBackupDir = () => backupDirReady ??= (async () => {
-    await claimMissingDirs(o.backupDir);
-    await run(mkdirArgv(o.backupDir, { mode: 448 }), root);
-  })();
   const claims = /* @__PURE__ */ new Map();
-  const once = (key, record) => {
-    let p = claims.get(key);
-    if (!p) {
-      ledger.claim(key);
-      p = record();
-      claims.set(key, p);
-    }
-    return p;
+  const ctx = {
+    run,
+    services: o.services,
+    root: { privileged: true },
+    record: (change) => ledger.record(change),
+    claim: (key) => ledger.claim(key),
+    once(key, record) {
+      let p = claims.get(key);
+      if (!p) {
+        ledger.claim(key);
+        p = record();
+        claims.set(key, p);
+      }
+      return p;
+    },
+    exists: (path14) => existsAs(run, path14),
+    claimMissingDirs: (dir2) => claimMissingDirs(ctx, dir2),
+    async backupPath(name2) {
+      await (backupDirReady ??= (async () => {
+        await ctx.claimMissingDirs(o.backupDir);
+        await run(mkdirArgv(o.backupDir, { mode: 448 }), ctx.root);
+      })());
+      return join16(o.backupDir, `${++backups}-${randomUUID7().slice(0, 8)}-${name2}`);
+    },
+    /** Written beside us first, then put in place by install(1): one path for root and for a
+     * sudo user, and the file never exists half-written at its destination. */
+    async staged(content, place) {
+      await mkdir3(scratch, { recursive: true });
+      const tmp = join16(scratch, `ksn-${randomUUID7()}`);
+      await writeFile2(tmp, content, { mode: 384 });
+      try {
+        await place(tmp);
+      } finally {
+        await rm4(tmp, { force: true });
+      }
+    },
+    procSwaps: o.procSwaps,
+    sysModuleDir: o.sysModuleDir,
+    sysClassNet: o.sysClassNet,
+    procMounts: o.procMounts ?? "/proc/self/mounts"
   };
-  const claimFile = (path14) => once(path14, () => recordFile(path14));
-  async function recordFile(path14) {
-    await claimMissingDirs(dirname7(path14));
-    if (!await exists3(path14)) {
-      ledger.record({ kind: "file", path: path14 });
-      return;
-    }
-    await ensureBackupDir();
-    const backup = join13(o.backupDir, `${++backups}-${randomUUID7().slice(0, 8)}-${basename5(path14)}`);
-    await run(["cp", "-a", path14, backup], root);
-    ledger.record({ kind: "file", path: path14, backup });
-  }
-  async function staged(content, place) {
-    await mkdir3(scratch, { recursive: true });
-    const tmp = join13(scratch, `ksn-${randomUUID7()}`);
-    await writeFile2(tmp, content, { mode: 384 });
-    try {
-      await place(tmp);
-    } finally {
-      await rm4(tmp, { force: true });
-    }
-  }
   const turns = /* @__PURE__ */ new Map();
   const inTurn = (key, fn) => {
     const mine = (turns.get(key) ?? Promise.resolve()).then(fn, fn);
@@ -79288,171 +79684,29 @@ function createHost(o) {
     return mine;
   };
   const installFile = async (src, dest, fo = {}) => {
-    await claimFile(dest);
-    await inTurn(dest, () => run(installArgv(src, dest, fo), root));
+    await claimFile(ctx, dest);
+    await inTurn(dest, () => run(installArgv(src, dest, fo), ctx.root));
   };
   return {
     run,
     services: {
-      async act(action5, unit = "") {
-        if (action5 === "enable") {
-          const s = await o.services.status(unit);
-          ledger.record({ kind: "unit-enabled", unit, was: s.enabled, wasActive: s.active });
-        } else if (action5 === "restart") {
-          ledger.record({ kind: "unit-restarted", unit, wasActive: (await o.services.status(unit)).active });
-        } else if (action5 === "reload") {
-          ledger.record({ kind: "unit-reloaded", unit });
-        } else {
-          ledger.record({ kind: "units-reloaded" });
-        }
-        await o.services.act(action5, unit);
-      },
+      act: (action5, unit) => actOnUnit(ctx, action5, unit),
       logs: (unit, lines) => o.services.logs(unit, lines)
     },
-    writeFile: (path14, content, fo = {}) => staged(content, (tmp) => installFile(tmp, path14, fo)),
+    writeFile: (path14, content, fo = {}) => ctx.staged(content, (tmp) => installFile(tmp, path14, fo)),
     installFile,
-    async ensureDir(path14, fo = {}) {
-      if (await exists3(path14)) return;
-      await claimMissingDirs(path14);
-      await run(mkdirArgv(path14, fo), root);
-    },
-    async swapOff() {
-      const devices = (await readFile5(o.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => unescapeMountPath(l.split(/\s+/)[0])).filter((d) => d).filter((d, i, all) => all.indexOf(d) === i);
-      if (devices.length === 0) return [];
-      ledger.record({ kind: "swap-off", devices });
-      await run(["swapoff", ...devices], root);
-      return devices;
-    },
-    async applySysctls(file, keys) {
-      const values = {};
-      for (const key of keys) {
-        const r = await run(["sysctl", "-n", key], { allowFailure: true });
-        if (r.exitCode === 0) values[key] = r.stdout.trim();
-      }
-      ledger.record({ kind: "sysctl", values });
-      await run(sysctlApplyArgv(file), root);
-    },
-    async loadModules(modules) {
-      const loaded = await Promise.all(modules.map((m) => exists3(join13(o.sysModuleDir, m))));
-      const added = modules.filter((_, i) => !loaded[i]);
-      if (added.length > 0) ledger.record({ kind: "modules-loaded", modules: added });
-      await run(modprobeArgv(modules), root);
-    },
-    installPackages(packages, log2, opts) {
-      const mine = aptQueue.then(async () => {
-        if (await aptInstall(run, packages, log2, opts)) ledger.record({ kind: "packages-installed", packages: [...packages] });
-      });
-      aptQueue = mine.catch(() => {
-      });
-      return mine;
-    },
-    async apply(what, argv, undo, opts = {}) {
-      ledger.record({ kind: "command", what, undo });
-      return run(argv, { privileged: true, ...opts });
-    },
-    undoWith(what, undo) {
-      ledger.record({ kind: "command", what, undo });
-    },
-    async keep(name2, content) {
-      await ensureBackupDir();
-      const path14 = join13(o.backupDir, `${++backups}-${randomUUID7().slice(0, 8)}-${name2}`);
-      ledger.claim(path14);
-      ledger.record({ kind: "file", path: path14 });
-      await staged(content, async (tmp) => void await run(installArgv(tmp, path14, { mode: 384 }), root));
-      return path14;
-    },
-    willCreate(path14, kind) {
-      if (kind === "file") return claimFile(path14);
-      return once(path14, async () => {
-        if (await exists3(path14)) return;
-        await claimMissingDirs(dirname7(path14));
-        ledger.record({ kind: "dir", path: path14 });
-      });
-    },
-    willCreateInterface(name2) {
-      return once(`interface:${name2}`, async () => {
-        if (!await exists3(join13(o.sysClassNet, name2))) ledger.record({ kind: "interface", name: name2 });
-      });
-    },
-    willMount(path14) {
-      return once(`mount:${path14}`, async () => {
-        if (!await isMountPoint(o.procMounts ?? MOUNTS, path14)) ledger.record({ kind: "mount", path: path14 });
-      });
-    }
+    ensureDir: (path14, fo) => ensureDir(ctx, path14, fo),
+    swapOff: () => swapOff(ctx),
+    applySysctls: (file2, keys) => applySysctls(ctx, file2, keys),
+    loadModules: (modules) => loadModules(ctx, modules),
+    installPackages: packageInstaller(ctx),
+    kubeadmInit: (init, opts) => kubeadmInit(ctx, init, opts),
+    reloadOnUndo: (unit, path14, name2, content) => reloadOnUndo(ctx, unit, path14, name2, content),
+    // a file that is there already will be overwritten: kept like any file the action writes
+    willCreate: (path14, kind) => kind === "file" ? claimFile(ctx, path14) : willCreateDir(ctx, path14),
+    willCreateInterface: (name2) => willCreateInterface(ctx, name2),
+    willMount: (path14) => willMount(ctx, path14)
   };
-}
-async function undoChanges(changes, o) {
-  const { run, services } = o;
-  const report = { undone: [], restarted: [], leftInPlace: [], failed: [], remaining: [] };
-  const exec2 = async (argv) => {
-    const r = await run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
-    if (r.exitCode !== 0) report.failed.push(`\`${argv.join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
-    return r.exitCode === 0;
-  };
-  let daemonReload = false;
-  const stopped = /* @__PURE__ */ new Set();
-  const after = /* @__PURE__ */ new Map();
-  for (const c of [...changes].reverse()) {
-    let ok3 = true;
-    switch (c.kind) {
-      case "file":
-        if (c.backup) {
-          const tmp = `${c.path}.kubeadm-single-node-restore`;
-          ok3 = await exec2(["cp", "-a", c.backup, tmp]) && await exec2(["mv", "-fT", tmp, c.path]) && await exec2(["rm", "-f", c.backup]);
-        } else {
-          ok3 = await exec2(["rm", "-f", c.path]);
-        }
-        break;
-      case "dir":
-        ok3 = await exec2(["rm", "-rf", "--one-file-system", c.path]);
-        break;
-      case "unit-enabled":
-        if (c.was !== "enabled") {
-          ok3 = await services.disable(c.unit, !c.wasActive).then(() => true, (err) => (report.failed.push(err.message), false));
-          if (ok3 && !c.wasActive) stopped.add(c.unit);
-        }
-        break;
-      case "unit-restarted":
-        after.set(c.unit, c.wasActive ? "restart" : "stop");
-        break;
-      case "unit-reloaded":
-        if (!after.has(c.unit)) after.set(c.unit, "reload");
-        break;
-      case "units-reloaded":
-        daemonReload = true;
-        break;
-      case "swap-off": {
-        const on = await readFile5(o.procSwaps, "utf8").catch(() => "");
-        for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await exec2(["swapon", d]) && ok3;
-        break;
-      }
-      case "sysctl":
-        for (const [k, v] of Object.entries(c.values)) ok3 = await exec2(["sysctl", "-w", `${k}=${v}`]) && ok3;
-        break;
-      case "interface":
-        if (await existsAs(run, join13(o.sysClassNet, c.name))) ok3 = await exec2(["ip", "link", "delete", c.name]);
-        break;
-      case "mount":
-        if (await isMountPoint(o.procMounts ?? MOUNTS, c.path)) ok3 = await exec2(["umount", c.path]);
-        break;
-      case "modules-loaded":
-      case "packages-installed":
-        report.leftInPlace.push(describeChange(c));
-        continue;
-      case "command":
-        for (const argv of c.undo) ok3 = await exec2(argv) && ok3;
-        break;
-    }
-    if (ok3) report.undone.push(describeChange(c));
-    else report.remaining.unshift(c);
-  }
-  if (daemonReload && await exec2(systemctlArgv("daemon-reload"))) report.restarted.push("systemd units reloaded");
-  for (const [unit, action5] of after) {
-    if (action5 === "stop" && stopped.has(unit)) continue;
-    const done = { restart: "restarted", reload: "reloaded", stop: "stopped" }[action5];
-    if (await exec2(["systemctl", action5, unit])) report.restarted.push(`${unit} ${done} with its original configuration`);
-  }
-  return report;
 }
 
 // src/images/mirrors.ts
@@ -79903,7 +80157,7 @@ ${await explain2()}`);
 }
 
 // src/runtimes/containerd/credentials.ts
-import { join as join14 } from "node:path";
+import { join as join17 } from "node:path";
 
 // src/render/credential-provider.ts
 var import_yaml3 = __toESM(require_dist4(), 1);
@@ -79953,9 +80207,9 @@ function usesCredentialProvider(config, containerdMajor) {
   return config.containerRuntime === "containerd" && config.registryCredentials.length > 0 && credentialsInRequest(containerdMajor);
 }
 function credentialProviderFiles(paths) {
-  const dir = join14(paths.stateDir, "credential-provider");
-  const binDir = join14(dir, "bin");
-  return { config: join14(dir, "config.yaml"), binDir, executable: join14(binDir, CREDENTIAL_PROVIDER_NAME), response: join14(dir, "response.json") };
+  const dir2 = join17(paths.stateDir, "credential-provider");
+  const binDir = join17(dir2, "bin");
+  return { config: join17(dir2, "config.yaml"), binDir, executable: join17(binDir, CREDENTIAL_PROVIDER_NAME), response: join17(dir2, "response.json") };
 }
 function credentialProviderFlags(files) {
   return [
@@ -80060,9 +80314,9 @@ function paxPath(body2) {
   }
   return void 0;
 }
-function namesInArchiveIndex(file, text) {
+function namesInArchiveIndex(file2, text) {
   const json = JSON.parse(text);
-  const raw = file === "manifest.json" ? json.flatMap((m) => m.RepoTags ?? []) : (json.manifests ?? []).flatMap((m) => {
+  const raw = file2 === "manifest.json" ? json.flatMap((m) => m.RepoTags ?? []) : (json.manifests ?? []).flatMap((m) => {
     const a = m.annotations ?? {};
     const name2 = a["io.containerd.image.name"] ?? a["org.opencontainers.image.ref.name"];
     return name2 && name2.includes("/") ? [name2] : [];
@@ -80129,9 +80383,9 @@ async function archiveNames(run, path14) {
   } catch (err) {
     if (err.cause?.code !== "EACCES") throw err;
   }
-  for (const file of ["manifest.json", "index.json"]) {
-    const res = await run(["tar", "-xOf", path14, file], { privileged: true, allowFailure: true });
-    if (res.exitCode === 0 && res.stdout.trim() !== "") return namesInArchiveIndex(file, res.stdout);
+  for (const file2 of ["manifest.json", "index.json"]) {
+    const res = await run(["tar", "-xOf", path14, file2], { privileged: true, allowFailure: true });
+    if (res.exitCode === 0 && res.stdout.trim() !== "") return namesInArchiveIndex(file2, res.stdout);
   }
   throw new Error(`${path14} is neither a docker-save nor an OCI image archive (no manifest.json or index.json in it)`);
 }
@@ -80334,10 +80588,10 @@ function unsupported(version3, facts) {
 function layout(own, paths) {
   return own ? {
     own,
-    ctr: join15(paths.privateContainerdPrefix, "bin", "ctr"),
-    socket: join15(paths.privateContainerdState, "containerd.sock"),
-    config: join15(paths.privateContainerdConfigDir, "config.toml"),
-    certsDir: join15(paths.privateContainerdConfigDir, "certs.d"),
+    ctr: join18(paths.privateContainerdPrefix, "bin", "ctr"),
+    socket: join18(paths.privateContainerdState, "containerd.sock"),
+    config: join18(paths.privateContainerdConfigDir, "config.toml"),
+    certsDir: join18(paths.privateContainerdConfigDir, "certs.d"),
     unit: PRIVATE_UNIT
   } : { own, ctr: "ctr", socket: paths.containerdSocket, config: paths.containerdConfig, certsDir: paths.certsDir, unit: "containerd" };
 }
@@ -80345,7 +80599,7 @@ var storeOptions = (l, paths, containerdMajor) => ({
   ctr: l.ctr,
   address: l.socket,
   hostsDir: l.certsDir,
-  crictl: join15(paths.binDir, "crictl"),
+  crictl: join18(paths.binDir, "crictl"),
   credentialsInRequest: credentialsInRequest(containerdMajor)
 });
 function installDockerStep() {
@@ -80361,7 +80615,7 @@ function installDockerStep() {
 function privateContainerdStep(p, l) {
   const { config, facts, paths } = p;
   const art = containerdArtifact(config.githubUrl, facts.arch);
-  const binDir = join15(paths.privateContainerdPrefix, "bin");
+  const binDir = join18(paths.privateContainerdPrefix, "bin");
   const exec2 = { mode: 493 };
   return step("runtime.containerd", `containerd ${PRIVATE_CONTAINERD.version} of the action's own, beside the host's`, p.cache ? ["cache.restore"] : [], [
     {
@@ -80370,17 +80624,17 @@ function privateContainerdStep(p, l) {
       shows: [
         `GET ${art.url} (unless the tool cache${p.cache ? " or the cache entry" : ""} has it)`,
         `verify SHA-256 against ${art.checksumUrl}`,
-        `extract; for ${PRIVATE_CONTAINERD.binaries.join(", ")}: $ sudo ${displayArgv(installArgv("<extracted>/bin/NAME", join15(binDir, "NAME"), exec2))}`,
+        `extract; for ${PRIVATE_CONTAINERD.binaries.join(", ")}: $ sudo ${displayArgv(installArgv("<extracted>/bin/NAME", join18(binDir, "NAME"), exec2))}`,
         `(cleanup removes them, and ${paths.privateContainerdRoot} and ${paths.privateContainerdState})`
       ],
       run: async (ctx) => {
-        const dir = await cachedTarball(art, { tool: "containerd", version: PRIVATE_CONTAINERD.version, arch: facts.arch }, ctx.log, p.cache);
-        await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join15(dir, "bin", b), join15(binDir, b), exec2)));
+        const dir2 = await cachedTarball(art, { tool: "containerd", version: PRIVATE_CONTAINERD.version, arch: facts.arch }, ctx.log, p.cache);
+        await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join18(dir2, "bin", b), join18(binDir, b), exec2)));
         await ctx.host.willCreate(paths.privateContainerdRoot, "dir");
         await ctx.host.willCreate(paths.privateContainerdState, "dir");
       }
     },
-    { kind: "write", path: join15(paths.systemdDir, `${l.unit}.service`), render: () => privateContainerdUnit(binDir, l.config) }
+    { kind: "write", path: join18(paths.systemdDir, `${l.unit}.service`), render: () => privateContainerdUnit(binDir, l.config) }
   ]);
 }
 function configureStep(p, l, needs) {
@@ -80404,7 +80658,7 @@ function configureStep(p, l, needs) {
       render: (lr) => render(lr, false)
     },
     ...usesCredentialProvider(config, learned.containerdMajor) ? credentialProviderOps(config, paths) : [],
-    ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join15(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
+    ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join18(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
   ];
   if (l.own) ops.push({ kind: "service", action: "daemon-reload" }, { kind: "service", action: "enable", unit: l.unit });
   ops.push(
@@ -80487,11 +80741,12 @@ var containerd = {
       }
     };
   },
+  hostRoots: () => [],
   diagnostics: (paths) => [
     { title: "containerd journal (last 80 lines)", argv: journalArgv("containerd", 80), privileged: true },
-    { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join15(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },
+    { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join18(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },
     // crictl reads its endpoint from /etc/crictl.yaml, which names the one the cluster uses
-    { title: "containers (crictl ps -a)", argv: [join15(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join15(paths.binDir, "crictl"), paths.crictlConfig] }
+    { title: "containers (crictl ps -a)", argv: [join18(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join18(paths.binDir, "crictl"), paths.crictlConfig] }
   ],
   hints: [
     { pattern: /unknown service runtime\.v1\.RuntimeService/, hint: `containerd's CRI plugin is disabled (disabled_plugins = ["cri"]): the action writes a config with CRI on; check that nothing rewrote /etc/containerd/config.toml.` },
@@ -80505,12 +80760,12 @@ var containerd = {
 };
 
 // src/runtimes/docker/driver.ts
-import { join as join17 } from "node:path";
+import { join as join20 } from "node:path";
 
 // src/host/probe.ts
-import { access as access3, readFile as readFile6 } from "node:fs/promises";
+import { access as access3, readFile as readFile7 } from "node:fs/promises";
 import { availableParallelism, userInfo } from "node:os";
-import { delimiter as delimiter4, join as join16 } from "node:path";
+import { delimiter as delimiter4, join as join19 } from "node:path";
 var ipAddrArgv = ["ip", "-j", "-4", "addr", "show"];
 var ipRouteArgv = ["ip", "-j", "-4", "route", "show", "default"];
 function parseIpAddr(json) {
@@ -80570,7 +80825,7 @@ async function exists2(path14) {
 }
 async function onPath(bin) {
   const dirs = [...(process.env.PATH ?? "").split(delimiter4), "/usr/sbin", "/sbin"];
-  for (const d of dirs) if (d && await exists2(join16(d, bin))) return true;
+  for (const d of dirs) if (d && await exists2(join19(d, bin))) return true;
   return false;
 }
 async function privilege(run) {
@@ -80587,14 +80842,14 @@ async function probeHost(run, paths) {
     run(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
     onPath("docker"),
     Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.command) ? void 0 : p.pkg)),
-    readFile6(paths.procSwaps, "utf8").catch(() => ""),
+    readFile7(paths.procSwaps, "utf8").catch(() => ""),
     exists2(paths.adminConf),
     exists2(paths.dockerDaemonJson),
-    readFile6(paths.dockerDaemonJson, "utf8").then(
+    readFile7(paths.dockerDaemonJson, "utf8").then(
       (t) => JSON.parse(t),
       () => void 0
     ),
-    exists2(join16(home, ".kube", "config"))
+    exists2(join19(home, ".kube", "config"))
   ]);
   const [dockerFacts, network] = await Promise.all([docker2 ? probeDocker(run, priv !== "none") : {}, networkAsked]);
   return {
@@ -80832,11 +81087,11 @@ function criDockerdStep(p) {
         `extract; $ sudo ${displayArgv(installArgv("<extracted>/cri-dockerd/cri-dockerd", bin("cri-dockerd"), exec2))}`
       ],
       run: async (ctx) => {
-        const dir = await cachedTarball(art, { tool: "cri-dockerd", version: CRI_DOCKERD.version, arch: facts.arch }, ctx.log, p.cache);
-        await ctx.host.installFile(join17(dir, "cri-dockerd", "cri-dockerd"), bin("cri-dockerd"), exec2);
+        const dir2 = await cachedTarball(art, { tool: "cri-dockerd", version: CRI_DOCKERD.version, arch: facts.arch }, ctx.log, p.cache);
+        await ctx.host.installFile(join20(dir2, "cri-dockerd", "cri-dockerd"), bin("cri-dockerd"), exec2);
       }
     },
-    { kind: "write", path: join17(paths.systemdDir, SOCKET_UNIT), render: () => criDockerdSocketUnit(onHost(paths, CRI_DOCKERD_PATHS.socket)) }
+    { kind: "write", path: join20(paths.systemdDir, SOCKET_UNIT), render: () => criDockerdSocketUnit(onHost(paths, CRI_DOCKERD_PATHS.socket)) }
   ]);
 }
 function cgroupOps(p, why) {
@@ -80857,7 +81112,7 @@ function serviceUnitOp(p) {
   const { config, paths, bin } = p;
   return {
     kind: "write",
-    path: join17(paths.systemdDir, SERVICE_UNIT),
+    path: join20(paths.systemdDir, SERVICE_UNIT),
     render: (lr) => criDockerdServiceUnit({
       binary: bin("cri-dockerd"),
       pauseImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
@@ -80934,11 +81189,12 @@ var docker = {
       })
     };
   },
+  hostRoots: (paths) => [onHost(paths, CRI_DOCKERD_PATHS.root)],
   diagnostics: (paths) => [
-    { title: "cri-docker journal (last 80 lines)", argv: journalArgv("cri-docker", 80), privileged: true, requires: [join17(paths.systemdDir, SERVICE_UNIT)] },
+    { title: "cri-docker journal (last 80 lines)", argv: journalArgv("cri-docker", 80), privileged: true, requires: [join20(paths.systemdDir, SERVICE_UNIT)] },
     { title: "docker info", argv: ["docker", "info"], privileged: true },
     { title: "docker journal (last 40 lines)", argv: journalArgv("docker", 40), privileged: true },
-    { title: "containers (crictl ps -a)", argv: [join17(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join17(paths.binDir, "crictl"), paths.crictlConfig] }
+    { title: "containers (crictl ps -a)", argv: [join20(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join20(paths.binDir, "crictl"), paths.crictlConfig] }
   ],
   hints: [
     { pattern: /client version 1\.\d+ is too old/i, hint: `Docker refuses the API version cri-dockerd ${CRI_DOCKERD.version} speaks (${CRI_DOCKERD.dockerApiVersion}, from the Docker client it is built with): this Docker is newer than any the action was checked against. Use container-runtime: containerd, or a Docker whose minimum API version (docker version: "minimum version") is ${CRI_DOCKERD.dockerApiVersion} or lower.` },
@@ -80966,7 +81222,7 @@ async function down(record, env, o = {}) {
   const { io } = env;
   if (record.changes.length === 0) {
     io.info("Nothing to undo: the ledger records no host change.");
-    if (!o.dryRun) env.store.clear();
+    if (!o.dryRun) await env.store.clear();
     return { failed: 0 };
   }
   const commands = [];
@@ -80990,19 +81246,19 @@ async function down(record, env, o = {}) {
   io.block(`Cleanup: ${r.undone.length} changes undone${r.failed.length ? `, ${r.failed.length} failed` : ""}`, lines);
   for (const f of r.failed) io.warning(`cleanup: ${f}`);
   await io.summary({ kind: "cleanup", lines });
-  if (r.remaining.length === 0) env.store.clear();
-  else env.store.save({ ...record, changes: r.remaining });
+  if (r.remaining.length === 0) await env.store.clear();
+  else await env.store.save({ ...record, changes: r.remaining });
   return { failed: r.failed.length };
 }
 
 // src/commands/plan.ts
 import { constants as constants5 } from "node:fs";
 import { access as access7, stat as stat5 } from "node:fs/promises";
-import { dirname as dirname12, resolve as resolve5 } from "node:path";
+import { dirname as dirname15, resolve as resolve5 } from "node:path";
 
 // src/engine/describe.ts
 import { mkdir as mkdir4, realpath, writeFile as writeFile3 } from "node:fs/promises";
-import { dirname as dirname8, join as join18, resolve as resolve3 } from "node:path";
+import { dirname as dirname10, join as join21, resolve as resolve3 } from "node:path";
 
 // src/engine/execute.ts
 function orderSteps(steps) {
@@ -81135,15 +81391,15 @@ function renderPlan(steps, learned) {
 }
 async function realish(path14) {
   const abs = resolve3(path14);
-  const parent = dirname8(abs);
-  return realpath(abs).catch(async () => parent === abs ? abs : join18(await realish(parent), abs.slice(parent.length + 1)));
+  const parent = dirname10(abs);
+  return realpath(abs).catch(async () => parent === abs ? abs : join21(await realish(parent), abs.slice(parent.length + 1)));
 }
 async function planTreeProblem(root, steps) {
   if (await realish(root) === "/") return `it is the live system's root (${root}): the plan's files would overwrite the host's own`;
   for (const step2 of steps) {
     for (const op of step2.ops) {
       if (op.kind !== "write") continue;
-      if (await realish(join18(root, op.path)) === await realish(op.path)) return `${join18(root, op.path)} is the host's own ${op.path}`;
+      if (await realish(join21(root, op.path)) === await realish(op.path)) return `${join21(root, op.path)} is the host's own ${op.path}`;
     }
   }
   return void 0;
@@ -81153,14 +81409,14 @@ async function writePlanTree(steps, learned, root) {
   for (const step2 of orderSteps(steps)) {
     for (const op of step2.ops) {
       if (op.kind !== "write") continue;
-      const dest = join18(root, op.path);
-      await mkdir4(dirname8(dest), { recursive: true });
+      const dest = join21(root, op.path);
+      await mkdir4(dirname10(dest), { recursive: true });
       await writeFile3(dest, redacted(op, op.render(learned), "REDACTED"), { mode: op.mode ?? 420 });
       written.push(op.path);
     }
   }
   await mkdir4(root, { recursive: true });
-  await writeFile3(join18(root, "plan.txt"), renderPlan(steps, learned));
+  await writeFile3(join21(root, "plan.txt"), renderPlan(steps, learned));
   const json = orderSteps(steps).map((s) => ({
     id: s.id,
     phase: s.phase,
@@ -81170,7 +81426,7 @@ async function writePlanTree(steps, learned, root) {
       (op) => op.kind === "write" ? { kind: op.kind, path: op.path, mode: (op.mode ?? 420).toString(8) } : op.kind === "task" ? { kind: op.kind, title: op.title, shows: op.shows } : op
     )
   }));
-  await writeFile3(join18(root, "plan.json"), `${JSON.stringify(json, null, 2)}
+  await writeFile3(join21(root, "plan.json"), `${JSON.stringify(json, null, 2)}
 `);
   return written;
 }
@@ -81744,7 +82000,7 @@ function featureGatesFlag(gates) {
 var nodeProbe = { stat: fsp.stat, lstat: fsp.lstat, access: fsp.access };
 var nodeRead = (path14) => fsp.readFile(path14, "utf8");
 var ACCEPTED2 = "an existing regular file this process can read";
-function kindOf(s) {
+function kindOf2(s) {
   if (s.isDirectory()) return "a directory";
   if (s.isFIFO()) return "a named pipe";
   if (s.isSocket()) return "a socket";
@@ -81780,7 +82036,7 @@ async function fileProblem(path14, probe) {
         return `not readable (${err.message})`;
     }
   }
-  if (!st.isFile()) return `not a file (${kindOf(st)})`;
+  if (!st.isFile()) return `not a file (${kindOf2(st)})`;
   try {
     await probe.access(path14, constants4.R_OK);
   } catch {
@@ -81928,8 +82184,8 @@ function hostInputProblems(p) {
 }
 
 // src/cache/entry.ts
-import { readFile as readFile8, readdir as readdir2, stat as stat3, writeFile as writeFile4 } from "node:fs/promises";
-import { join as join19 } from "node:path";
+import { readFile as readFile9, readdir as readdir2, stat as stat3, writeFile as writeFile4 } from "node:fs/promises";
+import { join as join22 } from "node:path";
 
 // src/cache/key.ts
 import { createHash as createHash3 } from "node:crypto";
@@ -81961,16 +82217,16 @@ function cacheKey(config, version3, arch3) {
 }
 
 // src/cache/entry.ts
-function entryLayout(dir) {
-  return { manifest: join19(dir, "entry.json"), downloads: join19(dir, "downloads"), images: join19(dir, "images.tar") };
+function entryLayout(dir2) {
+  return { manifest: join22(dir2, "entry.json"), downloads: join22(dir2, "downloads"), images: join22(dir2, "images.tar") };
 }
-function downloadPath(dir, name2, fileName) {
-  return join19(entryLayout(dir).downloads, name2, fileName);
+function downloadPath(dir2, name2, fileName) {
+  return join22(entryLayout(dir2).downloads, name2, fileName);
 }
-async function checkEntry(dir) {
+async function checkEntry(dir2) {
   let manifest;
   try {
-    manifest = JSON.parse(await readFile8(entryLayout(dir).manifest, "utf8"));
+    manifest = JSON.parse(await readFile9(entryLayout(dir2).manifest, "utf8"));
   } catch (err) {
     return { ok: false, problem: `entry.json is missing or unreadable (${err.message})` };
   }
@@ -81980,7 +82236,7 @@ async function checkEntry(dir) {
   let bytes = 0;
   for (const f of manifest.files) {
     if (typeof f.path !== "string" || f.path.split("/").includes("..")) return { ok: false, problem: `entry.json lists a bad path ${JSON.stringify(f.path)}` };
-    const size2 = await stat3(join19(dir, f.path)).then(
+    const size2 = await stat3(join22(dir2, f.path)).then(
       (s) => s.size,
       () => void 0
     );
@@ -81993,7 +82249,7 @@ async function checkEntry(dir) {
 // src/phases/images.ts
 import { mkdtemp, rm as rm5 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
-import { join as join20 } from "node:path";
+import { join as join23 } from "node:path";
 
 // src/images/preload.ts
 function classifyPullError(text) {
@@ -82140,30 +82396,30 @@ function loadStep(p) {
   const { config, runtime, facts, learned } = p;
   const images = config.loadImages;
   const cmd = runtime.imageCommands(learned, config.registryMirrors);
-  const file = "<temporary directory>/images.tar";
+  const file2 = "<temporary directory>/images.tar";
   return step("images.load", `load ${images.length} image${images.length === 1 ? "" : "s"} from Docker`, ["runtime.ready"], [
     {
       kind: "task",
       title: "docker save, then import into the runtime",
       shows: [
-        `$ ${displayArgv(dockerSaveArgv(file, images))}   (as this user; with sudo where only root may use Docker's socket)`,
-        `$ sudo ${displayArgv(cmd.importArchive(file))}`,
+        `$ ${displayArgv(dockerSaveArgv(file2, images))}   (as this user; with sudo where only root may use Docker's socket)`,
+        `$ sudo ${displayArgv(cmd.importArchive(file2))}`,
         `$ sudo ${displayArgv(cmd.list())}   (each name must be there)`,
         `then the temporary file is removed`
       ],
       run: async (ctx) => {
         const engine = facts.dockerEngine;
         if (!engine) throw new Error(`load-images: this host's Docker does not answer: ${facts.dockerProblem ?? "no answer to docker info"}`);
-        const dir = await mkdtemp(join20(process.env.RUNNER_TEMP || tmpdir4(), "ksn-load-"));
+        const dir2 = await mkdtemp(join23(process.env.RUNNER_TEMP || tmpdir4(), "ksn-load-"));
         try {
-          const tar = join20(dir, "images.tar");
+          const tar = join23(dir2, "images.tar");
           await ctx.host.run(dockerSaveArgv(tar, images), { privileged: engine.via === "root" });
           const names = await runtime.imageStore(ctx.host.run, config.registryMirrors).importArchive(tar);
           const missing = images.filter((i) => !names.includes(i));
           if (missing.length) throw new Error(`load-images: docker save wrote no name for ${missing.join(", ")} (it brought ${names.join(", ") || "none"})`);
           ctx.log(`loaded from Docker: ${names.join(", ")}`);
         } finally {
-          await rm5(dir, { recursive: true, force: true });
+          await rm5(dir2, { recursive: true, force: true });
         }
       }
     }
@@ -82434,8 +82690,237 @@ ${body2}
 }
 
 // src/commands/existing.ts
+import { existsSync as existsSync5 } from "node:fs";
 import { access as access6 } from "node:fs/promises";
-import { join as join21 } from "node:path";
+import { join as join25 } from "node:path";
+
+// src/host/ledger.ts
+var Ledger = class {
+  /**
+   * `saved` is called with each change and its index, in the order they were recorded; the
+   * promise `record` returns settles once it is saved, and the change is made only then.
+   */
+  constructor(saved = () => {
+  }) {
+    this.saved = saved;
+  }
+  saved;
+  list = [];
+  touched = /* @__PURE__ */ new Set();
+  saving = Promise.resolve();
+  get changes() {
+    return this.list;
+  }
+  record(change) {
+    const index = this.list.push(change) - 1;
+    const mine = this.saving.then(() => this.saved(change, index));
+    this.saving = mine.catch(() => {
+    });
+    return mine;
+  }
+  /** True the first time a path is claimed: only the first change to a path records what was there. */
+  claim(path14) {
+    if (this.touched.has(path14)) return false;
+    this.touched.add(path14);
+    return true;
+  }
+};
+
+// src/io/host-ledger.ts
+import { lstat as lstat4, readFile as readFile10, realpath as realpath2 } from "node:fs/promises";
+import { randomUUID as randomUUID8 } from "node:crypto";
+import { mkdir as mkdir5, rm as rm6, writeFile as writeFile5 } from "node:fs/promises";
+import { homedir as homedir2, tmpdir as tmpdir5 } from "node:os";
+import { dirname as dirname11, join as join24 } from "node:path";
+var LedgerTrustError = class extends Error {
+  constructor(file2, why) {
+    super(
+      `The ledger ${file2} ${why}. Nothing in it was run. Inspect it as root (sudo cat ${file2}); if it is not what a run of this action on this host left, remove it as root (sudo rm ${file2}), then run again.`
+    );
+    this.file = file2;
+    this.name = "LedgerTrustError";
+  }
+  file;
+};
+var typeOf = (mode) => {
+  const fmt = mode & 61440;
+  return fmt === 32768 ? "file" : fmt === 16384 ? "dir" : fmt === 40960 ? "link" : "other";
+};
+function hostStat(run) {
+  return async (path14) => {
+    try {
+      const st = await lstat4(path14);
+      return { uid: st.uid, mode: st.mode & 4095, type: typeOf(st.mode) };
+    } catch (err) {
+      const code = err.code;
+      if (code === "ENOENT" || code === "ENOTDIR") return void 0;
+      if (code !== "EACCES") throw err;
+    }
+    const r = await run(["stat", "-c", "%u %f", "--", path14], { privileged: true, allowFailure: true });
+    if (r.exitCode !== 0) {
+      if (/No such file|Not a directory/.test(r.stderr)) return void 0;
+      throw new Error(`cannot stat ${path14}: ${r.stderr.trim()}`);
+    }
+    const [uid, raw] = r.stdout.trim().split(" ");
+    const mode = parseInt(raw, 16);
+    return { uid: Number(uid), mode: mode & 4095, type: typeOf(mode) };
+  };
+}
+function oldLedgerFile() {
+  return join24(process.env.XDG_STATE_HOME || join24(process.env.HOME || homedir2(), ".local", "state"), "kubeadm-single-node", "ledger.json");
+}
+var HEAD_FIELDS = /* @__PURE__ */ new Set(["changes", "completed", "failed", "finished", "cleanup", "kubeconfig", "paths", "runtime", "cni"]);
+function parseHostRecord(raw, o) {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("is not a JSON object");
+  const r = raw;
+  const extra = Object.keys(r).filter((k) => !HEAD_FIELDS.has(k));
+  if (extra.length) throw new Error(`has field${extra.length > 1 ? "s" : ""} the action never writes: ${extra.join(", ")}`);
+  if (!Array.isArray(r.changes)) throw new Error("has no list of 'changes'");
+  const changes = r.changes.map((c, i) => parseChange(c, i, o.roots, o.named));
+  const stepId = new RegExp(`^(${PHASES.join("|")})\\.[a-z0-9-]{1,40}$`);
+  const steps = { has: (s) => stepId.test(s) };
+  if (!Array.isArray(r.completed) || !r.completed.every((s) => typeof s === "string" && steps.has(s))) throw new Error(`field 'completed' is ${JSON.stringify(r.completed)}; accepted: a list of the action's step ids`);
+  let failed;
+  if (r.failed !== void 0) {
+    const f = r.failed;
+    const ok3 = typeof f === "object" && f !== null && typeof f.message === "string" && (f.step === void 0 || typeof f.step === "string" && steps.has(f.step)) && Object.keys(f).every((k) => k === "step" || k === "message");
+    if (!ok3) throw new Error(`field 'failed' is ${JSON.stringify(r.failed)}; accepted: {step, message}`);
+    failed = f.step === void 0 ? { message: f.message } : { step: f.step, message: f.message };
+  }
+  if (r.finished !== void 0 && typeof r.finished !== "boolean") throw new Error(`field 'finished' is ${JSON.stringify(r.finished)}; accepted: true or false`);
+  if (typeof r.cleanup !== "boolean") throw new Error(`field 'cleanup' is ${JSON.stringify(r.cleanup)}; accepted: true or false`);
+  if (typeof r.kubeconfig !== "string" || !underRoots(r.kubeconfig, o.roots)) throw new Error(`field 'kubeconfig' names ${JSON.stringify(r.kubeconfig)}, which is not under the places the action writes to (${o.roots.join(", ")})`);
+  o.named?.push(r.kubeconfig);
+  if (JSON.stringify(sorted(r.paths)) !== JSON.stringify(sorted(o.paths))) throw new Error("field 'paths' is not this host's layout of the action's files");
+  if (typeof r.runtime !== "string" || !o.known.runtimes.includes(r.runtime)) throw new Error(`field 'runtime' is ${JSON.stringify(r.runtime)}; accepted: ${o.known.runtimes.join(", ")}`);
+  if (typeof r.cni !== "string" || !o.known.cnis.includes(r.cni)) throw new Error(`field 'cni' is ${JSON.stringify(r.cni)}; accepted: ${o.known.cnis.join(", ")}`);
+  const rec = { changes, completed: r.completed, cleanup: r.cleanup, kubeconfig: r.kubeconfig, paths: o.paths, runtime: r.runtime, cni: r.cni };
+  if (failed) rec.failed = failed;
+  if (r.finished !== void 0) rec.finished = r.finished;
+  return rec;
+}
+var sorted = (v) => typeof v === "object" && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v;
+async function symlinkEscape(paths, roots) {
+  for (const p of paths) {
+    const root = roots.filter((r) => p === r || p.startsWith(`${r}/`)).sort((a, b) => b.length - a.length)[0];
+    if (!root) return p;
+    const parts = p.slice(root.length).split("/").filter((x) => x);
+    let at = root;
+    for (const part of parts.slice(0, -1)) {
+      at = `${at}/${part}`;
+      const st = await lstat4(at).catch(() => void 0);
+      if (!st) break;
+      if (st.isSymbolicLink()) {
+        const target = await realpath2(at).catch(() => "");
+        if (!underRoots(target, roots)) return `${p} (through ${at} -> ${target || "nowhere"})`;
+      }
+    }
+  }
+  return void 0;
+}
+function hostLedgerStore(o) {
+  const { file: file2, run } = o;
+  const dir2 = dirname11(file2);
+  const stat6 = o.stat ?? hostStat(run);
+  const plugins = [...Object.values(RUNTIMES), ...Object.values(CNIS)].flatMap((x) => x.hostRoots(o.paths));
+  const roots = writeRoots(o.paths, o.home, plugins);
+  const root = { privileged: true };
+  const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir5());
+  let current;
+  let dirReady = false;
+  async function writeNow(r) {
+    if (!dirReady) {
+      await run(["install", "-d", "-m", "0700", "-o", "0", "-g", "0", dir2], root);
+      dirReady = true;
+    }
+    const kept = Object.fromEntries(Object.entries(r).filter(([k]) => k !== "cache"));
+    await mkdir5(scratch, { recursive: true });
+    const tmp = join24(scratch, `ksn-ledger-${randomUUID8()}`);
+    await writeFile5(tmp, JSON.stringify(kept, null, 2), { mode: 384 });
+    try {
+      await run(["install", "-m", "0600", "-o", "0", "-g", "0", tmp, `${file2}.tmp`], root);
+      await run(["mv", "-fT", `${file2}.tmp`, file2], root);
+    } finally {
+      await rm6(tmp, { force: true });
+    }
+  }
+  let queue = Promise.resolve();
+  let waiting;
+  const flush = () => {
+    if (waiting) return waiting;
+    const mine = queue.then(() => {
+      waiting = void 0;
+      return current ? writeNow(current) : void 0;
+    });
+    waiting = mine;
+    queue = mine.catch(() => {
+    });
+    return mine;
+  };
+  const distrust = (why) => {
+    throw new LedgerTrustError(file2, why);
+  };
+  return {
+    async saveHead(head) {
+      current = { ...head, changes: current?.changes ?? [] };
+      await flush();
+    },
+    async saveChange(i, c) {
+      if (!current) throw new Error(`the ledger's change ${i} came before its record`);
+      current.changes = [...current.changes.slice(0, i), c];
+      await flush();
+    },
+    async save(r) {
+      current = { ...r, changes: [...r.changes] };
+      await flush();
+    },
+    async load() {
+      const d = await stat6(dir2);
+      if (!d) return void 0;
+      if (d.type !== "dir") distrust(`is in ${dir2}, which is not a directory (${d.type})`);
+      if (d.uid !== 0) distrust(`is in ${dir2}, which is owned by uid ${d.uid}, not root`);
+      if (d.mode & 18) distrust(`is in ${dir2}, which group or others can write (mode ${d.mode.toString(8)})`);
+      const f = await stat6(file2);
+      if (!f) return void 0;
+      if (f.type !== "file") distrust(`is not a regular file (${f.type})`);
+      if (f.uid !== 0) distrust(`is owned by uid ${f.uid}, not root`);
+      if (f.mode & 18) distrust(`can be written by group or others (mode ${f.mode.toString(8)})`);
+      let text;
+      try {
+        text = await readFile10(file2, "utf8").catch(async (err) => {
+          if (err.code !== "EACCES") throw err;
+          return (await run(["cat", "--", file2], root)).stdout;
+        });
+      } catch (err) {
+        return distrust(`cannot be read (${err.message})`);
+      }
+      let raw;
+      try {
+        raw = JSON.parse(text);
+      } catch (err) {
+        return distrust(`is not JSON (${err.message}): it is damaged`);
+      }
+      const named = [];
+      let r;
+      try {
+        r = parseHostRecord(raw, { paths: o.paths, known: o.known, roots, named });
+      } catch (err) {
+        return distrust(`does not hold a record this action writes: ${err.message}`);
+      }
+      const escape3 = await symlinkEscape(named, roots);
+      if (escape3) distrust(`names ${escape3}, which a symbolic link takes outside the places the action writes to`);
+      current = void 0;
+      return r;
+    },
+    async clear() {
+      await queue;
+      current = void 0;
+      await run(["rm", "-f", "--", file2], root);
+      await run(["rmdir", "--", dir2], { ...root, allowFailure: true });
+      dirReady = false;
+    }
+  };
+}
 
 // src/kube/kubectl.ts
 function kubectl(run, bin, kubeconfig) {
@@ -82479,9 +82964,21 @@ function lastEvents(events2, n) {
 }
 
 // src/commands/existing.ts
-function findExisting(facts, env) {
-  const earlier = env.hostLedger.load();
-  return { cluster: facts.existingCluster, earlier: earlier && earlier.changes.length > 0 ? earlier : void 0 };
+function oldLedgerNotice() {
+  const old = oldLedgerFile();
+  if (!existsSync5(old)) return void 0;
+  return `Found ${old}, a ledger where earlier versions of this action kept it, in a user's home. It is ignored: a file that any job of that user can write is never replayed as root. Remove it (rm ${old}); what it records, if anything, was not undone.`;
+}
+async function findExisting(facts, env) {
+  const old = oldLedgerNotice();
+  if (old) env.io.warning(old);
+  try {
+    const earlier = await env.hostLedger.load();
+    return { cluster: facts.existingCluster, earlier: earlier && earlier.changes.length > 0 ? earlier : void 0 };
+  } catch (err) {
+    const why = err instanceof LedgerTrustError ? err : new LedgerTrustError(env.hostLedgerFile, `cannot be read (${err.message})`);
+    return { cluster: facts.existingCluster, untrusted: why.message };
+  }
 }
 var anything = (ex) => ex.cluster || ex.earlier !== void 0;
 function whatIsThere(ex, paths, ledgerFile) {
@@ -82491,6 +82988,7 @@ function whatIsThere(ex, paths, ledgerFile) {
   return parts.join(" and ");
 }
 function ledgerProblems(config, ex, ledgerFile, where2) {
+  if (ex.untrusted) return [ex.untrusted];
   if (!ex.earlier || config.onExisting !== "fail") return [];
   const down2 = where2 === "terminal" ? "with `kubeadm-single-node down`" : "with `node dist/cli.js down`, run from the action's folder as the runner's user";
   return [
@@ -82498,7 +82996,7 @@ function ledgerProblems(config, ex, ledgerFile, where2) {
   ];
 }
 async function tool(paths, name2) {
-  const ours = join21(paths.binDir, name2);
+  const ours = join25(paths.binDir, name2);
   return access6(ours).then(
     () => ours,
     () => name2
@@ -82513,7 +83011,7 @@ function describeExisting(config, ex, paths, ledgerFile) {
   const undo = ex.earlier ? [...ex.earlier.changes].reverse().map((c) => `  undo: ${describeChange(c)}`) : [];
   const reset = [
     ...ex.earlier ? [`on-existing: ${config.onExisting}: the earlier run's changes are undone, newest first, as its cleanup would:`, ...undo] : [],
-    ...ex.cluster ? [`then, if ${paths.adminConf} is still there: $ sudo ${displayArgv(kubeadmResetAnyArgv(join21(paths.binDir, "kubeadm")))}`] : [],
+    ...ex.cluster ? [`then, if ${paths.adminConf} is still there: $ sudo ${displayArgv(kubeadmResetAnyArgv(join25(paths.binDir, "kubeadm")))}`] : [],
     "then the host is read again and the plan below (made from it as it is now) may differ."
   ];
   switch (config.onExisting) {
@@ -82557,7 +83055,7 @@ function versionMismatch(spec, running) {
   if (spec.kind === "minor" && minorOf(running) !== spec.minor) return `kubernetes-version asks for 1.${spec.minor}`;
   return void 0;
 }
-async function reuseCluster(config, kubeconfig, ex, env, install) {
+async function reuseCluster(config, kubeconfig, env, install) {
   const { paths, run, io } = env;
   const kubectl2 = await tool(paths, "kubectl");
   const admin = (args) => run([kubectl2, ...args], { privileged: true, allowFailure: true, env: { KUBECONFIG: paths.adminConf } });
@@ -82580,14 +83078,8 @@ async function reuseCluster(config, kubeconfig, ex, env, install) {
     }
     io.warning(`on-existing: reuse: ${what}; the cluster is reused as it is.`);
   }
-  const earlierCopy = ex.earlier?.kubeconfig;
-  const haveEarlier = earlierCopy ? await access6(earlierCopy).then(
-    () => true,
-    () => false
-  ) : false;
-  const target = haveEarlier ? earlierCopy : kubeconfig;
-  if (!haveEarlier) await install(paths.adminConf, target);
-  const out = { version: version3, kubeconfig: target, nodeName: node.name, nodeIp: node.ip };
+  await install(paths.adminConf, kubeconfig);
+  const out = { version: version3, kubeconfig, nodeName: node.name, nodeIp: node.ip };
   const svc = await admin(["get", "service", SMOKE.name, "-n", SMOKE.namespace, "-o", "json"]);
   const port = svc.exitCode === 0 ? Number(JSON.parse(svc.stdout).spec?.ports?.[0]?.nodePort) : NaN;
   if (Number.isInteger(port) && port > 0 && node.ip) {
@@ -82603,7 +83095,7 @@ async function reuseCluster(config, kubeconfig, ex, env, install) {
 }
 
 // node_modules/@actions/github/lib/context.js
-import { readFileSync, existsSync as existsSync5 } from "fs";
+import { readFileSync, existsSync as existsSync6 } from "fs";
 import { EOL as EOL8 } from "os";
 var Context = class {
   /**
@@ -82613,7 +83105,7 @@ var Context = class {
     var _a2, _b, _c;
     this.payload = {};
     if (process.env.GITHUB_EVENT_PATH) {
-      if (existsSync5(process.env.GITHUB_EVENT_PATH)) {
+      if (existsSync6(process.env.GITHUB_EVENT_PATH)) {
         this.payload = JSON.parse(readFileSync(process.env.GITHUB_EVENT_PATH, { encoding: "utf8" }));
       } else {
         const path14 = process.env.GITHUB_EVENT_PATH;
@@ -86834,11 +87326,11 @@ async function resolveCniVersion(config, env = process.env, lookup2 = latestRele
 
 // src/phases/binaries.ts
 import { readdir as readdir3, stat as stat4 } from "node:fs/promises";
-import { join as join22 } from "node:path";
+import { join as join26 } from "node:path";
 var EXEC = { mode: 493 };
-async function pluginFiles(dir) {
-  const names = (await readdir3(dir)).sort();
-  const isPlugin = await Promise.all(names.map(async (n) => ((await stat4(join22(dir, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
+async function pluginFiles(dir2) {
+  const names = (await readdir3(dir2)).sort();
+  const isPlugin = await Promise.all(names.map(async (n) => ((await stat4(join26(dir2, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
   return names.filter((_, i) => isPlugin[i]);
 }
 function binarySteps(p) {
@@ -86871,10 +87363,10 @@ function binarySteps(p) {
           `extract; $ sudo ${displayArgv(installArgv("<extracted>/crictl", bin("crictl"), EXEC))}`
         ],
         run: async (ctx) => {
-          let dir;
+          let dir2;
           for (const [i, r] of [crictl, ...older].entries()) {
             try {
-              dir = await cachedTarball(r.artifact, { tool: "crictl", version: r.version, arch: facts.arch }, ctx.log, cache);
+              dir2 = await cachedTarball(r.artifact, { tool: "crictl", version: r.version, arch: facts.arch }, ctx.log, cache);
               if (i > 0) ctx.log(`crictl ${r.version}: ${crictl.version}, the release for Kubernetes ${version3}, is not published yet`);
               break;
             } catch (err) {
@@ -86882,7 +87374,7 @@ function binarySteps(p) {
               ctx.log(`crictl ${r.version} is not published at ${r.artifact.url}; trying ${older[i].version}`);
             }
           }
-          await ctx.host.installFile(join22(dir, "crictl"), bin("crictl"), EXEC);
+          await ctx.host.installFile(join26(dir2, "crictl"), bin("crictl"), EXEC);
         }
       },
       { kind: "write", path: paths.crictlConfig, render: () => `runtime-endpoint: ${criSocket}
@@ -86899,13 +87391,13 @@ timeout: 10
         shows: [
           ...verify(arts["cni-plugins"]),
           `$ sudo ${displayArgv(mkdirArgv(paths.cniBinDir))}`,
-          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join22(paths.cniBinDir, "PLUGIN"), EXEC))}`
+          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join26(paths.cniBinDir, "PLUGIN"), EXEC))}`
         ],
         run: async (ctx) => {
-          const dir = await cachedTarball(arts["cni-plugins"], { tool: "cni-plugins", version: CNI_PLUGINS_VERSION, arch: facts.arch }, ctx.log, cache);
+          const dir2 = await cachedTarball(arts["cni-plugins"], { tool: "cni-plugins", version: CNI_PLUGINS_VERSION, arch: facts.arch }, ctx.log, cache);
           await ctx.host.ensureDir(paths.cniBinDir);
-          const plugins = await pluginFiles(dir);
-          await Promise.all(plugins.map((n) => ctx.host.installFile(join22(dir, n), join22(paths.cniBinDir, n), EXEC)));
+          const plugins = await pluginFiles(dir2);
+          await Promise.all(plugins.map((n) => ctx.host.installFile(join26(dir2, n), join26(paths.cniBinDir, n), EXEC)));
           ctx.log(`${plugins.length} plugins in ${paths.cniBinDir}`);
         }
       }
@@ -86913,8 +87405,8 @@ timeout: 10
   );
   steps.push(
     step("binaries.kubelet-unit", "kubelet systemd unit and kubeadm drop-in", ["binaries.kubelet"], [
-      { kind: "write", path: join22(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
-      { kind: "write", path: join22(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
+      { kind: "write", path: join26(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
+      { kind: "write", path: join26(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
       { kind: "service", action: "daemon-reload" },
       { kind: "service", action: "enable", unit: "kubelet" }
     ])
@@ -87227,16 +87719,16 @@ function configSteps(p) {
 }
 
 // src/phases/context.ts
-import { join as join23 } from "node:path";
+import { join as join27 } from "node:path";
 
 // src/cache/session.ts
-import { copyFile as copyFile4, mkdir as mkdir5, rm as rm6 } from "node:fs/promises";
-import { dirname as dirname9 } from "node:path";
+import { copyFile as copyFile4, mkdir as mkdir6, rm as rm7 } from "node:fs/promises";
+import { dirname as dirname12 } from "node:path";
 var mb = (bytes) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
 var CacheSession = class {
-  constructor(backend, dir, key) {
+  constructor(backend, dir2, key) {
     this.backend = backend;
-    this.dir = dir;
+    this.dir = dir2;
     this.key = key;
   }
   backend;
@@ -87249,8 +87741,8 @@ var CacheSession = class {
   warnings = [];
   /** The restore step: a missing entry is a miss, a broken one a warning; neither fails the run. */
   async restore(log2) {
-    await rm6(this.dir, { recursive: true, force: true });
-    await mkdir5(this.dir, { recursive: true, mode: 448 });
+    await rm7(this.dir, { recursive: true, force: true });
+    await mkdir6(this.dir, { recursive: true, mode: 448 });
     let matched;
     try {
       matched = await this.backend.restore(this.dir, this.key.key, this.key.restoreKeys);
@@ -87272,8 +87764,8 @@ var CacheSession = class {
   async ignore(why) {
     this.warnings.push(`${why}; it was ignored, and everything is downloaded and pulled.`);
     this.restored = void 0;
-    await rm6(this.dir, { recursive: true, force: true });
-    await mkdir5(this.dir, { recursive: true, mode: 448 });
+    await rm7(this.dir, { recursive: true, force: true });
+    await mkdir6(this.dir, { recursive: true, mode: 448 });
   }
   find(a, fileName) {
     const rel = `downloads/${a.name}/${fileName}`;
@@ -87288,7 +87780,7 @@ var CacheSession = class {
   async keep(a, fileName, path14) {
     if (this.restored?.exact) return;
     const to = downloadPath(this.dir, a.name, fileName);
-    await mkdir5(dirname9(to), { recursive: true });
+    await mkdir6(dirname12(to), { recursive: true });
     await copyFile4(path14, to);
   }
   /** the restored image archive, if the entry has one */
@@ -87313,7 +87805,7 @@ function planContext(input, learned) {
   const { config, facts, version: version3, paths } = input;
   const runtime = RUNTIMES[config.containerRuntime].setup(facts, version3, paths);
   const cni = CNIS[config.cni];
-  const kubeconfig = join23(facts.user.home, ".kube", facts.kubeconfigExists ? "kubeadm-single-node.config" : "config");
+  const kubeconfig = join27(facts.user.home, ".kube", facts.kubeconfigExists ? "kubeadm-single-node.config" : "config");
   const notes = [...config.notes, ...runtime.notes];
   if (facts.kubeconfigExists) notes.push(`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`);
   const smokeTest = config.smokeTest && cni.carriesPods;
@@ -87330,11 +87822,11 @@ function planContext(input, learned) {
     runtime,
     cni,
     criSocket: runtime.criSocket,
-    bin: (name2) => join23(paths.binDir, name2),
+    bin: (name2) => join27(paths.binDir, name2),
     files: {
-      kubeadmConfig: join23(paths.stateDir, "kubeadm.yaml"),
-      cniManifest: join23(paths.stateDir, "cni.yaml"),
-      smokeManifest: join23(paths.stateDir, "smoke.yaml"),
+      kubeadmConfig: join27(paths.stateDir, "kubeadm.yaml"),
+      cniManifest: join27(paths.stateDir, "cni.yaml"),
+      smokeManifest: join27(paths.stateDir, "smoke.yaml"),
       kubeconfig
     },
     kubeEnv: { KUBECONFIG: kubeconfig },
@@ -87345,20 +87837,22 @@ function planContext(input, learned) {
 }
 
 // src/phases/init.ts
-import { dirname as dirname10 } from "node:path";
-function kubeadmInitArgv(kubeadm, config) {
-  return [kubeadm, "init", "--config", config, "--skip-token-print"];
-}
-function kubeadmResetArgv(kubeadm, criSocket) {
-  return [kubeadm, "reset", "--force", "--cri-socket", criSocket];
-}
+import { dirname as dirname13, join as join28 } from "node:path";
 function initSteps(p, hostStepIds) {
   const { facts, version: version3, paths, bin, files, criSocket, cni } = p;
   const left = cni.leftovers(paths);
   const init = kubeadmInitArgv(bin("kubeadm"), files.kubeadmConfig);
-  const reset = kubeadmResetArgv(bin("kubeadm"), criSocket);
+  const certificatesDir = mergedDocuments(kubeadmOptions(p)).get("ClusterConfiguration")?.certificatesDir;
+  const recorded = {
+    kubeadm: bin("kubeadm"),
+    config: files.kubeadmConfig,
+    criSocket,
+    // unset: kubeadm's default, /etc/kubernetes/pki (DefaultCertificatesDir in cmd/kubeadm/app/apis/kubeadm/v1beta4/defaults.go)
+    certificatesDir: typeof certificatesDir === "string" ? certificatesDir : join28(paths.kubernetesDir, "pki")
+  };
+  const reset = kubeadmResetArgv(recorded);
   const owner = { uid: facts.user.uid, gid: facts.user.gid };
-  const kubeDir = dirname10(files.kubeconfig);
+  const kubeDir = dirname13(files.kubeconfig);
   const hostNeeds = hostStepIds.filter((id) => id !== "host.packages" || packagesToInstall(version3, facts).length > 0);
   return [
     step("init.kubeadm", `kubeadm init ${version3}`, [...hostNeeds, "binaries.kubelet-unit", "binaries.cni-plugins", "config.kubeadm", "runtime.ready", "images.preload"], [
@@ -87370,11 +87864,11 @@ function initSteps(p, hostStepIds) {
           `(cleanup: $ sudo ${displayArgv(reset)}; then removes, where they did not exist, ${[paths.kubernetesDir, paths.kubeletDir, paths.etcdDir, ...left.dirs, ...left.files, ...left.interfaces].join(", ")}, and puts back a CNI file it replaced${left.mounts.length ? `; first unmounts, where nothing was mounted, ${left.mounts.join(", ")}` : ""})`
         ],
         run: async (ctx) => {
-          for (const dir of [paths.kubernetesDir, paths.kubeletDir, paths.etcdDir, ...left.dirs]) await ctx.host.willCreate(dir, "dir");
+          for (const dir2 of [paths.kubernetesDir, paths.kubeletDir, paths.etcdDir, ...left.dirs]) await ctx.host.willCreate(dir2, "dir");
           for (const f of left.files) await ctx.host.willCreate(f, "file");
           for (const i of left.interfaces) await ctx.host.willCreateInterface(i);
           for (const m of left.mounts) await ctx.host.willMount(m);
-          const res = await ctx.host.apply("kubeadm init (undone by kubeadm reset)", init, [reset]);
+          const res = await ctx.host.kubeadmInit(recorded);
           ctx.log((res.stdout + res.stderr).trim().split("\n").slice(-15).join("\n"));
         }
       }
@@ -87460,8 +87954,8 @@ function readySteps(p) {
 }
 
 // src/phases/runtime.ts
-import { readFile as readFile9 } from "node:fs/promises";
-import { dirname as dirname11, join as join24 } from "node:path";
+import { readFile as readFile11 } from "node:fs/promises";
+import { dirname as dirname14, join as join29 } from "node:path";
 function runtimeSteps(p) {
   const { config, facts, paths } = p;
   const steps = p.runtime.steps(p);
@@ -87485,7 +87979,7 @@ function runtimeSteps(p) {
   return steps;
 }
 function dockerConfigPath(facts) {
-  return join24(facts.dockerConfigDir ?? join24(facts.user.home, ".docker"), "config.json");
+  return join29(facts.dockerConfigDir ?? join29(facts.user.home, ".docker"), "config.json");
 }
 function dockerCredentialsStep(p, installed) {
   const { config, facts } = p;
@@ -87497,7 +87991,7 @@ function dockerCredentialsStep(p, installed) {
       kind: "task",
       title: `add ${config.registryCredentials.map((c) => c.registry).join(", ")} to the auths of ${path14}`,
       shows: [
-        `(the file's other keys and auths are kept; ${dirname11(path14)} is made 0700 for ${facts.user.name} where missing)`,
+        `(the file's other keys and auths are kept; ${dirname14(path14)} is made 0700 for ${facts.user.name} where missing)`,
         `$ sudo ${displayArgv(installArgv("<merged>", path14, { mode: 384, owner }))}`,
         ...preview.trimEnd().split("\n").map((l) => `  | ${l}`),
         `(cleanup puts the original ${path14} back, or removes it)`
@@ -87506,7 +88000,7 @@ function dockerCredentialsStep(p, installed) {
         const existing = await readDockerConfig(ctx.host.run, path14);
         const { text, shadowed } = mergeDockerConfig(existing, config.registryCredentials, true);
         if (shadowed.length) ctx.log(`warning: ${path14} names a credential helper for ${shadowed.join(", ")}: Docker asks the helper, not these auths`);
-        await ctx.host.ensureDir(dirname11(path14), { mode: 448, owner });
+        await ctx.host.ensureDir(dirname14(path14), { mode: 448, owner });
         await ctx.host.writeFile(path14, text, { mode: 384, owner });
       }
     }
@@ -87515,7 +88009,7 @@ function dockerCredentialsStep(p, installed) {
 async function readDockerConfig(run, path14) {
   let text;
   try {
-    text = await readFile9(path14, "utf8");
+    text = await readFile11(path14, "utf8");
   } catch (err) {
     const code = err.code;
     if (code === "ENOENT") return void 0;
@@ -87540,8 +88034,7 @@ function clearMirrorsOnUndo(path14, original) {
     title: "keep a daemon.json that clears the mirrors, for cleanup's reload",
     shows: [`(cleanup: $ sudo ${displayArgv(installArgv(`<the host's daemon.json with "registry-mirrors": []>`, path14))}; $ sudo ${displayArgv(systemctlArgv("reload", "docker"))}; then the original back)`],
     run: async (ctx) => {
-      const kept = await ctx.host.keep("daemon.json.cleared", cleared);
-      ctx.host.undoWith("Docker's mirrors cleared by a reload", [installArgv(kept, path14), systemctlArgv("reload", "docker")]);
+      await ctx.host.reloadOnUndo("docker", path14, "daemon.json.cleared", cleared);
     }
   };
 }
@@ -87700,8 +88193,8 @@ async function planDirProblem(out) {
       if (!await writable(at)) return own ? "a directory this user cannot write in" : `which does not exist, and this user cannot make it in ${at}`;
       return void 0;
     }
-    if (dirname12(at) === at) return void 0;
-    at = dirname12(at);
+    if (dirname15(at) === at) return void 0;
+    at = dirname15(at);
   }
 }
 async function plan(config, env, out, input = "plan-dir") {
@@ -87718,7 +88211,7 @@ async function plan(config, env, out, input = "plan-dir") {
   io.info(headline(prepared, env.where));
   io.setOutput("kubernetes-version", version3);
   for (const n of plan2.notes) io.warning(n);
-  const existing = findExisting(facts, env);
+  const existing = await findExisting(facts, env);
   const already = describeExisting(config, existing, env.paths, env.hostLedgerFile);
   if (already.length) io.block("Already on this host (on-existing)", already);
   const problems2 = [...ledgerProblems(config, existing, env.hostLedgerFile, env.where), ...await preflight(config, facts, env.paths, plan2, version3, env.run)];
@@ -87738,7 +88231,78 @@ async function plan(config, env, out, input = "plan-dir") {
 }
 
 // src/commands/up.ts
-import { dirname as dirname13 } from "node:path";
+import { dirname as dirname16 } from "node:path";
+
+// src/io/ledger-store.ts
+var headOf = (r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== "changes"));
+var KEY2 = "kubeadm-single-node";
+var changeKey = (i) => `${KEY2}-change-${i}`;
+function actionsStateStore() {
+  let written = 0;
+  const put = (i, c) => {
+    saveState(changeKey(i), JSON.stringify(c));
+    written = Math.max(written, i + 1);
+  };
+  return {
+    saveHead: async (head) => saveState(KEY2, JSON.stringify(head)),
+    saveChange: async (i, c) => put(i, c),
+    async save(r) {
+      saveState(KEY2, JSON.stringify(headOf(r)));
+      r.changes.forEach((c, i) => put(i, c));
+      let end = written;
+      while (getState(changeKey(end)) !== "") end++;
+      for (let i = r.changes.length; i < end; i++) saveState(changeKey(i), "");
+      written = r.changes.length;
+    },
+    async load() {
+      const head = getState(KEY2);
+      if (!head) return void 0;
+      const r = JSON.parse(head);
+      if (!Array.isArray(r.changes)) {
+        r.changes = [];
+        for (let raw = getState(changeKey(0)); raw !== ""; raw = getState(changeKey(r.changes.length))) r.changes.push(JSON.parse(raw));
+      }
+      written = Math.max(written, r.changes.length);
+      return r;
+    },
+    // the post step is the last reader of the Actions state
+    clear: async () => {
+    }
+  };
+}
+function actionsStore(file2, warn) {
+  const state3 = actionsStateStore();
+  let warned = false;
+  const onHost2 = async (what, fn) => {
+    try {
+      await fn();
+    } catch (err) {
+      if (!warned) warn(`Could not ${what} the ledger's copy on this host (${err.message}): a later run on this machine will not know what this one changed.`);
+      warned = true;
+    }
+  };
+  return {
+    async saveHead(head) {
+      await state3.saveHead(head);
+      await onHost2("write", () => file2.saveHead(head));
+    },
+    async saveChange(i, c) {
+      await state3.saveChange(i, c);
+      await onHost2("write", () => file2.saveChange(i, c));
+    },
+    async save(r) {
+      await state3.save(r);
+      await onHost2("write", () => file2.save(r));
+    },
+    load: () => state3.load(),
+    async clear() {
+      await state3.clear();
+      await onHost2("remove", () => file2.clear());
+    }
+  };
+}
+
+// src/commands/up.ts
 async function up(config, env) {
   const { io, paths, store } = env;
   const t0 = performance.now();
@@ -87753,7 +88317,7 @@ async function up(config, env) {
       if (problems2.length > 0) throw new Error(`This host cannot run the cluster; nothing was changed:
 ${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
     };
-    const existing = findExisting(prepared.facts, env);
+    const existing = await findExisting(prepared.facts, env);
     await stopIfAny(prepared, ledgerProblems(config, existing, env.hostLedgerFile, env.where));
     if (anything(existing)) {
       if (config.onExisting === "reuse" && existing.cluster) return await reuse(config, env, prepared, existing.earlier, t0);
@@ -87775,11 +88339,13 @@ ${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
       cni: config.cni
     };
     record = rec;
-    store.save(rec);
-    const ledger = new Ledger((changes) => {
-      rec.changes = [...changes];
-      store.save(rec);
+    await store.saveHead(headOf(rec));
+    const ledger = new Ledger((change, i) => {
+      rec.changes[i] = change;
+      return store.saveChange(i, change);
     });
+    let heads = Promise.resolve();
+    const saveHead = () => heads = heads.then(() => store.saveHead(headOf(rec)));
     const host2 = createHost({ run: env.run, services: env.services, ledger, ...paths });
     io.start(plan2.steps);
     try {
@@ -87791,7 +88357,8 @@ ${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
           onEnd: (step2, t, lines, error2) => {
             timings.push(t);
             if (!error2) rec.completed.push(step2.id);
-            store.save(rec);
+            void saveHead().catch(() => {
+            });
             io.stepEnded(step2, t, lines, error2);
           }
         }
@@ -87799,6 +88366,7 @@ ${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
     } finally {
       io.flush();
       for (const w of plan2.cache?.warnings ?? []) io.warning(w, "cache");
+      await heads;
     }
     const l = plan2.learned;
     const { cache } = plan2;
@@ -87819,7 +88387,7 @@ ${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
     };
     for (const [k, v] of Object.entries(outputs)) io.setOutput(k, v);
     rec.finished = true;
-    store.save(rec);
+    await saveHead();
     io.info(`Cluster ready in ${seconds().toFixed(1)}s: node ${l.nodeName} (${l.nodeIp})${l.nginxUrl ? `, nginx at ${l.nginxUrl}` : ""}`);
     await io.summary({
       kind: "run",
@@ -87846,7 +88414,7 @@ ${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
     let told = message;
     if (record) {
       record.failed = { step: err instanceof StepError ? err.step.id : void 0, message };
-      store.save(record);
+      await store.saveHead(headOf(record));
       const next = env.where === "terminal" ? "run `kubeadm-single-node diagnose` for logs and `kubeadm-single-node down` to undo them" : `the post step shows diagnostics${record.cleanup ? " and undoes them" : " (set cleanup: true to have it undo them)"}`;
       told = `${message}
 The host is partly configured: ${record.changes.length} changes recorded (steps done: ${record.completed.join(", ") || "none"}); ${next}.`;
@@ -87865,19 +88433,24 @@ async function reuse(config, env, prepared, earlier, t0) {
     changes: [...adopted],
     completed: [],
     cleanup: env.where === "actions" && (config.cleanup === "true" || config.cleanup === "auto" && facts.selfHosted),
-    kubeconfig: earlier?.kubeconfig ?? plan2.kubeconfig,
-    paths: earlier?.paths ?? paths,
+    kubeconfig: plan2.kubeconfig,
+    paths,
     runtime: earlier?.runtime ?? config.containerRuntime,
     cni: earlier?.cni ?? config.cni
   };
-  const ledger = new Ledger((changes) => {
-    rec.changes = [...adopted, ...changes];
-    store.save(rec);
+  let saved = false;
+  const ledger = new Ledger(async (change, i) => {
+    if (!saved) {
+      saved = true;
+      await store.save(rec);
+    }
+    rec.changes[adopted.length + i] = change;
+    await store.saveChange(adopted.length + i, change);
   });
   const host2 = createHost({ run: env.run, services: env.services, ledger, ...paths });
   const owner = { uid: facts.user.uid, gid: facts.user.gid };
-  const r = await reuseCluster(config, plan2.kubeconfig, { cluster: true, earlier }, env, async (src, dest) => {
-    await host2.ensureDir(dirname13(dest), { mode: 448, owner });
+  const r = await reuseCluster(config, plan2.kubeconfig, env, async (src, dest) => {
+    await host2.ensureDir(dirname16(dest), { mode: 448, owner });
     await host2.installFile(src, dest, { mode: 384, owner });
   });
   rec.kubeconfig = r.kubeconfig;
@@ -87888,7 +88461,7 @@ async function reuse(config, env, prepared, earlier, t0) {
     io.flush();
   }
   rec.finished = true;
-  store.save(rec);
+  await (saved ? store.saveHead(headOf(rec)) : store.save(rec));
   io.exportVariable("KUBECONFIG", r.kubeconfig);
   io.addPath(paths.binDir);
   const seconds = (performance.now() - t0) / 1e3;
@@ -88396,79 +88969,6 @@ function parseInputs(get, o = {}) {
   };
 }
 
-// src/io/ledger-store.ts
-import { mkdirSync, readFileSync as readFileSync2, renameSync, rmdirSync, rmSync, writeFileSync as writeFileSync4 } from "node:fs";
-import { homedir as homedir2 } from "node:os";
-import { dirname as dirname14, join as join25 } from "node:path";
-var KEY = "kubeadm-single-node";
-function actionsStateStore() {
-  return {
-    save: (r) => saveState(KEY, JSON.stringify(r)),
-    load: () => parse5(getState(KEY)),
-    // the post step is the last reader of the Actions state
-    clear: () => {
-    }
-  };
-}
-function defaultLedgerFile() {
-  return join25(process.env.XDG_STATE_HOME || join25(homedir2(), ".local", "state"), "kubeadm-single-node", "ledger.json");
-}
-function fileStore(path14 = defaultLedgerFile()) {
-  return {
-    save(r) {
-      mkdirSync(dirname14(path14), { recursive: true, mode: 448 });
-      writeFileSync4(`${path14}.tmp`, JSON.stringify(r, null, 2), { mode: 384 });
-      renameSync(`${path14}.tmp`, path14);
-    },
-    load: () => {
-      try {
-        return parse5(readFileSync2(path14, "utf8"));
-      } catch {
-        return void 0;
-      }
-    },
-    clear: () => {
-      rmSync(path14, { force: true });
-      try {
-        rmdirSync(dirname14(path14));
-      } catch {
-      }
-    }
-  };
-}
-function actionsStore(file, warn) {
-  const state3 = actionsStateStore();
-  let warned = false;
-  const onHost2 = (what, fn) => {
-    try {
-      fn();
-    } catch (err) {
-      if (!warned) warn(`Could not ${what} the ledger's copy on this host (${err.message}): a later run on this machine will not know what this one changed.`);
-      warned = true;
-    }
-  };
-  return {
-    save(r) {
-      state3.save(r);
-      onHost2("write", () => file.save(r));
-    },
-    load: () => state3.load(),
-    clear() {
-      state3.clear();
-      onHost2("remove", () => file.clear());
-    }
-  };
-}
-function parse5(raw) {
-  if (!raw) return void 0;
-  try {
-    const r = JSON.parse(raw);
-    return Array.isArray(r.changes) ? r : void 0;
-  } catch {
-    return void 0;
-  }
-}
-
 // src/io/reporter.ts
 var took = (t) => `${(t.end - t.start).toFixed(1)}s`;
 function actionsReporter() {
@@ -88517,8 +89017,8 @@ function actionsReporter() {
 // src/entry/action.ts
 function actionsEnv(paths, cache) {
   const run = createRun();
-  const hostLedgerFile = defaultLedgerFile();
-  const hostLedger = fileStore(hostLedgerFile);
+  const hostLedgerFile = paths.ledgerFile;
+  const hostLedger = hostLedgerStore({ file: hostLedgerFile, run, paths, home: process.env.HOME || homedir3(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS) } });
   return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStore(hostLedger, (m) => warning(m)), hostLedger, hostLedgerFile, where: "actions", cache };
 }
 async function actionMain(paths = HOST_PATHS, cache = actionsCache()) {

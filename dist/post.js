@@ -19652,7 +19652,7 @@ var require_parse2 = __commonJS({
   "node_modules/semver/functions/parse.js"(exports2, module) {
     "use strict";
     var SemVer = require_semver();
-    var parse6 = (version3, options, throwErrors = false) => {
+    var parse5 = (version3, options, throwErrors = false) => {
       if (version3 instanceof SemVer) {
         return version3;
       }
@@ -19665,7 +19665,7 @@ var require_parse2 = __commonJS({
         throw er;
       }
     };
-    module.exports = parse6;
+    module.exports = parse5;
   }
 });
 
@@ -19673,9 +19673,9 @@ var require_parse2 = __commonJS({
 var require_valid = __commonJS({
   "node_modules/semver/functions/valid.js"(exports2, module) {
     "use strict";
-    var parse6 = require_parse2();
+    var parse5 = require_parse2();
     var valid2 = (version3, options) => {
-      const v = parse6(version3, options);
+      const v = parse5(version3, options);
       return v ? v.version : null;
     };
     module.exports = valid2;
@@ -19686,9 +19686,9 @@ var require_valid = __commonJS({
 var require_clean = __commonJS({
   "node_modules/semver/functions/clean.js"(exports2, module) {
     "use strict";
-    var parse6 = require_parse2();
+    var parse5 = require_parse2();
     var clean3 = (version3, options) => {
-      const s = parse6(version3.trim().replace(/^[=v]+/, ""), options);
+      const s = parse5(version3.trim().replace(/^[=v]+/, ""), options);
       return s ? s.version : null;
     };
     module.exports = clean3;
@@ -19723,10 +19723,10 @@ var require_inc = __commonJS({
 var require_diff = __commonJS({
   "node_modules/semver/functions/diff.js"(exports2, module) {
     "use strict";
-    var parse6 = require_parse2();
+    var parse5 = require_parse2();
     var diff = (version1, version22) => {
-      const v1 = parse6(version1, null, true);
-      const v2 = parse6(version22, null, true);
+      const v1 = parse5(version1, null, true);
+      const v2 = parse5(version22, null, true);
       const comparison = v1.compare(v2);
       if (comparison === 0) {
         return null;
@@ -19797,9 +19797,9 @@ var require_patch = __commonJS({
 var require_prerelease = __commonJS({
   "node_modules/semver/functions/prerelease.js"(exports2, module) {
     "use strict";
-    var parse6 = require_parse2();
+    var parse5 = require_parse2();
     var prerelease = (version3, options) => {
-      const parsed = parse6(version3, options);
+      const parsed = parse5(version3, options);
       return parsed && parsed.prerelease.length ? parsed.prerelease : null;
     };
     module.exports = prerelease;
@@ -19985,7 +19985,7 @@ var require_coerce = __commonJS({
   "node_modules/semver/functions/coerce.js"(exports2, module) {
     "use strict";
     var SemVer = require_semver();
-    var parse6 = require_parse2();
+    var parse5 = require_parse2();
     var { safeRe: re, t } = require_re();
     var coerce = (version3, options) => {
       if (version3 instanceof SemVer) {
@@ -20020,7 +20020,7 @@ var require_coerce = __commonJS({
       const patch = match3[4] || "0";
       const prerelease = options.includePrerelease && match3[5] ? `-${match3[5]}` : "";
       const build = options.includePrerelease && match3[6] ? `+${match3[6]}` : "";
-      return parse6(`${major}.${minor}.${patch}${prerelease}${build}`, options);
+      return parse5(`${major}.${minor}.${patch}${prerelease}${build}`, options);
     };
     module.exports = coerce;
   }
@@ -20030,7 +20030,7 @@ var require_coerce = __commonJS({
 var require_truncate = __commonJS({
   "node_modules/semver/functions/truncate.js"(exports2, module) {
     "use strict";
-    var parse6 = require_parse2();
+    var parse5 = require_parse2();
     var constants4 = require_constants6();
     var SemVer = require_semver();
     var truncate = (version3, truncation, options) => {
@@ -20042,7 +20042,7 @@ var require_truncate = __commonJS({
     };
     var cloneInputVersion = (version3, options) => {
       const versionStringToParse = version3 instanceof SemVer ? version3.version : version3;
-      return parse6(versionStringToParse, options);
+      return parse5(versionStringToParse, options);
     };
     var doTruncation = (version3, truncation) => {
       if (isPrerelease(truncation)) {
@@ -21277,7 +21277,7 @@ var require_semver2 = __commonJS({
     var constants4 = require_constants6();
     var SemVer = require_semver();
     var identifiers = require_identifiers();
-    var parse6 = require_parse2();
+    var parse5 = require_parse2();
     var valid2 = require_valid();
     var clean3 = require_clean();
     var inc = require_inc();
@@ -21316,7 +21316,7 @@ var require_semver2 = __commonJS({
     var simplifyRange = require_simplify();
     var subset = require_subset();
     module.exports = {
-      parse: parse6,
+      parse: parse5,
       valid: valid2,
       clean: clean3,
       inc,
@@ -21379,7 +21379,7 @@ var require_ms = __commonJS({
       options = options || {};
       var type = typeof val;
       if (type === "string" && val.length > 0) {
-        return parse6(val);
+        return parse5(val);
       } else if (type === "number" && isFinite(val)) {
         return options.long ? fmtLong(val) : fmtShort(val);
       }
@@ -21387,7 +21387,7 @@ var require_ms = __commonJS({
         "val is not a non-empty string or a valid number. val=" + JSON.stringify(val)
       );
     };
-    function parse6(str2) {
+    function parse5(str2) {
       str2 = String(str2);
       if (str2.length > 100) {
         return;
@@ -31163,9 +31163,9 @@ var require_stringifyDocument = __commonJS({
       const lines = [];
       let hasDirectives = options.directives === true;
       if (options.directives !== false && doc.directives) {
-        const dir = doc.directives.toString(doc);
-        if (dir) {
-          lines.push(dir);
+        const dir2 = doc.directives.toString(doc);
+        if (dir2) {
+          lines.push(dir2);
           hasDirectives = true;
         } else if (doc.directives.docStart)
           hasDirectives = true;
@@ -35102,7 +35102,7 @@ var require_public_api = __commonJS({
       }
       return doc;
     }
-    function parse6(src, reviver, options) {
+    function parse5(src, reviver, options) {
       let _reviver = void 0;
       if (typeof reviver === "function") {
         _reviver = reviver;
@@ -35143,7 +35143,7 @@ var require_public_api = __commonJS({
         return value.toString(options);
       return new Document.Document(value, _replacer, options).toString(options);
     }
-    exports2.parse = parse6;
+    exports2.parse = parse5;
     exports2.parseAllDocuments = parseAllDocuments4;
     exports2.parseDocument = parseDocument;
     exports2.stringify = stringify7;
@@ -35973,6 +35973,9 @@ var require_lib = __commonJS({
     var lowercaseKeys3 = (obj) => Object.keys(obj).reduce((c, k) => (c[k.toLowerCase()] = obj[k], c), {});
   }
 });
+
+// src/entry/action.ts
+import { homedir as homedir3 } from "node:os";
 
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
@@ -39901,19 +39904,19 @@ var Minimatch = class {
   // Partial means, if you run out of file before you run
   // out of pattern, then that's fine, as long as all
   // the parts match.
-  matchOne(file, pattern, partial = false) {
+  matchOne(file2, pattern, partial = false) {
     let fileStartIndex = 0;
     let patternStartIndex = 0;
     if (this.isWindows) {
-      const fileDrive = typeof file[0] === "string" && /^[a-z]:$/i.test(file[0]);
-      const fileUNC = !fileDrive && file[0] === "" && file[1] === "" && file[2] === "?" && /^[a-z]:$/i.test(file[3]);
+      const fileDrive = typeof file2[0] === "string" && /^[a-z]:$/i.test(file2[0]);
+      const fileUNC = !fileDrive && file2[0] === "" && file2[1] === "" && file2[2] === "?" && /^[a-z]:$/i.test(file2[3]);
       const patternDrive = typeof pattern[0] === "string" && /^[a-z]:$/i.test(pattern[0]);
       const patternUNC = !patternDrive && pattern[0] === "" && pattern[1] === "" && pattern[2] === "?" && typeof pattern[3] === "string" && /^[a-z]:$/i.test(pattern[3]);
       const fdi = fileUNC ? 3 : fileDrive ? 0 : void 0;
       const pdi = patternUNC ? 3 : patternDrive ? 0 : void 0;
       if (typeof fdi === "number" && typeof pdi === "number") {
         const [fd, pd] = [
-          file[fdi],
+          file2[fdi],
           pattern[pdi]
         ];
         if (fd.toLowerCase() === pd.toLowerCase()) {
@@ -39925,14 +39928,14 @@ var Minimatch = class {
     }
     const { optimizationLevel = 1 } = this.options;
     if (optimizationLevel >= 2) {
-      file = this.levelTwoFileOptimize(file);
+      file2 = this.levelTwoFileOptimize(file2);
     }
     if (pattern.includes(GLOBSTAR)) {
-      return this.#matchGlobstar(file, pattern, partial, fileStartIndex, patternStartIndex);
+      return this.#matchGlobstar(file2, pattern, partial, fileStartIndex, patternStartIndex);
     }
-    return this.#matchOne(file, pattern, partial, fileStartIndex, patternStartIndex);
+    return this.#matchOne(file2, pattern, partial, fileStartIndex, patternStartIndex);
   }
-  #matchGlobstar(file, pattern, partial, fileIndex, patternIndex) {
+  #matchGlobstar(file2, pattern, partial, fileIndex, patternIndex) {
     const firstgs = pattern.indexOf(GLOBSTAR, patternIndex);
     const lastgs = pattern.lastIndexOf(GLOBSTAR);
     const [head, body2, tail] = partial ? [
@@ -39945,7 +39948,7 @@ var Minimatch = class {
       pattern.slice(lastgs + 1)
     ];
     if (head.length) {
-      const fileHead = file.slice(fileIndex, fileIndex + head.length);
+      const fileHead = file2.slice(fileIndex, fileIndex + head.length);
       if (!this.#matchOne(fileHead, head, partial, 0, 0)) {
         return false;
       }
@@ -39954,17 +39957,17 @@ var Minimatch = class {
     }
     let fileTailMatch = 0;
     if (tail.length) {
-      if (tail.length + fileIndex > file.length)
+      if (tail.length + fileIndex > file2.length)
         return false;
-      let tailStart = file.length - tail.length;
-      if (this.#matchOne(file, tail, partial, tailStart, 0)) {
+      let tailStart = file2.length - tail.length;
+      if (this.#matchOne(file2, tail, partial, tailStart, 0)) {
         fileTailMatch = tail.length;
       } else {
-        if (file[file.length - 1] !== "" || fileIndex + tail.length === file.length) {
+        if (file2[file2.length - 1] !== "" || fileIndex + tail.length === file2.length) {
           return false;
         }
         tailStart--;
-        if (!this.#matchOne(file, tail, partial, tailStart, 0)) {
+        if (!this.#matchOne(file2, tail, partial, tailStart, 0)) {
           return false;
         }
         fileTailMatch = tail.length + 1;
@@ -39972,8 +39975,8 @@ var Minimatch = class {
     }
     if (!body2.length) {
       let sawSome = !!fileTailMatch;
-      for (let i2 = fileIndex; i2 < file.length - fileTailMatch; i2++) {
-        const f = String(file[i2]);
+      for (let i2 = fileIndex; i2 < file2.length - fileTailMatch; i2++) {
+        const f = String(file2[i2]);
         sawSome = true;
         if (f === "." || f === ".." || !this.options.dot && f.startsWith(".")) {
           return false;
@@ -39996,20 +39999,20 @@ var Minimatch = class {
       }
     }
     let i = bodySegments.length - 1;
-    const fileLength = file.length - fileTailMatch;
+    const fileLength = file2.length - fileTailMatch;
     for (const b of bodySegments) {
       b[1] = fileLength - (nonGsPartsSums[i--] + b[0].length);
     }
-    return !!this.#matchGlobStarBodySections(file, bodySegments, fileIndex, 0, partial, 0, !!fileTailMatch);
+    return !!this.#matchGlobStarBodySections(file2, bodySegments, fileIndex, 0, partial, 0, !!fileTailMatch);
   }
   // return false for "nope, not matching"
   // return null for "not matching, cannot keep trying"
-  #matchGlobStarBodySections(file, bodySegments, fileIndex, bodyIndex, partial, globStarDepth, sawTail) {
+  #matchGlobStarBodySections(file2, bodySegments, fileIndex, bodyIndex, partial, globStarDepth, sawTail) {
     const bs = bodySegments[bodyIndex];
     if (!bs) {
-      for (let i = fileIndex; i < file.length; i++) {
+      for (let i = fileIndex; i < file2.length; i++) {
         sawTail = true;
-        const f = file[i];
+        const f = file2[i];
         if (f === "." || f === ".." || !this.options.dot && f.startsWith(".")) {
           return false;
         }
@@ -40018,14 +40021,14 @@ var Minimatch = class {
     }
     const [body2, after] = bs;
     while (fileIndex <= after) {
-      const m = this.#matchOne(file.slice(0, fileIndex + body2.length), body2, partial, fileIndex, 0);
+      const m = this.#matchOne(file2.slice(0, fileIndex + body2.length), body2, partial, fileIndex, 0);
       if (m && globStarDepth < this.maxGlobstarRecursion) {
-        const sub = this.#matchGlobStarBodySections(file, bodySegments, fileIndex + body2.length, bodyIndex + 1, partial, globStarDepth + 1, sawTail);
+        const sub = this.#matchGlobStarBodySections(file2, bodySegments, fileIndex + body2.length, bodyIndex + 1, partial, globStarDepth + 1, sawTail);
         if (sub !== false) {
           return sub;
         }
       }
-      const f = file[fileIndex];
+      const f = file2[fileIndex];
       if (f === "." || f === ".." || !this.options.dot && f.startsWith(".")) {
         return false;
       }
@@ -40033,15 +40036,15 @@ var Minimatch = class {
     }
     return partial || null;
   }
-  #matchOne(file, pattern, partial, fileIndex, patternIndex) {
+  #matchOne(file2, pattern, partial, fileIndex, patternIndex) {
     let fi;
     let pi;
     let pl;
     let fl;
-    for (fi = fileIndex, pi = patternIndex, fl = file.length, pl = pattern.length; fi < fl && pi < pl; fi++, pi++) {
+    for (fi = fileIndex, pi = patternIndex, fl = file2.length, pl = pattern.length; fi < fl && pi < pl; fi++, pi++) {
       this.debug("matchOne loop");
       let p = pattern[pi];
-      let f = file[fi];
+      let f = file2[fi];
       this.debug(pattern, p, f);
       if (p === false || p === GLOBSTAR) {
         return false;
@@ -40062,7 +40065,7 @@ var Minimatch = class {
     } else if (fi === fl) {
       return partial;
     } else if (pi === pl) {
-      return fi === fl - 1 && file[fi] === "";
+      return fi === fl - 1 && file2[fi] === "";
     } else {
       throw new Error("wtf?");
     }
@@ -40193,11 +40196,11 @@ var Minimatch = class {
       }
     }
     for (const pattern of set) {
-      let file = ff;
+      let file2 = ff;
       if (options.matchBase && pattern.length === 1) {
-        file = [filename];
+        file2 = [filename];
       }
-      const hit = this.matchOne(file, pattern, partial);
+      const hit = this.matchOne(file2, pattern, partial);
       if (hit) {
         if (options.flipNegate) {
           return true;
@@ -40237,12 +40240,12 @@ var Path = class {
         this.segments = itemPath.split(path7.sep);
       } else {
         let remaining = itemPath;
-        let dir = dirname4(remaining);
-        while (dir !== remaining) {
-          const basename6 = path7.basename(remaining);
-          this.segments.unshift(basename6);
-          remaining = dir;
-          dir = dirname4(remaining);
+        let dir2 = dirname4(remaining);
+        while (dir2 !== remaining) {
+          const basename5 = path7.basename(remaining);
+          this.segments.unshift(basename5);
+          remaining = dir2;
+          dir2 = dirname4(remaining);
         }
         this.segments.unshift(remaining);
       }
@@ -40284,7 +40287,7 @@ var Path = class {
 // node_modules/@actions/glob/lib/internal-pattern.js
 var IS_WINDOWS6 = process.platform === "win32";
 var Pattern = class _Pattern {
-  constructor(patternOrNegate, isImplicitPattern = false, segments, homedir3) {
+  constructor(patternOrNegate, isImplicitPattern = false, segments, homedir4) {
     this.negate = false;
     let pattern;
     if (typeof patternOrNegate === "string") {
@@ -40303,7 +40306,7 @@ var Pattern = class _Pattern {
       this.negate = !this.negate;
       pattern = pattern.substr(1).trim();
     }
-    pattern = _Pattern.fixupPattern(pattern, homedir3);
+    pattern = _Pattern.fixupPattern(pattern, homedir4);
     this.segments = new Path(pattern).segments;
     this.trailingSeparator = normalizeSeparators2(pattern).endsWith(path8.sep);
     pattern = safeTrimTrailingSeparator(pattern);
@@ -40359,7 +40362,7 @@ var Pattern = class _Pattern {
   /**
    * Normalizes slashes and ensures absolute root
    */
-  static fixupPattern(pattern, homedir3) {
+  static fixupPattern(pattern, homedir4) {
     assert3(pattern, "pattern cannot be empty");
     const literalSegments = new Path(pattern).segments.map((x) => _Pattern.getLiteral(x));
     assert3(literalSegments.every((x, i) => (x !== "." || i === 0) && x !== ".."), `Invalid pattern '${pattern}'. Relative pathing '.' and '..' is not allowed.`);
@@ -40368,10 +40371,10 @@ var Pattern = class _Pattern {
     if (pattern === "." || pattern.startsWith(`.${path8.sep}`)) {
       pattern = _Pattern.globEscape(process.cwd()) + pattern.substr(1);
     } else if (pattern === "~" || pattern.startsWith(`~${path8.sep}`)) {
-      homedir3 = homedir3 || os6.homedir();
-      assert3(homedir3, "Unable to determine HOME directory");
-      assert3(hasAbsoluteRoot(homedir3), `Expected HOME directory to be a rooted path. Actual '${homedir3}'`);
-      pattern = _Pattern.globEscape(homedir3) + pattern.substr(1);
+      homedir4 = homedir4 || os6.homedir();
+      assert3(homedir4, "Unable to determine HOME directory");
+      assert3(hasAbsoluteRoot(homedir4), `Expected HOME directory to be a rooted path. Actual '${homedir4}'`);
+      pattern = _Pattern.globEscape(homedir4) + pattern.substr(1);
     } else if (IS_WINDOWS6 && (pattern.match(/^[A-Z]:$/i) || pattern.match(/^[A-Z]:[^\\]/i))) {
       let root = ensureAbsoluteRoot("C:\\dummy-root", pattern.substr(0, 2));
       if (pattern.length > 2 && !root.endsWith("\\")) {
@@ -40840,8 +40843,8 @@ function resolvePaths(patterns) {
       for (var _e = true, _f = __asyncValues2(globber.globGenerator()), _g; _g = yield _f.next(), _a2 = _g.done, !_a2; _e = true) {
         _c = _g.value;
         _e = false;
-        const file = _c;
-        const relativeFile = path10.relative(workspace, file).replace(new RegExp(`\\${path10.sep}`, "g"), "/");
+        const file2 = _c;
+        const relativeFile = path10.relative(workspace, file2).replace(new RegExp(`\\${path10.sep}`, "g"), "/");
         debug(`Matched: ${relativeFile}`);
         if (relativeFile === "") {
           paths.push(".");
@@ -52512,7 +52515,7 @@ var NativeCRC64 = (() => {
       }
       return bytes;
     }
-    function getBinary(file) {
+    function getBinary(file2) {
       if (typeof Buffer == "function") {
         return Buffer.from(binaryInString, "base64");
       } else {
@@ -72735,9 +72738,9 @@ async function streamToBuffer(stream3, buffer3, offset, end, encoding) {
     });
   });
 }
-async function readStreamToLocalFile(rs, file) {
+async function readStreamToLocalFile(rs, file2) {
   return new Promise((resolve3, reject) => {
-    const ws = fs5.createWriteStream(file);
+    const ws = fs5.createWriteStream(file2);
     rs.on("error", (err) => {
       reject(err);
     });
@@ -77889,16 +77892,16 @@ function actionsCache() {
     describe: "GitHub's cache service",
     workDir: join7(process.env.RUNNER_TEMP || tmpdir(), "kubeadm-single-node-cache"),
     unavailable: () => isFeatureAvailable() ? void 0 : "GitHub's cache service is not available to this job (no ACTIONS_CACHE_URL or ACTIONS_RESULTS_URL)",
-    restore: (dir, key, restoreKeys) => restoreCache([dir], key, restoreKeys),
-    async save(dir, key) {
-      await saveCache2([dir], key);
+    restore: (dir2, key, restoreKeys) => restoreCache([dir2], key, restoreKeys),
+    async save(dir2, key) {
+      await saveCache2([dir2], key);
     }
   };
 }
 
 // src/commands/diagnose.ts
 import { access as access3 } from "node:fs/promises";
-import { join as join17 } from "node:path";
+import { join as join18 } from "node:path";
 
 // src/cnis/bridge/plugin.ts
 import { join as join8 } from "node:path";
@@ -77964,6 +77967,8 @@ var bridge = {
   networkSteps: () => [],
   // the bridge itself and host-local's allocations appear with the first pod
   leftovers: (paths) => ({ files: [], dirs: [paths.cniStateDir, join8(paths.cniStateDir, "networks", BRIDGE_NETWORK)], interfaces: [BRIDGE_INTERFACE], mounts: [] }),
+  // its files and host-local's allocations are under the CNI directories every run writes to
+  hostRoots: () => [],
   diagnostics: (paths) => [
     { title: "bridge CNI configuration", argv: ["cat", join8(paths.cniConfDir, CONFLIST_NAME)], requires: [join8(paths.cniConfDir, CONFLIST_NAME)] },
     { title: `${BRIDGE_INTERFACE} addresses`, argv: ["ip", "addr", "show", "dev", BRIDGE_INTERFACE], requires: [join8(paths.sysClassNet, BRIDGE_INTERFACE)] }
@@ -77978,40 +77983,40 @@ var bridge = {
 };
 
 // src/cnis/calico/plugin.ts
-import { join as join11 } from "node:path";
+import { join as join12 } from "node:path";
 
 // src/host/paths.ts
-var HOST_PATHS = {
-  root: "",
-  binDir: "/usr/local/bin",
-  cniBinDir: "/opt/cni/bin",
-  cniConfDir: "/etc/cni/net.d",
-  stateDir: "/etc/kubeadm-single-node",
-  backupDir: "/var/lib/kubeadm-single-node/backup",
-  containerdConfig: "/etc/containerd/config.toml",
-  certsDir: "/etc/containerd/certs.d",
-  containerdSocket: "/var/run/containerd/containerd.sock",
-  privateContainerdPrefix: "/usr/local/lib/kubeadm-single-node/containerd",
-  privateContainerdConfigDir: "/etc/kubeadm-single-node/containerd",
-  privateContainerdRoot: "/var/lib/kubeadm-single-node/containerd",
-  privateContainerdState: "/run/kubeadm-single-node/containerd",
-  dockerDaemonJson: "/etc/docker/daemon.json",
-  systemdDir: "/etc/systemd/system",
-  modulesLoad: "/etc/modules-load.d/kubeadm-single-node.conf",
-  sysctlConf: "/etc/sysctl.d/99-kubeadm-single-node.conf",
-  kubernetesDir: "/etc/kubernetes",
-  kubeletDir: "/var/lib/kubelet",
-  etcdDir: "/var/lib/etcd",
-  adminConf: "/etc/kubernetes/admin.conf",
-  crictlConfig: "/etc/crictl.yaml",
-  procSwaps: "/proc/swaps",
-  sysModuleDir: "/sys/module",
-  sysClassNet: "/sys/class/net",
-  cniStateDir: "/var/lib/cni",
-  procMounts: "/proc/self/mounts"
-};
+import { dirname as dirname6, join as join9 } from "node:path";
 function onHost(paths, path14) {
   return `${paths.root}${path14}`;
+}
+function writeRoots(p, home, plugins, dockerConfig = process.env.DOCKER_CONFIG) {
+  const roots = [
+    p.binDir,
+    dirname6(p.privateContainerdPrefix),
+    dirname6(p.cniBinDir),
+    dirname6(p.cniConfDir),
+    p.stateDir,
+    dirname6(p.backupDir),
+    dirname6(p.privateContainerdState),
+    dirname6(p.containerdConfig),
+    p.certsDir,
+    dirname6(p.dockerDaemonJson),
+    p.systemdDir,
+    dirname6(p.modulesLoad),
+    dirname6(p.sysctlConf),
+    p.kubernetesDir,
+    p.kubeletDir,
+    p.etcdDir,
+    p.crictlConfig,
+    p.cniStateDir,
+    join9(home, ".kube"),
+    join9(home, ".docker"),
+    // what the runtimes and CNIs keep of their own (their hostRoots)
+    ...plugins,
+    ...dockerConfig ? [dockerConfig] : []
+  ];
+  return [...new Set(roots)];
 }
 
 // src/cnis/manifest-cni.ts
@@ -78027,7 +78032,7 @@ import { createReadStream as createReadStream2 } from "node:fs";
 import { isIP } from "node:net";
 import { copyFile as copyFile3, mkdir as mkdir2, readFile, rm as rm2 } from "node:fs/promises";
 import { tmpdir as tmpdir2 } from "node:os";
-import { join as join10 } from "node:path";
+import { join as join11 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
@@ -78218,8 +78223,8 @@ function downloadToolAttempt(url2, dest, auth2, headers) {
   });
 }
 function extractTar2(file_1, dest_1) {
-  return __awaiter19(this, arguments, void 0, function* (file, dest, flags = "xz") {
-    if (!file) {
+  return __awaiter19(this, arguments, void 0, function* (file2, dest, flags = "xz") {
+    if (!file2) {
       throw new Error("parameter 'file' is required");
     }
     dest = yield _createExtractFolder(dest);
@@ -78245,11 +78250,11 @@ function extractTar2(file_1, dest_1) {
       args.push("-v");
     }
     let destArg = dest;
-    let fileArg = file;
+    let fileArg = file2;
     if (IS_WINDOWS9 && isGnuTar) {
       args.push("--force-local");
       destArg = dest.replace(/\\/g, "/");
-      fileArg = file.replace(/\\/g, "/");
+      fileArg = file2.replace(/\\/g, "/");
     }
     if (isGnuTar) {
       args.push("--warning=no-unknown-keyword");
@@ -78397,9 +78402,9 @@ function _getGlobal(key, defaultValue) {
 // src/host/download.ts
 async function fetchToFile(url2) {
   if (!url2.startsWith("file:")) return downloadTool(url2);
-  const dir = process.env.RUNNER_TEMP || tmpdir2();
-  await mkdir2(dir, { recursive: true });
-  const dest = join10(dir, randomUUID6());
+  const dir2 = process.env.RUNNER_TEMP || tmpdir2();
+  await mkdir2(dir2, { recursive: true });
+  const dest = join11(dir2, randomUUID6());
   await copyFile3(fileURLToPath2(url2), dest);
   return dest;
 }
@@ -78475,7 +78480,7 @@ async function downloadVerified(artifact, cache, log2 = () => {
   if (kept) {
     const actual2 = await sha256File(kept).catch((err) => err.message);
     if (actual2 === expected) {
-      const copy = join10(process.env.RUNNER_TEMP || tmpdir2(), `ksn-cached-${randomUUID6()}`);
+      const copy = join11(process.env.RUNNER_TEMP || tmpdir2(), `ksn-cached-${randomUUID6()}`);
       await copyFile3(kept, copy);
       cache.used(artifact);
       log2(`${artifact.name} from the cache entry, verified against ${digestSource(artifact)}`);
@@ -78506,12 +78511,12 @@ async function cachedTarball(artifact, key, log2 = () => {
     log2(`${key.tool} ${key.version} from the tool cache`);
     return hit;
   }
-  const file = await downloadVerified(artifact, cache, log2);
-  const extracted = await extractTar2(file);
-  await rm2(file, { force: true });
-  const dir = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
+  const file2 = await downloadVerified(artifact, cache, log2);
+  const extracted = await extractTar2(file2);
+  await rm2(file2, { force: true });
+  const dir2 = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
   await rm2(extracted, { recursive: true, force: true });
-  return dir;
+  return dir2;
 }
 
 // src/cnis/release.ts
@@ -78533,11 +78538,11 @@ function isPinned(plugin, config) {
 var isUrl = (s) => /^(?:https?|file):\/\//.test(s);
 async function readManifest(source) {
   if (!isUrl(source)) return readFile2(source, "utf8");
-  const file = await fetchToFile(source);
+  const file2 = await fetchToFile(source);
   try {
-    return await readFile2(file, "utf8");
+    return await readFile2(file2, "utf8");
   } finally {
-    await rm3(file, { force: true });
+    await rm3(file2, { force: true });
   }
 }
 
@@ -78665,9 +78670,9 @@ var calico = {
     // loopback, host-local, portmap, tuning, bandwidth, beside install, calico and
     // calico-ipam). Those the CNI plugins step installed are recorded there already.
     files: [
-      join11(paths.cniConfDir, "10-calico.conflist"),
-      join11(paths.cniConfDir, "calico-kubeconfig"),
-      ...["calico", "calico-ipam", "install", "flannel", "loopback", "host-local", "portmap", "tuning", "bandwidth"].map((b) => join11(paths.cniBinDir, b))
+      join12(paths.cniConfDir, "10-calico.conflist"),
+      join12(paths.cniConfDir, "calico-kubeconfig"),
+      ...["calico", "calico-ipam", "install", "flannel", "loopback", "host-local", "portmap", "tuning", "bandwidth"].map((b) => join12(paths.cniBinDir, b))
     ],
     // the DaemonSet's hostPath volumes (DirectoryOrCreate, or created by the runtime when
     // missing): var-lib-calico, var-run-calico, cni-log-dir, policysync, host-local-net-dir
@@ -78681,8 +78686,9 @@ var calico = {
     // /run/calico/cgroup, and the BPF filesystem where none is, with Bidirectional
     // propagation "so that it outlives the init container" (calico.yaml): unmounted before
     // /run/calico is removed, which would otherwise reach into the host's cgroup tree.
-    mounts: [onHost(paths, join11(CALICO_DIRS.run, "cgroup")), onHost(paths, BPF_FS_DIR)]
+    mounts: [onHost(paths, join12(CALICO_DIRS.run, "cgroup")), onHost(paths, BPF_FS_DIR)]
   }),
+  hostRoots: (paths) => Object.values(CALICO_DIRS).map((d) => onHost(paths, d)),
   diagnostics: (_paths, kubectl2, kubeconfig) => [
     {
       title: "calico-node logs",
@@ -78712,7 +78718,7 @@ var calico = {
 };
 
 // src/cnis/flannel/plugin.ts
-import { join as join12 } from "node:path";
+import { join as join13 } from "node:path";
 
 // src/cnis/flannel/manifest.ts
 var import_yaml2 = __toESM(require_dist4(), 1);
@@ -78774,11 +78780,12 @@ var flannel = {
     sets: { title: "net-conf Network", full: "net-conf.json Network" }
   }),
   leftovers: (paths) => ({
-    files: [join12(paths.cniConfDir, "10-flannel.conflist"), join12(paths.cniBinDir, "flannel")],
+    files: [join13(paths.cniConfDir, "10-flannel.conflist"), join13(paths.cniBinDir, "flannel")],
     dirs: [onHost(paths, FLANNEL.runDir), paths.cniStateDir],
     interfaces: [...FLANNEL.interfaces],
     mounts: []
   }),
+  hostRoots: (paths) => [onHost(paths, FLANNEL.runDir)],
   diagnostics: (_paths, kubectl2, kubeconfig) => [
     { title: "flannel logs", argv: [kubectl2, "logs", "-n", FLANNEL.namespace, "-l", "app=flannel", "--all-containers", "--tail", "40"], env: { KUBECONFIG: kubeconfig }, requires: [kubectl2, kubeconfig] }
   ],
@@ -78798,6 +78805,7 @@ var none = {
   configSteps: () => [],
   networkSteps: () => [],
   leftovers: () => ({ files: [], dirs: [], interfaces: [], mounts: [] }),
+  hostRoots: () => [],
   diagnostics: () => [],
   hints: []
 };
@@ -78837,7 +78845,7 @@ function systemd(run) {
 }
 
 // src/runtimes/containerd/driver.ts
-import { join as join15 } from "node:path";
+import { join as join16 } from "node:path";
 
 // src/config/kubernetes.ts
 var import_semver = __toESM(require_semver2(), 1);
@@ -78944,48 +78952,8 @@ function aptInstallArgv(packages) {
   return ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
 }
 
-// src/host/host.ts
-import { lstat as lstat2, mkdir as mkdir3, readFile as readFile4, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
-import { basename as basename5, dirname as dirname7, join as join13 } from "node:path";
-
-// src/host/ledger.ts
-function describeChange(c) {
-  switch (c.kind) {
-    case "file":
-      return c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`;
-    case "dir":
-      return `${c.path}/ (created)`;
-    case "unit-enabled":
-      return `${c.unit} enabled (was ${c.was})`;
-    case "unit-restarted":
-      return `${c.unit} restarted`;
-    case "unit-reloaded":
-      return `${c.unit} reloaded`;
-    case "units-reloaded":
-      return "systemd units reloaded";
-    case "swap-off":
-      return `swap off (${c.devices.join(", ")})`;
-    case "sysctl":
-      return `sysctl ${Object.entries(c.values).map(([k, v]) => `${k} (was ${v})`).join(", ")}`;
-    case "modules-loaded":
-      return `kernel modules loaded: ${c.modules.join(", ")}`;
-    case "packages-installed":
-      return `packages installed: ${c.packages.join(", ")}`;
-    case "interface":
-      return `network interface ${c.name} (created)`;
-    case "mount":
-      return `${c.path} (mounted)`;
-    case "command":
-      return c.what;
-  }
-}
-
-// src/host/host.ts
-var octal = (mode) => mode.toString(8).padStart(4, "0");
-function installArgv(src, dest, o = {}) {
-  const owner = o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
-  return ["install", "-D", "-m", octal(o.mode ?? 420), ...owner, src, dest];
-}
+// src/host/changes/exists.ts
+import { lstat as lstat2 } from "node:fs/promises";
 async function existsAs(run, path14) {
   try {
     await lstat2(path14);
@@ -78997,6 +78965,81 @@ async function existsAs(run, path14) {
     return (await run(["stat", "-c", "%F", path14], { privileged: true, allowFailure: true })).exitCode === 0;
   }
 }
+
+// src/host/changes/kind.ts
+var octal = (mode) => mode.toString(8).padStart(4, "0");
+var ownerArgs = (o) => o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
+
+// src/host/changes/dir.ts
+var dir = {
+  describe: (c) => `${c.path}/ (created)`,
+  // never into another filesystem mounted below it (a CNI's cgroup2 mount whose unmount
+  // failed): rm would delete the host's empty cgroups there
+  undo: async (c, u) => await u.exec(["rm", "-rf", "--one-file-system", c.path]) ? "undone" : "failed",
+  parse: (f) => f.done({ kind: "dir", path: f.path("path") })
+};
+
+// src/host/changes/file.ts
+function installArgv(src, dest, o = {}) {
+  return ["install", "-D", "-m", octal(o.mode ?? 420), ...ownerArgs(o), src, dest];
+}
+var file = {
+  describe: (c) => c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`,
+  async undo(c, u) {
+    if (!c.backup) return await u.exec(["rm", "-f", c.path]) ? "undone" : "failed";
+    const tmp = `${c.path}.kubeadm-single-node-restore`;
+    const ok3 = await u.exec(["cp", "-a", c.backup, tmp]) && await u.exec(["mv", "-fT", tmp, c.path]) && await u.exec(["rm", "-f", c.backup]);
+    return ok3 ? "undone" : "failed";
+  },
+  parse: (f) => {
+    const path14 = f.path("path");
+    const backup = f.optionalPath("backup");
+    return f.done(backup === void 0 ? { kind: "file", path: path14 } : { kind: "file", path: path14, backup });
+  }
+};
+
+// src/host/changes/interface.ts
+import { join as join14 } from "node:path";
+var networkInterface = {
+  describe: (c) => `network interface ${c.name} (created)`,
+  async undo(c, u) {
+    if (!await u.exists(join14(u.sysClassNet, c.name))) return "undone";
+    return await u.exec(["ip", "link", "delete", c.name]) ? "undone" : "failed";
+  },
+  // the kernel's rule for an interface name (dev_valid_name): at most 15 bytes, no '/', ':'
+  // or space; and never one of the host's own (lo is the one every host has)
+  parse: (f) => f.done({ kind: "interface", name: f.string("name", /^(?!lo$)(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/, "a network interface name the action's CNI makes, such as cni0 or flannel.1") })
+};
+
+// src/host/changes/kubeadm-init.ts
+function kubeadmResetArgv(r) {
+  return [r.kubeadm, "reset", "--force", "--cri-socket", r.criSocket, "--cert-dir", r.certificatesDir, "--kubeconfig", "/dev/null"];
+}
+var kubeadmInitKind = {
+  describe: () => "kubeadm init (undone by kubeadm reset)",
+  undo: async (c, u) => await u.exec(kubeadmResetArgv(c)) ? "undone" : "failed",
+  parse: (f) => {
+    const c = {
+      kind: "kubeadm-init",
+      kubeadm: f.path("kubeadm"),
+      config: f.path("config"),
+      criSocket: f.string("criSocket", /^unix:\/\/\/(?!.*\/\.\.?(\/|$))[A-Za-z0-9_./-]{1,200}$/, "a unix:/// socket path"),
+      certificatesDir: f.path("certificatesDir")
+    };
+    if (!c.kubeadm.endsWith("/kubeadm")) f.refuse("kubeadm", `names ${JSON.stringify(c.kubeadm)}, which is not a kubeadm binary`);
+    return f.done(c);
+  }
+};
+
+// src/host/changes/module.ts
+var kernelModule = {
+  describe: (c) => `kernel modules loaded: ${c.modules.join(", ")}`,
+  undo: async () => "left",
+  parse: (f) => f.done({ kind: "modules-loaded", modules: f.strings("modules", /^[A-Za-z0-9_-]{1,64}$/, "kernel module names") })
+};
+
+// src/host/changes/mount.ts
+import { readFile as readFile4 } from "node:fs/promises";
 function unescapeMountPath(p) {
   return p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
 }
@@ -79004,75 +79047,242 @@ async function isMountPoint(table, path14) {
   const text = await readFile4(table, "utf8");
   return text.split("\n").some((l) => l.split(" ")[1] !== void 0 && unescapeMountPath(l.split(" ")[1]) === path14);
 }
-var MOUNTS = "/proc/self/mounts";
+var mount = {
+  describe: (c) => `${c.path} (mounted)`,
+  async undo(c, u) {
+    if (!await isMountPoint(u.procMounts, c.path)) return "undone";
+    return await u.exec(["umount", c.path]) ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "mount", path: f.path("path") })
+};
+
+// src/host/changes/package.ts
+var installedPackage = {
+  describe: (c) => `packages installed: ${c.packages.join(", ")}`,
+  undo: async () => "left",
+  // Debian's package names (policy 5.6.1), with an optional architecture
+  parse: (f) => f.done({ kind: "packages-installed", packages: f.strings("packages", /^[a-z0-9][a-z0-9+.-]{1,100}(:[a-z0-9]+)?$/, "Debian package names") })
+};
+
+// src/host/changes/reload.ts
+var reloadWith = {
+  describe: (c) => `${c.unit} reloaded with ${c.kept} at ${c.path}`,
+  async undo(c, u) {
+    const ok3 = await u.exec(installArgv(c.kept, c.path)) && await u.exec(["systemctl", "reload", c.unit]);
+    return ok3 ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "reload-with", unit: f.unit("unit"), path: f.path("path"), kept: f.path("kept") })
+};
+
+// src/host/changes/swap.ts
+import { readFile as readFile5 } from "node:fs/promises";
+var swap = {
+  describe: (c) => `swap off (${c.devices.join(", ")})`,
+  async undo(c, u) {
+    const on = await readFile5(u.procSwaps, "utf8").catch(() => "");
+    let ok3 = true;
+    for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await u.exec(["swapon", d]) && ok3;
+    return ok3 ? "undone" : "failed";
+  },
+  // a swap device or file may be anywhere on the host: an absolute, normal path, no option
+  parse: (f) => f.done({ kind: "swap-off", devices: f.strings("devices", /^\/(?!.*(^|\/)\.\.?(\/|$))[^\0\n]*$/, "absolute paths of swap devices or files") })
+};
+
+// src/host/changes/sysctl.ts
+var KEY = /^net\.(ipv4\.ip_forward|bridge\.bridge-nf-call-ip6?tables)$/;
+var VALUE = /^-?[0-9]{1,20}$/;
+var sysctl = {
+  describe: (c) => `sysctl ${Object.entries(c.values).map(([k, v]) => `${k} (was ${v})`).join(", ")}`,
+  async undo(c, u) {
+    let ok3 = true;
+    for (const [k, v] of Object.entries(c.values)) ok3 = await u.exec(["sysctl", "-w", `${k}=${v}`]) && ok3;
+    return ok3 ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "sysctl", values: f.map("values", KEY, VALUE, "the keys the action sets (net.ipv4.ip_forward, net.bridge.bridge-nf-call-iptables, -ip6tables), each with a number") })
+};
+
+// src/host/changes/unit.ts
+var ENABLED_STATE = /^[a-z-]{1,40}$/;
+var unitEnabled = {
+  describe: (c) => `${c.unit} enabled (was ${c.was})`,
+  async undo(c, u) {
+    if (c.was === "enabled") return "undone";
+    try {
+      await u.services.disable(c.unit, !c.wasActive);
+    } catch (err) {
+      u.fail(err.message);
+      return "failed";
+    }
+    if (!c.wasActive) u.later.stopped.add(c.unit);
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "unit-enabled", unit: f.unit("unit"), was: f.string("was", ENABLED_STATE, "what systemctl is-enabled prints, such as 'disabled'"), wasActive: f.bool("wasActive") })
+};
+var unitRestarted = {
+  describe: (c) => `${c.unit} restarted`,
+  async undo(c, u) {
+    u.later.units.set(c.unit, c.wasActive ? "restart" : "stop");
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "unit-restarted", unit: f.unit("unit"), wasActive: f.bool("wasActive") })
+};
+var unitReloaded = {
+  describe: (c) => `${c.unit} reloaded`,
+  async undo(c, u) {
+    if (!u.later.units.has(c.unit)) u.later.units.set(c.unit, "reload");
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "unit-reloaded", unit: f.unit("unit") })
+};
+var unitsReloaded = {
+  describe: () => "systemd units reloaded",
+  async undo(_c, u) {
+    u.later.daemonReload = true;
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "units-reloaded" })
+};
+
+// src/host/changes/fields.ts
+import { posix } from "node:path";
+var LedgerSchemaError = class extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "LedgerSchemaError";
+  }
+};
+function underRoots(path14, roots) {
+  if (!path14.startsWith("/") || posix.normalize(path14) !== path14 || path14.length > 1 && path14.endsWith("/")) return false;
+  return roots.some((r) => path14 === r || path14.startsWith(`${r}/`));
+}
+var UNIT = /^[A-Za-z0-9:_.\\@-]{1,200}$/;
+var Fields = class {
+  constructor(o, where2, roots, named = []) {
+    this.o = o;
+    this.where = where2;
+    this.roots = roots;
+    this.named = named;
+  }
+  o;
+  where;
+  roots;
+  named;
+  seen = /* @__PURE__ */ new Set(["kind"]);
+  refuse(key, what) {
+    throw new LedgerSchemaError(`${this.where}: field '${key}' ${what}`);
+  }
+  get(key) {
+    this.seen.add(key);
+    return this.o[key];
+  }
+  string(key, re, accepted) {
+    const v = this.get(key);
+    if (typeof v !== "string" || !re.test(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
+    return v;
+  }
+  unit(key) {
+    return this.string(key, UNIT, "a systemd unit name");
+  }
+  bool(key) {
+    const v = this.get(key);
+    if (typeof v !== "boolean") this.refuse(key, `is ${JSON.stringify(v)}; accepted: true or false`);
+    return v;
+  }
+  path(key) {
+    const v = this.get(key);
+    return this.checkPath(key, v);
+  }
+  optionalPath(key) {
+    return this.o[key] === void 0 ? (this.seen.add(key), void 0) : this.path(key);
+  }
+  checkPath(key, v) {
+    if (typeof v !== "string" || !underRoots(v, this.roots)) {
+      this.refuse(key, `names ${JSON.stringify(v)}, which is not a normal absolute path under the places the action writes to (${this.roots.join(", ")})`);
+    }
+    this.named.push(v);
+    return v;
+  }
+  strings(key, re, accepted) {
+    const v = this.get(key);
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && re.test(x))) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of ${accepted}`);
+    return v;
+  }
+  paths(key) {
+    const v = this.get(key);
+    if (!Array.isArray(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of paths`);
+    return v.map((x) => this.checkPath(key, x));
+  }
+  /** an object of string values, each key and value matching */
+  map(key, keyRe, valueRe, accepted) {
+    const v = this.get(key);
+    const ok3 = typeof v === "object" && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, x]) => keyRe.test(k) && typeof x === "string" && valueRe.test(x));
+    if (!ok3) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
+    return { ...v };
+  }
+  /** The record, once every field was read: a field the kind does not know is refused. */
+  done(c) {
+    const extra = Object.keys(this.o).filter((k) => !this.seen.has(k));
+    if (extra.length > 0) throw new LedgerSchemaError(`${this.where}: unknown field${extra.length > 1 ? "s" : ""} ${extra.map((k) => `'${k}'`).join(", ")}`);
+    return c;
+  }
+};
+
+// src/host/changes/index.ts
+var KINDS = {
+  file,
+  dir,
+  "unit-enabled": unitEnabled,
+  "unit-restarted": unitRestarted,
+  "unit-reloaded": unitReloaded,
+  "units-reloaded": unitsReloaded,
+  "swap-off": swap,
+  sysctl,
+  "modules-loaded": kernelModule,
+  "packages-installed": installedPackage,
+  interface: networkInterface,
+  mount,
+  "kubeadm-init": kubeadmInitKind,
+  "reload-with": reloadWith
+};
+var kindOf = (c) => KINDS[c.kind];
+function describeChange(c) {
+  return kindOf(c).describe(c);
+}
+function parseChange(raw, index, roots, named) {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new LedgerSchemaError(`change ${index} is ${JSON.stringify(raw)}, not a record`);
+  const kind = raw.kind;
+  if (typeof kind !== "string" || !Object.hasOwn(KINDS, kind)) {
+    throw new LedgerSchemaError(`change ${index} has kind ${JSON.stringify(kind)}, which is not one the action records (${Object.keys(KINDS).join(", ")})`);
+  }
+  return KINDS[kind].parse(new Fields(raw, `change ${index} (${kind})`, roots, named));
+}
 async function undoChanges(changes, o) {
-  const { run, services } = o;
   const report = { undone: [], restarted: [], leftInPlace: [], failed: [], remaining: [] };
   const exec2 = async (argv) => {
-    const r = await run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    const r = await o.run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
     if (r.exitCode !== 0) report.failed.push(`\`${argv.join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
     return r.exitCode === 0;
   };
-  let daemonReload = false;
-  const stopped = /* @__PURE__ */ new Set();
-  const after = /* @__PURE__ */ new Map();
+  const u = {
+    run: o.run,
+    services: o.services,
+    exec: exec2,
+    fail: (m) => void report.failed.push(m),
+    exists: (path14) => existsAs(o.run, path14),
+    procSwaps: o.procSwaps,
+    sysClassNet: o.sysClassNet,
+    procMounts: o.procMounts ?? "/proc/self/mounts",
+    later: { daemonReload: false, units: /* @__PURE__ */ new Map(), stopped: /* @__PURE__ */ new Set() }
+  };
   for (const c of [...changes].reverse()) {
-    let ok3 = true;
-    switch (c.kind) {
-      case "file":
-        if (c.backup) {
-          const tmp = `${c.path}.kubeadm-single-node-restore`;
-          ok3 = await exec2(["cp", "-a", c.backup, tmp]) && await exec2(["mv", "-fT", tmp, c.path]) && await exec2(["rm", "-f", c.backup]);
-        } else {
-          ok3 = await exec2(["rm", "-f", c.path]);
-        }
-        break;
-      case "dir":
-        ok3 = await exec2(["rm", "-rf", "--one-file-system", c.path]);
-        break;
-      case "unit-enabled":
-        if (c.was !== "enabled") {
-          ok3 = await services.disable(c.unit, !c.wasActive).then(() => true, (err) => (report.failed.push(err.message), false));
-          if (ok3 && !c.wasActive) stopped.add(c.unit);
-        }
-        break;
-      case "unit-restarted":
-        after.set(c.unit, c.wasActive ? "restart" : "stop");
-        break;
-      case "unit-reloaded":
-        if (!after.has(c.unit)) after.set(c.unit, "reload");
-        break;
-      case "units-reloaded":
-        daemonReload = true;
-        break;
-      case "swap-off": {
-        const on = await readFile4(o.procSwaps, "utf8").catch(() => "");
-        for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await exec2(["swapon", d]) && ok3;
-        break;
-      }
-      case "sysctl":
-        for (const [k, v] of Object.entries(c.values)) ok3 = await exec2(["sysctl", "-w", `${k}=${v}`]) && ok3;
-        break;
-      case "interface":
-        if (await existsAs(run, join13(o.sysClassNet, c.name))) ok3 = await exec2(["ip", "link", "delete", c.name]);
-        break;
-      case "mount":
-        if (await isMountPoint(o.procMounts ?? MOUNTS, c.path)) ok3 = await exec2(["umount", c.path]);
-        break;
-      case "modules-loaded":
-      case "packages-installed":
-        report.leftInPlace.push(describeChange(c));
-        continue;
-      case "command":
-        for (const argv of c.undo) ok3 = await exec2(argv) && ok3;
-        break;
-    }
-    if (ok3) report.undone.push(describeChange(c));
+    const outcome = await kindOf(c).undo(c, u);
+    if (outcome === "left") report.leftInPlace.push(describeChange(c));
+    else if (outcome === "undone") report.undone.push(describeChange(c));
     else report.remaining.unshift(c);
   }
-  if (daemonReload && await exec2(systemctlArgv("daemon-reload"))) report.restarted.push("systemd units reloaded");
-  for (const [unit, action5] of after) {
-    if (action5 === "stop" && stopped.has(unit)) continue;
+  if (u.later.daemonReload && await exec2(["systemctl", "daemon-reload"])) report.restarted.push("systemd units reloaded");
+  for (const [unit, action5] of u.later.units) {
+    if (action5 === "stop" && u.later.stopped.has(unit)) continue;
     const done = { restart: "restarted", reload: "reloaded", stop: "stopped" }[action5];
     if (await exec2(["systemctl", action5, unit])) report.restarted.push(`${unit} ${done} with its original configuration`);
   }
@@ -79462,7 +79672,7 @@ ${await explain()}`);
 }
 
 // src/runtimes/containerd/credentials.ts
-import { join as join14 } from "node:path";
+import { join as join15 } from "node:path";
 
 // src/render/credential-provider.ts
 var import_yaml3 = __toESM(require_dist4(), 1);
@@ -79512,9 +79722,9 @@ function usesCredentialProvider(config, containerdMajor) {
   return config.containerRuntime === "containerd" && config.registryCredentials.length > 0 && credentialsInRequest(containerdMajor);
 }
 function credentialProviderFiles(paths) {
-  const dir = join14(paths.stateDir, "credential-provider");
-  const binDir = join14(dir, "bin");
-  return { config: join14(dir, "config.yaml"), binDir, executable: join14(binDir, CREDENTIAL_PROVIDER_NAME), response: join14(dir, "response.json") };
+  const dir2 = join15(paths.stateDir, "credential-provider");
+  const binDir = join15(dir2, "bin");
+  return { config: join15(dir2, "config.yaml"), binDir, executable: join15(binDir, CREDENTIAL_PROVIDER_NAME), response: join15(dir2, "response.json") };
 }
 function credentialProviderFlags(files) {
   return [
@@ -79619,9 +79829,9 @@ function paxPath(body2) {
   }
   return void 0;
 }
-function namesInArchiveIndex(file, text) {
+function namesInArchiveIndex(file2, text) {
   const json = JSON.parse(text);
-  const raw = file === "manifest.json" ? json.flatMap((m) => m.RepoTags ?? []) : (json.manifests ?? []).flatMap((m) => {
+  const raw = file2 === "manifest.json" ? json.flatMap((m) => m.RepoTags ?? []) : (json.manifests ?? []).flatMap((m) => {
     const a = m.annotations ?? {};
     const name2 = a["io.containerd.image.name"] ?? a["org.opencontainers.image.ref.name"];
     return name2 && name2.includes("/") ? [name2] : [];
@@ -79688,9 +79898,9 @@ async function archiveNames(run, path14) {
   } catch (err) {
     if (err.cause?.code !== "EACCES") throw err;
   }
-  for (const file of ["manifest.json", "index.json"]) {
-    const res = await run(["tar", "-xOf", path14, file], { privileged: true, allowFailure: true });
-    if (res.exitCode === 0 && res.stdout.trim() !== "") return namesInArchiveIndex(file, res.stdout);
+  for (const file2 of ["manifest.json", "index.json"]) {
+    const res = await run(["tar", "-xOf", path14, file2], { privileged: true, allowFailure: true });
+    if (res.exitCode === 0 && res.stdout.trim() !== "") return namesInArchiveIndex(file2, res.stdout);
   }
   throw new Error(`${path14} is neither a docker-save nor an OCI image archive (no manifest.json or index.json in it)`);
 }
@@ -79854,10 +80064,10 @@ function unsupported(version3, facts) {
 function layout(own, paths) {
   return own ? {
     own,
-    ctr: join15(paths.privateContainerdPrefix, "bin", "ctr"),
-    socket: join15(paths.privateContainerdState, "containerd.sock"),
-    config: join15(paths.privateContainerdConfigDir, "config.toml"),
-    certsDir: join15(paths.privateContainerdConfigDir, "certs.d"),
+    ctr: join16(paths.privateContainerdPrefix, "bin", "ctr"),
+    socket: join16(paths.privateContainerdState, "containerd.sock"),
+    config: join16(paths.privateContainerdConfigDir, "config.toml"),
+    certsDir: join16(paths.privateContainerdConfigDir, "certs.d"),
     unit: PRIVATE_UNIT
   } : { own, ctr: "ctr", socket: paths.containerdSocket, config: paths.containerdConfig, certsDir: paths.certsDir, unit: "containerd" };
 }
@@ -79865,7 +80075,7 @@ var storeOptions = (l, paths, containerdMajor) => ({
   ctr: l.ctr,
   address: l.socket,
   hostsDir: l.certsDir,
-  crictl: join15(paths.binDir, "crictl"),
+  crictl: join16(paths.binDir, "crictl"),
   credentialsInRequest: credentialsInRequest(containerdMajor)
 });
 function installDockerStep() {
@@ -79881,7 +80091,7 @@ function installDockerStep() {
 function privateContainerdStep(p, l) {
   const { config, facts, paths } = p;
   const art = containerdArtifact(config.githubUrl, facts.arch);
-  const binDir = join15(paths.privateContainerdPrefix, "bin");
+  const binDir = join16(paths.privateContainerdPrefix, "bin");
   const exec2 = { mode: 493 };
   return step("runtime.containerd", `containerd ${PRIVATE_CONTAINERD.version} of the action's own, beside the host's`, p.cache ? ["cache.restore"] : [], [
     {
@@ -79890,17 +80100,17 @@ function privateContainerdStep(p, l) {
       shows: [
         `GET ${art.url} (unless the tool cache${p.cache ? " or the cache entry" : ""} has it)`,
         `verify SHA-256 against ${art.checksumUrl}`,
-        `extract; for ${PRIVATE_CONTAINERD.binaries.join(", ")}: $ sudo ${displayArgv(installArgv("<extracted>/bin/NAME", join15(binDir, "NAME"), exec2))}`,
+        `extract; for ${PRIVATE_CONTAINERD.binaries.join(", ")}: $ sudo ${displayArgv(installArgv("<extracted>/bin/NAME", join16(binDir, "NAME"), exec2))}`,
         `(cleanup removes them, and ${paths.privateContainerdRoot} and ${paths.privateContainerdState})`
       ],
       run: async (ctx) => {
-        const dir = await cachedTarball(art, { tool: "containerd", version: PRIVATE_CONTAINERD.version, arch: facts.arch }, ctx.log, p.cache);
-        await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join15(dir, "bin", b), join15(binDir, b), exec2)));
+        const dir2 = await cachedTarball(art, { tool: "containerd", version: PRIVATE_CONTAINERD.version, arch: facts.arch }, ctx.log, p.cache);
+        await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join16(dir2, "bin", b), join16(binDir, b), exec2)));
         await ctx.host.willCreate(paths.privateContainerdRoot, "dir");
         await ctx.host.willCreate(paths.privateContainerdState, "dir");
       }
     },
-    { kind: "write", path: join15(paths.systemdDir, `${l.unit}.service`), render: () => privateContainerdUnit(binDir, l.config) }
+    { kind: "write", path: join16(paths.systemdDir, `${l.unit}.service`), render: () => privateContainerdUnit(binDir, l.config) }
   ]);
 }
 function configureStep(p, l, needs) {
@@ -79924,7 +80134,7 @@ function configureStep(p, l, needs) {
       render: (lr) => render(lr, false)
     },
     ...usesCredentialProvider(config, learned.containerdMajor) ? credentialProviderOps(config, paths) : [],
-    ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join15(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
+    ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join16(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
   ];
   if (l.own) ops.push({ kind: "service", action: "daemon-reload" }, { kind: "service", action: "enable", unit: l.unit });
   ops.push(
@@ -80007,11 +80217,12 @@ var containerd = {
       }
     };
   },
+  hostRoots: () => [],
   diagnostics: (paths) => [
     { title: "containerd journal (last 80 lines)", argv: journalArgv("containerd", 80), privileged: true },
-    { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join15(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },
+    { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join16(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },
     // crictl reads its endpoint from /etc/crictl.yaml, which names the one the cluster uses
-    { title: "containers (crictl ps -a)", argv: [join15(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join15(paths.binDir, "crictl"), paths.crictlConfig] }
+    { title: "containers (crictl ps -a)", argv: [join16(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join16(paths.binDir, "crictl"), paths.crictlConfig] }
   ],
   hints: [
     { pattern: /unknown service runtime\.v1\.RuntimeService/, hint: `containerd's CRI plugin is disabled (disabled_plugins = ["cri"]): the action writes a config with CRI on; check that nothing rewrote /etc/containerd/config.toml.` },
@@ -80025,7 +80236,7 @@ var containerd = {
 };
 
 // src/runtimes/docker/driver.ts
-import { join as join16 } from "node:path";
+import { join as join17 } from "node:path";
 
 // src/host/probe.ts
 var dockerInfoArgv = ["docker", "info", "--format", "{{.ServerVersion}} {{.CgroupDriver}}"];
@@ -80244,11 +80455,11 @@ function criDockerdStep(p) {
         `extract; $ sudo ${displayArgv(installArgv("<extracted>/cri-dockerd/cri-dockerd", bin("cri-dockerd"), exec2))}`
       ],
       run: async (ctx) => {
-        const dir = await cachedTarball(art, { tool: "cri-dockerd", version: CRI_DOCKERD.version, arch: facts.arch }, ctx.log, p.cache);
-        await ctx.host.installFile(join16(dir, "cri-dockerd", "cri-dockerd"), bin("cri-dockerd"), exec2);
+        const dir2 = await cachedTarball(art, { tool: "cri-dockerd", version: CRI_DOCKERD.version, arch: facts.arch }, ctx.log, p.cache);
+        await ctx.host.installFile(join17(dir2, "cri-dockerd", "cri-dockerd"), bin("cri-dockerd"), exec2);
       }
     },
-    { kind: "write", path: join16(paths.systemdDir, SOCKET_UNIT), render: () => criDockerdSocketUnit(onHost(paths, CRI_DOCKERD_PATHS.socket)) }
+    { kind: "write", path: join17(paths.systemdDir, SOCKET_UNIT), render: () => criDockerdSocketUnit(onHost(paths, CRI_DOCKERD_PATHS.socket)) }
   ]);
 }
 function cgroupOps(p, why) {
@@ -80269,7 +80480,7 @@ function serviceUnitOp(p) {
   const { config, paths, bin } = p;
   return {
     kind: "write",
-    path: join16(paths.systemdDir, SERVICE_UNIT),
+    path: join17(paths.systemdDir, SERVICE_UNIT),
     render: (lr) => criDockerdServiceUnit({
       binary: bin("cri-dockerd"),
       pauseImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
@@ -80346,11 +80557,12 @@ var docker = {
       })
     };
   },
+  hostRoots: (paths) => [onHost(paths, CRI_DOCKERD_PATHS.root)],
   diagnostics: (paths) => [
-    { title: "cri-docker journal (last 80 lines)", argv: journalArgv("cri-docker", 80), privileged: true, requires: [join16(paths.systemdDir, SERVICE_UNIT)] },
+    { title: "cri-docker journal (last 80 lines)", argv: journalArgv("cri-docker", 80), privileged: true, requires: [join17(paths.systemdDir, SERVICE_UNIT)] },
     { title: "docker info", argv: ["docker", "info"], privileged: true },
     { title: "docker journal (last 40 lines)", argv: journalArgv("docker", 40), privileged: true },
-    { title: "containers (crictl ps -a)", argv: [join16(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join16(paths.binDir, "crictl"), paths.crictlConfig] }
+    { title: "containers (crictl ps -a)", argv: [join17(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join17(paths.binDir, "crictl"), paths.crictlConfig] }
   ],
   hints: [
     { pattern: /client version 1\.\d+ is too old/i, hint: `Docker refuses the API version cri-dockerd ${CRI_DOCKERD.version} speaks (${CRI_DOCKERD.dockerApiVersion}, from the Docker client it is built with): this Docker is newer than any the action was checked against. Use container-runtime: containerd, or a Docker whose minimum API version (docker version: "minimum version") is ${CRI_DOCKERD.dockerApiVersion} or lower.` },
@@ -80378,11 +80590,11 @@ function allHints(runtime, cni) {
 }
 function probes(record) {
   const { paths, kubeconfig, runtime, cni } = record;
-  const kubectl2 = join17(paths.binDir, "kubectl");
+  const kubectl2 = join18(paths.binDir, "kubectl");
   const env = { KUBECONFIG: kubeconfig };
   const cluster = [kubectl2, kubeconfig];
   return [
-    { title: "kubelet journal (last 80 lines)", argv: journalArgv("kubelet", 80), privileged: true, requires: [join17(paths.binDir, "kubelet")] },
+    { title: "kubelet journal (last 80 lines)", argv: journalArgv("kubelet", 80), privileged: true, requires: [join18(paths.binDir, "kubelet")] },
     ...RUNTIMES[runtime].diagnostics(paths),
     { title: "pods in all namespaces", argv: [kubectl2, "get", "pods", "-A", "-o", "wide"], env, requires: cluster },
     { title: "events", argv: [kubectl2, "get", "events", "-A", "--sort-by=.lastTimestamp"], env, requires: cluster },
@@ -80430,7 +80642,7 @@ async function down(record, env, o = {}) {
   const { io } = env;
   if (record.changes.length === 0) {
     io.info("Nothing to undo: the ledger records no host change.");
-    if (!o.dryRun) env.store.clear();
+    if (!o.dryRun) await env.store.clear();
     return { failed: 0 };
   }
   const commands = [];
@@ -80454,8 +80666,8 @@ async function down(record, env, o = {}) {
   io.block(`Cleanup: ${r.undone.length} changes undone${r.failed.length ? `, ${r.failed.length} failed` : ""}`, lines);
   for (const f of r.failed) io.warning(`cleanup: ${f}`);
   await io.summary({ kind: "cleanup", lines });
-  if (r.remaining.length === 0) env.store.clear();
-  else env.store.save({ ...record, changes: r.remaining });
+  if (r.remaining.length === 0) await env.store.clear();
+  else await env.store.save({ ...record, changes: r.remaining });
   return { failed: r.failed.length };
 }
 
@@ -80866,31 +81078,31 @@ var KUBEADM_CONFIG_FORMS = `YAML documents of kind ${KUBEADM_KIND_NAMES.join(", 
 var import_ipaddr2 = __toESM(require_ipaddr(), 1);
 
 // src/cache/entry.ts
-import { readFile as readFile5, readdir as readdir2, stat as stat2, writeFile as writeFile3 } from "node:fs/promises";
-import { join as join18 } from "node:path";
+import { readFile as readFile6, readdir as readdir2, stat as stat2, writeFile as writeFile2 } from "node:fs/promises";
+import { join as join19 } from "node:path";
 
 // src/cache/key.ts
 var ENTRY_FORMAT = 1;
 
 // src/cache/entry.ts
-function entryLayout(dir) {
-  return { manifest: join18(dir, "entry.json"), downloads: join18(dir, "downloads"), images: join18(dir, "images.tar") };
+function entryLayout(dir2) {
+  return { manifest: join19(dir2, "entry.json"), downloads: join19(dir2, "downloads"), images: join19(dir2, "images.tar") };
 }
-async function listFiles(dir) {
+async function listFiles(dir2) {
   const out = [];
   const walk = async (rel) => {
-    for (const e of await readdir2(join18(dir, rel), { withFileTypes: true })) {
+    for (const e of await readdir2(join19(dir2, rel), { withFileTypes: true })) {
       const path14 = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) await walk(path14);
-      else if (e.isFile() && path14 !== "entry.json") out.push({ path: path14, bytes: (await stat2(join18(dir, path14))).size });
+      else if (e.isFile() && path14 !== "entry.json") out.push({ path: path14, bytes: (await stat2(join19(dir2, path14))).size });
     }
   };
   await walk("");
   return out.sort((a, b) => a.path.localeCompare(b.path));
 }
-async function writeManifest(dir, key, images) {
-  const manifest = { format: ENTRY_FORMAT, key, images, files: await listFiles(dir) };
-  await writeFile3(entryLayout(dir).manifest, `${JSON.stringify(manifest, null, 2)}
+async function writeManifest(dir2, key, images) {
+  const manifest = { format: ENTRY_FORMAT, key, images, files: await listFiles(dir2) };
+  await writeFile2(entryLayout(dir2).manifest, `${JSON.stringify(manifest, null, 2)}
 `, { mode: 384 });
   return manifest;
 }
@@ -80952,6 +81164,199 @@ ${body2}
       break;
   }
   await sum.write();
+}
+
+// src/io/host-ledger.ts
+import { lstat as lstat3, readFile as readFile7, realpath } from "node:fs/promises";
+import { randomUUID as randomUUID7 } from "node:crypto";
+import { mkdir as mkdir3, rm as rm4, writeFile as writeFile3 } from "node:fs/promises";
+import { homedir as homedir2, tmpdir as tmpdir3 } from "node:os";
+import { dirname as dirname8, join as join20 } from "node:path";
+var LedgerTrustError = class extends Error {
+  constructor(file2, why) {
+    super(
+      `The ledger ${file2} ${why}. Nothing in it was run. Inspect it as root (sudo cat ${file2}); if it is not what a run of this action on this host left, remove it as root (sudo rm ${file2}), then run again.`
+    );
+    this.file = file2;
+    this.name = "LedgerTrustError";
+  }
+  file;
+};
+var typeOf = (mode) => {
+  const fmt = mode & 61440;
+  return fmt === 32768 ? "file" : fmt === 16384 ? "dir" : fmt === 40960 ? "link" : "other";
+};
+function hostStat(run) {
+  return async (path14) => {
+    try {
+      const st = await lstat3(path14);
+      return { uid: st.uid, mode: st.mode & 4095, type: typeOf(st.mode) };
+    } catch (err) {
+      const code = err.code;
+      if (code === "ENOENT" || code === "ENOTDIR") return void 0;
+      if (code !== "EACCES") throw err;
+    }
+    const r = await run(["stat", "-c", "%u %f", "--", path14], { privileged: true, allowFailure: true });
+    if (r.exitCode !== 0) {
+      if (/No such file|Not a directory/.test(r.stderr)) return void 0;
+      throw new Error(`cannot stat ${path14}: ${r.stderr.trim()}`);
+    }
+    const [uid, raw] = r.stdout.trim().split(" ");
+    const mode = parseInt(raw, 16);
+    return { uid: Number(uid), mode: mode & 4095, type: typeOf(mode) };
+  };
+}
+var HEAD_FIELDS = /* @__PURE__ */ new Set(["changes", "completed", "failed", "finished", "cleanup", "kubeconfig", "paths", "runtime", "cni"]);
+function parseHostRecord(raw, o) {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("is not a JSON object");
+  const r = raw;
+  const extra = Object.keys(r).filter((k) => !HEAD_FIELDS.has(k));
+  if (extra.length) throw new Error(`has field${extra.length > 1 ? "s" : ""} the action never writes: ${extra.join(", ")}`);
+  if (!Array.isArray(r.changes)) throw new Error("has no list of 'changes'");
+  const changes = r.changes.map((c, i) => parseChange(c, i, o.roots, o.named));
+  const stepId = new RegExp(`^(${PHASES.join("|")})\\.[a-z0-9-]{1,40}$`);
+  const steps = { has: (s) => stepId.test(s) };
+  if (!Array.isArray(r.completed) || !r.completed.every((s) => typeof s === "string" && steps.has(s))) throw new Error(`field 'completed' is ${JSON.stringify(r.completed)}; accepted: a list of the action's step ids`);
+  let failed;
+  if (r.failed !== void 0) {
+    const f = r.failed;
+    const ok3 = typeof f === "object" && f !== null && typeof f.message === "string" && (f.step === void 0 || typeof f.step === "string" && steps.has(f.step)) && Object.keys(f).every((k) => k === "step" || k === "message");
+    if (!ok3) throw new Error(`field 'failed' is ${JSON.stringify(r.failed)}; accepted: {step, message}`);
+    failed = f.step === void 0 ? { message: f.message } : { step: f.step, message: f.message };
+  }
+  if (r.finished !== void 0 && typeof r.finished !== "boolean") throw new Error(`field 'finished' is ${JSON.stringify(r.finished)}; accepted: true or false`);
+  if (typeof r.cleanup !== "boolean") throw new Error(`field 'cleanup' is ${JSON.stringify(r.cleanup)}; accepted: true or false`);
+  if (typeof r.kubeconfig !== "string" || !underRoots(r.kubeconfig, o.roots)) throw new Error(`field 'kubeconfig' names ${JSON.stringify(r.kubeconfig)}, which is not under the places the action writes to (${o.roots.join(", ")})`);
+  o.named?.push(r.kubeconfig);
+  if (JSON.stringify(sorted(r.paths)) !== JSON.stringify(sorted(o.paths))) throw new Error("field 'paths' is not this host's layout of the action's files");
+  if (typeof r.runtime !== "string" || !o.known.runtimes.includes(r.runtime)) throw new Error(`field 'runtime' is ${JSON.stringify(r.runtime)}; accepted: ${o.known.runtimes.join(", ")}`);
+  if (typeof r.cni !== "string" || !o.known.cnis.includes(r.cni)) throw new Error(`field 'cni' is ${JSON.stringify(r.cni)}; accepted: ${o.known.cnis.join(", ")}`);
+  const rec = { changes, completed: r.completed, cleanup: r.cleanup, kubeconfig: r.kubeconfig, paths: o.paths, runtime: r.runtime, cni: r.cni };
+  if (failed) rec.failed = failed;
+  if (r.finished !== void 0) rec.finished = r.finished;
+  return rec;
+}
+var sorted = (v) => typeof v === "object" && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v;
+async function symlinkEscape(paths, roots) {
+  for (const p of paths) {
+    const root = roots.filter((r) => p === r || p.startsWith(`${r}/`)).sort((a, b) => b.length - a.length)[0];
+    if (!root) return p;
+    const parts = p.slice(root.length).split("/").filter((x) => x);
+    let at = root;
+    for (const part of parts.slice(0, -1)) {
+      at = `${at}/${part}`;
+      const st = await lstat3(at).catch(() => void 0);
+      if (!st) break;
+      if (st.isSymbolicLink()) {
+        const target = await realpath(at).catch(() => "");
+        if (!underRoots(target, roots)) return `${p} (through ${at} -> ${target || "nowhere"})`;
+      }
+    }
+  }
+  return void 0;
+}
+function hostLedgerStore(o) {
+  const { file: file2, run } = o;
+  const dir2 = dirname8(file2);
+  const stat3 = o.stat ?? hostStat(run);
+  const plugins = [...Object.values(RUNTIMES), ...Object.values(CNIS)].flatMap((x) => x.hostRoots(o.paths));
+  const roots = writeRoots(o.paths, o.home, plugins);
+  const root = { privileged: true };
+  const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir3());
+  let current;
+  let dirReady = false;
+  async function writeNow(r) {
+    if (!dirReady) {
+      await run(["install", "-d", "-m", "0700", "-o", "0", "-g", "0", dir2], root);
+      dirReady = true;
+    }
+    const kept = Object.fromEntries(Object.entries(r).filter(([k]) => k !== "cache"));
+    await mkdir3(scratch, { recursive: true });
+    const tmp = join20(scratch, `ksn-ledger-${randomUUID7()}`);
+    await writeFile3(tmp, JSON.stringify(kept, null, 2), { mode: 384 });
+    try {
+      await run(["install", "-m", "0600", "-o", "0", "-g", "0", tmp, `${file2}.tmp`], root);
+      await run(["mv", "-fT", `${file2}.tmp`, file2], root);
+    } finally {
+      await rm4(tmp, { force: true });
+    }
+  }
+  let queue = Promise.resolve();
+  let waiting;
+  const flush = () => {
+    if (waiting) return waiting;
+    const mine = queue.then(() => {
+      waiting = void 0;
+      return current ? writeNow(current) : void 0;
+    });
+    waiting = mine;
+    queue = mine.catch(() => {
+    });
+    return mine;
+  };
+  const distrust = (why) => {
+    throw new LedgerTrustError(file2, why);
+  };
+  return {
+    async saveHead(head) {
+      current = { ...head, changes: current?.changes ?? [] };
+      await flush();
+    },
+    async saveChange(i, c) {
+      if (!current) throw new Error(`the ledger's change ${i} came before its record`);
+      current.changes = [...current.changes.slice(0, i), c];
+      await flush();
+    },
+    async save(r) {
+      current = { ...r, changes: [...r.changes] };
+      await flush();
+    },
+    async load() {
+      const d = await stat3(dir2);
+      if (!d) return void 0;
+      if (d.type !== "dir") distrust(`is in ${dir2}, which is not a directory (${d.type})`);
+      if (d.uid !== 0) distrust(`is in ${dir2}, which is owned by uid ${d.uid}, not root`);
+      if (d.mode & 18) distrust(`is in ${dir2}, which group or others can write (mode ${d.mode.toString(8)})`);
+      const f = await stat3(file2);
+      if (!f) return void 0;
+      if (f.type !== "file") distrust(`is not a regular file (${f.type})`);
+      if (f.uid !== 0) distrust(`is owned by uid ${f.uid}, not root`);
+      if (f.mode & 18) distrust(`can be written by group or others (mode ${f.mode.toString(8)})`);
+      let text;
+      try {
+        text = await readFile7(file2, "utf8").catch(async (err) => {
+          if (err.code !== "EACCES") throw err;
+          return (await run(["cat", "--", file2], root)).stdout;
+        });
+      } catch (err) {
+        return distrust(`cannot be read (${err.message})`);
+      }
+      let raw;
+      try {
+        raw = JSON.parse(text);
+      } catch (err) {
+        return distrust(`is not JSON (${err.message}): it is damaged`);
+      }
+      const named = [];
+      let r;
+      try {
+        r = parseHostRecord(raw, { paths: o.paths, known: o.known, roots, named });
+      } catch (err) {
+        return distrust(`does not hold a record this action writes: ${err.message}`);
+      }
+      const escape3 = await symlinkEscape(named, roots);
+      if (escape3) distrust(`names ${escape3}, which a symbolic link takes outside the places the action writes to`);
+      current = void 0;
+      return r;
+    },
+    async clear() {
+      await queue;
+      current = void 0;
+      await run(["rm", "-f", "--", file2], root);
+      await run(["rmdir", "--", dir2], { ...root, allowFailure: true });
+      dirReady = false;
+    }
+  };
 }
 
 // node_modules/@actions/github/lib/context.js
@@ -85134,6 +85539,75 @@ async function saveCache3(record, env) {
   }
 }
 
+// src/io/ledger-store.ts
+var headOf = (r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== "changes"));
+var KEY2 = "kubeadm-single-node";
+var changeKey = (i) => `${KEY2}-change-${i}`;
+function actionsStateStore() {
+  let written = 0;
+  const put = (i, c) => {
+    saveState(changeKey(i), JSON.stringify(c));
+    written = Math.max(written, i + 1);
+  };
+  return {
+    saveHead: async (head) => saveState(KEY2, JSON.stringify(head)),
+    saveChange: async (i, c) => put(i, c),
+    async save(r) {
+      saveState(KEY2, JSON.stringify(headOf(r)));
+      r.changes.forEach((c, i) => put(i, c));
+      let end = written;
+      while (getState(changeKey(end)) !== "") end++;
+      for (let i = r.changes.length; i < end; i++) saveState(changeKey(i), "");
+      written = r.changes.length;
+    },
+    async load() {
+      const head = getState(KEY2);
+      if (!head) return void 0;
+      const r = JSON.parse(head);
+      if (!Array.isArray(r.changes)) {
+        r.changes = [];
+        for (let raw = getState(changeKey(0)); raw !== ""; raw = getState(changeKey(r.changes.length))) r.changes.push(JSON.parse(raw));
+      }
+      written = Math.max(written, r.changes.length);
+      return r;
+    },
+    // the post step is the last reader of the Actions state
+    clear: async () => {
+    }
+  };
+}
+function actionsStore(file2, warn) {
+  const state3 = actionsStateStore();
+  let warned = false;
+  const onHost2 = async (what, fn) => {
+    try {
+      await fn();
+    } catch (err) {
+      if (!warned) warn(`Could not ${what} the ledger's copy on this host (${err.message}): a later run on this machine will not know what this one changed.`);
+      warned = true;
+    }
+  };
+  return {
+    async saveHead(head) {
+      await state3.saveHead(head);
+      await onHost2("write", () => file2.saveHead(head));
+    },
+    async saveChange(i, c) {
+      await state3.saveChange(i, c);
+      await onHost2("write", () => file2.saveChange(i, c));
+    },
+    async save(r) {
+      await state3.save(r);
+      await onHost2("write", () => file2.save(r));
+    },
+    load: () => state3.load(),
+    async clear() {
+      await state3.clear();
+      await onHost2("remove", () => file2.clear());
+    }
+  };
+}
+
 // src/inputs/parse.ts
 var import_ipaddr3 = __toESM(require_ipaddr(), 1);
 var import_semver4 = __toESM(require_semver2(), 1);
@@ -85183,79 +85657,6 @@ var CIDR_RULES = {
   }
 };
 
-// src/io/ledger-store.ts
-import { mkdirSync, readFileSync as readFileSync2, renameSync, rmdirSync, rmSync, writeFileSync as writeFileSync4 } from "node:fs";
-import { homedir as homedir2 } from "node:os";
-import { dirname as dirname8, join as join19 } from "node:path";
-var KEY = "kubeadm-single-node";
-function actionsStateStore() {
-  return {
-    save: (r) => saveState(KEY, JSON.stringify(r)),
-    load: () => parse5(getState(KEY)),
-    // the post step is the last reader of the Actions state
-    clear: () => {
-    }
-  };
-}
-function defaultLedgerFile() {
-  return join19(process.env.XDG_STATE_HOME || join19(homedir2(), ".local", "state"), "kubeadm-single-node", "ledger.json");
-}
-function fileStore(path14 = defaultLedgerFile()) {
-  return {
-    save(r) {
-      mkdirSync(dirname8(path14), { recursive: true, mode: 448 });
-      writeFileSync4(`${path14}.tmp`, JSON.stringify(r, null, 2), { mode: 384 });
-      renameSync(`${path14}.tmp`, path14);
-    },
-    load: () => {
-      try {
-        return parse5(readFileSync2(path14, "utf8"));
-      } catch {
-        return void 0;
-      }
-    },
-    clear: () => {
-      rmSync(path14, { force: true });
-      try {
-        rmdirSync(dirname8(path14));
-      } catch {
-      }
-    }
-  };
-}
-function actionsStore(file, warn) {
-  const state3 = actionsStateStore();
-  let warned = false;
-  const onHost2 = (what, fn) => {
-    try {
-      fn();
-    } catch (err) {
-      if (!warned) warn(`Could not ${what} the ledger's copy on this host (${err.message}): a later run on this machine will not know what this one changed.`);
-      warned = true;
-    }
-  };
-  return {
-    save(r) {
-      state3.save(r);
-      onHost2("write", () => file.save(r));
-    },
-    load: () => state3.load(),
-    clear() {
-      state3.clear();
-      onHost2("remove", () => file.clear());
-    }
-  };
-}
-function parse5(raw) {
-  if (!raw) return void 0;
-  try {
-    const r = JSON.parse(raw);
-    return Array.isArray(r.changes) ? r : void 0;
-  } catch {
-    return void 0;
-  }
-}
-
 // src/io/reporter.ts
 var took = (t) => `${(t.end - t.start).toFixed(1)}s`;
 function actionsReporter() {
@@ -85304,19 +85705,18 @@ function actionsReporter() {
 // src/entry/action.ts
 function actionsEnv(paths, cache) {
   const run = createRun();
-  const hostLedgerFile = defaultLedgerFile();
-  const hostLedger = fileStore(hostLedgerFile);
+  const hostLedgerFile = paths.ledgerFile;
+  const hostLedger = hostLedgerStore({ file: hostLedgerFile, run, paths, home: process.env.HOME || homedir3(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS) } });
   return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStore(hostLedger, (m) => warning(m)), hostLedger, hostLedgerFile, where: "actions", cache };
 }
 async function actionPost(cache = actionsCache()) {
   try {
-    const env = actionsEnv(HOST_PATHS, cache);
-    const record = env.store.load();
+    const record = await actionsStateStore().load();
     if (!record) {
       info("Nothing to diagnose or clean up: the main step changed nothing on this host.");
       return;
     }
-    env.paths = record.paths;
+    const env = actionsEnv(record.paths, cache);
     if (!record.failed && !record.finished) record.failed = { message: "The main step did not finish: the job was cancelled or timed out while it ran." };
     if (record.failed) await diagnose(record, env);
     else await saveCache3(record, env);
