@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { FLANNEL } from '../../src/cnis/flannel/plugin.js'
 import { PRIVATE_CONTAINERD } from '../../src/runtimes/containerd/driver.js'
 import { inputEnv, parseCommandFile } from '../helpers/runner.js'
 import { copyIn, pushImage, REPO, RUNNER_FILES, runnerEnv, serveRelease, standins, startRegistry, type Machine, type Release } from './machine.js'
@@ -70,7 +71,7 @@ export async function prepareMachine(m: Machine, version: string, opts: { regist
   await m.writeFile('/tmp/ksn-kubeadm.yaml', `kind: ClusterConfiguration\nkubernetesVersion: ${version}\n`)
   const kubeadmImages = (await m.run(['/tmp/ksn-kubeadm', 'config', 'images', 'list', '--config', '/tmp/ksn-kubeadm.yaml'])).trim().split('\n')
   await m.run(['rm', '-f', '/tmp/ksn-kubeadm', '/tmp/ksn-kubeadm.yaml', '/var/log/ksn-standins.log'])
-  await inTurns(3, [...kubeadmImages, 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1', 'ghcr.io/flannel-io/flannel:v0.28.4', 'docker.io/library/nginx:stable-alpine'], (image) => pushImage(m, image))
+  await inTurns(3, [...kubeadmImages, ...FLANNEL.images, 'docker.io/library/nginx:stable-alpine'], (image) => pushImage(m, image))
   return release
 }
 
