@@ -49,9 +49,9 @@ export const inputs = (release: Release, extra: Record<string, string> = {}): Re
   })
 
 /** The release mirror (one per call), the registry (unless `registry: false`) and the images a run of `version` pulls. */
-export async function prepareMachine(m: Machine, version: string, opts: { registry?: boolean } = {}): Promise<Release> {
+export async function prepareMachine(m: Machine, version: string, opts: { registry?: boolean; crictl?: string } = {}): Promise<Release> {
   for (const f of ['index', 'post']) await copyIn(m, join(REPO, 'dist', `${f}.js`), `${ACTION}/dist/${f}.js`)
-  const release = await serveRelease(m, { version })
+  const release = await serveRelease(m, { version, crictl: opts.crictl })
   const s = await standins()
   // containerd's release layout, bin/ at the root, with the sid binaries standing for it
   const work = await mkdtemp(join(tmpdir(), 'ksn-system-ctd-'))

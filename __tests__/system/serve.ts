@@ -119,8 +119,8 @@ export async function packCrictl(crictl: string | Buffer = crictlBinary()): Prom
  * output, against the real containerd, where a stand-in would only echo what we believed.
  * cri-tools' README: crictl speaks the CRI v1 API, which every runtime the action sets up serves.
  */
-export function crictlTarballPath(version: string): string {
-  const v = crictlVersion(Number(version.split('.')[1]))
+export function crictlTarballPath(version: string, crictl?: string): string {
+  const v = crictl ?? crictlVersion(Number(version.split('.')[1]))
   return `github/kubernetes-sigs/cri-tools/releases/download/${v}/crictl-${v}-linux-amd64.tar.gz`
 }
 export { CRI_TOOLS_VERSION }
@@ -143,7 +143,7 @@ export interface Release {
  * crictlTarballPath), the CNI plugins (real, Debian's) and the flannel manifest under GitHub's
  * release paths, the tarballs with `hex  filename` .sha256 files.
  */
-export async function serveRelease(m: Machine, opts: { version?: string } = {}): Promise<Release> {
+export async function serveRelease(m: Machine, opts: { version?: string; crictl?: string } = {}): Promise<Release> {
   const version = opts.version ?? K8S_VERSION
   const mirror = await serveMirror(m)
   const s = await standins()
@@ -152,7 +152,7 @@ export async function serveRelease(m: Machine, opts: { version?: string } = {}):
     const p = `k8s/release/${version}/bin/linux/amd64/${name}`
     files[p] = await mirror.addWithSha256(p, s[name], 'bare')
   }
-  const crictlPath = crictlTarballPath(version)
+  const crictlPath = crictlTarballPath(version, opts.crictl)
   files[crictlPath] = await mirror.addWithSha256(crictlPath, await packCrictl(), 'sha256sum')
   const cniPath = `github/containernetworking/plugins/releases/download/${CNI_VERSION}/cni-plugins-linux-amd64-${CNI_VERSION}.tgz`
   files[cniPath] = await mirror.addWithSha256(cniPath, await packCniPlugins(m), 'sha256sum')
