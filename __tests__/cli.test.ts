@@ -15,8 +15,8 @@ import type { LedgerRecord } from '../src/io/ledger-store.js'
 import { terminalReporter } from '../src/io/reporter.js'
 import { HOST_PATHS } from '../src/host/paths.js'
 import { HAVE_NODE24, NODE24, sandbox, type Sandbox } from './helpers/runner.js'
+import { onlyProbes } from './helpers/facts.js'
 
-const READ_ONLY = /^(containerd --version|sudo -n true|docker (version|image inspect|info) .*|ip -j -4 (addr show|route show default))$/
 
 describe('the command line, built', () => {
   let cli: string
@@ -110,7 +110,7 @@ describe('the command line, built', () => {
     assert.match(r.stdout, /kubeadm init --config \/etc\/kubeadm-single-node\/kubeadm\.yaml/)
     await access(join(out, 'plan.txt'))
     await access(join(out, 'etc/containerd/config.toml'))
-    assert.deepEqual(r.commands.filter((c) => !READ_ONLY.test(c)), [], 'only read-only probes ran')
+    assert.deepEqual(onlyProbes(r.commands), [], 'only read-only probes ran')
   })
 
   it("plan for a minor newer than the version table, on a host whose containerd is too old: the action's own containerd, and the rules it assumed", async () => {
@@ -120,7 +120,7 @@ describe('the command line, built', () => {
     assert.match(r.stdout, /this host has containerd 1\.6\.20: the action runs its own containerd 2\.2\.1/)
     assert.match(r.stdout, /crictl v1\.38\.0 \(v1\.37\.0, then v1\.36\.0 while it is not published\)/)
     assert.match(r.stdout, /\$ \/usr\/local\/bin\/kubeadm config print init-defaults/)
-    assert.deepEqual(r.commands.filter((c) => !READ_ONLY.test(c)), [], 'only read-only probes ran')
+    assert.deepEqual(onlyProbes(r.commands), [], 'only read-only probes ran')
   })
 
   it('a bad input fails with the action\'s words, exit 2, before anything runs', async () => {

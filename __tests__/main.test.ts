@@ -14,7 +14,7 @@ import { parse as parseToml } from 'smol-toml'
 import { parseAllDocuments } from 'yaml'
 import { actionMain } from '../src/entry/action.js'
 import type { Paths } from '../src/host/paths.js'
-import { ALL_IMAGES } from './helpers/facts.js'
+import { ALL_IMAGES, onlyProbes } from './helpers/facts.js'
 import { serve, type Route, type TestServer } from './helpers/http.js'
 import { diffSnapshots, layRunner, releaseRoutes, snapshot } from './helpers/host-tree.js'
 import { inputEnv, parseCommandFile, sandbox, stateRecord, type Sandbox } from './helpers/runner.js'
@@ -216,7 +216,7 @@ describe('main step against a simulated host', () => {
     assert.equal(process.exitCode, 1)
     assert.match(out, /::error::Inputs 'kubeadm-config' and 'pod-network-cidr' conflict: document 1 \(ClusterConfiguration\) makes networking\.podSubnet "10\.50\.0\.0\/16", but 'pod-network-cidr' gives "10\.32\.0\.0\/16"/)
     assert.match(out, /Nothing on this host was changed/)
-    assert.deepEqual((await commands()).filter((c) => c !== 'containerd --version' && c !== 'sudo -n true' && !c.startsWith('docker info ') && !c.startsWith('ip -j -4 ')), [])
+    assert.deepEqual(onlyProbes(await commands()), [])
     assert.equal(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'], undefined)
   })
 
@@ -226,7 +226,7 @@ describe('main step against a simulated host', () => {
     inputs()
     await actionMain(paths)
     assert.equal(process.exitCode, 1)
-    assert.deepEqual((await commands()).filter((c) => c !== 'containerd --version' && c !== 'sudo -n true' && !c.startsWith('docker info ') && !c.startsWith('ip -j -4 ')), [])
+    assert.deepEqual(onlyProbes(await commands()), [])
     assert.equal(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'], undefined)
   })
 
@@ -272,7 +272,7 @@ describe('main step against a simulated host', () => {
     assert.match(summary, /Input 'github-url' has the value "https:\/\/github\.com", which is not on this machine, and 'offline' is true: crictl, cni-plugins, the flannel manifest v0\.28\.9 would be downloaded from it/)
     assert.match(summary, /Image registry\.k8s\.io\/etcd:3\.6\.5-0 \(asked for by kubeadm\) is in none of the archives of input 'image-archives'/)
     assert.match(summary, /Image docker\.io\/library\/nginx:stable-alpine \(asked for by smoke-test-image\)/)
-    assert.deepEqual((await commands()).filter((c) => c !== 'containerd --version' && c !== 'sudo -n true' && !c.startsWith('docker info ') && !c.startsWith('ip -j -4 ')), [])
+    assert.deepEqual(onlyProbes(await commands()), [])
     assert.equal(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'], undefined, 'no ledger: nothing to undo')
     assert.deepEqual(diffSnapshots(before, await snapshot(root)), [], 'the host tree is as it was')
   })

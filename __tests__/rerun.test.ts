@@ -16,6 +16,7 @@ import type { LedgerRecord } from '../src/io/ledger-store.js'
 import { serve, type TestServer } from './helpers/http.js'
 import { diffSnapshots, layRunner, releaseRoutes, snapshot } from './helpers/host-tree.js'
 import { inputEnv, parseCommandFile, sandbox, type Sandbox } from './helpers/runner.js'
+import { onlyProbes } from './helpers/facts.js'
 
 
 describe('re-runs on a self-hosted runner (on-existing)', () => {
@@ -108,7 +109,7 @@ describe('re-runs on a self-hosted runner (on-existing)', () => {
     assert.equal(second.code, 1)
     assert.match(second.summary, /An earlier run's \d+ host changes are still recorded in .*ledger\.json and not undone, and input 'on-existing' is 'fail'/)
     assert.match(second.summary, /A cluster from an earlier run is still on this host .*admin\.conf exists/)
-    assert.deepEqual((await commands()).filter((c) => !/^(containerd --version|sudo -n true|docker info .*|ip -j -4 (addr show|route show default))$/.test(c)), [], 'only the read-only probes ran')
+    assert.deepEqual(onlyProbes(await commands()), [], 'only the read-only probes ran')
     assert.deepEqual(await hostLedger(), kept, "the earlier run's ledger is untouched")
     // and its post step has nothing of its own to undo: the earlier ledger is not this job's
     await post()
@@ -200,7 +201,7 @@ describe('re-runs on a self-hosted runner (on-existing)', () => {
       const r = await main({ 'on-existing': onExisting, cleanup: 'true' })
       assert.equal(r.code, 1)
       assert.match(r.summary, /The ledger \S*ledger\.json does not hold a record this action writes: change 0 \(dir\)/)
-      assert.deepEqual((await commands()).filter((c) => !/^(containerd --version|sudo -n true|docker info .*)$/.test(c)), [], 'only the read-only probes ran')
+      assert.deepEqual(onlyProbes(await commands()), [], 'only the read-only probes ran')
       assert.deepEqual(JSON.parse(await readFile(ledgerFile(), 'utf8')), crafted, 'left for the user to inspect')
     }
   })
@@ -217,7 +218,7 @@ describe('re-runs on a self-hosted runner (on-existing)', () => {
       } finally {
         process.stdout.write = write
       }
-      assert.deepEqual((await commands()).filter((c) => !/^(containerd --version|sudo -n true|docker info .*|ip -j -4 (addr show|route show default))$/.test(c)), [], 'a dry run changes nothing')
+      assert.deepEqual(onlyProbes(await commands()), [], 'a dry run changes nothing')
       return out.join('')
     }
     const reset = await dry({ 'on-existing': 'reset' })

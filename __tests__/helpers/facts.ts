@@ -35,3 +35,10 @@ export const KUBEADM_IMAGES = [
 
 /** Every image a default v1.34.2 plan asks for: kubeadm's, flannel's two, the smoke test's nginx. */
 export const ALL_IMAGES: string[] = [...KUBEADM_IMAGES, 'ghcr.io/flannel-io/flannel:v0.28.9', 'ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3', 'docker.io/library/nginx:stable-alpine']
+
+/**
+ * What the host probe asks before anything changes (src/host/probe.ts), as a shim logs it, with
+ * or without sudo: a test that a refusal "changed nothing" lets exactly these through.
+ */
+export const READ_ONLY_PROBES = /^(sudo (-n )?)?(containerd --version|true|docker (info|image inspect) .*|ip -j -4 (addr show|route show default))$/
+export const onlyProbes = (commands: readonly string[]): string[] => commands.filter((c) => !READ_ONLY_PROBES.test(c))
