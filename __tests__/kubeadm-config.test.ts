@@ -67,6 +67,13 @@ describe('merge patch (RFC 7386, as kind merges kubeadmConfigPatches)', () => {
 })
 
 describe('kubeadm-config documents', () => {
+  it('resolves YAML merge keys (<<: *anchor) before merging, as kubeadm reads them', () => {
+    const yaml = 'kind: ClusterConfiguration\napiServer:\n  extraArgs: &args\n    - {name: v, value: "4"}\ncontrollerManager:\n  <<: {extraArgs: *args}\n'
+    const read = parseKubeadmDocuments(yaml, 'X')
+    assert.deepEqual(read.problems, [])
+    assert.deepEqual(read.patches[0].fields, { apiServer: { extraArgs: [{ name: 'v', value: '4' }] }, controllerManager: { extraArgs: [{ name: 'v', value: '4' }] } })
+  })
+
   it('reads one document per kind, without kind and apiVersion, numbered among the non-empty ones', () => {
     const read = parseKubeadmDocuments('---\nkind: ClusterConfiguration\nclusterName: ci\n---\n---\napiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nmaxPods: 50\n---\n', 'X')
     assert.deepEqual(read.problems, [])

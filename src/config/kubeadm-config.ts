@@ -68,7 +68,8 @@ export function parseKubeadmDocuments(text: string, where: string): { patches: K
   const patches: KubeadmPatch[] = []
   const bad = (what: string, accepted = KUBEADM_CONFIG_FORMS): void => void problems.push(`${where} ${what}; accepted: ${accepted}.`)
   let n = 0
-  for (const d of parseAllDocuments(text)) {
+  // merge keys (`<<: *anchor`) resolved, as kubeadm's YAML reader (sigs.k8s.io/yaml, YAML 1.1) resolves them
+  for (const d of parseAllDocuments(text, { merge: true })) {
     if (d.errors.length > 0) {
       bad(`is not valid YAML (${d.errors.map((e) => firstLine(e.message)).join('; ')})`)
       continue

@@ -44,26 +44,35 @@ function addTimings(timings: readonly StepTiming[], total?: number): void {
   core.summary.addRaw(`\n\`\`\`mermaid\n${ganttChart(timings)}\n\`\`\`\n`, true)
 }
 
+/**
+ * The job summary is HTML: core.summary puts code blocks and table cells in as they are, so
+ * that `<rendered>` or a credential placeholder would vanish, and YAML from a user could add
+ * markup. Everything the action did not write as markup goes through here.
+ */
+export function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+}
+
 export async function writeSummary(s: StepSummary): Promise<void> {
   if (!process.env.GITHUB_STEP_SUMMARY) return
   const sum = core.summary
   switch (s.kind) {
     case 'run':
       sum.addHeading('kubeadm-single-node', 2)
-      sum.addTable([[{ data: 'fact', header: true }, { data: 'value', header: true }], ...s.facts.map(([k, v]) => [k, v])])
+      sum.addTable([[{ data: 'fact', header: true }, { data: 'value', header: true }], ...s.facts.map(([k, v]) => [escapeHtml(k), escapeHtml(v)])])
       addTimings(s.timings, s.total)
-      for (const n of s.notes) sum.addRaw(`> ${n}\n`, true)
+      for (const n of s.notes) sum.addRaw(`> ${escapeHtml(n)}\n`, true)
       break
     case 'plan':
-      sum.addHeading('kubeadm-single-node: dry run', 2).addRaw('Nothing on this host was changed. The plan, in order:\n', true).addCodeBlock(s.text, 'text')
+      sum.addHeading('kubeadm-single-node: dry run', 2).addRaw('Nothing on this host was changed. The plan, in order:\n', true).addCodeBlock(escapeHtml(s.text), 'text')
       break
     case 'failure':
-      sum.addHeading('kubeadm-single-node failed', 2).addCodeBlock(s.message, 'text')
-      for (const [title, body] of s.details ?? []) sum.addDetails(title, `\n\n\`\`\`text\n${body}\n\`\`\`\n`)
+      sum.addHeading('kubeadm-single-node failed', 2).addCodeBlock(escapeHtml(s.message), 'text')
+      for (const [title, body] of s.details ?? []) sum.addDetails(escapeHtml(title), `\n\n\`\`\`text\n${body}\n\`\`\`\n`)
       if (s.timings && s.timings.length > 0) addTimings(s.timings)
       break
     case 'cleanup':
-      sum.addHeading('kubeadm-single-node cleanup', 3).addCodeBlock(s.lines.join('\n'), 'text')
+      sum.addHeading('kubeadm-single-node cleanup', 3).addCodeBlock(escapeHtml(s.lines.join('\n')), 'text')
       break
   }
   await sum.write()
