@@ -11,12 +11,13 @@ import { join } from 'node:path'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import * as core from '@actions/core'
 import { actionMain, actionPost } from '../src/entry/action.js'
-import type { Paths } from '../src/host/paths.js'
+import { HOST_PATHS, type Paths } from '../src/host/paths.js'
 import type { LedgerRecord } from '../src/io/ledger-store.js'
 import { serve, type TestServer } from './helpers/http.js'
 import { diffSnapshots, layRunner, releaseRoutes, snapshot } from './helpers/host-tree.js'
 import { inputEnv, parseCommandFile, sandbox, type Sandbox } from './helpers/runner.js'
-import { onlyProbes } from './helpers/facts.js'
+import { config, onlyProbes } from './helpers/facts.js'
+import { describeExisting } from '../src/commands/existing.js'
 
 
 describe('re-runs on a self-hosted runner (on-existing)', () => {
@@ -250,5 +251,28 @@ describe('re-runs on a self-hosted runner (on-existing)', () => {
       assert.match(r.summary, why)
       assert.deepEqual(await hostLedger(), kept)
     }
+  })
+})
+
+describe("on-existing's dry run", () => {
+  it('says "left in place", not "undo", for what cleanup never removes (packages, kernel modules)', () => {
+    const earlier: LedgerRecord = {
+      changes: [
+        { kind: 'packages-installed', packages: ['conntrack'] },
+        { kind: 'modules-loaded', modules: ['br_netfilter'] },
+        { kind: 'dir', path: HOST_PATHS.stateDir }
+      ],
+      completed: [],
+      cleanup: false,
+      kubeconfig: '/home/runner/.kube/config',
+      paths: HOST_PATHS,
+      runtime: 'containerd',
+      cni: 'flannel'
+    }
+    const lines = describeExisting(config({ 'on-existing': 'reset' }), { cluster: false, earlier }, HOST_PATHS, HOST_PATHS.ledgerFile).join('\n')
+    assert.match(lines, /^ {2}undo: \/etc\/kubeadm-single-node\/ \(created\)$/m)
+    assert.match(lines, /^ {2}left in place: kernel modules loaded: br_netfilter$/m)
+    assert.match(lines, /^ {2}left in place: packages installed: conntrack$/m)
+    assert.doesNotMatch(lines, /undo: packages installed/)
   })
 })

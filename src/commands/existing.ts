@@ -12,7 +12,7 @@ import type { Config, VersionSpec } from '../config/inputs.js'
 import { ON_EXISTING_FORMS } from '../inputs/table.js'
 import { minorOf } from '../config/versions.js'
 import { displayArgv } from '../host/exec.js'
-import { describeChange } from '../host/ledger.js'
+import { describeChange, leftInPlace } from '../host/changes/index.js'
 import type { Paths } from '../host/paths.js'
 import type { HostFacts } from '../host/probe.js'
 import { LedgerTrustError, oldLedgerFile } from '../io/host-ledger.js'
@@ -92,7 +92,7 @@ export function kubeadmResetAnyArgv(kubeadm: string): string[] {
 export function describeExisting(config: Config, ex: Existing, paths: Paths, ledgerFile: string): string[] {
   if (!anything(ex)) return []
   const head = `This host already has ${whatIsThere(ex, paths, ledgerFile)}.`
-  const undo = ex.earlier ? [...ex.earlier.changes].reverse().map((c) => `  undo: ${describeChange(c)}`) : []
+  const undo = ex.earlier ? [...ex.earlier.changes].reverse().map((c) => `  ${leftInPlace(c) ? 'left in place' : 'undo'}: ${describeChange(c)}`) : []
   const reset = [
     ...(ex.earlier ? [`on-existing: ${config.onExisting}: the earlier run's changes are undone, newest first, as its cleanup would:`, ...undo] : []),
     ...(ex.cluster ? [`then, if ${paths.adminConf} is still there: $ sudo ${displayArgv(kubeadmResetAnyArgv(join(paths.binDir, 'kubeadm')))}`] : []),

@@ -60,6 +60,11 @@ export function describeChange(c: Change): string {
   return kindOf(c).describe(c)
 }
 
+/** Whether cleanup leaves the change in place on purpose: the dry run says so instead of "undo". */
+export function leftInPlace(c: Change): boolean {
+  return kindOf(c).leftInPlace === true
+}
+
 /**
  * A recorded change read back (from the Actions state, or the host's file): its kind must be
  * one of KINDS, and that kind's schema must accept every field. `roots`: where a path it

@@ -61,6 +61,8 @@ export interface ChangeKind<C extends { kind: string }> {
   /** one line, for logs, the dry run and the post step's report */
   describe(c: C): string
   undo(c: C, u: UndoContext): Promise<UndoOutcome>
+  /** cleanup leaves this change in place on purpose (packages, kernel modules): said, never undone */
+  leftInPlace?: true
   /** the record read back from a saved ledger: every field typed, every path under the roots */
   parse(f: Fields): C
 }

@@ -23,5 +23,6 @@ export async function loadModules(ctx: DoContext, modules: readonly string[]): P
 export const kernelModule: ChangeKind<ModulesLoadedChange> = {
   describe: (c) => `kernel modules loaded: ${c.modules.join(', ')}`,
   undo: async () => 'left',
+  leftInPlace: true,
   parse: (f: Fields) => f.done({ kind: 'modules-loaded', modules: f.strings('modules', /^[A-Za-z0-9_-]{1,64}$/, 'kernel module names') })
 }

@@ -26,6 +26,7 @@ export function packageInstaller(ctx: DoContext): (packages: readonly string[], 
 export const installedPackage: ChangeKind<PackagesInstalledChange> = {
   describe: (c) => `packages installed: ${c.packages.join(', ')}`,
   undo: async () => 'left',
+  leftInPlace: true,
   // Debian's package names (policy 5.6.1), with an optional architecture
   parse: (f: Fields) => f.done({ kind: 'packages-installed', packages: f.strings('packages', /^[a-z0-9][a-z0-9+.-]{1,100}(:[a-z0-9]+)?$/, 'Debian package names') })
 }
