@@ -43,6 +43,15 @@ describe('load-images, without daemons', () => {
     assert.equal(buildPlan({ config: config({ 'kubernetes-version': VERSION }), facts: hostedRunner, version: VERSION, paths: HOST_PATHS }).steps.some((s) => s.id === 'images.load'), false)
   })
 
+  it('the dry run pulls no image load-images brings, even one the cluster asks for (the smoke test runs it)', () => {
+    const c = config({ 'kubernetes-version': VERSION, 'load-images': 'my-app:ci', 'smoke-test-image': 'my-app:ci' })
+    const plan = buildPlan({ config: c, facts: hostedRunner, version: VERSION, paths: HOST_PATHS })
+    const text = renderPlan(plan.steps, plan.learned)
+    assert.match(text, /docker save --output .* docker\.io\/library\/my-app:ci/)
+    assert.doesNotMatch(text, /images pull .*my-app:ci/)
+    assert.match(text, /images pull .*registry\.k8s\.io\/kube-apiserver:v1\.34\.2/, 'the rest is still pulled')
+  })
+
   it('refuses a digest, naming the input and the accepted forms', () => {
     assert.throws(() => config({ 'load-images': 'my-app@sha256:' + 'a'.repeat(64) }), /Input 'load-images' has the value "my-app@sha256:a+"; accepted: the name of an image in this host's Docker, .*not a digest/)
   })

@@ -103,6 +103,8 @@ export function imageSteps(p: PlanContext): Step[] {
   if (cache) needs.push('cache.restore')
   const cached = cache && entryLayout(cache.dir).images
   const load = config.loadImages.length > 0 ? [loadStep(p)] : []
+  // what load-images brings is there before the preload: never pulled
+  const loaded = new Set(config.loadImages)
   return [
     ...load,
     // after the load: what it brought is present, and not pulled
@@ -114,9 +116,10 @@ export function imageSteps(p: PlanContext): Step[] {
           ...(cached ? [`$ sudo ${displayArgv(cmd.importArchive(cached))}   (when the cache entry has images; a failure is a warning)`] : []),
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
+          ...(config.imageArchives.length > 0 && !config.offline ? ['(an image the archives bring is imported, not pulled: the run reads their names; a pull below is only for what none of them brings)'] : []),
           ...(config.offline
             ? [`offline: nothing is pulled; each of ${images(learned).join(' ') || "kubeadm's images"} must be present or imported, else the step stops`]
-            : pullOrder(images(learned)).map((i) => {
+            : pullOrder(images(learned).filter((i) => !loaded.has(i))).map((i) => {
                 const inRequest = runtime.credentialsInRequest(learned)
                 const cred = pullCredential(config, i, inRequest)
                 const how = inRequest
