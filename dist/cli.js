@@ -54977,6 +54977,7 @@ async function loadModules(ctx, modules) {
 var kernelModule = {
   describe: (c) => `kernel modules loaded: ${c.modules.join(", ")}`,
   undo: async () => "left",
+  leftInPlace: true,
   parse: (f) => f.done({ kind: "modules-loaded", modules: f.strings("modules", /^[A-Za-z0-9_-]{1,64}$/, "kernel module names") })
 };
 
@@ -55018,6 +55019,7 @@ function packageInstaller(ctx) {
 var installedPackage = {
   describe: (c) => `packages installed: ${c.packages.join(", ")}`,
   undo: async () => "left",
+  leftInPlace: true,
   // Debian's package names (policy 5.6.1), with an optional architecture
   parse: (f) => f.done({ kind: "packages-installed", packages: f.strings("packages", /^[a-z0-9][a-z0-9+.-]{1,100}(:[a-z0-9]+)?$/, "Debian package names") })
 };
@@ -55241,6 +55243,9 @@ var KINDS = {
 var kindOf = (c) => KINDS[c.kind];
 function describeChange(c) {
   return kindOf(c).describe(c);
+}
+function leftInPlace(c) {
+  return kindOf(c).leftInPlace === true;
 }
 function parseChange(raw, index, roots, named) {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new LedgerSchemaError(`change ${index} is ${JSON.stringify(raw)}, not a record`);
@@ -57628,7 +57633,7 @@ function parseKubeadmDocuments(text, where2) {
   const patches = [];
   const bad = (what, accepted = KUBEADM_CONFIG_FORMS) => void problems2.push(`${where2} ${what}; accepted: ${accepted}.`);
   let n = 0;
-  for (const d of (0, import_yaml4.parseAllDocuments)(text)) {
+  for (const d of (0, import_yaml4.parseAllDocuments)(text, { merge: true })) {
     if (d.errors.length > 0) {
       bad(`is not valid YAML (${d.errors.map((e) => firstLine(e.message)).join("; ")})`);
       continue;
@@ -58161,6 +58166,7 @@ function imageSteps(p) {
   if (cache) needs.push("cache.restore");
   const cached = cache && entryLayout(cache.dir).images;
   const load = config.loadImages.length > 0 ? [loadStep(p)] : [];
+  const loaded = new Set(config.loadImages);
   return [
     ...load,
     // after the load: what it brought is present, and not pulled
@@ -58172,7 +58178,8 @@ function imageSteps(p) {
           ...cached ? [`$ sudo ${displayArgv(cmd.importArchive(cached))}   (when the cache entry has images; a failure is a warning)`] : [],
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
-          ...config.offline ? [`offline: nothing is pulled; each of ${images(learned).join(" ") || "kubeadm's images"} must be present or imported, else the step stops`] : pullOrder(images(learned)).map((i) => {
+          ...config.imageArchives.length > 0 && !config.offline ? ["(an image the archives bring is imported, not pulled: the run reads their names; a pull below is only for what none of them brings)"] : [],
+          ...config.offline ? [`offline: nothing is pulled; each of ${images(learned).join(" ") || "kubeadm's images"} must be present or imported, else the step stops`] : pullOrder(images(learned).filter((i) => !loaded.has(i))).map((i) => {
             const inRequest = runtime.credentialsInRequest(learned);
             const cred = pullCredential(config, i, inRequest);
             const how = inRequest ? `registry-credentials for ${cred?.registry}: through the CRI, base64 USERNAME:TOKEN on standard input, which the script gives crictl as CRICTL_AUTH` : "registry-credentials: through the CRI, which reads them from its config";
@@ -58364,38 +58371,6 @@ var round = (n) => Math.round(n * 10) / 10;
 import { existsSync as existsSync2 } from "node:fs";
 import { access as access7 } from "node:fs/promises";
 import { join as join22 } from "node:path";
-
-// src/host/ledger.ts
-var Ledger = class {
-  /**
-   * `saved` is called with each change and its index, in the order they were recorded; the
-   * promise `record` returns settles once it is saved, and the change is made only then.
-   */
-  constructor(saved = () => {
-  }) {
-    this.saved = saved;
-  }
-  saved;
-  list = [];
-  touched = /* @__PURE__ */ new Set();
-  saving = Promise.resolve();
-  get changes() {
-    return this.list;
-  }
-  record(change) {
-    const index = this.list.push(change) - 1;
-    const mine = this.saving.then(() => this.saved(change, index));
-    this.saving = mine.catch(() => {
-    });
-    return mine;
-  }
-  /** True the first time a path is claimed: only the first change to a path records what was there. */
-  claim(path6) {
-    if (this.touched.has(path6)) return false;
-    this.touched.add(path6);
-    return true;
-  }
-};
 
 // src/io/host-ledger.ts
 import { lstat as lstat4, readFile as readFile10, realpath as realpath2 } from "node:fs/promises";
@@ -58679,7 +58654,7 @@ function kubeadmResetAnyArgv(kubeadm) {
 function describeExisting(config, ex, paths, ledgerFile) {
   if (!anything(ex)) return [];
   const head = `This host already has ${whatIsThere(ex, paths, ledgerFile)}.`;
-  const undo = ex.earlier ? [...ex.earlier.changes].reverse().map((c) => `  undo: ${describeChange(c)}`) : [];
+  const undo = ex.earlier ? [...ex.earlier.changes].reverse().map((c) => `  ${leftInPlace(c) ? "left in place" : "undo"}: ${describeChange(c)}`) : [];
   const reset = [
     ...ex.earlier ? [`on-existing: ${config.onExisting}: the earlier run's changes are undone, newest first, as its cleanup would:`, ...undo] : [],
     ...ex.cluster ? [`then, if ${paths.adminConf} is still there: $ sudo ${displayArgv(kubeadmResetAnyArgv(join22(paths.binDir, "kubeadm")))}`] : [],
@@ -63935,6 +63910,38 @@ async function saveCache3(record, env) {
 
 // src/commands/up.ts
 import { dirname as dirname15 } from "node:path";
+
+// src/host/ledger.ts
+var Ledger = class {
+  /**
+   * `saved` is called with each change and its index, in the order they were recorded; the
+   * promise `record` returns settles once it is saved, and the change is made only then.
+   */
+  constructor(saved = () => {
+  }) {
+    this.saved = saved;
+  }
+  saved;
+  list = [];
+  touched = /* @__PURE__ */ new Set();
+  saving = Promise.resolve();
+  get changes() {
+    return this.list;
+  }
+  record(change) {
+    const index = this.list.push(change) - 1;
+    const mine = this.saving.then(() => this.saved(change, index));
+    this.saving = mine.catch(() => {
+    });
+    return mine;
+  }
+  /** True the first time a path is claimed: only the first change to a path records what was there. */
+  claim(path6) {
+    if (this.touched.has(path6)) return false;
+    this.touched.add(path6);
+    return true;
+  }
+};
 
 // src/io/ledger-store.ts
 var headOf = (r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== "changes"));

@@ -79322,6 +79322,7 @@ async function loadModules(ctx, modules) {
 var kernelModule = {
   describe: (c) => `kernel modules loaded: ${c.modules.join(", ")}`,
   undo: async () => "left",
+  leftInPlace: true,
   parse: (f) => f.done({ kind: "modules-loaded", modules: f.strings("modules", /^[A-Za-z0-9_-]{1,64}$/, "kernel module names") })
 };
 
@@ -79363,6 +79364,7 @@ function packageInstaller(ctx) {
 var installedPackage = {
   describe: (c) => `packages installed: ${c.packages.join(", ")}`,
   undo: async () => "left",
+  leftInPlace: true,
   // Debian's package names (policy 5.6.1), with an optional architecture
   parse: (f) => f.done({ kind: "packages-installed", packages: f.strings("packages", /^[a-z0-9][a-z0-9+.-]{1,100}(:[a-z0-9]+)?$/, "Debian package names") })
 };
@@ -79586,6 +79588,9 @@ var KINDS = {
 var kindOf = (c) => KINDS[c.kind];
 function describeChange(c) {
   return kindOf(c).describe(c);
+}
+function leftInPlace(c) {
+  return kindOf(c).leftInPlace === true;
 }
 function parseChange(raw, index, roots, named) {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new LedgerSchemaError(`change ${index} is ${JSON.stringify(raw)}, not a record`);
@@ -81918,7 +81923,7 @@ function parseKubeadmDocuments(text, where2) {
   const patches = [];
   const bad = (what, accepted = KUBEADM_CONFIG_FORMS) => void problems2.push(`${where2} ${what}; accepted: ${accepted}.`);
   let n = 0;
-  for (const d of (0, import_yaml4.parseAllDocuments)(text)) {
+  for (const d of (0, import_yaml4.parseAllDocuments)(text, { merge: true })) {
     if (d.errors.length > 0) {
       bad(`is not valid YAML (${d.errors.map((e) => firstLine(e.message)).join("; ")})`);
       continue;
@@ -82433,6 +82438,7 @@ function imageSteps(p) {
   if (cache) needs.push("cache.restore");
   const cached = cache && entryLayout(cache.dir).images;
   const load = config.loadImages.length > 0 ? [loadStep(p)] : [];
+  const loaded = new Set(config.loadImages);
   return [
     ...load,
     // after the load: what it brought is present, and not pulled
@@ -82444,7 +82450,8 @@ function imageSteps(p) {
           ...cached ? [`$ sudo ${displayArgv(cmd.importArchive(cached))}   (when the cache entry has images; a failure is a warning)`] : [],
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
-          ...config.offline ? [`offline: nothing is pulled; each of ${images(learned).join(" ") || "kubeadm's images"} must be present or imported, else the step stops`] : pullOrder(images(learned)).map((i) => {
+          ...config.imageArchives.length > 0 && !config.offline ? ["(an image the archives bring is imported, not pulled: the run reads their names; a pull below is only for what none of them brings)"] : [],
+          ...config.offline ? [`offline: nothing is pulled; each of ${images(learned).join(" ") || "kubeadm's images"} must be present or imported, else the step stops`] : pullOrder(images(learned).filter((i) => !loaded.has(i))).map((i) => {
             const inRequest = runtime.credentialsInRequest(learned);
             const cred = pullCredential(config, i, inRequest);
             const how = inRequest ? `registry-credentials for ${cred?.registry}: through the CRI, base64 USERNAME:TOKEN on standard input, which the script gives crictl as CRICTL_AUTH` : "registry-credentials: through the CRI, which reads them from its config";
@@ -82658,23 +82665,26 @@ ${ganttChart(timings)}
 \`\`\`
 `, true);
 }
+function escapeHtml(text) {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
 async function writeSummary(s) {
   if (!process.env.GITHUB_STEP_SUMMARY) return;
   const sum = summary;
   switch (s.kind) {
     case "run":
       sum.addHeading("kubeadm-single-node", 2);
-      sum.addTable([[{ data: "fact", header: true }, { data: "value", header: true }], ...s.facts.map(([k, v]) => [k, v])]);
+      sum.addTable([[{ data: "fact", header: true }, { data: "value", header: true }], ...s.facts.map(([k, v]) => [escapeHtml(k), escapeHtml(v)])]);
       addTimings(s.timings, s.total);
-      for (const n of s.notes) sum.addRaw(`> ${n}
+      for (const n of s.notes) sum.addRaw(`> ${escapeHtml(n)}
 `, true);
       break;
     case "plan":
-      sum.addHeading("kubeadm-single-node: dry run", 2).addRaw("Nothing on this host was changed. The plan, in order:\n", true).addCodeBlock(s.text, "text");
+      sum.addHeading("kubeadm-single-node: dry run", 2).addRaw("Nothing on this host was changed. The plan, in order:\n", true).addCodeBlock(escapeHtml(s.text), "text");
       break;
     case "failure":
-      sum.addHeading("kubeadm-single-node failed", 2).addCodeBlock(s.message, "text");
-      for (const [title, body2] of s.details ?? []) sum.addDetails(title, `
+      sum.addHeading("kubeadm-single-node failed", 2).addCodeBlock(escapeHtml(s.message), "text");
+      for (const [title, body2] of s.details ?? []) sum.addDetails(escapeHtml(title), `
 
 \`\`\`text
 ${body2}
@@ -82683,7 +82693,7 @@ ${body2}
       if (s.timings && s.timings.length > 0) addTimings(s.timings);
       break;
     case "cleanup":
-      sum.addHeading("kubeadm-single-node cleanup", 3).addCodeBlock(s.lines.join("\n"), "text");
+      sum.addHeading("kubeadm-single-node cleanup", 3).addCodeBlock(escapeHtml(s.lines.join("\n")), "text");
       break;
   }
   await sum.write();
@@ -82693,38 +82703,6 @@ ${body2}
 import { existsSync as existsSync5 } from "node:fs";
 import { access as access6 } from "node:fs/promises";
 import { join as join25 } from "node:path";
-
-// src/host/ledger.ts
-var Ledger = class {
-  /**
-   * `saved` is called with each change and its index, in the order they were recorded; the
-   * promise `record` returns settles once it is saved, and the change is made only then.
-   */
-  constructor(saved = () => {
-  }) {
-    this.saved = saved;
-  }
-  saved;
-  list = [];
-  touched = /* @__PURE__ */ new Set();
-  saving = Promise.resolve();
-  get changes() {
-    return this.list;
-  }
-  record(change) {
-    const index = this.list.push(change) - 1;
-    const mine = this.saving.then(() => this.saved(change, index));
-    this.saving = mine.catch(() => {
-    });
-    return mine;
-  }
-  /** True the first time a path is claimed: only the first change to a path records what was there. */
-  claim(path14) {
-    if (this.touched.has(path14)) return false;
-    this.touched.add(path14);
-    return true;
-  }
-};
 
 // src/io/host-ledger.ts
 import { lstat as lstat4, readFile as readFile10, realpath as realpath2 } from "node:fs/promises";
@@ -83008,7 +82986,7 @@ function kubeadmResetAnyArgv(kubeadm) {
 function describeExisting(config, ex, paths, ledgerFile) {
   if (!anything(ex)) return [];
   const head = `This host already has ${whatIsThere(ex, paths, ledgerFile)}.`;
-  const undo = ex.earlier ? [...ex.earlier.changes].reverse().map((c) => `  undo: ${describeChange(c)}`) : [];
+  const undo = ex.earlier ? [...ex.earlier.changes].reverse().map((c) => `  ${leftInPlace(c) ? "left in place" : "undo"}: ${describeChange(c)}`) : [];
   const reset = [
     ...ex.earlier ? [`on-existing: ${config.onExisting}: the earlier run's changes are undone, newest first, as its cleanup would:`, ...undo] : [],
     ...ex.cluster ? [`then, if ${paths.adminConf} is still there: $ sudo ${displayArgv(kubeadmResetAnyArgv(join25(paths.binDir, "kubeadm")))}`] : [],
@@ -88232,6 +88210,38 @@ async function plan(config, env, out, input = "plan-dir") {
 
 // src/commands/up.ts
 import { dirname as dirname16 } from "node:path";
+
+// src/host/ledger.ts
+var Ledger = class {
+  /**
+   * `saved` is called with each change and its index, in the order they were recorded; the
+   * promise `record` returns settles once it is saved, and the change is made only then.
+   */
+  constructor(saved = () => {
+  }) {
+    this.saved = saved;
+  }
+  saved;
+  list = [];
+  touched = /* @__PURE__ */ new Set();
+  saving = Promise.resolve();
+  get changes() {
+    return this.list;
+  }
+  record(change) {
+    const index = this.list.push(change) - 1;
+    const mine = this.saving.then(() => this.saved(change, index));
+    this.saving = mine.catch(() => {
+    });
+    return mine;
+  }
+  /** True the first time a path is claimed: only the first change to a path records what was there. */
+  claim(path14) {
+    if (this.touched.has(path14)) return false;
+    this.touched.add(path14);
+    return true;
+  }
+};
 
 // src/io/ledger-store.ts
 var headOf = (r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== "changes"));

@@ -79035,6 +79035,7 @@ var kubeadmInitKind = {
 var kernelModule = {
   describe: (c) => `kernel modules loaded: ${c.modules.join(", ")}`,
   undo: async () => "left",
+  leftInPlace: true,
   parse: (f) => f.done({ kind: "modules-loaded", modules: f.strings("modules", /^[A-Za-z0-9_-]{1,64}$/, "kernel module names") })
 };
 
@@ -79060,6 +79061,7 @@ var mount = {
 var installedPackage = {
   describe: (c) => `packages installed: ${c.packages.join(", ")}`,
   undo: async () => "left",
+  leftInPlace: true,
   // Debian's package names (policy 5.6.1), with an optional architecture
   parse: (f) => f.done({ kind: "packages-installed", packages: f.strings("packages", /^[a-z0-9][a-z0-9+.-]{1,100}(:[a-z0-9]+)?$/, "Debian package names") })
 };
@@ -81135,23 +81137,26 @@ ${ganttChart(timings)}
 \`\`\`
 `, true);
 }
+function escapeHtml(text) {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
 async function writeSummary(s) {
   if (!process.env.GITHUB_STEP_SUMMARY) return;
   const sum = summary;
   switch (s.kind) {
     case "run":
       sum.addHeading("kubeadm-single-node", 2);
-      sum.addTable([[{ data: "fact", header: true }, { data: "value", header: true }], ...s.facts.map(([k, v]) => [k, v])]);
+      sum.addTable([[{ data: "fact", header: true }, { data: "value", header: true }], ...s.facts.map(([k, v]) => [escapeHtml(k), escapeHtml(v)])]);
       addTimings(s.timings, s.total);
-      for (const n of s.notes) sum.addRaw(`> ${n}
+      for (const n of s.notes) sum.addRaw(`> ${escapeHtml(n)}
 `, true);
       break;
     case "plan":
-      sum.addHeading("kubeadm-single-node: dry run", 2).addRaw("Nothing on this host was changed. The plan, in order:\n", true).addCodeBlock(s.text, "text");
+      sum.addHeading("kubeadm-single-node: dry run", 2).addRaw("Nothing on this host was changed. The plan, in order:\n", true).addCodeBlock(escapeHtml(s.text), "text");
       break;
     case "failure":
-      sum.addHeading("kubeadm-single-node failed", 2).addCodeBlock(s.message, "text");
-      for (const [title, body2] of s.details ?? []) sum.addDetails(title, `
+      sum.addHeading("kubeadm-single-node failed", 2).addCodeBlock(escapeHtml(s.message), "text");
+      for (const [title, body2] of s.details ?? []) sum.addDetails(escapeHtml(title), `
 
 \`\`\`text
 ${body2}
@@ -81160,7 +81165,7 @@ ${body2}
       if (s.timings && s.timings.length > 0) addTimings(s.timings);
       break;
     case "cleanup":
-      sum.addHeading("kubeadm-single-node cleanup", 3).addCodeBlock(s.lines.join("\n"), "text");
+      sum.addHeading("kubeadm-single-node cleanup", 3).addCodeBlock(escapeHtml(s.lines.join("\n")), "text");
       break;
   }
   await sum.write();
