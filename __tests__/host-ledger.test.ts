@@ -17,9 +17,9 @@ import type { Change } from '../src/host/ledger.js'
 import { pathsUnder, type Paths } from '../src/host/paths.js'
 import { hostLedgerStore, LedgerTrustError, type StatFn } from '../src/io/host-ledger.js'
 import { headOf, type LedgerRecord } from '../src/io/ledger-store.js'
-import type { Reporter } from '../src/io/reporter.js'
 import { RUNTIME_NAMES } from '../src/runtimes/index.js'
 import { config, onlyProbes } from './helpers/facts.js'
+import { linesReporter } from './helpers/reporter.js'
 
 const known = { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS) }
 
@@ -138,18 +138,7 @@ describe("the host's ledger", { skip: root }, () => {
 
 function recorder(h: Awaited<ReturnType<typeof host>>, stat?: StatFn): { env: CommandEnv; lines: string[] } {
   const lines: string[] = []
-  const io: Reporter = {
-    info: (m) => void lines.push(m),
-    warning: (m) => void lines.push(`warning: ${m}`),
-    block: (t, b) => void lines.push(`== ${t}`, ...b),
-    start: () => {},
-    stepEnded: () => {},
-    flush: () => {},
-    setOutput: () => {},
-    exportVariable: () => {},
-    addPath: () => {},
-    summary: async () => {}
-  }
+  const io = linesReporter(lines)
   const hostLedger = hostLedgerStore({ file: h.paths.ledgerFile, run: h.run, paths: h.paths, home: h.home, known, stat })
   const env: CommandEnv = { paths: h.paths, run: h.run, services: { act: async () => {}, status: async () => ({ enabled: 'enabled', active: true }), disable: async () => {}, logs: async () => '' }, io, store: hostLedger, hostLedger, hostLedgerFile: h.paths.ledgerFile, where: 'terminal' }
   return { env, lines }

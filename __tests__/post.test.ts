@@ -12,24 +12,13 @@ import type { CommandEnv } from '../src/commands/env.js'
 import { hintsFor } from '../src/engine/diagnostics.js'
 import { pathsUnder } from '../src/host/paths.js'
 import type { LedgerRecord, LedgerStore } from '../src/io/ledger-store.js'
-import type { Reporter } from '../src/io/reporter.js'
 import { config, onlyProbes } from './helpers/facts.js'
+import { linesReporter } from './helpers/reporter.js'
 
 function recorder() {
   const lines: string[] = []
   const ran: string[] = []
-  const io: Reporter = {
-    info: (m) => void lines.push(m),
-    warning: (m) => void lines.push(`warning: ${m}`),
-    block: (t, b) => void lines.push(`== ${t}`, ...b),
-    start: () => {},
-    stepEnded: () => {},
-    flush: () => {},
-    setOutput: () => {},
-    exportVariable: () => {},
-    addPath: () => {},
-    summary: async () => {}
-  }
+  const io = linesReporter(lines)
   let cleared = false
   const saved: LedgerRecord[] = []
   const store: LedgerStore = {
