@@ -31,9 +31,9 @@ export function runtimeSteps(p: PlanContext): Step[] {
     )
   }
   if (config.registryCredentials.length > 0 && (facts.docker || installed)) steps.push(dockerCredentialsStep(p, installed))
-  // with Docker as the runtime the preload pulls through dockerd: its mirrors first
+  // a runtime whose pulls go through dockerd (Docker as the runtime) waits for its mirrors
   const ready = steps.find((s) => s.id === 'runtime.ready')
-  if (config.containerRuntime === 'docker' && ready && steps.some((s) => s.id === 'runtime.docker-mirrors')) ready.needs = [...ready.needs, 'runtime.docker-mirrors']
+  if (p.runtime.pullsThroughDockerd && ready && steps.some((s) => s.id === 'runtime.docker-mirrors')) ready.needs = [...ready.needs, 'runtime.docker-mirrors']
   return steps
 }
 

@@ -39,6 +39,8 @@ export interface RuntimeSetup {
   containerdMajor?: number
   /** the runtime phase: install where needed, configure, restart, wait until CRI answers (`runtime.ready`) */
   steps(p: PluginContext): Step[]
+  /** its image pulls go through the host's dockerd, so Docker's registry-mirrors must be set first */
+  pullsThroughDockerd: boolean
   /** whether registry-credentials go with each pull request (the preload's, the kubelet's) rather than in the runtime's config */
   credentialsInRequest(learned: Learned): boolean
   /** flags the kubelet needs for this runtime, given through kubeadm's nodeRegistration.kubeletExtraArgs */

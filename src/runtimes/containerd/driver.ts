@@ -206,6 +206,7 @@ export const containerd: RuntimeDriver = {
         steps.push(configureStep(p, l, needs), readyStep(p, l))
         return steps
       },
+      pullsThroughDockerd: false,
       credentialsInRequest: (learned) => credentialsInRequest(learned.containerdMajor),
       // registry-credentials on containerd 2.x: the kubelet's credential provider (./credentials.ts)
       kubeletArgs: (config, paths) => (usesCredentialProvider(config, major) ? credentialProviderFlags(credentialProviderFiles(paths)) : []),

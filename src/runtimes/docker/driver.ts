@@ -158,6 +158,7 @@ export const docker: RuntimeDriver = {
       notes,
       steps: (p) => [criDockerdStep(p), configureStep(p, why), readyStep(p)],
       // dockerd pulls with root's Docker credentials (registry-credentials is refused with this runtime)
+      pullsThroughDockerd: true,
       credentialsInRequest: () => false,
       kubeletArgs: () => [],
       downloads: (config) => [criDockerdArtifact(config.githubUrl, facts.arch)],
