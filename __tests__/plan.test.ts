@@ -297,6 +297,16 @@ describe('the action plan', () => {
     const json = JSON.parse(await readFile(join(root, 'plan.json'), 'utf8'))
     assert.deepEqual(json.map((s: { id: string }) => s.id), orderSteps(plan.steps).map((s) => s.id))
     assert.match(await readFile(join(root, 'plan.txt'), 'utf8'), /kubeadm init --config \/etc\/kubeadm-single-node\/kubeadm\.yaml/)
+    // files a task writes are in the tree too: the CNI manifest says where the run reads it
+    assert.match(await readFile(join(root, 'etc/kubeadm-single-node/cni.yaml'), 'utf8'), /^# the flannel manifest, read at run time from https:\/\/github\.com\/flannel-io\/flannel\/releases\/download\/v0\.28\.9\/kube-flannel\.yml, with net-conf\.json Network set to 10\.244\.0\.0\/16/)
+    const withCreds = build({ 'registry-credentials': 'docker.io=octocat:dckr_pat_tree' })
+    const root2 = await mkdtemp(join(tmpdir(), 'ksn-plan-'))
+    const written2 = await writePlanTree(withCreds.steps, withCreds.learned, root2)
+    const dockerConfig = written2.find((p) => p.endsWith('/.docker/config.json'))!
+    assert.ok(dockerConfig, 'the runner user\'s Docker config.json is in the tree')
+    const text = await readFile(join(root2, dockerConfig), 'utf8')
+    assert.ok(!text.includes('dckr_pat_tree'), 'with a placeholder for the token')
+    assert.ok('docker.io' in JSON.parse(text).auths || 'https://index.docker.io/v1/' in JSON.parse(text).auths)
   })
 
   it('never writes the plan tree onto the live system', async () => {

@@ -57,6 +57,8 @@ export function manifestCni(m: ManifestCni): Pick<CniPlugin, 'predictedImages' |
               `set ${m.sets.full} to ${config.podNetworkCidr}; write ${files.cniManifest}`,
               `images: ${learned.cniImages.join(' ') || '(read from the manifest)'}`
             ],
+            // the manifest is read at run time; the tree says from where, and what is set in it
+            writes: [{ path: files.cniManifest, render: () => `# the ${m.name} manifest, read at run time from ${source}, with ${m.sets.full} set to ${config.podNetworkCidr}\n` }],
             run: async (ctx) => {
               const rendered = m.render(await readManifest(source), config.podNetworkCidr)
               ctx.learned.cniImages = rendered.images

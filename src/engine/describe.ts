@@ -77,6 +77,13 @@ export async function writePlanTree(steps: readonly Step[], learned: Learned, ro
   const written: string[] = []
   for (const step of orderSteps(steps)) {
     for (const op of step.ops) {
+      if (op.kind === 'task') {
+        for (const w of op.writes ?? []) {
+          await mkdir(dirname(join(root, w.path)), { recursive: true })
+          await writeFile(join(root, w.path), w.render(learned), { mode: w.mode ?? 0o644 })
+          written.push(w.path)
+        }
+      }
       if (op.kind !== 'write') continue
       const dest = join(root, op.path)
       await mkdir(dirname(dest), { recursive: true })

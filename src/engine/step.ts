@@ -49,7 +49,17 @@ export type Op =
   /** a unit: recorded in the ledger, so that cleanup puts its state back */
   | { kind: 'service'; action: ServiceAction; unit?: string }
   /** work that reads results as it goes (downloads, waits); `shows` is what a dry run prints */
-  | { kind: 'task'; title: string; shows: string[]; run: (ctx: StepContext) => Promise<void> }
+  | {
+      kind: 'task'
+      title: string
+      shows: string[]
+      run: (ctx: StepContext) => Promise<void>
+      /**
+       * Files the task writes, as the plan tree shows them: what it can know before the run (a
+       * merge with a file the host has, or a download, is only known then: `render` says so)
+       */
+      writes?: Array<{ path: string; mode?: number; render: (learned: Learned) => string }>
+    }
 
 export interface Step {
   id: StepId

@@ -63,6 +63,8 @@ function dockerCredentialsStep(p: PlanContext, installed: boolean): Step {
         ...preview.trimEnd().split('\n').map((l) => `  | ${l}`),
         `(cleanup puts the original ${path} back, or removes it)`
       ],
+      // the tree shows the auths the run adds, placeholders for the tokens; the run merges them into the user's file
+      writes: [{ path, mode: 0o600, render: () => preview }],
       run: async (ctx) => {
         const existing = await readDockerConfig(ctx.host.run, path)
         const { text, shadowed } = mergeDockerConfig(existing, config.registryCredentials, true)
