@@ -8,8 +8,9 @@
 //   3. on-existing: reset: the first job's ledger is replayed, the host read again, the
 //      cluster built again; its cleanup then leaves the machine as it was before job 1.
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { after, before, describe, it as test } from 'node:test'
+import { HOST_PATHS } from '../../src/host/paths.js'
 import { inputEnv, parseCommandFile } from '../helpers/runner.js'
 import { crictlMissing } from './cri-tools.js'
 import { bootMachine, copyIn, diffSnapshots, pushImage, REPO, RUNNER, RUNNER_FILES, runnerEnv, serveRelease, snapshot, standins, startRegistry, systemAvailable, type Machine, type Release, type Snapshot } from './machine.js'
@@ -21,7 +22,8 @@ const it = (name: string, fn: () => Promise<void>): void => void test(name, { sk
 const ACTION = '/home/runner/work/_actions/org/kubeadm-single-node/v1'
 const MIRROR = 'http://127.0.0.1:5000'
 const VERSION = 'v1.28.15'
-const LEDGER = `${RUNNER.home}/.local/state/kubeadm-single-node/ledger.json`
+// the host's ledger: root's, in a 0700 directory of root's (src/io/host-ledger.ts)
+const LEDGER = HOST_PATHS.ledgerFile
 
 interface Run {
   code: number
@@ -84,7 +86,7 @@ describe('re-runs on one self-hosted machine (on-existing)', { timeout: 1_500_00
   )
   after(async () => m?.shutdown())
 
-  it('job 1 (cleanup: false) leaves its changes, and its ledger in the runner user\'s home', async () => {
+  it("job 1 (cleanup: false) leaves its changes, and its ledger on the host, root's", async () => {
     assert.equal(first.main.code, 1, first.main.out)
     assert.match(first.main.out, /error execution phase wait-control-plane/)
     assert.match(first.post.out, /Cleanup is off .*host changes stay/)
@@ -92,7 +94,8 @@ describe('re-runs on one self-hosted machine (on-existing)', { timeout: 1_500_00
     assert.match(afterFirst.files['/etc/kubeadm-single-node/kubeadm.yaml'] ?? '', /^file 0600 0:0/)
     const record = JSON.parse(firstLedger)
     assert.ok(record.changes.length > 30, `${record.changes.length} changes kept on the host`)
-    assert.equal((await m.run(['stat', '-c', '%U %a', LEDGER])).trim(), 'runner 600')
+    assert.equal((await m.run(['stat', '-c', '%U %a', LEDGER])).trim(), 'root 600')
+    assert.equal((await m.run(['stat', '-c', '%U %a', dirname(LEDGER)])).trim(), 'root 700')
   })
 
   it('job 2 (on-existing left at fail) is refused before it changes anything', async () => {
