@@ -78688,6 +78688,9 @@ function manifestCni(m) {
               `set ${m.sets.full} to ${config.podNetworkCidr}; write ${files.cniManifest}`,
               `images: ${learned.cniImages.join(" ") || "(read from the manifest)"}`
             ],
+            // the manifest is read at run time; the tree says from where, and what is set in it
+            writes: [{ path: files.cniManifest, render: () => `# the ${m.name} manifest, read at run time from ${source}, with ${m.sets.full} set to ${config.podNetworkCidr}
+` }],
             run: async (ctx) => {
               const rendered = m.render(await readManifest(source), config.podNetworkCidr);
               ctx.learned.cniImages = rendered.images;
@@ -80729,6 +80732,7 @@ var containerd = {
         steps.push(configureStep(p, l, needs), readyStep(p, l));
         return steps;
       },
+      pullsThroughDockerd: false,
       credentialsInRequest: (learned) => credentialsInRequest(learned.containerdMajor),
       // registry-credentials on containerd 2.x: the kubelet's credential provider (./credentials.ts)
       kubeletArgs: (config, paths2) => usesCredentialProvider(config, major) ? credentialProviderFlags(credentialProviderFiles(paths2)) : [],
@@ -81177,6 +81181,7 @@ var docker = {
       notes,
       steps: (p) => [criDockerdStep(p), configureStep2(p, why), readyStep2(p)],
       // dockerd pulls with root's Docker credentials (registry-credentials is refused with this runtime)
+      pullsThroughDockerd: true,
       credentialsInRequest: () => false,
       kubeletArgs: () => [],
       downloads: (config) => [criDockerdArtifact(config.githubUrl, facts.arch)],
@@ -81413,6 +81418,13 @@ async function writePlanTree(steps, learned, root) {
   const written = [];
   for (const step2 of orderSteps(steps)) {
     for (const op of step2.ops) {
+      if (op.kind === "task") {
+        for (const w of op.writes ?? []) {
+          await mkdir4(dirname10(join21(root, w.path)), { recursive: true });
+          await writeFile3(join21(root, w.path), w.render(learned), { mode: w.mode ?? 420 });
+          written.push(w.path);
+        }
+      }
       if (op.kind !== "write") continue;
       const dest = join21(root, op.path);
       await mkdir4(dirname10(dest), { recursive: true });
@@ -87953,7 +87965,7 @@ function runtimeSteps(p) {
   }
   if (config.registryCredentials.length > 0 && (facts.docker || installed)) steps.push(dockerCredentialsStep(p, installed));
   const ready = steps.find((s) => s.id === "runtime.ready");
-  if (config.containerRuntime === "docker" && ready && steps.some((s) => s.id === "runtime.docker-mirrors")) ready.needs = [...ready.needs, "runtime.docker-mirrors"];
+  if (p.runtime.pullsThroughDockerd && ready && steps.some((s) => s.id === "runtime.docker-mirrors")) ready.needs = [...ready.needs, "runtime.docker-mirrors"];
   return steps;
 }
 function dockerConfigPath(facts) {
@@ -87974,6 +87986,8 @@ function dockerCredentialsStep(p, installed) {
         ...preview.trimEnd().split("\n").map((l) => `  | ${l}`),
         `(cleanup puts the original ${path14} back, or removes it)`
       ],
+      // the tree shows the auths the run adds, placeholders for the tokens; the run merges them into the user's file
+      writes: [{ path: path14, mode: 384, render: () => preview }],
       run: async (ctx) => {
         const existing = await readDockerConfig(ctx.host.run, path14);
         const { text, shadowed } = mergeDockerConfig(existing, config.registryCredentials, true);

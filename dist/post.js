@@ -78581,6 +78581,9 @@ function manifestCni(m) {
               `set ${m.sets.full} to ${config.podNetworkCidr}; write ${files.cniManifest}`,
               `images: ${learned.cniImages.join(" ") || "(read from the manifest)"}`
             ],
+            // the manifest is read at run time; the tree says from where, and what is set in it
+            writes: [{ path: files.cniManifest, render: () => `# the ${m.name} manifest, read at run time from ${source}, with ${m.sets.full} set to ${config.podNetworkCidr}
+` }],
             run: async (ctx) => {
               const rendered = m.render(await readManifest(source), config.podNetworkCidr);
               ctx.learned.cniImages = rendered.images;
@@ -80202,6 +80205,7 @@ var containerd = {
         steps.push(configureStep(p, l, needs), readyStep(p, l));
         return steps;
       },
+      pullsThroughDockerd: false,
       credentialsInRequest: (learned) => credentialsInRequest(learned.containerdMajor),
       // registry-credentials on containerd 2.x: the kubelet's credential provider (./credentials.ts)
       kubeletArgs: (config, paths2) => usesCredentialProvider(config, major) ? credentialProviderFlags(credentialProviderFiles(paths2)) : [],
@@ -80542,6 +80546,7 @@ var docker = {
       notes,
       steps: (p) => [criDockerdStep(p), configureStep2(p, why), readyStep2(p)],
       // dockerd pulls with root's Docker credentials (registry-credentials is refused with this runtime)
+      pullsThroughDockerd: true,
       credentialsInRequest: () => false,
       kubeletArgs: () => [],
       downloads: (config) => [criDockerdArtifact(config.githubUrl, facts.arch)],
