@@ -1,6 +1,6 @@
 // Every default and pin that is not per Kubernetes minor lives here, so that a bump is one
 // edit. Per-minor facts are in kubernetes.ts; each runtime and CNI pins its own version in
-// its folder. The input table (input-table.ts) takes its defaults from here, and action.yml is
+// its folder. The input table (src/inputs/table.ts) takes its defaults from here, and action.yml is
 // written from that table; an input whose default depends on another gets '' there and its
 // value here is what the parser picks.
 

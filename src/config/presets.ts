@@ -3,7 +3,7 @@
 // if the user had written it; an input the user sets wins over the preset's value for it
 // (parseInputs applies a preset only to inputs left empty). The README's "Restricted
 // networks" section lists the same values, and a test holds the two equal.
-/** The inputs a preset may set (names in src/config/input-table.ts, which reads this file's presets). */
+/** The inputs a preset may set (names in src/inputs/table.ts, which reads this file's presets). */
 export type PresetInput = 'image-repository' | 'registry-mirrors' | 'kubernetes-release-url' | 'github-url'
 
 export interface MirrorPreset {

@@ -1,5 +1,5 @@
 // The command line's words: which flags each command takes, read from the input table
-// (src/config/input-table.ts), and the help that says them. Pure: argv in, a parsed command or
+// (src/inputs/table.ts), and the help that says them. Pure: argv in, a parsed command or
 // a UsageError out. Each command takes only the flags it uses; an unknown, repeated or unused
 // flag, a missing value or a stray argument is an error that names it (exit code 2).
 import { INPUTS, plainText, type AnyInputSpec, type InputKind, type InputName } from '../inputs/table.js'

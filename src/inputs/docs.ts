@@ -1,5 +1,5 @@
 // action.yml's inputs and the README's Inputs table, written from the input table
-// (src/config/input-table.ts) by `npm run inputs`, and compared with it by
+// (src/inputs/table.ts) by `npm run inputs`, and compared with it by
 // __tests__/input-docs.test.ts. Pure: text in, text out.
 import { INPUTS, plainText, type AnyInputSpec } from './table.js'
 

@@ -434,7 +434,7 @@ export const INPUTS = [
     forms: ON_EXISTING_FORMS,
     default: DEFAULTS.onExisting,
     description:
-      "What a run does where this host already has a cluster (/etc/kubernetes/admin.conf) or an earlier run's host changes that no cleanup undid (the ledger the action keeps in ~/.local/state/kubeadm-single-node/ledger.json, for self-hosted runners). 'fail' stops before anything changes, saying what is there. 'reset' undoes the earlier run's recorded changes (kubeadm reset first, files put back), runs kubeadm reset on a cluster no ledger records, then builds a fresh cluster. 'reuse' checks that the cluster answers, exports its kubeconfig and the outputs and builds nothing but load-images (the earlier ledger becomes this run's: cleanup undoes it); with no cluster to reuse it does what reset does.",
+      "What a run does where this host already has a cluster (/etc/kubernetes/admin.conf) or an earlier run's host changes that no cleanup undid (the ledger the action keeps on the host, root's, in /var/lib/kubeadm-single-node/ledger.json, for self-hosted runners). 'fail' stops before anything changes, saying what is there. 'reset' undoes the earlier run's recorded changes (kubeadm reset first, files put back), runs kubeadm reset on a cluster no ledger records, then builds a fresh cluster. 'reuse' checks that the cluster answers, exports its kubeconfig and the outputs and builds nothing but load-images (the earlier ledger becomes this run's: cleanup undoes it); with no cluster to reuse it does what reset does.",
     summary:
       "`fail`, `reset`, `reuse`: what a run does where a cluster or an earlier run's unfinished changes already are (see [Re-runs on self-hosted runners](#re-runs-on-self-hosted-runners))"
   },
