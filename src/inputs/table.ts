@@ -1,6 +1,6 @@
 // Every input, declared once: its name, kind, default, the forms its errors accept, its
 // description, the section of the configuration it feeds and how the command line takes it.
-// From this table come the parser's defaults and accepted forms (src/config/inputs.ts), the
+// From this table come the parser's defaults and accepted forms (./parse.ts), the
 // command line's flags and help (src/entry/args.ts), and action.yml's inputs and the README's
 // Inputs table (written by `npm run inputs`; a test fails when they differ from this table).
 //
