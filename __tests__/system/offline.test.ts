@@ -13,20 +13,18 @@
 // - The same for v1.34.2, which the machine's containerd 1.6.20 cannot serve: the action's own
 //   containerd comes from a file under github-url too, and the images are imported into it.
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { basename, join } from 'node:path'
 import { after, before, describe, it as test } from 'node:test'
 import { CNI_PLUGINS_VERSION } from '../../src/config/defaults.js'
 import { crictlVersion } from '../../src/config/kubernetes.js'
 import { FLANNEL } from '../../src/cnis/flannel/plugin.js'
 import { HOST_PATHS } from '../../src/host/paths.js'
-import { PRIVATE_CONTAINERD } from '../../src/runtimes/containerd/driver.js'
 import { inputEnv, parseCommandFile } from '../helpers/runner.js'
 import { crictlMissing } from './cri-tools.js'
+import { CONTAINERD2, packContainerdRelease } from './run-action.js'
 import {
   bootMachine,
   buildImage,
@@ -55,7 +53,6 @@ const it = (name: string, fn: () => Promise<void>): void => void test(name, { sk
 const ACTION = '/home/runner/work/_actions/org/kubeadm-single-node/v1'
 const VERSION = 'v1.28.15'
 /** Debian sid's containerd 2.x binaries, standing for containerd's release tarball (as in action.test.ts) */
-const CONTAINERD2 = '/opt/ksn-containerd2/usr/bin'
 const FILES = '/srv/ksn-offline'
 const RELEASE_URL = `file://${FILES}/k8s/release`
 const GITHUB_URL = `file://${FILES}/github`
@@ -121,17 +118,10 @@ async function layDownloads(m: Machine, version = VERSION): Promise<void> {
   await put(`github/containernetworking/plugins/releases/download/${CNI_PLUGINS_VERSION}/cni-plugins-linux-amd64-${CNI_PLUGINS_VERSION}.tgz`, await packCniPlugins(m), 'sha256sum')
   await put(`github/flannel-io/flannel/releases/download/${FLANNEL.version}/kube-flannel.yml`, await readFile(FLANNEL_MANIFEST))
   if (existsSync(join(CONTAINERD2, 'containerd'))) {
-    // containerd's release layout, bin/ at the root; containerd publishes <file>.sha256sum
-    const work = await mkdtemp(join(tmpdir(), 'ksn-offline-ctd-'))
-    execFileSync('mkdir', ['-p', join(work, 'bin')])
-    for (const b of PRIVATE_CONTAINERD.binaries) execFileSync('cp', [join(CONTAINERD2, b), join(work, 'bin', b)])
-    execFileSync('tar', ['-czf', join(work, 'ctd.tgz'), '-C', work, 'bin'])
-    const v = PRIVATE_CONTAINERD.version
-    const rel = `github/containerd/containerd/releases/download/v${v}/containerd-${v}-linux-amd64.tar.gz`
-    const tgz = await readFile(join(work, 'ctd.tgz'))
+    // containerd publishes <file>.sha256sum
+    const { path: rel, tgz } = await packContainerdRelease()
     await put(rel, tgz)
-    await m.writeFile(`${FILES}/${rel}.sha256sum`, `${sha(tgz)}  containerd-${v}-linux-amd64.tar.gz\n`)
-    execFileSync('rm', ['-rf', work])
+    await m.writeFile(`${FILES}/${rel}.sha256sum`, `${sha(tgz)}  ${basename(rel)}\n`)
   }
   await m.run(['chmod', '-R', 'a+rX', FILES])
 }

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process'
 import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { FLANNEL } from '../../src/cnis/flannel/plugin.js'
 import { PRIVATE_CONTAINERD } from '../../src/runtimes/containerd/driver.js'
 import { inputEnv, parseCommandFile } from '../helpers/runner.js'
@@ -53,17 +53,10 @@ export async function prepareMachine(m: Machine, version: string, opts: { regist
   for (const f of ['index', 'post']) await copyIn(m, join(REPO, 'dist', `${f}.js`), `${ACTION}/dist/${f}.js`)
   const release = await serveRelease(m, { version, crictl: opts.crictl })
   const s = await standins()
-  // containerd's release layout, bin/ at the root, with the sid binaries standing for it
-  const work = await mkdtemp(join(tmpdir(), 'ksn-system-ctd-'))
-  execFileSync('mkdir', ['-p', join(work, 'bin')])
-  for (const b of PRIVATE_CONTAINERD.binaries) execFileSync('cp', [join(CONTAINERD2, b), join(work, 'bin', b)])
-  execFileSync('tar', ['-czf', join(work, 'ctd.tgz'), '-C', work, 'bin'])
-  const v = PRIVATE_CONTAINERD.version
-  const tarball = `github/containerd/containerd/releases/download/v${v}/containerd-${v}-linux-amd64.tar.gz`
-  const digest = await release.mirror.addWithSha256(tarball, await readFile(join(work, 'ctd.tgz')), 'sha256sum')
+  const { path: tarball, tgz } = await packContainerdRelease()
+  const digest = await release.mirror.addWithSha256(tarball, tgz, 'sha256sum')
   // containerd publishes <file>.sha256sum
-  await release.mirror.add(`${tarball}.sha256sum`, `${digest}  containerd-${v}-linux-amd64.tar.gz\n`)
-  execFileSync('rm', ['-rf', work])
+  await release.mirror.add(`${tarball}.sha256sum`, `${digest}  ${basename(tarball)}\n`)
   // one registry per machine: a second version's images go to the one already there
   if (opts.registry !== false) await startRegistry(m)
   // what kubeadm (the stand-in, asked as the action asks it), flannel and the smoke test will want
@@ -75,6 +68,23 @@ export async function prepareMachine(m: Machine, version: string, opts: { regist
   return release
 }
 
+
+/**
+ * containerd's release tarball as the action downloads it (bin/ at the archive's root), the
+ * sid binaries standing for the pinned release: its path under github-url, and its bytes.
+ */
+export async function packContainerdRelease(): Promise<{ path: string; tgz: Buffer }> {
+  const work = await mkdtemp(join(tmpdir(), 'ksn-system-ctd-'))
+  try {
+    execFileSync('mkdir', ['-p', join(work, 'bin')])
+    for (const b of PRIVATE_CONTAINERD.binaries) execFileSync('cp', [join(CONTAINERD2, b), join(work, 'bin', b)])
+    execFileSync('tar', ['-czf', join(work, 'ctd.tgz'), '-C', work, 'bin'])
+    const v = PRIVATE_CONTAINERD.version
+    return { path: `github/containerd/containerd/releases/download/v${v}/containerd-${v}-linux-amd64.tar.gz`, tgz: await readFile(join(work, 'ctd.tgz')) }
+  } finally {
+    execFileSync('rm', ['-rf', work])
+  }
+}
 
 /** fn over items, at most `n` at a time (builds and pushes wait on Docker and the registry more than on the CPU). */
 export async function inTurns<T>(n: number, items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<void> {
