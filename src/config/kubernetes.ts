@@ -130,10 +130,10 @@ const KUBEADM_APIS: readonly KubeadmApi[] = [V3, V4]
 /**
  * The configuration API to write, from what `kubeadm config print init-defaults` prints: its
  * own default when the action can render it. A newer one (a v1beta5) is not rendered, since
- * the action does not know its fields: the newest the action knows is written instead, which
- * kubeadm still reads for three releases after it deprecates it (the Kubernetes deprecation
- * policy, rule 4b, that kubeadm's API follows: v1beta3 was read from 1.22 through 1.36).
- * `note` says when that happened.
+ * the action does not know its fields: the newest the action knows is written instead, as
+ * kubeadm keeps reading an API for releases after its successor arrives (v1beta3 was still
+ * read through 1.36, five minors after v1beta4 came in 1.31: PR #136016, the header above).
+ * `note` says when that happened, as a warning.
  */
 export function kubeadmApiFromDefaults(printed: string): { api: KubeadmApi; note?: string } {
   const found = /^apiVersion:\s*(kubeadm\.k8s\.io\/v\d+(?:(?:alpha|beta)\d+)?)\s*$/m.exec(printed)
@@ -153,8 +153,9 @@ export function crictlVersion(minor: number): string {
 /**
  * The crictl releases to try, in order. A table minor's is published. A newer minor's own
  * often comes out days after the minor itself, so the releases below it follow, down to two
- * minors back (every crictl since v1.26 speaks the CRI v1 API that kubelets of these minors
- * serve), and the run takes the first one published.
+ * minors back (every crictl since v1.26.0 speaks CRI v1 only, as the runtimes of these
+ * minors serve it: containerd/containerd PR #7818, "move up to CRI-TOOLS v1.26.0"), and the
+ * run takes the first one published.
  */
 export function crictlCandidates(minor: number): string[] {
   if (minorRow(minor)) return [crictlVersion(minor)]
