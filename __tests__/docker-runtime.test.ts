@@ -263,7 +263,11 @@ describe('container-runtime: docker in the plan', () => {
     assert.match(text, /\$ sudo docker load --input \/tmp\/app\.tar/)
     assert.match(text, /\$ sudo docker image ls --format '\{\{\.Repository\}\}:\{\{\.Tag\}\}'/)
     assert.match(text, /\$ sudo docker pull registry\.k8s\.io\/kube-apiserver:v1\.34\.2/)
-    assert.match(text, /\$ sudo docker pull ghcr\.m\.daocloud\.io\/flannel-io\/flannel:v0\.28\.9/, 'a mirrored registry is pulled from by name')
+    assert.match(
+      text,
+      /\$ sudo docker pull ghcr\.m\.daocloud\.io\/flannel-io\/flannel:v0\.28\.9 && sudo docker tag ghcr\.m\.daocloud\.io\/flannel-io\/flannel:v0\.28\.9 ghcr\.io\/flannel-io\/flannel:v0\.28\.9/,
+      'a mirrored registry is pulled from by name, then tagged with the name the cluster asks for'
+    )
     assert.match(text, /\$ sudo docker tag docker\.io\/library\/nginx:stable-alpine mirror\.example\/nginx:1/)
     assert.doesNotMatch(text, /\bctr\b/)
   })

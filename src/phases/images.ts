@@ -125,7 +125,7 @@ export function imageSteps(p: PlanContext): Step[] {
                 const how = inRequest
                   ? `registry-credentials for ${cred?.registry}: through the CRI, base64 USERNAME:TOKEN on standard input, which the script gives crictl as CRICTL_AUTH`
                   : 'registry-credentials: through the CRI, which reads them from its config'
-                return `$ sudo ${displayArgv(cmd.pull(i, cred))}${cred ? `   (${how})` : ''}`
+                return `$ ${cmd.pull(i, cred).map((a) => `sudo ${displayArgv(a)}`).join(' && ')}${cred ? `   (${how})` : ''}`
               })),
           ...(learned.kubeadmImages.length === 0 && !config.offline ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : []),
           ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)

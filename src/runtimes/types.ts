@@ -50,7 +50,8 @@ export interface RuntimeSetup {
   /** the commands imageStore runs, for the dry run */
   imageCommands(learned: Learned, mirrors: readonly RegistryMirror[]): {
     list(): string[]
-    pull(ref: string, credential?: RegistryCredential): string[]
+    /** the commands a pull of `ref` runs where its first source answers, in order (a mirror pull and its retag) */
+    pull(ref: string, credential?: RegistryCredential): string[][]
     importArchive(path: string): string[]
     tag(source: string, target: string): string[]
     exportArchive(path: string, refs: readonly string[]): string[]

@@ -216,7 +216,7 @@ export const containerd: RuntimeDriver = {
         return {
           list: () => ctrArgv(o, 'images', 'list', '--quiet'),
           // ctr 2.x takes --local to read the hosts directory as 1.x does
-          pull: (ref, credential) => (credential ? criPullArgv(o, ref, o.credentialsInRequest) : ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2)),
+          pull: (ref, credential) => [credential ? criPullArgv(o, ref, o.credentialsInRequest) : ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2)],
           importArchive: (path) => ctrImportArgv(o, path, (learned.containerdMajor ?? 2) >= 2),
           tag: (source, target) => ctrArgv(o, 'images', 'tag', '--force', source, target),
           exportArchive: (path, refs) => ctrExportArgv(o, path, refs, (learned.containerdMajor ?? 2) >= 2)

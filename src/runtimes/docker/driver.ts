@@ -169,7 +169,11 @@ export const docker: RuntimeDriver = {
       imageCommands: (_learned, mirrors) => ({
         list: () => dockerArgv.list(),
         // through a mirror the first pull names the mirror, and its image is then tagged as `ref`
-        pull: (ref) => dockerArgv.pull(pullSources(ref, mirrors)[0]),
+        // (./store.ts); the dry run shows both, as the run does them
+        pull: (ref) => {
+          const source = pullSources(ref, mirrors)[0]
+          return source === ref ? [dockerArgv.pull(ref)] : [dockerArgv.pull(source), dockerArgv.tag(source, ref)]
+        },
         importArchive: (path) => dockerArgv.load(path),
         tag: (source, target) => dockerArgv.tag(source, target),
         exportArchive: (path, refs) => dockerArgv.save(path, refs)
