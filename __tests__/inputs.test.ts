@@ -585,6 +585,14 @@ describe('inputs: one reading of booleans, and contradictions refused up front',
     assert.deepEqual(parseWith({ 'container-runtime': 'docker' }).loadImages, [])
   })
 
+  it("refuses container-runtime 'docker' with registry-credentials, naming both and never the token", () => {
+    const problems = problemsOf({ 'container-runtime': 'docker', 'registry-credentials': 'docker.io=octocat:dckr_pat_never_shown' })
+    assert.deepEqual(problems.length, 1, problems.join('\n'))
+    assert.match(problems[0], /^Inputs 'registry-credentials' and 'container-runtime' \('docker'\) do not go together yet: .*sudo docker login/)
+    assert.doesNotMatch(problems[0], /dckr_pat_never_shown/)
+    assert.deepEqual(parseWith({ 'container-runtime': 'containerd', 'registry-credentials': 'docker.io=octocat:dckr_pat_never_shown', 'load-images': 'my-app:ci' }).loadImages, ['docker.io/library/my-app:ci'])
+  })
+
   it('refuses cache true with offline true, and smoke-test true with cni none, naming both; their defaults follow', () => {
     assert.match(problemsOf({ cache: 'true', offline: 'true', 'kubernetes-version': 'v1.34.2' }).join('\n'), /^Inputs 'cache' \('true'\) and 'offline' \('true'\) do not go together/)
     assert.match(problemsOf({ 'smoke-test': 'TRUE', cni: 'none' }).join('\n'), /^Inputs 'smoke-test' \('TRUE'\) and 'cni' \('none'\) do not go together/)

@@ -7,7 +7,7 @@ import ipaddr from 'ipaddr.js'
 import semver from 'semver'
 import { CNIS, type Cni } from '../cnis/index.js'
 import { isImageReference, isImageRepository, normalizeImage } from '../images/ref.js'
-import type { Runtime } from '../runtimes/index.js'
+import { RUNTIMES, type Runtime } from '../runtimes/index.js'
 import { DEFAULTS } from '../config/defaults.js'
 import {
   BOOLEAN_FALSE,
@@ -536,12 +536,6 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     parsePath('image-archives', p, 'one path per line to an image tarball (docker save or OCI archive)', true)
   )
   const loadImages = eachOf(field, parseList(read('load-images')), (i) => parseLoadImage('load-images', i))
-  if (loadImages?.length && containerRuntime === 'docker') {
-    // docker save, then docker load into the same Docker: a copy of each image onto itself
-    problems.push(
-      "Inputs 'load-images' and 'container-runtime' ('docker') do not go together: load-images copies images from this host's Docker into the runtime's store, and with Docker as the runtime that store is the same Docker, where the kubelet already finds them; accepted: load-images with container-runtime 'containerd', or container-runtime 'docker' and no load-images (pods use Docker's images by name)."
-    )
-  }
   const imageRetags = parseRetags('image-retags', read('image-retags'), field)
   const untaint = field(() => parseBool('untaint', read('untaint')))
   const kubeadmConfig = parseKubeadmConfig(get('kubeadm-config'), field, problems)
@@ -578,12 +572,9 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
       `Input 'cni-version' has the value ${JSON.stringify(cniVersionRaw)}, and 'offline' is true; accepted with offline: '' (the release the action pins, whose images are known before the run), or cni-manifest with a local copy of the manifest you want.`
     )
   }
-  if (registryCredentials?.length && containerRuntime === 'docker') {
-    // the preload's docker pulls run as root, whose Docker client reads root's config.json,
-    // and the kubelet would need its own: neither is written yet
-    problems.push(
-      "Inputs 'registry-credentials' and 'container-runtime' ('docker') do not go together yet: the credentials are written for containerd and for the runner user's Docker client, but with Docker as the runtime the pulls are root's and the kubelet's. Accepted: registry-credentials with container-runtime 'containerd', or `sudo docker login` before the action."
-    )
+  // what the runtime cannot serve together with other inputs, in its own words (src/runtimes/*/)
+  if (containerRuntime !== undefined && loadImages !== undefined && registryCredentials !== undefined) {
+    problems.push(...RUNTIMES[containerRuntime].inputProblems({ loadImages, registryCredentials }))
   }
   // The token is never repeated in an error, only whether it is there.
   // action.yml's default is an expression only a runner fills in (the job's token); none here is none

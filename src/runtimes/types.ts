@@ -12,7 +12,12 @@ import type { HostFacts } from '../host/probe.js'
 import type { ImageStore } from '../images/store.js'
 import type { PluginContext } from '../engine/plugin-context.js'
 
+/** the inputs a runtime may refuse in combination with itself */
+export type RuntimeInputs = Pick<Config, 'loadImages' | 'registryCredentials'>
+
 export interface RuntimeDriver {
+  /** other inputs this runtime cannot serve, each a message naming both inputs; checked with the inputs */
+  inputProblems(c: RuntimeInputs): string[]
   /** how the runtime will serve this host and version, decided before anything changes */
   setup(facts: HostFacts, version: string, paths: Paths): RuntimeSetup
   /** the host directories of its own it may write to, beside the ones every run uses (host/paths.ts, writeRoots) */

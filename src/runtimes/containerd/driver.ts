@@ -176,6 +176,8 @@ function readyStep(p: PluginContext, l: Layout): Step {
 }
 
 export const containerd: RuntimeDriver = {
+  // load-images and registry-credentials are both served (the preload, the CRI's config or the kubelet's provider)
+  inputProblems: () => [],
   setup(facts, version, paths): RuntimeSetup {
     const tooOld = unsupported(version, facts)
     const own = !facts.containerd || tooOld !== undefined

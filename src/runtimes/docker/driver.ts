@@ -17,6 +17,7 @@ import { dockerArgv } from '../../images/store.js'
 import type { PluginContext } from '../../engine/plugin-context.js'
 import { renderDaemonJson } from '../../render/docker.js'
 import type { RuntimeDriver, RuntimeSetup } from '../types.js'
+import { dockerInputProblems } from './inputs.js'
 import { CRI_DOCKERD, criDockerdArtifact } from './release.js'
 import { crictlVersionArgv, waitForCriDockerd } from './ready.js'
 import { dockerRuntimeStore, pullSources } from './store.js'
@@ -143,6 +144,7 @@ function readyStep(p: PluginContext): Step {
 }
 
 export const docker: RuntimeDriver = {
+  inputProblems: dockerInputProblems,
   setup(facts, _version, paths): RuntimeSetup {
     const why = facts.docker ? cgroupChange(facts) : undefined
     const notes = why
