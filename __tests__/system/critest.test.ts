@@ -28,6 +28,7 @@ import { join } from 'node:path'
 import { after, before, describe, it as test } from 'node:test'
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml'
 import { HOST_PATHS } from '../../src/host/paths.js'
+import { privatePaths } from '../../src/runtimes/containerd/paths.js'
 import { PRIVATE_UNIT } from '../../src/runtimes/containerd/unit.js'
 import { installRuncWithoutLimits, RUNC_WITHOUT_LIMITS } from './cri.js'
 import { criTools, crictlMissing, critestMissing } from './cri-tools.js'
@@ -182,7 +183,7 @@ describe("critest on the action's containerd configuration, beside containerd's 
       console.log(`# critest from ${criTools().from}; ready in ${Date.now() - started} ms`)
       for (const [key, release, version, target] of [
         ['host', v128, 'v1.28.15', { configPath: HOST_PATHS.containerdConfig, unit: 'containerd' }],
-        ['own', v136, 'v1.36.0', { configPath: join(HOST_PATHS.privateContainerdConfigDir, 'config.toml'), unit: PRIVATE_UNIT }]
+        ['own', v136, 'v1.36.0', { configPath: join(privatePaths(HOST_PATHS).configDir, 'config.toml'), unit: PRIVATE_UNIT }]
       ] as const) {
         let pair: Pair | undefined
         let error: Error | undefined

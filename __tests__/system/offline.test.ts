@@ -22,6 +22,7 @@ import { CNI_PLUGINS_VERSION } from '../../src/config/defaults.js'
 import { crictlVersion } from '../../src/config/kubernetes.js'
 import { FLANNEL } from '../../src/cnis/flannel/plugin.js'
 import { HOST_PATHS } from '../../src/host/paths.js'
+import { privatePaths } from '../../src/runtimes/containerd/paths.js'
 import { inputEnv, parseCommandFile } from '../helpers/runner.js'
 import { crictlMissing } from './cri-tools.js'
 import { CONTAINERD2, packContainerdRelease } from './run-action.js'
@@ -249,8 +250,8 @@ describe("offline: true with a containerd too old for v1.34.2: the action's own 
       await m2.run(['iptables', '-Z', EGRESS_CHAIN])
       before2 = await snapshot(m2)
       own = await mainThenPost(m2, inputs({}, 'v1.34.2'), async () => {
-        const ctr = join(HOST_PATHS.privateContainerdPrefix, 'bin', 'ctr')
-        ownImages = (await m2.run([ctr, '--address', join(HOST_PATHS.privateContainerdState, 'containerd.sock'), '--namespace', 'k8s.io', 'images', 'list', '--quiet'])).trim().split('\n')
+        const ctr = join(privatePaths(HOST_PATHS).prefix, 'bin', 'ctr')
+        ownImages = (await m2.run([ctr, '--address', join(privatePaths(HOST_PATHS).state, 'containerd.sock'), '--namespace', 'k8s.io', 'images', 'list', '--quiet'])).trim().split('\n')
       })
     },
     { timeout: 900_000 }

@@ -21,12 +21,6 @@ export interface Paths {
   certsDir: string
   /** the host's containerd: the CRI endpoint is unix://<this> */
   containerdSocket: string
-  /** the action's own containerd, where the host's cannot serve the chosen Kubernetes:
-   * binaries under <prefix>/bin, config.toml and certs.d under <configDir>, its own root and state */
-  privateContainerdPrefix: string
-  privateContainerdConfigDir: string
-  privateContainerdRoot: string
-  privateContainerdState: string
   dockerDaemonJson: string
   systemdDir: string
   modulesLoad: string
@@ -58,10 +52,6 @@ export const HOST_PATHS: Paths = {
   containerdConfig: '/etc/containerd/config.toml',
   certsDir: '/etc/containerd/certs.d',
   containerdSocket: '/var/run/containerd/containerd.sock',
-  privateContainerdPrefix: '/usr/local/lib/kubeadm-single-node/containerd',
-  privateContainerdConfigDir: '/etc/kubeadm-single-node/containerd',
-  privateContainerdRoot: '/var/lib/kubeadm-single-node/containerd',
-  privateContainerdState: '/run/kubeadm-single-node/containerd',
   dockerDaemonJson: '/etc/docker/daemon.json',
   systemdDir: '/etc/systemd/system',
   modulesLoad: '/etc/modules-load.d/kubeadm-single-node.conf',
@@ -98,12 +88,10 @@ export function onHost(paths: Paths, path: string): string {
 export function writeRoots(p: Paths, home: string, plugins: readonly string[], dockerConfig = process.env.DOCKER_CONFIG): string[] {
   const roots = [
     p.binDir,
-    dirname(p.privateContainerdPrefix),
     dirname(p.cniBinDir),
     dirname(p.cniConfDir),
     p.stateDir,
     dirname(p.backupDir),
-    dirname(p.privateContainerdState),
     dirname(p.containerdConfig),
     p.certsDir,
     dirname(p.dockerDaemonJson),

@@ -24,6 +24,7 @@ import { renderContainerdConfig, renderHostsToml } from './config.js'
 import { waitForContainerd } from './ready.js'
 import { credentialProviderFiles, credentialProviderFlags, credentialProviderOps, credentialsInRequest, usesCredentialProvider } from './credentials.js'
 import { containerdStore, criPullArgv, ctrArgv, ctrExportArgv, ctrImportArgv, ctrPullArgv, type ContainerdStoreOptions } from './store.js'
+import { privatePaths, privateRoots } from './paths.js'
 import { PRIVATE_UNIT, privateContainerdUnit } from './unit.js'
 
 /** The containerd the action brings where the host's cannot serve: newer than every line the version table lists. */
@@ -57,10 +58,10 @@ function layout(own: boolean, paths: Paths): Layout {
   return own
     ? {
         own,
-        ctr: join(paths.privateContainerdPrefix, 'bin', 'ctr'),
-        socket: join(paths.privateContainerdState, 'containerd.sock'),
-        config: join(paths.privateContainerdConfigDir, 'config.toml'),
-        certsDir: join(paths.privateContainerdConfigDir, 'certs.d'),
+        ctr: join(privatePaths(paths).prefix, 'bin', 'ctr'),
+        socket: join(privatePaths(paths).state, 'containerd.sock'),
+        config: join(privatePaths(paths).configDir, 'config.toml'),
+        certsDir: join(privatePaths(paths).configDir, 'certs.d'),
         unit: PRIVATE_UNIT
       }
     : { own, ctr: 'ctr', socket: paths.containerdSocket, config: paths.containerdConfig, certsDir: paths.certsDir, unit: 'containerd' }
@@ -89,7 +90,8 @@ function installDockerStep(): Step {
 function privateContainerdStep(p: PluginContext, l: Layout): Step {
   const { config, facts, paths } = p
   const art = containerdArtifact(config.githubUrl, facts.arch)
-  const binDir = join(paths.privateContainerdPrefix, 'bin')
+  const own = privatePaths(paths)
+  const binDir = join(own.prefix, 'bin')
   const exec = { mode: 0o755 }
   return step('runtime.containerd', `containerd ${PRIVATE_CONTAINERD.version} of the action's own, beside the host's`, p.cache ? ['cache.restore'] : [], [
     {
@@ -99,13 +101,13 @@ function privateContainerdStep(p: PluginContext, l: Layout): Step {
         `GET ${art.url} (unless the tool cache${p.cache ? ' or the cache entry' : ''} has it)`,
         `verify SHA-256 against ${art.checksumUrl}`,
         `extract; for ${PRIVATE_CONTAINERD.binaries.join(', ')}: $ sudo ${displayArgv(installArgv('<extracted>/bin/NAME', join(binDir, 'NAME'), exec))}`,
-        `(cleanup removes them, and ${paths.privateContainerdRoot} and ${paths.privateContainerdState})`
+        `(cleanup removes them, and ${own.root} and ${own.state})`
       ],
       run: async (ctx) => {
         const dir = await cachedTarball(art, { tool: 'containerd', version: PRIVATE_CONTAINERD.version, arch: facts.arch }, ctx.log, p.cache)
         await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join(dir, 'bin', b), join(binDir, b), exec)))
-        await ctx.host.willCreate(paths.privateContainerdRoot, 'dir')
-        await ctx.host.willCreate(paths.privateContainerdState, 'dir')
+        await ctx.host.willCreate(own.root, 'dir')
+        await ctx.host.willCreate(own.state, 'dir')
       }
     },
     { kind: 'write', path: join(paths.systemdDir, `${l.unit}.service`), render: () => privateContainerdUnit(binDir, l.config) }
@@ -120,7 +122,7 @@ function configureStep(p: PluginContext, l: Layout, needs: Step['needs']): Step 
       major: lr.containerdMajor ?? 2,
       sandboxImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
       certsDir: l.certsDir,
-      ...(l.own ? { root: paths.privateContainerdRoot, state: paths.privateContainerdState, address: l.socket } : {}),
+      ...(l.own ? { root: privatePaths(paths).root, state: privatePaths(paths).state, address: l.socket } : {}),
       auths,
       reveal
     })
@@ -227,7 +229,7 @@ export const containerd: RuntimeDriver = {
     }
   },
 
-  hostRoots: () => [],
+  hostRoots: privateRoots,
   diagnostics: (paths) => [
     { title: 'containerd journal (last 80 lines)', argv: journalArgv('containerd', 80), privileged: true },
     { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },
