@@ -1,13 +1,15 @@
 // The Host's doers, one by one: what each records before it acts.
 import assert from 'node:assert/strict'
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { createRun, type Run } from '../src/host/exec.js'
 import { createHost } from '../src/host/host.js'
 import { Ledger } from '../src/host/ledger.js'
-import { pathsUnder } from '../src/host/paths.js'
+import { underRoots } from '../src/host/changes/fields.js'
+import { pathsUnder, writeRoots } from '../src/host/paths.js'
 import type { ServiceManager } from '../src/host/services.js'
 
 const services: ServiceManager = { act: async () => {}, status: async () => ({ enabled: 'disabled', active: false }), disable: async () => {}, logs: async () => '' }
@@ -31,6 +33,20 @@ describe('host changes', () => {
     const backup = records[0].kind === 'file' ? records[0].backup : undefined
     assert.ok(backup)
     assert.equal(await readFile(backup, 'utf8'), 'the original\n', 'the second writer waited for the first to keep the original')
+  })
+
+  it('makes a missing directory above every place it writes to (/opt for /opt/cni/bin), and records only those below', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ksn-host-'))
+    const paths = pathsUnder(root)
+    const ledger = new Ledger()
+    const roots = writeRoots(paths, join(root, 'home/runner'), [])
+    const host = createHost({ run: createRun({ debug: () => {} }), services, ledger, ...paths, scratch: join(root, 'scratch'), undoRoots: roots })
+    await host.ensureDir(paths.cniBinDir)
+    assert.ok(existsSync(paths.cniBinDir))
+    const dirs = ledger.changes.flatMap((c) => (c.kind === 'dir' ? [c.path.slice(root.length)] : []))
+    // the temporary root's own /opt was missing too: made, and left out of the record the ledger would refuse
+    assert.deepEqual(dirs, ['/opt/cni', '/opt/cni/bin'])
+    assert.ok(dirs.every((d) => underRoots(join(root, d), roots)))
   })
 
   it('never runs two package installs at once: they would fight over the dpkg lock', async () => {

@@ -63,7 +63,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
     })
     let heads: Promise<void> = Promise.resolve()
     const saveHead = (): Promise<void> => (heads = heads.then(() => store.saveHead(headOf(rec))))
-    const host = createHost({ run: env.run, services: env.services, ledger, ...paths })
+    const host = createHost({ run: env.run, services: env.services, ledger, ...paths, undoRoots: env.hostLedger.roots })
     io.start(plan.steps)
     try {
       await execute(
@@ -176,7 +176,7 @@ async function reuse(config: Config, env: CommandEnv, prepared: Prepared, earlie
     rec.changes[adopted.length + i] = change
     await store.saveChange(adopted.length + i, change)
   })
-  const host = createHost({ run: env.run, services: env.services, ledger, ...paths })
+  const host = createHost({ run: env.run, services: env.services, ledger, ...paths, undoRoots: env.hostLedger.roots })
   const owner = { uid: facts.user.uid, gid: facts.user.gid }
   const r = await reuseCluster(config, plan.kubeconfig, env, async (src, dest) => {
     await host.ensureDir(dirname(dest), { mode: 0o700, owner })

@@ -9,6 +9,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { existsAs } from './changes/exists.js'
+import { underRoots } from './changes/fields.js'
 import { claimMissingDirs, ensureDir, mkdirArgv, willCreateDir } from './changes/dir.js'
 import { claimFile, installArgv } from './changes/file.js'
 import { willCreateInterface } from './changes/interface.js'
@@ -78,6 +79,9 @@ export interface HostOptions {
   procMounts?: string
   /** where files are staged before install(1) puts them in place */
   scratch?: string
+  /** the places the ledger accepts (host/paths.ts, writeRoots): a missing directory above them
+   * (/opt for /opt/cni) is made but not recorded, so cleanup leaves it, as the ledger would refuse it */
+  undoRoots?: readonly string[]
 }
 
 export function createHost(o: HostOptions): Host {
@@ -107,6 +111,7 @@ export function createHost(o: HostOptions): Host {
     },
     exists: (path) => existsAs(run, path),
     claimMissingDirs: (dir) => claimMissingDirs(ctx, dir),
+    undoable: (path) => o.undoRoots === undefined || underRoots(path, o.undoRoots),
     async backupPath(name) {
       await (backupDirReady ??= (async () => {
         await ctx.claimMissingDirs(o.backupDir)

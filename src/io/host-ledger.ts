@@ -206,6 +206,7 @@ export function hostLedgerStore(o: HostLedgerOptions): LedgerStore {
   }
 
   return {
+    roots,
     async saveHead(head: RecordHead) {
       current = { ...head, changes: current?.changes ?? [] }
       await flush()

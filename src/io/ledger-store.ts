@@ -46,6 +46,8 @@ export interface LedgerStore {
   load(): Promise<LedgerRecord | undefined>
   /** after a complete undo: nothing is left to undo */
   clear(): Promise<void>
+  /** the places a record may name (host/paths.ts, writeRoots), where the store checks them */
+  roots?: readonly string[]
 }
 
 const KEY = 'kubeadm-single-node'

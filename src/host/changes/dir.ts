@@ -14,11 +14,15 @@ export function mkdirArgv(path: string, o: FileOptions = {}): string[] {
   return ['install', '-d', '-m', octal(o.mode ?? 0o755), ...ownerArgs(o), path]
 }
 
-/** Records the directories that do not exist yet on the way to `dir`, topmost first. */
-export async function claimMissingDirs(ctx: Pick<DoContext, 'exists' | 'claim' | 'record'>, dir: string): Promise<void> {
+/**
+ * Records the directories that do not exist yet on the way to `dir`, topmost first. One above
+ * every place the action writes to (/opt, where /opt/cni/bin is made) is made and left: the
+ * ledger accepts no path outside those places, and other software may use it after the run.
+ */
+export async function claimMissingDirs(ctx: Pick<DoContext, 'exists' | 'claim' | 'record' | 'undoable'>, dir: string): Promise<void> {
   const missing: string[] = []
   for (let d = dir; d !== dirname(d) && !(await ctx.exists(d)); d = dirname(d)) missing.unshift(d)
-  for (const d of missing) if (ctx.claim(d)) await ctx.record({ kind: 'dir', path: d } satisfies DirChange)
+  for (const d of missing) if (ctx.undoable(d) && ctx.claim(d)) await ctx.record({ kind: 'dir', path: d } satisfies DirChange)
 }
 
 export async function ensureDir(ctx: DoContext, path: string, o: FileOptions = {}): Promise<void> {

@@ -21,6 +21,8 @@ export interface DoContext {
   exists(path: string): Promise<boolean>
   /** records the directories `install -D` or `install -d` will create, topmost first */
   claimMissingDirs(dir: string): Promise<void>
+  /** whether a change at `path` may be recorded: it lies under the places the ledger accepts */
+  undoable(path: string): boolean
   /** a unique path in the backup directory (made, and recorded, on first use) */
   backupPath(name: string): Promise<string>
   /** `content` written beside us, then put in place by `place` (install(1) as root) */
