@@ -2,7 +2,7 @@
 // render it for the pod CIDR and learn its images (config phase), apply it after kubeadm init
 // (network phase), and say what offline needs of it. Each plug-in gives only what differs.
 import { readFile } from 'node:fs/promises'
-import type { Config } from '../config/inputs.js'
+import type { CniSourceInputs } from '../config/inputs.js'
 import { step } from '../engine/step.js'
 import { describeRelease, isPinned, isUrl, readManifest } from './release.js'
 import type { CniPlugin } from './types.js'
@@ -12,7 +12,7 @@ export interface ManifestCni {
   /** the plug-in itself, for its release (read lazily: the plug-in is built from these parts) */
   plugin: () => CniPlugin
   /** where the manifest comes from: the release's, or cni-manifest */
-  source(config: Config): string
+  source(config: CniSourceInputs): string
   render(text: string, podCidr: string): { manifest: string; images: string[] }
   /** the images the pinned release's manifest names */
   pinnedImages: readonly string[]

@@ -1,6 +1,6 @@
 // A CNI plug-in: everything the action does that depends on the pod network. One folder (or
 // file) per CNI, one line in ./index.ts.
-import type { Config } from '../config/inputs.js'
+import type { CniSourceInputs, NetworkInputs } from '../config/inputs.js'
 import type { Hint, Probe } from '../engine/diagnostics.js'
 import type { Step } from '../engine/step.js'
 import type { Paths } from '../host/paths.js'
@@ -22,15 +22,15 @@ export interface CniPlugin {
   /** what the ready phase waits for */
   readiness: { nodeReady: boolean; namespaces: string[] }
   /** one line for logs and the summary */
-  describe(config: Config): string
+  describe(config: NetworkInputs): string
   /** the images its manifest runs, predicted for the dry run (the run reads the manifest) */
-  predictedImages(config: Config): string[]
+  predictedImages(config: NetworkInputs): string[]
   /**
    * For offline: true, read before anything changes: what it will download (each with the
    * input whose value the URL comes from) and the images it will run, or undefined where
    * they cannot be known without the download (a manifest given as a URL).
    */
-  offlineNeeds(config: Config): Promise<CniNeeds>
+  offlineNeeds(config: CniSourceInputs): Promise<CniNeeds>
   /** config phase: fetch and render the manifest, learn its images (`config.cni`) */
   configSteps(p: PluginContext): Step[]
   /** network phase: apply it (`network.cni`) */

@@ -119,6 +119,9 @@ export interface RunInputs {
   planDir?: string
 }
 
+/** What a CNI reads to say where its manifest comes from: the network, and the GitHub it is fetched from. */
+export type CniSourceInputs = NetworkInputs & Pick<SourcesInputs, 'githubUrl'>
+
 export interface Sections {
   cluster: ClusterInputs
   network: NetworkInputs

@@ -4,7 +4,7 @@ import type { RegistryCredential, RegistryMirror } from '../config/inputs.js'
 import type { Learned } from '../engine/learned.js'
 import type { Hint, Probe } from '../engine/diagnostics.js'
 import type { Step } from '../engine/step.js'
-import type { Config } from '../config/inputs.js'
+import type { ClusterInputs, Config, ImagesInputs, SourcesInputs } from '../config/inputs.js'
 import type { Artifact } from '../host/download.js'
 import type { Run } from '../host/exec.js'
 import type { Paths } from '../host/paths.js'
@@ -37,7 +37,7 @@ export interface RuntimeSetup {
   /** warnings worth a line in the log and the summary */
   notes: string[]
   /** what its steps download (offline: true proves each is on this machine first) */
-  downloads(config: Config): Artifact[]
+  downloads(config: SourcesInputs): Artifact[]
   /** the Debian packages its steps install with apt-get */
   packages: string[]
   /** the containerd major the configuration is rendered for, where the runtime is containerd */
@@ -49,7 +49,7 @@ export interface RuntimeSetup {
   /** whether registry-credentials go with each pull request (the preload's, the kubelet's) rather than in the runtime's config */
   credentialsInRequest(learned: Learned): boolean
   /** flags the kubelet needs for this runtime, given through kubeadm's nodeRegistration.kubeletExtraArgs */
-  kubeletArgs(config: Config, paths: Paths): Array<{ name: string; value: string }>
+  kubeletArgs(config: ClusterInputs & ImagesInputs, paths: Paths): Array<{ name: string; value: string }>
   /** where preloaded images go: the store the CRI serves; `mirrors` for a runtime that pulls through them by name */
   imageStore(run: Run, mirrors: readonly RegistryMirror[]): ImageStore
   /** the commands imageStore runs, for the dry run */

@@ -4,7 +4,7 @@
 // recorded before kubeadm init, so cleanup removes exactly what was not there before, and
 // only once kubeadm reset has stopped the pods.
 import { join } from 'node:path'
-import type { Config } from '../../config/inputs.js'
+import type { CniSourceInputs } from '../../config/inputs.js'
 import { onHost } from '../../host/paths.js'
 import { manifestCni } from '../manifest-cni.js'
 import { cniReleaseOf, describeRelease } from '../release.js'
@@ -43,7 +43,7 @@ export const BPF_FS_DIR = '/sys/fs/bpf'
  * it is no release asset. The same path under github-url works for GitHub Enterprise Server
  * and for file mirrors that take github.com's layout.
  */
-export function calicoManifestSource(config: Config): string {
+export function calicoManifestSource(config: CniSourceInputs): string {
   return config.cniManifest ?? `${config.githubUrl}/projectcalico/calico/raw/${cniReleaseOf(calico, config)}/manifests/calico.yaml`
 }
 

@@ -4,7 +4,7 @@
 // is recorded before kubeadm init, so cleanup removes exactly what was not there before, and
 // only once kubeadm reset has stopped the pods.
 import { join } from 'node:path'
-import type { Config } from '../../config/inputs.js'
+import type { CniSourceInputs } from '../../config/inputs.js'
 import { onHost } from '../../host/paths.js'
 import { manifestCni } from '../manifest-cni.js'
 import { cniReleaseOf, describeRelease } from '../release.js'
@@ -26,7 +26,7 @@ export const FLANNEL = {
   runDir: '/run/flannel'
 } as const
 
-export function flannelManifestSource(config: Config): string {
+export function flannelManifestSource(config: CniSourceInputs): string {
   return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/releases/download/${cniReleaseOf(flannel, config)}/kube-flannel.yml`
 }
 

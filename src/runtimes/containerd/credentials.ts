@@ -5,7 +5,7 @@
 //   an image credential provider (src/render/credential-provider.ts says why a provider and not
 //   pull secrets) and the preload passes them to crictl (./store.ts).
 import { join } from 'node:path'
-import type { Config } from '../../config/inputs.js'
+import type { ClusterInputs, ImagesInputs } from '../../config/inputs.js'
 import type { Op } from '../../engine/step.js'
 import type { Paths } from '../../host/paths.js'
 import {
@@ -20,7 +20,7 @@ import {
 export const credentialsInRequest = (containerdMajor: number | undefined): boolean => (containerdMajor ?? 2) >= 2
 
 /** Whether the kubelet gets the credential provider: containerd 2.x (or newer) with registry-credentials. */
-export function usesCredentialProvider(config: Config, containerdMajor: number | undefined): boolean {
+export function usesCredentialProvider(config: Pick<ClusterInputs, 'containerRuntime'> & Pick<ImagesInputs, 'registryCredentials'>, containerdMajor: number | undefined): boolean {
   return config.containerRuntime === 'containerd' && config.registryCredentials.length > 0 && credentialsInRequest(containerdMajor)
 }
 
@@ -43,7 +43,7 @@ export function credentialProviderFlags(files: CredentialProviderFiles): Array<{
 }
 
 /** The provider's three files, each recorded for cleanup as it is written; the logins in the root-only response alone. */
-export function credentialProviderOps(config: Config, paths: Paths): Op[] {
+export function credentialProviderOps(config: Pick<ImagesInputs, 'registryCredentials'>, paths: Paths): Op[] {
   const files = credentialProviderFiles(paths)
   const credentials = config.registryCredentials
   return [
