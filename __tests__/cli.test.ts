@@ -50,6 +50,23 @@ describe('the command line, built', () => {
     for (const name of INPUT_NAMES) assert.match(r.stdout, secrets[name] ? new RegExp(`\\$${secrets[name]}\\b`) : new RegExp(` --${name}\\b`), name)
   })
 
+  it('plan reads what each image archive declares: it names the images it imports and pulls none of them', async () => {
+    const sb = await sandbox()
+    const dir = join(sb.dir, 'archive')
+    await mkdir(dir, { recursive: true })
+    const flannelImage = 'ghcr.io/flannel-io/flannel:v0.28.9'
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify([{ Config: 'cfg.json', RepoTags: [flannelImage], Layers: [] }]))
+    await writeFile(join(dir, 'cfg.json'), '{}')
+    const archive = join(sb.dir, 'flannel.tar')
+    await new Promise<void>((done, fail) => execFile('tar', ['-cf', archive, '-C', dir, 'manifest.json', 'cfg.json'], (err) => (err ? fail(err) : done())))
+    const r = await runCli(sb, ['plan', '--kubernetes-version', 'v1.34.2', '--image-archives', `${archive}\n${join(sb.dir, 'later.tar')}`])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, new RegExp(`import .*${archive.replace(/[/.]/g, '\\$&')}.*\\(brings ${flannelImage.replace(/[/.]/g, '\\$&')}\\)`))
+    assert.doesNotMatch(r.stdout, /pull .*flannel-io\/flannel:v0\.28\.9/, 'what the archive brings is not pulled')
+    assert.match(r.stdout, /pull .*flannel-io\/flannel-cni-plugin:v1\.9\.1-flannel3/, 'what it does not bring is')
+    assert.match(r.stdout, /later\.tar could not be read now: an image it brings is imported, not pulled/)
+  })
+
   it('takes registry-credentials from the environment, never from a flag, which /proc would show every user', async () => {
     const token = 'dckr_pat_cli_secret'
     const flag = await runCli(await sandbox(), ['plan', '--kubernetes-version', 'v1.34.2', '--registry-credentials', `docker.io=ci:${token}`])

@@ -9,6 +9,7 @@ import type { Paths } from '../host/paths.js'
 import { probeHost, type HostFacts } from '../host/probe.js'
 import { buildPlan, type Plan } from '../phases/index.js'
 import { readKubeadmConfigFile } from '../config/input-files.js'
+import { archiveIndexNames } from '../images/archive-index.js'
 
 export interface Prepared {
   /** the config as planned: cni-version 'latest' resolved to a release */
@@ -24,10 +25,24 @@ export interface Prepared {
  */
 export async function prepare(config: Config, run: Run, paths: Paths, get: FetchText = fetchText, cacheBackend?: CacheBackend, resolveCni = resolveCniVersion): Promise<Prepared> {
   const read = await readKubeadmConfigFile(config)
-  const [version, facts, planned] = await Promise.all([resolveVersion(read.kubernetesVersion, read.kubernetesReleaseUrl, get), probeHost(run, paths), resolveCni(read)])
-  const plan = buildPlan({ config: planned, facts, version, paths, cacheBackend })
+  const [version, facts, planned, archiveImages] = await Promise.all([
+    resolveVersion(read.kubernetesVersion, read.kubernetesReleaseUrl, get),
+    probeHost(run, paths),
+    resolveCni(read),
+    readArchiveNames(read.imageArchives)
+  ])
+  const plan = buildPlan({ config: planned, facts, version, paths, cacheBackend, archiveImages })
   if (plan.inputProblems.length > 0) throw new InputError(plan.inputProblems)
   return { config: planned, version, facts, plan }
+}
+
+/**
+ * What each image archive declares, so that the plan names what it imports and pulls none of
+ * it. One that cannot be read is left out: the input-file checks and the import say why.
+ */
+async function readArchiveNames(paths: readonly string[]): Promise<Record<string, string[]>> {
+  const read = await Promise.all(paths.map(async (p) => [p, await archiveIndexNames(p).catch(() => undefined)] as const))
+  return Object.fromEntries(read.filter((e): e is readonly [string, string[]] => e[1] !== undefined))
 }
 
 /**

@@ -24,6 +24,8 @@ export interface PlanInput {
   paths: Paths
   /** where cache entries live between runs; none, no cache */
   cacheBackend?: CacheBackend
+  /** the names each image-archives file declares, read before the plan (absent: unreadable, or not read) */
+  archiveImages?: Readonly<Record<string, readonly string[]>>
 }
 
 /** The phases' context: what the plug-ins are handed, and the plug-ins themselves. */

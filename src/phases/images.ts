@@ -103,8 +103,11 @@ export function imageSteps(p: PlanContext): Step[] {
   if (cache) needs.push('cache.restore')
   const cached = cache && entryLayout(cache.dir).images
   const load = config.loadImages.length > 0 ? [loadStep(p)] : []
-  // what load-images brings is there before the preload: never pulled
-  const loaded = new Set(config.loadImages)
+  // what load-images brings is there before the preload, and what the archives declare (read
+  // before the plan) is imported: neither is pulled
+  const archived = (a: string): readonly string[] | undefined => p.archiveImages?.[a]
+  const loaded = new Set([...config.loadImages, ...config.imageArchives.flatMap((a) => archived(a) ?? [])])
+  const unread = config.imageArchives.filter((a) => archived(a) === undefined)
   return [
     ...load,
     // after the load: what it brought is present, and not pulled
@@ -114,9 +117,9 @@ export function imageSteps(p: PlanContext): Step[] {
         title: `import archives, then ${config.offline ? 'check that nothing is missing (offline)' : 'pull what is missing (4 at a time, the largest first)'}${config.imageRetags.length ? ', then retag' : ''}`,
         shows: [
           ...(cached ? [`$ sudo ${displayArgv(cmd.importArchive(cached))}   (when the cache entry has images; a failure is a warning)`] : []),
-          ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
+          ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}${archived(a) ? `   (brings ${archived(a)!.join(' ') || 'no named image'})` : ''}`),
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
-          ...(config.imageArchives.length > 0 && !config.offline ? ['(an image the archives bring is imported, not pulled: the run reads their names; a pull below is only for what none of them brings)'] : []),
+          ...(unread.length > 0 && !config.offline ? [`(${unread.join(', ')} could not be read now: an image it brings is imported, not pulled, and a pull below is only for what no archive brings)`] : []),
           ...(config.offline
             ? [`offline: nothing is pulled; each of ${images(learned).join(' ') || "kubeadm's images"} must be present or imported, else the step stops`]
             : pullOrder(images(learned).filter((i) => !loaded.has(i))).map((i) => {
