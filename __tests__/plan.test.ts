@@ -154,6 +154,11 @@ describe('the action plan', () => {
     const plan = buildPlan({ config: config(), facts: { ...hostedRunner, docker: false, containerd: undefined, missingPackages: ['conntrack'] }, version: 'v1.31.14', paths: HOST_PATHS })
     const s = byId(plan.steps)
     assert.ok(s.get('host.packages')!.title === 'install conntrack' && s.has('runtime.install'))
+    // docker.io brings runc (and Debian's containerd, whose version the probe never saw): the
+    // cluster's containerd is the action's own 2.x, and its config is written for 2.x
+    assert.ok(s.has('runtime.containerd'))
+    const cfg = parseToml(writeOp(s.get('runtime.configure')!, '/etc/kubeadm-single-node/containerd/config.toml').render(plan.learned)) as any
+    assert.equal(cfg.version, 3)
     assert.match(hostProblems(config(), { ...hostedRunner, privilege: 'none' }, HOST_PATHS, plan.runtime)[0], /must act as root.*passwordless sudo/)
     assert.deepEqual(hostProblems(config(), hostedRunner, HOST_PATHS, build().runtime), [])
   })
