@@ -78016,10 +78016,6 @@ var HOST_PATHS = {
   containerdConfig: "/etc/containerd/config.toml",
   certsDir: "/etc/containerd/certs.d",
   containerdSocket: "/var/run/containerd/containerd.sock",
-  privateContainerdPrefix: "/usr/local/lib/kubeadm-single-node/containerd",
-  privateContainerdConfigDir: "/etc/kubeadm-single-node/containerd",
-  privateContainerdRoot: "/var/lib/kubeadm-single-node/containerd",
-  privateContainerdState: "/run/kubeadm-single-node/containerd",
   dockerDaemonJson: "/etc/docker/daemon.json",
   systemdDir: "/etc/systemd/system",
   modulesLoad: "/etc/modules-load.d/kubeadm-single-node.conf",
@@ -78041,12 +78037,10 @@ function onHost(paths, path14) {
 function writeRoots(p, home, plugins, dockerConfig = process.env.DOCKER_CONFIG) {
   const roots = [
     p.binDir,
-    dirname6(p.privateContainerdPrefix),
     dirname6(p.cniBinDir),
     dirname6(p.cniConfDir),
     p.stateDir,
     dirname6(p.backupDir),
-    dirname6(p.privateContainerdState),
     dirname6(p.containerdConfig),
     p.certsDir,
     dirname6(p.dockerDaemonJson),
@@ -79196,6 +79190,90 @@ async function existsAs(run, path14) {
   }
 }
 
+// src/host/changes/fields.ts
+import { posix } from "node:path";
+var LedgerSchemaError = class extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "LedgerSchemaError";
+  }
+};
+function underRoots(path14, roots) {
+  if (!path14.startsWith("/") || posix.normalize(path14) !== path14 || path14.length > 1 && path14.endsWith("/")) return false;
+  return roots.some((r) => path14 === r || path14.startsWith(`${r}/`));
+}
+var UNIT = /^[A-Za-z0-9:_.\\@-]{1,200}$/;
+var Fields = class {
+  constructor(o, where2, roots, named = []) {
+    this.o = o;
+    this.where = where2;
+    this.roots = roots;
+    this.named = named;
+  }
+  o;
+  where;
+  roots;
+  named;
+  seen = /* @__PURE__ */ new Set(["kind"]);
+  refuse(key, what) {
+    throw new LedgerSchemaError(`${this.where}: field '${key}' ${what}`);
+  }
+  get(key) {
+    this.seen.add(key);
+    return this.o[key];
+  }
+  string(key, re, accepted) {
+    const v = this.get(key);
+    if (typeof v !== "string" || !re.test(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
+    return v;
+  }
+  unit(key) {
+    return this.string(key, UNIT, "a systemd unit name");
+  }
+  bool(key) {
+    const v = this.get(key);
+    if (typeof v !== "boolean") this.refuse(key, `is ${JSON.stringify(v)}; accepted: true or false`);
+    return v;
+  }
+  path(key) {
+    const v = this.get(key);
+    return this.checkPath(key, v);
+  }
+  optionalPath(key) {
+    return this.o[key] === void 0 ? (this.seen.add(key), void 0) : this.path(key);
+  }
+  checkPath(key, v) {
+    if (typeof v !== "string" || !underRoots(v, this.roots)) {
+      this.refuse(key, `names ${JSON.stringify(v)}, which is not a normal absolute path under the places the action writes to (${this.roots.join(", ")})`);
+    }
+    this.named.push(v);
+    return v;
+  }
+  strings(key, re, accepted) {
+    const v = this.get(key);
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && re.test(x))) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of ${accepted}`);
+    return v;
+  }
+  paths(key) {
+    const v = this.get(key);
+    if (!Array.isArray(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of paths`);
+    return v.map((x) => this.checkPath(key, x));
+  }
+  /** an object of string values, each key and value matching */
+  map(key, keyRe, valueRe, accepted) {
+    const v = this.get(key);
+    const ok3 = typeof v === "object" && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, x]) => keyRe.test(k) && typeof x === "string" && valueRe.test(x));
+    if (!ok3) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
+    return { ...v };
+  }
+  /** The record, once every field was read: a field the kind does not know is refused. */
+  done(c) {
+    const extra = Object.keys(this.o).filter((k) => !this.seen.has(k));
+    if (extra.length > 0) throw new LedgerSchemaError(`${this.where}: unknown field${extra.length > 1 ? "s" : ""} ${extra.map((k) => `'${k}'`).join(", ")}`);
+    return c;
+  }
+};
+
 // src/host/changes/kind.ts
 var octal = (mode) => mode.toString(8).padStart(4, "0");
 var ownerArgs = (o) => o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
@@ -79208,7 +79286,7 @@ function mkdirArgv(path14, o = {}) {
 async function claimMissingDirs(ctx, dir2) {
   const missing = [];
   for (let d = dir2; d !== dirname8(d) && !await ctx.exists(d); d = dirname8(d)) missing.unshift(d);
-  for (const d of missing) if (ctx.claim(d)) await ctx.record({ kind: "dir", path: d });
+  for (const d of missing) if (ctx.undoable(d) && ctx.claim(d)) await ctx.record({ kind: "dir", path: d });
 }
 async function ensureDir(ctx, path14, o = {}) {
   if (await ctx.exists(path14)) return;
@@ -79487,90 +79565,6 @@ var unitsReloaded = {
   parse: (f) => f.done({ kind: "units-reloaded" })
 };
 
-// src/host/changes/fields.ts
-import { posix } from "node:path";
-var LedgerSchemaError = class extends Error {
-  constructor(message) {
-    super(message);
-    this.name = "LedgerSchemaError";
-  }
-};
-function underRoots(path14, roots) {
-  if (!path14.startsWith("/") || posix.normalize(path14) !== path14 || path14.length > 1 && path14.endsWith("/")) return false;
-  return roots.some((r) => path14 === r || path14.startsWith(`${r}/`));
-}
-var UNIT = /^[A-Za-z0-9:_.\\@-]{1,200}$/;
-var Fields = class {
-  constructor(o, where2, roots, named = []) {
-    this.o = o;
-    this.where = where2;
-    this.roots = roots;
-    this.named = named;
-  }
-  o;
-  where;
-  roots;
-  named;
-  seen = /* @__PURE__ */ new Set(["kind"]);
-  refuse(key, what) {
-    throw new LedgerSchemaError(`${this.where}: field '${key}' ${what}`);
-  }
-  get(key) {
-    this.seen.add(key);
-    return this.o[key];
-  }
-  string(key, re, accepted) {
-    const v = this.get(key);
-    if (typeof v !== "string" || !re.test(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
-    return v;
-  }
-  unit(key) {
-    return this.string(key, UNIT, "a systemd unit name");
-  }
-  bool(key) {
-    const v = this.get(key);
-    if (typeof v !== "boolean") this.refuse(key, `is ${JSON.stringify(v)}; accepted: true or false`);
-    return v;
-  }
-  path(key) {
-    const v = this.get(key);
-    return this.checkPath(key, v);
-  }
-  optionalPath(key) {
-    return this.o[key] === void 0 ? (this.seen.add(key), void 0) : this.path(key);
-  }
-  checkPath(key, v) {
-    if (typeof v !== "string" || !underRoots(v, this.roots)) {
-      this.refuse(key, `names ${JSON.stringify(v)}, which is not a normal absolute path under the places the action writes to (${this.roots.join(", ")})`);
-    }
-    this.named.push(v);
-    return v;
-  }
-  strings(key, re, accepted) {
-    const v = this.get(key);
-    if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && re.test(x))) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of ${accepted}`);
-    return v;
-  }
-  paths(key) {
-    const v = this.get(key);
-    if (!Array.isArray(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of paths`);
-    return v.map((x) => this.checkPath(key, x));
-  }
-  /** an object of string values, each key and value matching */
-  map(key, keyRe, valueRe, accepted) {
-    const v = this.get(key);
-    const ok3 = typeof v === "object" && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, x]) => keyRe.test(k) && typeof x === "string" && valueRe.test(x));
-    if (!ok3) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
-    return { ...v };
-  }
-  /** The record, once every field was read: a field the kind does not know is refused. */
-  done(c) {
-    const extra = Object.keys(this.o).filter((k) => !this.seen.has(k));
-    if (extra.length > 0) throw new LedgerSchemaError(`${this.where}: unknown field${extra.length > 1 ? "s" : ""} ${extra.map((k) => `'${k}'`).join(", ")}`);
-    return c;
-  }
-};
-
 // src/host/changes/index.ts
 var KINDS = {
   file,
@@ -79660,6 +79654,7 @@ function createHost(o) {
     },
     exists: (path14) => existsAs(run, path14),
     claimMissingDirs: (dir2) => claimMissingDirs(ctx, dir2),
+    undoable: (path14) => o.undoRoots === void 0 || underRoots(path14, o.undoRoots),
     async backupPath(name2) {
       await (backupDirReady ??= (async () => {
         await ctx.claimMissingDirs(o.backupDir);
@@ -80502,6 +80497,22 @@ function containerdStore(run, o) {
   };
 }
 
+// src/runtimes/containerd/paths.ts
+import { dirname as dirname10 } from "node:path";
+var PRIVATE_HOST = {
+  prefix: "/usr/local/lib/kubeadm-single-node/containerd",
+  configDir: "/etc/kubeadm-single-node/containerd",
+  root: "/var/lib/kubeadm-single-node/containerd",
+  state: "/run/kubeadm-single-node/containerd"
+};
+function privatePaths(paths) {
+  return Object.fromEntries(Object.entries(PRIVATE_HOST).map(([k, v]) => [k, onHost(paths, v)]));
+}
+function privateRoots(paths) {
+  const p = privatePaths(paths);
+  return [dirname10(p.prefix), dirname10(p.state)];
+}
+
 // src/render/systemd.ts
 function renderUnit(unit) {
   return unit.map(([section, entries]) => [`[${section}]`, ...entries.map(([k, v]) => `${k}=${v}`)].join("\n")).join("\n\n") + "\n";
@@ -80596,10 +80607,10 @@ function unsupported(version3, facts) {
 function layout(own, paths) {
   return own ? {
     own,
-    ctr: join18(paths.privateContainerdPrefix, "bin", "ctr"),
-    socket: join18(paths.privateContainerdState, "containerd.sock"),
-    config: join18(paths.privateContainerdConfigDir, "config.toml"),
-    certsDir: join18(paths.privateContainerdConfigDir, "certs.d"),
+    ctr: join18(privatePaths(paths).prefix, "bin", "ctr"),
+    socket: join18(privatePaths(paths).state, "containerd.sock"),
+    config: join18(privatePaths(paths).configDir, "config.toml"),
+    certsDir: join18(privatePaths(paths).configDir, "certs.d"),
     unit: PRIVATE_UNIT
   } : { own, ctr: "ctr", socket: paths.containerdSocket, config: paths.containerdConfig, certsDir: paths.certsDir, unit: "containerd" };
 }
@@ -80623,7 +80634,8 @@ function installDockerStep() {
 function privateContainerdStep(p, l) {
   const { config, facts, paths } = p;
   const art = containerdArtifact(config.githubUrl, facts.arch);
-  const binDir = join18(paths.privateContainerdPrefix, "bin");
+  const own = privatePaths(paths);
+  const binDir = join18(own.prefix, "bin");
   const exec2 = { mode: 493 };
   return step("runtime.containerd", `containerd ${PRIVATE_CONTAINERD.version} of the action's own, beside the host's`, p.cache ? ["cache.restore"] : [], [
     {
@@ -80633,13 +80645,13 @@ function privateContainerdStep(p, l) {
         `GET ${art.url} (unless the tool cache${p.cache ? " or the cache entry" : ""} has it)`,
         `verify SHA-256 against ${art.checksumUrl}`,
         `extract; for ${PRIVATE_CONTAINERD.binaries.join(", ")}: $ sudo ${displayArgv(installArgv("<extracted>/bin/NAME", join18(binDir, "NAME"), exec2))}`,
-        `(cleanup removes them, and ${paths.privateContainerdRoot} and ${paths.privateContainerdState})`
+        `(cleanup removes them, and ${own.root} and ${own.state})`
       ],
       run: async (ctx) => {
         const dir2 = await cachedTarball(art, { tool: "containerd", version: PRIVATE_CONTAINERD.version, arch: facts.arch }, ctx.log, p.cache);
         await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join18(dir2, "bin", b), join18(binDir, b), exec2)));
-        await ctx.host.willCreate(paths.privateContainerdRoot, "dir");
-        await ctx.host.willCreate(paths.privateContainerdState, "dir");
+        await ctx.host.willCreate(own.root, "dir");
+        await ctx.host.willCreate(own.state, "dir");
       }
     },
     { kind: "write", path: join18(paths.systemdDir, `${l.unit}.service`), render: () => privateContainerdUnit(binDir, l.config) }
@@ -80652,7 +80664,7 @@ function configureStep(p, l, needs) {
     major: lr.containerdMajor ?? 2,
     sandboxImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
     certsDir: l.certsDir,
-    ...l.own ? { root: paths.privateContainerdRoot, state: paths.privateContainerdState, address: l.socket } : {},
+    ...l.own ? { root: privatePaths(paths).root, state: privatePaths(paths).state, address: l.socket } : {},
     auths,
     reveal
   });
@@ -80704,6 +80716,8 @@ function readyStep(p, l) {
   ]);
 }
 var containerd = {
+  // load-images and registry-credentials are both served (the preload, the CRI's config or the kubelet's provider)
+  inputProblems: () => [],
   setup(facts, version3, paths) {
     const tooOld = unsupported(version3, facts);
     const own = !facts.containerd || tooOld !== void 0;
@@ -80742,7 +80756,7 @@ var containerd = {
         return {
           list: () => ctrArgv(o, "images", "list", "--quiet"),
           // ctr 2.x takes --local to read the hosts directory as 1.x does
-          pull: (ref, credential) => credential ? criPullArgv(o, ref, o.credentialsInRequest) : ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
+          pull: (ref, credential) => [credential ? criPullArgv(o, ref, o.credentialsInRequest) : ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2)],
           importArchive: (path14) => ctrImportArgv(o, path14, (learned.containerdMajor ?? 2) >= 2),
           tag: (source, target) => ctrArgv(o, "images", "tag", "--force", source, target),
           exportArchive: (path14, refs) => ctrExportArgv(o, path14, refs, (learned.containerdMajor ?? 2) >= 2)
@@ -80750,7 +80764,7 @@ var containerd = {
       }
     };
   },
-  hostRoots: () => [],
+  hostRoots: privateRoots,
   diagnostics: (paths) => [
     { title: "containerd journal (last 80 lines)", argv: journalArgv("containerd", 80), privileged: true },
     { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join18(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },
@@ -80905,6 +80919,22 @@ function renderDaemonJson(existing, o) {
   }
   return `${JSON.stringify(out, null, 2)}
 `;
+}
+
+// src/runtimes/docker/inputs.ts
+function dockerInputProblems(c) {
+  const problems2 = [];
+  if (c.loadImages.length) {
+    problems2.push(
+      "Inputs 'load-images' and 'container-runtime' ('docker') do not go together: load-images copies images from this host's Docker into the runtime's store, and with Docker as the runtime that store is the same Docker, where the kubelet already finds them; accepted: load-images with container-runtime 'containerd', or container-runtime 'docker' and no load-images (pods use Docker's images by name)."
+    );
+  }
+  if (c.registryCredentials.length) {
+    problems2.push(
+      "Inputs 'registry-credentials' and 'container-runtime' ('docker') do not go together yet: the credentials are written for containerd and for the runner user's Docker client, but with Docker as the runtime the pulls are root's and the kubelet's. Accepted: registry-credentials with container-runtime 'containerd', or `sudo docker login` before the action."
+    );
+  }
+  return problems2;
 }
 
 // src/runtimes/docker/release.ts
@@ -81169,6 +81199,7 @@ function readyStep2(p) {
   ]);
 }
 var docker = {
+  inputProblems: dockerInputProblems,
   setup(facts, _version, paths) {
     const why = facts.docker ? cgroupChange(facts) : void 0;
     const notes = why ? [
@@ -81192,7 +81223,11 @@ var docker = {
       imageCommands: (_learned, mirrors) => ({
         list: () => dockerArgv.list(),
         // through a mirror the first pull names the mirror, and its image is then tagged as `ref`
-        pull: (ref) => dockerArgv.pull(pullSources(ref, mirrors)[0]),
+        // (./store.ts); the dry run shows both, as the run does them
+        pull: (ref) => {
+          const source = pullSources(ref, mirrors)[0];
+          return source === ref ? [dockerArgv.pull(ref)] : [dockerArgv.pull(source), dockerArgv.tag(source, ref)];
+        },
         importArchive: (path14) => dockerArgv.load(path14),
         tag: (source, target) => dockerArgv.tag(source, target),
         exportArchive: (path14, refs) => dockerArgv.save(path14, refs)
@@ -81264,11 +81299,11 @@ async function down(record, env, o = {}) {
 // src/commands/plan.ts
 import { constants as constants5 } from "node:fs";
 import { access as access7, stat as stat5 } from "node:fs/promises";
-import { dirname as dirname15, resolve as resolve5 } from "node:path";
+import { dirname as dirname16, resolve as resolve5 } from "node:path";
 
 // src/engine/describe.ts
 import { mkdir as mkdir4, realpath, writeFile as writeFile3 } from "node:fs/promises";
-import { dirname as dirname10, join as join21, resolve as resolve3 } from "node:path";
+import { dirname as dirname11, join as join21, resolve as resolve3 } from "node:path";
 
 // src/engine/execute.ts
 function orderSteps(steps) {
@@ -81401,7 +81436,7 @@ function renderPlan(steps, learned) {
 }
 async function realish(path14) {
   const abs = resolve3(path14);
-  const parent = dirname10(abs);
+  const parent = dirname11(abs);
   return realpath(abs).catch(async () => parent === abs ? abs : join21(await realish(parent), abs.slice(parent.length + 1)));
 }
 async function planTreeProblem(root, steps) {
@@ -81420,14 +81455,14 @@ async function writePlanTree(steps, learned, root) {
     for (const op of step2.ops) {
       if (op.kind === "task") {
         for (const w of op.writes ?? []) {
-          await mkdir4(dirname10(join21(root, w.path)), { recursive: true });
+          await mkdir4(dirname11(join21(root, w.path)), { recursive: true });
           await writeFile3(join21(root, w.path), w.render(learned), { mode: w.mode ?? 420 });
           written.push(w.path);
         }
       }
       if (op.kind !== "write") continue;
       const dest = join21(root, op.path);
-      await mkdir4(dirname10(dest), { recursive: true });
+      await mkdir4(dirname11(dest), { recursive: true });
       await writeFile3(dest, redacted(op, op.render(learned), "REDACTED"), { mode: op.mode ?? 420 });
       written.push(op.path);
     }
@@ -82450,7 +82485,9 @@ function imageSteps(p) {
   if (cache) needs.push("cache.restore");
   const cached = cache && entryLayout(cache.dir).images;
   const load = config.loadImages.length > 0 ? [loadStep(p)] : [];
-  const loaded = new Set(config.loadImages);
+  const archived = (a) => p.archiveImages?.[a];
+  const loaded = /* @__PURE__ */ new Set([...config.loadImages, ...config.imageArchives.flatMap((a) => archived(a) ?? [])]);
+  const unread = config.imageArchives.filter((a) => archived(a) === void 0);
   return [
     ...load,
     // after the load: what it brought is present, and not pulled
@@ -82460,14 +82497,14 @@ function imageSteps(p) {
         title: `import archives, then ${config.offline ? "check that nothing is missing (offline)" : "pull what is missing (4 at a time, the largest first)"}${config.imageRetags.length ? ", then retag" : ""}`,
         shows: [
           ...cached ? [`$ sudo ${displayArgv(cmd.importArchive(cached))}   (when the cache entry has images; a failure is a warning)`] : [],
-          ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}`),
+          ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}${archived(a) ? `   (brings ${archived(a).join(" ") || "no named image"})` : ""}`),
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
-          ...config.imageArchives.length > 0 && !config.offline ? ["(an image the archives bring is imported, not pulled: the run reads their names; a pull below is only for what none of them brings)"] : [],
+          ...unread.length > 0 && !config.offline ? [`(${unread.join(", ")} could not be read now: an image it brings is imported, not pulled, and a pull below is only for what no archive brings)`] : [],
           ...config.offline ? [`offline: nothing is pulled; each of ${images(learned).join(" ") || "kubeadm's images"} must be present or imported, else the step stops`] : pullOrder(images(learned).filter((i) => !loaded.has(i))).map((i) => {
             const inRequest = runtime.credentialsInRequest(learned);
             const cred = pullCredential(config, i, inRequest);
             const how = inRequest ? `registry-credentials for ${cred?.registry}: through the CRI, base64 USERNAME:TOKEN on standard input, which the script gives crictl as CRICTL_AUTH` : "registry-credentials: through the CRI, which reads them from its config";
-            return `$ sudo ${displayArgv(cmd.pull(i, cred))}${cred ? `   (${how})` : ""}`;
+            return `$ ${cmd.pull(i, cred).map((a) => `sudo ${displayArgv(a)}`).join(" && ")}${cred ? `   (${how})` : ""}`;
           }),
           ...learned.kubeadmImages.length === 0 && !config.offline ? [`and each of kubeadm's own images, ${FROM_KUBEADM}`] : [],
           ...config.imageRetags.map((r) => `$ sudo ${displayArgv(cmd.tag(r.source, r.target))}   (image-retags: ${r.target} is not pulled)`)
@@ -82721,7 +82758,7 @@ import { lstat as lstat4, readFile as readFile10, realpath as realpath2 } from "
 import { randomUUID as randomUUID8 } from "node:crypto";
 import { mkdir as mkdir5, rm as rm6, writeFile as writeFile5 } from "node:fs/promises";
 import { homedir as homedir2, tmpdir as tmpdir5 } from "node:os";
-import { dirname as dirname11, join as join24 } from "node:path";
+import { dirname as dirname12, join as join24 } from "node:path";
 var LedgerTrustError = class extends Error {
   constructor(file2, why) {
     super(
@@ -82810,7 +82847,7 @@ async function symlinkEscape(paths, roots) {
 }
 function hostLedgerStore(o) {
   const { file: file2, run } = o;
-  const dir2 = dirname11(file2);
+  const dir2 = dirname12(file2);
   const stat6 = o.stat ?? hostStat(run);
   const plugins = [...Object.values(RUNTIMES), ...Object.values(CNIS)].flatMap((x) => x.hostRoots(o.paths));
   const roots = writeRoots(o.paths, o.home, plugins);
@@ -82851,6 +82888,7 @@ function hostLedgerStore(o) {
     throw new LedgerTrustError(file2, why);
   };
   return {
+    roots,
     async saveHead(head) {
       current = { ...head, changes: current?.changes ?? [] };
       await flush();
@@ -87713,7 +87751,7 @@ import { join as join27 } from "node:path";
 
 // src/cache/session.ts
 import { copyFile as copyFile4, mkdir as mkdir6, rm as rm7 } from "node:fs/promises";
-import { dirname as dirname12 } from "node:path";
+import { dirname as dirname13 } from "node:path";
 var mb = (bytes) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
 var CacheSession = class {
   constructor(backend, dir2, key) {
@@ -87770,7 +87808,7 @@ var CacheSession = class {
   async keep(a, fileName, path14) {
     if (this.restored?.exact) return;
     const to = downloadPath(this.dir, a.name, fileName);
-    await mkdir6(dirname12(to), { recursive: true });
+    await mkdir6(dirname13(to), { recursive: true });
     await copyFile4(path14, to);
   }
   /** the restored image archive, if the entry has one */
@@ -87827,7 +87865,7 @@ function planContext(input, learned) {
 }
 
 // src/phases/init.ts
-import { dirname as dirname13, join as join28 } from "node:path";
+import { dirname as dirname14, join as join28 } from "node:path";
 function initSteps(p, hostStepIds) {
   const { facts, version: version3, paths, bin, files, criSocket, cni } = p;
   const left = cni.leftovers(paths);
@@ -87842,7 +87880,7 @@ function initSteps(p, hostStepIds) {
   };
   const reset = kubeadmResetArgv(recorded);
   const owner = { uid: facts.user.uid, gid: facts.user.gid };
-  const kubeDir = dirname13(files.kubeconfig);
+  const kubeDir = dirname14(files.kubeconfig);
   const hostNeeds = hostStepIds.filter((id) => id !== "host.packages" || packagesToInstall(version3, facts).length > 0);
   return [
     step("init.kubeadm", `kubeadm init ${version3}`, [...hostNeeds, "binaries.kubelet-unit", "binaries.cni-plugins", "config.kubeadm", "runtime.ready", "images.preload"], [
@@ -87945,7 +87983,7 @@ function readySteps(p) {
 
 // src/phases/runtime.ts
 import { readFile as readFile11 } from "node:fs/promises";
-import { dirname as dirname14, join as join29 } from "node:path";
+import { dirname as dirname15, join as join29 } from "node:path";
 function runtimeSteps(p) {
   const { config, facts, paths } = p;
   const steps = p.runtime.steps(p);
@@ -87981,7 +88019,7 @@ function dockerCredentialsStep(p, installed) {
       kind: "task",
       title: `add ${config.registryCredentials.map((c) => c.registry).join(", ")} to the auths of ${path14}`,
       shows: [
-        `(the file's other keys and auths are kept; ${dirname14(path14)} is made 0700 for ${facts.user.name} where missing)`,
+        `(the file's other keys and auths are kept; ${dirname15(path14)} is made 0700 for ${facts.user.name} where missing)`,
         `$ sudo ${displayArgv(installArgv("<merged>", path14, { mode: 384, owner }))}`,
         ...preview.trimEnd().split("\n").map((l) => `  | ${l}`),
         `(cleanup puts the original ${path14} back, or removes it)`
@@ -87992,7 +88030,7 @@ function dockerCredentialsStep(p, installed) {
         const existing = await readDockerConfig(ctx.host.run, path14);
         const { text, shadowed } = mergeDockerConfig(existing, config.registryCredentials, true);
         if (shadowed.length) ctx.log(`warning: ${path14} names a credential helper for ${shadowed.join(", ")}: Docker asks the helper, not these auths`);
-        await ctx.host.ensureDir(dirname14(path14), { mode: 448, owner });
+        await ctx.host.ensureDir(dirname15(path14), { mode: 448, owner });
         await ctx.host.writeFile(path14, text, { mode: 384, owner });
       }
     }
@@ -88162,10 +88200,19 @@ function buildPlan(input) {
 // src/commands/prepare.ts
 async function prepare(config, run, paths, get = fetchText, cacheBackend, resolveCni = resolveCniVersion) {
   const read2 = await readKubeadmConfigFile(config);
-  const [version3, facts, planned] = await Promise.all([resolveVersion(read2.kubernetesVersion, read2.kubernetesReleaseUrl, get), probeHost(run, paths), resolveCni(read2)]);
-  const plan2 = buildPlan({ config: planned, facts, version: version3, paths, cacheBackend });
+  const [version3, facts, planned, archiveImages] = await Promise.all([
+    resolveVersion(read2.kubernetesVersion, read2.kubernetesReleaseUrl, get),
+    probeHost(run, paths),
+    resolveCni(read2),
+    readArchiveNames(read2.imageArchives)
+  ]);
+  const plan2 = buildPlan({ config: planned, facts, version: version3, paths, cacheBackend, archiveImages });
   if (plan2.inputProblems.length > 0) throw new InputError(plan2.inputProblems);
   return { config: planned, version: version3, facts, plan: plan2 };
+}
+async function readArchiveNames(paths) {
+  const read2 = await Promise.all(paths.map(async (p) => [p, await archiveIndexNames(p).catch(() => void 0)]));
+  return Object.fromEntries(read2.filter((e) => e[1] !== void 0));
 }
 function headline({ version: version3, facts, plan: plan2 }, where2 = "actions") {
   const machine = where2 === "terminal" ? "this host" : `${facts.selfHosted ? "self-hosted" : "hosted"} runner`;
@@ -88185,8 +88232,8 @@ async function planDirProblem(out) {
       if (!await writable(at)) return own ? "a directory this user cannot write in" : `which does not exist, and this user cannot make it in ${at}`;
       return void 0;
     }
-    if (dirname15(at) === at) return void 0;
-    at = dirname15(at);
+    if (dirname16(at) === at) return void 0;
+    at = dirname16(at);
   }
 }
 async function plan(config, env, out, input = "plan-dir") {
@@ -88223,7 +88270,7 @@ async function plan(config, env, out, input = "plan-dir") {
 }
 
 // src/commands/up.ts
-import { dirname as dirname16 } from "node:path";
+import { dirname as dirname17 } from "node:path";
 
 // src/host/ledger.ts
 var Ledger = class {
@@ -88370,7 +88417,7 @@ ${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
     });
     let heads = Promise.resolve();
     const saveHead = () => heads = heads.then(() => store.saveHead(headOf(rec)));
-    const host2 = createHost({ run: env.run, services: env.services, ledger, ...paths });
+    const host2 = createHost({ run: env.run, services: env.services, ledger, ...paths, undoRoots: env.hostLedger.roots });
     io.start(plan2.steps);
     try {
       await execute(
@@ -88471,10 +88518,10 @@ async function reuse(config, env, prepared, earlier, t0) {
     rec.changes[adopted.length + i] = change;
     await store.saveChange(adopted.length + i, change);
   });
-  const host2 = createHost({ run: env.run, services: env.services, ledger, ...paths });
+  const host2 = createHost({ run: env.run, services: env.services, ledger, ...paths, undoRoots: env.hostLedger.roots });
   const owner = { uid: facts.user.uid, gid: facts.user.gid };
   const r = await reuseCluster(config, plan2.kubeconfig, env, async (src, dest) => {
-    await host2.ensureDir(dirname16(dest), { mode: 448, owner });
+    await host2.ensureDir(dirname17(dest), { mode: 448, owner });
     await host2.installFile(src, dest, { mode: 384, owner });
   });
   rec.kubeconfig = r.kubeconfig;
@@ -88896,11 +88943,6 @@ function parseInputs(get, o = {}) {
     (p) => parsePath("image-archives", p, "one path per line to an image tarball (docker save or OCI archive)", true)
   );
   const loadImages = eachOf(field, parseList(read2("load-images")), (i) => parseLoadImage("load-images", i));
-  if (loadImages?.length && containerRuntime === "docker") {
-    problems2.push(
-      "Inputs 'load-images' and 'container-runtime' ('docker') do not go together: load-images copies images from this host's Docker into the runtime's store, and with Docker as the runtime that store is the same Docker, where the kubelet already finds them; accepted: load-images with container-runtime 'containerd', or container-runtime 'docker' and no load-images (pods use Docker's images by name)."
-    );
-  }
   const imageRetags = parseRetags("image-retags", read2("image-retags"), field);
   const untaint = field(() => parseBool("untaint", read2("untaint")));
   const kubeadmConfig = parseKubeadmConfig(get("kubeadm-config"), field, problems2);
@@ -88932,10 +88974,8 @@ function parseInputs(get, o = {}) {
       `Input 'cni-version' has the value ${JSON.stringify(cniVersionRaw)}, and 'offline' is true; accepted with offline: '' (the release the action pins, whose images are known before the run), or cni-manifest with a local copy of the manifest you want.`
     );
   }
-  if (registryCredentials?.length && containerRuntime === "docker") {
-    problems2.push(
-      "Inputs 'registry-credentials' and 'container-runtime' ('docker') do not go together yet: the credentials are written for containerd and for the runner user's Docker client, but with Docker as the runtime the pulls are root's and the kubelet's. Accepted: registry-credentials with container-runtime 'containerd', or `sudo docker login` before the action."
-    );
+  if (containerRuntime !== void 0 && loadImages !== void 0 && registryCredentials !== void 0) {
+    problems2.push(...RUNTIMES[containerRuntime].inputProblems({ loadImages, registryCredentials }));
   }
   const githubToken = read2("github-token", "");
   if (cniVersion?.kind === "latest" && githubToken === "") {

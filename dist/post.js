@@ -77993,12 +77993,10 @@ function onHost(paths, path14) {
 function writeRoots(p, home, plugins, dockerConfig = process.env.DOCKER_CONFIG) {
   const roots = [
     p.binDir,
-    dirname6(p.privateContainerdPrefix),
     dirname6(p.cniBinDir),
     dirname6(p.cniConfDir),
     p.stateDir,
     dirname6(p.backupDir),
-    dirname6(p.privateContainerdState),
     dirname6(p.containerdConfig),
     p.certsDir,
     dirname6(p.dockerDaemonJson),
@@ -78969,6 +78967,90 @@ async function existsAs(run, path14) {
   }
 }
 
+// src/host/changes/fields.ts
+import { posix } from "node:path";
+var LedgerSchemaError = class extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "LedgerSchemaError";
+  }
+};
+function underRoots(path14, roots) {
+  if (!path14.startsWith("/") || posix.normalize(path14) !== path14 || path14.length > 1 && path14.endsWith("/")) return false;
+  return roots.some((r) => path14 === r || path14.startsWith(`${r}/`));
+}
+var UNIT = /^[A-Za-z0-9:_.\\@-]{1,200}$/;
+var Fields = class {
+  constructor(o, where2, roots, named = []) {
+    this.o = o;
+    this.where = where2;
+    this.roots = roots;
+    this.named = named;
+  }
+  o;
+  where;
+  roots;
+  named;
+  seen = /* @__PURE__ */ new Set(["kind"]);
+  refuse(key, what) {
+    throw new LedgerSchemaError(`${this.where}: field '${key}' ${what}`);
+  }
+  get(key) {
+    this.seen.add(key);
+    return this.o[key];
+  }
+  string(key, re, accepted) {
+    const v = this.get(key);
+    if (typeof v !== "string" || !re.test(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
+    return v;
+  }
+  unit(key) {
+    return this.string(key, UNIT, "a systemd unit name");
+  }
+  bool(key) {
+    const v = this.get(key);
+    if (typeof v !== "boolean") this.refuse(key, `is ${JSON.stringify(v)}; accepted: true or false`);
+    return v;
+  }
+  path(key) {
+    const v = this.get(key);
+    return this.checkPath(key, v);
+  }
+  optionalPath(key) {
+    return this.o[key] === void 0 ? (this.seen.add(key), void 0) : this.path(key);
+  }
+  checkPath(key, v) {
+    if (typeof v !== "string" || !underRoots(v, this.roots)) {
+      this.refuse(key, `names ${JSON.stringify(v)}, which is not a normal absolute path under the places the action writes to (${this.roots.join(", ")})`);
+    }
+    this.named.push(v);
+    return v;
+  }
+  strings(key, re, accepted) {
+    const v = this.get(key);
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && re.test(x))) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of ${accepted}`);
+    return v;
+  }
+  paths(key) {
+    const v = this.get(key);
+    if (!Array.isArray(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of paths`);
+    return v.map((x) => this.checkPath(key, x));
+  }
+  /** an object of string values, each key and value matching */
+  map(key, keyRe, valueRe, accepted) {
+    const v = this.get(key);
+    const ok3 = typeof v === "object" && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, x]) => keyRe.test(k) && typeof x === "string" && valueRe.test(x));
+    if (!ok3) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
+    return { ...v };
+  }
+  /** The record, once every field was read: a field the kind does not know is refused. */
+  done(c) {
+    const extra = Object.keys(this.o).filter((k) => !this.seen.has(k));
+    if (extra.length > 0) throw new LedgerSchemaError(`${this.where}: unknown field${extra.length > 1 ? "s" : ""} ${extra.map((k) => `'${k}'`).join(", ")}`);
+    return c;
+  }
+};
+
 // src/host/changes/kind.ts
 var octal = (mode) => mode.toString(8).padStart(4, "0");
 var ownerArgs = (o) => o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
@@ -79146,90 +79228,6 @@ var unitsReloaded = {
     return "undone";
   },
   parse: (f) => f.done({ kind: "units-reloaded" })
-};
-
-// src/host/changes/fields.ts
-import { posix } from "node:path";
-var LedgerSchemaError = class extends Error {
-  constructor(message) {
-    super(message);
-    this.name = "LedgerSchemaError";
-  }
-};
-function underRoots(path14, roots) {
-  if (!path14.startsWith("/") || posix.normalize(path14) !== path14 || path14.length > 1 && path14.endsWith("/")) return false;
-  return roots.some((r) => path14 === r || path14.startsWith(`${r}/`));
-}
-var UNIT = /^[A-Za-z0-9:_.\\@-]{1,200}$/;
-var Fields = class {
-  constructor(o, where2, roots, named = []) {
-    this.o = o;
-    this.where = where2;
-    this.roots = roots;
-    this.named = named;
-  }
-  o;
-  where;
-  roots;
-  named;
-  seen = /* @__PURE__ */ new Set(["kind"]);
-  refuse(key, what) {
-    throw new LedgerSchemaError(`${this.where}: field '${key}' ${what}`);
-  }
-  get(key) {
-    this.seen.add(key);
-    return this.o[key];
-  }
-  string(key, re, accepted) {
-    const v = this.get(key);
-    if (typeof v !== "string" || !re.test(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
-    return v;
-  }
-  unit(key) {
-    return this.string(key, UNIT, "a systemd unit name");
-  }
-  bool(key) {
-    const v = this.get(key);
-    if (typeof v !== "boolean") this.refuse(key, `is ${JSON.stringify(v)}; accepted: true or false`);
-    return v;
-  }
-  path(key) {
-    const v = this.get(key);
-    return this.checkPath(key, v);
-  }
-  optionalPath(key) {
-    return this.o[key] === void 0 ? (this.seen.add(key), void 0) : this.path(key);
-  }
-  checkPath(key, v) {
-    if (typeof v !== "string" || !underRoots(v, this.roots)) {
-      this.refuse(key, `names ${JSON.stringify(v)}, which is not a normal absolute path under the places the action writes to (${this.roots.join(", ")})`);
-    }
-    this.named.push(v);
-    return v;
-  }
-  strings(key, re, accepted) {
-    const v = this.get(key);
-    if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && re.test(x))) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of ${accepted}`);
-    return v;
-  }
-  paths(key) {
-    const v = this.get(key);
-    if (!Array.isArray(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of paths`);
-    return v.map((x) => this.checkPath(key, x));
-  }
-  /** an object of string values, each key and value matching */
-  map(key, keyRe, valueRe, accepted) {
-    const v = this.get(key);
-    const ok3 = typeof v === "object" && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, x]) => keyRe.test(k) && typeof x === "string" && valueRe.test(x));
-    if (!ok3) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
-    return { ...v };
-  }
-  /** The record, once every field was read: a field the kind does not know is refused. */
-  done(c) {
-    const extra = Object.keys(this.o).filter((k) => !this.seen.has(k));
-    if (extra.length > 0) throw new LedgerSchemaError(`${this.where}: unknown field${extra.length > 1 ? "s" : ""} ${extra.map((k) => `'${k}'`).join(", ")}`);
-    return c;
-  }
 };
 
 // src/host/changes/index.ts
@@ -80014,6 +80012,22 @@ function containerdStore(run, o) {
   };
 }
 
+// src/runtimes/containerd/paths.ts
+import { dirname as dirname8 } from "node:path";
+var PRIVATE_HOST = {
+  prefix: "/usr/local/lib/kubeadm-single-node/containerd",
+  configDir: "/etc/kubeadm-single-node/containerd",
+  root: "/var/lib/kubeadm-single-node/containerd",
+  state: "/run/kubeadm-single-node/containerd"
+};
+function privatePaths(paths) {
+  return Object.fromEntries(Object.entries(PRIVATE_HOST).map(([k, v]) => [k, onHost(paths, v)]));
+}
+function privateRoots(paths) {
+  const p = privatePaths(paths);
+  return [dirname8(p.prefix), dirname8(p.state)];
+}
+
 // src/render/systemd.ts
 function renderUnit(unit) {
   return unit.map(([section, entries]) => [`[${section}]`, ...entries.map(([k, v]) => `${k}=${v}`)].join("\n")).join("\n\n") + "\n";
@@ -80069,10 +80083,10 @@ function unsupported(version3, facts) {
 function layout(own, paths) {
   return own ? {
     own,
-    ctr: join16(paths.privateContainerdPrefix, "bin", "ctr"),
-    socket: join16(paths.privateContainerdState, "containerd.sock"),
-    config: join16(paths.privateContainerdConfigDir, "config.toml"),
-    certsDir: join16(paths.privateContainerdConfigDir, "certs.d"),
+    ctr: join16(privatePaths(paths).prefix, "bin", "ctr"),
+    socket: join16(privatePaths(paths).state, "containerd.sock"),
+    config: join16(privatePaths(paths).configDir, "config.toml"),
+    certsDir: join16(privatePaths(paths).configDir, "certs.d"),
     unit: PRIVATE_UNIT
   } : { own, ctr: "ctr", socket: paths.containerdSocket, config: paths.containerdConfig, certsDir: paths.certsDir, unit: "containerd" };
 }
@@ -80096,7 +80110,8 @@ function installDockerStep() {
 function privateContainerdStep(p, l) {
   const { config, facts, paths } = p;
   const art = containerdArtifact(config.githubUrl, facts.arch);
-  const binDir = join16(paths.privateContainerdPrefix, "bin");
+  const own = privatePaths(paths);
+  const binDir = join16(own.prefix, "bin");
   const exec2 = { mode: 493 };
   return step("runtime.containerd", `containerd ${PRIVATE_CONTAINERD.version} of the action's own, beside the host's`, p.cache ? ["cache.restore"] : [], [
     {
@@ -80106,13 +80121,13 @@ function privateContainerdStep(p, l) {
         `GET ${art.url} (unless the tool cache${p.cache ? " or the cache entry" : ""} has it)`,
         `verify SHA-256 against ${art.checksumUrl}`,
         `extract; for ${PRIVATE_CONTAINERD.binaries.join(", ")}: $ sudo ${displayArgv(installArgv("<extracted>/bin/NAME", join16(binDir, "NAME"), exec2))}`,
-        `(cleanup removes them, and ${paths.privateContainerdRoot} and ${paths.privateContainerdState})`
+        `(cleanup removes them, and ${own.root} and ${own.state})`
       ],
       run: async (ctx) => {
         const dir2 = await cachedTarball(art, { tool: "containerd", version: PRIVATE_CONTAINERD.version, arch: facts.arch }, ctx.log, p.cache);
         await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join16(dir2, "bin", b), join16(binDir, b), exec2)));
-        await ctx.host.willCreate(paths.privateContainerdRoot, "dir");
-        await ctx.host.willCreate(paths.privateContainerdState, "dir");
+        await ctx.host.willCreate(own.root, "dir");
+        await ctx.host.willCreate(own.state, "dir");
       }
     },
     { kind: "write", path: join16(paths.systemdDir, `${l.unit}.service`), render: () => privateContainerdUnit(binDir, l.config) }
@@ -80125,7 +80140,7 @@ function configureStep(p, l, needs) {
     major: lr.containerdMajor ?? 2,
     sandboxImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
     certsDir: l.certsDir,
-    ...l.own ? { root: paths.privateContainerdRoot, state: paths.privateContainerdState, address: l.socket } : {},
+    ...l.own ? { root: privatePaths(paths).root, state: privatePaths(paths).state, address: l.socket } : {},
     auths,
     reveal
   });
@@ -80177,6 +80192,8 @@ function readyStep(p, l) {
   ]);
 }
 var containerd = {
+  // load-images and registry-credentials are both served (the preload, the CRI's config or the kubelet's provider)
+  inputProblems: () => [],
   setup(facts, version3, paths) {
     const tooOld = unsupported(version3, facts);
     const own = !facts.containerd || tooOld !== void 0;
@@ -80215,7 +80232,7 @@ var containerd = {
         return {
           list: () => ctrArgv(o, "images", "list", "--quiet"),
           // ctr 2.x takes --local to read the hosts directory as 1.x does
-          pull: (ref, credential) => credential ? criPullArgv(o, ref, o.credentialsInRequest) : ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2),
+          pull: (ref, credential) => [credential ? criPullArgv(o, ref, o.credentialsInRequest) : ctrPullArgv(o, ref, (learned.containerdMajor ?? 2) >= 2)],
           importArchive: (path14) => ctrImportArgv(o, path14, (learned.containerdMajor ?? 2) >= 2),
           tag: (source, target) => ctrArgv(o, "images", "tag", "--force", source, target),
           exportArchive: (path14, refs) => ctrExportArgv(o, path14, refs, (learned.containerdMajor ?? 2) >= 2)
@@ -80223,7 +80240,7 @@ var containerd = {
       }
     };
   },
-  hostRoots: () => [],
+  hostRoots: privateRoots,
   diagnostics: (paths) => [
     { title: "containerd journal (last 80 lines)", argv: journalArgv("containerd", 80), privileged: true },
     { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join16(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },
@@ -80270,6 +80287,22 @@ function renderDaemonJson(existing, o) {
   }
   return `${JSON.stringify(out, null, 2)}
 `;
+}
+
+// src/runtimes/docker/inputs.ts
+function dockerInputProblems(c) {
+  const problems2 = [];
+  if (c.loadImages.length) {
+    problems2.push(
+      "Inputs 'load-images' and 'container-runtime' ('docker') do not go together: load-images copies images from this host's Docker into the runtime's store, and with Docker as the runtime that store is the same Docker, where the kubelet already finds them; accepted: load-images with container-runtime 'containerd', or container-runtime 'docker' and no load-images (pods use Docker's images by name)."
+    );
+  }
+  if (c.registryCredentials.length) {
+    problems2.push(
+      "Inputs 'registry-credentials' and 'container-runtime' ('docker') do not go together yet: the credentials are written for containerd and for the runner user's Docker client, but with Docker as the runtime the pulls are root's and the kubelet's. Accepted: registry-credentials with container-runtime 'containerd', or `sudo docker login` before the action."
+    );
+  }
+  return problems2;
 }
 
 // src/runtimes/docker/release.ts
@@ -80534,6 +80567,7 @@ function readyStep2(p) {
   ]);
 }
 var docker = {
+  inputProblems: dockerInputProblems,
   setup(facts, _version, paths) {
     const why = facts.docker ? cgroupChange(facts) : void 0;
     const notes = why ? [
@@ -80557,7 +80591,11 @@ var docker = {
       imageCommands: (_learned, mirrors) => ({
         list: () => dockerArgv.list(),
         // through a mirror the first pull names the mirror, and its image is then tagged as `ref`
-        pull: (ref) => dockerArgv.pull(pullSources(ref, mirrors)[0]),
+        // (./store.ts); the dry run shows both, as the run does them
+        pull: (ref) => {
+          const source = pullSources(ref, mirrors)[0];
+          return source === ref ? [dockerArgv.pull(ref)] : [dockerArgv.pull(source), dockerArgv.tag(source, ref)];
+        },
         importArchive: (path14) => dockerArgv.load(path14),
         tag: (source, target) => dockerArgv.tag(source, target),
         exportArchive: (path14, refs) => dockerArgv.save(path14, refs)
@@ -81181,7 +81219,7 @@ import { lstat as lstat3, readFile as readFile7, realpath } from "node:fs/promis
 import { randomUUID as randomUUID7 } from "node:crypto";
 import { mkdir as mkdir3, rm as rm4, writeFile as writeFile3 } from "node:fs/promises";
 import { homedir as homedir2, tmpdir as tmpdir3 } from "node:os";
-import { dirname as dirname8, join as join20 } from "node:path";
+import { dirname as dirname9, join as join20 } from "node:path";
 var LedgerTrustError = class extends Error {
   constructor(file2, why) {
     super(
@@ -81267,7 +81305,7 @@ async function symlinkEscape(paths, roots) {
 }
 function hostLedgerStore(o) {
   const { file: file2, run } = o;
-  const dir2 = dirname8(file2);
+  const dir2 = dirname9(file2);
   const stat3 = o.stat ?? hostStat(run);
   const plugins = [...Object.values(RUNTIMES), ...Object.values(CNIS)].flatMap((x) => x.hostRoots(o.paths));
   const roots = writeRoots(o.paths, o.home, plugins);
@@ -81308,6 +81346,7 @@ function hostLedgerStore(o) {
     throw new LedgerTrustError(file2, why);
   };
   return {
+    roots,
     async saveHead(head) {
       current = { ...head, changes: current?.changes ?? [] };
       await flush();
