@@ -45,7 +45,7 @@ export async function retagImages(store: ImageStore, retags: Config['imageRetags
  */
 export async function importCached(store: ImageStore, archive: string, warn: (w: string) => void, log: (line: string) => void): Promise<string[]> {
   try {
-    const names = await store.importArchive(archive)
+    const names = await store.importArchive(archive, 'cache entry')
     log(`imported ${names.length} images from the cache entry`)
     return names
   } catch (err) {
