@@ -87,6 +87,9 @@ describe('symbolic links in a user-owned directory', () => {
       return true
     })
     await assert.rejects(host.ensureDir(join(home, '.kube/cache')), /^Error: Refusing to make the directory .*\.kube\/cache as root/)
+    // a downloaded binary in the runner's temporary directory, replaced by a link to root's file
+    await plant(join(home, 'kubeadm'), secret)
+    await assert.rejects(host.installFile(join(home, 'kubeadm'), join(root, 'usr/local/bin/kubeadm')), /^Error: Refusing to install .*home\/runner\/kubeadm to .* as root: .*kubeadm is a symbolic link \(to .*shadow\)/)
     assert.deepEqual(ran, [])
     assert.deepEqual(ledger.changes, [])
   })
