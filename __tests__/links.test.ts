@@ -138,7 +138,7 @@ describe('symbolic links in a user-owned directory', () => {
     await mkdir(kube)
     await writeFile(path, 'x')
     await undoChanges([change], { run, services, procSwaps: '', sysClassNet: '' })
-    assert.deepEqual(ran, [`cp -a ${backup} ${path}.kubeadm-single-node-restore`, `mv -fT ${path}.kubeadm-single-node-restore ${path}`, `rm -f ${backup}`])
+    assert.deepEqual(ran, [`cp -a --remove-destination ${backup} ${path}.kubeadm-single-node-restore`, `mv -fT ${path}.kubeadm-single-node-restore ${path}`, `rm -f ${backup}`])
   })
 
   it("sudo cat of ~/.docker/config.json is refused when the file is a link to root's file", async () => {

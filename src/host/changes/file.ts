@@ -56,7 +56,10 @@ export const file: ChangeKind<FileChange> = {
       }
     }
     if (!c.backup) return (await u.exec(['rm', '-f', c.path])) ? 'undone' : 'failed'
-    const ok = (await u.exec(['cp', '-a', c.backup, tmp])) && (await u.exec(['mv', '-fT', tmp, c.path])) && (await u.exec(['rm', '-f', c.backup]))
+    // --remove-destination: cp unlinks the name and creates it anew (O_EXCL) instead of opening
+    // what is there, so a link put at that name after the look above is replaced, not written
+    // through; mv's rename replaces a link at the path itself without following it
+    const ok = (await u.exec(['cp', '-a', '--remove-destination', c.backup, tmp])) && (await u.exec(['mv', '-fT', tmp, c.path])) && (await u.exec(['rm', '-f', c.backup]))
     return ok ? 'undone' : 'failed'
   },
   parse: (f: Fields) => {
