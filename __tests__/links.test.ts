@@ -73,6 +73,9 @@ describe('symbolic links in a user-owned directory', () => {
     const inHome = join(home, 'roots-link')
     await symlink(rootDir, inHome)
     assert.match((await untrustedLink(inHome)) ?? '', /in .*home\/runner, which uid 1001 owns/)
+    // only the last component, where asked: the link above it is let be
+    assert.equal(await untrustedLink(join(mine, 'config'), { lastOnly: true }), undefined)
+    assert.match((await untrustedLink(mine, { lastOnly: true })) ?? '', /kube is a symbolic link/)
     // a path that does not exist yet, below no link: nothing to follow
     assert.equal(await untrustedLink(join(home, 'nothing/here')), undefined)
   })

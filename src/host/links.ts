@@ -22,14 +22,16 @@ function othersMayChange(dir: Stats): boolean {
  * not: the first component that is a symbolic link owned by someone other than root, or in a
  * directory someone other than root may change. A component that does not exist ends the walk
  * (nothing below it can be a link yet); one this process may not look at lies in a directory
- * only root may search, which no user can have planted anything in.
+ * only root may search, which no user can have planted anything in. `o.lastOnly`: only the path
+ * itself is looked at, not the directories above it.
  */
-export async function untrustedLink(path: string): Promise<string | undefined> {
+export async function untrustedLink(path: string, o: { lastOnly?: boolean } = {}): Promise<string | undefined> {
   const abs = resolve(path)
   const parts = abs.split(sep).filter((p) => p !== '')
   let at = ''
-  for (const part of parts) {
+  for (const [i, part] of parts.entries()) {
     at = `${at}/${part}`
+    if (o.lastOnly && i < parts.length - 1) continue
     let st: Stats
     try {
       st = await lstat(at)
@@ -51,8 +53,8 @@ export async function untrustedLink(path: string): Promise<string | undefined> {
  * Throws before a root command touches `path` through a link a user controls. `doing` says
  * what was about to happen, for the message ("back up ~/.kube/config").
  */
-export async function refuseUntrustedLink(path: string, doing: string): Promise<void> {
-  const why = await untrustedLink(path)
+export async function refuseUntrustedLink(path: string, doing: string, o: { lastOnly?: boolean } = {}): Promise<void> {
+  const why = await untrustedLink(path, o)
   if (why !== undefined) {
     throw new Error(`Refusing to ${doing} as root: ${why}. Nothing was done to it. Remove the link (or put a regular file or directory there) and run again.`)
   }
