@@ -189,13 +189,22 @@ export function namesInArchiveIndex(file: 'manifest.json' | 'index.json', text: 
   return [...new Set(raw.map(normalizeImage))]
 }
 
-/** Whether a header's checksum (bytes 148-155: the sum of its bytes, that field as spaces) holds. */
+/**
+ * Whether a header's checksum (bytes 148-155: the sum of its bytes, that field counted as
+ * spaces) holds; summed unsigned as POSIX says, or signed as some old tars did.
+ */
 function checksumOk(h: Buffer): boolean {
   const field = str(h, 148, 8).trim()
   if (!/^[0-7]+$/.test(field)) return false
   let sum = 0
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]
-  return parseInt(field, 8) === sum
+  let signed = 0
+  for (let i = 0; i < BLOCK; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : h[i]
+    sum += b
+    signed += b > 127 ? b - 256 : b
+  }
+  const want = parseInt(field, 8)
+  return want === sum || want === signed
 }
 
 /**
