@@ -20,7 +20,7 @@ type IndexFile = (typeof INDEX_FILES)[number]
 export interface ArchiveLimits {
   /** tar headers read, pax and GNU long-name headers included */
   headers: number
-  /** bytes read through gunzip, or through the tar file itself */
+  /** bytes inflated by gunzip (a plain tar is sought through, not read, and bounded by its size) */
   bytes: number
   /** the largest manifest.json or index.json parsed, and the largest pax or long-name body */
   member: number
@@ -78,8 +78,9 @@ function fileSource(fh: FileHandle, fileSize: number, bound: Bounded): Source {
       pos += got
       return buf.subarray(0, got)
     },
+    // a seek costs nothing, however far: the file's size and the header bound limit this reading
     async skip(n) {
-      bound.take(n)
+      bound.clock()
       pos += n
     },
     left: () => fileSize - pos,
