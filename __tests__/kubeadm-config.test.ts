@@ -314,6 +314,26 @@ describe('kubeadm-config refused against the version and the inputs', () => {
     assert.deepEqual(problemsFor('kind: ClusterConfiguration\nnetworking: {dnsDomain: ci.local}\ncertificatesDir: /etc/kubernetes/pki\n---\nkind: InitConfiguration\nnodeRegistration: {name: runner-1}\n'), [])
   })
 
+  it("a directory cleanup's kubeadm reset empties, outside kubeadm's own directories", () => {
+    // certificatesDir: /etc would have cleanup's kubeadm reset empty /etc
+    assert.equal(
+      one('kind: ClusterConfiguration\ncertificatesDir: /etc\n'),
+      `Input 'kubeadm-config' has document 1 (ClusterConfiguration) certificatesDir "/etc", a directory that cleanup's kubeadm reset empties as root; accepted: an absolute path written without '.', '..' or '//', in one of kubeadm's own directories: /etc/kubernetes, /var/lib/etcd, /var/lib/kubelet (or the field left out: /etc/kubernetes/pki).`
+    )
+    assert.match(one('kind: ClusterConfiguration\netcd: {local: {dataDir: /home/runner}}\n'), /etcd\.local\.dataDir "\/home\/runner", a directory that cleanup's kubeadm reset empties as root; accepted: .* \(or the field left out: \/var\/lib\/etcd\)\.$/)
+    // a way out of the accepted places written inside them, a prefix that is not a directory of them, not a string
+    for (const dir of ['/etc/kubernetes/../../etc', '/etc/kubernetes/./pki', '/etc//kubernetes/pki', '/etc/kubernetes-pki', '/var/lib/etcd2', 'var/lib/etcd', '5']) {
+      assert.match(one(`kind: ClusterConfiguration\netcd: {local: {dataDir: ${JSON.stringify(dir)}}}\n`), /a directory that cleanup's kubeadm reset empties as root/, dir)
+    }
+    assert.match(one('kind: ClusterConfiguration\netcd: {local: {dataDir: 5}}\n'), /dataDir 5, a directory/)
+    // a relative certificatesDir: kubeadm's own refusal, once
+    assert.equal(problemsFor('kind: ClusterConfiguration\ncertificatesDir: pki\n').length, 1)
+    // kubeadm's directories, and below them, are accepted; so is a field removed (null: kubeadm's default)
+    assert.deepEqual(problemsFor('kind: ClusterConfiguration\ncertificatesDir: /etc/kubernetes/pki-ci/\netcd: {local: {dataDir: /var/lib/etcd}}\n'), [])
+    assert.deepEqual(problemsFor('kind: ClusterConfiguration\ncertificatesDir: /var/lib/kubelet/pki\netcd: {local: {dataDir: /var/lib/etcd/member-ci}}\n'), [])
+    assert.deepEqual(problemsFor('kind: ClusterConfiguration\ncertificatesDir: null\n'), [])
+  })
+
   it('kubelet featureGates that are not a map of booleans', () => {
     assert.match(one('kind: KubeletConfiguration\nfeatureGates: {Foo: "yes"}\n'), /featureGates \{"Foo":"yes"\}; accepted: a map of gate names to true or false/)
     assert.match(one('kind: KubeletConfiguration\nfeatureGates: Foo=true\n'), /featureGates "Foo=true"/)

@@ -99,6 +99,19 @@ describe('image archives read without extracting them', () => {
     await writeFile(text, 'x'.repeat(2000))
     await assert.rejects(archiveIndexNames(text), /could not be read as a tar archive/)
   })
+
+  it('names the input and the file for a malformed archive, before anything changes', async () => {
+    // a tar whose first member's size field is '-1' (the reader once looped forever on it)
+    const bad = join(work, 'negative.tar')
+    const good = await readFile(dockerSave('neg', ['registry.k8s.io/pause:3.10.1']))
+    good.write('-1\0         ', 124, 'latin1')
+    await writeFile(bad, good)
+    const p = await check(local({ 'image-archives': bad }))
+    assert.ok(
+      p.includes(`Input 'image-archives' has the path ${JSON.stringify(bad)}, which is not an image archive: it could not be read as a tar archive (not a tar archive); accepted: a docker save or OCI image archive (tar, or gzipped tar).`),
+      p.join('\n')
+    )
+  })
 })
 
 describe('offline: every piece proven local before anything changes', () => {

@@ -70,6 +70,30 @@ describe('up, with a ledger from an earlier run', () => {
   })
 })
 
+describe("up, with a kubeadm-config whose directories cleanup's reset would empty", () => {
+  it('refuses certificatesDir /etc before anything changes, naming the input and the accepted places', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ksn-post-'))
+    const r = recorder()
+    await assert.rejects(up(config({ 'kubernetes-version': 'v1.34.2', 'kubeadm-config': 'kind: ClusterConfiguration\ncertificatesDir: /etc\n' }), r.env(root)), (err: Error) => {
+      assert.match(err.message, /Input 'kubeadm-config' has document 1 \(ClusterConfiguration\) certificatesDir "\/etc", a directory that cleanup's kubeadm reset empties as root; accepted: .*\/etc\/kubernetes, \/var\/lib\/etcd, \/var\/lib\/kubelet/)
+      return true
+    })
+    assert.deepEqual(onlyProbes(r.ran), [], 'only the read-only probes ran')
+    assert.equal(r.saved.length, 0, 'nothing recorded')
+  })
+
+  it("cleanup's reset takes the certificates directory from the record, and reads no ConfigMap", async () => {
+    // the record a run with certificatesDir /etc/kubernetes/pki-ci made; the cluster's
+    // kubeadm-config ConfigMap (which workloads could edit) is never fetched: --kubeconfig /dev/null
+    const root = await mkdtemp(join(tmpdir(), 'ksn-post-'))
+    const r = recorder()
+    const p = pathsUnder(root)
+    const rec = record(root, { changes: [{ kind: 'kubeadm-init', kubeadm: join(p.binDir, 'kubeadm'), config: join(p.stateDir, 'kubeadm.yaml'), criSocket: 'unix:///run/containerd/containerd.sock', certificatesDir: join(p.kubernetesDir, 'pki-ci') }] })
+    await down(rec, r.env(root))
+    assert.deepEqual(r.ran, [`${join(p.binDir, 'kubeadm')} reset --force --cri-socket unix:///run/containerd/containerd.sock --cert-dir ${join(p.kubernetesDir, 'pki-ci')} --kubeconfig /dev/null`])
+  })
+})
+
 describe('post step', () => {
   it('recognises each failure signature, from the core, the runtime and the CNI', () => {
     const samples: Array<[string, RegExp]> = [
@@ -131,7 +155,7 @@ describe('post step', () => {
     assert.equal(res.failed, 0)
     const tmp = `${p.containerdConfig}.kubeadm-single-node-restore`
     // kubeadm reset from the recorded configuration: the cluster's ConfigMap is never read (--kubeconfig /dev/null)
-    assert.deepEqual(r.ran, [`${join(p.binDir, 'kubeadm')} reset --force --cri-socket unix:///run/containerd/containerd.sock --cert-dir ${join(p.kubernetesDir, 'pki')} --kubeconfig /dev/null`, `cp -a ${join(p.backupDir, '1-config.toml')} ${tmp}`, `mv -fT ${tmp} ${p.containerdConfig}`, `rm -f ${join(p.backupDir, '1-config.toml')}`, 'systemctl restart containerd'])
+    assert.deepEqual(r.ran, [`${join(p.binDir, 'kubeadm')} reset --force --cri-socket unix:///run/containerd/containerd.sock --cert-dir ${join(p.kubernetesDir, 'pki')} --kubeconfig /dev/null`, `cp -a --remove-destination ${join(p.backupDir, '1-config.toml')} ${tmp}`, `mv -fT ${tmp} ${p.containerdConfig}`, `rm -f ${join(p.backupDir, '1-config.toml')}`, 'systemctl restart containerd'])
     assert.match(r.lines.join('\n'), /left in place: packages installed: conntrack/)
     assert.ok(r.cleared(), 'a complete undo clears the record')
 

@@ -1,9 +1,10 @@
 // Saving the cache entry after a successful run: the post step's first task (the command
 // line's, at the end of `up`). Never fails the job: a cache that cannot be saved is a warning.
-import { rm } from 'node:fs/promises'
+import { lstat, rm } from 'node:fs/promises'
 import { entryLayout, writeManifest } from '../cache/entry.js'
 import { mb } from '../cache/session.js'
 import type { LedgerRecord } from '../io/ledger-store.js'
+import { refuseUntrustedLink } from '../host/links.js'
 import type { CommandEnv } from './env.js'
 
 export async function saveCache(record: LedgerRecord, env: CommandEnv): Promise<void> {
@@ -19,10 +20,20 @@ export async function saveCache(record: LedgerRecord, env: CommandEnv): Promise<
     const archive = entryLayout(c.dir).images
     await rm(archive, { force: true })
     if (c.images.length > 0) {
+      // the entry's directory is in the runner's temporary directory, the user's: root's
+      // export and chown go through no link planted there (one to a root file would be
+      // overwritten by the export, or handed to the user by the chown)
+      await refuseUntrustedLink(archive, `export the cache entry's images to ${archive}`)
       await env.run(c.exportArgv, { privileged: true })
       // written by root through the runtime; packed by this process's user
       const uid = process.getuid?.()
-      if (uid !== undefined && uid !== 0) await env.run(['chown', `${uid}:${process.getgid?.() ?? uid}`, archive], { privileged: true })
+      if (uid !== undefined && uid !== 0) {
+        await refuseUntrustedLink(archive, `give ${archive} to uid ${uid}`)
+        const st = await lstat(archive)
+        if (!st.isFile()) throw new Error(`${archive} is not the regular file the export wrote; it is left as it is, root's`)
+        // -h: a link put there after the look above is changed itself, never its target
+        await env.run(['chown', '-h', `${uid}:${process.getgid?.() ?? uid}`, archive], { privileged: true })
+      }
       lines.push(`exported ${c.images.length} images to ${archive}`)
     }
     const manifest = await writeManifest(c.dir, c.key, c.images)

@@ -6,7 +6,7 @@
 import { constants, type Stats } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { isAbsolute, resolve } from 'node:path'
-import { parseKubeadmDocuments } from './kubeadm-config.js'
+import { kubeadmSecrets, parseKubeadmDocuments } from './kubeadm-config.js'
 import { InputError, type Config } from './inputs.js'
 
 /** The file-system calls this module makes; tests pass their own. */
@@ -104,15 +104,18 @@ function pathProblem(input: string, path: string, what: string): string {
 /**
  * The config with kubeadm-config's file read into documents (unchanged when the YAML was
  * inline or not given). Throws InputError when the file cannot be read or its documents are
- * not kubeadm configuration, as for an inline value.
+ * not kubeadm configuration, as for an inline value. `secret` is given its bootstrap tokens and
+ * certificate key as soon as the file is read, as parseInputs gives it inline ones: the action
+ * masks them (core.setSecret) before anything could print them.
  */
-export async function readKubeadmConfigFile(config: Config, probe: FileProbe = nodeProbe, read: ReadText = nodeRead): Promise<Config> {
+export async function readKubeadmConfigFile(config: Config, probe: FileProbe = nodeProbe, read: ReadText = nodeRead, secret: (value: string) => void = () => {}): Promise<Config> {
   const given = config.kubeadmConfig
   if (given?.path === undefined || given.patches !== undefined) return config
   const what = await fileProblem(given.path, probe)
   if (what !== undefined) throw new InputError([pathProblem('kubeadm-config', given.path, what)])
   const text = await read(given.path)
   const { patches, problems } = parseKubeadmDocuments(text, `Input 'kubeadm-config' (the file ${JSON.stringify(given.path)})`)
+  for (const s of kubeadmSecrets(patches)) secret(s)
   if (problems.length > 0) throw new InputError(problems)
   return { ...config, kubeadmConfig: { path: given.path, patches } }
 }

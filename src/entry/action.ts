@@ -11,6 +11,7 @@ import { plan } from '../commands/plan.js'
 import { saveCache } from '../commands/save-cache.js'
 import { up } from '../commands/up.js'
 import { InputError, parseInputs } from '../inputs/parse.js'
+import { readKubeadmConfigFile } from '../config/input-files.js'
 import { createRun } from '../host/exec.js'
 import { HOST_PATHS, type Paths } from '../host/paths.js'
 import { systemd } from '../host/services.js'
@@ -39,7 +40,10 @@ export async function actionMain(paths: Paths = HOST_PATHS, cache: CacheBackend 
     // masked before anything could print them: the log shows *** wherever they appear
     const token = core.getInput('github-token')
     if (token !== '') core.setSecret(token)
-    const config = parseInputs((name) => core.getInput(name), { secret: (s) => core.setSecret(s) })
+    const mask = (s: string): void => core.setSecret(s)
+    // a kubeadm-config file is read here, not later in prepare, so that its tokens are masked
+    // before the first line of the run is written, as inline ones are
+    const config = await readKubeadmConfigFile(parseInputs((name) => core.getInput(name), { secret: mask }), undefined, undefined, mask)
     const env = actionsEnv(paths, cache)
     if (config.dryRun) {
       await plan(config, env, config.planDir)

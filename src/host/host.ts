@@ -9,6 +9,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { existsAs } from './changes/exists.js'
+import { refuseUntrustedLink } from './links.js'
 import { underRoots } from './changes/fields.js'
 import { claimMissingDirs, ensureDir, mkdirArgv, willCreateDir } from './changes/dir.js'
 import { claimFile, installArgv } from './changes/file.js'
@@ -148,6 +149,12 @@ export function createHost(o: HostOptions): Host {
   }
 
   const installFile = async (src: string, dest: string, fo: FileOptions = {}): Promise<void> => {
+    // the source is staged or downloaded in the runner's temporary directory, the user's:
+    // root's install would copy whatever a link put in its place there. Only the file itself:
+    // it was made a moment ago under a fresh name, so nothing left behind can be there, while
+    // the directories above it are the runner's layout (a self-hosted runner's work
+    // directory may well be a link its administrator made)
+    await refuseUntrustedLink(src, `install ${src} to ${dest}`, { lastOnly: true })
     await claimFile(ctx, dest)
     await inTurn(dest, () => run(installArgv(src, dest, fo), ctx.root))
   }

@@ -3,7 +3,8 @@
 // test bed and for the docker runtime (runtimes/docker/store.ts adds mirrors to its pulls).
 import type { RegistryCredential } from '../config/inputs.js'
 import type { Run } from '../host/exec.js'
-import { archiveIndexNames, namesInArchiveIndex } from './archive-index.js'
+import { ARCHIVE_LIMITS, archiveIndexNames, namesInArchiveIndex } from './archive-index.js'
+import { refuseUntrustedLink } from '../host/links.js'
 
 export interface ImageStore {
   list(): Promise<Set<string>>
@@ -14,7 +15,7 @@ export interface ImageStore {
    */
   pull(ref: string, credential?: RegistryCredential): Promise<void>
   /** imports a docker-save or OCI tarball; returns the names it brought */
-  importArchive(path: string): Promise<string[]>
+  importArchive(path: string, input?: string): Promise<string[]>
   tag(source: string, target: string): Promise<void>
   /** writes the named images, as the store holds them, to one archive that importArchive takes back */
   exportArchive(path: string, refs: readonly string[]): Promise<void>
@@ -24,17 +25,21 @@ export interface ImageStore {
  * The names an archive brings, read from its headers in this process; through root's tar
  * only where this user may not read the file (a tarball a root step wrote 0600).
  */
-export async function archiveNames(run: Run, path: string): Promise<string[]> {
+export async function archiveNames(run: Run, path: string, input = 'image-archives', read = archiveIndexNames): Promise<string[]> {
   try {
-    return await archiveIndexNames(path)
+    return await read(path, input)
   } catch (err) {
     if (((err as Error).cause as NodeJS.ErrnoException | undefined)?.code !== 'EACCES') throw err
   }
+  // root reads it: never a file a user's link points at (such as root's own secrets)
+  await refuseUntrustedLink(path, `read ${path} (${input})`)
   for (const file of ['manifest.json', 'index.json'] as const) {
     const res = await run(['tar', '-xOf', path, file], { privileged: true, allowFailure: true })
-    if (res.exitCode === 0 && res.stdout.trim() !== '') return namesInArchiveIndex(file, res.stdout)
+    if (res.exitCode !== 0 || res.stdout.trim() === '') continue
+    if (res.stdout.length > ARCHIVE_LIMITS.member) throw new Error(`${input}: ${path} has a ${file} larger than the ${ARCHIVE_LIMITS.member} bytes the action reads of it`)
+    return namesInArchiveIndex(file, res.stdout)
   }
-  throw new Error(`${path} is neither a docker-save nor an OCI image archive (no manifest.json or index.json in it)`)
+  throw new Error(`${input}: ${path} is neither a docker-save nor an OCI image archive (no manifest.json or index.json in it)`)
 }
 
 export async function confirmImported(store: ImageStore, path: string, names: string[]): Promise<string[]> {
@@ -73,8 +78,8 @@ export function dockerStore(run: Run, o: DockerStoreOptions = {}): ImageStore {
     async pull(ref) {
       await docker(dockerArgv.pull(ref))
     },
-    async importArchive(path) {
-      const names = await archiveNames(run, path)
+    async importArchive(path, input) {
+      const names = await archiveNames(run, path, input)
       await docker(dockerArgv.load(path))
       return confirmImported(this, path, names)
     },

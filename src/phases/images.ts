@@ -45,7 +45,7 @@ export async function retagImages(store: ImageStore, retags: Config['imageRetags
  */
 export async function importCached(store: ImageStore, archive: string, warn: (w: string) => void, log: (line: string) => void): Promise<string[]> {
   try {
-    const names = await store.importArchive(archive)
+    const names = await store.importArchive(archive, 'cache entry')
     log(`imported ${names.length} images from the cache entry`)
     return names
   } catch (err) {
@@ -82,7 +82,7 @@ function loadStep(p: PlanContext): Step {
         try {
           const tar = join(dir, 'images.tar')
           await ctx.host.run(dockerSaveArgv(tar, images), { privileged: engine.via === 'root' })
-          const names = await runtime.imageStore(ctx.host.run, config.registryMirrors).importArchive(tar)
+          const names = await runtime.imageStore(ctx.host.run, config.registryMirrors).importArchive(tar, 'load-images')
           const missing = images.filter((i) => !names.includes(i))
           if (missing.length) throw new Error(`load-images: docker save wrote no name for ${missing.join(', ')} (it brought ${names.join(', ') || 'none'})`)
           ctx.log(`loaded from Docker: ${names.join(', ')}`)

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path'
 import { step, type Op, type Step } from '../engine/step.js'
 import { displayArgv, type Run } from '../host/exec.js'
 import { installArgv } from '../host/host.js'
+import { refuseUntrustedLink } from '../host/links.js'
 import { systemctlArgv } from '../host/services.js'
 import { mergeDockerConfig } from '../images/credentials.js'
 import { renderDaemonJson } from '../render/docker.js'
@@ -77,14 +78,17 @@ function dockerCredentialsStep(p: PlanContext, installed: boolean): Step {
 }
 
 /** The user's own config.json, if any; one that is not a JSON object is refused rather than overwritten. */
-async function readDockerConfig(run: Run, path: string): Promise<Record<string, unknown> | undefined> {
+export async function readDockerConfig(run: Run, path: string, read: (path: string, enc: 'utf8') => Promise<string> = readFile): Promise<Record<string, unknown> | undefined> {
   let text: string
   try {
-    text = await readFile(path, 'utf8')
+    text = await read(path, 'utf8')
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') return undefined
     if (code !== 'EACCES') throw err
+    // root reads what the user may not: never through a link the user could have planted
+    // (config.json -> /etc/shadow would be read, merged and written back readable)
+    await refuseUntrustedLink(path, `read ${path}`)
     text = (await run(['cat', path], { privileged: true })).stdout
   }
   let doc: unknown

@@ -127,7 +127,9 @@ export async function offlineProblems(config: Config, facts: HostFacts, version:
       // a path that is missing or unreadable is already a problem (src/config/input-files.ts)
       const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? (err as NodeJS.ErrnoException).code
       if (!['ENOENT', 'ENOTDIR', 'EACCES', 'EISDIR', 'ELOOP'].includes(code ?? '')) {
-        problems.push(`Input 'image-archives' has the path ${JSON.stringify(path)}, which is not an image archive: ${(err as Error).message}.`)
+        // the reader's message already begins 'image-archives: PATH'
+        const why = (err as Error).message.replace(`image-archives: ${path} `, '')
+        problems.push(`Input 'image-archives' has the path ${JSON.stringify(path)}, which is not an image archive: it ${why}; accepted: a docker save or OCI image archive (tar, or gzipped tar).`)
       }
     }
   }

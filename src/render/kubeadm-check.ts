@@ -87,6 +87,35 @@ const KUBEADM_RULES: ReadonlyArray<{ kind: KubeadmKind; path: string[]; ok: (v: 
   { kind: 'InitConfiguration', path: ['nodeRegistration', 'name'], ok: isSubdomain, accepted: 'a DNS-1123 subdomain, as a node name must be' }
 ]
 
+/**
+ * kubeadm's own directories (cmd/kubeadm/app/constants/constants.go: KubernetesDir,
+ * KubeletRunDirectory; the v1beta3/v1beta4 default etcd.local.dataDir). Cleanup's kubeadm
+ * reset empties them anyway.
+ */
+export const KUBEADM_DIRS = ['/etc/kubernetes', '/var/lib/etcd', '/var/lib/kubelet'] as const
+
+/**
+ * The kubeadm-config fields naming a directory that kubeadm reset empties, as root, at
+ * cleanup (kubernetes/kubernetes at 0738386a25a2, cmd/kubeadm/app/cmd/phases/reset/
+ * cleanupnode.go: runCleanupNode empties /etc/kubernetes/manifests, /var/lib/kubelet,
+ * /etc/kubernetes/tmp and the certificates directory, r.CertificatesDir(), then deletes the
+ * kubeconfig files in /etc/kubernetes; removeetcdmember.go: getEtcdDataDir takes
+ * etcd.local.dataDir from the configuration, else from the etcd static pod's data volume
+ * that kubeadm init wrote from it, and CleanDir empties it). The other directories are
+ * constants; these two come from the configuration, so `certificatesDir: /etc` would have
+ * cleanup empty /etc. Each must lie in one of kubeadm's own directories.
+ */
+const RESET_EMPTIES: ReadonlyArray<{ kind: KubeadmKind; path: string[] }> = [
+  { kind: 'ClusterConfiguration', path: ['certificatesDir'] },
+  { kind: 'ClusterConfiguration', path: ['etcd', 'local', 'dataDir'] }
+]
+
+/** Whether `dir` is one of kubeadm's directories or below one, written plainly (absolute, no '.', '..' or '//'). */
+function inKubeadmDirs(dir: string): boolean {
+  if (!dir.startsWith('/') || dir.split('/').slice(1).some((s) => s === '' || s === '.' || s === '..')) return false
+  return KUBEADM_DIRS.some((d) => dir === d || dir.startsWith(`${d}/`))
+}
+
 const show = (v: unknown): string => (v === undefined ? 'nothing (removed)' : JSON.stringify(v))
 const dotted = (path: readonly string[]): string => path.join('.')
 
@@ -139,6 +168,15 @@ export function kubeadmConfigProblems(o: KubeadmConfigOptions, source = "'kubead
     for (const r of KUBEADM_RULES.filter((x) => x.kind === p.kind)) {
       const v = valueAt(p.fields, r.path)
       if (v !== undefined && v !== null && !r.ok(v)) problems.push(`Input ${source} has ${label(p)} ${dotted(r.path)} ${show(v)}, which kubeadm refuses; accepted: ${r.accepted}.`)
+    }
+    for (const r of RESET_EMPTIES.filter((x) => x.kind === p.kind)) {
+      const v = valueAt(p.fields, r.path)
+      if (v === undefined || v === null || (typeof v === 'string' && inKubeadmDirs(v.replace(/\/+$/, '')))) continue
+      // one refusal per field: a relative certificatesDir is kubeadm's own refusal above
+      if (KUBEADM_RULES.some((k) => k.kind === p.kind && sameJson(k.path, r.path) && !k.ok(v))) continue
+      problems.push(
+        `Input ${source} has ${label(p)} ${dotted(r.path)} ${show(v)}, a directory that cleanup's kubeadm reset empties as root; accepted: an absolute path written without '.', '..' or '//', in one of kubeadm's own directories: ${KUBEADM_DIRS.join(', ')} (or the field left out: ${r.path[0] === 'certificatesDir' ? '/etc/kubernetes/pki' : '/var/lib/etcd'}).`
+      )
     }
     if (p.kind === 'KubeletConfiguration' && touches(p.fields, ['staticPodPath'])) {
       const now = valueAt(merged.get(p.kind), ['staticPodPath'])

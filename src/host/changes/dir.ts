@@ -4,6 +4,7 @@
 import type { Fields } from './fields.js'
 import { ownerArgs, octal, type ChangeKind, type DoContext, type FileOptions } from './kind.js'
 import { dirname } from 'node:path'
+import { refuseUntrustedLink, untrustedLink } from '../links.js'
 
 export interface DirChange {
   kind: 'dir'
@@ -27,6 +28,8 @@ export async function claimMissingDirs(ctx: Pick<DoContext, 'exists' | 'claim' |
 
 export async function ensureDir(ctx: DoContext, path: string, o: FileOptions = {}): Promise<void> {
   if (await ctx.exists(path)) return
+  // install -d would follow a link a user planted on the way (~/.docker -> /etc)
+  await refuseUntrustedLink(path, `make the directory ${path}`)
   await ctx.claimMissingDirs(path)
   await ctx.run(mkdirArgv(path, o), ctx.root)
 }
@@ -44,6 +47,15 @@ export const dir: ChangeKind<DirChange> = {
   describe: (c) => `${c.path}/ (created)`,
   // never into another filesystem mounted below it (a CNI's cgroup2 mount whose unmount
   // failed): rm would delete the host's empty cgroups there
-  undo: async (c, u) => ((await u.exec(['rm', '-rf', '--one-file-system', c.path])) ? 'undone' : 'failed'),
+  async undo(c, u) {
+    // rm removes a link in the last place without following it, but follows one above it
+    // (~/.kube made by the action, its home's path now through a user's link)
+    const why = await untrustedLink(dirname(c.path))
+    if (why !== undefined) {
+      u.fail(`${c.path}/ was not removed: ${why}; nothing was done to it as root. Remove the link, then ${c.path} yourself.`)
+      return 'failed'
+    }
+    return (await u.exec(['rm', '-rf', '--one-file-system', c.path])) ? 'undone' : 'failed'
+  },
   parse: (f: Fields) => f.done({ kind: 'dir', path: f.path('path') })
 }

@@ -1,7 +1,10 @@
 // A file the action writes: what was there is copied aside first (`cp -a`: content, mode,
 // owner, a symbolic link as a link), or recorded as absent; the undo puts it back, or
-// removes what the action made.
+// removes what the action made. A path in a directory a user owns (~/.kube/config,
+// ~/.docker/config.json) is reached through no link that user could have planted: root's
+// cp, install, mv and rm would follow it (host/links.ts).
 import { basename, dirname } from 'node:path'
+import { refuseUntrustedLink, untrustedLink } from '../links.js'
 import type { Fields } from './fields.js'
 import { ownerArgs, octal, type ChangeKind, type DoContext, type FileOptions } from './kind.js'
 
@@ -19,6 +22,7 @@ export function installArgv(src: string, dest: string, o: FileOptions = {}): str
 /** Before a file is written: what was there, backed up whole, recorded once per path. */
 export function claimFile(ctx: DoContext, path: string): Promise<void> {
   return ctx.once(path, async () => {
+    await refuseUntrustedLink(path, `write ${path}`)
     await ctx.claimMissingDirs(dirname(path))
     if (!(await ctx.exists(path))) return ctx.record({ kind: 'file', path } satisfies FileChange)
     // unique across runs: an earlier run's backup is never overwritten
@@ -40,11 +44,22 @@ export async function keepFile(ctx: DoContext, name: string, content: string): P
 export const file: ChangeKind<FileChange> = {
   describe: (c) => (c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`),
   async undo(c, u) {
-    if (!c.backup) return (await u.exec(['rm', '-f', c.path])) ? 'undone' : 'failed'
     // copied beside it, then renamed over it: the path is never without a file, and a
     // missing backup (a cleanup run twice) leaves what is there alone
     const tmp = `${c.path}.kubeadm-single-node-restore`
-    const ok = (await u.exec(['cp', '-a', c.backup, tmp])) && (await u.exec(['mv', '-fT', tmp, c.path])) && (await u.exec(['rm', '-f', c.backup]))
+    // the file, and the copy's name beside it, may lie in a user's directory since the run
+    for (const p of c.backup ? [c.path, tmp] : [c.path]) {
+      const why = await untrustedLink(p)
+      if (why !== undefined) {
+        u.fail(`${c.backup ? `${c.path} was not put back` : `${c.path} was not removed`}: ${why}; nothing was done to it as root. Remove the link, then put the original back from ${c.backup ?? '(none: the action made the file)'} yourself.`)
+        return 'failed'
+      }
+    }
+    if (!c.backup) return (await u.exec(['rm', '-f', c.path])) ? 'undone' : 'failed'
+    // --remove-destination: cp unlinks the name and creates it anew (O_EXCL) instead of opening
+    // what is there, so a link put at that name after the look above is replaced, not written
+    // through; mv's rename replaces a link at the path itself without following it
+    const ok = (await u.exec(['cp', '-a', '--remove-destination', c.backup, tmp])) && (await u.exec(['mv', '-fT', tmp, c.path])) && (await u.exec(['rm', '-f', c.backup]))
     return ok ? 'undone' : 'failed'
   },
   parse: (f: Fields) => {

@@ -91,8 +91,8 @@ export function containerdStore(run: Run, o: ContainerdStoreOptions): ImageStore
       else if (credential) await run(criPullArgv(o, ref), { privileged: true })
       else await run(ctrPullArgv(o, ref, await supportsLocal('pull')), { privileged: true })
     },
-    async importArchive(path) {
-      const names = await archiveNames(run, path)
+    async importArchive(path, input) {
+      const names = await archiveNames(run, path, input)
       try {
         await run(ctrImportArgv(o, path, await supportsLocal('import')), { privileged: true })
       } catch (err) {

@@ -1,0 +1,144 @@
+// The archive reader against crafted archives: each must end within the reader's bounds
+// (headers, bytes, member size, time) with an error that names the input and the file,
+// never loop or fill the heap. The archives are built here, byte by byte, so that each one
+// breaks exactly one rule; good archives made by tar itself are in offline.test.ts.
+import assert from 'node:assert/strict'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { before, describe, it } from 'node:test'
+import { gzipSync } from 'node:zlib'
+import { ARCHIVE_LIMITS, archiveIndexNames, type ArchiveLimits } from '../src/images/archive-index.js'
+
+let work: string
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'ksn-archive-'))
+})
+
+/** A ustar header with a right checksum; `sizeField`: the 12 bytes at 124 as given (octal text, or raw bytes). */
+function header(name: string, sizeField: string | Buffer, type = '0'): Buffer {
+  const h = Buffer.alloc(512)
+  h.write(name, 0, 'utf8')
+  h.write('0000644\0', 100)
+  h.write('0000000\0', 108)
+  h.write('0000000\0', 116)
+  ;(typeof sizeField === 'string' ? Buffer.from(sizeField, 'latin1') : sizeField).copy(h, 124, 0, 12)
+  h.write('00000000000\0', 136)
+  h.write(type, 156)
+  h.write('ustar\0', 257)
+  h.write('00', 263)
+  h.fill(0x20, 148, 156)
+  let sum = 0
+  for (const b of h) sum += b
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1')
+  return h
+}
+
+const octal = (n: number): string => `${n.toString(8).padStart(11, '0')}\0`
+const pad = (b: Buffer): Buffer => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)])
+const member = (name: string, body: Buffer): Buffer => Buffer.concat([header(name, octal(body.length)), pad(body)])
+const END = Buffer.alloc(1024)
+const MANIFEST = Buffer.from(JSON.stringify([{ Config: 'c.json', RepoTags: ['registry.k8s.io/pause:3.10.1'], Layers: [] }]))
+
+async function file(name: string, bytes: Buffer): Promise<string> {
+  const p = join(work, name)
+  await writeFile(p, bytes)
+  return p
+}
+
+/** Rejects within `ms` with a message naming the input and the file, and matching `why`. */
+async function refused(path: string, why: RegExp, ms: number, limits: ArchiveLimits = ARCHIVE_LIMITS): Promise<number> {
+  const t0 = performance.now()
+  await assert.rejects(archiveIndexNames(path, 'image-archives', limits), (err: Error) => {
+    assert.ok(err.message.startsWith(`image-archives: ${path} `), err.message)
+    assert.match(err.message, why)
+    return true
+  })
+  const took = performance.now() - t0
+  assert.ok(took < ms, `took ${took.toFixed(0)} ms, bound ${ms} ms`)
+  return took
+}
+
+describe('the archive reader is bounded', () => {
+  it('still reads a good archive, plain and gzipped, with the index after a layer', async () => {
+    const good = Buffer.concat([member('layer.tar', Buffer.alloc(5000, 7)), member('manifest.json', MANIFEST), END])
+    assert.deepEqual(await archiveIndexNames(await file('good.tar', good)), ['registry.k8s.io/pause:3.10.1'])
+    assert.deepEqual(await archiveIndexNames(await file('good.tar.gz', gzipSync(good))), ['registry.k8s.io/pause:3.10.1'])
+  })
+
+  it('refuses a negative size field (it once sent the reader backwards forever), in octal and in base-256', async () => {
+    // 1.5 KB: the archive of the report
+    const neg = Buffer.concat([header('layer.tar', '-0000001000\0'), member('manifest.json', MANIFEST)])
+    assert.ok(neg.length <= 1536)
+    await refused(await file('negative.tar', neg), /size field "-0000001000", which is not octal digits/, 1000)
+    const b256 = Buffer.alloc(12, 0xff)
+    await refused(await file('negative256.tar', Buffer.concat([header('layer.tar', b256), END])), /negative base-256 size field/, 1000)
+  })
+
+  it('refuses a size field that is not octal', async () => {
+    await refused(await file('nonoctal.tar', Buffer.concat([header('layer.tar', '0000000009a\0'), END])), /"0000000009a", which is not octal digits/, 1000)
+    await refused(await file('hex.tar', Buffer.concat([header('layer.tar', '0x100      \0'), END])), /not octal digits/, 1000)
+  })
+
+  it('refuses a size larger than the file, than a number holds, or than the bound', async () => {
+    // 8 GiB - 1 claimed in a 2 KB file
+    await refused(await file('huge.tar', Buffer.concat([header('layer.tar', '77777777777\0'), END])), /claims 8589934591 bytes, but only 1024 are left in the file \(truncated\)/, 1000)
+    const big256 = Buffer.alloc(12, 0x7f)
+    big256[0] = 0x80
+    await refused(await file('huge256.tar', Buffer.concat([header('layer.tar', big256), END])), /base-256 size field too large to trust/, 1000)
+    const small: ArchiveLimits = { ...ARCHIVE_LIMITS, bytes: 1 << 20 }
+    await refused(await file('past-bound.tar', Buffer.concat([header('layer.tar', octal(2 << 20)), Buffer.alloc(2 << 20), END])), /claims 2097152 bytes, more than an image archive the action reads \(1048576\)/, 1000, small)
+  })
+
+  it('stops after the header bound on endless headers (a 75 MB stream of empty members, gzipped to a fraction of that)', async () => {
+    const one = header('x', octal(0))
+    const stream = Buffer.concat(Array.from({ length: 150_000 }, () => one))
+    const gz = gzipSync(stream)
+    assert.ok(gz.length < 1_000_000, `${gz.length} bytes`)
+    await refused(await file('endless.tar.gz', gz), /more than 100000 members/, 15_000)
+    await refused(await file('endless.tar', stream), /more than 1000 members/, 3000, { ...ARCHIVE_LIMITS, headers: 1000 })
+  })
+
+  it('stops a gzip bomb at the byte bound, and at the time bound, without holding it in memory', async () => {
+    // gzip members of a 16 MB layer each: about 2 MB on disk for 2 GB of tar (gunzip reads
+    // concatenated members as one stream)
+    const layer = gzipSync(Buffer.concat([header('layer.tar', octal(16 << 20)), Buffer.alloc(16 << 20)]), { level: 9 })
+    const bomb = Buffer.concat(Array.from({ length: 128 }, () => layer))
+    assert.ok(bomb.length < 3_000_000, `${bomb.length} bytes`)
+    const path = await file('bomb.tar.gz', bomb)
+    const rss0 = process.memoryUsage().rss
+    await refused(path, /holds more than 268435456 bytes/, 10_000, { ...ARCHIVE_LIMITS, bytes: 256 << 20 })
+    await refused(path, /took longer than 0\.3s/, 3000, { ...ARCHIVE_LIMITS, ms: 300 })
+    const grew = process.memoryUsage().rss - rss0
+    assert.ok(grew < 200 << 20, `resident memory grew by ${(grew / 2 ** 20).toFixed(0)} MB`)
+  })
+
+  it('refuses a truncated archive: inside a member, inside a header, and a gzip stream cut short', async () => {
+    const good = Buffer.concat([member('layer.tar', Buffer.alloc(5000, 7)), member('manifest.json', MANIFEST), END])
+    await refused(await file('cut-member.tar', good.subarray(0, 3000)), /claims 5000 bytes, but only 2488 are left in the file \(truncated\)/, 1000)
+    await refused(await file('cut-header.tar', good.subarray(0, 512 + 5120 + 100)), /ends inside a header \(truncated\)/, 1000)
+    const gz = gzipSync(good)
+    await refused(await file('cut.tar.gz', gz.subarray(0, gz.length - 40)), /could not be read as a tar archive \(unexpected end of file\)/, 1000)
+    // a damaged header is no header: its checksum says so
+    const damaged = Buffer.from(good)
+    damaged[5632 + 10] ^= 0xff
+    await refused(await file('damaged.tar', damaged), /header 2 has a wrong checksum/, 1000)
+  })
+
+  it('refuses an oversized manifest.json and pax header without reading them into memory', async () => {
+    const huge = Buffer.alloc(20 << 20, 0x20)
+    const manifest = gzipSync(Buffer.concat([member('manifest.json', huge), END]))
+    await refused(await file('big-manifest.tar.gz', manifest), /manifest\.json is 20971520 bytes, more than the 16777216 the action reads of it/, 5000)
+    const pax = Buffer.concat([header('PaxHeaders/x', octal(huge.length), 'x'), pad(huge), member('manifest.json', MANIFEST), END])
+    await refused(await file('big-pax.tar', pax), /a pax header is 20971520 bytes/, 5000)
+  })
+
+  it('refuses a manifest.json that is not JSON, naming the file', async () => {
+    await refused(await file('notjson.tar', Buffer.concat([member('manifest.json', Buffer.from('[{"RepoTags": ')), END])), /has a manifest\.json that is not an image index/, 1000)
+  })
+
+  it('names the cache entry when the archive came from one', async () => {
+    const path = await file('entry.tar', Buffer.concat([header('layer.tar', '-1\0'), END]))
+    await assert.rejects(archiveIndexNames(path, 'cache entry'), (err: Error) => err.message.startsWith(`cache entry: ${path} could not be read as a tar archive`))
+  })
+})
