@@ -593,10 +593,10 @@ var require_errors = __commonJS({
     };
     var kHTTPParserError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_HTTP_PARSER");
     var HTTPParserError = class extends Error {
-      constructor(message, code, data) {
+      constructor(message, code2, data) {
         super(message);
         this.name = "HTTPParserError";
-        this.code = code ? `HPE_${code}` : void 0;
+        this.code = code2 ? `HPE_${code2}` : void 0;
         this.data = data ? data.toString() : void 0;
       }
       static [Symbol.hasInstance](instance) {
@@ -619,12 +619,12 @@ var require_errors = __commonJS({
     };
     var kRequestRetryError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_REQ_RETRY");
     var RequestRetryError = class extends UndiciError {
-      constructor(message, code, { headers, data }) {
+      constructor(message, code2, { headers, data }) {
         super(message);
         this.name = "RequestRetryError";
         this.message = message || "Request retry error";
         this.code = "UND_ERR_REQ_RETRY";
-        this.statusCode = code;
+        this.statusCode = code2;
         this.data = data;
         this.headers = headers;
       }
@@ -635,12 +635,12 @@ var require_errors = __commonJS({
     };
     var kResponseError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RESPONSE");
     var ResponseError = class extends UndiciError {
-      constructor(message, code, { headers, data }) {
+      constructor(message, code2, { headers, data }) {
         super(message);
         this.name = "ResponseError";
         this.message = message || "Response error";
         this.code = "UND_ERR_RESPONSE";
-        this.statusCode = code;
+        this.statusCode = code2;
         this.data = data;
         this.headers = headers;
       }
@@ -850,8 +850,8 @@ var require_tree = __commonJS({
         if (index === void 0 || index >= key.length) {
           throw new TypeError("Unreachable");
         }
-        const code = this.code = key.charCodeAt(index);
-        if (code > 127) {
+        const code2 = this.code = key.charCodeAt(index);
+        if (code2 > 127) {
           throw new TypeError("key must be ascii string");
         }
         if (key.length !== ++index) {
@@ -872,11 +872,11 @@ var require_tree = __commonJS({
         let index = 0;
         let node = this;
         while (true) {
-          const code = key.charCodeAt(index);
-          if (code > 127) {
+          const code2 = key.charCodeAt(index);
+          if (code2 > 127) {
             throw new TypeError("key must be ascii string");
           }
-          if (node.code === code) {
+          if (node.code === code2) {
             if (length === ++index) {
               node.value = value;
               break;
@@ -886,7 +886,7 @@ var require_tree = __commonJS({
               node.middle = new _TstNode(key, value, index);
               break;
             }
-          } else if (node.code < code) {
+          } else if (node.code < code2) {
             if (node.left !== null) {
               node = node.left;
             } else {
@@ -910,19 +910,19 @@ var require_tree = __commonJS({
         let index = 0;
         let node = this;
         while (node !== null && index < keylength) {
-          let code = key[index];
-          if (code <= 90 && code >= 65) {
-            code |= 32;
+          let code2 = key[index];
+          if (code2 <= 90 && code2 >= 65) {
+            code2 |= 32;
           }
           while (node !== null) {
-            if (code === node.code) {
+            if (code2 === node.code) {
               if (keylength === ++index) {
                 return node;
               }
               node = node.middle;
               break;
             }
-            node = node.code < code ? node.left : node.right;
+            node = node.code < code2 ? node.left : node.right;
           }
         }
         return null;
@@ -1629,11 +1629,11 @@ var require_diagnostics = __commonJS({
         websocketDebuglog("connection opened %s%s", address, port ? `:${port}` : "");
       });
       diagnosticsChannel.channel("undici:websocket:close").subscribe((evt) => {
-        const { websocket, code, reason } = evt;
+        const { websocket, code: code2, reason } = evt;
         websocketDebuglog(
           "closed connection to %s - %s %s",
           websocket.url,
-          code,
+          code2,
           reason
         );
       });
@@ -2164,9 +2164,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve5, reject2) => {
+          return new Promise((resolve6, reject2) => {
             this.close((err, data) => {
-              return err ? reject2(err) : resolve5(data);
+              return err ? reject2(err) : resolve6(data);
             });
           });
         }
@@ -2204,12 +2204,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve5, reject2) => {
+          return new Promise((resolve6, reject2) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject2(err2)
-              ) : resolve5(data);
+              ) : resolve6(data);
             });
           });
         }
@@ -4121,9 +4121,9 @@ var require_util2 = __commonJS({
     }
     function isValidEncodedURL(url2) {
       for (let i = 0; i < url2.length; ++i) {
-        const code = url2.charCodeAt(i);
-        if (code > 126 || // Non-US-ASCII + DEL
-        code < 32) {
+        const code2 = url2.charCodeAt(i);
+        if (code2 > 126 || // Non-US-ASCII + DEL
+        code2 < 32) {
           return false;
         }
       }
@@ -4476,8 +4476,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve5, reject2) => {
-        res = resolve5;
+      const promise = new Promise((resolve6, reject2) => {
+        res = resolve6;
         rej = reject2;
       });
       return { promise, resolve: res, reject: rej };
@@ -4714,8 +4714,8 @@ var require_util2 = __commonJS({
       }
       const rangeStart = collectASequenceOfCodePoints(
         (char) => {
-          const code = char.charCodeAt(0);
-          return code >= 48 && code <= 57;
+          const code2 = char.charCodeAt(0);
+          return code2 >= 48 && code2 <= 57;
         },
         data,
         position
@@ -4741,8 +4741,8 @@ var require_util2 = __commonJS({
       }
       const rangeEnd = collectASequenceOfCodePoints(
         (char) => {
-          const code = char.charCodeAt(0);
-          return code >= 48 && code <= 57;
+          const code2 = char.charCodeAt(0);
+          return code2 >= 48 && code2 <= 57;
         },
         data,
         position
@@ -6728,12 +6728,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve5, reject2) => {
+      const waitForDrain = () => new Promise((resolve6, reject2) => {
         assert(callback === null);
         if (socket[kError]) {
           reject2(socket[kError]);
         } else {
-          callback = resolve5;
+          callback = resolve6;
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
@@ -7033,9 +7033,9 @@ var require_client_h2 = __commonJS({
       this[kSocket][kError] = err;
       this[kClient][kOnError](err);
     }
-    function onHttp2FrameError(type, code, id) {
+    function onHttp2FrameError(type, code2, id) {
       if (id === 0) {
-        const err = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code}`);
+        const err = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code2}`);
         this[kSocket][kError] = err;
         this[kClient][kOnError](err);
       }
@@ -7045,8 +7045,8 @@ var require_client_h2 = __commonJS({
       this.destroy(err);
       util4.destroy(this[kSocket], err);
     }
-    function onHTTP2GoAway(code) {
-      const err = this[kError] || new SocketError(`HTTP/2: "GOAWAY" frame received with code ${code}`, util4.getSocketInfo(this));
+    function onHTTP2GoAway(code2) {
+      const err = this[kError] || new SocketError(`HTTP/2: "GOAWAY" frame received with code ${code2}`, util4.getSocketInfo(this));
       const client = this[kClient];
       client[kSocket] = null;
       client[kHTTPContext] = null;
@@ -7251,8 +7251,8 @@ var require_client_h2 = __commonJS({
       stream2.once("error", function(err) {
         abort(err);
       });
-      stream2.once("frameError", (type, code) => {
-        abort(new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code}`));
+      stream2.once("frameError", (type, code2) => {
+        abort(new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code2}`));
       });
       return true;
       function writeBodyH2() {
@@ -7403,12 +7403,12 @@ var require_client_h2 = __commonJS({
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve5, reject2) => {
+      const waitForDrain = () => new Promise((resolve6, reject2) => {
         assert(callback === null);
         if (socket[kError]) {
           reject2(socket[kError]);
         } else {
-          callback = resolve5;
+          callback = resolve6;
         }
       });
       h2stream.on("close", onDrain).on("drain", onDrain);
@@ -7887,16 +7887,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve5) => {
+        return new Promise((resolve6) => {
           if (this[kSize]) {
-            this[kClosedResolve] = resolve5;
+            this[kClosedResolve] = resolve6;
           } else {
-            resolve5(null);
+            resolve6(null);
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve5) => {
+        return new Promise((resolve6) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request2 = requests[i];
@@ -7907,7 +7907,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve5(null);
+            resolve6(null);
           };
           if (this[kHTTPContext]) {
             this[kHTTPContext].destroy(err, callback);
@@ -7958,7 +7958,7 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve5, reject2) => {
+        const socket = await new Promise((resolve6, reject2) => {
           client[kConnector]({
             host: host2,
             hostname,
@@ -7970,7 +7970,7 @@ var require_client = __commonJS({
             if (err) {
               reject2(err);
             } else {
-              resolve5(socket2);
+              resolve6(socket2);
             }
           });
         });
@@ -8306,8 +8306,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           await Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          await new Promise((resolve5) => {
-            this[kClosedResolve] = resolve5;
+          await new Promise((resolve6) => {
+            this[kClosedResolve] = resolve6;
           });
         }
       }
@@ -9190,7 +9190,7 @@ var require_retry_handler = __commonJS({
         if (this.handler.onBodySent) return this.handler.onBodySent(chunk);
       }
       static [kRetryHandlerDefaultRetry](err, { state: state3, opts }, cb) {
-        const { statusCode, code, headers } = err;
+        const { statusCode, code: code2, headers } = err;
         const { method, retryOptions } = opts;
         const {
           maxRetries,
@@ -9202,7 +9202,7 @@ var require_retry_handler = __commonJS({
           methods
         } = retryOptions;
         const { counter } = state3;
-        if (code && code !== "UND_ERR_REQ_RETRY" && !errorCodes.includes(code)) {
+        if (code2 && code2 !== "UND_ERR_REQ_RETRY" && !errorCodes.includes(code2)) {
           cb(err);
           return;
         }
@@ -9576,7 +9576,7 @@ var require_readable = __commonJS({
         if (this._readableState.closeEmitted) {
           return null;
         }
-        return await new Promise((resolve5, reject2) => {
+        return await new Promise((resolve6, reject2) => {
           if (this[kContentLength] > limit) {
             this.destroy(new AbortError3());
           }
@@ -9589,7 +9589,7 @@ var require_readable = __commonJS({
             if (signal?.aborted) {
               reject2(signal.reason ?? new AbortError3());
             } else {
-              resolve5(null);
+              resolve6(null);
             }
           }).on("error", noop3).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9608,7 +9608,7 @@ var require_readable = __commonJS({
     }
     async function consume(stream2, type) {
       assert(!stream2[kConsume]);
-      return new Promise((resolve5, reject2) => {
+      return new Promise((resolve6, reject2) => {
         if (isUnusable(stream2)) {
           const rState = stream2._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
@@ -9625,7 +9625,7 @@ var require_readable = __commonJS({
             stream2[kConsume] = {
               type,
               stream: stream2,
-              resolve: resolve5,
+              resolve: resolve6,
               reject: reject2,
               length: 0,
               body: []
@@ -9695,18 +9695,18 @@ var require_readable = __commonJS({
       return buffer2;
     }
     function consumeEnd(consume2) {
-      const { type, body: body2, resolve: resolve5, stream: stream2, length } = consume2;
+      const { type, body: body2, resolve: resolve6, stream: stream2, length } = consume2;
       try {
         if (type === "text") {
-          resolve5(chunksDecode(body2, length));
+          resolve6(chunksDecode(body2, length));
         } else if (type === "json") {
-          resolve5(JSON.parse(chunksDecode(body2, length)));
+          resolve6(JSON.parse(chunksDecode(body2, length)));
         } else if (type === "arrayBuffer") {
-          resolve5(chunksConcat(body2, length).buffer);
+          resolve6(chunksConcat(body2, length).buffer);
         } else if (type === "blob") {
-          resolve5(new Blob(body2, { type: stream2[kContentType] }));
+          resolve6(new Blob(body2, { type: stream2[kContentType] }));
         } else if (type === "bytes") {
-          resolve5(chunksConcat(body2, length));
+          resolve6(chunksConcat(body2, length));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9963,9 +9963,9 @@ var require_api_request = __commonJS({
     };
     function request2(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject2) => {
+        return new Promise((resolve6, reject2) => {
           request2.call(this, opts, (err, data) => {
-            return err ? reject2(err) : resolve5(data);
+            return err ? reject2(err) : resolve6(data);
           });
         });
       }
@@ -10188,9 +10188,9 @@ var require_api_stream = __commonJS({
     };
     function stream2(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject2) => {
+        return new Promise((resolve6, reject2) => {
           stream2.call(this, opts, factory, (err, data) => {
-            return err ? reject2(err) : resolve5(data);
+            return err ? reject2(err) : resolve6(data);
           });
         });
       }
@@ -10475,9 +10475,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject2) => {
+        return new Promise((resolve6, reject2) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject2(err) : resolve5(data);
+            return err ? reject2(err) : resolve6(data);
           });
         });
       }
@@ -10569,9 +10569,9 @@ var require_api_connect = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject2) => {
+        return new Promise((resolve6, reject2) => {
           connect.call(this, opts, (err, data) => {
-            return err ? reject2(err) : resolve5(data);
+            return err ? reject2(err) : resolve6(data);
           });
         });
       }
@@ -11945,8 +11945,8 @@ var require_headers = __commonJS({
     var util4 = __require("node:util");
     var kHeadersMap = /* @__PURE__ */ Symbol("headers map");
     var kHeadersSortedMap = /* @__PURE__ */ Symbol("headers map sorted");
-    function isHTTPWhiteSpaceCharCode(code) {
-      return code === 10 || code === 13 || code === 9 || code === 32;
+    function isHTTPWhiteSpaceCharCode(code2) {
+      return code2 === 10 || code2 === 13 || code2 === 9 || code2 === 32;
     }
     function headerValueNormalize(potentialValue) {
       let i = 0;
@@ -14434,7 +14434,7 @@ var require_fetch = __commonJS({
       function dispatch({ body: body2 }) {
         const url2 = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve5, reject2) => agent.dispatch(
+        return new Promise((resolve6, reject2) => agent.dispatch(
           {
             path: url2.pathname + url2.search,
             origin: url2.origin,
@@ -14510,7 +14510,7 @@ var require_fetch = __commonJS({
               }
               this.body = new Readable({ read: resume });
               const onError = this.onError.bind(this);
-              resolve5({
+              resolve6({
                 status,
                 statusText,
                 headersList,
@@ -14553,7 +14553,7 @@ var require_fetch = __commonJS({
               for (let i = 0; i < rawHeaders.length; i += 2) {
                 headersList.append(bufferToLowerCasedHeaderName(rawHeaders[i]), rawHeaders[i + 1].toString("latin1"), true);
               }
-              resolve5({
+              resolve6({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList,
@@ -16101,8 +16101,8 @@ var require_util6 = __commonJS({
     "use strict";
     function isCTLExcludingHtab(value) {
       for (let i = 0; i < value.length; ++i) {
-        const code = value.charCodeAt(i);
-        if (code >= 0 && code <= 8 || code >= 10 && code <= 31 || code === 127) {
+        const code2 = value.charCodeAt(i);
+        if (code2 >= 0 && code2 <= 8 || code2 >= 10 && code2 <= 31 || code2 === 127) {
           return true;
         }
       }
@@ -16110,26 +16110,26 @@ var require_util6 = __commonJS({
     }
     function validateCookieName(name2) {
       for (let i = 0; i < name2.length; ++i) {
-        const code = name2.charCodeAt(i);
-        if (code < 33 || // exclude CTLs (0-31), SP and HT
-        code > 126 || // exclude non-ascii and DEL
-        code === 34 || // "
-        code === 40 || // (
-        code === 41 || // )
-        code === 60 || // <
-        code === 62 || // >
-        code === 64 || // @
-        code === 44 || // ,
-        code === 59 || // ;
-        code === 58 || // :
-        code === 92 || // \
-        code === 47 || // /
-        code === 91 || // [
-        code === 93 || // ]
-        code === 63 || // ?
-        code === 61 || // =
-        code === 123 || // {
-        code === 125) {
+        const code2 = name2.charCodeAt(i);
+        if (code2 < 33 || // exclude CTLs (0-31), SP and HT
+        code2 > 126 || // exclude non-ascii and DEL
+        code2 === 34 || // "
+        code2 === 40 || // (
+        code2 === 41 || // )
+        code2 === 60 || // <
+        code2 === 62 || // >
+        code2 === 64 || // @
+        code2 === 44 || // ,
+        code2 === 59 || // ;
+        code2 === 58 || // :
+        code2 === 92 || // \
+        code2 === 47 || // /
+        code2 === 91 || // [
+        code2 === 93 || // ]
+        code2 === 63 || // ?
+        code2 === 61 || // =
+        code2 === 123 || // {
+        code2 === 125) {
           throw new Error("Invalid cookie name");
         }
       }
@@ -16145,31 +16145,31 @@ var require_util6 = __commonJS({
         ++i;
       }
       while (i < len) {
-        const code = value.charCodeAt(i++);
-        if (code < 33 || // exclude CTLs (0-31)
-        code > 126 || // non-ascii and DEL (127)
-        code === 34 || // "
-        code === 44 || // ,
-        code === 59 || // ;
-        code === 92) {
+        const code2 = value.charCodeAt(i++);
+        if (code2 < 33 || // exclude CTLs (0-31)
+        code2 > 126 || // non-ascii and DEL (127)
+        code2 === 34 || // "
+        code2 === 44 || // ,
+        code2 === 59 || // ;
+        code2 === 92) {
           throw new Error("Invalid cookie value");
         }
       }
     }
     function validateCookiePath(path6) {
       for (let i = 0; i < path6.length; ++i) {
-        const code = path6.charCodeAt(i);
-        if (code < 32 || // exclude CTLs (0-31)
-        code > 126 || // exclude DEL and non-ascii
-        code === 59) {
+        const code2 = path6.charCodeAt(i);
+        if (code2 < 32 || // exclude CTLs (0-31)
+        code2 > 126 || // exclude DEL and non-ascii
+        code2 === 59) {
           throw new Error("Invalid cookie path");
         }
       }
     }
-    function isLetterOrDigit(code) {
-      return code >= 48 && code <= 57 || // 0-9
-      code >= 65 && code <= 90 || // A-Z
-      code >= 97 && code <= 122;
+    function isLetterOrDigit(code2) {
+      return code2 >= 48 && code2 <= 57 || // 0-9
+      code2 >= 65 && code2 <= 90 || // A-Z
+      code2 >= 97 && code2 <= 122;
     }
     function validateCookieDomain(domain2) {
       if (domain2 === " ") {
@@ -16180,8 +16180,8 @@ var require_util6 = __commonJS({
       }
       let labelLength = 0;
       for (let i = 0; i < domain2.length; ++i) {
-        const code = domain2.charCodeAt(i);
-        if (code === 46) {
+        const code2 = domain2.charCodeAt(i);
+        if (code2 === 46) {
           if (labelLength === 0) {
             throw new Error("Invalid cookie domain");
           }
@@ -16191,10 +16191,10 @@ var require_util6 = __commonJS({
           labelLength = 0;
           continue;
         }
-        if (labelLength === 0 && !isLetterOrDigit(code)) {
+        if (labelLength === 0 && !isLetterOrDigit(code2)) {
           throw new Error("Invalid cookie domain");
         }
-        if (!isLetterOrDigit(code) && code !== 45) {
+        if (!isLetterOrDigit(code2) && code2 !== 45) {
           throw new Error("Invalid cookie domain");
         }
         if (++labelLength > 63) {
@@ -16968,37 +16968,37 @@ var require_util7 = __commonJS({
         return false;
       }
       for (let i = 0; i < protocol.length; ++i) {
-        const code = protocol.charCodeAt(i);
-        if (code < 33 || // CTL, contains SP (0x20) and HT (0x09)
-        code > 126 || code === 34 || // "
-        code === 40 || // (
-        code === 41 || // )
-        code === 44 || // ,
-        code === 47 || // /
-        code === 58 || // :
-        code === 59 || // ;
-        code === 60 || // <
-        code === 61 || // =
-        code === 62 || // >
-        code === 63 || // ?
-        code === 64 || // @
-        code === 91 || // [
-        code === 92 || // \
-        code === 93 || // ]
-        code === 123 || // {
-        code === 125) {
+        const code2 = protocol.charCodeAt(i);
+        if (code2 < 33 || // CTL, contains SP (0x20) and HT (0x09)
+        code2 > 126 || code2 === 34 || // "
+        code2 === 40 || // (
+        code2 === 41 || // )
+        code2 === 44 || // ,
+        code2 === 47 || // /
+        code2 === 58 || // :
+        code2 === 59 || // ;
+        code2 === 60 || // <
+        code2 === 61 || // =
+        code2 === 62 || // >
+        code2 === 63 || // ?
+        code2 === 64 || // @
+        code2 === 91 || // [
+        code2 === 92 || // \
+        code2 === 93 || // ]
+        code2 === 123 || // {
+        code2 === 125) {
           return false;
         }
       }
       return true;
     }
-    function isValidStatusCode(code) {
-      if (code >= 1e3 && code < 1015) {
-        return code !== 1004 && // reserved
-        code !== 1005 && // "MUST NOT be set as a status code"
-        code !== 1006;
+    function isValidStatusCode(code2) {
+      if (code2 >= 1e3 && code2 < 1015) {
+        return code2 !== 1004 && // reserved
+        code2 !== 1005 && // "MUST NOT be set as a status code"
+        code2 !== 1006;
       }
-      return code >= 3e3 && code <= 4999;
+      return code2 >= 3e3 && code2 <= 4999;
     }
     function failWebsocketConnection(ws, reason) {
       const { [kController]: controller, [kResponse]: response } = ws;
@@ -17267,7 +17267,7 @@ var require_connection = __commonJS({
       });
       return controller;
     }
-    function closeWebSocketConnection(ws, code, reason, reasonByteLength) {
+    function closeWebSocketConnection(ws, code2, reason, reasonByteLength) {
       if (isClosing(ws) || isClosed(ws)) {
       } else if (!isEstablished(ws)) {
         failWebsocketConnection(ws, "Connection was closed before it was established.");
@@ -17275,12 +17275,12 @@ var require_connection = __commonJS({
       } else if (ws[kSentClose] === sentCloseFrameState.NOT_SENT) {
         ws[kSentClose] = sentCloseFrameState.PROCESSING;
         const frame = new WebsocketFrameSend();
-        if (code !== void 0 && reason === void 0) {
+        if (code2 !== void 0 && reason === void 0) {
           frame.frameData = Buffer.allocUnsafe(2);
-          frame.frameData.writeUInt16BE(code, 0);
-        } else if (code !== void 0 && reason !== void 0) {
+          frame.frameData.writeUInt16BE(code2, 0);
+        } else if (code2 !== void 0 && reason !== void 0) {
           frame.frameData = Buffer.allocUnsafe(2 + reasonByteLength);
-          frame.frameData.writeUInt16BE(code, 0);
+          frame.frameData.writeUInt16BE(code2, 0);
           frame.frameData.write(reason, 2, "utf-8");
         } else {
           frame.frameData = emptyBuffer;
@@ -17305,25 +17305,25 @@ var require_connection = __commonJS({
       response.socket.off("close", onSocketClose);
       response.socket.off("error", onSocketError);
       const wasClean = ws[kSentClose] === sentCloseFrameState.SENT && ws[kReceivedClose];
-      let code = 1005;
+      let code2 = 1005;
       let reason = "";
       const result = ws[kByteParser].closingInfo;
       if (result && !result.error) {
-        code = result.code ?? 1005;
+        code2 = result.code ?? 1005;
         reason = result.reason;
       } else if (!ws[kReceivedClose]) {
-        code = 1006;
+        code2 = 1006;
       }
       ws[kReadyState] = states.CLOSED;
       fireEvent("close", ws, (type, init) => new CloseEvent(type, init), {
         wasClean,
-        code,
+        code: code2,
         reason
       });
       if (channels.close.hasSubscribers) {
         channels.close.publish({
           websocket: ws,
-          code,
+          code: code2,
           reason
         });
       }
@@ -17448,8 +17448,8 @@ var require_receiver = __commonJS({
     var { closeWebSocketConnection } = require_connection();
     var { PerMessageDeflate } = require_permessage_deflate();
     var { MessageSizeExceededError } = require_errors();
-    function failWebsocketConnectionWithCode(ws, code, reason) {
-      closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason));
+    function failWebsocketConnectionWithCode(ws, code2, reason) {
+      closeWebSocketConnection(ws, code2, reason, Buffer.byteLength(reason));
       failWebsocketConnection(ws, reason);
     }
     var ByteParser = class extends Writable {
@@ -17636,8 +17636,8 @@ var require_receiver = __commonJS({
                   this.#info.fin,
                   (error2, data) => {
                     if (error2) {
-                      const code = error2 instanceof MessageSizeExceededError ? 1009 : 1007;
-                      failWebsocketConnectionWithCode(this.ws, code, error2.message);
+                      const code2 = error2 instanceof MessageSizeExceededError ? 1009 : 1007;
+                      failWebsocketConnectionWithCode(this.ws, code2, error2.message);
                       return;
                     }
                     if (!this.writeFragments(data)) {
@@ -17723,11 +17723,11 @@ var require_receiver = __commonJS({
       }
       parseCloseBody(data) {
         assert(data.length !== 1);
-        let code;
+        let code2;
         if (data.length >= 2) {
-          code = data.readUInt16BE(0);
+          code2 = data.readUInt16BE(0);
         }
-        if (code !== void 0 && !isValidStatusCode(code)) {
+        if (code2 !== void 0 && !isValidStatusCode(code2)) {
           return { code: 1002, reason: "Invalid status code", error: true };
         }
         let reason = data.subarray(2);
@@ -17739,7 +17739,7 @@ var require_receiver = __commonJS({
         } catch {
           return { code: 1007, reason: "Invalid UTF-8", error: true };
         }
-        return { code, reason, error: false };
+        return { code: code2, reason, error: false };
       }
       /**
        * Parses control frames.
@@ -17754,8 +17754,8 @@ var require_receiver = __commonJS({
           }
           this.#info.closeInfo = this.parseCloseBody(body2);
           if (this.#info.closeInfo.error) {
-            const { code, reason } = this.#info.closeInfo;
-            closeWebSocketConnection(this.ws, code, reason, reason.length);
+            const { code: code2, reason } = this.#info.closeInfo;
+            closeWebSocketConnection(this.ws, code2, reason, reason.length);
             failWebsocketConnection(this.ws, reason);
             return false;
           }
@@ -17993,17 +17993,17 @@ var require_websocket = __commonJS({
        * @param {number|undefined} code
        * @param {string|undefined} reason
        */
-      close(code = void 0, reason = void 0) {
+      close(code2 = void 0, reason = void 0) {
         webidl.brandCheck(this, _WebSocket);
         const prefix2 = "WebSocket.close";
-        if (code !== void 0) {
-          code = webidl.converters["unsigned short"](code, prefix2, "code", { clamp: true });
+        if (code2 !== void 0) {
+          code2 = webidl.converters["unsigned short"](code2, prefix2, "code", { clamp: true });
         }
         if (reason !== void 0) {
           reason = webidl.converters.USVString(reason, prefix2, "reason");
         }
-        if (code !== void 0) {
-          if (code !== 1e3 && (code < 3e3 || code > 4999)) {
+        if (code2 !== void 0) {
+          if (code2 !== 1e3 && (code2 < 3e3 || code2 > 4999)) {
             throw new DOMException("invalid code", "InvalidAccessError");
           }
         }
@@ -18017,7 +18017,7 @@ var require_websocket = __commonJS({
             );
           }
         }
-        closeWebSocketConnection(this, code, reason, reasonByteLength);
+        closeWebSocketConnection(this, code2, reason, reasonByteLength);
       }
       /**
        * @see https://websockets.spec.whatwg.org/#dom-websocket-send
@@ -18263,15 +18263,15 @@ var require_websocket = __commonJS({
     }
     function onParserError(err) {
       let message;
-      let code;
+      let code2;
       if (err instanceof CloseEvent) {
         message = err.reason;
-        code = err.code;
+        code2 = err.code;
       } else {
         message = err.message;
       }
       fireEvent("error", this, () => new ErrorEvent("error", { error: err, message }));
-      closeWebSocketConnection(this, code);
+      closeWebSocketConnection(this, code2);
     }
     module.exports = {
       WebSocket
@@ -18294,8 +18294,8 @@ var require_util8 = __commonJS({
       return true;
     }
     function delay4(ms) {
-      return new Promise((resolve5) => {
-        setTimeout(resolve5, ms).unref();
+      return new Promise((resolve6) => {
+        setTimeout(resolve6, ms).unref();
       });
     }
     module.exports = {
@@ -22189,8 +22189,8 @@ var require_helpers = __commonJS({
     function req(url2, opts = {}) {
       const href = typeof url2 === "string" ? url2 : url2.href;
       const req2 = (href.startsWith("https:") ? https2 : http2).request(url2, opts);
-      const promise = new Promise((resolve5, reject2) => {
-        req2.once("response", resolve5).once("error", reject2).end();
+      const promise = new Promise((resolve6, reject2) => {
+        req2.once("response", resolve6).once("error", reject2).end();
       });
       req2.then = promise.then.bind(promise);
       return req2;
@@ -22367,7 +22367,7 @@ var require_parse_proxy_response = __commonJS({
     var debug_1 = __importDefault(require_src());
     var debug2 = (0, debug_1.default)("https-proxy-agent:parse-proxy-response");
     function parseProxyResponse(socket) {
-      return new Promise((resolve5, reject2) => {
+      return new Promise((resolve6, reject2) => {
         let buffersLength = 0;
         const buffers = [];
         function read2() {
@@ -22433,7 +22433,7 @@ var require_parse_proxy_response = __commonJS({
           }
           debug2("got proxy server response: %o %o", firstLine2, headers);
           cleanup();
-          resolve5({
+          resolve6({
             connect: {
               statusCode,
               statusText,
@@ -25984,11 +25984,11 @@ var require_rpc_error = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.RpcError = void 0;
     var RpcError = class extends Error {
-      constructor(message, code = "UNKNOWN", meta) {
+      constructor(message, code2 = "UNKNOWN", meta) {
         super(message);
         this.name = "RpcError";
         Object.setPrototypeOf(this, new.target.prototype);
-        this.code = code;
+        this.code = code2;
         this.meta = meta !== null && meta !== void 0 ? meta : {};
       }
       toString() {
@@ -26093,8 +26093,8 @@ var require_deferred = __commonJS({
        */
       constructor(preventUnhandledRejectionWarning = true) {
         this._state = DeferredState.PENDING;
-        this._promise = new Promise((resolve5, reject2) => {
-          this._resolve = resolve5;
+        this._promise = new Promise((resolve6, reject2) => {
+          this._resolve = resolve6;
           this._reject = reject2;
         });
         if (preventUnhandledRejectionWarning) {
@@ -26309,11 +26309,11 @@ var require_unary_call = __commonJS({
     "use strict";
     var __awaiter10 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject2) {
+      return new (P || (P = Promise))(function(resolve6, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -26329,7 +26329,7 @@ var require_unary_call = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26378,11 +26378,11 @@ var require_server_streaming_call = __commonJS({
     "use strict";
     var __awaiter10 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject2) {
+      return new (P || (P = Promise))(function(resolve6, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -26398,7 +26398,7 @@ var require_server_streaming_call = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26448,11 +26448,11 @@ var require_client_streaming_call = __commonJS({
     "use strict";
     var __awaiter10 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject2) {
+      return new (P || (P = Promise))(function(resolve6, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -26468,7 +26468,7 @@ var require_client_streaming_call = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26517,11 +26517,11 @@ var require_duplex_streaming_call = __commonJS({
     "use strict";
     var __awaiter10 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject2) {
+      return new (P || (P = Promise))(function(resolve6, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -26537,7 +26537,7 @@ var require_duplex_streaming_call = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26585,11 +26585,11 @@ var require_test_transport = __commonJS({
     "use strict";
     var __awaiter10 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject2) {
+      return new (P || (P = Promise))(function(resolve6, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -26605,7 +26605,7 @@ var require_test_transport = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26802,11 +26802,11 @@ var require_test_transport = __commonJS({
       responseTrailer: "test"
     };
     function delay4(ms, abort) {
-      return (v) => new Promise((resolve5, reject2) => {
+      return (v) => new Promise((resolve6, reject2) => {
         if (abort === null || abort === void 0 ? void 0 : abort.aborted) {
           reject2(new rpc_error_1.RpcError("user cancel", "CANCELLED"));
         } else {
-          const id = setTimeout(() => resolve5(v), ms);
+          const id = setTimeout(() => resolve6(v), ms);
           if (abort) {
             abort.addEventListener("abort", (ev) => {
               clearTimeout(id);
@@ -29019,8 +29019,8 @@ var require_stringifyString = __commonJS({
             case "u":
               {
                 str2 += json.slice(start, i);
-                const code = json.substr(i + 2, 4);
-                switch (code) {
+                const code2 = json.substr(i + 2, 4);
+                switch (code2) {
                   case "0000":
                     str2 += "\\0";
                     break;
@@ -29046,8 +29046,8 @@ var require_stringifyString = __commonJS({
                     str2 += "\\P";
                     break;
                   default:
-                    if (code.substr(0, 2) === "00")
-                      str2 += "\\x" + code.substr(2);
+                    if (code2.substr(0, 2) === "00")
+                      str2 += "\\x" + code2.substr(2);
                     else
                       str2 += json.substr(i, 6);
                 }
@@ -31546,22 +31546,22 @@ var require_errors2 = __commonJS({
   "node_modules/yaml/dist/errors.js"(exports) {
     "use strict";
     var YAMLError = class extends Error {
-      constructor(name2, pos, code, message) {
+      constructor(name2, pos, code2, message) {
         super();
         this.name = name2;
-        this.code = code;
+        this.code = code2;
         this.message = message;
         this.pos = pos;
       }
     };
     var YAMLParseError = class extends YAMLError {
-      constructor(pos, code, message) {
-        super("YAMLParseError", pos, code, message);
+      constructor(pos, code2, message) {
+        super("YAMLParseError", pos, code2, message);
       }
     };
     var YAMLWarning = class extends YAMLError {
-      constructor(pos, code, message) {
-        super("YAMLWarning", pos, code, message);
+      constructor(pos, code2, message) {
+        super("YAMLWarning", pos, code2, message);
       }
     };
     var prettifyError = (src, lc) => (error2) => {
@@ -31835,10 +31835,10 @@ var require_resolve_block_map = __commonJS({
       let offset = bm.offset;
       let commentEnd = null;
       for (const collItem of bm.items) {
-        const { start, key, sep: sep4, value } = collItem;
+        const { start, key, sep: sep5, value } = collItem;
         const keyProps = resolveProps.resolveProps(start, {
           indicator: "explicit-key-ind",
-          next: key ?? sep4?.[0],
+          next: key ?? sep5?.[0],
           offset,
           onError,
           parentIndent: bm.indent,
@@ -31852,7 +31852,7 @@ var require_resolve_block_map = __commonJS({
             else if ("indent" in key && key.indent !== bm.indent)
               onError(offset, "BAD_INDENT", startColMsg);
           }
-          if (!keyProps.anchor && !keyProps.tag && !sep4) {
+          if (!keyProps.anchor && !keyProps.tag && !sep5) {
             commentEnd = keyProps.end;
             if (keyProps.comment) {
               if (map.comment)
@@ -31876,7 +31876,7 @@ var require_resolve_block_map = __commonJS({
         ctx.atKey = false;
         if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
           onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
-        const valueProps = resolveProps.resolveProps(sep4 ?? [], {
+        const valueProps = resolveProps.resolveProps(sep5 ?? [], {
           indicator: "map-value-ind",
           next: value,
           offset: keyNode.range[2],
@@ -31892,7 +31892,7 @@ var require_resolve_block_map = __commonJS({
             if (ctx.options.strict && keyProps.start < valueProps.found.offset - 1024)
               onError(keyNode.range, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit block mapping key");
           }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep4, null, valueProps, onError);
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep5, null, valueProps, onError);
           if (ctx.schema.compat)
             utilFlowIndentCheck.flowIndentCheck(bm.indent, value, onError);
           offset = valueNode.range[2];
@@ -31983,7 +31983,7 @@ var require_resolve_end = __commonJS({
       let comment = "";
       if (end) {
         let hasSpace = false;
-        let sep4 = "";
+        let sep5 = "";
         for (const token of end) {
           const { source, type } = token;
           switch (type) {
@@ -31997,13 +31997,13 @@ var require_resolve_end = __commonJS({
               if (!comment)
                 comment = cb;
               else
-                comment += sep4 + cb;
-              sep4 = "";
+                comment += sep5 + cb;
+              sep5 = "";
               break;
             }
             case "newline":
               if (comment)
-                sep4 += source;
+                sep5 += source;
               hasSpace = true;
               break;
             default:
@@ -32046,18 +32046,18 @@ var require_resolve_flow_collection = __commonJS({
       let offset = fc.offset + fc.start.source.length;
       for (let i = 0; i < fc.items.length; ++i) {
         const collItem = fc.items[i];
-        const { start, key, sep: sep4, value } = collItem;
+        const { start, key, sep: sep5, value } = collItem;
         const props = resolveProps.resolveProps(start, {
           flow: fcName,
           indicator: "explicit-key-ind",
-          next: key ?? sep4?.[0],
+          next: key ?? sep5?.[0],
           offset,
           onError,
           parentIndent: fc.indent,
           startOnNewline: false
         });
         if (!props.found) {
-          if (!props.anchor && !props.tag && !sep4 && !value) {
+          if (!props.anchor && !props.tag && !sep5 && !value) {
             if (i === 0 && props.comma)
               onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);
             else if (i < fc.items.length - 1)
@@ -32111,8 +32111,8 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap2 && !sep4 && !props.found) {
-          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep4, null, props, onError);
+        if (!isMap2 && !sep5 && !props.found) {
+          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep5, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
           if (isBlock(value))
@@ -32124,7 +32124,7 @@ var require_resolve_flow_collection = __commonJS({
           if (isBlock(key))
             onError(keyNode.range, "BLOCK_IN_FLOW", blockMsg);
           ctx.atKey = false;
-          const valueProps = resolveProps.resolveProps(sep4 ?? [], {
+          const valueProps = resolveProps.resolveProps(sep5 ?? [], {
             flow: fcName,
             indicator: "map-value-ind",
             next: value,
@@ -32135,8 +32135,8 @@ var require_resolve_flow_collection = __commonJS({
           });
           if (valueProps.found) {
             if (!isMap2 && !props.found && ctx.options.strict) {
-              if (sep4)
-                for (const st of sep4) {
+              if (sep5)
+                for (const st of sep5) {
                   if (st === valueProps.found)
                     break;
                   if (st.type === "newline") {
@@ -32153,7 +32153,7 @@ var require_resolve_flow_collection = __commonJS({
             else
               onError(valueProps.start, "MISSING_CHAR", `Missing , or : between ${fcName} items`);
           }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep4, null, valueProps, onError) : null;
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep5, null, valueProps, onError) : null;
           if (valueNode) {
             if (isBlock(value))
               onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);
@@ -32333,7 +32333,7 @@ var require_resolve_block_scalar = __commonJS({
           chompStart = i + 1;
       }
       let value = "";
-      let sep4 = "";
+      let sep5 = "";
       let prevMoreIndented = false;
       for (let i = 0; i < contentStart; ++i)
         value += lines[i][0].slice(trimIndent) + "\n";
@@ -32350,24 +32350,24 @@ var require_resolve_block_scalar = __commonJS({
           indent = "";
         }
         if (type === Scalar.Scalar.BLOCK_LITERAL) {
-          value += sep4 + indent.slice(trimIndent) + content;
-          sep4 = "\n";
+          value += sep5 + indent.slice(trimIndent) + content;
+          sep5 = "\n";
         } else if (indent.length > trimIndent || content[0] === "	") {
-          if (sep4 === " ")
-            sep4 = "\n";
-          else if (!prevMoreIndented && sep4 === "\n")
-            sep4 = "\n\n";
-          value += sep4 + indent.slice(trimIndent) + content;
-          sep4 = "\n";
+          if (sep5 === " ")
+            sep5 = "\n";
+          else if (!prevMoreIndented && sep5 === "\n")
+            sep5 = "\n\n";
+          value += sep5 + indent.slice(trimIndent) + content;
+          sep5 = "\n";
           prevMoreIndented = true;
         } else if (content === "") {
-          if (sep4 === "\n")
+          if (sep5 === "\n")
             value += "\n";
           else
-            sep4 = "\n";
+            sep5 = "\n";
         } else {
-          value += sep4 + content;
-          sep4 = " ";
+          value += sep5 + content;
+          sep5 = " ";
           prevMoreIndented = false;
         }
       }
@@ -32470,7 +32470,7 @@ var require_resolve_flow_scalar = __commonJS({
       const { offset, type, source, end } = scalar;
       let _type;
       let value;
-      const _onError = (rel, code, msg) => onError(offset + rel, code, msg);
+      const _onError = (rel, code2, msg) => onError(offset + rel, code2, msg);
       switch (type) {
         case "scalar":
           _type = Scalar.Scalar.PLAIN;
@@ -32550,25 +32550,25 @@ var require_resolve_flow_scalar = __commonJS({
         trimBoth = /^[ \t]+|[ \t]+$/g;
       }
       let res = match3[1].replace(trimEnd2, "");
-      let sep4 = " ";
+      let sep5 = " ";
       let pos = line.lastIndex;
       while (match3 = line.exec(source)) {
         const lm = match3[1].replace(trimBoth, "");
         if (lm === "") {
-          if (sep4 === "\n")
-            res += sep4;
+          if (sep5 === "\n")
+            res += sep5;
           else
-            sep4 = "\n";
+            sep5 = "\n";
         } else {
-          res += sep4 + lm;
-          sep4 = " ";
+          res += sep5 + lm;
+          sep5 = " ";
         }
         pos = line.lastIndex;
       }
       const last = /[ \t]*(.*)/sy;
       last.lastIndex = pos;
       match3 = last.exec(source);
-      return res + sep4 + (match3?.[1] ?? "");
+      return res + sep5 + (match3?.[1] ?? "");
     }
     function doubleQuotedValue(source, onError) {
       let res = "";
@@ -32668,9 +32668,9 @@ var require_resolve_flow_scalar = __commonJS({
     function parseCharCode(source, offset, length, onError) {
       const cc = source.substr(offset, length);
       const ok3 = cc.length === length && /^[0-9a-fA-F]+$/.test(cc);
-      const code = ok3 ? parseInt(cc, 16) : NaN;
+      const code2 = ok3 ? parseInt(cc, 16) : NaN;
       try {
-        return String.fromCodePoint(code);
+        return String.fromCodePoint(code2);
       } catch {
         const raw = source.substr(offset - 2, length + 2);
         onError(offset - 2, "BAD_DQ_ESCAPE", `Invalid escape sequence ${raw}`);
@@ -32992,12 +32992,12 @@ var require_composer = __commonJS({
         this.prelude = [];
         this.errors = [];
         this.warnings = [];
-        this.onError = (source, code, message, warning2) => {
+        this.onError = (source, code2, message, warning2) => {
           const pos = getErrorPos(source);
           if (warning2)
-            this.warnings.push(new errors.YAMLWarning(pos, code, message));
+            this.warnings.push(new errors.YAMLWarning(pos, code2, message));
           else
-            this.errors.push(new errors.YAMLParseError(pos, code, message));
+            this.errors.push(new errors.YAMLParseError(pos, code2, message));
         };
         this.directives = new directives.Directives({ version: options.version || "1.2" });
         this.options = options;
@@ -33159,12 +33159,12 @@ var require_cst_scalar = __commonJS({
     var stringifyString = require_stringifyString();
     function resolveAsScalar(token, strict = true, onError) {
       if (token) {
-        const _onError = (pos, code, message) => {
+        const _onError = (pos, code2, message) => {
           const offset = typeof pos === "number" ? pos : Array.isArray(pos) ? pos[0] : pos.offset;
           if (onError)
-            onError(offset, code, message);
+            onError(offset, code2, message);
           else
-            throw new errors.YAMLParseError([offset, offset + 1], code, message);
+            throw new errors.YAMLParseError([offset, offset + 1], code2, message);
         };
         switch (token.type) {
           case "scalar":
@@ -33378,14 +33378,14 @@ var require_cst_stringify = __commonJS({
         }
       }
     }
-    function stringifyItem({ start, key, sep: sep4, value }) {
+    function stringifyItem({ start, key, sep: sep5, value }) {
       let res = "";
       for (const st of start)
         res += st.source;
       if (key)
         res += stringifyToken(key);
-      if (sep4)
-        for (const st of sep4)
+      if (sep5)
+        for (const st of sep5)
           res += st.source;
       if (value)
         res += stringifyToken(value);
@@ -34552,18 +34552,18 @@ var require_parser = __commonJS({
         if (this.type === "map-value-ind") {
           const prev = getPrevProps(this.peek(2));
           const start = getFirstKeyStartProps(prev);
-          let sep4;
+          let sep5;
           if (scalar.end) {
-            sep4 = scalar.end;
-            sep4.push(this.sourceToken);
+            sep5 = scalar.end;
+            sep5.push(this.sourceToken);
             delete scalar.end;
           } else
-            sep4 = [this.sourceToken];
+            sep5 = [this.sourceToken];
           const map = {
             type: "block-map",
             offset: scalar.offset,
             indent: scalar.indent,
-            items: [{ start, key: scalar, sep: sep4 }]
+            items: [{ start, key: scalar, sep: sep5 }]
           };
           this.onKeyLine = true;
           this.stack[this.stack.length - 1] = map;
@@ -34716,15 +34716,15 @@ var require_parser = __commonJS({
                 } else if (isFlowToken(it.key) && !includesToken(it.sep, "newline")) {
                   const start2 = getFirstKeyStartProps(it.start);
                   const key = it.key;
-                  const sep4 = it.sep;
-                  sep4.push(this.sourceToken);
+                  const sep5 = it.sep;
+                  sep5.push(this.sourceToken);
                   delete it.key;
                   delete it.sep;
                   this.stack.push({
                     type: "block-map",
                     offset: this.offset,
                     indent: this.indent,
-                    items: [{ start: start2, key, sep: sep4 }]
+                    items: [{ start: start2, key, sep: sep5 }]
                   });
                 } else if (start.length > 0) {
                   it.sep = it.sep.concat(start, this.sourceToken);
@@ -34918,13 +34918,13 @@ var require_parser = __commonJS({
             const prev = getPrevProps(parent);
             const start = getFirstKeyStartProps(prev);
             fixFlowSeqItems(fc);
-            const sep4 = fc.end.splice(1, fc.end.length);
-            sep4.push(this.sourceToken);
+            const sep5 = fc.end.splice(1, fc.end.length);
+            sep5.push(this.sourceToken);
             const map = {
               type: "block-map",
               offset: fc.offset,
               indent: fc.indent,
-              items: [{ start, key: fc, sep: sep4 }]
+              items: [{ start, key: fc, sep: sep5 }]
             };
             this.onKeyLine = true;
             this.stack[this.stack.length - 1] = map;
@@ -35326,11 +35326,11 @@ var require_lib = __commonJS({
     })();
     var __awaiter10 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject2) {
+      return new (P || (P = Promise))(function(resolve6, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -35346,7 +35346,7 @@ var require_lib = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -35433,26 +35433,26 @@ var require_lib = __commonJS({
       }
       readBody() {
         return __awaiter10(this, void 0, void 0, function* () {
-          return new Promise((resolve5) => __awaiter10(this, void 0, void 0, function* () {
+          return new Promise((resolve6) => __awaiter10(this, void 0, void 0, function* () {
             let output = Buffer.alloc(0);
             this.message.on("data", (chunk) => {
               output = Buffer.concat([output, chunk]);
             });
             this.message.on("end", () => {
-              resolve5(output.toString());
+              resolve6(output.toString());
             });
           }));
         });
       }
       readBodyBuffer() {
         return __awaiter10(this, void 0, void 0, function* () {
-          return new Promise((resolve5) => __awaiter10(this, void 0, void 0, function* () {
+          return new Promise((resolve6) => __awaiter10(this, void 0, void 0, function* () {
             const chunks = [];
             this.message.on("data", (chunk) => {
               chunks.push(chunk);
             });
             this.message.on("end", () => {
-              resolve5(Buffer.concat(chunks));
+              resolve6(Buffer.concat(chunks));
             });
           }));
         });
@@ -35660,14 +35660,14 @@ var require_lib = __commonJS({
        */
       requestRaw(info2, data) {
         return __awaiter10(this, void 0, void 0, function* () {
-          return new Promise((resolve5, reject2) => {
+          return new Promise((resolve6, reject2) => {
             function callbackForResult(err, res) {
               if (err) {
                 reject2(err);
               } else if (!res) {
                 reject2(new Error("Unknown error"));
               } else {
-                resolve5(res);
+                resolve6(res);
               }
             }
             this.requestRawWithCallback(info2, data, callbackForResult);
@@ -35911,12 +35911,12 @@ var require_lib = __commonJS({
         return __awaiter10(this, void 0, void 0, function* () {
           retryNumber = Math.min(ExponentialBackoffCeiling2, retryNumber);
           const ms = ExponentialBackoffTimeSlice2 * Math.pow(2, retryNumber);
-          return new Promise((resolve5) => setTimeout(() => resolve5(), ms));
+          return new Promise((resolve6) => setTimeout(() => resolve6(), ms));
         });
       }
       _processResponse(res, options) {
         return __awaiter10(this, void 0, void 0, function* () {
-          return new Promise((resolve5, reject2) => __awaiter10(this, void 0, void 0, function* () {
+          return new Promise((resolve6, reject2) => __awaiter10(this, void 0, void 0, function* () {
             const statusCode = res.message.statusCode || 0;
             const response = {
               statusCode,
@@ -35924,7 +35924,7 @@ var require_lib = __commonJS({
               headers: {}
             };
             if (statusCode === HttpCodes2.NotFound) {
-              resolve5(response);
+              resolve6(response);
             }
             function dateTimeDeserializer(key, value) {
               if (typeof value === "string") {
@@ -35963,7 +35963,7 @@ var require_lib = __commonJS({
               err.result = response.result;
               reject2(err);
             } else {
-              resolve5(response);
+              resolve6(response);
             }
           }));
         });
@@ -36125,11 +36125,11 @@ var tunnel = __toESM(require_tunnel2(), 1);
 var import_undici = __toESM(require_undici(), 1);
 var __awaiter = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve5, reject2) {
+  return new (P || (P = Promise))(function(resolve6, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -36145,7 +36145,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -36218,26 +36218,26 @@ var HttpClientResponse = class {
   }
   readBody() {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve5) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve6) => __awaiter(this, void 0, void 0, function* () {
         let output = Buffer.alloc(0);
         this.message.on("data", (chunk) => {
           output = Buffer.concat([output, chunk]);
         });
         this.message.on("end", () => {
-          resolve5(output.toString());
+          resolve6(output.toString());
         });
       }));
     });
   }
   readBodyBuffer() {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve5) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve6) => __awaiter(this, void 0, void 0, function* () {
         const chunks = [];
         this.message.on("data", (chunk) => {
           chunks.push(chunk);
         });
         this.message.on("end", () => {
-          resolve5(Buffer.concat(chunks));
+          resolve6(Buffer.concat(chunks));
         });
       }));
     });
@@ -36440,14 +36440,14 @@ var HttpClient = class {
    */
   requestRaw(info2, data) {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve5, reject2) => {
+      return new Promise((resolve6, reject2) => {
         function callbackForResult(err, res) {
           if (err) {
             reject2(err);
           } else if (!res) {
             reject2(new Error("Unknown error"));
           } else {
-            resolve5(res);
+            resolve6(res);
           }
         }
         this.requestRawWithCallback(info2, data, callbackForResult);
@@ -36691,12 +36691,12 @@ var HttpClient = class {
     return __awaiter(this, void 0, void 0, function* () {
       retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
       const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-      return new Promise((resolve5) => setTimeout(() => resolve5(), ms));
+      return new Promise((resolve6) => setTimeout(() => resolve6(), ms));
     });
   }
   _processResponse(res, options) {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve5, reject2) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve6, reject2) => __awaiter(this, void 0, void 0, function* () {
         const statusCode = res.message.statusCode || 0;
         const response = {
           statusCode,
@@ -36704,7 +36704,7 @@ var HttpClient = class {
           headers: {}
         };
         if (statusCode === HttpCodes.NotFound) {
-          resolve5(response);
+          resolve6(response);
         }
         function dateTimeDeserializer(key, value) {
           if (typeof value === "string") {
@@ -36743,7 +36743,7 @@ var HttpClient = class {
           err.result = response.result;
           reject2(err);
         } else {
-          resolve5(response);
+          resolve6(response);
         }
       }));
     });
@@ -36756,11 +36756,11 @@ import { EOL as EOL2 } from "os";
 import { constants, promises } from "fs";
 var __awaiter2 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve5, reject2) {
+  return new (P || (P = Promise))(function(resolve6, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -36776,7 +36776,7 @@ var __awaiter2 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -36906,9 +36906,9 @@ var Summary = class {
    *
    * @returns {Summary} summary instance
    */
-  addCodeBlock(code, lang) {
+  addCodeBlock(code2, lang) {
     const attrs = Object.assign({}, lang && { lang });
-    const element = this.wrap("pre", this.wrap("code", code), attrs);
+    const element = this.wrap("pre", this.wrap("code", code2), attrs);
     return this.addRaw(element).addEOL();
   }
   /**
@@ -37056,11 +37056,11 @@ import * as fs from "fs";
 import * as path from "path";
 var __awaiter3 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve5, reject2) {
+  return new (P || (P = Promise))(function(resolve6, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -37076,7 +37076,7 @@ var __awaiter3 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -37189,11 +37189,11 @@ function isUnixExecutable(stats) {
 // node_modules/@actions/io/lib/io.js
 var __awaiter4 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve5, reject2) {
+  return new (P || (P = Promise))(function(resolve6, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -37209,7 +37209,7 @@ var __awaiter4 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -37379,11 +37379,11 @@ function copyFile2(srcFile, destFile, force) {
 import { setTimeout as setTimeout2 } from "timers";
 var __awaiter5 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve5, reject2) {
+  return new (P || (P = Promise))(function(resolve6, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -37399,7 +37399,7 @@ var __awaiter5 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -37618,7 +37618,7 @@ var ToolRunner = class extends events.EventEmitter {
         this.toolPath = path3.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
       }
       this.toolPath = yield which(this.toolPath, true);
-      return new Promise((resolve5, reject2) => __awaiter5(this, void 0, void 0, function* () {
+      return new Promise((resolve6, reject2) => __awaiter5(this, void 0, void 0, function* () {
         this._debug(`exec tool: ${this.toolPath}`);
         this._debug("arguments:");
         for (const arg of this.args) {
@@ -37677,14 +37677,14 @@ var ToolRunner = class extends events.EventEmitter {
           state3.processClosed = true;
           state3.CheckComplete();
         });
-        cp3.on("exit", (code) => {
-          state3.processExitCode = code;
+        cp3.on("exit", (code2) => {
+          state3.processExitCode = code2;
           state3.processExited = true;
-          this._debug(`Exit code ${code} received from tool '${this.toolPath}'`);
+          this._debug(`Exit code ${code2} received from tool '${this.toolPath}'`);
           state3.CheckComplete();
         });
-        cp3.on("close", (code) => {
-          state3.processExitCode = code;
+        cp3.on("close", (code2) => {
+          state3.processExitCode = code2;
           state3.processExited = true;
           state3.processClosed = true;
           this._debug(`STDIO streams have closed for tool '${this.toolPath}'`);
@@ -37701,7 +37701,7 @@ var ToolRunner = class extends events.EventEmitter {
           if (error2) {
             reject2(error2);
           } else {
-            resolve5(exitCode);
+            resolve6(exitCode);
           }
         });
         if (this.options.input) {
@@ -37824,11 +37824,11 @@ var ExecState = class _ExecState extends events.EventEmitter {
 // node_modules/@actions/exec/lib/exec.js
 var __awaiter6 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve5, reject2) {
+  return new (P || (P = Promise))(function(resolve6, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -37844,7 +37844,7 @@ var __awaiter6 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -41369,8 +41369,8 @@ var NativeCRC64 = (() => {
     NativeCRC642 = NativeCRC642 || {};
     var Module = typeof NativeCRC642 != "undefined" ? NativeCRC642 : {};
     var readyPromiseResolve, readyPromiseReject;
-    Module["ready"] = new Promise(function(resolve5, reject2) {
-      readyPromiseResolve = resolve5;
+    Module["ready"] = new Promise(function(resolve6, reject2) {
+      readyPromiseResolve = resolve6;
       readyPromiseReject = reject2;
     });
     ["_malloc", "_free", "_emscripten_bind_VoidPtr___destroy___0", "_emscripten_bind_Crc64Hash_Crc64Hash_0", "_emscripten_bind_Crc64Hash_OnAppend_2", "_emscripten_bind_Crc64Hash_OnFinal_3", "_emscripten_bind_Crc64Hash___destroy___0", "_fflush", "onRuntimeInitialized"].forEach((prop) => {
@@ -52879,16 +52879,16 @@ var KnownEncryptionAlgorithmType2;
 
 // node_modules/@actions/cache/lib/internal/shared/errors.js
 var NetworkError = class extends Error {
-  constructor(code) {
-    const message = `Unable to make request: ${code}
+  constructor(code2) {
+    const message = `Unable to make request: ${code2}
 If you are using self-hosted runners, please make sure your runner has access to all GitHub endpoints: https://docs.github.com/en/actions/hosting-your-own-runners/managing-self-hosted-runners/about-self-hosted-runners#communication-between-self-hosted-runners-and-github`;
     super(message);
-    this.code = code;
+    this.code = code2;
     this.name = "NetworkError";
   }
 };
-NetworkError.isNetworkErrorCode = (code) => {
-  if (!code)
+NetworkError.isNetworkErrorCode = (code2) => {
+  if (!code2)
     return false;
   return [
     "ECONNRESET",
@@ -52896,7 +52896,7 @@ NetworkError.isNetworkErrorCode = (code) => {
     "ETIMEDOUT",
     "ECONNREFUSED",
     "EHOSTUNREACH"
-  ].includes(code);
+  ].includes(code2);
 };
 var UsageError = class extends Error {
   constructor() {
@@ -53745,11 +53745,11 @@ import { ok as ok2 } from "assert";
 // node_modules/@actions/tool-cache/lib/retry-helper.js
 var __awaiter7 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve5, reject2) {
+  return new (P || (P = Promise))(function(resolve6, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -53765,7 +53765,7 @@ var __awaiter7 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -53807,7 +53807,7 @@ var RetryHelper = class {
   }
   sleep(seconds) {
     return __awaiter7(this, void 0, void 0, function* () {
-      return new Promise((resolve5) => setTimeout(resolve5, seconds * 1e3));
+      return new Promise((resolve6) => setTimeout(resolve6, seconds * 1e3));
     });
   }
 };
@@ -53815,11 +53815,11 @@ var RetryHelper = class {
 // node_modules/@actions/tool-cache/lib/tool-cache.js
 var __awaiter8 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve5, reject2) {
+  return new (P || (P = Promise))(function(resolve6, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -53835,7 +53835,7 @@ var __awaiter8 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -54147,11 +54147,11 @@ function unresolvable(url2) {
 }
 function networkCause(err) {
   const cause = err.cause;
-  const code = cause?.code;
+  const code2 = cause?.code;
   const where2 = cause?.hostname ?? cause?.address;
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `${where2 ?? "the host"} did not resolve (${code})`;
-  if (code === "ECONNREFUSED") return `${where2 ?? "the host"} refused the connection`;
-  if (code === "ETIMEDOUT" || code === "UND_ERR_CONNECT_TIMEOUT" || err.name === "TimeoutError") return `no answer in time${where2 ? ` from ${where2}` : ""}`;
+  if (code2 === "ENOTFOUND" || code2 === "EAI_AGAIN") return `${where2 ?? "the host"} did not resolve (${code2})`;
+  if (code2 === "ECONNREFUSED") return `${where2 ?? "the host"} refused the connection`;
+  if (code2 === "ETIMEDOUT" || code2 === "UND_ERR_CONNECT_TIMEOUT" || err.name === "TimeoutError") return `no answer in time${where2 ? ` from ${where2}` : ""}`;
   return err.message + (cause?.message ? ` (${cause.message})` : "");
 }
 function isNotPublished(err) {
@@ -54838,10 +54838,47 @@ async function existsAs(run, path6) {
     await lstat2(path6);
     return true;
   } catch (err) {
-    const code = err.code;
-    if (code === "ENOENT" || code === "ENOTDIR") return false;
-    if (code !== "EACCES") throw new Error(`cannot tell whether ${path6} exists: ${err.message}`, { cause: err });
+    const code2 = err.code;
+    if (code2 === "ENOENT" || code2 === "ENOTDIR") return false;
+    if (code2 !== "EACCES") throw new Error(`cannot tell whether ${path6} exists: ${err.message}`, { cause: err });
     return (await run(["stat", "-c", "%F", path6], { privileged: true, allowFailure: true })).exitCode === 0;
+  }
+}
+
+// src/host/links.ts
+import { lstat as lstat3, readlink as readlink2 } from "node:fs/promises";
+import { dirname as dirname7, resolve as resolve2, sep as sep3 } from "node:path";
+var code = (err) => err?.code;
+function othersMayChange(dir2) {
+  return dir2.uid !== 0 || (dir2.mode & 18) !== 0 && (dir2.mode & 512) === 0;
+}
+async function untrustedLink(path6, o = {}) {
+  const abs = resolve2(path6);
+  const parts = abs.split(sep3).filter((p) => p !== "");
+  let at = "";
+  for (const [i, part] of parts.entries()) {
+    at = `${at}/${part}`;
+    if (o.lastOnly && i < parts.length - 1) continue;
+    let st;
+    try {
+      st = await lstat3(at);
+    } catch (err) {
+      if (["ENOENT", "ENOTDIR", "EACCES"].includes(code(err) ?? "")) return void 0;
+      throw err;
+    }
+    if (!st.isSymbolicLink()) continue;
+    const parent = await lstat3(dirname7(at));
+    if (st.uid === 0 && !othersMayChange(parent)) continue;
+    const target = await readlink2(at).catch(() => "?");
+    const who2 = st.uid !== 0 ? `owned by uid ${st.uid}` : `in ${dirname7(at)}, which uid ${parent.uid} ${parent.uid === 0 ? "lets others write to" : "owns"}`;
+    return `${at} is a symbolic link (to ${target}) ${who2}, which a root command would follow`;
+  }
+  return void 0;
+}
+async function refuseUntrustedLink(path6, doing, o = {}) {
+  const why = await untrustedLink(path6, o);
+  if (why !== void 0) {
+    throw new Error(`Refusing to ${doing} as root: ${why}. Nothing was done to it. Remove the link (or put a regular file or directory there) and run again.`);
   }
 }
 
@@ -54934,24 +54971,25 @@ var octal = (mode) => mode.toString(8).padStart(4, "0");
 var ownerArgs = (o) => o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
 
 // src/host/changes/dir.ts
-import { dirname as dirname7 } from "node:path";
+import { dirname as dirname8 } from "node:path";
 function mkdirArgv(path6, o = {}) {
   return ["install", "-d", "-m", octal(o.mode ?? 493), ...ownerArgs(o), path6];
 }
 async function claimMissingDirs(ctx, dir2) {
   const missing = [];
-  for (let d = dir2; d !== dirname7(d) && !await ctx.exists(d); d = dirname7(d)) missing.unshift(d);
+  for (let d = dir2; d !== dirname8(d) && !await ctx.exists(d); d = dirname8(d)) missing.unshift(d);
   for (const d of missing) if (ctx.undoable(d) && ctx.claim(d)) await ctx.record({ kind: "dir", path: d });
 }
 async function ensureDir(ctx, path6, o = {}) {
   if (await ctx.exists(path6)) return;
+  await refuseUntrustedLink(path6, `make the directory ${path6}`);
   await ctx.claimMissingDirs(path6);
   await ctx.run(mkdirArgv(path6, o), ctx.root);
 }
 function willCreateDir(ctx, path6) {
   return ctx.once(path6, async () => {
     if (await ctx.exists(path6)) return;
-    await ctx.claimMissingDirs(dirname7(path6));
+    await ctx.claimMissingDirs(dirname8(path6));
     await ctx.record({ kind: "dir", path: path6 });
   });
 }
@@ -54959,18 +54997,26 @@ var dir = {
   describe: (c) => `${c.path}/ (created)`,
   // never into another filesystem mounted below it (a CNI's cgroup2 mount whose unmount
   // failed): rm would delete the host's empty cgroups there
-  undo: async (c, u) => await u.exec(["rm", "-rf", "--one-file-system", c.path]) ? "undone" : "failed",
+  async undo(c, u) {
+    const why = await untrustedLink(dirname8(c.path));
+    if (why !== void 0) {
+      u.fail(`${c.path}/ was not removed: ${why}; nothing was done to it as root. Remove the link, then ${c.path} yourself.`);
+      return "failed";
+    }
+    return await u.exec(["rm", "-rf", "--one-file-system", c.path]) ? "undone" : "failed";
+  },
   parse: (f) => f.done({ kind: "dir", path: f.path("path") })
 };
 
 // src/host/changes/file.ts
-import { basename as basename3, dirname as dirname8 } from "node:path";
+import { basename as basename3, dirname as dirname9 } from "node:path";
 function installArgv(src, dest, o = {}) {
   return ["install", "-D", "-m", octal(o.mode ?? 420), ...ownerArgs(o), src, dest];
 }
 function claimFile(ctx, path6) {
   return ctx.once(path6, async () => {
-    await ctx.claimMissingDirs(dirname8(path6));
+    await refuseUntrustedLink(path6, `write ${path6}`);
+    await ctx.claimMissingDirs(dirname9(path6));
     if (!await ctx.exists(path6)) return ctx.record({ kind: "file", path: path6 });
     const backup = await ctx.backupPath(basename3(path6));
     await ctx.run(["cp", "-a", path6, backup], ctx.root);
@@ -54987,9 +55033,16 @@ async function keepFile(ctx, name2, content) {
 var file = {
   describe: (c) => c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`,
   async undo(c, u) {
-    if (!c.backup) return await u.exec(["rm", "-f", c.path]) ? "undone" : "failed";
     const tmp = `${c.path}.kubeadm-single-node-restore`;
-    const ok3 = await u.exec(["cp", "-a", c.backup, tmp]) && await u.exec(["mv", "-fT", tmp, c.path]) && await u.exec(["rm", "-f", c.backup]);
+    for (const p of c.backup ? [c.path, tmp] : [c.path]) {
+      const why = await untrustedLink(p);
+      if (why !== void 0) {
+        u.fail(`${c.backup ? `${c.path} was not put back` : `${c.path} was not removed`}: ${why}; nothing was done to it as root. Remove the link, then put the original back from ${c.backup ?? "(none: the action made the file)"} yourself.`);
+        return "failed";
+      }
+    }
+    if (!c.backup) return await u.exec(["rm", "-f", c.path]) ? "undone" : "failed";
+    const ok3 = await u.exec(["cp", "-a", "--remove-destination", c.backup, tmp]) && await u.exec(["mv", "-fT", tmp, c.path]) && await u.exec(["rm", "-f", c.backup]);
     return ok3 ? "undone" : "failed";
   },
   parse: (f) => {
@@ -55342,6 +55395,7 @@ function createHost(o) {
     return mine;
   };
   const installFile = async (src, dest, fo = {}) => {
+    await refuseUntrustedLink(src, `install ${src} to ${dest}`, { lastOnly: true });
     await claimFile(ctx, dest);
     await inTurn(dest, () => run(installArgv(src, dest, fo), ctx.root));
   };
@@ -55891,27 +55945,50 @@ import { createReadStream as createReadStream2 } from "node:fs";
 import { createGunzip } from "node:zlib";
 var BLOCK = 512;
 var INDEX_FILES = ["manifest.json", "index.json"];
-function fileSource(fh) {
+var ARCHIVE_LIMITS = { headers: 1e5, bytes: 32 * 2 ** 30, member: 16 * 2 ** 20, ms: 3 * 6e4 };
+var Bounded = class {
+  constructor(limits) {
+    this.limits = limits;
+    this.#deadline = Date.now() + limits.ms;
+  }
+  limits;
+  #used = 0;
+  #deadline;
+  /** counts `n` more bytes read; throws past a bound */
+  take(n) {
+    this.#used += n;
+    if (this.#used > this.limits.bytes) throw new Error(`it holds more than ${this.limits.bytes} bytes, more than an image archive the action reads`);
+    this.clock();
+  }
+  clock() {
+    if (Date.now() > this.#deadline) throw new Error(`reading its index took longer than ${this.limits.ms / 1e3}s`);
+  }
+};
+function fileSource(fh, fileSize, bound2) {
   let pos = 0;
   return {
     async read(n) {
-      const buf = Buffer.alloc(n);
+      bound2.take(n);
+      const buf = Buffer.alloc(Math.min(n, Math.max(0, fileSize - pos)));
       let got = 0;
-      while (got < n) {
-        const { bytesRead } = await fh.read(buf, got, n - got, pos + got);
+      while (got < buf.length) {
+        const { bytesRead } = await fh.read(buf, got, buf.length - got, pos + got);
         if (bytesRead === 0) break;
         got += bytesRead;
       }
       pos += got;
       return buf.subarray(0, got);
     },
+    // a seek costs nothing, however far: the file's size and the header bound limit this reading
     async skip(n) {
+      bound2.clock();
       pos += n;
     },
+    left: () => fileSize - pos,
     close: () => fh.close()
   };
 }
-function streamSource(path6) {
+function streamSource(path6, bound2) {
   const stream2 = createReadStream2(path6).pipe(createGunzip());
   const it = stream2[Symbol.asyncIterator]();
   let pending = Buffer.alloc(0);
@@ -55923,6 +56000,7 @@ function streamSource(path6) {
       const r = await it.next();
       if (r.done) done = true;
       else {
+        bound2.take(r.value.length);
         parts.push(r.value);
         have += r.value.length;
       }
@@ -55955,15 +56033,24 @@ var str = (b, start, len) => {
   const nul = f.indexOf(0);
   return f.subarray(0, nul === -1 ? f.length : nul).toString("utf8");
 };
-function size(b) {
+function size(b, limits) {
   const f = b.subarray(124, 136);
+  let n;
   if (f[0] & 128) {
-    let n = 0;
-    for (let i = 1; i < f.length; i++) n = n * 256 + f[i];
-    return n;
+    if (f[0] !== 128) throw new Error("a member has a negative base-256 size field");
+    n = 0;
+    for (let i = 1; i < f.length; i++) {
+      n = n * 256 + f[i];
+      if (n > Number.MAX_SAFE_INTEGER) throw new Error("a member has a base-256 size field too large to trust");
+    }
+  } else {
+    const text = f.toString("latin1");
+    if (!/^[ \0]*[0-7]*[ \0]*$/.test(text)) throw new Error(`a member has the size field ${JSON.stringify(text.replace(/\0+$/, ""))}, which is not octal digits`);
+    const digits = text.replace(/[ \0]/g, "");
+    n = digits === "" ? 0 : parseInt(digits, 8);
   }
-  const text = str(b, 124, 12).trim();
-  return text === "" ? 0 : parseInt(text, 8);
+  if (n > limits.bytes) throw new Error(`a member claims ${n} bytes, more than an image archive the action reads (${limits.bytes})`);
+  return n;
 }
 function paxPath(body2) {
   for (const rec of body2.split("\n")) {
@@ -55981,29 +56068,58 @@ function namesInArchiveIndex(file2, text) {
   });
   return [...new Set(raw.map(normalizeImage))];
 }
-async function readArchiveIndex(path6) {
+function checksumOk(h) {
+  const field = str(h, 148, 8).trim();
+  if (!/^[0-7]+$/.test(field)) return false;
+  let sum = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const b = i >= 148 && i < 156 ? 32 : h[i];
+    sum += b;
+    signed += b > 127 ? b - 256 : b;
+  }
+  const want = parseInt(field, 8);
+  return want === sum || want === signed;
+}
+async function readArchiveIndex(path6, limits = ARCHIVE_LIMITS) {
+  const bound2 = new Bounded(limits);
   const fh = await open2(path6, "r");
-  const magic = (await fh.read(Buffer.alloc(2), 0, 2, 0)).buffer;
   let src;
-  if (magic[0] === 31 && magic[1] === 139) {
-    await fh.close();
-    src = streamSource(path6);
-  } else src = fileSource(fh);
+  try {
+    const magic = (await fh.read(Buffer.alloc(2), 0, 2, 0)).buffer;
+    if (magic[0] === 31 && magic[1] === 139) {
+      await fh.close();
+      src = streamSource(path6, bound2);
+    } else src = fileSource(fh, (await fh.stat()).size, bound2);
+  } catch (err) {
+    await fh.close().catch(() => {
+    });
+    throw err;
+  }
   const found = {};
+  const body2 = async (n, what) => {
+    if (n > limits.member) throw new Error(`${what} is ${n} bytes, more than the ${limits.member} the action reads of it`);
+    const padded = Math.ceil(n / BLOCK) * BLOCK;
+    const b = await src.read(padded);
+    if (b.length < n) throw new Error(`it ends inside ${what} (truncated)`);
+    return b.subarray(0, n);
+  };
   try {
     let longName;
-    for (; ; ) {
+    for (let headers = 0; ; headers++) {
+      if (headers >= limits.headers) throw new Error(`it has more than ${limits.headers} members, more than an image archive holds`);
+      bound2.clock();
       const h = await src.read(BLOCK);
-      if (h.length < BLOCK || h.every((x) => x === 0)) break;
-      if (str(h, 257, 5) !== "ustar" && !/^[0-7 \0]+$/.test(h.subarray(124, 136).toString("latin1"))) {
-        throw new Error("not a tar archive");
-      }
-      const n = size(h);
+      if (h.length === 0 || h.every((x) => x === 0)) break;
+      if (h.length < BLOCK) throw new Error("it ends inside a header (truncated)");
+      if (!checksumOk(h)) throw new Error(headers === 0 ? "not a tar archive" : `header ${headers + 1} has a wrong checksum (damaged, or not a tar archive)`);
+      const n = size(h, limits);
       const padded = Math.ceil(n / BLOCK) * BLOCK;
+      if (src.left && n > src.left()) throw new Error(`a member claims ${n} bytes, but only ${src.left()} are left in the file (truncated)`);
       const type = String.fromCharCode(h[156] || 48);
       if (type === "x" || type === "L") {
-        const body2 = (await src.read(padded)).subarray(0, n).toString("utf8");
-        longName = type === "L" ? body2.replace(/\0.*$/s, "") : paxPath(body2) ?? longName;
+        const text = (await body2(n, type === "x" ? "a pax header" : "a GNU long name")).toString("utf8");
+        longName = type === "L" ? text.replace(/\0.*$/s, "") : paxPath(text) ?? longName;
         continue;
       }
       const prefix2 = str(h, 257, 6).startsWith("ustar") ? str(h, 345, 155) : "";
@@ -56011,7 +56127,7 @@ async function readArchiveIndex(path6) {
       longName = void 0;
       const want = INDEX_FILES.find((f) => f === name2);
       if (want && (type === "0" || type === "\0") && found[want] === void 0) {
-        found[want] = (await src.read(padded)).subarray(0, n).toString("utf8");
+        found[want] = (await body2(n, want)).toString("utf8");
         if (INDEX_FILES.every((f) => found[f] !== void 0)) break;
       } else await src.skip(padded);
     }
@@ -56020,32 +56136,40 @@ async function readArchiveIndex(path6) {
   }
   return found;
 }
-async function archiveIndexNames(path6) {
+async function archiveIndexNames(path6, input = "image-archives", limits = ARCHIVE_LIMITS) {
   let index;
   try {
-    index = await readArchiveIndex(path6);
+    index = await readArchiveIndex(path6, limits);
   } catch (err) {
-    throw new Error(`${path6} could not be read as a tar archive (${err.message})`, { cause: err });
+    throw new Error(`${input}: ${path6} could not be read as a tar archive (${err.message})`, { cause: err });
   }
   for (const f of INDEX_FILES) {
     const text = index[f];
-    if (text !== void 0 && text.trim() !== "") return namesInArchiveIndex(f, text);
+    if (text === void 0 || text.trim() === "") continue;
+    try {
+      return namesInArchiveIndex(f, text);
+    } catch (err) {
+      throw new Error(`${input}: ${path6} has a ${f} that is not an image index (${err.message})`, { cause: err });
+    }
   }
-  throw new Error(`${path6} is neither a docker-save nor an OCI image archive (no manifest.json or index.json in it)`);
+  throw new Error(`${input}: ${path6} is neither a docker-save nor an OCI image archive (no manifest.json or index.json in it)`);
 }
 
 // src/images/store.ts
-async function archiveNames(run, path6) {
+async function archiveNames(run, path6, input = "image-archives", read2 = archiveIndexNames) {
   try {
-    return await archiveIndexNames(path6);
+    return await read2(path6, input);
   } catch (err) {
     if (err.cause?.code !== "EACCES") throw err;
   }
+  await refuseUntrustedLink(path6, `read ${path6} (${input})`);
   for (const file2 of ["manifest.json", "index.json"]) {
     const res = await run(["tar", "-xOf", path6, file2], { privileged: true, allowFailure: true });
-    if (res.exitCode === 0 && res.stdout.trim() !== "") return namesInArchiveIndex(file2, res.stdout);
+    if (res.exitCode !== 0 || res.stdout.trim() === "") continue;
+    if (res.stdout.length > ARCHIVE_LIMITS.member) throw new Error(`${input}: ${path6} has a ${file2} larger than the ${ARCHIVE_LIMITS.member} bytes the action reads of it`);
+    return namesInArchiveIndex(file2, res.stdout);
   }
-  throw new Error(`${path6} is neither a docker-save nor an OCI image archive (no manifest.json or index.json in it)`);
+  throw new Error(`${input}: ${path6} is neither a docker-save nor an OCI image archive (no manifest.json or index.json in it)`);
 }
 async function confirmImported(store, path6, names) {
   const have = await store.list();
@@ -56074,8 +56198,8 @@ function dockerStore(run, o = {}) {
     async pull(ref) {
       await docker2(dockerArgv.pull(ref));
     },
-    async importArchive(path6) {
-      const names = await archiveNames(run, path6);
+    async importArchive(path6, input) {
+      const names = await archiveNames(run, path6, input);
       await docker2(dockerArgv.load(path6));
       return confirmImported(this, path6, names);
     },
@@ -56133,8 +56257,8 @@ function containerdStore(run, o) {
       else if (credential) await run(criPullArgv(o, ref), { privileged: true });
       else await run(ctrPullArgv(o, ref, await supportsLocal("pull")), { privileged: true });
     },
-    async importArchive(path6) {
-      const names = await archiveNames(run, path6);
+    async importArchive(path6, input) {
+      const names = await archiveNames(run, path6, input);
       try {
         await run(ctrImportArgv(o, path6, await supportsLocal("import")), { privileged: true });
       } catch (err) {
@@ -56153,7 +56277,7 @@ function containerdStore(run, o) {
 }
 
 // src/runtimes/containerd/paths.ts
-import { dirname as dirname9 } from "node:path";
+import { dirname as dirname10 } from "node:path";
 var PRIVATE_HOST = {
   prefix: "/usr/local/lib/kubeadm-single-node/containerd",
   configDir: "/etc/kubeadm-single-node/containerd",
@@ -56165,7 +56289,7 @@ function privatePaths(paths) {
 }
 function privateRoots(paths) {
   const p = privatePaths(paths);
-  return [dirname9(p.prefix), dirname9(p.state)];
+  return [dirname10(p.prefix), dirname10(p.state)];
 }
 
 // src/render/systemd.ts
@@ -57006,11 +57130,11 @@ async function down(record, env, o = {}) {
 // src/commands/plan.ts
 import { constants as constants4 } from "node:fs";
 import { access as access8, stat as stat6 } from "node:fs/promises";
-import { dirname as dirname15, resolve as resolve4 } from "node:path";
+import { dirname as dirname16, resolve as resolve5 } from "node:path";
 
 // src/engine/describe.ts
 import { mkdir as mkdir5, realpath, writeFile as writeFile3 } from "node:fs/promises";
-import { dirname as dirname10, join as join18, resolve as resolve2 } from "node:path";
+import { dirname as dirname11, join as join18, resolve as resolve3 } from "node:path";
 
 // src/engine/execute.ts
 function orderSteps(steps) {
@@ -57058,7 +57182,7 @@ async function execute(steps, base, hooks = {}) {
   const done = /* @__PURE__ */ new Set();
   const started = /* @__PURE__ */ new Set();
   let failure;
-  return new Promise((resolve5, reject2) => {
+  return new Promise((resolve6, reject2) => {
     let running = 0;
     const launch = () => {
       if (!failure) {
@@ -57072,7 +57196,7 @@ async function execute(steps, base, hooks = {}) {
       if (running === 0) {
         if (failure) reject2(failure);
         else if (done.size < steps.length) reject2(new Error("the plan stalled: some steps never became ready"));
-        else resolve5(timings);
+        else resolve6(timings);
       }
     };
     const run = async (step2) => {
@@ -57142,8 +57266,8 @@ function renderPlan(steps, learned) {
 `;
 }
 async function realish(path6) {
-  const abs = resolve2(path6);
-  const parent = dirname10(abs);
+  const abs = resolve3(path6);
+  const parent = dirname11(abs);
   return realpath(abs).catch(async () => parent === abs ? abs : join18(await realish(parent), abs.slice(parent.length + 1)));
 }
 async function planTreeProblem(root, steps) {
@@ -57162,14 +57286,14 @@ async function writePlanTree(steps, learned, root) {
     for (const op of step2.ops) {
       if (op.kind === "task") {
         for (const w of op.writes ?? []) {
-          await mkdir5(dirname10(join18(root, w.path)), { recursive: true });
+          await mkdir5(dirname11(join18(root, w.path)), { recursive: true });
           await writeFile3(join18(root, w.path), w.render(learned), { mode: w.mode ?? 420 });
           written.push(w.path);
         }
       }
       if (op.kind !== "write") continue;
       const dest = join18(root, op.path);
-      await mkdir5(dirname10(dest), { recursive: true });
+      await mkdir5(dirname11(dest), { recursive: true });
       await writeFile3(dest, redacted(op, op.render(learned), "REDACTED"), { mode: op.mode ?? 420 });
       written.push(op.path);
     }
@@ -57617,7 +57741,7 @@ async function loadImageProblems(images, facts, run) {
 // src/config/input-files.ts
 import { constants as constants3 } from "node:fs";
 import * as fsp from "node:fs/promises";
-import { isAbsolute, resolve as resolve3 } from "node:path";
+import { isAbsolute, resolve as resolve4 } from "node:path";
 
 // src/config/kubeadm-config.ts
 var import_yaml4 = __toESM(require_dist4(), 1);
@@ -57823,16 +57947,18 @@ async function inputFileProblems(config, probe = nodeProbe) {
   return problems2;
 }
 function pathProblem(input, path6, what) {
-  const where2 = isAbsolute(path6) ? "" : ` (looked for at ${resolve3(path6)})`;
+  const where2 = isAbsolute(path6) ? "" : ` (looked for at ${resolve4(path6)})`;
   return `Input '${input}' has the path ${JSON.stringify(path6)}${where2}, which is ${what}; accepted: ${ACCEPTED2}.`;
 }
-async function readKubeadmConfigFile(config, probe = nodeProbe, read2 = nodeRead) {
+async function readKubeadmConfigFile(config, probe = nodeProbe, read2 = nodeRead, secret = () => {
+}) {
   const given = config.kubeadmConfig;
   if (given?.path === void 0 || given.patches !== void 0) return config;
   const what = await fileProblem(given.path, probe);
   if (what !== void 0) throw new InputError([pathProblem("kubeadm-config", given.path, what)]);
   const text = await read2(given.path);
   const { patches, problems: problems2 } = parseKubeadmDocuments(text, `Input 'kubeadm-config' (the file ${JSON.stringify(given.path)})`);
+  for (const s of kubeadmSecrets(patches)) secret(s);
   if (problems2.length > 0) throw new InputError(problems2);
   return { ...config, kubeadmConfig: { path: given.path, patches } };
 }
@@ -58164,7 +58290,7 @@ async function retagImages(store, retags, log2) {
 }
 async function importCached(store, archive, warn, log2) {
   try {
-    const names = await store.importArchive(archive);
+    const names = await store.importArchive(archive, "cache entry");
     log2(`imported ${names.length} images from the cache entry`);
     return names;
   } catch (err) {
@@ -58194,7 +58320,7 @@ function loadStep(p) {
         try {
           const tar = join20(dir2, "images.tar");
           await ctx.host.run(dockerSaveArgv(tar, images), { privileged: engine.via === "root" });
-          const names = await runtime.imageStore(ctx.host.run, config.registryMirrors).importArchive(tar);
+          const names = await runtime.imageStore(ctx.host.run, config.registryMirrors).importArchive(tar, "load-images");
           const missing = images.filter((i) => !names.includes(i));
           if (missing.length) throw new Error(`load-images: docker save wrote no name for ${missing.join(", ")} (it brought ${names.join(", ") || "none"})`);
           ctx.log(`loaded from Docker: ${names.join(", ")}`);
@@ -58357,9 +58483,10 @@ async function offlineProblems(config, facts, version3, plan2, probe = defaultOf
     try {
       for (const n of await probe.archiveNames(path6)) have.add(n);
     } catch (err) {
-      const code = err.cause?.code ?? err.code;
-      if (!["ENOENT", "ENOTDIR", "EACCES", "EISDIR", "ELOOP"].includes(code ?? "")) {
-        problems2.push(`Input 'image-archives' has the path ${JSON.stringify(path6)}, which is not an image archive: ${err.message}.`);
+      const code2 = err.cause?.code ?? err.code;
+      if (!["ENOENT", "ENOTDIR", "EACCES", "EISDIR", "ELOOP"].includes(code2 ?? "")) {
+        const why = err.message.replace(`image-archives: ${path6} `, "");
+        problems2.push(`Input 'image-archives' has the path ${JSON.stringify(path6)}, which is not an image archive: it ${why}; accepted: a docker save or OCI image archive (tar, or gzipped tar).`);
       }
     }
   }
@@ -58422,11 +58549,11 @@ import { access as access7 } from "node:fs/promises";
 import { join as join22 } from "node:path";
 
 // src/io/host-ledger.ts
-import { lstat as lstat4, readFile as readFile10, realpath as realpath2 } from "node:fs/promises";
+import { lstat as lstat5, readFile as readFile10, realpath as realpath2 } from "node:fs/promises";
 import { randomUUID as randomUUID6 } from "node:crypto";
 import { mkdir as mkdir6, rm as rm7, writeFile as writeFile5 } from "node:fs/promises";
 import { homedir, tmpdir as tmpdir4 } from "node:os";
-import { dirname as dirname11, join as join21 } from "node:path";
+import { dirname as dirname12, join as join21 } from "node:path";
 var LedgerTrustError = class extends Error {
   constructor(file2, why) {
     super(
@@ -58444,12 +58571,12 @@ var typeOf = (mode) => {
 function hostStat(run) {
   return async (path6) => {
     try {
-      const st = await lstat4(path6);
+      const st = await lstat5(path6);
       return { uid: st.uid, mode: st.mode & 4095, type: typeOf(st.mode) };
     } catch (err) {
-      const code = err.code;
-      if (code === "ENOENT" || code === "ENOTDIR") return void 0;
-      if (code !== "EACCES") throw err;
+      const code2 = err.code;
+      if (code2 === "ENOENT" || code2 === "ENOTDIR") return void 0;
+      if (code2 !== "EACCES") throw err;
     }
     const r = await run(["stat", "-c", "%u %f", "--", path6], { privileged: true, allowFailure: true });
     if (r.exitCode !== 0) {
@@ -58503,7 +58630,7 @@ async function symlinkEscape(paths, roots) {
     let at = root;
     for (const part of parts.slice(0, -1)) {
       at = `${at}/${part}`;
-      const st = await lstat4(at).catch(() => void 0);
+      const st = await lstat5(at).catch(() => void 0);
       if (!st) break;
       if (st.isSymbolicLink()) {
         const target = await realpath2(at).catch(() => "");
@@ -58515,7 +58642,7 @@ async function symlinkEscape(paths, roots) {
 }
 function hostLedgerStore(o) {
   const { file: file2, run } = o;
-  const dir2 = dirname11(file2);
+  const dir2 = dirname12(file2);
   const stat7 = o.stat ?? hostStat(run);
   const plugins = [...Object.values(RUNTIMES), ...Object.values(CNIS)].flatMap((x) => x.hostRoots(o.paths));
   const roots = writeRoots(o.paths, o.home, plugins);
@@ -58846,11 +58973,11 @@ var httpClient = __toESM(require_lib(), 1);
 var import_undici2 = __toESM(require_undici(), 1);
 var __awaiter9 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve5, reject2) {
+  return new (P || (P = Promise))(function(resolve6, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -58866,7 +58993,7 @@ var __awaiter9 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -59361,20 +59488,20 @@ CHAR_MAP[HTAB] |= OWS;
 CHAR_MAP[SP] |= OWS;
 CHAR_MAP[SEMI] |= SEMI_FLAG;
 CHAR_MAP[COMMA] |= COMMA_FLAG;
-for (let code = 128; code <= 255; code++) {
-  CHAR_MAP[code] |= LOWER_CASE;
+for (let code2 = 128; code2 <= 255; code2++) {
+  CHAR_MAP[code2] |= LOWER_CASE;
 }
 for (const char of "!#$%&'*+-.^_`|~") {
   CHAR_MAP[char.charCodeAt(0)] |= TOKEN_FLAG;
 }
-for (let code = 48; code <= 57; code++) {
-  CHAR_MAP[code] |= TOKEN_FLAG;
+for (let code2 = 48; code2 <= 57; code2++) {
+  CHAR_MAP[code2] |= TOKEN_FLAG;
 }
-for (let code = 65; code <= 90; code++) {
-  CHAR_MAP[code] |= LOWER_CASE | TOKEN_FLAG;
+for (let code2 = 65; code2 <= 90; code2++) {
+  CHAR_MAP[code2] |= LOWER_CASE | TOKEN_FLAG;
 }
-for (let code = 97; code <= 122; code++) {
-  CHAR_MAP[code] |= TOKEN_FLAG;
+for (let code2 = 97; code2 <= 122; code2++) {
+  CHAR_MAP[code2] |= TOKEN_FLAG;
 }
 var NullObject = /* @__PURE__ */ (() => {
   const C = function() {
@@ -59394,8 +59521,8 @@ function parse3(header, options) {
   let whitespace = -1;
   let stop = options?.parameters === false ? COMMA_FLAG : 0;
   while (index < len) {
-    const code = header.charCodeAt(index);
-    const flags = CHAR_MAP[code];
+    const code2 = header.charCodeAt(index);
+    const flags = CHAR_MAP[code2];
     if ((flags & stopFlags) !== 0) {
       stop |= flags & COMMA_FLAG;
       break;
@@ -59406,7 +59533,7 @@ function parse3(header, options) {
     } else {
       whitespace = -1;
     }
-    typeFlags |= code & NON_ASCII | flags;
+    typeFlags |= code2 & NON_ASCII | flags;
     index++;
   }
   const valueEnd = whitespace === -1 ? index : whitespace;
@@ -59428,14 +59555,14 @@ function parseParameters(header, type, index, len, stopFlags) {
     let keyFlags = 0;
     let keyWhitespace = -1;
     while (index < len) {
-      const code = header.charCodeAt(index);
-      const flags = CHAR_MAP[code];
+      const code2 = header.charCodeAt(index);
+      const flags = CHAR_MAP[code2];
       if ((flags & stopFlags) !== 0) {
         if ((flags & COMMA_FLAG) !== 0)
           break parameter;
         continue parameter;
       }
-      if (code === EQ) {
+      if (code2 === EQ) {
         const keyEnd = keyWhitespace === -1 ? index : keyWhitespace;
         const value = header.slice(keyStart, keyEnd);
         const key = (keyFlags & CASE_FLAGS) === 0 ? value : value.toLowerCase();
@@ -59447,16 +59574,16 @@ function parseParameters(header, type, index, len, stopFlags) {
           const quotedStart = ++index;
           let escaped = false;
           while (index < len) {
-            const code2 = header.charCodeAt(index);
-            if (code2 === DQUOTE) {
+            const code3 = header.charCodeAt(index);
+            if (code3 === DQUOTE) {
               if (parameters[key] === void 0) {
                 parameters[key] = escaped ? unescapeQuotedPairs(header, quotedStart, index) : header.slice(quotedStart, index);
               }
               index++;
               let stop2 = 0;
               while (index < len) {
-                const code3 = header.charCodeAt(index);
-                const flags2 = CHAR_MAP[code3];
+                const code4 = header.charCodeAt(index);
+                const flags2 = CHAR_MAP[code4];
                 if ((flags2 & stopFlags) !== 0) {
                   stop2 = flags2 & COMMA_FLAG;
                   break;
@@ -59467,7 +59594,7 @@ function parseParameters(header, type, index, len, stopFlags) {
                 break parameter;
               continue parameter;
             }
-            if (code2 === BSLASH && index + 1 < len) {
+            if (code3 === BSLASH && index + 1 < len) {
               escaped = true;
               index += 2;
               continue;
@@ -59480,8 +59607,8 @@ function parseParameters(header, type, index, len, stopFlags) {
         let stop = 0;
         let valueWhitespace = -1;
         while (index < len) {
-          const code2 = header.charCodeAt(index);
-          const flags2 = CHAR_MAP[code2];
+          const code3 = header.charCodeAt(index);
+          const flags2 = CHAR_MAP[code3];
           if ((flags2 & stopFlags) !== 0) {
             stop = flags2 & COMMA_FLAG;
             break;
@@ -59508,7 +59635,7 @@ function parseParameters(header, type, index, len, stopFlags) {
       } else {
         keyWhitespace = -1;
       }
-      keyFlags |= code & NON_ASCII | flags;
+      keyFlags |= code2 & NON_ASCII | flags;
       index++;
     }
   }
@@ -60193,8 +60320,8 @@ function withCustomRequest(customRequest) {
 
 // node_modules/@octokit/auth-token/dist-bundle/index.js
 var b64url = "(?:[a-zA-Z0-9_-]+)";
-var sep3 = "\\.";
-var jwtRE = new RegExp(`^${b64url}${sep3}${b64url}${sep3}${b64url}$`);
+var sep4 = "\\.";
+var jwtRE = new RegExp(`^${b64url}${sep4}${b64url}${sep4}${b64url}$`);
 var isJWT = jwtRE.test.bind(jwtRE);
 async function auth(token) {
   const isApp = isJWT(token);
@@ -63240,6 +63367,15 @@ var KUBEADM_RULES = [
   { kind: "ClusterConfiguration", path: ["certificatesDir"], ok: (v) => typeof v === "string" && v.startsWith("/"), accepted: "an absolute path, such as '/etc/kubernetes/pki'" },
   { kind: "InitConfiguration", path: ["nodeRegistration", "name"], ok: isSubdomain, accepted: "a DNS-1123 subdomain, as a node name must be" }
 ];
+var KUBEADM_DIRS = ["/etc/kubernetes", "/var/lib/etcd", "/var/lib/kubelet"];
+var RESET_EMPTIES = [
+  { kind: "ClusterConfiguration", path: ["certificatesDir"] },
+  { kind: "ClusterConfiguration", path: ["etcd", "local", "dataDir"] }
+];
+function inKubeadmDirs(dir2) {
+  if (!dir2.startsWith("/") || dir2.split("/").slice(1).some((s) => s === "" || s === "." || s === "..")) return false;
+  return KUBEADM_DIRS.some((d) => dir2 === d || dir2.startsWith(`${d}/`));
+}
 var show = (v) => v === void 0 ? "nothing (removed)" : JSON.stringify(v);
 var dotted = (path6) => path6.join(".");
 function extraArgsShapeOk(args, api) {
@@ -63281,6 +63417,14 @@ function kubeadmConfigProblems(o, source = "'kubeadm-config'") {
     for (const r of KUBEADM_RULES.filter((x) => x.kind === p.kind)) {
       const v = valueAt(p.fields, r.path);
       if (v !== void 0 && v !== null && !r.ok(v)) problems2.push(`Input ${source} has ${label(p)} ${dotted(r.path)} ${show(v)}, which kubeadm refuses; accepted: ${r.accepted}.`);
+    }
+    for (const r of RESET_EMPTIES.filter((x) => x.kind === p.kind)) {
+      const v = valueAt(p.fields, r.path);
+      if (v === void 0 || v === null || typeof v === "string" && inKubeadmDirs(v.replace(/\/+$/, ""))) continue;
+      if (KUBEADM_RULES.some((k) => k.kind === p.kind && sameJson(k.path, r.path) && !k.ok(v))) continue;
+      problems2.push(
+        `Input ${source} has ${label(p)} ${dotted(r.path)} ${show(v)}, a directory that cleanup's kubeadm reset empties as root; accepted: an absolute path written without '.', '..' or '//', in one of kubeadm's own directories: ${KUBEADM_DIRS.join(", ")} (or the field left out: ${r.path[0] === "certificatesDir" ? "/etc/kubernetes/pki" : "/var/lib/etcd"}).`
+      );
     }
     if (p.kind === "KubeletConfiguration" && touches(p.fields, ["staticPodPath"])) {
       const now = valueAt(merged.get(p.kind), ["staticPodPath"]);
@@ -63419,7 +63563,7 @@ import { join as join24 } from "node:path";
 
 // src/cache/session.ts
 import { copyFile as copyFile4, mkdir as mkdir7, rm as rm8 } from "node:fs/promises";
-import { dirname as dirname12 } from "node:path";
+import { dirname as dirname13 } from "node:path";
 var mb = (bytes) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
 var CacheSession = class {
   constructor(backend, dir2, key) {
@@ -63476,7 +63620,7 @@ var CacheSession = class {
   async keep(a, fileName, path6) {
     if (this.restored?.exact) return;
     const to = downloadPath(this.dir, a.name, fileName);
-    await mkdir7(dirname12(to), { recursive: true });
+    await mkdir7(dirname13(to), { recursive: true });
     await copyFile4(path6, to);
   }
   /** the restored image archive, if the entry has one */
@@ -63533,7 +63677,7 @@ function planContext(input, learned) {
 }
 
 // src/phases/init.ts
-import { dirname as dirname13, join as join25 } from "node:path";
+import { dirname as dirname14, join as join25 } from "node:path";
 function initSteps(p, hostStepIds) {
   const { facts, version: version3, paths, bin, files, criSocket, cni } = p;
   const left = cni.leftovers(paths);
@@ -63548,7 +63692,7 @@ function initSteps(p, hostStepIds) {
   };
   const reset = kubeadmResetArgv(recorded);
   const owner = { uid: facts.user.uid, gid: facts.user.gid };
-  const kubeDir = dirname13(files.kubeconfig);
+  const kubeDir = dirname14(files.kubeconfig);
   const hostNeeds = hostStepIds.filter((id) => id !== "host.packages" || packagesToInstall(version3, facts).length > 0);
   return [
     step("init.kubeadm", `kubeadm init ${version3}`, [...hostNeeds, "binaries.kubelet-unit", "binaries.cni-plugins", "config.kubeadm", "runtime.ready", "images.preload"], [
@@ -63651,7 +63795,7 @@ function readySteps(p) {
 
 // src/phases/runtime.ts
 import { readFile as readFile11 } from "node:fs/promises";
-import { dirname as dirname14, join as join26 } from "node:path";
+import { dirname as dirname15, join as join26 } from "node:path";
 function runtimeSteps(p) {
   const { config, facts, paths } = p;
   const steps = p.runtime.steps(p);
@@ -63687,7 +63831,7 @@ function dockerCredentialsStep(p, installed) {
       kind: "task",
       title: `add ${config.registryCredentials.map((c) => c.registry).join(", ")} to the auths of ${path6}`,
       shows: [
-        `(the file's other keys and auths are kept; ${dirname14(path6)} is made 0700 for ${facts.user.name} where missing)`,
+        `(the file's other keys and auths are kept; ${dirname15(path6)} is made 0700 for ${facts.user.name} where missing)`,
         `$ sudo ${displayArgv(installArgv("<merged>", path6, { mode: 384, owner }))}`,
         ...preview.trimEnd().split("\n").map((l) => `  | ${l}`),
         `(cleanup puts the original ${path6} back, or removes it)`
@@ -63698,20 +63842,21 @@ function dockerCredentialsStep(p, installed) {
         const existing = await readDockerConfig(ctx.host.run, path6);
         const { text, shadowed } = mergeDockerConfig(existing, config.registryCredentials, true);
         if (shadowed.length) ctx.log(`warning: ${path6} names a credential helper for ${shadowed.join(", ")}: Docker asks the helper, not these auths`);
-        await ctx.host.ensureDir(dirname14(path6), { mode: 448, owner });
+        await ctx.host.ensureDir(dirname15(path6), { mode: 448, owner });
         await ctx.host.writeFile(path6, text, { mode: 384, owner });
       }
     }
   ]);
 }
-async function readDockerConfig(run, path6) {
+async function readDockerConfig(run, path6, read2 = readFile11) {
   let text;
   try {
-    text = await readFile11(path6, "utf8");
+    text = await read2(path6, "utf8");
   } catch (err) {
-    const code = err.code;
-    if (code === "ENOENT") return void 0;
-    if (code !== "EACCES") throw err;
+    const code2 = err.code;
+    if (code2 === "ENOENT") return void 0;
+    if (code2 !== "EACCES") throw err;
+    await refuseUntrustedLink(path6, `read ${path6}`);
     text = (await run(["cat", path6], { privileged: true })).stdout;
   }
   let doc;
@@ -63890,18 +64035,18 @@ function headline({ version: version3, facts, plan: plan2 }, where2 = "actions")
 // src/commands/plan.ts
 async function planDirProblem(out) {
   const writable = (p) => access8(p, constants4.W_OK | constants4.X_OK).then(() => true, () => false);
-  let at = resolve4(out);
+  let at = resolve5(out);
   for (; ; ) {
     const st = await stat6(at).catch((err) => err.code === "ENOENT" || err.code === "ENOTDIR" ? void 0 : err);
     if (st instanceof Error) return `where ${at} cannot be read (${st.code ?? st.message})`;
     if (st) {
-      const own = at === resolve4(out);
+      const own = at === resolve5(out);
       if (!st.isDirectory()) return own ? "which is not a directory" : `whose ${at} is not a directory, so it cannot be made`;
       if (!await writable(at)) return own ? "a directory this user cannot write in" : `which does not exist, and this user cannot make it in ${at}`;
       return void 0;
     }
-    if (dirname15(at) === at) return void 0;
-    at = dirname15(at);
+    if (dirname16(at) === at) return void 0;
+    at = dirname16(at);
   }
 }
 async function plan(config, env, out, input = "plan-dir") {
@@ -63938,7 +64083,7 @@ async function plan(config, env, out, input = "plan-dir") {
 }
 
 // src/commands/save-cache.ts
-import { rm as rm9 } from "node:fs/promises";
+import { lstat as lstat6, rm as rm9 } from "node:fs/promises";
 async function saveCache3(record, env) {
   const c = record.cache;
   if (!c || !env.cache || !record.finished || record.failed) return;
@@ -63952,9 +64097,15 @@ async function saveCache3(record, env) {
     const archive = entryLayout(c.dir).images;
     await rm9(archive, { force: true });
     if (c.images.length > 0) {
+      await refuseUntrustedLink(archive, `export the cache entry's images to ${archive}`);
       await env.run(c.exportArgv, { privileged: true });
       const uid = process.getuid?.();
-      if (uid !== void 0 && uid !== 0) await env.run(["chown", `${uid}:${process.getgid?.() ?? uid}`, archive], { privileged: true });
+      if (uid !== void 0 && uid !== 0) {
+        await refuseUntrustedLink(archive, `give ${archive} to uid ${uid}`);
+        const st = await lstat6(archive);
+        if (!st.isFile()) throw new Error(`${archive} is not the regular file the export wrote; it is left as it is, root's`);
+        await env.run(["chown", "-h", `${uid}:${process.getgid?.() ?? uid}`, archive], { privileged: true });
+      }
       lines.push(`exported ${c.images.length} images to ${archive}`);
     }
     const manifest = await writeManifest(c.dir, c.key, c.images);
@@ -63970,7 +64121,7 @@ async function saveCache3(record, env) {
 }
 
 // src/commands/up.ts
-import { dirname as dirname16 } from "node:path";
+import { dirname as dirname17 } from "node:path";
 
 // src/host/ledger.ts
 var Ledger = class {
@@ -64155,7 +64306,7 @@ async function reuse(config, env, prepared, earlier, t0) {
   const host2 = createHost({ run: env.run, services: env.services, ledger, ...paths, undoRoots: env.hostLedger.roots });
   const owner = { uid: facts.user.uid, gid: facts.user.gid };
   const r = await reuseCluster(config, plan2.kubeconfig, env, async (src, dest) => {
-    await host2.ensureDir(dirname16(dest), { mode: 448, owner });
+    await host2.ensureDir(dirname17(dest), { mode: 448, owner });
     await host2.installFile(src, dest, { mode: 384, owner });
   });
   rec.kubeconfig = r.kubeconfig;
