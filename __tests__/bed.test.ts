@@ -34,6 +34,7 @@ import { BINS, bedUnavailable } from './bed/env.js'
 import { buildImage, dockerArchive, push } from './bed/images.js'
 import { startFaultProxy, startRegistry, type FaultProxy, type Registry } from './bed/registry.js'
 import { config, hostedRunner } from './helpers/facts.js'
+import { RUNTIMES } from '../src/runtimes/index.js'
 
 const exec = promisify(execFile)
 const skip = bedUnavailable()
@@ -299,9 +300,9 @@ describe('real container plumbing', { skip }, () => {
         await configureThen(rt(), plan, ['images.preload'], bed())
         const images = plan.learned.preloaded!
         assert.equal(images.length, UPSTREAM_SET.length)
-        // the command the post step runs, as the record carries it
+        // the command the post step runs, built by the runtime from the record's data
         const archive = join(dir, `cache-${major}.tar`)
-        await withCtr(rt(), () => run(plan.runtime.imageCommands(plan.learned, []).exportArchive(archive, images), { privileged: true }))
+        await withCtr(rt(), () => run(RUNTIMES.containerd.exportArgv(rt().paths, plan.runtime.storeRef(plan.learned), archive, images), { privileged: true }))
         const emptyStore = async (): Promise<void> => {
           await rt().daemon.stop()
           await rm(join(dir, `containerd${major}`, 'var'), { recursive: true, force: true })
@@ -310,7 +311,7 @@ describe('real container plumbing', { skip }, () => {
         }
         await emptyStore()
         const warnings: string[] = []
-        const names = await withCtr(rt(), () => importCached(plan.runtime.imageStore(run, []), archive, (w) => warnings.push(w), () => {}))
+        const names = await withCtr(rt(), () => importCached(plan.runtime.imageStore(run, []), archive, { wanted: new Set(images), users: new Set() }, (w) => warnings.push(w), () => {}))
         assert.equal(warnings.length, 0, warnings.join('\n'))
         assert.deepEqual([...names].sort(), [...images].sort())
         const tags = (await criImages(rt().paths.containerdSocket)).flatMap((i) => i.repoTags)
@@ -329,7 +330,7 @@ describe('real container plumbing', { skip }, () => {
         const damaged = join(dir, `cache-${major}-damaged.tar`)
         await exec('tar', ['-cf', damaged, '-C', unpacked, '.'])
         await emptyStore()
-        const none = await withCtr(rt(), () => importCached(plan.runtime.imageStore(run, []), damaged, (w) => warnings.push(w), () => {}))
+        const none = await withCtr(rt(), () => importCached(plan.runtime.imageStore(run, []), damaged, { wanted: new Set(images), users: new Set() }, (w) => warnings.push(w), () => {}))
         assert.deepEqual(none, [])
         assert.match(warnings.join('\n'), /The cache entry's images could not be imported \(.*\); they are pulled instead\./)
         // ctr registers names as it goes; none may stay, or the preload would take them as present

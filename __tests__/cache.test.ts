@@ -5,6 +5,7 @@
 // keep entries in a directory (directoryCache), the backend the command line uses; the
 // @actions/cache backend is exercised only by the e2e workflow.
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -22,6 +23,11 @@ import { config } from './helpers/facts.js'
 import { serve, type Route, type TestServer } from './helpers/http.js'
 import { layRunner, releaseRoutes } from './helpers/host-tree.js'
 import { inputEnv, parseCommandFile, sandbox, type Sandbox } from './helpers/runner.js'
+import { linesReporter } from './helpers/reporter.js'
+import { saveCache } from '../src/commands/save-cache.js'
+import type { CommandEnv } from '../src/commands/env.js'
+import type { LedgerRecord } from '../src/io/ledger-store.js'
+import { HOST_PATHS } from '../src/host/paths.js'
 
 /**
  * Puts the environment back key by key: assigning process.env a plain object would cut it off
@@ -272,6 +278,16 @@ async function job(server: TestServer, backend: CacheBackend, extra: Record<stri
   const cmds = (await readFile(sb.files.log, 'utf8')).split('\n').filter((l) => l !== '')
   return { sb, out: parseCommandFile(await readFile(sb.files.output, 'utf8')), summary, cmds, hits, installed: (p) => readFile(join(paths.binDir, p), 'utf8') }
 }
+/** A docker-save tarball declaring `tags` (a manifest.json and an empty config; no layers), written by tar. */
+async function dockerSaveTar(dir: string, tags: string[], name = 'archive.tar'): Promise<string> {
+  const src = await mkdtemp(join(tmpdir(), 'ksn-save-'))
+  await writeFile(join(src, 'manifest.json'), JSON.stringify([{ Config: 'cfg.json', RepoTags: tags, Layers: [] }]))
+  await writeFile(join(src, 'cfg.json'), '{}')
+  const out = join(dir, name)
+  execFileSync('tar', ['-cf', out, '-C', src, 'manifest.json', 'cfg.json'])
+  await rm(src, { recursive: true, force: true })
+  return out
+}
 const pulls = (r: Job) => r.cmds.filter((c) => / images pull --local --hosts-dir /.test(c)).map((c) => c.split(' ').at(-1)!)
 const binaryHits = (r: Job) => r.hits.filter((h) => !h.endsWith('.sha256') && !h.endsWith('.sha256sum') && (h.startsWith(BIN) || h.endsWith('.tgz') || h.endsWith('.tar.gz')))
 
@@ -322,7 +338,10 @@ describe('main and post, twice, on fresh runners sharing only the cache', () => 
       'downloads/kubelet/kubelet',
       'images.tar'
     ])
-    assert.equal(entry.images.length, 10, "kubeadm's seven, flannel's two and nginx")
+    // pause was in the store before the preload (the shim's containerd has it): not the action's
+    // own pull, so not the entry's (an image there before the run may be private)
+    assert.equal(entry.images.length, 9, "kubeadm's seven but pause, flannel's two and nginx")
+    assert.ok(!entry.images.includes('registry.k8s.io/pause:3.10.1'), entry.images.join(' '))
   })
 
   it('the second run restores it: no binary downloaded, no image pulled, and nothing saved again', async () => {
@@ -334,8 +353,8 @@ describe('main and post, twice, on fresh runners sharing only the cache', () => 
     assert.deepEqual(pulls(r), [])
     assert.ok(r.cmds.some((c) => /^ctr .* images import --local .*\/images\.tar$/.test(c)))
     assert.equal(await r.installed('kubelet'), (routes[`${BIN}kubelet`] as { body: string }).body)
-    assert.match(r.summary, /restored kubeadm-single-node-1-linux-amd64-v1\.34\.2-containerd-[0-9a-f]+ \([0-9.]+ MB\): cni-plugins, crictl, kubeadm, kubectl, kubelet, 10 images/)
-    assert.match(r.summary, /0 pulled, 10 from the cache, 0 already present/)
+    assert.match(r.summary, /restored kubeadm-single-node-1-linux-amd64-v1\.34\.2-containerd-[0-9a-f]+ \([0-9.]+ MB\): cni-plugins, crictl, kubeadm, kubectl, kubelet, 9 images/)
+    assert.match(r.summary, /0 pulled, 9 from the cache, 1 already present/)
     assert.equal((await stat(join(entries, keyOf(), 'entry.json'))).mtimeMs, before, 'an exact hit is not saved again')
   })
 
@@ -367,12 +386,50 @@ describe('main and post, twice, on fresh runners sharing only the cache', () => 
     assert.match(r.summary, /The cache entry's kubelet was not used: its SHA-256 is/)
   })
 
+  it('keeps what image-archives bring out of the entry: only what the action pulled from a registry is saved', async () => {
+    const [root, w] = [await tmp('entries-archives'), await tmp('work-archives')]
+    try {
+      // not in w: the cache session empties its work directory
+      const archive = await dockerSaveTar(await tmp('archives'), ['docker.io/library/nginx:stable-alpine'])
+      const r = await job(server, directoryCache(root, w), { 'image-archives': archive })
+      assert.ok(!pulls(r).includes('docker.io/library/nginx:stable-alpine'), 'the archive brought it')
+      const entry = JSON.parse(await readFile(join(root, (await readdir(root))[0], 'entry.json'), 'utf8'))
+      assert.ok(!entry.images.includes('docker.io/library/nginx:stable-alpine'), entry.images.join(', '))
+      assert.ok(entry.images.includes('registry.k8s.io/etcd:3.6.5-0'), entry.images.join(', '))
+    } finally {
+      await rm(root, { recursive: true, force: true })
+      await rm(w, { recursive: true, force: true })
+    }
+  })
+
+  it('a poisoned entry, whose archive names an image the plan does not ask for, is not imported: everything is pulled', async () => {
+    const [root, w] = [await tmp('entries-poison'), await tmp('work-poison')]
+    try {
+      const first = await job(server, directoryCache(root, w))
+      assert.equal(first.out['cache-hit'], 'false')
+      const dir = join(root, (await readdir(root))[0])
+      const entry = JSON.parse(await readFile(join(dir, 'entry.json'), 'utf8'))
+      // the archive replaced by one that also names an image outside the plan, entry.json made to agree
+      await rm(join(dir, 'images.tar'))
+      await dockerSaveTar(dir, [...entry.images, 'ghcr.io/attacker/miner:1'], 'images.tar')
+      await writeManifest(dir, entry.key, entry.images)
+      const r = await job(server, directoryCache(root, w))
+      assert.equal(r.out['cache-hit'], 'true')
+      assert.ok(!r.cmds.some((c) => / images import .*images\.tar$/.test(c) && c.includes(dir)), 'the archive was never imported')
+      assert.equal(pulls(r).length, 9, 'what the entry would have brought is pulled')
+      assert.match(r.summary, /image archive was not imported: it names ghcr\.io\/attacker\/miner:1, which this run does not ask for/)
+    } finally {
+      await rm(root, { recursive: true, force: true })
+      await rm(w, { recursive: true, force: true })
+    }
+  })
+
   it('keeps an image pulled with registry-credentials out of the entry: any run of the repository could restore it', async () => {
     const [root, w] = [await tmp('entries-creds'), await tmp('work-creds')]
     try {
       const r = await job(server, directoryCache(root, w), { 'registry-credentials': 'docker.io=ci-user:dckr_pat_secret' })
       const entry = JSON.parse(await readFile(join(root, (await readdir(root))[0], 'entry.json'), 'utf8'))
-      assert.equal(entry.images.length, 9)
+      assert.equal(entry.images.length, 8, entry.images.join(' '))
       assert.ok(!entry.images.includes('docker.io/library/nginx:stable-alpine'), entry.images.join(', '))
       const exported = r.cmds.find((c) => / images export /.test(c)) ?? ''
       assert.ok(exported.includes('registry.k8s.io/etcd:3.6.5-0') && !exported.includes('docker.io/'), exported)
@@ -442,4 +499,37 @@ describe('the same runs through @actions/cache, against a stand-in of the cache 
     assert.equal(r.out['cache-hit'], 'false')
     assert.match(r.summary, /cache: GitHub's cache service is not available to this job/)
   })
+})
+
+describe("the post step's export, from the record's data", () => {
+  const record = (cache: Record<string, unknown>): LedgerRecord =>
+    ({ version: 'v1.34.2', changes: [], completed: [], cleanup: false, finished: true, kubeconfig: '/home/runner/.kube/config', runtime: 'containerd', cni: 'flannel', cache: { dir: '/tmp/ksn-entry', key: 'k', exact: false, ...cache } }) as unknown as LedgerRecord
+  const env = (ran: string[][], lines: string[]): CommandEnv =>
+    ({
+      paths: HOST_PATHS,
+      run: async (argv: string[]) => (ran.push(argv), { exitCode: 0, stdout: '', stderr: '' }),
+      io: linesReporter(lines),
+      cache: { describe: 'test', save: async () => {} }
+    }) as unknown as CommandEnv
+
+  it('builds the runtime\'s own export command: the host containerd, or the action\'s own, by data', async () => {
+    const ran: string[][] = []
+    await saveCache(record({ images: ['registry.k8s.io/etcd:3.6.5-0'], runtime: 'containerd', store: { own: true, containerdMajor: 2 } }), env(ran, []))
+    assert.deepEqual(ran[0], ['/usr/local/lib/kubeadm-single-node/containerd/bin/ctr', '--address', '/run/kubeadm-single-node/containerd/containerd.sock', '--namespace', 'k8s.io', 'images', 'export', '--local', '/tmp/ksn-entry/images.tar', 'registry.k8s.io/etcd:3.6.5-0'])
+  })
+
+  for (const [what, cache, why] of [
+    ['an image that passes for an option', { images: ['--output=/etc/shadow'], runtime: 'containerd', store: { own: false, containerdMajor: 2 } }, /not image references/],
+    ['a runtime the action does not have', { images: ['registry.k8s.io/etcd:3.6.5-0'], runtime: 'sh', store: {} }, /names a runtime the action does not have/],
+    ['a containerd store it never writes', { images: ['registry.k8s.io/etcd:3.6.5-0'], runtime: 'containerd', store: { own: 'yes', containerdMajor: 2 } }, /names a containerd store the action never writes/],
+    ['the command text of old', { images: ['registry.k8s.io/etcd:3.6.5-0'], exportArgv: ['sh', '-c', 'id'] }, /names a runtime the action does not have/]
+  ] as const) {
+    it(`runs nothing as root for a record with ${what}, and says why the entry was not saved`, async () => {
+      const ran: string[][] = []
+      const lines: string[] = []
+      await saveCache(record(cache as Record<string, unknown>), env(ran, lines))
+      assert.deepEqual(ran, [])
+      assert.match(lines.join('\n'), why)
+    })
+  }
 })

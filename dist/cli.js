@@ -56495,6 +56495,13 @@ function readyStep(p, l) {
   ]);
 }
 var containerd = {
+  exportArgv(paths, ref, path6, refs) {
+    const { own, containerdMajor: major } = ref;
+    if (typeof own !== "boolean" || typeof major !== "number" || !Number.isInteger(major) || major < 1 || major > 9) {
+      throw new Error(`the record names a containerd store the action never writes (${JSON.stringify(ref)})`);
+    }
+    return ctrExportArgv(storeOptions(layout(own, paths), paths, major), path6, refs, major >= 2);
+  },
   // load-images and registry-credentials are both served (the preload, the CRI's config or the kubelet's provider)
   inputProblems: () => [],
   setup(facts, version3, paths) {
@@ -56530,6 +56537,7 @@ var containerd = {
       // registry-credentials on containerd 2.x: the kubelet's credential provider (./credentials.ts)
       kubeletArgs: (config, paths2) => usesCredentialProvider(config, major) ? credentialProviderFlags(credentialProviderFiles(paths2)) : [],
       imageStore: (run) => containerdStore(run, storeOptions(l, paths, major)),
+      storeRef: (learned) => ({ own, containerdMajor: learned.containerdMajor ?? major ?? 2 }),
       imageCommands(learned) {
         const o = storeOptions(l, paths, learned.containerdMajor);
         return {
@@ -56978,6 +56986,8 @@ function readyStep2(p) {
   ]);
 }
 var docker = {
+  // one store: Docker's own, through the host's socket
+  exportArgv: (_paths, _ref, path6, refs) => dockerArgv.save(path6, refs),
   inputProblems: dockerInputProblems,
   setup(facts, _version, paths) {
     const why = facts.docker ? cgroupChange(facts) : void 0;
@@ -56999,6 +57009,7 @@ var docker = {
       packages: [],
       // what the cluster runs is what `docker image ls` shows: a `docker build` image needs no registry
       imageStore: (run, mirrors) => dockerRuntimeStore(run, { mirrors }),
+      storeRef: () => ({}),
       imageCommands: (_learned, mirrors) => ({
         list: () => dockerArgv.list(),
         // through a mirror the first pull names the mirror, and its image is then tagged as `ref`
@@ -58288,8 +58299,19 @@ async function retagImages(store, retags, log2) {
     log2(`tagged ${source} as ${target}`);
   }
 }
-async function importCached(store, archive, warn, log2) {
+async function importCached(store, archive, allowed, warn, log2) {
   try {
+    const declared = await archiveIndexNames(archive, "cache entry");
+    const outside = declared.filter((n) => !allowed.wanted.has(n));
+    const shadowing = declared.filter((n) => allowed.users.has(n));
+    if (outside.length || shadowing.length) {
+      const why = [
+        ...outside.length ? [`names ${outside.join(", ")}, which this run does not ask for`] : [],
+        ...shadowing.length ? [`would replace ${shadowing.join(", ")}, which load-images or image-archives bring`] : []
+      ].join(", and ");
+      warn(`The cache entry's image archive was not imported: it ${why}. Its images are pulled instead.`);
+      return [];
+    }
     const names = await store.importArchive(archive, "cache entry");
     log2(`imported ${names.length} images from the cache entry`);
     return names;
@@ -58366,10 +58388,16 @@ function imageSteps(p) {
         run: async (ctx) => {
           const store = runtime.imageStore(ctx.host.run, config.registryMirrors);
           const archive = cache?.imageArchive();
-          const fromCache = archive ? await importCached(store, archive, (w) => cache.warnings.push(w), ctx.log) : [];
+          const wanted = new Set(images(ctx.learned));
+          const archived2 = await Promise.all(config.imageArchives.map((a) => archiveIndexNames(a).catch(() => [])));
+          const users = /* @__PURE__ */ new Set([...config.loadImages, ...archived2.flat()]);
+          const fromCache = archive ? await importCached(store, archive, { wanted, users }, (w) => cache.warnings.push(w), ctx.log) : [];
           const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config.registryMirrors, r), credentials: (i) => pullCredential(config, i, runtime.credentialsInRequest(ctx.learned)), log: ctx.log });
           await retagImages(store, config.imageRetags, ctx.log);
           ctx.learned.preloaded = images(ctx.learned);
+          const fromArchives = new Set(res.imported);
+          const pulledOrCached = /* @__PURE__ */ new Set([...res.pulled, ...fromCache.filter((i) => !fromArchives.has(i))]);
+          ctx.learned.cacheable = ctx.learned.preloaded.filter((i) => pulledOrCached.has(i) && !usesCredentials(config, i));
           const cachedSet = new Set(fromCache);
           ctx.learned.imageCounts = {
             present: res.present.filter((i) => !cachedSet.has(i)).length,
@@ -63635,8 +63663,8 @@ var CacheSession = class {
     const taken = this.taken.length ? [...this.taken].sort().join(", ") : "no downloads";
     return `${r.exact ? "restored" : "restored, from another image set,"} ${r.key} (${mb(r.bytes)}): ${taken}, ${r.manifest.images.length} images${r.exact ? "" : "; a new entry is saved after the job"}`;
   }
-  record(images, exportArgv) {
-    return { dir: this.dir, key: this.key.key, exact: this.restored?.exact ?? false, images, exportArgv };
+  record(images, runtime, store) {
+    return { dir: this.dir, key: this.key.key, exact: this.restored?.exact ?? false, images, runtime, store };
   }
 };
 
@@ -64098,7 +64126,11 @@ async function saveCache3(record, env) {
     await rm9(archive, { force: true });
     if (c.images.length > 0) {
       await refuseUntrustedLink(archive, `export the cache entry's images to ${archive}`);
-      await env.run(c.exportArgv, { privileged: true });
+      const runtime = RUNTIMES[c.runtime];
+      if (!runtime) throw new Error(`the record names a runtime the action does not have (${JSON.stringify(c.runtime)})`);
+      const bad = c.images.filter((i) => typeof i !== "string" || !isImageReference(i) || i.startsWith("-"));
+      if (bad.length) throw new Error(`the record names ${JSON.stringify(bad)}, which are not image references`);
+      await env.run(runtime.exportArgv(env.paths, c.store, archive, c.images), { privileged: true });
       const uid = process.getuid?.();
       if (uid !== void 0 && uid !== 0) {
         await refuseUntrustedLink(archive, `give ${archive} to uid ${uid}`);
@@ -64226,9 +64258,8 @@ ${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
     }
     const l = plan2.learned;
     const { cache } = plan2;
-    if (cache && l.preloaded) {
-      const shareable = l.preloaded.filter((i) => !usesCredentials(config, i));
-      rec.cache = cache.record(shareable, plan2.runtime.imageCommands(l, config.registryMirrors).exportArchive(entryLayout(cache.dir).images, shareable));
+    if (cache && l.cacheable) {
+      rec.cache = cache.record(l.cacheable, config.containerRuntime, plan2.runtime.storeRef(l));
     }
     io.exportVariable("KUBECONFIG", l.kubeconfig ?? plan2.kubeconfig);
     io.addPath(paths.binDir);

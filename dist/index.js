@@ -80840,6 +80840,13 @@ function readyStep(p, l) {
   ]);
 }
 var containerd = {
+  exportArgv(paths, ref, path14, refs) {
+    const { own, containerdMajor: major } = ref;
+    if (typeof own !== "boolean" || typeof major !== "number" || !Number.isInteger(major) || major < 1 || major > 9) {
+      throw new Error(`the record names a containerd store the action never writes (${JSON.stringify(ref)})`);
+    }
+    return ctrExportArgv(storeOptions(layout(own, paths), paths, major), path14, refs, major >= 2);
+  },
   // load-images and registry-credentials are both served (the preload, the CRI's config or the kubelet's provider)
   inputProblems: () => [],
   setup(facts, version3, paths) {
@@ -80875,6 +80882,7 @@ var containerd = {
       // registry-credentials on containerd 2.x: the kubelet's credential provider (./credentials.ts)
       kubeletArgs: (config, paths2) => usesCredentialProvider(config, major) ? credentialProviderFlags(credentialProviderFiles(paths2)) : [],
       imageStore: (run) => containerdStore(run, storeOptions(l, paths, major)),
+      storeRef: (learned) => ({ own, containerdMajor: learned.containerdMajor ?? major ?? 2 }),
       imageCommands(learned) {
         const o = storeOptions(l, paths, learned.containerdMajor);
         return {
@@ -81323,6 +81331,8 @@ function readyStep2(p) {
   ]);
 }
 var docker = {
+  // one store: Docker's own, through the host's socket
+  exportArgv: (_paths, _ref, path14, refs) => dockerArgv.save(path14, refs),
   inputProblems: dockerInputProblems,
   setup(facts, _version, paths) {
     const why = facts.docker ? cgroupChange(facts) : void 0;
@@ -81344,6 +81354,7 @@ var docker = {
       packages: [],
       // what the cluster runs is what `docker image ls` shows: a `docker build` image needs no registry
       imageStore: (run, mirrors) => dockerRuntimeStore(run, { mirrors }),
+      storeRef: () => ({}),
       imageCommands: (_learned, mirrors) => ({
         list: () => dockerArgv.list(),
         // through a mirror the first pull names the mirror, and its image is then tagged as `ref`
@@ -82560,8 +82571,19 @@ async function retagImages(store, retags, log2) {
     log2(`tagged ${source} as ${target}`);
   }
 }
-async function importCached(store, archive, warn, log2) {
+async function importCached(store, archive, allowed, warn, log2) {
   try {
+    const declared = await archiveIndexNames(archive, "cache entry");
+    const outside = declared.filter((n) => !allowed.wanted.has(n));
+    const shadowing = declared.filter((n) => allowed.users.has(n));
+    if (outside.length || shadowing.length) {
+      const why = [
+        ...outside.length ? [`names ${outside.join(", ")}, which this run does not ask for`] : [],
+        ...shadowing.length ? [`would replace ${shadowing.join(", ")}, which load-images or image-archives bring`] : []
+      ].join(", and ");
+      warn(`The cache entry's image archive was not imported: it ${why}. Its images are pulled instead.`);
+      return [];
+    }
     const names = await store.importArchive(archive, "cache entry");
     log2(`imported ${names.length} images from the cache entry`);
     return names;
@@ -82638,10 +82660,16 @@ function imageSteps(p) {
         run: async (ctx) => {
           const store = runtime.imageStore(ctx.host.run, config.registryMirrors);
           const archive = cache?.imageArchive();
-          const fromCache = archive ? await importCached(store, archive, (w) => cache.warnings.push(w), ctx.log) : [];
+          const wanted = new Set(images(ctx.learned));
+          const archived2 = await Promise.all(config.imageArchives.map((a) => archiveIndexNames(a).catch(() => [])));
+          const users = /* @__PURE__ */ new Set([...config.loadImages, ...archived2.flat()]);
+          const fromCache = archive ? await importCached(store, archive, { wanted, users }, (w) => cache.warnings.push(w), ctx.log) : [];
           const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config.registryMirrors, r), credentials: (i) => pullCredential(config, i, runtime.credentialsInRequest(ctx.learned)), log: ctx.log });
           await retagImages(store, config.imageRetags, ctx.log);
           ctx.learned.preloaded = images(ctx.learned);
+          const fromArchives = new Set(res.imported);
+          const pulledOrCached = /* @__PURE__ */ new Set([...res.pulled, ...fromCache.filter((i) => !fromArchives.has(i))]);
+          ctx.learned.cacheable = ctx.learned.preloaded.filter((i) => pulledOrCached.has(i) && !usesCredentials(config, i));
           const cachedSet = new Set(fromCache);
           ctx.learned.imageCounts = {
             present: res.present.filter((i) => !cachedSet.has(i)).length,
@@ -87967,8 +87995,8 @@ var CacheSession = class {
     const taken = this.taken.length ? [...this.taken].sort().join(", ") : "no downloads";
     return `${r.exact ? "restored" : "restored, from another image set,"} ${r.key} (${mb(r.bytes)}): ${taken}, ${r.manifest.images.length} images${r.exact ? "" : "; a new entry is saved after the job"}`;
   }
-  record(images, exportArgv) {
-    return { dir: this.dir, key: this.key.key, exact: this.restored?.exact ?? false, images, exportArgv };
+  record(images, runtime, store) {
+    return { dir: this.dir, key: this.key.key, exact: this.restored?.exact ?? false, images, runtime, store };
   }
 };
 
@@ -88586,9 +88614,8 @@ ${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
     }
     const l = plan2.learned;
     const { cache } = plan2;
-    if (cache && l.preloaded) {
-      const shareable = l.preloaded.filter((i) => !usesCredentials(config, i));
-      rec.cache = cache.record(shareable, plan2.runtime.imageCommands(l, config.registryMirrors).exportArchive(entryLayout(cache.dir).images, shareable));
+    if (cache && l.cacheable) {
+      rec.cache = cache.record(l.cacheable, config.containerRuntime, plan2.runtime.storeRef(l));
     }
     io.exportVariable("KUBECONFIG", l.kubeconfig ?? plan2.kubeconfig);
     io.addPath(paths.binDir);

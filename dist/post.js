@@ -79367,6 +79367,10 @@ var digest = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32
 var name = `(?:${domain}/)?${pathComponent}(?:/${pathComponent})*`;
 var REFERENCE = new RegExp(`^(${name})(?::(${tag}))?(?:@(${digest}))?$`);
 var REPOSITORY = new RegExp(`^${domain}(?:/${pathComponent})*$`);
+function isImageReference(value) {
+  if (!REFERENCE.test(value) || value.length > 255) return false;
+  return /^[a-z0-9._/-]+$/.test(parseImageRef(value).path);
+}
 function parseImageRef(value) {
   const m = REFERENCE.exec(value);
   if (!m) throw new Error(`"${value}" is not an image reference`);
@@ -80314,6 +80318,13 @@ function readyStep(p, l) {
   ]);
 }
 var containerd = {
+  exportArgv(paths, ref, path14, refs) {
+    const { own, containerdMajor: major } = ref;
+    if (typeof own !== "boolean" || typeof major !== "number" || !Number.isInteger(major) || major < 1 || major > 9) {
+      throw new Error(`the record names a containerd store the action never writes (${JSON.stringify(ref)})`);
+    }
+    return ctrExportArgv(storeOptions(layout(own, paths), paths, major), path14, refs, major >= 2);
+  },
   // load-images and registry-credentials are both served (the preload, the CRI's config or the kubelet's provider)
   inputProblems: () => [],
   setup(facts, version3, paths) {
@@ -80349,6 +80360,7 @@ var containerd = {
       // registry-credentials on containerd 2.x: the kubelet's credential provider (./credentials.ts)
       kubeletArgs: (config, paths2) => usesCredentialProvider(config, major) ? credentialProviderFlags(credentialProviderFiles(paths2)) : [],
       imageStore: (run) => containerdStore(run, storeOptions(l, paths, major)),
+      storeRef: (learned) => ({ own, containerdMajor: learned.containerdMajor ?? major ?? 2 }),
       imageCommands(learned) {
         const o = storeOptions(l, paths, learned.containerdMajor);
         return {
@@ -80689,6 +80701,8 @@ function readyStep2(p) {
   ]);
 }
 var docker = {
+  // one store: Docker's own, through the host's socket
+  exportArgv: (_paths, _ref, path14, refs) => dockerArgv.save(path14, refs),
   inputProblems: dockerInputProblems,
   setup(facts, _version, paths) {
     const why = facts.docker ? cgroupChange(facts) : void 0;
@@ -80710,6 +80724,7 @@ var docker = {
       packages: [],
       // what the cluster runs is what `docker image ls` shows: a `docker build` image needs no registry
       imageStore: (run, mirrors) => dockerRuntimeStore(run, { mirrors }),
+      storeRef: () => ({}),
       imageCommands: (_learned, mirrors) => ({
         list: () => dockerArgv.list(),
         // through a mirror the first pull names the mirror, and its image is then tagged as `ref`
@@ -85694,7 +85709,11 @@ async function saveCache3(record, env) {
     await rm5(archive, { force: true });
     if (c.images.length > 0) {
       await refuseUntrustedLink(archive, `export the cache entry's images to ${archive}`);
-      await env.run(c.exportArgv, { privileged: true });
+      const runtime = RUNTIMES[c.runtime];
+      if (!runtime) throw new Error(`the record names a runtime the action does not have (${JSON.stringify(c.runtime)})`);
+      const bad = c.images.filter((i) => typeof i !== "string" || !isImageReference(i) || i.startsWith("-"));
+      if (bad.length) throw new Error(`the record names ${JSON.stringify(bad)}, which are not image references`);
+      await env.run(runtime.exportArgv(env.paths, c.store, archive, c.images), { privileged: true });
       const uid = process.getuid?.();
       if (uid !== void 0 && uid !== 0) {
         await refuseUntrustedLink(archive, `give ${archive} to uid ${uid}`);

@@ -7,6 +7,7 @@ import type { CacheBackend } from './backend.js'
 import { downloadPath, entryLayout, type EntryManifest } from './entry.js'
 import { checkEntry } from './entry.js'
 import type { CacheKey } from './key.js'
+import type { StoreRef } from '../runtimes/index.js'
 
 export interface Restored {
   /** the entry's key: the exact one, or one found under a restore key */
@@ -22,10 +23,11 @@ export interface CacheRecord {
   key: string
   /** the exact entry was restored: nothing new to save */
   exact: boolean
-  /** what the preload put in the store, to export */
+  /** what the preload pulled, anonymously, to export (phases/images.ts, learned.cacheable) */
   images: string[]
-  /** the runtime's export command, writing <dir>/images.tar */
-  exportArgv: string[]
+  /** the runtime (a name in src/runtimes/index.ts) and its store, from which it builds the export: data, never a command */
+  runtime: string
+  store: StoreRef
 }
 
 export const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(bytes < 10e6 ? 1 : 0)} MB`
@@ -107,7 +109,7 @@ export class CacheSession implements DownloadCache {
     return `${r.exact ? 'restored' : 'restored, from another image set,'} ${r.key} (${mb(r.bytes)}): ${taken}, ${r.manifest.images.length} images${r.exact ? '' : '; a new entry is saved after the job'}`
   }
 
-  record(images: string[], exportArgv: string[]): CacheRecord {
-    return { dir: this.dir, key: this.key.key, exact: this.restored?.exact ?? false, images, exportArgv }
+  record(images: string[], runtime: string, store: StoreRef): CacheRecord {
+    return { dir: this.dir, key: this.key.key, exact: this.restored?.exact ?? false, images, runtime, store }
   }
 }

@@ -6,6 +6,8 @@ import { mb } from '../cache/session.js'
 import type { LedgerRecord } from '../io/ledger-store.js'
 import { refuseUntrustedLink } from '../host/links.js'
 import type { CommandEnv } from './env.js'
+import { isImageReference } from '../images/ref.js'
+import { RUNTIMES } from '../runtimes/index.js'
 
 export async function saveCache(record: LedgerRecord, env: CommandEnv): Promise<void> {
   const c = record.cache
@@ -24,7 +26,13 @@ export async function saveCache(record: LedgerRecord, env: CommandEnv): Promise<
       // export and chown go through no link planted there (one to a root file would be
       // overwritten by the export, or handed to the user by the chown)
       await refuseUntrustedLink(archive, `export the cache entry's images to ${archive}`)
-      await env.run(c.exportArgv, { privileged: true })
+      // the record is data: the runtime named there builds its own export, of names that are
+      // image references (none can pass for one of the command's options)
+      const runtime = RUNTIMES[c.runtime]
+      if (!runtime) throw new Error(`the record names a runtime the action does not have (${JSON.stringify(c.runtime)})`)
+      const bad = c.images.filter((i) => typeof i !== 'string' || !isImageReference(i) || i.startsWith('-'))
+      if (bad.length) throw new Error(`the record names ${JSON.stringify(bad)}, which are not image references`)
+      await env.run(runtime.exportArgv(env.paths, c.store, archive, c.images), { privileged: true })
       // written by root through the runtime; packed by this process's user
       const uid = process.getuid?.()
       if (uid !== undefined && uid !== 0) {

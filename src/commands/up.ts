@@ -2,7 +2,6 @@
 // the host goes through the ledger, saved as it happens, so that whatever fails, `down`
 // (the post step) can put the host back.
 import { dirname } from 'node:path'
-import { entryLayout } from '../cache/entry.js'
 import { InputError, type Config } from '../config/inputs.js'
 import { execute } from '../engine/execute.js'
 import { StepError, type StepTiming } from '../engine/step.js'
@@ -10,7 +9,6 @@ import { createHost } from '../host/host.js'
 import { Ledger } from '../host/ledger.js'
 import { headOf, type LedgerRecord } from '../io/ledger-store.js'
 import { timingsJson } from '../io/summary.js'
-import { usesCredentials } from '../images/credentials.js'
 import { preflight } from '../preflight/preflight.js'
 import { CNIS } from '../cnis/index.js'
 import type { CommandEnv } from './env.js'
@@ -87,11 +85,10 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
 
     const l = plan.learned
     const { cache } = plan
-    if (cache && l.preloaded) {
-      // an image pulled with registry-credentials stays out: a cache entry is readable by any
-      // workflow run of the repository, pull requests from forks included
-      const shareable = l.preloaded.filter((i) => !usesCredentials(config, i))
-      rec.cache = cache.record(shareable, plan.runtime.imageCommands(l, config.registryMirrors).exportArchive(entryLayout(cache.dir).images, shareable))
+    if (cache && l.cacheable) {
+      // only what the action pulled anonymously (phases/images.ts): a cache entry is readable by
+      // every workflow run of the repository, pull requests from forks included
+      rec.cache = cache.record(l.cacheable, config.containerRuntime, plan.runtime.storeRef(l))
     }
     io.exportVariable('KUBECONFIG', l.kubeconfig ?? plan.kubeconfig)
     io.addPath(paths.binDir)

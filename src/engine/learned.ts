@@ -20,6 +20,8 @@ export interface Learned {
   deadline?: number
   /** what the preload put in the store, under the names the cluster asks for */
   preloaded?: string[]
+  /** of those, what a cache entry may hold: pulled by the action, anonymously (phases/images.ts) */
+  cacheable?: string[]
   /** how many images were already present, pulled, imported (image-archives), restored from the cache */
   imageCounts?: { present: number; pulled: number; imported: number; cached: number }
 }

@@ -10,7 +10,8 @@ import { FROM_KUBEADM, type Learned } from '../engine/learned.js'
 import { displayArgv } from '../host/exec.js'
 import { dockerSaveArgv } from '../images/docker.js'
 import { imagesToPreload } from '../images/kubeadm.js'
-import { pullCredential } from '../images/credentials.js'
+import { pullCredential, usesCredentials } from '../images/credentials.js'
+import { archiveIndexNames } from '../images/archive-index.js'
 import { preloadImages, pullOrder } from '../images/preload.js'
 import { pullEndpoints } from '../images/mirrors.js'
 import type { Config, ImagesInputs, SmokeInputs } from '../config/inputs.js'
@@ -39,12 +40,34 @@ export async function retagImages(store: ImageStore, retags: Config['imageRetags
   }
 }
 
+/** Which names a cache entry may bring into the store: the plan's, and none the user brought. */
+export interface CachedNames {
+  /** the images this run's preload asks for */
+  wanted: ReadonlySet<string>
+  /** names load-images and image-archives bring: the user's own, never shadowed by an entry */
+  users: ReadonlySet<string>
+}
+
 /**
- * Imports the cache entry's images. A damaged archive (the import checks every blob's digest)
- * is a warning: the preload pulls what it did not bring.
+ * Imports the cache entry's images. The archive's declared names are read first (the bounded
+ * reader): an entry that names an image the plan does not ask for, or one the user brings,
+ * is not imported at all, since an import cannot be undone name by name, and a name it
+ * overwrote would be lost. A damaged archive (the import checks every blob's digest) is a
+ * warning too: the preload pulls what it did not bring.
  */
-export async function importCached(store: ImageStore, archive: string, warn: (w: string) => void, log: (line: string) => void): Promise<string[]> {
+export async function importCached(store: ImageStore, archive: string, allowed: CachedNames, warn: (w: string) => void, log: (line: string) => void): Promise<string[]> {
   try {
+    const declared = await archiveIndexNames(archive, 'cache entry')
+    const outside = declared.filter((n) => !allowed.wanted.has(n))
+    const shadowing = declared.filter((n) => allowed.users.has(n))
+    if (outside.length || shadowing.length) {
+      const why = [
+        ...(outside.length ? [`names ${outside.join(', ')}, which this run does not ask for`] : []),
+        ...(shadowing.length ? [`would replace ${shadowing.join(', ')}, which load-images or image-archives bring`] : [])
+      ].join(', and ')
+      warn(`The cache entry's image archive was not imported: it ${why}. Its images are pulled instead.`)
+      return []
+    }
     const names = await store.importArchive(archive, 'cache entry')
     log(`imported ${names.length} images from the cache entry`)
     return names
@@ -136,10 +159,20 @@ export function imageSteps(p: PlanContext): Step[] {
         run: async (ctx) => {
           const store = runtime.imageStore(ctx.host.run, config.registryMirrors)
           const archive = cache?.imageArchive()
-          const fromCache = archive ? await importCached(store, archive, (w) => cache!.warnings.push(w), ctx.log) : []
+          const wanted = new Set(images(ctx.learned))
+          const archived = await Promise.all(config.imageArchives.map((a) => archiveIndexNames(a).catch(() => [] as string[])))
+          const users = new Set([...config.loadImages, ...archived.flat()])
+          const fromCache = archive ? await importCached(store, archive, { wanted, users }, (w) => cache!.warnings.push(w), ctx.log) : []
           const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config.registryMirrors, r), credentials: (i) => pullCredential(config, i, runtime.credentialsInRequest(ctx.learned)), log: ctx.log })
           await retagImages(store, config.imageRetags, ctx.log)
           ctx.learned.preloaded = images(ctx.learned)
+          // what a cache entry may hold: only what the action itself pulled from a registry,
+          // anonymously, this run or an earlier one (an entry is readable by every run of the
+          // repository, forks' pull requests included); never what was there before the run,
+          // what load-images or image-archives brought, or a pull with registry-credentials
+          const fromArchives = new Set(res.imported)
+          const pulledOrCached = new Set([...res.pulled, ...fromCache.filter((i) => !fromArchives.has(i))])
+          ctx.learned.cacheable = ctx.learned.preloaded.filter((i) => pulledOrCached.has(i) && !usesCredentials(config, i))
           const cachedSet = new Set(fromCache)
           ctx.learned.imageCounts = {
             present: res.present.filter((i) => !cachedSet.has(i)).length,

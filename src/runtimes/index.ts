@@ -9,4 +9,4 @@ export type Runtime = keyof typeof REGISTRY
 export const RUNTIME_NAMES = Object.keys(REGISTRY) as Runtime[]
 /** By name: the configuration holds a name from RUNTIME_NAMES (the inputs refuse any other). */
 export const RUNTIMES: Readonly<Record<string, RuntimeDriver>> = REGISTRY
-export type { RuntimeDriver, RuntimeInputs } from './types.js'
+export type { RuntimeDriver, RuntimeInputs, StoreRef } from './types.js'

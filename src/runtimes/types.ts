@@ -15,7 +15,20 @@ import type { PluginContext } from '../engine/plugin-context.js'
 /** the inputs a runtime may refuse in combination with itself */
 export type RuntimeInputs = Pick<Config, 'loadImages' | 'registryCredentials'>
 
+/**
+ * Where the preload's images are, as data the post step keeps (never a command): the runtime
+ * that wrote it turns it back into its export command, and refuses what it never writes.
+ */
+export interface StoreRef {
+  /** containerd: the action's own, beside the host's */
+  own?: boolean
+  /** containerd: its major version */
+  containerdMajor?: number
+}
+
 export interface RuntimeDriver {
+  /** the command that writes `refs` from the store `ref` names to the archive `path` (the cache entry's); throws for a ref it never writes */
+  exportArgv(paths: Paths, ref: StoreRef, path: string, refs: readonly string[]): string[]
   /** other inputs this runtime cannot serve, each a message naming both inputs; checked with the inputs */
   inputProblems(c: RuntimeInputs): string[]
   /** how the runtime will serve this host and version, decided before anything changes */
@@ -50,6 +63,8 @@ export interface RuntimeSetup {
   credentialsInRequest(learned: Learned): boolean
   /** flags the kubelet needs for this runtime, given through kubeadm's nodeRegistration.kubeletExtraArgs */
   kubeletArgs(config: ClusterInputs & ImagesInputs, paths: Paths): Array<{ name: string; value: string }>
+  /** the store imageStore fills, as data for the post step's export (RuntimeDriver.exportArgv) */
+  storeRef(learned: Learned): StoreRef
   /** where preloaded images go: the store the CRI serves; `mirrors` for a runtime that pulls through them by name */
   imageStore(run: Run, mirrors: readonly RegistryMirror[]): ImageStore
   /** the commands imageStore runs, for the dry run */

@@ -178,6 +178,13 @@ function readyStep(p: PluginContext, l: Layout): Step {
 }
 
 export const containerd: RuntimeDriver = {
+  exportArgv(paths, ref, path, refs) {
+    const { own, containerdMajor: major } = ref
+    if (typeof own !== 'boolean' || typeof major !== 'number' || !Number.isInteger(major) || major < 1 || major > 9) {
+      throw new Error(`the record names a containerd store the action never writes (${JSON.stringify(ref)})`)
+    }
+    return ctrExportArgv(storeOptions(layout(own, paths), paths, major), path, refs, major >= 2)
+  },
   // load-images and registry-credentials are both served (the preload, the CRI's config or the kubelet's provider)
   inputProblems: () => [],
   setup(facts, version, paths): RuntimeSetup {
@@ -215,6 +222,7 @@ export const containerd: RuntimeDriver = {
       // registry-credentials on containerd 2.x: the kubelet's credential provider (./credentials.ts)
       kubeletArgs: (config, paths) => (usesCredentialProvider(config, major) ? credentialProviderFlags(credentialProviderFiles(paths)) : []),
       imageStore: (run) => containerdStore(run, storeOptions(l, paths, major)),
+      storeRef: (learned) => ({ own, containerdMajor: learned.containerdMajor ?? major ?? 2 }),
       imageCommands(learned) {
         const o = storeOptions(l, paths, learned.containerdMajor)
         return {

@@ -144,6 +144,8 @@ function readyStep(p: PluginContext): Step {
 }
 
 export const docker: RuntimeDriver = {
+  // one store: Docker's own, through the host's socket
+  exportArgv: (_paths, _ref, path, refs) => dockerArgv.save(path, refs),
   inputProblems: dockerInputProblems,
   setup(facts, _version, paths): RuntimeSetup {
     const why = facts.docker ? cgroupChange(facts) : undefined
@@ -168,6 +170,7 @@ export const docker: RuntimeDriver = {
       packages: [],
       // what the cluster runs is what `docker image ls` shows: a `docker build` image needs no registry
       imageStore: (run, mirrors) => dockerRuntimeStore(run, { mirrors }),
+      storeRef: () => ({}),
       imageCommands: (_learned, mirrors) => ({
         list: () => dockerArgv.list(),
         // through a mirror the first pull names the mirror, and its image is then tagged as `ref`
