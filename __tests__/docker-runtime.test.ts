@@ -368,12 +368,22 @@ describe("cleanup undoes what container-runtime: docker changed", () => {
     const root = join(dir, 'host')
     const paths: Paths = await layRunner(root)
     const original = await readFile(paths.dockerDaemonJson)
-    // the tool cache holds a stand-in where the verified archive would be: nothing is downloaded here
+    // the tool cache holds a stand-in release tarball (nothing is downloaded here), and the pin
+    // is the stand-in's for this test: a hit is checked against the pin like any download
     const cache = join(dir, 'toolcache')
     const at = join(cache, 'cri-dockerd', CRI_DOCKERD.version, 'amd64')
-    await mkdir(join(at, 'cri-dockerd'), { recursive: true })
-    await writeFile(join(at, 'cri-dockerd', 'cri-dockerd'), '#!/bin/sh\n# stand-in for cri-dockerd\n', { mode: 0o755 })
+    const src = join(dir, 'release')
+    await mkdir(join(src, 'cri-dockerd'), { recursive: true })
+    await writeFile(join(src, 'cri-dockerd', 'cri-dockerd'), '#!/bin/sh\n# stand-in for cri-dockerd\n', { mode: 0o755 })
+    await mkdir(at, { recursive: true })
+    const tarball = join(at, new URL(criDockerdArtifact('https://github.com', 'amd64').url).pathname.split('/').pop()!)
+    await promisify(execFile)('tar', ['-czf', tarball, '-C', src, 'cri-dockerd'])
     await writeFile(`${at}.complete`, '')
+    const pinned = CRI_DOCKERD.sha256.amd64
+    ;(CRI_DOCKERD.sha256 as { amd64: string }).amd64 = createHash('sha256').update(await readFile(tarball)).digest('hex')
+    after(() => {
+      ;(CRI_DOCKERD.sha256 as { amd64: string }).amd64 = pinned
+    })
     Object.assign(process.env, { RUNNER_TOOL_CACHE: cache, RUNNER_TEMP: join(dir, 'temp') })
 
     const plan = build({ 'registry-mirrors': 'docker.io=https://mirror.gcr.io' }, withDocker(), paths)

