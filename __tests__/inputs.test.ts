@@ -279,10 +279,26 @@ describe('inputs: paths', () => {
     })
   }
 
+  it('refuses plain http:// for what it downloads, but to this machine: the file and its checksum could be rewritten together', () => {
+    for (const [name, value] of [
+      ['kubernetes-release-url', 'http://mirror.example/release'],
+      ['github-url', 'http://10.0.0.5:8080'],
+      ['cni-manifest', 'http://example.com/kube-flannel.yml']
+    ]) {
+      const [p] = problemsOf({ [name]: value })
+      assert.match(p, new RegExp(`^Input '${name}' has the value "${value.replace(/[.]/g, '\\.')}"; accepted: an https:// URL.*http:// only to this machine \\(localhost, 127\\.0\\.0\\.0/8, \\[::1\\]\\)`))
+    }
+    for (const local of ['http://127.0.0.1:8080/release', 'http://localhost/release', 'http://[::1]:80/release', 'http://127.9.9.9/release']) {
+      assert.equal(parseWith({ 'kubernetes-release-url': local }).kubernetesReleaseUrl, local)
+    }
+    // registry-mirrors stay the user's choice: containerd and Docker speak plain HTTP to a mirror they are told to
+    assert.deepEqual(parseWith({ 'registry-mirrors': 'docker.io=http://10.0.0.5:5000' }).registryMirrors[0].endpoints, ['http://10.0.0.5:5000'])
+  })
+
   it('takes cni-manifest as an http(s) URL (scheme lowercased) or a local path', () => {
     assert.equal(parseWith({ 'cni-manifest': 'https://example.com/kube-flannel.yml' }).cniManifest, 'https://example.com/kube-flannel.yml')
     assert.equal(parseWith({ 'cni-manifest': 'HTTPS://example.com/kube-flannel.yml' }).cniManifest, 'https://example.com/kube-flannel.yml')
-    assert.equal(parseWith({ 'cni-manifest': 'Http://example.com/f.yml' }).cniManifest, 'http://example.com/f.yml')
+    assert.equal(parseWith({ 'cni-manifest': 'Http://127.0.0.1:8080/f.yml' }).cniManifest, 'http://127.0.0.1:8080/f.yml')
     assert.equal(parseWith({ 'cni-manifest': './a:b.yml' }).cniManifest, './a:b.yml')
     assert.equal(parseWith({ 'cni-manifest': '/tmp/a;b $(x).yml' }).cniManifest, '/tmp/a;b $(x).yml')
     assert.equal(parseWith({ 'cni-manifest': 'manifests/flannel,v2#1.yml' }).cniManifest, 'manifests/flannel,v2#1.yml')

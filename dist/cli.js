@@ -57454,8 +57454,8 @@ var INPUTS = [
     section: "network",
     kind: "url-or-path",
     default: "",
-    description: "An http(s) URL or a local path to use instead of the chosen CNI's pinned manifest (kube-flannel.yml, or Calico's calico.yaml), for offline runners or a patched manifest; other schemes (file://, ftp://, ...) are refused, and a local file must exist and be readable before anything changes. Flannel's net-conf Network, or calico-node's CALICO_IPV4POOL_CIDR, is set to pod-network-cidr.",
-    summary: "an http(s) URL or a local path replacing the CNI's pinned manifest (`kube-flannel.yml` v0.28.9, Calico's `calico.yaml` v3.32.2); a local file must exist before anything changes"
+    description: "An https URL (http only to this machine: localhost, 127.0.0.0/8, [::1]) or a local path to use instead of the chosen CNI's pinned manifest (kube-flannel.yml, or Calico's calico.yaml), for offline runners or a patched manifest; other schemes (file://, ftp://, ...) are refused, and a local file must exist and be readable before anything changes. Flannel's net-conf Network, or calico-node's CALICO_IPV4POOL_CIDR, is set to pod-network-cidr.",
+    summary: "an https URL (http only to localhost) or a local path replacing the CNI's pinned manifest (`kube-flannel.yml` v0.28.9, Calico's `calico.yaml` v3.32.2); a local file must exist before anything changes"
   },
   {
     name: "cni-version",
@@ -57630,7 +57630,7 @@ var INPUTS = [
     kind: "url",
     default: "",
     empty: `\`${DEFAULTS.kubernetesReleaseUrl}\`, or \`mirror-preset\`'s`,
-    description: "Where the Kubernetes binaries and version markers come from: a mirror of dl.k8s.io/release, as an http(s) URL or a file:// URL of a directory on this machine laid out the same way.",
+    description: "Where the Kubernetes binaries and version markers come from: a mirror of dl.k8s.io/release, as an https URL (http only to this machine: localhost, 127.0.0.0/8, [::1]) or a file:// URL of a directory on this machine laid out the same way. The mirror is trusted with root: it serves the binaries and their checksums.",
     summary: "http(s) URL of a mirror of the release bucket, or a `file://` URL of a directory on the runner laid out the same way"
   },
   {
@@ -57640,7 +57640,7 @@ var INPUTS = [
     kind: "url",
     default: "",
     empty: `\`${DEFAULTS.githubUrl}\`, or \`mirror-preset\`'s`,
-    description: "Where crictl, the CNI plugins and the CNI's manifest are downloaded from (GitHub, a GitHub Enterprise Server, or a mirror of GitHub's paths: flannel's is a release asset, Calico's is read at OWNER/REPO/raw/TAG/PATH), as an http(s) URL or a file:// URL of a directory on this machine laid out the same way.",
+    description: "Where crictl, the CNI plugins and the CNI's manifest are downloaded from (GitHub, a GitHub Enterprise Server, or a mirror of GitHub's paths: flannel's is a release asset, Calico's is read at OWNER/REPO/raw/TAG/PATH), as an https URL (http only to this machine: localhost, 127.0.0.0/8, [::1]) or a file:// URL of a directory on this machine laid out the same way.",
     summary: "http(s) URL of GitHub, a GitHub Enterprise Server, or a mirror of GitHub's release downloads and `raw` paths, or a `file://` URL of a directory on the runner laid out the same way"
   },
   {
@@ -64513,6 +64513,22 @@ function parseUrl2(input, value, files = false) {
   }
   return value.replace(/\/+$/, "");
 }
+function parseDownloadUrl(input, value, files = false) {
+  const v = parseUrl2(input, value, files);
+  if (v.startsWith("http:") && !isLoopback(new URL(v).hostname)) {
+    reject(
+      input,
+      value,
+      `an https:// URL${files ? ", a file:// URL" : ""}, or http:// only to this machine (localhost, 127.0.0.0/8, [::1]): what is downloaded from it runs as root, and plain http:// lets anyone on the way change the file and its checksum together`
+    );
+  }
+  return v;
+}
+function isLoopback(host2) {
+  const h = host2.replace(/^\[|\]$/g, "");
+  if (h === "localhost") return true;
+  return import_ipaddr3.default.isValid(h) && import_ipaddr3.default.process(h).range() === "loopback";
+}
 function parseList(value) {
   return value.split(/[\n,]/).map((s) => s.replace(/#.*$/, "").trim()).filter((s) => s !== "");
 }
@@ -64657,7 +64673,7 @@ function parseUrlOrPath(input, value) {
   const scheme = SCHEME_RE.exec(value)?.[1].toLowerCase();
   if (scheme === void 0) return parsePath(input, value, "a local path to the manifest", false);
   if (scheme !== "http" && scheme !== "https") reject(input, value, accepted);
-  return parseUrl2(input, `${scheme}${value.slice(scheme.length)}`);
+  return parseDownloadUrl(input, `${scheme}${value.slice(scheme.length)}`);
 }
 function parseCniVersion(value) {
   if (value === "") return { kind: "pinned" };
@@ -64773,8 +64789,8 @@ function parseInputs(get, o = {}) {
   }
   const smokeTestImage = field(() => parseImage("smoke-test-image", read2("smoke-test-image")));
   const timeoutSeconds = field(() => parseDuration("timeout", read2("timeout")));
-  const kubernetesReleaseUrl = field(() => parseUrl2("kubernetes-release-url", read2("kubernetes-release-url", DEFAULTS.kubernetesReleaseUrl), true));
-  const githubUrl = field(() => parseUrl2("github-url", read2("github-url", DEFAULTS.githubUrl), true));
+  const kubernetesReleaseUrl = field(() => parseDownloadUrl("kubernetes-release-url", read2("kubernetes-release-url", DEFAULTS.kubernetesReleaseUrl), true));
+  const githubUrl = field(() => parseDownloadUrl("github-url", read2("github-url", DEFAULTS.githubUrl), true));
   const offline = field(() => parseBool("offline", read2("offline")));
   if (offline && kubernetesVersion && kubernetesVersion.kind !== "exact") {
     problems2.push(

@@ -80994,8 +80994,8 @@ var INPUTS = [
     section: "network",
     kind: "url-or-path",
     default: "",
-    description: "An http(s) URL or a local path to use instead of the chosen CNI's pinned manifest (kube-flannel.yml, or Calico's calico.yaml), for offline runners or a patched manifest; other schemes (file://, ftp://, ...) are refused, and a local file must exist and be readable before anything changes. Flannel's net-conf Network, or calico-node's CALICO_IPV4POOL_CIDR, is set to pod-network-cidr.",
-    summary: "an http(s) URL or a local path replacing the CNI's pinned manifest (`kube-flannel.yml` v0.28.9, Calico's `calico.yaml` v3.32.2); a local file must exist before anything changes"
+    description: "An https URL (http only to this machine: localhost, 127.0.0.0/8, [::1]) or a local path to use instead of the chosen CNI's pinned manifest (kube-flannel.yml, or Calico's calico.yaml), for offline runners or a patched manifest; other schemes (file://, ftp://, ...) are refused, and a local file must exist and be readable before anything changes. Flannel's net-conf Network, or calico-node's CALICO_IPV4POOL_CIDR, is set to pod-network-cidr.",
+    summary: "an https URL (http only to localhost) or a local path replacing the CNI's pinned manifest (`kube-flannel.yml` v0.28.9, Calico's `calico.yaml` v3.32.2); a local file must exist before anything changes"
   },
   {
     name: "cni-version",
@@ -81170,7 +81170,7 @@ var INPUTS = [
     kind: "url",
     default: "",
     empty: `\`${DEFAULTS.kubernetesReleaseUrl}\`, or \`mirror-preset\`'s`,
-    description: "Where the Kubernetes binaries and version markers come from: a mirror of dl.k8s.io/release, as an http(s) URL or a file:// URL of a directory on this machine laid out the same way.",
+    description: "Where the Kubernetes binaries and version markers come from: a mirror of dl.k8s.io/release, as an https URL (http only to this machine: localhost, 127.0.0.0/8, [::1]) or a file:// URL of a directory on this machine laid out the same way. The mirror is trusted with root: it serves the binaries and their checksums.",
     summary: "http(s) URL of a mirror of the release bucket, or a `file://` URL of a directory on the runner laid out the same way"
   },
   {
@@ -81180,7 +81180,7 @@ var INPUTS = [
     kind: "url",
     default: "",
     empty: `\`${DEFAULTS.githubUrl}\`, or \`mirror-preset\`'s`,
-    description: "Where crictl, the CNI plugins and the CNI's manifest are downloaded from (GitHub, a GitHub Enterprise Server, or a mirror of GitHub's paths: flannel's is a release asset, Calico's is read at OWNER/REPO/raw/TAG/PATH), as an http(s) URL or a file:// URL of a directory on this machine laid out the same way.",
+    description: "Where crictl, the CNI plugins and the CNI's manifest are downloaded from (GitHub, a GitHub Enterprise Server, or a mirror of GitHub's paths: flannel's is a release asset, Calico's is read at OWNER/REPO/raw/TAG/PATH), as an https URL (http only to this machine: localhost, 127.0.0.0/8, [::1]) or a file:// URL of a directory on this machine laid out the same way.",
     summary: "http(s) URL of GitHub, a GitHub Enterprise Server, or a mirror of GitHub's release downloads and `raw` paths, or a `file://` URL of a directory on the runner laid out the same way"
   },
   {

@@ -189,6 +189,29 @@ function parseUrl(input: string, value: string, files = false): string {
 }
 
 /**
+ * A URL the action downloads from: a checksum from the same place checks only for damage, so
+ * plain http:// (which anyone on the path can rewrite, file and checksum alike) is taken only
+ * for this machine itself.
+ */
+function parseDownloadUrl(input: string, value: string, files = false): string {
+  const v = parseUrl(input, value, files)
+  if (v.startsWith('http:') && !isLoopback(new URL(v).hostname)) {
+    reject(
+      input,
+      value,
+      `an https:// URL${files ? ', a file:// URL' : ''}, or http:// only to this machine (localhost, 127.0.0.0/8, [::1]): what is downloaded from it runs as root, and plain http:// lets anyone on the way change the file and its checksum together`
+    )
+  }
+  return v
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '')
+  if (h === 'localhost') return true
+  return ipaddr.isValid(h) && ipaddr.process(h).range() === 'loopback'
+}
+
+/**
  * Comma- or newline-separated lists (preload-images: image references hold no comma and no
  * '#'); blank entries and #-comments are ignored.
  */
@@ -412,7 +435,7 @@ function parseUrlOrPath(input: string, value: string): string {
   if (scheme === undefined) return parsePath(input, value, 'a local path to the manifest', false)
   if (scheme !== 'http' && scheme !== 'https') reject(input, value, accepted)
   // the plug-ins tell URLs from paths by a lowercase 'http(s)://'
-  return parseUrl(input, `${scheme}${value.slice(scheme.length)}`)
+  return parseDownloadUrl(input, `${scheme}${value.slice(scheme.length)}`)
 }
 
 function parseCniVersion(value: string): CniVersionSpec {
@@ -556,8 +579,8 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
   }
   const smokeTestImage = field(() => parseImage('smoke-test-image', read('smoke-test-image')))
   const timeoutSeconds = field(() => parseDuration('timeout', read('timeout')))
-  const kubernetesReleaseUrl = field(() => parseUrl('kubernetes-release-url', read('kubernetes-release-url', DEFAULTS.kubernetesReleaseUrl), true))
-  const githubUrl = field(() => parseUrl('github-url', read('github-url', DEFAULTS.githubUrl), true))
+  const kubernetesReleaseUrl = field(() => parseDownloadUrl('kubernetes-release-url', read('kubernetes-release-url', DEFAULTS.kubernetesReleaseUrl), true))
+  const githubUrl = field(() => parseDownloadUrl('github-url', read('github-url', DEFAULTS.githubUrl), true))
   const offline = field(() => parseBool('offline', read('offline')))
   if (offline && kubernetesVersion && kubernetesVersion.kind !== 'exact') {
     // a 'stable' or minor version is a lookup over the network, before any check could run
