@@ -2,10 +2,14 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { cachedBinary, cachedTarball, ChecksumError, downloadVerified, parseChecksum, unresolvable } from '../src/host/download.js'
+import { cachedBinary, cachedTarball, ChecksumError, downloadVerified, parseChecksum, pinnedFor, unresolvable, verifyLine } from '../src/host/download.js'
+import { pinnedDigest } from '../src/config/pins.js'
+import type { SourcesInputs } from '../src/config/inputs.js'
+import { artifacts } from '../src/phases/artifacts.js'
+import { containerdArtifact } from '../src/runtimes/containerd/driver.js'
 import { serve, type TestServer } from './helpers/http.js'
 
 const sha = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex')
@@ -118,6 +122,40 @@ describe('verified downloads', () => {
     const bad = { name: 'evil', url: `${server.url}/v1/evil`, checksumUrl: `${server.url}/v1/evil.sha256`, input: 'github-url' as const }
     await assert.rejects(cachedBinary(bad, { tool: 'evil', version: '1.0.0', arch: 'amd64' }), ChecksumError)
     assert.deepEqual(await readdir(process.env.RUNNER_TOOL_CACHE), [])
+  })
+
+  it('holds a download from a mirror that is not on this machine to the digest pinned for the upstream release', async (t) => {
+    // a mirror on another address of this machine: not loopback, so treated as a remote one
+    const addr = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address
+    if (!addr) return t.skip('no non-loopback IPv4 address here to serve a remote-looking mirror from')
+    const body = 'crictl, as a mirror changed it'
+    // the mirror changed the file and its checksum file together: only the pin catches it
+    const mirror = await serve({ '/crictl.tgz': { body }, '/crictl.tgz.sha256': { body: sha(body) } }, addr)
+    try {
+      const pinned = sha('crictl, as upstream published it')
+      const remote = { name: 'crictl', url: `${mirror.url}/crictl.tgz`, checksumUrl: `${mirror.url}/crictl.tgz.sha256`, pinned, input: 'github-url' as const }
+      assert.equal(pinnedFor(remote), pinned)
+      assert.match(verifyLine(remote), new RegExp(`^verify SHA-256 ${pinned} \\(pinned for the upstream release`))
+      await assert.rejects(downloadVerified(remote), (err: Error) => err instanceof ChecksumError && err.message.includes(`has SHA-256 ${sha(body)}`))
+      assert.deepEqual(mirror.hits, ['/crictl.tgz'], "the mirror's checksum file is not asked")
+      // the same mirror on this machine's loopback (or a file:// one) is the user's own: its checksum file counts
+      const local = { ...remote, url: `${server.url}/v1/kubeadm`, checksumUrl: `${server.url}/v1/kubeadm.sha256` }
+      assert.equal(pinnedFor(local), undefined)
+      assert.equal(await readFile(await downloadVerified(local), 'utf8'), 'the kubeadm binary')
+      assert.equal(pinnedFor({ ...remote, url: 'file:///opt/mirror/crictl.tgz' }), undefined)
+    } finally {
+      await mirror.close()
+    }
+  })
+
+  it('pins crictl, the CNI plugins and the action\'s containerd for the default github-url', () => {
+    const arts = artifacts({ kubernetesReleaseUrl: 'https://dl.k8s.io/release', githubUrl: 'https://github.com' } as SourcesInputs, 'v1.34.2', 'amd64')
+    assert.equal(pinnedFor(arts.crictl), pinnedDigest('crictl', 'v1.34.0', 'amd64'))
+    assert.equal(pinnedFor(arts['cni-plugins']), pinnedDigest('cni-plugins', 'v1.8.0', 'amd64'))
+    assert.equal(pinnedFor(containerdArtifact('https://github.com', 'arm64')), pinnedDigest('containerd', '2.2.1', 'arm64'))
+    assert.match(pinnedDigest('crictl', 'v1.34.0', 'amd64') ?? '', /^[0-9a-f]{64}$/)
+    // Kubernetes' own binaries: only the release mirror's checksum (README, Trust)
+    assert.equal(pinnedFor(arts.kubeadm), undefined)
   })
 
   it('parses checksum files', () => {

@@ -1,4 +1,5 @@
-// A loopback HTTP server serving a route table, for version markers and downloads.
+// An HTTP server serving a route table, for version markers and downloads: on loopback, or on
+// another address of this machine where a test needs a mirror that is not on loopback.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -10,7 +11,7 @@ export interface TestServer {
   close(): Promise<void>
 }
 
-export async function serve(routes: Record<string, Route>): Promise<TestServer> {
+export async function serve(routes: Record<string, Route>, host = '127.0.0.1'): Promise<TestServer> {
   const hits: string[] = []
   const server = createServer((req, res) => {
     hits.push(req.url ?? '')
@@ -23,10 +24,10 @@ export async function serve(routes: Record<string, Route>): Promise<TestServer> 
       res.writeHead(route.status ?? 200).end(route.body)
     }
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  await new Promise<void>((r) => server.listen(0, host, r))
   const { port } = server.address() as AddressInfo
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     hits,
     close: () => new Promise((r) => server.close(() => r()))
   }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as tc from '@actions/tool-cache'
+import ipaddr from 'ipaddr.js'
 
 export interface Artifact {
   /** short name for logs: kubeadm, crictl, cni-plugins */
@@ -19,6 +20,9 @@ export interface Artifact {
   checksumUrl: string
   /** a digest pinned in the source, for a project that publishes no checksum file (cri-dockerd) */
   sha256?: string
+  /** the upstream release's digest, pinned in the source (config/pins.ts): it wins over the
+   * checksum file of any mirror but one on this machine (file://, loopback), the user's own */
+  pinned?: string
   /** the input whose URL it comes from, for errors that say what to change */
   input: 'kubernetes-release-url' | 'github-url'
 }
@@ -150,14 +154,36 @@ export function fileNameOf(artifact: Artifact): string {
   return new URL(artifact.url).pathname.split('/').pop() ?? artifact.name
 }
 
+/** A URL on this machine: a file:// URL, or http(s) to a loopback address. */
+export function onThisMachine(url: string): boolean {
+  const u = new URL(url)
+  if (u.protocol === 'file:') return true
+  const h = u.hostname.replace(/^\[|\]$/g, '')
+  return h === 'localhost' || (ipaddr.isValid(h) && ipaddr.process(h).range() === 'loopback')
+}
+
+/** The digest pinned for this download, where one applies (see Artifact.pinned). */
+export function pinnedFor(artifact: Artifact): string | undefined {
+  return artifact.sha256 ?? (artifact.pinned && !onThisMachine(artifact.url) ? artifact.pinned : undefined)
+}
+
+/** The dry run's line for the check a download gets. */
+export function verifyLine(artifact: Artifact): string {
+  const pinned = pinnedFor(artifact)
+  if (pinned && !artifact.sha256) return `verify SHA-256 ${pinned} (pinned for the upstream release; a mirror's checksum file is not asked)`
+  return `verify SHA-256 against ${artifact.checksumUrl}`
+}
+
 /** Where the digest comes from, for logs: the pinned one, or the published checksum file. */
 function digestSource(artifact: Artifact): string {
-  return artifact.sha256 ? `the pinned SHA-256 (from ${artifact.checksumUrl})` : artifact.checksumUrl
+  if (artifact.sha256) return `the pinned SHA-256 (from ${artifact.checksumUrl})`
+  return pinnedFor(artifact) ? 'the SHA-256 pinned for the upstream release' : artifact.checksumUrl
 }
 
 /** The digest the download must have: pinned in the source, or read from the published checksum file. */
 async function expectedDigest(artifact: Artifact, fileName: string): Promise<string> {
-  if (artifact.sha256) return artifact.sha256.toLowerCase()
+  const pinned = pinnedFor(artifact)
+  if (pinned) return pinned.toLowerCase()
   try {
     const sumPath = await fetchToFile(artifact.checksumUrl)
     try {
@@ -176,7 +202,7 @@ async function expectedDigest(artifact: Artifact, fileName: string): Promise<str
  */
 export async function downloadVerified(artifact: Artifact, cache?: DownloadCache, log: (l: string) => void = () => {}): Promise<string> {
   const fileName = fileNameOf(artifact)
-  const dns = await unresolvable(artifact.sha256 ? artifact.url : artifact.checksumUrl)
+  const dns = await unresolvable(pinnedFor(artifact) ? artifact.url : artifact.checksumUrl)
   if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`)
   const expected = await expectedDigest(artifact, fileName)
   const kept = cache?.find(artifact, fileName)

@@ -4,7 +4,7 @@ import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CNI_PLUGINS_VERSION } from '../config/defaults.js'
 import { step, type Step } from '../engine/step.js'
-import { cachedBinary, cachedTarball, isNotPublished } from '../host/download.js'
+import { cachedBinary, cachedTarball, isNotPublished, verifyLine } from '../host/download.js'
 import { installArgv, mkdirArgv } from '../host/host.js'
 import { displayArgv } from '../host/exec.js'
 import { kubeadmDropIn, kubeletUnit } from '../render/systemd.js'
@@ -25,7 +25,7 @@ export function binarySteps(p: PlanContext): Step[] {
   // the downloads wait for the cache entry, which may hold them
   const after: Step['needs'] = cache ? ['cache.restore'] : []
   const steps: Step[] = []
-  const verify = (a: (typeof arts)[keyof typeof arts]): string[] => [`GET ${a.url} (unless the tool cache${cache ? ' or the cache entry' : ''} has it)`, `verify SHA-256 against ${a.checksumUrl}`]
+  const verify = (a: (typeof arts)[keyof typeof arts]): string[] => [`GET ${a.url} (unless the tool cache${cache ? ' or the cache entry' : ''} has it)`, verifyLine(a)]
   for (const name of ['kubeadm', 'kubelet', 'kubectl'] as const) {
     steps.push(
       step(`binaries.${name}`, `${name} ${version}`, after, [

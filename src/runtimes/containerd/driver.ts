@@ -10,7 +10,7 @@ import { minorOf } from '../../config/versions.js'
 import { FROM_KUBEADM, type Learned } from '../../engine/learned.js'
 import { step, type Op, type Step } from '../../engine/step.js'
 import { aptInstallArgv } from '../../host/apt.js'
-import { cachedTarball, type Artifact } from '../../host/download.js'
+import { cachedTarball, verifyLine, type Artifact } from '../../host/download.js'
 import { displayArgv } from '../../host/exec.js'
 import { installArgv } from '../../host/host.js'
 import type { Paths } from '../../host/paths.js'
@@ -25,6 +25,7 @@ import { waitForContainerd } from './ready.js'
 import { credentialProviderFiles, credentialProviderFlags, credentialProviderOps, credentialsInRequest, usesCredentialProvider } from './credentials.js'
 import { containerdStore, criPullArgv, ctrArgv, ctrExportArgv, ctrImportArgv, ctrPullArgv, type ContainerdStoreOptions } from './store.js'
 import { privatePaths, privateRoots } from './paths.js'
+import { pinnedDigest } from '../../config/pins.js'
 import { PRIVATE_UNIT, privateContainerdUnit } from './unit.js'
 
 /** The containerd the action brings where the host's cannot serve: newer than every line the version table lists. */
@@ -33,7 +34,7 @@ export const PRIVATE_CONTAINERD = { version: '2.2.1', binaries: ['containerd', '
 export function containerdArtifact(githubUrl: string, arch: string): Artifact {
   const v = PRIVATE_CONTAINERD.version
   const url = `${githubUrl}/containerd/containerd/releases/download/v${v}/containerd-${v}-linux-${arch}.tar.gz`
-  return { name: 'containerd', url, checksumUrl: `${url}.sha256sum`, input: 'github-url' }
+  return { name: 'containerd', url, checksumUrl: `${url}.sha256sum`, pinned: pinnedDigest('containerd', v, arch), input: 'github-url' }
 }
 
 /** Why the host's containerd cannot serve this version, or undefined when it can (or there is none). */
@@ -99,7 +100,7 @@ function privateContainerdStep(p: PluginContext, l: Layout): Step {
       title: 'download and verify containerd',
       shows: [
         `GET ${art.url} (unless the tool cache${p.cache ? ' or the cache entry' : ''} has it)`,
-        `verify SHA-256 against ${art.checksumUrl}`,
+        verifyLine(art),
         `extract; for ${PRIVATE_CONTAINERD.binaries.join(', ')}: $ sudo ${displayArgv(installArgv('<extracted>/bin/NAME', join(binDir, 'NAME'), exec))}`,
         `(cleanup removes them, and ${own.root} and ${own.state})`
       ],
