@@ -135,7 +135,7 @@ describe('verified downloads', () => {
       const pinned = sha('crictl, as upstream published it')
       const remote = { name: 'crictl', url: `${mirror.url}/crictl.tgz`, checksumUrl: `${mirror.url}/crictl.tgz.sha256`, pinned, input: 'github-url' as const }
       assert.equal(pinnedFor(remote), pinned)
-      assert.match(verifyLine(remote), new RegExp(`^verify SHA-256 ${pinned} \\(pinned for the upstream release`))
+      assert.equal(verifyLine(remote), `verify SHA-256 against ${remote.checksumUrl} only on a mirror on this machine; from any other, the pinned ${pinned}`)
       await assert.rejects(downloadVerified(remote), (err: Error) => err instanceof ChecksumError && err.message.includes(`has SHA-256 ${sha(body)}`))
       assert.deepEqual(mirror.hits, ['/crictl.tgz'], "the mirror's checksum file is not asked")
       // the same mirror on this machine's loopback (or a file:// one) is the user's own: its checksum file counts

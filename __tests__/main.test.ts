@@ -70,6 +70,9 @@ describe('main step against a simulated host', () => {
     assert.equal(out.kubeconfig, join(root, 'home/runner/.kube/config'))
     const timings = JSON.parse(out.timings)
     for (const phase of ['host', 'binaries', 'runtime', 'images', 'init', 'network', 'ready', 'smoke', 'total']) assert.equal(typeof timings[phase], 'number', phase)
+    // counted from the process's start (the step's, on a runner): here the test's, so at least the run's total
+    assert.ok(Number(out['time-to-ready']) >= timings.total - 0.1, `${out['time-to-ready']} vs ${timings.total}`)
+    assert.match(summary, new RegExp(`^<p><strong>Ready in ${out['time-to-ready'].replace('.', '\\.')} s: nginx answered at http://127\\.0\\.0\\.1:\\d+/ \\(Kubernetes v1\\.34\\.2, `))
     assert.match(await readFile(sb.files.env, 'utf8'), /^KUBECONFIG<<.*\n.*\.kube\/config\n/m)
     assert.match(await readFile(sb.files.path, 'utf8'), new RegExp(paths.binDir))
     assert.match(summary, /<table>/)

@@ -78463,7 +78463,7 @@ function pinnedFor(artifact) {
 }
 function verifyLine(artifact) {
   const pinned = pinnedFor(artifact);
-  if (pinned && !artifact.sha256) return `verify SHA-256 ${pinned} (pinned for the upstream release; a mirror's checksum file is not asked)`;
+  if (pinned && !artifact.sha256) return `verify SHA-256 against ${artifact.checksumUrl} only on a mirror on this machine; from any other, the pinned ${pinned}`;
   return `verify SHA-256 against ${artifact.checksumUrl}`;
 }
 function digestSource(artifact) {
@@ -81377,6 +81377,8 @@ async function writeSummary(s) {
   const sum = summary;
   switch (s.kind) {
     case "run":
+      sum.addRaw(`<p><strong>${escapeHtml(s.headline)}</strong></p>
+`, true);
       sum.addHeading("kubeadm-single-node", 2);
       sum.addTable([[{ data: "fact", header: true }, { data: "value", header: true }], ...s.facts.map(([k, v]) => [escapeHtml(k), escapeHtml(v)])]);
       addTimings(s.timings, s.total);
@@ -85955,7 +85957,7 @@ function actionsEnv(paths, cache) {
   const run = createRun();
   const hostLedgerFile = paths.ledgerFile;
   const hostLedger = hostLedgerStore({ file: hostLedgerFile, run, paths, home: process.env.HOME || homedir3(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS) } });
-  return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStore(hostLedger, (m) => warning(m)), hostLedger, hostLedgerFile, where: "actions", cache };
+  return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStore(hostLedger, (m) => warning(m)), hostLedger, hostLedgerFile, where: "actions", cache, startedAt: 0 };
 }
 async function actionPost(cache = actionsCache()) {
   try {

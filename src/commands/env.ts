@@ -22,4 +22,6 @@ export interface CommandEnv {
   where: 'actions' | 'terminal'
   /** where cache entries live between runs; none, no cache (the cache input turns it off too) */
   cache?: CacheBackend
+  /** when the step began, as performance.now() counts (0: the process's start, the Actions step's); the command's start where unset */
+  startedAt?: number
 }

@@ -92,7 +92,12 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
     }
     io.exportVariable('KUBECONFIG', l.kubeconfig ?? plan.kubeconfig)
     io.addPath(paths.binDir)
+    // from the step's start (the process's: performance.now() counts from it) to the last wait
+    // done: nginx answering, or the node Ready where the smoke test is off
+    const ready = (performance.now() - (env.startedAt ?? t0)) / 1000
+    const readyWhat = l.nginxUrl ? `nginx answered at ${l.nginxUrl}` : `node ${l.nodeName} Ready (no smoke test)`
     const outputs: Record<string, string> = {
+      'time-to-ready': ready.toFixed(1),
       kubeconfig: l.kubeconfig ?? '',
       'node-name': l.nodeName ?? '',
       'node-ip': l.nodeIp ?? '',
@@ -107,6 +112,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
     io.info(`Cluster ready in ${seconds().toFixed(1)}s: node ${l.nodeName} (${l.nodeIp})${l.nginxUrl ? `, nginx at ${l.nginxUrl}` : ''}`)
     await io.summary({
       kind: 'run',
+      headline: `Ready in ${ready.toFixed(1)} s: ${readyWhat} (Kubernetes ${version}, ${plan.runtime.describe}, ${CNIS[config.cni].describe(prepared.config)})`,
       facts: [
         ['Kubernetes', version],
         ['node', `${l.nodeName} (${l.nodeIp})`],
@@ -199,12 +205,14 @@ async function reuse(config: Config, env: CommandEnv, prepared: Prepared, earlie
     'node-ip': r.nodeIp,
     'node-port': r.nodePort === undefined ? '' : String(r.nodePort),
     'nginx-url': r.nginxUrl ?? '',
+    'time-to-ready': ((performance.now() - (env.startedAt ?? t0)) / 1000).toFixed(1),
     timings: JSON.stringify(timingsJson([], seconds))
   }
   for (const [k, v] of Object.entries(outputs)) io.setOutput(k, v)
   io.info(`on-existing: reuse: the cluster already here (${r.version}, node ${r.nodeName} ${r.nodeIp}) answers; nothing was built. ${rec.changes.length} host changes are in this run's ledger${adopted.length ? ` (${adopted.length} from the earlier run)` : ''}.`)
   await io.summary({
     kind: 'run',
+    headline: `Ready in ${((performance.now() - (env.startedAt ?? t0)) / 1000).toFixed(1)} s: the cluster already on this host answers (on-existing: reuse; nothing built)`,
     facts: [
       ['Kubernetes', `${r.version} (reused: on-existing: reuse)`],
       ['node', `${r.nodeName} (${r.nodeIp})`],

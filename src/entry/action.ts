@@ -31,7 +31,7 @@ function actionsEnv(paths: Paths, cache: CacheBackend): CommandEnv {
   const run = createRun()
   const hostLedgerFile = paths.ledgerFile
   const hostLedger = hostLedgerStore({ file: hostLedgerFile, run, paths, home: process.env.HOME || homedir(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS) } })
-  return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStore(hostLedger, (m) => core.warning(m)), hostLedger, hostLedgerFile, where: 'actions', cache }
+  return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStore(hostLedger, (m) => core.warning(m)), hostLedger, hostLedgerFile, where: 'actions', cache, startedAt: 0 }
 }
 
 /** `paths`: where the host's files are, and `cache` where entries live; tests put both in a temporary tree. */

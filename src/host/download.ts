@@ -170,7 +170,8 @@ export function pinnedFor(artifact: Artifact): string | undefined {
 /** The dry run's line for the check a download gets. */
 export function verifyLine(artifact: Artifact): string {
   const pinned = pinnedFor(artifact)
-  if (pinned && !artifact.sha256) return `verify SHA-256 ${pinned} (pinned for the upstream release; a mirror's checksum file is not asked)`
+  // the checksum file is named too: a mirror on this machine (an offline one) must hold it
+  if (pinned && !artifact.sha256) return `verify SHA-256 against ${artifact.checksumUrl} only on a mirror on this machine; from any other, the pinned ${pinned}`
   return `verify SHA-256 against ${artifact.checksumUrl}`
 }
 

@@ -5,7 +5,7 @@ import { phaseTimings } from '../engine/execute.js'
 import type { StepTiming } from '../engine/step.js'
 
 export type StepSummary =
-  | { kind: 'run'; facts: Array<[string, string]>; timings: readonly StepTiming[]; total: number; notes: string[] }
+  | { kind: 'run'; headline: string; facts: Array<[string, string]>; timings: readonly StepTiming[]; total: number; notes: string[] }
   | { kind: 'plan'; text: string }
   | { kind: 'failure'; message: string; details?: Array<[string, string]>; timings?: readonly StepTiming[] }
   | { kind: 'cleanup'; lines: string[] }
@@ -58,6 +58,8 @@ export async function writeSummary(s: StepSummary): Promise<void> {
   const sum = core.summary
   switch (s.kind) {
     case 'run':
+      // the first line: the figure users compare between runs and with other cluster actions
+      sum.addRaw(`<p><strong>${escapeHtml(s.headline)}</strong></p>\n`, true)
       sum.addHeading('kubeadm-single-node', 2)
       sum.addTable([[{ data: 'fact', header: true }, { data: 'value', header: true }], ...s.facts.map(([k, v]) => [escapeHtml(k), escapeHtml(v)])])
       addTimings(s.timings, s.total)
