@@ -7,6 +7,7 @@ import { renderDaemonJson } from '../src/render/docker.js'
 import { renderFlannelManifest } from '../src/cnis/flannel/manifest.js'
 import { renderModulesLoad, renderSysctlConf } from '../src/render/host.js'
 import { renderKubeadmConfig } from '../src/render/kubeadm.js'
+import { parseKubeadmDocuments } from '../src/config/kubeadm-config.js'
 import { renderSmokeManifest } from '../src/render/smoke.js'
 import { kubeadmDropIn, kubeletUnit } from '../src/render/systemd.js'
 
@@ -43,6 +44,21 @@ describe('kubeadm config', () => {
       assert.equal('imagePullSerial' in init.nodeRegistration, false)
     }
     assert.equal(docs(renderKubeadmConfig({ ...base, kubernetesVersion: 'v1.31.0' }))[0].apiVersion, 'kubeadm.k8s.io/v1beta4')
+  })
+
+  it('fast-start runs a local etcd without fsync, in the form each kubeadm API takes; kubeadm-config overrides it, and an external etcd gets nothing', () => {
+    const etcdArgs = (o: Partial<Parameters<typeof renderKubeadmConfig>[0]>, v = 'v1.34.2') => docs(renderKubeadmConfig({ ...base, kubernetesVersion: v, fastStart: true, ...o }))[1].etcd
+    assert.deepEqual(etcdArgs({}), { local: { extraArgs: [{ name: 'unsafe-no-fsync', value: 'true' }] } })
+    assert.deepEqual(etcdArgs({}, 'v1.30.9'), { local: { extraArgs: { 'unsafe-no-fsync': 'true' } } })
+    assert.equal(docs(renderKubeadmConfig({ ...base, kubernetesVersion: 'v1.34.2', fastStart: false }))[1].etcd, undefined)
+    const patch = (yaml: string) => parseKubeadmDocuments(yaml, 'kubeadm-config').patches
+    // the user's own value for the flag wins; their other arguments stay, ours is added
+    const own = patch('kind: ClusterConfiguration\napiVersion: kubeadm.k8s.io/v1beta4\netcd:\n  local:\n    extraArgs:\n    - {name: unsafe-no-fsync, value: "false"}\n')
+    assert.deepEqual(etcdArgs({ patches: own }).local.extraArgs, [{ name: 'unsafe-no-fsync', value: 'false' }])
+    const other = patch('kind: ClusterConfiguration\napiVersion: kubeadm.k8s.io/v1beta4\netcd:\n  local:\n    dataDir: /var/lib/etcd\n    extraArgs:\n    - {name: quota-backend-bytes, value: "8589934592"}\n')
+    assert.deepEqual(etcdArgs({ patches: other }).local, { dataDir: '/var/lib/etcd', extraArgs: [{ name: 'quota-backend-bytes', value: '8589934592' }, { name: 'unsafe-no-fsync', value: 'true' }] })
+    const external = patch('kind: ClusterConfiguration\napiVersion: kubeadm.k8s.io/v1beta4\netcd:\n  external:\n    endpoints: [https://10.0.0.9:2379]\n')
+    assert.deepEqual(etcdArgs({ patches: external }), { external: { endpoints: ['https://10.0.0.9:2379'] } })
   })
 
   it('keeps the control-plane taint when untaint is false', () => {

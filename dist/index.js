@@ -81906,6 +81906,16 @@ var INPUTS = [
     summary: "`true`, `false`"
   },
   {
+    name: "fast-start",
+    field: "fastStart",
+    section: "cluster",
+    kind: "boolean",
+    forms: BOOLEAN_FORMS,
+    default: "true",
+    description: "'true' tunes the control plane for one throwaway node, as CI users of kind do: etcd runs with --unsafe-no-fsync (a crash can lose its data, which a test cluster does not keep). 'false' turns every such setting off; kubeadm-config can still set each one (see README, Fast start).",
+    summary: "`true`, `false`: etcd without fsync on a throwaway node ([Fast start](#fast-start))"
+  },
+  {
     name: "kubeadm-config",
     field: "kubeadmConfig",
     section: "cluster",
@@ -87659,6 +87669,7 @@ var import_yaml5 = __toESM(require_dist4(), 1);
 var CONTROL_PLANE_TAINT = { key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" };
 var KUBELET_API = "kubelet.config.k8s.io/v1beta1";
 var KUBE_PROXY_API = "kubeproxy.config.k8s.io/v1alpha1";
+var FAST_START = { etcdArgs: [{ name: "unsafe-no-fsync", value: "true" }] };
 var GATED_COMPONENTS = ["apiServer", "controllerManager", "scheduler"];
 function ownDocuments(o) {
   const apiVersion = o.apiVersion ?? kubeadmApiVersion(o.kubernetesVersion);
@@ -87698,6 +87709,19 @@ function withKubeletArgs(args, added, v1beta4) {
   if (v1beta4) return [...Array.isArray(args) ? args : [], ...added.map((a) => ({ name: a.name, value: a.value }))];
   return { ...isMap(args) ? args : {}, ...Object.fromEntries(added.map((a) => [a.name, a.value])) };
 }
+function withFastStart(cluster) {
+  const etcd = isMap(cluster.etcd) ? { ...cluster.etcd } : {};
+  if (etcd.external !== void 0) return;
+  const local = isMap(etcd.local) ? { ...etcd.local } : {};
+  const v1beta4 = String(cluster.apiVersion).endsWith("v1beta4");
+  const args = local.extraArgs;
+  const named = (n) => Array.isArray(args) ? args.some((a) => isMap(a) && a.name === n) : isMap(args) && n in args;
+  const added = FAST_START.etcdArgs.filter((a) => !named(a.name));
+  if (added.length === 0) return;
+  local.extraArgs = withKubeletArgs(args, added, v1beta4);
+  etcd.local = local;
+  cluster.etcd = etcd;
+}
 function kubeadmDocuments(o) {
   const docs = mergedDocuments(o);
   if (o.kubeletArgs?.length) {
@@ -87706,6 +87730,7 @@ function kubeadmDocuments(o) {
     nodeRegistration.kubeletExtraArgs = withKubeletArgs(nodeRegistration.kubeletExtraArgs, o.kubeletArgs, String(init.apiVersion).endsWith("v1beta4"));
     init.nodeRegistration = nodeRegistration;
   }
+  if (o.fastStart) withFastStart(docs.get("ClusterConfiguration"));
   const gates = o.featureGates ?? [];
   if (gates.length > 0) {
     const cluster = docs.get("ClusterConfiguration");
@@ -87882,6 +87907,7 @@ function kubeadmOptions(p) {
     serviceSubnet: config.serviceCidr,
     imageRepository: config.imageRepository,
     untaint: config.untaint,
+    fastStart: config.fastStart,
     featureGates: config.featureGates,
     patches: given?.patches ?? [],
     kubeletArgs: p.runtime.kubeletArgs(config, p.paths)
@@ -89175,6 +89201,7 @@ function parseInputs(get, o = {}) {
   const loadImages = eachOf(field, parseList(read2("load-images")), (i) => parseLoadImage("load-images", i));
   const imageRetags = parseRetags("image-retags", read2("image-retags"), field);
   const untaint = field(() => parseBool("untaint", read2("untaint")));
+  const fastStart = field(() => parseBool("fast-start", read2("fast-start")));
   const kubeadmConfig = parseKubeadmConfig(get("kubeadm-config"), field, problems2);
   for (const s of kubeadmSecrets(kubeadmConfig?.patches ?? [])) o.secret?.(s);
   const featureGates = parseFeatureGates(read2("feature-gates"));
@@ -89245,6 +89272,7 @@ function parseInputs(get, o = {}) {
     loadImages,
     imageRetags,
     untaint,
+    fastStart,
     kubeadmConfig,
     featureGates: featureGates.gates,
     smokeTest,

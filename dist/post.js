@@ -81153,6 +81153,16 @@ var INPUTS = [
     summary: "`true`, `false`"
   },
   {
+    name: "fast-start",
+    field: "fastStart",
+    section: "cluster",
+    kind: "boolean",
+    forms: BOOLEAN_FORMS,
+    default: "true",
+    description: "'true' tunes the control plane for one throwaway node, as CI users of kind do: etcd runs with --unsafe-no-fsync (a crash can lose its data, which a test cluster does not keep). 'false' turns every such setting off; kubeadm-config can still set each one (see README, Fast start).",
+    summary: "`true`, `false`: etcd without fsync on a throwaway node ([Fast start](#fast-start))"
+  },
+  {
     name: "kubeadm-config",
     field: "kubeadmConfig",
     section: "cluster",

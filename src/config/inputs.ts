@@ -62,6 +62,8 @@ export interface ClusterInputs {
   /** a name in src/runtimes/index.ts */
   containerRuntime: string
   untaint: boolean
+  /** the one-node settings (render/kubeadm.ts, FAST_START): etcd without fsync */
+  fastStart: boolean
   /** YAML laid over the rendered kubeadm configuration (src/render/kubeadm.ts), if given */
   kubeadmConfig?: KubeadmConfigInput
   /** given to the API server, controller manager, scheduler and kubelet; empty when unset */

@@ -561,6 +561,7 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
   const loadImages = eachOf(field, parseList(read('load-images')), (i) => parseLoadImage('load-images', i))
   const imageRetags = parseRetags('image-retags', read('image-retags'), field)
   const untaint = field(() => parseBool('untaint', read('untaint')))
+  const fastStart = field(() => parseBool('fast-start', read('fast-start')))
   const kubeadmConfig = parseKubeadmConfig(get('kubeadm-config'), field, problems)
   // bootstrap tokens and a certificate key given inline are masked like registry-credentials
   for (const s of kubeadmSecrets(kubeadmConfig?.patches ?? [])) o.secret?.(s)
@@ -641,6 +642,7 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     loadImages: loadImages!,
     imageRetags: imageRetags!,
     untaint: untaint!,
+    fastStart: fastStart!,
     kubeadmConfig,
     featureGates: featureGates.gates,
     smokeTest: smokeTest!,

@@ -31,6 +31,7 @@ export function kubeadmOptions(p: PlanContext): KubeadmConfigOptions {
     serviceSubnet: config.serviceCidr,
     imageRepository: config.imageRepository,
     untaint: config.untaint,
+    fastStart: config.fastStart,
     featureGates: config.featureGates,
     patches: given?.patches ?? [],
     kubeletArgs: p.runtime.kubeletArgs(config, p.paths)

@@ -15,6 +15,8 @@ export interface KubeadmConfigOptions {
   serviceSubnet: string
   imageRepository: string
   untaint: boolean
+  /** the one-node settings in FAST_START, where kubeadm-config does not set them itself */
+  fastStart?: boolean
   /** feature-gates: given to the API server, controller manager, scheduler and kubelet */
   featureGates?: readonly FeatureGate[]
   /** kubeadm-config's documents, at most one per kind */
@@ -32,6 +34,16 @@ export const CONTROL_PLANE_TAINT = { key: 'node-role.kubernetes.io/control-plane
 
 export const KUBELET_API = 'kubelet.config.k8s.io/v1beta1'
 export const KUBE_PROXY_API = 'kubeproxy.config.k8s.io/v1alpha1'
+
+/**
+ * What fast-start sets for a throwaway single node. etcd's --unsafe-no-fsync (etcd v3.5.0 on,
+ * etcd-io/etcd CHANGELOG-3.5 and server/etcdmain/config.go: "Disables fsync, unsafe, will cause
+ * data loss"; every etcd kubeadm runs for 1.28 and later is 3.5.9 or newer) stops etcd waiting
+ * for the disk on every write, which a CI runner's disk makes slow; kind users set it the same
+ * way (ClusterConfiguration etcd.local.extraArgs). A node that crashes loses its etcd data: a
+ * test cluster is rebuilt anyway.
+ */
+export const FAST_START = { etcdArgs: [{ name: 'unsafe-no-fsync', value: 'true' }] } as const
 
 /** The control-plane components that take --feature-gates through ClusterConfiguration extraArgs. */
 export const GATED_COMPONENTS = ['apiServer', 'controllerManager', 'scheduler'] as const
@@ -83,10 +95,29 @@ function withFeatureGatesArg(args: unknown, flag: string, v1beta4: boolean): unk
   return { ...(isMap(args) ? args : {}), 'feature-gates': flag }
 }
 
-/** kubeletExtraArgs with these added, in the form the kubeadm API version takes (as withFeatureGatesArg). */
+/** An argument list (kubeletExtraArgs, a component's extraArgs) with these added, in the form the kubeadm API version takes (as withFeatureGatesArg). */
 function withKubeletArgs(args: unknown, added: ReadonlyArray<{ name: string; value: string }>, v1beta4: boolean): unknown {
   if (v1beta4) return [...(Array.isArray(args) ? args : []), ...added.map((a) => ({ name: a.name, value: a.value }))]
   return { ...(isMap(args) ? args : {}), ...Object.fromEntries(added.map((a) => [a.name, a.value])) }
+}
+
+/**
+ * FAST_START's etcd arguments added to a local etcd's extraArgs, each unless kubeadm-config
+ * already names it (so `unsafe-no-fsync: "false"` there wins); none for an external etcd,
+ * which is not the action's to tune.
+ */
+function withFastStart(cluster: Doc): void {
+  const etcd = isMap(cluster.etcd) ? { ...cluster.etcd } : {}
+  if (etcd.external !== undefined) return
+  const local = isMap(etcd.local) ? { ...etcd.local } : {}
+  const v1beta4 = String(cluster.apiVersion).endsWith('v1beta4')
+  const args = local.extraArgs
+  const named = (n: string): boolean => (Array.isArray(args) ? args.some((a) => isMap(a) && a.name === n) : isMap(args) && n in args)
+  const added = FAST_START.etcdArgs.filter((a) => !named(a.name))
+  if (added.length === 0) return
+  local.extraArgs = withKubeletArgs(args, added, v1beta4)
+  etcd.local = local
+  cluster.etcd = etcd
 }
 
 /** The documents kubeadm reads, in order: Init, Cluster, Kubelet, then KubeProxy if given. */
@@ -99,6 +130,7 @@ export function kubeadmDocuments(o: KubeadmConfigOptions): Doc[] {
     nodeRegistration.kubeletExtraArgs = withKubeletArgs(nodeRegistration.kubeletExtraArgs, o.kubeletArgs, String(init.apiVersion).endsWith('v1beta4'))
     init.nodeRegistration = nodeRegistration
   }
+  if (o.fastStart) withFastStart(docs.get('ClusterConfiguration')!)
   const gates = o.featureGates ?? []
   if (gates.length > 0) {
     const cluster = docs.get('ClusterConfiguration')!
