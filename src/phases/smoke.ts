@@ -1,8 +1,9 @@
 // smoke: nginx behind a NodePort Service, deployed as soon as the API answers (overlapping
-// the CNI rollout), then asked over HTTP on the node's InternalIP until it answers 200.
+// the CNI rollout), then asked over HTTP on the node's InternalIP until it answers 200, while
+// the cluster wait (ready.cluster) runs beside it.
 import { SMOKE } from '../config/defaults.js'
 import { step, type Step } from '../engine/step.js'
-import { kubectl, unreadyPods } from '../kube/kubectl.js'
+import { kubectl, nodeFacts, unreadyPods } from '../kube/kubectl.js'
 import { waitUntil } from '../kube/wait.js'
 import { CONTROL_PLANE_TAINT } from '../render/kubeadm.js'
 import { renderSmokeManifest } from '../render/smoke.js'
@@ -19,23 +20,36 @@ export function smokeSteps(p: PlanContext): Step[] {
       { kind: 'write', path: files.smokeManifest, render: () => renderSmokeManifest(SMOKE.name, SMOKE.namespace, config.smokeTestImage, tolerations) },
       { kind: 'exec', argv: [bin('kubectl'), 'apply', '-f', files.smokeManifest], env: kubeEnv }
     ]),
-    step('smoke.check', 'nginx answers 200 on the node IP and NodePort', ['smoke.deploy', 'ready.cluster'], [
+    // beside ready.cluster, not after it: nginx answering is the last thing either waits for,
+    // so the run ends when the later of the two does, not at their sum
+    step('smoke.check', 'nginx answers 200 on the node IP and NodePort', ['smoke.deploy'], [
       {
         kind: 'task',
         title: 'HTTP GET http://<node InternalIP>:<nodePort>/ until 200',
-        shows: [`$ kubectl get service ${SMOKE.name} -o json   (nodePort)`, 'GET http://<node InternalIP>:<nodePort>/ until it answers 200, within the deadline'],
+        shows: [
+          `$ kubectl get service ${SMOKE.name} -o json   (nodePort)`,
+          '$ kubectl get nodes -o json   (the InternalIP)',
+          'GET http://<node InternalIP>:<nodePort>/ until it answers 200, within the deadline, while the cluster wait runs'
+        ],
         run: async (ctx) => {
           const k = kubectl(ctx.host.run, bin('kubectl'), files.kubeconfig)
           const svc = await k.json(['get', 'service', SMOKE.name, '-n', SMOKE.namespace])
           const port = Number(svc.spec?.ports?.[0]?.nodePort)
           if (!Number.isInteger(port) || port <= 0) throw new Error(`service ${SMOKE.name} has no nodePort`)
-          const url = `http://${ctx.learned.nodeIp}:${port}/`
+          let url = ''
           await waitUntil(
-            `nginx to answer 200 at ${url}`,
+            `nginx to answer 200 on the node's NodePort ${port}`,
             readinessDeadline(ctx, config.timeoutSeconds),
             async (observe) => {
+              // the node's address: the cluster wait may not have read it yet
+              const ip = ctx.learned.nodeIp || nodeFacts((await k.json(['get', 'nodes'])).items[0] ?? {}).ip
+              if (!ip) {
+                observe('no node address yet')
+                return undefined
+              }
+              url = `http://${ip}:${port}/`
               const res = await fetch(url, { signal: AbortSignal.timeout(3000) })
-              observe(`HTTP ${res.status}`)
+              observe(`HTTP ${res.status} from ${url}`)
               return res.status === 200 ? true : undefined
             },
             {
