@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { parseAllDocuments } from 'yaml'
@@ -105,10 +105,11 @@ describe('cni: calico in the dry run', () => {
     assert.match(ghes, /GET https:\/\/ghes\.example\/projectcalico\/calico\/raw\/v3\.32\.2\/manifests\/calico\.yaml/)
   })
 
-  it("takes flannel's named release from its release assets too", () => {
+  it("takes flannel's named release from the file of its tag too", () => {
     const p = buildPlan({ config: config({ 'cni-version': 'v0.27.4' }), facts: hostedRunner, version: 'v1.34.2', paths: HOST_PATHS })
     const text = renderPlan(p.steps, p.learned)
-    assert.match(text, /GET https:\/\/github\.com\/flannel-io\/flannel\/releases\/download\/v0\.27\.4\/kube-flannel\.yml/)
+    assert.match(text, /GET https:\/\/github\.com\/flannel-io\/flannel\/raw\/v0\.27\.4\/Documentation\/kube-flannel\.yml/)
+    assert.doesNotMatch(text, /pinned for the release's manifest/, 'another release than the pinned one has no pin')
     assert.match(text, /flannel manifest \(v0\.27\.4 \(cni-version\)\)/)
     assert.deepEqual(p.learned.cniImages, [], "its CNI plugin image has a tag of its own: read from the manifest")
   })
@@ -180,5 +181,45 @@ describe("calico's diagnostics", () => {
       'logs -n kube-system -l k8s-app=calico-node --all-containers --tail 40',
       'logs -n kube-system -l k8s-app=calico-kube-controllers --tail 20'
     ])
+  })
+})
+
+describe("flannel's pinned manifest at run time", () => {
+  const saved = { ...process.env }
+  after(() => {
+    process.env = saved
+  })
+
+  /** config.cni run against a github-url on `host` serving `body` as the pinned manifest. */
+  async function fetchFrom(host: string, body: string): Promise<{ error?: Error; images: string[]; hits: string[] }> {
+    const server = await serve({ '/gh/flannel-io/flannel/raw/v0.28.9/Documentation/kube-flannel.yml': { body } }, host)
+    process.env.RUNNER_TEMP = await mkdtemp(join(tmpdir(), 'ksn-flannel-'))
+    try {
+      // a URL the inputs would refuse over plain http: set directly, as an https mirror would be
+      const c = { ...config({ 'pod-network-cidr': '10.32.0.0/16' }), githubUrl: `${server.url}/gh` }
+      const p = buildPlan({ config: c, facts: hostedRunner, version: 'v1.34.2', paths: HOST_PATHS })
+      const host = { writeFile: async () => {} } as unknown as Host
+      const learned: Learned = { ...p.learned, cniImages: [] }
+      const error = await execute([{ ...p.steps.find((s) => s.id === 'config.cni')!, needs: [] }], { host, learned }).then(
+        () => undefined,
+        (err: Error) => err
+      )
+      return { error, images: learned.cniImages, hits: [...server.hits] }
+    } finally {
+      await server.close()
+    }
+  }
+
+  it('refuses a manifest a mirror changed, before anything is applied; a mirror on this machine is held to nothing but its own copy', async (t) => {
+    const addr = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address
+    if (!addr) return t.skip('no non-loopback IPv4 address here to serve a remote-looking mirror from')
+    // the pinned digest is of the file upstream: this stand-in is not it, as a changed copy would not be
+    const changed = FLANNEL_MANIFEST.replace('ghcr.io/flannel-io/flannel:v0.28.9', 'ghcr.io/attacker/flannel:v0.28.9')
+    const remote = await fetchFrom(addr, changed)
+    assert.match(remote.error?.message ?? '', /The flannel manifest from http:\/\/.*kube-flannel\.yml has SHA-256 [0-9a-f]{64}, but the action pins e875824be2f5\w+ for v0\.28\.9\. Nothing was applied\. Set github-url/)
+    assert.deepEqual(remote.images, [], 'nothing learned from it')
+    const local = await fetchFrom('127.0.0.1', FLANNEL_MANIFEST)
+    assert.equal(local.error, undefined)
+    assert.ok(local.images.includes('ghcr.io/flannel-io/flannel:v0.28.9'))
   })
 })

@@ -305,7 +305,7 @@ describe('the action plan', () => {
     assert.deepEqual(json.map((s: { id: string }) => s.id), orderSteps(plan.steps).map((s) => s.id))
     assert.match(await readFile(join(root, 'plan.txt'), 'utf8'), /kubeadm init --config \/etc\/kubeadm-single-node\/kubeadm\.yaml/)
     // files a task writes are in the tree too: the CNI manifest says where the run reads it
-    assert.match(await readFile(join(root, 'etc/kubeadm-single-node/cni.yaml'), 'utf8'), /^# the flannel manifest, read at run time from https:\/\/github\.com\/flannel-io\/flannel\/releases\/download\/v0\.28\.9\/kube-flannel\.yml, with net-conf\.json Network set to 10\.244\.0\.0\/16/)
+    assert.match(await readFile(join(root, 'etc/kubeadm-single-node/cni.yaml'), 'utf8'), /^# the flannel manifest, read at run time from https:\/\/github\.com\/flannel-io\/flannel\/raw\/v0\.28\.9\/Documentation\/kube-flannel\.yml, with net-conf\.json Network set to 10\.244\.0\.0\/16/)
     const withCreds = build({ 'registry-credentials': 'docker.io=octocat:dckr_pat_tree' })
     const root2 = await mkdtemp(join(tmpdir(), 'ksn-plan-'))
     const written2 = await writePlanTree(withCreds.steps, withCreds.learned, root2)
@@ -545,7 +545,7 @@ describe('mirror-preset in the plan', () => {
     const text = renderPlan(plan.steps, plan.learned)
     assert.match(text, /GET https:\/\/files\.m\.daocloud\.io\/dl\.k8s\.io\/release\/v1\.34\.2\/bin\/linux\/amd64\/kubeadm/)
     assert.match(text, /https:\/\/files\.m\.daocloud\.io\/github\.com\/kubernetes-sigs\/cri-tools\/releases\/download\//)
-    assert.match(text, /https:\/\/files\.m\.daocloud\.io\/github\.com\/flannel-io\/flannel\/releases\/download\/v0\.28\.9\/kube-flannel\.yml/)
+    assert.match(text, /GET https:\/\/files\.m\.daocloud\.io\/github\.com\/flannel-io\/flannel\/raw\/v0\.28\.9\/Documentation\/kube-flannel\.yml\n\s*verify SHA-256 e875824be2f552b45711dbda91af81b17eb961d00025d914d9fef18fad8f09c0 \(pinned for the release's manifest\)/, "the mirror's manifest is held to flannel's pinned digest")
     for (const [registry, host] of [['docker.io', 'docker'], ['ghcr.io', 'ghcr'], ['quay.io', 'quay'], ['registry.k8s.io', 'k8s']]) {
       assert.ok(text.includes(`write /etc/containerd/certs.d/${registry}/hosts.toml`), registry)
       assert.ok(text.includes(`[host."https://${host}.m.daocloud.io"]`), host)

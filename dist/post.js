@@ -78018,10 +78018,8 @@ function writeRoots(p, home, plugins, dockerConfig = process.env.DOCKER_CONFIG) 
 }
 
 // src/cnis/manifest-cni.ts
+import { createHash as createHash3 } from "node:crypto";
 import { readFile as readFile3 } from "node:fs/promises";
-
-// src/cnis/release.ts
-import { readFile as readFile2, rm as rm3 } from "node:fs/promises";
 
 // src/host/download.ts
 import { createHash as createHash2, randomUUID as randomUUID6 } from "node:crypto";
@@ -78549,6 +78547,7 @@ async function cachedTarball(artifact, key, log2 = () => {
 }
 
 // src/cnis/release.ts
+import { readFile as readFile2, rm as rm3 } from "node:fs/promises";
 function cniReleaseOf(plugin, config) {
   if (!plugin.release) throw new Error(`cni '${config.cni}' installs no release`);
   const spec = config.cniVersion;
@@ -78600,6 +78599,7 @@ function manifestCni(m) {
     configSteps(p) {
       const { config, files, learned } = p;
       const source = m.source(config);
+      const pin = m.pinnedSha256 && isPinned(m.plugin(), config) && isUrl(source) && !onThisMachine(source) ? m.pinnedSha256 : void 0;
       return [
         step("config.cni", `${m.name} manifest (${config.cniManifest ? "given" : describeRelease(m.plugin(), config)}), ${m.sets.title} = ${config.podNetworkCidr}`, [], [
           {
@@ -78607,6 +78607,7 @@ function manifestCni(m) {
             title: `fetch and render the ${m.name} manifest`,
             shows: [
               isUrl(source) ? `GET ${source}` : `read ${source}`,
+              ...pin ? [`verify SHA-256 ${pin} (pinned for the release's manifest)`] : [],
               `set ${m.sets.full} to ${config.podNetworkCidr}; write ${files.cniManifest}`,
               `images: ${learned.cniImages.join(" ") || "(read from the manifest)"}`
             ],
@@ -78614,7 +78615,17 @@ function manifestCni(m) {
             writes: [{ path: files.cniManifest, render: () => `# the ${m.name} manifest, read at run time from ${source}, with ${m.sets.full} set to ${config.podNetworkCidr}
 ` }],
             run: async (ctx) => {
-              const rendered = m.render(await readManifest(source), config.podNetworkCidr);
+              const text = await readManifest(source);
+              if (pin) {
+                const actual = createHash3("sha256").update(text).digest("hex");
+                if (actual !== pin) {
+                  throw new Error(
+                    `The ${m.name} manifest from ${source} has SHA-256 ${actual}, but the action pins ${pin} for ${describeRelease(m.plugin(), config)}. Nothing was applied. Set github-url to a mirror that serves it unchanged, or cni-manifest to a copy you checked.`
+                  );
+                }
+                ctx.log(`verified the ${m.name} manifest against its pinned SHA-256`);
+              }
+              const rendered = m.render(text, config.podNetworkCidr);
               ctx.learned.cniImages = rendered.images;
               await ctx.host.writeFile(files.cniManifest, rendered.manifest);
               ctx.log(`manifest images: ${rendered.images.join(", ")}`);
@@ -78782,10 +78793,15 @@ function renderFlannelManifest(source, podCidr) {
 
 // src/cnis/flannel/plugin.ts
 var FLANNEL = {
-  // flannel-io/flannel tag v0.28.9 (commit 5cd0d52648e891d73a6dcb9bb2c67d7c365cf7aa, 2026-08-07):
-  // its release workflow uploads kube-flannel.yml built from
-  // Documentation/kustomization/kube-flannel/ (Makefile, .github/workflows/release.yml)
+  // flannel-io/flannel tag v0.28.9 (commit 5cd0d52648e891d73a6dcb9bb2c67d7c365cf7aa, 2026-08-07).
+  // Its release asset kube-flannel.yml is built by kustomize at release time (Makefile's
+  // release-manifest, .github/workflows/release.yml), so no copy of its bytes is in the
+  // repository, and flannel publishes no checksum. The same manifest is kept in the repository
+  // as Documentation/kube-flannel.yml, updated by the release commit ("Prepare for release
+  // v0.28.9", #2525): the action reads that file at the tag, whose SHA-256 (of the file at that
+  // commit) is pinned, so no mirror can change it.
   version: "v0.28.9",
+  manifestSha256: "e875824be2f552b45711dbda91af81b17eb961d00025d914d9fef18fad8f09c0",
   // The images the pinned manifest names (Documentation/kustomization/kube-flannel/kube-flannel.yml
   // and chart/kube-flannel/values.yaml at the tag); the run reads them from the manifest itself
   // and these only predict them for the dry run.
@@ -78796,7 +78812,7 @@ var FLANNEL = {
   runDir: "/run/flannel"
 };
 function flannelManifestSource(config) {
-  return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/releases/download/${cniReleaseOf(flannel, config)}/kube-flannel.yml`;
+  return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/raw/${cniReleaseOf(flannel, config)}/Documentation/kube-flannel.yml`;
 }
 var flannel = {
   release: { repo: "flannel-io/flannel", pinned: FLANNEL.version },
@@ -78809,6 +78825,7 @@ var flannel = {
     source: flannelManifestSource,
     render: renderFlannelManifest,
     pinnedImages: FLANNEL.images,
+    pinnedSha256: FLANNEL.manifestSha256,
     sets: { title: "net-conf Network", full: "net-conf.json Network" }
   }),
   leftovers: (paths) => ({

@@ -174,7 +174,7 @@ export async function releaseRoutes(): Promise<Record<string, Route>> {
   execFileSync('tar', ['-czf', join(work, 'containerd.tgz'), '-C', join(work, 'ctd'), 'bin'])
   file('/gh/containerd/containerd/releases/download/v2.2.1/containerd-2.2.1-linux-amd64.tar.gz', await readFile(join(work, 'containerd.tgz')))
   routes['/gh/containerd/containerd/releases/download/v2.2.1/containerd-2.2.1-linux-amd64.tar.gz.sha256sum'] = routes['/gh/containerd/containerd/releases/download/v2.2.1/containerd-2.2.1-linux-amd64.tar.gz.sha256']
-  routes['/gh/flannel-io/flannel/releases/download/v0.28.9/kube-flannel.yml'] = { body: FLANNEL_MANIFEST }
+  routes['/gh/flannel-io/flannel/raw/v0.28.9/Documentation/kube-flannel.yml'] = { body: FLANNEL_MANIFEST }
   routes['/gh/projectcalico/calico/raw/v3.32.2/manifests/calico.yaml'] = { body: CALICO_MANIFEST }
   routes['/'] = { body: '<h1>Welcome to nginx!</h1>' }
   return routes

@@ -138,7 +138,7 @@ describe('a booted machine dressed as a GitHub hosted runner', () => {
       curl -fsS ${rel.githubUrl}/kubernetes-sigs/cri-tools/releases/download/v1.34.0/crictl-v1.34.0-linux-amd64.tar.gz.sha256 | sha256sum -c -
       curl -fsSO ${rel.githubUrl}/containernetworking/plugins/releases/download/v1.8.0/cni-plugins-linux-amd64-v1.8.0.tgz
       curl -fsS ${rel.githubUrl}/containernetworking/plugins/releases/download/v1.8.0/cni-plugins-linux-amd64-v1.8.0.tgz.sha256 | sha256sum -c -
-      curl -fsSO ${rel.githubUrl}/flannel-io/flannel/releases/download/v0.28.9/kube-flannel.yml`)
+      curl -fsSO ${rel.githubUrl}/flannel-io/flannel/raw/v0.28.9/Documentation/kube-flannel.yml`)
     const listing = await m.sh(`cd /tmp && curl -fsS ${rel.githubUrl}/containernetworking/plugins/releases/download/v1.8.0/cni-plugins-linux-amd64-v1.8.0.tgz | tar -tzvf -`)
     for (const f of ['./bridge', './host-local', './loopback', './portmap', './README.md', './LICENSE']) assert.match(listing, new RegExp(` ${f.replace('.', '\\.')}$`, 'm'), f)
     assert.match(listing, /^-rwxr-xr-x root\/root .* \.\/bridge$/m)

@@ -117,7 +117,7 @@ async function layDownloads(m: Machine, version = VERSION): Promise<void> {
   const crictl = crictlVersion(Number(version.split('.')[1]))
   await put(`github/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-amd64.tar.gz`, await packCrictl(), 'sha256sum')
   await put(`github/containernetworking/plugins/releases/download/${CNI_PLUGINS_VERSION}/cni-plugins-linux-amd64-${CNI_PLUGINS_VERSION}.tgz`, await packCniPlugins(m), 'sha256sum')
-  await put(`github/flannel-io/flannel/releases/download/${FLANNEL.version}/kube-flannel.yml`, await readFile(FLANNEL_MANIFEST))
+  await put(`github/flannel-io/flannel/raw/${FLANNEL.version}/Documentation/kube-flannel.yml`, await readFile(FLANNEL_MANIFEST))
   if (existsSync(join(CONTAINERD2, 'containerd'))) {
     // containerd publishes <file>.sha256sum
     const { path: rel, tgz } = await packContainerdRelease()

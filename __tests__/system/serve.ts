@@ -156,7 +156,7 @@ export async function serveRelease(m: Machine, opts: { version?: string; crictl?
   files[crictlPath] = await mirror.addWithSha256(crictlPath, await packCrictl(), 'sha256sum')
   const cniPath = `github/containernetworking/plugins/releases/download/${CNI_VERSION}/cni-plugins-linux-amd64-${CNI_VERSION}.tgz`
   files[cniPath] = await mirror.addWithSha256(cniPath, await packCniPlugins(m), 'sha256sum')
-  const flannelPath = `github/flannel-io/flannel/releases/download/${FLANNEL_VERSION}/kube-flannel.yml`
+  const flannelPath = `github/flannel-io/flannel/raw/${FLANNEL_VERSION}/Documentation/kube-flannel.yml`
   await mirror.add(flannelPath, await readFile(FLANNEL_MANIFEST))
   files[flannelPath] = ''
   return { mirror, kubernetesReleaseUrl: `${mirror.url}/k8s/release`, githubUrl: `${mirror.url}/github`, files }

@@ -1,9 +1,11 @@
 // What every CNI installed from one YAML manifest does alike: fetch or read the manifest,
 // render it for the pod CIDR and learn its images (config phase), apply it after kubeadm init
 // (network phase), and say what offline needs of it. Each plug-in gives only what differs.
+import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import type { CniSourceInputs } from '../config/inputs.js'
 import { step } from '../engine/step.js'
+import { onThisMachine } from '../host/download.js'
 import { describeRelease, isPinned, isUrl, readManifest } from './release.js'
 import type { CniPlugin } from './types.js'
 
@@ -16,6 +18,8 @@ export interface ManifestCni {
   render(text: string, podCidr: string): { manifest: string; images: string[] }
   /** the images the pinned release's manifest names */
   pinnedImages: readonly string[]
+  /** the pinned release's manifest SHA-256, where it can be pinned: it runs privileged pods */
+  pinnedSha256?: string
   /** what rendering sets to the pod CIDR: its short name for the step's title, and in full */
   sets: { title: string; full: string }
 }
@@ -47,6 +51,8 @@ export function manifestCni(m: ManifestCni): Pick<CniPlugin, 'predictedImages' |
     configSteps(p) {
       const { config, files, learned } = p
       const source = m.source(config)
+      // as for the binaries (host/download.ts): a mirror on this machine is the user's own
+      const pin = m.pinnedSha256 && isPinned(m.plugin(), config) && isUrl(source) && !onThisMachine(source) ? m.pinnedSha256 : undefined
       return [
         step('config.cni', `${m.name} manifest (${config.cniManifest ? 'given' : describeRelease(m.plugin(), config)}), ${m.sets.title} = ${config.podNetworkCidr}`, [], [
           {
@@ -54,13 +60,24 @@ export function manifestCni(m: ManifestCni): Pick<CniPlugin, 'predictedImages' |
             title: `fetch and render the ${m.name} manifest`,
             shows: [
               isUrl(source) ? `GET ${source}` : `read ${source}`,
+              ...(pin ? [`verify SHA-256 ${pin} (pinned for the release's manifest)`] : []),
               `set ${m.sets.full} to ${config.podNetworkCidr}; write ${files.cniManifest}`,
               `images: ${learned.cniImages.join(' ') || '(read from the manifest)'}`
             ],
             // the manifest is read at run time; the tree says from where, and what is set in it
             writes: [{ path: files.cniManifest, render: () => `# the ${m.name} manifest, read at run time from ${source}, with ${m.sets.full} set to ${config.podNetworkCidr}\n` }],
             run: async (ctx) => {
-              const rendered = m.render(await readManifest(source), config.podNetworkCidr)
+              const text = await readManifest(source)
+              if (pin) {
+                const actual = createHash('sha256').update(text).digest('hex')
+                if (actual !== pin) {
+                  throw new Error(
+                    `The ${m.name} manifest from ${source} has SHA-256 ${actual}, but the action pins ${pin} for ${describeRelease(m.plugin(), config)}. Nothing was applied. Set github-url to a mirror that serves it unchanged, or cni-manifest to a copy you checked.`
+                  )
+                }
+                ctx.log(`verified the ${m.name} manifest against its pinned SHA-256`)
+              }
+              const rendered = m.render(text, config.podNetworkCidr)
               ctx.learned.cniImages = rendered.images
               await ctx.host.writeFile(files.cniManifest, rendered.manifest)
               ctx.log(`manifest images: ${rendered.images.join(', ')}`)

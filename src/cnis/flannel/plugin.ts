@@ -12,10 +12,15 @@ import type { CniPlugin } from '../types.js'
 import { renderFlannelManifest } from './manifest.js'
 
 export const FLANNEL = {
-  // flannel-io/flannel tag v0.28.9 (commit 5cd0d52648e891d73a6dcb9bb2c67d7c365cf7aa, 2026-08-07):
-  // its release workflow uploads kube-flannel.yml built from
-  // Documentation/kustomization/kube-flannel/ (Makefile, .github/workflows/release.yml)
+  // flannel-io/flannel tag v0.28.9 (commit 5cd0d52648e891d73a6dcb9bb2c67d7c365cf7aa, 2026-08-07).
+  // Its release asset kube-flannel.yml is built by kustomize at release time (Makefile's
+  // release-manifest, .github/workflows/release.yml), so no copy of its bytes is in the
+  // repository, and flannel publishes no checksum. The same manifest is kept in the repository
+  // as Documentation/kube-flannel.yml, updated by the release commit ("Prepare for release
+  // v0.28.9", #2525): the action reads that file at the tag, whose SHA-256 (of the file at that
+  // commit) is pinned, so no mirror can change it.
   version: 'v0.28.9',
+  manifestSha256: 'e875824be2f552b45711dbda91af81b17eb961d00025d914d9fef18fad8f09c0',
   // The images the pinned manifest names (Documentation/kustomization/kube-flannel/kube-flannel.yml
   // and chart/kube-flannel/values.yaml at the tag); the run reads them from the manifest itself
   // and these only predict them for the dry run.
@@ -26,8 +31,9 @@ export const FLANNEL = {
   runDir: '/run/flannel'
 } as const
 
+/** GitHub serves a file of a tag at OWNER/REPO/raw/TAG/PATH, as Calico's is read (./calico/plugin.ts). */
 export function flannelManifestSource(config: CniSourceInputs): string {
-  return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/releases/download/${cniReleaseOf(flannel, config)}/kube-flannel.yml`
+  return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/raw/${cniReleaseOf(flannel, config)}/Documentation/kube-flannel.yml`
 }
 
 export const flannel: CniPlugin = {
@@ -41,6 +47,7 @@ export const flannel: CniPlugin = {
     source: flannelManifestSource,
     render: renderFlannelManifest,
     pinnedImages: FLANNEL.images,
+    pinnedSha256: FLANNEL.manifestSha256,
     sets: { title: 'net-conf Network', full: 'net-conf.json Network' }
   }),
 
