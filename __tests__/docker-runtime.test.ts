@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
@@ -157,23 +157,27 @@ describe("cri-dockerd's download", () => {
     for (const arch of ['amd64', 'arm64'] as const) {
       const a = criDockerdArtifact('https://github.com', arch)
       assert.equal(a.url, `https://github.com/Mirantis/cri-dockerd/releases/download/v${CRI_DOCKERD.version}/cri-dockerd-${CRI_DOCKERD.version}.${arch}.tgz`)
-      assert.match(a.sha256!, /^[0-9a-f]{64}$/)
+      assert.match(a.pinned!, /^[0-9a-f]{64}$/)
       assert.equal(a.input, 'github-url')
-      assert.match(a.checksumUrl, /kubernetes-sigs\/kubespray\/blob\/[0-9a-f]{40}\/roles\/kubespray_defaults\/vars\/main\/checksums\.yml$/)
+      assert.match(a.pinSource!, /kubernetes-sigs\/kubespray\/blob\/[0-9a-f]{40}\/roles\/kubespray_defaults\/vars\/main\/checksums\.yml$/)
+      // what a mirror on this machine keeps beside the archive, since cri-dockerd publishes none
+      assert.equal(a.checksumUrl, `${a.url}.sha256`)
     }
     assert.notEqual(CRI_DOCKERD.sha256.amd64, CRI_DOCKERD.sha256.arm64)
     assert.match(criDockerdArtifact('https://ghproxy.example/gh', 'arm64').url, /^https:\/\/ghproxy\.example\/gh\/Mirantis\//)
   })
 
-  it('accepts only the pinned digest, asking for no checksum file, and deletes anything else', async () => {
+  it('accepts only the pinned digest from a mirror not on this machine, asking for no checksum file, and deletes anything else', async (t) => {
+    const addr = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address
+    if (!addr) return t.skip('no non-loopback IPv4 address here to serve a remote-looking mirror from')
     const temp = await mkdtemp(join(tmpdir(), 'ksn-pinned-'))
     const saved = process.env.RUNNER_TEMP
     process.env.RUNNER_TEMP = temp
     const body = 'an archive'
-    const server = await serve({ '/good.tgz': { body }, '/bad.tgz': { body: 'a tampered archive' } })
+    const server = await serve({ '/good.tgz': { body }, '/bad.tgz': { body: 'a tampered archive' } }, addr)
     try {
       const pinned = createHash('sha256').update(body).digest('hex')
-      const art = (file: string) => ({ name: 'cri-dockerd', url: `${server.url}/${file}`, checksumUrl: 'https://example.invalid/kubespray/checksums.yml', sha256: pinned, input: 'github-url' as const })
+      const art = (file: string) => ({ name: 'cri-dockerd', url: `${server.url}/${file}`, checksumUrl: `${server.url}/${file}.sha256`, pinned, pinSource: 'https://example.invalid/kubespray/checksums.yml', input: 'github-url' as const })
       assert.equal(await readFile(await downloadVerified(art('good.tgz')), 'utf8'), body)
       await assert.rejects(downloadVerified(art('bad.tgz')), (err: unknown) => {
         assert.ok(err instanceof ChecksumError)
@@ -254,7 +258,7 @@ describe('container-runtime: docker in the plan', () => {
     const plan = build({ 'image-archives': '/tmp/app.tar', 'image-retags': 'docker.io/library/nginx:stable-alpine=mirror.example/nginx:1', 'registry-mirrors': 'ghcr.io=https://ghcr.m.daocloud.io' })
     const text = renderPlan(plan.steps, plan.learned)
     assert.match(text, /GET https:\/\/github\.com\/Mirantis\/cri-dockerd\/releases\/download\/v0\.3\.26\/cri-dockerd-0\.3\.26\.amd64\.tgz/)
-    assert.match(text, new RegExp(`verify SHA-256 ${CRI_DOCKERD.sha256.amd64} \\(pinned`))
+    assert.match(text, new RegExp(`verify SHA-256 against https://github\\.com/.*cri-dockerd-0\\.3\\.26\\.amd64\\.tgz\\.sha256 only on a mirror on this machine; from any other, the pinned ${CRI_DOCKERD.sha256.amd64}`))
     assert.match(text, /install -D -m 0755 '<extracted>\/cri-dockerd\/cri-dockerd' \/usr\/local\/bin\/cri-dockerd/)
     assert.match(text, /write \/etc\/systemd\/system\/cri-docker\.socket/)
     assert.match(text, /ListenStream=\/run\/cri-dockerd\.sock/)
@@ -410,18 +414,24 @@ describe("cleanup undoes what container-runtime: docker changed", () => {
     assert.deepEqual(rec.calls, ['disable --now cri-docker.service', 'disable --now cri-docker.socket', 'daemon-reload', 'restart docker'])
   })
 
-  it('refuses an archive that is not the pinned one, and installs nothing', { skip: process.getuid?.() === 0 ? false : 'needs root (install -o 0)' }, async () => {
+  it('refuses an archive that is not the pinned one from a mirror not on this machine, and installs nothing', { skip: process.getuid?.() === 0 ? false : 'needs root (install -o 0)' }, async (t) => {
+    const addr = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address
+    if (!addr) return t.skip('no non-loopback IPv4 address here to serve a remote-looking mirror from')
     const dir = await mkdtemp(join(tmpdir(), 'ksn-docker-refuse-'))
     const paths: Paths = await layRunner(join(dir, 'host'))
     const v = CRI_DOCKERD.version
-    const server = await serve({ [`/gh/Mirantis/cri-dockerd/releases/download/v${v}/cri-dockerd-${v}.amd64.tgz`]: { body: 'not the release archive' } })
+    const file = `/gh/Mirantis/cri-dockerd/releases/download/v${v}/cri-dockerd-${v}.amd64.tgz`
+    // the mirror's own checksum file agrees with its archive: only the pin tells them apart
+    const server = await serve({ [file]: { body: 'not the release archive' }, [`${file}.sha256`]: { body: createHash('sha256').update('not the release archive').digest('hex') } }, addr)
     Object.assign(process.env, { RUNNER_TOOL_CACHE: join(dir, 'empty-cache'), RUNNER_TEMP: join(dir, 'temp') })
     try {
-      const plan = build({ 'github-url': `${server.url}/gh` }, withDocker(), paths)
+      // an https mirror as the inputs take it; served here over http on this machine's other address
+      const plan = buildPlan({ config: { ...config({ 'container-runtime': 'docker' }), githubUrl: `${server.url}/gh` }, facts: withDocker(), version: VERSION, paths })
       const host = createHost({ run, services: recordingServices().services, ledger: new Ledger(), ...paths, scratch: join(dir, 'scratch') })
       await assert.rejects(execute([{ ...byId(plan.steps).get('runtime.cri-dockerd')!, needs: [] }], { host, learned: plan.learned }), new RegExp(`Checksum mismatch for cri-dockerd: .* but the action pins ${CRI_DOCKERD.sha256.amd64}`))
       assert.equal(existsSync(join(paths.binDir, 'cri-dockerd')), false)
       assert.equal(existsSync(join(paths.systemdDir, 'cri-docker.service')), false)
+      assert.ok(!server.hits.includes(`${file}.sha256`), "the mirror's checksum file is not asked")
     } finally {
       await server.close()
     }

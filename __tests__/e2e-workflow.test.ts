@@ -274,7 +274,7 @@ describe('e2e workflow: its scripts, run on what the action writes', { skip: HAV
       assert.ok(calls.includes(`curl https://dl.k8s.io/release/v1.34.2/bin/linux/amd64/${b}`), b)
       assert.ok(calls.includes(`curl https://dl.k8s.io/release/v1.34.2/bin/linux/amd64/${b}.sha256`), `${b}.sha256`)
     }
-    assert.ok(calls.some((c) => /^curl https:\/\/github\.com\/flannel-io\/flannel\/releases\/download\/v[\d.]+\/kube-flannel\.yml$/.test(c)))
+    assert.ok(calls.some((c) => /^curl https:\/\/github\.com\/flannel-io\/flannel\/raw\/v[\d.]+\/Documentation\/kube-flannel\.yml$/.test(c)))
     assert.ok(calls.includes('docker pull mirror.gcr.io/library/nginx:stable-alpine'), 'Docker Hub through the mirror')
     assert.ok(calls.some((c) => c.startsWith('docker save -o ') && c.includes(' registry.k8s.io/pause:')))
 

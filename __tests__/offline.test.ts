@@ -2,6 +2,7 @@
 // changes (every missing piece named with its input, all at once), the downloads from a
 // file:// URL still verified, and the preload that never pulls.
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -159,14 +160,17 @@ describe('offline: every piece proven local before anything changes', () => {
     }
   })
 
-  it("takes cri-dockerd from the local mirror and asks for no checksum file: its digest is pinned in the source", async () => {
+  it("takes cri-dockerd from the local mirror with the .sha256 it keeps beside it: the pinned digest binds only mirrors elsewhere", async () => {
     const routes = await releaseRoutes()
     const server = await serve(routes)
     try {
       const gh = `${server.url}/gh`
-      routes[new URL(criDockerdArtifact(gh, 'amd64').url).pathname] = { body: 'cri-dockerd archive' }
       const c = local({ 'kubernetes-release-url': `${server.url}/release`, 'github-url': gh, 'image-archives': dockerSave('all4', ALL_IMAGES), 'container-runtime': 'docker' })
       const f = facts({ dockerEngine: { version: '28.0.4', major: 28, cgroupDriver: 'systemd', via: 'user' } })
+      const archive = new URL(criDockerdArtifact(gh, 'amd64').url).pathname
+      routes[archive] = { body: 'cri-dockerd archive' }
+      assert.match((await check(c, f)).join('\n'), /The published checksum of cri-dockerd is not at .*cri-dockerd-0\.3\.26\.amd64\.tgz\.sha256 \(HTTP 404\); it comes from input 'github-url'/)
+      routes[`${archive}.sha256`] = { body: `${createHash('sha256').update('cri-dockerd archive').digest('hex')}  cri-dockerd-0.3.26.amd64.tgz\n` }
       assert.deepEqual(await check(c, f), [])
       assert.ok(!server.hits.some((h) => !h.startsWith('/release') && !h.startsWith('/gh')), `only the loopback mirror was asked: ${server.hits.join(', ')}`)
     } finally {

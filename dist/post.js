@@ -78420,7 +78420,7 @@ function unresolvable(url2) {
 }
 var ChecksumError = class extends Error {
   constructor(artifact, expected, actual) {
-    const source = artifact.sha256 ? `the action pins ${expected} (from ${artifact.checksumUrl})` : `${artifact.checksumUrl} publishes ${expected}`;
+    const source = pinnedFor(artifact) ? `the action pins ${expected} (from ${artifact.pinSource ?? "its source"})` : `${artifact.checksumUrl} publishes ${expected}`;
     super(
       `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${source}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
     );
@@ -78457,16 +78457,15 @@ function onThisMachine(url2) {
   return h === "localhost" || import_ipaddr2.default.isValid(h) && import_ipaddr2.default.process(h).range() === "loopback";
 }
 function pinnedFor(artifact) {
-  return artifact.sha256 ?? (artifact.pinned && !onThisMachine(artifact.url) ? artifact.pinned : void 0);
+  return artifact.pinned && !onThisMachine(artifact.url) ? artifact.pinned : void 0;
 }
 function verifyLine(artifact) {
   const pinned = pinnedFor(artifact);
-  if (pinned && !artifact.sha256) return `verify SHA-256 against ${artifact.checksumUrl} only on a mirror on this machine; from any other, the pinned ${pinned}`;
+  if (pinned) return `verify SHA-256 against ${artifact.checksumUrl} only on a mirror on this machine; from any other, the pinned ${pinned}`;
   return `verify SHA-256 against ${artifact.checksumUrl}`;
 }
 function digestSource(artifact) {
-  if (artifact.sha256) return `the pinned SHA-256 (from ${artifact.checksumUrl})`;
-  return pinnedFor(artifact) ? "the SHA-256 pinned for the upstream release" : artifact.checksumUrl;
+  return pinnedFor(artifact) ? `the pinned SHA-256 (from ${artifact.pinSource ?? "the action"})` : artifact.checksumUrl;
 }
 async function expectedDigest(artifact, fileName) {
   const pinned = pinnedFor(artifact);
@@ -80203,6 +80202,7 @@ function privateRoots(paths) {
 }
 
 // src/config/pins.ts
+var PIN_SOURCE = "https://github.com/kubernetes-sigs/kubespray/blob/46dbdd3994b32640bcd806b0097f50e8fdf1d514/roles/kubespray_defaults/vars/main/checksums.yml";
 var CRICTL = {
   "v1.30.0": { amd64: "3dd03954565808eaeb3a7ffc0e8cb7886a64a9aa94b2bfdfbdc6e2ed94842e49", arm64: "3769043fc6018a9e1697fcb768bb89ecd429176bd71e849058916f79a46a07a8" },
   "v1.31.0": { amd64: "9daa32308090aedee5a7f2ab1f1428fef6f669a64e993f0b5b98db8ef6edd71b", arm64: "f9879541e92fd302db00b9d28ef617744bb8b8b62520bd4c0479819d7d4ae869" },
@@ -80267,7 +80267,7 @@ var PRIVATE_CONTAINERD = { version: "2.2.1", binaries: ["containerd", "container
 function containerdArtifact(githubUrl, arch3) {
   const v = PRIVATE_CONTAINERD.version;
   const url2 = `${githubUrl}/containerd/containerd/releases/download/v${v}/containerd-${v}-linux-${arch3}.tar.gz`;
-  return { name: "containerd", url: url2, checksumUrl: `${url2}.sha256sum`, pinned: pinnedDigest("containerd", v, arch3), input: "github-url" };
+  return { name: "containerd", url: url2, checksumUrl: `${url2}.sha256sum`, pinned: pinnedDigest("containerd", v, arch3), pinSource: PIN_SOURCE, input: "github-url" };
 }
 function unsupported(version3, facts) {
   if (!facts.containerd) return void 0;
@@ -80534,7 +80534,7 @@ var CRI_DOCKERD = {
 function criDockerdArtifact(githubUrl, arch3) {
   const v = CRI_DOCKERD.version;
   const url2 = `${githubUrl}/Mirantis/cri-dockerd/releases/download/v${v}/cri-dockerd-${v}.${arch3}.tgz`;
-  return { name: "cri-dockerd", url: url2, checksumUrl: CRI_DOCKERD.source, sha256: CRI_DOCKERD.sha256[arch3], input: "github-url" };
+  return { name: "cri-dockerd", url: url2, checksumUrl: `${url2}.sha256`, pinned: CRI_DOCKERD.sha256[arch3], pinSource: CRI_DOCKERD.source, input: "github-url" };
 }
 
 // src/runtimes/docker/ready.ts
@@ -80693,7 +80693,7 @@ function criDockerdStep(p) {
       title: "download and verify cri-dockerd",
       shows: [
         `GET ${art.url} (unless the tool cache${p.cache ? " or the cache entry" : ""} has it)`,
-        `verify SHA-256 ${art.sha256} (pinned: cri-dockerd publishes no checksums; the digest kubespray records, ${art.checksumUrl})`,
+        verifyLine(art),
         `extract; $ sudo ${displayArgv(installArgv("<extracted>/cri-dockerd/cri-dockerd", bin("cri-dockerd"), exec2))}`
       ],
       run: async (ctx) => {

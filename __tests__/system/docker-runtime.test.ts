@@ -1,8 +1,9 @@
 // container-runtime: docker, the bundled action's main and post, in a booted systemd machine
 // dressed as a hosted runner (Docker under systemd with the runner's daemon.json: cgroupfs and
 // cgroup-parent /actions_job, a job's service container running). cri-dockerd cannot be
-// downloaded here: its place in the runner's tool cache (where the verified archive would be
-// unpacked) holds a stand-in (standins/cri-dockerd) that serves CRI's Version on the socket
+// downloaded here: the mirror inside the machine serves a release archive holding a stand-in
+// (standins/cri-dockerd), with the .sha256 a mirror on the machine keeps for it (the pinned
+// digest binds only mirrors elsewhere), and the stand-in serves CRI's Version on the socket
 // systemd hands it and asks the real Docker for its version. Real here: systemd loading,
 // enabling and starting the action's cri-docker.socket and cri-docker.service (socket
 // activation, fd://, Type=notify), the real dockerd restarted on the daemon.json the action
@@ -11,6 +12,7 @@
 // and kubelet are the usual stand-ins, crictl the real one: `kubeadm init` fails as it does without a
 // control plane, and post undoes everything.
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it as test } from 'node:test'
 import { CRI_DOCKERD } from '../../src/runtimes/docker/release.js'
@@ -29,6 +31,7 @@ import {
   ensureBaseImage,
   pushImage,
   runnerEnv,
+  packCriDockerd,
   serveRelease,
   snapshot,
   standinCalls,
@@ -78,10 +81,9 @@ describe('container-runtime: docker, the bundled action in a booted machine', { 
       release = await serveRelease(m, { version: VERSION })
       await startRegistry(m)
       for (const image of ALL_IMAGES) await pushImage(m, image)
-      // where the verified cri-dockerd archive would be unpacked: the stand-in
-      const at = `${RUNNER.toolCache}/cri-dockerd/${CRI_DOCKERD.version}/amd64`
-      await copyIn(m, join(STANDIN_DIR, 'cri-dockerd'), `${at}/cri-dockerd/cri-dockerd`, 0o755)
-      await m.writeFile(`${at}.complete`, '')
+      // the release archive, from the mirror on this machine, as the action downloads it
+      const cd = CRI_DOCKERD.version
+      await release.mirror.addWithSha256(`github/Mirantis/cri-dockerd/releases/download/v${cd}/cri-dockerd-${cd}.amd64.tgz`, await packCriDockerd(await readFile(join(STANDIN_DIR, 'cri-dockerd'))), 'sha256sum')
       // the workflow's own image, built in an earlier step
       await ensureBaseImage(m)
       await m.writeFile('/tmp/app/Dockerfile', 'FROM local/busybox:1\nCMD ["/bin/busybox", "sleep", "3600"]\n')

@@ -106,6 +106,11 @@ export async function packCniPlugins(m: Machine): Promise<Buffer> {
  * A crictl release tarball (crictl-v1.36.0-linux-amd64.tar.gz) holding `crictl` at its root,
  * by default the real crictl (cri-tools.ts).
  */
+/** A cri-dockerd release archive (cri-dockerd-V.amd64.tgz) holding `cri-dockerd/cri-dockerd`: the stand-in, as the release lays it out. */
+export async function packCriDockerd(binary: Buffer): Promise<Buffer> {
+  return tarGz({ 'cri-dockerd/cri-dockerd': { content: binary, mode: 0o755 } }, { dotSlash: false })
+}
+
 export async function packCrictl(crictl: string | Buffer = crictlBinary()): Promise<Buffer> {
   return tarGz({ crictl: { content: Buffer.from(crictl), mode: 0o755 } }, { dotSlash: false })
 }

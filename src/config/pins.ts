@@ -12,6 +12,9 @@
 // not in that file at any commit read here: they are checked against the published checksum.
 // cri-dockerd, which publishes none, pins its own (src/runtimes/docker/release.ts).
 
+/** where the digests were read, for logs and errors */
+export const PIN_SOURCE = 'https://github.com/kubernetes-sigs/kubespray/blob/46dbdd3994b32640bcd806b0097f50e8fdf1d514/roles/kubespray_defaults/vars/main/checksums.yml'
+
 type Arch = 'amd64' | 'arm64'
 type Digests = Readonly<Record<string, Readonly<Record<Arch, string>>>>
 

@@ -16,13 +16,15 @@ export interface Artifact {
   /** short name for logs: kubeadm, crictl, cni-plugins */
   name: string
   url: string
-  /** the published checksum file: a bare digest or `digest  filename` lines; with `sha256`, where that digest was taken from */
+  /** the published checksum file: a bare digest or `digest  filename` lines (for a pinned
+   * download, what a mirror on this machine must hold beside the file) */
   checksumUrl: string
-  /** a digest pinned in the source, for a project that publishes no checksum file (cri-dockerd) */
-  sha256?: string
-  /** the upstream release's digest, pinned in the source (config/pins.ts): it wins over the
-   * checksum file of any mirror but one on this machine (file://, loopback), the user's own */
+  /** the upstream release's digest, pinned in the source (config/pins.ts, cri-dockerd's
+   * release.ts): it wins over the checksum file of any mirror but one on this machine
+   * (file://, loopback), the user's own */
   pinned?: string
+  /** where the pinned digest was taken from, for logs and errors */
+  pinSource?: string
   /** the input whose URL it comes from, for errors that say what to change */
   input: 'kubernetes-release-url' | 'github-url'
 }
@@ -124,7 +126,7 @@ export class ChecksumError extends Error {
     readonly expected: string,
     readonly actual: string
   ) {
-    const source = artifact.sha256 ? `the action pins ${expected} (from ${artifact.checksumUrl})` : `${artifact.checksumUrl} publishes ${expected}`
+    const source = pinnedFor(artifact) ? `the action pins ${expected} (from ${artifact.pinSource ?? 'its source'})` : `${artifact.checksumUrl} publishes ${expected}`
     super(
       `Checksum mismatch for ${artifact.name}: ${artifact.url} has SHA-256 ${actual}, but ${source}. The file was deleted and nothing was installed; if a mirror serves these files, check that it is complete and current.`
     )
@@ -164,21 +166,20 @@ export function onThisMachine(url: string): boolean {
 
 /** The digest pinned for this download, where one applies (see Artifact.pinned). */
 export function pinnedFor(artifact: Artifact): string | undefined {
-  return artifact.sha256 ?? (artifact.pinned && !onThisMachine(artifact.url) ? artifact.pinned : undefined)
+  return artifact.pinned && !onThisMachine(artifact.url) ? artifact.pinned : undefined
 }
 
 /** The dry run's line for the check a download gets. */
 export function verifyLine(artifact: Artifact): string {
   const pinned = pinnedFor(artifact)
   // the checksum file is named too: a mirror on this machine (an offline one) must hold it
-  if (pinned && !artifact.sha256) return `verify SHA-256 against ${artifact.checksumUrl} only on a mirror on this machine; from any other, the pinned ${pinned}`
+  if (pinned) return `verify SHA-256 against ${artifact.checksumUrl} only on a mirror on this machine; from any other, the pinned ${pinned}`
   return `verify SHA-256 against ${artifact.checksumUrl}`
 }
 
 /** Where the digest comes from, for logs: the pinned one, or the published checksum file. */
 function digestSource(artifact: Artifact): string {
-  if (artifact.sha256) return `the pinned SHA-256 (from ${artifact.checksumUrl})`
-  return pinnedFor(artifact) ? 'the SHA-256 pinned for the upstream release' : artifact.checksumUrl
+  return pinnedFor(artifact) ? `the pinned SHA-256 (from ${artifact.pinSource ?? 'the action'})` : artifact.checksumUrl
 }
 
 /** The digest the download must have: pinned in the source, or read from the published checksum file. */

@@ -4,14 +4,14 @@ import { CNI_PLUGINS_VERSION } from '../config/defaults.js'
 import type { SourcesInputs } from '../config/inputs.js'
 import { crictlCandidates } from '../config/kubernetes.js'
 import { minorOf } from '../config/versions.js'
-import { pinnedDigest } from '../config/pins.js'
+import { PIN_SOURCE, pinnedDigest } from '../config/pins.js'
 import type { Artifact } from '../host/download.js'
 
 export type ArtifactName = 'kubeadm' | 'kubelet' | 'kubectl' | 'crictl' | 'cni-plugins'
 
 export function crictlArtifact(githubUrl: string, crictl: string, arch: string): Artifact {
   const url = `${githubUrl}/kubernetes-sigs/cri-tools/releases/download/${crictl}/crictl-${crictl}-linux-${arch}.tar.gz`
-  return { name: 'crictl', url, checksumUrl: `${url}.sha256`, pinned: pinnedDigest('crictl', crictl, arch), input: 'github-url' }
+  return { name: 'crictl', url, checksumUrl: `${url}.sha256`, pinned: pinnedDigest('crictl', crictl, arch), pinSource: PIN_SOURCE, input: 'github-url' }
 }
 
 /** The crictl releases the run tries, in order (more than one only for a minor newer than the version table). */
@@ -30,6 +30,6 @@ export function artifacts(config: SourcesInputs, version: string, arch: string):
     kubelet: k8s('kubelet'),
     kubectl: k8s('kubectl'),
     crictl: crictlReleases(config, version, arch)[0].artifact,
-    'cni-plugins': { name: 'cni-plugins', url: cniUrl, checksumUrl: `${cniUrl}.sha256`, pinned: pinnedDigest('cni-plugins', CNI_PLUGINS_VERSION, arch), input: 'github-url' }
+    'cni-plugins': { name: 'cni-plugins', url: cniUrl, checksumUrl: `${cniUrl}.sha256`, pinned: pinnedDigest('cni-plugins', CNI_PLUGINS_VERSION, arch), pinSource: PIN_SOURCE, input: 'github-url' }
   }
 }

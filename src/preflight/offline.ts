@@ -12,7 +12,7 @@ import { access } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { CNIS } from '../cnis/index.js'
 import type { Config } from '../config/inputs.js'
-import { isLocalUrl, type Artifact } from '../host/download.js'
+import { isLocalUrl, pinnedFor, type Artifact } from '../host/download.js'
 import type { HostFacts } from '../host/probe.js'
 import { archiveIndexNames } from '../images/archive-index.js'
 import { normalizeImage } from '../images/ref.js'
@@ -83,7 +83,7 @@ export async function offlineProblems(config: Config, facts: HostFacts, version:
 
   // downloads
   // a pinned digest (cri-dockerd's) is checked against the source: its checksumUrl only names where the digest came from
-  const fromArtifact = (a: Artifact): Download => ({ what: a.name, url: a.url, checksumUrl: a.sha256 ? undefined : a.checksumUrl, input: a.input })
+  const fromArtifact = (a: Artifact): Download => ({ what: a.name, url: a.url, checksumUrl: pinnedFor(a) ? undefined : a.checksumUrl, input: a.input })
   const downloads: Download[] = [...Object.values(artifacts(config, version, facts.arch)).map(fromArtifact), ...plan.runtime.downloads(config).map(fromArtifact), ...cniNeeds.downloads]
   const remote = new Map<string, Download[]>()
   for (const d of downloads) {

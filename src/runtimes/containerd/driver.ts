@@ -25,7 +25,7 @@ import { waitForContainerd } from './ready.js'
 import { credentialProviderFiles, credentialProviderFlags, credentialProviderOps, credentialsInRequest, usesCredentialProvider } from './credentials.js'
 import { containerdStore, criPullArgv, ctrArgv, ctrExportArgv, ctrImportArgv, ctrPullArgv, type ContainerdStoreOptions } from './store.js'
 import { privatePaths, privateRoots } from './paths.js'
-import { pinnedDigest } from '../../config/pins.js'
+import { PIN_SOURCE, pinnedDigest } from '../../config/pins.js'
 import { PRIVATE_UNIT, privateContainerdUnit } from './unit.js'
 
 /** The containerd the action brings where the host's cannot serve: newer than every line the version table lists. */
@@ -34,7 +34,7 @@ export const PRIVATE_CONTAINERD = { version: '2.2.1', binaries: ['containerd', '
 export function containerdArtifact(githubUrl: string, arch: string): Artifact {
   const v = PRIVATE_CONTAINERD.version
   const url = `${githubUrl}/containerd/containerd/releases/download/v${v}/containerd-${v}-linux-${arch}.tar.gz`
-  return { name: 'containerd', url, checksumUrl: `${url}.sha256sum`, pinned: pinnedDigest('containerd', v, arch), input: 'github-url' }
+  return { name: 'containerd', url, checksumUrl: `${url}.sha256sum`, pinned: pinnedDigest('containerd', v, arch), pinSource: PIN_SOURCE, input: 'github-url' }
 }
 
 /** Why the host's containerd cannot serve this version, or undefined when it can (or there is none). */

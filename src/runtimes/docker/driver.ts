@@ -6,7 +6,7 @@
 import { join } from 'node:path'
 import { FROM_KUBEADM, type Learned } from '../../engine/learned.js'
 import { step, type Op, type Step } from '../../engine/step.js'
-import { cachedTarball } from '../../host/download.js'
+import { cachedTarball, verifyLine } from '../../host/download.js'
 import { displayArgv } from '../../host/exec.js'
 import { installArgv } from '../../host/host.js'
 import { onHost, type Paths } from '../../host/paths.js'
@@ -55,7 +55,7 @@ function criDockerdStep(p: PluginContext): Step {
       title: 'download and verify cri-dockerd',
       shows: [
         `GET ${art.url} (unless the tool cache${p.cache ? ' or the cache entry' : ''} has it)`,
-        `verify SHA-256 ${art.sha256} (pinned: cri-dockerd publishes no checksums; the digest kubespray records, ${art.checksumUrl})`,
+        verifyLine(art),
         `extract; $ sudo ${displayArgv(installArgv('<extracted>/cri-dockerd/cri-dockerd', bin('cri-dockerd'), exec))}`
       ],
       run: async (ctx) => {

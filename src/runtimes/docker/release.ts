@@ -31,9 +31,13 @@ export const CRI_DOCKERD = {
   dockerApiVersion: '1.44'
 } as const
 
-/** The release archive (`cri-dockerd/cri-dockerd` inside), from github-url, checked against the pinned digest. */
+/**
+ * The release archive (`cri-dockerd/cri-dockerd` inside), from github-url, checked against the
+ * pinned digest; a mirror on this machine (an offline one) is held to the .sha256 it keeps
+ * beside the archive, as for every pinned download (host/download.ts).
+ */
 export function criDockerdArtifact(githubUrl: string, arch: Arch): Artifact {
   const v = CRI_DOCKERD.version
   const url = `${githubUrl}/Mirantis/cri-dockerd/releases/download/v${v}/cri-dockerd-${v}.${arch}.tgz`
-  return { name: 'cri-dockerd', url, checksumUrl: CRI_DOCKERD.source, sha256: CRI_DOCKERD.sha256[arch], input: 'github-url' }
+  return { name: 'cri-dockerd', url, checksumUrl: `${url}.sha256`, pinned: CRI_DOCKERD.sha256[arch], pinSource: CRI_DOCKERD.source, input: 'github-url' }
 }
