@@ -75,6 +75,8 @@ async function tarGz(files: Record<string, { content: Buffer; mode: number }>, o
     const src = join(stage, 'src')
     await mkdir(src)
     for (const [name, f] of Object.entries(files)) {
+      // a name with a folder in it (cri-dockerd/cri-dockerd): tar stores the folder as it finds it
+      await mkdir(dirname(join(src, name)), { recursive: true })
       await writeFile(join(src, name), f.content)
       await chmod(join(src, name), f.mode)
     }
