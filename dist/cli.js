@@ -64614,7 +64614,7 @@ function parseUrl2(input, value, files = false) {
 }
 function parseDownloadUrl(input, value, files = false) {
   const v = parseUrl2(input, value, files);
-  if (v.startsWith("http:") && !isLoopback(new URL(v).hostname)) {
+  if (v.startsWith("http:") && !onThisMachine(v)) {
     reject(
       input,
       value,
@@ -64622,11 +64622,6 @@ function parseDownloadUrl(input, value, files = false) {
     );
   }
   return v;
-}
-function isLoopback(host2) {
-  const h = host2.replace(/^\[|\]$/g, "");
-  if (h === "localhost") return true;
-  return import_ipaddr4.default.isValid(h) && import_ipaddr4.default.process(h).range() === "loopback";
 }
 function parseList(value) {
   return value.split(/[\n,]/).map((s) => s.replace(/#.*$/, "").trim()).filter((s) => s !== "");

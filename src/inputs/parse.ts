@@ -27,6 +27,7 @@ import {
 } from './table.js'
 import { kubeadmSecrets, looksLikePath, parseFeatureGates, parseKubeadmDocuments, type KubeadmConfigInput } from '../config/kubeadm-config.js'
 import { OLDEST_MINOR } from '../config/kubernetes.js'
+import { onThisMachine } from '../host/download.js'
 import { MIRROR_PRESET_NAMES, MIRROR_PRESETS, presetValue, type MirrorPresetName } from '../config/presets.js'
 import { Secret } from '../config/secret.js'
 
@@ -195,7 +196,7 @@ function parseUrl(input: string, value: string, files = false): string {
  */
 function parseDownloadUrl(input: string, value: string, files = false): string {
   const v = parseUrl(input, value, files)
-  if (v.startsWith('http:') && !isLoopback(new URL(v).hostname)) {
+  if (v.startsWith('http:') && !onThisMachine(v)) {
     reject(
       input,
       value,
@@ -203,12 +204,6 @@ function parseDownloadUrl(input: string, value: string, files = false): string {
     )
   }
   return v
-}
-
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '')
-  if (h === 'localhost') return true
-  return ipaddr.isValid(h) && ipaddr.process(h).range() === 'loopback'
 }
 
 /**
