@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, writeFile } from 'node:fs/promises'
-import { networkInterfaces, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { parseAllDocuments } from 'yaml'
@@ -22,7 +22,7 @@ import { HOST_PATHS } from '../src/host/paths.js'
 import { buildPlan } from '../src/phases/index.js'
 import { config, hostedRunner } from './helpers/facts.js'
 import { FLANNEL_MANIFEST } from './helpers/host-tree.js'
-import { serve, type TestServer } from './helpers/http.js'
+import { nonLoopbackAddress, serve, type TestServer } from './helpers/http.js'
 
 const UPSTREAM = readFileSync('__tests__/fixtures/calico.yaml', 'utf8')
 const docs = (text: string): Array<Record<string, any>> => parseAllDocuments(text).map((d) => d.toJS()).filter((o) => o)
@@ -211,7 +211,7 @@ describe("flannel's pinned manifest at run time", () => {
   }
 
   it('refuses a manifest a mirror changed, before anything is applied; a mirror on this machine is held to nothing but its own copy', async (t) => {
-    const addr = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address
+    const addr = nonLoopbackAddress()
     if (!addr) return t.skip('no non-loopback IPv4 address here to serve a remote-looking mirror from')
     // the pinned digest is of the file upstream: this stand-in is not it, as a changed copy would not be
     const changed = FLANNEL_MANIFEST.replace('ghcr.io/flannel-io/flannel:v0.28.9', 'ghcr.io/attacker/flannel:v0.28.9')

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
-import { networkInterfaces, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
@@ -41,7 +41,7 @@ import { buildImage, dockerArchive, push } from './bed/images.js'
 import { startRegistry, type Registry } from './bed/registry.js'
 import { config, hostedRunner } from './helpers/facts.js'
 import { diffSnapshots, layRunner, snapshot } from './helpers/host-tree.js'
-import { serve } from './helpers/http.js'
+import { nonLoopbackAddress, serve } from './helpers/http.js'
 
 const exec = promisify(execFile)
 const VERSION = 'v1.34.2'
@@ -168,7 +168,7 @@ describe("cri-dockerd's download", () => {
   })
 
   it('accepts only the pinned digest from a mirror not on this machine, asking for no checksum file, and deletes anything else', async (t) => {
-    const addr = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address
+    const addr = nonLoopbackAddress()
     if (!addr) return t.skip('no non-loopback IPv4 address here to serve a remote-looking mirror from')
     const temp = await mkdtemp(join(tmpdir(), 'ksn-pinned-'))
     const saved = process.env.RUNNER_TEMP
@@ -415,7 +415,7 @@ describe("cleanup undoes what container-runtime: docker changed", () => {
   })
 
   it('refuses an archive that is not the pinned one from a mirror not on this machine, and installs nothing', { skip: process.getuid?.() === 0 ? false : 'needs root (install -o 0)' }, async (t) => {
-    const addr = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address
+    const addr = nonLoopbackAddress()
     if (!addr) return t.skip('no non-loopback IPv4 address here to serve a remote-looking mirror from')
     const dir = await mkdtemp(join(tmpdir(), 'ksn-docker-refuse-'))
     const paths: Paths = await layRunner(join(dir, 'host'))

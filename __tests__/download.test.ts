@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises'
-import { networkInterfaces, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { cachedBinary, cachedTarball, ChecksumError, downloadVerified, parseChecksum, pinnedFor, unresolvable, verifyLine } from '../src/host/download.js'
@@ -10,7 +10,7 @@ import { pinnedDigest } from '../src/config/pins.js'
 import type { SourcesInputs } from '../src/config/inputs.js'
 import { artifacts } from '../src/phases/artifacts.js'
 import { containerdArtifact } from '../src/runtimes/containerd/driver.js'
-import { serve, type TestServer } from './helpers/http.js'
+import { nonLoopbackAddress, serve, type TestServer } from './helpers/http.js'
 
 const sha = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex')
 
@@ -126,7 +126,7 @@ describe('verified downloads', () => {
 
   it('holds a download from a mirror that is not on this machine to the digest pinned for the upstream release', async (t) => {
     // a mirror on another address of this machine: not loopback, so treated as a remote one
-    const addr = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address
+    const addr = nonLoopbackAddress()
     if (!addr) return t.skip('no non-loopback IPv4 address here to serve a remote-looking mirror from')
     const body = 'crictl, as a mirror changed it'
     // the mirror changed the file and its checksum file together: only the pin catches it

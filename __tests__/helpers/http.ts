@@ -2,6 +2,7 @@
 // another address of this machine where a test needs a mirror that is not on loopback.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { networkInterfaces } from 'node:os'
 
 export type Route = { status?: number; body: string | Buffer } | ((req: IncomingMessage, res: ServerResponse) => void)
 
@@ -31,4 +32,9 @@ export async function serve(routes: Record<string, Route>, host = '127.0.0.1'): 
     hits,
     close: () => new Promise((r) => server.close(() => r()))
   }
+}
+
+/** An IPv4 address of this machine that is not loopback: a mirror served there counts as one elsewhere. */
+export function nonLoopbackAddress(): string | undefined {
+  return Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address
 }
