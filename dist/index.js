@@ -82722,7 +82722,7 @@ function imageSteps(p) {
           const store = runtime.imageStore(ctx.host.run, config.registryMirrors);
           const archive = cache?.imageArchive();
           const wanted = new Set(images(ctx.learned));
-          const archived2 = await Promise.all(config.imageArchives.map((a) => archiveIndexNames(a).catch(() => [])));
+          const archived2 = await Promise.all(config.imageArchives.map(async (a) => p.archiveImages?.[a] ?? await archiveIndexNames(a).catch(() => [])));
           const users = /* @__PURE__ */ new Set([...config.loadImages, ...archived2.flat()]);
           const fromCache = archive ? await importCached(store, archive, { wanted, users }, (w) => cache.warnings.push(w), ctx.log) : [];
           const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config.registryMirrors, r), credentials: (i) => pullCredential(config, i, runtime.credentialsInRequest(ctx.learned)), log: ctx.log });

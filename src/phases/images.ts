@@ -160,7 +160,8 @@ export function imageSteps(p: PlanContext): Step[] {
           const store = runtime.imageStore(ctx.host.run, config.registryMirrors)
           const archive = cache?.imageArchive()
           const wanted = new Set(images(ctx.learned))
-          const archived = await Promise.all(config.imageArchives.map((a) => archiveIndexNames(a).catch(() => [] as string[])))
+          // read before the plan where they could be (prepare), so a large archive is not scanned again
+          const archived = await Promise.all(config.imageArchives.map(async (a) => p.archiveImages?.[a] ?? (await archiveIndexNames(a).catch(() => [] as string[]))))
           const users = new Set([...config.loadImages, ...archived.flat()])
           const fromCache = archive ? await importCached(store, archive, { wanted, users }, (w) => cache!.warnings.push(w), ctx.log) : []
           const res = await preloadImages(store, { images: images(ctx.learned), archives: config.imageArchives, pull: !config.offline, whereFor: (r) => pullEndpoints(config.registryMirrors, r), credentials: (i) => pullCredential(config, i, runtime.credentialsInRequest(ctx.learned)), log: ctx.log })
