@@ -108,7 +108,9 @@ export async function pushCritestImages(m: Machine): Promise<string[]> {
     const ref = `127.0.0.1:5000/${name.slice(name.indexOf('/') + 1)}`
     await m.run(['docker', 'tag', name, ref])
     await m.run(['docker', 'push', '-q', ref])
-    await m.run(['docker', 'rmi', ref, name])
+    // --no-prune: the legacy builder's rmi also deletes the untagged parents, and the
+    // `ARG` step's parent is the cache another worker's build is standing on right now
+    await m.run(['docker', 'rmi', '--no-prune', ref, name])
   }
   type Recipe = { tags: string[]; dockerfile: string; files?: string[]; args?: Record<string, string> }
   const recipes: Recipe[] = []
