@@ -5,7 +5,8 @@
 //   phases     src/phases, src/cache,         the plan, phase by phase; the cache between runs;
 //              src/preflight, src/inputs      what stops a run before anything changes; the
 //                                             inputs' table and parser (which know the registries)
-//   plug-ins   src/runtimes, src/cnis         one folder per runtime and per CNI, one registry line each
+//   plug-ins   src/runtimes, src/cnis,        one folder per runtime, per CNI and per add-on (a load
+//              src/addons                     balancer, a local registry), one registry line each
 //   base       src/engine, src/host,          steps and their executor; every effect on the host;
 //              src/config, and the libraries  inputs and version facts; images, render, kube
 //              src/images, src/render, src/kube
@@ -18,7 +19,7 @@ const LAYERS = [
   ['entry', '^src/entry/'],
   ['commands', '^src/(commands|io)/'],
   ['phases', '^src/(phases|cache|preflight|inputs)/'],
-  ['plug-ins', '^src/(runtimes|cnis)/'],
+  ['plug-ins', '^src/(runtimes|cnis|addons)/'],
   ['base', '^src/(engine|host|config|images|render|kube)/']
 ]
 
@@ -42,17 +43,17 @@ export default {
     },
     {
       name: 'plug-in-folders-are-their-own',
-      comment: "outside a runtime's or CNI's own folder, only the registries (index.ts), their types and the modules all plug-ins share are imported",
+      comment: "outside a runtime's, CNI's or add-on's own folder, only the registries (index.ts), their types and the modules all plug-ins share are imported",
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(runtimes|cnis)/' },
-      to: { path: '^src/(runtimes|cnis)/[^/]+/' }
+      from: { path: '^src/', pathNot: '^src/(runtimes|cnis|addons)/' },
+      to: { path: '^src/(runtimes|cnis|addons)/[^/]+/' }
     },
     {
       name: 'plug-ins-apart',
-      comment: 'a runtime or a CNI does not reach into another one',
+      comment: 'a runtime, a CNI or an add-on does not reach into another one',
       severity: 'error',
-      from: { path: '^src/(runtimes|cnis)/([^/]+)/' },
-      to: { path: '^src/(runtimes|cnis)/[^/]+/', pathNot: '^src/$1/$2/' }
+      from: { path: '^src/(runtimes|cnis|addons)/([^/]+)/' },
+      to: { path: '^src/(runtimes|cnis|addons)/[^/]+/', pathNot: '^src/$1/$2/' }
     },
     {
       name: 'every-module-in-a-layer',
