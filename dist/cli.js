@@ -53563,11 +53563,16 @@ function directoryCache(root, workDir) {
 import { access as access4 } from "node:fs/promises";
 import { join as join17 } from "node:path";
 
+// src/addons/index.ts
+var ADDONS = [];
+var enabledAddons = (config) => ADDONS.filter((a) => a.enabled(config));
+var addonNamed = (input) => ADDONS.find((a) => a.input === input);
+
 // src/cnis/bridge/plugin.ts
 import { join as join4 } from "node:path";
 
 // src/engine/step.ts
-var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "ready", "smoke"];
+var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "addons", "ready", "smoke"];
 function phaseOf(id) {
   return id.slice(0, id.indexOf("."));
 }
@@ -57103,11 +57108,11 @@ var CORE_HINTS = [
   { pattern: /toomanyrequests|429 Too Many Requests/i, hint: "Docker Hub's anonymous pull limit: set registry-mirrors (docker.io=https://mirror.gcr.io) or another smoke-test-image." },
   { pattern: /coredns.*(ImagePullBackOff|ErrImagePull|not found)/, hint: "coredns cannot be pulled: with a custom image-repository kubeadm asks for REPO/coredns:TAG (flat); a pure mirror of registry.k8s.io keeps coredns/coredns. Use registry-mirrors for such a mirror instead." }
 ];
-function allHints(runtime, cni) {
-  return [...CORE_HINTS, ...RUNTIMES[runtime].hints, ...CNIS[cni].hints];
+function allHints(runtime, cni, addons = []) {
+  return [...CORE_HINTS, ...RUNTIMES[runtime].hints, ...CNIS[cni].hints, ...addons.flatMap((a) => addonNamed(a)?.hints ?? [])];
 }
 function probes(record) {
-  const { paths, kubeconfig, runtime, cni } = record;
+  const { paths, kubeconfig, runtime, cni, addons = [] } = record;
   const kubectl2 = join17(paths.binDir, "kubectl");
   const env = { KUBECONFIG: kubeconfig };
   const cluster = [kubectl2, kubeconfig];
@@ -57117,7 +57122,8 @@ function probes(record) {
     { title: "pods in all namespaces", argv: [kubectl2, "get", "pods", "-A", "-o", "wide"], env, requires: cluster },
     { title: "events", argv: [kubectl2, "get", "events", "-A", "--sort-by=.lastTimestamp"], env, requires: cluster },
     { title: "node", argv: [kubectl2, "describe", "nodes"], env, requires: cluster },
-    ...CNIS[cni].diagnostics(paths, kubectl2, kubeconfig)
+    ...CNIS[cni].diagnostics(paths, kubectl2, kubeconfig),
+    ...addons.flatMap((a) => addonNamed(a)?.diagnostics(paths, kubectl2, kubeconfig) ?? [])
   ];
 }
 async function diagnose(record, env) {
@@ -57135,7 +57141,7 @@ async function diagnose(record, env) {
     })
   );
   const failed = record.failed;
-  const hints = hintsFor(allHints(record.runtime, record.cni), [failed?.message ?? "", ...diags.map((d) => d.output)].join("\n"));
+  const hints = hintsFor(allHints(record.runtime, record.cni, record.addons), [failed?.message ?? "", ...diags.map((d) => d.output)].join("\n"));
   env.io.block("Diagnostics", [`Failed step: ${failed?.step ?? "(before the plan)"}`, failed?.message ?? "", ...diags.flatMap((d) => ["", `### ${d.title}`, d.output])]);
   for (const h of hints) env.io.warning(h, "kubeadm-single-node hint");
   await env.io.summary({
@@ -58348,7 +58354,7 @@ async function preloadImages(store, o) {
 function preloadSet(config, learned, smokeTest) {
   const targets = new Set(config.imageRetags.map((r) => r.target));
   const sources = config.imageRetags.map((r) => r.source);
-  return imagesToPreload({ kubeadm: learned.kubeadmImages, cni: learned.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: [...config.preloadImages, ...sources] }).filter(
+  return imagesToPreload({ kubeadm: learned.kubeadmImages, cni: learned.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: [...config.preloadImages, ...learned.addonImages ?? [], ...sources] }).filter(
     (i) => !targets.has(i)
   );
 }
@@ -58680,7 +58686,7 @@ function hostStat(run) {
 function oldLedgerFile() {
   return join21(process.env.XDG_STATE_HOME || join21(process.env.HOME || homedir(), ".local", "state"), "kubeadm-single-node", "ledger.json");
 }
-var HEAD_FIELDS = /* @__PURE__ */ new Set(["changes", "completed", "failed", "finished", "cleanup", "kubeconfig", "paths", "runtime", "cni"]);
+var HEAD_FIELDS = /* @__PURE__ */ new Set(["changes", "completed", "failed", "finished", "cleanup", "kubeconfig", "paths", "runtime", "cni", "addons"]);
 function parseHostRecord(raw, o) {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("is not a JSON object");
   const r = raw;
@@ -58705,7 +58711,11 @@ function parseHostRecord(raw, o) {
   if (JSON.stringify(sorted(r.paths)) !== JSON.stringify(sorted(o.paths))) throw new Error("field 'paths' is not this host's layout of the action's files");
   if (typeof r.runtime !== "string" || !o.known.runtimes.includes(r.runtime)) throw new Error(`field 'runtime' is ${JSON.stringify(r.runtime)}; accepted: ${o.known.runtimes.join(", ")}`);
   if (typeof r.cni !== "string" || !o.known.cnis.includes(r.cni)) throw new Error(`field 'cni' is ${JSON.stringify(r.cni)}; accepted: ${o.known.cnis.join(", ")}`);
+  if (r.addons !== void 0 && !(Array.isArray(r.addons) && r.addons.every((a) => typeof a === "string" && o.known.addons.includes(a)))) {
+    throw new Error(`field 'addons' is ${JSON.stringify(r.addons)}; accepted: a list of ${o.known.addons.join(", ") || "no add-ons"}`);
+  }
   const rec = { changes, completed: r.completed, cleanup: r.cleanup, kubeconfig: r.kubeconfig, paths: o.paths, runtime: r.runtime, cni: r.cni };
+  if (r.addons !== void 0) rec.addons = r.addons;
   if (failed) rec.failed = failed;
   if (r.finished !== void 0) rec.finished = r.finished;
   return rec;
@@ -63236,6 +63246,11 @@ async function resolveCniVersion(config, env = process.env, lookup2 = latestRele
   };
 }
 
+// src/phases/addons.ts
+function addonSteps(p) {
+  return enabledAddons(p.config).flatMap((a) => a.steps(p));
+}
+
 // src/phases/binaries.ts
 import { readdir as readdir4, stat as stat5 } from "node:fs/promises";
 import { join as join23 } from "node:path";
@@ -64104,6 +64119,7 @@ function buildPlan(input) {
   const p = planContext(input, learned);
   learned.containerdMajor = p.runtime.containerdMajor;
   learned.cniImages = p.cni.predictedImages(input.config);
+  learned.addonImages = enabledAddons(input.config).flatMap((a) => a.images(input.config));
   const assumed = assumedRules(input.version);
   const tags3 = imageTagsFor(input.version);
   if (assumed) p.notes.push(assumed);
@@ -64121,6 +64137,7 @@ function buildPlan(input) {
     ...imageSteps(p),
     ...initSteps(p, host2.map((s) => s.id)),
     ...networkSteps(p),
+    ...addonSteps(p),
     ...readySteps(p),
     ...smokeSteps(p)
   ];
@@ -64313,7 +64330,8 @@ ${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
       kubeconfig: plan2.kubeconfig,
       paths,
       runtime: config.containerRuntime,
-      cni: config.cni
+      cni: config.cni,
+      addons: enabledAddons(config).map((a) => a.input)
     };
     record = rec;
     await store.saveHead(headOf(rec));
@@ -64416,7 +64434,8 @@ async function reuse(config, env, prepared, earlier, t0) {
     kubeconfig: plan2.kubeconfig,
     paths,
     runtime: earlier?.runtime ?? config.containerRuntime,
-    cni: earlier?.cni ?? config.cni
+    cni: earlier?.cni ?? config.cni,
+    addons: earlier?.addons ?? enabledAddons(config).map((a) => a.input)
   };
   let saved = false;
   const ledger = new Ledger(async (change, i) => {
@@ -65225,7 +65244,7 @@ async function main(argv) {
   } });
   const cacheHome = join27(process.env.XDG_CACHE_HOME || join27(homedir2(), ".cache"), "kubeadm-single-node");
   const ledgerFile = values.get("ledger") ?? HOST_PATHS.ledgerFile;
-  const ledger = hostLedgerStore({ file: ledgerFile, run, paths: HOST_PATHS, home: process.env.HOME || homedir2(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS) } });
+  const ledger = hostLedgerStore({ file: ledgerFile, run, paths: HOST_PATHS, home: process.env.HOME || homedir2(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS), addons: ADDONS.map((a) => a.input) } });
   const env = {
     paths: HOST_PATHS,
     run,

@@ -77913,11 +77913,15 @@ function actionsCache() {
   };
 }
 
+// src/addons/index.ts
+var ADDONS = [];
+var enabledAddons = (config) => ADDONS.filter((a) => a.enabled(config));
+
 // src/cnis/bridge/plugin.ts
 import { join as join8 } from "node:path";
 
 // src/engine/step.ts
-var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "ready", "smoke"];
+var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "addons", "ready", "smoke"];
 function phaseOf(id) {
   return id.slice(0, id.indexOf("."));
 }
@@ -82620,7 +82624,7 @@ async function preloadImages(store, o) {
 function preloadSet(config, learned, smokeTest) {
   const targets = new Set(config.imageRetags.map((r) => r.target));
   const sources = config.imageRetags.map((r) => r.source);
-  return imagesToPreload({ kubeadm: learned.kubeadmImages, cni: learned.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: [...config.preloadImages, ...sources] }).filter(
+  return imagesToPreload({ kubeadm: learned.kubeadmImages, cni: learned.cniImages, smoke: smokeTest ? config.smokeTestImage : void 0, extra: [...config.preloadImages, ...learned.addonImages ?? [], ...sources] }).filter(
     (i) => !targets.has(i)
   );
 }
@@ -83014,7 +83018,7 @@ function hostStat(run) {
 function oldLedgerFile() {
   return join24(process.env.XDG_STATE_HOME || join24(process.env.HOME || homedir2(), ".local", "state"), "kubeadm-single-node", "ledger.json");
 }
-var HEAD_FIELDS = /* @__PURE__ */ new Set(["changes", "completed", "failed", "finished", "cleanup", "kubeconfig", "paths", "runtime", "cni"]);
+var HEAD_FIELDS = /* @__PURE__ */ new Set(["changes", "completed", "failed", "finished", "cleanup", "kubeconfig", "paths", "runtime", "cni", "addons"]);
 function parseHostRecord(raw, o) {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("is not a JSON object");
   const r = raw;
@@ -83039,7 +83043,11 @@ function parseHostRecord(raw, o) {
   if (JSON.stringify(sorted(r.paths)) !== JSON.stringify(sorted(o.paths))) throw new Error("field 'paths' is not this host's layout of the action's files");
   if (typeof r.runtime !== "string" || !o.known.runtimes.includes(r.runtime)) throw new Error(`field 'runtime' is ${JSON.stringify(r.runtime)}; accepted: ${o.known.runtimes.join(", ")}`);
   if (typeof r.cni !== "string" || !o.known.cnis.includes(r.cni)) throw new Error(`field 'cni' is ${JSON.stringify(r.cni)}; accepted: ${o.known.cnis.join(", ")}`);
+  if (r.addons !== void 0 && !(Array.isArray(r.addons) && r.addons.every((a) => typeof a === "string" && o.known.addons.includes(a)))) {
+    throw new Error(`field 'addons' is ${JSON.stringify(r.addons)}; accepted: a list of ${o.known.addons.join(", ") || "no add-ons"}`);
+  }
   const rec = { changes, completed: r.completed, cleanup: r.cleanup, kubeconfig: r.kubeconfig, paths: o.paths, runtime: r.runtime, cni: r.cni };
+  if (r.addons !== void 0) rec.addons = r.addons;
   if (failed) rec.failed = failed;
   if (r.finished !== void 0) rec.finished = r.finished;
   return rec;
@@ -87570,6 +87578,11 @@ async function resolveCniVersion(config, env = process.env, lookup2 = latestRele
   };
 }
 
+// src/phases/addons.ts
+function addonSteps(p) {
+  return enabledAddons(p.config).flatMap((a) => a.steps(p));
+}
+
 // src/phases/binaries.ts
 import { readdir as readdir3, stat as stat4 } from "node:fs/promises";
 import { join as join26 } from "node:path";
@@ -88438,6 +88451,7 @@ function buildPlan(input) {
   const p = planContext(input, learned);
   learned.containerdMajor = p.runtime.containerdMajor;
   learned.cniImages = p.cni.predictedImages(input.config);
+  learned.addonImages = enabledAddons(input.config).flatMap((a) => a.images(input.config));
   const assumed = assumedRules(input.version);
   const tags3 = imageTagsFor(input.version);
   if (assumed) p.notes.push(assumed);
@@ -88455,6 +88469,7 @@ function buildPlan(input) {
     ...imageSteps(p),
     ...initSteps(p, host2.map((s) => s.id)),
     ...networkSteps(p),
+    ...addonSteps(p),
     ...readySteps(p),
     ...smokeSteps(p)
   ];
@@ -88671,7 +88686,8 @@ ${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
       kubeconfig: plan2.kubeconfig,
       paths,
       runtime: config.containerRuntime,
-      cni: config.cni
+      cni: config.cni,
+      addons: enabledAddons(config).map((a) => a.input)
     };
     record = rec;
     await store.saveHead(headOf(rec));
@@ -88774,7 +88790,8 @@ async function reuse(config, env, prepared, earlier, t0) {
     kubeconfig: plan2.kubeconfig,
     paths,
     runtime: earlier?.runtime ?? config.containerRuntime,
-    cni: earlier?.cni ?? config.cni
+    cni: earlier?.cni ?? config.cni,
+    addons: earlier?.addons ?? enabledAddons(config).map((a) => a.input)
   };
   let saved = false;
   const ledger = new Ledger(async (change, i) => {
@@ -89364,7 +89381,7 @@ function actionsReporter() {
 function actionsEnv(paths, cache) {
   const run = createRun();
   const hostLedgerFile = paths.ledgerFile;
-  const hostLedger = hostLedgerStore({ file: hostLedgerFile, run, paths, home: process.env.HOME || homedir3(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS) } });
+  const hostLedger = hostLedgerStore({ file: hostLedgerFile, run, paths, home: process.env.HOME || homedir3(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS), addons: ADDONS.map((a) => a.input) } });
   return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStore(hostLedger, (m) => warning(m)), hostLedger, hostLedgerFile, where: "actions", cache, startedAt: 0 };
 }
 async function actionMain(paths = HOST_PATHS, cache = actionsCache()) {

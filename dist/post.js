@@ -77903,11 +77903,15 @@ function actionsCache() {
 import { access as access3 } from "node:fs/promises";
 import { join as join18 } from "node:path";
 
+// src/addons/index.ts
+var ADDONS = [];
+var addonNamed = (input) => ADDONS.find((a) => a.input === input);
+
 // src/cnis/bridge/plugin.ts
 import { join as join8 } from "node:path";
 
 // src/engine/step.ts
-var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "ready", "smoke"];
+var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "addons", "ready", "smoke"];
 function phaseOf(id) {
   return id.slice(0, id.indexOf("."));
 }
@@ -80836,11 +80840,11 @@ var CORE_HINTS = [
   { pattern: /toomanyrequests|429 Too Many Requests/i, hint: "Docker Hub's anonymous pull limit: set registry-mirrors (docker.io=https://mirror.gcr.io) or another smoke-test-image." },
   { pattern: /coredns.*(ImagePullBackOff|ErrImagePull|not found)/, hint: "coredns cannot be pulled: with a custom image-repository kubeadm asks for REPO/coredns:TAG (flat); a pure mirror of registry.k8s.io keeps coredns/coredns. Use registry-mirrors for such a mirror instead." }
 ];
-function allHints(runtime, cni) {
-  return [...CORE_HINTS, ...RUNTIMES[runtime].hints, ...CNIS[cni].hints];
+function allHints(runtime, cni, addons = []) {
+  return [...CORE_HINTS, ...RUNTIMES[runtime].hints, ...CNIS[cni].hints, ...addons.flatMap((a) => addonNamed(a)?.hints ?? [])];
 }
 function probes(record) {
-  const { paths, kubeconfig, runtime, cni } = record;
+  const { paths, kubeconfig, runtime, cni, addons = [] } = record;
   const kubectl2 = join18(paths.binDir, "kubectl");
   const env = { KUBECONFIG: kubeconfig };
   const cluster = [kubectl2, kubeconfig];
@@ -80850,7 +80854,8 @@ function probes(record) {
     { title: "pods in all namespaces", argv: [kubectl2, "get", "pods", "-A", "-o", "wide"], env, requires: cluster },
     { title: "events", argv: [kubectl2, "get", "events", "-A", "--sort-by=.lastTimestamp"], env, requires: cluster },
     { title: "node", argv: [kubectl2, "describe", "nodes"], env, requires: cluster },
-    ...CNIS[cni].diagnostics(paths, kubectl2, kubeconfig)
+    ...CNIS[cni].diagnostics(paths, kubectl2, kubeconfig),
+    ...addons.flatMap((a) => addonNamed(a)?.diagnostics(paths, kubectl2, kubeconfig) ?? [])
   ];
 }
 async function diagnose(record, env) {
@@ -80868,7 +80873,7 @@ async function diagnose(record, env) {
     })
   );
   const failed = record.failed;
-  const hints = hintsFor(allHints(record.runtime, record.cni), [failed?.message ?? "", ...diags.map((d) => d.output)].join("\n"));
+  const hints = hintsFor(allHints(record.runtime, record.cni, record.addons), [failed?.message ?? "", ...diags.map((d) => d.output)].join("\n"));
   env.io.block("Diagnostics", [`Failed step: ${failed?.step ?? "(before the plan)"}`, failed?.message ?? "", ...diags.flatMap((d) => ["", `### ${d.title}`, d.output])]);
   for (const h of hints) env.io.warning(h, "kubeadm-single-node hint");
   await env.io.summary({
@@ -81472,7 +81477,7 @@ function hostStat(run) {
     return { uid: Number(uid), mode: mode & 4095, type: typeOf(mode) };
   };
 }
-var HEAD_FIELDS = /* @__PURE__ */ new Set(["changes", "completed", "failed", "finished", "cleanup", "kubeconfig", "paths", "runtime", "cni"]);
+var HEAD_FIELDS = /* @__PURE__ */ new Set(["changes", "completed", "failed", "finished", "cleanup", "kubeconfig", "paths", "runtime", "cni", "addons"]);
 function parseHostRecord(raw, o) {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("is not a JSON object");
   const r = raw;
@@ -81497,7 +81502,11 @@ function parseHostRecord(raw, o) {
   if (JSON.stringify(sorted(r.paths)) !== JSON.stringify(sorted(o.paths))) throw new Error("field 'paths' is not this host's layout of the action's files");
   if (typeof r.runtime !== "string" || !o.known.runtimes.includes(r.runtime)) throw new Error(`field 'runtime' is ${JSON.stringify(r.runtime)}; accepted: ${o.known.runtimes.join(", ")}`);
   if (typeof r.cni !== "string" || !o.known.cnis.includes(r.cni)) throw new Error(`field 'cni' is ${JSON.stringify(r.cni)}; accepted: ${o.known.cnis.join(", ")}`);
+  if (r.addons !== void 0 && !(Array.isArray(r.addons) && r.addons.every((a) => typeof a === "string" && o.known.addons.includes(a)))) {
+    throw new Error(`field 'addons' is ${JSON.stringify(r.addons)}; accepted: a list of ${o.known.addons.join(", ") || "no add-ons"}`);
+  }
   const rec = { changes, completed: r.completed, cleanup: r.cleanup, kubeconfig: r.kubeconfig, paths: o.paths, runtime: r.runtime, cni: r.cni };
+  if (r.addons !== void 0) rec.addons = r.addons;
   if (failed) rec.failed = failed;
   if (r.finished !== void 0) rec.finished = r.finished;
   return rec;
@@ -85983,7 +85992,7 @@ function actionsReporter() {
 function actionsEnv(paths, cache) {
   const run = createRun();
   const hostLedgerFile = paths.ledgerFile;
-  const hostLedger = hostLedgerStore({ file: hostLedgerFile, run, paths, home: process.env.HOME || homedir3(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS) } });
+  const hostLedger = hostLedgerStore({ file: hostLedgerFile, run, paths, home: process.env.HOME || homedir3(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS), addons: ADDONS.map((a) => a.input) } });
   return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStore(hostLedger, (m) => warning(m)), hostLedger, hostLedgerFile, where: "actions", cache, startedAt: 0 };
 }
 async function actionPost(cache = actionsCache()) {

@@ -3,6 +3,7 @@
 // the core, the runtime and the CNI recognise.
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
+import { addonNamed } from '../addons/index.js'
 import { CNIS } from '../cnis/index.js'
 import { hintsFor, type Hint, type Probe } from '../engine/diagnostics.js'
 import { journalArgv } from '../host/services.js'
@@ -16,12 +17,12 @@ export const CORE_HINTS: readonly Hint[] = [
   { pattern: /coredns.*(ImagePullBackOff|ErrImagePull|not found)/, hint: 'coredns cannot be pulled: with a custom image-repository kubeadm asks for REPO/coredns:TAG (flat); a pure mirror of registry.k8s.io keeps coredns/coredns. Use registry-mirrors for such a mirror instead.' }
 ]
 
-export function allHints(runtime: string, cni: string): Hint[] {
-  return [...CORE_HINTS, ...RUNTIMES[runtime].hints, ...CNIS[cni].hints]
+export function allHints(runtime: string, cni: string, addons: readonly string[] = []): Hint[] {
+  return [...CORE_HINTS, ...RUNTIMES[runtime].hints, ...CNIS[cni].hints, ...addons.flatMap((a) => addonNamed(a)?.hints ?? [])]
 }
 
 export function probes(record: LedgerRecord): Probe[] {
-  const { paths, kubeconfig, runtime, cni } = record
+  const { paths, kubeconfig, runtime, cni, addons = [] } = record
   const kubectl = join(paths.binDir, 'kubectl')
   const env = { KUBECONFIG: kubeconfig }
   const cluster = [kubectl, kubeconfig]
@@ -31,7 +32,8 @@ export function probes(record: LedgerRecord): Probe[] {
     { title: 'pods in all namespaces', argv: [kubectl, 'get', 'pods', '-A', '-o', 'wide'], env, requires: cluster },
     { title: 'events', argv: [kubectl, 'get', 'events', '-A', '--sort-by=.lastTimestamp'], env, requires: cluster },
     { title: 'node', argv: [kubectl, 'describe', 'nodes'], env, requires: cluster },
-    ...CNIS[cni].diagnostics(paths, kubectl, kubeconfig)
+    ...CNIS[cni].diagnostics(paths, kubectl, kubeconfig),
+    ...addons.flatMap((a) => addonNamed(a)?.diagnostics(paths, kubectl, kubeconfig) ?? [])
   ]
 }
 
@@ -57,7 +59,7 @@ export async function diagnose(record: LedgerRecord, env: CommandEnv): Promise<D
       })
   )
   const failed = record.failed
-  const hints = hintsFor(allHints(record.runtime, record.cni), [failed?.message ?? '', ...diags.map((d) => d.output)].join('\n'))
+  const hints = hintsFor(allHints(record.runtime, record.cni, record.addons), [failed?.message ?? '', ...diags.map((d) => d.output)].join('\n'))
   env.io.block('Diagnostics', [`Failed step: ${failed?.step ?? '(before the plan)'}`, failed?.message ?? '', ...diags.flatMap((d) => ['', `### ${d.title}`, d.output])])
   for (const h of hints) env.io.warning(h, 'kubeadm-single-node hint')
   await env.io.summary({

@@ -10,6 +10,7 @@ import { Ledger } from '../host/ledger.js'
 import { headOf, type LedgerRecord } from '../io/ledger-store.js'
 import { timingsJson } from '../io/summary.js'
 import { preflight } from '../preflight/preflight.js'
+import { enabledAddons } from '../addons/index.js'
 import { CNIS } from '../cnis/index.js'
 import type { CommandEnv } from './env.js'
 import { anything, findExisting, ledgerProblems, resetExisting, reuseCluster } from './existing.js'
@@ -50,7 +51,8 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
       kubeconfig: plan.kubeconfig,
       paths,
       runtime: config.containerRuntime,
-      cni: config.cni
+      cni: config.cni,
+      addons: enabledAddons(config).map((a) => a.input)
     }
     record = rec
     await store.saveHead(headOf(rec))
@@ -167,7 +169,8 @@ async function reuse(config: Config, env: CommandEnv, prepared: Prepared, earlie
     kubeconfig: plan.kubeconfig,
     paths,
     runtime: earlier?.runtime ?? config.containerRuntime,
-    cni: earlier?.cni ?? config.cni
+    cni: earlier?.cni ?? config.cni,
+    addons: earlier?.addons ?? enabledAddons(config).map((a) => a.input)
   }
   // the adopted record is saved whole once this run changes something, or at its end
   let saved = false

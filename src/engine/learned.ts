@@ -11,6 +11,8 @@ export interface Learned {
   containerdMajor?: number
   /** the images the CNI manifest runs */
   cniImages: string[]
+  /** the images the add-ons the inputs turn on run (src/addons) */
+  addonImages?: string[]
   kubeconfig?: string
   nodeName?: string
   nodeIp?: string

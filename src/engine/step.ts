@@ -8,7 +8,7 @@ import type { Learned } from './learned.js'
  * The phases, in the order they run, like kubeadm's own init phases. A step may only need
  * steps of its own phase or an earlier one (a test holds the plan to that).
  */
-export const PHASES = ['cache', 'host', 'binaries', 'config', 'runtime', 'images', 'init', 'network', 'ready', 'smoke'] as const
+export const PHASES = ['cache', 'host', 'binaries', 'config', 'runtime', 'images', 'init', 'network', 'addons', 'ready', 'smoke'] as const
 export type Phase = (typeof PHASES)[number]
 
 /**

@@ -15,6 +15,7 @@ import { readKubeadmConfigFile } from '../config/input-files.js'
 import { createRun } from '../host/exec.js'
 import { HOST_PATHS, type Paths } from '../host/paths.js'
 import { systemd } from '../host/services.js'
+import { ADDONS } from '../addons/index.js'
 import { CNIS } from '../cnis/index.js'
 import { hostLedgerStore } from '../io/host-ledger.js'
 import { actionsStateStore, actionsStore } from '../io/ledger-store.js'
@@ -30,7 +31,7 @@ import { actionsReporter } from '../io/reporter.js'
 function actionsEnv(paths: Paths, cache: CacheBackend): CommandEnv {
   const run = createRun()
   const hostLedgerFile = paths.ledgerFile
-  const hostLedger = hostLedgerStore({ file: hostLedgerFile, run, paths, home: process.env.HOME || homedir(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS) } })
+  const hostLedger = hostLedgerStore({ file: hostLedgerFile, run, paths, home: process.env.HOME || homedir(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS), addons: ADDONS.map((a) => a.input) } })
   return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStore(hostLedger, (m) => core.warning(m)), hostLedger, hostLedgerFile, where: 'actions', cache, startedAt: 0 }
 }
 

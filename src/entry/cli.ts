@@ -17,6 +17,7 @@ import { InputError, parseBool, parseInputs } from '../inputs/parse.js'
 import { createRun } from '../host/exec.js'
 import { HOST_PATHS } from '../host/paths.js'
 import { systemd } from '../host/services.js'
+import { ADDONS } from '../addons/index.js'
 import { CNIS } from '../cnis/index.js'
 import { oldLedgerNotice } from '../commands/existing.js'
 import { hostLedgerStore } from '../io/host-ledger.js'
@@ -66,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
   const run = createRun({ debug: () => {} })
   const cacheHome = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'kubeadm-single-node')
   const ledgerFile = values.get('ledger') ?? HOST_PATHS.ledgerFile
-  const ledger = hostLedgerStore({ file: ledgerFile, run, paths: HOST_PATHS, home: process.env.HOME || homedir(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS) } })
+  const ledger = hostLedgerStore({ file: ledgerFile, run, paths: HOST_PATHS, home: process.env.HOME || homedir(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS), addons: ADDONS.map((a) => a.input) } })
   const env: CommandEnv = {
     paths: HOST_PATHS,
     run,

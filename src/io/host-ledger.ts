@@ -84,14 +84,14 @@ export interface HostLedgerOptions {
   /** the runner user's home (its ~/.kube and ~/.docker are roots too) */
   home: string
   /** the runtimes and CNIs there are (the entry points know their registries) */
-  known: { runtimes: readonly string[]; cnis: readonly string[] }
+  known: { runtimes: readonly string[]; cnis: readonly string[]; addons: readonly string[] }
   /** for tests: a stat that can say what running as root here cannot make (another owner) */
   stat?: StatFn
   /** where the file is staged before install(1) puts it in place */
   scratch?: string
 }
 
-const HEAD_FIELDS = new Set(['changes', 'completed', 'failed', 'finished', 'cleanup', 'kubeconfig', 'paths', 'runtime', 'cni'])
+const HEAD_FIELDS = new Set(['changes', 'completed', 'failed', 'finished', 'cleanup', 'kubeconfig', 'paths', 'runtime', 'cni', 'addons'])
 
 /**
  * The record's schema. `cache` is not in it: the host's copy never holds what the post step
@@ -122,7 +122,11 @@ export function parseHostRecord(raw: unknown, o: Pick<HostLedgerOptions, 'paths'
   if (JSON.stringify(sorted(r.paths)) !== JSON.stringify(sorted(o.paths))) throw new Error("field 'paths' is not this host's layout of the action's files")
   if (typeof r.runtime !== 'string' || !o.known.runtimes.includes(r.runtime)) throw new Error(`field 'runtime' is ${JSON.stringify(r.runtime)}; accepted: ${o.known.runtimes.join(', ')}`)
   if (typeof r.cni !== 'string' || !o.known.cnis.includes(r.cni)) throw new Error(`field 'cni' is ${JSON.stringify(r.cni)}; accepted: ${o.known.cnis.join(', ')}`)
+  if (r.addons !== undefined && !(Array.isArray(r.addons) && r.addons.every((a) => typeof a === 'string' && o.known.addons.includes(a)))) {
+    throw new Error(`field 'addons' is ${JSON.stringify(r.addons)}; accepted: a list of ${o.known.addons.join(', ') || 'no add-ons'}`)
+  }
   const rec: LedgerRecord = { changes, completed: r.completed as StepId[], cleanup: r.cleanup, kubeconfig: r.kubeconfig, paths: o.paths, runtime: r.runtime as LedgerRecord['runtime'], cni: r.cni as LedgerRecord['cni'] }
+  if (r.addons !== undefined) rec.addons = r.addons as string[]
   if (failed) rec.failed = failed
   if (r.finished !== undefined) rec.finished = r.finished
   return rec

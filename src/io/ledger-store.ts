@@ -28,6 +28,8 @@ export interface LedgerRecord {
   /** names in the runtime and CNI registries (src/runtimes/index.ts, src/cnis/index.ts) */
   runtime: string
   cni: string
+  /** the inputs of the add-ons the run turned on (src/addons/index.ts); absent, none */
+  addons?: string[]
   /** set once the run succeeded with the cache on: what the post step saves */
   cache?: CacheRecord
 }

@@ -25,7 +25,7 @@ import type { PlanContext } from './context.js'
 export function preloadSet(config: ImagesInputs & SmokeInputs, learned: Learned, smokeTest: boolean): string[] {
   const targets = new Set(config.imageRetags.map((r) => r.target))
   const sources = config.imageRetags.map((r) => r.source)
-  return imagesToPreload({ kubeadm: learned.kubeadmImages, cni: learned.cniImages, smoke: smokeTest ? config.smokeTestImage : undefined, extra: [...config.preloadImages, ...sources] }).filter(
+  return imagesToPreload({ kubeadm: learned.kubeadmImages, cni: learned.cniImages, smoke: smokeTest ? config.smokeTestImage : undefined, extra: [...config.preloadImages, ...(learned.addonImages ?? []), ...sources] }).filter(
     (i) => !targets.has(i)
   )
 }

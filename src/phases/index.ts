@@ -9,6 +9,8 @@ import { containerdRequirement, crictlCandidates, imageTagsFor, kubeadmApiVersio
 import { minorOf } from '../config/versions.js'
 import { predictKubeadmImages } from '../images/kubeadm.js'
 import type { CacheSession } from '../cache/session.js'
+import { enabledAddons } from '../addons/index.js'
+import { addonSteps } from './addons.js'
 import { binarySteps } from './binaries.js'
 import { cacheSteps } from './cache.js'
 import { configSteps, kubeadmConfigInputProblems, kubeadmImageNote } from './config.js'
@@ -73,6 +75,7 @@ export function buildPlan(input: PlanInput): Plan {
   const p = planContext(input, learned)
   learned.containerdMajor = p.runtime.containerdMajor
   learned.cniImages = p.cni.predictedImages(input.config)
+  learned.addonImages = enabledAddons(input.config).flatMap((a) => a.images(input.config))
   const assumed = assumedRules(input.version)
   const tags = imageTagsFor(input.version)
   if (assumed) p.notes.push(assumed)
@@ -90,6 +93,7 @@ export function buildPlan(input: PlanInput): Plan {
     ...imageSteps(p),
     ...initSteps(p, host.map((s) => s.id)),
     ...networkSteps(p),
+    ...addonSteps(p),
     ...readySteps(p),
     ...smokeSteps(p)
   ]

@@ -1,0 +1,23 @@
+// An add-on: something the cluster does not need but a user asks for by an input (a load
+// balancer, a local registry). One folder per add-on, one line in ./index.ts. The phases call
+// the hooks of the add-ons the configuration turns on; nothing generic names an add-on.
+import type { Config } from '../config/inputs.js'
+import type { Hint, Probe } from '../engine/diagnostics.js'
+import type { PluginContext } from '../engine/plugin-context.js'
+import type { Step } from '../engine/step.js'
+import type { Paths } from '../host/paths.js'
+
+export interface AddonPlugin {
+  /** the input that turns it on: logs, errors and the ledger name the add-on by it */
+  input: string
+  /** on in this configuration */
+  enabled(config: Config): boolean
+  /** one line for the log and the summary */
+  describe(config: Config): string
+  /** the images its pods run: preloaded (and cached) with the cluster's own */
+  images(config: Config): string[]
+  /** its steps, in the `addons` phase; each names the steps it needs (init.kubeconfig, a network step) */
+  steps(p: PluginContext): Step[]
+  diagnostics(paths: Paths, kubectl: string, kubeconfig: string): Probe[]
+  hints: readonly Hint[]
+}
