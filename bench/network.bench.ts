@@ -18,7 +18,7 @@
 // KSN_BENCH_RTT_MS, --setup-rtts / KSN_BENCH_SETUP_RTTS, --rounds / KSN_BENCH_ROUNDS,
 // --scale / KSN_BENCH_SCALE (multiplies every layer's size). Needs root and the bed's packages.
 import { createReadStream } from 'node:fs'
-import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises'
 import { Agent, createServer, request, type Server } from 'node:http'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -30,14 +30,12 @@ import { waitForContainerd } from '../src/runtimes/containerd/ready.js'
 import { containerdStore, ctrArgv } from '../src/runtimes/containerd/store.js'
 import { Daemon } from '../__tests__/bed/daemons.js'
 import { BINS, bedUnavailable } from '../__tests__/bed/env.js'
-import { buildImage, push } from '../__tests__/bed/images.js'
 import { startRegistry, type Registry } from '../__tests__/bed/registry.js'
 import { describeShaping, flagValue, shapingFromEnv, startShapingProxy, type ShapingProxy, type ShapingStats, SLOT_MS } from './shaping-proxy.js'
-import { IMAGE_SET } from './image-set.js'
+import { pushImageSet } from './image-set.js'
 
 const MiB = 1024 * 1024
 const started = performance.now()
-const SET = IMAGE_SET
 const REGISTRIES = ['registry.k8s.io', 'ghcr.io', 'docker.io']
 /** preloadImages' default concurrency (src/images/preload.ts); only used to name a link when there is no total cap */
 const PRELOAD_CONCURRENCY = 4
@@ -91,25 +89,6 @@ const timedRun: typeof run = async (argv, opts) => {
 }
 const fmtMiB = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`
 const rate = (bytesPerSec: number): string => `${+(bytesPerSec / MiB).toFixed(2)} MiB/s`
-
-interface Blob {
-  digest: string
-  size: number
-}
-interface Pushed {
-  name: string
-  repo: string
-  digest: string
-  blobs: Blob[]
-}
-
-/** the manifest, config and layers of an OCI layout buildImage wrote */
-async function layoutBlobs(layout: string): Promise<{ digest: string; blobs: Blob[] }> {
-  const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'))
-  const desc = index.manifests[0] as { digest: string; size: number }
-  const manifest = JSON.parse(await readFile(join(layout, 'blobs', 'sha256', desc.digest.slice('sha256:'.length)), 'utf8'))
-  return { digest: desc.digest, blobs: [{ digest: desc.digest, size: desc.size }, manifest.config, ...manifest.layers].map((b: Blob) => ({ digest: b.digest, size: b.size })) }
-}
 
 interface GetResult {
   status: number
@@ -183,22 +162,7 @@ try {
   // ---- the image set, in a loopback registry ----
   const registry: Registry = await startRegistry(dir)
   daemons.add(registry.daemon)
-  const pushed: Pushed[] = []
-  for (const [i, [name, layers]] of SET.entries()) {
-    const layout = await buildImage(dir, `netbench${i}`, layers.map((m) => Math.max(1024, Math.round(m * SCALE * MiB))))
-    const repo = name.replace(/^[^/]+\//, '')
-    await push(layout, `${registry.host}/${repo}`)
-    const { blobs } = await layoutBlobs(layout)
-    const [path, tag] = [repo.slice(0, repo.lastIndexOf(':')), repo.slice(repo.lastIndexOf(':') + 1)]
-    const head = await fetch(`http://${registry.host}/v2/${path}/manifests/${tag}`, {
-      method: 'HEAD',
-      headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' }
-    })
-    const digest = head.headers.get('docker-content-digest')
-    if (!head.ok || !digest) throw new Error(`the registry does not answer for ${repo} (HTTP ${head.status})`)
-    pushed.push({ name, repo: path, digest, blobs })
-    await rm(layout, { recursive: true, force: true })
-  }
+  const pushed = await pushImageSet(dir, registry.host, SCALE)
   const images = pushed.map((p) => p.name)
   const setBytes = pushed.reduce((a, p) => a + p.blobs.reduce((b, x) => b + x.size, 0), 0)
   const largest = pushed.flatMap((p) => p.blobs.map((b) => ({ ...b, repo: p.repo }))).sort((a, b) => b.size - a.size)[0]

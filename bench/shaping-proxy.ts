@@ -252,14 +252,21 @@ export interface ShapingProxy {
   close(): Promise<void>
 }
 
-export async function startShapingProxy(upstream: string, o: ShapingOptions): Promise<ShapingProxy> {
+/** The link toward the client, as one bucket: proxies handed the same one share the link's rate. */
+export type Link = Bucket | undefined
+export const newLink = (o: ShapingOptions): Link => (o.linkBytesPerSec > 0 ? new Bucket(o.linkBytesPerSec / 1000, burstFor(o.linkBytesPerSec)) : undefined)
+
+/**
+ * A shaped front for a loopback service. Two fronts given the same `link` (bench:fetch's
+ * registry and release file server) share one link toward the client, as a runner's NIC does.
+ */
+export async function startShapingProxy(upstream: string, o: ShapingOptions, link: Link = newLink(o)): Promise<ShapingProxy> {
   const sep = upstream.lastIndexOf(':')
   const upHost = upstream.slice(0, sep)
   const upPort = Number(upstream.slice(sep + 1))
   if (!isLoopback(upHost) || !Number.isInteger(upPort)) throw new Error(`the shaping proxy forwards to loopback only, not ${upstream}`)
   const half = o.rttMs / 2
   const highWater = Math.max(512 * 1024, Math.ceil((2 * o.connBytesPerSec * o.rttMs) / 1000))
-  const link = o.linkBytesPerSec > 0 ? new Bucket(o.linkBytesPerSec / 1000, burstFor(o.linkBytesPerSec)) : undefined
   const zero = (): ShapingStats => ({ connections: 0, peakOpen: 0, peakBusy: 0, busyMs: 0, bytesDown: 0, bytesUp: 0, timeline: [], lastDownMs: 0 })
   let stats = zero()
   let zeroedAt = now()

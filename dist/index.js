@@ -82756,6 +82756,11 @@ function crictlArtifact(githubUrl, crictl, arch3) {
 function crictlReleases(config, version3, arch3) {
   return crictlCandidates(minorOf(version3)).map((v) => ({ version: v, artifact: crictlArtifact(config.githubUrl, v, arch3) }));
 }
+function nodeTarball(config, version3, arch3) {
+  const url2 = `${config.kubernetesReleaseUrl}/${version3}/kubernetes-node-linux-${arch3}.tar.gz`;
+  return { name: "kubernetes-node", url: url2, checksumUrl: `${url2}.sha256`, input: "kubernetes-release-url" };
+}
+var NODE_TARBALL_BIN = "kubernetes/node/bin";
 function artifacts(config, version3, arch3) {
   const k8s = (name2) => {
     const url2 = `${config.kubernetesReleaseUrl}/${version3}/bin/linux/${arch3}/${name2}`;
@@ -87592,19 +87597,50 @@ async function pluginFiles(dir2) {
   const isPlugin = await Promise.all(names.map(async (n) => ((await stat4(join26(dir2, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
   return names.filter((_, i) => isPlugin[i]);
 }
+function kubernetesBinaries(p) {
+  const { config, version: version3, facts, arts, cache } = p;
+  const node = onThisMachine(arts.kubeadm.url) ? void 0 : nodeTarball(config, version3, facts.arch);
+  const bare = (name2, log2) => cachedBinary(arts[name2], { tool: name2, version: version3, arch: facts.arch }, log2, cache);
+  let nodeDir;
+  return {
+    node,
+    get: async (name2, log2) => {
+      if (!node) return bare(name2, log2);
+      try {
+        return join26(await (nodeDir ??= cachedTarball(node, { tool: "kubernetes-node", version: version3, arch: facts.arch }, log2, cache)), NODE_TARBALL_BIN, name2);
+      } catch (err) {
+        if (!isNotPublished(err)) throw err;
+        log2(`${node.url} is not published there: ${name2} as a bare binary`);
+        return bare(name2, log2);
+      }
+    }
+  };
+}
 function binarySteps(p) {
   const { config, facts, version: version3, paths, bin, arts, criSocket, cache } = p;
   const after = cache ? ["cache.restore"] : [];
   const steps = [];
   const verify = (a) => [`GET ${a.url} (unless the tool cache${cache ? " or the cache entry" : ""} has it)`, verifyLine(a)];
+  const kube = kubernetesBinaries(p);
+  const node = kube.node;
   for (const name2 of ["kubeadm", "kubelet", "kubectl"]) {
     steps.push(
       step(`binaries.${name2}`, `${name2} ${version3}`, after, [
         {
           kind: "task",
           title: `download and verify ${name2}`,
-          shows: [...verify(arts[name2]), `$ sudo ${displayArgv(installArgv("<download>", bin(name2), EXEC))}`],
-          run: async (ctx) => ctx.host.installFile(await cachedBinary(arts[name2], { tool: name2, version: version3, arch: facts.arch }, ctx.log, cache), bin(name2), EXEC)
+          shows: node ? [
+            `GET ${node.url} once for kubeadm, kubelet and kubectl (unless the tool cache${cache ? " or the cache entry" : ""} has it)`,
+            verifyLine(node),
+            `extract ${NODE_TARBALL_BIN}/${name2}`,
+            "if the tarball is not published there, the bare binary:",
+            ...verify(arts[name2]),
+            `$ sudo ${displayArgv(installArgv("<extracted or downloaded>", bin(name2), EXEC))}`
+          ] : [...verify(arts[name2]), `$ sudo ${displayArgv(installArgv("<download>", bin(name2), EXEC))}`],
+          run: async (ctx) => {
+            const path14 = await kube.get(name2, ctx.log);
+            await ctx.host.installFile(path14, bin(name2), EXEC);
+          }
         }
       ])
     );

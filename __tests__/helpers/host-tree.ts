@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { chmod, copyFile, lstat, mkdir, mkdtemp, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { BPF_FS_DIR } from '../../src/cnis/calico/plugin.js'
 import { onHost, pathsUnder, type Paths } from '../../src/host/paths.js'
 import type { Route } from './http.js'
@@ -116,7 +116,10 @@ const sha = (b: string | Buffer): string => createHash('sha256').update(b).diges
 
 async function tgz(dir: string, files: Record<string, { body: string; mode: number }>): Promise<Buffer> {
   const src = await mkdtemp(join(dir, 'tgz-'))
-  for (const [name, f] of Object.entries(files)) await writeFile(join(src, name), f.body, { mode: f.mode })
+  for (const [name, f] of Object.entries(files)) {
+    await mkdir(dirname(join(src, name)), { recursive: true })
+    await writeFile(join(src, name), f.body, { mode: f.mode })
+  }
   const out = join(dir, `${Math.random().toString(36).slice(2)}.tgz`)
   execFileSync('tar', ['-czf', out, '-C', src, ...Object.keys(files)])
   return readFile(out)
@@ -158,6 +161,9 @@ export async function releaseRoutes(): Promise<Record<string, Route>> {
     routes[`${path}.sha256`] = { body: bare ? `${sha(body)}\n` : `${sha(body)}  ${path.split('/').pop()}\n` }
   }
   for (const b of ['kubeadm', 'kubelet', 'kubectl']) file(`/release/v1.34.2/bin/linux/amd64/${b}`, standIn(b), true)
+  // the same three in Kubernetes' node tarball, with kube-proxy beside them as published
+  const nodeBins = Object.fromEntries(['kubeadm', 'kubelet', 'kubectl', 'kube-proxy'].map((b) => [`kubernetes/node/bin/${b}`, { body: standIn(b), mode: 0o755 }]))
+  file('/release/v1.34.2/kubernetes-node-linux-amd64.tar.gz', await tgz(work, nodeBins))
   const crictl = await tgz(work, { crictl: { body: standIn('crictl'), mode: 0o755 } })
   file('/gh/kubernetes-sigs/cri-tools/releases/download/v1.34.0/crictl-v1.34.0-linux-amd64.tar.gz', crictl)
   // a minor released after the action's table, on a day cri-tools has not published its crictl yet

@@ -19,6 +19,21 @@ export function crictlReleases(config: SourcesInputs, version: string, arch: str
   return crictlCandidates(minorOf(version)).map((v) => ({ version: v, artifact: crictlArtifact(config.githubUrl, v, arch) }))
 }
 
+/**
+ * kubeadm, kubelet and kubectl in one gzipped tarball, published beside the bare binaries
+ * with its own .sha256 (kubernetes/release's krel writes one for every release file). Go
+ * binaries gzip to about a third of their size (crictl, built as the release builds
+ * Kubernetes, -s -w: 28.0 MB to 10.2 MB), so the tarball is well under half the three bare
+ * binaries though it also holds kube-proxy, which a kubeadm cluster runs from its image.
+ */
+export function nodeTarball(config: SourcesInputs, version: string, arch: string): Artifact {
+  const url = `${config.kubernetesReleaseUrl}/${version}/kubernetes-node-linux-${arch}.tar.gz`
+  return { name: 'kubernetes-node', url, checksumUrl: `${url}.sha256`, input: 'kubernetes-release-url' }
+}
+
+/** Where in the node tarball each binary is. */
+export const NODE_TARBALL_BIN = 'kubernetes/node/bin'
+
 export function artifacts(config: SourcesInputs, version: string, arch: string): Record<ArtifactName, Artifact> {
   const k8s = (name: string): Artifact => {
     const url = `${config.kubernetesReleaseUrl}/${version}/bin/linux/${arch}/${name}`

@@ -1,14 +1,15 @@
 // binaries: every download verified against its published checksum, all at once, each
-// taken from the runner's tool cache when it is there.
+// taken from the runner's tool cache when it is there; kubeadm, kubelet and kubectl from
+// Kubernetes' node tarball, the smaller form, unless they come from this machine.
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CNI_PLUGINS_VERSION } from '../config/defaults.js'
 import { step, type Step } from '../engine/step.js'
-import { cachedBinary, cachedTarball, isNotPublished, verifyLine } from '../host/download.js'
+import { cachedBinary, cachedTarball, isNotPublished, onThisMachine, verifyLine, type Artifact } from '../host/download.js'
 import { installArgv, mkdirArgv } from '../host/host.js'
 import { displayArgv } from '../host/exec.js'
 import { kubeadmDropIn, kubeletUnit } from '../render/systemd.js'
-import { crictlReleases } from './artifacts.js'
+import { crictlReleases, NODE_TARBALL_BIN, nodeTarball } from './artifacts.js'
 import type { PlanContext } from './context.js'
 
 const EXEC = { mode: 0o755 }
@@ -20,20 +21,63 @@ export async function pluginFiles(dir: string): Promise<string[]> {
   return names.filter((_, i) => isPlugin[i])
 }
 
+type KubeBinary = 'kubeadm' | 'kubelet' | 'kubectl'
+
+/**
+ * Where kubeadm, kubelet and kubectl come from. From a mirror on this machine (an offline
+ * one, a test's) bytes cost nothing and the bare binaries are what such a mirror is known to
+ * hold; from anywhere else, Kubernetes' node tarball, fetched once for all three: less than
+ * half the bytes. A mirror without the tarball (404) gets the bare binaries, said in the log;
+ * a checksum mismatch is never a reason to fetch elsewhere.
+ */
+export function kubernetesBinaries(p: Pick<PlanContext, 'config' | 'version' | 'facts' | 'arts' | 'cache'>): { node?: Artifact; get(name: KubeBinary, log: (l: string) => void): Promise<string> } {
+  const { config, version, facts, arts, cache } = p
+  const node = onThisMachine(arts.kubeadm.url) ? undefined : nodeTarball(config, version, facts.arch)
+  const bare = (name: KubeBinary, log: (l: string) => void): Promise<string> => cachedBinary(arts[name], { tool: name, version, arch: facts.arch }, log, cache)
+  let nodeDir: Promise<string> | undefined
+  return {
+    node,
+    get: async (name, log) => {
+      if (!node) return bare(name, log)
+      try {
+        return join(await (nodeDir ??= cachedTarball(node, { tool: 'kubernetes-node', version, arch: facts.arch }, log, cache)), NODE_TARBALL_BIN, name)
+      } catch (err) {
+        if (!isNotPublished(err)) throw err
+        log(`${node.url} is not published there: ${name} as a bare binary`)
+        return bare(name, log)
+      }
+    }
+  }
+}
+
 export function binarySteps(p: PlanContext): Step[] {
   const { config, facts, version, paths, bin, arts, criSocket, cache } = p
   // the downloads wait for the cache entry, which may hold them
   const after: Step['needs'] = cache ? ['cache.restore'] : []
   const steps: Step[] = []
   const verify = (a: (typeof arts)[keyof typeof arts]): string[] => [`GET ${a.url} (unless the tool cache${cache ? ' or the cache entry' : ''} has it)`, verifyLine(a)]
+  const kube = kubernetesBinaries(p)
+  const node = kube.node
   for (const name of ['kubeadm', 'kubelet', 'kubectl'] as const) {
     steps.push(
       step(`binaries.${name}`, `${name} ${version}`, after, [
         {
           kind: 'task',
           title: `download and verify ${name}`,
-          shows: [...verify(arts[name]), `$ sudo ${displayArgv(installArgv('<download>', bin(name), EXEC))}`],
-          run: async (ctx) => ctx.host.installFile(await cachedBinary(arts[name], { tool: name, version, arch: facts.arch }, ctx.log, cache), bin(name), EXEC)
+          shows: node
+            ? [
+                `GET ${node.url} once for kubeadm, kubelet and kubectl (unless the tool cache${cache ? ' or the cache entry' : ''} has it)`,
+                verifyLine(node),
+                `extract ${NODE_TARBALL_BIN}/${name}`,
+                'if the tarball is not published there, the bare binary:',
+                ...verify(arts[name]),
+                `$ sudo ${displayArgv(installArgv('<extracted or downloaded>', bin(name), EXEC))}`
+              ]
+            : [...verify(arts[name]), `$ sudo ${displayArgv(installArgv('<download>', bin(name), EXEC))}`],
+          run: async (ctx) => {
+            const path = await kube.get(name, ctx.log)
+            await ctx.host.installFile(path, bin(name), EXEC)
+          }
         }
       ])
     )
