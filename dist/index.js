@@ -49,7 +49,7 @@ var require_tunnel = __commonJS({
     var https3 = __require("https");
     var events2 = __require("events");
     var assert4 = __require("assert");
-    var util6 = __require("util");
+    var util5 = __require("util");
     exports2.httpOverHttp = httpOverHttp2;
     exports2.httpsOverHttp = httpsOverHttp2;
     exports2.httpOverHttps = httpOverHttps2;
@@ -99,7 +99,7 @@ var require_tunnel = __commonJS({
         self2.removeSocket(socket);
       });
     }
-    util6.inherits(TunnelingAgent, events2.EventEmitter);
+    util5.inherits(TunnelingAgent, events2.EventEmitter);
     TunnelingAgent.prototype.addRequest = function addRequest(req, host2, port, localAddress) {
       var self2 = this;
       var options = mergeOptions({ request: req }, self2.options, toOptions(host2, port, localAddress));
@@ -969,7 +969,7 @@ var require_util = __commonJS({
     var assert4 = __require("node:assert");
     var { kDestroyed, kBodyUsed, kListeners, kBody } = require_symbols();
     var { IncomingMessage } = __require("node:http");
-    var stream3 = __require("node:stream");
+    var stream2 = __require("node:stream");
     var net = __require("node:net");
     var { Blob: Blob2 } = __require("node:buffer");
     var nodeUtil = __require("node:util");
@@ -1143,24 +1143,24 @@ var require_util = __commonJS({
       return null;
     }
     function isDestroyed(body2) {
-      return body2 && !!(body2.destroyed || body2[kDestroyed] || stream3.isDestroyed?.(body2));
+      return body2 && !!(body2.destroyed || body2[kDestroyed] || stream2.isDestroyed?.(body2));
     }
-    function destroy2(stream4, err) {
-      if (stream4 == null || !isStream(stream4) || isDestroyed(stream4)) {
+    function destroy2(stream3, err) {
+      if (stream3 == null || !isStream(stream3) || isDestroyed(stream3)) {
         return;
       }
-      if (typeof stream4.destroy === "function") {
-        if (Object.getPrototypeOf(stream4).constructor === IncomingMessage) {
-          stream4.socket = null;
+      if (typeof stream3.destroy === "function") {
+        if (Object.getPrototypeOf(stream3).constructor === IncomingMessage) {
+          stream3.socket = null;
         }
-        stream4.destroy(err);
+        stream3.destroy(err);
       } else if (err) {
         queueMicrotask(() => {
-          stream4.emit("error", err);
+          stream3.emit("error", err);
         });
       }
-      if (stream4.destroyed !== true) {
-        stream4[kDestroyed] = true;
+      if (stream3.destroyed !== true) {
+        stream3[kDestroyed] = true;
       }
     }
     var KEEPALIVE_TIMEOUT_EXPR = /timeout=(\d+)/;
@@ -1259,13 +1259,13 @@ var require_util = __commonJS({
       }
     }
     function isDisturbed(body2) {
-      return !!(body2 && (stream3.isDisturbed(body2) || body2[kBodyUsed]));
+      return !!(body2 && (stream2.isDisturbed(body2) || body2[kBodyUsed]));
     }
     function isErrored(body2) {
-      return !!(body2 && stream3.isErrored(body2));
+      return !!(body2 && stream2.isErrored(body2));
     }
     function isReadable(body2) {
-      return !!(body2 && stream3.isReadable(body2));
+      return !!(body2 && stream2.isReadable(body2));
     }
     function getSocketInfo(socket) {
       return {
@@ -1473,10 +1473,10 @@ var require_diagnostics = __commonJS({
   "node_modules/undici/lib/core/diagnostics.js"(exports2, module) {
     "use strict";
     var diagnosticsChannel = __require("node:diagnostics_channel");
-    var util6 = __require("node:util");
-    var undiciDebugLog = util6.debuglog("undici");
-    var fetchDebuglog = util6.debuglog("fetch");
-    var websocketDebuglog = util6.debuglog("websocket");
+    var util5 = __require("node:util");
+    var undiciDebugLog = util5.debuglog("undici");
+    var fetchDebuglog = util5.debuglog("fetch");
+    var websocketDebuglog = util5.debuglog("websocket");
     var isClientSet = false;
     var channels = {
       // Client
@@ -2518,7 +2518,7 @@ var require_connect = __commonJS({
     "use strict";
     var net = __require("node:net");
     var assert4 = __require("node:assert");
-    var util6 = require_util();
+    var util5 = require_util();
     var { InvalidArgumentError, ConnectTimeoutError } = require_errors();
     var timers = require_timers();
     function noop3() {
@@ -2587,7 +2587,7 @@ var require_connect = __commonJS({
           if (!tls) {
             tls = __require("node:tls");
           }
-          servername = servername || options.servername || util6.getServerName(host2) || null;
+          servername = servername || options.servername || util5.getServerName(host2) || null;
           const sessionKey = servername || hostname;
           assert4(sessionKey);
           const session = customSession || sessionCache.get(sessionKey) || null;
@@ -2686,7 +2686,7 @@ var require_connect = __commonJS({
         message += ` (attempted address: ${opts.hostname}:${opts.port},`;
       }
       message += ` timeout: ${opts.timeout}ms)`;
-      util6.destroy(socket, new ConnectTimeoutError(message));
+      util5.destroy(socket, new ConnectTimeoutError(message));
     }
     module.exports = buildConnector;
   }
@@ -4642,8 +4642,8 @@ var require_util2 = __commonJS({
         errorSteps(e);
       }
     }
-    function isReadableStreamLike(stream3) {
-      return stream3 instanceof ReadableStream || stream3[Symbol.toStringTag] === "ReadableStream" && typeof stream3.tee === "function";
+    function isReadableStreamLike(stream2) {
+      return stream2 instanceof ReadableStream || stream2[Symbol.toStringTag] === "ReadableStream" && typeof stream2.tee === "function";
     }
     function readableStreamClose(controller) {
       try {
@@ -4760,13 +4760,13 @@ var require_util2 = __commonJS({
       return { rangeStartValue, rangeEndValue };
     }
     function buildContentRange(rangeStart, rangeEnd, fullLength) {
-      let contentRange = "bytes ";
-      contentRange += isomorphicEncode(`${rangeStart}`);
-      contentRange += "-";
-      contentRange += isomorphicEncode(`${rangeEnd}`);
-      contentRange += "/";
-      contentRange += isomorphicEncode(`${fullLength}`);
-      return contentRange;
+      let contentRange2 = "bytes ";
+      contentRange2 += isomorphicEncode(`${rangeStart}`);
+      contentRange2 += "-";
+      contentRange2 += isomorphicEncode(`${rangeEnd}`);
+      contentRange2 += "/";
+      contentRange2 += isomorphicEncode(`${fullLength}`);
+      return contentRange2;
     }
     var InflateStream = class extends Transform2 {
       #zlibOptions;
@@ -5425,7 +5425,7 @@ var require_formdata_parser = __commonJS({
 var require_body = __commonJS({
   "node_modules/undici/lib/web/fetch/body.js"(exports2, module) {
     "use strict";
-    var util6 = require_util();
+    var util5 = require_util();
     var {
       ReadableStreamFrom,
       isBlobLike,
@@ -5459,20 +5459,20 @@ var require_body = __commonJS({
     var streamRegistry;
     if (hasFinalizationRegistry) {
       streamRegistry = new FinalizationRegistry((weakRef) => {
-        const stream3 = weakRef.deref();
-        if (stream3 && !stream3.locked && !isDisturbed(stream3) && !isErrored(stream3)) {
-          stream3.cancel("Response object has been garbage collected").catch(noop3);
+        const stream2 = weakRef.deref();
+        if (stream2 && !stream2.locked && !isDisturbed(stream2) && !isErrored(stream2)) {
+          stream2.cancel("Response object has been garbage collected").catch(noop3);
         }
       });
     }
     function extractBody(object, keepalive = false) {
-      let stream3 = null;
+      let stream2 = null;
       if (object instanceof ReadableStream) {
-        stream3 = object;
+        stream2 = object;
       } else if (isBlobLike(object)) {
-        stream3 = object.stream();
+        stream2 = object.stream();
       } else {
-        stream3 = new ReadableStream({
+        stream2 = new ReadableStream({
           async pull(controller) {
             const buffer3 = typeof source === "string" ? textEncoder.encode(source) : source;
             if (buffer3.byteLength) {
@@ -5485,7 +5485,7 @@ var require_body = __commonJS({
           type: "bytes"
         });
       }
-      assert4(isReadableStreamLike(stream3));
+      assert4(isReadableStreamLike(stream2));
       let action5 = null;
       let source = null;
       let length = null;
@@ -5500,7 +5500,7 @@ var require_body = __commonJS({
         source = new Uint8Array(object.slice());
       } else if (ArrayBuffer.isView(object)) {
         source = new Uint8Array(object.buffer.slice(object.byteOffset, object.byteOffset + object.byteLength));
-      } else if (util6.isFormDataLike(object)) {
+      } else if (util5.isFormDataLike(object)) {
         const boundary = `----formdata-undici-0${`${random(1e11)}`.padStart(11, "0")}`;
         const prefix2 = `--${boundary}\r
 Content-Disposition: form-data`;
@@ -5559,19 +5559,19 @@ Content-Type: ${value.type || "application/octet-stream"}\r
         if (keepalive) {
           throw new TypeError("keepalive");
         }
-        if (util6.isDisturbed(object) || object.locked) {
+        if (util5.isDisturbed(object) || object.locked) {
           throw new TypeError(
             "Response body object should not be disturbed or locked"
           );
         }
-        stream3 = object instanceof ReadableStream ? object : ReadableStreamFrom(object);
+        stream2 = object instanceof ReadableStream ? object : ReadableStreamFrom(object);
       }
-      if (typeof source === "string" || util6.isBuffer(source)) {
+      if (typeof source === "string" || util5.isBuffer(source)) {
         length = Buffer.byteLength(source);
       }
       if (action5 != null) {
         let iterator2;
-        stream3 = new ReadableStream({
+        stream2 = new ReadableStream({
           async start() {
             iterator2 = action5(object)[Symbol.asyncIterator]();
           },
@@ -5583,7 +5583,7 @@ Content-Type: ${value.type || "application/octet-stream"}\r
                 controller.byobRequest?.respond(0);
               });
             } else {
-              if (!isErrored(stream3)) {
+              if (!isErrored(stream2)) {
                 const buffer3 = new Uint8Array(value);
                 if (buffer3.byteLength) {
                   controller.enqueue(buffer3);
@@ -5598,12 +5598,12 @@ Content-Type: ${value.type || "application/octet-stream"}\r
           type: "bytes"
         });
       }
-      const body2 = { stream: stream3, source, length };
+      const body2 = { stream: stream2, source, length };
       return [body2, type];
     }
     function safelyExtractBody(object, keepalive = false) {
       if (object instanceof ReadableStream) {
-        assert4(!util6.isDisturbed(object), "The body has already been consumed.");
+        assert4(!util5.isDisturbed(object), "The body has already been consumed.");
         assert4(!object.locked, "The stream is locked.");
       }
       return extractBody(object, keepalive);
@@ -5710,7 +5710,7 @@ Content-Type: ${value.type || "application/octet-stream"}\r
     }
     function bodyUnusable(object) {
       const body2 = object[kState].body;
-      return body2 != null && (body2.stream.locked || util6.isDisturbed(body2.stream));
+      return body2 != null && (body2.stream.locked || util5.isDisturbed(body2.stream));
     }
     function parseJSONFromBytes(bytes) {
       return JSON.parse(utf8DecodeBytes(bytes));
@@ -5740,7 +5740,7 @@ var require_client_h1 = __commonJS({
   "node_modules/undici/lib/dispatcher/client-h1.js"(exports2, module) {
     "use strict";
     var assert4 = __require("node:assert");
-    var util6 = require_util();
+    var util5 = require_util();
     var { channels } = require_diagnostics();
     var timers = require_timers();
     var {
@@ -5792,8 +5792,8 @@ var require_client_h1 = __commonJS({
     var constants6 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
-    var addListener = util6.addListener;
-    var removeAllListeners = util6.removeAllListeners;
+    var addListener = util5.addListener;
+    var removeAllListeners = util5.removeAllListeners;
     var kIdleSocketValidation = /* @__PURE__ */ Symbol("kIdleSocketValidation");
     var kIdleSocketValidationTimeout = /* @__PURE__ */ Symbol("kIdleSocketValidationTimeout");
     var kSocketUsed = /* @__PURE__ */ Symbol("kSocketUsed");
@@ -5971,7 +5971,7 @@ var require_client_h1 = __commonJS({
             }
           }
         } catch (err) {
-          util6.destroy(socket, err);
+          util5.destroy(socket, err);
         }
       }
       finish() {
@@ -6028,7 +6028,7 @@ var require_client_h1 = __commonJS({
           return -1;
         }
         if (client[kRunning] === 0) {
-          util6.destroy(socket, new SocketError("bad response", util6.getSocketInfo(socket)));
+          util5.destroy(socket, new SocketError("bad response", util5.getSocketInfo(socket)));
           return -1;
         }
         const request2 = client[kQueue][client[kRunningIdx]];
@@ -6056,13 +6056,13 @@ var require_client_h1 = __commonJS({
         }
         const key = this.headers[len - 2];
         if (key.length === 10) {
-          const headerName = util6.bufferToLowerCasedHeaderName(key);
+          const headerName = util5.bufferToLowerCasedHeaderName(key);
           if (headerName === "keep-alive") {
             this.keepAlive += buf.toString();
           } else if (headerName === "connection") {
             this.connection += buf.toString();
           }
-        } else if (key.length === 14 && util6.bufferToLowerCasedHeaderName(key) === "content-length") {
+        } else if (key.length === 14 && util5.bufferToLowerCasedHeaderName(key) === "content-length") {
           this.contentLength += buf.toString();
         }
         this.trackHeader(buf.length);
@@ -6070,7 +6070,7 @@ var require_client_h1 = __commonJS({
       trackHeader(len) {
         this.headersSize += len;
         if (this.headersSize >= this.headersMaxSize) {
-          util6.destroy(this.socket, new HeadersOverflowError());
+          util5.destroy(this.socket, new HeadersOverflowError());
         }
       }
       onUpgrade(head) {
@@ -6101,8 +6101,8 @@ var require_client_h1 = __commonJS({
         try {
           request2.onUpgrade(statusCode, headers, socket, statusText);
         } catch (error2) {
-          util6.errorRequest(client, request2, error2);
-          util6.destroy(socket, error2);
+          util5.errorRequest(client, request2, error2);
+          util5.destroy(socket, error2);
         }
         client[kResume]();
       }
@@ -6112,7 +6112,7 @@ var require_client_h1 = __commonJS({
           return -1;
         }
         if (client[kRunning] === 0) {
-          util6.destroy(socket, new SocketError("bad response", util6.getSocketInfo(socket)));
+          util5.destroy(socket, new SocketError("bad response", util5.getSocketInfo(socket)));
           return -1;
         }
         const request2 = client[kQueue][client[kRunningIdx]];
@@ -6122,11 +6122,11 @@ var require_client_h1 = __commonJS({
         assert4(!this.upgrade);
         assert4(this.statusCode < 200);
         if (statusCode === 100) {
-          util6.destroy(socket, new SocketError("bad response", util6.getSocketInfo(socket)));
+          util5.destroy(socket, new SocketError("bad response", util5.getSocketInfo(socket)));
           return -1;
         }
         if (upgrade && !request2.upgrade) {
-          util6.destroy(socket, new SocketError("bad upgrade", util6.getSocketInfo(socket)));
+          util5.destroy(socket, new SocketError("bad upgrade", util5.getSocketInfo(socket)));
           return -1;
         }
         assert4(this.timeoutType === TIMEOUT_HEADERS);
@@ -6155,7 +6155,7 @@ var require_client_h1 = __commonJS({
         this.headers = [];
         this.headersSize = 0;
         if (this.shouldKeepAlive && client[kPipelining]) {
-          const keepAliveTimeout = this.keepAlive ? util6.parseKeepAliveTimeout(this.keepAlive) : null;
+          const keepAliveTimeout = this.keepAlive ? util5.parseKeepAliveTimeout(this.keepAlive) : null;
           if (keepAliveTimeout != null) {
             const timeout = Math.min(
               keepAliveTimeout - client[kKeepAliveTimeoutThreshold],
@@ -6203,7 +6203,7 @@ var require_client_h1 = __commonJS({
         }
         assert4(statusCode >= 200);
         if (maxResponseSize > -1 && this.bytesRead + buf.length > maxResponseSize) {
-          util6.destroy(socket, new ResponseExceededMaxSizeError());
+          util5.destroy(socket, new ResponseExceededMaxSizeError());
           return -1;
         }
         this.bytesRead += buf.length;
@@ -6235,7 +6235,7 @@ var require_client_h1 = __commonJS({
           return;
         }
         if (request2.method !== "HEAD" && contentLength2 && bytesRead !== parseInt(contentLength2, 10)) {
-          util6.destroy(socket, new ResponseContentLengthMismatchError());
+          util5.destroy(socket, new ResponseContentLengthMismatchError());
           return -1;
         }
         request2.onComplete(headers);
@@ -6243,13 +6243,13 @@ var require_client_h1 = __commonJS({
         socket[kSocketUsed] = true;
         if (socket[kWriting]) {
           assert4(client[kRunning] === 0);
-          util6.destroy(socket, new InformationalError("reset"));
+          util5.destroy(socket, new InformationalError("reset"));
           return constants6.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
-          util6.destroy(socket, new InformationalError("reset"));
+          util5.destroy(socket, new InformationalError("reset"));
           return constants6.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
-          util6.destroy(socket, new InformationalError("reset"));
+          util5.destroy(socket, new InformationalError("reset"));
           return constants6.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
@@ -6263,15 +6263,15 @@ var require_client_h1 = __commonJS({
       if (timeoutType === TIMEOUT_HEADERS) {
         if (!socket[kWriting] || socket.writableNeedDrain || client[kRunning] > 1) {
           assert4(!paused, "cannot be paused while waiting for headers");
-          util6.destroy(socket, new HeadersTimeoutError());
+          util5.destroy(socket, new HeadersTimeoutError());
         }
       } else if (timeoutType === TIMEOUT_BODY) {
         if (!paused) {
-          util6.destroy(socket, new BodyTimeoutError());
+          util5.destroy(socket, new BodyTimeoutError());
         }
       } else if (timeoutType === TIMEOUT_KEEP_ALIVE) {
         assert4(client[kRunning] === 0 && client[kKeepAliveTimeoutValue]);
-        util6.destroy(socket, new InformationalError("socket idle timeout"));
+        util5.destroy(socket, new InformationalError("socket idle timeout"));
       }
     }
     async function connectH1(client, socket) {
@@ -6312,11 +6312,11 @@ var require_client_h1 = __commonJS({
         if (parser.statusCode && !parser.shouldKeepAlive) {
           const parserErr = parser.finish();
           if (parserErr) {
-            util6.destroy(this, parserErr);
+            util5.destroy(this, parserErr);
           }
           return;
         }
-        util6.destroy(this, new SocketError("other side closed", util6.getSocketInfo(this)));
+        util5.destroy(this, new SocketError("other side closed", util5.getSocketInfo(this)));
       });
       addListener(socket, "close", function() {
         const client2 = this[kClient];
@@ -6329,7 +6329,7 @@ var require_client_h1 = __commonJS({
           this[kParser].destroy();
           this[kParser] = null;
         }
-        const err = this[kError] || new SocketError("closed", util6.getSocketInfo(this));
+        const err = this[kError] || new SocketError("closed", util5.getSocketInfo(this));
         client2[kSocket] = null;
         client2[kHTTPContext] = null;
         if (client2.destroyed) {
@@ -6337,12 +6337,12 @@ var require_client_h1 = __commonJS({
           const requests = client2[kQueue].splice(client2[kRunningIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request2 = requests[i];
-            util6.errorRequest(client2, request2, err);
+            util5.errorRequest(client2, request2, err);
           }
         } else if (client2[kRunning] > 0 && err.code !== "UND_ERR_INFO") {
           const request2 = client2[kQueue][client2[kRunningIdx]];
           client2[kQueue][client2[kRunningIdx]++] = null;
-          util6.errorRequest(client2, request2, err);
+          util5.errorRequest(client2, request2, err);
         }
         client2[kPendingIdx] = client2[kRunningIdx];
         assert4(client2[kRunning] === 0);
@@ -6383,7 +6383,7 @@ var require_client_h1 = __commonJS({
             if (client[kRunning] > 0 && (request2.upgrade || request2.method === "CONNECT")) {
               return true;
             }
-            if (client[kRunning] > 0 && util6.bodyLength(request2.body) !== 0 && (util6.isStream(request2.body) || util6.isAsyncIterable(request2.body) || util6.isFormDataLike(request2.body))) {
+            if (client[kRunning] > 0 && util5.bodyLength(request2.body) !== 0 && (util5.isStream(request2.body) || util5.isAsyncIterable(request2.body) || util5.isFormDataLike(request2.body))) {
               return true;
             }
           }
@@ -6463,7 +6463,7 @@ var require_client_h1 = __commonJS({
       const { method, path: path14, host: host2, upgrade, blocking, reset } = request2;
       let { body: body2, headers, contentLength: contentLength2 } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
-      if (util6.isFormDataLike(body2)) {
+      if (util5.isFormDataLike(body2)) {
         if (!extractBody) {
           extractBody = require_body().extractBody;
         }
@@ -6473,12 +6473,12 @@ var require_client_h1 = __commonJS({
         }
         body2 = bodyStream.stream;
         contentLength2 = bodyStream.length;
-      } else if (util6.isBlobLike(body2) && request2.contentType == null) {
+      } else if (util5.isBlobLike(body2) && request2.contentType == null) {
         const contentType2 = body2.type;
         if (contentType2) {
           const contentTypeValue = `${contentType2}`;
-          if (!util6.isValidHeaderValue(contentTypeValue)) {
-            util6.errorRequest(client, request2, new InvalidArgumentError("invalid content-type header"));
+          if (!util5.isValidHeaderValue(contentTypeValue)) {
+            util5.errorRequest(client, request2, new InvalidArgumentError("invalid content-type header"));
             return false;
           }
           headers.push("content-type", contentTypeValue);
@@ -6487,7 +6487,7 @@ var require_client_h1 = __commonJS({
       if (body2 && typeof body2.read === "function") {
         body2.read(0);
       }
-      const bodyLength = util6.bodyLength(body2);
+      const bodyLength = util5.bodyLength(body2);
       contentLength2 = bodyLength ?? contentLength2;
       if (contentLength2 === null) {
         contentLength2 = request2.contentLength;
@@ -6497,7 +6497,7 @@ var require_client_h1 = __commonJS({
       }
       if (shouldSendContentLength(method) && contentLength2 > 0 && request2.contentLength !== null && request2.contentLength !== contentLength2) {
         if (client[kStrictContentLength]) {
-          util6.errorRequest(client, request2, new RequestContentLengthMismatchError());
+          util5.errorRequest(client, request2, new RequestContentLengthMismatchError());
           return false;
         }
         process.emitWarning(new RequestContentLengthMismatchError());
@@ -6510,18 +6510,18 @@ var require_client_h1 = __commonJS({
         }
         if (request2.completed) {
           if (request2.upgrade || request2.method === "CONNECT") {
-            util6.destroy(socket, new InformationalError("aborted"));
+            util5.destroy(socket, new InformationalError("aborted"));
           }
           return;
         }
-        util6.errorRequest(client, request2, error2 || new RequestAbortedError());
-        util6.destroy(body2);
-        util6.destroy(socket, new InformationalError("aborted"));
+        util5.errorRequest(client, request2, error2 || new RequestAbortedError());
+        util5.destroy(body2);
+        util5.destroy(socket, new InformationalError("aborted"));
       };
       try {
         request2.onConnect(abort);
       } catch (err) {
-        util6.errorRequest(client, request2, err);
+        util5.errorRequest(client, request2, err);
       }
       if (request2.aborted) {
         return false;
@@ -6578,17 +6578,17 @@ upgrade: ${upgrade}\r
       }
       if (!body2 || bodyLength === 0) {
         writeBuffer(abort, null, client, request2, socket, contentLength2, header, expectsPayload);
-      } else if (util6.isBuffer(body2)) {
+      } else if (util5.isBuffer(body2)) {
         writeBuffer(abort, body2, client, request2, socket, contentLength2, header, expectsPayload);
-      } else if (util6.isBlobLike(body2)) {
+      } else if (util5.isBlobLike(body2)) {
         if (typeof body2.stream === "function") {
           writeIterable(abort, body2.stream(), client, request2, socket, contentLength2, header, expectsPayload);
         } else {
           writeBlob(abort, body2, client, request2, socket, contentLength2, header, expectsPayload);
         }
-      } else if (util6.isStream(body2)) {
+      } else if (util5.isStream(body2)) {
         writeStream(abort, body2, client, request2, socket, contentLength2, header, expectsPayload);
-      } else if (util6.isIterable(body2)) {
+      } else if (util5.isIterable(body2)) {
         writeIterable(abort, body2, client, request2, socket, contentLength2, header, expectsPayload);
       } else {
         assert4(false);
@@ -6608,7 +6608,7 @@ upgrade: ${upgrade}\r
             this.pause();
           }
         } catch (err) {
-          util6.destroy(this, err);
+          util5.destroy(this, err);
         }
       };
       const onDrain = function() {
@@ -6645,9 +6645,9 @@ upgrade: ${upgrade}\r
         }
         writer.destroy(err);
         if (err && (err.code !== "UND_ERR_INFO" || err.message !== "reset")) {
-          util6.destroy(body2, err);
+          util5.destroy(body2, err);
         } else {
-          util6.destroy(body2);
+          util5.destroy(body2);
         }
       };
       body2.on("data", onData).on("end", onFinished).on("error", onFinished).on("close", onClose);
@@ -6676,7 +6676,7 @@ upgrade: ${upgrade}\r
             socket.write(`${header}\r
 `, "latin1");
           }
-        } else if (util6.isBuffer(body2)) {
+        } else if (util5.isBuffer(body2)) {
           assert4(contentLength2 === body2.byteLength, "buffer body must have content length");
           socket.cork();
           socket.write(`${header}content-length: ${contentLength2}\r
@@ -6871,8 +6871,8 @@ var require_client_h2 = __commonJS({
     "use strict";
     var assert4 = __require("node:assert");
     var { errorMonitor } = __require("node:events");
-    var { pipeline: pipeline3 } = __require("node:stream");
-    var util6 = require_util();
+    var { pipeline: pipeline2 } = __require("node:stream");
+    var util5 = require_util();
     var {
       RequestContentLengthMismatchError,
       RequestAbortedError,
@@ -6950,36 +6950,36 @@ var require_client_h2 = __commonJS({
       session[kOpenStreams] = 0;
       session[kClient] = client;
       session[kSocket] = socket;
-      util6.addListener(session, "error", onHttp2SessionError);
-      util6.addListener(session, "frameError", onHttp2FrameError);
-      util6.addListener(session, "end", onHttp2SessionEnd);
-      util6.addListener(session, "goaway", onHTTP2GoAway);
-      util6.addListener(session, "close", function() {
+      util5.addListener(session, "error", onHttp2SessionError);
+      util5.addListener(session, "frameError", onHttp2FrameError);
+      util5.addListener(session, "end", onHttp2SessionEnd);
+      util5.addListener(session, "goaway", onHTTP2GoAway);
+      util5.addListener(session, "close", function() {
         const { [kClient]: client2 } = this;
         const { [kSocket]: socket2 } = client2;
-        const err = this[kSocket][kError] || this[kError] || new SocketError("closed", util6.getSocketInfo(socket2));
+        const err = this[kSocket][kError] || this[kError] || new SocketError("closed", util5.getSocketInfo(socket2));
         client2[kHTTP2Session] = null;
         if (client2.destroyed) {
           assert4(client2[kPending] === 0);
           const requests = client2[kQueue].splice(client2[kRunningIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request2 = requests[i];
-            util6.errorRequest(client2, request2, err);
+            util5.errorRequest(client2, request2, err);
           }
         }
       });
       session.unref();
       client[kHTTP2Session] = session;
       socket[kHTTP2Session] = session;
-      util6.addListener(socket, "error", function(err) {
+      util5.addListener(socket, "error", function(err) {
         this[kError] = err;
         this[kClient][kOnError](err);
       });
-      util6.addListener(socket, "end", function() {
-        util6.destroy(this, new SocketError("other side closed", util6.getSocketInfo(this)));
+      util5.addListener(socket, "end", function() {
+        util5.destroy(this, new SocketError("other side closed", util5.getSocketInfo(this)));
       });
-      util6.addListener(socket, "close", function() {
-        const err = this[kError] || new SocketError("closed", util6.getSocketInfo(this));
+      util5.addListener(socket, "close", function() {
+        const err = this[kError] || new SocketError("closed", util5.getSocketInfo(this));
         client[kSocket] = null;
         if (this[kHTTP2Session] != null) {
           this[kHTTP2Session].destroy(err);
@@ -7041,12 +7041,12 @@ var require_client_h2 = __commonJS({
       }
     }
     function onHttp2SessionEnd() {
-      const err = new SocketError("other side closed", util6.getSocketInfo(this[kSocket]));
+      const err = new SocketError("other side closed", util5.getSocketInfo(this[kSocket]));
       this.destroy(err);
-      util6.destroy(this[kSocket], err);
+      util5.destroy(this[kSocket], err);
     }
     function onHTTP2GoAway(code2) {
-      const err = this[kError] || new SocketError(`HTTP/2: "GOAWAY" frame received with code ${code2}`, util6.getSocketInfo(this));
+      const err = this[kError] || new SocketError(`HTTP/2: "GOAWAY" frame received with code ${code2}`, util5.getSocketInfo(this));
       const client = this[kClient];
       client[kSocket] = null;
       client[kHTTPContext] = null;
@@ -7054,11 +7054,11 @@ var require_client_h2 = __commonJS({
         this[kHTTP2Session].destroy(err);
         this[kHTTP2Session] = null;
       }
-      util6.destroy(this[kSocket], err);
+      util5.destroy(this[kSocket], err);
       if (client[kRunningIdx] < client[kQueue].length) {
         const request2 = client[kQueue][client[kRunningIdx]];
         client[kQueue][client[kRunningIdx]++] = null;
-        util6.errorRequest(client, request2, err);
+        util5.errorRequest(client, request2, err);
         client[kPendingIdx] = client[kRunningIdx];
       }
       assert4(client[kRunning] === 0);
@@ -7073,7 +7073,7 @@ var require_client_h2 = __commonJS({
       const { method, path: path14, host: host2, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body: body2 } = request2;
       if (upgrade) {
-        util6.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
+        util5.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
         return false;
       }
       const headers = {};
@@ -7092,7 +7092,7 @@ var require_client_h2 = __commonJS({
           headers[key] = val;
         }
       }
-      let stream3;
+      let stream2;
       const { hostname, port } = client[kUrl];
       headers[HTTP2_HEADER_AUTHORITY] = host2 || `${hostname}${port ? `:${port}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
@@ -7101,66 +7101,66 @@ var require_client_h2 = __commonJS({
           return;
         }
         if (request2.completed) {
-          if (method === "CONNECT" && stream3 != null) {
-            util6.destroy(stream3, error2 || new RequestAbortedError());
+          if (method === "CONNECT" && stream2 != null) {
+            util5.destroy(stream2, error2 || new RequestAbortedError());
           }
           return;
         }
         error2 = error2 || new RequestAbortedError();
-        util6.errorRequest(client, request2, error2);
-        if (stream3 != null) {
-          util6.destroy(stream3, error2);
+        util5.errorRequest(client, request2, error2);
+        if (stream2 != null) {
+          util5.destroy(stream2, error2);
         }
-        util6.destroy(body2, error2);
+        util5.destroy(body2, error2);
         client[kQueue][client[kRunningIdx]++] = null;
         client[kResume]();
       };
       try {
         request2.onConnect(abort);
       } catch (err) {
-        util6.errorRequest(client, request2, err);
+        util5.errorRequest(client, request2, err);
       }
       if (request2.aborted) {
         return false;
       }
       if (method === "CONNECT") {
         session.ref();
-        stream3 = session.request(headers, { endStream: false, signal });
+        stream2 = session.request(headers, { endStream: false, signal });
         let upgradeResponseFinished = false;
         const onResponse = (headers2) => {
           upgradeResponseFinished = true;
-          stream3.off(errorMonitor, onUpgradeError);
+          stream2.off(errorMonitor, onUpgradeError);
           request2.onUpgradeResponse(Number(headers2[HTTP2_HEADER_STATUS]), headers2, parseH2ResponseHeaders);
         };
         const onUpgradeError = (error2) => {
           upgradeResponseFinished = true;
-          stream3.off("response", onResponse);
+          stream2.off("response", onResponse);
           request2.onUpgradeError(error2);
         };
         const onReady = () => {
           try {
-            request2.onUpgrade(null, null, stream3);
+            request2.onUpgrade(null, null, stream2);
           } catch (error2) {
-            stream3.off("response", onResponse);
+            stream2.off("response", onResponse);
             abort(error2);
             return;
           }
           if (request2.aborted) {
             return;
           }
-          stream3.off("error", abort);
-          stream3.once(errorMonitor, onUpgradeError);
+          stream2.off("error", abort);
+          stream2.once(errorMonitor, onUpgradeError);
           client[kQueue][client[kRunningIdx]++] = null;
         };
-        stream3.once("response", onResponse);
-        stream3.once("error", abort);
+        stream2.once("response", onResponse);
+        stream2.once("error", abort);
         ++session[kOpenStreams];
         onReady();
-        stream3.once("close", () => {
+        stream2.once("close", () => {
           if (!upgradeResponseFinished && request2.completed) {
-            stream3.off("response", onResponse);
-            stream3.off(errorMonitor, onUpgradeError);
-            request2.onUpgradeError(new InformationalError(`HTTP/2: "stream error" received - code ${stream3.rstCode}`));
+            stream2.off("response", onResponse);
+            stream2.off(errorMonitor, onUpgradeError);
+            request2.onUpgradeError(new InformationalError(`HTTP/2: "stream error" received - code ${stream2.rstCode}`));
           }
           session[kOpenStreams] -= 1;
           if (session[kOpenStreams] === 0) session.unref();
@@ -7173,8 +7173,8 @@ var require_client_h2 = __commonJS({
       if (body2 && typeof body2.read === "function") {
         body2.read(0);
       }
-      let contentLength2 = util6.bodyLength(body2);
-      if (util6.isFormDataLike(body2)) {
+      let contentLength2 = util5.bodyLength(body2);
+      if (util5.isFormDataLike(body2)) {
         extractBody ??= require_body().extractBody;
         const [bodyStream, contentType2] = extractBody(body2);
         headers["content-type"] = contentType2;
@@ -7189,7 +7189,7 @@ var require_client_h2 = __commonJS({
       }
       if (shouldSendContentLength(method) && contentLength2 > 0 && request2.contentLength != null && request2.contentLength !== contentLength2) {
         if (client[kStrictContentLength]) {
-          util6.errorRequest(client, request2, new RequestContentLengthMismatchError());
+          util5.errorRequest(client, request2, new RequestContentLengthMismatchError());
           return false;
         }
         process.emitWarning(new RequestContentLengthMismatchError());
@@ -7202,36 +7202,36 @@ var require_client_h2 = __commonJS({
       const shouldEndStream = method === "GET" || method === "HEAD" || body2 === null;
       if (expectContinue) {
         headers[HTTP2_HEADER_EXPECT] = "100-continue";
-        stream3 = session.request(headers, { endStream: shouldEndStream, signal });
-        stream3.once("continue", writeBodyH2);
+        stream2 = session.request(headers, { endStream: shouldEndStream, signal });
+        stream2.once("continue", writeBodyH2);
       } else {
-        stream3 = session.request(headers, {
+        stream2 = session.request(headers, {
           endStream: shouldEndStream,
           signal
         });
         writeBodyH2();
       }
       ++session[kOpenStreams];
-      stream3.once("response", (headers2) => {
+      stream2.once("response", (headers2) => {
         const { [HTTP2_HEADER_STATUS]: statusCode, ...realHeaders } = headers2;
         request2.onResponseStarted();
         if (request2.aborted) {
           const err = new RequestAbortedError();
-          util6.errorRequest(client, request2, err);
-          util6.destroy(stream3, err);
+          util5.errorRequest(client, request2, err);
+          util5.destroy(stream2, err);
           return;
         }
-        if (request2.onHeaders(Number(statusCode), parseH2Headers(realHeaders), stream3.resume.bind(stream3), "") === false) {
-          stream3.pause();
+        if (request2.onHeaders(Number(statusCode), parseH2Headers(realHeaders), stream2.resume.bind(stream2), "") === false) {
+          stream2.pause();
         }
-        stream3.on("data", (chunk) => {
+        stream2.on("data", (chunk) => {
           if (request2.onData(chunk) === false) {
-            stream3.pause();
+            stream2.pause();
           }
         });
       });
-      stream3.once("end", () => {
-        if (stream3.state?.state == null || stream3.state.state < 6) {
+      stream2.once("end", () => {
+        if (stream2.state?.state == null || stream2.state.state < 6) {
           request2.onComplete([]);
         }
         if (session[kOpenStreams] === 0) {
@@ -7242,16 +7242,16 @@ var require_client_h2 = __commonJS({
         client[kPendingIdx] = client[kRunningIdx];
         client[kResume]();
       });
-      stream3.once("close", () => {
+      stream2.once("close", () => {
         session[kOpenStreams] -= 1;
         if (session[kOpenStreams] === 0) {
           session.unref();
         }
       });
-      stream3.once("error", function(err) {
+      stream2.once("error", function(err) {
         abort(err);
       });
-      stream3.once("frameError", (type, code2) => {
+      stream2.once("frameError", (type, code2) => {
         abort(new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code2}`));
       });
       return true;
@@ -7259,7 +7259,7 @@ var require_client_h2 = __commonJS({
         if (!body2 || contentLength2 === 0) {
           writeBuffer(
             abort,
-            stream3,
+            stream2,
             null,
             client,
             request2,
@@ -7267,10 +7267,10 @@ var require_client_h2 = __commonJS({
             contentLength2,
             expectsPayload
           );
-        } else if (util6.isBuffer(body2)) {
+        } else if (util5.isBuffer(body2)) {
           writeBuffer(
             abort,
-            stream3,
+            stream2,
             body2,
             client,
             request2,
@@ -7278,11 +7278,11 @@ var require_client_h2 = __commonJS({
             contentLength2,
             expectsPayload
           );
-        } else if (util6.isBlobLike(body2)) {
+        } else if (util5.isBlobLike(body2)) {
           if (typeof body2.stream === "function") {
             writeIterable(
               abort,
-              stream3,
+              stream2,
               body2.stream(),
               client,
               request2,
@@ -7293,7 +7293,7 @@ var require_client_h2 = __commonJS({
           } else {
             writeBlob(
               abort,
-              stream3,
+              stream2,
               body2,
               client,
               request2,
@@ -7302,21 +7302,21 @@ var require_client_h2 = __commonJS({
               expectsPayload
             );
           }
-        } else if (util6.isStream(body2)) {
+        } else if (util5.isStream(body2)) {
           writeStream(
             abort,
             client[kSocket],
             expectsPayload,
-            stream3,
+            stream2,
             body2,
             client,
             request2,
             contentLength2
           );
-        } else if (util6.isIterable(body2)) {
+        } else if (util5.isIterable(body2)) {
           writeIterable(
             abort,
-            stream3,
+            stream2,
             body2,
             client,
             request2,
@@ -7331,7 +7331,7 @@ var require_client_h2 = __commonJS({
     }
     function writeBuffer(abort, h2stream, body2, client, request2, socket, contentLength2, expectsPayload) {
       try {
-        if (body2 != null && util6.isBuffer(body2)) {
+        if (body2 != null && util5.isBuffer(body2)) {
           assert4(contentLength2 === body2.byteLength, "buffer body must have content length");
           h2stream.cork();
           h2stream.write(body2);
@@ -7350,15 +7350,15 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body2, client, request2, contentLength2) {
       assert4(contentLength2 !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe = pipeline3(
+      const pipe = pipeline2(
         body2,
         h2stream,
         (err) => {
           if (err) {
-            util6.destroy(pipe, err);
+            util5.destroy(pipe, err);
             abort(err);
           } else {
-            util6.removeAllListeners(pipe);
+            util5.removeAllListeners(pipe);
             request2.onRequestSent();
             if (!expectsPayload) {
               socket[kReset] = true;
@@ -7367,7 +7367,7 @@ var require_client_h2 = __commonJS({
           }
         }
       );
-      util6.addListener(pipe, "data", onPipeData);
+      util5.addListener(pipe, "data", onPipeData);
       function onPipeData(chunk) {
         request2.onBodySent(chunk);
       }
@@ -7443,7 +7443,7 @@ var require_client_h2 = __commonJS({
 var require_redirect_handler = __commonJS({
   "node_modules/undici/lib/handler/redirect-handler.js"(exports2, module) {
     "use strict";
-    var util6 = require_util();
+    var util5 = require_util();
     var { kBodyUsed } = require_symbols();
     var assert4 = __require("node:assert");
     var { InvalidArgumentError } = require_errors();
@@ -7466,7 +7466,7 @@ var require_redirect_handler = __commonJS({
         if (maxRedirections != null && (!Number.isInteger(maxRedirections) || maxRedirections < 0)) {
           throw new InvalidArgumentError("maxRedirections must be a positive number");
         }
-        util6.validateHandler(handler2, opts.method, opts.upgrade);
+        util5.validateHandler(handler2, opts.method, opts.upgrade);
         this.dispatch = dispatch;
         this.location = null;
         this.abort = null;
@@ -7475,8 +7475,8 @@ var require_redirect_handler = __commonJS({
         this.handler = handler2;
         this.history = [];
         this.redirectionLimitReached = false;
-        if (util6.isStream(this.opts.body)) {
-          if (util6.bodyLength(this.opts.body) === 0) {
+        if (util5.isStream(this.opts.body)) {
+          if (util5.bodyLength(this.opts.body) === 0) {
             this.opts.body.on("data", function() {
               assert4(false);
             });
@@ -7489,7 +7489,7 @@ var require_redirect_handler = __commonJS({
           }
         } else if (this.opts.body && typeof this.opts.body.pipeTo === "function") {
           this.opts.body = new BodyAsyncIterable(this.opts.body);
-        } else if (this.opts.body && typeof this.opts.body !== "string" && !ArrayBuffer.isView(this.opts.body) && util6.isIterable(this.opts.body)) {
+        } else if (this.opts.body && typeof this.opts.body !== "string" && !ArrayBuffer.isView(this.opts.body) && util5.isIterable(this.opts.body)) {
           this.opts.body = new BodyAsyncIterable(this.opts.body);
         }
       }
@@ -7504,7 +7504,7 @@ var require_redirect_handler = __commonJS({
         this.handler.onError(error2);
       }
       onHeaders(statusCode, headers, resume, statusText) {
-        this.location = this.history.length >= this.maxRedirections || util6.isDisturbed(this.opts.body) ? null : parseLocation(statusCode, headers);
+        this.location = this.history.length >= this.maxRedirections || util5.isDisturbed(this.opts.body) ? null : parseLocation(statusCode, headers);
         if (this.opts.throwOnMaxRedirect && this.history.length >= this.maxRedirections) {
           if (this.request) {
             this.request.abort(new Error("max redirects"));
@@ -7519,7 +7519,7 @@ var require_redirect_handler = __commonJS({
         if (!this.location) {
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
-        const { origin: origin2, pathname, search } = util6.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
+        const { origin: origin2, pathname, search } = util5.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
         const path14 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin2);
         this.opts.path = path14;
@@ -7557,20 +7557,20 @@ var require_redirect_handler = __commonJS({
         return null;
       }
       for (let i = 0; i < headers.length; i += 2) {
-        if (headers[i].length === 8 && util6.headerNameToString(headers[i]) === "location") {
+        if (headers[i].length === 8 && util5.headerNameToString(headers[i]) === "location") {
           return headers[i + 1];
         }
       }
     }
     function shouldRemoveHeader(header, removeContent, unknownOrigin) {
       if (header.length === 4) {
-        return util6.headerNameToString(header) === "host";
+        return util5.headerNameToString(header) === "host";
       }
-      if (removeContent && util6.headerNameToString(header).startsWith("content-")) {
+      if (removeContent && util5.headerNameToString(header).startsWith("content-")) {
         return true;
       }
       if (unknownOrigin && (header.length === 13 || header.length === 6 || header.length === 19)) {
-        const name2 = util6.headerNameToString(header);
+        const name2 = util5.headerNameToString(header);
         return name2 === "authorization" || name2 === "cookie" || name2 === "proxy-authorization";
       }
       return false;
@@ -7627,7 +7627,7 @@ var require_client = __commonJS({
     var assert4 = __require("node:assert");
     var net = __require("node:net");
     var http3 = __require("node:http");
-    var util6 = require_util();
+    var util5 = require_util();
     var { channels } = require_diagnostics();
     var Request = require_request();
     var DispatcherBase = require_dispatcher_base();
@@ -7812,7 +7812,7 @@ var require_client = __commonJS({
         } else {
           this[kInterceptors] = [createRedirectInterceptor({ maxRedirections })];
         }
-        this[kUrl] = util6.parseOrigin(url2);
+        this[kUrl] = util5.parseOrigin(url2);
         this[kConnector] = connect2;
         this[kPipelining] = pipelining != null ? pipelining : 1;
         this[kMaxHeadersSize] = maxHeaderSize || http3.maxHeaderSize;
@@ -7875,7 +7875,7 @@ var require_client = __commonJS({
         const request2 = new Request(origin2, opts, handler2);
         this[kQueue].push(request2);
         if (this[kResuming]) {
-        } else if (util6.bodyLength(request2.body) == null && util6.isIterable(request2.body)) {
+        } else if (util5.bodyLength(request2.body) == null && util5.isIterable(request2.body)) {
           this[kResuming] = 1;
           queueMicrotask(() => resume(this));
         } else {
@@ -7900,7 +7900,7 @@ var require_client = __commonJS({
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request2 = requests[i];
-            util6.errorRequest(this, request2, err);
+            util5.errorRequest(this, request2, err);
           }
           const callback = () => {
             if (this[kClosedResolve]) {
@@ -7926,7 +7926,7 @@ var require_client = __commonJS({
         const requests = client[kQueue].splice(client[kRunningIdx]);
         for (let i = 0; i < requests.length; i++) {
           const request2 = requests[i];
-          util6.errorRequest(client, request2, err);
+          util5.errorRequest(client, request2, err);
         }
         assert4(client[kSize] === 0);
       }
@@ -7975,7 +7975,7 @@ var require_client = __commonJS({
           });
         });
         if (client.destroyed) {
-          util6.destroy(socket.on("error", noop3), new ClientDestroyedError());
+          util5.destroy(socket.on("error", noop3), new ClientDestroyedError());
           return;
         }
         assert4(socket);
@@ -8030,7 +8030,7 @@ var require_client = __commonJS({
           assert4(client[kRunning] === 0);
           while (client[kPending] > 0 && client[kQueue][client[kPendingIdx]].servername === client[kServerName]) {
             const request2 = client[kQueue][client[kPendingIdx]++];
-            util6.errorRequest(client, request2, err);
+            util5.errorRequest(client, request2, err);
           }
         } else {
           onError(client, err);
@@ -8381,7 +8381,7 @@ var require_pool = __commonJS({
     var {
       InvalidArgumentError
     } = require_errors();
-    var util6 = require_util();
+    var util5 = require_util();
     var { kUrl, kInterceptors } = require_symbols();
     var buildConnector = require_connect();
     var kOptions = /* @__PURE__ */ Symbol("options");
@@ -8427,8 +8427,8 @@ var require_pool = __commonJS({
         super(options);
         this[kInterceptors] = options.interceptors?.Pool && Array.isArray(options.interceptors.Pool) ? options.interceptors.Pool : [];
         this[kConnections] = connections || null;
-        this[kUrl] = util6.parseOrigin(origin2);
-        this[kOptions] = { ...util6.deepClone(options), connect, allowH2 };
+        this[kUrl] = util5.parseOrigin(origin2);
+        this[kOptions] = { ...util5.deepClone(options), connect, allowH2 };
         this[kOptions].interceptors = options.interceptors ? { ...options.interceptors } : void 0;
         this[kFactory] = factory;
         this.on("connectionError", (origin3, targets, error2) => {
@@ -8610,7 +8610,7 @@ var require_agent = __commonJS({
     var DispatcherBase = require_dispatcher_base();
     var Pool = require_pool();
     var Client = require_client();
-    var util6 = require_util();
+    var util5 = require_util();
     var createRedirectInterceptor = require_redirect_interceptor();
     var kOnConnect = /* @__PURE__ */ Symbol("onConnect");
     var kOnDisconnect = /* @__PURE__ */ Symbol("onDisconnect");
@@ -8641,7 +8641,7 @@ var require_agent = __commonJS({
           tls = { ...tls };
         }
         this[kInterceptors] = options.interceptors?.Agent && Array.isArray(options.interceptors.Agent) ? options.interceptors.Agent : [createRedirectInterceptor({ maxRedirections })];
-        this[kOptions] = { ...util6.deepClone(options), connect, tls };
+        this[kOptions] = { ...util5.deepClone(options), connect, tls };
         this[kOptions].interceptors = options.interceptors ? { ...options.interceptors } : void 0;
         this[kMaxRedirections] = maxRedirections;
         this[kFactory] = factory;
@@ -9262,8 +9262,8 @@ var require_retry_handler = __commonJS({
             );
             return false;
           }
-          const contentRange = parseRangeHeader(headers["content-range"]);
-          if (!contentRange) {
+          const contentRange2 = parseRangeHeader(headers["content-range"]);
+          if (!contentRange2) {
             this.abort(
               new RequestRetryError("Content-Range mismatch", statusCode, {
                 headers,
@@ -9281,12 +9281,12 @@ var require_retry_handler = __commonJS({
             );
             return false;
           }
-          const contentLengthError = validatePartialResponseContentLength(headers, contentRange, statusCode, this.retryCount);
+          const contentLengthError = validatePartialResponseContentLength(headers, contentRange2, statusCode, this.retryCount);
           if (contentLengthError != null) {
             this.abort(contentLengthError);
             return false;
           }
-          const { start, size: size2, end = size2 - 1 } = contentRange;
+          const { start, size: size2, end = size2 - 1 } = contentRange2;
           if (this.start !== start || this.end != null && this.end !== end) {
             this.abort(
               new RequestRetryError("Content-Range mismatch", statusCode, {
@@ -9451,7 +9451,7 @@ var require_readable = __commonJS({
     var assert4 = __require("node:assert");
     var { Readable: Readable5 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError: AbortError3 } = require_errors();
-    var util6 = require_util();
+    var util5 = require_util();
     var { ReadableStreamFrom } = require_util();
     var kConsume = /* @__PURE__ */ Symbol("kConsume");
     var kReading = /* @__PURE__ */ Symbol("kReading");
@@ -9553,7 +9553,7 @@ var require_readable = __commonJS({
       }
       // https://fetch.spec.whatwg.org/#dom-body-bodyused
       get bodyUsed() {
-        return util6.isDisturbed(this);
+        return util5.isDisturbed(this);
       }
       // https://fetch.spec.whatwg.org/#dom-body-body
       get body() {
@@ -9604,15 +9604,15 @@ var require_readable = __commonJS({
       return self2[kBody] && self2[kBody].locked === true || self2[kConsume];
     }
     function isUnusable(self2) {
-      return util6.isDisturbed(self2) || isLocked(self2);
+      return util5.isDisturbed(self2) || isLocked(self2);
     }
-    async function consume(stream3, type) {
-      assert4(!stream3[kConsume]);
+    async function consume(stream2, type) {
+      assert4(!stream2[kConsume]);
       return new Promise((resolve7, reject2) => {
-        if (isUnusable(stream3)) {
-          const rState = stream3._readableState;
+        if (isUnusable(stream2)) {
+          const rState = stream2._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
-            stream3.on("error", (err) => {
+            stream2.on("error", (err) => {
               reject2(err);
             }).on("close", () => {
               reject2(new TypeError("unusable"));
@@ -9622,22 +9622,22 @@ var require_readable = __commonJS({
           }
         } else {
           queueMicrotask(() => {
-            stream3[kConsume] = {
+            stream2[kConsume] = {
               type,
-              stream: stream3,
+              stream: stream2,
               resolve: resolve7,
               reject: reject2,
               length: 0,
               body: []
             };
-            stream3.on("error", function(err) {
+            stream2.on("error", function(err) {
               consumeFinish(this[kConsume], err);
             }).on("close", function() {
               if (this[kConsume].body !== null) {
                 consumeFinish(this[kConsume], new RequestAbortedError());
               }
             });
-            consumeStart(stream3[kConsume]);
+            consumeStart(stream2[kConsume]);
           });
         }
       });
@@ -9695,7 +9695,7 @@ var require_readable = __commonJS({
       return buffer3;
     }
     function consumeEnd(consume2) {
-      const { type, body: body2, resolve: resolve7, stream: stream3, length } = consume2;
+      const { type, body: body2, resolve: resolve7, stream: stream2, length } = consume2;
       try {
         if (type === "text") {
           resolve7(chunksDecode(body2, length));
@@ -9704,13 +9704,13 @@ var require_readable = __commonJS({
         } else if (type === "arrayBuffer") {
           resolve7(chunksConcat(body2, length).buffer);
         } else if (type === "blob") {
-          resolve7(new Blob(body2, { type: stream3[kContentType] }));
+          resolve7(new Blob(body2, { type: stream2[kContentType] }));
         } else if (type === "bytes") {
           resolve7(chunksConcat(body2, length));
         }
         consumeFinish(consume2);
       } catch (err) {
-        stream3.destroy(err);
+        stream2.destroy(err);
       }
     }
     function consumePush(consume2, chunk) {
@@ -9805,7 +9805,7 @@ var require_api_request = __commonJS({
     var assert4 = __require("node:assert");
     var { Readable: Readable5 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
-    var util6 = require_util();
+    var util5 = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
     var { AsyncResource } = __require("node:async_hooks");
     var RequestHandler = class extends AsyncResource {
@@ -9832,8 +9832,8 @@ var require_api_request = __commonJS({
           }
           super("UNDICI_REQUEST");
         } catch (err) {
-          if (util6.isStream(body2)) {
-            util6.destroy(body2.on("error", util6.nop), err);
+          if (util5.isStream(body2)) {
+            util5.destroy(body2.on("error", util5.nop), err);
           }
           throw err;
         }
@@ -9852,7 +9852,7 @@ var require_api_request = __commonJS({
         this.signal = signal;
         this.reason = null;
         this.removeAbortListener = null;
-        if (util6.isStream(body2)) {
+        if (util5.isStream(body2)) {
           body2.on("error", (err) => {
             this.onError(err);
           });
@@ -9861,10 +9861,10 @@ var require_api_request = __commonJS({
           if (this.signal.aborted) {
             this.reason = this.signal.reason ?? new RequestAbortedError();
           } else {
-            this.removeAbortListener = util6.addAbortListener(this.signal, () => {
+            this.removeAbortListener = util5.addAbortListener(this.signal, () => {
               this.reason = this.signal.reason ?? new RequestAbortedError();
               if (this.res) {
-                util6.destroy(this.res.on("error", util6.nop), this.reason);
+                util5.destroy(this.res.on("error", util5.nop), this.reason);
               } else if (this.abort) {
                 this.abort(this.reason);
               }
@@ -9888,14 +9888,14 @@ var require_api_request = __commonJS({
       }
       onHeaders(statusCode, rawHeaders, resume, statusMessage) {
         const { callback, opaque, abort, context: context5, responseHeaders, highWaterMark } = this;
-        const headers = responseHeaders === "raw" ? util6.parseRawHeaders(rawHeaders) : util6.parseHeaders(rawHeaders);
+        const headers = responseHeaders === "raw" ? util5.parseRawHeaders(rawHeaders) : util5.parseHeaders(rawHeaders);
         if (statusCode < 200) {
           if (this.onInfo) {
             this.onInfo({ statusCode, headers });
           }
           return;
         }
-        const parsedHeaders = responseHeaders === "raw" ? util6.parseHeaders(rawHeaders) : headers;
+        const parsedHeaders = responseHeaders === "raw" ? util5.parseHeaders(rawHeaders) : headers;
         const contentType2 = parsedHeaders["content-type"];
         const contentLength2 = parsedHeaders["content-length"];
         const res = new Readable5({
@@ -9933,7 +9933,7 @@ var require_api_request = __commonJS({
         return this.res.push(chunk);
       }
       onComplete(trailers) {
-        util6.parseHeaders(trailers, this.trailers);
+        util5.parseHeaders(trailers, this.trailers);
         this.res.push(null);
       }
       onError(err) {
@@ -9947,12 +9947,12 @@ var require_api_request = __commonJS({
         if (res) {
           this.res = null;
           queueMicrotask(() => {
-            util6.destroy(res, err);
+            util5.destroy(res, err);
           });
         }
         if (body2) {
           this.body = null;
-          util6.destroy(body2, err);
+          util5.destroy(body2, err);
         }
         if (this.removeAbortListener) {
           res?.off("close", this.removeAbortListener);
@@ -10042,7 +10042,7 @@ var require_api_stream = __commonJS({
     var assert4 = __require("node:assert");
     var { finished, PassThrough } = __require("node:stream");
     var { InvalidArgumentError, InvalidReturnValueError } = require_errors();
-    var util6 = require_util();
+    var util5 = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
     var { AsyncResource } = __require("node:async_hooks");
     var { addSignal, removeSignal } = require_abort_signal();
@@ -10070,8 +10070,8 @@ var require_api_stream = __commonJS({
           }
           super("UNDICI_STREAM");
         } catch (err) {
-          if (util6.isStream(body2)) {
-            util6.destroy(body2.on("error", util6.nop), err);
+          if (util5.isStream(body2)) {
+            util5.destroy(body2.on("error", util5.nop), err);
           }
           throw err;
         }
@@ -10086,7 +10086,7 @@ var require_api_stream = __commonJS({
         this.body = body2;
         this.onInfo = onInfo || null;
         this.throwOnError = throwOnError || false;
-        if (util6.isStream(body2)) {
+        if (util5.isStream(body2)) {
           body2.on("error", (err) => {
             this.onError(err);
           });
@@ -10104,7 +10104,7 @@ var require_api_stream = __commonJS({
       }
       onHeaders(statusCode, rawHeaders, resume, statusMessage) {
         const { factory, opaque, context: context5, callback, responseHeaders } = this;
-        const headers = responseHeaders === "raw" ? util6.parseRawHeaders(rawHeaders) : util6.parseHeaders(rawHeaders);
+        const headers = responseHeaders === "raw" ? util5.parseRawHeaders(rawHeaders) : util5.parseHeaders(rawHeaders);
         if (statusCode < 200) {
           if (this.onInfo) {
             this.onInfo({ statusCode, headers });
@@ -10114,7 +10114,7 @@ var require_api_stream = __commonJS({
         this.factory = null;
         let res;
         if (this.throwOnError && statusCode >= 400) {
-          const parsedHeaders = responseHeaders === "raw" ? util6.parseHeaders(rawHeaders) : headers;
+          const parsedHeaders = responseHeaders === "raw" ? util5.parseHeaders(rawHeaders) : headers;
           const contentType2 = parsedHeaders["content-type"];
           res = new PassThrough();
           this.callback = null;
@@ -10140,7 +10140,7 @@ var require_api_stream = __commonJS({
             const { callback: callback2, res: res2, opaque: opaque2, trailers, abort } = this;
             this.res = null;
             if (err || !res2.readable) {
-              util6.destroy(res2, err);
+              util5.destroy(res2, err);
             }
             this.callback = null;
             this.runInAsyncScope(callback2, null, err || null, { opaque: opaque2, trailers });
@@ -10164,7 +10164,7 @@ var require_api_stream = __commonJS({
         if (!res) {
           return;
         }
-        this.trailers = util6.parseHeaders(trailers);
+        this.trailers = util5.parseHeaders(trailers);
         res.end();
       }
       onError(err) {
@@ -10173,7 +10173,7 @@ var require_api_stream = __commonJS({
         this.factory = null;
         if (res) {
           this.res = null;
-          util6.destroy(res, err);
+          util5.destroy(res, err);
         } else if (callback) {
           this.callback = null;
           queueMicrotask(() => {
@@ -10182,14 +10182,14 @@ var require_api_stream = __commonJS({
         }
         if (body2) {
           this.body = null;
-          util6.destroy(body2, err);
+          util5.destroy(body2, err);
         }
       }
     };
-    function stream3(opts, factory, callback) {
+    function stream2(opts, factory, callback) {
       if (callback === void 0) {
         return new Promise((resolve7, reject2) => {
-          stream3.call(this, opts, factory, (err, data) => {
+          stream2.call(this, opts, factory, (err, data) => {
             return err ? reject2(err) : resolve7(data);
           });
         });
@@ -10204,7 +10204,7 @@ var require_api_stream = __commonJS({
         queueMicrotask(() => callback(err, { opaque }));
       }
     }
-    module.exports = stream3;
+    module.exports = stream2;
   }
 });
 
@@ -10222,7 +10222,7 @@ var require_api_pipeline = __commonJS({
       InvalidReturnValueError,
       RequestAbortedError
     } = require_errors();
-    var util6 = require_util();
+    var util5 = require_util();
     var { AsyncResource } = __require("node:async_hooks");
     var { addSignal, removeSignal } = require_abort_signal();
     var assert4 = __require("node:assert");
@@ -10284,7 +10284,7 @@ var require_api_pipeline = __commonJS({
         this.abort = null;
         this.context = null;
         this.onInfo = onInfo || null;
-        this.req = new PipelineRequest().on("error", util6.nop);
+        this.req = new PipelineRequest().on("error", util5.nop);
         this.ret = new Duplex({
           readableObjectMode: opts.objectMode,
           autoDestroy: true,
@@ -10310,9 +10310,9 @@ var require_api_pipeline = __commonJS({
             if (abort && err) {
               abort();
             }
-            util6.destroy(body2, err);
-            util6.destroy(req, err);
-            util6.destroy(res, err);
+            util5.destroy(body2, err);
+            util5.destroy(req, err);
+            util5.destroy(res, err);
             removeSignal(this);
             callback(err);
           }
@@ -10338,7 +10338,7 @@ var require_api_pipeline = __commonJS({
         const { opaque, handler: handler2, context: context5 } = this;
         if (statusCode < 200) {
           if (this.onInfo) {
-            const headers = this.responseHeaders === "raw" ? util6.parseRawHeaders(rawHeaders) : util6.parseHeaders(rawHeaders);
+            const headers = this.responseHeaders === "raw" ? util5.parseRawHeaders(rawHeaders) : util5.parseHeaders(rawHeaders);
             this.onInfo({ statusCode, headers });
           }
           return;
@@ -10347,7 +10347,7 @@ var require_api_pipeline = __commonJS({
         let body2;
         try {
           this.handler = null;
-          const headers = this.responseHeaders === "raw" ? util6.parseRawHeaders(rawHeaders) : util6.parseHeaders(rawHeaders);
+          const headers = this.responseHeaders === "raw" ? util5.parseRawHeaders(rawHeaders) : util5.parseHeaders(rawHeaders);
           body2 = this.runInAsyncScope(handler2, null, {
             statusCode,
             headers,
@@ -10356,7 +10356,7 @@ var require_api_pipeline = __commonJS({
             context: context5
           });
         } catch (err) {
-          this.res.on("error", util6.nop);
+          this.res.on("error", util5.nop);
           throw err;
         }
         if (!body2 || typeof body2.on !== "function") {
@@ -10369,14 +10369,14 @@ var require_api_pipeline = __commonJS({
           }
         }).on("error", (err) => {
           const { ret } = this;
-          util6.destroy(ret, err);
+          util5.destroy(ret, err);
         }).on("end", () => {
           const { ret } = this;
           ret.push(null);
         }).on("close", () => {
           const { ret } = this;
           if (!ret._readableState.ended) {
-            util6.destroy(ret, new RequestAbortedError());
+            util5.destroy(ret, new RequestAbortedError());
           }
         });
         this.body = body2;
@@ -10392,10 +10392,10 @@ var require_api_pipeline = __commonJS({
       onError(err) {
         const { ret } = this;
         this.handler = null;
-        util6.destroy(ret, err);
+        util5.destroy(ret, err);
       }
     };
-    function pipeline3(opts, handler2) {
+    function pipeline2(opts, handler2) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler2);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
@@ -10404,7 +10404,7 @@ var require_api_pipeline = __commonJS({
         return new PassThrough().destroy(err);
       }
     }
-    module.exports = pipeline3;
+    module.exports = pipeline2;
   }
 });
 
@@ -10414,7 +10414,7 @@ var require_api_upgrade = __commonJS({
     "use strict";
     var { InvalidArgumentError, SocketError } = require_errors();
     var { AsyncResource } = __require("node:async_hooks");
-    var util6 = require_util();
+    var util5 = require_util();
     var { addSignal, removeSignal } = require_abort_signal();
     var assert4 = __require("node:assert");
     var UpgradeHandler = class extends AsyncResource {
@@ -10454,7 +10454,7 @@ var require_api_upgrade = __commonJS({
         const { callback, opaque, context: context5 } = this;
         removeSignal(this);
         this.callback = null;
-        const headers = this.responseHeaders === "raw" ? util6.parseRawHeaders(rawHeaders) : util6.parseHeaders(rawHeaders);
+        const headers = this.responseHeaders === "raw" ? util5.parseRawHeaders(rawHeaders) : util5.parseHeaders(rawHeaders);
         this.runInAsyncScope(callback, null, null, {
           headers,
           socket,
@@ -10507,7 +10507,7 @@ var require_api_connect = __commonJS({
     var assert4 = __require("node:assert");
     var { AsyncResource } = __require("node:async_hooks");
     var { InvalidArgumentError, SocketError } = require_errors();
-    var util6 = require_util();
+    var util5 = require_util();
     var { addSignal, removeSignal } = require_abort_signal();
     var ConnectHandler = class extends AsyncResource {
       constructor(opts, callback) {
@@ -10546,7 +10546,7 @@ var require_api_connect = __commonJS({
         this.callback = null;
         let headers = rawHeaders;
         if (headers != null) {
-          headers = this.responseHeaders === "raw" ? util6.parseRawHeaders(rawHeaders) : util6.parseHeaders(rawHeaders);
+          headers = this.responseHeaders === "raw" ? util5.parseRawHeaders(rawHeaders) : util5.parseHeaders(rawHeaders);
         }
         this.runInAsyncScope(callback, null, null, {
           statusCode,
@@ -11117,7 +11117,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "node_modules/undici/lib/mock/mock-client.js"(exports2, module) {
     "use strict";
-    var { promisify: promisify4 } = __require("node:util");
+    var { promisify: promisify3 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11157,7 +11157,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify4(this[kOriginalClose])();
+        await promisify3(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11170,7 +11170,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "node_modules/undici/lib/mock/mock-pool.js"(exports2, module) {
     "use strict";
-    var { promisify: promisify4 } = __require("node:util");
+    var { promisify: promisify3 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11210,7 +11210,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify4(this[kOriginalClose])();
+        await promisify3(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11546,7 +11546,7 @@ var require_retry = __commonJS({
 var require_dump = __commonJS({
   "node_modules/undici/lib/interceptor/dump.js"(exports2, module) {
     "use strict";
-    var util6 = require_util();
+    var util5 = require_util();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var DecoratorHandler = require_decorator_handler();
     var DumpHandler = class extends DecoratorHandler {
@@ -11575,7 +11575,7 @@ var require_dump = __commonJS({
       }
       // TODO: will require adjustment after new hooks are out
       onHeaders(statusCode, rawHeaders, resume, statusMessage) {
-        const headers = util6.parseHeaders(rawHeaders);
+        const headers = util5.parseHeaders(rawHeaders);
         const contentLength2 = headers["content-length"];
         if (contentLength2 != null && contentLength2 > this.#maxSize) {
           throw new RequestAbortedError(
@@ -11942,7 +11942,7 @@ var require_headers = __commonJS({
     } = require_util2();
     var { webidl } = require_webidl();
     var assert4 = __require("node:assert");
-    var util6 = __require("node:util");
+    var util5 = __require("node:util");
     var kHeadersMap = /* @__PURE__ */ Symbol("headers map");
     var kHeadersSortedMap = /* @__PURE__ */ Symbol("headers map sorted");
     function isHTTPWhiteSpaceCharCode(code2) {
@@ -12301,9 +12301,9 @@ var require_headers = __commonJS({
         }
         return this.#headersList[kHeadersSortedMap] = headers;
       }
-      [util6.inspect.custom](depth, options) {
+      [util5.inspect.custom](depth, options) {
         options.depth ??= depth;
-        return `Headers ${util6.formatWithOptions(options, this.#headersList.entries)}`;
+        return `Headers ${util5.formatWithOptions(options, this.#headersList.entries)}`;
       }
       static getHeadersGuard(o) {
         return o.#guard;
@@ -12335,14 +12335,14 @@ var require_headers = __commonJS({
         value: "Headers",
         configurable: true
       },
-      [util6.inspect.custom]: {
+      [util5.inspect.custom]: {
         enumerable: false
       }
     });
     webidl.converters.HeadersInit = function(V, prefix2, argument) {
       if (webidl.util.Type(V) === "Object") {
         const iterator2 = Reflect.get(V, Symbol.iterator);
-        if (!util6.types.isProxy(V) && iterator2 === Headers2.prototype.entries) {
+        if (!util5.types.isProxy(V) && iterator2 === Headers2.prototype.entries) {
           try {
             return getHeadersList(V).entriesList;
           } catch {
@@ -12379,9 +12379,9 @@ var require_response = __commonJS({
     "use strict";
     var { Headers: Headers2, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = require_headers();
     var { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = require_body();
-    var util6 = require_util();
+    var util5 = require_util();
     var nodeUtil = __require("node:util");
-    var { kEnumerableProperty } = util6;
+    var { kEnumerableProperty } = util5;
     var {
       isValidReasonPhrase,
       isCancelled,
@@ -12511,7 +12511,7 @@ var require_response = __commonJS({
       }
       get bodyUsed() {
         webidl.brandCheck(this, _Response);
-        return !!this[kState].body && util6.isDisturbed(this[kState].body.stream);
+        return !!this[kState].body && util5.isDisturbed(this[kState].body.stream);
       }
       // Returns a clone of response.
       clone() {
@@ -12726,7 +12726,7 @@ var require_response = __commonJS({
       if (ArrayBuffer.isView(V) || types2.isArrayBuffer(V)) {
         return webidl.converters.BufferSource(V, prefix2, name2);
       }
-      if (util6.isFormDataLike(V)) {
+      if (util5.isFormDataLike(V)) {
         return webidl.converters.FormData(V, prefix2, name2, { strict: false });
       }
       if (V instanceof URLSearchParams) {
@@ -12821,7 +12821,7 @@ var require_request2 = __commonJS({
     var { extractBody, mixinBody, cloneBody, bodyUnusable } = require_body();
     var { Headers: Headers2, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = require_headers();
     var { FinalizationRegistry: FinalizationRegistry2 } = require_dispatcher_weakref()();
-    var util6 = require_util();
+    var util5 = require_util();
     var nodeUtil = __require("node:util");
     var {
       isValidHTTPToken,
@@ -12838,7 +12838,7 @@ var require_request2 = __commonJS({
       requestCache,
       requestDuplex
     } = require_constants3();
-    var { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util6;
+    var { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util5;
     var { kHeaders, kSignal, kState, kDispatcher } = require_symbols2();
     var { webidl } = require_webidl();
     var { URLSerializer } = require_data_url();
@@ -13083,7 +13083,7 @@ var require_request2 = __commonJS({
               }
             } catch {
             }
-            util6.addAbortListener(signal, abort);
+            util5.addAbortListener(signal, abort);
             requestFinalizer.register(ac, { signal, abort }, abort);
           }
         }
@@ -13266,7 +13266,7 @@ var require_request2 = __commonJS({
       }
       get bodyUsed() {
         webidl.brandCheck(this, _Request);
-        return !!this[kState].body && util6.isDisturbed(this[kState].body.stream);
+        return !!this[kState].body && util5.isDisturbed(this[kState].body.stream);
       }
       get duplex() {
         webidl.brandCheck(this, _Request);
@@ -13290,7 +13290,7 @@ var require_request2 = __commonJS({
           }
           const acRef = new WeakRef(ac);
           list.add(acRef);
-          util6.addAbortListener(
+          util5.addAbortListener(
             ac.signal,
             buildAbort(acRef)
           );
@@ -13569,7 +13569,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable5, pipeline: pipeline3, finished } = __require("node:stream");
+    var { Readable: Readable5, pipeline: pipeline2, finished } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -13944,12 +13944,12 @@ var require_fetch = __commonJS({
             const slicedBodyWithType = extractBody(slicedBlob);
             response.body = slicedBodyWithType[0];
             const serializedSlicedLength = isomorphicEncode(`${slicedBlob.size}`);
-            const contentRange = buildContentRange(rangeStart, rangeEnd, fullLength);
+            const contentRange2 = buildContentRange(rangeStart, rangeEnd, fullLength);
             response.status = 206;
             response.statusText = "Partial Content";
             response.headersList.set("content-length", serializedSlicedLength, true);
             response.headersList.set("content-type", type, true);
-            response.headersList.set("content-range", contentRange, true);
+            response.headersList.set("content-range", contentRange2, true);
           }
           return Promise.resolve(response);
         }
@@ -14354,7 +14354,7 @@ var require_fetch = __commonJS({
           fetchParams.controller.abort(reason);
         }
       };
-      const stream3 = new ReadableStream(
+      const stream2 = new ReadableStream(
         {
           async start(controller) {
             fetchParams.controller.controller = controller;
@@ -14368,7 +14368,7 @@ var require_fetch = __commonJS({
           type: "bytes"
         }
       );
-      response.body = { stream: stream3, source: null, length: null };
+      response.body = { stream: stream2, source: null, length: null };
       if (!fetchParams.controller.resume) {
         fetchParams.controller.on("terminated", onAborted);
       }
@@ -14404,7 +14404,7 @@ var require_fetch = __commonJS({
           if (buffer3.byteLength) {
             fetchParams.controller.controller.enqueue(buffer3);
           }
-          if (isErrored(stream3)) {
+          if (isErrored(stream2)) {
             fetchParams.controller.terminate();
             return;
           }
@@ -14416,13 +14416,13 @@ var require_fetch = __commonJS({
       function onAborted(reason) {
         if (isAborted(fetchParams)) {
           response.aborted = true;
-          if (isReadable(stream3)) {
+          if (isReadable(stream2)) {
             fetchParams.controller.controller.error(
               fetchParams.controller.serializedAbortReason
             );
           }
         } else {
-          if (isReadable(stream3)) {
+          if (isReadable(stream2)) {
             fetchParams.controller.controller.error(new TypeError("terminated", {
               cause: isErrorLike(reason) ? reason : void 0
             }));
@@ -14514,7 +14514,7 @@ var require_fetch = __commonJS({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline3(this.body, ...decoders, (err) => {
+                body: decoders.length ? pipeline2(this.body, ...decoders, (err) => {
                   if (err) {
                     this.onError(err);
                   }
@@ -14972,8 +14972,8 @@ var require_util4 = __commonJS({
       fr[kState] = "loading";
       fr[kResult] = null;
       fr[kError] = null;
-      const stream3 = blob.stream();
-      const reader = stream3.getReader();
+      const stream2 = blob.stream();
+      const reader = stream2.getReader();
       const bytes = [];
       let chunkPromise = reader.read();
       let isFirstChunk = true;
@@ -15632,8 +15632,8 @@ var require_cache = __commonJS({
         const clonedResponse = cloneResponse(innerResponse);
         const bodyReadPromise = createDeferredPromise();
         if (innerResponse.body != null) {
-          const stream3 = innerResponse.body.stream;
-          const reader = stream3.getReader();
+          const stream2 = innerResponse.body.stream;
+          const reader = stream2.getReader();
           readAllBytes(reader).then(bodyReadPromise.resolve, bodyReadPromise.reject);
         } else {
           bodyReadPromise.resolve(void 0);
@@ -18715,7 +18715,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/undici/lib/web/eventsource/eventsource.js"(exports2, module) {
     "use strict";
-    var { pipeline: pipeline3 } = __require("node:stream");
+    var { pipeline: pipeline2 } = __require("node:stream");
     var { fetching } = require_fetch();
     var { makeRequest } = require_request2();
     var { webidl } = require_webidl();
@@ -18875,7 +18875,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline3(
+          pipeline2(
             response.body.stream,
             eventSourceStream,
             (error2) => {
@@ -19024,7 +19024,7 @@ var require_undici = __commonJS({
     var EnvHttpProxyAgent = require_env_http_proxy_agent();
     var RetryAgent = require_retry_agent();
     var errors = require_errors();
-    var util6 = require_util();
+    var util5 = require_util();
     var { InvalidArgumentError } = errors;
     var api = require_api();
     var buildConnector = require_connect();
@@ -19059,8 +19059,8 @@ var require_undici = __commonJS({
     module.exports.buildConnector = buildConnector;
     module.exports.errors = errors;
     module.exports.util = {
-      parseHeaders: util6.parseHeaders,
-      headerNameToString: util6.headerNameToString
+      parseHeaders: util5.parseHeaders,
+      headerNameToString: util5.headerNameToString
     };
     function makeDispatcher(fn) {
       return (url2, opts, handler2) => {
@@ -19082,12 +19082,12 @@ var require_undici = __commonJS({
           if (!opts.path.startsWith("/")) {
             path14 = `/${path14}`;
           }
-          url2 = new URL(util6.parseOrigin(url2).origin + path14);
+          url2 = new URL(util5.parseOrigin(url2).origin + path14);
         } else {
           if (!opts) {
             opts = typeof url2 === "object" ? url2 : {};
           }
-          url2 = util6.parseURL(url2);
+          url2 = util5.parseURL(url2);
         }
         const { agent, dispatcher = getGlobalDispatcher() } = opts;
         if (agent) {
@@ -21932,8 +21932,8 @@ var require_supports_color = __commonJS({
       }
       return min;
     }
-    function getSupportLevel(stream3) {
-      const level = supportsColor(stream3, stream3 && stream3.isTTY);
+    function getSupportLevel(stream2) {
+      const level = supportsColor(stream2, stream2 && stream2.isTTY);
       return translateLevel(level);
     }
     module.exports = {
@@ -21948,14 +21948,14 @@ var require_supports_color = __commonJS({
 var require_node = __commonJS({
   "node_modules/debug/src/node.js"(exports2, module) {
     var tty = __require("tty");
-    var util6 = __require("util");
+    var util5 = __require("util");
     exports2.init = init;
     exports2.log = log2;
     exports2.formatArgs = formatArgs;
     exports2.save = save;
     exports2.load = load;
     exports2.useColors = useColors;
-    exports2.destroy = util6.deprecate(
+    exports2.destroy = util5.deprecate(
       () => {
       },
       "Instance method `debug.destroy()` is deprecated and no longer does anything. It will be removed in the next major version of `debug`."
@@ -22086,7 +22086,7 @@ var require_node = __commonJS({
       return (/* @__PURE__ */ new Date()).toISOString() + " ";
     }
     function log2(...args) {
-      return process.stderr.write(util6.formatWithOptions(exports2.inspectOpts, ...args) + "\n");
+      return process.stderr.write(util5.formatWithOptions(exports2.inspectOpts, ...args) + "\n");
     }
     function save(namespaces) {
       if (namespaces) {
@@ -22109,11 +22109,11 @@ var require_node = __commonJS({
     var { formatters } = module.exports;
     formatters.o = function(v) {
       this.inspectOpts.colors = this.useColors;
-      return util6.inspect(v, this.inspectOpts).split("\n").map((str2) => str2.trim()).join(" ");
+      return util5.inspect(v, this.inspectOpts).split("\n").map((str2) => str2.trim()).join(" ");
     };
     formatters.O = function(v) {
       this.inspectOpts.colors = this.useColors;
-      return util6.inspect(v, this.inspectOpts);
+      return util5.inspect(v, this.inspectOpts);
     };
   }
 });
@@ -22164,18 +22164,18 @@ var require_helpers = __commonJS({
     exports2.req = exports2.json = exports2.toBuffer = void 0;
     var http3 = __importStar(__require("http"));
     var https3 = __importStar(__require("https"));
-    async function toBuffer(stream3) {
+    async function toBuffer(stream2) {
       let length = 0;
       const chunks = [];
-      for await (const chunk of stream3) {
+      for await (const chunk of stream2) {
         length += chunk.length;
         chunks.push(chunk);
       }
       return Buffer.concat(chunks, length);
     }
     exports2.toBuffer = toBuffer;
-    async function json(stream3) {
-      const buf = await toBuffer(stream3);
+    async function json(stream2) {
+      const buf = await toBuffer(stream2);
       const str2 = buf.toString("utf8");
       try {
         return JSON.parse(str2);
@@ -26307,7 +26307,7 @@ var require_rpc_output_stream = __commonJS({
 var require_unary_call = __commonJS({
   "node_modules/@protobuf-ts/runtime-rpc/build/commonjs/unary-call.js"(exports2) {
     "use strict";
-    var __awaiter21 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
+    var __awaiter20 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
         return value instanceof P ? value : new P(function(resolve7) {
           resolve7(value);
@@ -26354,7 +26354,7 @@ var require_unary_call = __commonJS({
         return this.promiseFinished().then((value) => onfulfilled ? Promise.resolve(onfulfilled(value)) : value, (reason) => onrejected ? Promise.resolve(onrejected(reason)) : Promise.reject(reason));
       }
       promiseFinished() {
-        return __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
           let [headers, response, status, trailers] = yield Promise.all([this.headers, this.response, this.status, this.trailers]);
           return {
             method: this.method,
@@ -26376,7 +26376,7 @@ var require_unary_call = __commonJS({
 var require_server_streaming_call = __commonJS({
   "node_modules/@protobuf-ts/runtime-rpc/build/commonjs/server-streaming-call.js"(exports2) {
     "use strict";
-    var __awaiter21 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
+    var __awaiter20 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
         return value instanceof P ? value : new P(function(resolve7) {
           resolve7(value);
@@ -26425,7 +26425,7 @@ var require_server_streaming_call = __commonJS({
         return this.promiseFinished().then((value) => onfulfilled ? Promise.resolve(onfulfilled(value)) : value, (reason) => onrejected ? Promise.resolve(onrejected(reason)) : Promise.reject(reason));
       }
       promiseFinished() {
-        return __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
           let [headers, status, trailers] = yield Promise.all([this.headers, this.status, this.trailers]);
           return {
             method: this.method,
@@ -26446,7 +26446,7 @@ var require_server_streaming_call = __commonJS({
 var require_client_streaming_call = __commonJS({
   "node_modules/@protobuf-ts/runtime-rpc/build/commonjs/client-streaming-call.js"(exports2) {
     "use strict";
-    var __awaiter21 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
+    var __awaiter20 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
         return value instanceof P ? value : new P(function(resolve7) {
           resolve7(value);
@@ -26494,7 +26494,7 @@ var require_client_streaming_call = __commonJS({
         return this.promiseFinished().then((value) => onfulfilled ? Promise.resolve(onfulfilled(value)) : value, (reason) => onrejected ? Promise.resolve(onrejected(reason)) : Promise.reject(reason));
       }
       promiseFinished() {
-        return __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
           let [headers, response, status, trailers] = yield Promise.all([this.headers, this.response, this.status, this.trailers]);
           return {
             method: this.method,
@@ -26515,7 +26515,7 @@ var require_client_streaming_call = __commonJS({
 var require_duplex_streaming_call = __commonJS({
   "node_modules/@protobuf-ts/runtime-rpc/build/commonjs/duplex-streaming-call.js"(exports2) {
     "use strict";
-    var __awaiter21 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
+    var __awaiter20 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
         return value instanceof P ? value : new P(function(resolve7) {
           resolve7(value);
@@ -26563,7 +26563,7 @@ var require_duplex_streaming_call = __commonJS({
         return this.promiseFinished().then((value) => onfulfilled ? Promise.resolve(onfulfilled(value)) : value, (reason) => onrejected ? Promise.resolve(onrejected(reason)) : Promise.reject(reason));
       }
       promiseFinished() {
-        return __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
           let [headers, status, trailers] = yield Promise.all([this.headers, this.status, this.trailers]);
           return {
             method: this.method,
@@ -26583,7 +26583,7 @@ var require_duplex_streaming_call = __commonJS({
 var require_test_transport = __commonJS({
   "node_modules/@protobuf-ts/runtime-rpc/build/commonjs/test-transport.js"(exports2) {
     "use strict";
-    var __awaiter21 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
+    var __awaiter20 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
         return value instanceof P ? value : new P(function(resolve7) {
           resolve7(value);
@@ -26686,8 +26686,8 @@ var require_test_transport = __commonJS({
        * The returned promise resolves when the stream is closed. It should
        * not reject. If it does, code is broken.
        */
-      streamResponses(method, stream3, abort) {
-        return __awaiter21(this, void 0, void 0, function* () {
+      streamResponses(method, stream2, abort) {
+        return __awaiter20(this, void 0, void 0, function* () {
           const messages = [];
           if (this.data.response === void 0) {
             messages.push(method.O.create());
@@ -26703,31 +26703,31 @@ var require_test_transport = __commonJS({
           try {
             yield delay4(this.responseDelay, abort)(void 0);
           } catch (error2) {
-            stream3.notifyError(error2);
+            stream2.notifyError(error2);
             return;
           }
           if (this.data.response instanceof rpc_error_1.RpcError) {
-            stream3.notifyError(this.data.response);
+            stream2.notifyError(this.data.response);
             return;
           }
           for (let msg of messages) {
-            stream3.notifyMessage(msg);
+            stream2.notifyMessage(msg);
             try {
               yield delay4(this.betweenResponseDelay, abort)(void 0);
             } catch (error2) {
-              stream3.notifyError(error2);
+              stream2.notifyError(error2);
               return;
             }
           }
           if (this.data.status instanceof rpc_error_1.RpcError) {
-            stream3.notifyError(this.data.status);
+            stream2.notifyError(this.data.status);
             return;
           }
           if (this.data.trailers instanceof rpc_error_1.RpcError) {
-            stream3.notifyError(this.data.trailers);
+            stream2.notifyError(this.data.trailers);
             return;
           }
-          stream3.notifyComplete();
+          stream2.notifyComplete();
         });
       }
       // Creates a promise for response status from the mock data.
@@ -35324,7 +35324,7 @@ var require_lib = __commonJS({
         return result;
       };
     })();
-    var __awaiter21 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
+    var __awaiter20 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
         return value instanceof P ? value : new P(function(resolve7) {
           resolve7(value);
@@ -35432,8 +35432,8 @@ var require_lib = __commonJS({
         this.message = message;
       }
       readBody() {
-        return __awaiter21(this, void 0, void 0, function* () {
-          return new Promise((resolve7) => __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
+          return new Promise((resolve7) => __awaiter20(this, void 0, void 0, function* () {
             let output = Buffer.alloc(0);
             this.message.on("data", (chunk) => {
               output = Buffer.concat([output, chunk]);
@@ -35445,8 +35445,8 @@ var require_lib = __commonJS({
         });
       }
       readBodyBuffer() {
-        return __awaiter21(this, void 0, void 0, function* () {
-          return new Promise((resolve7) => __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
+          return new Promise((resolve7) => __awaiter20(this, void 0, void 0, function* () {
             const chunks = [];
             this.message.on("data", (chunk) => {
               chunks.push(chunk);
@@ -35464,7 +35464,7 @@ var require_lib = __commonJS({
       return parsedUrl.protocol === "https:";
     }
     var HttpClient3 = class {
-      constructor(userAgent3, handlers, requestOptions) {
+      constructor(userAgent2, handlers, requestOptions) {
         this._ignoreSslError = false;
         this._allowRedirects = true;
         this._allowRedirectDowngrade = false;
@@ -35473,7 +35473,7 @@ var require_lib = __commonJS({
         this._maxRetries = 1;
         this._keepAlive = false;
         this._disposed = false;
-        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent3);
+        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent2);
         this.handlers = handlers || [];
         this.requestOptions = requestOptions;
         if (requestOptions) {
@@ -35502,43 +35502,43 @@ var require_lib = __commonJS({
         }
       }
       options(requestUrl, additionalHeaders) {
-        return __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
           return this.request("OPTIONS", requestUrl, null, additionalHeaders || {});
         });
       }
       get(requestUrl, additionalHeaders) {
-        return __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
           return this.request("GET", requestUrl, null, additionalHeaders || {});
         });
       }
       del(requestUrl, additionalHeaders) {
-        return __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
           return this.request("DELETE", requestUrl, null, additionalHeaders || {});
         });
       }
       post(requestUrl, data, additionalHeaders) {
-        return __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
           return this.request("POST", requestUrl, data, additionalHeaders || {});
         });
       }
       patch(requestUrl, data, additionalHeaders) {
-        return __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
           return this.request("PATCH", requestUrl, data, additionalHeaders || {});
         });
       }
       put(requestUrl, data, additionalHeaders) {
-        return __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
           return this.request("PUT", requestUrl, data, additionalHeaders || {});
         });
       }
       head(requestUrl, additionalHeaders) {
-        return __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
           return this.request("HEAD", requestUrl, null, additionalHeaders || {});
         });
       }
-      sendStream(verb, requestUrl, stream3, additionalHeaders) {
-        return __awaiter21(this, void 0, void 0, function* () {
-          return this.request(verb, requestUrl, stream3, additionalHeaders);
+      sendStream(verb, requestUrl, stream2, additionalHeaders) {
+        return __awaiter20(this, void 0, void 0, function* () {
+          return this.request(verb, requestUrl, stream2, additionalHeaders);
         });
       }
       /**
@@ -35546,14 +35546,14 @@ var require_lib = __commonJS({
        * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
        */
       getJson(requestUrl_1) {
-        return __awaiter21(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
+        return __awaiter20(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
           additionalHeaders[Headers2.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers2.Accept, MediaTypes2.ApplicationJson);
           const res = yield this.get(requestUrl, additionalHeaders);
           return this._processResponse(res, this.requestOptions);
         });
       }
       postJson(requestUrl_1, obj_1) {
-        return __awaiter21(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+        return __awaiter20(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
           const data = JSON.stringify(obj, null, 2);
           additionalHeaders[Headers2.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers2.Accept, MediaTypes2.ApplicationJson);
           additionalHeaders[Headers2.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes2.ApplicationJson);
@@ -35562,7 +35562,7 @@ var require_lib = __commonJS({
         });
       }
       putJson(requestUrl_1, obj_1) {
-        return __awaiter21(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+        return __awaiter20(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
           const data = JSON.stringify(obj, null, 2);
           additionalHeaders[Headers2.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers2.Accept, MediaTypes2.ApplicationJson);
           additionalHeaders[Headers2.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes2.ApplicationJson);
@@ -35571,7 +35571,7 @@ var require_lib = __commonJS({
         });
       }
       patchJson(requestUrl_1, obj_1) {
-        return __awaiter21(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+        return __awaiter20(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
           const data = JSON.stringify(obj, null, 2);
           additionalHeaders[Headers2.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers2.Accept, MediaTypes2.ApplicationJson);
           additionalHeaders[Headers2.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes2.ApplicationJson);
@@ -35585,7 +35585,7 @@ var require_lib = __commonJS({
        * Prefer get, del, post and patch
        */
       request(verb, requestUrl, data, headers) {
-        return __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
           if (this._disposed) {
             throw new Error("Client has already been disposed.");
           }
@@ -35659,7 +35659,7 @@ var require_lib = __commonJS({
        * @param data
        */
       requestRaw(info2, data) {
-        return __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
           return new Promise((resolve7, reject2) => {
             function callbackForResult(err, res) {
               if (err) {
@@ -35898,8 +35898,8 @@ var require_lib = __commonJS({
         }
         return proxyAgent;
       }
-      _getUserAgentWithOrchestrationId(userAgent3) {
-        const baseUserAgent = userAgent3 || "actions/http-client";
+      _getUserAgentWithOrchestrationId(userAgent2) {
+        const baseUserAgent = userAgent2 || "actions/http-client";
         const orchId = process.env["ACTIONS_ORCHESTRATION_ID"];
         if (orchId) {
           const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, "_");
@@ -35908,15 +35908,15 @@ var require_lib = __commonJS({
         return baseUserAgent;
       }
       _performExponentialBackoff(retryNumber) {
-        return __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
           retryNumber = Math.min(ExponentialBackoffCeiling2, retryNumber);
           const ms = ExponentialBackoffTimeSlice2 * Math.pow(2, retryNumber);
           return new Promise((resolve7) => setTimeout(() => resolve7(), ms));
         });
       }
       _processResponse(res, options) {
-        return __awaiter21(this, void 0, void 0, function* () {
-          return new Promise((resolve7, reject2) => __awaiter21(this, void 0, void 0, function* () {
+        return __awaiter20(this, void 0, void 0, function* () {
+          return new Promise((resolve7, reject2) => __awaiter20(this, void 0, void 0, function* () {
             const statusCode = res.message.statusCode || 0;
             const response = {
               statusCode,
@@ -36284,7 +36284,7 @@ var HttpClientResponse = class {
   }
 };
 var HttpClient = class {
-  constructor(userAgent3, handlers, requestOptions) {
+  constructor(userAgent2, handlers, requestOptions) {
     this._ignoreSslError = false;
     this._allowRedirects = true;
     this._allowRedirectDowngrade = false;
@@ -36293,7 +36293,7 @@ var HttpClient = class {
     this._maxRetries = 1;
     this._keepAlive = false;
     this._disposed = false;
-    this.userAgent = this._getUserAgentWithOrchestrationId(userAgent3);
+    this.userAgent = this._getUserAgentWithOrchestrationId(userAgent2);
     this.handlers = handlers || [];
     this.requestOptions = requestOptions;
     if (requestOptions) {
@@ -36356,9 +36356,9 @@ var HttpClient = class {
       return this.request("HEAD", requestUrl, null, additionalHeaders || {});
     });
   }
-  sendStream(verb, requestUrl, stream3, additionalHeaders) {
+  sendStream(verb, requestUrl, stream2, additionalHeaders) {
     return __awaiter(this, void 0, void 0, function* () {
-      return this.request(verb, requestUrl, stream3, additionalHeaders);
+      return this.request(verb, requestUrl, stream2, additionalHeaders);
     });
   }
   /**
@@ -36718,8 +36718,8 @@ var HttpClient = class {
     }
     return proxyAgent;
   }
-  _getUserAgentWithOrchestrationId(userAgent3) {
-    const baseUserAgent = userAgent3 || "actions/http-client";
+  _getUserAgentWithOrchestrationId(userAgent2) {
+    const baseUserAgent = userAgent2 || "actions/http-client";
     const orchId = process.env["ACTIONS_ORCHESTRATION_ID"];
     if (orchId) {
       const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, "_");
@@ -38365,19 +38365,19 @@ function balancedWithBudget(str2, masked, budget) {
 }
 function maskUnmatchedOpens(masked, budget) {
   budget.remaining -= masked.length;
-  const open3 = [];
+  const open4 = [];
   for (let i = 0; i < masked.length; i++) {
     const c = masked.charCodeAt(i);
     if (c === 123) {
-      open3.push(i);
-    } else if (c === 125 && open3.length) {
-      open3.pop();
+      open4.push(i);
+    } else if (c === 125 && open4.length) {
+      open4.pop();
     }
   }
   let out = "";
   let last = 0;
-  for (let i = 0; i < open3.length; i++) {
-    const at = open3[i];
+  for (let i = 0; i < open4.length; i++) {
+    const at = open4[i];
     out += masked.slice(last, at) + "\0";
     last = at + 1;
   }
@@ -40161,10 +40161,10 @@ var Minimatch = class {
       }
       return filtered.join("/");
     }).join("|");
-    const [open3, close] = set.length > 1 ? ["(?:", ")"] : ["", ""];
-    re = "^" + open3 + re + close + "$";
+    const [open4, close] = set.length > 1 ? ["(?:", ")"] : ["", ""];
+    re = "^" + open4 + re + close + "$";
     if (this.partial) {
-      re = "^(?:\\/|" + open3 + re.slice(1, -1) + close + ")$";
+      re = "^(?:\\/|" + open4 + re.slice(1, -1) + close + ")$";
     }
     if (this.negate)
       re = "^(?!" + re + ").+$";
@@ -41407,12 +41407,12 @@ var HttpPipeline = class _HttpPipeline {
   }
   sendRequest(httpClient2, request2) {
     const policies = this.getOrderedPolicies();
-    const pipeline3 = policies.reduceRight((next, policy) => {
+    const pipeline2 = policies.reduceRight((next, policy) => {
       return (req) => {
         return policy.sendRequest(req, next);
       };
     }, (req) => httpClient2.sendRequest(req));
-    return pipeline3(request2);
+    return pipeline2(request2);
   }
   getOrderedPolicies() {
     if (!this._orderedPolicies) {
@@ -41793,20 +41793,20 @@ var DEFAULT_TLS_SETTINGS = {};
 function isReadableStream(body2) {
   return body2 && typeof body2.pipe === "function";
 }
-function isStreamComplete(stream3) {
-  if (stream3.readable === false) {
+function isStreamComplete(stream2) {
+  if (stream2.readable === false) {
     return Promise.resolve();
   }
   return new Promise((resolve7) => {
     const handler2 = () => {
       resolve7();
-      stream3.removeListener("close", handler2);
-      stream3.removeListener("end", handler2);
-      stream3.removeListener("error", handler2);
+      stream2.removeListener("close", handler2);
+      stream2.removeListener("end", handler2);
+      stream2.removeListener("error", handler2);
     };
-    stream3.on("close", handler2);
-    stream3.on("end", handler2);
-    stream3.on("error", handler2);
+    stream2.on("close", handler2);
+    stream2.on("end", handler2);
+    stream2.on("error", handler2);
   });
 }
 function isArrayBuffer(body2) {
@@ -42025,33 +42025,33 @@ function getResponseHeaders(res) {
   }
   return headers;
 }
-function getDecodedResponseStream(stream3, headers) {
+function getDecodedResponseStream(stream2, headers) {
   const contentEncoding = headers.get("Content-Encoding");
   if (contentEncoding === "gzip") {
     const unzip = zlib.createGunzip();
-    stream3.pipe(unzip);
+    stream2.pipe(unzip);
     return unzip;
   } else if (contentEncoding === "deflate") {
     const inflate = zlib.createInflate();
-    stream3.pipe(inflate);
+    stream2.pipe(inflate);
     return inflate;
   }
-  return stream3;
+  return stream2;
 }
-function streamToText(stream3) {
+function streamToText(stream2) {
   return new Promise((resolve7, reject2) => {
     const buffer3 = [];
-    stream3.on("data", (chunk) => {
+    stream2.on("data", (chunk) => {
       if (Buffer.isBuffer(chunk)) {
         buffer3.push(chunk);
       } else {
         buffer3.push(Buffer.from(chunk));
       }
     });
-    stream3.on("end", () => {
+    stream2.on("end", () => {
       resolve7(Buffer.concat(buffer3).toString("utf8"));
     });
-    stream3.on("error", (e) => {
+    stream2.on("error", (e) => {
       if (e && e?.name === "AbortError") {
         reject2(e);
       } else {
@@ -42693,12 +42693,12 @@ function makeAsyncIterable(webStream) {
     webStream.values = streamAsyncIterator.bind(webStream);
   }
 }
-function ensureNodeStream(stream3) {
-  if (stream3 instanceof ReadableStream) {
-    makeAsyncIterable(stream3);
-    return Readable.fromWeb(stream3);
+function ensureNodeStream(stream2) {
+  if (stream2 instanceof ReadableStream) {
+    makeAsyncIterable(stream2);
+    return Readable.fromWeb(stream2);
   } else {
-    return stream3;
+    return stream2;
   }
 }
 function toStream(source) {
@@ -42714,8 +42714,8 @@ async function concat(sources) {
   return function() {
     const streams = sources.map((x) => typeof x === "function" ? x() : x).map(toStream);
     return Readable.from((async function* () {
-      for (const stream3 of streams) {
-        for await (const chunk of stream3) {
+      for (const stream2 of streams) {
+        for await (const chunk of stream2) {
           yield chunk;
         }
       }
@@ -43237,15 +43237,15 @@ function tracingPolicy(options = {}) {
       if (!tracingClient2) {
         return next(request2);
       }
-      const userAgent3 = await userAgentPromise;
+      const userAgent2 = await userAgentPromise;
       const spanAttributes = {
         "http.url": sanitizer.sanitizeUrl(request2.url),
         "http.method": request2.method,
-        "http.user_agent": userAgent3,
+        "http.user_agent": userAgent2,
         requestId: request2.requestId
       };
-      if (userAgent3) {
-        spanAttributes["http.user_agent"] = userAgent3;
+      if (userAgent2) {
+        spanAttributes["http.user_agent"] = userAgent2;
       }
       const { span, tracingContext } = tryCreateSpan(tracingClient2, request2, spanAttributes) ?? {};
       if (!span || !tracingContext) {
@@ -43372,31 +43372,31 @@ function wrapAbortSignalLikePolicy() {
 
 // node_modules/@azure/core-rest-pipeline/dist/esm/createPipelineFromOptions.js
 function createPipelineFromOptions2(options) {
-  const pipeline3 = createEmptyPipeline2();
+  const pipeline2 = createEmptyPipeline2();
   if (isNodeLike2) {
     if (options.agent) {
-      pipeline3.addPolicy(agentPolicy2(options.agent));
+      pipeline2.addPolicy(agentPolicy2(options.agent));
     }
     if (options.tlsOptions) {
-      pipeline3.addPolicy(tlsPolicy2(options.tlsOptions));
+      pipeline2.addPolicy(tlsPolicy2(options.tlsOptions));
     }
-    pipeline3.addPolicy(proxyPolicy2(options.proxyOptions));
-    pipeline3.addPolicy(decompressResponsePolicy2());
+    pipeline2.addPolicy(proxyPolicy2(options.proxyOptions));
+    pipeline2.addPolicy(decompressResponsePolicy2());
   }
-  pipeline3.addPolicy(wrapAbortSignalLikePolicy());
-  pipeline3.addPolicy(formDataPolicy2(), { beforePolicies: [multipartPolicyName2] });
-  pipeline3.addPolicy(userAgentPolicy2(options.userAgentOptions));
-  pipeline3.addPolicy(setClientRequestIdPolicy(options.telemetryOptions?.clientRequestIdHeaderName));
-  pipeline3.addPolicy(multipartPolicy2(), { afterPhase: "Deserialize" });
-  pipeline3.addPolicy(defaultRetryPolicy2(options.retryOptions), { phase: "Retry" });
-  pipeline3.addPolicy(tracingPolicy({ ...options.userAgentOptions, ...options.loggingOptions }), {
+  pipeline2.addPolicy(wrapAbortSignalLikePolicy());
+  pipeline2.addPolicy(formDataPolicy2(), { beforePolicies: [multipartPolicyName2] });
+  pipeline2.addPolicy(userAgentPolicy2(options.userAgentOptions));
+  pipeline2.addPolicy(setClientRequestIdPolicy(options.telemetryOptions?.clientRequestIdHeaderName));
+  pipeline2.addPolicy(multipartPolicy2(), { afterPhase: "Deserialize" });
+  pipeline2.addPolicy(defaultRetryPolicy2(options.retryOptions), { phase: "Retry" });
+  pipeline2.addPolicy(tracingPolicy({ ...options.userAgentOptions, ...options.loggingOptions }), {
     afterPhase: "Retry"
   });
   if (isNodeLike2) {
-    pipeline3.addPolicy(redirectPolicy2(options.redirectOptions), { afterPhase: "Retry" });
+    pipeline2.addPolicy(redirectPolicy2(options.redirectOptions), { afterPhase: "Retry" });
   }
-  pipeline3.addPolicy(logPolicy2(options.loggingOptions), { afterPhase: "Sign" });
-  return pipeline3;
+  pipeline2.addPolicy(logPolicy2(options.loggingOptions), { afterPhase: "Sign" });
+  return pipeline2;
 }
 
 // node_modules/@azure/core-rest-pipeline/dist/esm/defaultHttpClient.js
@@ -43720,8 +43720,8 @@ function createDisableKeepAlivePolicy() {
     }
   };
 }
-function pipelineContainsDisableKeepAlivePolicy(pipeline3) {
-  return pipeline3.getOrderedPolicies().some((policy) => policy.name === disableKeepAlivePolicyName);
+function pipelineContainsDisableKeepAlivePolicy(pipeline2) {
+  return pipeline2.getOrderedPolicies().some((policy) => policy.name === disableKeepAlivePolicyName);
 }
 
 // node_modules/@azure/core-client/dist/esm/base64.js
@@ -44976,18 +44976,18 @@ function prepareXMLRootList(obj, elementName, xmlNamespaceKey, xmlNamespace) {
 
 // node_modules/@azure/core-client/dist/esm/pipeline.js
 function createClientPipeline(options = {}) {
-  const pipeline3 = createPipelineFromOptions2(options ?? {});
+  const pipeline2 = createPipelineFromOptions2(options ?? {});
   if (options.credentialOptions) {
-    pipeline3.addPolicy(bearerTokenAuthenticationPolicy({
+    pipeline2.addPolicy(bearerTokenAuthenticationPolicy({
       credential: options.credentialOptions.credential,
       scopes: options.credentialOptions.credentialScopes
     }));
   }
-  pipeline3.addPolicy(serializationPolicy(options.serializationOptions), { phase: "Serialize" });
-  pipeline3.addPolicy(deserializationPolicy(options.deserializationOptions), {
+  pipeline2.addPolicy(serializationPolicy(options.serializationOptions), { phase: "Serialize" });
+  pipeline2.addPolicy(deserializationPolicy(options.deserializationOptions), {
     phase: "Deserialize"
   });
-  return pipeline3;
+  return pipeline2;
 }
 
 // node_modules/@azure/core-client/dist/esm/httpClientCache.js
@@ -52732,11 +52732,11 @@ var NativeCRC64 = (() => {
       return 70;
     }
     var printCharBuffers = [null, [], []];
-    function printChar(stream3, curr) {
-      var buffer4 = printCharBuffers[stream3];
+    function printChar(stream2, curr) {
+      var buffer4 = printCharBuffers[stream2];
       assert4(buffer4);
       if (curr === 0 || curr === 10) {
-        (stream3 === 1 ? out : err)(UTF8ArrayToString(buffer4, 0));
+        (stream2 === 1 ? out : err)(UTF8ArrayToString(buffer4, 0));
         buffer4.length = 0;
       } else {
         buffer4.push(curr);
@@ -55120,11 +55120,11 @@ var PathStylePorts2 = [
 ];
 
 // node_modules/@azure/storage-blob/dist/esm/Pipeline.js
-function isPipelineLike(pipeline3) {
-  if (!pipeline3 || typeof pipeline3 !== "object") {
+function isPipelineLike(pipeline2) {
+  if (!pipeline2 || typeof pipeline2 !== "object") {
     return false;
   }
-  const castPipeline = pipeline3;
+  const castPipeline = pipeline2;
   return Array.isArray(castPipeline.factories) && typeof castPipeline.options === "object" && typeof castPipeline.toServiceClientOptions === "function";
 }
 var Pipeline = class {
@@ -55163,11 +55163,11 @@ function newPipeline(credential, pipelineOptions = {}) {
   if (!credential) {
     credential = new AnonymousCredential();
   }
-  const pipeline3 = new Pipeline([], pipelineOptions);
-  pipeline3._credential = credential;
-  return pipeline3;
+  const pipeline2 = new Pipeline([], pipelineOptions);
+  pipeline2._credential = credential;
+  return pipeline2;
 }
-function processDownlevelPipeline(pipeline3) {
+function processDownlevelPipeline(pipeline2) {
   const knownFactoryFunctions = [
     isAnonymousCredential,
     isStorageSharedKeyCredential,
@@ -55177,8 +55177,8 @@ function processDownlevelPipeline(pipeline3) {
     isStorageTelemetryPolicyFactory,
     isCoreHttpPolicyFactory
   ];
-  if (pipeline3.factories.length) {
-    const novelFactories = pipeline3.factories.filter((factory) => {
+  if (pipeline2.factories.length) {
+    const novelFactories = pipeline2.factories.filter((factory) => {
       return !knownFactoryFunctions.some((knownFactory) => knownFactory(factory));
     });
     if (novelFactories.length) {
@@ -55191,14 +55191,14 @@ function processDownlevelPipeline(pipeline3) {
   }
   return void 0;
 }
-function getCoreClientOptions(pipeline3) {
-  const { httpClient: v1Client, ...restOptions } = pipeline3.options;
-  let httpClient2 = pipeline3._coreHttpClient;
+function getCoreClientOptions(pipeline2) {
+  const { httpClient: v1Client, ...restOptions } = pipeline2.options;
+  let httpClient2 = pipeline2._coreHttpClient;
   if (!httpClient2) {
     httpClient2 = v1Client ? convertHttpClient(v1Client) : getCachedDefaultHttpClient2();
-    pipeline3._coreHttpClient = httpClient2;
+    pipeline2._coreHttpClient = httpClient2;
   }
-  let corePipeline = pipeline3._corePipeline;
+  let corePipeline = pipeline2._corePipeline;
   if (!corePipeline) {
     const packageDetails = `azsdk-js-azure-storage-blob/${SDK_VERSION4}`;
     const userAgentPrefix = restOptions.userAgentOptions && restOptions.userAgentOptions.userAgentPrefix ? `${restOptions.userAgentOptions.userAgentPrefix} ${packageDetails}` : `${packageDetails}`;
@@ -55239,11 +55239,11 @@ function getCoreClientOptions(pipeline3) {
     corePipeline.addPolicy(storageRetryPolicy(restOptions.retryOptions), { phase: "Retry" });
     corePipeline.addPolicy(storageRequestFailureDetailsParserPolicy());
     corePipeline.addPolicy(storageBrowserPolicy());
-    const downlevelResults = processDownlevelPipeline(pipeline3);
+    const downlevelResults = processDownlevelPipeline(pipeline2);
     if (downlevelResults) {
       corePipeline.addPolicy(downlevelResults.wrappedPolicies, downlevelResults.afterRetry ? { afterPhase: "Retry" } : void 0);
     }
-    const credential = getCredentialFromPipeline(pipeline3);
+    const credential = getCredentialFromPipeline(pipeline2);
     if (isTokenCredential(credential)) {
       corePipeline.addPolicy(bearerTokenAuthenticationPolicy({
         credential,
@@ -55256,7 +55256,7 @@ function getCoreClientOptions(pipeline3) {
         accountKey: credential.accountKey
       }), { phase: "Sign" });
     }
-    pipeline3._corePipeline = corePipeline;
+    pipeline2._corePipeline = corePipeline;
   }
   return {
     ...restOptions,
@@ -55265,12 +55265,12 @@ function getCoreClientOptions(pipeline3) {
     pipeline: corePipeline
   };
 }
-function getCredentialFromPipeline(pipeline3) {
-  if (pipeline3._credential) {
-    return pipeline3._credential;
+function getCredentialFromPipeline(pipeline2) {
+  if (pipeline2._credential) {
+    return pipeline2._credential;
   }
   let credential = new AnonymousCredential();
-  for (const factory of pipeline3.factories) {
+  for (const factory of pipeline2.factories) {
     if (isTokenCredential(factory.credential)) {
       credential = factory.credential;
     } else if (isStorageSharedKeyCredential(factory)) {
@@ -69180,13 +69180,13 @@ var StorageClient2 = class {
    * @param url - url to resource
    * @param pipeline - request policy pipeline.
    */
-  constructor(url2, pipeline3) {
+  constructor(url2, pipeline2) {
     this.url = escapeURLPath(url2);
     this.accountName = getAccountNameFromUrl(url2);
-    this.pipeline = pipeline3;
-    this.storageClientContext = new StorageContextClient(this.url, getCoreClientOptions(pipeline3));
+    this.pipeline = pipeline2;
+    this.storageClientContext = new StorageContextClient(this.url, getCoreClientOptions(pipeline2));
     this.isHttps = iEqual(getURLScheme(this.url) || "", "https");
-    this.credential = getCredentialFromPipeline(pipeline3);
+    this.credential = getCredentialFromPipeline(pipeline2);
     const storageClientContext = this.storageClientContext;
     storageClientContext.requestContentType = void 0;
   }
@@ -71145,8 +71145,8 @@ var AvroParser = class _AvroParser {
    * @param length -
    * @param options -
    */
-  static async readFixedBytes(stream3, length, options = {}) {
-    const bytes = await stream3.read(length, { abortSignal: options.abortSignal });
+  static async readFixedBytes(stream2, length, options = {}) {
+    const bytes = await stream2.read(length, { abortSignal: options.abortSignal });
     if (bytes.length !== length) {
       throw new Error("Hit stream end.");
     }
@@ -71158,19 +71158,19 @@ var AvroParser = class _AvroParser {
    * @param stream -
    * @param options -
    */
-  static async readByte(stream3, options = {}) {
-    const buf = await _AvroParser.readFixedBytes(stream3, 1, options);
+  static async readByte(stream2, options = {}) {
+    const buf = await _AvroParser.readFixedBytes(stream2, 1, options);
     return buf[0];
   }
   // int and long are stored in variable-length zig-zag coding.
   // variable-length: https://lucene.apache.org/core/3_5_0/fileformats.html#VInt
   // zig-zag: https://developers.google.com/protocol-buffers/docs/encoding?csw=1#types
-  static async readZigZagLong(stream3, options = {}) {
+  static async readZigZagLong(stream2, options = {}) {
     let zigZagEncoded = 0;
     let significanceInBit = 0;
     let byte, haveMoreByte, significanceInFloat;
     do {
-      byte = await _AvroParser.readByte(stream3, options);
+      byte = await _AvroParser.readByte(stream2, options);
       haveMoreByte = byte & 128;
       zigZagEncoded |= (byte & 127) << significanceInBit;
       significanceInBit += 7;
@@ -71179,7 +71179,7 @@ var AvroParser = class _AvroParser {
       zigZagEncoded = zigZagEncoded;
       significanceInFloat = 268435456;
       do {
-        byte = await _AvroParser.readByte(stream3, options);
+        byte = await _AvroParser.readByte(stream2, options);
         zigZagEncoded += (byte & 127) * significanceInFloat;
         significanceInFloat *= 128;
       } while (byte & 128);
@@ -71191,17 +71191,17 @@ var AvroParser = class _AvroParser {
     }
     return zigZagEncoded >> 1 ^ -(zigZagEncoded & 1);
   }
-  static async readLong(stream3, options = {}) {
-    return _AvroParser.readZigZagLong(stream3, options);
+  static async readLong(stream2, options = {}) {
+    return _AvroParser.readZigZagLong(stream2, options);
   }
-  static async readInt(stream3, options = {}) {
-    return _AvroParser.readZigZagLong(stream3, options);
+  static async readInt(stream2, options = {}) {
+    return _AvroParser.readZigZagLong(stream2, options);
   }
   static async readNull() {
     return null;
   }
-  static async readBoolean(stream3, options = {}) {
-    const b = await _AvroParser.readByte(stream3, options);
+  static async readBoolean(stream2, options = {}) {
+    const b = await _AvroParser.readByte(stream2, options);
     if (b === 1) {
       return true;
     } else if (b === 0) {
@@ -71210,53 +71210,53 @@ var AvroParser = class _AvroParser {
       throw new Error("Byte was not a boolean.");
     }
   }
-  static async readFloat(stream3, options = {}) {
-    const u8arr = await _AvroParser.readFixedBytes(stream3, 4, options);
+  static async readFloat(stream2, options = {}) {
+    const u8arr = await _AvroParser.readFixedBytes(stream2, 4, options);
     const view = new DataView(u8arr.buffer, u8arr.byteOffset, u8arr.byteLength);
     return view.getFloat32(0, true);
   }
-  static async readDouble(stream3, options = {}) {
-    const u8arr = await _AvroParser.readFixedBytes(stream3, 8, options);
+  static async readDouble(stream2, options = {}) {
+    const u8arr = await _AvroParser.readFixedBytes(stream2, 8, options);
     const view = new DataView(u8arr.buffer, u8arr.byteOffset, u8arr.byteLength);
     return view.getFloat64(0, true);
   }
-  static async readBytes(stream3, options = {}) {
-    const size2 = await _AvroParser.readLong(stream3, options);
+  static async readBytes(stream2, options = {}) {
+    const size2 = await _AvroParser.readLong(stream2, options);
     if (size2 < 0) {
       throw new Error("Bytes size was negative.");
     }
-    return stream3.read(size2, { abortSignal: options.abortSignal });
+    return stream2.read(size2, { abortSignal: options.abortSignal });
   }
-  static async readString(stream3, options = {}) {
-    const u8arr = await _AvroParser.readBytes(stream3, options);
+  static async readString(stream2, options = {}) {
+    const u8arr = await _AvroParser.readBytes(stream2, options);
     const utf8decoder = new TextDecoder();
     return utf8decoder.decode(u8arr);
   }
-  static async readMapPair(stream3, readItemMethod, options = {}) {
-    const key = await _AvroParser.readString(stream3, options);
-    const value = await readItemMethod(stream3, options);
+  static async readMapPair(stream2, readItemMethod, options = {}) {
+    const key = await _AvroParser.readString(stream2, options);
+    const value = await readItemMethod(stream2, options);
     return { key, value };
   }
-  static async readMap(stream3, readItemMethod, options = {}) {
+  static async readMap(stream2, readItemMethod, options = {}) {
     const readPairMethod = (s, opts = {}) => {
       return _AvroParser.readMapPair(s, readItemMethod, opts);
     };
-    const pairs = await _AvroParser.readArray(stream3, readPairMethod, options);
+    const pairs = await _AvroParser.readArray(stream2, readPairMethod, options);
     const dict = {};
     for (const pair of pairs) {
       dict[pair.key] = pair.value;
     }
     return dict;
   }
-  static async readArray(stream3, readItemMethod, options = {}) {
+  static async readArray(stream2, readItemMethod, options = {}) {
     const items = [];
-    for (let count = await _AvroParser.readLong(stream3, options); count !== 0; count = await _AvroParser.readLong(stream3, options)) {
+    for (let count = await _AvroParser.readLong(stream2, options); count !== 0; count = await _AvroParser.readLong(stream2, options)) {
       if (count < 0) {
-        await _AvroParser.readLong(stream3, options);
+        await _AvroParser.readLong(stream2, options);
         count = -count;
       }
       while (count--) {
-        const item = await readItemMethod(stream3, options);
+        const item = await readItemMethod(stream2, options);
         items.push(item);
       }
     }
@@ -71366,24 +71366,24 @@ var AvroPrimitiveType = class extends AvroType {
     this._primitive = primitive;
   }
   // eslint-disable-next-line @typescript-eslint/no-wrapper-object-types
-  read(stream3, options = {}) {
+  read(stream2, options = {}) {
     switch (this._primitive) {
       case AvroPrimitive.NULL:
         return AvroParser.readNull();
       case AvroPrimitive.BOOLEAN:
-        return AvroParser.readBoolean(stream3, options);
+        return AvroParser.readBoolean(stream2, options);
       case AvroPrimitive.INT:
-        return AvroParser.readInt(stream3, options);
+        return AvroParser.readInt(stream2, options);
       case AvroPrimitive.LONG:
-        return AvroParser.readLong(stream3, options);
+        return AvroParser.readLong(stream2, options);
       case AvroPrimitive.FLOAT:
-        return AvroParser.readFloat(stream3, options);
+        return AvroParser.readFloat(stream2, options);
       case AvroPrimitive.DOUBLE:
-        return AvroParser.readDouble(stream3, options);
+        return AvroParser.readDouble(stream2, options);
       case AvroPrimitive.BYTES:
-        return AvroParser.readBytes(stream3, options);
+        return AvroParser.readBytes(stream2, options);
       case AvroPrimitive.STRING:
-        return AvroParser.readString(stream3, options);
+        return AvroParser.readString(stream2, options);
       default:
         throw new Error("Unknown Avro Primitive");
     }
@@ -71396,8 +71396,8 @@ var AvroEnumType = class extends AvroType {
     this._symbols = symbols;
   }
   // eslint-disable-next-line @typescript-eslint/no-wrapper-object-types
-  async read(stream3, options = {}) {
-    const value = await AvroParser.readInt(stream3, options);
+  async read(stream2, options = {}) {
+    const value = await AvroParser.readInt(stream2, options);
     return this._symbols[value];
   }
 };
@@ -71407,9 +71407,9 @@ var AvroUnionType = class extends AvroType {
     super();
     this._types = types2;
   }
-  async read(stream3, options = {}) {
-    const typeIndex = await AvroParser.readInt(stream3, options);
-    return this._types[typeIndex].read(stream3, options);
+  async read(stream2, options = {}) {
+    const typeIndex = await AvroParser.readInt(stream2, options);
+    return this._types[typeIndex].read(stream2, options);
   }
 };
 var AvroMapType = class extends AvroType {
@@ -71419,11 +71419,11 @@ var AvroMapType = class extends AvroType {
     this._itemType = itemType;
   }
   // eslint-disable-next-line @typescript-eslint/no-wrapper-object-types
-  read(stream3, options = {}) {
+  read(stream2, options = {}) {
     const readItemMethod = (s, opts) => {
       return this._itemType.read(s, opts);
     };
-    return AvroParser.readMap(stream3, readItemMethod, options);
+    return AvroParser.readMap(stream2, readItemMethod, options);
   }
 };
 var AvroRecordType = class extends AvroType {
@@ -71435,12 +71435,12 @@ var AvroRecordType = class extends AvroType {
     this._name = name2;
   }
   // eslint-disable-next-line @typescript-eslint/no-wrapper-object-types
-  async read(stream3, options = {}) {
+  async read(stream2, options = {}) {
     const record = {};
     record["$schema"] = this._name;
     for (const key in this._fields) {
       if (Object.prototype.hasOwnProperty.call(this._fields, key)) {
-        record[key] = await this._fields[key].read(stream3, options);
+        record[key] = await this._fields[key].read(stream2, options);
       }
     }
     return record;
@@ -72717,18 +72717,18 @@ var Batch = class {
 // node_modules/@azure/storage-blob/dist/esm/utils/utils.js
 import fs5 from "node:fs";
 import util3 from "node:util";
-async function streamToBuffer(stream3, buffer3, offset, end, encoding) {
+async function streamToBuffer(stream2, buffer3, offset, end, encoding) {
   let pos = 0;
   const count = end - offset;
   return new Promise((resolve7, reject2) => {
     const timeout = setTimeout(() => reject2(new Error(`The operation cannot be completed in timeout.`)), REQUEST_TIMEOUT);
-    stream3.on("readable", () => {
+    stream2.on("readable", () => {
       if (pos >= count) {
         clearTimeout(timeout);
         resolve7();
         return;
       }
-      let chunk = stream3.read();
+      let chunk = stream2.read();
       if (!chunk) {
         return;
       }
@@ -72739,14 +72739,14 @@ async function streamToBuffer(stream3, buffer3, offset, end, encoding) {
       buffer3.fill(chunk.slice(0, chunkLength), offset + pos, offset + pos + chunkLength);
       pos += chunkLength;
     });
-    stream3.on("end", () => {
+    stream2.on("end", () => {
       clearTimeout(timeout);
       if (pos < count) {
         reject2(new Error(`Stream drains before getting enough data needed. Data read: ${pos}, data need: ${count}`));
       }
       resolve7();
     });
-    stream3.on("error", (msg) => {
+    stream2.on("error", (msg) => {
       clearTimeout(timeout);
       reject2(msg);
     });
@@ -72792,21 +72792,21 @@ var BlobClient = class _BlobClient extends StorageClient2 {
   }
   constructor(urlOrConnectionString, credentialOrPipelineOrContainerName, blobNameOrOptions, options) {
     options = options || {};
-    let pipeline3;
+    let pipeline2;
     let url2;
     if (isPipelineLike(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
-      pipeline3 = credentialOrPipelineOrContainerName;
+      pipeline2 = credentialOrPipelineOrContainerName;
     } else if (isNodeLike2 && credentialOrPipelineOrContainerName instanceof StorageSharedKeyCredential || credentialOrPipelineOrContainerName instanceof AnonymousCredential || isTokenCredential(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
       options = blobNameOrOptions;
-      pipeline3 = newPipeline(credentialOrPipelineOrContainerName, options);
+      pipeline2 = newPipeline(credentialOrPipelineOrContainerName, options);
     } else if (!credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName !== "string") {
       url2 = urlOrConnectionString;
       if (blobNameOrOptions && typeof blobNameOrOptions !== "string") {
         options = blobNameOrOptions;
       }
-      pipeline3 = newPipeline(new AnonymousCredential(), options);
+      pipeline2 = newPipeline(new AnonymousCredential(), options);
     } else if (credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName === "string" && blobNameOrOptions && typeof blobNameOrOptions === "string") {
       const containerName = credentialOrPipelineOrContainerName;
       const blobName = blobNameOrOptions;
@@ -72818,20 +72818,20 @@ var BlobClient = class _BlobClient extends StorageClient2 {
           if (!options.proxyOptions) {
             options.proxyOptions = getDefaultProxySettings2(extractedCreds.proxyUri);
           }
-          pipeline3 = newPipeline(sharedKeyCredential, options);
+          pipeline2 = newPipeline(sharedKeyCredential, options);
         } else {
           throw new Error("Account connection string is only supported in Node.js environment");
         }
       } else if (extractedCreds.kind === "SASConnString") {
         url2 = appendToURLPath(appendToURLPath(extractedCreds.url, encodeURIComponent(containerName)), encodeURIComponent(blobName)) + "?" + extractedCreds.accountSas;
-        pipeline3 = newPipeline(new AnonymousCredential(), options);
+        pipeline2 = newPipeline(new AnonymousCredential(), options);
       } else {
         throw new Error("Connection string must be either an Account connection string or a SAS connection string");
       }
     } else {
       throw new Error("Expecting non-empty strings for containerName and blobName parameters");
     }
-    super(url2, pipeline3);
+    super(url2, pipeline2);
     ({ blobName: this._name, containerName: this._containerName } = this.getBlobAndContainerNamesFromUrl());
     this.blobContext = this.storageClientContext.blob;
     this._snapshot = getURLParameter(this.url, URLConstants2.Parameters.SNAPSHOT);
@@ -73548,8 +73548,8 @@ var BlobClient = class _BlobClient extends StorageClient2 {
             customerProvidedKey: options.customerProvidedKey,
             tracingOptions: updatedOptions.tracingOptions
           });
-          const stream3 = response.readableStreamBody;
-          await streamToBuffer(stream3, buffer3, off - offset, chunkEnd - offset);
+          const stream2 = response.readableStreamBody;
+          await streamToBuffer(stream2, buffer3, off - offset, chunkEnd - offset);
           transferProgress += chunkEnd - off;
           if (options.onProgress) {
             options.onProgress({ loadedBytes: transferProgress });
@@ -73818,19 +73818,19 @@ var AppendBlobClient = class _AppendBlobClient extends BlobClient {
    */
   appendBlobContext;
   constructor(urlOrConnectionString, credentialOrPipelineOrContainerName, blobNameOrOptions, options) {
-    let pipeline3;
+    let pipeline2;
     let url2;
     options = options || {};
     if (isPipelineLike(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
-      pipeline3 = credentialOrPipelineOrContainerName;
+      pipeline2 = credentialOrPipelineOrContainerName;
     } else if (isNodeLike2 && credentialOrPipelineOrContainerName instanceof StorageSharedKeyCredential || credentialOrPipelineOrContainerName instanceof AnonymousCredential || isTokenCredential(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
       options = blobNameOrOptions;
-      pipeline3 = newPipeline(credentialOrPipelineOrContainerName, options);
+      pipeline2 = newPipeline(credentialOrPipelineOrContainerName, options);
     } else if (!credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName !== "string") {
       url2 = urlOrConnectionString;
-      pipeline3 = newPipeline(new AnonymousCredential(), options);
+      pipeline2 = newPipeline(new AnonymousCredential(), options);
     } else if (credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName === "string" && blobNameOrOptions && typeof blobNameOrOptions === "string") {
       const containerName = credentialOrPipelineOrContainerName;
       const blobName = blobNameOrOptions;
@@ -73842,20 +73842,20 @@ var AppendBlobClient = class _AppendBlobClient extends BlobClient {
           if (!options.proxyOptions) {
             options.proxyOptions = getDefaultProxySettings2(extractedCreds.proxyUri);
           }
-          pipeline3 = newPipeline(sharedKeyCredential, options);
+          pipeline2 = newPipeline(sharedKeyCredential, options);
         } else {
           throw new Error("Account connection string is only supported in Node.js environment");
         }
       } else if (extractedCreds.kind === "SASConnString") {
         url2 = appendToURLPath(appendToURLPath(extractedCreds.url, encodeURIComponent(containerName)), encodeURIComponent(blobName)) + "?" + extractedCreds.accountSas;
-        pipeline3 = newPipeline(new AnonymousCredential(), options);
+        pipeline2 = newPipeline(new AnonymousCredential(), options);
       } else {
         throw new Error("Connection string must be either an Account connection string or a SAS connection string");
       }
     } else {
       throw new Error("Expecting non-empty strings for containerName and blobName parameters");
     }
-    super(url2, pipeline3);
+    super(url2, pipeline2);
     this.appendBlobContext = this.storageClientContext.appendBlob;
   }
   /**
@@ -74090,22 +74090,22 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
    */
   blockBlobContext;
   constructor(urlOrConnectionString, credentialOrPipelineOrContainerName, blobNameOrOptions, options) {
-    let pipeline3;
+    let pipeline2;
     let url2;
     options = options || {};
     if (isPipelineLike(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
-      pipeline3 = credentialOrPipelineOrContainerName;
+      pipeline2 = credentialOrPipelineOrContainerName;
     } else if (isNodeLike2 && credentialOrPipelineOrContainerName instanceof StorageSharedKeyCredential || credentialOrPipelineOrContainerName instanceof AnonymousCredential || isTokenCredential(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
       options = blobNameOrOptions;
-      pipeline3 = newPipeline(credentialOrPipelineOrContainerName, options);
+      pipeline2 = newPipeline(credentialOrPipelineOrContainerName, options);
     } else if (!credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName !== "string") {
       url2 = urlOrConnectionString;
       if (blobNameOrOptions && typeof blobNameOrOptions !== "string") {
         options = blobNameOrOptions;
       }
-      pipeline3 = newPipeline(new AnonymousCredential(), options);
+      pipeline2 = newPipeline(new AnonymousCredential(), options);
     } else if (credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName === "string" && blobNameOrOptions && typeof blobNameOrOptions === "string") {
       const containerName = credentialOrPipelineOrContainerName;
       const blobName = blobNameOrOptions;
@@ -74117,20 +74117,20 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
           if (!options.proxyOptions) {
             options.proxyOptions = getDefaultProxySettings2(extractedCreds.proxyUri);
           }
-          pipeline3 = newPipeline(sharedKeyCredential, options);
+          pipeline2 = newPipeline(sharedKeyCredential, options);
         } else {
           throw new Error("Account connection string is only supported in Node.js environment");
         }
       } else if (extractedCreds.kind === "SASConnString") {
         url2 = appendToURLPath(appendToURLPath(extractedCreds.url, encodeURIComponent(containerName)), encodeURIComponent(blobName)) + "?" + extractedCreds.accountSas;
-        pipeline3 = newPipeline(new AnonymousCredential(), options);
+        pipeline2 = newPipeline(new AnonymousCredential(), options);
       } else {
         throw new Error("Connection string must be either an Account connection string or a SAS connection string");
       }
     } else {
       throw new Error("Expecting non-empty strings for containerName and blobName parameters");
     }
-    super(url2, pipeline3);
+    super(url2, pipeline2);
     this.blockBlobContext = this.storageClientContext.blockBlob;
     this._blobContext = this.storageClientContext.blob;
   }
@@ -74650,7 +74650,7 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
    * @param options - Options to Upload Stream to Block Blob operation.
    * @returns Response data for the Blob Upload operation.
    */
-  async uploadStream(stream3, bufferSize = DEFAULT_BLOCK_BUFFER_SIZE_BYTES, maxConcurrency = 5, options = {}) {
+  async uploadStream(stream2, bufferSize = DEFAULT_BLOCK_BUFFER_SIZE_BYTES, maxConcurrency = 5, options = {}) {
     if (!options.blobHTTPHeaders) {
       options.blobHTTPHeaders = {};
     }
@@ -74663,7 +74663,7 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
       let transferProgress = 0;
       const blockList = [];
       const scheduler = new BufferScheduler(
-        stream3,
+        stream2,
         bufferSize,
         maxConcurrency,
         async (body2, length) => {
@@ -74701,19 +74701,19 @@ var PageBlobClient = class _PageBlobClient extends BlobClient {
    */
   pageBlobContext;
   constructor(urlOrConnectionString, credentialOrPipelineOrContainerName, blobNameOrOptions, options) {
-    let pipeline3;
+    let pipeline2;
     let url2;
     options = options || {};
     if (isPipelineLike(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
-      pipeline3 = credentialOrPipelineOrContainerName;
+      pipeline2 = credentialOrPipelineOrContainerName;
     } else if (isNodeLike2 && credentialOrPipelineOrContainerName instanceof StorageSharedKeyCredential || credentialOrPipelineOrContainerName instanceof AnonymousCredential || isTokenCredential(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
       options = blobNameOrOptions;
-      pipeline3 = newPipeline(credentialOrPipelineOrContainerName, options);
+      pipeline2 = newPipeline(credentialOrPipelineOrContainerName, options);
     } else if (!credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName !== "string") {
       url2 = urlOrConnectionString;
-      pipeline3 = newPipeline(new AnonymousCredential(), options);
+      pipeline2 = newPipeline(new AnonymousCredential(), options);
     } else if (credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName === "string" && blobNameOrOptions && typeof blobNameOrOptions === "string") {
       const containerName = credentialOrPipelineOrContainerName;
       const blobName = blobNameOrOptions;
@@ -74725,20 +74725,20 @@ var PageBlobClient = class _PageBlobClient extends BlobClient {
           if (!options.proxyOptions) {
             options.proxyOptions = getDefaultProxySettings2(extractedCreds.proxyUri);
           }
-          pipeline3 = newPipeline(sharedKeyCredential, options);
+          pipeline2 = newPipeline(sharedKeyCredential, options);
         } else {
           throw new Error("Account connection string is only supported in Node.js environment");
         }
       } else if (extractedCreds.kind === "SASConnString") {
         url2 = appendToURLPath(appendToURLPath(extractedCreds.url, encodeURIComponent(containerName)), encodeURIComponent(blobName)) + "?" + extractedCreds.accountSas;
-        pipeline3 = newPipeline(new AnonymousCredential(), options);
+        pipeline2 = newPipeline(new AnonymousCredential(), options);
       } else {
         throw new Error("Connection string must be either an Account connection string or a SAS connection string");
       }
     } else {
       throw new Error("Expecting non-empty strings for containerName and blobName parameters");
     }
-    super(url2, pipeline3);
+    super(url2, pipeline2);
     this.pageBlobContext = this.storageClientContext.pageBlob;
   }
   /**
@@ -75784,8 +75784,8 @@ var __awaiter13 = function(thisArg, _arguments, P, generator) {
 };
 function pipeResponseToStream(response, output) {
   return __awaiter13(this, void 0, void 0, function* () {
-    const pipeline3 = util4.promisify(stream.pipeline);
-    yield pipeline3(response.message, output);
+    const pipeline2 = util4.promisify(stream.pipeline);
+    yield pipeline2(response.message, output);
   });
 }
 var DownloadProgress = class {
@@ -77104,7 +77104,7 @@ var __awaiter15 = function(thisArg, _arguments, P, generator) {
   });
 };
 var CacheServiceClient = class {
-  constructor(userAgent3, maxAttempts, baseRetryIntervalMilliseconds, retryMultiplier) {
+  constructor(userAgent2, maxAttempts, baseRetryIntervalMilliseconds, retryMultiplier) {
     this.maxAttempts = 5;
     this.baseRetryIntervalMilliseconds = 3e3;
     this.retryMultiplier = 1.5;
@@ -77119,7 +77119,7 @@ var CacheServiceClient = class {
     if (retryMultiplier) {
       this.retryMultiplier = retryMultiplier;
     }
-    this.httpClient = new HttpClient(userAgent3, [
+    this.httpClient = new HttpClient(userAgent2, [
       new BearerCredentialHandler(token)
     ]);
   }
@@ -78090,11 +78090,7 @@ var semver2 = __toESM(require_semver2(), 1);
 import * as os8 from "os";
 import * as path13 from "path";
 var semver3 = __toESM(require_semver2(), 1);
-import * as stream2 from "stream";
-import * as util5 from "util";
 import { ok as ok2 } from "assert";
-
-// node_modules/@actions/tool-cache/lib/retry-helper.js
 var __awaiter18 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
     return value instanceof P ? value : new P(function(resolve7) {
@@ -78122,152 +78118,10 @@ var __awaiter18 = function(thisArg, _arguments, P, generator) {
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
-var RetryHelper = class {
-  constructor(maxAttempts, minSeconds, maxSeconds) {
-    if (maxAttempts < 1) {
-      throw new Error("max attempts should be greater than or equal to 1");
-    }
-    this.maxAttempts = maxAttempts;
-    this.minSeconds = Math.floor(minSeconds);
-    this.maxSeconds = Math.floor(maxSeconds);
-    if (this.minSeconds > this.maxSeconds) {
-      throw new Error("min seconds should be less than or equal to max seconds");
-    }
-  }
-  execute(action5, isRetryable) {
-    return __awaiter18(this, void 0, void 0, function* () {
-      let attempt = 1;
-      while (attempt < this.maxAttempts) {
-        try {
-          return yield action5();
-        } catch (err) {
-          if (isRetryable && !isRetryable(err)) {
-            throw err;
-          }
-          info(err.message);
-        }
-        const seconds = this.getSleepAmount();
-        info(`Waiting ${seconds} seconds before trying again`);
-        yield this.sleep(seconds);
-        attempt++;
-      }
-      return yield action5();
-    });
-  }
-  getSleepAmount() {
-    return Math.floor(Math.random() * (this.maxSeconds - this.minSeconds + 1)) + this.minSeconds;
-  }
-  sleep(seconds) {
-    return __awaiter18(this, void 0, void 0, function* () {
-      return new Promise((resolve7) => setTimeout(resolve7, seconds * 1e3));
-    });
-  }
-};
-
-// node_modules/@actions/tool-cache/lib/tool-cache.js
-var __awaiter19 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve7) {
-      resolve7(value);
-    });
-  }
-  return new (P || (P = Promise))(function(resolve7, reject2) {
-    function fulfilled(value) {
-      try {
-        step2(generator.next(value));
-      } catch (e) {
-        reject2(e);
-      }
-    }
-    function rejected(value) {
-      try {
-        step2(generator["throw"](value));
-      } catch (e) {
-        reject2(e);
-      }
-    }
-    function step2(result) {
-      result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
-    }
-    step2((generator = generator.apply(thisArg, _arguments || [])).next());
-  });
-};
-var HTTPError = class extends Error {
-  constructor(httpStatusCode) {
-    super(`Unexpected HTTP response: ${httpStatusCode}`);
-    this.httpStatusCode = httpStatusCode;
-    Object.setPrototypeOf(this, new.target.prototype);
-  }
-};
 var IS_WINDOWS9 = process.platform === "win32";
 var IS_MAC = process.platform === "darwin";
-var userAgent = "actions/tool-cache";
-function downloadTool(url2, dest, auth2, headers) {
-  return __awaiter19(this, void 0, void 0, function* () {
-    dest = dest || path13.join(_getTempDirectory(), crypto4.randomUUID());
-    yield mkdirP(path13.dirname(dest));
-    debug(`Downloading ${url2}`);
-    debug(`Destination ${dest}`);
-    const maxAttempts = 3;
-    const minSeconds = _getGlobal("TEST_DOWNLOAD_TOOL_RETRY_MIN_SECONDS", 10);
-    const maxSeconds = _getGlobal("TEST_DOWNLOAD_TOOL_RETRY_MAX_SECONDS", 20);
-    const retryHelper = new RetryHelper(maxAttempts, minSeconds, maxSeconds);
-    return yield retryHelper.execute(() => __awaiter19(this, void 0, void 0, function* () {
-      return yield downloadToolAttempt(url2, dest || "", auth2, headers);
-    }), (err) => {
-      if (err instanceof HTTPError && err.httpStatusCode) {
-        if (err.httpStatusCode < 500 && err.httpStatusCode !== 408 && err.httpStatusCode !== 429) {
-          return false;
-        }
-      }
-      return true;
-    });
-  });
-}
-function downloadToolAttempt(url2, dest, auth2, headers) {
-  return __awaiter19(this, void 0, void 0, function* () {
-    if (fs8.existsSync(dest)) {
-      throw new Error(`Destination file path ${dest} already exists`);
-    }
-    const http3 = new HttpClient(userAgent, [], {
-      allowRetries: false
-    });
-    if (auth2) {
-      debug("set auth");
-      if (headers === void 0) {
-        headers = {};
-      }
-      headers.authorization = auth2;
-    }
-    const response = yield http3.get(url2, headers);
-    if (response.message.statusCode !== 200) {
-      const err = new HTTPError(response.message.statusCode);
-      debug(`Failed to download from "${url2}". Code(${response.message.statusCode}) Message(${response.message.statusMessage})`);
-      throw err;
-    }
-    const pipeline3 = util5.promisify(stream2.pipeline);
-    const responseMessageFactory = _getGlobal("TEST_DOWNLOAD_TOOL_RESPONSE_MESSAGE_FACTORY", () => response.message);
-    const readStream = responseMessageFactory();
-    let succeeded = false;
-    try {
-      yield pipeline3(readStream, fs8.createWriteStream(dest));
-      debug("download complete");
-      succeeded = true;
-      return dest;
-    } finally {
-      if (!succeeded) {
-        debug("download failed");
-        try {
-          yield rmRF(dest);
-        } catch (err) {
-          debug(`Failed to delete '${dest}'. ${err.message}`);
-        }
-      }
-    }
-  });
-}
 function extractTar2(file_1, dest_1) {
-  return __awaiter19(this, arguments, void 0, function* (file2, dest, flags = "xz") {
+  return __awaiter18(this, arguments, void 0, function* (file2, dest, flags = "xz") {
     if (!file2) {
       throw new Error("parameter 'file' is required");
     }
@@ -78310,7 +78164,7 @@ function extractTar2(file_1, dest_1) {
   });
 }
 function cacheFile(sourceFile, targetFile, tool2, version3, arch3) {
-  return __awaiter19(this, void 0, void 0, function* () {
+  return __awaiter18(this, void 0, void 0, function* () {
     version3 = semver3.clean(version3) || version3;
     arch3 = arch3 || os8.arch();
     debug(`Caching tool ${tool2} ${version3} ${arch3}`);
@@ -78371,7 +78225,7 @@ function findAllVersions(toolName, arch3) {
   return versions;
 }
 function _createExtractFolder(dest) {
-  return __awaiter19(this, void 0, void 0, function* () {
+  return __awaiter18(this, void 0, void 0, function* () {
     if (!dest) {
       dest = path13.join(_getTempDirectory(), crypto4.randomUUID());
     }
@@ -78380,7 +78234,7 @@ function _createExtractFolder(dest) {
   });
 }
 function _createToolPath(tool2, version3, arch3) {
-  return __awaiter19(this, void 0, void 0, function* () {
+  return __awaiter18(this, void 0, void 0, function* () {
     const folderPath = path13.join(_getCacheDirectory(), tool2, semver3.clean(version3) || version3, arch3 || "");
     debug(`destination ${folderPath}`);
     const markerPath = `${folderPath}.complete`;
@@ -78437,13 +78291,104 @@ function _getTempDirectory() {
   ok2(tempDirectory, "Expected RUNNER_TEMP to be defined");
   return tempDirectory;
 }
-function _getGlobal(key, defaultValue) {
-  const value = global[key];
-  return value !== void 0 ? value : defaultValue;
-}
 
 // src/host/download.ts
 var import_ipaddr2 = __toESM(require_ipaddr(), 1);
+
+// src/host/ranged.ts
+import { open as open2 } from "node:fs/promises";
+import { setTimeout as sleep2 } from "node:timers/promises";
+var RANGE_BYTES = 8 * 1024 * 1024;
+var RANGE_CONNECTIONS = 6;
+var HttpStatusError = class extends Error {
+  constructor(url2, httpStatusCode) {
+    super(`${url2} answered HTTP ${httpStatusCode}`);
+    this.url = url2;
+    this.httpStatusCode = httpStatusCode;
+    this.name = "HttpStatusError";
+  }
+  url;
+  httpStatusCode;
+};
+var retryable = (status) => status >= 500 || status === 408 || status === 429;
+function contentRange(res) {
+  const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(res.message.headers["content-range"] ?? ""));
+  return m ? { from: Number(m[1]), to: Number(m[2]), total: Number(m[3]) } : void 0;
+}
+async function rangedDownload(url2, dest, o = {}) {
+  const rangeBytes = o.rangeBytes ?? RANGE_BYTES;
+  const connections = o.connections ?? RANGE_CONNECTIONS;
+  const attempts = o.attempts ?? 3;
+  const backoffMs = o.backoffMs ?? 1e3;
+  const client = new HttpClient("kubeadm-single-node", [], { allowRetries: false, keepAlive: true, maxSockets: connections, socketTimeout: 6e4 });
+  const fh = await open2(dest, "w");
+  try {
+    const fetchPart = async (range3, check) => {
+      for (let attempt = 1; ; attempt++) {
+        let res;
+        try {
+          res = await client.get(url2, range3 ? { range: `bytes=${range3[0]}-${range3[1]}` } : {});
+          const status = res.message.statusCode ?? 0;
+          if (status !== 200 && status !== 206) {
+            res.message.resume();
+            if (retryable(status) && attempt < attempts) throw Object.assign(new HttpStatusError(url2, status), { retry: true });
+            throw new HttpStatusError(url2, status);
+          }
+          let at = check(res);
+          const start = at;
+          for await (const chunk of res.message) {
+            await fh.write(chunk, 0, chunk.length, at);
+            at += chunk.length;
+          }
+          const want = Number(res.message.headers["content-length"] ?? NaN);
+          if (Number.isFinite(want) && at - start !== want) throw Object.assign(new Error(`${url2}: the body ended after ${at - start} of ${want} bytes`), { retry: true });
+          return res;
+        } catch (err) {
+          res?.message.destroy();
+          const again = err.retry === true || !(err instanceof HttpStatusError);
+          if (!again || attempt >= attempts) throw err;
+          await sleep2(backoffMs * attempt);
+        }
+      }
+    };
+    let total = 0;
+    let whole = false;
+    await fetchPart([0, rangeBytes - 1], (res) => {
+      if (res.message.statusCode === 200) {
+        whole = true;
+        return 0;
+      }
+      const r = contentRange(res);
+      if (!r || r.from !== 0) throw new Error(`${url2}: a range answer without a usable Content-Range (${String(res.message.headers["content-range"])})`);
+      total = r.total;
+      return 0;
+    });
+    if (whole) return (await fh.stat()).size;
+    const queue = [];
+    for (let from = rangeBytes; from < total; from += rangeBytes) queue.push([from, Math.min(total, from + rangeBytes) - 1]);
+    const worker = async () => {
+      for (let r = queue.shift(); r; r = queue.shift()) {
+        const want = r;
+        await fetchPart(want, (res) => {
+          const got = contentRange(res);
+          if (res.message.statusCode !== 206 || !got || got.from !== want[0] || got.to !== want[1] || got.total !== total) {
+            throw new Error(`${url2}: asked for bytes ${want[0]}-${want[1]} of ${total}, got ${res.message.statusCode} ${String(res.message.headers["content-range"] ?? "(no Content-Range)")}`);
+          }
+          return want[0];
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(connections, queue.length) }, worker));
+    const size2 = (await fh.stat()).size;
+    if (size2 !== total) throw new Error(`${url2}: wrote ${size2} of ${total} bytes`);
+    return size2;
+  } finally {
+    await fh.close();
+    client.dispose();
+  }
+}
+
+// src/host/download.ts
 function isLocalUrl(url2) {
   let u;
   try {
@@ -78459,11 +78404,16 @@ function isLocalUrl(url2) {
   return host2 === "::1" || host2 === "0:0:0:0:0:0:0:1";
 }
 async function fetchToFile(url2) {
-  if (!url2.startsWith("file:")) return downloadTool(url2);
   const dir2 = process.env.RUNNER_TEMP || tmpdir2();
   await mkdir2(dir2, { recursive: true });
   const dest = join11(dir2, randomUUID6());
-  await copyFile3(fileURLToPath2(url2), dest);
+  try {
+    if (url2.startsWith("file:")) await copyFile3(fileURLToPath2(url2), dest);
+    else await rangedDownload(url2, dest);
+  } catch (err) {
+    await rm2(dest, { force: true });
+    throw err;
+  }
   return dest;
 }
 var lookups = /* @__PURE__ */ new Map();
@@ -80318,7 +80268,7 @@ function credentialProviderOps(config, paths) {
 }
 
 // src/images/archive-index.ts
-import { open as open2 } from "node:fs/promises";
+import { open as open3 } from "node:fs/promises";
 import { createReadStream as createReadStream3 } from "node:fs";
 import { createGunzip } from "node:zlib";
 var BLOCK = 512;
@@ -80367,8 +80317,8 @@ function fileSource(fh, fileSize, bound2) {
   };
 }
 function streamSource(path14, bound2) {
-  const stream3 = createReadStream3(path14).pipe(createGunzip());
-  const it = stream3[Symbol.asyncIterator]();
+  const stream2 = createReadStream3(path14).pipe(createGunzip());
+  const it = stream2[Symbol.asyncIterator]();
   let pending = Buffer.alloc(0);
   let done = false;
   const fill = async (n) => {
@@ -80402,7 +80352,7 @@ function streamSource(path14, bound2) {
       }
     },
     async close() {
-      stream3.destroy();
+      stream2.destroy();
     }
   };
 }
@@ -80461,7 +80411,7 @@ function checksumOk(h) {
 }
 async function readArchiveIndex(path14, limits = ARCHIVE_LIMITS) {
   const bound2 = new Bounded(limits);
-  const fh = await open2(path14, "r");
+  const fh = await open3(path14, "r");
   let src;
   try {
     const magic = (await fh.read(Buffer.alloc(2), 0, 2, 0)).buffer;
@@ -83407,7 +83357,7 @@ var Context = class {
 // node_modules/@actions/github/lib/internal/utils.js
 var httpClient = __toESM(require_lib(), 1);
 var import_undici2 = __toESM(require_undici(), 1);
-var __awaiter20 = function(thisArg, _arguments, P, generator) {
+var __awaiter19 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
     return value instanceof P ? value : new P(function(resolve7) {
       resolve7(value);
@@ -83452,7 +83402,7 @@ function getProxyAgentDispatcher(destinationUrl) {
 }
 function getProxyFetch(destinationUrl) {
   const httpDispatcher = getProxyAgentDispatcher(destinationUrl);
-  const proxyFetch = (url2, opts) => __awaiter20(this, void 0, void 0, function* () {
+  const proxyFetch = (url2, opts) => __awaiter19(this, void 0, void 0, function* () {
     return (0, import_undici2.fetch)(url2, Object.assign(Object.assign({}, opts), { dispatcher: httpDispatcher }));
   });
   return proxyFetch;
@@ -83593,13 +83543,13 @@ var before_after_hook_default = { Singular, Collection };
 
 // node_modules/@octokit/endpoint/dist-bundle/index.js
 var VERSION = "0.0.0-development";
-var userAgent2 = `octokit-endpoint.js/${VERSION} ${getUserAgent()}`;
+var userAgent = `octokit-endpoint.js/${VERSION} ${getUserAgent()}`;
 var DEFAULTS2 = {
   method: "GET",
   baseUrl: "https://api.github.com",
   headers: {
     accept: "application/vnd.github.v3+json",
-    "user-agent": userAgent2
+    "user-agent": userAgent
   },
   mediaType: {
     format: ""
@@ -87504,9 +87454,9 @@ function getOctokitOptions(token, options) {
   if (auth2) {
     opts.auth = auth2;
   }
-  const userAgent3 = getUserAgentWithOrchestrationId(opts.userAgent);
-  if (userAgent3) {
-    opts.userAgent = userAgent3;
+  const userAgent2 = getUserAgentWithOrchestrationId(opts.userAgent);
+  if (userAgent2) {
+    opts.userAgent = userAgent2;
   }
   return opts;
 }
@@ -87597,9 +87547,9 @@ async function pluginFiles(dir2) {
   const isPlugin = await Promise.all(names.map(async (n) => ((await stat4(join26(dir2, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
   return names.filter((_, i) => isPlugin[i]);
 }
-function kubernetesBinaries(p) {
+function kubernetesBinaries(p, form = onThisMachine(p.arts.kubeadm.url) ? "bare" : "node-tarball") {
   const { config, version: version3, facts, arts, cache } = p;
-  const node = onThisMachine(arts.kubeadm.url) ? void 0 : nodeTarball(config, version3, facts.arch);
+  const node = form === "bare" ? void 0 : nodeTarball(config, version3, facts.arch);
   const bare = (name2, log2) => cachedBinary(arts[name2], { tool: name2, version: version3, arch: facts.arch }, log2, cache);
   let nodeDir;
   return {

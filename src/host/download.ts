@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as tc from '@actions/tool-cache'
 import ipaddr from 'ipaddr.js'
+import { rangedDownload } from './ranged.js'
 
 export interface Artifact {
   /** short name for logs: kubeadm, crictl, cni-plugins */
@@ -65,15 +66,20 @@ export function isLocalUrl(url: string): boolean {
 
 /**
  * Fetches a URL to a new file of its own (the caller removes it): a file:// URL is copied,
- * so that the original is never moved into the tool cache or deleted; anything else goes
- * through the tool cache's downloader (with its retries).
+ * so that the original is never moved into the tool cache or deleted; anything else is
+ * downloaded in ranges over a few connections (./ranged.ts), with retries.
  */
 export async function fetchToFile(url: string): Promise<string> {
-  if (!url.startsWith('file:')) return tc.downloadTool(url)
   const dir = process.env.RUNNER_TEMP || tmpdir()
   await mkdir(dir, { recursive: true })
   const dest = join(dir, randomUUID())
-  await copyFile(fileURLToPath(url), dest)
+  try {
+    if (url.startsWith('file:')) await copyFile(fileURLToPath(url), dest)
+    else await rangedDownload(url, dest)
+  } catch (err) {
+    await rm(dest, { force: true })
+    throw err
+  }
   return dest
 }
 

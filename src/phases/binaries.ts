@@ -30,9 +30,13 @@ type KubeBinary = 'kubeadm' | 'kubelet' | 'kubectl'
  * half the bytes. A mirror without the tarball (404) gets the bare binaries, said in the log;
  * a checksum mismatch is never a reason to fetch elsewhere.
  */
-export function kubernetesBinaries(p: Pick<PlanContext, 'config' | 'version' | 'facts' | 'arts' | 'cache'>): { node?: Artifact; get(name: KubeBinary, log: (l: string) => void): Promise<string> } {
+export function kubernetesBinaries(
+  p: Pick<PlanContext, 'config' | 'version' | 'facts' | 'arts' | 'cache'>,
+  /** the form to fetch; bench:fetch weighs both over one link */
+  form: 'node-tarball' | 'bare' = onThisMachine(p.arts.kubeadm.url) ? 'bare' : 'node-tarball'
+): { node?: Artifact; get(name: KubeBinary, log: (l: string) => void): Promise<string> } {
   const { config, version, facts, arts, cache } = p
-  const node = onThisMachine(arts.kubeadm.url) ? undefined : nodeTarball(config, version, facts.arch)
+  const node = form === 'bare' ? undefined : nodeTarball(config, version, facts.arch)
   const bare = (name: KubeBinary, log: (l: string) => void): Promise<string> => cachedBinary(arts[name], { tool: name, version, arch: facts.arch }, log, cache)
   let nodeDir: Promise<string> | undefined
   return {
