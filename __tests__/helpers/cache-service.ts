@@ -20,6 +20,8 @@ export interface CacheService {
   url: string
   /** committed entries, by key */
   keys(): string[]
+  /** the address archive downloads are sent to (a shaping front, for bench:cache); by default the service's own */
+  setPublicUrl(url: string): void
   close(): Promise<void>
 }
 
@@ -79,7 +81,14 @@ export async function startCacheService(): Promise<CacheService> {
       }
       const a = /^\/archive\/(\d+)$/.exec(path)
       const archive = a ? entries.get(Number(a[1]))?.body : undefined
-      if (req.method === 'GET' && archive) return res.writeHead(200, { 'content-length': archive.length }).end(archive)
+      if (req.method === 'GET' && archive) {
+        // ranges, as the blob store behind the real service answers them (@actions/cache's concurrent download asks for them)
+        const r = /^bytes=(\d+)-(\d*)$/.exec(String(req.headers.range ?? ''))
+        if (!r) return res.writeHead(200, { 'content-length': archive.length }).end(archive)
+        const from = Number(r[1])
+        const to = r[2] === '' ? archive.length - 1 : Math.min(Number(r[2]), archive.length - 1)
+        return res.writeHead(206, { 'content-length': to - from + 1, 'content-range': `bytes ${from}-${to}/${archive.length}` }).end(archive.subarray(from, to + 1))
+      }
       json(res, 404, { message: `${req.method} ${path}: not a cache service route` })
     })().catch((err: Error) => json(res, 500, { message: err.message }))
   })
@@ -87,6 +96,7 @@ export async function startCacheService(): Promise<CacheService> {
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   return {
     url: `${base}/`,
+    setPublicUrl: (url) => void (base = url.replace(/\/$/, '')),
     keys: () => [...entries.values()].filter((e) => e.body).map((e) => e.key),
     close: () => new Promise((r) => server.close(() => r()))
   }
