@@ -89479,7 +89479,7 @@ function parseInputs(get, o = {}) {
     imageArchives,
     loadImages,
     imageRetags,
-    ...localRegistry2 !== void 0 && localRegistry2 !== false ? { localRegistry: localRegistry2 } : {},
+    localRegistry: localRegistry2 === false ? void 0 : localRegistry2,
     untaint,
     fastStart,
     kubeadmConfig,

@@ -650,7 +650,7 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     imageArchives: imageArchives!,
     loadImages: loadImages!,
     imageRetags: imageRetags!,
-    ...(localRegistry !== undefined && localRegistry !== false ? { localRegistry } : {}),
+    localRegistry: localRegistry === false ? undefined : localRegistry,
     untaint: untaint!,
     fastStart: fastStart!,
     kubeadmConfig,
