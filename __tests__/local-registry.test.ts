@@ -99,6 +99,15 @@ describe('local-registry in the plan', () => {
     assert.match(shown, /cleanup: \$ sudo docker rm --force --volumes kubeadm-single-node-registry/)
   })
 
+  it('offline: the registry image is never pulled, and the plan says it must be in Docker already', () => {
+    const p = plan({ 'local-registry': 'true', offline: 'true' })
+    assert.ok(p.notes.some((n) => n.includes(`the registry image ${REGISTRY_IMAGE} must be in Docker already`)), p.notes.join('\n'))
+    const task = p.steps.find((s) => s.id === 'addons.local-registry')!.ops[0]
+    assert.ok(task.kind === 'task')
+    assert.match(task.shows[0], /where Docker lacks it: stop, as offline pulls nothing/)
+    assert.doesNotMatch(task.shows.join('\n'), /docker pull/)
+  })
+
   it('a host without Docker, where the plan installs none, is refused before anything changes', () => {
     const problems = plan({ 'local-registry': 'true' }, { ...hostedRunner, docker: false }).inputProblems
     assert.equal(problems.length, 1)
@@ -135,7 +144,7 @@ describe('the ledger kind container', () => {
   /** A run that answers each command by its first words, and keeps what ran. */
   function scripted(answers: Array<[RegExp, { exitCode: number; stdout?: string; stderr?: string }]>): { run: Run; ran: string[] } {
     const ran: string[] = []
-    const run: Run = async (argv: string[], opts?: RunOptions) => {
+    const run: Run = async (argv: readonly string[], opts?: RunOptions) => {
       const line = `${opts?.privileged ? 'sudo ' : ''}${argv.join(' ')}`
       ran.push(line)
       const a = answers.find(([re]) => re.test(line))?.[1] ?? { exitCode: 0 }

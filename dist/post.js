@@ -78441,13 +78441,14 @@ var localRegistry = {
     const hub = pullEndpoints(p.config.registryMirrors, "docker.io");
     const needs = ["runtime.ready", "runtime.docker-mirrors"].filter((id) => planned.has(id));
     const url2 = `http://127.0.0.1:${port}/v2/`;
+    if (p.config.offline) p.notes.push(`local-registry with offline: the registry image ${REGISTRY_IMAGE} must be in Docker already (\`docker load\` it first); it is not pulled.`);
     return [
       step("addons.local-registry", `local registry at ${host2}: ${REGISTRY_IMAGE} in Docker`, needs, [
         {
           kind: "task",
           title: `run ${REGISTRY_IMAGE} as container ${REGISTRY_CONTAINER}, published on 127.0.0.1:${port}`,
           shows: [
-            `$ sudo ${displayArgv(imageInspectArgv(REGISTRY_IMAGE))}   (where Docker lacks it: $ sudo ${displayArgv(imagePullArgv(REGISTRY_IMAGE))}, through ${hub.join(", then ")})`,
+            `$ sudo ${displayArgv(imageInspectArgv(REGISTRY_IMAGE))}   (where Docker lacks it: ${p.config.offline ? "stop, as offline pulls nothing" : `$ sudo ${displayArgv(imagePullArgv(REGISTRY_IMAGE))}, through ${hub.join(", then ")}`})`,
             `$ sudo ${displayArgv(registryRunArgv(port))}   (refused where a container ${REGISTRY_CONTAINER} is already there)`,
             `GET ${url2} until it answers 200 (up to 60s)`,
             `pods and \`docker push\` use ${host2}/NAME:TAG; the output local-registry is ${host2}`,
@@ -78455,6 +78456,9 @@ var localRegistry = {
           ],
           run: async (ctx) => {
             const has = await ctx.host.run(imageInspectArgv(REGISTRY_IMAGE), { privileged: true, allowFailure: true });
+            if (has.exitCode !== 0 && p.config.offline) {
+              throw new Error(`offline is true and Docker lacks ${REGISTRY_IMAGE}, which local-registry runs: \`docker load\` it before the action (it is never pulled offline)`);
+            }
             if (has.exitCode !== 0) {
               ctx.log(`docker pull ${REGISTRY_IMAGE} (through ${hub.join(", then ")})`);
               const pulled = await ctx.host.run(imagePullArgv(REGISTRY_IMAGE), { privileged: true, allowFailure: true });
