@@ -17,6 +17,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
+import { createServer } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { REGISTRY_CONTAINER, REGISTRY_IMAGE } from '../src/addons/local-registry/container.js'
 import { execute } from '../src/engine/execute.js'
@@ -24,6 +25,8 @@ import type { Step, StepId } from '../src/engine/step.js'
 import { createRun } from '../src/host/exec.js'
 import { createHost, undoChanges } from '../src/host/host.js'
 import { Ledger } from '../src/host/ledger.js'
+import { addonNamed } from '../src/addons/index.js'
+import { hintsFor } from '../src/engine/diagnostics.js'
 import { pathsUnder, type Paths } from '../src/host/paths.js'
 import type { HostFacts } from '../src/host/probe.js'
 import { buildPlan, type Plan } from '../src/phases/index.js'
@@ -93,6 +96,8 @@ describe('local-registry on real parts', { skip }, () => {
   const facts = (major: 1 | 2): HostFacts => ({ ...hostedRunner, privilege: 'root', containerd: { version: major === 1 ? '1.6.39' : '2.1.9', major } })
   const planFor = (paths: Paths, major: 1 | 2): Plan =>
     buildPlan({ config: config({ 'kubernetes-version': VERSION, 'local-registry': String(port) }), facts: facts(major), version: VERSION, paths })
+  const buildPlanFor = (p: number): Plan =>
+    buildPlan({ config: config({ 'kubernetes-version': VERSION, 'local-registry': String(p) }), facts: facts(1), version: VERSION, paths: containerds[0].paths })
 
   /** The named steps of the plan, one at a time, on the bed's daemons (the bed stands in for their needs). */
   async function runSteps(plan: Plan, ids: StepId[], paths: Paths, units: Record<string, Daemon>, l: Ledger): Promise<void> {
@@ -252,5 +257,23 @@ describe('local-registry on real parts', { skip }, () => {
     // still there: it was not the run's to remove
     assert.notEqual((await dockerCli(['ps', '--all', '--quiet', '--filter', `name=^${REGISTRY_CONTAINER}$`])).stdout.trim(), '')
     await dockerCli(['rm', REGISTRY_CONTAINER])
+  })
+
+  it('a port something else holds fails the step with a hint, and cleanup still removes the container docker run left created', async () => {
+    const busy = await freePort()
+    const holder = createServer()
+    await new Promise<void>((r) => holder.listen(busy, '127.0.0.1', r))
+    try {
+      const mine = new Ledger()
+      const plan = buildPlanFor(busy)
+      const err = await fails(runSteps(plan, ['addons.local-registry'], containerds[0].paths, {}, mine))
+      assert.match(hintsFor(addonNamed('local-registry')!.hints, err).join('\n'), /give local-registry another port/, err)
+      assert.deepEqual(mine.changes.filter((c) => c.kind === 'container'), [{ kind: 'container', name: REGISTRY_CONTAINER }])
+      const report = await undoChanges(mine.changes, { run, services: bedServices({}), ...containerds[0].paths })
+      assert.deepEqual(report.failed, [])
+      assert.equal((await dockerCli(['ps', '--all', '--quiet', '--filter', `name=^${REGISTRY_CONTAINER}$`])).stdout.trim(), '')
+    } finally {
+      await new Promise((r) => holder.close(r))
+    }
   })
 })

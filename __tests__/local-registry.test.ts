@@ -128,6 +128,7 @@ describe('local-registry in the plan', () => {
     const hints = hintsFor(plugin.hints, 'failed to do request: Head "https://127.0.0.1:5000/v2/app/manifests/1": http: server gave HTTP response to HTTPS client')
     assert.equal(hints.length, 1)
     assert.match(hints[0], /name it localhost:PORT/)
+    assert.match(hintsFor(plugin.hints, 'docker: Error response from daemon: driver failed programming external connectivity on endpoint kubeadm-single-node-registry: Bind for 127.0.0.1:5000 failed: port is already allocated.').join('\n'), /give local-registry another port/)
   })
 })
 

@@ -107,6 +107,10 @@ export const localRegistry: AddonPlugin = {
       hint: "A pull went to a plain-HTTP registry over HTTPS: with local-registry the runtime is configured for localhost:PORT alone (containerd's certs.d/localhost:PORT/hosts.toml); an image named 127.0.0.1:PORT/… or by another host name is not covered: name it localhost:PORT/…."
     },
     {
+      pattern: /port is already allocated|address already in use/,
+      hint: "local-registry's port is taken on 127.0.0.1 (a service container, another registry): give local-registry another port, such as 'local-registry: 5001', and use the output local-registry for image names."
+    },
+    {
       pattern: /localhost:\d+.*(connection refused|no such host)/,
       hint: `The local registry did not answer: see the container's state and logs above (\`sudo docker logs ${REGISTRY_CONTAINER}\`); another process may hold the port.`
     }
