@@ -292,7 +292,7 @@ export const INPUTS = [
     forms: LOCAL_REGISTRY_FORMS,
     default: 'false',
     description:
-      "'true' runs a registry (the distribution project's image, pulled through the docker.io mirrors) in the runner's Docker at localhost:5000; a port number (1-65535) runs it at localhost:PORT. `docker push localhost:PORT/app:tag` works, and pods pull `localhost:PORT/app:tag`: the runtime pulls from that host alone over plain HTTP. The output local-registry gives the address; cleanup removes the container and the runtime's configuration for it. Needs Docker on the host.",
+      "'true' runs a registry (the distribution project's image, pulled through the docker.io mirrors) in the runner's Docker at localhost:5000; a port number (1-65535) runs it at localhost:PORT. `docker push localhost:PORT/app:tag` works, and pods pull `localhost:PORT/app:tag`: the runtime is configured for plain HTTP to that host alone. The output local-registry gives the address; cleanup removes the container and the runtime's configuration for it. Needs Docker on the host.",
     summary:
       "`false`; `true` (port 5000) or a port `1`-`65535`: a registry at `localhost:PORT` for `docker push` and pods ([Local registry](#local-registry))"
   },
