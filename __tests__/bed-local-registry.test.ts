@@ -182,6 +182,7 @@ describe('local-registry on real parts', { skip }, () => {
     assert.equal(state.State.Running, true)
     assert.equal(state.Config.Image, REGISTRY_IMAGE)
     assert.equal(state.HostConfig.RestartPolicy.Name, 'always')
+    assert.ok(state.Config.Env.includes('OTEL_TRACES_EXPORTER=none'), JSON.stringify(state.Config.Env))
     assert.deepEqual(state.HostConfig.PortBindings, { '5000/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] })
     assert.equal((await fetch(`http://127.0.0.1:${port}/v2/`)).status, 200)
   })

@@ -95,7 +95,7 @@ describe('local-registry in the plan', () => {
     if (task.kind !== 'task') return
     const shown = task.shows.join('\n')
     assert.match(shown, new RegExp(`docker pull ${REGISTRY_IMAGE.replace(/[.]/g, '\\.')}, through https://mirror\\.gcr\\.io, then https://registry-1\\.docker\\.io`))
-    assert.match(shown, /\$ sudo docker run --detach --name kubeadm-single-node-registry --restart always --publish 127\.0\.0\.1:5000:5000 docker\.io\/library\/registry:3\.1\.2/)
+    assert.match(shown, /\$ sudo docker run --detach --name kubeadm-single-node-registry --restart always --publish 127\.0\.0\.1:5000:5000 --env OTEL_TRACES_EXPORTER=none docker\.io\/library\/registry:3\.1\.2/)
     assert.match(shown, /cleanup: \$ sudo docker rm --force --volumes kubeadm-single-node-registry/)
   })
 

@@ -54296,7 +54296,7 @@ var REGISTRY_CONTAINER = "kubeadm-single-node-registry";
 var CONTAINER_PORT = 5e3;
 var registryHost = (port) => `localhost:${port}`;
 function registryRunArgs(port) {
-  return ["--restart", "always", "--publish", `127.0.0.1:${port}:${CONTAINER_PORT}`, REGISTRY_IMAGE];
+  return ["--restart", "always", "--publish", `127.0.0.1:${port}:${CONTAINER_PORT}`, "--env", "OTEL_TRACES_EXPORTER=none", REGISTRY_IMAGE];
 }
 var registryRunArgv = (port) => dockerRunArgv(REGISTRY_CONTAINER, registryRunArgs(port));
 var imageInspectArgv = (image) => ["docker", "image", "inspect", "--format", "{{.Id}}", image];

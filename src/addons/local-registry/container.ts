@@ -26,10 +26,14 @@ export const registryHost = (port: number): string => `localhost:${port}`
  * The arguments after `docker run --detach --name NAME`: published on 127.0.0.1 only, so
  * that a registry with no TLS and no login is reachable from the runner itself and from
  * nothing on its network (a self-hosted runner's neighbours); restarted with dockerd, as
- * kind's registry is (kind.sigs.k8s.io/docs/user/local-registry).
+ * kind's registry is (kind.sigs.k8s.io/docs/user/local-registry). Registry 3 exports
+ * OpenTelemetry traces by default, to a collector on localhost:4318 that is not there, and
+ * logs an error for each attempt (distribution/distribution#4270): OTEL_TRACES_EXPORTER=none
+ * turns that off, as its configuration docs say (about/configuration, "Disable traces
+ * export"), so that its log, which the post step shows after a failure, holds what matters.
  */
 export function registryRunArgs(port: number): string[] {
-  return ['--restart', 'always', '--publish', `127.0.0.1:${port}:${CONTAINER_PORT}`, REGISTRY_IMAGE]
+  return ['--restart', 'always', '--publish', `127.0.0.1:${port}:${CONTAINER_PORT}`, '--env', 'OTEL_TRACES_EXPORTER=none', REGISTRY_IMAGE]
 }
 
 export const registryRunArgv = (port: number): string[] => dockerRunArgv(REGISTRY_CONTAINER, registryRunArgs(port))
