@@ -1,9 +1,9 @@
 // local-registry: a registry on the runner at localhost:PORT, for `docker push` and for pods.
 //
 // It runs as a container in the runner's Docker, published on 127.0.0.1 (kind's way), rather
-// than as a hostNetwork pod: it is up as soon as Docker is, before kubeadm init, so a workflow
-// may push while the cluster comes up, and it does not depend on the cluster (a node that is
-// not Ready, a reset) to serve; its image is pulled by Docker, through Docker's
+// than as a hostNetwork pod: it starts as soon as Docker answers, beside kubeadm init rather
+// than after it, and it does not depend on the cluster (a node that is not Ready, a reset) to
+// serve; its image is pulled by Docker, through Docker's
 // registry-mirrors (the docker.io lines of registry-mirrors, set in the runtime phase); and
 // cleanup removes it with one `docker rm`. The cost: the host needs Docker, which every
 // hosted runner has (and which the action installs where it installs a runtime).
