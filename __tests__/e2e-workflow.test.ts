@@ -304,12 +304,12 @@ describe('e2e figures (the composite run after each build)', () => {
 
   it('one row: time to nginx is time-to-ready (else the total) when nginx answered, every phase in its column, the rest as –', async () => {
     const { figuresMarkdown } = await load()
-    const timings = '{"cache":0.4,"host":1.2,"binaries":4.1,"config":0.3,"runtime":4,"images":18.2,"init":21.5,"network":0.6,"ready":14.2,"smoke":15,"total":62.3}'
+    const timings = '{"cache":0.4,"host":1.2,"binaries":4.1,"config":0.3,"runtime":4,"images":18.2,"init":21.5,"network":0.6,"addons":2.1,"ready":14.2,"smoke":15,"total":62.3}'
     const md = figuresMarkdown({ label: 'ubuntu-24.04 / defaults', runner: 'ubuntu24 x64', outcome: 'success', version: 'v1.34.2', cacheHit: 'false', nginxUrl: 'http://10.1.0.4:31234/', timings })
     const [heading, , head, , row] = md.split('\n')
     assert.equal(heading, '#### e2e figures: ubuntu-24.04 / defaults')
     assert.equal(head, `| build | runner | outcome | version | cache-hit | time to nginx (s) | ${PHASES.join(' | ')} | total (s) |`)
-    assert.equal(row, '| ubuntu-24.04 / defaults | ubuntu24 x64 | success | v1.34.2 | false | 62.3 | 0.4 | 1.2 | 4.1 | 0.3 | 4 | 18.2 | 21.5 | 0.6 | – | 14.2 | 15 | 62.3 |')
+    assert.equal(row, '| ubuntu-24.04 / defaults | ubuntu24 x64 | success | v1.34.2 | false | 62.3 | 0.4 | 1.2 | 4.1 | 0.3 | 4 | 18.2 | 21.5 | 0.6 | 2.1 | 14.2 | 15 | 62.3 |')
 
     const failed = figuresMarkdown({ label: 'rerun / first', outcome: 'failure', timings: '{"host":1.5,"binaries":3,"total":9.9}' })
     assert.match(failed, /\| rerun \/ first \| – \| failure \| – \| – \| – \| – \| 1\.5 \| 3 \| – \| – \| – \| – \| – \| – \| – \| – \| 9\.9 \|/)

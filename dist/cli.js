@@ -23005,8 +23005,8 @@ var require_binary_format_contract = __commonJS({
     (function(UnknownFieldHandler5) {
       UnknownFieldHandler5.symbol = /* @__PURE__ */ Symbol.for("protobuf-ts/unknown");
       UnknownFieldHandler5.onRead = (typeName, message, fieldNo, wireType, data) => {
-        let container = is(message) ? message[UnknownFieldHandler5.symbol] : message[UnknownFieldHandler5.symbol] = [];
-        container.push({ no: fieldNo, wireType, data });
+        let container2 = is(message) ? message[UnknownFieldHandler5.symbol] : message[UnknownFieldHandler5.symbol] = [];
+        container2.push({ no: fieldNo, wireType, data });
       };
       UnknownFieldHandler5.onWrite = (typeName, message, writer) => {
         for (let { no, wireType, data } of UnknownFieldHandler5.list(message))
@@ -53557,14 +53557,6 @@ function directoryCache(root, workDir) {
 import { access as access4 } from "node:fs/promises";
 import { join as join17 } from "node:path";
 
-// src/addons/index.ts
-var ADDONS = [];
-var enabledAddons = (config) => ADDONS.filter((a) => a.enabled(config));
-var addonNamed = (input) => ADDONS.find((a) => a.input === input);
-
-// src/cnis/bridge/plugin.ts
-import { join as join4 } from "node:path";
-
 // src/engine/step.ts
 var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "addons", "ready", "smoke"];
 function phaseOf(id) {
@@ -53581,6 +53573,837 @@ var StepError = class extends Error {
   }
   step;
 };
+
+// src/host/exec.ts
+var CommandError = class extends Error {
+  constructor(argv, result) {
+    const tail2 = lastLines(result.stderr.trim() || result.stdout.trim(), 20);
+    super(`\`${displayArgv(argv)}\` exited with code ${result.exitCode}${tail2 ? `:
+${tail2}` : ""}`);
+    this.argv = argv;
+    this.result = result;
+    this.name = "CommandError";
+  }
+  argv;
+  result;
+};
+function lastLines(text, n) {
+  return text.split("\n").slice(-n).join("\n");
+}
+function displayArgv(argv) {
+  return argv.map((a) => /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+}
+function isRoot() {
+  return typeof process.getuid === "function" && process.getuid() === 0;
+}
+function createRun(options = {}) {
+  const sudo = options.sudo ?? !isRoot();
+  const debug2 = options.debug ?? debug;
+  return async (argv, opts = {}) => {
+    let full = [...argv];
+    if (opts.env && Object.keys(opts.env).length > 0) {
+      full = ["env", ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`), ...full];
+    }
+    if (opts.privileged && sudo) full = ["sudo", "-n", ...full];
+    debug2(`exec: ${displayArgv(full)}`);
+    const [cmd, ...args] = full;
+    const res = await getExecOutput(cmd, args, {
+      silent: true,
+      ignoreReturnCode: true,
+      input: opts.input === void 0 ? void 0 : Buffer.from(opts.input)
+    });
+    const result = { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
+    if (result.exitCode !== 0 && !opts.allowFailure) throw new CommandError(argv, result);
+    return result;
+  };
+}
+
+// src/host/host.ts
+import { randomUUID as randomUUID3 } from "node:crypto";
+import { mkdir as mkdir3, rm as rm3, writeFile as writeFile2 } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join as join6 } from "node:path";
+
+// src/host/changes/exists.ts
+import { lstat as lstat2 } from "node:fs/promises";
+async function existsAs(run, path6) {
+  try {
+    await lstat2(path6);
+    return true;
+  } catch (err) {
+    const code2 = err.code;
+    if (code2 === "ENOENT" || code2 === "ENOTDIR") return false;
+    if (code2 !== "EACCES") throw new Error(`cannot tell whether ${path6} exists: ${err.message}`, { cause: err });
+    return (await run(["stat", "-c", "%F", path6], { privileged: true, allowFailure: true })).exitCode === 0;
+  }
+}
+
+// src/host/links.ts
+import { lstat as lstat3, readlink as readlink2 } from "node:fs/promises";
+import { dirname as dirname5, resolve as resolve2, sep as sep3 } from "node:path";
+var code = (err) => err?.code;
+function othersMayChange(dir2) {
+  return dir2.uid !== 0 || (dir2.mode & 18) !== 0 && (dir2.mode & 512) === 0;
+}
+async function untrustedLink(path6, o = {}) {
+  const abs = resolve2(path6);
+  const parts = abs.split(sep3).filter((p) => p !== "");
+  let at = "";
+  for (const [i, part] of parts.entries()) {
+    at = `${at}/${part}`;
+    if (o.lastOnly && i < parts.length - 1) continue;
+    let st;
+    try {
+      st = await lstat3(at);
+    } catch (err) {
+      if (["ENOENT", "ENOTDIR", "EACCES"].includes(code(err) ?? "")) return void 0;
+      throw err;
+    }
+    if (!st.isSymbolicLink()) continue;
+    const parent = await lstat3(dirname5(at));
+    if (st.uid === 0 && !othersMayChange(parent)) continue;
+    const target = await readlink2(at).catch(() => "?");
+    const who2 = st.uid !== 0 ? `owned by uid ${st.uid}` : `in ${dirname5(at)}, which uid ${parent.uid} ${parent.uid === 0 ? "lets others write to" : "owns"}`;
+    return `${at} is a symbolic link (to ${target}) ${who2}, which a root command would follow`;
+  }
+  return void 0;
+}
+async function refuseUntrustedLink(path6, doing, o = {}) {
+  const why = await untrustedLink(path6, o);
+  if (why !== void 0) {
+    throw new Error(`Refusing to ${doing} as root: ${why}. Nothing was done to it. Remove the link (or put a regular file or directory there) and run again.`);
+  }
+}
+
+// src/host/changes/fields.ts
+import { posix } from "node:path";
+var LedgerSchemaError = class extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "LedgerSchemaError";
+  }
+};
+function underRoots(path6, roots) {
+  if (!path6.startsWith("/") || posix.normalize(path6) !== path6 || path6.length > 1 && path6.endsWith("/")) return false;
+  return roots.some((r) => path6 === r || path6.startsWith(`${r}/`));
+}
+var UNIT = /^[A-Za-z0-9:_.\\@-]{1,200}$/;
+var Fields = class {
+  constructor(o, where2, roots, named = []) {
+    this.o = o;
+    this.where = where2;
+    this.roots = roots;
+    this.named = named;
+  }
+  o;
+  where;
+  roots;
+  named;
+  seen = /* @__PURE__ */ new Set(["kind"]);
+  refuse(key, what) {
+    throw new LedgerSchemaError(`${this.where}: field '${key}' ${what}`);
+  }
+  get(key) {
+    this.seen.add(key);
+    return this.o[key];
+  }
+  string(key, re, accepted) {
+    const v = this.get(key);
+    if (typeof v !== "string" || !re.test(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
+    return v;
+  }
+  unit(key) {
+    return this.string(key, UNIT, "a systemd unit name");
+  }
+  bool(key) {
+    const v = this.get(key);
+    if (typeof v !== "boolean") this.refuse(key, `is ${JSON.stringify(v)}; accepted: true or false`);
+    return v;
+  }
+  path(key) {
+    const v = this.get(key);
+    return this.checkPath(key, v);
+  }
+  optionalPath(key) {
+    return this.o[key] === void 0 ? (this.seen.add(key), void 0) : this.path(key);
+  }
+  checkPath(key, v) {
+    if (typeof v !== "string" || !underRoots(v, this.roots)) {
+      this.refuse(key, `names ${JSON.stringify(v)}, which is not a normal absolute path under the places the action writes to (${this.roots.join(", ")})`);
+    }
+    this.named.push(v);
+    return v;
+  }
+  strings(key, re, accepted) {
+    const v = this.get(key);
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && re.test(x))) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of ${accepted}`);
+    return v;
+  }
+  paths(key) {
+    const v = this.get(key);
+    if (!Array.isArray(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of paths`);
+    return v.map((x) => this.checkPath(key, x));
+  }
+  /** an object of string values, each key and value matching */
+  map(key, keyRe, valueRe, accepted) {
+    const v = this.get(key);
+    const ok3 = typeof v === "object" && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, x]) => keyRe.test(k) && typeof x === "string" && valueRe.test(x));
+    if (!ok3) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
+    return { ...v };
+  }
+  /** The record, once every field was read: a field the kind does not know is refused. */
+  done(c) {
+    const extra = Object.keys(this.o).filter((k) => !this.seen.has(k));
+    if (extra.length > 0) throw new LedgerSchemaError(`${this.where}: unknown field${extra.length > 1 ? "s" : ""} ${extra.map((k) => `'${k}'`).join(", ")}`);
+    return c;
+  }
+};
+
+// src/host/changes/container.ts
+var CONTAINER_NAME = /^kubeadm-single-node-[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
+var dockerRunArgv = (name2, args) => ["docker", "run", "--detach", "--name", name2, ...args];
+var dockerRemoveArgv = (name2) => ["docker", "rm", "--force", "--volumes", name2];
+var dockerInspectArgv = (name2) => ["docker", "container", "inspect", "--format", "{{.Id}}", name2];
+var NOT_THERE = /no such container/i;
+async function runContainer(ctx, name2, args, opts = {}) {
+  if (!CONTAINER_NAME.test(name2)) throw new Error(`container name ${JSON.stringify(name2)} is not one the action gives (kubeadm-single-node-\u2026)`);
+  if (!ctx.claim(`container:${name2}`)) throw new Error(`the container ${name2} is started once per run`);
+  const there = await ctx.run(dockerInspectArgv(name2), { ...ctx.root, allowFailure: true });
+  if (there.exitCode === 0) {
+    throw new Error(
+      `Docker already has a container named ${name2} (${there.stdout.trim().slice(0, 12)}), which this run did not make: an earlier run's that cleanup did not remove? Remove it with \`sudo docker rm -f -v ${name2}\`, then run again.`
+    );
+  }
+  await ctx.record({ kind: "container", name: name2 });
+  return ctx.run(dockerRunArgv(name2, args), { ...ctx.root, ...opts });
+}
+var container = {
+  describe: (c) => `Docker container ${c.name} (created)`,
+  async undo(c, u) {
+    const r = await u.run(dockerRemoveArgv(c.name), { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (r.exitCode === 0 || NOT_THERE.test(r.stderr)) return "undone";
+    u.fail(`\`${dockerRemoveArgv(c.name).join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
+    return "failed";
+  },
+  parse: (f) => f.done({ kind: "container", name: f.string("name", CONTAINER_NAME, "a container name the action gives, 'kubeadm-single-node-' and lowercase letters, digits and '-'") })
+};
+
+// src/host/changes/kind.ts
+var octal = (mode) => mode.toString(8).padStart(4, "0");
+var ownerArgs = (o) => o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
+
+// src/host/changes/dir.ts
+import { dirname as dirname6 } from "node:path";
+function mkdirArgv(path6, o = {}) {
+  return ["install", "-d", "-m", octal(o.mode ?? 493), ...ownerArgs(o), path6];
+}
+async function claimMissingDirs(ctx, dir2) {
+  const missing = [];
+  for (let d = dir2; d !== dirname6(d) && !await ctx.exists(d); d = dirname6(d)) missing.unshift(d);
+  for (const d of missing) if (ctx.undoable(d) && ctx.claim(d)) await ctx.record({ kind: "dir", path: d });
+}
+async function ensureDir(ctx, path6, o = {}) {
+  if (await ctx.exists(path6)) return;
+  await refuseUntrustedLink(path6, `make the directory ${path6}`);
+  await ctx.claimMissingDirs(path6);
+  await ctx.run(mkdirArgv(path6, o), ctx.root);
+}
+function willCreateDir(ctx, path6) {
+  return ctx.once(path6, async () => {
+    if (await ctx.exists(path6)) return;
+    await ctx.claimMissingDirs(dirname6(path6));
+    await ctx.record({ kind: "dir", path: path6 });
+  });
+}
+var dir = {
+  describe: (c) => `${c.path}/ (created)`,
+  // never into another filesystem mounted below it (a CNI's cgroup2 mount whose unmount
+  // failed): rm would delete the host's empty cgroups there
+  async undo(c, u) {
+    const why = await untrustedLink(dirname6(c.path));
+    if (why !== void 0) {
+      u.fail(`${c.path}/ was not removed: ${why}; nothing was done to it as root. Remove the link, then ${c.path} yourself.`);
+      return "failed";
+    }
+    return await u.exec(["rm", "-rf", "--one-file-system", c.path]) ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "dir", path: f.path("path") })
+};
+
+// src/host/changes/file.ts
+import { basename as basename3, dirname as dirname7 } from "node:path";
+function installArgv(src, dest, o = {}) {
+  return ["install", "-D", "-m", octal(o.mode ?? 420), ...ownerArgs(o), src, dest];
+}
+function claimFile(ctx, path6) {
+  return ctx.once(path6, async () => {
+    await refuseUntrustedLink(path6, `write ${path6}`);
+    await ctx.claimMissingDirs(dirname7(path6));
+    if (!await ctx.exists(path6)) return ctx.record({ kind: "file", path: path6 });
+    const backup = await ctx.backupPath(basename3(path6));
+    await ctx.run(["cp", "-a", path6, backup], ctx.root);
+    await ctx.record({ kind: "file", path: path6, backup });
+  });
+}
+async function keepFile(ctx, name2, content) {
+  const path6 = await ctx.backupPath(name2);
+  ctx.claim(path6);
+  await ctx.record({ kind: "file", path: path6 });
+  await ctx.staged(content, async (tmp) => void await ctx.run(installArgv(tmp, path6, { mode: 384 }), ctx.root));
+  return path6;
+}
+var file = {
+  describe: (c) => c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`,
+  async undo(c, u) {
+    const tmp = `${c.path}.kubeadm-single-node-restore`;
+    for (const p of c.backup ? [c.path, tmp] : [c.path]) {
+      const why = await untrustedLink(p);
+      if (why !== void 0) {
+        u.fail(`${c.backup ? `${c.path} was not put back` : `${c.path} was not removed`}: ${why}; nothing was done to it as root. Remove the link, then put the original back from ${c.backup ?? "(none: the action made the file)"} yourself.`);
+        return "failed";
+      }
+    }
+    if (!c.backup) return await u.exec(["rm", "-f", c.path]) ? "undone" : "failed";
+    const ok3 = await u.exec(["cp", "-a", "--remove-destination", c.backup, tmp]) && await u.exec(["mv", "-fT", tmp, c.path]) && await u.exec(["rm", "-f", c.backup]);
+    return ok3 ? "undone" : "failed";
+  },
+  parse: (f) => {
+    const path6 = f.path("path");
+    const backup = f.optionalPath("backup");
+    return f.done(backup === void 0 ? { kind: "file", path: path6 } : { kind: "file", path: path6, backup });
+  }
+};
+
+// src/host/changes/interface.ts
+import { join as join4 } from "node:path";
+function willCreateInterface(ctx, name2) {
+  return ctx.once(`interface:${name2}`, async () => {
+    if (!await ctx.exists(join4(ctx.sysClassNet, name2))) await ctx.record({ kind: "interface", name: name2 });
+  });
+}
+var networkInterface = {
+  describe: (c) => `network interface ${c.name} (created)`,
+  async undo(c, u) {
+    if (!await u.exists(join4(u.sysClassNet, c.name))) return "undone";
+    return await u.exec(["ip", "link", "delete", c.name]) ? "undone" : "failed";
+  },
+  // the kernel's rule for an interface name (dev_valid_name): at most 15 bytes, no '/', ':'
+  // or space; and never one of the host's own (lo is the one every host has)
+  parse: (f) => f.done({ kind: "interface", name: f.string("name", /^(?!lo$)(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/, "a network interface name the action's CNI makes, such as cni0 or flannel.1") })
+};
+
+// src/host/changes/kubeadm-init.ts
+function kubeadmInitArgv(kubeadm, config) {
+  return [kubeadm, "init", "--config", config, "--skip-token-print"];
+}
+function kubeadmResetArgv(r) {
+  return [r.kubeadm, "reset", "--force", "--cri-socket", r.criSocket, "--cert-dir", r.certificatesDir, "--kubeconfig", "/dev/null"];
+}
+async function kubeadmInit(ctx, r, opts = {}) {
+  await ctx.record({ kind: "kubeadm-init", ...r });
+  return ctx.run(kubeadmInitArgv(r.kubeadm, r.config), { ...ctx.root, ...opts });
+}
+var kubeadmInitKind = {
+  describe: () => "kubeadm init (undone by kubeadm reset)",
+  undo: async (c, u) => await u.exec(kubeadmResetArgv(c)) ? "undone" : "failed",
+  parse: (f) => {
+    const c = {
+      kind: "kubeadm-init",
+      kubeadm: f.path("kubeadm"),
+      config: f.path("config"),
+      criSocket: f.string("criSocket", /^unix:\/\/\/(?!.*\/\.\.?(\/|$))[A-Za-z0-9_./-]{1,200}$/, "a unix:/// socket path"),
+      certificatesDir: f.path("certificatesDir")
+    };
+    if (!c.kubeadm.endsWith("/kubeadm")) f.refuse("kubeadm", `names ${JSON.stringify(c.kubeadm)}, which is not a kubeadm binary`);
+    return f.done(c);
+  }
+};
+
+// src/host/changes/module.ts
+import { join as join5 } from "node:path";
+function modprobeArgv(modules) {
+  return ["modprobe", "-a", ...modules];
+}
+async function loadModules(ctx, modules) {
+  const loaded = await Promise.all(modules.map((m) => ctx.exists(join5(ctx.sysModuleDir, m))));
+  const added = modules.filter((_, i) => !loaded[i]);
+  if (added.length > 0) await ctx.record({ kind: "modules-loaded", modules: added });
+  await ctx.run(modprobeArgv(modules), ctx.root);
+}
+var kernelModule = {
+  describe: (c) => `kernel modules loaded: ${c.modules.join(", ")}`,
+  undo: async () => "left",
+  leftInPlace: true,
+  parse: (f) => f.done({ kind: "modules-loaded", modules: f.strings("modules", /^[A-Za-z0-9_-]{1,64}$/, "kernel module names") })
+};
+
+// src/host/changes/mount.ts
+import { readFile } from "node:fs/promises";
+function unescapeMountPath(p) {
+  return p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+}
+async function isMountPoint(table, path6) {
+  const text = await readFile(table, "utf8");
+  return text.split("\n").some((l) => l.split(" ")[1] !== void 0 && unescapeMountPath(l.split(" ")[1]) === path6);
+}
+function willMount(ctx, path6) {
+  return ctx.once(`mount:${path6}`, async () => {
+    if (!await isMountPoint(ctx.procMounts, path6)) await ctx.record({ kind: "mount", path: path6 });
+  });
+}
+var mount = {
+  describe: (c) => `${c.path} (mounted)`,
+  async undo(c, u) {
+    if (!await isMountPoint(u.procMounts, c.path)) return "undone";
+    return await u.exec(["umount", c.path]) ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "mount", path: f.path("path") })
+};
+
+// src/host/apt.ts
+var APT_ENV = { DEBIAN_FRONTEND: "noninteractive", NEEDRESTART_SUSPEND: "1" };
+function aptInstallArgv(packages) {
+  return ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
+}
+var aptUpdateArgv = ["apt-get", "update"];
+function aptInstallShows(packages) {
+  const env = Object.entries(APT_ENV).map(([k, v]) => `${k}=${v}`).join(" ");
+  return [`$ sudo ${env} ${aptInstallArgv(packages).join(" ")}`, `  (only if that fails: $ sudo ${env} ${aptUpdateArgv.join(" ")}, then the install once more)`];
+}
+async function aptInstall(run, packages, log2, o = {}) {
+  const env = { ...APT_ENV };
+  const install = aptInstallArgv(packages);
+  const first = await run(install, { privileged: true, env, allowFailure: true });
+  if (first.exitCode === 0) return true;
+  log2(`apt-get install failed; refreshing the package lists: ${lastLines(first.stderr.trim(), 3)}`);
+  const update = await run(aptUpdateArgv, { privileged: true, env, allowFailure: true });
+  if (update.exitCode !== 0) log2(`apt-get update exited with code ${update.exitCode}; installing anyway: ${lastLines(update.stderr.trim(), 3)}`);
+  const second = await run(install, { privileged: true, env, allowFailure: true });
+  if (second.exitCode === 0) return true;
+  const err = new CommandError(install, second);
+  if (!o.optional) throw err;
+  log2(`warning: ${packages.join(", ")} not installed, and nothing in this run needs ${packages.length > 1 ? "them" : "it"}: ${err.message}`);
+  return false;
+}
+
+// src/host/changes/package.ts
+function packageInstaller(ctx) {
+  let queue = Promise.resolve();
+  return (packages, log2, o) => {
+    const mine = queue.then(async () => {
+      if (await aptInstall(ctx.run, packages, log2, o)) await ctx.record({ kind: "packages-installed", packages: [...packages] });
+    });
+    queue = mine.catch(() => {
+    });
+    return mine;
+  };
+}
+var installedPackage = {
+  describe: (c) => `packages installed: ${c.packages.join(", ")}`,
+  undo: async () => "left",
+  leftInPlace: true,
+  // Debian's package names (policy 5.6.1), with an optional architecture
+  parse: (f) => f.done({ kind: "packages-installed", packages: f.strings("packages", /^[a-z0-9][a-z0-9+.-]{1,100}(:[a-z0-9]+)?$/, "Debian package names") })
+};
+
+// src/host/changes/reload.ts
+async function reloadOnUndo(ctx, unit, path6, name2, content) {
+  const kept = await keepFile(ctx, name2, content);
+  await ctx.record({ kind: "reload-with", unit, path: path6, kept });
+}
+var reloadWith = {
+  describe: (c) => `${c.unit} reloaded with ${c.kept} at ${c.path}`,
+  async undo(c, u) {
+    const ok3 = await u.exec(installArgv(c.kept, c.path)) && await u.exec(["systemctl", "reload", c.unit]);
+    return ok3 ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "reload-with", unit: f.unit("unit"), path: f.path("path"), kept: f.path("kept") })
+};
+
+// src/host/changes/swap.ts
+import { readFile as readFile2 } from "node:fs/promises";
+async function swapOff(ctx) {
+  const devices = (await readFile2(ctx.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => unescapeMountPath(l.split(/\s+/)[0])).filter((d) => d).filter((d, i, all) => all.indexOf(d) === i);
+  if (devices.length === 0) return [];
+  await ctx.record({ kind: "swap-off", devices });
+  await ctx.run(["swapoff", ...devices], ctx.root);
+  return devices;
+}
+var swap = {
+  describe: (c) => `swap off (${c.devices.join(", ")})`,
+  async undo(c, u) {
+    const on = await readFile2(u.procSwaps, "utf8").catch(() => "");
+    let ok3 = true;
+    for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await u.exec(["swapon", d]) && ok3;
+    return ok3 ? "undone" : "failed";
+  },
+  // a swap device or file may be anywhere on the host: an absolute, normal path, no option
+  parse: (f) => f.done({ kind: "swap-off", devices: f.strings("devices", /^\/(?!.*(^|\/)\.\.?(\/|$))[^\0\n]*$/, "absolute paths of swap devices or files") })
+};
+
+// src/host/changes/sysctl.ts
+function sysctlApplyArgv(file2) {
+  return ["sysctl", "-p", file2];
+}
+async function applySysctls(ctx, file2, keys) {
+  const values = {};
+  for (const key of keys) {
+    const r = await ctx.run(["sysctl", "-n", key], { allowFailure: true });
+    if (r.exitCode === 0) values[key] = r.stdout.trim();
+  }
+  await ctx.record({ kind: "sysctl", values });
+  await ctx.run(sysctlApplyArgv(file2), ctx.root);
+}
+var KEY = /^net\.(ipv4\.ip_forward|bridge\.bridge-nf-call-ip6?tables)$/;
+var VALUE = /^-?[0-9]{1,20}$/;
+var sysctl = {
+  describe: (c) => `sysctl ${Object.entries(c.values).map(([k, v]) => `${k} (was ${v})`).join(", ")}`,
+  async undo(c, u) {
+    let ok3 = true;
+    for (const [k, v] of Object.entries(c.values)) ok3 = await u.exec(["sysctl", "-w", `${k}=${v}`]) && ok3;
+    return ok3 ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "sysctl", values: f.map("values", KEY, VALUE, "the keys the action sets (net.ipv4.ip_forward, net.bridge.bridge-nf-call-iptables, -ip6tables), each with a number") })
+};
+
+// src/host/changes/unit.ts
+async function actOnUnit(ctx, action5, unit = "") {
+  if (action5 === "enable") {
+    const s = await ctx.services.status(unit);
+    await ctx.record({ kind: "unit-enabled", unit, was: s.enabled, wasActive: s.active });
+  } else if (action5 === "restart") {
+    await ctx.record({ kind: "unit-restarted", unit, wasActive: (await ctx.services.status(unit)).active });
+  } else if (action5 === "reload") {
+    await ctx.record({ kind: "unit-reloaded", unit });
+  } else {
+    await ctx.record({ kind: "units-reloaded" });
+  }
+  await ctx.services.act(action5, unit);
+}
+var ENABLED_STATE = /^[a-z-]{1,40}$/;
+var unitEnabled = {
+  describe: (c) => `${c.unit} enabled (was ${c.was})`,
+  async undo(c, u) {
+    if (c.was === "enabled") return "undone";
+    try {
+      await u.services.disable(c.unit, !c.wasActive);
+    } catch (err) {
+      u.fail(err.message);
+      return "failed";
+    }
+    if (!c.wasActive) u.later.stopped.add(c.unit);
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "unit-enabled", unit: f.unit("unit"), was: f.string("was", ENABLED_STATE, "what systemctl is-enabled prints, such as 'disabled'"), wasActive: f.bool("wasActive") })
+};
+var unitRestarted = {
+  describe: (c) => `${c.unit} restarted`,
+  async undo(c, u) {
+    u.later.units.set(c.unit, c.wasActive ? "restart" : "stop");
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "unit-restarted", unit: f.unit("unit"), wasActive: f.bool("wasActive") })
+};
+var unitReloaded = {
+  describe: (c) => `${c.unit} reloaded`,
+  async undo(c, u) {
+    if (!u.later.units.has(c.unit)) u.later.units.set(c.unit, "reload");
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "unit-reloaded", unit: f.unit("unit") })
+};
+var unitsReloaded = {
+  describe: () => "systemd units reloaded",
+  async undo(_c, u) {
+    u.later.daemonReload = true;
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "units-reloaded" })
+};
+
+// src/host/changes/index.ts
+var KINDS = {
+  file,
+  dir,
+  "unit-enabled": unitEnabled,
+  "unit-restarted": unitRestarted,
+  "unit-reloaded": unitReloaded,
+  "units-reloaded": unitsReloaded,
+  "swap-off": swap,
+  sysctl,
+  "modules-loaded": kernelModule,
+  "packages-installed": installedPackage,
+  interface: networkInterface,
+  mount,
+  "kubeadm-init": kubeadmInitKind,
+  "reload-with": reloadWith,
+  container
+};
+var kindOf = (c) => KINDS[c.kind];
+function describeChange(c) {
+  return kindOf(c).describe(c);
+}
+function leftInPlace(c) {
+  return kindOf(c).leftInPlace === true;
+}
+function parseChange(raw, index, roots, named) {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new LedgerSchemaError(`change ${index} is ${JSON.stringify(raw)}, not a record`);
+  const kind = raw.kind;
+  if (typeof kind !== "string" || !Object.hasOwn(KINDS, kind)) {
+    throw new LedgerSchemaError(`change ${index} has kind ${JSON.stringify(kind)}, which is not one the action records (${Object.keys(KINDS).join(", ")})`);
+  }
+  return KINDS[kind].parse(new Fields(raw, `change ${index} (${kind})`, roots, named));
+}
+async function undoChanges(changes, o) {
+  const report = { undone: [], restarted: [], leftInPlace: [], failed: [], remaining: [] };
+  const exec2 = async (argv) => {
+    const r = await o.run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (r.exitCode !== 0) report.failed.push(`\`${argv.join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
+    return r.exitCode === 0;
+  };
+  const u = {
+    run: o.run,
+    services: o.services,
+    exec: exec2,
+    fail: (m) => void report.failed.push(m),
+    exists: (path6) => existsAs(o.run, path6),
+    procSwaps: o.procSwaps,
+    sysClassNet: o.sysClassNet,
+    procMounts: o.procMounts ?? "/proc/self/mounts",
+    later: { daemonReload: false, units: /* @__PURE__ */ new Map(), stopped: /* @__PURE__ */ new Set() }
+  };
+  for (const c of [...changes].reverse()) {
+    const outcome = await kindOf(c).undo(c, u);
+    if (outcome === "left") report.leftInPlace.push(describeChange(c));
+    else if (outcome === "undone") report.undone.push(describeChange(c));
+    else report.remaining.unshift(c);
+  }
+  if (u.later.daemonReload && await exec2(["systemctl", "daemon-reload"])) report.restarted.push("systemd units reloaded");
+  for (const [unit, action5] of u.later.units) {
+    if (action5 === "stop" && u.later.stopped.has(unit)) continue;
+    const done = { restart: "restarted", reload: "reloaded", stop: "stopped" }[action5];
+    if (await exec2(["systemctl", action5, unit])) report.restarted.push(`${unit} ${done} with its original configuration`);
+  }
+  return report;
+}
+
+// src/host/host.ts
+function createHost(o) {
+  const { run, ledger } = o;
+  const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir());
+  let backups = 0;
+  let backupDirReady;
+  const claims = /* @__PURE__ */ new Map();
+  const ctx = {
+    run,
+    services: o.services,
+    root: { privileged: true },
+    record: (change) => ledger.record(change),
+    claim: (key) => ledger.claim(key),
+    once(key, record) {
+      let p = claims.get(key);
+      if (!p) {
+        ledger.claim(key);
+        p = record();
+        claims.set(key, p);
+      }
+      return p;
+    },
+    exists: (path6) => existsAs(run, path6),
+    claimMissingDirs: (dir2) => claimMissingDirs(ctx, dir2),
+    undoable: (path6) => o.undoRoots === void 0 || underRoots(path6, o.undoRoots),
+    async backupPath(name2) {
+      await (backupDirReady ??= (async () => {
+        await ctx.claimMissingDirs(o.backupDir);
+        await run(mkdirArgv(o.backupDir, { mode: 448 }), ctx.root);
+      })());
+      return join6(o.backupDir, `${++backups}-${randomUUID3().slice(0, 8)}-${name2}`);
+    },
+    /** Written beside us first, then put in place by install(1): one path for root and for a
+     * sudo user, and the file never exists half-written at its destination. */
+    async staged(content, place) {
+      await mkdir3(scratch, { recursive: true });
+      const tmp = join6(scratch, `ksn-${randomUUID3()}`);
+      await writeFile2(tmp, content, { mode: 384 });
+      try {
+        await place(tmp);
+      } finally {
+        await rm3(tmp, { force: true });
+      }
+    },
+    procSwaps: o.procSwaps,
+    sysModuleDir: o.sysModuleDir,
+    sysClassNet: o.sysClassNet,
+    procMounts: o.procMounts ?? "/proc/self/mounts"
+  };
+  const turns = /* @__PURE__ */ new Map();
+  const inTurn = (key, fn) => {
+    const mine = (turns.get(key) ?? Promise.resolve()).then(fn, fn);
+    turns.set(key, mine.catch(() => {
+    }));
+    return mine;
+  };
+  const installFile = async (src, dest, fo = {}) => {
+    await refuseUntrustedLink(src, `install ${src} to ${dest}`, { lastOnly: true });
+    await claimFile(ctx, dest);
+    await inTurn(dest, () => run(installArgv(src, dest, fo), ctx.root));
+  };
+  return {
+    run,
+    services: {
+      act: (action5, unit) => actOnUnit(ctx, action5, unit),
+      logs: (unit, lines) => o.services.logs(unit, lines)
+    },
+    writeFile: (path6, content, fo = {}) => ctx.staged(content, (tmp) => installFile(tmp, path6, fo)),
+    installFile,
+    ensureDir: (path6, fo) => ensureDir(ctx, path6, fo),
+    swapOff: () => swapOff(ctx),
+    applySysctls: (file2, keys) => applySysctls(ctx, file2, keys),
+    loadModules: (modules) => loadModules(ctx, modules),
+    installPackages: packageInstaller(ctx),
+    kubeadmInit: (init, opts) => kubeadmInit(ctx, init, opts),
+    reloadOnUndo: (unit, path6, name2, content) => reloadOnUndo(ctx, unit, path6, name2, content),
+    // a file that is there already will be overwritten: kept like any file the action writes
+    willCreate: (path6, kind) => kind === "file" ? claimFile(ctx, path6) : willCreateDir(ctx, path6),
+    willCreateInterface: (name2) => willCreateInterface(ctx, name2),
+    willMount: (path6) => willMount(ctx, path6),
+    runContainer: (name2, args, opts) => runContainer(ctx, name2, args, opts)
+  };
+}
+
+// src/images/mirrors.ts
+function upstreamServer(registry) {
+  return registry === "docker.io" ? "https://registry-1.docker.io" : `https://${registry}`;
+}
+function registryHosts(mirror) {
+  const own = mirror.endpoints.find((e) => new URL(e).host === mirror.registry);
+  return { server: own ?? upstreamServer(mirror.registry), mirrors: mirror.endpoints.filter((e) => e !== own) };
+}
+function pullEndpoints(mirrors, registry) {
+  const { server, mirrors: ordered } = registryHosts(mirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
+  return [...ordered, server];
+}
+
+// src/addons/local-registry/container.ts
+var REGISTRY_IMAGE = "docker.io/library/registry:3.1.2";
+var REGISTRY_CONTAINER = "kubeadm-single-node-registry";
+var CONTAINER_PORT = 5e3;
+var registryHost = (port) => `localhost:${port}`;
+function registryRunArgs(port) {
+  return ["--restart", "always", "--publish", `127.0.0.1:${port}:${CONTAINER_PORT}`, "--env", "OTEL_TRACES_EXPORTER=none", REGISTRY_IMAGE];
+}
+var registryRunArgv = (port) => dockerRunArgv(REGISTRY_CONTAINER, registryRunArgs(port));
+var imageInspectArgv = (image) => ["docker", "image", "inspect", "--format", "{{.Id}}", image];
+var imagePullArgv = (image) => ["docker", "pull", image];
+async function waitForRegistry(url2, deadline, sleep2 = (ms) => new Promise((r) => setTimeout(r, ms))) {
+  let last = "";
+  for (; ; ) {
+    try {
+      const res = await fetch(url2, { signal: AbortSignal.timeout(5e3) });
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = err.cause?.message ?? err.message;
+    }
+    if (Date.now() >= deadline) throw new Error(`the registry at ${url2} did not answer 200 in time (last: ${last})`);
+    await sleep2(500);
+  }
+}
+
+// src/addons/local-registry/plugin.ts
+var INPUT = "local-registry";
+var localRegistry = {
+  input: INPUT,
+  enabled: (config) => config.localRegistry !== void 0,
+  describe: (config) => `a registry at ${registryHost(config.localRegistry)} (${REGISTRY_IMAGE} in Docker, container ${REGISTRY_CONTAINER})`,
+  // it runs in Docker, not in a pod: nothing for the runtime's store
+  images: () => [],
+  loopbackRegistries: (config) => [registryHost(config.localRegistry)],
+  outputs: (config) => ({ "local-registry": registryHost(config.localRegistry) }),
+  problems(p, planned) {
+    const { config, facts } = p;
+    const port = config.localRegistry;
+    const out = [];
+    if (!facts.docker && !planned.has("runtime.install")) {
+      out.push(
+        `Input '${INPUT}' runs the registry in the host's Docker, and \`docker\` is not on PATH here; accepted: '${INPUT}' 'false' on a host without Docker, or install Docker first (Debian and Ubuntu: apt-get install docker.io).`
+      );
+    }
+    const host2 = registryHost(port);
+    if (config.registryMirrors.some((m) => m.registry === host2)) {
+      out.push(
+        `Inputs '${INPUT}' ('${port}') and 'registry-mirrors' (a line for ${host2}) do not go together: the local registry is ${host2} itself, and the runtime's configuration for that host is the action's; accepted: a registry-mirrors line for another host, or another port for '${INPUT}'.`
+      );
+    }
+    return out;
+  },
+  steps(p, planned) {
+    const port = p.config.localRegistry;
+    const host2 = registryHost(port);
+    const hub = pullEndpoints(p.config.registryMirrors, "docker.io");
+    const needs = ["runtime.ready", "runtime.docker-mirrors"].filter((id) => planned.has(id));
+    const url2 = `http://127.0.0.1:${port}/v2/`;
+    if (p.config.offline) p.notes.push(`local-registry with offline: the registry image ${REGISTRY_IMAGE} must be in Docker already (\`docker load\` it first); it is not pulled.`);
+    return [
+      step("addons.local-registry", `local registry at ${host2}: ${REGISTRY_IMAGE} in Docker`, needs, [
+        {
+          kind: "task",
+          title: `run ${REGISTRY_IMAGE} as container ${REGISTRY_CONTAINER}, published on 127.0.0.1:${port}`,
+          shows: [
+            `$ sudo ${displayArgv(imageInspectArgv(REGISTRY_IMAGE))}   (where Docker lacks it: ${p.config.offline ? "stop, as offline pulls nothing" : `$ sudo ${displayArgv(imagePullArgv(REGISTRY_IMAGE))}, through ${hub.join(", then ")}`})`,
+            `$ sudo ${displayArgv(registryRunArgv(port))}   (refused where a container ${REGISTRY_CONTAINER} is already there)`,
+            `GET ${url2} until it answers 200 (up to 60s)`,
+            `pods and \`docker push\` use ${host2}/NAME:TAG; the output local-registry is ${host2}`,
+            `(cleanup: $ sudo ${displayArgv(dockerRemoveArgv(REGISTRY_CONTAINER))})`
+          ],
+          run: async (ctx) => {
+            const has = await ctx.host.run(imageInspectArgv(REGISTRY_IMAGE), { privileged: true, allowFailure: true });
+            if (has.exitCode !== 0 && p.config.offline) {
+              throw new Error(`offline is true and Docker lacks ${REGISTRY_IMAGE}, which local-registry runs: \`docker load\` it before the action (it is never pulled offline)`);
+            }
+            if (has.exitCode !== 0) {
+              ctx.log(`docker pull ${REGISTRY_IMAGE} (through ${hub.join(", then ")})`);
+              const pulled = await ctx.host.run(imagePullArgv(REGISTRY_IMAGE), { privileged: true, allowFailure: true });
+              if (pulled.exitCode !== 0) {
+                throw new Error(`docker pull ${REGISTRY_IMAGE} failed (tried ${hub.join(", then ")}): ${(pulled.stderr || pulled.stdout).trim().split("\n").slice(-2).join(" ")}`);
+              }
+            }
+            const started = await ctx.host.runContainer(REGISTRY_CONTAINER, registryRunArgs(port));
+            ctx.log(`container ${REGISTRY_CONTAINER} ${started.stdout.trim().slice(0, 12)} started`);
+            await waitForRegistry(url2, Date.now() + 6e4);
+            ctx.log(`the registry answers at ${host2}`);
+          }
+        }
+      ])
+    ];
+  },
+  diagnostics: () => [
+    { title: `local registry container (${REGISTRY_CONTAINER})`, argv: ["docker", "ps", "--all", "--filter", `name=^${REGISTRY_CONTAINER}$`], privileged: true },
+    { title: "local registry logs (last 40 lines)", argv: ["docker", "logs", "--tail", "40", REGISTRY_CONTAINER], privileged: true }
+  ],
+  hints: [
+    {
+      pattern: /server gave HTTP response to HTTPS client/,
+      hint: "A pull went to a plain-HTTP registry over HTTPS: with local-registry the runtime is configured for localhost:PORT alone (containerd's certs.d/localhost:PORT/hosts.toml); an image named 127.0.0.1:PORT/\u2026 or by another host name is not covered: name it localhost:PORT/\u2026."
+    },
+    {
+      pattern: /port is already allocated|address already in use/,
+      hint: "local-registry's port is taken on 127.0.0.1 (a service container, another registry): give local-registry another port, such as 'local-registry: 5001', and use the output local-registry for image names."
+    },
+    {
+      pattern: /localhost:\d+.*(connection refused|no such host)/,
+      hint: `The local registry did not answer: see the container's state and logs above (\`sudo docker logs ${REGISTRY_CONTAINER}\`); another process may hold the port.`
+    }
+  ]
+};
+
+// src/addons/index.ts
+var ADDONS = [localRegistry];
+var enabledAddons = (config) => ADDONS.filter((a) => a.enabled(config));
+var addonNamed = (input) => ADDONS.find((a) => a.input === input);
+
+// src/cnis/bridge/plugin.ts
+import { join as join7 } from "node:path";
 
 // src/cnis/bridge/conflist.ts
 var import_ipaddr = __toESM(require_ipaddr(), 1);
@@ -53627,18 +54450,18 @@ var bridge = {
   // written before the runtime starts, so that its CRI finds the network when it loads
   configSteps: ({ config, paths }) => [
     step("config.cni", `bridge network for ${config.podNetworkCidr} (${BRIDGE_INTERFACE}, host-local, portmap)`, [], [
-      { kind: "write", path: join4(paths.cniConfDir, CONFLIST_NAME), render: () => renderBridgeConflist(config.podNetworkCidr) },
-      { kind: "write", path: join4(paths.cniConfDir, LOOPBACK_NAME), render: renderLoopbackConf }
+      { kind: "write", path: join7(paths.cniConfDir, CONFLIST_NAME), render: () => renderBridgeConflist(config.podNetworkCidr) },
+      { kind: "write", path: join7(paths.cniConfDir, LOOPBACK_NAME), render: renderLoopbackConf }
     ])
   ],
   networkSteps: () => [],
   // the bridge itself and host-local's allocations appear with the first pod
-  leftovers: (paths) => ({ files: [], dirs: [paths.cniStateDir, join4(paths.cniStateDir, "networks", BRIDGE_NETWORK)], interfaces: [BRIDGE_INTERFACE], mounts: [] }),
+  leftovers: (paths) => ({ files: [], dirs: [paths.cniStateDir, join7(paths.cniStateDir, "networks", BRIDGE_NETWORK)], interfaces: [BRIDGE_INTERFACE], mounts: [] }),
   // its files and host-local's allocations are under the CNI directories every run writes to
   hostRoots: () => [],
   diagnostics: (paths) => [
-    { title: "bridge CNI configuration", argv: ["cat", join4(paths.cniConfDir, CONFLIST_NAME)], requires: [join4(paths.cniConfDir, CONFLIST_NAME)] },
-    { title: `${BRIDGE_INTERFACE} addresses`, argv: ["ip", "addr", "show", "dev", BRIDGE_INTERFACE], requires: [join4(paths.sysClassNet, BRIDGE_INTERFACE)] }
+    { title: "bridge CNI configuration", argv: ["cat", join7(paths.cniConfDir, CONFLIST_NAME)], requires: [join7(paths.cniConfDir, CONFLIST_NAME)] },
+    { title: `${BRIDGE_INTERFACE} addresses`, argv: ["ip", "addr", "show", "dev", BRIDGE_INTERFACE], requires: [join7(paths.sysClassNet, BRIDGE_INTERFACE)] }
   ],
   hints: [
     { pattern: /failed to find plugin "(bridge|host-local|portmap|loopback)"/, hint: "No CNI plugins in /opt/cni/bin: the CNI plugins download or extraction failed." },
@@ -53650,10 +54473,10 @@ var bridge = {
 };
 
 // src/cnis/calico/plugin.ts
-import { join as join8 } from "node:path";
+import { join as join11 } from "node:path";
 
 // src/host/paths.ts
-import { dirname as dirname5, join as join5 } from "node:path";
+import { dirname as dirname8, join as join8 } from "node:path";
 var HOST_PATHS = {
   root: "",
   binDir: "/usr/local/bin",
@@ -53686,23 +54509,23 @@ function onHost(paths, path6) {
 function writeRoots(p, home, plugins, dockerConfig = process.env.DOCKER_CONFIG) {
   const roots = [
     p.binDir,
-    dirname5(p.cniBinDir),
-    dirname5(p.cniConfDir),
+    dirname8(p.cniBinDir),
+    dirname8(p.cniConfDir),
     p.stateDir,
-    dirname5(p.backupDir),
-    dirname5(p.containerdConfig),
+    dirname8(p.backupDir),
+    dirname8(p.containerdConfig),
     p.certsDir,
-    dirname5(p.dockerDaemonJson),
+    dirname8(p.dockerDaemonJson),
     p.systemdDir,
-    dirname5(p.modulesLoad),
-    dirname5(p.sysctlConf),
+    dirname8(p.modulesLoad),
+    dirname8(p.sysctlConf),
     p.kubernetesDir,
     p.kubeletDir,
     p.etcdDir,
     p.crictlConfig,
     p.cniStateDir,
-    join5(home, ".kube"),
-    join5(home, ".docker"),
+    join8(home, ".kube"),
+    join8(home, ".docker"),
     // what the runtimes and CNIs keep of their own (their hostRoots)
     ...plugins,
     ...dockerConfig ? [dockerConfig] : []
@@ -53712,16 +54535,16 @@ function writeRoots(p, home, plugins, dockerConfig = process.env.DOCKER_CONFIG) 
 
 // src/cnis/manifest-cni.ts
 import { createHash as createHash2 } from "node:crypto";
-import { readFile as readFile3 } from "node:fs/promises";
+import { readFile as readFile5 } from "node:fs/promises";
 
 // src/host/download.ts
-import { createHash, randomUUID as randomUUID4 } from "node:crypto";
+import { createHash, randomUUID as randomUUID5 } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { createReadStream } from "node:fs";
 import { isIP } from "node:net";
-import { copyFile as copyFile3, mkdir as mkdir3, readFile, rm as rm3 } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join as join7 } from "node:path";
+import { copyFile as copyFile3, mkdir as mkdir4, readFile as readFile3, rm as rm4 } from "node:fs/promises";
+import { tmpdir as tmpdir2 } from "node:os";
+import { join as join10 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
@@ -54049,14 +54872,14 @@ function isLocalUrl(url2) {
   return host2 === "::1" || host2 === "0:0:0:0:0:0:0:1";
 }
 async function fetchToFile(url2) {
-  const dir2 = process.env.RUNNER_TEMP || tmpdir();
-  await mkdir3(dir2, { recursive: true });
-  const dest = join7(dir2, randomUUID4());
+  const dir2 = process.env.RUNNER_TEMP || tmpdir2();
+  await mkdir4(dir2, { recursive: true });
+  const dest = join10(dir2, randomUUID5());
   try {
     if (url2.startsWith("file:")) await copyFile3(fileURLToPath2(url2), dest);
     else await rangedDownload(url2, dest);
   } catch (err) {
-    await rm3(dest, { force: true });
+    await rm4(dest, { force: true });
     throw err;
   }
   return dest;
@@ -54145,9 +54968,9 @@ async function expectedDigest(artifact, fileName) {
   try {
     const sumPath = await fetchToFile(artifact.checksumUrl);
     try {
-      return parseChecksum(await readFile(sumPath, "utf8"), fileName);
+      return parseChecksum(await readFile3(sumPath, "utf8"), fileName);
     } finally {
-      await rm3(sumPath, { force: true });
+      await rm4(sumPath, { force: true });
     }
   } catch (err) {
     throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${err.message}`, { cause: err });
@@ -54163,7 +54986,7 @@ async function downloadVerified(artifact, cache, log2 = () => {
   if (kept) {
     const actual2 = await sha256File(kept).catch((err) => err.message);
     if (actual2 === expected) {
-      const copy = join7(process.env.RUNNER_TEMP || tmpdir(), `ksn-cached-${randomUUID4()}`);
+      const copy = join10(process.env.RUNNER_TEMP || tmpdir2(), `ksn-cached-${randomUUID5()}`);
       await copyFile3(kept, copy);
       cache.used(artifact);
       log2(`${artifact.name} from the cache entry, verified against ${digestSource(artifact)}`);
@@ -54179,7 +55002,7 @@ async function downloadVerified(artifact, cache, log2 = () => {
   }
   const actual = await sha256File(path6);
   if (actual !== expected) {
-    await rm3(path6, { force: true });
+    await rm4(path6, { force: true });
     throw new ChecksumError(artifact, expected, actual);
   }
   log2(`verified ${artifact.name} against ${digestSource(artifact)}`);
@@ -54190,7 +55013,7 @@ var cacheVersion = (v) => v.replace(/^v/, "");
 async function verifiedToolCacheHit(artifact, key, file2, log2) {
   const hit = find(key.tool, cacheVersion(key.version), key.arch);
   if (!hit) return void 0;
-  const path6 = join7(hit, file2);
+  const path6 = join10(hit, file2);
   const expected = await expectedDigest(artifact, fileNameOf(artifact));
   const actual = await sha256File(path6).catch(() => void 0);
   if (actual === expected) {
@@ -54211,7 +55034,7 @@ async function cachedBinary(artifact, key, log2 = () => {
   }
   const file2 = await downloadVerified(artifact, cache, log2);
   const dir2 = await cacheFile(file2, key.tool, key.tool, cacheVersion(key.version), key.arch);
-  await rm3(file2, { force: true });
+  await rm4(file2, { force: true });
   return `${dir2}/${key.tool}`;
 }
 async function cachedTarball(artifact, key, log2 = () => {
@@ -54223,14 +55046,14 @@ async function cachedTarball(artifact, key, log2 = () => {
   } else {
     const file2 = await downloadVerified(artifact, cache, log2);
     const dir2 = await cacheFile(file2, fileName, key.tool, cacheVersion(key.version), key.arch);
-    await rm3(file2, { force: true });
-    tarball = join7(dir2, fileName);
+    await rm4(file2, { force: true });
+    tarball = join10(dir2, fileName);
   }
   return extractTar2(tarball);
 }
 
 // src/cnis/release.ts
-import { readFile as readFile2, rm as rm4 } from "node:fs/promises";
+import { readFile as readFile4, rm as rm5 } from "node:fs/promises";
 function cniReleaseOf(plugin, config) {
   if (!plugin.release) throw new Error(`cni '${config.cni}' installs no release`);
   const spec = config.cniVersion;
@@ -54248,12 +55071,12 @@ function isPinned(plugin, config) {
 }
 var isUrl = (s) => /^(?:https?|file):\/\//.test(s);
 async function readManifest(source) {
-  if (!isUrl(source)) return readFile2(source, "utf8");
+  if (!isUrl(source)) return readFile4(source, "utf8");
   const file2 = await fetchToFile(source);
   try {
-    return await readFile2(file2, "utf8");
+    return await readFile4(file2, "utf8");
   } finally {
-    await rm4(file2, { force: true });
+    await rm5(file2, { force: true });
   }
 }
 
@@ -54271,7 +55094,7 @@ function manifestCni(m) {
         };
       }
       if (isUrl(source)) return { downloads: [{ what: `the ${m.name} manifest`, url: source, input: "cni-manifest" }], images: void 0 };
-      const text = await readFile3(source, "utf8").catch(() => void 0);
+      const text = await readFile5(source, "utf8").catch(() => void 0);
       if (text === void 0) return { downloads: [], images: [] };
       try {
         return { downloads: [], images: m.render(text, config.podNetworkCidr).images };
@@ -54396,9 +55219,9 @@ var calico = {
     // loopback, host-local, portmap, tuning, bandwidth, beside install, calico and
     // calico-ipam). Those the CNI plugins step installed are recorded there already.
     files: [
-      join8(paths.cniConfDir, "10-calico.conflist"),
-      join8(paths.cniConfDir, "calico-kubeconfig"),
-      ...["calico", "calico-ipam", "install", "flannel", "loopback", "host-local", "portmap", "tuning", "bandwidth"].map((b) => join8(paths.cniBinDir, b))
+      join11(paths.cniConfDir, "10-calico.conflist"),
+      join11(paths.cniConfDir, "calico-kubeconfig"),
+      ...["calico", "calico-ipam", "install", "flannel", "loopback", "host-local", "portmap", "tuning", "bandwidth"].map((b) => join11(paths.cniBinDir, b))
     ],
     // the DaemonSet's hostPath volumes (DirectoryOrCreate, or created by the runtime when
     // missing): var-lib-calico, var-run-calico, cni-log-dir, policysync, host-local-net-dir
@@ -54412,7 +55235,7 @@ var calico = {
     // /run/calico/cgroup, and the BPF filesystem where none is, with Bidirectional
     // propagation "so that it outlives the init container" (calico.yaml): unmounted before
     // /run/calico is removed, which would otherwise reach into the host's cgroup tree.
-    mounts: [onHost(paths, join8(CALICO_DIRS.run, "cgroup")), onHost(paths, BPF_FS_DIR)]
+    mounts: [onHost(paths, join11(CALICO_DIRS.run, "cgroup")), onHost(paths, BPF_FS_DIR)]
   }),
   hostRoots: (paths) => Object.values(CALICO_DIRS).map((d) => onHost(paths, d)),
   diagnostics: (_paths, kubectl2, kubeconfig) => [
@@ -54444,7 +55267,7 @@ var calico = {
 };
 
 // src/cnis/flannel/plugin.ts
-import { join as join9 } from "node:path";
+import { join as join12 } from "node:path";
 
 // src/cnis/flannel/manifest.ts
 var import_yaml2 = __toESM(require_dist4(), 1);
@@ -54512,7 +55335,7 @@ var flannel = {
     sets: { title: "net-conf Network", full: "net-conf.json Network" }
   }),
   leftovers: (paths) => ({
-    files: [join9(paths.cniConfDir, "10-flannel.conflist"), join9(paths.cniBinDir, "flannel")],
+    files: [join12(paths.cniConfDir, "10-flannel.conflist"), join12(paths.cniBinDir, "flannel")],
     dirs: [onHost(paths, FLANNEL.runDir), paths.cniStateDir],
     interfaces: [...FLANNEL.interfaces],
     mounts: []
@@ -54663,7 +55486,7 @@ function containerdRequirement(minor) {
 
 // src/config/versions.ts
 var import_semver2 = __toESM(require_semver2(), 1);
-import { readFile as readFile4 } from "node:fs/promises";
+import { readFile as readFile6 } from "node:fs/promises";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 var HttpError = class extends Error {
   constructor(url2, status) {
@@ -54677,7 +55500,7 @@ var HttpError = class extends Error {
 };
 var fetchText = async (url2) => {
   if (url2.startsWith("file:")) {
-    return readFile4(fileURLToPath3(url2), "utf8").catch((err) => {
+    return readFile6(fileURLToPath3(url2), "utf8").catch((err) => {
       if (err.code === "ENOENT") throw new HttpError(url2, 404);
       throw err;
     });
@@ -54732,685 +55555,6 @@ async function resolveVersion(spec, releaseUrl, get = fetchText) {
 
 // src/engine/learned.ts
 var FROM_KUBEADM = "<asked of kubeadm at run time>";
-
-// src/host/exec.ts
-var CommandError = class extends Error {
-  constructor(argv, result) {
-    const tail2 = lastLines(result.stderr.trim() || result.stdout.trim(), 20);
-    super(`\`${displayArgv(argv)}\` exited with code ${result.exitCode}${tail2 ? `:
-${tail2}` : ""}`);
-    this.argv = argv;
-    this.result = result;
-    this.name = "CommandError";
-  }
-  argv;
-  result;
-};
-function lastLines(text, n) {
-  return text.split("\n").slice(-n).join("\n");
-}
-function displayArgv(argv) {
-  return argv.map((a) => /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
-}
-function isRoot() {
-  return typeof process.getuid === "function" && process.getuid() === 0;
-}
-function createRun(options = {}) {
-  const sudo = options.sudo ?? !isRoot();
-  const debug2 = options.debug ?? debug;
-  return async (argv, opts = {}) => {
-    let full = [...argv];
-    if (opts.env && Object.keys(opts.env).length > 0) {
-      full = ["env", ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`), ...full];
-    }
-    if (opts.privileged && sudo) full = ["sudo", "-n", ...full];
-    debug2(`exec: ${displayArgv(full)}`);
-    const [cmd, ...args] = full;
-    const res = await getExecOutput(cmd, args, {
-      silent: true,
-      ignoreReturnCode: true,
-      input: opts.input === void 0 ? void 0 : Buffer.from(opts.input)
-    });
-    const result = { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
-    if (result.exitCode !== 0 && !opts.allowFailure) throw new CommandError(argv, result);
-    return result;
-  };
-}
-
-// src/host/apt.ts
-var APT_ENV = { DEBIAN_FRONTEND: "noninteractive", NEEDRESTART_SUSPEND: "1" };
-function aptInstallArgv(packages) {
-  return ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
-}
-var aptUpdateArgv = ["apt-get", "update"];
-function aptInstallShows(packages) {
-  const env = Object.entries(APT_ENV).map(([k, v]) => `${k}=${v}`).join(" ");
-  return [`$ sudo ${env} ${aptInstallArgv(packages).join(" ")}`, `  (only if that fails: $ sudo ${env} ${aptUpdateArgv.join(" ")}, then the install once more)`];
-}
-async function aptInstall(run, packages, log2, o = {}) {
-  const env = { ...APT_ENV };
-  const install = aptInstallArgv(packages);
-  const first = await run(install, { privileged: true, env, allowFailure: true });
-  if (first.exitCode === 0) return true;
-  log2(`apt-get install failed; refreshing the package lists: ${lastLines(first.stderr.trim(), 3)}`);
-  const update = await run(aptUpdateArgv, { privileged: true, env, allowFailure: true });
-  if (update.exitCode !== 0) log2(`apt-get update exited with code ${update.exitCode}; installing anyway: ${lastLines(update.stderr.trim(), 3)}`);
-  const second = await run(install, { privileged: true, env, allowFailure: true });
-  if (second.exitCode === 0) return true;
-  const err = new CommandError(install, second);
-  if (!o.optional) throw err;
-  log2(`warning: ${packages.join(", ")} not installed, and nothing in this run needs ${packages.length > 1 ? "them" : "it"}: ${err.message}`);
-  return false;
-}
-
-// src/host/host.ts
-import { randomUUID as randomUUID5 } from "node:crypto";
-import { mkdir as mkdir4, rm as rm5, writeFile as writeFile2 } from "node:fs/promises";
-import { tmpdir as tmpdir2 } from "node:os";
-import { join as join12 } from "node:path";
-
-// src/host/changes/exists.ts
-import { lstat as lstat2 } from "node:fs/promises";
-async function existsAs(run, path6) {
-  try {
-    await lstat2(path6);
-    return true;
-  } catch (err) {
-    const code2 = err.code;
-    if (code2 === "ENOENT" || code2 === "ENOTDIR") return false;
-    if (code2 !== "EACCES") throw new Error(`cannot tell whether ${path6} exists: ${err.message}`, { cause: err });
-    return (await run(["stat", "-c", "%F", path6], { privileged: true, allowFailure: true })).exitCode === 0;
-  }
-}
-
-// src/host/links.ts
-import { lstat as lstat3, readlink as readlink2 } from "node:fs/promises";
-import { dirname as dirname7, resolve as resolve2, sep as sep3 } from "node:path";
-var code = (err) => err?.code;
-function othersMayChange(dir2) {
-  return dir2.uid !== 0 || (dir2.mode & 18) !== 0 && (dir2.mode & 512) === 0;
-}
-async function untrustedLink(path6, o = {}) {
-  const abs = resolve2(path6);
-  const parts = abs.split(sep3).filter((p) => p !== "");
-  let at = "";
-  for (const [i, part] of parts.entries()) {
-    at = `${at}/${part}`;
-    if (o.lastOnly && i < parts.length - 1) continue;
-    let st;
-    try {
-      st = await lstat3(at);
-    } catch (err) {
-      if (["ENOENT", "ENOTDIR", "EACCES"].includes(code(err) ?? "")) return void 0;
-      throw err;
-    }
-    if (!st.isSymbolicLink()) continue;
-    const parent = await lstat3(dirname7(at));
-    if (st.uid === 0 && !othersMayChange(parent)) continue;
-    const target = await readlink2(at).catch(() => "?");
-    const who2 = st.uid !== 0 ? `owned by uid ${st.uid}` : `in ${dirname7(at)}, which uid ${parent.uid} ${parent.uid === 0 ? "lets others write to" : "owns"}`;
-    return `${at} is a symbolic link (to ${target}) ${who2}, which a root command would follow`;
-  }
-  return void 0;
-}
-async function refuseUntrustedLink(path6, doing, o = {}) {
-  const why = await untrustedLink(path6, o);
-  if (why !== void 0) {
-    throw new Error(`Refusing to ${doing} as root: ${why}. Nothing was done to it. Remove the link (or put a regular file or directory there) and run again.`);
-  }
-}
-
-// src/host/changes/fields.ts
-import { posix } from "node:path";
-var LedgerSchemaError = class extends Error {
-  constructor(message) {
-    super(message);
-    this.name = "LedgerSchemaError";
-  }
-};
-function underRoots(path6, roots) {
-  if (!path6.startsWith("/") || posix.normalize(path6) !== path6 || path6.length > 1 && path6.endsWith("/")) return false;
-  return roots.some((r) => path6 === r || path6.startsWith(`${r}/`));
-}
-var UNIT = /^[A-Za-z0-9:_.\\@-]{1,200}$/;
-var Fields = class {
-  constructor(o, where2, roots, named = []) {
-    this.o = o;
-    this.where = where2;
-    this.roots = roots;
-    this.named = named;
-  }
-  o;
-  where;
-  roots;
-  named;
-  seen = /* @__PURE__ */ new Set(["kind"]);
-  refuse(key, what) {
-    throw new LedgerSchemaError(`${this.where}: field '${key}' ${what}`);
-  }
-  get(key) {
-    this.seen.add(key);
-    return this.o[key];
-  }
-  string(key, re, accepted) {
-    const v = this.get(key);
-    if (typeof v !== "string" || !re.test(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
-    return v;
-  }
-  unit(key) {
-    return this.string(key, UNIT, "a systemd unit name");
-  }
-  bool(key) {
-    const v = this.get(key);
-    if (typeof v !== "boolean") this.refuse(key, `is ${JSON.stringify(v)}; accepted: true or false`);
-    return v;
-  }
-  path(key) {
-    const v = this.get(key);
-    return this.checkPath(key, v);
-  }
-  optionalPath(key) {
-    return this.o[key] === void 0 ? (this.seen.add(key), void 0) : this.path(key);
-  }
-  checkPath(key, v) {
-    if (typeof v !== "string" || !underRoots(v, this.roots)) {
-      this.refuse(key, `names ${JSON.stringify(v)}, which is not a normal absolute path under the places the action writes to (${this.roots.join(", ")})`);
-    }
-    this.named.push(v);
-    return v;
-  }
-  strings(key, re, accepted) {
-    const v = this.get(key);
-    if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && re.test(x))) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of ${accepted}`);
-    return v;
-  }
-  paths(key) {
-    const v = this.get(key);
-    if (!Array.isArray(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of paths`);
-    return v.map((x) => this.checkPath(key, x));
-  }
-  /** an object of string values, each key and value matching */
-  map(key, keyRe, valueRe, accepted) {
-    const v = this.get(key);
-    const ok3 = typeof v === "object" && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, x]) => keyRe.test(k) && typeof x === "string" && valueRe.test(x));
-    if (!ok3) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
-    return { ...v };
-  }
-  /** The record, once every field was read: a field the kind does not know is refused. */
-  done(c) {
-    const extra = Object.keys(this.o).filter((k) => !this.seen.has(k));
-    if (extra.length > 0) throw new LedgerSchemaError(`${this.where}: unknown field${extra.length > 1 ? "s" : ""} ${extra.map((k) => `'${k}'`).join(", ")}`);
-    return c;
-  }
-};
-
-// src/host/changes/kind.ts
-var octal = (mode) => mode.toString(8).padStart(4, "0");
-var ownerArgs = (o) => o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
-
-// src/host/changes/dir.ts
-import { dirname as dirname8 } from "node:path";
-function mkdirArgv(path6, o = {}) {
-  return ["install", "-d", "-m", octal(o.mode ?? 493), ...ownerArgs(o), path6];
-}
-async function claimMissingDirs(ctx, dir2) {
-  const missing = [];
-  for (let d = dir2; d !== dirname8(d) && !await ctx.exists(d); d = dirname8(d)) missing.unshift(d);
-  for (const d of missing) if (ctx.undoable(d) && ctx.claim(d)) await ctx.record({ kind: "dir", path: d });
-}
-async function ensureDir(ctx, path6, o = {}) {
-  if (await ctx.exists(path6)) return;
-  await refuseUntrustedLink(path6, `make the directory ${path6}`);
-  await ctx.claimMissingDirs(path6);
-  await ctx.run(mkdirArgv(path6, o), ctx.root);
-}
-function willCreateDir(ctx, path6) {
-  return ctx.once(path6, async () => {
-    if (await ctx.exists(path6)) return;
-    await ctx.claimMissingDirs(dirname8(path6));
-    await ctx.record({ kind: "dir", path: path6 });
-  });
-}
-var dir = {
-  describe: (c) => `${c.path}/ (created)`,
-  // never into another filesystem mounted below it (a CNI's cgroup2 mount whose unmount
-  // failed): rm would delete the host's empty cgroups there
-  async undo(c, u) {
-    const why = await untrustedLink(dirname8(c.path));
-    if (why !== void 0) {
-      u.fail(`${c.path}/ was not removed: ${why}; nothing was done to it as root. Remove the link, then ${c.path} yourself.`);
-      return "failed";
-    }
-    return await u.exec(["rm", "-rf", "--one-file-system", c.path]) ? "undone" : "failed";
-  },
-  parse: (f) => f.done({ kind: "dir", path: f.path("path") })
-};
-
-// src/host/changes/file.ts
-import { basename as basename3, dirname as dirname9 } from "node:path";
-function installArgv(src, dest, o = {}) {
-  return ["install", "-D", "-m", octal(o.mode ?? 420), ...ownerArgs(o), src, dest];
-}
-function claimFile(ctx, path6) {
-  return ctx.once(path6, async () => {
-    await refuseUntrustedLink(path6, `write ${path6}`);
-    await ctx.claimMissingDirs(dirname9(path6));
-    if (!await ctx.exists(path6)) return ctx.record({ kind: "file", path: path6 });
-    const backup = await ctx.backupPath(basename3(path6));
-    await ctx.run(["cp", "-a", path6, backup], ctx.root);
-    await ctx.record({ kind: "file", path: path6, backup });
-  });
-}
-async function keepFile(ctx, name2, content) {
-  const path6 = await ctx.backupPath(name2);
-  ctx.claim(path6);
-  await ctx.record({ kind: "file", path: path6 });
-  await ctx.staged(content, async (tmp) => void await ctx.run(installArgv(tmp, path6, { mode: 384 }), ctx.root));
-  return path6;
-}
-var file = {
-  describe: (c) => c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`,
-  async undo(c, u) {
-    const tmp = `${c.path}.kubeadm-single-node-restore`;
-    for (const p of c.backup ? [c.path, tmp] : [c.path]) {
-      const why = await untrustedLink(p);
-      if (why !== void 0) {
-        u.fail(`${c.backup ? `${c.path} was not put back` : `${c.path} was not removed`}: ${why}; nothing was done to it as root. Remove the link, then put the original back from ${c.backup ?? "(none: the action made the file)"} yourself.`);
-        return "failed";
-      }
-    }
-    if (!c.backup) return await u.exec(["rm", "-f", c.path]) ? "undone" : "failed";
-    const ok3 = await u.exec(["cp", "-a", "--remove-destination", c.backup, tmp]) && await u.exec(["mv", "-fT", tmp, c.path]) && await u.exec(["rm", "-f", c.backup]);
-    return ok3 ? "undone" : "failed";
-  },
-  parse: (f) => {
-    const path6 = f.path("path");
-    const backup = f.optionalPath("backup");
-    return f.done(backup === void 0 ? { kind: "file", path: path6 } : { kind: "file", path: path6, backup });
-  }
-};
-
-// src/host/changes/interface.ts
-import { join as join10 } from "node:path";
-function willCreateInterface(ctx, name2) {
-  return ctx.once(`interface:${name2}`, async () => {
-    if (!await ctx.exists(join10(ctx.sysClassNet, name2))) await ctx.record({ kind: "interface", name: name2 });
-  });
-}
-var networkInterface = {
-  describe: (c) => `network interface ${c.name} (created)`,
-  async undo(c, u) {
-    if (!await u.exists(join10(u.sysClassNet, c.name))) return "undone";
-    return await u.exec(["ip", "link", "delete", c.name]) ? "undone" : "failed";
-  },
-  // the kernel's rule for an interface name (dev_valid_name): at most 15 bytes, no '/', ':'
-  // or space; and never one of the host's own (lo is the one every host has)
-  parse: (f) => f.done({ kind: "interface", name: f.string("name", /^(?!lo$)(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/, "a network interface name the action's CNI makes, such as cni0 or flannel.1") })
-};
-
-// src/host/changes/kubeadm-init.ts
-function kubeadmInitArgv(kubeadm, config) {
-  return [kubeadm, "init", "--config", config, "--skip-token-print"];
-}
-function kubeadmResetArgv(r) {
-  return [r.kubeadm, "reset", "--force", "--cri-socket", r.criSocket, "--cert-dir", r.certificatesDir, "--kubeconfig", "/dev/null"];
-}
-async function kubeadmInit(ctx, r, opts = {}) {
-  await ctx.record({ kind: "kubeadm-init", ...r });
-  return ctx.run(kubeadmInitArgv(r.kubeadm, r.config), { ...ctx.root, ...opts });
-}
-var kubeadmInitKind = {
-  describe: () => "kubeadm init (undone by kubeadm reset)",
-  undo: async (c, u) => await u.exec(kubeadmResetArgv(c)) ? "undone" : "failed",
-  parse: (f) => {
-    const c = {
-      kind: "kubeadm-init",
-      kubeadm: f.path("kubeadm"),
-      config: f.path("config"),
-      criSocket: f.string("criSocket", /^unix:\/\/\/(?!.*\/\.\.?(\/|$))[A-Za-z0-9_./-]{1,200}$/, "a unix:/// socket path"),
-      certificatesDir: f.path("certificatesDir")
-    };
-    if (!c.kubeadm.endsWith("/kubeadm")) f.refuse("kubeadm", `names ${JSON.stringify(c.kubeadm)}, which is not a kubeadm binary`);
-    return f.done(c);
-  }
-};
-
-// src/host/changes/module.ts
-import { join as join11 } from "node:path";
-function modprobeArgv(modules) {
-  return ["modprobe", "-a", ...modules];
-}
-async function loadModules(ctx, modules) {
-  const loaded = await Promise.all(modules.map((m) => ctx.exists(join11(ctx.sysModuleDir, m))));
-  const added = modules.filter((_, i) => !loaded[i]);
-  if (added.length > 0) await ctx.record({ kind: "modules-loaded", modules: added });
-  await ctx.run(modprobeArgv(modules), ctx.root);
-}
-var kernelModule = {
-  describe: (c) => `kernel modules loaded: ${c.modules.join(", ")}`,
-  undo: async () => "left",
-  leftInPlace: true,
-  parse: (f) => f.done({ kind: "modules-loaded", modules: f.strings("modules", /^[A-Za-z0-9_-]{1,64}$/, "kernel module names") })
-};
-
-// src/host/changes/mount.ts
-import { readFile as readFile5 } from "node:fs/promises";
-function unescapeMountPath(p) {
-  return p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-}
-async function isMountPoint(table, path6) {
-  const text = await readFile5(table, "utf8");
-  return text.split("\n").some((l) => l.split(" ")[1] !== void 0 && unescapeMountPath(l.split(" ")[1]) === path6);
-}
-function willMount(ctx, path6) {
-  return ctx.once(`mount:${path6}`, async () => {
-    if (!await isMountPoint(ctx.procMounts, path6)) await ctx.record({ kind: "mount", path: path6 });
-  });
-}
-var mount = {
-  describe: (c) => `${c.path} (mounted)`,
-  async undo(c, u) {
-    if (!await isMountPoint(u.procMounts, c.path)) return "undone";
-    return await u.exec(["umount", c.path]) ? "undone" : "failed";
-  },
-  parse: (f) => f.done({ kind: "mount", path: f.path("path") })
-};
-
-// src/host/changes/package.ts
-function packageInstaller(ctx) {
-  let queue = Promise.resolve();
-  return (packages, log2, o) => {
-    const mine = queue.then(async () => {
-      if (await aptInstall(ctx.run, packages, log2, o)) await ctx.record({ kind: "packages-installed", packages: [...packages] });
-    });
-    queue = mine.catch(() => {
-    });
-    return mine;
-  };
-}
-var installedPackage = {
-  describe: (c) => `packages installed: ${c.packages.join(", ")}`,
-  undo: async () => "left",
-  leftInPlace: true,
-  // Debian's package names (policy 5.6.1), with an optional architecture
-  parse: (f) => f.done({ kind: "packages-installed", packages: f.strings("packages", /^[a-z0-9][a-z0-9+.-]{1,100}(:[a-z0-9]+)?$/, "Debian package names") })
-};
-
-// src/host/changes/reload.ts
-async function reloadOnUndo(ctx, unit, path6, name2, content) {
-  const kept = await keepFile(ctx, name2, content);
-  await ctx.record({ kind: "reload-with", unit, path: path6, kept });
-}
-var reloadWith = {
-  describe: (c) => `${c.unit} reloaded with ${c.kept} at ${c.path}`,
-  async undo(c, u) {
-    const ok3 = await u.exec(installArgv(c.kept, c.path)) && await u.exec(["systemctl", "reload", c.unit]);
-    return ok3 ? "undone" : "failed";
-  },
-  parse: (f) => f.done({ kind: "reload-with", unit: f.unit("unit"), path: f.path("path"), kept: f.path("kept") })
-};
-
-// src/host/changes/swap.ts
-import { readFile as readFile6 } from "node:fs/promises";
-async function swapOff(ctx) {
-  const devices = (await readFile6(ctx.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => unescapeMountPath(l.split(/\s+/)[0])).filter((d) => d).filter((d, i, all) => all.indexOf(d) === i);
-  if (devices.length === 0) return [];
-  await ctx.record({ kind: "swap-off", devices });
-  await ctx.run(["swapoff", ...devices], ctx.root);
-  return devices;
-}
-var swap = {
-  describe: (c) => `swap off (${c.devices.join(", ")})`,
-  async undo(c, u) {
-    const on = await readFile6(u.procSwaps, "utf8").catch(() => "");
-    let ok3 = true;
-    for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await u.exec(["swapon", d]) && ok3;
-    return ok3 ? "undone" : "failed";
-  },
-  // a swap device or file may be anywhere on the host: an absolute, normal path, no option
-  parse: (f) => f.done({ kind: "swap-off", devices: f.strings("devices", /^\/(?!.*(^|\/)\.\.?(\/|$))[^\0\n]*$/, "absolute paths of swap devices or files") })
-};
-
-// src/host/changes/sysctl.ts
-function sysctlApplyArgv(file2) {
-  return ["sysctl", "-p", file2];
-}
-async function applySysctls(ctx, file2, keys) {
-  const values = {};
-  for (const key of keys) {
-    const r = await ctx.run(["sysctl", "-n", key], { allowFailure: true });
-    if (r.exitCode === 0) values[key] = r.stdout.trim();
-  }
-  await ctx.record({ kind: "sysctl", values });
-  await ctx.run(sysctlApplyArgv(file2), ctx.root);
-}
-var KEY = /^net\.(ipv4\.ip_forward|bridge\.bridge-nf-call-ip6?tables)$/;
-var VALUE = /^-?[0-9]{1,20}$/;
-var sysctl = {
-  describe: (c) => `sysctl ${Object.entries(c.values).map(([k, v]) => `${k} (was ${v})`).join(", ")}`,
-  async undo(c, u) {
-    let ok3 = true;
-    for (const [k, v] of Object.entries(c.values)) ok3 = await u.exec(["sysctl", "-w", `${k}=${v}`]) && ok3;
-    return ok3 ? "undone" : "failed";
-  },
-  parse: (f) => f.done({ kind: "sysctl", values: f.map("values", KEY, VALUE, "the keys the action sets (net.ipv4.ip_forward, net.bridge.bridge-nf-call-iptables, -ip6tables), each with a number") })
-};
-
-// src/host/changes/unit.ts
-async function actOnUnit(ctx, action5, unit = "") {
-  if (action5 === "enable") {
-    const s = await ctx.services.status(unit);
-    await ctx.record({ kind: "unit-enabled", unit, was: s.enabled, wasActive: s.active });
-  } else if (action5 === "restart") {
-    await ctx.record({ kind: "unit-restarted", unit, wasActive: (await ctx.services.status(unit)).active });
-  } else if (action5 === "reload") {
-    await ctx.record({ kind: "unit-reloaded", unit });
-  } else {
-    await ctx.record({ kind: "units-reloaded" });
-  }
-  await ctx.services.act(action5, unit);
-}
-var ENABLED_STATE = /^[a-z-]{1,40}$/;
-var unitEnabled = {
-  describe: (c) => `${c.unit} enabled (was ${c.was})`,
-  async undo(c, u) {
-    if (c.was === "enabled") return "undone";
-    try {
-      await u.services.disable(c.unit, !c.wasActive);
-    } catch (err) {
-      u.fail(err.message);
-      return "failed";
-    }
-    if (!c.wasActive) u.later.stopped.add(c.unit);
-    return "undone";
-  },
-  parse: (f) => f.done({ kind: "unit-enabled", unit: f.unit("unit"), was: f.string("was", ENABLED_STATE, "what systemctl is-enabled prints, such as 'disabled'"), wasActive: f.bool("wasActive") })
-};
-var unitRestarted = {
-  describe: (c) => `${c.unit} restarted`,
-  async undo(c, u) {
-    u.later.units.set(c.unit, c.wasActive ? "restart" : "stop");
-    return "undone";
-  },
-  parse: (f) => f.done({ kind: "unit-restarted", unit: f.unit("unit"), wasActive: f.bool("wasActive") })
-};
-var unitReloaded = {
-  describe: (c) => `${c.unit} reloaded`,
-  async undo(c, u) {
-    if (!u.later.units.has(c.unit)) u.later.units.set(c.unit, "reload");
-    return "undone";
-  },
-  parse: (f) => f.done({ kind: "unit-reloaded", unit: f.unit("unit") })
-};
-var unitsReloaded = {
-  describe: () => "systemd units reloaded",
-  async undo(_c, u) {
-    u.later.daemonReload = true;
-    return "undone";
-  },
-  parse: (f) => f.done({ kind: "units-reloaded" })
-};
-
-// src/host/changes/index.ts
-var KINDS = {
-  file,
-  dir,
-  "unit-enabled": unitEnabled,
-  "unit-restarted": unitRestarted,
-  "unit-reloaded": unitReloaded,
-  "units-reloaded": unitsReloaded,
-  "swap-off": swap,
-  sysctl,
-  "modules-loaded": kernelModule,
-  "packages-installed": installedPackage,
-  interface: networkInterface,
-  mount,
-  "kubeadm-init": kubeadmInitKind,
-  "reload-with": reloadWith
-};
-var kindOf = (c) => KINDS[c.kind];
-function describeChange(c) {
-  return kindOf(c).describe(c);
-}
-function leftInPlace(c) {
-  return kindOf(c).leftInPlace === true;
-}
-function parseChange(raw, index, roots, named) {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new LedgerSchemaError(`change ${index} is ${JSON.stringify(raw)}, not a record`);
-  const kind = raw.kind;
-  if (typeof kind !== "string" || !Object.hasOwn(KINDS, kind)) {
-    throw new LedgerSchemaError(`change ${index} has kind ${JSON.stringify(kind)}, which is not one the action records (${Object.keys(KINDS).join(", ")})`);
-  }
-  return KINDS[kind].parse(new Fields(raw, `change ${index} (${kind})`, roots, named));
-}
-async function undoChanges(changes, o) {
-  const report = { undone: [], restarted: [], leftInPlace: [], failed: [], remaining: [] };
-  const exec2 = async (argv) => {
-    const r = await o.run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
-    if (r.exitCode !== 0) report.failed.push(`\`${argv.join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
-    return r.exitCode === 0;
-  };
-  const u = {
-    run: o.run,
-    services: o.services,
-    exec: exec2,
-    fail: (m) => void report.failed.push(m),
-    exists: (path6) => existsAs(o.run, path6),
-    procSwaps: o.procSwaps,
-    sysClassNet: o.sysClassNet,
-    procMounts: o.procMounts ?? "/proc/self/mounts",
-    later: { daemonReload: false, units: /* @__PURE__ */ new Map(), stopped: /* @__PURE__ */ new Set() }
-  };
-  for (const c of [...changes].reverse()) {
-    const outcome = await kindOf(c).undo(c, u);
-    if (outcome === "left") report.leftInPlace.push(describeChange(c));
-    else if (outcome === "undone") report.undone.push(describeChange(c));
-    else report.remaining.unshift(c);
-  }
-  if (u.later.daemonReload && await exec2(["systemctl", "daemon-reload"])) report.restarted.push("systemd units reloaded");
-  for (const [unit, action5] of u.later.units) {
-    if (action5 === "stop" && u.later.stopped.has(unit)) continue;
-    const done = { restart: "restarted", reload: "reloaded", stop: "stopped" }[action5];
-    if (await exec2(["systemctl", action5, unit])) report.restarted.push(`${unit} ${done} with its original configuration`);
-  }
-  return report;
-}
-
-// src/host/host.ts
-function createHost(o) {
-  const { run, ledger } = o;
-  const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir2());
-  let backups = 0;
-  let backupDirReady;
-  const claims = /* @__PURE__ */ new Map();
-  const ctx = {
-    run,
-    services: o.services,
-    root: { privileged: true },
-    record: (change) => ledger.record(change),
-    claim: (key) => ledger.claim(key),
-    once(key, record) {
-      let p = claims.get(key);
-      if (!p) {
-        ledger.claim(key);
-        p = record();
-        claims.set(key, p);
-      }
-      return p;
-    },
-    exists: (path6) => existsAs(run, path6),
-    claimMissingDirs: (dir2) => claimMissingDirs(ctx, dir2),
-    undoable: (path6) => o.undoRoots === void 0 || underRoots(path6, o.undoRoots),
-    async backupPath(name2) {
-      await (backupDirReady ??= (async () => {
-        await ctx.claimMissingDirs(o.backupDir);
-        await run(mkdirArgv(o.backupDir, { mode: 448 }), ctx.root);
-      })());
-      return join12(o.backupDir, `${++backups}-${randomUUID5().slice(0, 8)}-${name2}`);
-    },
-    /** Written beside us first, then put in place by install(1): one path for root and for a
-     * sudo user, and the file never exists half-written at its destination. */
-    async staged(content, place) {
-      await mkdir4(scratch, { recursive: true });
-      const tmp = join12(scratch, `ksn-${randomUUID5()}`);
-      await writeFile2(tmp, content, { mode: 384 });
-      try {
-        await place(tmp);
-      } finally {
-        await rm5(tmp, { force: true });
-      }
-    },
-    procSwaps: o.procSwaps,
-    sysModuleDir: o.sysModuleDir,
-    sysClassNet: o.sysClassNet,
-    procMounts: o.procMounts ?? "/proc/self/mounts"
-  };
-  const turns = /* @__PURE__ */ new Map();
-  const inTurn = (key, fn) => {
-    const mine = (turns.get(key) ?? Promise.resolve()).then(fn, fn);
-    turns.set(key, mine.catch(() => {
-    }));
-    return mine;
-  };
-  const installFile = async (src, dest, fo = {}) => {
-    await refuseUntrustedLink(src, `install ${src} to ${dest}`, { lastOnly: true });
-    await claimFile(ctx, dest);
-    await inTurn(dest, () => run(installArgv(src, dest, fo), ctx.root));
-  };
-  return {
-    run,
-    services: {
-      act: (action5, unit) => actOnUnit(ctx, action5, unit),
-      logs: (unit, lines) => o.services.logs(unit, lines)
-    },
-    writeFile: (path6, content, fo = {}) => ctx.staged(content, (tmp) => installFile(tmp, path6, fo)),
-    installFile,
-    ensureDir: (path6, fo) => ensureDir(ctx, path6, fo),
-    swapOff: () => swapOff(ctx),
-    applySysctls: (file2, keys) => applySysctls(ctx, file2, keys),
-    loadModules: (modules) => loadModules(ctx, modules),
-    installPackages: packageInstaller(ctx),
-    kubeadmInit: (init, opts) => kubeadmInit(ctx, init, opts),
-    reloadOnUndo: (unit, path6, name2, content) => reloadOnUndo(ctx, unit, path6, name2, content),
-    // a file that is there already will be overwritten: kept like any file the action writes
-    willCreate: (path6, kind) => kind === "file" ? claimFile(ctx, path6) : willCreateDir(ctx, path6),
-    willCreateInterface: (name2) => willCreateInterface(ctx, name2),
-    willMount: (path6) => willMount(ctx, path6)
-  };
-}
-
-// src/images/mirrors.ts
-function upstreamServer(registry) {
-  return registry === "docker.io" ? "https://registry-1.docker.io" : `https://${registry}`;
-}
-function registryHosts(mirror) {
-  const own = mirror.endpoints.find((e) => new URL(e).host === mirror.registry);
-  return { server: own ?? upstreamServer(mirror.registry), mirrors: mirror.endpoints.filter((e) => e !== own) };
-}
-function pullEndpoints(mirrors, registry) {
-  const { server, mirrors: ordered } = registryHosts(mirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
-  return [...ordered, server];
-}
 
 // src/images/ref.ts
 var alnum = "[a-z0-9]+";
@@ -55780,6 +55924,9 @@ function renderHostsToml(mirror) {
   const doc = { server };
   if (mirrors.length > 0) doc.host = Object.fromEntries(mirrors.map((m) => [m, { capabilities: ["pull", "resolve"] }]));
   return stringify3(doc);
+}
+function renderLoopbackHostsToml(host2) {
+  return stringify3({ server: `http://${host2}` });
 }
 
 // src/kube/wait.ts
@@ -56457,7 +56604,9 @@ function configureStep(p, l, needs) {
       render: (lr) => render(lr, false)
     },
     ...usesCredentialProvider(config, learned.containerdMajor) ? credentialProviderOps(config, paths) : [],
-    ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join14(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
+    ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join14(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) })),
+    // containerd reads certs.d at each pull: the add-ons' loopback registries need no restart of their own
+    ...p.loopbackRegistries.map((host2) => ({ kind: "write", path: join14(l.certsDir, host2, "hosts.toml"), render: () => renderLoopbackHostsToml(host2) }))
   ];
   if (l.own) ops.push({ kind: "service", action: "daemon-reload" }, { kind: "service", action: "enable", unit: l.unit });
   ops.push(
@@ -57420,6 +57569,7 @@ var CLEANUP_VALUES = ["auto", "true", "false"];
 var CLEANUP_FORMS = `${quoted(CLEANUP_VALUES)} (also 'True', 'TRUE', 'False', 'FALSE', as YAML 1.2 writes booleans)`;
 var CREDENTIALS_FORM = "one line per registry host, 'REGISTRY=USERNAME:TOKEN', such as 'docker.io=octocat:dckr_pat_\u2026' or 'registry.example.com:5000=ci:s3cret': the line is split at its first '=' and then at the first ':' after it, so a TOKEN may hold ':' and '=' (a USERNAME may not hold ':', by HTTP basic authentication's rule); neither may hold spaces; REGISTRY is a host[:port], not a URL; a line starting with '#' is a comment";
 var RETAG_FORM = "one line per image, 'SOURCE=TARGET', both image references, such as 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1': SOURCE is pulled (or imported) with the other images, then tagged as TARGET, which is not pulled";
+var LOCAL_REGISTRY_FORMS = "'false' (no registry), 'true' (a registry at localhost:5000), or a port number from 1 to 65535 such as '5001' (a registry at localhost:5001); 'True', 'TRUE', 'False', 'FALSE' too, as YAML 1.2 writes booleans";
 var DURATION_FORMS = "a positive duration of at most 1h (3600 seconds), such as '300', '300s', '5m' or '1m30s'";
 var IMAGE_FORMS = "an image reference such as 'nginx:1.29', 'docker.io/library/nginx:stable-alpine' or 'ghcr.io/org/app@sha256:\u2026'";
 var INPUTS = [
@@ -57568,6 +57718,16 @@ var INPUTS = [
     default: "",
     description: "One line per image: 'SOURCE=TARGET', both image references, e.g. 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1'; '#' starts a comment. For a mirror that names an image differently: each SOURCE is pulled (or imported) with the other images, then tagged as TARGET in the runtime's store (ctr images tag --force) before kubeadm init, so TARGET is never pulled. A TARGET takes a tag, not a digest, is made by one line only and is no other line's SOURCE.",
     summary: "lines of `SOURCE=TARGET`, both image references: SOURCE is pulled (or imported) with the rest, then tagged as TARGET, which is not pulled; a TARGET has a tag, not a digest, is made by one line and is no line's SOURCE"
+  },
+  {
+    name: "local-registry",
+    field: "localRegistry",
+    section: "images",
+    kind: "port-or-boolean",
+    forms: LOCAL_REGISTRY_FORMS,
+    default: "false",
+    description: "'true' runs a registry (the distribution project's image, pulled through the docker.io mirrors) in the runner's Docker at localhost:5000; a port number (1-65535) runs it at localhost:PORT. `docker push localhost:PORT/app:tag` works, and pods pull `localhost:PORT/app:tag`: the runtime is configured for plain HTTP to that host alone. The output local-registry gives the address; cleanup removes the container and the runtime's configuration for it. Needs Docker on the host.",
+    summary: "`false`; `true` (port 5000) or a port `1`-`65535`: a registry at `localhost:PORT` for `docker push` and pods ([Local registry](#local-registry))"
   },
   {
     name: "untaint",
@@ -57744,7 +57904,7 @@ function plainText(markdown) {
 function dockerSaveArgv(out, images) {
   return ["docker", "save", "--output", out, ...images];
 }
-function dockerInspectArgv(image) {
+function dockerInspectArgv2(image) {
   return ["docker", "image", "inspect", "--format", "{{.Id}}", image];
 }
 var tail = (r) => (r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ");
@@ -57754,7 +57914,7 @@ async function loadImageProblems(images, facts, run) {
   if (!facts.docker) return [`Input 'load-images' names ${images.join(", ")}, but this host has no docker command to save them from; accepted: ${ACCEPTED}.`];
   const engine = facts.dockerEngine;
   if (!engine) return [`Input 'load-images' names ${images.join(", ")}, but this host's Docker does not answer (${facts.dockerProblem ?? "docker info printed nothing it could read"}); accepted: ${ACCEPTED}.`];
-  const found = await Promise.all(images.map((i) => run(dockerInspectArgv(i), { privileged: engine.via === "root", allowFailure: true })));
+  const found = await Promise.all(images.map((i) => run(dockerInspectArgv2(i), { privileged: engine.via === "root", allowFailure: true })));
   return images.flatMap(
     (image, n) => found[n].exitCode === 0 ? [] : [`Input 'load-images' names ${image}, which this host's Docker does not have (${tail(found[n]) || `docker image inspect exited ${found[n].exitCode}`}); accepted: ${ACCEPTED}.`]
   );
@@ -63196,8 +63356,13 @@ async function resolveCniVersion(config, env = process.env, lookup2 = latestRele
 }
 
 // src/phases/addons.ts
-function addonSteps(p) {
-  return enabledAddons(p.config).flatMap((a) => a.steps(p));
+function addonSteps(p, earlier) {
+  const planned = new Set(earlier.map((s) => s.id));
+  return enabledAddons(p.config).flatMap((a) => a.steps(p, planned));
+}
+function addonProblems(p, earlier) {
+  const planned = new Set(earlier.map((s) => s.id));
+  return enabledAddons(p.config).flatMap((a) => a.problems?.(p, planned) ?? []);
 }
 
 // src/phases/binaries.ts
@@ -63770,6 +63935,7 @@ function planContext(input, learned) {
       kubeconfig
     },
     kubeEnv: { KUBECONFIG: kubeconfig },
+    loopbackRegistries: enabledAddons(config).flatMap((a) => a.loopbackRegistries?.(config) ?? []),
     arts: artifacts(config, version3, facts.arch),
     smokeTest,
     cache
@@ -64108,7 +64274,7 @@ function buildPlan(input) {
   const imageNote = kubeadmImageNote(p);
   if (imageNote) p.notes.push(imageNote);
   const host2 = hostSteps(p);
-  const steps = [
+  const cluster = [
     ...cacheSteps(p),
     ...host2,
     ...binarySteps(p),
@@ -64116,12 +64282,10 @@ function buildPlan(input) {
     ...runtimeSteps(p),
     ...imageSteps(p),
     ...initSteps(p, host2.map((s) => s.id)),
-    ...networkSteps(p),
-    ...addonSteps(p),
-    ...readySteps(p),
-    ...smokeSteps(p)
+    ...networkSteps(p)
   ];
-  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime, cache: p.cache, inputProblems: [...kubeadmConfigInputProblems(p), ...hostInputProblems(p)] };
+  const steps = [...cluster, ...addonSteps(p, cluster), ...readySteps(p), ...smokeSteps(p)];
+  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime, cache: p.cache, inputProblems: [...kubeadmConfigInputProblems(p), ...hostInputProblems(p), ...addonProblems(p, cluster)] };
 }
 
 // src/commands/prepare.ts
@@ -64360,7 +64524,9 @@ ${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
       "node-port": l.nodePort === void 0 ? "" : String(l.nodePort),
       "nginx-url": l.nginxUrl ?? "",
       timings: JSON.stringify(timingsJson(timings, seconds())),
-      "cache-hit": !cache?.restored ? "false" : cache.restored.exact ? "true" : "partial"
+      "cache-hit": !cache?.restored ? "false" : cache.restored.exact ? "true" : "partial",
+      // what the add-ons this run turned on give (local-registry: its address)
+      ...Object.assign({}, ...enabledAddons(config).map((a) => a.outputs?.(config) ?? {}))
     };
     for (const [k, v] of Object.entries(outputs)) io.setOutput(k, v);
     rec.finished = true;
@@ -64504,6 +64670,14 @@ var Problem = class extends Error {
 };
 function reject(input, value, accepted) {
   throw new Problem(`Input '${input}' has the value ${JSON.stringify(value)}; accepted: ${accepted}.`);
+}
+var LOCAL_REGISTRY_DEFAULT_PORT = 5e3;
+function parseLocalRegistry(value) {
+  if (BOOLEAN_TRUE.includes(value)) return LOCAL_REGISTRY_DEFAULT_PORT;
+  if (BOOLEAN_FALSE.includes(value)) return false;
+  const port = /^[1-9]\d{0,4}$/.test(value) ? Number(value) : NaN;
+  if (!(port >= 1 && port <= 65535)) reject("local-registry", value, LOCAL_REGISTRY_FORMS);
+  return port;
 }
 var VERSION_RE = /^v?(\d+)\.(\d+)(?:\.(\d+)(-[0-9A-Za-z.-]+)?)?$/;
 function parseVersionSpec(value, input = "kubernetes-version") {
@@ -64865,6 +65039,7 @@ function parseInputs(get, o = {}) {
   );
   const loadImages = eachOf(field, parseList(read2("load-images")), (i) => parseLoadImage("load-images", i));
   const imageRetags = parseRetags("image-retags", read2("image-retags"), field);
+  const localRegistry2 = field(() => parseLocalRegistry(read2("local-registry")));
   const untaint = field(() => parseBool("untaint", read2("untaint")));
   const fastStart = field(() => parseBool("fast-start", read2("fast-start")));
   const kubeadmConfig = parseKubeadmConfig(get("kubeadm-config"), field, problems2);
@@ -64936,6 +65111,7 @@ function parseInputs(get, o = {}) {
     imageArchives,
     loadImages,
     imageRetags,
+    localRegistry: localRegistry2 === false ? void 0 : localRegistry2,
     untaint,
     fastStart,
     kubeadmConfig,
@@ -65031,7 +65207,8 @@ var VALUE_OF = {
   "yaml-or-path": "YAML|PATH",
   "cni-version": "VERSION",
   secret: "",
-  "secret-lines": ""
+  "secret-lines": "",
+  "port-or-boolean": "true|false|PORT"
 };
 var specs = INPUTS;
 function inputFlag(spec) {

@@ -23005,8 +23005,8 @@ var require_binary_format_contract = __commonJS({
     (function(UnknownFieldHandler5) {
       UnknownFieldHandler5.symbol = /* @__PURE__ */ Symbol.for("protobuf-ts/unknown");
       UnknownFieldHandler5.onRead = (typeName, message, fieldNo, wireType, data) => {
-        let container = is(message) ? message[UnknownFieldHandler5.symbol] : message[UnknownFieldHandler5.symbol] = [];
-        container.push({ no: fieldNo, wireType, data });
+        let container2 = is(message) ? message[UnknownFieldHandler5.symbol] : message[UnknownFieldHandler5.symbol] = [];
+        container2.push({ no: fieldNo, wireType, data });
       };
       UnknownFieldHandler5.onWrite = (typeName, message, writer) => {
         for (let { no, wireType, data } of UnknownFieldHandler5.list(message))
@@ -77903,13 +77903,6 @@ function actionsCache() {
 import { access as access3 } from "node:fs/promises";
 import { join as join18 } from "node:path";
 
-// src/addons/index.ts
-var ADDONS = [];
-var addonNamed = (input) => ADDONS.find((a) => a.input === input);
-
-// src/cnis/bridge/plugin.ts
-import { join as join8 } from "node:path";
-
 // src/engine/step.ts
 var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "addons", "ready", "smoke"];
 function phaseOf(id) {
@@ -77918,6 +77911,596 @@ function phaseOf(id) {
 function step(id, title, needs, ops) {
   return { id, phase: phaseOf(id), title, needs, ops };
 }
+
+// src/host/exec.ts
+var CommandError = class extends Error {
+  constructor(argv, result) {
+    const tail = lastLines(result.stderr.trim() || result.stdout.trim(), 20);
+    super(`\`${displayArgv(argv)}\` exited with code ${result.exitCode}${tail ? `:
+${tail}` : ""}`);
+    this.argv = argv;
+    this.result = result;
+    this.name = "CommandError";
+  }
+  argv;
+  result;
+};
+function lastLines(text, n) {
+  return text.split("\n").slice(-n).join("\n");
+}
+function displayArgv(argv) {
+  return argv.map((a) => /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+}
+function isRoot() {
+  return typeof process.getuid === "function" && process.getuid() === 0;
+}
+function createRun(options = {}) {
+  const sudo = options.sudo ?? !isRoot();
+  const debug2 = options.debug ?? debug;
+  return async (argv, opts = {}) => {
+    let full = [...argv];
+    if (opts.env && Object.keys(opts.env).length > 0) {
+      full = ["env", ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`), ...full];
+    }
+    if (opts.privileged && sudo) full = ["sudo", "-n", ...full];
+    debug2(`exec: ${displayArgv(full)}`);
+    const [cmd, ...args] = full;
+    const res = await getExecOutput(cmd, args, {
+      silent: true,
+      ignoreReturnCode: true,
+      input: opts.input === void 0 ? void 0 : Buffer.from(opts.input)
+    });
+    const result = { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
+    if (result.exitCode !== 0 && !opts.allowFailure) throw new CommandError(argv, result);
+    return result;
+  };
+}
+
+// src/host/changes/exists.ts
+import { lstat as lstat2 } from "node:fs/promises";
+async function existsAs(run, path14) {
+  try {
+    await lstat2(path14);
+    return true;
+  } catch (err) {
+    const code2 = err.code;
+    if (code2 === "ENOENT" || code2 === "ENOTDIR") return false;
+    if (code2 !== "EACCES") throw new Error(`cannot tell whether ${path14} exists: ${err.message}`, { cause: err });
+    return (await run(["stat", "-c", "%F", path14], { privileged: true, allowFailure: true })).exitCode === 0;
+  }
+}
+
+// src/host/links.ts
+import { lstat as lstat3, readlink as readlink2 } from "node:fs/promises";
+import { dirname as dirname6, resolve as resolve3, sep as sep9 } from "node:path";
+var code = (err) => err?.code;
+function othersMayChange(dir2) {
+  return dir2.uid !== 0 || (dir2.mode & 18) !== 0 && (dir2.mode & 512) === 0;
+}
+async function untrustedLink(path14, o = {}) {
+  const abs = resolve3(path14);
+  const parts = abs.split(sep9).filter((p) => p !== "");
+  let at = "";
+  for (const [i, part] of parts.entries()) {
+    at = `${at}/${part}`;
+    if (o.lastOnly && i < parts.length - 1) continue;
+    let st;
+    try {
+      st = await lstat3(at);
+    } catch (err) {
+      if (["ENOENT", "ENOTDIR", "EACCES"].includes(code(err) ?? "")) return void 0;
+      throw err;
+    }
+    if (!st.isSymbolicLink()) continue;
+    const parent = await lstat3(dirname6(at));
+    if (st.uid === 0 && !othersMayChange(parent)) continue;
+    const target = await readlink2(at).catch(() => "?");
+    const who = st.uid !== 0 ? `owned by uid ${st.uid}` : `in ${dirname6(at)}, which uid ${parent.uid} ${parent.uid === 0 ? "lets others write to" : "owns"}`;
+    return `${at} is a symbolic link (to ${target}) ${who}, which a root command would follow`;
+  }
+  return void 0;
+}
+async function refuseUntrustedLink(path14, doing, o = {}) {
+  const why = await untrustedLink(path14, o);
+  if (why !== void 0) {
+    throw new Error(`Refusing to ${doing} as root: ${why}. Nothing was done to it. Remove the link (or put a regular file or directory there) and run again.`);
+  }
+}
+
+// src/host/changes/fields.ts
+import { posix } from "node:path";
+var LedgerSchemaError = class extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "LedgerSchemaError";
+  }
+};
+function underRoots(path14, roots) {
+  if (!path14.startsWith("/") || posix.normalize(path14) !== path14 || path14.length > 1 && path14.endsWith("/")) return false;
+  return roots.some((r) => path14 === r || path14.startsWith(`${r}/`));
+}
+var UNIT = /^[A-Za-z0-9:_.\\@-]{1,200}$/;
+var Fields = class {
+  constructor(o, where2, roots, named = []) {
+    this.o = o;
+    this.where = where2;
+    this.roots = roots;
+    this.named = named;
+  }
+  o;
+  where;
+  roots;
+  named;
+  seen = /* @__PURE__ */ new Set(["kind"]);
+  refuse(key, what) {
+    throw new LedgerSchemaError(`${this.where}: field '${key}' ${what}`);
+  }
+  get(key) {
+    this.seen.add(key);
+    return this.o[key];
+  }
+  string(key, re, accepted) {
+    const v = this.get(key);
+    if (typeof v !== "string" || !re.test(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
+    return v;
+  }
+  unit(key) {
+    return this.string(key, UNIT, "a systemd unit name");
+  }
+  bool(key) {
+    const v = this.get(key);
+    if (typeof v !== "boolean") this.refuse(key, `is ${JSON.stringify(v)}; accepted: true or false`);
+    return v;
+  }
+  path(key) {
+    const v = this.get(key);
+    return this.checkPath(key, v);
+  }
+  optionalPath(key) {
+    return this.o[key] === void 0 ? (this.seen.add(key), void 0) : this.path(key);
+  }
+  checkPath(key, v) {
+    if (typeof v !== "string" || !underRoots(v, this.roots)) {
+      this.refuse(key, `names ${JSON.stringify(v)}, which is not a normal absolute path under the places the action writes to (${this.roots.join(", ")})`);
+    }
+    this.named.push(v);
+    return v;
+  }
+  strings(key, re, accepted) {
+    const v = this.get(key);
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && re.test(x))) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of ${accepted}`);
+    return v;
+  }
+  paths(key) {
+    const v = this.get(key);
+    if (!Array.isArray(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of paths`);
+    return v.map((x) => this.checkPath(key, x));
+  }
+  /** an object of string values, each key and value matching */
+  map(key, keyRe, valueRe, accepted) {
+    const v = this.get(key);
+    const ok3 = typeof v === "object" && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, x]) => keyRe.test(k) && typeof x === "string" && valueRe.test(x));
+    if (!ok3) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
+    return { ...v };
+  }
+  /** The record, once every field was read: a field the kind does not know is refused. */
+  done(c) {
+    const extra = Object.keys(this.o).filter((k) => !this.seen.has(k));
+    if (extra.length > 0) throw new LedgerSchemaError(`${this.where}: unknown field${extra.length > 1 ? "s" : ""} ${extra.map((k) => `'${k}'`).join(", ")}`);
+    return c;
+  }
+};
+
+// src/host/changes/container.ts
+var CONTAINER_NAME = /^kubeadm-single-node-[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
+var dockerRunArgv = (name2, args) => ["docker", "run", "--detach", "--name", name2, ...args];
+var dockerRemoveArgv = (name2) => ["docker", "rm", "--force", "--volumes", name2];
+var NOT_THERE = /no such container/i;
+var container = {
+  describe: (c) => `Docker container ${c.name} (created)`,
+  async undo(c, u) {
+    const r = await u.run(dockerRemoveArgv(c.name), { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (r.exitCode === 0 || NOT_THERE.test(r.stderr)) return "undone";
+    u.fail(`\`${dockerRemoveArgv(c.name).join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
+    return "failed";
+  },
+  parse: (f) => f.done({ kind: "container", name: f.string("name", CONTAINER_NAME, "a container name the action gives, 'kubeadm-single-node-' and lowercase letters, digits and '-'") })
+};
+
+// src/host/changes/kind.ts
+var octal = (mode) => mode.toString(8).padStart(4, "0");
+var ownerArgs = (o) => o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
+
+// src/host/changes/dir.ts
+import { dirname as dirname7 } from "node:path";
+var dir = {
+  describe: (c) => `${c.path}/ (created)`,
+  // never into another filesystem mounted below it (a CNI's cgroup2 mount whose unmount
+  // failed): rm would delete the host's empty cgroups there
+  async undo(c, u) {
+    const why = await untrustedLink(dirname7(c.path));
+    if (why !== void 0) {
+      u.fail(`${c.path}/ was not removed: ${why}; nothing was done to it as root. Remove the link, then ${c.path} yourself.`);
+      return "failed";
+    }
+    return await u.exec(["rm", "-rf", "--one-file-system", c.path]) ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "dir", path: f.path("path") })
+};
+
+// src/host/changes/file.ts
+function installArgv(src, dest, o = {}) {
+  return ["install", "-D", "-m", octal(o.mode ?? 420), ...ownerArgs(o), src, dest];
+}
+var file = {
+  describe: (c) => c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`,
+  async undo(c, u) {
+    const tmp = `${c.path}.kubeadm-single-node-restore`;
+    for (const p of c.backup ? [c.path, tmp] : [c.path]) {
+      const why = await untrustedLink(p);
+      if (why !== void 0) {
+        u.fail(`${c.backup ? `${c.path} was not put back` : `${c.path} was not removed`}: ${why}; nothing was done to it as root. Remove the link, then put the original back from ${c.backup ?? "(none: the action made the file)"} yourself.`);
+        return "failed";
+      }
+    }
+    if (!c.backup) return await u.exec(["rm", "-f", c.path]) ? "undone" : "failed";
+    const ok3 = await u.exec(["cp", "-a", "--remove-destination", c.backup, tmp]) && await u.exec(["mv", "-fT", tmp, c.path]) && await u.exec(["rm", "-f", c.backup]);
+    return ok3 ? "undone" : "failed";
+  },
+  parse: (f) => {
+    const path14 = f.path("path");
+    const backup = f.optionalPath("backup");
+    return f.done(backup === void 0 ? { kind: "file", path: path14 } : { kind: "file", path: path14, backup });
+  }
+};
+
+// src/host/changes/interface.ts
+import { join as join8 } from "node:path";
+var networkInterface = {
+  describe: (c) => `network interface ${c.name} (created)`,
+  async undo(c, u) {
+    if (!await u.exists(join8(u.sysClassNet, c.name))) return "undone";
+    return await u.exec(["ip", "link", "delete", c.name]) ? "undone" : "failed";
+  },
+  // the kernel's rule for an interface name (dev_valid_name): at most 15 bytes, no '/', ':'
+  // or space; and never one of the host's own (lo is the one every host has)
+  parse: (f) => f.done({ kind: "interface", name: f.string("name", /^(?!lo$)(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/, "a network interface name the action's CNI makes, such as cni0 or flannel.1") })
+};
+
+// src/host/changes/kubeadm-init.ts
+function kubeadmResetArgv(r) {
+  return [r.kubeadm, "reset", "--force", "--cri-socket", r.criSocket, "--cert-dir", r.certificatesDir, "--kubeconfig", "/dev/null"];
+}
+var kubeadmInitKind = {
+  describe: () => "kubeadm init (undone by kubeadm reset)",
+  undo: async (c, u) => await u.exec(kubeadmResetArgv(c)) ? "undone" : "failed",
+  parse: (f) => {
+    const c = {
+      kind: "kubeadm-init",
+      kubeadm: f.path("kubeadm"),
+      config: f.path("config"),
+      criSocket: f.string("criSocket", /^unix:\/\/\/(?!.*\/\.\.?(\/|$))[A-Za-z0-9_./-]{1,200}$/, "a unix:/// socket path"),
+      certificatesDir: f.path("certificatesDir")
+    };
+    if (!c.kubeadm.endsWith("/kubeadm")) f.refuse("kubeadm", `names ${JSON.stringify(c.kubeadm)}, which is not a kubeadm binary`);
+    return f.done(c);
+  }
+};
+
+// src/host/changes/module.ts
+var kernelModule = {
+  describe: (c) => `kernel modules loaded: ${c.modules.join(", ")}`,
+  undo: async () => "left",
+  leftInPlace: true,
+  parse: (f) => f.done({ kind: "modules-loaded", modules: f.strings("modules", /^[A-Za-z0-9_-]{1,64}$/, "kernel module names") })
+};
+
+// src/host/changes/mount.ts
+import { readFile } from "node:fs/promises";
+function unescapeMountPath(p) {
+  return p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+}
+async function isMountPoint(table, path14) {
+  const text = await readFile(table, "utf8");
+  return text.split("\n").some((l) => l.split(" ")[1] !== void 0 && unescapeMountPath(l.split(" ")[1]) === path14);
+}
+var mount = {
+  describe: (c) => `${c.path} (mounted)`,
+  async undo(c, u) {
+    if (!await isMountPoint(u.procMounts, c.path)) return "undone";
+    return await u.exec(["umount", c.path]) ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "mount", path: f.path("path") })
+};
+
+// src/host/apt.ts
+function aptInstallArgv(packages) {
+  return ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
+}
+
+// src/host/changes/package.ts
+var installedPackage = {
+  describe: (c) => `packages installed: ${c.packages.join(", ")}`,
+  undo: async () => "left",
+  leftInPlace: true,
+  // Debian's package names (policy 5.6.1), with an optional architecture
+  parse: (f) => f.done({ kind: "packages-installed", packages: f.strings("packages", /^[a-z0-9][a-z0-9+.-]{1,100}(:[a-z0-9]+)?$/, "Debian package names") })
+};
+
+// src/host/changes/reload.ts
+var reloadWith = {
+  describe: (c) => `${c.unit} reloaded with ${c.kept} at ${c.path}`,
+  async undo(c, u) {
+    const ok3 = await u.exec(installArgv(c.kept, c.path)) && await u.exec(["systemctl", "reload", c.unit]);
+    return ok3 ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "reload-with", unit: f.unit("unit"), path: f.path("path"), kept: f.path("kept") })
+};
+
+// src/host/changes/swap.ts
+import { readFile as readFile2 } from "node:fs/promises";
+var swap = {
+  describe: (c) => `swap off (${c.devices.join(", ")})`,
+  async undo(c, u) {
+    const on = await readFile2(u.procSwaps, "utf8").catch(() => "");
+    let ok3 = true;
+    for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await u.exec(["swapon", d]) && ok3;
+    return ok3 ? "undone" : "failed";
+  },
+  // a swap device or file may be anywhere on the host: an absolute, normal path, no option
+  parse: (f) => f.done({ kind: "swap-off", devices: f.strings("devices", /^\/(?!.*(^|\/)\.\.?(\/|$))[^\0\n]*$/, "absolute paths of swap devices or files") })
+};
+
+// src/host/changes/sysctl.ts
+var KEY = /^net\.(ipv4\.ip_forward|bridge\.bridge-nf-call-ip6?tables)$/;
+var VALUE = /^-?[0-9]{1,20}$/;
+var sysctl = {
+  describe: (c) => `sysctl ${Object.entries(c.values).map(([k, v]) => `${k} (was ${v})`).join(", ")}`,
+  async undo(c, u) {
+    let ok3 = true;
+    for (const [k, v] of Object.entries(c.values)) ok3 = await u.exec(["sysctl", "-w", `${k}=${v}`]) && ok3;
+    return ok3 ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "sysctl", values: f.map("values", KEY, VALUE, "the keys the action sets (net.ipv4.ip_forward, net.bridge.bridge-nf-call-iptables, -ip6tables), each with a number") })
+};
+
+// src/host/changes/unit.ts
+var ENABLED_STATE = /^[a-z-]{1,40}$/;
+var unitEnabled = {
+  describe: (c) => `${c.unit} enabled (was ${c.was})`,
+  async undo(c, u) {
+    if (c.was === "enabled") return "undone";
+    try {
+      await u.services.disable(c.unit, !c.wasActive);
+    } catch (err) {
+      u.fail(err.message);
+      return "failed";
+    }
+    if (!c.wasActive) u.later.stopped.add(c.unit);
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "unit-enabled", unit: f.unit("unit"), was: f.string("was", ENABLED_STATE, "what systemctl is-enabled prints, such as 'disabled'"), wasActive: f.bool("wasActive") })
+};
+var unitRestarted = {
+  describe: (c) => `${c.unit} restarted`,
+  async undo(c, u) {
+    u.later.units.set(c.unit, c.wasActive ? "restart" : "stop");
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "unit-restarted", unit: f.unit("unit"), wasActive: f.bool("wasActive") })
+};
+var unitReloaded = {
+  describe: (c) => `${c.unit} reloaded`,
+  async undo(c, u) {
+    if (!u.later.units.has(c.unit)) u.later.units.set(c.unit, "reload");
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "unit-reloaded", unit: f.unit("unit") })
+};
+var unitsReloaded = {
+  describe: () => "systemd units reloaded",
+  async undo(_c, u) {
+    u.later.daemonReload = true;
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "units-reloaded" })
+};
+
+// src/host/changes/index.ts
+var KINDS = {
+  file,
+  dir,
+  "unit-enabled": unitEnabled,
+  "unit-restarted": unitRestarted,
+  "unit-reloaded": unitReloaded,
+  "units-reloaded": unitsReloaded,
+  "swap-off": swap,
+  sysctl,
+  "modules-loaded": kernelModule,
+  "packages-installed": installedPackage,
+  interface: networkInterface,
+  mount,
+  "kubeadm-init": kubeadmInitKind,
+  "reload-with": reloadWith,
+  container
+};
+var kindOf = (c) => KINDS[c.kind];
+function describeChange(c) {
+  return kindOf(c).describe(c);
+}
+function parseChange(raw, index, roots, named) {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new LedgerSchemaError(`change ${index} is ${JSON.stringify(raw)}, not a record`);
+  const kind = raw.kind;
+  if (typeof kind !== "string" || !Object.hasOwn(KINDS, kind)) {
+    throw new LedgerSchemaError(`change ${index} has kind ${JSON.stringify(kind)}, which is not one the action records (${Object.keys(KINDS).join(", ")})`);
+  }
+  return KINDS[kind].parse(new Fields(raw, `change ${index} (${kind})`, roots, named));
+}
+async function undoChanges(changes, o) {
+  const report = { undone: [], restarted: [], leftInPlace: [], failed: [], remaining: [] };
+  const exec2 = async (argv) => {
+    const r = await o.run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (r.exitCode !== 0) report.failed.push(`\`${argv.join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
+    return r.exitCode === 0;
+  };
+  const u = {
+    run: o.run,
+    services: o.services,
+    exec: exec2,
+    fail: (m) => void report.failed.push(m),
+    exists: (path14) => existsAs(o.run, path14),
+    procSwaps: o.procSwaps,
+    sysClassNet: o.sysClassNet,
+    procMounts: o.procMounts ?? "/proc/self/mounts",
+    later: { daemonReload: false, units: /* @__PURE__ */ new Map(), stopped: /* @__PURE__ */ new Set() }
+  };
+  for (const c of [...changes].reverse()) {
+    const outcome = await kindOf(c).undo(c, u);
+    if (outcome === "left") report.leftInPlace.push(describeChange(c));
+    else if (outcome === "undone") report.undone.push(describeChange(c));
+    else report.remaining.unshift(c);
+  }
+  if (u.later.daemonReload && await exec2(["systemctl", "daemon-reload"])) report.restarted.push("systemd units reloaded");
+  for (const [unit, action5] of u.later.units) {
+    if (action5 === "stop" && u.later.stopped.has(unit)) continue;
+    const done = { restart: "restarted", reload: "reloaded", stop: "stopped" }[action5];
+    if (await exec2(["systemctl", action5, unit])) report.restarted.push(`${unit} ${done} with its original configuration`);
+  }
+  return report;
+}
+
+// src/images/mirrors.ts
+function upstreamServer(registry) {
+  return registry === "docker.io" ? "https://registry-1.docker.io" : `https://${registry}`;
+}
+function registryHosts(mirror) {
+  const own = mirror.endpoints.find((e) => new URL(e).host === mirror.registry);
+  return { server: own ?? upstreamServer(mirror.registry), mirrors: mirror.endpoints.filter((e) => e !== own) };
+}
+function pullEndpoints(mirrors, registry) {
+  const { server, mirrors: ordered } = registryHosts(mirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
+  return [...ordered, server];
+}
+
+// src/addons/local-registry/container.ts
+var REGISTRY_IMAGE = "docker.io/library/registry:3.1.2";
+var REGISTRY_CONTAINER = "kubeadm-single-node-registry";
+var CONTAINER_PORT = 5e3;
+var registryHost = (port) => `localhost:${port}`;
+function registryRunArgs(port) {
+  return ["--restart", "always", "--publish", `127.0.0.1:${port}:${CONTAINER_PORT}`, "--env", "OTEL_TRACES_EXPORTER=none", REGISTRY_IMAGE];
+}
+var registryRunArgv = (port) => dockerRunArgv(REGISTRY_CONTAINER, registryRunArgs(port));
+var imageInspectArgv = (image) => ["docker", "image", "inspect", "--format", "{{.Id}}", image];
+var imagePullArgv = (image) => ["docker", "pull", image];
+async function waitForRegistry(url2, deadline, sleep3 = (ms) => new Promise((r) => setTimeout(r, ms))) {
+  let last = "";
+  for (; ; ) {
+    try {
+      const res = await fetch(url2, { signal: AbortSignal.timeout(5e3) });
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = err.cause?.message ?? err.message;
+    }
+    if (Date.now() >= deadline) throw new Error(`the registry at ${url2} did not answer 200 in time (last: ${last})`);
+    await sleep3(500);
+  }
+}
+
+// src/addons/local-registry/plugin.ts
+var INPUT = "local-registry";
+var localRegistry = {
+  input: INPUT,
+  enabled: (config) => config.localRegistry !== void 0,
+  describe: (config) => `a registry at ${registryHost(config.localRegistry)} (${REGISTRY_IMAGE} in Docker, container ${REGISTRY_CONTAINER})`,
+  // it runs in Docker, not in a pod: nothing for the runtime's store
+  images: () => [],
+  loopbackRegistries: (config) => [registryHost(config.localRegistry)],
+  outputs: (config) => ({ "local-registry": registryHost(config.localRegistry) }),
+  problems(p, planned) {
+    const { config, facts } = p;
+    const port = config.localRegistry;
+    const out = [];
+    if (!facts.docker && !planned.has("runtime.install")) {
+      out.push(
+        `Input '${INPUT}' runs the registry in the host's Docker, and \`docker\` is not on PATH here; accepted: '${INPUT}' 'false' on a host without Docker, or install Docker first (Debian and Ubuntu: apt-get install docker.io).`
+      );
+    }
+    const host2 = registryHost(port);
+    if (config.registryMirrors.some((m) => m.registry === host2)) {
+      out.push(
+        `Inputs '${INPUT}' ('${port}') and 'registry-mirrors' (a line for ${host2}) do not go together: the local registry is ${host2} itself, and the runtime's configuration for that host is the action's; accepted: a registry-mirrors line for another host, or another port for '${INPUT}'.`
+      );
+    }
+    return out;
+  },
+  steps(p, planned) {
+    const port = p.config.localRegistry;
+    const host2 = registryHost(port);
+    const hub = pullEndpoints(p.config.registryMirrors, "docker.io");
+    const needs = ["runtime.ready", "runtime.docker-mirrors"].filter((id) => planned.has(id));
+    const url2 = `http://127.0.0.1:${port}/v2/`;
+    if (p.config.offline) p.notes.push(`local-registry with offline: the registry image ${REGISTRY_IMAGE} must be in Docker already (\`docker load\` it first); it is not pulled.`);
+    return [
+      step("addons.local-registry", `local registry at ${host2}: ${REGISTRY_IMAGE} in Docker`, needs, [
+        {
+          kind: "task",
+          title: `run ${REGISTRY_IMAGE} as container ${REGISTRY_CONTAINER}, published on 127.0.0.1:${port}`,
+          shows: [
+            `$ sudo ${displayArgv(imageInspectArgv(REGISTRY_IMAGE))}   (where Docker lacks it: ${p.config.offline ? "stop, as offline pulls nothing" : `$ sudo ${displayArgv(imagePullArgv(REGISTRY_IMAGE))}, through ${hub.join(", then ")}`})`,
+            `$ sudo ${displayArgv(registryRunArgv(port))}   (refused where a container ${REGISTRY_CONTAINER} is already there)`,
+            `GET ${url2} until it answers 200 (up to 60s)`,
+            `pods and \`docker push\` use ${host2}/NAME:TAG; the output local-registry is ${host2}`,
+            `(cleanup: $ sudo ${displayArgv(dockerRemoveArgv(REGISTRY_CONTAINER))})`
+          ],
+          run: async (ctx) => {
+            const has = await ctx.host.run(imageInspectArgv(REGISTRY_IMAGE), { privileged: true, allowFailure: true });
+            if (has.exitCode !== 0 && p.config.offline) {
+              throw new Error(`offline is true and Docker lacks ${REGISTRY_IMAGE}, which local-registry runs: \`docker load\` it before the action (it is never pulled offline)`);
+            }
+            if (has.exitCode !== 0) {
+              ctx.log(`docker pull ${REGISTRY_IMAGE} (through ${hub.join(", then ")})`);
+              const pulled = await ctx.host.run(imagePullArgv(REGISTRY_IMAGE), { privileged: true, allowFailure: true });
+              if (pulled.exitCode !== 0) {
+                throw new Error(`docker pull ${REGISTRY_IMAGE} failed (tried ${hub.join(", then ")}): ${(pulled.stderr || pulled.stdout).trim().split("\n").slice(-2).join(" ")}`);
+              }
+            }
+            const started = await ctx.host.runContainer(REGISTRY_CONTAINER, registryRunArgs(port));
+            ctx.log(`container ${REGISTRY_CONTAINER} ${started.stdout.trim().slice(0, 12)} started`);
+            await waitForRegistry(url2, Date.now() + 6e4);
+            ctx.log(`the registry answers at ${host2}`);
+          }
+        }
+      ])
+    ];
+  },
+  diagnostics: () => [
+    { title: `local registry container (${REGISTRY_CONTAINER})`, argv: ["docker", "ps", "--all", "--filter", `name=^${REGISTRY_CONTAINER}$`], privileged: true },
+    { title: "local registry logs (last 40 lines)", argv: ["docker", "logs", "--tail", "40", REGISTRY_CONTAINER], privileged: true }
+  ],
+  hints: [
+    {
+      pattern: /server gave HTTP response to HTTPS client/,
+      hint: "A pull went to a plain-HTTP registry over HTTPS: with local-registry the runtime is configured for localhost:PORT alone (containerd's certs.d/localhost:PORT/hosts.toml); an image named 127.0.0.1:PORT/\u2026 or by another host name is not covered: name it localhost:PORT/\u2026."
+    },
+    {
+      pattern: /port is already allocated|address already in use/,
+      hint: "local-registry's port is taken on 127.0.0.1 (a service container, another registry): give local-registry another port, such as 'local-registry: 5001', and use the output local-registry for image names."
+    },
+    {
+      pattern: /localhost:\d+.*(connection refused|no such host)/,
+      hint: `The local registry did not answer: see the container's state and logs above (\`sudo docker logs ${REGISTRY_CONTAINER}\`); another process may hold the port.`
+    }
+  ]
+};
+
+// src/addons/index.ts
+var ADDONS = [localRegistry];
+var addonNamed = (input) => ADDONS.find((a) => a.input === input);
+
+// src/cnis/bridge/plugin.ts
+import { join as join9 } from "node:path";
 
 // src/cnis/bridge/conflist.ts
 var import_ipaddr = __toESM(require_ipaddr(), 1);
@@ -77964,18 +78547,18 @@ var bridge = {
   // written before the runtime starts, so that its CRI finds the network when it loads
   configSteps: ({ config, paths }) => [
     step("config.cni", `bridge network for ${config.podNetworkCidr} (${BRIDGE_INTERFACE}, host-local, portmap)`, [], [
-      { kind: "write", path: join8(paths.cniConfDir, CONFLIST_NAME), render: () => renderBridgeConflist(config.podNetworkCidr) },
-      { kind: "write", path: join8(paths.cniConfDir, LOOPBACK_NAME), render: renderLoopbackConf }
+      { kind: "write", path: join9(paths.cniConfDir, CONFLIST_NAME), render: () => renderBridgeConflist(config.podNetworkCidr) },
+      { kind: "write", path: join9(paths.cniConfDir, LOOPBACK_NAME), render: renderLoopbackConf }
     ])
   ],
   networkSteps: () => [],
   // the bridge itself and host-local's allocations appear with the first pod
-  leftovers: (paths) => ({ files: [], dirs: [paths.cniStateDir, join8(paths.cniStateDir, "networks", BRIDGE_NETWORK)], interfaces: [BRIDGE_INTERFACE], mounts: [] }),
+  leftovers: (paths) => ({ files: [], dirs: [paths.cniStateDir, join9(paths.cniStateDir, "networks", BRIDGE_NETWORK)], interfaces: [BRIDGE_INTERFACE], mounts: [] }),
   // its files and host-local's allocations are under the CNI directories every run writes to
   hostRoots: () => [],
   diagnostics: (paths) => [
-    { title: "bridge CNI configuration", argv: ["cat", join8(paths.cniConfDir, CONFLIST_NAME)], requires: [join8(paths.cniConfDir, CONFLIST_NAME)] },
-    { title: `${BRIDGE_INTERFACE} addresses`, argv: ["ip", "addr", "show", "dev", BRIDGE_INTERFACE], requires: [join8(paths.sysClassNet, BRIDGE_INTERFACE)] }
+    { title: "bridge CNI configuration", argv: ["cat", join9(paths.cniConfDir, CONFLIST_NAME)], requires: [join9(paths.cniConfDir, CONFLIST_NAME)] },
+    { title: `${BRIDGE_INTERFACE} addresses`, argv: ["ip", "addr", "show", "dev", BRIDGE_INTERFACE], requires: [join9(paths.sysClassNet, BRIDGE_INTERFACE)] }
   ],
   hints: [
     { pattern: /failed to find plugin "(bridge|host-local|portmap|loopback)"/, hint: "No CNI plugins in /opt/cni/bin: the CNI plugins download or extraction failed." },
@@ -77987,33 +78570,33 @@ var bridge = {
 };
 
 // src/cnis/calico/plugin.ts
-import { join as join12 } from "node:path";
+import { join as join13 } from "node:path";
 
 // src/host/paths.ts
-import { dirname as dirname6, join as join9 } from "node:path";
+import { dirname as dirname8, join as join10 } from "node:path";
 function onHost(paths, path14) {
   return `${paths.root}${path14}`;
 }
 function writeRoots(p, home, plugins, dockerConfig = process.env.DOCKER_CONFIG) {
   const roots = [
     p.binDir,
-    dirname6(p.cniBinDir),
-    dirname6(p.cniConfDir),
+    dirname8(p.cniBinDir),
+    dirname8(p.cniConfDir),
     p.stateDir,
-    dirname6(p.backupDir),
-    dirname6(p.containerdConfig),
+    dirname8(p.backupDir),
+    dirname8(p.containerdConfig),
     p.certsDir,
-    dirname6(p.dockerDaemonJson),
+    dirname8(p.dockerDaemonJson),
     p.systemdDir,
-    dirname6(p.modulesLoad),
-    dirname6(p.sysctlConf),
+    dirname8(p.modulesLoad),
+    dirname8(p.sysctlConf),
     p.kubernetesDir,
     p.kubeletDir,
     p.etcdDir,
     p.crictlConfig,
     p.cniStateDir,
-    join9(home, ".kube"),
-    join9(home, ".docker"),
+    join10(home, ".kube"),
+    join10(home, ".docker"),
     // what the runtimes and CNIs keep of their own (their hostRoots)
     ...plugins,
     ...dockerConfig ? [dockerConfig] : []
@@ -78023,16 +78606,16 @@ function writeRoots(p, home, plugins, dockerConfig = process.env.DOCKER_CONFIG) 
 
 // src/cnis/manifest-cni.ts
 import { createHash as createHash3 } from "node:crypto";
-import { readFile as readFile3 } from "node:fs/promises";
+import { readFile as readFile5 } from "node:fs/promises";
 
 // src/host/download.ts
 import { createHash as createHash2, randomUUID as randomUUID6 } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { createReadStream as createReadStream2 } from "node:fs";
 import { isIP } from "node:net";
-import { copyFile as copyFile3, mkdir as mkdir2, readFile, rm as rm2 } from "node:fs/promises";
+import { copyFile as copyFile3, mkdir as mkdir2, readFile as readFile3, rm as rm2 } from "node:fs/promises";
 import { tmpdir as tmpdir2 } from "node:os";
-import { join as join11 } from "node:path";
+import { join as join12 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
@@ -78348,7 +78931,7 @@ async function rangedDownload(url2, dest, o = {}) {
 async function fetchToFile(url2) {
   const dir2 = process.env.RUNNER_TEMP || tmpdir2();
   await mkdir2(dir2, { recursive: true });
-  const dest = join11(dir2, randomUUID6());
+  const dest = join12(dir2, randomUUID6());
   try {
     if (url2.startsWith("file:")) await copyFile3(fileURLToPath2(url2), dest);
     else await rangedDownload(url2, dest);
@@ -78427,7 +79010,7 @@ async function expectedDigest(artifact, fileName) {
   try {
     const sumPath = await fetchToFile(artifact.checksumUrl);
     try {
-      return parseChecksum(await readFile(sumPath, "utf8"), fileName);
+      return parseChecksum(await readFile3(sumPath, "utf8"), fileName);
     } finally {
       await rm2(sumPath, { force: true });
     }
@@ -78445,7 +79028,7 @@ async function downloadVerified(artifact, cache, log2 = () => {
   if (kept) {
     const actual2 = await sha256File(kept).catch((err) => err.message);
     if (actual2 === expected) {
-      const copy = join11(process.env.RUNNER_TEMP || tmpdir2(), `ksn-cached-${randomUUID6()}`);
+      const copy = join12(process.env.RUNNER_TEMP || tmpdir2(), `ksn-cached-${randomUUID6()}`);
       await copyFile3(kept, copy);
       cache.used(artifact);
       log2(`${artifact.name} from the cache entry, verified against ${digestSource(artifact)}`);
@@ -78472,7 +79055,7 @@ var cacheVersion = (v) => v.replace(/^v/, "");
 async function verifiedToolCacheHit(artifact, key, file2, log2) {
   const hit = find(key.tool, cacheVersion(key.version), key.arch);
   if (!hit) return void 0;
-  const path14 = join11(hit, file2);
+  const path14 = join12(hit, file2);
   const expected = await expectedDigest(artifact, fileNameOf(artifact));
   const actual = await sha256File(path14).catch(() => void 0);
   if (actual === expected) {
@@ -78494,13 +79077,13 @@ async function cachedTarball(artifact, key, log2 = () => {
     const file2 = await downloadVerified(artifact, cache, log2);
     const dir2 = await cacheFile(file2, fileName, key.tool, cacheVersion(key.version), key.arch);
     await rm2(file2, { force: true });
-    tarball = join11(dir2, fileName);
+    tarball = join12(dir2, fileName);
   }
   return extractTar2(tarball);
 }
 
 // src/cnis/release.ts
-import { readFile as readFile2, rm as rm3 } from "node:fs/promises";
+import { readFile as readFile4, rm as rm3 } from "node:fs/promises";
 function cniReleaseOf(plugin, config) {
   if (!plugin.release) throw new Error(`cni '${config.cni}' installs no release`);
   const spec = config.cniVersion;
@@ -78518,10 +79101,10 @@ function isPinned(plugin, config) {
 }
 var isUrl = (s) => /^(?:https?|file):\/\//.test(s);
 async function readManifest(source) {
-  if (!isUrl(source)) return readFile2(source, "utf8");
+  if (!isUrl(source)) return readFile4(source, "utf8");
   const file2 = await fetchToFile(source);
   try {
-    return await readFile2(file2, "utf8");
+    return await readFile4(file2, "utf8");
   } finally {
     await rm3(file2, { force: true });
   }
@@ -78541,7 +79124,7 @@ function manifestCni(m) {
         };
       }
       if (isUrl(source)) return { downloads: [{ what: `the ${m.name} manifest`, url: source, input: "cni-manifest" }], images: void 0 };
-      const text = await readFile3(source, "utf8").catch(() => void 0);
+      const text = await readFile5(source, "utf8").catch(() => void 0);
       if (text === void 0) return { downloads: [], images: [] };
       try {
         return { downloads: [], images: m.render(text, config.podNetworkCidr).images };
@@ -78666,9 +79249,9 @@ var calico = {
     // loopback, host-local, portmap, tuning, bandwidth, beside install, calico and
     // calico-ipam). Those the CNI plugins step installed are recorded there already.
     files: [
-      join12(paths.cniConfDir, "10-calico.conflist"),
-      join12(paths.cniConfDir, "calico-kubeconfig"),
-      ...["calico", "calico-ipam", "install", "flannel", "loopback", "host-local", "portmap", "tuning", "bandwidth"].map((b) => join12(paths.cniBinDir, b))
+      join13(paths.cniConfDir, "10-calico.conflist"),
+      join13(paths.cniConfDir, "calico-kubeconfig"),
+      ...["calico", "calico-ipam", "install", "flannel", "loopback", "host-local", "portmap", "tuning", "bandwidth"].map((b) => join13(paths.cniBinDir, b))
     ],
     // the DaemonSet's hostPath volumes (DirectoryOrCreate, or created by the runtime when
     // missing): var-lib-calico, var-run-calico, cni-log-dir, policysync, host-local-net-dir
@@ -78682,7 +79265,7 @@ var calico = {
     // /run/calico/cgroup, and the BPF filesystem where none is, with Bidirectional
     // propagation "so that it outlives the init container" (calico.yaml): unmounted before
     // /run/calico is removed, which would otherwise reach into the host's cgroup tree.
-    mounts: [onHost(paths, join12(CALICO_DIRS.run, "cgroup")), onHost(paths, BPF_FS_DIR)]
+    mounts: [onHost(paths, join13(CALICO_DIRS.run, "cgroup")), onHost(paths, BPF_FS_DIR)]
   }),
   hostRoots: (paths) => Object.values(CALICO_DIRS).map((d) => onHost(paths, d)),
   diagnostics: (_paths, kubectl2, kubeconfig) => [
@@ -78714,7 +79297,7 @@ var calico = {
 };
 
 // src/cnis/flannel/plugin.ts
-import { join as join13 } from "node:path";
+import { join as join14 } from "node:path";
 
 // src/cnis/flannel/manifest.ts
 var import_yaml2 = __toESM(require_dist4(), 1);
@@ -78782,7 +79365,7 @@ var flannel = {
     sets: { title: "net-conf Network", full: "net-conf.json Network" }
   }),
   leftovers: (paths) => ({
-    files: [join13(paths.cniConfDir, "10-flannel.conflist"), join13(paths.cniBinDir, "flannel")],
+    files: [join14(paths.cniConfDir, "10-flannel.conflist"), join14(paths.cniBinDir, "flannel")],
     dirs: [onHost(paths, FLANNEL.runDir), paths.cniStateDir],
     interfaces: [...FLANNEL.interfaces],
     mounts: []
@@ -78904,455 +79487,6 @@ function minorOf(version3) {
 
 // src/engine/learned.ts
 var FROM_KUBEADM = "<asked of kubeadm at run time>";
-
-// src/host/exec.ts
-var CommandError = class extends Error {
-  constructor(argv, result) {
-    const tail = lastLines(result.stderr.trim() || result.stdout.trim(), 20);
-    super(`\`${displayArgv(argv)}\` exited with code ${result.exitCode}${tail ? `:
-${tail}` : ""}`);
-    this.argv = argv;
-    this.result = result;
-    this.name = "CommandError";
-  }
-  argv;
-  result;
-};
-function lastLines(text, n) {
-  return text.split("\n").slice(-n).join("\n");
-}
-function displayArgv(argv) {
-  return argv.map((a) => /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
-}
-function isRoot() {
-  return typeof process.getuid === "function" && process.getuid() === 0;
-}
-function createRun(options = {}) {
-  const sudo = options.sudo ?? !isRoot();
-  const debug2 = options.debug ?? debug;
-  return async (argv, opts = {}) => {
-    let full = [...argv];
-    if (opts.env && Object.keys(opts.env).length > 0) {
-      full = ["env", ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`), ...full];
-    }
-    if (opts.privileged && sudo) full = ["sudo", "-n", ...full];
-    debug2(`exec: ${displayArgv(full)}`);
-    const [cmd, ...args] = full;
-    const res = await getExecOutput(cmd, args, {
-      silent: true,
-      ignoreReturnCode: true,
-      input: opts.input === void 0 ? void 0 : Buffer.from(opts.input)
-    });
-    const result = { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
-    if (result.exitCode !== 0 && !opts.allowFailure) throw new CommandError(argv, result);
-    return result;
-  };
-}
-
-// src/host/apt.ts
-function aptInstallArgv(packages) {
-  return ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
-}
-
-// src/host/changes/exists.ts
-import { lstat as lstat2 } from "node:fs/promises";
-async function existsAs(run, path14) {
-  try {
-    await lstat2(path14);
-    return true;
-  } catch (err) {
-    const code2 = err.code;
-    if (code2 === "ENOENT" || code2 === "ENOTDIR") return false;
-    if (code2 !== "EACCES") throw new Error(`cannot tell whether ${path14} exists: ${err.message}`, { cause: err });
-    return (await run(["stat", "-c", "%F", path14], { privileged: true, allowFailure: true })).exitCode === 0;
-  }
-}
-
-// src/host/links.ts
-import { lstat as lstat3, readlink as readlink2 } from "node:fs/promises";
-import { dirname as dirname8, resolve as resolve3, sep as sep9 } from "node:path";
-var code = (err) => err?.code;
-function othersMayChange(dir2) {
-  return dir2.uid !== 0 || (dir2.mode & 18) !== 0 && (dir2.mode & 512) === 0;
-}
-async function untrustedLink(path14, o = {}) {
-  const abs = resolve3(path14);
-  const parts = abs.split(sep9).filter((p) => p !== "");
-  let at = "";
-  for (const [i, part] of parts.entries()) {
-    at = `${at}/${part}`;
-    if (o.lastOnly && i < parts.length - 1) continue;
-    let st;
-    try {
-      st = await lstat3(at);
-    } catch (err) {
-      if (["ENOENT", "ENOTDIR", "EACCES"].includes(code(err) ?? "")) return void 0;
-      throw err;
-    }
-    if (!st.isSymbolicLink()) continue;
-    const parent = await lstat3(dirname8(at));
-    if (st.uid === 0 && !othersMayChange(parent)) continue;
-    const target = await readlink2(at).catch(() => "?");
-    const who = st.uid !== 0 ? `owned by uid ${st.uid}` : `in ${dirname8(at)}, which uid ${parent.uid} ${parent.uid === 0 ? "lets others write to" : "owns"}`;
-    return `${at} is a symbolic link (to ${target}) ${who}, which a root command would follow`;
-  }
-  return void 0;
-}
-async function refuseUntrustedLink(path14, doing, o = {}) {
-  const why = await untrustedLink(path14, o);
-  if (why !== void 0) {
-    throw new Error(`Refusing to ${doing} as root: ${why}. Nothing was done to it. Remove the link (or put a regular file or directory there) and run again.`);
-  }
-}
-
-// src/host/changes/fields.ts
-import { posix } from "node:path";
-var LedgerSchemaError = class extends Error {
-  constructor(message) {
-    super(message);
-    this.name = "LedgerSchemaError";
-  }
-};
-function underRoots(path14, roots) {
-  if (!path14.startsWith("/") || posix.normalize(path14) !== path14 || path14.length > 1 && path14.endsWith("/")) return false;
-  return roots.some((r) => path14 === r || path14.startsWith(`${r}/`));
-}
-var UNIT = /^[A-Za-z0-9:_.\\@-]{1,200}$/;
-var Fields = class {
-  constructor(o, where2, roots, named = []) {
-    this.o = o;
-    this.where = where2;
-    this.roots = roots;
-    this.named = named;
-  }
-  o;
-  where;
-  roots;
-  named;
-  seen = /* @__PURE__ */ new Set(["kind"]);
-  refuse(key, what) {
-    throw new LedgerSchemaError(`${this.where}: field '${key}' ${what}`);
-  }
-  get(key) {
-    this.seen.add(key);
-    return this.o[key];
-  }
-  string(key, re, accepted) {
-    const v = this.get(key);
-    if (typeof v !== "string" || !re.test(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
-    return v;
-  }
-  unit(key) {
-    return this.string(key, UNIT, "a systemd unit name");
-  }
-  bool(key) {
-    const v = this.get(key);
-    if (typeof v !== "boolean") this.refuse(key, `is ${JSON.stringify(v)}; accepted: true or false`);
-    return v;
-  }
-  path(key) {
-    const v = this.get(key);
-    return this.checkPath(key, v);
-  }
-  optionalPath(key) {
-    return this.o[key] === void 0 ? (this.seen.add(key), void 0) : this.path(key);
-  }
-  checkPath(key, v) {
-    if (typeof v !== "string" || !underRoots(v, this.roots)) {
-      this.refuse(key, `names ${JSON.stringify(v)}, which is not a normal absolute path under the places the action writes to (${this.roots.join(", ")})`);
-    }
-    this.named.push(v);
-    return v;
-  }
-  strings(key, re, accepted) {
-    const v = this.get(key);
-    if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && re.test(x))) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of ${accepted}`);
-    return v;
-  }
-  paths(key) {
-    const v = this.get(key);
-    if (!Array.isArray(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of paths`);
-    return v.map((x) => this.checkPath(key, x));
-  }
-  /** an object of string values, each key and value matching */
-  map(key, keyRe, valueRe, accepted) {
-    const v = this.get(key);
-    const ok3 = typeof v === "object" && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, x]) => keyRe.test(k) && typeof x === "string" && valueRe.test(x));
-    if (!ok3) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
-    return { ...v };
-  }
-  /** The record, once every field was read: a field the kind does not know is refused. */
-  done(c) {
-    const extra = Object.keys(this.o).filter((k) => !this.seen.has(k));
-    if (extra.length > 0) throw new LedgerSchemaError(`${this.where}: unknown field${extra.length > 1 ? "s" : ""} ${extra.map((k) => `'${k}'`).join(", ")}`);
-    return c;
-  }
-};
-
-// src/host/changes/kind.ts
-var octal = (mode) => mode.toString(8).padStart(4, "0");
-var ownerArgs = (o) => o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
-
-// src/host/changes/dir.ts
-import { dirname as dirname9 } from "node:path";
-var dir = {
-  describe: (c) => `${c.path}/ (created)`,
-  // never into another filesystem mounted below it (a CNI's cgroup2 mount whose unmount
-  // failed): rm would delete the host's empty cgroups there
-  async undo(c, u) {
-    const why = await untrustedLink(dirname9(c.path));
-    if (why !== void 0) {
-      u.fail(`${c.path}/ was not removed: ${why}; nothing was done to it as root. Remove the link, then ${c.path} yourself.`);
-      return "failed";
-    }
-    return await u.exec(["rm", "-rf", "--one-file-system", c.path]) ? "undone" : "failed";
-  },
-  parse: (f) => f.done({ kind: "dir", path: f.path("path") })
-};
-
-// src/host/changes/file.ts
-function installArgv(src, dest, o = {}) {
-  return ["install", "-D", "-m", octal(o.mode ?? 420), ...ownerArgs(o), src, dest];
-}
-var file = {
-  describe: (c) => c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`,
-  async undo(c, u) {
-    const tmp = `${c.path}.kubeadm-single-node-restore`;
-    for (const p of c.backup ? [c.path, tmp] : [c.path]) {
-      const why = await untrustedLink(p);
-      if (why !== void 0) {
-        u.fail(`${c.backup ? `${c.path} was not put back` : `${c.path} was not removed`}: ${why}; nothing was done to it as root. Remove the link, then put the original back from ${c.backup ?? "(none: the action made the file)"} yourself.`);
-        return "failed";
-      }
-    }
-    if (!c.backup) return await u.exec(["rm", "-f", c.path]) ? "undone" : "failed";
-    const ok3 = await u.exec(["cp", "-a", "--remove-destination", c.backup, tmp]) && await u.exec(["mv", "-fT", tmp, c.path]) && await u.exec(["rm", "-f", c.backup]);
-    return ok3 ? "undone" : "failed";
-  },
-  parse: (f) => {
-    const path14 = f.path("path");
-    const backup = f.optionalPath("backup");
-    return f.done(backup === void 0 ? { kind: "file", path: path14 } : { kind: "file", path: path14, backup });
-  }
-};
-
-// src/host/changes/interface.ts
-import { join as join14 } from "node:path";
-var networkInterface = {
-  describe: (c) => `network interface ${c.name} (created)`,
-  async undo(c, u) {
-    if (!await u.exists(join14(u.sysClassNet, c.name))) return "undone";
-    return await u.exec(["ip", "link", "delete", c.name]) ? "undone" : "failed";
-  },
-  // the kernel's rule for an interface name (dev_valid_name): at most 15 bytes, no '/', ':'
-  // or space; and never one of the host's own (lo is the one every host has)
-  parse: (f) => f.done({ kind: "interface", name: f.string("name", /^(?!lo$)(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/, "a network interface name the action's CNI makes, such as cni0 or flannel.1") })
-};
-
-// src/host/changes/kubeadm-init.ts
-function kubeadmResetArgv(r) {
-  return [r.kubeadm, "reset", "--force", "--cri-socket", r.criSocket, "--cert-dir", r.certificatesDir, "--kubeconfig", "/dev/null"];
-}
-var kubeadmInitKind = {
-  describe: () => "kubeadm init (undone by kubeadm reset)",
-  undo: async (c, u) => await u.exec(kubeadmResetArgv(c)) ? "undone" : "failed",
-  parse: (f) => {
-    const c = {
-      kind: "kubeadm-init",
-      kubeadm: f.path("kubeadm"),
-      config: f.path("config"),
-      criSocket: f.string("criSocket", /^unix:\/\/\/(?!.*\/\.\.?(\/|$))[A-Za-z0-9_./-]{1,200}$/, "a unix:/// socket path"),
-      certificatesDir: f.path("certificatesDir")
-    };
-    if (!c.kubeadm.endsWith("/kubeadm")) f.refuse("kubeadm", `names ${JSON.stringify(c.kubeadm)}, which is not a kubeadm binary`);
-    return f.done(c);
-  }
-};
-
-// src/host/changes/module.ts
-var kernelModule = {
-  describe: (c) => `kernel modules loaded: ${c.modules.join(", ")}`,
-  undo: async () => "left",
-  leftInPlace: true,
-  parse: (f) => f.done({ kind: "modules-loaded", modules: f.strings("modules", /^[A-Za-z0-9_-]{1,64}$/, "kernel module names") })
-};
-
-// src/host/changes/mount.ts
-import { readFile as readFile4 } from "node:fs/promises";
-function unescapeMountPath(p) {
-  return p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-}
-async function isMountPoint(table, path14) {
-  const text = await readFile4(table, "utf8");
-  return text.split("\n").some((l) => l.split(" ")[1] !== void 0 && unescapeMountPath(l.split(" ")[1]) === path14);
-}
-var mount = {
-  describe: (c) => `${c.path} (mounted)`,
-  async undo(c, u) {
-    if (!await isMountPoint(u.procMounts, c.path)) return "undone";
-    return await u.exec(["umount", c.path]) ? "undone" : "failed";
-  },
-  parse: (f) => f.done({ kind: "mount", path: f.path("path") })
-};
-
-// src/host/changes/package.ts
-var installedPackage = {
-  describe: (c) => `packages installed: ${c.packages.join(", ")}`,
-  undo: async () => "left",
-  leftInPlace: true,
-  // Debian's package names (policy 5.6.1), with an optional architecture
-  parse: (f) => f.done({ kind: "packages-installed", packages: f.strings("packages", /^[a-z0-9][a-z0-9+.-]{1,100}(:[a-z0-9]+)?$/, "Debian package names") })
-};
-
-// src/host/changes/reload.ts
-var reloadWith = {
-  describe: (c) => `${c.unit} reloaded with ${c.kept} at ${c.path}`,
-  async undo(c, u) {
-    const ok3 = await u.exec(installArgv(c.kept, c.path)) && await u.exec(["systemctl", "reload", c.unit]);
-    return ok3 ? "undone" : "failed";
-  },
-  parse: (f) => f.done({ kind: "reload-with", unit: f.unit("unit"), path: f.path("path"), kept: f.path("kept") })
-};
-
-// src/host/changes/swap.ts
-import { readFile as readFile5 } from "node:fs/promises";
-var swap = {
-  describe: (c) => `swap off (${c.devices.join(", ")})`,
-  async undo(c, u) {
-    const on = await readFile5(u.procSwaps, "utf8").catch(() => "");
-    let ok3 = true;
-    for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await u.exec(["swapon", d]) && ok3;
-    return ok3 ? "undone" : "failed";
-  },
-  // a swap device or file may be anywhere on the host: an absolute, normal path, no option
-  parse: (f) => f.done({ kind: "swap-off", devices: f.strings("devices", /^\/(?!.*(^|\/)\.\.?(\/|$))[^\0\n]*$/, "absolute paths of swap devices or files") })
-};
-
-// src/host/changes/sysctl.ts
-var KEY = /^net\.(ipv4\.ip_forward|bridge\.bridge-nf-call-ip6?tables)$/;
-var VALUE = /^-?[0-9]{1,20}$/;
-var sysctl = {
-  describe: (c) => `sysctl ${Object.entries(c.values).map(([k, v]) => `${k} (was ${v})`).join(", ")}`,
-  async undo(c, u) {
-    let ok3 = true;
-    for (const [k, v] of Object.entries(c.values)) ok3 = await u.exec(["sysctl", "-w", `${k}=${v}`]) && ok3;
-    return ok3 ? "undone" : "failed";
-  },
-  parse: (f) => f.done({ kind: "sysctl", values: f.map("values", KEY, VALUE, "the keys the action sets (net.ipv4.ip_forward, net.bridge.bridge-nf-call-iptables, -ip6tables), each with a number") })
-};
-
-// src/host/changes/unit.ts
-var ENABLED_STATE = /^[a-z-]{1,40}$/;
-var unitEnabled = {
-  describe: (c) => `${c.unit} enabled (was ${c.was})`,
-  async undo(c, u) {
-    if (c.was === "enabled") return "undone";
-    try {
-      await u.services.disable(c.unit, !c.wasActive);
-    } catch (err) {
-      u.fail(err.message);
-      return "failed";
-    }
-    if (!c.wasActive) u.later.stopped.add(c.unit);
-    return "undone";
-  },
-  parse: (f) => f.done({ kind: "unit-enabled", unit: f.unit("unit"), was: f.string("was", ENABLED_STATE, "what systemctl is-enabled prints, such as 'disabled'"), wasActive: f.bool("wasActive") })
-};
-var unitRestarted = {
-  describe: (c) => `${c.unit} restarted`,
-  async undo(c, u) {
-    u.later.units.set(c.unit, c.wasActive ? "restart" : "stop");
-    return "undone";
-  },
-  parse: (f) => f.done({ kind: "unit-restarted", unit: f.unit("unit"), wasActive: f.bool("wasActive") })
-};
-var unitReloaded = {
-  describe: (c) => `${c.unit} reloaded`,
-  async undo(c, u) {
-    if (!u.later.units.has(c.unit)) u.later.units.set(c.unit, "reload");
-    return "undone";
-  },
-  parse: (f) => f.done({ kind: "unit-reloaded", unit: f.unit("unit") })
-};
-var unitsReloaded = {
-  describe: () => "systemd units reloaded",
-  async undo(_c, u) {
-    u.later.daemonReload = true;
-    return "undone";
-  },
-  parse: (f) => f.done({ kind: "units-reloaded" })
-};
-
-// src/host/changes/index.ts
-var KINDS = {
-  file,
-  dir,
-  "unit-enabled": unitEnabled,
-  "unit-restarted": unitRestarted,
-  "unit-reloaded": unitReloaded,
-  "units-reloaded": unitsReloaded,
-  "swap-off": swap,
-  sysctl,
-  "modules-loaded": kernelModule,
-  "packages-installed": installedPackage,
-  interface: networkInterface,
-  mount,
-  "kubeadm-init": kubeadmInitKind,
-  "reload-with": reloadWith
-};
-var kindOf = (c) => KINDS[c.kind];
-function describeChange(c) {
-  return kindOf(c).describe(c);
-}
-function parseChange(raw, index, roots, named) {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new LedgerSchemaError(`change ${index} is ${JSON.stringify(raw)}, not a record`);
-  const kind = raw.kind;
-  if (typeof kind !== "string" || !Object.hasOwn(KINDS, kind)) {
-    throw new LedgerSchemaError(`change ${index} has kind ${JSON.stringify(kind)}, which is not one the action records (${Object.keys(KINDS).join(", ")})`);
-  }
-  return KINDS[kind].parse(new Fields(raw, `change ${index} (${kind})`, roots, named));
-}
-async function undoChanges(changes, o) {
-  const report = { undone: [], restarted: [], leftInPlace: [], failed: [], remaining: [] };
-  const exec2 = async (argv) => {
-    const r = await o.run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
-    if (r.exitCode !== 0) report.failed.push(`\`${argv.join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
-    return r.exitCode === 0;
-  };
-  const u = {
-    run: o.run,
-    services: o.services,
-    exec: exec2,
-    fail: (m) => void report.failed.push(m),
-    exists: (path14) => existsAs(o.run, path14),
-    procSwaps: o.procSwaps,
-    sysClassNet: o.sysClassNet,
-    procMounts: o.procMounts ?? "/proc/self/mounts",
-    later: { daemonReload: false, units: /* @__PURE__ */ new Map(), stopped: /* @__PURE__ */ new Set() }
-  };
-  for (const c of [...changes].reverse()) {
-    const outcome = await kindOf(c).undo(c, u);
-    if (outcome === "left") report.leftInPlace.push(describeChange(c));
-    else if (outcome === "undone") report.undone.push(describeChange(c));
-    else report.remaining.unshift(c);
-  }
-  if (u.later.daemonReload && await exec2(["systemctl", "daemon-reload"])) report.restarted.push("systemd units reloaded");
-  for (const [unit, action5] of u.later.units) {
-    if (action5 === "stop" && u.later.stopped.has(unit)) continue;
-    const done = { restart: "restarted", reload: "reloaded", stop: "stopped" }[action5];
-    if (await exec2(["systemctl", action5, unit])) report.restarted.push(`${unit} ${done} with its original configuration`);
-  }
-  return report;
-}
-
-// src/images/mirrors.ts
-function upstreamServer(registry) {
-  return registry === "docker.io" ? "https://registry-1.docker.io" : `https://${registry}`;
-}
-function registryHosts(mirror) {
-  const own = mirror.endpoints.find((e) => new URL(e).host === mirror.registry);
-  return { server: own ?? upstreamServer(mirror.registry), mirrors: mirror.endpoints.filter((e) => e !== own) };
-}
 
 // src/images/ref.ts
 var alnum = "[a-z0-9]+";
@@ -79665,6 +79799,9 @@ function renderHostsToml(mirror) {
   const doc = { server };
   if (mirrors.length > 0) doc.host = Object.fromEntries(mirrors.map((m) => [m, { capabilities: ["pull", "resolve"] }]));
   return stringify3(doc);
+}
+function renderLoopbackHostsToml(host2) {
+  return stringify3({ server: `http://${host2}` });
 }
 
 // src/kube/wait.ts
@@ -80303,7 +80440,9 @@ function configureStep(p, l, needs) {
       render: (lr) => render(lr, false)
     },
     ...usesCredentialProvider(config, learned.containerdMajor) ? credentialProviderOps(config, paths) : [],
-    ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join16(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
+    ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join16(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) })),
+    // containerd reads certs.d at each pull: the add-ons' loopback registries need no restart of their own
+    ...p.loopbackRegistries.map((host2) => ({ kind: "write", path: join16(l.certsDir, host2, "hosts.toml"), render: () => renderLoopbackHostsToml(host2) }))
   ];
   if (l.own) ops.push({ kind: "service", action: "daemon-reload" }, { kind: "service", action: "enable", unit: l.unit });
   ops.push(
@@ -80965,6 +81104,7 @@ var CLEANUP_VALUES = ["auto", "true", "false"];
 var CLEANUP_FORMS = `${quoted(CLEANUP_VALUES)} (also 'True', 'TRUE', 'False', 'FALSE', as YAML 1.2 writes booleans)`;
 var CREDENTIALS_FORM = "one line per registry host, 'REGISTRY=USERNAME:TOKEN', such as 'docker.io=octocat:dckr_pat_\u2026' or 'registry.example.com:5000=ci:s3cret': the line is split at its first '=' and then at the first ':' after it, so a TOKEN may hold ':' and '=' (a USERNAME may not hold ':', by HTTP basic authentication's rule); neither may hold spaces; REGISTRY is a host[:port], not a URL; a line starting with '#' is a comment";
 var RETAG_FORM = "one line per image, 'SOURCE=TARGET', both image references, such as 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1': SOURCE is pulled (or imported) with the other images, then tagged as TARGET, which is not pulled";
+var LOCAL_REGISTRY_FORMS = "'false' (no registry), 'true' (a registry at localhost:5000), or a port number from 1 to 65535 such as '5001' (a registry at localhost:5001); 'True', 'TRUE', 'False', 'FALSE' too, as YAML 1.2 writes booleans";
 var DURATION_FORMS = "a positive duration of at most 1h (3600 seconds), such as '300', '300s', '5m' or '1m30s'";
 var IMAGE_FORMS = "an image reference such as 'nginx:1.29', 'docker.io/library/nginx:stable-alpine' or 'ghcr.io/org/app@sha256:\u2026'";
 var INPUTS = [
@@ -81113,6 +81253,16 @@ var INPUTS = [
     default: "",
     description: "One line per image: 'SOURCE=TARGET', both image references, e.g. 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1'; '#' starts a comment. For a mirror that names an image differently: each SOURCE is pulled (or imported) with the other images, then tagged as TARGET in the runtime's store (ctr images tag --force) before kubeadm init, so TARGET is never pulled. A TARGET takes a tag, not a digest, is made by one line only and is no other line's SOURCE.",
     summary: "lines of `SOURCE=TARGET`, both image references: SOURCE is pulled (or imported) with the rest, then tagged as TARGET, which is not pulled; a TARGET has a tag, not a digest, is made by one line and is no line's SOURCE"
+  },
+  {
+    name: "local-registry",
+    field: "localRegistry",
+    section: "images",
+    kind: "port-or-boolean",
+    forms: LOCAL_REGISTRY_FORMS,
+    default: "false",
+    description: "'true' runs a registry (the distribution project's image, pulled through the docker.io mirrors) in the runner's Docker at localhost:5000; a port number (1-65535) runs it at localhost:PORT. `docker push localhost:PORT/app:tag` works, and pods pull `localhost:PORT/app:tag`: the runtime is configured for plain HTTP to that host alone. The output local-registry gives the address; cleanup removes the container and the runtime's configuration for it. Needs Docker on the host.",
+    summary: "`false`; `true` (port 5000) or a port `1`-`65535`: a registry at `localhost:PORT` for `docker push` and pods ([Local registry](#local-registry))"
   },
   {
     name: "untaint",

@@ -4,7 +4,7 @@
 import type { Config } from '../config/inputs.js'
 import type { Hint, Probe } from '../engine/diagnostics.js'
 import type { PluginContext } from '../engine/plugin-context.js'
-import type { Step } from '../engine/step.js'
+import type { Step, StepId } from '../engine/step.js'
 import type { Paths } from '../host/paths.js'
 
 export interface AddonPlugin {
@@ -16,8 +16,18 @@ export interface AddonPlugin {
   describe(config: Config): string
   /** the images its pods run: preloaded (and cached) with the cluster's own */
   images(config: Config): string[]
-  /** its steps, in the `addons` phase; each names the steps it needs (init.kubeconfig, a network step) */
-  steps(p: PluginContext): Step[]
+  /**
+   * its steps, in the `addons` phase; each names the steps it needs (init.kubeconfig, a network
+   * step). `planned`: the ids of the plan's steps of the earlier phases, for a step the plan
+   * has on some hosts only (runtime.docker-mirrors)
+   */
+  steps(p: PluginContext, planned: ReadonlySet<StepId>): Step[]
+  /** registries it serves on the host's loopback (localhost:PORT), which the runtime is told to pull from over plain HTTP (PluginContext.loopbackRegistries) */
+  loopbackRegistries?(config: Config): string[]
+  /** what stops the run before anything changes, given the host and the plan's earlier steps (an InputError naming the input) */
+  problems?(p: PluginContext, planned: ReadonlySet<StepId>): string[]
+  /** the action's outputs it sets, by name, once the cluster is ready (action.yml declares each) */
+  outputs?(config: Config): Record<string, string>
   diagnostics(paths: Paths, kubectl: string, kubeconfig: string): Probe[]
   hints: readonly Hint[]
 }

@@ -106,7 +106,9 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
       'node-port': l.nodePort === undefined ? '' : String(l.nodePort),
       'nginx-url': l.nginxUrl ?? '',
       timings: JSON.stringify(timingsJson(timings, seconds())),
-      'cache-hit': !cache?.restored ? 'false' : cache.restored.exact ? 'true' : 'partial'
+      'cache-hit': !cache?.restored ? 'false' : cache.restored.exact ? 'true' : 'partial',
+      // what the add-ons this run turned on give (local-registry: its address)
+      ...Object.assign({}, ...enabledAddons(config).map((a) => a.outputs?.(config) ?? {}))
     }
     for (const [k, v] of Object.entries(outputs)) io.setOutput(k, v)
     rec.finished = true

@@ -92,6 +92,8 @@ export interface ImagesInputs {
   /** images in the host's Docker, copied into the runtime's store (docker save, then import), normalized */
   loadImages: string[]
   imageRetags: ImageRetag[]
+  /** local-registry: the port of the registry at localhost:PORT; absent when off */
+  localRegistry?: number
 }
 
 /** Where the downloads come from, and whether the network or the cache may be used. */

@@ -22,6 +22,12 @@ export interface PluginContext {
   bin: (name: string) => string
   files: { kubeadmConfig: string; cniManifest: string; smokeManifest: string; kubeconfig: string }
   kubeEnv: Record<string, string>
+  /**
+   * Registries on this host's loopback, as image references name them (localhost:5000), that
+   * the add-ons run and the runtime pulls from over plain HTTP, each on its own: the runtime
+   * configures that host alone, never plain HTTP for others.
+   */
+  loopbackRegistries: readonly string[]
   /** kept downloads, when the cache input is on and entries can be kept here */
   cache?: DownloadCache
 }

@@ -48,7 +48,8 @@ const VALUE_OF: Record<InputKind, string> = {
   'yaml-or-path': 'YAML|PATH',
   'cni-version': 'VERSION',
   secret: '',
-  'secret-lines': ''
+  'secret-lines': '',
+  'port-or-boolean': 'true|false|PORT'
 }
 
 const specs = INPUTS as readonly AnyInputSpec[]

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { existsAs } from './changes/exists.js'
 import { refuseUntrustedLink } from './links.js'
 import { underRoots } from './changes/fields.js'
+import { runContainer } from './changes/container.js'
 import { claimMissingDirs, ensureDir, mkdirArgv, willCreateDir } from './changes/dir.js'
 import { claimFile, installArgv } from './changes/file.js'
 import { willCreateInterface } from './changes/interface.js'
@@ -31,6 +32,7 @@ import type { ServiceAction, ServiceManager } from './services.js'
 // where steps, the dry run and the plan's tree have always taken these from
 export { installArgv } from './changes/file.js'
 export { mkdirArgv } from './changes/dir.js'
+export { dockerRunArgv, dockerRemoveArgv, CONTAINER_NAME } from './changes/container.js'
 export { sysctlApplyArgv } from './changes/sysctl.js'
 export { modprobeArgv } from './changes/module.js'
 export { isMountPoint, unescapeMountPath } from './changes/mount.js'
@@ -64,6 +66,8 @@ export interface Host {
   willCreateInterface(name: string): Promise<void>
   /** likewise for a filesystem mounted at `path`: cleanup unmounts it if nothing is mounted there now */
   willMount(path: string): Promise<void>
+  /** `docker run --detach --name NAME ARGS…` in the host's Docker; refused where a container has that name, removed by cleanup */
+  runContainer(name: string, args: readonly string[], opts?: RunOptions): Promise<RunResult>
 }
 
 export interface HostOptions {
@@ -177,6 +181,7 @@ export function createHost(o: HostOptions): Host {
     // a file that is there already will be overwritten: kept like any file the action writes
     willCreate: (path, kind) => (kind === 'file' ? claimFile(ctx, path) : willCreateDir(ctx, path)),
     willCreateInterface: (name) => willCreateInterface(ctx, name),
-    willMount: (path) => willMount(ctx, path)
+    willMount: (path) => willMount(ctx, path),
+    runContainer: (name, args, opts) => runContainer(ctx, name, args, opts)
   }
 }

@@ -19,6 +19,7 @@ import {
   DURATION_FORMS,
   IMAGE_FORMS,
   inputSpec,
+  LOCAL_REGISTRY_FORMS,
   MIRROR_PRESET_FORMS,
   ON_EXISTING_FORMS,
   RETAG_FORM,
@@ -41,6 +42,18 @@ class Problem extends Error {}
 
 function reject(input: string, value: string, accepted: string): never {
   throw new Problem(`Input '${input}' has the value ${JSON.stringify(value)}; accepted: ${accepted}.`)
+}
+
+/** The registry's default port: the distribution project's own, and kind's. */
+export const LOCAL_REGISTRY_DEFAULT_PORT = 5000
+
+/** local-registry: false, or the port of localhost:PORT ('true' is 5000). A port in decimal, no sign, no leading zero. */
+export function parseLocalRegistry(value: string): number | false {
+  if ((BOOLEAN_TRUE as readonly string[]).includes(value)) return LOCAL_REGISTRY_DEFAULT_PORT
+  if ((BOOLEAN_FALSE as readonly string[]).includes(value)) return false
+  const port = /^[1-9]\d{0,4}$/.test(value) ? Number(value) : NaN
+  if (!(port >= 1 && port <= 65535)) reject('local-registry', value, LOCAL_REGISTRY_FORMS)
+  return port
 }
 
 const VERSION_RE = /^v?(\d+)\.(\d+)(?:\.(\d+)(-[0-9A-Za-z.-]+)?)?$/
@@ -555,6 +568,7 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
   )
   const loadImages = eachOf(field, parseList(read('load-images')), (i) => parseLoadImage('load-images', i))
   const imageRetags = parseRetags('image-retags', read('image-retags'), field)
+  const localRegistry = field(() => parseLocalRegistry(read('local-registry')))
   const untaint = field(() => parseBool('untaint', read('untaint')))
   const fastStart = field(() => parseBool('fast-start', read('fast-start')))
   const kubeadmConfig = parseKubeadmConfig(get('kubeadm-config'), field, problems)
@@ -636,6 +650,7 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     imageArchives: imageArchives!,
     loadImages: loadImages!,
     imageRetags: imageRetags!,
+    localRegistry: localRegistry === false ? undefined : localRegistry,
     untaint: untaint!,
     fastStart: fastStart!,
     kubeadmConfig,

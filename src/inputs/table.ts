@@ -38,6 +38,7 @@ export type InputKind =
   | 'cni-version'
   | 'secret'
   | 'secret-lines'
+  | 'port-or-boolean'
 
 export interface InputSpec<S extends Section = Section> {
   name: string
@@ -95,6 +96,9 @@ export const CREDENTIALS_FORM =
 /** The accepted form of image-retags, as its errors and action.yml say it. */
 export const RETAG_FORM =
   "one line per image, 'SOURCE=TARGET', both image references, such as 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1': SOURCE is pulled (or imported) with the other images, then tagged as TARGET, which is not pulled"
+
+/** The accepted forms of local-registry, as its errors and action.yml say them. */
+export const LOCAL_REGISTRY_FORMS = "'false' (no registry), 'true' (a registry at localhost:5000), or a port number from 1 to 65535 such as '5001' (a registry at localhost:5001); 'True', 'TRUE', 'False', 'FALSE' too, as YAML 1.2 writes booleans"
 
 export const DURATION_FORMS = "a positive duration of at most 1h (3600 seconds), such as '300', '300s', '5m' or '1m30s'"
 export const IMAGE_FORMS = "an image reference such as 'nginx:1.29', 'docker.io/library/nginx:stable-alpine' or 'ghcr.io/org/app@sha256:…'"
@@ -279,6 +283,18 @@ export const INPUTS = [
       "One line per image: 'SOURCE=TARGET', both image references, e.g. 'docker.io/coredns/coredns:1.12.1=registry.k8s.io/coredns/coredns:v1.12.1'; '#' starts a comment. For a mirror that names an image differently: each SOURCE is pulled (or imported) with the other images, then tagged as TARGET in the runtime's store (ctr images tag --force) before kubeadm init, so TARGET is never pulled. A TARGET takes a tag, not a digest, is made by one line only and is no other line's SOURCE.",
     summary:
       "lines of `SOURCE=TARGET`, both image references: SOURCE is pulled (or imported) with the rest, then tagged as TARGET, which is not pulled; a TARGET has a tag, not a digest, is made by one line and is no line's SOURCE"
+  },
+  {
+    name: 'local-registry',
+    field: 'localRegistry',
+    section: 'images',
+    kind: 'port-or-boolean',
+    forms: LOCAL_REGISTRY_FORMS,
+    default: 'false',
+    description:
+      "'true' runs a registry (the distribution project's image, pulled through the docker.io mirrors) in the runner's Docker at localhost:5000; a port number (1-65535) runs it at localhost:PORT. `docker push localhost:PORT/app:tag` works, and pods pull `localhost:PORT/app:tag`: the runtime is configured for plain HTTP to that host alone. The output local-registry gives the address; cleanup removes the container and the runtime's configuration for it. Needs Docker on the host.",
+    summary:
+      "`false`; `true` (port 5000) or a port `1`-`65535`: a registry at `localhost:PORT` for `docker push` and pods ([Local registry](#local-registry))"
   },
   {
     name: 'untaint',

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import type { CacheBackend } from '../cache/backend.js'
 import { cacheKey } from '../cache/key.js'
 import { CacheSession } from '../cache/session.js'
+import { enabledAddons } from '../addons/index.js'
 import { CNIS, type CniPlugin } from '../cnis/index.js'
 import type { Config } from '../config/inputs.js'
 import type { Learned } from '../engine/learned.js'
@@ -73,6 +74,7 @@ export function planContext(input: PlanInput, learned: Learned): PlanContext {
       kubeconfig
     },
     kubeEnv: { KUBECONFIG: kubeconfig },
+    loopbackRegistries: enabledAddons(config).flatMap((a) => a.loopbackRegistries?.(config) ?? []),
     arts: artifacts(config, version, facts.arch),
     smokeTest,
     cache

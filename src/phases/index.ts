@@ -10,7 +10,7 @@ import { minorOf } from '../config/versions.js'
 import { predictKubeadmImages } from '../images/kubeadm.js'
 import type { CacheSession } from '../cache/session.js'
 import { enabledAddons } from '../addons/index.js'
-import { addonSteps } from './addons.js'
+import { addonProblems, addonSteps } from './addons.js'
 import { binarySteps } from './binaries.js'
 import { cacheSteps } from './cache.js'
 import { configSteps, kubeadmConfigInputProblems, kubeadmImageNote } from './config.js'
@@ -84,7 +84,7 @@ export function buildPlan(input: PlanInput): Plan {
   const imageNote = kubeadmImageNote(p)
   if (imageNote) p.notes.push(imageNote)
   const host = hostSteps(p)
-  const steps = [
+  const cluster = [
     ...cacheSteps(p),
     ...host,
     ...binarySteps(p),
@@ -92,10 +92,8 @@ export function buildPlan(input: PlanInput): Plan {
     ...runtimeSteps(p),
     ...imageSteps(p),
     ...initSteps(p, host.map((s) => s.id)),
-    ...networkSteps(p),
-    ...addonSteps(p),
-    ...readySteps(p),
-    ...smokeSteps(p)
+    ...networkSteps(p)
   ]
-  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime, cache: p.cache, inputProblems: [...kubeadmConfigInputProblems(p), ...hostInputProblems(p)] }
+  const steps = [...cluster, ...addonSteps(p, cluster), ...readySteps(p), ...smokeSteps(p)]
+  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime, cache: p.cache, inputProblems: [...kubeadmConfigInputProblems(p), ...hostInputProblems(p), ...addonProblems(p, cluster)] }
 }

@@ -3,6 +3,7 @@
 // compile error. A new kind: a module beside these, its record in `Change`, a line in KINDS.
 import type { Run } from '../exec.js'
 import type { ServiceManager } from '../services.js'
+import { container, type ContainerChange } from './container.js'
 import { dir, type DirChange } from './dir.js'
 import { existsAs } from './exists.js'
 import { Fields, LedgerSchemaError } from './fields.js'
@@ -33,6 +34,7 @@ export type Change =
   | MountChange
   | KubeadmInitChange
   | ReloadWithChange
+  | ContainerChange
 
 export type ChangeKindName = Change['kind']
 
@@ -50,7 +52,8 @@ export const KINDS: { [K in ChangeKindName]: ChangeKind<Extract<Change, { kind: 
   interface: networkInterface,
   mount,
   'kubeadm-init': kubeadmInitKind,
-  'reload-with': reloadWith
+  'reload-with': reloadWith,
+  container
 }
 
 const kindOf = <C extends Change>(c: C): ChangeKind<C> => KINDS[c.kind] as unknown as ChangeKind<C>

@@ -83,3 +83,13 @@ export function renderHostsToml(mirror: RegistryMirror): string {
   if (mirrors.length > 0) doc.host = Object.fromEntries(mirrors.map((m) => [m, { capabilities: ['pull', 'resolve'] }]))
   return stringify(doc)
 }
+
+/**
+ * certs.d/<host>/hosts.toml for a registry on the host's loopback (an add-on's, localhost:5000):
+ * its server over plain HTTP, for that host alone; every other registry keeps HTTPS. The
+ * server is the registry itself, so it may pull, resolve and push (containerd's
+ * docs/hosts.md: a server takes every capability).
+ */
+export function renderLoopbackHostsToml(host: string): string {
+  return stringify({ server: `http://${host}` })
+}

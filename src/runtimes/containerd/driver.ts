@@ -20,7 +20,7 @@ import { criAuths, requestCredentialNotes } from '../../images/credentials.js'
 import { pauseImage } from '../../images/kubeadm.js'
 import type { PluginContext } from '../../engine/plugin-context.js'
 import type { RuntimeDriver, RuntimeSetup } from '../types.js'
-import { renderContainerdConfig, renderHostsToml } from './config.js'
+import { renderContainerdConfig, renderHostsToml, renderLoopbackHostsToml } from './config.js'
 import { waitForContainerd } from './ready.js'
 import { credentialProviderFiles, credentialProviderFlags, credentialProviderOps, credentialsInRequest, usesCredentialProvider } from './credentials.js'
 import { containerdStore, criPullArgv, ctrArgv, ctrExportArgv, ctrImportArgv, ctrPullArgv, type ContainerdStoreOptions } from './store.js'
@@ -139,7 +139,9 @@ function configureStep(p: PluginContext, l: Layout, needs: Step['needs']): Step 
       render: (lr: Learned) => render(lr, false)
     },
     ...(usesCredentialProvider(config, learned.containerdMajor) ? credentialProviderOps(config, paths) : []),
-    ...config.registryMirrors.map((mirror) => ({ kind: 'write' as const, path: join(l.certsDir, mirror.registry, 'hosts.toml'), render: () => renderHostsToml(mirror) }))
+    ...config.registryMirrors.map((mirror) => ({ kind: 'write' as const, path: join(l.certsDir, mirror.registry, 'hosts.toml'), render: () => renderHostsToml(mirror) })),
+    // containerd reads certs.d at each pull: the add-ons' loopback registries need no restart of their own
+    ...p.loopbackRegistries.map((host) => ({ kind: 'write' as const, path: join(l.certsDir, host, 'hosts.toml'), render: () => renderLoopbackHostsToml(host) }))
   ]
   if (l.own) ops.push({ kind: 'service', action: 'daemon-reload' }, { kind: 'service', action: 'enable', unit: l.unit })
   ops.push(
