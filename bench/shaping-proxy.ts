@@ -36,6 +36,8 @@ export interface ShapingOptions {
   connBytesPerSec: number
   /** bytes per second all connections together may carry toward the client; 0: no total cap */
   linkBytesPerSec: number
+  /** bytes per second all connections together may carry away from the client (uploads); 0 or absent: no cap */
+  upLinkBytesPerSec?: number
   rttMs: number
   /** round trips before a new connection's first request byte leaves (TCP + TLS 1.3 = 2) */
   setupRtts: number
@@ -81,6 +83,7 @@ export function describeShaping(o: ShapingOptions): string {
   return [
     `per connection ${mibps(o.connBytesPerSec)} each way`,
     o.linkBytesPerSec > 0 ? `total link ${mibps(o.linkBytesPerSec)} toward the client` : 'no total link cap',
+    ...(o.upLinkBytesPerSec ? [`${mibps(o.upLinkBytesPerSec)} in total away from it`] : []),
     `RTT ${o.rttMs} ms`,
     `${o.setupRtts} RTT before a new connection's first request (TCP + TLS 1.3)`
   ].join(', ')
@@ -267,6 +270,7 @@ export async function startShapingProxy(upstream: string, o: ShapingOptions, lin
   if (!isLoopback(upHost) || !Number.isInteger(upPort)) throw new Error(`the shaping proxy forwards to loopback only, not ${upstream}`)
   const half = o.rttMs / 2
   const highWater = Math.max(512 * 1024, Math.ceil((2 * o.connBytesPerSec * o.rttMs) / 1000))
+  const upLink = o.upLinkBytesPerSec ? new Bucket(o.upLinkBytesPerSec / 1000, burstFor(o.upLinkBytesPerSec)) : undefined
   const zero = (): ShapingStats => ({ connections: 0, peakOpen: 0, peakBusy: 0, busyMs: 0, bytesDown: 0, bytesUp: 0, timeline: [], lastDownMs: 0 })
   let stats = zero()
   let zeroedAt = now()
@@ -300,7 +304,7 @@ export async function startShapingProxy(upstream: string, o: ShapingOptions, lin
     stats.peakOpen = Math.max(stats.peakOpen, open)
     const perConn = (): Bucket => new Bucket(o.connBytesPerSec / 1000, burstFor(o.connBytesPerSec))
     let downBusy = false
-    const requests = new Lane(client, up, [perConn()], half, accepted + o.setupRtts * o.rttMs, highWater, (n) => (stats.bytesUp += n), () => {})
+    const requests = new Lane(client, up, upLink ? [perConn(), upLink] : [perConn()], half, accepted + o.setupRtts * o.rttMs, highWater, (n) => (stats.bytesUp += n), () => {})
     const responses = new Lane(up, client, link ? [perConn(), link] : [perConn()], half, 0, highWater, down, (on) => {
       if (on !== downBusy) {
         downBusy = on
