@@ -264,7 +264,7 @@ async function job(server: TestServer, backend: CacheBackend, extra: Record<stri
   Object.assign(process.env, sb.env, { HOME: join(sb.root, 'home/runner'), SHIM_NODE_PORT: new URL(server.url).port })
   Object.assign(
     process.env,
-    inputEnv({ 'kubernetes-version': 'v1.34.2', 'kubernetes-release-url': `${server.url}/release`, 'github-url': `${server.url}/gh`, 'pod-network-cidr': '10.32.0.0/16', ...extra })
+    inputEnv({ 'kubernetes-version': 'v1.34.2', 'kubernetes-release-url': `${server.url}/release`, 'github-url': `${server.url}/gh`, 'pod-network-cidr': '10.32.0.0/16', cache: 'true', ...extra })
   )
   process.exitCode = undefined
   ;(core.summary as unknown as { _filePath?: string })._filePath = undefined

@@ -52,7 +52,7 @@ describe('the input table and what is written from it', () => {
     }
     assert.deepEqual(
       specs.filter((s) => s.empty).map((s) => s.name),
-      ['image-repository', 'registry-mirrors', 'smoke-test', 'kubernetes-release-url', 'github-url', 'cache']
+      ['image-repository', 'registry-mirrors', 'smoke-test', 'kubernetes-release-url', 'github-url']
     )
   })
 
@@ -93,9 +93,10 @@ describe("a runner's filled-in defaults are a workflow that never named the inpu
     )
   })
 
-  it('offline turns the cache off by default, and cni none the smoke test', () => {
+  it('the cache is off unless asked for, offline or not, and cni none turns the smoke test off', () => {
     assert.equal(asRunner({ offline: 'true', 'kubernetes-version': 'v1.34.2' }).cache, false)
-    assert.equal(asRunner({}).cache, true)
+    assert.equal(asRunner({}).cache, false)
+    assert.equal(asRunner({ cache: 'true' }).cache, true)
     assert.equal(asRunner({ cni: 'none' }).smokeTest, false)
     assert.equal(asRunner({}).smokeTest, true)
   })

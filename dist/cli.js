@@ -57834,10 +57834,9 @@ var INPUTS = [
     section: "sources",
     kind: "boolean",
     forms: BOOLEAN_FORMS,
-    default: "",
-    empty: "`true`, or `false` with `offline: true` (the cache is a network service)",
-    description: "'true' keeps the verified Kubernetes binaries and the cluster's images in GitHub's cache after a successful run and restores them at the start of the next, keyed by Kubernetes version, architecture, runtime and the image set (mirror inputs included). Restored binaries are checked against their published checksums, and images on import against the digests the entry's own archive lists; a damaged entry is ignored with a warning. Images pulled with registry-credentials are never kept. 'false' downloads and pulls every time.",
-    summary: "`true`, `false`: keep the verified downloads and the cluster's images between runs (see [Caching between runs](#caching-between-runs))"
+    default: "false",
+    description: "Off by default: over links modelled on a hosted runner's, restoring the entry was slower than fetching everything, and saving it added about 20 s to the job (the README's Performance section). 'true' keeps the verified Kubernetes binaries and the cluster's images in GitHub's cache after a successful run and restores them at the start of the next, keyed by Kubernetes version, architecture, runtime and the image set (mirror inputs included). Restored binaries are checked against their published checksums, and images on import against the digests the entry's own archive lists; a damaged entry is ignored with a warning. Images pulled with registry-credentials are never kept. Worth it where the registries are slow or rate-limited and the cache service is not. 'false' downloads and pulls every time.",
+    summary: "`true`, `false`: keep the verified downloads and the cluster's images between runs (see [Caching between runs](#caching-between-runs)); not with `offline: true`"
   },
   {
     name: "offline",
@@ -65080,7 +65079,7 @@ function parseInputs(get, o = {}) {
       "Input 'github-token' is empty, but cni-version 'latest' looks the release up with GitHub's API, which limits anonymous callers to 60 requests an hour per address (shared by every job on a hosted runner's address); accepted: a token, such as the default ${{ github.token }} (the job's own; on the command line, $GITHUB_TOKEN), or an exact cni-version such as 'v3.32.2', which needs no lookup."
     );
   }
-  const cache = field(() => parseBool("cache", read2("cache", String(offline !== true))));
+  const cache = field(() => parseBool("cache", read2("cache", "false")));
   if (cache && offline) {
     problems2.push(
       `Inputs 'cache' ('${given("cache")}') and 'offline' ('${given("offline")}') do not go together: the cache is restored from and saved to a service on the network, and offline fetches nothing; accepted: cache left out or 'false' with offline 'true'.`

@@ -81369,10 +81369,9 @@ var INPUTS = [
     section: "sources",
     kind: "boolean",
     forms: BOOLEAN_FORMS,
-    default: "",
-    empty: "`true`, or `false` with `offline: true` (the cache is a network service)",
-    description: "'true' keeps the verified Kubernetes binaries and the cluster's images in GitHub's cache after a successful run and restores them at the start of the next, keyed by Kubernetes version, architecture, runtime and the image set (mirror inputs included). Restored binaries are checked against their published checksums, and images on import against the digests the entry's own archive lists; a damaged entry is ignored with a warning. Images pulled with registry-credentials are never kept. 'false' downloads and pulls every time.",
-    summary: "`true`, `false`: keep the verified downloads and the cluster's images between runs (see [Caching between runs](#caching-between-runs))"
+    default: "false",
+    description: "Off by default: over links modelled on a hosted runner's, restoring the entry was slower than fetching everything, and saving it added about 20 s to the job (the README's Performance section). 'true' keeps the verified Kubernetes binaries and the cluster's images in GitHub's cache after a successful run and restores them at the start of the next, keyed by Kubernetes version, architecture, runtime and the image set (mirror inputs included). Restored binaries are checked against their published checksums, and images on import against the digests the entry's own archive lists; a damaged entry is ignored with a warning. Images pulled with registry-credentials are never kept. Worth it where the registries are slow or rate-limited and the cache service is not. 'false' downloads and pulls every time.",
+    summary: "`true`, `false`: keep the verified downloads and the cluster's images between runs (see [Caching between runs](#caching-between-runs)); not with `offline: true`"
   },
   {
     name: "offline",

@@ -617,8 +617,8 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
       "Input 'github-token' is empty, but cni-version 'latest' looks the release up with GitHub's API, which limits anonymous callers to 60 requests an hour per address (shared by every job on a hosted runner's address); accepted: a token, such as the default ${{ github.token }} (the job's own; on the command line, $GITHUB_TOKEN), or an exact cni-version such as 'v3.32.2', which needs no lookup."
     )
   }
-  // cache's default depends on offline: GitHub's cache is a service on the network
-  const cache = field(() => parseBool('cache', read('cache', String(offline !== true))))
+  // off by default: on a hosted runner a restore is no faster than fetching (bench:cache, README's Performance)
+  const cache = field(() => parseBool('cache', read('cache', 'false')))
   if (cache && offline) {
     problems.push(
       `Inputs 'cache' ('${given('cache')}') and 'offline' ('${given('offline')}') do not go together: the cache is restored from and saved to a service on the network, and offline fetches nothing; accepted: cache left out or 'false' with offline 'true'.`
