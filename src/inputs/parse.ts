@@ -35,7 +35,7 @@ import { Secret } from '../config/secret.js'
 export { CNI_VERSION_FORMS, CREDENTIALS_FORM, INPUT_NAMES, MIRROR_PRESET_FORMS, ON_EXISTING_FORMS, RETAG_FORM, VERSION_FORMS, type InputName } from './table.js'
 
 export * from '../config/inputs.js'
-import { InputError, ON_EXISTING_VALUES, type Cleanup, type CniVersionSpec, type Config, type ImageRetag, type InputGetter, type OnExisting, type RegistryCredential, type RegistryMirror, type VersionSpec } from '../config/inputs.js'
+import { InputError, ON_EXISTING_VALUES, type DiagnosticsArtifact, type Cleanup, type CniVersionSpec, type Config, type ImageRetag, type InputGetter, type OnExisting, type RegistryCredential, type RegistryMirror, type VersionSpec } from '../config/inputs.js'
 
 class Problem extends Error {}
 
@@ -611,6 +611,7 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     )
   }
   const cleanup = field(() => parseCleanup(read('cleanup')))
+  const diagnosticsArtifact = choice<DiagnosticsArtifact>('diagnostics-artifact')
   const onExisting = field(() => {
     const v = read('on-existing')
     if (!(ON_EXISTING_VALUES as readonly string[]).includes(v)) reject('on-existing', v, ON_EXISTING_FORMS)
@@ -649,6 +650,7 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     cache: cache!,
     offline: offline!,
     cleanup: cleanup!,
+    diagnosticsArtifact: diagnosticsArtifact!,
     onExisting: onExisting!,
     dryRun: dryRun!,
     planDir: planDirRaw === '' ? undefined : planDirRaw,
