@@ -657,3 +657,21 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     notes
   }
 }
+
+/**
+ * Every secret value the inputs hold, as the main step masked them (registry-credentials'
+ * tokens and their base64 forms, kubeadm-config's inline tokens, github-token): what the
+ * diagnostics archive is redacted of, as an artifact is never masked. Read even where another
+ * input is bad: the secrets are handed over before anything else is parsed.
+ */
+export function inputSecrets(get: InputGetter): string[] {
+  const out: string[] = []
+  try {
+    parseInputs(get, { secret: (s) => out.push(s) })
+  } catch {
+    // what was handed over before the problem is all there is
+  }
+  const token = get('github-token').trim()
+  if (token !== '') out.push(token)
+  return out
+}
