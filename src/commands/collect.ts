@@ -112,10 +112,16 @@ export async function collectArchive(record: LedgerRecord, env: CommandEnv, diag
 
     const podLogs = async (): Promise<void> => {
       if (!haveKubectl) return void missing.push('pods/: no kubectl or kubeconfig yet')
-      const r = await env.run([kubectl, 'get', 'pods', '--all-namespaces', '-o', 'json'], { env: kube, allowFailure: true }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }))
+      const r = await env.run([kubectl, 'get', 'pods', '-A', '-o', 'json'], { env: kube, allowFailure: true }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }))
       if (r.exitCode !== 0) return void missing.push(`pods/: kubectl get pods exited ${r.exitCode}: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`)
       const jobs: Array<{ ns: string; pod: string; container: string; previous: boolean }> = []
-      for (const p of (JSON.parse(r.stdout) as { items?: PodJson[] }).items ?? []) {
+      let pods: PodJson[]
+      try {
+        pods = (JSON.parse(r.stdout) as { items?: PodJson[] }).items ?? []
+      } catch {
+        return void missing.push(`pods/: kubectl get pods said no JSON: ${r.stdout.slice(0, 200)}`)
+      }
+      for (const p of pods) {
         const ns = p.metadata?.namespace ?? ''
         const pod = p.metadata?.name ?? ''
         const statuses = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]
