@@ -14,7 +14,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
 import * as core from '@actions/core'
 import { actionMain, actionPost } from '../src/entry/action.js'
 import type { Paths } from '../src/host/paths.js'
-import { artifactName } from '../src/io/artifact.js'
+import { artifactName, artifactServiceMissing, wantsArtifact } from '../src/io/artifact.js'
 import { startArtifactService, type ArtifactService, type StoredArtifact } from './helpers/artifact-service.js'
 import { serve, type TestServer } from './helpers/http.js'
 import { layRunner, releaseRoutes } from './helpers/host-tree.js'
@@ -198,8 +198,16 @@ describe('diagnostics-artifact: the post step uploads one archive', () => {
     }
     assert.ok(!files.includes(`${name}/pods/kube-system/kube-flannel-ds-1/kube-flannel.previous.log`), 'previous logs only of a container that restarted')
     assert.ok(!files.some((f) => f.includes('/configs/home/runner/.kube/')), 'never the kubeconfig')
-    assert.match(await readFile(join(dir, name, 'pods/kube-system/coredns-1/coredns.previous.log'), 'utf8'), /log of logs --namespace kube-system coredns-1 --container coredns --timestamps --previous/)
+    assert.match(await readFile(join(dir, name, 'pods/kube-system/coredns-1/coredns.previous.log'), 'utf8'), /log of logs --namespace kube-system coredns-1 --container coredns --timestamps --previous --request-timeout=30s/)
     assert.doesNotMatch(log, /::group::Diagnostics/, 'a run that succeeded prints no diagnostics')
+  })
+
+  it('a job without an artifact service: a warning, and nothing is collected', async () => {
+    delete process.env.ACTIONS_RUNTIME_TOKEN
+    await run({ cleanup: 'true' }, true)
+    assert.deepEqual(service.calls, [])
+    assert.match(log, /::warning::The diagnostics archive is not uploaded: this job has no artifact service/)
+    assert.match(log, /Cleanup: \d+ changes undone/)
   })
 
   it('an upload the service refuses is a warning: the post step goes on to clean up', async () => {
@@ -209,5 +217,32 @@ describe('diagnostics-artifact: the post step uploads one archive', () => {
     assert.match(log, /::warning::The diagnostics archive could not be uploaded as the artifact kubeadm-single-node-diagnostics-build-attempt-2-[0-9a-f]{8}: .*403/)
     assert.match(log, /Cleanup: \d+ changes undone/)
     assert.deepEqual((await readdir(process.env.RUNNER_TEMP!)).filter((f) => /diagnostics/.test(f)), [], 'the archive is removed all the same')
+  })
+})
+
+describe('the artifact: when, its name, and where there is no service', () => {
+  it('on-failure uploads after a failure only (a cancelled run is one), always always, never never', () => {
+    assert.deepEqual(
+      [wantsArtifact(undefined, true), wantsArtifact(undefined, false), wantsArtifact('on-failure', true), wantsArtifact('on-failure', false), wantsArtifact('always', false), wantsArtifact('never', true)],
+      [true, false, true, false, true, false]
+    )
+  })
+
+  it('a name of the job, the attempt and the job run, with what an artifact name may not hold replaced', () => {
+    const token = (job: string) => `x.${Buffer.from(JSON.stringify({ scp: `Actions.Results:run:${job}` })).toString('base64url')}.y`
+    const a = artifactName({ GITHUB_JOB: 'e2e: "a/b" | c*?', GITHUB_RUN_ATTEMPT: '3', ACTIONS_RUNTIME_TOKEN: token('leg-1') })
+    assert.match(a, /^kubeadm-single-node-diagnostics-e2e---a-b----c---attempt-3-[0-9a-f]{8}$/)
+    assert.notEqual(a, artifactName({ GITHUB_JOB: 'e2e: "a/b" | c*?', GITHUB_RUN_ATTEMPT: '3', ACTIONS_RUNTIME_TOKEN: token('leg-2') }), 'matrix legs differ')
+    assert.equal(a, artifactName({ GITHUB_JOB: 'e2e: "a/b" | c*?', GITHUB_RUN_ATTEMPT: '3', ACTIONS_RUNTIME_TOKEN: token('leg-1') }), 'the same job run, the same name')
+    // without a runtime token: the runner's name tells legs on different runners apart
+    assert.notEqual(artifactName({ GITHUB_JOB: 'j', RUNNER_NAME: 'r1' }), artifactName({ GITHUB_JOB: 'j', RUNNER_NAME: 'r2' }))
+  })
+
+  it('says why no artifact can be uploaded: no service in the job, or GitHub Enterprise Server', () => {
+    assert.match(artifactServiceMissing({})!, /no artifact service/)
+    const service = { ACTIONS_RUNTIME_TOKEN: 't', ACTIONS_RESULTS_URL: 'https://results.example/' }
+    assert.equal(artifactServiceMissing(service), undefined)
+    assert.equal(artifactServiceMissing({ ...service, GITHUB_SERVER_URL: 'https://octo.ghe.com' }), undefined)
+    assert.match(artifactServiceMissing({ ...service, GITHUB_SERVER_URL: 'https://github.example.com' })!, /GitHub Enterprise Server \(github\.example\.com\).*diagnose --out DIR/)
   })
 })

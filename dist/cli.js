@@ -56862,6 +56862,7 @@ var RUNTIMES = REGISTRY;
 var POD_LOG_DIR = "/var/log/pods";
 var MAX_FILE = 16 * 1024 * 1024;
 var PARALLEL = 8;
+var REQUEST_TIMEOUT2 = "--request-timeout=30s";
 var present = (p) => access4(p).then(() => true, () => false);
 async function eachLimited(items, fn) {
   let next = 0;
@@ -56913,12 +56914,12 @@ async function collectArchive(record, env, diagnosis, o) {
       if (!haveKubectl) return void missing.push("cluster-info/: no kubectl or kubeconfig yet");
       const dir2 = join14(top, "cluster-info");
       await mkdir5(dir2, { recursive: true });
-      const r = await env.run([kubectl2, "cluster-info", "dump", "--all-namespaces", "--output-directory", dir2], { env: kube, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+      const r = await env.run([kubectl2, "cluster-info", "dump", REQUEST_TIMEOUT2, "--all-namespaces", "--output-directory", dir2], { env: kube, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
       if (r.exitCode !== 0) missing.push(`cluster-info/: kubectl cluster-info dump exited ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`);
     };
     const podLogs = async () => {
       if (!haveKubectl) return void missing.push("pods/: no kubectl or kubeconfig yet");
-      const r = await env.run([kubectl2, "get", "pods", "-A", "-o", "json"], { env: kube, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+      const r = await env.run([kubectl2, "get", "pods", "-A", "-o", "json", REQUEST_TIMEOUT2], { env: kube, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
       if (r.exitCode !== 0) return void missing.push(`pods/: kubectl get pods exited ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`);
       const jobs = [];
       let pods;
@@ -56939,7 +56940,7 @@ async function collectArchive(record, env, diagnosis, o) {
         }
       }
       await eachLimited(jobs, async ({ ns, pod, container, previous }) => {
-        const argv = [kubectl2, "logs", "--namespace", ns, pod, "--container", container, "--timestamps", ...previous ? ["--previous"] : []];
+        const argv = [kubectl2, "logs", "--namespace", ns, pod, "--container", container, "--timestamps", ...previous ? ["--previous"] : [], REQUEST_TIMEOUT2];
         const l = await env.run(argv, { env: kube, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
         await put(`pods/${safe(ns)}/${safe(pod)}/${safe(container)}${previous ? ".previous" : ""}.log`, tail(l.exitCode === 0 ? l.stdout : `(kubectl logs exited ${l.exitCode})
 ${l.stdout}${l.stderr}`));

@@ -33,6 +33,8 @@ const POD_LOG_DIR = '/var/log/pods'
 const MAX_FILE = 16 * 1024 * 1024
 /** At once: kubectl logs and cat calls, each a process */
 const PARALLEL = 8
+/** An API server that takes connections but never answers must not hold the post step (kubectl waits forever by default) */
+const REQUEST_TIMEOUT = '--request-timeout=30s'
 
 export interface ArchiveOptions {
   /** the directory the .tar.gz is written to */
@@ -106,13 +108,13 @@ export async function collectArchive(record: LedgerRecord, env: CommandEnv, diag
       if (!haveKubectl) return void missing.push('cluster-info/: no kubectl or kubeconfig yet')
       const dir = join(top, 'cluster-info')
       await mkdir(dir, { recursive: true })
-      const r = await env.run([kubectl, 'cluster-info', 'dump', '--all-namespaces', '--output-directory', dir], { env: kube, allowFailure: true }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }))
+      const r = await env.run([kubectl, 'cluster-info', 'dump', REQUEST_TIMEOUT, '--all-namespaces', '--output-directory', dir], { env: kube, allowFailure: true }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }))
       if (r.exitCode !== 0) missing.push(`cluster-info/: kubectl cluster-info dump exited ${r.exitCode}: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`)
     }
 
     const podLogs = async (): Promise<void> => {
       if (!haveKubectl) return void missing.push('pods/: no kubectl or kubeconfig yet')
-      const r = await env.run([kubectl, 'get', 'pods', '-A', '-o', 'json'], { env: kube, allowFailure: true }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }))
+      const r = await env.run([kubectl, 'get', 'pods', '-A', '-o', 'json', REQUEST_TIMEOUT], { env: kube, allowFailure: true }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }))
       if (r.exitCode !== 0) return void missing.push(`pods/: kubectl get pods exited ${r.exitCode}: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`)
       const jobs: Array<{ ns: string; pod: string; container: string; previous: boolean }> = []
       let pods: PodJson[]
@@ -133,7 +135,7 @@ export async function collectArchive(record: LedgerRecord, env: CommandEnv, diag
         }
       }
       await eachLimited(jobs, async ({ ns, pod, container, previous }) => {
-        const argv = [kubectl, 'logs', '--namespace', ns, pod, '--container', container, '--timestamps', ...(previous ? ['--previous'] : [])]
+        const argv = [kubectl, 'logs', '--namespace', ns, pod, '--container', container, '--timestamps', ...(previous ? ['--previous'] : []), REQUEST_TIMEOUT]
         const l = await env.run(argv, { env: kube, allowFailure: true }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }))
         await put(`pods/${safe(ns)}/${safe(pod)}/${safe(container)}${previous ? '.previous' : ''}.log`, tail(l.exitCode === 0 ? l.stdout : `(kubectl logs exited ${l.exitCode})\n${l.stdout}${l.stderr}`))
       })

@@ -21,7 +21,7 @@ import { systemd } from '../host/services.js'
 import { ADDONS } from '../addons/index.js'
 import { CNIS } from '../cnis/index.js'
 import { hostLedgerStore } from '../io/host-ledger.js'
-import { artifactName, uploadArtifact, wantsArtifact } from '../io/artifact.js'
+import { artifactName, artifactServiceMissing, uploadArtifact, wantsArtifact } from '../io/artifact.js'
 import { actionsStateStore, actionsStore, type LedgerRecord } from '../io/ledger-store.js'
 import { RUNTIME_NAMES } from '../runtimes/index.js'
 import { actionsReporter } from '../io/reporter.js'
@@ -68,6 +68,8 @@ export async function actionMain(paths: Paths = HOST_PATHS, cache: CacheBackend 
  */
 async function uploadDiagnostics(record: LedgerRecord, env: CommandEnv, diagnosis: Diagnosis | undefined): Promise<void> {
   const name = artifactName()
+  const missing = artifactServiceMissing()
+  if (missing) return void core.warning(`The diagnostics archive is not uploaded: ${missing}.`)
   let archive: string | undefined
   try {
     const secrets = inputSecrets((n) => core.getInput(n))

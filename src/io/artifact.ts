@@ -40,6 +40,24 @@ export function artifactName(env: NodeJS.ProcessEnv = process.env): string {
   return name.replace(/["':<>|*?\r\n\\/\s]/g, '-')
 }
 
+/**
+ * Why this job cannot take an artifact, before anything is collected for one: no artifact
+ * service in its environment (the runner sets ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL
+ * for actions), or GitHub Enterprise Server, which @actions/artifact 2 and later refuse
+ * (internal/shared/config.ts isGhes: a server other than github.com, *.ghe.com, *.localhost).
+ */
+export function artifactServiceMissing(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (!env.ACTIONS_RUNTIME_TOKEN || !env.ACTIONS_RESULTS_URL) return 'this job has no artifact service (ACTIONS_RUNTIME_TOKEN or ACTIONS_RESULTS_URL is unset)'
+  let host = 'github.com'
+  try {
+    host = new URL(env.GITHUB_SERVER_URL || 'https://github.com').hostname.toLowerCase()
+  } catch {
+    // what the library reads the same way would fail the upload: said there
+  }
+  if (host !== 'github.com' && !host.endsWith('.ghe.com') && !host.endsWith('.localhost')) return `GitHub Enterprise Server (${host}) is not supported by @actions/artifact 2 and later; \`kubeadm-single-node diagnose --out DIR\` writes the same archive`
+  return undefined
+}
+
 export type UploadResult = { ok: true; id?: number; size?: number } | { ok: false; error: string }
 
 /** Uploads one file as the artifact `name` (stored, not compressed again: it is a .tar.gz). */
