@@ -202,6 +202,15 @@ describe('diagnostics-artifact: the post step uploads one archive', () => {
     assert.doesNotMatch(log, /::group::Diagnostics/, 'a run that succeeded prints no diagnostics')
   })
 
+  it('the dry run says what the post step of a real run would upload, and its own uploads nothing', async () => {
+    Object.assign(process.env, inputEnv({ 'kubernetes-version': 'v1.34.2', 'kubernetes-release-url': `${server.url}/release`, 'github-url': `${server.url}/gh`, cache: 'false', 'dry-run': 'true' }))
+    await actionMain(paths)
+    assert.equal(process.exitCode, undefined, log)
+    assert.match(log, new RegExp(`diagnostics-artifact: on-failure: the post step of a real run uploads the diagnostics archive as the artifact ${artifactName(process.env)} if the main step fails or is cancelled\\.`))
+    await actionPost()
+    assert.deepEqual(service.calls, [])
+  })
+
   it('a job without an artifact service: a warning, and nothing is collected', async () => {
     delete process.env.ACTIONS_RUNTIME_TOKEN
     await run({ cleanup: 'true' }, true)

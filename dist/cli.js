@@ -58853,393 +58853,11 @@ async function preflight(config, facts, paths, plan2, version3, run, offline) {
   ];
 }
 
-// src/commands/existing.ts
-import { existsSync as existsSync2 } from "node:fs";
-import { access as access8 } from "node:fs/promises";
-import { join as join23 } from "node:path";
-
-// src/io/host-ledger.ts
-import { lstat as lstat5, readFile as readFile11, realpath as realpath2 } from "node:fs/promises";
-import { randomUUID as randomUUID6 } from "node:crypto";
-import { mkdir as mkdir7, rm as rm8, writeFile as writeFile6 } from "node:fs/promises";
-import { homedir, tmpdir as tmpdir5 } from "node:os";
-import { dirname as dirname13, join as join22 } from "node:path";
-var LedgerTrustError = class extends Error {
-  constructor(file2, why) {
-    super(
-      `The ledger ${file2} ${why}. Nothing in it was run. Inspect it as root (sudo cat ${file2}); if it is not what a run of this action on this host left, remove it as root (sudo rm ${file2}), then run again.`
-    );
-    this.file = file2;
-    this.name = "LedgerTrustError";
-  }
-  file;
-};
-var typeOf = (mode) => {
-  const fmt = mode & 61440;
-  return fmt === 32768 ? "file" : fmt === 16384 ? "dir" : fmt === 40960 ? "link" : "other";
-};
-function hostStat(run) {
-  return async (path6) => {
-    try {
-      const st = await lstat5(path6);
-      return { uid: st.uid, mode: st.mode & 4095, type: typeOf(st.mode) };
-    } catch (err) {
-      const code2 = err.code;
-      if (code2 === "ENOENT" || code2 === "ENOTDIR") return void 0;
-      if (code2 !== "EACCES") throw err;
-    }
-    const r = await run(["stat", "-c", "%u %f", "--", path6], { privileged: true, allowFailure: true });
-    if (r.exitCode !== 0) {
-      if (/No such file|Not a directory/.test(r.stderr)) return void 0;
-      throw new Error(`cannot stat ${path6}: ${r.stderr.trim()}`);
-    }
-    const [uid, raw] = r.stdout.trim().split(" ");
-    const mode = parseInt(raw, 16);
-    return { uid: Number(uid), mode: mode & 4095, type: typeOf(mode) };
-  };
-}
-function oldLedgerFile() {
-  return join22(process.env.XDG_STATE_HOME || join22(process.env.HOME || homedir(), ".local", "state"), "kubeadm-single-node", "ledger.json");
-}
-var HEAD_FIELDS = /* @__PURE__ */ new Set(["changes", "completed", "failed", "finished", "cleanup", "kubeconfig", "paths", "runtime", "cni", "addons", "timings"]);
-function parseHostRecord(raw, o) {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("is not a JSON object");
-  const r = raw;
-  const extra = Object.keys(r).filter((k) => !HEAD_FIELDS.has(k));
-  if (extra.length) throw new Error(`has field${extra.length > 1 ? "s" : ""} the action never writes: ${extra.join(", ")}`);
-  if (!Array.isArray(r.changes)) throw new Error("has no list of 'changes'");
-  const changes = r.changes.map((c, i) => parseChange(c, i, o.roots, o.named));
-  const stepId = new RegExp(`^(${PHASES.join("|")})\\.[a-z0-9-]{1,40}$`);
-  const steps = { has: (s) => stepId.test(s) };
-  if (!Array.isArray(r.completed) || !r.completed.every((s) => typeof s === "string" && steps.has(s))) throw new Error(`field 'completed' is ${JSON.stringify(r.completed)}; accepted: a list of the action's step ids`);
-  let failed;
-  if (r.failed !== void 0) {
-    const f = r.failed;
-    const ok3 = typeof f === "object" && f !== null && typeof f.message === "string" && (f.step === void 0 || typeof f.step === "string" && steps.has(f.step)) && Object.keys(f).every((k) => k === "step" || k === "message");
-    if (!ok3) throw new Error(`field 'failed' is ${JSON.stringify(r.failed)}; accepted: {step, message}`);
-    failed = f.step === void 0 ? { message: f.message } : { step: f.step, message: f.message };
-  }
-  if (r.finished !== void 0 && typeof r.finished !== "boolean") throw new Error(`field 'finished' is ${JSON.stringify(r.finished)}; accepted: true or false`);
-  if (typeof r.cleanup !== "boolean") throw new Error(`field 'cleanup' is ${JSON.stringify(r.cleanup)}; accepted: true or false`);
-  if (typeof r.kubeconfig !== "string" || !underRoots(r.kubeconfig, o.roots)) throw new Error(`field 'kubeconfig' names ${JSON.stringify(r.kubeconfig)}, which is not under the places the action writes to (${o.roots.join(", ")})`);
-  o.named?.push(r.kubeconfig);
-  if (JSON.stringify(sorted(r.paths)) !== JSON.stringify(sorted(o.paths))) throw new Error("field 'paths' is not this host's layout of the action's files");
-  if (typeof r.runtime !== "string" || !o.known.runtimes.includes(r.runtime)) throw new Error(`field 'runtime' is ${JSON.stringify(r.runtime)}; accepted: ${o.known.runtimes.join(", ")}`);
-  if (typeof r.cni !== "string" || !o.known.cnis.includes(r.cni)) throw new Error(`field 'cni' is ${JSON.stringify(r.cni)}; accepted: ${o.known.cnis.join(", ")}`);
-  if (r.addons !== void 0 && !(Array.isArray(r.addons) && r.addons.every((a) => typeof a === "string" && o.known.addons.includes(a)))) {
-    throw new Error(`field 'addons' is ${JSON.stringify(r.addons)}; accepted: a list of ${o.known.addons.join(", ") || "no add-ons"}`);
-  }
-  const timing = (t) => {
-    if (typeof t !== "object" || t === null || Array.isArray(t)) return false;
-    const v = t;
-    return Object.keys(v).length === 4 && typeof v.id === "string" && steps.has(v.id) && PHASES.includes(v.phase) && Number.isFinite(v.start) && Number.isFinite(v.end);
-  };
-  if (r.timings !== void 0 && !(Array.isArray(r.timings) && r.timings.every(timing))) throw new Error("field 'timings' is not a list of {id, phase, start, end}, each a step id, a phase and two numbers");
-  const rec = { changes, completed: r.completed, cleanup: r.cleanup, kubeconfig: r.kubeconfig, paths: o.paths, runtime: r.runtime, cni: r.cni };
-  if (r.addons !== void 0) rec.addons = r.addons;
-  if (r.timings !== void 0) rec.timings = r.timings;
-  if (failed) rec.failed = failed;
-  if (r.finished !== void 0) rec.finished = r.finished;
-  return rec;
-}
-var sorted = (v) => typeof v === "object" && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v;
-async function symlinkEscape(paths, roots) {
-  for (const p of paths) {
-    const root = roots.filter((r) => p === r || p.startsWith(`${r}/`)).sort((a, b) => b.length - a.length)[0];
-    if (!root) return p;
-    const parts = p.slice(root.length).split("/").filter((x) => x);
-    let at = root;
-    for (const part of parts.slice(0, -1)) {
-      at = `${at}/${part}`;
-      const st = await lstat5(at).catch(() => void 0);
-      if (!st) break;
-      if (st.isSymbolicLink()) {
-        const target = await realpath2(at).catch(() => "");
-        if (!underRoots(target, roots)) return `${p} (through ${at} -> ${target || "nowhere"})`;
-      }
-    }
-  }
-  return void 0;
-}
-function hostLedgerStore(o) {
-  const { file: file2, run } = o;
-  const dir2 = dirname13(file2);
-  const stat7 = o.stat ?? hostStat(run);
-  const plugins = [...Object.values(RUNTIMES), ...Object.values(CNIS)].flatMap((x) => x.hostRoots(o.paths));
-  const roots = writeRoots(o.paths, o.home, plugins);
-  const root = { privileged: true };
-  const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir5());
-  let current;
-  let dirReady = false;
-  async function writeNow(r) {
-    if (!dirReady) {
-      await run(["install", "-d", "-m", "0700", "-o", "0", "-g", "0", dir2], root);
-      dirReady = true;
-    }
-    const kept = Object.fromEntries(Object.entries(r).filter(([k]) => k !== "cache" && k !== "diagnosticsArtifact"));
-    await mkdir7(scratch, { recursive: true });
-    const tmp = join22(scratch, `ksn-ledger-${randomUUID6()}`);
-    await writeFile6(tmp, JSON.stringify(kept, null, 2), { mode: 384 });
-    try {
-      await run(["install", "-m", "0600", "-o", "0", "-g", "0", tmp, `${file2}.tmp`], root);
-      await run(["mv", "-fT", `${file2}.tmp`, file2], root);
-    } finally {
-      await rm8(tmp, { force: true });
-    }
-  }
-  let queue = Promise.resolve();
-  let waiting;
-  const flush = () => {
-    if (waiting) return waiting;
-    const mine = queue.then(() => {
-      waiting = void 0;
-      return current ? writeNow(current) : void 0;
-    });
-    waiting = mine;
-    queue = mine.catch(() => {
-    });
-    return mine;
-  };
-  const distrust = (why) => {
-    throw new LedgerTrustError(file2, why);
-  };
-  return {
-    roots,
-    async saveHead(head) {
-      current = { ...head, changes: current?.changes ?? [] };
-      await flush();
-    },
-    async saveChange(i, c) {
-      if (!current) throw new Error(`the ledger's change ${i} came before its record`);
-      current.changes = [...current.changes.slice(0, i), c];
-      await flush();
-    },
-    async save(r) {
-      current = { ...r, changes: [...r.changes] };
-      await flush();
-    },
-    async load() {
-      const d = await stat7(dir2);
-      if (!d) return void 0;
-      if (d.type !== "dir") distrust(`is in ${dir2}, which is not a directory (${d.type})`);
-      if (d.uid !== 0) distrust(`is in ${dir2}, which is owned by uid ${d.uid}, not root`);
-      if (d.mode & 18) distrust(`is in ${dir2}, which group or others can write (mode ${d.mode.toString(8)})`);
-      const f = await stat7(file2);
-      if (!f) return void 0;
-      if (f.type !== "file") distrust(`is not a regular file (${f.type})`);
-      if (f.uid !== 0) distrust(`is owned by uid ${f.uid}, not root`);
-      if (f.mode & 18) distrust(`can be written by group or others (mode ${f.mode.toString(8)})`);
-      let text;
-      try {
-        text = await readFile11(file2, "utf8").catch(async (err) => {
-          if (err.code !== "EACCES") throw err;
-          return (await run(["cat", "--", file2], root)).stdout;
-        });
-      } catch (err) {
-        return distrust(`cannot be read (${err.message})`);
-      }
-      let raw;
-      try {
-        raw = JSON.parse(text);
-      } catch (err) {
-        return distrust(`is not JSON (${err.message}): it is damaged`);
-      }
-      const named = [];
-      let r;
-      try {
-        r = parseHostRecord(raw, { paths: o.paths, known: o.known, roots, named });
-      } catch (err) {
-        return distrust(`does not hold a record this action writes: ${err.message}`);
-      }
-      const escape2 = await symlinkEscape(named, roots);
-      if (escape2) distrust(`names ${escape2}, which a symbolic link takes outside the places the action writes to`);
-      current = void 0;
-      return r;
-    },
-    async clear() {
-      await queue;
-      current = void 0;
-      await run(["rm", "-f", "--", file2], root);
-      await run(["rmdir", "--", dir2], { ...root, allowFailure: true });
-      dirReady = false;
-    }
-  };
-}
-
-// src/kube/kubectl.ts
-function kubectl(run, bin, kubeconfig) {
-  const env = { KUBECONFIG: kubeconfig };
-  return {
-    async json(args) {
-      const res = await run([bin, ...args, "-o", "json"], { env });
-      return JSON.parse(res.stdout);
-    }
-  };
-}
-function nodeFacts(node) {
-  const conds = node.status?.conditions ?? [];
-  const ready = conds.find((c) => c.type === "Ready");
-  const ip = (node.status?.addresses ?? []).find((a) => a.type === "InternalIP")?.address ?? "";
-  return {
-    name: node.metadata?.name ?? "",
-    ip,
-    ready: ready?.status === "True",
-    why: ready ? `${ready.reason ?? ""}: ${ready.message ?? ""}`.trim() : "no Ready condition yet"
-  };
-}
-function unreadyPods(pods, namespaces) {
-  const out = [];
-  for (const pod of pods) {
-    const ns = pod.metadata?.namespace;
-    if (namespaces && !namespaces.includes(ns)) continue;
-    if (pod.status?.phase === "Succeeded") continue;
-    const ready = (pod.status?.conditions ?? []).find((c) => c.type === "Ready")?.status === "True";
-    if (ready) continue;
-    const statuses = [...pod.status?.initContainerStatuses ?? [], ...pod.status?.containerStatuses ?? []];
-    const reasons = statuses.map((s) => s.state?.waiting?.reason ?? s.state?.terminated?.reason).filter((r) => r !== void 0);
-    const why = reasons.length ? reasons.join(", ") : pod.status?.reason ?? pod.status?.phase ?? "Unknown";
-    out.push(`${ns}/${pod.metadata?.name}: ${why}`);
-  }
-  return out;
-}
-function lastEvents(events2, n) {
-  const time = (e) => e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? "";
-  return [...events2].sort((a, b) => time(a).localeCompare(time(b))).slice(-n).map((e) => `${e.metadata?.namespace} ${e.involvedObject?.kind}/${e.involvedObject?.name}: ${e.reason}: ${String(e.message ?? "").trim()}`);
-}
-
-// src/commands/existing.ts
-function oldLedgerNotice() {
-  const old = oldLedgerFile();
-  if (!existsSync2(old)) return void 0;
-  return `Found ${old}, a ledger where earlier versions of this action kept it, in a user's home. It is ignored: a file that any job of that user can write is never replayed as root. Remove it (rm ${old}); what it records, if anything, was not undone.`;
-}
-async function findExisting(facts, env) {
-  const old = oldLedgerNotice();
-  if (old) env.io.warning(old);
-  try {
-    const earlier = await env.hostLedger.load();
-    return { cluster: facts.existingCluster, earlier: earlier && earlier.changes.length > 0 ? earlier : void 0 };
-  } catch (err) {
-    const why = err instanceof LedgerTrustError ? err : new LedgerTrustError(env.hostLedgerFile, `cannot be read (${err.message})`);
-    return { cluster: facts.existingCluster, untrusted: why.message };
-  }
-}
-var anything = (ex) => ex.cluster || ex.earlier !== void 0;
-function whatIsThere(ex, paths, ledgerFile) {
-  const parts = [];
-  if (ex.cluster) parts.push(`a cluster (${paths.adminConf} exists)`);
-  if (ex.earlier) parts.push(`an earlier run's ${ex.earlier.changes.length} host changes that no cleanup undid (recorded in ${ledgerFile})`);
-  return parts.join(" and ");
-}
-function ledgerProblems(config, ex, ledgerFile, where2) {
-  if (ex.untrusted) return [ex.untrusted];
-  if (!ex.earlier || config.onExisting !== "fail") return [];
-  const down2 = where2 === "terminal" ? "with `kubeadm-single-node down`" : "with `node dist/cli.js down`, run from the action's folder as the runner's user";
-  return [
-    `An earlier run's ${ex.earlier.changes.length} host changes are still recorded in ${ledgerFile} and not undone, and input 'on-existing' is 'fail'; accepted: ${ON_EXISTING_FORMS}. Or undo them first ${down2}.`
-  ];
-}
-async function tool(paths, name2) {
-  const ours = join23(paths.binDir, name2);
-  return access8(ours).then(
-    () => ours,
-    () => name2
-  );
-}
-function kubeadmResetAnyArgv(kubeadm) {
-  return [kubeadm, "reset", "--force"];
-}
-function describeExisting(config, ex, paths, ledgerFile) {
-  if (!anything(ex)) return [];
-  const head = `This host already has ${whatIsThere(ex, paths, ledgerFile)}.`;
-  const undo = ex.earlier ? [...ex.earlier.changes].reverse().map((c) => `  ${leftInPlace(c) ? "left in place" : "undo"}: ${describeChange(c)}`) : [];
-  const reset = [
-    ...ex.earlier ? [`on-existing: ${config.onExisting}: the earlier run's changes are undone, newest first, as its cleanup would:`, ...undo] : [],
-    ...ex.cluster ? [`then, if ${paths.adminConf} is still there: $ sudo ${displayArgv(kubeadmResetAnyArgv(join23(paths.binDir, "kubeadm")))}`] : [],
-    "then the host is read again and the plan below (made from it as it is now) may differ."
-  ];
-  switch (config.onExisting) {
-    case "fail":
-      return [head, "on-existing: fail: a real run stops here, changing nothing."];
-    case "reset":
-      return [head, ...reset];
-    case "reuse":
-      return ex.cluster ? [
-        head,
-        `on-existing: reuse: $ sudo KUBECONFIG=${paths.adminConf} kubectl get --raw /readyz; if it answers, its kubeconfig and the outputs are exported and nothing below runs${config.loadImages.length ? " but images.load" : ""} (the earlier ledger becomes this run's).`,
-        `If it does not answer, the run stops; on-existing: reset builds afresh.`
-      ] : [head, "on-existing: reuse: no cluster to reuse, so as reset:", ...reset];
-  }
-}
-async function resetExisting(ex, env) {
-  const { io } = env;
-  if (ex.earlier) {
-    io.info(`on-existing: reset: undoing the earlier run's ${ex.earlier.changes.length} recorded host changes (${env.hostLedgerFile}).`);
-    const r = await down(ex.earlier, { ...env, paths: ex.earlier.paths, store: env.hostLedger });
-    if (r.failed > 0) {
-      throw new Error(`on-existing: reset could not undo ${r.failed} of the earlier run's changes (listed above); nothing of the new cluster was built. What is left stays recorded in ${env.hostLedgerFile}: fix it, then run again.`);
-    }
-  }
-  const paths = env.paths;
-  const stillThere = await access8(paths.adminConf).then(
-    () => true,
-    () => false
-  );
-  if (stillThere) {
-    const argv = kubeadmResetAnyArgv(await tool(paths, "kubeadm"));
-    io.info(`on-existing: reset: ${paths.adminConf} is still there (a cluster no ledger records): $ sudo ${displayArgv(argv)}`);
-    const res = await env.run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
-    if (res.exitCode !== 0) {
-      throw new Error(`on-existing: reset: \`${displayArgv(argv)}\` exited ${res.exitCode}: ${(res.stderr || res.stdout).trim().split("\n").slice(-3).join(" ")}. Nothing of the new cluster was built.`);
-    }
-  }
-}
-function versionMismatch(spec, running) {
-  if (spec.kind === "exact" && spec.version !== running) return `kubernetes-version asks for ${spec.version}`;
-  if (spec.kind === "minor" && minorOf(running) !== spec.minor) return `kubernetes-version asks for 1.${spec.minor}`;
-  return void 0;
-}
-async function reuseCluster(config, kubeconfig, env, install) {
-  const { paths, run, io } = env;
-  const kubectl2 = await tool(paths, "kubectl");
-  const admin = (args) => run([kubectl2, ...args], { privileged: true, allowFailure: true, env: { KUBECONFIG: paths.adminConf } });
-  const ready = await admin(["get", "--raw", "/readyz"]).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
-  if (ready.exitCode !== 0) {
-    throw new Error(`on-existing: reuse: the cluster on this host (${paths.adminConf}) does not answer: \`kubectl get --raw /readyz\` exited ${ready.exitCode}: ${(ready.stderr || ready.stdout).trim().split("\n").slice(-3).join(" ")}. Nothing was changed. Set on-existing: reset to build a fresh cluster instead.`);
-  }
-  const versionOut = await admin(["version", "-o", "json"]);
-  const version3 = String(JSON.parse(versionOut.stdout || "{}").serverVersion?.gitVersion ?? "");
-  const mismatch = version3 ? versionMismatch(config.kubernetesVersion, version3) : void 0;
-  if (mismatch) throw new Error(`on-existing: reuse: the cluster on this host runs ${version3}, but ${mismatch}. Nothing was changed. Set on-existing: reset to rebuild it at that version.`);
-  const nodes = JSON.parse((await admin(["get", "nodes", "-o", "json"])).stdout || '{"items":[]}').items ?? [];
-  const node = nodes[0] ? nodeFacts(nodes[0]) : { name: "", ip: "", ready: false, why: "no node" };
-  if (!node.ready) io.warning(`on-existing: reuse: the node ${node.name || "(none registered)"} is not Ready (${node.why}).`);
-  const runtime = String(nodes[0]?.status?.nodeInfo?.containerRuntimeVersion ?? "").split("://")[0];
-  if (runtime && runtime !== config.containerRuntime) {
-    const what = `the cluster on this host runs on ${runtime}, but container-runtime is '${config.containerRuntime}'`;
-    if (config.loadImages.length > 0) {
-      throw new Error(`on-existing: reuse: ${what}, so load-images would go where the kubelet does not look. Nothing was changed. Set container-runtime: ${runtime}, or on-existing: reset to rebuild it.`);
-    }
-    io.warning(`on-existing: reuse: ${what}; the cluster is reused as it is.`);
-  }
-  await install(paths.adminConf, kubeconfig);
-  const out = { version: version3, kubeconfig, nodeName: node.name, nodeIp: node.ip };
-  const svc = await admin(["get", "service", SMOKE.name, "-n", SMOKE.namespace, "-o", "json"]);
-  const port = svc.exitCode === 0 ? Number(JSON.parse(svc.stdout).spec?.ports?.[0]?.nodePort) : NaN;
-  if (Number.isInteger(port) && port > 0 && node.ip) {
-    const url2 = `http://${node.ip}:${port}/`;
-    const status = await fetch(url2, { signal: AbortSignal.timeout(Math.min(config.timeoutSeconds, 10) * 1e3) }).then(
-      (r) => r.status,
-      () => 0
-    );
-    if (status === 200) Object.assign(out, { nodePort: port, nginxUrl: url2 });
-    else io.warning(`on-existing: reuse: the smoke test's ${url2} did not answer 200 (${status || "no answer"}); node-port and nginx-url are left empty.`);
-  }
-  return out;
-}
+// src/io/artifact.ts
+import { createHash as createHash4 } from "node:crypto";
 
 // ../../main/node_modules/@actions/github/lib/context.js
-import { readFileSync, existsSync as existsSync3 } from "fs";
+import { readFileSync, existsSync as existsSync2 } from "fs";
 import { EOL as EOL6 } from "os";
 var Context = class {
   /**
@@ -59249,7 +58867,7 @@ var Context = class {
     var _a2, _b, _c;
     this.payload = {};
     if (process.env.GITHUB_EVENT_PATH) {
-      if (existsSync3(process.env.GITHUB_EVENT_PATH)) {
+      if (existsSync2(process.env.GITHUB_EVENT_PATH)) {
         this.payload = JSON.parse(readFileSync(process.env.GITHUB_EVENT_PATH, { encoding: "utf8" }));
       } else {
         const path6 = process.env.GITHUB_EVENT_PATH;
@@ -63403,6 +63021,422 @@ function getOctokit(token, options, ...additionalPlugins) {
   return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 
+// src/io/artifact.ts
+function jobRunId(token) {
+  try {
+    const payload = JSON.parse(Buffer.from((token ?? "").split(".")[1] ?? "", "base64url").toString("utf8"));
+    return payload.scp?.split(" ").find((s) => s.startsWith("Actions.Results:"))?.split(":")[2];
+  } catch {
+    return void 0;
+  }
+}
+function artifactName(env = process.env) {
+  const unique = `${jobRunId(env.ACTIONS_RUNTIME_TOKEN) ?? env.RUNNER_NAME ?? ""}/${env.GITHUB_ACTION ?? ""}`;
+  const hash = createHash4("sha256").update(unique).digest("hex").slice(0, 8);
+  const name2 = `kubeadm-single-node-diagnostics-${env.GITHUB_JOB || "job"}-attempt-${env.GITHUB_RUN_ATTEMPT || "1"}-${hash}`;
+  return name2.replace(/["':<>|*?\r\n\\/\s]/g, "-");
+}
+function artifactServiceMissing(env = process.env) {
+  if (!env.ACTIONS_RUNTIME_TOKEN || !env.ACTIONS_RESULTS_URL) return "this job has no artifact service (ACTIONS_RUNTIME_TOKEN or ACTIONS_RESULTS_URL is unset)";
+  let host2 = "github.com";
+  try {
+    host2 = new URL(env.GITHUB_SERVER_URL || "https://github.com").hostname.toLowerCase();
+  } catch {
+  }
+  if (host2 !== "github.com" && !host2.endsWith(".ghe.com") && !host2.endsWith(".localhost")) return `GitHub Enterprise Server (${host2}) is not supported by @actions/artifact 2 and later; \`kubeadm-single-node diagnose --out DIR\` writes the same archive`;
+  return void 0;
+}
+function describeArtifact(when, env = process.env) {
+  if (when === "never") return "diagnostics-artifact: never: the post step of a real run uploads no diagnostics archive.";
+  const missing = artifactServiceMissing(env);
+  return `diagnostics-artifact: ${when}: the post step of a real run uploads the diagnostics archive as the artifact ${artifactName(env)}${when === "on-failure" ? " if the main step fails or is cancelled" : ""}${missing ? `; not in this job, where ${missing}` : ""}.`;
+}
+
+// src/commands/existing.ts
+import { existsSync as existsSync3 } from "node:fs";
+import { access as access8 } from "node:fs/promises";
+import { join as join23 } from "node:path";
+
+// src/io/host-ledger.ts
+import { lstat as lstat5, readFile as readFile11, realpath as realpath2 } from "node:fs/promises";
+import { randomUUID as randomUUID6 } from "node:crypto";
+import { mkdir as mkdir7, rm as rm8, writeFile as writeFile6 } from "node:fs/promises";
+import { homedir, tmpdir as tmpdir5 } from "node:os";
+import { dirname as dirname13, join as join22 } from "node:path";
+var LedgerTrustError = class extends Error {
+  constructor(file2, why) {
+    super(
+      `The ledger ${file2} ${why}. Nothing in it was run. Inspect it as root (sudo cat ${file2}); if it is not what a run of this action on this host left, remove it as root (sudo rm ${file2}), then run again.`
+    );
+    this.file = file2;
+    this.name = "LedgerTrustError";
+  }
+  file;
+};
+var typeOf = (mode) => {
+  const fmt = mode & 61440;
+  return fmt === 32768 ? "file" : fmt === 16384 ? "dir" : fmt === 40960 ? "link" : "other";
+};
+function hostStat(run) {
+  return async (path6) => {
+    try {
+      const st = await lstat5(path6);
+      return { uid: st.uid, mode: st.mode & 4095, type: typeOf(st.mode) };
+    } catch (err) {
+      const code2 = err.code;
+      if (code2 === "ENOENT" || code2 === "ENOTDIR") return void 0;
+      if (code2 !== "EACCES") throw err;
+    }
+    const r = await run(["stat", "-c", "%u %f", "--", path6], { privileged: true, allowFailure: true });
+    if (r.exitCode !== 0) {
+      if (/No such file|Not a directory/.test(r.stderr)) return void 0;
+      throw new Error(`cannot stat ${path6}: ${r.stderr.trim()}`);
+    }
+    const [uid, raw] = r.stdout.trim().split(" ");
+    const mode = parseInt(raw, 16);
+    return { uid: Number(uid), mode: mode & 4095, type: typeOf(mode) };
+  };
+}
+function oldLedgerFile() {
+  return join22(process.env.XDG_STATE_HOME || join22(process.env.HOME || homedir(), ".local", "state"), "kubeadm-single-node", "ledger.json");
+}
+var HEAD_FIELDS = /* @__PURE__ */ new Set(["changes", "completed", "failed", "finished", "cleanup", "kubeconfig", "paths", "runtime", "cni", "addons", "timings"]);
+function parseHostRecord(raw, o) {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("is not a JSON object");
+  const r = raw;
+  const extra = Object.keys(r).filter((k) => !HEAD_FIELDS.has(k));
+  if (extra.length) throw new Error(`has field${extra.length > 1 ? "s" : ""} the action never writes: ${extra.join(", ")}`);
+  if (!Array.isArray(r.changes)) throw new Error("has no list of 'changes'");
+  const changes = r.changes.map((c, i) => parseChange(c, i, o.roots, o.named));
+  const stepId = new RegExp(`^(${PHASES.join("|")})\\.[a-z0-9-]{1,40}$`);
+  const steps = { has: (s) => stepId.test(s) };
+  if (!Array.isArray(r.completed) || !r.completed.every((s) => typeof s === "string" && steps.has(s))) throw new Error(`field 'completed' is ${JSON.stringify(r.completed)}; accepted: a list of the action's step ids`);
+  let failed;
+  if (r.failed !== void 0) {
+    const f = r.failed;
+    const ok3 = typeof f === "object" && f !== null && typeof f.message === "string" && (f.step === void 0 || typeof f.step === "string" && steps.has(f.step)) && Object.keys(f).every((k) => k === "step" || k === "message");
+    if (!ok3) throw new Error(`field 'failed' is ${JSON.stringify(r.failed)}; accepted: {step, message}`);
+    failed = f.step === void 0 ? { message: f.message } : { step: f.step, message: f.message };
+  }
+  if (r.finished !== void 0 && typeof r.finished !== "boolean") throw new Error(`field 'finished' is ${JSON.stringify(r.finished)}; accepted: true or false`);
+  if (typeof r.cleanup !== "boolean") throw new Error(`field 'cleanup' is ${JSON.stringify(r.cleanup)}; accepted: true or false`);
+  if (typeof r.kubeconfig !== "string" || !underRoots(r.kubeconfig, o.roots)) throw new Error(`field 'kubeconfig' names ${JSON.stringify(r.kubeconfig)}, which is not under the places the action writes to (${o.roots.join(", ")})`);
+  o.named?.push(r.kubeconfig);
+  if (JSON.stringify(sorted(r.paths)) !== JSON.stringify(sorted(o.paths))) throw new Error("field 'paths' is not this host's layout of the action's files");
+  if (typeof r.runtime !== "string" || !o.known.runtimes.includes(r.runtime)) throw new Error(`field 'runtime' is ${JSON.stringify(r.runtime)}; accepted: ${o.known.runtimes.join(", ")}`);
+  if (typeof r.cni !== "string" || !o.known.cnis.includes(r.cni)) throw new Error(`field 'cni' is ${JSON.stringify(r.cni)}; accepted: ${o.known.cnis.join(", ")}`);
+  if (r.addons !== void 0 && !(Array.isArray(r.addons) && r.addons.every((a) => typeof a === "string" && o.known.addons.includes(a)))) {
+    throw new Error(`field 'addons' is ${JSON.stringify(r.addons)}; accepted: a list of ${o.known.addons.join(", ") || "no add-ons"}`);
+  }
+  const timing = (t) => {
+    if (typeof t !== "object" || t === null || Array.isArray(t)) return false;
+    const v = t;
+    return Object.keys(v).length === 4 && typeof v.id === "string" && steps.has(v.id) && PHASES.includes(v.phase) && Number.isFinite(v.start) && Number.isFinite(v.end);
+  };
+  if (r.timings !== void 0 && !(Array.isArray(r.timings) && r.timings.every(timing))) throw new Error("field 'timings' is not a list of {id, phase, start, end}, each a step id, a phase and two numbers");
+  const rec = { changes, completed: r.completed, cleanup: r.cleanup, kubeconfig: r.kubeconfig, paths: o.paths, runtime: r.runtime, cni: r.cni };
+  if (r.addons !== void 0) rec.addons = r.addons;
+  if (r.timings !== void 0) rec.timings = r.timings;
+  if (failed) rec.failed = failed;
+  if (r.finished !== void 0) rec.finished = r.finished;
+  return rec;
+}
+var sorted = (v) => typeof v === "object" && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v;
+async function symlinkEscape(paths, roots) {
+  for (const p of paths) {
+    const root = roots.filter((r) => p === r || p.startsWith(`${r}/`)).sort((a, b) => b.length - a.length)[0];
+    if (!root) return p;
+    const parts = p.slice(root.length).split("/").filter((x) => x);
+    let at = root;
+    for (const part of parts.slice(0, -1)) {
+      at = `${at}/${part}`;
+      const st = await lstat5(at).catch(() => void 0);
+      if (!st) break;
+      if (st.isSymbolicLink()) {
+        const target = await realpath2(at).catch(() => "");
+        if (!underRoots(target, roots)) return `${p} (through ${at} -> ${target || "nowhere"})`;
+      }
+    }
+  }
+  return void 0;
+}
+function hostLedgerStore(o) {
+  const { file: file2, run } = o;
+  const dir2 = dirname13(file2);
+  const stat7 = o.stat ?? hostStat(run);
+  const plugins = [...Object.values(RUNTIMES), ...Object.values(CNIS)].flatMap((x) => x.hostRoots(o.paths));
+  const roots = writeRoots(o.paths, o.home, plugins);
+  const root = { privileged: true };
+  const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir5());
+  let current;
+  let dirReady = false;
+  async function writeNow(r) {
+    if (!dirReady) {
+      await run(["install", "-d", "-m", "0700", "-o", "0", "-g", "0", dir2], root);
+      dirReady = true;
+    }
+    const kept = Object.fromEntries(Object.entries(r).filter(([k]) => k !== "cache" && k !== "diagnosticsArtifact"));
+    await mkdir7(scratch, { recursive: true });
+    const tmp = join22(scratch, `ksn-ledger-${randomUUID6()}`);
+    await writeFile6(tmp, JSON.stringify(kept, null, 2), { mode: 384 });
+    try {
+      await run(["install", "-m", "0600", "-o", "0", "-g", "0", tmp, `${file2}.tmp`], root);
+      await run(["mv", "-fT", `${file2}.tmp`, file2], root);
+    } finally {
+      await rm8(tmp, { force: true });
+    }
+  }
+  let queue = Promise.resolve();
+  let waiting;
+  const flush = () => {
+    if (waiting) return waiting;
+    const mine = queue.then(() => {
+      waiting = void 0;
+      return current ? writeNow(current) : void 0;
+    });
+    waiting = mine;
+    queue = mine.catch(() => {
+    });
+    return mine;
+  };
+  const distrust = (why) => {
+    throw new LedgerTrustError(file2, why);
+  };
+  return {
+    roots,
+    async saveHead(head) {
+      current = { ...head, changes: current?.changes ?? [] };
+      await flush();
+    },
+    async saveChange(i, c) {
+      if (!current) throw new Error(`the ledger's change ${i} came before its record`);
+      current.changes = [...current.changes.slice(0, i), c];
+      await flush();
+    },
+    async save(r) {
+      current = { ...r, changes: [...r.changes] };
+      await flush();
+    },
+    async load() {
+      const d = await stat7(dir2);
+      if (!d) return void 0;
+      if (d.type !== "dir") distrust(`is in ${dir2}, which is not a directory (${d.type})`);
+      if (d.uid !== 0) distrust(`is in ${dir2}, which is owned by uid ${d.uid}, not root`);
+      if (d.mode & 18) distrust(`is in ${dir2}, which group or others can write (mode ${d.mode.toString(8)})`);
+      const f = await stat7(file2);
+      if (!f) return void 0;
+      if (f.type !== "file") distrust(`is not a regular file (${f.type})`);
+      if (f.uid !== 0) distrust(`is owned by uid ${f.uid}, not root`);
+      if (f.mode & 18) distrust(`can be written by group or others (mode ${f.mode.toString(8)})`);
+      let text;
+      try {
+        text = await readFile11(file2, "utf8").catch(async (err) => {
+          if (err.code !== "EACCES") throw err;
+          return (await run(["cat", "--", file2], root)).stdout;
+        });
+      } catch (err) {
+        return distrust(`cannot be read (${err.message})`);
+      }
+      let raw;
+      try {
+        raw = JSON.parse(text);
+      } catch (err) {
+        return distrust(`is not JSON (${err.message}): it is damaged`);
+      }
+      const named = [];
+      let r;
+      try {
+        r = parseHostRecord(raw, { paths: o.paths, known: o.known, roots, named });
+      } catch (err) {
+        return distrust(`does not hold a record this action writes: ${err.message}`);
+      }
+      const escape2 = await symlinkEscape(named, roots);
+      if (escape2) distrust(`names ${escape2}, which a symbolic link takes outside the places the action writes to`);
+      current = void 0;
+      return r;
+    },
+    async clear() {
+      await queue;
+      current = void 0;
+      await run(["rm", "-f", "--", file2], root);
+      await run(["rmdir", "--", dir2], { ...root, allowFailure: true });
+      dirReady = false;
+    }
+  };
+}
+
+// src/kube/kubectl.ts
+function kubectl(run, bin, kubeconfig) {
+  const env = { KUBECONFIG: kubeconfig };
+  return {
+    async json(args) {
+      const res = await run([bin, ...args, "-o", "json"], { env });
+      return JSON.parse(res.stdout);
+    }
+  };
+}
+function nodeFacts(node) {
+  const conds = node.status?.conditions ?? [];
+  const ready = conds.find((c) => c.type === "Ready");
+  const ip = (node.status?.addresses ?? []).find((a) => a.type === "InternalIP")?.address ?? "";
+  return {
+    name: node.metadata?.name ?? "",
+    ip,
+    ready: ready?.status === "True",
+    why: ready ? `${ready.reason ?? ""}: ${ready.message ?? ""}`.trim() : "no Ready condition yet"
+  };
+}
+function unreadyPods(pods, namespaces) {
+  const out = [];
+  for (const pod of pods) {
+    const ns = pod.metadata?.namespace;
+    if (namespaces && !namespaces.includes(ns)) continue;
+    if (pod.status?.phase === "Succeeded") continue;
+    const ready = (pod.status?.conditions ?? []).find((c) => c.type === "Ready")?.status === "True";
+    if (ready) continue;
+    const statuses = [...pod.status?.initContainerStatuses ?? [], ...pod.status?.containerStatuses ?? []];
+    const reasons = statuses.map((s) => s.state?.waiting?.reason ?? s.state?.terminated?.reason).filter((r) => r !== void 0);
+    const why = reasons.length ? reasons.join(", ") : pod.status?.reason ?? pod.status?.phase ?? "Unknown";
+    out.push(`${ns}/${pod.metadata?.name}: ${why}`);
+  }
+  return out;
+}
+function lastEvents(events2, n) {
+  const time = (e) => e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? "";
+  return [...events2].sort((a, b) => time(a).localeCompare(time(b))).slice(-n).map((e) => `${e.metadata?.namespace} ${e.involvedObject?.kind}/${e.involvedObject?.name}: ${e.reason}: ${String(e.message ?? "").trim()}`);
+}
+
+// src/commands/existing.ts
+function oldLedgerNotice() {
+  const old = oldLedgerFile();
+  if (!existsSync3(old)) return void 0;
+  return `Found ${old}, a ledger where earlier versions of this action kept it, in a user's home. It is ignored: a file that any job of that user can write is never replayed as root. Remove it (rm ${old}); what it records, if anything, was not undone.`;
+}
+async function findExisting(facts, env) {
+  const old = oldLedgerNotice();
+  if (old) env.io.warning(old);
+  try {
+    const earlier = await env.hostLedger.load();
+    return { cluster: facts.existingCluster, earlier: earlier && earlier.changes.length > 0 ? earlier : void 0 };
+  } catch (err) {
+    const why = err instanceof LedgerTrustError ? err : new LedgerTrustError(env.hostLedgerFile, `cannot be read (${err.message})`);
+    return { cluster: facts.existingCluster, untrusted: why.message };
+  }
+}
+var anything = (ex) => ex.cluster || ex.earlier !== void 0;
+function whatIsThere(ex, paths, ledgerFile) {
+  const parts = [];
+  if (ex.cluster) parts.push(`a cluster (${paths.adminConf} exists)`);
+  if (ex.earlier) parts.push(`an earlier run's ${ex.earlier.changes.length} host changes that no cleanup undid (recorded in ${ledgerFile})`);
+  return parts.join(" and ");
+}
+function ledgerProblems(config, ex, ledgerFile, where2) {
+  if (ex.untrusted) return [ex.untrusted];
+  if (!ex.earlier || config.onExisting !== "fail") return [];
+  const down2 = where2 === "terminal" ? "with `kubeadm-single-node down`" : "with `node dist/cli.js down`, run from the action's folder as the runner's user";
+  return [
+    `An earlier run's ${ex.earlier.changes.length} host changes are still recorded in ${ledgerFile} and not undone, and input 'on-existing' is 'fail'; accepted: ${ON_EXISTING_FORMS}. Or undo them first ${down2}.`
+  ];
+}
+async function tool(paths, name2) {
+  const ours = join23(paths.binDir, name2);
+  return access8(ours).then(
+    () => ours,
+    () => name2
+  );
+}
+function kubeadmResetAnyArgv(kubeadm) {
+  return [kubeadm, "reset", "--force"];
+}
+function describeExisting(config, ex, paths, ledgerFile) {
+  if (!anything(ex)) return [];
+  const head = `This host already has ${whatIsThere(ex, paths, ledgerFile)}.`;
+  const undo = ex.earlier ? [...ex.earlier.changes].reverse().map((c) => `  ${leftInPlace(c) ? "left in place" : "undo"}: ${describeChange(c)}`) : [];
+  const reset = [
+    ...ex.earlier ? [`on-existing: ${config.onExisting}: the earlier run's changes are undone, newest first, as its cleanup would:`, ...undo] : [],
+    ...ex.cluster ? [`then, if ${paths.adminConf} is still there: $ sudo ${displayArgv(kubeadmResetAnyArgv(join23(paths.binDir, "kubeadm")))}`] : [],
+    "then the host is read again and the plan below (made from it as it is now) may differ."
+  ];
+  switch (config.onExisting) {
+    case "fail":
+      return [head, "on-existing: fail: a real run stops here, changing nothing."];
+    case "reset":
+      return [head, ...reset];
+    case "reuse":
+      return ex.cluster ? [
+        head,
+        `on-existing: reuse: $ sudo KUBECONFIG=${paths.adminConf} kubectl get --raw /readyz; if it answers, its kubeconfig and the outputs are exported and nothing below runs${config.loadImages.length ? " but images.load" : ""} (the earlier ledger becomes this run's).`,
+        `If it does not answer, the run stops; on-existing: reset builds afresh.`
+      ] : [head, "on-existing: reuse: no cluster to reuse, so as reset:", ...reset];
+  }
+}
+async function resetExisting(ex, env) {
+  const { io } = env;
+  if (ex.earlier) {
+    io.info(`on-existing: reset: undoing the earlier run's ${ex.earlier.changes.length} recorded host changes (${env.hostLedgerFile}).`);
+    const r = await down(ex.earlier, { ...env, paths: ex.earlier.paths, store: env.hostLedger });
+    if (r.failed > 0) {
+      throw new Error(`on-existing: reset could not undo ${r.failed} of the earlier run's changes (listed above); nothing of the new cluster was built. What is left stays recorded in ${env.hostLedgerFile}: fix it, then run again.`);
+    }
+  }
+  const paths = env.paths;
+  const stillThere = await access8(paths.adminConf).then(
+    () => true,
+    () => false
+  );
+  if (stillThere) {
+    const argv = kubeadmResetAnyArgv(await tool(paths, "kubeadm"));
+    io.info(`on-existing: reset: ${paths.adminConf} is still there (a cluster no ledger records): $ sudo ${displayArgv(argv)}`);
+    const res = await env.run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (res.exitCode !== 0) {
+      throw new Error(`on-existing: reset: \`${displayArgv(argv)}\` exited ${res.exitCode}: ${(res.stderr || res.stdout).trim().split("\n").slice(-3).join(" ")}. Nothing of the new cluster was built.`);
+    }
+  }
+}
+function versionMismatch(spec, running) {
+  if (spec.kind === "exact" && spec.version !== running) return `kubernetes-version asks for ${spec.version}`;
+  if (spec.kind === "minor" && minorOf(running) !== spec.minor) return `kubernetes-version asks for 1.${spec.minor}`;
+  return void 0;
+}
+async function reuseCluster(config, kubeconfig, env, install) {
+  const { paths, run, io } = env;
+  const kubectl2 = await tool(paths, "kubectl");
+  const admin = (args) => run([kubectl2, ...args], { privileged: true, allowFailure: true, env: { KUBECONFIG: paths.adminConf } });
+  const ready = await admin(["get", "--raw", "/readyz"]).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+  if (ready.exitCode !== 0) {
+    throw new Error(`on-existing: reuse: the cluster on this host (${paths.adminConf}) does not answer: \`kubectl get --raw /readyz\` exited ${ready.exitCode}: ${(ready.stderr || ready.stdout).trim().split("\n").slice(-3).join(" ")}. Nothing was changed. Set on-existing: reset to build a fresh cluster instead.`);
+  }
+  const versionOut = await admin(["version", "-o", "json"]);
+  const version3 = String(JSON.parse(versionOut.stdout || "{}").serverVersion?.gitVersion ?? "");
+  const mismatch = version3 ? versionMismatch(config.kubernetesVersion, version3) : void 0;
+  if (mismatch) throw new Error(`on-existing: reuse: the cluster on this host runs ${version3}, but ${mismatch}. Nothing was changed. Set on-existing: reset to rebuild it at that version.`);
+  const nodes = JSON.parse((await admin(["get", "nodes", "-o", "json"])).stdout || '{"items":[]}').items ?? [];
+  const node = nodes[0] ? nodeFacts(nodes[0]) : { name: "", ip: "", ready: false, why: "no node" };
+  if (!node.ready) io.warning(`on-existing: reuse: the node ${node.name || "(none registered)"} is not Ready (${node.why}).`);
+  const runtime = String(nodes[0]?.status?.nodeInfo?.containerRuntimeVersion ?? "").split("://")[0];
+  if (runtime && runtime !== config.containerRuntime) {
+    const what = `the cluster on this host runs on ${runtime}, but container-runtime is '${config.containerRuntime}'`;
+    if (config.loadImages.length > 0) {
+      throw new Error(`on-existing: reuse: ${what}, so load-images would go where the kubelet does not look. Nothing was changed. Set container-runtime: ${runtime}, or on-existing: reset to rebuild it.`);
+    }
+    io.warning(`on-existing: reuse: ${what}; the cluster is reused as it is.`);
+  }
+  await install(paths.adminConf, kubeconfig);
+  const out = { version: version3, kubeconfig, nodeName: node.name, nodeIp: node.ip };
+  const svc = await admin(["get", "service", SMOKE.name, "-n", SMOKE.namespace, "-o", "json"]);
+  const port = svc.exitCode === 0 ? Number(JSON.parse(svc.stdout).spec?.ports?.[0]?.nodePort) : NaN;
+  if (Number.isInteger(port) && port > 0 && node.ip) {
+    const url2 = `http://${node.ip}:${port}/`;
+    const status = await fetch(url2, { signal: AbortSignal.timeout(Math.min(config.timeoutSeconds, 10) * 1e3) }).then(
+      (r) => r.status,
+      () => 0
+    );
+    if (status === 200) Object.assign(out, { nodePort: port, nginxUrl: url2 });
+    else io.warning(`on-existing: reuse: the smoke test's ${url2} did not answer 200 (${status || "no answer"}); node-port and nginx-url are left empty.`);
+  }
+  return out;
+}
+
 // src/cnis/latest.ts
 var import_semver3 = __toESM(require_semver2(), 1);
 var PUBLIC_API = "https://api.github.com";
@@ -64430,6 +64464,7 @@ async function plan(config, env, out, input = "plan-dir") {
   }
   const text = renderPlan(plan2.steps, plan2.learned);
   io.block("Plan (dry run: nothing on this host is changed)", text.trimEnd().split("\n"));
+  if (env.where === "actions") io.info(describeArtifact(config.diagnosticsArtifact));
   if (out) {
     const written = await writePlanTree(plan2.steps, plan2.learned, out);
     io.info(`Wrote the plan and ${written.length} files under ${out}`);

@@ -58,6 +58,13 @@ export function artifactServiceMissing(env: NodeJS.ProcessEnv = process.env): st
   return undefined
 }
 
+/** What the dry run says of the post step's artifact (the plan shows what a real run would do). */
+export function describeArtifact(when: DiagnosticsArtifact, env: NodeJS.ProcessEnv = process.env): string {
+  if (when === 'never') return 'diagnostics-artifact: never: the post step of a real run uploads no diagnostics archive.'
+  const missing = artifactServiceMissing(env)
+  return `diagnostics-artifact: ${when}: the post step of a real run uploads the diagnostics archive as the artifact ${artifactName(env)}${when === 'on-failure' ? ' if the main step fails or is cancelled' : ''}${missing ? `; not in this job, where ${missing}` : ''}.`
+}
+
 export type UploadResult = { ok: true; id?: number; size?: number } | { ok: false; error: string }
 
 /** Uploads one file as the artifact `name` (stored, not compressed again: it is a .tar.gz). */
