@@ -3,7 +3,7 @@
 // process with the recording shims first on PATH. And the terminal's progress lines.
 import assert from 'node:assert/strict'
 import { execFile, execFileSync } from 'node:child_process'
-import { access, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
+import { access, lchown, mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -240,8 +240,14 @@ describe('the command line, built', () => {
     const dockerConfig = join(sb.env.HOME, '.docker/config.json')
     await mkdir(join(dockerConfig, '..'), { recursive: true })
     await writeFile(dockerConfig, `${JSON.stringify({ auths: { 'docker.io': { auth: Buffer.from(`ci:${password}`).toString('base64') } } }, null, 2)}\n`)
+    // a file of the ledger that a user made a link to a file only root may read: never followed
+    const shadow = join(sb.dir, 'shadow')
+    await writeFile(shadow, 'root-only-content-5d1e\n', { mode: 0o600 })
+    const planted = join(sb.env.HOME, '.docker/daemon-planted.json')
+    await symlink(shadow, planted)
+    await lchown(planted, 1000, 1000)
     const earlier: LedgerRecord = {
-      changes: [{ kind: 'file', path: dockerConfig }],
+      changes: [{ kind: 'file', path: dockerConfig }, { kind: 'file', path: planted }],
       completed: ['binaries.kubectl'],
       failed: { step: 'init.kubeadm', message: 'kubeadm init failed' },
       cleanup: false,
@@ -260,7 +266,7 @@ describe('the command line, built', () => {
     assert.match(archive, /^kubeadm-single-node-diagnostics-[A-Za-z0-9._-]+-\d{8}T\d{6}Z\.tar\.gz$/)
     assert.match(r.stderr, new RegExp(`Diagnostics archive written: ${join(out, archive).replace(/[.]/g, '\\.')}`))
     const tar = gunzipSync(await readFile(join(out, archive)))
-    for (const s of [password, Buffer.from(`ci:${password}`).toString('base64')]) assert.equal(tar.includes(s), false, `the archive holds ${s}`)
+    for (const s of [password, Buffer.from(`ci:${password}`).toString('base64'), 'root-only-content-5d1e']) assert.equal(tar.includes(s), false, `the archive holds ${s}`)
     const x = await mkdtemp(join(tmpdir(), 'ksn-cli-archive-'))
     execFileSync('tar', ['-xzf', join(out, archive), '-C', x])
     const top = join(x, archive.replace(/\.tar\.gz$/, ''))

@@ -53565,8 +53565,45 @@ import { access as access4 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
 import { dirname as dirname11, join as join14, relative as relative2 } from "node:path";
 
+// src/host/links.ts
+import { lstat as lstat2, readlink as readlink2 } from "node:fs/promises";
+import { dirname as dirname5, resolve as resolve2, sep as sep3 } from "node:path";
+var code = (err) => err?.code;
+function othersMayChange(dir2) {
+  return dir2.uid !== 0 || (dir2.mode & 18) !== 0 && (dir2.mode & 512) === 0;
+}
+async function untrustedLink(path6, o = {}) {
+  const abs = resolve2(path6);
+  const parts = abs.split(sep3).filter((p) => p !== "");
+  let at = "";
+  for (const [i, part] of parts.entries()) {
+    at = `${at}/${part}`;
+    if (o.lastOnly && i < parts.length - 1) continue;
+    let st;
+    try {
+      st = await lstat2(at);
+    } catch (err) {
+      if (["ENOENT", "ENOTDIR", "EACCES"].includes(code(err) ?? "")) return void 0;
+      throw err;
+    }
+    if (!st.isSymbolicLink()) continue;
+    const parent = await lstat2(dirname5(at));
+    if (st.uid === 0 && !othersMayChange(parent)) continue;
+    const target = await readlink2(at).catch(() => "?");
+    const who2 = st.uid !== 0 ? `owned by uid ${st.uid}` : `in ${dirname5(at)}, which uid ${parent.uid} ${parent.uid === 0 ? "lets others write to" : "owns"}`;
+    return `${at} is a symbolic link (to ${target}) ${who2}, which a root command would follow`;
+  }
+  return void 0;
+}
+async function refuseUntrustedLink(path6, doing, o = {}) {
+  const why = await untrustedLink(path6, o);
+  if (why !== void 0) {
+    throw new Error(`Refusing to ${doing} as root: ${why}. Nothing was done to it. Remove the link (or put a regular file or directory there) and run again.`);
+  }
+}
+
 // src/host/paths.ts
-import { dirname as dirname5, join as join4 } from "node:path";
+import { dirname as dirname6, join as join4 } from "node:path";
 var HOST_PATHS = {
   root: "",
   binDir: "/usr/local/bin",
@@ -53599,16 +53636,16 @@ function onHost(paths, path6) {
 function writeRoots(p, home, plugins, dockerConfig = process.env.DOCKER_CONFIG) {
   const roots = [
     p.binDir,
-    dirname5(p.cniBinDir),
-    dirname5(p.cniConfDir),
+    dirname6(p.cniBinDir),
+    dirname6(p.cniConfDir),
     p.stateDir,
-    dirname5(p.backupDir),
-    dirname5(p.containerdConfig),
+    dirname6(p.backupDir),
+    dirname6(p.containerdConfig),
     p.certsDir,
-    dirname5(p.dockerDaemonJson),
+    dirname6(p.dockerDaemonJson),
     p.systemdDir,
-    dirname5(p.modulesLoad),
-    dirname5(p.sysctlConf),
+    dirname6(p.modulesLoad),
+    dirname6(p.sysctlConf),
     p.kubernetesDir,
     p.kubeletDir,
     p.etcdDir,
@@ -54619,53 +54656,16 @@ import { tmpdir as tmpdir2 } from "node:os";
 import { join as join9 } from "node:path";
 
 // src/host/changes/exists.ts
-import { lstat as lstat2 } from "node:fs/promises";
+import { lstat as lstat3 } from "node:fs/promises";
 async function existsAs(run, path6) {
   try {
-    await lstat2(path6);
+    await lstat3(path6);
     return true;
   } catch (err) {
     const code2 = err.code;
     if (code2 === "ENOENT" || code2 === "ENOTDIR") return false;
     if (code2 !== "EACCES") throw new Error(`cannot tell whether ${path6} exists: ${err.message}`, { cause: err });
     return (await run(["stat", "-c", "%F", path6], { privileged: true, allowFailure: true })).exitCode === 0;
-  }
-}
-
-// src/host/links.ts
-import { lstat as lstat3, readlink as readlink2 } from "node:fs/promises";
-import { dirname as dirname7, resolve as resolve2, sep as sep3 } from "node:path";
-var code = (err) => err?.code;
-function othersMayChange(dir2) {
-  return dir2.uid !== 0 || (dir2.mode & 18) !== 0 && (dir2.mode & 512) === 0;
-}
-async function untrustedLink(path6, o = {}) {
-  const abs = resolve2(path6);
-  const parts = abs.split(sep3).filter((p) => p !== "");
-  let at = "";
-  for (const [i, part] of parts.entries()) {
-    at = `${at}/${part}`;
-    if (o.lastOnly && i < parts.length - 1) continue;
-    let st;
-    try {
-      st = await lstat3(at);
-    } catch (err) {
-      if (["ENOENT", "ENOTDIR", "EACCES"].includes(code(err) ?? "")) return void 0;
-      throw err;
-    }
-    if (!st.isSymbolicLink()) continue;
-    const parent = await lstat3(dirname7(at));
-    if (st.uid === 0 && !othersMayChange(parent)) continue;
-    const target = await readlink2(at).catch(() => "?");
-    const who2 = st.uid !== 0 ? `owned by uid ${st.uid}` : `in ${dirname7(at)}, which uid ${parent.uid} ${parent.uid === 0 ? "lets others write to" : "owns"}`;
-    return `${at} is a symbolic link (to ${target}) ${who2}, which a root command would follow`;
-  }
-  return void 0;
-}
-async function refuseUntrustedLink(path6, doing, o = {}) {
-  const why = await untrustedLink(path6, o);
-  if (why !== void 0) {
-    throw new Error(`Refusing to ${doing} as root: ${why}. Nothing was done to it. Remove the link (or put a regular file or directory there) and run again.`);
   }
 }
 
@@ -56864,6 +56864,16 @@ var MAX_FILE = 16 * 1024 * 1024;
 var PARALLEL = 8;
 var REQUEST_TIMEOUT2 = "--request-timeout=30s";
 var present = (p) => access4(p).then(() => true, () => false);
+async function readHostFile(env, path6) {
+  if (await untrustedLink(path6) !== void 0) return void 0;
+  try {
+    return await readFile6(path6, "utf8");
+  } catch (err) {
+    if (err.code !== "EACCES") return void 0;
+  }
+  const c = await env.run(["cat", "--", path6], { privileged: true, allowFailure: true }).catch(() => void 0);
+  return c?.exitCode === 0 ? c.stdout : void 0;
+}
 async function eachLimited(items, fn) {
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, async () => {
@@ -56951,17 +56961,17 @@ ${l.stdout}${l.stderr}`));
       const r = await env.run(["find", dir2, "-type", "f", "-name", "*.log"], { privileged: true, allowFailure: true }).catch(() => ({ exitCode: -1, stdout: "", stderr: "" }));
       const files = r.stdout.split("\n").filter((f) => f.startsWith(`${dir2}/`));
       await eachLimited(files, async (f) => {
-        const c = await env.run(["cat", "--", f], { privileged: true, allowFailure: true }).catch(() => ({ exitCode: -1, stdout: "", stderr: "" }));
-        if (c.exitCode === 0) await put(`node-pod-logs/${safe(relative2(dir2, f))}`, tail(c.stdout));
+        const text = await readHostFile(env, f);
+        if (text !== void 0) await put(`node-pod-logs/${safe(relative2(dir2, f))}`, tail(text));
       });
     };
     const configFilesOf = async () => {
       await eachLimited(configFiles(record), async (p) => {
-        const c = await env.run(["cat", "--", p], { privileged: true, allowFailure: true }).catch(() => ({ exitCode: -1, stdout: "", stderr: "" }));
-        if (c.exitCode !== 0 || c.stdout.includes("\0") || c.stdout.length > MAX_FILE) return;
+        const text = await readHostFile(env, p);
+        if (text === void 0 || text.includes("\0") || text.length > MAX_FILE) return;
         const rel = `configs/${safe(p.slice(paths.root.length))}`;
         configs.add(rel);
-        await put(rel, c.stdout);
+        await put(rel, text);
       });
     };
     await Promise.all([journals(), clusterDump(), podLogs(), nodePodLogs(), configFilesOf()]);

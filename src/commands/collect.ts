@@ -3,7 +3,8 @@
 // `diagnose --out DIR` to leave in DIR. Like the probes, it is chosen from what exists on the
 // host: a run that failed before the kubelet was installed has no kubelet journal, one whose
 // API server never answered has no cluster dump (its pods' logs are still on the node).
-// Every file is redacted (src/io/redact.ts) before it is packed.
+// Every file is redacted (src/io/redact.ts) before it is packed; a root-only file is read as
+// root, never through a symbolic link a user could have planted.
 //
 //   NAME/diagnostics.txt          the probes' output and the hints, as the log shows them
 //   NAME/journals/UNIT.log        the whole journal of the kubelet and the runtime's units
@@ -18,6 +19,7 @@ import { access } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import type { Journal } from '../engine/diagnostics.js'
+import { untrustedLink } from '../host/links.js'
 import { onHost } from '../host/paths.js'
 import { fullJournalArgv } from '../host/services.js'
 import type { LedgerRecord } from '../io/ledger-store.js'
@@ -46,6 +48,23 @@ export interface ArchiveOptions {
 }
 
 const present = (p: string): Promise<boolean> => access(p).then(() => true, () => false)
+
+/**
+ * A host file's text: read as this user where it can be, else as root, but never through a
+ * symbolic link a user could have planted (host/links.ts: ~/.docker/config.json made a link
+ * to /etc/shadow would put that file in a download). Undefined where it cannot be had.
+ */
+async function readHostFile(env: CommandEnv, path: string): Promise<string | undefined> {
+  // first: this user may be root (a self-hosted runner's service, a container)
+  if ((await untrustedLink(path)) !== undefined) return undefined
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EACCES') return undefined
+  }
+  const c = await env.run(['cat', '--', path], { privileged: true, allowFailure: true }).catch(() => undefined)
+  return c?.exitCode === 0 ? c.stdout : undefined
+}
 
 async function eachLimited<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0
@@ -147,19 +166,19 @@ export async function collectArchive(record: LedgerRecord, env: CommandEnv, diag
       const r = await env.run(['find', dir, '-type', 'f', '-name', '*.log'], { privileged: true, allowFailure: true }).catch(() => ({ exitCode: -1, stdout: '', stderr: '' }))
       const files = r.stdout.split('\n').filter((f) => f.startsWith(`${dir}/`))
       await eachLimited(files, async (f) => {
-        const c = await env.run(['cat', '--', f], { privileged: true, allowFailure: true }).catch(() => ({ exitCode: -1, stdout: '', stderr: '' }))
-        if (c.exitCode === 0) await put(`node-pod-logs/${safe(relative(dir, f))}`, tail(c.stdout))
+        const text = await readHostFile(env, f)
+        if (text !== undefined) await put(`node-pod-logs/${safe(relative(dir, f))}`, tail(text))
       })
     }
 
     const configFilesOf = async (): Promise<void> => {
       await eachLimited(configFiles(record), async (p) => {
-        const c = await env.run(['cat', '--', p], { privileged: true, allowFailure: true }).catch(() => ({ exitCode: -1, stdout: '', stderr: '' }))
-        // gone since (a cleanup), or not text
-        if (c.exitCode !== 0 || c.stdout.includes('\0') || c.stdout.length > MAX_FILE) return
+        const text = await readHostFile(env, p)
+        // gone since (a cleanup), behind a link a user could have planted, or not text
+        if (text === undefined || text.includes('\0') || text.length > MAX_FILE) return
         const rel = `configs/${safe(p.slice(paths.root.length))}`
         configs.add(rel)
-        await put(rel, c.stdout)
+        await put(rel, text)
       })
     }
 
