@@ -56880,7 +56880,7 @@ async function eachLimited(items, fn) {
     while (next < items.length) await fn(items[next++]);
   }));
 }
-var tail = (text) => text.length > MAX_FILE ? `(cut to its last ${MAX_FILE} bytes)
+var tail = (text) => text.length > MAX_FILE ? `(cut to its last ${MAX_FILE} characters)
 ${text.slice(-MAX_FILE)}` : text;
 var safe = (p) => p.split("/").filter((x) => x !== "" && x !== "." && x !== "..").join("/");
 function journalsOf(record) {

@@ -31,7 +31,7 @@ import type { CommandEnv } from './env.js'
 
 /** Where the kubelet keeps every container's log, the restarted ones' earlier logs beside them (kubelet's podLogsRootDirectory). */
 const POD_LOG_DIR = '/var/log/pods'
-/** A file bigger than this is cut to its last bytes: an archive is for reading, and an upload has a cost. */
+/** A file longer than this (in characters) is cut to its end: an archive is for reading, and an upload has a cost. */
 const MAX_FILE = 16 * 1024 * 1024
 /** At once: kubectl logs and cat calls, each a process */
 const PARALLEL = 8
@@ -73,7 +73,7 @@ async function eachLimited<T>(items: readonly T[], fn: (item: T) => Promise<void
   }))
 }
 
-const tail = (text: string): string => (text.length > MAX_FILE ? `(cut to its last ${MAX_FILE} bytes)\n${text.slice(-MAX_FILE)}` : text)
+const tail = (text: string): string => (text.length > MAX_FILE ? `(cut to its last ${MAX_FILE} characters)\n${text.slice(-MAX_FILE)}` : text)
 /** A path as a file name in the archive: no leading '/', no '..' */
 const safe = (p: string): string => p.split('/').filter((x) => x !== '' && x !== '.' && x !== '..').join('/')
 
