@@ -193,7 +193,7 @@ describe('diagnostics-artifact: the post step uploads one archive', () => {
     const { dir, files } = await extract(gz)
     const name = service.artifacts()[0].name
     assert.match(await readFile(join(dir, name, 'diagnostics.txt'), 'utf8'), /^Failed step: \(none: the main step did not fail\)/)
-    for (const f of ['timings.json', 'cluster-info/kube-system/events.json', 'pods/kube-system/coredns-1/coredns.log', 'pods/kube-system/coredns-1/coredns.previous.log', 'configs/etc/kubeadm-single-node/kubeadm.yaml']) {
+    for (const f of ['timings.json', 'node-files/run/flannel/subnet.env', 'cluster-info/kube-system/events.json', 'pods/kube-system/coredns-1/coredns.log', 'pods/kube-system/coredns-1/coredns.previous.log', 'configs/etc/kubeadm-single-node/kubeadm.yaml']) {
       assert.ok(files.includes(`${name}/${f}`), `${f} is in the archive: ${files.join('\n')}`)
     }
     assert.ok(!files.includes(`${name}/pods/kube-system/kube-flannel-ds-1/kube-flannel.previous.log`), 'previous logs only of a container that restarted')

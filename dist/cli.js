@@ -53560,10 +53560,10 @@ function directoryCache(root, workDir) {
 }
 
 // src/commands/collect.ts
-import { mkdir as mkdir5, mkdtemp, readdir as readdir3, readFile as readFile6, rm as rm5, writeFile as writeFile3 } from "node:fs/promises";
+import { mkdir as mkdir5, mkdtemp, readdir as readdir3, readFile as readFile8, rm as rm6, writeFile as writeFile3 } from "node:fs/promises";
 import { access as access4 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
-import { dirname as dirname11, join as join14, relative as relative2 } from "node:path";
+import { dirname as dirname11, join as join17, relative as relative2 } from "node:path";
 
 // src/host/links.ts
 import { lstat as lstat2, readlink as readlink2 } from "node:fs/promises";
@@ -53855,95 +53855,82 @@ function timingsJson(timings, total) {
 }
 var round = (n) => Math.round(n * 10) / 10;
 
-// src/runtimes/containerd/driver.ts
-import { join as join11 } from "node:path";
+// src/cnis/bridge/plugin.ts
+import { join as join5 } from "node:path";
 
-// src/config/kubernetes.ts
-var import_semver = __toESM(require_semver2(), 1);
-var V3 = "kubeadm.k8s.io/v1beta3";
-var V4 = "kubeadm.k8s.io/v1beta4";
-var tags2 = (from, pause, coredns, etcd) => ({ from, pause, coredns, etcd });
-var KUBERNETES_MINORS = [
-  { minor: 28, kubeadmApi: V3, crictl: "v1.28.0", containerd: ["1.7.0", "1.6.15"], knownThrough: 15, images: [tags2(0, "3.9", "v1.10.1", "3.5.9-0"), tags2(6, "3.9", "v1.10.1", "3.5.10-0"), tags2(8, "3.9", "v1.10.1", "3.5.12-0"), tags2(14, "3.9", "v1.10.1", "3.5.15-0")] },
-  { minor: 29, kubeadmApi: V3, crictl: "v1.29.0", containerd: ["1.7.11", "1.6.27"], knownThrough: 15, images: [tags2(0, "3.9", "v1.11.1", "3.5.10-0"), tags2(3, "3.9", "v1.11.1", "3.5.12-0"), tags2(9, "3.9", "v1.11.1", "3.5.15-0"), tags2(11, "3.9", "v1.11.1", "3.5.16-0")] },
-  { minor: 30, kubeadmApi: V3, crictl: "v1.30.0", containerd: ["2.1.0", "2.0.0", "1.7.13", "1.6.28"], knownThrough: 14, images: [tags2(0, "3.9", "v1.11.1", "3.5.12-0"), tags2(5, "3.9", "v1.11.3", "3.5.15-0")] },
-  { minor: 31, kubeadmApi: V4, crictl: "v1.31.0", containerd: ["2.1.0", "2.0.0", "1.7.20", "1.6.34"], knownThrough: 14, images: [tags2(0, "3.10", "v1.11.1", "3.5.15-0"), tags2(1, "3.10", "v1.11.3", "3.5.15-0"), tags2(14, "3.10", "v1.11.3", "3.5.24-0")] },
-  { minor: 32, kubeadmApi: V4, crictl: "v1.32.0", containerd: ["2.1.0", "2.0.1", "1.7.24", "1.6.36"], knownThrough: 13, images: [tags2(0, "3.10", "v1.11.3", "3.5.16-0"), tags2(10, "3.10", "v1.11.3", "3.5.24-0")] },
-  { minor: 33, kubeadmApi: V4, crictl: "v1.33.0", containerd: ["2.1.0", "2.0.4", "1.7.24", "1.6.36"], knownThrough: 13, images: [tags2(0, "3.10", "v1.12.0", "3.5.21-0"), tags2(6, "3.10", "v1.12.0", "3.5.24-0")] },
-  { minor: 34, kubeadmApi: V4, crictl: "v1.34.0", containerd: ["2.1.3", "2.0.6", "1.7.28", "1.6.39"], knownThrough: 12, images: [tags2(0, "3.10.1", "v1.12.1", "3.6.4-0"), tags2(2, "3.10.1", "v1.12.1", "3.6.5-0")] },
-  { minor: 35, kubeadmApi: V4, crictl: "v1.35.0", containerd: ["2.2.0", "2.1.5", "1.7.28"], knownThrough: 9, images: [tags2(0, "3.10.1", "v1.13.1", "3.6.6-0")] },
-  { minor: 36, kubeadmApi: V4, crictl: "v1.36.0", containerd: ["2.3.0", "2.2.0"], knownThrough: 5, images: [tags2(0, "3.10.2", "v1.14.2", "3.6.8-0")] },
-  { minor: 37, kubeadmApi: V4, crictl: "v1.37.0", containerd: ["2.3.0", "2.2.0"], knownThrough: 1, images: [tags2(0, "3.10.2", "v1.14.6", "3.7.0-0")] }
-];
-var OLDEST_MINOR = KUBERNETES_MINORS[0].minor;
-var NEWEST = KUBERNETES_MINORS[KUBERNETES_MINORS.length - 1];
-var NEWEST_MINOR = NEWEST.minor;
-var HOST_PACKAGES = [
-  { pkg: "conntrack", command: "conntrack", through: 31, why: "kubeadm's preflight stops below 1.32 without it ([ERROR FileExisting-conntrack])" }
-];
-function hostPackagesFor(version3) {
-  const v = import_semver.default.parse(version3);
-  if (!v) throw new Error(`"${version3}" is not a version`);
-  return HOST_PACKAGES.filter((p) => v.minor <= p.through);
+// src/cnis/bridge/conflist.ts
+var import_ipaddr = __toESM(require_ipaddr(), 1);
+var BRIDGE_NETWORK = "kubeadm-single-node";
+var BRIDGE_INTERFACE = "cni0";
+var CONFLIST_NAME = "10-kubeadm-single-node-bridge.conflist";
+var LOOPBACK_NAME = "99-loopback.conf";
+var CNI_SPEC = "1.0.0";
+function renderBridgeConflist(podCidr) {
+  const [address] = import_ipaddr.default.parseCIDR(podCidr);
+  const everywhere = address.kind() === "ipv6" ? "::/0" : "0.0.0.0/0";
+  const conf = {
+    cniVersion: CNI_SPEC,
+    name: BRIDGE_NETWORK,
+    plugins: [
+      {
+        type: "bridge",
+        bridge: BRIDGE_INTERFACE,
+        // the bridge is the pods' gateway and masquerades what leaves the node
+        isGateway: true,
+        ipMasq: true,
+        // a pod reaching itself through its Service's address comes back over the bridge
+        hairpinMode: true,
+        ipam: { type: "host-local", ranges: [[{ subnet: podCidr }]], routes: [{ dst: everywhere }] }
+      },
+      { type: "portmap", capabilities: { portMappings: true } }
+    ]
+  };
+  return `${JSON.stringify(conf, null, 2)}
+`;
 }
-function minorRow(minor) {
-  return KUBERNETES_MINORS.find((r) => r.minor === minor);
-}
-function rulesFor(minor) {
-  const row = minorRow(minor);
-  if (row) return { row, assumed: false };
-  return minor > NEWEST_MINOR ? { row: NEWEST, assumed: true } : void 0;
-}
-function imageTagsFor(version3) {
-  const v = import_semver.default.parse(version3);
-  const row = v && minorRow(v.minor);
-  if (!v || !row || v.prerelease.length > 0) return void 0;
-  const rows = row.images.filter((r) => r.from <= v.patch);
-  const { pause, coredns, etcd } = rows[rows.length - 1];
-  return { pause, coredns, etcd, checked: v.patch <= row.knownThrough };
-}
-function kubeadmApiVersion(version3) {
-  const v = import_semver.default.parse(version3);
-  if (!v) throw new Error(`"${version3}" is not a version`);
-  return (rulesFor(v.minor)?.row ?? NEWEST).kubeadmApi;
-}
-var KUBEADM_APIS = [V3, V4];
-function kubeadmApiFromDefaults(printed) {
-  const found = /^apiVersion:\s*(kubeadm\.k8s\.io\/v\d+(?:(?:alpha|beta)\d+)?)\s*$/m.exec(printed);
-  if (!found) throw new Error(`kubeadm config print init-defaults named no kubeadm.k8s.io apiVersion (it printed ${JSON.stringify(printed.slice(0, 120))})`);
-  const printedApi = found[1];
-  if (KUBEADM_APIS.includes(printedApi)) return { api: printedApi };
-  const newest = KUBEADM_APIS[KUBEADM_APIS.length - 1];
-  return { api: newest, note: `kubeadm's default configuration API is ${printedApi}, newer than this action knows: the configuration is written in ${newest}, which kubeadm still reads.` };
-}
-function crictlVersion(minor) {
-  return minorRow(minor)?.crictl ?? `v1.${minor}.0`;
-}
-function crictlCandidates(minor) {
-  if (minorRow(minor)) return [crictlVersion(minor)];
-  return [0, 1, 2].map((back) => minor - back).filter((m) => m >= OLDEST_MINOR).map(crictlVersion);
-}
-function containerdSupported(minor, version3) {
-  const row = rulesFor(minor)?.row;
-  const v = import_semver.default.coerce(version3);
-  if (!row || !v) return void 0;
-  const line = (x) => `${x.major}.${x.minor}.0`;
-  const listed = row.containerd.map((m) => import_semver.default.parse(m));
-  const same = listed.find((m) => line(m) === line(v));
-  if (same) return import_semver.default.gte(v, same);
-  return listed.every((m) => import_semver.default.gt(line(v), line(m)));
-}
-function containerdRequirement(minor) {
-  const row = rulesFor(minor)?.row;
-  if (!row) return void 0;
-  const plus = row.containerd.map((m) => `${m}+`);
-  return plus.length > 1 ? `${plus.slice(0, -1).join(", ")} or ${plus[plus.length - 1]}` : plus[0];
+function renderLoopbackConf() {
+  return `${JSON.stringify({ cniVersion: CNI_SPEC, name: "lo", type: "loopback" }, null, 2)}
+`;
 }
 
-// src/config/versions.ts
-var import_semver2 = __toESM(require_semver2(), 1);
-import { readFile as readFile2 } from "node:fs/promises";
-import { fileURLToPath as fileURLToPath3 } from "node:url";
+// src/cnis/bridge/plugin.ts
+var bridge = {
+  carriesPods: true,
+  readiness: { nodeReady: true, namespaces: ["kube-system"] },
+  describe: (config) => `bridge (the CNI reference plugins, no DaemonSet), pods in ${config.podNetworkCidr}`,
+  predictedImages: () => [],
+  offlineNeeds: async () => ({ downloads: [], images: [] }),
+  // written before the runtime starts, so that its CRI finds the network when it loads
+  configSteps: ({ config, paths }) => [
+    step("config.cni", `bridge network for ${config.podNetworkCidr} (${BRIDGE_INTERFACE}, host-local, portmap)`, [], [
+      { kind: "write", path: join5(paths.cniConfDir, CONFLIST_NAME), render: () => renderBridgeConflist(config.podNetworkCidr) },
+      { kind: "write", path: join5(paths.cniConfDir, LOOPBACK_NAME), render: renderLoopbackConf }
+    ])
+  ],
+  networkSteps: () => [],
+  // the bridge itself and host-local's allocations appear with the first pod
+  leftovers: (paths) => ({ files: [], dirs: [paths.cniStateDir, join5(paths.cniStateDir, "networks", BRIDGE_NETWORK)], interfaces: [BRIDGE_INTERFACE], mounts: [] }),
+  // its files and host-local's allocations are under the CNI directories every run writes to
+  hostRoots: () => [],
+  diagnostics: (paths) => [
+    { title: "bridge CNI configuration", argv: ["cat", join5(paths.cniConfDir, CONFLIST_NAME)], requires: [join5(paths.cniConfDir, CONFLIST_NAME)] },
+    { title: `${BRIDGE_INTERFACE} addresses`, argv: ["ip", "addr", "show", "dev", BRIDGE_INTERFACE], requires: [join5(paths.sysClassNet, BRIDGE_INTERFACE)] }
+  ],
+  hints: [
+    { pattern: /failed to find plugin "(bridge|host-local|portmap|loopback)"/, hint: "No CNI plugins in /opt/cni/bin: the CNI plugins download or extraction failed." },
+    {
+      pattern: /"cni0" already has an IP address different from/,
+      hint: `${BRIDGE_INTERFACE} is left over from another pod network (flannel's, on another subnet): \`sudo ip link delete ${BRIDGE_INTERFACE}\`, then run again.`
+    }
+  ]
+};
+
+// src/cnis/calico/plugin.ts
+import { join as join8 } from "node:path";
+
+// src/cnis/manifest-cni.ts
+import { createHash as createHash2 } from "node:crypto";
+import { readFile as readFile3 } from "node:fs/promises";
 
 // src/host/download.ts
 import { createHash, randomUUID as randomUUID4 } from "node:crypto";
@@ -53952,7 +53939,7 @@ import { createReadStream } from "node:fs";
 import { isIP } from "node:net";
 import { copyFile as copyFile3, mkdir as mkdir3, readFile, rm as rm3 } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join as join6 } from "node:path";
+import { join as join7 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // ../../main/node_modules/@actions/tool-cache/lib/tool-cache.js
@@ -53960,12 +53947,12 @@ import * as crypto2 from "crypto";
 import * as fs3 from "fs";
 
 // ../../main/node_modules/@actions/tool-cache/lib/manifest.js
-var semver3 = __toESM(require_semver2(), 1);
+var semver2 = __toESM(require_semver2(), 1);
 
 // ../../main/node_modules/@actions/tool-cache/lib/tool-cache.js
 import * as os5 from "os";
 import * as path5 from "path";
-var semver4 = __toESM(require_semver2(), 1);
+var semver3 = __toESM(require_semver2(), 1);
 import * as stream from "stream";
 import * as util3 from "util";
 import { ok as ok2 } from "assert";
@@ -54187,7 +54174,7 @@ function extractTar2(file_1, dest_1) {
 }
 function cacheFile(sourceFile, targetFile, tool2, version3, arch3) {
   return __awaiter8(this, void 0, void 0, function* () {
-    version3 = semver4.clean(version3) || version3;
+    version3 = semver3.clean(version3) || version3;
     arch3 = arch3 || os5.arch();
     debug(`Caching tool ${tool2} ${version3} ${arch3}`);
     debug(`source file: ${sourceFile}`);
@@ -54217,7 +54204,7 @@ function find(toolName, versionSpec, arch3) {
   }
   let toolPath = "";
   if (versionSpec) {
-    versionSpec = semver4.clean(versionSpec) || "";
+    versionSpec = semver3.clean(versionSpec) || "";
     const cachePath = path5.join(_getCacheDirectory(), toolName, versionSpec, arch3);
     debug(`checking cache: ${cachePath}`);
     if (fs3.existsSync(cachePath) && fs3.existsSync(`${cachePath}.complete`)) {
@@ -54257,7 +54244,7 @@ function _createExtractFolder(dest) {
 }
 function _createToolPath(tool2, version3, arch3) {
   return __awaiter8(this, void 0, void 0, function* () {
-    const folderPath = path5.join(_getCacheDirectory(), tool2, semver4.clean(version3) || version3, arch3 || "");
+    const folderPath = path5.join(_getCacheDirectory(), tool2, semver3.clean(version3) || version3, arch3 || "");
     debug(`destination ${folderPath}`);
     const markerPath = `${folderPath}.complete`;
     yield rmRF(folderPath);
@@ -54267,15 +54254,15 @@ function _createToolPath(tool2, version3, arch3) {
   });
 }
 function _completeToolPath(tool2, version3, arch3) {
-  const folderPath = path5.join(_getCacheDirectory(), tool2, semver4.clean(version3) || version3, arch3 || "");
+  const folderPath = path5.join(_getCacheDirectory(), tool2, semver3.clean(version3) || version3, arch3 || "");
   const markerPath = `${folderPath}.complete`;
   fs3.writeFileSync(markerPath, "");
   debug("finished caching tool");
 }
 function isExplicitVersion(versionSpec) {
-  const c = semver4.clean(versionSpec) || "";
+  const c = semver3.clean(versionSpec) || "";
   debug(`isExplicit: ${c}`);
-  const valid2 = semver4.valid(c) != null;
+  const valid2 = semver3.valid(c) != null;
   debug(`explicit? ${valid2}`);
   return valid2;
 }
@@ -54283,14 +54270,14 @@ function evaluateVersions(versions, versionSpec) {
   let version3 = "";
   debug(`evaluating ${versions.length} versions`);
   versions = versions.sort((a, b) => {
-    if (semver4.gt(a, b)) {
+    if (semver3.gt(a, b)) {
       return 1;
     }
     return -1;
   });
   for (let i = versions.length - 1; i >= 0; i--) {
     const potential = versions[i];
-    const satisfied = semver4.satisfies(potential, versionSpec);
+    const satisfied = semver3.satisfies(potential, versionSpec);
     if (satisfied) {
       version3 = potential;
       break;
@@ -54319,7 +54306,7 @@ function _getGlobal(key, defaultValue) {
 }
 
 // src/host/download.ts
-var import_ipaddr = __toESM(require_ipaddr(), 1);
+var import_ipaddr2 = __toESM(require_ipaddr(), 1);
 function isLocalUrl(url2) {
   let u;
   try {
@@ -54338,7 +54325,7 @@ async function fetchToFile(url2) {
   if (!url2.startsWith("file:")) return downloadTool(url2);
   const dir2 = process.env.RUNNER_TEMP || tmpdir();
   await mkdir3(dir2, { recursive: true });
-  const dest = join6(dir2, randomUUID4());
+  const dest = join7(dir2, randomUUID4());
   await copyFile3(fileURLToPath2(url2), dest);
   return dest;
 }
@@ -54407,7 +54394,7 @@ function onThisMachine(url2) {
   const u = new URL(url2);
   if (u.protocol === "file:") return true;
   const h = u.hostname.replace(/^\[|\]$/g, "");
-  return h === "localhost" || import_ipaddr.default.isValid(h) && import_ipaddr.default.process(h).range() === "loopback";
+  return h === "localhost" || import_ipaddr2.default.isValid(h) && import_ipaddr2.default.process(h).range() === "loopback";
 }
 function pinnedFor(artifact) {
   return artifact.pinned && !onThisMachine(artifact.url) ? artifact.pinned : void 0;
@@ -54444,7 +54431,7 @@ async function downloadVerified(artifact, cache, log2 = () => {
   if (kept) {
     const actual2 = await sha256File(kept).catch((err) => err.message);
     if (actual2 === expected) {
-      const copy = join6(process.env.RUNNER_TEMP || tmpdir(), `ksn-cached-${randomUUID4()}`);
+      const copy = join7(process.env.RUNNER_TEMP || tmpdir(), `ksn-cached-${randomUUID4()}`);
       await copyFile3(kept, copy);
       cache.used(artifact);
       log2(`${artifact.name} from the cache entry, verified against ${digestSource(artifact)}`);
@@ -54471,7 +54458,7 @@ var cacheVersion = (v) => v.replace(/^v/, "");
 async function verifiedToolCacheHit(artifact, key, file2, log2) {
   const hit = find(key.tool, cacheVersion(key.version), key.arch);
   if (!hit) return void 0;
-  const path6 = join6(hit, file2);
+  const path6 = join7(hit, file2);
   const expected = await expectedDigest(artifact, fileNameOf(artifact));
   const actual = await sha256File(path6).catch(() => void 0);
   if (actual === expected) {
@@ -54505,12 +54492,423 @@ async function cachedTarball(artifact, key, log2 = () => {
     const file2 = await downloadVerified(artifact, cache, log2);
     const dir2 = await cacheFile(file2, fileName, key.tool, cacheVersion(key.version), key.arch);
     await rm3(file2, { force: true });
-    tarball = join6(dir2, fileName);
+    tarball = join7(dir2, fileName);
   }
   return extractTar2(tarball);
 }
 
+// src/cnis/release.ts
+import { readFile as readFile2, rm as rm4 } from "node:fs/promises";
+function cniReleaseOf(plugin, config) {
+  if (!plugin.release) throw new Error(`cni '${config.cni}' installs no release`);
+  const spec = config.cniVersion;
+  if (spec.kind === "pinned") return plugin.release.pinned;
+  if (spec.kind === "exact") return spec.version;
+  throw new Error("cni-version 'latest' was not resolved before the plan was made");
+}
+function describeRelease(plugin, config) {
+  const v = cniReleaseOf(plugin, config);
+  const spec = config.cniVersion;
+  return spec.kind === "exact" ? `${v} (${spec.latest ? "latest" : "cni-version"})` : v;
+}
+function isPinned(plugin, config) {
+  return config.cniManifest === void 0 && cniReleaseOf(plugin, config) === plugin.release?.pinned;
+}
+var isUrl = (s) => /^(?:https?|file):\/\//.test(s);
+async function readManifest(source) {
+  if (!isUrl(source)) return readFile2(source, "utf8");
+  const file2 = await fetchToFile(source);
+  try {
+    return await readFile2(file2, "utf8");
+  } finally {
+    await rm4(file2, { force: true });
+  }
+}
+
+// src/cnis/manifest-cni.ts
+function manifestCni(m) {
+  return {
+    // another release's images are read from its manifest at run time
+    predictedImages: (config) => isPinned(m.plugin(), config) ? [...m.pinnedImages] : [],
+    async offlineNeeds(config) {
+      const source = m.source(config);
+      if (config.cniManifest === void 0) {
+        return {
+          downloads: [{ what: `the ${m.name} manifest ${describeRelease(m.plugin(), config)}`, url: source, input: "github-url" }],
+          images: isPinned(m.plugin(), config) ? [...m.pinnedImages] : void 0
+        };
+      }
+      if (isUrl(source)) return { downloads: [{ what: `the ${m.name} manifest`, url: source, input: "cni-manifest" }], images: void 0 };
+      const text = await readFile3(source, "utf8").catch(() => void 0);
+      if (text === void 0) return { downloads: [], images: [] };
+      try {
+        return { downloads: [], images: m.render(text, config.podNetworkCidr).images };
+      } catch (err) {
+        throw new Error(`Input 'cni-manifest' has the path ${JSON.stringify(source)}, which is not a ${m.name} manifest the run could use: ${err.message}`, { cause: err });
+      }
+    },
+    configSteps(p) {
+      const { config, files, learned } = p;
+      const source = m.source(config);
+      const pin = m.pinnedSha256 && isPinned(m.plugin(), config) && isUrl(source) && !onThisMachine(source) ? m.pinnedSha256 : void 0;
+      return [
+        step("config.cni", `${m.name} manifest (${config.cniManifest ? "given" : describeRelease(m.plugin(), config)}), ${m.sets.title} = ${config.podNetworkCidr}`, [], [
+          {
+            kind: "task",
+            title: `fetch and render the ${m.name} manifest`,
+            shows: [
+              isUrl(source) ? `GET ${source}` : `read ${source}`,
+              ...pin ? [`verify SHA-256 ${pin} (pinned for the release's manifest)`] : [],
+              `set ${m.sets.full} to ${config.podNetworkCidr}; write ${files.cniManifest}`,
+              `images: ${learned.cniImages.join(" ") || "(read from the manifest)"}`
+            ],
+            // the manifest is read at run time; the tree says from where, and what is set in it
+            writes: [{ path: files.cniManifest, render: () => `# the ${m.name} manifest, read at run time from ${source}, with ${m.sets.full} set to ${config.podNetworkCidr}
+` }],
+            run: async (ctx) => {
+              const text = await readManifest(source);
+              if (pin) {
+                const actual = createHash2("sha256").update(text).digest("hex");
+                if (actual !== pin) {
+                  throw new Error(
+                    `The ${m.name} manifest from ${source} has SHA-256 ${actual}, but the action pins ${pin} for ${describeRelease(m.plugin(), config)}. Nothing was applied. Set github-url to a mirror that serves it unchanged, or cni-manifest to a copy you checked.`
+                  );
+                }
+                ctx.log(`verified the ${m.name} manifest against its pinned SHA-256`);
+              }
+              const rendered = m.render(text, config.podNetworkCidr);
+              ctx.learned.cniImages = rendered.images;
+              await ctx.host.writeFile(files.cniManifest, rendered.manifest);
+              ctx.log(`manifest images: ${rendered.images.join(", ")}`);
+            }
+          }
+        ])
+      ];
+    },
+    networkSteps(p) {
+      const { bin, files, kubeEnv } = p;
+      const apply = [bin("kubectl"), "apply", "-f", files.cniManifest];
+      return [step("network.cni", `apply ${m.name}`, ["init.kubeconfig", "config.cni"], [{ kind: "exec", argv: apply, env: kubeEnv }])];
+    }
+  };
+}
+
+// src/cnis/calico/manifest.ts
+var import_yaml = __toESM(require_dist4(), 1);
+var POOL_CIDR = "CALICO_IPV4POOL_CIDR";
+function renderCalicoManifest(source, podCidr) {
+  const images = [];
+  const out = [];
+  let configured = false;
+  for (const doc of (0, import_yaml.parseAllDocuments)(source)) {
+    if (doc.errors.length > 0) throw new Error(`the calico manifest is not valid YAML: ${doc.errors[0].message}`);
+    const obj = doc.toJS();
+    if (!obj) continue;
+    const spec = obj.spec?.template?.spec;
+    const containers = [...spec?.initContainers ?? [], ...spec?.containers ?? []];
+    if (obj.kind === "DaemonSet" && obj.metadata?.name === "calico-node") {
+      const node = (spec?.containers ?? []).find((c) => c.name === "calico-node");
+      if (node) {
+        const env = (node.env ?? []).filter((e) => e.name !== POOL_CIDR);
+        env.push({ name: POOL_CIDR, value: podCidr });
+        node.env = env;
+        configured = true;
+      }
+    }
+    for (const c of containers) if (typeof c.image === "string" && !images.includes(c.image)) images.push(c.image);
+    out.push(obj);
+  }
+  if (!configured) throw new Error("the calico manifest has no calico-node DaemonSet with a calico-node container; is it calico.yaml?");
+  return { manifest: out.map((o) => (0, import_yaml.stringify)(o)).join("---\n"), images };
+}
+
+// src/cnis/calico/plugin.ts
+var CALICO = {
+  // projectcalico/calico's release of 24 Aug 2026 (release-notes/v3.32.2-release-notes.md,
+  // stored at commit 0b3dace2988975172b81eb369f80884ebd160b0a). Its tag is newer than the copy
+  // of the repository read for this pin, whose newest release tag is v3.32.1 (commit
+  // 0ca9d1b93644778cafdf1812f3dda02ac0c361e8): there manifests/calico.yaml names exactly the
+  // images below, and the release commit ("build: v3.32.1 release", a30bd590) changed nothing
+  // in it but their tags. v3.33 is not taken: its manifest replaces calico/cni and
+  // calico/kube-controllers with quay.io/calico/calico (release-v3.33 branch), which needs
+  // this list and the leftovers below to change against a manifest read at its tag.
+  version: "v3.32.2",
+  // The images the pinned manifest names: calico.yaml takes them from quay.io since v3.30
+  // (projectcalico/calico#10025, "replace docker.io with quay.io"), tagged with the release.
+  // The run reads them from the manifest itself; these only predict them for the dry run.
+  images: (v) => [`quay.io/calico/cni:${v}`, `quay.io/calico/node:${v}`, `quay.io/calico/kube-controllers:${v}`],
+  namespace: "kube-system"
+};
+var CALICO_DIRS = { lib: "/var/lib/calico", run: "/run/calico", log: "/var/log/calico", policySync: "/run/nodeagent" };
+var BPF_FS_DIR = "/sys/fs/bpf";
+function calicoManifestSource(config) {
+  return config.cniManifest ?? `${config.githubUrl}/projectcalico/calico/raw/${cniReleaseOf(calico, config)}/manifests/calico.yaml`;
+}
+var calico = {
+  release: { repo: "projectcalico/calico", pinned: CALICO.version },
+  carriesPods: true,
+  readiness: { nodeReady: true, namespaces: [CALICO.namespace] },
+  describe: (config) => `calico ${config.cniManifest ? "(given manifest)" : describeRelease(calico, config)}, IPv4 pool ${config.podNetworkCidr}`,
+  ...manifestCni({
+    name: "calico",
+    plugin: () => calico,
+    source: calicoManifestSource,
+    render: renderCalicoManifest,
+    pinnedImages: CALICO.images(CALICO.version),
+    sets: { title: "CALICO_IPV4POOL_CIDR", full: "calico-node's CALICO_IPV4POOL_CIDR" }
+  }),
+  leftovers: (paths) => ({
+    // install-cni writes the CNI config and, for the plugin, a kubeconfig with a service
+    // account token (cni-plugin/pkg/install/install.go); it copies every binary of the
+    // calico/cni image into /opt/cni/bin (cni-plugin/Makefile, fetch-cni-bins: flannel,
+    // loopback, host-local, portmap, tuning, bandwidth, beside install, calico and
+    // calico-ipam). Those the CNI plugins step installed are recorded there already.
+    files: [
+      join8(paths.cniConfDir, "10-calico.conflist"),
+      join8(paths.cniConfDir, "calico-kubeconfig"),
+      ...["calico", "calico-ipam", "install", "flannel", "loopback", "host-local", "portmap", "tuning", "bandwidth"].map((b) => join8(paths.cniBinDir, b))
+    ],
+    // the DaemonSet's hostPath volumes (DirectoryOrCreate, or created by the runtime when
+    // missing): var-lib-calico, var-run-calico, cni-log-dir, policysync, host-local-net-dir
+    dirs: [...Object.values(CALICO_DIRS).map((d) => onHost(paths, d)), paths.cniStateDir],
+    // Felix makes vxlan.calico where a pool uses VXLAN (the manifest's pool uses IPIP). Not
+    // recorded: tunl0, the ipip module's fallback device, which the kernel makes with the
+    // module and does not let be deleted (modules are left loaded); and the pods' cali*
+    // veths, which go with their pods when kubeadm reset removes them.
+    interfaces: ["vxlan.calico"],
+    // The ebpf-bootstrap init container (calico-node -init -best-effort) mounts cgroup2 at
+    // /run/calico/cgroup, and the BPF filesystem where none is, with Bidirectional
+    // propagation "so that it outlives the init container" (calico.yaml): unmounted before
+    // /run/calico is removed, which would otherwise reach into the host's cgroup tree.
+    mounts: [onHost(paths, join8(CALICO_DIRS.run, "cgroup")), onHost(paths, BPF_FS_DIR)]
+  }),
+  hostRoots: (paths) => Object.values(CALICO_DIRS).map((d) => onHost(paths, d)),
+  // the CNI plugin's own log (calico.yaml's cni_network_config log_file_path), and the node
+  // name calico-node wrote, whose absence is the commonest failure (see the hints)
+  hostFiles: (paths) => [onHost(paths, join8(CALICO_DIRS.log, "cni/cni.log")), onHost(paths, join8(CALICO_DIRS.lib, "nodename"))],
+  diagnostics: (_paths, kubectl2, kubeconfig) => [
+    {
+      title: "calico-node logs",
+      argv: [kubectl2, "logs", "-n", CALICO.namespace, "-l", "k8s-app=calico-node", "--all-containers", "--tail", "40"],
+      env: { KUBECONFIG: kubeconfig },
+      requires: [kubectl2, kubeconfig]
+    },
+    {
+      title: "calico-kube-controllers logs",
+      argv: [kubectl2, "logs", "-n", CALICO.namespace, "-l", "k8s-app=calico-kube-controllers", "--tail", "20"],
+      env: { KUBECONFIG: kubeconfig },
+      requires: [kubectl2, kubeconfig]
+    }
+  ],
+  hints: [
+    {
+      // the CNI plugin's own message (cni-plugin/pkg/plugin/plugin.go)
+      pattern: /stat \/var\/lib\/calico\/nodename: no such file or directory/,
+      hint: "calico-node has not started on the node (it writes /var/lib/calico/nodename): see its logs and its pod, often an image still pulling from quay.io."
+    },
+    {
+      pattern: /error getting ClusterInformation: connection is unauthorized/,
+      hint: "The Calico CNI plugin's token in /etc/cni/net.d/calico-kubeconfig is not this cluster's: one left by an earlier cluster on this host. Cleanup removes it; delete it and the calico-node pod to have a new one written."
+    },
+    { pattern: /failed to find plugin "calico"/, hint: "Calico's install-cni init container has not copied its plugins into /opt/cni/bin: see calico-node's logs (--all-containers)." }
+  ]
+};
+
+// src/cnis/flannel/plugin.ts
+import { join as join9 } from "node:path";
+
+// src/cnis/flannel/manifest.ts
+var import_yaml2 = __toESM(require_dist4(), 1);
+function renderFlannelManifest(source, podCidr) {
+  const docs = (0, import_yaml2.parseAllDocuments)(source);
+  const images = [];
+  let configured = false;
+  const out = [];
+  for (const doc of docs) {
+    if (doc.errors.length > 0) throw new Error(`the flannel manifest is not valid YAML: ${doc.errors[0].message}`);
+    const obj = doc.toJS();
+    if (!obj) continue;
+    if (obj.kind === "ConfigMap" && typeof obj.data?.["net-conf.json"] === "string") {
+      const net = JSON.parse(obj.data["net-conf.json"]);
+      net.Network = podCidr;
+      obj.data["net-conf.json"] = `${JSON.stringify(net, null, 2)}
+`;
+      configured = true;
+    }
+    const spec = obj.spec?.template?.spec;
+    for (const c of [...spec?.initContainers ?? [], ...spec?.containers ?? []]) {
+      if (typeof c.image === "string" && !images.includes(c.image)) images.push(c.image);
+    }
+    out.push(obj);
+  }
+  if (!configured) throw new Error("the flannel manifest has no ConfigMap with net-conf.json; is it kube-flannel.yml?");
+  return { manifest: out.map((o) => (0, import_yaml2.stringify)(o)).join("---\n"), images };
+}
+
+// src/cnis/flannel/plugin.ts
+var FLANNEL = {
+  // flannel-io/flannel tag v0.28.9 (commit 5cd0d52648e891d73a6dcb9bb2c67d7c365cf7aa, 2026-08-07).
+  // Its release asset kube-flannel.yml is built by kustomize at release time (Makefile's
+  // release-manifest, .github/workflows/release.yml), so no copy of its bytes is in the
+  // repository, and flannel publishes no checksum. The same manifest is kept in the repository
+  // as Documentation/kube-flannel.yml, updated by the release commit ("Prepare for release
+  // v0.28.9", #2525): the action reads that file at the tag, whose SHA-256 (of the file at that
+  // commit) is pinned, so no mirror can change it.
+  version: "v0.28.9",
+  manifestSha256: "e875824be2f552b45711dbda91af81b17eb961d00025d914d9fef18fad8f09c0",
+  // The images the pinned manifest names (Documentation/kustomization/kube-flannel/kube-flannel.yml
+  // and chart/kube-flannel/values.yaml at the tag); the run reads them from the manifest itself
+  // and these only predict them for the dry run.
+  images: ["ghcr.io/flannel-io/flannel:v0.28.9", "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3"],
+  namespace: "kube-flannel",
+  interfaces: ["cni0", "flannel.1"],
+  /** state flannel keeps at run time */
+  runDir: "/run/flannel"
+};
+function flannelManifestSource(config) {
+  return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/raw/${cniReleaseOf(flannel, config)}/Documentation/kube-flannel.yml`;
+}
+var flannel = {
+  release: { repo: "flannel-io/flannel", pinned: FLANNEL.version },
+  carriesPods: true,
+  readiness: { nodeReady: true, namespaces: ["kube-system", FLANNEL.namespace] },
+  describe: (config) => `flannel ${config.cniManifest ? "(given manifest)" : describeRelease(flannel, config)}, pods in ${config.podNetworkCidr}`,
+  ...manifestCni({
+    name: "flannel",
+    plugin: () => flannel,
+    source: flannelManifestSource,
+    render: renderFlannelManifest,
+    pinnedImages: FLANNEL.images,
+    pinnedSha256: FLANNEL.manifestSha256,
+    sets: { title: "net-conf Network", full: "net-conf.json Network" }
+  }),
+  leftovers: (paths) => ({
+    files: [join9(paths.cniConfDir, "10-flannel.conflist"), join9(paths.cniBinDir, "flannel")],
+    dirs: [onHost(paths, FLANNEL.runDir), paths.cniStateDir],
+    interfaces: [...FLANNEL.interfaces],
+    mounts: []
+  }),
+  hostRoots: (paths) => [onHost(paths, FLANNEL.runDir)],
+  // the subnet flanneld leased and the network it read: what the CNI plugin gives pods
+  hostFiles: (paths) => [onHost(paths, join9(FLANNEL.runDir, "subnet.env"))],
+  diagnostics: (_paths, kubectl2, kubeconfig) => [
+    { title: "flannel logs", argv: [kubectl2, "logs", "-n", FLANNEL.namespace, "-l", "app=flannel", "--all-containers", "--tail", "40"], env: { KUBECONFIG: kubeconfig }, requires: [kubectl2, kubeconfig] }
+  ],
+  hints: [
+    { pattern: /Failed to check br_netfilter/, hint: "br_netfilter is not loaded: `sudo modprobe br_netfilter` (flannel crash-loops without it)." },
+    { pattern: /failed to find plugin/, hint: "No CNI plugins in /opt/cni/bin: the CNI plugins download or extraction failed." }
+  ]
+};
+
+// src/cnis/none.ts
+var none = {
+  carriesPods: false,
+  readiness: { nodeReady: false, namespaces: ["kube-system"] },
+  describe: () => "none (install your own)",
+  predictedImages: () => [],
+  offlineNeeds: async () => ({ downloads: [], images: [] }),
+  configSteps: () => [],
+  networkSteps: () => [],
+  leftovers: () => ({ files: [], dirs: [], interfaces: [], mounts: [] }),
+  hostRoots: () => [],
+  diagnostics: () => [],
+  hints: []
+};
+
+// src/cnis/index.ts
+var REGISTRY = { flannel, calico, bridge, none };
+var CNI_NAMES = Object.keys(REGISTRY);
+var CNIS = REGISTRY;
+
+// src/runtimes/containerd/driver.ts
+import { join as join14 } from "node:path";
+
+// src/config/kubernetes.ts
+var import_semver = __toESM(require_semver2(), 1);
+var V3 = "kubeadm.k8s.io/v1beta3";
+var V4 = "kubeadm.k8s.io/v1beta4";
+var tags2 = (from, pause, coredns, etcd) => ({ from, pause, coredns, etcd });
+var KUBERNETES_MINORS = [
+  { minor: 28, kubeadmApi: V3, crictl: "v1.28.0", containerd: ["1.7.0", "1.6.15"], knownThrough: 15, images: [tags2(0, "3.9", "v1.10.1", "3.5.9-0"), tags2(6, "3.9", "v1.10.1", "3.5.10-0"), tags2(8, "3.9", "v1.10.1", "3.5.12-0"), tags2(14, "3.9", "v1.10.1", "3.5.15-0")] },
+  { minor: 29, kubeadmApi: V3, crictl: "v1.29.0", containerd: ["1.7.11", "1.6.27"], knownThrough: 15, images: [tags2(0, "3.9", "v1.11.1", "3.5.10-0"), tags2(3, "3.9", "v1.11.1", "3.5.12-0"), tags2(9, "3.9", "v1.11.1", "3.5.15-0"), tags2(11, "3.9", "v1.11.1", "3.5.16-0")] },
+  { minor: 30, kubeadmApi: V3, crictl: "v1.30.0", containerd: ["2.1.0", "2.0.0", "1.7.13", "1.6.28"], knownThrough: 14, images: [tags2(0, "3.9", "v1.11.1", "3.5.12-0"), tags2(5, "3.9", "v1.11.3", "3.5.15-0")] },
+  { minor: 31, kubeadmApi: V4, crictl: "v1.31.0", containerd: ["2.1.0", "2.0.0", "1.7.20", "1.6.34"], knownThrough: 14, images: [tags2(0, "3.10", "v1.11.1", "3.5.15-0"), tags2(1, "3.10", "v1.11.3", "3.5.15-0"), tags2(14, "3.10", "v1.11.3", "3.5.24-0")] },
+  { minor: 32, kubeadmApi: V4, crictl: "v1.32.0", containerd: ["2.1.0", "2.0.1", "1.7.24", "1.6.36"], knownThrough: 13, images: [tags2(0, "3.10", "v1.11.3", "3.5.16-0"), tags2(10, "3.10", "v1.11.3", "3.5.24-0")] },
+  { minor: 33, kubeadmApi: V4, crictl: "v1.33.0", containerd: ["2.1.0", "2.0.4", "1.7.24", "1.6.36"], knownThrough: 13, images: [tags2(0, "3.10", "v1.12.0", "3.5.21-0"), tags2(6, "3.10", "v1.12.0", "3.5.24-0")] },
+  { minor: 34, kubeadmApi: V4, crictl: "v1.34.0", containerd: ["2.1.3", "2.0.6", "1.7.28", "1.6.39"], knownThrough: 12, images: [tags2(0, "3.10.1", "v1.12.1", "3.6.4-0"), tags2(2, "3.10.1", "v1.12.1", "3.6.5-0")] },
+  { minor: 35, kubeadmApi: V4, crictl: "v1.35.0", containerd: ["2.2.0", "2.1.5", "1.7.28"], knownThrough: 9, images: [tags2(0, "3.10.1", "v1.13.1", "3.6.6-0")] },
+  { minor: 36, kubeadmApi: V4, crictl: "v1.36.0", containerd: ["2.3.0", "2.2.0"], knownThrough: 5, images: [tags2(0, "3.10.2", "v1.14.2", "3.6.8-0")] },
+  { minor: 37, kubeadmApi: V4, crictl: "v1.37.0", containerd: ["2.3.0", "2.2.0"], knownThrough: 1, images: [tags2(0, "3.10.2", "v1.14.6", "3.7.0-0")] }
+];
+var OLDEST_MINOR = KUBERNETES_MINORS[0].minor;
+var NEWEST = KUBERNETES_MINORS[KUBERNETES_MINORS.length - 1];
+var NEWEST_MINOR = NEWEST.minor;
+var HOST_PACKAGES = [
+  { pkg: "conntrack", command: "conntrack", through: 31, why: "kubeadm's preflight stops below 1.32 without it ([ERROR FileExisting-conntrack])" }
+];
+function hostPackagesFor(version3) {
+  const v = import_semver.default.parse(version3);
+  if (!v) throw new Error(`"${version3}" is not a version`);
+  return HOST_PACKAGES.filter((p) => v.minor <= p.through);
+}
+function minorRow(minor) {
+  return KUBERNETES_MINORS.find((r) => r.minor === minor);
+}
+function rulesFor(minor) {
+  const row = minorRow(minor);
+  if (row) return { row, assumed: false };
+  return minor > NEWEST_MINOR ? { row: NEWEST, assumed: true } : void 0;
+}
+function imageTagsFor(version3) {
+  const v = import_semver.default.parse(version3);
+  const row = v && minorRow(v.minor);
+  if (!v || !row || v.prerelease.length > 0) return void 0;
+  const rows = row.images.filter((r) => r.from <= v.patch);
+  const { pause, coredns, etcd } = rows[rows.length - 1];
+  return { pause, coredns, etcd, checked: v.patch <= row.knownThrough };
+}
+function kubeadmApiVersion(version3) {
+  const v = import_semver.default.parse(version3);
+  if (!v) throw new Error(`"${version3}" is not a version`);
+  return (rulesFor(v.minor)?.row ?? NEWEST).kubeadmApi;
+}
+var KUBEADM_APIS = [V3, V4];
+function kubeadmApiFromDefaults(printed) {
+  const found = /^apiVersion:\s*(kubeadm\.k8s\.io\/v\d+(?:(?:alpha|beta)\d+)?)\s*$/m.exec(printed);
+  if (!found) throw new Error(`kubeadm config print init-defaults named no kubeadm.k8s.io apiVersion (it printed ${JSON.stringify(printed.slice(0, 120))})`);
+  const printedApi = found[1];
+  if (KUBEADM_APIS.includes(printedApi)) return { api: printedApi };
+  const newest = KUBEADM_APIS[KUBEADM_APIS.length - 1];
+  return { api: newest, note: `kubeadm's default configuration API is ${printedApi}, newer than this action knows: the configuration is written in ${newest}, which kubeadm still reads.` };
+}
+function crictlVersion(minor) {
+  return minorRow(minor)?.crictl ?? `v1.${minor}.0`;
+}
+function crictlCandidates(minor) {
+  if (minorRow(minor)) return [crictlVersion(minor)];
+  return [0, 1, 2].map((back) => minor - back).filter((m) => m >= OLDEST_MINOR).map(crictlVersion);
+}
+function containerdSupported(minor, version3) {
+  const row = rulesFor(minor)?.row;
+  const v = import_semver.default.coerce(version3);
+  if (!row || !v) return void 0;
+  const line = (x) => `${x.major}.${x.minor}.0`;
+  const listed = row.containerd.map((m) => import_semver.default.parse(m));
+  const same = listed.find((m) => line(m) === line(v));
+  if (same) return import_semver.default.gte(v, same);
+  return listed.every((m) => import_semver.default.gt(line(v), line(m)));
+}
+function containerdRequirement(minor) {
+  const row = rulesFor(minor)?.row;
+  if (!row) return void 0;
+  const plus = row.containerd.map((m) => `${m}+`);
+  return plus.length > 1 ? `${plus.slice(0, -1).join(", ")} or ${plus[plus.length - 1]}` : plus[0];
+}
+
 // src/config/versions.ts
+var import_semver2 = __toESM(require_semver2(), 1);
+import { readFile as readFile4 } from "node:fs/promises";
+import { fileURLToPath as fileURLToPath3 } from "node:url";
 var HttpError = class extends Error {
   constructor(url2, status) {
     super(`GET ${url2} answered HTTP ${status}`);
@@ -54523,7 +54921,7 @@ var HttpError = class extends Error {
 };
 var fetchText = async (url2) => {
   if (url2.startsWith("file:")) {
-    return readFile2(fileURLToPath3(url2), "utf8").catch((err) => {
+    return readFile4(fileURLToPath3(url2), "utf8").catch((err) => {
       if (err.code === "ENOENT") throw new HttpError(url2, 404);
       throw err;
     });
@@ -54651,9 +55049,9 @@ async function aptInstall(run, packages, log2, o = {}) {
 
 // src/host/host.ts
 import { randomUUID as randomUUID5 } from "node:crypto";
-import { mkdir as mkdir4, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
+import { mkdir as mkdir4, rm as rm5, writeFile as writeFile2 } from "node:fs/promises";
 import { tmpdir as tmpdir2 } from "node:os";
-import { join as join9 } from "node:path";
+import { join as join12 } from "node:path";
 
 // src/host/changes/exists.ts
 import { lstat as lstat3 } from "node:fs/promises";
@@ -54840,16 +55238,16 @@ var file = {
 };
 
 // src/host/changes/interface.ts
-import { join as join7 } from "node:path";
+import { join as join10 } from "node:path";
 function willCreateInterface(ctx, name2) {
   return ctx.once(`interface:${name2}`, async () => {
-    if (!await ctx.exists(join7(ctx.sysClassNet, name2))) await ctx.record({ kind: "interface", name: name2 });
+    if (!await ctx.exists(join10(ctx.sysClassNet, name2))) await ctx.record({ kind: "interface", name: name2 });
   });
 }
 var networkInterface = {
   describe: (c) => `network interface ${c.name} (created)`,
   async undo(c, u) {
-    if (!await u.exists(join7(u.sysClassNet, c.name))) return "undone";
+    if (!await u.exists(join10(u.sysClassNet, c.name))) return "undone";
     return await u.exec(["ip", "link", "delete", c.name]) ? "undone" : "failed";
   },
   // the kernel's rule for an interface name (dev_valid_name): at most 15 bytes, no '/', ':'
@@ -54885,12 +55283,12 @@ var kubeadmInitKind = {
 };
 
 // src/host/changes/module.ts
-import { join as join8 } from "node:path";
+import { join as join11 } from "node:path";
 function modprobeArgv(modules) {
   return ["modprobe", "-a", ...modules];
 }
 async function loadModules(ctx, modules) {
-  const loaded = await Promise.all(modules.map((m) => ctx.exists(join8(ctx.sysModuleDir, m))));
+  const loaded = await Promise.all(modules.map((m) => ctx.exists(join11(ctx.sysModuleDir, m))));
   const added = modules.filter((_, i) => !loaded[i]);
   if (added.length > 0) await ctx.record({ kind: "modules-loaded", modules: added });
   await ctx.run(modprobeArgv(modules), ctx.root);
@@ -54903,12 +55301,12 @@ var kernelModule = {
 };
 
 // src/host/changes/mount.ts
-import { readFile as readFile3 } from "node:fs/promises";
+import { readFile as readFile5 } from "node:fs/promises";
 function unescapeMountPath(p) {
   return p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
 }
 async function isMountPoint(table, path6) {
-  const text = await readFile3(table, "utf8");
+  const text = await readFile5(table, "utf8");
   return text.split("\n").some((l) => l.split(" ")[1] !== void 0 && unescapeMountPath(l.split(" ")[1]) === path6);
 }
 function willMount(ctx, path6) {
@@ -54960,9 +55358,9 @@ var reloadWith = {
 };
 
 // src/host/changes/swap.ts
-import { readFile as readFile4 } from "node:fs/promises";
+import { readFile as readFile6 } from "node:fs/promises";
 async function swapOff(ctx) {
-  const devices = (await readFile4(ctx.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => unescapeMountPath(l.split(/\s+/)[0])).filter((d) => d).filter((d, i, all) => all.indexOf(d) === i);
+  const devices = (await readFile6(ctx.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => unescapeMountPath(l.split(/\s+/)[0])).filter((d) => d).filter((d, i, all) => all.indexOf(d) === i);
   if (devices.length === 0) return [];
   await ctx.record({ kind: "swap-off", devices });
   await ctx.run(["swapoff", ...devices], ctx.root);
@@ -54971,7 +55369,7 @@ async function swapOff(ctx) {
 var swap = {
   describe: (c) => `swap off (${c.devices.join(", ")})`,
   async undo(c, u) {
-    const on = await readFile4(u.procSwaps, "utf8").catch(() => "");
+    const on = await readFile6(u.procSwaps, "utf8").catch(() => "");
     let ok3 = true;
     for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await u.exec(["swapon", d]) && ok3;
     return ok3 ? "undone" : "failed";
@@ -55155,18 +55553,18 @@ function createHost(o) {
         await ctx.claimMissingDirs(o.backupDir);
         await run(mkdirArgv(o.backupDir, { mode: 448 }), ctx.root);
       })());
-      return join9(o.backupDir, `${++backups}-${randomUUID5().slice(0, 8)}-${name2}`);
+      return join12(o.backupDir, `${++backups}-${randomUUID5().slice(0, 8)}-${name2}`);
     },
     /** Written beside us first, then put in place by install(1): one path for root and for a
      * sudo user, and the file never exists half-written at its destination. */
     async staged(content, place) {
       await mkdir4(scratch, { recursive: true });
-      const tmp = join9(scratch, `ksn-${randomUUID5()}`);
+      const tmp = join12(scratch, `ksn-${randomUUID5()}`);
       await writeFile2(tmp, content, { mode: 384 });
       try {
         await place(tmp);
       } finally {
-        await rm4(tmp, { force: true });
+        await rm5(tmp, { force: true });
       }
     },
     procSwaps: o.procSwaps,
@@ -55533,7 +55931,7 @@ ${preamble}` : `[${tableKey}]`;
   return preamble && tables ? `${preamble}
 ${tables}` : preamble || tables;
 }
-function stringify(obj, { maxDepth = 1e3, numbersAsFloat = false, strictTemporal = false } = {}) {
+function stringify3(obj, { maxDepth = 1e3, numbersAsFloat = false, strictTemporal = false } = {}) {
   if (extendedTypeOf(obj) !== "object") {
     throw new TypeError("stringify can only be called with an object");
   }
@@ -55555,7 +55953,7 @@ function renderContainerdConfig(o) {
   if (o.address) top.grpc = { address: o.address };
   const runc = { runtime_type: "io.containerd.runc.v2", options: { SystemdCgroup: true } };
   if (o.major >= 2) {
-    return stringify({
+    return stringify3({
       version: 3,
       ...top,
       // Docker's containerd.io package ships disabled_plugins = ["cri"]; kubeadm needs it on.
@@ -55571,7 +55969,7 @@ function renderContainerdConfig(o) {
       }
     });
   }
-  return stringify({
+  return stringify3({
     version: 2,
     ...top,
     disabled_plugins: [],
@@ -55588,7 +55986,7 @@ function renderHostsToml(mirror) {
   const { server, mirrors } = registryHosts(mirror);
   const doc = { server };
   if (mirrors.length > 0) doc.host = Object.fromEntries(mirrors.map((m) => [m, { capabilities: ["pull", "resolve"] }]));
-  return stringify(doc);
+  return stringify3(doc);
 }
 
 // src/kube/wait.ts
@@ -55656,10 +56054,10 @@ ${await explain2()}`);
 }
 
 // src/runtimes/containerd/credentials.ts
-import { join as join10 } from "node:path";
+import { join as join13 } from "node:path";
 
 // src/render/credential-provider.ts
-var import_yaml = __toESM(require_dist4(), 1);
+var import_yaml3 = __toESM(require_dist4(), 1);
 var CREDENTIAL_PROVIDER_NAME = "kubeadm-single-node-registry-credentials";
 var CREDENTIAL_PROVIDER_CONFIG_API = "kubelet.config.k8s.io/v1";
 var CREDENTIAL_PROVIDER_API = "credentialprovider.kubelet.k8s.io/v1";
@@ -55668,7 +56066,7 @@ function matchImage(registry) {
   return registry;
 }
 function renderCredentialProviderConfig(registries) {
-  return (0, import_yaml.stringify)({
+  return (0, import_yaml3.stringify)({
     apiVersion: CREDENTIAL_PROVIDER_CONFIG_API,
     kind: "CredentialProviderConfig",
     providers: [
@@ -55706,9 +56104,9 @@ function usesCredentialProvider(config, containerdMajor) {
   return config.containerRuntime === "containerd" && config.registryCredentials.length > 0 && credentialsInRequest(containerdMajor);
 }
 function credentialProviderFiles(paths) {
-  const dir2 = join10(paths.stateDir, "credential-provider");
-  const binDir = join10(dir2, "bin");
-  return { config: join10(dir2, "config.yaml"), binDir, executable: join10(binDir, CREDENTIAL_PROVIDER_NAME), response: join10(dir2, "response.json") };
+  const dir2 = join13(paths.stateDir, "credential-provider");
+  const binDir = join13(dir2, "bin");
+  return { config: join13(dir2, "config.yaml"), binDir, executable: join13(binDir, CREDENTIAL_PROVIDER_NAME), response: join13(dir2, "response.json") };
 }
 function credentialProviderFlags(files) {
   return [
@@ -56195,10 +56593,10 @@ function unsupported(version3, facts) {
 function layout(own, paths) {
   return own ? {
     own,
-    ctr: join11(privatePaths(paths).prefix, "bin", "ctr"),
-    socket: join11(privatePaths(paths).state, "containerd.sock"),
-    config: join11(privatePaths(paths).configDir, "config.toml"),
-    certsDir: join11(privatePaths(paths).configDir, "certs.d"),
+    ctr: join14(privatePaths(paths).prefix, "bin", "ctr"),
+    socket: join14(privatePaths(paths).state, "containerd.sock"),
+    config: join14(privatePaths(paths).configDir, "config.toml"),
+    certsDir: join14(privatePaths(paths).configDir, "certs.d"),
     unit: PRIVATE_UNIT
   } : { own, ctr: "ctr", socket: paths.containerdSocket, config: paths.containerdConfig, certsDir: paths.certsDir, unit: "containerd" };
 }
@@ -56206,7 +56604,7 @@ var storeOptions = (l, paths, containerdMajor) => ({
   ctr: l.ctr,
   address: l.socket,
   hostsDir: l.certsDir,
-  crictl: join11(paths.binDir, "crictl"),
+  crictl: join14(paths.binDir, "crictl"),
   credentialsInRequest: credentialsInRequest(containerdMajor)
 });
 function installDockerStep() {
@@ -56223,7 +56621,7 @@ function privateContainerdStep(p, l) {
   const { config, facts, paths } = p;
   const art = containerdArtifact(config.githubUrl, facts.arch);
   const own = privatePaths(paths);
-  const binDir = join11(own.prefix, "bin");
+  const binDir = join14(own.prefix, "bin");
   const exec2 = { mode: 493 };
   return step("runtime.containerd", `containerd ${PRIVATE_CONTAINERD.version} of the action's own, beside the host's`, p.cache ? ["cache.restore"] : [], [
     {
@@ -56232,17 +56630,17 @@ function privateContainerdStep(p, l) {
       shows: [
         `GET ${art.url} (unless the tool cache${p.cache ? " or the cache entry" : ""} has it)`,
         verifyLine(art),
-        `extract; for ${PRIVATE_CONTAINERD.binaries.join(", ")}: $ sudo ${displayArgv(installArgv("<extracted>/bin/NAME", join11(binDir, "NAME"), exec2))}`,
+        `extract; for ${PRIVATE_CONTAINERD.binaries.join(", ")}: $ sudo ${displayArgv(installArgv("<extracted>/bin/NAME", join14(binDir, "NAME"), exec2))}`,
         `(cleanup removes them, and ${own.root} and ${own.state})`
       ],
       run: async (ctx) => {
         const dir2 = await cachedTarball(art, { tool: "containerd", version: PRIVATE_CONTAINERD.version, arch: facts.arch }, ctx.log, p.cache);
-        await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join11(dir2, "bin", b), join11(binDir, b), exec2)));
+        await Promise.all(PRIVATE_CONTAINERD.binaries.map((b) => ctx.host.installFile(join14(dir2, "bin", b), join14(binDir, b), exec2)));
         await ctx.host.willCreate(own.root, "dir");
         await ctx.host.willCreate(own.state, "dir");
       }
     },
-    { kind: "write", path: join11(paths.systemdDir, `${l.unit}.service`), render: () => privateContainerdUnit(binDir, l.config) }
+    { kind: "write", path: join14(paths.systemdDir, `${l.unit}.service`), render: () => privateContainerdUnit(binDir, l.config) }
   ]);
 }
 function configureStep(p, l, needs) {
@@ -56266,7 +56664,7 @@ function configureStep(p, l, needs) {
       render: (lr) => render(lr, false)
     },
     ...usesCredentialProvider(config, learned.containerdMajor) ? credentialProviderOps(config, paths) : [],
-    ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join11(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
+    ...config.registryMirrors.map((mirror) => ({ kind: "write", path: join14(l.certsDir, mirror.registry, "hosts.toml"), render: () => renderHostsToml(mirror) }))
   ];
   if (l.own) ops.push({ kind: "service", action: "daemon-reload" }, { kind: "service", action: "enable", unit: l.unit });
   ops.push(
@@ -56363,11 +56761,11 @@ var containerd = {
   hostRoots: privateRoots,
   diagnostics: (paths) => [
     { title: "containerd journal (last 80 lines)", argv: journalArgv("containerd", 80), privileged: true },
-    { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join11(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },
+    { title: `${PRIVATE_UNIT} journal (last 80 lines)`, argv: journalArgv(PRIVATE_UNIT, 80), privileged: true, requires: [join14(paths.systemdDir, `${PRIVATE_UNIT}.service`)] },
     // crictl reads its endpoint from /etc/crictl.yaml, which names the one the cluster uses
-    { title: "containers (crictl ps -a)", argv: [join11(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join11(paths.binDir, "crictl"), paths.crictlConfig] }
+    { title: "containers (crictl ps -a)", argv: [join14(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join14(paths.binDir, "crictl"), paths.crictlConfig] }
   ],
-  journals: (paths) => [{ unit: "containerd" }, { unit: PRIVATE_UNIT, requires: [join11(paths.systemdDir, `${PRIVATE_UNIT}.service`)] }],
+  journals: (paths) => [{ unit: "containerd" }, { unit: PRIVATE_UNIT, requires: [join14(paths.systemdDir, `${PRIVATE_UNIT}.service`)] }],
   hints: [
     { pattern: /unknown service runtime\.v1\.RuntimeService/, hint: `containerd's CRI plugin is disabled (disabled_plugins = ["cri"]): the action writes a config with CRI on; check that nothing rewrote /etc/containerd/config.toml.` },
     { pattern: /failed to get sandbox image|pinned_images|sandbox image/i, hint: "The sandbox (pause) image is not the one kubeadm uses, or the mirror lacks it: image-repository's pause must match containerd's sandbox image." },
@@ -56380,12 +56778,12 @@ var containerd = {
 };
 
 // src/runtimes/docker/driver.ts
-import { join as join13 } from "node:path";
+import { join as join16 } from "node:path";
 
 // src/host/probe.ts
-import { access as access3, readFile as readFile5 } from "node:fs/promises";
+import { access as access3, readFile as readFile7 } from "node:fs/promises";
 import { availableParallelism, userInfo } from "node:os";
-import { delimiter as delimiter3, join as join12 } from "node:path";
+import { delimiter as delimiter3, join as join15 } from "node:path";
 var ipAddrArgv = ["ip", "-j", "-4", "addr", "show"];
 var ipRouteArgv = ["ip", "-j", "-4", "route", "show", "default"];
 function parseIpAddr(json) {
@@ -56445,7 +56843,7 @@ async function exists3(path6) {
 }
 async function onPath(bin) {
   const dirs = [...(process.env.PATH ?? "").split(delimiter3), "/usr/sbin", "/sbin"];
-  for (const d of dirs) if (d && await exists3(join12(d, bin))) return true;
+  for (const d of dirs) if (d && await exists3(join15(d, bin))) return true;
   return false;
 }
 async function privilege(run) {
@@ -56462,14 +56860,14 @@ async function probeHost(run, paths) {
     run(["containerd", "--version"], { allowFailure: true }).catch(() => void 0),
     onPath("docker"),
     Promise.all(HOST_PACKAGES.map(async (p) => await onPath(p.command) ? void 0 : p.pkg)),
-    readFile5(paths.procSwaps, "utf8").catch(() => ""),
+    readFile7(paths.procSwaps, "utf8").catch(() => ""),
     exists3(paths.adminConf),
     exists3(paths.dockerDaemonJson),
-    readFile5(paths.dockerDaemonJson, "utf8").then(
+    readFile7(paths.dockerDaemonJson, "utf8").then(
       (t) => JSON.parse(t),
       () => void 0
     ),
-    exists3(join12(home, ".kube", "config"))
+    exists3(join15(home, ".kube", "config"))
   ]);
   const [dockerFacts, network] = await Promise.all([docker2 ? probeDocker(run, priv !== "none") : {}, networkAsked]);
   return {
@@ -56724,10 +57122,10 @@ function criDockerdStep(p) {
       ],
       run: async (ctx) => {
         const dir2 = await cachedTarball(art, { tool: "cri-dockerd", version: CRI_DOCKERD.version, arch: facts.arch }, ctx.log, p.cache);
-        await ctx.host.installFile(join13(dir2, "cri-dockerd", "cri-dockerd"), bin("cri-dockerd"), exec2);
+        await ctx.host.installFile(join16(dir2, "cri-dockerd", "cri-dockerd"), bin("cri-dockerd"), exec2);
       }
     },
-    { kind: "write", path: join13(paths.systemdDir, SOCKET_UNIT), render: () => criDockerdSocketUnit(onHost(paths, CRI_DOCKERD_PATHS.socket)) }
+    { kind: "write", path: join16(paths.systemdDir, SOCKET_UNIT), render: () => criDockerdSocketUnit(onHost(paths, CRI_DOCKERD_PATHS.socket)) }
   ]);
 }
 function cgroupOps(p, why) {
@@ -56748,7 +57146,7 @@ function serviceUnitOp(p) {
   const { config, paths, bin } = p;
   return {
     kind: "write",
-    path: join13(paths.systemdDir, SERVICE_UNIT),
+    path: join16(paths.systemdDir, SERVICE_UNIT),
     render: (lr) => criDockerdServiceUnit({
       binary: bin("cri-dockerd"),
       pauseImage: pauseImage(lr.kubeadmImages) ?? `${config.imageRepository}/pause:${FROM_KUBEADM}`,
@@ -56836,13 +57234,13 @@ var docker = {
   },
   hostRoots: (paths) => [onHost(paths, CRI_DOCKERD_PATHS.root)],
   diagnostics: (paths) => [
-    { title: "cri-docker journal (last 80 lines)", argv: journalArgv("cri-docker", 80), privileged: true, requires: [join13(paths.systemdDir, SERVICE_UNIT)] },
+    { title: "cri-docker journal (last 80 lines)", argv: journalArgv("cri-docker", 80), privileged: true, requires: [join16(paths.systemdDir, SERVICE_UNIT)] },
     { title: "docker info", argv: ["docker", "info"], privileged: true },
     { title: "docker journal (last 40 lines)", argv: journalArgv("docker", 40), privileged: true },
-    { title: "containers (crictl ps -a)", argv: [join13(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join13(paths.binDir, "crictl"), paths.crictlConfig] }
+    { title: "containers (crictl ps -a)", argv: [join16(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join16(paths.binDir, "crictl"), paths.crictlConfig] }
   ],
   // cri-dockerd's journal is the cri-docker unit's; Docker's is where its containers' failures show
-  journals: (paths) => [{ unit: "cri-docker", requires: [join13(paths.systemdDir, SERVICE_UNIT)] }, { unit: "docker" }],
+  journals: (paths) => [{ unit: "cri-docker", requires: [join16(paths.systemdDir, SERVICE_UNIT)] }, { unit: "docker" }],
   hints: [
     { pattern: /client version 1\.\d+ is too old/i, hint: `Docker refuses the API version cri-dockerd ${CRI_DOCKERD.version} speaks (${CRI_DOCKERD.dockerApiVersion}, from the Docker client it is built with): this Docker is newer than any the action was checked against. Use container-runtime: containerd, or a Docker whose minimum API version (docker version: "minimum version") is ${CRI_DOCKERD.dockerApiVersion} or lower.` },
     { pattern: /cgroup-parent for systemd cgroup should be a valid slice/i, hint: "Docker's cgroup-parent is a path, which the systemd cgroup driver refuses: it must name a slice (xxx.slice)." },
@@ -56854,9 +57252,9 @@ var docker = {
 };
 
 // src/runtimes/index.ts
-var REGISTRY = { containerd, docker };
-var RUNTIME_NAMES = Object.keys(REGISTRY);
-var RUNTIMES = REGISTRY;
+var REGISTRY2 = { containerd, docker };
+var RUNTIME_NAMES = Object.keys(REGISTRY2);
+var RUNTIMES = REGISTRY2;
 
 // src/commands/collect.ts
 var POD_LOG_DIR = "/var/log/pods";
@@ -56867,7 +57265,7 @@ var present = (p) => access4(p).then(() => true, () => false);
 async function readHostFile(env, path6) {
   if (await untrustedLink(path6) !== void 0) return void 0;
   try {
-    return await readFile6(path6, "utf8");
+    return await readFile8(path6, "utf8");
   } catch (err) {
     if (err.code !== "EACCES") return void 0;
   }
@@ -56885,28 +57283,28 @@ ${text.slice(-MAX_FILE)}` : text;
 var safe = (p) => p.split("/").filter((x) => x !== "" && x !== "." && x !== "..").join("/");
 function journalsOf(record) {
   const { paths } = record;
-  return [{ unit: "kubelet", requires: [join14(paths.binDir, "kubelet")] }, ...RUNTIMES[record.runtime].journals?.(paths) ?? []];
+  return [{ unit: "kubelet", requires: [join17(paths.binDir, "kubelet")] }, ...RUNTIMES[record.runtime].journals?.(paths) ?? []];
 }
 function configFiles(record) {
   const { paths } = record;
   const under = (p, dir2) => p === dir2 || p.startsWith(`${dir2}/`);
-  const skip = [paths.binDir, paths.cniBinDir, paths.backupDir, join14(paths.kubernetesDir, "pki")];
+  const skip = [paths.binDir, paths.cniBinDir, paths.backupDir, join17(paths.kubernetesDir, "pki")];
   return [...new Set(record.changes.flatMap((c) => c.kind === "file" ? [c.path] : []))].filter(
     (p) => p !== record.kubeconfig && p !== paths.adminConf && p !== paths.ledgerFile && !skip.some((d) => under(p, d))
   );
 }
 async function collectArchive(record, env, diagnosis, o) {
   const { paths } = record;
-  const work = await mkdtemp(join14(process.env.RUNNER_TEMP || tmpdir3(), "ksn-diagnostics-"));
-  const top = join14(work, o.name);
+  const work = await mkdtemp(join17(process.env.RUNNER_TEMP || tmpdir3(), "ksn-diagnostics-"));
+  const top = join17(work, o.name);
   const missing = [];
-  const configs = /* @__PURE__ */ new Set();
+  const byKey = /* @__PURE__ */ new Set();
   const put = async (rel, text) => {
-    const f = join14(top, rel);
+    const f = join17(top, rel);
     await mkdir5(dirname11(f), { recursive: true });
     await writeFile3(f, text);
   };
-  const kubectl2 = join14(paths.binDir, "kubectl");
+  const kubectl2 = join17(paths.binDir, "kubectl");
   const kube = { KUBECONFIG: record.kubeconfig };
   const haveKubectl = await present(kubectl2) && await present(record.kubeconfig);
   try {
@@ -56922,7 +57320,7 @@ async function collectArchive(record, env, diagnosis, o) {
     };
     const clusterDump = async () => {
       if (!haveKubectl) return void missing.push("cluster-info/: no kubectl or kubeconfig yet");
-      const dir2 = join14(top, "cluster-info");
+      const dir2 = join17(top, "cluster-info");
       await mkdir5(dir2, { recursive: true });
       const r = await env.run([kubectl2, "cluster-info", "dump", REQUEST_TIMEOUT2, "--all-namespaces", "--output-directory", dir2], { env: kube, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
       if (r.exitCode !== 0) missing.push(`cluster-info/: kubectl cluster-info dump exited ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`);
@@ -56965,16 +57363,25 @@ ${l.stdout}${l.stderr}`));
         if (text !== void 0) await put(`node-pod-logs/${safe(relative2(dir2, f))}`, tail(text));
       });
     };
+    const cniFiles = async () => {
+      await eachLimited(CNIS[record.cni]?.hostFiles?.(paths) ?? [], async (p) => {
+        const text = await readHostFile(env, p);
+        if (text === void 0 || text.includes("\0")) return;
+        const rel = `node-files/${safe(p.slice(paths.root.length))}`;
+        byKey.add(rel);
+        await put(rel, tail(text));
+      });
+    };
     const configFilesOf = async () => {
       await eachLimited(configFiles(record), async (p) => {
         const text = await readHostFile(env, p);
         if (text === void 0 || text.includes("\0") || text.length > MAX_FILE) return;
         const rel = `configs/${safe(p.slice(paths.root.length))}`;
-        configs.add(rel);
+        byKey.add(rel);
         await put(rel, text);
       });
     };
-    await Promise.all([journals(), clusterDump(), podLogs(), nodePodLogs(), configFilesOf()]);
+    await Promise.all([journals(), clusterDump(), podLogs(), nodePodLogs(), configFilesOf(), cniFiles()]);
     await put("ledger.json", `${JSON.stringify(record, null, 2)}
 `);
     const steps = record.timings ?? [];
@@ -56983,28 +57390,28 @@ ${l.stdout}${l.stderr}`));
     if (missing.length) await put("missing.txt", `${missing.join("\n")}
 `);
     const found = [];
-    for (const rel of configs) {
-      const r = redactConfig(await readFile6(join14(top, rel), "utf8"));
+    for (const rel of byKey) {
+      const r = redactConfig(await readFile8(join17(top, rel), "utf8"));
       found.push(...r.found);
-      await writeFile3(join14(top, rel), r.text);
+      await writeFile3(join17(top, rel), r.text);
     }
     const forms = secretForms(o.secrets, found);
     for (const f of await filesUnder(top)) {
-      const text = await readFile6(f, "utf8");
+      const text = await readFile8(f, "utf8");
       const clean3 = redactValues(text, forms);
       if (clean3 !== text) await writeFile3(f, clean3);
     }
     await mkdir5(o.outDir, { recursive: true });
-    const archive = join14(o.outDir, `${o.name}.tar.gz`);
+    const archive = join17(o.outDir, `${o.name}.tar.gz`);
     await env.run(["tar", "-czf", archive, "-C", work, o.name]);
     return archive;
   } finally {
-    await rm5(work, { recursive: true, force: true });
+    await rm6(work, { recursive: true, force: true });
   }
 }
 async function filesUnder(dir2) {
   const entries = await readdir3(dir2, { withFileTypes: true, recursive: true });
-  return entries.filter((e) => e.isFile()).map((e) => join14(e.parentPath, e.name));
+  return entries.filter((e) => e.isFile()).map((e) => join17(e.parentPath, e.name));
 }
 
 // src/commands/diagnose.ts
@@ -57015,401 +57422,6 @@ import { join as join18 } from "node:path";
 var ADDONS = [];
 var enabledAddons = (config) => ADDONS.filter((a) => a.enabled(config));
 var addonNamed = (input) => ADDONS.find((a) => a.input === input);
-
-// src/cnis/bridge/plugin.ts
-import { join as join15 } from "node:path";
-
-// src/cnis/bridge/conflist.ts
-var import_ipaddr2 = __toESM(require_ipaddr(), 1);
-var BRIDGE_NETWORK = "kubeadm-single-node";
-var BRIDGE_INTERFACE = "cni0";
-var CONFLIST_NAME = "10-kubeadm-single-node-bridge.conflist";
-var LOOPBACK_NAME = "99-loopback.conf";
-var CNI_SPEC = "1.0.0";
-function renderBridgeConflist(podCidr) {
-  const [address] = import_ipaddr2.default.parseCIDR(podCidr);
-  const everywhere = address.kind() === "ipv6" ? "::/0" : "0.0.0.0/0";
-  const conf = {
-    cniVersion: CNI_SPEC,
-    name: BRIDGE_NETWORK,
-    plugins: [
-      {
-        type: "bridge",
-        bridge: BRIDGE_INTERFACE,
-        // the bridge is the pods' gateway and masquerades what leaves the node
-        isGateway: true,
-        ipMasq: true,
-        // a pod reaching itself through its Service's address comes back over the bridge
-        hairpinMode: true,
-        ipam: { type: "host-local", ranges: [[{ subnet: podCidr }]], routes: [{ dst: everywhere }] }
-      },
-      { type: "portmap", capabilities: { portMappings: true } }
-    ]
-  };
-  return `${JSON.stringify(conf, null, 2)}
-`;
-}
-function renderLoopbackConf() {
-  return `${JSON.stringify({ cniVersion: CNI_SPEC, name: "lo", type: "loopback" }, null, 2)}
-`;
-}
-
-// src/cnis/bridge/plugin.ts
-var bridge = {
-  carriesPods: true,
-  readiness: { nodeReady: true, namespaces: ["kube-system"] },
-  describe: (config) => `bridge (the CNI reference plugins, no DaemonSet), pods in ${config.podNetworkCidr}`,
-  predictedImages: () => [],
-  offlineNeeds: async () => ({ downloads: [], images: [] }),
-  // written before the runtime starts, so that its CRI finds the network when it loads
-  configSteps: ({ config, paths }) => [
-    step("config.cni", `bridge network for ${config.podNetworkCidr} (${BRIDGE_INTERFACE}, host-local, portmap)`, [], [
-      { kind: "write", path: join15(paths.cniConfDir, CONFLIST_NAME), render: () => renderBridgeConflist(config.podNetworkCidr) },
-      { kind: "write", path: join15(paths.cniConfDir, LOOPBACK_NAME), render: renderLoopbackConf }
-    ])
-  ],
-  networkSteps: () => [],
-  // the bridge itself and host-local's allocations appear with the first pod
-  leftovers: (paths) => ({ files: [], dirs: [paths.cniStateDir, join15(paths.cniStateDir, "networks", BRIDGE_NETWORK)], interfaces: [BRIDGE_INTERFACE], mounts: [] }),
-  // its files and host-local's allocations are under the CNI directories every run writes to
-  hostRoots: () => [],
-  diagnostics: (paths) => [
-    { title: "bridge CNI configuration", argv: ["cat", join15(paths.cniConfDir, CONFLIST_NAME)], requires: [join15(paths.cniConfDir, CONFLIST_NAME)] },
-    { title: `${BRIDGE_INTERFACE} addresses`, argv: ["ip", "addr", "show", "dev", BRIDGE_INTERFACE], requires: [join15(paths.sysClassNet, BRIDGE_INTERFACE)] }
-  ],
-  hints: [
-    { pattern: /failed to find plugin "(bridge|host-local|portmap|loopback)"/, hint: "No CNI plugins in /opt/cni/bin: the CNI plugins download or extraction failed." },
-    {
-      pattern: /"cni0" already has an IP address different from/,
-      hint: `${BRIDGE_INTERFACE} is left over from another pod network (flannel's, on another subnet): \`sudo ip link delete ${BRIDGE_INTERFACE}\`, then run again.`
-    }
-  ]
-};
-
-// src/cnis/calico/plugin.ts
-import { join as join16 } from "node:path";
-
-// src/cnis/manifest-cni.ts
-import { createHash as createHash2 } from "node:crypto";
-import { readFile as readFile8 } from "node:fs/promises";
-
-// src/cnis/release.ts
-import { readFile as readFile7, rm as rm6 } from "node:fs/promises";
-function cniReleaseOf(plugin, config) {
-  if (!plugin.release) throw new Error(`cni '${config.cni}' installs no release`);
-  const spec = config.cniVersion;
-  if (spec.kind === "pinned") return plugin.release.pinned;
-  if (spec.kind === "exact") return spec.version;
-  throw new Error("cni-version 'latest' was not resolved before the plan was made");
-}
-function describeRelease(plugin, config) {
-  const v = cniReleaseOf(plugin, config);
-  const spec = config.cniVersion;
-  return spec.kind === "exact" ? `${v} (${spec.latest ? "latest" : "cni-version"})` : v;
-}
-function isPinned(plugin, config) {
-  return config.cniManifest === void 0 && cniReleaseOf(plugin, config) === plugin.release?.pinned;
-}
-var isUrl = (s) => /^(?:https?|file):\/\//.test(s);
-async function readManifest(source) {
-  if (!isUrl(source)) return readFile7(source, "utf8");
-  const file2 = await fetchToFile(source);
-  try {
-    return await readFile7(file2, "utf8");
-  } finally {
-    await rm6(file2, { force: true });
-  }
-}
-
-// src/cnis/manifest-cni.ts
-function manifestCni(m) {
-  return {
-    // another release's images are read from its manifest at run time
-    predictedImages: (config) => isPinned(m.plugin(), config) ? [...m.pinnedImages] : [],
-    async offlineNeeds(config) {
-      const source = m.source(config);
-      if (config.cniManifest === void 0) {
-        return {
-          downloads: [{ what: `the ${m.name} manifest ${describeRelease(m.plugin(), config)}`, url: source, input: "github-url" }],
-          images: isPinned(m.plugin(), config) ? [...m.pinnedImages] : void 0
-        };
-      }
-      if (isUrl(source)) return { downloads: [{ what: `the ${m.name} manifest`, url: source, input: "cni-manifest" }], images: void 0 };
-      const text = await readFile8(source, "utf8").catch(() => void 0);
-      if (text === void 0) return { downloads: [], images: [] };
-      try {
-        return { downloads: [], images: m.render(text, config.podNetworkCidr).images };
-      } catch (err) {
-        throw new Error(`Input 'cni-manifest' has the path ${JSON.stringify(source)}, which is not a ${m.name} manifest the run could use: ${err.message}`, { cause: err });
-      }
-    },
-    configSteps(p) {
-      const { config, files, learned } = p;
-      const source = m.source(config);
-      const pin = m.pinnedSha256 && isPinned(m.plugin(), config) && isUrl(source) && !onThisMachine(source) ? m.pinnedSha256 : void 0;
-      return [
-        step("config.cni", `${m.name} manifest (${config.cniManifest ? "given" : describeRelease(m.plugin(), config)}), ${m.sets.title} = ${config.podNetworkCidr}`, [], [
-          {
-            kind: "task",
-            title: `fetch and render the ${m.name} manifest`,
-            shows: [
-              isUrl(source) ? `GET ${source}` : `read ${source}`,
-              ...pin ? [`verify SHA-256 ${pin} (pinned for the release's manifest)`] : [],
-              `set ${m.sets.full} to ${config.podNetworkCidr}; write ${files.cniManifest}`,
-              `images: ${learned.cniImages.join(" ") || "(read from the manifest)"}`
-            ],
-            // the manifest is read at run time; the tree says from where, and what is set in it
-            writes: [{ path: files.cniManifest, render: () => `# the ${m.name} manifest, read at run time from ${source}, with ${m.sets.full} set to ${config.podNetworkCidr}
-` }],
-            run: async (ctx) => {
-              const text = await readManifest(source);
-              if (pin) {
-                const actual = createHash2("sha256").update(text).digest("hex");
-                if (actual !== pin) {
-                  throw new Error(
-                    `The ${m.name} manifest from ${source} has SHA-256 ${actual}, but the action pins ${pin} for ${describeRelease(m.plugin(), config)}. Nothing was applied. Set github-url to a mirror that serves it unchanged, or cni-manifest to a copy you checked.`
-                  );
-                }
-                ctx.log(`verified the ${m.name} manifest against its pinned SHA-256`);
-              }
-              const rendered = m.render(text, config.podNetworkCidr);
-              ctx.learned.cniImages = rendered.images;
-              await ctx.host.writeFile(files.cniManifest, rendered.manifest);
-              ctx.log(`manifest images: ${rendered.images.join(", ")}`);
-            }
-          }
-        ])
-      ];
-    },
-    networkSteps(p) {
-      const { bin, files, kubeEnv } = p;
-      const apply = [bin("kubectl"), "apply", "-f", files.cniManifest];
-      return [step("network.cni", `apply ${m.name}`, ["init.kubeconfig", "config.cni"], [{ kind: "exec", argv: apply, env: kubeEnv }])];
-    }
-  };
-}
-
-// src/cnis/calico/manifest.ts
-var import_yaml2 = __toESM(require_dist4(), 1);
-var POOL_CIDR = "CALICO_IPV4POOL_CIDR";
-function renderCalicoManifest(source, podCidr) {
-  const images = [];
-  const out = [];
-  let configured = false;
-  for (const doc of (0, import_yaml2.parseAllDocuments)(source)) {
-    if (doc.errors.length > 0) throw new Error(`the calico manifest is not valid YAML: ${doc.errors[0].message}`);
-    const obj = doc.toJS();
-    if (!obj) continue;
-    const spec = obj.spec?.template?.spec;
-    const containers = [...spec?.initContainers ?? [], ...spec?.containers ?? []];
-    if (obj.kind === "DaemonSet" && obj.metadata?.name === "calico-node") {
-      const node = (spec?.containers ?? []).find((c) => c.name === "calico-node");
-      if (node) {
-        const env = (node.env ?? []).filter((e) => e.name !== POOL_CIDR);
-        env.push({ name: POOL_CIDR, value: podCidr });
-        node.env = env;
-        configured = true;
-      }
-    }
-    for (const c of containers) if (typeof c.image === "string" && !images.includes(c.image)) images.push(c.image);
-    out.push(obj);
-  }
-  if (!configured) throw new Error("the calico manifest has no calico-node DaemonSet with a calico-node container; is it calico.yaml?");
-  return { manifest: out.map((o) => (0, import_yaml2.stringify)(o)).join("---\n"), images };
-}
-
-// src/cnis/calico/plugin.ts
-var CALICO = {
-  // projectcalico/calico's release of 24 Aug 2026 (release-notes/v3.32.2-release-notes.md,
-  // stored at commit 0b3dace2988975172b81eb369f80884ebd160b0a). Its tag is newer than the copy
-  // of the repository read for this pin, whose newest release tag is v3.32.1 (commit
-  // 0ca9d1b93644778cafdf1812f3dda02ac0c361e8): there manifests/calico.yaml names exactly the
-  // images below, and the release commit ("build: v3.32.1 release", a30bd590) changed nothing
-  // in it but their tags. v3.33 is not taken: its manifest replaces calico/cni and
-  // calico/kube-controllers with quay.io/calico/calico (release-v3.33 branch), which needs
-  // this list and the leftovers below to change against a manifest read at its tag.
-  version: "v3.32.2",
-  // The images the pinned manifest names: calico.yaml takes them from quay.io since v3.30
-  // (projectcalico/calico#10025, "replace docker.io with quay.io"), tagged with the release.
-  // The run reads them from the manifest itself; these only predict them for the dry run.
-  images: (v) => [`quay.io/calico/cni:${v}`, `quay.io/calico/node:${v}`, `quay.io/calico/kube-controllers:${v}`],
-  namespace: "kube-system"
-};
-var CALICO_DIRS = { lib: "/var/lib/calico", run: "/run/calico", log: "/var/log/calico", policySync: "/run/nodeagent" };
-var BPF_FS_DIR = "/sys/fs/bpf";
-function calicoManifestSource(config) {
-  return config.cniManifest ?? `${config.githubUrl}/projectcalico/calico/raw/${cniReleaseOf(calico, config)}/manifests/calico.yaml`;
-}
-var calico = {
-  release: { repo: "projectcalico/calico", pinned: CALICO.version },
-  carriesPods: true,
-  readiness: { nodeReady: true, namespaces: [CALICO.namespace] },
-  describe: (config) => `calico ${config.cniManifest ? "(given manifest)" : describeRelease(calico, config)}, IPv4 pool ${config.podNetworkCidr}`,
-  ...manifestCni({
-    name: "calico",
-    plugin: () => calico,
-    source: calicoManifestSource,
-    render: renderCalicoManifest,
-    pinnedImages: CALICO.images(CALICO.version),
-    sets: { title: "CALICO_IPV4POOL_CIDR", full: "calico-node's CALICO_IPV4POOL_CIDR" }
-  }),
-  leftovers: (paths) => ({
-    // install-cni writes the CNI config and, for the plugin, a kubeconfig with a service
-    // account token (cni-plugin/pkg/install/install.go); it copies every binary of the
-    // calico/cni image into /opt/cni/bin (cni-plugin/Makefile, fetch-cni-bins: flannel,
-    // loopback, host-local, portmap, tuning, bandwidth, beside install, calico and
-    // calico-ipam). Those the CNI plugins step installed are recorded there already.
-    files: [
-      join16(paths.cniConfDir, "10-calico.conflist"),
-      join16(paths.cniConfDir, "calico-kubeconfig"),
-      ...["calico", "calico-ipam", "install", "flannel", "loopback", "host-local", "portmap", "tuning", "bandwidth"].map((b) => join16(paths.cniBinDir, b))
-    ],
-    // the DaemonSet's hostPath volumes (DirectoryOrCreate, or created by the runtime when
-    // missing): var-lib-calico, var-run-calico, cni-log-dir, policysync, host-local-net-dir
-    dirs: [...Object.values(CALICO_DIRS).map((d) => onHost(paths, d)), paths.cniStateDir],
-    // Felix makes vxlan.calico where a pool uses VXLAN (the manifest's pool uses IPIP). Not
-    // recorded: tunl0, the ipip module's fallback device, which the kernel makes with the
-    // module and does not let be deleted (modules are left loaded); and the pods' cali*
-    // veths, which go with their pods when kubeadm reset removes them.
-    interfaces: ["vxlan.calico"],
-    // The ebpf-bootstrap init container (calico-node -init -best-effort) mounts cgroup2 at
-    // /run/calico/cgroup, and the BPF filesystem where none is, with Bidirectional
-    // propagation "so that it outlives the init container" (calico.yaml): unmounted before
-    // /run/calico is removed, which would otherwise reach into the host's cgroup tree.
-    mounts: [onHost(paths, join16(CALICO_DIRS.run, "cgroup")), onHost(paths, BPF_FS_DIR)]
-  }),
-  hostRoots: (paths) => Object.values(CALICO_DIRS).map((d) => onHost(paths, d)),
-  diagnostics: (_paths, kubectl2, kubeconfig) => [
-    {
-      title: "calico-node logs",
-      argv: [kubectl2, "logs", "-n", CALICO.namespace, "-l", "k8s-app=calico-node", "--all-containers", "--tail", "40"],
-      env: { KUBECONFIG: kubeconfig },
-      requires: [kubectl2, kubeconfig]
-    },
-    {
-      title: "calico-kube-controllers logs",
-      argv: [kubectl2, "logs", "-n", CALICO.namespace, "-l", "k8s-app=calico-kube-controllers", "--tail", "20"],
-      env: { KUBECONFIG: kubeconfig },
-      requires: [kubectl2, kubeconfig]
-    }
-  ],
-  hints: [
-    {
-      // the CNI plugin's own message (cni-plugin/pkg/plugin/plugin.go)
-      pattern: /stat \/var\/lib\/calico\/nodename: no such file or directory/,
-      hint: "calico-node has not started on the node (it writes /var/lib/calico/nodename): see its logs and its pod, often an image still pulling from quay.io."
-    },
-    {
-      pattern: /error getting ClusterInformation: connection is unauthorized/,
-      hint: "The Calico CNI plugin's token in /etc/cni/net.d/calico-kubeconfig is not this cluster's: one left by an earlier cluster on this host. Cleanup removes it; delete it and the calico-node pod to have a new one written."
-    },
-    { pattern: /failed to find plugin "calico"/, hint: "Calico's install-cni init container has not copied its plugins into /opt/cni/bin: see calico-node's logs (--all-containers)." }
-  ]
-};
-
-// src/cnis/flannel/plugin.ts
-import { join as join17 } from "node:path";
-
-// src/cnis/flannel/manifest.ts
-var import_yaml3 = __toESM(require_dist4(), 1);
-function renderFlannelManifest(source, podCidr) {
-  const docs = (0, import_yaml3.parseAllDocuments)(source);
-  const images = [];
-  let configured = false;
-  const out = [];
-  for (const doc of docs) {
-    if (doc.errors.length > 0) throw new Error(`the flannel manifest is not valid YAML: ${doc.errors[0].message}`);
-    const obj = doc.toJS();
-    if (!obj) continue;
-    if (obj.kind === "ConfigMap" && typeof obj.data?.["net-conf.json"] === "string") {
-      const net = JSON.parse(obj.data["net-conf.json"]);
-      net.Network = podCidr;
-      obj.data["net-conf.json"] = `${JSON.stringify(net, null, 2)}
-`;
-      configured = true;
-    }
-    const spec = obj.spec?.template?.spec;
-    for (const c of [...spec?.initContainers ?? [], ...spec?.containers ?? []]) {
-      if (typeof c.image === "string" && !images.includes(c.image)) images.push(c.image);
-    }
-    out.push(obj);
-  }
-  if (!configured) throw new Error("the flannel manifest has no ConfigMap with net-conf.json; is it kube-flannel.yml?");
-  return { manifest: out.map((o) => (0, import_yaml3.stringify)(o)).join("---\n"), images };
-}
-
-// src/cnis/flannel/plugin.ts
-var FLANNEL = {
-  // flannel-io/flannel tag v0.28.9 (commit 5cd0d52648e891d73a6dcb9bb2c67d7c365cf7aa, 2026-08-07).
-  // Its release asset kube-flannel.yml is built by kustomize at release time (Makefile's
-  // release-manifest, .github/workflows/release.yml), so no copy of its bytes is in the
-  // repository, and flannel publishes no checksum. The same manifest is kept in the repository
-  // as Documentation/kube-flannel.yml, updated by the release commit ("Prepare for release
-  // v0.28.9", #2525): the action reads that file at the tag, whose SHA-256 (of the file at that
-  // commit) is pinned, so no mirror can change it.
-  version: "v0.28.9",
-  manifestSha256: "e875824be2f552b45711dbda91af81b17eb961d00025d914d9fef18fad8f09c0",
-  // The images the pinned manifest names (Documentation/kustomization/kube-flannel/kube-flannel.yml
-  // and chart/kube-flannel/values.yaml at the tag); the run reads them from the manifest itself
-  // and these only predict them for the dry run.
-  images: ["ghcr.io/flannel-io/flannel:v0.28.9", "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3"],
-  namespace: "kube-flannel",
-  interfaces: ["cni0", "flannel.1"],
-  /** state flannel keeps at run time */
-  runDir: "/run/flannel"
-};
-function flannelManifestSource(config) {
-  return config.cniManifest ?? `${config.githubUrl}/flannel-io/flannel/raw/${cniReleaseOf(flannel, config)}/Documentation/kube-flannel.yml`;
-}
-var flannel = {
-  release: { repo: "flannel-io/flannel", pinned: FLANNEL.version },
-  carriesPods: true,
-  readiness: { nodeReady: true, namespaces: ["kube-system", FLANNEL.namespace] },
-  describe: (config) => `flannel ${config.cniManifest ? "(given manifest)" : describeRelease(flannel, config)}, pods in ${config.podNetworkCidr}`,
-  ...manifestCni({
-    name: "flannel",
-    plugin: () => flannel,
-    source: flannelManifestSource,
-    render: renderFlannelManifest,
-    pinnedImages: FLANNEL.images,
-    pinnedSha256: FLANNEL.manifestSha256,
-    sets: { title: "net-conf Network", full: "net-conf.json Network" }
-  }),
-  leftovers: (paths) => ({
-    files: [join17(paths.cniConfDir, "10-flannel.conflist"), join17(paths.cniBinDir, "flannel")],
-    dirs: [onHost(paths, FLANNEL.runDir), paths.cniStateDir],
-    interfaces: [...FLANNEL.interfaces],
-    mounts: []
-  }),
-  hostRoots: (paths) => [onHost(paths, FLANNEL.runDir)],
-  diagnostics: (_paths, kubectl2, kubeconfig) => [
-    { title: "flannel logs", argv: [kubectl2, "logs", "-n", FLANNEL.namespace, "-l", "app=flannel", "--all-containers", "--tail", "40"], env: { KUBECONFIG: kubeconfig }, requires: [kubectl2, kubeconfig] }
-  ],
-  hints: [
-    { pattern: /Failed to check br_netfilter/, hint: "br_netfilter is not loaded: `sudo modprobe br_netfilter` (flannel crash-loops without it)." },
-    { pattern: /failed to find plugin/, hint: "No CNI plugins in /opt/cni/bin: the CNI plugins download or extraction failed." }
-  ]
-};
-
-// src/cnis/none.ts
-var none = {
-  carriesPods: false,
-  readiness: { nodeReady: false, namespaces: ["kube-system"] },
-  describe: () => "none (install your own)",
-  predictedImages: () => [],
-  offlineNeeds: async () => ({ downloads: [], images: [] }),
-  configSteps: () => [],
-  networkSteps: () => [],
-  leftovers: () => ({ files: [], dirs: [], interfaces: [], mounts: [] }),
-  hostRoots: () => [],
-  diagnostics: () => [],
-  hints: []
-};
-
-// src/cnis/index.ts
-var REGISTRY2 = { flannel, calico, bridge, none };
-var CNI_NAMES = Object.keys(REGISTRY2);
-var CNIS = REGISTRY2;
 
 // src/engine/diagnostics.ts
 function hintsFor(hints, text) {

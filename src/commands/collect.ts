@@ -12,6 +12,7 @@
 //   NAME/pods/NS/POD/C.log        every container's log, C.previous.log for a restarted one
 //   NAME/node-pod-logs/           the kubelet's own copies (/var/log/pods), there when the API server is not
 //   NAME/configs/PATH             every file the ledger says the action wrote (not binaries or backups)
+//   NAME/node-files/PATH          what the CNI's pods leave on the node (its hostFiles hook)
 //   NAME/ledger.json              the record the post step works from
 //   NAME/timings.json             per phase (the timings output's form) and per step
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -25,6 +26,7 @@ import { fullJournalArgv } from '../host/services.js'
 import type { LedgerRecord } from '../io/ledger-store.js'
 import { redactConfig, redactValues, secretForms } from '../io/redact.js'
 import { timingsJson } from '../io/summary.js'
+import { CNIS } from '../cnis/index.js'
 import { RUNTIMES } from '../runtimes/index.js'
 import type { Diagnosis } from './diagnose.js'
 import type { CommandEnv } from './env.js'
@@ -101,7 +103,8 @@ export async function collectArchive(record: LedgerRecord, env: CommandEnv, diag
   const work = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), 'ksn-diagnostics-'))
   const top = join(work, o.name)
   const missing: string[] = []
-  const configs = new Set<string>()
+  // files redacted by key first (src/io/redact.ts), their values then everywhere
+  const byKey = new Set<string>()
   const put = async (rel: string, text: string): Promise<void> => {
     const f = join(top, rel)
     await mkdir(dirname(f), { recursive: true })
@@ -171,18 +174,29 @@ export async function collectArchive(record: LedgerRecord, env: CommandEnv, diag
       })
     }
 
+    // what the CNI's pods leave on the node (its own hook): read like the configuration files, and redacted like them
+    const cniFiles = async (): Promise<void> => {
+      await eachLimited(CNIS[record.cni]?.hostFiles?.(paths) ?? [], async (p) => {
+        const text = await readHostFile(env, p)
+        if (text === undefined || text.includes('\0')) return
+        const rel = `node-files/${safe(p.slice(paths.root.length))}`
+        byKey.add(rel)
+        await put(rel, tail(text))
+      })
+    }
+
     const configFilesOf = async (): Promise<void> => {
       await eachLimited(configFiles(record), async (p) => {
         const text = await readHostFile(env, p)
         // gone since (a cleanup), behind a link a user could have planted, or not text
         if (text === undefined || text.includes('\0') || text.length > MAX_FILE) return
         const rel = `configs/${safe(p.slice(paths.root.length))}`
-        configs.add(rel)
+        byKey.add(rel)
         await put(rel, text)
       })
     }
 
-    await Promise.all([journals(), clusterDump(), podLogs(), nodePodLogs(), configFilesOf()])
+    await Promise.all([journals(), clusterDump(), podLogs(), nodePodLogs(), configFilesOf(), cniFiles()])
     await put('ledger.json', `${JSON.stringify(record, null, 2)}\n`)
     const steps = record.timings ?? []
     await put('timings.json', `${JSON.stringify({ phases: timingsJson(steps, Math.max(0, ...steps.map((t) => t.end))), steps }, null, 2)}\n`)
@@ -190,7 +204,7 @@ export async function collectArchive(record: LedgerRecord, env: CommandEnv, diag
 
     // by key in the configuration files, then by value everywhere (src/io/redact.ts)
     const found: string[] = []
-    for (const rel of configs) {
+    for (const rel of byKey) {
       const r = redactConfig(await readFile(join(top, rel), 'utf8'))
       found.push(...r.found)
       await writeFile(join(top, rel), r.text)
