@@ -2,11 +2,12 @@
 // bundles dist/cli.js (from the source under test, into a temporary folder), run as a
 // process with the recording shims first on PATH. And the terminal's progress lines.
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import { access, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { execFile, execFileSync } from 'node:child_process'
+import { access, lchown, mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
+import { gunzipSync } from 'node:zlib'
 import { before, describe, it } from 'node:test'
 import { build } from 'esbuild'
 import { INPUT_NAMES } from '../src/inputs/parse.js'
@@ -231,6 +232,57 @@ describe('the command line, built', () => {
     assert.match(d.stderr, /Nothing recorded/)
     assert.deepEqual(d.commands, [])
   })
+  it('diagnose --out DIR writes the diagnostics archive, its configuration files redacted by key', { skip: process.getuid?.() === 0 ? false : "needs root: the ledger is root's" }, async () => {
+    const sb = await sandbox()
+    const ledger = join(sb.dir, 'ledger.json')
+    const password = 'cli-planted-password-77aa'
+    // a file the action writes in the user's home (a root the ledger may name); no credential in the environment
+    const dockerConfig = join(sb.env.HOME, '.docker/config.json')
+    await mkdir(join(dockerConfig, '..'), { recursive: true })
+    await writeFile(dockerConfig, `${JSON.stringify({ auths: { 'docker.io': { auth: Buffer.from(`ci:${password}`).toString('base64') } } }, null, 2)}\n`)
+    // a file of the ledger that a user made a link to a file only root may read: never followed
+    const shadow = join(sb.dir, 'shadow')
+    await writeFile(shadow, 'root-only-content-5d1e\n', { mode: 0o600 })
+    const planted = join(sb.env.HOME, '.docker/daemon-planted.json')
+    await symlink(shadow, planted)
+    await lchown(planted, 1000, 1000)
+    const earlier: LedgerRecord = {
+      changes: [{ kind: 'file', path: dockerConfig }, { kind: 'file', path: planted }],
+      completed: ['binaries.kubectl'],
+      failed: { step: 'init.kubeadm', message: 'kubeadm init failed' },
+      cleanup: false,
+      kubeconfig: join(sb.env.HOME, '.kube/config'),
+      paths: HOST_PATHS,
+      runtime: 'containerd',
+      cni: 'flannel',
+      timings: [{ id: 'binaries.kubectl', phase: 'binaries', start: 0.5, end: 2.25 }]
+    }
+    await writeFile(ledger, JSON.stringify(earlier), { mode: 0o600 })
+    const out = join(sb.dir, 'out')
+    const r = await runCli(sb, ['diagnose', '--ledger', ledger, '--out', out])
+    assert.equal(r.code, 0, r.stderr)
+    const [archive, ...others] = await readdir(out)
+    assert.deepEqual(others, [])
+    assert.match(archive, /^kubeadm-single-node-diagnostics-[A-Za-z0-9._-]+-\d{8}T\d{6}Z\.tar\.gz$/)
+    assert.match(r.stderr, new RegExp(`Diagnostics archive written: ${join(out, archive).replace(/[.]/g, '\\.')}`))
+    const tar = gunzipSync(await readFile(join(out, archive)))
+    for (const s of [password, Buffer.from(`ci:${password}`).toString('base64'), 'root-only-content-5d1e']) assert.equal(tar.includes(s), false, `the archive holds ${s}`)
+    const x = await mkdtemp(join(tmpdir(), 'ksn-cli-archive-'))
+    execFileSync('tar', ['-xzf', join(out, archive), '-C', x])
+    const top = join(x, archive.replace(/\.tar\.gz$/, ''))
+    assert.match(await readFile(join(top, 'diagnostics.txt'), 'utf8'), /^Failed step: init\.kubeadm\nkubeadm init failed/)
+    assert.match(await readFile(join(top, 'configs', dockerConfig), 'utf8'), /"auth": "<redacted>"/)
+    assert.deepEqual(JSON.parse(await readFile(join(top, 'timings.json'), 'utf8')), { phases: { binaries: 1.8, total: 2.3 }, steps: earlier.timings })
+    assert.equal(JSON.parse(await readFile(join(top, 'ledger.json'), 'utf8')).failed.step, 'init.kubeadm')
+    assert.match(await readFile(join(top, 'journals/containerd.log'), 'utf8'), /journal of -u containerd --no-pager/)
+
+    const bad = await runCli(sb, ['diagnose', '--ledger', ledger, '--output', out])
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /^error: unknown flag --output for diagnose/)
+    const down = await runCli(sb, ['down', '--ledger', ledger, '--out', out])
+    assert.equal(down.code, 2)
+    assert.match(down.stderr, /^error: down does not take --out \(it is a flag of plan and diagnose\)/)
+  })
 })
 
 describe('the terminal reporter', () => {
@@ -261,4 +313,5 @@ describe('the terminal reporter', () => {
       ].join('\n')
     )
   })
+
 })

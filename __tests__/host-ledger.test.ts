@@ -63,8 +63,9 @@ describe("the host's ledger", { skip: root }, () => {
   it('is written root-owned, 0600 in a 0700 directory, change by change, and read back as written', async () => {
     const h = await host()
     const store = hostLedgerStore({ file: h.paths.ledgerFile, run: createRun({ debug: () => {} }), paths: h.paths, home: h.home, known, scratch: join(h.root, 'scratch') })
-    const rec = legit(h.paths, h.home)
-    await store.saveHead(headOf({ ...rec, changes: [] }))
+    const rec = { ...legit(h.paths, h.home), timings: [{ id: 'host.swapoff' as const, phase: 'host' as const, start: 0.1, end: 0.4 }] }
+    // the post step's own choice stays in the Actions state, never in the host's copy
+    await store.saveHead(headOf({ ...rec, diagnosticsArtifact: 'always', changes: [] }))
     await Promise.all(rec.changes.map((c, i) => store.saveChange(i, c)))
     const f = await stat(h.paths.ledgerFile)
     const d = await stat(dirname(h.paths.ledgerFile))
@@ -90,6 +91,8 @@ describe("the host's ledger", { skip: root }, () => {
     ['a kubeconfig pointing anywhere', (p, home) => ({ ...legit(p, home), kubeconfig: '/tmp/evil.conf' }), /field 'kubeconfig' names "\/tmp\/evil\.conf"/],
     ["another host's layout (a bin directory of its own)", (p, home) => ({ ...legit(p, home), paths: { ...p, binDir: '/tmp/evil/bin' } }), /field 'paths' is not this host's layout/],
     ['an add-on the action does not have', (p, home) => ({ ...legit(p, home), addons: ['load-balancer', '../../bin/sh'] }), /field 'addons' is .*; accepted: a list of load-balancer/],
+    ['timings that are not a step\'s', (p, home) => ({ ...legit(p, home), timings: [{ id: 'init.kubeadm', phase: 'init', start: 0, end: 1, run: ['sh'] }] }), /field 'timings' is not a list of \{id, phase, start, end\}/],
+    ['a diagnostics-artifact choice (only the job\'s own post step reads it)', (p, home) => ({ ...legit(p, home), diagnosticsArtifact: 'always' }), /has field the action never writes: diagnosticsArtifact/],
     ['a field the record does not have', (p, home) => ({ ...legit(p, home), cache: { exportArgv: ['sh', '-c', 'id'] } }), /has field the action never writes: cache/]
   ]
   for (const [name, make, why] of attacks) {

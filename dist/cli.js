@@ -2164,9 +2164,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve6, reject2) => {
+          return new Promise((resolve7, reject2) => {
             this.close((err, data) => {
-              return err ? reject2(err) : resolve6(data);
+              return err ? reject2(err) : resolve7(data);
             });
           });
         }
@@ -2204,12 +2204,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve6, reject2) => {
+          return new Promise((resolve7, reject2) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject2(err2)
-              ) : resolve6(data);
+              ) : resolve7(data);
             });
           });
         }
@@ -2581,14 +2581,14 @@ var require_connect = __commonJS({
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
-      return function connect({ hostname, host: host2, protocol, port, servername, localAddress, httpSocket }, callback) {
+      return function connect({ hostname: hostname2, host: host2, protocol, port, servername, localAddress, httpSocket }, callback) {
         let socket;
         if (protocol === "https:") {
           if (!tls) {
             tls = __require("node:tls");
           }
           servername = servername || options.servername || util3.getServerName(host2) || null;
-          const sessionKey = servername || hostname;
+          const sessionKey = servername || hostname2;
           assert(sessionKey);
           const session = customSession || sessionCache.get(sessionKey) || null;
           port = port || 443;
@@ -2604,7 +2604,7 @@ var require_connect = __commonJS({
             socket: httpSocket,
             // upgrade socket connection
             port,
-            host: hostname
+            host: hostname2
           });
           socket.on("session", function(session2) {
             sessionCache.set(sessionKey, session2);
@@ -2618,14 +2618,14 @@ var require_connect = __commonJS({
             ...options,
             localAddress,
             port,
-            host: hostname
+            host: hostname2
           });
         }
         if (options.keepAlive == null || options.keepAlive) {
           const keepAliveInitialDelay = options.keepAliveInitialDelay === void 0 ? 6e4 : options.keepAliveInitialDelay;
           socket.setKeepAlive(true, keepAliveInitialDelay);
         }
-        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket), { timeout, hostname, port });
+        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket), { timeout, hostname: hostname2, port });
         socket.setNoDelay(true).once(protocol === "https:" ? "secureConnect" : "connect", function() {
           queueMicrotask(clearConnectTimeout);
           if (callback) {
@@ -4476,8 +4476,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve6, reject2) => {
-        res = resolve6;
+      const promise = new Promise((resolve7, reject2) => {
+        res = resolve7;
         rej = reject2;
       });
       return { promise, resolve: res, reject: rej };
@@ -6728,12 +6728,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve6, reject2) => {
+      const waitForDrain = () => new Promise((resolve7, reject2) => {
         assert(callback === null);
         if (socket[kError]) {
           reject2(socket[kError]);
         } else {
-          callback = resolve6;
+          callback = resolve7;
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
@@ -7093,8 +7093,8 @@ var require_client_h2 = __commonJS({
         }
       }
       let stream;
-      const { hostname, port } = client[kUrl];
-      headers[HTTP2_HEADER_AUTHORITY] = host2 || `${hostname}${port ? `:${port}` : ""}`;
+      const { hostname: hostname2, port } = client[kUrl];
+      headers[HTTP2_HEADER_AUTHORITY] = host2 || `${hostname2}${port ? `:${port}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
       const abort = (error2) => {
         if (request2.aborted) {
@@ -7403,12 +7403,12 @@ var require_client_h2 = __commonJS({
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve6, reject2) => {
+      const waitForDrain = () => new Promise((resolve7, reject2) => {
         assert(callback === null);
         if (socket[kError]) {
           reject2(socket[kError]);
         } else {
-          callback = resolve6;
+          callback = resolve7;
         }
       });
       h2stream.on("close", onDrain).on("drain", onDrain);
@@ -7887,16 +7887,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve6) => {
+        return new Promise((resolve7) => {
           if (this[kSize]) {
-            this[kClosedResolve] = resolve6;
+            this[kClosedResolve] = resolve7;
           } else {
-            resolve6(null);
+            resolve7(null);
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve6) => {
+        return new Promise((resolve7) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request2 = requests[i];
@@ -7907,7 +7907,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve6(null);
+            resolve7(null);
           };
           if (this[kHTTPContext]) {
             this[kHTTPContext].destroy(err, callback);
@@ -7934,20 +7934,20 @@ var require_client = __commonJS({
     async function connect(client) {
       assert(!client[kConnecting]);
       assert(!client[kHTTPContext]);
-      let { host: host2, hostname, protocol, port } = client[kUrl];
-      if (hostname[0] === "[") {
-        const idx = hostname.indexOf("]");
+      let { host: host2, hostname: hostname2, protocol, port } = client[kUrl];
+      if (hostname2[0] === "[") {
+        const idx = hostname2.indexOf("]");
         assert(idx !== -1);
-        const ip = hostname.substring(1, idx);
+        const ip = hostname2.substring(1, idx);
         assert(net.isIP(ip));
-        hostname = ip;
+        hostname2 = ip;
       }
       client[kConnecting] = true;
       if (channels.beforeConnect.hasSubscribers) {
         channels.beforeConnect.publish({
           connectParams: {
             host: host2,
-            hostname,
+            hostname: hostname2,
             protocol,
             port,
             version: client[kHTTPContext]?.version,
@@ -7958,10 +7958,10 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve6, reject2) => {
+        const socket = await new Promise((resolve7, reject2) => {
           client[kConnector]({
             host: host2,
-            hostname,
+            hostname: hostname2,
             protocol,
             port,
             servername: client[kServerName],
@@ -7970,7 +7970,7 @@ var require_client = __commonJS({
             if (err) {
               reject2(err);
             } else {
-              resolve6(socket2);
+              resolve7(socket2);
             }
           });
         });
@@ -7994,7 +7994,7 @@ var require_client = __commonJS({
           channels.connected.publish({
             connectParams: {
               host: host2,
-              hostname,
+              hostname: hostname2,
               protocol,
               port,
               version: client[kHTTPContext]?.version,
@@ -8015,7 +8015,7 @@ var require_client = __commonJS({
           channels.connectError.publish({
             connectParams: {
               host: host2,
-              hostname,
+              hostname: hostname2,
               protocol,
               port,
               version: client[kHTTPContext]?.version,
@@ -8168,10 +8168,10 @@ var require_fixed_queue = __commonJS({
         this.head.push(data);
       }
       shift() {
-        const tail2 = this.tail;
-        const next = tail2.shift();
-        if (tail2.isEmpty() && tail2.next !== null) {
-          this.tail = tail2.next;
+        const tail3 = this.tail;
+        const next = tail3.shift();
+        if (tail3.isEmpty() && tail3.next !== null) {
+          this.tail = tail3.next;
         }
         return next;
       }
@@ -8306,8 +8306,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           await Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          await new Promise((resolve6) => {
-            this[kClosedResolve] = resolve6;
+          await new Promise((resolve7) => {
+            this[kClosedResolve] = resolve7;
           });
         }
       }
@@ -8990,10 +8990,10 @@ var require_env_http_proxy_agent = __commonJS({
         }
       }
       #getProxyAgentForUrl(url2) {
-        let { protocol, host: hostname, port } = url2;
-        hostname = hostname.replace(/:\d*$/, "").toLowerCase();
+        let { protocol, host: hostname2, port } = url2;
+        hostname2 = hostname2.replace(/:\d*$/, "").toLowerCase();
         port = Number.parseInt(port, 10) || DEFAULT_PORTS[protocol] || 0;
-        if (!this.#shouldProxy(hostname, port)) {
+        if (!this.#shouldProxy(hostname2, port)) {
           return this[kNoProxyAgent];
         }
         if (protocol === "https:") {
@@ -9001,7 +9001,7 @@ var require_env_http_proxy_agent = __commonJS({
         }
         return this[kHttpProxyAgent];
       }
-      #shouldProxy(hostname, port) {
+      #shouldProxy(hostname2, port) {
         if (this.#noProxyChanged) {
           this.#parseNoProxy();
         }
@@ -9017,11 +9017,11 @@ var require_env_http_proxy_agent = __commonJS({
             continue;
           }
           if (!/^[.*]/.test(entry.hostname)) {
-            if (hostname === entry.hostname) {
+            if (hostname2 === entry.hostname) {
               return false;
             }
           } else {
-            if (hostname.endsWith(entry.hostname.replace(/^\*/, ""))) {
+            if (hostname2.endsWith(entry.hostname.replace(/^\*/, ""))) {
               return false;
             }
           }
@@ -9576,7 +9576,7 @@ var require_readable = __commonJS({
         if (this._readableState.closeEmitted) {
           return null;
         }
-        return await new Promise((resolve6, reject2) => {
+        return await new Promise((resolve7, reject2) => {
           if (this[kContentLength] > limit) {
             this.destroy(new AbortError3());
           }
@@ -9589,7 +9589,7 @@ var require_readable = __commonJS({
             if (signal?.aborted) {
               reject2(signal.reason ?? new AbortError3());
             } else {
-              resolve6(null);
+              resolve7(null);
             }
           }).on("error", noop3).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9608,7 +9608,7 @@ var require_readable = __commonJS({
     }
     async function consume(stream, type) {
       assert(!stream[kConsume]);
-      return new Promise((resolve6, reject2) => {
+      return new Promise((resolve7, reject2) => {
         if (isUnusable(stream)) {
           const rState = stream._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
@@ -9625,7 +9625,7 @@ var require_readable = __commonJS({
             stream[kConsume] = {
               type,
               stream,
-              resolve: resolve6,
+              resolve: resolve7,
               reject: reject2,
               length: 0,
               body: []
@@ -9695,18 +9695,18 @@ var require_readable = __commonJS({
       return buffer2;
     }
     function consumeEnd(consume2) {
-      const { type, body: body2, resolve: resolve6, stream, length } = consume2;
+      const { type, body: body2, resolve: resolve7, stream, length } = consume2;
       try {
         if (type === "text") {
-          resolve6(chunksDecode(body2, length));
+          resolve7(chunksDecode(body2, length));
         } else if (type === "json") {
-          resolve6(JSON.parse(chunksDecode(body2, length)));
+          resolve7(JSON.parse(chunksDecode(body2, length)));
         } else if (type === "arrayBuffer") {
-          resolve6(chunksConcat(body2, length).buffer);
+          resolve7(chunksConcat(body2, length).buffer);
         } else if (type === "blob") {
-          resolve6(new Blob(body2, { type: stream[kContentType] }));
+          resolve7(new Blob(body2, { type: stream[kContentType] }));
         } else if (type === "bytes") {
-          resolve6(chunksConcat(body2, length));
+          resolve7(chunksConcat(body2, length));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9963,9 +9963,9 @@ var require_api_request = __commonJS({
     };
     function request2(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve6, reject2) => {
+        return new Promise((resolve7, reject2) => {
           request2.call(this, opts, (err, data) => {
-            return err ? reject2(err) : resolve6(data);
+            return err ? reject2(err) : resolve7(data);
           });
         });
       }
@@ -10188,9 +10188,9 @@ var require_api_stream = __commonJS({
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve6, reject2) => {
+        return new Promise((resolve7, reject2) => {
           stream.call(this, opts, factory, (err, data) => {
-            return err ? reject2(err) : resolve6(data);
+            return err ? reject2(err) : resolve7(data);
           });
         });
       }
@@ -10475,9 +10475,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve6, reject2) => {
+        return new Promise((resolve7, reject2) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject2(err) : resolve6(data);
+            return err ? reject2(err) : resolve7(data);
           });
         });
       }
@@ -10569,9 +10569,9 @@ var require_api_connect = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve6, reject2) => {
+        return new Promise((resolve7, reject2) => {
           connect.call(this, opts, (err, data) => {
-            return err ? reject2(err) : resolve6(data);
+            return err ? reject2(err) : resolve7(data);
           });
         });
       }
@@ -14434,7 +14434,7 @@ var require_fetch = __commonJS({
       function dispatch({ body: body2 }) {
         const url2 = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve6, reject2) => agent.dispatch(
+        return new Promise((resolve7, reject2) => agent.dispatch(
           {
             path: url2.pathname + url2.search,
             origin: url2.origin,
@@ -14510,7 +14510,7 @@ var require_fetch = __commonJS({
               }
               this.body = new Readable({ read: resume });
               const onError = this.onError.bind(this);
-              resolve6({
+              resolve7({
                 status,
                 statusText,
                 headersList,
@@ -14553,7 +14553,7 @@ var require_fetch = __commonJS({
               for (let i = 0; i < rawHeaders.length; i += 2) {
                 headersList.append(bufferToLowerCasedHeaderName(rawHeaders[i]), rawHeaders[i + 1].toString("latin1"), true);
               }
-              resolve6({
+              resolve7({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList,
@@ -17350,7 +17350,7 @@ var require_permessage_deflate = __commonJS({
     var { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __require("node:zlib");
     var { isValidClientWindowBits } = require_util7();
     var { MessageSizeExceededError } = require_errors();
-    var tail2 = Buffer.from([0, 0, 255, 255]);
+    var tail3 = Buffer.from([0, 0, 255, 255]);
     var kBuffer = /* @__PURE__ */ Symbol("kBuffer");
     var kLength = /* @__PURE__ */ Symbol("kLength");
     var PerMessageDeflate = class {
@@ -17408,7 +17408,7 @@ var require_permessage_deflate = __commonJS({
         }
         this.#inflate.write(chunk);
         if (fin) {
-          this.#inflate.write(tail2);
+          this.#inflate.write(tail3);
         }
         this.#inflate.flush(() => {
           if (!this.#inflate) {
@@ -18294,8 +18294,8 @@ var require_util8 = __commonJS({
       return true;
     }
     function delay4(ms) {
-      return new Promise((resolve6) => {
-        setTimeout(resolve6, ms).unref();
+      return new Promise((resolve7) => {
+        setTimeout(resolve7, ms).unref();
       });
     }
     module.exports = {
@@ -19253,14 +19253,14 @@ var require_re = __commonJS({
       return value;
     };
     var createToken = (name2, value, isGlobal) => {
-      const safe = makeSafeRegex(value);
+      const safe2 = makeSafeRegex(value);
       const index = R++;
       debug2(name2, index, value);
       t[name2] = index;
       src[index] = value;
-      safeSrc[index] = safe;
+      safeSrc[index] = safe2;
       re[index] = new RegExp(value, isGlobal ? "g" : void 0);
-      safeRe[index] = new RegExp(safe, isGlobal ? "g" : void 0);
+      safeRe[index] = new RegExp(safe2, isGlobal ? "g" : void 0);
     };
     createToken("NUMERICIDENTIFIER", "0|[1-9]\\d*");
     createToken("NUMERICIDENTIFIERLOOSE", "\\d+");
@@ -22189,8 +22189,8 @@ var require_helpers = __commonJS({
     function req(url2, opts = {}) {
       const href = typeof url2 === "string" ? url2 : url2.href;
       const req2 = (href.startsWith("https:") ? https2 : http2).request(url2, opts);
-      const promise = new Promise((resolve6, reject2) => {
-        req2.once("response", resolve6).once("error", reject2).end();
+      const promise = new Promise((resolve7, reject2) => {
+        req2.once("response", resolve7).once("error", reject2).end();
       });
       req2.then = promise.then.bind(promise);
       return req2;
@@ -22367,7 +22367,7 @@ var require_parse_proxy_response = __commonJS({
     var debug_1 = __importDefault(require_src());
     var debug2 = (0, debug_1.default)("https-proxy-agent:parse-proxy-response");
     function parseProxyResponse(socket) {
-      return new Promise((resolve6, reject2) => {
+      return new Promise((resolve7, reject2) => {
         let buffersLength = 0;
         const buffers = [];
         function read2() {
@@ -22433,7 +22433,7 @@ var require_parse_proxy_response = __commonJS({
           }
           debug2("got proxy server response: %o %o", firstLine2, headers);
           cleanup();
-          resolve6({
+          resolve7({
             connect: {
               statusCode,
               statusText,
@@ -22666,8 +22666,8 @@ var require_dist3 = __commonJS({
       setRequestProps(req, opts) {
         const { proxy } = this;
         const protocol = opts.secureEndpoint ? "https:" : "http:";
-        const hostname = req.getHeader("host") || "localhost";
-        const base = `${protocol}//${hostname}`;
+        const hostname2 = req.getHeader("host") || "localhost";
+        const base = `${protocol}//${hostname2}`;
         const url2 = new url_1.URL(req.path, base);
         if (opts.port !== 80) {
           url2.port = String(opts.port);
@@ -26093,8 +26093,8 @@ var require_deferred = __commonJS({
        */
       constructor(preventUnhandledRejectionWarning = true) {
         this._state = DeferredState.PENDING;
-        this._promise = new Promise((resolve6, reject2) => {
-          this._resolve = resolve6;
+        this._promise = new Promise((resolve7, reject2) => {
+          this._resolve = resolve7;
           this._reject = reject2;
         });
         if (preventUnhandledRejectionWarning) {
@@ -26309,11 +26309,11 @@ var require_unary_call = __commonJS({
     "use strict";
     var __awaiter9 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve6) {
-          resolve6(value);
+        return value instanceof P ? value : new P(function(resolve7) {
+          resolve7(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve6, reject2) {
+      return new (P || (P = Promise))(function(resolve7, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -26329,7 +26329,7 @@ var require_unary_call = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26378,11 +26378,11 @@ var require_server_streaming_call = __commonJS({
     "use strict";
     var __awaiter9 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve6) {
-          resolve6(value);
+        return value instanceof P ? value : new P(function(resolve7) {
+          resolve7(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve6, reject2) {
+      return new (P || (P = Promise))(function(resolve7, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -26398,7 +26398,7 @@ var require_server_streaming_call = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26448,11 +26448,11 @@ var require_client_streaming_call = __commonJS({
     "use strict";
     var __awaiter9 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve6) {
-          resolve6(value);
+        return value instanceof P ? value : new P(function(resolve7) {
+          resolve7(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve6, reject2) {
+      return new (P || (P = Promise))(function(resolve7, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -26468,7 +26468,7 @@ var require_client_streaming_call = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26517,11 +26517,11 @@ var require_duplex_streaming_call = __commonJS({
     "use strict";
     var __awaiter9 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve6) {
-          resolve6(value);
+        return value instanceof P ? value : new P(function(resolve7) {
+          resolve7(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve6, reject2) {
+      return new (P || (P = Promise))(function(resolve7, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -26537,7 +26537,7 @@ var require_duplex_streaming_call = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26585,11 +26585,11 @@ var require_test_transport = __commonJS({
     "use strict";
     var __awaiter9 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve6) {
-          resolve6(value);
+        return value instanceof P ? value : new P(function(resolve7) {
+          resolve7(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve6, reject2) {
+      return new (P || (P = Promise))(function(resolve7, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -26605,7 +26605,7 @@ var require_test_transport = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26802,11 +26802,11 @@ var require_test_transport = __commonJS({
       responseTrailer: "test"
     };
     function delay4(ms, abort) {
-      return (v) => new Promise((resolve6, reject2) => {
+      return (v) => new Promise((resolve7, reject2) => {
         if (abort === null || abort === void 0 ? void 0 : abort.aborted) {
           reject2(new rpc_error_1.RpcError("user cancel", "CANCELLED"));
         } else {
-          const id = setTimeout(() => resolve6(v), ms);
+          const id = setTimeout(() => resolve7(v), ms);
           if (abort) {
             abort.addEventListener("abort", (ev) => {
               clearTimeout(id);
@@ -26861,36 +26861,36 @@ var require_rpc_interceptor = __commonJS({
     function stackIntercept(kind, transport, method, options, input) {
       var _a2, _b, _c, _d;
       if (kind == "unary") {
-        let tail2 = (mtd, inp, opt) => transport.unary(mtd, inp, opt);
+        let tail3 = (mtd, inp, opt) => transport.unary(mtd, inp, opt);
         for (const curr of ((_a2 = options.interceptors) !== null && _a2 !== void 0 ? _a2 : []).filter((i) => i.interceptUnary).reverse()) {
-          const next = tail2;
-          tail2 = (mtd, inp, opt) => curr.interceptUnary(next, mtd, inp, opt);
+          const next = tail3;
+          tail3 = (mtd, inp, opt) => curr.interceptUnary(next, mtd, inp, opt);
         }
-        return tail2(method, input, options);
+        return tail3(method, input, options);
       }
       if (kind == "serverStreaming") {
-        let tail2 = (mtd, inp, opt) => transport.serverStreaming(mtd, inp, opt);
+        let tail3 = (mtd, inp, opt) => transport.serverStreaming(mtd, inp, opt);
         for (const curr of ((_b = options.interceptors) !== null && _b !== void 0 ? _b : []).filter((i) => i.interceptServerStreaming).reverse()) {
-          const next = tail2;
-          tail2 = (mtd, inp, opt) => curr.interceptServerStreaming(next, mtd, inp, opt);
+          const next = tail3;
+          tail3 = (mtd, inp, opt) => curr.interceptServerStreaming(next, mtd, inp, opt);
         }
-        return tail2(method, input, options);
+        return tail3(method, input, options);
       }
       if (kind == "clientStreaming") {
-        let tail2 = (mtd, opt) => transport.clientStreaming(mtd, opt);
+        let tail3 = (mtd, opt) => transport.clientStreaming(mtd, opt);
         for (const curr of ((_c = options.interceptors) !== null && _c !== void 0 ? _c : []).filter((i) => i.interceptClientStreaming).reverse()) {
-          const next = tail2;
-          tail2 = (mtd, opt) => curr.interceptClientStreaming(next, mtd, opt);
+          const next = tail3;
+          tail3 = (mtd, opt) => curr.interceptClientStreaming(next, mtd, opt);
         }
-        return tail2(method, options);
+        return tail3(method, options);
       }
       if (kind == "duplex") {
-        let tail2 = (mtd, opt) => transport.duplex(mtd, opt);
+        let tail3 = (mtd, opt) => transport.duplex(mtd, opt);
         for (const curr of ((_d = options.interceptors) !== null && _d !== void 0 ? _d : []).filter((i) => i.interceptDuplex).reverse()) {
-          const next = tail2;
-          tail2 = (mtd, opt) => curr.interceptDuplex(next, mtd, opt);
+          const next = tail3;
+          tail3 = (mtd, opt) => curr.interceptDuplex(next, mtd, opt);
         }
-        return tail2(method, options);
+        return tail3(method, options);
       }
       runtime_1.assertNever(kind);
     }
@@ -27879,14 +27879,14 @@ var require_identity = __commonJS({
     var ALIAS = /* @__PURE__ */ Symbol.for("yaml.alias");
     var DOC = /* @__PURE__ */ Symbol.for("yaml.document");
     var MAP = /* @__PURE__ */ Symbol.for("yaml.map");
-    var PAIR = /* @__PURE__ */ Symbol.for("yaml.pair");
+    var PAIR2 = /* @__PURE__ */ Symbol.for("yaml.pair");
     var SCALAR = /* @__PURE__ */ Symbol.for("yaml.scalar");
     var SEQ = /* @__PURE__ */ Symbol.for("yaml.seq");
     var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");
     var isAlias = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
     var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;
     var isMap2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
-    var isPair = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;
+    var isPair = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR2;
     var isScalar = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
     var isSeq = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
     function isCollection(node) {
@@ -27914,7 +27914,7 @@ var require_identity = __commonJS({
     exports.DOC = DOC;
     exports.MAP = MAP;
     exports.NODE_TYPE = NODE_TYPE;
-    exports.PAIR = PAIR;
+    exports.PAIR = PAIR2;
     exports.SCALAR = SCALAR;
     exports.SEQ = SEQ;
     exports.hasAnchor = hasAnchor;
@@ -35326,11 +35326,11 @@ var require_lib = __commonJS({
     })();
     var __awaiter9 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve6) {
-          resolve6(value);
+        return value instanceof P ? value : new P(function(resolve7) {
+          resolve7(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve6, reject2) {
+      return new (P || (P = Promise))(function(resolve7, reject2) {
         function fulfilled(value) {
           try {
             step2(generator.next(value));
@@ -35346,7 +35346,7 @@ var require_lib = __commonJS({
           }
         }
         function step2(result) {
-          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step2((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -35433,26 +35433,26 @@ var require_lib = __commonJS({
       }
       readBody() {
         return __awaiter9(this, void 0, void 0, function* () {
-          return new Promise((resolve6) => __awaiter9(this, void 0, void 0, function* () {
+          return new Promise((resolve7) => __awaiter9(this, void 0, void 0, function* () {
             let output = Buffer.alloc(0);
             this.message.on("data", (chunk) => {
               output = Buffer.concat([output, chunk]);
             });
             this.message.on("end", () => {
-              resolve6(output.toString());
+              resolve7(output.toString());
             });
           }));
         });
       }
       readBodyBuffer() {
         return __awaiter9(this, void 0, void 0, function* () {
-          return new Promise((resolve6) => __awaiter9(this, void 0, void 0, function* () {
+          return new Promise((resolve7) => __awaiter9(this, void 0, void 0, function* () {
             const chunks = [];
             this.message.on("data", (chunk) => {
               chunks.push(chunk);
             });
             this.message.on("end", () => {
-              resolve6(Buffer.concat(chunks));
+              resolve7(Buffer.concat(chunks));
             });
           }));
         });
@@ -35660,14 +35660,14 @@ var require_lib = __commonJS({
        */
       requestRaw(info2, data) {
         return __awaiter9(this, void 0, void 0, function* () {
-          return new Promise((resolve6, reject2) => {
+          return new Promise((resolve7, reject2) => {
             function callbackForResult(err, res) {
               if (err) {
                 reject2(err);
               } else if (!res) {
                 reject2(new Error("Unknown error"));
               } else {
-                resolve6(res);
+                resolve7(res);
               }
             }
             this.requestRawWithCallback(info2, data, callbackForResult);
@@ -35911,12 +35911,12 @@ var require_lib = __commonJS({
         return __awaiter9(this, void 0, void 0, function* () {
           retryNumber = Math.min(ExponentialBackoffCeiling2, retryNumber);
           const ms = ExponentialBackoffTimeSlice2 * Math.pow(2, retryNumber);
-          return new Promise((resolve6) => setTimeout(() => resolve6(), ms));
+          return new Promise((resolve7) => setTimeout(() => resolve7(), ms));
         });
       }
       _processResponse(res, options) {
         return __awaiter9(this, void 0, void 0, function* () {
-          return new Promise((resolve6, reject2) => __awaiter9(this, void 0, void 0, function* () {
+          return new Promise((resolve7, reject2) => __awaiter9(this, void 0, void 0, function* () {
             const statusCode = res.message.statusCode || 0;
             const response = {
               statusCode,
@@ -35924,7 +35924,7 @@ var require_lib = __commonJS({
               headers: {}
             };
             if (statusCode === HttpCodes2.NotFound) {
-              resolve6(response);
+              resolve7(response);
             }
             function dateTimeDeserializer(key, value) {
               if (typeof value === "string") {
@@ -35963,7 +35963,7 @@ var require_lib = __commonJS({
               err.result = response.result;
               reject2(err);
             } else {
-              resolve6(response);
+              resolve7(response);
             }
           }));
         });
@@ -35975,8 +35975,8 @@ var require_lib = __commonJS({
 });
 
 // src/entry/cli.ts
-import { homedir as homedir2 } from "node:os";
-import { join as join27 } from "node:path";
+import { homedir as homedir2, hostname } from "node:os";
+import { join as join28, resolve as resolve6 } from "node:path";
 
 // src/cache/backend.ts
 import { cp as cp2, mkdir as mkdir2, readdir as readdir2, rename as rename2, rm as rm2, stat as stat2 } from "node:fs/promises";
@@ -36122,11 +36122,11 @@ var tunnel = __toESM(require_tunnel2(), 1);
 var import_undici = __toESM(require_undici(), 1);
 var __awaiter = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve6) {
-      resolve6(value);
+    return value instanceof P ? value : new P(function(resolve7) {
+      resolve7(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve6, reject2) {
+  return new (P || (P = Promise))(function(resolve7, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -36142,7 +36142,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -36215,26 +36215,26 @@ var HttpClientResponse = class {
   }
   readBody() {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve6) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve7) => __awaiter(this, void 0, void 0, function* () {
         let output = Buffer.alloc(0);
         this.message.on("data", (chunk) => {
           output = Buffer.concat([output, chunk]);
         });
         this.message.on("end", () => {
-          resolve6(output.toString());
+          resolve7(output.toString());
         });
       }));
     });
   }
   readBodyBuffer() {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve6) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve7) => __awaiter(this, void 0, void 0, function* () {
         const chunks = [];
         this.message.on("data", (chunk) => {
           chunks.push(chunk);
         });
         this.message.on("end", () => {
-          resolve6(Buffer.concat(chunks));
+          resolve7(Buffer.concat(chunks));
         });
       }));
     });
@@ -36437,14 +36437,14 @@ var HttpClient = class {
    */
   requestRaw(info2, data) {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve6, reject2) => {
+      return new Promise((resolve7, reject2) => {
         function callbackForResult(err, res) {
           if (err) {
             reject2(err);
           } else if (!res) {
             reject2(new Error("Unknown error"));
           } else {
-            resolve6(res);
+            resolve7(res);
           }
         }
         this.requestRawWithCallback(info2, data, callbackForResult);
@@ -36688,12 +36688,12 @@ var HttpClient = class {
     return __awaiter(this, void 0, void 0, function* () {
       retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
       const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-      return new Promise((resolve6) => setTimeout(() => resolve6(), ms));
+      return new Promise((resolve7) => setTimeout(() => resolve7(), ms));
     });
   }
   _processResponse(res, options) {
     return __awaiter(this, void 0, void 0, function* () {
-      return new Promise((resolve6, reject2) => __awaiter(this, void 0, void 0, function* () {
+      return new Promise((resolve7, reject2) => __awaiter(this, void 0, void 0, function* () {
         const statusCode = res.message.statusCode || 0;
         const response = {
           statusCode,
@@ -36701,7 +36701,7 @@ var HttpClient = class {
           headers: {}
         };
         if (statusCode === HttpCodes.NotFound) {
-          resolve6(response);
+          resolve7(response);
         }
         function dateTimeDeserializer(key, value) {
           if (typeof value === "string") {
@@ -36740,7 +36740,7 @@ var HttpClient = class {
           err.result = response.result;
           reject2(err);
         } else {
-          resolve6(response);
+          resolve7(response);
         }
       }));
     });
@@ -36753,11 +36753,11 @@ import { EOL as EOL2 } from "os";
 import { constants, promises } from "fs";
 var __awaiter2 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve6) {
-      resolve6(value);
+    return value instanceof P ? value : new P(function(resolve7) {
+      resolve7(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve6, reject2) {
+  return new (P || (P = Promise))(function(resolve7, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -36773,7 +36773,7 @@ var __awaiter2 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -37053,11 +37053,11 @@ import * as fs from "fs";
 import * as path from "path";
 var __awaiter3 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve6) {
-      resolve6(value);
+    return value instanceof P ? value : new P(function(resolve7) {
+      resolve7(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve6, reject2) {
+  return new (P || (P = Promise))(function(resolve7, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -37073,7 +37073,7 @@ var __awaiter3 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -37186,11 +37186,11 @@ function isUnixExecutable(stats) {
 // node_modules/@actions/io/lib/io.js
 var __awaiter4 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve6) {
-      resolve6(value);
+    return value instanceof P ? value : new P(function(resolve7) {
+      resolve7(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve6, reject2) {
+  return new (P || (P = Promise))(function(resolve7, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -37206,7 +37206,7 @@ var __awaiter4 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -37376,11 +37376,11 @@ function copyFile2(srcFile, destFile, force) {
 import { setTimeout as setTimeout2 } from "timers";
 var __awaiter5 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve6) {
-      resolve6(value);
+    return value instanceof P ? value : new P(function(resolve7) {
+      resolve7(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve6, reject2) {
+  return new (P || (P = Promise))(function(resolve7, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -37396,7 +37396,7 @@ var __awaiter5 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -37615,7 +37615,7 @@ var ToolRunner = class extends events.EventEmitter {
         this.toolPath = path3.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
       }
       this.toolPath = yield which(this.toolPath, true);
-      return new Promise((resolve6, reject2) => __awaiter5(this, void 0, void 0, function* () {
+      return new Promise((resolve7, reject2) => __awaiter5(this, void 0, void 0, function* () {
         this._debug(`exec tool: ${this.toolPath}`);
         this._debug("arguments:");
         for (const arg of this.args) {
@@ -37698,7 +37698,7 @@ var ToolRunner = class extends events.EventEmitter {
           if (error2) {
             reject2(error2);
           } else {
-            resolve6(exitCode);
+            resolve7(exitCode);
           }
         });
         if (this.options.input) {
@@ -37821,11 +37821,11 @@ var ExecState = class _ExecState extends events.EventEmitter {
 // node_modules/@actions/exec/lib/exec.js
 var __awaiter6 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve6) {
-      resolve6(value);
+    return value instanceof P ? value : new P(function(resolve7) {
+      resolve7(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve6, reject2) {
+  return new (P || (P = Promise))(function(resolve7, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -37841,7 +37841,7 @@ var __awaiter6 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -38061,9 +38061,9 @@ function parseCommaParts(str2, budget) {
       return void 0;
     }
     if (!m) {
-      const tail2 = str2.split(",");
-      tail2[0] = carry + tail2[0];
-      pushAll(parts, tail2);
+      const tail3 = str2.split(",");
+      tail3[0] = carry + tail3[0];
+      pushAll(parts, tail3);
       return parts;
     }
     const { pre, body: body2, post } = m;
@@ -39603,7 +39603,7 @@ var Minimatch = class {
   #matchGlobstar(file2, pattern, partial, fileIndex, patternIndex) {
     const firstgs = pattern.indexOf(GLOBSTAR, patternIndex);
     const lastgs = pattern.lastIndexOf(GLOBSTAR);
-    const [head, body2, tail2] = partial ? [
+    const [head, body2, tail3] = partial ? [
       pattern.slice(patternIndex, firstgs),
       pattern.slice(firstgs + 1),
       []
@@ -39621,21 +39621,21 @@ var Minimatch = class {
       patternIndex += head.length;
     }
     let fileTailMatch = 0;
-    if (tail2.length) {
-      if (tail2.length + fileIndex > file2.length)
+    if (tail3.length) {
+      if (tail3.length + fileIndex > file2.length)
         return false;
-      let tailStart = file2.length - tail2.length;
-      if (this.#matchOne(file2, tail2, partial, tailStart, 0)) {
-        fileTailMatch = tail2.length;
+      let tailStart = file2.length - tail3.length;
+      if (this.#matchOne(file2, tail3, partial, tailStart, 0)) {
+        fileTailMatch = tail3.length;
       } else {
-        if (file2[file2.length - 1] !== "" || fileIndex + tail2.length === file2.length) {
+        if (file2[file2.length - 1] !== "" || fileIndex + tail3.length === file2.length) {
           return false;
         }
         tailStart--;
-        if (!this.#matchOne(file2, tail2, partial, tailStart, 0)) {
+        if (!this.#matchOne(file2, tail3, partial, tailStart, 0)) {
           return false;
         }
-        fileTailMatch = tail2.length + 1;
+        fileTailMatch = tail3.length + 1;
       }
     }
     if (!body2.length) {
@@ -41363,8 +41363,8 @@ var NativeCRC64 = (() => {
     NativeCRC642 = NativeCRC642 || {};
     var Module = typeof NativeCRC642 != "undefined" ? NativeCRC642 : {};
     var readyPromiseResolve, readyPromiseReject;
-    Module["ready"] = new Promise(function(resolve6, reject2) {
-      readyPromiseResolve = resolve6;
+    Module["ready"] = new Promise(function(resolve7, reject2) {
+      readyPromiseResolve = resolve7;
       readyPromiseReject = reject2;
     });
     ["_malloc", "_free", "_emscripten_bind_VoidPtr___destroy___0", "_emscripten_bind_Crc64Hash_Crc64Hash_0", "_emscripten_bind_Crc64Hash_OnAppend_2", "_emscripten_bind_Crc64Hash_OnFinal_3", "_emscripten_bind_Crc64Hash___destroy___0", "_fflush", "onRuntimeInitialized"].forEach((prop) => {
@@ -53553,9 +53553,178 @@ function directoryCache(root, workDir) {
   };
 }
 
-// src/commands/diagnose.ts
+// src/commands/collect.ts
+import { mkdir as mkdir5, mkdtemp, readdir as readdir3, readFile as readFile8, rm as rm6, writeFile as writeFile3 } from "node:fs/promises";
 import { access as access4 } from "node:fs/promises";
-import { join as join17 } from "node:path";
+import { tmpdir as tmpdir3 } from "node:os";
+import { dirname as dirname11, join as join17, relative as relative2 } from "node:path";
+
+// src/host/links.ts
+import { lstat as lstat2, readlink as readlink2 } from "node:fs/promises";
+import { dirname as dirname5, resolve as resolve2, sep as sep3 } from "node:path";
+var code = (err) => err?.code;
+function othersMayChange(dir2) {
+  return dir2.uid !== 0 || (dir2.mode & 18) !== 0 && (dir2.mode & 512) === 0;
+}
+async function untrustedLink(path6, o = {}) {
+  const abs = resolve2(path6);
+  const parts = abs.split(sep3).filter((p) => p !== "");
+  let at = "";
+  for (const [i, part] of parts.entries()) {
+    at = `${at}/${part}`;
+    if (o.lastOnly && i < parts.length - 1) continue;
+    let st;
+    try {
+      st = await lstat2(at);
+    } catch (err) {
+      if (["ENOENT", "ENOTDIR", "EACCES"].includes(code(err) ?? "")) return void 0;
+      throw err;
+    }
+    if (!st.isSymbolicLink()) continue;
+    const parent = await lstat2(dirname5(at));
+    if (st.uid === 0 && !othersMayChange(parent)) continue;
+    const target = await readlink2(at).catch(() => "?");
+    const who2 = st.uid !== 0 ? `owned by uid ${st.uid}` : `in ${dirname5(at)}, which uid ${parent.uid} ${parent.uid === 0 ? "lets others write to" : "owns"}`;
+    return `${at} is a symbolic link (to ${target}) ${who2}, which a root command would follow`;
+  }
+  return void 0;
+}
+async function refuseUntrustedLink(path6, doing, o = {}) {
+  const why = await untrustedLink(path6, o);
+  if (why !== void 0) {
+    throw new Error(`Refusing to ${doing} as root: ${why}. Nothing was done to it. Remove the link (or put a regular file or directory there) and run again.`);
+  }
+}
+
+// src/host/paths.ts
+import { dirname as dirname6, join as join4 } from "node:path";
+var HOST_PATHS = {
+  root: "",
+  binDir: "/usr/local/bin",
+  cniBinDir: "/opt/cni/bin",
+  cniConfDir: "/etc/cni/net.d",
+  stateDir: "/etc/kubeadm-single-node",
+  backupDir: "/var/lib/kubeadm-single-node/backup",
+  ledgerFile: "/var/lib/kubeadm-single-node/ledger.json",
+  containerdConfig: "/etc/containerd/config.toml",
+  certsDir: "/etc/containerd/certs.d",
+  containerdSocket: "/var/run/containerd/containerd.sock",
+  dockerDaemonJson: "/etc/docker/daemon.json",
+  systemdDir: "/etc/systemd/system",
+  modulesLoad: "/etc/modules-load.d/kubeadm-single-node.conf",
+  sysctlConf: "/etc/sysctl.d/99-kubeadm-single-node.conf",
+  kubernetesDir: "/etc/kubernetes",
+  kubeletDir: "/var/lib/kubelet",
+  etcdDir: "/var/lib/etcd",
+  adminConf: "/etc/kubernetes/admin.conf",
+  crictlConfig: "/etc/crictl.yaml",
+  procSwaps: "/proc/swaps",
+  sysModuleDir: "/sys/module",
+  sysClassNet: "/sys/class/net",
+  cniStateDir: "/var/lib/cni",
+  procMounts: "/proc/self/mounts"
+};
+function onHost(paths, path6) {
+  return `${paths.root}${path6}`;
+}
+function writeRoots(p, home, plugins, dockerConfig = process.env.DOCKER_CONFIG) {
+  const roots = [
+    p.binDir,
+    dirname6(p.cniBinDir),
+    dirname6(p.cniConfDir),
+    p.stateDir,
+    dirname6(p.backupDir),
+    dirname6(p.containerdConfig),
+    p.certsDir,
+    dirname6(p.dockerDaemonJson),
+    p.systemdDir,
+    dirname6(p.modulesLoad),
+    dirname6(p.sysctlConf),
+    p.kubernetesDir,
+    p.kubeletDir,
+    p.etcdDir,
+    p.crictlConfig,
+    p.cniStateDir,
+    join4(home, ".kube"),
+    join4(home, ".docker"),
+    // what the runtimes and CNIs keep of their own (their hostRoots)
+    ...plugins,
+    ...dockerConfig ? [dockerConfig] : []
+  ];
+  return [...new Set(roots)];
+}
+
+// src/host/services.ts
+function systemctlArgv(action5, unit) {
+  return action5 === "daemon-reload" ? ["systemctl", "daemon-reload"] : ["systemctl", action5, unit ?? ""];
+}
+function journalArgv(unit, lines) {
+  return ["journalctl", "-u", unit, "-n", String(lines), "--no-pager", "-o", "cat"];
+}
+function fullJournalArgv(unit) {
+  return ["journalctl", "-u", unit, "--no-pager", "-o", "short-iso-precise"];
+}
+function systemd(run) {
+  return {
+    act: async (action5, unit) => void await run(systemctlArgv(action5, unit), { privileged: true }),
+    async status(unit) {
+      const [enabled2, active] = await Promise.all([
+        run(systemctlArgv("is-enabled", unit), { allowFailure: true }),
+        run(systemctlArgv("is-active", unit), { allowFailure: true })
+      ]);
+      return { enabled: enabled2.stdout.trim() || "not-found", active: active.exitCode === 0 };
+    },
+    async disable(unit, stop) {
+      await run(stop ? ["systemctl", "disable", "--now", unit] : systemctlArgv("disable", unit), { privileged: true });
+    },
+    logs: async (unit, lines) => (await run(journalArgv(unit, lines), { privileged: true, allowFailure: true })).stdout
+  };
+}
+
+// src/io/redact.ts
+var REDACTED = "<redacted>";
+var KEY = String.raw`[A-Za-z0-9_.-]*?(?:token|password|passwd|secret|auth|certificateKey|certificate-key|client-key-data|identitytoken|registrytoken)`;
+var LINE = new RegExp(String.raw`^(\s*(?:-\s+)?["']?)(${KEY})(["']?\s*[:=]\s*)(.*?)(\s*,?\s*)$`, "i");
+var PAIR = new RegExp(String.raw`("${KEY}"\s*:\s*)"((?:[^"\\]|\\.)*)"`, "gi");
+var PEM = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/g;
+var notAValue = (v) => v === "" || v === REDACTED || /^[[{|>]/.test(v) || /^(true|false|null|~|\d+)$/i.test(v);
+var unquote = (v) => v.replace(/^(["'])(.*)\1$/, "$2");
+function redactConfig(text) {
+  const found = [];
+  const keep = (value) => {
+    found.push(value);
+    const decoded = /^[A-Za-z0-9+/]+={0,2}$/.test(value) ? Buffer.from(value, "base64").toString("utf8") : "";
+    const colon = decoded.indexOf(":");
+    if (colon > 0 && /^[\x20-\x7e]+$/.test(decoded)) found.push(decoded.slice(colon + 1));
+  };
+  const inline = text.replace(PEM, `${REDACTED} private key`).replace(PAIR, (all, key, value) => {
+    if (notAValue(value)) return all;
+    keep(value);
+    return `${key}"${REDACTED}"`;
+  });
+  const out = inline.split("\n").map((line) => {
+    const m = LINE.exec(line);
+    if (!m) return line;
+    const value = unquote(m[4].trim());
+    if (notAValue(value)) return line;
+    keep(value);
+    const quote = /^["']/.test(m[4].trim()) ? m[4].trim()[0] : "";
+    return `${m[1]}${m[2]}${m[3]}${quote}${REDACTED}${quote}${m[5]}`;
+  });
+  return { text: out.join("\n"), found };
+}
+function secretForms(known, found) {
+  const forms = /* @__PURE__ */ new Set();
+  for (const s of known) if (s.length >= 4) forms.add(s);
+  for (const s of found) if (s.length >= 8) forms.add(s);
+  for (const s of [...forms]) forms.add(Buffer.from(s).toString("base64"));
+  return [...forms].sort((a, b) => b.length - a.length);
+}
+function redactValues(text, forms) {
+  let out = text.replace(PEM, `${REDACTED} private key`);
+  for (const f of forms) if (out.includes(f)) out = out.split(f).join(REDACTED);
+  return out;
+}
 
 // src/engine/step.ts
 var PHASES = ["cache", "host", "binaries", "config", "runtime", "images", "init", "network", "addons", "ready", "smoke"];
@@ -53574,836 +53743,114 @@ var StepError = class extends Error {
   step;
 };
 
-// src/host/exec.ts
-var CommandError = class extends Error {
-  constructor(argv, result) {
-    const tail2 = lastLines(result.stderr.trim() || result.stdout.trim(), 20);
-    super(`\`${displayArgv(argv)}\` exited with code ${result.exitCode}${tail2 ? `:
-${tail2}` : ""}`);
-    this.argv = argv;
-    this.result = result;
-    this.name = "CommandError";
+// src/engine/execute.ts
+function orderSteps(steps) {
+  const ids = new Set(steps.map((s) => s.id));
+  for (const s of steps) {
+    for (const n of s.needs) if (!ids.has(n)) throw new Error(`step ${s.id} needs unknown step ${n}`);
   }
-  argv;
-  result;
-};
-function lastLines(text, n) {
-  return text.split("\n").slice(-n).join("\n");
+  const done = /* @__PURE__ */ new Set();
+  const out = [];
+  while (out.length < steps.length) {
+    const next = steps.find((s) => !done.has(s.id) && s.needs.every((n) => done.has(n)));
+    if (!next) throw new Error(`the plan has a dependency cycle among: ${steps.filter((s) => !done.has(s.id)).map((s) => s.id).join(", ")}`);
+    done.add(next.id);
+    out.push(next);
+  }
+  return out;
 }
-function displayArgv(argv) {
-  return argv.map((a) => /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
-}
-function isRoot() {
-  return typeof process.getuid === "function" && process.getuid() === 0;
-}
-function createRun(options = {}) {
-  const sudo = options.sudo ?? !isRoot();
-  const debug2 = options.debug ?? debug;
-  return async (argv, opts = {}) => {
-    let full = [...argv];
-    if (opts.env && Object.keys(opts.env).length > 0) {
-      full = ["env", ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`), ...full];
+async function runOp(op, ctx) {
+  const { host: host2 } = ctx;
+  switch (op.kind) {
+    case "exec": {
+      const res = await host2.run(op.argv, { privileged: op.privileged, env: op.env });
+      const out = (res.stdout + res.stderr).trim();
+      if (out) ctx.log(out.split("\n").slice(-15).join("\n"));
+      return;
     }
-    if (opts.privileged && sudo) full = ["sudo", "-n", ...full];
-    debug2(`exec: ${displayArgv(full)}`);
-    const [cmd, ...args] = full;
-    const res = await getExecOutput(cmd, args, {
-      silent: true,
-      ignoreReturnCode: true,
-      input: opts.input === void 0 ? void 0 : Buffer.from(opts.input)
-    });
-    const result = { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
-    if (result.exitCode !== 0 && !opts.allowFailure) throw new CommandError(argv, result);
-    return result;
-  };
-}
-
-// src/host/host.ts
-import { randomUUID as randomUUID3 } from "node:crypto";
-import { mkdir as mkdir3, rm as rm3, writeFile as writeFile2 } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join as join6 } from "node:path";
-
-// src/host/changes/exists.ts
-import { lstat as lstat2 } from "node:fs/promises";
-async function existsAs(run, path6) {
-  try {
-    await lstat2(path6);
-    return true;
-  } catch (err) {
-    const code2 = err.code;
-    if (code2 === "ENOENT" || code2 === "ENOTDIR") return false;
-    if (code2 !== "EACCES") throw new Error(`cannot tell whether ${path6} exists: ${err.message}`, { cause: err });
-    return (await run(["stat", "-c", "%F", path6], { privileged: true, allowFailure: true })).exitCode === 0;
+    case "write":
+      ctx.log(`write ${op.path}`);
+      await host2.writeFile(op.path, (op.reveal ?? op.render)(ctx.learned), { mode: op.mode });
+      return;
+    case "service":
+      ctx.log(`systemctl ${op.action}${op.unit ? ` ${op.unit}` : ""}`);
+      await host2.services.act(op.action, op.unit);
+      return;
+    case "task":
+      ctx.log(op.title);
+      await op.run(ctx);
+      return;
   }
 }
-
-// src/host/links.ts
-import { lstat as lstat3, readlink as readlink2 } from "node:fs/promises";
-import { dirname as dirname5, resolve as resolve2, sep as sep3 } from "node:path";
-var code = (err) => err?.code;
-function othersMayChange(dir2) {
-  return dir2.uid !== 0 || (dir2.mode & 18) !== 0 && (dir2.mode & 512) === 0;
-}
-async function untrustedLink(path6, o = {}) {
-  const abs = resolve2(path6);
-  const parts = abs.split(sep3).filter((p) => p !== "");
-  let at = "";
-  for (const [i, part] of parts.entries()) {
-    at = `${at}/${part}`;
-    if (o.lastOnly && i < parts.length - 1) continue;
-    let st;
-    try {
-      st = await lstat3(at);
-    } catch (err) {
-      if (["ENOENT", "ENOTDIR", "EACCES"].includes(code(err) ?? "")) return void 0;
-      throw err;
-    }
-    if (!st.isSymbolicLink()) continue;
-    const parent = await lstat3(dirname5(at));
-    if (st.uid === 0 && !othersMayChange(parent)) continue;
-    const target = await readlink2(at).catch(() => "?");
-    const who2 = st.uid !== 0 ? `owned by uid ${st.uid}` : `in ${dirname5(at)}, which uid ${parent.uid} ${parent.uid === 0 ? "lets others write to" : "owns"}`;
-    return `${at} is a symbolic link (to ${target}) ${who2}, which a root command would follow`;
-  }
-  return void 0;
-}
-async function refuseUntrustedLink(path6, doing, o = {}) {
-  const why = await untrustedLink(path6, o);
-  if (why !== void 0) {
-    throw new Error(`Refusing to ${doing} as root: ${why}. Nothing was done to it. Remove the link (or put a regular file or directory there) and run again.`);
-  }
-}
-
-// src/host/changes/fields.ts
-import { posix } from "node:path";
-var LedgerSchemaError = class extends Error {
-  constructor(message) {
-    super(message);
-    this.name = "LedgerSchemaError";
-  }
-};
-function underRoots(path6, roots) {
-  if (!path6.startsWith("/") || posix.normalize(path6) !== path6 || path6.length > 1 && path6.endsWith("/")) return false;
-  return roots.some((r) => path6 === r || path6.startsWith(`${r}/`));
-}
-var UNIT = /^[A-Za-z0-9:_.\\@-]{1,200}$/;
-var Fields = class {
-  constructor(o, where2, roots, named = []) {
-    this.o = o;
-    this.where = where2;
-    this.roots = roots;
-    this.named = named;
-  }
-  o;
-  where;
-  roots;
-  named;
-  seen = /* @__PURE__ */ new Set(["kind"]);
-  refuse(key, what) {
-    throw new LedgerSchemaError(`${this.where}: field '${key}' ${what}`);
-  }
-  get(key) {
-    this.seen.add(key);
-    return this.o[key];
-  }
-  string(key, re, accepted) {
-    const v = this.get(key);
-    if (typeof v !== "string" || !re.test(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
-    return v;
-  }
-  unit(key) {
-    return this.string(key, UNIT, "a systemd unit name");
-  }
-  bool(key) {
-    const v = this.get(key);
-    if (typeof v !== "boolean") this.refuse(key, `is ${JSON.stringify(v)}; accepted: true or false`);
-    return v;
-  }
-  path(key) {
-    const v = this.get(key);
-    return this.checkPath(key, v);
-  }
-  optionalPath(key) {
-    return this.o[key] === void 0 ? (this.seen.add(key), void 0) : this.path(key);
-  }
-  checkPath(key, v) {
-    if (typeof v !== "string" || !underRoots(v, this.roots)) {
-      this.refuse(key, `names ${JSON.stringify(v)}, which is not a normal absolute path under the places the action writes to (${this.roots.join(", ")})`);
-    }
-    this.named.push(v);
-    return v;
-  }
-  strings(key, re, accepted) {
-    const v = this.get(key);
-    if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && re.test(x))) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of ${accepted}`);
-    return v;
-  }
-  paths(key) {
-    const v = this.get(key);
-    if (!Array.isArray(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of paths`);
-    return v.map((x) => this.checkPath(key, x));
-  }
-  /** an object of string values, each key and value matching */
-  map(key, keyRe, valueRe, accepted) {
-    const v = this.get(key);
-    const ok3 = typeof v === "object" && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, x]) => keyRe.test(k) && typeof x === "string" && valueRe.test(x));
-    if (!ok3) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
-    return { ...v };
-  }
-  /** The record, once every field was read: a field the kind does not know is refused. */
-  done(c) {
-    const extra = Object.keys(this.o).filter((k) => !this.seen.has(k));
-    if (extra.length > 0) throw new LedgerSchemaError(`${this.where}: unknown field${extra.length > 1 ? "s" : ""} ${extra.map((k) => `'${k}'`).join(", ")}`);
-    return c;
-  }
-};
-
-// src/host/changes/container.ts
-var CONTAINER_NAME = /^kubeadm-single-node-[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
-var dockerRunArgv = (name2, args) => ["docker", "run", "--detach", "--name", name2, ...args];
-var dockerRemoveArgv = (name2) => ["docker", "rm", "--force", "--volumes", name2];
-var dockerInspectArgv = (name2) => ["docker", "container", "inspect", "--format", "{{.Id}}", name2];
-var NOT_THERE = /no such container/i;
-async function runContainer(ctx, name2, args, opts = {}) {
-  if (!CONTAINER_NAME.test(name2)) throw new Error(`container name ${JSON.stringify(name2)} is not one the action gives (kubeadm-single-node-\u2026)`);
-  if (!ctx.claim(`container:${name2}`)) throw new Error(`the container ${name2} is started once per run`);
-  const there = await ctx.run(dockerInspectArgv(name2), { ...ctx.root, allowFailure: true });
-  if (there.exitCode === 0) {
-    throw new Error(
-      `Docker already has a container named ${name2} (${there.stdout.trim().slice(0, 12)}), which this run did not make: an earlier run's that cleanup did not remove? Remove it with \`sudo docker rm -f -v ${name2}\`, then run again.`
-    );
-  }
-  await ctx.record({ kind: "container", name: name2 });
-  return ctx.run(dockerRunArgv(name2, args), { ...ctx.root, ...opts });
-}
-var container = {
-  describe: (c) => `Docker container ${c.name} (created)`,
-  async undo(c, u) {
-    const r = await u.run(dockerRemoveArgv(c.name), { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
-    if (r.exitCode === 0 || NOT_THERE.test(r.stderr)) return "undone";
-    u.fail(`\`${dockerRemoveArgv(c.name).join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
-    return "failed";
-  },
-  parse: (f) => f.done({ kind: "container", name: f.string("name", CONTAINER_NAME, "a container name the action gives, 'kubeadm-single-node-' and lowercase letters, digits and '-'") })
-};
-
-// src/host/changes/kind.ts
-var octal = (mode) => mode.toString(8).padStart(4, "0");
-var ownerArgs = (o) => o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
-
-// src/host/changes/dir.ts
-import { dirname as dirname6 } from "node:path";
-function mkdirArgv(path6, o = {}) {
-  return ["install", "-d", "-m", octal(o.mode ?? 493), ...ownerArgs(o), path6];
-}
-async function claimMissingDirs(ctx, dir2) {
-  const missing = [];
-  for (let d = dir2; d !== dirname6(d) && !await ctx.exists(d); d = dirname6(d)) missing.unshift(d);
-  for (const d of missing) if (ctx.undoable(d) && ctx.claim(d)) await ctx.record({ kind: "dir", path: d });
-}
-async function ensureDir(ctx, path6, o = {}) {
-  if (await ctx.exists(path6)) return;
-  await refuseUntrustedLink(path6, `make the directory ${path6}`);
-  await ctx.claimMissingDirs(path6);
-  await ctx.run(mkdirArgv(path6, o), ctx.root);
-}
-function willCreateDir(ctx, path6) {
-  return ctx.once(path6, async () => {
-    if (await ctx.exists(path6)) return;
-    await ctx.claimMissingDirs(dirname6(path6));
-    await ctx.record({ kind: "dir", path: path6 });
-  });
-}
-var dir = {
-  describe: (c) => `${c.path}/ (created)`,
-  // never into another filesystem mounted below it (a CNI's cgroup2 mount whose unmount
-  // failed): rm would delete the host's empty cgroups there
-  async undo(c, u) {
-    const why = await untrustedLink(dirname6(c.path));
-    if (why !== void 0) {
-      u.fail(`${c.path}/ was not removed: ${why}; nothing was done to it as root. Remove the link, then ${c.path} yourself.`);
-      return "failed";
-    }
-    return await u.exec(["rm", "-rf", "--one-file-system", c.path]) ? "undone" : "failed";
-  },
-  parse: (f) => f.done({ kind: "dir", path: f.path("path") })
-};
-
-// src/host/changes/file.ts
-import { basename as basename3, dirname as dirname7 } from "node:path";
-function installArgv(src, dest, o = {}) {
-  return ["install", "-D", "-m", octal(o.mode ?? 420), ...ownerArgs(o), src, dest];
-}
-function claimFile(ctx, path6) {
-  return ctx.once(path6, async () => {
-    await refuseUntrustedLink(path6, `write ${path6}`);
-    await ctx.claimMissingDirs(dirname7(path6));
-    if (!await ctx.exists(path6)) return ctx.record({ kind: "file", path: path6 });
-    const backup = await ctx.backupPath(basename3(path6));
-    await ctx.run(["cp", "-a", path6, backup], ctx.root);
-    await ctx.record({ kind: "file", path: path6, backup });
-  });
-}
-async function keepFile(ctx, name2, content) {
-  const path6 = await ctx.backupPath(name2);
-  ctx.claim(path6);
-  await ctx.record({ kind: "file", path: path6 });
-  await ctx.staged(content, async (tmp) => void await ctx.run(installArgv(tmp, path6, { mode: 384 }), ctx.root));
-  return path6;
-}
-var file = {
-  describe: (c) => c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`,
-  async undo(c, u) {
-    const tmp = `${c.path}.kubeadm-single-node-restore`;
-    for (const p of c.backup ? [c.path, tmp] : [c.path]) {
-      const why = await untrustedLink(p);
-      if (why !== void 0) {
-        u.fail(`${c.backup ? `${c.path} was not put back` : `${c.path} was not removed`}: ${why}; nothing was done to it as root. Remove the link, then put the original back from ${c.backup ?? "(none: the action made the file)"} yourself.`);
-        return "failed";
-      }
-    }
-    if (!c.backup) return await u.exec(["rm", "-f", c.path]) ? "undone" : "failed";
-    const ok3 = await u.exec(["cp", "-a", "--remove-destination", c.backup, tmp]) && await u.exec(["mv", "-fT", tmp, c.path]) && await u.exec(["rm", "-f", c.backup]);
-    return ok3 ? "undone" : "failed";
-  },
-  parse: (f) => {
-    const path6 = f.path("path");
-    const backup = f.optionalPath("backup");
-    return f.done(backup === void 0 ? { kind: "file", path: path6 } : { kind: "file", path: path6, backup });
-  }
-};
-
-// src/host/changes/interface.ts
-import { join as join4 } from "node:path";
-function willCreateInterface(ctx, name2) {
-  return ctx.once(`interface:${name2}`, async () => {
-    if (!await ctx.exists(join4(ctx.sysClassNet, name2))) await ctx.record({ kind: "interface", name: name2 });
-  });
-}
-var networkInterface = {
-  describe: (c) => `network interface ${c.name} (created)`,
-  async undo(c, u) {
-    if (!await u.exists(join4(u.sysClassNet, c.name))) return "undone";
-    return await u.exec(["ip", "link", "delete", c.name]) ? "undone" : "failed";
-  },
-  // the kernel's rule for an interface name (dev_valid_name): at most 15 bytes, no '/', ':'
-  // or space; and never one of the host's own (lo is the one every host has)
-  parse: (f) => f.done({ kind: "interface", name: f.string("name", /^(?!lo$)(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/, "a network interface name the action's CNI makes, such as cni0 or flannel.1") })
-};
-
-// src/host/changes/kubeadm-init.ts
-function kubeadmInitArgv(kubeadm, config) {
-  return [kubeadm, "init", "--config", config, "--skip-token-print"];
-}
-function kubeadmResetArgv(r) {
-  return [r.kubeadm, "reset", "--force", "--cri-socket", r.criSocket, "--cert-dir", r.certificatesDir, "--kubeconfig", "/dev/null"];
-}
-async function kubeadmInit(ctx, r, opts = {}) {
-  await ctx.record({ kind: "kubeadm-init", ...r });
-  return ctx.run(kubeadmInitArgv(r.kubeadm, r.config), { ...ctx.root, ...opts });
-}
-var kubeadmInitKind = {
-  describe: () => "kubeadm init (undone by kubeadm reset)",
-  undo: async (c, u) => await u.exec(kubeadmResetArgv(c)) ? "undone" : "failed",
-  parse: (f) => {
-    const c = {
-      kind: "kubeadm-init",
-      kubeadm: f.path("kubeadm"),
-      config: f.path("config"),
-      criSocket: f.string("criSocket", /^unix:\/\/\/(?!.*\/\.\.?(\/|$))[A-Za-z0-9_./-]{1,200}$/, "a unix:/// socket path"),
-      certificatesDir: f.path("certificatesDir")
-    };
-    if (!c.kubeadm.endsWith("/kubeadm")) f.refuse("kubeadm", `names ${JSON.stringify(c.kubeadm)}, which is not a kubeadm binary`);
-    return f.done(c);
-  }
-};
-
-// src/host/changes/module.ts
-import { join as join5 } from "node:path";
-function modprobeArgv(modules) {
-  return ["modprobe", "-a", ...modules];
-}
-async function loadModules(ctx, modules) {
-  const loaded = await Promise.all(modules.map((m) => ctx.exists(join5(ctx.sysModuleDir, m))));
-  const added = modules.filter((_, i) => !loaded[i]);
-  if (added.length > 0) await ctx.record({ kind: "modules-loaded", modules: added });
-  await ctx.run(modprobeArgv(modules), ctx.root);
-}
-var kernelModule = {
-  describe: (c) => `kernel modules loaded: ${c.modules.join(", ")}`,
-  undo: async () => "left",
-  leftInPlace: true,
-  parse: (f) => f.done({ kind: "modules-loaded", modules: f.strings("modules", /^[A-Za-z0-9_-]{1,64}$/, "kernel module names") })
-};
-
-// src/host/changes/mount.ts
-import { readFile } from "node:fs/promises";
-function unescapeMountPath(p) {
-  return p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-}
-async function isMountPoint(table, path6) {
-  const text = await readFile(table, "utf8");
-  return text.split("\n").some((l) => l.split(" ")[1] !== void 0 && unescapeMountPath(l.split(" ")[1]) === path6);
-}
-function willMount(ctx, path6) {
-  return ctx.once(`mount:${path6}`, async () => {
-    if (!await isMountPoint(ctx.procMounts, path6)) await ctx.record({ kind: "mount", path: path6 });
-  });
-}
-var mount = {
-  describe: (c) => `${c.path} (mounted)`,
-  async undo(c, u) {
-    if (!await isMountPoint(u.procMounts, c.path)) return "undone";
-    return await u.exec(["umount", c.path]) ? "undone" : "failed";
-  },
-  parse: (f) => f.done({ kind: "mount", path: f.path("path") })
-};
-
-// src/host/apt.ts
-var APT_ENV = { DEBIAN_FRONTEND: "noninteractive", NEEDRESTART_SUSPEND: "1" };
-function aptInstallArgv(packages) {
-  return ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
-}
-var aptUpdateArgv = ["apt-get", "update"];
-function aptInstallShows(packages) {
-  const env = Object.entries(APT_ENV).map(([k, v]) => `${k}=${v}`).join(" ");
-  return [`$ sudo ${env} ${aptInstallArgv(packages).join(" ")}`, `  (only if that fails: $ sudo ${env} ${aptUpdateArgv.join(" ")}, then the install once more)`];
-}
-async function aptInstall(run, packages, log2, o = {}) {
-  const env = { ...APT_ENV };
-  const install = aptInstallArgv(packages);
-  const first = await run(install, { privileged: true, env, allowFailure: true });
-  if (first.exitCode === 0) return true;
-  log2(`apt-get install failed; refreshing the package lists: ${lastLines(first.stderr.trim(), 3)}`);
-  const update = await run(aptUpdateArgv, { privileged: true, env, allowFailure: true });
-  if (update.exitCode !== 0) log2(`apt-get update exited with code ${update.exitCode}; installing anyway: ${lastLines(update.stderr.trim(), 3)}`);
-  const second = await run(install, { privileged: true, env, allowFailure: true });
-  if (second.exitCode === 0) return true;
-  const err = new CommandError(install, second);
-  if (!o.optional) throw err;
-  log2(`warning: ${packages.join(", ")} not installed, and nothing in this run needs ${packages.length > 1 ? "them" : "it"}: ${err.message}`);
-  return false;
-}
-
-// src/host/changes/package.ts
-function packageInstaller(ctx) {
-  let queue = Promise.resolve();
-  return (packages, log2, o) => {
-    const mine = queue.then(async () => {
-      if (await aptInstall(ctx.run, packages, log2, o)) await ctx.record({ kind: "packages-installed", packages: [...packages] });
-    });
-    queue = mine.catch(() => {
-    });
-    return mine;
-  };
-}
-var installedPackage = {
-  describe: (c) => `packages installed: ${c.packages.join(", ")}`,
-  undo: async () => "left",
-  leftInPlace: true,
-  // Debian's package names (policy 5.6.1), with an optional architecture
-  parse: (f) => f.done({ kind: "packages-installed", packages: f.strings("packages", /^[a-z0-9][a-z0-9+.-]{1,100}(:[a-z0-9]+)?$/, "Debian package names") })
-};
-
-// src/host/changes/reload.ts
-async function reloadOnUndo(ctx, unit, path6, name2, content) {
-  const kept = await keepFile(ctx, name2, content);
-  await ctx.record({ kind: "reload-with", unit, path: path6, kept });
-}
-var reloadWith = {
-  describe: (c) => `${c.unit} reloaded with ${c.kept} at ${c.path}`,
-  async undo(c, u) {
-    const ok3 = await u.exec(installArgv(c.kept, c.path)) && await u.exec(["systemctl", "reload", c.unit]);
-    return ok3 ? "undone" : "failed";
-  },
-  parse: (f) => f.done({ kind: "reload-with", unit: f.unit("unit"), path: f.path("path"), kept: f.path("kept") })
-};
-
-// src/host/changes/swap.ts
-import { readFile as readFile2 } from "node:fs/promises";
-async function swapOff(ctx) {
-  const devices = (await readFile2(ctx.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => unescapeMountPath(l.split(/\s+/)[0])).filter((d) => d).filter((d, i, all) => all.indexOf(d) === i);
-  if (devices.length === 0) return [];
-  await ctx.record({ kind: "swap-off", devices });
-  await ctx.run(["swapoff", ...devices], ctx.root);
-  return devices;
-}
-var swap = {
-  describe: (c) => `swap off (${c.devices.join(", ")})`,
-  async undo(c, u) {
-    const on = await readFile2(u.procSwaps, "utf8").catch(() => "");
-    let ok3 = true;
-    for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await u.exec(["swapon", d]) && ok3;
-    return ok3 ? "undone" : "failed";
-  },
-  // a swap device or file may be anywhere on the host: an absolute, normal path, no option
-  parse: (f) => f.done({ kind: "swap-off", devices: f.strings("devices", /^\/(?!.*(^|\/)\.\.?(\/|$))[^\0\n]*$/, "absolute paths of swap devices or files") })
-};
-
-// src/host/changes/sysctl.ts
-function sysctlApplyArgv(file2) {
-  return ["sysctl", "-p", file2];
-}
-async function applySysctls(ctx, file2, keys) {
-  const values = {};
-  for (const key of keys) {
-    const r = await ctx.run(["sysctl", "-n", key], { allowFailure: true });
-    if (r.exitCode === 0) values[key] = r.stdout.trim();
-  }
-  await ctx.record({ kind: "sysctl", values });
-  await ctx.run(sysctlApplyArgv(file2), ctx.root);
-}
-var KEY = /^net\.(ipv4\.ip_forward|bridge\.bridge-nf-call-ip6?tables)$/;
-var VALUE = /^-?[0-9]{1,20}$/;
-var sysctl = {
-  describe: (c) => `sysctl ${Object.entries(c.values).map(([k, v]) => `${k} (was ${v})`).join(", ")}`,
-  async undo(c, u) {
-    let ok3 = true;
-    for (const [k, v] of Object.entries(c.values)) ok3 = await u.exec(["sysctl", "-w", `${k}=${v}`]) && ok3;
-    return ok3 ? "undone" : "failed";
-  },
-  parse: (f) => f.done({ kind: "sysctl", values: f.map("values", KEY, VALUE, "the keys the action sets (net.ipv4.ip_forward, net.bridge.bridge-nf-call-iptables, -ip6tables), each with a number") })
-};
-
-// src/host/changes/unit.ts
-async function actOnUnit(ctx, action5, unit = "") {
-  if (action5 === "enable") {
-    const s = await ctx.services.status(unit);
-    await ctx.record({ kind: "unit-enabled", unit, was: s.enabled, wasActive: s.active });
-  } else if (action5 === "restart") {
-    await ctx.record({ kind: "unit-restarted", unit, wasActive: (await ctx.services.status(unit)).active });
-  } else if (action5 === "reload") {
-    await ctx.record({ kind: "unit-reloaded", unit });
-  } else {
-    await ctx.record({ kind: "units-reloaded" });
-  }
-  await ctx.services.act(action5, unit);
-}
-var ENABLED_STATE = /^[a-z-]{1,40}$/;
-var unitEnabled = {
-  describe: (c) => `${c.unit} enabled (was ${c.was})`,
-  async undo(c, u) {
-    if (c.was === "enabled") return "undone";
-    try {
-      await u.services.disable(c.unit, !c.wasActive);
-    } catch (err) {
-      u.fail(err.message);
-      return "failed";
-    }
-    if (!c.wasActive) u.later.stopped.add(c.unit);
-    return "undone";
-  },
-  parse: (f) => f.done({ kind: "unit-enabled", unit: f.unit("unit"), was: f.string("was", ENABLED_STATE, "what systemctl is-enabled prints, such as 'disabled'"), wasActive: f.bool("wasActive") })
-};
-var unitRestarted = {
-  describe: (c) => `${c.unit} restarted`,
-  async undo(c, u) {
-    u.later.units.set(c.unit, c.wasActive ? "restart" : "stop");
-    return "undone";
-  },
-  parse: (f) => f.done({ kind: "unit-restarted", unit: f.unit("unit"), wasActive: f.bool("wasActive") })
-};
-var unitReloaded = {
-  describe: (c) => `${c.unit} reloaded`,
-  async undo(c, u) {
-    if (!u.later.units.has(c.unit)) u.later.units.set(c.unit, "reload");
-    return "undone";
-  },
-  parse: (f) => f.done({ kind: "unit-reloaded", unit: f.unit("unit") })
-};
-var unitsReloaded = {
-  describe: () => "systemd units reloaded",
-  async undo(_c, u) {
-    u.later.daemonReload = true;
-    return "undone";
-  },
-  parse: (f) => f.done({ kind: "units-reloaded" })
-};
-
-// src/host/changes/index.ts
-var KINDS = {
-  file,
-  dir,
-  "unit-enabled": unitEnabled,
-  "unit-restarted": unitRestarted,
-  "unit-reloaded": unitReloaded,
-  "units-reloaded": unitsReloaded,
-  "swap-off": swap,
-  sysctl,
-  "modules-loaded": kernelModule,
-  "packages-installed": installedPackage,
-  interface: networkInterface,
-  mount,
-  "kubeadm-init": kubeadmInitKind,
-  "reload-with": reloadWith,
-  container
-};
-var kindOf = (c) => KINDS[c.kind];
-function describeChange(c) {
-  return kindOf(c).describe(c);
-}
-function leftInPlace(c) {
-  return kindOf(c).leftInPlace === true;
-}
-function parseChange(raw, index, roots, named) {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new LedgerSchemaError(`change ${index} is ${JSON.stringify(raw)}, not a record`);
-  const kind = raw.kind;
-  if (typeof kind !== "string" || !Object.hasOwn(KINDS, kind)) {
-    throw new LedgerSchemaError(`change ${index} has kind ${JSON.stringify(kind)}, which is not one the action records (${Object.keys(KINDS).join(", ")})`);
-  }
-  return KINDS[kind].parse(new Fields(raw, `change ${index} (${kind})`, roots, named));
-}
-async function undoChanges(changes, o) {
-  const report = { undone: [], restarted: [], leftInPlace: [], failed: [], remaining: [] };
-  const exec2 = async (argv) => {
-    const r = await o.run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
-    if (r.exitCode !== 0) report.failed.push(`\`${argv.join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
-    return r.exitCode === 0;
-  };
-  const u = {
-    run: o.run,
-    services: o.services,
-    exec: exec2,
-    fail: (m) => void report.failed.push(m),
-    exists: (path6) => existsAs(o.run, path6),
-    procSwaps: o.procSwaps,
-    sysClassNet: o.sysClassNet,
-    procMounts: o.procMounts ?? "/proc/self/mounts",
-    later: { daemonReload: false, units: /* @__PURE__ */ new Map(), stopped: /* @__PURE__ */ new Set() }
-  };
-  for (const c of [...changes].reverse()) {
-    const outcome = await kindOf(c).undo(c, u);
-    if (outcome === "left") report.leftInPlace.push(describeChange(c));
-    else if (outcome === "undone") report.undone.push(describeChange(c));
-    else report.remaining.unshift(c);
-  }
-  if (u.later.daemonReload && await exec2(["systemctl", "daemon-reload"])) report.restarted.push("systemd units reloaded");
-  for (const [unit, action5] of u.later.units) {
-    if (action5 === "stop" && u.later.stopped.has(unit)) continue;
-    const done = { restart: "restarted", reload: "reloaded", stop: "stopped" }[action5];
-    if (await exec2(["systemctl", action5, unit])) report.restarted.push(`${unit} ${done} with its original configuration`);
-  }
-  return report;
-}
-
-// src/host/host.ts
-function createHost(o) {
-  const { run, ledger } = o;
-  const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir());
-  let backups = 0;
-  let backupDirReady;
-  const claims = /* @__PURE__ */ new Map();
-  const ctx = {
-    run,
-    services: o.services,
-    root: { privileged: true },
-    record: (change) => ledger.record(change),
-    claim: (key) => ledger.claim(key),
-    once(key, record) {
-      let p = claims.get(key);
-      if (!p) {
-        ledger.claim(key);
-        p = record();
-        claims.set(key, p);
-      }
-      return p;
-    },
-    exists: (path6) => existsAs(run, path6),
-    claimMissingDirs: (dir2) => claimMissingDirs(ctx, dir2),
-    undoable: (path6) => o.undoRoots === void 0 || underRoots(path6, o.undoRoots),
-    async backupPath(name2) {
-      await (backupDirReady ??= (async () => {
-        await ctx.claimMissingDirs(o.backupDir);
-        await run(mkdirArgv(o.backupDir, { mode: 448 }), ctx.root);
-      })());
-      return join6(o.backupDir, `${++backups}-${randomUUID3().slice(0, 8)}-${name2}`);
-    },
-    /** Written beside us first, then put in place by install(1): one path for root and for a
-     * sudo user, and the file never exists half-written at its destination. */
-    async staged(content, place) {
-      await mkdir3(scratch, { recursive: true });
-      const tmp = join6(scratch, `ksn-${randomUUID3()}`);
-      await writeFile2(tmp, content, { mode: 384 });
-      try {
-        await place(tmp);
-      } finally {
-        await rm3(tmp, { force: true });
-      }
-    },
-    procSwaps: o.procSwaps,
-    sysModuleDir: o.sysModuleDir,
-    sysClassNet: o.sysClassNet,
-    procMounts: o.procMounts ?? "/proc/self/mounts"
-  };
-  const turns = /* @__PURE__ */ new Map();
-  const inTurn = (key, fn) => {
-    const mine = (turns.get(key) ?? Promise.resolve()).then(fn, fn);
-    turns.set(key, mine.catch(() => {
-    }));
-    return mine;
-  };
-  const installFile = async (src, dest, fo = {}) => {
-    await refuseUntrustedLink(src, `install ${src} to ${dest}`, { lastOnly: true });
-    await claimFile(ctx, dest);
-    await inTurn(dest, () => run(installArgv(src, dest, fo), ctx.root));
-  };
-  return {
-    run,
-    services: {
-      act: (action5, unit) => actOnUnit(ctx, action5, unit),
-      logs: (unit, lines) => o.services.logs(unit, lines)
-    },
-    writeFile: (path6, content, fo = {}) => ctx.staged(content, (tmp) => installFile(tmp, path6, fo)),
-    installFile,
-    ensureDir: (path6, fo) => ensureDir(ctx, path6, fo),
-    swapOff: () => swapOff(ctx),
-    applySysctls: (file2, keys) => applySysctls(ctx, file2, keys),
-    loadModules: (modules) => loadModules(ctx, modules),
-    installPackages: packageInstaller(ctx),
-    kubeadmInit: (init, opts) => kubeadmInit(ctx, init, opts),
-    reloadOnUndo: (unit, path6, name2, content) => reloadOnUndo(ctx, unit, path6, name2, content),
-    // a file that is there already will be overwritten: kept like any file the action writes
-    willCreate: (path6, kind) => kind === "file" ? claimFile(ctx, path6) : willCreateDir(ctx, path6),
-    willCreateInterface: (name2) => willCreateInterface(ctx, name2),
-    willMount: (path6) => willMount(ctx, path6),
-    runContainer: (name2, args, opts) => runContainer(ctx, name2, args, opts)
-  };
-}
-
-// src/images/mirrors.ts
-function upstreamServer(registry) {
-  return registry === "docker.io" ? "https://registry-1.docker.io" : `https://${registry}`;
-}
-function registryHosts(mirror) {
-  const own = mirror.endpoints.find((e) => new URL(e).host === mirror.registry);
-  return { server: own ?? upstreamServer(mirror.registry), mirrors: mirror.endpoints.filter((e) => e !== own) };
-}
-function pullEndpoints(mirrors, registry) {
-  const { server, mirrors: ordered } = registryHosts(mirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
-  return [...ordered, server];
-}
-
-// src/addons/local-registry/container.ts
-var REGISTRY_IMAGE = "docker.io/library/registry:3.1.2";
-var REGISTRY_CONTAINER = "kubeadm-single-node-registry";
-var CONTAINER_PORT = 5e3;
-var registryHost = (port) => `localhost:${port}`;
-function registryRunArgs(port) {
-  return ["--restart", "always", "--publish", `127.0.0.1:${port}:${CONTAINER_PORT}`, "--env", "OTEL_TRACES_EXPORTER=none", REGISTRY_IMAGE];
-}
-var registryRunArgv = (port) => dockerRunArgv(REGISTRY_CONTAINER, registryRunArgs(port));
-var imageInspectArgv = (image) => ["docker", "image", "inspect", "--format", "{{.Id}}", image];
-var imagePullArgv = (image) => ["docker", "pull", image];
-async function waitForRegistry(url2, deadline, sleep2 = (ms) => new Promise((r) => setTimeout(r, ms))) {
-  let last = "";
-  for (; ; ) {
-    try {
-      const res = await fetch(url2, { signal: AbortSignal.timeout(5e3) });
-      if (res.status === 200) return;
-      last = `HTTP ${res.status}`;
-    } catch (err) {
-      last = err.cause?.message ?? err.message;
-    }
-    if (Date.now() >= deadline) throw new Error(`the registry at ${url2} did not answer 200 in time (last: ${last})`);
-    await sleep2(500);
-  }
-}
-
-// src/addons/local-registry/plugin.ts
-var INPUT = "local-registry";
-var localRegistry = {
-  input: INPUT,
-  enabled: (config) => config.localRegistry !== void 0,
-  describe: (config) => `a registry at ${registryHost(config.localRegistry)} (${REGISTRY_IMAGE} in Docker, container ${REGISTRY_CONTAINER})`,
-  // it runs in Docker, not in a pod: nothing for the runtime's store
-  images: () => [],
-  loopbackRegistries: (config) => [registryHost(config.localRegistry)],
-  outputs: (config) => ({ "local-registry": registryHost(config.localRegistry) }),
-  problems(p, planned) {
-    const { config, facts } = p;
-    const port = config.localRegistry;
-    const out = [];
-    if (!facts.docker && !planned.has("runtime.install")) {
-      out.push(
-        `Input '${INPUT}' runs the registry in the host's Docker, and \`docker\` is not on PATH here; accepted: '${INPUT}' 'false' on a host without Docker, or install Docker first (Debian and Ubuntu: apt-get install docker.io).`
-      );
-    }
-    const host2 = registryHost(port);
-    if (config.registryMirrors.some((m) => m.registry === host2)) {
-      out.push(
-        `Inputs '${INPUT}' ('${port}') and 'registry-mirrors' (a line for ${host2}) do not go together: the local registry is ${host2} itself, and the runtime's configuration for that host is the action's; accepted: a registry-mirrors line for another host, or another port for '${INPUT}'.`
-      );
-    }
-    return out;
-  },
-  steps(p, planned) {
-    const port = p.config.localRegistry;
-    const host2 = registryHost(port);
-    const hub = pullEndpoints(p.config.registryMirrors, "docker.io");
-    const needs = ["runtime.ready", "runtime.docker-mirrors"].filter((id) => planned.has(id));
-    const url2 = `http://127.0.0.1:${port}/v2/`;
-    if (p.config.offline) p.notes.push(`local-registry with offline: the registry image ${REGISTRY_IMAGE} must be in Docker already (\`docker load\` it first); it is not pulled.`);
-    return [
-      step("addons.local-registry", `local registry at ${host2}: ${REGISTRY_IMAGE} in Docker`, needs, [
-        {
-          kind: "task",
-          title: `run ${REGISTRY_IMAGE} as container ${REGISTRY_CONTAINER}, published on 127.0.0.1:${port}`,
-          shows: [
-            `$ sudo ${displayArgv(imageInspectArgv(REGISTRY_IMAGE))}   (where Docker lacks it: ${p.config.offline ? "stop, as offline pulls nothing" : `$ sudo ${displayArgv(imagePullArgv(REGISTRY_IMAGE))}, through ${hub.join(", then ")}`})`,
-            `$ sudo ${displayArgv(registryRunArgv(port))}   (refused where a container ${REGISTRY_CONTAINER} is already there)`,
-            `GET ${url2} until it answers 200 (up to 60s)`,
-            `pods and \`docker push\` use ${host2}/NAME:TAG; the output local-registry is ${host2}`,
-            `(cleanup: $ sudo ${displayArgv(dockerRemoveArgv(REGISTRY_CONTAINER))})`
-          ],
-          run: async (ctx) => {
-            const has = await ctx.host.run(imageInspectArgv(REGISTRY_IMAGE), { privileged: true, allowFailure: true });
-            if (has.exitCode !== 0 && p.config.offline) {
-              throw new Error(`offline is true and Docker lacks ${REGISTRY_IMAGE}, which local-registry runs: \`docker load\` it before the action (it is never pulled offline)`);
-            }
-            if (has.exitCode !== 0) {
-              ctx.log(`docker pull ${REGISTRY_IMAGE} (through ${hub.join(", then ")})`);
-              const pulled = await ctx.host.run(imagePullArgv(REGISTRY_IMAGE), { privileged: true, allowFailure: true });
-              if (pulled.exitCode !== 0) {
-                throw new Error(`docker pull ${REGISTRY_IMAGE} failed (tried ${hub.join(", then ")}): ${(pulled.stderr || pulled.stdout).trim().split("\n").slice(-2).join(" ")}`);
-              }
-            }
-            const started = await ctx.host.runContainer(REGISTRY_CONTAINER, registryRunArgs(port));
-            ctx.log(`container ${REGISTRY_CONTAINER} ${started.stdout.trim().slice(0, 12)} started`);
-            await waitForRegistry(url2, Date.now() + 6e4);
-            ctx.log(`the registry answers at ${host2}`);
-          }
+async function execute(steps, base, hooks = {}) {
+  orderSteps(steps);
+  const t0 = performance.now();
+  const timings = [];
+  const done = /* @__PURE__ */ new Set();
+  const started = /* @__PURE__ */ new Set();
+  let failure;
+  return new Promise((resolve7, reject2) => {
+    let running = 0;
+    const launch = () => {
+      if (!failure) {
+        for (const step2 of steps) {
+          if (started.has(step2.id) || !step2.needs.every((n) => done.has(n))) continue;
+          started.add(step2.id);
+          running++;
+          void run(step2);
         }
-      ])
-    ];
-  },
-  diagnostics: () => [
-    { title: `local registry container (${REGISTRY_CONTAINER})`, argv: ["docker", "ps", "--all", "--filter", `name=^${REGISTRY_CONTAINER}$`], privileged: true },
-    { title: "local registry logs (last 40 lines)", argv: ["docker", "logs", "--tail", "40", REGISTRY_CONTAINER], privileged: true }
-  ],
-  hints: [
-    {
-      pattern: /server gave HTTP response to HTTPS client/,
-      hint: "A pull went to a plain-HTTP registry over HTTPS: with local-registry the runtime is configured for localhost:PORT alone (containerd's certs.d/localhost:PORT/hosts.toml); an image named 127.0.0.1:PORT/\u2026 or by another host name is not covered: name it localhost:PORT/\u2026."
-    },
-    {
-      pattern: /port is already allocated|address already in use/,
-      hint: "local-registry's port is taken on 127.0.0.1 (a service container, another registry): give local-registry another port, such as 'local-registry: 5001', and use the output local-registry for image names."
-    },
-    {
-      pattern: /localhost:\d+.*(connection refused|no such host)/,
-      hint: `The local registry did not answer: see the container's state and logs above (\`sudo docker logs ${REGISTRY_CONTAINER}\`); another process may hold the port.`
-    }
-  ]
-};
+      }
+      if (running === 0) {
+        if (failure) reject2(failure);
+        else if (done.size < steps.length) reject2(new Error("the plan stalled: some steps never became ready"));
+        else resolve7(timings);
+      }
+    };
+    const run = async (step2) => {
+      const lines = [];
+      const ctx = { ...base, log: (l) => lines.push(l) };
+      const start = (performance.now() - t0) / 1e3;
+      hooks.onStart?.(step2);
+      let error2;
+      try {
+        for (const op of step2.ops) await runOp(op, ctx);
+        done.add(step2.id);
+      } catch (err) {
+        error2 = err;
+        failure ??= new StepError(step2, err);
+      }
+      const timing = { id: step2.id, phase: step2.phase, start, end: (performance.now() - t0) / 1e3 };
+      timings.push(timing);
+      hooks.onEnd?.(step2, timing, lines, error2);
+      running--;
+      launch();
+    };
+    launch();
+  });
+}
+function phaseTimings(timings) {
+  const out = [];
+  for (const phase of PHASES) {
+    const ts = timings.filter((t) => t.phase === phase);
+    if (ts.length === 0) continue;
+    const start = Math.min(...ts.map((t) => t.start));
+    const end = Math.max(...ts.map((t) => t.end));
+    out.push({ phase, start, seconds: end - start });
+  }
+  return out;
+}
 
-// src/addons/index.ts
-var ADDONS = [localRegistry];
-var enabledAddons = (config) => ADDONS.filter((a) => a.enabled(config));
-var addonNamed = (input) => ADDONS.find((a) => a.input === input);
+// src/io/summary.ts
+function timingsJson(timings, total) {
+  const out = {};
+  for (const p of phaseTimings(timings)) out[p.phase] = round(p.seconds);
+  out.total = round(total);
+  return out;
+}
+var round = (n) => Math.round(n * 10) / 10;
 
 // src/cnis/bridge/plugin.ts
-import { join as join7 } from "node:path";
+import { join as join5 } from "node:path";
 
 // src/cnis/bridge/conflist.ts
 var import_ipaddr = __toESM(require_ipaddr(), 1);
@@ -54450,18 +53897,18 @@ var bridge = {
   // written before the runtime starts, so that its CRI finds the network when it loads
   configSteps: ({ config, paths }) => [
     step("config.cni", `bridge network for ${config.podNetworkCidr} (${BRIDGE_INTERFACE}, host-local, portmap)`, [], [
-      { kind: "write", path: join7(paths.cniConfDir, CONFLIST_NAME), render: () => renderBridgeConflist(config.podNetworkCidr) },
-      { kind: "write", path: join7(paths.cniConfDir, LOOPBACK_NAME), render: renderLoopbackConf }
+      { kind: "write", path: join5(paths.cniConfDir, CONFLIST_NAME), render: () => renderBridgeConflist(config.podNetworkCidr) },
+      { kind: "write", path: join5(paths.cniConfDir, LOOPBACK_NAME), render: renderLoopbackConf }
     ])
   ],
   networkSteps: () => [],
   // the bridge itself and host-local's allocations appear with the first pod
-  leftovers: (paths) => ({ files: [], dirs: [paths.cniStateDir, join7(paths.cniStateDir, "networks", BRIDGE_NETWORK)], interfaces: [BRIDGE_INTERFACE], mounts: [] }),
+  leftovers: (paths) => ({ files: [], dirs: [paths.cniStateDir, join5(paths.cniStateDir, "networks", BRIDGE_NETWORK)], interfaces: [BRIDGE_INTERFACE], mounts: [] }),
   // its files and host-local's allocations are under the CNI directories every run writes to
   hostRoots: () => [],
   diagnostics: (paths) => [
-    { title: "bridge CNI configuration", argv: ["cat", join7(paths.cniConfDir, CONFLIST_NAME)], requires: [join7(paths.cniConfDir, CONFLIST_NAME)] },
-    { title: `${BRIDGE_INTERFACE} addresses`, argv: ["ip", "addr", "show", "dev", BRIDGE_INTERFACE], requires: [join7(paths.sysClassNet, BRIDGE_INTERFACE)] }
+    { title: "bridge CNI configuration", argv: ["cat", join5(paths.cniConfDir, CONFLIST_NAME)], requires: [join5(paths.cniConfDir, CONFLIST_NAME)] },
+    { title: `${BRIDGE_INTERFACE} addresses`, argv: ["ip", "addr", "show", "dev", BRIDGE_INTERFACE], requires: [join5(paths.sysClassNet, BRIDGE_INTERFACE)] }
   ],
   hints: [
     { pattern: /failed to find plugin "(bridge|host-local|portmap|loopback)"/, hint: "No CNI plugins in /opt/cni/bin: the CNI plugins download or extraction failed." },
@@ -54473,78 +53920,20 @@ var bridge = {
 };
 
 // src/cnis/calico/plugin.ts
-import { join as join11 } from "node:path";
-
-// src/host/paths.ts
-import { dirname as dirname8, join as join8 } from "node:path";
-var HOST_PATHS = {
-  root: "",
-  binDir: "/usr/local/bin",
-  cniBinDir: "/opt/cni/bin",
-  cniConfDir: "/etc/cni/net.d",
-  stateDir: "/etc/kubeadm-single-node",
-  backupDir: "/var/lib/kubeadm-single-node/backup",
-  ledgerFile: "/var/lib/kubeadm-single-node/ledger.json",
-  containerdConfig: "/etc/containerd/config.toml",
-  certsDir: "/etc/containerd/certs.d",
-  containerdSocket: "/var/run/containerd/containerd.sock",
-  dockerDaemonJson: "/etc/docker/daemon.json",
-  systemdDir: "/etc/systemd/system",
-  modulesLoad: "/etc/modules-load.d/kubeadm-single-node.conf",
-  sysctlConf: "/etc/sysctl.d/99-kubeadm-single-node.conf",
-  kubernetesDir: "/etc/kubernetes",
-  kubeletDir: "/var/lib/kubelet",
-  etcdDir: "/var/lib/etcd",
-  adminConf: "/etc/kubernetes/admin.conf",
-  crictlConfig: "/etc/crictl.yaml",
-  procSwaps: "/proc/swaps",
-  sysModuleDir: "/sys/module",
-  sysClassNet: "/sys/class/net",
-  cniStateDir: "/var/lib/cni",
-  procMounts: "/proc/self/mounts"
-};
-function onHost(paths, path6) {
-  return `${paths.root}${path6}`;
-}
-function writeRoots(p, home, plugins, dockerConfig = process.env.DOCKER_CONFIG) {
-  const roots = [
-    p.binDir,
-    dirname8(p.cniBinDir),
-    dirname8(p.cniConfDir),
-    p.stateDir,
-    dirname8(p.backupDir),
-    dirname8(p.containerdConfig),
-    p.certsDir,
-    dirname8(p.dockerDaemonJson),
-    p.systemdDir,
-    dirname8(p.modulesLoad),
-    dirname8(p.sysctlConf),
-    p.kubernetesDir,
-    p.kubeletDir,
-    p.etcdDir,
-    p.crictlConfig,
-    p.cniStateDir,
-    join8(home, ".kube"),
-    join8(home, ".docker"),
-    // what the runtimes and CNIs keep of their own (their hostRoots)
-    ...plugins,
-    ...dockerConfig ? [dockerConfig] : []
-  ];
-  return [...new Set(roots)];
-}
+import { join as join8 } from "node:path";
 
 // src/cnis/manifest-cni.ts
 import { createHash as createHash2 } from "node:crypto";
-import { readFile as readFile5 } from "node:fs/promises";
+import { readFile as readFile3 } from "node:fs/promises";
 
 // src/host/download.ts
-import { createHash, randomUUID as randomUUID5 } from "node:crypto";
+import { createHash, randomUUID as randomUUID4 } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { createReadStream } from "node:fs";
 import { isIP } from "node:net";
-import { copyFile as copyFile3, mkdir as mkdir4, readFile as readFile3, rm as rm4 } from "node:fs/promises";
-import { tmpdir as tmpdir2 } from "node:os";
-import { join as join10 } from "node:path";
+import { copyFile as copyFile3, mkdir as mkdir3, readFile, rm as rm3 } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join as join7 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // node_modules/@actions/tool-cache/lib/tool-cache.js
@@ -54561,11 +53950,11 @@ var semver3 = __toESM(require_semver2(), 1);
 import { ok as ok2 } from "assert";
 var __awaiter7 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve6) {
-      resolve6(value);
+    return value instanceof P ? value : new P(function(resolve7) {
+      resolve7(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve6, reject2) {
+  return new (P || (P = Promise))(function(resolve7, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -54581,7 +53970,7 @@ var __awaiter7 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -54872,14 +54261,14 @@ function isLocalUrl(url2) {
   return host2 === "::1" || host2 === "0:0:0:0:0:0:0:1";
 }
 async function fetchToFile(url2) {
-  const dir2 = process.env.RUNNER_TEMP || tmpdir2();
-  await mkdir4(dir2, { recursive: true });
-  const dest = join10(dir2, randomUUID5());
+  const dir2 = process.env.RUNNER_TEMP || tmpdir();
+  await mkdir3(dir2, { recursive: true });
+  const dest = join7(dir2, randomUUID4());
   try {
     if (url2.startsWith("file:")) await copyFile3(fileURLToPath2(url2), dest);
     else await rangedDownload(url2, dest);
   } catch (err) {
-    await rm4(dest, { force: true });
+    await rm3(dest, { force: true });
     throw err;
   }
   return dest;
@@ -54968,9 +54357,9 @@ async function expectedDigest(artifact, fileName) {
   try {
     const sumPath = await fetchToFile(artifact.checksumUrl);
     try {
-      return parseChecksum(await readFile3(sumPath, "utf8"), fileName);
+      return parseChecksum(await readFile(sumPath, "utf8"), fileName);
     } finally {
-      await rm4(sumPath, { force: true });
+      await rm3(sumPath, { force: true });
     }
   } catch (err) {
     throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${err.message}`, { cause: err });
@@ -54986,7 +54375,7 @@ async function downloadVerified(artifact, cache, log2 = () => {
   if (kept) {
     const actual2 = await sha256File(kept).catch((err) => err.message);
     if (actual2 === expected) {
-      const copy = join10(process.env.RUNNER_TEMP || tmpdir2(), `ksn-cached-${randomUUID5()}`);
+      const copy = join7(process.env.RUNNER_TEMP || tmpdir(), `ksn-cached-${randomUUID4()}`);
       await copyFile3(kept, copy);
       cache.used(artifact);
       log2(`${artifact.name} from the cache entry, verified against ${digestSource(artifact)}`);
@@ -55002,7 +54391,7 @@ async function downloadVerified(artifact, cache, log2 = () => {
   }
   const actual = await sha256File(path6);
   if (actual !== expected) {
-    await rm4(path6, { force: true });
+    await rm3(path6, { force: true });
     throw new ChecksumError(artifact, expected, actual);
   }
   log2(`verified ${artifact.name} against ${digestSource(artifact)}`);
@@ -55013,7 +54402,7 @@ var cacheVersion = (v) => v.replace(/^v/, "");
 async function verifiedToolCacheHit(artifact, key, file2, log2) {
   const hit = find(key.tool, cacheVersion(key.version), key.arch);
   if (!hit) return void 0;
-  const path6 = join10(hit, file2);
+  const path6 = join7(hit, file2);
   const expected = await expectedDigest(artifact, fileNameOf(artifact));
   const actual = await sha256File(path6).catch(() => void 0);
   if (actual === expected) {
@@ -55034,7 +54423,7 @@ async function cachedBinary(artifact, key, log2 = () => {
   }
   const file2 = await downloadVerified(artifact, cache, log2);
   const dir2 = await cacheFile(file2, key.tool, key.tool, cacheVersion(key.version), key.arch);
-  await rm4(file2, { force: true });
+  await rm3(file2, { force: true });
   return `${dir2}/${key.tool}`;
 }
 async function cachedTarball(artifact, key, log2 = () => {
@@ -55046,14 +54435,14 @@ async function cachedTarball(artifact, key, log2 = () => {
   } else {
     const file2 = await downloadVerified(artifact, cache, log2);
     const dir2 = await cacheFile(file2, fileName, key.tool, cacheVersion(key.version), key.arch);
-    await rm4(file2, { force: true });
-    tarball = join10(dir2, fileName);
+    await rm3(file2, { force: true });
+    tarball = join7(dir2, fileName);
   }
   return extractTar2(tarball);
 }
 
 // src/cnis/release.ts
-import { readFile as readFile4, rm as rm5 } from "node:fs/promises";
+import { readFile as readFile2, rm as rm4 } from "node:fs/promises";
 function cniReleaseOf(plugin, config) {
   if (!plugin.release) throw new Error(`cni '${config.cni}' installs no release`);
   const spec = config.cniVersion;
@@ -55071,12 +54460,12 @@ function isPinned(plugin, config) {
 }
 var isUrl = (s) => /^(?:https?|file):\/\//.test(s);
 async function readManifest(source) {
-  if (!isUrl(source)) return readFile4(source, "utf8");
+  if (!isUrl(source)) return readFile2(source, "utf8");
   const file2 = await fetchToFile(source);
   try {
-    return await readFile4(file2, "utf8");
+    return await readFile2(file2, "utf8");
   } finally {
-    await rm5(file2, { force: true });
+    await rm4(file2, { force: true });
   }
 }
 
@@ -55094,7 +54483,7 @@ function manifestCni(m) {
         };
       }
       if (isUrl(source)) return { downloads: [{ what: `the ${m.name} manifest`, url: source, input: "cni-manifest" }], images: void 0 };
-      const text = await readFile5(source, "utf8").catch(() => void 0);
+      const text = await readFile3(source, "utf8").catch(() => void 0);
       if (text === void 0) return { downloads: [], images: [] };
       try {
         return { downloads: [], images: m.render(text, config.podNetworkCidr).images };
@@ -55219,9 +54608,9 @@ var calico = {
     // loopback, host-local, portmap, tuning, bandwidth, beside install, calico and
     // calico-ipam). Those the CNI plugins step installed are recorded there already.
     files: [
-      join11(paths.cniConfDir, "10-calico.conflist"),
-      join11(paths.cniConfDir, "calico-kubeconfig"),
-      ...["calico", "calico-ipam", "install", "flannel", "loopback", "host-local", "portmap", "tuning", "bandwidth"].map((b) => join11(paths.cniBinDir, b))
+      join8(paths.cniConfDir, "10-calico.conflist"),
+      join8(paths.cniConfDir, "calico-kubeconfig"),
+      ...["calico", "calico-ipam", "install", "flannel", "loopback", "host-local", "portmap", "tuning", "bandwidth"].map((b) => join8(paths.cniBinDir, b))
     ],
     // the DaemonSet's hostPath volumes (DirectoryOrCreate, or created by the runtime when
     // missing): var-lib-calico, var-run-calico, cni-log-dir, policysync, host-local-net-dir
@@ -55235,9 +54624,12 @@ var calico = {
     // /run/calico/cgroup, and the BPF filesystem where none is, with Bidirectional
     // propagation "so that it outlives the init container" (calico.yaml): unmounted before
     // /run/calico is removed, which would otherwise reach into the host's cgroup tree.
-    mounts: [onHost(paths, join11(CALICO_DIRS.run, "cgroup")), onHost(paths, BPF_FS_DIR)]
+    mounts: [onHost(paths, join8(CALICO_DIRS.run, "cgroup")), onHost(paths, BPF_FS_DIR)]
   }),
   hostRoots: (paths) => Object.values(CALICO_DIRS).map((d) => onHost(paths, d)),
+  // the CNI plugin's own log (calico.yaml's cni_network_config log_file_path), and the node
+  // name calico-node wrote, whose absence is the commonest failure (see the hints)
+  hostFiles: (paths) => [onHost(paths, join8(CALICO_DIRS.log, "cni/cni.log")), onHost(paths, join8(CALICO_DIRS.lib, "nodename"))],
   diagnostics: (_paths, kubectl2, kubeconfig) => [
     {
       title: "calico-node logs",
@@ -55267,7 +54659,7 @@ var calico = {
 };
 
 // src/cnis/flannel/plugin.ts
-import { join as join12 } from "node:path";
+import { join as join9 } from "node:path";
 
 // src/cnis/flannel/manifest.ts
 var import_yaml2 = __toESM(require_dist4(), 1);
@@ -55335,12 +54727,14 @@ var flannel = {
     sets: { title: "net-conf Network", full: "net-conf.json Network" }
   }),
   leftovers: (paths) => ({
-    files: [join12(paths.cniConfDir, "10-flannel.conflist"), join12(paths.cniBinDir, "flannel")],
+    files: [join9(paths.cniConfDir, "10-flannel.conflist"), join9(paths.cniBinDir, "flannel")],
     dirs: [onHost(paths, FLANNEL.runDir), paths.cniStateDir],
     interfaces: [...FLANNEL.interfaces],
     mounts: []
   }),
   hostRoots: (paths) => [onHost(paths, FLANNEL.runDir)],
+  // the subnet flanneld leased and the network it read: what the CNI plugin gives pods
+  hostFiles: (paths) => [onHost(paths, join9(FLANNEL.runDir, "subnet.env"))],
   diagnostics: (_paths, kubectl2, kubeconfig) => [
     { title: "flannel logs", argv: [kubectl2, "logs", "-n", FLANNEL.namespace, "-l", "app=flannel", "--all-containers", "--tail", "40"], env: { KUBECONFIG: kubeconfig }, requires: [kubectl2, kubeconfig] }
   ],
@@ -55369,35 +54763,6 @@ var none = {
 var REGISTRY = { flannel, calico, bridge, none };
 var CNI_NAMES = Object.keys(REGISTRY);
 var CNIS = REGISTRY;
-
-// src/engine/diagnostics.ts
-function hintsFor(hints, text) {
-  return hints.filter((h) => h.pattern.test(text)).map((h) => h.hint);
-}
-
-// src/host/services.ts
-function systemctlArgv(action5, unit) {
-  return action5 === "daemon-reload" ? ["systemctl", "daemon-reload"] : ["systemctl", action5, unit ?? ""];
-}
-function journalArgv(unit, lines) {
-  return ["journalctl", "-u", unit, "-n", String(lines), "--no-pager", "-o", "cat"];
-}
-function systemd(run) {
-  return {
-    act: async (action5, unit) => void await run(systemctlArgv(action5, unit), { privileged: true }),
-    async status(unit) {
-      const [enabled2, active] = await Promise.all([
-        run(systemctlArgv("is-enabled", unit), { allowFailure: true }),
-        run(systemctlArgv("is-active", unit), { allowFailure: true })
-      ]);
-      return { enabled: enabled2.stdout.trim() || "not-found", active: active.exitCode === 0 };
-    },
-    async disable(unit, stop) {
-      await run(stop ? ["systemctl", "disable", "--now", unit] : systemctlArgv("disable", unit), { privileged: true });
-    },
-    logs: async (unit, lines) => (await run(journalArgv(unit, lines), { privileged: true, allowFailure: true })).stdout
-  };
-}
 
 // src/runtimes/containerd/driver.ts
 import { join as join14 } from "node:path";
@@ -55486,7 +54851,7 @@ function containerdRequirement(minor) {
 
 // src/config/versions.ts
 var import_semver2 = __toESM(require_semver2(), 1);
-import { readFile as readFile6 } from "node:fs/promises";
+import { readFile as readFile4 } from "node:fs/promises";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 var HttpError = class extends Error {
   constructor(url2, status) {
@@ -55500,7 +54865,7 @@ var HttpError = class extends Error {
 };
 var fetchText = async (url2) => {
   if (url2.startsWith("file:")) {
-    return readFile6(fileURLToPath3(url2), "utf8").catch((err) => {
+    return readFile4(fileURLToPath3(url2), "utf8").catch((err) => {
       if (err.code === "ENOENT") throw new HttpError(url2, 404);
       throw err;
     });
@@ -55555,6 +54920,679 @@ async function resolveVersion(spec, releaseUrl, get = fetchText) {
 
 // src/engine/learned.ts
 var FROM_KUBEADM = "<asked of kubeadm at run time>";
+
+// src/host/exec.ts
+var CommandError = class extends Error {
+  constructor(argv, result) {
+    const tail3 = lastLines(result.stderr.trim() || result.stdout.trim(), 20);
+    super(`\`${displayArgv(argv)}\` exited with code ${result.exitCode}${tail3 ? `:
+${tail3}` : ""}`);
+    this.argv = argv;
+    this.result = result;
+    this.name = "CommandError";
+  }
+  argv;
+  result;
+};
+function lastLines(text, n) {
+  return text.split("\n").slice(-n).join("\n");
+}
+function displayArgv(argv) {
+  return argv.map((a) => /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+}
+function isRoot() {
+  return typeof process.getuid === "function" && process.getuid() === 0;
+}
+function createRun(options = {}) {
+  const sudo = options.sudo ?? !isRoot();
+  const debug2 = options.debug ?? debug;
+  return async (argv, opts = {}) => {
+    let full = [...argv];
+    if (opts.env && Object.keys(opts.env).length > 0) {
+      full = ["env", ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`), ...full];
+    }
+    if (opts.privileged && sudo) full = ["sudo", "-n", ...full];
+    debug2(`exec: ${displayArgv(full)}`);
+    const [cmd, ...args] = full;
+    const res = await getExecOutput(cmd, args, {
+      silent: true,
+      ignoreReturnCode: true,
+      input: opts.input === void 0 ? void 0 : Buffer.from(opts.input)
+    });
+    const result = { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
+    if (result.exitCode !== 0 && !opts.allowFailure) throw new CommandError(argv, result);
+    return result;
+  };
+}
+
+// src/host/apt.ts
+var APT_ENV = { DEBIAN_FRONTEND: "noninteractive", NEEDRESTART_SUSPEND: "1" };
+function aptInstallArgv(packages) {
+  return ["apt-get", "install", "-y", "--no-install-recommends", ...packages];
+}
+var aptUpdateArgv = ["apt-get", "update"];
+function aptInstallShows(packages) {
+  const env = Object.entries(APT_ENV).map(([k, v]) => `${k}=${v}`).join(" ");
+  return [`$ sudo ${env} ${aptInstallArgv(packages).join(" ")}`, `  (only if that fails: $ sudo ${env} ${aptUpdateArgv.join(" ")}, then the install once more)`];
+}
+async function aptInstall(run, packages, log2, o = {}) {
+  const env = { ...APT_ENV };
+  const install = aptInstallArgv(packages);
+  const first = await run(install, { privileged: true, env, allowFailure: true });
+  if (first.exitCode === 0) return true;
+  log2(`apt-get install failed; refreshing the package lists: ${lastLines(first.stderr.trim(), 3)}`);
+  const update = await run(aptUpdateArgv, { privileged: true, env, allowFailure: true });
+  if (update.exitCode !== 0) log2(`apt-get update exited with code ${update.exitCode}; installing anyway: ${lastLines(update.stderr.trim(), 3)}`);
+  const second = await run(install, { privileged: true, env, allowFailure: true });
+  if (second.exitCode === 0) return true;
+  const err = new CommandError(install, second);
+  if (!o.optional) throw err;
+  log2(`warning: ${packages.join(", ")} not installed, and nothing in this run needs ${packages.length > 1 ? "them" : "it"}: ${err.message}`);
+  return false;
+}
+
+// src/host/host.ts
+import { randomUUID as randomUUID5 } from "node:crypto";
+import { mkdir as mkdir4, rm as rm5, writeFile as writeFile2 } from "node:fs/promises";
+import { tmpdir as tmpdir2 } from "node:os";
+import { join as join12 } from "node:path";
+
+// src/host/changes/exists.ts
+import { lstat as lstat3 } from "node:fs/promises";
+async function existsAs(run, path6) {
+  try {
+    await lstat3(path6);
+    return true;
+  } catch (err) {
+    const code2 = err.code;
+    if (code2 === "ENOENT" || code2 === "ENOTDIR") return false;
+    if (code2 !== "EACCES") throw new Error(`cannot tell whether ${path6} exists: ${err.message}`, { cause: err });
+    return (await run(["stat", "-c", "%F", path6], { privileged: true, allowFailure: true })).exitCode === 0;
+  }
+}
+
+// src/host/changes/fields.ts
+import { posix } from "node:path";
+var LedgerSchemaError = class extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "LedgerSchemaError";
+  }
+};
+function underRoots(path6, roots) {
+  if (!path6.startsWith("/") || posix.normalize(path6) !== path6 || path6.length > 1 && path6.endsWith("/")) return false;
+  return roots.some((r) => path6 === r || path6.startsWith(`${r}/`));
+}
+var UNIT = /^[A-Za-z0-9:_.\\@-]{1,200}$/;
+var Fields = class {
+  constructor(o, where2, roots, named = []) {
+    this.o = o;
+    this.where = where2;
+    this.roots = roots;
+    this.named = named;
+  }
+  o;
+  where;
+  roots;
+  named;
+  seen = /* @__PURE__ */ new Set(["kind"]);
+  refuse(key, what) {
+    throw new LedgerSchemaError(`${this.where}: field '${key}' ${what}`);
+  }
+  get(key) {
+    this.seen.add(key);
+    return this.o[key];
+  }
+  string(key, re, accepted) {
+    const v = this.get(key);
+    if (typeof v !== "string" || !re.test(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
+    return v;
+  }
+  unit(key) {
+    return this.string(key, UNIT, "a systemd unit name");
+  }
+  bool(key) {
+    const v = this.get(key);
+    if (typeof v !== "boolean") this.refuse(key, `is ${JSON.stringify(v)}; accepted: true or false`);
+    return v;
+  }
+  path(key) {
+    const v = this.get(key);
+    return this.checkPath(key, v);
+  }
+  optionalPath(key) {
+    return this.o[key] === void 0 ? (this.seen.add(key), void 0) : this.path(key);
+  }
+  checkPath(key, v) {
+    if (typeof v !== "string" || !underRoots(v, this.roots)) {
+      this.refuse(key, `names ${JSON.stringify(v)}, which is not a normal absolute path under the places the action writes to (${this.roots.join(", ")})`);
+    }
+    this.named.push(v);
+    return v;
+  }
+  strings(key, re, accepted) {
+    const v = this.get(key);
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && re.test(x))) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of ${accepted}`);
+    return v;
+  }
+  paths(key) {
+    const v = this.get(key);
+    if (!Array.isArray(v)) this.refuse(key, `is ${JSON.stringify(v)}; accepted: a list of paths`);
+    return v.map((x) => this.checkPath(key, x));
+  }
+  /** an object of string values, each key and value matching */
+  map(key, keyRe, valueRe, accepted) {
+    const v = this.get(key);
+    const ok3 = typeof v === "object" && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, x]) => keyRe.test(k) && typeof x === "string" && valueRe.test(x));
+    if (!ok3) this.refuse(key, `is ${JSON.stringify(v)}; accepted: ${accepted}`);
+    return { ...v };
+  }
+  /** The record, once every field was read: a field the kind does not know is refused. */
+  done(c) {
+    const extra = Object.keys(this.o).filter((k) => !this.seen.has(k));
+    if (extra.length > 0) throw new LedgerSchemaError(`${this.where}: unknown field${extra.length > 1 ? "s" : ""} ${extra.map((k) => `'${k}'`).join(", ")}`);
+    return c;
+  }
+};
+
+// src/host/changes/container.ts
+var CONTAINER_NAME = /^kubeadm-single-node-[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
+var dockerRunArgv = (name2, args) => ["docker", "run", "--detach", "--name", name2, ...args];
+var dockerRemoveArgv = (name2) => ["docker", "rm", "--force", "--volumes", name2];
+var dockerInspectArgv = (name2) => ["docker", "container", "inspect", "--format", "{{.Id}}", name2];
+var NOT_THERE = /no such container/i;
+async function runContainer(ctx, name2, args, opts = {}) {
+  if (!CONTAINER_NAME.test(name2)) throw new Error(`container name ${JSON.stringify(name2)} is not one the action gives (kubeadm-single-node-\u2026)`);
+  if (!ctx.claim(`container:${name2}`)) throw new Error(`the container ${name2} is started once per run`);
+  const there = await ctx.run(dockerInspectArgv(name2), { ...ctx.root, allowFailure: true });
+  if (there.exitCode === 0) {
+    throw new Error(
+      `Docker already has a container named ${name2} (${there.stdout.trim().slice(0, 12)}), which this run did not make: an earlier run's that cleanup did not remove? Remove it with \`sudo docker rm -f -v ${name2}\`, then run again.`
+    );
+  }
+  await ctx.record({ kind: "container", name: name2 });
+  return ctx.run(dockerRunArgv(name2, args), { ...ctx.root, ...opts });
+}
+var container = {
+  describe: (c) => `Docker container ${c.name} (created)`,
+  async undo(c, u) {
+    const r = await u.run(dockerRemoveArgv(c.name), { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (r.exitCode === 0 || NOT_THERE.test(r.stderr)) return "undone";
+    u.fail(`\`${dockerRemoveArgv(c.name).join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
+    return "failed";
+  },
+  parse: (f) => f.done({ kind: "container", name: f.string("name", CONTAINER_NAME, "a container name the action gives, 'kubeadm-single-node-' and lowercase letters, digits and '-'") })
+};
+
+// src/host/changes/kind.ts
+var octal = (mode) => mode.toString(8).padStart(4, "0");
+var ownerArgs = (o) => o.owner ? ["-o", String(o.owner.uid), "-g", String(o.owner.gid)] : [];
+
+// src/host/changes/dir.ts
+import { dirname as dirname8 } from "node:path";
+function mkdirArgv(path6, o = {}) {
+  return ["install", "-d", "-m", octal(o.mode ?? 493), ...ownerArgs(o), path6];
+}
+async function claimMissingDirs(ctx, dir2) {
+  const missing = [];
+  for (let d = dir2; d !== dirname8(d) && !await ctx.exists(d); d = dirname8(d)) missing.unshift(d);
+  for (const d of missing) if (ctx.undoable(d) && ctx.claim(d)) await ctx.record({ kind: "dir", path: d });
+}
+async function ensureDir(ctx, path6, o = {}) {
+  if (await ctx.exists(path6)) return;
+  await refuseUntrustedLink(path6, `make the directory ${path6}`);
+  await ctx.claimMissingDirs(path6);
+  await ctx.run(mkdirArgv(path6, o), ctx.root);
+}
+function willCreateDir(ctx, path6) {
+  return ctx.once(path6, async () => {
+    if (await ctx.exists(path6)) return;
+    await ctx.claimMissingDirs(dirname8(path6));
+    await ctx.record({ kind: "dir", path: path6 });
+  });
+}
+var dir = {
+  describe: (c) => `${c.path}/ (created)`,
+  // never into another filesystem mounted below it (a CNI's cgroup2 mount whose unmount
+  // failed): rm would delete the host's empty cgroups there
+  async undo(c, u) {
+    const why = await untrustedLink(dirname8(c.path));
+    if (why !== void 0) {
+      u.fail(`${c.path}/ was not removed: ${why}; nothing was done to it as root. Remove the link, then ${c.path} yourself.`);
+      return "failed";
+    }
+    return await u.exec(["rm", "-rf", "--one-file-system", c.path]) ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "dir", path: f.path("path") })
+};
+
+// src/host/changes/file.ts
+import { basename as basename3, dirname as dirname9 } from "node:path";
+function installArgv(src, dest, o = {}) {
+  return ["install", "-D", "-m", octal(o.mode ?? 420), ...ownerArgs(o), src, dest];
+}
+function claimFile(ctx, path6) {
+  return ctx.once(path6, async () => {
+    await refuseUntrustedLink(path6, `write ${path6}`);
+    await ctx.claimMissingDirs(dirname9(path6));
+    if (!await ctx.exists(path6)) return ctx.record({ kind: "file", path: path6 });
+    const backup = await ctx.backupPath(basename3(path6));
+    await ctx.run(["cp", "-a", path6, backup], ctx.root);
+    await ctx.record({ kind: "file", path: path6, backup });
+  });
+}
+async function keepFile(ctx, name2, content) {
+  const path6 = await ctx.backupPath(name2);
+  ctx.claim(path6);
+  await ctx.record({ kind: "file", path: path6 });
+  await ctx.staged(content, async (tmp) => void await ctx.run(installArgv(tmp, path6, { mode: 384 }), ctx.root));
+  return path6;
+}
+var file = {
+  describe: (c) => c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`,
+  async undo(c, u) {
+    const tmp = `${c.path}.kubeadm-single-node-restore`;
+    for (const p of c.backup ? [c.path, tmp] : [c.path]) {
+      const why = await untrustedLink(p);
+      if (why !== void 0) {
+        u.fail(`${c.backup ? `${c.path} was not put back` : `${c.path} was not removed`}: ${why}; nothing was done to it as root. Remove the link, then put the original back from ${c.backup ?? "(none: the action made the file)"} yourself.`);
+        return "failed";
+      }
+    }
+    if (!c.backup) return await u.exec(["rm", "-f", c.path]) ? "undone" : "failed";
+    const ok3 = await u.exec(["cp", "-a", "--remove-destination", c.backup, tmp]) && await u.exec(["mv", "-fT", tmp, c.path]) && await u.exec(["rm", "-f", c.backup]);
+    return ok3 ? "undone" : "failed";
+  },
+  parse: (f) => {
+    const path6 = f.path("path");
+    const backup = f.optionalPath("backup");
+    return f.done(backup === void 0 ? { kind: "file", path: path6 } : { kind: "file", path: path6, backup });
+  }
+};
+
+// src/host/changes/interface.ts
+import { join as join10 } from "node:path";
+function willCreateInterface(ctx, name2) {
+  return ctx.once(`interface:${name2}`, async () => {
+    if (!await ctx.exists(join10(ctx.sysClassNet, name2))) await ctx.record({ kind: "interface", name: name2 });
+  });
+}
+var networkInterface = {
+  describe: (c) => `network interface ${c.name} (created)`,
+  async undo(c, u) {
+    if (!await u.exists(join10(u.sysClassNet, c.name))) return "undone";
+    return await u.exec(["ip", "link", "delete", c.name]) ? "undone" : "failed";
+  },
+  // the kernel's rule for an interface name (dev_valid_name): at most 15 bytes, no '/', ':'
+  // or space; and never one of the host's own (lo is the one every host has)
+  parse: (f) => f.done({ kind: "interface", name: f.string("name", /^(?!lo$)(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/, "a network interface name the action's CNI makes, such as cni0 or flannel.1") })
+};
+
+// src/host/changes/kubeadm-init.ts
+function kubeadmInitArgv(kubeadm, config) {
+  return [kubeadm, "init", "--config", config, "--skip-token-print"];
+}
+function kubeadmResetArgv(r) {
+  return [r.kubeadm, "reset", "--force", "--cri-socket", r.criSocket, "--cert-dir", r.certificatesDir, "--kubeconfig", "/dev/null"];
+}
+async function kubeadmInit(ctx, r, opts = {}) {
+  await ctx.record({ kind: "kubeadm-init", ...r });
+  return ctx.run(kubeadmInitArgv(r.kubeadm, r.config), { ...ctx.root, ...opts });
+}
+var kubeadmInitKind = {
+  describe: () => "kubeadm init (undone by kubeadm reset)",
+  undo: async (c, u) => await u.exec(kubeadmResetArgv(c)) ? "undone" : "failed",
+  parse: (f) => {
+    const c = {
+      kind: "kubeadm-init",
+      kubeadm: f.path("kubeadm"),
+      config: f.path("config"),
+      criSocket: f.string("criSocket", /^unix:\/\/\/(?!.*\/\.\.?(\/|$))[A-Za-z0-9_./-]{1,200}$/, "a unix:/// socket path"),
+      certificatesDir: f.path("certificatesDir")
+    };
+    if (!c.kubeadm.endsWith("/kubeadm")) f.refuse("kubeadm", `names ${JSON.stringify(c.kubeadm)}, which is not a kubeadm binary`);
+    return f.done(c);
+  }
+};
+
+// src/host/changes/module.ts
+import { join as join11 } from "node:path";
+function modprobeArgv(modules) {
+  return ["modprobe", "-a", ...modules];
+}
+async function loadModules(ctx, modules) {
+  const loaded = await Promise.all(modules.map((m) => ctx.exists(join11(ctx.sysModuleDir, m))));
+  const added = modules.filter((_, i) => !loaded[i]);
+  if (added.length > 0) await ctx.record({ kind: "modules-loaded", modules: added });
+  await ctx.run(modprobeArgv(modules), ctx.root);
+}
+var kernelModule = {
+  describe: (c) => `kernel modules loaded: ${c.modules.join(", ")}`,
+  undo: async () => "left",
+  leftInPlace: true,
+  parse: (f) => f.done({ kind: "modules-loaded", modules: f.strings("modules", /^[A-Za-z0-9_-]{1,64}$/, "kernel module names") })
+};
+
+// src/host/changes/mount.ts
+import { readFile as readFile5 } from "node:fs/promises";
+function unescapeMountPath(p) {
+  return p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+}
+async function isMountPoint(table, path6) {
+  const text = await readFile5(table, "utf8");
+  return text.split("\n").some((l) => l.split(" ")[1] !== void 0 && unescapeMountPath(l.split(" ")[1]) === path6);
+}
+function willMount(ctx, path6) {
+  return ctx.once(`mount:${path6}`, async () => {
+    if (!await isMountPoint(ctx.procMounts, path6)) await ctx.record({ kind: "mount", path: path6 });
+  });
+}
+var mount = {
+  describe: (c) => `${c.path} (mounted)`,
+  async undo(c, u) {
+    if (!await isMountPoint(u.procMounts, c.path)) return "undone";
+    return await u.exec(["umount", c.path]) ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "mount", path: f.path("path") })
+};
+
+// src/host/changes/package.ts
+function packageInstaller(ctx) {
+  let queue = Promise.resolve();
+  return (packages, log2, o) => {
+    const mine = queue.then(async () => {
+      if (await aptInstall(ctx.run, packages, log2, o)) await ctx.record({ kind: "packages-installed", packages: [...packages] });
+    });
+    queue = mine.catch(() => {
+    });
+    return mine;
+  };
+}
+var installedPackage = {
+  describe: (c) => `packages installed: ${c.packages.join(", ")}`,
+  undo: async () => "left",
+  leftInPlace: true,
+  // Debian's package names (policy 5.6.1), with an optional architecture
+  parse: (f) => f.done({ kind: "packages-installed", packages: f.strings("packages", /^[a-z0-9][a-z0-9+.-]{1,100}(:[a-z0-9]+)?$/, "Debian package names") })
+};
+
+// src/host/changes/reload.ts
+async function reloadOnUndo(ctx, unit, path6, name2, content) {
+  const kept = await keepFile(ctx, name2, content);
+  await ctx.record({ kind: "reload-with", unit, path: path6, kept });
+}
+var reloadWith = {
+  describe: (c) => `${c.unit} reloaded with ${c.kept} at ${c.path}`,
+  async undo(c, u) {
+    const ok3 = await u.exec(installArgv(c.kept, c.path)) && await u.exec(["systemctl", "reload", c.unit]);
+    return ok3 ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "reload-with", unit: f.unit("unit"), path: f.path("path"), kept: f.path("kept") })
+};
+
+// src/host/changes/swap.ts
+import { readFile as readFile6 } from "node:fs/promises";
+async function swapOff(ctx) {
+  const devices = (await readFile6(ctx.procSwaps, "utf8").catch(() => "")).split("\n").slice(1).map((l) => unescapeMountPath(l.split(/\s+/)[0])).filter((d) => d).filter((d, i, all) => all.indexOf(d) === i);
+  if (devices.length === 0) return [];
+  await ctx.record({ kind: "swap-off", devices });
+  await ctx.run(["swapoff", ...devices], ctx.root);
+  return devices;
+}
+var swap = {
+  describe: (c) => `swap off (${c.devices.join(", ")})`,
+  async undo(c, u) {
+    const on = await readFile6(u.procSwaps, "utf8").catch(() => "");
+    let ok3 = true;
+    for (const d of c.devices) if (!on.split("\n").some((l) => l.split(/\s+/)[0] === d)) ok3 = await u.exec(["swapon", d]) && ok3;
+    return ok3 ? "undone" : "failed";
+  },
+  // a swap device or file may be anywhere on the host: an absolute, normal path, no option
+  parse: (f) => f.done({ kind: "swap-off", devices: f.strings("devices", /^\/(?!.*(^|\/)\.\.?(\/|$))[^\0\n]*$/, "absolute paths of swap devices or files") })
+};
+
+// src/host/changes/sysctl.ts
+function sysctlApplyArgv(file2) {
+  return ["sysctl", "-p", file2];
+}
+async function applySysctls(ctx, file2, keys) {
+  const values = {};
+  for (const key of keys) {
+    const r = await ctx.run(["sysctl", "-n", key], { allowFailure: true });
+    if (r.exitCode === 0) values[key] = r.stdout.trim();
+  }
+  await ctx.record({ kind: "sysctl", values });
+  await ctx.run(sysctlApplyArgv(file2), ctx.root);
+}
+var KEY2 = /^net\.(ipv4\.ip_forward|bridge\.bridge-nf-call-ip6?tables)$/;
+var VALUE = /^-?[0-9]{1,20}$/;
+var sysctl = {
+  describe: (c) => `sysctl ${Object.entries(c.values).map(([k, v]) => `${k} (was ${v})`).join(", ")}`,
+  async undo(c, u) {
+    let ok3 = true;
+    for (const [k, v] of Object.entries(c.values)) ok3 = await u.exec(["sysctl", "-w", `${k}=${v}`]) && ok3;
+    return ok3 ? "undone" : "failed";
+  },
+  parse: (f) => f.done({ kind: "sysctl", values: f.map("values", KEY2, VALUE, "the keys the action sets (net.ipv4.ip_forward, net.bridge.bridge-nf-call-iptables, -ip6tables), each with a number") })
+};
+
+// src/host/changes/unit.ts
+async function actOnUnit(ctx, action5, unit = "") {
+  if (action5 === "enable") {
+    const s = await ctx.services.status(unit);
+    await ctx.record({ kind: "unit-enabled", unit, was: s.enabled, wasActive: s.active });
+  } else if (action5 === "restart") {
+    await ctx.record({ kind: "unit-restarted", unit, wasActive: (await ctx.services.status(unit)).active });
+  } else if (action5 === "reload") {
+    await ctx.record({ kind: "unit-reloaded", unit });
+  } else {
+    await ctx.record({ kind: "units-reloaded" });
+  }
+  await ctx.services.act(action5, unit);
+}
+var ENABLED_STATE = /^[a-z-]{1,40}$/;
+var unitEnabled = {
+  describe: (c) => `${c.unit} enabled (was ${c.was})`,
+  async undo(c, u) {
+    if (c.was === "enabled") return "undone";
+    try {
+      await u.services.disable(c.unit, !c.wasActive);
+    } catch (err) {
+      u.fail(err.message);
+      return "failed";
+    }
+    if (!c.wasActive) u.later.stopped.add(c.unit);
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "unit-enabled", unit: f.unit("unit"), was: f.string("was", ENABLED_STATE, "what systemctl is-enabled prints, such as 'disabled'"), wasActive: f.bool("wasActive") })
+};
+var unitRestarted = {
+  describe: (c) => `${c.unit} restarted`,
+  async undo(c, u) {
+    u.later.units.set(c.unit, c.wasActive ? "restart" : "stop");
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "unit-restarted", unit: f.unit("unit"), wasActive: f.bool("wasActive") })
+};
+var unitReloaded = {
+  describe: (c) => `${c.unit} reloaded`,
+  async undo(c, u) {
+    if (!u.later.units.has(c.unit)) u.later.units.set(c.unit, "reload");
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "unit-reloaded", unit: f.unit("unit") })
+};
+var unitsReloaded = {
+  describe: () => "systemd units reloaded",
+  async undo(_c, u) {
+    u.later.daemonReload = true;
+    return "undone";
+  },
+  parse: (f) => f.done({ kind: "units-reloaded" })
+};
+
+// src/host/changes/index.ts
+var KINDS = {
+  file,
+  dir,
+  "unit-enabled": unitEnabled,
+  "unit-restarted": unitRestarted,
+  "unit-reloaded": unitReloaded,
+  "units-reloaded": unitsReloaded,
+  "swap-off": swap,
+  sysctl,
+  "modules-loaded": kernelModule,
+  "packages-installed": installedPackage,
+  interface: networkInterface,
+  mount,
+  "kubeadm-init": kubeadmInitKind,
+  "reload-with": reloadWith,
+  container
+};
+var kindOf = (c) => KINDS[c.kind];
+function describeChange(c) {
+  return kindOf(c).describe(c);
+}
+function leftInPlace(c) {
+  return kindOf(c).leftInPlace === true;
+}
+function parseChange(raw, index, roots, named) {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new LedgerSchemaError(`change ${index} is ${JSON.stringify(raw)}, not a record`);
+  const kind = raw.kind;
+  if (typeof kind !== "string" || !Object.hasOwn(KINDS, kind)) {
+    throw new LedgerSchemaError(`change ${index} has kind ${JSON.stringify(kind)}, which is not one the action records (${Object.keys(KINDS).join(", ")})`);
+  }
+  return KINDS[kind].parse(new Fields(raw, `change ${index} (${kind})`, roots, named));
+}
+async function undoChanges(changes, o) {
+  const report = { undone: [], restarted: [], leftInPlace: [], failed: [], remaining: [] };
+  const exec2 = async (argv) => {
+    const r = await o.run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (r.exitCode !== 0) report.failed.push(`\`${argv.join(" ")}\` exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ")}`);
+    return r.exitCode === 0;
+  };
+  const u = {
+    run: o.run,
+    services: o.services,
+    exec: exec2,
+    fail: (m) => void report.failed.push(m),
+    exists: (path6) => existsAs(o.run, path6),
+    procSwaps: o.procSwaps,
+    sysClassNet: o.sysClassNet,
+    procMounts: o.procMounts ?? "/proc/self/mounts",
+    later: { daemonReload: false, units: /* @__PURE__ */ new Map(), stopped: /* @__PURE__ */ new Set() }
+  };
+  for (const c of [...changes].reverse()) {
+    const outcome = await kindOf(c).undo(c, u);
+    if (outcome === "left") report.leftInPlace.push(describeChange(c));
+    else if (outcome === "undone") report.undone.push(describeChange(c));
+    else report.remaining.unshift(c);
+  }
+  if (u.later.daemonReload && await exec2(["systemctl", "daemon-reload"])) report.restarted.push("systemd units reloaded");
+  for (const [unit, action5] of u.later.units) {
+    if (action5 === "stop" && u.later.stopped.has(unit)) continue;
+    const done = { restart: "restarted", reload: "reloaded", stop: "stopped" }[action5];
+    if (await exec2(["systemctl", action5, unit])) report.restarted.push(`${unit} ${done} with its original configuration`);
+  }
+  return report;
+}
+
+// src/host/host.ts
+function createHost(o) {
+  const { run, ledger } = o;
+  const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir2());
+  let backups = 0;
+  let backupDirReady;
+  const claims = /* @__PURE__ */ new Map();
+  const ctx = {
+    run,
+    services: o.services,
+    root: { privileged: true },
+    record: (change) => ledger.record(change),
+    claim: (key) => ledger.claim(key),
+    once(key, record) {
+      let p = claims.get(key);
+      if (!p) {
+        ledger.claim(key);
+        p = record();
+        claims.set(key, p);
+      }
+      return p;
+    },
+    exists: (path6) => existsAs(run, path6),
+    claimMissingDirs: (dir2) => claimMissingDirs(ctx, dir2),
+    undoable: (path6) => o.undoRoots === void 0 || underRoots(path6, o.undoRoots),
+    async backupPath(name2) {
+      await (backupDirReady ??= (async () => {
+        await ctx.claimMissingDirs(o.backupDir);
+        await run(mkdirArgv(o.backupDir, { mode: 448 }), ctx.root);
+      })());
+      return join12(o.backupDir, `${++backups}-${randomUUID5().slice(0, 8)}-${name2}`);
+    },
+    /** Written beside us first, then put in place by install(1): one path for root and for a
+     * sudo user, and the file never exists half-written at its destination. */
+    async staged(content, place) {
+      await mkdir4(scratch, { recursive: true });
+      const tmp = join12(scratch, `ksn-${randomUUID5()}`);
+      await writeFile2(tmp, content, { mode: 384 });
+      try {
+        await place(tmp);
+      } finally {
+        await rm5(tmp, { force: true });
+      }
+    },
+    procSwaps: o.procSwaps,
+    sysModuleDir: o.sysModuleDir,
+    sysClassNet: o.sysClassNet,
+    procMounts: o.procMounts ?? "/proc/self/mounts"
+  };
+  const turns = /* @__PURE__ */ new Map();
+  const inTurn = (key, fn) => {
+    const mine = (turns.get(key) ?? Promise.resolve()).then(fn, fn);
+    turns.set(key, mine.catch(() => {
+    }));
+    return mine;
+  };
+  const installFile = async (src, dest, fo = {}) => {
+    await refuseUntrustedLink(src, `install ${src} to ${dest}`, { lastOnly: true });
+    await claimFile(ctx, dest);
+    await inTurn(dest, () => run(installArgv(src, dest, fo), ctx.root));
+  };
+  return {
+    run,
+    services: {
+      act: (action5, unit) => actOnUnit(ctx, action5, unit),
+      logs: (unit, lines) => o.services.logs(unit, lines)
+    },
+    writeFile: (path6, content, fo = {}) => ctx.staged(content, (tmp) => installFile(tmp, path6, fo)),
+    installFile,
+    ensureDir: (path6, fo) => ensureDir(ctx, path6, fo),
+    swapOff: () => swapOff(ctx),
+    applySysctls: (file2, keys) => applySysctls(ctx, file2, keys),
+    loadModules: (modules) => loadModules(ctx, modules),
+    installPackages: packageInstaller(ctx),
+    kubeadmInit: (init, opts) => kubeadmInit(ctx, init, opts),
+    reloadOnUndo: (unit, path6, name2, content) => reloadOnUndo(ctx, unit, path6, name2, content),
+    // a file that is there already will be overwritten: kept like any file the action writes
+    willCreate: (path6, kind) => kind === "file" ? claimFile(ctx, path6) : willCreateDir(ctx, path6),
+    willCreateInterface: (name2) => willCreateInterface(ctx, name2),
+    willMount: (path6) => willMount(ctx, path6),
+    runContainer: (name2, args, opts) => runContainer(ctx, name2, args, opts)
+  };
+}
+
+// src/images/mirrors.ts
+function upstreamServer(registry) {
+  return registry === "docker.io" ? "https://registry-1.docker.io" : `https://${registry}`;
+}
+function registryHosts(mirror) {
+  const own = mirror.endpoints.find((e) => new URL(e).host === mirror.registry);
+  return { server: own ?? upstreamServer(mirror.registry), mirrors: mirror.endpoints.filter((e) => e !== own) };
+}
+function pullEndpoints(mirrors, registry) {
+  const { server, mirrors: ordered } = registryHosts(mirrors.find((m) => m.registry === registry) ?? { registry, endpoints: [] });
+  return [...ordered, server];
+}
 
 // src/images/ref.ts
 var alnum = "[a-z0-9]+";
@@ -56707,6 +56745,7 @@ var containerd = {
     // crictl reads its endpoint from /etc/crictl.yaml, which names the one the cluster uses
     { title: "containers (crictl ps -a)", argv: [join14(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join14(paths.binDir, "crictl"), paths.crictlConfig] }
   ],
+  journals: (paths) => [{ unit: "containerd" }, { unit: PRIVATE_UNIT, requires: [join14(paths.systemdDir, `${PRIVATE_UNIT}.service`)] }],
   hints: [
     { pattern: /unknown service runtime\.v1\.RuntimeService/, hint: `containerd's CRI plugin is disabled (disabled_plugins = ["cri"]): the action writes a config with CRI on; check that nothing rewrote /etc/containerd/config.toml.` },
     { pattern: /failed to get sandbox image|pinned_images|sandbox image/i, hint: "The sandbox (pause) image is not the one kubeadm uses, or the mirror lacks it: image-repository's pause must match containerd's sandbox image." },
@@ -57180,6 +57219,8 @@ var docker = {
     { title: "docker journal (last 40 lines)", argv: journalArgv("docker", 40), privileged: true },
     { title: "containers (crictl ps -a)", argv: [join16(paths.binDir, "crictl"), "ps", "-a"], privileged: true, requires: [join16(paths.binDir, "crictl"), paths.crictlConfig] }
   ],
+  // cri-dockerd's journal is the cri-docker unit's; Docker's is where its containers' failures show
+  journals: (paths) => [{ unit: "cri-docker", requires: [join16(paths.systemdDir, SERVICE_UNIT)] }, { unit: "docker" }],
   hints: [
     { pattern: /client version 1\.\d+ is too old/i, hint: `Docker refuses the API version cri-dockerd ${CRI_DOCKERD.version} speaks (${CRI_DOCKERD.dockerApiVersion}, from the Docker client it is built with): this Docker is newer than any the action was checked against. Use container-runtime: containerd, or a Docker whose minimum API version (docker version: "minimum version") is ${CRI_DOCKERD.dockerApiVersion} or lower.` },
     { pattern: /cgroup-parent for systemd cgroup should be a valid slice/i, hint: "Docker's cgroup-parent is a path, which the systemd cgroup driver refuses: it must name a slice (xxx.slice)." },
@@ -57195,6 +57236,291 @@ var REGISTRY2 = { containerd, docker };
 var RUNTIME_NAMES = Object.keys(REGISTRY2);
 var RUNTIMES = REGISTRY2;
 
+// src/commands/collect.ts
+var POD_LOG_DIR = "/var/log/pods";
+var MAX_FILE = 16 * 1024 * 1024;
+var PARALLEL = 8;
+var REQUEST_TIMEOUT2 = "--request-timeout=30s";
+var present = (p) => access4(p).then(() => true, () => false);
+async function readHostFile(env, path6) {
+  if (await untrustedLink(path6) !== void 0) return void 0;
+  try {
+    return await readFile8(path6, "utf8");
+  } catch (err) {
+    if (err.code !== "EACCES") return void 0;
+  }
+  const c = await env.run(["cat", "--", path6], { privileged: true, allowFailure: true }).catch(() => void 0);
+  return c?.exitCode === 0 ? c.stdout : void 0;
+}
+async function eachLimited(items, fn) {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
+var tail = (text) => text.length > MAX_FILE ? `(cut to its last ${MAX_FILE} characters)
+${text.slice(-MAX_FILE)}` : text;
+var safe = (p) => p.split("/").filter((x) => x !== "" && x !== "." && x !== "..").join("/");
+function journalsOf(record) {
+  const { paths } = record;
+  return [{ unit: "kubelet", requires: [join17(paths.binDir, "kubelet")] }, ...RUNTIMES[record.runtime].journals?.(paths) ?? []];
+}
+function configFiles(record) {
+  const { paths } = record;
+  const under = (p, dir2) => p === dir2 || p.startsWith(`${dir2}/`);
+  const skip = [paths.binDir, paths.cniBinDir, paths.backupDir, join17(paths.kubernetesDir, "pki")];
+  return [...new Set(record.changes.flatMap((c) => c.kind === "file" ? [c.path] : []))].filter(
+    (p) => p !== record.kubeconfig && p !== paths.adminConf && p !== paths.ledgerFile && !skip.some((d) => under(p, d))
+  );
+}
+async function collectArchive(record, env, diagnosis, o) {
+  const { paths } = record;
+  const work = await mkdtemp(join17(process.env.RUNNER_TEMP || tmpdir3(), "ksn-diagnostics-"));
+  const top = join17(work, o.name);
+  const missing = [];
+  const byKey = /* @__PURE__ */ new Set();
+  const put = async (rel, text) => {
+    const f = join17(top, rel);
+    await mkdir5(dirname11(f), { recursive: true });
+    await writeFile3(f, text);
+  };
+  const kubectl2 = join17(paths.binDir, "kubectl");
+  const kube = { KUBECONFIG: record.kubeconfig };
+  const haveKubectl = await present(kubectl2) && await present(record.kubeconfig);
+  try {
+    await mkdir5(top, { recursive: true });
+    await put("diagnostics.txt", [...diagnosis.lines, ...diagnosis.hints.length ? ["", "### hints", ...diagnosis.hints.map((h) => `- ${h}`)] : []].join("\n") + "\n");
+    const journals = async () => {
+      for (const j of journalsOf(record)) {
+        if (!(await Promise.all((j.requires ?? []).map(present))).every(Boolean)) continue;
+        const r = await env.run(fullJournalArgv(j.unit), { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+        if (r.exitCode !== 0 && r.stdout === "") missing.push(`journals/${j.unit}.log: journalctl exited ${r.exitCode}: ${r.stderr.trim()}`);
+        else await put(`journals/${safe(j.unit)}.log`, tail(r.stdout));
+      }
+    };
+    const clusterDump = async () => {
+      if (!haveKubectl) return void missing.push("cluster-info/: no kubectl or kubeconfig yet");
+      const dir2 = join17(top, "cluster-info");
+      await mkdir5(dir2, { recursive: true });
+      const r = await env.run([kubectl2, "cluster-info", "dump", REQUEST_TIMEOUT2, "--all-namespaces", "--output-directory", dir2], { env: kube, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+      if (r.exitCode !== 0) missing.push(`cluster-info/: kubectl cluster-info dump exited ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`);
+    };
+    const podLogs = async () => {
+      if (!haveKubectl) return void missing.push("pods/: no kubectl or kubeconfig yet");
+      const r = await env.run([kubectl2, "get", "pods", "-A", "-o", "json", REQUEST_TIMEOUT2], { env: kube, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+      if (r.exitCode !== 0) return void missing.push(`pods/: kubectl get pods exited ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`);
+      const jobs = [];
+      let pods;
+      try {
+        pods = JSON.parse(r.stdout).items ?? [];
+      } catch {
+        return void missing.push(`pods/: kubectl get pods said no JSON: ${r.stdout.slice(0, 200)}`);
+      }
+      for (const p of pods) {
+        const ns = p.metadata?.namespace ?? "";
+        const pod = p.metadata?.name ?? "";
+        const statuses = [...p.status?.initContainerStatuses ?? [], ...p.status?.containerStatuses ?? []];
+        const names = [...p.spec?.initContainers ?? [], ...p.spec?.containers ?? []].map((c) => c.name);
+        for (const container2 of /* @__PURE__ */ new Set([...names, ...statuses.map((s) => s.name)])) {
+          jobs.push({ ns, pod, container: container2, previous: false });
+          const s = statuses.find((x) => x.name === container2);
+          if (s && ((s.restartCount ?? 0) > 0 || s.lastState?.terminated)) jobs.push({ ns, pod, container: container2, previous: true });
+        }
+      }
+      await eachLimited(jobs, async ({ ns, pod, container: container2, previous }) => {
+        const argv = [kubectl2, "logs", "--namespace", ns, pod, "--container", container2, "--timestamps", ...previous ? ["--previous"] : [], REQUEST_TIMEOUT2];
+        const l = await env.run(argv, { env: kube, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+        await put(`pods/${safe(ns)}/${safe(pod)}/${safe(container2)}${previous ? ".previous" : ""}.log`, tail(l.exitCode === 0 ? l.stdout : `(kubectl logs exited ${l.exitCode})
+${l.stdout}${l.stderr}`));
+      });
+    };
+    const nodePodLogs = async () => {
+      const dir2 = onHost(paths, POD_LOG_DIR);
+      const r = await env.run(["find", dir2, "-type", "f", "-name", "*.log"], { privileged: true, allowFailure: true }).catch(() => ({ exitCode: -1, stdout: "", stderr: "" }));
+      const files = r.stdout.split("\n").filter((f) => f.startsWith(`${dir2}/`));
+      await eachLimited(files, async (f) => {
+        const text = await readHostFile(env, f);
+        if (text !== void 0) await put(`node-pod-logs/${safe(relative2(dir2, f))}`, tail(text));
+      });
+    };
+    const cniFiles = async () => {
+      await eachLimited(CNIS[record.cni]?.hostFiles?.(paths) ?? [], async (p) => {
+        const text = await readHostFile(env, p);
+        if (text === void 0 || text.includes("\0")) return;
+        const rel = `node-files/${safe(p.slice(paths.root.length))}`;
+        byKey.add(rel);
+        await put(rel, tail(text));
+      });
+    };
+    const configFilesOf = async () => {
+      await eachLimited(configFiles(record), async (p) => {
+        const text = await readHostFile(env, p);
+        if (text === void 0 || text.includes("\0") || text.length > MAX_FILE) return;
+        const rel = `configs/${safe(p.slice(paths.root.length))}`;
+        byKey.add(rel);
+        await put(rel, text);
+      });
+    };
+    await Promise.all([journals(), clusterDump(), podLogs(), nodePodLogs(), configFilesOf(), cniFiles()]);
+    await put("ledger.json", `${JSON.stringify(record, null, 2)}
+`);
+    const steps = record.timings ?? [];
+    await put("timings.json", `${JSON.stringify({ phases: timingsJson(steps, Math.max(0, ...steps.map((t) => t.end))), steps }, null, 2)}
+`);
+    if (missing.length) await put("missing.txt", `${missing.join("\n")}
+`);
+    const found = [];
+    for (const rel of byKey) {
+      const r = redactConfig(await readFile8(join17(top, rel), "utf8"));
+      found.push(...r.found);
+      await writeFile3(join17(top, rel), r.text);
+    }
+    const forms = secretForms(o.secrets, found);
+    for (const f of await filesUnder(top)) {
+      const text = await readFile8(f, "utf8");
+      const clean3 = redactValues(text, forms);
+      if (clean3 !== text) await writeFile3(f, clean3);
+    }
+    await mkdir5(o.outDir, { recursive: true });
+    const archive = join17(o.outDir, `${o.name}.tar.gz`);
+    await env.run(["tar", "-czf", archive, "-C", work, o.name]);
+    return archive;
+  } finally {
+    await rm6(work, { recursive: true, force: true });
+  }
+}
+async function filesUnder(dir2) {
+  const entries = await readdir3(dir2, { withFileTypes: true, recursive: true });
+  return entries.filter((e) => e.isFile()).map((e) => join17(e.parentPath, e.name));
+}
+
+// src/commands/diagnose.ts
+import { access as access5 } from "node:fs/promises";
+import { join as join18 } from "node:path";
+
+// src/addons/local-registry/container.ts
+var REGISTRY_IMAGE = "docker.io/library/registry:3.1.2";
+var REGISTRY_CONTAINER = "kubeadm-single-node-registry";
+var CONTAINER_PORT = 5e3;
+var registryHost = (port) => `localhost:${port}`;
+function registryRunArgs(port) {
+  return ["--restart", "always", "--publish", `127.0.0.1:${port}:${CONTAINER_PORT}`, "--env", "OTEL_TRACES_EXPORTER=none", REGISTRY_IMAGE];
+}
+var registryRunArgv = (port) => dockerRunArgv(REGISTRY_CONTAINER, registryRunArgs(port));
+var imageInspectArgv = (image) => ["docker", "image", "inspect", "--format", "{{.Id}}", image];
+var imagePullArgv = (image) => ["docker", "pull", image];
+async function waitForRegistry(url2, deadline, sleep2 = (ms) => new Promise((r) => setTimeout(r, ms))) {
+  let last = "";
+  for (; ; ) {
+    try {
+      const res = await fetch(url2, { signal: AbortSignal.timeout(5e3) });
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = err.cause?.message ?? err.message;
+    }
+    if (Date.now() >= deadline) throw new Error(`the registry at ${url2} did not answer 200 in time (last: ${last})`);
+    await sleep2(500);
+  }
+}
+
+// src/addons/local-registry/plugin.ts
+var INPUT = "local-registry";
+var localRegistry = {
+  input: INPUT,
+  enabled: (config) => config.localRegistry !== void 0,
+  describe: (config) => `a registry at ${registryHost(config.localRegistry)} (${REGISTRY_IMAGE} in Docker, container ${REGISTRY_CONTAINER})`,
+  // it runs in Docker, not in a pod: nothing for the runtime's store
+  images: () => [],
+  loopbackRegistries: (config) => [registryHost(config.localRegistry)],
+  outputs: (config) => ({ "local-registry": registryHost(config.localRegistry) }),
+  problems(p, planned) {
+    const { config, facts } = p;
+    const port = config.localRegistry;
+    const out = [];
+    if (!facts.docker && !planned.has("runtime.install")) {
+      out.push(
+        `Input '${INPUT}' runs the registry in the host's Docker, and \`docker\` is not on PATH here; accepted: '${INPUT}' 'false' on a host without Docker, or install Docker first (Debian and Ubuntu: apt-get install docker.io).`
+      );
+    }
+    const host2 = registryHost(port);
+    if (config.registryMirrors.some((m) => m.registry === host2)) {
+      out.push(
+        `Inputs '${INPUT}' ('${port}') and 'registry-mirrors' (a line for ${host2}) do not go together: the local registry is ${host2} itself, and the runtime's configuration for that host is the action's; accepted: a registry-mirrors line for another host, or another port for '${INPUT}'.`
+      );
+    }
+    return out;
+  },
+  steps(p, planned) {
+    const port = p.config.localRegistry;
+    const host2 = registryHost(port);
+    const hub = pullEndpoints(p.config.registryMirrors, "docker.io");
+    const needs = ["runtime.ready", "runtime.docker-mirrors"].filter((id) => planned.has(id));
+    const url2 = `http://127.0.0.1:${port}/v2/`;
+    if (p.config.offline) p.notes.push(`local-registry with offline: the registry image ${REGISTRY_IMAGE} must be in Docker already (\`docker load\` it first); it is not pulled.`);
+    return [
+      step("addons.local-registry", `local registry at ${host2}: ${REGISTRY_IMAGE} in Docker`, needs, [
+        {
+          kind: "task",
+          title: `run ${REGISTRY_IMAGE} as container ${REGISTRY_CONTAINER}, published on 127.0.0.1:${port}`,
+          shows: [
+            `$ sudo ${displayArgv(imageInspectArgv(REGISTRY_IMAGE))}   (where Docker lacks it: ${p.config.offline ? "stop, as offline pulls nothing" : `$ sudo ${displayArgv(imagePullArgv(REGISTRY_IMAGE))}, through ${hub.join(", then ")}`})`,
+            `$ sudo ${displayArgv(registryRunArgv(port))}   (refused where a container ${REGISTRY_CONTAINER} is already there)`,
+            `GET ${url2} until it answers 200 (up to 60s)`,
+            `pods and \`docker push\` use ${host2}/NAME:TAG; the output local-registry is ${host2}`,
+            `(cleanup: $ sudo ${displayArgv(dockerRemoveArgv(REGISTRY_CONTAINER))})`
+          ],
+          run: async (ctx) => {
+            const has = await ctx.host.run(imageInspectArgv(REGISTRY_IMAGE), { privileged: true, allowFailure: true });
+            if (has.exitCode !== 0 && p.config.offline) {
+              throw new Error(`offline is true and Docker lacks ${REGISTRY_IMAGE}, which local-registry runs: \`docker load\` it before the action (it is never pulled offline)`);
+            }
+            if (has.exitCode !== 0) {
+              ctx.log(`docker pull ${REGISTRY_IMAGE} (through ${hub.join(", then ")})`);
+              const pulled = await ctx.host.run(imagePullArgv(REGISTRY_IMAGE), { privileged: true, allowFailure: true });
+              if (pulled.exitCode !== 0) {
+                throw new Error(`docker pull ${REGISTRY_IMAGE} failed (tried ${hub.join(", then ")}): ${(pulled.stderr || pulled.stdout).trim().split("\n").slice(-2).join(" ")}`);
+              }
+            }
+            const started = await ctx.host.runContainer(REGISTRY_CONTAINER, registryRunArgs(port));
+            ctx.log(`container ${REGISTRY_CONTAINER} ${started.stdout.trim().slice(0, 12)} started`);
+            await waitForRegistry(url2, Date.now() + 6e4);
+            ctx.log(`the registry answers at ${host2}`);
+          }
+        }
+      ])
+    ];
+  },
+  diagnostics: () => [
+    { title: `local registry container (${REGISTRY_CONTAINER})`, argv: ["docker", "ps", "--all", "--filter", `name=^${REGISTRY_CONTAINER}$`], privileged: true },
+    { title: "local registry logs (last 40 lines)", argv: ["docker", "logs", "--tail", "40", REGISTRY_CONTAINER], privileged: true }
+  ],
+  hints: [
+    {
+      pattern: /server gave HTTP response to HTTPS client/,
+      hint: "A pull went to a plain-HTTP registry over HTTPS: with local-registry the runtime is configured for localhost:PORT alone (containerd's certs.d/localhost:PORT/hosts.toml); an image named 127.0.0.1:PORT/\u2026 or by another host name is not covered: name it localhost:PORT/\u2026."
+    },
+    {
+      pattern: /port is already allocated|address already in use/,
+      hint: "local-registry's port is taken on 127.0.0.1 (a service container, another registry): give local-registry another port, such as 'local-registry: 5001', and use the output local-registry for image names."
+    },
+    {
+      pattern: /localhost:\d+.*(connection refused|no such host)/,
+      hint: `The local registry did not answer: see the container's state and logs above (\`sudo docker logs ${REGISTRY_CONTAINER}\`); another process may hold the port.`
+    }
+  ]
+};
+
+// src/addons/index.ts
+var ADDONS = [localRegistry];
+var enabledAddons = (config) => ADDONS.filter((a) => a.enabled(config));
+var addonNamed = (input) => ADDONS.find((a) => a.input === input);
+
+// src/engine/diagnostics.ts
+function hintsFor(hints, text) {
+  return hints.filter((h) => h.pattern.test(text)).map((h) => h.hint);
+}
+
 // src/commands/diagnose.ts
 var CORE_HINTS = [
   { pattern: /running with swap on is not supported/, hint: "Swap is on: the kubelet refuses it. Run `sudo swapoff -a` (the action does) and check that nothing turned it back on." },
@@ -57206,11 +57532,11 @@ function allHints(runtime, cni, addons = []) {
 }
 function probes(record) {
   const { paths, kubeconfig, runtime, cni, addons = [] } = record;
-  const kubectl2 = join17(paths.binDir, "kubectl");
+  const kubectl2 = join18(paths.binDir, "kubectl");
   const env = { KUBECONFIG: kubeconfig };
   const cluster = [kubectl2, kubeconfig];
   return [
-    { title: "kubelet journal (last 80 lines)", argv: journalArgv("kubelet", 80), privileged: true, requires: [join17(paths.binDir, "kubelet")] },
+    { title: "kubelet journal (last 80 lines)", argv: journalArgv("kubelet", 80), privileged: true, requires: [join18(paths.binDir, "kubelet")] },
     ...RUNTIMES[runtime].diagnostics(paths),
     { title: "pods in all namespaces", argv: [kubectl2, "get", "pods", "-A", "-o", "wide"], env, requires: cluster },
     { title: "events", argv: [kubectl2, "get", "events", "-A", "--sort-by=.lastTimestamp"], env, requires: cluster },
@@ -57219,10 +57545,10 @@ function probes(record) {
     ...addons.flatMap((a) => addonNamed(a)?.diagnostics(paths, kubectl2, kubeconfig) ?? [])
   ];
 }
-async function diagnose(record, env) {
-  const present = (p) => access4(p).then(() => true, () => false);
+async function examine(record, env) {
+  const present2 = (p) => access5(p).then(() => true, () => false);
   const all = probes(record);
-  const usable = await Promise.all(all.map(async (p) => (await Promise.all((p.requires ?? []).map(present))).every(Boolean)));
+  const usable = await Promise.all(all.map(async (p) => (await Promise.all((p.requires ?? []).map(present2))).every(Boolean)));
   const diags = await Promise.all(
     all.filter((_, i) => usable[i]).map(async ({ title, argv, privileged, env: e }) => {
       try {
@@ -57235,7 +57561,14 @@ async function diagnose(record, env) {
   );
   const failed = record.failed;
   const hints = hintsFor(allHints(record.runtime, record.cni, record.addons), [failed?.message ?? "", ...diags.map((d) => d.output)].join("\n"));
-  env.io.block("Diagnostics", [`Failed step: ${failed?.step ?? "(before the plan)"}`, failed?.message ?? "", ...diags.flatMap((d) => ["", `### ${d.title}`, d.output])]);
+  const lines = [`Failed step: ${failed?.step ?? (failed ? "(before the plan)" : "(none: the main step did not fail)")}`, failed?.message ?? "", ...diags.flatMap((d) => ["", `### ${d.title}`, d.output])];
+  return { diags, hints, lines };
+}
+async function diagnose(record, env) {
+  const d = await examine(record, env);
+  const { diags, hints } = d;
+  const failed = record.failed;
+  env.io.block("Diagnostics", d.lines);
   for (const h of hints) env.io.warning(h, "kubeadm-single-node hint");
   await env.io.summary({
     kind: "failure",
@@ -57243,9 +57576,9 @@ async function diagnose(record, env) {
 
 Hints:
 ${hints.map((h) => `- ${h}`).join("\n")}` : ""}`,
-    details: diags.map((d) => [d.title, d.output.slice(-8e3)])
+    details: diags.map((d2) => [d2.title, d2.output.slice(-8e3)])
   });
-  return diags;
+  return d;
 }
 
 // src/commands/down.ts
@@ -57290,111 +57623,12 @@ async function down(record, env, o = {}) {
 
 // src/commands/plan.ts
 import { constants as constants4 } from "node:fs";
-import { access as access8, stat as stat6 } from "node:fs/promises";
-import { dirname as dirname16, resolve as resolve5 } from "node:path";
+import { access as access9, stat as stat6 } from "node:fs/promises";
+import { dirname as dirname17, resolve as resolve5 } from "node:path";
 
 // src/engine/describe.ts
-import { mkdir as mkdir5, realpath, writeFile as writeFile3 } from "node:fs/promises";
-import { dirname as dirname11, join as join18, resolve as resolve3 } from "node:path";
-
-// src/engine/execute.ts
-function orderSteps(steps) {
-  const ids = new Set(steps.map((s) => s.id));
-  for (const s of steps) {
-    for (const n of s.needs) if (!ids.has(n)) throw new Error(`step ${s.id} needs unknown step ${n}`);
-  }
-  const done = /* @__PURE__ */ new Set();
-  const out = [];
-  while (out.length < steps.length) {
-    const next = steps.find((s) => !done.has(s.id) && s.needs.every((n) => done.has(n)));
-    if (!next) throw new Error(`the plan has a dependency cycle among: ${steps.filter((s) => !done.has(s.id)).map((s) => s.id).join(", ")}`);
-    done.add(next.id);
-    out.push(next);
-  }
-  return out;
-}
-async function runOp(op, ctx) {
-  const { host: host2 } = ctx;
-  switch (op.kind) {
-    case "exec": {
-      const res = await host2.run(op.argv, { privileged: op.privileged, env: op.env });
-      const out = (res.stdout + res.stderr).trim();
-      if (out) ctx.log(out.split("\n").slice(-15).join("\n"));
-      return;
-    }
-    case "write":
-      ctx.log(`write ${op.path}`);
-      await host2.writeFile(op.path, (op.reveal ?? op.render)(ctx.learned), { mode: op.mode });
-      return;
-    case "service":
-      ctx.log(`systemctl ${op.action}${op.unit ? ` ${op.unit}` : ""}`);
-      await host2.services.act(op.action, op.unit);
-      return;
-    case "task":
-      ctx.log(op.title);
-      await op.run(ctx);
-      return;
-  }
-}
-async function execute(steps, base, hooks = {}) {
-  orderSteps(steps);
-  const t0 = performance.now();
-  const timings = [];
-  const done = /* @__PURE__ */ new Set();
-  const started = /* @__PURE__ */ new Set();
-  let failure;
-  return new Promise((resolve6, reject2) => {
-    let running = 0;
-    const launch = () => {
-      if (!failure) {
-        for (const step2 of steps) {
-          if (started.has(step2.id) || !step2.needs.every((n) => done.has(n))) continue;
-          started.add(step2.id);
-          running++;
-          void run(step2);
-        }
-      }
-      if (running === 0) {
-        if (failure) reject2(failure);
-        else if (done.size < steps.length) reject2(new Error("the plan stalled: some steps never became ready"));
-        else resolve6(timings);
-      }
-    };
-    const run = async (step2) => {
-      const lines = [];
-      const ctx = { ...base, log: (l) => lines.push(l) };
-      const start = (performance.now() - t0) / 1e3;
-      hooks.onStart?.(step2);
-      let error2;
-      try {
-        for (const op of step2.ops) await runOp(op, ctx);
-        done.add(step2.id);
-      } catch (err) {
-        error2 = err;
-        failure ??= new StepError(step2, err);
-      }
-      const timing = { id: step2.id, phase: step2.phase, start, end: (performance.now() - t0) / 1e3 };
-      timings.push(timing);
-      hooks.onEnd?.(step2, timing, lines, error2);
-      running--;
-      launch();
-    };
-    launch();
-  });
-}
-function phaseTimings(timings) {
-  const out = [];
-  for (const phase of PHASES) {
-    const ts = timings.filter((t) => t.phase === phase);
-    if (ts.length === 0) continue;
-    const start = Math.min(...ts.map((t) => t.start));
-    const end = Math.max(...ts.map((t) => t.end));
-    out.push({ phase, start, seconds: end - start });
-  }
-  return out;
-}
-
-// src/engine/describe.ts
+import { mkdir as mkdir6, realpath, writeFile as writeFile4 } from "node:fs/promises";
+import { dirname as dirname12, join as join19, resolve as resolve3 } from "node:path";
 function redacted(op, content, placeholder = "***") {
   return (op.redact ?? []).filter((s) => s !== "").reduce((text, secret) => text.split(secret).join(placeholder), content);
 }
@@ -57428,15 +57662,15 @@ function renderPlan(steps, learned) {
 }
 async function realish(path6) {
   const abs = resolve3(path6);
-  const parent = dirname11(abs);
-  return realpath(abs).catch(async () => parent === abs ? abs : join18(await realish(parent), abs.slice(parent.length + 1)));
+  const parent = dirname12(abs);
+  return realpath(abs).catch(async () => parent === abs ? abs : join19(await realish(parent), abs.slice(parent.length + 1)));
 }
 async function planTreeProblem(root, steps) {
   if (await realish(root) === "/") return `it is the live system's root (${root}): the plan's files would overwrite the host's own`;
   for (const step2 of steps) {
     for (const op of step2.ops) {
       if (op.kind !== "write") continue;
-      if (await realish(join18(root, op.path)) === await realish(op.path)) return `${join18(root, op.path)} is the host's own ${op.path}`;
+      if (await realish(join19(root, op.path)) === await realish(op.path)) return `${join19(root, op.path)} is the host's own ${op.path}`;
     }
   }
   return void 0;
@@ -57447,20 +57681,20 @@ async function writePlanTree(steps, learned, root) {
     for (const op of step2.ops) {
       if (op.kind === "task") {
         for (const w of op.writes ?? []) {
-          await mkdir5(dirname11(join18(root, w.path)), { recursive: true });
-          await writeFile3(join18(root, w.path), w.render(learned), { mode: w.mode ?? 420 });
+          await mkdir6(dirname12(join19(root, w.path)), { recursive: true });
+          await writeFile4(join19(root, w.path), w.render(learned), { mode: w.mode ?? 420 });
           written.push(w.path);
         }
       }
       if (op.kind !== "write") continue;
-      const dest = join18(root, op.path);
-      await mkdir5(dirname11(dest), { recursive: true });
-      await writeFile3(dest, redacted(op, op.render(learned), "REDACTED"), { mode: op.mode ?? 420 });
+      const dest = join19(root, op.path);
+      await mkdir6(dirname12(dest), { recursive: true });
+      await writeFile4(dest, redacted(op, op.render(learned), "REDACTED"), { mode: op.mode ?? 420 });
       written.push(op.path);
     }
   }
-  await mkdir5(root, { recursive: true });
-  await writeFile3(join18(root, "plan.txt"), renderPlan(steps, learned));
+  await mkdir6(root, { recursive: true });
+  await writeFile4(join19(root, "plan.txt"), renderPlan(steps, learned));
   const json = orderSteps(steps).map((s) => ({
     id: s.id,
     phase: s.phase,
@@ -57470,13 +57704,14 @@ async function writePlanTree(steps, learned, root) {
       (op) => op.kind === "write" ? { kind: op.kind, path: op.path, mode: (op.mode ?? 420).toString(8) } : op.kind === "task" ? { kind: op.kind, title: op.title, shows: op.shows } : op
     )
   }));
-  await writeFile3(join18(root, "plan.json"), `${JSON.stringify(json, null, 2)}
+  await writeFile4(join19(root, "plan.json"), `${JSON.stringify(json, null, 2)}
 `);
   return written;
 }
 
 // src/config/inputs.ts
 var ON_EXISTING_VALUES = ["fail", "reset", "reuse"];
+var DIAGNOSTICS_ARTIFACT_VALUES = ["on-failure", "always", "never"];
 var InputError = class extends Error {
   constructor(problems2) {
     super(
@@ -57502,6 +57737,7 @@ var DEFAULTS = {
   kubernetesReleaseUrl: "https://dl.k8s.io/release",
   githubUrl: "https://github.com",
   cleanup: "auto",
+  diagnosticsArtifact: "on-failure",
   onExisting: "fail"
 };
 var CNI_PLUGINS_VERSION = "v1.8.0";
@@ -57860,6 +58096,16 @@ var INPUTS = [
     summary: "`auto` (self-hosted only), `true`, `false`: undo every recorded host change in the post step"
   },
   {
+    name: "diagnostics-artifact",
+    field: "diagnosticsArtifact",
+    section: "run",
+    kind: "enum",
+    values: DIAGNOSTICS_ARTIFACT_VALUES,
+    default: DEFAULTS.diagnosticsArtifact,
+    description: "When the post step uploads one artifact with everything it knows about the run: 'on-failure' (the main step failed, or the job was cancelled or timed out while it ran), 'always', or 'never'. It holds the diagnostics the log shows, the whole journals of the kubelet and the runtime, `kubectl cluster-info dump`, every pod's logs (previous ones too), the configuration files the action wrote (secrets redacted), the ledger and the timings, as one .tar.gz named after the job and its run attempt.",
+    summary: "`on-failure`, `always`, `never`: when the post step uploads the diagnostics archive (see [The diagnostics artifact](#the-diagnostics-artifact))"
+  },
+  {
     name: "on-existing",
     field: "onExisting",
     section: "run",
@@ -57906,7 +58152,7 @@ function dockerSaveArgv(out, images) {
 function dockerInspectArgv2(image) {
   return ["docker", "image", "inspect", "--format", "{{.Id}}", image];
 }
-var tail = (r) => (r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ");
+var tail2 = (r) => (r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ");
 var ACCEPTED = "names of images in this host's Docker, each built or pulled by an earlier step (`docker image ls` lists them)";
 async function loadImageProblems(images, facts, run) {
   if (images.length === 0) return [];
@@ -57915,7 +58161,7 @@ async function loadImageProblems(images, facts, run) {
   if (!engine) return [`Input 'load-images' names ${images.join(", ")}, but this host's Docker does not answer (${facts.dockerProblem ?? "docker info printed nothing it could read"}); accepted: ${ACCEPTED}.`];
   const found = await Promise.all(images.map((i) => run(dockerInspectArgv2(i), { privileged: engine.via === "root", allowFailure: true })));
   return images.flatMap(
-    (image, n) => found[n].exitCode === 0 ? [] : [`Input 'load-images' names ${image}, which this host's Docker does not have (${tail(found[n]) || `docker image inspect exited ${found[n].exitCode}`}); accepted: ${ACCEPTED}.`]
+    (image, n) => found[n].exitCode === 0 ? [] : [`Input 'load-images' names ${image}, which this host's Docker does not have (${tail2(found[n]) || `docker image inspect exited ${found[n].exitCode}`}); accepted: ${ACCEPTED}.`]
   );
 }
 
@@ -58145,7 +58391,7 @@ async function readKubeadmConfigFile(config, probe = nodeProbe, read2 = nodeRead
 }
 
 // src/preflight/offline.ts
-import { access as access6 } from "node:fs/promises";
+import { access as access7 } from "node:fs/promises";
 import { fileURLToPath as fileURLToPath4 } from "node:url";
 
 // src/host/subnets.ts
@@ -58253,8 +58499,8 @@ function hostInputProblems(p) {
 }
 
 // src/cache/entry.ts
-import { readFile as readFile9, readdir as readdir3, stat as stat4, writeFile as writeFile4 } from "node:fs/promises";
-import { join as join19 } from "node:path";
+import { readFile as readFile10, readdir as readdir4, stat as stat4, writeFile as writeFile5 } from "node:fs/promises";
+import { join as join20 } from "node:path";
 
 // src/cache/key.ts
 import { createHash as createHash3 } from "node:crypto";
@@ -58287,18 +58533,18 @@ function cacheKey(config, version3, arch3) {
 
 // src/cache/entry.ts
 function entryLayout(dir2) {
-  return { manifest: join19(dir2, "entry.json"), downloads: join19(dir2, "downloads"), images: join19(dir2, "images.tar") };
+  return { manifest: join20(dir2, "entry.json"), downloads: join20(dir2, "downloads"), images: join20(dir2, "images.tar") };
 }
 function downloadPath(dir2, name2, fileName) {
-  return join19(entryLayout(dir2).downloads, name2, fileName);
+  return join20(entryLayout(dir2).downloads, name2, fileName);
 }
 async function listFiles(dir2) {
   const out = [];
   const walk = async (rel) => {
-    for (const e of await readdir3(join19(dir2, rel), { withFileTypes: true })) {
+    for (const e of await readdir4(join20(dir2, rel), { withFileTypes: true })) {
       const path6 = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) await walk(path6);
-      else if (e.isFile() && path6 !== "entry.json") out.push({ path: path6, bytes: (await stat4(join19(dir2, path6))).size });
+      else if (e.isFile() && path6 !== "entry.json") out.push({ path: path6, bytes: (await stat4(join20(dir2, path6))).size });
     }
   };
   await walk("");
@@ -58306,14 +58552,14 @@ async function listFiles(dir2) {
 }
 async function writeManifest(dir2, key, images) {
   const manifest = { format: ENTRY_FORMAT, key, images, files: await listFiles(dir2) };
-  await writeFile4(entryLayout(dir2).manifest, `${JSON.stringify(manifest, null, 2)}
+  await writeFile5(entryLayout(dir2).manifest, `${JSON.stringify(manifest, null, 2)}
 `, { mode: 384 });
   return manifest;
 }
 async function checkEntry(dir2) {
   let manifest;
   try {
-    manifest = JSON.parse(await readFile9(entryLayout(dir2).manifest, "utf8"));
+    manifest = JSON.parse(await readFile10(entryLayout(dir2).manifest, "utf8"));
   } catch (err) {
     return { ok: false, problem: `entry.json is missing or unreadable (${err.message})` };
   }
@@ -58323,7 +58569,7 @@ async function checkEntry(dir2) {
   let bytes = 0;
   for (const f of manifest.files) {
     if (typeof f.path !== "string" || f.path.split("/").includes("..")) return { ok: false, problem: `entry.json lists a bad path ${JSON.stringify(f.path)}` };
-    const size2 = await stat4(join19(dir2, f.path)).then(
+    const size2 = await stat4(join20(dir2, f.path)).then(
       (s) => s.size,
       () => void 0
     );
@@ -58334,9 +58580,9 @@ async function checkEntry(dir2) {
 }
 
 // src/phases/images.ts
-import { mkdtemp, rm as rm6 } from "node:fs/promises";
-import { tmpdir as tmpdir3 } from "node:os";
-import { join as join20 } from "node:path";
+import { mkdtemp as mkdtemp2, rm as rm7 } from "node:fs/promises";
+import { tmpdir as tmpdir4 } from "node:os";
+import { join as join21 } from "node:path";
 
 // src/images/preload.ts
 function classifyPullError(text) {
@@ -58420,9 +58666,9 @@ async function preloadImages(store, o) {
     imported.push(...names);
   }
   const have = await store.list();
-  const present = o.images.filter((i) => have.has(i));
+  const present2 = o.images.filter((i) => have.has(i));
   const missing = o.images.filter((i) => !have.has(i));
-  if (present.length) log2(`already present: ${present.join(", ")}`);
+  if (present2.length) log2(`already present: ${present2.join(", ")}`);
   if (o.pull === false && missing.length > 0) {
     throw new Error(
       `offline is true, and ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} neither in the runtime nor brought by any archive of input 'image-archives'; nothing was pulled. Add ${missing.length === 1 ? "it" : "them"} to an archive.`
@@ -58450,7 +58696,7 @@ async function preloadImages(store, o) {
       }
     }
   });
-  return { present, imported, pulled };
+  return { present: present2, imported, pulled };
 }
 
 // src/phases/images.ts
@@ -58508,16 +58754,16 @@ function loadStep(p) {
       run: async (ctx) => {
         const engine = facts.dockerEngine;
         if (!engine) throw new Error(`load-images: this host's Docker does not answer: ${facts.dockerProblem ?? "no answer to docker info"}`);
-        const dir2 = await mkdtemp(join20(process.env.RUNNER_TEMP || tmpdir3(), "ksn-load-"));
+        const dir2 = await mkdtemp2(join21(process.env.RUNNER_TEMP || tmpdir4(), "ksn-load-"));
         try {
-          const tar = join20(dir2, "images.tar");
+          const tar = join21(dir2, "images.tar");
           await ctx.host.run(dockerSaveArgv(tar, images), { privileged: engine.via === "root" });
           const names = await runtime.imageStore(ctx.host.run, config.registryMirrors).importArchive(tar, "load-images");
           const missing = images.filter((i) => !names.includes(i));
           if (missing.length) throw new Error(`load-images: docker save wrote no name for ${missing.join(", ")} (it brought ${names.join(", ") || "none"})`);
           ctx.log(`loaded from Docker: ${names.join(", ")}`);
         } finally {
-          await rm6(dir2, { recursive: true, force: true });
+          await rm7(dir2, { recursive: true, force: true });
         }
       }
     }
@@ -58613,7 +58859,7 @@ function artifacts(config, version3, arch3) {
 var LOCAL = "a file:// URL of a directory on this machine, or an http(s) URL on a loopback address (127.0.0.1, [::1], localhost)";
 async function missingAtUrl(url2) {
   if (url2.startsWith("file:")) {
-    return access6(fileURLToPath4(url2)).then(
+    return access7(fileURLToPath4(url2)).then(
       () => void 0,
       (err) => err.code === "ENOENT" || err.code === "ENOTDIR" ? "no such file" : err.message
     );
@@ -58737,395 +58983,11 @@ async function preflight(config, facts, paths, plan2, version3, run, offline) {
   ];
 }
 
-// src/io/summary.ts
-function timingsJson(timings, total) {
-  const out = {};
-  for (const p of phaseTimings(timings)) out[p.phase] = round(p.seconds);
-  out.total = round(total);
-  return out;
-}
-var round = (n) => Math.round(n * 10) / 10;
-
-// src/commands/existing.ts
-import { existsSync as existsSync2 } from "node:fs";
-import { access as access7 } from "node:fs/promises";
-import { join as join22 } from "node:path";
-
-// src/io/host-ledger.ts
-import { lstat as lstat5, readFile as readFile10, realpath as realpath2 } from "node:fs/promises";
-import { randomUUID as randomUUID6 } from "node:crypto";
-import { mkdir as mkdir6, rm as rm7, writeFile as writeFile5 } from "node:fs/promises";
-import { homedir, tmpdir as tmpdir4 } from "node:os";
-import { dirname as dirname12, join as join21 } from "node:path";
-var LedgerTrustError = class extends Error {
-  constructor(file2, why) {
-    super(
-      `The ledger ${file2} ${why}. Nothing in it was run. Inspect it as root (sudo cat ${file2}); if it is not what a run of this action on this host left, remove it as root (sudo rm ${file2}), then run again.`
-    );
-    this.file = file2;
-    this.name = "LedgerTrustError";
-  }
-  file;
-};
-var typeOf = (mode) => {
-  const fmt = mode & 61440;
-  return fmt === 32768 ? "file" : fmt === 16384 ? "dir" : fmt === 40960 ? "link" : "other";
-};
-function hostStat(run) {
-  return async (path6) => {
-    try {
-      const st = await lstat5(path6);
-      return { uid: st.uid, mode: st.mode & 4095, type: typeOf(st.mode) };
-    } catch (err) {
-      const code2 = err.code;
-      if (code2 === "ENOENT" || code2 === "ENOTDIR") return void 0;
-      if (code2 !== "EACCES") throw err;
-    }
-    const r = await run(["stat", "-c", "%u %f", "--", path6], { privileged: true, allowFailure: true });
-    if (r.exitCode !== 0) {
-      if (/No such file|Not a directory/.test(r.stderr)) return void 0;
-      throw new Error(`cannot stat ${path6}: ${r.stderr.trim()}`);
-    }
-    const [uid, raw] = r.stdout.trim().split(" ");
-    const mode = parseInt(raw, 16);
-    return { uid: Number(uid), mode: mode & 4095, type: typeOf(mode) };
-  };
-}
-function oldLedgerFile() {
-  return join21(process.env.XDG_STATE_HOME || join21(process.env.HOME || homedir(), ".local", "state"), "kubeadm-single-node", "ledger.json");
-}
-var HEAD_FIELDS = /* @__PURE__ */ new Set(["changes", "completed", "failed", "finished", "cleanup", "kubeconfig", "paths", "runtime", "cni", "addons"]);
-function parseHostRecord(raw, o) {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("is not a JSON object");
-  const r = raw;
-  const extra = Object.keys(r).filter((k) => !HEAD_FIELDS.has(k));
-  if (extra.length) throw new Error(`has field${extra.length > 1 ? "s" : ""} the action never writes: ${extra.join(", ")}`);
-  if (!Array.isArray(r.changes)) throw new Error("has no list of 'changes'");
-  const changes = r.changes.map((c, i) => parseChange(c, i, o.roots, o.named));
-  const stepId = new RegExp(`^(${PHASES.join("|")})\\.[a-z0-9-]{1,40}$`);
-  const steps = { has: (s) => stepId.test(s) };
-  if (!Array.isArray(r.completed) || !r.completed.every((s) => typeof s === "string" && steps.has(s))) throw new Error(`field 'completed' is ${JSON.stringify(r.completed)}; accepted: a list of the action's step ids`);
-  let failed;
-  if (r.failed !== void 0) {
-    const f = r.failed;
-    const ok3 = typeof f === "object" && f !== null && typeof f.message === "string" && (f.step === void 0 || typeof f.step === "string" && steps.has(f.step)) && Object.keys(f).every((k) => k === "step" || k === "message");
-    if (!ok3) throw new Error(`field 'failed' is ${JSON.stringify(r.failed)}; accepted: {step, message}`);
-    failed = f.step === void 0 ? { message: f.message } : { step: f.step, message: f.message };
-  }
-  if (r.finished !== void 0 && typeof r.finished !== "boolean") throw new Error(`field 'finished' is ${JSON.stringify(r.finished)}; accepted: true or false`);
-  if (typeof r.cleanup !== "boolean") throw new Error(`field 'cleanup' is ${JSON.stringify(r.cleanup)}; accepted: true or false`);
-  if (typeof r.kubeconfig !== "string" || !underRoots(r.kubeconfig, o.roots)) throw new Error(`field 'kubeconfig' names ${JSON.stringify(r.kubeconfig)}, which is not under the places the action writes to (${o.roots.join(", ")})`);
-  o.named?.push(r.kubeconfig);
-  if (JSON.stringify(sorted(r.paths)) !== JSON.stringify(sorted(o.paths))) throw new Error("field 'paths' is not this host's layout of the action's files");
-  if (typeof r.runtime !== "string" || !o.known.runtimes.includes(r.runtime)) throw new Error(`field 'runtime' is ${JSON.stringify(r.runtime)}; accepted: ${o.known.runtimes.join(", ")}`);
-  if (typeof r.cni !== "string" || !o.known.cnis.includes(r.cni)) throw new Error(`field 'cni' is ${JSON.stringify(r.cni)}; accepted: ${o.known.cnis.join(", ")}`);
-  if (r.addons !== void 0 && !(Array.isArray(r.addons) && r.addons.every((a) => typeof a === "string" && o.known.addons.includes(a)))) {
-    throw new Error(`field 'addons' is ${JSON.stringify(r.addons)}; accepted: a list of ${o.known.addons.join(", ") || "no add-ons"}`);
-  }
-  const rec = { changes, completed: r.completed, cleanup: r.cleanup, kubeconfig: r.kubeconfig, paths: o.paths, runtime: r.runtime, cni: r.cni };
-  if (r.addons !== void 0) rec.addons = r.addons;
-  if (failed) rec.failed = failed;
-  if (r.finished !== void 0) rec.finished = r.finished;
-  return rec;
-}
-var sorted = (v) => typeof v === "object" && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v;
-async function symlinkEscape(paths, roots) {
-  for (const p of paths) {
-    const root = roots.filter((r) => p === r || p.startsWith(`${r}/`)).sort((a, b) => b.length - a.length)[0];
-    if (!root) return p;
-    const parts = p.slice(root.length).split("/").filter((x) => x);
-    let at = root;
-    for (const part of parts.slice(0, -1)) {
-      at = `${at}/${part}`;
-      const st = await lstat5(at).catch(() => void 0);
-      if (!st) break;
-      if (st.isSymbolicLink()) {
-        const target = await realpath2(at).catch(() => "");
-        if (!underRoots(target, roots)) return `${p} (through ${at} -> ${target || "nowhere"})`;
-      }
-    }
-  }
-  return void 0;
-}
-function hostLedgerStore(o) {
-  const { file: file2, run } = o;
-  const dir2 = dirname12(file2);
-  const stat7 = o.stat ?? hostStat(run);
-  const plugins = [...Object.values(RUNTIMES), ...Object.values(CNIS)].flatMap((x) => x.hostRoots(o.paths));
-  const roots = writeRoots(o.paths, o.home, plugins);
-  const root = { privileged: true };
-  const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir4());
-  let current;
-  let dirReady = false;
-  async function writeNow(r) {
-    if (!dirReady) {
-      await run(["install", "-d", "-m", "0700", "-o", "0", "-g", "0", dir2], root);
-      dirReady = true;
-    }
-    const kept = Object.fromEntries(Object.entries(r).filter(([k]) => k !== "cache"));
-    await mkdir6(scratch, { recursive: true });
-    const tmp = join21(scratch, `ksn-ledger-${randomUUID6()}`);
-    await writeFile5(tmp, JSON.stringify(kept, null, 2), { mode: 384 });
-    try {
-      await run(["install", "-m", "0600", "-o", "0", "-g", "0", tmp, `${file2}.tmp`], root);
-      await run(["mv", "-fT", `${file2}.tmp`, file2], root);
-    } finally {
-      await rm7(tmp, { force: true });
-    }
-  }
-  let queue = Promise.resolve();
-  let waiting;
-  const flush = () => {
-    if (waiting) return waiting;
-    const mine = queue.then(() => {
-      waiting = void 0;
-      return current ? writeNow(current) : void 0;
-    });
-    waiting = mine;
-    queue = mine.catch(() => {
-    });
-    return mine;
-  };
-  const distrust = (why) => {
-    throw new LedgerTrustError(file2, why);
-  };
-  return {
-    roots,
-    async saveHead(head) {
-      current = { ...head, changes: current?.changes ?? [] };
-      await flush();
-    },
-    async saveChange(i, c) {
-      if (!current) throw new Error(`the ledger's change ${i} came before its record`);
-      current.changes = [...current.changes.slice(0, i), c];
-      await flush();
-    },
-    async save(r) {
-      current = { ...r, changes: [...r.changes] };
-      await flush();
-    },
-    async load() {
-      const d = await stat7(dir2);
-      if (!d) return void 0;
-      if (d.type !== "dir") distrust(`is in ${dir2}, which is not a directory (${d.type})`);
-      if (d.uid !== 0) distrust(`is in ${dir2}, which is owned by uid ${d.uid}, not root`);
-      if (d.mode & 18) distrust(`is in ${dir2}, which group or others can write (mode ${d.mode.toString(8)})`);
-      const f = await stat7(file2);
-      if (!f) return void 0;
-      if (f.type !== "file") distrust(`is not a regular file (${f.type})`);
-      if (f.uid !== 0) distrust(`is owned by uid ${f.uid}, not root`);
-      if (f.mode & 18) distrust(`can be written by group or others (mode ${f.mode.toString(8)})`);
-      let text;
-      try {
-        text = await readFile10(file2, "utf8").catch(async (err) => {
-          if (err.code !== "EACCES") throw err;
-          return (await run(["cat", "--", file2], root)).stdout;
-        });
-      } catch (err) {
-        return distrust(`cannot be read (${err.message})`);
-      }
-      let raw;
-      try {
-        raw = JSON.parse(text);
-      } catch (err) {
-        return distrust(`is not JSON (${err.message}): it is damaged`);
-      }
-      const named = [];
-      let r;
-      try {
-        r = parseHostRecord(raw, { paths: o.paths, known: o.known, roots, named });
-      } catch (err) {
-        return distrust(`does not hold a record this action writes: ${err.message}`);
-      }
-      const escape2 = await symlinkEscape(named, roots);
-      if (escape2) distrust(`names ${escape2}, which a symbolic link takes outside the places the action writes to`);
-      current = void 0;
-      return r;
-    },
-    async clear() {
-      await queue;
-      current = void 0;
-      await run(["rm", "-f", "--", file2], root);
-      await run(["rmdir", "--", dir2], { ...root, allowFailure: true });
-      dirReady = false;
-    }
-  };
-}
-
-// src/kube/kubectl.ts
-function kubectl(run, bin, kubeconfig) {
-  const env = { KUBECONFIG: kubeconfig };
-  return {
-    async json(args) {
-      const res = await run([bin, ...args, "-o", "json"], { env });
-      return JSON.parse(res.stdout);
-    }
-  };
-}
-function nodeFacts(node) {
-  const conds = node.status?.conditions ?? [];
-  const ready = conds.find((c) => c.type === "Ready");
-  const ip = (node.status?.addresses ?? []).find((a) => a.type === "InternalIP")?.address ?? "";
-  return {
-    name: node.metadata?.name ?? "",
-    ip,
-    ready: ready?.status === "True",
-    why: ready ? `${ready.reason ?? ""}: ${ready.message ?? ""}`.trim() : "no Ready condition yet"
-  };
-}
-function unreadyPods(pods, namespaces) {
-  const out = [];
-  for (const pod of pods) {
-    const ns = pod.metadata?.namespace;
-    if (namespaces && !namespaces.includes(ns)) continue;
-    if (pod.status?.phase === "Succeeded") continue;
-    const ready = (pod.status?.conditions ?? []).find((c) => c.type === "Ready")?.status === "True";
-    if (ready) continue;
-    const statuses = [...pod.status?.initContainerStatuses ?? [], ...pod.status?.containerStatuses ?? []];
-    const reasons = statuses.map((s) => s.state?.waiting?.reason ?? s.state?.terminated?.reason).filter((r) => r !== void 0);
-    const why = reasons.length ? reasons.join(", ") : pod.status?.reason ?? pod.status?.phase ?? "Unknown";
-    out.push(`${ns}/${pod.metadata?.name}: ${why}`);
-  }
-  return out;
-}
-function lastEvents(events2, n) {
-  const time = (e) => e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? "";
-  return [...events2].sort((a, b) => time(a).localeCompare(time(b))).slice(-n).map((e) => `${e.metadata?.namespace} ${e.involvedObject?.kind}/${e.involvedObject?.name}: ${e.reason}: ${String(e.message ?? "").trim()}`);
-}
-
-// src/commands/existing.ts
-function oldLedgerNotice() {
-  const old = oldLedgerFile();
-  if (!existsSync2(old)) return void 0;
-  return `Found ${old}, a ledger where earlier versions of this action kept it, in a user's home. It is ignored: a file that any job of that user can write is never replayed as root. Remove it (rm ${old}); what it records, if anything, was not undone.`;
-}
-async function findExisting(facts, env) {
-  const old = oldLedgerNotice();
-  if (old) env.io.warning(old);
-  try {
-    const earlier = await env.hostLedger.load();
-    return { cluster: facts.existingCluster, earlier: earlier && earlier.changes.length > 0 ? earlier : void 0 };
-  } catch (err) {
-    const why = err instanceof LedgerTrustError ? err : new LedgerTrustError(env.hostLedgerFile, `cannot be read (${err.message})`);
-    return { cluster: facts.existingCluster, untrusted: why.message };
-  }
-}
-var anything = (ex) => ex.cluster || ex.earlier !== void 0;
-function whatIsThere(ex, paths, ledgerFile) {
-  const parts = [];
-  if (ex.cluster) parts.push(`a cluster (${paths.adminConf} exists)`);
-  if (ex.earlier) parts.push(`an earlier run's ${ex.earlier.changes.length} host changes that no cleanup undid (recorded in ${ledgerFile})`);
-  return parts.join(" and ");
-}
-function ledgerProblems(config, ex, ledgerFile, where2) {
-  if (ex.untrusted) return [ex.untrusted];
-  if (!ex.earlier || config.onExisting !== "fail") return [];
-  const down2 = where2 === "terminal" ? "with `kubeadm-single-node down`" : "with `node dist/cli.js down`, run from the action's folder as the runner's user";
-  return [
-    `An earlier run's ${ex.earlier.changes.length} host changes are still recorded in ${ledgerFile} and not undone, and input 'on-existing' is 'fail'; accepted: ${ON_EXISTING_FORMS}. Or undo them first ${down2}.`
-  ];
-}
-async function tool(paths, name2) {
-  const ours = join22(paths.binDir, name2);
-  return access7(ours).then(
-    () => ours,
-    () => name2
-  );
-}
-function kubeadmResetAnyArgv(kubeadm) {
-  return [kubeadm, "reset", "--force"];
-}
-function describeExisting(config, ex, paths, ledgerFile) {
-  if (!anything(ex)) return [];
-  const head = `This host already has ${whatIsThere(ex, paths, ledgerFile)}.`;
-  const undo = ex.earlier ? [...ex.earlier.changes].reverse().map((c) => `  ${leftInPlace(c) ? "left in place" : "undo"}: ${describeChange(c)}`) : [];
-  const reset = [
-    ...ex.earlier ? [`on-existing: ${config.onExisting}: the earlier run's changes are undone, newest first, as its cleanup would:`, ...undo] : [],
-    ...ex.cluster ? [`then, if ${paths.adminConf} is still there: $ sudo ${displayArgv(kubeadmResetAnyArgv(join22(paths.binDir, "kubeadm")))}`] : [],
-    "then the host is read again and the plan below (made from it as it is now) may differ."
-  ];
-  switch (config.onExisting) {
-    case "fail":
-      return [head, "on-existing: fail: a real run stops here, changing nothing."];
-    case "reset":
-      return [head, ...reset];
-    case "reuse":
-      return ex.cluster ? [
-        head,
-        `on-existing: reuse: $ sudo KUBECONFIG=${paths.adminConf} kubectl get --raw /readyz; if it answers, its kubeconfig and the outputs are exported and nothing below runs${config.loadImages.length ? " but images.load" : ""} (the earlier ledger becomes this run's).`,
-        `If it does not answer, the run stops; on-existing: reset builds afresh.`
-      ] : [head, "on-existing: reuse: no cluster to reuse, so as reset:", ...reset];
-  }
-}
-async function resetExisting(ex, env) {
-  const { io } = env;
-  if (ex.earlier) {
-    io.info(`on-existing: reset: undoing the earlier run's ${ex.earlier.changes.length} recorded host changes (${env.hostLedgerFile}).`);
-    const r = await down(ex.earlier, { ...env, paths: ex.earlier.paths, store: env.hostLedger });
-    if (r.failed > 0) {
-      throw new Error(`on-existing: reset could not undo ${r.failed} of the earlier run's changes (listed above); nothing of the new cluster was built. What is left stays recorded in ${env.hostLedgerFile}: fix it, then run again.`);
-    }
-  }
-  const paths = env.paths;
-  const stillThere = await access7(paths.adminConf).then(
-    () => true,
-    () => false
-  );
-  if (stillThere) {
-    const argv = kubeadmResetAnyArgv(await tool(paths, "kubeadm"));
-    io.info(`on-existing: reset: ${paths.adminConf} is still there (a cluster no ledger records): $ sudo ${displayArgv(argv)}`);
-    const res = await env.run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
-    if (res.exitCode !== 0) {
-      throw new Error(`on-existing: reset: \`${displayArgv(argv)}\` exited ${res.exitCode}: ${(res.stderr || res.stdout).trim().split("\n").slice(-3).join(" ")}. Nothing of the new cluster was built.`);
-    }
-  }
-}
-function versionMismatch(spec, running) {
-  if (spec.kind === "exact" && spec.version !== running) return `kubernetes-version asks for ${spec.version}`;
-  if (spec.kind === "minor" && minorOf(running) !== spec.minor) return `kubernetes-version asks for 1.${spec.minor}`;
-  return void 0;
-}
-async function reuseCluster(config, kubeconfig, env, install) {
-  const { paths, run, io } = env;
-  const kubectl2 = await tool(paths, "kubectl");
-  const admin = (args) => run([kubectl2, ...args], { privileged: true, allowFailure: true, env: { KUBECONFIG: paths.adminConf } });
-  const ready = await admin(["get", "--raw", "/readyz"]).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
-  if (ready.exitCode !== 0) {
-    throw new Error(`on-existing: reuse: the cluster on this host (${paths.adminConf}) does not answer: \`kubectl get --raw /readyz\` exited ${ready.exitCode}: ${(ready.stderr || ready.stdout).trim().split("\n").slice(-3).join(" ")}. Nothing was changed. Set on-existing: reset to build a fresh cluster instead.`);
-  }
-  const versionOut = await admin(["version", "-o", "json"]);
-  const version3 = String(JSON.parse(versionOut.stdout || "{}").serverVersion?.gitVersion ?? "");
-  const mismatch = version3 ? versionMismatch(config.kubernetesVersion, version3) : void 0;
-  if (mismatch) throw new Error(`on-existing: reuse: the cluster on this host runs ${version3}, but ${mismatch}. Nothing was changed. Set on-existing: reset to rebuild it at that version.`);
-  const nodes = JSON.parse((await admin(["get", "nodes", "-o", "json"])).stdout || '{"items":[]}').items ?? [];
-  const node = nodes[0] ? nodeFacts(nodes[0]) : { name: "", ip: "", ready: false, why: "no node" };
-  if (!node.ready) io.warning(`on-existing: reuse: the node ${node.name || "(none registered)"} is not Ready (${node.why}).`);
-  const runtime = String(nodes[0]?.status?.nodeInfo?.containerRuntimeVersion ?? "").split("://")[0];
-  if (runtime && runtime !== config.containerRuntime) {
-    const what = `the cluster on this host runs on ${runtime}, but container-runtime is '${config.containerRuntime}'`;
-    if (config.loadImages.length > 0) {
-      throw new Error(`on-existing: reuse: ${what}, so load-images would go where the kubelet does not look. Nothing was changed. Set container-runtime: ${runtime}, or on-existing: reset to rebuild it.`);
-    }
-    io.warning(`on-existing: reuse: ${what}; the cluster is reused as it is.`);
-  }
-  await install(paths.adminConf, kubeconfig);
-  const out = { version: version3, kubeconfig, nodeName: node.name, nodeIp: node.ip };
-  const svc = await admin(["get", "service", SMOKE.name, "-n", SMOKE.namespace, "-o", "json"]);
-  const port = svc.exitCode === 0 ? Number(JSON.parse(svc.stdout).spec?.ports?.[0]?.nodePort) : NaN;
-  if (Number.isInteger(port) && port > 0 && node.ip) {
-    const url2 = `http://${node.ip}:${port}/`;
-    const status = await fetch(url2, { signal: AbortSignal.timeout(Math.min(config.timeoutSeconds, 10) * 1e3) }).then(
-      (r) => r.status,
-      () => 0
-    );
-    if (status === 200) Object.assign(out, { nodePort: port, nginxUrl: url2 });
-    else io.warning(`on-existing: reuse: the smoke test's ${url2} did not answer 200 (${status || "no answer"}); node-port and nginx-url are left empty.`);
-  }
-  return out;
-}
+// src/io/artifact.ts
+import { createHash as createHash4 } from "node:crypto";
 
 // node_modules/@actions/github/lib/context.js
-import { readFileSync, existsSync as existsSync3 } from "fs";
+import { readFileSync, existsSync as existsSync2 } from "fs";
 import { EOL as EOL5 } from "os";
 var Context = class {
   /**
@@ -59135,7 +58997,7 @@ var Context = class {
     var _a2, _b, _c;
     this.payload = {};
     if (process.env.GITHUB_EVENT_PATH) {
-      if (existsSync3(process.env.GITHUB_EVENT_PATH)) {
+      if (existsSync2(process.env.GITHUB_EVENT_PATH)) {
         this.payload = JSON.parse(readFileSync(process.env.GITHUB_EVENT_PATH, { encoding: "utf8" }));
       } else {
         const path6 = process.env.GITHUB_EVENT_PATH;
@@ -59180,11 +59042,11 @@ var httpClient = __toESM(require_lib(), 1);
 var import_undici2 = __toESM(require_undici(), 1);
 var __awaiter8 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve6) {
-      resolve6(value);
+    return value instanceof P ? value : new P(function(resolve7) {
+      resolve7(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve6, reject2) {
+  return new (P || (P = Promise))(function(resolve7, reject2) {
     function fulfilled(value) {
       try {
         step2(generator.next(value));
@@ -59200,7 +59062,7 @@ var __awaiter8 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step2(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step2((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -63289,6 +63151,422 @@ function getOctokit(token, options, ...additionalPlugins) {
   return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 
+// src/io/artifact.ts
+function jobRunId(token) {
+  try {
+    const payload = JSON.parse(Buffer.from((token ?? "").split(".")[1] ?? "", "base64url").toString("utf8"));
+    return payload.scp?.split(" ").find((s) => s.startsWith("Actions.Results:"))?.split(":")[2];
+  } catch {
+    return void 0;
+  }
+}
+function artifactName(env = process.env) {
+  const unique = `${jobRunId(env.ACTIONS_RUNTIME_TOKEN) ?? env.RUNNER_NAME ?? ""}/${env.GITHUB_ACTION ?? ""}`;
+  const hash = createHash4("sha256").update(unique).digest("hex").slice(0, 8);
+  const name2 = `kubeadm-single-node-diagnostics-${env.GITHUB_JOB || "job"}-attempt-${env.GITHUB_RUN_ATTEMPT || "1"}-${hash}`;
+  return name2.replace(/["':<>|*?\r\n\\/\s]/g, "-");
+}
+function artifactServiceMissing(env = process.env) {
+  if (!env.ACTIONS_RUNTIME_TOKEN || !env.ACTIONS_RESULTS_URL) return "this job has no artifact service (ACTIONS_RUNTIME_TOKEN or ACTIONS_RESULTS_URL is unset)";
+  let host2 = "github.com";
+  try {
+    host2 = new URL(env.GITHUB_SERVER_URL || "https://github.com").hostname.toLowerCase();
+  } catch {
+  }
+  if (host2 !== "github.com" && !host2.endsWith(".ghe.com") && !host2.endsWith(".localhost")) return `GitHub Enterprise Server (${host2}) is not supported by @actions/artifact 2 and later; \`kubeadm-single-node diagnose --out DIR\` writes the same archive`;
+  return void 0;
+}
+function describeArtifact(when, env = process.env) {
+  if (when === "never") return "diagnostics-artifact: never: the post step of a real run uploads no diagnostics archive.";
+  const missing = artifactServiceMissing(env);
+  return `diagnostics-artifact: ${when}: the post step of a real run uploads the diagnostics archive as the artifact ${artifactName(env)}${when === "on-failure" ? " if the main step fails or is cancelled" : ""}${missing ? `; not in this job, where ${missing}` : ""}.`;
+}
+
+// src/commands/existing.ts
+import { existsSync as existsSync3 } from "node:fs";
+import { access as access8 } from "node:fs/promises";
+import { join as join23 } from "node:path";
+
+// src/io/host-ledger.ts
+import { lstat as lstat5, readFile as readFile11, realpath as realpath2 } from "node:fs/promises";
+import { randomUUID as randomUUID6 } from "node:crypto";
+import { mkdir as mkdir7, rm as rm8, writeFile as writeFile6 } from "node:fs/promises";
+import { homedir, tmpdir as tmpdir5 } from "node:os";
+import { dirname as dirname13, join as join22 } from "node:path";
+var LedgerTrustError = class extends Error {
+  constructor(file2, why) {
+    super(
+      `The ledger ${file2} ${why}. Nothing in it was run. Inspect it as root (sudo cat ${file2}); if it is not what a run of this action on this host left, remove it as root (sudo rm ${file2}), then run again.`
+    );
+    this.file = file2;
+    this.name = "LedgerTrustError";
+  }
+  file;
+};
+var typeOf = (mode) => {
+  const fmt = mode & 61440;
+  return fmt === 32768 ? "file" : fmt === 16384 ? "dir" : fmt === 40960 ? "link" : "other";
+};
+function hostStat(run) {
+  return async (path6) => {
+    try {
+      const st = await lstat5(path6);
+      return { uid: st.uid, mode: st.mode & 4095, type: typeOf(st.mode) };
+    } catch (err) {
+      const code2 = err.code;
+      if (code2 === "ENOENT" || code2 === "ENOTDIR") return void 0;
+      if (code2 !== "EACCES") throw err;
+    }
+    const r = await run(["stat", "-c", "%u %f", "--", path6], { privileged: true, allowFailure: true });
+    if (r.exitCode !== 0) {
+      if (/No such file|Not a directory/.test(r.stderr)) return void 0;
+      throw new Error(`cannot stat ${path6}: ${r.stderr.trim()}`);
+    }
+    const [uid, raw] = r.stdout.trim().split(" ");
+    const mode = parseInt(raw, 16);
+    return { uid: Number(uid), mode: mode & 4095, type: typeOf(mode) };
+  };
+}
+function oldLedgerFile() {
+  return join22(process.env.XDG_STATE_HOME || join22(process.env.HOME || homedir(), ".local", "state"), "kubeadm-single-node", "ledger.json");
+}
+var HEAD_FIELDS = /* @__PURE__ */ new Set(["changes", "completed", "failed", "finished", "cleanup", "kubeconfig", "paths", "runtime", "cni", "addons", "timings"]);
+function parseHostRecord(raw, o) {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("is not a JSON object");
+  const r = raw;
+  const extra = Object.keys(r).filter((k) => !HEAD_FIELDS.has(k));
+  if (extra.length) throw new Error(`has field${extra.length > 1 ? "s" : ""} the action never writes: ${extra.join(", ")}`);
+  if (!Array.isArray(r.changes)) throw new Error("has no list of 'changes'");
+  const changes = r.changes.map((c, i) => parseChange(c, i, o.roots, o.named));
+  const stepId = new RegExp(`^(${PHASES.join("|")})\\.[a-z0-9-]{1,40}$`);
+  const steps = { has: (s) => stepId.test(s) };
+  if (!Array.isArray(r.completed) || !r.completed.every((s) => typeof s === "string" && steps.has(s))) throw new Error(`field 'completed' is ${JSON.stringify(r.completed)}; accepted: a list of the action's step ids`);
+  let failed;
+  if (r.failed !== void 0) {
+    const f = r.failed;
+    const ok3 = typeof f === "object" && f !== null && typeof f.message === "string" && (f.step === void 0 || typeof f.step === "string" && steps.has(f.step)) && Object.keys(f).every((k) => k === "step" || k === "message");
+    if (!ok3) throw new Error(`field 'failed' is ${JSON.stringify(r.failed)}; accepted: {step, message}`);
+    failed = f.step === void 0 ? { message: f.message } : { step: f.step, message: f.message };
+  }
+  if (r.finished !== void 0 && typeof r.finished !== "boolean") throw new Error(`field 'finished' is ${JSON.stringify(r.finished)}; accepted: true or false`);
+  if (typeof r.cleanup !== "boolean") throw new Error(`field 'cleanup' is ${JSON.stringify(r.cleanup)}; accepted: true or false`);
+  if (typeof r.kubeconfig !== "string" || !underRoots(r.kubeconfig, o.roots)) throw new Error(`field 'kubeconfig' names ${JSON.stringify(r.kubeconfig)}, which is not under the places the action writes to (${o.roots.join(", ")})`);
+  o.named?.push(r.kubeconfig);
+  if (JSON.stringify(sorted(r.paths)) !== JSON.stringify(sorted(o.paths))) throw new Error("field 'paths' is not this host's layout of the action's files");
+  if (typeof r.runtime !== "string" || !o.known.runtimes.includes(r.runtime)) throw new Error(`field 'runtime' is ${JSON.stringify(r.runtime)}; accepted: ${o.known.runtimes.join(", ")}`);
+  if (typeof r.cni !== "string" || !o.known.cnis.includes(r.cni)) throw new Error(`field 'cni' is ${JSON.stringify(r.cni)}; accepted: ${o.known.cnis.join(", ")}`);
+  if (r.addons !== void 0 && !(Array.isArray(r.addons) && r.addons.every((a) => typeof a === "string" && o.known.addons.includes(a)))) {
+    throw new Error(`field 'addons' is ${JSON.stringify(r.addons)}; accepted: a list of ${o.known.addons.join(", ") || "no add-ons"}`);
+  }
+  const timing = (t) => {
+    if (typeof t !== "object" || t === null || Array.isArray(t)) return false;
+    const v = t;
+    return Object.keys(v).length === 4 && typeof v.id === "string" && steps.has(v.id) && PHASES.includes(v.phase) && Number.isFinite(v.start) && Number.isFinite(v.end);
+  };
+  if (r.timings !== void 0 && !(Array.isArray(r.timings) && r.timings.every(timing))) throw new Error("field 'timings' is not a list of {id, phase, start, end}, each a step id, a phase and two numbers");
+  const rec = { changes, completed: r.completed, cleanup: r.cleanup, kubeconfig: r.kubeconfig, paths: o.paths, runtime: r.runtime, cni: r.cni };
+  if (r.addons !== void 0) rec.addons = r.addons;
+  if (r.timings !== void 0) rec.timings = r.timings;
+  if (failed) rec.failed = failed;
+  if (r.finished !== void 0) rec.finished = r.finished;
+  return rec;
+}
+var sorted = (v) => typeof v === "object" && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v;
+async function symlinkEscape(paths, roots) {
+  for (const p of paths) {
+    const root = roots.filter((r) => p === r || p.startsWith(`${r}/`)).sort((a, b) => b.length - a.length)[0];
+    if (!root) return p;
+    const parts = p.slice(root.length).split("/").filter((x) => x);
+    let at = root;
+    for (const part of parts.slice(0, -1)) {
+      at = `${at}/${part}`;
+      const st = await lstat5(at).catch(() => void 0);
+      if (!st) break;
+      if (st.isSymbolicLink()) {
+        const target = await realpath2(at).catch(() => "");
+        if (!underRoots(target, roots)) return `${p} (through ${at} -> ${target || "nowhere"})`;
+      }
+    }
+  }
+  return void 0;
+}
+function hostLedgerStore(o) {
+  const { file: file2, run } = o;
+  const dir2 = dirname13(file2);
+  const stat7 = o.stat ?? hostStat(run);
+  const plugins = [...Object.values(RUNTIMES), ...Object.values(CNIS)].flatMap((x) => x.hostRoots(o.paths));
+  const roots = writeRoots(o.paths, o.home, plugins);
+  const root = { privileged: true };
+  const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir5());
+  let current;
+  let dirReady = false;
+  async function writeNow(r) {
+    if (!dirReady) {
+      await run(["install", "-d", "-m", "0700", "-o", "0", "-g", "0", dir2], root);
+      dirReady = true;
+    }
+    const kept = Object.fromEntries(Object.entries(r).filter(([k]) => k !== "cache" && k !== "diagnosticsArtifact"));
+    await mkdir7(scratch, { recursive: true });
+    const tmp = join22(scratch, `ksn-ledger-${randomUUID6()}`);
+    await writeFile6(tmp, JSON.stringify(kept, null, 2), { mode: 384 });
+    try {
+      await run(["install", "-m", "0600", "-o", "0", "-g", "0", tmp, `${file2}.tmp`], root);
+      await run(["mv", "-fT", `${file2}.tmp`, file2], root);
+    } finally {
+      await rm8(tmp, { force: true });
+    }
+  }
+  let queue = Promise.resolve();
+  let waiting;
+  const flush = () => {
+    if (waiting) return waiting;
+    const mine = queue.then(() => {
+      waiting = void 0;
+      return current ? writeNow(current) : void 0;
+    });
+    waiting = mine;
+    queue = mine.catch(() => {
+    });
+    return mine;
+  };
+  const distrust = (why) => {
+    throw new LedgerTrustError(file2, why);
+  };
+  return {
+    roots,
+    async saveHead(head) {
+      current = { ...head, changes: current?.changes ?? [] };
+      await flush();
+    },
+    async saveChange(i, c) {
+      if (!current) throw new Error(`the ledger's change ${i} came before its record`);
+      current.changes = [...current.changes.slice(0, i), c];
+      await flush();
+    },
+    async save(r) {
+      current = { ...r, changes: [...r.changes] };
+      await flush();
+    },
+    async load() {
+      const d = await stat7(dir2);
+      if (!d) return void 0;
+      if (d.type !== "dir") distrust(`is in ${dir2}, which is not a directory (${d.type})`);
+      if (d.uid !== 0) distrust(`is in ${dir2}, which is owned by uid ${d.uid}, not root`);
+      if (d.mode & 18) distrust(`is in ${dir2}, which group or others can write (mode ${d.mode.toString(8)})`);
+      const f = await stat7(file2);
+      if (!f) return void 0;
+      if (f.type !== "file") distrust(`is not a regular file (${f.type})`);
+      if (f.uid !== 0) distrust(`is owned by uid ${f.uid}, not root`);
+      if (f.mode & 18) distrust(`can be written by group or others (mode ${f.mode.toString(8)})`);
+      let text;
+      try {
+        text = await readFile11(file2, "utf8").catch(async (err) => {
+          if (err.code !== "EACCES") throw err;
+          return (await run(["cat", "--", file2], root)).stdout;
+        });
+      } catch (err) {
+        return distrust(`cannot be read (${err.message})`);
+      }
+      let raw;
+      try {
+        raw = JSON.parse(text);
+      } catch (err) {
+        return distrust(`is not JSON (${err.message}): it is damaged`);
+      }
+      const named = [];
+      let r;
+      try {
+        r = parseHostRecord(raw, { paths: o.paths, known: o.known, roots, named });
+      } catch (err) {
+        return distrust(`does not hold a record this action writes: ${err.message}`);
+      }
+      const escape2 = await symlinkEscape(named, roots);
+      if (escape2) distrust(`names ${escape2}, which a symbolic link takes outside the places the action writes to`);
+      current = void 0;
+      return r;
+    },
+    async clear() {
+      await queue;
+      current = void 0;
+      await run(["rm", "-f", "--", file2], root);
+      await run(["rmdir", "--", dir2], { ...root, allowFailure: true });
+      dirReady = false;
+    }
+  };
+}
+
+// src/kube/kubectl.ts
+function kubectl(run, bin, kubeconfig) {
+  const env = { KUBECONFIG: kubeconfig };
+  return {
+    async json(args) {
+      const res = await run([bin, ...args, "-o", "json"], { env });
+      return JSON.parse(res.stdout);
+    }
+  };
+}
+function nodeFacts(node) {
+  const conds = node.status?.conditions ?? [];
+  const ready = conds.find((c) => c.type === "Ready");
+  const ip = (node.status?.addresses ?? []).find((a) => a.type === "InternalIP")?.address ?? "";
+  return {
+    name: node.metadata?.name ?? "",
+    ip,
+    ready: ready?.status === "True",
+    why: ready ? `${ready.reason ?? ""}: ${ready.message ?? ""}`.trim() : "no Ready condition yet"
+  };
+}
+function unreadyPods(pods, namespaces) {
+  const out = [];
+  for (const pod of pods) {
+    const ns = pod.metadata?.namespace;
+    if (namespaces && !namespaces.includes(ns)) continue;
+    if (pod.status?.phase === "Succeeded") continue;
+    const ready = (pod.status?.conditions ?? []).find((c) => c.type === "Ready")?.status === "True";
+    if (ready) continue;
+    const statuses = [...pod.status?.initContainerStatuses ?? [], ...pod.status?.containerStatuses ?? []];
+    const reasons = statuses.map((s) => s.state?.waiting?.reason ?? s.state?.terminated?.reason).filter((r) => r !== void 0);
+    const why = reasons.length ? reasons.join(", ") : pod.status?.reason ?? pod.status?.phase ?? "Unknown";
+    out.push(`${ns}/${pod.metadata?.name}: ${why}`);
+  }
+  return out;
+}
+function lastEvents(events2, n) {
+  const time = (e) => e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? "";
+  return [...events2].sort((a, b) => time(a).localeCompare(time(b))).slice(-n).map((e) => `${e.metadata?.namespace} ${e.involvedObject?.kind}/${e.involvedObject?.name}: ${e.reason}: ${String(e.message ?? "").trim()}`);
+}
+
+// src/commands/existing.ts
+function oldLedgerNotice() {
+  const old = oldLedgerFile();
+  if (!existsSync3(old)) return void 0;
+  return `Found ${old}, a ledger where earlier versions of this action kept it, in a user's home. It is ignored: a file that any job of that user can write is never replayed as root. Remove it (rm ${old}); what it records, if anything, was not undone.`;
+}
+async function findExisting(facts, env) {
+  const old = oldLedgerNotice();
+  if (old) env.io.warning(old);
+  try {
+    const earlier = await env.hostLedger.load();
+    return { cluster: facts.existingCluster, earlier: earlier && earlier.changes.length > 0 ? earlier : void 0 };
+  } catch (err) {
+    const why = err instanceof LedgerTrustError ? err : new LedgerTrustError(env.hostLedgerFile, `cannot be read (${err.message})`);
+    return { cluster: facts.existingCluster, untrusted: why.message };
+  }
+}
+var anything = (ex) => ex.cluster || ex.earlier !== void 0;
+function whatIsThere(ex, paths, ledgerFile) {
+  const parts = [];
+  if (ex.cluster) parts.push(`a cluster (${paths.adminConf} exists)`);
+  if (ex.earlier) parts.push(`an earlier run's ${ex.earlier.changes.length} host changes that no cleanup undid (recorded in ${ledgerFile})`);
+  return parts.join(" and ");
+}
+function ledgerProblems(config, ex, ledgerFile, where2) {
+  if (ex.untrusted) return [ex.untrusted];
+  if (!ex.earlier || config.onExisting !== "fail") return [];
+  const down2 = where2 === "terminal" ? "with `kubeadm-single-node down`" : "with `node dist/cli.js down`, run from the action's folder as the runner's user";
+  return [
+    `An earlier run's ${ex.earlier.changes.length} host changes are still recorded in ${ledgerFile} and not undone, and input 'on-existing' is 'fail'; accepted: ${ON_EXISTING_FORMS}. Or undo them first ${down2}.`
+  ];
+}
+async function tool(paths, name2) {
+  const ours = join23(paths.binDir, name2);
+  return access8(ours).then(
+    () => ours,
+    () => name2
+  );
+}
+function kubeadmResetAnyArgv(kubeadm) {
+  return [kubeadm, "reset", "--force"];
+}
+function describeExisting(config, ex, paths, ledgerFile) {
+  if (!anything(ex)) return [];
+  const head = `This host already has ${whatIsThere(ex, paths, ledgerFile)}.`;
+  const undo = ex.earlier ? [...ex.earlier.changes].reverse().map((c) => `  ${leftInPlace(c) ? "left in place" : "undo"}: ${describeChange(c)}`) : [];
+  const reset = [
+    ...ex.earlier ? [`on-existing: ${config.onExisting}: the earlier run's changes are undone, newest first, as its cleanup would:`, ...undo] : [],
+    ...ex.cluster ? [`then, if ${paths.adminConf} is still there: $ sudo ${displayArgv(kubeadmResetAnyArgv(join23(paths.binDir, "kubeadm")))}`] : [],
+    "then the host is read again and the plan below (made from it as it is now) may differ."
+  ];
+  switch (config.onExisting) {
+    case "fail":
+      return [head, "on-existing: fail: a real run stops here, changing nothing."];
+    case "reset":
+      return [head, ...reset];
+    case "reuse":
+      return ex.cluster ? [
+        head,
+        `on-existing: reuse: $ sudo KUBECONFIG=${paths.adminConf} kubectl get --raw /readyz; if it answers, its kubeconfig and the outputs are exported and nothing below runs${config.loadImages.length ? " but images.load" : ""} (the earlier ledger becomes this run's).`,
+        `If it does not answer, the run stops; on-existing: reset builds afresh.`
+      ] : [head, "on-existing: reuse: no cluster to reuse, so as reset:", ...reset];
+  }
+}
+async function resetExisting(ex, env) {
+  const { io } = env;
+  if (ex.earlier) {
+    io.info(`on-existing: reset: undoing the earlier run's ${ex.earlier.changes.length} recorded host changes (${env.hostLedgerFile}).`);
+    const r = await down(ex.earlier, { ...env, paths: ex.earlier.paths, store: env.hostLedger });
+    if (r.failed > 0) {
+      throw new Error(`on-existing: reset could not undo ${r.failed} of the earlier run's changes (listed above); nothing of the new cluster was built. What is left stays recorded in ${env.hostLedgerFile}: fix it, then run again.`);
+    }
+  }
+  const paths = env.paths;
+  const stillThere = await access8(paths.adminConf).then(
+    () => true,
+    () => false
+  );
+  if (stillThere) {
+    const argv = kubeadmResetAnyArgv(await tool(paths, "kubeadm"));
+    io.info(`on-existing: reset: ${paths.adminConf} is still there (a cluster no ledger records): $ sudo ${displayArgv(argv)}`);
+    const res = await env.run(argv, { privileged: true, allowFailure: true }).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (res.exitCode !== 0) {
+      throw new Error(`on-existing: reset: \`${displayArgv(argv)}\` exited ${res.exitCode}: ${(res.stderr || res.stdout).trim().split("\n").slice(-3).join(" ")}. Nothing of the new cluster was built.`);
+    }
+  }
+}
+function versionMismatch(spec, running) {
+  if (spec.kind === "exact" && spec.version !== running) return `kubernetes-version asks for ${spec.version}`;
+  if (spec.kind === "minor" && minorOf(running) !== spec.minor) return `kubernetes-version asks for 1.${spec.minor}`;
+  return void 0;
+}
+async function reuseCluster(config, kubeconfig, env, install) {
+  const { paths, run, io } = env;
+  const kubectl2 = await tool(paths, "kubectl");
+  const admin = (args) => run([kubectl2, ...args], { privileged: true, allowFailure: true, env: { KUBECONFIG: paths.adminConf } });
+  const ready = await admin(["get", "--raw", "/readyz"]).catch((err) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+  if (ready.exitCode !== 0) {
+    throw new Error(`on-existing: reuse: the cluster on this host (${paths.adminConf}) does not answer: \`kubectl get --raw /readyz\` exited ${ready.exitCode}: ${(ready.stderr || ready.stdout).trim().split("\n").slice(-3).join(" ")}. Nothing was changed. Set on-existing: reset to build a fresh cluster instead.`);
+  }
+  const versionOut = await admin(["version", "-o", "json"]);
+  const version3 = String(JSON.parse(versionOut.stdout || "{}").serverVersion?.gitVersion ?? "");
+  const mismatch = version3 ? versionMismatch(config.kubernetesVersion, version3) : void 0;
+  if (mismatch) throw new Error(`on-existing: reuse: the cluster on this host runs ${version3}, but ${mismatch}. Nothing was changed. Set on-existing: reset to rebuild it at that version.`);
+  const nodes = JSON.parse((await admin(["get", "nodes", "-o", "json"])).stdout || '{"items":[]}').items ?? [];
+  const node = nodes[0] ? nodeFacts(nodes[0]) : { name: "", ip: "", ready: false, why: "no node" };
+  if (!node.ready) io.warning(`on-existing: reuse: the node ${node.name || "(none registered)"} is not Ready (${node.why}).`);
+  const runtime = String(nodes[0]?.status?.nodeInfo?.containerRuntimeVersion ?? "").split("://")[0];
+  if (runtime && runtime !== config.containerRuntime) {
+    const what = `the cluster on this host runs on ${runtime}, but container-runtime is '${config.containerRuntime}'`;
+    if (config.loadImages.length > 0) {
+      throw new Error(`on-existing: reuse: ${what}, so load-images would go where the kubelet does not look. Nothing was changed. Set container-runtime: ${runtime}, or on-existing: reset to rebuild it.`);
+    }
+    io.warning(`on-existing: reuse: ${what}; the cluster is reused as it is.`);
+  }
+  await install(paths.adminConf, kubeconfig);
+  const out = { version: version3, kubeconfig, nodeName: node.name, nodeIp: node.ip };
+  const svc = await admin(["get", "service", SMOKE.name, "-n", SMOKE.namespace, "-o", "json"]);
+  const port = svc.exitCode === 0 ? Number(JSON.parse(svc.stdout).spec?.ports?.[0]?.nodePort) : NaN;
+  if (Number.isInteger(port) && port > 0 && node.ip) {
+    const url2 = `http://${node.ip}:${port}/`;
+    const status = await fetch(url2, { signal: AbortSignal.timeout(Math.min(config.timeoutSeconds, 10) * 1e3) }).then(
+      (r) => r.status,
+      () => 0
+    );
+    if (status === 200) Object.assign(out, { nodePort: port, nginxUrl: url2 });
+    else io.warning(`on-existing: reuse: the smoke test's ${url2} did not answer 200 (${status || "no answer"}); node-port and nginx-url are left empty.`);
+  }
+  return out;
+}
+
 // src/cnis/latest.ts
 var import_semver3 = __toESM(require_semver2(), 1);
 var PUBLIC_API = "https://api.github.com";
@@ -63365,12 +63643,12 @@ function addonProblems(p, earlier) {
 }
 
 // src/phases/binaries.ts
-import { readdir as readdir4, stat as stat5 } from "node:fs/promises";
-import { join as join23 } from "node:path";
+import { readdir as readdir5, stat as stat5 } from "node:fs/promises";
+import { join as join24 } from "node:path";
 var EXEC = { mode: 493 };
 async function pluginFiles(dir2) {
-  const names = (await readdir4(dir2)).sort();
-  const isPlugin = await Promise.all(names.map(async (n) => ((await stat5(join23(dir2, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
+  const names = (await readdir5(dir2)).sort();
+  const isPlugin = await Promise.all(names.map(async (n) => ((await stat5(join24(dir2, n))).mode & 73) !== 0 && !/\.(md|txt)$|^LICENSE/i.test(n)));
   return names.filter((_, i) => isPlugin[i]);
 }
 function kubernetesBinaries(p, form = onThisMachine(p.arts.kubeadm.url) ? "bare" : "node-tarball") {
@@ -63383,7 +63661,7 @@ function kubernetesBinaries(p, form = onThisMachine(p.arts.kubeadm.url) ? "bare"
     get: async (name2, log2) => {
       if (!node) return bare(name2, log2);
       try {
-        return join23(await (nodeDir ??= cachedTarball(node, { tool: "kubernetes-node", version: version3, arch: facts.arch }, log2, cache)), NODE_TARBALL_BIN, name2);
+        return join24(await (nodeDir ??= cachedTarball(node, { tool: "kubernetes-node", version: version3, arch: facts.arch }, log2, cache)), NODE_TARBALL_BIN, name2);
       } catch (err) {
         if (!isNotPublished(err)) throw err;
         log2(`${node.url} is not published there: ${name2} as a bare binary`);
@@ -63445,7 +63723,7 @@ function binarySteps(p) {
               ctx.log(`crictl ${r.version} is not published at ${r.artifact.url}; trying ${older[i].version}`);
             }
           }
-          await ctx.host.installFile(join23(dir2, "crictl"), bin("crictl"), EXEC);
+          await ctx.host.installFile(join24(dir2, "crictl"), bin("crictl"), EXEC);
         }
       },
       { kind: "write", path: paths.crictlConfig, render: () => `runtime-endpoint: ${criSocket}
@@ -63462,13 +63740,13 @@ timeout: 10
         shows: [
           ...verify(arts["cni-plugins"]),
           `$ sudo ${displayArgv(mkdirArgv(paths.cniBinDir))}`,
-          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join23(paths.cniBinDir, "PLUGIN"), EXEC))}`
+          `extract; for each plugin (not README.md, LICENSE): $ sudo ${displayArgv(installArgv("<extracted>/PLUGIN", join24(paths.cniBinDir, "PLUGIN"), EXEC))}`
         ],
         run: async (ctx) => {
           const dir2 = await cachedTarball(arts["cni-plugins"], { tool: "cni-plugins", version: CNI_PLUGINS_VERSION, arch: facts.arch }, ctx.log, cache);
           await ctx.host.ensureDir(paths.cniBinDir);
           const plugins = await pluginFiles(dir2);
-          await Promise.all(plugins.map((n) => ctx.host.installFile(join23(dir2, n), join23(paths.cniBinDir, n), EXEC)));
+          await Promise.all(plugins.map((n) => ctx.host.installFile(join24(dir2, n), join24(paths.cniBinDir, n), EXEC)));
           ctx.log(`${plugins.length} plugins in ${paths.cniBinDir}`);
         }
       }
@@ -63476,8 +63754,8 @@ timeout: 10
   );
   steps.push(
     step("binaries.kubelet-unit", "kubelet systemd unit and kubeadm drop-in", ["binaries.kubelet"], [
-      { kind: "write", path: join23(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
-      { kind: "write", path: join23(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
+      { kind: "write", path: join24(paths.systemdDir, "kubelet.service"), render: () => kubeletUnit(bin("kubelet")) },
+      { kind: "write", path: join24(paths.systemdDir, "kubelet.service.d", "10-kubeadm.conf"), render: () => kubeadmDropIn(bin("kubelet")) },
       { kind: "service", action: "daemon-reload" },
       { kind: "service", action: "enable", unit: "kubelet" }
     ])
@@ -63823,11 +64101,11 @@ function configSteps(p) {
 }
 
 // src/phases/context.ts
-import { join as join24 } from "node:path";
+import { join as join25 } from "node:path";
 
 // src/cache/session.ts
-import { copyFile as copyFile4, mkdir as mkdir7, rm as rm8 } from "node:fs/promises";
-import { dirname as dirname13 } from "node:path";
+import { copyFile as copyFile4, mkdir as mkdir8, rm as rm9 } from "node:fs/promises";
+import { dirname as dirname14 } from "node:path";
 var mb = (bytes) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
 var CacheSession = class {
   constructor(backend, dir2, key) {
@@ -63845,8 +64123,8 @@ var CacheSession = class {
   warnings = [];
   /** The restore step: a missing entry is a miss, a broken one a warning; neither fails the run. */
   async restore(log2) {
-    await rm8(this.dir, { recursive: true, force: true });
-    await mkdir7(this.dir, { recursive: true, mode: 448 });
+    await rm9(this.dir, { recursive: true, force: true });
+    await mkdir8(this.dir, { recursive: true, mode: 448 });
     let matched;
     try {
       matched = await this.backend.restore(this.dir, this.key.key, this.key.restoreKeys);
@@ -63868,8 +64146,8 @@ var CacheSession = class {
   async ignore(why) {
     this.warnings.push(`${why}; it was ignored, and everything is downloaded and pulled.`);
     this.restored = void 0;
-    await rm8(this.dir, { recursive: true, force: true });
-    await mkdir7(this.dir, { recursive: true, mode: 448 });
+    await rm9(this.dir, { recursive: true, force: true });
+    await mkdir8(this.dir, { recursive: true, mode: 448 });
   }
   find(a, fileName) {
     const rel = `downloads/${a.name}/${fileName}`;
@@ -63884,7 +64162,7 @@ var CacheSession = class {
   async keep(a, fileName, path6) {
     if (this.restored?.exact) return;
     const to = downloadPath(this.dir, a.name, fileName);
-    await mkdir7(dirname13(to), { recursive: true });
+    await mkdir8(dirname14(to), { recursive: true });
     await copyFile4(path6, to);
   }
   /** the restored image archive, if the entry has one */
@@ -63909,7 +64187,7 @@ function planContext(input, learned) {
   const { config, facts, version: version3, paths } = input;
   const runtime = RUNTIMES[config.containerRuntime].setup(facts, version3, paths);
   const cni = CNIS[config.cni];
-  const kubeconfig = join24(facts.user.home, ".kube", facts.kubeconfigExists ? "kubeadm-single-node.config" : "config");
+  const kubeconfig = join25(facts.user.home, ".kube", facts.kubeconfigExists ? "kubeadm-single-node.config" : "config");
   const notes = [...config.notes, ...runtime.notes];
   if (facts.kubeconfigExists) notes.push(`~/.kube/config already exists and is left alone; this cluster's kubeconfig is ${kubeconfig} (KUBECONFIG points at it).`);
   const smokeTest = config.smokeTest && cni.carriesPods;
@@ -63926,11 +64204,11 @@ function planContext(input, learned) {
     runtime,
     cni,
     criSocket: runtime.criSocket,
-    bin: (name2) => join24(paths.binDir, name2),
+    bin: (name2) => join25(paths.binDir, name2),
     files: {
-      kubeadmConfig: join24(paths.stateDir, "kubeadm.yaml"),
-      cniManifest: join24(paths.stateDir, "cni.yaml"),
-      smokeManifest: join24(paths.stateDir, "smoke.yaml"),
+      kubeadmConfig: join25(paths.stateDir, "kubeadm.yaml"),
+      cniManifest: join25(paths.stateDir, "cni.yaml"),
+      smokeManifest: join25(paths.stateDir, "smoke.yaml"),
       kubeconfig
     },
     kubeEnv: { KUBECONFIG: kubeconfig },
@@ -63942,7 +64220,7 @@ function planContext(input, learned) {
 }
 
 // src/phases/init.ts
-import { dirname as dirname14, join as join25 } from "node:path";
+import { dirname as dirname15, join as join26 } from "node:path";
 function initSteps(p, hostStepIds) {
   const { facts, version: version3, paths, bin, files, criSocket, cni } = p;
   const left = cni.leftovers(paths);
@@ -63953,11 +64231,11 @@ function initSteps(p, hostStepIds) {
     config: files.kubeadmConfig,
     criSocket,
     // unset: kubeadm's default, /etc/kubernetes/pki (DefaultCertificatesDir in cmd/kubeadm/app/apis/kubeadm/v1beta4/defaults.go)
-    certificatesDir: typeof certificatesDir === "string" ? certificatesDir : join25(paths.kubernetesDir, "pki")
+    certificatesDir: typeof certificatesDir === "string" ? certificatesDir : join26(paths.kubernetesDir, "pki")
   };
   const reset = kubeadmResetArgv(recorded);
   const owner = { uid: facts.user.uid, gid: facts.user.gid };
-  const kubeDir = dirname14(files.kubeconfig);
+  const kubeDir = dirname15(files.kubeconfig);
   const hostNeeds = hostStepIds.filter((id) => id !== "host.packages" || packagesToInstall(version3, facts).length > 0);
   return [
     step("init.kubeadm", `kubeadm init ${version3}`, [...hostNeeds, "binaries.kubelet-unit", "binaries.cni-plugins", "config.kubeadm", "runtime.ready", "images.preload"], [
@@ -64059,8 +64337,8 @@ function readySteps(p) {
 }
 
 // src/phases/runtime.ts
-import { readFile as readFile11 } from "node:fs/promises";
-import { dirname as dirname15, join as join26 } from "node:path";
+import { readFile as readFile12 } from "node:fs/promises";
+import { dirname as dirname16, join as join27 } from "node:path";
 function runtimeSteps(p) {
   const { config, facts, paths } = p;
   const steps = p.runtime.steps(p);
@@ -64084,7 +64362,7 @@ function runtimeSteps(p) {
   return steps;
 }
 function dockerConfigPath(facts) {
-  return join26(facts.dockerConfigDir ?? join26(facts.user.home, ".docker"), "config.json");
+  return join27(facts.dockerConfigDir ?? join27(facts.user.home, ".docker"), "config.json");
 }
 function dockerCredentialsStep(p, installed) {
   const { config, facts } = p;
@@ -64096,7 +64374,7 @@ function dockerCredentialsStep(p, installed) {
       kind: "task",
       title: `add ${config.registryCredentials.map((c) => c.registry).join(", ")} to the auths of ${path6}`,
       shows: [
-        `(the file's other keys and auths are kept; ${dirname15(path6)} is made 0700 for ${facts.user.name} where missing)`,
+        `(the file's other keys and auths are kept; ${dirname16(path6)} is made 0700 for ${facts.user.name} where missing)`,
         `$ sudo ${displayArgv(installArgv("<merged>", path6, { mode: 384, owner }))}`,
         ...preview.trimEnd().split("\n").map((l) => `  | ${l}`),
         `(cleanup puts the original ${path6} back, or removes it)`
@@ -64107,13 +64385,13 @@ function dockerCredentialsStep(p, installed) {
         const existing = await readDockerConfig(ctx.host.run, path6);
         const { text, shadowed } = mergeDockerConfig(existing, config.registryCredentials, true);
         if (shadowed.length) ctx.log(`warning: ${path6} names a credential helper for ${shadowed.join(", ")}: Docker asks the helper, not these auths`);
-        await ctx.host.ensureDir(dirname15(path6), { mode: 448, owner });
+        await ctx.host.ensureDir(dirname16(path6), { mode: 448, owner });
         await ctx.host.writeFile(path6, text, { mode: 384, owner });
       }
     }
   ]);
 }
-async function readDockerConfig(run, path6, read2 = readFile11) {
+async function readDockerConfig(run, path6, read2 = readFile12) {
   let text;
   try {
     text = await read2(path6, "utf8");
@@ -64311,7 +64589,7 @@ function headline({ version: version3, facts, plan: plan2 }, where2 = "actions")
 
 // src/commands/plan.ts
 async function planDirProblem(out) {
-  const writable = (p) => access8(p, constants4.W_OK | constants4.X_OK).then(() => true, () => false);
+  const writable = (p) => access9(p, constants4.W_OK | constants4.X_OK).then(() => true, () => false);
   let at = resolve5(out);
   for (; ; ) {
     const st = await stat6(at).catch((err) => err.code === "ENOENT" || err.code === "ENOTDIR" ? void 0 : err);
@@ -64322,8 +64600,8 @@ async function planDirProblem(out) {
       if (!await writable(at)) return own ? "a directory this user cannot write in" : `which does not exist, and this user cannot make it in ${at}`;
       return void 0;
     }
-    if (dirname16(at) === at) return void 0;
-    at = dirname16(at);
+    if (dirname17(at) === at) return void 0;
+    at = dirname17(at);
   }
 }
 async function plan(config, env, out, input = "plan-dir") {
@@ -64351,6 +64629,7 @@ async function plan(config, env, out, input = "plan-dir") {
   }
   const text = renderPlan(plan2.steps, plan2.learned);
   io.block("Plan (dry run: nothing on this host is changed)", text.trimEnd().split("\n"));
+  if (env.where === "actions") io.info(describeArtifact(config.diagnosticsArtifact));
   if (out) {
     const written = await writePlanTree(plan2.steps, plan2.learned, out);
     io.info(`Wrote the plan and ${written.length} files under ${out}`);
@@ -64360,7 +64639,7 @@ async function plan(config, env, out, input = "plan-dir") {
 }
 
 // src/commands/save-cache.ts
-import { lstat as lstat6, rm as rm9 } from "node:fs/promises";
+import { lstat as lstat6, rm as rm10 } from "node:fs/promises";
 async function saveCache3(record, env) {
   const c = record.cache;
   if (!c || !env.cache || !record.finished || record.failed) return;
@@ -64372,7 +64651,7 @@ async function saveCache3(record, env) {
   const lines = [];
   try {
     const archive = entryLayout(c.dir).images;
-    await rm9(archive, { force: true });
+    await rm10(archive, { force: true });
     if (c.images.length > 0) {
       await refuseUntrustedLink(archive, `export the cache entry's images to ${archive}`);
       const runtime = RUNTIMES[c.runtime];
@@ -64402,7 +64681,7 @@ async function saveCache3(record, env) {
 }
 
 // src/commands/up.ts
-import { dirname as dirname17 } from "node:path";
+import { dirname as dirname18 } from "node:path";
 
 // src/host/ledger.ts
 var Ledger = class {
@@ -64474,7 +64753,9 @@ ${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
       paths,
       runtime: config.containerRuntime,
       cni: config.cni,
-      addons: enabledAddons(config).map((a) => a.input)
+      addons: enabledAddons(config).map((a) => a.input),
+      diagnosticsArtifact: config.diagnosticsArtifact,
+      timings
     };
     record = rec;
     await store.saveHead(headOf(rec));
@@ -64580,7 +64861,8 @@ async function reuse(config, env, prepared, earlier, t0) {
     paths,
     runtime: earlier?.runtime ?? config.containerRuntime,
     cni: earlier?.cni ?? config.cni,
-    addons: earlier?.addons ?? enabledAddons(config).map((a) => a.input)
+    addons: earlier?.addons ?? enabledAddons(config).map((a) => a.input),
+    diagnosticsArtifact: config.diagnosticsArtifact
   };
   let saved = false;
   const ledger = new Ledger(async (change, i) => {
@@ -64594,7 +64876,7 @@ async function reuse(config, env, prepared, earlier, t0) {
   const host2 = createHost({ run: env.run, services: env.services, ledger, ...paths, undoRoots: env.hostLedger.roots });
   const owner = { uid: facts.user.uid, gid: facts.user.gid };
   const r = await reuseCluster(config, plan2.kubeconfig, env, async (src, dest) => {
-    await host2.ensureDir(dirname17(dest), { mode: 448, owner });
+    await host2.ensureDir(dirname18(dest), { mode: 448, owner });
     await host2.installFile(src, dest, { mode: 384, owner });
   });
   rec.kubeconfig = r.kubeconfig;
@@ -65086,6 +65368,7 @@ function parseInputs(get, o = {}) {
     );
   }
   const cleanup = field(() => parseCleanup(read2("cleanup")));
+  const diagnosticsArtifact = choice("diagnostics-artifact");
   const onExisting = field(() => {
     const v = read2("on-existing");
     if (!ON_EXISTING_VALUES.includes(v)) reject("on-existing", v, ON_EXISTING_FORMS);
@@ -65124,11 +65407,22 @@ function parseInputs(get, o = {}) {
     cache,
     offline,
     cleanup,
+    diagnosticsArtifact,
     onExisting,
     dryRun,
     planDir: planDirRaw === "" ? void 0 : planDirRaw,
     notes
   };
+}
+function inputSecrets(get) {
+  const out = [];
+  try {
+    parseInputs(get, { secret: (s) => out.push(s) });
+  } catch {
+  }
+  const token = get("github-token").trim();
+  if (token !== "") out.push(token);
+  return out;
 }
 
 // src/io/reporter.ts
@@ -65230,13 +65524,16 @@ var FLAGS = {
   ],
   up: [...INPUT_FLAGS, LEDGER, { name: "verbose", help: "each step's detail (a failed step always shows it)" }],
   down: [LEDGER, { name: "dry-run", value: "true|false", help: "print the undo it would run, and change nothing" }],
-  diagnose: [LEDGER]
+  diagnose: [
+    LEDGER,
+    { name: "out", value: "DIR", help: "also write the diagnostics archive there, as the action's diagnostics-artifact holds it: kubeadm-single-node-diagnostics-HOST-TIME.tar.gz (whole journals, cluster-info dump, every pod's logs, the configuration files with secrets redacted, the ledger, the timings)" }
+  ]
 };
 var SUMMARY = {
   plan: "print every command and file the action would run or write on this host, in order, changing nothing",
   up: "build the cluster on this host (root or passwordless sudo), recording every host change in the ledger; each step is shown as it starts and ends (--dry-run true: the same as plan, with --plan-dir as its --out)",
   down: "undo every change the ledger records, newest first",
-  diagnose: "logs, cluster state and hints after a failed up"
+  diagnose: "logs, cluster state and hints after a failed up (--out DIR: all of it, and more, as one .tar.gz)"
 };
 function helpFor(command) {
   return `'${PROGRAM} ${command} --help' lists the flags ${command} takes`;
@@ -65356,6 +65653,10 @@ function inCommandLineWords(problem) {
 }
 
 // src/entry/cli.ts
+function cliArchiveName(now = /* @__PURE__ */ new Date()) {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `kubeadm-single-node-diagnostics-${hostname()}-${stamp}`.replace(/[^A-Za-z0-9._-]/g, "-");
+}
 function usageError(err) {
   process.stderr.write(`error: ${err.message}
 ${err.command ? "" : `'${PROGRAM} --help' lists the commands.
@@ -65398,7 +65699,7 @@ async function main(argv) {
   }
   const run = createRun({ debug: () => {
   } });
-  const cacheHome = join27(process.env.XDG_CACHE_HOME || join27(homedir2(), ".cache"), "kubeadm-single-node");
+  const cacheHome = join28(process.env.XDG_CACHE_HOME || join28(homedir2(), ".cache"), "kubeadm-single-node");
   const ledgerFile = values.get("ledger") ?? HOST_PATHS.ledgerFile;
   const ledger = hostLedgerStore({ file: ledgerFile, run, paths: HOST_PATHS, home: process.env.HOME || homedir2(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS), addons: ADDONS.map((a) => a.input) } });
   const env = {
@@ -65411,7 +65712,7 @@ async function main(argv) {
     hostLedgerFile: ledgerFile,
     where: "terminal",
     // a machine that keeps its disk keeps entries in a directory: the second `up` pulls nothing
-    cache: directoryCache(join27(cacheHome, "entries"), join27(cacheHome, "entry"))
+    cache: directoryCache(join28(cacheHome, "entries"), join28(cacheHome, "entry"))
   };
   try {
     if (command === "down" || command === "diagnose") {
@@ -65423,8 +65724,15 @@ async function main(argv) {
         return 0;
       }
       env.paths = record.paths;
-      if (command === "diagnose") await diagnose(record, env);
-      else return (await down(record, env, { dryRun })).failed > 0 ? 1 : 0;
+      if (command === "diagnose") {
+        const diagnosis = await diagnose(record, env);
+        const out = values.get("out");
+        if (out !== void 0) {
+          const secrets = inputSecrets(inputGetter(values, process.env));
+          const archive = await collectArchive(record, env, diagnosis, { outDir: resolve6(out), name: cliArchiveName(), secrets });
+          env.io.info(`Diagnostics archive written: ${archive} (secrets redacted)`);
+        }
+      } else return (await down(record, env, { dryRun })).failed > 0 ? 1 : 0;
       return 0;
     }
     const config = parseInputs(inputGetter(values, process.env));

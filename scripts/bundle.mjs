@@ -12,5 +12,20 @@ await build({
   // Some CommonJS dependencies require Node built-ins at run time.
   banner: { js: "import { createRequire as __ksnCreateRequire } from 'node:module'; const require = __ksnCreateRequire(import.meta.url);" },
   legalComments: 'none',
+  // @actions/artifact (with Azure's blob client) is for the post step alone: marked free of
+  // side effects, it stays out of the main step's bundle, which imports it only through
+  // actionPost, which it never calls (a smaller dist/index.js loads sooner)
+  plugins: [
+    {
+      name: 'artifact-has-no-side-effects',
+      setup(b) {
+        b.onResolve({ filter: /^@actions\/artifact$/ }, async (args) => {
+          if (args.pluginData === 'inner') return undefined
+          const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: 'inner' })
+          return { ...r, sideEffects: false }
+        })
+      }
+    }
+  ],
   logLevel: 'warning'
 })

@@ -43,6 +43,8 @@ export interface CniPlugin {
   /** the host directories of its own its pods may leave files in, beside the ones every run uses (host/paths.ts, writeRoots) */
   hostRoots(paths: Paths): string[]
   diagnostics(paths: Paths, kubectl: string, kubeconfig: string): Probe[]
+  /** files its pods leave on the node that explain a failure, for the diagnostics archive (node-files/); none where absent */
+  hostFiles?(paths: Paths): string[]
   hints: readonly Hint[]
 }
 

@@ -42,7 +42,15 @@ export interface Diagnostic {
   output: string
 }
 
-export async function diagnose(record: LedgerRecord, env: CommandEnv): Promise<Diagnostic[]> {
+/** The probes' output, the hints they match, and the lines the log shows for them. */
+export interface Diagnosis {
+  diags: Diagnostic[]
+  hints: string[]
+  lines: string[]
+}
+
+/** Runs the probes that mean something on this host and reads the hints; prints nothing. */
+export async function examine(record: LedgerRecord, env: CommandEnv): Promise<Diagnosis> {
   const present = (p: string): Promise<boolean> => access(p).then(() => true, () => false)
   const all = probes(record)
   const usable = await Promise.all(all.map(async (p) => (await Promise.all((p.requires ?? []).map(present))).every(Boolean)))
@@ -60,12 +68,21 @@ export async function diagnose(record: LedgerRecord, env: CommandEnv): Promise<D
   )
   const failed = record.failed
   const hints = hintsFor(allHints(record.runtime, record.cni, record.addons), [failed?.message ?? '', ...diags.map((d) => d.output)].join('\n'))
-  env.io.block('Diagnostics', [`Failed step: ${failed?.step ?? '(before the plan)'}`, failed?.message ?? '', ...diags.flatMap((d) => ['', `### ${d.title}`, d.output])])
+  const lines = [`Failed step: ${failed?.step ?? (failed ? '(before the plan)' : '(none: the main step did not fail)')}`, failed?.message ?? '', ...diags.flatMap((d) => ['', `### ${d.title}`, d.output])]
+  return { diags, hints, lines }
+}
+
+/** The post step after a failure: the probes' output in the log, the hints as warnings, and the summary. */
+export async function diagnose(record: LedgerRecord, env: CommandEnv): Promise<Diagnosis> {
+  const d = await examine(record, env)
+  const { diags, hints } = d
+  const failed = record.failed
+  env.io.block('Diagnostics', d.lines)
   for (const h of hints) env.io.warning(h, 'kubeadm-single-node hint')
   await env.io.summary({
     kind: 'failure',
     message: `${failed?.message ?? ''}${hints.length ? `\n\nHints:\n${hints.map((h) => `- ${h}`).join('\n')}` : ''}`,
     details: diags.map((d) => [d.title, d.output.slice(-8000)])
   })
-  return diags
+  return d
 }

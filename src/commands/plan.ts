@@ -6,6 +6,7 @@ import type { Config } from '../config/inputs.js'
 import { planTreeProblem, renderPlan, writePlanTree } from '../engine/describe.js'
 import { InputError } from '../config/inputs.js'
 import { preflight } from '../preflight/preflight.js'
+import { describeArtifact } from '../io/artifact.js'
 import { timingsJson } from '../io/summary.js'
 import type { CommandEnv } from './env.js'
 import { describeExisting, findExisting, ledgerProblems } from './existing.js'
@@ -62,6 +63,8 @@ export async function plan(config: Config, env: CommandEnv, out: string | undefi
   }
   const text = renderPlan(plan.steps, plan.learned)
   io.block('Plan (dry run: nothing on this host is changed)', text.trimEnd().split('\n'))
+  // the post step's own part: a dry run records nothing, so its post step does nothing
+  if (env.where === 'actions') io.info(describeArtifact(config.diagnosticsArtifact))
   if (out) {
     const written = await writePlanTree(plan.steps, plan.learned, out)
     io.info(`Wrote the plan and ${written.length} files under ${out}`)

@@ -52,7 +52,9 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
       paths,
       runtime: config.containerRuntime,
       cni: config.cni,
-      addons: enabledAddons(config).map((a) => a.input)
+      addons: enabledAddons(config).map((a) => a.input),
+      diagnosticsArtifact: config.diagnosticsArtifact,
+      timings
     }
     record = rec
     await store.saveHead(headOf(rec))
@@ -172,7 +174,8 @@ async function reuse(config: Config, env: CommandEnv, prepared: Prepared, earlie
     paths,
     runtime: earlier?.runtime ?? config.containerRuntime,
     cni: earlier?.cni ?? config.cni,
-    addons: earlier?.addons ?? enabledAddons(config).map((a) => a.input)
+    addons: earlier?.addons ?? enabledAddons(config).map((a) => a.input),
+    diagnosticsArtifact: config.diagnosticsArtifact
   }
   // the adopted record is saved whole once this run changes something, or at its end
   let saved = false

@@ -16,6 +16,7 @@ export const DEFAULTS = {
   kubernetesReleaseUrl: 'https://dl.k8s.io/release',
   githubUrl: 'https://github.com',
   cleanup: 'auto',
+  diagnosticsArtifact: 'on-failure',
   onExisting: 'fail'
 } as const
 

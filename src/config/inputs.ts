@@ -43,6 +43,10 @@ export interface ImageRetag {
 
 export type Cleanup = 'auto' | 'true' | 'false'
 
+export const DIAGNOSTICS_ARTIFACT_VALUES = ['on-failure', 'always', 'never'] as const
+/** When the post step uploads the diagnostics archive (src/commands/collect.ts) as an artifact. */
+export type DiagnosticsArtifact = (typeof DIAGNOSTICS_ARTIFACT_VALUES)[number]
+
 /** What a run does on a host where a cluster, or an earlier run's unfinished changes, already are. */
 export type OnExisting = (typeof ON_EXISTING_VALUES)[number]
 export const ON_EXISTING = ON_EXISTING_VALUES
@@ -118,6 +122,7 @@ export interface SmokeInputs {
 /** How this run behaves on the host: cleanup, an existing cluster, the dry run. */
 export interface RunInputs {
   cleanup: Cleanup
+  diagnosticsArtifact: DiagnosticsArtifact
   onExisting: OnExisting
   dryRun: boolean
   planDir?: string

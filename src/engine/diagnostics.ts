@@ -1,5 +1,6 @@
 // What a runtime, a CNI or the core contribute to the post step after a failure: commands
-// whose output explains failures, and plain hints for the failures they recognise.
+// whose output explains failures, the units whose whole journals the diagnostics archive
+// keeps, and plain hints for the failures they recognise.
 
 export interface Probe {
   title: string
@@ -7,6 +8,13 @@ export interface Probe {
   privileged?: boolean
   env?: Record<string, string>
   /** paths that must exist for the probe to mean anything (its binary, a kubeconfig) */
+  requires?: string[]
+}
+
+/** A unit whose whole journal goes into the diagnostics archive (the log shows its last lines only). */
+export interface Journal {
+  unit: string
+  /** paths that must exist for the unit to be the one the run used (its unit file) */
   requires?: string[]
 }
 

@@ -1,16 +1,19 @@
 // The action's two steps: Actions IO (inputs, log groups, outputs, state, summary) around
 // the shared commands. One failure boundary each: main fails the step with the whole story;
 // post never fails the job, it warns.
-import { homedir } from 'node:os'
+import { rm } from 'node:fs/promises'
+import { homedir, tmpdir } from 'node:os'
+import { basename } from 'node:path'
 import * as core from '@actions/core'
 import { actionsCache, type CacheBackend } from '../cache/backend.js'
-import { diagnose } from '../commands/diagnose.js'
+import { collectArchive } from '../commands/collect.js'
+import { diagnose, examine, type Diagnosis } from '../commands/diagnose.js'
 import { down } from '../commands/down.js'
 import type { CommandEnv } from '../commands/env.js'
 import { plan } from '../commands/plan.js'
 import { saveCache } from '../commands/save-cache.js'
 import { up } from '../commands/up.js'
-import { InputError, parseInputs } from '../inputs/parse.js'
+import { InputError, inputSecrets, parseInputs } from '../inputs/parse.js'
 import { readKubeadmConfigFile } from '../config/input-files.js'
 import { createRun } from '../host/exec.js'
 import { HOST_PATHS, type Paths } from '../host/paths.js'
@@ -18,7 +21,8 @@ import { systemd } from '../host/services.js'
 import { ADDONS } from '../addons/index.js'
 import { CNIS } from '../cnis/index.js'
 import { hostLedgerStore } from '../io/host-ledger.js'
-import { actionsStateStore, actionsStore } from '../io/ledger-store.js'
+import { artifactName, artifactServiceMissing, uploadArtifact, wantsArtifact } from '../io/artifact.js'
+import { actionsStateStore, actionsStore, type LedgerRecord } from '../io/ledger-store.js'
 import { RUNTIME_NAMES } from '../runtimes/index.js'
 import { actionsReporter } from '../io/reporter.js'
 
@@ -58,6 +62,29 @@ export async function actionMain(paths: Paths = HOST_PATHS, cache: CacheBackend 
   }
 }
 
+/**
+ * diagnostics-artifact: the archive (src/commands/collect.ts) in RUNNER_TEMP, uploaded, then
+ * removed. Whatever goes wrong is a warning: the post step still cleans up.
+ */
+async function uploadDiagnostics(record: LedgerRecord, env: CommandEnv, diagnosis: Diagnosis | undefined): Promise<void> {
+  const name = artifactName()
+  const missing = artifactServiceMissing()
+  if (missing) return void core.warning(`The diagnostics archive is not uploaded: ${missing}.`)
+  let archive: string | undefined
+  try {
+    const secrets = inputSecrets((n) => core.getInput(n))
+    // a run that did not fail was not diagnosed: the probes run now, for the archive alone
+    archive = await collectArchive(record, env, diagnosis ?? (await examine(record, env)), { outDir: process.env.RUNNER_TEMP || tmpdir(), name, secrets })
+    const r = await uploadArtifact(name, archive)
+    if (r.ok) core.info(`Diagnostics uploaded as the artifact ${name}${r.id === undefined ? '' : ` (id ${r.id}, ${r.size ?? 0} bytes)`}: ${basename(archive)} inside, secrets redacted.`)
+    else core.warning(`The diagnostics archive could not be uploaded as the artifact ${name}: ${r.error}`)
+  } catch (err) {
+    core.warning(`The diagnostics archive could not be made: ${(err as Error).message}`)
+  } finally {
+    if (archive) await rm(archive, { force: true })
+  }
+}
+
 export async function actionPost(cache: CacheBackend = actionsCache()): Promise<void> {
   try {
     // this job's own record, from the Actions state; its paths say where the host's copy is
@@ -69,9 +96,11 @@ export async function actionPost(cache: CacheBackend = actionsCache()): Promise<
     const env = actionsEnv(record.paths, cache)
     // no failure recorded and no finish either: the job was cancelled or timed out mid-way
     if (!record.failed && !record.finished) record.failed = { message: 'The main step did not finish: the job was cancelled or timed out while it ran.' }
-    if (record.failed) await diagnose(record, env)
+    const diagnosis = record.failed ? await diagnose(record, env) : undefined
     // before cleanup: the export needs the runtime that holds the images
-    else await saveCache(record, env)
+    if (!record.failed) await saveCache(record, env)
+    // before cleanup too: the archive reads the cluster, the journals and the files it wrote
+    if (wantsArtifact(record.diagnosticsArtifact, record.failed !== undefined)) await uploadDiagnostics(record, env, diagnosis)
     if (record.cleanup) await down(record, env)
     else if (record.changes.length > 0) core.info(`Cleanup is off (cleanup: auto on a hosted runner, or false): the ${record.changes.length} host changes stay for the rest of the job.`)
   } catch (err) {

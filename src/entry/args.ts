@@ -77,14 +77,17 @@ const FLAGS: Record<Command, Flag[]> = {
   ],
   up: [...INPUT_FLAGS, LEDGER, { name: 'verbose', help: "each step's detail (a failed step always shows it)" }],
   down: [LEDGER, { name: 'dry-run', value: 'true|false', help: 'print the undo it would run, and change nothing' }],
-  diagnose: [LEDGER]
+  diagnose: [
+    LEDGER,
+    { name: 'out', value: 'DIR', help: "also write the diagnostics archive there, as the action's diagnostics-artifact holds it: kubeadm-single-node-diagnostics-HOST-TIME.tar.gz (whole journals, cluster-info dump, every pod's logs, the configuration files with secrets redacted, the ledger, the timings)" }
+  ]
 }
 
 const SUMMARY: Record<Command, string> = {
   plan: 'print every command and file the action would run or write on this host, in order, changing nothing',
   up: 'build the cluster on this host (root or passwordless sudo), recording every host change in the ledger; each step is shown as it starts and ends (--dry-run true: the same as plan, with --plan-dir as its --out)',
   down: 'undo every change the ledger records, newest first',
-  diagnose: 'logs, cluster state and hints after a failed up'
+  diagnose: 'logs, cluster state and hints after a failed up (--out DIR: all of it, and more, as one .tar.gz)'
 }
 
 export interface Parsed {

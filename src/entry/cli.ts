@@ -4,16 +4,17 @@
 // Each command takes only the flags it uses (src/entry/args.ts, from the input table). The
 // ledger that `up` writes and `down` replays is the host's root-owned file (--ledger, default
 // /var/lib/kubeadm-single-node/ledger.json).
-import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { homedir, hostname } from 'node:os'
+import { join, resolve } from 'node:path'
 import { directoryCache } from '../cache/backend.js'
+import { collectArchive } from '../commands/collect.js'
 import { diagnose } from '../commands/diagnose.js'
 import { down } from '../commands/down.js'
 import type { CommandEnv } from '../commands/env.js'
 import { plan } from '../commands/plan.js'
 import { saveCache } from '../commands/save-cache.js'
 import { up } from '../commands/up.js'
-import { InputError, parseBool, parseInputs } from '../inputs/parse.js'
+import { InputError, inputSecrets, parseBool, parseInputs } from '../inputs/parse.js'
 import { createRun } from '../host/exec.js'
 import { HOST_PATHS } from '../host/paths.js'
 import { systemd } from '../host/services.js'
@@ -24,6 +25,12 @@ import { hostLedgerStore } from '../io/host-ledger.js'
 import { RUNTIME_NAMES } from '../runtimes/index.js'
 import { terminalReporter } from '../io/reporter.js'
 import { commandHelp, inCommandLineWords, inputGetter, parseArgv, programHelp, PROGRAM, UsageError, type Parsed } from './args.js'
+
+/** The archive `diagnose --out` writes: this machine and the time, as a name safe in any file system. */
+function cliArchiveName(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  return `kubeadm-single-node-diagnostics-${hostname()}-${stamp}`.replace(/[^A-Za-z0-9._-]/g, '-')
+}
 
 function usageError(err: UsageError): number {
   process.stderr.write(`error: ${err.message}\n${err.command ? '' : `'${PROGRAM} --help' lists the commands.\n`}`)
@@ -91,8 +98,16 @@ export async function main(argv: string[]): Promise<number> {
         return 0
       }
       env.paths = record.paths
-      if (command === 'diagnose') await diagnose(record, env)
-      else return (await down(record, env, { dryRun })).failed > 0 ? 1 : 0
+      if (command === 'diagnose') {
+        const diagnosis = await diagnose(record, env)
+        const out = values.get('out')
+        if (out !== undefined) {
+          // the secrets the command line reads from the environment, as `up` did
+          const secrets = inputSecrets(inputGetter(values, process.env))
+          const archive = await collectArchive(record, env, diagnosis, { outDir: resolve(out), name: cliArchiveName(), secrets })
+          env.io.info(`Diagnostics archive written: ${archive} (secrets redacted)`)
+        }
+      } else return (await down(record, env, { dryRun })).failed > 0 ? 1 : 0
       return 0
     }
     const config = parseInputs(inputGetter(values, process.env))

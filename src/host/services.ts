@@ -12,6 +12,11 @@ export function journalArgv(unit: string, lines: number): string[] {
   return ['journalctl', '-u', unit, '-n', String(lines), '--no-pager', '-o', 'cat']
 }
 
+/** The unit's whole journal, each line with its time to the microsecond (for the diagnostics archive). */
+export function fullJournalArgv(unit: string): string[] {
+  return ['journalctl', '-u', unit, '--no-pager', '-o', 'short-iso-precise']
+}
+
 /** The host's service manager. Tests and the test bed put their own daemons behind it. */
 export interface ServiceManager {
   act(action: ServiceAction, unit?: string): Promise<void>

@@ -36,7 +36,7 @@ import { Secret } from '../config/secret.js'
 export { CNI_VERSION_FORMS, CREDENTIALS_FORM, INPUT_NAMES, MIRROR_PRESET_FORMS, ON_EXISTING_FORMS, RETAG_FORM, VERSION_FORMS, type InputName } from './table.js'
 
 export * from '../config/inputs.js'
-import { InputError, ON_EXISTING_VALUES, type Cleanup, type CniVersionSpec, type Config, type ImageRetag, type InputGetter, type OnExisting, type RegistryCredential, type RegistryMirror, type VersionSpec } from '../config/inputs.js'
+import { InputError, ON_EXISTING_VALUES, type DiagnosticsArtifact, type Cleanup, type CniVersionSpec, type Config, type ImageRetag, type InputGetter, type OnExisting, type RegistryCredential, type RegistryMirror, type VersionSpec } from '../config/inputs.js'
 
 class Problem extends Error {}
 
@@ -625,6 +625,7 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     )
   }
   const cleanup = field(() => parseCleanup(read('cleanup')))
+  const diagnosticsArtifact = choice<DiagnosticsArtifact>('diagnostics-artifact')
   const onExisting = field(() => {
     const v = read('on-existing')
     if (!(ON_EXISTING_VALUES as readonly string[]).includes(v)) reject('on-existing', v, ON_EXISTING_FORMS)
@@ -664,9 +665,28 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     cache: cache!,
     offline: offline!,
     cleanup: cleanup!,
+    diagnosticsArtifact: diagnosticsArtifact!,
     onExisting: onExisting!,
     dryRun: dryRun!,
     planDir: planDirRaw === '' ? undefined : planDirRaw,
     notes
   }
+}
+
+/**
+ * Every secret value the inputs hold, as the main step masked them (registry-credentials'
+ * tokens and their base64 forms, kubeadm-config's inline tokens, github-token): what the
+ * diagnostics archive is redacted of, as an artifact is never masked. Read even where another
+ * input is bad: the secrets are handed over before anything else is parsed.
+ */
+export function inputSecrets(get: InputGetter): string[] {
+  const out: string[] = []
+  try {
+    parseInputs(get, { secret: (s) => out.push(s) })
+  } catch {
+    // what was handed over before the problem is all there is
+  }
+  const token = get('github-token').trim()
+  if (token !== '') out.push(token)
+  return out
 }

@@ -12,7 +12,7 @@
 import { CNI_NAMES, CNIS } from '../cnis/index.js'
 import { RUNTIME_NAMES } from '../runtimes/index.js'
 import { DEFAULTS } from '../config/defaults.js'
-import { ON_EXISTING_VALUES, type Sections } from '../config/inputs.js'
+import { DIAGNOSTICS_ARTIFACT_VALUES, ON_EXISTING_VALUES, type Sections } from '../config/inputs.js'
 import { OLDEST_MINOR } from '../config/kubernetes.js'
 import { MIRROR_PRESET_NAMES, MIRROR_PRESETS } from '../config/presets.js'
 
@@ -451,6 +451,18 @@ export const INPUTS = [
       "'auto' undoes every host change the action recorded (kubeadm reset, files put back, units, swap, sysctls) in the post step on self-hosted runners only; 'true' always; 'false' never.",
     summary:
       "`auto` (self-hosted only), `true`, `false`: undo every recorded host change in the post step"
+  },
+  {
+    name: 'diagnostics-artifact',
+    field: 'diagnosticsArtifact',
+    section: 'run',
+    kind: 'enum',
+    values: DIAGNOSTICS_ARTIFACT_VALUES,
+    default: DEFAULTS.diagnosticsArtifact,
+    description:
+      "When the post step uploads one artifact with everything it knows about the run: 'on-failure' (the main step failed, or the job was cancelled or timed out while it ran), 'always', or 'never'. It holds the diagnostics the log shows, the whole journals of the kubelet and the runtime, `kubectl cluster-info dump`, every pod's logs (previous ones too), the configuration files the action wrote (secrets redacted), the ledger and the timings, as one .tar.gz named after the job and its run attempt.",
+    summary:
+      "`on-failure`, `always`, `never`: when the post step uploads the diagnostics archive (see [The diagnostics artifact](#the-diagnostics-artifact))"
   },
   {
     name: 'on-existing',

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { PHASES, type StepId } from '../engine/step.js'
+import { PHASES, type StepId, type StepTiming } from '../engine/step.js'
 import { parseChange, underRoots, type Change } from '../host/changes/index.js'
 import type { Run } from '../host/exec.js'
 import type { Paths } from '../host/paths.js'
@@ -91,11 +91,12 @@ export interface HostLedgerOptions {
   scratch?: string
 }
 
-const HEAD_FIELDS = new Set(['changes', 'completed', 'failed', 'finished', 'cleanup', 'kubeconfig', 'paths', 'runtime', 'cni', 'addons'])
+const HEAD_FIELDS = new Set(['changes', 'completed', 'failed', 'finished', 'cleanup', 'kubeconfig', 'paths', 'runtime', 'cni', 'addons', 'timings'])
 
 /**
- * The record's schema. `cache` is not in it: the host's copy never holds what the post step
- * saves (hostLedgerStore drops it), as only this job's own post step may act on it.
+ * The record's schema. `cache` and `diagnosticsArtifact` are not in it: the host's copy never
+ * holds what the post step saves or uploads (hostLedgerStore drops them), as only this job's
+ * own post step may act on it.
  */
 export function parseHostRecord(raw: unknown, o: Pick<HostLedgerOptions, 'paths' | 'known'> & { roots: readonly string[]; named?: string[] }): LedgerRecord {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('is not a JSON object')
@@ -125,8 +126,16 @@ export function parseHostRecord(raw: unknown, o: Pick<HostLedgerOptions, 'paths'
   if (r.addons !== undefined && !(Array.isArray(r.addons) && r.addons.every((a) => typeof a === 'string' && o.known.addons.includes(a)))) {
     throw new Error(`field 'addons' is ${JSON.stringify(r.addons)}; accepted: a list of ${o.known.addons.join(', ') || 'no add-ons'}`)
   }
+  // the steps' times, only ever reported (the diagnostics archive's timings)
+  const timing = (t: unknown): boolean => {
+    if (typeof t !== 'object' || t === null || Array.isArray(t)) return false
+    const v = t as Record<string, unknown>
+    return Object.keys(v).length === 4 && typeof v.id === 'string' && steps.has(v.id) && (PHASES as readonly unknown[]).includes(v.phase) && Number.isFinite(v.start) && Number.isFinite(v.end)
+  }
+  if (r.timings !== undefined && !(Array.isArray(r.timings) && r.timings.every(timing))) throw new Error("field 'timings' is not a list of {id, phase, start, end}, each a step id, a phase and two numbers")
   const rec: LedgerRecord = { changes, completed: r.completed as StepId[], cleanup: r.cleanup, kubeconfig: r.kubeconfig, paths: o.paths, runtime: r.runtime as LedgerRecord['runtime'], cni: r.cni as LedgerRecord['cni'] }
   if (r.addons !== undefined) rec.addons = r.addons as string[]
+  if (r.timings !== undefined) rec.timings = r.timings as StepTiming[]
   if (failed) rec.failed = failed
   if (r.finished !== undefined) rec.finished = r.finished
   return rec
@@ -177,7 +186,7 @@ export function hostLedgerStore(o: HostLedgerOptions): LedgerStore {
       dirReady = true
     }
     // what the post step of this job saves is the job's alone: never in the host's copy
-    const kept = Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'cache'))
+    const kept = Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'cache' && k !== 'diagnosticsArtifact'))
     await mkdir(scratch, { recursive: true })
     const tmp = join(scratch, `ksn-ledger-${randomUUID()}`)
     await writeFile(tmp, JSON.stringify(kept, null, 2), { mode: 0o600 })

@@ -8,7 +8,8 @@
 // until a cleanup undoes everything it records.
 import * as core from '@actions/core'
 import type { CacheRecord } from '../cache/session.js'
-import type { StepId } from '../engine/step.js'
+import type { DiagnosticsArtifact } from '../config/inputs.js'
+import type { StepId, StepTiming } from '../engine/step.js'
 import type { Change } from '../host/ledger.js'
 import type { Paths } from '../host/paths.js'
 
@@ -32,6 +33,10 @@ export interface LedgerRecord {
   addons?: string[]
   /** set once the run succeeded with the cache on: what the post step saves */
   cache?: CacheRecord
+  /** when this job's post step uploads the diagnostics archive; absent: on-failure */
+  diagnosticsArtifact?: DiagnosticsArtifact
+  /** each step that ended, with its times: the archive's timings (a cancelled run's too) */
+  timings?: StepTiming[]
 }
 
 /** The record but its changes: saved where it changes (a step done, the run's end). */

@@ -2,7 +2,7 @@
 // kubelet talks to. One folder per runtime, one line in ./index.ts.
 import type { RegistryCredential, RegistryMirror } from '../config/inputs.js'
 import type { Learned } from '../engine/learned.js'
-import type { Hint, Probe } from '../engine/diagnostics.js'
+import type { Hint, Journal, Probe } from '../engine/diagnostics.js'
 import type { Step } from '../engine/step.js'
 import type { ClusterInputs, Config, ImagesInputs, SourcesInputs } from '../config/inputs.js'
 import type { Artifact } from '../host/download.js'
@@ -37,6 +37,8 @@ export interface RuntimeDriver {
   hostRoots(paths: Paths): string[]
   /** for the post step, which knows only the paths: probes say what they require */
   diagnostics(paths: Paths): Probe[]
+  /** the units whose whole journals go into the diagnostics archive; none where absent */
+  journals?(paths: Paths): Journal[]
   hints: readonly Hint[]
 }
 

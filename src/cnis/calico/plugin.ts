@@ -88,6 +88,9 @@ export const calico: CniPlugin = {
   }),
 
   hostRoots: (paths) => Object.values(CALICO_DIRS).map((d) => onHost(paths, d)),
+  // the CNI plugin's own log (calico.yaml's cni_network_config log_file_path), and the node
+  // name calico-node wrote, whose absence is the commonest failure (see the hints)
+  hostFiles: (paths) => [onHost(paths, join(CALICO_DIRS.log, 'cni/cni.log')), onHost(paths, join(CALICO_DIRS.lib, 'nodename'))],
   diagnostics: (_paths, kubectl, kubeconfig) => [
     {
       title: 'calico-node logs',

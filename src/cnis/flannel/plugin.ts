@@ -59,6 +59,8 @@ export const flannel: CniPlugin = {
   }),
 
   hostRoots: (paths) => [onHost(paths, FLANNEL.runDir)],
+  // the subnet flanneld leased and the network it read: what the CNI plugin gives pods
+  hostFiles: (paths) => [onHost(paths, join(FLANNEL.runDir, 'subnet.env'))],
   diagnostics: (_paths, kubectl, kubeconfig) => [
     { title: 'flannel logs', argv: [kubectl, 'logs', '-n', FLANNEL.namespace, '-l', 'app=flannel', '--all-containers', '--tail', '40'], env: { KUBECONFIG: kubeconfig }, requires: [kubectl, kubeconfig] }
   ],

@@ -247,6 +247,7 @@ export const containerd: RuntimeDriver = {
     // crictl reads its endpoint from /etc/crictl.yaml, which names the one the cluster uses
     { title: 'containers (crictl ps -a)', argv: [join(paths.binDir, 'crictl'), 'ps', '-a'], privileged: true, requires: [join(paths.binDir, 'crictl'), paths.crictlConfig] }
   ],
+  journals: (paths) => [{ unit: 'containerd' }, { unit: PRIVATE_UNIT, requires: [join(paths.systemdDir, `${PRIVATE_UNIT}.service`)] }],
 
   hints: [
     { pattern: /unknown service runtime\.v1\.RuntimeService/, hint: "containerd's CRI plugin is disabled (disabled_plugins = [\"cri\"]): the action writes a config with CRI on; check that nothing rewrote /etc/containerd/config.toml." },

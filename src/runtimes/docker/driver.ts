@@ -193,6 +193,8 @@ export const docker: RuntimeDriver = {
     { title: 'docker journal (last 40 lines)', argv: journalArgv('docker', 40), privileged: true },
     { title: 'containers (crictl ps -a)', argv: [join(paths.binDir, 'crictl'), 'ps', '-a'], privileged: true, requires: [join(paths.binDir, 'crictl'), paths.crictlConfig] }
   ],
+  // cri-dockerd's journal is the cri-docker unit's; Docker's is where its containers' failures show
+  journals: (paths) => [{ unit: 'cri-docker', requires: [join(paths.systemdDir, SERVICE_UNIT)] }, { unit: 'docker' }],
 
   hints: [
     { pattern: /client version 1\.\d+ is too old/i, hint: `Docker refuses the API version cri-dockerd ${CRI_DOCKERD.version} speaks (${CRI_DOCKERD.dockerApiVersion}, from the Docker client it is built with): this Docker is newer than any the action was checked against. Use container-runtime: containerd, or a Docker whose minimum API version (docker version: "minimum version") is ${CRI_DOCKERD.dockerApiVersion} or lower.` },
