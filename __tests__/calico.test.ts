@@ -73,10 +73,10 @@ describe('cni: calico in the dry run', () => {
   it("fetches the pinned release's manifest, sets the pool, preloads its images, applies it, and waits in kube-system", () => {
     const p = plan()
     const text = renderPlan(p.steps, p.learned)
-    assert.match(text, /config\.cni: calico manifest \(v3\.32\.2\), CALICO_IPV4POOL_CIDR = 10\.244\.0\.0\/16/)
-    assert.match(text, /GET https:\/\/github\.com\/projectcalico\/calico\/raw\/v3\.32\.2\/manifests\/calico\.yaml/)
+    assert.match(text, /config\.cni: calico manifest \(v3\.32\.1\), CALICO_IPV4POOL_CIDR = 10\.244\.0\.0\/16/)
+    assert.match(text, /GET https:\/\/github\.com\/projectcalico\/calico\/raw\/v3\.32\.1\/manifests\/calico\.yaml/)
     assert.match(text, /set calico-node's CALICO_IPV4POOL_CIDR to 10\.244\.0\.0\/16; write \/etc\/kubeadm-single-node\/cni\.yaml/)
-    for (const image of CALICO.images('v3.32.2')) assert.match(text, new RegExp(`images pull --local --hosts-dir /etc/containerd/certs\\.d ${image.replace(/\./g, '\\.')}`))
+    for (const image of CALICO.images(CALICO.version)) assert.match(text, new RegExp(`images pull --local --hosts-dir /etc/containerd/certs\\.d ${image.replace(/\./g, '\\.')}`))
     assert.match(text, /network\.cni: apply calico/)
     assert.match(text, /kubectl apply -f \/etc\/kubeadm-single-node\/cni\.yaml/)
     assert.doesNotMatch(text, /kube-flannel|flannel-io/)
@@ -96,13 +96,13 @@ describe('cni: calico in the dry run', () => {
 
   it('fetches through github-url and mirror-preset, and pulls quay.io through its mirror', () => {
     const text = renderPlan(plan({ 'mirror-preset': 'china' }).steps, plan({ 'mirror-preset': 'china' }).learned)
-    assert.match(text, /GET https:\/\/files\.m\.daocloud\.io\/github\.com\/projectcalico\/calico\/raw\/v3\.32\.2\/manifests\/calico\.yaml/)
+    assert.match(text, /GET https:\/\/files\.m\.daocloud\.io\/github\.com\/projectcalico\/calico\/raw\/v3\.32\.1\/manifests\/calico\.yaml/)
     assert.ok(text.includes('write /etc/containerd/certs.d/quay.io/hosts.toml'))
     assert.ok(text.includes('[host."https://quay.m.daocloud.io"]'))
     // image-repository is kubeadm's: calico's images keep their names, as flannel's do
-    assert.match(text, /images pull --local --hosts-dir \/etc\/containerd\/certs\.d quay\.io\/calico\/node:v3\.32\.2/)
+    assert.match(text, /images pull --local --hosts-dir \/etc\/containerd\/certs\.d quay\.io\/calico\/node:v3\.32\.1/)
     const ghes = renderPlan(plan({ 'github-url': 'https://ghes.example' }).steps, plan().learned)
-    assert.match(ghes, /GET https:\/\/ghes\.example\/projectcalico\/calico\/raw\/v3\.32\.2\/manifests\/calico\.yaml/)
+    assert.match(ghes, /GET https:\/\/ghes\.example\/projectcalico\/calico\/raw\/v3\.32\.1\/manifests\/calico\.yaml/)
   })
 
   it("takes flannel's named release from the file of its tag too", () => {
@@ -125,7 +125,7 @@ describe('cni: calico at run time', () => {
   let server: TestServer
   const saved = { ...process.env }
   before(async () => {
-    server = await serve({ '/gh/projectcalico/calico/raw/v3.32.2/manifests/calico.yaml': { body: UPSTREAM } })
+    server = await serve({ '/gh/projectcalico/calico/raw/v3.32.1/manifests/calico.yaml': { body: UPSTREAM } })
     // the tool cache downloads into the runner's temporary directory
     process.env.RUNNER_TEMP = await mkdtemp(join(tmpdir(), 'ksn-calico-'))
   })
@@ -141,7 +141,7 @@ describe('cni: calico at run time', () => {
     const learned: Learned = { ...p.learned, cniImages: [] }
     const step = p.steps.find((s) => s.id === 'config.cni')!
     await execute([{ ...step, needs: [] }], { host, learned })
-    assert.deepEqual(server.hits, ['/gh/projectcalico/calico/raw/v3.32.2/manifests/calico.yaml'])
+    assert.deepEqual(server.hits, ['/gh/projectcalico/calico/raw/v3.32.1/manifests/calico.yaml'])
     assert.deepEqual(learned.cniImages, ['quay.io/calico/cni:v3.32.1', 'quay.io/calico/node:v3.32.1', 'quay.io/calico/kube-controllers:v3.32.1'])
     const env = calicoNode(docs(written.get('/etc/kubeadm-single-node/cni.yaml')!)).env as Array<{ name: string; value?: string }>
     assert.equal(env.find((e) => e.name === 'CALICO_IPV4POOL_CIDR')?.value, '10.32.0.0/16')
@@ -221,5 +221,41 @@ describe("flannel's pinned manifest at run time", () => {
     const local = await fetchFrom('127.0.0.1', FLANNEL_MANIFEST)
     assert.equal(local.error, undefined)
     assert.ok(local.images.includes('ghcr.io/flannel-io/flannel:v0.28.9'))
+  })
+})
+
+describe("Calico's pinned manifest at run time", () => {
+  const saved = { ...process.env }
+  after(() => {
+    process.env = saved
+  })
+
+  it('refuses a manifest a mirror elsewhere changed, before anything is applied; one on this machine is its own', async (t) => {
+    const addr = nonLoopbackAddress()
+    if (!addr) return t.skip('no non-loopback IPv4 address here to serve a remote-looking mirror from')
+    const run = async (host: string, body: string): Promise<{ error?: Error; images: string[] }> => {
+      const server = await serve({ [`/gh/projectcalico/calico/raw/${CALICO.version}/manifests/calico.yaml`]: { body } }, host)
+      process.env.RUNNER_TEMP = await mkdtemp(join(tmpdir(), 'ksn-calico-pin-'))
+      try {
+        // a URL the inputs would refuse over plain http: set directly, as an https mirror would be
+        const c = { ...config({ cni: 'calico', 'pod-network-cidr': '10.32.0.0/16' }), githubUrl: `${server.url}/gh` }
+        const p = buildPlan({ config: c, facts: hostedRunner, version: 'v1.34.2', paths: HOST_PATHS })
+        const learned: Learned = { ...p.learned, cniImages: [] }
+        const error = await execute([{ ...p.steps.find((s) => s.id === 'config.cni')!, needs: [] }], { host: { writeFile: async () => {} } as unknown as Host, learned }).then(
+          () => undefined,
+          (err: Error) => err
+        )
+        return { error, images: learned.cniImages }
+      } finally {
+        await server.close()
+      }
+    }
+    // the trimmed fixture is not the upstream file, as a changed copy would not be
+    const remote = await run(addr, UPSTREAM)
+    assert.match(remote.error?.message ?? '', new RegExp(`The calico manifest from http://.*calico\\.yaml has SHA-256 [0-9a-f]{64}, but the action pins ${CALICO.manifestSha256} for ${CALICO.version.replace(/\./g, '\\.')}\\. Nothing was applied`))
+    assert.deepEqual(remote.images, [])
+    const local = await run('127.0.0.1', UPSTREAM)
+    assert.equal(local.error, undefined)
+    assert.ok(local.images.includes(`quay.io/calico/node:${CALICO.version}`))
   })
 })

@@ -79,7 +79,7 @@ describe('inputs', () => {
     ['cni', 'weave', /accepted: 'flannel', 'calico', 'bridge', 'none'/],
     ['cni-version', 'v3.32', /a release such as 'v3\.32\.2'/],
     ['cni-version', 'stable', /'latest' \(its newest release/],
-    ['cni-version', 'v0.28.9;id', /accepted: '' \(the release the CNI pins: flannel v0\.28\.9, calico v3\.32\.2\)/],
+    ['cni-version', 'v0.28.9;id', /accepted: '' \(the release the CNI pins: flannel v0\.28\.9, calico v3\.32\.1\)/],
     ['pod-network-cidr', '10.244.0.0', /IPv4 network in CIDR form/],
     ['pod-network-cidr', '10.244.0.0/33', /IPv4 network in CIDR form/],
     ['pod-network-cidr', '300.1.0.0/16', /IPv4 network in CIDR form/],
@@ -411,7 +411,7 @@ describe('action.yml says the rules', () => {
     assert.match(described('image-archives'), /one path per line, each kept whole/)
     assert.match(described('image-archives'), /may not begin with '-'/)
     assert.match(described('cni-manifest'), /other schemes \(file:\/\/, ftp:\/\/, \.\.\.\) are refused/)
-    assert.match(described('cni-version'), /flannel v0\.28\.9, calico v3\.32\.2/)
+    assert.match(described('cni-version'), /flannel v0\.28\.9, calico v3\.32\.1/)
     assert.match(described('github-token'), /never printed/)
   })
 })

@@ -54568,15 +54568,17 @@ function renderCalicoManifest(source, podCidr) {
 
 // src/cnis/calico/plugin.ts
 var CALICO = {
-  // projectcalico/calico's release of 24 Aug 2026 (release-notes/v3.32.2-release-notes.md,
-  // stored at commit 0b3dace2988975172b81eb369f80884ebd160b0a). Its tag is newer than the copy
-  // of the repository read for this pin, whose newest release tag is v3.32.1 (commit
-  // 0ca9d1b93644778cafdf1812f3dda02ac0c361e8): there manifests/calico.yaml names exactly the
-  // images below, and the release commit ("build: v3.32.1 release", a30bd590) changed nothing
-  // in it but their tags. v3.33 is not taken: its manifest replaces calico/cni and
+  // projectcalico/calico tag v3.32.1 (commit 0ca9d1b93644778cafdf1812f3dda02ac0c361e8,
+  // 2026-06-24). manifests/calico.yaml is no release asset: Calico's install docs read it from
+  // the tag, and the action does the same; the SHA-256 of the file at that commit is pinned, so
+  // that no mirror can change the privileged pods it runs. v3.32.2 (24 Aug 2026) is newer than
+  // every copy of the repository this pin could be read from, so its bytes could not be
+  // checked: the pin stays at v3.32.1 until they can (`cni-version: v3.32.2` fetches it,
+  // unpinned, as any other release). v3.33 is not taken: its manifest replaces calico/cni and
   // calico/kube-controllers with quay.io/calico/calico (release-v3.33 branch), which needs
   // this list and the leftovers below to change against a manifest read at its tag.
-  version: "v3.32.2",
+  version: "v3.32.1",
+  manifestSha256: "a1df919d9721cf667accdc3e72848911b0cb25cfab7d2478ad0c996302c95744",
   // The images the pinned manifest names: calico.yaml takes them from quay.io since v3.30
   // (projectcalico/calico#10025, "replace docker.io with quay.io"), tagged with the release.
   // The run reads them from the manifest itself; these only predict them for the dry run.
@@ -54599,6 +54601,7 @@ var calico = {
     source: calicoManifestSource,
     render: renderCalicoManifest,
     pinnedImages: CALICO.images(CALICO.version),
+    pinnedSha256: CALICO.manifestSha256,
     sets: { title: "CALICO_IPV4POOL_CIDR", full: "calico-node's CALICO_IPV4POOL_CIDR" }
   }),
   leftovers: (paths) => ({
@@ -57846,7 +57849,7 @@ var INPUTS = [
     kind: "url-or-path",
     default: "",
     description: "An https URL (http only to this machine: localhost, 127.0.0.0/8, [::1]) or a local path to use instead of the chosen CNI's pinned manifest (kube-flannel.yml, or Calico's calico.yaml), for offline runners or a patched manifest; other schemes (file://, ftp://, ...) are refused, and a local file must exist and be readable before anything changes. Flannel's net-conf Network, or calico-node's CALICO_IPV4POOL_CIDR, is set to pod-network-cidr.",
-    summary: "an https URL (http only to localhost) or a local path replacing the CNI's pinned manifest (`kube-flannel.yml` v0.28.9, Calico's `calico.yaml` v3.32.2); a local file must exist before anything changes"
+    summary: "an https URL (http only to localhost) or a local path replacing the CNI's pinned manifest (`kube-flannel.yml` v0.28.9, Calico's `calico.yaml` v3.32.1); a local file must exist before anything changes"
   },
   {
     name: "cni-version",
@@ -57855,8 +57858,8 @@ var INPUTS = [
     kind: "cni-version",
     forms: CNI_VERSION_FORMS,
     default: "",
-    description: "The CNI's release: '' for the one the action pins and is tested with (flannel v0.28.9, calico v3.32.2), 'latest' for its newest release (the highest version among its GitHub releases, drafts and pre-releases left out, looked up with GitHub's API and github-token), or a release such as 'v3.32.2'. Not with cni 'none' or with cni-manifest. Any release but the pinned one has its images read from its manifest, and the dry run cannot name them.",
-    summary: "empty: the release the action pins and is tested with (flannel v0.28.9, calico v3.32.2); `latest`: the highest release on GitHub (drafts and pre-releases left out), looked up with `github-token`; or a release such as `v3.32.2`. Not with `cni: none` or `cni-manifest`. Only the pinned release's images are named in the dry run; another's are read from its manifest"
+    description: "The CNI's release: '' for the one the action pins and is tested with (flannel v0.28.9, calico v3.32.1), 'latest' for its newest release (the highest version among its GitHub releases, drafts and pre-releases left out, looked up with GitHub's API and github-token), or a release such as 'v3.32.2'. Not with cni 'none' or with cni-manifest. Any release but the pinned one has its images read from its manifest, and the dry run cannot name them.",
+    summary: "empty: the release the action pins and is tested with (flannel v0.28.9, calico v3.32.1); `latest`: the highest release on GitHub (drafts and pre-releases left out), looked up with `github-token`; or a release such as `v3.32.2`. Not with `cni: none` or `cni-manifest`. Only the pinned release's images are named in the dry run; another's are read from its manifest"
   },
   {
     name: "pod-network-cidr",

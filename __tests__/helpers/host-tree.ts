@@ -181,7 +181,7 @@ export async function releaseRoutes(): Promise<Record<string, Route>> {
   file('/gh/containerd/containerd/releases/download/v2.2.1/containerd-2.2.1-linux-amd64.tar.gz', await readFile(join(work, 'containerd.tgz')))
   routes['/gh/containerd/containerd/releases/download/v2.2.1/containerd-2.2.1-linux-amd64.tar.gz.sha256sum'] = routes['/gh/containerd/containerd/releases/download/v2.2.1/containerd-2.2.1-linux-amd64.tar.gz.sha256']
   routes['/gh/flannel-io/flannel/raw/v0.28.9/Documentation/kube-flannel.yml'] = { body: FLANNEL_MANIFEST }
-  routes['/gh/projectcalico/calico/raw/v3.32.2/manifests/calico.yaml'] = { body: CALICO_MANIFEST }
+  routes['/gh/projectcalico/calico/raw/v3.32.1/manifests/calico.yaml'] = { body: CALICO_MANIFEST }
   routes['/'] = { body: '<h1>Welcome to nginx!</h1>' }
   return routes
 }

@@ -153,7 +153,7 @@ export const INPUTS = [
     description:
       "An https URL (http only to this machine: localhost, 127.0.0.0/8, [::1]) or a local path to use instead of the chosen CNI's pinned manifest (kube-flannel.yml, or Calico's calico.yaml), for offline runners or a patched manifest; other schemes (file://, ftp://, ...) are refused, and a local file must exist and be readable before anything changes. Flannel's net-conf Network, or calico-node's CALICO_IPV4POOL_CIDR, is set to pod-network-cidr.",
     summary:
-      "an https URL (http only to localhost) or a local path replacing the CNI's pinned manifest (`kube-flannel.yml` v0.28.9, Calico's `calico.yaml` v3.32.2); a local file must exist before anything changes"
+      "an https URL (http only to localhost) or a local path replacing the CNI's pinned manifest (`kube-flannel.yml` v0.28.9, Calico's `calico.yaml` v3.32.1); a local file must exist before anything changes"
   },
   {
     name: 'cni-version',
@@ -163,9 +163,9 @@ export const INPUTS = [
     forms: CNI_VERSION_FORMS,
     default: '',
     description:
-      "The CNI's release: '' for the one the action pins and is tested with (flannel v0.28.9, calico v3.32.2), 'latest' for its newest release (the highest version among its GitHub releases, drafts and pre-releases left out, looked up with GitHub's API and github-token), or a release such as 'v3.32.2'. Not with cni 'none' or with cni-manifest. Any release but the pinned one has its images read from its manifest, and the dry run cannot name them.",
+      "The CNI's release: '' for the one the action pins and is tested with (flannel v0.28.9, calico v3.32.1), 'latest' for its newest release (the highest version among its GitHub releases, drafts and pre-releases left out, looked up with GitHub's API and github-token), or a release such as 'v3.32.2'. Not with cni 'none' or with cni-manifest. Any release but the pinned one has its images read from its manifest, and the dry run cannot name them.",
     summary:
-      "empty: the release the action pins and is tested with (flannel v0.28.9, calico v3.32.2); `latest`: the highest release on GitHub (drafts and pre-releases left out), looked up with `github-token`; or a release such as `v3.32.2`. Not with `cni: none` or `cni-manifest`. Only the pinned release's images are named in the dry run; another's are read from its manifest"
+      "empty: the release the action pins and is tested with (flannel v0.28.9, calico v3.32.1); `latest`: the highest release on GitHub (drafts and pre-releases left out), looked up with `github-token`; or a release such as `v3.32.2`. Not with `cni: none` or `cni-manifest`. Only the pinned release's images are named in the dry run; another's are read from its manifest"
   },
   {
     name: 'pod-network-cidr',

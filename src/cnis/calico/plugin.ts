@@ -12,15 +12,17 @@ import type { CniPlugin } from '../types.js'
 import { renderCalicoManifest } from './manifest.js'
 
 export const CALICO = {
-  // projectcalico/calico's release of 24 Aug 2026 (release-notes/v3.32.2-release-notes.md,
-  // stored at commit 0b3dace2988975172b81eb369f80884ebd160b0a). Its tag is newer than the copy
-  // of the repository read for this pin, whose newest release tag is v3.32.1 (commit
-  // 0ca9d1b93644778cafdf1812f3dda02ac0c361e8): there manifests/calico.yaml names exactly the
-  // images below, and the release commit ("build: v3.32.1 release", a30bd590) changed nothing
-  // in it but their tags. v3.33 is not taken: its manifest replaces calico/cni and
+  // projectcalico/calico tag v3.32.1 (commit 0ca9d1b93644778cafdf1812f3dda02ac0c361e8,
+  // 2026-06-24). manifests/calico.yaml is no release asset: Calico's install docs read it from
+  // the tag, and the action does the same; the SHA-256 of the file at that commit is pinned, so
+  // that no mirror can change the privileged pods it runs. v3.32.2 (24 Aug 2026) is newer than
+  // every copy of the repository this pin could be read from, so its bytes could not be
+  // checked: the pin stays at v3.32.1 until they can (`cni-version: v3.32.2` fetches it,
+  // unpinned, as any other release). v3.33 is not taken: its manifest replaces calico/cni and
   // calico/kube-controllers with quay.io/calico/calico (release-v3.33 branch), which needs
   // this list and the leftovers below to change against a manifest read at its tag.
-  version: 'v3.32.2',
+  version: 'v3.32.1',
+  manifestSha256: 'a1df919d9721cf667accdc3e72848911b0cb25cfab7d2478ad0c996302c95744',
   // The images the pinned manifest names: calico.yaml takes them from quay.io since v3.30
   // (projectcalico/calico#10025, "replace docker.io with quay.io"), tagged with the release.
   // The run reads them from the manifest itself; these only predict them for the dry run.
@@ -58,6 +60,7 @@ export const calico: CniPlugin = {
     source: calicoManifestSource,
     render: renderCalicoManifest,
     pinnedImages: CALICO.images(CALICO.version),
+    pinnedSha256: CALICO.manifestSha256,
     sets: { title: 'CALICO_IPV4POOL_CIDR', full: "calico-node's CALICO_IPV4POOL_CIDR" }
   }),
 
