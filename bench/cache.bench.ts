@@ -23,31 +23,24 @@
 // Also --mbps, --link-mbps, --rtt-ms, --setup-rtts (the internet link), --rounds, --scale,
 // --sizes as bench:fetch. Needs root, the bed's packages, and zstd (what @actions/cache packs
 // with on a runner; gzip without it).
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { actionsCache } from '../src/cache/backend.js'
 import { entryLayout, writeManifest } from '../src/cache/entry.js'
 import { cacheKey } from '../src/cache/key.js'
 import { CacheSession, mb as mbOf } from '../src/cache/session.js'
-import { createRun } from '../src/host/exec.js'
 import { cachedTarball } from '../src/host/download.js'
 import { preloadImages } from '../src/images/preload.js'
-import { parseInputs } from '../src/inputs/parse.js'
-import { artifacts } from '../src/phases/artifacts.js'
 import { kubernetesBinaries } from '../src/phases/binaries.js'
 import { importCached } from '../src/phases/images.js'
-import { renderContainerdConfig, renderHostsToml } from '../src/runtimes/containerd/config.js'
-import { waitForContainerd } from '../src/runtimes/containerd/ready.js'
 import { containerdStore, ctrArgv } from '../src/runtimes/containerd/store.js'
-import { Daemon } from '../__tests__/bed/daemons.js'
-import { BINS, bedUnavailable } from '../__tests__/bed/env.js'
-import { startRegistry } from '../__tests__/bed/registry.js'
+import { BINS } from '../__tests__/bed/env.js'
 import { startCacheService } from '../__tests__/helpers/cache-service.js'
 import { hostedRunner } from '../__tests__/helpers/facts.js'
-import { pushImageSet } from './image-set.js'
-import { DEFAULT_SIZES, fileServer, parseSizes, releaseTree, VERSION } from './release-bed.js'
-import { describeShaping, flagValue, newLink, shapingFromEnv, startShapingProxy } from './shaping-proxy.js'
+import { openBed, run, withContainerd } from './bed.js'
+import { DEFAULT_SIZES, parseSizes, startShapedMirrors, VERSION } from './release-bed.js'
+import { describeShaping, flagValue, shapingFromEnv, startShapingProxy } from './shaping-proxy.js'
 
 const MiB = 1024 * 1024
 const started = performance.now()
@@ -65,55 +58,19 @@ const ROUNDS = Math.max(1, Math.round(num('--rounds', 3)))
 const SCALE = num('--scale', 1)
 const SIZES = parseSizes(flagValue(argv, '--sizes') ?? DEFAULT_SIZES)
 
-const skip = bedUnavailable()
-if (skip) {
-  console.log(`bench skipped: ${skip}`)
-  process.exit(0)
-}
+const bed = openBed()
+const { undo, cleanup } = bed
 
-const undo: Array<() => Promise<unknown>> = []
-const daemons = new Set<Daemon>()
-let cleaned: Promise<void> | undefined
-const cleanup = (): Promise<void> =>
-  (cleaned ??= (async () => {
-    for (const d of daemons) await d.stop().catch(() => {})
-    for (const u of undo.reverse()) await u().catch((err: unknown) => console.error(`cleanup: ${(err as Error).message}`))
-  })())
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: cleaning up`)
-    void cleanup().finally(() => process.exit(130))
-  })
-}
-
-const run = createRun({ sudo: false, debug: () => {} })
 const noLog = (): void => {}
 const dir = await mkdtemp(join(tmpdir(), 'ksn-bench-cache-'))
 undo.push(() => rm(dir, { recursive: true, force: true }))
 
 try {
-  const registry = await startRegistry(dir)
-  daemons.add(registry.daemon)
-  const pushed = await pushImageSet(dir, registry.host, SCALE)
-  const images = pushed.map((p) => p.name)
-  const files = await fileServer(join(dir, 'www'), await releaseTree(join(dir, 'www'), SIZES))
-  undo.push(() => new Promise<void>((r) => files.server.close(() => r())))
-  const link = newLink(net)
-  const imageFront = await startShapingProxy(registry.host, net, link)
-  const fileFront = await startShapingProxy(files.host, net, link)
+  const { images, imageFront, fileFront, certs, config, arts } = await startShapedMirrors(bed, dir, { shaping: net, sizes: SIZES, scale: SCALE })
   const service = await startCacheService()
   const cacheFront = await startShapingProxy(new URL(service.url).host, cacheLink)
   service.setPublicUrl(`http://${cacheFront.host}`)
-  for (const f of [imageFront, fileFront, cacheFront]) undo.push(() => f.close())
-  undo.push(() => service.close())
-
-  const certs = join(dir, 'certs')
-  for (const r of ['registry.k8s.io', 'ghcr.io', 'docker.io']) {
-    await mkdir(join(certs, r), { recursive: true })
-    await writeFile(join(certs, r, 'hosts.toml'), renderHostsToml({ registry: r, endpoints: [`http://${imageFront.host}`] }))
-  }
-  const config = parseInputs((name) => ({ 'kubernetes-version': VERSION, 'kubernetes-release-url': `http://${fileFront.host}/release`, 'github-url': `http://${fileFront.host}/gh` })[name] ?? '')
-  const arts = artifacts(config, VERSION, 'amd64')
+  undo.push(() => cacheFront.close(), () => service.close())
   // @actions/cache against the stand-in: its REST protocol (GHES's), every call through the cache's front
   delete process.env.ACTIONS_RESULTS_URL
   delete process.env.ACTIONS_CACHE_SERVICE_V2
@@ -141,19 +98,11 @@ try {
   /** one job's fetch in a fresh containerd and tool cache; `session` is the cache entry, if the cache is on */
   async function job(key: string | undefined, save: boolean): Promise<Sample> {
     const root = join(dir, `run-${runs++}`)
-    await mkdir(join(root, 'run'), { recursive: true })
     await rm(runnerTemp, { recursive: true, force: true })
     await mkdir(runnerTemp, { recursive: true })
-    await mkdir(join(root, 'tc'))
+    await mkdir(join(root, 'tc'), { recursive: true })
     process.env.RUNNER_TOOL_CACHE = join(root, 'tc')
-    const cfg = join(root, 'config.toml')
-    await writeFile(cfg, renderContainerdConfig({ major: 2, sandboxImage: 'registry.k8s.io/pause:3.10.1', certsDir: certs }))
-    const address = join(root, 'run', 'containerd.sock')
-    const daemon = new Daemon('containerd', () => [BINS.containerd2, '--config', cfg, '--root', join(root, 'root'), '--state', join(root, 'state'), '--address', address], join(root, 'log'))
-    daemons.add(daemon)
-    daemon.start()
-    try {
-      await waitForContainerd({ run, ctr: BINS.ctr2, address, deadline: Date.now() + 20_000, logs: () => daemon.logs(20) })
+    return withContainerd(bed, root, certs, async (address) => {
       const store = containerdStore(run, { ctr: BINS.ctr2, address, hostsDir: certs })
       for (const f of [imageFront, fileFront, cacheFront]) f.takeStats()
       const t0 = performance.now()
@@ -197,11 +146,7 @@ try {
       const c = cacheFront.takeStats()
       sample.cacheBytes = c.bytesDown + c.bytesUp
       return sample
-    } finally {
-      await daemon.stop()
-      daemons.delete(daemon)
-      await rm(root, { recursive: true, force: true })
-    }
+    })
   }
 
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB; containerd 2.x from ${BINS.containerd2}`)

@@ -21,26 +21,18 @@
 // Shaping as bench:network (--mbps, --link-mbps, --rtt-ms, --setup-rtts), plus --rounds and
 // --scale (image layers). Needs root and the bed's packages (containerd 2.x, a registry).
 import { statSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { parseInputs } from '../src/inputs/parse.js'
-import type { Config } from '../src/config/inputs.js'
-import { createRun } from '../src/host/exec.js'
 import { cachedTarball } from '../src/host/download.js'
 import { preloadImages } from '../src/images/preload.js'
-import { artifacts } from '../src/phases/artifacts.js'
 import { kubernetesBinaries } from '../src/phases/binaries.js'
-import { renderContainerdConfig, renderHostsToml } from '../src/runtimes/containerd/config.js'
-import { waitForContainerd } from '../src/runtimes/containerd/ready.js'
 import { containerdStore } from '../src/runtimes/containerd/store.js'
-import { Daemon } from '../__tests__/bed/daemons.js'
-import { BINS, bedUnavailable } from '../__tests__/bed/env.js'
-import { startRegistry } from '../__tests__/bed/registry.js'
+import { BINS } from '../__tests__/bed/env.js'
 import { hostedRunner } from '../__tests__/helpers/facts.js'
-import { pushImageSet } from './image-set.js'
-import { DEFAULT_SIZES, fileServer, parseSizes, releaseTree, VERSION } from './release-bed.js'
-import { describeShaping, flagValue, newLink, shapingFromEnv, startShapingProxy, type ShapingProxy } from './shaping-proxy.js'
+import { openBed, run, withContainerd } from './bed.js'
+import { DEFAULT_SIZES, parseSizes, startShapedMirrors, VERSION } from './release-bed.js'
+import { describeShaping, flagValue, shapingFromEnv } from './shaping-proxy.js'
 
 const MB = 1e6
 const MiB = 1024 * 1024
@@ -53,57 +45,16 @@ const SCALE = Number(flagValue(argv, '--scale') ?? process.env.KSN_BENCH_SCALE ?
 const SIZES = parseSizes(flagValue(argv, '--sizes') ?? DEFAULT_SIZES)
 if (!(ROUNDS >= 1) || !(SCALE > 0)) throw new Error('--rounds and --scale: numbers above 0')
 
-const skip = bedUnavailable()
-if (skip) {
-  console.log(`bench skipped: ${skip}`)
-  process.exit(0)
-}
+const bed = openBed()
+const { undo, cleanup } = bed
 
-const undo: Array<() => Promise<unknown>> = []
-const daemons = new Set<Daemon>()
-let cleaned: Promise<void> | undefined
-const cleanup = (): Promise<void> =>
-  (cleaned ??= (async () => {
-    for (const d of daemons) await d.stop().catch(() => {})
-    for (const u of undo.reverse()) await u().catch((err: unknown) => console.error(`cleanup: ${(err as Error).message}`))
-  })())
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: cleaning up`)
-    void cleanup().finally(() => process.exit(130))
-  })
-}
-
-const run = createRun({ sudo: false, debug: () => {} })
 const mb = (bytes: number): string => `${(bytes / MB).toFixed(1)} MB`
 
 const dir = await mkdtemp(join(tmpdir(), 'ksn-bench-fetch-'))
 undo.push(() => rm(dir, { recursive: true, force: true }))
 
 try {
-  const registry = await startRegistry(dir)
-  daemons.add(registry.daemon)
-  const pushed = await pushImageSet(dir, registry.host, SCALE)
-  const images = pushed.map((p) => p.name)
-  const served = await releaseTree(join(dir, 'www'), SIZES)
-  const files = await fileServer(join(dir, 'www'), served)
-  undo.push(() => new Promise<void>((r) => files.server.close(() => r())))
-
-  // one link, two fronts
-  const link = newLink(shaping)
-  const imageProxy: ShapingProxy = await startShapingProxy(registry.host, shaping, link)
-  const fileProxy: ShapingProxy = await startShapingProxy(files.host, shaping, link)
-  undo.push(() => imageProxy.close())
-  undo.push(() => fileProxy.close())
-  const certs = join(dir, 'certs')
-  for (const r of ['registry.k8s.io', 'ghcr.io', 'docker.io']) {
-    await mkdir(join(certs, r), { recursive: true })
-    await writeFile(join(certs, r, 'hosts.toml'), renderHostsToml({ registry: r, endpoints: [`http://${imageProxy.host}`] }))
-  }
-  // the action's inputs, parsed as a run would, with the mirrors pointed at the shaped front
-  const parsed = parseInputs((name) => ({ 'kubernetes-version': VERSION, 'kubernetes-release-url': `http://${fileProxy.host}/release`, 'github-url': `http://${fileProxy.host}/gh` })[name] ?? '')
-  const config: Config = parsed
-  const arts = artifacts(config, VERSION, 'amd64')
+  const { pushed, images, served, files, imageFront: imageProxy, fileFront: fileProxy, certs, config, arts } = await startShapedMirrors(bed, dir, { shaping, sizes: SIZES, scale: SCALE })
 
   type Mode = 'node-tarball' | 'bare'
   const MODES: Mode[] = ['node-tarball', 'bare']
@@ -122,20 +73,12 @@ try {
 
   async function measure(mode: Mode): Promise<Sample> {
     const root = join(dir, `run-${runs++}`)
-    await mkdir(join(root, 'run'), { recursive: true })
     const tc = join(root, 'tool-cache')
     const temp = join(root, 'temp')
-    await mkdir(tc)
+    await mkdir(tc, { recursive: true })
     await mkdir(temp)
     Object.assign(process.env, { RUNNER_TOOL_CACHE: tc, RUNNER_TEMP: temp })
-    const cfg = join(root, 'config.toml')
-    await writeFile(cfg, renderContainerdConfig({ major: 2, sandboxImage: 'registry.k8s.io/pause:3.10.1', certsDir: certs }))
-    const address = join(root, 'run', 'containerd.sock')
-    const daemon = new Daemon('containerd', () => [BINS.containerd2, '--config', cfg, '--root', join(root, 'root'), '--state', join(root, 'state'), '--address', address], join(root, 'log'))
-    daemons.add(daemon)
-    daemon.start()
-    try {
-      await waitForContainerd({ run, ctr: BINS.ctr2, address, deadline: Date.now() + 20_000, logs: () => daemon.logs(20) })
+    return withContainerd(bed, root, certs, async (address) => {
       const store = containerdStore(run, { ctr: BINS.ctr2, address, hostsDir: certs })
       imageProxy.takeStats()
       fileProxy.takeStats()
@@ -159,11 +102,7 @@ try {
       const f = fileProxy.takeStats()
       // both fronts' clocks were zeroed by takeStats just before t0
       return { seconds, binariesSeconds, imagesSeconds, fileBytes: files.take(), imageBytes: i.bytesDown, upBytes: i.bytesUp + f.bytesUp, lastByteSeconds: Math.max(i.lastDownMs, f.lastDownMs) / 1000 }
-    } finally {
-      await daemon.stop()
-      daemons.delete(daemon)
-      await rm(root, { recursive: true, force: true })
-    }
+    })
   }
 
   const setBytes = pushed.reduce((a, p) => a + p.blobs.reduce((b, x) => b + x.size, 0), 0)

@@ -22,16 +22,16 @@ import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises'
 import { Agent, createServer, request, type Server } from 'node:http'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { createRun } from '../src/host/exec.js'
 import { preloadImages } from '../src/images/preload.js'
 import type { ImageStore } from '../src/images/store.js'
 import { renderContainerdConfig, renderHostsToml } from '../src/runtimes/containerd/config.js'
 import { waitForContainerd } from '../src/runtimes/containerd/ready.js'
 import { containerdStore, ctrArgv } from '../src/runtimes/containerd/store.js'
 import { Daemon } from '../__tests__/bed/daemons.js'
-import { BINS, bedUnavailable } from '../__tests__/bed/env.js'
+import { BINS } from '../__tests__/bed/env.js'
 import { startRegistry, type Registry } from '../__tests__/bed/registry.js'
 import { describeShaping, flagValue, shapingFromEnv, startShapingProxy, type ShapingProxy, type ShapingStats, SLOT_MS } from './shaping-proxy.js'
+import { openBed, run } from './bed.js'
 import { pushImageSet } from './image-set.js'
 
 const MiB = 1024 * 1024
@@ -53,29 +53,9 @@ const shaping = shapingFromEnv(argv)
 const ROUNDS = Math.round(numberSetting('--rounds', 'KSN_BENCH_ROUNDS', 3))
 const SCALE = numberSetting('--scale', 'KSN_BENCH_SCALE', 1)
 
-const skip = bedUnavailable()
-if (skip) {
-  console.log(`bench skipped: ${skip}`)
-  process.exit(0)
-}
+const bed = openBed()
+const { undo, daemons, cleanup } = bed
 
-// Everything started is undone, in reverse, on the way out or on Ctrl-C.
-const undo: Array<() => Promise<unknown>> = []
-const daemons = new Set<Daemon>()
-let cleaned: Promise<void> | undefined
-const cleanup = (): Promise<void> =>
-  (cleaned ??= (async () => {
-    for (const d of daemons) await d.stop().catch(() => {})
-    for (const u of undo.reverse()) await u().catch((err: unknown) => console.error(`cleanup: ${(err as Error).message}`))
-  })())
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: cleaning up`)
-    void cleanup().finally(() => process.exit(130))
-  })
-}
-
-const run = createRun({ sudo: false, debug: () => {} })
 /** the action's commands, with the time `ctr images import` itself took (the rest of a restore is reading names and listing) */
 let importMs = 0
 const timedRun: typeof run = async (argv, opts) => {

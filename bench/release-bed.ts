@@ -7,7 +7,15 @@ import { createReadStream, existsSync, statSync } from 'node:fs'
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { dirname, join } from 'node:path'
+import type { Config } from '../src/config/inputs.js'
+import { parseInputs } from '../src/inputs/parse.js'
+import { artifacts } from '../src/phases/artifacts.js'
+import { renderHostsToml } from '../src/runtimes/containerd/config.js'
 import { BINS } from '../__tests__/bed/env.js'
+import { startRegistry } from '../__tests__/bed/registry.js'
+import type { Bed } from './bed.js'
+import { pushImageSet, type Pushed } from './image-set.js'
+import { newLink, startShapingProxy, type ShapingOptions, type ShapingProxy } from './shaping-proxy.js'
 
 const MB = 1e6
 export const VERSION = 'v1.34.2'
@@ -122,3 +130,42 @@ export async function fileServer(root: string, served: Served[]): Promise<{ host
   }
 }
 
+
+export interface ShapedMirrors {
+  pushed: Pushed[]
+  images: string[]
+  served: Served[]
+  files: Awaited<ReturnType<typeof fileServer>>
+  /** the registry's and the file server's fronts, sharing one link */
+  imageFront: ShapingProxy
+  fileFront: ShapingProxy
+  /** hosts.toml files sending every registry the set names to the registry's front */
+  certs: string
+  /** the action's inputs, parsed as a run's, with the release mirror at the file server's front */
+  config: Config
+  arts: ReturnType<typeof artifacts>
+}
+
+/**
+ * The image set in a loopback registry and the binaries on a loopback file server, each behind
+ * a shaping front, both fronts on one link: what a default run fetches, where it fetches it.
+ */
+export async function startShapedMirrors(bed: Bed, dir: string, o: { shaping: ShapingOptions; sizes: readonly number[]; scale: number }): Promise<ShapedMirrors> {
+  const registry = await startRegistry(dir)
+  bed.daemons.add(registry.daemon)
+  const pushed = await pushImageSet(dir, registry.host, o.scale)
+  const served = await releaseTree(join(dir, 'www'), o.sizes)
+  const files = await fileServer(join(dir, 'www'), served)
+  bed.undo.push(() => new Promise<void>((r) => files.server.close(() => r())))
+  const link = newLink(o.shaping)
+  const imageFront = await startShapingProxy(registry.host, o.shaping, link)
+  const fileFront = await startShapingProxy(files.host, o.shaping, link)
+  bed.undo.push(() => imageFront.close(), () => fileFront.close())
+  const certs = join(dir, 'certs')
+  for (const r of new Set(pushed.map((p) => p.name.split('/')[0]))) {
+    await mkdir(join(certs, r), { recursive: true })
+    await writeFile(join(certs, r, 'hosts.toml'), renderHostsToml({ registry: r, endpoints: [`http://${imageFront.host}`] }))
+  }
+  const config = parseInputs((name) => ({ 'kubernetes-version': VERSION, 'kubernetes-release-url': `http://${fileFront.host}/release`, 'github-url': `http://${fileFront.host}/gh` })[name] ?? '')
+  return { pushed, images: pushed.map((p) => p.name), served, files, imageFront, fileFront, certs, config, arts: artifacts(config, VERSION, 'amd64') }
+}

@@ -9,8 +9,9 @@
 // the real service's limits, retention and the download's zip handling, which only a
 // workflow run reaches.
 import { createHash } from 'node:crypto'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { readBody as read } from './http.js'
 
 export interface StoredArtifact {
   name: string
@@ -41,13 +42,6 @@ export interface ArtifactService {
 
 const SERVICE = '/twirp/github.actions.results.api.v1.ArtifactService/'
 
-const read = (req: IncomingMessage): Promise<Buffer> =>
-  new Promise((resolve, reject) => {
-    const parts: Buffer[] = []
-    req.on('data', (c: Buffer) => parts.push(c))
-    req.on('end', () => resolve(Buffer.concat(parts)))
-    req.on('error', reject)
-  })
 
 /** A JWT as the runner hands one over: only its payload is read by the client (jwt-decode), never its signature. */
 function jwt(payload: object): string {

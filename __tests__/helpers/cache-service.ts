@@ -4,8 +4,9 @@
 // unpacks it on the next run, with the action's keys and restore keys. What it cannot: the
 // service behind github.com (v2: twirp calls and Azure blob uploads), which only a workflow
 // run reaches.
-import { createServer, type IncomingMessage } from 'node:http'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { readBody as read } from './http.js'
 
 interface Entry {
   key: string
@@ -25,13 +26,6 @@ export interface CacheService {
   close(): Promise<void>
 }
 
-const read = (req: IncomingMessage): Promise<Buffer> =>
-  new Promise((resolve, reject) => {
-    const parts: Buffer[] = []
-    req.on('data', (c: Buffer) => parts.push(c))
-    req.on('end', () => resolve(Buffer.concat(parts)))
-    req.on('error', reject)
-  })
 
 export async function startCacheService(): Promise<CacheService> {
   const entries = new Map<number, Entry>()

@@ -38,3 +38,12 @@ export async function serve(routes: Record<string, Route>, host = '127.0.0.1'): 
 export function nonLoopbackAddress(): string | undefined {
   return Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address
 }
+
+/** A request's whole body. */
+export const readBody = (req: IncomingMessage): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const parts: Buffer[] = []
+    req.on('data', (c: Buffer) => parts.push(c))
+    req.on('end', () => resolve(Buffer.concat(parts)))
+    req.on('error', reject)
+  })
