@@ -1,10 +1,11 @@
 // The add-ons, by the input that turns each on. A new add-on is one folder and one line here.
 import type { Config } from '../config/inputs.js'
+import { loadBalancer } from './load-balancer/plugin.js'
 import type { AddonPlugin } from './types.js'
 
 export type { AddonPlugin } from './types.js'
 
-export const ADDONS: readonly AddonPlugin[] = []
+export const ADDONS: readonly AddonPlugin[] = [loadBalancer]
 
 /** The add-ons this configuration turns on, in the registry's order. */
 export const enabledAddons = (config: Config): AddonPlugin[] => ADDONS.filter((a) => a.enabled(config))

@@ -4,7 +4,7 @@
 import type { Config } from '../config/inputs.js'
 import type { Hint, Probe } from '../engine/diagnostics.js'
 import type { PluginContext } from '../engine/plugin-context.js'
-import type { Step } from '../engine/step.js'
+import type { Step, StepId } from '../engine/step.js'
 import type { Paths } from '../host/paths.js'
 
 export interface AddonPlugin {
@@ -18,6 +18,32 @@ export interface AddonPlugin {
   images(config: Config): string[]
   /** its steps, in the `addons` phase; each names the steps it needs (init.kubeconfig, a network step) */
   steps(p: PluginContext): Step[]
+  /**
+   * Input problems only the host reveals (its networks, against the add-on's inputs): found at
+   * plan time and refused, with every other input problem, before anything changes
+   */
+  inputProblems?(p: PluginContext): string[]
+  /** its downloads, for the offline preflight: each must be on this machine with offline: true */
+  downloads?(config: Config): AddonDownload[]
+  /** its checks in the smoke phase, beside the smoke test's own: `smoke` is what that deploys */
+  smokeSteps?(p: PluginContext, smoke: SmokeTarget): Step[]
   diagnostics(paths: Paths, kubectl: string, kubeconfig: string): Probe[]
   hints: readonly Hint[]
+}
+
+export interface AddonDownload {
+  what: string
+  url: string
+  /** the input that says where it comes from */
+  input: string
+}
+
+/** The smoke test's workload, for an add-on that checks it another way. */
+export interface SmokeTarget {
+  name: string
+  namespace: string
+  /** the labels its pods carry, for a Service's selector */
+  labels: Record<string, string>
+  /** the step that deploys it */
+  deployStep: StepId
 }

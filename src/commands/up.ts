@@ -105,6 +105,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
       'node-ip': l.nodeIp ?? '',
       'node-port': l.nodePort === undefined ? '' : String(l.nodePort),
       'nginx-url': l.nginxUrl ?? '',
+      'load-balancer-ip': l.loadBalancerIp ?? '',
       timings: JSON.stringify(timingsJson(timings, seconds())),
       'cache-hit': !cache?.restored ? 'false' : cache.restored.exact ? 'true' : 'partial'
     }

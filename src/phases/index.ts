@@ -38,7 +38,7 @@ export interface Plan {
   /**
    * Input problems only the resolved version, the runtime and the host reveal (kubeadm-config
    * against them and the other inputs; the pod and Service CIDRs against the node's
-   * addresses): the caller stops with an InputError before anything changes.
+   * addresses; an add-on's inputs against the host): the caller stops with an InputError before anything changes.
    */
   inputProblems: string[]
 }
@@ -97,5 +97,5 @@ export function buildPlan(input: PlanInput): Plan {
     ...readySteps(p),
     ...smokeSteps(p)
   ]
-  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime, cache: p.cache, inputProblems: [...kubeadmConfigInputProblems(p), ...hostInputProblems(p)] }
+  return { steps, learned, notes: p.notes, kubeconfig: p.files.kubeconfig, runtime: p.runtime, cache: p.cache, inputProblems: [...kubeadmConfigInputProblems(p), ...hostInputProblems(p), ...enabledAddons(p.config).flatMap((a) => a.inputProblems?.(p) ?? [])] }
 }
