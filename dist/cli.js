@@ -65372,7 +65372,7 @@ function parseInputs(get, o = {}) {
     podNetworkCidr: podCidr.network,
     serviceCidr: serviceCidr.network,
     loadBalancer: loadBalancer2,
-    ...loadBalancerAddresses ? { loadBalancerAddresses } : {},
+    loadBalancerAddresses,
     mirrorPreset,
     imageRepository,
     registryMirrors,

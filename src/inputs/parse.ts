@@ -650,7 +650,7 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     podNetworkCidr: podCidr!.network,
     serviceCidr: serviceCidr!.network,
     loadBalancer: loadBalancer!,
-    ...(loadBalancerAddresses ? { loadBalancerAddresses } : {}),
+    loadBalancerAddresses,
     mirrorPreset,
     imageRepository: imageRepository!,
     registryMirrors: registryMirrors!,
