@@ -7,7 +7,7 @@ import { appendFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 
 /** The action's phases in their order (src/engine/step.ts PHASES; a test keeps them equal). */
-export const PHASES = ['cache', 'host', 'binaries', 'config', 'runtime', 'images', 'init', 'network', 'ready', 'smoke']
+export const PHASES = ['cache', 'host', 'binaries', 'config', 'runtime', 'images', 'init', 'network', 'addons', 'ready', 'smoke']
 
 const cell = (v) => (v === undefined || v === '' ? '–' : String(v).replace(/\|/g, '\\|'))
 
