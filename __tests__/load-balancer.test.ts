@@ -26,6 +26,7 @@ import { HOST_PATHS } from '../src/host/paths.js'
 import type { HostFacts } from '../src/host/probe.js'
 import { systemd } from '../src/host/services.js'
 import { buildPlan } from '../src/phases/index.js'
+import { offlineProblems } from '../src/preflight/offline.js'
 import { config, hostedRunner } from './helpers/facts.js'
 import { diffSnapshots, layRunner, shimDir, snapshot } from './helpers/host-tree.js'
 import { nonLoopbackAddress, serve, type TestServer } from './helpers/http.js'
@@ -315,6 +316,23 @@ describe('load-balancer in the plan', () => {
     assert.ok(on.covers.includes('addonImages'))
     // the pool decides no image
     assert.equal(cacheKey(config({ 'load-balancer': 'true', 'load-balancer-addresses': '10.9.8.0/29' }), 'v1.34.2', 'amd64').key, on.key)
+  })
+})
+
+describe('load-balancer offline', () => {
+  it("needs MetalLB's manifest under github-url and its images in image-archives", async () => {
+    const c = config({ 'kubernetes-version': 'v1.34.2', offline: 'true', 'load-balancer': 'true', 'kubernetes-release-url': 'file:///opt/k8s/release', 'github-url': 'file:///opt/k8s/gh' })
+    // everything is there but MetalLB's manifest, and the archives hold every image but MetalLB's
+    const probe = {
+      missing: async (url: string) => (url.includes('metallb') ? 'no such file' : undefined),
+      archiveNames: async () => [] as string[]
+    }
+    const problems = await offlineProblems(c, RUNNER, 'v1.34.2', plan(c), probe)
+    assert.ok(problems.includes(`The MetalLB manifest v0.16.1 is not at file:///opt/k8s/gh/metallb/metallb/raw/v0.16.1/config/manifests/metallb-native.yaml (no such file); it comes from input 'github-url', which must hold it with offline: true.`), problems.join('\n'))
+    for (const i of METALLB.images) assert.ok(problems.some((p) => p.startsWith(`Image ${i} (asked for by load-balancer)`)), `${i}: ${problems.join('\n')}`)
+    // without the input, neither is asked for
+    const off = config({ 'kubernetes-version': 'v1.34.2', offline: 'true', 'kubernetes-release-url': 'file:///opt/k8s/release', 'github-url': 'file:///opt/k8s/gh' })
+    assert.ok(!(await offlineProblems(off, RUNNER, 'v1.34.2', plan(off), probe)).some((p) => /metallb/i.test(p)))
   })
 })
 
