@@ -64807,6 +64807,8 @@ ${problems2.map((l2) => `  - ${l2}`).join("\n")}`);
         ],
         ["cache", cache ? cache.describe() : config.cache ? "unavailable here" : "off"],
         ["nginx", l.nginxUrl ?? "smoke test skipped"],
+        ...enabledAddons(config).map((a) => [a.input, a.describe(config)]),
+        ...l.loadBalancerIp ? [["load-balancer-ip", l.loadBalancerIp]] : [],
         ["kubeconfig", l.kubeconfig ?? ""],
         ["host changes recorded", String(rec.changes.length)]
       ],

@@ -129,6 +129,8 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
         ],
         ['cache', cache ? cache.describe() : config.cache ? 'unavailable here' : 'off'],
         ['nginx', l.nginxUrl ?? 'smoke test skipped'],
+        ...enabledAddons(config).map((a): [string, string] => [a.input, a.describe(config)]),
+        ...(l.loadBalancerIp ? [['load-balancer-ip', l.loadBalancerIp] as [string, string]] : []),
         ['kubeconfig', l.kubeconfig ?? ''],
         ['host changes recorded', String(rec.changes.length)]
       ],
