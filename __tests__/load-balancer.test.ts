@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -305,7 +305,7 @@ describe('load-balancer in the plan', () => {
     const text = JSON.stringify(p.steps.filter((s) => s.id.includes('load-balancer')))
     assert.ok(text.includes(metallbManifestUrl('https://github.com')))
     assert.ok(text.includes(METALLB.manifestSha256))
-    assert.ok(text.includes('ip route replace 10.9.8.0/29 dev ksn-lb0'))
+    assert.ok(text.includes('ip route add 10.9.8.0/29 dev ksn-lb0'))
     assert.ok(text.includes('10.9.8.0/29'))
   })
 
@@ -361,7 +361,7 @@ describe("load-balancer's host change", () => {
     assert.equal(readFileSync(join(net, 'type'), 'utf8').trim(), 'dummy')
     assert.equal(readFileSync(join(net, 'operstate'), 'utf8').trim(), 'up')
     assert.deepEqual(ledger.changes, [{ kind: 'interface', name: LB_INTERFACE }])
-    // again (a step retried, a run over an earlier one's): nothing recorded twice, no route twice
+    // again (a step retried, a run over an earlier one's): made afresh, nothing recorded twice, no route twice
     await execute([{ ...route, needs: [] }], { host, learned })
     assert.equal(ledger.changes.length, 1)
     assert.equal(readFileSync(join(net, 'routes'), 'utf8').trim().split('\n').length, 4)
@@ -369,5 +369,16 @@ describe("load-balancer's host change", () => {
     assert.deepEqual(report.failed, [])
     assert.deepEqual(report.undone, [`network interface ${LB_INTERFACE} (created)`])
     assert.deepEqual(diffSnapshots(initial, await snapshot(root)), [])
+
+    // a route the host has for part of the pool (a VPN's) is not taken over: the step fails, and
+    // what it made is undone
+    await mkdir(join(paths.sysClassNet, 'tun0'), { recursive: true })
+    await writeFile(join(paths.sysClassNet, 'tun0', 'routes'), '10.9.8.2/31\n')
+    const withVpn = await snapshot(root)
+    const second = new Ledger()
+    await assert.rejects(execute([{ ...route, needs: [] }], { host: createHost({ run, services: systemd(run), ledger: second, ...paths }), learned }), /File exists/)
+    assert.deepEqual(second.changes, [{ kind: 'interface', name: LB_INTERFACE }])
+    await undoChanges(second.changes, { run, services: systemd(run), procSwaps: paths.procSwaps, sysClassNet: paths.sysClassNet, procMounts: paths.procMounts })
+    assert.deepEqual(diffSnapshots(withVpn, await snapshot(root)), [])
   })
 })

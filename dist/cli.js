@@ -53902,13 +53902,12 @@ function willCreateInterface(ctx, name2) {
   });
 }
 function dummyInterfaceArgvs(name2, cidrs) {
-  return [["ip", "link", "add", name2, "type", "dummy"], ["ip", "link", "set", name2, "up"], ...cidrs.map((c) => ["ip", "route", "replace", c, "dev", name2])];
+  return [["ip", "link", "add", name2, "type", "dummy"], ["ip", "link", "set", name2, "up"], ...cidrs.map((c) => ["ip", "route", "add", c, "dev", name2])];
 }
 async function createDummyInterface(ctx, name2, cidrs) {
+  if (await ctx.exists(join4(ctx.sysClassNet, name2))) await ctx.run(["ip", "link", "delete", name2], ctx.root);
   await willCreateInterface(ctx, name2);
-  const [add, ...rest] = dummyInterfaceArgvs(name2, cidrs);
-  if (!await ctx.exists(join4(ctx.sysClassNet, name2))) await ctx.run(add, ctx.root);
-  for (const argv of rest) await ctx.run(argv, ctx.root);
+  for (const argv of dummyInterfaceArgvs(name2, cidrs)) await ctx.run(argv, ctx.root);
 }
 var networkInterface = {
   describe: (c) => `network interface ${c.name} (created)`,

@@ -10,8 +10,8 @@
 // - kube-vip's Service load balancer needs its own cloud provider (kube-vip-cloud-provider) for
 //   addresses and usually takes over the node's ARP/VIP handling as well: two components where
 //   MetalLB is one;
-// - OpenELB and PureLB do what MetalLB does with far fewer users; PureLB puts the address on a
-//   host interface itself, which is the host change this add-on wants recorded.
+// - OpenELB and PureLB do what MetalLB does with far fewer users; PureLB also adds each address
+//   to a host interface itself, a host change no ledger of this action would record.
 //
 // How the runner reaches an address: the pool is kept off every network of the node (and
 // Docker's), so no router or neighbour answers for it, and the speaker's ARP answers on eth0

@@ -16,21 +16,26 @@ export function willCreateInterface(ctx: DoContext, name: string): Promise<void>
   })
 }
 
-/** The commands that make a dummy interface holding routes to `cidrs` (none is a local address). */
+/**
+ * The commands that make a dummy interface holding routes to `cidrs` (none is a local address).
+ * `route add`, not `replace`: a route the host already has for the same network (a VPN's, an
+ * administrator's) makes it fail, where `replace` would take that route over, and cleanup,
+ * deleting the interface, would not bring it back.
+ */
 export function dummyInterfaceArgvs(name: string, cidrs: readonly string[]): string[][] {
-  return [['ip', 'link', 'add', name, 'type', 'dummy'], ['ip', 'link', 'set', name, 'up'], ...cidrs.map((c) => ['ip', 'route', 'replace', c, 'dev', name])]
+  return [['ip', 'link', 'add', name, 'type', 'dummy'], ['ip', 'link', 'set', name, 'up'], ...cidrs.map((c) => ['ip', 'route', 'add', c, 'dev', name])]
 }
 
 /**
- * A dummy interface (an interface that carries nothing) routing `cidrs` to it, recorded first
- * when it is absent: the undo deletes it, and its routes go with it. One an earlier run left
- * is taken as it is, its routes replaced.
+ * A dummy interface (an interface that carries nothing) routing `cidrs` to it, recorded before
+ * it is made: the undo deletes it, and its routes go with it. One by that name already there
+ * (the action's own, an earlier run's or this step's before a retry) is deleted first, so
+ * that it holds these routes and no others.
  */
 export async function createDummyInterface(ctx: DoContext, name: string, cidrs: readonly string[]): Promise<void> {
+  if (await ctx.exists(join(ctx.sysClassNet, name))) await ctx.run(['ip', 'link', 'delete', name], ctx.root)
   await willCreateInterface(ctx, name)
-  const [add, ...rest] = dummyInterfaceArgvs(name, cidrs)
-  if (!(await ctx.exists(join(ctx.sysClassNet, name)))) await ctx.run(add, ctx.root)
-  for (const argv of rest) await ctx.run(argv, ctx.root)
+  for (const argv of dummyInterfaceArgvs(name, cidrs)) await ctx.run(argv, ctx.root)
 }
 
 export const networkInterface: ChangeKind<InterfaceChange> = {
