@@ -17,6 +17,7 @@ import { renderLoadBalancerService, renderPoolManifest } from '../src/addons/loa
 import { cacheKey } from '../src/cache/key.js'
 import { InputError, type Config } from '../src/config/inputs.js'
 import { execute, orderSteps } from '../src/engine/execute.js'
+import { hintsFor } from '../src/engine/diagnostics.js'
 import type { Learned } from '../src/engine/learned.js'
 import { DEFAULT_POOLS, parseAddressPool, poolCidrs, poolText } from '../src/host/address-pool.js'
 import { createRun } from '../src/host/exec.js'
@@ -376,7 +377,12 @@ describe("load-balancer's host change", () => {
     await writeFile(join(paths.sysClassNet, 'tun0', 'routes'), '10.9.8.2/31\n')
     const withVpn = await snapshot(root)
     const second = new Ledger()
-    await assert.rejects(execute([{ ...route, needs: [] }], { host: createHost({ run, services: systemd(run), ledger: second, ...paths }), learned }), /File exists/)
+    const failure = await execute([{ ...route, needs: [] }], { host: createHost({ run, services: systemd(run), ledger: second, ...paths }), learned }).then(
+      () => assert.fail('the step took the route over'),
+      (err: Error) => err.message
+    )
+    assert.match(failure, /File exists/)
+    assert.match(hintsFor(loadBalancer.hints, failure).join('\n'), /already routes part of the address pool.*Set load-balancer-addresses/)
     assert.deepEqual(second.changes, [{ kind: 'interface', name: LB_INTERFACE }])
     await undoChanges(second.changes, { run, services: systemd(run), procSwaps: paths.procSwaps, sysClassNet: paths.sysClassNet, procMounts: paths.procMounts })
     assert.deepEqual(diffSnapshots(withVpn, await snapshot(root)), [])

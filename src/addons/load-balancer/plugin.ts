@@ -224,6 +224,10 @@ export const loadBalancer: AddonPlugin = {
       hint: "MetalLB's admission webhook is served by its controller: until that pod is ready (it needs the pod network) the address pool is refused. See the MetalLB pods above."
     },
     {
+      pattern: /RTNETLINK answers: File exists/,
+      hint: `The host already routes part of the address pool (\`ip -4 route\`: a VPN's or an administrator's route): the action adds its own routes and never takes one over. Set ${POOL_INPUT} to addresses no route of the host covers.`
+    },
+    {
       pattern: /has no address yet/,
       hint: `No LoadBalancer address was given out: check the pool (input ${POOL_INPUT}) in "MetalLB pools and advertisements" and the controller's log above; a pool with every address taken leaves new Services pending.`
     }
