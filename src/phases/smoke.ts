@@ -1,6 +1,7 @@
 // smoke: nginx behind a NodePort Service, deployed as soon as the API answers (overlapping
 // the CNI rollout), then asked over HTTP on the node's InternalIP until it answers 200, while
-// the cluster wait (ready.cluster) runs beside it.
+// the cluster wait (ready.cluster) runs beside it. An add-on may ask the same nginx its own
+// way, beside these (src/addons, smokeSteps).
 import { enabledAddons } from '../addons/index.js'
 import { SMOKE } from '../config/defaults.js'
 import { step, type Step } from '../engine/step.js'
