@@ -52,7 +52,7 @@ describe('the input table and what is written from it', () => {
     }
     assert.deepEqual(
       specs.filter((s) => s.empty).map((s) => s.name),
-      ['image-repository', 'registry-mirrors', 'smoke-test', 'kubernetes-release-url', 'github-url']
+      ['image-repository', 'registry-mirrors', 'smoke-test', 'load-balancer-addresses', 'kubernetes-release-url', 'github-url']
     )
   })
 

@@ -569,7 +569,7 @@ describe('inputs: one reading of booleans, and contradictions refused up front',
   const booleans = INPUTS.filter((s) => s.kind === 'boolean').map((s) => s.name)
 
   it('has the boolean inputs it should', () => {
-    assert.deepEqual(booleans, ['untaint', 'fast-start', 'smoke-test', 'cache', 'offline', 'dry-run'])
+    assert.deepEqual(booleans, ['untaint', 'fast-start', 'smoke-test', 'load-balancer', 'cache', 'offline', 'dry-run'])
   })
 
   for (const name of [...booleans, 'cleanup']) {

@@ -24,10 +24,34 @@ export interface AddonPlugin {
   steps(p: PluginContext, planned: ReadonlySet<StepId>): Step[]
   /** registries it serves on the host's loopback (localhost:PORT), which the runtime is told to pull from over plain HTTP (PluginContext.loopbackRegistries) */
   loopbackRegistries?(config: Config): string[]
-  /** what stops the run before anything changes, given the host and the plan's earlier steps (an InputError naming the input) */
+  /**
+   * what stops the run before anything changes, given the host (its networks, its runtime) and
+   * the plan's earlier steps: refused with every other input problem, naming the input
+   */
   problems?(p: PluginContext, planned: ReadonlySet<StepId>): string[]
   /** the action's outputs it sets, by name, once the cluster is ready (action.yml declares each) */
   outputs?(config: Config): Record<string, string>
+  /** its downloads, for the offline preflight: each must be on this machine with offline: true */
+  downloads?(config: Config): AddonDownload[]
+  /** its checks in the smoke phase, beside the smoke test's own: `smoke` is what that deploys */
+  smokeSteps?(p: PluginContext, smoke: SmokeTarget): Step[]
   diagnostics(paths: Paths, kubectl: string, kubeconfig: string): Probe[]
   hints: readonly Hint[]
+}
+
+export interface AddonDownload {
+  what: string
+  url: string
+  /** the input that says where it comes from */
+  input: string
+}
+
+/** The smoke test's workload, for an add-on that checks it another way. */
+export interface SmokeTarget {
+  name: string
+  namespace: string
+  /** the labels its pods carry, for a Service's selector */
+  labels: Record<string, string>
+  /** the step that deploys it */
+  deployStep: StepId
 }

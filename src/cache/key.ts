@@ -1,5 +1,6 @@
 // The cache entry's name: what a restored entry must agree on to be worth anything. Pure.
 import { createHash } from 'node:crypto'
+import { enabledAddons } from '../addons/index.js'
 import { CNIS } from '../cnis/index.js'
 import { cniReleaseOf } from '../cnis/release.js'
 import type { Config } from '../config/inputs.js'
@@ -37,6 +38,8 @@ function imageSet(config: Config): Record<string, unknown> {
     // the release whose manifest names the CNI's images (cni-version, 'latest' resolved by now)
     cniVersion: config.cniManifest === undefined && CNIS[config.cni].release ? cniReleaseOf(CNIS[config.cni], config) : '',
     smokeTestImage: config.smokeTest ? config.smokeTestImage : '',
+    // what the add-ons the inputs turn on run (load-balancer's MetalLB images)
+    addonImages: enabledAddons(config).flatMap((a) => a.images(config)),
     kubernetesReleaseUrl: config.kubernetesReleaseUrl,
     githubUrl: config.githubUrl,
     // ClusterConfiguration may name other etcd and coredns images

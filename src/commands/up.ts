@@ -107,6 +107,7 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
       'node-ip': l.nodeIp ?? '',
       'node-port': l.nodePort === undefined ? '' : String(l.nodePort),
       'nginx-url': l.nginxUrl ?? '',
+      'load-balancer-ip': l.loadBalancerIp ?? '',
       timings: JSON.stringify(timingsJson(timings, seconds())),
       'cache-hit': !cache?.restored ? 'false' : cache.restored.exact ? 'true' : 'partial',
       // what the add-ons this run turned on give (local-registry: its address)
@@ -132,6 +133,8 @@ export async function up(config: Config, env: CommandEnv): Promise<void> {
         ],
         ['cache', cache ? cache.describe() : config.cache ? 'unavailable here' : 'off'],
         ['nginx', l.nginxUrl ?? 'smoke test skipped'],
+        ...enabledAddons(config).map((a): [string, string] => [a.input, a.describe(config)]),
+        ...(l.loadBalancerIp ? [['load-balancer-ip', l.loadBalancerIp] as [string, string]] : []),
         ['kubeconfig', l.kubeconfig ?? ''],
         ['host changes recorded', String(rec.changes.length)]
       ],

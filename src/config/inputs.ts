@@ -82,6 +82,18 @@ export interface NetworkInputs {
   cniVersion: CniVersionSpec
   podNetworkCidr: string
   serviceCidr: string
+  /** load-balancer: LoadBalancer Services get an address (src/addons/load-balancer) */
+  loadBalancer: boolean
+  /** load-balancer-addresses, where given; absent, the add-on picks a default pool clear of the host's networks */
+  loadBalancerAddresses?: AddressPool
+}
+
+/** A run of IPv4 addresses, first to last, both included (src/host/address-pool.ts). */
+export interface AddressPool {
+  /** as written, trimmed */
+  given: string
+  first: string
+  last: string
 }
 
 /** Which images the cluster gets, from where, and with whose credentials. */

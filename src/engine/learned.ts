@@ -18,6 +18,8 @@ export interface Learned {
   nodeIp?: string
   nodePort?: number
   nginxUrl?: string
+  /** the address a LoadBalancer Service got (the load-balancer add-on's smoke check) */
+  loadBalancerIp?: string
   /** epoch ms by which the cluster must be ready and the smoke test answered; set when the waiting starts */
   deadline?: number
   /** what the preload put in the store, under the names the cluster asks for */

@@ -36,6 +36,7 @@ const VALUE_OF: Record<InputKind, string> = {
   enum: '',
   version: 'VERSION',
   cidr: 'CIDR',
+  'address-pool': 'CIDR|FIRST-LAST',
   duration: 'DURATION',
   url: 'URL',
   'url-or-path': 'URL|PATH',

@@ -14,7 +14,7 @@ import { underRoots } from './changes/fields.js'
 import { runContainer } from './changes/container.js'
 import { claimMissingDirs, ensureDir, mkdirArgv, willCreateDir } from './changes/dir.js'
 import { claimFile, installArgv } from './changes/file.js'
-import { willCreateInterface } from './changes/interface.js'
+import { createDummyInterface, willCreateInterface } from './changes/interface.js'
 import type { DoContext, FileOptions } from './changes/kind.js'
 import { kubeadmInit, type KubeadmInit } from './changes/kubeadm-init.js'
 import { loadModules } from './changes/module.js'
@@ -35,6 +35,7 @@ export { mkdirArgv } from './changes/dir.js'
 export { dockerRunArgv, dockerRemoveArgv, CONTAINER_NAME } from './changes/container.js'
 export { sysctlApplyArgv } from './changes/sysctl.js'
 export { modprobeArgv } from './changes/module.js'
+export { dummyInterfaceArgvs } from './changes/interface.js'
 export { isMountPoint, unescapeMountPath } from './changes/mount.js'
 export { undoChanges, type UndoReport } from './changes/index.js'
 export type { FileOptions } from './changes/kind.js'
@@ -64,6 +65,8 @@ export interface Host {
   willCreate(path: string, kind: 'file' | 'dir'): Promise<void>
   /** likewise for a network interface */
   willCreateInterface(name: string): Promise<void>
+  /** a dummy interface routing `cidrs` to it, recorded before it is made: cleanup deletes it and its routes */
+  addDummyInterface(name: string, cidrs: readonly string[]): Promise<void>
   /** likewise for a filesystem mounted at `path`: cleanup unmounts it if nothing is mounted there now */
   willMount(path: string): Promise<void>
   /** `docker run --detach --name NAME ARGS…` in the host's Docker; refused where a container has that name, removed by cleanup */
@@ -181,6 +184,7 @@ export function createHost(o: HostOptions): Host {
     // a file that is there already will be overwritten: kept like any file the action writes
     willCreate: (path, kind) => (kind === 'file' ? claimFile(ctx, path) : willCreateDir(ctx, path)),
     willCreateInterface: (name) => willCreateInterface(ctx, name),
+    addDummyInterface: (name, cidrs) => createDummyInterface(ctx, name, cidrs),
     willMount: (path) => willMount(ctx, path),
     runContainer: (name, args, opts) => runContainer(ctx, name, args, opts)
   }

@@ -29,6 +29,7 @@ import {
 import { kubeadmSecrets, looksLikePath, parseFeatureGates, parseKubeadmDocuments, type KubeadmConfigInput } from '../config/kubeadm-config.js'
 import { OLDEST_MINOR } from '../config/kubernetes.js'
 import { onThisMachine } from '../host/download.js'
+import { ADDRESS_POOL_FORMS, parseAddressPool, poolCollisions } from '../host/address-pool.js'
 import { MIRROR_PRESET_NAMES, MIRROR_PRESETS, presetValue, type MirrorPresetName } from '../config/presets.js'
 import { Secret } from '../config/secret.js'
 
@@ -36,7 +37,7 @@ import { Secret } from '../config/secret.js'
 export { CNI_VERSION_FORMS, CREDENTIALS_FORM, INPUT_NAMES, MIRROR_PRESET_FORMS, ON_EXISTING_FORMS, RETAG_FORM, VERSION_FORMS, type InputName } from './table.js'
 
 export * from '../config/inputs.js'
-import { InputError, ON_EXISTING_VALUES, type DiagnosticsArtifact, type Cleanup, type CniVersionSpec, type Config, type ImageRetag, type InputGetter, type OnExisting, type RegistryCredential, type RegistryMirror, type VersionSpec } from '../config/inputs.js'
+import { InputError, ON_EXISTING_VALUES, type AddressPool, type DiagnosticsArtifact, type Cleanup, type CniVersionSpec, type Config, type ImageRetag, type InputGetter, type OnExisting, type RegistryCredential, type RegistryMirror, type VersionSpec } from '../config/inputs.js'
 
 class Problem extends Error {}
 
@@ -172,6 +173,16 @@ function parseCidr(input: CidrInput, value: string, notes: string[]): Cidr {
 
 function cidrsOverlap(a: Cidr, b: Cidr): boolean {
   return a.addr.match(b.addr, b.bits) || b.addr.match(a.addr, a.bits)
+}
+
+/** load-balancer-addresses: its form, then the pod and Service networks it must stay out of. */
+function parsePool(input: string, value: string, networks: Record<string, string | undefined>): AddressPool {
+  const pool = parseAddressPool(value)
+  if (typeof pool === 'string') reject(input, value, `${ADDRESS_POOL_FORMS}; it is ${pool}`)
+  const taken = Object.entries(networks).flatMap(([name, cidr]) => (cidr ? [{ what: `${name} ${cidr}`, cidr }] : []))
+  const hits = poolCollisions(pool, taken)
+  if (hits.length > 0) reject(input, value, `${ADDRESS_POOL_FORMS}, overlapping neither the pod nor the Service network; it overlaps ${hits.join(' and ')}`)
+  return pool
 }
 
 /** `files`: a file:// URL of a directory on this machine is accepted too (the release downloads, copied there). */
@@ -554,6 +565,16 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
       `Inputs 'pod-network-cidr' (${shown('pod-network-cidr', podCidr)}) and 'service-cidr' (${shown('service-cidr', serviceCidr)}) overlap: an address in both would be a pod's and a Service's; accepted: two disjoint IPv4 networks, such as the defaults ${DEFAULTS.podNetworkCidr} and ${DEFAULTS.serviceCidr}.`
     )
   }
+  // load-balancer's pool: its form, and the two networks every input knows; the host's own
+  // networks are the add-on's question at plan time (src/addons/load-balancer)
+  const loadBalancer = field(() => parseBool('load-balancer', read('load-balancer')))
+  const poolRaw = read('load-balancer-addresses')
+  const loadBalancerAddresses = poolRaw === '' ? undefined : field(() => parsePool('load-balancer-addresses', poolRaw, { 'pod-network-cidr': podCidr?.network, 'service-cidr': serviceCidr?.network }))
+  if (loadBalancer === false && poolRaw !== '') {
+    problems.push(
+      `Inputs 'load-balancer-addresses' (${JSON.stringify(poolRaw)}) and 'load-balancer' ('${read('load-balancer')}') do not go together: the addresses are only given out by the load balancer; accepted: load-balancer 'true' with load-balancer-addresses, or load-balancer-addresses left out.`
+    )
+  }
   const imageRepository = field(() => {
     const v = read('image-repository', DEFAULTS.imageRepository).replace(/\/+$/, '')
     if (!isImageRepository(v)) {
@@ -643,6 +664,8 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
     cniVersion: cniVersion!,
     podNetworkCidr: podCidr!.network,
     serviceCidr: serviceCidr!.network,
+    loadBalancer: loadBalancer!,
+    loadBalancerAddresses,
     mirrorPreset,
     imageRepository: imageRepository!,
     registryMirrors: registryMirrors!,

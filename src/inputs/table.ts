@@ -12,6 +12,7 @@
 import { CNI_NAMES, CNIS } from '../cnis/index.js'
 import { RUNTIME_NAMES } from '../runtimes/index.js'
 import { DEFAULTS } from '../config/defaults.js'
+import { ADDRESS_POOL_FORMS, DEFAULT_POOLS } from '../host/address-pool.js'
 import { DIAGNOSTICS_ARTIFACT_VALUES, ON_EXISTING_VALUES, type Sections } from '../config/inputs.js'
 import { OLDEST_MINOR } from '../config/kubernetes.js'
 import { MIRROR_PRESET_NAMES, MIRROR_PRESETS } from '../config/presets.js'
@@ -25,6 +26,7 @@ export type InputKind =
   | 'enum'
   | 'version'
   | 'cidr'
+  | 'address-pool'
   | 'duration'
   | 'url'
   | 'url-or-path'
@@ -366,6 +368,31 @@ export const INPUTS = [
       "The smoke test's image. Docker Hub rate-limits anonymous pulls: use a mirror or another registry if that bites.",
     summary:
       "an image reference"
+  },
+  {
+    name: 'load-balancer',
+    field: 'loadBalancer',
+    section: 'network',
+    kind: 'boolean',
+    forms: BOOLEAN_FORMS,
+    default: 'false',
+    description:
+      "'true' installs MetalLB (a pinned release, L2 mode, its manifest's SHA-256 checked) so that type: LoadBalancer Services get an address from load-balancer-addresses, routed on the runner so that later steps reach it; with smoke-test, nginx is checked through one too and its address is the output load-balancer-ip. Cleanup removes the interface and route it adds.",
+    summary:
+      "`true`, `false`: `type: LoadBalancer` Services get an address reachable from the runner (see [Load balancer](#load-balancer))"
+  },
+  {
+    name: 'load-balancer-addresses',
+    field: 'loadBalancerAddresses',
+    section: 'network',
+    kind: 'address-pool',
+    forms: ADDRESS_POOL_FORMS,
+    default: '',
+    empty: `the first of ${DEFAULT_POOLS.map((p) => `\`${p}\``).join(', ')} clear of the pod and Service networks, the runner's networks and Docker's`,
+    description:
+      "The addresses load-balancer gives LoadBalancer Services: an IPv4 CIDR from /24 to /32 or a range FIRST-LAST of at most 256 addresses. It must not overlap pod-network-cidr, service-cidr, a network of the runner's interfaces, its default gateway or Docker's networks (daemon.json's bip and default-address-pools, or Docker's defaults 172.17.0.0/16-172.31.0.0/16 and 192.168.0.0/16). Only with load-balancer 'true'.",
+    summary:
+      "IPv4 CIDR (/24 to /32) or `FIRST-LAST` range (at most 256 addresses), clear of the pod and Service networks, the runner's networks and Docker's; only with `load-balancer: true`"
   },
   {
     name: 'timeout',

@@ -38,7 +38,8 @@ export interface Plan {
   /**
    * Input problems only the resolved version, the runtime and the host reveal (kubeadm-config
    * against them and the other inputs; the pod and Service CIDRs against the node's
-   * addresses): the caller stops with an InputError before anything changes.
+   * addresses; an add-on's inputs against the host): the caller stops with an InputError
+   * before anything changes.
    */
   inputProblems: string[]
 }

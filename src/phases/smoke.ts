@@ -1,6 +1,8 @@
 // smoke: nginx behind a NodePort Service, deployed as soon as the API answers (overlapping
 // the CNI rollout), then asked over HTTP on the node's InternalIP until it answers 200, while
-// the cluster wait (ready.cluster) runs beside it.
+// the cluster wait (ready.cluster) runs beside it. An add-on may ask the same nginx its own
+// way, beside these (src/addons, smokeSteps).
+import { enabledAddons } from '../addons/index.js'
 import { SMOKE } from '../config/defaults.js'
 import { step, type Step } from '../engine/step.js'
 import { kubectl, nodeFacts, unreadyPods } from '../kube/kubectl.js'
@@ -15,6 +17,8 @@ export function smokeSteps(p: PlanContext): Step[] {
   if (!smokeTest) return []
   // with the taint kept, the proof still runs: nginx tolerates it
   const tolerations = config.untaint ? [] : [{ ...CONTROL_PLANE_TAINT, operator: 'Exists' }]
+  // an add-on checks the same nginx its own way (a LoadBalancer Service's address)
+  const target = { name: SMOKE.name, namespace: SMOKE.namespace, labels: { app: SMOKE.name }, deployStep: 'smoke.deploy' as const }
   return [
     step('smoke.deploy', `deploy ${config.smokeTestImage} behind a NodePort Service`, ['init.kubeconfig'], [
       { kind: 'write', path: files.smokeManifest, render: () => renderSmokeManifest(SMOKE.name, SMOKE.namespace, config.smokeTestImage, tolerations) },
@@ -64,6 +68,7 @@ export function smokeSteps(p: PlanContext): Step[] {
           ctx.log(`${url} answered 200`)
         }
       }
-    ])
+    ]),
+    ...enabledAddons(config).flatMap((a) => a.smokeSteps?.(p, target) ?? [])
   ]
 }

@@ -10,6 +10,7 @@
 // Nothing here reaches past this machine, and nothing is written.
 import { access } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
+import { enabledAddons } from '../addons/index.js'
 import { CNIS } from '../cnis/index.js'
 import type { Config } from '../config/inputs.js'
 import { isLocalUrl, pinnedFor, type Artifact } from '../host/download.js'
@@ -70,6 +71,7 @@ function askers(config: Config, plan: Plan, cniImages: readonly string[]): Map<s
   add(cniImages, `${config.cni}'s manifest`)
   add([config.smokeTestImage], 'smoke-test-image')
   add(config.preloadImages, 'preload-images')
+  for (const a of enabledAddons(config)) add(a.images(config), a.input)
   for (const r of config.imageRetags) if (!who.has(r.source)) who.set(r.source, `image-retags, for ${r.target}`)
   return who
 }
@@ -84,7 +86,7 @@ export async function offlineProblems(config: Config, facts: HostFacts, version:
   // downloads
   // a pinned digest (cri-dockerd's) is checked against the source: its checksumUrl only names where the digest came from
   const fromArtifact = (a: Artifact): Download => ({ what: a.name, url: a.url, checksumUrl: pinnedFor(a) ? undefined : a.checksumUrl, input: a.input })
-  const downloads: Download[] = [...Object.values(artifacts(config, version, facts.arch)).map(fromArtifact), ...plan.runtime.downloads(config).map(fromArtifact), ...cniNeeds.downloads]
+  const downloads: Download[] = [...Object.values(artifacts(config, version, facts.arch)).map(fromArtifact), ...plan.runtime.downloads(config).map(fromArtifact), ...cniNeeds.downloads, ...enabledAddons(config).flatMap((a) => a.downloads?.(config) ?? [])]
   const remote = new Map<string, Download[]>()
   for (const d of downloads) {
     if (isLocalUrl(d.url)) continue
