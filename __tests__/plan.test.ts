@@ -481,7 +481,7 @@ describe('image-retags in the plan', () => {
     const learned = seedLearned(input.config, input.version)
     const p = planContext(input, learned)
     learned.cniImages = p.cni.predictedImages(input.config)
-    const [st] = imageSteps({ ...p, runtime: { ...p.runtime, imageStore: () => store } })
+    const st = imageSteps({ ...p, runtime: { ...p.runtime, imageStore: () => store } }).find((s) => s.id === 'images.preload')!
     const op = st.ops[0]
     assert.ok(op.kind === 'task')
     const log: string[] = []
@@ -515,6 +515,38 @@ describe('image-retags in the plan', () => {
     }
     return store
   }
+
+  it("pulls the version table's images while kubeadm downloads, then only what kubeadm names beyond them", async () => {
+    const input = { config: config(), facts: hostedRunner, version: 'v1.34.2', paths: HOST_PATHS }
+    const learned = seedLearned(input.config, input.version)
+    const p = planContext(input, learned)
+    learned.cniImages = p.cni.predictedImages(input.config)
+    const store = recordingStore()
+    const steps = imageSteps({ ...p, runtime: { ...p.runtime, imageStore: () => store } })
+    const early = steps.find((s) => s.id === 'images.early')!
+    assert.deepEqual(early.needs, ['runtime.ready'], 'it waits for the runtime, not for kubeadm')
+    assert.ok(steps.find((s) => s.id === 'images.preload')!.needs.includes('images.early'))
+    const run = (st: (typeof steps)[number]) => (st.ops[0] as Extract<(typeof st.ops)[number], { kind: 'task' }>).run({ host: {} as Host, learned, log: () => {} })
+    await run(early)
+    const earlyPulls = store.events.filter((e) => e.startsWith('pull '))
+    assert.ok(earlyPulls.includes('pull registry.k8s.io/kube-apiserver:v1.34.2') && earlyPulls.includes('pull docker.io/library/nginx:stable-alpine'), earlyPulls.join(', '))
+    // kubeadm, asked after the early pull, names one image the table did not
+    learned.kubeadmImages = [...learned.kubeadmImages, 'registry.k8s.io/extra:v1']
+    await run(steps.find((s) => s.id === 'images.preload')!)
+    const later = store.events.filter((e) => e.startsWith('pull ')).slice(earlyPulls.length)
+    assert.deepEqual(later, ['pull registry.k8s.io/extra:v1'], 'nothing pulled twice')
+    assert.equal(learned.imageCounts?.pulled, earlyPulls.length + 1, 'the early pulls count as pulled')
+    assert.ok(learned.cacheable?.includes('registry.k8s.io/kube-apiserver:v1.34.2'), 'and may go into a cache entry')
+  })
+
+  it('pulls nothing early where something else decides the images: kubeadm-config, loaded images, offline, a minor newer than the table', () => {
+    const ids = (inputs: Record<string, string>, version = 'v1.34.2') => buildPlan({ config: config(inputs), facts: hostedRunner, version, paths: HOST_PATHS }).steps.map((s) => s.id)
+    assert.ok(ids({}).includes('images.early'))
+    for (const inputs of [{ 'kubeadm-config': 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n' }, { 'load-images': 'nginx:1' }, { offline: 'true', 'kubernetes-version': 'v1.34.2' }] as Array<Record<string, string>>) {
+      assert.ok(!ids(inputs).includes('images.early'), JSON.stringify(inputs))
+    }
+    assert.ok(!ids({}, 'v1.38.0').includes('images.early'), 'a minor newer than the table')
+  })
 
   it('tags each SOURCE as its TARGET after every pull, in the order given, and pulls no TARGET', async () => {
     const store = recordingStore()

@@ -22,6 +22,8 @@ export interface Learned {
   loadBalancerIp?: string
   /** epoch ms by which the cluster must be ready and the smoke test answered; set when the waiting starts */
   deadline?: number
+  /** what images.early pulled before kubeadm named its images (phases/images.ts) */
+  pulledEarly?: string[]
   /** what the preload put in the store, under the names the cluster asks for */
   preloaded?: string[]
   /** of those, what a cache entry may hold: pulled by the action, anonymously (phases/images.ts) */

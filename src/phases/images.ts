@@ -5,6 +5,7 @@ import { entryLayout } from '../cache/entry.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { imageTagsFor } from '../config/kubernetes.js'
 import { step, type Step } from '../engine/step.js'
 import { FROM_KUBEADM, type Learned } from '../engine/learned.js'
 import { displayArgv } from '../host/exec.js'
@@ -131,10 +132,22 @@ export function imageSteps(p: PlanContext): Step[] {
   const archived = (a: string): readonly string[] | undefined => p.archiveImages?.[a]
   const loaded = new Set([...config.loadImages, ...config.imageArchives.flatMap((a) => archived(a) ?? [])])
   const unread = config.imageArchives.filter((a) => archived(a) === undefined)
+  // Where the version table names kubeadm's images for this very release and nothing can
+  // change them, they are pulled while kubeadm itself is still downloading: the preload would
+  // otherwise wait for `kubeadm config images list`, and the link would carry the binaries and
+  // the images one after the other (bench:fetch). The preload then pulls only what kubeadm
+  // names beyond the prediction. Not with what decides the images otherwise: archives and
+  // loaded images (brought, not pulled), a cache entry (imported first), kubeadm-config (it may
+  // name other images), offline (nothing is pulled).
+  const early =
+    !config.offline && !cache && config.imageArchives.length === 0 && config.loadImages.length === 0 && !config.kubeadmConfig && imageTagsFor(p.version)?.checked === true
+      ? [earlyStep(p)]
+      : []
   return [
     ...load,
+    ...early,
     // after the load: what it brought is present, and not pulled
-    step('images.preload', 'preload every image the cluster will ask for', ['runtime.ready', 'config.images', ...needs, ...load.map((s) => s.id)], [
+    step('images.preload', 'preload every image the cluster will ask for', ['runtime.ready', 'config.images', ...needs, ...load.map((s) => s.id), ...early.map((s) => s.id)], [
       {
         kind: 'task',
         title: `import archives, then ${config.offline ? 'check that nothing is missing (offline)' : 'pull what is missing (4 at a time, the largest first)'}${config.imageRetags.length ? ', then retag' : ''}`,
@@ -172,12 +185,14 @@ export function imageSteps(p: PlanContext): Step[] {
           // repository, forks' pull requests included); never what was there before the run,
           // what load-images or image-archives brought, or a pull with registry-credentials
           const fromArchives = new Set(res.imported)
-          const pulledOrCached = new Set([...res.pulled, ...fromCache.filter((i) => !fromArchives.has(i))])
+          const early = new Set(ctx.learned.pulledEarly ?? [])
+          const pulled = [...early, ...res.pulled]
+          const pulledOrCached = new Set([...pulled, ...fromCache.filter((i) => !fromArchives.has(i))])
           ctx.learned.cacheable = ctx.learned.preloaded.filter((i) => pulledOrCached.has(i) && !usesCredentials(config, i))
           const cachedSet = new Set(fromCache)
           ctx.learned.imageCounts = {
-            present: res.present.filter((i) => !cachedSet.has(i)).length,
-            pulled: res.pulled.length,
+            present: res.present.filter((i) => !cachedSet.has(i) && !early.has(i)).length,
+            pulled: pulled.length,
             imported: res.imported.length,
             cached: res.present.filter((i) => cachedSet.has(i)).length
           }
@@ -185,4 +200,29 @@ export function imageSteps(p: PlanContext): Step[] {
       }
     ])
   ]
+}
+
+/** images.early: the predicted images, pulled as soon as the runtime serves, before kubeadm answers. */
+function earlyStep(p: PlanContext): Step {
+  const { config, learned, smokeTest, runtime } = p
+  const images = (l: Learned): string[] => preloadSet(config, l, smokeTest)
+  return step('images.early', "pull the images the version table predicts, while kubeadm downloads", ['runtime.ready'], [
+    {
+      kind: 'task',
+      title: 'pull what is missing of the predicted images (4 at a time, the largest first)',
+      shows: [
+        `${images(learned).join(' ')}: as the preload below pulls them; it then pulls only what kubeadm names beyond these`
+      ],
+      run: async (ctx) => {
+        const store = runtime.imageStore(ctx.host.run, config.registryMirrors)
+        const res = await preloadImages(store, {
+          images: images(ctx.learned),
+          whereFor: (r) => pullEndpoints(config.registryMirrors, r),
+          credentials: (i) => pullCredential(config, i, runtime.credentialsInRequest(ctx.learned)),
+          log: ctx.log
+        })
+        ctx.learned.pulledEarly = res.pulled
+      }
+    }
+  ])
 }
