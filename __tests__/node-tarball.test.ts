@@ -3,7 +3,7 @@
 // a tampered one. A mirror "elsewhere" is this test's server on a non-loopback address; the
 // download code treats it as it would dl.k8s.io.
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
@@ -94,6 +94,7 @@ describe('kubeadm, kubelet and kubectl: the node tarball from a mirror elsewhere
       routes[NODE] = node
     }
     assert.equal(releaseHits(remote).some((h) => h.includes('/bin/linux/')), false, 'a mismatch is never a reason to fetch elsewhere')
+    assert.deepEqual((await readdir(process.env.RUNNER_TEMP!)).filter((f) => f.endsWith('.tar')), [], 'what was gunzipped along the way is gone with it')
   })
 
   it('from a mirror on this machine, fetches the bare binaries: what an offline mirror is known to hold', async () => {

@@ -6871,7 +6871,7 @@ var require_client_h2 = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { errorMonitor } = __require("node:events");
-    var { pipeline } = __require("node:stream");
+    var { pipeline: pipeline2 } = __require("node:stream");
     var util3 = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -7350,7 +7350,7 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body2, client, request2, contentLength2) {
       assert(contentLength2 !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe = pipeline(
+      const pipe = pipeline2(
         body2,
         h2stream,
         (err) => {
@@ -10395,7 +10395,7 @@ var require_api_pipeline = __commonJS({
         util3.destroy(ret, err);
       }
     };
-    function pipeline(opts, handler2) {
+    function pipeline2(opts, handler2) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler2);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
@@ -10404,7 +10404,7 @@ var require_api_pipeline = __commonJS({
         return new PassThrough().destroy(err);
       }
     }
-    module.exports = pipeline;
+    module.exports = pipeline2;
   }
 });
 
@@ -13569,7 +13569,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable, pipeline, finished } = __require("node:stream");
+    var { Readable, pipeline: pipeline2, finished } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14514,7 +14514,7 @@ var require_fetch = __commonJS({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline(this.body, ...decoders, (err) => {
+                body: decoders.length ? pipeline2(this.body, ...decoders, (err) => {
                   if (err) {
                     this.onError(err);
                   }
@@ -18715,7 +18715,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/undici/lib/web/eventsource/eventsource.js"(exports, module) {
     "use strict";
-    var { pipeline } = __require("node:stream");
+    var { pipeline: pipeline2 } = __require("node:stream");
     var { fetching } = require_fetch();
     var { makeRequest } = require_request2();
     var { webidl } = require_webidl();
@@ -18875,7 +18875,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline(
+          pipeline2(
             response.body.stream,
             eventSourceStream,
             (error2) => {
@@ -53555,7 +53555,7 @@ function directoryCache(root, workDir) {
 
 // src/commands/collect.ts
 import { mkdir as mkdir5, mkdtemp, readdir as readdir3, readFile as readFile8, rm as rm6, writeFile as writeFile3 } from "node:fs/promises";
-import { access as access4 } from "node:fs/promises";
+import { access as access5 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
 import { dirname as dirname11, join as join17, relative as relative2 } from "node:path";
 
@@ -53929,9 +53929,12 @@ import { readFile as readFile3 } from "node:fs/promises";
 // src/host/download.ts
 import { createHash, randomUUID as randomUUID4 } from "node:crypto";
 import { lookup } from "node:dns/promises";
-import { createReadStream } from "node:fs";
+import { createReadStream, createWriteStream as createWriteStream2 } from "node:fs";
+import { once } from "node:events";
 import { isIP } from "node:net";
-import { copyFile as copyFile3, mkdir as mkdir3, readFile, rm as rm3 } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import { access as access3, copyFile as copyFile3, mkdir as mkdir3, readFile, rm as rm3 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join as join7 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
@@ -54179,6 +54182,20 @@ async function rangedDownload(url2, dest, o = {}) {
   const backoffMs = o.backoffMs ?? 1e3;
   const client = new HttpClient("kubeadm-single-node", [], { allowRetries: false, keepAlive: true, maxSockets: connections, socketTimeout: 6e4 });
   const fh = await open2(dest, "w");
+  const waiting = /* @__PURE__ */ new Map();
+  let next = 0;
+  let handing = Promise.resolve();
+  const deliver = (from, bytes) => {
+    waiting.set(from, bytes);
+    handing = handing.then(async () => {
+      for (let b = waiting.get(next); b; b = waiting.get(next)) {
+        waiting.delete(next);
+        next += b.length;
+        await o.inOrder(b);
+      }
+    });
+    return handing;
+  };
   try {
     const fetchPart = async (range3, check) => {
       for (let attempt = 1; ; attempt++) {
@@ -54193,12 +54210,16 @@ async function rangedDownload(url2, dest, o = {}) {
           }
           let at = check(res);
           const start = at;
+          const parts = [];
           for await (const chunk of res.message) {
             await fh.write(chunk, 0, chunk.length, at);
             at += chunk.length;
+            if (o.inOrder) parts.push(chunk);
           }
           const want = Number(res.message.headers["content-length"] ?? NaN);
           if (Number.isFinite(want) && at - start !== want) throw Object.assign(new Error(`${url2}: the body ended after ${at - start} of ${want} bytes`), { retry: true });
+          if (o.inOrder) deliver(start, Buffer.concat(parts)).catch(() => {
+          });
           return res;
         } catch (err) {
           res?.message.destroy();
@@ -54220,7 +54241,10 @@ async function rangedDownload(url2, dest, o = {}) {
       total = r.total;
       return 0;
     });
-    if (whole) return (await fh.stat()).size;
+    if (whole) {
+      await handing;
+      return (await fh.stat()).size;
+    }
     const queue = [];
     for (let from = rangeBytes; from < total; from += rangeBytes) queue.push([from, Math.min(total, from + rangeBytes) - 1]);
     const worker = async () => {
@@ -54236,6 +54260,7 @@ async function rangedDownload(url2, dest, o = {}) {
       }
     };
     await Promise.all(Array.from({ length: Math.min(connections, queue.length) }, worker));
+    await handing;
     const size2 = (await fh.stat()).size;
     if (size2 !== total) throw new Error(`${url2}: wrote ${size2} of ${total} bytes`);
     return size2;
@@ -54260,13 +54285,13 @@ function isLocalUrl(url2) {
   if (isIP(host2) === 4) return host2.startsWith("127.");
   return host2 === "::1" || host2 === "0:0:0:0:0:0:0:1";
 }
-async function fetchToFile(url2) {
+async function fetchToFile(url2, inOrder) {
   const dir2 = process.env.RUNNER_TEMP || tmpdir();
   await mkdir3(dir2, { recursive: true });
   const dest = join7(dir2, randomUUID4());
   try {
     if (url2.startsWith("file:")) await copyFile3(fileURLToPath2(url2), dest);
-    else await rangedDownload(url2, dest);
+    else await rangedDownload(url2, dest, { inOrder });
   } catch (err) {
     await rm3(dest, { force: true });
     throw err;
@@ -54365,8 +54390,29 @@ async function expectedDigest(artifact, fileName) {
     throw new Error(`Could not read the published checksum of ${artifact.name} from ${artifact.checksumUrl}: ${err.message}`, { cause: err });
   }
 }
+function gunzipAlong(to) {
+  const hash = createHash("sha256");
+  const gunzip = createGunzip();
+  let broken = false;
+  const written = pipeline(gunzip, createWriteStream2(to)).catch(async () => {
+    broken = true;
+    await rm3(to, { force: true });
+  });
+  return {
+    take: async (chunk) => {
+      hash.update(chunk);
+      if (!broken && !gunzip.write(chunk)) await Promise.race([once(gunzip, "drain"), written]);
+    },
+    done: async () => {
+      gunzip.end();
+      await written;
+      return hash.digest("hex");
+    },
+    abort: () => void gunzip.destroy(new Error("the download failed"))
+  };
+}
 async function downloadVerified(artifact, cache, log2 = () => {
-}) {
+}, o = {}) {
   const fileName = fileNameOf(artifact);
   const dns = await unresolvable(pinnedFor(artifact) ? artifact.url : artifact.checksumUrl);
   if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`);
@@ -54384,14 +54430,24 @@ async function downloadVerified(artifact, cache, log2 = () => {
     cache.rejected(artifact, `its SHA-256 is ${actual2}, but ${digestSource(artifact)} says ${expected}`);
   }
   let path6;
+  let actual;
+  const unpack = o.gunzipTo && !artifact.url.startsWith("file:") ? gunzipAlong(o.gunzipTo) : void 0;
   try {
-    path6 = await fetchToFile(artifact.url);
+    if (unpack) {
+      path6 = await fetchToFile(artifact.url, unpack.take);
+      actual = await unpack.done();
+    } else {
+      path6 = await fetchToFile(artifact.url);
+      actual = await sha256File(path6);
+    }
   } catch (err) {
+    unpack?.abort();
+    if (o.gunzipTo) await rm3(o.gunzipTo, { force: true });
     throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${err.message}`, { cause: err });
   }
-  const actual = await sha256File(path6);
   if (actual !== expected) {
     await rm3(path6, { force: true });
+    if (o.gunzipTo) await rm3(o.gunzipTo, { force: true });
     throw new ChecksumError(artifact, expected, actual);
   }
   log2(`verified ${artifact.name} against ${digestSource(artifact)}`);
@@ -54433,10 +54489,18 @@ async function cachedTarball(artifact, key, log2 = () => {
   if (tarball) {
     await cache?.keep(artifact, fileName, tarball);
   } else {
-    const file2 = await downloadVerified(artifact, cache, log2);
+    const unpacked = join7(process.env.RUNNER_TEMP || tmpdir(), `ksn-${randomUUID4()}.tar`);
+    const file2 = await downloadVerified(artifact, cache, log2, { gunzipTo: /\.(tar\.gz|tgz)$/.test(fileName) ? unpacked : void 0 });
     const dir2 = await cacheFile(file2, fileName, key.tool, cacheVersion(key.version), key.arch);
     await rm3(file2, { force: true });
     tarball = join7(dir2, fileName);
+    if (await access3(unpacked).then(() => true, () => false)) {
+      try {
+        return await extractTar2(unpacked, void 0, "x");
+      } finally {
+        await rm3(unpacked, { force: true });
+      }
+    }
   }
   return extractTar2(tarball);
 }
@@ -56117,7 +56181,7 @@ function credentialProviderOps(config, paths) {
 // src/images/archive-index.ts
 import { open as open3 } from "node:fs/promises";
 import { createReadStream as createReadStream2 } from "node:fs";
-import { createGunzip } from "node:zlib";
+import { createGunzip as createGunzip2 } from "node:zlib";
 var BLOCK = 512;
 var INDEX_FILES = ["manifest.json", "index.json"];
 var ARCHIVE_LIMITS = { headers: 1e5, bytes: 32 * 2 ** 30, member: 16 * 2 ** 20, ms: 3 * 6e4 };
@@ -56164,7 +56228,7 @@ function fileSource(fh, fileSize, bound2) {
   };
 }
 function streamSource(path6, bound2) {
-  const stream = createReadStream2(path6).pipe(createGunzip());
+  const stream = createReadStream2(path6).pipe(createGunzip2());
   const it = stream[Symbol.asyncIterator]();
   let pending = Buffer.alloc(0);
   let done = false;
@@ -56773,7 +56837,7 @@ var containerd = {
 import { join as join16 } from "node:path";
 
 // src/host/probe.ts
-import { access as access3, readFile as readFile7 } from "node:fs/promises";
+import { access as access4, readFile as readFile7 } from "node:fs/promises";
 import { availableParallelism, userInfo } from "node:os";
 import { delimiter as delimiter3, join as join15 } from "node:path";
 var ipAddrArgv = ["ip", "-j", "-4", "addr", "show"];
@@ -56828,7 +56892,7 @@ function parseContainerdVersion(out) {
   return m ? { version: `${m[1]}.${m[2]}.${m[3]}`, major: Number(m[1]) } : void 0;
 }
 async function exists3(path6) {
-  return access3(path6).then(
+  return access4(path6).then(
     () => true,
     () => false
   );
@@ -57253,7 +57317,7 @@ var POD_LOG_DIR = "/var/log/pods";
 var MAX_FILE = 16 * 1024 * 1024;
 var PARALLEL = 8;
 var REQUEST_TIMEOUT2 = "--request-timeout=30s";
-var present = (p) => access4(p).then(() => true, () => false);
+var present = (p) => access5(p).then(() => true, () => false);
 async function readHostFile(env, path6) {
   if (await untrustedLink(path6) !== void 0) return void 0;
   try {
@@ -57407,7 +57471,7 @@ async function filesUnder(dir2) {
 }
 
 // src/commands/diagnose.ts
-import { access as access5 } from "node:fs/promises";
+import { access as access6 } from "node:fs/promises";
 import { join as join19 } from "node:path";
 
 // src/addons/load-balancer/plugin.ts
@@ -57971,7 +58035,7 @@ function probes(record) {
   ];
 }
 async function examine(record, env) {
-  const present2 = (p) => access5(p).then(() => true, () => false);
+  const present2 = (p) => access6(p).then(() => true, () => false);
   const all = probes(record);
   const usable = await Promise.all(all.map(async (p) => (await Promise.all((p.requires ?? []).map(present2))).every(Boolean)));
   const diags = await Promise.all(
@@ -58048,7 +58112,7 @@ async function down(record, env, o = {}) {
 
 // src/commands/plan.ts
 import { constants as constants4 } from "node:fs";
-import { access as access9, stat as stat6 } from "node:fs/promises";
+import { access as access10, stat as stat6 } from "node:fs/promises";
 import { dirname as dirname17, resolve as resolve5 } from "node:path";
 
 // src/engine/describe.ts
@@ -58837,7 +58901,7 @@ async function readKubeadmConfigFile(config, probe = nodeProbe, read2 = nodeRead
 }
 
 // src/preflight/offline.ts
-import { access as access7 } from "node:fs/promises";
+import { access as access8 } from "node:fs/promises";
 import { fileURLToPath as fileURLToPath4 } from "node:url";
 
 // src/host/subnets.ts
@@ -59334,7 +59398,7 @@ function artifacts(config, version3, arch3) {
 var LOCAL = "a file:// URL of a directory on this machine, or an http(s) URL on a loopback address (127.0.0.1, [::1], localhost)";
 async function missingAtUrl(url2) {
   if (url2.startsWith("file:")) {
-    return access7(fileURLToPath4(url2)).then(
+    return access8(fileURLToPath4(url2)).then(
       () => void 0,
       (err) => err.code === "ENOENT" || err.code === "ENOTDIR" ? "no such file" : err.message
     );
@@ -63660,7 +63724,7 @@ function describeArtifact(when, env = process.env) {
 
 // src/commands/existing.ts
 import { existsSync as existsSync3 } from "node:fs";
-import { access as access8 } from "node:fs/promises";
+import { access as access9 } from "node:fs/promises";
 import { join as join24 } from "node:path";
 
 // src/io/host-ledger.ts
@@ -63905,7 +63969,7 @@ function ledgerProblems(config, ex, ledgerFile, where2) {
 }
 async function tool(paths, name2) {
   const ours = join24(paths.binDir, name2);
-  return access8(ours).then(
+  return access9(ours).then(
     () => ours,
     () => name2
   );
@@ -63945,7 +64009,7 @@ async function resetExisting(ex, env) {
     }
   }
   const paths = env.paths;
-  const stillThere = await access8(paths.adminConf).then(
+  const stillThere = await access9(paths.adminConf).then(
     () => true,
     () => false
   );
@@ -65026,7 +65090,7 @@ function headline({ version: version3, facts, plan: plan2 }, where2 = "actions")
 
 // src/commands/plan.ts
 async function planDirProblem(out) {
-  const writable = (p) => access9(p, constants4.W_OK | constants4.X_OK).then(() => true, () => false);
+  const writable = (p) => access10(p, constants4.W_OK | constants4.X_OK).then(() => true, () => false);
   let at = resolve5(out);
   for (; ; ) {
     const st = await stat6(at).catch((err) => err.code === "ENOENT" || err.code === "ENOTDIR" ? void 0 : err);

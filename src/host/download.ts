@@ -3,15 +3,18 @@
 // installs nothing.
 import { createHash, randomUUID } from 'node:crypto'
 import { lookup } from 'node:dns/promises'
-import { createReadStream } from 'node:fs'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { once } from 'node:events'
 import { isIP } from 'node:net'
-import { copyFile, mkdir, readFile, rm } from 'node:fs/promises'
+import { pipeline } from 'node:stream/promises'
+import { createGunzip } from 'node:zlib'
+import { access, copyFile, mkdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as tc from '@actions/tool-cache'
 import ipaddr from 'ipaddr.js'
-import { rangedDownload } from './ranged.js'
+import { rangedDownload, type RangedOptions } from './ranged.js'
 
 export interface Artifact {
   /** short name for logs: kubeadm, crictl, cni-plugins */
@@ -69,13 +72,13 @@ export function isLocalUrl(url: string): boolean {
  * so that the original is never moved into the tool cache or deleted; anything else is
  * downloaded in ranges over a few connections (./ranged.ts), with retries.
  */
-export async function fetchToFile(url: string): Promise<string> {
+export async function fetchToFile(url: string, inOrder?: RangedOptions['inOrder']): Promise<string> {
   const dir = process.env.RUNNER_TEMP || tmpdir()
   await mkdir(dir, { recursive: true })
   const dest = join(dir, randomUUID())
   try {
     if (url.startsWith('file:')) await copyFile(fileURLToPath(url), dest)
-    else await rangedDownload(url, dest)
+    else await rangedDownload(url, dest, { inOrder })
   } catch (err) {
     await rm(dest, { force: true })
     throw err
@@ -205,10 +208,37 @@ async function expectedDigest(artifact: Artifact, fileName: string): Promise<str
 }
 
 /**
+ * The download's SHA-256 and its gunzipped bytes (in `to`), computed from its bytes in order
+ * while later ranges are still on the way, so that neither costs a pass after the download.
+ * Nothing in `to` is used before the digest is checked; a body that is no gzip leaves no `to`.
+ */
+function gunzipAlong(to: string): { take: (chunk: Buffer) => Promise<void>; done: () => Promise<string>; abort: () => void } {
+  const hash = createHash('sha256')
+  const gunzip = createGunzip()
+  let broken = false
+  const written = pipeline(gunzip, createWriteStream(to)).catch(async () => {
+    broken = true
+    await rm(to, { force: true })
+  })
+  return {
+    take: async (chunk) => {
+      hash.update(chunk)
+      if (!broken && !gunzip.write(chunk)) await Promise.race([once(gunzip, 'drain'), written])
+    },
+    done: async () => {
+      gunzip.end()
+      await written
+      return hash.digest('hex')
+    },
+    abort: () => void gunzip.destroy(new Error('the download failed'))
+  }
+}
+
+/**
  * A verified copy of the download, in a temporary file the caller removes: from `cache` when
  * it has one matching the digest (published now, or pinned), else fetched (and then kept in `cache`).
  */
-export async function downloadVerified(artifact: Artifact, cache?: DownloadCache, log: (l: string) => void = () => {}): Promise<string> {
+export async function downloadVerified(artifact: Artifact, cache?: DownloadCache, log: (l: string) => void = () => {}, o: { gunzipTo?: string } = {}): Promise<string> {
   const fileName = fileNameOf(artifact)
   const dns = await unresolvable(pinnedFor(artifact) ? artifact.url : artifact.checksumUrl)
   if (dns) throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${dns}. Set ${artifact.input} to a mirror this runner can reach, or give the runner network.`)
@@ -227,14 +257,24 @@ export async function downloadVerified(artifact: Artifact, cache?: DownloadCache
     cache!.rejected(artifact, `its SHA-256 is ${actual}, but ${digestSource(artifact)} says ${expected}`)
   }
   let path: string
+  let actual: string
+  const unpack = o.gunzipTo && !artifact.url.startsWith('file:') ? gunzipAlong(o.gunzipTo) : undefined
   try {
-    path = await fetchToFile(artifact.url)
+    if (unpack) {
+      path = await fetchToFile(artifact.url, unpack.take)
+      actual = await unpack.done()
+    } else {
+      path = await fetchToFile(artifact.url)
+      actual = await sha256File(path)
+    }
   } catch (err) {
+    unpack?.abort()
+    if (o.gunzipTo) await rm(o.gunzipTo, { force: true })
     throw new Error(`Could not download ${artifact.name} from ${artifact.url}: ${(err as Error).message}`, { cause: err })
   }
-  const actual = await sha256File(path)
   if (actual !== expected) {
     await rm(path, { force: true })
+    if (o.gunzipTo) await rm(o.gunzipTo, { force: true })
     throw new ChecksumError(artifact, expected, actual)
   }
   log(`verified ${artifact.name} against ${digestSource(artifact)}`)
@@ -302,10 +342,19 @@ export async function cachedTarball(artifact: Artifact, key: ToolKey, log: (l: s
   if (tarball) {
     await cache?.keep(artifact, fileName, tarball)
   } else {
-    const file = await downloadVerified(artifact, cache, log)
+    // gunzipped while it downloads (see gunzipAlong): what is left is tar's own, quick work
+    const unpacked = join(process.env.RUNNER_TEMP || tmpdir(), `ksn-${randomUUID()}.tar`)
+    const file = await downloadVerified(artifact, cache, log, { gunzipTo: /\.(tar\.gz|tgz)$/.test(fileName) ? unpacked : undefined })
     const dir = await tc.cacheFile(file, fileName, key.tool, cacheVersion(key.version), key.arch)
     await rm(file, { force: true })
     tarball = join(dir, fileName)
+    if (await access(unpacked).then(() => true, () => false)) {
+      try {
+        return await tc.extractTar(unpacked, undefined, 'x')
+      } finally {
+        await rm(unpacked, { force: true })
+      }
+    }
   }
   return tc.extractTar(tarball)
 }

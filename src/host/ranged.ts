@@ -25,6 +25,12 @@ export class HttpStatusError extends Error {
 }
 
 export interface RangedOptions {
+  /**
+   * Handed the file's bytes in order, as soon as they are contiguous, while later ranges are
+   * still on the way (a hash, a gunzip). The download does not wait for it: what it has not
+   * taken yet waits in memory, so that the link is never held back by a slower consumer.
+   */
+  inOrder?: (chunk: Buffer) => Promise<void> | void
   rangeBytes?: number
   connections?: number
   /** tries per request; a connection reset or a 5xx, 408 or 429 is tried again */
@@ -51,6 +57,21 @@ export async function rangedDownload(url: string, dest: string, o: RangedOptions
   const backoffMs = o.backoffMs ?? 1000
   const client = new HttpClient('kubeadm-single-node', [], { allowRetries: false, keepAlive: true, maxSockets: connections, socketTimeout: 60_000 })
   const fh = await open(dest, 'w')
+  // ranges done out of order wait here until the bytes before them are handed on
+  const waiting = new Map<number, Buffer>()
+  let next = 0
+  let handing: Promise<void> = Promise.resolve()
+  const deliver = (from: number, bytes: Buffer): Promise<void> => {
+    waiting.set(from, bytes)
+    handing = handing.then(async () => {
+      for (let b = waiting.get(next); b; b = waiting.get(next)) {
+        waiting.delete(next)
+        next += b.length
+        await o.inOrder!(b)
+      }
+    })
+    return handing
+  }
   try {
     /** one request, tried again on what a retry can cure; the body written at its offset */
     const fetchPart = async (range: [number, number] | undefined, check: (res: HttpClientResponse) => number): Promise<HttpClientResponse> => {
@@ -66,12 +87,16 @@ export async function rangedDownload(url: string, dest: string, o: RangedOptions
           }
           let at = check(res)
           const start = at
+          const parts: Buffer[] = []
           for await (const chunk of res.message as AsyncIterable<Buffer>) {
             await fh.write(chunk, 0, chunk.length, at)
             at += chunk.length
+            if (o.inOrder) parts.push(chunk)
           }
           const want = Number(res.message.headers['content-length'] ?? NaN)
           if (Number.isFinite(want) && at - start !== want) throw Object.assign(new Error(`${url}: the body ended after ${at - start} of ${want} bytes`), { retry: true })
+          // not awaited: the link keeps going while the consumer catches up (at most the file in memory)
+          if (o.inOrder) deliver(start, Buffer.concat(parts)).catch(() => {})
           return res
         } catch (err) {
           res?.message.destroy()
@@ -94,7 +119,10 @@ export async function rangedDownload(url: string, dest: string, o: RangedOptions
       total = r.total
       return 0
     })
-    if (whole) return (await fh.stat()).size
+    if (whole) {
+      await handing
+      return (await fh.stat()).size
+    }
     const queue: Array<[number, number]> = []
     for (let from = rangeBytes; from < total; from += rangeBytes) queue.push([from, Math.min(total, from + rangeBytes) - 1])
     const worker = async (): Promise<void> => {
@@ -111,6 +139,7 @@ export async function rangedDownload(url: string, dest: string, o: RangedOptions
       }
     }
     await Promise.all(Array.from({ length: Math.min(connections, queue.length) }, worker))
+    await handing
     const size = (await fh.stat()).size
     if (size !== total) throw new Error(`${url}: wrote ${size} of ${total} bytes`)
     return size
