@@ -1,6 +1,6 @@
-// Downloads through @actions/tool-cache (or copies from a file:// URL), each verified
-// against its published SHA-256 before anything uses it. A mismatch deletes the file and
-// installs nothing.
+// Downloads (in ranges, ./ranged.ts; or copies from a file:// URL), each verified against
+// its published or pinned SHA-256 before anything uses it, and kept in @actions/tool-cache.
+// A mismatch deletes the file and installs nothing.
 import { createHash, randomUUID } from 'node:crypto'
 import { lookup } from 'node:dns/promises'
 import { createReadStream, createWriteStream } from 'node:fs'
