@@ -229,4 +229,10 @@ describe('host files and units', () => {
     assert.equal(svc.spec.ports[0].port, 80)
     assert.ok(parseYaml(renderSmokeManifest('a', 'b', 'c:1').split('---\n')[1]))
   })
+
+  it('writes the labels out in full where they repeat, with no YAML anchor or alias', () => {
+    const text = renderSmokeManifest('smoke', 'default', 'nginx:1')
+    assert.doesNotMatch(text, /[&*]a\d/)
+    assert.equal(text.match(/app: smoke/g)?.length, 5)
+  })
 })

@@ -973,7 +973,7 @@ var require_util = __commonJS({
     var net = __require("node:net");
     var { Blob: Blob2 } = __require("node:buffer");
     var nodeUtil = __require("node:util");
-    var { stringify: stringify9 } = __require("node:querystring");
+    var { stringify: stringify3 } = __require("node:querystring");
     var { EventEmitter: EE } = __require("node:events");
     var { InvalidArgumentError } = require_errors();
     var { headerNameLowerCasedRecord } = require_constants();
@@ -1033,7 +1033,7 @@ var require_util = __commonJS({
       if (url2.includes("?") || url2.includes("#")) {
         throw new Error('Query params cannot be passed when url already contains "?" or "#".');
       }
-      const stringified = stringify9(queryParams);
+      const stringified = stringify3(queryParams);
       if (stringified) {
         url2 += "?" + stringified;
       }
@@ -16240,7 +16240,7 @@ var require_util6 = __commonJS({
         throw new Error("Invalid cookie max-age");
       }
     }
-    function stringify9(cookie) {
+    function stringify3(cookie) {
       if (cookie.name.length === 0) {
         return null;
       }
@@ -16298,7 +16298,7 @@ var require_util6 = __commonJS({
       validateCookiePath,
       validateCookieValue,
       toIMFDate,
-      stringify: stringify9
+      stringify: stringify3
     };
   }
 });
@@ -16444,7 +16444,7 @@ var require_cookies = __commonJS({
   "node_modules/undici/lib/web/cookies/index.js"(exports, module) {
     "use strict";
     var { parseSetCookie } = require_parse();
-    var { stringify: stringify9 } = require_util6();
+    var { stringify: stringify3 } = require_util6();
     var { webidl } = require_webidl();
     var { Headers: Headers2 } = require_headers();
     function getCookies(headers) {
@@ -16487,7 +16487,7 @@ var require_cookies = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, "setCookie");
       webidl.brandCheck(headers, Headers2, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str2 = stringify9(cookie);
+      const str2 = stringify3(cookie);
       if (str2) {
         headers.append("Set-Cookie", str2);
       }
@@ -29342,7 +29342,7 @@ var require_stringify = __commonJS({
         props.push(doc.directives.tagString(tag2));
       return props.join(" ");
     }
-    function stringify9(item, ctx, onComment, onChompKeep) {
+    function stringify3(item, ctx, onComment, onChompKeep) {
       if (identity.isPair(item))
         return item.toString(ctx, onComment, onChompKeep);
       if (identity.isAlias(item)) {
@@ -29371,7 +29371,7 @@ var require_stringify = __commonJS({
 ${ctx.indent}${str2}`;
     }
     exports.createStringifyContext = createStringifyContext;
-    exports.stringify = stringify9;
+    exports.stringify = stringify3;
   }
 });
 
@@ -29381,7 +29381,7 @@ var require_stringifyPair = __commonJS({
     "use strict";
     var identity = require_identity();
     var Scalar = require_Scalar();
-    var stringify9 = require_stringify();
+    var stringify3 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
       const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -29403,7 +29403,7 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str2 = stringify9.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      let str2 = stringify3.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
       if (!explicitKey && !ctx.inFlow && str2.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
@@ -29455,7 +29455,7 @@ ${indent}:`;
         ctx.indent = ctx.indent.substring(2);
       }
       let valueCommentDone = false;
-      const valueStr = stringify9.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
+      const valueStr = stringify3.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
       let ws = " ";
       if (keyComment || vsb || vcb) {
         ws = vsb ? "\n" : "";
@@ -29596,7 +29596,7 @@ var require_addPairToJSMap = __commonJS({
     "use strict";
     var log2 = require_log();
     var merge2 = require_merge();
-    var stringify9 = require_stringify();
+    var stringify3 = require_stringify();
     var identity = require_identity();
     var toJS = require_toJS();
     function addPairToJSMap(ctx, map, { key, value }) {
@@ -29632,7 +29632,7 @@ var require_addPairToJSMap = __commonJS({
       if (typeof jsKey !== "object")
         return String(jsKey);
       if (identity.isNode(key) && ctx?.doc) {
-        const strCtx = stringify9.createStringifyContext(ctx.doc, {});
+        const strCtx = stringify3.createStringifyContext(ctx.doc, {});
         strCtx.anchors = /* @__PURE__ */ new Set();
         for (const node of ctx.anchors.keys())
           strCtx.anchors.add(node.anchor);
@@ -29699,12 +29699,12 @@ var require_stringifyCollection = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
     "use strict";
     var identity = require_identity();
-    var stringify9 = require_stringify();
+    var stringify3 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyCollection(collection, ctx, options) {
       const flow = ctx.inFlow ?? collection.flow;
-      const stringify10 = flow ? stringifyFlowCollection : stringifyBlockCollection;
-      return stringify10(collection, ctx, options);
+      const stringify4 = flow ? stringifyFlowCollection : stringifyBlockCollection;
+      return stringify4(collection, ctx, options);
     }
     function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
       const { indent, options: { commentString } } = ctx;
@@ -29729,7 +29729,7 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str3 = stringify9.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str3 = stringify3.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
           str3 += stringifyComment.lineComment(str3, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
@@ -29796,7 +29796,7 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           reqNewline = true;
-        let str2 = stringify9.stringify(item, itemCtx, () => comment = null);
+        let str2 = stringify3.stringify(item, itemCtx, () => comment = null);
         reqNewline || (reqNewline = lines.length > linesAtValue || str2.includes("\n"));
         if (i < items.length - 1) {
           str2 += ",";
@@ -31157,7 +31157,7 @@ var require_stringifyDocument = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
     "use strict";
     var identity = require_identity();
-    var stringify9 = require_stringify();
+    var stringify3 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options) {
       const lines = [];
@@ -31172,7 +31172,7 @@ var require_stringifyDocument = __commonJS({
       }
       if (hasDirectives)
         lines.push("---");
-      const ctx = stringify9.createStringifyContext(doc, options);
+      const ctx = stringify3.createStringifyContext(doc, options);
       const { commentString } = ctx.options;
       if (doc.commentBefore) {
         if (lines.length !== 1)
@@ -31194,7 +31194,7 @@ var require_stringifyDocument = __commonJS({
           contentComment = doc.contents.comment;
         }
         const onChompKeep = contentComment ? void 0 : () => chompKeep = true;
-        let body2 = stringify9.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
+        let body2 = stringify3.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
         if (contentComment)
           body2 += stringifyComment.lineComment(body2, "", commentString(contentComment));
         if ((body2[0] === "|" || body2[0] === ">") && lines[lines.length - 1] === "---") {
@@ -31202,7 +31202,7 @@ var require_stringifyDocument = __commonJS({
         } else
           lines.push(body2);
       } else {
-        lines.push(stringify9.stringify(doc.contents, ctx));
+        lines.push(stringify3.stringify(doc.contents, ctx));
       }
       if (doc.directives?.docEnd) {
         if (doc.comment) {
@@ -33338,7 +33338,7 @@ var require_cst_scalar = __commonJS({
 var require_cst_stringify = __commonJS({
   "node_modules/yaml/dist/parse/cst-stringify.js"(exports) {
     "use strict";
-    var stringify9 = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
+    var stringify3 = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
     function stringifyToken(token) {
       switch (token.type) {
         case "block-scalar": {
@@ -33391,7 +33391,7 @@ var require_cst_stringify = __commonJS({
         res += stringifyToken(value);
       return res;
     }
-    exports.stringify = stringify9;
+    exports.stringify = stringify3;
   }
 });
 
@@ -35121,7 +35121,7 @@ var require_public_api = __commonJS({
       }
       return doc.toJS(Object.assign({ reviver: _reviver }, options));
     }
-    function stringify9(value, replacer, options) {
+    function stringify3(value, replacer, options) {
       let _replacer = null;
       if (typeof replacer === "function" || Array.isArray(replacer)) {
         _replacer = replacer;
@@ -35146,7 +35146,7 @@ var require_public_api = __commonJS({
     exports.parse = parse4;
     exports.parseAllDocuments = parseAllDocuments5;
     exports.parseDocument = parseDocument;
-    exports.stringify = stringify9;
+    exports.stringify = stringify3;
   }
 });
 
@@ -54602,13 +54602,24 @@ function manifestCni(m) {
 }
 
 // src/cnis/calico/manifest.ts
+var import_yaml2 = __toESM(require_dist4(), 1);
+
+// src/render/yaml.ts
 var import_yaml = __toESM(require_dist4(), 1);
+function toYaml(value) {
+  return (0, import_yaml.stringify)(value, { aliasDuplicateObjects: false });
+}
+function toYamlDocuments(values) {
+  return values.map(toYaml).join("---\n");
+}
+
+// src/cnis/calico/manifest.ts
 var POOL_CIDR = "CALICO_IPV4POOL_CIDR";
 function renderCalicoManifest(source, podCidr) {
   const images = [];
   const out = [];
   let configured = false;
-  for (const doc of (0, import_yaml.parseAllDocuments)(source)) {
+  for (const doc of (0, import_yaml2.parseAllDocuments)(source)) {
     if (doc.errors.length > 0) throw new Error(`the calico manifest is not valid YAML: ${doc.errors[0].message}`);
     const obj = doc.toJS();
     if (!obj) continue;
@@ -54627,7 +54638,7 @@ function renderCalicoManifest(source, podCidr) {
     out.push(obj);
   }
   if (!configured) throw new Error("the calico manifest has no calico-node DaemonSet with a calico-node container; is it calico.yaml?");
-  return { manifest: out.map((o) => (0, import_yaml.stringify)(o)).join("---\n"), images };
+  return { manifest: toYamlDocuments(out), images };
 }
 
 // src/cnis/calico/plugin.ts
@@ -54729,9 +54740,9 @@ var calico = {
 import { join as join9 } from "node:path";
 
 // src/cnis/flannel/manifest.ts
-var import_yaml2 = __toESM(require_dist4(), 1);
+var import_yaml4 = __toESM(require_dist4(), 1);
 function renderFlannelManifest(source, podCidr) {
-  const docs = (0, import_yaml2.parseAllDocuments)(source);
+  const docs = (0, import_yaml4.parseAllDocuments)(source);
   const images = [];
   let configured = false;
   const out = [];
@@ -54753,7 +54764,7 @@ function renderFlannelManifest(source, podCidr) {
     out.push(obj);
   }
   if (!configured) throw new Error("the flannel manifest has no ConfigMap with net-conf.json; is it kube-flannel.yml?");
-  return { manifest: out.map((o) => (0, import_yaml2.stringify)(o)).join("---\n"), images };
+  return { manifest: toYamlDocuments(out), images };
 }
 
 // src/cnis/flannel/plugin.ts
@@ -55982,7 +55993,7 @@ ${preamble}` : `[${tableKey}]`;
   return preamble && tables ? `${preamble}
 ${tables}` : preamble || tables;
 }
-function stringify3(obj, { maxDepth = 1e3, numbersAsFloat = false, strictTemporal = false } = {}) {
+function stringify2(obj, { maxDepth = 1e3, numbersAsFloat = false, strictTemporal = false } = {}) {
   if (extendedTypeOf(obj) !== "object") {
     throw new TypeError("stringify can only be called with an object");
   }
@@ -56004,7 +56015,7 @@ function renderContainerdConfig(o) {
   if (o.address) top.grpc = { address: o.address };
   const runc = { runtime_type: "io.containerd.runc.v2", options: { SystemdCgroup: true } };
   if (o.major >= 2) {
-    return stringify3({
+    return stringify2({
       version: 3,
       ...top,
       // Docker's containerd.io package ships disabled_plugins = ["cri"]; kubeadm needs it on.
@@ -56020,7 +56031,7 @@ function renderContainerdConfig(o) {
       }
     });
   }
-  return stringify3({
+  return stringify2({
     version: 2,
     ...top,
     disabled_plugins: [],
@@ -56037,10 +56048,10 @@ function renderHostsToml(mirror) {
   const { server, mirrors } = registryHosts(mirror);
   const doc = { server };
   if (mirrors.length > 0) doc.host = Object.fromEntries(mirrors.map((m) => [m, { capabilities: ["pull", "resolve"] }]));
-  return stringify3(doc);
+  return stringify2(doc);
 }
 function renderLoopbackHostsToml(host2) {
-  return stringify3({ server: `http://${host2}` });
+  return stringify2({ server: `http://${host2}` });
 }
 
 // src/kube/wait.ts
@@ -56111,7 +56122,6 @@ ${await explain2()}`);
 import { join as join13 } from "node:path";
 
 // src/render/credential-provider.ts
-var import_yaml3 = __toESM(require_dist4(), 1);
 var CREDENTIAL_PROVIDER_NAME = "kubeadm-single-node-registry-credentials";
 var CREDENTIAL_PROVIDER_CONFIG_API = "kubelet.config.k8s.io/v1";
 var CREDENTIAL_PROVIDER_API = "credentialprovider.kubelet.k8s.io/v1";
@@ -56120,7 +56130,7 @@ function matchImage(registry) {
   return registry;
 }
 function renderCredentialProviderConfig(registries) {
-  return (0, import_yaml3.stringify)({
+  return toYaml({
     apiVersion: CREDENTIAL_PROVIDER_CONFIG_API,
     kind: "CredentialProviderConfig",
     providers: [
@@ -57603,7 +57613,7 @@ function lastEvents(events2, n) {
 }
 
 // src/addons/load-balancer/metallb.ts
-var import_yaml4 = __toESM(require_dist4(), 1);
+var import_yaml7 = __toESM(require_dist4(), 1);
 import { createHash as createHash3 } from "node:crypto";
 import { readFile as readFile9, rm as rm7 } from "node:fs/promises";
 var METALLB = {
@@ -57649,7 +57659,7 @@ async function fetchManifest(url2, sha256) {
 }
 var CONTROL_PLANE_TOLERATION = { key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" };
 function renderMetallbManifest(text, o) {
-  const docs = (0, import_yaml4.parseAllDocuments)(text);
+  const docs = (0, import_yaml7.parseAllDocuments)(text);
   const images = /* @__PURE__ */ new Set();
   const out = [];
   let speakerSeen = false;
@@ -57665,11 +57675,11 @@ function renderMetallbManifest(text, o) {
       const speaker = pod.containers?.find((c) => c.name === "speaker");
       if (!speaker) throw new Error("the MetalLB speaker DaemonSet has no container named speaker");
       if (!(speaker.args ?? []).includes("--ignore-exclude-lb")) speaker.args = [...speaker.args ?? [], "--ignore-exclude-lb"];
-      out.push((0, import_yaml4.stringify)(obj));
+      out.push(toYaml(obj));
     } else if (obj.kind === "Deployment" && obj.metadata?.name === METALLB.controller && pod) {
       controllerSeen = true;
       if (o.tolerateControlPlane) pod.tolerations = [...pod.tolerations ?? [], CONTROL_PLANE_TOLERATION];
-      out.push((0, import_yaml4.stringify)(obj));
+      out.push(toYaml(obj));
     } else {
       out.push(doc.toString().replace(/^---[ \t]*\n/, ""));
     }
@@ -57680,20 +57690,18 @@ function renderMetallbManifest(text, o) {
 }
 
 // src/addons/load-balancer/resources.ts
-var import_yaml5 = __toESM(require_dist4(), 1);
 var POOL_NAME = "kubeadm-single-node";
 function renderPoolManifest(pool2) {
   const metadata2 = { name: POOL_NAME, namespace: METALLB.namespace };
   const ipPool = { apiVersion: "metallb.io/v1beta1", kind: "IPAddressPool", metadata: metadata2, spec: { addresses: [poolText(pool2)] } };
   const l2 = { apiVersion: "metallb.io/v1beta1", kind: "L2Advertisement", metadata: metadata2, spec: { ipAddressPools: [POOL_NAME] } };
-  return [ipPool, l2].map((d) => (0, import_yaml5.stringify)(d)).join("---\n");
+  return toYamlDocuments([ipPool, l2]);
 }
 function renderLoadBalancerService(name2, namespace, labels) {
-  return (0, import_yaml5.stringify)({
+  return toYaml({
     apiVersion: "v1",
     kind: "Service",
     metadata: { name: `${name2}-lb`, namespace, labels: { ...labels } },
-    // copies, so that the YAML holds no anchors
     spec: { type: "LoadBalancer", selector: { ...labels }, ports: [{ port: 80, targetPort: 80, protocol: "TCP" }] }
   });
 }
@@ -58681,7 +58689,7 @@ import * as fsp from "node:fs/promises";
 import { isAbsolute, resolve as resolve4 } from "node:path";
 
 // src/config/kubeadm-config.ts
-var import_yaml6 = __toESM(require_dist4(), 1);
+var import_yaml10 = __toESM(require_dist4(), 1);
 
 // src/render/merge-patch.ts
 var isMap = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -58741,7 +58749,7 @@ function parseKubeadmDocuments(text, where2) {
   const patches = [];
   const bad = (what, accepted = KUBEADM_CONFIG_FORMS) => void problems2.push(`${where2} ${what}; accepted: ${accepted}.`);
   let n = 0;
-  for (const d of (0, import_yaml6.parseAllDocuments)(text, { merge: true })) {
+  for (const d of (0, import_yaml10.parseAllDocuments)(text, { merge: true })) {
     if (d.errors.length > 0) {
       bad(`is not valid YAML (${d.errors.map((e) => firstLine(e.message)).join("; ")})`);
       continue;
@@ -64284,7 +64292,6 @@ function cacheSteps(p) {
 }
 
 // src/render/kubeadm.ts
-var import_yaml7 = __toESM(require_dist4(), 1);
 var CONTROL_PLANE_TAINT = { key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" };
 var KUBELET_API = "kubelet.config.k8s.io/v1beta1";
 var KUBE_PROXY_API = "kubeproxy.config.k8s.io/v1alpha1";
@@ -64366,7 +64373,7 @@ function kubeadmDocuments(o) {
   return [...docs.values()];
 }
 function renderKubeadmConfig(o) {
-  return kubeadmDocuments(o).map((doc) => (0, import_yaml7.stringify)(doc)).join("---\n");
+  return kubeadmDocuments(o).map((doc) => toYaml(doc)).join("---\n");
 }
 
 // src/render/kubeadm-check.ts
@@ -64925,7 +64932,6 @@ function clearMirrorsOnUndo(path6, original) {
 }
 
 // src/render/smoke.ts
-var import_yaml8 = __toESM(require_dist4(), 1);
 function renderSmokeManifest(name2, namespace, image, tolerations = []) {
   const labels = { app: name2 };
   const deployment = {
@@ -64959,7 +64965,7 @@ function renderSmokeManifest(name2, namespace, image, tolerations = []) {
     metadata: { name: name2, namespace, labels },
     spec: { type: "NodePort", selector: labels, ports: [{ port: 80, targetPort: 80, protocol: "TCP" }] }
   };
-  return [deployment, service].map((d) => (0, import_yaml8.stringify)(d)).join("---\n");
+  return toYamlDocuments([deployment, service]);
 }
 
 // src/phases/smoke.ts

@@ -24,7 +24,7 @@
 //   (credentialprovider.kubelet.k8s.io/v1) whose `auth` has one entry per registry. The
 //   kubelet matches the image against those keys itself (its keyring), so each image gets its
 //   own registry's login only (staging/src/k8s.io/kubelet/pkg/apis/credentialprovider/v1/types.go).
-import { stringify } from 'yaml'
+import { toYaml } from './yaml.js'
 import type { RegistryCredential } from '../config/inputs.js'
 import { shown } from '../images/credentials.js'
 
@@ -57,7 +57,7 @@ export function matchImage(registry: string): string {
 }
 
 export function renderCredentialProviderConfig(registries: readonly string[]): string {
-  return stringify({
+  return toYaml({
     apiVersion: CREDENTIAL_PROVIDER_CONFIG_API,
     kind: 'CredentialProviderConfig',
     providers: [

@@ -1,7 +1,7 @@
 // kubeadm's config file. Pure: values in, YAML out, rendered by a real serializer. The
 // action's own documents come first; kubeadm-config's are laid over them as merge patches
 // (src/render/merge-patch.ts), then feature-gates is given to every component.
-import { stringify } from 'yaml'
+import { toYaml } from './yaml.js'
 import { featureGatesFlag, type FeatureGate, type KubeadmKind, type KubeadmPatch } from '../config/kubeadm-config.js'
 import { kubeadmApiVersion, type KubeadmApi } from '../config/kubernetes.js'
 import { isMap, mergePatch } from './merge-patch.js'
@@ -149,6 +149,6 @@ export function kubeadmDocuments(o: KubeadmConfigOptions): Doc[] {
 
 export function renderKubeadmConfig(o: KubeadmConfigOptions): string {
   return kubeadmDocuments(o)
-    .map((doc) => stringify(doc))
+    .map((doc) => toYaml(doc))
     .join('---\n')
 }

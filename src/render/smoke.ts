@@ -1,6 +1,6 @@
 // The smoke test's objects: an nginx Deployment and a NodePort Service, applied as one
 // manifest so that a re-run is idempotent.
-import { stringify } from 'yaml'
+import { toYamlDocuments } from './yaml.js'
 
 export function renderSmokeManifest(name: string, namespace: string, image: string, tolerations: object[] = []): string {
   const labels = { app: name }
@@ -35,5 +35,5 @@ export function renderSmokeManifest(name: string, namespace: string, image: stri
     metadata: { name, namespace, labels },
     spec: { type: 'NodePort', selector: labels, ports: [{ port: 80, targetPort: 80, protocol: 'TCP' }] }
   }
-  return [deployment, service].map((d) => stringify(d)).join('---\n')
+  return toYamlDocuments([deployment, service])
 }

@@ -2,7 +2,8 @@
 // the action changes in it (pure). Why MetalLB is in ./plugin.ts.
 import { createHash } from 'node:crypto'
 import { readFile, rm } from 'node:fs/promises'
-import { parseAllDocuments, stringify } from 'yaml'
+import { parseAllDocuments } from 'yaml'
+import { toYaml } from '../../render/yaml.js'
 import { fetchToFile, onThisMachine } from '../../host/download.js'
 
 export const METALLB = {
@@ -82,11 +83,11 @@ export function renderMetallbManifest(text: string, o: { tolerateControlPlane: b
       const speaker = pod.containers?.find((c) => c.name === 'speaker')
       if (!speaker) throw new Error('the MetalLB speaker DaemonSet has no container named speaker')
       if (!(speaker.args ?? []).includes('--ignore-exclude-lb')) speaker.args = [...(speaker.args ?? []), '--ignore-exclude-lb']
-      out.push(stringify(obj))
+      out.push(toYaml(obj))
     } else if (obj.kind === 'Deployment' && obj.metadata?.name === METALLB.controller && pod) {
       controllerSeen = true
       if (o.tolerateControlPlane) pod.tolerations = [...(pod.tolerations ?? []), CONTROL_PLANE_TOLERATION]
-      out.push(stringify(obj))
+      out.push(toYaml(obj))
     } else {
       // as written, without the document marker the join puts back
       out.push(doc.toString().replace(/^---[ \t]*\n/, ''))

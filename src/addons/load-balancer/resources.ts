@@ -1,8 +1,8 @@
 // The objects the load-balancer add-on applies besides MetalLB's own manifest (pure): the
 // address pool with its L2 advertisement, and the smoke test's LoadBalancer Service.
-import { stringify } from 'yaml'
 import type { AddressPool } from '../../config/inputs.js'
 import { poolText } from '../../host/address-pool.js'
+import { toYaml, toYamlDocuments } from '../../render/yaml.js'
 import { METALLB } from './metallb.js'
 
 export const POOL_NAME = 'kubeadm-single-node'
@@ -16,16 +16,15 @@ export function renderPoolManifest(pool: AddressPool): string {
   const metadata = { name: POOL_NAME, namespace: METALLB.namespace }
   const ipPool = { apiVersion: 'metallb.io/v1beta1', kind: 'IPAddressPool', metadata, spec: { addresses: [poolText(pool)] } }
   const l2 = { apiVersion: 'metallb.io/v1beta1', kind: 'L2Advertisement', metadata, spec: { ipAddressPools: [POOL_NAME] } }
-  return [ipPool, l2].map((d) => stringify(d)).join('---\n')
+  return toYamlDocuments([ipPool, l2])
 }
 
 /** A LoadBalancer Service in front of the smoke test's nginx: `name`-lb, on port 80. */
 export function renderLoadBalancerService(name: string, namespace: string, labels: Record<string, string>): string {
-  return stringify({
+  return toYaml({
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: `${name}-lb`, namespace, labels: { ...labels } },
-    // copies, so that the YAML holds no anchors
     spec: { type: 'LoadBalancer', selector: { ...labels }, ports: [{ port: 80, targetPort: 80, protocol: 'TCP' }] }
   })
 }

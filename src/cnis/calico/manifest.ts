@@ -5,7 +5,8 @@
 // calico.yaml: "This should fall within `--cluster-cidr`"). Set here to kubeadm's podSubnet, the
 // pool is exactly the pod network, whatever the guess would have been. Parsed and
 // re-serialized as YAML, never edited as text.
-import { parseAllDocuments, stringify } from 'yaml'
+import { parseAllDocuments } from 'yaml'
+import { toYamlDocuments } from '../../render/yaml.js'
 
 export interface CalicoManifest {
   manifest: string
@@ -41,5 +42,5 @@ export function renderCalicoManifest(source: string, podCidr: string): CalicoMan
     out.push(obj)
   }
   if (!configured) throw new Error('the calico manifest has no calico-node DaemonSet with a calico-node container; is it calico.yaml?')
-  return { manifest: out.map((o) => stringify(o)).join('---\n'), images }
+  return { manifest: toYamlDocuments(out), images }
 }

@@ -1,7 +1,8 @@
 // Flannel's release manifest, adjusted to the cluster: its net-conf Network must equal
 // kubeadm's podSubnet, or flannel refuses the node's podCIDR. Parsed and re-serialized
 // as YAML (and the embedded net-conf.json as JSON), never edited as text.
-import { parseAllDocuments, stringify } from 'yaml'
+import { parseAllDocuments } from 'yaml'
+import { toYamlDocuments } from '../../render/yaml.js'
 
 export interface FlannelManifest {
   manifest: string
@@ -31,5 +32,5 @@ export function renderFlannelManifest(source: string, podCidr: string): FlannelM
     out.push(obj)
   }
   if (!configured) throw new Error('the flannel manifest has no ConfigMap with net-conf.json; is it kube-flannel.yml?')
-  return { manifest: out.map((o) => stringify(o)).join('---\n'), images }
+  return { manifest: toYamlDocuments(out), images }
 }
