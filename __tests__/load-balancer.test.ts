@@ -388,3 +388,37 @@ describe("load-balancer's host change", () => {
     assert.deepEqual(diffSnapshots(withVpn, await snapshot(root)), [])
   })
 })
+
+describe('load-balancer with on-existing: reuse', () => {
+  const smoke = { name: 'kubeadm-single-node-smoke', namespace: 'default' }
+  const cluster = (svc: unknown, status: number) => {
+    const asked: string[][] = []
+    const urls: string[] = []
+    return {
+      asked,
+      urls,
+      reader: {
+        get: async (args: string[]) => (asked.push(args), svc),
+        status: async (url: string) => (urls.push(url), status),
+        smoke
+      }
+    }
+  }
+  const withAddress = { status: { loadBalancer: { ingress: [{ ip: '10.250.250.241' }] } } }
+
+  it("gives load-balancer-ip from the earlier smoke test's LoadBalancer Service where nginx answers on it", async () => {
+    const c = cluster(withAddress, 200)
+    assert.deepEqual(await loadBalancer.reusedOutputs!(config({ 'load-balancer': 'true' }), c.reader), { 'load-balancer-ip': '10.250.250.241' })
+    assert.deepEqual(c.asked, [['service', 'kubeadm-single-node-smoke-lb', '-n', 'default']])
+    assert.deepEqual(c.urls, ['http://10.250.250.241/'])
+  })
+
+  it('says why where the Service is gone, has no address, or nginx does not answer on it', async () => {
+    assert.equal(await loadBalancer.reusedOutputs!(config({ 'load-balancer': 'true' }), cluster(undefined, 200).reader), "the smoke test's Service kubeadm-single-node-smoke-lb is not there")
+    assert.equal(await loadBalancer.reusedOutputs!(config({ 'load-balancer': 'true' }), cluster({ status: {} }, 200).reader), "the smoke test's Service kubeadm-single-node-smoke-lb has no LoadBalancer address")
+    assert.equal(
+      await loadBalancer.reusedOutputs!(config({ 'load-balancer': 'true' }), cluster(withAddress, 0).reader),
+      "nginx did not answer 200 on kubeadm-single-node-smoke-lb's address 10.250.250.241 (no answer)"
+    )
+  })
+})

@@ -130,6 +130,14 @@ describe('local-registry in the plan', () => {
     assert.match(hints[0], /name it localhost:PORT/)
     assert.match(hintsFor(plugin.hints, 'docker: Error response from daemon: driver failed programming external connectivity on endpoint kubeadm-single-node-registry: Bind for 127.0.0.1:5000 failed: port is already allocated.').join('\n'), /give local-registry another port/)
   })
+
+  it('with on-existing: reuse, gives the output only where the registry still answers on its port', async () => {
+    const urls: string[] = []
+    const reader = (status: number) => ({ get: async () => undefined, status: async (url: string) => (urls.push(url), status), smoke: { name: 's', namespace: 'default' } })
+    assert.deepEqual(await plugin.reusedOutputs!(config({ 'local-registry': '5003' }), reader(200)), { 'local-registry': 'localhost:5003' })
+    assert.deepEqual(urls, ['http://127.0.0.1:5003/v2/'])
+    assert.match(String(await plugin.reusedOutputs!(config({ 'local-registry': '5003' }), reader(0))), /^the registry at localhost:5003 does not answer \(no answer; `sudo docker ps --all --filter name=kubeadm-single-node-registry`\)$/)
+  })
 })
 
 describe('the ledger kind container', () => {

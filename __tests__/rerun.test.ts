@@ -28,7 +28,8 @@ describe('re-runs on a self-hosted runner (on-existing)', () => {
   const savedEnv = { ...process.env }
 
   before(async () => {
-    server = await serve(await releaseRoutes())
+    // the same server answers as the local registry's /v2/ (the shim's docker runs nothing)
+    server = await serve({ ...(await releaseRoutes()), '/v2/': { body: '{}' } })
   })
   after(async () => {
     process.env = savedEnv
@@ -190,6 +191,31 @@ describe('re-runs on a self-hosted runner (on-existing)', () => {
     await post()
     assert.equal(await exists(ledgerFile()), false)
     assert.deepEqual(await changedSince(initial), [], 'the host is as it was before the first run')
+  })
+
+  it("on-existing: reuse gives an add-on's outputs where the earlier run turned it on and it answers, and warns where it did not", async () => {
+    const port = new URL(server.url).port
+    await job()
+    const first = await main({ cleanup: 'false', 'local-registry': port })
+    assert.equal(first.code, undefined, first.summary)
+    assert.equal(first.outputs['local-registry'], `localhost:${port}`)
+    await post()
+    await job()
+    const out: string[] = []
+    const write = process.stdout.write.bind(process.stdout)
+    process.stdout.write = ((chunk: string | Uint8Array) => (out.push(String(chunk)), true)) as typeof process.stdout.write
+    let second
+    try {
+      second = await main({ 'on-existing': 'reuse', cleanup: 'false', 'local-registry': port, 'load-balancer': 'true' })
+    } finally {
+      process.stdout.write = write
+    }
+    assert.equal(second.code, undefined, second.summary)
+    assert.equal(second.outputs['local-registry'], `localhost:${port}`)
+    assert.equal(second.outputs['load-balancer-ip'], undefined)
+    assert.match(out.join(''), /::warning::on-existing: reuse: load-balancer is not set up on the cluster here \(the earlier run's ledger does not name it\) and reuse builds nothing/)
+    assert.doesNotMatch(out.join(''), /::warning::on-existing: reuse: local-registry/)
+    assert.equal((await commands()).some((c) => /^docker run/.test(c)), false, 'reuse starts no registry')
   })
 
   it("a crafted ledger in the host's place stops every on-existing, naming it, and nothing in it runs", async () => {

@@ -57868,6 +57868,14 @@ var loadBalancer = {
       ])
     ];
   },
+  async reusedOutputs(_config, cluster) {
+    const name2 = `${cluster.smoke.name}-lb`;
+    const svc = await cluster.get(["service", name2, "-n", cluster.smoke.namespace]);
+    const ip = svc?.status?.loadBalancer?.ingress?.[0]?.ip;
+    if (!ip) return `the smoke test's Service ${name2} ${svc ? "has no LoadBalancer address" : "is not there"}`;
+    const status = await cluster.status(`http://${ip}/`);
+    return status === 200 ? { "load-balancer-ip": ip } : `nginx did not answer 200 on ${name2}'s address ${ip} (${status ? `HTTP ${status}` : "no answer"})`;
+  },
   diagnostics: (_paths, kubectlBin, kubeconfig) => {
     const env = { KUBECONFIG: kubeconfig };
     const requires = [kubectlBin, kubeconfig];
@@ -57931,6 +57939,12 @@ var localRegistry = {
   images: () => [],
   loopbackRegistries: (config) => [registryHost(config.localRegistry)],
   outputs: (config) => ({ "local-registry": registryHost(config.localRegistry) }),
+  async reusedOutputs(config, cluster) {
+    const host2 = registryHost(config.localRegistry);
+    const status = await cluster.status(`http://127.0.0.1:${config.localRegistry}/v2/`);
+    if (status === 200) return { "local-registry": host2 };
+    return `the registry at ${host2} does not answer (${status ? `HTTP ${status}` : "no answer"}; \`sudo docker ps --all --filter name=${REGISTRY_CONTAINER}\`)`;
+  },
   problems(p, planned) {
     const { config, facts } = p;
     const port = config.localRegistry;
@@ -64035,7 +64049,7 @@ function versionMismatch(spec, running) {
   if (spec.kind === "minor" && minorOf(running) !== spec.minor) return `kubernetes-version asks for 1.${spec.minor}`;
   return void 0;
 }
-async function reuseCluster(config, kubeconfig, env, install) {
+async function reuseCluster(config, kubeconfig, env, earlierAddons, install) {
   const { paths, run, io } = env;
   const kubectl2 = await tool(paths, "kubectl");
   const admin = (args) => run([kubectl2, ...args], { privileged: true, allowFailure: true, env: { KUBECONFIG: paths.adminConf } });
@@ -64059,17 +64073,32 @@ async function reuseCluster(config, kubeconfig, env, install) {
     io.warning(`on-existing: reuse: ${what}; the cluster is reused as it is.`);
   }
   await install(paths.adminConf, kubeconfig);
-  const out = { version: version3, kubeconfig, nodeName: node.name, nodeIp: node.ip };
-  const svc = await admin(["get", "service", SMOKE.name, "-n", SMOKE.namespace, "-o", "json"]);
-  const port = svc.exitCode === 0 ? Number(JSON.parse(svc.stdout).spec?.ports?.[0]?.nodePort) : NaN;
+  const out = { version: version3, kubeconfig, nodeName: node.name, nodeIp: node.ip, addonOutputs: {} };
+  const status = (url2) => fetch(url2, { signal: AbortSignal.timeout(Math.min(config.timeoutSeconds, 10) * 1e3) }).then(
+    (r) => r.status,
+    () => 0
+  );
+  const get = async (args) => {
+    const r = await admin(["get", ...args, "-o", "json"]);
+    return r.exitCode === 0 ? JSON.parse(r.stdout) : void 0;
+  };
+  const svc = await get(["service", SMOKE.name, "-n", SMOKE.namespace]);
+  const port = Number(svc?.spec?.ports?.[0]?.nodePort);
   if (Number.isInteger(port) && port > 0 && node.ip) {
     const url2 = `http://${node.ip}:${port}/`;
-    const status = await fetch(url2, { signal: AbortSignal.timeout(Math.min(config.timeoutSeconds, 10) * 1e3) }).then(
-      (r) => r.status,
-      () => 0
-    );
-    if (status === 200) Object.assign(out, { nodePort: port, nginxUrl: url2 });
-    else io.warning(`on-existing: reuse: the smoke test's ${url2} did not answer 200 (${status || "no answer"}); node-port and nginx-url are left empty.`);
+    const answered = await status(url2);
+    if (answered === 200) Object.assign(out, { nodePort: port, nginxUrl: url2 });
+    else io.warning(`on-existing: reuse: the smoke test's ${url2} did not answer 200 (${answered || "no answer"}); node-port and nginx-url are left empty.`);
+  }
+  for (const addon of enabledAddons(config)) {
+    if (!earlierAddons?.includes(addon.input)) {
+      const why = earlierAddons ? "the earlier run's ledger does not name it" : "no earlier run is recorded";
+      io.warning(`on-existing: reuse: ${addon.input} is not set up on the cluster here (${why}) and reuse builds nothing, so its outputs are left empty. Set on-existing: reset to build the cluster with it.`);
+      continue;
+    }
+    const given = await addon.reusedOutputs?.(config, { get, status, smoke: SMOKE }) ?? {};
+    if (typeof given === "string") io.warning(`on-existing: reuse: ${addon.input}: ${given}; its outputs are left empty.`);
+    else Object.assign(out.addonOutputs, given);
   }
   return out;
 }
@@ -65385,7 +65414,7 @@ async function reuse(config, env, prepared, earlier, t0) {
   });
   const host2 = createHost({ run: env.run, services: env.services, ledger, ...paths, undoRoots: env.hostLedger.roots });
   const owner = { uid: facts.user.uid, gid: facts.user.gid };
-  const r = await reuseCluster(config, plan2.kubeconfig, env, async (src, dest) => {
+  const r = await reuseCluster(config, plan2.kubeconfig, env, earlier?.addons, async (src, dest) => {
     await host2.ensureDir(dirname18(dest), { mode: 448, owner });
     await host2.installFile(src, dest, { mode: 384, owner });
   });
@@ -65409,7 +65438,8 @@ async function reuse(config, env, prepared, earlier, t0) {
     "node-port": r.nodePort === void 0 ? "" : String(r.nodePort),
     "nginx-url": r.nginxUrl ?? "",
     "time-to-ready": ((performance.now() - (env.startedAt ?? t0)) / 1e3).toFixed(1),
-    timings: JSON.stringify(timingsJson([], seconds))
+    timings: JSON.stringify(timingsJson([], seconds)),
+    ...r.addonOutputs
   };
   for (const [k, v] of Object.entries(outputs)) io.setOutput(k, v);
   io.info(`on-existing: reuse: the cluster already here (${r.version}, node ${r.nodeName} ${r.nodeIp}) answers; nothing was built. ${rec.changes.length} host changes are in this run's ledger${adopted.length ? ` (${adopted.length} from the earlier run)` : ""}.`);

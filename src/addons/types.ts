@@ -31,6 +31,12 @@ export interface AddonPlugin {
   problems?(p: PluginContext, planned: ReadonlySet<StepId>): string[]
   /** the action's outputs it sets, by name, once the cluster is ready (action.yml declares each) */
   outputs?(config: Config): Record<string, string>
+  /**
+   * on-existing: reuse, where the earlier run turned this add-on on: its outputs (those of
+   * `outputs` and any its steps learn), read from what that run left, which must still answer;
+   * a string says why they are left empty
+   */
+  reusedOutputs?(config: Config, cluster: ReusedCluster): Promise<Record<string, string> | string>
   /** its downloads, for the offline preflight: each must be on this machine with offline: true */
   downloads?(config: Config): AddonDownload[]
   /** its checks in the smoke phase, beside the smoke test's own: `smoke` is what that deploys */
@@ -54,4 +60,14 @@ export interface SmokeTarget {
   labels: Record<string, string>
   /** the step that deploys it */
   deployStep: StepId
+}
+
+/** What on-existing: reuse lets an add-on read of the cluster and host it takes as they are. */
+export interface ReusedCluster {
+  /** `kubectl get ARGS -o json` through the cluster's admin.conf; undefined where it fails */
+  get(args: string[]): Promise<any>
+  /** an HTTP GET's status, 0 where nothing answers */
+  status(url: string): Promise<number>
+  /** the smoke test's workload, which the earlier run deployed */
+  smoke: { name: string; namespace: string }
 }

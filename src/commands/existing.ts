@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs'
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
+import { enabledAddons } from '../addons/index.js'
 import { SMOKE } from '../config/defaults.js'
 import type { Config, VersionSpec } from '../config/inputs.js'
 import { ON_EXISTING_FORMS } from '../inputs/table.js'
@@ -152,6 +153,8 @@ export interface Reused {
   nodeIp: string
   nodePort?: number
   nginxUrl?: string
+  /** the outputs of the add-ons the earlier run turned on and this one asks for, where they still answer */
+  addonOutputs: Record<string, string>
 }
 
 /** Whether the cluster's version is the one asked for: exactly, by minor, or any for 'stable'. */
@@ -166,9 +169,10 @@ export function versionMismatch(spec: VersionSpec, running: string): string | un
  * run the version asked for; then the runner user gets a fresh copy of its admin.conf (at the
  * plan's kubeconfig, recorded like any file the action writes) and the outputs are read
  * from the cluster. The smoke test's Service, where an earlier run made it, gives node-port
- * and nginx-url if it answers 200.
+ * and nginx-url if it answers 200; an add-on the earlier run turned on (`earlierAddons`, from
+ * its ledger) gives its outputs the same way, and one it did not is said, not built.
  */
-export async function reuseCluster(config: Config, kubeconfig: string, env: CommandEnv, install: (src: string, dest: string) => Promise<void>): Promise<Reused> {
+export async function reuseCluster(config: Config, kubeconfig: string, env: CommandEnv, earlierAddons: readonly string[] | undefined, install: (src: string, dest: string) => Promise<void>): Promise<Reused> {
   const { paths, run, io } = env
   const kubectl = await tool(paths, 'kubectl')
   // admin.conf is root's (0600): read through sudo, named by KUBECONFIG as every kubectl call here does
@@ -198,17 +202,33 @@ export async function reuseCluster(config: Config, kubeconfig: string, env: Comm
   // path read from the ledger, which could point KUBECONFIG at any server
   await install(paths.adminConf, kubeconfig)
 
-  const out: Reused = { version, kubeconfig, nodeName: node.name, nodeIp: node.ip }
-  const svc = await admin(['get', 'service', SMOKE.name, '-n', SMOKE.namespace, '-o', 'json'])
-  const port = svc.exitCode === 0 ? Number(JSON.parse(svc.stdout).spec?.ports?.[0]?.nodePort) : NaN
-  if (Number.isInteger(port) && port > 0 && node.ip) {
-    const url = `http://${node.ip}:${port}/`
-    const status = await fetch(url, { signal: AbortSignal.timeout(Math.min(config.timeoutSeconds, 10) * 1000) }).then(
+  const out: Reused = { version, kubeconfig, nodeName: node.name, nodeIp: node.ip, addonOutputs: {} }
+  const status = (url: string): Promise<number> =>
+    fetch(url, { signal: AbortSignal.timeout(Math.min(config.timeoutSeconds, 10) * 1000) }).then(
       (r) => r.status,
       () => 0
     )
-    if (status === 200) Object.assign(out, { nodePort: port, nginxUrl: url })
-    else io.warning(`on-existing: reuse: the smoke test's ${url} did not answer 200 (${status || 'no answer'}); node-port and nginx-url are left empty.`)
+  const get = async (args: string[]): Promise<any> => {
+    const r = await admin(['get', ...args, '-o', 'json'])
+    return r.exitCode === 0 ? JSON.parse(r.stdout) : undefined
+  }
+  const svc = await get(['service', SMOKE.name, '-n', SMOKE.namespace])
+  const port = Number(svc?.spec?.ports?.[0]?.nodePort)
+  if (Number.isInteger(port) && port > 0 && node.ip) {
+    const url = `http://${node.ip}:${port}/`
+    const answered = await status(url)
+    if (answered === 200) Object.assign(out, { nodePort: port, nginxUrl: url })
+    else io.warning(`on-existing: reuse: the smoke test's ${url} did not answer 200 (${answered || 'no answer'}); node-port and nginx-url are left empty.`)
+  }
+  for (const addon of enabledAddons(config)) {
+    if (!earlierAddons?.includes(addon.input)) {
+      const why = earlierAddons ? "the earlier run's ledger does not name it" : 'no earlier run is recorded'
+      io.warning(`on-existing: reuse: ${addon.input} is not set up on the cluster here (${why}) and reuse builds nothing, so its outputs are left empty. Set on-existing: reset to build the cluster with it.`)
+      continue
+    }
+    const given = (await addon.reusedOutputs?.(config, { get, status, smoke: SMOKE })) ?? {}
+    if (typeof given === 'string') io.warning(`on-existing: reuse: ${addon.input}: ${given}; its outputs are left empty.`)
+    else Object.assign(out.addonOutputs, given)
   }
   return out
 }

@@ -192,7 +192,7 @@ async function reuse(config: Config, env: CommandEnv, prepared: Prepared, earlie
   })
   const host = createHost({ run: env.run, services: env.services, ledger, ...paths, undoRoots: env.hostLedger.roots })
   const owner = { uid: facts.user.uid, gid: facts.user.gid }
-  const r = await reuseCluster(config, plan.kubeconfig, env, async (src, dest) => {
+  const r = await reuseCluster(config, plan.kubeconfig, env, earlier?.addons, async (src, dest) => {
     await host.ensureDir(dirname(dest), { mode: 0o700, owner })
     await host.installFile(src, dest, { mode: 0o600, owner })
   })
@@ -217,7 +217,8 @@ async function reuse(config: Config, env: CommandEnv, prepared: Prepared, earlie
     'node-port': r.nodePort === undefined ? '' : String(r.nodePort),
     'nginx-url': r.nginxUrl ?? '',
     'time-to-ready': ((performance.now() - (env.startedAt ?? t0)) / 1000).toFixed(1),
-    timings: JSON.stringify(timingsJson([], seconds))
+    timings: JSON.stringify(timingsJson([], seconds)),
+    ...r.addonOutputs
   }
   for (const [k, v] of Object.entries(outputs)) io.setOutput(k, v)
   io.info(`on-existing: reuse: the cluster already here (${r.version}, node ${r.nodeName} ${r.nodeIp}) answers; nothing was built. ${rec.changes.length} host changes are in this run's ledger${adopted.length ? ` (${adopted.length} from the earlier run)` : ''}.`)

@@ -206,6 +206,15 @@ export const loadBalancer: AddonPlugin = {
     ]
   },
 
+  async reusedOutputs(_config, cluster) {
+    const name = `${cluster.smoke.name}-lb`
+    const svc = await cluster.get(['service', name, '-n', cluster.smoke.namespace])
+    const ip = svc?.status?.loadBalancer?.ingress?.[0]?.ip as string | undefined
+    if (!ip) return `the smoke test's Service ${name} ${svc ? 'has no LoadBalancer address' : 'is not there'}`
+    const status = await cluster.status(`http://${ip}/`)
+    return status === 200 ? { 'load-balancer-ip': ip } : `nginx did not answer 200 on ${name}'s address ${ip} (${status ? `HTTP ${status}` : 'no answer'})`
+  },
+
   diagnostics: (_paths, kubectlBin, kubeconfig) => {
     const env = { KUBECONFIG: kubeconfig }
     const requires = [kubectlBin, kubeconfig]

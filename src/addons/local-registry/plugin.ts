@@ -34,6 +34,12 @@ export const localRegistry: AddonPlugin = {
   images: () => [],
   loopbackRegistries: (config) => [registryHost(config.localRegistry!)],
   outputs: (config) => ({ 'local-registry': registryHost(config.localRegistry!) }),
+  async reusedOutputs(config, cluster) {
+    const host = registryHost(config.localRegistry!)
+    const status = await cluster.status(`http://127.0.0.1:${config.localRegistry}/v2/`)
+    if (status === 200) return { 'local-registry': host }
+    return `the registry at ${host} does not answer (${status ? `HTTP ${status}` : 'no answer'}; \`sudo docker ps --all --filter name=${REGISTRY_CONTAINER}\`)`
+  },
 
   problems(p, planned) {
     const { config, facts } = p
