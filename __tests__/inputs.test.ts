@@ -283,7 +283,10 @@ describe('inputs: paths', () => {
     for (const [name, value] of [
       ['kubernetes-release-url', 'http://mirror.example/release'],
       ['github-url', 'http://10.0.0.5:8080'],
-      ['cni-manifest', 'http://example.com/kube-flannel.yml']
+      ['cni-manifest', 'http://example.com/kube-flannel.yml'],
+      // the scheme in any case: URL reads it as http
+      ['kubernetes-release-url', 'HTTP://mirror.example/release'],
+      ['github-url', 'Http://10.0.0.5:8080']
     ]) {
       const [p] = problemsOf({ [name]: value })
       assert.match(p, new RegExp(`^Input '${name}' has the value "${value.replace(/[.]/g, '\\.')}"; accepted: an https:// URL.*http:// only to this machine \\(localhost, 127\\.0\\.0\\.0/8, \\[::1\\]\\)`))
@@ -291,6 +294,8 @@ describe('inputs: paths', () => {
     for (const local of ['http://127.0.0.1:8080/release', 'http://localhost/release', 'http://[::1]:80/release', 'http://127.9.9.9/release']) {
       assert.equal(parseWith({ 'kubernetes-release-url': local }).kubernetesReleaseUrl, local)
     }
+    assert.equal(parseWith({ 'kubernetes-release-url': 'HTTPS://dl.example/release/' }).kubernetesReleaseUrl, 'https://dl.example/release', 'kept with a lowercase scheme')
+    assert.equal(parseWith({ 'github-url': 'HTTP://localhost:8080' }).githubUrl, 'http://localhost:8080')
     // registry-mirrors stay the user's choice: containerd and Docker speak plain HTTP to a mirror they are told to
     assert.deepEqual(parseWith({ 'registry-mirrors': 'docker.io=http://10.0.0.5:5000' }).registryMirrors[0].endpoints, ['http://10.0.0.5:5000'])
   })

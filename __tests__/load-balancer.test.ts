@@ -73,8 +73,19 @@ describe('load-balancer inputs', () => {
     const range = config({ 'load-balancer': 'true', 'load-balancer-addresses': ' 10.9.8.10 - 10.9.8.20 ' }).loadBalancerAddresses
     assert.deepEqual(range, { given: '10.9.8.10 - 10.9.8.20', first: '10.9.8.10', last: '10.9.8.20' })
     assert.deepEqual(parseAddressPool('10.9.8.5/32'), { given: '10.9.8.5/32', first: '10.9.8.5', last: '10.9.8.5' })
-    // host bits are cleared, as for the pod and Service networks
+    // host bits are cleared, as for the pod and Service networks, and said
     assert.deepEqual(parseAddressPool('10.9.8.9/29'), { given: '10.9.8.9/29', first: '10.9.8.8', last: '10.9.8.15' })
+    assert.ok(config({ 'load-balancer': 'true', 'load-balancer-addresses': '10.9.8.9/29' }).notes.includes(`Input 'load-balancer-addresses' has the value "10.9.8.9/29", which has host bits set; it is read as its network, 10.9.8.8/29.`))
+    assert.deepEqual(config({ 'load-balancer': 'true', 'load-balancer-addresses': '10.9.8.8/29' }).notes, [])
+    // RFC 2544's benchmark range, a default pool's home, is no special range
+    assert.equal(typeof parseAddressPool(DEFAULT_POOLS[2]), 'object')
+  })
+
+  it("refuses cni 'none', naming both inputs: MetalLB's controller needs a pod network", () => {
+    const problems = plan(config({ 'load-balancer': 'true', cni: 'none' })).inputProblems
+    assert.equal(problems.length, 1, problems.join('\n'))
+    assert.match(problems[0], /^Inputs 'load-balancer' \('true'\) and 'cni' \('none'\) do not go together: MetalLB's controller is an ordinary pod.*accepted: load-balancer with cni 'flannel', 'calico' or 'bridge'/)
+    assert.deepEqual(plan(config({ 'load-balancer': 'true', cni: 'bridge' })).inputProblems, [])
   })
 
   for (const [value, why] of [
@@ -84,7 +95,14 @@ describe('load-balancer inputs', () => {
     ['10.9.8.300', 'neither a CIDR nor a FIRST-LAST range'],
     ['10.9.8.20-10.9.8.10', 'first address is after its last'],
     ['10.9.8.0-10.9.9.0', 'a range of 257 addresses, more than 256'],
-    ['pool', 'neither a CIDR nor a FIRST-LAST range']
+    ['pool', 'neither a CIDR nor a FIRST-LAST range'],
+    // addresses no route can make a Service's
+    ['169.254.169.0/24', "in the link-local range 169.254.0.0/16 (a cloud's metadata service is 169.254.169.254)"],
+    ['127.0.0.0/24', 'in the loopback range 127.0.0.0/8'],
+    ['224.0.0.0/28', 'in the multicast range 224.0.0.0/4'],
+    ['0.0.0.0/28', 'in the "this network" range 0.0.0.0/8'],
+    ['255.255.255.0/24', 'in the reserved range 240.0.0.0/4'],
+    ['126.255.255.250-127.0.0.2', 'in the loopback range']
   ]) {
     it(`refuses ${JSON.stringify(value)}, naming the input and its forms`, () => {
       const problems = problemsOf({ 'load-balancer': 'true', 'load-balancer-addresses': value })
@@ -150,6 +168,11 @@ describe('load-balancer pool against the host', () => {
     }
     // with daemon.json's default-address-pools, Docker's own defaults are not Docker's any more
     assert.deepEqual(poolProblems({ config: withLb('192.168.99.0/28'), facts: facts([['eth0', '10.1.0.4', 16]], { 'default-address-pools': [{ base: '10.40.0.0/16', size: 24 }] }) }), [])
+    // a route of the host's (a VPN's 10.0.0.0/8): the pool's narrower route would take its addresses; the action's own ksn-lb0 routes, from an earlier run, do not count
+    const vpn: HostFacts = { ...f, network: { ...f.network!, routes: [{ dst: '10.0.0.0/8', dev: 'tun0', gateway: '10.8.0.1' }, { dst: '100.127.250.240/28', dev: LB_INTERFACE }] } }
+    const [p] = plan(withLb('10.9.8.0/29'), vpn).inputProblems
+    assert.match(p, /overlaps the host's route to 10\.0\.0\.0\/8 \(dev tun0 via 10\.8\.0\.1\)/)
+    assert.equal(poolText(resolvePool({ config: config({ 'load-balancer': 'true' }), facts: vpn })!), DEFAULT_POOLS[1], 'the first default is in the VPN route; the next is taken although ksn-lb0 routes it')
     // loopback and link-local never count; a clear pool is taken as given
     assert.deepEqual(poolProblems({ config: withLb('10.9.8.0/29'), facts: f }), [])
     assert.equal(poolText(resolvePool({ config: withLb('10.9.8.0/29'), facts: f })!), '10.9.8.0/29')
@@ -371,8 +394,8 @@ describe("load-balancer's host change", () => {
     assert.deepEqual(report.undone, [`network interface ${LB_INTERFACE} (created)`])
     assert.deepEqual(diffSnapshots(initial, await snapshot(root)), [])
 
-    // a route the host has for part of the pool (a VPN's) is not taken over: the step fails, and
-    // what it made is undone
+    // a route the host gained after the plan, for exactly one of the pool's CIDRs, is not taken
+    // over: the step fails, and what it made is undone (the plan refuses a pool any route overlaps)
     await mkdir(join(paths.sysClassNet, 'tun0'), { recursive: true })
     await writeFile(join(paths.sysClassNet, 'tun0', 'routes'), '10.9.8.2/31\n')
     const withVpn = await snapshot(root)
@@ -382,7 +405,7 @@ describe("load-balancer's host change", () => {
       (err: Error) => err.message
     )
     assert.match(failure, /File exists/)
-    assert.match(hintsFor(loadBalancer.hints, failure).join('\n'), /already routes part of the address pool.*Set load-balancer-addresses/)
+    assert.match(hintsFor(loadBalancer.hints, failure).join('\n'), /a route for exactly the address pool's prefix.*Set load-balancer-addresses/)
     assert.deepEqual(second.changes, [{ kind: 'interface', name: LB_INTERFACE }])
     await undoChanges(second.changes, { run, services: systemd(run), procSwaps: paths.procSwaps, sysClassNet: paths.sysClassNet, procMounts: paths.procMounts })
     assert.deepEqual(diffSnapshots(withVpn, await snapshot(root)), [])

@@ -9,7 +9,7 @@ import { prepare } from '../src/commands/prepare.js'
 import { InputError } from '../src/config/inputs.js'
 import type { Run } from '../src/host/exec.js'
 import { pathsUnder } from '../src/host/paths.js'
-import { ipAddrArgv, ipRouteArgv, parseDefaultRoute, parseIpAddr, probeHost } from '../src/host/probe.js'
+import { ipAddrArgv, ipRouteArgv, parseDefaultRoute, parseIpAddr, parseRoutes, probeHost } from '../src/host/probe.js'
 import { subnetProblems } from '../src/host/subnets.js'
 import { config } from './helpers/facts.js'
 
@@ -17,7 +17,7 @@ const fixture = (name: string) => readFile(join(import.meta.dirname, 'fixtures',
 
 /** Answers the probe's `ip` questions with the captured output; every other command fails, as on a bare host. */
 async function ipRun(): Promise<{ run: Run; asked: string[] }> {
-  const [addr, route] = await Promise.all([fixture('ip-4-addr.json'), fixture('ip-4-route-default.json')])
+  const [addr, route] = await Promise.all([fixture('ip-4-addr.json'), fixture('ip-4-route.json')])
   const asked: string[] = []
   const run: Run = async (argv, opts) => {
     asked.push(`${opts?.privileged ? 'sudo ' : ''}${argv.join(' ')}`)
@@ -38,18 +38,27 @@ describe("the probe's view of the node's network", () => {
     assert.deepEqual(parseIpAddr(await fixture('ip-4-addr.json')), expected, 'what the probe asks: ip -j -4 addr show')
   })
 
-  it('parses `ip -j route show default`: the interface and the gateway', async () => {
-    assert.deepEqual(parseDefaultRoute(await fixture('ip-4-route-default.json')), { dev: 'eth0', gateway: '192.0.2.1' })
+  it('parses `ip -j -4 route show`: the default route (interface and gateway), and the routes no interface\'s own network gives', async () => {
+    assert.deepEqual(parseDefaultRoute(await fixture('ip-4-route.json')), { dev: 'eth0', gateway: '192.0.2.1' })
     assert.equal(parseDefaultRoute('[]'), undefined, 'no default route')
     // two default routes: the lower metric is the one the kernel takes
     const two = '[{"dst":"default","gateway":"10.0.0.1","dev":"wlan0","metric":600,"flags":[]},{"dst":"default","gateway":"192.0.2.1","dev":"eth0","metric":100,"flags":[]}]'
     assert.deepEqual(parseDefaultRoute(two), { dev: 'eth0', gateway: '192.0.2.1' })
+    // a hosted runner's table (Azure's DHCP routes): the kernel's own (192.0.2.0/24, docker0) left out
+    assert.deepEqual(parseRoutes(await fixture('ip-4-route.json')), [
+      { dst: '192.0.2.1/32', dev: 'eth0' },
+      { dst: '168.63.129.16/32', dev: 'eth0', gateway: '192.0.2.1' },
+      { dst: '169.254.169.254/32', dev: 'eth0', gateway: '192.0.2.1' }
+    ])
+    assert.deepEqual(parseRoutes('[{"dst":"10.0.0.0/8","gateway":"10.8.0.1","dev":"tun0","protocol":"static","flags":[]},{"type":"blackhole","dst":"10.1.0.0/16","flags":[]}]'), [{ dst: '10.0.0.0/8', dev: 'tun0', gateway: '10.8.0.1' }, { dst: '10.1.0.0/16' }])
   })
 
   it('asks `ip` as the user, read-only, and has no network where `ip` does not answer', async () => {
     const { run, asked } = await ipRun()
     const facts = await probeHost(run, pathsUnder('/nonexistent-root'))
-    assert.deepEqual(facts.network, { addresses: [{ ifname: 'lo', address: '127.0.0.1', prefixlen: 8 }, { ifname: 'eth0', address: '192.0.2.2', prefixlen: 24 }], defaultRoute: { dev: 'eth0', gateway: '192.0.2.1' } })
+    assert.deepEqual(facts.network?.addresses, [{ ifname: 'lo', address: '127.0.0.1', prefixlen: 8 }, { ifname: 'eth0', address: '192.0.2.2', prefixlen: 24 }])
+    assert.deepEqual(facts.network?.defaultRoute, { dev: 'eth0', gateway: '192.0.2.1' })
+    assert.equal(facts.network?.routes?.length, 3)
     assert.ok(asked.includes(ipAddrArgv.join(' ')) && asked.includes(ipRouteArgv.join(' ')), asked.join('\n'))
     const silent: Run = async () => ({ exitCode: 1, stdout: '', stderr: 'ip: command not found' })
     assert.equal((await probeHost(silent, pathsUnder('/nonexistent-root'))).network, undefined)

@@ -40,5 +40,5 @@ export const ALL_IMAGES: string[] = [...KUBEADM_IMAGES, 'ghcr.io/flannel-io/flan
  * What the host probe asks before anything changes (src/host/probe.ts), as a shim logs it, with
  * or without sudo: a test that a refusal "changed nothing" lets exactly these through.
  */
-export const READ_ONLY_PROBES = /^(sudo (-n )?)?(containerd --version|true|docker (info|image inspect) .*|ip -j -4 (addr show|route show default))$/
+export const READ_ONLY_PROBES = /^(sudo (-n )?)?(containerd --version|true|docker (info|image inspect) .*|ip -j -4 (addr show|route show))$/
 export const onlyProbes = (commands: readonly string[]): string[] => commands.filter((c) => !READ_ONLY_PROBES.test(c))

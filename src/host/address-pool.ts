@@ -16,22 +16,48 @@ const toInt = (a: ipaddr.IPv4): number => a.toByteArray().reduce((n, b) => n * 2
 const fromInt = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.')
 const isIPv4 = (s: string): boolean => ipaddr.IPv4.isValidFourPartDecimal(s)
 
+/**
+ * Ranges no Service address can come from, since a route to them does not do what the pool
+ * needs: "this network" and the limited broadcast address (RFC 1122, 3.2.1.3), loopback (the
+ * local table answers first), link-local (where a cloud's metadata service is, 169.254.169.254),
+ * and multicast and the reserved class E (RFC 5771, RFC 1112). Named, not read from ipaddr's
+ * range(), which also calls RFC 2544's benchmark range, a default pool's home, reserved.
+ */
+const NOT_FOR_SERVICES: ReadonlyArray<{ cidr: string; what: string }> = [
+  { cidr: '0.0.0.0/8', what: '"this network" range 0.0.0.0/8' },
+  { cidr: '127.0.0.0/8', what: 'loopback range 127.0.0.0/8' },
+  { cidr: '169.254.0.0/16', what: "link-local range 169.254.0.0/16 (a cloud's metadata service is 169.254.169.254)" },
+  { cidr: '224.0.0.0/4', what: 'multicast range 224.0.0.0/4' },
+  { cidr: '240.0.0.0/4', what: 'reserved range 240.0.0.0/4 (with the broadcast address 255.255.255.255)' }
+]
+
 /** The pool a value names, or a sentence saying why it is none (the caller names the input). */
 export function parseAddressPool(value: string): AddressPool | string {
   const v = value.trim()
+  let pool: AddressPool
   if (v.includes('/')) {
     const [addr, bits] = v.split('/')
     if (!isIPv4(addr) || !/^\d{1,2}$/.test(bits) || Number(bits) < 24 || Number(bits) > 32) return 'not an IPv4 network from /24 to /32'
     const net = ipaddr.IPv4.networkAddressFromCIDR(v)
     const first = toInt(net)
-    return { given: v, first: net.toString(), last: fromInt(first + 2 ** (32 - Number(bits)) - 1) }
+    pool = { given: v, first: net.toString(), last: fromInt(first + 2 ** (32 - Number(bits)) - 1) }
+  } else {
+    const parts = v.split('-').map((s) => s.trim())
+    if (parts.length !== 2 || !parts.every(isIPv4)) return 'neither a CIDR nor a FIRST-LAST range of IPv4 addresses'
+    const [a, b] = parts.map((p) => toInt(ipaddr.IPv4.parse(p)))
+    if (a > b) return 'a range whose first address is after its last'
+    if (b - a + 1 > MAX_ADDRESSES) return `a range of ${b - a + 1} addresses, more than ${MAX_ADDRESSES}`
+    pool = { given: v, first: fromInt(a), last: fromInt(b) }
   }
-  const parts = v.split('-').map((s) => s.trim())
-  if (parts.length !== 2 || !parts.every(isIPv4)) return 'neither a CIDR nor a FIRST-LAST range of IPv4 addresses'
-  const [a, b] = parts.map((p) => toInt(ipaddr.IPv4.parse(p)))
-  if (a > b) return 'a range whose first address is after its last'
-  if (b - a + 1 > MAX_ADDRESSES) return `a range of ${b - a + 1} addresses, more than ${MAX_ADDRESSES}`
-  return { given: v, first: fromInt(a), last: fromInt(b) }
+  const special = NOT_FOR_SERVICES.find((r) => overlapsCidr(pool, r.cidr))
+  return special ? `in the ${special.what}, where no Service address can be routed` : pool
+}
+
+/** Where a CIDR's address is not its network's (10.250.0.5/24): the network it is read as. */
+export function poolHostBits(p: AddressPool): string | undefined {
+  if (!p.given.includes('/')) return undefined
+  const addr = p.given.split('/')[0]
+  return addr === p.first ? undefined : `${p.first}/${p.given.split('/')[1]}`
 }
 
 /** The pool as MetalLB and the dry run write it: its CIDR where it is one, else FIRST-LAST. */
@@ -96,9 +122,12 @@ export interface PoolTaken {
  * Every network a pool must stay out of: the pod and Service networks; each network an
  * interface of the node holds an address in (Docker's bridges and an earlier cluster's
  * interfaces too: an address routed there is taken), loopback and link-local aside; the
- * default route's gateway; and Docker's networks, made or to be made.
+ * default route's gateway; every other route the host has (a VPN's 10.0.0.0/8: the pool's
+ * more specific route would take those addresses from it, and only an identical prefix makes
+ * `ip route add` fail), but those by way of `ownDevs` (the pool's own interface, which an
+ * earlier run left and this one makes afresh); and Docker's networks, made or to be made.
  */
-export function takenNetworks(cidrs: Record<string, string>, facts: Pick<HostFacts, 'network' | 'daemonJson'>): PoolTaken[] {
+export function takenNetworks(cidrs: Record<string, string>, facts: Pick<HostFacts, 'network' | 'daemonJson'>, ownDevs: readonly string[] = []): PoolTaken[] {
   const taken: PoolTaken[] = Object.entries(cidrs).map(([input, cidr]) => ({ what: `${input} ${cidr}`, cidr }))
   const net: HostNetwork | undefined = facts.network
   for (const a of net?.addresses ?? []) {
@@ -108,6 +137,12 @@ export function takenNetworks(cidrs: Record<string, string>, facts: Pick<HostFac
   }
   const gw = net?.defaultRoute?.gateway
   if (gw && isIPv4(gw)) taken.push({ what: `the default route's gateway ${gw}`, cidr: `${gw}/32` })
+  for (const r of net?.routes ?? []) {
+    if (r.dev && ownDevs.includes(r.dev)) continue
+    const range = ipaddr.IPv4.parse(r.dst.split('/')[0]).range()
+    if (range === 'loopback' || range === 'linkLocal') continue
+    taken.push({ what: `the host's route to ${r.dst} (${[r.dev && `dev ${r.dev}`, r.gateway && `via ${r.gateway}`].filter(Boolean).join(' ') || 'no device'})`, cidr: r.dst })
+  }
   for (const d of dockerNetworks(facts.daemonJson)) taken.push({ what: `Docker's network ${d}`, cidr: d })
   return taken
 }

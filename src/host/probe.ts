@@ -52,11 +52,23 @@ export interface HostNetwork {
   addresses: Array<{ ifname: string; address: string; prefixlen: number }>
   /** the IPv4 default route: its interface, and its gateway where it has one */
   defaultRoute?: { dev: string; gateway?: string }
+  /**
+   * the main table's other IPv4 routes that an administrator or a program added (a VPN's, a
+   * cloud agent's): not the kernel's own for an interface's network, which `addresses` gives
+   */
+  routes?: HostRoute[]
+}
+
+export interface HostRoute {
+  /** a CIDR (a host route as /32) */
+  dst: string
+  dev?: string
+  gateway?: string
 }
 
 /** Read as the user: both answer without privilege. IPv4 only, like the CIDR inputs. */
 export const ipAddrArgv = ['ip', '-j', '-4', 'addr', 'show']
-export const ipRouteArgv = ['ip', '-j', '-4', 'route', 'show', 'default']
+export const ipRouteArgv = ['ip', '-j', '-4', 'route', 'show']
 
 /** `ip -j addr show` (iproute2's JSON): each interface's `ifname` and `addr_info` entries. */
 export function parseIpAddr(json: string): HostNetwork['addresses'] {
@@ -66,11 +78,21 @@ export function parseIpAddr(json: string): HostNetwork['addresses'] {
   )
 }
 
-/** `ip -j route show default`: the first default route (the kernel's choice at the lowest metric). */
+/** `ip -j -4 route show`: the first default route (the kernel's choice at the lowest metric). */
 export function parseDefaultRoute(json: string): HostNetwork['defaultRoute'] {
   const routes = JSON.parse(json) as Array<{ dst?: string; dev?: string; gateway?: string; metric?: number }>
   const r = routes.filter((x) => x.dst === 'default' && x.dev).sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0]
   return r ? { dev: r.dev!, ...(r.gateway ? { gateway: r.gateway } : {}) } : undefined
+}
+
+/** `ip -j -4 route show`: every route but the default ones and the kernel's own (proto kernel). */
+export function parseRoutes(json: string): HostRoute[] {
+  const routes = JSON.parse(json) as Array<{ dst?: string; dev?: string; gateway?: string; protocol?: string }>
+  return routes.flatMap((r) =>
+    r.dst && r.dst !== 'default' && r.protocol !== 'kernel' && /^[\d.]+(\/\d+)?$/.test(r.dst)
+      ? [{ dst: r.dst.includes('/') ? r.dst : `${r.dst}/32`, ...(r.dev ? { dev: r.dev } : {}), ...(r.gateway ? { gateway: r.gateway } : {}) }]
+      : []
+  )
 }
 
 /** Undefined where `ip` is missing or says something else than JSON: the subnet check then has nothing to hold the inputs to. */
@@ -80,7 +102,8 @@ async function hostNetwork(run: Run): Promise<HostNetwork | undefined> {
   if (addr?.exitCode !== 0) return undefined
   try {
     const defaultRoute = route?.exitCode === 0 ? parseDefaultRoute(route.stdout) : undefined
-    return { addresses: parseIpAddr(addr.stdout), ...(defaultRoute ? { defaultRoute } : {}) }
+    const routes = route?.exitCode === 0 ? parseRoutes(route.stdout) : []
+    return { addresses: parseIpAddr(addr.stdout), ...(defaultRoute ? { defaultRoute } : {}), ...(routes.length ? { routes } : {}) }
   } catch {
     return undefined
   }

@@ -29,7 +29,7 @@ import {
 import { kubeadmSecrets, looksLikePath, parseFeatureGates, parseKubeadmDocuments, type KubeadmConfigInput } from '../config/kubeadm-config.js'
 import { OLDEST_MINOR } from '../config/kubernetes.js'
 import { onThisMachine } from '../host/download.js'
-import { ADDRESS_POOL_FORMS, parseAddressPool, poolCollisions } from '../host/address-pool.js'
+import { ADDRESS_POOL_FORMS, parseAddressPool, poolCollisions, poolHostBits } from '../host/address-pool.js'
 import { MIRROR_PRESET_NAMES, MIRROR_PRESETS, presetValue, type MirrorPresetName } from '../config/presets.js'
 import { Secret } from '../config/secret.js'
 
@@ -176,9 +176,11 @@ function cidrsOverlap(a: Cidr, b: Cidr): boolean {
 }
 
 /** load-balancer-addresses: its form, then the pod and Service networks it must stay out of. */
-function parsePool(input: string, value: string, networks: Record<string, string | undefined>): AddressPool {
+function parsePool(input: string, value: string, networks: Record<string, string | undefined>, notes: string[]): AddressPool {
   const pool = parseAddressPool(value)
   if (typeof pool === 'string') reject(input, value, `${ADDRESS_POOL_FORMS}; it is ${pool}`)
+  const network = poolHostBits(pool)
+  if (network) notes.push(`Input '${input}' has the value ${JSON.stringify(value)}, which has host bits set; it is read as its network, ${network}.`)
   const taken = Object.entries(networks).flatMap(([name, cidr]) => (cidr ? [{ what: `${name} ${cidr}`, cidr }] : []))
   const hits = poolCollisions(pool, taken)
   if (hits.length > 0) reject(input, value, `${ADDRESS_POOL_FORMS}, overlapping neither the pod nor the Service network; it overlaps ${hits.join(' and ')}`)
@@ -210,7 +212,9 @@ function parseUrl(input: string, value: string, files = false): string {
     url.username = url.password = '***'
     reject(input, url.href, 'a URL without credentials (mirrors are pulled anonymously)')
   }
-  return value.replace(/\/+$/, '')
+  // the scheme as URL reads it, lowercase ('HTTP://' is http://): every later check and every
+  // consumer tells http from https, and URLs from paths, by the lowercase text
+  return `${url.protocol}${value.slice(value.indexOf(':') + 1)}`.replace(/\/+$/, '')
 }
 
 /**
@@ -220,7 +224,7 @@ function parseUrl(input: string, value: string, files = false): string {
  */
 function parseDownloadUrl(input: string, value: string, files = false): string {
   const v = parseUrl(input, value, files)
-  if (v.startsWith('http:') && !onThisMachine(v)) {
+  if (new URL(v).protocol === 'http:' && !onThisMachine(v)) {
     reject(
       input,
       value,
@@ -569,7 +573,7 @@ export function parseInputs(get: InputGetter, o: { secret?: (value: string) => v
   // networks are the add-on's question at plan time (src/addons/load-balancer)
   const loadBalancer = field(() => parseBool('load-balancer', read('load-balancer')))
   const poolRaw = read('load-balancer-addresses')
-  const loadBalancerAddresses = poolRaw === '' ? undefined : field(() => parsePool('load-balancer-addresses', poolRaw, { 'pod-network-cidr': podCidr?.network, 'service-cidr': serviceCidr?.network }))
+  const loadBalancerAddresses = poolRaw === '' ? undefined : field(() => parsePool('load-balancer-addresses', poolRaw, { 'pod-network-cidr': podCidr?.network, 'service-cidr': serviceCidr?.network }, notes))
   if (loadBalancer === false && poolRaw !== '') {
     problems.push(
       `Inputs 'load-balancer-addresses' (${JSON.stringify(poolRaw)}) and 'load-balancer' ('${read('load-balancer')}') do not go together: the addresses are only given out by the load balancer; accepted: load-balancer 'true' with load-balancer-addresses, or load-balancer-addresses left out.`

@@ -40,12 +40,12 @@ export const LB_INTERFACE = 'ksn-lb0'
 
 /** The pool this run gives out: the one given, or the first default clear of every network here. */
 export function resolvePool(p: Pick<PluginContext, 'config' | 'facts'>): AddressPool | undefined {
-  return p.config.loadBalancerAddresses ?? pickPool(takenNetworks({ 'pod-network-cidr': p.config.podNetworkCidr, 'service-cidr': p.config.serviceCidr }, p.facts))
+  return p.config.loadBalancerAddresses ?? pickPool(takenNetworks({ 'pod-network-cidr': p.config.podNetworkCidr, 'service-cidr': p.config.serviceCidr }, p.facts, [LB_INTERFACE]))
 }
 
 /** The pool given, against the networks of this host; or, where none was given, whether any default fits. */
 export function poolProblems(p: Pick<PluginContext, 'config' | 'facts'>): string[] {
-  const taken = takenNetworks({ 'pod-network-cidr': p.config.podNetworkCidr, 'service-cidr': p.config.serviceCidr }, p.facts)
+  const taken = takenNetworks({ 'pod-network-cidr': p.config.podNetworkCidr, 'service-cidr': p.config.serviceCidr }, p.facts, [LB_INTERFACE])
   const given = p.config.loadBalancerAddresses
   if (given) {
     const hits = poolCollisions(given, taken)
@@ -75,7 +75,14 @@ export const loadBalancer: AddonPlugin = {
   enabled: (config) => config.loadBalancer,
   describe: (config) => `MetalLB ${METALLB.version} (L2), addresses ${config.loadBalancerAddresses ? poolText(config.loadBalancerAddresses) : 'from a default pool clear of this host'}`,
   images: () => [...METALLB.images],
-  problems: poolProblems,
+  problems: (p) => [
+    ...(p.config.cni === 'none'
+      ? [
+          `Inputs '${INPUT}' ('true') and 'cni' ('none') do not go together: MetalLB's controller is an ordinary pod, which waits for a pod network that cni 'none' leaves to the workflow, after the action has waited for MetalLB; accepted: load-balancer with cni 'flannel', 'calico' or 'bridge', or load-balancer 'false' (install MetalLB with your own CNI).`
+        ]
+      : []),
+    ...poolProblems(p)
+  ],
   downloads: (config: Config) => [{ what: `the MetalLB manifest ${METALLB.version}`, url: metallbManifestUrl(config.githubUrl), input: 'github-url' }],
 
   steps(p) {
@@ -234,7 +241,7 @@ export const loadBalancer: AddonPlugin = {
     },
     {
       pattern: /RTNETLINK answers: File exists/,
-      hint: `The host already routes part of the address pool (\`ip -4 route\`: a VPN's or an administrator's route): the action adds its own routes and never takes one over. Set ${POOL_INPUT} to addresses no route of the host covers.`
+      hint: `The host has a route for exactly the address pool's prefix (\`ip -4 route\`), made since the plan held the pool against the host's routes: the action adds its own routes and never replaces one. Set ${POOL_INPUT} to addresses no route of the host covers.`
     },
     {
       pattern: /has no address yet/,
