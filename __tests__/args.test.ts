@@ -16,10 +16,10 @@ const refused = (argv: string[], message: RegExp): void => {
 }
 
 describe('command-line flags', () => {
-  it('takes every input as a flag of plan and up, but the secrets, dry-run and plan-dir (plan writes with --out)', () => {
-    const up = ok(['up', ...specs.filter((s) => !s.env).flatMap((s) => [`--${s.name}`, 'x'])])
-    assert.equal(up.values.size, specs.length - 2)
-    const plan = ok(['plan', ...specs.filter((s) => !s.env && s.name !== 'dry-run' && s.name !== 'plan-dir').flatMap((s) => [`--${s.name}`, 'x']), '--out', '/tmp/p'])
+  it("takes every input as a flag of plan and up, but the secrets, the post step's diagnostics-artifact, dry-run and plan-dir (plan writes with --out)", () => {
+    const up = ok(['up', ...specs.filter((s) => !s.env && !s.postStep).flatMap((s) => [`--${s.name}`, 'x'])])
+    assert.equal(up.values.size, specs.length - 3)
+    const plan = ok(['plan', ...specs.filter((s) => !s.env && !s.postStep && s.name !== 'dry-run' && s.name !== 'plan-dir').flatMap((s) => [`--${s.name}`, 'x']), '--out', '/tmp/p'])
     assert.equal(plan.values.get('out'), '/tmp/p')
   })
 
@@ -36,6 +36,7 @@ describe('command-line flags', () => {
     refused(['plan', '--plan-dir', '/tmp/p'], /^plan does not take --plan-dir \(plan writes its tree with --out DIR\)/)
     refused(['up', '--out', '/tmp/p'], /^up does not take --out \(up writes no plan tree: 'plan --out DIR' does/)
     refused(['plan', '--verbose'], /^plan does not take --verbose \(it is a flag of up\)/)
+    refused(['up', '--diagnostics-artifact', 'always'], /^up does not take --diagnostics-artifact: that input is the action's post step's, and the command line has no post step; 'diagnose --out DIR' writes the same archive$/)
   })
 
   it('refuses an unknown flag, naming it', () => {
@@ -79,7 +80,10 @@ describe('command-line flags', () => {
     assert.deepEqual(parseArgv(['down', '-h']), { help: 'down' })
     assert.deepEqual(parseArgv(['up', '--cni', 'calico', '--help']), { help: 'up' })
     const up = commandHelp('up')
-    for (const s of specs) assert.match(up, s.env ? new RegExp(`\\$${s.env}\\n {6}the input ${s.name}:`) : new RegExp(`^  --${s.name}\\b`, 'm'), s.name)
+    for (const s of specs) {
+      if (s.postStep) assert.doesNotMatch(up, new RegExp(`--${s.name}\\b`), s.name)
+      else assert.match(up, s.env ? new RegExp(`\\$${s.env}\\n {6}the input ${s.name}:`) : new RegExp(`^  --${s.name}\\b`, 'm'), s.name)
+    }
     assert.match(up, /^ {2}--timeout DURATION\n {6}300, 300s, 5m, 1m30s, at most 1h .*\n {6}\(default 5m\)$/m)
     assert.match(up, /^ {2}--image-repository REPOSITORY\n(?: {6}.*\n)*? {6}.*\(empty: registry\.k8s\.io, or mirror-preset's\)$/m)
     assert.doesNotMatch(commandHelp('plan'), /--dry-run|--plan-dir|--verbose/)

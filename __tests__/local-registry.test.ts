@@ -23,7 +23,9 @@ import { renderLoopbackHostsToml } from '../src/runtimes/containerd/config.js'
 import { config, hostedRunner } from './helpers/facts.js'
 
 const VERSION = 'v1.34.2'
-const plan = (inputs: Record<string, string>, facts: HostFacts = hostedRunner) =>
+/** a hosted runner whose Docker answers `docker info`, as the runner user (the docker group) */
+const runner: HostFacts = { ...hostedRunner, dockerEngine: { version: '28.0.4', major: 28, cgroupDriver: 'cgroupfs', via: 'user' } }
+const plan = (inputs: Record<string, string>, facts: HostFacts = runner) =>
   buildPlan({ config: config({ 'kubernetes-version': VERSION, ...inputs }), facts, version: VERSION, paths: HOST_PATHS })
 const writes = (steps: readonly Step[]): string[] => steps.flatMap((s) => s.ops.flatMap((o) => (o.kind === 'write' ? [o.path] : [])))
 const plugin = addonNamed('local-registry')!
@@ -116,6 +118,39 @@ describe('local-registry in the plan', () => {
     const installing = plan({ 'local-registry': 'true' }, { ...hostedRunner, docker: false, containerd: undefined })
     assert.deepEqual(installing.inputProblems, [])
     assert.ok(installing.steps.some((s) => s.id === 'runtime.install'))
+  })
+
+  it("a Docker that does not answer is refused before anything changes, saying why, as load-images' is", () => {
+    const down: HostFacts = { ...runner, dockerEngine: undefined, dockerProblem: '`docker info` failed: Cannot connect to the Docker daemon at unix:///var/run/docker.sock' }
+    const problems = plan({ 'local-registry': 'true' }, down).inputProblems
+    assert.equal(problems.length, 1, problems.join('\n'))
+    assert.match(problems[0], /^Input 'local-registry' runs the registry in the host's Docker, which does not answer here \(`docker info` failed: Cannot connect.*\); accepted: 'local-registry' 'false', or start Docker first/)
+  })
+
+  it("refuses a port the cluster's own components listen on, naming the component", () => {
+    for (const [port, who] of [['6443', 'the API server'], ['2379', 'etcd'], ['10250', 'the kubelet'], ['10259', 'the scheduler']]) {
+      const [p] = plan({ 'local-registry': port }).inputProblems
+      assert.match(p ?? '', new RegExp(`^Input 'local-registry' has the value '${port}', a port ${who} listens on.*accepted: another port, such as '5000' or '5001'`), port)
+    }
+    // the add-ons' and CNIs' ports only where they run
+    assert.deepEqual(plan({ 'local-registry': '7946' }).inputProblems, [])
+    assert.match(plan({ 'local-registry': '7946', 'load-balancer': 'true' }).inputProblems[0] ?? '', /a port MetalLB's speaker/)
+    assert.match(plan({ 'local-registry': '9099', cni: 'calico' }).inputProblems[0] ?? '', /a port calico-node/)
+    assert.deepEqual(plan({ 'local-registry': '5001' }).inputProblems, [])
+  })
+
+  it('offline: a registry image Docker lacks is refused in the preflight, asked read-only', async () => {
+    const asked: string[] = []
+    const run = (exitCode: number, stderr = ''): Run => async (argv, opts) => (asked.push(`${opts?.privileged ? 'sudo ' : ''}${argv.join(' ')}`), { exitCode, stdout: exitCode ? '' : 'sha256:0123\n', stderr })
+    const c = config({ 'kubernetes-version': VERSION, 'local-registry': 'true', offline: 'true' })
+    const [p] = await plugin.hostProblems!(c, runner, run(1, 'Error response from daemon: No such image: docker.io/library/registry:3.1.2'))
+    assert.match(p, /^Inputs 'local-registry' and 'offline' \('true'\) need docker\.io\/library\/registry:3\.1\.2 in the host's Docker, which lacks it \(Error response from daemon: No such image.*\); accepted: `docker load` it before the action/)
+    assert.deepEqual(asked, [`docker image inspect --format {{.Id}} ${REGISTRY_IMAGE}`])
+    assert.deepEqual(await plugin.hostProblems!(c, runner, run(0)), [])
+    // online, nothing is asked: the step pulls what Docker lacks
+    asked.length = 0
+    assert.deepEqual(await plugin.hostProblems!(config({ 'kubernetes-version': VERSION, 'local-registry': 'true' }), runner, run(1)), [])
+    assert.deepEqual(asked, [])
   })
 
   it('refuses a registry-mirrors line for the same host', () => {

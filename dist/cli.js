@@ -56073,7 +56073,7 @@ async function waitUntil(what, deadline2, check, opts = {}) {
       const value = await check(observe);
       if (value !== void 0) return value;
     } catch (err) {
-      seen = err.message;
+      seen = errorText(err);
     }
     const left = deadline2 - Date.now();
     if (left <= 0) {
@@ -56083,6 +56083,17 @@ ${extra}` : ""}`);
     }
     await new Promise((r) => setTimeout(r, Math.min(delay4, left)));
     delay4 = Math.min(delay4 * 2, opts.maxDelayMs ?? 3e3);
+  }
+}
+function errorText(err) {
+  const e = err;
+  return e.cause?.message ? `${e.message}: ${e.cause.message}` : e.message;
+}
+async function httpStatus(url2, timeoutMs = 3e3) {
+  try {
+    return (await fetch(url2, { signal: AbortSignal.timeout(timeoutMs) })).status;
+  } catch (err) {
+    throw new Error(`GET ${url2}: ${errorText(err).replace(/^fetch failed: /, "")}`);
   }
 }
 
@@ -56851,7 +56862,7 @@ import { access as access4, readFile as readFile7 } from "node:fs/promises";
 import { availableParallelism, userInfo } from "node:os";
 import { delimiter as delimiter3, join as join15 } from "node:path";
 var ipAddrArgv = ["ip", "-j", "-4", "addr", "show"];
-var ipRouteArgv = ["ip", "-j", "-4", "route", "show", "default"];
+var ipRouteArgv = ["ip", "-j", "-4", "route", "show"];
 function parseIpAddr(json) {
   const links = JSON.parse(json);
   return links.flatMap(
@@ -56863,13 +56874,20 @@ function parseDefaultRoute(json) {
   const r = routes.filter((x) => x.dst === "default" && x.dev).sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
   return r ? { dev: r.dev, ...r.gateway ? { gateway: r.gateway } : {} } : void 0;
 }
+function parseRoutes(json) {
+  const routes = JSON.parse(json);
+  return routes.flatMap(
+    (r) => r.dst && r.dst !== "default" && r.protocol !== "kernel" && /^[\d.]+(\/\d+)?$/.test(r.dst) ? [{ dst: r.dst.includes("/") ? r.dst : `${r.dst}/32`, ...r.dev ? { dev: r.dev } : {}, ...r.gateway ? { gateway: r.gateway } : {} }] : []
+  );
+}
 async function hostNetwork(run) {
   const ask = (argv) => run(argv, { allowFailure: true }).catch(() => void 0);
   const [addr, route] = await Promise.all([ask(ipAddrArgv), ask(ipRouteArgv)]);
   if (addr?.exitCode !== 0) return void 0;
   try {
     const defaultRoute = route?.exitCode === 0 ? parseDefaultRoute(route.stdout) : void 0;
-    return { addresses: parseIpAddr(addr.stdout), ...defaultRoute ? { defaultRoute } : {} };
+    const routes = route?.exitCode === 0 ? parseRoutes(route.stdout) : [];
+    return { addresses: parseIpAddr(addr.stdout), ...defaultRoute ? { defaultRoute } : {}, ...routes.length ? { routes } : {} };
   } catch {
     return void 0;
   }
@@ -57494,21 +57512,37 @@ var MAX_ADDRESSES = 256;
 var toInt = (a) => a.toByteArray().reduce((n, b) => n * 256 + b, 0);
 var fromInt = (n) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
 var isIPv4 = (s) => import_ipaddr3.default.IPv4.isValidFourPartDecimal(s);
+var NOT_FOR_SERVICES = [
+  { cidr: "0.0.0.0/8", what: '"this network" range 0.0.0.0/8' },
+  { cidr: "127.0.0.0/8", what: "loopback range 127.0.0.0/8" },
+  { cidr: "169.254.0.0/16", what: "link-local range 169.254.0.0/16 (a cloud's metadata service is 169.254.169.254)" },
+  { cidr: "224.0.0.0/4", what: "multicast range 224.0.0.0/4" },
+  { cidr: "240.0.0.0/4", what: "reserved range 240.0.0.0/4 (with the broadcast address 255.255.255.255)" }
+];
 function parseAddressPool(value) {
   const v = value.trim();
+  let pool2;
   if (v.includes("/")) {
     const [addr, bits] = v.split("/");
     if (!isIPv4(addr) || !/^\d{1,2}$/.test(bits) || Number(bits) < 24 || Number(bits) > 32) return "not an IPv4 network from /24 to /32";
     const net = import_ipaddr3.default.IPv4.networkAddressFromCIDR(v);
     const first = toInt(net);
-    return { given: v, first: net.toString(), last: fromInt(first + 2 ** (32 - Number(bits)) - 1) };
+    pool2 = { given: v, first: net.toString(), last: fromInt(first + 2 ** (32 - Number(bits)) - 1) };
+  } else {
+    const parts = v.split("-").map((s) => s.trim());
+    if (parts.length !== 2 || !parts.every(isIPv4)) return "neither a CIDR nor a FIRST-LAST range of IPv4 addresses";
+    const [a, b] = parts.map((p) => toInt(import_ipaddr3.default.IPv4.parse(p)));
+    if (a > b) return "a range whose first address is after its last";
+    if (b - a + 1 > MAX_ADDRESSES) return `a range of ${b - a + 1} addresses, more than ${MAX_ADDRESSES}`;
+    pool2 = { given: v, first: fromInt(a), last: fromInt(b) };
   }
-  const parts = v.split("-").map((s) => s.trim());
-  if (parts.length !== 2 || !parts.every(isIPv4)) return "neither a CIDR nor a FIRST-LAST range of IPv4 addresses";
-  const [a, b] = parts.map((p) => toInt(import_ipaddr3.default.IPv4.parse(p)));
-  if (a > b) return "a range whose first address is after its last";
-  if (b - a + 1 > MAX_ADDRESSES) return `a range of ${b - a + 1} addresses, more than ${MAX_ADDRESSES}`;
-  return { given: v, first: fromInt(a), last: fromInt(b) };
+  const special = NOT_FOR_SERVICES.find((r) => overlapsCidr(pool2, r.cidr));
+  return special ? `in the ${special.what}, where no Service address can be routed` : pool2;
+}
+function poolHostBits(p) {
+  if (!p.given.includes("/")) return void 0;
+  const addr = p.given.split("/")[0];
+  return addr === p.first ? void 0 : `${p.first}/${p.given.split("/")[1]}`;
 }
 function poolText(p) {
   const cidrs = poolCidrs(p);
@@ -57546,7 +57580,7 @@ function dockerNetworks(daemonJson) {
   const bases = Array.isArray(pools) ? pools.flatMap((x) => typeof x?.base === "string" && import_ipaddr3.default.IPv4.isValidCIDR(x.base) ? [x.base] : []) : [];
   return [...out, ...bases.length > 0 ? bases : DOCKER_DEFAULT_POOLS];
 }
-function takenNetworks(cidrs, facts) {
+function takenNetworks(cidrs, facts, ownDevs = []) {
   const taken = Object.entries(cidrs).map(([input, cidr]) => ({ what: `${input} ${cidr}`, cidr }));
   const net = facts.network;
   for (const a of net?.addresses ?? []) {
@@ -57556,6 +57590,12 @@ function takenNetworks(cidrs, facts) {
   }
   const gw = net?.defaultRoute?.gateway;
   if (gw && isIPv4(gw)) taken.push({ what: `the default route's gateway ${gw}`, cidr: `${gw}/32` });
+  for (const r of net?.routes ?? []) {
+    if (r.dev && ownDevs.includes(r.dev)) continue;
+    const range3 = import_ipaddr3.default.IPv4.parse(r.dst.split("/")[0]).range();
+    if (range3 === "loopback" || range3 === "linkLocal") continue;
+    taken.push({ what: `the host's route to ${r.dst} (${[r.dev && `dev ${r.dev}`, r.gateway && `via ${r.gateway}`].filter(Boolean).join(" ") || "no device"})`, cidr: r.dst });
+  }
   for (const d of dockerNetworks(facts.daemonJson)) taken.push({ what: `Docker's network ${d}`, cidr: d });
   return taken;
 }
@@ -57711,10 +57751,10 @@ var INPUT = "load-balancer";
 var POOL_INPUT = "load-balancer-addresses";
 var LB_INTERFACE = "ksn-lb0";
 function resolvePool(p) {
-  return p.config.loadBalancerAddresses ?? pickPool(takenNetworks({ "pod-network-cidr": p.config.podNetworkCidr, "service-cidr": p.config.serviceCidr }, p.facts));
+  return p.config.loadBalancerAddresses ?? pickPool(takenNetworks({ "pod-network-cidr": p.config.podNetworkCidr, "service-cidr": p.config.serviceCidr }, p.facts, [LB_INTERFACE]));
 }
 function poolProblems(p) {
-  const taken = takenNetworks({ "pod-network-cidr": p.config.podNetworkCidr, "service-cidr": p.config.serviceCidr }, p.facts);
+  const taken = takenNetworks({ "pod-network-cidr": p.config.podNetworkCidr, "service-cidr": p.config.serviceCidr }, p.facts, [LB_INTERFACE]);
   const given = p.config.loadBalancerAddresses;
   if (given) {
     const hits = poolCollisions(given, taken);
@@ -57740,7 +57780,12 @@ var loadBalancer = {
   enabled: (config) => config.loadBalancer,
   describe: (config) => `MetalLB ${METALLB.version} (L2), addresses ${config.loadBalancerAddresses ? poolText(config.loadBalancerAddresses) : "from a default pool clear of this host"}`,
   images: () => [...METALLB.images],
-  problems: poolProblems,
+  problems: (p) => [
+    ...p.config.cni === "none" ? [
+      `Inputs '${INPUT}' ('true') and 'cni' ('none') do not go together: MetalLB's controller is an ordinary pod, which waits for a pod network that cni 'none' leaves to the workflow, after the action has waited for MetalLB; accepted: load-balancer with cni 'flannel', 'calico' or 'bridge', or load-balancer 'false' (install MetalLB with your own CNI).`
+    ] : [],
+    ...poolProblems(p)
+  ],
   downloads: (config) => [{ what: `the MetalLB manifest ${METALLB.version}`, url: metallbManifestUrl(config.githubUrl), input: "github-url" }],
   steps(p) {
     const { config, bin, kubeEnv } = p;
@@ -57857,9 +57902,9 @@ var loadBalancer = {
                 return void 0;
               }
               url2 = `http://${addr}/`;
-              const res = await fetch(url2, { signal: AbortSignal.timeout(3e3) });
-              observe(`HTTP ${res.status} from ${url2}`);
-              return res.status === 200 ? addr : void 0;
+              const status = await httpStatus(url2);
+              observe(`HTTP ${status} from ${url2}`);
+              return status === 200 ? addr : void 0;
             });
             ctx.learned.loadBalancerIp = ip;
             ctx.log(`${url2} answered 200`);
@@ -57894,7 +57939,7 @@ var loadBalancer = {
     },
     {
       pattern: /RTNETLINK answers: File exists/,
-      hint: `The host already routes part of the address pool (\`ip -4 route\`: a VPN's or an administrator's route): the action adds its own routes and never takes one over. Set ${POOL_INPUT} to addresses no route of the host covers.`
+      hint: `The host has a route for exactly the address pool's prefix (\`ip -4 route\`), made since the plan held the pool against the host's routes: the action adds its own routes and never replaces one. Set ${POOL_INPUT} to addresses no route of the host covers.`
     },
     {
       pattern: /has no address yet/,
@@ -57931,6 +57976,17 @@ async function waitForRegistry(url2, deadline2, sleep2 = (ms) => new Promise((r)
 
 // src/addons/local-registry/plugin.ts
 var INPUT2 = "local-registry";
+var NO_SUCH_IMAGE = /no such image/i;
+var CLUSTER_PORTS = [
+  { ports: [6443], what: "the API server" },
+  { ports: [2379, 2380, 2381], what: "etcd" },
+  { ports: [10248, 10250], what: "the kubelet" },
+  { ports: [10249, 10256], what: "kube-proxy" },
+  { ports: [10257], what: "the controller manager" },
+  { ports: [10259], what: "the scheduler" },
+  { ports: [9120, 7946, 17472], what: "MetalLB's speaker (load-balancer)", when: (c) => c.loadBalancer },
+  { ports: [9099, 179], what: "calico-node (cni calico)", when: (c) => c.cni === "calico" }
+];
 var localRegistry = {
   input: INPUT2,
   enabled: (config) => config.localRegistry !== void 0,
@@ -57953,6 +58009,16 @@ var localRegistry = {
       out.push(
         `Input '${INPUT2}' runs the registry in the host's Docker, and \`docker\` is not on PATH here; accepted: '${INPUT2}' 'false' on a host without Docker, or install Docker first (Debian and Ubuntu: apt-get install docker.io).`
       );
+    } else if (facts.docker && !facts.dockerEngine && !planned.has("runtime.install")) {
+      out.push(
+        `Input '${INPUT2}' runs the registry in the host's Docker, which does not answer here (${facts.dockerProblem ?? "docker info printed nothing it could read"}); accepted: '${INPUT2}' 'false', or start Docker first (sudo systemctl start docker).`
+      );
+    }
+    const taken = CLUSTER_PORTS.find((c) => c.ports.includes(port) && (!c.when || c.when(config)));
+    if (taken) {
+      out.push(
+        `Input '${INPUT2}' has the value '${port}', a port ${taken.what} listens on: the registry's 127.0.0.1:${port} and it would fight for it during kubeadm init; accepted: another port, such as '5000' or '5001'.`
+      );
     }
     const host2 = registryHost(port);
     if (config.registryMirrors.some((m) => m.registry === host2)) {
@@ -57961,6 +58027,15 @@ var localRegistry = {
       );
     }
     return out;
+  },
+  async hostProblems(config, facts, run) {
+    const engine = facts.dockerEngine;
+    if (!config.offline || !engine) return [];
+    const has = await run(imageInspectArgv(REGISTRY_IMAGE), { privileged: engine.via === "root", allowFailure: true });
+    if (has.exitCode === 0) return [];
+    return [
+      `Inputs '${INPUT2}' and 'offline' ('true') need ${REGISTRY_IMAGE} in the host's Docker, which lacks it (${(has.stderr || has.stdout).trim().split("\n").pop() || `docker image inspect exited ${has.exitCode}`}); accepted: \`docker load\` it before the action, or '${INPUT2}' 'false'.`
+    ];
   },
   steps(p, planned) {
     const port = p.config.localRegistry;
@@ -57983,6 +58058,9 @@ var localRegistry = {
           ],
           run: async (ctx) => {
             const has = await ctx.host.run(imageInspectArgv(REGISTRY_IMAGE), { privileged: true, allowFailure: true });
+            if (has.exitCode !== 0 && !NO_SUCH_IMAGE.test(has.stderr)) {
+              throw new Error(`docker image inspect ${REGISTRY_IMAGE} failed: ${(has.stderr || has.stdout).trim().split("\n").slice(-2).join(" ")}`);
+            }
             if (has.exitCode !== 0 && p.config.offline) {
               throw new Error(`offline is true and Docker lacks ${REGISTRY_IMAGE}, which local-registry runs: \`docker load\` it before the action (it is never pulled offline)`);
             }
@@ -58634,6 +58712,7 @@ var INPUTS = [
     kind: "enum",
     values: DIAGNOSTICS_ARTIFACT_VALUES,
     default: DEFAULTS.diagnosticsArtifact,
+    postStep: "'diagnose --out DIR' writes the same archive",
     description: "When the post step uploads one artifact with everything it knows about the run: 'on-failure' (the main step failed, or the job was cancelled or timed out while it ran), 'always', or 'never'. It holds the diagnostics the log shows, the whole journals of the kubelet and the runtime, `kubectl cluster-info dump`, every pod's logs (previous ones too), the configuration files the action wrote (secrets redacted), the ledger and the timings, as one .tar.gz named after the job and its run attempt.",
     summary: "`on-failure`, `always`, `never`: when the post step uploads the diagnostics archive (see [The diagnostics artifact](#the-diagnostics-artifact))"
   },
@@ -59540,6 +59619,7 @@ async function preflight(config, facts, paths, plan2, version3, run, offline) {
   return [
     ...await inputFileProblems(config),
     ...await loadImageProblems(config.loadImages, facts, run),
+    ...(await Promise.all(enabledAddons(config).map((a) => a.hostProblems?.(config, facts, run) ?? []))).flat(),
     ...hostProblems(config, facts, paths, plan2.runtime),
     ...await offlineProblems(config, facts, version3, plan2, offline)
   ];
@@ -65035,9 +65115,9 @@ function smokeSteps(p) {
                 return void 0;
               }
               url2 = `http://${ip}:${port}/`;
-              const res = await fetch(url2, { signal: AbortSignal.timeout(3e3) });
-              observe(`HTTP ${res.status} from ${url2}`);
-              return res.status === 200 ? true : void 0;
+              const status = await httpStatus(url2);
+              observe(`HTTP ${status} from ${url2}`);
+              return status === 200 ? true : void 0;
             },
             {
               explain: async () => {
@@ -65585,9 +65665,11 @@ function parseCidr(input, value, notes) {
 function cidrsOverlap(a, b) {
   return a.addr.match(b.addr, b.bits) || b.addr.match(a.addr, a.bits);
 }
-function parsePool(input, value, networks) {
+function parsePool(input, value, networks, notes) {
   const pool2 = parseAddressPool(value);
   if (typeof pool2 === "string") reject(input, value, `${ADDRESS_POOL_FORMS}; it is ${pool2}`);
+  const network = poolHostBits(pool2);
+  if (network) notes.push(`Input '${input}' has the value ${JSON.stringify(value)}, which has host bits set; it is read as its network, ${network}.`);
   const taken = Object.entries(networks).flatMap(([name2, cidr]) => cidr ? [{ what: `${name2} ${cidr}`, cidr }] : []);
   const hits = poolCollisions(pool2, taken);
   if (hits.length > 0) reject(input, value, `${ADDRESS_POOL_FORMS}, overlapping neither the pod nor the Service network; it overlaps ${hits.join(" and ")}`);
@@ -65612,11 +65694,11 @@ function parseUrl2(input, value, files2 = false) {
     url2.username = url2.password = "***";
     reject(input, url2.href, "a URL without credentials (mirrors are pulled anonymously)");
   }
-  return value.replace(/\/+$/, "");
+  return `${url2.protocol}${value.slice(value.indexOf(":") + 1)}`.replace(/\/+$/, "");
 }
 function parseDownloadUrl(input, value, files2 = false) {
   const v = parseUrl2(input, value, files2);
-  if (v.startsWith("http:") && !onThisMachine(v)) {
+  if (new URL(v).protocol === "http:" && !onThisMachine(v)) {
     reject(
       input,
       value,
@@ -65854,7 +65936,7 @@ function parseInputs(get, o = {}) {
   }
   const loadBalancer2 = field(() => parseBool("load-balancer", read2("load-balancer")));
   const poolRaw = read2("load-balancer-addresses");
-  const loadBalancerAddresses = poolRaw === "" ? void 0 : field(() => parsePool("load-balancer-addresses", poolRaw, { "pod-network-cidr": podCidr?.network, "service-cidr": serviceCidr?.network }));
+  const loadBalancerAddresses = poolRaw === "" ? void 0 : field(() => parsePool("load-balancer-addresses", poolRaw, { "pod-network-cidr": podCidr?.network, "service-cidr": serviceCidr?.network }, notes));
   if (loadBalancer2 === false && poolRaw !== "") {
     problems2.push(
       `Inputs 'load-balancer-addresses' (${JSON.stringify(poolRaw)}) and 'load-balancer' ('${read2("load-balancer")}') do not go together: the addresses are only given out by the load balancer; accepted: load-balancer 'true' with load-balancer-addresses, or load-balancer-addresses left out.`
@@ -66072,7 +66154,7 @@ function inputFlag(spec) {
     input: spec.name
   };
 }
-var INPUT_FLAGS = specs.filter((s) => !s.env).map(inputFlag);
+var INPUT_FLAGS = specs.filter((s) => !s.env && !s.postStep).map(inputFlag);
 var LEDGER = { name: "ledger", value: "FILE", help: `the ledger of host changes (default ${HOST_PATHS.ledgerFile}, root's)` };
 var FLAGS = {
   // plan is the dry run itself, and writes its tree with --out
@@ -66100,6 +66182,8 @@ function helpFor(command) {
 function elsewhere(name2, command) {
   const secret = specs.find((s) => s.name === name2 && s.env);
   if (secret) return `--${name2} is never a flag, as a command line is readable by every user of the machine in /proc: set $${secret.env} instead`;
+  const post = specs.find((s) => s.name === name2 && s.postStep);
+  if (post) return `${command} does not take --${name2}: that input is the action's post step's, and the command line has no post step; ${post.postStep}`;
   const hints = {
     "plan-dir": "plan writes its tree with --out DIR",
     "dry-run": command === "plan" ? "plan never changes the host" : "",

@@ -5,7 +5,9 @@ import type { Config } from '../config/inputs.js'
 import type { Hint, Probe } from '../engine/diagnostics.js'
 import type { PluginContext } from '../engine/plugin-context.js'
 import type { Step, StepId } from '../engine/step.js'
+import type { Run } from '../host/exec.js'
 import type { Paths } from '../host/paths.js'
+import type { HostFacts } from '../host/probe.js'
 
 export interface AddonPlugin {
   /** the input that turns it on: logs, errors and the ledger name the add-on by it */
@@ -29,6 +31,11 @@ export interface AddonPlugin {
    * the plan's earlier steps: refused with every other input problem, naming the input
    */
   problems?(p: PluginContext, planned: ReadonlySet<StepId>): string[]
+  /**
+   * what stops the run that only a read-only question to the host can tell (what Docker
+   * holds): asked in the preflight, with the other input problems, before anything changes
+   */
+  hostProblems?(config: Config, facts: HostFacts, run: Run): Promise<string[]>
   /** the action's outputs it sets, by name, once the cluster is ready (action.yml declares each) */
   outputs?(config: Config): Record<string, string>
   /**

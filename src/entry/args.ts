@@ -65,8 +65,8 @@ function inputFlag(spec: AnyInputSpec): Flag {
   }
 }
 
-/** Inputs that are flags: every one but the secrets, which are read from the environment. */
-const INPUT_FLAGS = specs.filter((s) => !s.env).map(inputFlag)
+/** Inputs that are flags: every one but the secrets, read from the environment, and the post step's, which the command line has not. */
+const INPUT_FLAGS = specs.filter((s) => !s.env && !s.postStep).map(inputFlag)
 const LEDGER: Flag = { name: 'ledger', value: 'FILE', help: `the ledger of host changes (default ${HOST_PATHS.ledgerFile}, root's)` }
 
 const FLAGS: Record<Command, Flag[]> = {
@@ -108,6 +108,8 @@ function helpFor(command: Command): string {
 function elsewhere(name: string, command: Command): string {
   const secret = specs.find((s) => s.name === name && s.env)
   if (secret) return `--${name} is never a flag, as a command line is readable by every user of the machine in /proc: set $${secret.env} instead`
+  const post = specs.find((s) => s.name === name && s.postStep)
+  if (post) return `${command} does not take --${name}: that input is the action's post step's, and the command line has no post step; ${post.postStep}`
   const hints: Record<string, string> = {
     'plan-dir': 'plan writes its tree with --out DIR',
     'dry-run': command === 'plan' ? 'plan never changes the host' : '',

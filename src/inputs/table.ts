@@ -62,6 +62,8 @@ export interface InputSpec<S extends Section = Section> {
   summary: string
   /** a secret: never a flag (a command line is readable by every user in /proc); the command line reads this environment variable */
   env?: string
+  /** read only by the action's post step, which the command line has not: never a flag; what the command line offers instead */
+  postStep?: string
 }
 
 const quoted = (values: readonly string[]): string => values.map((v) => `'${v}'`).join(', ')
@@ -486,6 +488,7 @@ export const INPUTS = [
     kind: 'enum',
     values: DIAGNOSTICS_ARTIFACT_VALUES,
     default: DEFAULTS.diagnosticsArtifact,
+    postStep: "'diagnose --out DIR' writes the same archive",
     description:
       "When the post step uploads one artifact with everything it knows about the run: 'on-failure' (the main step failed, or the job was cancelled or timed out while it ran), 'always', or 'never'. It holds the diagnostics the log shows, the whole journals of the kubelet and the runtime, `kubectl cluster-info dump`, every pod's logs (previous ones too), the configuration files the action wrote (secrets redacted), the ledger and the timings, as one .tar.gz named after the job and its run attempt.",
     summary:

@@ -28,7 +28,7 @@ export async function waitUntil<T>(
       const value = await check(observe)
       if (value !== undefined) return value
     } catch (err) {
-      seen = (err as Error).message
+      seen = errorText(err)
     }
     const left = deadline - Date.now()
     if (left <= 0) {
@@ -37,5 +37,20 @@ export async function waitUntil<T>(
     }
     await new Promise((r) => setTimeout(r, Math.min(delay, left)))
     delay = Math.min(delay * 2, opts.maxDelayMs ?? 3000)
+  }
+}
+
+/** An error's message with its cause's: Node's fetch says only "fetch failed", and why (ECONNREFUSED) in the cause. */
+function errorText(err: unknown): string {
+  const e = err as Error & { cause?: Error }
+  return e.cause?.message ? `${e.message}: ${e.cause.message}` : e.message
+}
+
+/** The status of a GET of `url`; where nothing answers, an error naming the URL and why. */
+export async function httpStatus(url: string, timeoutMs = 3000): Promise<number> {
+  try {
+    return (await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })).status
+  } catch (err) {
+    throw new Error(`GET ${url}: ${errorText(err).replace(/^fetch failed: /, '')}`)
   }
 }

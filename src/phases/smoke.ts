@@ -6,7 +6,7 @@ import { enabledAddons } from '../addons/index.js'
 import { SMOKE } from '../config/defaults.js'
 import { step, type Step } from '../engine/step.js'
 import { kubectl, nodeFacts, unreadyPods } from '../kube/kubectl.js'
-import { waitUntil } from '../kube/wait.js'
+import { httpStatus, waitUntil } from '../kube/wait.js'
 import { CONTROL_PLANE_TAINT } from '../render/kubeadm.js'
 import { renderSmokeManifest } from '../render/smoke.js'
 import type { PlanContext } from './context.js'
@@ -52,9 +52,9 @@ export function smokeSteps(p: PlanContext): Step[] {
                 return undefined
               }
               url = `http://${ip}:${port}/`
-              const res = await fetch(url, { signal: AbortSignal.timeout(3000) })
-              observe(`HTTP ${res.status} from ${url}`)
-              return res.status === 200 ? true : undefined
+              const status = await httpStatus(url)
+              observe(`HTTP ${status} from ${url}`)
+              return status === 200 ? true : undefined
             },
             {
               explain: async () => {

@@ -1,5 +1,6 @@
 // What stops a run before it changes anything: the host cannot act as root, cannot run the
 // cluster, or still has one.
+import { enabledAddons } from '../addons/index.js'
 import type { Config } from '../config/inputs.js'
 import { ON_EXISTING_FORMS } from '../inputs/table.js'
 import type { Run } from '../host/exec.js'
@@ -32,13 +33,14 @@ export function hostProblems(config: Config, facts: HostFacts, paths: Paths, run
 
 /**
  * Everything that stops a run before it changes anything: the input files', the images
- * load-images names (asked of Docker, read-only), the host's, and with offline: true every
+ * load-images names and the add-ons' questions (asked of Docker, read-only), the host's, and with offline: true every
  * piece that is not on this machine.
  */
 export async function preflight(config: Config, facts: HostFacts, paths: Paths, plan: Plan, version: string, run: Run, offline?: OfflineProbe): Promise<string[]> {
   return [
     ...(await inputFileProblems(config)),
     ...(await loadImageProblems(config.loadImages, facts, run)),
+    ...(await Promise.all(enabledAddons(config).map((a) => a.hostProblems?.(config, facts, run) ?? []))).flat(),
     ...hostProblems(config, facts, paths, plan.runtime),
     ...(await offlineProblems(config, facts, version, plan, offline))
   ]

@@ -28,7 +28,7 @@ import { step, type StepContext } from '../../engine/step.js'
 import { ADDRESS_POOL_FORMS, DEFAULT_POOLS, parseAddressPool, pickPool, poolCidrs, poolCollisions, poolText, takenNetworks } from '../../host/address-pool.js'
 import { dummyInterfaceArgvs } from '../../host/host.js'
 import { kubectl, unreadyPods } from '../../kube/kubectl.js'
-import { waitUntil } from '../../kube/wait.js'
+import { httpStatus, waitUntil } from '../../kube/wait.js'
 import type { AddonPlugin, SmokeTarget } from '../types.js'
 import { fetchManifest, manifestPin, METALLB, metallbManifestUrl, renderMetallbManifest } from './metallb.js'
 import { renderLoadBalancerService, renderPoolManifest } from './resources.js'
@@ -201,9 +201,9 @@ export const loadBalancer: AddonPlugin = {
                 return undefined
               }
               url = `http://${addr}/`
-              const res = await fetch(url, { signal: AbortSignal.timeout(3000) })
-              observe(`HTTP ${res.status} from ${url}`)
-              return res.status === 200 ? addr : undefined
+              const status = await httpStatus(url)
+              observe(`HTTP ${status} from ${url}`)
+              return status === 200 ? addr : undefined
             })
             ctx.learned.loadBalancerIp = ip
             ctx.log(`${url} answered 200`)

@@ -16,6 +16,7 @@
 //   whether it is one (moby's loadInsecureRegistries and isCIDRMatch,
 //   https://github.com/moby/moby/blob/docker-v29.7.2/daemon/pkg/registry/config.go), so
 //   daemon.json is left as it is.
+import type { Config } from '../../config/inputs.js'
 import type { AddonPlugin } from '../types.js'
 import type { StepId } from '../../engine/step.js'
 import { step } from '../../engine/step.js'
@@ -25,6 +26,30 @@ import { pullEndpoints } from '../../images/mirrors.js'
 import { imageInspectArgv, imagePullArgv, registryHost, registryRunArgs, registryRunArgv, REGISTRY_CONTAINER, REGISTRY_IMAGE, waitForRegistry } from './container.js'
 
 const INPUT = 'local-registry'
+
+/** Docker's answer for an image it lacks: "Error response from daemon: No such image: NAME" (moby's errdefs.NotFound), or "Error: No such image" from older clients. */
+const NO_SUCH_IMAGE = /no such image/i
+
+/**
+ * Ports the cluster's own components listen on, on every address (so 127.0.0.1 too), from
+ * kubeadm's and the components' defaults: a registry published there would take it first, or
+ * fail to start. kubeadm's list: https://kubernetes.io/docs/reference/networking/ports-and-protocols/
+ * (6443, 2379-2380, 10250, 10256, 10257, 10259), plus etcd's metrics 2381 and the kubelet's
+ * healthz 10248 and kube-proxy's metrics 10249 (kubeadm's generated manifests and configs);
+ * on the host network, MetalLB's speaker (9120 metrics, 7946 memberlist, 17472 health, in the
+ * pinned metallb-native.yaml) and calico-node (Felix's health 9099, and BIRD's BGP 179: the
+ * pinned calico.yaml's calico_backend is "bird").
+ */
+const CLUSTER_PORTS: ReadonlyArray<{ ports: number[]; what: string; when?: (config: Config) => boolean }> = [
+  { ports: [6443], what: 'the API server' },
+  { ports: [2379, 2380, 2381], what: 'etcd' },
+  { ports: [10248, 10250], what: 'the kubelet' },
+  { ports: [10249, 10256], what: 'kube-proxy' },
+  { ports: [10257], what: 'the controller manager' },
+  { ports: [10259], what: 'the scheduler' },
+  { ports: [9120, 7946, 17472], what: "MetalLB's speaker (load-balancer)", when: (c) => c.loadBalancer },
+  { ports: [9099, 179], what: 'calico-node (cni calico)', when: (c) => c.cni === 'calico' }
+]
 
 export const localRegistry: AddonPlugin = {
   input: INPUT,
@@ -50,6 +75,16 @@ export const localRegistry: AddonPlugin = {
       out.push(
         `Input '${INPUT}' runs the registry in the host's Docker, and \`docker\` is not on PATH here; accepted: '${INPUT}' 'false' on a host without Docker, or install Docker first (Debian and Ubuntu: apt-get install docker.io).`
       )
+    } else if (facts.docker && !facts.dockerEngine && !planned.has('runtime.install')) {
+      out.push(
+        `Input '${INPUT}' runs the registry in the host's Docker, which does not answer here (${facts.dockerProblem ?? 'docker info printed nothing it could read'}); accepted: '${INPUT}' 'false', or start Docker first (sudo systemctl start docker).`
+      )
+    }
+    const taken = CLUSTER_PORTS.find((c) => c.ports.includes(port) && (!c.when || c.when(config)))
+    if (taken) {
+      out.push(
+        `Input '${INPUT}' has the value '${port}', a port ${taken.what} listens on: the registry's 127.0.0.1:${port} and it would fight for it during kubeadm init; accepted: another port, such as '5000' or '5001'.`
+      )
     }
     const host = registryHost(port)
     if (config.registryMirrors.some((m) => m.registry === host)) {
@@ -58,6 +93,17 @@ export const localRegistry: AddonPlugin = {
       )
     }
     return out
+  },
+
+  async hostProblems(config, facts, run) {
+    // offline pulls nothing: the image must be in Docker already, asked now rather than mid-run
+    const engine = facts.dockerEngine
+    if (!config.offline || !engine) return []
+    const has = await run(imageInspectArgv(REGISTRY_IMAGE), { privileged: engine.via === 'root', allowFailure: true })
+    if (has.exitCode === 0) return []
+    return [
+      `Inputs '${INPUT}' and 'offline' ('true') need ${REGISTRY_IMAGE} in the host's Docker, which lacks it (${(has.stderr || has.stdout).trim().split('\n').pop() || `docker image inspect exited ${has.exitCode}`}); accepted: \`docker load\` it before the action, or '${INPUT}' 'false'.`
+    ]
   },
 
   steps(p, planned) {
@@ -82,6 +128,10 @@ export const localRegistry: AddonPlugin = {
           ],
           run: async (ctx) => {
             const has = await ctx.host.run(imageInspectArgv(REGISTRY_IMAGE), { privileged: true, allowFailure: true })
+            // anything but "no such image" (Docker down, a refused socket) is the answer, not a reason to pull
+            if (has.exitCode !== 0 && !NO_SUCH_IMAGE.test(has.stderr)) {
+              throw new Error(`docker image inspect ${REGISTRY_IMAGE} failed: ${(has.stderr || has.stdout).trim().split('\n').slice(-2).join(' ')}`)
+            }
             if (has.exitCode !== 0 && p.config.offline) {
               throw new Error(`offline is true and Docker lacks ${REGISTRY_IMAGE}, which local-registry runs: \`docker load\` it before the action (it is never pulled offline)`)
             }
