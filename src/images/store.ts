@@ -17,6 +17,8 @@ export interface ImageStore {
   /** imports a docker-save or OCI tarball; returns the names it brought */
   importArchive(path: string, input?: string): Promise<string[]>
   tag(source: string, target: string): Promise<void>
+  /** removes these names (the content goes when nothing else names it); a name not there is no error */
+  remove(refs: readonly string[]): Promise<void>
   /** writes the named images, as the store holds them, to one archive that importArchive takes back */
   exportArchive(path: string, refs: readonly string[]): Promise<void>
 }
@@ -74,6 +76,7 @@ export const dockerArgv = {
   pull: (ref: string): string[] => ['docker', 'pull', ref],
   load: (path: string): string[] => ['docker', 'load', '--input', path],
   tag: (source: string, target: string): string[] => ['docker', 'tag', source, target],
+  remove: (ref: string): string[] => ['docker', 'image', 'rm', ref],
   save: (path: string, refs: readonly string[]): string[] => ['docker', 'save', '--output', path, ...refs]
 }
 
@@ -99,6 +102,11 @@ export function dockerStore(run: Run, o: DockerStoreOptions = {}): ImageStore {
     },
     async tag(source, target) {
       await docker(dockerArgv.tag(source, target))
+    },
+    // one name at a time: list gives Docker Hub names twice (short and qualified), and docker
+    // stops at the first it does not find
+    async remove(refs) {
+      for (const ref of refs) await run(dockerArgv.remove(ref), { privileged: true, env, allowFailure: true })
     },
     async exportArchive(path, refs) {
       await docker(dockerArgv.save(path, refs))
