@@ -3,7 +3,9 @@
 // never loop or fill the heap. The archives are built here, byte by byte, so that each one
 // breaks exactly one rule; good archives made by tar itself are in offline.test.ts.
 import assert from 'node:assert/strict'
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
@@ -90,20 +92,21 @@ describe('the archive reader is bounded', () => {
     await refused(await file('past-bound.tar', Buffer.concat([header('layer.tar', octal(2 << 20)), Buffer.alloc(2 << 20), END])), /claims 2097152 bytes, more than an image archive the action reads \(1048576\)/, 1000, small)
   })
 
-  it('stops after the header bound on endless headers (a 75 MB stream of empty members, gzipped to a fraction of that)', async () => {
-    const one = header('x', octal(0))
-    const stream = Buffer.concat(Array.from({ length: 150_000 }, () => one))
+  it('stops after the header bound on endless headers (a 75 MB stream of empty members, each named, gzipped to a fraction of that)', async () => {
+    // each a name of its own: a name twice is refused before any bound
+    const stream = Buffer.concat(Array.from({ length: 150_000 }, (_, i) => header(`x${i}`, octal(0))))
     const gz = gzipSync(stream)
-    assert.ok(gz.length < 1_000_000, `${gz.length} bytes`)
+    assert.ok(gz.length < 4_000_000, `${gz.length} bytes`)
     await refused(await file('endless.tar.gz', gz), /more than 100000 members/, 15_000)
     await refused(await file('endless.tar', stream), /more than 1000 members/, 3000, { ...ARCHIVE_LIMITS, headers: 1000 })
   })
 
   it('stops a gzip bomb at the byte bound, and at the time bound, without holding it in memory', async () => {
     // gzip members of a 16 MB layer each: about 2 MB on disk for 2 GB of tar (gunzip reads
-    // concatenated members as one stream)
-    const layer = gzipSync(Buffer.concat([header('layer.tar', octal(16 << 20)), Buffer.alloc(16 << 20)]), { level: 9 })
-    const bomb = Buffer.concat(Array.from({ length: 128 }, () => layer))
+    // concatenated members as one stream); each layer's header in a gzip member of its own,
+    // since a name twice is refused before any bound
+    const body = gzipSync(Buffer.alloc(16 << 20), { level: 9 })
+    const bomb = Buffer.concat(Array.from({ length: 128 }, (_, i) => [gzipSync(header(`layer${i}.tar`, octal(16 << 20))), body]).flat())
     assert.ok(bomb.length < 3_000_000, `${bomb.length} bytes`)
     const path = await file('bomb.tar.gz', bomb)
     const rss0 = process.memoryUsage().rss
@@ -140,5 +143,104 @@ describe('the archive reader is bounded', () => {
   it('names the cache entry when the archive came from one', async () => {
     const path = await file('entry.tar', Buffer.concat([header('layer.tar', '-1\0'), END]))
     await assert.rejects(archiveIndexNames(path, 'cache entry'), (err: Error) => err.message.startsWith(`cache entry: ${path} could not be read as a tar archive`))
+  })
+})
+
+/**
+ * An image archive laid out as `ctr images export` writes one (and docker save from 25 on):
+ * oci-layout, index.json, a docker-compatible manifest.json and the blobs, written by tar
+ * itself, directories and `./` included. `index` and `docker`: the names each index gives.
+ */
+async function ociArchive(name: string, index: string[], docker: string[], extra: Record<string, string> = {}): Promise<string> {
+  const dir = join(work, `${name}.d`)
+  await mkdir(join(dir, 'blobs/sha256'), { recursive: true })
+  const blob = async (body: string): Promise<{ digest: string; size: number }> => {
+    const hex = createHash('sha256').update(body).digest('hex')
+    await writeFile(join(dir, 'blobs/sha256', hex), body)
+    return { digest: `sha256:${hex}`, size: Buffer.byteLength(body) }
+  }
+  const layer = await blob('')
+  const config = await blob(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } }))
+  const manifest = await blob(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }]
+    })
+  )
+  const desc = (n: string) => ({
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    ...manifest,
+    platform: { architecture: 'amd64', os: 'linux' },
+    annotations: { 'io.containerd.image.name': n, 'org.opencontainers.image.ref.name': n.split(':').at(-1) }
+  })
+  await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }))
+  await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: index.map(desc) }))
+  const hex = (d: string) => `blobs/sha256/${d.slice('sha256:'.length)}`
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify([{ Config: hex(config.digest), RepoTags: docker, Layers: [hex(layer.digest)] }]))
+  for (const [f, body] of Object.entries(extra)) await writeFile(join(dir, f), body)
+  const out = join(work, name)
+  execFileSync('tar', ['-cf', out, '-C', dir, '.'])
+  return out
+}
+
+describe("the archive reader reads names as containerd's importer does", () => {
+  const PAUSE = 'registry.k8s.io/pause:3.10'
+  const MYAPP = 'docker.io/library/myapp:dev'
+
+  it('refuses an archive whose manifest.json names only allowed images while index.json, which containerd imports, names others', async () => {
+    // review15 B1: make-archive.sh's archive, which ctr 1.6 and 2.1 imported as both names
+    const path = await ociArchive('crafted.tar', [PAUSE, MYAPP], ['registry.k8s.io/pause:3.10'])
+    await refused(path, /is refused: its manifest\.json names registry\.k8s\.io\/pause:3\.10, but its index\.json .*as it is\) names docker\.io\/library\/myapp:dev, registry\.k8s\.io\/pause:3\.10/, 1000)
+    // the same with no manifest.json at all: index.json's names are the ones read
+    const oci = await ociArchive('oci-only.tar', [PAUSE, MYAPP], [])
+    execFileSync('tar', ['--delete', '-f', oci, './manifest.json'])
+    assert.deepEqual((await archiveIndexNames(oci)).sort(), [MYAPP, PAUSE])
+  })
+
+  it('refuses an archive that holds a member name twice: containerd takes the last copy', async () => {
+    const second = Buffer.from(JSON.stringify([{ Config: 'c.json', RepoTags: ['myapp:dev'], Layers: [] }]))
+    // the same name spelled another way is the same member once path.Clean has read it
+    for (const [i, again] of ['manifest.json', './manifest.json', 'x/../manifest.json', 'manifest.json/'].entries()) {
+      const path = await file(`twice-${i}.tar`, Buffer.concat([member('manifest.json', MANIFEST), member(again, second), END]))
+      await refused(path, /holds the member "manifest\.json" twice \(containerd's import would take the last copy\)/, 1000)
+    }
+    // a blob twice too: its name is what a manifest points at
+    const blobs = Buffer.concat([member('blobs/sha256/aa', Buffer.from('1')), member('./blobs/sha256/aa', Buffer.from('2')), member('manifest.json', MANIFEST), END])
+    await refused(await file('twice-blob.tar', blobs), /holds the member "blobs\/sha256\/aa" twice/, 1000)
+  })
+
+  it("reads field names in any letter case, as Go's decoder does, and refuses a key given twice", async () => {
+    // Go's encoding/json fills RepoTags from "repotags": the old reader saw no name here
+    const lower = Buffer.from(JSON.stringify([{ Config: 'c.json', repotags: ['myapp:dev'], Layers: [] }]))
+    assert.deepEqual(await archiveIndexNames(await file('lower.tar', Buffer.concat([member('manifest.json', lower), END]))), [MYAPP])
+    const both = Buffer.from('[{"Config":"c.json","RepoTags":["registry.k8s.io/pause:3.10"],"repoTags":["myapp:dev"],"Layers":[]}]')
+    await refused(await file('both-cases.tar', Buffer.concat([member('manifest.json', both), END])), /has a manifest\.json that is not an image index \(an object has the key "repotags" twice\)/, 1000)
+    // Go merges a repeated map: the image name in the first annotations object would count
+    const merged = Buffer.from(
+      '{"schemaVersion":2,"manifests":[{"digest":"sha256:00","annotations":{"io.containerd.image.name":"docker.io/library/myapp:dev"},"annotations":{"org.opencontainers.image.ref.name":"3.10"}}]}'
+    )
+    const layout = member('oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}'))
+    await refused(await file('merged.tar', Buffer.concat([layout, member('index.json', merged), END])), /has a index\.json that is not an image index \(an object has the key "annotations" twice\)/, 1000)
+  })
+
+  it('still reads an honest docker-save archive and an honest OCI archive (index.json and manifest.json agreeing)', async () => {
+    const dir = join(work, 'save.d')
+    await mkdir(dir, { recursive: true })
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify([{ Config: 'cfg.json', RepoTags: ['registry.k8s.io/pause:3.10', 'busybox:1.37'], Layers: ['l/layer.tar'] }]))
+    await writeFile(join(dir, 'cfg.json'), '{}')
+    await writeFile(join(dir, 'repositories'), '{}')
+    await mkdir(join(dir, 'l'))
+    await writeFile(join(dir, 'l/layer.tar'), '')
+    const save = join(work, 'save.tar')
+    execFileSync('tar', ['-cf', save, '-C', dir, 'manifest.json', 'cfg.json', 'repositories', 'l'])
+    assert.deepEqual((await archiveIndexNames(save)).sort(), ['docker.io/library/busybox:1.37', PAUSE])
+    // as ctr export writes one: full names in index.json, docker's short ones in manifest.json
+    const exported = await ociArchive('export.tar', [PAUSE, 'docker.io/library/busybox:1.37'], ['registry.k8s.io/pause:3.10', 'busybox:1.37'])
+    assert.deepEqual((await archiveIndexNames(exported)).sort(), ['docker.io/library/busybox:1.37', PAUSE])
+    const gz = join(work, 'export.tar.gz')
+    await writeFile(gz, gzipSync(await readFile(exported)))
+    assert.deepEqual((await archiveIndexNames(gz)).sort(), ['docker.io/library/busybox:1.37', PAUSE])
   })
 })

@@ -27,6 +27,8 @@ import { linesReporter } from './helpers/reporter.js'
 import { saveCache } from '../src/commands/save-cache.js'
 import type { CommandEnv } from '../src/commands/env.js'
 import type { LedgerRecord } from '../src/io/ledger-store.js'
+import type { ImageStore } from '../src/images/store.js'
+import { importCached } from '../src/phases/images.js'
 import { HOST_PATHS } from '../src/host/paths.js'
 
 /**
@@ -288,6 +290,22 @@ async function dockerSaveTar(dir: string, tags: string[], name = 'archive.tar'):
   await rm(src, { recursive: true, force: true })
   return out
 }
+/**
+ * An entry's archive as review15's make-archive.sh built it: manifest.json names `docker`;
+ * oci-layout and index.json (what containerd imports when oci-layout is there) name `oci`.
+ */
+async function ociTar(dir: string, docker: string[], oci: string[], name = 'images.tar'): Promise<string> {
+  const src = await mkdtemp(join(tmpdir(), 'ksn-oci-'))
+  const desc = (n: string) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 2, annotations: { 'io.containerd.image.name': n } })
+  await writeFile(join(src, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }))
+  await writeFile(join(src, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: oci.map(desc) }))
+  await writeFile(join(src, 'manifest.json'), JSON.stringify([{ Config: 'cfg.json', RepoTags: docker, Layers: [] }]))
+  await writeFile(join(src, 'cfg.json'), '{}')
+  const out = join(dir, name)
+  execFileSync('tar', ['-cf', out, '-C', src, 'manifest.json', 'oci-layout', 'index.json', 'cfg.json'])
+  await rm(src, { recursive: true, force: true })
+  return out
+}
 const pulls = (r: Job) => r.cmds.filter((c) => / images pull --local --hosts-dir /.test(c)).map((c) => c.split(' ').at(-1)!)
 const binaryHits = (r: Job) => r.hits.filter((h) => !h.endsWith('.sha256') && !h.endsWith('.sha256sum') && (h.startsWith(BIN) || h.endsWith('.tgz') || h.endsWith('.tar.gz')))
 
@@ -424,6 +442,52 @@ describe('main and post, twice, on fresh runners sharing only the cache', () => 
     }
   })
 
+  /** Runs a first job, lets `poison` replace the entry's archive (entry.json made to agree), and runs a second on it. */
+  async function poisoned(label: string, poison: (dir: string, images: string[]) => Promise<void>, extra: Record<string, string> = {}): Promise<Job> {
+    const [root, w] = [await tmp(`entries-${label}`), await tmp(`work-${label}`)]
+    try {
+      const first = await job(server, directoryCache(root, w), extra)
+      assert.equal(first.out['cache-hit'], 'false')
+      const dir = join(root, (await readdir(root))[0])
+      const entry = JSON.parse(await readFile(join(dir, 'entry.json'), 'utf8'))
+      await rm(join(dir, 'images.tar'))
+      await poison(dir, entry.images)
+      await writeManifest(dir, entry.key, entry.images)
+      const r = await job(server, directoryCache(root, w), extra)
+      assert.equal(r.out['cache-hit'], 'true')
+      assert.ok(!r.cmds.some((c) => / images import .*images\.tar$/.test(c) && c.includes(dir)), 'the archive was never imported')
+      return r
+    } finally {
+      await rm(root, { recursive: true, force: true })
+      await rm(w, { recursive: true, force: true })
+    }
+  }
+
+  it("refuses an entry whose manifest.json names the plan's images but whose index.json, which containerd imports, names another (review15 B1)", async () => {
+    const r = await poisoned('oci', async (dir, images) => void (await ociTar(dir, images, [...images, 'docker.io/library/myapp:dev'])))
+    assert.equal(pulls(r).length, 9, 'what the entry would have brought is pulled')
+    assert.match(r.summary, /could not be imported \(cache entry: \S+images\.tar is refused: its manifest\.json names .*, but its index\.json .* names docker\.io\/library\/myapp:dev, /)
+  })
+
+  it('refuses an entry whose archive holds manifest.json twice: containerd reads the last copy, the old reader the first', async () => {
+    const r = await poisoned('twice', async (dir, images) => {
+      const a = await dockerSaveTar(dir, images, 'images.tar')
+      const b = await dockerSaveTar(await tmp('twice'), [...images, 'docker.io/library/myapp:dev'])
+      execFileSync('tar', ['-Af', a, b])
+    })
+    assert.equal(pulls(r).length, 9, 'what the entry would have brought is pulled')
+    assert.match(r.summary, /could not be imported \(cache entry: \S+images\.tar could not be read as a tar archive \(it holds the member "manifest\.json" twice/)
+  })
+
+  it('does not import an entry that names an image image-archives bring: it would replace the one the user gave', async () => {
+    // nginx is the smoke test's image: in the plan, so only the shadowing check stops it
+    const archive = await dockerSaveTar(await tmp('archives-shadow'), ['docker.io/library/nginx:stable-alpine'])
+    const r = await poisoned('shadow', async (dir, images) => void (await dockerSaveTar(dir, [...images, 'docker.io/library/nginx:stable-alpine'], 'images.tar')), { 'image-archives': archive })
+    assert.match(r.summary, /image archive was not imported: it would replace docker\.io\/library\/nginx:stable-alpine, which load-images or image-archives bring/)
+    assert.ok(!pulls(r).includes('docker.io/library/nginx:stable-alpine'), 'image-archives brought it')
+    assert.equal(pulls(r).length, 8, "what the entry would have brought is pulled, all but the archive's image")
+  })
+
   it('keeps an image pulled with registry-credentials out of the entry: any run of the repository could restore it', async () => {
     const [root, w] = [await tmp('entries-creds'), await tmp('work-creds')]
     try {
@@ -532,4 +596,60 @@ describe("the post step's export, from the record's data", () => {
       assert.match(lines.join('\n'), why)
     })
   }
+})
+
+describe('importCached: what the import adds is checked against the plan after it, too', () => {
+  /** A store whose import brings `brings` whatever the archive declares, as a reader and containerd that disagreed would. */
+  function lyingStore(have: string[], brings: string[]) {
+    const present = new Set(have)
+    const removed: string[][] = []
+    const store: ImageStore = {
+      list: async () => new Set(present),
+      pull: async () => {},
+      importArchive: async () => {
+        for (const n of brings) present.add(n)
+        return ['registry.k8s.io/pause:3.10.1']
+      },
+      tag: async () => {},
+      remove: async (refs) => {
+        removed.push([...refs])
+        for (const r of refs) present.delete(r)
+      },
+      exportArchive: async () => {}
+    }
+    return { store, present, removed }
+  }
+
+  it('removes a name the plan does not ask for, and one that load-images brings, and says so', async () => {
+    const dir = await tmp('lying')
+    try {
+      const archive = await dockerSaveTar(dir, ['registry.k8s.io/pause:3.10.1'])
+      const s = lyingStore(['registry.k8s.io/coredns/coredns:v1.12.1'], ['registry.k8s.io/pause:3.10.1', 'docker.io/library/myapp:dev', 'docker.io/library/busybox:1.37', 'registry.k8s.io/etcd:3.6.5-0'])
+      const warnings: string[] = []
+      const wanted = new Set(['registry.k8s.io/pause:3.10.1', 'registry.k8s.io/etcd:3.6.5-0', 'docker.io/library/busybox:1.37', 'registry.k8s.io/coredns/coredns:v1.12.1'])
+      const names = await importCached(s.store, archive, { wanted, users: new Set(['docker.io/library/busybox:1.37']) }, (w) => warnings.push(w), () => {})
+      assert.deepEqual(names, ['registry.k8s.io/pause:3.10.1'])
+      assert.deepEqual(s.removed, [['docker.io/library/myapp:dev', 'docker.io/library/busybox:1.37']])
+      assert.deepEqual([...s.present].sort(), ['registry.k8s.io/coredns/coredns:v1.12.1', 'registry.k8s.io/etcd:3.6.5-0', 'registry.k8s.io/pause:3.10.1'])
+      assert.equal(warnings.length, 1)
+      assert.match(warnings[0], /import brought docker\.io\/library\/myapp:dev, docker\.io\/library\/busybox:1\.37, which its archive did not declare.*removed again/)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('leaves an honest import alone: Docker lists a Docker Hub image under its short name as well', async () => {
+    const dir = await tmp('honest')
+    try {
+      const archive = await dockerSaveTar(dir, ['registry.k8s.io/pause:3.10.1'])
+      const s = lyingStore([], ['registry.k8s.io/pause:3.10.1', 'busybox:1.37', 'docker.io/library/busybox:1.37'])
+      const warnings: string[] = []
+      const wanted = new Set(['registry.k8s.io/pause:3.10.1', 'docker.io/library/busybox:1.37'])
+      await importCached(s.store, archive, { wanted, users: new Set() }, (w) => warnings.push(w), () => {})
+      assert.deepEqual(s.removed, [])
+      assert.deepEqual(warnings, [])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 })

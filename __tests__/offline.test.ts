@@ -262,6 +262,7 @@ describe('the preload with offline', () => {
       pull: async (r) => void pulls.push(r),
       importArchive: async () => [],
       tag: async () => {},
+      remove: async () => {},
       exportArchive: async () => {}
     }
     await assert.rejects(

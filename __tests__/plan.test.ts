@@ -509,6 +509,9 @@ describe('image-retags in the plan', () => {
         present.add(target)
         store.events.push(`tag ${source} ${target}`)
       },
+      async remove() {
+        throw new Error('the preload removes nothing')
+      },
       async exportArchive() {
         throw new Error('the preload exports nothing')
       }

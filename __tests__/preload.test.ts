@@ -27,6 +27,7 @@ function scriptedStore(have: string[], script: Record<string, string[]>): ImageS
       return ['docker.io/library/imported:1']
     },
     async tag() {},
+    async remove() {},
     async exportArchive() {
       throw new Error('the preload exports nothing')
     }

@@ -3,7 +3,7 @@
 // test bed and for the docker runtime (runtimes/docker/store.ts adds mirrors to its pulls).
 import type { RegistryCredential } from '../config/inputs.js'
 import type { Run } from '../host/exec.js'
-import { ARCHIVE_LIMITS, archiveIndexNames, namesInArchiveIndex } from './archive-index.js'
+import { ARCHIVE_LIMITS, archiveIndexNames, cleanMemberName, namesOfIndex, type ArchiveIndex } from './archive-index.js'
 import { refuseUntrustedLink } from '../host/links.js'
 
 export interface ImageStore {
@@ -17,6 +17,8 @@ export interface ImageStore {
   /** imports a docker-save or OCI tarball; returns the names it brought */
   importArchive(path: string, input?: string): Promise<string[]>
   tag(source: string, target: string): Promise<void>
+  /** removes these names (the content goes when nothing else names it); a name not there is no error */
+  remove(refs: readonly string[]): Promise<void>
   /** writes the named images, as the store holds them, to one archive that importArchive takes back */
   exportArchive(path: string, refs: readonly string[]): Promise<void>
 }
@@ -33,13 +35,27 @@ export async function archiveNames(run: Run, path: string, input = 'image-archiv
   }
   // root reads it: never a file a user's link points at (such as root's own secrets)
   await refuseUntrustedLink(path, `read ${path} (${input})`)
-  for (const file of ['manifest.json', 'index.json'] as const) {
-    const res = await run(['tar', '-xOf', path, file], { privileged: true, allowFailure: true })
-    if (res.exitCode !== 0 || res.stdout.trim() === '') continue
-    if (res.stdout.length > ARCHIVE_LIMITS.member) throw new Error(`${input}: ${path} has a ${file} larger than the ${ARCHIVE_LIMITS.member} bytes the action reads of it`)
-    return namesInArchiveIndex(file, res.stdout)
+  // the same rules as the reader's (archive-index.ts): no member name twice, after Go's
+  // path.Clean, and index files that agree
+  const listing = await run(['tar', '-tf', path], { privileged: true, allowFailure: true })
+  if (listing.exitCode !== 0) throw new Error(`${input}: ${path} could not be read as a tar archive (${(listing.stderr || listing.stdout).trim().split('\n')[0]})`)
+  const members = new Map<string, string>()
+  for (const raw of listing.stdout.split('\n')) {
+    if (raw === '' || raw.endsWith('/')) continue
+    const name = cleanMemberName(raw)
+    if (members.has(name)) throw new Error(`${input}: ${path} could not be read as a tar archive (it holds the member ${JSON.stringify(name)} twice)`)
+    members.set(name, raw)
   }
-  throw new Error(`${input}: ${path} is neither a docker-save nor an OCI image archive (no manifest.json or index.json in it)`)
+  const index: ArchiveIndex = { ociLayout: members.has('oci-layout') }
+  for (const file of ['manifest.json', 'index.json'] as const) {
+    const raw = members.get(file)
+    if (raw === undefined) continue
+    const res = await run(['tar', '-xOf', path, '--', raw], { privileged: true, allowFailure: true })
+    if (res.exitCode !== 0) continue
+    if (res.stdout.length > ARCHIVE_LIMITS.member) throw new Error(`${input}: ${path} has a ${file} larger than the ${ARCHIVE_LIMITS.member} bytes the action reads of it`)
+    index[file] = res.stdout
+  }
+  return namesOfIndex(index, path, input)
 }
 
 export async function confirmImported(store: ImageStore, path: string, names: string[]): Promise<string[]> {
@@ -60,6 +76,7 @@ export const dockerArgv = {
   pull: (ref: string): string[] => ['docker', 'pull', ref],
   load: (path: string): string[] => ['docker', 'load', '--input', path],
   tag: (source: string, target: string): string[] => ['docker', 'tag', source, target],
+  remove: (ref: string): string[] => ['docker', 'image', 'rm', ref],
   save: (path: string, refs: readonly string[]): string[] => ['docker', 'save', '--output', path, ...refs]
 }
 
@@ -85,6 +102,11 @@ export function dockerStore(run: Run, o: DockerStoreOptions = {}): ImageStore {
     },
     async tag(source, target) {
       await docker(dockerArgv.tag(source, target))
+    },
+    // one name at a time: list gives Docker Hub names twice (short and qualified), and docker
+    // stops at the first it does not find
+    async remove(refs) {
+      for (const ref of refs) await run(dockerArgv.remove(ref), { privileged: true, env, allowFailure: true })
     },
     async exportArchive(path, refs) {
       await docker(dockerArgv.save(path, refs))

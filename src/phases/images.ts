@@ -13,6 +13,7 @@ import { dockerSaveArgv } from '../images/docker.js'
 import { imagesToPreload } from '../images/kubeadm.js'
 import { pullCredential, usesCredentials } from '../images/credentials.js'
 import { archiveIndexNames } from '../images/archive-index.js'
+import { normalizeImage } from '../images/ref.js'
 import { preloadImages, pullOrder } from '../images/preload.js'
 import { pullEndpoints } from '../images/mirrors.js'
 import type { Config, ImagesInputs, SmokeInputs } from '../config/inputs.js'
@@ -55,6 +56,12 @@ export interface CachedNames {
  * is not imported at all, since an import cannot be undone name by name, and a name it
  * overwrote would be lost. A damaged archive (the import checks every blob's digest) is a
  * warning too: the preload pulls what it did not bring.
+ *
+ * The reader follows containerd's importer (archive-index.ts), but should the two ever read
+ * an archive differently, the store is listed before and after the import as well: a name
+ * the import added that the plan does not ask for, or that load-images or image-archives
+ * bring, is removed again, with a warning. (A name that was there before and that the import
+ * pointed elsewhere shows in no list of names; the reader's refusals are what keep that out.)
  */
 export async function importCached(store: ImageStore, archive: string, allowed: CachedNames, warn: (w: string) => void, log: (line: string) => void): Promise<string[]> {
   try {
@@ -69,13 +76,40 @@ export async function importCached(store: ImageStore, archive: string, allowed: 
       warn(`The cache entry's image archive was not imported: it ${why}. Its images are pulled instead.`)
       return []
     }
-    const names = await store.importArchive(archive, 'cache entry')
+    const before = await store.list()
+    let names: string[]
+    try {
+      names = await store.importArchive(archive, 'cache entry')
+    } finally {
+      // also after a failed import: ctr registers each image as it goes
+      await removeStrays(store, before, allowed, warn)
+    }
     log(`imported ${names.length} images from the cache entry`)
     return names
   } catch (err) {
     warn(`The cache entry's images could not be imported (${(err as Error).message.split('\n')[0]}); they are pulled instead.`)
     return []
   }
+}
+
+/** Removes what an import added beyond the plan, or over a name the user brings; warns when it does. */
+async function removeStrays(store: ImageStore, before: ReadonlySet<string>, allowed: CachedNames, warn: (w: string) => void): Promise<void> {
+  // Docker lists a Docker Hub image under its short name too: judged by the full name
+  const full = (n: string): string | undefined => {
+    try {
+      return normalizeImage(n)
+    } catch {
+      return undefined
+    }
+  }
+  const strays = [...(await store.list())].filter((n) => {
+    if (before.has(n)) return false
+    const f = full(n)
+    return f === undefined || !allowed.wanted.has(f) || allowed.users.has(f)
+  })
+  if (strays.length === 0) return
+  await store.remove(strays)
+  warn(`The cache entry's import brought ${strays.join(', ')}, which its archive did not declare, which this run does not ask for, or which load-images or image-archives bring; removed again.`)
 }
 
 /**
@@ -152,7 +186,7 @@ export function imageSteps(p: PlanContext): Step[] {
         kind: 'task',
         title: `import archives, then ${config.offline ? 'check that nothing is missing (offline)' : 'pull what is missing (4 at a time, the largest first)'}${config.imageRetags.length ? ', then retag' : ''}`,
         shows: [
-          ...(cached ? [`$ sudo ${displayArgv(cmd.importArchive(cached))}   (when the cache entry has images; a failure is a warning)`] : []),
+          ...(cached ? [`$ sudo ${displayArgv(cmd.importArchive(cached))}   (when the cache entry has images; a failure is a warning; a name it adds beyond the plan is removed again)`] : []),
           ...config.imageArchives.map((a) => `$ sudo ${displayArgv(cmd.importArchive(a))}${archived(a) ? `   (brings ${archived(a)!.join(' ') || 'no named image'})` : ''}`),
           `$ sudo ${displayArgv(cmd.list())}   (what is already there is kept)`,
           ...(unread.length > 0 && !config.offline ? [`(${unread.join(', ')} could not be read now: an image it brings is imported, not pulled, and a pull below is only for what no archive brings)`] : []),

@@ -106,6 +106,9 @@ export function containerdStore(run: Run, o: ContainerdStoreOptions): ImageStore
     async tag(source, target) {
       await run([...base, 'images', 'tag', '--force', source, target], { privileged: true })
     },
+    async remove(refs) {
+      if (refs.length) await run([...base, 'images', 'rm', ...refs], { privileged: true, allowFailure: true })
+    },
     async exportArchive(path, refs) {
       await run(ctrExportArgv(o, path, refs, await supportsLocal('export')), { privileged: true })
     }
