@@ -3,8 +3,8 @@
 // `diagnose --out DIR` to leave in DIR. Like the probes, it is chosen from what exists on the
 // host: a run that failed before the kubelet was installed has no kubelet journal, one whose
 // API server never answered has no cluster dump (its pods' logs are still on the node).
-// Every file is redacted (src/io/redact.ts) before it is packed; a root-only file is read as
-// root, never through a symbolic link a user could have planted.
+// Every file is redacted (src/io/redact.ts) before it is packed; a file this user may not read
+// is read as root only where no user could have put a link in its way (readHostFile).
 //
 //   NAME/diagnostics.txt          the probes' output and the hints, as the log shows them
 //   NAME/journals/UNIT.log        the whole journal of the kubelet and the runtime's units
@@ -20,7 +20,7 @@ import { access } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import type { Journal } from '../engine/diagnostics.js'
-import { untrustedLink } from '../host/links.js'
+import { readNoFollow, rootOnlyPath } from '../host/links.js'
 import { onHost } from '../host/paths.js'
 import { fullJournalArgv } from '../host/services.js'
 import type { LedgerRecord } from '../io/ledger-store.js'
@@ -52,19 +52,25 @@ export interface ArchiveOptions {
 const present = (p: string): Promise<boolean> => access(p).then(() => true, () => false)
 
 /**
- * A host file's text: read as this user where it can be, else as root, but never through a
- * symbolic link a user could have planted (host/links.ts: ~/.docker/config.json made a link
- * to /etc/shadow would put that file in a download). Undefined where it cannot be had.
+ * A host file's text: read as this user, never through a symbolic link at its name
+ * (host/links.ts, readNoFollow); read as root only where root alone could have put it
+ * (rootOnlyPath: /etc, /var/log/pods), never in a directory a user may change, where the file
+ * could be made a link to /etc/shadow between any look and root's read and end up in an
+ * upload. Undefined where it cannot be had; `skipped` is told why, for missing.txt.
  */
-async function readHostFile(env: CommandEnv, path: string): Promise<string | undefined> {
-  // first: this user may be root (a self-hosted runner's service, a container)
-  if ((await untrustedLink(path)) !== undefined) return undefined
+export async function readHostFile(run: CommandEnv['run'], path: string, skipped: (line: string) => void = () => {}): Promise<string | undefined> {
   try {
-    return await readFile(path, 'utf8')
+    return await readNoFollow(path)
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EACCES') return undefined
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
+    if (code !== 'EACCES' && code !== 'ELOOP') return void skipped(`${path}: ${(err as Error).message}`)
   }
-  const c = await env.run(['cat', '--', path], { privileged: true, allowFailure: true }).catch(() => undefined)
+  const real = await rootOnlyPath(run, path)
+  if (real === undefined) {
+    return void skipped(`${path}: not read: this user may not read it (or it is a symbolic link), and it lies where a user may change it, so it is not read as root either`)
+  }
+  const c = await run(['cat', '--', real], { privileged: true, allowFailure: true }).catch(() => undefined)
   return c?.exitCode === 0 ? c.stdout : undefined
 }
 
@@ -103,6 +109,7 @@ export async function collectArchive(record: LedgerRecord, env: CommandEnv, diag
   const work = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), 'ksn-diagnostics-'))
   const top = join(work, o.name)
   const missing: string[] = []
+  const skipped = (line: string): void => void missing.push(line)
   // files redacted by key first (src/io/redact.ts), their values then everywhere
   const byKey = new Set<string>()
   const put = async (rel: string, text: string): Promise<void> => {
@@ -169,7 +176,7 @@ export async function collectArchive(record: LedgerRecord, env: CommandEnv, diag
       const r = await env.run(['find', dir, '-type', 'f', '-name', '*.log'], { privileged: true, allowFailure: true }).catch(() => ({ exitCode: -1, stdout: '', stderr: '' }))
       const files = r.stdout.split('\n').filter((f) => f.startsWith(`${dir}/`))
       await eachLimited(files, async (f) => {
-        const text = await readHostFile(env, f)
+        const text = await readHostFile(env.run, f, skipped)
         if (text !== undefined) await put(`node-pod-logs/${safe(relative(dir, f))}`, tail(text))
       })
     }
@@ -177,7 +184,7 @@ export async function collectArchive(record: LedgerRecord, env: CommandEnv, diag
     // what the CNI's pods leave on the node (its own hook): read like the configuration files, and redacted like them
     const cniFiles = async (): Promise<void> => {
       await eachLimited(CNIS[record.cni]?.hostFiles?.(paths) ?? [], async (p) => {
-        const text = await readHostFile(env, p)
+        const text = await readHostFile(env.run, p, skipped)
         if (text === undefined || text.includes('\0')) return
         const rel = `node-files/${safe(p.slice(paths.root.length))}`
         byKey.add(rel)
@@ -187,7 +194,7 @@ export async function collectArchive(record: LedgerRecord, env: CommandEnv, diag
 
     const configFilesOf = async (): Promise<void> => {
       await eachLimited(configFiles(record), async (p) => {
-        const text = await readHostFile(env, p)
+        const text = await readHostFile(env.run, p, skipped)
         // gone since (a cleanup), behind a link a user could have planted, or not text
         if (text === undefined || text.includes('\0') || text.length > MAX_FILE) return
         const rel = `configs/${safe(p.slice(paths.root.length))}`

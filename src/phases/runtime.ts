@@ -1,12 +1,11 @@
 // runtime: the chosen runtime's driver owns this phase (install where missing, configure,
 // restart, wait until it serves CRI). Docker's own registry mirrors and the runner user's
 // registry credentials, for the workflow's own docker pulls, are set whatever the runtime.
-import { readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { step, type Op, type Step } from '../engine/step.js'
 import { displayArgv, type Run } from '../host/exec.js'
 import { installArgv } from '../host/host.js'
-import { refuseUntrustedLink } from '../host/links.js'
+import { readNoFollow, rootOnlyPath } from '../host/links.js'
 import { systemctlArgv } from '../host/services.js'
 import { mergeDockerConfig } from '../images/credentials.js'
 import { renderDaemonJson } from '../render/docker.js'
@@ -77,19 +76,33 @@ function dockerCredentialsStep(p: PlanContext, installed: boolean): Step {
   ])
 }
 
-/** The user's own config.json, if any; one that is not a JSON object is refused rather than overwritten. */
-export async function readDockerConfig(run: Run, path: string, read: (path: string, enc: 'utf8') => Promise<string> = readFile): Promise<Record<string, unknown> | undefined> {
+/**
+ * The user's own config.json, if any; one that is not a JSON object is refused rather than
+ * overwritten. Read as this user and never through a link at its name (host/links.ts,
+ * readNoFollow): the file lies in a directory of the user's, where a look followed by a root
+ * read can be raced (config.json made a link to /etc/shadow in between would be read, merged
+ * and written back readable). Root reads it only where root alone could have put it there
+ * (rootOnlyPath: $DOCKER_CONFIG in a directory of root's); anywhere else, a file this user may
+ * not read is an error that says what to do, as merging into it would lose what it holds.
+ */
+export async function readDockerConfig(run: Run, path: string, read: (path: string) => Promise<string> = readNoFollow): Promise<Record<string, unknown> | undefined> {
   let text: string
   try {
-    text = await read(path, 'utf8')
+    text = await read(path)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') return undefined
-    if (code !== 'EACCES') throw err
-    // root reads what the user may not: never through a link the user could have planted
-    // (config.json -> /etc/shadow would be read, merged and written back readable)
-    await refuseUntrustedLink(path, `read ${path}`)
-    text = (await run(['cat', path], { privileged: true })).stdout
+    if (code !== 'EACCES' && code !== 'ELOOP') throw err
+    const real = await rootOnlyPath(run, path)
+    if (real === undefined) {
+      const what = code === 'EACCES' ? `is not readable by this user (uid ${process.geteuid?.() ?? '?'})` : 'is a symbolic link (or lies behind one)'
+      throw new Error(
+        `${path} ${what}, and it lies in a directory a user may change, so it is not read as root: registry-credentials cannot be added to it without losing what it holds. ` +
+          (code === 'EACCES' ? `Give it to the runner user (sudo chown "$USER" ${path}) or remove it, and run again.` : `Put the file itself there (or remove the link), and run again.`),
+        { cause: err }
+      )
+    }
+    text = (await run(['cat', '--', real], { privileged: true })).stdout
   }
   let doc: unknown
   try {
