@@ -4,7 +4,7 @@
 // naming the link, having run nothing as root. This test runs as root, so it can hand the
 // link and its directory to another uid with lchown.
 import assert from 'node:assert/strict'
-import { lchown, chown, mkdir, mkdtemp, readFile, symlink, writeFile, rm, lstat } from 'node:fs/promises'
+import { chmod, lchown, chown, mkdir, mkdtemp, readFile, symlink, writeFile, rm, lstat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
@@ -66,6 +66,8 @@ const needsRoot = process.getuid?.() === 0 ? false : 'needs root: run as root, a
 before(async () => {
   if (needsRoot) return
   root = await mkdtemp(join(tmpdir(), 'ksn-links-'))
+  // the user may pass through to their home, as through /home
+  await chmod(root, 0o755)
   rootDir = join(root, 'etc')
   await mkdir(rootDir, { mode: 0o700 })
   secret = join(rootDir, 'shadow')
@@ -157,6 +159,48 @@ describe('symbolic links in a user-owned directory', { skip: needsRoot }, () => 
     await writeFile(path, 'x')
     await undoChanges([change], { run, services, procSwaps: '', sysClassNet: '' })
     assert.deepEqual(ran, [`cp -a --remove-destination ${backup} ${path}.kubeadm-single-node-restore`, `mv -fT ${path}.kubeadm-single-node-restore ${path}`, `rm -f ${backup}`])
+  })
+
+  it("the restore into a user's directory is made as that user: ~/.kube made a link to root's directory mid-way writes nothing there", async () => {
+    const kube = join(home, '.kube')
+    await rm(kube, { recursive: true, force: true })
+    await mkdir(kube)
+    await chown(kube, USER, USER)
+    const path = join(kube, 'config')
+    await writeFile(path, "the action's\n")
+    await chown(path, USER, USER)
+    const backup = join(rootDir, '2-abc-config')
+    await writeFile(backup, 'the original\n', { mode: 0o600 })
+    const real = createRun({ debug: () => {} })
+    const ran: string[] = []
+    let swap = false
+    // a job racing the restore: after the look at ~/.kube, before the first write
+    const run: Run = async (argv, opts) => {
+      ran.push(argv.join(' '))
+      if (swap && argv[0] === 'cp' || (swap && argv[0] === 'setpriv')) {
+        swap = false
+        await rm(kube, { recursive: true, force: true })
+        await plant(kube, rootDir)
+      }
+      return real(argv, opts)
+    }
+    const change: Change = { kind: 'file', path, backup }
+    const undo = { run, services, procSwaps: '', sysClassNet: '' }
+    assert.deepEqual((await undoChanges([change], undo)).failed, [])
+    assert.equal(await readFile(path, 'utf8'), 'the original\n')
+    const st = await lstat(path)
+    assert.deepEqual([st.uid, st.mode & 0o777], [USER, 0o600])
+    assert.equal(ran.filter((c) => /^(cp|mv) /.test(c)).length, 0, 'no cp or mv as root')
+    // again, with the swap
+    await writeFile(backup, 'the original\n', { mode: 0o600 })
+    await writeFile(join(rootDir, 'config'), 'root:SECRET\n', { mode: 0o600 })
+    swap = true
+    const report = await undoChanges([change], undo)
+    assert.equal(report.remaining.length, 1)
+    assert.match(report.failed.join('\n'), /config was not put back as uid 1001: .*Permission denied/)
+    assert.equal(await readFile(join(rootDir, 'config'), 'utf8'), 'root:SECRET\n', "root's file untouched")
+    await assert.rejects(lstat(join(rootDir, 'config.kubeadm-single-node-restore')), /ENOENT/)
+    await rm(kube)
   })
 
   it('~/.docker/config.json is read as the user, never through a link, and never as root in a directory the user owns', async () => {

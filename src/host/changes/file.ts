@@ -3,6 +3,7 @@
 // removes what the action made. A path in a directory a user owns (~/.kube/config,
 // ~/.docker/config.json) is reached through no link that user could have planted: root's
 // cp, install, mv and rm would follow it (host/links.ts).
+import { lstat } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { refuseUntrustedLink, untrustedLink } from '../links.js'
 import type { Fields } from './fields.js'
@@ -41,6 +42,14 @@ export async function keepFile(ctx: DoContext, name: string, content: string): P
   return path
 }
 
+/** The owner of `dir` when it is not root's (~/.kube): whom to restore a file there as. The original goes through standard input as text: what the action backs up in such directories is a kubeconfig or Docker's config.json. */
+async function userOwner(dir: string): Promise<{ uid: number; gid: number } | undefined> {
+  const st = await lstat(dir).catch(() => undefined)
+  // a directory this process may not look at is one only root may search (see links.ts)
+  if (st === undefined || st.uid === 0) return undefined
+  return { uid: st.uid, gid: st.gid }
+}
+
 export const file: ChangeKind<FileChange> = {
   describe: (c) => (c.backup ? `${c.path} (changed; original kept at ${c.backup})` : `${c.path} (created)`),
   async undo(c, u) {
@@ -56,6 +65,30 @@ export const file: ChangeKind<FileChange> = {
       }
     }
     if (!c.backup) return (await u.exec(['rm', '-f', c.path])) ? 'undone' : 'failed'
+    // The backup is safe to read as root: its path comes from the ledger (root's, checked
+    // before any undo runs) and it lies in the backup directory, root's and 0700 inside root's
+    // 0700 directory (host.ts backupPath), where no user can put a link. The destination is
+    // not: in a directory a user owns (~/.kube, ~/.docker), the look above and root's cp and mv
+    // are separate steps, and ~/.kube made a link to /etc in between would have root write the
+    // original over /etc/config. There the copy and the rename are made as that user
+    // (setpriv), who may follow their own links only to where they may write anyway.
+    const owner = await userOwner(dirname(c.path))
+    if (owner !== undefined) {
+      const read = await u.run(['cat', '--', c.backup], { privileged: true, allowFailure: true }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }))
+      const mode = await u.run(['stat', '-c', '%a', '--', c.backup], { privileged: true, allowFailure: true }).catch(() => ({ exitCode: -1, stdout: '', stderr: '' }))
+      if (read.exitCode !== 0 || mode.exitCode !== 0 || !/^[0-7]{3,4}$/.test(mode.stdout.trim())) {
+        u.fail(`${c.path} was not put back: its original ${c.backup} could not be read (${read.stderr.trim() || 'stat failed'})`)
+        return 'failed'
+      }
+      const as = ['setpriv', `--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', '--']
+      const wrote = await u.run([...as, 'tee', '--', tmp], { privileged: true, allowFailure: true, input: read.stdout }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }))
+      if (wrote.exitCode !== 0) {
+        u.fail(`${c.path} was not put back as uid ${owner.uid}: ${wrote.stderr.trim()}. The original is at ${c.backup}.`)
+        return 'failed'
+      }
+      const ok = (await u.exec([...as, 'chmod', mode.stdout.trim(), tmp])) && (await u.exec([...as, 'mv', '-fT', tmp, c.path])) && (await u.exec(['rm', '-f', c.backup]))
+      return ok ? 'undone' : 'failed'
+    }
     // --remove-destination: cp unlinks the name and creates it anew (O_EXCL) instead of opening
     // what is there, so a link put at that name after the look above is replaced, not written
     // through; mv's rename replaces a link at the path itself without following it
