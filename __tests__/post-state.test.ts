@@ -204,7 +204,7 @@ describe('the post step, over the record main left', () => {
     assert.match(r.summary, /containerd journal/)
     assert.equal(r.commands.some((c) => /kubectl/.test(c)), false, 'kubectl never arrived: no kubectl diagnostics')
     assert.match(out, /::group::Cleanup: 4 changes undone/)
-    assert.ok(r.commands.includes('systemctl restart containerd'), 'containerd restarted with its original config')
+    assert.ok(r.commands.includes('systemctl restart -- containerd'), 'containerd restarted with its original config')
     assert.deepEqual(diffSnapshots(before, await snapshot(sb.root)), [], 'the host is as it was before the main step')
   })
 })

@@ -53656,7 +53656,7 @@ function writeRoots(p, home, plugins, dockerConfig = process.env.DOCKER_CONFIG) 
 
 // src/host/services.ts
 function systemctlArgv(action5, unit) {
-  return action5 === "daemon-reload" ? ["systemctl", "daemon-reload"] : ["systemctl", action5, unit ?? ""];
+  return action5 === "daemon-reload" ? ["systemctl", "daemon-reload"] : ["systemctl", action5, "--", unit ?? ""];
 }
 function journalArgv(unit, lines) {
   return ["journalctl", "-u", unit, "-n", String(lines), "--no-pager", "-o", "cat"];
@@ -53675,7 +53675,7 @@ function systemd(run) {
       return { enabled: enabled2.stdout.trim() || "not-found", active: active.exitCode === 0 };
     },
     async disable(unit, stop) {
-      await run(stop ? ["systemctl", "disable", "--now", unit] : systemctlArgv("disable", unit), { privileged: true });
+      await run(stop ? ["systemctl", "disable", "--now", "--", unit] : systemctlArgv("disable", unit), { privileged: true });
     },
     logs: async (unit, lines) => (await run(journalArgv(unit, lines), { privileged: true, allowFailure: true })).stdout
   };
@@ -55101,7 +55101,7 @@ function underRoots(path6, roots) {
   if (!path6.startsWith("/") || posix.normalize(path6) !== path6 || path6.length > 1 && path6.endsWith("/")) return false;
   return roots.some((r) => path6 === r || path6.startsWith(`${r}/`));
 }
-var UNIT = /^[A-Za-z0-9:_.\\@-]{1,200}$/;
+var UNIT = /^(?!-)[A-Za-z0-9:_.\\@-]{1,200}$/;
 var Fields = class {
   constructor(o, where2, roots, named = []) {
     this.o = o;
@@ -55296,10 +55296,10 @@ function willCreateInterface(ctx, name2) {
   });
 }
 function dummyInterfaceArgvs(name2, cidrs) {
-  return [["ip", "link", "add", name2, "type", "dummy"], ["ip", "link", "set", name2, "up"], ...cidrs.map((c) => ["ip", "route", "add", c, "dev", name2])];
+  return [["ip", "link", "add", "name", name2, "type", "dummy"], ["ip", "link", "set", "dev", name2, "up"], ...cidrs.map((c) => ["ip", "route", "add", c, "dev", name2])];
 }
 async function createDummyInterface(ctx, name2, cidrs) {
-  if (await ctx.exists(join10(ctx.sysClassNet, name2))) await ctx.run(["ip", "link", "delete", name2], ctx.root);
+  if (await ctx.exists(join10(ctx.sysClassNet, name2))) await ctx.run(["ip", "link", "delete", "dev", name2], ctx.root);
   await willCreateInterface(ctx, name2);
   for (const argv of dummyInterfaceArgvs(name2, cidrs)) await ctx.run(argv, ctx.root);
 }
@@ -55307,11 +55307,12 @@ var networkInterface = {
   describe: (c) => `network interface ${c.name} (created)`,
   async undo(c, u) {
     if (!await u.exists(join10(u.sysClassNet, c.name))) return "undone";
-    return await u.exec(["ip", "link", "delete", c.name]) ? "undone" : "failed";
+    return await u.exec(["ip", "link", "delete", "dev", c.name]) ? "undone" : "failed";
   },
   // the kernel's rule for an interface name (dev_valid_name): at most 15 bytes, no '/', ':'
-  // or space; and never one of the host's own (lo is the one every host has)
-  parse: (f) => f.done({ kind: "interface", name: f.string("name", /^(?!lo$)(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/, "a network interface name the action or its CNI makes, such as cni0 or flannel.1") })
+  // or space; never one of the host's own (lo is the one every host has), nor a leading '-'
+  // (one a tool could read as an option)
+  parse: (f) => f.done({ kind: "interface", name: f.string("name", /^(?!lo$)(?!-)(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/, "a network interface name the action or its CNI makes, such as cni0 or flannel.1") })
 };
 
 // src/host/changes/kubeadm-init.ts
@@ -55410,7 +55411,7 @@ async function reloadOnUndo(ctx, unit, path6, name2, content) {
 var reloadWith = {
   describe: (c) => `${c.unit} reloaded with ${c.kept} at ${c.path}`,
   async undo(c, u) {
-    const ok3 = await u.exec(installArgv(c.kept, c.path)) && await u.exec(["systemctl", "reload", c.unit]);
+    const ok3 = await u.exec(installArgv(c.kept, c.path)) && await u.exec(["systemctl", "reload", "--", c.unit]);
     return ok3 ? "undone" : "failed";
   },
   parse: (f) => f.done({ kind: "reload-with", unit: f.unit("unit"), path: f.path("path"), kept: f.path("kept") })
@@ -55578,7 +55579,7 @@ async function undoChanges(changes, o) {
   for (const [unit, action5] of u.later.units) {
     if (action5 === "stop" && u.later.stopped.has(unit)) continue;
     const done = { restart: "restarted", reload: "reloaded", stop: "stopped" }[action5];
-    if (await exec2(["systemctl", action5, unit])) report.restarted.push(`${unit} ${done} with its original configuration`);
+    if (await exec2(["systemctl", action5, "--", unit])) report.restarted.push(`${unit} ${done} with its original configuration`);
   }
   return report;
 }
