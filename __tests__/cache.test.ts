@@ -276,7 +276,7 @@ async function job(server: TestServer, backend: CacheBackend, extra: Record<stri
   assert.equal(process.exitCode, undefined, summary)
   const hits = [...server.hits]
   for (const [k, v] of Object.entries(parseCommandFile(await readFile(sb.files.state, 'utf8')))) process.env[`STATE_${k}`] = v
-  await actionPost(backend)
+  await actionPost(backend, paths)
   const cmds = (await readFile(sb.files.log, 'utf8')).split('\n').filter((l) => l !== '')
   return { sb, out: parseCommandFile(await readFile(sb.files.output, 'utf8')), summary, cmds, hits, installed: (p) => readFile(join(paths.binDir, p), 'utf8') }
 }

@@ -199,7 +199,7 @@ describe('the command line, built', () => {
       const r = await runCli(sb, ['down', '--ledger', ledger, ...flag])
       assert.equal(r.code, 0, r.stderr)
       assert.match(r.stdout, /== Cleanup \(dry run: nothing on this host is changed\): 3 changes would be undone/)
-      assert.match(r.stdout, new RegExp(`\\$ systemctl disable --now kubelet   \\(as root\\)\\n\\$ rm -f ${made}   \\(as root\\)\\n\\$ rm -rf --one-file-system ${dir}   \\(as root\\)`))
+      assert.match(r.stdout, new RegExp(`\\$ systemctl disable --now -- kubelet   \\(as root\\)\\n\\$ rm -f ${made}   \\(as root\\)\\n\\$ rm -rf --one-file-system ${dir}   \\(as root\\)`))
       assert.match(r.stdout, /would undo: .*made-by-up \(created\)/)
       assert.deepEqual(r.commands, [], 'nothing ran')
       assert.deepEqual(JSON.parse(await readFile(ledger, 'utf8')), earlier, 'the ledger is as it was')

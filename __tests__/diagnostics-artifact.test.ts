@@ -114,7 +114,7 @@ describe('diagnostics-artifact: the post step uploads one archive', () => {
     const podLog = join(sb.root, 'var/log/pods/kube-system_kube-apiserver-runnervm_0123/kube-apiserver/0.log')
     await mkdir(join(podLog, '..'), { recursive: true })
     await writeFile(podLog, `2026-12-03T06:00:00Z stderr F bootstrap token ${BOOTSTRAP} used by a user with ${PASSWORD}\n`)
-    await actionPost()
+    await actionPost(undefined, paths)
     assert.equal(process.exitCode, undefined, 'the post step never fails the job')
   }
 
@@ -207,7 +207,7 @@ describe('diagnostics-artifact: the post step uploads one archive', () => {
     await actionMain(paths)
     assert.equal(process.exitCode, undefined, log)
     assert.match(log, new RegExp(`diagnostics-artifact: on-failure: the post step of a real run uploads the diagnostics archive as the artifact ${artifactName(process.env)} if the main step fails or is cancelled\\.`))
-    await actionPost()
+    await actionPost(undefined, paths)
     assert.deepEqual(service.calls, [])
   })
 

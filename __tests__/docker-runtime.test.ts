@@ -262,7 +262,7 @@ describe('container-runtime: docker in the plan', () => {
     assert.match(text, /install -D -m 0755 '<extracted>\/cri-dockerd\/cri-dockerd' \/usr\/local\/bin\/cri-dockerd/)
     assert.match(text, /write \/etc\/systemd\/system\/cri-docker\.socket/)
     assert.match(text, /ListenStream=\/run\/cri-dockerd\.sock/)
-    assert.match(text, /\$ sudo systemctl restart cri-docker\.socket/)
+    assert.match(text, /\$ sudo systemctl restart -- cri-docker\.socket/)
     assert.match(text, /crictl --runtime-endpoint unix:\/\/\/run\/cri-dockerd\.sock --timeout 5s version/)
     assert.match(text, /\$ sudo docker load --input \/tmp\/app\.tar/)
     assert.match(text, /\$ sudo docker image ls --format '\{\{\.Repository\}\}:\{\{\.Tag\}\}'/)
@@ -411,7 +411,7 @@ describe("cleanup undoes what container-runtime: docker changed", () => {
     assert.deepEqual(diffSnapshots(before, await snapshot(root)), [], 'the tree is as it was')
     assert.deepEqual(await readFile(paths.dockerDaemonJson), original, "the runner's daemon.json, byte for byte")
     // the units are stopped and disabled before their files go; Docker restarts with the original file
-    assert.deepEqual(rec.calls, ['disable --now cri-docker.service', 'disable --now cri-docker.socket', 'daemon-reload', 'restart docker'])
+    assert.deepEqual(rec.calls, ['disable --now cri-docker.service', 'disable --now cri-docker.socket', 'daemon-reload', 'restart -- docker'])
   })
 
   it('refuses an archive that is not the pinned one from a mirror not on this machine, and installs nothing', { skip: process.getuid?.() === 0 ? false : 'needs root (install -o 0)' }, async (t) => {

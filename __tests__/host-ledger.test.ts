@@ -86,6 +86,9 @@ describe("the host's ledger", { skip: root }, () => {
     ['an option smuggled as a container name', (p, home) => legit(p, home, [{ kind: 'container', name: '--all' }]), /change 2 \(container\): field 'name' is "--all"/],
     ['ip link delete lo', (p, home) => legit(p, home, [{ kind: 'interface', name: 'lo' }]), /change 2 \(interface\): field 'name' is "lo"/],
     ['an option smuggled as a unit', (p, home) => legit(p, home, [{ kind: 'unit-restarted', unit: 'x --now; reboot', wasActive: true }]), /field 'unit' is "x --now; reboot"; accepted: a systemd unit name/],
+    // systemctl restart -Hroot@host would run ssh as root; every character of it is one a unit name has
+    ['a unit that is an option to systemctl', (p, home) => legit(p, home, [{ kind: 'unit-restarted', unit: '-Hroot@host', wasActive: true }]), /change 2 \(unit-restarted\): field 'unit' is "-Hroot@host"; accepted: a systemd unit name/],
+    ['an interface that is an option to ip', (p, home) => legit(p, home, [{ kind: 'interface', name: '-batch' }]), /change 2 \(interface\): field 'name' is "-batch"/],
     ['a field the kind does not have', (p, home) => legit(p, home, [{ kind: 'file', path: p.crictlConfig, undo: [['rm', '-rf', '/']] }]), /change 2 \(file\): unknown field 'undo'/],
     ['kubeadm reset from another binary', (p, home) => ({ ...legit(p, home), changes: [{ kind: 'kubeadm-init', kubeadm: '/tmp/kubeadm', config: join(p.stateDir, 'kubeadm.yaml'), criSocket: 'unix:///run/containerd/containerd.sock', certificatesDir: join(p.kubernetesDir, 'pki') }] }), /field 'kubeadm' names "\/tmp\/kubeadm"/],
     ['a kubeconfig pointing anywhere', (p, home) => ({ ...legit(p, home), kubeconfig: '/tmp/evil.conf' }), /field 'kubeconfig' names "\/tmp\/evil\.conf"/],

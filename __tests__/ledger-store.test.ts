@@ -9,10 +9,14 @@ import { after, describe, it } from 'node:test'
 import type { Change } from '../src/host/ledger.js'
 import { Ledger } from '../src/host/ledger.js'
 import { pathsUnder } from '../src/host/paths.js'
+import { parseStateRecord } from '../src/io/host-ledger.js'
 import { actionsStateStore, headOf, type LedgerRecord } from '../src/io/ledger-store.js'
 import { parseCommandFile } from './helpers/runner.js'
 
 const saved = { ...process.env }
+const paths = pathsUnder('/tmp/ksn-state-host')
+/** the post step's schema, for this layout (the runner user's home: /home/runner) */
+const store = () => actionsStateStore((raw) => parseStateRecord(raw, { paths, home: '/home/runner', known: { runtimes: ['containerd', 'docker'], cnis: ['flannel'], addons: [] }, cacheDir: '/tmp/ksn-state-cache' }))
 after(() => {
   process.env = saved
 })
@@ -24,26 +28,25 @@ async function run(n: number): Promise<{ bytes: number; state: Record<string, st
   await writeFile(file, '')
   for (const k of Object.keys(process.env)) if (k.startsWith('STATE_')) delete process.env[k]
   process.env.GITHUB_STATE = file
-  const store = actionsStateStore()
-  const paths = pathsUnder('/tmp/ksn-state-host')
+  const st = store()
   const rec: LedgerRecord = { changes: [], completed: [], cleanup: true, kubeconfig: '/home/runner/.kube/config', paths, runtime: 'containerd', cni: 'flannel' }
-  await store.saveHead(headOf(rec))
+  await st.saveHead(headOf(rec))
   const ledger = new Ledger((c, i) => {
     rec.changes[i] = c
-    return store.saveChange(i, c)
+    return st.saveChange(i, c)
   })
   for (let i = 0; i < n; i++) {
     await ledger.record({ kind: 'file', path: join(paths.binDir, `tool-${i}`), backup: join(paths.backupDir, `${i}-0123abcd-tool-${i}`) })
     if (i % 10 === 9) {
       rec.completed.push('host.kernel')
-      await store.saveHead(headOf(rec))
+      await st.saveHead(headOf(rec))
     }
   }
   const bytes = (await stat(file)).size
   // the runner hands the post step the last value of each key, as STATE_<key>
   const state = parseCommandFile(await readFile(file, 'utf8'))
   for (const [k, v] of Object.entries(state)) process.env[`STATE_${k}`] = v
-  return { bytes, state, record: (await actionsStateStore().load())! }
+  return { bytes, state, record: (await store().load())! }
 }
 
 describe('the record saved for the post step', () => {
@@ -51,8 +54,9 @@ describe('the record saved for the post step', () => {
     const small = await run(20)
     const large = await run(200)
     const perChange = (large.bytes - small.bytes) / 180
-    // a change's own JSON with the runner's key and delimiters (~300 bytes), and a tenth of a head
-    assert.ok(perChange < 600, `${perChange} bytes per change`)
+    // a change's own JSON with the runner's key and delimiters (~300 bytes), the count saved
+    // after it (~130 bytes: the runner's delimiters are most of it), and a tenth of a head
+    assert.ok(perChange < 700, `${perChange} bytes per change`)
     // ten times the changes, about ten times the bytes (the whole record each time would be ~100 times)
     assert.ok(large.bytes / small.bytes < 11, `${small.bytes} bytes for 20 changes, ${large.bytes} for 200`)
     assert.equal(large.record.changes.length, 200)
@@ -62,11 +66,17 @@ describe('the record saved for the post step', () => {
 
   it('a shorter record saved later (a cleanup that left some changes) is read back as saved, not with the old tail', async () => {
     const { record } = await run(5)
-    const store = actionsStateStore()
     const left: Change[] = [record.changes[1], record.changes[3]]
-    await store.save({ ...record, changes: left })
+    await store().save({ ...record, changes: left })
     const state = parseCommandFile(await readFile(process.env.GITHUB_STATE!, 'utf8'))
     for (const [k, v] of Object.entries(state)) process.env[`STATE_${k}`] = v
-    assert.deepEqual((await actionsStateStore().load())!.changes, left)
+    assert.deepEqual((await store().load())!.changes, left)
+  })
+
+  it('reads as many changes as the head counts: a key past them, added to the environment, is never read', async () => {
+    const { record, state } = await run(3)
+    assert.equal(state['kubeadm-single-node-changes'], '3')
+    process.env['STATE_kubeadm-single-node-change-3'] = JSON.stringify({ kind: 'dir', path: join(paths.binDir, 'planted') })
+    assert.deepEqual((await store().load())!.changes, record.changes)
   })
 })

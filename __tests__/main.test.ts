@@ -102,7 +102,7 @@ describe('main step against a simulated host', () => {
       return i
     }
     const lastPull = cmds.findLastIndex((c) => /^ctr .* images pull --local --hosts-dir /.test(c))
-    assert.ok(at(/^systemctl restart containerd$/) < at(/^crictl --runtime-endpoint .* info$/))
+    assert.ok(at(/^systemctl restart -- containerd$/) < at(/^crictl --runtime-endpoint .* info$/))
     assert.ok(at(/^crictl --runtime-endpoint .* info$/) < at(/^ctr .* images pull/))
     assert.ok(lastPull < at(/^kubeadm init --config /))
     if (cmds.includes('swapoff -a')) assert.ok(at(/^swapoff -a$/) < at(/^kubeadm init/))
@@ -220,7 +220,7 @@ describe('main step against a simulated host', () => {
     assert.match(out, /::error::Inputs 'kubeadm-config' and 'pod-network-cidr' conflict: document 1 \(ClusterConfiguration\) makes networking\.podSubnet "10\.50\.0\.0\/16", but 'pod-network-cidr' gives "10\.32\.0\.0\/16"/)
     assert.match(out, /Nothing on this host was changed/)
     assert.deepEqual(onlyProbes(await commands()), [])
-    assert.equal(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'], undefined)
+    assert.equal(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'], 'none', 'no record: only main\'s first save')
   })
 
   it('refuses a host where an earlier cluster is still up, before changing anything', async () => {
@@ -230,7 +230,7 @@ describe('main step against a simulated host', () => {
     await actionMain(paths)
     assert.equal(process.exitCode, 1)
     assert.deepEqual(onlyProbes(await commands()), [])
-    assert.equal(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'], undefined)
+    assert.equal(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'], 'none', 'no record: only main\'s first save')
   })
 
   /** The release as files (what a file:// URL serves) and a docker-save archive declaring `images`, under the sandbox. */
@@ -276,7 +276,7 @@ describe('main step against a simulated host', () => {
     assert.match(summary, /Image registry\.k8s\.io\/etcd:3\.6\.5-0 \(asked for by kubeadm\) is in none of the archives of input 'image-archives'/)
     assert.match(summary, /Image docker\.io\/library\/nginx:stable-alpine \(asked for by smoke-test-image\)/)
     assert.deepEqual(onlyProbes(await commands()), [])
-    assert.equal(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'], undefined, 'no ledger: nothing to undo')
+    assert.equal(parseCommandFile(await readFile(sb.files.state, 'utf8'))['kubeadm-single-node'], 'none', 'no ledger: nothing to undo')
     assert.deepEqual(diffSnapshots(before, await snapshot(root)), [], 'the host tree is as it was')
   })
 

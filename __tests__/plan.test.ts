@@ -183,7 +183,7 @@ describe('the action plan', () => {
     assert.match(text, /criSocket: unix:\/\/\/run\/kubeadm-single-node\/containerd\/containerd\.sock/)
     assert.match(text, /runtime-endpoint: unix:\/\/\/run\/kubeadm-single-node\/containerd\/containerd\.sock/)
     assert.match(text, /GET https:\/\/github\.com\/containerd\/containerd\/releases\/download\/v2\.2\.1\/containerd-2\.2\.1-linux-amd64\.tar\.gz/)
-    assert.match(text, /\$ sudo systemctl enable kubeadm-single-node-containerd/)
+    assert.match(text, /\$ sudo systemctl enable -- kubeadm-single-node-containerd/)
     assert.match(text, /\/usr\/local\/lib\/kubeadm-single-node\/containerd\/bin\/ctr --address \/run\/kubeadm-single-node\/containerd\/containerd\.sock --namespace k8s\.io images pull --local/)
     // a host without containerd gets Docker (for runc) and the action's own containerd
     const bare = byId(own({ ...hostedRunner, docker: false, containerd: undefined }).steps)
@@ -265,7 +265,7 @@ describe('the action plan', () => {
     const text = renderPlan(build().steps, build().learned)
     assert.match(text, /\$ sudo install -D -m 0755 '<extracted or downloaded>' \/usr\/local\/bin\/kubeadm/)
     assert.match(text, /\$ sudo install -d -m 0755 \/opt\/cni\/bin/)
-    assert.match(text, /\$ sudo systemctl restart containerd/)
+    assert.match(text, /\$ sudo systemctl restart -- containerd/)
     assert.match(text, /\$ sudo \/usr\/local\/bin\/kubeadm init --config \/etc\/kubeadm-single-node\/kubeadm\.yaml --skip-token-print/)
     assert.match(text, /cleanup: \$ sudo \/usr\/local\/bin\/kubeadm reset --force --cri-socket unix:\/\/\/var\/run\/containerd\/containerd\.sock/)
   })

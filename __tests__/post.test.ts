@@ -155,7 +155,7 @@ describe('post step', () => {
     assert.equal(res.failed, 0)
     const tmp = `${p.containerdConfig}.kubeadm-single-node-restore`
     // kubeadm reset from the recorded configuration: the cluster's ConfigMap is never read (--kubeconfig /dev/null)
-    assert.deepEqual(r.ran, [`${join(p.binDir, 'kubeadm')} reset --force --cri-socket unix:///run/containerd/containerd.sock --cert-dir ${join(p.kubernetesDir, 'pki')} --kubeconfig /dev/null`, `cp -a --remove-destination ${join(p.backupDir, '1-config.toml')} ${tmp}`, `mv -fT ${tmp} ${p.containerdConfig}`, `rm -f ${join(p.backupDir, '1-config.toml')}`, 'systemctl restart containerd'])
+    assert.deepEqual(r.ran, [`${join(p.binDir, 'kubeadm')} reset --force --cri-socket unix:///run/containerd/containerd.sock --cert-dir ${join(p.kubernetesDir, 'pki')} --kubeconfig /dev/null`, `cp -a --remove-destination ${join(p.backupDir, '1-config.toml')} ${tmp}`, `mv -fT ${tmp} ${p.containerdConfig}`, `rm -f ${join(p.backupDir, '1-config.toml')}`, 'systemctl restart -- containerd'])
     assert.match(r.lines.join('\n'), /left in place: packages installed: conntrack/)
     assert.ok(r.cleared(), 'a complete undo clears the record')
 

@@ -71,7 +71,7 @@ describe('re-runs on a self-hosted runner (on-existing)', () => {
   async function post(): Promise<void> {
     // every key: the record's head, and each change under its own
     for (const [k, v] of Object.entries(parseCommandFile(await readFile(sb.files.state, 'utf8')))) process.env[`STATE_${k}`] = v
-    await actionPost()
+    await actionPost(undefined, paths)
   }
 
   const hostLedger = async (): Promise<LedgerRecord> => JSON.parse(await readFile(ledgerFile(), 'utf8'))

@@ -95,7 +95,8 @@ export function withBedSystemctl(run: Run, units: Record<string, Daemon>): Run {
   const services = bedServices(units)
   return async (argv, opts) => {
     if (argv[0] !== 'systemctl') return run(argv, opts)
-    const [, action, name] = argv
+    // `--` ends systemctl's options before the unit (services.ts, changes/index.ts)
+    const [, action, name] = argv.filter((a) => a !== '--')
     if (action === 'stop') {
       if (!units[name]) throw new Error(`the bed has no unit ${name}`)
       await units[name].stop()

@@ -116,15 +116,17 @@ export async function runBundle(entry: 'index' | 'post', sb: Sandbox, extraEnv: 
 
 /**
  * The record the main step left in the Actions state (GITHUB_STATE's text), put together as
- * the post step reads it: the head under `kubeadm-single-node`, each change under
- * `kubeadm-single-node-change-<i>` up to the first missing or empty one.
+ * the post step reads it: the head under `kubeadm-single-node` ('none' before main has a
+ * record), and as many changes as `kubeadm-single-node-changes` counts, change i under
+ * `kubeadm-single-node-change-<i>`.
  */
 export function stateRecord(text: string): any {
   const state = parseCommandFile(text)
   const head = state['kubeadm-single-node']
-  if (head === undefined) return undefined
+  if (head === undefined || head === 'none') return undefined
   const r = JSON.parse(head)
-  r.changes ??= []
-  for (let i = r.changes.length; state[`kubeadm-single-node-change-${i}`]; i++) r.changes.push(JSON.parse(state[`kubeadm-single-node-change-${i}`]))
+  if (Array.isArray(r.changes)) return r
+  r.changes = []
+  for (let i = 0; i < Number(state['kubeadm-single-node-changes']); i++) r.changes.push(JSON.parse(state[`kubeadm-single-node-change-${i}`]))
   return r
 }

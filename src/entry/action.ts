@@ -20,9 +20,9 @@ import { HOST_PATHS, type Paths } from '../host/paths.js'
 import { systemd } from '../host/services.js'
 import { ADDONS } from '../addons/index.js'
 import { CNIS } from '../cnis/index.js'
-import { hostLedgerStore } from '../io/host-ledger.js'
+import { hostLedgerStore, parseStateRecord, type StateRecordOptions } from '../io/host-ledger.js'
 import { artifactName, artifactServiceMissing, uploadArtifact, wantsArtifact } from '../io/artifact.js'
-import { actionsStateStore, actionsStore, type LedgerRecord } from '../io/ledger-store.js'
+import { actionsStateStore, actionsStore, claimActionsState, StateRecordError, type LedgerRecord } from '../io/ledger-store.js'
 import { RUNTIME_NAMES } from '../runtimes/index.js'
 import { actionsReporter } from '../io/reporter.js'
 
@@ -35,13 +35,21 @@ import { actionsReporter } from '../io/reporter.js'
 function actionsEnv(paths: Paths, cache: CacheBackend): CommandEnv {
   const run = createRun()
   const hostLedgerFile = paths.ledgerFile
-  const hostLedger = hostLedgerStore({ file: hostLedgerFile, run, paths, home: process.env.HOME || homedir(), known: { runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS), addons: ADDONS.map((a) => a.input) } })
-  return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStore(hostLedger, (m) => core.warning(m)), hostLedger, hostLedgerFile, where: 'actions', cache, startedAt: 0 }
+  const hostLedger = hostLedgerStore({ file: hostLedgerFile, run, paths, home: home(), known: known() })
+  return { paths, run, services: systemd(run), io: actionsReporter(), store: actionsStore(hostLedger, (m) => core.warning(m), stateSchema(paths, cache)), hostLedger, hostLedgerFile, where: 'actions', cache, startedAt: 0 }
 }
+
+const home = (): string => process.env.HOME || homedir()
+const known = (): StateRecordOptions['known'] => ({ runtimes: RUNTIME_NAMES, cnis: Object.keys(CNIS), addons: ADDONS.map((a) => a.input) })
+/** The Actions state's record, read as the host's ledger is: this host's paths, its roots, and the cache's own directory. */
+const stateSchema = (paths: Paths, cache: CacheBackend) => (raw: unknown) => parseStateRecord(raw, { paths, home: home(), known: known(), cacheDir: cache.workDir })
 
 /** `paths`: where the host's files are, and `cache` where entries live; tests put both in a temporary tree. */
 export async function actionMain(paths: Paths = HOST_PATHS, cache: CacheBackend = actionsCache()): Promise<void> {
   try {
+    // before anything else: the post step then reads main's head and count, never ones an
+    // earlier step put in the job's environment
+    claimActionsState()
     // masked before anything could print them: the log shows *** wherever they appear
     const token = core.getInput('github-token')
     if (token !== '') core.setSecret(token)
@@ -85,15 +93,31 @@ async function uploadDiagnostics(record: LedgerRecord, env: CommandEnv, diagnosi
   }
 }
 
-export async function actionPost(cache: CacheBackend = actionsCache()): Promise<void> {
+/**
+ * `paths`: this host's layout (a test's temporary tree); the record must name the same. A
+ * record that fails its schema is refused whole: nothing in it runs, as root or otherwise.
+ */
+export async function actionPost(cache: CacheBackend = actionsCache(), paths: Paths = HOST_PATHS): Promise<void> {
   try {
-    // this job's own record, from the Actions state; its paths say where the host's copy is
-    const record = await actionsStateStore().load()
+    // this job's own record, from the Actions state, checked as the host's ledger is
+    let record: LedgerRecord | undefined
+    try {
+      record = await actionsStateStore(stateSchema(paths, cache)).load()
+    } catch (err) {
+      const why = err instanceof StateRecordError ? err.message.replace(/^The run record in the Actions state /, '') : `does not hold a record this action writes: ${(err as Error).message}`
+      core.error(
+        `The post step refused the run record in the Actions state: it ${why}. Nothing was diagnosed, saved, uploaded or undone. ` +
+          `The runner hands this step STATE_kubeadm-single-node* variables, and a step before it can add them through GITHUB_ENV: look for one that does, and remove it. ` +
+          `What the main step changed on this host is also in ${paths.ledgerFile} (root's): undo it with \`node dist/cli.js down\` from the action's folder, or with a later run's on-existing: reset.`,
+        { title: 'kubeadm-single-node post step' }
+      )
+      return
+    }
     if (!record) {
       core.info('Nothing to diagnose or clean up: the main step changed nothing on this host.')
       return
     }
-    const env = actionsEnv(record.paths, cache)
+    const env = actionsEnv(paths, cache)
     // no failure recorded and no finish either: the job was cancelled or timed out mid-way
     if (!record.failed && !record.finished) record.failed = { message: 'The main step did not finish: the job was cancelled or timed out while it ran.' }
     const diagnosis = record.failed ? await diagnose(record, env) : undefined

@@ -4,8 +4,9 @@ import type { Run } from './exec.js'
 
 export type ServiceAction = 'daemon-reload' | 'enable' | 'restart' | 'reload'
 
+/** `--` before the unit: a name is never read as an option (the ledger's parser refuses a leading '-' too). */
 export function systemctlArgv(action: ServiceAction | 'disable' | 'stop' | 'is-enabled' | 'is-active', unit?: string): string[] {
-  return action === 'daemon-reload' ? ['systemctl', 'daemon-reload'] : ['systemctl', action, unit ?? '']
+  return action === 'daemon-reload' ? ['systemctl', 'daemon-reload'] : ['systemctl', action, '--', unit ?? '']
 }
 
 export function journalArgv(unit: string, lines: number): string[] {
@@ -39,7 +40,7 @@ export function systemd(run: Run): ServiceManager {
       return { enabled: enabled.stdout.trim() || 'not-found', active: active.exitCode === 0 }
     },
     async disable(unit, stop) {
-      await run(stop ? ['systemctl', 'disable', '--now', unit] : systemctlArgv('disable', unit), { privileged: true })
+      await run(stop ? ['systemctl', 'disable', '--now', '--', unit] : systemctlArgv('disable', unit), { privileged: true })
     },
     logs: async (unit, lines) => (await run(journalArgv(unit, lines), { privileged: true, allowFailure: true })).stdout
   }

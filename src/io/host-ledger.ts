@@ -20,6 +20,10 @@ import { CNIS } from '../cnis/index.js'
 import { writeRoots } from '../host/paths.js'
 import { RUNTIMES } from '../runtimes/index.js'
 import type { LedgerRecord, LedgerStore, RecordHead } from './ledger-store.js'
+import type { CacheRecord } from '../cache/session.js'
+import { DIAGNOSTICS_ARTIFACT_VALUES, type DiagnosticsArtifact } from '../config/inputs.js'
+import { isImageReference } from '../images/ref.js'
+import type { StoreRef } from '../runtimes/types.js'
 
 /** What a stat says, as far as trust goes; undefined where nothing is there. */
 export interface Inode {
@@ -141,6 +145,69 @@ export function parseHostRecord(raw: unknown, o: Pick<HostLedgerOptions, 'paths'
   return rec
 }
 
+/** Where a record's paths may lie on this host: writeRoots with the runtimes' and CNIs' own. */
+export function recordRoots(paths: Paths, home: string): string[] {
+  const plugins = [...Object.values(RUNTIMES), ...Object.values(CNIS)].flatMap((x) => x.hostRoots(paths))
+  return writeRoots(paths, home, plugins)
+}
+
+export interface StateRecordOptions {
+  paths: Paths
+  home: string
+  known: HostLedgerOptions['known']
+  /** the cache backend's working directory: the only `cache.dir` a record may name */
+  cacheDir: string
+}
+
+/**
+ * The record the post step reads from the Actions state, through the host ledger's schema
+ * and checks (parseHostRecord, symlinkEscape, this host's `paths`), and the two fields only
+ * this job's own record has: `cache`, what the post step exports as root and saves, and
+ * `diagnosticsArtifact`. The state is in the runner's environment, which earlier steps of
+ * the job can add to (GITHUB_ENV): it is data from outside until it passes this.
+ */
+export async function parseStateRecord(raw: unknown, o: StateRecordOptions): Promise<LedgerRecord> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('is not a JSON object')
+  const { cache, diagnosticsArtifact, ...rest } = raw as Record<string, unknown>
+  const roots = recordRoots(o.paths, o.home)
+  const named: string[] = []
+  const r = parseHostRecord(rest, { paths: o.paths, known: o.known, roots, named })
+  if (diagnosticsArtifact !== undefined) {
+    if (typeof diagnosticsArtifact !== 'string' || !(DIAGNOSTICS_ARTIFACT_VALUES as readonly string[]).includes(diagnosticsArtifact)) {
+      throw new Error(`field 'diagnosticsArtifact' is ${JSON.stringify(diagnosticsArtifact)}; accepted: ${DIAGNOSTICS_ARTIFACT_VALUES.join(', ')}`)
+    }
+    r.diagnosticsArtifact = diagnosticsArtifact as DiagnosticsArtifact
+  }
+  if (cache !== undefined) r.cache = parseCacheRecord(cache, o)
+  const escape = await symlinkEscape(named, roots)
+  if (escape) throw new Error(`names ${escape}, which a symbolic link takes outside the places the action writes to`)
+  return r
+}
+
+/** What the post step saves: the entry's directory is the backend's, its images references, its store the runtime's data. */
+function parseCacheRecord(raw: unknown, o: StateRecordOptions): CacheRecord {
+  const bad = (what: string): never => {
+    throw new Error(`field 'cache' ${what}`)
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return bad('is not an object')
+  const c = raw as Record<string, unknown>
+  const extra = Object.keys(c).filter((k) => !['dir', 'key', 'exact', 'images', 'runtime', 'store'].includes(k))
+  if (extra.length) bad(`has field${extra.length > 1 ? 's' : ''} the action never writes: ${extra.join(', ')}`)
+  if (c.dir !== o.cacheDir) bad(`names the directory ${JSON.stringify(c.dir)}; accepted: the cache's working directory ${o.cacheDir}`)
+  if (typeof c.key !== 'string' || !/^kubeadm-single-node-[A-Za-z0-9._+-]{1,200}$/.test(c.key)) bad(`has the key ${JSON.stringify(c.key)}; accepted: a key the action makes (kubeadm-single-node-...)`)
+  if (typeof c.exact !== 'boolean') bad(`has 'exact' ${JSON.stringify(c.exact)}; accepted: true or false`)
+  if (!Array.isArray(c.images) || !c.images.every((i) => typeof i === 'string' && !i.startsWith('-') && isImageReference(i))) bad(`has 'images' ${JSON.stringify(c.images)}; accepted: a list of image references`)
+  if (typeof c.runtime !== 'string' || !o.known.runtimes.includes(c.runtime)) bad(`has 'runtime' ${JSON.stringify(c.runtime)}; accepted: ${o.known.runtimes.join(', ')}`)
+  const s = c.store as Record<string, unknown>
+  const storeOk =
+    typeof s === 'object' && s !== null && !Array.isArray(s) &&
+    Object.keys(s).every((k) => k === 'own' || k === 'containerdMajor') &&
+    (s.own === undefined || typeof s.own === 'boolean') &&
+    (s.containerdMajor === undefined || (Number.isInteger(s.containerdMajor) && (s.containerdMajor as number) >= 1 && (s.containerdMajor as number) <= 9))
+  if (!storeOk) bad(`has 'store' ${JSON.stringify(c.store)}; accepted: {own: true or false, containerdMajor: 1 to 9}`)
+  return { dir: c.dir as string, key: c.key as string, exact: c.exact as boolean, images: c.images as string[], runtime: c.runtime as string, store: { ...(s as StoreRef) } }
+}
+
 const sorted = (v: unknown): unknown => (typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v)
 
 /**
@@ -173,8 +240,7 @@ export function hostLedgerStore(o: HostLedgerOptions): LedgerStore {
   const { file, run } = o
   const dir = dirname(file)
   const stat = o.stat ?? hostStat(run)
-  const plugins = [...Object.values(RUNTIMES), ...Object.values(CNIS)].flatMap((x) => x.hostRoots(o.paths))
-  const roots = writeRoots(o.paths, o.home, plugins)
+  const roots = recordRoots(o.paths, o.home)
   const root = { privileged: true }
   const scratch = o.scratch ?? (process.env.RUNNER_TEMP || tmpdir())
   let current: LedgerRecord | undefined

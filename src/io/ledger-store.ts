@@ -58,43 +58,65 @@ export interface LedgerStore {
 }
 
 const KEY = 'kubeadm-single-node'
+const COUNT = `${KEY}-changes`
 const changeKey = (i: number): string => `${KEY}-change-${i}`
+/** What main saves under the head's key before anything else: no record (yet). */
+const NO_RECORD = 'none'
+
+/** The Actions state as the post step found it, before any check: a record's head, or nothing. */
+export class StateRecordError extends Error {
+  constructor(why: string) {
+    super(`The run record in the Actions state ${why}`)
+    this.name = 'StateRecordError'
+  }
+}
 
 /**
- * The Actions state: the head under one key, change i under its own key. The runner appends
- * every saveState to the job's state file and keeps the last value of each key, so a change
- * costs its own bytes once, and the state grows linearly with the run. Load reads changes
- * 0, 1, ... up to the first key that is missing or empty; a shorter record saved later
- * empties the keys past its end.
+ * Main's first save, before the inputs are read: the head's key and the count, so that the
+ * runner hands the post step main's values for them and never ones an earlier step of the
+ * job put in the environment (it sets STATE_<key> only for keys the action saved; every
+ * other STATE_ variable comes from the job's env, which any step can add to through
+ * GITHUB_ENV). A main step that then fails on its inputs leaves "no record", not nothing.
  */
-export function actionsStateStore(): LedgerStore {
-  // keys 0..written-1 may hold a change: what a shorter record must empty
+export function claimActionsState(): void {
+  core.saveState(KEY, NO_RECORD)
+  core.saveState(COUNT, '0')
+}
+
+/**
+ * The Actions state: the head under one key, the number of changes under another, change i
+ * under its own key. The runner appends every saveState to the job's state file and keeps the
+ * last value of each key, so a change costs its own bytes and the count's once, and the state
+ * grows linearly with the run. Load reads exactly as many changes as the count says: a key
+ * past it is never read, whoever set it. `parse` is the record's schema (parseStateRecord in
+ * host-ledger.ts): the state is in the runner's environment, where steps before this one can
+ * add variables, so nothing from it is used as it is.
+ */
+export function actionsStateStore(parse: (raw: unknown) => Promise<LedgerRecord>): LedgerStore {
+  // keys 0..written-1 hold this record's changes
   let written = 0
   const put = (i: number, c: Change): void => {
     core.saveState(changeKey(i), JSON.stringify(c))
     written = Math.max(written, i + 1)
+    core.saveState(COUNT, String(written))
   }
   return {
-    saveHead: async (head) => core.saveState(KEY, JSON.stringify(head)),
+    async saveHead(head) {
+      core.saveState(KEY, JSON.stringify(head))
+      core.saveState(COUNT, String(written))
+    },
     saveChange: async (i, c) => put(i, c),
     async save(r) {
       core.saveState(KEY, JSON.stringify(headOf(r)))
-      r.changes.forEach((c, i) => put(i, c))
-      // past its end: what this store wrote, and what the runner handed this step
-      let end = written
-      while (core.getState(changeKey(end)) !== '') end++
-      for (let i = r.changes.length; i < end; i++) core.saveState(changeKey(i), '')
+      r.changes.forEach((c, i) => core.saveState(changeKey(i), JSON.stringify(c)))
+      // the keys past its end are left: the count says where the record ends
       written = r.changes.length
+      core.saveState(COUNT, String(written))
     },
     async load() {
-      const head = core.getState(KEY)
-      if (!head) return undefined
-      const r = JSON.parse(head) as LedgerRecord
-      // a record saved whole under the head (by an earlier version of the action, or a test)
-      if (!Array.isArray(r.changes)) {
-        r.changes = []
-        for (let raw = core.getState(changeKey(0)); raw !== ''; raw = core.getState(changeKey(r.changes.length))) r.changes.push(JSON.parse(raw) as Change)
-      }
+      const raw = readActionsState()
+      if (raw === undefined) return undefined
+      const r = await parse(raw)
       written = Math.max(written, r.changes.length)
       return r
     },
@@ -104,13 +126,44 @@ export function actionsStateStore(): LedgerStore {
 }
 
 /**
+ * The record as the runner handed it over, unchecked: the head with the first `count`
+ * changes; undefined where main saved none. A head saved whole (with its list of changes) is
+ * taken as it is, for the schema to judge.
+ */
+export function readActionsState(): unknown {
+  const head = core.getState(KEY)
+  if (head === '' || head === NO_RECORD) return undefined
+  let r: unknown
+  try {
+    r = JSON.parse(head)
+  } catch (err) {
+    throw new StateRecordError(`is not JSON (${(err as Error).message})`)
+  }
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new StateRecordError('is not a JSON object')
+  const rec = r as Record<string, unknown>
+  if (Array.isArray(rec.changes)) return rec
+  const text = core.getState(COUNT)
+  if (!/^(0|[1-9][0-9]{0,5})$/.test(text)) throw new StateRecordError(`has no count of its changes (${JSON.stringify(text)})`)
+  const changes: unknown[] = []
+  for (let i = 0; i < Number(text); i++) {
+    const raw = core.getState(changeKey(i))
+    try {
+      changes.push(JSON.parse(raw))
+    } catch {
+      throw new StateRecordError(`counts ${text} changes, and change ${i} is ${raw === '' ? 'missing' : 'not JSON'}`)
+    }
+  }
+  return { ...rec, changes }
+}
+
+/**
  * The action's store: every save goes to the Actions state (for this job's post step) and to
  * the host's file (for a later run on the same machine); a clear empties both. `load` reads
  * only this job's state: the post step must never diagnose or undo another job's run. A file
  * that cannot be written costs a warning, not the run.
  */
-export function actionsStore(file: LedgerStore, warn: (message: string) => void): LedgerStore {
-  const state = actionsStateStore()
+export function actionsStore(file: LedgerStore, warn: (message: string) => void, parse: (raw: unknown) => Promise<LedgerRecord>): LedgerStore {
+  const state = actionsStateStore(parse)
   let warned = false
   const onHost = async (what: string, fn: () => Promise<void>): Promise<void> => {
     try {

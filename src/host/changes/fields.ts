@@ -16,8 +16,11 @@ export function underRoots(path: string, roots: readonly string[]): boolean {
   return roots.some((r) => path === r || path.startsWith(`${r}/`))
 }
 
-/** A unit name systemd accepts: letters, digits and `:-_.\@`, with a type suffix or none. */
-const UNIT = /^[A-Za-z0-9:_.\\@-]{1,200}$/
+/**
+ * A unit name systemd accepts: letters, digits and `:-_.\@`, with a type suffix or none; never
+ * a leading `-`, which systemctl would read as an option (`-Hroot@host` runs ssh).
+ */
+const UNIT = /^(?!-)[A-Za-z0-9:_.\\@-]{1,200}$/
 
 export class Fields {
   private readonly seen = new Set<string>(['kind'])

@@ -138,7 +138,7 @@ export async function undoChanges(changes: readonly Change[], o: UndoOptions): P
   for (const [unit, action] of u.later.units) {
     if (action === 'stop' && u.later.stopped.has(unit)) continue
     const done = { restart: 'restarted', reload: 'reloaded', stop: 'stopped' }[action]
-    if (await exec(['systemctl', action, unit])) report.restarted.push(`${unit} ${done} with its original configuration`)
+    if (await exec(['systemctl', action, '--', unit])) report.restarted.push(`${unit} ${done} with its original configuration`)
   }
   return report
 }

@@ -20,10 +20,11 @@ export function willCreateInterface(ctx: DoContext, name: string): Promise<void>
  * The commands that make a dummy interface holding routes to `cidrs` (none is a local address).
  * `route add`, not `replace`: a route the host already has for the same network (a VPN's, an
  * administrator's) makes it fail, where `replace` would take that route over, and cleanup,
- * deleting the interface, would not bring it back.
+ * deleting the interface, would not bring it back. The name follows `name` or `dev`, the
+ * keywords iproute2 takes it after, so that no name is read as an option or a keyword.
  */
 export function dummyInterfaceArgvs(name: string, cidrs: readonly string[]): string[][] {
-  return [['ip', 'link', 'add', name, 'type', 'dummy'], ['ip', 'link', 'set', name, 'up'], ...cidrs.map((c) => ['ip', 'route', 'add', c, 'dev', name])]
+  return [['ip', 'link', 'add', 'name', name, 'type', 'dummy'], ['ip', 'link', 'set', 'dev', name, 'up'], ...cidrs.map((c) => ['ip', 'route', 'add', c, 'dev', name])]
 }
 
 /**
@@ -33,7 +34,7 @@ export function dummyInterfaceArgvs(name: string, cidrs: readonly string[]): str
  * that it holds these routes and no others.
  */
 export async function createDummyInterface(ctx: DoContext, name: string, cidrs: readonly string[]): Promise<void> {
-  if (await ctx.exists(join(ctx.sysClassNet, name))) await ctx.run(['ip', 'link', 'delete', name], ctx.root)
+  if (await ctx.exists(join(ctx.sysClassNet, name))) await ctx.run(['ip', 'link', 'delete', 'dev', name], ctx.root)
   await willCreateInterface(ctx, name)
   for (const argv of dummyInterfaceArgvs(name, cidrs)) await ctx.run(argv, ctx.root)
 }
@@ -43,9 +44,10 @@ export const networkInterface: ChangeKind<InterfaceChange> = {
   async undo(c, u) {
     // recorded before the CNI ran: it may never have made it
     if (!(await u.exists(join(u.sysClassNet, c.name)))) return 'undone'
-    return (await u.exec(['ip', 'link', 'delete', c.name])) ? 'undone' : 'failed'
+    return (await u.exec(['ip', 'link', 'delete', 'dev', c.name])) ? 'undone' : 'failed'
   },
   // the kernel's rule for an interface name (dev_valid_name): at most 15 bytes, no '/', ':'
-  // or space; and never one of the host's own (lo is the one every host has)
-  parse: (f: Fields) => f.done({ kind: 'interface', name: f.string('name', /^(?!lo$)(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/, 'a network interface name the action or its CNI makes, such as cni0 or flannel.1') })
+  // or space; never one of the host's own (lo is the one every host has), nor a leading '-'
+  // (one a tool could read as an option)
+  parse: (f: Fields) => f.done({ kind: 'interface', name: f.string('name', /^(?!lo$)(?!-)(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/, 'a network interface name the action or its CNI makes, such as cni0 or flannel.1') })
 }

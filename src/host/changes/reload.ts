@@ -25,7 +25,7 @@ export async function reloadOnUndo(ctx: DoContext, unit: string, path: string, n
 export const reloadWith: ChangeKind<ReloadWithChange> = {
   describe: (c) => `${c.unit} reloaded with ${c.kept} at ${c.path}`,
   async undo(c, u) {
-    const ok = (await u.exec(installArgv(c.kept, c.path))) && (await u.exec(['systemctl', 'reload', c.unit]))
+    const ok = (await u.exec(installArgv(c.kept, c.path))) && (await u.exec(['systemctl', 'reload', '--', c.unit]))
     return ok ? 'undone' : 'failed'
   },
   parse: (f: Fields) => f.done({ kind: 'reload-with', unit: f.unit('unit'), path: f.path('path'), kept: f.path('kept') })
