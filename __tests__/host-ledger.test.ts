@@ -89,6 +89,9 @@ describe("the host's ledger", { skip: root }, () => {
     // systemctl restart -Hroot@host would run ssh as root; every character of it is one a unit name has
     ['a unit that is an option to systemctl', (p, home) => legit(p, home, [{ kind: 'unit-restarted', unit: '-Hroot@host', wasActive: true }]), /change 2 \(unit-restarted\): field 'unit' is "-Hroot@host"; accepted: a systemd unit name/],
     ['an interface that is an option to ip', (p, home) => legit(p, home, [{ kind: 'interface', name: '-batch' }]), /change 2 \(interface\): field 'name' is "-batch"/],
+    // root copies a backup over the host file at undo: one the user wrote in ~/.kube would become a unit of root's
+    ['an original kept in a user-writable place', (p, home) => legit(p, home, [{ kind: 'file', path: join(p.systemdDir, 'evil.service'), backup: join(home, '.kube/evil') }]), /change 2 \(file\): field 'backup' names ".*\/\.kube\/evil", which is not in the action's backup directory .*\/backup/],
+    ['a reload with a file kept in a user-writable place', (p, home) => legit(p, home, [{ kind: 'reload-with', unit: 'docker', path: p.dockerDaemonJson, kept: join(home, '.docker/daemon.json') }]), /change 2 \(reload-with\): field 'kept' names .*, which is not in the action's backup directory/],
     ['a field the kind does not have', (p, home) => legit(p, home, [{ kind: 'file', path: p.crictlConfig, undo: [['rm', '-rf', '/']] }]), /change 2 \(file\): unknown field 'undo'/],
     ['kubeadm reset from another binary', (p, home) => ({ ...legit(p, home), changes: [{ kind: 'kubeadm-init', kubeadm: '/tmp/kubeadm', config: join(p.stateDir, 'kubeadm.yaml'), criSocket: 'unix:///run/containerd/containerd.sock', certificatesDir: join(p.kubernetesDir, 'pki') }] }), /field 'kubeadm' names "\/tmp\/kubeadm"/],
     ['a kubeconfig pointing anywhere', (p, home) => ({ ...legit(p, home), kubeconfig: '/tmp/evil.conf' }), /field 'kubeconfig' names "\/tmp\/evil\.conf"/],

@@ -108,7 +108,7 @@ export function parseHostRecord(raw: unknown, o: Pick<HostLedgerOptions, 'paths'
   const extra = Object.keys(r).filter((k) => !HEAD_FIELDS.has(k))
   if (extra.length) throw new Error(`has field${extra.length > 1 ? 's' : ''} the action never writes: ${extra.join(', ')}`)
   if (!Array.isArray(r.changes)) throw new Error("has no list of 'changes'")
-  const changes: Change[] = r.changes.map((c, i) => parseChange(c, i, o.roots, o.named))
+  const changes: Change[] = r.changes.map((c, i) => parseChange(c, i, o.roots, o.named, o.paths.backupDir))
   // a step id is its phase and a name (engine/step.ts); the post step only reports them
   const stepId = new RegExp(`^(${PHASES.join('|')})\\.[a-z0-9-]{1,40}$`)
   const steps = { has: (s: string): boolean => stepId.test(s) }

@@ -31,7 +31,9 @@ export class Fields {
     private readonly where: string,
     private readonly roots: readonly string[],
     /** every path read, for the caller's check of symbolic links on the way */
-    private readonly named: string[] = []
+    private readonly named: string[] = [],
+    /** the backup directory (root's 0700), where every original or kept file must lie */
+    private readonly backupDir?: string
   ) {}
 
   refuse(key: string, what: string): never {
@@ -66,6 +68,21 @@ export class Fields {
 
   optionalPath(key: string): string | undefined {
     return this.o[key] === undefined ? (this.seen.add(key), undefined) : this.path(key)
+  }
+
+  /**
+   * A file the action kept in its backup directory (an original, a file for a reload): root
+   * copies it over a host file at undo, so it must be one only root could have put there,
+   * never a path under a user's ~/.kube or ~/.docker, which the roots also hold.
+   */
+  kept(key: string): string {
+    const v = this.path(key)
+    if (this.backupDir !== undefined && !underRoots(v, [this.backupDir])) this.refuse(key, `names ${JSON.stringify(v)}, which is not in the action's backup directory ${this.backupDir}`)
+    return v
+  }
+
+  optionalKept(key: string): string | undefined {
+    return this.o[key] === undefined ? (this.seen.add(key), undefined) : this.kept(key)
   }
 
   private checkPath(key: string, v: unknown): string {

@@ -97,7 +97,7 @@ export const file: ChangeKind<FileChange> = {
   },
   parse: (f: Fields) => {
     const path = f.path('path')
-    const backup = f.optionalPath('backup')
+    const backup = f.optionalKept('backup')
     return f.done(backup === undefined ? { kind: 'file', path } : { kind: 'file', path, backup })
   }
 }

@@ -71,15 +71,15 @@ export function leftInPlace(c: Change): boolean {
 /**
  * A recorded change read back (from the Actions state, or the host's file): its kind must be
  * one of KINDS, and that kind's schema must accept every field. `roots`: where a path it
- * names may lie. Throws LedgerSchemaError naming the change and the field.
+ * names may lie; `backupDir`: where a file it keeps (an original) must lie. Throws LedgerSchemaError naming the change and the field.
  */
-export function parseChange(raw: unknown, index: number, roots: readonly string[], named?: string[]): Change {
+export function parseChange(raw: unknown, index: number, roots: readonly string[], named?: string[], backupDir?: string): Change {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new LedgerSchemaError(`change ${index} is ${JSON.stringify(raw)}, not a record`)
   const kind = (raw as { kind?: unknown }).kind
   if (typeof kind !== 'string' || !Object.hasOwn(KINDS, kind)) {
     throw new LedgerSchemaError(`change ${index} has kind ${JSON.stringify(kind)}, which is not one the action records (${Object.keys(KINDS).join(', ')})`)
   }
-  return KINDS[kind as ChangeKindName].parse(new Fields(raw as Record<string, unknown>, `change ${index} (${kind})`, roots, named))
+  return KINDS[kind as ChangeKindName].parse(new Fields(raw as Record<string, unknown>, `change ${index} (${kind})`, roots, named, backupDir))
 }
 
 export interface UndoReport {

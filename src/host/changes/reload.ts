@@ -28,5 +28,5 @@ export const reloadWith: ChangeKind<ReloadWithChange> = {
     const ok = (await u.exec(installArgv(c.kept, c.path))) && (await u.exec(['systemctl', 'reload', '--', c.unit]))
     return ok ? 'undone' : 'failed'
   },
-  parse: (f: Fields) => f.done({ kind: 'reload-with', unit: f.unit('unit'), path: f.path('path'), kept: f.path('kept') })
+  parse: (f: Fields) => f.done({ kind: 'reload-with', unit: f.unit('unit'), path: f.path('path'), kept: f.kept('kept') })
 }
