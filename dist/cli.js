@@ -59576,6 +59576,7 @@ async function importCached(store, archive, allowed, warn, log2) {
     return [];
   }
 }
+var IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 async function removeStrays(store, before, allowed, warn) {
   const full = (n) => {
     try {
@@ -59585,7 +59586,7 @@ async function removeStrays(store, before, allowed, warn) {
     }
   };
   const strays = [...await store.list()].filter((n) => {
-    if (before.has(n)) return false;
+    if (before.has(n) || IMAGE_ID.test(n)) return false;
     const f = full(n);
     return f === void 0 || !allowed.wanted.has(f) || allowed.users.has(f);
   });
