@@ -1,5 +1,6 @@
 import type { Config } from '../../src/config/inputs.js'
 import { parseInputs } from '../../src/inputs/parse.js'
+import { inputEnv } from './runner.js'
 import type { HostFacts } from '../../src/host/probe.js'
 
 export const hostedRunner: HostFacts = {
@@ -18,8 +19,10 @@ export const hostedRunner: HostFacts = {
   selfHosted: false
 }
 
+/** The configuration from inputs as a runner passes them: every input action.yml declares, its default where `inputs` names none. */
 export function config(inputs: Record<string, string> = {}): Config {
-  return parseInputs((n) => inputs[n] ?? '')
+  const env = inputEnv(inputs)
+  return parseInputs((n) => env[`INPUT_${n.toUpperCase()}`] ?? '')
 }
 
 /** The images kubeadm v1.34.2 names (`kubeadm config images list`), in its order. */
