@@ -64402,10 +64402,7 @@ async function reuseCluster(config, kubeconfig, env, earlierAddons, install) {
   }
   await install(paths.adminConf, kubeconfig);
   const out = { version: version3, kubeconfig, nodeName: node.name, nodeIp: node.ip, addonOutputs: {} };
-  const status = (url2) => fetch(url2, { signal: AbortSignal.timeout(Math.min(config.timeoutSeconds, 10) * 1e3) }).then(
-    (r) => r.status,
-    () => 0
-  );
+  const status = (url2) => httpStatus(url2, Math.min(config.timeoutSeconds, 10) * 1e3).catch(() => 0);
   const get = async (args) => {
     const r = await admin(["get", ...args, "-o", "json"]);
     return r.exitCode === 0 ? JSON.parse(r.stdout) : void 0;
@@ -65899,6 +65896,7 @@ var CIDR_RULES = {
     rule: "a service network may have at most 20 host bits, 1,048,576 addresses, kubeadm's and the API server's limit, and needs at least 10 addresses, kubeadm's minimum, as the cluster DNS Service takes the tenth"
   }
 };
+var hostBitsNote = (input, value, network) => `Input '${input}' has the value ${JSON.stringify(value)}, which has host bits set; it is read as its network, ${network}.`;
 function parseCidr(input, value, notes) {
   const { example, min, max, rule } = CIDR_RULES[input];
   const accepted = `an IPv4 network in CIDR form, such as '${example}', with a prefix length from /${min} to /${max} (${rule})`;
@@ -65914,7 +65912,7 @@ function parseCidr(input, value, notes) {
   const net = import_ipaddr5.default.IPv4.networkAddressFromCIDR(value);
   const network = `${net.toString()}/${bits}`;
   if (net.toString() !== addr.toString()) {
-    notes.push(`Input '${input}' has the value ${JSON.stringify(value)}, which has host bits set; it is read as its network, ${network}.`);
+    notes.push(hostBitsNote(input, value, network));
   }
   return { given: value, network, addr: net, bits };
 }
@@ -65925,7 +65923,7 @@ function parsePool(input, value, networks, notes) {
   const pool2 = parseAddressPool(value);
   if (typeof pool2 === "string") reject(input, value, `${ADDRESS_POOL_FORMS}; it is ${pool2}`);
   const network = poolHostBits(pool2);
-  if (network) notes.push(`Input '${input}' has the value ${JSON.stringify(value)}, which has host bits set; it is read as its network, ${network}.`);
+  if (network) notes.push(hostBitsNote(input, value, network));
   const taken = Object.entries(networks).flatMap(([name2, cidr]) => cidr ? [{ what: `${name2} ${cidr}`, cidr }] : []);
   const hits = poolCollisions(pool2, taken);
   if (hits.length > 0) reject(input, value, `${ADDRESS_POOL_FORMS}, overlapping neither the pod nor the Service network; it overlaps ${hits.join(" and ")}`);

@@ -19,6 +19,7 @@ import type { HostFacts } from '../host/probe.js'
 import { LedgerTrustError, oldLedgerFile } from '../io/host-ledger.js'
 import type { LedgerRecord } from '../io/ledger-store.js'
 import { nodeFacts } from '../kube/kubectl.js'
+import { httpStatus } from '../kube/wait.js'
 import { down } from './down.js'
 import type { CommandEnv } from './env.js'
 
@@ -203,11 +204,7 @@ export async function reuseCluster(config: Config, kubeconfig: string, env: Comm
   await install(paths.adminConf, kubeconfig)
 
   const out: Reused = { version, kubeconfig, nodeName: node.name, nodeIp: node.ip, addonOutputs: {} }
-  const status = (url: string): Promise<number> =>
-    fetch(url, { signal: AbortSignal.timeout(Math.min(config.timeoutSeconds, 10) * 1000) }).then(
-      (r) => r.status,
-      () => 0
-    )
+  const status = (url: string): Promise<number> => httpStatus(url, Math.min(config.timeoutSeconds, 10) * 1000).catch(() => 0)
   const get = async (args: string[]): Promise<any> => {
     const r = await admin(['get', ...args, '-o', 'json'])
     return r.exitCode === 0 ? JSON.parse(r.stdout) : undefined

@@ -151,6 +151,9 @@ interface Cidr {
   bits: number
 }
 
+const hostBitsNote = (input: string, value: string, network: string): string =>
+  `Input '${input}' has the value ${JSON.stringify(value)}, which has host bits set; it is read as its network, ${network}.`
+
 function parseCidr(input: CidrInput, value: string, notes: string[]): Cidr {
   const { example, min, max, rule } = CIDR_RULES[input]
   const accepted = `an IPv4 network in CIDR form, such as '${example}', with a prefix length from /${min} to /${max} (${rule})`
@@ -166,7 +169,7 @@ function parseCidr(input: CidrInput, value: string, notes: string[]): Cidr {
   const net = ipaddr.IPv4.networkAddressFromCIDR(value)
   const network = `${net.toString()}/${bits}`
   if (net.toString() !== addr.toString()) {
-    notes.push(`Input '${input}' has the value ${JSON.stringify(value)}, which has host bits set; it is read as its network, ${network}.`)
+    notes.push(hostBitsNote(input, value, network))
   }
   return { given: value, network, addr: net, bits }
 }
@@ -180,7 +183,7 @@ function parsePool(input: string, value: string, networks: Record<string, string
   const pool = parseAddressPool(value)
   if (typeof pool === 'string') reject(input, value, `${ADDRESS_POOL_FORMS}; it is ${pool}`)
   const network = poolHostBits(pool)
-  if (network) notes.push(`Input '${input}' has the value ${JSON.stringify(value)}, which has host bits set; it is read as its network, ${network}.`)
+  if (network) notes.push(hostBitsNote(input, value, network))
   const taken = Object.entries(networks).flatMap(([name, cidr]) => (cidr ? [{ what: `${name} ${cidr}`, cidr }] : []))
   const hits = poolCollisions(pool, taken)
   if (hits.length > 0) reject(input, value, `${ADDRESS_POOL_FORMS}, overlapping neither the pod nor the Service network; it overlaps ${hits.join(' and ')}`)
